@@ -6,3 +6,5 @@
 
 pub mod event;
 pub mod ir;
+pub mod decode;
+pub mod roles;

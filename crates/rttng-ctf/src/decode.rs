@@ -1,0 +1,702 @@
+//! The packet decoder: CTF 1.8 data stream bytes to packet facts and event values.
+//!
+//! One [`StreamDecoder`] walks the packets of one data stream, in order, and the event records in
+//! each packet. It keeps the state babeltrace2 keeps per stream: the current default clock value
+//! (with wrap reconstruction of truncated timestamps) and the values of fields that sequence
+//! lengths and variant tags refer to. It decodes from a byte slice the caller provides (an mmap
+//! of the file, a network buffer); it never reads files itself, and allocates only while its
+//! value buffers grow.
+//!
+//! Every read is bounds-checked against the packet's content size, and every loop is bounded,
+//! so damaged input gives a [`DecodeError`] with its byte offset, never a panic.
+
+use crate::event::{ClockSnapshot, EventView, Scope, Val};
+use crate::ir::{ByteOrder, ClockClass, EventClass, FieldClass, IntRole, IntegerClass, Metadata, StreamClass};
+
+/// CTF packet header magic number.
+pub const PACKET_MAGIC: u64 = 0xC1FC_1FC1;
+/// At most this many values in one scope of one event: bounds the work a damaged length can cause.
+pub const MAX_VALUES_PER_SCOPE: usize = 1 << 22;
+/// Nesting depth bound while decoding (the parser bounds metadata nesting more tightly).
+pub const MAX_DECODE_DEPTH: u32 = 256;
+
+/// What is wrong with a packet, and where (absolute byte offset in the data stream file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// A field runs past the end of the packet content (or of the file, for headers).
+    Truncated { offset: u64, needed_bits: u64, available_bits: u64 },
+    BadMagic { offset: u64, found: u64 },
+    UuidMismatch { offset: u64 },
+    UnknownStreamClass { offset: u64, id: u64 },
+    /// The packet header has no `stream_id` and the trace has several stream classes.
+    NoStreamClassId { offset: u64 },
+    UnknownEventClass { offset: u64, stream_class_id: u64, id: u64 },
+    /// The event header has no `id` and the stream class has several event classes.
+    NoEventClassId { offset: u64 },
+    /// `packet_size` exceeds what the file holds from this packet on.
+    PacketBeyondFile { offset: u64, packet_bits: u64, available_bits: u64 },
+    /// `content_size` exceeds `packet_size`, or is smaller than the packet's own header.
+    BadContentSize { offset: u64, content_bits: u64, packet_bits: u64 },
+    /// `packet_size` is not a whole number of bytes, or is zero.
+    BadPacketSize { offset: u64, packet_bits: u64 },
+    UnterminatedString { offset: u64 },
+    /// A sequence or array holds more elements than the packet can.
+    LengthTooLarge { offset: u64, length: u64 },
+    /// A variant's tag value selects no option.
+    NoVariantOption { offset: u64, tag: i128 },
+    UnsupportedFloat { offset: u64, size_bits: u32 },
+    TooManyValues { offset: u64 },
+    TooDeep { offset: u64 },
+}
+
+impl DecodeError {
+    /// The absolute byte offset the error refers to.
+    pub fn offset(&self) -> u64 {
+        use DecodeError::*;
+        match *self {
+            Truncated { offset, .. }
+            | BadMagic { offset, .. }
+            | UuidMismatch { offset }
+            | UnknownStreamClass { offset, .. }
+            | NoStreamClassId { offset }
+            | UnknownEventClass { offset, .. }
+            | NoEventClassId { offset }
+            | PacketBeyondFile { offset, .. }
+            | BadContentSize { offset, .. }
+            | BadPacketSize { offset, .. }
+            | UnterminatedString { offset }
+            | LengthTooLarge { offset, .. }
+            | NoVariantOption { offset, .. }
+            | UnsupportedFloat { offset, .. }
+            | TooManyValues { offset }
+            | TooDeep { offset } => offset,
+        }
+    }
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use DecodeError::*;
+        match self {
+            Truncated { offset, needed_bits, available_bits } => write!(
+                f,
+                "at byte {offset}: field needs {needed_bits} bits but only {available_bits} remain in the packet"
+            ),
+            BadMagic { offset, found } => write!(f, "at byte {offset}: bad packet magic {found:#x} (expected 0xc1fc1fc1)"),
+            UuidMismatch { offset } => write!(f, "at byte {offset}: packet uuid differs from the trace uuid"),
+            UnknownStreamClass { offset, id } => write!(f, "at byte {offset}: unknown stream class id {id}"),
+            NoStreamClassId { offset } => {
+                write!(f, "at byte {offset}: packet header has no stream_id and the trace has several stream classes")
+            }
+            UnknownEventClass { offset, stream_class_id, id } => {
+                write!(f, "at byte {offset}: unknown event class id {id} in stream class {stream_class_id}")
+            }
+            NoEventClassId { offset } => {
+                write!(f, "at byte {offset}: event header has no id and the stream class has several event classes")
+            }
+            PacketBeyondFile { offset, packet_bits, available_bits } => write!(
+                f,
+                "at byte {offset}: packet size {packet_bits} bits exceeds the {available_bits} bits left in the file"
+            ),
+            BadContentSize { offset, content_bits, packet_bits } => {
+                write!(f, "at byte {offset}: bad content size {content_bits} bits (packet size {packet_bits} bits)")
+            }
+            BadPacketSize { offset, packet_bits } => write!(f, "at byte {offset}: bad packet size {packet_bits} bits"),
+            UnterminatedString { offset } => write!(f, "at byte {offset}: string is not terminated within the packet"),
+            LengthTooLarge { offset, length } => {
+                write!(f, "at byte {offset}: length {length} does not fit in the packet")
+            }
+            NoVariantOption { offset, tag } => write!(f, "at byte {offset}: variant tag value {tag} selects no option"),
+            UnsupportedFloat { offset, size_bits } => {
+                write!(f, "at byte {offset}: unsupported {size_bits}-bit floating point number")
+            }
+            TooManyValues { offset } => write!(f, "at byte {offset}: too many values in one event"),
+            TooDeep { offset } => write!(f, "at byte {offset}: fields nested too deeply"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+type Result<T> = std::result::Result<T, DecodeError>;
+
+/// Facts about the current packet, from its header and context.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PacketInfo {
+    /// Byte offset of the packet in its file.
+    pub file_offset: u64,
+    pub packet_bits: u64,
+    pub content_bits: u64,
+    pub stream_class_id: u64,
+    pub stream_instance_id: Option<u64>,
+    pub timestamp_begin: Option<u64>,
+    pub timestamp_end: Option<u64>,
+    /// Cumulative count, as written.
+    pub events_discarded: Option<u64>,
+    pub packet_seq_num: Option<u64>,
+    /// Bit offset of the first event record.
+    pub events_begin_bits: u64,
+}
+
+/// Per-stream decoding state that fields update through their roles.
+#[derive(Debug, Default)]
+struct State {
+    slots: Vec<u64>,
+    clock: u64,
+    magic: Option<u64>,
+    stream_class_id: Option<u64>,
+    stream_instance_id: Option<u64>,
+    ts_begin: Option<u64>,
+    ts_end: Option<u64>,
+    content_bits: Option<u64>,
+    packet_bits: Option<u64>,
+    events_discarded: Option<u64>,
+    packet_seq_num: Option<u64>,
+    event_id: Option<u64>,
+}
+
+impl State {
+    #[inline]
+    fn on_int(&mut self, ic: &IntegerClass, raw: u64, value: u64) {
+        if let Some(slot) = ic.store_slot {
+            if let Some(s) = self.slots.get_mut(slot as usize) {
+                *s = value;
+            }
+        }
+        let Some(role) = ic.role else { return };
+        match role {
+            IntRole::PacketMagic => self.magic = Some(raw),
+            IntRole::StreamClassId => self.stream_class_id = Some(raw),
+            IntRole::StreamInstanceId => self.stream_instance_id = Some(raw),
+            IntRole::PacketBeginTimestamp => self.ts_begin = Some(raw),
+            IntRole::PacketEndTimestamp => self.ts_end = Some(raw),
+            IntRole::PacketContentSize => self.content_bits = Some(raw),
+            IntRole::PacketTotalSize => self.packet_bits = Some(raw),
+            IntRole::DiscardedEventCounter => self.events_discarded = Some(raw),
+            IntRole::PacketSequenceNumber => self.packet_seq_num = Some(raw),
+            IntRole::EventClassId => self.event_id = Some(raw),
+            IntRole::DefaultClockTimestamp => self.update_clock(raw, ic.size_bits),
+        }
+    }
+
+    /// babeltrace2's rule for an N-bit clock value: a smaller low part means the low bits wrapped.
+    #[inline]
+    fn update_clock(&mut self, value: u64, size_bits: u32) {
+        if size_bits >= 64 {
+            self.clock = value;
+            return;
+        }
+        let mask = (1u64 << size_bits) - 1;
+        if value < self.clock & mask {
+            self.clock = self.clock.wrapping_add(1u64 << size_bits);
+        }
+        self.clock = (self.clock & !mask) | value;
+    }
+}
+
+/// A bounds-checked bit cursor over one packet. Positions count bits from the packet start.
+struct Bits<'a> {
+    buf: &'a [u8],
+    pos: u64,
+    end: u64,
+    /// Byte offset of `buf[0]` in its file, for error messages.
+    base: u64,
+}
+
+impl<'a> Bits<'a> {
+    fn offset(&self) -> u64 {
+        self.base + self.pos / 8
+    }
+
+    #[inline]
+    fn align(&mut self, align_bits: u32) -> Result<()> {
+        let a = u64::from(align_bits.max(1));
+        let aligned = self.pos.div_ceil(a) * a;
+        if aligned > self.end {
+            return Err(self.truncated(aligned - self.pos));
+        }
+        self.pos = aligned;
+        Ok(())
+    }
+
+    fn truncated(&self, needed_bits: u64) -> DecodeError {
+        DecodeError::Truncated { offset: self.offset(), needed_bits, available_bits: self.end.saturating_sub(self.pos) }
+    }
+
+    #[inline]
+    fn read_uint(&mut self, size_bits: u32, order: ByteOrder) -> Result<u64> {
+        let size = u64::from(size_bits);
+        if self.end - self.pos < size {
+            return Err(self.truncated(size));
+        }
+        let start = (self.pos / 8) as usize;
+        let shift = (self.pos % 8) as u32;
+        let v = if shift == 0 && size_bits % 8 == 0 {
+            let n = (size_bits / 8) as usize;
+            let bytes = &self.buf[start..start + n];
+            let mut v = 0u64;
+            match order {
+                ByteOrder::Little => {
+                    for (i, b) in bytes.iter().enumerate() {
+                        v |= u64::from(*b) << (8 * i);
+                    }
+                }
+                ByteOrder::Big => {
+                    for b in bytes {
+                        v = (v << 8) | u64::from(*b);
+                    }
+                }
+            }
+            v
+        } else {
+            let nbytes = (shift + size_bits).div_ceil(8) as usize;
+            let bytes = &self.buf[start..start + nbytes];
+            let mask = if size_bits == 64 { u128::from(u64::MAX) } else { (1u128 << size_bits) - 1 };
+            match order {
+                ByteOrder::Little => {
+                    let mut acc = 0u128;
+                    for (i, b) in bytes.iter().enumerate() {
+                        acc |= u128::from(*b) << (8 * i);
+                    }
+                    ((acc >> shift) & mask) as u64
+                }
+                ByteOrder::Big => {
+                    let mut acc = 0u128;
+                    for b in bytes {
+                        acc = (acc << 8) | u128::from(*b);
+                    }
+                    let total = nbytes as u32 * 8;
+                    ((acc >> (total - shift - size_bits)) & mask) as u64
+                }
+            }
+        };
+        self.pos += size;
+        Ok(v)
+    }
+}
+
+#[inline]
+fn sign_extend(raw: u64, size_bits: u32) -> i64 {
+    if size_bits >= 64 {
+        raw as i64
+    } else {
+        let s = 64 - size_bits;
+        ((raw << s) as i64) >> s
+    }
+}
+
+/// Nanoseconds from the clock's origin (the Unix epoch for LTTng clocks) for `cycles`, computed
+/// as babeltrace2 does (offsets normalised so that `0 <= offset < freq`).
+pub fn ns_from_origin(clock: &ClockClass, cycles: u64) -> i64 {
+    let freq = i128::from(clock.freq.max(1));
+    let mut offset_s = i128::from(clock.offset_s);
+    let mut offset_cycles = i128::from(clock.offset);
+    offset_s += offset_cycles.div_euclid(freq);
+    offset_cycles = offset_cycles.rem_euclid(freq);
+    let total_cycles = offset_cycles + i128::from(cycles);
+    let secs = offset_s + total_cycles / freq;
+    let rem = total_cycles % freq;
+    let rem_ns = if freq == 1_000_000_000 { rem } else { ((rem as f64) * 1e9 / (freq as f64)) as i128 };
+    (secs * 1_000_000_000 + rem_ns).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+/// Decodes the packets of one data stream, in order.
+pub struct StreamDecoder<'m> {
+    md: &'m Metadata,
+    /// Default clock of each stream class, by index in `md.streams`.
+    default_clocks: Vec<Option<&'m ClockClass>>,
+    st: State,
+    packet: PacketInfo,
+    stream_class: Option<&'m StreamClass>,
+    stream_clock: Option<&'m ClockClass>,
+    event_class: Option<&'m EventClass>,
+    pos_bits: u64,
+    event_begin_bits: u64,
+    packet_context: Vec<Val>,
+    event_header: Vec<Val>,
+    stream_event_context: Vec<Val>,
+    event_context: Vec<Val>,
+    payload: Vec<Val>,
+    /// Reused for headers that are not kept.
+    scratch: Vec<Val>,
+}
+
+impl<'m> StreamDecoder<'m> {
+    /// `md` must have gone through [`crate::roles::prepare`].
+    pub fn new(md: &'m Metadata) -> Self {
+        StreamDecoder {
+            md,
+            default_clocks: md.streams.iter().map(|sc| crate::roles::stream_default_clock(md, sc)).collect(),
+            st: State { slots: vec![0; md.slot_count as usize], ..State::default() },
+            packet: PacketInfo::default(),
+            stream_class: None,
+            stream_clock: None,
+            event_class: None,
+            pos_bits: 0,
+            event_begin_bits: 0,
+            packet_context: Vec::new(),
+            event_header: Vec::new(),
+            stream_event_context: Vec::new(),
+            event_context: Vec::new(),
+            payload: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    pub fn metadata(&self) -> &'m Metadata {
+        self.md
+    }
+
+    /// Decodes the header and context of the packet at the start of `data` (which runs to the
+    /// end of the file). `file_offset` is where `data` starts in its file.
+    pub fn begin_packet(&mut self, data: &[u8], file_offset: u64) -> Result<&PacketInfo> {
+        let st = &mut self.st;
+        st.magic = None;
+        st.stream_class_id = None;
+        st.stream_instance_id = None;
+        st.ts_begin = None;
+        st.ts_end = None;
+        st.content_bits = None;
+        st.packet_bits = None;
+        st.events_discarded = None;
+        st.packet_seq_num = None;
+        let file_bits = data.len() as u64 * 8;
+        let mut r = Bits { buf: data, pos: 0, end: file_bits, base: file_offset };
+        if let Some(h) = &self.md.trace.packet_header {
+            self.scratch.clear();
+            decode_field(h, &mut r, st, &mut self.scratch, 0)?;
+            if let Some(m) = st.magic {
+                if m != PACKET_MAGIC {
+                    return Err(DecodeError::BadMagic { offset: file_offset, found: m });
+                }
+            }
+            if let (Some(uuid), Some(FieldClass::Struct(hs))) = (self.md.trace.uuid, &self.md.trace.packet_header) {
+                if let Some(found) = header_uuid(hs, &self.scratch, data) {
+                    if found != uuid {
+                        return Err(DecodeError::UuidMismatch { offset: file_offset });
+                    }
+                }
+            }
+        }
+        let sc_index = match st.stream_class_id {
+            Some(id) => self
+                .md
+                .streams
+                .iter()
+                .position(|s| s.id == id)
+                .ok_or(DecodeError::UnknownStreamClass { offset: file_offset, id })?,
+            None if self.md.streams.len() == 1 => 0,
+            None => return Err(DecodeError::NoStreamClassId { offset: file_offset }),
+        };
+        let sc = &self.md.streams[sc_index];
+        self.stream_class = Some(sc);
+        self.stream_clock = self.default_clocks[sc_index];
+        self.packet_context.clear();
+        if let Some(pc) = &sc.packet_context {
+            decode_field(pc, &mut r, st, &mut self.packet_context, 0)?;
+        }
+        let packet_bits = st.packet_bits.unwrap_or(file_bits);
+        let content_bits = st.content_bits.unwrap_or(packet_bits);
+        if packet_bits == 0 || packet_bits % 8 != 0 {
+            return Err(DecodeError::BadPacketSize { offset: file_offset, packet_bits });
+        }
+        if packet_bits > file_bits {
+            return Err(DecodeError::PacketBeyondFile { offset: file_offset, packet_bits, available_bits: file_bits });
+        }
+        if content_bits > packet_bits || content_bits < r.pos {
+            return Err(DecodeError::BadContentSize { offset: file_offset, content_bits, packet_bits });
+        }
+        if let Some(b) = st.ts_begin {
+            st.clock = b;
+        }
+        self.packet = PacketInfo {
+            file_offset,
+            packet_bits,
+            content_bits,
+            stream_class_id: sc.id,
+            stream_instance_id: st.stream_instance_id,
+            timestamp_begin: st.ts_begin,
+            timestamp_end: st.ts_end,
+            events_discarded: st.events_discarded,
+            packet_seq_num: st.packet_seq_num,
+            events_begin_bits: r.pos,
+        };
+        self.pos_bits = r.pos;
+        Ok(&self.packet)
+    }
+
+    pub fn packet(&self) -> &PacketInfo {
+        &self.packet
+    }
+
+    /// Decodes the next event record of the current packet; `data` is the same slice given to
+    /// [`Self::begin_packet`]. Returns `false` at the end of the packet content.
+    pub fn next_event(&mut self, data: &[u8]) -> Result<bool> {
+        if self.pos_bits >= self.packet.content_bits {
+            if let Some(e) = self.packet.timestamp_end {
+                self.st.clock = e;
+            }
+            return Ok(false);
+        }
+        let sc = self.stream_class.expect("begin_packet succeeded before next_event");
+        let mut r = Bits { buf: data, pos: self.pos_bits, end: self.packet.content_bits, base: self.packet.file_offset };
+        self.event_begin_bits = r.pos;
+        let st = &mut self.st;
+        st.event_id = None;
+        self.event_header.clear();
+        if let Some(eh) = &sc.event_header {
+            decode_field(eh, &mut r, st, &mut self.event_header, 0)?;
+        }
+        let ec = match st.event_id {
+            Some(id) => sc.event(id).ok_or(DecodeError::UnknownEventClass {
+                offset: self.packet.file_offset + self.event_begin_bits / 8,
+                stream_class_id: sc.id,
+                id,
+            })?,
+            None if sc.events.len() == 1 => &sc.events[0],
+            None => return Err(DecodeError::NoEventClassId { offset: self.packet.file_offset + self.event_begin_bits / 8 }),
+        };
+        self.event_class = Some(ec);
+        self.stream_event_context.clear();
+        if let Some(c) = &sc.event_context {
+            decode_field(c, &mut r, st, &mut self.stream_event_context, 0)?;
+        }
+        self.event_context.clear();
+        if let Some(c) = &ec.context {
+            decode_field(c, &mut r, st, &mut self.event_context, 0)?;
+        }
+        self.payload.clear();
+        if let Some(c) = &ec.fields {
+            decode_field(c, &mut r, st, &mut self.payload, 0)?;
+        }
+        if r.pos == self.event_begin_bits {
+            // An event record of zero bits would repeat forever: treat the rest as padding.
+            self.pos_bits = self.packet.content_bits;
+            return self.next_event(data);
+        }
+        self.pos_bits = r.pos;
+        Ok(true)
+    }
+
+    /// The current stream clock value (cycles).
+    pub fn clock_value(&self) -> u64 {
+        self.st.clock
+    }
+
+    /// The clock of this stream's class, if it has one.
+    pub fn stream_clock(&self) -> Option<&'m ClockClass> {
+        self.stream_clock
+    }
+
+    pub fn stream_class(&self) -> Option<&'m StreamClass> {
+        self.stream_class
+    }
+
+    pub fn event_class(&self) -> Option<&'m EventClass> {
+        self.event_class
+    }
+
+    /// Byte offset, in its file, of the event last decoded.
+    pub fn event_offset(&self) -> u64 {
+        self.packet.file_offset + self.event_begin_bits / 8
+    }
+
+    /// The event last decoded by [`Self::next_event`]; `data` is the packet slice.
+    pub fn event_view<'s>(&'s self, data: &'s [u8]) -> EventView<'s> {
+        let sc = self.stream_class.expect("an event was decoded");
+        let ec = self.event_class.expect("an event was decoded");
+        let scope = |class: &'s Option<FieldClass>, values: &'s [Val]| class.as_ref().map(|class| Scope { class, values });
+        EventView {
+            metadata: self.md,
+            stream_class: sc,
+            event_class: ec,
+            bytes: data,
+            clock: self.stream_clock.map(|clock| ClockSnapshot {
+                clock,
+                cycles: self.st.clock,
+                ns_from_origin: ns_from_origin(clock, self.st.clock),
+            }),
+            packet_context: scope(&sc.packet_context, &self.packet_context),
+            event_header: scope(&sc.event_header, &self.event_header),
+            stream_event_context: scope(&sc.event_context, &self.stream_event_context),
+            event_context: scope(&ec.context, &self.event_context),
+            payload: scope(&ec.fields, &self.payload),
+        }
+    }
+}
+
+/// The 16 bytes of the packet header member `uuid`, if it is an array of 16 bytes.
+fn header_uuid(hs: &crate::ir::StructClass, values: &[Val], data: &[u8]) -> Option<[u8; 16]> {
+    // values[0] is the struct marker; walk members to find `uuid`.
+    let mut i = 1;
+    for m in &hs.members {
+        let n = value_count(&m.class, &values[i..])?;
+        if m.name == "uuid" {
+            return match values.get(i)? {
+                Val::List(16) => {
+                    let mut out = [0u8; 16];
+                    for (k, b) in out.iter_mut().enumerate() {
+                        *b = match values.get(i + 1 + k)? {
+                            Val::UInt(v) => *v as u8,
+                            Val::SInt(v) => *v as u8,
+                            _ => return None,
+                        };
+                    }
+                    Some(out)
+                }
+                Val::Str { start, end } if end - start <= 16 => {
+                    // A byte array with an encoding: the raw bytes are 16 in a row.
+                    let s = *start as usize;
+                    let mut out = [0u8; 16];
+                    out.copy_from_slice(data.get(s..s + 16)?);
+                    Some(out)
+                }
+                _ => None,
+            };
+        }
+        i += n;
+    }
+    None
+}
+
+/// How many values the field of class `fc` occupies at the start of `values`.
+pub fn value_count(fc: &FieldClass, values: &[Val]) -> Option<usize> {
+    match fc {
+        FieldClass::Integer(_) | FieldClass::Float(_) | FieldClass::Enum(_) | FieldClass::String(_) => Some(1),
+        FieldClass::Array(a) => list_count(&a.element, values),
+        FieldClass::Sequence(s) => list_count(&s.element, values),
+        FieldClass::Struct(s) => {
+            let mut i = 1;
+            for m in &s.members {
+                i += value_count(&m.class, values.get(i..)?)?;
+            }
+            Some(i)
+        }
+        FieldClass::Variant(v) => match values.first()? {
+            Val::Variant(k) => Some(1 + value_count(&v.options.get(*k as usize)?.class, values.get(1..)?)?),
+            _ => None,
+        },
+    }
+}
+
+fn list_count(element: &FieldClass, values: &[Val]) -> Option<usize> {
+    match values.first()? {
+        Val::Str { .. } => Some(1),
+        Val::List(n) => {
+            let mut i = 1;
+            for _ in 0..*n {
+                i += value_count(element, values.get(i..)?)?;
+            }
+            Some(i)
+        }
+        _ => None,
+    }
+}
+
+/// Smallest number of bits a field of this class can take (for bounding lengths).
+fn min_bits(fc: &FieldClass) -> u64 {
+    match fc {
+        FieldClass::Integer(i) => u64::from(i.size_bits),
+        FieldClass::Enum(e) => u64::from(e.container.size_bits),
+        FieldClass::Float(f) => u64::from(f.size_bits()),
+        FieldClass::String(_) => 8,
+        FieldClass::Array(a) => a.length.saturating_mul(min_bits(&a.element)),
+        FieldClass::Sequence(_) | FieldClass::Variant(_) => 0,
+        FieldClass::Struct(s) => s.members.iter().map(|m| min_bits(&m.class)).fold(0u64, u64::saturating_add),
+    }
+}
+
+fn decode_int(ic: &IntegerClass, r: &mut Bits<'_>, st: &mut State) -> Result<Val> {
+    r.align(ic.align_bits)?;
+    let raw = r.read_uint(ic.size_bits, ic.byte_order)?;
+    Ok(if ic.signed {
+        let v = sign_extend(raw, ic.size_bits);
+        st.on_int(ic, raw, v as u64);
+        Val::SInt(v)
+    } else {
+        st.on_int(ic, raw, raw);
+        Val::UInt(raw)
+    })
+}
+
+fn decode_list(element: &FieldClass, length: u64, r: &mut Bits<'_>, st: &mut State, out: &mut Vec<Val>, depth: u32) -> Result<()> {
+    r.align(element.align_bits())?;
+    let remaining = r.end - r.pos;
+    let elem_bits = min_bits(element);
+    if (elem_bits > 0 && length > remaining / elem_bits) || (elem_bits == 0 && length > MAX_VALUES_PER_SCOPE as u64) {
+        return Err(DecodeError::LengthTooLarge { offset: r.offset(), length });
+    }
+    if element.is_text_element() && r.pos % 8 == 0 {
+        let start = (r.pos / 8) as usize;
+        let bytes = &r.buf[start..start + length as usize];
+        let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        out.push(Val::Str { start: start as u32, end: (start + len) as u32 });
+        r.pos += length * 8;
+        return Ok(());
+    }
+    out.push(Val::List(length as u32));
+    for _ in 0..length {
+        decode_field(element, r, st, out, depth + 1)?;
+        if out.len() > MAX_VALUES_PER_SCOPE {
+            return Err(DecodeError::TooManyValues { offset: r.offset() });
+        }
+    }
+    Ok(())
+}
+
+fn decode_field(fc: &FieldClass, r: &mut Bits<'_>, st: &mut State, out: &mut Vec<Val>, depth: u32) -> Result<()> {
+    if depth > MAX_DECODE_DEPTH {
+        return Err(DecodeError::TooDeep { offset: r.offset() });
+    }
+    match fc {
+        FieldClass::Integer(ic) => {
+            let v = decode_int(ic, r, st)?;
+            out.push(v);
+        }
+        FieldClass::Enum(e) => {
+            let v = decode_int(&e.container, r, st)?;
+            out.push(v);
+        }
+        FieldClass::Float(f) => {
+            r.align(f.align_bits)?;
+            let v = match f.size_bits() {
+                32 => f64::from(f32::from_bits(r.read_uint(32, f.byte_order)? as u32)),
+                64 => f64::from_bits(r.read_uint(64, f.byte_order)?),
+                size_bits => return Err(DecodeError::UnsupportedFloat { offset: r.offset(), size_bits }),
+            };
+            out.push(Val::Float(v));
+        }
+        FieldClass::String(_) => {
+            r.align(8)?;
+            let start = (r.pos / 8) as usize;
+            let end_byte = (r.end / 8) as usize;
+            let rest = &r.buf[start..end_byte];
+            let len = rest.iter().position(|&b| b == 0).ok_or(DecodeError::UnterminatedString { offset: r.offset() })?;
+            out.push(Val::Str { start: start as u32, end: (start + len) as u32 });
+            r.pos += (len as u64 + 1) * 8;
+        }
+        FieldClass::Array(a) => decode_list(&a.element, a.length, r, st, out, depth)?,
+        FieldClass::Sequence(s) => {
+            let length = st.slots.get(s.length_slot as usize).copied().unwrap_or(0);
+            decode_list(&s.element, length, r, st, out, depth)?;
+        }
+        FieldClass::Struct(s) => {
+            r.align(fc.align_bits())?;
+            out.push(Val::Struct);
+            for m in &s.members {
+                decode_field(&m.class, r, st, out, depth + 1)?;
+            }
+            if out.len() > MAX_VALUES_PER_SCOPE {
+                return Err(DecodeError::TooManyValues { offset: r.offset() });
+            }
+        }
+        FieldClass::Variant(v) => {
+            let raw = st.slots.get(v.tag_slot as usize).copied().unwrap_or(0);
+            let tag = if v.tag_signed { i128::from(raw as i64) } else { i128::from(raw) };
+            let index = v.select(tag).ok_or(DecodeError::NoVariantOption { offset: r.offset(), tag })?;
+            out.push(Val::Variant(index as u32));
+            decode_field(&v.options[index].class, r, st, out, depth + 1)?;
+        }
+    }
+    Ok(())
+}
