@@ -1,0 +1,60 @@
+//! The command-line surface: every subcommand and flag is defined once, here, and clap derives
+//! the help text from these definitions.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "rttng", version, about = "rttng: LTTng-class tracing for Linux", propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print CTF traces as text, exactly like babeltrace2's default output
+    View(ViewArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Never,
+    Always,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ViewArgs {
+    /// Trace directories (searched recursively for `metadata` files)
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Print timestamps in clock cycles
+    #[arg(long)]
+    pub clock_cycles: bool,
+    /// Print timestamp dates
+    #[arg(long)]
+    pub clock_date: bool,
+    /// Print and parse timestamps in the GMT time zone instead of the local time zone
+    #[arg(long)]
+    pub clock_gmt: bool,
+    /// Print timestamps in seconds since the Unix epoch
+    #[arg(long)]
+    pub clock_seconds: bool,
+    /// Do not print the time delta between consecutive events
+    #[arg(long)]
+    pub no_delta: bool,
+    /// Print field names of these categories: none, all, scope, header, context (ctx), payload (args)
+    #[arg(short = 'n', long, value_name = "NAME[,NAME]...")]
+    pub names: Option<String>,
+    /// Print these additional fields: trace, trace:hostname, trace:domain, trace:procname, trace:vpid, loglevel, emf, callsite, all
+    #[arg(short = 'f', long, value_name = "NAME[,NAME]...")]
+    pub fields: Option<String>,
+    /// When to use terminal colors (NO_COLOR in the environment turns `auto` off)
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+    /// Decode every event but print only the number of events per event name
+    #[arg(long)]
+    pub count: bool,
+}

@@ -1,0 +1,89 @@
+//! Issue 2, acceptance 1: every trace of the CTF conformance corpus (babeltrace's test traces,
+//! with babeltrace2 2.0.4's output for each) prints exactly as babeltrace2 printed it, and every
+//! trace babeltrace2 rejects is rejected with one clear line naming the file and the place.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/ctf-conformance")
+}
+
+fn trace_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(corpus().join("traces"))
+        .expect("corpus traces directory")
+        .map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn view(trace: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rttng"))
+        .arg("view")
+        .arg(trace)
+        .env("TZ", "UTC")
+        .env("LC_ALL", "C")
+        .output()
+        .expect("run rttng view")
+}
+
+#[test]
+fn corpus_has_every_trace_with_an_expectation() {
+    let names = trace_names();
+    assert!(names.len() >= 30, "corpus too small: {}", names.len());
+    for n in &names {
+        assert!(corpus().join(format!("expected/{n}.rc")).is_file(), "no expected rc for {n}");
+    }
+}
+
+#[test]
+fn issue_2_corpus_prints_exactly_like_babeltrace2() {
+    let mut failures = Vec::new();
+    for name in trace_names() {
+        let rc: i32 = std::fs::read_to_string(corpus().join(format!("expected/{name}.rc")))
+            .expect("rc file")
+            .trim()
+            .parse()
+            .expect("rc number");
+        let trace = corpus().join("traces").join(&name);
+        let out = view(&trace);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if rc == 0 {
+            let expected = std::fs::read_to_string(corpus().join(format!("expected/{name}.txt"))).expect("expected text");
+            if !out.status.success() {
+                failures.push(format!("{name}: exit {:?}, stderr: {stderr}", out.status.code()));
+            } else if stdout != expected {
+                let (i, (a, b)) = stdout
+                    .lines()
+                    .zip(expected.lines())
+                    .enumerate()
+                    .find(|(_, (a, b))| a != b)
+                    .unwrap_or((stdout.lines().count().min(expected.lines().count()), ("<end>", "<end>")));
+                failures.push(format!(
+                    "{name}: output differs at line {} ({} vs {} lines)\n  ours:     {a}\n  expected: {b}",
+                    i + 1,
+                    stdout.lines().count(),
+                    expected.lines().count()
+                ));
+            }
+        } else {
+            let lines: Vec<&str> = stderr.lines().collect();
+            let ok = out.status.code() == Some(1)
+                && out.stdout.is_empty()
+                && lines.len() == 1
+                && lines[0].starts_with("Error: ")
+                && lines[0].contains(&*trace.to_string_lossy())
+                && (lines[0].contains("byte") || lines[0].contains("line"));
+            if !ok {
+                failures.push(format!(
+                    "{name}: expected exit 1 with one `Error: PATH ... byte N|line N` line; got exit {:?}, {} stdout bytes, stderr: {stderr}",
+                    out.status.code(),
+                    out.stdout.len()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} corpus traces fail:\n{}", failures.len(), failures.join("\n"));
+}
