@@ -1,0 +1,163 @@
+//! Finding traces and their streams on disk, as babeltrace2's `source.ctf.fs` does: a trace is a
+//! directory holding a `metadata` file; its data streams are the other non-empty regular files
+//! beside it whose names do not start with `.`; files with the same stream class and
+//! `stream_instance_id` are one stream split by tracefile rotation.
+
+use std::path::{Path, PathBuf};
+
+use rttng_ctf::decode::StreamDecoder;
+use rttng_ctf::ir::Metadata;
+
+use crate::mapped::MappedFile;
+use crate::ReadError;
+
+/// Largest metadata file we read: far beyond any real trace's, small enough to hold in memory.
+pub const MAX_METADATA_BYTES: u64 = 256 << 20;
+/// How deep we look below a given path for trace directories.
+pub const MAX_SEARCH_DEPTH: u32 = 32;
+
+/// One data stream file.
+pub struct DataFile {
+    /// Absolute path, as babeltrace2 shows it in warnings.
+    pub path: PathBuf,
+    pub(crate) map: MappedFile,
+    /// `timestamp_begin` of the first packet, to order rotated files.
+    first_timestamp: Option<u64>,
+}
+
+impl DataFile {
+    pub fn bytes(&self) -> &[u8] {
+        self.map.bytes()
+    }
+}
+
+/// One data stream: one or more files, in order.
+pub struct Stream {
+    pub stream_class_id: u64,
+    /// `stream_instance_id`, or a number given in file order when the packets carry none; this
+    /// is what babeltrace2 calls the stream ID.
+    pub id: u64,
+    pub files: Vec<DataFile>,
+}
+
+/// One trace: a metadata file and the streams beside it.
+pub struct Trace {
+    pub dir: PathBuf,
+    /// babeltrace2's trace name: `HOSTNAME/RELATIVE/PATH` (either part may be absent).
+    pub name: String,
+    pub metadata: Metadata,
+    pub streams: Vec<Stream>,
+}
+
+pub fn find_trace_dirs(root: &Path) -> Result<Vec<PathBuf>, ReadError> {
+    let meta = std::fs::metadata(root).map_err(|source| ReadError::Io { path: root.to_owned(), source })?;
+    if !meta.is_dir() {
+        return Err(ReadError::NoTrace { path: root.to_owned() });
+    }
+    let mut out = Vec::new();
+    walk(root, 0, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+fn walk(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) -> Result<(), ReadError> {
+    if dir.join("metadata").is_file() {
+        out.push(dir.to_owned());
+        return Ok(());
+    }
+    if depth >= MAX_SEARCH_DEPTH {
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(dir).map_err(|source| ReadError::Io { path: dir.to_owned(), source })?;
+    for entry in entries {
+        let entry = entry.map_err(|source| ReadError::Io { path: dir.to_owned(), source })?;
+        let ft = entry.file_type().map_err(|source| ReadError::Io { path: entry.path(), source })?;
+        if ft.is_dir() {
+            walk(&entry.path(), depth + 1, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads and prepares the metadata of the trace in `dir`.
+pub fn read_metadata(dir: &Path) -> Result<Metadata, ReadError> {
+    use std::io::Read;
+    let path = dir.join("metadata");
+    let file = std::fs::File::open(&path).map_err(|source| ReadError::Io { path: path.clone(), source })?;
+    let mut bytes = Vec::new();
+    file.take(MAX_METADATA_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| ReadError::Io { path: path.clone(), source })?;
+    if bytes.len() as u64 > MAX_METADATA_BYTES {
+        return Err(ReadError::Io {
+            path,
+            source: std::io::Error::other(format!("metadata larger than {MAX_METADATA_BYTES} bytes")),
+        });
+    }
+    let text = rttng_ctf::metadata_stream::decode_metadata_stream(&bytes)
+        .map_err(|source| ReadError::MetadataStream { path: path.clone(), source })?;
+    let mut md =
+        rttng_ctf::tsdl::parse_metadata(&text.text).map_err(|source| ReadError::Metadata { path: path.clone(), source })?;
+    rttng_ctf::roles::prepare(&mut md).map_err(|source| ReadError::Prepare { path, source })?;
+    Ok(md)
+}
+
+impl Trace {
+    /// Opens the trace in `dir`, found under the user-given path `root`.
+    pub fn open(root: &Path, dir: &Path) -> Result<Trace, ReadError> {
+        let metadata = read_metadata(dir)?;
+        let rel = dir.strip_prefix(root).unwrap_or(Path::new("")).to_string_lossy().into_owned();
+        let name = match (metadata.env_str("hostname"), rel.is_empty()) {
+            (Some(h), false) => format!("{h}/{rel}"),
+            (Some(h), true) => h.to_owned(),
+            (None, _) => rel,
+        };
+        let abs_dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+        let mut names: Vec<PathBuf> = Vec::new();
+        let entries = std::fs::read_dir(dir).map_err(|source| ReadError::Io { path: dir.to_owned(), source })?;
+        for entry in entries {
+            let entry = entry.map_err(|source| ReadError::Io { path: dir.to_owned(), source })?;
+            let fname = entry.file_name();
+            let fname = fname.to_string_lossy();
+            if fname == "metadata" || fname.starts_with('.') {
+                continue;
+            }
+            let md = std::fs::metadata(entry.path()).map_err(|source| ReadError::Io { path: entry.path(), source })?;
+            if !md.is_file() || md.len() == 0 {
+                continue;
+            }
+            names.push(abs_dir.join(&*fname));
+        }
+        names.sort();
+
+        // Group files by (stream class, instance id); files without an instance id stand alone.
+        let mut streams: Vec<(u64, Option<u64>, Vec<DataFile>)> = Vec::new();
+        let mut decoder = StreamDecoder::new(&metadata);
+        for path in names {
+            let map = MappedFile::open(&path).map_err(|source| ReadError::Io { path: path.clone(), source })?;
+            let info = decoder
+                .begin_packet(map.bytes(), 0)
+                .map_err(|source| ReadError::Decode { path: path.clone(), source })?
+                .clone();
+            let file = DataFile { path, map, first_timestamp: info.timestamp_begin };
+            let key = (info.stream_class_id, info.stream_instance_id);
+            match streams.iter_mut().find(|(c, i, _)| key.1.is_some() && (*c, *i) == key) {
+                Some((_, _, files)) => files.push(file),
+                None => streams.push((key.0, key.1, vec![file])),
+            }
+        }
+        let mut next_id = 0;
+        let streams = streams
+            .into_iter()
+            .map(|(class_id, instance, mut files)| {
+                files.sort_by_key(|f| f.first_timestamp);
+                let id = instance.unwrap_or_else(|| {
+                    next_id += 1;
+                    next_id - 1
+                });
+                Stream { stream_class_id: class_id, id, files }
+            })
+            .collect();
+        Ok(Trace { dir: dir.to_owned(), name, metadata, streams })
+    }
+}

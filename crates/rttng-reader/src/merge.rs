@@ -1,0 +1,256 @@
+//! Walking streams packet by packet and merging them in timestamp order.
+//!
+//! Each stream has a cursor that always holds its next decoded event. The merge repeatedly takes
+//! the cursor with the earliest event (ties: trace order, then stream order), hands the event
+//! out, and advances that cursor. Crossing into a new packet compares its `events_discarded` and
+//! `packet_seq_num` with the previous packet's and reports losses as babeltrace2 does.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use rttng_ctf::decode::{ns_from_origin, StreamDecoder};
+use rttng_ctf::event::{ClockSnapshot, EventView};
+
+use crate::discover::{Stream, Trace};
+use crate::{ReadError, TraceSet};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiscardKind {
+    Events,
+    Packets,
+}
+
+/// A report of lost events or packets in one stream.
+#[derive(Clone, Copy, Debug)]
+pub struct Discarded<'a> {
+    pub kind: DiscardKind,
+    /// `None`: the tracer may have discarded some, count unknown.
+    pub count: Option<u64>,
+    pub begin: Option<ClockSnapshot<'a>>,
+    pub end: Option<ClockSnapshot<'a>>,
+    pub trace: &'a Trace,
+    pub stream: &'a Stream,
+}
+
+pub enum Message<'a> {
+    Event { trace: &'a Trace, view: EventView<'a> },
+    Discarded(Discarded<'a>),
+}
+
+/// The facts of the previous packet that loss reports compare against.
+#[derive(Clone, Copy, Default)]
+struct PrevPacket {
+    seen: bool,
+    events_discarded: Option<u64>,
+    packet_seq_num: Option<u64>,
+    timestamp_end: Option<u64>,
+}
+
+struct Cursor<'a> {
+    trace: &'a Trace,
+    stream: &'a Stream,
+    decoder: StreamDecoder<'a>,
+    file_index: usize,
+    /// Offset of the current packet in the current file.
+    packet_offset: usize,
+    /// Offset of the next packet, valid once a packet is open.
+    next_packet_offset: usize,
+    in_packet: bool,
+    prev: PrevPacket,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(trace: &'a Trace, stream: &'a Stream) -> Self {
+        Cursor {
+            trace,
+            stream,
+            decoder: StreamDecoder::new(&trace.metadata),
+            file_index: 0,
+            packet_offset: 0,
+            next_packet_offset: 0,
+            in_packet: false,
+            prev: PrevPacket::default(),
+        }
+    }
+
+    fn data(&self) -> &'a [u8] {
+        self.stream.files[self.file_index].bytes()
+    }
+
+    fn path_error(&self, source: rttng_ctf::decode::DecodeError) -> ReadError {
+        ReadError::Decode { path: self.stream.files[self.file_index.min(self.stream.files.len() - 1)].path.clone(), source }
+    }
+
+    fn snapshot(&self, cycles: Option<u64>) -> Option<ClockSnapshot<'a>> {
+        let clock = self.decoder.stream_clock()?;
+        let cycles = cycles?;
+        Some(ClockSnapshot { clock, cycles, ns_from_origin: ns_from_origin(clock, cycles) })
+    }
+
+    /// Advances to the next event. Loss reports found on the way go to `lost`. Returns false at
+    /// the end of the stream.
+    fn advance(&mut self, lost: &mut Vec<Discarded<'a>>) -> Result<bool, ReadError> {
+        loop {
+            if self.in_packet {
+                let data = &self.data()[self.packet_offset..];
+                match self.decoder.next_event(data) {
+                    Ok(true) => return Ok(true),
+                    Ok(false) => {
+                        self.in_packet = false;
+                        self.packet_offset = self.next_packet_offset;
+                        self.stream.files[self.file_index].map.release_before(self.packet_offset);
+                    }
+                    Err(e) => return Err(self.path_error(e)),
+                }
+            }
+            if self.file_index >= self.stream.files.len() {
+                return Ok(false);
+            }
+            let file_len = self.data().len();
+            if self.packet_offset >= file_len {
+                self.file_index += 1;
+                self.packet_offset = 0;
+                continue;
+            }
+            let data = &self.data()[self.packet_offset..];
+            let info = match self.decoder.begin_packet(data, self.packet_offset as u64) {
+                Ok(info) => info.clone(),
+                Err(e) => return Err(self.path_error(e)),
+            };
+            self.next_packet_offset = self.packet_offset + (info.packet_bits / 8) as usize;
+            self.in_packet = true;
+            self.report_losses(&info, lost);
+            self.prev = PrevPacket {
+                seen: true,
+                events_discarded: info.events_discarded,
+                packet_seq_num: info.packet_seq_num,
+                timestamp_end: info.timestamp_end,
+            };
+        }
+    }
+
+    fn report_losses(&self, info: &rttng_ctf::decode::PacketInfo, lost: &mut Vec<Discarded<'a>>) {
+        let prev = self.prev;
+        if let Some(cur) = info.events_discarded {
+            if !prev.seen {
+                if cur != 0 {
+                    lost.push(Discarded {
+                        kind: DiscardKind::Events,
+                        count: None,
+                        begin: self.snapshot(info.timestamp_begin),
+                        end: self.snapshot(info.timestamp_end),
+                        trace: self.trace,
+                        stream: self.stream,
+                    });
+                }
+            } else if let Some(before) = prev.events_discarded {
+                if cur > before {
+                    lost.push(Discarded {
+                        kind: DiscardKind::Events,
+                        count: Some(cur - before),
+                        begin: self.snapshot(prev.timestamp_end),
+                        end: self.snapshot(info.timestamp_end),
+                        trace: self.trace,
+                        stream: self.stream,
+                    });
+                }
+            }
+        }
+        if let (true, Some(before), Some(cur)) = (prev.seen, prev.packet_seq_num, info.packet_seq_num) {
+            if cur > before.saturating_add(1) {
+                lost.push(Discarded {
+                    kind: DiscardKind::Packets,
+                    count: Some(cur - before - 1),
+                    begin: self.snapshot(prev.timestamp_end),
+                    end: self.snapshot(info.timestamp_begin),
+                    trace: self.trace,
+                    stream: self.stream,
+                });
+            }
+        }
+    }
+
+    /// Merge key of the current event: nanoseconds from origin, or the minimum when the stream
+    /// has no clock (such streams keep their relative order through the tie-breakers).
+    fn key(&self) -> i64 {
+        match self.decoder.stream_clock() {
+            Some(c) => ns_from_origin(c, self.decoder.clock_value()),
+            None => i64::MIN,
+        }
+    }
+
+    fn view(&self) -> EventView<'_> {
+        self.decoder.event_view(&self.data()[self.packet_offset..])
+    }
+}
+
+pub fn run(set: &TraceSet, f: &mut dyn FnMut(Message<'_>) -> bool) -> Result<(), ReadError> {
+    let mut cursors: Vec<Cursor<'_>> =
+        set.traces.iter().flat_map(|t| t.streams.iter().map(move |s| Cursor::new(t, s))).collect();
+    let mut heap = BinaryHeap::with_capacity(cursors.len());
+    let mut lost = Vec::new();
+    for (i, c) in cursors.iter_mut().enumerate() {
+        let more = c.advance(&mut lost)?;
+        for d in lost.drain(..) {
+            if !f(Message::Discarded(d)) {
+                return Ok(());
+            }
+        }
+        if more {
+            heap.push(Reverse((c.key(), i)));
+        }
+    }
+    while let Some(Reverse((_, i))) = heap.pop() {
+        let c = &mut cursors[i];
+        if !f(Message::Event { trace: c.trace, view: c.view() }) {
+            return Ok(());
+        }
+        let more = c.advance(&mut lost)?;
+        for d in lost.drain(..) {
+            if !f(Message::Discarded(d)) {
+                return Ok(());
+            }
+        }
+        if more {
+            heap.push(Reverse((c.key(), i)));
+        }
+    }
+    Ok(())
+}
+
+/// Decodes every event of every stream, streams in parallel, and counts them per name.
+pub fn count(set: &TraceSet) -> Result<Vec<(String, u64)>, ReadError> {
+    let jobs: Vec<(&Trace, &Stream)> = set.traces.iter().flat_map(|t| t.streams.iter().map(move |s| (t, s))).collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len()).max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Result<Vec<(String, u64)>, ReadError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut counts: std::collections::HashMap<*const rttng_ctf::ir::EventClass, (String, u64)> =
+                        std::collections::HashMap::new();
+                    let mut lost = Vec::new();
+                    loop {
+                        let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&(trace, stream)) = jobs.get(j) else { break };
+                        let mut c = Cursor::new(trace, stream);
+                        while c.advance(&mut lost)? {
+                            lost.clear();
+                            let ec = c.decoder.event_class().expect("an event was decoded");
+                            counts.entry(ec as *const _).or_insert_with(|| (ec.name.clone(), 0)).1 += 1;
+                        }
+                    }
+                    Ok(counts.into_values().collect())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("counting thread panicked")).collect()
+    });
+    let mut total: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for r in results {
+        for (name, n) in r? {
+            *total.entry(name).or_default() += n;
+        }
+    }
+    Ok(total.into_iter().collect())
+}
