@@ -1,0 +1,1 @@
+//! Bad metadata gives a `MetadataError` at the right line, never a panic.

@@ -1,0 +1,1 @@
+//! Mutated corpus metadata never makes the parser panic.
