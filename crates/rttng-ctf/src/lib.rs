@@ -14,5 +14,3 @@ pub mod index;
 pub mod writer;
 pub mod metadata_stream;
 pub mod tsdl;
-pub mod metadata_stream;
-pub mod tsdl;
