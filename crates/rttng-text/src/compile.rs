@@ -238,7 +238,8 @@ pub fn header_bytes(
     let mut dom_print = false;
     let name_eq = |out: &mut Vec<u8>, n: &str| push_name(out, n.as_bytes(), color::NAME, color);
 
-    if f.trace && !trace_name.is_empty() {
+    // src.ctf.fs always names its traces, possibly with an empty name, which is still shown.
+    if f.trace {
         if !start_line {
             out.extend_from_slice(b", ");
         }

@@ -74,7 +74,7 @@ pub fn discarded_warning(
         _ => out.extend_from_slice(b"(unknown time range)"),
     }
     out.extend_from_slice(b" in trace \"");
-    out.extend_from_slice(if trace_name.is_empty() { b"(unknown)" } else { trace_name.as_bytes() });
+    out.extend_from_slice(trace_name.as_bytes());
     out.extend_from_slice(b"\" ");
     match trace_uuid {
         Some(u) => {

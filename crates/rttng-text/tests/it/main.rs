@@ -69,11 +69,16 @@ fn events() -> Vec<(u64, Option<RichArgs<'static>>)> {
 }
 
 fn write_trace() -> (TempTrace, Vec<u8>, Vec<model::Decoded>) {
-    let dir = std::env::temp_dir().join(format!("rttng-text-it-{}", std::process::id()));
+    write_trace_with_offset("main", 1_700_000_000)
+}
+
+fn write_trace_with_offset(tag: &str, offset_s: i64) -> (TempTrace, Vec<u8>, Vec<model::Decoded>) {
+    let dir = std::env::temp_dir().join(format!("rttng-text-it-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let (bytes, decoded) = packet(&events());
-    std::fs::write(dir.join("metadata"), model::TSDL).unwrap();
+    let tsdl = model::TSDL.replace("offset_s = 1700000000;", &format!("offset_s = {offset_s};"));
+    std::fs::write(dir.join("metadata"), tsdl).unwrap();
     std::fs::write(dir.join("chan_0"), &bytes).unwrap();
     (TempTrace { dir }, bytes, decoded)
 }
@@ -100,13 +105,21 @@ fn babeltrace2(args: &[&str], trace: &std::path::Path, color: bool) -> String {
 }
 
 fn ours(opts: PrettyOptions, bytes: &[u8], decoded: &[model::Decoded]) -> String {
-    let md = model::metadata();
+    ours_with(opts, &model::metadata(), bytes, decoded).0
+}
+
+/// Our lines and the stderr warnings.
+fn ours_with(opts: PrettyOptions, md: &rttng_ctf::ir::Metadata, bytes: &[u8], decoded: &[model::Decoded]) -> (String, String) {
+    let mut warnings = String::new();
     let mut p = PrettyPrinter::new(opts);
     let mut out = Vec::new();
     for d in decoded {
-        p.write_event(&view(&md, bytes, d), "myhost", &mut out);
+        p.write_event(&view(md, bytes, d), "myhost", &mut out);
+        if let Some(w) = p.take_warning() {
+            warnings.push_str(w);
+        }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    (String::from_utf8_lossy(&out).into_owned(), warnings)
 }
 
 fn opts(names: Option<&str>, fields: Option<&str>, f: impl FnOnce(&mut PrettyOptions)) -> PrettyOptions {
@@ -168,4 +181,25 @@ fn synthetic_trace_matches_babeltrace2_for_every_option_set() {
         }
     }
     assert!(failures.is_empty(), "{} option sets differ:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn negative_timestamps_match_babeltrace2() {
+    // Clock offset -2 s: the first three events are before the epoch. babeltrace2 prints the
+    // first in seconds with a one-time stderr warning, then the absolute value's time of day.
+    let (trace, bytes, decoded) = write_trace_with_offset("neg", -2);
+    let md = model::metadata_with_offset(-2);
+    for (args, o) in [
+        (&["--clock-gmt"][..], opts(None, None, |o| o.clock_gmt = true)),
+        (&["--clock-seconds"][..], opts(None, None, |o| o.clock_seconds = true)),
+        (&["--clock-gmt", "--clock-date"][..], opts(None, None, |o| (o.clock_gmt, o.clock_date) = (true, true))),
+    ] {
+        let mut cmd = Command::new("babeltrace2");
+        cmd.args(args).arg(&trace.dir);
+        let out = cmd.output().expect("cannot run babeltrace2: apt-get install babeltrace2");
+        assert!(out.status.success());
+        let (got, warnings) = ours_with(o, &md, &bytes, &decoded);
+        assert_eq!(got, String::from_utf8_lossy(&out.stdout), "babeltrace2 {args:?}");
+        assert_eq!(warnings, String::from_utf8_lossy(&out.stderr), "stderr of babeltrace2 {args:?}");
+    }
 }

@@ -169,6 +169,10 @@ fn seq(e: FieldClass, r: &str, slot: u32) -> FieldClass {
 }
 
 pub fn metadata() -> Metadata {
+    metadata_with_offset(1_700_000_000)
+}
+
+pub fn metadata_with_offset(offset_s: i64) -> Metadata {
     let mut tag = int(8, false, DisplayBase::Decimal);
     tag.store_slot = Some(2);
     let tag_enum = en(tag, vec![("INT", vec![(0, 0)]), ("STR", vec![(1, 1)])]);
@@ -265,7 +269,7 @@ pub fn metadata() -> Metadata {
             uuid: None,
             description: None,
             freq: 1_000_000_000,
-            offset_s: 1_700_000_000,
+            offset_s,
             offset: 0,
             precision: 0,
             absolute: false,
