@@ -201,5 +201,9 @@ fn negative_timestamps_match_babeltrace2() {
         let (got, warnings) = ours_with(o, &md, &bytes, &decoded);
         assert_eq!(got, String::from_utf8_lossy(&out.stdout), "babeltrace2 {args:?}");
         assert_eq!(warnings, String::from_utf8_lossy(&out.stderr), "stderr of babeltrace2 {args:?}");
+        if !args.contains(&"--clock-seconds") {
+            assert_eq!(warnings, rttng_text::NEGATIVE_TIME_WARNING);
+            assert!(got.starts_with("[-1.999998500] "), "{got}");
+        }
     }
 }
