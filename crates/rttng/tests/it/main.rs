@@ -1,0 +1,4 @@
+//! The single integration test binary of the `rttng` crate: one module per area.
+
+mod lttng_reference;
+mod support;
