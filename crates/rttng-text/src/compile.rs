@@ -8,7 +8,9 @@
 //! shown, a shown variant shows all its options. This module reads no values.
 
 use rttng_ctf::event::EventView;
-use rttng_ctf::ir::{display_name, DisplayBase, EnvValue, EventClass, FieldClass, Metadata, StreamClass};
+use rttng_ctf::ir::{
+    display_name, DisplayBase, EnvValue, EventClass, FieldClass, Metadata, StreamClass,
+};
 
 use crate::color;
 use crate::fmt::{push_escaped, push_i64};
@@ -42,7 +44,10 @@ pub struct Member {
 #[derive(Debug)]
 pub enum Kind {
     Int(IntFmt),
-    Enum { int: IntFmt, mappings: Box<[Mapping]> },
+    Enum {
+        int: IntFmt,
+        mappings: Box<[Mapping]>,
+    },
     Float,
     /// A string, or an array/sequence of 8-bit encoded integers shown as text.
     Str,
@@ -69,7 +74,9 @@ fn natural_shown(class: &FieldClass, depth: u32) -> bool {
     match class {
         FieldClass::Integer(_) | FieldClass::Enum(_) => class.in_ir(),
         FieldClass::Float(_) | FieldClass::String(_) => true,
-        FieldClass::Struct(s) => s.members.is_empty() || s.members.iter().any(|m| natural_shown(&m.class, depth + 1)),
+        FieldClass::Struct(s) => {
+            s.members.is_empty() || s.members.iter().any(|m| natural_shown(&m.class, depth + 1))
+        }
         FieldClass::Variant(v) => v.options.iter().any(|o| natural_shown(&o.class, depth + 1)),
         FieldClass::Array(a) => natural_shown(&a.element, depth + 1),
         FieldClass::Sequence(s) => natural_shown(&s.element, depth + 1),
@@ -84,7 +91,11 @@ fn compile(class: &FieldClass, forced: bool, names: bool, color: bool, depth: u3
     }
     let shown = forced || natural_shown(class, depth);
     let kind = match class {
-        FieldClass::Integer(i) => Kind::Int(IntFmt { base: i.base, size_bits: i.size_bits, signed: i.signed }),
+        FieldClass::Integer(i) => Kind::Int(IntFmt {
+            base: i.base,
+            size_bits: i.size_bits,
+            signed: i.signed,
+        }),
         FieldClass::Enum(e) => {
             let c = &e.container;
             let mappings = e
@@ -99,17 +110,39 @@ fn compile(class: &FieldClass, forced: bool, names: bool, color: bool, depth: u3
                     if color {
                         text.extend_from_slice(color::RESET);
                     }
-                    Mapping { text: text.into(), ranges: m.ranges.clone().into() }
+                    Mapping {
+                        text: text.into(),
+                        ranges: m.ranges.clone().into(),
+                    }
                 })
                 .collect();
-            Kind::Enum { int: IntFmt { base: c.base, size_bits: c.size_bits, signed: c.signed }, mappings }
+            Kind::Enum {
+                int: IntFmt {
+                    base: c.base,
+                    size_bits: c.size_bits,
+                    signed: c.signed,
+                },
+                mappings,
+            }
         }
         FieldClass::Float(_) => Kind::Float,
         FieldClass::String(_) => Kind::Str,
         FieldClass::Array(a) if a.element.is_text_element() => Kind::Str,
         FieldClass::Sequence(s) if s.element.is_text_element() => Kind::Str,
-        FieldClass::Array(a) => Kind::List(Box::new(compile(&a.element, forced, names, color, depth + 1)?)),
-        FieldClass::Sequence(s) => Kind::List(Box::new(compile(&s.element, forced, names, color, depth + 1)?)),
+        FieldClass::Array(a) => Kind::List(Box::new(compile(
+            &a.element,
+            forced,
+            names,
+            color,
+            depth + 1,
+        )?)),
+        FieldClass::Sequence(s) => Kind::List(Box::new(compile(
+            &s.element,
+            forced,
+            names,
+            color,
+            depth + 1,
+        )?)),
         FieldClass::Struct(s) => {
             let mut members = Vec::with_capacity(s.members.len());
             let mut first = true;
@@ -120,10 +153,18 @@ fn compile(class: &FieldClass, forced: bool, names: bool, color: bool, depth: u3
                     prefix.extend_from_slice(if first { b" " } else { b", " });
                     first = false;
                     if names {
-                        push_name(&mut prefix, display_name(&m.name).as_bytes(), color::FIELD_NAME, color);
+                        push_name(
+                            &mut prefix,
+                            display_name(&m.name).as_bytes(),
+                            color::FIELD_NAME,
+                            color,
+                        );
                     }
                 }
-                members.push(Member { prefix: prefix.into(), node });
+                members.push(Member {
+                    prefix: prefix.into(),
+                    node,
+                });
             }
             Kind::Struct(members.into())
         }
@@ -136,7 +177,11 @@ fn compile(class: &FieldClass, forced: bool, names: bool, color: bool, depth: u3
             Kind::Variant(options.into())
         }
     };
-    Some(Node { shown, list_names: names, kind })
+    Some(Node {
+        shown,
+        list_names: names,
+        kind,
+    })
 }
 
 /// Append `name = `, the name in `name_color` when colors are on.
@@ -169,8 +214,12 @@ pub enum ScopeKind {
 }
 
 impl ScopeKind {
-    pub const ALL: [ScopeKind; 4] =
-        [ScopeKind::PacketContext, ScopeKind::StreamEventContext, ScopeKind::EventContext, ScopeKind::Payload];
+    pub const ALL: [ScopeKind; 4] = [
+        ScopeKind::PacketContext,
+        ScopeKind::StreamEventContext,
+        ScopeKind::EventContext,
+        ScopeKind::Payload,
+    ];
 
     fn label(self) -> &'static [u8] {
         match self {
@@ -183,7 +232,11 @@ impl ScopeKind {
 }
 
 /// Compile one scope; `None` when babeltrace2 would not print it at all.
-pub fn compile_scope(kind: ScopeKind, class: Option<&FieldClass>, opts: &PrettyOptions) -> Option<CompiledScope> {
+pub fn compile_scope(
+    kind: ScopeKind,
+    class: Option<&FieldClass>,
+    opts: &PrettyOptions,
+) -> Option<CompiledScope> {
     let class = class?;
     let names = match kind {
         ScopeKind::Payload => opts.names.payload,
@@ -197,7 +250,10 @@ pub fn compile_scope(kind: ScopeKind, class: Option<&FieldClass>, opts: &PrettyO
     if opts.names.scope {
         push_name(&mut label, kind.label(), color::NAME, opts.color);
     }
-    Some(CompiledScope { label: label.into(), node })
+    Some(CompiledScope {
+        label: label.into(),
+        node,
+    })
 }
 
 /// babeltrace2's names of the log levels 0..=14 (`TRACE_EMERG` … `TRACE_DEBUG`).
@@ -264,9 +320,10 @@ pub fn header_bytes(
             dom_print = true;
         }
     }
-    for (on, key, label) in
-        [(f.trace_domain, "domain", "trace:domain"), (f.trace_procname, "procname", "trace:procname")]
-    {
+    for (on, key, label) in [
+        (f.trace_domain, "domain", "trace:domain"),
+        (f.trace_procname, "procname", "trace:procname"),
+    ] {
         if !on {
             continue;
         }
@@ -284,10 +341,14 @@ pub fn header_bytes(
         }
     }
     if f.trace_vpid {
-        let vpid = metadata.env.iter().find(|(k, _)| k == "vpid").and_then(|(_, v)| match v {
-            EnvValue::Int(i) => Some(*i),
-            EnvValue::Str(_) => None,
-        });
+        let vpid = metadata
+            .env
+            .iter()
+            .find(|(k, _)| k == "vpid")
+            .and_then(|(_, v)| match v {
+                EnvValue::Int(i) => Some(*i),
+                EnvValue::Str(_) => None,
+            });
         if let Some(vpid) = vpid {
             if !start_line {
                 out.extend_from_slice(b", ");
@@ -304,7 +365,10 @@ pub fn header_bytes(
         }
     }
     if f.loglevel {
-        let level = event_class.loglevel.and_then(|l| usize::try_from(l).ok()).filter(|&l| l < LOG_LEVEL_NAMES.len());
+        let level = event_class
+            .loglevel
+            .and_then(|l| usize::try_from(l).ok())
+            .filter(|&l| l < LOG_LEVEL_NAMES.len());
         if let Some(level) = level {
             if !start_line {
                 out.extend_from_slice(b", ");
@@ -374,12 +438,23 @@ pub struct CompiledEvent {
 impl CompiledEvent {
     /// Compile `ev`'s event class; the scope classes are taken from `ev` when it has values
     /// for them, else from the metadata.
-    pub fn new(opts: &PrettyOptions, ev: &EventView<'_>, trace_name: &str, has_clock: bool) -> Self {
+    pub fn new(
+        opts: &PrettyOptions,
+        ev: &EventView<'_>,
+        trace_name: &str,
+        has_clock: bool,
+    ) -> Self {
         let (metadata, stream_class, event_class) = (ev.metadata, ev.stream_class, ev.event_class);
         let classes = [
-            ev.packet_context.map(|s| s.class).or(stream_class.packet_context.as_ref()),
-            ev.stream_event_context.map(|s| s.class).or(stream_class.event_context.as_ref()),
-            ev.event_context.map(|s| s.class).or(event_class.context.as_ref()),
+            ev.packet_context
+                .map(|s| s.class)
+                .or(stream_class.packet_context.as_ref()),
+            ev.stream_event_context
+                .map(|s| s.class)
+                .or(stream_class.event_context.as_ref()),
+            ev.event_context
+                .map(|s| s.class)
+                .or(event_class.context.as_ref()),
             ev.payload.map(|s| s.class).or(event_class.fields.as_ref()),
         ];
         let scopes = [0, 1, 2, 3].map(|i| compile_scope(ScopeKind::ALL[i], classes[i], opts));

@@ -124,7 +124,12 @@ pub fn push_escaped(out: &mut Vec<u8>, s: &[u8]) {
             0x0b => out.extend_from_slice(b"\\v"),
             _ => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(&[b'\\', b'x', HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]]);
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'x',
+                    HEX[(b >> 4) as usize],
+                    HEX[(b & 0xf) as usize],
+                ]);
             }
         }
     }
@@ -166,12 +171,17 @@ pub fn push_g(out: &mut Vec<u8>, v: f64) {
     }
     let a = v.abs();
     // `{:.5e}` rounds exactly, half to even, like glibc: "d.ddddde<exp>".
-    let mut sb = StackBuf { buf: [0; 40], len: 0 };
+    let mut sb = StackBuf {
+        buf: [0; 40],
+        len: 0,
+    };
     if write!(sb, "{a:.5e}").is_err() {
         return;
     }
     let s = &sb.buf[..sb.len];
-    let Some(epos) = s.iter().position(|&c| c == b'e') else { return };
+    let Some(epos) = s.iter().position(|&c| c == b'e') else {
+        return;
+    };
     let mut digits = [0u8; 6];
     let mut nd = 0;
     for &c in &s[..epos] {
@@ -180,7 +190,10 @@ pub fn push_g(out: &mut Vec<u8>, v: f64) {
             nd += 1;
         }
     }
-    let exp: i32 = std::str::from_utf8(&s[epos + 1..]).ok().and_then(|e| e.parse().ok()).unwrap_or(0);
+    let exp: i32 = std::str::from_utf8(&s[epos + 1..])
+        .ok()
+        .and_then(|e| e.parse().ok())
+        .unwrap_or(0);
     // Significant digits without trailing zeros (at least one).
     let mut sig = nd;
     while sig > 1 && digits[sig - 1] == b'0' {
@@ -255,7 +268,7 @@ mod tests {
             (1e21, "1e+21"),
             (1e100, "1e+100"),
             (5e-324, "4.94066e-324"),
-            (3.14159274101257324, "3.14159"),
+            (f64::from(3.141_592_7_f32), "3.14159"),
             (-42.5, "-42.5"),
             (100.0, "100"),
             (f64::INFINITY, "inf"),
@@ -272,7 +285,10 @@ mod tests {
     fn escapes_like_print_escape_string() {
         let mut o = Vec::new();
         push_escaped(&mut o, b"a\\b'c\"d?e\nf\tg\x01h\x7fi\x1b\xff\xc3");
-        assert_eq!(o, b"\"a\\\\b\\'c\\\"d\\?e\\nf\\tg\\x01h\\x7fi\\e\xff\xc3\"".to_vec());
+        assert_eq!(
+            o,
+            b"\"a\\\\b\\'c\\\"d\\?e\\nf\\tg\\x01h\\x7fi\\e\xff\xc3\"".to_vec()
+        );
     }
 
     #[test]

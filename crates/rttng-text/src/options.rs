@@ -21,13 +21,28 @@ pub struct NameOptions {
 
 impl Default for NameOptions {
     fn default() -> Self {
-        NameOptions { payload: true, context: true, header: false, scope: false }
+        NameOptions {
+            payload: true,
+            context: true,
+            header: false,
+            scope: false,
+        }
     }
 }
 
 impl NameOptions {
-    const ALL: NameOptions = NameOptions { payload: true, context: true, header: true, scope: true };
-    const NONE: NameOptions = NameOptions { payload: false, context: false, header: false, scope: false };
+    const ALL: NameOptions = NameOptions {
+        payload: true,
+        context: true,
+        header: true,
+        scope: true,
+    };
+    const NONE: NameOptions = NameOptions {
+        payload: false,
+        context: false,
+        header: false,
+        scope: false,
+    };
 }
 
 /// Which event information fields are printed (`--fields`).
@@ -147,7 +162,10 @@ pub const MAX_LIST_BYTES: usize = 4096;
 fn words(list: &str) -> Result<Vec<&str>, OptionError> {
     let bytes = list.as_bytes();
     if bytes.len() > MAX_LIST_BYTES {
-        return Err(OptionError::UnexpectedChar { ch: '…', offset: MAX_LIST_BYTES });
+        return Err(OptionError::UnexpectedChar {
+            ch: '…',
+            offset: MAX_LIST_BYTES,
+        });
     }
     let mut out = Vec::new();
     let mut i = 0;
@@ -158,7 +176,9 @@ fn words(list: &str) -> Result<Vec<&str>, OptionError> {
         } else if b.is_ascii_alphabetic() || b == b'_' {
             let start = i;
             i += 1;
-            while i < bytes.len() && (bytes[i].is_ascii_alphabetic() || matches!(bytes[i], b'_' | b':' | b'-')) {
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphabetic() || matches!(bytes[i], b'_' | b':' | b'-'))
+            {
                 i += 1;
             }
             out.push(&list[start..i]);
@@ -186,7 +206,11 @@ impl PrettyOptions {
                 "header" => items.header = true,
                 "all" => all = true,
                 "none" => none = true,
-                _ => return Err(OptionError::UnknownName { name: w.to_string() }),
+                _ => {
+                    return Err(OptionError::UnknownName {
+                        name: w.to_string(),
+                    })
+                }
             }
             any_item |= !matches!(w, "all" | "none");
         }
@@ -223,7 +247,11 @@ impl PrettyOptions {
                 "emf" => items.emf = true,
                 "callsite" => items.callsite = true,
                 "all" => all = true,
-                _ => return Err(OptionError::UnknownField { name: w.to_string() }),
+                _ => {
+                    return Err(OptionError::UnknownField {
+                        name: w.to_string(),
+                    })
+                }
             }
             any_item |= w != "all";
         }

@@ -14,7 +14,8 @@ use rttng_ctf::ir::DisplayBase;
 use crate::color;
 use crate::compile::{push_name, CompiledEvent, IntFmt, Kind, Node};
 use crate::fmt::{
-    push_binary, push_escaped, push_g, push_hex_upper, push_i64, push_nanos, push_octal, push_u64, push_u64_padded,
+    push_binary, push_escaped, push_g, push_hex_upper, push_i64, push_nanos, push_octal, push_u64,
+    push_u64_padded,
 };
 use crate::options::PrettyOptions;
 use crate::time::SecondCache;
@@ -50,7 +51,9 @@ impl Hasher for PtrHasher {
         }
     }
     fn write_usize(&mut self, v: usize) {
-        self.0 = (v as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_right(29);
+        self.0 = (v as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_right(29);
     }
 }
 
@@ -91,7 +94,11 @@ impl WallClock {
                 push_nanos(out, ns_abs);
                 return;
             } else {
-                self.pending_warning = Some(if opts.clock_gmt { GMTIME_WARNING } else { LOCALTIME_WARNING });
+                self.pending_warning = Some(if opts.clock_gmt {
+                    GMTIME_WARNING
+                } else {
+                    LOCALTIME_WARNING
+                });
             }
         }
         if negative {
@@ -239,10 +246,17 @@ impl PrettyPrinter {
         };
         out.extend_from_slice(&compiled.header);
 
-        let scopes = [ev.packet_context, ev.stream_event_context, ev.event_context, ev.payload];
+        let scopes = [
+            ev.packet_context,
+            ev.stream_event_context,
+            ev.event_context,
+            ev.payload,
+        ];
         let mut first = true;
         for (scope, compiled_scope) in scopes.iter().zip(compiled.scopes.iter()) {
-            let (Some(scope), Some(cs)) = (scope, compiled_scope) else { continue };
+            let (Some(scope), Some(cs)) = (scope, compiled_scope) else {
+                continue;
+            };
             if !first {
                 out.extend_from_slice(b", ");
             }
@@ -316,7 +330,14 @@ fn push_int(out: &mut Vec<u8>, f: IntFmt, bits: u64) {
     }
 }
 
-fn print_node(node: &Node, vals: &[Val], pos: &mut usize, bytes: &[u8], color: bool, out: &mut Vec<u8>) -> Walk {
+fn print_node(
+    node: &Node,
+    vals: &[Val],
+    pos: &mut usize,
+    bytes: &[u8],
+    color: bool,
+    out: &mut Vec<u8>,
+) -> Walk {
     match &node.kind {
         Kind::Int(f) => {
             let bits = int_bits(next(vals, pos)?)?;
@@ -331,7 +352,11 @@ fn print_node(node: &Node, vals: &[Val], pos: &mut usize, bytes: &[u8], color: b
         Kind::Enum { int, mappings } => {
             let v = next(vals, pos)?;
             let bits = int_bits(v)?;
-            let value: i128 = if int.signed { i128::from(bits as i64) } else { i128::from(bits) };
+            let value: i128 = if int.signed {
+                i128::from(bits as i64)
+            } else {
+                i128::from(bits)
+            };
             out.extend_from_slice(b"( ");
             let mut count = 0;
             for m in mappings.iter() {
@@ -363,7 +388,9 @@ fn print_node(node: &Node, vals: &[Val], pos: &mut usize, bytes: &[u8], color: b
             out.extend_from_slice(b" )");
         }
         Kind::Float => {
-            let Val::Float(f) = next(vals, pos)? else { return Err(Mismatch) };
+            let Val::Float(f) = next(vals, pos)? else {
+                return Err(Mismatch);
+            };
             if color {
                 out.extend_from_slice(color::NUMBER_VALUE);
             }
@@ -373,7 +400,9 @@ fn print_node(node: &Node, vals: &[Val], pos: &mut usize, bytes: &[u8], color: b
             }
         }
         Kind::Str => {
-            let Val::Str { start, end } = next(vals, pos)? else { return Err(Mismatch) };
+            let Val::Str { start, end } = next(vals, pos)? else {
+                return Err(Mismatch);
+            };
             let s = bytes.get(start as usize..end as usize).ok_or(Mismatch)?;
             // A C string ends at its first NUL.
             let s = match s.iter().position(|&b| b == 0) {
@@ -389,7 +418,9 @@ fn print_node(node: &Node, vals: &[Val], pos: &mut usize, bytes: &[u8], color: b
             }
         }
         Kind::List(elem) => {
-            let Val::List(n) = next(vals, pos)? else { return Err(Mismatch) };
+            let Val::List(n) = next(vals, pos)? else {
+                return Err(Mismatch);
+            };
             // Each element takes at least one value: a count beyond the rest is a mismatch.
             if n as usize > vals.len() - *pos {
                 return Err(Mismatch);
@@ -422,7 +453,9 @@ fn print_node(node: &Node, vals: &[Val], pos: &mut usize, bytes: &[u8], color: b
             out.extend_from_slice(b" }");
         }
         Kind::Variant(options) => {
-            let Val::Variant(i) = next(vals, pos)? else { return Err(Mismatch) };
+            let Val::Variant(i) = next(vals, pos)? else {
+                return Err(Mismatch);
+            };
             let opt = options.get(i as usize).ok_or(Mismatch)?;
             out.extend_from_slice(b"{ ");
             print_node(opt, vals, pos, bytes, color, out)?;
@@ -446,7 +479,9 @@ fn skip_node(node: &Node, vals: &[Val], pos: &mut usize) -> Walk {
             next(vals, pos)?;
         }
         Kind::List(elem) => {
-            let Val::List(n) = next(vals, pos)? else { return Err(Mismatch) };
+            let Val::List(n) = next(vals, pos)? else {
+                return Err(Mismatch);
+            };
             if n as usize > vals.len() - *pos {
                 return Err(Mismatch);
             }
@@ -461,7 +496,9 @@ fn skip_node(node: &Node, vals: &[Val], pos: &mut usize) -> Walk {
             }
         }
         Kind::Variant(options) => {
-            let Val::Variant(i) = next(vals, pos)? else { return Err(Mismatch) };
+            let Val::Variant(i) = next(vals, pos)? else {
+                return Err(Mismatch);
+            };
             skip_node(options.get(i as usize).ok_or(Mismatch)?, vals, pos)?;
         }
     }

@@ -31,7 +31,14 @@ pub fn gmtime(secs: i64) -> Tm {
     let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let year = yoe + era * 400 + i64::from(month <= 2);
-    Tm { year, month, day, hour: rem / 3600, min: rem / 60 % 60, sec: rem % 60 }
+    Tm {
+        year,
+        month,
+        day,
+        hour: rem / 3600,
+        min: rem / 60 % 60,
+        sec: rem % 60,
+    }
 }
 
 /// Local broken-down time of `secs`, as the C library computes it; `None` when it cannot.
@@ -88,7 +95,12 @@ pub struct SecondCache {
 
 impl SecondCache {
     pub fn new(gmt: bool, date: bool) -> Self {
-        SecondCache { gmt, date, sec: None, prefix: Vec::with_capacity(32) }
+        SecondCache {
+            gmt,
+            date,
+            sec: None,
+            prefix: Vec::with_capacity(32),
+        }
     }
 
     /// The prefix for `sec` seconds since the epoch, or `None` when the C library cannot
@@ -134,11 +146,51 @@ mod tests {
     #[test]
     fn gmtime_known_dates() {
         // 1700000000 = 2023-11-14 22:13:20 UTC (spec §9 golden example).
-        assert_eq!(gmtime(1_700_000_000), Tm { year: 2023, month: 11, day: 14, hour: 22, min: 13, sec: 20 });
-        assert_eq!(gmtime(0), Tm { year: 1970, month: 1, day: 1, hour: 0, min: 0, sec: 0 });
+        assert_eq!(
+            gmtime(1_700_000_000),
+            Tm {
+                year: 2023,
+                month: 11,
+                day: 14,
+                hour: 22,
+                min: 13,
+                sec: 20
+            }
+        );
+        assert_eq!(
+            gmtime(0),
+            Tm {
+                year: 1970,
+                month: 1,
+                day: 1,
+                hour: 0,
+                min: 0,
+                sec: 0
+            }
+        );
         // 2000-02-29 12:00:00 UTC, a leap day.
-        assert_eq!(gmtime(951_825_600), Tm { year: 2000, month: 2, day: 29, hour: 12, min: 0, sec: 0 });
-        assert_eq!(gmtime(-1), Tm { year: 1969, month: 12, day: 31, hour: 23, min: 59, sec: 59 });
+        assert_eq!(
+            gmtime(951_825_600),
+            Tm {
+                year: 2000,
+                month: 2,
+                day: 29,
+                hour: 12,
+                min: 0,
+                sec: 0
+            }
+        );
+        assert_eq!(
+            gmtime(-1),
+            Tm {
+                year: 1969,
+                month: 12,
+                day: 31,
+                hour: 23,
+                min: 59,
+                sec: 59
+            }
+        );
     }
 
     #[test]
@@ -146,7 +198,9 @@ mod tests {
         // Compare with the C library under UTC for a spread of instants.
         let mut s: i64 = 0;
         for _ in 0..2000 {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let secs = (s >> 20).rem_euclid(1 << 34);
             let mut t: libc::tm = unsafe_zeroed_tm();
             let tt = secs as libc::time_t;

@@ -35,7 +35,7 @@ fn events() -> Vec<(u64, Option<RichArgs<'static>>)> {
                 binneg: -128,
                 e1: 3,
                 e2: 0,
-                f32_: 3.14159274,
+                f32_: 3.141_592_7,
                 f64_: 1234565.0,
                 s: b"hello",
                 txt: b"abcdefgh",
@@ -93,7 +93,11 @@ fn babeltrace2(args: &[&str], trace: &std::path::Path, color: bool) -> String {
         Ok(o) => o,
         Err(e) => panic!("cannot run babeltrace2 ({e}): apt-get install babeltrace2"),
     };
-    assert!(out.status.success(), "babeltrace2 {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "babeltrace2 {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
     // babeltrace2 writes a stray color reset at exit when colors are forced.
     if color {
@@ -109,7 +113,12 @@ fn ours(opts: PrettyOptions, bytes: &[u8], decoded: &[model::Decoded]) -> String
 }
 
 /// Our lines and the stderr warnings.
-fn ours_with(opts: PrettyOptions, md: &rttng_ctf::ir::Metadata, bytes: &[u8], decoded: &[model::Decoded]) -> (String, String) {
+fn ours_with(
+    opts: PrettyOptions,
+    md: &rttng_ctf::ir::Metadata,
+    bytes: &[u8],
+    decoded: &[model::Decoded],
+) -> (String, String) {
     let mut warnings = String::new();
     let mut p = PrettyPrinter::new(opts);
     let mut out = Vec::new();
@@ -122,7 +131,11 @@ fn ours_with(opts: PrettyOptions, md: &rttng_ctf::ir::Metadata, bytes: &[u8], de
     (String::from_utf8_lossy(&out).into_owned(), warnings)
 }
 
-fn opts(names: Option<&str>, fields: Option<&str>, f: impl FnOnce(&mut PrettyOptions)) -> PrettyOptions {
+fn opts(
+    names: Option<&str>,
+    fields: Option<&str>,
+    f: impl FnOnce(&mut PrettyOptions),
+) -> PrettyOptions {
     let mut o = PrettyOptions::default();
     if let Some(n) = names {
         o.names = PrettyOptions::parse_names(n).unwrap();
@@ -140,30 +153,99 @@ fn synthetic_trace_matches_babeltrace2_for_every_option_set() {
     type Case = (&'static [&'static str], PrettyOptions, bool);
     let cases: Vec<Case> = vec![
         (&[], opts(None, None, |_| {}), false),
-        (&["--clock-gmt"], opts(None, None, |o| o.clock_gmt = true), false),
-        (&["--clock-cycles"], opts(None, None, |o| o.clock_cycles = true), false),
-        (&["--clock-gmt", "--clock-date"], opts(None, None, |o| (o.clock_gmt, o.clock_date) = (true, true)), false),
-        (&["--clock-date"], opts(None, None, |o| o.clock_date = true), false),
-        (&["--clock-seconds"], opts(None, None, |o| o.clock_seconds = true), false),
-        (&["--no-delta", "--clock-gmt"], opts(None, None, |o| (o.no_delta, o.clock_gmt) = (true, true)), false),
-        (&["--names", "all", "--fields", "all"], opts(Some("all"), Some("all"), |_| {}), false),
-        (&["--names", "none"], opts(Some("none"), None, |_| {}), false),
-        (&["--names", "header,scope"], opts(Some("header,scope"), None, |_| {}), false),
-        (&["--names", "payload"], opts(Some("payload"), None, |_| {}), false),
+        (
+            &["--clock-gmt"],
+            opts(None, None, |o| o.clock_gmt = true),
+            false,
+        ),
+        (
+            &["--clock-cycles"],
+            opts(None, None, |o| o.clock_cycles = true),
+            false,
+        ),
+        (
+            &["--clock-gmt", "--clock-date"],
+            opts(None, None, |o| (o.clock_gmt, o.clock_date) = (true, true)),
+            false,
+        ),
+        (
+            &["--clock-date"],
+            opts(None, None, |o| o.clock_date = true),
+            false,
+        ),
+        (
+            &["--clock-seconds"],
+            opts(None, None, |o| o.clock_seconds = true),
+            false,
+        ),
+        (
+            &["--no-delta", "--clock-gmt"],
+            opts(None, None, |o| (o.no_delta, o.clock_gmt) = (true, true)),
+            false,
+        ),
+        (
+            &["--names", "all", "--fields", "all"],
+            opts(Some("all"), Some("all"), |_| {}),
+            false,
+        ),
+        (
+            &["--names", "none"],
+            opts(Some("none"), None, |_| {}),
+            false,
+        ),
+        (
+            &["--names", "header,scope"],
+            opts(Some("header,scope"), None, |_| {}),
+            false,
+        ),
+        (
+            &["--names", "payload"],
+            opts(Some("payload"), None, |_| {}),
+            false,
+        ),
         (&["--names", "ctx"], opts(Some("ctx"), None, |_| {}), false),
-        (&["--names", "header", "--clock-cycles"], opts(Some("header"), None, |o| o.clock_cycles = true), false),
-        (&["--fields", "trace,loglevel,emf"], opts(None, Some("trace,loglevel,emf"), |_| {}), false),
+        (
+            &["--names", "header", "--clock-cycles"],
+            opts(Some("header"), None, |o| o.clock_cycles = true),
+            false,
+        ),
+        (
+            &["--fields", "trace,loglevel,emf"],
+            opts(None, Some("trace,loglevel,emf"), |_| {}),
+            false,
+        ),
         (
             &["--fields", "trace:domain,trace:procname,trace:vpid"],
             opts(None, Some("trace:domain,trace:procname,trace:vpid"), |_| {}),
             false,
         ),
-        (&["--fields", "loglevel"], opts(None, Some("loglevel"), |_| {}), false),
-        (&["--fields", "all", "--names", "header"], opts(Some("header"), Some("all"), |_| {}), false),
-        (&["--color=always"], opts(None, None, |o| o.color = true), true),
         (
-            &["--color=always", "--names", "all", "--fields", "all", "--clock-cycles"],
-            opts(Some("all"), Some("all"), |o| (o.color, o.clock_cycles) = (true, true)),
+            &["--fields", "loglevel"],
+            opts(None, Some("loglevel"), |_| {}),
+            false,
+        ),
+        (
+            &["--fields", "all", "--names", "header"],
+            opts(Some("header"), Some("all"), |_| {}),
+            false,
+        ),
+        (
+            &["--color=always"],
+            opts(None, None, |o| o.color = true),
+            true,
+        ),
+        (
+            &[
+                "--color=always",
+                "--names",
+                "all",
+                "--fields",
+                "all",
+                "--clock-cycles",
+            ],
+            opts(Some("all"), Some("all"), |o| {
+                (o.color, o.clock_cycles) = (true, true)
+            }),
             true,
         ),
     ];
@@ -177,10 +259,17 @@ fn synthetic_trace_matches_babeltrace2_for_every_option_set() {
                 .zip(got.lines())
                 .find(|(w, g)| w != g)
                 .unwrap_or((want.as_str(), got.as_str()));
-            failures.push(format!("babeltrace2 {args:?}\n  want: {w:?}\n  got:  {g:?}"));
+            failures.push(format!(
+                "babeltrace2 {args:?}\n  want: {w:?}\n  got:  {g:?}"
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} option sets differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} option sets differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -190,17 +279,36 @@ fn negative_timestamps_match_babeltrace2() {
     let (trace, bytes, decoded) = write_trace_with_offset("neg", -2);
     let md = model::metadata_with_offset(-2);
     for (args, o) in [
-        (&["--clock-gmt"][..], opts(None, None, |o| o.clock_gmt = true)),
-        (&["--clock-seconds"][..], opts(None, None, |o| o.clock_seconds = true)),
-        (&["--clock-gmt", "--clock-date"][..], opts(None, None, |o| (o.clock_gmt, o.clock_date) = (true, true))),
+        (
+            &["--clock-gmt"][..],
+            opts(None, None, |o| o.clock_gmt = true),
+        ),
+        (
+            &["--clock-seconds"][..],
+            opts(None, None, |o| o.clock_seconds = true),
+        ),
+        (
+            &["--clock-gmt", "--clock-date"][..],
+            opts(None, None, |o| (o.clock_gmt, o.clock_date) = (true, true)),
+        ),
     ] {
         let mut cmd = Command::new("babeltrace2");
         cmd.args(args).arg(&trace.dir);
-        let out = cmd.output().expect("cannot run babeltrace2: apt-get install babeltrace2");
+        let out = cmd
+            .output()
+            .expect("cannot run babeltrace2: apt-get install babeltrace2");
         assert!(out.status.success());
         let (got, warnings) = ours_with(o, &md, &bytes, &decoded);
-        assert_eq!(got, String::from_utf8_lossy(&out.stdout), "babeltrace2 {args:?}");
-        assert_eq!(warnings, String::from_utf8_lossy(&out.stderr), "stderr of babeltrace2 {args:?}");
+        assert_eq!(
+            got,
+            String::from_utf8_lossy(&out.stdout),
+            "babeltrace2 {args:?}"
+        );
+        assert_eq!(
+            warnings,
+            String::from_utf8_lossy(&out.stderr),
+            "stderr of babeltrace2 {args:?}"
+        );
         if !args.contains(&"--clock-seconds") {
             assert_eq!(warnings, rttng_text::NEGATIVE_TIME_WARNING);
             assert!(got.starts_with("[-1.999998500] "), "{got}");

@@ -145,27 +145,53 @@ fn text_u8() -> FieldClass {
 }
 fn st(members: Vec<(&str, FieldClass)>) -> FieldClass {
     FieldClass::Struct(StructClass {
-        members: members.into_iter().map(|(n, c)| StructMember { name: n.into(), class: c }).collect(),
+        members: members
+            .into_iter()
+            .map(|(n, c)| StructMember {
+                name: n.into(),
+                class: c,
+            })
+            .collect(),
         min_align_bits: 8,
     })
 }
 fn en(container: IntegerClass, maps: Vec<(&str, Vec<(i128, i128)>)>) -> FieldClass {
     FieldClass::Enum(EnumClass {
         container,
-        mappings: maps.into_iter().map(|(l, r)| EnumMapping { label: l.into(), ranges: r }).collect(),
+        mappings: maps
+            .into_iter()
+            .map(|(l, r)| EnumMapping {
+                label: l.into(),
+                ranges: r,
+            })
+            .collect(),
     })
 }
 fn string() -> FieldClass {
-    FieldClass::String(StringClass { encoding: Encoding::Utf8 })
+    FieldClass::String(StringClass {
+        encoding: Encoding::Utf8,
+    })
 }
 fn float(exp: u32, mant: u32) -> FieldClass {
-    FieldClass::Float(FloatClass { exp_dig: exp, mant_dig: mant, align_bits: 8, byte_order: ByteOrder::Little })
+    FieldClass::Float(FloatClass {
+        exp_dig: exp,
+        mant_dig: mant,
+        align_bits: 8,
+        byte_order: ByteOrder::Little,
+    })
 }
 fn arr(e: FieldClass, n: u64) -> FieldClass {
-    FieldClass::Array(ArrayClass { element: Box::new(e), length: n })
+    FieldClass::Array(ArrayClass {
+        element: Box::new(e),
+        length: n,
+    })
 }
 fn seq(e: FieldClass, r: &str, slot: u32) -> FieldClass {
-    FieldClass::Sequence(SequenceClass { element: Box::new(e), length_ref: r.into(), length_slot: slot })
+    FieldClass::Sequence(SequenceClass {
+        element: Box::new(e),
+        length_ref: r.into(),
+        length_slot: slot,
+    })
 }
 
 pub fn metadata() -> Metadata {
@@ -187,8 +213,24 @@ pub fn metadata_with_offset(offset_s: i64) -> Metadata {
         ("_octneg", ib(16, true, DisplayBase::Octal)),
         ("_bin8", ib(8, false, DisplayBase::Binary)),
         ("_binneg", ib(8, true, DisplayBase::Binary)),
-        ("_e1", en(int(8, false, DisplayBase::Decimal), vec![("A", vec![(0, 0)]), ("B", vec![(1, 5)]), ("C", vec![(3, 3)])])),
-        ("_e2", en(int(8, true, DisplayBase::Decimal), vec![("NEG", vec![(-5, -1)]), ("ZERO", vec![(0, 0)])])),
+        (
+            "_e1",
+            en(
+                int(8, false, DisplayBase::Decimal),
+                vec![
+                    ("A", vec![(0, 0)]),
+                    ("B", vec![(1, 5)]),
+                    ("C", vec![(3, 3)]),
+                ],
+            ),
+        ),
+        (
+            "_e2",
+            en(
+                int(8, true, DisplayBase::Decimal),
+                vec![("NEG", vec![(-5, -1)]), ("ZERO", vec![(0, 0)])],
+            ),
+        ),
         ("_f32", float(8, 24)),
         ("_f64", float(11, 53)),
         ("_s", string()),
@@ -198,9 +240,18 @@ pub fn metadata_with_offset(offset_s: i64) -> Metadata {
         ("_arr", arr(i(32, false), 3)),
         ("_empty", arr(i(32, false), 0)),
         ("__n", slot(8, 1)),
-        ("_sseq", seq(st(vec![("_a", i(8, false)), ("_b", string())]), "__n", 1)),
+        (
+            "_sseq",
+            seq(st(vec![("_a", i(8, false)), ("_b", string())]), "__n", 1),
+        ),
         ("_estruct", st(vec![])),
-        ("_nested", st(vec![("_x", i(8, false)), ("_in", st(vec![("_y", i(8, false))]))])),
+        (
+            "_nested",
+            st(vec![
+                ("_x", i(8, false)),
+                ("_in", st(vec![("_y", i(8, false))])),
+            ]),
+        ),
         ("_tag", tag_enum),
         (
             "_var",
@@ -209,8 +260,14 @@ pub fn metadata_with_offset(offset_s: i64) -> Metadata {
                 tag_slot: 2,
                 tag_signed: false,
                 options: vec![
-                    VariantOption { name: "INT".into(), class: i(32, false) },
-                    VariantOption { name: "STR".into(), class: string() },
+                    VariantOption {
+                        name: "INT".into(),
+                        class: i(32, false),
+                    },
+                    VariantOption {
+                        name: "STR".into(),
+                        class: string(),
+                    },
                 ],
                 selector: vec![(0, 0, 0), (1, 1, 1)],
             }),
@@ -237,7 +294,10 @@ pub fn metadata_with_offset(offset_s: i64) -> Metadata {
     let stream = StreamClass {
         id: 0,
         packet_context: Some(st(vec![
-            ("timestamp_begin", role(64, IntRole::PacketBeginTimestamp, true)),
+            (
+                "timestamp_begin",
+                role(64, IntRole::PacketBeginTimestamp, true),
+            ),
             ("timestamp_end", role(64, IntRole::PacketEndTimestamp, true)),
             ("content_size", role(64, IntRole::PacketContentSize, false)),
             ("packet_size", role(64, IntRole::PacketTotalSize, false)),
@@ -254,7 +314,10 @@ pub fn metadata_with_offset(offset_s: i64) -> Metadata {
         trace: TraceClass {
             major: 1,
             minor: 8,
-            uuid: Some([0x2a, 0x64, 0x22, 0xd0, 0x6c, 0xee, 0x11, 0xe0, 0x8c, 0x08, 0xcb, 0x07, 0xd7, 0xb3, 0xa5, 0x64]),
+            uuid: Some([
+                0x2a, 0x64, 0x22, 0xd0, 0x6c, 0xee, 0x11, 0xe0, 0x8c, 0x08, 0xcb, 0x07, 0xd7, 0xb3,
+                0xa5, 0x64,
+            ]),
             byte_order: ByteOrder::Little,
             packet_header: None,
         },
@@ -298,14 +361,20 @@ impl Rec {
     fn string(&mut self, s: &[u8]) {
         let start = self.bytes.len() as u32;
         self.bytes.extend_from_slice(s);
-        self.vals.push(Val::Str { start, end: start + s.len() as u32 });
+        self.vals.push(Val::Str {
+            start,
+            end: start + s.len() as u32,
+        });
         self.bytes.push(0);
     }
     fn text_array(&mut self, s: &[u8]) {
         let start = self.bytes.len() as u32;
         self.bytes.extend_from_slice(s);
         let shown = s.iter().position(|&b| b == 0).unwrap_or(s.len()) as u32;
-        self.vals.push(Val::Str { start, end: start + shown });
+        self.vals.push(Val::Str {
+            start,
+            end: start + shown,
+        });
     }
     fn cut(&mut self) -> Vec<Val> {
         std::mem::take(&mut self.vals)
@@ -434,7 +503,15 @@ pub fn packet(events: &[(u64, Option<RichArgs<'_>>)]) -> (Vec<u8>, Vec<Decoded>)
                 payload = r.cut();
             }
         }
-        decoded.push(Decoded { id, ts: *ts, packet_context: pc.clone(), header, stream_ctx, ev_ctx, payload });
+        decoded.push(Decoded {
+            id,
+            ts: *ts,
+            packet_context: pc.clone(),
+            header,
+            stream_ctx,
+            ev_ctx,
+            payload,
+        });
     }
     let bits = (r.bytes.len() * 8) as u64;
     r.bytes[size_at..size_at + 8].copy_from_slice(&bits.to_le_bytes());
@@ -457,10 +534,25 @@ pub fn view<'a>(md: &'a Metadata, bytes: &'a [u8], d: &'a Decoded) -> EventView<
             cycles: d.ts,
             ns_from_origin: clock.offset_s * 1_000_000_000 + d.ts as i64,
         }),
-        packet_context: Some(Scope { class: sc.packet_context.as_ref().unwrap(), values: &d.packet_context }),
-        event_header: Some(Scope { class: sc.event_header.as_ref().unwrap(), values: &d.header }),
-        stream_event_context: Some(Scope { class: sc.event_context.as_ref().unwrap(), values: &d.stream_ctx }),
-        event_context: ec.context.as_ref().map(|c| Scope { class: c, values: &d.ev_ctx }),
-        payload: ec.fields.as_ref().map(|c| Scope { class: c, values: &d.payload }),
+        packet_context: Some(Scope {
+            class: sc.packet_context.as_ref().unwrap(),
+            values: &d.packet_context,
+        }),
+        event_header: Some(Scope {
+            class: sc.event_header.as_ref().unwrap(),
+            values: &d.header,
+        }),
+        stream_event_context: Some(Scope {
+            class: sc.event_context.as_ref().unwrap(),
+            values: &d.stream_ctx,
+        }),
+        event_context: ec.context.as_ref().map(|c| Scope {
+            class: c,
+            values: &d.ev_ctx,
+        }),
+        payload: ec.fields.as_ref().map(|c| Scope {
+            class: c,
+            values: &d.payload,
+        }),
     }
 }
