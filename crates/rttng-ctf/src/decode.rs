@@ -26,7 +26,6 @@ pub enum DecodeError {
     /// A field runs past the end of the packet content (or of the file, for headers).
     Truncated { offset: u64, needed_bits: u64, available_bits: u64 },
     BadMagic { offset: u64, found: u64 },
-    UuidMismatch { offset: u64 },
     UnknownStreamClass { offset: u64, id: u64 },
     /// The packet header has no `stream_id` and the trace has several stream classes.
     NoStreamClassId { offset: u64 },
@@ -56,7 +55,6 @@ impl DecodeError {
         match *self {
             Truncated { offset, .. }
             | BadMagic { offset, .. }
-            | UuidMismatch { offset }
             | UnknownStreamClass { offset, .. }
             | NoStreamClassId { offset }
             | UnknownEventClass { offset, .. }
@@ -83,7 +81,6 @@ impl std::fmt::Display for DecodeError {
                 "at byte {offset}: field needs {needed_bits} bits but only {available_bits} remain in the packet"
             ),
             BadMagic { offset, found } => write!(f, "at byte {offset}: bad packet magic {found:#x} (expected 0xc1fc1fc1)"),
-            UuidMismatch { offset } => write!(f, "at byte {offset}: packet uuid differs from the trace uuid"),
             UnknownStreamClass { offset, id } => write!(f, "at byte {offset}: unknown stream class id {id}"),
             NoStreamClassId { offset } => {
                 write!(f, "at byte {offset}: packet header has no stream_id and the trace has several stream classes")
@@ -362,19 +359,14 @@ impl<'m> StreamDecoder<'m> {
         st.packet_seq_num = None;
         let file_bits = data.len() as u64 * 8;
         let mut r = Bits { buf: data, pos: 0, end: file_bits, base: file_offset };
+        // Like babeltrace2 2.0, the packet uuid is not compared with the trace uuid: real
+        // traces (the corpus's intersection/onestream) carry mismatched ones.
         if let Some(h) = &self.md.trace.packet_header {
             self.scratch.clear();
             decode_field(h, &mut r, st, &mut self.scratch, 0)?;
             if let Some(m) = st.magic {
                 if m != PACKET_MAGIC {
                     return Err(DecodeError::BadMagic { offset: file_offset, found: m });
-                }
-            }
-            if let (Some(uuid), Some(FieldClass::Struct(hs))) = (self.md.trace.uuid, &self.md.trace.packet_header) {
-                if let Some(found) = header_uuid(hs, &self.scratch, data) {
-                    if found != uuid {
-                        return Err(DecodeError::UuidMismatch { offset: file_offset });
-                    }
                 }
             }
         }
@@ -523,40 +515,6 @@ impl<'m> StreamDecoder<'m> {
             payload: scope(&ec.fields, &self.payload),
         }
     }
-}
-
-/// The 16 bytes of the packet header member `uuid`, if it is an array of 16 bytes.
-fn header_uuid(hs: &crate::ir::StructClass, values: &[Val], data: &[u8]) -> Option<[u8; 16]> {
-    // values[0] is the struct marker; walk members to find `uuid`.
-    let mut i = 1;
-    for m in &hs.members {
-        let n = value_count(&m.class, &values[i..])?;
-        if m.name == "uuid" {
-            return match values.get(i)? {
-                Val::List(16) => {
-                    let mut out = [0u8; 16];
-                    for (k, b) in out.iter_mut().enumerate() {
-                        *b = match values.get(i + 1 + k)? {
-                            Val::UInt(v) => *v as u8,
-                            Val::SInt(v) => *v as u8,
-                            _ => return None,
-                        };
-                    }
-                    Some(out)
-                }
-                Val::Str { start, end } if end - start <= 16 => {
-                    // A byte array with an encoding: the raw bytes are 16 in a row.
-                    let s = *start as usize;
-                    let mut out = [0u8; 16];
-                    out.copy_from_slice(data.get(s..s + 16)?);
-                    Some(out)
-                }
-                _ => None,
-            };
-        }
-        i += n;
-    }
-    None
 }
 
 /// How many values the field of class `fc` occupies at the start of `values`.

@@ -339,7 +339,8 @@ impl FieldClass {
         match self {
             FieldClass::Integer(i) => i.in_ir(),
             FieldClass::Enum(e) => e.container.in_ir(),
-            FieldClass::Struct(s) => s.members.iter().any(|m| m.class.in_ir()),
+            // babeltrace2 shows an empty struct (`padding = { }`).
+            FieldClass::Struct(s) => s.members.is_empty() || s.members.iter().any(|m| m.class.in_ir()),
             FieldClass::Variant(v) => v.options.iter().any(|o| o.class.in_ir()),
             FieldClass::Array(a) => a.element.in_ir(),
             FieldClass::Sequence(s) => s.element.in_ir(),

@@ -21,7 +21,7 @@ pub enum DiscardKind {
 }
 
 /// A report of lost events or packets in one stream.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Discarded<'a> {
     pub kind: DiscardKind,
     /// `None`: the tracer may have discarded some, count unknown.

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/ctf-conformance")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data/ctf-conformance")
+        .canonicalize()
+        .expect("corpus at tests/data/ctf-conformance")
 }
 
 fn trace_names() -> Vec<String> {

@@ -2,3 +2,4 @@
 
 mod lttng_reference;
 mod support;
+mod corpus;
