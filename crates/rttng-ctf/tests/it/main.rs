@@ -1,5 +1,6 @@
 //! Integration tests of rttng-ctf (one binary for the crate).
 
+mod writer_babeltrace;
 mod writer_golden;
 mod tsdl_corpus;
 mod tsdl_errors;
