@@ -24,6 +24,7 @@ pub const MAX_REMEMBERED_INTEGERS: usize = 4096;
 pub struct Mark {
     pos_bits: u64,
     partial_byte: u8,
+    last_byte_order: Option<ByteOrder>,
 }
 
 /// Writes bits into a growable byte buffer. Bytes past the current position are always zero, so
@@ -32,6 +33,9 @@ pub struct Mark {
 pub struct BitWriter {
     buf: Vec<u8>,
     pos_bits: u64,
+    /// Byte order of the last integer written, to refuse a change in the middle of a byte
+    /// (babeltrace2 rejects it: the two orders fill a byte from opposite ends).
+    last_byte_order: Option<ByteOrder>,
 }
 
 fn mask(bits: u32) -> u64 {
@@ -86,7 +90,11 @@ impl BitWriter {
     /// A writer that reuses `buf`'s allocation; the buffer is cleared.
     pub fn with_buffer(mut buf: Vec<u8>) -> BitWriter {
         buf.clear();
-        BitWriter { buf, pos_bits: 0 }
+        BitWriter {
+            buf,
+            pos_bits: 0,
+            last_byte_order: None,
+        }
     }
 
     /// Current position in bits from the start of the buffer.
@@ -107,6 +115,13 @@ impl BitWriter {
     pub fn clear(&mut self) {
         self.buf.clear();
         self.pos_bits = 0;
+        self.last_byte_order = None;
+    }
+
+    /// Whether writing an integer of `byte_order` here would change the byte order in the
+    /// middle of a byte, which readers reject.
+    pub fn byte_order_conflict(&self, byte_order: ByteOrder) -> bool {
+        self.pos_bits % 8 != 0 && self.last_byte_order.is_some_and(|b| b != byte_order)
     }
 
     fn grow_to(&mut self, end_bits: u64) {
@@ -138,6 +153,7 @@ impl BitWriter {
         Mark {
             pos_bits: self.pos_bits,
             partial_byte: partial,
+            last_byte_order: self.last_byte_order,
         }
     }
 
@@ -151,6 +167,7 @@ impl BitWriter {
                 }
             }
             self.pos_bits = mark.pos_bits;
+            self.last_byte_order = mark.last_byte_order;
         }
     }
 
@@ -182,6 +199,7 @@ impl BitWriter {
             put_bits(&mut self.buf, start, value, size_bits, byte_order);
         }
         self.pos_bits = start + u64::from(size_bits);
+        self.last_byte_order = Some(byte_order);
     }
 
     /// Write `value` as a `size_bits`-bit two's complement integer, unaligned.
@@ -304,6 +322,8 @@ pub enum EncodeError {
         exp_dig: u32,
         mant_dig: u32,
     },
+    /// The field would change the byte order in the middle of a byte.
+    ByteOrderChangeMidByte { field: String },
     /// Field classes nest deeper than [`MAX_NESTING_DEPTH`].
     TooDeep { field: String },
     /// More than [`MAX_REMEMBERED_INTEGERS`] integers in one scope chain.
@@ -343,6 +363,9 @@ impl std::fmt::Display for EncodeError {
                 f,
                 "field `{field}`: unsupported floating point class (exp_dig {exp_dig}, mant_dig {mant_dig})"
             ),
+            EncodeError::ByteOrderChangeMidByte { field } => {
+                write!(f, "field `{field}`: byte order changes in the middle of a byte")
+            }
             EncodeError::TooDeep { field } => {
                 write!(f, "field `{field}`: field classes nest deeper than {MAX_NESTING_DEPTH}")
             }
@@ -484,11 +507,13 @@ fn encode_at<'m>(
     match class {
         FieldClass::Integer(ic) => {
             let v = int_value(name, ic, value)?;
+            check_bo(w, name, ic.align_bits, ic.byte_order)?;
             write_integer(w, ic, v);
             scratch.remember(name, v, None)
         }
         FieldClass::Enum(ec) => {
             let v = int_value(name, &ec.container, value)?;
+            check_bo(w, name, ec.container.align_bits, ec.container.byte_order)?;
             write_integer(w, &ec.container, v);
             scratch.remember(name, v, Some(ec))
         }
@@ -499,6 +524,7 @@ fn encode_at<'m>(
                     expected: "a float",
                 });
             };
+            check_bo(w, name, fc.align_bits, fc.byte_order)?;
             w.align(fc.align_bits);
             match (fc.exp_dig, fc.mant_dig) {
                 (8, 24) => w.write_f32(*x as f32, fc.byte_order),
@@ -616,6 +642,22 @@ fn encode_at<'m>(
             encode_at(w, scratch, &opt.name, &opt.class, inner, depth + 1)
         }
     }
+}
+
+/// Refuse a byte order change in the middle of a byte (after the field's own alignment).
+fn check_bo(
+    w: &BitWriter,
+    name: &str,
+    align_bits: u32,
+    byte_order: ByteOrder,
+) -> Result<(), EncodeError> {
+    let aligned_to_byte = align_bits >= 8 && align_bits.is_power_of_two();
+    if !aligned_to_byte && w.byte_order_conflict(byte_order) {
+        return Err(EncodeError::ByteOrderChangeMidByte {
+            field: name.to_string(),
+        });
+    }
+    Ok(())
 }
 
 fn element_count(value: &Value) -> u64 {

@@ -2,6 +2,7 @@
 
 mod writer_babeltrace;
 mod writer_golden;
+mod writer_roundtrip;
 mod tsdl_corpus;
 mod tsdl_errors;
 mod tsdl_golden;
