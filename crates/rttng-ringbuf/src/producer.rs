@@ -1,0 +1,201 @@
+//! The application side: [`Producer`] (a handle on a mapped channel, shared by all the
+//! application's threads) and [`Reservation`] (one record being written).
+//!
+//! The event path is `reserve` → `write`/`bytes_mut` → `commit`: no allocation, no system
+//! call, no panic; failures are counted and returned. This file does not register
+//! tracepoints, read clocks or CPU numbers (the caller passes both), or encode CTF
+//! events (records are opaque bytes).
+
+use crate::error::ReserveError;
+use crate::layout::Geometry;
+use crate::region::{CpuView, Region};
+use crate::sync::Arc;
+use crate::writer::{self, FlushOutcome, Reserved};
+
+/// An application's handle on one channel. `Sync`: share it between threads by reference.
+pub struct Producer {
+    region: Arc<Region>,
+    geo: Geometry,
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer").field("geometry", &self.geo).finish()
+    }
+}
+
+impl Producer {
+    pub(crate) fn from_parts(region: Arc<Region>, geo: Geometry) -> Self {
+        Self { region, geo }
+    }
+
+    /// Maps the channel shared memory received from the consumer and validates its
+    /// header (magic, ABI version, geometry, layout, size).
+    #[cfg(not(loom))]
+    pub fn from_fd(fd: std::os::fd::BorrowedFd<'_>) -> Result<Self, crate::MapError> {
+        use crate::MapError;
+        use std::os::fd::AsRawFd;
+        let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+        // SAFETY: fstat writes a `struct stat` into the buffer we own.
+        let rc = unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) };
+        if rc != 0 {
+            return Err(MapError::Io { op: "fstat", source: std::io::Error::last_os_error() });
+        }
+        // SAFETY: fstat succeeded, so the struct is initialised (it was zeroed anyway).
+        let shm_bytes = u64::try_from(unsafe { st.assume_init() }.st_size).unwrap_or(0);
+        let region = Region::map(fd, shm_bytes)?;
+        let geo = Geometry::from_header(&region.read_header(), region.len() as u64)?;
+        Ok(Self::from_parts(Arc::new(region), geo))
+    }
+
+    /// Number of per-CPU buffers.
+    pub fn cpu_count(&self) -> u32 {
+        self.geo.cpu_count
+    }
+
+    /// Largest record `reserve` accepts.
+    pub fn max_record_bytes(&self) -> usize {
+        (self.geo.subbuf_bytes as usize) - rttng_abi::packet::HEADER_BYTES
+    }
+
+    #[inline]
+    fn view(&self, cpu: u32) -> CpuView<'_> {
+        // A CPU number beyond the channel (hot-plugged CPU) folds onto an existing
+        // buffer: correctness never depends on the CPU number.
+        let cpu = if cpu < self.geo.cpu_count { cpu } else { cpu % self.geo.cpu_count };
+        self.region.cpu(&self.geo, cpu)
+    }
+
+    /// Reserves `size` bytes in the buffer of `cpu` for an event at time `ts`.
+    ///
+    /// `cpu` is the CPU the caller read; the thread may have migrated since, which is
+    /// fine: the reservation and its commit go to that buffer.
+    #[inline]
+    pub fn reserve(&self, cpu: u32, size: usize, ts: u64) -> Result<Reservation<'_>, ReserveError> {
+        self.reserve_with_clock(cpu, size, || ts)
+    }
+
+    /// Like [`Producer::reserve`], but reads the timestamp inside the reservation retry
+    /// loop, so that timestamps within a buffer never go backwards in reservation order
+    /// (given a clock that is monotonic across CPUs).
+    #[inline]
+    pub fn reserve_with_clock(
+        &self,
+        cpu: u32,
+        size: usize,
+        mut clock: impl FnMut() -> u64,
+    ) -> Result<Reservation<'_>, ReserveError> {
+        let view = self.view(cpu);
+        let r = writer::reserve(&view, size as u64, &mut clock)?;
+        Ok(Reservation { view, r, cursor: 0 })
+    }
+
+    /// Reserve, copy `record`, commit. Returns the packet sequence number the record
+    /// went into.
+    #[inline]
+    pub fn write(&self, cpu: u32, ts: u64, record: &[u8]) -> Result<u64, ReserveError> {
+        let mut r = self.reserve(cpu, record.len(), ts)?;
+        r.write(record);
+        let seq = r.packet_seq();
+        r.commit();
+        Ok(seq)
+    }
+
+    /// Closes the open packet of `cpu` (periodic switch timer, stop). With `empty`, a
+    /// packet is produced even when none is open (an empty one).
+    pub fn flush(&self, cpu: u32, ts: u64, empty: bool) -> Result<FlushOutcome, ReserveError> {
+        writer::flush(&self.view(cpu), empty, &mut || ts)
+    }
+
+    /// Cumulative number of events dropped on `cpu`.
+    pub fn events_discarded(&self, cpu: u32) -> u64 {
+        self.view(cpu).events_discarded.load(crate::sync::Ordering::Relaxed)
+    }
+}
+
+/// Space reserved for one record. Write exactly [`Reservation::len`] bytes, then
+/// [`Reservation::commit`]. Dropping it commits too (unwritten bytes are zeroed), so that
+/// an early return or unwind in the caller never leaves the sub-buffer stuck.
+pub struct Reservation<'a> {
+    view: CpuView<'a>,
+    r: Reserved,
+    cursor: usize,
+}
+
+impl std::fmt::Debug for Reservation<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reservation")
+            .field("cpu", &self.view.cpu)
+            .field("packet_seq", &self.r.packet_seq)
+            .field("packet_offset", &self.r.packet_offset)
+            .field("size", &self.r.size)
+            .finish()
+    }
+}
+
+impl Reservation<'_> {
+    /// Size of the record in bytes.
+    pub fn len(&self) -> usize {
+        self.r.size as usize
+    }
+
+    /// True for a zero-byte reservation.
+    pub fn is_empty(&self) -> bool {
+        self.r.size == 0
+    }
+
+    /// Sequence number of the packet the record is in (`packet_seq_num`).
+    pub fn packet_seq(&self) -> u64 {
+        self.r.packet_seq
+    }
+
+    /// Appends `bytes` to the record. Returns false (and writes nothing) if they do not
+    /// fit in the remaining reserved space.
+    #[inline]
+    pub fn write(&mut self, bytes: &[u8]) -> bool {
+        let len = self.r.size as usize;
+        if bytes.len() > len - self.cursor {
+            return false;
+        }
+        let off = self.r.data_offset(&self.view) + self.cursor;
+        // SAFETY: `off..off + bytes.len()` is inside our reservation (checked above),
+        // which the successful CAS in `reserve` gave to us alone until we commit.
+        unsafe { self.view.data.write(off, bytes) };
+        self.cursor += bytes.len();
+        true
+    }
+
+    /// The whole reserved record as a mutable slice, to serialise in place.
+    #[cfg(not(loom))]
+    #[inline]
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        let off = self.r.data_offset(&self.view);
+        self.cursor = self.r.size as usize;
+        // SAFETY: the range is our reservation (in bounds by construction of
+        // `Reserved`), exclusively ours until commit; the slice borrows `self`, and
+        // commit consumes `self`.
+        unsafe { self.view.data.slice_mut(off, self.r.size as usize) }
+    }
+
+    /// Makes the record visible to the consumer.
+    #[inline]
+    pub fn commit(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Reservation<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let len = self.r.size as usize;
+        if self.cursor < len {
+            let off = self.r.data_offset(&self.view) + self.cursor;
+            // SAFETY: the rest of our own reservation.
+            unsafe { self.view.data.zero(off, len - self.cursor) };
+        }
+        if len != 0 {
+            let begin = self.r.packet_offset;
+            writer::commit(&self.view, self.r.packet_seq, begin, begin + self.r.size);
+        }
+    }
+}

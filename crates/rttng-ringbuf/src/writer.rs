@@ -1,0 +1,329 @@
+//! The writer half of the protocol, on one [`CpuView`]: reserve, commit, switch (flush).
+//! Used by the application's `Producer` (event path) and by the `Consumer` (flush of a
+//! live buffer, e.g. from a switch timer). Memory orderings and their pairs are named at
+//! each atomic; the full argument is in docs/protocols/ring-buffer.md.
+//!
+//! No allocation, no system call (except the futex wake in [`notify`], only when a
+//! sub-buffer completes and a consumer sleeps), no panic: every failure is counted in
+//! `events_discarded` and returned as a [`ReserveError`].
+
+use crate::error::ReserveError;
+use crate::layout::Mode;
+use crate::region::CpuView;
+use crate::sync::{fence, Ordering};
+use rttng_abi::commit_word;
+use rttng_abi::packet;
+
+/// Retry limit of every compare-and-swap loop. Only pathological contention (or a
+/// corrupted shared header) gets near it; hitting it drops the event (reserve) or leaves
+/// the sub-buffer to recovery (commit).
+pub(crate) const MAX_CAS_RETRIES: u32 = 1 << 16;
+
+const HEADER: u64 = packet::HEADER_BYTES as u64;
+
+/// A successful reservation: `size` bytes at `packet_offset` of packet `packet_seq`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reserved {
+    pub packet_seq: u64,
+    pub packet_offset: u64,
+    pub size: u64,
+}
+
+impl Reserved {
+    /// Offset of the record in the CPU's data area.
+    #[inline]
+    pub(crate) fn data_offset(&self, v: &CpuView<'_>) -> usize {
+        (v.geo.slot_of(self.packet_seq) as u64 * v.geo.subbuf_bytes + self.packet_offset) as usize
+    }
+}
+
+#[inline]
+fn discard(v: &CpuView<'_>, why: ReserveError, count: bool) -> ReserveError {
+    if !count {
+        return why;
+    }
+    // Relaxed: a statistic. Closers read it with Relaxed too; the only ordering it needs
+    // (the final count visible after the writers stop) comes from thread join / process
+    // death plus the Acquire on write_pos of whoever closes the last packet.
+    v.events_discarded.fetch_add(1, Ordering::Relaxed);
+    why
+}
+
+/// Reserves `size` bytes on the CPU of `v`. `clock` is called inside the retry loop so
+/// that timestamps follow reservation order (each retry reads it again).
+#[inline]
+pub(crate) fn reserve(
+    v: &CpuView<'_>,
+    size: u64,
+    clock: &mut impl FnMut() -> u64,
+) -> Result<Reserved, ReserveError> {
+    reserve_counted(v, size, clock, true)
+}
+
+/// [`reserve`]; `count` says whether a failure is a lost event (false for the empty
+/// packet a flush opens).
+#[inline]
+fn reserve_counted(
+    v: &CpuView<'_>,
+    size: u64,
+    clock: &mut impl FnMut() -> u64,
+    count: bool,
+) -> Result<Reserved, ReserveError> {
+    let geo = v.geo;
+    let s = geo.subbuf_bytes;
+    if size > s - HEADER {
+        return Err(discard(v, ReserveError::TooBig, count));
+    }
+    // Acquire pairs with the Release of the CAS below in other writers: a writer that
+    // reserves in a packet another writer opened must see that the slot was free (the
+    // opener's Acquire on consumed_pos / the commit word, carried by the release sequence
+    // of write_pos).
+    let mut wp = v.write_pos.load(Ordering::Acquire);
+    for _ in 0..MAX_CAS_RETRIES {
+        let ts = clock();
+        let off = wp & (s - 1);
+        if off != 0 && off + size <= s {
+            // Fast path: the record fits in the open packet.
+            let new = wp + size;
+            // AcqRel: Release publishes the slot-is-free knowledge to later reservers
+            // (pair: the Acquire load above / failure Acquire); Acquire is the same pair
+            // in the other direction.
+            match v.write_pos.compare_exchange_weak(wp, new, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    let p = wp >> geo.subbuf_shift;
+                    after_reserve_fence(v);
+                    if off + size == s {
+                        // This record fills the packet exactly: its writer closes it. The
+                        // end fields are written before this record's commit (Release).
+                        write_end_fields(v, p, s, ts);
+                    }
+                    return Ok(Reserved { packet_seq: p, packet_offset: off, size });
+                }
+                Err(cur) => {
+                    wp = cur;
+                    continue;
+                }
+            }
+        }
+        // Slow path: open the next packet (closing the current one if it is open).
+        let start = if off == 0 { wp } else { wp - off + s };
+        let q = start >> geo.subbuf_shift;
+        // Acquire pairs with the Release commit CAS that completed the previous use of
+        // this slot: its writers' bytes happen-before ours.
+        let word = v.slots[geo.slot_of(q)].load(Ordering::Acquire);
+        if commit_word::lap(word) != geo.lap_of(q) {
+            let why = match geo.mode {
+                Mode::Discard => ReserveError::Full,
+                Mode::Overwrite => ReserveError::SlotBusy,
+            };
+            return Err(discard(v, why, count));
+        }
+        if geo.mode == Mode::Discard {
+            // Acquire pairs with the consumer's Release store in `release`: its reads of
+            // the slot happen-before our writes.
+            let consumed = v.consumed_pos.load(Ordering::Acquire);
+            if start.wrapping_sub(consumed) >= geo.subbuf_count << geo.subbuf_shift {
+                return Err(discard(v, ReserveError::Full, count));
+            }
+        }
+        let new = start + HEADER + size;
+        // AcqRel: as on the fast path.
+        match v.write_pos.compare_exchange_weak(wp, new, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                after_reserve_fence(v);
+                if off != 0 {
+                    close_packet(v, wp >> geo.subbuf_shift, off, ts);
+                }
+                open_packet(v, q, ts);
+                if HEADER + size == s {
+                    write_end_fields(v, q, s, ts);
+                }
+                return Ok(Reserved { packet_seq: q, packet_offset: HEADER, size });
+            }
+            Err(cur) => wp = cur,
+        }
+    }
+    Err(discard(v, ReserveError::Contended, count))
+}
+
+/// Overwrite mode: a reader copies packets while writers may lap it, then re-reads
+/// `write_pos` to validate (seqlock). This Release fence, after the CAS that moved
+/// `write_pos` and before our data writes, pairs with the reader's Acquire fence after
+/// its copy: if the copy saw any byte we write, its re-read sees our CAS.
+#[inline]
+fn after_reserve_fence(v: &CpuView<'_>) {
+    if v.geo.mode == Mode::Overwrite {
+        fence(Ordering::Release);
+    }
+}
+
+/// Writes the begin fields of packet `q` and commits the header bytes.
+fn open_packet(v: &CpuView<'_>, q: u64, ts: u64) {
+    let geo = v.geo;
+    let base = geo.slot_of(q) * geo.subbuf_bytes as usize;
+    let mut head = [0u8; packet::TIMESTAMP_END];
+    head[packet::MAGIC..packet::UUID].copy_from_slice(&packet::CTF_MAGIC.to_le_bytes());
+    head[packet::UUID..packet::STREAM_ID].copy_from_slice(&geo.uuid);
+    head[packet::STREAM_ID..packet::STREAM_INSTANCE_ID].copy_from_slice(&geo.stream_id.to_le_bytes());
+    head[packet::STREAM_INSTANCE_ID..packet::TIMESTAMP_BEGIN]
+        .copy_from_slice(&u64::from(v.cpu).to_le_bytes());
+    head[packet::TIMESTAMP_BEGIN..packet::TIMESTAMP_END].copy_from_slice(&ts.to_le_bytes());
+    let mut mid = [0u8; 16];
+    mid[..8].copy_from_slice(&(geo.subbuf_bytes * 8).to_le_bytes());
+    mid[8..].copy_from_slice(&q.to_le_bytes());
+    // SAFETY: we won the CAS that opened packet q: its begin fields are ours (the end
+    // fields, written by the closer, are disjoint).
+    unsafe {
+        v.data.write(base, &head);
+        v.data.write(base + packet::PACKET_SIZE, &mid);
+        v.data.write(base + packet::CPU_ID, &v.cpu.to_le_bytes());
+    }
+    commit(v, q, 0, HEADER);
+}
+
+/// Writes the end fields of packet `p` (content ends at `content_bytes`).
+fn write_end_fields(v: &CpuView<'_>, p: u64, content_bytes: u64, ts: u64) {
+    let geo = v.geo;
+    let base = geo.slot_of(p) * geo.subbuf_bytes as usize;
+    let mut end = [0u8; 16];
+    end[..8].copy_from_slice(&ts.to_le_bytes());
+    end[8..].copy_from_slice(&(content_bytes * 8).to_le_bytes());
+    let discarded = v.events_discarded.load(Ordering::Relaxed);
+    // SAFETY: the party that moved write_pos to the end of packet p owns its end fields
+    // (only one CAS can do that).
+    unsafe {
+        v.data.write(base + packet::TIMESTAMP_END, &end);
+        v.data.write(base + packet::EVENTS_DISCARDED, &discarded.to_le_bytes());
+    }
+}
+
+/// Closes packet `p` whose content ends at `off`: end fields, then commit of the padding.
+fn close_packet(v: &CpuView<'_>, p: u64, off: u64, ts: u64) {
+    write_end_fields(v, p, off, ts);
+    commit(v, p, off, v.geo.subbuf_bytes);
+}
+
+/// Commits bytes `begin..end` of packet `p`. Returns false if the commit word is not in
+/// the state the protocol allows (corrupted shared memory or retry limit): the bytes stay
+/// uncommitted and the sub-buffer is left to recovery.
+#[inline]
+pub(crate) fn commit(v: &CpuView<'_>, p: u64, begin: u64, end: u64) -> bool {
+    let geo = v.geo;
+    let s = geo.subbuf_bytes;
+    let lap = geo.lap_of(p);
+    let Some(slot) = v.slots.get(geo.slot_of(p)) else {
+        return false;
+    };
+    let mut w = slot.load(Ordering::Relaxed);
+    for _ in 0..MAX_CAS_RETRIES {
+        if commit_word::lap(w) != lap {
+            return false;
+        }
+        let (prefix, ooo) = (commit_word::prefix(w), commit_word::ooo(w));
+        let (prefix, ooo) = if prefix == begin {
+            (end, ooo)
+        } else {
+            (prefix, ooo + (end - begin))
+        };
+        let complete = prefix + ooo >= s;
+        let new = if complete {
+            commit_word::pack(lap + 1, 0, 0)
+        } else {
+            commit_word::pack(lap, prefix, ooo)
+        };
+        // Release publishes our bytes (and, for a closer, the end fields) to whoever
+        // Acquire-loads this word later: the consumer in `get_next`, a writer opening the
+        // slot's next lap in `reserve`. All commits are RMWs, so the word's release
+        // sequence carries every committer's bytes to that reader.
+        match slot.compare_exchange_weak(w, new, Ordering::Release, Ordering::Relaxed) {
+            Ok(_) => {
+                if complete {
+                    notify(v);
+                }
+                return true;
+            }
+            Err(cur) => w = cur,
+        }
+    }
+    false
+}
+
+/// A sub-buffer became complete: bump the futex word and wake a sleeping consumer.
+/// SeqCst on both: a Dekker pair with the consumer's `consumer_waiters` increment and
+/// `wakeup_seq` load in `Consumer::wait` (either we see the waiter, or it sees our bump).
+pub(crate) fn notify(v: &CpuView<'_>) {
+    v.wakeup_seq.fetch_add(1, Ordering::SeqCst);
+    if v.consumer_waiters.load(Ordering::SeqCst) != 0 {
+        futex_wake(v);
+    }
+}
+
+#[cfg(not(loom))]
+fn futex_wake(v: &CpuView<'_>) {
+    // SAFETY: FUTEX_WAKE on a valid, aligned u32 in shared memory; it only wakes
+    // waiters (no memory is written). Not FUTEX_PRIVATE: the waiter is another process.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            v.wakeup_seq.as_ptr(),
+            libc::FUTEX_WAKE,
+            i32::MAX,
+            std::ptr::null::<libc::timespec>(),
+            std::ptr::null::<u32>(),
+            0u32,
+        );
+    }
+}
+
+#[cfg(loom)]
+fn futex_wake(_v: &CpuView<'_>) {}
+
+/// What a flush did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushOutcome {
+    /// The open packet with this sequence number was closed.
+    Closed { packet_seq: u64 },
+    /// No packet was open (the last one is already closed); nothing to do.
+    NothingOpen,
+}
+
+/// Closes the open packet of `v` (switch). With `empty`, if no packet is open, opens an
+/// empty one first so that the flush always produces a packet (the stop flush: it
+/// carries the final `timestamp_end` and `events_discarded`).
+pub(crate) fn flush(
+    v: &CpuView<'_>,
+    empty: bool,
+    clock: &mut impl FnMut() -> u64,
+) -> Result<FlushOutcome, ReserveError> {
+    let geo = v.geo;
+    let s = geo.subbuf_bytes;
+    let mut opened_empty = false;
+    // Acquire: as in `reserve` (we may write the end fields of a packet someone opened).
+    let mut wp = v.write_pos.load(Ordering::Acquire);
+    for _ in 0..MAX_CAS_RETRIES {
+        let off = wp & (s - 1);
+        if off == 0 {
+            if !empty || opened_empty {
+                return Ok(FlushOutcome::NothingOpen);
+            }
+            // A zero-byte reservation opens a packet (and needs no commit).
+            reserve_counted(v, 0, clock, false)?;
+            opened_empty = true;
+            wp = v.write_pos.load(Ordering::Acquire);
+            continue;
+        }
+        let ts = clock();
+        // AcqRel: the same pairs as a reservation (a flush is a reservation of the rest
+        // of the packet).
+        match v.write_pos.compare_exchange_weak(wp, wp - off + s, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                after_reserve_fence(v);
+                let p = wp >> geo.subbuf_shift;
+                close_packet(v, p, off, ts);
+                return Ok(FlushOutcome::Closed { packet_seq: p });
+            }
+            Err(cur) => wp = cur,
+        }
+    }
+    Err(ReserveError::Contended)
+}

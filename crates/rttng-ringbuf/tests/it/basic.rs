@@ -1,0 +1,179 @@
+//! Single-threaded behaviour: the packet bytes (checked against the spec's offsets, not
+//! the crate's constants), discard and overwrite modes, flush, wakeup, bad shared memory.
+
+use super::*;
+use rttng_ringbuf::{FlushOutcome, MapError, ReserveError};
+use std::time::{Duration, Instant};
+
+#[test]
+fn packet_bytes_follow_the_lttng_layout() {
+    let (mut consumer, producer) = channel(&config(2, 2, 512, Mode::Discard));
+    let recs = [make_record(1, 0, 20), make_record(1, 1, 30), make_record(1, 2, 14)];
+    for (i, r) in recs.iter().enumerate() {
+        assert_eq!(producer.write(1, 100 + 100 * i as u64, r), Ok(0));
+    }
+    assert!(consumer.get_next(1).unwrap().is_none(), "open packet must not be readable");
+    assert_eq!(producer.flush(1, 400, false), Ok(FlushOutcome::Closed { packet_seq: 0 }));
+    let pkt = consumer.get_next(1).unwrap().expect("closed packet");
+    let b = pkt.bytes();
+    assert_eq!(b.len(), 512);
+    assert_eq!(&b[0..4], &[0xc1, 0x1f, 0xfc, 0xc1]);
+    assert_eq!(&b[4..20], &UUID);
+    assert_eq!(u32::from_le_bytes(b[20..24].try_into().unwrap()), 3);
+    assert_eq!(le_u64(b, 24), 1, "stream_instance_id = cpu");
+    assert_eq!(le_u64(b, 32), 100, "timestamp_begin = first event");
+    assert_eq!(le_u64(b, 40), 400, "timestamp_end = flush time");
+    assert_eq!(le_u64(b, 48), (84 + 64) * 8, "content_size in bits");
+    assert_eq!(le_u64(b, 56), 512 * 8, "packet_size in bits");
+    assert_eq!(le_u64(b, 64), 0, "packet_seq_num");
+    assert_eq!(le_u64(b, 72), 0, "events_discarded");
+    assert_eq!(u32::from_le_bytes(b[80..84].try_into().unwrap()), 1, "cpu_id");
+    let mut expected = Vec::new();
+    recs.iter().for_each(|r| expected.extend_from_slice(r));
+    assert_eq!(&b[84..84 + 64], &expected[..]);
+    assert!(b[84 + 64..].iter().all(|&x| x == 0), "padding is zero");
+    assert_eq!(pkt.records(), &expected[..]);
+    pkt.release();
+    assert!(consumer.get_next(0).unwrap().is_none(), "cpu 0 saw nothing");
+}
+
+#[test]
+fn discard_mode_drops_and_counts_when_full() {
+    // 256-byte packets hold 3 records of 50 bytes (84 + 150 <= 256 < 84 + 200).
+    let (mut consumer, producer) = channel(&config(1, 2, 256, Mode::Discard));
+    let mut results = Vec::new();
+    for seq in 0..10 {
+        results.push(producer.write(0, seq, &make_record(0, seq, 50)));
+    }
+    let expected: Vec<_> = [Ok(0), Ok(0), Ok(0), Ok(1), Ok(1), Ok(1)]
+        .into_iter()
+        .chain(std::iter::repeat_n(Err(ReserveError::Full), 4))
+        .collect();
+    assert_eq!(results, expected);
+    assert_eq!(consumer.events_discarded(0), 4);
+
+    let pkt = consumer.get_next(0).unwrap().expect("packet 0 was closed by the switch");
+    assert_eq!(pkt.packet_seq(), 0);
+    assert_eq!(parse_records(pkt.records()).unwrap(), vec![(0, 0), (0, 1), (0, 2)]);
+    assert_eq!(le_u64(pkt.bytes(), 72), 0, "no loss before packet 0 closed");
+    assert_eq!(le_u64(pkt.bytes(), 40), 3, "closed by the event at ts 3");
+    pkt.release();
+    assert!(consumer.get_next(0).unwrap().is_none(), "packet 1 still open");
+
+    producer.flush(0, 50, false).unwrap();
+    let pkt = consumer.get_next(0).unwrap().expect("packet 1");
+    assert_eq!(parse_records(pkt.records()).unwrap(), vec![(0, 3), (0, 4), (0, 5)]);
+    assert_eq!(le_u64(pkt.bytes(), 72), 4, "cumulative discarded count");
+    pkt.release();
+    assert_eq!(producer.write(0, 60, &make_record(0, 10, 50)), Ok(2));
+}
+
+#[test]
+fn a_record_that_fills_the_packet_closes_it() {
+    let (mut consumer, producer) = channel(&config(1, 2, 256, Mode::Discard));
+    assert_eq!(producer.write(0, 7, &make_record(0, 0, 172)), Ok(0));
+    let pkt = consumer.get_next(0).unwrap().expect("full packet needs no flush");
+    assert_eq!(le_u64(pkt.bytes(), 48), 256 * 8);
+    assert_eq!(le_u64(pkt.bytes(), 40), 7);
+    assert_eq!(parse_records(pkt.records()).unwrap(), vec![(0, 0)]);
+    pkt.release();
+    assert_eq!(producer.flush(0, 8, false), Ok(FlushOutcome::NothingOpen));
+    assert_eq!(producer.write(0, 9, &make_record(0, 1, 20)), Ok(1));
+}
+
+#[test]
+fn oversized_records_are_rejected_and_counted() {
+    let (consumer, producer) = channel(&config(1, 2, 256, Mode::Discard));
+    assert_eq!(producer.max_record_bytes(), 172);
+    assert_eq!(producer.reserve(0, 173, 0).err(), Some(ReserveError::TooBig));
+    assert_eq!(consumer.events_discarded(0), 1);
+}
+
+#[test]
+fn empty_flush_produces_a_header_only_packet() {
+    let (mut consumer, producer) = channel(&config(1, 2, 256, Mode::Discard));
+    assert_eq!(producer.flush(0, 5, false), Ok(FlushOutcome::NothingOpen));
+    assert!(consumer.get_next(0).unwrap().is_none());
+    assert_eq!(consumer.flush(0, 5, true), Ok(FlushOutcome::Closed { packet_seq: 0 }));
+    let pkt = consumer.get_next(0).unwrap().expect("empty packet");
+    assert_eq!(le_u64(pkt.bytes(), 48), 84 * 8);
+    assert_eq!(le_u64(pkt.bytes(), 32), 5);
+    assert_eq!(le_u64(pkt.bytes(), 40), 5);
+    assert!(pkt.records().is_empty());
+    pkt.release();
+    assert_eq!(consumer.events_discarded(0), 0, "an empty flush is not a lost event");
+}
+
+#[test]
+fn unreleased_packet_is_returned_again() {
+    let (mut consumer, producer) = channel(&config(1, 2, 256, Mode::Discard));
+    producer.write(0, 1, &make_record(0, 0, 172)).unwrap();
+    assert_eq!(consumer.get_next(0).unwrap().map(|p| p.packet_seq()), Some(0));
+    assert_eq!(consumer.get_next(0).unwrap().map(|p| p.packet_seq()), Some(0));
+}
+
+#[test]
+fn overwrite_mode_keeps_the_newest_packets() {
+    let (mut consumer, producer) = channel(&config(1, 2, 256, Mode::Overwrite));
+    for seq in 0..20 {
+        assert!(producer.write(0, seq, &make_record(0, seq, 50)).is_ok(), "overwrite never drops");
+    }
+    producer.flush(0, 100, false).unwrap();
+    // 3 records per packet: packets 0..=6, the last holding seq 18, 19; 2 slots kept.
+    let mut got = Vec::new();
+    while let Some(pkt) = consumer.get_next(0).unwrap() {
+        got.push((pkt.packet_seq(), parse_records(pkt.records()).unwrap()));
+        pkt.release();
+    }
+    assert_eq!(
+        got,
+        vec![(5, vec![(0, 15), (0, 16), (0, 17)]), (6, vec![(0, 18), (0, 19)])]
+    );
+    assert_eq!(consumer.events_discarded(0), 0);
+}
+
+#[test]
+fn reservation_dropped_half_written_is_zero_filled_and_committed() {
+    let (mut consumer, producer) = channel(&config(1, 2, 256, Mode::Discard));
+    {
+        let mut r = producer.reserve(0, 10, 1).unwrap();
+        assert!(r.write(&[0xaa; 4]));
+        assert!(!r.write(&[0xbb; 7]), "overflowing write is refused");
+    }
+    producer.flush(0, 2, false).unwrap();
+    let pkt = consumer.get_next(0).unwrap().expect("packet");
+    assert_eq!(pkt.records(), &[0xaa, 0xaa, 0xaa, 0xaa, 0, 0, 0, 0, 0, 0]);
+}
+
+#[test]
+fn wait_returns_when_a_subbuffer_completes() {
+    let (consumer, producer) = channel(&config(2, 2, 256, Mode::Discard));
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        s.spawn(|| producer.write(1, 1, &make_record(0, 0, 172)).unwrap());
+        assert!(consumer.wait(Duration::from_secs(20)), "woken with a packet ready");
+    });
+    assert!(start.elapsed() < Duration::from_secs(10), "woken, not timed out");
+}
+
+#[test]
+fn wait_times_out_without_packets() {
+    let (consumer, producer) = channel(&config(1, 2, 256, Mode::Discard));
+    producer.write(0, 1, &make_record(0, 0, 20)).unwrap(); // open packet: not complete
+    let start = Instant::now();
+    assert!(!consumer.wait(Duration::from_millis(30)));
+    assert!(start.elapsed() >= Duration::from_millis(25));
+}
+
+#[test]
+fn producer_rejects_memory_that_is_not_a_channel() {
+    use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+    // SAFETY: plain syscalls; the fd is checked and owned.
+    let fd = unsafe {
+        let raw = libc::memfd_create(c"not-a-channel".as_ptr(), libc::MFD_CLOEXEC);
+        assert!(raw >= 0);
+        assert_eq!(libc::ftruncate(raw, 8192), 0);
+        OwnedFd::from_raw_fd(raw)
+    };
+    assert!(matches!(Producer::from_fd(fd.as_fd()), Err(MapError::BadMagic { found: 0 })));
+}
