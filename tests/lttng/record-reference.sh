@@ -73,7 +73,7 @@ trap - EXIT
 expected=$((3 + 7 * loops))
 for trace in "$trace_uid" "$trace_pid"; do
 	total=$(babeltrace2 "$trace" -c sink.utils.counter 2>"$work/counter.err" |
-		awk '$2 == "events" || ($2 == "event" && $3 == "messages") { n = $1 } END { print n + 0 }')
+		awk '$2 == "Event" && $3 == "messages" { n = $1 } END { print n + 0 }')
 	count_lines=$(babeltrace2 "$trace" 2>>"$work/counter.err" | grep -c 'rttng_ref:' || true)
 	[ "$count_lines" = "$expected" ] ||
 		rttng_die "$trace holds $count_lines rttng_ref events, expected $expected (counter said $total)"

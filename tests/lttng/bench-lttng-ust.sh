@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# bench-lttng-ust.sh [--threads T] [--events N] [--disabled] [--keep DIR]:
+# the LTTng-UST baseline for rttng's tracer benchmark.
+#
+# Builds ust_bench, starts a private lttng-sessiond (see lttng-env.sh), creates
+# a session with the default channel (discard mode, default sub-buffers, the
+# consumer writing to disk), enables rttng_bench:event (unless --disabled:
+# then the channel exists but the event stays disabled), runs
+#   ust_bench --threads T --events N [--disabled]
+# and prints one line: ust_bench's line followed by
+#   recorded=R discarded=D bytes_per_event=B
+# R is babeltrace2's event count, D the sum of babeltrace2's "discarded N
+# events" warnings, B the size of the trace's stream files on disk divided by R.
+# Defaults: T=1, N=1000000. Works in a temporary directory, removed at the end
+# unless --keep DIR names a directory to use (and keep) instead. It
+# deliberately does not trace the kernel nor add contexts.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lttng-env.sh
+. "$here/lttng-env.sh"
+
+threads=1
+events=1000000
+disabled=""
+keep=""
+args=("$@")
+while [ $# -gt 0 ]; do
+	case $1 in
+	--threads) threads=${2:?--threads needs a value}; shift 2 ;;
+	--events) events=${2:?--events needs a value}; shift 2 ;;
+	--disabled) disabled=--disabled; shift ;;
+	--keep) keep=${2:?--keep needs a directory}; shift 2 ;;
+	*)
+		echo "usage: $0 [--threads T] [--events N] [--disabled] [--keep DIR]" >&2
+		exit 2
+		;;
+	esac
+done
+rttng_require_tools
+rttng_isolate "$here/bench-lttng-ust.sh" "${args[@]}"
+rttng_private_mounts
+
+if [ -n "$keep" ]; then
+	mkdir -p "$keep"
+	dir=$(cd "$keep" && pwd)
+else
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/rttng-bench-lttng-ust.XXXXXX")
+fi
+cleanup() {
+	rttng_sessiond_stop
+	if [ -z "$keep" ]; then
+		rm -rf "$dir"
+	fi
+}
+trap cleanup EXIT
+
+build="$dir/build"
+work="$dir/lttng-run"
+trace="$dir/trace"
+[ ! -e "$trace" ] || rttng_die "$trace already exists"
+mkdir -p "$build" "$work/home"
+cc -std=gnu11 -O2 -Wall -Wextra -I"$here" -o "$build/ust_bench" \
+	"$here/ust_bench.c" "$here/bench_tp.c" -llttng-ust -ldl -lpthread ||
+	rttng_die "cannot compile ust_bench; install: $RTTNG_INSTALL_HINT"
+
+export LTTNG_HOME="$work/home"
+export LTTNG_UST_REGISTER_TIMEOUT=30000
+rttng_sessiond_start "$work"
+
+rttng_lttng create rttng-bench --output="$trace" >/dev/null
+rttng_lttng enable-channel -u -s rttng-bench channel0 >/dev/null
+if [ -z "$disabled" ]; then
+	rttng_lttng enable-event -u -s rttng-bench -c channel0 rttng_bench:event >/dev/null
+fi
+rttng_lttng start rttng-bench >/dev/null
+line=$(cd "$build" && timeout "$RTTNG_LTTNG_CMD_TIMEOUT_S" ./ust_bench \
+	--threads "$threads" --events "$events" $disabled 6<&-) ||
+	rttng_die "ust_bench failed"
+rttng_lttng stop rttng-bench >/dev/null
+rttng_lttng destroy rttng-bench >/dev/null
+rttng_sessiond_stop
+
+# babeltrace2 warns once per gap: "... Tracer discarded N events between ...".
+babeltrace2 "$trace" >/dev/null 2>"$work/babeltrace2.err" ||
+	rttng_die "babeltrace2 cannot read $trace: $(head -c 2000 "$work/babeltrace2.err")"
+# Each warning is the difference between the events_discarded counters of two
+# consecutive packets of a stream. LTTng-UST's counter can step backwards
+# between packets when threads race on a sub-buffer switch, and babeltrace2
+# then prints the unsigned difference (close to 2^64); summing modulo 2^64
+# (bash arithmetic wraps) still gives each stream's final counter.
+discarded=0
+backsteps=0
+while read -r n; do
+	if [ "${#n}" -ge 19 ] && [ $((n)) -lt 0 ]; then
+		backsteps=$((backsteps + 1))
+	fi
+	discarded=$((discarded + n))
+done < <(grep -o 'discarded [0-9]* event' "$work/babeltrace2.err" | awk '{ print $2 }')
+if [ "$backsteps" -gt 0 ]; then
+	echo "$(basename "$0"): note: the discarded-events counter stepped back $backsteps times" >&2
+fi
+# The counter sink prints running totals as it goes; the last one is final.
+recorded=$(babeltrace2 -c sink.utils.counter "$trace" 2>/dev/null |
+	awk '$2 == "Event" && $3 == "messages" { n = $1 } END { print n }')
+[ -n "$recorded" ] || rttng_die "babeltrace2's counter printed no event count"
+# Stream files: everything in the trace but the metadata and the indexes.
+bytes=$(find "$trace" -type f ! -name metadata ! -name '*.idx' -printf '%s\n' |
+	awk '{ n += $1 } END { print n + 0 }')
+if [ "$recorded" -gt 0 ]; then
+	bytes_per_event=$(awk -v b="$bytes" -v r="$recorded" 'BEGIN { printf "%.2f", b / r }')
+else
+	bytes_per_event=0
+fi
+expected=$((threads * events))
+if [ -z "$disabled" ] && [ $((recorded + discarded)) -ne "$expected" ]; then
+	echo "$(basename "$0"): warning: recorded ($recorded) + discarded ($discarded) != emitted ($expected)" >&2
+fi
+echo "$line recorded=$recorded discarded=$discarded bytes_per_event=$bytes_per_event"
