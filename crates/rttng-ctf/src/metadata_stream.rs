@@ -29,19 +29,44 @@ pub struct MetadataText {
 /// `InvalidUtf8`, in the concatenated text).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MetadataStreamError {
-    TooLarge { bytes: usize, limit: usize },
+    TooLarge {
+        bytes: usize,
+        limit: usize,
+    },
     /// Neither the packet magic nor the `/* CTF 1.8` signature.
-    BadSignature { offset: usize },
-    TruncatedHeader { offset: usize },
-    BadPacketMagic { offset: usize },
+    BadSignature {
+        offset: usize,
+    },
+    TruncatedHeader {
+        offset: usize,
+    },
+    BadPacketMagic {
+        offset: usize,
+    },
     /// `content_size`/`packet_size` inconsistent with the header or each other.
-    BadPacketSize { offset: usize, content_size_bits: u32, packet_size_bits: u32 },
-    TruncatedContent { offset: usize },
+    BadPacketSize {
+        offset: usize,
+        content_size_bits: u32,
+        packet_size_bits: u32,
+    },
+    TruncatedContent {
+        offset: usize,
+    },
     /// Compression, encryption or checksum scheme other than none.
-    UnsupportedScheme { offset: usize },
-    BadVersion { offset: usize, major: u8, minor: u8 },
-    UuidMismatch { offset: usize },
-    InvalidUtf8 { offset: usize },
+    UnsupportedScheme {
+        offset: usize,
+    },
+    BadVersion {
+        offset: usize,
+        major: u8,
+        minor: u8,
+    },
+    UuidMismatch {
+        offset: usize,
+    },
+    InvalidUtf8 {
+        offset: usize,
+    },
 }
 
 impl fmt::Display for MetadataStreamError {
@@ -78,7 +103,10 @@ impl std::error::Error for MetadataStreamError {}
 /// chunks concatenated, each `content_size` bits minus the 37-byte header).
 pub fn decode_metadata_stream(bytes: &[u8]) -> Result<MetadataText, MetadataStreamError> {
     if bytes.len() > MAX_METADATA_BYTES {
-        return Err(MetadataStreamError::TooLarge { bytes: bytes.len(), limit: MAX_METADATA_BYTES });
+        return Err(MetadataStreamError::TooLarge {
+            bytes: bytes.len(),
+            limit: MAX_METADATA_BYTES,
+        });
     }
     let Some(first) = bytes.get(..4) else {
         return Err(MetadataStreamError::BadSignature { offset: 0 });
@@ -92,9 +120,15 @@ pub fn decode_metadata_stream(bytes: &[u8]) -> Result<MetadataText, MetadataStre
         if !bytes.starts_with(PLAIN_SIGNATURE.as_bytes()) {
             return Err(MetadataStreamError::BadSignature { offset: 0 });
         }
-        let text = String::from_utf8(bytes.to_vec())
-            .map_err(|e| MetadataStreamError::InvalidUtf8 { offset: e.utf8_error().valid_up_to() })?;
-        return Ok(MetadataText { text, uuid: None, packetized: false });
+        let text =
+            String::from_utf8(bytes.to_vec()).map_err(|e| MetadataStreamError::InvalidUtf8 {
+                offset: e.utf8_error().valid_up_to(),
+            })?;
+        return Ok(MetadataText {
+            text,
+            uuid: None,
+            packetized: false,
+        });
     };
     decode_packets(bytes, little)
 }
@@ -123,7 +157,9 @@ fn decode_packets(bytes: &[u8], little: bool) -> Result<MetadataText, MetadataSt
         packet_uuid.copy_from_slice(&bytes[offset + 4..offset + 20]);
         match uuid {
             None => uuid = Some(packet_uuid),
-            Some(u) if u != packet_uuid => return Err(MetadataStreamError::UuidMismatch { offset }),
+            Some(u) if u != packet_uuid => {
+                return Err(MetadataStreamError::UuidMismatch { offset })
+            }
             Some(_) => {}
         }
         let content_size_bits = read_u32(offset + 24);
@@ -136,13 +172,21 @@ fn decode_packets(bytes: &[u8], little: bool) -> Result<MetadataText, MetadataSt
             || packet_size_bits % 8 != 0
             || packet_size_bits < content_size_bits
         {
-            return Err(MetadataStreamError::BadPacketSize { offset, content_size_bits, packet_size_bits });
+            return Err(MetadataStreamError::BadPacketSize {
+                offset,
+                content_size_bits,
+                packet_size_bits,
+            });
         }
         if schemes.iter().any(|&s| s != 0) {
             return Err(MetadataStreamError::UnsupportedScheme { offset });
         }
         if (major, minor) != (1, 8) {
-            return Err(MetadataStreamError::BadVersion { offset, major, minor });
+            return Err(MetadataStreamError::BadVersion {
+                offset,
+                major,
+                minor,
+            });
         }
         let content_end = offset + (content_size_bits / 8) as usize;
         if content_end > bytes.len() {
@@ -150,10 +194,18 @@ fn decode_packets(bytes: &[u8], little: bool) -> Result<MetadataText, MetadataSt
         }
         text.extend_from_slice(&bytes[offset + METADATA_PACKET_HEADER_BYTES..content_end]);
         // The last packet's padding may be missing from the file; anything after it is not.
-        offset = offset.saturating_add((packet_size_bits / 8) as usize).min(bytes.len());
+        offset = offset
+            .saturating_add((packet_size_bits / 8) as usize)
+            .min(bytes.len());
     }
-    let text = String::from_utf8(text).map_err(|e| MetadataStreamError::InvalidUtf8 { offset: e.utf8_error().valid_up_to() })?;
-    Ok(MetadataText { text, uuid, packetized: true })
+    let text = String::from_utf8(text).map_err(|e| MetadataStreamError::InvalidUtf8 {
+        offset: e.utf8_error().valid_up_to(),
+    })?;
+    Ok(MetadataText {
+        text,
+        uuid,
+        packetized: true,
+    })
 }
 
 #[cfg(test)]
@@ -163,7 +215,13 @@ mod tests {
     fn packet(uuid: [u8; 16], chunk: &[u8], padding: usize, little: bool) -> Vec<u8> {
         let content_bits = ((METADATA_PACKET_HEADER_BYTES + chunk.len()) * 8) as u32;
         let packet_bits = content_bits + (padding * 8) as u32;
-        let enc = |v: u32| if little { v.to_le_bytes() } else { v.to_be_bytes() };
+        let enc = |v: u32| {
+            if little {
+                v.to_le_bytes()
+            } else {
+                v.to_be_bytes()
+            }
+        };
         let mut out = Vec::new();
         out.extend_from_slice(&enc(METADATA_PACKET_MAGIC));
         out.extend_from_slice(&uuid);
@@ -172,7 +230,7 @@ mod tests {
         out.extend_from_slice(&enc(packet_bits));
         out.extend_from_slice(&[0, 0, 0, 1, 8]);
         out.extend_from_slice(chunk);
-        out.extend(std::iter::repeat(0).take(padding));
+        out.extend(std::iter::repeat_n(0, padding));
         out
     }
 
@@ -181,8 +239,14 @@ mod tests {
         let t = decode_metadata_stream(b"/* CTF 1.8 */\ntrace {};").unwrap();
         assert!(!t.packetized);
         assert_eq!(t.text, "/* CTF 1.8 */\ntrace {};");
-        assert_eq!(decode_metadata_stream(b"trace {};"), Err(MetadataStreamError::BadSignature { offset: 0 }));
-        assert_eq!(decode_metadata_stream(b"/*"), Err(MetadataStreamError::BadSignature { offset: 0 }));
+        assert_eq!(
+            decode_metadata_stream(b"trace {};"),
+            Err(MetadataStreamError::BadSignature { offset: 0 })
+        );
+        assert_eq!(
+            decode_metadata_stream(b"/*"),
+            Err(MetadataStreamError::BadSignature { offset: 0 })
+        );
     }
 
     #[test]
@@ -204,22 +268,37 @@ mod tests {
         let mut bytes = packet(uuid, b"abc", 0, true);
         let second = bytes.len();
         bytes.extend(packet([2u8; 16], b"def", 0, true));
-        assert_eq!(decode_metadata_stream(&bytes), Err(MetadataStreamError::UuidMismatch { offset: second }));
+        assert_eq!(
+            decode_metadata_stream(&bytes),
+            Err(MetadataStreamError::UuidMismatch { offset: second })
+        );
 
         let mut bytes = packet(uuid, b"abc", 0, true);
         bytes.extend_from_slice(&[0x57, 0x1d]);
-        assert_eq!(decode_metadata_stream(&bytes), Err(MetadataStreamError::TruncatedHeader { offset: 40 }));
+        assert_eq!(
+            decode_metadata_stream(&bytes),
+            Err(MetadataStreamError::TruncatedHeader { offset: 40 })
+        );
 
         let mut bytes = packet(uuid, b"abc", 0, true);
         bytes.truncate(38);
-        assert_eq!(decode_metadata_stream(&bytes), Err(MetadataStreamError::TruncatedContent { offset: 0 }));
+        assert_eq!(
+            decode_metadata_stream(&bytes),
+            Err(MetadataStreamError::TruncatedContent { offset: 0 })
+        );
 
         let mut bytes = packet(uuid, b"abc", 0, true);
         bytes[24..28].copy_from_slice(&8u32.to_le_bytes());
-        assert!(matches!(decode_metadata_stream(&bytes), Err(MetadataStreamError::BadPacketSize { offset: 0, .. })));
+        assert!(matches!(
+            decode_metadata_stream(&bytes),
+            Err(MetadataStreamError::BadPacketSize { offset: 0, .. })
+        ));
 
         let mut bytes = packet(uuid, b"abc", 0, true);
         bytes[32] = 1;
-        assert_eq!(decode_metadata_stream(&bytes), Err(MetadataStreamError::UnsupportedScheme { offset: 0 }));
+        assert_eq!(
+            decode_metadata_stream(&bytes),
+            Err(MetadataStreamError::UnsupportedScheme { offset: 0 })
+        );
     }
 }

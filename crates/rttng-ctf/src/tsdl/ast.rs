@@ -92,7 +92,11 @@ pub(crate) enum Entry {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum TypeDecl {
     /// `typealias TARGET := NAME;` (NAME as the words and pointer count it is used with).
-    Alias { target: TypeRef, name: String, line: u32 },
+    Alias {
+        target: TypeRef,
+        name: String,
+        line: u32,
+    },
     /// `typedef TYPE a, b[2];`
     Typedef { ty: TypeRef, decls: Vec<Declarator> },
     /// `struct name {...};`, `enum name {...};`, `variant name {...};`
@@ -118,7 +122,12 @@ pub(crate) enum BlockKind {
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum TopLevel {
-    Block { kind: BlockKind, entries: Vec<BlockEntry>, line: u32, end_line: u32 },
+    Block {
+        kind: BlockKind,
+        entries: Vec<BlockEntry>,
+        line: u32,
+        end_line: u32,
+    },
     Decl(TypeDecl),
 }
 

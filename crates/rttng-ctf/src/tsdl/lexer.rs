@@ -93,7 +93,9 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, MetadataError> {
                 i += 2;
                 loop {
                     match bytes.get(i) {
-                        None => return Err(err(start_line, MetadataErrorKind::UnterminatedComment)),
+                        None => {
+                            return Err(err(start_line, MetadataErrorKind::UnterminatedComment))
+                        }
                         Some(b'*') if bytes.get(i + 1) == Some(&b'/') => {
                             i += 2;
                             break;
@@ -113,7 +115,10 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, MetadataError> {
             }
             b'"' => {
                 let (s, next, lines) = lex_quoted(bytes, i, b'"', line)?;
-                tokens.push(Token { tok: Tok::Str(s), line });
+                tokens.push(Token {
+                    tok: Tok::Str(s),
+                    line,
+                });
                 line = line.saturating_add(lines);
                 i = next;
             }
@@ -125,7 +130,10 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, MetadataError> {
                     (Some(ch), None) => u64::from(u32::from(ch)),
                     _ => return Err(err(line, MetadataErrorKind::BadNumber(format!("'{s}'")))),
                 };
-                tokens.push(Token { tok: Tok::Int(value), line });
+                tokens.push(Token {
+                    tok: Tok::Int(value),
+                    line,
+                });
                 line = line.saturating_add(lines);
                 i = next;
             }
@@ -137,14 +145,20 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, MetadataError> {
                 let literal = &text[start..i];
                 let value = parse_int_literal(literal)
                     .ok_or_else(|| err(line, MetadataErrorKind::BadNumber(literal.to_string())))?;
-                tokens.push(Token { tok: Tok::Int(value), line });
+                tokens.push(Token {
+                    tok: Tok::Int(value),
+                    line,
+                });
             }
             b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
                 let start = i;
                 while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
                     i += 1;
                 }
-                tokens.push(Token { tok: Tok::Ident(text[start..i].to_string()), line });
+                tokens.push(Token {
+                    tok: Tok::Ident(text[start..i].to_string()),
+                    line,
+                });
             }
             _ => {
                 let (tok, len) = match (c, bytes.get(i + 1).copied(), bytes.get(i + 2).copied()) {
@@ -183,13 +197,14 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, MetadataError> {
 /// `None` when malformed or above `u64::MAX` (babeltrace2 rejects those too).
 fn parse_int_literal(literal: &str) -> Option<u64> {
     let body = literal.trim_end_matches(['u', 'U', 'l', 'L']);
-    let (digits, radix) = if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        (hex, 16)
-    } else if body.len() > 1 && body.starts_with('0') {
-        (&body[1..], 8)
-    } else {
-        (body, 10)
-    };
+    let (digits, radix) =
+        if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+            (hex, 16)
+        } else if body.len() > 1 && body.starts_with('0') {
+            (&body[1..], 8)
+        } else {
+            (body, 10)
+        };
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
@@ -198,7 +213,12 @@ fn parse_int_literal(literal: &str) -> Option<u64> {
 
 /// Lexes a quoted literal starting at `start` (the opening quote). Returns the unescaped text,
 /// the index after the closing quote and the number of newlines inside.
-fn lex_quoted(bytes: &[u8], start: usize, quote: u8, line: u32) -> Result<(String, usize, u32), MetadataError> {
+fn lex_quoted(
+    bytes: &[u8],
+    start: usize,
+    quote: u8,
+    line: u32,
+) -> Result<(String, usize, u32), MetadataError> {
     let mut out: Vec<u8> = Vec::new();
     let mut i = start + 1;
     let mut newlines = 0u32;
@@ -241,7 +261,8 @@ fn lex_quoted(bytes: &[u8], start: usize, quote: u8, line: u32) -> Result<(Strin
                                 _ => break,
                             }
                         }
-                        let byte = u8::try_from(value).map_err(|_| err(line, MetadataErrorKind::BadEscape))?;
+                        let byte = u8::try_from(value)
+                            .map_err(|_| err(line, MetadataErrorKind::BadEscape))?;
                         out.push(byte);
                     }
                     b'x' => {
@@ -280,7 +301,16 @@ mod tests {
 
     #[test]
     fn integers_in_every_base() {
-        assert_eq!(toks("10 0x1F 017 0 5UL"), vec![Tok::Int(10), Tok::Int(31), Tok::Int(15), Tok::Int(0), Tok::Int(5)]);
+        assert_eq!(
+            toks("10 0x1F 017 0 5UL"),
+            vec![
+                Tok::Int(10),
+                Tok::Int(31),
+                Tok::Int(15),
+                Tok::Int(0),
+                Tok::Int(5)
+            ]
+        );
         assert!(tokenize("99999999999999999999").is_err());
         assert!(tokenize("08").is_err());
         assert!(tokenize("0x").is_err());
@@ -305,12 +335,18 @@ mod tests {
     #[test]
     fn lines_count_crlf_comments_and_strings() {
         let t = tokenize("a\r\n/*\n\n*/b \"x\ny\" c").unwrap();
-        assert_eq!(t.iter().map(|t| t.line).collect::<Vec<_>>(), vec![1, 4, 4, 5]);
+        assert_eq!(
+            t.iter().map(|t| t.line).collect::<Vec<_>>(),
+            vec![1, 4, 4, 5]
+        );
     }
 
     #[test]
     fn string_escapes() {
-        assert_eq!(toks(r#""a\"b\n\x41\101\\""#), vec![Tok::Str("a\"b\nAA\\".into())]);
+        assert_eq!(
+            toks(r#""a\"b\n\x41\101\\""#),
+            vec![Tok::Str("a\"b\nAA\\".into())]
+        );
         assert!(tokenize("\"abc").is_err());
         assert!(tokenize(r#""\q""#).is_err());
         assert_eq!(toks("'A'"), vec![Tok::Int(65)]);

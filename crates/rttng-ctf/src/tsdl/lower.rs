@@ -10,7 +10,7 @@
 //! `SequenceClass::length_slot` and `VariantClass::tag_slot` hold the metadata line where the
 //! sequence or variant was written, so the resolver can report errors at the right line.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::ast::*;
 use super::{MetadataError, MetadataErrorKind, MAX_FIELD_CLASS_DEPTH, MAX_FIELD_CLASS_NODES};
@@ -23,7 +23,13 @@ fn err<T>(line: u32, kind: MetadataErrorKind) -> Result<T> {
 }
 
 fn bad<T>(line: u32, name: &str, reason: &'static str) -> Result<T> {
-    err(line, MetadataErrorKind::BadAttributeValue { name: name.to_string(), reason })
+    err(
+        line,
+        MetadataErrorKind::BadAttributeValue {
+            name: name.to_string(),
+            reason,
+        },
+    )
 }
 
 /// A lowered class with the facts needed to bound expansion.
@@ -36,9 +42,16 @@ struct Lowered {
 
 impl Lowered {
     fn leaf(class: FieldClass) -> Lowered {
-        Lowered { class, depth: 1, nodes: 1 }
+        Lowered {
+            class,
+            depth: 1,
+            nodes: 1,
+        }
     }
 }
+
+/// Lowered members of a struct or options of a variant: names and classes, depth, node count.
+type Members = (Vec<(String, FieldClass)>, u32, u64);
 
 struct Lower {
     /// Type declaration scopes, innermost last. Keys: alias names (`unsigned long`, `void *`),
@@ -46,6 +59,8 @@ struct Lower {
     scopes: Vec<HashMap<String, Lowered>>,
     trace_byte_order: ByteOrder,
     clock_names: Vec<String>,
+    /// (stream class index, event class id) of every event class so far.
+    event_ids: HashSet<(usize, u64)>,
     /// Field class nodes produced so far (bounded by `MAX_FIELD_CLASS_NODES`).
     nodes: u64,
 }
@@ -58,8 +73,9 @@ struct Attrs<'a> {
 impl<'a> Attrs<'a> {
     fn new(attrs: impl Iterator<Item = &'a Attr>) -> Result<Attrs<'a>> {
         let list: Vec<&Attr> = attrs.collect();
-        for (i, a) in list.iter().enumerate() {
-            if list[..i].iter().any(|b| b.key == a.key) {
+        let mut seen = HashSet::new();
+        for a in &list {
+            if !seen.insert(a.key.as_str()) {
                 return err(a.line, MetadataErrorKind::DuplicateAttribute(a.key.clone()));
             }
         }
@@ -71,7 +87,7 @@ impl<'a> Attrs<'a> {
     }
 }
 
-fn value_of<'a>(a: &'a Attr) -> Result<&'a Value> {
+fn value_of(a: &Attr) -> Result<&Value> {
     match &a.value {
         AttrValue::Value(v) => Ok(v),
         AttrValue::Type(_) => bad(a.line, &a.key, "expected a value, found a type"),
@@ -80,7 +96,9 @@ fn value_of<'a>(a: &'a Attr) -> Result<&'a Value> {
 
 fn attr_u64(a: &Attr) -> Result<u64> {
     match value_of(a)? {
-        Value::Int(v) => u64::try_from(*v).or_else(|_| bad(a.line, &a.key, "expected an unsigned integer")),
+        Value::Int(v) => {
+            u64::try_from(*v).or_else(|_| bad(a.line, &a.key, "expected an unsigned integer"))
+        }
         _ => bad(a.line, &a.key, "expected an unsigned integer"),
     }
 }
@@ -188,7 +206,12 @@ fn attr_base(a: &Attr) -> Result<DisplayBase> {
 /// same, because typealiases using `native` may come before the trace block).
 fn find_trace_byte_order(tree: &[TopLevel], last_line: u32) -> Result<ByteOrder> {
     let mut traces = tree.iter().filter_map(|t| match t {
-        TopLevel::Block { kind: BlockKind::Trace, entries, line, end_line } => Some((entries, *line, *end_line)),
+        TopLevel::Block {
+            kind: BlockKind::Trace,
+            entries,
+            line,
+            end_line,
+        } => Some((entries, *line, *end_line)),
         _ => None,
     });
     let Some((entries, _, end_line)) = traces.next() else {
@@ -202,28 +225,49 @@ fn find_trace_byte_order(tree: &[TopLevel], last_line: u32) -> Result<ByteOrder>
             if a.key == "byte_order" {
                 // `native` has no meaning in the trace block itself.
                 return match value_of(a)? {
-                    Value::Path(s) if s == "native" => bad(a.line, &a.key, "the trace byte order cannot be `native`"),
+                    Value::Path(s) if s == "native" => {
+                        bad(a.line, &a.key, "the trace byte order cannot be `native`")
+                    }
                     _ => attr_byte_order(a, ByteOrder::NATIVE),
                 };
             }
         }
     }
-    err(end_line, MetadataErrorKind::MissingAttribute { block: "trace", name: "byte_order" })
+    err(
+        end_line,
+        MetadataErrorKind::MissingAttribute {
+            block: "trace",
+            name: "byte_order",
+        },
+    )
 }
 
 pub(crate) fn lower(tree: &[TopLevel], last_line: u32) -> Result<Metadata> {
     let blocks = |wanted: BlockKind| {
         tree.iter().filter_map(move |t| match t {
-            TopLevel::Block { kind, entries, line, end_line } if *kind == wanted => Some((entries, *line, *end_line)),
+            TopLevel::Block {
+                kind,
+                entries,
+                line,
+                end_line,
+            } if *kind == wanted => Some((entries, *line, *end_line)),
             _ => None,
         })
     };
 
-    let env = blocks(BlockKind::Env).map(|(e, _, _)| lower_env(e)).collect::<Result<Vec<_>>>()?;
+    let env = blocks(BlockKind::Env)
+        .map(|(e, _, _)| lower_env(e))
+        .collect::<Result<Vec<_>>>()?;
     let env: Vec<(String, EnvValue)> = env.into_iter().flatten().collect();
 
     let trace_byte_order = find_trace_byte_order(tree, last_line)?;
-    let mut lw = Lower { scopes: vec![HashMap::new()], trace_byte_order, clock_names: Vec::new(), nodes: 0 };
+    let mut lw = Lower {
+        scopes: vec![HashMap::new()],
+        trace_byte_order,
+        clock_names: Vec::new(),
+        event_ids: HashSet::new(),
+        nodes: 0,
+    };
 
     let mut clocks = Vec::new();
     for (entries, line, end_line) in blocks(BlockKind::Clock) {
@@ -256,14 +300,26 @@ pub(crate) fn lower(tree: &[TopLevel], last_line: u32) -> Result<Metadata> {
         streams.push(stream);
     }
     if streams.is_empty() {
-        streams.push(StreamClass { id: 0, packet_context: None, event_header: None, event_context: None, events: Vec::new() });
+        streams.push(StreamClass {
+            id: 0,
+            packet_context: None,
+            event_header: None,
+            event_context: None,
+            events: Vec::new(),
+        });
     }
 
     for (entries, line, end_line) in blocks(BlockKind::Event) {
         lw.event(entries, line, end_line, &mut streams)?;
     }
 
-    Ok(Metadata { trace, env, clocks, streams, slot_count: 0 })
+    Ok(Metadata {
+        trace,
+        env,
+        clocks,
+        streams,
+        slot_count: 0,
+    })
 }
 
 fn lower_env(entries: &[BlockEntry]) -> Result<Vec<(String, EnvValue)>> {
@@ -275,7 +331,8 @@ fn lower_env(entries: &[BlockEntry]) -> Result<Vec<(String, EnvValue)>> {
     for a in &attrs.list {
         match &a.value {
             AttrValue::Value(Value::Int(v)) => {
-                let v = i64::try_from(*v).or_else(|_| bad(a.line, &a.key, "integer out of range"))?;
+                let v =
+                    i64::try_from(*v).or_else(|_| bad(a.line, &a.key, "integer out of range"))?;
                 out.push((a.key.clone(), EnvValue::Int(v)));
             }
             AttrValue::Value(Value::Str(s)) => out.push((a.key.clone(), EnvValue::Str(s.clone()))),
@@ -305,7 +362,15 @@ impl Lower {
         let attrs = Attrs::new(attrs.into_iter())?;
         let name = match attrs.get("name") {
             Some(a) => attr_str(a)?,
-            None => return err(end_line, MetadataErrorKind::MissingAttribute { block: "clock", name: "name" }),
+            None => {
+                return err(
+                    end_line,
+                    MetadataErrorKind::MissingAttribute {
+                        block: "clock",
+                        name: "name",
+                    },
+                )
+            }
         };
         let freq = match attrs.get("freq") {
             Some(a) => {
@@ -322,10 +387,22 @@ impl Lower {
             uuid: attrs.get("uuid").map(attr_uuid).transpose()?,
             description: attrs.get("description").map(attr_str).transpose()?,
             freq,
-            offset_s: attrs.get("offset_s").map(attr_i64).transpose()?.unwrap_or(0),
+            offset_s: attrs
+                .get("offset_s")
+                .map(attr_i64)
+                .transpose()?
+                .unwrap_or(0),
             offset: attrs.get("offset").map(attr_i64).transpose()?.unwrap_or(0),
-            precision: attrs.get("precision").map(attr_u64).transpose()?.unwrap_or(0),
-            absolute: attrs.get("absolute").map(attr_bool).transpose()?.unwrap_or(false),
+            precision: attrs
+                .get("precision")
+                .map(attr_u64)
+                .transpose()?
+                .unwrap_or(0),
+            absolute: attrs
+                .get("absolute")
+                .map(attr_bool)
+                .transpose()?
+                .unwrap_or(false),
         })
     }
 
@@ -342,9 +419,16 @@ impl Lower {
         Ok(lowered.class)
     }
 
-    fn with_scope<T>(&mut self, decls: &[&TypeDecl], f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+    fn with_scope<T>(
+        &mut self,
+        decls: &[&TypeDecl],
+        f: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<T> {
         self.scopes.push(HashMap::new());
-        let r = decls.iter().try_for_each(|d| self.type_decl(d)).and_then(|()| f(self));
+        let r = decls
+            .iter()
+            .try_for_each(|d| self.type_decl(d))
+            .and_then(|()| f(self));
         self.scopes.pop();
         r
     }
@@ -360,7 +444,15 @@ impl Lower {
                     }
                     1
                 }
-                None => return err(end_line, MetadataErrorKind::MissingAttribute { block: "trace", name: "major" }),
+                None => {
+                    return err(
+                        end_line,
+                        MetadataErrorKind::MissingAttribute {
+                            block: "trace",
+                            name: "major",
+                        },
+                    )
+                }
             };
             let minor = match attrs.get("minor") {
                 Some(a) => {
@@ -369,46 +461,105 @@ impl Lower {
                     }
                     8
                 }
-                None => return err(end_line, MetadataErrorKind::MissingAttribute { block: "trace", name: "minor" }),
+                None => {
+                    return err(
+                        end_line,
+                        MetadataErrorKind::MissingAttribute {
+                            block: "trace",
+                            name: "minor",
+                        },
+                    )
+                }
             };
             let uuid = attrs.get("uuid").map(attr_uuid).transpose()?;
-            let packet_header = attrs.get("packet.header").map(|a| lw.scope_struct(a)).transpose()?;
-            Ok(TraceClass { major, minor, uuid, byte_order: lw.trace_byte_order, packet_header })
+            let packet_header = attrs
+                .get("packet.header")
+                .map(|a| lw.scope_struct(a))
+                .transpose()?;
+            Ok(TraceClass {
+                major,
+                minor,
+                uuid,
+                byte_order: lw.trace_byte_order,
+                packet_header,
+            })
         })
     }
 
-    fn stream(&mut self, entries: &[BlockEntry], end_line: u32, first: bool) -> Result<StreamClass> {
+    fn stream(
+        &mut self,
+        entries: &[BlockEntry],
+        end_line: u32,
+        first: bool,
+    ) -> Result<StreamClass> {
         let (attrs, decls) = split(entries);
         let attrs = Attrs::new(attrs.into_iter())?;
         self.with_scope(&decls, |lw| {
             let id = match attrs.get("id") {
                 Some(a) => attr_u64(a)?,
                 None if first => 0,
-                None => return err(end_line, MetadataErrorKind::MissingAttribute { block: "stream", name: "id" }),
+                None => {
+                    return err(
+                        end_line,
+                        MetadataErrorKind::MissingAttribute {
+                            block: "stream",
+                            name: "id",
+                        },
+                    )
+                }
             };
             Ok(StreamClass {
                 id,
-                packet_context: attrs.get("packet.context").map(|a| lw.scope_struct(a)).transpose()?,
-                event_header: attrs.get("event.header").map(|a| lw.scope_struct(a)).transpose()?,
-                event_context: attrs.get("event.context").map(|a| lw.scope_struct(a)).transpose()?,
+                packet_context: attrs
+                    .get("packet.context")
+                    .map(|a| lw.scope_struct(a))
+                    .transpose()?,
+                event_header: attrs
+                    .get("event.header")
+                    .map(|a| lw.scope_struct(a))
+                    .transpose()?,
+                event_context: attrs
+                    .get("event.context")
+                    .map(|a| lw.scope_struct(a))
+                    .transpose()?,
                 events: Vec::new(),
             })
         })
     }
 
-    fn event(&mut self, entries: &[BlockEntry], line: u32, end_line: u32, streams: &mut [StreamClass]) -> Result<()> {
+    fn event(
+        &mut self,
+        entries: &[BlockEntry],
+        line: u32,
+        end_line: u32,
+        streams: &mut [StreamClass],
+    ) -> Result<()> {
         let (attrs, decls) = split(entries);
         let attrs = Attrs::new(attrs.into_iter())?;
         self.with_scope(&decls, |lw| {
             let name = match attrs.get("name") {
                 Some(a) => attr_str(a)?,
-                None => return err(end_line, MetadataErrorKind::MissingAttribute { block: "event", name: "name" }),
+                None => {
+                    return err(
+                        end_line,
+                        MetadataErrorKind::MissingAttribute {
+                            block: "event",
+                            name: "name",
+                        },
+                    )
+                }
             };
             let stream_id = match attrs.get("stream_id") {
                 Some(a) => attr_u64(a)?,
                 None if streams.len() == 1 => streams[0].id,
                 None => {
-                    return err(end_line, MetadataErrorKind::MissingAttribute { block: "event", name: "stream_id" })
+                    return err(
+                        end_line,
+                        MetadataErrorKind::MissingAttribute {
+                            block: "event",
+                            name: "stream_id",
+                        },
+                    )
                 }
             };
             let stream_index = match streams.iter().position(|s| s.id == stream_id) {
@@ -421,10 +572,21 @@ impl Lower {
             let id = match attrs.get("id") {
                 Some(a) => attr_u64(a)?,
                 None if streams[stream_index].events.is_empty() => 0,
-                None => return err(end_line, MetadataErrorKind::MissingAttribute { block: "event", name: "id" }),
+                None => {
+                    return err(
+                        end_line,
+                        MetadataErrorKind::MissingAttribute {
+                            block: "event",
+                            name: "id",
+                        },
+                    )
+                }
             };
-            if streams[stream_index].events.iter().any(|e| e.id == id) {
-                return err(line, MetadataErrorKind::DuplicateEventClass { stream_id, id });
+            if !lw.event_ids.insert((stream_index, id)) {
+                return err(
+                    line,
+                    MetadataErrorKind::DuplicateEventClass { stream_id, id },
+                );
             }
             let event = EventClass {
                 id,
@@ -432,8 +594,14 @@ impl Lower {
                 stream_id,
                 loglevel: attrs.get("loglevel").map(attr_i64).transpose()?,
                 model_emf_uri: attrs.get("model.emf.uri").map(attr_str).transpose()?,
-                context: attrs.get("context").map(|a| lw.scope_struct(a)).transpose()?,
-                fields: attrs.get("fields").map(|a| lw.scope_struct(a)).transpose()?,
+                context: attrs
+                    .get("context")
+                    .map(|a| lw.scope_struct(a))
+                    .transpose()?,
+                fields: attrs
+                    .get("fields")
+                    .map(|a| lw.scope_struct(a))
+                    .transpose()?,
             };
             streams[stream_index].events.push(event);
             Ok(())
@@ -445,7 +613,10 @@ impl Lower {
     }
 
     fn register(&mut self, key: String, value: Lowered, line: u32) -> Result<()> {
-        let scope = self.scopes.last_mut().expect("the root scope is never popped");
+        let scope = self
+            .scopes
+            .last_mut()
+            .expect("the root scope is never popped");
         if scope.contains_key(&key) {
             return err(line, MetadataErrorKind::DuplicateType(key));
         }
@@ -457,7 +628,12 @@ impl Lower {
     fn charge(&mut self, nodes: u64, line: u32) -> Result<()> {
         self.nodes = self.nodes.saturating_add(nodes);
         if self.nodes > MAX_FIELD_CLASS_NODES {
-            return err(line, MetadataErrorKind::TooManyFieldClasses { limit: MAX_FIELD_CLASS_NODES });
+            return err(
+                line,
+                MetadataErrorKind::TooManyFieldClasses {
+                    limit: MAX_FIELD_CLASS_NODES,
+                },
+            );
         }
         Ok(())
     }
@@ -471,7 +647,10 @@ impl Lower {
             TypeDecl::Typedef { ty, decls } => {
                 let base = self.type_ref(ty, 0)?;
                 for decl in decls {
-                    let key = type_name_key(std::slice::from_ref(decl.name.as_ref().unwrap_or(&String::new())), 0);
+                    let key = type_name_key(
+                        std::slice::from_ref(decl.name.as_ref().unwrap_or(&String::new())),
+                        0,
+                    );
                     let lowered = self.apply_dims(base.clone(), &decl.dims, decl.line)?;
                     self.register(key, lowered, decl.line)?;
                 }
@@ -479,10 +658,25 @@ impl Lower {
             }
             TypeDecl::Bare(ty) => match &ty.spec {
                 // Lowering a named struct/enum/variant with a body registers it.
-                TypeSpec::Struct { name: Some(_), body: Some(_), .. }
-                | TypeSpec::Enum { name: Some(_), body: Some(_), .. }
-                | TypeSpec::Variant { name: Some(_), body: Some(_), .. } => self.type_ref(ty, 0).map(|_| ()),
-                _ => err(ty.line, MetadataErrorKind::UnexpectedDeclaration("a type without a name or body")),
+                TypeSpec::Struct {
+                    name: Some(_),
+                    body: Some(_),
+                    ..
+                }
+                | TypeSpec::Enum {
+                    name: Some(_),
+                    body: Some(_),
+                    ..
+                }
+                | TypeSpec::Variant {
+                    name: Some(_),
+                    body: Some(_),
+                    ..
+                } => self.type_ref(ty, 0).map(|_| ()),
+                _ => err(
+                    ty.line,
+                    MetadataErrorKind::UnexpectedDeclaration("a type without a name or body"),
+                ),
             },
         }
     }
@@ -492,7 +686,10 @@ impl Lower {
     fn type_ref(&mut self, ty: &TypeRef, pointers: u32) -> Result<Lowered> {
         let line = ty.line;
         if pointers > 0 && !matches!(ty.spec, TypeSpec::Named(_)) {
-            return err(line, MetadataErrorKind::UnexpectedDeclaration("a pointer to a compound type"));
+            return err(
+                line,
+                MetadataErrorKind::UnexpectedDeclaration("a pointer to a compound type"),
+            );
         }
         match &ty.spec {
             TypeSpec::Integer(attrs) => {
@@ -507,7 +704,11 @@ impl Lower {
             }
             TypeSpec::String(attrs) => {
                 let attrs = Attrs::new(attrs.iter())?;
-                let encoding = attrs.get("encoding").map(attr_encoding).transpose()?.unwrap_or(Encoding::Utf8);
+                let encoding = attrs
+                    .get("encoding")
+                    .map(attr_encoding)
+                    .transpose()?
+                    .unwrap_or(Encoding::Utf8);
                 self.charge(1, line)?;
                 Ok(Lowered::leaf(FieldClass::String(StringClass { encoding })))
             }
@@ -522,11 +723,19 @@ impl Lower {
                     None => err(line, MetadataErrorKind::UnknownType(key)),
                 }
             }
-            TypeSpec::Enum { name, container, body } => self.enumeration(name, container, body, line),
+            TypeSpec::Enum {
+                name,
+                container,
+                body,
+            } => self.enumeration(name, container, body, line),
             TypeSpec::Struct { name, body, align } => {
                 let min_align = match align {
                     None => None,
-                    Some(Value::Int(v)) if *v > 0 && *v <= (1 << 31) && (*v as u64).is_power_of_two() => Some(*v as u32),
+                    Some(Value::Int(v))
+                        if *v > 0 && *v <= (1 << 31) && (*v as u64).is_power_of_two() =>
+                    {
+                        Some(*v as u32)
+                    }
                     Some(_) => return bad(line, "align", "expected a power of two"),
                 };
                 let mut lowered = match (name, body) {
@@ -535,13 +744,21 @@ impl Lower {
                             self.charge(l.nodes, line)?;
                             l
                         }
-                        None => return err(line, MetadataErrorKind::UnknownType(format!("struct {n}"))),
+                        None => {
+                            return err(line, MetadataErrorKind::UnknownType(format!("struct {n}")))
+                        }
                     },
                     (_, Some(entries)) => {
                         let (members, depth, nodes) = self.members(entries)?;
-                        let members = members.into_iter().map(|(name, class)| StructMember { name, class }).collect();
+                        let members = members
+                            .into_iter()
+                            .map(|(name, class)| StructMember { name, class })
+                            .collect();
                         let l = Lowered {
-                            class: FieldClass::Struct(StructClass { members, min_align_bits: 1 }),
+                            class: FieldClass::Struct(StructClass {
+                                members,
+                                min_align_bits: 1,
+                            }),
                             depth,
                             nodes,
                         };
@@ -552,7 +769,12 @@ impl Lower {
                         }
                         l
                     }
-                    (None, None) => return err(line, MetadataErrorKind::UnexpectedDeclaration("a struct without body")),
+                    (None, None) => {
+                        return err(
+                            line,
+                            MetadataErrorKind::UnexpectedDeclaration("a struct without body"),
+                        )
+                    }
                 };
                 set_min_align(&mut lowered.class, min_align);
                 Ok(lowered)
@@ -564,11 +786,19 @@ impl Lower {
                             self.charge(l.nodes, line)?;
                             l
                         }
-                        None => return err(line, MetadataErrorKind::UnknownType(format!("variant {n}"))),
+                        None => {
+                            return err(
+                                line,
+                                MetadataErrorKind::UnknownType(format!("variant {n}")),
+                            )
+                        }
                     },
                     (_, Some(entries)) => {
                         let (options, depth, nodes) = self.members(entries)?;
-                        let options = options.into_iter().map(|(name, class)| VariantOption { name, class }).collect();
+                        let options = options
+                            .into_iter()
+                            .map(|(name, class)| VariantOption { name, class })
+                            .collect();
                         let l = Lowered {
                             class: FieldClass::Variant(VariantClass {
                                 tag_ref: tag.clone().unwrap_or_default(),
@@ -585,7 +815,12 @@ impl Lower {
                         }
                         l
                     }
-                    (None, None) => return err(line, MetadataErrorKind::UnexpectedDeclaration("a variant without body")),
+                    (None, None) => {
+                        return err(
+                            line,
+                            MetadataErrorKind::UnexpectedDeclaration("a variant without body"),
+                        )
+                    }
                 };
                 if let (Some(t), FieldClass::Variant(v)) = (tag, &mut lowered.class) {
                     v.tag_ref = t.clone();
@@ -597,15 +832,16 @@ impl Lower {
     }
 
     /// Members of a struct or options of a variant, in a new declaration scope.
-    fn members(&mut self, entries: &[Entry]) -> Result<(Vec<(String, FieldClass)>, u32, u64)> {
+    fn members(&mut self, entries: &[Entry]) -> Result<Members> {
         self.scopes.push(HashMap::new());
         let r = self.members_inner(entries);
         self.scopes.pop();
         r
     }
 
-    fn members_inner(&mut self, entries: &[Entry]) -> Result<(Vec<(String, FieldClass)>, u32, u64)> {
+    fn members_inner(&mut self, entries: &[Entry]) -> Result<Members> {
         let mut out: Vec<(String, FieldClass)> = Vec::new();
+        let mut names: HashSet<String> = HashSet::new();
         let mut depth = 1u32;
         let mut nodes = 1u64;
         for entry in entries {
@@ -614,17 +850,28 @@ impl Lower {
                 Entry::Field { ty, decls } => {
                     for decl in decls {
                         let Some(name) = &decl.name else {
-                            return err(decl.line, MetadataErrorKind::UnexpectedDeclaration("a field without a name"));
+                            return err(
+                                decl.line,
+                                MetadataErrorKind::UnexpectedDeclaration("a field without a name"),
+                            );
                         };
                         let base = self.type_ref(ty, decl.pointers)?;
                         let lowered = self.apply_dims(base, &decl.dims, decl.line)?;
-                        if out.iter().any(|(n, _)| n == name) {
-                            return err(decl.line, MetadataErrorKind::DuplicateMember(name.clone()));
+                        if !names.insert(name.clone()) {
+                            return err(
+                                decl.line,
+                                MetadataErrorKind::DuplicateMember(name.clone()),
+                            );
                         }
                         depth = depth.max(lowered.depth.saturating_add(1));
                         nodes = nodes.saturating_add(lowered.nodes);
                         if depth > MAX_FIELD_CLASS_DEPTH {
-                            return err(decl.line, MetadataErrorKind::TooDeep { limit: MAX_FIELD_CLASS_DEPTH as usize });
+                            return err(
+                                decl.line,
+                                MetadataErrorKind::TooDeep {
+                                    limit: MAX_FIELD_CLASS_DEPTH as usize,
+                                },
+                            );
                         }
                         out.push((name.clone(), lowered.class));
                     }
@@ -640,12 +887,28 @@ impl Lower {
         for dim in dims.iter().rev() {
             let element = Box::new(l.class);
             let class = match dim {
-                Dim::Len(n) => FieldClass::Array(ArrayClass { element, length: *n }),
-                Dim::Ref(r) => FieldClass::Sequence(SequenceClass { element, length_ref: r.clone(), length_slot: line }),
+                Dim::Len(n) => FieldClass::Array(ArrayClass {
+                    element,
+                    length: *n,
+                }),
+                Dim::Ref(r) => FieldClass::Sequence(SequenceClass {
+                    element,
+                    length_ref: r.clone(),
+                    length_slot: line,
+                }),
             };
-            l = Lowered { class, depth: l.depth.saturating_add(1), nodes: l.nodes.saturating_add(1) };
+            l = Lowered {
+                class,
+                depth: l.depth.saturating_add(1),
+                nodes: l.nodes.saturating_add(1),
+            };
             if l.depth > MAX_FIELD_CLASS_DEPTH {
-                return err(line, MetadataErrorKind::TooDeep { limit: MAX_FIELD_CLASS_DEPTH as usize });
+                return err(
+                    line,
+                    MetadataErrorKind::TooDeep {
+                        limit: MAX_FIELD_CLASS_DEPTH as usize,
+                    },
+                );
             }
             self.charge(1, line)?;
         }
@@ -662,7 +925,15 @@ impl Lower {
                 }
                 s as u32
             }
-            None => return err(line, MetadataErrorKind::MissingAttribute { block: "integer", name: "size" }),
+            None => {
+                return err(
+                    line,
+                    MetadataErrorKind::MissingAttribute {
+                        block: "integer",
+                        name: "size",
+                    },
+                )
+            }
         };
         let align_bits = match attrs.get("align") {
             Some(a) => attr_align(a)?,
@@ -692,14 +963,26 @@ impl Lower {
         Ok(IntegerClass {
             size_bits,
             align_bits,
-            signed: attrs.get("signed").map(attr_bool).transpose()?.unwrap_or(false),
+            signed: attrs
+                .get("signed")
+                .map(attr_bool)
+                .transpose()?
+                .unwrap_or(false),
             byte_order: attrs
                 .get("byte_order")
                 .map(|a| attr_byte_order(a, self.trace_byte_order))
                 .transpose()?
                 .unwrap_or(self.trace_byte_order),
-            base: attrs.get("base").map(attr_base).transpose()?.unwrap_or(DisplayBase::Decimal),
-            encoding: attrs.get("encoding").map(attr_encoding).transpose()?.unwrap_or(Encoding::None),
+            base: attrs
+                .get("base")
+                .map(attr_base)
+                .transpose()?
+                .unwrap_or(DisplayBase::Decimal),
+            encoding: attrs
+                .get("encoding")
+                .map(attr_encoding)
+                .transpose()?
+                .unwrap_or(Encoding::None),
             mapped_clock,
             role: None,
             store_slot: None,
@@ -711,11 +994,21 @@ impl Lower {
         let exp = attrs.get("exp_dig");
         let mant = attrs.get("mant_dig");
         let (Some(exp), Some(mant)) = (exp, mant) else {
-            return err(line, MetadataErrorKind::MissingAttribute { block: "floating_point", name: "exp_dig/mant_dig" });
+            return err(
+                line,
+                MetadataErrorKind::MissingAttribute {
+                    block: "floating_point",
+                    name: "exp_dig/mant_dig",
+                },
+            );
         };
         let (exp_dig, mant_dig) = (attr_u64(exp)?, attr_u64(mant)?);
         if !matches!((exp_dig, mant_dig), (8, 24) | (11, 53)) {
-            return bad(exp.line, "exp_dig", "only 32-bit (8/24) and 64-bit (11/53) floats are supported");
+            return bad(
+                exp.line,
+                "exp_dig",
+                "only 32-bit (8/24) and 64-bit (11/53) floats are supported",
+            );
         }
         let align_bits = match attrs.get("align") {
             Some(a) => attr_align(a)?,
@@ -762,11 +1055,15 @@ impl Lower {
             _ => return bad(line, "enum", "container must be an integer type"),
         };
         let (min, max) = if container.signed {
-            (-(1i128 << (container.size_bits - 1)), (1i128 << (container.size_bits - 1)) - 1)
+            (
+                -(1i128 << (container.size_bits - 1)),
+                (1i128 << (container.size_bits - 1)) - 1,
+            )
         } else {
             (0, (1i128 << container.size_bits) - 1)
         };
         let mut mappings: Vec<EnumMapping> = Vec::new();
+        let mut label_index: HashMap<&str, usize> = HashMap::new();
         let mut next: i128 = 0;
         for e in body {
             let int_of = |v: &Value| match v {
@@ -785,16 +1082,30 @@ impl Lower {
                 return bad(e.line, "enum", "range start is greater than its end");
             }
             if lo < min || hi > max {
-                return err(e.line, MetadataErrorKind::EnumValueOutOfRange { label: e.label.clone() });
+                return err(
+                    e.line,
+                    MetadataErrorKind::EnumValueOutOfRange {
+                        label: e.label.clone(),
+                    },
+                );
             }
             next = hi + 1;
-            match mappings.iter_mut().find(|m| m.label == e.label) {
-                Some(m) => m.ranges.push((lo, hi)),
-                None => mappings.push(EnumMapping { label: e.label.clone(), ranges: vec![(lo, hi)] }),
+            match label_index.get(e.label.as_str()) {
+                Some(&i) => mappings[i].ranges.push((lo, hi)),
+                None => {
+                    label_index.insert(&e.label, mappings.len());
+                    mappings.push(EnumMapping {
+                        label: e.label.clone(),
+                        ranges: vec![(lo, hi)],
+                    });
+                }
             }
         }
         self.charge(1, line)?;
-        let l = Lowered::leaf(FieldClass::Enum(EnumClass { container, mappings }));
+        let l = Lowered::leaf(FieldClass::Enum(EnumClass {
+            container,
+            mappings,
+        }));
         if let Some(n) = name {
             self.register(format!("enum {n}"), l.clone(), line)?;
         }
@@ -812,13 +1123,18 @@ fn set_min_align(class: &mut FieldClass, align: Option<u32>) {
 /// untagged, but must be tagged where it is used).
 fn check_tagged(class: &FieldClass, line: u32) -> Result<()> {
     match class {
-        FieldClass::Struct(s) => s.members.iter().try_for_each(|m| check_tagged(&m.class, line)),
+        FieldClass::Struct(s) => s
+            .members
+            .iter()
+            .try_for_each(|m| check_tagged(&m.class, line)),
         FieldClass::Variant(v) => {
             if v.tag_ref.is_empty() {
                 let _ = line;
                 return err(v.tag_slot, MetadataErrorKind::UntaggedVariant);
             }
-            v.options.iter().try_for_each(|o| check_tagged(&o.class, line))
+            v.options
+                .iter()
+                .try_for_each(|o| check_tagged(&o.class, line))
         }
         FieldClass::Array(a) => check_tagged(&a.element, line),
         FieldClass::Sequence(s) => check_tagged(&s.element, line),

@@ -9,7 +9,14 @@ use super::lexer::{Tok, Token};
 use super::{MetadataError, MetadataErrorKind, MAX_NESTING_DEPTH};
 
 /// Words that start a compound type specifier and so never belong to a type name.
-const SPEC_KEYWORDS: [&str; 6] = ["integer", "floating_point", "string", "enum", "struct", "variant"];
+const SPEC_KEYWORDS: [&str; 6] = [
+    "integer",
+    "floating_point",
+    "string",
+    "enum",
+    "struct",
+    "variant",
+];
 
 /// Words of C type names that carry no meaning for TSDL and are skipped.
 const IGNORED_QUALIFIERS: [&str; 1] = ["const"];
@@ -21,7 +28,11 @@ pub(crate) struct Parser<'t> {
 }
 
 pub(crate) fn parse(tokens: &[Token]) -> Result<Vec<TopLevel>, MetadataError> {
-    let mut p = Parser { tokens, pos: 0, depth: 0 };
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        depth: 0,
+    };
     let mut out = Vec::new();
     while p.pos < p.tokens.len() {
         out.push(p.top_level()?);
@@ -55,10 +66,16 @@ impl<'t> Parser<'t> {
 
     fn unexpected(&self, expected: &'static str) -> MetadataError {
         let kind = match self.peek() {
-            Some(tok) => MetadataErrorKind::UnexpectedToken { found: tok.describe(), expected },
+            Some(tok) => MetadataErrorKind::UnexpectedToken {
+                found: tok.describe(),
+                expected,
+            },
             None => MetadataErrorKind::UnexpectedEnd { expected },
         };
-        MetadataError { line: self.line(), kind }
+        MetadataError {
+            line: self.line(),
+            kind,
+        }
     }
 
     fn eat(&mut self, tok: &Tok) -> bool {
@@ -93,7 +110,9 @@ impl<'t> Parser<'t> {
         if self.depth > MAX_NESTING_DEPTH {
             return Err(MetadataError {
                 line: self.line(),
-                kind: MetadataErrorKind::TooDeep { limit: MAX_NESTING_DEPTH },
+                kind: MetadataErrorKind::TooDeep {
+                    limit: MAX_NESTING_DEPTH,
+                },
             });
         }
         Ok(())
@@ -124,9 +143,17 @@ impl<'t> Parser<'t> {
                     }
                     entries.push(self.block_entry()?);
                 }
-                let end_line = self.tokens.get(self.pos.saturating_sub(1)).map_or(line, |t| t.line);
+                let end_line = self
+                    .tokens
+                    .get(self.pos.saturating_sub(1))
+                    .map_or(line, |t| t.line);
                 self.expect(&Tok::Semi, "`;` after a block")?;
-                Ok(TopLevel::Block { kind, entries, line, end_line })
+                Ok(TopLevel::Block {
+                    kind,
+                    entries,
+                    line,
+                    end_line,
+                })
             }
             _ => Ok(TopLevel::Decl(self.type_decl()?)),
         }
@@ -246,7 +273,11 @@ impl<'t> Parser<'t> {
             }
             "string" => {
                 self.pos += 1;
-                let attrs = if self.peek() == Some(&Tok::LBrace) { self.attr_body()? } else { Vec::new() };
+                let attrs = if self.peek() == Some(&Tok::LBrace) {
+                    self.attr_body()?
+                } else {
+                    Vec::new()
+                };
                 TypeSpec::String(attrs)
             }
             "enum" => {
@@ -258,27 +289,47 @@ impl<'t> Parser<'t> {
                     }
                     _ => None,
                 };
-                let container = if self.eat(&Tok::Colon) { Some(Box::new(self.type_spec()?)) } else { None };
-                let body = if self.peek() == Some(&Tok::LBrace) { Some(self.enum_body()?) } else { None };
+                let container = if self.eat(&Tok::Colon) {
+                    Some(Box::new(self.type_spec()?))
+                } else {
+                    None
+                };
+                let body = if self.peek() == Some(&Tok::LBrace) {
+                    Some(self.enum_body()?)
+                } else {
+                    None
+                };
                 if name.is_none() && body.is_none() {
                     return Err(self.unexpected("an enum name or body"));
                 }
-                TypeSpec::Enum { name, container, body }
+                TypeSpec::Enum {
+                    name,
+                    container,
+                    body,
+                }
             }
             "struct" => {
                 self.pos += 1;
                 let name = match self.peek() {
-                    Some(Tok::Ident(n)) if n != "align" || self.peek_at(1) != Some(&Tok::LParen) => {
+                    Some(Tok::Ident(n))
+                        if n != "align" || self.peek_at(1) != Some(&Tok::LParen) =>
+                    {
                         self.pos += 1;
                         Some(n.clone())
                     }
                     _ => None,
                 };
-                let body = if self.peek() == Some(&Tok::LBrace) { Some(self.entry_body()?) } else { None };
+                let body = if self.peek() == Some(&Tok::LBrace) {
+                    Some(self.entry_body()?)
+                } else {
+                    None
+                };
                 if name.is_none() && body.is_none() {
                     return Err(self.unexpected("a struct name or body"));
                 }
-                let align = if self.peek_ident() == Some("align") && self.peek_at(1) == Some(&Tok::LParen) {
+                let align = if self.peek_ident() == Some("align")
+                    && self.peek_at(1) == Some(&Tok::LParen)
+                {
                     self.pos += 2;
                     let v = self.value()?;
                     self.expect(&Tok::RParen, "`)`")?;
@@ -304,7 +355,11 @@ impl<'t> Parser<'t> {
                 } else {
                     None
                 };
-                let body = if self.peek() == Some(&Tok::LBrace) { Some(self.entry_body()?) } else { None };
+                let body = if self.peek() == Some(&Tok::LBrace) {
+                    Some(self.entry_body()?)
+                } else {
+                    None
+                };
                 if name.is_none() && body.is_none() {
                     return Err(self.unexpected("a variant name or body"));
                 }
@@ -347,12 +402,20 @@ impl<'t> Parser<'t> {
             };
             let values = if self.eat(&Tok::Eq) {
                 let lo = self.value()?;
-                let hi = if self.eat(&Tok::Ellipsis) { Some(self.value()?) } else { None };
+                let hi = if self.eat(&Tok::Ellipsis) {
+                    Some(self.value()?)
+                } else {
+                    None
+                };
                 Some((lo, hi))
             } else {
                 None
             };
-            out.push(Enumerator { label, values, line });
+            out.push(Enumerator {
+                label,
+                values,
+                line,
+            });
             if !self.eat(&Tok::Comma) {
                 self.expect(&Tok::RBrace, "`,` or `}` in an enum")?;
                 break;
@@ -397,7 +460,12 @@ impl<'t> Parser<'t> {
             if let TypeSpec::Named(words) = &mut ty.spec {
                 if words.len() >= 2 {
                     let name = words.pop();
-                    decls.push(Declarator { pointers: 0, name, dims: Vec::new(), line: self.line() });
+                    decls.push(Declarator {
+                        pointers: 0,
+                        name,
+                        dims: Vec::new(),
+                        line: self.line(),
+                    });
                 }
             }
             return Ok(decls);
@@ -407,7 +475,12 @@ impl<'t> Parser<'t> {
                 let name = words.pop();
                 let line = self.line();
                 let dims = self.dims()?;
-                decls.push(Declarator { pointers: 0, name, dims, line });
+                decls.push(Declarator {
+                    pointers: 0,
+                    name,
+                    dims,
+                    line,
+                });
                 if !self.eat(&Tok::Comma) {
                     return Ok(decls);
                 }
@@ -429,7 +502,12 @@ impl<'t> Parser<'t> {
         }
         let name = Some(self.ident("a field name")?);
         let dims = self.dims()?;
-        Ok(Declarator { pointers, name, dims, line })
+        Ok(Declarator {
+            pointers,
+            name,
+            dims,
+            line,
+        })
     }
 
     fn dims(&mut self) -> Result<Vec<Dim>, MetadataError> {
@@ -448,7 +526,9 @@ impl<'t> Parser<'t> {
             if dims.len() > MAX_NESTING_DEPTH {
                 return Err(MetadataError {
                     line: self.line(),
-                    kind: MetadataErrorKind::TooDeep { limit: MAX_NESTING_DEPTH },
+                    kind: MetadataErrorKind::TooDeep {
+                        limit: MAX_NESTING_DEPTH,
+                    },
                 });
             }
         }
@@ -475,7 +555,11 @@ impl<'t> Parser<'t> {
                     pointers = pointers.saturating_add(1);
                 }
                 self.expect(&Tok::Semi, "`;` after a typealias")?;
-                Ok(TypeDecl::Alias { target, name: type_name_key(&words, pointers), line })
+                Ok(TypeDecl::Alias {
+                    target,
+                    name: type_name_key(&words, pointers),
+                    line,
+                })
             }
             Some("typedef") => {
                 self.pos += 1;

@@ -62,7 +62,9 @@ impl<'a> Ctx<'a> {
     fn key(&self, root: Root) -> ScopeKey {
         match root {
             Root::PacketHeader => (root, 0, 0),
-            Root::PacketContext | Root::EventHeader | Root::EventCommonContext => (root, self.stream, 0),
+            Root::PacketContext | Root::EventHeader | Root::EventCommonContext => {
+                (root, self.stream, 0)
+            }
             Root::EventSpecContext | Root::EventPayload => (root, self.stream, self.event),
         }
     }
@@ -70,7 +72,10 @@ impl<'a> Ctx<'a> {
 
 enum Fix {
     Length,
-    Tag { signed: bool, selector: Vec<(i128, i128, u32)> },
+    Tag {
+        signed: bool,
+        selector: Vec<(i128, i128, u32)>,
+    },
 }
 
 struct Reference {
@@ -86,7 +91,12 @@ pub(crate) fn resolve(md: &mut Metadata) -> Result<()> {
     {
         let md: &Metadata = md;
         let header = md.trace.packet_header.as_ref();
-        let mut ctx = Ctx { classes: [header, None, None, None, None, None], stream: 0, event: 0, current: Root::PacketHeader };
+        let mut ctx = Ctx {
+            classes: [header, None, None, None, None, None],
+            stream: 0,
+            event: 0,
+            current: Root::PacketHeader,
+        };
         scan_root(&ctx, &mut refs)?;
         for (si, stream) in md.streams.iter().enumerate() {
             ctx.stream = si;
@@ -95,7 +105,11 @@ pub(crate) fn resolve(md: &mut Metadata) -> Result<()> {
             ctx.classes[Root::EventCommonContext as usize] = stream.event_context.as_ref();
             ctx.classes[Root::EventSpecContext as usize] = None;
             ctx.classes[Root::EventPayload as usize] = None;
-            for root in [Root::PacketContext, Root::EventHeader, Root::EventCommonContext] {
+            for root in [
+                Root::PacketContext,
+                Root::EventHeader,
+                Root::EventCommonContext,
+            ] {
                 ctx.current = root;
                 scan_root(&ctx, &mut refs)?;
             }
@@ -114,7 +128,9 @@ pub(crate) fn resolve(md: &mut Metadata) -> Result<()> {
     let mut slots: HashMap<(ScopeKey, Vec<i64>), u32> = HashMap::new();
     for r in refs {
         let next = slots.len() as u32;
-        let slot = *slots.entry((r.target, r.target_path.clone())).or_insert(next);
+        let slot = *slots
+            .entry((r.target, r.target_path.clone()))
+            .or_insert(next);
         if let Some(target) = root_mut(md, r.target).and_then(|c| at_path_mut(c, &r.target_path)) {
             match target {
                 FieldClass::Integer(i) => i.store_slot = Some(slot),
@@ -122,7 +138,9 @@ pub(crate) fn resolve(md: &mut Metadata) -> Result<()> {
                 _ => {}
             }
         }
-        if let Some(referrer) = root_mut(md, r.referrer).and_then(|c| at_path_mut(c, &r.referrer_path)) {
+        if let Some(referrer) =
+            root_mut(md, r.referrer).and_then(|c| at_path_mut(c, &r.referrer_path))
+        {
             match (referrer, r.fix) {
                 (FieldClass::Sequence(s), Fix::Length) => s.length_slot = slot,
                 (FieldClass::Variant(v), Fix::Tag { signed, selector }) => {
@@ -152,8 +170,14 @@ fn root_mut(md: &mut Metadata, key: ScopeKey) -> Option<&mut FieldClass> {
 
 fn child(fc: &FieldClass, index: i64) -> Option<&FieldClass> {
     match fc {
-        FieldClass::Struct(s) => s.members.get(usize::try_from(index).ok()?).map(|m| &m.class),
-        FieldClass::Variant(v) => v.options.get(usize::try_from(index).ok()?).map(|o| &o.class),
+        FieldClass::Struct(s) => s
+            .members
+            .get(usize::try_from(index).ok()?)
+            .map(|m| &m.class),
+        FieldClass::Variant(v) => v
+            .options
+            .get(usize::try_from(index).ok()?)
+            .map(|o| &o.class),
         FieldClass::Array(a) if index == ELEMENT => Some(&a.element),
         FieldClass::Sequence(s) if index == ELEMENT => Some(&s.element),
         _ => None,
@@ -191,7 +215,12 @@ fn scan_root(ctx: &Ctx<'_>, refs: &mut Vec<Reference>) -> Result<()> {
 /// Walks `fc`, resolving every sequence and variant. `stack` holds the enclosing compound
 /// classes with the index of the child being visited (recursion depth is bounded by the
 /// lowering pass's class depth limit).
-fn scan<'a>(fc: &'a FieldClass, ctx: &Ctx<'a>, stack: &mut Vec<(&'a FieldClass, i64)>, refs: &mut Vec<Reference>) -> Result<()> {
+fn scan<'a>(
+    fc: &'a FieldClass,
+    ctx: &Ctx<'a>,
+    stack: &mut Vec<(&'a FieldClass, i64)>,
+    refs: &mut Vec<Reference>,
+) -> Result<()> {
     match fc {
         FieldClass::Sequence(s) => {
             let line = s.length_slot;
@@ -219,7 +248,10 @@ fn scan<'a>(fc: &'a FieldClass, ctx: &Ctx<'a>, stack: &mut Vec<(&'a FieldClass, 
             let line = v.tag_slot;
             let (target, target_path, target_fc) = locate(&v.tag_ref, ctx, stack, line)?;
             let FieldClass::Enum(tag) = target_fc else {
-                return Err(MetadataError { line, kind: MetadataErrorKind::InvalidVariantTag(v.tag_ref.clone()) });
+                return Err(MetadataError {
+                    line,
+                    kind: MetadataErrorKind::InvalidVariantTag(v.tag_ref.clone()),
+                });
             };
             let mut selector = Vec::new();
             for (i, option) in v.options.iter().enumerate() {
@@ -236,7 +268,10 @@ fn scan<'a>(fc: &'a FieldClass, ctx: &Ctx<'a>, stack: &mut Vec<(&'a FieldClass, 
                 referrer_path: stack.iter().map(|f| f.1).collect(),
                 target,
                 target_path,
-                fix: Fix::Tag { signed: tag.container.signed, selector },
+                fix: Fix::Tag {
+                    signed: tag.container.signed,
+                    selector,
+                },
             });
         }
         _ => {}
@@ -250,7 +285,11 @@ fn scan<'a>(fc: &'a FieldClass, ctx: &Ctx<'a>, stack: &mut Vec<(&'a FieldClass, 
     };
     stack.push((fc, 0));
     for i in 0..count {
-        let index = if matches!(fc, FieldClass::Array(_) | FieldClass::Sequence(_)) { ELEMENT } else { i as i64 };
+        let index = if matches!(fc, FieldClass::Array(_) | FieldClass::Sequence(_)) {
+            ELEMENT
+        } else {
+            i as i64
+        };
         if let Some(top) = stack.last_mut() {
             top.1 = index;
         }
@@ -295,12 +334,17 @@ fn locate<'a>(
     stack: &[(&'a FieldClass, i64)],
     line: u32,
 ) -> Result<(ScopeKey, Vec<i64>, &'a FieldClass)> {
-    let unresolved = || MetadataError { line, kind: MetadataErrorKind::UnresolvedReference(pathstr.to_string()) };
+    let unresolved = || MetadataError {
+        line,
+        kind: MetadataErrorKind::UnresolvedReference(pathstr.to_string()),
+    };
     let tokens: Vec<&str> = pathstr.split('.').collect();
     if tokens.iter().any(|t| t.is_empty()) {
         return Err(unresolved());
     }
-    let absolute = ABSOLUTE_PREFIXES.iter().find(|(prefix, _, _)| pathstr.starts_with(prefix));
+    let absolute = ABSOLUTE_PREFIXES
+        .iter()
+        .find(|(prefix, _, _)| pathstr.starts_with(prefix));
     let (root, path) = match absolute {
         Some(&(_, root, skip)) => {
             if root > ctx.current {
@@ -331,7 +375,11 @@ fn locate<'a>(
         // The target must come strictly before the referring field at their lowest common
         // ancestor, and neither may contain the other.
         let here: Vec<i64> = stack.iter().map(|f| f.1).collect();
-        let lca = path.iter().zip(here.iter()).take_while(|(a, b)| a == b).count();
+        let lca = path
+            .iter()
+            .zip(here.iter())
+            .take_while(|(a, b)| a == b)
+            .count();
         if lca == path.len() || lca == here.len() || path[lca] >= here[lca] {
             return Err(unresolved());
         }

@@ -10,13 +10,16 @@ use rttng_ctf::tsdl::{parse_metadata, MetadataErrorKind};
 
 pub fn corpus_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(
-        std::env::var("RTTNG_CTF_CONFORMANCE").unwrap_or_else(|_| "/work/shared/ctf-conformance".into()),
+        std::env::var("RTTNG_CTF_CONFORMANCE")
+            .unwrap_or_else(|_| "/work/shared/ctf-conformance".into()),
     );
     dir.join("traces").is_dir().then_some(dir)
 }
 
 fn collect_metadata(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
     entries.sort();
     for p in entries {
@@ -30,9 +33,15 @@ fn collect_metadata(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// (trace name, metadata path) for every metadata file of the corpus.
 pub fn corpus_metadata() -> Vec<(String, PathBuf)> {
-    let Some(dir) = corpus_dir() else { return Vec::new() };
+    let Some(dir) = corpus_dir() else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
-    let mut traces: Vec<_> = std::fs::read_dir(dir.join("traces")).unwrap().flatten().map(|e| e.path()).collect();
+    let mut traces: Vec<_> = std::fs::read_dir(dir.join("traces"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     traces.sort();
     for t in traces {
         let name = t.file_name().unwrap().to_string_lossy().to_string();
@@ -47,7 +56,11 @@ pub fn corpus_metadata() -> Vec<(String, PathBuf)> {
 pub fn corpus_texts() -> Vec<String> {
     corpus_metadata()
         .into_iter()
-        .filter_map(|(_, p)| decode_metadata_stream(&std::fs::read(p).ok()?).ok().map(|t| t.text))
+        .filter_map(|(_, p)| {
+            decode_metadata_stream(&std::fs::read(p).ok()?)
+                .ok()
+                .map(|t| t.text)
+        })
         .collect()
 }
 
@@ -64,7 +77,11 @@ fn parse_file(path: &Path) -> Result<Metadata, rttng_ctf::tsdl::MetadataError> {
 }
 
 fn parse_trace(trace: &str) -> Metadata {
-    let dir = corpus_dir().unwrap().join("traces").join(trace).join("metadata");
+    let dir = corpus_dir()
+        .unwrap()
+        .join("traces")
+        .join(trace)
+        .join("metadata");
     parse_file(&dir).unwrap()
 }
 
@@ -87,7 +104,11 @@ fn every_accepted_trace_parses_and_metadata_failures_fail_at_their_line() {
         eprintln!("conformance corpus not found, skipping");
         return;
     }
-    assert!(all.len() >= 30, "expected the whole corpus, found {}", all.len());
+    assert!(
+        all.len() >= 30,
+        "expected the whole corpus, found {}",
+        all.len()
+    );
     let mut checked_failures = 0;
     for (trace, path) in &all {
         let result = parse_file(path);
@@ -114,7 +135,13 @@ fn sequence_trace_facts() {
     assert_eq!(md.trace.byte_order, ByteOrder::Little);
     assert_eq!(md.trace.uuid.unwrap()[..4], [0x59, 0x05, 0x23, 0x33]);
     assert_eq!(md.env_str("hostname"), Some("host"));
-    assert_eq!(md.env.iter().find(|(k, _)| k == "tracer_minor").map(|(_, v)| v.clone()), Some(EnvValue::Int(3)));
+    assert_eq!(
+        md.env
+            .iter()
+            .find(|(k, _)| k == "tracer_minor")
+            .map(|(_, v)| v.clone()),
+        Some(EnvValue::Int(3))
+    );
     let clock = md.clock("monotonic").unwrap();
     assert_eq!(clock.freq, 1_000_000_000);
     assert_eq!(clock.offset, 1_375_437_179_542_680_815);
@@ -127,18 +154,36 @@ fn sequence_trace_facts() {
     let fields = events[0].fields.as_ref().unwrap().as_struct().unwrap();
     assert_eq!(fields.members.len(), 4);
     assert_eq!(fields.members[0].name, "__seq_int_field_length");
-    let FieldClass::Integer(len) = &fields.members[0].class else { panic!("length is an integer") };
+    let FieldClass::Integer(len) = &fields.members[0].class else {
+        panic!("length is an integer")
+    };
     assert_eq!((len.size_bits, len.signed), (64, false));
-    let FieldClass::Sequence(seq) = &fields.members[1].class else { panic!("a sequence") };
+    let FieldClass::Sequence(seq) = &fields.members[1].class else {
+        panic!("a sequence")
+    };
     assert_eq!(seq.length_ref, "__seq_int_field_length");
     assert_eq!(len.store_slot, Some(seq.length_slot));
-    let FieldClass::Integer(elem) = &*seq.element else { panic!("integer elements") };
-    assert_eq!((elem.size_bits, elem.signed, elem.base), (32, true, DisplayBase::Decimal));
-    let FieldClass::Sequence(seq2) = &fields.members[3].class else { panic!("a sequence") };
+    let FieldClass::Integer(elem) = &*seq.element else {
+        panic!("integer elements")
+    };
+    assert_eq!(
+        (elem.size_bits, elem.signed, elem.base),
+        (32, true, DisplayBase::Decimal)
+    );
+    let FieldClass::Sequence(seq2) = &fields.members[3].class else {
+        panic!("a sequence")
+    };
     assert_ne!(seq.length_slot, seq2.length_slot);
     // The packet context's timestamps are mapped to the clock.
-    let pc = md.streams[0].packet_context.as_ref().unwrap().as_struct().unwrap();
-    let FieldClass::Integer(ts) = &pc.members[0].class else { panic!("timestamp_begin") };
+    let pc = md.streams[0]
+        .packet_context
+        .as_ref()
+        .unwrap()
+        .as_struct()
+        .unwrap();
+    let FieldClass::Integer(ts) = &pc.members[0].class else {
+        panic!("timestamp_begin")
+    };
     assert_eq!(ts.mapped_clock.as_deref(), Some("monotonic"));
     assert_eq!(pc.members[4].name, "events_discarded");
 }
@@ -148,16 +193,39 @@ fn kernel_trace_facts() {
     if corpus_dir().is_none() {
         return;
     }
-    let dir = corpus_dir().unwrap().join("traces/succeed__multi-domains/kernel/metadata");
+    let dir = corpus_dir()
+        .unwrap()
+        .join("traces/succeed__multi-domains/kernel/metadata");
     let md = parse_file(&dir).unwrap();
-    assert_eq!(md.env.iter().find(|(k, _)| k == "domain").map(|(_, v)| v.clone()), Some(EnvValue::Str("kernel".into())));
-    assert_eq!(md.env.iter().find(|(k, _)| k == "tracer_major").map(|(_, v)| v.clone()), Some(EnvValue::Int(2)));
+    assert_eq!(
+        md.env
+            .iter()
+            .find(|(k, _)| k == "domain")
+            .map(|(_, v)| v.clone()),
+        Some(EnvValue::Str("kernel".into()))
+    );
+    assert_eq!(
+        md.env
+            .iter()
+            .find(|(k, _)| k == "tracer_major")
+            .map(|(_, v)| v.clone()),
+        Some(EnvValue::Int(2))
+    );
     // The kernel stream uses the compact header: a 5-bit enum id and a variant on it.
-    let header = md.streams[0].event_header.as_ref().unwrap().as_struct().unwrap();
-    let FieldClass::Enum(id) = &header.members[0].class else { panic!("id is an enum") };
+    let header = md.streams[0]
+        .event_header
+        .as_ref()
+        .unwrap()
+        .as_struct()
+        .unwrap();
+    let FieldClass::Enum(id) = &header.members[0].class else {
+        panic!("id is an enum")
+    };
     assert_eq!(id.container.size_bits, 5);
     assert_eq!(id.container.align_bits, 1);
-    let FieldClass::Variant(v) = &header.members[1].class else { panic!("v is a variant") };
+    let FieldClass::Variant(v) = &header.members[1].class else {
+        panic!("v is a variant")
+    };
     assert_eq!(v.tag_ref, "id");
     assert_eq!(id.container.store_slot, Some(v.tag_slot));
     assert_eq!(v.select(0), Some(0));
@@ -179,20 +247,38 @@ fn variant_underscore_rules_match_babeltrace2() {
         "succeed__meta-variant-reserved-keywords",
     ] {
         let md = parse_trace(trace);
-        let fields = md.streams[0].events[0].fields.as_ref().unwrap().as_struct().unwrap();
-        let FieldClass::Enum(tag) = &fields.members[0].class else { panic!("{trace}: tag is an enum") };
+        let fields = md.streams[0].events[0]
+            .fields
+            .as_ref()
+            .unwrap()
+            .as_struct()
+            .unwrap();
+        let FieldClass::Enum(tag) = &fields.members[0].class else {
+            panic!("{trace}: tag is an enum")
+        };
         assert_eq!(tag.container.byte_order, ByteOrder::Big, "{trace}");
-        let FieldClass::Variant(v) = &fields.members[1].class else { panic!("{trace}: var is a variant") };
+        let FieldClass::Variant(v) = &fields.members[1].class else {
+            panic!("{trace}: var is a variant")
+        };
         for value in 0..tag.mappings.len() as i128 {
-            let option = v.select(value).unwrap_or_else(|| panic!("{trace}: tag {value}"));
+            let option = v
+                .select(value)
+                .unwrap_or_else(|| panic!("{trace}: tag {value}"));
             assert_eq!(option as i128, value, "{trace}");
         }
         assert_eq!(v.select(tag.mappings.len() as i128), None, "{trace}");
     }
     // Labels keep their underscores, as babeltrace2 prints them: `( "_PELCHAT" : container = 1 )`.
     let md = parse_trace("succeed__meta-variant-same-with-underscore");
-    let fields = md.streams[0].events[0].fields.as_ref().unwrap().as_struct().unwrap();
-    let FieldClass::Enum(tag) = &fields.members[0].class else { panic!() };
+    let fields = md.streams[0].events[0]
+        .fields
+        .as_ref()
+        .unwrap()
+        .as_struct()
+        .unwrap();
+    let FieldClass::Enum(tag) = &fields.members[0].class else {
+        panic!()
+    };
     assert_eq!(tag.labels_for(1).collect::<Vec<_>>(), vec!["_PELCHAT"]);
     assert_eq!(tag.labels_for(2).collect::<Vec<_>>(), vec!["__PELCHAT"]);
 }

@@ -20,7 +20,9 @@ fn error_of(text: &str) -> (u32, MetadataErrorKind) {
 }
 
 fn event(fields: &str) -> String {
-    with_trace(&format!("event {{\n\tname = e;\n\tfields := struct {{\n{fields}\n\t}};\n}};\n"))
+    with_trace(&format!(
+        "event {{\n\tname = e;\n\tfields := struct {{\n{fields}\n\t}};\n}};\n"
+    ))
 }
 
 #[test]
@@ -30,28 +32,48 @@ fn truncated_text_fails_at_the_end() {
     let (line, kind) = error_of(&GOLDEN_TSDL[..cut]);
     let last_line = GOLDEN_TSDL[..cut].trim_end().lines().count() as u32;
     assert_eq!(line, last_line);
-    assert!(matches!(kind, MetadataErrorKind::UnexpectedEnd { .. }), "{kind:?}");
+    assert!(
+        matches!(kind, MetadataErrorKind::UnexpectedEnd { .. }),
+        "{kind:?}"
+    );
 }
 
 #[test]
 fn unbalanced_braces() {
-    let (line, kind) = error_of(&with_trace("event {\n\tname = e;\n\tfields := struct {\n\t\tstring s;\n};\n"));
-    assert!(matches!(kind, MetadataErrorKind::UnexpectedEnd { .. } | MetadataErrorKind::UnexpectedToken { .. }));
+    let (line, kind) = error_of(&with_trace(
+        "event {\n\tname = e;\n\tfields := struct {\n\t\tstring s;\n};\n",
+    ));
+    assert!(matches!(
+        kind,
+        MetadataErrorKind::UnexpectedEnd { .. } | MetadataErrorKind::UnexpectedToken { .. }
+    ));
     assert!(line >= 6, "{line}");
     let (line, kind) = error_of(&with_trace("stream { id = 0; }};\n"));
     assert_eq!(line, 3);
-    assert!(matches!(kind, MetadataErrorKind::UnexpectedToken { .. }), "{kind:?}");
+    assert!(
+        matches!(kind, MetadataErrorKind::UnexpectedToken { .. }),
+        "{kind:?}"
+    );
 }
 
 #[test]
 fn unknown_type_names() {
     let (line, kind) = error_of(&event("\t\tstring a;\n\t\tfoo_t b;"));
-    assert_eq!((line, kind), (7, MetadataErrorKind::UnknownType("foo_t".into())));
+    assert_eq!(
+        (line, kind),
+        (7, MetadataErrorKind::UnknownType("foo_t".into()))
+    );
     let (line, kind) = error_of(&event("\t\tstruct nowhere s;"));
-    assert_eq!((line, kind), (6, MetadataErrorKind::UnknownType("struct nowhere".into())));
+    assert_eq!(
+        (line, kind),
+        (6, MetadataErrorKind::UnknownType("struct nowhere".into()))
+    );
     // An enum without a container needs a typealias named `int`.
     let (line, kind) = error_of(&event("\t\tenum { A, B } e;"));
-    assert_eq!((line, kind), (6, MetadataErrorKind::UnknownType("int".into())));
+    assert_eq!(
+        (line, kind),
+        (6, MetadataErrorKind::UnknownType("int".into()))
+    );
 }
 
 #[test]
@@ -59,7 +81,13 @@ fn bad_numbers_and_characters() {
     let (line, kind) = error_of(&with_trace("env { x = 0x; };\n"));
     assert_eq!((line, kind), (3, MetadataErrorKind::BadNumber("0x".into())));
     let (line, kind) = error_of(&with_trace("\n\nenv { x = 18446744073709551616; };\n"));
-    assert_eq!((line, kind), (5, MetadataErrorKind::BadNumber("18446744073709551616".into())));
+    assert_eq!(
+        (line, kind),
+        (
+            5,
+            MetadataErrorKind::BadNumber("18446744073709551616".into())
+        )
+    );
     let (line, kind) = error_of(&with_trace("env { x = 1; };\n@\n"));
     assert_eq!((line, kind), (4, MetadataErrorKind::InvalidCharacter('@')));
 }
@@ -73,10 +101,16 @@ fn bad_attribute_values() {
         ("integer { size = 8; align = 3; } a;", "align"),
         ("integer { size = 8; signed = maybe; } a;", "signed"),
         ("integer { size = 8; base = 7; } a;", "base"),
-        ("integer { size = 8; byte_order = middle; } a;", "byte_order"),
+        (
+            "integer { size = 8; byte_order = middle; } a;",
+            "byte_order",
+        ),
         ("integer { size = 8; encoding = EBCDIC; } a;", "encoding"),
         ("integer { size = 8; map = clock.nowhere; } a;", "map"),
-        ("floating_point { exp_dig = 5; mant_dig = 11; } f;", "exp_dig"),
+        (
+            "floating_point { exp_dig = 5; mant_dig = 11; } f;",
+            "exp_dig",
+        ),
     ] {
         let (line, kind) = error_of(&event(&format!("\t\t{field}")));
         assert_eq!(line, 6, "{field}");
@@ -85,10 +119,18 @@ fn bad_attribute_values() {
             other => panic!("{field}: {other:?}"),
         }
     }
-    let (line, kind) = error_of(&event("\t\tinteger { size = 8; map = clock.nowhere.value; } a;"));
-    assert_eq!((line, kind), (6, MetadataErrorKind::UnknownClock("nowhere".into())));
+    let (line, kind) = error_of(&event(
+        "\t\tinteger { size = 8; map = clock.nowhere.value; } a;",
+    ));
+    assert_eq!(
+        (line, kind),
+        (6, MetadataErrorKind::UnknownClock("nowhere".into()))
+    );
     let (line, kind) = error_of(&event("\t\tinteger { size = 8; size = 16; } a;"));
-    assert_eq!((line, kind), (6, MetadataErrorKind::DuplicateAttribute("size".into())));
+    assert_eq!(
+        (line, kind),
+        (6, MetadataErrorKind::DuplicateAttribute("size".into()))
+    );
 }
 
 #[test]
@@ -96,7 +138,16 @@ fn trace_block_requirements() {
     let (line, kind) = error_of("/* CTF 1.8 */\nstream { id = 0; };\n");
     assert_eq!((line, kind), (2, MetadataErrorKind::MissingTrace));
     let (line, kind) = error_of("trace {\n major = 1;\n minor = 8;\n};\n");
-    assert_eq!((line, kind), (4, MetadataErrorKind::MissingAttribute { block: "trace", name: "byte_order" }));
+    assert_eq!(
+        (line, kind),
+        (
+            4,
+            MetadataErrorKind::MissingAttribute {
+                block: "trace",
+                name: "byte_order"
+            }
+        )
+    );
     let (line, _) = error_of("trace {\n major = 2;\n minor = 8;\n byte_order = be;\n};\n");
     assert_eq!(line, 2);
 }
@@ -113,14 +164,20 @@ fn enum_values_must_fit_their_container() {
     ] {
         let (line, kind) = error_of(&event(field));
         assert_eq!(line, 6, "{field}");
-        assert!(matches!(kind, MetadataErrorKind::EnumValueOutOfRange { .. }), "{field}: {kind:?}");
+        assert!(
+            matches!(kind, MetadataErrorKind::EnumValueOutOfRange { .. }),
+            "{field}: {kind:?}"
+        );
     }
 }
 
 #[test]
 fn duplicate_members() {
     let (line, kind) = error_of(&event("\t\tstring a;\n\t\tstring a;"));
-    assert_eq!((line, kind), (7, MetadataErrorKind::DuplicateMember("a".into())));
+    assert_eq!(
+        (line, kind),
+        (7, MetadataErrorKind::DuplicateMember("a".into()))
+    );
 }
 
 #[test]
@@ -133,15 +190,33 @@ fn unresolvable_and_invalid_references() {
         format!("\t\t{int8} a;\n\t\t{int8} s[stream.event.header.id];"),
     ] {
         let (line, kind) = error_of(&event(&fields));
-        assert!(matches!(kind, MetadataErrorKind::UnresolvedReference(_)), "{fields}: {kind:?}");
+        assert!(
+            matches!(kind, MetadataErrorKind::UnresolvedReference(_)),
+            "{fields}: {kind:?}"
+        );
         assert!(line == 6 || line == 7, "{fields}: {line}");
     }
-    let (line, kind) = error_of(&event(&format!("\t\tinteger {{ size = 8; signed = 1; }} n;\n\t\t{int8} s[n];")));
-    assert_eq!((line, kind), (7, MetadataErrorKind::InvalidSequenceLength("n".into())));
-    let (line, kind) = error_of(&event(&format!("\t\t{int8} t;\n\t\tvariant <t> {{ string a; }} v;")));
-    assert_eq!((line, kind), (7, MetadataErrorKind::InvalidVariantTag("t".into())));
-    let (line, kind) = error_of(&event("\t\tenum : integer { size = 8; } { A, B } t;\n\t\tvariant <t> { string A; string C; } v;"));
-    assert_eq!((line, kind), (7, MetadataErrorKind::UnmatchedVariantOption("C".into())));
+    let (line, kind) = error_of(&event(&format!(
+        "\t\tinteger {{ size = 8; signed = 1; }} n;\n\t\t{int8} s[n];"
+    )));
+    assert_eq!(
+        (line, kind),
+        (7, MetadataErrorKind::InvalidSequenceLength("n".into()))
+    );
+    let (line, kind) = error_of(&event(&format!(
+        "\t\t{int8} t;\n\t\tvariant <t> {{ string a; }} v;"
+    )));
+    assert_eq!(
+        (line, kind),
+        (7, MetadataErrorKind::InvalidVariantTag("t".into()))
+    );
+    let (line, kind) = error_of(&event(
+        "\t\tenum : integer { size = 8; } { A, B } t;\n\t\tvariant <t> { string A; string C; } v;",
+    ));
+    assert_eq!(
+        (line, kind),
+        (7, MetadataErrorKind::UnmatchedVariantOption("C".into()))
+    );
     let (line, kind) = error_of(&with_trace(
         "variant named { string A; };\nevent {\n\tname = e;\n\tfields := struct { variant named v; };\n};\n",
     ));
@@ -151,42 +226,67 @@ fn unresolvable_and_invalid_references() {
 #[test]
 fn deep_nesting_is_an_error_not_a_stack_overflow() {
     for depth in [MAX_NESTING_DEPTH + 1, 10_000, 200_000] {
-        let fields = format!("{}string s;{}", "struct {".repeat(depth), "} x;".repeat(depth));
+        let fields = format!(
+            "{}string s;{}",
+            "struct {".repeat(depth),
+            "} x;".repeat(depth)
+        );
         let (_, kind) = error_of(&event(&fields));
-        assert!(matches!(kind, MetadataErrorKind::TooDeep { .. }), "{depth}: {kind:?}");
+        assert!(
+            matches!(kind, MetadataErrorKind::TooDeep { .. }),
+            "{depth}: {kind:?}"
+        );
     }
     let dims = "[1]".repeat(10_000);
     let (_, kind) = error_of(&event(&format!("string s{dims};")));
-    assert!(matches!(kind, MetadataErrorKind::TooDeep { .. }), "{kind:?}");
+    assert!(
+        matches!(kind, MetadataErrorKind::TooDeep { .. }),
+        "{kind:?}"
+    );
     // Typealiases nest past the syntax limit without deep syntax.
     let mut text = with_trace("typealias struct { string s; } := t0;\n");
     for i in 1..200 {
         text.push_str(&format!("typealias struct {{ t{} x; }} := t{i};\n", i - 1));
     }
     let (_, kind) = error_of(&text);
-    assert!(matches!(kind, MetadataErrorKind::TooDeep { .. }), "{kind:?}");
+    assert!(
+        matches!(kind, MetadataErrorKind::TooDeep { .. }),
+        "{kind:?}"
+    );
 }
 
 #[test]
 fn exponential_typealias_expansion_is_bounded() {
     let mut text = with_trace("typealias integer { size = 8; } := t0;\n");
     for i in 1..64 {
-        text.push_str(&format!("typealias struct {{ t{p} a; t{p} b; }} := t{i};\n", p = i - 1));
+        text.push_str(&format!(
+            "typealias struct {{ t{p} a; t{p} b; }} := t{i};\n",
+            p = i - 1
+        ));
     }
     let (_, kind) = error_of(&text);
-    assert!(matches!(kind, MetadataErrorKind::TooManyFieldClasses { .. }), "{kind:?}");
+    assert!(
+        matches!(kind, MetadataErrorKind::TooManyFieldClasses { .. }),
+        "{kind:?}"
+    );
 }
 
 #[test]
 fn size_limit() {
     let mut text = String::with_capacity(MAX_METADATA_BYTES + 1);
     text.push_str(TRACE);
-    text.extend(std::iter::repeat(' ').take(MAX_METADATA_BYTES + 1 - TRACE.len()));
+    text.extend(std::iter::repeat_n(
+        ' ',
+        MAX_METADATA_BYTES + 1 - TRACE.len(),
+    ));
     let (line, kind) = error_of(&text);
     assert_eq!(line, 1);
     assert!(matches!(kind, MetadataErrorKind::TooLarge { .. }));
     let bytes = vec![b' '; MAX_METADATA_BYTES + 1];
-    assert!(matches!(decode_metadata_stream(&bytes), Err(MetadataStreamError::TooLarge { .. })));
+    assert!(matches!(
+        decode_metadata_stream(&bytes),
+        Err(MetadataStreamError::TooLarge { .. })
+    ));
 }
 
 #[test]
@@ -210,7 +310,27 @@ fn one_mebibyte_parses_fast() {
 
 #[test]
 fn garbage_never_panics() {
-    for text in ["", "}", "{", ";", "trace", "trace {", "typealias", "typealias integer", ":= :=", "enum :", "struct {", "variant <", "x[", "\"", "'", "'ab'", "/*", "-", "event { fields := struct { x y z; }; };"] {
+    for text in [
+        "",
+        "}",
+        "{",
+        ";",
+        "trace",
+        "trace {",
+        "typealias",
+        "typealias integer",
+        ":= :=",
+        "enum :",
+        "struct {",
+        "variant <",
+        "x[",
+        "\"",
+        "'",
+        "'ab'",
+        "/*",
+        "-",
+        "event { fields := struct { x y z; }; };",
+    ] {
         let _ = parse_metadata(text);
         let _ = parse_metadata(&with_trace(text));
     }

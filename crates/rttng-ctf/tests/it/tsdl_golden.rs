@@ -119,15 +119,24 @@ fn u(size_bits: u32) -> IntegerClass {
 }
 
 fn mapped(size_bits: u32) -> IntegerClass {
-    IntegerClass { mapped_clock: Some("monotonic".into()), ..u(size_bits) }
+    IntegerClass {
+        mapped_clock: Some("monotonic".into()),
+        ..u(size_bits)
+    }
 }
 
 fn member(name: &str, class: FieldClass) -> StructMember {
-    StructMember { name: name.into(), class }
+    StructMember {
+        name: name.into(),
+        class,
+    }
 }
 
 fn strukt(members: Vec<StructMember>, min_align_bits: u32) -> FieldClass {
-    FieldClass::Struct(StructClass { members, min_align_bits })
+    FieldClass::Struct(StructClass {
+        members,
+        min_align_bits,
+    })
 }
 
 fn check_golden(md: &Metadata) {
@@ -138,7 +147,13 @@ fn check_golden(md: &Metadata) {
     let header = strukt(
         vec![
             member("magic", FieldClass::Integer(u(32))),
-            member("uuid", FieldClass::Array(ArrayClass { element: Box::new(FieldClass::Integer(u(8))), length: 16 })),
+            member(
+                "uuid",
+                FieldClass::Array(ArrayClass {
+                    element: Box::new(FieldClass::Integer(u(8))),
+                    length: 16,
+                }),
+            ),
             member("stream_id", FieldClass::Integer(u(32))),
             member("stream_instance_id", FieldClass::Integer(u(64))),
         ],
@@ -152,11 +167,17 @@ fn check_golden(md: &Metadata) {
         ("tracer_name".into(), EnvValue::Str("lttng-ust".into())),
         ("tracer_major".into(), EnvValue::Int(2)),
         ("tracer_minor".into(), EnvValue::Int(13)),
-        ("tracer_buffering_scheme".into(), EnvValue::Str("uid".into())),
+        (
+            "tracer_buffering_scheme".into(),
+            EnvValue::Str("uid".into()),
+        ),
         ("tracer_buffering_id".into(), EnvValue::Int(1000)),
         ("architecture_bit_width".into(), EnvValue::Int(64)),
         ("trace_name".into(), EnvValue::Str("mysession".into())),
-        ("trace_creation_datetime".into(), EnvValue::Str("20231114T221320+0000".into())),
+        (
+            "trace_creation_datetime".into(),
+            EnvValue::Str("20231114T221320+0000".into()),
+        ),
     ];
     assert_eq!(md.env, env);
 
@@ -165,7 +186,8 @@ fn check_golden(md: &Metadata) {
         vec![ClockClass {
             name: "monotonic".into(),
             uuid: Some([
-                0xc1, 0x9b, 0x5a, 0xc9, 0xb8, 0xe6, 0x4f, 0x78, 0xbe, 0x95, 0xa6, 0x05, 0xd0, 0x4e, 0x34, 0xc6
+                0xc1, 0x9b, 0x5a, 0xc9, 0xb8, 0xe6, 0x4f, 0x78, 0xbe, 0x95, 0xa6, 0x05, 0xd0, 0x4e,
+                0x34, 0xc6
             ]),
             description: Some("Monotonic Clock".into()),
             freq: 1_000_000_000,
@@ -196,10 +218,19 @@ fn check_golden(md: &Metadata) {
 
     // The event header: the enum `id` is the variant's tag, so it holds slot 0.
     let id_enum = EnumClass {
-        container: IntegerClass { store_slot: Some(0), ..u(16) },
+        container: IntegerClass {
+            store_slot: Some(0),
+            ..u(16)
+        },
         mappings: vec![
-            EnumMapping { label: "compact".into(), ranges: vec![(0, 65534)] },
-            EnumMapping { label: "extended".into(), ranges: vec![(65535, 65535)] },
+            EnumMapping {
+                label: "compact".into(),
+                ranges: vec![(0, 65534)],
+            },
+            EnumMapping {
+                label: "extended".into(),
+                ranges: vec![(65535, 65535)],
+            },
         ],
     };
     let variant = VariantClass {
@@ -207,19 +238,33 @@ fn check_golden(md: &Metadata) {
         tag_slot: 0,
         tag_signed: false,
         options: vec![
-            VariantOption { name: "compact".into(), class: strukt(vec![member("timestamp", FieldClass::Integer(mapped(32)))], 1) },
+            VariantOption {
+                name: "compact".into(),
+                class: strukt(
+                    vec![member("timestamp", FieldClass::Integer(mapped(32)))],
+                    1,
+                ),
+            },
             VariantOption {
                 name: "extended".into(),
                 class: strukt(
-                    vec![member("id", FieldClass::Integer(u(32))), member("timestamp", FieldClass::Integer(mapped(64)))],
+                    vec![
+                        member("id", FieldClass::Integer(u(32))),
+                        member("timestamp", FieldClass::Integer(mapped(64))),
+                    ],
                     1,
                 ),
             },
         ],
         selector: vec![(0, 65534, 0), (65535, 65535, 1)],
     };
-    let event_header =
-        strukt(vec![member("id", FieldClass::Enum(id_enum)), member("v", FieldClass::Variant(variant))], 8);
+    let event_header = strukt(
+        vec![
+            member("id", FieldClass::Enum(id_enum)),
+            member("v", FieldClass::Variant(variant)),
+        ],
+        8,
+    );
     assert_eq!(stream.event_header.as_ref(), Some(&event_header));
 
     assert_eq!(stream.events.len(), 1);
@@ -232,8 +277,19 @@ fn check_golden(md: &Metadata) {
     assert_eq!(event.context, None);
     let fields = strukt(
         vec![
-            member("_my_int", FieldClass::Integer(IntegerClass { signed: true, ..u(32) })),
-            member("_my_str", FieldClass::String(StringClass { encoding: Encoding::Utf8 })),
+            member(
+                "_my_int",
+                FieldClass::Integer(IntegerClass {
+                    signed: true,
+                    ..u(32)
+                }),
+            ),
+            member(
+                "_my_str",
+                FieldClass::String(StringClass {
+                    encoding: Encoding::Utf8,
+                }),
+            ),
         ],
         1,
     );

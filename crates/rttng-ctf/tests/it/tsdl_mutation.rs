@@ -19,13 +19,33 @@ const INTERESTING: &[u8] = b"{}[]();,=:.<>-*\"'/\\\n\r 0123456789_xabcdefz\0\xff
 
 #[derive(Clone, Debug)]
 enum Mutation {
-    Flip { at: usize, byte: u8 },
-    Insert { at: usize, byte: u8 },
-    Delete { at: usize, len: usize },
-    Truncate { at: usize },
+    Flip {
+        at: usize,
+        byte: u8,
+    },
+    Insert {
+        at: usize,
+        byte: u8,
+    },
+    Delete {
+        at: usize,
+        len: usize,
+    },
+    Truncate {
+        at: usize,
+    },
     /// Copy `len` bytes from `from` of another corpus text to `at`.
-    Splice { other: usize, from: usize, len: usize, at: usize },
-    Duplicate { from: usize, len: usize, at: usize },
+    Splice {
+        other: usize,
+        from: usize,
+        len: usize,
+        at: usize,
+    },
+    Duplicate {
+        from: usize,
+        len: usize,
+        at: usize,
+    },
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -35,9 +55,16 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         (any::<usize>(), byte).prop_map(|(at, byte)| Mutation::Insert { at, byte }),
         (any::<usize>(), 1usize..64).prop_map(|(at, len)| Mutation::Delete { at, len }),
         any::<usize>().prop_map(|at| Mutation::Truncate { at }),
-        (any::<usize>(), any::<usize>(), 1usize..512, any::<usize>())
-            .prop_map(|(other, from, len, at)| Mutation::Splice { other, from, len, at }),
-        (any::<usize>(), 1usize..256, any::<usize>()).prop_map(|(from, len, at)| Mutation::Duplicate { from, len, at }),
+        (any::<usize>(), any::<usize>(), 1usize..512, any::<usize>()).prop_map(
+            |(other, from, len, at)| Mutation::Splice {
+                other,
+                from,
+                len,
+                at
+            }
+        ),
+        (any::<usize>(), 1usize..256, any::<usize>())
+            .prop_map(|(from, len, at)| Mutation::Duplicate { from, len, at }),
     ]
 }
 
@@ -63,7 +90,12 @@ fn apply(mut bytes: Vec<u8>, m: &Mutation, corpus: &[Vec<u8>]) -> Vec<u8> {
             let i = pos(at, bytes.len());
             bytes.truncate(i);
         }
-        Mutation::Splice { other, from, len, at } => {
+        Mutation::Splice {
+            other,
+            from,
+            len,
+            at,
+        } => {
             let src = &corpus[other % corpus.len()];
             let start = pos(from, src.len());
             let end = (start + len).min(src.len());
@@ -82,7 +114,10 @@ fn apply(mut bytes: Vec<u8>, m: &Mutation, corpus: &[Vec<u8>]) -> Vec<u8> {
 }
 
 fn cases() -> u32 {
-    std::env::var("RTTNG_MUTATION_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_CASES)
+    std::env::var("RTTNG_MUTATION_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_CASES)
 }
 
 #[test]
@@ -90,7 +125,11 @@ fn mutated_metadata_never_panics() {
     let mut corpus: Vec<Vec<u8>> = corpus_texts().into_iter().map(String::into_bytes).collect();
     corpus.push(GOLDEN_TSDL.as_bytes().to_vec());
     let corpus = corpus;
-    let mut runner = TestRunner::new(Config { cases: cases(), failure_persistence: None, ..Config::default() });
+    let mut runner = TestRunner::new(Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    });
     let strategy = (any::<usize>(), proptest::collection::vec(mutation(), 1..8));
     let parsed_ok = std::cell::Cell::new(0u32);
     runner
@@ -108,7 +147,10 @@ fn mutated_metadata_never_panics() {
         })
         .unwrap();
     // Some mutations are harmless (inside comments or strings): the parser must not reject all.
-    assert!(parsed_ok.get() > 0 || cases() < 100, "no mutated text parsed");
+    assert!(
+        parsed_ok.get() > 0 || cases() < 100,
+        "no mutated text parsed"
+    );
 }
 
 #[test]
