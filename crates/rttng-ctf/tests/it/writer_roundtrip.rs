@@ -155,3 +155,305 @@ fn sample_models_round_trip_through_tsdl() {
         rttng_ctf::writer::EventHeaderKind::Compact,
     ));
 }
+
+/// A field class shape; [`build`] turns it into members with unique names, adding the length
+/// and tag members that sequences and variants need.
+#[derive(Clone, Debug)]
+enum Shape {
+    Int {
+        size: u32,
+        align: u32,
+        signed: bool,
+        other_bo: bool,
+        base: u8,
+        text: bool,
+    },
+    Float {
+        double: bool,
+        align: u32,
+        other_bo: bool,
+    },
+    Str {
+        ascii: bool,
+    },
+    Enum {
+        size: u32,
+        signed: bool,
+        labels: u8,
+        two_ranges: bool,
+    },
+    Array(Box<Shape>, u8),
+    Seq(Box<Shape>),
+    Struct(Vec<Shape>, u32),
+    Variant(Vec<Shape>),
+}
+
+fn leaf() -> impl Strategy<Value = Shape> {
+    prop_oneof![
+        (
+            1u32..=64,
+            prop::sample::select(vec![1u32, 8, 16, 32, 64]),
+            any::<bool>(),
+            any::<bool>(),
+            0u8..4,
+            any::<bool>()
+        )
+            .prop_map(|(size, align, signed, other_bo, base, text)| Shape::Int {
+                size,
+                align,
+                signed,
+                other_bo,
+                base,
+                text: text && size == 8
+            }),
+        (
+            any::<bool>(),
+            prop::sample::select(vec![8u32, 32, 64]),
+            any::<bool>()
+        )
+            .prop_map(|(double, align, other_bo)| Shape::Float {
+                double,
+                align,
+                other_bo
+            }),
+        any::<bool>().prop_map(|ascii| Shape::Str { ascii }),
+        (8u32..=32, any::<bool>(), 1u8..5, any::<bool>()).prop_map(
+            |(size, signed, labels, two_ranges)| Shape::Enum {
+                size,
+                signed,
+                labels,
+                two_ranges
+            }
+        ),
+    ]
+}
+
+fn shape() -> impl Strategy<Value = Shape> {
+    leaf().prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            (inner.clone(), 0u8..4).prop_map(|(s, n)| Shape::Array(Box::new(s), n)),
+            inner.clone().prop_map(|s| Shape::Seq(Box::new(s))),
+            (
+                prop::collection::vec(inner.clone(), 0..4),
+                prop::sample::select(vec![1u32, 8, 32, 64])
+            )
+                .prop_map(|(m, a)| Shape::Struct(m, a)),
+            prop::collection::vec(inner, 1..4).prop_map(Shape::Variant),
+        ]
+    })
+}
+
+struct Builder {
+    bo: ByteOrder,
+    next: u32,
+}
+
+impl Builder {
+    fn name(&mut self, prefix: &str) -> String {
+        self.next += 1;
+        format!("{prefix}{}", self.next)
+    }
+
+    fn int(&self, size: u32, align: u32, signed: bool, bo: ByteOrder) -> IntegerClass {
+        IntegerClass {
+            size_bits: size,
+            align_bits: align,
+            signed,
+            byte_order: bo,
+            base: DisplayBase::Decimal,
+            encoding: Encoding::None,
+            mapped_clock: None,
+            role: None,
+            store_slot: None,
+        }
+    }
+
+    fn other(&self) -> ByteOrder {
+        match self.bo {
+            ByteOrder::Little => ByteOrder::Big,
+            ByteOrder::Big => ByteOrder::Little,
+        }
+    }
+
+    /// One class; shapes needing a sibling member are wrapped in a struct.
+    fn single(&mut self, s: &Shape) -> FieldClass {
+        let mut members = self.members(s);
+        if members.len() == 1 {
+            members.pop().unwrap().class
+        } else {
+            FieldClass::Struct(StructClass {
+                members,
+                min_align_bits: 1,
+            })
+        }
+    }
+
+    fn members(&mut self, s: &Shape) -> Vec<StructMember> {
+        let name = self.name("_f");
+        let class = match s {
+            Shape::Int {
+                size,
+                align,
+                signed,
+                other_bo,
+                base,
+                text,
+            } => {
+                let bo = if *other_bo { self.other() } else { self.bo };
+                let mut i = self.int(*size, *align, *signed, bo);
+                i.base = [
+                    DisplayBase::Binary,
+                    DisplayBase::Octal,
+                    DisplayBase::Decimal,
+                    DisplayBase::Hexadecimal,
+                ][*base as usize];
+                if *text {
+                    i.encoding = Encoding::Utf8;
+                }
+                FieldClass::Integer(i)
+            }
+            Shape::Float {
+                double,
+                align,
+                other_bo,
+            } => FieldClass::Float(FloatClass {
+                exp_dig: if *double { 11 } else { 8 },
+                mant_dig: if *double { 53 } else { 24 },
+                align_bits: *align,
+                byte_order: if *other_bo { self.other() } else { self.bo },
+            }),
+            Shape::Str { ascii } => FieldClass::String(StringClass {
+                encoding: if *ascii {
+                    Encoding::Ascii
+                } else {
+                    Encoding::Utf8
+                },
+            }),
+            Shape::Enum {
+                size,
+                signed,
+                labels,
+                two_ranges,
+            } => {
+                let mut mappings: Vec<EnumMapping> = (0..*labels)
+                    .map(|i| EnumMapping {
+                        label: format!("L{i} x"),
+                        ranges: vec![(i128::from(i), i128::from(i))],
+                    })
+                    .collect();
+                if *two_ranges {
+                    mappings[0].ranges.push((50, 60));
+                }
+                if *signed {
+                    mappings.push(EnumMapping {
+                        label: "NEG".to_string(),
+                        ranges: vec![(-3, -2)],
+                    });
+                }
+                FieldClass::Enum(EnumClass {
+                    container: self.int(*size, 8, *signed, self.bo),
+                    mappings,
+                })
+            }
+            Shape::Array(e, n) => FieldClass::Array(ArrayClass {
+                element: Box::new(self.single(e)),
+                length: u64::from(*n),
+            }),
+            Shape::Seq(e) => {
+                let len_name = self.name("_len");
+                let element = Box::new(self.single(e));
+                return vec![
+                    StructMember {
+                        name: len_name.clone(),
+                        class: FieldClass::Integer(self.int(32, 8, false, self.bo)),
+                    },
+                    StructMember {
+                        name,
+                        class: FieldClass::Sequence(SequenceClass {
+                            element,
+                            length_ref: len_name,
+                            length_slot: 0,
+                        }),
+                    },
+                ];
+            }
+            Shape::Struct(m, align) => {
+                let members = m.iter().flat_map(|s| self.members(s)).collect();
+                FieldClass::Struct(StructClass {
+                    members,
+                    min_align_bits: *align,
+                })
+            }
+            Shape::Variant(opts) => {
+                let tag_name = self.name("_tag");
+                let options: Vec<VariantOption> = opts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, o)| VariantOption {
+                        name: format!("o{i}"),
+                        class: self.single(o),
+                    })
+                    .collect();
+                let mappings = (0..options.len())
+                    .map(|i| EnumMapping {
+                        label: format!("o{i}"),
+                        ranges: vec![(i as i128, i as i128)],
+                    })
+                    .collect();
+                let tag = EnumClass {
+                    container: self.int(8, 8, false, self.bo),
+                    mappings,
+                };
+                return vec![
+                    StructMember {
+                        name: tag_name.clone(),
+                        class: FieldClass::Enum(tag),
+                    },
+                    StructMember {
+                        name,
+                        class: FieldClass::Variant(VariantClass {
+                            tag_ref: tag_name,
+                            tag_slot: 0,
+                            tag_signed: false,
+                            options,
+                            selector: Vec::new(),
+                        }),
+                    },
+                ];
+            }
+        };
+        vec![StructMember { name, class }]
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn generated_models_round_trip_through_tsdl(
+        big_endian in any::<bool>(),
+        packed in any::<bool>(),
+        compact in any::<bool>(),
+        payload in prop::collection::vec(shape(), 0..6),
+        context in prop::collection::vec(shape(), 1..3),
+    ) {
+        use rttng_ctf::writer::{event_class, monotonic_clock, EventHeaderKind, LttngLayout};
+        let bo = if big_endian { ByteOrder::Big } else { ByteOrder::Little };
+        let layout = LttngLayout { byte_order: bo, packed, clock_name: "monotonic".to_string() };
+        let mut md = layout.metadata([3; 16], monotonic_clock(None, -5), vec![
+            ("hostname".to_string(), EnvValue::Str("h \"q\"".to_string())),
+            ("n".to_string(), EnvValue::Int(-7)),
+        ]);
+        let header = if compact { EventHeaderKind::Compact } else { EventHeaderKind::Large };
+        let mut b = Builder { bo, next: 0 };
+        let ctx = context.iter().flat_map(|s| b.members(s)).collect();
+        let mut sc = layout.stream_class(0, header, Some(FieldClass::Struct(StructClass { members: ctx, min_align_bits: 1 })));
+        let fields = payload.iter().flat_map(|s| b.members(s)).collect();
+        let mut ev = event_class(0, 0, "p:e", Some(3), FieldClass::Struct(StructClass { members: fields, min_align_bits: 8 }));
+        ev.model_emf_uri = Some("uri".to_string());
+        sc.events.push(ev);
+        sc.events.push(event_class(7, 0, "p:other", None, FieldClass::Struct(StructClass { members: vec![], min_align_bits: 1 })));
+        md.streams.push(sc);
+        round_trip(&md);
+    }
+}
