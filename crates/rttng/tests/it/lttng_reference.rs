@@ -255,14 +255,18 @@ fn rttng_view_prints_what_babeltrace2_prints_for_lttng_traces() {
     report("comparisons", &failures, total);
 }
 
-/// The total of babeltrace2's `sink.utils.counter` (`N Event messages` line).
+/// The total of babeltrace2's `sink.utils.counter`: its last `N Event messages` line (it prints
+/// running totals every 10000 messages, then the final one).
 fn babeltrace_event_total(counter_stdout: &str) -> Option<u64> {
-    counter_stdout.lines().find_map(|line| {
-        let (count, what) = line.trim().split_once(char::is_whitespace)?;
-        (what.trim() == "Event messages")
-            .then(|| count.parse().ok())
-            .flatten()
-    })
+    counter_stdout
+        .lines()
+        .filter_map(|line| {
+            let (count, what) = line.trim().split_once(char::is_whitespace)?;
+            (what.trim() == "Event messages")
+                .then(|| count.parse().ok())
+                .flatten()
+        })
+        .last()
 }
 
 /// Per event name counts from babeltrace2's default text output.
@@ -379,9 +383,9 @@ mod tests {
 
     #[test]
     fn parses_babeltrace_counter_total() {
-        let text = "             87 Event messages\n              2 Stream beginning messages\n\
-                    95 messages (TOTAL)\n";
-        assert_eq!(babeltrace_event_total(text), Some(87));
+        let text = "  10000 Event messages\n             10087 Event messages\n\
+                    2 Stream beginning messages\n95 messages (TOTAL)\n";
+        assert_eq!(babeltrace_event_total(text), Some(10087));
         assert_eq!(babeltrace_event_total("95 messages (TOTAL)\n"), None);
     }
 
