@@ -120,14 +120,14 @@ fn attr_str(a: &Attr) -> Result<String> {
 
 fn attr_bool(a: &Attr) -> Result<bool> {
     match value_of(a)? {
+        // babeltrace2 takes any non-zero integer as true.
         Value::Int(0) => Ok(false),
-        Value::Int(1) => Ok(true),
+        Value::Int(_) => Ok(true),
         Value::Path(s) | Value::Str(s) => match s.as_str() {
             "true" | "TRUE" | "True" => Ok(true),
             "false" | "FALSE" | "False" => Ok(false),
             _ => bad(a.line, &a.key, "expected a boolean"),
         },
-        Value::Int(_) => bad(a.line, &a.key, "expected a boolean"),
     }
 }
 
@@ -1078,10 +1078,8 @@ impl Lower {
                 }
                 Some((lo, Some(hi))) => (int_of(lo)?, int_of(hi)?),
             };
-            if lo > hi {
-                return bad(e.line, "enum", "range start is greater than its end");
-            }
-            if lo < min || hi > max {
+            // babeltrace2 keeps a reversed range as written (it then matches no value).
+            if lo < min || lo > max || hi < min || hi > max {
                 return err(
                     e.line,
                     MetadataErrorKind::EnumValueOutOfRange {
