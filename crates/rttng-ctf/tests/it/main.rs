@@ -1,6 +1,7 @@
 //! Integration tests of rttng-ctf (one binary for the crate).
 
 mod writer_babeltrace;
+mod writer_alloc;
 mod writer_golden;
 mod writer_roundtrip;
 mod tsdl_corpus;
