@@ -10,6 +10,13 @@
  * liblttng-ust's constructor already blocks (bounded by
  * LTTNG_UST_REGISTER_TIMEOUT) until the session daemons it finds have
  * registered the app and enabled its events.
+ *
+ * Note on empty strings: babeltrace2 2.0.4 recycles event objects per event
+ * class, and when a string field (ctf_string, or a ctf_sequence_text of
+ * length 0) is empty it often prints the text that field held in an earlier
+ * event instead of "". So a field that holds text in some events is empty
+ * here only in the first event of its class (a fresh object); the `empty`
+ * field is always empty, hence always printed right.
  */
 #include <math.h>
 #include <stdint.h>
@@ -28,7 +35,7 @@ static const char *const strings[] = {
 	"quote \" and backslash \\ and 'single'",
 	"utf-8: caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xa7",
 	"ctrl \x01\x1b[0m bell \x07 del \x7f",
-	"",
+	"x",
 };
 
 #define STRING_COUNT (sizeof(strings) / sizeof(strings[0]))
@@ -67,7 +74,8 @@ int main(int argc, char **argv)
 		unsigned int count = (unsigned int)(n % 5);
 		const char *s = strings[n % STRING_COUNT];
 		static const char text[] = "variable-length text";
-		size_t text_len = (size_t)(n * 3 % (sizeof(text) - 1));
+		/* Zero length only in the first event (see the note at the top). */
+		size_t text_len = n == 0 ? 0 : (size_t)(1 + n * 3 % (sizeof(text) - 1));
 		/* Enum values walk through every mapping, including unmapped ones. */
 		static const unsigned int state_values[] = { 0, 5, 10, 15, 42, 100, 255, 256, 200 };
 		static const int delta_values[] = { 0, -1, -99, -100, -500000, 1, 999999, 2000000, -2000000 };
