@@ -29,8 +29,9 @@ pub struct RecoveryReport {
     /// Closed packets whose header had not been committed (rewritten from scratch).
     pub headers_rewritten: u64,
     /// Bytes that were committed but lie after an uncommitted reservation in the same
-    /// packet; the packet is truncated at that hole, so they are lost.
-    pub committed_bytes_lost: u64,
+    /// packet (records, plus the closing padding if the packet had been switched); the
+    /// packet is truncated at that hole, so the records among them are lost.
+    pub committed_bytes_after_hole: u64,
 }
 
 /// The consumer's handle on one channel. It owns the shared memory.
@@ -383,7 +384,7 @@ impl Consumer {
             let (prefix, ooo) = (commit_word::prefix(w), commit_word::ooo(w));
             let mut content = if prefix + ooo >= reserved { reserved } else { prefix };
             if content < reserved {
-                report.committed_bytes_lost += ooo;
+                report.committed_bytes_after_hole += ooo;
             }
             if prefix < HEADER && content < reserved {
                 // The opener died before committing the header: rewrite it, empty.

@@ -2,7 +2,7 @@
 //! the crate's constants), discard and overwrite modes, flush, wakeup, bad shared memory.
 
 use super::*;
-use rttng_ringbuf::{FlushOutcome, MapError, ReserveError};
+use rttng_ringbuf::{FlushOutcome, MapError, RecoveryReport, ReserveError};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -176,4 +176,71 @@ fn producer_rejects_memory_that_is_not_a_channel() {
         OwnedFd::from_raw_fd(raw)
     };
     assert!(matches!(Producer::from_fd(fd.as_fd()), Err(MapError::BadMagic { found: 0 })));
+}
+
+#[test]
+fn recovery_closes_an_open_packet_of_a_dead_producer() {
+    let (mut consumer, producer) = channel(&config(2, 2, 512, Mode::Discard));
+    producer.write(1, 1, &make_record(0, 0, 20)).unwrap();
+    producer.write(1, 2, &make_record(0, 1, 30)).unwrap();
+    drop(producer);
+    assert!(consumer.get_next(1).unwrap().is_none());
+    // SAFETY: the producer is gone.
+    let report = unsafe { consumer.recover_dead_producer(9) };
+    assert_eq!(report, RecoveryReport { packets_closed: 1, headers_rewritten: 0, committed_bytes_after_hole: 0 });
+    let pkt = consumer.get_next(1).unwrap().expect("recovered packet");
+    assert_eq!(parse_records(pkt.records()).unwrap(), vec![(0, 0), (0, 1)]);
+    assert_eq!(le_u64(pkt.bytes(), 40), 9, "ended at the recovery time");
+    assert_eq!(le_u64(pkt.bytes(), 48), (84 + 50) * 8);
+    pkt.release();
+    assert!(consumer.get_next(0).unwrap().is_none(), "cpu 0 never had a packet");
+}
+
+#[test]
+fn recovery_truncates_a_packet_at_an_uncommitted_reservation() {
+    let (mut consumer, producer) = channel(&config(1, 2, 512, Mode::Discard));
+    producer.write(0, 1, &make_record(0, 0, 20)).unwrap();
+    // A thread that died between reserve and commit.
+    std::mem::forget(producer.reserve(0, 30, 2).unwrap());
+    producer.write(0, 3, &make_record(0, 2, 25)).unwrap();
+    drop(producer);
+    // SAFETY: the producer is gone.
+    let report = unsafe { consumer.recover_dead_producer(10) };
+    assert_eq!(report, RecoveryReport { packets_closed: 1, headers_rewritten: 0, committed_bytes_after_hole: 25 });
+    let pkt = consumer.get_next(0).unwrap().expect("recovered packet");
+    assert_eq!(parse_records(pkt.records()).unwrap(), vec![(0, 0)]);
+    assert_eq!(le_u64(pkt.bytes(), 48), (84 + 20) * 8);
+}
+
+#[test]
+fn recovery_of_a_stalled_older_packet_keeps_packet_times_ordered() {
+    // 3 records of 50 bytes per 256-byte packet; the 2nd record of packet 0 is never
+    // committed, packet 1 completes, packet 2 is open.
+    let (mut consumer, producer) = channel(&config(1, 4, 256, Mode::Discard));
+    producer.write(0, 10, &make_record(0, 0, 50)).unwrap();
+    std::mem::forget(producer.reserve(0, 50, 20).unwrap());
+    for seq in 2..7 {
+        producer.write(0, seq * 10, &make_record(0, seq, 50)).unwrap();
+    }
+    assert!(consumer.get_next(0).unwrap().is_none(), "packet 0 is stuck on the hole");
+    drop(producer);
+    // SAFETY: the producer is gone.
+    let report = unsafe { consumer.recover_dead_producer(1000) };
+    assert_eq!(report.packets_closed, 2, "packet 0 (hole) and packet 2 (open)");
+    // Record 2 (50 bytes) and the closing padding (256 - 84 - 150 = 22) sat after it.
+    assert_eq!(report.committed_bytes_after_hole, 72);
+    let mut got = Vec::new();
+    while let Some(pkt) = consumer.get_next(0).unwrap() {
+        let b = pkt.bytes();
+        got.push((pkt.packet_seq(), le_u64(b, 32), le_u64(b, 40), parse_records(pkt.records()).unwrap()));
+        pkt.release();
+    }
+    assert_eq!(
+        got,
+        vec![
+            (0, 10, 30, vec![(0, 0)]),
+            (1, 30, 60, vec![(0, 3), (0, 4), (0, 5)]),
+            (2, 60, 1000, vec![(0, 6)]),
+        ]
+    );
 }
