@@ -258,15 +258,12 @@ fn rttng_view_prints_what_babeltrace2_prints_for_lttng_traces() {
 /// The total of babeltrace2's `sink.utils.counter`: its last `N Event messages` line (it prints
 /// running totals every 10000 messages, then the final one).
 fn babeltrace_event_total(counter_stdout: &str) -> Option<u64> {
-    counter_stdout
-        .lines()
-        .filter_map(|line| {
-            let (count, what) = line.trim().split_once(char::is_whitespace)?;
-            (what.trim() == "Event messages")
-                .then(|| count.parse().ok())
-                .flatten()
-        })
-        .last()
+    counter_stdout.lines().rev().find_map(|line| {
+        let (count, what) = line.trim().split_once(char::is_whitespace)?;
+        (what.trim() == "Event messages")
+            .then(|| count.parse().ok())
+            .flatten()
+    })
 }
 
 /// Per event name counts from babeltrace2's default text output.
