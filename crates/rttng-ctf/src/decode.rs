@@ -229,22 +229,31 @@ impl<'a> Bits<'a> {
         let start = (self.pos / 8) as usize;
         let shift = (self.pos % 8) as u32;
         let v = if shift == 0 && size_bits % 8 == 0 {
-            let n = (size_bits / 8) as usize;
-            let bytes = &self.buf[start..start + n];
-            let mut v = 0u64;
-            match order {
-                ByteOrder::Little => {
-                    for (i, b) in bytes.iter().enumerate() {
-                        v |= u64::from(*b) << (8 * i);
+            if let Some(window) = self.buf.get(start..start + 8) {
+                // Fast path: one unaligned 8-byte load, then keep the field's bytes.
+                let w: [u8; 8] = window.try_into().expect("8-byte window");
+                match order {
+                    ByteOrder::Little => u64::from_le_bytes(w) & low_mask(size_bits),
+                    ByteOrder::Big => u64::from_be_bytes(w) >> (64 - size_bits),
+                }
+            } else {
+                let n = (size_bits / 8) as usize;
+                let bytes = &self.buf[start..start + n];
+                let mut v = 0u64;
+                match order {
+                    ByteOrder::Little => {
+                        for (i, b) in bytes.iter().enumerate() {
+                            v |= u64::from(*b) << (8 * i);
+                        }
+                    }
+                    ByteOrder::Big => {
+                        for b in bytes {
+                            v = (v << 8) | u64::from(*b);
+                        }
                     }
                 }
-                ByteOrder::Big => {
-                    for b in bytes {
-                        v = (v << 8) | u64::from(*b);
-                    }
-                }
+                v
             }
-            v
         } else {
             let nbytes = (shift + size_bits).div_ceil(8) as usize;
             let bytes = &self.buf[start..start + nbytes];
@@ -273,6 +282,15 @@ impl<'a> Bits<'a> {
 }
 
 #[inline]
+fn low_mask(size_bits: u32) -> u64 {
+    if size_bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << size_bits) - 1
+    }
+}
+
+#[inline]
 fn sign_extend(raw: u64, size_bits: u32) -> i64 {
     if size_bits >= 64 {
         raw as i64
@@ -285,6 +303,12 @@ fn sign_extend(raw: u64, size_bits: u32) -> i64 {
 /// Nanoseconds from the clock's origin (the Unix epoch for LTTng clocks) for `cycles`, computed
 /// as babeltrace2 does (offsets normalised so that `0 <= offset < freq`).
 pub fn ns_from_origin(clock: &ClockClass, cycles: u64) -> i64 {
+    if clock.freq == 1_000_000_000 {
+        // Exact for 1 GHz clocks, without the 128-bit division below.
+        let base = i128::from(clock.offset_s) * 1_000_000_000 + i128::from(clock.offset);
+        let ns = base + i128::from(cycles);
+        return ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+    }
     let freq = i128::from(clock.freq.max(1));
     let mut offset_s = i128::from(clock.offset_s);
     let mut offset_cycles = i128::from(clock.offset);
@@ -639,7 +663,8 @@ fn decode_field(fc: &FieldClass, r: &mut Bits<'_>, st: &mut State, out: &mut Vec
             decode_list(&s.element, length, r, st, out, depth)?;
         }
         FieldClass::Struct(s) => {
-            r.align(fc.align_bits())?;
+            // `roles::prepare` stored the effective alignment here.
+            r.align(s.min_align_bits)?;
             out.push(Val::Struct);
             for m in &s.members {
                 decode_field(&m.class, r, st, out, depth + 1)?;
@@ -657,4 +682,22 @@ fn decode_field(fc: &FieldClass, r: &mut Bits<'_>, st: &mut State, out: &mut Vec
         }
     }
     Ok(())
+}
+
+/// Decodes every packet and event of one whole data stream held in `data`, and returns the
+/// number of events. For tests, fuzzing and validation; readers use [`StreamDecoder`] directly.
+pub fn decode_stream(md: &Metadata, data: &[u8]) -> Result<u64> {
+    let mut d = StreamDecoder::new(md);
+    let mut offset = 0usize;
+    let mut events = 0u64;
+    // Each packet is at least one byte long (`BadPacketSize` otherwise), so this ends.
+    while offset < data.len() {
+        let packet = &data[offset..];
+        let packet_bytes = (d.begin_packet(packet, offset as u64)?.packet_bits / 8) as usize;
+        while d.next_event(packet)? {
+            events += 1;
+        }
+        offset += packet_bytes;
+    }
+    Ok(events)
 }

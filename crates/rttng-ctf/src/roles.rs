@@ -78,7 +78,36 @@ pub fn prepare(md: &mut Metadata) -> Result<(), PrepareError> {
     for sc in &md.streams {
         check_clocks(md, sc)?;
     }
+    // Store each struct's effective alignment so the decoder reads it instead of recomputing.
+    if let Some(h) = md.trace.packet_header.as_mut() {
+        settle_struct_alignment(h);
+    }
+    for sc in &mut md.streams {
+        for fc in [&mut sc.packet_context, &mut sc.event_header, &mut sc.event_context].into_iter().flatten() {
+            settle_struct_alignment(fc);
+        }
+        for ev in &mut sc.events {
+            for fc in [&mut ev.context, &mut ev.fields].into_iter().flatten() {
+                settle_struct_alignment(fc);
+            }
+        }
+    }
     Ok(())
+}
+
+/// Sets every struct's `min_align_bits` to its effective alignment (the maximum of its own and
+/// its members'), which does not change the layout it describes.
+fn settle_struct_alignment(fc: &mut FieldClass) {
+    match fc {
+        FieldClass::Struct(s) => {
+            s.members.iter_mut().for_each(|m| settle_struct_alignment(&mut m.class));
+            s.min_align_bits = s.members.iter().map(|m| m.class.align_bits()).fold(s.min_align_bits, u32::max);
+        }
+        FieldClass::Variant(v) => v.options.iter_mut().for_each(|o| settle_struct_alignment(&mut o.class)),
+        FieldClass::Array(a) => settle_struct_alignment(&mut a.element),
+        FieldClass::Sequence(s) => settle_struct_alignment(&mut s.element),
+        FieldClass::Integer(_) | FieldClass::Enum(_) | FieldClass::Float(_) | FieldClass::String(_) => {}
+    }
 }
 
 /// The clock of a stream class's timestamps: the clock its mapped integers refer to.

@@ -227,8 +227,10 @@ pub fn count(set: &TraceSet) -> Result<Vec<(String, u64)>, ReadError> {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
-                    let mut counts: std::collections::HashMap<*const rttng_ctf::ir::EventClass, (String, u64)> =
-                        std::collections::HashMap::new();
+                    // Per event class, keyed by address; consecutive events mostly share a class.
+                    let mut counts: Vec<(*const rttng_ctf::ir::EventClass, u64)> = Vec::new();
+                    let mut names: Vec<String> = Vec::new();
+                    let mut last = 0;
                     let mut lost = Vec::new();
                     loop {
                         let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -237,10 +239,25 @@ pub fn count(set: &TraceSet) -> Result<Vec<(String, u64)>, ReadError> {
                         while c.advance(&mut lost)? {
                             lost.clear();
                             let ec = c.decoder.event_class().expect("an event was decoded");
-                            counts.entry(ec as *const _).or_insert_with(|| (ec.name.clone(), 0)).1 += 1;
+                            let key = ec as *const _;
+                            if counts.get(last).is_some_and(|(k, _)| *k == key) {
+                                counts[last].1 += 1;
+                                continue;
+                            }
+                            match counts.iter().position(|(k, _)| *k == key) {
+                                Some(i) => {
+                                    counts[i].1 += 1;
+                                    last = i;
+                                }
+                                None => {
+                                    last = counts.len();
+                                    counts.push((key, 1));
+                                    names.push(ec.name.clone());
+                                }
+                            }
                         }
                     }
-                    Ok(counts.into_values().collect())
+                    Ok(names.into_iter().zip(counts).map(|(name, (_, n))| (name, n)).collect::<Vec<_>>())
                 })
             })
             .collect();

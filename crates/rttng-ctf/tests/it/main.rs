@@ -8,3 +8,4 @@ mod tsdl_corpus;
 mod tsdl_errors;
 mod tsdl_golden;
 mod tsdl_mutation;
+mod decode_mutation;

@@ -3,3 +3,5 @@
 mod lttng_reference;
 mod support;
 mod corpus;
+mod pipe;
+mod writer_samples;
