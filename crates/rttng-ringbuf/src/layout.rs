@@ -107,6 +107,7 @@ impl Geometry {
     }
 
     /// The header the creator writes at offset 0.
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn channel_header(&self) -> ChannelHeader {
         ChannelHeader {
             magic: SHM_MAGIC,
@@ -134,6 +135,7 @@ impl Geometry {
     }
 
     /// Validates a header read from shared memory of `shm_bytes` bytes.
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn from_header(h: &ChannelHeader, shm_bytes: u64) -> Result<Self, MapError> {
         if h.magic != SHM_MAGIC {
             return Err(MapError::BadMagic { found: h.magic });

@@ -285,6 +285,12 @@ mod heap {
         cpus: Vec<HeapCpu>,
     }
 
+    // SAFETY: as for the shared-memory Region: bytes are accessed only under the
+    // protocol's exclusivity, which loom's cells check.
+    unsafe impl Send for Region {}
+    // SAFETY: as above.
+    unsafe impl Sync for Region {}
+
     impl Region {
         pub(crate) fn new_heap(geo: &Geometry) -> Self {
             let cpus = (0..geo.cpu_count)
