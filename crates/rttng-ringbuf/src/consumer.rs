@@ -50,7 +50,9 @@ pub struct Consumer {
 
 impl std::fmt::Debug for Consumer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Consumer").field("geometry", &self.geo).finish()
+        f.debug_struct("Consumer")
+            .field("geometry", &self.geo)
+            .finish()
     }
 }
 
@@ -101,7 +103,10 @@ impl Packet<'_> {
         self.consumer.consumed[self.cpu as usize] = next;
         // Release pairs with the Acquire load of consumed_pos in `writer::reserve`: our
         // copy of the sub-buffer happens-before any writer reuses it.
-        self.consumer.view(self.cpu).consumed_pos.store(next, Ordering::Release);
+        self.consumer
+            .view(self.cpu)
+            .consumed_pos
+            .store(next, Ordering::Release);
     }
 }
 
@@ -118,7 +123,11 @@ fn le_u32(bytes: &[u8], off: usize) -> u32 {
 }
 
 impl Consumer {
-    fn from_parts(region: Arc<Region>, geo: Geometry, #[cfg(not(loom))] fd: std::os::fd::OwnedFd) -> Self {
+    fn from_parts(
+        region: Arc<Region>,
+        geo: Geometry,
+        #[cfg(not(loom))] fd: std::os::fd::OwnedFd,
+    ) -> Self {
         let cpus = geo.cpu_count as usize;
         let scratch = vec![0; geo.subbuf_bytes as usize];
         Self {
@@ -141,16 +150,24 @@ impl Consumer {
         // SAFETY: memfd_create with a NUL-terminated name; the result is checked.
         let raw = unsafe { libc::memfd_create(c"rttng-ringbuf".as_ptr(), libc::MFD_CLOEXEC) };
         if raw < 0 {
-            return Err(MapError::Io { op: "memfd_create", source: std::io::Error::last_os_error() });
+            return Err(MapError::Io {
+                op: "memfd_create",
+                source: std::io::Error::last_os_error(),
+            });
         }
         // SAFETY: `raw` is a fresh fd we own.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let len = libc::off_t::try_from(geo.total_bytes).map_err(|_| {
-            MapError::Config(crate::ConfigError::TooLarge { total_bytes: geo.total_bytes })
+            MapError::Config(crate::ConfigError::TooLarge {
+                total_bytes: geo.total_bytes,
+            })
         })?;
         // SAFETY: plain syscall on an fd we own.
         if unsafe { libc::ftruncate(std::os::fd::AsRawFd::as_raw_fd(&fd), len) } != 0 {
-            return Err(MapError::Io { op: "ftruncate", source: std::io::Error::last_os_error() });
+            return Err(MapError::Io {
+                op: "ftruncate",
+                source: std::io::Error::last_os_error(),
+            });
         }
         let region = Region::map(fd.as_fd(), geo.total_bytes)?;
         region.write_header(&geo.channel_header());
@@ -274,7 +291,12 @@ impl Consumer {
             };
             self.scratch[content_bytes..].fill(0);
             self.last_end_ts[cpu as usize] = le_u64(&self.scratch, packet::TIMESTAMP_END);
-            return Ok(Some(Packet { consumer: self, cpu, packet_seq: p, content_bytes }));
+            return Ok(Some(Packet {
+                consumer: self,
+                cpu,
+                packet_seq: p,
+                content_bytes,
+            }));
         }
         Ok(None)
     }
@@ -283,7 +305,12 @@ impl Consumer {
         let next = (p + 1) << self.geo.subbuf_shift;
         self.consumed[cpu as usize] = next;
         self.view(cpu).consumed_pos.store(next, Ordering::Release);
-        CorruptPacket { cpu, packet_seq: p, field, found }
+        CorruptPacket {
+            cpu,
+            packet_seq: p,
+            field,
+            found,
+        }
     }
 
     /// Closes the open packet of `cpu` (switch timer, stop); see [`Producer::flush`].
@@ -361,7 +388,8 @@ impl Consumer {
         let wp = v.write_pos.load(Ordering::Acquire);
         let off = wp & (s - 1);
         let end = (wp >> geo.subbuf_shift) + u64::from(off != 0);
-        let first = (self.consumed[cpu as usize] >> geo.subbuf_shift).max(end.saturating_sub(geo.subbuf_count));
+        let first = (self.consumed[cpu as usize] >> geo.subbuf_shift)
+            .max(end.saturating_sub(geo.subbuf_count));
         let mut prev_end = self.last_end_ts[cpu as usize];
         let read_u64 = |q: u64, field: usize| {
             let mut b = [0u8; 8];
@@ -382,7 +410,11 @@ impl Consumer {
             }
             let reserved = if q + 1 == end && off != 0 { off } else { s };
             let (prefix, ooo) = (commit_word::prefix(w), commit_word::ooo(w));
-            let mut content = if prefix + ooo >= reserved { reserved } else { prefix };
+            let mut content = if prefix + ooo >= reserved {
+                reserved
+            } else {
+                prefix
+            };
             if content < reserved {
                 report.committed_bytes_after_hole += ooo;
             }
@@ -396,9 +428,12 @@ impl Consumer {
                     .copy_from_slice(&geo.stream_id.to_le_bytes());
                 head[packet::STREAM_INSTANCE_ID..packet::TIMESTAMP_BEGIN]
                     .copy_from_slice(&u64::from(cpu).to_le_bytes());
-                head[packet::TIMESTAMP_BEGIN..packet::TIMESTAMP_END].copy_from_slice(&prev_end.to_le_bytes());
-                head[packet::PACKET_SIZE..packet::PACKET_SEQ_NUM].copy_from_slice(&(s * 8).to_le_bytes());
-                head[packet::PACKET_SEQ_NUM..packet::EVENTS_DISCARDED].copy_from_slice(&q.to_le_bytes());
+                head[packet::TIMESTAMP_BEGIN..packet::TIMESTAMP_END]
+                    .copy_from_slice(&prev_end.to_le_bytes());
+                head[packet::PACKET_SIZE..packet::PACKET_SEQ_NUM]
+                    .copy_from_slice(&(s * 8).to_le_bytes());
+                head[packet::PACKET_SEQ_NUM..packet::EVENTS_DISCARDED]
+                    .copy_from_slice(&q.to_le_bytes());
                 head[packet::CPU_ID..].copy_from_slice(&cpu.to_le_bytes());
                 // SAFETY: no producer runs (caller contract); in bounds.
                 unsafe { v.data.write(base, &head) };
@@ -410,7 +445,8 @@ impl Consumer {
             let next_begin = (q + 1 < end)
                 .then(|| {
                     let nw = v.slots[geo.slot_of(q + 1)].load(Ordering::Acquire);
-                    let committed = commit_word::lap(nw) != geo.lap_of(q + 1) || commit_word::prefix(nw) >= HEADER;
+                    let committed = commit_word::lap(nw) != geo.lap_of(q + 1)
+                        || commit_word::prefix(nw) >= HEADER;
                     committed.then(|| read_u64(q + 1, packet::TIMESTAMP_BEGIN))
                 })
                 .flatten();
@@ -422,7 +458,8 @@ impl Consumer {
             // SAFETY: no producer runs (caller contract); in bounds.
             unsafe {
                 v.data.write(base + packet::TIMESTAMP_END, &endf);
-                v.data.write(base + packet::EVENTS_DISCARDED, &discarded.to_le_bytes());
+                v.data
+                    .write(base + packet::EVENTS_DISCARDED, &discarded.to_le_bytes());
             }
             prev_end = ts_end;
             // Release pairs with the Acquire in get_next: our header writes are visible.
@@ -430,14 +467,20 @@ impl Consumer {
             report.packets_closed += 1;
         }
         // Leave the buffer in the "closed" state: the next reservation opens a packet.
-        v.write_pos.store(end << geo.subbuf_shift, Ordering::Release);
+        v.write_pos
+            .store(end << geo.subbuf_shift, Ordering::Release);
         writer::notify(&v);
     }
 }
 
 /// Checks the header of a packet copied out of shared memory; returns its content size
 /// in bytes, or the name and value of the first bad field.
-fn check_header(bytes: &[u8], geo: &Geometry, cpu: u32, p: u64) -> Result<usize, (&'static str, u64)> {
+fn check_header(
+    bytes: &[u8],
+    geo: &Geometry,
+    cpu: u32,
+    p: u64,
+) -> Result<usize, (&'static str, u64)> {
     let s = geo.subbuf_bytes;
     let magic = le_u32(bytes, packet::MAGIC);
     if magic != packet::CTF_MAGIC {
@@ -452,7 +495,7 @@ fn check_header(bytes: &[u8], geo: &Geometry, cpu: u32, p: u64) -> Result<usize,
         return Err(("packet_size", size));
     }
     let content = le_u64(bytes, packet::CONTENT_SIZE);
-    if content % 8 != 0 || content < HEADER * 8 || content > s * 8 {
+    if !content.is_multiple_of(8) || content < HEADER * 8 || content > s * 8 {
         return Err(("content_size", content));
     }
     let cpu_id = le_u32(bytes, packet::CPU_ID);

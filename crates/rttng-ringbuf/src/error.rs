@@ -20,7 +20,10 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::SubbufBytes { value } => {
-                write!(f, "sub-buffer size {value} bytes is not an allowed power of two")
+                write!(
+                    f,
+                    "sub-buffer size {value} bytes is not an allowed power of two"
+                )
             }
             Self::SubbufCount { value } => {
                 write!(f, "sub-buffer count {value} is not an allowed power of two")
@@ -41,7 +44,10 @@ pub enum MapError {
     /// The configuration is invalid.
     Config(ConfigError),
     /// A system call failed.
-    Io { op: &'static str, source: std::io::Error },
+    Io {
+        op: &'static str,
+        source: std::io::Error,
+    },
     /// The shared memory is smaller than its header says it is.
     TooSmall { shm_bytes: u64, needed_bytes: u64 },
     /// The first four bytes are not `SHM_MAGIC`.
@@ -49,7 +55,11 @@ pub enum MapError {
     /// The creator speaks another major ABI version.
     AbiMajor { found: u16 },
     /// A layout field disagrees with the layout computed from the geometry fields.
-    Layout { field: &'static str, found: u64, expected: u64 },
+    Layout {
+        field: &'static str,
+        found: u64,
+        expected: u64,
+    },
 }
 
 impl fmt::Display for MapError {
@@ -57,7 +67,10 @@ impl fmt::Display for MapError {
         match self {
             Self::Config(e) => write!(f, "invalid channel geometry: {e}"),
             Self::Io { op, source } => write!(f, "{op} failed: {source}"),
-            Self::TooSmall { shm_bytes, needed_bytes } => write!(
+            Self::TooSmall {
+                shm_bytes,
+                needed_bytes,
+            } => write!(
                 f,
                 "shared memory has {shm_bytes} bytes but its header needs {needed_bytes}"
             ),
@@ -67,7 +80,11 @@ impl fmt::Display for MapError {
                 "shared memory abi major version {found}, expected {}",
                 rttng_abi::ABI_MAJOR
             ),
-            Self::Layout { field, found, expected } => write!(
+            Self::Layout {
+                field,
+                found,
+                expected,
+            } => write!(
                 f,
                 "shared memory header field {field} is {found}, expected {expected}"
             ),

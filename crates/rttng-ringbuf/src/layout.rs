@@ -163,20 +163,39 @@ impl Geometry {
             uuid: h.uuid,
         })?;
         let checks = [
-            ("header_bytes", u64::from(h.header_bytes), size_of::<ChannelHeader>() as u64),
-            ("cpu_headers_offset", h.cpu_headers_offset, geo.cpu_headers_offset),
-            ("cpu_header_stride_bytes", h.cpu_header_stride_bytes, geo.cpu_header_stride),
+            (
+                "header_bytes",
+                u64::from(h.header_bytes),
+                size_of::<ChannelHeader>() as u64,
+            ),
+            (
+                "cpu_headers_offset",
+                h.cpu_headers_offset,
+                geo.cpu_headers_offset,
+            ),
+            (
+                "cpu_header_stride_bytes",
+                h.cpu_header_stride_bytes,
+                geo.cpu_header_stride,
+            ),
             ("data_offset", h.data_offset, geo.data_offset),
             ("data_stride_bytes", h.data_stride_bytes, geo.data_stride),
             ("total_bytes", h.total_bytes, geo.total_bytes),
         ];
         for (field, found, expected) in checks {
             if found != expected {
-                return Err(MapError::Layout { field, found, expected });
+                return Err(MapError::Layout {
+                    field,
+                    found,
+                    expected,
+                });
             }
         }
         if shm_bytes < geo.total_bytes {
-            return Err(MapError::TooSmall { shm_bytes, needed_bytes: geo.total_bytes });
+            return Err(MapError::TooSmall {
+                shm_bytes,
+                needed_bytes: geo.total_bytes,
+            });
         }
         Ok(geo)
     }
@@ -224,10 +243,16 @@ mod tests {
     fn bad_geometry_is_rejected() {
         let mut c = config();
         c.subbuf_bytes = 3000;
-        assert_eq!(Geometry::new(&c), Err(ConfigError::SubbufBytes { value: 3000 }));
+        assert_eq!(
+            Geometry::new(&c),
+            Err(ConfigError::SubbufBytes { value: 3000 })
+        );
         let mut c = config();
         c.subbuf_count = 1;
-        assert_eq!(Geometry::new(&c), Err(ConfigError::SubbufCount { value: 1 }));
+        assert_eq!(
+            Geometry::new(&c),
+            Err(ConfigError::SubbufCount { value: 1 })
+        );
         let mut c = config();
         c.cpu_count = 0;
         assert_eq!(Geometry::new(&c), Err(ConfigError::CpuCount { value: 0 }));
@@ -240,7 +265,10 @@ mod tests {
         h.data_offset += 8;
         assert!(matches!(
             Geometry::from_header(&h, geo.total_bytes),
-            Err(MapError::Layout { field: "data_offset", .. })
+            Err(MapError::Layout {
+                field: "data_offset",
+                ..
+            })
         ));
         let h = geo.channel_header();
         assert!(matches!(
@@ -249,6 +277,9 @@ mod tests {
         ));
         let mut h = geo.channel_header();
         h.magic = 0;
-        assert!(matches!(Geometry::from_header(&h, geo.total_bytes), Err(MapError::BadMagic { found: 0 })));
+        assert!(matches!(
+            Geometry::from_header(&h, geo.total_bytes),
+            Err(MapError::BadMagic { found: 0 })
+        ));
     }
 }

@@ -20,7 +20,9 @@ pub struct Producer {
 
 impl std::fmt::Debug for Producer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Producer").field("geometry", &self.geo).finish()
+        f.debug_struct("Producer")
+            .field("geometry", &self.geo)
+            .finish()
     }
 }
 
@@ -39,7 +41,10 @@ impl Producer {
         // SAFETY: fstat writes a `struct stat` into the buffer we own.
         let rc = unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) };
         if rc != 0 {
-            return Err(MapError::Io { op: "fstat", source: std::io::Error::last_os_error() });
+            return Err(MapError::Io {
+                op: "fstat",
+                source: std::io::Error::last_os_error(),
+            });
         }
         // SAFETY: fstat succeeded, so the struct is initialised (it was zeroed anyway).
         let shm_bytes = u64::try_from(unsafe { st.assume_init() }.st_size).unwrap_or(0);
@@ -62,7 +67,11 @@ impl Producer {
     fn view(&self, cpu: u32) -> CpuView<'_> {
         // A CPU number beyond the channel (hot-plugged CPU) folds onto an existing
         // buffer: correctness never depends on the CPU number.
-        let cpu = if cpu < self.geo.cpu_count { cpu } else { cpu % self.geo.cpu_count };
+        let cpu = if cpu < self.geo.cpu_count {
+            cpu
+        } else {
+            cpu % self.geo.cpu_count
+        };
         self.region.cpu(&self.geo, cpu)
     }
 
@@ -109,7 +118,9 @@ impl Producer {
 
     /// Cumulative number of events dropped on `cpu`.
     pub fn events_discarded(&self, cpu: u32) -> u64 {
-        self.view(cpu).events_discarded.load(crate::sync::Ordering::Relaxed)
+        self.view(cpu)
+            .events_discarded
+            .load(crate::sync::Ordering::Relaxed)
     }
 }
 

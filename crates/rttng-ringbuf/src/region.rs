@@ -88,13 +88,19 @@ mod shm {
                 )
             };
             if ptr == libc::MAP_FAILED {
-                return Err(MapError::Io { op: "mmap", source: std::io::Error::last_os_error() });
+                return Err(MapError::Io {
+                    op: "mmap",
+                    source: std::io::Error::last_os_error(),
+                });
             }
             let base = NonNull::new(ptr.cast::<u8>()).ok_or(MapError::Io {
                 op: "mmap",
                 source: std::io::Error::other("null mapping"),
             })?;
-            Ok(Self { base, len: len_usize })
+            Ok(Self {
+                base,
+                len: len_usize,
+            })
         }
 
         /// Size of the mapping.
@@ -114,7 +120,12 @@ mod shm {
         pub(crate) fn write_header(&self, header: &ChannelHeader) {
             // SAFETY: in bounds and aligned as in `read_header`; called by the creator
             // before any other party can see the memory.
-            unsafe { self.base.as_ptr().cast::<ChannelHeader>().write_volatile(*header) }
+            unsafe {
+                self.base
+                    .as_ptr()
+                    .cast::<ChannelHeader>()
+                    .write_volatile(*header)
+            }
         }
 
         /// Writes a CPU's `cpu_id` (creator only, before the fd is shared).
@@ -125,11 +136,17 @@ mod shm {
             assert!(off + 4 <= self.len, "cpu header outside the mapping");
             // SAFETY: bounds asserted above; 4-byte aligned (stride and offset are
             // multiples of 8); no other party sees the memory yet.
-            unsafe { self.base.as_ptr().add(off).cast::<u32>().write_volatile(cpu) }
+            unsafe {
+                self.base
+                    .as_ptr()
+                    .add(off)
+                    .cast::<u32>()
+                    .write_volatile(cpu)
+            }
         }
 
         fn atomic_u64(&self, off: usize) -> &AtomicU64 {
-            debug_assert!(off % 8 == 0 && off + 8 <= self.len);
+            debug_assert!(off.is_multiple_of(8) && off + 8 <= self.len);
             // SAFETY: callers pass offsets inside the validated layout (Geometry was
             // checked against the mapping size), 8-byte aligned; the memory lives as long
             // as `self`; AtomicU64 has the size and alignment of u64.
@@ -137,7 +154,7 @@ mod shm {
         }
 
         fn atomic_u32(&self, off: usize) -> &AtomicU32 {
-            debug_assert!(off % 4 == 0 && off + 4 <= self.len);
+            debug_assert!(off.is_multiple_of(4) && off + 4 <= self.len);
             // SAFETY: as in `atomic_u64`, for a 4-byte field.
             unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(off).cast()) }
         }
@@ -147,7 +164,8 @@ mod shm {
         #[inline]
         pub(crate) fn cpu<'a>(&'a self, geo: &'a Geometry, cpu: u32) -> CpuView<'a> {
             debug_assert!(cpu < geo.cpu_count && geo.total_bytes as usize <= self.len);
-            let hdr = geo.cpu_headers_offset as usize + cpu as usize * geo.cpu_header_stride as usize;
+            let hdr =
+                geo.cpu_headers_offset as usize + cpu as usize * geo.cpu_header_stride as usize;
             let slots_off = hdr + size_of::<CpuHeader>();
             let n = geo.subbuf_count as usize;
             debug_assert!(slots_off + 8 * n <= self.len);
@@ -302,7 +320,11 @@ mod heap {
                     data: (0..geo.data_stride).map(|_| UnsafeCell::new(0)).collect(),
                 })
                 .collect();
-            Self { wakeup_seq: AtomicU32::new(0), consumer_waiters: AtomicU32::new(0), cpus }
+            Self {
+                wakeup_seq: AtomicU32::new(0),
+                consumer_waiters: AtomicU32::new(0),
+                cpus,
+            }
         }
 
         pub(crate) fn cpu<'a>(&'a self, geo: &'a Geometry, cpu: u32) -> CpuView<'a> {

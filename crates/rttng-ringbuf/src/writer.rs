@@ -88,7 +88,10 @@ fn reserve_counted(
             // AcqRel: Release publishes the slot-is-free knowledge to later reservers
             // (pair: the Acquire load above / failure Acquire); Acquire is the same pair
             // in the other direction.
-            match v.write_pos.compare_exchange_weak(wp, new, Ordering::AcqRel, Ordering::Acquire) {
+            match v
+                .write_pos
+                .compare_exchange_weak(wp, new, Ordering::AcqRel, Ordering::Acquire)
+            {
                 Ok(_) => {
                     let p = wp >> geo.subbuf_shift;
                     after_reserve_fence(v);
@@ -97,7 +100,11 @@ fn reserve_counted(
                         // end fields are written before this record's commit (Release).
                         write_end_fields(v, p, s, ts);
                     }
-                    return Ok(Reserved { packet_seq: p, packet_offset: off, size });
+                    return Ok(Reserved {
+                        packet_seq: p,
+                        packet_offset: off,
+                        size,
+                    });
                 }
                 Err(cur) => {
                     wp = cur;
@@ -128,7 +135,10 @@ fn reserve_counted(
         }
         let new = start + HEADER + size;
         // AcqRel: as on the fast path.
-        match v.write_pos.compare_exchange_weak(wp, new, Ordering::AcqRel, Ordering::Acquire) {
+        match v
+            .write_pos
+            .compare_exchange_weak(wp, new, Ordering::AcqRel, Ordering::Acquire)
+        {
             Ok(_) => {
                 after_reserve_fence(v);
                 if off != 0 {
@@ -138,7 +148,11 @@ fn reserve_counted(
                 if HEADER + size == s {
                     write_end_fields(v, q, s, ts);
                 }
-                return Ok(Reserved { packet_seq: q, packet_offset: HEADER, size });
+                return Ok(Reserved {
+                    packet_seq: q,
+                    packet_offset: HEADER,
+                    size,
+                });
             }
             Err(cur) => wp = cur,
         }
@@ -164,7 +178,8 @@ fn open_packet(v: &CpuView<'_>, q: u64, ts: u64) {
     let mut head = [0u8; packet::TIMESTAMP_END];
     head[packet::MAGIC..packet::UUID].copy_from_slice(&packet::CTF_MAGIC.to_le_bytes());
     head[packet::UUID..packet::STREAM_ID].copy_from_slice(&geo.uuid);
-    head[packet::STREAM_ID..packet::STREAM_INSTANCE_ID].copy_from_slice(&geo.stream_id.to_le_bytes());
+    head[packet::STREAM_ID..packet::STREAM_INSTANCE_ID]
+        .copy_from_slice(&geo.stream_id.to_le_bytes());
     head[packet::STREAM_INSTANCE_ID..packet::TIMESTAMP_BEGIN]
         .copy_from_slice(&u64::from(v.cpu).to_le_bytes());
     head[packet::TIMESTAMP_BEGIN..packet::TIMESTAMP_END].copy_from_slice(&ts.to_le_bytes());
@@ -193,7 +208,8 @@ fn write_end_fields(v: &CpuView<'_>, p: u64, content_bytes: u64, ts: u64) {
     // (only one CAS can do that).
     unsafe {
         v.data.write(base + packet::TIMESTAMP_END, &end);
-        v.data.write(base + packet::EVENTS_DISCARDED, &discarded.to_le_bytes());
+        v.data
+            .write(base + packet::EVENTS_DISCARDED, &discarded.to_le_bytes());
     }
 }
 
@@ -315,7 +331,12 @@ pub(crate) fn flush(
         let ts = clock();
         // AcqRel: the same pairs as a reservation (a flush is a reservation of the rest
         // of the packet).
-        match v.write_pos.compare_exchange_weak(wp, wp - off + s, Ordering::AcqRel, Ordering::Acquire) {
+        match v.write_pos.compare_exchange_weak(
+            wp,
+            wp - off + s,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
             Ok(_) => {
                 after_reserve_fence(v);
                 let p = wp >> geo.subbuf_shift;

@@ -23,7 +23,14 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 }
 
 fn config(mode: Mode) -> Config {
-    Config { cpu_count: 1, subbuf_count: 2, subbuf_bytes: 256, mode, stream_id: 0, uuid: [1; 16] }
+    Config {
+        cpu_count: 1,
+        subbuf_count: 2,
+        subbuf_bytes: 256,
+        mode,
+        stream_id: 0,
+        uuid: [1; 16],
+    }
 }
 
 /// Record `tag` repeated `len` times (so a torn or misplaced record is visible).
@@ -63,7 +70,11 @@ fn two_writers_open_and_close_packets_concurrently() {
             .into_iter()
             .map(|tag| {
                 let producer = consumer.producer();
-                thread::spawn(move || producer.write(0, u64::from(tag), &record(tag, 100)).map(|_| ()))
+                thread::spawn(move || {
+                    producer
+                        .write(0, u64::from(tag), &record(tag, 100))
+                        .map(|_| ())
+                })
             })
             .collect();
         for h in handles {
@@ -89,7 +100,11 @@ fn two_writers_share_a_packet_and_the_consumer_never_sees_it_half_committed() {
             .map(|tag| {
                 let producer = consumer.producer();
                 // 86 bytes each: 84 + 2 * 86 = 256, the second commit completes it.
-                thread::spawn(move || producer.write(0, u64::from(tag), &record(tag, 86)).map(|_| ()))
+                thread::spawn(move || {
+                    producer
+                        .write(0, u64::from(tag), &record(tag, 86))
+                        .map(|_| ())
+                })
             })
             .collect();
         // Concurrent read attempt: either nothing, or the complete packet.
@@ -99,7 +114,11 @@ fn two_writers_share_a_packet_and_the_consumer_never_sees_it_half_committed() {
         }
         let late = drain(&mut consumer);
         let all: Vec<_> = early.into_iter().chain(late).collect();
-        assert_eq!(all.len(), 1, "the packet was filled exactly, no flush needed");
+        assert_eq!(
+            all.len(),
+            1,
+            "the packet was filled exactly, no flush needed"
+        );
         let mut tags = runs(&all[0].1);
         tags.sort_unstable();
         assert_eq!(tags, vec![(1, 86), (2, 86)]);
@@ -116,7 +135,11 @@ fn writer_and_consumer_race_on_a_full_buffer() {
         let producer = consumer.producer();
         let writer = thread::spawn(move || {
             (0u8..3)
-                .map(|i| producer.write(0, u64::from(i), &record(10 + i, 100)).map(|_| ()))
+                .map(|i| {
+                    producer
+                        .write(0, u64::from(i), &record(10 + i, 100))
+                        .map(|_| ())
+                })
                 .collect::<Vec<_>>()
         });
         let reader = thread::spawn(move || {
@@ -136,7 +159,10 @@ fn writer_and_consumer_race_on_a_full_buffer() {
             .map(|(i, _)| (10 + i as u8, 100))
             .collect();
         assert_eq!(read, written, "exactly the committed records, in order");
-        let dropped = results.iter().filter(|r| **r == Err(ReserveError::Full)).count();
+        let dropped = results
+            .iter()
+            .filter(|r| **r == Err(ReserveError::Full))
+            .count();
         assert_eq!(dropped + written.len(), 3);
         assert_eq!(consumer.events_discarded(0), dropped as u64);
         let seqs: Vec<u64> = got.iter().map(|(s, _)| *s).collect();
@@ -179,11 +205,17 @@ fn overwrite_writers_lap_the_buffer() {
                 })
             })
             .collect();
-        let results: Vec<_> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        let results: Vec<_> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
         consumer.flush(0, 10, false).unwrap();
         let got = drain(&mut consumer);
         let ok = results.iter().filter(|r| r.is_ok()).count() as u64;
-        let busy = results.iter().filter(|r| **r == Err(ReserveError::SlotBusy)).count() as u64;
+        let busy = results
+            .iter()
+            .filter(|r| **r == Err(ReserveError::SlotBusy))
+            .count() as u64;
         assert_eq!(ok + busy, 4, "{results:?}");
         assert_eq!(consumer.events_discarded(0), busy);
         let seqs: Vec<u64> = got.iter().map(|(s, _)| *s).collect();

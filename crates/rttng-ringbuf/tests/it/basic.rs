@@ -8,12 +8,22 @@ use std::time::{Duration, Instant};
 #[test]
 fn packet_bytes_follow_the_lttng_layout() {
     let (mut consumer, producer) = channel(&config(2, 2, 512, Mode::Discard));
-    let recs = [make_record(1, 0, 20), make_record(1, 1, 30), make_record(1, 2, 14)];
+    let recs = [
+        make_record(1, 0, 20),
+        make_record(1, 1, 30),
+        make_record(1, 2, 14),
+    ];
     for (i, r) in recs.iter().enumerate() {
         assert_eq!(producer.write(1, 100 + 100 * i as u64, r), Ok(0));
     }
-    assert!(consumer.get_next(1).unwrap().is_none(), "open packet must not be readable");
-    assert_eq!(producer.flush(1, 400, false), Ok(FlushOutcome::Closed { packet_seq: 0 }));
+    assert!(
+        consumer.get_next(1).unwrap().is_none(),
+        "open packet must not be readable"
+    );
+    assert_eq!(
+        producer.flush(1, 400, false),
+        Ok(FlushOutcome::Closed { packet_seq: 0 })
+    );
     let pkt = consumer.get_next(1).unwrap().expect("closed packet");
     let b = pkt.bytes();
     assert_eq!(b.len(), 512);
@@ -27,7 +37,11 @@ fn packet_bytes_follow_the_lttng_layout() {
     assert_eq!(le_u64(b, 56), 512 * 8, "packet_size in bits");
     assert_eq!(le_u64(b, 64), 0, "packet_seq_num");
     assert_eq!(le_u64(b, 72), 0, "events_discarded");
-    assert_eq!(u32::from_le_bytes(b[80..84].try_into().unwrap()), 1, "cpu_id");
+    assert_eq!(
+        u32::from_le_bytes(b[80..84].try_into().unwrap()),
+        1,
+        "cpu_id"
+    );
     let mut expected = Vec::new();
     recs.iter().for_each(|r| expected.extend_from_slice(r));
     assert_eq!(&b[84..84 + 64], &expected[..]);
@@ -52,17 +66,29 @@ fn discard_mode_drops_and_counts_when_full() {
     assert_eq!(results, expected);
     assert_eq!(consumer.events_discarded(0), 4);
 
-    let pkt = consumer.get_next(0).unwrap().expect("packet 0 was closed by the switch");
+    let pkt = consumer
+        .get_next(0)
+        .unwrap()
+        .expect("packet 0 was closed by the switch");
     assert_eq!(pkt.packet_seq(), 0);
-    assert_eq!(parse_records(pkt.records()).unwrap(), vec![(0, 0), (0, 1), (0, 2)]);
+    assert_eq!(
+        parse_records(pkt.records()).unwrap(),
+        vec![(0, 0), (0, 1), (0, 2)]
+    );
     assert_eq!(le_u64(pkt.bytes(), 72), 0, "no loss before packet 0 closed");
     assert_eq!(le_u64(pkt.bytes(), 40), 3, "closed by the event at ts 3");
     pkt.release();
-    assert!(consumer.get_next(0).unwrap().is_none(), "packet 1 still open");
+    assert!(
+        consumer.get_next(0).unwrap().is_none(),
+        "packet 1 still open"
+    );
 
     producer.flush(0, 50, false).unwrap();
     let pkt = consumer.get_next(0).unwrap().expect("packet 1");
-    assert_eq!(parse_records(pkt.records()).unwrap(), vec![(0, 3), (0, 4), (0, 5)]);
+    assert_eq!(
+        parse_records(pkt.records()).unwrap(),
+        vec![(0, 3), (0, 4), (0, 5)]
+    );
     assert_eq!(le_u64(pkt.bytes(), 72), 4, "cumulative discarded count");
     pkt.release();
     assert_eq!(producer.write(0, 60, &make_record(0, 10, 50)), Ok(2));
@@ -72,7 +98,10 @@ fn discard_mode_drops_and_counts_when_full() {
 fn a_record_that_fills_the_packet_closes_it() {
     let (mut consumer, producer) = channel(&config(1, 2, 256, Mode::Discard));
     assert_eq!(producer.write(0, 7, &make_record(0, 0, 172)), Ok(0));
-    let pkt = consumer.get_next(0).unwrap().expect("full packet needs no flush");
+    let pkt = consumer
+        .get_next(0)
+        .unwrap()
+        .expect("full packet needs no flush");
     assert_eq!(le_u64(pkt.bytes(), 48), 256 * 8);
     assert_eq!(le_u64(pkt.bytes(), 40), 7);
     assert_eq!(parse_records(pkt.records()).unwrap(), vec![(0, 0)]);
@@ -85,7 +114,10 @@ fn a_record_that_fills_the_packet_closes_it() {
 fn oversized_records_are_rejected_and_counted() {
     let (consumer, producer) = channel(&config(1, 2, 256, Mode::Discard));
     assert_eq!(producer.max_record_bytes(), 172);
-    assert_eq!(producer.reserve(0, 173, 0).err(), Some(ReserveError::TooBig));
+    assert_eq!(
+        producer.reserve(0, 173, 0).err(),
+        Some(ReserveError::TooBig)
+    );
     assert_eq!(consumer.events_discarded(0), 1);
 }
 
@@ -94,29 +126,45 @@ fn empty_flush_produces_a_header_only_packet() {
     let (mut consumer, producer) = channel(&config(1, 2, 256, Mode::Discard));
     assert_eq!(producer.flush(0, 5, false), Ok(FlushOutcome::NothingOpen));
     assert!(consumer.get_next(0).unwrap().is_none());
-    assert_eq!(consumer.flush(0, 5, true), Ok(FlushOutcome::Closed { packet_seq: 0 }));
+    assert_eq!(
+        consumer.flush(0, 5, true),
+        Ok(FlushOutcome::Closed { packet_seq: 0 })
+    );
     let pkt = consumer.get_next(0).unwrap().expect("empty packet");
     assert_eq!(le_u64(pkt.bytes(), 48), 84 * 8);
     assert_eq!(le_u64(pkt.bytes(), 32), 5);
     assert_eq!(le_u64(pkt.bytes(), 40), 5);
     assert!(pkt.records().is_empty());
     pkt.release();
-    assert_eq!(consumer.events_discarded(0), 0, "an empty flush is not a lost event");
+    assert_eq!(
+        consumer.events_discarded(0),
+        0,
+        "an empty flush is not a lost event"
+    );
 }
 
 #[test]
 fn unreleased_packet_is_returned_again() {
     let (mut consumer, producer) = channel(&config(1, 2, 256, Mode::Discard));
     producer.write(0, 1, &make_record(0, 0, 172)).unwrap();
-    assert_eq!(consumer.get_next(0).unwrap().map(|p| p.packet_seq()), Some(0));
-    assert_eq!(consumer.get_next(0).unwrap().map(|p| p.packet_seq()), Some(0));
+    assert_eq!(
+        consumer.get_next(0).unwrap().map(|p| p.packet_seq()),
+        Some(0)
+    );
+    assert_eq!(
+        consumer.get_next(0).unwrap().map(|p| p.packet_seq()),
+        Some(0)
+    );
 }
 
 #[test]
 fn overwrite_mode_keeps_the_newest_packets() {
     let (mut consumer, producer) = channel(&config(1, 2, 256, Mode::Overwrite));
     for seq in 0..20 {
-        assert!(producer.write(0, seq, &make_record(0, seq, 50)).is_ok(), "overwrite never drops");
+        assert!(
+            producer.write(0, seq, &make_record(0, seq, 50)).is_ok(),
+            "overwrite never drops"
+        );
     }
     producer.flush(0, 100, false).unwrap();
     // 3 records per packet: packets 0..=6, the last holding seq 18, 19; 2 slots kept.
@@ -127,7 +175,10 @@ fn overwrite_mode_keeps_the_newest_packets() {
     }
     assert_eq!(
         got,
-        vec![(5, vec![(0, 15), (0, 16), (0, 17)]), (6, vec![(0, 18), (0, 19)])]
+        vec![
+            (5, vec![(0, 15), (0, 16), (0, 17)]),
+            (6, vec![(0, 18), (0, 19)])
+        ]
     );
     assert_eq!(consumer.events_discarded(0), 0);
 }
@@ -151,9 +202,15 @@ fn wait_returns_when_a_subbuffer_completes() {
     let start = Instant::now();
     std::thread::scope(|s| {
         s.spawn(|| producer.write(1, 1, &make_record(0, 0, 172)).unwrap());
-        assert!(consumer.wait(Duration::from_secs(20)), "woken with a packet ready");
+        assert!(
+            consumer.wait(Duration::from_secs(20)),
+            "woken with a packet ready"
+        );
     });
-    assert!(start.elapsed() < Duration::from_secs(10), "woken, not timed out");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "woken, not timed out"
+    );
 }
 
 #[test]
@@ -175,7 +232,10 @@ fn producer_rejects_memory_that_is_not_a_channel() {
         assert_eq!(libc::ftruncate(raw, 8192), 0);
         OwnedFd::from_raw_fd(raw)
     };
-    assert!(matches!(Producer::from_fd(fd.as_fd()), Err(MapError::BadMagic { found: 0 })));
+    assert!(matches!(
+        Producer::from_fd(fd.as_fd()),
+        Err(MapError::BadMagic { found: 0 })
+    ));
 }
 
 #[test]
@@ -187,13 +247,23 @@ fn recovery_closes_an_open_packet_of_a_dead_producer() {
     assert!(consumer.get_next(1).unwrap().is_none());
     // SAFETY: the producer is gone.
     let report = unsafe { consumer.recover_dead_producer(9) };
-    assert_eq!(report, RecoveryReport { packets_closed: 1, headers_rewritten: 0, committed_bytes_after_hole: 0 });
+    assert_eq!(
+        report,
+        RecoveryReport {
+            packets_closed: 1,
+            headers_rewritten: 0,
+            committed_bytes_after_hole: 0
+        }
+    );
     let pkt = consumer.get_next(1).unwrap().expect("recovered packet");
     assert_eq!(parse_records(pkt.records()).unwrap(), vec![(0, 0), (0, 1)]);
     assert_eq!(le_u64(pkt.bytes(), 40), 9, "ended at the recovery time");
     assert_eq!(le_u64(pkt.bytes(), 48), (84 + 50) * 8);
     pkt.release();
-    assert!(consumer.get_next(0).unwrap().is_none(), "cpu 0 never had a packet");
+    assert!(
+        consumer.get_next(0).unwrap().is_none(),
+        "cpu 0 never had a packet"
+    );
 }
 
 #[test]
@@ -206,7 +276,14 @@ fn recovery_truncates_a_packet_at_an_uncommitted_reservation() {
     drop(producer);
     // SAFETY: the producer is gone.
     let report = unsafe { consumer.recover_dead_producer(10) };
-    assert_eq!(report, RecoveryReport { packets_closed: 1, headers_rewritten: 0, committed_bytes_after_hole: 25 });
+    assert_eq!(
+        report,
+        RecoveryReport {
+            packets_closed: 1,
+            headers_rewritten: 0,
+            committed_bytes_after_hole: 25
+        }
+    );
     let pkt = consumer.get_next(0).unwrap().expect("recovered packet");
     assert_eq!(parse_records(pkt.records()).unwrap(), vec![(0, 0)]);
     assert_eq!(le_u64(pkt.bytes(), 48), (84 + 20) * 8);
@@ -220,19 +297,32 @@ fn recovery_of_a_stalled_older_packet_keeps_packet_times_ordered() {
     producer.write(0, 10, &make_record(0, 0, 50)).unwrap();
     std::mem::forget(producer.reserve(0, 50, 20).unwrap());
     for seq in 2..7 {
-        producer.write(0, seq * 10, &make_record(0, seq, 50)).unwrap();
+        producer
+            .write(0, seq * 10, &make_record(0, seq, 50))
+            .unwrap();
     }
-    assert!(consumer.get_next(0).unwrap().is_none(), "packet 0 is stuck on the hole");
+    assert!(
+        consumer.get_next(0).unwrap().is_none(),
+        "packet 0 is stuck on the hole"
+    );
     drop(producer);
     // SAFETY: the producer is gone.
     let report = unsafe { consumer.recover_dead_producer(1000) };
-    assert_eq!(report.packets_closed, 2, "packet 0 (hole) and packet 2 (open)");
+    assert_eq!(
+        report.packets_closed, 2,
+        "packet 0 (hole) and packet 2 (open)"
+    );
     // Record 2 (50 bytes) and the closing padding (256 - 84 - 150 = 22) sat after it.
     assert_eq!(report.committed_bytes_after_hole, 72);
     let mut got = Vec::new();
     while let Some(pkt) = consumer.get_next(0).unwrap() {
         let b = pkt.bytes();
-        got.push((pkt.packet_seq(), le_u64(b, 32), le_u64(b, 40), parse_records(pkt.records()).unwrap()));
+        got.push((
+            pkt.packet_seq(),
+            le_u64(b, 32),
+            le_u64(b, 40),
+            parse_records(pkt.records()).unwrap(),
+        ));
         pkt.release();
     }
     assert_eq!(

@@ -35,7 +35,11 @@ fn bench_reserve_write_commit_30_bytes() {
             p.release();
         }
     }
-    assert_eq!(consumer.events_discarded(0), 0, "buffer sized so that nothing drops");
+    assert_eq!(
+        consumer.events_discarded(0),
+        0,
+        "buffer sized so that nothing drops"
+    );
     eprintln!(
         "reserve + write 30 B + commit: best {best_ns:.1} ns/event, mean {:.1} ns/event",
         total_ns / ROUNDS as f64

@@ -85,8 +85,15 @@ fn one_round() {
     seqs.sort_unstable();
     let last = *seqs.last().unwrap();
     let expected: Vec<u64> = (0..=last).collect();
-    assert!(seqs == expected, "events 0..={last} each exactly once ({} read)", seqs.len());
-    assert_eq!(report.committed_bytes_after_hole, 0, "one writer: no committed byte after a hole");
+    assert!(
+        seqs == expected,
+        "events 0..={last} each exactly once ({} read)",
+        seqs.len()
+    );
+    assert_eq!(
+        report.committed_bytes_after_hole, 0,
+        "one writer: no committed byte after a hole"
+    );
     eprintln!("crash round: {} events recovered, {report:?}", seqs.len());
 }
 

@@ -16,7 +16,14 @@ pub const UUID: [u8; 16] = [
 ];
 
 pub fn config(cpu_count: u32, subbuf_count: u32, subbuf_bytes: u32, mode: Mode) -> Config {
-    Config { cpu_count, subbuf_count, subbuf_bytes, mode, stream_id: 3, uuid: UUID }
+    Config {
+        cpu_count,
+        subbuf_count,
+        subbuf_bytes,
+        mode,
+        stream_id: 3,
+        uuid: UUID,
+    }
 }
 
 /// A consumer and a producer mapping the consumer's memfd (the real two-mapping setup).
@@ -30,7 +37,9 @@ pub fn channel(config: &Config) -> (Consumer, Producer) {
 pub const RECORD_OVERHEAD: usize = 14;
 
 fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+    bytes.iter().fold(0x811c_9dc5u32, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 fn payload_byte(thread: u8, seq: u64, i: usize) -> u8 {
@@ -56,18 +65,25 @@ pub fn parse_records(mut records: &[u8]) -> Result<Vec<(u8, u64)>, String> {
     while !records.is_empty() {
         let len = records[0] as usize;
         if len < RECORD_OVERHEAD || len > records.len() {
-            return Err(format!("bad record length {len} with {} bytes left", records.len()));
+            return Err(format!(
+                "bad record length {len} with {} bytes left",
+                records.len()
+            ));
         }
         let (rec, rest) = records.split_at(len);
         let thread = rec[1];
         let seq = u64::from_le_bytes(rec[2..10].try_into().unwrap());
         let sum = u32::from_le_bytes(rec[len - 4..].try_into().unwrap());
         if fnv1a(&rec[..len - 4]) != sum {
-            return Err(format!("checksum mismatch in record of thread {thread} seq {seq}"));
+            return Err(format!(
+                "checksum mismatch in record of thread {thread} seq {seq}"
+            ));
         }
         for (i, &b) in rec[10..len - 4].iter().enumerate() {
             if b != payload_byte(thread, seq, i) {
-                return Err(format!("payload byte {i} wrong in thread {thread} seq {seq}"));
+                return Err(format!(
+                    "payload byte {i} wrong in thread {thread} seq {seq}"
+                ));
             }
         }
         out.push((thread, seq));

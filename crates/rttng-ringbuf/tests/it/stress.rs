@@ -115,15 +115,18 @@ fn run(mode: Mode) -> (Vec<Vec<Fate>>, Vec<ReadPacket>, Consumer) {
 }
 
 /// Events the model says went into each (cpu, packet), and drops per CPU.
-fn model(fates: &[Vec<Fate>]) -> (HashMap<(u32, u64), Vec<(u8, u64)>>, [u64; CPUS as usize]) {
-    let mut per_packet: HashMap<(u32, u64), Vec<(u8, u64)>> = HashMap::new();
+type PerPacket = HashMap<(u32, u64), Vec<(u8, u64)>>;
+
+fn model(fates: &[Vec<Fate>]) -> (PerPacket, [u64; CPUS as usize]) {
+    let mut per_packet: PerPacket = HashMap::new();
     let mut dropped = [0u64; CPUS as usize];
     for (t, fates) in fates.iter().enumerate() {
         for (seq, fate) in fates.iter().enumerate() {
             match *fate {
-                Fate::Committed { cpu, packet } => {
-                    per_packet.entry((cpu, packet)).or_default().push((t as u8, seq as u64))
-                }
+                Fate::Committed { cpu, packet } => per_packet
+                    .entry((cpu, packet))
+                    .or_default()
+                    .push((t as u8, seq as u64)),
                 Fate::Dropped { cpu } => dropped[cpu as usize] += 1,
             }
         }
@@ -134,21 +137,39 @@ fn model(fates: &[Vec<Fate>]) -> (HashMap<(u32, u64), Vec<(u8, u64)>>, [u64; CPU
     (per_packet, dropped)
 }
 
-fn check_common(packets: &[ReadPacket], per_packet: &HashMap<(u32, u64), Vec<(u8, u64)>>) {
+fn check_common(packets: &[ReadPacket], per_packet: &PerPacket) {
     let mut seen = HashMap::new();
     let mut last_seq: BTreeMap<u32, u64> = BTreeMap::new();
     let mut last_discarded: BTreeMap<u32, u64> = BTreeMap::new();
     for p in packets {
         if let Some(&prev) = last_seq.get(&p.cpu) {
-            assert!(p.packet_seq > prev, "cpu {} packet {} after {}", p.cpu, p.packet_seq, prev);
+            assert!(
+                p.packet_seq > prev,
+                "cpu {} packet {} after {}",
+                p.cpu,
+                p.packet_seq,
+                prev
+            );
         }
         last_seq.insert(p.cpu, p.packet_seq);
-        let prev_d = last_discarded.insert(p.cpu, p.events_discarded).unwrap_or(0);
-        assert!(p.events_discarded >= prev_d, "events_discarded is cumulative");
+        let prev_d = last_discarded
+            .insert(p.cpu, p.events_discarded)
+            .unwrap_or(0);
+        assert!(
+            p.events_discarded >= prev_d,
+            "events_discarded is cumulative"
+        );
         let mut events = p.events.clone();
         events.sort_unstable();
-        let expected = per_packet.get(&(p.cpu, p.packet_seq)).cloned().unwrap_or_default();
-        assert_eq!(events, expected, "packet {} of cpu {} is exactly what was committed to it", p.packet_seq, p.cpu);
+        let expected = per_packet
+            .get(&(p.cpu, p.packet_seq))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            events, expected,
+            "packet {} of cpu {} is exactly what was committed to it",
+            p.packet_seq, p.cpu
+        );
         for e in &p.events {
             assert!(seen.insert(*e, ()).is_none(), "event {e:?} read twice");
         }
@@ -163,12 +184,29 @@ fn discard_mode_loses_nothing_committed_and_counts_every_drop() {
     let read: usize = packets.iter().map(|p| p.events.len()).sum();
     let committed: usize = per_packet.values().map(Vec::len).sum();
     assert_eq!(read, committed, "every committed event read");
-    assert_eq!(committed as u64 + dropped.iter().sum::<u64>(), u64::from(THREADS) * EVENTS_PER_THREAD);
+    assert_eq!(
+        committed as u64 + dropped.iter().sum::<u64>(),
+        u64::from(THREADS) * EVENTS_PER_THREAD
+    );
     for cpu in 0..CPUS {
-        let seqs: Vec<u64> = packets.iter().filter(|p| p.cpu == cpu).map(|p| p.packet_seq).collect();
-        assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>(), "no packet lost on cpu {cpu}");
-        let last = packets.iter().rfind(|p| p.cpu == cpu).expect("final flush packet");
-        assert_eq!(last.events_discarded, dropped[cpu as usize], "cpu {cpu} discarded count");
+        let seqs: Vec<u64> = packets
+            .iter()
+            .filter(|p| p.cpu == cpu)
+            .map(|p| p.packet_seq)
+            .collect();
+        assert_eq!(
+            seqs,
+            (0..seqs.len() as u64).collect::<Vec<_>>(),
+            "no packet lost on cpu {cpu}"
+        );
+        let last = packets
+            .iter()
+            .rfind(|p| p.cpu == cpu)
+            .expect("final flush packet");
+        assert_eq!(
+            last.events_discarded, dropped[cpu as usize],
+            "cpu {cpu} discarded count"
+        );
         assert_eq!(consumer.events_discarded(cpu), dropped[cpu as usize]);
     }
     eprintln!(
@@ -185,9 +223,17 @@ fn overwrite_mode_delivers_only_complete_packets() {
     check_common(&packets, &per_packet);
     for cpu in 0..CPUS {
         assert_eq!(consumer.events_discarded(cpu), dropped[cpu as usize]);
-        let last = packets.iter().rfind(|p| p.cpu == cpu).expect("final flush packet");
+        let last = packets
+            .iter()
+            .rfind(|p| p.cpu == cpu)
+            .expect("final flush packet");
         assert_eq!(last.events_discarded, dropped[cpu as usize]);
-        let max_packet = per_packet.keys().filter(|k| k.0 == cpu).map(|k| k.1).max().unwrap_or(0);
+        let max_packet = per_packet
+            .keys()
+            .filter(|k| k.0 == cpu)
+            .map(|k| k.1)
+            .max()
+            .unwrap_or(0);
         assert!(last.packet_seq >= max_packet, "the newest packet survives");
         // Nothing may stay stuck: the packets not overwritten at the end (the last
         // subbuf_count ones) were all read, now or earlier.
@@ -201,5 +247,9 @@ fn overwrite_mode_delivers_only_complete_packets() {
         }
     }
     let read: usize = packets.iter().map(|p| p.events.len()).sum();
-    eprintln!("overwrite stress: {read} events in {} packets read, {:?} dropped", packets.len(), dropped);
+    eprintln!(
+        "overwrite stress: {read} events in {} packets read, {:?} dropped",
+        packets.len(),
+        dropped
+    );
 }
