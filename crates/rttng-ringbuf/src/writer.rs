@@ -84,7 +84,7 @@ fn reserve_counted(
         let off = wp & (s - 1);
         if off != 0 && off + size <= s {
             // Fast path: the record fits in the open packet.
-            let new = wp + size;
+            let new = wp.wrapping_add(size);
             // AcqRel: Release publishes the slot-is-free knowledge to later reservers
             // (pair: the Acquire load above / failure Acquire); Acquire is the same pair
             // in the other direction.
@@ -113,7 +113,12 @@ fn reserve_counted(
             }
         }
         // Slow path: open the next packet (closing the current one if it is open).
-        let start = if off == 0 { wp } else { wp - off + s };
+        // Wrapping: a corrupted write_pos must not panic (positions never wrap in practice).
+        let start = if off == 0 {
+            wp
+        } else {
+            (wp - off).wrapping_add(s)
+        };
         let q = start >> geo.subbuf_shift;
         // Acquire pairs with the Release commit CAS that completed the previous use of
         // this slot: its writers' bytes happen-before ours.
@@ -133,7 +138,7 @@ fn reserve_counted(
                 return Err(discard(v, ReserveError::Full, count));
             }
         }
-        let new = start + HEADER + size;
+        let new = start.wrapping_add(HEADER + size);
         // AcqRel: as on the fast path.
         match v
             .write_pos
@@ -333,7 +338,7 @@ pub(crate) fn flush(
         // of the packet).
         match v.write_pos.compare_exchange_weak(
             wp,
-            wp - off + s,
+            (wp - off).wrapping_add(s),
             Ordering::AcqRel,
             Ordering::Acquire,
         ) {

@@ -334,3 +334,38 @@ fn recovery_of_a_stalled_older_packet_keeps_packet_times_ordered() {
         ]
     );
 }
+
+#[test]
+fn corrupted_shared_counters_never_panic_either_side() {
+    use std::os::fd::AsRawFd;
+    let (mut consumer, producer) = channel(&config(1, 2, 256, Mode::Discard));
+    // write_pos of cpu 0 (offset 128) near the end of u64, commit word of slot 0
+    // (offset 256) with an impossible prefix, written behind the library's back.
+    for (off, value) in [(128i64, u64::MAX - 5), (256, (1u64 << 27) | 0xfff_ffff)] {
+        // SAFETY: pwrite into the memfd we own, 8 bytes from a local buffer.
+        let n = unsafe {
+            libc::pwrite(
+                consumer.fd().as_raw_fd(),
+                value.to_le_bytes().as_ptr().cast(),
+                8,
+                off,
+            )
+        };
+        assert_eq!(n, 8);
+    }
+    for seq in 0..10 {
+        let _ = producer.write(0, seq, &make_record(0, seq, 50));
+    }
+    let _ = producer.flush(0, 11, true);
+    let _ = consumer.flush(0, 12, true);
+    for _ in 0..4 {
+        match consumer.get_next(0) {
+            Ok(Some(p)) => p.release(),
+            Ok(None) | Err(_) => {}
+        }
+    }
+    assert!(
+        consumer.events_discarded(0) > 0,
+        "refused events are counted"
+    );
+}
