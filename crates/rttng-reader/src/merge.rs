@@ -90,10 +90,16 @@ impl<'a> Cursor<'a> {
     /// Advances to the next event. Loss reports found on the way go to `lost`. Returns false at
     /// the end of the stream.
     fn advance(&mut self, lost: &mut Vec<Discarded<'a>>) -> Result<bool, ReadError> {
+        self.advance_with::<false>(lost)
+    }
+
+    /// `SKIP`: walk events without producing their values (see `StreamDecoder::skip_event`).
+    fn advance_with<const SKIP: bool>(&mut self, lost: &mut Vec<Discarded<'a>>) -> Result<bool, ReadError> {
         loop {
             if self.in_packet {
                 let data = &self.data()[self.packet_offset..];
-                match self.decoder.next_event(data) {
+                let next = if SKIP { self.decoder.skip_event(data) } else { self.decoder.next_event(data) };
+                match next {
                     Ok(true) => return Ok(true),
                     Ok(false) => {
                         self.in_packet = false;
@@ -236,7 +242,7 @@ pub fn count(set: &TraceSet) -> Result<Vec<(String, u64)>, ReadError> {
                         let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(&(trace, stream)) = jobs.get(j) else { break };
                         let mut c = Cursor::new(trace, stream);
-                        while c.advance(&mut lost)? {
+                        while c.advance_with::<true>(&mut lost)? {
                             lost.clear();
                             let ec = c.decoder.event_class().expect("an event was decoded");
                             let key = ec as *const _;

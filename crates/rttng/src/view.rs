@@ -107,6 +107,10 @@ pub fn run(args: &ViewArgs) -> Result<()> {
     if let Some(e) = io_error {
         return Err(e).context("writing to standard output");
     }
+    if opts.color {
+        // babeltrace2 resets the terminal's attributes once more at exit.
+        buf.extend_from_slice(b"\x1b[0m");
+    }
     out.write_all(&buf).context("writing to standard output")?;
     out.flush().context("writing to standard output")?;
     Ok(())

@@ -1054,14 +1054,6 @@ impl Lower {
             FieldClass::Integer(i) => i,
             _ => return bad(line, "enum", "container must be an integer type"),
         };
-        let (min, max) = if container.signed {
-            (
-                -(1i128 << (container.size_bits - 1)),
-                (1i128 << (container.size_bits - 1)) - 1,
-            )
-        } else {
-            (0, (1i128 << container.size_bits) - 1)
-        };
         let mut mappings: Vec<EnumMapping> = Vec::new();
         let mut label_index: HashMap<&str, usize> = HashMap::new();
         let mut next: i128 = 0;
@@ -1078,15 +1070,9 @@ impl Lower {
                 }
                 Some((lo, Some(hi))) => (int_of(lo)?, int_of(hi)?),
             };
-            // babeltrace2 keeps a reversed range as written (it then matches no value).
-            if lo < min || lo > max || hi < min || hi > max {
-                return err(
-                    e.line,
-                    MetadataErrorKind::EnumValueOutOfRange {
-                        label: e.label.clone(),
-                    },
-                );
-            }
+            // babeltrace2 keeps a reversed range as written (it then matches no value), and
+            // accepts values outside the container: lttng-ust's `ctf_enum_auto` after a label
+            // at the container's maximum writes one (`AFTER_MAX = 256` in a uint8 enum).
             next = hi + 1;
             match label_index.get(e.label.as_str()) {
                 Some(&i) => mappings[i].ranges.push((lo, hi)),

@@ -83,9 +83,6 @@ pub enum MetadataErrorKind {
     },
     UnexpectedDeclaration(&'static str),
     DuplicateMember(String),
-    EnumValueOutOfRange {
-        label: String,
-    },
     UnknownClock(String),
     DuplicateClock(String),
     MissingTrace,
@@ -132,10 +129,6 @@ impl fmt::Display for MetadataErrorKind {
             BadAttributeValue { name, reason } => write!(f, "invalid `{name}` attribute: {reason}"),
             UnexpectedDeclaration(what) => write!(f, "unexpected declaration: {what}"),
             DuplicateMember(s) => write!(f, "duplicate field or option name `{s}`"),
-            EnumValueOutOfRange { label } => write!(
-                f,
-                "value of enum label `{label}` does not fit its container"
-            ),
             UnknownClock(s) => write!(f, "unknown clock `{s}`"),
             DuplicateClock(s) => write!(f, "clock `{s}` declared twice"),
             MissingTrace => write!(f, "missing `trace` block"),

@@ -10,8 +10,10 @@
 //! Every read is bounds-checked against the packet's content size, and every loop is bounded,
 //! so damaged input gives a [`DecodeError`] with its byte offset, never a panic.
 
+mod plan;
+
 use crate::event::{ClockSnapshot, EventView, Scope, Val};
-use crate::ir::{ByteOrder, ClockClass, EventClass, FieldClass, IntRole, IntegerClass, Metadata, StreamClass};
+use crate::ir::{ByteOrder, ClockClass, EventClass, FieldClass, IntRole, Metadata, StreamClass};
 
 /// CTF packet header magic number.
 pub const PACKET_MAGIC: u64 = 0xC1FC_1FC1;
@@ -154,13 +156,7 @@ struct State {
 
 impl State {
     #[inline]
-    fn on_int(&mut self, ic: &IntegerClass, raw: u64, value: u64) {
-        if let Some(slot) = ic.store_slot {
-            if let Some(s) = self.slots.get_mut(slot as usize) {
-                *s = value;
-            }
-        }
-        let Some(role) = ic.role else { return };
+    fn on_role(&mut self, role: IntRole, raw: u64, size_bits: u32) {
         match role {
             IntRole::PacketMagic => self.magic = Some(raw),
             IntRole::StreamClassId => self.stream_class_id = Some(raw),
@@ -172,7 +168,7 @@ impl State {
             IntRole::DiscardedEventCounter => self.events_discarded = Some(raw),
             IntRole::PacketSequenceNumber => self.packet_seq_num = Some(raw),
             IntRole::EventClassId => self.event_id = Some(raw),
-            IntRole::DefaultClockTimestamp => self.update_clock(raw, ic.size_bits),
+            IntRole::DefaultClockTimestamp => self.update_clock(raw, size_bits),
         }
     }
 
@@ -213,6 +209,15 @@ impl<'a> Bits<'a> {
             return Err(self.truncated(aligned - self.pos));
         }
         self.pos = aligned;
+        Ok(())
+    }
+
+    #[inline]
+    fn skip(&mut self, bits: u64) -> Result<()> {
+        if self.end - self.pos < bits {
+            return Err(self.truncated(bits));
+        }
+        self.pos += bits;
         Ok(())
     }
 
@@ -321,9 +326,23 @@ pub fn ns_from_origin(clock: &ClockClass, cycles: u64) -> i64 {
     (secs * 1_000_000_000 + rem_ns).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
+/// Compiled scopes of one stream class.
+struct StreamPlan {
+    packet_context: Option<plan::Node>,
+    event_header: Option<plan::Node>,
+    event_context: Option<plan::Node>,
+    /// Per event class (same order as `StreamClass::events`): context, payload.
+    events: Vec<(Option<plan::Node>, Option<plan::Node>)>,
+}
+
 /// Decodes the packets of one data stream, in order.
 pub struct StreamDecoder<'m> {
     md: &'m Metadata,
+    packet_header_plan: Option<plan::Node>,
+    /// By index in `md.streams`.
+    plans: Vec<StreamPlan>,
+    stream_index: usize,
+    event_index: usize,
     /// Default clock of each stream class, by index in `md.streams`.
     default_clocks: Vec<Option<&'m ClockClass>>,
     st: State,
@@ -338,15 +357,27 @@ pub struct StreamDecoder<'m> {
     stream_event_context: Vec<Val>,
     event_context: Vec<Val>,
     payload: Vec<Val>,
-    /// Reused for headers that are not kept.
-    scratch: Vec<Val>,
 }
 
 impl<'m> StreamDecoder<'m> {
     /// `md` must have gone through [`crate::roles::prepare`].
     pub fn new(md: &'m Metadata) -> Self {
+        let compile = |fc: &Option<FieldClass>| fc.as_ref().map(plan::compile);
         StreamDecoder {
             md,
+            packet_header_plan: compile(&md.trace.packet_header),
+            plans: md
+                .streams
+                .iter()
+                .map(|sc| StreamPlan {
+                    packet_context: compile(&sc.packet_context),
+                    event_header: compile(&sc.event_header),
+                    event_context: compile(&sc.event_context),
+                    events: sc.events.iter().map(|ec| (compile(&ec.context), compile(&ec.fields))).collect(),
+                })
+                .collect(),
+            stream_index: 0,
+            event_index: 0,
             default_clocks: md.streams.iter().map(|sc| crate::roles::stream_default_clock(md, sc)).collect(),
             st: State { slots: vec![0; md.slot_count as usize], ..State::default() },
             packet: PacketInfo::default(),
@@ -360,7 +391,6 @@ impl<'m> StreamDecoder<'m> {
             stream_event_context: Vec::new(),
             event_context: Vec::new(),
             payload: Vec::new(),
-            scratch: Vec::new(),
         }
     }
 
@@ -385,9 +415,8 @@ impl<'m> StreamDecoder<'m> {
         let mut r = Bits { buf: data, pos: 0, end: file_bits, base: file_offset };
         // Like babeltrace2 2.0, the packet uuid is not compared with the trace uuid: real
         // traces (the corpus's intersection/onestream) carry mismatched ones.
-        if let Some(h) = &self.md.trace.packet_header {
-            self.scratch.clear();
-            decode_field(h, &mut r, st, &mut self.scratch, 0)?;
+        if let Some(h) = &self.packet_header_plan {
+            h.skip(&mut r, st, 0)?;
             if let Some(m) = st.magic {
                 if m != PACKET_MAGIC {
                     return Err(DecodeError::BadMagic { offset: file_offset, found: m });
@@ -405,11 +434,12 @@ impl<'m> StreamDecoder<'m> {
             None => return Err(DecodeError::NoStreamClassId { offset: file_offset }),
         };
         let sc = &self.md.streams[sc_index];
+        self.stream_index = sc_index;
         self.stream_class = Some(sc);
         self.stream_clock = self.default_clocks[sc_index];
         self.packet_context.clear();
-        if let Some(pc) = &sc.packet_context {
-            decode_field(pc, &mut r, st, &mut self.packet_context, 0)?;
+        if let Some(pc) = &self.plans[sc_index].packet_context {
+            pc.decode(&mut r, st, &mut self.packet_context, 0)?;
         }
         let packet_bits = st.packet_bits.unwrap_or(file_bits);
         let content_bits = st.content_bits.unwrap_or(packet_bits);
@@ -448,50 +478,59 @@ impl<'m> StreamDecoder<'m> {
     /// Decodes the next event record of the current packet; `data` is the same slice given to
     /// [`Self::begin_packet`]. Returns `false` at the end of the packet content.
     pub fn next_event(&mut self, data: &[u8]) -> Result<bool> {
-        if self.pos_bits >= self.packet.content_bits {
-            if let Some(e) = self.packet.timestamp_end {
-                self.st.clock = e;
+        self.event::<false>(data)
+    }
+
+    /// Like [`Self::next_event`], but only walks the record's structure (checking every bound,
+    /// applying clock updates, ids, lengths and tags) without producing its values: for
+    /// consumers that need the event class and time but not the fields.
+    pub fn skip_event(&mut self, data: &[u8]) -> Result<bool> {
+        self.event::<true>(data)
+    }
+
+    fn event<const SKIP: bool>(&mut self, data: &[u8]) -> Result<bool> {
+        loop {
+            if self.pos_bits >= self.packet.content_bits {
+                if let Some(e) = self.packet.timestamp_end {
+                    self.st.clock = e;
+                }
+                return Ok(false);
             }
-            return Ok(false);
+            let sc = self.stream_class.expect("begin_packet succeeded before next_event");
+            let plan = &self.plans[self.stream_index];
+            let mut r = Bits { buf: data, pos: self.pos_bits, end: self.packet.content_bits, base: self.packet.file_offset };
+            self.event_begin_bits = r.pos;
+            let st = &mut self.st;
+            st.event_id = None;
+            let scope = |node: &Option<plan::Node>, r: &mut Bits<'_>, st: &mut State, out: &mut Vec<Val>| -> Result<()> {
+                out.clear();
+                match node {
+                    Some(n) if SKIP => n.skip(r, st, 0),
+                    Some(n) => n.decode(r, st, out, 0),
+                    None => Ok(()),
+                }
+            };
+            scope(&plan.event_header, &mut r, st, &mut self.event_header)?;
+            let offset = self.packet.file_offset + self.event_begin_bits / 8;
+            let index = match st.event_id {
+                Some(id) => event_index(sc, id).ok_or(DecodeError::UnknownEventClass { offset, stream_class_id: sc.id, id })?,
+                None if sc.events.len() == 1 => 0,
+                None => return Err(DecodeError::NoEventClassId { offset }),
+            };
+            self.event_index = index;
+            self.event_class = Some(&sc.events[index]);
+            let (context, payload) = &plan.events[index];
+            scope(&plan.event_context, &mut r, st, &mut self.stream_event_context)?;
+            scope(context, &mut r, st, &mut self.event_context)?;
+            scope(payload, &mut r, st, &mut self.payload)?;
+            if r.pos == self.event_begin_bits {
+                // An event record of zero bits would repeat forever: treat the rest as padding.
+                self.pos_bits = self.packet.content_bits;
+                continue;
+            }
+            self.pos_bits = r.pos;
+            return Ok(true);
         }
-        let sc = self.stream_class.expect("begin_packet succeeded before next_event");
-        let mut r = Bits { buf: data, pos: self.pos_bits, end: self.packet.content_bits, base: self.packet.file_offset };
-        self.event_begin_bits = r.pos;
-        let st = &mut self.st;
-        st.event_id = None;
-        self.event_header.clear();
-        if let Some(eh) = &sc.event_header {
-            decode_field(eh, &mut r, st, &mut self.event_header, 0)?;
-        }
-        let ec = match st.event_id {
-            Some(id) => sc.event(id).ok_or(DecodeError::UnknownEventClass {
-                offset: self.packet.file_offset + self.event_begin_bits / 8,
-                stream_class_id: sc.id,
-                id,
-            })?,
-            None if sc.events.len() == 1 => &sc.events[0],
-            None => return Err(DecodeError::NoEventClassId { offset: self.packet.file_offset + self.event_begin_bits / 8 }),
-        };
-        self.event_class = Some(ec);
-        self.stream_event_context.clear();
-        if let Some(c) = &sc.event_context {
-            decode_field(c, &mut r, st, &mut self.stream_event_context, 0)?;
-        }
-        self.event_context.clear();
-        if let Some(c) = &ec.context {
-            decode_field(c, &mut r, st, &mut self.event_context, 0)?;
-        }
-        self.payload.clear();
-        if let Some(c) = &ec.fields {
-            decode_field(c, &mut r, st, &mut self.payload, 0)?;
-        }
-        if r.pos == self.event_begin_bits {
-            // An event record of zero bits would repeat forever: treat the rest as padding.
-            self.pos_bits = self.packet.content_bits;
-            return self.next_event(data);
-        }
-        self.pos_bits = r.pos;
-        Ok(true)
     }
 
     /// The current stream clock value (cycles).
@@ -541,6 +580,14 @@ impl<'m> StreamDecoder<'m> {
     }
 }
 
+/// Index in `sc.events` of the event class with id `id` (ids are usually dense from 0).
+fn event_index(sc: &StreamClass, id: u64) -> Option<usize> {
+    match sc.events.get(id as usize) {
+        Some(e) if e.id == id => Some(id as usize),
+        _ => sc.events.iter().position(|e| e.id == id),
+    }
+}
+
 /// How many values the field of class `fc` occupies at the start of `values`.
 pub fn value_count(fc: &FieldClass, values: &[Val]) -> Option<usize> {
     match fc {
@@ -586,102 +633,6 @@ fn min_bits(fc: &FieldClass) -> u64 {
         FieldClass::Sequence(_) | FieldClass::Variant(_) => 0,
         FieldClass::Struct(s) => s.members.iter().map(|m| min_bits(&m.class)).fold(0u64, u64::saturating_add),
     }
-}
-
-fn decode_int(ic: &IntegerClass, r: &mut Bits<'_>, st: &mut State) -> Result<Val> {
-    r.align(ic.align_bits)?;
-    let raw = r.read_uint(ic.size_bits, ic.byte_order)?;
-    Ok(if ic.signed {
-        let v = sign_extend(raw, ic.size_bits);
-        st.on_int(ic, raw, v as u64);
-        Val::SInt(v)
-    } else {
-        st.on_int(ic, raw, raw);
-        Val::UInt(raw)
-    })
-}
-
-fn decode_list(element: &FieldClass, length: u64, r: &mut Bits<'_>, st: &mut State, out: &mut Vec<Val>, depth: u32) -> Result<()> {
-    r.align(element.align_bits())?;
-    let remaining = r.end - r.pos;
-    let elem_bits = min_bits(element);
-    if (elem_bits > 0 && length > remaining / elem_bits) || (elem_bits == 0 && length > MAX_VALUES_PER_SCOPE as u64) {
-        return Err(DecodeError::LengthTooLarge { offset: r.offset(), length });
-    }
-    if element.is_text_element() && r.pos % 8 == 0 {
-        let start = (r.pos / 8) as usize;
-        let bytes = &r.buf[start..start + length as usize];
-        let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-        out.push(Val::Str { start: start as u32, end: (start + len) as u32 });
-        r.pos += length * 8;
-        return Ok(());
-    }
-    out.push(Val::List(length as u32));
-    for _ in 0..length {
-        decode_field(element, r, st, out, depth + 1)?;
-        if out.len() > MAX_VALUES_PER_SCOPE {
-            return Err(DecodeError::TooManyValues { offset: r.offset() });
-        }
-    }
-    Ok(())
-}
-
-fn decode_field(fc: &FieldClass, r: &mut Bits<'_>, st: &mut State, out: &mut Vec<Val>, depth: u32) -> Result<()> {
-    if depth > MAX_DECODE_DEPTH {
-        return Err(DecodeError::TooDeep { offset: r.offset() });
-    }
-    match fc {
-        FieldClass::Integer(ic) => {
-            let v = decode_int(ic, r, st)?;
-            out.push(v);
-        }
-        FieldClass::Enum(e) => {
-            let v = decode_int(&e.container, r, st)?;
-            out.push(v);
-        }
-        FieldClass::Float(f) => {
-            r.align(f.align_bits)?;
-            let v = match f.size_bits() {
-                32 => f64::from(f32::from_bits(r.read_uint(32, f.byte_order)? as u32)),
-                64 => f64::from_bits(r.read_uint(64, f.byte_order)?),
-                size_bits => return Err(DecodeError::UnsupportedFloat { offset: r.offset(), size_bits }),
-            };
-            out.push(Val::Float(v));
-        }
-        FieldClass::String(_) => {
-            r.align(8)?;
-            let start = (r.pos / 8) as usize;
-            let end_byte = (r.end / 8) as usize;
-            let rest = &r.buf[start..end_byte];
-            let len = rest.iter().position(|&b| b == 0).ok_or(DecodeError::UnterminatedString { offset: r.offset() })?;
-            out.push(Val::Str { start: start as u32, end: (start + len) as u32 });
-            r.pos += (len as u64 + 1) * 8;
-        }
-        FieldClass::Array(a) => decode_list(&a.element, a.length, r, st, out, depth)?,
-        FieldClass::Sequence(s) => {
-            let length = st.slots.get(s.length_slot as usize).copied().unwrap_or(0);
-            decode_list(&s.element, length, r, st, out, depth)?;
-        }
-        FieldClass::Struct(s) => {
-            // `roles::prepare` stored the effective alignment here.
-            r.align(s.min_align_bits)?;
-            out.push(Val::Struct);
-            for m in &s.members {
-                decode_field(&m.class, r, st, out, depth + 1)?;
-            }
-            if out.len() > MAX_VALUES_PER_SCOPE {
-                return Err(DecodeError::TooManyValues { offset: r.offset() });
-            }
-        }
-        FieldClass::Variant(v) => {
-            let raw = st.slots.get(v.tag_slot as usize).copied().unwrap_or(0);
-            let tag = if v.tag_signed { i128::from(raw as i64) } else { i128::from(raw) };
-            let index = v.select(tag).ok_or(DecodeError::NoVariantOption { offset: r.offset(), tag })?;
-            out.push(Val::Variant(index as u32));
-            decode_field(&v.options[index].class, r, st, out, depth + 1)?;
-        }
-    }
-    Ok(())
 }
 
 /// Decodes every packet and event of one whole data stream held in `data`, and returns the
