@@ -6,6 +6,13 @@
 //! Which fields are shown follows babeltrace2 2.0.4's `ctf-meta-update-in-ir.c`: integers with a
 //! role or a mapped clock are hidden unless a sequence/variant refers to them, an empty struct is
 //! shown, a shown variant shows all its options. This module reads no values.
+//!
+//! Besides the tree (which the printer walks for scopes holding arrays, sequences or variants),
+//! each event class gets a [`Program`]: the whole line after the timestamp as a flat list of
+//! literal copies and value formats at fixed value indices. It works because a scope without
+//! arrays, sequences or variants always has the same number of values, each at the same index:
+//! hidden fields then cost nothing, and the constant bytes between two values (`, my_int = `,
+//! ` }, { `, color codes) are copied at once.
 
 use rttng_ctf::event::EventView;
 use rttng_ctf::ir::{
@@ -13,7 +20,7 @@ use rttng_ctf::ir::{
 };
 
 use crate::color;
-use crate::fmt::{push_escaped, push_i64};
+use crate::fmt::{push_escaped, push_i64, push_padded, PAD_BYTES};
 use crate::options::PrettyOptions;
 
 /// Deepest field class nesting compiled; deeper classes make the scope unprintable.
@@ -27,7 +34,36 @@ pub struct IntFmt {
     pub signed: bool,
 }
 
-#[derive(Debug)]
+/// Constant bytes, stored with [`PAD_BYTES`] bytes of padding so they are appended as whole
+/// fixed-size chunks (see [`push_padded`]).
+#[derive(Clone, Debug, Default)]
+pub struct Lit {
+    padded: Box<[u8]>,
+    len: usize,
+}
+
+impl Lit {
+    pub fn new(bytes: &[u8]) -> Self {
+        let mut padded = Vec::with_capacity(bytes.len() + PAD_BYTES);
+        padded.extend_from_slice(bytes);
+        padded.resize(bytes.len() + PAD_BYTES, 0);
+        Lit {
+            padded: padded.into(),
+            len: bytes.len(),
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.padded[..self.len]
+    }
+
+    #[inline(always)]
+    pub fn push(&self, out: &mut Vec<u8>) {
+        push_padded(out, &self.padded, 0, self.len);
+    }
+}
+
+#[derive(Clone, Debug)]
 pub struct Mapping {
     /// The label, escaped and quoted, with its color when colors are on.
     pub text: Box<[u8]>,
@@ -37,7 +73,7 @@ pub struct Mapping {
 #[derive(Debug)]
 pub struct Member {
     /// `" "` or `", "` then the colored `name = ` (when names are printed). Empty when hidden.
-    pub prefix: Box<[u8]>,
+    pub prefix: Lit,
     pub node: Node,
 }
 
@@ -63,6 +99,9 @@ pub struct Node {
     pub shown: bool,
     /// Whether `[i] = ` precedes array elements (the scope's names flag).
     pub list_names: bool,
+    /// How many values this field always takes, when that is fixed (no array, sequence or
+    /// variant inside): a hidden field is then skipped at once.
+    pub value_count: Option<u32>,
     pub kind: Kind,
 }
 
@@ -162,7 +201,7 @@ fn compile(class: &FieldClass, forced: bool, names: bool, color: bool, depth: u3
                     }
                 }
                 members.push(Member {
-                    prefix: prefix.into(),
+                    prefix: Lit::new(&prefix),
                     node,
                 });
             }
@@ -177,9 +216,17 @@ fn compile(class: &FieldClass, forced: bool, names: bool, color: bool, depth: u3
             Kind::Variant(options.into())
         }
     };
+    let value_count = match &kind {
+        Kind::Int(_) | Kind::Enum { .. } | Kind::Float | Kind::Str => Some(1),
+        Kind::List(_) | Kind::Variant(_) => None,
+        Kind::Struct(members) => members.iter().try_fold(1u32, |n, m| {
+            m.node.value_count.and_then(|c| n.checked_add(c))
+        }),
+    };
     Some(Node {
         shown,
         list_names: names,
+        value_count,
         kind,
     })
 }
@@ -200,7 +247,7 @@ pub fn push_name(out: &mut Vec<u8>, name: &[u8], name_color: &[u8], color: bool)
 #[derive(Debug)]
 pub struct CompiledScope {
     /// `stream.packet.context = ` etc. (with `--names scope`), else empty.
-    pub label: Box<[u8]>,
+    pub label: Lit,
     pub node: Node,
 }
 
@@ -251,7 +298,7 @@ pub fn compile_scope(
         push_name(&mut label, kind.label(), color::NAME, opts.color);
     }
     Some(CompiledScope {
-        label: label.into(),
+        label: Lit::new(&label),
         node,
     })
 }
@@ -431,8 +478,10 @@ pub struct CompiledEvent {
     pub has_clock: bool,
     /// The trace name the header was built with (only compared when `--fields trace`).
     pub trace_name: Box<str>,
-    pub header: Box<[u8]>,
+    pub header: Lit,
     pub scopes: [Option<CompiledScope>; 4],
+    /// The line after the timestamp, for events whose present scopes are `program.scope_mask`.
+    pub program: Program,
 }
 
 impl CompiledEvent {
@@ -458,14 +507,250 @@ impl CompiledEvent {
             ev.payload.map(|s| s.class).or(event_class.fields.as_ref()),
         ];
         let scopes = [0, 1, 2, 3].map(|i| compile_scope(ScopeKind::ALL[i], classes[i], opts));
+        let header = header_bytes(opts, metadata, event_class, trace_name, has_clock);
+        let program = Program::new(&header, &scopes, scope_mask(ev), opts.color);
         CompiledEvent {
             event_id: event_class.id,
             stream_class: stream_class as *const StreamClass,
             metadata: metadata as *const Metadata,
             has_clock,
             trace_name: trace_name.into(),
-            header: header_bytes(opts, metadata, event_class, trace_name, has_clock).into(),
+            header: Lit::new(&header),
             scopes,
+            program,
+        }
+    }
+}
+
+/// Bit `i` set when scope `i` (in [`ScopeKind::ALL`] order) of `ev` has values.
+#[inline]
+pub fn scope_mask(ev: &EventView<'_>) -> u8 {
+    u8::from(ev.packet_context.is_some())
+        | u8::from(ev.stream_event_context.is_some()) << 1
+        | u8::from(ev.event_context.is_some()) << 2
+        | u8::from(ev.payload.is_some()) << 3
+}
+
+/// One step of a [`Program`]. `scope` indexes [`ScopeKind::ALL`], `idx` the scope's values.
+#[derive(Clone, Copy, Debug)]
+pub enum Op {
+    /// Append `pool[start..start + len]`.
+    Lit {
+        start: u32,
+        len: u32,
+    },
+    /// The scope has at least `len` values (all its fields, shown or hidden).
+    Len {
+        scope: u8,
+        len: u32,
+    },
+    /// The value is `Val::Struct`.
+    Struct {
+        scope: u8,
+        idx: u32,
+    },
+    /// A decimal integer printed as unsigned.
+    Unsigned {
+        scope: u8,
+        idx: u32,
+    },
+    /// A decimal integer printed as signed.
+    Signed {
+        scope: u8,
+        idx: u32,
+    },
+    /// Any other integer.
+    Int {
+        scope: u8,
+        idx: u32,
+        fmt: IntFmt,
+    },
+    /// An enumeration: `enums[enum_index]`.
+    Enum {
+        scope: u8,
+        idx: u32,
+        enum_index: u32,
+    },
+    Float {
+        scope: u8,
+        idx: u32,
+    },
+    Str {
+        scope: u8,
+        idx: u32,
+    },
+    /// A scope without fixed layout: walk its tree.
+    Tree {
+        scope: u8,
+    },
+}
+
+/// An enumeration's print data, for [`Op::Enum`].
+#[derive(Debug)]
+pub struct EnumData {
+    pub int: IntFmt,
+    pub mappings: Box<[Mapping]>,
+}
+
+/// The line after the timestamp part (header, scopes, newline) as a list of steps.
+#[derive(Debug, Default)]
+pub struct Program {
+    /// Which scopes of the event are present (see [`scope_mask`]); other events take the tree
+    /// path.
+    pub scope_mask: u8,
+    pub ops: Box<[Op]>,
+    /// The literal bytes, then [`PAD_BYTES`] bytes of padding.
+    pub pool: Box<[u8]>,
+    pub enums: Box<[EnumData]>,
+}
+
+/// Builds a [`Program`], merging adjacent literals.
+struct ProgramBuilder {
+    ops: Vec<Op>,
+    pool: Vec<u8>,
+    pending_start: usize,
+    enums: Vec<EnumData>,
+    color: bool,
+}
+
+impl ProgramBuilder {
+    fn lit(&mut self, bytes: &[u8]) {
+        self.pool.extend_from_slice(bytes);
+    }
+
+    fn flush(&mut self) {
+        let len = self.pool.len() - self.pending_start;
+        if len > 0 {
+            self.ops.push(Op::Lit {
+                start: self.pending_start as u32,
+                len: len as u32,
+            });
+        }
+        self.pending_start = self.pool.len();
+    }
+
+    fn op(&mut self, op: Op) {
+        self.flush();
+        self.ops.push(op);
+    }
+
+    /// A value between its color and a reset.
+    fn colored(&mut self, code: &[u8], op: Op) {
+        if self.color {
+            self.lit(code);
+        }
+        self.op(op);
+        if self.color {
+            self.lit(color::RESET);
+        }
+    }
+
+    /// Emit a shown node of fixed layout whose first value is at `*idx`.
+    fn node(&mut self, node: &Node, scope: u8, idx: &mut u32) {
+        let at = *idx;
+        match &node.kind {
+            Kind::Int(f) => {
+                let op = match (f.base, f.signed) {
+                    (DisplayBase::Decimal, false) => Op::Unsigned { scope, idx: at },
+                    (DisplayBase::Decimal, true) => Op::Signed { scope, idx: at },
+                    _ => Op::Int {
+                        scope,
+                        idx: at,
+                        fmt: *f,
+                    },
+                };
+                self.colored(color::NUMBER_VALUE, op);
+                *idx += 1;
+            }
+            Kind::Enum { int, mappings } => {
+                let enum_index = self.enums.len() as u32;
+                self.enums.push(EnumData {
+                    int: *int,
+                    mappings: mappings.clone(),
+                });
+                self.op(Op::Enum {
+                    scope,
+                    idx: at,
+                    enum_index,
+                });
+                *idx += 1;
+            }
+            Kind::Float => {
+                self.colored(color::NUMBER_VALUE, Op::Float { scope, idx: at });
+                *idx += 1;
+            }
+            Kind::Str => {
+                self.colored(color::STRING_VALUE, Op::Str { scope, idx: at });
+                *idx += 1;
+            }
+            Kind::Struct(members) => {
+                self.ops.push(Op::Struct { scope, idx: at });
+                *idx += 1;
+                self.lit(b"{");
+                for m in members.iter() {
+                    if m.node.shown {
+                        self.lit(m.prefix.as_bytes());
+                        self.node(&m.node, scope, idx);
+                    } else {
+                        *idx += m.node.value_count.unwrap_or(0);
+                    }
+                }
+                self.lit(b" }");
+            }
+            // Not reached: only nodes with a value count are emitted.
+            Kind::List(_) | Kind::Variant(_) => {}
+        }
+    }
+}
+
+impl Program {
+    fn new(
+        header: &[u8],
+        scopes: &[Option<CompiledScope>; 4],
+        scope_mask: u8,
+        color: bool,
+    ) -> Self {
+        let mut b = ProgramBuilder {
+            ops: Vec::new(),
+            pool: Vec::new(),
+            pending_start: 0,
+            enums: Vec::new(),
+            color,
+        };
+        b.lit(header);
+        let mut first = true;
+        for (i, cs) in scopes.iter().enumerate() {
+            let Some(cs) = cs else {
+                continue;
+            };
+            if scope_mask & (1 << i) == 0 {
+                continue;
+            }
+            if !first {
+                b.lit(b", ");
+            }
+            first = false;
+            b.lit(cs.label.as_bytes());
+            let scope = i as u8;
+            match cs.node.value_count {
+                Some(len) => {
+                    // Checks go first: they do not depend on literals.
+                    b.ops.push(Op::Len { scope, len });
+                    let mut idx = 0;
+                    b.node(&cs.node, scope, &mut idx);
+                }
+                None => b.op(Op::Tree { scope }),
+            }
+        }
+        b.lit(b"\n");
+        b.flush();
+        let mut pool = b.pool;
+        pool.resize(pool.len() + PAD_BYTES, 0);
+        Program {
+            scope_mask,
+            ops: b.ops.into(),
+            pool: pool.into(),
+            enums: b.enums.into(),
         }
     }
 }

@@ -3,23 +3,165 @@
 //!
 //! Nothing here allocates beyond growing the output vector; the `fmt` machinery is used only for
 //! floats, through a fixed stack buffer. Colors and layout are not handled here.
+//!
+//! Short variable-length copies are the printer's main cost, and a variable-length
+//! `extend_from_slice` compiles to an out-of-line `memmove` call. So the hot helpers build their
+//! bytes in a fixed-size array, append the whole array (a fixed-size copy, inlined as a few
+//! vector moves) and then `truncate` the vector to the real length ([`push_prefix`]).
 
 use std::fmt::Write as _;
 
-/// Append `v` in decimal.
-#[inline]
-pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
+/// Bytes [`push_padded`] copies at once.
+pub const COPY_CHUNK: usize = 32;
+/// Padding after stored literals: lets [`push_padded`] copy up to `2 * COPY_CHUNK` bytes as one
+/// fixed-size copy.
+pub const PAD_BYTES: usize = 2 * COPY_CHUNK;
+
+/// `"00" "01" … "99"`: two decimal digits per entry.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Append the first `len` bytes of `buf` (`len <= N`): a fixed-size copy then a truncation,
+/// which is cheaper than a variable-length copy for short byte strings.
+#[inline(always)]
+pub fn push_prefix<const N: usize>(out: &mut Vec<u8>, buf: &[u8; N], len: usize) {
+    let old = out.len();
+    out.extend_from_slice(buf);
+    out.truncate(old + len.min(N));
+}
+
+/// Append `src[start..start + len]`, where `src` holds [`PAD_BYTES`] readable bytes past
+/// `start + len` whenever that is possible (a padded literal pool, or the packet around a
+/// string): copies whole chunks and truncates. Falls back to a plain copy near the end of `src`.
+#[inline(always)]
+pub fn push_padded(out: &mut Vec<u8>, src: &[u8], start: usize, len: usize) {
+    if len <= COPY_CHUNK {
+        if let Some(chunk) = src.get(start..).and_then(|s| s.first_chunk::<COPY_CHUNK>()) {
+            push_prefix(out, chunk, len);
+            return;
+        }
+    } else if len <= 2 * COPY_CHUNK {
+        if let Some(chunk) = src
+            .get(start..)
+            .and_then(|s| s.first_chunk::<{ 2 * COPY_CHUNK }>())
+        {
+            push_prefix(out, chunk, len);
+            return;
         }
     }
-    out.extend_from_slice(&buf[i..]);
+    push_padded_long(out, src, start, len);
+}
+
+#[inline(never)]
+fn push_padded_long(out: &mut Vec<u8>, src: &[u8], start: usize, len: usize) {
+    let Some(bytes) = src.get(start..start.saturating_add(len)) else {
+        return;
+    };
+    let old = out.len();
+    let mut rest = src.get(start..).unwrap_or(&[]);
+    let mut copied = 0;
+    while copied < len {
+        let Some((chunk, tail)) = rest.split_first_chunk::<COPY_CHUNK>() else {
+            break;
+        };
+        out.extend_from_slice(chunk);
+        rest = tail;
+        copied += COPY_CHUNK;
+    }
+    if copied >= len {
+        out.truncate(old + len);
+    } else {
+        out.truncate(old);
+        out.extend_from_slice(bytes);
+    }
+}
+
+/// Number of decimal digits of `v` (1..=20).
+#[inline(always)]
+fn decimal_len(v: u64) -> usize {
+    match v.checked_ilog10() {
+        Some(l) => l as usize + 1,
+        None => 1,
+    }
+}
+
+/// Write the decimal digits of `v` so that the last one is at `buf[end - 1]`; `end` must be at
+/// least `decimal_len(v)`.
+#[inline(always)]
+fn write_digits(buf: &mut [u8; 20], end: usize, mut v: u64) {
+    let mut i = end;
+    while v >= 100 && i >= 2 {
+        let r = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i] = DIGIT_PAIRS[r];
+        buf[i + 1] = DIGIT_PAIRS[r + 1];
+    }
+    if v >= 10 && i >= 2 {
+        let r = v as usize * 2;
+        buf[i - 2] = DIGIT_PAIRS[r];
+        buf[i - 1] = DIGIT_PAIRS[r + 1];
+    } else if i >= 1 {
+        buf[i - 1] = b'0' + v as u8;
+    }
+}
+
+/// The 8 decimal digits of `v` (< 10^8) as the bytes of a little-endian `u64`, most significant
+/// digit in the lowest byte, each byte the digit's value (0..=9), computed in registers ("SIMD
+/// within a register": split in two halves of 4 digits, then in 2, then in 1, in parallel).
+#[inline(always)]
+fn digits8(v: u32) -> u64 {
+    let v = u64::from(v);
+    // Lanes of 32 bits: [v / 10^4, v % 10^4].
+    let merged = (v / 10_000) | ((v % 10_000) << 32);
+    // x / 100 == (x * 10486) >> 20 for x < 10^4.
+    let hundreds = ((merged * 10_486) >> 20) & ((0x7f << 32) | 0x7f);
+    // Lanes of 16 bits: 4 numbers < 100.
+    let merged = hundreds | ((merged - 100 * hundreds) << 16);
+    // x / 10 == (x * 103) >> 10 for x < 100.
+    let tens = ((merged * 103) >> 10) & ((0xf << 48) | (0xf << 32) | (0xf << 16) | 0xf);
+    tens | ((merged - 10 * tens) << 8)
+}
+
+/// `0` in each byte of a [`digits8`] result.
+const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
+
+/// Append `v` in decimal.
+#[inline]
+pub fn push_u64(out: &mut Vec<u8>, v: u64) {
+    if v < 10 {
+        out.push(b'0' + v as u8);
+        return;
+    }
+    let old = out.len();
+    if v < 100_000_000 {
+        let d = digits8(v as u32);
+        // Leading zero digits are the low zero bytes; v >= 10 so at most 7 of them.
+        let zeros = d.trailing_zeros() / 8;
+        out.extend_from_slice(&((d + ASCII_ZEROS) >> (8 * zeros)).to_le_bytes());
+        out.truncate(old + 8 - zeros as usize);
+        return;
+    }
+    if v >= 10_000_000_000_000_000 {
+        // Up to 4 digits, then exactly 16.
+        push_u64(out, v / 10_000_000_000_000_000);
+        let rest = v % 10_000_000_000_000_000;
+        let hi = digits8((rest / 100_000_000) as u32) + ASCII_ZEROS;
+        let lo = digits8((rest % 100_000_000) as u32) + ASCII_ZEROS;
+        out.extend_from_slice(&(u128::from(hi) | u128::from(lo) << 64).to_le_bytes());
+        return;
+    }
+    // 9 to 16 digits: the high part is not zero.
+    let hi = digits8((v / 100_000_000) as u32);
+    let lo = digits8((v % 100_000_000) as u32) + ASCII_ZEROS;
+    let zeros = hi.trailing_zeros() / 8;
+    let all = (u128::from(hi + ASCII_ZEROS) | u128::from(lo) << 64) >> (8 * zeros);
+    out.extend_from_slice(&all.to_le_bytes());
+    out.truncate(old + 16 - zeros as usize);
 }
 
 /// Append `v` in decimal with a leading `-` when negative.
@@ -31,28 +173,25 @@ pub fn push_i64(out: &mut Vec<u8>, v: i64) {
     push_u64(out, v.unsigned_abs());
 }
 
-/// Append `v` in decimal, zero-padded to at least `width` digits (`%0*u`).
+/// Append `v` in decimal, zero-padded to at least `width` digits (`%0*u`, `width` at most 20).
 #[inline]
-pub fn push_u64_padded(out: &mut Vec<u8>, mut v: u64, width: usize) {
+pub fn push_u64_padded(out: &mut Vec<u8>, v: u64, width: usize) {
+    let len = decimal_len(v).max(width.min(20));
     let mut buf = [b'0'; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    let width = width.min(buf.len());
-    let start = i.min(buf.len() - width);
-    out.extend_from_slice(&buf[start..]);
+    write_digits(&mut buf, len, v);
+    push_prefix(out, &buf, len);
 }
 
 /// Append exactly 9 digits of `ns` (< 10^9), as `%09u`.
 #[inline]
 pub fn push_nanos(out: &mut Vec<u8>, ns: u64) {
-    push_u64_padded(out, ns, 9);
+    if ns >= 1_000_000_000 {
+        push_u64_padded(out, ns, 9);
+        return;
+    }
+    let ns = ns as u32;
+    out.push(b'0' + (ns / 100_000_000) as u8);
+    out.extend_from_slice(&(digits8(ns % 100_000_000) + ASCII_ZEROS).to_le_bytes());
 }
 
 /// Append `v` in upper-case hexadecimal, no prefix (`%X`).
@@ -94,46 +233,84 @@ pub fn push_binary(out: &mut Vec<u8>, v: u64, len: u32) {
     }
 }
 
+/// What follows the backslash for each byte babeltrace2's `print_escape_string` escapes
+/// (`x` for the `\xNN` form), 0 for a byte copied as is: `\\`, `\'`, `\"`, `\?`, and the C
+/// control characters 0x00–0x1f and 0x7f.
+const ESCAPES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = b'x';
+        b += 1;
+    }
+    t[0x7f] = b'x';
+    t[0] = b'0';
+    t[0x07] = b'a';
+    t[0x08] = b'b';
+    t[0x1b] = b'e';
+    t[0x0c] = b'f';
+    t[b'\n' as usize] = b'n';
+    t[b'\r' as usize] = b'r';
+    t[b'\t' as usize] = b't';
+    t[0x0b] = b'v';
+    t[b'\\' as usize] = b'\\';
+    t[b'\'' as usize] = b'\'';
+    t[b'"' as usize] = b'"';
+    t[b'?' as usize] = b'?';
+    t
+};
+
+/// Append the escaped form of `s` (every byte of which needs an escape or not), no quotes.
+/// `stop_at_nul`: end at the first NUL instead of escaping it.
+fn push_escaped_body(out: &mut Vec<u8>, s: &[u8], stop_at_nul: bool) {
+    let mut plain_start = 0;
+    for (i, &b) in s.iter().enumerate() {
+        let e = ESCAPES[b as usize];
+        if e == 0 {
+            continue;
+        }
+        out.extend_from_slice(&s[plain_start..i]);
+        plain_start = i + 1;
+        if b == 0 && stop_at_nul {
+            return;
+        }
+        if e == b'x' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(&[b'\\', b'x', HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]]);
+        } else {
+            out.extend_from_slice(&[b'\\', e]);
+        }
+    }
+    out.extend_from_slice(&s[plain_start..]);
+}
+
 /// Append `s` between double quotes with babeltrace2's escaping (`print_escape_string`):
 /// `\\`, `\'`, `\"` and `\?` are escaped, the C control characters (0x00–0x1f, 0x7f) become
 /// `\a \b \e \f \n \r \t \v` or `\xNN`, every other byte (UTF-8 or not) is copied as is.
 pub fn push_escaped(out: &mut Vec<u8>, s: &[u8]) {
     out.reserve(s.len() + 2);
     out.push(b'"');
-    let mut plain_start = 0;
-    for (i, &b) in s.iter().enumerate() {
-        let needs_escape = b < 0x20 || b == 0x7f || matches!(b, b'\\' | b'\'' | b'"' | b'?');
-        if !needs_escape {
-            continue;
-        }
-        out.extend_from_slice(&s[plain_start..i]);
-        plain_start = i + 1;
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\'' => out.extend_from_slice(b"\\'"),
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'?' => out.extend_from_slice(b"\\?"),
-            0 => out.extend_from_slice(b"\\0"),
-            0x07 => out.extend_from_slice(b"\\a"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x1b => out.extend_from_slice(b"\\e"),
-            0x0c => out.extend_from_slice(b"\\f"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x0b => out.extend_from_slice(b"\\v"),
-            _ => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(&[
-                    b'\\',
-                    b'x',
-                    HEX[(b >> 4) as usize],
-                    HEX[(b & 0xf) as usize],
-                ]);
-            }
-        }
+    push_escaped_body(out, s, false);
+    out.push(b'"');
+}
+
+/// Like [`push_escaped`] for the C string `src[start..end]`: it ends at its first NUL. Bytes of
+/// `src` after `end` may be copied then truncated away (a cheaper copy), never shown. Appends
+/// nothing when the range is outside `src`.
+#[inline]
+pub fn push_c_string(out: &mut Vec<u8>, src: &[u8], start: usize, end: usize) {
+    let Some(s) = src.get(start..end) else {
+        return;
+    };
+    let plain = s
+        .iter()
+        .position(|&b| ESCAPES[b as usize] != 0)
+        .unwrap_or(s.len());
+    out.push(b'"');
+    push_padded(out, src, start, plain);
+    if plain < s.len() {
+        push_escaped_body(out, &s[plain..], true);
     }
-    out.extend_from_slice(&s[plain_start..]);
     out.push(b'"');
 }
 
@@ -309,5 +486,88 @@ mod tests {
             String::from_utf8(o).unwrap(),
             "18446744073709551615 -9223372036854775808 00000000000000001500 DEADBEEF 10 00101"
         );
+    }
+
+    /// Values around every power of ten and a pseudo-random spread, against `std`'s formatting.
+    fn sample_u64s() -> Vec<u64> {
+        let mut v = vec![0, 1, 9, u64::MAX, u64::MAX - 1];
+        let mut p: u64 = 1;
+        while let Some(next) = p.checked_mul(10) {
+            v.extend([p - 1, p, p + 1, next - 1]);
+            p = next;
+        }
+        v.extend([p - 1, p, p + 1]);
+        let mut x: u64 = 0x1234_5678_9abc_def0;
+        for _ in 0..5000 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            v.push(x >> (x % 64));
+        }
+        v
+    }
+
+    #[test]
+    fn decimal_matches_std_formatting() {
+        for v in sample_u64s() {
+            let mut o = b"x".to_vec();
+            push_u64(&mut o, v);
+            assert_eq!(o, format!("x{v}").into_bytes(), "{v}");
+            let mut o = Vec::new();
+            push_i64(&mut o, v as i64);
+            assert_eq!(o, (v as i64).to_string().into_bytes(), "{v}");
+            for width in [0, 2, 9, 12, 20] {
+                let mut o = Vec::new();
+                push_u64_padded(&mut o, v, width);
+                assert_eq!(o, format!("{v:0width$}").into_bytes(), "{v} width {width}");
+            }
+            let ns = v % 1_000_000_000;
+            let mut o = Vec::new();
+            push_nanos(&mut o, ns);
+            assert_eq!(o, format!("{ns:09}").into_bytes(), "{ns}");
+        }
+    }
+
+    #[test]
+    fn padded_copies_exactly_the_range() {
+        let src: Vec<u8> = (0..=255u8).collect();
+        for start in [0usize, 1, 100, 190, 200, 250, 255, 256] {
+            for len in [0usize, 1, 5, 31, 32, 33, 63, 64, 65, 100] {
+                let mut o = b"ab".to_vec();
+                push_padded(&mut o, &src, start, len);
+                let mut want = b"ab".to_vec();
+                if let Some(r) = src.get(start..start + len) {
+                    want.extend_from_slice(r);
+                }
+                assert_eq!(o, want, "start {start} len {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn c_string_ends_at_nul_and_escapes() {
+        let packet = b"..plain text\0after..esc\"aped\tx\0y..".to_vec();
+        let cases: &[(usize, usize, &[u8])] = &[
+            (2, 17, b"\"plain text\""),
+            (2, 12, b"\"plain text\""),
+            (13, 18, b"\"after\""),
+            (20, 33, b"\"esc\\\"aped\\tx\""),
+            (0, 0, b"\"\""),
+            (packet.len(), packet.len(), b"\"\""),
+        ];
+        for &(start, end, want) in cases {
+            let mut o = Vec::new();
+            push_c_string(&mut o, &packet, start, end);
+            assert_eq!(
+                o,
+                want.to_vec(),
+                "{start}..{end}: {}",
+                String::from_utf8_lossy(&o)
+            );
+        }
+        // The bytes after `end` are never shown.
+        let mut o = Vec::new();
+        push_c_string(&mut o, b"abcdef", 0, 3);
+        assert_eq!(o, b"\"abc\"".to_vec());
     }
 }

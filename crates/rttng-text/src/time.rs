@@ -91,7 +91,13 @@ pub struct SecondCache {
     sec: Option<u64>,
     /// Empty when the conversion failed (the caller falls back to seconds).
     prefix: Vec<u8>,
+    /// `prefix` then zeros, when it fits: appended as one fixed-size copy.
+    fixed: Option<[u8; FIXED_PREFIX_BYTES]>,
 }
+
+/// Longest prefix kept in [`SecondCache`]'s fixed-size copy (a 12-digit year with the date form
+/// takes 28 bytes).
+const FIXED_PREFIX_BYTES: usize = 32;
 
 impl SecondCache {
     pub fn new(gmt: bool, date: bool) -> Self {
@@ -100,6 +106,7 @@ impl SecondCache {
             date,
             sec: None,
             prefix: Vec::with_capacity(32),
+            fixed: None,
         }
     }
 
@@ -130,11 +137,37 @@ impl SecondCache {
                 push2(&mut self.prefix, tm.sec);
                 self.prefix.push(b'.');
             }
+            self.fixed = None;
+            if self.prefix.len() <= FIXED_PREFIX_BYTES {
+                let mut fixed = [0u8; FIXED_PREFIX_BYTES];
+                fixed[..self.prefix.len()].copy_from_slice(&self.prefix);
+                self.fixed = Some(fixed);
+            }
         }
         if self.prefix.is_empty() {
             None
         } else {
             Some(&self.prefix)
+        }
+    }
+
+    /// Append the prefix for `sec` (as [`SecondCache::prefix`]); false when the C library cannot
+    /// convert it (nothing appended).
+    #[inline]
+    pub fn push_prefix(&mut self, sec: u64, out: &mut Vec<u8>) -> bool {
+        if self.sec != Some(sec) && self.prefix(sec).is_none() {
+            return false;
+        }
+        match &self.fixed {
+            _ if self.prefix.is_empty() => false,
+            Some(fixed) => {
+                crate::fmt::push_prefix(out, fixed, self.prefix.len());
+                true
+            }
+            None => {
+                out.extend_from_slice(&self.prefix);
+                true
+            }
         }
     }
 }
