@@ -204,7 +204,8 @@ impl<'a> Bits<'a> {
     #[inline]
     fn align(&mut self, align_bits: u32) -> Result<()> {
         let a = u64::from(align_bits.max(1));
-        let aligned = self.pos.div_ceil(a) * a;
+        // CTF alignments are powers of two (the parser checks), so a mask does it.
+        let aligned = if a.is_power_of_two() { (self.pos + a - 1) & !(a - 1) } else { self.pos.div_ceil(a) * a };
         if aligned > self.end {
             return Err(self.truncated(aligned - self.pos));
         }
@@ -225,64 +226,54 @@ impl<'a> Bits<'a> {
         DecodeError::Truncated { offset: self.offset(), needed_bits, available_bits: self.end.saturating_sub(self.pos) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn read_uint(&mut self, size_bits: u32, order: ByteOrder) -> Result<u64> {
         let size = u64::from(size_bits);
         if self.end - self.pos < size {
             return Err(self.truncated(size));
         }
         let start = (self.pos / 8) as usize;
-        let shift = (self.pos % 8) as u32;
-        let v = if shift == 0 && size_bits % 8 == 0 {
+        if self.pos % 8 == 0 && size_bits % 8 == 0 {
             if let Some(window) = self.buf.get(start..start + 8) {
                 // Fast path: one unaligned 8-byte load, then keep the field's bytes.
                 let w: [u8; 8] = window.try_into().expect("8-byte window");
-                match order {
+                self.pos += size;
+                return Ok(match order {
                     ByteOrder::Little => u64::from_le_bytes(w) & low_mask(size_bits),
                     ByteOrder::Big => u64::from_be_bytes(w) >> (64 - size_bits),
-                }
-            } else {
-                let n = (size_bits / 8) as usize;
-                let bytes = &self.buf[start..start + n];
-                let mut v = 0u64;
-                match order {
-                    ByteOrder::Little => {
-                        for (i, b) in bytes.iter().enumerate() {
-                            v |= u64::from(*b) << (8 * i);
-                        }
-                    }
-                    ByteOrder::Big => {
-                        for b in bytes {
-                            v = (v << 8) | u64::from(*b);
-                        }
-                    }
-                }
-                v
+                });
             }
-        } else {
-            let nbytes = (shift + size_bits).div_ceil(8) as usize;
-            let bytes = &self.buf[start..start + nbytes];
-            let mask = if size_bits == 64 { u128::from(u64::MAX) } else { (1u128 << size_bits) - 1 };
-            match order {
-                ByteOrder::Little => {
-                    let mut acc = 0u128;
-                    for (i, b) in bytes.iter().enumerate() {
-                        acc |= u128::from(*b) << (8 * i);
-                    }
-                    ((acc >> shift) & mask) as u64
-                }
-                ByteOrder::Big => {
-                    let mut acc = 0u128;
-                    for b in bytes {
-                        acc = (acc << 8) | u128::from(*b);
-                    }
-                    let total = nbytes as u32 * 8;
-                    ((acc >> (total - shift - size_bits)) & mask) as u64
-                }
-            }
-        };
+        }
+        let v = self.read_uint_slow(start, size_bits, order);
         self.pos += size;
         Ok(v)
+    }
+
+    /// Bit fields, and byte fields within 8 bytes of the buffer's end. The caller checked the
+    /// bounds.
+    #[cold]
+    fn read_uint_slow(&self, start: usize, size_bits: u32, order: ByteOrder) -> u64 {
+        let shift = (self.pos % 8) as u32;
+        let nbytes = (shift + size_bits).div_ceil(8) as usize;
+        let bytes = &self.buf[start..start + nbytes];
+        let mask = if size_bits == 64 { u128::from(u64::MAX) } else { (1u128 << size_bits) - 1 };
+        match order {
+            ByteOrder::Little => {
+                let mut acc = 0u128;
+                for (i, b) in bytes.iter().enumerate() {
+                    acc |= u128::from(*b) << (8 * i);
+                }
+                ((acc >> shift) & mask) as u64
+            }
+            ByteOrder::Big => {
+                let mut acc = 0u128;
+                for b in bytes {
+                    acc = (acc << 8) | u128::from(*b);
+                }
+                let total = nbytes as u32 * 8;
+                ((acc >> (total - shift - size_bits)) & mask) as u64
+            }
+        }
     }
 }
 
@@ -326,19 +317,31 @@ pub fn ns_from_origin(clock: &ClockClass, cycles: u64) -> i64 {
     (secs * 1_000_000_000 + rem_ns).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
+/// One scope compiled both ways: to decode values, and to skip.
+struct ScopePlan {
+    decode: plan::Node,
+    skip: Box<[plan::Op]>,
+}
+
+impl ScopePlan {
+    fn new(fc: &Option<FieldClass>) -> Option<ScopePlan> {
+        fc.as_ref().map(|fc| ScopePlan { decode: plan::compile(fc), skip: plan::compile_skip(fc) })
+    }
+}
+
 /// Compiled scopes of one stream class.
 struct StreamPlan {
-    packet_context: Option<plan::Node>,
-    event_header: Option<plan::Node>,
-    event_context: Option<plan::Node>,
+    packet_context: Option<ScopePlan>,
+    event_header: Option<ScopePlan>,
+    event_context: Option<ScopePlan>,
     /// Per event class (same order as `StreamClass::events`): context, payload.
-    events: Vec<(Option<plan::Node>, Option<plan::Node>)>,
+    events: Vec<(Option<ScopePlan>, Option<ScopePlan>)>,
 }
 
 /// Decodes the packets of one data stream, in order.
 pub struct StreamDecoder<'m> {
     md: &'m Metadata,
-    packet_header_plan: Option<plan::Node>,
+    packet_header_plan: Option<ScopePlan>,
     /// By index in `md.streams`.
     plans: Vec<StreamPlan>,
     stream_index: usize,
@@ -362,7 +365,7 @@ pub struct StreamDecoder<'m> {
 impl<'m> StreamDecoder<'m> {
     /// `md` must have gone through [`crate::roles::prepare`].
     pub fn new(md: &'m Metadata) -> Self {
-        let compile = |fc: &Option<FieldClass>| fc.as_ref().map(plan::compile);
+        let compile = ScopePlan::new;
         StreamDecoder {
             md,
             packet_header_plan: compile(&md.trace.packet_header),
@@ -416,7 +419,7 @@ impl<'m> StreamDecoder<'m> {
         // Like babeltrace2 2.0, the packet uuid is not compared with the trace uuid: real
         // traces (the corpus's intersection/onestream) carry mismatched ones.
         if let Some(h) = &self.packet_header_plan {
-            h.skip(&mut r, st, 0)?;
+            plan::skip(&h.skip, &mut r, st, 0)?;
             if let Some(m) = st.magic {
                 if m != PACKET_MAGIC {
                     return Err(DecodeError::BadMagic { offset: file_offset, found: m });
@@ -439,7 +442,7 @@ impl<'m> StreamDecoder<'m> {
         self.stream_clock = self.default_clocks[sc_index];
         self.packet_context.clear();
         if let Some(pc) = &self.plans[sc_index].packet_context {
-            pc.decode(&mut r, st, &mut self.packet_context, 0)?;
+            pc.decode.decode(&mut r, st, &mut self.packet_context, 0)?;
         }
         let packet_bits = st.packet_bits.unwrap_or(file_bits);
         let content_bits = st.content_bits.unwrap_or(packet_bits);
@@ -502,12 +505,17 @@ impl<'m> StreamDecoder<'m> {
             self.event_begin_bits = r.pos;
             let st = &mut self.st;
             st.event_id = None;
-            let scope = |node: &Option<plan::Node>, r: &mut Bits<'_>, st: &mut State, out: &mut Vec<Val>| -> Result<()> {
-                out.clear();
-                match node {
-                    Some(n) if SKIP => n.skip(r, st, 0),
-                    Some(n) => n.decode(r, st, out, 0),
-                    None => Ok(()),
+            let scope = |p: &Option<ScopePlan>, r: &mut Bits<'_>, st: &mut State, out: &mut Vec<Val>| -> Result<()> {
+                match p {
+                    Some(p) if SKIP => plan::skip(&p.skip, r, st, 0),
+                    Some(p) => {
+                        out.clear();
+                        p.decode.decode(r, st, out, 0)
+                    }
+                    None => {
+                        out.clear();
+                        Ok(())
+                    }
                 }
             };
             scope(&plan.event_header, &mut r, st, &mut self.event_header)?;

@@ -1,11 +1,11 @@
-//! Field classes compiled for decoding: small nodes with alignment, roles and value slots
-//! resolved once per trace, and, for each node, how to *skip* it cheaply.
+//! Field classes compiled for decoding, once per trace: small nodes with alignment, roles and
+//! value slots resolved.
 //!
-//! Two walks share these nodes. `decode` produces the `Val`s of every field. `skip` only moves
-//! the position and applies the fields' effects (clock updates, event ids, stored lengths and
-//! tags), for consumers that need the structure but not the values, such as counting; runs of
-//! fixed-size fields without effects are skipped in one step. Both check every bound the same
-//! way, so a damaged packet fails identically in both.
+//! Two forms. A [`Node`] tree `decode`s every value. A skip program (a flat list of [`Op`]s)
+//! only moves the position and applies the fields' effects (clock updates, event ids, stored
+//! lengths and tags), for consumers that need the structure but not the values, such as
+//! counting: nested structs are flattened into it and runs of fixed-size fields without effects
+//! become one step. Both check every bound, so a damaged packet fails in both.
 
 use super::{Bits, DecodeError, Result, State, MAX_DECODE_DEPTH, MAX_VALUES_PER_SCOPE};
 use crate::event::Val;
@@ -35,11 +35,7 @@ impl IntNode {
         }
     }
 
-    fn has_effect(&self) -> bool {
-        self.slot != NO_SLOT || self.role.is_some()
-    }
-
-    #[inline]
+    #[inline(always)]
     fn read(&self, r: &mut Bits<'_>, st: &mut State) -> Result<Val> {
         r.align(self.align_bits)?;
         let raw = r.read_uint(self.size_bits, self.order)?;
@@ -62,7 +58,7 @@ impl IntNode {
 }
 
 #[derive(Debug)]
-enum Length {
+pub(super) enum Length {
     Fixed(u64),
     Slot(u32),
 }
@@ -85,99 +81,204 @@ enum Kind {
     /// An array or sequence of 8-bit integers with an encoding: shown as text.
     Text { length: Length },
     List { length: Length, align_bits: u32, element_min_bits: u64, element: Box<Node> },
-    Struct { align_bits: u32, members: Box<[Node]>, skip_members: Box<[Node]> },
+    Struct { align_bits: u32, members: Box<[Node]> },
     Variant { tag_slot: u32, tag_signed: bool, selector: Box<[(i128, i128, u32)]>, options: Box<[Node]> },
-    /// Only in `skip_members`: a run of fixed-size fields without effects (its length is the
-    /// node's `fixed_bits`), with the fields themselves for when it starts mid-byte.
-    SkipRun { first: Box<[Node]> },
 }
 
-/// One compiled field.
+/// One compiled field, for decoding its values.
 #[derive(Debug)]
 pub(super) struct Node {
     kind: Kind,
-    /// When the field has no effects and takes this many bits wherever it starts on a byte
-    /// boundary (every part byte-sized, aligned to at most 8 bits, no strings or variants).
-    fixed_bits: Option<u64>,
 }
 
 pub(super) fn compile(fc: &FieldClass) -> Node {
-    match fc {
-        FieldClass::Integer(ic) => int_node(ic),
-        FieldClass::Enum(e) => int_node(&e.container),
-        FieldClass::Float(f) => Node {
-            kind: Kind::Float { align_bits: f.align_bits, size_bits: f.size_bits(), order: f.byte_order },
-            fixed_bits: (f.align_bits <= 8 && f.size_bits() % 8 == 0).then_some(u64::from(f.size_bits())),
+    let kind = match fc {
+        FieldClass::Integer(ic) => Kind::Int(IntNode::new(ic)),
+        FieldClass::Enum(e) => Kind::Int(IntNode::new(&e.container)),
+        FieldClass::Float(f) => Kind::Float { align_bits: f.align_bits, size_bits: f.size_bits(), order: f.byte_order },
+        FieldClass::String(_) => Kind::Str,
+        FieldClass::Array(a) => list_kind(&a.element, Length::Fixed(a.length)),
+        FieldClass::Sequence(s) => list_kind(&s.element, Length::Slot(s.length_slot)),
+        FieldClass::Struct(s) => Kind::Struct {
+            align_bits: struct_align(s),
+            members: s.members.iter().map(|m| compile(&m.class)).collect(),
         },
-        FieldClass::String(_) => Node { kind: Kind::Str, fixed_bits: None },
-        FieldClass::Array(a) => list_node(&a.element, Length::Fixed(a.length)),
-        FieldClass::Sequence(s) => list_node(&s.element, Length::Slot(s.length_slot)),
-        FieldClass::Struct(s) => {
-            let members: Vec<Node> = s.members.iter().map(|m| compile(&m.class)).collect();
-            let align_bits = s.members.iter().map(|m| m.class.align_bits()).fold(s.min_align_bits, u32::max);
-            let fixed_bits = if align_bits <= 8 {
-                members.iter().try_fold(0u64, |acc, m| m.fixed_bits.map(|b| acc.saturating_add(b)))
-            } else {
-                None
-            };
-            let skip_members = coalesce(s.members.iter().map(|m| compile(&m.class)).collect());
-            Node { kind: Kind::Struct { align_bits, members: members.into(), skip_members: skip_members.into() }, fixed_bits }
-        }
-        FieldClass::Variant(v) => Node {
-            kind: Kind::Variant {
-                tag_slot: v.tag_slot,
-                tag_signed: v.tag_signed,
-                selector: v.selector.clone().into(),
-                options: v.options.iter().map(|o| compile(&o.class)).collect(),
-            },
-            fixed_bits: None,
+        FieldClass::Variant(v) => Kind::Variant {
+            tag_slot: v.tag_slot,
+            tag_signed: v.tag_signed,
+            selector: v.selector.clone().into(),
+            options: v.options.iter().map(|o| compile(&o.class)).collect(),
         },
-    }
-}
-
-fn int_node(ic: &IntegerClass) -> Node {
-    let n = IntNode::new(ic);
-    let fixed_bits = (!n.has_effect() && n.align_bits <= 8 && n.size_bits % 8 == 0).then_some(u64::from(n.size_bits));
-    Node { kind: Kind::Int(n), fixed_bits }
-}
-
-fn list_node(element: &FieldClass, length: Length) -> Node {
-    let elem = compile(element);
-    let fixed_bits = match (&length, elem.fixed_bits) {
-        (Length::Fixed(n), Some(b)) if element.align_bits() <= 8 => Some(n.saturating_mul(b)),
-        _ => None,
     };
-    let kind = if element.is_text_element() {
+    Node { kind }
+}
+
+fn struct_align(s: &crate::ir::StructClass) -> u32 {
+    s.members.iter().map(|m| m.class.align_bits()).fold(s.min_align_bits, u32::max)
+}
+
+fn list_kind(element: &FieldClass, length: Length) -> Kind {
+    if element.is_text_element() {
         Kind::Text { length }
     } else {
-        Kind::List { length, align_bits: element.align_bits(), element_min_bits: super::min_bits(element), element: Box::new(elem) }
-    };
-    Node { kind, fixed_bits }
-}
-
-/// Merges consecutive fixed, effect-free members into skip runs (keeping the originals for
-/// when a run does not start on a byte boundary).
-fn coalesce(members: Vec<Node>) -> Vec<Node> {
-    let mut out: Vec<Node> = Vec::with_capacity(members.len());
-    let mut run: Vec<Node> = Vec::new();
-    let flush = |run: &mut Vec<Node>, out: &mut Vec<Node>| {
-        if run.len() >= 2 {
-            let bits = run.iter().map(|n| n.fixed_bits.unwrap_or(0)).sum();
-            out.push(Node { kind: Kind::SkipRun { first: std::mem::take(run).into() }, fixed_bits: Some(bits) });
-        } else {
-            out.append(run);
-        }
-    };
-    for m in members {
-        if m.fixed_bits.is_some() {
-            run.push(m);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(m);
+        Kind::List {
+            length,
+            align_bits: element.align_bits(),
+            element_min_bits: super::min_bits(element),
+            element: Box::new(compile(element)),
         }
     }
-    flush(&mut run, &mut out);
-    out
+}
+
+/// One step of a skip program: a scope flattened into a list, so that skipping an event is a
+/// short loop rather than a walk down the tree.
+#[derive(Debug)]
+pub(super) enum Op {
+    Align(u32),
+    /// Align to a byte, then move this many bits (fixed-size fields without effects, merged).
+    SkipBytes(u64),
+    Int(IntNode),
+    Float { align_bits: u32, size_bits: u32, order: ByteOrder },
+    Str,
+    Text { length: Length },
+    List { length: Length, align_bits: u32, element_min_bits: u64, element: Box<[Op]> },
+    Variant { tag_slot: u32, tag_signed: bool, selector: Box<[(i128, i128, u32)]>, options: Box<[Box<[Op]>]> },
+}
+
+/// The skip program of a scope.
+pub(super) fn compile_skip(fc: &FieldClass) -> Box<[Op]> {
+    let mut ops = Vec::new();
+    flatten(fc, &mut ops);
+    ops.into()
+}
+
+/// Size in bits of a field that is skippable in one step: no effects, no strings, lengths or
+/// variants, and every part aligned to exactly 8 bits with a whole number of bytes, so that
+/// after aligning to a byte it always takes the same room.
+fn fixed_bits(fc: &FieldClass) -> Option<u64> {
+    match fc {
+        FieldClass::Integer(ic) => int_fixed_bits(ic),
+        FieldClass::Enum(e) => int_fixed_bits(&e.container),
+        FieldClass::Float(f) => (f.align_bits == 8 && f.size_bits() % 8 == 0).then_some(u64::from(f.size_bits())),
+        FieldClass::Array(a) => fixed_bits(&a.element).map(|b| b.saturating_mul(a.length)),
+        FieldClass::Struct(s) if struct_align(s) == 8 && !s.members.is_empty() => {
+            s.members.iter().try_fold(0u64, |acc, m| fixed_bits(&m.class).map(|b| acc.saturating_add(b)))
+        }
+        _ => None,
+    }
+}
+
+fn int_fixed_bits(ic: &IntegerClass) -> Option<u64> {
+    let effect = ic.store_slot.is_some() || ic.role.is_some();
+    (!effect && ic.align_bits == 8 && ic.size_bits % 8 == 0).then_some(u64::from(ic.size_bits))
+}
+
+fn push_skip(ops: &mut Vec<Op>, bits: u64) {
+    // Every skippable field is byte-aligned and byte-sized: consecutive ones merge.
+    match ops.last_mut() {
+        Some(Op::SkipBytes(b)) => *b = b.saturating_add(bits),
+        _ => ops.push(Op::SkipBytes(bits)),
+    }
+}
+
+/// The alignment the first step of `fc` applies by itself, if it is at least `align_bits`:
+/// then an explicit `Align` before it is redundant.
+fn aligns_itself_to(fc: &FieldClass, align_bits: u32) -> bool {
+    if fixed_bits(fc).is_some() {
+        return align_bits <= 8;
+    }
+    match fc {
+        FieldClass::Integer(i) => i.align_bits >= align_bits,
+        FieldClass::Enum(e) => e.container.align_bits >= align_bits,
+        FieldClass::Float(f) => f.align_bits >= align_bits,
+        FieldClass::String(_) => align_bits <= 8,
+        FieldClass::Struct(s) => struct_align(s) >= align_bits,
+        _ => false,
+    }
+}
+
+fn flatten(fc: &FieldClass, ops: &mut Vec<Op>) {
+    if let Some(bits) = fixed_bits(fc) {
+        push_skip(ops, bits);
+        return;
+    }
+    match fc {
+        FieldClass::Integer(ic) => ops.push(Op::Int(IntNode::new(ic))),
+        FieldClass::Enum(e) => ops.push(Op::Int(IntNode::new(&e.container))),
+        FieldClass::Float(f) => ops.push(Op::Float { align_bits: f.align_bits, size_bits: f.size_bits(), order: f.byte_order }),
+        FieldClass::String(_) => ops.push(Op::Str),
+        FieldClass::Array(a) => ops.push(list_op(&a.element, Length::Fixed(a.length))),
+        FieldClass::Sequence(s) => ops.push(list_op(&s.element, Length::Slot(s.length_slot))),
+        FieldClass::Struct(s) => {
+            let align = struct_align(s);
+            if align > 1 && !s.members.first().is_some_and(|m| aligns_itself_to(&m.class, align)) {
+                ops.push(Op::Align(align));
+            }
+            for m in &s.members {
+                flatten(&m.class, ops);
+            }
+        }
+        FieldClass::Variant(v) => ops.push(Op::Variant {
+            tag_slot: v.tag_slot,
+            tag_signed: v.tag_signed,
+            selector: v.selector.clone().into(),
+            options: v.options.iter().map(|o| compile_skip(&o.class)).collect(),
+        }),
+    }
+}
+
+fn list_op(element: &FieldClass, length: Length) -> Op {
+    if element.is_text_element() {
+        Op::Text { length }
+    } else {
+        Op::List {
+            length,
+            align_bits: element.align_bits(),
+            element_min_bits: super::min_bits(element),
+            element: compile_skip(element),
+        }
+    }
+}
+
+/// Runs a skip program: moves past the fields, applying their effects, producing no values.
+pub(super) fn skip(ops: &[Op], r: &mut Bits<'_>, st: &mut State, depth: u32) -> Result<()> {
+    if depth > MAX_DECODE_DEPTH {
+        return Err(DecodeError::TooDeep { offset: r.offset() });
+    }
+    for op in ops {
+        match op {
+            Op::Align(a) => r.align(*a)?,
+            Op::SkipBytes(bits) => {
+                r.align(8)?;
+                r.skip(*bits)?;
+            }
+            Op::Int(n) => {
+                n.read(r, st)?;
+            }
+            Op::Float { align_bits, size_bits, order } => {
+                r.align(*align_bits)?;
+                read_float(r, *size_bits, *order)?;
+            }
+            Op::Str => {
+                read_str(r)?;
+            }
+            Op::Text { length } => {
+                read_text(r, length.get(st))?;
+            }
+            Op::List { length, align_bits, element_min_bits, element } => {
+                let n = length.get(st);
+                check_list(r, n, *align_bits, *element_min_bits)?;
+                for _ in 0..n {
+                    skip(element, r, st, depth + 1)?;
+                }
+            }
+            Op::Variant { tag_slot, tag_signed, selector, options } => {
+                let i = select(r, st, *tag_slot, *tag_signed, selector)?;
+                skip(&options[i], r, st, depth + 1)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Node {
@@ -212,7 +313,7 @@ impl Node {
                     }
                 }
             }
-            Kind::Struct { align_bits, members, .. } => {
+            Kind::Struct { align_bits, members } => {
                 if depth > MAX_DECODE_DEPTH {
                     return Err(DecodeError::TooDeep { offset: r.offset() });
                 }
@@ -230,67 +331,10 @@ impl Node {
                 out.push(Val::Variant(i as u32));
                 options[i].decode(r, st, out, depth + 1)?;
             }
-            Kind::SkipRun { first, .. } => {
-                for m in first.iter() {
-                    m.decode(r, st, out, depth + 1)?;
-                }
-            }
         }
         Ok(())
     }
 
-    /// Moves past this field, applying its effects, producing no values.
-    pub(super) fn skip(&self, r: &mut Bits<'_>, st: &mut State, depth: u32) -> Result<()> {
-        if let Some(bits) = self.fixed_bits {
-            if r.pos % 8 == 0 {
-                return r.skip(bits);
-            }
-        }
-        match &self.kind {
-            Kind::Int(n) => {
-                n.read(r, st)?;
-            }
-            Kind::Float { align_bits, size_bits, order } => {
-                r.align(*align_bits)?;
-                read_float(r, *size_bits, *order)?;
-            }
-            Kind::Str => {
-                read_str(r)?;
-            }
-            Kind::Text { length } => {
-                read_text(r, length.get(st))?;
-            }
-            Kind::List { length, align_bits, element_min_bits, element } => {
-                let n = length.get(st);
-                check_list(r, n, *align_bits, *element_min_bits)?;
-                for _ in 0..n {
-                    element.skip(r, st, depth + 1)?;
-                }
-            }
-            Kind::Struct { align_bits, skip_members, .. } => {
-                if depth > MAX_DECODE_DEPTH {
-                    return Err(DecodeError::TooDeep { offset: r.offset() });
-                }
-                r.align(*align_bits)?;
-                for m in skip_members.iter() {
-                    m.skip(r, st, depth + 1)?;
-                }
-            }
-            Kind::Variant { tag_slot, tag_signed, selector, options } => {
-                if depth > MAX_DECODE_DEPTH {
-                    return Err(DecodeError::TooDeep { offset: r.offset() });
-                }
-                let i = select(r, st, *tag_slot, *tag_signed, selector)?;
-                options[i].skip(r, st, depth + 1)?;
-            }
-            Kind::SkipRun { first, .. } => {
-                for m in first.iter() {
-                    m.skip(r, st, depth + 1)?;
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 #[inline]
@@ -309,7 +353,7 @@ fn read_str(r: &mut Bits<'_>) -> Result<(usize, usize)> {
     let start = (r.pos / 8) as usize;
     let end_byte = (r.end / 8) as usize;
     let rest = &r.buf[start..end_byte];
-    let len = rest.iter().position(|&b| b == 0).ok_or(DecodeError::UnterminatedString { offset: r.offset() })?;
+    let len = memchr::memchr(0, rest).ok_or(DecodeError::UnterminatedString { offset: r.offset() })?;
     r.pos += (len as u64 + 1) * 8;
     Ok((start, len))
 }
@@ -323,7 +367,7 @@ fn read_text(r: &mut Bits<'_>, n: u64) -> Result<(usize, usize)> {
     }
     let start = (r.pos / 8) as usize;
     let bytes = &r.buf[start..start + n as usize];
-    let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    let len = memchr::memchr(0, bytes).unwrap_or(bytes.len());
     r.pos += n * 8;
     Ok((start, len))
 }

@@ -99,3 +99,35 @@ fn specific_damage_is_reported_precisely() {
     let noise: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
     assert!(decode_stream(md, &noise).is_err());
 }
+
+/// Counting walks events with the skip programs; it must see exactly the events that full
+/// decoding sees, with the same event classes and clock values.
+#[test]
+fn skipping_and_decoding_walk_the_same_events() {
+    use rttng_ctf::decode::StreamDecoder;
+    for (md, bytes) in streams() {
+        let mut full = StreamDecoder::new(&md);
+        let mut skim = StreamDecoder::new(&md);
+        let mut offset = 0usize;
+        let mut events = 0;
+        while offset < bytes.len() {
+            let packet = &bytes[offset..];
+            let a = full.begin_packet(packet, offset as u64).expect("sample packet").clone();
+            let b = skim.begin_packet(packet, offset as u64).expect("sample packet").clone();
+            assert_eq!(a, b);
+            loop {
+                let more = full.next_event(packet).expect("decode");
+                assert_eq!(more, skim.skip_event(packet).expect("skip"));
+                if !more {
+                    break;
+                }
+                events += 1;
+                assert_eq!(full.event_offset(), skim.event_offset());
+                assert_eq!(full.clock_value(), skim.clock_value());
+                assert_eq!(full.event_class().map(|e| e.id), skim.event_class().map(|e| e.id));
+            }
+            offset += (a.packet_bits / 8) as usize;
+        }
+        assert!(events > 0);
+    }
+}
