@@ -110,11 +110,11 @@ fn write_digits(buf: &mut [u8; 20], end: usize, mut v: u64) {
     }
 }
 
-/// The 8 decimal digits of `v` (< 10^8) as the bytes of a little-endian `u64`, most significant
-/// digit in the lowest byte, each byte the digit's value (0..=9), computed in registers ("SIMD
-/// within a register": split in two halves of 4 digits, then in 2, then in 1, in parallel).
+/// The 8 ASCII decimal digits of `v` (< 10^8, zero-padded) as the bytes of a little-endian
+/// `u64`, most significant digit in the lowest byte, computed in registers ("SIMD within a
+/// register": split in two halves of 4 digits, then in 2, then in 1, in parallel).
 #[inline(always)]
-fn digits8(v: u32) -> u64 {
+pub(crate) fn digits8(v: u32) -> u64 {
     let v = u64::from(v);
     // Lanes of 32 bits: [v / 10^4, v % 10^4].
     let merged = (v / 10_000) | ((v % 10_000) << 32);
@@ -124,44 +124,71 @@ fn digits8(v: u32) -> u64 {
     let merged = hundreds | ((merged - 100 * hundreds) << 16);
     // x / 10 == (x * 103) >> 10 for x < 100.
     let tens = ((merged * 103) >> 10) & ((0xf << 48) | (0xf << 32) | (0xf << 16) | 0xf);
-    tens | ((merged - 10 * tens) << 8)
+    (tens | ((merged - 10 * tens) << 8)) + ASCII_ZEROS
 }
 
-/// `0` in each byte of a [`digits8`] result.
+/// `0` in each byte of a `u64`.
 const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
+
+/// `v` (10 ≤ v < 10^8) in decimal: the digits in the low bytes of a little-endian `u64`, and
+/// their count.
+#[inline(always)]
+pub(crate) fn decimal_8(v: u32) -> (u64, usize) {
+    // The length comes from `v` directly, not from the digits, so that the output position
+    // does not wait for the digit computation.
+    let len = decimal_len_u32(v);
+    (digits8(v) >> (8 * (8 - len)), len)
+}
+
+/// Number of decimal digits of `v` (1..=10).
+#[inline(always)]
+fn decimal_len_u32(v: u32) -> usize {
+    const POW10: [u32; 10] = [
+        1,
+        10,
+        100,
+        1_000,
+        10_000,
+        100_000,
+        1_000_000,
+        10_000_000,
+        100_000_000,
+        1_000_000_000,
+    ];
+    // floor(log10(2^bits)) approximates the digit count minus one, at most one too small.
+    let bits = 32 - (v | 1).leading_zeros() as usize;
+    let guess = (bits * 1233) >> 12;
+    guess + 1 - usize::from(v < POW10[guess])
+}
+
+/// `v` (10^8 ≤ v < 10^16) in decimal, as [`decimal_8`] with a `u128`.
+#[inline(always)]
+pub(crate) fn decimal_16(v: u64) -> (u128, usize) {
+    let hi = digits8((v / 100_000_000) as u32);
+    let lo = digits8((v % 100_000_000) as u32);
+    let zeros = (hi ^ ASCII_ZEROS).trailing_zeros() / 8;
+    let all = (u128::from(hi) | u128::from(lo) << 64) >> (8 * zeros);
+    (all, 16 - zeros as usize)
+}
 
 /// Append `v` in decimal.
 #[inline]
 pub fn push_u64(out: &mut Vec<u8>, v: u64) {
     if v < 10 {
         out.push(b'0' + v as u8);
-        return;
-    }
-    let old = out.len();
-    if v < 100_000_000 {
-        let d = digits8(v as u32);
-        // Leading zero digits are the low zero bytes; v >= 10 so at most 7 of them.
-        let zeros = d.trailing_zeros() / 8;
-        out.extend_from_slice(&((d + ASCII_ZEROS) >> (8 * zeros)).to_le_bytes());
-        out.truncate(old + 8 - zeros as usize);
-        return;
-    }
-    if v >= 10_000_000_000_000_000 {
+    } else if v < 100_000_000 {
+        let (digits, len) = decimal_8(v as u32);
+        push_prefix(out, &digits.to_le_bytes(), len);
+    } else if v < 10_000_000_000_000_000 {
+        let (digits, len) = decimal_16(v);
+        push_prefix(out, &digits.to_le_bytes(), len);
+    } else {
         // Up to 4 digits, then exactly 16.
         push_u64(out, v / 10_000_000_000_000_000);
         let rest = v % 10_000_000_000_000_000;
-        let hi = digits8((rest / 100_000_000) as u32) + ASCII_ZEROS;
-        let lo = digits8((rest % 100_000_000) as u32) + ASCII_ZEROS;
-        out.extend_from_slice(&(u128::from(hi) | u128::from(lo) << 64).to_le_bytes());
-        return;
+        out.extend_from_slice(&digits8((rest / 100_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&digits8((rest % 100_000_000) as u32).to_le_bytes());
     }
-    // 9 to 16 digits: the high part is not zero.
-    let hi = digits8((v / 100_000_000) as u32);
-    let lo = digits8((v % 100_000_000) as u32) + ASCII_ZEROS;
-    let zeros = hi.trailing_zeros() / 8;
-    let all = (u128::from(hi + ASCII_ZEROS) | u128::from(lo) << 64) >> (8 * zeros);
-    out.extend_from_slice(&all.to_le_bytes());
-    out.truncate(old + 16 - zeros as usize);
 }
 
 /// Append `v` in decimal with a leading `-` when negative.
@@ -191,7 +218,7 @@ pub fn push_nanos(out: &mut Vec<u8>, ns: u64) {
     }
     let ns = ns as u32;
     out.push(b'0' + (ns / 100_000_000) as u8);
-    out.extend_from_slice(&(digits8(ns % 100_000_000) + ASCII_ZEROS).to_le_bytes());
+    out.extend_from_slice(&digits8(ns % 100_000_000).to_le_bytes());
 }
 
 /// Append `v` in upper-case hexadecimal, no prefix (`%X`).
@@ -260,6 +287,12 @@ const ESCAPES: [u8; 256] = {
     t
 };
 
+/// Whether `print_escape_string` escapes `b`.
+#[inline(always)]
+pub(crate) fn needs_escape(b: u8) -> bool {
+    ESCAPES[b as usize] != 0
+}
+
 /// Append the escaped form of `s` (every byte of which needs an escape or not), no quotes.
 /// `stop_at_nul`: end at the first NUL instead of escaping it.
 fn push_escaped_body(out: &mut Vec<u8>, s: &[u8], stop_at_nul: bool) {
@@ -302,10 +335,7 @@ pub fn push_c_string(out: &mut Vec<u8>, src: &[u8], start: usize, end: usize) {
     let Some(s) = src.get(start..end) else {
         return;
     };
-    let plain = s
-        .iter()
-        .position(|&b| ESCAPES[b as usize] != 0)
-        .unwrap_or(s.len());
+    let plain = s.iter().position(|&b| needs_escape(b)).unwrap_or(s.len());
     out.push(b'"');
     push_padded(out, src, start, plain);
     if plain < s.len() {

@@ -12,6 +12,7 @@ mod color;
 mod compile;
 mod discard;
 pub mod fmt;
+mod line;
 mod options;
 mod printer;
 pub mod time;

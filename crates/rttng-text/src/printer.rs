@@ -23,6 +23,7 @@ use crate::fmt::{
     push_binary, push_c_string, push_g, push_hex_upper, push_i64, push_nanos, push_octal, push_u64,
     push_u64_padded,
 };
+use crate::line::{Line, LINE_BUF_BYTES};
 use crate::options::PrettyOptions;
 use crate::time::SecondCache;
 
@@ -84,6 +85,21 @@ impl WallClock {
         }
     }
 
+    /// [`WallClock::push`] to a [`Line`], quicker for a non-negative time printed as a time of
+    /// day.
+    #[inline]
+    pub(crate) fn push_line(&mut self, opts: &PrettyOptions, ns: i64, line: &mut Line<'_>) {
+        if !opts.clock_seconds && ns >= 0 {
+            let sec = (ns / NS_PER_S) as u64;
+            if let Some((prefix, len)) = self.seconds.fixed_prefix(sec) {
+                line.put(prefix, len);
+                line.nanos((ns % NS_PER_S) as u64);
+                return;
+            }
+        }
+        self.push(opts, ns, line.vec());
+    }
+
     /// `print_timestamp_wall`: `[YYYY-MM-DD ]HH:MM:SS.nnnnnnnnn` or `[-]S.nnnnnnnnn`.
     pub(crate) fn push(&mut self, opts: &PrettyOptions, ns: i64, out: &mut Vec<u8>) {
         // C division truncates toward zero; babeltrace2 then prints absolute values.
@@ -131,6 +147,8 @@ pub struct PrettyPrinter {
     last: Option<(usize, usize)>,
     /// Off only in tests, to compare the program path with the tree path.
     use_programs: bool,
+    /// Staging buffer of [`Line`].
+    scratch: Box<[u8]>,
 }
 
 impl std::fmt::Debug for PrettyPrinter {
@@ -153,6 +171,7 @@ impl PrettyPrinter {
             index: HashMap::default(),
             last: None,
             use_programs: true,
+            scratch: vec![0; LINE_BUF_BYTES].into(),
         }
     }
 
@@ -215,61 +234,63 @@ impl PrettyPrinter {
     /// Appends one line (with '\n') for this event, exactly as babeltrace2's `sink.text.pretty`
     /// prints it. `trace_name` is shown with `--fields trace`.
     pub fn write_event(&mut self, ev: &EventView<'_>, trace_name: &str, out: &mut Vec<u8>) {
+        let i = self.compiled_index(ev, trace_name);
         let opts = self.opts;
         let names = opts.names.header;
         let color = opts.color;
+        let mut line = Line::new(out, &mut self.scratch);
 
         // Timestamp and delta.
         if let Some(clock) = &ev.clock {
             if names {
-                push_name(out, b"timestamp", color::NAME, color);
+                push_name(line.vec(), b"timestamp", color::NAME, color);
             } else {
-                out.push(b'[');
+                line.byte(b'[');
             }
             if color {
-                out.extend_from_slice(color::TIMESTAMP);
+                line.vec().extend_from_slice(color::TIMESTAMP);
             }
             if opts.clock_cycles {
-                push_u64_padded(out, clock.cycles, 20);
+                push_u64_padded(line.vec(), clock.cycles, 20);
             } else {
-                self.wall.push(&opts, clock.ns_from_origin, out);
+                self.wall.push_line(&opts, clock.ns_from_origin, &mut line);
             }
             if color {
-                out.extend_from_slice(color::RESET);
+                line.vec().extend_from_slice(color::RESET);
             }
             if !names {
-                out.extend_from_slice(b"] ");
+                line.put(b"] ", 2);
             }
             if !opts.no_delta {
                 if names {
-                    out.extend_from_slice(b", ");
-                    push_name(out, b"delta", color::NAME, color);
+                    line.put(b", ", 2);
+                    push_name(line.vec(), b"delta", color::NAME, color);
                 } else {
-                    out.push(b'(');
+                    line.byte(b'(');
                 }
                 if opts.clock_cycles {
                     match self.last_cycles {
                         Some(last) => {
-                            out.push(b'+');
-                            push_u64_padded(out, clock.cycles.wrapping_sub(last), 12);
+                            line.byte(b'+');
+                            push_u64_padded(line.vec(), clock.cycles.wrapping_sub(last), 12);
                         }
-                        None => out.extend_from_slice(b"+????????????"),
+                        None => line.put(b"+????????????", 13),
                     }
                 } else {
                     match self.last_ns {
                         Some(last) => {
                             // babeltrace2 keeps the difference in a uint64_t.
                             let delta = clock.ns_from_origin.wrapping_sub(last) as u64;
-                            out.push(b'+');
-                            push_u64(out, delta / NS_PER_S as u64);
-                            out.push(b'.');
-                            push_nanos(out, delta % NS_PER_S as u64);
+                            line.byte(b'+');
+                            line.u64(delta / NS_PER_S as u64);
+                            line.byte(b'.');
+                            line.nanos(delta % NS_PER_S as u64);
                         }
-                        None => out.extend_from_slice(b"+?.?????????"),
+                        None => line.put(b"+?.?????????", 12),
                     }
                 }
                 if !names {
-                    out.extend_from_slice(b") ");
+                    line.put(b") ", 2);
                 }
             }
             if opts.clock_cycles {
@@ -280,19 +301,21 @@ impl PrettyPrinter {
         }
 
         // Header and scopes, from the per-event-class cache.
-        let i = self.compiled_index(ev, trace_name);
         let Some(compiled) = self.compiled.get(i) else {
-            out.push(b'\n');
+            line.byte(b'\n');
+            line.finish();
             return;
         };
-        let mark = out.len();
+        let mark = line.written();
         if self.use_programs && compiled.program.scope_mask == scope_mask(ev) {
-            if run_program(compiled, ev, color, out).is_ok() {
+            if run_program(compiled, ev, color, &mut line).is_ok() {
+                line.finish();
                 return;
             }
-            out.truncate(mark);
+            line.rewind(mark);
         }
-        print_tree(compiled, ev, color, out);
+        print_tree(compiled, ev, color, line.vec());
+        line.finish();
     }
 }
 
@@ -341,7 +364,7 @@ fn run_program<'a>(
     compiled: &CompiledEvent,
     ev: &EventView<'a>,
     color: bool,
-    out: &mut Vec<u8>,
+    line: &mut Line<'_>,
 ) -> Walk {
     let prog: &Program = &compiled.program;
     let vals = |s: Option<Scope<'a>>| s.map_or(&[][..], |s| s.values);
@@ -353,9 +376,7 @@ fn run_program<'a>(
     ];
     for op in prog.ops.iter() {
         match *op {
-            Op::Lit { start, len } => {
-                crate::fmt::push_padded(out, &prog.pool, start as usize, len as usize);
-            }
+            Op::Lit { start, len } => line.padded(&prog.pool, start as usize, len as usize),
             Op::Len { scope, len } => {
                 if scopes.get(scope as usize).map_or(0, |v| v.len()) < len as usize {
                     return Err(Mismatch);
@@ -366,12 +387,10 @@ fn run_program<'a>(
                     return Err(Mismatch);
                 }
             }
-            Op::Unsigned { scope, idx } => push_u64(out, int_bits(val_at(&scopes, scope, idx)?)?),
-            Op::Signed { scope, idx } => {
-                push_i64(out, int_bits(val_at(&scopes, scope, idx)?)? as i64);
-            }
+            Op::Unsigned { scope, idx } => line.u64(int_bits(val_at(&scopes, scope, idx)?)?),
+            Op::Signed { scope, idx } => line.i64(int_bits(val_at(&scopes, scope, idx)?)? as i64),
             Op::Int { scope, idx, fmt } => {
-                push_int(out, fmt, int_bits(val_at(&scopes, scope, idx)?)?);
+                push_int(line.vec(), fmt, int_bits(val_at(&scopes, scope, idx)?)?);
             }
             Op::Enum {
                 scope,
@@ -380,13 +399,13 @@ fn run_program<'a>(
             } => {
                 let e = prog.enums.get(enum_index as usize).ok_or(Mismatch)?;
                 let bits = int_bits(val_at(&scopes, scope, idx)?)?;
-                push_enum(out, e.int, &e.mappings, bits, color);
+                push_enum(line.vec(), e.int, &e.mappings, bits, color);
             }
             Op::Float { scope, idx } => {
                 let Val::Float(f) = val_at(&scopes, scope, idx)? else {
                     return Err(Mismatch);
                 };
-                push_g(out, f);
+                push_g(line.vec(), f);
             }
             Op::Str { scope, idx } => {
                 let Val::Str { start, end } = val_at(&scopes, scope, idx)? else {
@@ -395,7 +414,7 @@ fn run_program<'a>(
                 if start > end || end as usize > ev.bytes.len() {
                     return Err(Mismatch);
                 }
-                push_c_string(out, ev.bytes, start as usize, end as usize);
+                line.c_string(ev.bytes, start as usize, end as usize);
             }
             Op::Tree { scope } => {
                 let node = compiled
@@ -405,7 +424,7 @@ fn run_program<'a>(
                     .ok_or(Mismatch)?;
                 let mut pos = 0;
                 let vals = scopes.get(scope as usize).ok_or(Mismatch)?;
-                print_node(&node.node, vals, &mut pos, ev.bytes, color, out)?;
+                print_node(&node.node, vals, &mut pos, ev.bytes, color, line.vec())?;
             }
         }
     }

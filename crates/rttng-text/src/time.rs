@@ -97,7 +97,7 @@ pub struct SecondCache {
 
 /// Longest prefix kept in [`SecondCache`]'s fixed-size copy (a 12-digit year with the date form
 /// takes 28 bytes).
-const FIXED_PREFIX_BYTES: usize = 32;
+pub const FIXED_PREFIX_BYTES: usize = 32;
 
 impl SecondCache {
     pub fn new(gmt: bool, date: bool) -> Self {
@@ -149,6 +149,19 @@ impl SecondCache {
         } else {
             Some(&self.prefix)
         }
+    }
+
+    /// The prefix for `sec` in a fixed-size array, and its length; `None` when the C library
+    /// cannot convert it or the prefix is too long for the array.
+    #[inline]
+    pub fn fixed_prefix(&mut self, sec: u64) -> Option<(&[u8; FIXED_PREFIX_BYTES], usize)> {
+        if self.sec != Some(sec) {
+            self.prefix(sec)?;
+        }
+        if self.prefix.is_empty() {
+            return None;
+        }
+        self.fixed.as_ref().map(|f| (f, self.prefix.len()))
     }
 
     /// Append the prefix for `sec` (as [`SecondCache::prefix`]); false when the C library cannot
