@@ -531,24 +531,30 @@ pub fn scope_mask(ev: &EventView<'_>) -> u8 {
         | u8::from(ev.payload.is_some()) << 3
 }
 
-/// One step of a [`Program`]. `scope` indexes [`ScopeKind::ALL`], `idx` the scope's values.
+/// A condition on the values that a [`Program`] needs. `scope` indexes [`ScopeKind::ALL`],
+/// `idx` the scope's values.
+#[derive(Clone, Copy, Debug)]
+pub enum Check {
+    /// The scope has at least `len` values (all its fields, shown or hidden).
+    Len { scope: u8, len: u32 },
+    /// The value is `Val::Struct`.
+    Struct { scope: u8, idx: u32 },
+}
+
+/// One step of a [`Program`]: append `pool[lit_start..lit_start + lit_len]`, then do `op`.
+#[derive(Clone, Copy, Debug)]
+pub struct Step {
+    pub lit_start: u32,
+    pub lit_len: u32,
+    pub op: Op,
+}
+
+/// What a [`Step`] prints after its literal. `scope` indexes [`ScopeKind::ALL`], `idx` the
+/// scope's values.
 #[derive(Clone, Copy, Debug)]
 pub enum Op {
-    /// Append `pool[start..start + len]`.
-    Lit {
-        start: u32,
-        len: u32,
-    },
-    /// The scope has at least `len` values (all its fields, shown or hidden).
-    Len {
-        scope: u8,
-        len: u32,
-    },
-    /// The value is `Val::Struct`.
-    Struct {
-        scope: u8,
-        idx: u32,
-    },
+    /// Nothing (the last step).
+    Nothing,
     /// A decimal integer printed as unsigned.
     Unsigned {
         scope: u8,
@@ -598,7 +604,9 @@ pub struct Program {
     /// Which scopes of the event are present (see [`scope_mask`]); other events take the tree
     /// path.
     pub scope_mask: u8,
-    pub ops: Box<[Op]>,
+    /// Checked before any step runs.
+    pub checks: Box<[Check]>,
+    pub steps: Box<[Step]>,
     /// The literal bytes, then [`PAD_BYTES`] bytes of padding.
     pub pool: Box<[u8]>,
     pub enums: Box<[EnumData]>,
@@ -606,7 +614,8 @@ pub struct Program {
 
 /// Builds a [`Program`], merging adjacent literals.
 struct ProgramBuilder {
-    ops: Vec<Op>,
+    checks: Vec<Check>,
+    steps: Vec<Step>,
     pool: Vec<u8>,
     pending_start: usize,
     enums: Vec<EnumData>,
@@ -618,20 +627,14 @@ impl ProgramBuilder {
         self.pool.extend_from_slice(bytes);
     }
 
-    fn flush(&mut self) {
-        let len = self.pool.len() - self.pending_start;
-        if len > 0 {
-            self.ops.push(Op::Lit {
-                start: self.pending_start as u32,
-                len: len as u32,
-            });
-        }
-        self.pending_start = self.pool.len();
-    }
-
+    /// A step: the literal bytes added since the last step, then `op`.
     fn op(&mut self, op: Op) {
-        self.flush();
-        self.ops.push(op);
+        self.steps.push(Step {
+            lit_start: self.pending_start as u32,
+            lit_len: (self.pool.len() - self.pending_start) as u32,
+            op,
+        });
+        self.pending_start = self.pool.len();
     }
 
     /// A value between its color and a reset.
@@ -684,7 +687,7 @@ impl ProgramBuilder {
                 *idx += 1;
             }
             Kind::Struct(members) => {
-                self.ops.push(Op::Struct { scope, idx: at });
+                self.checks.push(Check::Struct { scope, idx: at });
                 *idx += 1;
                 self.lit(b"{");
                 for m in members.iter() {
@@ -711,7 +714,8 @@ impl Program {
         color: bool,
     ) -> Self {
         let mut b = ProgramBuilder {
-            ops: Vec::new(),
+            checks: Vec::new(),
+            steps: Vec::new(),
             pool: Vec::new(),
             pending_start: 0,
             enums: Vec::new(),
@@ -734,8 +738,7 @@ impl Program {
             let scope = i as u8;
             match cs.node.value_count {
                 Some(len) => {
-                    // Checks go first: they do not depend on literals.
-                    b.ops.push(Op::Len { scope, len });
+                    b.checks.push(Check::Len { scope, len });
                     let mut idx = 0;
                     b.node(&cs.node, scope, &mut idx);
                 }
@@ -743,12 +746,13 @@ impl Program {
             }
         }
         b.lit(b"\n");
-        b.flush();
+        b.op(Op::Nothing);
         let mut pool = b.pool;
         pool.resize(pool.len() + PAD_BYTES, 0);
         Program {
             scope_mask,
-            ops: b.ops.into(),
+            checks: b.checks.into(),
+            steps: b.steps.into(),
             pool: pool.into(),
             enums: b.enums.into(),
         }

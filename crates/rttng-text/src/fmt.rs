@@ -127,6 +127,20 @@ pub(crate) fn digits8(v: u32) -> u64 {
     (tens | ((merged - 10 * tens) << 8)) + ASCII_ZEROS
 }
 
+/// `v` (10 ≤ v < 10^4) in decimal: the digits in the low bytes of a little-endian `u32`, and
+/// their count. Like [`digits8`] with one split fewer.
+#[inline(always)]
+pub(crate) fn decimal_4(v: u32) -> (u32, usize) {
+    // x / 100 == (x * 5243) >> 19 for x < 43699.
+    let hundreds = (v * 5_243) >> 19;
+    // Lanes of 16 bits: 2 numbers < 100.
+    let merged = hundreds | ((v - 100 * hundreds) << 16);
+    let tens = ((merged * 103) >> 10) & 0x000f_000f;
+    let digits = (tens | ((merged - 10 * tens) << 8)) + 0x3030_3030;
+    let len = 2 + usize::from(v >= 100) + usize::from(v >= 1000);
+    (digits >> (8 * (4 - len)), len)
+}
+
 /// `0` in each byte of a `u64`.
 const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
 
@@ -176,6 +190,9 @@ pub(crate) fn decimal_16(v: u64) -> (u128, usize) {
 pub fn push_u64(out: &mut Vec<u8>, v: u64) {
     if v < 10 {
         out.push(b'0' + v as u8);
+    } else if v < 10_000 {
+        let (digits, len) = decimal_4(v as u32);
+        push_prefix(out, &digits.to_le_bytes(), len);
     } else if v < 100_000_000 {
         let (digits, len) = decimal_8(v as u32);
         push_prefix(out, &digits.to_le_bytes(), len);
@@ -291,6 +308,42 @@ const ESCAPES: [u8; 256] = {
 #[inline(always)]
 pub(crate) fn needs_escape(b: u8) -> bool {
     ESCAPES[b as usize] != 0
+}
+
+/// Whether any byte of `s` needs an escape (or ends a C string): eight bytes at a time.
+#[inline(always)]
+pub(crate) fn any_needs_escape(s: &[u8]) -> bool {
+    let (chunks, tail) = s.as_chunks::<8>();
+    if chunks
+        .iter()
+        .any(|c| chunk_needs_escape(u64::from_le_bytes(*c)))
+    {
+        return true;
+    }
+    match s.last_chunk::<8>() {
+        // The last 8 bytes cover the tail (re-checking some bytes is harmless).
+        Some(last) if !tail.is_empty() => chunk_needs_escape(u64::from_le_bytes(*last)),
+        Some(_) => false,
+        None => tail.iter().any(|&b| needs_escape(b)),
+    }
+}
+
+/// Whether a byte of `x` is below 0x20, 0x7f, `\\`, `'`, `"` or `?` (the bytes of [`ESCAPES`]).
+#[inline(always)]
+fn chunk_needs_escape(x: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte of `v` is zero (exact as a whole: a borrow only follows a zero byte).
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v;
+    // A byte below 0x20 (exact as a whole, as 0x20 <= 0x80).
+    let below_space = x.wrapping_sub(ONES * 0x20) & !x;
+    let found = below_space
+        | zero(x ^ (ONES * 0x7f))
+        | zero(x ^ (ONES * u64::from(b'\\')))
+        | zero(x ^ (ONES * u64::from(b'\'')))
+        | zero(x ^ (ONES * u64::from(b'"')))
+        | zero(x ^ (ONES * u64::from(b'?')));
+    found & HIGH != 0
 }
 
 /// Append the escaped form of `s` (every byte of which needs an escape or not), no quotes.
@@ -571,6 +624,35 @@ mod tests {
                 }
                 assert_eq!(o, want, "start {start} len {len}");
             }
+        }
+    }
+
+    #[test]
+    fn chunked_escape_scan_agrees_with_the_table() {
+        for len in 0..40 {
+            for pos in 0..len {
+                for b in 0..=255u8 {
+                    let mut s = vec![b'a'; len];
+                    s[pos] = b;
+                    assert_eq!(
+                        any_needs_escape(&s),
+                        needs_escape(b),
+                        "len {len} pos {pos} byte {b}"
+                    );
+                }
+            }
+            assert!(!any_needs_escape(&vec![0xffu8; len]));
+        }
+        // Random mixtures of bytes.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let len = (x >> 59) as usize;
+            let s: Vec<u8> = (0..len).map(|i| (x >> (i % 8 * 8)) as u8 | 0x20).collect();
+            let want = s.iter().any(|&b| needs_escape(b));
+            assert_eq!(any_needs_escape(&s), want, "{s:?}");
         }
     }
 

@@ -10,7 +10,9 @@
 //! This module formats nothing itself beyond copying fixed-size chunks: the number and string
 //! routines live in [`crate::fmt`].
 
-use crate::fmt::{decimal_8, digits8, needs_escape, push_c_string, push_u64_padded, COPY_CHUNK};
+use crate::fmt::{
+    any_needs_escape, decimal_4, decimal_8, digits8, push_c_string, push_u64_padded, COPY_CHUNK,
+};
 
 /// Size of the scratch buffer. A longer line is flushed to the output as it grows.
 pub const LINE_BUF_BYTES: usize = 4096;
@@ -133,6 +135,9 @@ impl<'a> Line<'a> {
     pub fn u64(&mut self, v: u64) {
         if v < 10 {
             self.byte(b'0' + v as u8);
+        } else if v < 10_000 {
+            let (digits, len) = decimal_4(v as u32);
+            self.put(&digits.to_le_bytes(), len);
         } else if v < 100_000_000 {
             let (digits, len) = decimal_8(v as u32);
             self.put(&digits.to_le_bytes(), len);
@@ -172,7 +177,7 @@ impl<'a> Line<'a> {
         let Some(s) = src.get(start..end) else {
             return;
         };
-        if !s.iter().any(|&b| needs_escape(b)) {
+        if !any_needs_escape(s) {
             self.byte(b'"');
             self.padded(src, start, s.len());
             self.byte(b'"');

@@ -18,7 +18,9 @@ use rttng_ctf::ir::DisplayBase;
 
 use crate::color;
 use crate::compile::Program;
-use crate::compile::{push_name, scope_mask, CompiledEvent, IntFmt, Kind, Mapping, Node, Op};
+use crate::compile::{
+    push_name, scope_mask, Check, CompiledEvent, IntFmt, Kind, Mapping, Node, Op,
+};
 use crate::fmt::{
     push_binary, push_c_string, push_g, push_hex_upper, push_i64, push_nanos, push_octal, push_u64,
     push_u64_padded,
@@ -374,19 +376,21 @@ fn run_program<'a>(
         vals(ev.event_context),
         vals(ev.payload),
     ];
-    for op in prog.ops.iter() {
-        match *op {
-            Op::Lit { start, len } => line.padded(&prog.pool, start as usize, len as usize),
-            Op::Len { scope, len } => {
-                if scopes.get(scope as usize).map_or(0, |v| v.len()) < len as usize {
-                    return Err(Mismatch);
-                }
+    for check in prog.checks.iter() {
+        let ok = match *check {
+            Check::Len { scope, len } => {
+                scopes.get(scope as usize).map_or(0, |v| v.len()) >= len as usize
             }
-            Op::Struct { scope, idx } => {
-                if !matches!(val_at(&scopes, scope, idx)?, Val::Struct) {
-                    return Err(Mismatch);
-                }
-            }
+            Check::Struct { scope, idx } => matches!(val_at(&scopes, scope, idx)?, Val::Struct),
+        };
+        if !ok {
+            return Err(Mismatch);
+        }
+    }
+    for step in prog.steps.iter() {
+        line.padded(&prog.pool, step.lit_start as usize, step.lit_len as usize);
+        match step.op {
+            Op::Nothing => {}
             Op::Unsigned { scope, idx } => line.u64(int_bits(val_at(&scopes, scope, idx)?)?),
             Op::Signed { scope, idx } => line.i64(int_bits(val_at(&scopes, scope, idx)?)? as i64),
             Op::Int { scope, idx, fmt } => {
