@@ -23,6 +23,10 @@ pub struct DataFile {
     pub(crate) map: MappedFile,
     /// `timestamp_begin` of the first packet, to order rotated files.
     first_timestamp: Option<u64>,
+    /// Packet boundaries (start byte, size in bytes) from `index/NAME.idx`, when that file is
+    /// present and valid; babeltrace2 builds its packet list from it the same way, and scans
+    /// the packet headers otherwise.
+    pub(crate) indexed_packets: Option<Vec<(u64, u64)>>,
 }
 
 impl DataFile {
@@ -102,6 +106,23 @@ pub fn read_metadata(dir: &Path) -> Result<Metadata, ReadError> {
     Ok(md)
 }
 
+/// Largest index file we read (an entry is 72 bytes: this is millions of packets).
+pub const MAX_INDEX_BYTES: u64 = 256 << 20;
+
+/// Packet boundaries from the index of the data file `data_path`, if it has a valid one. An
+/// invalid index is ignored, as babeltrace2 ignores it (with a warning in its log).
+fn read_index(dir: &Path, data_path: &Path, data_bytes: u64) -> Option<Vec<(u64, u64)>> {
+    let name = data_path.file_name()?.to_str()?;
+    let path = dir.join("index").join(format!("{name}.idx"));
+    let len = std::fs::metadata(&path).ok()?.len();
+    if len > MAX_INDEX_BYTES {
+        return None;
+    }
+    let bytes = std::fs::read(&path).ok()?;
+    let index = rttng_ctf::index::decode_index(&bytes, Some(data_bytes)).ok()?;
+    Some(index.entries.iter().map(|e| (e.offset_bytes, e.packet_size_bits / 8)).collect())
+}
+
 impl Trace {
     /// Opens the trace in `dir`, found under the user-given path `root`.
     pub fn open(root: &Path, dir: &Path) -> Result<Trace, ReadError> {
@@ -139,7 +160,8 @@ impl Trace {
                 .begin_packet(map.bytes(), 0)
                 .map_err(|source| ReadError::Decode { path: path.clone(), source })?
                 .clone();
-            let file = DataFile { path, map, first_timestamp: info.timestamp_begin };
+            let indexed_packets = read_index(dir, &path, map.bytes().len() as u64);
+            let file = DataFile { path, map, first_timestamp: info.timestamp_begin, indexed_packets };
             let key = (info.stream_class_id, info.stream_instance_id);
             match streams.iter_mut().find(|(c, i, _)| key.1.is_some() && (*c, *i) == key) {
                 Some((_, _, files)) => files.push(file),

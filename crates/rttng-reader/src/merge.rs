@@ -55,6 +55,8 @@ struct Cursor<'a> {
     packet_offset: usize,
     /// Offset of the next packet, valid once a packet is open.
     next_packet_offset: usize,
+    /// Ordinal of the current packet in the current file (to find it in the file's index).
+    packet_ordinal: usize,
     in_packet: bool,
     prev: PrevPacket,
 }
@@ -68,6 +70,7 @@ impl<'a> Cursor<'a> {
             file_index: 0,
             packet_offset: 0,
             next_packet_offset: 0,
+            packet_ordinal: 0,
             in_packet: false,
             prev: PrevPacket::default(),
         }
@@ -116,6 +119,7 @@ impl<'a> Cursor<'a> {
             if self.packet_offset >= file_len {
                 self.file_index += 1;
                 self.packet_offset = 0;
+                self.packet_ordinal = 0;
                 continue;
             }
             let data = &self.data()[self.packet_offset..];
@@ -123,7 +127,13 @@ impl<'a> Cursor<'a> {
                 Ok(info) => info.clone(),
                 Err(e) => return Err(self.path_error(e)),
             };
-            self.next_packet_offset = self.packet_offset + (info.packet_bits / 8) as usize;
+            let file = &self.stream.files[self.file_index];
+            let indexed = file.indexed_packets.as_ref().and_then(|p| p.get(self.packet_ordinal)).copied();
+            self.next_packet_offset = match indexed {
+                Some((start, size)) if start as usize == self.packet_offset && size > 0 => (start + size) as usize,
+                _ => self.packet_offset + (info.packet_bits / 8) as usize,
+            };
+            self.packet_ordinal += 1;
             self.in_packet = true;
             self.report_losses(&info, lost);
             self.prev = PrevPacket {

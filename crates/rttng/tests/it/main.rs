@@ -5,3 +5,4 @@ mod support;
 mod corpus;
 mod pipe;
 mod writer_samples;
+mod rotation;
