@@ -1,0 +1,412 @@
+//! From ftrace records to CTF: event and field naming as lttng-modules spells it, the CTF field
+//! classes for each event `format`, and the encoder that writes one record's payload (and the
+//! stream event context) straight into a packet.
+//!
+//! Naming follows lttng-modules for the events analyses rely on: `syscalls:sys_enter_X` becomes
+//! `syscall_entry_X` and `sys_exit_X` becomes `syscall_exit_X` (payload `ret`); `irq:softirq_*`
+//! becomes `irq_softirq_*`; sched events call thread ids `tid` (`prev_pid` → `prev_tid`). Other
+//! events keep their ftrace name. Field values are the ones tracefs recorded (no `prio - 100`
+//! shift), so they compare equal with `trace-cmd report`. The `common_*` fields are dropped, as
+//! lttng-modules has none; the thread id is available as the `tid` context.
+//!
+//! It does no I/O.
+
+use rttng_ctf::encode::BitWriter;
+use rttng_ctf::ir::{ArrayClass, ByteOrder, DisplayBase, Encoding, FieldClass, IntegerClass, SequenceClass};
+use rttng_ctf::writer::{sint_class, struct_class, uint_class};
+
+use crate::format::{EventFormat, FieldKind, FormatField};
+
+/// Longest string copied out of a record (a record is shorter than a page anyway).
+pub const MAX_STRING_BYTES: usize = 4096;
+/// `procname` context width, as lttng-modules declares it.
+pub const PROCNAME_BYTES: usize = 17;
+
+const LE: ByteOrder = ByteOrder::Little;
+
+/// The lttng-modules name of an ftrace event.
+pub fn lttng_event_name(system: &str, name: &str) -> String {
+    match system {
+        "syscalls" => {
+            if let Some(s) = name.strip_prefix("sys_enter_") {
+                return format!("syscall_entry_{s}");
+            }
+            if let Some(s) = name.strip_prefix("sys_exit_") {
+                return format!("syscall_exit_{s}");
+            }
+            name.to_string()
+        }
+        "irq" if name.starts_with("softirq_") => format!("irq_{name}"),
+        _ => name.to_string(),
+    }
+}
+
+/// The lttng-modules name of a field (without the `_` prefix CTF adds).
+pub fn lttng_field_name(system: &str, field: &str) -> String {
+    if system == "sched" {
+        for (from, to) in [
+            ("pid", "tid"),
+            ("prev_pid", "prev_tid"),
+            ("next_pid", "next_tid"),
+            ("parent_pid", "parent_tid"),
+            ("child_pid", "child_tid"),
+            ("old_pid", "old_tid"),
+            ("orig_pid", "orig_tid"),
+            ("dest_pid", "dest_tid"),
+        ] {
+            if field == from {
+                return to.to_string();
+            }
+        }
+    }
+    field.to_string()
+}
+
+/// How one payload field is read from the record and written to the packet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FieldOp {
+    /// Read `src_bytes` at `offset`, write the low `out_bits` (sign-extended when signed).
+    Int { offset: u32, src_bytes: u32, out_bits: u32, signed: bool },
+    /// Copy `len` bytes of text.
+    Text { offset: u32, len: u32 },
+    /// `count` integers of `elem_bytes`.
+    IntArray { offset: u32, count: u32, elem_bytes: u32, signed: bool },
+    /// A data_loc string; `rel` for `__rel_loc` (offset counted from the end of the field).
+    DataLocString { offset: u32, rel: bool },
+    /// A data_loc blob, written as a u32 length then the bytes.
+    DataLocBytes { offset: u32 },
+}
+
+/// The CTF view of one ftrace event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventPlan {
+    /// ftrace `system:name`.
+    pub ftrace_name: String,
+    /// The CTF event class name (lttng-modules naming).
+    pub ctf_name: String,
+    /// The payload struct class.
+    pub fields: FieldClass,
+    pub ops: Vec<FieldOp>,
+    /// Bytes a record must have for every fixed-offset op.
+    pub min_record_bytes: u32,
+}
+
+fn int_class(bits: u32, signed: bool, hex: bool) -> IntegerClass {
+    let mut c = if signed { sint_class(bits, 8, LE) } else { uint_class(bits, 8, LE) };
+    if hex {
+        c.base = DisplayBase::Hexadecimal;
+    }
+    c
+}
+
+fn text_elem() -> FieldClass {
+    FieldClass::Integer(IntegerClass { encoding: Encoding::Utf8, ..sint_class(8, 8, LE) })
+}
+
+/// Width and signedness of a system call argument: the format says `size:8` for every
+/// argument (the register), the C type says what it holds.
+fn syscall_arg_shape(f: &FormatField) -> (u32, bool, bool) {
+    if f.is_pointer() {
+        return (64, false, true);
+    }
+    let t = f.c_type.trim_start_matches("const ").trim();
+    match t {
+        "int" | "pid_t" | "key_serial_t" | "clockid_t" | "timer_t" | "mqd_t" | "rwf_t" | "__s32" | "s32" => (32, true, false),
+        "unsigned int" | "uid_t" | "gid_t" | "u32" | "__u32" | "qid_t" | "old_uid_t" | "old_gid_t" | "unsigned" => {
+            (32, false, false)
+        }
+        "umode_t" | "unsigned short" | "u16" => (16, false, false),
+        "long" | "off_t" | "loff_t" | "ssize_t" | "__kernel_old_time_t" | "time_t" => (64, true, false),
+        _ => (f.size * 8, f.signed, false),
+    }
+}
+
+/// Build the CTF plan for one event format.
+pub fn plan_event(fmt: &EventFormat) -> EventPlan {
+    let mut members: Vec<(String, FieldClass)> = Vec::new();
+    let mut ops = Vec::new();
+    let syscall = fmt.system == "syscalls";
+    for f in &fmt.fields {
+        if f.common || f.name == "__syscall_nr" {
+            continue;
+        }
+        let name = format!("_{}", lttng_field_name(&fmt.system, &f.name));
+        match f.kind {
+            FieldKind::Int => {
+                let (bits, signed, hex) = if syscall {
+                    syscall_arg_shape(f)
+                } else {
+                    (f.size * 8, f.signed, f.is_pointer())
+                };
+                members.push((name, FieldClass::Integer(int_class(bits, signed, hex))));
+                ops.push(FieldOp::Int { offset: f.offset, src_bytes: f.size, out_bits: bits, signed });
+            }
+            FieldKind::CharArray { len } => {
+                members.push((name, FieldClass::Array(ArrayClass { element: Box::new(text_elem()), length: u64::from(len) })));
+                ops.push(FieldOp::Text { offset: f.offset, len });
+            }
+            FieldKind::IntArray { len: 0 } => {}
+            FieldKind::IntArray { len } => {
+                let elem_bytes = f.size / len;
+                let elem = FieldClass::Integer(int_class(elem_bytes * 8, f.signed, f.is_pointer()));
+                members.push((name, FieldClass::Array(ArrayClass { element: Box::new(elem), length: u64::from(len) })));
+                ops.push(FieldOp::IntArray { offset: f.offset, count: len, elem_bytes, signed: f.signed });
+            }
+            FieldKind::DataLocString | FieldKind::RelLocString => {
+                members.push((name, FieldClass::String(rttng_ctf::ir::StringClass { encoding: Encoding::Utf8 })));
+                ops.push(FieldOp::DataLocString { offset: f.offset, rel: f.kind == FieldKind::RelLocString });
+            }
+            FieldKind::DataLocBytes => {
+                let len_name = format!("_{name}_length");
+                members.push((len_name.clone(), FieldClass::Integer(uint_class(32, 8, LE))));
+                members.push((
+                    name,
+                    FieldClass::Sequence(SequenceClass {
+                        element: Box::new(FieldClass::Integer(int_class(8, false, true))),
+                        length_ref: len_name,
+                        length_slot: 0,
+                    }),
+                ));
+                ops.push(FieldOp::DataLocBytes { offset: f.offset });
+            }
+        }
+    }
+    let min_record_bytes = fmt
+        .fields
+        .iter()
+        .filter(|f| !f.common && f.name != "__syscall_nr")
+        .map(|f| f.offset + f.size)
+        .max()
+        .unwrap_or(0);
+    EventPlan {
+        ftrace_name: format!("{}:{}", fmt.system, fmt.name),
+        ctf_name: lttng_event_name(&fmt.system, &fmt.name),
+        fields: struct_class(members.iter().map(|(n, c)| (n.as_str(), c.clone())).collect(), 1),
+        ops,
+        min_record_bytes,
+    }
+}
+
+fn read_le(data: &[u8], offset: u32, bytes: u32) -> u64 {
+    let start = offset as usize;
+    let mut v = 0u64;
+    for i in (0..bytes as usize).rev() {
+        v = (v << 8) | u64::from(data.get(start + i).copied().unwrap_or(0));
+    }
+    v
+}
+
+fn sign_extend(v: u64, bits: u32) -> i64 {
+    if bits >= 64 {
+        v as i64
+    } else {
+        let shift = 64 - bits;
+        ((v << shift) as i64) >> shift
+    }
+}
+
+/// The bytes of a data_loc field, or empty when the locator points outside the record.
+pub fn data_loc<'a>(data: &'a [u8], field_offset: u32, rel: bool) -> &'a [u8] {
+    let loc = read_le(data, field_offset, 4);
+    let mut off = (loc & 0xffff) as usize;
+    let len = (loc >> 16) as usize;
+    if rel {
+        off += field_offset as usize + 4;
+    }
+    data.get(off..off.saturating_add(len)).unwrap_or(&[])
+}
+
+/// The bytes of a C string: up to the first NUL, at most [`MAX_STRING_BYTES`].
+pub fn c_str(bytes: &[u8]) -> &[u8] {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len()).min(MAX_STRING_BYTES);
+    &bytes[..end]
+}
+
+/// Read an integer op's value as i128 (for callers that show values, like `rttng trace`).
+pub fn read_int(data: &[u8], offset: u32, src_bytes: u32, out_bits: u32, signed: bool) -> i128 {
+    let v = read_le(data, offset, src_bytes);
+    let v = if out_bits < 64 { v & ((1u64 << out_bits) - 1) } else { v };
+    if signed {
+        i128::from(sign_extend(v, out_bits))
+    } else {
+        i128::from(v)
+    }
+}
+
+/// Write the payload of `data` (one record) as `ops` describe it. A record shorter than the
+/// format reads as zeros past its end; strings outside it read as empty.
+pub fn write_payload(w: &mut BitWriter, ops: &[FieldOp], data: &[u8]) {
+    for op in ops {
+        match *op {
+            FieldOp::Int { offset, src_bytes, out_bits, signed } => {
+                let v = read_le(data, offset, src_bytes);
+                if signed {
+                    w.write_sint(sign_extend(v, out_bits), out_bits, LE);
+                } else {
+                    let v = if out_bits < 64 { v & ((1u64 << out_bits) - 1) } else { v };
+                    w.write_uint(v, out_bits, LE);
+                }
+            }
+            FieldOp::Text { offset, len } => {
+                let start = offset as usize;
+                let mut buf = [0u8; 256];
+                let n = (len as usize).min(buf.len());
+                if let Some(src) = data.get(start..start + n) {
+                    buf[..n].copy_from_slice(src);
+                }
+                // Bytes after the first NUL are whatever the kernel left there: zero them so the
+                // text reads the same everywhere.
+                if let Some(z) = buf[..n].iter().position(|&b| b == 0) {
+                    buf[z..n].fill(0);
+                }
+                w.write_bytes(&buf[..n]);
+                if (len as usize) > n {
+                    w.write_bytes(&vec![0u8; len as usize - n]);
+                }
+            }
+            FieldOp::IntArray { offset, count, elem_bytes, signed } => {
+                for i in 0..count {
+                    let v = read_le(data, offset + i * elem_bytes, elem_bytes);
+                    if signed {
+                        w.write_sint(sign_extend(v, elem_bytes * 8), elem_bytes * 8, LE);
+                    } else {
+                        w.write_uint(v, elem_bytes * 8, LE);
+                    }
+                }
+            }
+            FieldOp::DataLocString { offset, rel } => {
+                let s = c_str(data_loc(data, offset, rel));
+                w.write_string(s);
+            }
+            FieldOp::DataLocBytes { offset } => {
+                let b = data_loc(data, offset, false);
+                let b = &b[..b.len().min(MAX_STRING_BYTES)];
+                w.write_uint(b.len() as u64, 32, LE);
+                w.write_bytes(b);
+            }
+        }
+    }
+}
+
+/// A context field of the stream (`add-context -k`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ContextKind {
+    Pid,
+    Tid,
+    Procname,
+    CpuId,
+}
+
+impl ContextKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ContextKind::Pid => "pid",
+            ContextKind::Tid => "tid",
+            ContextKind::Procname => "procname",
+            ContextKind::CpuId => "cpu_id",
+        }
+    }
+
+    /// The member of `stream.event.context`.
+    pub fn member(self) -> (String, FieldClass) {
+        let class = match self {
+            ContextKind::Pid | ContextKind::Tid => FieldClass::Integer(int_class(32, true, false)),
+            ContextKind::CpuId => FieldClass::Integer(int_class(32, false, false)),
+            ContextKind::Procname => {
+                FieldClass::Array(ArrayClass { element: Box::new(text_elem()), length: PROCNAME_BYTES as u64 })
+            }
+        };
+        (format!("_{}", self.name()), class)
+    }
+}
+
+/// The values the context fields are built from, per record.
+#[derive(Clone, Copy, Debug)]
+pub struct ContextValues<'a> {
+    pub tid: i32,
+    pub pid: i32,
+    pub procname: &'a [u8],
+    pub cpu: u32,
+}
+
+/// Write the stream event context.
+pub fn write_context(w: &mut BitWriter, kinds: &[ContextKind], v: &ContextValues<'_>) {
+    for k in kinds {
+        match k {
+            ContextKind::Pid => w.write_sint(i64::from(v.pid), 32, LE),
+            ContextKind::Tid => w.write_sint(i64::from(v.tid), 32, LE),
+            ContextKind::CpuId => w.write_uint(u64::from(v.cpu), 32, LE),
+            ContextKind::Procname => {
+                let mut buf = [0u8; PROCNAME_BYTES];
+                let s = c_str(v.procname);
+                let n = s.len().min(PROCNAME_BYTES - 1);
+                buf[..n].copy_from_slice(&s[..n]);
+                w.write_bytes(&buf);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::parse_format;
+
+    #[test]
+    fn lttng_names() {
+        assert_eq!(lttng_event_name("syscalls", "sys_enter_openat"), "syscall_entry_openat");
+        assert_eq!(lttng_event_name("syscalls", "sys_exit_openat"), "syscall_exit_openat");
+        assert_eq!(lttng_event_name("irq", "softirq_entry"), "irq_softirq_entry");
+        assert_eq!(lttng_event_name("irq", "irq_handler_entry"), "irq_handler_entry");
+        assert_eq!(lttng_event_name("sched", "sched_switch"), "sched_switch");
+        assert_eq!(lttng_field_name("sched", "next_pid"), "next_tid");
+        assert_eq!(lttng_field_name("kmem", "pid"), "pid");
+    }
+
+    #[test]
+    fn syscall_payload_is_typed_by_c_type() {
+        let t = "name: sys_enter_openat\nID: 782\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n\tfield:int dfd;\toffset:16;\tsize:8;\tsigned:0;\n\tfield:const char * filename;\toffset:24;\tsize:8;\tsigned:0;\n\tfield:umode_t mode;\toffset:32;\tsize:8;\tsigned:0;\n";
+        let f = parse_format("syscalls", t).expect("parses");
+        let p = plan_event(&f);
+        assert_eq!(p.ctf_name, "syscall_entry_openat");
+        assert_eq!(
+            p.ops,
+            vec![
+                FieldOp::Int { offset: 16, src_bytes: 8, out_bits: 32, signed: true },
+                FieldOp::Int { offset: 24, src_bytes: 8, out_bits: 64, signed: false },
+                FieldOp::Int { offset: 32, src_bytes: 8, out_bits: 16, signed: false },
+            ]
+        );
+        let mut rec = vec![0u8; 40];
+        rec[16..24].copy_from_slice(&0xffff_ff9cu64.to_le_bytes()); // AT_FDCWD as the register holds it
+        rec[24..32].copy_from_slice(&0x1234u64.to_le_bytes());
+        rec[32..40].copy_from_slice(&0o644u64.to_le_bytes());
+        let mut w = BitWriter::new();
+        write_payload(&mut w, &p.ops, &rec);
+        let mut want = Vec::new();
+        want.extend_from_slice(&(-100i32).to_le_bytes());
+        want.extend_from_slice(&0x1234u64.to_le_bytes());
+        want.extend_from_slice(&0o644u16.to_le_bytes());
+        assert_eq!(w.bytes(), &want[..]);
+        assert_eq!(read_int(&rec, 16, 8, 32, true), -100);
+    }
+
+    #[test]
+    fn data_loc_and_char_arrays() {
+        let t = "name: sched_process_exec\nID: 1\nformat:\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n\tfield:__data_loc char[] filename;\toffset:8;\tsize:4;\tsigned:0;\n\tfield:char comm[4];\toffset:12;\tsize:4;\tsigned:0;\n";
+        let f = parse_format("sched", t).expect("parses");
+        let p = plan_event(&f);
+        let mut rec = vec![0u8; 16];
+        rec[8..12].copy_from_slice(&(16u32 | (4 << 16)).to_le_bytes());
+        rec[12..16].copy_from_slice(b"a\0zz");
+        rec.extend_from_slice(b"/ls\0");
+        let mut w = BitWriter::new();
+        write_payload(&mut w, &p.ops, &rec);
+        assert_eq!(w.bytes(), b"/ls\0a\0\0\0");
+        // A locator pointing past the record gives an empty string, not a panic.
+        rec[8..12].copy_from_slice(&(300u32 | (4 << 16)).to_le_bytes());
+        let mut w = BitWriter::new();
+        write_payload(&mut w, &p.ops, &rec);
+        assert_eq!(w.bytes(), b"\0a\0\0\0");
+    }
+}
