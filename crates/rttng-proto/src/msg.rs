@@ -1,0 +1,609 @@
+//! The message types of the three conversations (CLI ↔ sessiond, app ↔ sessiond,
+//! sessiond ↔ consumerd) and their wire forms. Field order is the wire order; new variants go
+//! at the end of an enum (a minor version bump). Not here: what a daemon does with them.
+
+use crate::wire::{DecodeError, Dec, Enc, Wire};
+use crate::wire_struct;
+use rttng_ctf::ir::FieldClass;
+
+/// Implements [`Wire`] for an enum: one tag byte, then the variant's fields in order.
+macro_rules! wire_enum {
+    ($name:ident, $what:literal { $($tag:literal => $var:ident $({ $($f:ident),* $(,)? })? ),* $(,)? }) => {
+        impl Wire for $name {
+            fn put(&self, e: &mut Enc) {
+                match self {
+                    $( $name::$var $({ $($f),* })? => {
+                        e.u8($tag);
+                        $($( Wire::put($f, e); )*)?
+                    } )*
+                }
+            }
+            fn get(d: &mut Dec<'_>) -> Result<Self, DecodeError> {
+                match d.tag()? {
+                    $( (_, $tag) => Ok($name::$var $({ $($f: Wire::get(d)?),* })?), )*
+                    (offset, tag) => Err(DecodeError::BadTag { offset, what: $what, tag }),
+                }
+            }
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared vocabulary
+
+/// Tracing domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Domain {
+    Ust,
+    Kernel,
+}
+wire_enum!(Domain, "domain" { 0 => Ust, 1 => Kernel });
+
+impl Domain {
+    pub fn name(self) -> &'static str {
+        match self {
+            Domain::Ust => "ust",
+            Domain::Kernel => "kernel",
+        }
+    }
+}
+
+/// UST buffering scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Buffers {
+    PerUid,
+    PerPid,
+    Global,
+}
+wire_enum!(Buffers, "buffering scheme" { 0 => PerUid, 1 => PerPid, 2 => Global });
+
+/// Channel attributes as the user gave them; `None` = the domain's default.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChannelAttrs {
+    pub subbuf_size: Option<u64>,
+    pub num_subbuf: Option<u64>,
+    /// `Some(true)` = overwrite, `Some(false)` = discard.
+    pub overwrite: Option<bool>,
+    pub switch_timer_us: Option<u64>,
+    pub read_timer_us: Option<u64>,
+    pub buffers: Option<Buffers>,
+    pub tracefile_size: Option<u64>,
+    pub tracefile_count: Option<u64>,
+}
+wire_struct!(ChannelAttrs {
+    subbuf_size,
+    num_subbuf,
+    overwrite,
+    switch_timer_us,
+    read_timer_us,
+    buffers,
+    tracefile_size,
+    tracefile_count
+});
+
+/// Channel attributes with every default applied (what `list SESSION` shows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedAttrs {
+    pub subbuf_size: u64,
+    pub num_subbuf: u64,
+    pub overwrite: bool,
+    pub switch_timer_us: u64,
+    pub read_timer_us: u64,
+    pub buffers: Buffers,
+    pub tracefile_size: u64,
+    pub tracefile_count: u64,
+}
+wire_struct!(ResolvedAttrs {
+    subbuf_size,
+    num_subbuf,
+    overwrite,
+    switch_timer_us,
+    read_timer_us,
+    buffers,
+    tracefile_size,
+    tracefile_count
+});
+
+/// Which log levels a rule accepts (UST: lower value = more severe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoglevelRule {
+    All,
+    /// `--loglevel=L`: value ≤ L.
+    AtLeast { level: i32 },
+    /// `--loglevel-only=L`: value == L.
+    Exactly { level: i32 },
+}
+wire_enum!(LoglevelRule, "log level rule" { 0 => All, 1 => AtLeast { level }, 2 => Exactly { level } });
+
+impl LoglevelRule {
+    pub fn accepts(self, loglevel: i32) -> bool {
+        match self {
+            LoglevelRule::All => true,
+            LoglevelRule::AtLeast { level } => loglevel <= level,
+            LoglevelRule::Exactly { level } => loglevel == level,
+        }
+    }
+}
+
+/// A recording event rule: a name pattern with `*` wildcards, a log level rule, exclusions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRule {
+    pub pattern: String,
+    pub loglevel: LoglevelRule,
+    pub exclusions: Vec<String>,
+}
+wire_struct!(EventRule { pattern, loglevel, exclusions });
+
+/// A context field a channel adds to every event record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ContextType {
+    Vpid,
+    Vtid,
+    Procname,
+    PthreadId,
+    Hostname,
+    CpuId,
+    Ip,
+    CgroupNs,
+    IpcNs,
+    MntNs,
+    NetNs,
+    PidNs,
+    TimeNs,
+    UserNs,
+    UtsNs,
+    Vuid,
+    Veuid,
+    Vsuid,
+    Vgid,
+    Vegid,
+    Vsgid,
+}
+wire_enum!(ContextType, "context type" {
+    0 => Vpid, 1 => Vtid, 2 => Procname, 3 => PthreadId, 4 => Hostname, 5 => CpuId, 6 => Ip,
+    7 => CgroupNs, 8 => IpcNs, 9 => MntNs, 10 => NetNs, 11 => PidNs, 12 => TimeNs, 13 => UserNs,
+    14 => UtsNs, 15 => Vuid, 16 => Veuid, 17 => Vsuid, 18 => Vgid, 19 => Vegid, 20 => Vsgid,
+});
+
+impl ContextType {
+    pub const ALL: [ContextType; 21] = [
+        ContextType::Vpid,
+        ContextType::Vtid,
+        ContextType::Procname,
+        ContextType::PthreadId,
+        ContextType::Hostname,
+        ContextType::CpuId,
+        ContextType::Ip,
+        ContextType::CgroupNs,
+        ContextType::IpcNs,
+        ContextType::MntNs,
+        ContextType::NetNs,
+        ContextType::PidNs,
+        ContextType::TimeNs,
+        ContextType::UserNs,
+        ContextType::UtsNs,
+        ContextType::Vuid,
+        ContextType::Veuid,
+        ContextType::Vsuid,
+        ContextType::Vgid,
+        ContextType::Vegid,
+        ContextType::Vsgid,
+    ];
+
+    /// The name `add-context -t` takes (lttng's spelling).
+    pub fn name(self) -> &'static str {
+        match self {
+            ContextType::Vpid => "vpid",
+            ContextType::Vtid => "vtid",
+            ContextType::Procname => "procname",
+            ContextType::PthreadId => "pthread_id",
+            ContextType::Hostname => "hostname",
+            ContextType::CpuId => "cpu_id",
+            ContextType::Ip => "ip",
+            ContextType::CgroupNs => "cgroup_ns",
+            ContextType::IpcNs => "ipc_ns",
+            ContextType::MntNs => "mnt_ns",
+            ContextType::NetNs => "net_ns",
+            ContextType::PidNs => "pid_ns",
+            ContextType::TimeNs => "time_ns",
+            ContextType::UserNs => "user_ns",
+            ContextType::UtsNs => "uts_ns",
+            ContextType::Vuid => "vuid",
+            ContextType::Veuid => "veuid",
+            ContextType::Vsuid => "vsuid",
+            ContextType::Vgid => "vgid",
+            ContextType::Vegid => "vegid",
+            ContextType::Vsgid => "vsgid",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ContextType> {
+        ContextType::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+/// Names a channel inside an application: which buffers its events go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ChannelKey {
+    pub session_id: u64,
+    pub channel_id: u64,
+}
+wire_struct!(ChannelKey { session_id, channel_id });
+
+/// Stable error codes of [`Response::Error`] (the CLI maps them to exit statuses and hints).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// Malformed or refused request (protocol level).
+    Protocol,
+    NoSession,
+    SessionExists,
+    NoChannel,
+    ChannelExists,
+    InvalidArgument,
+    /// The session is active (or was started) and the request needs it stopped/never started.
+    SessionActive,
+    AlreadyStopped,
+    AlreadyStarted,
+    /// The peer's credentials do not allow this.
+    PermissionDenied,
+    /// The consumer daemon died.
+    ConsumerDead,
+    /// The kernel domain is not available from this daemon.
+    KernelUnavailable,
+    Internal,
+    NoEvent,
+}
+wire_enum!(ErrorCode, "error code" {
+    0 => Protocol, 1 => NoSession, 2 => SessionExists, 3 => NoChannel, 4 => ChannelExists,
+    5 => InvalidArgument, 6 => SessionActive, 7 => AlreadyStopped, 8 => AlreadyStarted,
+    9 => PermissionDenied, 10 => ConsumerDead, 11 => KernelUnavailable, 12 => Internal, 13 => NoEvent,
+});
+
+// ---------------------------------------------------------------------------------------------
+// CLI ↔ sessiond
+
+/// A client request. Session names are always explicit: the client resolves the current
+/// session itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Version,
+    CreateSession { name: Option<String>, output: Option<String> },
+    DestroySession { session: String },
+    ListSessions,
+    ListSession { session: String },
+    ListApps,
+    EnableChannel { session: String, domain: Domain, channel: String, attrs: ChannelAttrs },
+    DisableChannel { session: String, domain: Domain, channel: String },
+    EnableEvent { session: String, domain: Domain, channel: Option<String>, rule: EventRule },
+    DisableEvent { session: String, domain: Domain, channel: Option<String>, pattern: String },
+    AddContext { session: String, domain: Domain, channel: Option<String>, context: ContextType },
+    Start { session: String },
+    Stop { session: String },
+}
+wire_enum!(Request, "request" {
+    0 => Version,
+    1 => CreateSession { name, output },
+    2 => DestroySession { session },
+    3 => ListSessions,
+    4 => ListSession { session },
+    5 => ListApps,
+    6 => EnableChannel { session, domain, channel, attrs },
+    7 => DisableChannel { session, domain, channel },
+    8 => EnableEvent { session, domain, channel, rule },
+    9 => DisableEvent { session, domain, channel, pattern },
+    10 => AddContext { session, domain, channel, context },
+    11 => Start { session },
+    12 => Stop { session },
+});
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSummary {
+    pub name: String,
+    pub output: String,
+    pub active: bool,
+}
+wire_struct!(SessionSummary { name, output, active });
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleInfo {
+    pub rule: EventRule,
+    pub enabled: bool,
+}
+wire_struct!(RuleInfo { rule, enabled });
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelInfo {
+    pub domain: Domain,
+    pub name: String,
+    pub enabled: bool,
+    pub attrs: ResolvedAttrs,
+    pub contexts: Vec<ContextType>,
+    pub rules: Vec<RuleInfo>,
+    /// Sum over the channel's streams of the last written packet's `events_discarded`.
+    pub discarded_events: u64,
+    /// Gaps in `packet_seq_num` seen by the consumer.
+    pub lost_packets: u64,
+}
+wire_struct!(ChannelInfo { domain, name, enabled, attrs, contexts, rules, discarded_events, lost_packets });
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionDetail {
+    pub name: String,
+    pub output: String,
+    pub active: bool,
+    pub channels: Vec<ChannelInfo>,
+    /// Problems the user should know about (a dead consumer daemon, ...).
+    pub warnings: Vec<String>,
+}
+wire_struct!(SessionDetail { name, output, active, channels, warnings });
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventInfo {
+    pub name: String,
+    pub loglevel: i32,
+    /// (field name, kind: integer|string|float|enum|unknown)
+    pub fields: Vec<(String, String)>,
+}
+wire_struct!(EventInfo { name, loglevel, fields });
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppInfo {
+    pub pid: u32,
+    pub uid: u32,
+    pub name: String,
+    pub events: Vec<EventInfo>,
+}
+wire_struct!(AppInfo { pid, uid, name, events });
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    Ok,
+    Version { text: String },
+    SessionCreated { name: String, output: String },
+    Sessions { list: Vec<SessionSummary> },
+    Session { detail: SessionDetail },
+    Apps { list: Vec<AppInfo> },
+    Error { code: ErrorCode, message: String },
+    /// Success with something the user should read (e.g. "session stopped; the consumer died").
+    Warning { message: String },
+}
+wire_enum!(Response, "response" {
+    0 => Ok,
+    1 => Version { text },
+    2 => SessionCreated { name, output },
+    3 => Sessions { list },
+    4 => Session { detail },
+    5 => Apps { list },
+    6 => Error { code, message },
+    7 => Warning { message },
+});
+
+impl Response {
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Response {
+        Response::Error { code, message: message.into() }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// app ↔ sessiond
+
+/// The clock the application stamps events with (becomes the trace's `clock` block).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClockDesc {
+    pub name: String,
+    pub description: String,
+    pub freq: u64,
+    pub offset_s: i64,
+    pub offset: i64,
+    pub precision: u64,
+    pub uuid: Option<[u8; 16]>,
+    pub absolute: bool,
+}
+wire_struct!(ClockDesc { name, description, freq, offset_s, offset, precision, uuid, absolute });
+
+/// One tracepoint of the application.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventDesc {
+    /// The application's own index, used in [`AppCommand::Enable`].
+    pub index: u32,
+    /// `provider:event`.
+    pub name: String,
+    pub loglevel: i32,
+    /// The payload struct.
+    pub fields: FieldClass,
+}
+wire_struct!(EventDesc { index, name, loglevel, fields });
+
+/// First message of an application after connecting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppHello {
+    pub pid: u32,
+    pub uid: u32,
+    pub procname: String,
+    /// 64 or 32.
+    pub bitness: u32,
+    pub clock: ClockDesc,
+    pub events: Vec<EventDesc>,
+}
+wire_struct!(AppHello { pid, uid, procname, bitness, clock, events });
+
+/// What the session daemon asks an application to do. The application answers every
+/// command with one [`AppReply`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppCommand {
+    /// Map the ring buffer passed with this message (one fd) for channel `key`.
+    InstallChannel { key: ChannelKey, stream_class_id: u32, contexts: Vec<ContextType> },
+    RemoveChannel { key: ChannelKey },
+    Enable { event_index: u32, key: ChannelKey, event_class_id: u32 },
+    Disable { event_index: u32, key: ChannelKey },
+    /// Close every open packet of every channel.
+    FlushAll,
+    /// The initial state is applied: the application may go on with `main`.
+    RegistrationDone,
+}
+wire_enum!(AppCommand, "app command" {
+    0 => InstallChannel { key, stream_class_id, contexts },
+    1 => RemoveChannel { key },
+    2 => Enable { event_index, key, event_class_id },
+    3 => Disable { event_index, key },
+    4 => FlushAll,
+    5 => RegistrationDone,
+});
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AppReply {
+    /// `context_class`: for `InstallChannel`, the `stream.event.context` struct the
+    /// application writes (None when the channel has no context).
+    Ok { context_class: Option<FieldClass> },
+    Error { message: String },
+}
+wire_enum!(AppReply, "app reply" { 0 => Ok { context_class }, 1 => Error { message } });
+
+// ---------------------------------------------------------------------------------------------
+// sessiond ↔ consumerd
+
+/// Geometry and output of one ring buffer (one channel of one trace).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BufferSpec {
+    pub buffer_id: u64,
+    /// Absolute trace directory (`.../ust/uid/1000/64-bit`).
+    pub trace_dir: String,
+    pub channel: String,
+    pub cpu_count: u32,
+    pub subbuf_bytes: u32,
+    pub subbuf_count: u32,
+    pub overwrite: bool,
+    pub stream_id: u32,
+    pub uuid: [u8; 16],
+    pub switch_timer_us: u64,
+    pub read_timer_us: u64,
+    pub tracefile_size: u64,
+    pub tracefile_count: u64,
+}
+wire_struct!(BufferSpec {
+    buffer_id,
+    trace_dir,
+    channel,
+    cpu_count,
+    subbuf_bytes,
+    subbuf_count,
+    overwrite,
+    stream_id,
+    uuid,
+    switch_timer_us,
+    read_timer_us,
+    tracefile_size,
+    tracefile_count
+});
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsumerRequest {
+    /// Create the shared memory; the reply carries its fd.
+    AddBuffer { spec: BufferSpec },
+    /// Append TSDL text to `trace_dir/metadata` (packetized).
+    AppendMetadata { trace_dir: String, uuid: [u8; 16], text: String },
+    /// Close open packets, write everything complete; reply once written.
+    Flush { buffer_id: u64 },
+    /// Every producer of the buffer is dead: close their packets, then write them.
+    Recover { buffer_id: u64 },
+    /// Final flush, write, close the files, free the memory.
+    RemoveBuffer { buffer_id: u64 },
+    Stats { buffer_id: u64 },
+    Quit,
+}
+wire_enum!(ConsumerRequest, "consumer request" {
+    0 => AddBuffer { spec },
+    1 => AppendMetadata { trace_dir, uuid, text },
+    2 => Flush { buffer_id },
+    3 => Recover { buffer_id },
+    4 => RemoveBuffer { buffer_id },
+    5 => Stats { buffer_id },
+    6 => Quit,
+});
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsumerReply {
+    Ok,
+    Stats { events_discarded: u64, packets_lost: u64, packets_written: u64 },
+    Error { message: String },
+}
+wire_enum!(ConsumerReply, "consumer reply" {
+    0 => Ok,
+    1 => Stats { events_discarded, packets_lost, packets_written },
+    2 => Error { message },
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{decode_frame, encode_frame, Kind};
+
+    #[test]
+    fn request_round_trips_through_a_frame() {
+        let req = Request::EnableEvent {
+            session: "s".into(),
+            domain: Domain::Ust,
+            channel: Some("c".into()),
+            rule: EventRule {
+                pattern: "p:*".into(),
+                loglevel: LoglevelRule::AtLeast { level: 4 },
+                exclusions: vec!["p:x".into()],
+            },
+        };
+        let f = encode_frame(Kind::Request, &req).unwrap();
+        assert_eq!(decode_frame::<Request>(&f, Kind::Request), Ok(req));
+    }
+
+    #[test]
+    fn every_truncation_of_a_frame_is_an_error() {
+        let resp = Response::Session {
+            detail: SessionDetail {
+                name: "n".into(),
+                output: "/o".into(),
+                active: true,
+                channels: vec![ChannelInfo {
+                    domain: Domain::Ust,
+                    name: "channel0".into(),
+                    enabled: true,
+                    attrs: ResolvedAttrs {
+                        subbuf_size: 4096,
+                        num_subbuf: 4,
+                        overwrite: false,
+                        switch_timer_us: 0,
+                        read_timer_us: 0,
+                        buffers: Buffers::PerUid,
+                        tracefile_size: 0,
+                        tracefile_count: 0,
+                    },
+                    contexts: vec![ContextType::Vpid],
+                    rules: vec![],
+                    discarded_events: 3,
+                    lost_packets: 1,
+                }],
+                warnings: vec![],
+            },
+        };
+        let f = encode_frame(Kind::Response, &resp).unwrap();
+        for cut in 0..f.len() {
+            assert!(decode_frame::<Response>(&f[..cut], Kind::Response).is_err(), "cut at {cut}");
+        }
+        assert_eq!(decode_frame::<Response>(&f, Kind::Response), Ok(resp));
+    }
+
+    #[test]
+    fn loglevel_rules_select_like_lttng() {
+        assert!(LoglevelRule::AtLeast { level: 4 }.accepts(3));
+        assert!(LoglevelRule::AtLeast { level: 4 }.accepts(4));
+        assert!(!LoglevelRule::AtLeast { level: 4 }.accepts(6));
+        assert!(LoglevelRule::Exactly { level: 6 }.accepts(6));
+        assert!(!LoglevelRule::Exactly { level: 6 }.accepts(5));
+    }
+
+    #[test]
+    fn context_names_round_trip() {
+        for c in ContextType::ALL {
+            assert_eq!(ContextType::from_name(c.name()), Some(c));
+        }
+        assert_eq!(ContextType::from_name("pid"), None);
+    }
+}
