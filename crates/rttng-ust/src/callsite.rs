@@ -1,0 +1,189 @@
+//! Static call sites: one [`Callsite`] per `tracepoint!` expansion, its compile-time
+//! [`EventMeta`], and the process-wide registry of every call site linked in.
+//!
+//! Registry: each expansion also places a pointer to its call site in the ELF section
+//! `rttng_callsites` (`#[used]` + `#[link_section]`); the linker gathers the pointers of
+//! every crate of the executable between `__start_rttng_callsites` and
+//! `__stop_rttng_callsites`. So the registry is complete before `main` without any global
+//! constructor, and an event index is the position in that section (stable for the life
+//! of the process). Limits: ELF targets only; each shared object (a `cdylib` provider) has
+//! its own section that this executable's registry does not see; an executable linked
+//! with `-z start-stop-gc` would drop the section.
+//!
+//! Fast path: [`Callsite::is_on`] is one relaxed load and a branch; arguments are
+//! evaluated only after it. A call site starts in the `UNINIT` state (counts as on), so
+//! its very first call takes the slow path once: process init (which starts registration)
+//! then the state is recomputed from the already-installed targets.
+//!
+//! Not here: the record layout (`channel`), enablement rules (the session daemon).
+
+use crate::channel;
+use crate::field::Fields;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+
+/// Most channels (sessions) one call site can record into at once.
+pub const MAX_TARGETS: usize = 4;
+
+pub(crate) const OFF: u8 = 0;
+pub(crate) const ON: u8 = 1;
+pub(crate) const UNINIT: u8 = 2;
+
+/// What one field declares (filled by the macro at compile time).
+#[derive(Debug)]
+pub struct FieldMeta {
+    /// Field name without LTTng's `_` prefix.
+    pub name: &'static str,
+    /// Appends the field's CTF members (see [`crate::Field::members`]).
+    pub members: fn(&str, &mut Vec<rttng_ctf::ir::StructMember>),
+}
+
+/// Compile-time description of an event.
+#[derive(Debug)]
+pub struct EventMeta {
+    /// `provider:event`.
+    pub name: &'static str,
+    pub loglevel: i32,
+    pub fields: &'static [FieldMeta],
+    pub file: &'static str,
+    pub line: u32,
+}
+
+impl EventMeta {
+    /// The payload struct class, LTTng naming.
+    pub fn payload_class(&self) -> rttng_ctf::ir::FieldClass {
+        let mut members = Vec::new();
+        for f in self.fields {
+            (f.members)(f.name, &mut members);
+        }
+        rttng_ctf::ir::FieldClass::Struct(rttng_ctf::ir::StructClass {
+            members,
+            min_align_bits: 1,
+        })
+    }
+}
+
+/// One tracepoint call site.
+#[derive(Debug)]
+pub struct Callsite {
+    /// OFF / ON / UNINIT. Written by control (under the control lock) and by the first
+    /// call (CAS from UNINIT only).
+    pub(crate) state: AtomicU8,
+    pub meta: &'static EventMeta,
+    /// `0` = empty, else [`pack_target`]`(channel slot, event class id)`. Written under
+    /// the control lock (Release), read by the event path (Acquire).
+    pub(crate) targets: [AtomicU64; MAX_TARGETS],
+}
+
+/// Packs a channel slot and an event class id into a target word (0 means empty).
+pub(crate) fn pack_target(slot: usize, event_id: u32) -> u64 {
+    ((slot as u64 + 1) << 32) | u64::from(event_id)
+}
+
+fn unpack_target(t: u64) -> (usize, u32) {
+    (((t >> 32) - 1) as usize, t as u32)
+}
+
+impl Callsite {
+    #[doc(hidden)]
+    pub const fn new(meta: &'static EventMeta) -> Self {
+        Callsite {
+            state: AtomicU8::new(UNINIT),
+            meta,
+            targets: [const { AtomicU64::new(0) }; MAX_TARGETS],
+        }
+    }
+
+    /// Whether the call site must run its slow path: one relaxed load.
+    #[inline(always)]
+    pub fn is_on(&self) -> bool {
+        self.state.load(Ordering::Relaxed) != OFF
+    }
+
+    /// Recomputes `state` from the targets (control side, under the control lock).
+    pub(crate) fn refresh(&self) {
+        let any = self.targets.iter().any(|t| t.load(Ordering::Relaxed) != 0);
+        self.state
+            .store(if any { ON } else { OFF }, Ordering::Release);
+    }
+
+    /// After [`Callsite::is_on`]: false if this was the first call and the event turned
+    /// out disabled (so arguments are never evaluated for a disabled event).
+    #[inline(always)]
+    pub fn ready(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == ON || self.first_call()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn first_call(&self) -> bool {
+        crate::init();
+        let any = self.targets.iter().any(|t| t.load(Ordering::Acquire) != 0);
+        let _ = self.state.compare_exchange(
+            UNINIT,
+            if any { ON } else { OFF },
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        );
+        self.state.load(Ordering::Acquire) == ON
+    }
+
+    /// Records the event in every channel it is enabled in. No allocation, no panic, no
+    /// system call (after the first call); failures are counted by the ring buffer.
+    #[inline(never)]
+    pub fn emit<F: Fields>(&'static self, fields: &F) {
+        let payload = fields.encoded_len();
+        let (ts0, cpu) = crate::sys::clock_and_cpu();
+        for t in &self.targets {
+            // Acquire pairs with the Release in control::enable: the channel slot the
+            // target names is published before the target.
+            let packed = t.load(Ordering::Acquire);
+            if packed == 0 {
+                continue;
+            }
+            let (slot, event_id) = unpack_target(packed);
+            if let Some(ch) = channel::get(slot) {
+                ch.write_event(cpu, ts0, event_id, payload, |w| fields.encode(w));
+            }
+        }
+    }
+}
+
+/// An entry of the `rttng_callsites` section.
+#[doc(hidden)]
+#[derive(Debug)]
+#[repr(transparent)]
+pub struct CallsiteRef(pub *const Callsite);
+
+// SAFETY: a CallsiteRef points to a `static Callsite` (Sync) or is null; it is never
+// written after link time.
+unsafe impl Sync for CallsiteRef {}
+
+extern "C" {
+    #[link_name = "__start_rttng_callsites"]
+    static CALLSITES_START: u8;
+    #[link_name = "__stop_rttng_callsites"]
+    static CALLSITES_STOP: u8;
+}
+
+/// Every call site linked into the executable, in section order (the event index).
+pub(crate) fn all() -> impl Iterator<Item = &'static Callsite> {
+    // A null entry, so that the section (and its start/stop symbols) exists even in a
+    // program without tracepoints.
+    #[used]
+    #[link_section = "rttng_callsites"]
+    static SENTINEL: CallsiteRef = CallsiteRef(std::ptr::null());
+    // The linker defines both symbols around the section, which holds only CallsiteRef
+    // values (this crate's macro and the sentinel are its only writers).
+    let start = std::ptr::addr_of!(CALLSITES_START).cast::<CallsiteRef>();
+    let stop = std::ptr::addr_of!(CALLSITES_STOP).cast::<CallsiteRef>();
+    let count = (stop as usize).saturating_sub(start as usize) / std::mem::size_of::<CallsiteRef>();
+    // SAFETY: `count` entries of the section lie between the two symbols.
+    let entries: &'static [CallsiteRef] = unsafe { std::slice::from_raw_parts(start, count) };
+    // SAFETY: a non-null entry points to a `static Callsite`.
+    entries.iter().filter_map(|e| unsafe { e.0.as_ref() })
+}
+
+/// The call site with index `index` (position among the non-null entries).
+pub(crate) fn by_index(index: usize) -> Option<&'static Callsite> {
+    all().nth(index)
+}

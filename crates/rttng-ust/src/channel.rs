@@ -1,0 +1,248 @@
+//! Installed channels and the record layout: the channel table the event path reads
+//! (lock-free: one Acquire load of a slot pointer), stream event context fields, and
+//! [`Channel::write_event`], which lays out LTTng's large event header, the contexts and
+//! the payload into one ring-buffer reservation.
+//!
+//! Event header (spec §6, x86 packed): compact = u16 id + u32 low timestamp bits (6 B),
+//! extended = u16 0xFFFF + u32 id + u64 timestamp (14 B). Compact is used only when the
+//! reader can rebuild the timestamp: this process wrote into the same per-CPU buffer
+//! less than 2^31 cycles before (`last_ts`, so the reader's clock is at least that
+//! recent) and the id fits; otherwise extended. The timestamp is read inside the
+//! reservation loop (ring-buffer protocol), so records are ordered in time per buffer.
+//!
+//! Removed channels are unlinked but never unmapped (an event in flight may still hold
+//! the pointer; no grace-period mechanism here): each stays mapped until exit.
+//!
+//! Not here: enable/disable bookkeeping (`control`), metadata.
+
+use crate::field::Writer;
+use crate::sys;
+use rttng_ringbuf::Producer;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+
+/// Most channels installed at once in one process.
+pub const MAX_CHANNELS: usize = 64;
+
+/// Bytes of the compact and extended large event header.
+pub const COMPACT_HEADER_BYTES: usize = 6;
+pub const EXTENDED_HEADER_BYTES: usize = 14;
+
+/// Largest event class id the compact header carries (65535 means extended).
+const COMPACT_MAX_ID: u32 = 65534;
+
+/// Compact is chosen only if the previous record of this process in the buffer is less
+/// than this many cycles old (half the 2^32 range the reader can rebuild, so that the
+/// time spent between the choice and the reservation cannot break it).
+const COMPACT_WINDOW_CYCLES: u64 = 1 << 31;
+
+/// A stream event context field (LTTng `add-context` types), in the order given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Context {
+    /// `_vpid`: i32.
+    Vpid,
+    /// `_vtid`: i32.
+    Vtid,
+    /// `_procname`: 17 bytes of thread name (text array).
+    Procname,
+    /// `_pthread_id`: u64, hexadecimal.
+    PthreadId,
+    /// `_cpu_id`: i32.
+    CpuId,
+}
+
+impl Context {
+    /// Bytes in a record.
+    pub fn bytes(self) -> usize {
+        match self {
+            Context::Vpid | Context::Vtid | Context::CpuId => 4,
+            Context::Procname => sys::PROCNAME_BYTES,
+            Context::PthreadId => 8,
+        }
+    }
+
+    /// LTTng's name (`lttng add-context -t NAME`) and the member name without `_`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Context::Vpid => "vpid",
+            Context::Vtid => "vtid",
+            Context::Procname => "procname",
+            Context::PthreadId => "pthread_id",
+            Context::CpuId => "cpu_id",
+        }
+    }
+
+    /// The member LTTng declares for it.
+    pub fn member(self) -> rttng_ctf::ir::StructMember {
+        use rttng_ctf::ir::{ArrayClass, DisplayBase, Encoding, FieldClass};
+        let int = |bits: u32, signed: bool| {
+            let mut c = rttng_ctf::writer::uint_class(bits, 8, rttng_ctf::ir::ByteOrder::Little);
+            c.signed = signed;
+            c
+        };
+        let class = match self {
+            Context::Vpid | Context::Vtid | Context::CpuId => FieldClass::Integer(int(32, true)),
+            Context::PthreadId => {
+                let mut c = int(64, false);
+                c.base = DisplayBase::Hexadecimal;
+                FieldClass::Integer(c)
+            }
+            Context::Procname => {
+                let mut c = int(8, true);
+                c.encoding = Encoding::Utf8;
+                FieldClass::Array(ArrayClass {
+                    element: Box::new(FieldClass::Integer(c)),
+                    length: sys::PROCNAME_BYTES as u64,
+                })
+            }
+        };
+        rttng_ctf::ir::StructMember {
+            name: format!("_{}", self.name()),
+            class,
+        }
+    }
+}
+
+/// The last timestamp this process wrote into one per-CPU buffer, alone on its line.
+#[repr(align(64))]
+#[derive(Debug)]
+struct LastTs(AtomicU64);
+
+/// An installed channel.
+#[derive(Debug)]
+pub(crate) struct Channel {
+    pub key: crate::control::ChannelKey,
+    pub producer: Producer,
+    #[allow(dead_code)]
+    pub stream_class_id: u64,
+    pub contexts: Vec<Context>,
+    context_bytes: usize,
+    /// Per buffer; Release store after a reservation, Acquire load before choosing the
+    /// header form (pair: our CAS happens-before a later reserver's, so its reader clock
+    /// is at least our timestamp).
+    last_ts: Box<[LastTs]>,
+    /// Records whose compact timestamp could not be rebuilt (the thread stalled for more
+    /// than 2^31 cycles between choosing the header and reserving).
+    pub timestamp_errors: AtomicU64,
+}
+
+impl Channel {
+    pub(crate) fn new(setup: crate::control::ChannelSetup) -> Channel {
+        let buffers = setup.producer.cpu_count().max(1) as usize;
+        Channel {
+            key: setup.key,
+            context_bytes: setup.contexts.iter().map(|c| c.bytes()).sum(),
+            contexts: setup.contexts,
+            stream_class_id: setup.stream_class_id,
+            producer: setup.producer,
+            last_ts: (0..buffers).map(|_| LastTs(AtomicU64::new(0))).collect(),
+            timestamp_errors: AtomicU64::new(0),
+        }
+    }
+
+    #[inline]
+    fn write_contexts(&self, w: &mut Writer<'_>, cpu: u32) {
+        for c in &self.contexts {
+            match c {
+                Context::Vpid => w.put_array(sys::vpid().to_le_bytes()),
+                Context::Vtid => w.put_array(sys::vtid().to_le_bytes()),
+                Context::Procname => w.put_array(sys::procname()),
+                Context::PthreadId => w.put_array(sys::pthread_id().to_le_bytes()),
+                Context::CpuId => w.put_array((cpu as i32).to_le_bytes()),
+            }
+        }
+    }
+
+    /// Reserves, writes header + contexts + payload, commits. Errors are counted by the
+    /// ring buffer (`events_discarded`), never returned.
+    #[inline(always)]
+    pub(crate) fn write_event(
+        &self,
+        cpu: u32,
+        ts0: u64,
+        event_id: u32,
+        payload_bytes: usize,
+        encode: impl FnOnce(&mut Writer<'_>),
+    ) {
+        let buffer = (cpu as usize) % self.last_ts.len();
+        let last_cell = &self.last_ts[buffer].0;
+        let last = last_cell.load(Ordering::Acquire);
+        let compact = event_id <= COMPACT_MAX_ID
+            && last != 0
+            && ts0.wrapping_sub(last) < COMPACT_WINDOW_CYCLES;
+        let header = if compact {
+            COMPACT_HEADER_BYTES
+        } else {
+            EXTENDED_HEADER_BYTES
+        };
+        let size = header + self.context_bytes + payload_bytes;
+        let mut ts = ts0;
+        let Ok(mut r) = self.producer.reserve_with_clock(cpu, size, || {
+            ts = rttng_clock::now();
+            ts
+        }) else {
+            return;
+        };
+        {
+            let mut w = Writer::new(r.bytes_mut());
+            if compact {
+                if ts.wrapping_sub(last) >= 1 << 32 {
+                    self.timestamp_errors.fetch_add(1, Ordering::Relaxed);
+                }
+                w.put_array((event_id as u16).to_le_bytes());
+                w.put_array((ts as u32).to_le_bytes());
+            } else {
+                w.put_array(0xFFFFu16.to_le_bytes());
+                w.put_array(event_id.to_le_bytes());
+                w.put_array(ts.to_le_bytes());
+            }
+            if self.context_bytes != 0 {
+                self.write_contexts(&mut w, cpu);
+            }
+            encode(&mut w);
+        }
+        r.commit();
+        last_cell.store(ts, Ordering::Release);
+    }
+}
+
+/// The channel table. A slot is written only under the control lock; removed channels
+/// are moved to the graveyard, never freed.
+static CHANNELS: [AtomicPtr<Channel>; MAX_CHANNELS] =
+    [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_CHANNELS];
+
+/// The channel in `slot`, if any.
+#[inline(always)]
+pub(crate) fn get(slot: usize) -> Option<&'static Channel> {
+    let p = CHANNELS.get(slot)?.load(Ordering::Acquire);
+    // SAFETY: a non-null slot holds a leaked `Box<Channel>` (never freed, see `remove`).
+    unsafe { p.as_ref() }
+}
+
+/// Installs a channel in a free slot (control lock held). Returns the slot.
+pub(crate) fn install(ch: Channel) -> Option<usize> {
+    let slot = CHANNELS
+        .iter()
+        .position(|s| s.load(Ordering::Relaxed).is_null())?;
+    let p = Box::into_raw(Box::new(ch));
+    // Release pairs with `get`'s Acquire: the channel is fully built before it is seen.
+    CHANNELS[slot].store(p, Ordering::Release);
+    Some(slot)
+}
+
+/// The slot of the channel with `key` (control lock held).
+pub(crate) fn find(key: crate::control::ChannelKey) -> Option<usize> {
+    (0..MAX_CHANNELS).find(|&i| get(i).is_some_and(|c| c.key == key))
+}
+
+/// Unlinks the channel in `slot` (control lock held). Its memory stays mapped: an event in
+/// flight may still be writing through it.
+pub(crate) fn unlink(slot: usize) {
+    if let Some(s) = CHANNELS.get(slot) {
+        s.store(std::ptr::null_mut(), Ordering::Release);
+    }
+}
+
+/// All installed channels (control side).
+pub(crate) fn installed() -> impl Iterator<Item = (usize, &'static Channel)> {
+    (0..MAX_CHANNELS).filter_map(|i| get(i).map(|c| (i, c)))
+}

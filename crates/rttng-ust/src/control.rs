@@ -1,0 +1,337 @@
+//! The control API of the tracer, for the registration thread (and the in-process test
+//! harness). **Not for applications**: apps only use `tracepoint!`.
+//!
+//! Every function here takes the control lock, a spin lock that is also taken around
+//! `fork` (pthread_atfork prepare/parent/child), so a child never inherits it held. None
+//! of these functions is called on the event path; they may allocate.
+//!
+//! Fork: in the child, every channel is unlinked (its shared memory still maps the
+//! parent's buffers: the child must never write there), every target is cleared, every
+//! call site goes back to `UNINIT` and process init is re-armed, so that the child's first
+//! tracepoint starts its own registration (issue 4's thread re-registers it). exec: the
+//! mappings vanish with the address space; channel fds are the registration thread's
+//! (they must be close-on-exec).
+
+use crate::callsite::{self, pack_target, MAX_TARGETS, UNINIT};
+pub use crate::channel::Context;
+use crate::channel::{self, Channel};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// One event call site of this process.
+#[derive(Clone, Debug)]
+pub struct EventDescription {
+    /// Stable for the life of the process.
+    pub index: usize,
+    /// `provider:event`.
+    pub name: &'static str,
+    pub loglevel: i32,
+    /// The payload struct, LTTng naming (`_field`).
+    pub fields: rttng_ctf::ir::FieldClass,
+}
+
+/// Every tracepoint call site of this process (all linked providers).
+pub fn events() -> Vec<EventDescription> {
+    callsite::all()
+        .enumerate()
+        .map(|(index, cs)| EventDescription {
+            index,
+            name: cs.meta.name,
+            loglevel: cs.meta.loglevel,
+            fields: cs.meta.payload_class(),
+        })
+        .collect()
+}
+
+/// Names a channel of a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ChannelKey {
+    pub session_id: u64,
+    pub channel_id: u64,
+}
+
+/// A channel to install: its mapped ring buffer and what its records carry.
+#[derive(Debug)]
+pub struct ChannelSetup {
+    pub key: ChannelKey,
+    pub producer: rttng_ringbuf::Producer,
+    pub stream_class_id: u64,
+    /// Stream event context fields, in order.
+    pub contexts: Vec<Context>,
+}
+
+/// Why a control call did nothing. Also counted in [`errors`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControlError {
+    /// [`crate::channel::MAX_CHANNELS`] channels are installed.
+    TooManyChannels,
+    /// No channel with this key.
+    UnknownChannel(ChannelKey),
+    /// No call site with this index.
+    UnknownEvent(usize),
+    /// The event already records into [`MAX_TARGETS`] channels.
+    TooManyTargets(usize),
+    /// A channel with this key is already installed.
+    DuplicateChannel(ChannelKey),
+}
+
+impl std::fmt::Display for ControlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ControlError::TooManyChannels => write!(f, "too many channels installed"),
+            ControlError::UnknownChannel(k) => {
+                write!(f, "no channel {} of session {}", k.channel_id, k.session_id)
+            }
+            ControlError::UnknownEvent(i) => write!(f, "no event with index {i}"),
+            ControlError::TooManyTargets(i) => {
+                write!(f, "event {i} already records into {MAX_TARGETS} channels")
+            }
+            ControlError::DuplicateChannel(k) => write!(
+                f,
+                "channel {} of session {} already installed",
+                k.channel_id, k.session_id
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ControlError {}
+
+static ERRORS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Control calls that did nothing (see [`ControlError`]).
+pub fn errors() -> u64 {
+    ERRORS.load(Ordering::Relaxed)
+}
+
+fn count<T>(r: Result<T, ControlError>) -> Result<T, ControlError> {
+    if r.is_err() {
+        ERRORS.fetch_add(1, Ordering::Relaxed);
+    }
+    r
+}
+
+/// The control lock (see the module doc for why not a `Mutex`).
+static LOCK: AtomicBool = AtomicBool::new(false);
+
+/// Bounded spin before yielding the CPU while waiting for the control lock.
+const SPINS_BEFORE_YIELD: u32 = 64;
+
+pub(crate) struct Guard(());
+
+pub(crate) fn lock() -> Guard {
+    let mut spins = 0u32;
+    while LOCK
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        spins += 1;
+        if spins < SPINS_BEFORE_YIELD {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+    Guard(())
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        LOCK.store(false, Ordering::Release);
+    }
+}
+
+/// Installs a channel. Events start recording into it once [`enable`]d.
+pub fn install_channel(setup: ChannelSetup) {
+    let _ = try_install_channel(setup);
+}
+
+/// [`install_channel`], with the reason it did nothing.
+pub fn try_install_channel(setup: ChannelSetup) -> Result<(), ControlError> {
+    let _g = lock();
+    count(if channel::find(setup.key).is_some() {
+        Err(ControlError::DuplicateChannel(setup.key))
+    } else {
+        channel::install(Channel::new(setup))
+            .map(|_| ())
+            .ok_or(ControlError::TooManyChannels)
+    })
+}
+
+fn clear_targets_of_slot(slot: usize) {
+    for cs in callsite::all() {
+        let mut changed = false;
+        for t in &cs.targets {
+            let v = t.load(Ordering::Relaxed);
+            if v != 0 && (v >> 32) - 1 == slot as u64 {
+                t.store(0, Ordering::Release);
+                changed = true;
+            }
+        }
+        if changed {
+            cs.refresh();
+        }
+    }
+}
+
+/// Stops recording into a channel and unlinks it (its memory stays mapped until exit).
+pub fn remove_channel(key: ChannelKey) {
+    let _g = lock();
+    match channel::find(key) {
+        Some(slot) => {
+            clear_targets_of_slot(slot);
+            channel::unlink(slot);
+        }
+        None => {
+            let _ = count::<()>(Err(ControlError::UnknownChannel(key)));
+        }
+    }
+}
+
+/// Records event `event_index` into channel `key` with id `event_class_id` (its id in
+/// that channel's stream class).
+pub fn enable(event_index: usize, key: ChannelKey, event_class_id: u32) {
+    let _ = try_enable(event_index, key, event_class_id);
+}
+
+/// [`enable`], with the reason it did nothing.
+pub fn try_enable(
+    event_index: usize,
+    key: ChannelKey,
+    event_class_id: u32,
+) -> Result<(), ControlError> {
+    let _g = lock();
+    count((|| {
+        let slot = channel::find(key).ok_or(ControlError::UnknownChannel(key))?;
+        let cs = callsite::by_index(event_index).ok_or(ControlError::UnknownEvent(event_index))?;
+        let word = pack_target(slot, event_class_id);
+        let existing = cs
+            .targets
+            .iter()
+            .find(|t| {
+                let v = t.load(Ordering::Relaxed);
+                v != 0 && (v >> 32) - 1 == slot as u64
+            })
+            .or_else(|| cs.targets.iter().find(|t| t.load(Ordering::Relaxed) == 0))
+            .ok_or(ControlError::TooManyTargets(event_index))?;
+        // Release pairs with the event path's Acquire load of the target.
+        existing.store(word, Ordering::Release);
+        cs.state.store(callsite::ON, Ordering::Release);
+        Ok(())
+    })())
+}
+
+/// Stops recording event `event_index` into channel `key`.
+pub fn disable(event_index: usize, key: ChannelKey) {
+    let _g = lock();
+    let (Some(slot), Some(cs)) = (channel::find(key), callsite::by_index(event_index)) else {
+        let _ = count::<()>(Err(ControlError::UnknownEvent(event_index)));
+        return;
+    };
+    for t in &cs.targets {
+        let v = t.load(Ordering::Relaxed);
+        if v != 0 && (v >> 32) - 1 == slot as u64 {
+            t.store(0, Ordering::Release);
+        }
+    }
+    if cs.state.load(Ordering::Relaxed) != UNINIT {
+        cs.refresh();
+    }
+}
+
+/// The stream class's `event.context` struct for these contexts (None when empty), for
+/// the metadata writer.
+pub fn stream_event_context_class(contexts: &[Context]) -> Option<rttng_ctf::ir::FieldClass> {
+    if contexts.is_empty() {
+        return None;
+    }
+    Some(rttng_ctf::ir::FieldClass::Struct(
+        rttng_ctf::ir::StructClass {
+            members: contexts.iter().map(|c| c.member()).collect(),
+            min_align_bits: 1,
+        },
+    ))
+}
+
+/// Switches every buffer's current packet of every installed channel (stop, app exit):
+/// the consumer then sees all committed data.
+pub fn flush_all() {
+    let _g = lock();
+    for (_, ch) in channel::installed() {
+        flush_channel(ch);
+    }
+}
+
+/// Switches every buffer's current packet of channel `key`.
+pub fn flush(key: ChannelKey) {
+    let _g = lock();
+    if let Some(ch) = channel::find(key).and_then(channel::get) {
+        flush_channel(ch);
+    }
+}
+
+fn flush_channel(ch: &Channel) {
+    for cpu in 0..ch.producer.cpu_count() {
+        let _ = ch.producer.flush(cpu, rttng_clock::now(), false);
+    }
+}
+
+/// Records with an unrebuildable compact timestamp, over all channels (diagnostics).
+pub fn timestamp_errors() -> u64 {
+    channel::installed()
+        .map(|(_, c)| c.timestamp_errors.load(Ordering::Relaxed))
+        .sum()
+}
+
+// ---------------------------------------------------------------------------------------
+// fork
+
+extern "C" fn atfork_prepare() {
+    std::mem::forget(lock());
+}
+
+extern "C" fn atfork_parent() {
+    LOCK.store(false, Ordering::Release);
+}
+
+extern "C" fn atfork_child() {
+    // Single-threaded here: plain atomic stores only.
+    crate::sys::FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+    for slot in 0..channel::MAX_CHANNELS {
+        channel::unlink(slot);
+    }
+    for cs in callsite::all() {
+        for t in &cs.targets {
+            t.store(0, Ordering::Relaxed);
+        }
+        cs.state.store(UNINIT, Ordering::Relaxed);
+    }
+    crate::rearm_init();
+    LOCK.store(false, Ordering::Release);
+}
+
+/// Registers the fork handlers (once per process, from init).
+pub(crate) fn install_fork_handlers() {
+    // SAFETY: the handlers are `extern "C"` functions with no arguments that touch only
+    // atomics; registering them has no other effect.
+    unsafe {
+        libc::pthread_atfork(
+            Some(atfork_prepare),
+            Some(atfork_parent),
+            Some(atfork_child),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_class_follows_order() {
+        assert!(stream_event_context_class(&[]).is_none());
+        let c = stream_event_context_class(&[Context::Vtid, Context::Procname]).unwrap();
+        let s = c.as_struct().unwrap();
+        let names: Vec<&str> = s.members.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["_vtid", "_procname"]);
+    }
+}

@@ -1,0 +1,411 @@
+//! Typed tracepoint fields: the [`Field`] trait says, for a Rust type, which CTF members
+//! it declares (LTTng naming, x86 packed layout: every integer/float `align = 8`, no
+//! padding), how many bytes a value takes, and how it is written. [`Fields`] does the
+//! same for the tuple of all fields of one tracepoint.
+//!
+//! Wire forms (little-endian, like LTTng on x86-64): integers in their width (`isize` and
+//! `usize` as 64 bits), `bool` as a u8 0/1, `char` as a u32 code point, f32/f64 IEEE
+//! 754, `&str` as its bytes up to the first NUL then one NUL, `[T; N]` as N elements
+//! (CTF array), `&[T]` as a u32 count then the elements (CTF sequence, with LTTng's
+//! `__NAME_length` member). Enums with labels: [`crate::trace_enum!`].
+//!
+//! Not here: alignment for architectures without efficient unaligned access, variants,
+//! nested structs.
+
+use rttng_ctf::ir::{
+    ArrayClass, ByteOrder, DisplayBase, Encoding, FieldClass, FloatClass, IntegerClass,
+    SequenceClass, StringClass, StructMember,
+};
+
+/// Longest sequence written: the u32 count field bounds it anyway.
+pub const MAX_SEQUENCE_ELEMENTS: usize = u32::MAX as usize;
+
+/// Writes a record's bytes into reserved ring-buffer space. Never panics: bytes that
+/// would not fit are dropped (cannot happen when sizes come from [`Field::encoded_len`]).
+#[derive(Debug)]
+pub struct Writer<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl<'a> Writer<'a> {
+    /// A writer at the start of `buf`.
+    #[inline(always)]
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        Writer { buf, pos: 0 }
+    }
+
+    /// Appends `bytes`.
+    #[inline(always)]
+    pub fn put(&mut self, bytes: &[u8]) {
+        let end = self.pos + bytes.len();
+        if let Some(dst) = self.buf.get_mut(self.pos..end) {
+            dst.copy_from_slice(bytes);
+        }
+        self.pos = end;
+    }
+
+    /// Appends a fixed-size array (compiles to plain stores).
+    #[inline(always)]
+    pub fn put_array<const N: usize>(&mut self, bytes: [u8; N]) {
+        self.put(&bytes);
+    }
+
+    /// Bytes written (or skipped) so far.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+}
+
+fn int_class(size_bits: u32, signed: bool) -> IntegerClass {
+    IntegerClass {
+        size_bits,
+        align_bits: 8,
+        signed,
+        byte_order: ByteOrder::Little,
+        base: DisplayBase::Decimal,
+        encoding: Encoding::None,
+        mapped_clock: None,
+        role: None,
+        store_slot: None,
+    }
+}
+
+fn member(name: &str, class: FieldClass) -> StructMember {
+    StructMember {
+        name: format!("_{name}"),
+        class,
+    }
+}
+
+/// A value type a tracepoint field can have.
+pub trait Field {
+    /// Appends the CTF members a field called `name` (without LTTng's `_` prefix)
+    /// declares in the payload struct.
+    fn members(name: &str, out: &mut Vec<StructMember>);
+    /// Bytes this value takes in the record.
+    fn encoded_len(&self) -> usize;
+    /// Writes this value.
+    fn encode(&self, w: &mut Writer<'_>);
+}
+
+/// A fixed-size element of arrays and sequences (integers, floats, bool, char).
+pub trait ScalarField: Field + Copy {
+    /// The element's class.
+    fn class() -> FieldClass;
+    /// Size in bytes.
+    const BYTES: usize;
+}
+
+macro_rules! int_field {
+    ($($t:ty => $bits:expr, $signed:expr, $conv:ty);* $(;)?) => {$(
+        impl Field for $t {
+            fn members(name: &str, out: &mut Vec<StructMember>) {
+                out.push(member(name, <$t as ScalarField>::class()));
+            }
+            #[inline(always)]
+            fn encoded_len(&self) -> usize {
+                $bits / 8
+            }
+            #[inline(always)]
+            fn encode(&self, w: &mut Writer<'_>) {
+                w.put_array((*self as $conv).to_le_bytes());
+            }
+        }
+        impl ScalarField for $t {
+            fn class() -> FieldClass {
+                FieldClass::Integer(int_class($bits, $signed))
+            }
+            const BYTES: usize = $bits / 8;
+        }
+    )*};
+}
+
+int_field! {
+    u8 => 8, false, u8;
+    u16 => 16, false, u16;
+    u32 => 32, false, u32;
+    u64 => 64, false, u64;
+    usize => 64, false, u64;
+    i8 => 8, true, i8;
+    i16 => 16, true, i16;
+    i32 => 32, true, i32;
+    i64 => 64, true, i64;
+    isize => 64, true, i64;
+}
+
+impl Field for bool {
+    fn members(name: &str, out: &mut Vec<StructMember>) {
+        out.push(member(name, <bool as ScalarField>::class()));
+    }
+    #[inline(always)]
+    fn encoded_len(&self) -> usize {
+        1
+    }
+    #[inline(always)]
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.put_array([u8::from(*self)]);
+    }
+}
+
+impl ScalarField for bool {
+    fn class() -> FieldClass {
+        FieldClass::Integer(int_class(8, false))
+    }
+    const BYTES: usize = 1;
+}
+
+impl Field for char {
+    fn members(name: &str, out: &mut Vec<StructMember>) {
+        out.push(member(name, <char as ScalarField>::class()));
+    }
+    #[inline(always)]
+    fn encoded_len(&self) -> usize {
+        4
+    }
+    #[inline(always)]
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.put_array(u32::from(*self).to_le_bytes());
+    }
+}
+
+impl ScalarField for char {
+    fn class() -> FieldClass {
+        FieldClass::Integer(int_class(32, false))
+    }
+    const BYTES: usize = 4;
+}
+
+macro_rules! float_field {
+    ($($t:ty => $exp:expr, $mant:expr, $bytes:expr);* $(;)?) => {$(
+        impl Field for $t {
+            fn members(name: &str, out: &mut Vec<StructMember>) {
+                out.push(member(name, <$t as ScalarField>::class()));
+            }
+            #[inline(always)]
+            fn encoded_len(&self) -> usize {
+                $bytes
+            }
+            #[inline(always)]
+            fn encode(&self, w: &mut Writer<'_>) {
+                w.put_array(self.to_le_bytes());
+            }
+        }
+        impl ScalarField for $t {
+            fn class() -> FieldClass {
+                FieldClass::Float(FloatClass {
+                    exp_dig: $exp,
+                    mant_dig: $mant,
+                    align_bits: 8,
+                    byte_order: ByteOrder::Little,
+                })
+            }
+            const BYTES: usize = $bytes;
+        }
+    )*};
+}
+
+float_field! {
+    f32 => 8, 24, 4;
+    f64 => 11, 53, 8;
+}
+
+/// Length of `s` up to its first NUL (a NUL inside would end the CTF string early and
+/// shift every later field).
+#[inline(always)]
+fn text_len(s: &[u8]) -> usize {
+    s.iter().position(|&b| b == 0).unwrap_or(s.len())
+}
+
+impl Field for &str {
+    fn members(name: &str, out: &mut Vec<StructMember>) {
+        out.push(member(
+            name,
+            FieldClass::String(StringClass {
+                encoding: Encoding::Utf8,
+            }),
+        ));
+    }
+    #[inline(always)]
+    fn encoded_len(&self) -> usize {
+        text_len(self.as_bytes()) + 1
+    }
+    #[inline(always)]
+    fn encode(&self, w: &mut Writer<'_>) {
+        let b = self.as_bytes();
+        w.put(&b[..text_len(b)]);
+        w.put_array([0u8]);
+    }
+}
+
+impl<T: ScalarField, const N: usize> Field for [T; N] {
+    fn members(name: &str, out: &mut Vec<StructMember>) {
+        out.push(member(
+            name,
+            FieldClass::Array(ArrayClass {
+                element: Box::new(T::class()),
+                length: N as u64,
+            }),
+        ));
+    }
+    #[inline]
+    fn encoded_len(&self) -> usize {
+        N * T::BYTES
+    }
+    #[inline]
+    fn encode(&self, w: &mut Writer<'_>) {
+        for v in self {
+            v.encode(w);
+        }
+    }
+}
+
+impl<T: ScalarField> Field for &[T] {
+    fn members(name: &str, out: &mut Vec<StructMember>) {
+        let length = format!("__{name}_length");
+        out.push(StructMember {
+            name: length.clone(),
+            class: FieldClass::Integer(int_class(32, false)),
+        });
+        out.push(member(
+            name,
+            FieldClass::Sequence(SequenceClass {
+                element: Box::new(T::class()),
+                length_ref: length,
+                length_slot: 0,
+            }),
+        ));
+    }
+    #[inline]
+    fn encoded_len(&self) -> usize {
+        4 + self.len().min(MAX_SEQUENCE_ELEMENTS) * T::BYTES
+    }
+    #[inline]
+    fn encode(&self, w: &mut Writer<'_>) {
+        let n = self.len().min(MAX_SEQUENCE_ELEMENTS);
+        w.put_array((n as u32).to_le_bytes());
+        for v in &self[..n] {
+            v.encode(w);
+        }
+    }
+}
+
+/// The fields of one tracepoint, as a tuple of [`Field`] values.
+pub trait Fields {
+    fn encoded_len(&self) -> usize;
+    fn encode(&self, w: &mut Writer<'_>);
+}
+
+macro_rules! tuple_fields {
+    ($(($($n:tt $t:ident),*))*) => {$(
+        impl<$($t: Field),*> Fields for ($($t,)*) {
+            #[inline(always)]
+            #[allow(unused_mut)]
+            fn encoded_len(&self) -> usize {
+                let mut n = 0;
+                $(n += self.$n.encoded_len();)*
+                n
+            }
+            #[inline(always)]
+            #[allow(unused_variables)]
+            fn encode(&self, w: &mut Writer<'_>) {
+                $(self.$n.encode(w);)*
+            }
+        }
+    )*};
+}
+
+tuple_fields! {
+    ()
+    (0 A)
+    (0 A, 1 B)
+    (0 A, 1 B, 2 C)
+    (0 A, 1 B, 2 C, 3 D)
+    (0 A, 1 B, 2 C, 3 D, 4 E)
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F)
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G)
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H)
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I)
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J)
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K)
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L)
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L, 12 M)
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L, 12 M, 13 N)
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L, 12 M, 13 N, 14 O)
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L, 12 M, 13 N, 14 O, 15 P)
+}
+
+/// Support for [`crate::trace_enum!`]: the container class and labels of an enum.
+pub fn enum_members(
+    name: &str,
+    container: FieldClass,
+    labels: &[(&str, i128)],
+    out: &mut Vec<StructMember>,
+) {
+    let FieldClass::Integer(container) = container else {
+        return;
+    };
+    let ranges: Vec<(&str, i128, i128)> = labels.iter().map(|&(l, v)| (l, v, v)).collect();
+    out.push(member(
+        name,
+        FieldClass::Enum(rttng_ctf::writer::enum_class(container, &ranges)),
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes_of<F: Fields>(f: &F) -> Vec<u8> {
+        let mut buf = vec![0xAAu8; f.encoded_len()];
+        let mut w = Writer::new(&mut buf);
+        f.encode(&mut w);
+        assert_eq!(w.position(), buf.len());
+        buf
+    }
+
+    #[test]
+    fn spec_example_layout() {
+        // ctf-1.8-as-lttng-writes-it.md §4 real example (subset).
+        let arr: [i32; 3] = [1, 2, 3];
+        let seq: &[i32] = &[1, 2];
+        let b = bytes_of(&(0i32, 0xDEADu64, "hello", 3.5f64, arr, seq));
+        let want: Vec<u8> = [
+            &[0u8, 0, 0, 0][..],
+            &[0xad, 0xde, 0, 0, 0, 0, 0, 0],
+            b"hello\0",
+            &[0, 0, 0, 0, 0, 0, 0x0c, 0x40],
+            &[1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0],
+            &[2, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0],
+        ]
+        .concat();
+        assert_eq!(b, want);
+    }
+
+    #[test]
+    fn string_with_nul_is_cut() {
+        assert_eq!(bytes_of(&("ab\0cd",)), b"ab\0");
+        assert_eq!(bytes_of(&(true, 'A', -1i8)), vec![1, 0x41, 0, 0, 0, 0xff]);
+    }
+
+    #[test]
+    fn short_buffer_never_panics() {
+        let mut buf = [0u8; 3];
+        let mut w = Writer::new(&mut buf);
+        (7u64, "xyz").encode(&mut w);
+        assert_eq!(buf, [0, 0, 0]);
+    }
+
+    #[test]
+    fn sequence_declares_length_member() {
+        let mut out = Vec::new();
+        <&[u16] as Field>::members("seq", &mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].name, "__seq_length");
+        assert_eq!(out[1].name, "_seq");
+        match &out[1].class {
+            FieldClass::Sequence(s) => assert_eq!(s.length_ref, "__seq_length"),
+            other => panic!("not a sequence: {other:?}"),
+        }
+    }
+}
