@@ -324,7 +324,24 @@ pub(crate) fn any_needs_escape(s: &[u8]) -> bool {
         // The last 8 bytes cover the tail (re-checking some bytes is harmless).
         Some(last) if !tail.is_empty() => chunk_needs_escape(u64::from_le_bytes(*last)),
         Some(_) => false,
-        None => tail.iter().any(|&b| needs_escape(b)),
+        None => chunk_needs_escape(short_chunk(s)),
+    }
+}
+
+/// The bytes of `s` (shorter than 8) in one `u64`, some repeated, the rest `a` (no escape).
+#[inline(always)]
+fn short_chunk(s: &[u8]) -> u64 {
+    const PLAIN: u64 = 0x6161_6161_6161_6161;
+    match (s.first_chunk::<4>(), s.last_chunk::<4>()) {
+        (Some(first), Some(last)) => {
+            u64::from(u32::from_le_bytes(*first)) | u64::from(u32::from_le_bytes(*last)) << 32
+        }
+        _ => match (s.first(), s.get(s.len() / 2), s.last()) {
+            (Some(&a), Some(&b), Some(&c)) => {
+                (PLAIN << 24) | u64::from(a) | u64::from(b) << 8 | u64::from(c) << 16
+            }
+            _ => PLAIN,
+        },
     }
 }
 
