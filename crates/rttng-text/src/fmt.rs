@@ -111,32 +111,40 @@ fn write_digits(buf: &mut [u8; 20], end: usize, mut v: u64) {
 }
 
 /// The 8 ASCII decimal digits of `v` (< 10^8, zero-padded) as the bytes of a little-endian
-/// `u64`, most significant digit in the lowest byte, computed in registers ("SIMD within a
-/// register": split in two halves of 4 digits, then in 2, then in 1, in parallel).
+/// `u64`, most significant digit in the lowest byte: three independent look-ups of 3 digits
+/// (measured faster than computing all digits in registers, and than 2-digit look-ups).
 #[inline(always)]
 pub(crate) fn digits8(v: u32) -> u64 {
-    let v = u64::from(v);
-    // Lanes of 32 bits: [v / 10^4, v % 10^4].
-    let merged = (v / 10_000) | ((v % 10_000) << 32);
-    // x / 100 == (x * 10486) >> 20 for x < 10^4.
-    let hundreds = ((merged * 10_486) >> 20) & ((0x7f << 32) | 0x7f);
-    // Lanes of 16 bits: 4 numbers < 100.
-    let merged = hundreds | ((merged - 100 * hundreds) << 16);
-    // x / 10 == (x * 103) >> 10 for x < 100.
-    let tens = ((merged * 103) >> 10) & ((0xf << 48) | (0xf << 32) | (0xf << 16) | 0xf);
-    (tens | ((merged - 10 * tens) << 8)) + ASCII_ZEROS
+    let a = v / 1_000_000;
+    let r = v % 1_000_000;
+    let (b, c) = (r / 1000, r % 1000);
+    let t = |x: u32| u64::from(TRIPLES.get(x as usize).copied().unwrap_or(0));
+    (t(a) >> 8) | t(b) << 16 | t(c) << 40
 }
 
+/// Entry `n` (< 1000): the three ASCII digits of `n`, zero-padded, in the low bytes.
+static TRIPLES: [u32; 1000] = {
+    let mut t = [0u32; 1000];
+    let mut i = 0;
+    while i < 1000 {
+        let d = [
+            b'0' + (i / 100) as u8,
+            b'0' + (i / 10 % 10) as u8,
+            b'0' + (i % 10) as u8,
+            0,
+        ];
+        t[i] = u32::from_le_bytes(d);
+        i += 1;
+    }
+    t
+};
+
 /// `v` (10 ≤ v < 10^4) in decimal: the digits in the low bytes of a little-endian `u32`, and
-/// their count. Like [`digits8`] with one split fewer.
+/// their count.
 #[inline(always)]
 pub(crate) fn decimal_4(v: u32) -> (u32, usize) {
-    // x / 100 == (x * 5243) >> 19 for x < 43699.
-    let hundreds = (v * 5_243) >> 19;
-    // Lanes of 16 bits: 2 numbers < 100.
-    let merged = hundreds | ((v - 100 * hundreds) << 16);
-    let tens = ((merged * 103) >> 10) & 0x000f_000f;
-    let digits = (tens | ((merged - 10 * tens) << 8)) + 0x3030_3030;
+    let (hi, lo) = (v / 1000, v % 1000);
+    let digits = (u32::from(b'0') + hi) | TRIPLES.get(lo as usize).copied().unwrap_or(0) << 8;
     let len = 2 + usize::from(v >= 100) + usize::from(v >= 1000);
     (digits >> (8 * (4 - len)), len)
 }
