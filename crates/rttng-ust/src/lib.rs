@@ -36,6 +36,7 @@ mod channel;
 pub mod control;
 mod field;
 mod level;
+mod registration;
 mod sys;
 pub mod testing;
 
@@ -99,7 +100,9 @@ pub(crate) fn rearm_init() {
 /// Hook for the registration thread (issue 4, `registration.rs`): starts it and waits, at
 /// most the opt-in timeout, for the session daemons to install channels and enable
 /// events. With no daemon it returns at once.
-fn start_registration() {}
+fn start_registration() {
+    registration::start();
+}
 
 /// Declares a tracepoint and records it when enabled. See the crate documentation.
 #[macro_export]

@@ -1,0 +1,172 @@
+//! `rttng-consumerd`: the consumer daemon `rttng-sessiond` starts. It talks to the session
+//! daemon over the socket it inherits as standard input (requests in
+//! `rttng_proto::ConsumerRequest`), creates each ring buffer's shared memory and hands its fd
+//! back, and runs one thread per buffer that sleeps on the buffer's futex (or the switch
+//! timer), copies complete sub-buffers into the stream files `CHANNEL_CPU` (or
+//! `CHANNEL_CPU_I` with tracefile rotation), appends index entries to `index/*.idx`, and
+//! appends metadata packets to `metadata`.
+//!
+//! The buffers belong to this process: an application that dies leaves them intact, and
+//! `Recover` closes its half-written packets. When the session daemon goes away, every
+//! buffer is flushed and written before exiting. Not here: deciding what to trace, session
+//! state, anything about applications.
+
+#![deny(unsafe_code)]
+
+mod stream;
+
+use rttng_proto::sock::{self, RecvError};
+use rttng_proto::{ConsumerReply, ConsumerRequest, Kind};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc;
+use stream::{BufferWorker, Cmd};
+
+/// Metadata packet size (LTTng's metadata sub-buffer size).
+const METADATA_PACKET_BYTES: usize = 4096;
+
+struct Handle {
+    tx: mpsc::Sender<Cmd>,
+    producer: rttng_ringbuf::Producer,
+    cpus: u32,
+    thread: std::thread::JoinHandle<()>,
+}
+
+fn log(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "rttng-consumerd[{}]: {msg}", std::process::id());
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--help" || a == "-h") {
+        println!("rttng-consumerd: started by rttng-sessiond with its control socket as standard input; not meant to be run by hand");
+        return;
+    }
+    let sock = match std::io::stdin().as_fd().try_clone_to_owned() {
+        Ok(fd) => UnixStream::from(fd),
+        Err(e) => {
+            log(&format!("cannot use standard input as the control socket: {e}"));
+            std::process::exit(3);
+        }
+    };
+    // The clock source is selected on first use: do it now, off the write path.
+    let _ = rttng_clock::source();
+    let mut buffers: BTreeMap<u64, Handle> = BTreeMap::new();
+    loop {
+        let req = match sock::recv::<ConsumerRequest>(&sock, Kind::ConsumerRequest) {
+            Ok((req, _)) => req,
+            Err(RecvError::Closed) => break,
+            Err(e) => {
+                log(&format!("control socket: {e}; shutting down"));
+                break;
+            }
+        };
+        let quit = req == ConsumerRequest::Quit;
+        let (reply, fd) = handle(req, &mut buffers);
+        let sent = match &fd {
+            Some(c) => sock::send(&sock, Kind::ConsumerReply, &reply, Some(c.as_fd())),
+            None => sock::send(&sock, Kind::ConsumerReply, &reply, None),
+        };
+        if let Err(e) = sent {
+            log(&format!("cannot answer the session daemon: {e}"));
+            break;
+        }
+        if quit {
+            break;
+        }
+    }
+    // Session daemon gone or asked us to quit: write out everything.
+    for (_, h) in std::mem::take(&mut buffers) {
+        finish(h);
+    }
+}
+
+fn finish(h: Handle) {
+    let (tx, rx) = mpsc::channel();
+    if h.tx.send(Cmd::Remove(tx)).is_ok() {
+        let _ = rx.recv();
+    }
+    let _ = h.thread.join();
+}
+
+fn ask(h: &Handle, make: impl FnOnce(mpsc::Sender<ConsumerReply>) -> Cmd) -> ConsumerReply {
+    let (tx, rx) = mpsc::channel();
+    if h.tx.send(make(tx)).is_err() {
+        return ConsumerReply::Error { message: "buffer thread is gone".into() };
+    }
+    rx.recv().unwrap_or(ConsumerReply::Error { message: "buffer thread is gone".into() })
+}
+
+fn handle(req: ConsumerRequest, buffers: &mut BTreeMap<u64, Handle>) -> (ConsumerReply, Option<std::os::fd::OwnedFd>) {
+    let unknown = |id: u64| ConsumerReply::Error { message: format!("no buffer {id}") };
+    match req {
+        ConsumerRequest::AddBuffer { spec } => {
+            if buffers.contains_key(&spec.buffer_id) {
+                return (ConsumerReply::Error { message: format!("buffer {} exists", spec.buffer_id) }, None);
+            }
+            match BufferWorker::new(&spec) {
+                Ok((worker, fd, producer)) => {
+                    let (tx, rx) = mpsc::channel();
+                    let cpus = spec.cpu_count;
+                    let thread = std::thread::spawn(move || worker.run(rx));
+                    buffers.insert(spec.buffer_id, Handle { tx, producer, cpus, thread });
+                    (ConsumerReply::Ok, Some(fd))
+                }
+                Err(e) => (ConsumerReply::Error { message: e }, None),
+            }
+        }
+        ConsumerRequest::AppendMetadata { trace_dir, uuid, text } => {
+            let r = append_metadata(&trace_dir, uuid, &text);
+            (r.map_or_else(|message| ConsumerReply::Error { message }, |()| ConsumerReply::Ok), None)
+        }
+        ConsumerRequest::Flush { buffer_id } => match buffers.get(&buffer_id) {
+            Some(h) => {
+                // Close the open packets from here: that also wakes the buffer's thread.
+                let ts = rttng_clock::now();
+                for cpu in 0..h.cpus {
+                    let _ = h.producer.flush(cpu, ts, false);
+                }
+                (ask(h, Cmd::Flush), None)
+            }
+            None => (unknown(buffer_id), None),
+        },
+        ConsumerRequest::Recover { buffer_id } => match buffers.get(&buffer_id) {
+            Some(h) => (ask(h, Cmd::Recover), None),
+            None => (unknown(buffer_id), None),
+        },
+        ConsumerRequest::Stats { buffer_id } => match buffers.get(&buffer_id) {
+            Some(h) => (ask(h, Cmd::Stats), None),
+            None => (unknown(buffer_id), None),
+        },
+        ConsumerRequest::RemoveBuffer { buffer_id } => match buffers.remove(&buffer_id) {
+            Some(h) => {
+                let ts = rttng_clock::now();
+                for cpu in 0..h.cpus {
+                    let _ = h.producer.flush(cpu, ts, false);
+                }
+                finish(h);
+                (ConsumerReply::Ok, None)
+            }
+            None => (unknown(buffer_id), None),
+        },
+        ConsumerRequest::Quit => (ConsumerReply::Ok, None),
+    }
+}
+
+fn append_metadata(trace_dir: &str, uuid: [u8; 16], text: &str) -> Result<(), String> {
+    let dir = std::path::Path::new(trace_dir);
+    if !dir.is_absolute() {
+        return Err(format!("trace directory {trace_dir} is not absolute"));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {trace_dir}: {e}"))?;
+    let path = dir.join("metadata");
+    let bytes = rttng_ctf::emit::packetize_metadata(text, uuid, rttng_ctf::ir::ByteOrder::NATIVE, METADATA_PACKET_BYTES);
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    f.write_all(&bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    f.sync_data().map_err(|e| format!("cannot sync {}: {e}", path.display()))
+}

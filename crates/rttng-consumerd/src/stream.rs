@@ -1,0 +1,312 @@
+//! One ring buffer's writer thread: waits for complete sub-buffers (futex wakeups from the
+//! producers, or the switch/read timer), writes each packet to its CPU's stream file, one
+//! index entry per packet, rotates stream files at `tracefile_size` keeping at most
+//! `tracefile_count` of them, and answers the daemon's commands between waits. Not here:
+//! metadata, the control socket.
+
+use rttng_ctf::index::{encode_index, IndexEntry, IndexVersion};
+use rttng_proto::{BufferSpec, ConsumerReply};
+use rttng_ringbuf::{Config, Consumer, Mode, Producer};
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Longest sleep between two looks at the command queue (no timer configured).
+const COMMAND_LATENCY: Duration = Duration::from_millis(50);
+/// Most packets written per CPU in one pass before looking at commands again.
+const MAX_PACKETS_PER_PASS: u32 = 4096;
+/// Byte offsets of packet context fields (spec §5).
+const TS_BEGIN: usize = 32;
+const TS_END: usize = 40;
+const CONTENT_SIZE: usize = 48;
+const PACKET_SIZE: usize = 56;
+const SEQ_NUM: usize = 64;
+const DISCARDED: usize = 72;
+
+pub enum Cmd {
+    Flush(mpsc::Sender<ConsumerReply>),
+    Recover(mpsc::Sender<ConsumerReply>),
+    Stats(mpsc::Sender<ConsumerReply>),
+    Remove(mpsc::Sender<ConsumerReply>),
+}
+
+struct StreamFile {
+    cpu: u32,
+    data: Option<File>,
+    index: Option<File>,
+    offset: u64,
+    /// Rotation: current file number.
+    file_no: u64,
+    last_seq: Option<u64>,
+    last_discarded: u64,
+    lost: u64,
+    written: u64,
+}
+
+pub struct BufferWorker {
+    consumer: Consumer,
+    dir: PathBuf,
+    channel: String,
+    stream_id: u64,
+    switch_timer: Option<Duration>,
+    read_timer: Option<Duration>,
+    tracefile_size: u64,
+    tracefile_count: u64,
+    streams: Vec<StreamFile>,
+    errors: u64,
+}
+
+fn le(b: &[u8], off: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[off..off + 8]);
+    u64::from_le_bytes(a)
+}
+
+impl BufferWorker {
+    /// Creates the shared memory and the trace directory. Returns the worker, the memfd to
+    /// hand out, and a producer handle (for flushing from the control thread).
+    pub fn new(spec: &BufferSpec) -> Result<(BufferWorker, OwnedFd, Producer), String> {
+        let dir = PathBuf::from(&spec.trace_dir);
+        if !dir.is_absolute() || spec.channel.contains('/') || spec.channel.starts_with('.') {
+            return Err(format!("bad trace directory or channel name: {} {}", spec.trace_dir, spec.channel));
+        }
+        std::fs::create_dir_all(dir.join("index")).map_err(|e| format!("cannot create {}/index: {e}", dir.display()))?;
+        let config = Config {
+            cpu_count: spec.cpu_count,
+            subbuf_count: spec.subbuf_count,
+            subbuf_bytes: spec.subbuf_bytes,
+            mode: if spec.overwrite { Mode::Overwrite } else { Mode::Discard },
+            stream_id: spec.stream_id,
+            uuid: spec.uuid,
+        };
+        let consumer = Consumer::create(&config).map_err(|e| format!("cannot create the ring buffer: {e}"))?;
+        let fd = consumer.fd().try_clone_to_owned().map_err(|e| format!("cannot duplicate the ring buffer fd: {e}"))?;
+        let producer = consumer.producer();
+        let us = |v: u64| (v > 0).then(|| Duration::from_micros(v));
+        let streams = (0..spec.cpu_count)
+            .map(|cpu| StreamFile { cpu, data: None, index: None, offset: 0, file_no: 0, last_seq: None, last_discarded: 0, lost: 0, written: 0 })
+            .collect();
+        let w = BufferWorker {
+            consumer,
+            dir,
+            channel: spec.channel.clone(),
+            stream_id: u64::from(spec.stream_id),
+            switch_timer: us(spec.switch_timer_us),
+            read_timer: us(spec.read_timer_us),
+            tracefile_size: spec.tracefile_size,
+            tracefile_count: spec.tracefile_count,
+            streams,
+            errors: 0,
+        };
+        Ok((w, fd, producer))
+    }
+
+    pub fn run(mut self, rx: mpsc::Receiver<Cmd>) {
+        let mut next_switch = self.switch_timer.map(|p| Instant::now() + p);
+        loop {
+            let mut timeout = self.read_timer.unwrap_or(COMMAND_LATENCY).min(COMMAND_LATENCY);
+            if let Some(at) = next_switch {
+                timeout = timeout.min(at.saturating_duration_since(Instant::now()));
+            }
+            self.consumer.wait(timeout);
+            if let (Some(at), Some(period)) = (next_switch, self.switch_timer) {
+                if Instant::now() >= at {
+                    self.flush_all(false);
+                    next_switch = Some(Instant::now() + period);
+                }
+            }
+            self.drain();
+            loop {
+                match rx.try_recv() {
+                    Ok(cmd) => {
+                        if self.command(cmd) {
+                            return;
+                        }
+                    }
+                    Err(mpsc::TryRecvError::Empty) => break,
+                    Err(mpsc::TryRecvError::Disconnected) => {
+                        self.flush_all(false);
+                        self.drain();
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Returns true when the worker must end.
+    fn command(&mut self, cmd: Cmd) -> bool {
+        match cmd {
+            Cmd::Flush(tx) => {
+                self.flush_all(true);
+                self.drain();
+                let _ = tx.send(self.result());
+                false
+            }
+            Cmd::Recover(tx) => {
+                // SAFETY-free: the session daemon sends Recover only once every process
+                // that mapped this buffer is dead (the contract of recover_dead_producer).
+                let report = recover(&mut self.consumer);
+                self.drain();
+                eprintln!(
+                    "rttng-consumerd: recovered {}: {} packets closed, {} headers rewritten, {} bytes after a hole lost",
+                    self.dir.display(),
+                    report.packets_closed,
+                    report.headers_rewritten,
+                    report.committed_bytes_after_hole
+                );
+                let _ = tx.send(self.result());
+                false
+            }
+            Cmd::Stats(tx) => {
+                self.drain();
+                let _ = tx.send(self.stats());
+                false
+            }
+            Cmd::Remove(tx) => {
+                self.flush_all(true);
+                self.drain();
+                for s in &mut self.streams {
+                    if let Some(f) = &s.data {
+                        let _ = f.sync_data();
+                    }
+                }
+                let _ = tx.send(self.result());
+                true
+            }
+        }
+    }
+
+    fn result(&self) -> ConsumerReply {
+        if self.errors > 0 {
+            ConsumerReply::Error { message: format!("{} write errors in {}", self.errors, self.dir.display()) }
+        } else {
+            ConsumerReply::Ok
+        }
+    }
+
+    fn stats(&self) -> ConsumerReply {
+        ConsumerReply::Stats {
+            events_discarded: self.streams.iter().map(|s| s.last_discarded).sum(),
+            packets_lost: self.streams.iter().map(|s| s.lost).sum(),
+            packets_written: self.streams.iter().map(|s| s.written).sum(),
+        }
+    }
+
+    /// Closes the open packet of every CPU. With `carry_losses`, a CPU whose lost-event
+    /// count grew since its last written packet gets an empty packet carrying the count, so
+    /// readers see every loss.
+    fn flush_all(&mut self, carry_losses: bool) {
+        let ts = rttng_clock::now();
+        for cpu in 0..self.consumer.cpu_count() {
+            let grew = self.consumer.events_discarded(cpu) > self.streams[cpu as usize].last_discarded;
+            let _ = self.consumer.flush(cpu, ts, carry_losses && grew);
+        }
+    }
+
+    fn drain(&mut self) {
+        for cpu in 0..self.consumer.cpu_count() {
+            for _ in 0..MAX_PACKETS_PER_PASS {
+                match self.consumer.get_next(cpu) {
+                    Ok(Some(p)) => {
+                        let bytes = p.bytes().to_vec();
+                        p.release();
+                        if let Err(e) = self.write_packet(cpu, &bytes) {
+                            self.errors += 1;
+                            eprintln!("rttng-consumerd: {e}");
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(bad) => {
+                        self.errors += 1;
+                        eprintln!("rttng-consumerd: skipped a corrupt packet: {bad:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    fn file_name(&self, cpu: u32, file_no: u64) -> String {
+        if self.tracefile_size > 0 {
+            format!("{}_{cpu}_{file_no}", self.channel)
+        } else {
+            format!("{}_{cpu}", self.channel)
+        }
+    }
+
+    fn open_files(&mut self, cpu: u32) -> Result<(), String> {
+        let s = &self.streams[cpu as usize];
+        let name = self.file_name(cpu, s.file_no);
+        let data_path = self.dir.join(&name);
+        let index_path = self.dir.join("index").join(format!("{name}.idx"));
+        let data = File::create(&data_path).map_err(|e| format!("cannot create {}: {e}", data_path.display()))?;
+        let mut index = File::create(&index_path).map_err(|e| format!("cannot create {}: {e}", index_path.display()))?;
+        index.write_all(&encode_index(&[], IndexVersion::V1_1)).map_err(|e| format!("cannot write {}: {e}", index_path.display()))?;
+        let s = &mut self.streams[cpu as usize];
+        s.data = Some(data);
+        s.index = Some(index);
+        s.offset = 0;
+        Ok(())
+    }
+
+    fn write_packet(&mut self, cpu: u32, bytes: &[u8]) -> Result<(), String> {
+        let len = bytes.len() as u64;
+        {
+            let s = &mut self.streams[cpu as usize];
+            if s.data.is_some() && self.tracefile_size > 0 && s.offset > 0 && s.offset + len > self.tracefile_size {
+                s.data = None;
+                s.index = None;
+                s.file_no += 1;
+                if self.tracefile_count > 0 && s.file_no >= self.tracefile_count {
+                    // Keep the newest `count` files: remove the one that falls out.
+                    let old = s.file_no - self.tracefile_count;
+                    let name = self.file_name(cpu, old);
+                    let _ = std::fs::remove_file(self.dir.join(&name));
+                    let _ = std::fs::remove_file(self.dir.join("index").join(format!("{name}.idx")));
+                }
+            }
+        }
+        if self.streams[cpu as usize].data.is_none() {
+            self.open_files(cpu)?;
+        }
+        let stream_id = self.stream_id;
+        let s = &mut self.streams[cpu as usize];
+        let seq = le(bytes, SEQ_NUM);
+        if let Some(last) = s.last_seq {
+            s.lost += seq.saturating_sub(last + 1);
+        }
+        s.last_seq = Some(seq);
+        s.last_discarded = le(bytes, DISCARDED);
+        let entry = IndexEntry {
+            offset_bytes: s.offset,
+            packet_size_bits: le(bytes, PACKET_SIZE),
+            content_size_bits: le(bytes, CONTENT_SIZE),
+            timestamp_begin: le(bytes, TS_BEGIN),
+            timestamp_end: le(bytes, TS_END),
+            events_discarded: s.last_discarded,
+            stream_id,
+            stream_instance_id: Some(u64::from(s.cpu)),
+            packet_seq_num: Some(seq),
+        };
+        let (Some(data), Some(index)) = (s.data.as_mut(), s.index.as_mut()) else {
+            return Err("stream file not open".into());
+        };
+        data.write_all(bytes).map_err(|e| format!("cannot write stream file of cpu {cpu}: {e}"))?;
+        let idx = encode_index(&[entry], IndexVersion::V1_1);
+        index.write_all(&idx[16..]).map_err(|e| format!("cannot write index of cpu {cpu}: {e}"))?;
+        s.offset += len;
+        s.written += 1;
+        Ok(())
+    }
+}
+
+#[allow(unsafe_code)]
+fn recover(c: &mut Consumer) -> rttng_ringbuf::RecoveryReport {
+    // SAFETY: the session daemon asks for recovery only after every application that
+    // mapped this buffer has died or disconnected (it watches their sockets), so no
+    // producer runs on this shared memory.
+    unsafe { c.recover_dead_producer(rttng_clock::now()) }
+}

@@ -1,0 +1,350 @@
+//! The daemon's moving parts: the listening sockets, one thread per connection, the
+//! consumer child process, the stop-signal thread, and the [`Port`] implementation that turns
+//! the registry's effects into socket messages (passing buffer fds from the consumer to the
+//! applications). Not here: any decision about sessions.
+
+use crate::{paths, sys};
+use rttng_proto::sock::{self, RecvError};
+use rttng_proto::*;
+use rttng_session::{AppId, Clock, Host, Port, Registry};
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// How long we wait for an application to answer one command (LTTng's default is 5 s).
+const APP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a client may take to send a request.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the consumer may take for one request (a flush writes data).
+const CONSUMER_TIMEOUT: Duration = Duration::from_secs(60);
+/// Most client connections served at once; more are refused.
+const MAX_CLIENTS: usize = 64;
+/// Most registered applications.
+const MAX_APPS: usize = 4096;
+
+pub struct Options {
+    pub rundir: PathBuf,
+    pub euid: u32,
+    pub group: String,
+    pub consumerd_path: Option<PathBuf>,
+    pub announce_ready: bool,
+}
+
+struct Io {
+    consumer: Option<UnixStream>,
+    consumer_pid: u32,
+    apps: HashMap<AppId, UnixStream>,
+    buffer_fds: HashMap<u64, OwnedFd>,
+}
+
+struct State {
+    reg: Registry,
+    io: Io,
+}
+
+type Shared = Arc<Mutex<State>>;
+
+fn lock(s: &Shared) -> MutexGuard<'_, State> {
+    // A panic in one connection thread must not take the daemon down.
+    s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn log(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "rttng-sessiond[{}]: {msg}", std::process::id());
+}
+
+impl Port for Io {
+    fn consumer(&mut self, req: ConsumerRequest) -> Result<ConsumerReply, String> {
+        let Some(c) = &self.consumer else { return Err("rttng-consumerd is not running".into()) };
+        let add = match &req {
+            ConsumerRequest::AddBuffer { spec } => Some(spec.buffer_id),
+            _ => None,
+        };
+        if let ConsumerRequest::RemoveBuffer { buffer_id } = &req {
+            self.buffer_fds.remove(buffer_id);
+        }
+        let r = sock::send(c, Kind::ConsumerRequest, &req, None)
+            .map_err(|e| e.to_string())
+            .and_then(|()| sock::recv::<ConsumerReply>(c, Kind::ConsumerReply).map_err(|e| e.to_string()));
+        match r {
+            Ok((reply, fd)) => {
+                if let (Some(id), Some(fd)) = (add, fd) {
+                    self.buffer_fds.insert(id, fd);
+                }
+                Ok(reply)
+            }
+            Err(e) => {
+                self.consumer = None;
+                Err(format!("rttng-consumerd (pid {}) stopped answering: {e}", self.consumer_pid))
+            }
+        }
+    }
+
+    fn app(&mut self, app: AppId, cmd: AppCommand, buffer: Option<u64>) -> Result<AppReply, String> {
+        let s = self.apps.get(&app).ok_or("application is gone")?;
+        let fd = match buffer {
+            Some(b) => Some(self.buffer_fds.get(&b).ok_or("buffer fd is gone")?.as_fd()),
+            None => None,
+        };
+        sock::send(s, Kind::AppCommand, &cmd, fd).map_err(|e| e.to_string())?;
+        let (reply, _) = sock::recv::<AppReply>(s, Kind::AppReply).map_err(|e| e.to_string())?;
+        Ok(reply)
+    }
+
+    fn new_uuid(&mut self) -> [u8; 16] {
+        sys::new_uuid()
+    }
+}
+
+fn now() -> Clock {
+    let (compact, iso) = sys::local_time();
+    Clock { compact, iso }
+}
+
+pub fn make_rundir(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let mode = if dir == Path::new(paths::ROOT_RUNDIR) { 0o755 } else { 0o700 };
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).map_err(|e| format!("cannot set the mode of {}: {e}", dir.display()))
+}
+
+/// Binds `path`, refusing if a live daemon answers there, replacing a stale socket.
+fn bind(path: &Path) -> Result<UnixListener, String> {
+    if UnixStream::connect(path).is_ok() {
+        return Err(format!("a session daemon already answers on {}", path.display()));
+    }
+    let _ = std::fs::remove_file(path);
+    UnixListener::bind(path).map_err(|e| format!("cannot listen on {}: {e}", path.display()))
+}
+
+fn consumerd_path(opt: &Option<PathBuf>) -> PathBuf {
+    if let Some(p) = opt {
+        return p.clone();
+    }
+    if let Some(p) = std::env::var_os("RTTNG_CONSUMERD_PATH") {
+        return p.into();
+    }
+    std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join("rttng-consumerd"))).unwrap_or_else(|| "rttng-consumerd".into())
+}
+
+pub fn serve(opt: Options) -> Result<(), String> {
+    sys::block_stop_signals();
+    if opt.announce_ready {
+        sys::setsid();
+    }
+    make_rundir(&opt.rundir)?;
+    let client_path = opt.rundir.join(paths::CLIENT_SOCKET);
+    let app_path = opt.rundir.join(paths::APP_SOCKET);
+    let clients = bind(&client_path)?;
+    let apps = bind(&app_path)?;
+    let group_gid = if opt.euid == 0 { sys::group_gid(&opt.group) } else { None };
+    if opt.euid == 0 {
+        // Root daemon: members of the tracing group may use it; every app may register.
+        let mode = if group_gid.is_some() { 0o660 } else { 0o600 };
+        if let Some(g) = group_gid {
+            std::os::unix::fs::chown(&client_path, Some(0), Some(g)).map_err(|e| format!("cannot give {} to group {}: {e}", client_path.display(), opt.group))?;
+        }
+        let _ = std::fs::set_permissions(&client_path, std::fs::Permissions::from_mode(mode));
+        let _ = std::fs::set_permissions(&app_path, std::fs::Permissions::from_mode(0o666));
+    }
+
+    // The consumer daemon, talking over a socket pair given as its standard input.
+    let (ours, theirs) = UnixStream::pair().map_err(|e| format!("cannot create the consumer socket: {e}"))?;
+    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(opt.rundir.join(paths::LOG_FILE)).ok();
+    let mut cmd = Command::new(consumerd_path(&opt.consumerd_path));
+    cmd.stdin(Stdio::from(OwnedFd::from(theirs))).stdout(Stdio::null());
+    match log_file {
+        Some(f) => cmd.stderr(f),
+        None => cmd.stderr(Stdio::null()),
+    };
+    let mut child = cmd.spawn().map_err(|e| format!("cannot start rttng-consumerd: {e}"))?;
+    let consumer_pid = child.id();
+    ours.set_read_timeout(Some(CONSUMER_TIMEOUT)).map_err(|e| e.to_string())?;
+    let _ = std::fs::write(opt.rundir.join(paths::CONSUMER_PID_FILE), format!("{consumer_pid}\n"));
+    std::fs::write(opt.rundir.join(paths::PID_FILE), format!("{}\n", std::process::id())).map_err(|e| format!("cannot write the pid file: {e}"))?;
+
+    let host = Host { home: paths::home().to_string_lossy().into_owned(), hostname: sys::hostname(), cpu_count: sys::cpu_count() };
+    let state: Shared = Arc::new(Mutex::new(State {
+        reg: Registry::new(host),
+        io: Io { consumer: Some(ours), consumer_pid, apps: HashMap::new(), buffer_fds: HashMap::new() },
+    }));
+
+    // Consumer watcher: it is our child, so wait() tells exactly when and how it ended.
+    {
+        let st = state.clone();
+        std::thread::spawn(move || {
+            let status = child.wait();
+            let why = match status {
+                Ok(s) => format!("rttng-consumerd (pid {consumer_pid}) exited: {s}"),
+                Err(e) => format!("rttng-consumerd (pid {consumer_pid}) cannot be waited for: {e}"),
+            };
+            log(&why);
+            let mut g = lock(&st);
+            g.io.consumer = None;
+            g.reg.consumer_died(why);
+        });
+    }
+    {
+        let st = state.clone();
+        let daemon_uid = opt.euid;
+        std::thread::spawn(move || accept_apps(apps, st, daemon_uid));
+    }
+    {
+        let st = state.clone();
+        let daemon_uid = opt.euid;
+        std::thread::spawn(move || accept_clients(clients, st, daemon_uid, group_gid));
+    }
+    log(&format!("serving on {} (consumer pid {consumer_pid})", opt.rundir.display()));
+    if opt.announce_ready {
+        crate::announce_ready();
+    }
+    let sig = sys::wait_stop_signal();
+    log(&format!("signal {sig}: stopping every active session"));
+    shutdown(&state);
+    let _ = std::fs::remove_file(&client_path);
+    let _ = std::fs::remove_file(&app_path);
+    let _ = std::fs::remove_file(opt.rundir.join(paths::PID_FILE));
+    let _ = std::fs::remove_file(opt.rundir.join(paths::CONSUMER_PID_FILE));
+    Ok(())
+}
+
+fn shutdown(state: &Shared) {
+    let mut g = lock(state);
+    let State { reg, io } = &mut *g;
+    for (name, uid) in reg.active_sessions() {
+        let out = reg.handle(Request::Stop { session: name.clone() }, uid, &now(), io);
+        log(&format!("stopped session {name}: {:?}", out.response));
+    }
+    if let Some(c) = io.consumer.take() {
+        // Quit makes the consumer write out every buffer before exiting.
+        let _ = sock::send(&c, Kind::ConsumerRequest, &ConsumerRequest::Quit, None);
+        let _ = sock::recv::<ConsumerReply>(&c, Kind::ConsumerReply);
+        // Wait (bounded by the read timeout) for it to close its end: it has exited.
+        let _ = sock::recv::<ConsumerReply>(&c, Kind::ConsumerReply);
+    }
+}
+
+fn accept_clients(l: UnixListener, state: Shared, daemon_uid: u32, group_gid: Option<u32>) {
+    let active = Arc::new(AtomicUsize::new(0));
+    for conn in l.incoming() {
+        let Ok(conn) = conn else { continue };
+        if active.load(Ordering::Relaxed) >= MAX_CLIENTS {
+            let _ = sock::send(&conn, Kind::Response, &Response::error(ErrorCode::Internal, "too many clients; try again"), None);
+            continue;
+        }
+        active.fetch_add(1, Ordering::Relaxed);
+        let (st, act) = (state.clone(), active.clone());
+        std::thread::spawn(move || {
+            serve_client(conn, &st, daemon_uid, group_gid);
+            act.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+}
+
+fn serve_client(conn: UnixStream, state: &Shared, daemon_uid: u32, group_gid: Option<u32>) {
+    let _ = conn.set_read_timeout(Some(CLIENT_TIMEOUT));
+    loop {
+        let req = match sock::recv::<Request>(&conn, Kind::Request) {
+            Ok((r, _)) => r,
+            Err(RecvError::Closed) => return,
+            Err(RecvError::Frame(e)) => {
+                // Answer once, then close: after a bad frame the stream is out of step.
+                let _ = sock::send(&conn, Kind::Response, &Response::error(ErrorCode::Protocol, e.to_string()), None);
+                return;
+            }
+            Err(RecvError::Io(_)) => return,
+        };
+        // Credentials on every request (the peer could have passed the socket on).
+        let cred = match sock::peer_cred(&conn) {
+            Ok(c) => c,
+            Err(_) => return,
+        };
+        let allowed = cred.uid == daemon_uid || cred.uid == 0 || (daemon_uid == 0 && group_gid.is_some_and(|g| sys::pid_in_group(cred.pid, g)));
+        let resp = if !allowed {
+            Response::error(
+                ErrorCode::PermissionDenied,
+                format!("user {} may not use this session daemon (owned by uid {daemon_uid}); the root daemon accepts members of its tracing group", cred.uid),
+            )
+        } else {
+            let mut g = lock(state);
+            let State { reg, io } = &mut *g;
+            let out = reg.handle(req, cred.uid, &now(), io);
+            for e in &out.app_errors {
+                log(e);
+            }
+            out.response
+        };
+        if sock::send(&conn, Kind::Response, &resp, None).is_err() {
+            return;
+        }
+    }
+}
+
+fn accept_apps(l: UnixListener, state: Shared, daemon_uid: u32) {
+    let mut next: AppId = 1;
+    for conn in l.incoming() {
+        let Ok(conn) = conn else { continue };
+        let id = next;
+        next += 1;
+        let st = state.clone();
+        std::thread::spawn(move || serve_app(id, conn, &st, daemon_uid));
+    }
+}
+
+fn serve_app(id: AppId, conn: UnixStream, state: &Shared, daemon_uid: u32) {
+    let _ = conn.set_read_timeout(Some(APP_TIMEOUT));
+    let Ok(cred) = sock::peer_cred(&conn) else { return };
+    if daemon_uid != 0 && cred.uid != daemon_uid {
+        log(&format!("refused app pid {}: uid {} is not this daemon's user", cred.pid, cred.uid));
+        return;
+    }
+    let mut hello = match sock::recv::<AppHello>(&conn, Kind::AppHello) {
+        Ok((h, _)) => h,
+        Err(e) => {
+            log(&format!("app pid {}: bad registration: {e}", cred.pid));
+            return;
+        }
+    };
+    // What the kernel says wins over what the app says.
+    hello.pid = cred.pid;
+    hello.uid = cred.uid;
+    let Ok(watch) = conn.try_clone() else { return };
+    {
+        let mut g = lock(state);
+        if g.io.apps.len() >= MAX_APPS {
+            log(&format!("refused app pid {}: {MAX_APPS} apps registered", cred.pid));
+            return;
+        }
+        g.io.apps.insert(id, conn);
+        let State { reg, io } = &mut *g;
+        match reg.app_registered(id, hello, &now(), io) {
+            Ok(errs) => {
+                for e in errs {
+                    log(&e);
+                }
+            }
+            Err(e) => {
+                log(&format!("refused app pid {}: {e}", cred.pid));
+                io.apps.remove(&id);
+                return;
+            }
+        }
+        if let Err(e) = io.app(id, AppCommand::RegistrationDone, None) {
+            log(&format!("app pid {}: {e}", cred.pid));
+        }
+    }
+    // Wait for the app to go away (exit, crash, kill -9): its socket hangs up.
+    sys::wait_hangup(&watch);
+    let mut g = lock(state);
+    let State { reg, io } = &mut *g;
+    io.apps.remove(&id);
+    for e in reg.app_gone(id, io) {
+        log(&e);
+    }
+}

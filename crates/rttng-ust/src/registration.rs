@@ -1,0 +1,198 @@
+//! The registration thread: connects to each session daemon that exists (the root daemon's
+//! `/run/rttng/rttng-ust-sock` and the user's `$RTTNG_HOME/.rttng/rttng-ust-sock`, or only
+//! `$RTTNG_RUNDIR/rttng-ust-sock` when that variable is set), announces this process's
+//! tracepoints and clock (`rttng_proto::AppHello`), then carries out the daemon's commands
+//! (install a channel from the passed ring-buffer fd, enable/disable events, flush) through
+//! [`crate::control`]. [`start`] waits, at most `RTTNG_UST_REGISTER_TIMEOUT` ms (default
+//! 3000; 0 = no wait; -1 = forever), for every daemon to apply its initial state, so events
+//! enabled before the app started are recorded from its first event.
+//!
+//! With no daemon, nothing blocks and the app runs unaffected. Not here: retrying daemons
+//! that start later (an app registers with the daemons present at its start), the event
+//! path, session logic.
+
+use crate::control::{self, ChannelKey, ChannelSetup, Context};
+use rttng_proto::sock::{self, RecvError};
+use rttng_proto::{AppCommand, AppHello, AppReply, ClockDesc, ContextType, EventDesc, Kind};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Default wait for the daemons' initial state, as LTTng's `LTTNG_UST_REGISTER_TIMEOUT`.
+const DEFAULT_REGISTER_TIMEOUT_MS: i64 = 3000;
+const TIMEOUT_ENV: &str = "RTTNG_UST_REGISTER_TIMEOUT";
+const APP_SOCKET: &str = "rttng-ust-sock";
+
+fn socket_paths() -> Vec<PathBuf> {
+    if let Some(d) = std::env::var_os("RTTNG_RUNDIR") {
+        return vec![PathBuf::from(d).join(APP_SOCKET)];
+    }
+    let mut v = vec![PathBuf::from("/run/rttng").join(APP_SOCKET)];
+    let home = std::env::var_os("RTTNG_HOME").or_else(|| std::env::var_os("HOME"));
+    if let Some(h) = home {
+        let p = PathBuf::from(h).join(".rttng").join(APP_SOCKET);
+        if !v.contains(&p) {
+            v.push(p);
+        }
+    }
+    v
+}
+
+fn procname() -> String {
+    let n = std::fs::read_to_string("/proc/self/comm").unwrap_or_default();
+    let n: String = n.trim().chars().filter(|c| *c != '/' && !c.is_control()).collect();
+    if n.is_empty() || n.starts_with('.') {
+        "app".to_string()
+    } else {
+        n
+    }
+}
+
+fn hello() -> Option<AppHello> {
+    let clock = rttng_clock::ClockParams::detect().ok()?;
+    let clock = ClockDesc {
+        name: clock.name.to_string(),
+        description: "Monotonic Clock".to_string(),
+        freq: clock.freq_hz,
+        offset_s: clock.offset_s,
+        offset: clock.offset_cycles,
+        precision: 0,
+        uuid: clock.uuid,
+        absolute: true,
+    };
+    let events = control::events()
+        .into_iter()
+        .filter_map(|e| {
+            Some(EventDesc { index: u32::try_from(e.index).ok()?, name: e.name.to_string(), loglevel: e.loglevel, fields: e.fields })
+        })
+        .collect();
+    Some(AppHello { pid: std::process::id(), uid: 0, procname: procname(), bitness: usize::BITS, clock, events })
+}
+
+fn map_context(c: ContextType) -> Option<Context> {
+    Some(match c {
+        ContextType::Vpid => Context::Vpid,
+        ContextType::Vtid => Context::Vtid,
+        ContextType::Procname => Context::Procname,
+        ContextType::PthreadId => Context::PthreadId,
+        ContextType::CpuId => Context::CpuId,
+        _ => return None,
+    })
+}
+
+fn key(k: rttng_proto::ChannelKey) -> ChannelKey {
+    ChannelKey { session_id: k.session_id, channel_id: k.channel_id }
+}
+
+/// Pending daemons whose initial state is not applied yet.
+type Pending = Arc<(Mutex<usize>, Condvar)>;
+
+fn done(p: &Pending) {
+    let (m, cv) = &**p;
+    let mut n = m.lock().unwrap_or_else(|e| e.into_inner());
+    *n = n.saturating_sub(1);
+    cv.notify_all();
+}
+
+/// Connects to the session daemons and waits (bounded) for their initial state.
+pub(crate) fn start() {
+    let paths: Vec<PathBuf> = socket_paths().into_iter().filter(|p| p.exists()).collect();
+    if paths.is_empty() {
+        return;
+    }
+    let Some(h) = hello() else { return };
+    let pending: Pending = Arc::new((Mutex::new(0), Condvar::new()));
+    for p in paths {
+        let Ok(s) = UnixStream::connect(&p) else { continue };
+        if sock::send(&s, Kind::AppHello, &h, None).is_err() {
+            continue;
+        }
+        *pending.0.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        let pd = pending.clone();
+        let spawned = std::thread::Builder::new().name("rttng-ust-reg".into()).spawn(move || serve(s, pd.clone()));
+        if spawned.is_err() {
+            done(&pending);
+        }
+    }
+    let timeout_ms = std::env::var(TIMEOUT_ENV).ok().and_then(|v| v.parse::<i64>().ok()).unwrap_or(DEFAULT_REGISTER_TIMEOUT_MS);
+    if timeout_ms == 0 {
+        return;
+    }
+    let deadline = (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms as u64));
+    let (m, cv) = &*pending;
+    let mut n = m.lock().unwrap_or_else(|e| e.into_inner());
+    while *n > 0 {
+        match deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return;
+                }
+                n = cv.wait_timeout(n, left).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0);
+            }
+            None => n = cv.wait(n).unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+}
+
+fn serve(s: UnixStream, pending: Pending) {
+    let mut signalled = false;
+    loop {
+        let (cmd, fd) = match sock::recv::<AppCommand>(&s, Kind::AppCommand) {
+            Ok(m) => m,
+            Err(RecvError::Closed) | Err(_) => break,
+        };
+        let reply = match cmd {
+            AppCommand::InstallChannel { key: k, stream_class_id, contexts } => {
+                let ctx: Option<Vec<Context>> = contexts.iter().map(|c| map_context(*c)).collect();
+                match (ctx, fd) {
+                    (None, _) => AppReply::Error { message: "a context of this channel is not supported by rttng-ust".into() },
+                    (_, None) => AppReply::Error { message: "install without a ring-buffer fd".into() },
+                    (Some(ctx), Some(fd)) => match rttng_ringbuf::Producer::from_fd(fd.as_fd()) {
+                        Ok(producer) => {
+                            let class = control::stream_event_context_class(&ctx);
+                            let setup = ChannelSetup { key: key(k), producer, stream_class_id: u64::from(stream_class_id), contexts: ctx };
+                            match control::try_install_channel(setup) {
+                                Ok(()) => AppReply::Ok { context_class: class },
+                                Err(e) => AppReply::Error { message: e.to_string() },
+                            }
+                        }
+                        Err(e) => AppReply::Error { message: format!("cannot map the ring buffer: {e}") },
+                    },
+                }
+            }
+            AppCommand::RemoveChannel { key: k } => {
+                control::flush(key(k));
+                control::remove_channel(key(k));
+                AppReply::Ok { context_class: None }
+            }
+            AppCommand::Enable { event_index, key: k, event_class_id } => match control::try_enable(event_index as usize, key(k), event_class_id) {
+                Ok(()) => AppReply::Ok { context_class: None },
+                Err(e) => AppReply::Error { message: e.to_string() },
+            },
+            AppCommand::Disable { event_index, key: k } => {
+                control::disable(event_index as usize, key(k));
+                AppReply::Ok { context_class: None }
+            }
+            AppCommand::FlushAll => {
+                control::flush_all();
+                AppReply::Ok { context_class: None }
+            }
+            AppCommand::RegistrationDone => {
+                if !signalled {
+                    signalled = true;
+                    done(&pending);
+                }
+                AppReply::Ok { context_class: None }
+            }
+        };
+        if sock::send(&s, Kind::AppReply, &reply, None).is_err() {
+            break;
+        }
+    }
+    if !signalled {
+        done(&pending);
+    }
+}
