@@ -42,7 +42,11 @@ fn socket_paths() -> Vec<PathBuf> {
 
 fn procname() -> String {
     let n = std::fs::read_to_string("/proc/self/comm").unwrap_or_default();
-    let n: String = n.trim().chars().filter(|c| *c != '/' && !c.is_control()).collect();
+    let n: String = n
+        .trim()
+        .chars()
+        .filter(|c| *c != '/' && !c.is_control())
+        .collect();
     if n.is_empty() || n.starts_with('.') {
         "app".to_string()
     } else {
@@ -65,10 +69,22 @@ fn hello() -> Option<AppHello> {
     let events = control::events()
         .into_iter()
         .filter_map(|e| {
-            Some(EventDesc { index: u32::try_from(e.index).ok()?, name: e.name.to_string(), loglevel: e.loglevel, fields: e.fields })
+            Some(EventDesc {
+                index: u32::try_from(e.index).ok()?,
+                name: e.name.to_string(),
+                loglevel: e.loglevel,
+                fields: e.fields,
+            })
         })
         .collect();
-    Some(AppHello { pid: std::process::id(), uid: 0, procname: procname(), bitness: usize::BITS, clock, events })
+    Some(AppHello {
+        pid: std::process::id(),
+        uid: 0,
+        procname: procname(),
+        bitness: usize::BITS,
+        clock,
+        events,
+    })
 }
 
 fn map_context(c: ContextType) -> Option<Context> {
@@ -83,7 +99,10 @@ fn map_context(c: ContextType) -> Option<Context> {
 }
 
 fn key(k: rttng_proto::ChannelKey) -> ChannelKey {
-    ChannelKey { session_id: k.session_id, channel_id: k.channel_id }
+    ChannelKey {
+        session_id: k.session_id,
+        channel_id: k.channel_id,
+    }
 }
 
 /// Pending daemons whose initial state is not applied yet.
@@ -105,22 +124,30 @@ pub(crate) fn start() {
     let Some(h) = hello() else { return };
     let pending: Pending = Arc::new((Mutex::new(0), Condvar::new()));
     for p in paths {
-        let Ok(s) = UnixStream::connect(&p) else { continue };
+        let Ok(s) = UnixStream::connect(&p) else {
+            continue;
+        };
         if sock::send(&s, Kind::AppHello, &h, None).is_err() {
             continue;
         }
         *pending.0.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         let pd = pending.clone();
-        let spawned = std::thread::Builder::new().name("rttng-ust-reg".into()).spawn(move || serve(s, pd.clone()));
+        let spawned = std::thread::Builder::new()
+            .name("rttng-ust-reg".into())
+            .spawn(move || serve(s, pd.clone()));
         if spawned.is_err() {
             done(&pending);
         }
     }
-    let timeout_ms = std::env::var(TIMEOUT_ENV).ok().and_then(|v| v.parse::<i64>().ok()).unwrap_or(DEFAULT_REGISTER_TIMEOUT_MS);
+    let timeout_ms = std::env::var(TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(DEFAULT_REGISTER_TIMEOUT_MS);
     if timeout_ms == 0 {
         return;
     }
-    let deadline = (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms as u64));
+    let deadline =
+        (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms as u64));
     let (m, cv) = &*pending;
     let mut n = m.lock().unwrap_or_else(|e| e.into_inner());
     while *n > 0 {
@@ -130,7 +157,10 @@ pub(crate) fn start() {
                 if left.is_zero() {
                     return;
                 }
-                n = cv.wait_timeout(n, left).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0);
+                n = cv
+                    .wait_timeout(n, left)
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|e| e.into_inner().0);
             }
             None => n = cv.wait(n).unwrap_or_else(|e| e.into_inner()),
         }
@@ -145,47 +175,85 @@ fn serve(s: UnixStream, pending: Pending) {
             Err(RecvError::Closed) | Err(_) => break,
         };
         let reply = match cmd {
-            AppCommand::InstallChannel { key: k, stream_class_id, contexts } => {
+            AppCommand::InstallChannel {
+                key: k,
+                stream_class_id,
+                contexts,
+            } => {
                 let ctx: Option<Vec<Context>> = contexts.iter().map(|c| map_context(*c)).collect();
                 match (ctx, fd) {
-                    (None, _) => AppReply::Error { message: "a context of this channel is not supported by rttng-ust".into() },
-                    (_, None) => AppReply::Error { message: "install without a ring-buffer fd".into() },
+                    (None, _) => AppReply::Error {
+                        message: "a context of this channel is not supported by rttng-ust".into(),
+                    },
+                    (_, None) => AppReply::Error {
+                        message: "install without a ring-buffer fd".into(),
+                    },
                     (Some(ctx), Some(fd)) => match rttng_ringbuf::Producer::from_fd(fd.as_fd()) {
                         Ok(producer) => {
                             let class = control::stream_event_context_class(&ctx);
-                            let setup = ChannelSetup { key: key(k), producer, stream_class_id: u64::from(stream_class_id), contexts: ctx };
+                            let setup = ChannelSetup {
+                                key: key(k),
+                                producer,
+                                stream_class_id: u64::from(stream_class_id),
+                                contexts: ctx,
+                            };
                             match control::try_install_channel(setup) {
-                                Ok(()) => AppReply::Ok { context_class: class },
-                                Err(e) => AppReply::Error { message: e.to_string() },
+                                Ok(()) => AppReply::Ok {
+                                    context_class: class,
+                                },
+                                Err(e) => AppReply::Error {
+                                    message: e.to_string(),
+                                },
                             }
                         }
-                        Err(e) => AppReply::Error { message: format!("cannot map the ring buffer: {e}") },
+                        Err(e) => AppReply::Error {
+                            message: format!("cannot map the ring buffer: {e}"),
+                        },
                     },
                 }
             }
             AppCommand::RemoveChannel { key: k } => {
                 control::flush(key(k));
                 control::remove_channel(key(k));
-                AppReply::Ok { context_class: None }
+                AppReply::Ok {
+                    context_class: None,
+                }
             }
-            AppCommand::Enable { event_index, key: k, event_class_id } => match control::try_enable(event_index as usize, key(k), event_class_id) {
-                Ok(()) => AppReply::Ok { context_class: None },
-                Err(e) => AppReply::Error { message: e.to_string() },
+            AppCommand::Enable {
+                event_index,
+                key: k,
+                event_class_id,
+            } => match control::try_enable(event_index as usize, key(k), event_class_id) {
+                Ok(()) => AppReply::Ok {
+                    context_class: None,
+                },
+                Err(e) => AppReply::Error {
+                    message: e.to_string(),
+                },
             },
-            AppCommand::Disable { event_index, key: k } => {
+            AppCommand::Disable {
+                event_index,
+                key: k,
+            } => {
                 control::disable(event_index as usize, key(k));
-                AppReply::Ok { context_class: None }
+                AppReply::Ok {
+                    context_class: None,
+                }
             }
             AppCommand::FlushAll => {
                 control::flush_all();
-                AppReply::Ok { context_class: None }
+                AppReply::Ok {
+                    context_class: None,
+                }
             }
             AppCommand::RegistrationDone => {
                 if !signalled {
                     signalled = true;
                     done(&pending);
                 }
-                AppReply::Ok { context_class: None }
+                AppReply::Ok {
+                    context_class: None,
+                }
             }
         };
         if sock::send(&s, Kind::AppReply, &reply, None).is_err() {
