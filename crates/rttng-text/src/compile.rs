@@ -539,6 +539,8 @@ pub enum Check {
     Len { scope: u8, len: u32 },
     /// The value is `Val::Struct`.
     Struct { scope: u8, idx: u32 },
+    /// `Len` and a `Struct` at index 0 together (a scope's usual checks).
+    Scope { scope: u8, len: u32 },
 }
 
 /// One step of a [`Program`]: append `pool[lit_start..lit_start + lit_len]`, then do `op`.
@@ -738,9 +740,14 @@ impl Program {
             let scope = i as u8;
             match cs.node.value_count {
                 Some(len) => {
+                    let first_check = b.checks.len();
                     b.checks.push(Check::Len { scope, len });
                     let mut idx = 0;
                     b.node(&cs.node, scope, &mut idx);
+                    if let Some(Check::Struct { idx: 0, .. }) = b.checks.get(first_check + 1) {
+                        b.checks[first_check] = Check::Scope { scope, len };
+                        b.checks.remove(first_check + 1);
+                    }
                 }
                 None => b.op(Op::Tree { scope }),
             }

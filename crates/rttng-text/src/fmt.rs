@@ -149,6 +149,16 @@ pub(crate) fn decimal_4(v: u32) -> (u32, usize) {
     (digits >> (8 * (4 - len)), len)
 }
 
+/// The 9 ASCII digits of `ns` (< 10^9, zero-padded): the first 3, then the other 6, in the low
+/// bytes of each word.
+#[inline(always)]
+pub(crate) fn digits9(ns: u32) -> (u32, u64) {
+    let (a, r) = (ns / 1_000_000, ns % 1_000_000);
+    let (b, c) = (r / 1000, r % 1000);
+    let t = |x: u32| TRIPLES.get(x as usize).copied().unwrap_or(0);
+    (t(a), u64::from(t(b)) | u64::from(t(c)) << 24)
+}
+
 /// `0` in each byte of a `u64`.
 const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
 
@@ -156,31 +166,10 @@ const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
 /// their count.
 #[inline(always)]
 pub(crate) fn decimal_8(v: u32) -> (u64, usize) {
-    // The length comes from `v` directly, not from the digits, so that the output position
-    // does not wait for the digit computation.
-    let len = decimal_len_u32(v);
-    (digits8(v) >> (8 * (8 - len)), len)
-}
-
-/// Number of decimal digits of `v` (1..=10).
-#[inline(always)]
-fn decimal_len_u32(v: u32) -> usize {
-    const POW10: [u32; 10] = [
-        1,
-        10,
-        100,
-        1_000,
-        10_000,
-        100_000,
-        1_000_000,
-        10_000_000,
-        100_000_000,
-        1_000_000_000,
-    ];
-    // floor(log10(2^bits)) approximates the digit count minus one, at most one too small.
-    let bits = 32 - (v | 1).leading_zeros() as usize;
-    let guess = (bits * 1233) >> 12;
-    guess + 1 - usize::from(v < POW10[guess])
+    let d = digits8(v);
+    // Leading zero digits are the low `0` bytes; v >= 10 so at most 6 of them.
+    let zeros = (d ^ ASCII_ZEROS).trailing_zeros() as usize / 8;
+    (d >> (8 * zeros), 8 - zeros)
 }
 
 /// `v` (10^8 ≤ v < 10^16) in decimal, as [`decimal_8`] with a `u128`.
@@ -241,9 +230,9 @@ pub fn push_nanos(out: &mut Vec<u8>, ns: u64) {
         push_u64_padded(out, ns, 9);
         return;
     }
-    let ns = ns as u32;
-    out.push(b'0' + (ns / 100_000_000) as u8);
-    out.extend_from_slice(&digits8(ns % 100_000_000).to_le_bytes());
+    let (hi, lo) = digits9(ns as u32);
+    push_prefix(out, &hi.to_le_bytes(), 3);
+    push_prefix(out, &lo.to_le_bytes(), 6);
 }
 
 /// Append `v` in upper-case hexadecimal, no prefix (`%X`).

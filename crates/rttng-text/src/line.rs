@@ -11,7 +11,8 @@
 //! routines live in [`crate::fmt`].
 
 use crate::fmt::{
-    any_needs_escape, decimal_4, decimal_8, digits8, push_c_string, push_u64_padded, COPY_CHUNK,
+    any_needs_escape, decimal_4, decimal_8, digits8, digits9, push_c_string, push_u64_padded,
+    COPY_CHUNK,
 };
 
 /// Size of the scratch buffer. A longer line is flushed to the output as it grows.
@@ -163,9 +164,9 @@ impl<'a> Line<'a> {
     #[inline(always)]
     pub fn nanos(&mut self, ns: u64) {
         if ns < 1_000_000_000 {
-            let ns = ns as u32;
-            self.byte(b'0' + (ns / 100_000_000) as u8);
-            self.put(&digits8(ns % 100_000_000).to_le_bytes(), 8);
+            let (hi, lo) = digits9(ns as u32);
+            self.put(&hi.to_le_bytes(), 3);
+            self.put(&lo.to_le_bytes(), 6);
         } else {
             push_u64_padded(self.vec(), ns, 9);
         }

@@ -92,10 +92,11 @@ impl WallClock {
     #[inline]
     pub(crate) fn push_line(&mut self, opts: &PrettyOptions, ns: i64, line: &mut Line<'_>) {
         if !opts.clock_seconds && ns >= 0 {
-            let sec = (ns / NS_PER_S) as u64;
+            let ns = ns as u64;
+            let sec = ns / NS_PER_S as u64;
             if let Some((prefix, len)) = self.seconds.fixed_prefix(sec) {
                 line.put(prefix, len);
-                line.nanos((ns % NS_PER_S) as u64);
+                line.nanos(ns % NS_PER_S as u64);
                 return;
             }
         }
@@ -382,6 +383,10 @@ fn run_program<'a>(
                 scopes.get(scope as usize).map_or(0, |v| v.len()) >= len as usize
             }
             Check::Struct { scope, idx } => matches!(val_at(&scopes, scope, idx)?, Val::Struct),
+            Check::Scope { scope, len } => {
+                let vals = scopes.get(scope as usize).ok_or(Mismatch)?;
+                vals.len() >= len as usize && matches!(vals.first(), Some(Val::Struct))
+            }
         };
         if !ok {
             return Err(Mismatch);
