@@ -7,6 +7,7 @@
 
 mod gen;
 mod run;
+mod ust;
 
 use std::path::PathBuf;
 
@@ -37,6 +38,16 @@ enum Command {
         #[arg(long)]
         skip_babeltrace_text: bool,
     },
+    /// rttng-ust event path recording to disk (one line, see ust.rs)
+    Ust {
+        #[arg(long, default_value_t = 1)]
+        threads: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Measure a disabled tracepoint
+        #[arg(long)]
+        disabled: bool,
+    },
     /// Only generate the benchmark trace
     Generate {
         #[arg(long, default_value_t = 10_000_000)]
@@ -61,6 +72,7 @@ fn real_main() -> Result<()> {
             println!("{}", trace.display());
             Ok(())
         }
+        Command::Ust { threads, events, disabled } => ust::run(threads, events, disabled),
         Command::View { events, dir, rttng, skip_babeltrace_text } => view(events, &dir, &rttng, skip_babeltrace_text),
     }
 }

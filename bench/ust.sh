@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# bench/ust.sh [EVENTS]: rttng-ust against LTTng-UST in the same run.
+#
+# Runs `rttng-bench ust` (rttng-ust, local session recording to disk) and
+# tests/lttng/bench-lttng-ust.sh (liblttng-ust 2.13 with a real session, the same
+# int64/int32/uint8/short-string event) for 1 thread, 2 threads and a disabled event,
+# and prints a table with both columns and the ratios (LTTng / rttng for time: > 1 means
+# rttng is faster). EVENTS per thread defaults to 1000000. Needs root for the LTTng run
+# (private namespaces, see tests/lttng/README.md). Asserts nothing: figures only.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+events=${1:-1000000}
+cd "$here"
+cargo build --release -q -p rttng-bench
+bench=target/release/rttng-bench
+
+field() { # field NAME LINE
+	sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2"
+}
+
+printf '| case | rttng-ust ns/event | LTTng-UST ns/event | ratio (LTTng/rttng) | rttng B/event | LTTng B/event | rttng discarded | LTTng discarded |\n'
+printf '|---|---:|---:|---:|---:|---:|---:|---:|\n'
+for spec in "1:" "2:" "1:--disabled"; do
+	threads=${spec%%:*}
+	extra=${spec#*:}
+	n=$events
+	[ -n "$extra" ] && n=$((events * 10))
+	ours=$("$bench" ust --threads "$threads" --events "$n" $extra)
+	theirs=$(bash tests/lttng/bench-lttng-ust.sh --threads "$threads" --events "$n" $extra | grep '^lttng-ust ')
+	o_ns=$(field ns_per_event "$ours")
+	t_ns=$(field ns_per_event "$theirs")
+	ratio=$(awk -v a="$t_ns" -v b="$o_ns" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+	label="enabled, $threads thread(s)"
+	[ -n "$extra" ] && label="disabled, $threads thread"
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$o_ns" "$t_ns" "$ratio" \
+		"$(field bytes_per_event "$ours")" "$(field bytes_per_event "$theirs")" \
+		"$(field discarded "$ours")" "$(field discarded "$theirs")"
+	echo "  rttng: $ours" >&2
+	echo "  lttng: $theirs" >&2
+done
