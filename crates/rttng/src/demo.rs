@@ -1,0 +1,66 @@
+//! `rttng demo`: the README's first command. Starts the session daemon if needed, creates a
+//! session, enables every user-space event, starts tracing, runs the bundled example app
+//! (`rttng-example`, next to `rttng`), stops, prints the recorded events and the trace path.
+//! It keeps the trace; it destroys the session it created. Not here: anything configurable
+//! beyond the app to run.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use rttng_ctl::proto::{Domain, EventRule, LoglevelRule, Request, Response};
+use rttng_ctl::{Client, ConnectOptions, CtlError};
+
+use crate::session_cmd::DemoArgs;
+
+fn fail(msg: String) -> CtlError {
+    CtlError::Daemon { code: rttng_ctl::ErrorCode::InvalidArgument, message: msg }
+}
+
+fn example_path(a: &DemoArgs) -> Result<PathBuf, CtlError> {
+    if let Some(p) = &a.app {
+        return Ok(p.clone());
+    }
+    let next = std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join("rttng-example")));
+    match next {
+        Some(p) if p.exists() => Ok(p),
+        _ => Err(fail("the example app rttng-example is not next to rttng; build it with `cargo build -p rttng-example` or pass --app PATH".into())),
+    }
+}
+
+pub fn run(opts: ConnectOptions, a: DemoArgs) -> Result<u8, CtlError> {
+    let app = example_path(&a)?;
+    let mut c = Client::connect(&opts)?;
+    let Response::SessionCreated { name, output } = c.call(&Request::CreateSession { name: None, output: None })? else {
+        return Err(fail("unexpected answer to create".into()));
+    };
+    println!("Session {name} created; traces go to {output}");
+    let result = (|| {
+        c.call(&Request::EnableEvent {
+            session: name.clone(),
+            domain: Domain::Ust,
+            channel: None,
+            rule: EventRule { pattern: "*".into(), loglevel: LoglevelRule::All, exclusions: vec![] },
+        })?;
+        println!("All ust events are enabled in channel channel0");
+        c.call(&Request::Start { session: name.clone() })?;
+        println!("Tracing started; running {}", app.display());
+        let status = Command::new(&app).args(&a.args).status().map_err(|e| fail(format!("cannot run {}: {e}", app.display())))?;
+        if !status.success() {
+            eprintln!("Warning: {} exited with {status}", app.display());
+        }
+        c.call(&Request::Stop { session: name.clone() })?;
+        println!("Tracing stopped");
+        Ok::<(), CtlError>(())
+    })();
+    let _ = c.call(&Request::DestroySession { session: name.clone() });
+    result?;
+    println!();
+    let view = crate::cli::ViewArgs::for_paths(vec![PathBuf::from(&output)]);
+    if let Err(e) = crate::view::run(&view) {
+        return Err(fail(format!("cannot show the trace: {e:#}")));
+    }
+    println!();
+    println!("Trace written to {output}");
+    println!("Read it again with: rttng view {output}   (or: babeltrace2 {output})");
+    Ok(0)
+}
