@@ -526,6 +526,8 @@ mod tests {
     }
 
     #[test]
+    // 3.1415927 is a test input (an f32 value), not an approximation of pi.
+    #[allow(clippy::approx_constant)]
     fn g_matches_c_printf() {
         // Expected values: glibc printf("%g") (checked with python3 '%g', same rules).
         let cases: &[(f64, &str)] = &[

@@ -944,12 +944,16 @@ mod tests {
     }
 
     fn option_sets() -> Vec<PrettyOptions> {
-        let mut all = PrettyOptions::default();
-        all.names = PrettyOptions::parse_names("all").unwrap();
-        all.fields = PrettyOptions::parse_fields("all").unwrap();
-        all.color = true;
-        let mut none = PrettyOptions::default();
-        none.names = PrettyOptions::parse_names("none").unwrap();
+        let all = PrettyOptions {
+            names: PrettyOptions::parse_names("all").unwrap(),
+            fields: PrettyOptions::parse_fields("all").unwrap(),
+            color: true,
+            ..PrettyOptions::default()
+        };
+        let none = PrettyOptions {
+            names: PrettyOptions::parse_names("none").unwrap(),
+            ..PrettyOptions::default()
+        };
         vec![PrettyOptions::default(), all, none]
     }
 

@@ -21,6 +21,8 @@ impl Drop for TempTrace {
     }
 }
 
+// 3.1415927 is a test input (an f32 value), not an approximation of pi.
+#[allow(clippy::approx_constant)]
 fn events() -> Vec<(u64, Option<RichArgs<'static>>)> {
     vec![
         (
