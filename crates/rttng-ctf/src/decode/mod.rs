@@ -297,24 +297,31 @@ fn sign_extend(raw: u64, size_bits: u32) -> i64 {
 }
 
 /// Nanoseconds from the clock's origin (the Unix epoch for LTTng clocks) for `cycles`, computed
-/// as babeltrace2 does (offsets normalised so that `0 <= offset < freq`).
+/// exactly as babeltrace2 does: the offset is normalised so that `0 <= offset < freq`, then
+/// the seconds, the offset cycles and the value are converted separately, cycles through a
+/// `double` when the frequency is not 1 GHz (`bt_util_ns_from_origin_inline`).
 pub fn ns_from_origin(clock: &ClockClass, cycles: u64) -> i64 {
-    if clock.freq == 1_000_000_000 {
-        // Exact for 1 GHz clocks, without the 128-bit division below.
-        let base = i128::from(clock.offset_s) * 1_000_000_000 + i128::from(clock.offset);
-        let ns = base + i128::from(cycles);
-        return ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
-    }
-    let freq = i128::from(clock.freq.max(1));
+    let freq = clock.freq.max(1);
     let mut offset_s = i128::from(clock.offset_s);
     let mut offset_cycles = i128::from(clock.offset);
-    offset_s += offset_cycles.div_euclid(freq);
-    offset_cycles = offset_cycles.rem_euclid(freq);
-    let total_cycles = offset_cycles + i128::from(cycles);
-    let secs = offset_s + total_cycles / freq;
-    let rem = total_cycles % freq;
-    let rem_ns = if freq == 1_000_000_000 { rem } else { ((rem as f64) * 1e9 / (freq as f64)) as i128 };
-    (secs * 1_000_000_000 + rem_ns).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+    offset_s += offset_cycles.div_euclid(i128::from(freq));
+    offset_cycles = offset_cycles.rem_euclid(i128::from(freq));
+    let ns = offset_s * 1_000_000_000 + i128::from(cycles_to_ns(freq, offset_cycles as u64)) + i128::from(cycles_to_ns(freq, cycles));
+    ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+#[inline]
+fn cycles_to_ns(freq: u64, cycles: u64) -> u64 {
+    if freq == 1_000_000_000 {
+        cycles
+    } else {
+        let ns = 1e9 * cycles as f64 / freq as f64;
+        if ns >= u64::MAX as f64 {
+            u64::MAX
+        } else {
+            ns as u64
+        }
+    }
 }
 
 /// One scope compiled both ways: to decode values, and to skip.

@@ -6,3 +6,4 @@ mod corpus;
 mod pipe;
 mod writer_samples;
 mod rotation;
+mod clock_freq;
