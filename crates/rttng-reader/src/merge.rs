@@ -8,7 +8,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use rttng_ctf::decode::{ns_from_origin, StreamDecoder};
+use rttng_ctf::decode::StreamDecoder;
 use rttng_ctf::event::{ClockSnapshot, EventView};
 
 use crate::discover::{Stream, Trace};
@@ -87,7 +87,7 @@ impl<'a> Cursor<'a> {
     fn snapshot(&self, cycles: Option<u64>) -> Option<ClockSnapshot<'a>> {
         let clock = self.decoder.stream_clock()?;
         let cycles = cycles?;
-        Some(ClockSnapshot { clock, cycles, ns_from_origin: ns_from_origin(clock, cycles) })
+        Some(ClockSnapshot { clock, cycles, ns_from_origin: self.decoder.ns_from_origin(cycles)? })
     }
 
     /// Advances to the next event. Loss reports found on the way go to `lost`. Returns false at
@@ -189,10 +189,7 @@ impl<'a> Cursor<'a> {
     /// Merge key of the current event: nanoseconds from origin, or the minimum when the stream
     /// has no clock (such streams keep their relative order through the tie-breakers).
     fn key(&self) -> i64 {
-        match self.decoder.stream_clock() {
-            Some(c) => ns_from_origin(c, self.decoder.clock_value()),
-            None => i64::MIN,
-        }
+        self.decoder.ns_from_origin(self.decoder.clock_value()).unwrap_or(i64::MIN)
     }
 
     fn view(&self) -> EventView<'_> {

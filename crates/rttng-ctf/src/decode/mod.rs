@@ -301,13 +301,36 @@ fn sign_extend(raw: u64, size_bits: u32) -> i64 {
 /// the seconds, the offset cycles and the value are converted separately, cycles through a
 /// `double` when the frequency is not 1 GHz (`bt_util_ns_from_origin_inline`).
 pub fn ns_from_origin(clock: &ClockClass, cycles: u64) -> i64 {
-    let freq = clock.freq.max(1);
-    let mut offset_s = i128::from(clock.offset_s);
-    let mut offset_cycles = i128::from(clock.offset);
-    offset_s += offset_cycles.div_euclid(i128::from(freq));
-    offset_cycles = offset_cycles.rem_euclid(i128::from(freq));
-    let ns = offset_s * 1_000_000_000 + i128::from(cycles_to_ns(freq, offset_cycles as u64)) + i128::from(cycles_to_ns(freq, cycles));
-    ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+    ClockConverter::new(clock).ns_from_origin(cycles)
+}
+
+/// [`ns_from_origin`] with the clock's offset converted once, for converting many values.
+#[derive(Clone, Copy, Debug)]
+pub struct ClockConverter {
+    freq: u64,
+    /// `offset_s` and the normalised offset cycles, in ns.
+    base_ns: i128,
+}
+
+impl ClockConverter {
+    pub fn new(clock: &ClockClass) -> ClockConverter {
+        let freq = clock.freq.max(1);
+        let offset_s = i128::from(clock.offset_s) + i128::from(clock.offset).div_euclid(i128::from(freq));
+        let offset_cycles = i128::from(clock.offset).rem_euclid(i128::from(freq));
+        ClockConverter { freq, base_ns: offset_s * 1_000_000_000 + i128::from(cycles_to_ns(freq, offset_cycles as u64)) }
+    }
+
+    #[inline]
+    pub fn ns_from_origin(&self, cycles: u64) -> i64 {
+        let ns = self.base_ns + i128::from(cycles_to_ns(self.freq, cycles));
+        if ns > i128::from(i64::MAX) {
+            i64::MAX
+        } else if ns < i128::from(i64::MIN) {
+            i64::MIN
+        } else {
+            ns as i64
+        }
+    }
 }
 
 #[inline]
@@ -326,13 +349,13 @@ fn cycles_to_ns(freq: u64, cycles: u64) -> u64 {
 
 /// One scope compiled both ways: to decode values, and to skip.
 struct ScopePlan {
-    decode: plan::Node,
+    decode: Box<[plan::Op]>,
     skip: Box<[plan::Op]>,
 }
 
 impl ScopePlan {
     fn new(fc: &Option<FieldClass>) -> Option<ScopePlan> {
-        fc.as_ref().map(|fc| ScopePlan { decode: plan::compile(fc), skip: plan::compile_skip(fc) })
+        fc.as_ref().map(|fc| ScopePlan { decode: plan::compile_decode(fc), skip: plan::compile_skip(fc) })
     }
 }
 
@@ -359,6 +382,7 @@ pub struct StreamDecoder<'m> {
     packet: PacketInfo,
     stream_class: Option<&'m StreamClass>,
     stream_clock: Option<&'m ClockClass>,
+    stream_clock_converter: Option<ClockConverter>,
     event_class: Option<&'m EventClass>,
     pos_bits: u64,
     event_begin_bits: u64,
@@ -393,6 +417,7 @@ impl<'m> StreamDecoder<'m> {
             packet: PacketInfo::default(),
             stream_class: None,
             stream_clock: None,
+            stream_clock_converter: None,
             event_class: None,
             pos_bits: 0,
             event_begin_bits: 0,
@@ -447,9 +472,10 @@ impl<'m> StreamDecoder<'m> {
         self.stream_index = sc_index;
         self.stream_class = Some(sc);
         self.stream_clock = self.default_clocks[sc_index];
+        self.stream_clock_converter = self.stream_clock.map(ClockConverter::new);
         self.packet_context.clear();
         if let Some(pc) = &self.plans[sc_index].packet_context {
-            pc.decode.decode(&mut r, st, &mut self.packet_context, 0)?;
+            plan::decode(&pc.decode, &mut r, st, &mut self.packet_context, 0)?;
         }
         let packet_bits = st.packet_bits.unwrap_or(file_bits);
         let content_bits = st.content_bits.unwrap_or(packet_bits);
@@ -517,7 +543,7 @@ impl<'m> StreamDecoder<'m> {
                     Some(p) if SKIP => plan::skip(&p.skip, r, st, 0),
                     Some(p) => {
                         out.clear();
-                        p.decode.decode(r, st, out, 0)
+                        plan::decode(&p.decode, r, st, out, 0)
                     }
                     None => {
                         out.clear();
@@ -553,6 +579,12 @@ impl<'m> StreamDecoder<'m> {
         self.st.clock
     }
 
+    /// `cycles` of this stream's clock in ns from its origin, if the stream has a clock.
+    #[inline]
+    pub fn ns_from_origin(&self, cycles: u64) -> Option<i64> {
+        self.stream_clock_converter.map(|c| c.ns_from_origin(cycles))
+    }
+
     /// The clock of this stream's class, if it has one.
     pub fn stream_clock(&self) -> Option<&'m ClockClass> {
         self.stream_clock
@@ -584,7 +616,7 @@ impl<'m> StreamDecoder<'m> {
             clock: self.stream_clock.map(|clock| ClockSnapshot {
                 clock,
                 cycles: self.st.clock,
-                ns_from_origin: ns_from_origin(clock, self.st.clock),
+                ns_from_origin: self.ns_from_origin(self.st.clock).unwrap_or_else(|| ns_from_origin(clock, self.st.clock)),
             }),
             packet_context: scope(&sc.packet_context, &self.packet_context),
             event_header: scope(&sc.event_header, &self.event_header),

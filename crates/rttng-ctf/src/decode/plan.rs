@@ -1,11 +1,12 @@
 //! Field classes compiled for decoding, once per trace: small nodes with alignment, roles and
 //! value slots resolved.
 //!
-//! Two forms. A [`Node`] tree `decode`s every value. A skip program (a flat list of [`Op`]s)
-//! only moves the position and applies the fields' effects (clock updates, event ids, stored
-//! lengths and tags), for consumers that need the structure but not the values, such as
-//! counting: nested structs are flattened into it and runs of fixed-size fields without effects
-//! become one step. Both check every bound, so a damaged packet fails in both.
+//! Each scope becomes two flat programs (lists of [`Op`]s; nested structs are flattened, only
+//! arrays, sequences and variants have sub-programs). The decode program produces every
+//! value. The skip program only moves the position and applies the fields' effects (clock
+//! updates, event ids, stored lengths and tags), for consumers that need the structure but not
+//! the values, such as counting; there, runs of fixed-size fields without effects become one
+//! step. Both check every bound, so a damaged packet fails in both.
 
 use super::{Bits, DecodeError, Result, State, MAX_DECODE_DEPTH, MAX_VALUES_PER_SCOPE};
 use crate::event::Val;
@@ -73,68 +74,17 @@ impl Length {
     }
 }
 
-#[derive(Debug)]
-enum Kind {
-    Int(IntNode),
-    Float { align_bits: u32, size_bits: u32, order: ByteOrder },
-    Str,
-    /// An array or sequence of 8-bit integers with an encoding: shown as text.
-    Text { length: Length },
-    List { length: Length, align_bits: u32, element_min_bits: u64, element: Box<Node> },
-    Struct { align_bits: u32, members: Box<[Node]> },
-    Variant { tag_slot: u32, tag_signed: bool, selector: Box<[(i128, i128, u32)]>, options: Box<[Node]> },
-}
-
-/// One compiled field, for decoding its values.
-#[derive(Debug)]
-pub(super) struct Node {
-    kind: Kind,
-}
-
-pub(super) fn compile(fc: &FieldClass) -> Node {
-    let kind = match fc {
-        FieldClass::Integer(ic) => Kind::Int(IntNode::new(ic)),
-        FieldClass::Enum(e) => Kind::Int(IntNode::new(&e.container)),
-        FieldClass::Float(f) => Kind::Float { align_bits: f.align_bits, size_bits: f.size_bits(), order: f.byte_order },
-        FieldClass::String(_) => Kind::Str,
-        FieldClass::Array(a) => list_kind(&a.element, Length::Fixed(a.length)),
-        FieldClass::Sequence(s) => list_kind(&s.element, Length::Slot(s.length_slot)),
-        FieldClass::Struct(s) => Kind::Struct {
-            align_bits: struct_align(s),
-            members: s.members.iter().map(|m| compile(&m.class)).collect(),
-        },
-        FieldClass::Variant(v) => Kind::Variant {
-            tag_slot: v.tag_slot,
-            tag_signed: v.tag_signed,
-            selector: v.selector.clone().into(),
-            options: v.options.iter().map(|o| compile(&o.class)).collect(),
-        },
-    };
-    Node { kind }
-}
-
 fn struct_align(s: &crate::ir::StructClass) -> u32 {
     s.members.iter().map(|m| m.class.align_bits()).fold(s.min_align_bits, u32::max)
 }
 
-fn list_kind(element: &FieldClass, length: Length) -> Kind {
-    if element.is_text_element() {
-        Kind::Text { length }
-    } else {
-        Kind::List {
-            length,
-            align_bits: element.align_bits(),
-            element_min_bits: super::min_bits(element),
-            element: Box::new(compile(element)),
-        }
-    }
-}
-
-/// One step of a skip program: a scope flattened into a list, so that skipping an event is a
-/// short loop rather than a walk down the tree.
+/// One step of a program: a scope flattened into a list, so that decoding or skipping an event
+/// is a short loop rather than a walk down the tree.
 #[derive(Debug)]
 pub(super) enum Op {
     Align(u32),
+    /// Decode programs only: align, and push the `Val::Struct` marker of a struct.
+    StructBegin(u32),
     /// Align to a byte, then move this many bits (fixed-size fields without effects, merged).
     SkipBytes(u64),
     Int(IntNode),
@@ -240,6 +190,105 @@ fn list_op(element: &FieldClass, length: Length) -> Op {
     }
 }
 
+/// The decode program of a scope: every field produces its `Val`s (see `crate::event::Val`).
+pub(super) fn compile_decode(fc: &FieldClass) -> Box<[Op]> {
+    let mut ops = Vec::new();
+    flatten_decode(fc, &mut ops);
+    ops.into()
+}
+
+fn flatten_decode(fc: &FieldClass, ops: &mut Vec<Op>) {
+    match fc {
+        FieldClass::Integer(ic) => ops.push(Op::Int(IntNode::new(ic))),
+        FieldClass::Enum(e) => ops.push(Op::Int(IntNode::new(&e.container))),
+        FieldClass::Float(f) => ops.push(Op::Float { align_bits: f.align_bits, size_bits: f.size_bits(), order: f.byte_order }),
+        FieldClass::String(_) => ops.push(Op::Str),
+        FieldClass::Array(a) => ops.push(decode_list_op(&a.element, Length::Fixed(a.length))),
+        FieldClass::Sequence(s) => ops.push(decode_list_op(&s.element, Length::Slot(s.length_slot))),
+        FieldClass::Struct(s) => {
+            ops.push(Op::StructBegin(struct_align(s)));
+            for m in &s.members {
+                flatten_decode(&m.class, ops);
+            }
+        }
+        FieldClass::Variant(v) => ops.push(Op::Variant {
+            tag_slot: v.tag_slot,
+            tag_signed: v.tag_signed,
+            selector: v.selector.clone().into(),
+            options: v.options.iter().map(|o| compile_decode(&o.class)).collect(),
+        }),
+    }
+}
+
+fn decode_list_op(element: &FieldClass, length: Length) -> Op {
+    if element.is_text_element() {
+        Op::Text { length }
+    } else {
+        Op::List {
+            length,
+            align_bits: element.align_bits(),
+            element_min_bits: super::min_bits(element),
+            element: compile_decode(element),
+        }
+    }
+}
+
+/// Runs a decode program, appending the fields' values to `out`.
+pub(super) fn decode(ops: &[Op], r: &mut Bits<'_>, st: &mut State, out: &mut Vec<Val>, depth: u32) -> Result<()> {
+    if depth > MAX_DECODE_DEPTH {
+        return Err(DecodeError::TooDeep { offset: r.offset() });
+    }
+    for op in ops {
+        match op {
+            Op::StructBegin(a) => {
+                r.align(*a)?;
+                out.push(Val::Struct);
+            }
+            Op::Int(n) => {
+                let v = n.read(r, st)?;
+                out.push(v);
+            }
+            Op::Str => {
+                let (start, len) = read_str(r)?;
+                out.push(Val::Str { start: start as u32, end: (start + len) as u32 });
+            }
+            Op::Float { align_bits, size_bits, order } => {
+                r.align(*align_bits)?;
+                out.push(Val::Float(read_float(r, *size_bits, *order)?));
+            }
+            Op::Text { length } => {
+                let (start, len) = read_text(r, length.get(st))?;
+                out.push(Val::Str { start: start as u32, end: (start + len) as u32 });
+            }
+            Op::List { length, align_bits, element_min_bits, element } => {
+                let n = length.get(st);
+                check_list(r, n, *align_bits, *element_min_bits)?;
+                out.push(Val::List(n as u32));
+                for _ in 0..n {
+                    decode(element, r, st, out, depth + 1)?;
+                    if out.len() > MAX_VALUES_PER_SCOPE {
+                        return Err(DecodeError::TooManyValues { offset: r.offset() });
+                    }
+                }
+            }
+            Op::Variant { tag_slot, tag_signed, selector, options } => {
+                let i = select(r, st, *tag_slot, *tag_signed, selector)?;
+                out.push(Val::Variant(i as u32));
+                decode(&options[i], r, st, out, depth + 1)?;
+            }
+            Op::Align(a) => r.align(*a)?,
+            Op::SkipBytes(bits) => {
+                r.align(8)?;
+                r.skip(*bits)?;
+            }
+        }
+    }
+    if out.len() > MAX_VALUES_PER_SCOPE {
+        return Err(DecodeError::TooManyValues { offset: r.offset() });
+    }
+    Ok(())
+}
+
 /// Runs a skip program: moves past the fields, applying their effects, producing no values.
 pub(super) fn skip(ops: &[Op], r: &mut Bits<'_>, st: &mut State, depth: u32) -> Result<()> {
     if depth > MAX_DECODE_DEPTH {
@@ -276,65 +325,10 @@ pub(super) fn skip(ops: &[Op], r: &mut Bits<'_>, st: &mut State, depth: u32) -> 
                 let i = select(r, st, *tag_slot, *tag_signed, selector)?;
                 skip(&options[i], r, st, depth + 1)?;
             }
+            Op::StructBegin(a) => r.align(*a)?,
         }
     }
     Ok(())
-}
-
-impl Node {
-    /// Appends this field's values to `out`.
-    pub(super) fn decode(&self, r: &mut Bits<'_>, st: &mut State, out: &mut Vec<Val>, depth: u32) -> Result<()> {
-        match &self.kind {
-            Kind::Int(n) => {
-                let v = n.read(r, st)?;
-                out.push(v);
-            }
-            Kind::Float { align_bits, size_bits, order } => {
-                r.align(*align_bits)?;
-                out.push(Val::Float(read_float(r, *size_bits, *order)?));
-            }
-            Kind::Str => {
-                let (start, len) = read_str(r)?;
-                out.push(Val::Str { start: start as u32, end: (start + len) as u32 });
-            }
-            Kind::Text { length } => {
-                let n = length.get(st);
-                let (start, len) = read_text(r, n)?;
-                out.push(Val::Str { start: start as u32, end: (start + len) as u32 });
-            }
-            Kind::List { length, align_bits, element_min_bits, element } => {
-                let n = length.get(st);
-                check_list(r, n, *align_bits, *element_min_bits)?;
-                out.push(Val::List(n as u32));
-                for _ in 0..n {
-                    element.decode(r, st, out, depth + 1)?;
-                    if out.len() > MAX_VALUES_PER_SCOPE {
-                        return Err(DecodeError::TooManyValues { offset: r.offset() });
-                    }
-                }
-            }
-            Kind::Struct { align_bits, members } => {
-                if depth > MAX_DECODE_DEPTH {
-                    return Err(DecodeError::TooDeep { offset: r.offset() });
-                }
-                r.align(*align_bits)?;
-                out.push(Val::Struct);
-                for m in members.iter() {
-                    m.decode(r, st, out, depth + 1)?;
-                }
-            }
-            Kind::Variant { tag_slot, tag_signed, selector, options } => {
-                if depth > MAX_DECODE_DEPTH {
-                    return Err(DecodeError::TooDeep { offset: r.offset() });
-                }
-                let i = select(r, st, *tag_slot, *tag_signed, selector)?;
-                out.push(Val::Variant(i as u32));
-                options[i].decode(r, st, out, depth + 1)?;
-            }
-        }
-        Ok(())
-    }
-
 }
 
 #[inline]
