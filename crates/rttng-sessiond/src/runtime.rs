@@ -164,6 +164,9 @@ pub fn serve(opt: Options) -> Result<(), String> {
         None => cmd.stderr(Stdio::null()),
     };
     let mut child = cmd.spawn().map_err(|e| format!("cannot start rttng-consumerd: {e}"))?;
+    // The Command holds our copy of the consumer's socket end: close it, or we would never
+    // see the consumer hang up.
+    drop(cmd);
     let consumer_pid = child.id();
     ours.set_read_timeout(Some(CONSUMER_TIMEOUT)).map_err(|e| e.to_string())?;
     let _ = std::fs::write(opt.rundir.join(paths::CONSUMER_PID_FILE), format!("{consumer_pid}\n"));

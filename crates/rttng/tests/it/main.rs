@@ -7,3 +7,6 @@ mod pipe;
 mod writer_samples;
 mod rotation;
 mod clock_freq;
+mod session_support;
+mod session_e2e;
+mod session_control;

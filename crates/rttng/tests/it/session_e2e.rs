@@ -1,0 +1,277 @@
+//! End-to-end session tests against real processes: `rttng` spawning `rttng-sessiond`,
+//! which spawns `rttng-consumerd`; the instrumented probe app registering; traces checked
+//! with babeltrace2 and `rttng view` (identical output required).
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::session_support::*;
+use crate::support::kill_process;
+
+fn all_seqs(n: u64) -> Vec<u64> {
+    (0..n).collect()
+}
+
+#[test]
+fn session_autospawn_records_from_the_first_event() {
+    let w = World::new("autospawn");
+    assert!(w.sessiond_pid().is_none());
+    let out = w.create(&["s1"]);
+    let pid = w.sessiond_pid().expect("create spawned a daemon");
+    assert!(out.starts_with(w.home.join("rttng-traces")), "{}", out.display());
+    assert!(out.file_name().unwrap().to_string_lossy().starts_with("s1-"));
+    w.ok(&["enable-event", "-u", "-a"]);
+    w.ok(&["start"]);
+    w.probe(&["--count", "50"]);
+    let stop = w.ok(&["stop"]);
+    assert!(stop.contains("Tracing stopped for session s1"), "{stop}");
+    // The same daemon serves later commands.
+    assert_eq!(w.sessiond_pid(), Some(pid));
+    let list = w.ok(&["list"]);
+    assert!(list.contains("1) s1 [inactive]"), "{list}");
+    let (text, _) = read_both(&out);
+    for name in ["probe:info", "probe:debug", "probe:warn", "other:info"] {
+        assert_eq!(seqs(&text, name), all_seqs(50), "{name}");
+    }
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:").and_then(|r| r.split_whitespace().next().map(str::to_string)))
+        .unwrap();
+    assert!(out.join(format!("ust/uid/{uid}/64-bit/metadata")).is_file());
+    assert!(out.join(format!("ust/uid/{uid}/64-bit/index")).is_dir());
+    w.ok(&["destroy"]);
+    let list = w.ok(&["list"]);
+    assert!(list.contains("Currently no available recording session"), "{list}");
+}
+
+#[test]
+fn session_no_sessiond_gives_a_clear_error() {
+    let w = World::new("nosessiond");
+    let f = w.rttng(&["-n", "list"]);
+    assert_eq!(f.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&f.stderr);
+    assert!(err.starts_with("Error: no session daemon for this user"), "{err}");
+    assert!(err.contains("rttng-sessiond --daemonize"), "{err}");
+    assert!(w.sessiond_pid().is_none());
+}
+
+#[test]
+fn session_rules_and_two_sessions_select_exactly() {
+    let w = World::new("rules");
+    let a = w.create(&["a"]);
+    w.ok(&["enable-event", "-u", "probe:*", "--loglevel", "INFO", "-x", "probe:warn", "-s", "a"]);
+    let b = w.create(&["b"]);
+    w.ok(&["enable-event", "-u", "other:info", "-s", "b"]);
+    w.ok(&["enable-event", "-u", "*", "--loglevel-only", "DEBUG", "-s", "b"]);
+    w.ok(&["start", "a"]);
+    w.ok(&["start", "b"]);
+    w.probe(&["--count", "20"]);
+    w.ok(&["stop", "a"]);
+    w.ok(&["stop", "b"]);
+    let (ta, _) = read_both(&a);
+    let (tb, _) = read_both(&b);
+    let na: Vec<String> = names(&ta).into_keys().collect();
+    let nb: Vec<String> = names(&tb).into_keys().collect();
+    // a: probe:* at least as severe as INFO, minus probe:warn: only probe:info (debug is 14 > 6).
+    assert_eq!(na, ["probe:info"]);
+    assert_eq!(seqs(&ta, "probe:info"), all_seqs(20));
+    // b: other:info, and exactly DEBUG: probe:debug.
+    assert_eq!(nb, ["other:info", "probe:debug"]);
+    assert_eq!(seqs(&tb, "probe:debug"), all_seqs(20));
+    let list = w.ok(&["list", "a"]);
+    assert!(list.contains("probe:* (loglevel: TRACE_INFO (<= 6)) (exclusions: probe:warn) (type: tracepoint) [enabled]"), "{list}");
+}
+
+#[test]
+fn session_per_process_buffers() {
+    let w = World::new("perpid");
+    let out = w.create(&["p"]);
+    w.ok(&["enable-channel", "-u", "--buffers-pid", "c"]);
+    w.ok(&["enable-event", "-u", "-c", "c", "probe:info"]);
+    w.ok(&["add-context", "-u", "-t", "vpid", "-t", "procname"]);
+    w.ok(&["start"]);
+    let f = w.probe(&["--count", "7"]);
+    assert!(f.stdout_text().contains("emitted 7"));
+    w.ok(&["stop"]);
+    let pid_dir = out.join("ust/pid");
+    let dirs: Vec<_> = std::fs::read_dir(&pid_dir).expect("ust/pid exists").flatten().collect();
+    assert_eq!(dirs.len(), 1);
+    let name = dirs[0].file_name().to_string_lossy().into_owned();
+    assert!(name.starts_with("session_probe-"), "{name}");
+    let (text, _) = read_both(&out);
+    assert_eq!(seqs(&text, "probe:info"), all_seqs(7));
+    assert!(text.contains("procname = \"session_probe\""), "{text}");
+    // The per-process trace says so in its env, like LTTng's.
+    let md = run_bounded_metadata(&dirs[0].path());
+    assert!(md.contains("tracer_buffering_scheme = \"pid\""), "{md}");
+    assert!(md.contains("vpid = "), "{md}");
+}
+
+fn run_bounded_metadata(trace: &Path) -> String {
+    let f = crate::support::run_bounded(Command::new("babeltrace2").args(["-o", "ctf-metadata"]).arg(trace), CMD_TIMEOUT).expect("bt2");
+    f.stdout_text()
+}
+
+#[test]
+fn session_enable_while_running_and_disable() {
+    let w = World::new("live");
+    let out = w.create(&["l"]);
+    w.ok(&["enable-channel", "-u", "channel0", "--switch-timer", "100000"]);
+    w.ok(&["enable-event", "-u", "other:info"]);
+    w.ok(&["start"]);
+    let go = w.tmp.path().join("go");
+    let (mut child, mut stdout) = w.spawn_probe(&["--count", "30", "--loop-until", go.to_str().unwrap()], "registered");
+    // Enable while it runs: the command returns once the app has applied it.
+    w.ok(&["enable-event", "-u", "probe:spin"]);
+    // Within a switch-timer period the consumer writes what was recorded, without a stop.
+    let data = out.join(format!("ust/uid/{}/64-bit", uid()));
+    wait_until("a packet written by the switch timer", || dir_bytes(&data, "channel0_") > 0);
+    w.ok(&["disable-event", "-u", "other:info"]);
+    std::fs::write(&go, b"").unwrap();
+    wait_line(&mut child, &mut stdout, "emitted");
+    let _ = child.wait();
+    w.ok(&["stop"]);
+    let (text, _) = read_both(&out);
+    let spins = seqs(&text, "probe:spin");
+    assert!(!spins.is_empty(), "no probe:spin event recorded after enabling");
+    // Once enabled, no event is missing: the recorded spins are consecutive.
+    assert_eq!(spins, (spins[0]..spins[0] + spins.len() as u64).collect::<Vec<_>>());
+    // other:info was disabled before the app emitted it.
+    assert!(seqs(&text, "other:info").is_empty(), "disabled events were recorded");
+}
+
+fn uid() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:").and_then(|r| r.split_whitespace().next().map(str::to_string)))
+        .unwrap()
+}
+
+fn dir_bytes(dir: &Path, prefix: &str) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn session_kill9_of_the_app_keeps_every_committed_event() {
+    let w = World::new("killapp");
+    let out = w.create(&["k"]);
+    w.ok(&["enable-event", "-u", "probe:info"]);
+    w.ok(&["start"]);
+    let (mut child, _stdout) = w.spawn_probe(&["--count", "1000", "--hang"], "emitted");
+    kill_process(child.id());
+    let _ = child.wait();
+    w.ok(&["stop"]);
+    let (text, _) = read_both(&out);
+    assert_eq!(seqs(&text, "probe:info"), all_seqs(1000));
+}
+
+#[test]
+fn session_kill9_of_the_consumer_is_reported_and_data_stays_readable() {
+    let w = World::new("killconsumer");
+    let out = w.create(&["c"]);
+    w.ok(&["enable-channel", "-u", "channel0", "--subbuf-size", "4096", "--num-subbuf", "64"]);
+    w.ok(&["enable-event", "-u", "probe:info"]);
+    w.ok(&["start"]);
+    w.probe(&["--count", "5000"]);
+    let data = out.join(format!("ust/uid/{}/64-bit", uid()));
+    // Full sub-buffers are written as soon as they complete (5000 records of ~14 bytes
+    // fill more than 8 sub-buffers of 4 KiB, over at most 2 CPUs).
+    wait_until("packets written", || dir_bytes(&data, "channel0_") >= 4 * 4096);
+    let cpid = w.consumerd_pid().expect("consumer pid");
+    kill_process(cpid);
+    assert!(wait_gone(cpid, WAIT_TIMEOUT));
+    let stop = w.rttng(&["stop"]);
+    let err = String::from_utf8_lossy(&stop.stderr);
+    assert_eq!(stop.status.code(), Some(4), "{err}");
+    assert!(err.contains("consumer daemon is gone"), "{err}");
+    assert!(err.contains("stays readable"), "{err}");
+    let list = w.rttng(&["list", "c"]);
+    assert!(String::from_utf8_lossy(&list.stderr).contains("consumer daemon is gone"));
+    let (text, _) = read_both(&out);
+    let got = seqs(&text, "probe:info");
+    assert!(got.len() >= 100, "only {} events readable", got.len());
+    assert_eq!(got, all_seqs(got.len() as u64), "written events must be a prefix");
+}
+
+#[test]
+fn session_discarded_events_match_babeltrace2() {
+    let w = World::new("discard");
+    let out = w.create(&["d"]);
+    w.ok(&["enable-channel", "-u", "channel0", "--subbuf-size", "4096", "--num-subbuf", "2"]);
+    w.ok(&["enable-event", "-u", "-a"]);
+    w.ok(&["start"]);
+    w.probe(&["--count", "20000"]);
+    w.ok(&["stop"]);
+    let list = w.ok(&["list", "d"]);
+    let ours: u64 = list
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Discarded events:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("discarded line");
+    let (_, bt_err) = read_both(&out);
+    let theirs: u64 = bt_err
+        .lines()
+        .filter_map(|l| l.strip_prefix("WARNING: Tracer discarded "))
+        .filter_map(|r| r.split(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert!(!bt_err.contains("may have discarded"), "{bt_err}");
+    assert!(ours > 0, "expected losses with 2 x 4 KiB sub-buffers:\n{list}");
+    assert_eq!(ours, theirs, "list says {ours}, babeltrace2 says {theirs}");
+}
+
+#[test]
+fn session_sigterm_stops_sessions_with_a_complete_trace() {
+    let w = World::new("sigterm");
+    let out = w.create(&["t"]);
+    w.ok(&["enable-event", "-u", "probe:warn"]);
+    w.ok(&["start"]);
+    w.probe(&["--count", "33"]);
+    let pid = w.sessiond_pid().unwrap();
+    let cpid = w.consumerd_pid().unwrap();
+    Command::new("kill").args(["-s", "TERM", &pid.to_string()]).status().unwrap();
+    assert!(wait_gone(pid, WAIT_TIMEOUT), "sessiond did not exit on SIGTERM");
+    assert!(wait_gone(cpid, WAIT_TIMEOUT), "consumerd did not exit");
+    let (text, _) = read_both(&out);
+    assert_eq!(seqs(&text, "probe:warn"), all_seqs(33));
+}
+
+#[test]
+fn session_tracefile_rotation_keeps_count_files() {
+    let w = World::new("rotate");
+    let out = w.create(&["r"]);
+    w.ok(&["enable-channel", "-u", "channel0", "--subbuf-size", "4096", "--num-subbuf", "64", "--tracefile-size", "8192", "--tracefile-count", "2"]);
+    w.ok(&["enable-event", "-u", "probe:info"]);
+    w.ok(&["start"]);
+    w.probe(&["--count", "3000"]);
+    w.ok(&["stop"]);
+    let dir = out.join(format!("ust/uid/{}/64-bit", uid()));
+    for e in std::fs::read_dir(&dir).unwrap().flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.starts_with("channel0_") {
+            assert!(e.metadata().unwrap().len() <= 8192, "{n} exceeds the trace file size");
+        }
+    }
+    let files: Vec<String> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with("channel0_")).collect();
+    // At most 2 files per CPU stream.
+    let mut per_cpu = std::collections::BTreeMap::new();
+    for f in &files {
+        let cpu = f.split('_').nth(1).unwrap().to_string();
+        *per_cpu.entry(cpu).or_insert(0) += 1;
+    }
+    assert!(per_cpu.values().all(|&n| n <= 2), "{files:?}");
+    let (text, _) = read_both(&out);
+    let got = seqs(&text, "probe:info");
+    assert!(!got.is_empty());
+    // The newest events are kept.
+    assert_eq!(*got.last().unwrap(), 2999);
+}
