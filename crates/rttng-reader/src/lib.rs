@@ -78,7 +78,7 @@ impl TraceSet {
     }
 
     /// Every message of every stream, events in timestamp order. `f` returns `false` to stop.
-    pub fn for_each_message(&self, f: &mut dyn FnMut(Message<'_>) -> bool) -> Result<(), ReadError> {
+    pub fn for_each_message(&self, f: &mut dyn FnMut(&Message<'_>) -> bool) -> Result<(), ReadError> {
         merge::run(self, f)
     }
 

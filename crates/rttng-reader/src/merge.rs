@@ -197,35 +197,74 @@ impl<'a> Cursor<'a> {
     }
 }
 
-pub fn run(set: &TraceSet, f: &mut dyn FnMut(Message<'_>) -> bool) -> Result<(), ReadError> {
+/// Up to this many streams, the earliest is found by a linear scan, cheaper than a heap.
+const LINEAR_MERGE_MAX_STREAMS: usize = 16;
+
+/// The cursors that have a next event, by merge key `(time, cursor index)`.
+enum Queue {
+    Linear(Vec<(i64, usize)>),
+    Heap(BinaryHeap<Reverse<(i64, usize)>>),
+}
+
+impl Queue {
+    fn new(streams: usize) -> Queue {
+        if streams <= LINEAR_MERGE_MAX_STREAMS {
+            Queue::Linear(Vec::with_capacity(streams))
+        } else {
+            Queue::Heap(BinaryHeap::with_capacity(streams))
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, key: (i64, usize)) {
+        match self {
+            Queue::Linear(v) => v.push(key),
+            Queue::Heap(h) => h.push(Reverse(key)),
+        }
+    }
+
+    /// Removes and returns the cursor index with the smallest key.
+    #[inline]
+    fn pop(&mut self) -> Option<usize> {
+        match self {
+            Queue::Linear(v) => {
+                let (pos, _) = v.iter().enumerate().min_by_key(|(_, k)| **k)?;
+                Some(v.swap_remove(pos).1)
+            }
+            Queue::Heap(h) => h.pop().map(|Reverse((_, i))| i),
+        }
+    }
+}
+
+pub fn run(set: &TraceSet, f: &mut dyn FnMut(&Message<'_>) -> bool) -> Result<(), ReadError> {
     let mut cursors: Vec<Cursor<'_>> =
         set.traces.iter().flat_map(|t| t.streams.iter().map(move |s| Cursor::new(t, s))).collect();
-    let mut heap = BinaryHeap::with_capacity(cursors.len());
+    let mut heap = Queue::new(cursors.len());
     let mut lost = Vec::new();
     for (i, c) in cursors.iter_mut().enumerate() {
         let more = c.advance(&mut lost)?;
         for d in lost.drain(..) {
-            if !f(Message::Discarded(d)) {
+            if !f(&Message::Discarded(d)) {
                 return Ok(());
             }
         }
         if more {
-            heap.push(Reverse((c.key(), i)));
+            heap.push((c.key(), i));
         }
     }
-    while let Some(Reverse((_, i))) = heap.pop() {
+    while let Some(i) = heap.pop() {
         let c = &mut cursors[i];
-        if !f(Message::Event { trace: c.trace, view: c.view() }) {
+        if !f(&Message::Event { trace: c.trace, view: c.view() }) {
             return Ok(());
         }
         let more = c.advance(&mut lost)?;
         for d in lost.drain(..) {
-            if !f(Message::Discarded(d)) {
+            if !f(&Message::Discarded(d)) {
                 return Ok(());
             }
         }
         if more {
-            heap.push(Reverse((c.key(), i)));
+            heap.push((c.key(), i));
         }
     }
     Ok(())

@@ -67,7 +67,7 @@ pub fn run(args: &ViewArgs) -> Result<()> {
     let mut io_error = None;
     set.for_each_message(&mut |msg| {
         match msg {
-            Message::Event { trace, view } => printer.write_event(&view, &trace.name, &mut buf),
+            Message::Event { trace, view } => printer.write_event(view, &trace.name, &mut buf),
             Message::Discarded(d) => {
                 let kind = match d.kind {
                     DiscardKind::Events => rttng_text::DiscardKind::Events,
