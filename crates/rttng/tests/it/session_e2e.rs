@@ -275,3 +275,39 @@ fn session_tracefile_rotation_keeps_count_files() {
     // The newest events are kept.
     assert_eq!(*got.last().unwrap(), 2999);
 }
+
+#[test]
+fn session_status_view_and_list_apps() {
+    let w = World::new("status");
+    w.create(&["v"]);
+    w.ok(&["enable-event", "-u", "probe:warn"]);
+    w.ok(&["start"]);
+    let (mut child, _stdout) = w.spawn_probe(&["--count", "3", "--hang"], "emitted");
+    let apps = w.ok(&["list", "-u"]);
+    assert!(apps.contains(&format!("PID: {} - Name: ", child.id())), "{apps}");
+    assert!(apps.contains("      probe:warn (loglevel: TRACE_WARNING (4)) (type: tracepoint)"), "{apps}");
+    assert!(apps.contains("      probe:debug (loglevel: TRACE_DEBUG (14)) (type: tracepoint)"), "{apps}");
+    let fields = w.ok(&["list", "-u", "-f"]);
+    assert!(fields.contains("        field: text (string)"), "{fields}");
+    kill_process(child.id());
+    let _ = child.wait();
+    w.ok(&["stop"]);
+    let status = w.ok(&["status"]);
+    assert!(status.starts_with("Recording session v: [inactive]"), "{status}");
+    assert!(status.contains("      probe:warn (type: tracepoint) [enabled]"), "{status}");
+    // `view` with no argument shows the current session, `view NAME` that session.
+    let current = w.ok(&["view"]);
+    let named = w.ok(&["view", "v"]);
+    assert_eq!(current, named);
+    assert_eq!(seqs(&current, "probe:warn"), all_seqs(3));
+}
+
+#[test]
+fn session_demo_traces_the_example_app() {
+    let w = World::new("demo");
+    let out = w.ok(&["demo", "--", "--count", "4"]);
+    let path = out.lines().find_map(|l| l.strip_prefix("Trace written to ")).expect("trace path line");
+    let (text, _) = read_both(Path::new(path.trim()));
+    assert_eq!(seqs(&text, "rttng_example:tick"), all_seqs(4));
+    assert_eq!(out.matches("rttng_example:tick").count(), 4, "{out}");
+}
