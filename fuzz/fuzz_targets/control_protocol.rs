@@ -23,7 +23,10 @@ fn check<T: Wire + PartialEq + std::fmt::Debug>(data: &[u8], kind: Kind) {
     }
     // As a bare payload.
     if let Ok(v) = rttng_proto::wire::decode_all::<T>(data) {
-        assert_eq!(rttng_proto::wire::decode_all::<T>(&rttng_proto::wire::encode(&v)).expect("re-decode"), v);
+        assert_eq!(
+            rttng_proto::wire::decode_all::<T>(&rttng_proto::wire::encode(&v)).expect("re-decode"),
+            v
+        );
     }
 }
 

@@ -35,7 +35,11 @@ struct Handle {
 }
 
 fn log(msg: &str) {
-    let _ = writeln!(std::io::stderr(), "rttng-consumerd[{}]: {msg}", std::process::id());
+    let _ = writeln!(
+        std::io::stderr(),
+        "rttng-consumerd[{}]: {msg}",
+        std::process::id()
+    );
 }
 
 fn main() {
@@ -46,7 +50,9 @@ fn main() {
     let sock = match std::io::stdin().as_fd().try_clone_to_owned() {
         Ok(fd) => UnixStream::from(fd),
         Err(e) => {
-            log(&format!("cannot use standard input as the control socket: {e}"));
+            log(&format!(
+                "cannot use standard input as the control socket: {e}"
+            ));
             std::process::exit(3);
         }
     };
@@ -93,32 +99,64 @@ fn finish(h: Handle) {
 fn ask(h: &Handle, make: impl FnOnce(mpsc::Sender<ConsumerReply>) -> Cmd) -> ConsumerReply {
     let (tx, rx) = mpsc::channel();
     if h.tx.send(make(tx)).is_err() {
-        return ConsumerReply::Error { message: "buffer thread is gone".into() };
+        return ConsumerReply::Error {
+            message: "buffer thread is gone".into(),
+        };
     }
-    rx.recv().unwrap_or(ConsumerReply::Error { message: "buffer thread is gone".into() })
+    rx.recv().unwrap_or(ConsumerReply::Error {
+        message: "buffer thread is gone".into(),
+    })
 }
 
-fn handle(req: ConsumerRequest, buffers: &mut BTreeMap<u64, Handle>) -> (ConsumerReply, Option<std::os::fd::OwnedFd>) {
-    let unknown = |id: u64| ConsumerReply::Error { message: format!("no buffer {id}") };
+fn handle(
+    req: ConsumerRequest,
+    buffers: &mut BTreeMap<u64, Handle>,
+) -> (ConsumerReply, Option<std::os::fd::OwnedFd>) {
+    let unknown = |id: u64| ConsumerReply::Error {
+        message: format!("no buffer {id}"),
+    };
     match req {
         ConsumerRequest::AddBuffer { spec } => {
             if buffers.contains_key(&spec.buffer_id) {
-                return (ConsumerReply::Error { message: format!("buffer {} exists", spec.buffer_id) }, None);
+                return (
+                    ConsumerReply::Error {
+                        message: format!("buffer {} exists", spec.buffer_id),
+                    },
+                    None,
+                );
             }
             match BufferWorker::new(&spec) {
                 Ok((worker, fd, producer)) => {
                     let (tx, rx) = mpsc::channel();
                     let cpus = spec.cpu_count;
                     let thread = std::thread::spawn(move || worker.run(rx));
-                    buffers.insert(spec.buffer_id, Handle { tx, producer, cpus, thread });
+                    buffers.insert(
+                        spec.buffer_id,
+                        Handle {
+                            tx,
+                            producer,
+                            cpus,
+                            thread,
+                        },
+                    );
                     (ConsumerReply::Ok, Some(fd))
                 }
                 Err(e) => (ConsumerReply::Error { message: e }, None),
             }
         }
-        ConsumerRequest::AppendMetadata { trace_dir, uuid, text } => {
+        ConsumerRequest::AppendMetadata {
+            trace_dir,
+            uuid,
+            text,
+        } => {
             let r = append_metadata(&trace_dir, uuid, &text);
-            (r.map_or_else(|message| ConsumerReply::Error { message }, |()| ConsumerReply::Ok), None)
+            (
+                r.map_or_else(
+                    |message| ConsumerReply::Error { message },
+                    |()| ConsumerReply::Ok,
+                ),
+                None,
+            )
         }
         ConsumerRequest::Flush { buffer_id } => match buffers.get(&buffer_id) {
             Some(h) => {
@@ -161,12 +199,19 @@ fn append_metadata(trace_dir: &str, uuid: [u8; 16], text: &str) -> Result<(), St
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {trace_dir}: {e}"))?;
     let path = dir.join("metadata");
-    let bytes = rttng_ctf::emit::packetize_metadata(text, uuid, rttng_ctf::ir::ByteOrder::NATIVE, METADATA_PACKET_BYTES);
+    let bytes = rttng_ctf::emit::packetize_metadata(
+        text,
+        uuid,
+        rttng_ctf::ir::ByteOrder::NATIVE,
+        METADATA_PACKET_BYTES,
+    );
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    f.write_all(&bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    f.sync_data().map_err(|e| format!("cannot sync {}: {e}", path.display()))
+    f.write_all(&bytes)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    f.sync_data()
+        .map_err(|e| format!("cannot sync {}: {e}", path.display()))
 }

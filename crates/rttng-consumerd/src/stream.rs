@@ -71,23 +71,45 @@ impl BufferWorker {
     pub fn new(spec: &BufferSpec) -> Result<(BufferWorker, OwnedFd, Producer), String> {
         let dir = PathBuf::from(&spec.trace_dir);
         if !dir.is_absolute() || spec.channel.contains('/') || spec.channel.starts_with('.') {
-            return Err(format!("bad trace directory or channel name: {} {}", spec.trace_dir, spec.channel));
+            return Err(format!(
+                "bad trace directory or channel name: {} {}",
+                spec.trace_dir, spec.channel
+            ));
         }
-        std::fs::create_dir_all(dir.join("index")).map_err(|e| format!("cannot create {}/index: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir.join("index"))
+            .map_err(|e| format!("cannot create {}/index: {e}", dir.display()))?;
         let config = Config {
             cpu_count: spec.cpu_count,
             subbuf_count: spec.subbuf_count,
             subbuf_bytes: spec.subbuf_bytes,
-            mode: if spec.overwrite { Mode::Overwrite } else { Mode::Discard },
+            mode: if spec.overwrite {
+                Mode::Overwrite
+            } else {
+                Mode::Discard
+            },
             stream_id: spec.stream_id,
             uuid: spec.uuid,
         };
-        let consumer = Consumer::create(&config).map_err(|e| format!("cannot create the ring buffer: {e}"))?;
-        let fd = consumer.fd().try_clone_to_owned().map_err(|e| format!("cannot duplicate the ring buffer fd: {e}"))?;
+        let consumer =
+            Consumer::create(&config).map_err(|e| format!("cannot create the ring buffer: {e}"))?;
+        let fd = consumer
+            .fd()
+            .try_clone_to_owned()
+            .map_err(|e| format!("cannot duplicate the ring buffer fd: {e}"))?;
         let producer = consumer.producer();
         let us = |v: u64| (v > 0).then(|| Duration::from_micros(v));
         let streams = (0..spec.cpu_count)
-            .map(|cpu| StreamFile { cpu, data: None, index: None, offset: 0, file_no: 0, last_seq: None, last_discarded: 0, lost: 0, written: 0 })
+            .map(|cpu| StreamFile {
+                cpu,
+                data: None,
+                index: None,
+                offset: 0,
+                file_no: 0,
+                last_seq: None,
+                last_discarded: 0,
+                lost: 0,
+                written: 0,
+            })
             .collect();
         let w = BufferWorker {
             consumer,
@@ -107,7 +129,10 @@ impl BufferWorker {
     pub fn run(mut self, rx: mpsc::Receiver<Cmd>) {
         let mut next_switch = self.switch_timer.map(|p| Instant::now() + p);
         loop {
-            let mut timeout = self.read_timer.unwrap_or(COMMAND_LATENCY).min(COMMAND_LATENCY);
+            let mut timeout = self
+                .read_timer
+                .unwrap_or(COMMAND_LATENCY)
+                .min(COMMAND_LATENCY);
             if let Some(at) = next_switch {
                 timeout = timeout.min(at.saturating_duration_since(Instant::now()));
             }
@@ -182,7 +207,9 @@ impl BufferWorker {
 
     fn result(&self) -> ConsumerReply {
         if self.errors > 0 {
-            ConsumerReply::Error { message: format!("{} write errors in {}", self.errors, self.dir.display()) }
+            ConsumerReply::Error {
+                message: format!("{} write errors in {}", self.errors, self.dir.display()),
+            }
         } else {
             ConsumerReply::Ok
         }
@@ -202,7 +229,8 @@ impl BufferWorker {
     fn flush_all(&mut self, carry_losses: bool) {
         let ts = rttng_clock::now();
         for cpu in 0..self.consumer.cpu_count() {
-            let grew = self.consumer.events_discarded(cpu) > self.streams[cpu as usize].last_discarded;
+            let grew =
+                self.consumer.events_discarded(cpu) > self.streams[cpu as usize].last_discarded;
             let _ = self.consumer.flush(cpu, ts, carry_losses && grew);
         }
     }
@@ -242,9 +270,13 @@ impl BufferWorker {
         let name = self.file_name(cpu, s.file_no);
         let data_path = self.dir.join(&name);
         let index_path = self.dir.join("index").join(format!("{name}.idx"));
-        let data = File::create(&data_path).map_err(|e| format!("cannot create {}: {e}", data_path.display()))?;
-        let mut index = File::create(&index_path).map_err(|e| format!("cannot create {}: {e}", index_path.display()))?;
-        index.write_all(&encode_index(&[], IndexVersion::V1_1)).map_err(|e| format!("cannot write {}: {e}", index_path.display()))?;
+        let data = File::create(&data_path)
+            .map_err(|e| format!("cannot create {}: {e}", data_path.display()))?;
+        let mut index = File::create(&index_path)
+            .map_err(|e| format!("cannot create {}: {e}", index_path.display()))?;
+        index
+            .write_all(&encode_index(&[], IndexVersion::V1_1))
+            .map_err(|e| format!("cannot write {}: {e}", index_path.display()))?;
         let s = &mut self.streams[cpu as usize];
         s.data = Some(data);
         s.index = Some(index);
@@ -256,7 +288,11 @@ impl BufferWorker {
         let len = bytes.len() as u64;
         {
             let s = &mut self.streams[cpu as usize];
-            if s.data.is_some() && self.tracefile_size > 0 && s.offset > 0 && s.offset + len > self.tracefile_size {
+            if s.data.is_some()
+                && self.tracefile_size > 0
+                && s.offset > 0
+                && s.offset + len > self.tracefile_size
+            {
                 s.data = None;
                 s.index = None;
                 s.file_no += 1;
@@ -265,7 +301,8 @@ impl BufferWorker {
                     let old = s.file_no - self.tracefile_count;
                     let name = self.file_name(cpu, old);
                     let _ = std::fs::remove_file(self.dir.join(&name));
-                    let _ = std::fs::remove_file(self.dir.join("index").join(format!("{name}.idx")));
+                    let _ =
+                        std::fs::remove_file(self.dir.join("index").join(format!("{name}.idx")));
                 }
             }
         }
@@ -294,9 +331,12 @@ impl BufferWorker {
         let (Some(data), Some(index)) = (s.data.as_mut(), s.index.as_mut()) else {
             return Err("stream file not open".into());
         };
-        data.write_all(bytes).map_err(|e| format!("cannot write stream file of cpu {cpu}: {e}"))?;
+        data.write_all(bytes)
+            .map_err(|e| format!("cannot write stream file of cpu {cpu}: {e}"))?;
         let idx = encode_index(&[entry], IndexVersion::V1_1);
-        index.write_all(&idx[16..]).map_err(|e| format!("cannot write index of cpu {cpu}: {e}"))?;
+        index
+            .write_all(&idx[16..])
+            .map_err(|e| format!("cannot write index of cpu {cpu}: {e}"))?;
         s.offset += len;
         s.written += 1;
         Ok(())

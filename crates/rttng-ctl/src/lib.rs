@@ -9,8 +9,8 @@
 #![deny(unsafe_code)]
 
 use rttng_proto::sock::{self, RecvError};
-pub use rttng_proto::{self as proto, ErrorCode, Request, Response};
 use rttng_proto::Kind;
+pub use rttng_proto::{self as proto, ErrorCode, Request, Response};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -26,7 +26,10 @@ pub const SPAWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `$RTTNG_HOME`, defaulting to `$HOME`.
 pub fn home() -> PathBuf {
-    std::env::var_os("RTTNG_HOME").or_else(|| std::env::var_os("HOME")).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp"))
+    std::env::var_os("RTTNG_HOME")
+        .or_else(|| std::env::var_os("HOME"))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
 }
 
 #[allow(unsafe_code)]
@@ -50,15 +53,32 @@ pub fn user_rundir() -> PathBuf {
 #[derive(Debug)]
 pub enum CtlError {
     /// No daemon answers and spawning was not allowed.
-    NoDaemon { rundir: PathBuf },
+    NoDaemon {
+        rundir: PathBuf,
+    },
     /// The daemon's socket refused us.
-    PermissionDenied { socket: PathBuf, group: String },
+    PermissionDenied {
+        socket: PathBuf,
+        group: String,
+    },
     /// Starting the daemon failed.
-    Spawn { program: PathBuf, message: String },
-    Io { socket: PathBuf, source: std::io::Error },
-    Protocol { socket: PathBuf, message: String },
+    Spawn {
+        program: PathBuf,
+        message: String,
+    },
+    Io {
+        socket: PathBuf,
+        source: std::io::Error,
+    },
+    Protocol {
+        socket: PathBuf,
+        message: String,
+    },
     /// The daemon refused the request.
-    Daemon { code: ErrorCode, message: String },
+    Daemon {
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 impl std::fmt::Display for CtlError {
@@ -97,7 +117,11 @@ pub struct ConnectOptions {
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        ConnectOptions { spawn: true, sessiond_path: None, group: "tracing".into() }
+        ConnectOptions {
+            spawn: true,
+            sessiond_path: None,
+            group: "tracing".into(),
+        }
     }
 }
 
@@ -112,7 +136,10 @@ fn try_connect(socket: &Path, group: &str) -> Result<Option<UnixStream>, CtlErro
     match UnixStream::connect(socket) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            Err(CtlError::PermissionDenied { socket: socket.to_path_buf(), group: group.to_string() })
+            Err(CtlError::PermissionDenied {
+                socket: socket.to_path_buf(),
+                group: group.to_string(),
+            })
         }
         Err(_) => Ok(None),
     }
@@ -125,7 +152,10 @@ fn sessiond_program(opts: &ConnectOptions) -> PathBuf {
     if let Some(p) = std::env::var_os("RTTNG_SESSIOND_PATH") {
         return p.into();
     }
-    if let Some(p) = std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join("rttng-sessiond"))) {
+    if let Some(p) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("rttng-sessiond")))
+    {
         if p.exists() {
             return p;
         }
@@ -137,8 +167,16 @@ fn sessiond_program(opts: &ConnectOptions) -> PathBuf {
 pub fn spawn_daemon(opts: &ConnectOptions) -> Result<(), CtlError> {
     let program = sessiond_program(opts);
     let mut cmd = Command::new(&program);
-    cmd.arg("--daemonize").arg("--group").arg(&opts.group).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
-    let child = cmd.spawn().map_err(|e| CtlError::Spawn { program: program.clone(), message: e.to_string() })?;
+    cmd.arg("--daemonize")
+        .arg("--group")
+        .arg(&opts.group)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().map_err(|e| CtlError::Spawn {
+        program: program.clone(),
+        message: e.to_string(),
+    })?;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
@@ -148,23 +186,43 @@ pub fn spawn_daemon(opts: &ConnectOptions) -> Result<(), CtlError> {
         Ok(Ok(out)) => {
             let err = String::from_utf8_lossy(&out.stderr);
             let err = err.trim().trim_start_matches("Error: ");
-            Err(CtlError::Spawn { program, message: if err.is_empty() { format!("it exited with {}", out.status) } else { err.to_string() } })
+            Err(CtlError::Spawn {
+                program,
+                message: if err.is_empty() {
+                    format!("it exited with {}", out.status)
+                } else {
+                    err.to_string()
+                },
+            })
         }
-        Ok(Err(e)) => Err(CtlError::Spawn { program, message: e.to_string() }),
-        Err(_) => Err(CtlError::Spawn { program, message: format!("no readiness within {}s", SPAWN_TIMEOUT.as_secs()) }),
+        Ok(Err(e)) => Err(CtlError::Spawn {
+            program,
+            message: e.to_string(),
+        }),
+        Err(_) => Err(CtlError::Spawn {
+            program,
+            message: format!("no readiness within {}s", SPAWN_TIMEOUT.as_secs()),
+        }),
     }
 }
 
 fn in_group(group: &str) -> bool {
-    let Ok(text) = std::fs::read_to_string("/etc/group") else { return false };
+    let Ok(text) = std::fs::read_to_string("/etc/group") else {
+        return false;
+    };
     let Some(gid) = text.lines().find_map(|l| {
         let mut f = l.split(':');
-        (f.next()? == group).then(|| f.nth(1)?.parse::<u32>().ok()).flatten()
+        (f.next()? == group)
+            .then(|| f.nth(1)?.parse::<u32>().ok())
+            .flatten()
     }) else {
         return false;
     };
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status.lines().filter(|l| l.starts_with("Groups:") || l.starts_with("Gid:")).any(|l| l.split_whitespace().skip(1).any(|g| g.parse() == Ok(gid)))
+    status
+        .lines()
+        .filter(|l| l.starts_with("Groups:") || l.starts_with("Gid:"))
+        .any(|l| l.split_whitespace().skip(1).any(|g| g.parse() == Ok(gid)))
 }
 
 impl Client {
@@ -182,12 +240,16 @@ impl Client {
             return Ok(Client::from_stream(s, own));
         }
         if !opts.spawn {
-            return Err(CtlError::NoDaemon { rundir: user_rundir() });
+            return Err(CtlError::NoDaemon {
+                rundir: user_rundir(),
+            });
         }
         spawn_daemon(opts)?;
         match try_connect(&own, &opts.group)? {
             Some(s) => Ok(Client::from_stream(s, own)),
-            None => Err(CtlError::NoDaemon { rundir: user_rundir() }),
+            None => Err(CtlError::NoDaemon {
+                rundir: user_rundir(),
+            }),
         }
     }
 
@@ -195,7 +257,9 @@ impl Client {
     pub fn connect_to(socket: &Path) -> Result<Client, CtlError> {
         match try_connect(socket, "tracing")? {
             Some(s) => Ok(Client::from_stream(s, socket.to_path_buf())),
-            None => Err(CtlError::NoDaemon { rundir: socket.parent().map(Path::to_path_buf).unwrap_or_default() }),
+            None => Err(CtlError::NoDaemon {
+                rundir: socket.parent().map(Path::to_path_buf).unwrap_or_default(),
+            }),
         }
     }
 
@@ -206,12 +270,25 @@ impl Client {
 
     /// Sends a request and returns the daemon's response (an `Error` response included).
     pub fn request(&mut self, req: &Request) -> Result<Response, CtlError> {
-        sock::send(&self.stream, Kind::Request, req, None).map_err(|source| CtlError::Io { socket: self.socket.clone(), source })?;
+        sock::send(&self.stream, Kind::Request, req, None).map_err(|source| CtlError::Io {
+            socket: self.socket.clone(),
+            source,
+        })?;
         match sock::recv::<Response>(&self.stream, Kind::Response) {
             Ok((r, _)) => Ok(r),
-            Err(RecvError::Closed) => Err(CtlError::Protocol { socket: self.socket.clone(), message: "the session daemon closed the connection (did it exit? see its log)".into() }),
-            Err(RecvError::Io(source)) => Err(CtlError::Io { socket: self.socket.clone(), source }),
-            Err(RecvError::Frame(e)) => Err(CtlError::Protocol { socket: self.socket.clone(), message: e.to_string() }),
+            Err(RecvError::Closed) => Err(CtlError::Protocol {
+                socket: self.socket.clone(),
+                message: "the session daemon closed the connection (did it exit? see its log)"
+                    .into(),
+            }),
+            Err(RecvError::Io(source)) => Err(CtlError::Io {
+                socket: self.socket.clone(),
+                source,
+            }),
+            Err(RecvError::Frame(e)) => Err(CtlError::Protocol {
+                socket: self.socket.clone(),
+                message: e.to_string(),
+            }),
         }
     }
 
@@ -236,7 +313,10 @@ pub fn rc_path() -> PathBuf {
 /// The current session (`session=NAME` in `$RTTNG_HOME/.rttngrc`).
 pub fn current_session() -> Option<String> {
     let text = std::fs::read_to_string(rc_path()).ok()?;
-    text.lines().find_map(|l| l.strip_prefix("session=")).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+    text.lines()
+        .find_map(|l| l.strip_prefix("session="))
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 /// Makes `name` the current session.
@@ -257,7 +337,9 @@ mod tests {
 
     #[test]
     fn no_daemon_error_names_the_fix() {
-        let e = CtlError::NoDaemon { rundir: "/x/.rttng".into() };
+        let e = CtlError::NoDaemon {
+            rundir: "/x/.rttng".into(),
+        };
         let s = e.to_string();
         assert!(s.starts_with("no session daemon for this user"), "{s}");
         assert!(s.contains("rttng-sessiond --daemonize"), "{s}");

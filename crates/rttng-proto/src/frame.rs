@@ -61,13 +61,26 @@ pub struct FrameHeader {
 /// Why a frame header is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FrameError {
-    BadMagic { found: u32 },
+    BadMagic {
+        found: u32,
+    },
     /// Another major version: the peers cannot talk.
-    Version { major: u16, minor: u16 },
-    UnknownKind { kind: u32 },
+    Version {
+        major: u16,
+        minor: u16,
+    },
+    UnknownKind {
+        kind: u32,
+    },
     /// The kind is valid but not the one this receiver expects.
-    UnexpectedKind { expected: Kind, found: Kind },
-    TooLarge { payload_bytes: u32, max: u32 },
+    UnexpectedKind {
+        expected: Kind,
+        found: Kind,
+    },
+    TooLarge {
+        payload_bytes: u32,
+        max: u32,
+    },
     Payload(DecodeError),
 }
 
@@ -125,13 +138,23 @@ pub fn decode_header(h: &[u8; HEADER_BYTES], expected: Kind) -> Result<FrameHead
     let raw_kind = u32_at(8);
     let kind = Kind::from_u32(raw_kind).ok_or(FrameError::UnknownKind { kind: raw_kind })?;
     if kind != expected {
-        return Err(FrameError::UnexpectedKind { expected, found: kind });
+        return Err(FrameError::UnexpectedKind {
+            expected,
+            found: kind,
+        });
     }
     let payload_bytes = u32_at(12);
     if payload_bytes > MAX_PAYLOAD_BYTES {
-        return Err(FrameError::TooLarge { payload_bytes, max: MAX_PAYLOAD_BYTES });
+        return Err(FrameError::TooLarge {
+            payload_bytes,
+            max: MAX_PAYLOAD_BYTES,
+        });
     }
-    Ok(FrameHeader { kind, minor, payload_bytes })
+    Ok(FrameHeader {
+        kind,
+        minor,
+        payload_bytes,
+    })
 }
 
 /// A whole frame (header + payload) for `msg`. Fails only if the payload exceeds the limit.
@@ -141,7 +164,10 @@ pub fn encode_frame<T: Wire>(kind: Kind, msg: &T) -> Result<Vec<u8>, FrameError>
     let payload = payload.into_bytes();
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
     if len > MAX_PAYLOAD_BYTES {
-        return Err(FrameError::TooLarge { payload_bytes: len, max: MAX_PAYLOAD_BYTES });
+        return Err(FrameError::TooLarge {
+            payload_bytes: len,
+            max: MAX_PAYLOAD_BYTES,
+        });
     }
     let mut out = Vec::with_capacity(HEADER_BYTES + payload.len());
     out.extend_from_slice(&encode_header(kind, len));
@@ -156,7 +182,10 @@ pub fn decode_frame<T: Wire>(bytes: &[u8], expected: Kind) -> Result<T, FrameErr
     };
     let h = decode_header(head, expected)?;
     if payload.len() != h.payload_bytes as usize {
-        return Err(FrameError::Payload(DecodeError::truncated(HEADER_BYTES, h.payload_bytes as usize)));
+        return Err(FrameError::Payload(DecodeError::truncated(
+            HEADER_BYTES,
+            h.payload_bytes as usize,
+        )));
     }
     Ok(crate::wire::decode_all::<T>(payload)?)
 }
@@ -170,20 +199,39 @@ mod tests {
         let h = encode_header(Kind::Request, 12);
         assert_eq!(
             decode_header(&h, Kind::Request),
-            Ok(FrameHeader { kind: Kind::Request, minor: VERSION_MINOR, payload_bytes: 12 })
+            Ok(FrameHeader {
+                kind: Kind::Request,
+                minor: VERSION_MINOR,
+                payload_bytes: 12
+            })
         );
-        assert!(matches!(decode_header(&h, Kind::AppHello), Err(FrameError::UnexpectedKind { .. })));
+        assert!(matches!(
+            decode_header(&h, Kind::AppHello),
+            Err(FrameError::UnexpectedKind { .. })
+        ));
         let mut bad = h;
         bad[0] = b'X';
-        assert!(matches!(decode_header(&bad, Kind::Request), Err(FrameError::BadMagic { .. })));
+        assert!(matches!(
+            decode_header(&bad, Kind::Request),
+            Err(FrameError::BadMagic { .. })
+        ));
         let mut v2 = h;
         v2[4] = 2;
-        assert_eq!(decode_header(&v2, Kind::Request), Err(FrameError::Version { major: 2, minor: 0 }));
+        assert_eq!(
+            decode_header(&v2, Kind::Request),
+            Err(FrameError::Version { major: 2, minor: 0 })
+        );
         let big = encode_header(Kind::Request, MAX_PAYLOAD_BYTES + 1);
-        assert!(matches!(decode_header(&big, Kind::Request), Err(FrameError::TooLarge { .. })));
+        assert!(matches!(
+            decode_header(&big, Kind::Request),
+            Err(FrameError::TooLarge { .. })
+        ));
         let mut k = h;
         k[8] = 99;
-        assert_eq!(decode_header(&k, Kind::Request), Err(FrameError::UnknownKind { kind: 99 }));
+        assert_eq!(
+            decode_header(&k, Kind::Request),
+            Err(FrameError::UnknownKind { kind: 99 })
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! sessiond ↔ consumerd) and their wire forms. Field order is the wire order; new variants go
 //! at the end of an enum (a minor version bump). Not here: what a daemon does with them.
 
-use crate::wire::{DecodeError, Dec, Enc, Wire};
+use crate::wire::{Dec, DecodeError, Enc, Wire};
 use crate::wire_struct;
 use rttng_ctf::ir::FieldClass;
 
@@ -109,9 +109,13 @@ wire_struct!(ResolvedAttrs {
 pub enum LoglevelRule {
     All,
     /// `--loglevel=L`: value ≤ L.
-    AtLeast { level: i32 },
+    AtLeast {
+        level: i32,
+    },
     /// `--loglevel-only=L`: value == L.
-    Exactly { level: i32 },
+    Exactly {
+        level: i32,
+    },
 }
 wire_enum!(LoglevelRule, "log level rule" { 0 => All, 1 => AtLeast { level }, 2 => Exactly { level } });
 
@@ -132,7 +136,11 @@ pub struct EventRule {
     pub loglevel: LoglevelRule,
     pub exclusions: Vec<String>,
 }
-wire_struct!(EventRule { pattern, loglevel, exclusions });
+wire_struct!(EventRule {
+    pattern,
+    loglevel,
+    exclusions
+});
 
 /// A context field a channel adds to every event record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -228,7 +236,10 @@ pub struct ChannelKey {
     pub session_id: u64,
     pub channel_id: u64,
 }
-wire_struct!(ChannelKey { session_id, channel_id });
+wire_struct!(ChannelKey {
+    session_id,
+    channel_id
+});
 
 /// Stable error codes of [`Response::Error`] (the CLI maps them to exit statuses and hints).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,18 +278,53 @@ wire_enum!(ErrorCode, "error code" {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     Version,
-    CreateSession { name: Option<String>, output: Option<String> },
-    DestroySession { session: String },
+    CreateSession {
+        name: Option<String>,
+        output: Option<String>,
+    },
+    DestroySession {
+        session: String,
+    },
     ListSessions,
-    ListSession { session: String },
+    ListSession {
+        session: String,
+    },
     ListApps,
-    EnableChannel { session: String, domain: Domain, channel: String, attrs: ChannelAttrs },
-    DisableChannel { session: String, domain: Domain, channel: String },
-    EnableEvent { session: String, domain: Domain, channel: Option<String>, rule: EventRule },
-    DisableEvent { session: String, domain: Domain, channel: Option<String>, pattern: String },
-    AddContext { session: String, domain: Domain, channel: Option<String>, context: ContextType },
-    Start { session: String },
-    Stop { session: String },
+    EnableChannel {
+        session: String,
+        domain: Domain,
+        channel: String,
+        attrs: ChannelAttrs,
+    },
+    DisableChannel {
+        session: String,
+        domain: Domain,
+        channel: String,
+    },
+    EnableEvent {
+        session: String,
+        domain: Domain,
+        channel: Option<String>,
+        rule: EventRule,
+    },
+    DisableEvent {
+        session: String,
+        domain: Domain,
+        channel: Option<String>,
+        pattern: String,
+    },
+    AddContext {
+        session: String,
+        domain: Domain,
+        channel: Option<String>,
+        context: ContextType,
+    },
+    Start {
+        session: String,
+    },
+    Stop {
+        session: String,
+    },
 }
 wire_enum!(Request, "request" {
     0 => Version,
@@ -302,7 +348,11 @@ pub struct SessionSummary {
     pub output: String,
     pub active: bool,
 }
-wire_struct!(SessionSummary { name, output, active });
+wire_struct!(SessionSummary {
+    name,
+    output,
+    active
+});
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleInfo {
@@ -324,7 +374,16 @@ pub struct ChannelInfo {
     /// Gaps in `packet_seq_num` seen by the consumer.
     pub lost_packets: u64,
 }
-wire_struct!(ChannelInfo { domain, name, enabled, attrs, contexts, rules, discarded_events, lost_packets });
+wire_struct!(ChannelInfo {
+    domain,
+    name,
+    enabled,
+    attrs,
+    contexts,
+    rules,
+    discarded_events,
+    lost_packets
+});
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionDetail {
@@ -335,7 +394,13 @@ pub struct SessionDetail {
     /// Problems the user should know about (a dead consumer daemon, ...).
     pub warnings: Vec<String>,
 }
-wire_struct!(SessionDetail { name, output, active, channels, warnings });
+wire_struct!(SessionDetail {
+    name,
+    output,
+    active,
+    channels,
+    warnings
+});
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventInfo {
@@ -344,7 +409,11 @@ pub struct EventInfo {
     /// (field name, kind: integer|string|float|enum|unknown)
     pub fields: Vec<(String, String)>,
 }
-wire_struct!(EventInfo { name, loglevel, fields });
+wire_struct!(EventInfo {
+    name,
+    loglevel,
+    fields
+});
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppInfo {
@@ -353,19 +422,40 @@ pub struct AppInfo {
     pub name: String,
     pub events: Vec<EventInfo>,
 }
-wire_struct!(AppInfo { pid, uid, name, events });
+wire_struct!(AppInfo {
+    pid,
+    uid,
+    name,
+    events
+});
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Response {
     Ok,
-    Version { text: String },
-    SessionCreated { name: String, output: String },
-    Sessions { list: Vec<SessionSummary> },
-    Session { detail: SessionDetail },
-    Apps { list: Vec<AppInfo> },
-    Error { code: ErrorCode, message: String },
+    Version {
+        text: String,
+    },
+    SessionCreated {
+        name: String,
+        output: String,
+    },
+    Sessions {
+        list: Vec<SessionSummary>,
+    },
+    Session {
+        detail: SessionDetail,
+    },
+    Apps {
+        list: Vec<AppInfo>,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
     /// Success with something the user should read (e.g. "session stopped; the consumer died").
-    Warning { message: String },
+    Warning {
+        message: String,
+    },
 }
 wire_enum!(Response, "response" {
     0 => Ok,
@@ -380,7 +470,10 @@ wire_enum!(Response, "response" {
 
 impl Response {
     pub fn error(code: ErrorCode, message: impl Into<String>) -> Response {
-        Response::Error { code, message: message.into() }
+        Response::Error {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -399,7 +492,16 @@ pub struct ClockDesc {
     pub uuid: Option<[u8; 16]>,
     pub absolute: bool,
 }
-wire_struct!(ClockDesc { name, description, freq, offset_s, offset, precision, uuid, absolute });
+wire_struct!(ClockDesc {
+    name,
+    description,
+    freq,
+    offset_s,
+    offset,
+    precision,
+    uuid,
+    absolute
+});
 
 /// One tracepoint of the application.
 #[derive(Debug, Clone, PartialEq)]
@@ -412,7 +514,12 @@ pub struct EventDesc {
     /// The payload struct.
     pub fields: FieldClass,
 }
-wire_struct!(EventDesc { index, name, loglevel, fields });
+wire_struct!(EventDesc {
+    index,
+    name,
+    loglevel,
+    fields
+});
 
 /// First message of an application after connecting.
 #[derive(Debug, Clone, PartialEq)]
@@ -425,17 +532,37 @@ pub struct AppHello {
     pub clock: ClockDesc,
     pub events: Vec<EventDesc>,
 }
-wire_struct!(AppHello { pid, uid, procname, bitness, clock, events });
+wire_struct!(AppHello {
+    pid,
+    uid,
+    procname,
+    bitness,
+    clock,
+    events
+});
 
 /// What the session daemon asks an application to do. The application answers every
 /// command with one [`AppReply`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppCommand {
     /// Map the ring buffer passed with this message (one fd) for channel `key`.
-    InstallChannel { key: ChannelKey, stream_class_id: u32, contexts: Vec<ContextType> },
-    RemoveChannel { key: ChannelKey },
-    Enable { event_index: u32, key: ChannelKey, event_class_id: u32 },
-    Disable { event_index: u32, key: ChannelKey },
+    InstallChannel {
+        key: ChannelKey,
+        stream_class_id: u32,
+        contexts: Vec<ContextType>,
+    },
+    RemoveChannel {
+        key: ChannelKey,
+    },
+    Enable {
+        event_index: u32,
+        key: ChannelKey,
+        event_class_id: u32,
+    },
+    Disable {
+        event_index: u32,
+        key: ChannelKey,
+    },
     /// Close every open packet of every channel.
     FlushAll,
     /// The initial state is applied: the application may go on with `main`.
@@ -454,8 +581,12 @@ wire_enum!(AppCommand, "app command" {
 pub enum AppReply {
     /// `context_class`: for `InstallChannel`, the `stream.event.context` struct the
     /// application writes (None when the channel has no context).
-    Ok { context_class: Option<FieldClass> },
-    Error { message: String },
+    Ok {
+        context_class: Option<FieldClass>,
+    },
+    Error {
+        message: String,
+    },
 }
 wire_enum!(AppReply, "app reply" { 0 => Ok { context_class }, 1 => Error { message } });
 
@@ -499,16 +630,30 @@ wire_struct!(BufferSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsumerRequest {
     /// Create the shared memory; the reply carries its fd.
-    AddBuffer { spec: BufferSpec },
+    AddBuffer {
+        spec: BufferSpec,
+    },
     /// Append TSDL text to `trace_dir/metadata` (packetized).
-    AppendMetadata { trace_dir: String, uuid: [u8; 16], text: String },
+    AppendMetadata {
+        trace_dir: String,
+        uuid: [u8; 16],
+        text: String,
+    },
     /// Close open packets, write everything complete; reply once written.
-    Flush { buffer_id: u64 },
+    Flush {
+        buffer_id: u64,
+    },
     /// Every producer of the buffer is dead: close their packets, then write them.
-    Recover { buffer_id: u64 },
+    Recover {
+        buffer_id: u64,
+    },
     /// Final flush, write, close the files, free the memory.
-    RemoveBuffer { buffer_id: u64 },
-    Stats { buffer_id: u64 },
+    RemoveBuffer {
+        buffer_id: u64,
+    },
+    Stats {
+        buffer_id: u64,
+    },
     Quit,
 }
 wire_enum!(ConsumerRequest, "consumer request" {
@@ -524,8 +669,14 @@ wire_enum!(ConsumerRequest, "consumer request" {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsumerReply {
     Ok,
-    Stats { events_discarded: u64, packets_lost: u64, packets_written: u64 },
-    Error { message: String },
+    Stats {
+        events_discarded: u64,
+        packets_lost: u64,
+        packets_written: u64,
+    },
+    Error {
+        message: String,
+    },
 }
 wire_enum!(ConsumerReply, "consumer reply" {
     0 => Ok,
@@ -585,7 +736,10 @@ mod tests {
         };
         let f = encode_frame(Kind::Response, &resp).unwrap();
         for cut in 0..f.len() {
-            assert!(decode_frame::<Response>(&f[..cut], Kind::Response).is_err(), "cut at {cut}");
+            assert!(
+                decode_frame::<Response>(&f[..cut], Kind::Response).is_err(),
+                "cut at {cut}"
+            );
         }
         assert_eq!(decode_frame::<Response>(&f, Kind::Response), Ok(resp));
     }

@@ -55,7 +55,11 @@ impl From<FrameError> for RecvError {
 
 /// The peer's pid, uid and gid (SO_PEERCRED).
 pub fn peer_cred(s: &UnixStream) -> io::Result<PeerCred> {
-    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
     let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
     // SAFETY: getsockopt writes at most `len` bytes into `cred`, a valid ucred we own.
     let r = unsafe {
@@ -70,12 +74,22 @@ pub fn peer_cred(s: &UnixStream) -> io::Result<PeerCred> {
     if r != 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(PeerCred { pid: cred.pid as u32, uid: cred.uid, gid: cred.gid })
+    Ok(PeerCred {
+        pid: cred.pid as u32,
+        uid: cred.uid,
+        gid: cred.gid,
+    })
 }
 
 /// Sends `msg` as one frame of `kind`, with `fd` attached if given.
-pub fn send<T: Wire>(s: &UnixStream, kind: Kind, msg: &T, fd: Option<BorrowedFd<'_>>) -> io::Result<()> {
-    let bytes = frame::encode_frame(kind, msg).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+pub fn send<T: Wire>(
+    s: &UnixStream,
+    kind: Kind,
+    msg: &T,
+    fd: Option<BorrowedFd<'_>>,
+) -> io::Result<()> {
+    let bytes = frame::encode_frame(kind, msg)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
     send_raw(s, &bytes, fd)
 }
 
@@ -86,14 +100,20 @@ pub fn send_raw(s: &UnixStream, bytes: &[u8], fd: Option<BorrowedFd<'_>>) -> io:
         return w.write_all(bytes);
     };
     if bytes.is_empty() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "cannot attach an fd to an empty message"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "cannot attach an fd to an empty message",
+        ));
     }
     let raw: RawFd = fd.as_raw_fd();
     // cmsg buffer for one int, u64-aligned.
     let mut cbuf = [0u64; 4];
     // SAFETY: CMSG_SPACE is a pure computation.
     let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
-    let mut iov = libc::iovec { iov_base: bytes.as_ptr() as *mut libc::c_void, iov_len: bytes.len() };
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_ptr() as *mut libc::c_void,
+        iov_len: bytes.len(),
+    };
     // SAFETY: msghdr is plain data; zeroed is a valid empty header.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
@@ -107,7 +127,11 @@ pub fn send_raw(s: &UnixStream, bytes: &[u8], fd: Option<BorrowedFd<'_>>) -> io:
         (*c).cmsg_level = libc::SOL_SOCKET;
         (*c).cmsg_type = libc::SCM_RIGHTS;
         (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
-        std::ptr::copy_nonoverlapping(&raw as *const RawFd as *const u8, libc::CMSG_DATA(c), std::mem::size_of::<RawFd>());
+        std::ptr::copy_nonoverlapping(
+            &raw as *const RawFd as *const u8,
+            libc::CMSG_DATA(c),
+            std::mem::size_of::<RawFd>(),
+        );
         libc::sendmsg(s.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
     };
     if sent < 0 {
@@ -143,7 +167,10 @@ pub fn recv<T: Wire>(s: &UnixStream, kind: Kind) -> Result<(T, Option<OwnedFd>),
 /// recvmsg into `buf` with room for one passed fd.
 fn recv_with_fd(s: &UnixStream, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
     let mut cbuf = [0u64; 8];
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
     // SAFETY: zeroed msghdr is a valid empty header.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
@@ -204,7 +231,10 @@ mod tests {
         let (a, b) = UnixStream::pair().unwrap();
         let file = std::fs::File::open("/proc/self/exe").unwrap();
         let cmd = AppCommand::InstallChannel {
-            key: ChannelKey { session_id: 1, channel_id: 2 },
+            key: ChannelKey {
+                session_id: 1,
+                channel_id: 2,
+            },
             stream_class_id: 0,
             contexts: vec![],
         };
@@ -222,12 +252,18 @@ mod tests {
         assert!(fd.is_none());
         // Wrong kind is refused.
         send(&a, Kind::Response, &Response::Ok, None).unwrap();
-        assert!(matches!(recv::<Request>(&b, Kind::Request), Err(RecvError::Frame(FrameError::UnexpectedKind { .. }))));
+        assert!(matches!(
+            recv::<Request>(&b, Kind::Request),
+            Err(RecvError::Frame(FrameError::UnexpectedKind { .. }))
+        ));
         // After a frame error the stream is out of step: receivers close it. A closed
         // peer is reported as such.
         let (c, d) = UnixStream::pair().unwrap();
         drop(c);
-        assert!(matches!(recv::<Request>(&d, Kind::Request), Err(RecvError::Closed)));
+        assert!(matches!(
+            recv::<Request>(&d, Kind::Request),
+            Err(RecvError::Closed)
+        ));
     }
 
     #[test]

@@ -19,13 +19,35 @@ pub const MAX_CLASS_DEPTH: u32 = 32;
 /// Why a payload does not decode. `offset` is the byte offset in the payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
-    Truncated { offset: usize, needed: usize },
-    BadTag { offset: usize, what: &'static str, tag: u8 },
-    TooMany { offset: usize, what: &'static str, count: u32, max: u32 },
-    BadUtf8 { offset: usize },
-    TooDeep { offset: usize },
-    BadValue { offset: usize, what: &'static str },
-    Trailing { offset: usize, extra: usize },
+    Truncated {
+        offset: usize,
+        needed: usize,
+    },
+    BadTag {
+        offset: usize,
+        what: &'static str,
+        tag: u8,
+    },
+    TooMany {
+        offset: usize,
+        what: &'static str,
+        count: u32,
+        max: u32,
+    },
+    BadUtf8 {
+        offset: usize,
+    },
+    TooDeep {
+        offset: usize,
+    },
+    BadValue {
+        offset: usize,
+        what: &'static str,
+    },
+    Trailing {
+        offset: usize,
+        extra: usize,
+    },
 }
 
 impl DecodeError {
@@ -40,17 +62,33 @@ impl std::fmt::Display for DecodeError {
             DecodeError::Truncated { offset, needed } => {
                 write!(f, "truncated at byte {offset}: {needed} more bytes needed")
             }
-            DecodeError::BadTag { offset, what, tag } => write!(f, "unknown {what} tag {tag} at byte {offset}"),
-            DecodeError::TooMany { offset, what, count, max } => {
-                write!(f, "{what} of {count} at byte {offset} exceeds the limit of {max}")
+            DecodeError::BadTag { offset, what, tag } => {
+                write!(f, "unknown {what} tag {tag} at byte {offset}")
+            }
+            DecodeError::TooMany {
+                offset,
+                what,
+                count,
+                max,
+            } => {
+                write!(
+                    f,
+                    "{what} of {count} at byte {offset} exceeds the limit of {max}"
+                )
             }
             DecodeError::BadUtf8 { offset } => write!(f, "string at byte {offset} is not UTF-8"),
             DecodeError::TooDeep { offset } => {
-                write!(f, "field class nested deeper than {MAX_CLASS_DEPTH} at byte {offset}")
+                write!(
+                    f,
+                    "field class nested deeper than {MAX_CLASS_DEPTH} at byte {offset}"
+                )
             }
             DecodeError::BadValue { offset, what } => write!(f, "invalid {what} at byte {offset}"),
             DecodeError::Trailing { offset, extra } => {
-                write!(f, "{extra} unexpected bytes after the message at byte {offset}")
+                write!(
+                    f,
+                    "{extra} unexpected bytes after the message at byte {offset}"
+                )
             }
         }
     }
@@ -91,7 +129,11 @@ pub struct Dec<'a> {
 
 impl<'a> Dec<'a> {
     pub fn new(buf: &'a [u8]) -> Dec<'a> {
-        Dec { buf, pos: 0, depth: 0 }
+        Dec {
+            buf,
+            pos: 0,
+            depth: 0,
+        }
     }
     pub fn offset(&self) -> usize {
         self.pos
@@ -121,7 +163,12 @@ impl<'a> Dec<'a> {
         let at = self.pos;
         let n = u32::get(self)?;
         if n > MAX_ITEMS {
-            return Err(DecodeError::TooMany { offset: at, what, count: n, max: MAX_ITEMS });
+            return Err(DecodeError::TooMany {
+                offset: at,
+                what,
+                count: n,
+                max: MAX_ITEMS,
+            });
         }
         Ok(n)
     }
@@ -148,7 +195,10 @@ pub fn decode_all<T: Wire>(bytes: &[u8]) -> Result<T, DecodeError> {
     let mut d = Dec::new(bytes);
     let v = T::get(&mut d)?;
     if d.pos != bytes.len() {
-        return Err(DecodeError::Trailing { offset: d.pos, extra: bytes.len() - d.pos });
+        return Err(DecodeError::Trailing {
+            offset: d.pos,
+            extra: bytes.len() - d.pos,
+        });
     }
     Ok(v)
 }
@@ -182,7 +232,11 @@ impl Wire for bool {
         match d.tag()? {
             (_, 0) => Ok(false),
             (_, 1) => Ok(true),
-            (offset, tag) => Err(DecodeError::BadTag { offset, what: "bool", tag }),
+            (offset, tag) => Err(DecodeError::BadTag {
+                offset,
+                what: "bool",
+                tag,
+            }),
         }
     }
 }
@@ -202,10 +256,17 @@ impl Wire for String {
         let at = d.offset();
         let n = u32::get(d)?;
         if n > MAX_STRING_BYTES {
-            return Err(DecodeError::TooMany { offset: at, what: "string length", count: n, max: MAX_STRING_BYTES });
+            return Err(DecodeError::TooMany {
+                offset: at,
+                what: "string length",
+                count: n,
+                max: MAX_STRING_BYTES,
+            });
         }
         let b = d.take(n as usize)?;
-        std::str::from_utf8(b).map(str::to_owned).map_err(|_| DecodeError::BadUtf8 { offset: at })
+        std::str::from_utf8(b)
+            .map(str::to_owned)
+            .map_err(|_| DecodeError::BadUtf8 { offset: at })
     }
 }
 
@@ -241,7 +302,11 @@ impl<T: Wire> Wire for Option<T> {
         match d.tag()? {
             (_, 0) => Ok(None),
             (_, 1) => Ok(Some(T::get(d)?)),
-            (offset, tag) => Err(DecodeError::BadTag { offset, what: "option", tag }),
+            (offset, tag) => Err(DecodeError::BadTag {
+                offset,
+                what: "option",
+                tag,
+            }),
         }
     }
 }
@@ -294,7 +359,11 @@ fn get_bo(d: &mut Dec<'_>) -> Result<ByteOrder, DecodeError> {
     match d.tag()? {
         (_, 0) => Ok(ByteOrder::Little),
         (_, 1) => Ok(ByteOrder::Big),
-        (offset, tag) => Err(DecodeError::BadTag { offset, what: "byte order", tag }),
+        (offset, tag) => Err(DecodeError::BadTag {
+            offset,
+            what: "byte order",
+            tag,
+        }),
     }
 }
 
@@ -311,7 +380,11 @@ fn get_encoding(d: &mut Dec<'_>) -> Result<Encoding, DecodeError> {
         (_, 0) => Ok(Encoding::None),
         (_, 1) => Ok(Encoding::Utf8),
         (_, 2) => Ok(Encoding::Ascii),
-        (offset, tag) => Err(DecodeError::BadTag { offset, what: "encoding", tag }),
+        (offset, tag) => Err(DecodeError::BadTag {
+            offset,
+            what: "encoding",
+            tag,
+        }),
     }
 }
 
@@ -319,7 +392,10 @@ fn get_align(d: &mut Dec<'_>) -> Result<u32, DecodeError> {
     let at = d.offset();
     let a = u32::get(d)?;
     if !a.is_power_of_two() || a > 1 << 16 {
-        return Err(DecodeError::BadValue { offset: at, what: "alignment" });
+        return Err(DecodeError::BadValue {
+            offset: at,
+            what: "alignment",
+        });
     }
     Ok(a)
 }
@@ -343,7 +419,10 @@ impl Wire for IntegerClass {
         let at = d.offset();
         let size_bits = u32::get(d)?;
         if !(1..=64).contains(&size_bits) {
-            return Err(DecodeError::BadValue { offset: at, what: "integer size" });
+            return Err(DecodeError::BadValue {
+                offset: at,
+                what: "integer size",
+            });
         }
         let align_bits = get_align(d)?;
         let signed = bool::get(d)?;
@@ -353,7 +432,13 @@ impl Wire for IntegerClass {
             (_, 8) => DisplayBase::Octal,
             (_, 10) => DisplayBase::Decimal,
             (_, 16) => DisplayBase::Hexadecimal,
-            (offset, tag) => return Err(DecodeError::BadTag { offset, what: "display base", tag }),
+            (offset, tag) => {
+                return Err(DecodeError::BadTag {
+                    offset,
+                    what: "display base",
+                    tag,
+                })
+            }
         };
         let encoding = get_encoding(d)?;
         let mapped_clock = Option::<String>::get(d)?;
@@ -450,9 +535,17 @@ fn get_class(d: &mut Dec<'_>) -> Result<FieldClass, DecodeError> {
             let exp_dig = u32::get(d)?;
             let mant_dig = u32::get(d)?;
             if !matches!((exp_dig, mant_dig), (8, 24) | (11, 53)) {
-                return Err(DecodeError::BadValue { offset: at, what: "float size" });
+                return Err(DecodeError::BadValue {
+                    offset: at,
+                    what: "float size",
+                });
             }
-            FieldClass::Float(FloatClass { exp_dig, mant_dig, align_bits: get_align(d)?, byte_order: get_bo(d)? })
+            FieldClass::Float(FloatClass {
+                exp_dig,
+                mant_dig,
+                align_bits: get_align(d)?,
+                byte_order: get_bo(d)?,
+            })
         }
         2 => {
             let container = IntegerClass::get(d)?;
@@ -469,16 +562,28 @@ fn get_class(d: &mut Dec<'_>) -> Result<FieldClass, DecodeError> {
                 }
                 mappings.push(EnumMapping { label, ranges });
             }
-            FieldClass::Enum(EnumClass { container, mappings })
+            FieldClass::Enum(EnumClass {
+                container,
+                mappings,
+            })
         }
-        3 => FieldClass::String(StringClass { encoding: get_encoding(d)? }),
+        3 => FieldClass::String(StringClass {
+            encoding: get_encoding(d)?,
+        }),
         4 => {
             let length = u64::get(d)?;
-            FieldClass::Array(ArrayClass { element: Box::new(FieldClass::get(d)?), length })
+            FieldClass::Array(ArrayClass {
+                element: Box::new(FieldClass::get(d)?),
+                length,
+            })
         }
         5 => {
             let length_ref = String::get(d)?;
-            FieldClass::Sequence(SequenceClass { element: Box::new(FieldClass::get(d)?), length_ref, length_slot: 0 })
+            FieldClass::Sequence(SequenceClass {
+                element: Box::new(FieldClass::get(d)?),
+                length_ref,
+                length_slot: 0,
+            })
         }
         6 => {
             let min_align_bits = get_align(d)?;
@@ -486,9 +591,15 @@ fn get_class(d: &mut Dec<'_>) -> Result<FieldClass, DecodeError> {
             let mut members = Vec::new();
             for _ in 0..n {
                 let name = String::get(d)?;
-                members.push(StructMember { name, class: FieldClass::get(d)? });
+                members.push(StructMember {
+                    name,
+                    class: FieldClass::get(d)?,
+                });
             }
-            FieldClass::Struct(StructClass { members, min_align_bits })
+            FieldClass::Struct(StructClass {
+                members,
+                min_align_bits,
+            })
         }
         7 => {
             let tag_ref = String::get(d)?;
@@ -496,11 +607,26 @@ fn get_class(d: &mut Dec<'_>) -> Result<FieldClass, DecodeError> {
             let mut options = Vec::new();
             for _ in 0..n {
                 let name = String::get(d)?;
-                options.push(VariantOption { name, class: FieldClass::get(d)? });
+                options.push(VariantOption {
+                    name,
+                    class: FieldClass::get(d)?,
+                });
             }
-            FieldClass::Variant(VariantClass { tag_ref, tag_slot: 0, tag_signed: false, options, selector: Vec::new() })
+            FieldClass::Variant(VariantClass {
+                tag_ref,
+                tag_slot: 0,
+                tag_signed: false,
+                options,
+                selector: Vec::new(),
+            })
         }
-        tag => return Err(DecodeError::BadTag { offset, what: "field class", tag }),
+        tag => {
+            return Err(DecodeError::BadTag {
+                offset,
+                what: "field class",
+                tag,
+            })
+        }
     })
 }
 
@@ -527,13 +653,24 @@ mod tests {
         let class = FieldClass::Struct(StructClass {
             min_align_bits: 1,
             members: vec![
-                StructMember { name: "_a".into(), class: FieldClass::Integer(int(32)) },
-                StructMember { name: "_s".into(), class: FieldClass::String(StringClass { encoding: Encoding::Utf8 }) },
+                StructMember {
+                    name: "_a".into(),
+                    class: FieldClass::Integer(int(32)),
+                },
+                StructMember {
+                    name: "_s".into(),
+                    class: FieldClass::String(StringClass {
+                        encoding: Encoding::Utf8,
+                    }),
+                },
                 StructMember {
                     name: "_e".into(),
                     class: FieldClass::Enum(EnumClass {
                         container: int(8),
-                        mappings: vec![EnumMapping { label: "A".into(), ranges: vec![(0, 0), (-3, 2)] }],
+                        mappings: vec![EnumMapping {
+                            label: "A".into(),
+                            ranges: vec![(0, 0), (-3, 2)],
+                        }],
                     }),
                 },
                 StructMember {
@@ -546,7 +683,12 @@ mod tests {
                 },
                 StructMember {
                     name: "_f".into(),
-                    class: FieldClass::Float(FloatClass { exp_dig: 11, mant_dig: 53, align_bits: 8, byte_order: ByteOrder::Big }),
+                    class: FieldClass::Float(FloatClass {
+                        exp_dig: 11,
+                        mant_dig: 53,
+                        align_bits: 8,
+                        byte_order: ByteOrder::Big,
+                    }),
                 },
             ],
         });
@@ -562,25 +704,46 @@ mod tests {
             bytes.push(4u8);
             bytes.extend_from_slice(&1u64.to_le_bytes());
         }
-        assert!(matches!(decode_all::<FieldClass>(&bytes), Err(DecodeError::TooDeep { .. })));
+        assert!(matches!(
+            decode_all::<FieldClass>(&bytes),
+            Err(DecodeError::TooDeep { .. })
+        ));
     }
 
     #[test]
     fn refuses_huge_counts_and_strings_without_allocating() {
         let mut b = Vec::new();
         b.extend_from_slice(&u32::MAX.to_le_bytes());
-        assert!(matches!(decode_all::<Vec<u8>>(&b), Err(DecodeError::TooMany { .. })));
-        assert!(matches!(decode_all::<String>(&b), Err(DecodeError::TooMany { .. })));
+        assert!(matches!(
+            decode_all::<Vec<u8>>(&b),
+            Err(DecodeError::TooMany { .. })
+        ));
+        assert!(matches!(
+            decode_all::<String>(&b),
+            Err(DecodeError::TooMany { .. })
+        ));
         let mut c = Vec::new();
         c.extend_from_slice(&1000u32.to_le_bytes());
-        assert!(matches!(decode_all::<Vec<u64>>(&c), Err(DecodeError::Truncated { .. })));
+        assert!(matches!(
+            decode_all::<Vec<u64>>(&c),
+            Err(DecodeError::Truncated { .. })
+        ));
     }
 
     #[test]
     fn refuses_trailing_bytes_and_bad_utf8() {
-        assert_eq!(decode_all::<u8>(&[1, 2]), Err(DecodeError::Trailing { offset: 1, extra: 1 }));
+        assert_eq!(
+            decode_all::<u8>(&[1, 2]),
+            Err(DecodeError::Trailing {
+                offset: 1,
+                extra: 1
+            })
+        );
         let mut s = 2u32.to_le_bytes().to_vec();
         s.extend_from_slice(&[0xff, 0xfe]);
-        assert_eq!(decode_all::<String>(&s), Err(DecodeError::BadUtf8 { offset: 0 }));
+        assert_eq!(
+            decode_all::<String>(&s),
+            Err(DecodeError::BadUtf8 { offset: 0 })
+        );
     }
 }

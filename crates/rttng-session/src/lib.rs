@@ -44,7 +44,8 @@ pub trait Port {
     /// fd under the buffer id, and passes it with `InstallChannel` for that buffer.
     fn consumer(&mut self, req: ConsumerRequest) -> Result<ConsumerReply, String>;
     /// Sends a command to application `app`; `buffer` names the buffer whose fd goes with it.
-    fn app(&mut self, app: AppId, cmd: AppCommand, buffer: Option<u64>) -> Result<AppReply, String>;
+    fn app(&mut self, app: AppId, cmd: AppCommand, buffer: Option<u64>)
+        -> Result<AppReply, String>;
     fn new_uuid(&mut self) -> [u8; 16];
 }
 
@@ -149,7 +150,12 @@ fn err(code: ErrorCode, msg: impl Into<String>) -> Response {
 }
 
 fn check_name(what: &str, name: &str) -> Result<(), Response> {
-    if name.is_empty() || name.len() > MAX_NAME_BYTES || name.contains('/') || name.starts_with('.') || name.chars().any(char::is_control) {
+    if name.is_empty()
+        || name.len() > MAX_NAME_BYTES
+        || name.contains('/')
+        || name.starts_with('.')
+        || name.chars().any(char::is_control)
+    {
         return Err(err(
             ErrorCode::InvalidArgument,
             format!("invalid {what} name {name:?}: it must be 1 to {MAX_NAME_BYTES} bytes, without '/', not starting with '.'"),
@@ -162,9 +168,17 @@ fn check_name(what: &str, name: &str) -> Result<(), Response> {
 pub fn resolve_attrs(domain: Domain, a: &ChannelAttrs) -> Result<ResolvedAttrs, Response> {
     let buffers = match (domain, a.buffers) {
         (Domain::Kernel, None | Some(Buffers::Global)) => Buffers::Global,
-        (Domain::Kernel, Some(_)) => return Err(err(ErrorCode::InvalidArgument, "the kernel domain only has global buffers")),
+        (Domain::Kernel, Some(_)) => {
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                "the kernel domain only has global buffers",
+            ))
+        }
         (Domain::Ust, Some(Buffers::Global)) => {
-            return Err(err(ErrorCode::InvalidArgument, "user-space channels take --buffers-uid or --buffers-pid, not --buffers-global"))
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                "user-space channels take --buffers-uid or --buffers-pid, not --buffers-global",
+            ))
         }
         (Domain::Ust, b) => b.unwrap_or(Buffers::PerUid),
     };
@@ -175,22 +189,39 @@ pub fn resolve_attrs(domain: Domain, a: &ChannelAttrs) -> Result<ResolvedAttrs, 
     };
     let subbuf_size = a.subbuf_size.unwrap_or(default_size);
     if subbuf_size < MIN_SUBBUF_SIZE {
-        return Err(err(ErrorCode::InvalidArgument, format!("sub-buffer size {subbuf_size} is below the page size ({MIN_SUBBUF_SIZE} bytes)")));
+        return Err(err(
+            ErrorCode::InvalidArgument,
+            format!(
+                "sub-buffer size {subbuf_size} is below the page size ({MIN_SUBBUF_SIZE} bytes)"
+            ),
+        ));
     }
     if subbuf_size > MAX_SUBBUF_SIZE {
-        return Err(err(ErrorCode::InvalidArgument, format!("sub-buffer size {subbuf_size} exceeds {MAX_SUBBUF_SIZE} bytes")));
+        return Err(err(
+            ErrorCode::InvalidArgument,
+            format!("sub-buffer size {subbuf_size} exceeds {MAX_SUBBUF_SIZE} bytes"),
+        ));
     }
     let num_subbuf = a.num_subbuf.unwrap_or(DEFAULT_NUM_SUBBUF);
     if num_subbuf == 0 || num_subbuf > MAX_NUM_SUBBUF {
-        return Err(err(ErrorCode::InvalidArgument, format!("sub-buffer count must be 1 to {MAX_NUM_SUBBUF}")));
+        return Err(err(
+            ErrorCode::InvalidArgument,
+            format!("sub-buffer count must be 1 to {MAX_NUM_SUBBUF}"),
+        ));
     }
     let tracefile_size = a.tracefile_size.unwrap_or(0);
     let tracefile_count = a.tracefile_count.unwrap_or(0);
     if tracefile_count != 0 && tracefile_size == 0 {
-        return Err(err(ErrorCode::InvalidArgument, "--tracefile-count needs --tracefile-size"));
+        return Err(err(
+            ErrorCode::InvalidArgument,
+            "--tracefile-count needs --tracefile-size",
+        ));
     }
     if tracefile_size != 0 && tracefile_size < subbuf_size.next_power_of_two() {
-        return Err(err(ErrorCode::InvalidArgument, "--tracefile-size must be at least the sub-buffer size"));
+        return Err(err(
+            ErrorCode::InvalidArgument,
+            "--tracefile-size must be at least the sub-buffer size",
+        ));
     }
     Ok(ResolvedAttrs {
         subbuf_size: subbuf_size.next_power_of_two(),
@@ -228,7 +259,10 @@ pub fn validate_class(c: &FieldClass, depth: u32) -> Result<(), String> {
         FieldClass::Array(a) => validate_class(&a.element, depth + 1),
         FieldClass::Sequence(s) => {
             if !ident(&s.length_ref) {
-                return Err(format!("sequence length {:?} is not an identifier", s.length_ref));
+                return Err(format!(
+                    "sequence length {:?} is not an identifier",
+                    s.length_ref
+                ));
             }
             validate_class(&s.element, depth + 1)
         }
@@ -249,7 +283,11 @@ pub fn validate_class(c: &FieldClass, depth: u32) -> Result<(), String> {
             None => Ok(()),
         },
         FieldClass::Enum(e) => {
-            if e.mappings.iter().any(|m| m.label.chars().any(|c| c == '"' || c == '\\' || c.is_control())) {
+            if e.mappings.iter().any(|m| {
+                m.label
+                    .chars()
+                    .any(|c| c == '"' || c == '\\' || c.is_control())
+            }) {
                 return Err("enum label with a quote, backslash or control character".into());
             }
             Ok(())
@@ -306,7 +344,11 @@ impl Registry {
 
     /// Names of active sessions (for shutdown).
     pub fn active_sessions(&self) -> Vec<(String, u32)> {
-        self.sessions.iter().filter(|s| s.active).map(|s| (s.name.clone(), s.owner_uid)).collect()
+        self.sessions
+            .iter()
+            .filter(|s| s.active)
+            .map(|s| (s.name.clone(), s.owner_uid))
+            .collect()
     }
 
     pub fn app_pids(&self) -> Vec<(AppId, u32)> {
@@ -317,7 +359,10 @@ impl Registry {
         match self.sessions.iter().position(|s| s.name == name) {
             Some(i) if self.sessions[i].owner_uid == uid || uid == 0 => Ok(i),
             // Another user's session is invisible, as if it did not exist.
-            _ => Err(err(ErrorCode::NoSession, format!("session {name:?} not found"))),
+            _ => Err(err(
+                ErrorCode::NoSession,
+                format!("session {name:?} not found"),
+            )),
         }
     }
 
@@ -327,12 +372,24 @@ impl Registry {
         let response = match self.dispatch(req, uid, now, port, &mut app_errors) {
             Ok(r) | Err(r) => r,
         };
-        Outcome { response, app_errors }
+        Outcome {
+            response,
+            app_errors,
+        }
     }
 
-    fn dispatch(&mut self, req: Request, uid: u32, now: &Clock, port: &mut dyn Port, errs: &mut Vec<String>) -> Result<Response, Response> {
+    fn dispatch(
+        &mut self,
+        req: Request,
+        uid: u32,
+        now: &Clock,
+        port: &mut dyn Port,
+        errs: &mut Vec<String>,
+    ) -> Result<Response, Response> {
         match req {
-            Request::Version => Ok(Response::Version { text: format!("rttng-sessiond {}", env!("CARGO_PKG_VERSION")) }),
+            Request::Version => Ok(Response::Version {
+                text: format!("rttng-sessiond {}", env!("CARGO_PKG_VERSION")),
+            }),
             Request::CreateSession { name, output } => self.create(name, output, uid, now),
             Request::DestroySession { session } => {
                 let i = self.session_index(&session, uid)?;
@@ -348,12 +405,18 @@ impl Registry {
                     .sessions
                     .iter()
                     .filter(|s| s.owner_uid == uid || uid == 0)
-                    .map(|s| SessionSummary { name: s.name.clone(), output: s.output.clone(), active: s.active })
+                    .map(|s| SessionSummary {
+                        name: s.name.clone(),
+                        output: s.output.clone(),
+                        active: s.active,
+                    })
                     .collect(),
             }),
             Request::ListSession { session } => {
                 let i = self.session_index(&session, uid)?;
-                Ok(Response::Session { detail: self.detail(i, port) })
+                Ok(Response::Session {
+                    detail: self.detail(i, port),
+                })
             }
             Request::ListApps => Ok(Response::Apps {
                 list: self
@@ -377,7 +440,13 @@ impl Registry {
                                     .map(|s| {
                                         s.members
                                             .iter()
-                                            .map(|m| (rttng_ctf::ir::display_name(&m.name).to_string(), field_kind(&m.class).to_string()))
+                                            .map(|m| {
+                                                (
+                                                    rttng_ctf::ir::display_name(&m.name)
+                                                        .to_string(),
+                                                    field_kind(&m.class).to_string(),
+                                                )
+                                            })
                                             .collect()
                                     })
                                     .unwrap_or_default(),
@@ -386,46 +455,79 @@ impl Registry {
                     })
                     .collect(),
             }),
-            Request::EnableChannel { session, domain, channel, attrs } => {
+            Request::EnableChannel {
+                session,
+                domain,
+                channel,
+                attrs,
+            } => {
                 let i = self.session_index(&session, uid)?;
                 self.enable_channel(i, domain, &channel, &attrs)?;
                 self.reconcile(port, errs);
                 Ok(Response::Ok)
             }
-            Request::DisableChannel { session, domain, channel } => {
+            Request::DisableChannel {
+                session,
+                domain,
+                channel,
+            } => {
                 let i = self.session_index(&session, uid)?;
                 let s = &mut self.sessions[i];
                 let c = s
                     .channels
                     .iter_mut()
                     .find(|c| c.domain == domain && c.name == channel)
-                    .ok_or_else(|| err(ErrorCode::NoChannel, format!("channel {channel} not found in session {}", s.name)))?;
+                    .ok_or_else(|| {
+                        err(
+                            ErrorCode::NoChannel,
+                            format!("channel {channel} not found in session {}", s.name),
+                        )
+                    })?;
                 c.enabled = false;
                 self.reconcile(port, errs);
                 Ok(Response::Ok)
             }
-            Request::EnableEvent { session, domain, channel, rule } => {
+            Request::EnableEvent {
+                session,
+                domain,
+                channel,
+                rule,
+            } => {
                 let i = self.session_index(&session, uid)?;
                 if domain == Domain::Kernel {
                     return Err(err(ErrorCode::KernelUnavailable, "kernel event rules are not supported by this session daemon yet; use `rttng trace` for kernel tracing"));
                 }
                 if rule.pattern.is_empty() || rule.pattern.len() > MAX_NAME_BYTES {
-                    return Err(err(ErrorCode::InvalidArgument, "event name pattern must be 1 to 255 bytes"));
+                    return Err(err(
+                        ErrorCode::InvalidArgument,
+                        "event name pattern must be 1 to 255 bytes",
+                    ));
                 }
                 let c = self.channel_for_event(i, domain, channel.as_deref())?;
                 let s = &mut self.sessions[i];
                 let ch = &mut s.channels[c];
                 if ch.rules.len() >= MAX_RULES {
-                    return Err(err(ErrorCode::InvalidArgument, format!("channel {} has {MAX_RULES} rules already", ch.name)));
+                    return Err(err(
+                        ErrorCode::InvalidArgument,
+                        format!("channel {} has {MAX_RULES} rules already", ch.name),
+                    ));
                 }
                 match ch.rules.iter_mut().find(|r| r.rule == rule) {
                     Some(r) => r.enabled = true,
-                    None => ch.rules.push(RuleInfo { rule, enabled: true }),
+                    None => ch.rules.push(RuleInfo {
+                        rule,
+                        enabled: true,
+                    }),
                 }
                 self.reconcile(port, errs);
                 Ok(Response::Ok)
             }
-            Request::DisableEvent { session, domain, channel, pattern } => {
+            Request::DisableEvent {
+                session,
+                domain,
+                channel,
+                pattern,
+            } => {
                 let i = self.session_index(&session, uid)?;
                 let s = &mut self.sessions[i];
                 let cname = channel.unwrap_or_else(|| DEFAULT_CHANNEL.to_string());
@@ -433,46 +535,78 @@ impl Registry {
                     .channels
                     .iter_mut()
                     .find(|c| c.domain == domain && c.name == cname)
-                    .ok_or_else(|| err(ErrorCode::NoChannel, format!("channel {cname} not found in session {session}")))?;
+                    .ok_or_else(|| {
+                        err(
+                            ErrorCode::NoChannel,
+                            format!("channel {cname} not found in session {session}"),
+                        )
+                    })?;
                 let mut found = false;
                 for r in ch.rules.iter_mut().filter(|r| r.rule.pattern == pattern) {
                     r.enabled = false;
                     found = true;
                 }
                 if !found {
-                    return Err(err(ErrorCode::NoEvent, format!("no event rule named {pattern:?} in channel {cname}")));
+                    return Err(err(
+                        ErrorCode::NoEvent,
+                        format!("no event rule named {pattern:?} in channel {cname}"),
+                    ));
                 }
                 self.reconcile(port, errs);
                 Ok(Response::Ok)
             }
-            Request::AddContext { session, domain, channel, context } => {
+            Request::AddContext {
+                session,
+                domain,
+                channel,
+                context,
+            } => {
                 let i = self.session_index(&session, uid)?;
                 let s = &mut self.sessions[i];
                 if s.started_once {
                     return Err(err(ErrorCode::SessionActive, format!("session {} was already started; contexts can only be added before the first start", s.name)));
                 }
-                if domain == Domain::Ust && s.channels.iter().all(|c| c.domain != domain) && channel.is_none() {
-                    return Err(err(ErrorCode::NoChannel, "no user-space channel in this session; enable a channel or an event first"));
+                if domain == Domain::Ust
+                    && s.channels.iter().all(|c| c.domain != domain)
+                    && channel.is_none()
+                {
+                    return Err(err(
+                        ErrorCode::NoChannel,
+                        "no user-space channel in this session; enable a channel or an event first",
+                    ));
                 }
                 let mut any = false;
-                for c in s.channels.iter_mut().filter(|c| c.domain == domain && channel.as_ref().is_none_or(|n| *n == c.name)) {
+                for c in s
+                    .channels
+                    .iter_mut()
+                    .filter(|c| c.domain == domain && channel.as_ref().is_none_or(|n| *n == c.name))
+                {
                     if !c.contexts.contains(&context) {
                         c.contexts.push(context);
                     }
                     any = true;
                 }
                 if !any {
-                    return Err(err(ErrorCode::NoChannel, format!("channel {} not found", channel.unwrap_or_default())));
+                    return Err(err(
+                        ErrorCode::NoChannel,
+                        format!("channel {} not found", channel.unwrap_or_default()),
+                    ));
                 }
                 Ok(Response::Ok)
             }
             Request::Start { session } => {
                 let i = self.session_index(&session, uid)?;
                 if self.sessions[i].active {
-                    return Err(err(ErrorCode::AlreadyStarted, format!("session {session} is already started")));
+                    return Err(err(
+                        ErrorCode::AlreadyStarted,
+                        format!("session {session} is already started"),
+                    ));
                 }
                 if let Some(why) = &self.consumer_dead {
-                    return Err(err(ErrorCode::ConsumerDead, format!("the consumer daemon is gone ({why}); restart the session daemon")));
+                    return Err(err(
+                        ErrorCode::ConsumerDead,
+                        format!("the consumer daemon is gone ({why}); restart the session daemon"),
+                    ));
                 }
                 let s = &mut self.sessions[i];
                 s.active = true;
@@ -483,7 +617,10 @@ impl Registry {
             Request::Stop { session } => {
                 let i = self.session_index(&session, uid)?;
                 if !self.sessions[i].active {
-                    return Err(err(ErrorCode::AlreadyStopped, format!("session {session} is already stopped")));
+                    return Err(err(
+                        ErrorCode::AlreadyStopped,
+                        format!("session {session} is already stopped"),
+                    ));
                 }
                 match self.stop_session(i, port, errs) {
                     Some(w) => Ok(Response::Warning { message: w }),
@@ -493,9 +630,18 @@ impl Registry {
         }
     }
 
-    fn create(&mut self, name: Option<String>, output: Option<String>, uid: u32, now: &Clock) -> Result<Response, Response> {
+    fn create(
+        &mut self,
+        name: Option<String>,
+        output: Option<String>,
+        uid: u32,
+        now: &Clock,
+    ) -> Result<Response, Response> {
         if self.sessions.len() >= MAX_SESSIONS {
-            return Err(err(ErrorCode::InvalidArgument, format!("too many sessions (limit {MAX_SESSIONS})")));
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                format!("too many sessions (limit {MAX_SESSIONS})"),
+            ));
         }
         let (name, dirname) = match name {
             Some(n) => {
@@ -509,12 +655,23 @@ impl Registry {
             }
         };
         if self.sessions.iter().any(|s| s.name == name) {
-            return Err(err(ErrorCode::SessionExists, format!("a session named {name} already exists")));
+            return Err(err(
+                ErrorCode::SessionExists,
+                format!("a session named {name} already exists"),
+            ));
         }
         let output = match output {
             Some(o) if o.starts_with('/') => o,
-            Some(o) => return Err(err(ErrorCode::InvalidArgument, format!("output directory {o:?} must be an absolute path"))),
-            None => format!("{}/rttng-traces/{dirname}", self.host.home.trim_end_matches('/')),
+            Some(o) => {
+                return Err(err(
+                    ErrorCode::InvalidArgument,
+                    format!("output directory {o:?} must be an absolute path"),
+                ))
+            }
+            None => format!(
+                "{}/rttng-traces/{dirname}",
+                self.host.home.trim_end_matches('/')
+            ),
         };
         let id = self.fresh_id();
         self.sessions.push(Session {
@@ -530,7 +687,13 @@ impl Registry {
         Ok(Response::SessionCreated { name, output })
     }
 
-    fn enable_channel(&mut self, i: usize, domain: Domain, name: &str, attrs: &ChannelAttrs) -> Result<(), Response> {
+    fn enable_channel(
+        &mut self,
+        i: usize,
+        domain: Domain,
+        name: &str,
+        attrs: &ChannelAttrs,
+    ) -> Result<(), Response> {
         check_name("channel", name)?;
         if domain == Domain::Kernel {
             return Err(err(ErrorCode::KernelUnavailable, "kernel channels are not supported by this session daemon yet; use `rttng trace` for kernel tracing"));
@@ -538,9 +701,16 @@ impl Registry {
         let resolved = resolve_attrs(domain, attrs)?;
         let id = self.fresh_id();
         let s = &mut self.sessions[i];
-        if let Some(c) = s.channels.iter_mut().find(|c| c.domain == domain && c.name == name) {
+        if let Some(c) = s
+            .channels
+            .iter_mut()
+            .find(|c| c.domain == domain && c.name == name)
+        {
             if *attrs != ChannelAttrs::default() {
-                return Err(err(ErrorCode::ChannelExists, format!("channel {name} exists already; its attributes cannot change")));
+                return Err(err(
+                    ErrorCode::ChannelExists,
+                    format!("channel {name} exists already; its attributes cannot change"),
+                ));
             }
             if !c.enabled && s.started_once {
                 return Err(err(ErrorCode::SessionActive, format!("channel {name} was disabled after the session started; it cannot be enabled again")));
@@ -551,11 +721,18 @@ impl Registry {
         if s.started_once {
             return Err(err(ErrorCode::SessionActive, format!("session {} was already started; channels can only be created before the first start", s.name)));
         }
-        if let Some(other) = s.channels.iter().find(|c| c.domain == domain && c.attrs.buffers != resolved.buffers) {
+        if let Some(other) = s
+            .channels
+            .iter()
+            .find(|c| c.domain == domain && c.attrs.buffers != resolved.buffers)
+        {
             return Err(err(ErrorCode::InvalidArgument, format!("channel {} uses another buffering scheme; a session has one buffering scheme per domain", other.name)));
         }
         if s.channels.len() >= MAX_CHANNELS {
-            return Err(err(ErrorCode::InvalidArgument, format!("too many channels (limit {MAX_CHANNELS})")));
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                format!("too many channels (limit {MAX_CHANNELS})"),
+            ));
         }
         let stream_class_id = s.channels.iter().filter(|c| c.domain == domain).count() as u32;
         s.channels.push(Channel {
@@ -573,7 +750,12 @@ impl Registry {
 
     /// The channel an event rule goes to: `-c NAME`, else `channel0` (created if the domain
     /// has no channel yet).
-    fn channel_for_event(&mut self, i: usize, domain: Domain, channel: Option<&str>) -> Result<usize, Response> {
+    fn channel_for_event(
+        &mut self,
+        i: usize,
+        domain: Domain,
+        channel: Option<&str>,
+    ) -> Result<usize, Response> {
         let s = &self.sessions[i];
         if let Some(name) = channel {
             return s
@@ -582,24 +764,45 @@ impl Registry {
                 .position(|c| c.domain == domain && c.name == name)
                 .ok_or_else(|| err(ErrorCode::NoChannel, format!("channel {name} not found in session {}; create it with `rttng enable-channel`", s.name)));
         }
-        if let Some(p) = s.channels.iter().position(|c| c.domain == domain && c.name == DEFAULT_CHANNEL) {
+        if let Some(p) = s
+            .channels
+            .iter()
+            .position(|c| c.domain == domain && c.name == DEFAULT_CHANNEL)
+        {
             return Ok(p);
         }
         if s.channels.iter().any(|c| c.domain == domain) {
-            return Err(err(ErrorCode::NoChannel, format!("session {} has {} channels but none named {DEFAULT_CHANNEL}; name one with -c", s.name, domain.name())));
+            return Err(err(
+                ErrorCode::NoChannel,
+                format!(
+                    "session {} has {} channels but none named {DEFAULT_CHANNEL}; name one with -c",
+                    s.name,
+                    domain.name()
+                ),
+            ));
         }
         self.enable_channel(i, domain, DEFAULT_CHANNEL, &ChannelAttrs::default())?;
         Ok(self.sessions[i].channels.len() - 1)
     }
 
-    fn stop_session(&mut self, i: usize, port: &mut dyn Port, errs: &mut Vec<String>) -> Option<String> {
+    fn stop_session(
+        &mut self,
+        i: usize,
+        port: &mut dyn Port,
+        errs: &mut Vec<String>,
+    ) -> Option<String> {
         if !self.sessions[i].active {
             return None;
         }
         self.sessions[i].active = false;
         self.reconcile(port, errs);
         let sid = self.sessions[i].id;
-        let ids: Vec<u64> = self.buffers.iter().filter(|b| b.session_id == sid && b.created).map(|b| b.id).collect();
+        let ids: Vec<u64> = self
+            .buffers
+            .iter()
+            .filter(|b| b.session_id == sid && b.created)
+            .map(|b| b.id)
+            .collect();
         let mut warn = None;
         for id in ids {
             match port.consumer(ConsumerRequest::Flush { buffer_id: id }) {
@@ -622,7 +825,12 @@ impl Registry {
         let sid = self.sessions[i].id;
         let app_ids: Vec<AppId> = self.apps.keys().copied().collect();
         for a in app_ids {
-            let keys: Vec<ChannelKey> = self.apps[&a].installed.keys().filter(|k| k.session_id == sid).copied().collect();
+            let keys: Vec<ChannelKey> = self.apps[&a]
+                .installed
+                .keys()
+                .filter(|k| k.session_id == sid)
+                .copied()
+                .collect();
             for key in keys {
                 if let Err(e) = port.app(a, AppCommand::RemoveChannel { key }, None) {
                     errs.push(format!("app {}: {e}", self.apps[&a].hello.pid));
@@ -633,7 +841,12 @@ impl Registry {
                 }
             }
         }
-        let ids: Vec<u64> = self.buffers.iter().filter(|b| b.session_id == sid && b.created).map(|b| b.id).collect();
+        let ids: Vec<u64> = self
+            .buffers
+            .iter()
+            .filter(|b| b.session_id == sid && b.created)
+            .map(|b| b.id)
+            .collect();
         if self.consumer_dead.is_none() {
             for id in ids {
                 if let Err(e) = port.consumer(ConsumerRequest::RemoveBuffer { buffer_id: id }) {
@@ -659,8 +872,17 @@ impl Registry {
             .map(|c| {
                 let (mut discarded, mut lost) = (0, 0);
                 if self.consumer_dead.is_none() {
-                    for b in self.buffers.iter().filter(|b| b.session_id == s.id && b.channel_id == c.id && b.created) {
-                        if let Ok(ConsumerReply::Stats { events_discarded, packets_lost, .. }) = port.consumer(ConsumerRequest::Stats { buffer_id: b.id }) {
+                    for b in self
+                        .buffers
+                        .iter()
+                        .filter(|b| b.session_id == s.id && b.channel_id == c.id && b.created)
+                    {
+                        if let Ok(ConsumerReply::Stats {
+                            events_discarded,
+                            packets_lost,
+                            ..
+                        }) = port.consumer(ConsumerRequest::Stats { buffer_id: b.id })
+                        {
                             discarded += events_discarded;
                             lost += packets_lost;
                         }
@@ -678,23 +900,48 @@ impl Registry {
                 }
             })
             .collect();
-        SessionDetail { name: s.name.clone(), output: s.output.clone(), active: s.active, channels, warnings }
+        SessionDetail {
+            name: s.name.clone(),
+            output: s.output.clone(),
+            active: s.active,
+            channels,
+            warnings,
+        }
     }
 
     /// Registers an application (after its hello was decoded and its credentials checked),
     /// and applies the current rules to it. Returns problems to log.
-    pub fn app_registered(&mut self, app: AppId, hello: AppHello, now: &Clock, port: &mut dyn Port) -> Result<Vec<String>, String> {
+    pub fn app_registered(
+        &mut self,
+        app: AppId,
+        hello: AppHello,
+        now: &Clock,
+        port: &mut dyn Port,
+    ) -> Result<Vec<String>, String> {
         if hello.events.len() > MAX_APP_EVENTS {
             return Err(format!("too many tracepoints ({})", hello.events.len()));
         }
         for e in &hello.events {
-            if e.name.is_empty() || e.name.len() > MAX_NAME_BYTES || e.name.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
+            if e.name.is_empty()
+                || e.name.len() > MAX_NAME_BYTES
+                || e.name
+                    .chars()
+                    .any(|c| c == '"' || c == '\\' || c.is_control())
+            {
                 return Err(format!("bad tracepoint name {:?}", e.name));
             }
             validate_class(&e.fields, 0).map_err(|m| format!("tracepoint {}: {m}", e.name))?;
         }
         check_name("process", &hello.procname).map_err(|_| "bad process name".to_string())?;
-        self.apps.insert(app, App { hello, registered_compact: now.compact.clone(), installed: BTreeMap::new(), enabled: BTreeMap::new() });
+        self.apps.insert(
+            app,
+            App {
+                hello,
+                registered_compact: now.compact.clone(),
+                installed: BTreeMap::new(),
+                enabled: BTreeMap::new(),
+            },
+        );
         let mut errs = Vec::new();
         self.reconcile(port, &mut errs);
         Ok(errs)
@@ -761,34 +1008,56 @@ impl Registry {
                     continue;
                 }
                 wanted.push((si, ci));
-                let key = ChannelKey { session_id: s.id, channel_id: c.id };
+                let key = ChannelKey {
+                    session_id: s.id,
+                    channel_id: c.id,
+                };
                 for (ei, ev) in app.hello.events.iter().enumerate() {
-                    if c.rules.iter().any(|r| r.enabled && rule_matches(&r.rule, ev)) {
+                    if c.rules
+                        .iter()
+                        .any(|r| r.enabled && rule_matches(&r.rule, ev))
+                    {
                         want_events.insert((ev.index, key), (si, ci, ei));
                     }
                 }
             }
         }
         // Disable what is no longer wanted.
-        let stale: Vec<(u32, ChannelKey)> = app.enabled.keys().filter(|k| !want_events.contains_key(k)).copied().collect();
+        let stale: Vec<(u32, ChannelKey)> = app
+            .enabled
+            .keys()
+            .filter(|k| !want_events.contains_key(k))
+            .copied()
+            .collect();
         for (event_index, key) in stale {
             send_app(port, a, AppCommand::Disable { event_index, key }, None)?;
-            self.apps.get_mut(&a).map(|x| x.enabled.remove(&(event_index, key)));
+            self.apps
+                .get_mut(&a)
+                .map(|x| x.enabled.remove(&(event_index, key)));
         }
         if self.consumer_dead.is_some() && !wanted.is_empty() {
             return Err("the consumer daemon is gone; no buffers can be created".into());
         }
         // Install channels.
         for (si, ci) in wanted {
-            let key = ChannelKey { session_id: self.sessions[si].id, channel_id: self.sessions[si].channels[ci].id };
+            let key = ChannelKey {
+                session_id: self.sessions[si].id,
+                channel_id: self.sessions[si].channels[ci].id,
+            };
             if self.apps[&a].installed.contains_key(&key) {
                 continue;
             }
             let buffer = self.ensure_buffer(si, ci, a, port)?;
             let c = &self.sessions[si].channels[ci];
-            let cmd = AppCommand::InstallChannel { key, stream_class_id: c.stream_class_id, contexts: c.contexts.clone() };
+            let cmd = AppCommand::InstallChannel {
+                key,
+                stream_class_id: c.stream_class_id,
+                contexts: c.contexts.clone(),
+            };
             let reply = send_app(port, a, cmd, Some(buffer))?;
-            let AppReply::Ok { context_class } = reply else { return Err("application answered with an error".into()) };
+            let AppReply::Ok { context_class } = reply else {
+                return Err("application answered with an error".into());
+            };
             if let Some(cc) = &context_class {
                 validate_class(cc, 0)?;
             }
@@ -796,7 +1065,9 @@ impl Registry {
             let sc = u64::from(self.sessions[si].channels[ci].stream_class_id);
             if let Some(t) = self.traces.get_mut(&tk) {
                 if !t.md.has_stream(sc) {
-                    let text = t.md.add_stream(sc, context_class).map_err(|e| e.to_string())?;
+                    let text =
+                        t.md.add_stream(sc, context_class)
+                            .map_err(|e| e.to_string())?;
                     let (dir, uuid) = (t.dir.clone(), t.uuid);
                     self.append_metadata(dir, uuid, text, port)?;
                 }
@@ -817,20 +1088,43 @@ impl Registry {
             let ev = &self.apps[&a].hello.events[ei];
             let (name, loglevel, fields) = (ev.name.clone(), ev.loglevel, ev.fields.clone());
             let t = self.traces.get_mut(&tk).ok_or("trace registry missing")?;
-            let (id, text) = t.md.event_id(sc, &name, i64::from(loglevel), &fields).map_err(|e| e.to_string())?;
+            let (id, text) =
+                t.md.event_id(sc, &name, i64::from(loglevel), &fields)
+                    .map_err(|e| e.to_string())?;
             if !text.is_empty() {
                 let (dir, uuid) = (t.dir.clone(), t.uuid);
                 self.append_metadata(dir, uuid, text, port)?;
             }
             let id = u32::try_from(id).map_err(|_| "event id out of range")?;
-            send_app(port, a, AppCommand::Enable { event_index, key, event_class_id: id }, None)?;
-            self.apps.get_mut(&a).map(|x| x.enabled.insert((event_index, key), id));
+            send_app(
+                port,
+                a,
+                AppCommand::Enable {
+                    event_index,
+                    key,
+                    event_class_id: id,
+                },
+                None,
+            )?;
+            self.apps
+                .get_mut(&a)
+                .map(|x| x.enabled.insert((event_index, key), id));
         }
         Ok(())
     }
 
-    fn append_metadata(&mut self, trace_dir: String, uuid: [u8; 16], text: String, port: &mut dyn Port) -> Result<(), String> {
-        match port.consumer(ConsumerRequest::AppendMetadata { trace_dir, uuid, text }) {
+    fn append_metadata(
+        &mut self,
+        trace_dir: String,
+        uuid: [u8; 16],
+        text: String,
+        port: &mut dyn Port,
+    ) -> Result<(), String> {
+        match port.consumer(ConsumerRequest::AppendMetadata {
+            trace_dir,
+            uuid,
+            text,
+        }) {
             Ok(ConsumerReply::Error { message }) => Err(message),
             Ok(_) => Ok(()),
             Err(e) => Err(self.consumer_failed(e)),
@@ -847,10 +1141,20 @@ impl Registry {
 
     /// The buffer of channel `ci` of session `si` for app `a`, created (with its trace
     /// registry and metadata) if needed.
-    fn ensure_buffer(&mut self, si: usize, ci: usize, a: AppId, port: &mut dyn Port) -> Result<u64, String> {
+    fn ensure_buffer(
+        &mut self,
+        si: usize,
+        ci: usize,
+        a: AppId,
+        port: &mut dyn Port,
+    ) -> Result<u64, String> {
         let (sid, cid) = (self.sessions[si].id, self.sessions[si].channels[ci].id);
         let tk = self.trace_key(si, ci, a);
-        if let Some(b) = self.buffers.iter().find(|b| b.session_id == sid && b.channel_id == cid && b.owner == tk.1 && b.created) {
+        if let Some(b) = self
+            .buffers
+            .iter()
+            .find(|b| b.session_id == sid && b.channel_id == cid && b.owner == tk.1 && b.created)
+        {
             return Ok(b.id);
         }
         if !self.traces.contains_key(&tk) {
@@ -860,11 +1164,25 @@ impl Registry {
             let (dir, env) = match tk.1 {
                 Owner::Uid(uid) => (
                     format!("{}/ust/uid/{uid}/{}-bit", s.output, h.bitness),
-                    rttng_ctf::writer::ust_uid_env(&self.host.hostname, &s.name, &s.creation_iso, i64::from(uid)),
+                    rttng_ctf::writer::ust_uid_env(
+                        &self.host.hostname,
+                        &s.name,
+                        &s.creation_iso,
+                        i64::from(uid),
+                    ),
                 ),
                 Owner::Pid(_) => (
-                    format!("{}/ust/pid/{}-{}-{}", s.output, h.procname, h.pid, app.registered_compact),
-                    pid_env(&self.host.hostname, &s.name, &s.creation_iso, h, &app.registered_compact),
+                    format!(
+                        "{}/ust/pid/{}-{}-{}",
+                        s.output, h.procname, h.pid, app.registered_compact
+                    ),
+                    pid_env(
+                        &self.host.hostname,
+                        &s.name,
+                        &s.creation_iso,
+                        h,
+                        &app.registered_compact,
+                    ),
                 ),
             };
             let uuid = port.new_uuid();
@@ -908,12 +1226,24 @@ impl Registry {
             Ok(other) => return Err(format!("unexpected consumer reply {other:?}")),
             Err(e) => return Err(self.consumer_failed(e)),
         }
-        self.buffers.push(Buffer { id, session_id: sid, channel_id: cid, owner: tk.1, users: BTreeSet::new(), created: true });
+        self.buffers.push(Buffer {
+            id,
+            session_id: sid,
+            channel_id: cid,
+            owner: tk.1,
+            users: BTreeSet::new(),
+            created: true,
+        });
         Ok(id)
     }
 }
 
-fn send_app(port: &mut dyn Port, a: AppId, cmd: AppCommand, buffer: Option<u64>) -> Result<AppReply, String> {
+fn send_app(
+    port: &mut dyn Port,
+    a: AppId,
+    cmd: AppCommand,
+    buffer: Option<u64>,
+) -> Result<AppReply, String> {
     match port.app(a, cmd, buffer)? {
         AppReply::Error { message } => Err(message),
         ok => Ok(ok),
@@ -921,7 +1251,13 @@ fn send_app(port: &mut dyn Port, a: AppId, cmd: AppCommand, buffer: Option<u64>)
 }
 
 /// The `env` block of a per-process lttng-ust trace.
-fn pid_env(hostname: &str, trace_name: &str, datetime: &str, h: &AppHello, registered: &str) -> Vec<(String, EnvValue)> {
+fn pid_env(
+    hostname: &str,
+    trace_name: &str,
+    datetime: &str,
+    h: &AppHello,
+    registered: &str,
+) -> Vec<(String, EnvValue)> {
     let s = |k: &str, v: &str| (k.to_string(), EnvValue::Str(v.to_string()));
     let i = |k: &str, v: i64| (k.to_string(), EnvValue::Int(v));
     vec![

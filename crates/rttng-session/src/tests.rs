@@ -19,11 +19,26 @@ impl Port for Rec {
         }
         let stats = matches!(req, ConsumerRequest::Stats { .. });
         self.consumer.push(req);
-        Ok(if stats { ConsumerReply::Stats { events_discarded: 2, packets_lost: 1, packets_written: 5 } } else { ConsumerReply::Ok })
+        Ok(if stats {
+            ConsumerReply::Stats {
+                events_discarded: 2,
+                packets_lost: 1,
+                packets_written: 5,
+            }
+        } else {
+            ConsumerReply::Ok
+        })
     }
-    fn app(&mut self, app: AppId, cmd: AppCommand, buffer: Option<u64>) -> Result<AppReply, String> {
+    fn app(
+        &mut self,
+        app: AppId,
+        cmd: AppCommand,
+        buffer: Option<u64>,
+    ) -> Result<AppReply, String> {
         self.app.push((app, cmd, buffer));
-        Ok(AppReply::Ok { context_class: None })
+        Ok(AppReply::Ok {
+            context_class: None,
+        })
     }
     fn new_uuid(&mut self) -> [u8; 16] {
         self.uuids += 1;
@@ -32,11 +47,18 @@ impl Port for Rec {
 }
 
 fn host() -> Host {
-    Host { home: "/home/u".into(), hostname: "h".into(), cpu_count: 2 }
+    Host {
+        home: "/home/u".into(),
+        hostname: "h".into(),
+        cpu_count: 2,
+    }
 }
 
 fn now() -> Clock {
-    Clock { compact: "20260101-120000".into(), iso: "20260101T120000+0000".into() }
+    Clock {
+        compact: "20260101-120000".into(),
+        iso: "20260101T120000+0000".into(),
+    }
 }
 
 fn hello(pid: u32, uid: u32, events: &[(&str, i32)]) -> AppHello {
@@ -62,54 +84,169 @@ fn hello(pid: u32, uid: u32, events: &[(&str, i32)]) -> AppHello {
                 index: i as u32,
                 name: n.to_string(),
                 loglevel: *l,
-                fields: struct_class(vec![("_x", FieldClass::Integer(sint_class(32, 8, ByteOrder::Little)))], 1),
+                fields: struct_class(
+                    vec![(
+                        "_x",
+                        FieldClass::Integer(sint_class(32, 8, ByteOrder::Little)),
+                    )],
+                    1,
+                ),
             })
             .collect(),
     }
 }
 
 fn ok(r: &Outcome) {
-    assert!(matches!(r.response, Response::Ok | Response::SessionCreated { .. }), "{:?}", r.response);
+    assert!(
+        matches!(r.response, Response::Ok | Response::SessionCreated { .. }),
+        "{:?}",
+        r.response
+    );
 }
 
 fn enabled(rec: &Rec) -> Vec<u32> {
-    let mut v: Vec<u32> = rec.app.iter().filter_map(|(_, c, _)| match c { AppCommand::Enable { event_index, .. } => Some(*event_index), _ => None }).collect();
+    let mut v: Vec<u32> = rec
+        .app
+        .iter()
+        .filter_map(|(_, c, _)| match c {
+            AppCommand::Enable { event_index, .. } => Some(*event_index),
+            _ => None,
+        })
+        .collect();
     v.sort();
     v
 }
 
 fn rule(p: &str, l: LoglevelRule, x: &[&str]) -> EventRule {
-    EventRule { pattern: p.into(), loglevel: l, exclusions: x.iter().map(|s| s.to_string()).collect() }
+    EventRule {
+        pattern: p.into(),
+        loglevel: l,
+        exclusions: x.iter().map(|s| s.to_string()).collect(),
+    }
 }
 
 fn ev(r: &mut Registry, p: &mut Rec, session: &str, rule: EventRule) -> Outcome {
-    r.handle(Request::EnableEvent { session: session.into(), domain: Domain::Ust, channel: None, rule }, 1000, &now(), p)
+    r.handle(
+        Request::EnableEvent {
+            session: session.into(),
+            domain: Domain::Ust,
+            channel: None,
+            rule,
+        },
+        1000,
+        &now(),
+        p,
+    )
 }
 
 #[test]
 fn create_names_and_default_output() {
     let mut r = Registry::new(host());
     let mut p = Rec::default();
-    let o = r.handle(Request::CreateSession { name: Some("s".into()), output: None }, 1000, &now(), &mut p);
-    assert_eq!(o.response, Response::SessionCreated { name: "s".into(), output: "/home/u/rttng-traces/s-20260101-120000".into() });
-    let o = r.handle(Request::CreateSession { name: None, output: None }, 1000, &now(), &mut p);
-    assert_eq!(o.response, Response::SessionCreated { name: "auto-20260101-120000".into(), output: "/home/u/rttng-traces/auto-20260101-120000".into() });
-    let o = r.handle(Request::CreateSession { name: Some("s".into()), output: None }, 1000, &now(), &mut p);
-    assert!(matches!(o.response, Response::Error { code: ErrorCode::SessionExists, .. }));
-    let o = r.handle(Request::CreateSession { name: Some("a/b".into()), output: None }, 1000, &now(), &mut p);
-    assert!(matches!(o.response, Response::Error { code: ErrorCode::InvalidArgument, .. }));
+    let o = r.handle(
+        Request::CreateSession {
+            name: Some("s".into()),
+            output: None,
+        },
+        1000,
+        &now(),
+        &mut p,
+    );
+    assert_eq!(
+        o.response,
+        Response::SessionCreated {
+            name: "s".into(),
+            output: "/home/u/rttng-traces/s-20260101-120000".into()
+        }
+    );
+    let o = r.handle(
+        Request::CreateSession {
+            name: None,
+            output: None,
+        },
+        1000,
+        &now(),
+        &mut p,
+    );
+    assert_eq!(
+        o.response,
+        Response::SessionCreated {
+            name: "auto-20260101-120000".into(),
+            output: "/home/u/rttng-traces/auto-20260101-120000".into()
+        }
+    );
+    let o = r.handle(
+        Request::CreateSession {
+            name: Some("s".into()),
+            output: None,
+        },
+        1000,
+        &now(),
+        &mut p,
+    );
+    assert!(matches!(
+        o.response,
+        Response::Error {
+            code: ErrorCode::SessionExists,
+            ..
+        }
+    ));
+    let o = r.handle(
+        Request::CreateSession {
+            name: Some("a/b".into()),
+            output: None,
+        },
+        1000,
+        &now(),
+        &mut p,
+    );
+    assert!(matches!(
+        o.response,
+        Response::Error {
+            code: ErrorCode::InvalidArgument,
+            ..
+        }
+    ));
 }
 
 #[test]
 fn other_users_sessions_are_invisible() {
     let mut r = Registry::new(host());
     let mut p = Rec::default();
-    ok(&r.handle(Request::CreateSession { name: Some("s".into()), output: None }, 1000, &now(), &mut p));
-    let o = r.handle(Request::Start { session: "s".into() }, 1001, &now(), &mut p);
-    assert!(matches!(o.response, Response::Error { code: ErrorCode::NoSession, .. }));
+    ok(&r.handle(
+        Request::CreateSession {
+            name: Some("s".into()),
+            output: None,
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
+    let o = r.handle(
+        Request::Start {
+            session: "s".into(),
+        },
+        1001,
+        &now(),
+        &mut p,
+    );
+    assert!(matches!(
+        o.response,
+        Response::Error {
+            code: ErrorCode::NoSession,
+            ..
+        }
+    ));
     let o = r.handle(Request::ListSessions, 1001, &now(), &mut p);
     assert_eq!(o.response, Response::Sessions { list: vec![] });
-    ok(&r.handle(Request::Start { session: "s".into() }, 0, &now(), &mut p));
+    ok(&r.handle(
+        Request::Start {
+            session: "s".into(),
+        },
+        0,
+        &now(),
+        &mut p,
+    ));
 }
 
 #[test]
@@ -118,31 +255,110 @@ fn rules_select_exactly_and_order_does_not_matter() {
     // Rules first, then the app.
     let mut r = Registry::new(host());
     let mut p = Rec::default();
-    ok(&r.handle(Request::CreateSession { name: Some("s".into()), output: None }, 1000, &now(), &mut p));
-    ok(&ev(&mut r, &mut p, "s", rule("p:*", LoglevelRule::AtLeast { level: 6 }, &["p:b"])));
-    ok(&r.handle(Request::Start { session: "s".into() }, 1000, &now(), &mut p));
-    r.app_registered(7, hello(70, 1000, &events), &now(), &mut p).unwrap();
+    ok(&r.handle(
+        Request::CreateSession {
+            name: Some("s".into()),
+            output: None,
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
+    ok(&ev(
+        &mut r,
+        &mut p,
+        "s",
+        rule("p:*", LoglevelRule::AtLeast { level: 6 }, &["p:b"]),
+    ));
+    ok(&r.handle(
+        Request::Start {
+            session: "s".into(),
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
+    r.app_registered(7, hello(70, 1000, &events), &now(), &mut p)
+        .unwrap();
     assert_eq!(enabled(&p), vec![0]);
     // The buffer was created before the install that carries its fd.
-    let add = p.consumer.iter().position(|c| matches!(c, ConsumerRequest::AddBuffer { .. })).unwrap();
-    let spec = match &p.consumer[add] { ConsumerRequest::AddBuffer { spec } => spec.clone(), _ => unreachable!() };
-    assert_eq!(spec.trace_dir, "/home/u/rttng-traces/s-20260101-120000/ust/uid/1000/64-bit");
-    assert_eq!((spec.subbuf_bytes, spec.subbuf_count, spec.cpu_count), (524_288, 4, 2));
-    let install = p.app.iter().find(|(_, c, _)| matches!(c, AppCommand::InstallChannel { .. })).unwrap();
+    let add = p
+        .consumer
+        .iter()
+        .position(|c| matches!(c, ConsumerRequest::AddBuffer { .. }))
+        .unwrap();
+    let spec = match &p.consumer[add] {
+        ConsumerRequest::AddBuffer { spec } => spec.clone(),
+        _ => unreachable!(),
+    };
+    assert_eq!(
+        spec.trace_dir,
+        "/home/u/rttng-traces/s-20260101-120000/ust/uid/1000/64-bit"
+    );
+    assert_eq!(
+        (spec.subbuf_bytes, spec.subbuf_count, spec.cpu_count),
+        (524_288, 4, 2)
+    );
+    let install = p
+        .app
+        .iter()
+        .find(|(_, c, _)| matches!(c, AppCommand::InstallChannel { .. }))
+        .unwrap();
     assert_eq!(install.2, Some(spec.buffer_id));
     // Exact log level.
-    ok(&ev(&mut r, &mut p, "s", rule("*", LoglevelRule::Exactly { level: 14 }, &[])));
+    ok(&ev(
+        &mut r,
+        &mut p,
+        "s",
+        rule("*", LoglevelRule::Exactly { level: 14 }, &[]),
+    ));
     assert_eq!(enabled(&p), vec![0, 2]);
     // The app first, then rules.
     let mut r2 = Registry::new(host());
     let mut p2 = Rec::default();
-    r2.app_registered(7, hello(70, 1000, &events), &now(), &mut p2).unwrap();
-    ok(&r2.handle(Request::CreateSession { name: Some("s".into()), output: None }, 1000, &now(), &mut p2));
+    r2.app_registered(7, hello(70, 1000, &events), &now(), &mut p2)
+        .unwrap();
+    ok(&r2.handle(
+        Request::CreateSession {
+            name: Some("s".into()),
+            output: None,
+        },
+        1000,
+        &now(),
+        &mut p2,
+    ));
     // Channels cannot be created after the first start (lttng's rule), rules can.
-    ok(&r2.handle(Request::EnableChannel { session: "s".into(), domain: Domain::Ust, channel: "channel0".into(), attrs: ChannelAttrs::default() }, 1000, &now(), &mut p2));
-    ok(&r2.handle(Request::Start { session: "s".into() }, 1000, &now(), &mut p2));
-    ok(&ev(&mut r2, &mut p2, "s", rule("p:*", LoglevelRule::AtLeast { level: 6 }, &["p:b"])));
-    ok(&ev(&mut r2, &mut p2, "s", rule("*", LoglevelRule::Exactly { level: 14 }, &[])));
+    ok(&r2.handle(
+        Request::EnableChannel {
+            session: "s".into(),
+            domain: Domain::Ust,
+            channel: "channel0".into(),
+            attrs: ChannelAttrs::default(),
+        },
+        1000,
+        &now(),
+        &mut p2,
+    ));
+    ok(&r2.handle(
+        Request::Start {
+            session: "s".into(),
+        },
+        1000,
+        &now(),
+        &mut p2,
+    ));
+    ok(&ev(
+        &mut r2,
+        &mut p2,
+        "s",
+        rule("p:*", LoglevelRule::AtLeast { level: 6 }, &["p:b"]),
+    ));
+    ok(&ev(
+        &mut r2,
+        &mut p2,
+        "s",
+        rule("*", LoglevelRule::Exactly { level: 14 }, &[]),
+    ));
     assert_eq!(enabled(&p2), vec![0, 2]);
 }
 
@@ -150,47 +366,170 @@ fn rules_select_exactly_and_order_does_not_matter() {
 fn disable_and_stop_disable_events_and_flush() {
     let mut r = Registry::new(host());
     let mut p = Rec::default();
-    r.app_registered(7, hello(70, 1000, &[("p:a", 6), ("p:b", 6)]), &now(), &mut p).unwrap();
-    ok(&r.handle(Request::CreateSession { name: Some("s".into()), output: None }, 1000, &now(), &mut p));
-    ok(&ev(&mut r, &mut p, "s", rule("p:a", LoglevelRule::All, &[])));
-    ok(&ev(&mut r, &mut p, "s", rule("p:b", LoglevelRule::All, &[])));
-    ok(&r.handle(Request::Start { session: "s".into() }, 1000, &now(), &mut p));
+    r.app_registered(
+        7,
+        hello(70, 1000, &[("p:a", 6), ("p:b", 6)]),
+        &now(),
+        &mut p,
+    )
+    .unwrap();
+    ok(&r.handle(
+        Request::CreateSession {
+            name: Some("s".into()),
+            output: None,
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
+    ok(&ev(
+        &mut r,
+        &mut p,
+        "s",
+        rule("p:a", LoglevelRule::All, &[]),
+    ));
+    ok(&ev(
+        &mut r,
+        &mut p,
+        "s",
+        rule("p:b", LoglevelRule::All, &[]),
+    ));
+    ok(&r.handle(
+        Request::Start {
+            session: "s".into(),
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
     assert_eq!(enabled(&p), vec![0, 1]);
     p.app.clear();
-    ok(&r.handle(Request::DisableEvent { session: "s".into(), domain: Domain::Ust, channel: None, pattern: "p:b".into() }, 1000, &now(), &mut p));
-    assert!(matches!(p.app.as_slice(), [(7, AppCommand::Disable { event_index: 1, .. }, None)]), "{:?}", p.app);
+    ok(&r.handle(
+        Request::DisableEvent {
+            session: "s".into(),
+            domain: Domain::Ust,
+            channel: None,
+            pattern: "p:b".into(),
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
+    assert!(
+        matches!(
+            p.app.as_slice(),
+            [(7, AppCommand::Disable { event_index: 1, .. }, None)]
+        ),
+        "{:?}",
+        p.app
+    );
     p.app.clear();
-    ok(&r.handle(Request::Stop { session: "s".into() }, 1000, &now(), &mut p));
-    assert!(matches!(p.app.as_slice(), [(7, AppCommand::Disable { event_index: 0, .. }, None)]), "{:?}", p.app);
-    assert!(matches!(p.consumer.last(), Some(ConsumerRequest::Flush { .. })));
-    let o = r.handle(Request::Stop { session: "s".into() }, 1000, &now(), &mut p);
-    assert!(matches!(o.response, Response::Error { code: ErrorCode::AlreadyStopped, .. }));
+    ok(&r.handle(
+        Request::Stop {
+            session: "s".into(),
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
+    assert!(
+        matches!(
+            p.app.as_slice(),
+            [(7, AppCommand::Disable { event_index: 0, .. }, None)]
+        ),
+        "{:?}",
+        p.app
+    );
+    assert!(matches!(
+        p.consumer.last(),
+        Some(ConsumerRequest::Flush { .. })
+    ));
+    let o = r.handle(
+        Request::Stop {
+            session: "s".into(),
+        },
+        1000,
+        &now(),
+        &mut p,
+    );
+    assert!(matches!(
+        o.response,
+        Response::Error {
+            code: ErrorCode::AlreadyStopped,
+            ..
+        }
+    ));
     // Restart re-enables without a new buffer.
-    let adds = p.consumer.iter().filter(|c| matches!(c, ConsumerRequest::AddBuffer { .. })).count();
-    ok(&r.handle(Request::Start { session: "s".into() }, 1000, &now(), &mut p));
-    assert_eq!(p.consumer.iter().filter(|c| matches!(c, ConsumerRequest::AddBuffer { .. })).count(), adds);
+    let adds = p
+        .consumer
+        .iter()
+        .filter(|c| matches!(c, ConsumerRequest::AddBuffer { .. }))
+        .count();
+    ok(&r.handle(
+        Request::Start {
+            session: "s".into(),
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
+    assert_eq!(
+        p.consumer
+            .iter()
+            .filter(|c| matches!(c, ConsumerRequest::AddBuffer { .. }))
+            .count(),
+        adds
+    );
 }
 
 #[test]
 fn two_sessions_get_their_own_buffers_and_ids() {
     let mut r = Registry::new(host());
     let mut p = Rec::default();
-    r.app_registered(7, hello(70, 1000, &[("p:a", 6), ("p:b", 6)]), &now(), &mut p).unwrap();
+    r.app_registered(
+        7,
+        hello(70, 1000, &[("p:a", 6), ("p:b", 6)]),
+        &now(),
+        &mut p,
+    )
+    .unwrap();
     for (s, e) in [("s1", "p:a"), ("s2", "p:b")] {
-        ok(&r.handle(Request::CreateSession { name: Some(s.into()), output: None }, 1000, &now(), &mut p));
+        ok(&r.handle(
+            Request::CreateSession {
+                name: Some(s.into()),
+                output: None,
+            },
+            1000,
+            &now(),
+            &mut p,
+        ));
         ok(&ev(&mut r, &mut p, s, rule(e, LoglevelRule::All, &[])));
         ok(&r.handle(Request::Start { session: s.into() }, 1000, &now(), &mut p));
     }
     let en: Vec<(u32, u64, u32)> = p
         .app
         .iter()
-        .filter_map(|(_, c, _)| match c { AppCommand::Enable { event_index, key, event_class_id } => Some((*event_index, key.session_id, *event_class_id)), _ => None })
+        .filter_map(|(_, c, _)| match c {
+            AppCommand::Enable {
+                event_index,
+                key,
+                event_class_id,
+            } => Some((*event_index, key.session_id, *event_class_id)),
+            _ => None,
+        })
         .collect();
     assert_eq!(en.len(), 2);
     assert_ne!(en[0].1, en[1].1);
     // Each trace numbers its own events from 0.
     assert_eq!((en[0].2, en[1].2), (0, 0));
-    let dirs: BTreeSet<String> = p.consumer.iter().filter_map(|c| match c { ConsumerRequest::AddBuffer { spec } => Some(spec.trace_dir.clone()), _ => None }).collect();
+    let dirs: BTreeSet<String> = p
+        .consumer
+        .iter()
+        .filter_map(|c| match c {
+            ConsumerRequest::AddBuffer { spec } => Some(spec.trace_dir.clone()),
+            _ => None,
+        })
+        .collect();
     assert_eq!(dirs.len(), 2);
 }
 
@@ -198,70 +537,234 @@ fn two_sessions_get_their_own_buffers_and_ids() {
 fn per_pid_buffers_are_recovered_and_removed_when_the_app_dies() {
     let mut r = Registry::new(host());
     let mut p = Rec::default();
-    ok(&r.handle(Request::CreateSession { name: Some("s".into()), output: None }, 1000, &now(), &mut p));
-    let attrs = ChannelAttrs { buffers: Some(Buffers::PerPid), ..Default::default() };
-    ok(&r.handle(Request::EnableChannel { session: "s".into(), domain: Domain::Ust, channel: "c".into(), attrs }, 1000, &now(), &mut p));
-    ok(&r.handle(Request::EnableEvent { session: "s".into(), domain: Domain::Ust, channel: Some("c".into()), rule: rule("*", LoglevelRule::All, &[]) }, 1000, &now(), &mut p));
+    ok(&r.handle(
+        Request::CreateSession {
+            name: Some("s".into()),
+            output: None,
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
+    let attrs = ChannelAttrs {
+        buffers: Some(Buffers::PerPid),
+        ..Default::default()
+    };
+    ok(&r.handle(
+        Request::EnableChannel {
+            session: "s".into(),
+            domain: Domain::Ust,
+            channel: "c".into(),
+            attrs,
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
+    ok(&r.handle(
+        Request::EnableEvent {
+            session: "s".into(),
+            domain: Domain::Ust,
+            channel: Some("c".into()),
+            rule: rule("*", LoglevelRule::All, &[]),
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
     // Rules in a domain without channel0 must name the channel.
     let o = ev(&mut r, &mut p, "s", rule("*", LoglevelRule::All, &[]));
-    assert!(matches!(o.response, Response::Error { code: ErrorCode::NoChannel, .. }));
-    ok(&r.handle(Request::Start { session: "s".into() }, 1000, &now(), &mut p));
-    r.app_registered(7, hello(70, 1000, &[("p:a", 6)]), &now(), &mut p).unwrap();
-    let spec = p.consumer.iter().find_map(|c| match c { ConsumerRequest::AddBuffer { spec } => Some(spec.clone()), _ => None }).unwrap();
-    assert_eq!(spec.trace_dir, "/home/u/rttng-traces/s-20260101-120000/ust/pid/app-70-20260101-120000");
+    assert!(matches!(
+        o.response,
+        Response::Error {
+            code: ErrorCode::NoChannel,
+            ..
+        }
+    ));
+    ok(&r.handle(
+        Request::Start {
+            session: "s".into(),
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
+    r.app_registered(7, hello(70, 1000, &[("p:a", 6)]), &now(), &mut p)
+        .unwrap();
+    let spec = p
+        .consumer
+        .iter()
+        .find_map(|c| match c {
+            ConsumerRequest::AddBuffer { spec } => Some(spec.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        spec.trace_dir,
+        "/home/u/rttng-traces/s-20260101-120000/ust/pid/app-70-20260101-120000"
+    );
     assert_eq!(spec.subbuf_bytes, 16_384);
-    let md = p.consumer.iter().find_map(|c| match c { ConsumerRequest::AppendMetadata { text, .. } => Some(text.clone()), _ => None }).unwrap();
+    let md = p
+        .consumer
+        .iter()
+        .find_map(|c| match c {
+            ConsumerRequest::AppendMetadata { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .unwrap();
     assert!(md.contains("tracer_buffering_scheme = \"pid\""), "{md}");
     p.consumer.clear();
     r.app_gone(7, &mut p);
-    assert_eq!(p.consumer, vec![ConsumerRequest::Recover { buffer_id: spec.buffer_id }, ConsumerRequest::RemoveBuffer { buffer_id: spec.buffer_id }]);
+    assert_eq!(
+        p.consumer,
+        vec![
+            ConsumerRequest::Recover {
+                buffer_id: spec.buffer_id
+            },
+            ConsumerRequest::RemoveBuffer {
+                buffer_id: spec.buffer_id
+            }
+        ]
+    );
 }
 
 #[test]
 fn per_uid_buffer_is_shared_and_recovered_after_the_last_app() {
     let mut r = Registry::new(host());
     let mut p = Rec::default();
-    ok(&r.handle(Request::CreateSession { name: Some("s".into()), output: None }, 1000, &now(), &mut p));
+    ok(&r.handle(
+        Request::CreateSession {
+            name: Some("s".into()),
+            output: None,
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
     ok(&ev(&mut r, &mut p, "s", rule("*", LoglevelRule::All, &[])));
-    ok(&r.handle(Request::Start { session: "s".into() }, 1000, &now(), &mut p));
-    r.app_registered(7, hello(70, 1000, &[("p:a", 6)]), &now(), &mut p).unwrap();
-    r.app_registered(8, hello(80, 1000, &[("p:a", 6)]), &now(), &mut p).unwrap();
-    assert_eq!(p.consumer.iter().filter(|c| matches!(c, ConsumerRequest::AddBuffer { .. })).count(), 1);
+    ok(&r.handle(
+        Request::Start {
+            session: "s".into(),
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
+    r.app_registered(7, hello(70, 1000, &[("p:a", 6)]), &now(), &mut p)
+        .unwrap();
+    r.app_registered(8, hello(80, 1000, &[("p:a", 6)]), &now(), &mut p)
+        .unwrap();
+    assert_eq!(
+        p.consumer
+            .iter()
+            .filter(|c| matches!(c, ConsumerRequest::AddBuffer { .. }))
+            .count(),
+        1
+    );
     // Same event, same id in both apps, declared once.
-    let ids: Vec<u32> = p.app.iter().filter_map(|(_, c, _)| match c { AppCommand::Enable { event_class_id, .. } => Some(*event_class_id), _ => None }).collect();
+    let ids: Vec<u32> = p
+        .app
+        .iter()
+        .filter_map(|(_, c, _)| match c {
+            AppCommand::Enable { event_class_id, .. } => Some(*event_class_id),
+            _ => None,
+        })
+        .collect();
     assert_eq!(ids, vec![0, 0]);
     p.consumer.clear();
     r.app_gone(7, &mut p);
     assert!(p.consumer.is_empty());
     r.app_gone(8, &mut p);
-    assert!(matches!(p.consumer.as_slice(), [ConsumerRequest::Recover { .. }]));
+    assert!(matches!(
+        p.consumer.as_slice(),
+        [ConsumerRequest::Recover { .. }]
+    ));
 }
 
 #[test]
 fn a_dead_consumer_is_reported() {
     let mut r = Registry::new(host());
     let mut p = Rec::default();
-    ok(&r.handle(Request::CreateSession { name: Some("s".into()), output: None }, 1000, &now(), &mut p));
+    ok(&r.handle(
+        Request::CreateSession {
+            name: Some("s".into()),
+            output: None,
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
     ok(&ev(&mut r, &mut p, "s", rule("*", LoglevelRule::All, &[])));
-    ok(&r.handle(Request::Start { session: "s".into() }, 1000, &now(), &mut p));
-    r.app_registered(7, hello(70, 1000, &[("p:a", 6)]), &now(), &mut p).unwrap();
+    ok(&r.handle(
+        Request::Start {
+            session: "s".into(),
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
+    r.app_registered(7, hello(70, 1000, &[("p:a", 6)]), &now(), &mut p)
+        .unwrap();
     p.consumer_down = true;
-    let o = r.handle(Request::Stop { session: "s".into() }, 1000, &now(), &mut p);
+    let o = r.handle(
+        Request::Stop {
+            session: "s".into(),
+        },
+        1000,
+        &now(),
+        &mut p,
+    );
     match o.response {
-        Response::Warning { message } => assert!(message.contains("consumer daemon is gone"), "{message}"),
+        Response::Warning { message } => {
+            assert!(message.contains("consumer daemon is gone"), "{message}")
+        }
         other => panic!("{other:?}"),
     }
-    let o = r.handle(Request::ListSession { session: "s".into() }, 1000, &now(), &mut p);
-    let Response::Session { detail } = o.response else { panic!() };
+    let o = r.handle(
+        Request::ListSession {
+            session: "s".into(),
+        },
+        1000,
+        &now(),
+        &mut p,
+    );
+    let Response::Session { detail } = o.response else {
+        panic!()
+    };
     assert_eq!(detail.warnings.len(), 1);
 }
 
 #[test]
 fn attrs_defaults_and_rounding() {
-    let a = resolve_attrs(Domain::Ust, &ChannelAttrs { subbuf_size: Some(5000), num_subbuf: Some(3), ..Default::default() }).unwrap();
-    assert_eq!((a.subbuf_size, a.num_subbuf, a.buffers), (8192, 4, Buffers::PerUid));
-    assert!(resolve_attrs(Domain::Ust, &ChannelAttrs { subbuf_size: Some(1024), ..Default::default() }).is_err());
-    assert!(resolve_attrs(Domain::Ust, &ChannelAttrs { tracefile_count: Some(2), ..Default::default() }).is_err());
+    let a = resolve_attrs(
+        Domain::Ust,
+        &ChannelAttrs {
+            subbuf_size: Some(5000),
+            num_subbuf: Some(3),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        (a.subbuf_size, a.num_subbuf, a.buffers),
+        (8192, 4, Buffers::PerUid)
+    );
+    assert!(resolve_attrs(
+        Domain::Ust,
+        &ChannelAttrs {
+            subbuf_size: Some(1024),
+            ..Default::default()
+        }
+    )
+    .is_err());
+    assert!(resolve_attrs(
+        Domain::Ust,
+        &ChannelAttrs {
+            tracefile_count: Some(2),
+            ..Default::default()
+        }
+    )
+    .is_err());
 }
 
 #[test]
@@ -270,7 +773,10 @@ fn hostile_app_field_names_are_refused() {
     let mut p = Rec::default();
     let mut h = hello(70, 1000, &[("p:a", 6)]);
     h.events[0].fields = FieldClass::Struct(StructClass {
-        members: vec![rttng_ctf::ir::StructMember { name: "_x; } evil {".into(), class: FieldClass::Integer(sint_class(8, 8, ByteOrder::Little)) }],
+        members: vec![rttng_ctf::ir::StructMember {
+            name: "_x; } evil {".into(),
+            class: FieldClass::Integer(sint_class(8, 8, ByteOrder::Little)),
+        }],
         min_align_bits: 1,
     });
     assert!(r.app_registered(7, h, &now(), &mut p).is_err());

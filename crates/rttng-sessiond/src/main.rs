@@ -43,7 +43,9 @@ fn parse_args() -> Result<Args, String> {
             "-S" | "--sig-parent" | "--no-kernel" | "-q" | "--quiet" | "-v" | "--verbose" => {}
             "--ready-child" => a.child = true,
             "-g" | "--group" => a.group = Some(it.next().ok_or("--group needs a value")?),
-            "--consumerd-path" => a.consumerd_path = Some(it.next().ok_or("--consumerd-path needs a value")?.into()),
+            "--consumerd-path" => {
+                a.consumerd_path = Some(it.next().ok_or("--consumerd-path needs a value")?.into())
+            }
             "-h" | "--help" => {
                 println!(
                     "usage: rttng-sessiond [-d|--daemonize] [-g|--group GROUP] [--consumerd-path PATH]\n\n\
@@ -115,8 +117,14 @@ fn daemonize() -> i32 {
         eprintln!("Error: {e}");
         return 1;
     }
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(rundir.join(paths::LOG_FILE));
-    let mut args: Vec<String> = std::env::args().skip(1).filter(|a| !matches!(a.as_str(), "-d" | "--daemonize" | "-b" | "--background")).collect();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(rundir.join(paths::LOG_FILE));
+    let mut args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !matches!(a.as_str(), "-d" | "--daemonize" | "-b" | "--background"))
+        .collect();
     args.push("--ready-child".into());
     let mut cmd = Command::new(exe);
     cmd.args(&args).stdin(Stdio::null()).stdout(Stdio::piped());
@@ -131,7 +139,9 @@ fn daemonize() -> i32 {
             return 1;
         }
     };
-    let Some(out) = child.stdout.take() else { return 1 };
+    let Some(out) = child.stdout.take() else {
+        return 1;
+    };
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut line = String::new();
@@ -141,13 +151,28 @@ fn daemonize() -> i32 {
     match rx.recv_timeout(READY_TIMEOUT) {
         Ok(line) if line.trim() == "ready" => 0,
         Ok(line) => {
-            let msg = line.trim().strip_prefix("error: ").unwrap_or(line.trim()).to_string();
+            let msg = line
+                .trim()
+                .strip_prefix("error: ")
+                .unwrap_or(line.trim())
+                .to_string();
             let _ = child.wait();
-            eprintln!("Error: the session daemon did not start: {}", if msg.is_empty() { "it exited; see its log" } else { &msg });
+            eprintln!(
+                "Error: the session daemon did not start: {}",
+                if msg.is_empty() {
+                    "it exited; see its log"
+                } else {
+                    &msg
+                }
+            );
             1
         }
         Err(_) => {
-            eprintln!("Error: the session daemon did not become ready within {}s; see {}", READY_TIMEOUT.as_secs(), rundir.join(paths::LOG_FILE).display());
+            eprintln!(
+                "Error: the session daemon did not become ready within {}s; see {}",
+                READY_TIMEOUT.as_secs(),
+                rundir.join(paths::LOG_FILE).display()
+            );
             let _ = child.kill();
             let _ = child.wait();
             1

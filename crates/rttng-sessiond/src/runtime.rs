@@ -57,12 +57,18 @@ fn lock(s: &Shared) -> MutexGuard<'_, State> {
 }
 
 fn log(msg: &str) {
-    let _ = writeln!(std::io::stderr(), "rttng-sessiond[{}]: {msg}", std::process::id());
+    let _ = writeln!(
+        std::io::stderr(),
+        "rttng-sessiond[{}]: {msg}",
+        std::process::id()
+    );
 }
 
 impl Port for Io {
     fn consumer(&mut self, req: ConsumerRequest) -> Result<ConsumerReply, String> {
-        let Some(c) = &self.consumer else { return Err("rttng-consumerd is not running".into()) };
+        let Some(c) = &self.consumer else {
+            return Err("rttng-consumerd is not running".into());
+        };
         let add = match &req {
             ConsumerRequest::AddBuffer { spec } => Some(spec.buffer_id),
             _ => None,
@@ -72,7 +78,9 @@ impl Port for Io {
         }
         let r = sock::send(c, Kind::ConsumerRequest, &req, None)
             .map_err(|e| e.to_string())
-            .and_then(|()| sock::recv::<ConsumerReply>(c, Kind::ConsumerReply).map_err(|e| e.to_string()));
+            .and_then(|()| {
+                sock::recv::<ConsumerReply>(c, Kind::ConsumerReply).map_err(|e| e.to_string())
+            });
         match r {
             Ok((reply, fd)) => {
                 if let (Some(id), Some(fd)) = (add, fd) {
@@ -82,12 +90,20 @@ impl Port for Io {
             }
             Err(e) => {
                 self.consumer = None;
-                Err(format!("rttng-consumerd (pid {}) stopped answering: {e}", self.consumer_pid))
+                Err(format!(
+                    "rttng-consumerd (pid {}) stopped answering: {e}",
+                    self.consumer_pid
+                ))
             }
         }
     }
 
-    fn app(&mut self, app: AppId, cmd: AppCommand, buffer: Option<u64>) -> Result<AppReply, String> {
+    fn app(
+        &mut self,
+        app: AppId,
+        cmd: AppCommand,
+        buffer: Option<u64>,
+    ) -> Result<AppReply, String> {
         let s = self.apps.get(&app).ok_or("application is gone")?;
         let fd = match buffer {
             Some(b) => Some(self.buffer_fds.get(&b).ok_or("buffer fd is gone")?.as_fd()),
@@ -110,14 +126,22 @@ fn now() -> Clock {
 
 pub fn make_rundir(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let mode = if dir == Path::new(paths::ROOT_RUNDIR) { 0o755 } else { 0o700 };
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).map_err(|e| format!("cannot set the mode of {}: {e}", dir.display()))
+    let mode = if dir == Path::new(paths::ROOT_RUNDIR) {
+        0o755
+    } else {
+        0o700
+    };
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("cannot set the mode of {}: {e}", dir.display()))
 }
 
 /// Binds `path`, refusing if a live daemon answers there, replacing a stale socket.
 fn bind(path: &Path) -> Result<UnixListener, String> {
     if UnixStream::connect(path).is_ok() {
-        return Err(format!("a session daemon already answers on {}", path.display()));
+        return Err(format!(
+            "a session daemon already answers on {}",
+            path.display()
+        ));
     }
     let _ = std::fs::remove_file(path);
     UnixListener::bind(path).map_err(|e| format!("cannot listen on {}: {e}", path.display()))
@@ -130,7 +154,10 @@ fn consumerd_path(opt: &Option<PathBuf>) -> PathBuf {
     if let Some(p) = std::env::var_os("RTTNG_CONSUMERD_PATH") {
         return p.into();
     }
-    std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join("rttng-consumerd"))).unwrap_or_else(|| "rttng-consumerd".into())
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("rttng-consumerd")))
+        .unwrap_or_else(|| "rttng-consumerd".into())
 }
 
 pub fn serve(opt: Options) -> Result<(), String> {
@@ -143,39 +170,74 @@ pub fn serve(opt: Options) -> Result<(), String> {
     let app_path = opt.rundir.join(paths::APP_SOCKET);
     let clients = bind(&client_path)?;
     let apps = bind(&app_path)?;
-    let group_gid = if opt.euid == 0 { sys::group_gid(&opt.group) } else { None };
+    let group_gid = if opt.euid == 0 {
+        sys::group_gid(&opt.group)
+    } else {
+        None
+    };
     if opt.euid == 0 {
         // Root daemon: members of the tracing group may use it; every app may register.
         let mode = if group_gid.is_some() { 0o660 } else { 0o600 };
         if let Some(g) = group_gid {
-            std::os::unix::fs::chown(&client_path, Some(0), Some(g)).map_err(|e| format!("cannot give {} to group {}: {e}", client_path.display(), opt.group))?;
+            std::os::unix::fs::chown(&client_path, Some(0), Some(g)).map_err(|e| {
+                format!(
+                    "cannot give {} to group {}: {e}",
+                    client_path.display(),
+                    opt.group
+                )
+            })?;
         }
         let _ = std::fs::set_permissions(&client_path, std::fs::Permissions::from_mode(mode));
         let _ = std::fs::set_permissions(&app_path, std::fs::Permissions::from_mode(0o666));
     }
 
     // The consumer daemon, talking over a socket pair given as its standard input.
-    let (ours, theirs) = UnixStream::pair().map_err(|e| format!("cannot create the consumer socket: {e}"))?;
-    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(opt.rundir.join(paths::LOG_FILE)).ok();
+    let (ours, theirs) =
+        UnixStream::pair().map_err(|e| format!("cannot create the consumer socket: {e}"))?;
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(opt.rundir.join(paths::LOG_FILE))
+        .ok();
     let mut cmd = Command::new(consumerd_path(&opt.consumerd_path));
-    cmd.stdin(Stdio::from(OwnedFd::from(theirs))).stdout(Stdio::null());
+    cmd.stdin(Stdio::from(OwnedFd::from(theirs)))
+        .stdout(Stdio::null());
     match log_file {
         Some(f) => cmd.stderr(f),
         None => cmd.stderr(Stdio::null()),
     };
-    let mut child = cmd.spawn().map_err(|e| format!("cannot start rttng-consumerd: {e}"))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start rttng-consumerd: {e}"))?;
     // The Command holds our copy of the consumer's socket end: close it, or we would never
     // see the consumer hang up.
     drop(cmd);
     let consumer_pid = child.id();
-    ours.set_read_timeout(Some(CONSUMER_TIMEOUT)).map_err(|e| e.to_string())?;
-    let _ = std::fs::write(opt.rundir.join(paths::CONSUMER_PID_FILE), format!("{consumer_pid}\n"));
-    std::fs::write(opt.rundir.join(paths::PID_FILE), format!("{}\n", std::process::id())).map_err(|e| format!("cannot write the pid file: {e}"))?;
+    ours.set_read_timeout(Some(CONSUMER_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    let _ = std::fs::write(
+        opt.rundir.join(paths::CONSUMER_PID_FILE),
+        format!("{consumer_pid}\n"),
+    );
+    std::fs::write(
+        opt.rundir.join(paths::PID_FILE),
+        format!("{}\n", std::process::id()),
+    )
+    .map_err(|e| format!("cannot write the pid file: {e}"))?;
 
-    let host = Host { home: paths::home().to_string_lossy().into_owned(), hostname: sys::hostname(), cpu_count: sys::cpu_count() };
+    let host = Host {
+        home: paths::home().to_string_lossy().into_owned(),
+        hostname: sys::hostname(),
+        cpu_count: sys::cpu_count(),
+    };
     let state: Shared = Arc::new(Mutex::new(State {
         reg: Registry::new(host),
-        io: Io { consumer: Some(ours), consumer_pid, apps: HashMap::new(), buffer_fds: HashMap::new() },
+        io: Io {
+            consumer: Some(ours),
+            consumer_pid,
+            apps: HashMap::new(),
+            buffer_fds: HashMap::new(),
+        },
     }));
 
     // Consumer watcher: it is our child, so wait() tells exactly when and how it ended.
@@ -203,7 +265,10 @@ pub fn serve(opt: Options) -> Result<(), String> {
         let daemon_uid = opt.euid;
         std::thread::spawn(move || accept_clients(clients, st, daemon_uid, group_gid));
     }
-    log(&format!("serving on {} (consumer pid {consumer_pid})", opt.rundir.display()));
+    log(&format!(
+        "serving on {} (consumer pid {consumer_pid})",
+        opt.rundir.display()
+    ));
     if opt.announce_ready {
         crate::announce_ready();
     }
@@ -221,7 +286,14 @@ fn shutdown(state: &Shared) {
     let mut g = lock(state);
     let State { reg, io } = &mut *g;
     for (name, uid) in reg.active_sessions() {
-        let out = reg.handle(Request::Stop { session: name.clone() }, uid, &now(), io);
+        let out = reg.handle(
+            Request::Stop {
+                session: name.clone(),
+            },
+            uid,
+            &now(),
+            io,
+        );
         log(&format!("stopped session {name}: {:?}", out.response));
     }
     if let Some(c) = io.consumer.take() {
@@ -238,7 +310,12 @@ fn accept_clients(l: UnixListener, state: Shared, daemon_uid: u32, group_gid: Op
     for conn in l.incoming() {
         let Ok(conn) = conn else { continue };
         if active.load(Ordering::Relaxed) >= MAX_CLIENTS {
-            let _ = sock::send(&conn, Kind::Response, &Response::error(ErrorCode::Internal, "too many clients; try again"), None);
+            let _ = sock::send(
+                &conn,
+                Kind::Response,
+                &Response::error(ErrorCode::Internal, "too many clients; try again"),
+                None,
+            );
             continue;
         }
         active.fetch_add(1, Ordering::Relaxed);
@@ -258,7 +335,12 @@ fn serve_client(conn: UnixStream, state: &Shared, daemon_uid: u32, group_gid: Op
             Err(RecvError::Closed) => return,
             Err(RecvError::Frame(e)) => {
                 // Answer once, then close: after a bad frame the stream is out of step.
-                let _ = sock::send(&conn, Kind::Response, &Response::error(ErrorCode::Protocol, e.to_string()), None);
+                let _ = sock::send(
+                    &conn,
+                    Kind::Response,
+                    &Response::error(ErrorCode::Protocol, e.to_string()),
+                    None,
+                );
                 return;
             }
             Err(RecvError::Io(_)) => return,
@@ -268,7 +350,9 @@ fn serve_client(conn: UnixStream, state: &Shared, daemon_uid: u32, group_gid: Op
             Ok(c) => c,
             Err(_) => return,
         };
-        let allowed = cred.uid == daemon_uid || cred.uid == 0 || (daemon_uid == 0 && group_gid.is_some_and(|g| sys::pid_in_group(cred.pid, g)));
+        let allowed = cred.uid == daemon_uid
+            || cred.uid == 0
+            || (daemon_uid == 0 && group_gid.is_some_and(|g| sys::pid_in_group(cred.pid, g)));
         let resp = if !allowed {
             Response::error(
                 ErrorCode::PermissionDenied,
@@ -302,9 +386,14 @@ fn accept_apps(l: UnixListener, state: Shared, daemon_uid: u32) {
 
 fn serve_app(id: AppId, conn: UnixStream, state: &Shared, daemon_uid: u32) {
     let _ = conn.set_read_timeout(Some(APP_TIMEOUT));
-    let Ok(cred) = sock::peer_cred(&conn) else { return };
+    let Ok(cred) = sock::peer_cred(&conn) else {
+        return;
+    };
     if daemon_uid != 0 && cred.uid != daemon_uid {
-        log(&format!("refused app pid {}: uid {} is not this daemon's user", cred.pid, cred.uid));
+        log(&format!(
+            "refused app pid {}: uid {} is not this daemon's user",
+            cred.pid, cred.uid
+        ));
         return;
     }
     let mut hello = match sock::recv::<AppHello>(&conn, Kind::AppHello) {
@@ -321,7 +410,10 @@ fn serve_app(id: AppId, conn: UnixStream, state: &Shared, daemon_uid: u32) {
     {
         let mut g = lock(state);
         if g.io.apps.len() >= MAX_APPS {
-            log(&format!("refused app pid {}: {MAX_APPS} apps registered", cred.pid));
+            log(&format!(
+                "refused app pid {}: {MAX_APPS} apps registered",
+                cred.pid
+            ));
             return;
         }
         g.io.apps.insert(id, conn);

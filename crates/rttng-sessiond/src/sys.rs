@@ -49,7 +49,11 @@ pub fn setsid() {
 /// Blocks until the peer of `fd` hangs up (or the socket errors).
 pub fn wait_hangup(fd: &impl AsRawFd) {
     loop {
-        let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLRDHUP, revents: 0 };
+        let mut p = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLRDHUP,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd we own.
         let r = unsafe { libc::poll(&mut p, 1, -1) };
         if r < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
@@ -68,7 +72,9 @@ pub fn cpu_count() -> u32 {
 }
 
 pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "localhost".into())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
 }
 
 /// (`YYYYmmdd-HHMMSS`, `YYYYmmddTHHMMSS+hhmm`) in local time.
@@ -80,13 +86,24 @@ pub fn local_time() -> (String, String) {
         libc::localtime_r(&t, &mut tm);
         tm
     };
-    let (y, mo, d, h, mi, s) = (tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    let (y, mo, d, h, mi, s) = (
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+    );
     let off = tm.tm_gmtoff / 60;
     let sign = if off < 0 { '-' } else { '+' };
     let off = off.abs();
     (
         format!("{y:04}{mo:02}{d:02}-{h:02}{mi:02}{s:02}"),
-        format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}{sign}{:02}{:02}", off / 60, off % 60),
+        format!(
+            "{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}{sign}{:02}{:02}",
+            off / 60,
+            off % 60
+        ),
     )
 }
 
@@ -107,14 +124,18 @@ pub fn group_gid(name: &str) -> Option<u32> {
     let text = std::fs::read_to_string("/etc/group").ok()?;
     text.lines().find_map(|l| {
         let mut f = l.split(':');
-        (f.next()? == name).then(|| f.nth(1)?.parse().ok()).flatten()
+        (f.next()? == name)
+            .then(|| f.nth(1)?.parse().ok())
+            .flatten()
     })
 }
 
 /// Whether `uid` may use a daemon whose client socket belongs to group `gid`: the kernel
 /// already checked the socket's mode; this double-checks with the peer's groups.
 pub fn pid_in_group(pid: u32, gid: u32) -> bool {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return false };
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
     status.lines().any(|l| {
         (l.starts_with("Groups:") || l.starts_with("Gid:"))
             && l.split_whitespace().skip(1).any(|g| g.parse() == Ok(gid))

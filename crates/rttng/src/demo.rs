@@ -13,14 +13,19 @@ use rttng_ctl::{Client, ConnectOptions, CtlError};
 use crate::session_cmd::DemoArgs;
 
 fn fail(msg: String) -> CtlError {
-    CtlError::Daemon { code: rttng_ctl::ErrorCode::InvalidArgument, message: msg }
+    CtlError::Daemon {
+        code: rttng_ctl::ErrorCode::InvalidArgument,
+        message: msg,
+    }
 }
 
 fn example_path(a: &DemoArgs) -> Result<PathBuf, CtlError> {
     if let Some(p) = &a.app {
         return Ok(p.clone());
     }
-    let next = std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join("rttng-example")));
+    let next = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("rttng-example")));
     match next {
         Some(p) if p.exists() => Ok(p),
         _ => Err(fail("the example app rttng-example is not next to rttng; build it with `cargo build -p rttng-example` or pass --app PATH".into())),
@@ -30,7 +35,11 @@ fn example_path(a: &DemoArgs) -> Result<PathBuf, CtlError> {
 pub fn run(opts: ConnectOptions, a: DemoArgs) -> Result<u8, CtlError> {
     let app = example_path(&a)?;
     let mut c = Client::connect(&opts)?;
-    let Response::SessionCreated { name, output } = c.call(&Request::CreateSession { name: None, output: None })? else {
+    let Response::SessionCreated { name, output } = c.call(&Request::CreateSession {
+        name: None,
+        output: None,
+    })?
+    else {
         return Err(fail("unexpected answer to create".into()));
     };
     println!("Session {name} created; traces go to {output}");
@@ -39,20 +48,33 @@ pub fn run(opts: ConnectOptions, a: DemoArgs) -> Result<u8, CtlError> {
             session: name.clone(),
             domain: Domain::Ust,
             channel: None,
-            rule: EventRule { pattern: "*".into(), loglevel: LoglevelRule::All, exclusions: vec![] },
+            rule: EventRule {
+                pattern: "*".into(),
+                loglevel: LoglevelRule::All,
+                exclusions: vec![],
+            },
         })?;
         println!("All ust events are enabled in channel channel0");
-        c.call(&Request::Start { session: name.clone() })?;
+        c.call(&Request::Start {
+            session: name.clone(),
+        })?;
         println!("Tracing started; running {}", app.display());
-        let status = Command::new(&app).args(&a.args).status().map_err(|e| fail(format!("cannot run {}: {e}", app.display())))?;
+        let status = Command::new(&app)
+            .args(&a.args)
+            .status()
+            .map_err(|e| fail(format!("cannot run {}: {e}", app.display())))?;
         if !status.success() {
             eprintln!("Warning: {} exited with {status}", app.display());
         }
-        c.call(&Request::Stop { session: name.clone() })?;
+        c.call(&Request::Stop {
+            session: name.clone(),
+        })?;
         println!("Tracing stopped");
         Ok::<(), CtlError>(())
     })();
-    let _ = c.call(&Request::DestroySession { session: name.clone() });
+    let _ = c.call(&Request::DestroySession {
+        session: name.clone(),
+    });
     result?;
     println!();
     let view = crate::cli::ViewArgs::for_paths(vec![PathBuf::from(&output)]);

@@ -10,7 +10,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use rttng_ctl::proto::{
-    Buffers, ChannelAttrs, ContextType, Domain, EventRule, LoglevelRule, Request, Response, SessionDetail,
+    Buffers, ChannelAttrs, ContextType, Domain, EventRule, LoglevelRule, Request, Response,
+    SessionDetail,
 };
 use rttng_ctl::{Client, ConnectOptions, CtlError};
 
@@ -21,8 +22,21 @@ const EXIT_WARNING: u8 = 4;
 
 /// UST log level names, most severe first (value = index).
 const UST_LEVELS: [&str; 15] = [
-    "EMERG", "ALERT", "CRIT", "ERR", "WARNING", "NOTICE", "INFO", "DEBUG_SYSTEM", "DEBUG_PROGRAM", "DEBUG_PROCESS",
-    "DEBUG_MODULE", "DEBUG_UNIT", "DEBUG_FUNCTION", "DEBUG_LINE", "DEBUG",
+    "EMERG",
+    "ALERT",
+    "CRIT",
+    "ERR",
+    "WARNING",
+    "NOTICE",
+    "INFO",
+    "DEBUG_SYSTEM",
+    "DEBUG_PROGRAM",
+    "DEBUG_PROCESS",
+    "DEBUG_MODULE",
+    "DEBUG_UNIT",
+    "DEBUG_FUNCTION",
+    "DEBUG_LINE",
+    "DEBUG",
 ];
 
 #[derive(Debug, Clone, Args)]
@@ -108,13 +122,18 @@ impl DomainArgs {
         match (self.userspace, self.kernel) {
             (true, false) => Ok(Domain::Ust),
             (false, true) => Ok(Domain::Kernel),
-            _ => Err(usage("choose exactly one domain: -u (user space) or -k (kernel)")),
+            _ => Err(usage(
+                "choose exactly one domain: -u (user space) or -k (kernel)",
+            )),
         }
     }
 }
 
 fn usage(msg: &str) -> CtlError {
-    CtlError::Daemon { code: rttng_ctl::ErrorCode::InvalidArgument, message: msg.to_string() }
+    CtlError::Daemon {
+        code: rttng_ctl::ErrorCode::InvalidArgument,
+        message: msg.to_string(),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -271,7 +290,10 @@ pub fn parse_level(s: &str) -> Option<i32> {
         return (0..=14).contains(&n).then_some(n);
     }
     let up = s.to_ascii_uppercase();
-    let name = up.strip_prefix("LTTNG_UST_TRACEPOINT_LOGLEVEL_").or_else(|| up.strip_prefix("TRACE_")).unwrap_or(&up);
+    let name = up
+        .strip_prefix("LTTNG_UST_TRACEPOINT_LOGLEVEL_")
+        .or_else(|| up.strip_prefix("TRACE_"))
+        .unwrap_or(&up);
     let name = if name == "WARN" { "WARNING" } else { name };
     UST_LEVELS.iter().position(|l| *l == name).map(|i| i as i32)
 }
@@ -324,7 +346,11 @@ impl Ctx {
 /// Runs a session command; prints errors as `Error: ...` and returns lttng's exit status.
 pub fn run(g: &Global, cmd: SessionCommand) -> ExitCode {
     let mut ctx = Ctx {
-        opts: ConnectOptions { spawn: !g.no_sessiond, sessiond_path: g.sessiond_path.clone(), group: g.group.clone() },
+        opts: ConnectOptions {
+            spawn: !g.no_sessiond,
+            sessiond_path: g.sessiond_path.clone(),
+            group: g.group.clone(),
+        },
         client: None,
     };
     match dispatch(&mut ctx, cmd) {
@@ -353,10 +379,18 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CtlError> {
     match cmd {
         SessionCommand::Create(a) => {
             let output = match a.output {
-                Some(o) => Some(std::path::absolute(&o).map_err(|e| usage(&format!("bad output directory: {e}")))?.to_string_lossy().into_owned()),
+                Some(o) => Some(
+                    std::path::absolute(&o)
+                        .map_err(|e| usage(&format!("bad output directory: {e}")))?
+                        .to_string_lossy()
+                        .into_owned(),
+                ),
                 None => None,
             };
-            match ctx.call(Request::CreateSession { name: a.session, output })? {
+            match ctx.call(Request::CreateSession {
+                name: a.session,
+                output,
+            })? {
                 Response::SessionCreated { name, output } => {
                     let _ = rttng_ctl::set_current_session(&name);
                     println!("Session {name} created.");
@@ -377,7 +411,9 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CtlError> {
             };
             let mut code = 0;
             for name in names {
-                let r = ctx.call(Request::DestroySession { session: name.clone() })?;
+                let r = ctx.call(Request::DestroySession {
+                    session: name.clone(),
+                })?;
                 code = code.max(warned(r));
                 rttng_ctl::clear_current_session(&name);
                 println!("Session {name} destroyed");
@@ -389,7 +425,12 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CtlError> {
                 Response::Sessions { list } if list.iter().any(|s| s.name == session) => {}
                 _ => return Err(usage(&format!("session {session:?} not found"))),
             }
-            rttng_ctl::set_current_session(&session).map_err(|e| usage(&format!("cannot write {}: {e}", rttng_ctl::rc_path().display())))?;
+            rttng_ctl::set_current_session(&session).map_err(|e| {
+                usage(&format!(
+                    "cannot write {}: {e}",
+                    rttng_ctl::rc_path().display()
+                ))
+            })?;
             println!("Session set to {session}");
             Ok(0)
         }
@@ -397,12 +438,20 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CtlError> {
             let domain = a.domain.domain()?;
             let session = session_or_current(a.session)?;
             let size = |s: &Option<String>, what: &str| -> Result<Option<u64>, CtlError> {
-                s.as_deref().map(|v| parse_size(v).ok_or_else(|| usage(&format!("invalid {what} {v:?}")))).transpose()
+                s.as_deref()
+                    .map(|v| parse_size(v).ok_or_else(|| usage(&format!("invalid {what} {v:?}"))))
+                    .transpose()
             };
             let attrs = ChannelAttrs {
                 subbuf_size: size(&a.subbuf_size, "sub-buffer size")?,
                 num_subbuf: a.num_subbuf,
-                overwrite: if a.overwrite { Some(true) } else if a.discard { Some(false) } else { None },
+                overwrite: if a.overwrite {
+                    Some(true)
+                } else if a.discard {
+                    Some(false)
+                } else {
+                    None
+                },
                 switch_timer_us: a.switch_timer,
                 read_timer_us: a.read_timer,
                 buffers: if a.buffers_pid {
@@ -418,16 +467,30 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CtlError> {
                 tracefile_count: a.tracefile_count,
             };
             if let Some(s) = attrs.subbuf_size.filter(|s| !s.is_power_of_two()) {
-                eprintln!("Warning: the sub-buffer size {s} is rounded up to {}", s.next_power_of_two());
+                eprintln!(
+                    "Warning: the sub-buffer size {s} is rounded up to {}",
+                    s.next_power_of_two()
+                );
             }
             if let Some(n) = attrs.num_subbuf.filter(|n| !n.is_power_of_two()) {
-                eprintln!("Warning: the sub-buffer count {n} is rounded up to {}", n.next_power_of_two());
+                eprintln!(
+                    "Warning: the sub-buffer count {n} is rounded up to {}",
+                    n.next_power_of_two()
+                );
             }
             let mut code = 0;
             for ch in split_names(&a.channels) {
-                let r = ctx.call(Request::EnableChannel { session: session.clone(), domain, channel: ch.clone(), attrs: attrs.clone() })?;
+                let r = ctx.call(Request::EnableChannel {
+                    session: session.clone(),
+                    domain,
+                    channel: ch.clone(),
+                    attrs: attrs.clone(),
+                })?;
                 code = code.max(warned(r));
-                println!("{} channel {ch} enabled for session {session}", domain.name());
+                println!(
+                    "{} channel {ch} enabled for session {session}",
+                    domain.name()
+                );
             }
             Ok(code)
         }
@@ -435,8 +498,15 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CtlError> {
             let domain = a.domain.domain()?;
             let session = session_or_current(a.session)?;
             for ch in split_names(&a.channels) {
-                ctx.call(Request::DisableChannel { session: session.clone(), domain, channel: ch.clone() })?;
-                println!("{} channel {ch} disabled for session {session}", domain.name());
+                ctx.call(Request::DisableChannel {
+                    session: session.clone(),
+                    domain,
+                    channel: ch.clone(),
+                })?;
+                println!(
+                    "{} channel {ch} disabled for session {session}",
+                    domain.name()
+                );
             }
             Ok(0)
         }
@@ -451,7 +521,14 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CtlError> {
                 (false, Some(n)) => split_names(n),
                 _ => return Err(usage("give event names, or -a for all events")),
             };
-            let level = |s: &str| parse_level(s).ok_or_else(|| usage(&format!("unknown log level {s:?}; use one of {}", UST_LEVELS.join(", "))));
+            let level = |s: &str| {
+                parse_level(s).ok_or_else(|| {
+                    usage(&format!(
+                        "unknown log level {s:?}; use one of {}",
+                        UST_LEVELS.join(", ")
+                    ))
+                })
+            };
             let loglevel = match (&a.loglevel, &a.loglevel_only) {
                 (Some(l), _) => LoglevelRule::AtLeast { level: level(l)? },
                 (_, Some(l)) => LoglevelRule::Exactly { level: level(l)? },
@@ -463,8 +540,17 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CtlError> {
             let exclusions = a.exclude.as_deref().map(split_names).unwrap_or_default();
             let chan = a.channel.clone().unwrap_or_else(|| "channel0".into());
             for name in names {
-                let rule = EventRule { pattern: name.clone(), loglevel, exclusions: exclusions.clone() };
-                ctx.call(Request::EnableEvent { session: session.clone(), domain, channel: a.channel.clone(), rule })?;
+                let rule = EventRule {
+                    pattern: name.clone(),
+                    loglevel,
+                    exclusions: exclusions.clone(),
+                };
+                ctx.call(Request::EnableEvent {
+                    session: session.clone(),
+                    domain,
+                    channel: a.channel.clone(),
+                    rule,
+                })?;
                 if name == "*" {
                     println!("All {} events are enabled in channel {chan}", domain.name());
                 } else {
@@ -483,8 +569,16 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CtlError> {
             };
             let chan = a.channel.clone().unwrap_or_else(|| "channel0".into());
             for name in names {
-                ctx.call(Request::DisableEvent { session: session.clone(), domain, channel: a.channel.clone(), pattern: name.clone() })?;
-                println!("{} event {name} disabled in channel {chan} for session {session}", domain.name());
+                ctx.call(Request::DisableEvent {
+                    session: session.clone(),
+                    domain,
+                    channel: a.channel.clone(),
+                    pattern: name.clone(),
+                })?;
+                println!(
+                    "{} event {name} disabled in channel {chan} for session {session}",
+                    domain.name()
+                );
             }
             Ok(0)
         }
@@ -495,11 +589,30 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CtlError> {
                 return Err(usage("give at least one context type with -t"));
             }
             for t in &a.types {
-                let c = ContextType::from_name(t).ok_or_else(|| usage(&format!("{t}: {} invalid context", domain.name().to_uppercase())))?;
-                if domain == Domain::Ust && !matches!(c, ContextType::Vpid | ContextType::Vtid | ContextType::Procname | ContextType::PthreadId | ContextType::CpuId) {
+                let c = ContextType::from_name(t).ok_or_else(|| {
+                    usage(&format!(
+                        "{t}: {} invalid context",
+                        domain.name().to_uppercase()
+                    ))
+                })?;
+                if domain == Domain::Ust
+                    && !matches!(
+                        c,
+                        ContextType::Vpid
+                            | ContextType::Vtid
+                            | ContextType::Procname
+                            | ContextType::PthreadId
+                            | ContextType::CpuId
+                    )
+                {
                     return Err(usage(&format!("{t}: context not supported by rttng-ust yet (supported: vpid, vtid, procname, pthread_id, cpu_id)")));
                 }
-                ctx.call(Request::AddContext { session: session.clone(), domain, channel: a.channel.clone(), context: c })?;
+                ctx.call(Request::AddContext {
+                    session: session.clone(),
+                    domain,
+                    channel: a.channel.clone(),
+                    context: c,
+                })?;
                 match &a.channel {
                     Some(ch) => println!("{} context {t} added to channel {ch}", domain.name()),
                     None => println!("{} context {t} added to all channels", domain.name()),
@@ -509,14 +622,18 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CtlError> {
         }
         SessionCommand::Start { session } => {
             let session = session_or_current(session)?;
-            ctx.call(Request::Start { session: session.clone() })?;
+            ctx.call(Request::Start {
+                session: session.clone(),
+            })?;
             println!("Tracing started for session {session}");
             Ok(0)
         }
         SessionCommand::Stop { session, .. } => {
             let session = session_or_current(session)?;
             println!("Waiting for data availability");
-            let r = ctx.call(Request::Stop { session: session.clone() })?;
+            let r = ctx.call(Request::Stop {
+                session: session.clone(),
+            })?;
             let code = warned(r);
             println!("Tracing stopped for session {session}");
             Ok(code)
@@ -541,7 +658,10 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CtlError> {
             }
         }
         SessionCommand::Version => {
-            println!("rttng version {} - LTTng-compatible tracing in Rust", env!("CARGO_PKG_VERSION"));
+            println!(
+                "rttng version {} - LTTng-compatible tracing in Rust",
+                env!("CARGO_PKG_VERSION")
+            );
             println!();
             println!("Traces are CTF 1.8, laid out like LTTng's, and read by babeltrace2.");
             println!("License: MIT OR Apache-2.0");
@@ -556,14 +676,21 @@ fn ctx_opts(ctx: &Ctx) -> ConnectOptions {
 }
 
 fn list_sessions(ctx: &mut Ctx) -> Result<u8, CtlError> {
-    let Response::Sessions { list } = ctx.call(Request::ListSessions)? else { return Ok(0) };
+    let Response::Sessions { list } = ctx.call(Request::ListSessions)? else {
+        return Ok(0);
+    };
     if list.is_empty() {
         println!("Currently no available recording session");
         return Ok(0);
     }
     println!("Available recording sessions:");
     for (i, s) in list.iter().enumerate() {
-        println!("  {}) {} [{}]", i + 1, s.name, if s.active { "active" } else { "inactive" });
+        println!(
+            "  {}) {} [{}]",
+            i + 1,
+            s.name,
+            if s.active { "active" } else { "inactive" }
+        );
         println!("     Trace output: {}", s.output);
         println!();
     }
@@ -573,22 +700,40 @@ fn list_sessions(ctx: &mut Ctx) -> Result<u8, CtlError> {
 
 /// Prints `list SESSION`; returns 4 when the daemon reported a problem.
 fn list_session(ctx: &mut Ctx, session: &str) -> Result<u8, CtlError> {
-    let Response::Session { detail } = ctx.call(Request::ListSession { session: session.to_string() })? else { return Ok(0) };
+    let Response::Session { detail } = ctx.call(Request::ListSession {
+        session: session.to_string(),
+    })?
+    else {
+        return Ok(0);
+    };
     print!("{}", format_detail(&detail));
     for w in &detail.warnings {
         eprintln!("Warning: {w}");
     }
-    Ok(if detail.warnings.is_empty() { 0 } else { EXIT_WARNING })
+    Ok(if detail.warnings.is_empty() {
+        0
+    } else {
+        EXIT_WARNING
+    })
 }
 
 fn us(v: u64) -> String {
-    if v == 0 { "inactive".into() } else { format!("{v} µs") }
+    if v == 0 {
+        "inactive".into()
+    } else {
+        format!("{v} µs")
+    }
 }
 
 pub fn format_detail(d: &SessionDetail) -> String {
     use std::fmt::Write;
     let mut o = String::new();
-    let _ = writeln!(o, "Recording session {}: [{}]", d.name, if d.active { "active" } else { "inactive" });
+    let _ = writeln!(
+        o,
+        "Recording session {}: [{}]",
+        d.name,
+        if d.active { "active" } else { "inactive" }
+    );
     let _ = writeln!(o, "    Trace output: {}", d.output);
     for domain in [Domain::Kernel, Domain::Ust] {
         let chans: Vec<_> = d.channels.iter().filter(|c| c.domain == domain).collect();
@@ -596,7 +741,15 @@ pub fn format_detail(d: &SessionDetail) -> String {
             continue;
         }
         let _ = writeln!(o);
-        let _ = writeln!(o, "=== Domain: {} ===", if domain == Domain::Ust { "User space" } else { "Linux kernel" });
+        let _ = writeln!(
+            o,
+            "=== Domain: {} ===",
+            if domain == Domain::Ust {
+                "User space"
+            } else {
+                "Linux kernel"
+            }
+        );
         let _ = writeln!(o);
         if domain == Domain::Ust {
             let scheme = match chans[0].attrs.buffers {
@@ -609,17 +762,42 @@ pub fn format_detail(d: &SessionDetail) -> String {
         let _ = writeln!(o, "Channels:");
         let _ = writeln!(o, "-------------");
         for c in chans {
-            let _ = writeln!(o, "- {}: [{}]", c.name, if c.enabled { "enabled" } else { "disabled" });
+            let _ = writeln!(
+                o,
+                "- {}: [{}]",
+                c.name,
+                if c.enabled { "enabled" } else { "disabled" }
+            );
             let _ = writeln!(o);
             let a = &c.attrs;
             let _ = writeln!(o, "    Attributes:");
-            let _ = writeln!(o, "      Event-loss mode:  {}", if a.overwrite { "overwrite" } else { "discard" });
+            let _ = writeln!(
+                o,
+                "      Event-loss mode:  {}",
+                if a.overwrite { "overwrite" } else { "discard" }
+            );
             let _ = writeln!(o, "      Sub-buffer size:  {} bytes", a.subbuf_size);
             let _ = writeln!(o, "      Sub-buffer count: {}", a.num_subbuf);
             let _ = writeln!(o, "      Switch timer:     {}", us(a.switch_timer_us));
             let _ = writeln!(o, "      Read timer:       {}", us(a.read_timer_us));
-            let _ = writeln!(o, "      Trace file count: {}", if a.tracefile_count == 0 { "1 per stream".to_string() } else { a.tracefile_count.to_string() });
-            let _ = writeln!(o, "      Trace file size:  {}", if a.tracefile_size == 0 { "unlimited".to_string() } else { format!("{} bytes", a.tracefile_size) });
+            let _ = writeln!(
+                o,
+                "      Trace file count: {}",
+                if a.tracefile_count == 0 {
+                    "1 per stream".to_string()
+                } else {
+                    a.tracefile_count.to_string()
+                }
+            );
+            let _ = writeln!(
+                o,
+                "      Trace file size:  {}",
+                if a.tracefile_size == 0 {
+                    "unlimited".to_string()
+                } else {
+                    format!("{} bytes", a.tracefile_size)
+                }
+            );
             let _ = writeln!(o, "      Output mode:      mmap");
             if !c.contexts.is_empty() {
                 let names: Vec<&str> = c.contexts.iter().map(|c| c.name()).collect();
@@ -638,13 +816,20 @@ pub fn format_detail(d: &SessionDetail) -> String {
                 let mut line = format!("      {}", r.rule.pattern);
                 match r.rule.loglevel {
                     LoglevelRule::All => {}
-                    LoglevelRule::AtLeast { level } => line += &format!(" (loglevel: {} (<= {level}))", level_name(level)),
-                    LoglevelRule::Exactly { level } => line += &format!(" (loglevel: {} (== {level}))", level_name(level)),
+                    LoglevelRule::AtLeast { level } => {
+                        line += &format!(" (loglevel: {} (<= {level}))", level_name(level))
+                    }
+                    LoglevelRule::Exactly { level } => {
+                        line += &format!(" (loglevel: {} (== {level}))", level_name(level))
+                    }
                 }
                 if !r.rule.exclusions.is_empty() {
                     line += &format!(" (exclusions: {})", r.rule.exclusions.join(","));
                 }
-                line += &format!(" (type: tracepoint) [{}]", if r.enabled { "enabled" } else { "disabled" });
+                line += &format!(
+                    " (type: tracepoint) [{}]",
+                    if r.enabled { "enabled" } else { "disabled" }
+                );
                 let _ = writeln!(o, "{line}");
             }
             let _ = writeln!(o);
@@ -654,11 +839,16 @@ pub fn format_detail(d: &SessionDetail) -> String {
 }
 
 fn level_name(l: i32) -> String {
-    UST_LEVELS.get(l as usize).map(|n| format!("TRACE_{n}")).unwrap_or_else(|| l.to_string())
+    UST_LEVELS
+        .get(l as usize)
+        .map(|n| format!("TRACE_{n}"))
+        .unwrap_or_else(|| l.to_string())
 }
 
 fn list_apps(ctx: &mut Ctx, fields: bool) -> Result<u8, CtlError> {
-    let Response::Apps { list } = ctx.call(Request::ListApps)? else { return Ok(0) };
+    let Response::Apps { list } = ctx.call(Request::ListApps)? else {
+        return Ok(0);
+    };
     println!("UST events:");
     println!("-------------");
     if list.is_empty() {
@@ -666,10 +856,17 @@ fn list_apps(ctx: &mut Ctx, fields: bool) -> Result<u8, CtlError> {
     }
     for app in list {
         println!();
-        let exe = std::fs::read_link(format!("/proc/{}/exe", app.pid)).map(|p| p.display().to_string()).unwrap_or(app.name.clone());
+        let exe = std::fs::read_link(format!("/proc/{}/exe", app.pid))
+            .map(|p| p.display().to_string())
+            .unwrap_or(app.name.clone());
         println!("PID: {} - Name: {exe}", app.pid);
         for e in app.events {
-            println!("      {} (loglevel: {} ({})) (type: tracepoint)", e.name, level_name(e.loglevel), e.loglevel);
+            println!(
+                "      {} (loglevel: {} ({})) (type: tracepoint)",
+                e.name,
+                level_name(e.loglevel),
+                e.loglevel
+            );
             if fields {
                 for (n, k) in e.fields {
                     println!("        field: {n} ({k})");
@@ -684,7 +881,11 @@ fn list_apps(ctx: &mut Ctx, fields: bool) -> Result<u8, CtlError> {
 /// The output directory of `session` (for `view SESSION`).
 pub fn session_output(g: &Global, session: Option<String>) -> Result<PathBuf, CtlError> {
     let session = session_or_current(session)?;
-    let opts = ConnectOptions { spawn: false, sessiond_path: g.sessiond_path.clone(), group: g.group.clone() };
+    let opts = ConnectOptions {
+        spawn: false,
+        sessiond_path: g.sessiond_path.clone(),
+        group: g.group.clone(),
+    };
     let mut c = Client::connect(&opts)?;
     match c.call(&Request::ListSession { session })? {
         Response::Session { detail } => Ok(PathBuf::from(detail.output)),

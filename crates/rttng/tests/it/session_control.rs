@@ -61,9 +61,13 @@ fn session_malformed_control_messages_are_refused_and_the_daemon_keeps_serving()
         let got = poke(&sock, bytes);
         // Either nothing (closed) or one error response frame.
         if !got.is_empty() {
-            let resp: rttng_ctl::Response = rttng_proto::frame::decode_frame(&got, rttng_proto::Kind::Response)
-                .unwrap_or_else(|e| panic!("{what}: reply is not one response frame: {e}"));
-            assert!(matches!(resp, rttng_ctl::Response::Error { .. }), "{what}: {resp:?}");
+            let resp: rttng_ctl::Response =
+                rttng_proto::frame::decode_frame(&got, rttng_proto::Kind::Response)
+                    .unwrap_or_else(|e| panic!("{what}: reply is not one response frame: {e}"));
+            assert!(
+                matches!(resp, rttng_ctl::Response::Error { .. }),
+                "{what}: {resp:?}"
+            );
         }
         // The daemon still serves a well-formed client.
         let list = w.ok(&["list"]);

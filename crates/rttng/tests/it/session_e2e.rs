@@ -18,8 +18,16 @@ fn session_autospawn_records_from_the_first_event() {
     assert!(w.sessiond_pid().is_none());
     let out = w.create(&["s1"]);
     let pid = w.sessiond_pid().expect("create spawned a daemon");
-    assert!(out.starts_with(w.home.join("rttng-traces")), "{}", out.display());
-    assert!(out.file_name().unwrap().to_string_lossy().starts_with("s1-"));
+    assert!(
+        out.starts_with(w.home.join("rttng-traces")),
+        "{}",
+        out.display()
+    );
+    assert!(out
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with("s1-"));
     w.ok(&["enable-event", "-u", "-a"]);
     w.ok(&["start"]);
     w.probe(&["--count", "50"]);
@@ -36,13 +44,19 @@ fn session_autospawn_records_from_the_first_event() {
     let uid = std::fs::read_to_string("/proc/self/status")
         .unwrap()
         .lines()
-        .find_map(|l| l.strip_prefix("Uid:").and_then(|r| r.split_whitespace().next().map(str::to_string)))
+        .find_map(|l| {
+            l.strip_prefix("Uid:")
+                .and_then(|r| r.split_whitespace().next().map(str::to_string))
+        })
         .unwrap();
     assert!(out.join(format!("ust/uid/{uid}/64-bit/metadata")).is_file());
     assert!(out.join(format!("ust/uid/{uid}/64-bit/index")).is_dir());
     w.ok(&["destroy"]);
     let list = w.ok(&["list"]);
-    assert!(list.contains("Currently no available recording session"), "{list}");
+    assert!(
+        list.contains("Currently no available recording session"),
+        "{list}"
+    );
 }
 
 #[test]
@@ -51,7 +65,10 @@ fn session_no_sessiond_gives_a_clear_error() {
     let f = w.rttng(&["-n", "list"]);
     assert_eq!(f.status.code(), Some(1));
     let err = String::from_utf8_lossy(&f.stderr);
-    assert!(err.starts_with("Error: no session daemon for this user"), "{err}");
+    assert!(
+        err.starts_with("Error: no session daemon for this user"),
+        "{err}"
+    );
     assert!(err.contains("rttng-sessiond --daemonize"), "{err}");
     assert!(w.sessiond_pid().is_none());
 }
@@ -60,10 +77,28 @@ fn session_no_sessiond_gives_a_clear_error() {
 fn session_rules_and_two_sessions_select_exactly() {
     let w = World::new("rules");
     let a = w.create(&["a"]);
-    w.ok(&["enable-event", "-u", "probe:*", "--loglevel", "INFO", "-x", "probe:warn", "-s", "a"]);
+    w.ok(&[
+        "enable-event",
+        "-u",
+        "probe:*",
+        "--loglevel",
+        "INFO",
+        "-x",
+        "probe:warn",
+        "-s",
+        "a",
+    ]);
     let b = w.create(&["b"]);
     w.ok(&["enable-event", "-u", "other:info", "-s", "b"]);
-    w.ok(&["enable-event", "-u", "*", "--loglevel-only", "DEBUG", "-s", "b"]);
+    w.ok(&[
+        "enable-event",
+        "-u",
+        "*",
+        "--loglevel-only",
+        "DEBUG",
+        "-s",
+        "b",
+    ]);
     w.ok(&["start", "a"]);
     w.ok(&["start", "b"]);
     w.probe(&["--count", "20"]);
@@ -95,7 +130,10 @@ fn session_per_process_buffers() {
     assert!(f.stdout_text().contains("emitted 7"));
     w.ok(&["stop"]);
     let pid_dir = out.join("ust/pid");
-    let dirs: Vec<_> = std::fs::read_dir(&pid_dir).expect("ust/pid exists").flatten().collect();
+    let dirs: Vec<_> = std::fs::read_dir(&pid_dir)
+        .expect("ust/pid exists")
+        .flatten()
+        .collect();
     assert_eq!(dirs.len(), 1);
     let name = dirs[0].file_name().to_string_lossy().into_owned();
     assert!(name.starts_with("session_probe-"), "{name}");
@@ -109,7 +147,13 @@ fn session_per_process_buffers() {
 }
 
 fn run_bounded_metadata(trace: &Path) -> String {
-    let f = crate::support::run_bounded(Command::new("babeltrace2").args(["-o", "ctf-metadata"]).arg(trace), CMD_TIMEOUT).expect("bt2");
+    let f = crate::support::run_bounded(
+        Command::new("babeltrace2")
+            .args(["-o", "ctf-metadata"])
+            .arg(trace),
+        CMD_TIMEOUT,
+    )
+    .expect("bt2");
     f.stdout_text()
 }
 
@@ -117,16 +161,27 @@ fn run_bounded_metadata(trace: &Path) -> String {
 fn session_enable_while_running_and_disable() {
     let w = World::new("live");
     let out = w.create(&["l"]);
-    w.ok(&["enable-channel", "-u", "channel0", "--switch-timer", "100000"]);
+    w.ok(&[
+        "enable-channel",
+        "-u",
+        "channel0",
+        "--switch-timer",
+        "100000",
+    ]);
     w.ok(&["enable-event", "-u", "other:info"]);
     w.ok(&["start"]);
     let go = w.tmp.path().join("go");
-    let (mut child, mut stdout) = w.spawn_probe(&["--count", "30", "--loop-until", go.to_str().unwrap()], "registered");
+    let (mut child, mut stdout) = w.spawn_probe(
+        &["--count", "30", "--loop-until", go.to_str().unwrap()],
+        "registered",
+    );
     // Enable while it runs: the command returns once the app has applied it.
     w.ok(&["enable-event", "-u", "probe:spin"]);
     // Within a switch-timer period the consumer writes what was recorded, without a stop.
     let data = out.join(format!("ust/uid/{}/64-bit", uid()));
-    wait_until("a packet written by the switch timer", || dir_bytes(&data, "channel0_") > 0);
+    wait_until("a packet written by the switch timer", || {
+        dir_bytes(&data, "channel0_") > 0
+    });
     w.ok(&["disable-event", "-u", "other:info"]);
     std::fs::write(&go, b"").unwrap();
     wait_line(&mut child, &mut stdout, "emitted");
@@ -134,18 +189,30 @@ fn session_enable_while_running_and_disable() {
     w.ok(&["stop"]);
     let (text, _) = read_both(&out);
     let spins = seqs(&text, "probe:spin");
-    assert!(!spins.is_empty(), "no probe:spin event recorded after enabling");
+    assert!(
+        !spins.is_empty(),
+        "no probe:spin event recorded after enabling"
+    );
     // Once enabled, no event is missing: the recorded spins are consecutive.
-    assert_eq!(spins, (spins[0]..spins[0] + spins.len() as u64).collect::<Vec<_>>());
+    assert_eq!(
+        spins,
+        (spins[0]..spins[0] + spins.len() as u64).collect::<Vec<_>>()
+    );
     // other:info was disabled before the app emitted it.
-    assert!(seqs(&text, "other:info").is_empty(), "disabled events were recorded");
+    assert!(
+        seqs(&text, "other:info").is_empty(),
+        "disabled events were recorded"
+    );
 }
 
 fn uid() -> String {
     std::fs::read_to_string("/proc/self/status")
         .unwrap()
         .lines()
-        .find_map(|l| l.strip_prefix("Uid:").and_then(|r| r.split_whitespace().next().map(str::to_string)))
+        .find_map(|l| {
+            l.strip_prefix("Uid:")
+                .and_then(|r| r.split_whitespace().next().map(str::to_string))
+        })
         .unwrap()
 }
 
@@ -179,14 +246,24 @@ fn session_kill9_of_the_app_keeps_every_committed_event() {
 fn session_kill9_of_the_consumer_is_reported_and_data_stays_readable() {
     let w = World::new("killconsumer");
     let out = w.create(&["c"]);
-    w.ok(&["enable-channel", "-u", "channel0", "--subbuf-size", "4096", "--num-subbuf", "64"]);
+    w.ok(&[
+        "enable-channel",
+        "-u",
+        "channel0",
+        "--subbuf-size",
+        "4096",
+        "--num-subbuf",
+        "64",
+    ]);
     w.ok(&["enable-event", "-u", "probe:info"]);
     w.ok(&["start"]);
     w.probe(&["--count", "5000"]);
     let data = out.join(format!("ust/uid/{}/64-bit", uid()));
     // Full sub-buffers are written as soon as they complete (5000 records of ~14 bytes
     // fill more than 8 sub-buffers of 4 KiB, over at most 2 CPUs).
-    wait_until("packets written", || dir_bytes(&data, "channel0_") >= 4 * 4096);
+    wait_until("packets written", || {
+        dir_bytes(&data, "channel0_") >= 4 * 4096
+    });
     let cpid = w.consumerd_pid().expect("consumer pid");
     kill_process(cpid);
     assert!(wait_gone(cpid, WAIT_TIMEOUT));
@@ -200,14 +277,26 @@ fn session_kill9_of_the_consumer_is_reported_and_data_stays_readable() {
     let (text, _) = read_both(&out);
     let got = seqs(&text, "probe:info");
     assert!(got.len() >= 100, "only {} events readable", got.len());
-    assert_eq!(got, all_seqs(got.len() as u64), "written events must be a prefix");
+    assert_eq!(
+        got,
+        all_seqs(got.len() as u64),
+        "written events must be a prefix"
+    );
 }
 
 #[test]
 fn session_discarded_events_match_babeltrace2() {
     let w = World::new("discard");
     let out = w.create(&["d"]);
-    w.ok(&["enable-channel", "-u", "channel0", "--subbuf-size", "4096", "--num-subbuf", "2"]);
+    w.ok(&[
+        "enable-channel",
+        "-u",
+        "channel0",
+        "--subbuf-size",
+        "4096",
+        "--num-subbuf",
+        "2",
+    ]);
     w.ok(&["enable-event", "-u", "-a"]);
     w.ok(&["start"]);
     w.probe(&["--count", "20000"]);
@@ -225,7 +314,10 @@ fn session_discarded_events_match_babeltrace2() {
         .filter_map(|r| r.split(' ').next()?.parse::<u64>().ok())
         .sum();
     assert!(!bt_err.contains("may have discarded"), "{bt_err}");
-    assert!(ours > 0, "expected losses with 2 x 4 KiB sub-buffers:\n{list}");
+    assert!(
+        ours > 0,
+        "expected losses with 2 x 4 KiB sub-buffers:\n{list}"
+    );
     assert_eq!(ours, theirs, "list says {ours}, babeltrace2 says {theirs}");
 }
 
@@ -238,8 +330,14 @@ fn session_sigterm_stops_sessions_with_a_complete_trace() {
     w.probe(&["--count", "33"]);
     let pid = w.sessiond_pid().unwrap();
     let cpid = w.consumerd_pid().unwrap();
-    Command::new("kill").args(["-s", "TERM", &pid.to_string()]).status().unwrap();
-    assert!(wait_gone(pid, WAIT_TIMEOUT), "sessiond did not exit on SIGTERM");
+    Command::new("kill")
+        .args(["-s", "TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(
+        wait_gone(pid, WAIT_TIMEOUT),
+        "sessiond did not exit on SIGTERM"
+    );
     assert!(wait_gone(cpid, WAIT_TIMEOUT), "consumerd did not exit");
     let (text, _) = read_both(&out);
     assert_eq!(seqs(&text, "probe:warn"), all_seqs(33));
@@ -249,7 +347,19 @@ fn session_sigterm_stops_sessions_with_a_complete_trace() {
 fn session_tracefile_rotation_keeps_count_files() {
     let w = World::new("rotate");
     let out = w.create(&["r"]);
-    w.ok(&["enable-channel", "-u", "channel0", "--subbuf-size", "4096", "--num-subbuf", "64", "--tracefile-size", "8192", "--tracefile-count", "2"]);
+    w.ok(&[
+        "enable-channel",
+        "-u",
+        "channel0",
+        "--subbuf-size",
+        "4096",
+        "--num-subbuf",
+        "64",
+        "--tracefile-size",
+        "8192",
+        "--tracefile-count",
+        "2",
+    ]);
     w.ok(&["enable-event", "-u", "probe:info"]);
     w.ok(&["start"]);
     w.probe(&["--count", "3000"]);
@@ -258,10 +368,18 @@ fn session_tracefile_rotation_keeps_count_files() {
     for e in std::fs::read_dir(&dir).unwrap().flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
         if n.starts_with("channel0_") {
-            assert!(e.metadata().unwrap().len() <= 8192, "{n} exceeds the trace file size");
+            assert!(
+                e.metadata().unwrap().len() <= 8192,
+                "{n} exceeds the trace file size"
+            );
         }
     }
-    let files: Vec<String> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with("channel0_")).collect();
+    let files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("channel0_"))
+        .collect();
     // At most 2 files per CPU stream.
     let mut per_cpu = std::collections::BTreeMap::new();
     for f in &files {
@@ -284,17 +402,32 @@ fn session_status_view_and_list_apps() {
     w.ok(&["start"]);
     let (mut child, _stdout) = w.spawn_probe(&["--count", "3", "--hang"], "emitted");
     let apps = w.ok(&["list", "-u"]);
-    assert!(apps.contains(&format!("PID: {} - Name: ", child.id())), "{apps}");
-    assert!(apps.contains("      probe:warn (loglevel: TRACE_WARNING (4)) (type: tracepoint)"), "{apps}");
-    assert!(apps.contains("      probe:debug (loglevel: TRACE_DEBUG (14)) (type: tracepoint)"), "{apps}");
+    assert!(
+        apps.contains(&format!("PID: {} - Name: ", child.id())),
+        "{apps}"
+    );
+    assert!(
+        apps.contains("      probe:warn (loglevel: TRACE_WARNING (4)) (type: tracepoint)"),
+        "{apps}"
+    );
+    assert!(
+        apps.contains("      probe:debug (loglevel: TRACE_DEBUG (14)) (type: tracepoint)"),
+        "{apps}"
+    );
     let fields = w.ok(&["list", "-u", "-f"]);
     assert!(fields.contains("        field: text (string)"), "{fields}");
     kill_process(child.id());
     let _ = child.wait();
     w.ok(&["stop"]);
     let status = w.ok(&["status"]);
-    assert!(status.starts_with("Recording session v: [inactive]"), "{status}");
-    assert!(status.contains("      probe:warn (type: tracepoint) [enabled]"), "{status}");
+    assert!(
+        status.starts_with("Recording session v: [inactive]"),
+        "{status}"
+    );
+    assert!(
+        status.contains("      probe:warn (type: tracepoint) [enabled]"),
+        "{status}"
+    );
     // `view` with no argument shows the current session, `view NAME` that session.
     let current = w.ok(&["view"]);
     let named = w.ok(&["view", "v"]);
@@ -306,7 +439,10 @@ fn session_status_view_and_list_apps() {
 fn session_demo_traces_the_example_app() {
     let w = World::new("demo");
     let out = w.ok(&["demo", "--", "--count", "4"]);
-    let path = out.lines().find_map(|l| l.strip_prefix("Trace written to ")).expect("trace path line");
+    let path = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Trace written to "))
+        .expect("trace path line");
     let (text, _) = read_both(Path::new(path.trim()));
     assert_eq!(seqs(&text, "rttng_example:tick"), all_seqs(4));
     assert_eq!(out.matches("rttng_example:tick").count(), 4, "{out}");

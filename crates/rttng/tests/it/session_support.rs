@@ -26,7 +26,10 @@ const POLL_PERIOD: Duration = Duration::from_millis(5);
 
 /// The directory holding `rttng` and the other binaries of this build.
 pub fn bin_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_rttng")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_BIN_EXE_rttng"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// Builds rttng-sessiond, rttng-consumerd, rttng-example and the probe app once per run.
@@ -35,8 +38,17 @@ pub fn built() -> Result<(), String> {
     BUILT
         .get_or_init(|| {
             let mut cmd = Command::new(env!("CARGO"));
-            cmd.current_dir(crate::support::repo_root())
-                .args(["build", "-p", "rttng-sessiond", "-p", "rttng-consumerd", "-p", "rttng-example", "--bins", "--examples"]);
+            cmd.current_dir(crate::support::repo_root()).args([
+                "build",
+                "-p",
+                "rttng-sessiond",
+                "-p",
+                "rttng-consumerd",
+                "-p",
+                "rttng-example",
+                "--bins",
+                "--examples",
+            ]);
             if !cfg!(debug_assertions) {
                 cmd.arg("--release");
             }
@@ -71,7 +83,10 @@ impl World {
     }
 
     pub fn env(&self, cmd: &mut Command) {
-        cmd.env("RTTNG_HOME", &self.home).env("RTTNG_RUNDIR", &self.run).env("TZ", "UTC").env("LC_ALL", "C");
+        cmd.env("RTTNG_HOME", &self.home)
+            .env("RTTNG_RUNDIR", &self.run)
+            .env("TZ", "UTC")
+            .env("LC_ALL", "C");
     }
 
     pub fn rttng(&self, args: &[&str]) -> Finished {
@@ -84,7 +99,13 @@ impl World {
     /// Runs `rttng ARGS` and requires success.
     pub fn ok(&self, args: &[&str]) -> String {
         let f = self.rttng(args);
-        assert!(f.status.success(), "rttng {args:?} failed ({}):\n{}{}", f.status, f.stdout_text(), f.stderr_quote());
+        assert!(
+            f.status.success(),
+            "rttng {args:?} failed ({}):\n{}{}",
+            f.status,
+            f.stdout_text(),
+            f.stderr_quote()
+        );
         f.stdout_text()
     }
 
@@ -99,9 +120,16 @@ impl World {
     }
 
     /// Starts the probe app and waits (bounded) for its line starting with `until`.
-    pub fn spawn_probe(&self, args: &[&str], until: &str) -> (Child, BufReader<std::process::ChildStdout>) {
+    pub fn spawn_probe(
+        &self,
+        args: &[&str],
+        until: &str,
+    ) -> (Child, BufReader<std::process::ChildStdout>) {
         let mut cmd = Command::new(probe_path());
-        cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
         self.env(&mut cmd);
         let mut child = cmd.spawn().expect("spawn probe");
         let mut out = BufReader::new(child.stdout.take().expect("stdout"));
@@ -110,7 +138,11 @@ impl World {
     }
 
     pub fn pid(&self, file: &str) -> Option<u32> {
-        std::fs::read_to_string(self.run.join(file)).ok()?.trim().parse().ok()
+        std::fs::read_to_string(self.run.join(file))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     pub fn sessiond_pid(&self) -> Option<u32> {
@@ -126,7 +158,10 @@ impl World {
         let mut full = vec!["create"];
         full.extend_from_slice(args);
         let out = self.ok(&full);
-        let line = out.lines().find_map(|l| l.strip_prefix("Traces will be output to ")).expect("output line");
+        let line = out
+            .lines()
+            .find_map(|l| l.strip_prefix("Traces will be output to "))
+            .expect("output line");
         PathBuf::from(line.trim())
     }
 }
@@ -135,7 +170,9 @@ impl Drop for World {
     fn drop(&mut self) {
         let pids = [self.sessiond_pid(), self.consumerd_pid()];
         if let Some(p) = pids[0] {
-            let _ = Command::new("kill").args(["-s", "TERM", "--", &p.to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-s", "TERM", "--", &p.to_string()])
+                .status();
         }
         for p in pids.into_iter().flatten() {
             if !wait_gone(p, WAIT_TIMEOUT) {
@@ -147,7 +184,11 @@ impl Drop for World {
 
 /// Reads lines from the child until one starts with `prefix` (bounded by a watchdog that
 /// kills the child).
-pub fn wait_line(child: &mut Child, out: &mut BufReader<std::process::ChildStdout>, prefix: &str) -> String {
+pub fn wait_line(
+    child: &mut Child,
+    out: &mut BufReader<std::process::ChildStdout>,
+    prefix: &str,
+) -> String {
     let pid = child.id();
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let watchdog = std::thread::spawn(move || {
@@ -175,7 +216,13 @@ pub fn wait_gone(pid: u32, bound: Duration) -> bool {
     while Instant::now() < end {
         match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
             Err(_) => return true,
-            Ok(s) if s.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('Z')) => return true,
+            Ok(s)
+                if s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z')) =>
+            {
+                return true
+            }
             Ok(_) => std::thread::sleep(POLL_PERIOD),
         }
     }
@@ -194,14 +241,44 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 /// babeltrace2's and rttng view's output of `trace`; asserts both succeed, print the same
 /// text, and that babeltrace2 printed no error. Returns (stdout, babeltrace2's stderr).
 pub fn read_both(trace: &Path) -> (String, String) {
-    let bt = run_bounded(Command::new("babeltrace2").arg(trace).env("TZ", "UTC").env("LC_ALL", "C"), CMD_TIMEOUT).expect("babeltrace2 runs");
-    assert!(bt.status.success(), "babeltrace2 failed on {}: {}", trace.display(), bt.stderr_quote());
+    let bt = run_bounded(
+        Command::new("babeltrace2")
+            .arg(trace)
+            .env("TZ", "UTC")
+            .env("LC_ALL", "C"),
+        CMD_TIMEOUT,
+    )
+    .expect("babeltrace2 runs");
+    assert!(
+        bt.status.success(),
+        "babeltrace2 failed on {}: {}",
+        trace.display(),
+        bt.stderr_quote()
+    );
     let bt_err = String::from_utf8_lossy(&bt.stderr).into_owned();
-    assert!(!bt_err.contains("ERROR"), "babeltrace2 reported errors: {bt_err}");
-    let ours = run_bounded(Command::new(env!("CARGO_BIN_EXE_rttng")).arg("view").arg(trace).env("TZ", "UTC").env("LC_ALL", "C"), CMD_TIMEOUT).expect("rttng view runs");
-    assert!(ours.status.success(), "rttng view failed: {}", ours.stderr_quote());
+    assert!(
+        !bt_err.contains("ERROR"),
+        "babeltrace2 reported errors: {bt_err}"
+    );
+    let ours = run_bounded(
+        Command::new(env!("CARGO_BIN_EXE_rttng"))
+            .arg("view")
+            .arg(trace)
+            .env("TZ", "UTC")
+            .env("LC_ALL", "C"),
+        CMD_TIMEOUT,
+    )
+    .expect("rttng view runs");
+    assert!(
+        ours.status.success(),
+        "rttng view failed: {}",
+        ours.stderr_quote()
+    );
     if let Some(d) = first_difference(&bt.stdout, &ours.stdout) {
-        panic!("rttng view differs from babeltrace2 on {}:\n{d}", trace.display());
+        panic!(
+            "rttng view differs from babeltrace2 on {}:\n{d}",
+            trace.display()
+        );
     }
     (bt.stdout_text(), bt_err)
 }
@@ -212,7 +289,14 @@ pub fn seqs(text: &str, name: &str) -> Vec<u64> {
     let mut v: Vec<u64> = text
         .lines()
         .filter(|l| l.contains(&key))
-        .filter_map(|l| l.split("seq = ").nth(1)?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .filter_map(|l| {
+            l.split("seq = ")
+                .nth(1)?
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
         .collect();
     v.sort_unstable();
     v
