@@ -14,9 +14,21 @@ use crate::writer::{self, FlushOutcome, Reserved};
 
 /// An application's handle on one channel. `Sync`: share it between threads by reference.
 pub struct Producer {
-    region: Arc<Region>,
-    geo: Geometry,
+    /// One precomputed view per CPU, so that the event path does no address arithmetic.
+    /// They borrow `geo` (boxed: its address is stable) and the memory of `region` (kept
+    /// alive by the Arc); declared first so that they are dropped first.
+    views: Box<[CpuView<'static>]>,
+    geo: Box<Geometry>,
+    /// Keeps the mapping alive for `views`.
+    _region: Arc<Region>,
 }
+
+// SAFETY: the views only point into `region` (Sync: accesses follow the ring-buffer
+// protocol) and `geo` (immutable); the Producer was Send + Sync through Arc<Region>
+// before the views cached those addresses.
+unsafe impl Send for Producer {}
+// SAFETY: as above.
+unsafe impl Sync for Producer {}
 
 impl std::fmt::Debug for Producer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -28,7 +40,22 @@ impl std::fmt::Debug for Producer {
 
 impl Producer {
     pub(crate) fn from_parts(region: Arc<Region>, geo: Geometry) -> Self {
-        Self { region, geo }
+        let geo = Box::new(geo);
+        let views = (0..geo.cpu_count)
+            .map(|cpu| {
+                let v = region.cpu(&geo, cpu);
+                // SAFETY: `v` borrows `*geo` (a Box: its address does not change when the
+                // Producer moves) and the region behind the Arc, both owned by the
+                // Producer and dropped after `views` (field order). The 'static is never
+                // exposed: `view` hands the view out with the lifetime of `&self`.
+                unsafe { std::mem::transmute::<CpuView<'_>, CpuView<'static>>(v) }
+            })
+            .collect();
+        Self {
+            views,
+            geo,
+            _region: region,
+        }
     }
 
     /// Maps the channel shared memory received from the consumer and validates its
@@ -63,16 +90,18 @@ impl Producer {
         (self.geo.subbuf_bytes as usize) - rttng_abi::packet::HEADER_BYTES
     }
 
-    #[inline]
-    fn view(&self, cpu: u32) -> CpuView<'_> {
+    #[inline(always)]
+    fn view(&self, cpu: u32) -> &CpuView<'_> {
         // A CPU number beyond the channel (hot-plugged CPU) folds onto an existing
-        // buffer: correctness never depends on the CPU number.
-        let cpu = if cpu < self.geo.cpu_count {
-            cpu
+        // buffer: correctness never depends on the CPU number. `views` has cpu_count
+        // >= 1 entries (Geometry), so neither the remainder nor the index can fail.
+        let n = self.views.len();
+        let i = cpu as usize;
+        if i < n {
+            &self.views[i]
         } else {
-            cpu % self.geo.cpu_count
-        };
-        self.region.cpu(&self.geo, cpu)
+            &self.views[i % n]
+        }
     }
 
     /// Reserves `size` bytes in the buffer of `cpu` for an event at time `ts`.
@@ -94,8 +123,25 @@ impl Producer {
         size: usize,
         mut clock: impl FnMut() -> u64,
     ) -> Result<Reservation<'_>, ReserveError> {
+        self.reserve_timed(cpu, || (clock(), size))
+    }
+
+    /// Like [`Producer::reserve_with_clock`], for records whose size depends on their
+    /// timestamp: `timed` runs once per attempt of the retry loop and returns the clock
+    /// value and the record size for it (an event header can be compact only when the
+    /// time since the previous record is small). The winning attempt's timestamp is
+    /// [`Reservation::timestamp`]. One clock read per attempt, none before.
+    #[inline(always)]
+    pub fn reserve_timed(
+        &self,
+        cpu: u32,
+        mut timed: impl FnMut() -> (u64, usize),
+    ) -> Result<Reservation<'_>, ReserveError> {
         let view = self.view(cpu);
-        let r = writer::reserve(&view, size as u64, &mut clock)?;
+        let r = writer::reserve(view, &mut || {
+            let (ts, size) = timed();
+            (ts, size as u64)
+        })?;
         Ok(Reservation { view, r, cursor: 0 })
     }
 
@@ -113,7 +159,7 @@ impl Producer {
     /// Closes the open packet of `cpu` (periodic switch timer, stop). With `empty`, a
     /// packet is produced even when none is open (an empty one).
     pub fn flush(&self, cpu: u32, ts: u64, empty: bool) -> Result<FlushOutcome, ReserveError> {
-        writer::flush(&self.view(cpu), empty, &mut || ts)
+        writer::flush(self.view(cpu), empty, &mut || ts)
     }
 
     /// Cumulative number of events dropped on `cpu`.
@@ -128,7 +174,7 @@ impl Producer {
 /// [`Reservation::commit`]. Dropping it commits too (unwritten bytes are zeroed), so that
 /// an early return or unwind in the caller never leaves the sub-buffer stuck.
 pub struct Reservation<'a> {
-    view: CpuView<'a>,
+    view: &'a CpuView<'a>,
     r: Reserved,
     cursor: usize,
 }
@@ -155,6 +201,11 @@ impl Reservation<'_> {
         self.r.size == 0
     }
 
+    /// The event time the reservation was made with.
+    pub fn timestamp(&self) -> u64 {
+        self.r.ts
+    }
+
     /// Sequence number of the packet the record is in (`packet_seq_num`).
     pub fn packet_seq(&self) -> u64 {
         self.r.packet_seq
@@ -168,7 +219,7 @@ impl Reservation<'_> {
         if bytes.len() > len - self.cursor {
             return false;
         }
-        let off = self.r.data_offset(&self.view) + self.cursor;
+        let off = self.r.data_offset(self.view) + self.cursor;
         // SAFETY: `off..off + bytes.len()` is inside our reservation (checked above),
         // which the successful CAS in `reserve` gave to us alone until we commit.
         unsafe { self.view.data.write(off, bytes) };
@@ -178,9 +229,9 @@ impl Reservation<'_> {
 
     /// The whole reserved record as a mutable slice, to serialise in place.
     #[cfg(not(loom))]
-    #[inline]
+    #[inline(always)]
     pub fn bytes_mut(&mut self) -> &mut [u8] {
-        let off = self.r.data_offset(&self.view);
+        let off = self.r.data_offset(self.view);
         self.cursor = self.r.size as usize;
         // SAFETY: the range is our reservation (in bounds by construction of
         // `Reserved`), exclusively ours until commit; the slice borrows `self`, and
@@ -189,24 +240,24 @@ impl Reservation<'_> {
     }
 
     /// Makes the record visible to the consumer.
-    #[inline]
+    #[inline(always)]
     pub fn commit(self) {
         drop(self);
     }
 }
 
 impl Drop for Reservation<'_> {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         let len = self.r.size as usize;
         if self.cursor < len {
-            let off = self.r.data_offset(&self.view) + self.cursor;
+            let off = self.r.data_offset(self.view) + self.cursor;
             // SAFETY: the rest of our own reservation.
             unsafe { self.view.data.zero(off, len - self.cursor) };
         }
         if len != 0 {
             let begin = self.r.packet_offset;
-            writer::commit(&self.view, self.r.packet_seq, begin, begin + self.r.size);
+            writer::commit(self.view, self.r.packet_seq, begin, begin + self.r.size);
         }
     }
 }

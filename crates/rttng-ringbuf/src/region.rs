@@ -145,6 +145,7 @@ mod shm {
             }
         }
 
+        #[inline(always)]
         fn atomic_u64(&self, off: usize) -> &AtomicU64 {
             debug_assert!(off.is_multiple_of(8) && off + 8 <= self.len);
             // SAFETY: callers pass offsets inside the validated layout (Geometry was
@@ -153,6 +154,7 @@ mod shm {
             unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(off).cast()) }
         }
 
+        #[inline(always)]
         fn atomic_u32(&self, off: usize) -> &AtomicU32 {
             debug_assert!(off.is_multiple_of(4) && off + 4 <= self.len);
             // SAFETY: as in `atomic_u64`, for a 4-byte field.
@@ -161,7 +163,7 @@ mod shm {
 
         /// The view of CPU `cpu`. `geo` must be the geometry validated against this
         /// mapping and `cpu < geo.cpu_count`.
-        #[inline]
+        #[inline(always)]
         pub(crate) fn cpu<'a>(&'a self, geo: &'a Geometry, cpu: u32) -> CpuView<'a> {
             debug_assert!(cpu < geo.cpu_count && geo.total_bytes as usize <= self.len);
             let hdr =

@@ -21,12 +21,14 @@ pub(crate) const MAX_CAS_RETRIES: u32 = 1 << 16;
 
 const HEADER: u64 = packet::HEADER_BYTES as u64;
 
-/// A successful reservation: `size` bytes at `packet_offset` of packet `packet_seq`.
+/// A successful reservation: `size` bytes at `packet_offset` of packet `packet_seq`,
+/// for an event at time `ts` (the clock value read by the winning attempt).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Reserved {
     pub packet_seq: u64,
     pub packet_offset: u64,
     pub size: u64,
+    pub ts: u64,
 }
 
 impl Reserved {
@@ -37,7 +39,8 @@ impl Reserved {
     }
 }
 
-#[inline]
+#[cold]
+#[inline(never)]
 fn discard(v: &CpuView<'_>, why: ReserveError, count: bool) -> ReserveError {
     if !count {
         return why;
@@ -49,38 +52,38 @@ fn discard(v: &CpuView<'_>, why: ReserveError, count: bool) -> ReserveError {
     why
 }
 
-/// Reserves `size` bytes on the CPU of `v`. `clock` is called inside the retry loop so
-/// that timestamps follow reservation order (each retry reads it again).
-#[inline]
+/// Reserves on the CPU of `v`. `timed` is called once per attempt of the retry loop and
+/// returns `(ts, size)`: the clock value and the record size for that timestamp (the
+/// size may depend on it, e.g. a compact or extended event header). So timestamps follow
+/// reservation order, and the size always matches the timestamp that wins.
+#[inline(always)]
 pub(crate) fn reserve(
     v: &CpuView<'_>,
-    size: u64,
-    clock: &mut impl FnMut() -> u64,
+    timed: &mut impl FnMut() -> (u64, u64),
 ) -> Result<Reserved, ReserveError> {
-    reserve_counted(v, size, clock, true)
+    reserve_counted(v, timed, true)
 }
 
 /// [`reserve`]; `count` says whether a failure is a lost event (false for the empty
 /// packet a flush opens).
-#[inline]
+#[inline(always)]
 fn reserve_counted(
     v: &CpuView<'_>,
-    size: u64,
-    clock: &mut impl FnMut() -> u64,
+    timed: &mut impl FnMut() -> (u64, u64),
     count: bool,
 ) -> Result<Reserved, ReserveError> {
     let geo = v.geo;
     let s = geo.subbuf_bytes;
-    if size > s - HEADER {
-        return Err(discard(v, ReserveError::TooBig, count));
-    }
     // Acquire pairs with the Release of the CAS below in other writers: a writer that
     // reserves in a packet another writer opened must see that the slot was free (the
     // opener's Acquire on consumed_pos / the commit word, carried by the release sequence
     // of write_pos).
     let mut wp = v.write_pos.load(Ordering::Acquire);
     for _ in 0..MAX_CAS_RETRIES {
-        let ts = clock();
+        let (ts, size) = timed();
+        if size > s - HEADER {
+            return Err(discard(v, ReserveError::TooBig, count));
+        }
         let off = wp & (s - 1);
         if off != 0 && off + size <= s {
             // Fast path: the record fits in the open packet.
@@ -104,6 +107,7 @@ fn reserve_counted(
                         packet_seq: p,
                         packet_offset: off,
                         size,
+                        ts,
                     });
                 }
                 Err(cur) => {
@@ -112,57 +116,77 @@ fn reserve_counted(
                 }
             }
         }
-        // Slow path: open the next packet (closing the current one if it is open).
-        // Wrapping: a corrupted write_pos must not panic (positions never wrap in practice).
-        let start = if off == 0 {
-            wp
-        } else {
-            (wp - off).wrapping_add(s)
-        };
-        let q = start >> geo.subbuf_shift;
-        // Acquire pairs with the Release commit CAS that completed the previous use of
-        // this slot: its writers' bytes happen-before ours.
-        let word = v.slots[geo.slot_of(q)].load(Ordering::Acquire);
-        if commit_word::lap(word) != geo.lap_of(q) {
-            let why = match geo.mode {
-                Mode::Discard => ReserveError::Full,
-                Mode::Overwrite => ReserveError::SlotBusy,
-            };
-            return Err(discard(v, why, count));
-        }
-        if geo.mode == Mode::Discard {
-            // Acquire pairs with the consumer's Release store in `release`: its reads of
-            // the slot happen-before our writes.
-            let consumed = v.consumed_pos.load(Ordering::Acquire);
-            if start.wrapping_sub(consumed) >= geo.subbuf_count << geo.subbuf_shift {
-                return Err(discard(v, ReserveError::Full, count));
-            }
-        }
-        let new = start.wrapping_add(HEADER + size);
-        // AcqRel: as on the fast path.
-        match v
-            .write_pos
-            .compare_exchange_weak(wp, new, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => {
-                after_reserve_fence(v);
-                if off != 0 {
-                    close_packet(v, wp >> geo.subbuf_shift, off, ts);
-                }
-                open_packet(v, q, ts);
-                if HEADER + size == s {
-                    write_end_fields(v, q, s, ts);
-                }
-                return Ok(Reserved {
-                    packet_seq: q,
-                    packet_offset: HEADER,
-                    size,
-                });
-            }
+        match reserve_switch(v, wp, ts, size, count) {
+            Ok(r) => return r,
             Err(cur) => wp = cur,
         }
     }
     Err(discard(v, ReserveError::Contended, count))
+}
+
+/// Slow path of [`reserve_counted`]: open the next packet (closing the current one if it
+/// is open) and put the record right after its header. `Err(cur)`: the CAS lost, retry
+/// with `cur`.
+#[inline(never)]
+fn reserve_switch(
+    v: &CpuView<'_>,
+    wp: u64,
+    ts: u64,
+    size: u64,
+    count: bool,
+) -> Result<Result<Reserved, ReserveError>, u64> {
+    let geo = v.geo;
+    let s = geo.subbuf_bytes;
+    let off = wp & (s - 1);
+    // Wrapping: a corrupted write_pos must not panic (positions never wrap in practice).
+    let start = if off == 0 {
+        wp
+    } else {
+        (wp - off).wrapping_add(s)
+    };
+    let q = start >> geo.subbuf_shift;
+    // Acquire pairs with the Release commit CAS that completed the previous use of
+    // this slot: its writers' bytes happen-before ours.
+    let word = v.slots[geo.slot_of(q)].load(Ordering::Acquire);
+    if commit_word::lap(word) != geo.lap_of(q) {
+        let why = match geo.mode {
+            Mode::Discard => ReserveError::Full,
+            Mode::Overwrite => ReserveError::SlotBusy,
+        };
+        return Ok(Err(discard(v, why, count)));
+    }
+    if geo.mode == Mode::Discard {
+        // Acquire pairs with the consumer's Release store in `release`: its reads of
+        // the slot happen-before our writes.
+        let consumed = v.consumed_pos.load(Ordering::Acquire);
+        if start.wrapping_sub(consumed) >= geo.subbuf_count << geo.subbuf_shift {
+            return Ok(Err(discard(v, ReserveError::Full, count)));
+        }
+    }
+    let new = start.wrapping_add(HEADER + size);
+    // AcqRel: as on the fast path.
+    match v
+        .write_pos
+        .compare_exchange_weak(wp, new, Ordering::AcqRel, Ordering::Acquire)
+    {
+        Ok(_) => {
+            after_reserve_fence(v);
+            if off != 0 {
+                close_packet(v, wp >> geo.subbuf_shift, off, ts);
+            }
+            open_packet(v, q, ts);
+            if HEADER + size == s {
+                write_end_fields(v, q, s, ts);
+            }
+            Ok(Ok(Reserved {
+                packet_seq: q,
+                packet_offset: HEADER,
+                size,
+                ts,
+            }))
+        }
+        Err(cur) => Err(cur),
+    }
 }
 
 /// Overwrite mode: a reader copies packets while writers may lap it, then re-reads
@@ -202,6 +226,8 @@ fn open_packet(v: &CpuView<'_>, q: u64, ts: u64) {
 }
 
 /// Writes the end fields of packet `p` (content ends at `content_bytes`).
+#[cold]
+#[inline(never)]
 fn write_end_fields(v: &CpuView<'_>, p: u64, content_bytes: u64, ts: u64) {
     let geo = v.geo;
     let base = geo.slot_of(p) * geo.subbuf_bytes as usize;
@@ -227,7 +253,7 @@ fn close_packet(v: &CpuView<'_>, p: u64, off: u64, ts: u64) {
 /// Commits bytes `begin..end` of packet `p`. Returns false if the commit word is not in
 /// the state the protocol allows (corrupted shared memory or retry limit): the bytes stay
 /// uncommitted and the sub-buffer is left to recovery.
-#[inline]
+#[inline(always)]
 pub(crate) fn commit(v: &CpuView<'_>, p: u64, begin: u64, end: u64) -> bool {
     let geo = v.geo;
     let s = geo.subbuf_bytes;
@@ -272,6 +298,8 @@ pub(crate) fn commit(v: &CpuView<'_>, p: u64, begin: u64, end: u64) -> bool {
 /// A sub-buffer became complete: bump the futex word and wake a sleeping consumer.
 /// SeqCst on both: a Dekker pair with the consumer's `consumer_waiters` increment and
 /// `wakeup_seq` load in `Consumer::wait` (either we see the waiter, or it sees our bump).
+#[cold]
+#[inline(never)]
 pub(crate) fn notify(v: &CpuView<'_>) {
     v.wakeup_seq.fetch_add(1, Ordering::SeqCst);
     if v.consumer_waiters.load(Ordering::SeqCst) != 0 {
@@ -328,7 +356,7 @@ pub(crate) fn flush(
                 return Ok(FlushOutcome::NothingOpen);
             }
             // A zero-byte reservation opens a packet (and needs no commit).
-            reserve_counted(v, 0, clock, false)?;
+            reserve_counted(v, &mut || (clock(), 0), false)?;
             opened_empty = true;
             wp = v.write_pos.load(Ordering::Acquire);
             continue;

@@ -132,19 +132,29 @@ impl Callsite {
     #[inline(never)]
     pub fn emit<F: Fields>(&'static self, fields: &F) {
         let payload = fields.encoded_len();
-        let (ts0, cpu) = crate::sys::clock_and_cpu();
-        for t in &self.targets {
-            // Acquire pairs with the Release in control::enable: the channel slot the
-            // target names is published before the target.
-            let packed = t.load(Ordering::Acquire);
-            if packed == 0 {
-                continue;
-            }
-            let (slot, event_id) = unpack_target(packed);
-            if let Some(ch) = channel::get(slot) {
-                ch.write_event(cpu, ts0, event_id, payload, |w| fields.encode(w));
+        let cpu = crate::sys::cpu();
+        // The usual case (one session) first, with the other slots checked after.
+        let [first, rest @ ..] = &self.targets;
+        // Acquire pairs with the Release in control::enable: the channel slot the target
+        // names is published before the target.
+        let t = first.load(Ordering::Acquire);
+        if t != 0 {
+            write_target(t, cpu, payload, fields);
+        }
+        for t in rest {
+            let t = t.load(Ordering::Acquire);
+            if t != 0 {
+                write_target(t, cpu, payload, fields);
             }
         }
+    }
+}
+
+#[inline(always)]
+fn write_target<F: Fields>(packed: u64, cpu: u32, payload: usize, fields: &F) {
+    let (slot, event_id) = unpack_target(packed);
+    if let Some(ch) = channel::get(slot) {
+        ch.write_event(cpu, event_id, payload, |w| fields.encode(w));
     }
 }
 

@@ -6,9 +6,11 @@
 //! Event header (spec §6, x86 packed): compact = u16 id + u32 low timestamp bits (6 B),
 //! extended = u16 0xFFFF + u32 id + u64 timestamp (14 B). Compact is used only when the
 //! reader can rebuild the timestamp: this process wrote into the same per-CPU buffer
-//! less than 2^31 cycles before (`last_ts`, so the reader's clock is at least that
-//! recent) and the id fits; otherwise extended. The timestamp is read inside the
-//! reservation loop (ring-buffer protocol), so records are ordered in time per buffer.
+//! less than 2^32 cycles before (`last_ts`, so the reader's clock is at least that
+//! recent) and the id fits; otherwise extended. The timestamp is read once per event,
+//! inside the reservation loop (ring-buffer protocol), and the header form is decided
+//! from it in the same attempt (as LTTng does), so records are ordered in time per buffer
+//! and a compact header is never wrong.
 //!
 //! Removed channels are unlinked but never unmapped (an event in flight may still hold
 //! the pointer; no grace-period mechanism here): each stays mapped until exit.
@@ -30,10 +32,15 @@ pub const EXTENDED_HEADER_BYTES: usize = 14;
 /// Largest event class id the compact header carries (65535 means extended).
 const COMPACT_MAX_ID: u32 = 65534;
 
-/// Compact is chosen only if the previous record of this process in the buffer is less
-/// than this many cycles old (half the 2^32 range the reader can rebuild, so that the
-/// time spent between the choice and the reservation cannot break it).
-const COMPACT_WINDOW_CYCLES: u64 = 1 << 31;
+/// Compact is chosen only if a record this process wrote earlier into the same buffer is
+/// less than this many cycles older than the new one: the 2^32 range a reader rebuilds
+/// from the header's 32 low bits (the header is chosen from the reservation's own
+/// timestamp, so no margin is needed).
+const COMPACT_WINDOW_CYCLES: u64 = 1 << 32;
+
+/// `last_ts` is rewritten only once it is this many cycles old (2^24 cycles: a few ms),
+/// far inside [`COMPACT_WINDOW_CYCLES`].
+const LAST_TS_REFRESH_CYCLES: u64 = 1 << 24;
 
 /// A stream event context field (LTTng `add-context` types), in the order given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -120,8 +127,8 @@ pub(crate) struct Channel {
     /// header form (pair: our CAS happens-before a later reserver's, so its reader clock
     /// is at least our timestamp).
     last_ts: Box<[LastTs]>,
-    /// Records whose compact timestamp could not be rebuilt (the thread stalled for more
-    /// than 2^31 cycles between choosing the header and reserving).
+    /// Records whose compact timestamp could not be rebuilt. Always 0 since the header is
+    /// chosen from the reservation's own timestamp; kept for the diagnostics API.
     pub timestamp_errors: AtomicU64,
 }
 
@@ -153,41 +160,51 @@ impl Channel {
     }
 
     /// Reserves, writes header + contexts + payload, commits. Errors are counted by the
-    /// ring buffer (`events_discarded`), never returned.
+    /// ring buffer (`events_discarded`), never returned. The clock is read once, inside
+    /// the reservation loop, and the header form is chosen from that very timestamp.
     #[inline(always)]
     pub(crate) fn write_event(
         &self,
         cpu: u32,
-        ts0: u64,
         event_id: u32,
         payload_bytes: usize,
         encode: impl FnOnce(&mut Writer<'_>),
     ) {
-        let buffer = (cpu as usize) % self.last_ts.len();
-        let last_cell = &self.last_ts[buffer].0;
-        let last = last_cell.load(Ordering::Acquire);
-        let compact = event_id <= COMPACT_MAX_ID
-            && last != 0
-            && ts0.wrapping_sub(last) < COMPACT_WINDOW_CYCLES;
-        let header = if compact {
-            COMPACT_HEADER_BYTES
+        let n = self.last_ts.len();
+        // Avoid a division on the event path: CPU numbers are almost always in range.
+        let buffer = if (cpu as usize) < n {
+            cpu as usize
         } else {
-            EXTENDED_HEADER_BYTES
+            cpu as usize % n.max(1)
         };
-        let size = header + self.context_bytes + payload_bytes;
-        let mut ts = ts0;
-        let Ok(mut r) = self.producer.reserve_with_clock(cpu, size, || {
-            ts = rttng_clock::now();
-            ts
+        let Some(last_cell) = self.last_ts.get(buffer) else {
+            return;
+        };
+        // Acquire pairs with the Release store below in another writer: its reservation
+        // (and so its record, whose time is `last`) precedes ours in the buffer.
+        let last = last_cell.0.load(Ordering::Acquire);
+        let id_fits = event_id <= COMPACT_MAX_ID;
+        let rest = self.context_bytes + payload_bytes;
+        let mut compact = false;
+        let Ok(mut r) = self.producer.reserve_timed(cpu, || {
+            let ts = rttng_clock::now();
+            // The record before ours in the buffer (or the packet's timestamp_begin) is
+            // at least `last` and at most `ts`: within 2^32 cycles the reader rebuilds
+            // the full time from 32 bits.
+            compact = id_fits && last != 0 && ts.wrapping_sub(last) < COMPACT_WINDOW_CYCLES;
+            let header = if compact {
+                COMPACT_HEADER_BYTES
+            } else {
+                EXTENDED_HEADER_BYTES
+            };
+            (ts, header + rest)
         }) else {
             return;
         };
+        let ts = r.timestamp();
         {
             let mut w = Writer::new(r.bytes_mut());
             if compact {
-                if ts.wrapping_sub(last) >= 1 << 32 {
-                    self.timestamp_errors.fetch_add(1, Ordering::Relaxed);
-                }
                 w.put_array((event_id as u16).to_le_bytes());
                 w.put_array((ts as u32).to_le_bytes());
             } else {
@@ -201,7 +218,11 @@ impl Channel {
             encode(&mut w);
         }
         r.commit();
-        last_cell.store(ts, Ordering::Release);
+        // Refreshing `last` only when it has aged keeps the line read-mostly when several
+        // threads share a buffer; an older `last` only makes the test above stricter.
+        if ts.wrapping_sub(last) >= LAST_TS_REFRESH_CYCLES {
+            last_cell.0.store(ts, Ordering::Release);
+        }
     }
 }
 

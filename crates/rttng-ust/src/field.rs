@@ -38,9 +38,9 @@ impl<'a> Writer<'a> {
     /// Appends `bytes`.
     #[inline(always)]
     pub fn put(&mut self, bytes: &[u8]) {
-        let end = self.pos + bytes.len();
+        let end = self.pos.saturating_add(bytes.len());
         if let Some(dst) = self.buf.get_mut(self.pos..end) {
-            dst.copy_from_slice(bytes);
+            copy_short(dst, bytes);
         }
         self.pos = end;
     }
@@ -54,6 +54,30 @@ impl<'a> Writer<'a> {
     /// Bytes written (or skipped) so far.
     pub fn position(&self) -> usize {
         self.pos
+    }
+}
+
+/// `dst.copy_from_slice(src)` (same lengths) without a `memcpy` call for the short
+/// strings and sequences of typical events: up to 16 bytes as two overlapping fixed-size
+/// moves.
+#[inline(always)]
+fn copy_short(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    if n != dst.len() {
+        return;
+    }
+    if (8..=16).contains(&n) {
+        dst[..8].copy_from_slice(&src[..8]);
+        dst[n - 8..].copy_from_slice(&src[n - 8..]);
+    } else if (4..8).contains(&n) {
+        dst[..4].copy_from_slice(&src[..4]);
+        dst[n - 4..].copy_from_slice(&src[n - 4..]);
+    } else if n < 4 {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = *s;
+        }
+    } else {
+        dst.copy_from_slice(src);
     }
 }
 

@@ -124,8 +124,13 @@ macro_rules! tracepoint {
         #[link_section = "rttng_callsites"]
         static __RTTNG_CALLSITE_REF: $crate::__private::CallsiteRef =
             $crate::__private::CallsiteRef(&__RTTNG_CALLSITE);
-        if __RTTNG_CALLSITE.is_on() && __RTTNG_CALLSITE.ready() {
-            __RTTNG_CALLSITE.emit(&($({ let __v: $ty = $value; __v },)*));
+        if __RTTNG_CALLSITE.is_on() {
+            // Keeps the enabled path out of the caller's hot code, like LTTng's
+            // `caa_unlikely`: a disabled call site is one load and a not-taken branch.
+            ::core::hint::cold_path();
+            if __RTTNG_CALLSITE.ready() {
+                __RTTNG_CALLSITE.emit(&($({ let __v: $ty = $value; __v },)*));
+            }
         }
     }};
 }

@@ -1,83 +1,128 @@
 //! The few operating-system facts the event path needs, cached so that the event path
-//! makes no system call: the CPU number (and the clock, read together by `rdtscp` when
-//! the TSC is the clock and TSC_AUX holds the CPU number, as Linux sets it), the vpid,
-//! the thread's vtid and name. Caches are invalidated at `fork` through
-//! [`FORK_GENERATION`].
+//! makes no system call: the CPU number, the vpid, the thread's vtid and name. Caches are
+//! invalidated at `fork` through [`FORK_GENERATION`].
+//!
+//! CPU number: read straight from the thread's rseq area that glibc (2.35+) registers
+//! for every thread: one load of the area's offset (a plain static) and one `%fs`-relative
+//! load, ~1 ns. Where that is unavailable (older glibc, musl, rseq disabled by a tunable,
+//! valgrind, a thread whose registration failed) it falls back to `sched_getcpu` (~3 ns,
+//! a vDSO call or system call). The number may be stale by the time it is used (the
+//! thread can migrate); the ring buffer is correct for any CPU number. The clock is read
+//! by the ring buffer's reservation loop (`rttng-clock`), not here: one clock read per
+//! event.
 //!
 //! Not here: registration, signals, fork handlers themselves (see `control`).
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicU32, Ordering};
 
 /// Bumped in the child after `fork` (single-threaded then): every cache tagged with an
 /// older generation is stale.
 pub(crate) static FORK_GENERATION: AtomicU32 = AtomicU32::new(1);
 
-const CPU_UNKNOWN: u8 = 0;
-const CPU_RDTSCP: u8 = 1;
-const CPU_SCHED: u8 = 2;
-static CPU_MODE: AtomicU8 = AtomicU8::new(CPU_UNKNOWN);
+/// Offset of the rseq area from the thread pointer (glibc's `__rseq_offset`), or
+/// [`RSEQ_NONE`] when the area is not usable.
+static RSEQ_OFFSET: AtomicIsize = AtomicIsize::new(RSEQ_NONE);
 
-/// How often `rdtscp`'s TSC_AUX is compared with `sched_getcpu` before trusting it.
-const TSC_AUX_CHECKS: usize = 16;
+/// "No rseq area": the event path calls `sched_getcpu`.
+const RSEQ_NONE: isize = isize::MIN;
+
+/// Offset of `cpu_id` (u32) in `struct rseq` (after `cpu_id_start`).
+const RSEQ_CPU_ID: isize = 4;
+
+/// Smallest rseq area glibc registers that has `cpu_id` (the original 32-byte ABI).
+const RSEQ_MIN_SIZE: u32 = 32;
 
 /// Selects the clock source and the CPU-number method (system calls: once).
 pub(crate) fn init() {
     let _ = rttng_clock::source();
-    if CPU_MODE.load(Ordering::Relaxed) != CPU_UNKNOWN {
-        return;
+    RSEQ_OFFSET.store(rseq_offset().unwrap_or(RSEQ_NONE), Ordering::Relaxed);
+}
+
+/// glibc's rseq area offset, if glibc registered one for its threads.
+#[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
+fn rseq_offset() -> Option<isize> {
+    // SAFETY: dlsym with a NUL-terminated name; RTLD_DEFAULT searches loaded objects.
+    let size = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__rseq_size".as_ptr()) };
+    // SAFETY: as above.
+    let off = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__rseq_offset".as_ptr()) };
+    if size.is_null() || off.is_null() {
+        return None;
     }
-    let mode = if rttng_clock::source() == rttng_clock::Source::Tsc && tsc_aux_is_cpu() {
-        CPU_RDTSCP
+    // SAFETY: glibc defines `unsigned int __rseq_size` and `ptrdiff_t __rseq_offset`,
+    // constant after startup; the pointers come from dlsym for those very symbols.
+    let (size, off) = unsafe { (*size.cast::<u32>(), *off.cast::<isize>()) };
+    if size < RSEQ_MIN_SIZE {
+        return None; // registration disabled or failed
+    }
+    // Check on this thread that the area holds our CPU number.
+    // SAFETY: sched_getcpu has no preconditions.
+    let before = unsafe { libc::sched_getcpu() };
+    let got = rseq_cpu(off);
+    // SAFETY: as above.
+    let after = unsafe { libc::sched_getcpu() };
+    // A migration between the reads may disagree; only a thread that stayed put must.
+    if before >= 0 && before == after && got != Some(before as u32) {
+        return None;
+    }
+    Some(off)
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")))]
+fn rseq_offset() -> Option<isize> {
+    None
+}
+
+/// `cpu_id` of the calling thread's rseq area at `off` from the thread pointer; None when
+/// the area says "not registered" (a negative value).
+#[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
+#[inline(always)]
+fn rseq_cpu(off: isize) -> Option<u32> {
+    let cpu: u32;
+    // SAFETY: with glibc, `%fs:0` is the thread pointer and every thread's rseq area lies
+    // at `__rseq_offset` from it, inside its static TLS block (so the address is mapped
+    // for the thread's whole life); `cpu_id` is an aligned u32 the kernel updates. The
+    // load only reads.
+    unsafe {
+        core::arch::asm!(
+            "mov {cpu:e}, dword ptr fs:[{off} + {field}]",
+            off = in(reg) off,
+            field = const RSEQ_CPU_ID,
+            cpu = lateout(reg) cpu,
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+    if (cpu as i32) < 0 {
+        None
     } else {
-        CPU_SCHED
-    };
-    CPU_MODE.store(mode, Ordering::Relaxed);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn rdtscp() -> (u64, u32) {
-    let mut aux = 0u32;
-    // SAFETY: rdtscp only writes `aux`; the TSC is the trace clock (checked in init).
-    let ts = unsafe { core::arch::x86_64::__rdtscp(&mut aux) };
-    (ts, aux & 0xfff)
-}
-
-#[cfg(target_arch = "x86_64")]
-fn tsc_aux_is_cpu() -> bool {
-    (0..TSC_AUX_CHECKS).all(|_| {
-        // SAFETY: sched_getcpu has no preconditions.
-        let before = unsafe { libc::sched_getcpu() };
-        let (_, aux) = rdtscp();
-        // SAFETY: as above.
-        let after = unsafe { libc::sched_getcpu() };
-        // A migration between the calls is allowed to disagree; require agreement only
-        // when the thread stayed put.
-        before != after || before < 0 || aux == before as u32
-    })
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn tsc_aux_is_cpu() -> bool {
-    false
-}
-
-/// The current clock value and CPU number.
-#[inline(always)]
-pub(crate) fn clock_and_cpu() -> (u64, u32) {
-    #[cfg(target_arch = "x86_64")]
-    if CPU_MODE.load(Ordering::Relaxed) == CPU_RDTSCP {
-        return rdtscp();
+        Some(cpu)
     }
-    clock_and_cpu_slow()
 }
 
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")))]
+#[inline(always)]
+fn rseq_cpu(_off: isize) -> Option<u32> {
+    None
+}
+
+/// The CPU the calling thread runs on (possibly stale by the time it is used).
+#[inline(always)]
+pub(crate) fn cpu() -> u32 {
+    let off = RSEQ_OFFSET.load(Ordering::Relaxed);
+    if off != RSEQ_NONE {
+        if let Some(cpu) = rseq_cpu(off) {
+            return cpu;
+        }
+    }
+    cpu_slow()
+}
+
+#[cold]
 #[inline(never)]
-fn clock_and_cpu_slow() -> (u64, u32) {
-    // SAFETY: sched_getcpu has no preconditions (glibc reads it from rseq).
+fn cpu_slow() -> u32 {
+    // SAFETY: sched_getcpu has no preconditions.
     let cpu = unsafe { libc::sched_getcpu() };
-    (rttng_clock::now(), u32::try_from(cpu).unwrap_or(0))
+    u32::try_from(cpu).unwrap_or(0)
 }
 
 static VPID: AtomicU32 = AtomicU32::new(0);

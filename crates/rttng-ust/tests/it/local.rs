@@ -123,8 +123,14 @@ fn babeltrace2_and_rttng_view_agree() {
     assert_eq!(ours.lines().count(), text.lines().count());
 }
 
-fn stress_site(seq: u64, thread: u64) {
-    rttng_ust::tracepoint!(it_local, stress, DEBUG, seq: u64 = seq, thread: u64 = thread, msg: &str = "0123456789");
+// One call site per stress test: tests run concurrently in one process, and a call site
+// enabled in two sessions records into both.
+fn stress_site_big(seq: u64, thread: u64) {
+    rttng_ust::tracepoint!(it_local, stress_big, DEBUG, seq: u64 = seq, thread: u64 = thread, msg: &str = "0123456789");
+}
+
+fn stress_site_small(seq: u64, thread: u64) {
+    rttng_ust::tracepoint!(it_local, stress_small, DEBUG, seq: u64 = seq, thread: u64 = thread, msg: &str = "0123456789");
 }
 
 fn stress(name: &str, session_id: u64, subbuf_bytes: u32, per_thread: u64) -> (u64, u64) {
@@ -132,7 +138,12 @@ fn stress(name: &str, session_id: u64, subbuf_bytes: u32, per_thread: u64) -> (u
     let dir = tmpdir(name);
     let mut cfg = LocalConfig::new(&dir);
     cfg.session_id = session_id;
-    cfg.enable = vec!["it_local:stress".into()];
+    let (event, stress_site): (&str, fn(u64, u64)) = if subbuf_bytes >= 1 << 20 {
+        ("it_local:stress_big", stress_site_big)
+    } else {
+        ("it_local:stress_small", stress_site_small)
+    };
+    cfg.enable = vec![event.into()];
     cfg.subbuf_bytes = subbuf_bytes;
     let session = LocalSession::start(&cfg).unwrap();
     let hs: Vec<_> = (0..THREADS)
