@@ -12,6 +12,7 @@
 mod discover;
 mod mapped;
 mod merge;
+mod pipeline;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -80,6 +81,12 @@ impl TraceSet {
     /// Every message of every stream, events in timestamp order. `f` returns `false` to stop.
     pub fn for_each_message(&self, f: &mut dyn FnMut(&Message<'_>) -> bool) -> Result<(), ReadError> {
         merge::run(self, f)
+    }
+
+    /// [`Self::for_each_message`] with decoding and merging on a second thread, so that the
+    /// sink's work (formatting, writing) overlaps with decoding. Same messages, same order.
+    pub fn for_each_message_pipelined(&self, f: &mut dyn FnMut(&Message<'_>) -> bool) -> Result<(), ReadError> {
+        pipeline::run(self, f)
     }
 
     /// Counts events per event class name, decoding every event, with streams decoded in

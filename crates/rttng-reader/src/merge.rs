@@ -46,13 +46,13 @@ struct PrevPacket {
     timestamp_end: Option<u64>,
 }
 
-struct Cursor<'a> {
-    trace: &'a Trace,
+pub(crate) struct Cursor<'a> {
+    pub(crate) trace: &'a Trace,
     stream: &'a Stream,
-    decoder: StreamDecoder<'a>,
+    pub(crate) decoder: StreamDecoder<'a>,
     file_index: usize,
     /// Offset of the current packet in the current file.
-    packet_offset: usize,
+    pub(crate) packet_offset: usize,
     /// Offset of the next packet, valid once a packet is open.
     next_packet_offset: usize,
     /// Ordinal of the current packet in the current file (to find it in the file's index).
@@ -76,7 +76,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn data(&self) -> &'a [u8] {
+    pub(crate) fn data(&self) -> &'a [u8] {
         self.stream.files[self.file_index].bytes()
     }
 
@@ -192,7 +192,8 @@ impl<'a> Cursor<'a> {
         self.decoder.ns_from_origin(self.decoder.clock_value()).unwrap_or(i64::MIN)
     }
 
-    fn view(&self) -> EventView<'_> {
+    #[inline]
+    pub(crate) fn view(&self) -> EventView<'_> {
         self.decoder.event_view(&self.data()[self.packet_offset..])
     }
 }
@@ -237,34 +238,49 @@ impl Queue {
 }
 
 pub fn run(set: &TraceSet, f: &mut dyn FnMut(&Message<'_>) -> bool) -> Result<(), ReadError> {
-    let mut cursors: Vec<Cursor<'_>> =
+    merge(set, &mut |step| match step {
+        Step::Event(c) => f(&Message::Event { trace: c.trace, view: c.view() }),
+        Step::Lost(d) => f(&Message::Discarded(d)),
+    })
+}
+
+/// What the merge loop hands out next: the cursor holding the next event, or a loss report.
+pub(crate) enum Step<'c, 'a> {
+    Event(&'c Cursor<'a>),
+    Lost(Discarded<'a>),
+}
+
+/// The merge loop: hands each event (as the cursor holding it) and each loss report to `sink`,
+/// in order, until it returns `false` or the streams end.
+pub(crate) fn merge<'a>(set: &'a TraceSet, sink: &mut dyn FnMut(Step<'_, 'a>) -> bool) -> Result<(), ReadError> {
+    let mut cursors: Vec<Cursor<'a>> =
         set.traces.iter().flat_map(|t| t.streams.iter().map(move |s| Cursor::new(t, s))).collect();
-    let mut heap = Queue::new(cursors.len());
+    let mut queue = Queue::new(cursors.len());
     let mut lost = Vec::new();
     for (i, c) in cursors.iter_mut().enumerate() {
         let more = c.advance(&mut lost)?;
         for d in lost.drain(..) {
-            if !f(&Message::Discarded(d)) {
+            if !sink(Step::Lost(d)) {
                 return Ok(());
             }
         }
         if more {
-            heap.push((c.key(), i));
+            queue.push((c.key(), i));
         }
     }
-    while let Some(i) = heap.pop() {
+    while let Some(i) = queue.pop() {
         let c = &mut cursors[i];
-        if !f(&Message::Event { trace: c.trace, view: c.view() }) {
+        if !sink(Step::Event(c)) {
             return Ok(());
         }
         let more = c.advance(&mut lost)?;
         for d in lost.drain(..) {
-            if !f(&Message::Discarded(d)) {
+            if !sink(Step::Lost(d)) {
                 return Ok(());
             }
         }
         if more {
-            heap.push((c.key(), i));
+            queue.push((c.key(), i));
         }
     }
     Ok(())

@@ -65,7 +65,9 @@ pub fn run(args: &ViewArgs) -> Result<()> {
     let mut printer = PrettyPrinter::new(opts);
     let mut buf = Vec::with_capacity(OUT_BLOCK_BYTES + 64 * 1024);
     let mut io_error = None;
-    set.for_each_message(&mut |msg| {
+    let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+    let run = if two_cores { TraceSet::for_each_message_pipelined } else { TraceSet::for_each_message };
+    run(&set, &mut |msg| {
         match msg {
             Message::Event { trace, view } => printer.write_event(view, &trace.name, &mut buf),
             Message::Discarded(d) => {

@@ -604,6 +604,7 @@ impl<'m> StreamDecoder<'m> {
     }
 
     /// The event last decoded by [`Self::next_event`]; `data` is the packet slice.
+    #[inline]
     pub fn event_view<'s>(&'s self, data: &'s [u8]) -> EventView<'s> {
         let sc = self.stream_class.expect("an event was decoded");
         let ec = self.event_class.expect("an event was decoded");
