@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "rttng", version, about = "rttng: LTTng-class tracing for Linux", propagate_version = true)]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: crate::session_cmd::Global,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -16,6 +18,8 @@ pub struct Cli {
 pub enum Command {
     /// Print CTF traces as text, exactly like babeltrace2's default output
     View(ViewArgs),
+    #[command(flatten)]
+    Session(crate::session_cmd::SessionCommand),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -27,8 +31,9 @@ pub enum ColorWhen {
 
 #[derive(Debug, clap::Args)]
 pub struct ViewArgs {
-    /// Trace directories (searched recursively for `metadata` files)
-    #[arg(required = true, value_name = "PATH")]
+    /// Trace directories (searched recursively for `metadata` files), or one session name
+    /// (default: the current session's output)
+    #[arg(value_name = "PATH|SESSION")]
     pub paths: Vec<PathBuf>,
     /// Print timestamps in clock cycles
     #[arg(long)]
@@ -57,4 +62,22 @@ pub struct ViewArgs {
     /// Decode every event but print only the number of events per event name
     #[arg(long)]
     pub count: bool,
+}
+
+impl ViewArgs {
+    /// Default options for these paths.
+    pub fn for_paths(paths: Vec<PathBuf>) -> ViewArgs {
+        ViewArgs {
+            paths,
+            clock_cycles: false,
+            clock_date: false,
+            clock_gmt: false,
+            clock_seconds: false,
+            no_delta: false,
+            names: None,
+            fields: None,
+            color: ColorWhen::Auto,
+            count: false,
+        }
+    }
 }

@@ -5,6 +5,8 @@
 //! (`rttng view | head`) ends the program quietly with status 0.
 
 mod cli;
+mod demo;
+mod session_cmd;
 mod view;
 
 use std::process::ExitCode;
@@ -14,7 +16,21 @@ use clap::Parser;
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let result = match args.command {
-        cli::Command::View(v) => view::run(&v),
+        cli::Command::View(mut v) => {
+            // `view [SESSION]`: no path, or one that is not a directory, names a session.
+            if v.paths.len() <= 1 && !v.paths.first().is_some_and(|p| p.exists()) {
+                let session = v.paths.pop().map(|p| p.to_string_lossy().into_owned());
+                match session_cmd::session_output(&args.global, session) {
+                    Ok(out) => v.paths = vec![out],
+                    Err(e) => {
+                        eprintln!("Error: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+            view::run(&v)
+        }
+        cli::Command::Session(s) => return session_cmd::run(&args.global, s, &|_| anyhow::bail!("kernel listing is not part of this build")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

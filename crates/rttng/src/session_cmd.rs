@@ -326,12 +326,13 @@ fn session_or_current(s: Option<String>) -> Result<String, CtlError> {
         .ok_or_else(|| usage("no session given and no current session; create one with `rttng create` or choose one with `rttng set-session`"))
 }
 
-struct Ctx {
+struct Ctx<'a> {
     opts: ConnectOptions,
     client: Option<Client>,
+    kernel_list: &'a dyn Fn(bool) -> anyhow::Result<()>,
 }
 
-impl Ctx {
+impl Ctx<'_> {
     fn client(&mut self) -> Result<&mut Client, CtlError> {
         if self.client.is_none() {
             self.client = Some(Client::connect(&self.opts)?);
@@ -344,7 +345,8 @@ impl Ctx {
 }
 
 /// Runs a session command; prints errors as `Error: ...` and returns lttng's exit status.
-pub fn run(g: &Global, cmd: SessionCommand) -> ExitCode {
+/// `kernel_list` prints the kernel's tracepoints (or system calls) for `list -k`.
+pub fn run(g: &Global, cmd: SessionCommand, kernel_list: &dyn Fn(bool) -> anyhow::Result<()>) -> ExitCode {
     let mut ctx = Ctx {
         opts: ConnectOptions {
             spawn: !g.no_sessiond,
@@ -352,6 +354,7 @@ pub fn run(g: &Global, cmd: SessionCommand) -> ExitCode {
             group: g.group.clone(),
         },
         client: None,
+        kernel_list,
     };
     match dispatch(&mut ctx, cmd) {
         Ok(code) => ExitCode::from(code),
@@ -644,7 +647,7 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CtlError> {
         }
         SessionCommand::List(a) => {
             if a.kernel {
-                return match crate::kernel_list::run(a.syscall) {
+                return match (ctx.kernel_list)(a.syscall) {
                     Ok(()) => Ok(0),
                     Err(e) => Err(usage(&format!("{e:#}"))),
                 };
