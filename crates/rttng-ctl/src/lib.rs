@@ -138,11 +138,24 @@ fn try_connect(socket: &Path, group: &str) -> Result<Option<UnixStream>, CtlErro
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
             Err(CtlError::PermissionDenied {
                 socket: socket.to_path_buf(),
-                group: group.to_string(),
+                // Name the group that actually owns the socket, when we can tell.
+                group: socket_group(socket).unwrap_or_else(|| group.to_string()),
             })
         }
         Err(_) => Ok(None),
     }
+}
+
+/// The name of the group owning `path` (from /etc/group).
+fn socket_group(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let gid = std::fs::metadata(path).ok()?.gid();
+    let text = std::fs::read_to_string("/etc/group").ok()?;
+    text.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)?.parse::<u32>().ok()? == gid).then(|| name.to_string())
+    })
 }
 
 fn sessiond_program(opts: &ConnectOptions) -> PathBuf {

@@ -126,11 +126,9 @@ fn now() -> Clock {
 
 pub fn make_rundir(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let mode = if dir == Path::new(paths::ROOT_RUNDIR) {
-        0o755
-    } else {
-        0o700
-    };
+    // The root daemon's directory must be traversable by its group's members (the client
+    // socket's own mode restricts who connects); a user's directory is private.
+    let mode = if sys::euid() == 0 { 0o755 } else { 0o700 };
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
         .map_err(|e| format!("cannot set the mode of {}: {e}", dir.display()))
 }
@@ -350,8 +348,9 @@ fn serve_client(conn: UnixStream, state: &Shared, daemon_uid: u32, group_gid: Op
             Ok(c) => c,
             Err(_) => return,
         };
+        // A user's daemon serves that user only (not even root: each user controls only
+        // their own sessions); the root daemon serves root and its group's members.
         let allowed = cred.uid == daemon_uid
-            || cred.uid == 0
             || (daemon_uid == 0 && group_gid.is_some_and(|g| sys::pid_in_group(cred.pid, g)));
         let resp = if !allowed {
             Response::error(

@@ -10,3 +10,4 @@ mod clock_freq;
 mod session_support;
 mod session_e2e;
 mod session_control;
+mod session_users;

@@ -1,0 +1,177 @@
+//! Users and the tracing group, with real accounts: the test creates a group and two
+//! non-root users (one in the group, one not) with `groupadd`/`useradd`, runs `rttng` as
+//! them with `runuser`, and removes them at the end. Needs root; skipped (with a message)
+//! otherwise.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::session_support::*;
+use crate::support::{run_bounded, Finished};
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Accounts created for one test, removed on drop.
+struct Accounts {
+    group: String,
+    users: Vec<String>,
+}
+
+impl Accounts {
+    fn sh(args: &[&str]) {
+        let f = run_bounded(Command::new(args[0]).args(&args[1..]), CMD_TIMEOUT)
+            .expect("account command");
+        assert!(f.status.success(), "{args:?}: {}", f.stderr_quote());
+    }
+}
+
+impl Drop for Accounts {
+    fn drop(&mut self) {
+        for u in &self.users {
+            let _ = Command::new("userdel").arg(u).status();
+        }
+        let _ = Command::new("groupdel").arg(&self.group).status();
+    }
+}
+
+/// Runs `rttng ARGS` as `user` with the given environment.
+fn as_user(user: &str, env: &[(&str, &Path)], args: &[&str]) -> Finished {
+    let mut cmd = Command::new("runuser");
+    cmd.args(["-u", user, "--", "env", "-i", "PATH=/usr/bin:/bin"]);
+    for (k, v) in env {
+        cmd.arg(format!("{k}={}", v.display()));
+    }
+    cmd.arg(env!("CARGO_BIN_EXE_rttng")).args(args);
+    run_bounded(&mut cmd, CMD_TIMEOUT).expect("runuser")
+}
+
+fn err(f: &Finished) -> String {
+    String::from_utf8_lossy(&f.stderr).into_owned()
+}
+
+#[test]
+fn session_users_own_daemons_and_the_tracing_group() {
+    if !is_root() {
+        eprintln!("skipped: creating users needs root");
+        return;
+    }
+    let w = World::new("users");
+    let tag = std::process::id() % 100_000;
+    let group = format!("rttg{tag}");
+    let member = format!("rttm{tag}");
+    let other = format!("rtto{tag}");
+    let mut acc = Accounts {
+        group: group.clone(),
+        users: Vec::new(),
+    };
+    Accounts::sh(&["groupadd", &group]);
+    let mhome: PathBuf = w.tmp.path().join("member");
+    let ohome: PathBuf = w.tmp.path().join("other");
+    for (u, home, groups) in [(&member, &mhome, Some(&group)), (&other, &ohome, None)] {
+        let mut args = vec![
+            "useradd",
+            "-M",
+            "-d",
+            home.to_str().unwrap(),
+            "-s",
+            "/bin/sh",
+        ];
+        if let Some(g) = groups {
+            args.extend_from_slice(&["-G", g]);
+        }
+        args.push(u);
+        Accounts::sh(&args);
+        acc.users.push(u.to_string());
+        std::fs::create_dir_all(home).unwrap();
+        Accounts::sh(&["chown", u, home.to_str().unwrap()]);
+    }
+    std::fs::set_permissions(w.tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    // Root's daemon, with the test's group as its tracing group.
+    w.ok(&["-g", &group, "create", "rootsess"]);
+    let sock = w.run.join("client-rttng-sessiond");
+    let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o660, "client socket mode");
+
+    // A member of the group uses the root daemon, and sees only their own sessions.
+    let env_m = [
+        ("RTTNG_RUNDIR", w.run.as_path()),
+        ("RTTNG_HOME", mhome.as_path()),
+        ("HOME", mhome.as_path()),
+    ];
+    let f = as_user(&member, &env_m, &["-n", "create", "membersess"]);
+    assert!(f.status.success(), "member create: {}", err(&f));
+    let f = as_user(&member, &env_m, &["-n", "list"]);
+    assert!(
+        f.stdout_text().contains("membersess") && !f.stdout_text().contains("rootsess"),
+        "{}",
+        f.stdout_text()
+    );
+    let f = as_user(&member, &env_m, &["-n", "destroy", "rootsess"]);
+    assert_eq!(f.status.code(), Some(1), "member destroyed root's session");
+    assert!(err(&f).contains("not found"), "{}", err(&f));
+
+    // A non-member is refused with a clear error.
+    let env_o = [
+        ("RTTNG_RUNDIR", w.run.as_path()),
+        ("RTTNG_HOME", ohome.as_path()),
+        ("HOME", ohome.as_path()),
+    ];
+    let f = as_user(&other, &env_o, &["-n", "list"]);
+    assert_eq!(f.status.code(), Some(1));
+    assert!(
+        err(&f).contains("permission denied") && err(&f).contains(&group),
+        "{}",
+        err(&f)
+    );
+
+    // Each user gets their own daemon under $RTTNG_HOME/.rttng; root cannot use it.
+    let env_own = [("RTTNG_HOME", ohome.as_path()), ("HOME", ohome.as_path())];
+    let f = as_user(&other, &env_own, &["create", "mine"]);
+    assert!(f.status.success(), "own daemon: {}", err(&f));
+    let own_run = ohome.join(".rttng");
+    let own_pid: u32 = std::fs::read_to_string(own_run.join("rttng-sessiond.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let own_cpid: Option<u32> = std::fs::read_to_string(own_run.join("rttng-consumerd.pid"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    let mut root_cmd = Command::new(env!("CARGO_BIN_EXE_rttng"));
+    root_cmd
+        .args(["-n", "destroy", "mine"])
+        .env("RTTNG_RUNDIR", &own_run)
+        .env("RTTNG_HOME", &w.home);
+    let f = run_bounded(&mut root_cmd, CMD_TIMEOUT).unwrap();
+    assert_eq!(f.status.code(), Some(1), "root used another user's daemon");
+    assert!(
+        err(&f).contains("may not use this session daemon"),
+        "{}",
+        err(&f)
+    );
+    let f = as_user(&other, &env_own, &["list"]);
+    assert!(
+        f.stdout_text().contains("1) mine [inactive]"),
+        "{}",
+        f.stdout_text()
+    );
+    // Stop that daemon by PID before its user is removed.
+    let _ = Command::new("kill")
+        .args(["-s", "TERM", &own_pid.to_string()])
+        .status();
+    for p in std::iter::once(own_pid).chain(own_cpid) {
+        if !wait_gone(p, WAIT_TIMEOUT) {
+            crate::support::kill_process(p);
+        }
+    }
+    drop(acc);
+}
