@@ -9,3 +9,4 @@ mod tsdl_errors;
 mod tsdl_golden;
 mod tsdl_mutation;
 mod decode_mutation;
+mod roundtrip_values;
