@@ -4,7 +4,7 @@
 # Runs `rttng-bench ust` (rttng-ust, local session recording to disk) and
 # tests/lttng/bench-lttng-ust.sh (liblttng-ust 2.13 with a real session, the same
 # int64/int32/uint8/short-string event) for 1 thread, 2 threads and a disabled event,
-# and prints a table with both columns and the ratios (LTTng / rttng for time: > 1 means
+# and prints a table with both columns and the ratios, plus a paced row (1M events/s) (LTTng / rttng for time: > 1 means
 # rttng is faster). EVENTS per thread defaults to 1000000. Needs root for the LTTng run
 # (private namespaces, see tests/lttng/README.md). Asserts nothing: figures only.
 set -euo pipefail
@@ -39,3 +39,9 @@ for spec in "1:" "2:" "1:--disabled"; do
 	echo "  rttng: $ours" >&2
 	echo "  lttng: $theirs" >&2
 done
+# Paced: 1M events/s (one thread) with the default buffers must lose nothing. The
+# LTTng-UST baseline program has no pacing option, so this row is rttng only.
+paced=$("$bench" ust --threads 1 --events "$events" --rate 1000000)
+printf '| paced 1M events/s, 1 thread | %s (wall) | - | - | %s | - | %s | - |\n' \
+	"$(field ns_per_event "$paced")" "$(field bytes_per_event "$paced")" "$(field discarded "$paced")"
+echo "  rttng: $paced" >&2

@@ -15,7 +15,10 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "rttng-bench", about = "rttng benchmarks against their peers, in the same run")]
+#[command(
+    name = "rttng-bench",
+    about = "rttng benchmarks against their peers, in the same run"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -39,15 +42,7 @@ enum Command {
         skip_babeltrace_text: bool,
     },
     /// rttng-ust event path recording to disk (one line, see ust.rs)
-    Ust {
-        #[arg(long, default_value_t = 1)]
-        threads: u64,
-        #[arg(long, default_value_t = 1_000_000)]
-        events: u64,
-        /// Measure a disabled tracepoint
-        #[arg(long)]
-        disabled: bool,
-    },
+    Ust(ust::Args),
     /// Only generate the benchmark trace
     Generate {
         #[arg(long, default_value_t = 10_000_000)]
@@ -72,38 +67,83 @@ fn real_main() -> Result<()> {
             println!("{}", trace.display());
             Ok(())
         }
-        Command::Ust { threads, events, disabled } => ust::run(threads, events, disabled),
-        Command::View { events, dir, rttng, skip_babeltrace_text } => view(events, &dir, &rttng, skip_babeltrace_text),
+        Command::Ust(args) => ust::run(&args),
+        Command::View {
+            events,
+            dir,
+            rttng,
+            skip_babeltrace_text,
+        } => view(events, &dir, &rttng, skip_babeltrace_text),
     }
 }
 
-fn view(events: u64, dir: &std::path::Path, rttng: &std::path::Path, skip_bt_text: bool) -> Result<()> {
+fn view(
+    events: u64,
+    dir: &std::path::Path,
+    rttng: &std::path::Path,
+    skip_bt_text: bool,
+) -> Result<()> {
     if !rttng.is_file() {
-        bail!("{} not found; build it first with `cargo build --release --bin rttng`", rttng.display());
+        bail!(
+            "{} not found; build it first with `cargo build --release --bin rttng`",
+            rttng.display()
+        );
     }
     run::require("babeltrace2", "apt-get install babeltrace2")?;
     let trace = gen::ensure_trace(dir, events)?;
     let trace_s = trace.to_str().context("trace path is not UTF-8")?;
     let rttng_s = rttng.to_str().context("rttng path is not UTF-8")?;
     let bytes = gen::dir_bytes(&trace)?;
-    println!("trace: {} events, {} bytes, 4 streams ({})", events, bytes, trace.display());
+    println!(
+        "trace: {} events, {} bytes, 4 streams ({})",
+        events,
+        bytes,
+        trace.display()
+    );
 
     let ours_text = run::measure("rttng view", &[rttng_s, "view", trace_s])?;
     let ours_count = run::measure("rttng view --count", &[rttng_s, "view", "--count", trace_s])?;
-    let bt_count = run::measure("babeltrace2 -c sink.utils.counter", &["babeltrace2", trace_s, "-c", "sink.utils.counter"])?;
-    let bt_text = if skip_bt_text { None } else { Some(run::measure("babeltrace2", &["babeltrace2", trace_s])?) };
+    let bt_count = run::measure(
+        "babeltrace2 -c sink.utils.counter",
+        &["babeltrace2", trace_s, "-c", "sink.utils.counter"],
+    )?;
+    let bt_text = if skip_bt_text {
+        None
+    } else {
+        Some(run::measure("babeltrace2", &["babeltrace2", trace_s])?)
+    };
 
     let eps = |secs: f64| events as f64 / secs;
     println!();
     println!("| run | wall s | events/s | peak RSS MiB |");
     println!("|---|---:|---:|---:|");
-    for m in [Some(&ours_text), bt_text.as_ref(), Some(&ours_count), Some(&bt_count)].into_iter().flatten() {
-        println!("| `{}` | {:.2} | {:.0} | {:.1} |", m.label, m.wall_s, eps(m.wall_s), m.max_rss_kib as f64 / 1024.0);
+    for m in [
+        Some(&ours_text),
+        bt_text.as_ref(),
+        Some(&ours_count),
+        Some(&bt_count),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        println!(
+            "| `{}` | {:.2} | {:.0} | {:.1} |",
+            m.label,
+            m.wall_s,
+            eps(m.wall_s),
+            m.max_rss_kib as f64 / 1024.0
+        );
     }
     println!();
     if let Some(bt) = &bt_text {
-        println!("text ratio (rttng / babeltrace2 events/s): {:.1}x", bt.wall_s / ours_text.wall_s);
+        println!(
+            "text ratio (rttng / babeltrace2 events/s): {:.1}x",
+            bt.wall_s / ours_text.wall_s
+        );
     }
-    println!("count ratio (rttng / babeltrace2 events/s): {:.1}x", bt_count.wall_s / ours_count.wall_s);
+    println!(
+        "count ratio (rttng / babeltrace2 events/s): {:.1}x",
+        bt_count.wall_s / ours_count.wall_s
+    );
     Ok(())
 }

@@ -30,8 +30,9 @@ const RSEQ_NONE: isize = isize::MIN;
 /// Offset of `cpu_id` (u32) in `struct rseq` (after `cpu_id_start`).
 const RSEQ_CPU_ID: isize = 4;
 
-/// Smallest rseq area glibc registers that has `cpu_id` (the original 32-byte ABI).
-const RSEQ_MIN_SIZE: u32 = 32;
+/// `__rseq_size` of a registered area: 20 (the original ABI's fields, what glibc 2.35+
+/// reports) or more; 0 means glibc did not register one.
+const RSEQ_MIN_SIZE: u32 = 20;
 
 /// Selects the clock source and the CPU-number method (system calls: once).
 pub(crate) fn init() {

@@ -26,6 +26,13 @@ pub const LOCAL_ENV: &str = "RTTNG_UST_LOCAL";
 /// Most events a child attachment names.
 const MAX_ATTACH_EVENTS: usize = 256;
 
+/// Packets are written up to their content rounded up to this (LTTng rounds to the page
+/// size; a cache line is enough for readers and keeps the last packets small).
+const TRIM_ALIGN_BYTES: usize = 64;
+
+/// LTTng's packet header + context every sub-buffer starts with (`rttng_abi::packet`).
+const HEADER_BYTES: usize = 84;
+
 /// How long the drain thread sleeps on the futex between scans.
 const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 
@@ -454,9 +461,23 @@ impl Streams {
                 .map(u32::from_le_bytes)
                 .unwrap_or(0)
         };
+        // Like LTTng's consumer: the packet on disk ends at its content rounded up to a
+        // page (packet_size rewritten), not at the sub-buffer size, so the last, partly
+        // filled packets of a trace do not pad the stream files.
+        if packet.len() < HEADER_BYTES {
+            return Ok(());
+        }
+        let content = (u64_at(48) / 8) as usize;
+        let len = content
+            .div_ceil(TRIM_ALIGN_BYTES)
+            .saturating_mul(TRIM_ALIGN_BYTES)
+            .clamp(HEADER_BYTES, packet.len());
+        let mut head = [0u8; HEADER_BYTES];
+        head.copy_from_slice(&packet[..HEADER_BYTES]);
+        head[56..64].copy_from_slice(&(len as u64 * 8).to_le_bytes());
         idx.push(rttng_ctf::index::IndexEntry {
             offset_bytes: *off,
-            packet_size_bits: u64_at(56),
+            packet_size_bits: len as u64 * 8,
             content_size_bits: u64_at(48),
             timestamp_begin: u64_at(32),
             timestamp_end: u64_at(40),
@@ -466,10 +487,11 @@ impl Streams {
             packet_seq_num: Some(u64_at(64)),
         });
         let p = self.dir.join(format!("channel0_{cpu}"));
-        f.write_all(packet).map_err(io(&p))?;
-        *off += packet.len() as u64;
+        f.write_all(&head).map_err(io(&p))?;
+        f.write_all(&packet[HEADER_BYTES..len]).map_err(io(&p))?;
+        *off += len as u64;
         self.packets += 1;
-        self.bytes += packet.len() as u64;
+        self.bytes += len as u64;
         Ok(())
     }
 
