@@ -11,3 +11,4 @@ mod session_support;
 mod session_e2e;
 mod session_control;
 mod session_users;
+mod damaged;
