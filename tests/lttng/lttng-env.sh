@@ -28,6 +28,17 @@ rttng_require_tools() {
 	for tool in lttng lttng-sessiond babeltrace2 cc timeout; do
 		command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 	done
+	# As root with apt, install what is missing (the issue asks the script to), then recheck.
+	if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 &&
+		[ -z "${RTTNG_NO_INSTALL:-}" ]; then
+		echo "$(basename "$0"): installing lttng-tools liblttng-ust-dev babeltrace2 gcc" >&2
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lttng-tools liblttng-ust-dev babeltrace2 gcc >&2 ||
+			{ apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lttng-tools liblttng-ust-dev babeltrace2 gcc >&2; }
+		missing=""
+		for tool in lttng lttng-sessiond babeltrace2 cc timeout; do
+			command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+		done
+	fi
 	if ! printf '#include <lttng/tracepoint.h>\n' | cc -E -x c - >/dev/null 2>&1; then
 		missing="$missing lttng/tracepoint.h(liblttng-ust-dev)"
 	fi
