@@ -135,11 +135,14 @@ pub struct EventRule {
     pub pattern: String,
     pub loglevel: LoglevelRule,
     pub exclusions: Vec<String>,
+    /// Kernel only: `pattern` names system calls (`enable-event -k --syscall`).
+    pub syscall: bool,
 }
 wire_struct!(EventRule {
     pattern,
     loglevel,
-    exclusions
+    exclusions,
+    syscall
 });
 
 /// A context field a channel adds to every event record.
@@ -166,15 +169,20 @@ pub enum ContextType {
     Vgid,
     Vegid,
     Vsgid,
+    /// Kernel contexts.
+    Pid,
+    Tid,
+    Prio,
 }
 wire_enum!(ContextType, "context type" {
     0 => Vpid, 1 => Vtid, 2 => Procname, 3 => PthreadId, 4 => Hostname, 5 => CpuId, 6 => Ip,
     7 => CgroupNs, 8 => IpcNs, 9 => MntNs, 10 => NetNs, 11 => PidNs, 12 => TimeNs, 13 => UserNs,
     14 => UtsNs, 15 => Vuid, 16 => Veuid, 17 => Vsuid, 18 => Vgid, 19 => Vegid, 20 => Vsgid,
+    21 => Pid, 22 => Tid, 23 => Prio,
 });
 
 impl ContextType {
-    pub const ALL: [ContextType; 21] = [
+    pub const ALL: [ContextType; 24] = [
         ContextType::Vpid,
         ContextType::Vtid,
         ContextType::Procname,
@@ -196,6 +204,9 @@ impl ContextType {
         ContextType::Vgid,
         ContextType::Vegid,
         ContextType::Vsgid,
+        ContextType::Pid,
+        ContextType::Tid,
+        ContextType::Prio,
     ];
 
     /// The name `add-context -t` takes (lttng's spelling).
@@ -222,6 +233,9 @@ impl ContextType {
             ContextType::Vgid => "vgid",
             ContextType::Vegid => "vegid",
             ContextType::Vsgid => "vsgid",
+            ContextType::Pid => "pid",
+            ContextType::Tid => "tid",
+            ContextType::Prio => "prio",
         }
     }
 
@@ -699,6 +713,7 @@ mod tests {
                 pattern: "p:*".into(),
                 loglevel: LoglevelRule::AtLeast { level: 4 },
                 exclusions: vec!["p:x".into()],
+                syscall: false,
             },
         };
         let f = encode_frame(Kind::Request, &req).unwrap();

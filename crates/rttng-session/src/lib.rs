@@ -47,6 +47,58 @@ pub trait Port {
     fn app(&mut self, app: AppId, cmd: AppCommand, buffer: Option<u64>)
         -> Result<AppReply, String>;
     fn new_uuid(&mut self) -> [u8; 16];
+    /// Acts on the kernel tracing session of session `session_id` (root daemon only).
+    fn kernel(&mut self, session_id: u64, op: KernelOp) -> Result<KernelReply, String>;
+}
+
+/// A kernel channel's geometry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelChannel {
+    pub name: String,
+    pub subbuf_bytes: u64,
+    pub subbuf_count: u64,
+    pub overwrite: bool,
+}
+
+/// What the kernel domain of a session is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelOp {
+    /// The session's first kernel channel: create the kernel session (output `OUT/kernel`).
+    Create {
+        session: String,
+        output: String,
+        channel: KernelChannel,
+    },
+    AddChannel {
+        channel: KernelChannel,
+    },
+    EnableTracepoints {
+        channel: String,
+        pattern: String,
+    },
+    /// `names` empty = every system call.
+    EnableSyscalls {
+        channel: String,
+        names: Vec<String>,
+    },
+    DisableTracepoints {
+        channel: String,
+        pattern: String,
+    },
+    AddContext {
+        channel: String,
+        context: ContextType,
+    },
+    Start,
+    /// Stop and write the trace.
+    Stop,
+    Destroy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelReply {
+    Ok,
+    Stopped { events_discarded: u64 },
 }
 
 /// Wall-clock strings, given by the caller (the state machine reads no clock).
@@ -65,6 +117,8 @@ pub struct Host {
     pub home: String,
     pub hostname: String,
     pub cpu_count: u32,
+    /// This daemon may trace the kernel (it runs as root).
+    pub kernel: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -95,6 +149,8 @@ struct Session {
     started_once: bool,
     channels: Vec<Channel>,
     creation_iso: String,
+    /// Events the kernel lost, as of the last stop.
+    kernel_discarded: u64,
 }
 
 #[derive(Debug)]
@@ -462,7 +518,7 @@ impl Registry {
                 attrs,
             } => {
                 let i = self.session_index(&session, uid)?;
-                self.enable_channel(i, domain, &channel, &attrs)?;
+                self.enable_channel(i, domain, &channel, &attrs, port)?;
                 self.reconcile(port, errs);
                 Ok(Response::Ok)
             }
@@ -494,16 +550,37 @@ impl Registry {
                 rule,
             } => {
                 let i = self.session_index(&session, uid)?;
-                if domain == Domain::Kernel {
-                    return Err(err(ErrorCode::KernelUnavailable, "kernel event rules are not supported by this session daemon yet; use `rttng trace` for kernel tracing"));
-                }
                 if rule.pattern.is_empty() || rule.pattern.len() > MAX_NAME_BYTES {
                     return Err(err(
                         ErrorCode::InvalidArgument,
                         "event name pattern must be 1 to 255 bytes",
                     ));
                 }
-                let c = self.channel_for_event(i, domain, channel.as_deref())?;
+                let c = self.channel_for_event(i, domain, channel.as_deref(), port)?;
+                if domain == Domain::Kernel {
+                    let (sid, chname) = (
+                        self.sessions[i].id,
+                        self.sessions[i].channels[c].name.clone(),
+                    );
+                    let op = if rule.syscall {
+                        let names = if rule.pattern == "*" {
+                            Vec::new()
+                        } else {
+                            vec![rule.pattern.clone()]
+                        };
+                        KernelOp::EnableSyscalls {
+                            channel: chname,
+                            names,
+                        }
+                    } else {
+                        KernelOp::EnableTracepoints {
+                            channel: chname,
+                            pattern: rule.pattern.clone(),
+                        }
+                    };
+                    port.kernel(sid, op)
+                        .map_err(|e| err(ErrorCode::NoEvent, e))?;
+                }
                 let s = &mut self.sessions[i];
                 let ch = &mut s.channels[c];
                 if ch.rules.len() >= MAX_RULES {
@@ -552,6 +629,15 @@ impl Registry {
                         format!("no event rule named {pattern:?} in channel {cname}"),
                     ));
                 }
+                if domain == Domain::Kernel {
+                    let sid = s.id;
+                    let op = KernelOp::DisableTracepoints {
+                        channel: cname.clone(),
+                        pattern: pattern.clone(),
+                    };
+                    port.kernel(sid, op)
+                        .map_err(|e| err(ErrorCode::NoEvent, e))?;
+                }
                 self.reconcile(port, errs);
                 Ok(Response::Ok)
             }
@@ -576,11 +662,20 @@ impl Registry {
                     ));
                 }
                 let mut any = false;
+                let sid = s.id;
                 for c in s
                     .channels
                     .iter_mut()
                     .filter(|c| c.domain == domain && channel.as_ref().is_none_or(|n| *n == c.name))
                 {
+                    if domain == Domain::Kernel {
+                        let op = KernelOp::AddContext {
+                            channel: c.name.clone(),
+                            context,
+                        };
+                        port.kernel(sid, op)
+                            .map_err(|e| err(ErrorCode::InvalidArgument, e))?;
+                    }
                     if !c.contexts.contains(&context) {
                         c.contexts.push(context);
                     }
@@ -607,6 +702,12 @@ impl Registry {
                         ErrorCode::ConsumerDead,
                         format!("the consumer daemon is gone ({why}); restart the session daemon"),
                     ));
+                }
+                let s = &mut self.sessions[i];
+                if s.channels.iter().any(|c| c.domain == Domain::Kernel) {
+                    let sid = s.id;
+                    port.kernel(sid, KernelOp::Start)
+                        .map_err(|e| err(ErrorCode::KernelUnavailable, e))?;
                 }
                 let s = &mut self.sessions[i];
                 s.active = true;
@@ -683,6 +784,7 @@ impl Registry {
             started_once: false,
             channels: Vec::new(),
             creation_iso: now.iso.clone(),
+            kernel_discarded: 0,
         });
         Ok(Response::SessionCreated { name, output })
     }
@@ -693,10 +795,14 @@ impl Registry {
         domain: Domain,
         name: &str,
         attrs: &ChannelAttrs,
+        port: &mut dyn Port,
     ) -> Result<(), Response> {
         check_name("channel", name)?;
-        if domain == Domain::Kernel {
-            return Err(err(ErrorCode::KernelUnavailable, "kernel channels are not supported by this session daemon yet; use `rttng trace` for kernel tracing"));
+        if domain == Domain::Kernel && !self.host.kernel {
+            return Err(err(
+                ErrorCode::KernelUnavailable,
+                "only the root session daemon can trace the kernel; run rttng as root or as a member of the tracing group while the root daemon runs",
+            ));
         }
         let resolved = resolve_attrs(domain, attrs)?;
         let id = self.fresh_id();
@@ -735,6 +841,27 @@ impl Registry {
             ));
         }
         let stream_class_id = s.channels.iter().filter(|c| c.domain == domain).count() as u32;
+        if domain == Domain::Kernel {
+            let channel = KernelChannel {
+                name: name.to_string(),
+                subbuf_bytes: resolved.subbuf_size,
+                subbuf_count: resolved.num_subbuf,
+                overwrite: resolved.overwrite,
+            };
+            let op = if stream_class_id == 0 {
+                KernelOp::Create {
+                    session: s.name.clone(),
+                    output: s.output.clone(),
+                    channel,
+                }
+            } else {
+                KernelOp::AddChannel { channel }
+            };
+            let sid = s.id;
+            port.kernel(sid, op)
+                .map_err(|e| err(ErrorCode::KernelUnavailable, e))?;
+        }
+        let s = &mut self.sessions[i];
         s.channels.push(Channel {
             id,
             name: name.to_string(),
@@ -755,6 +882,7 @@ impl Registry {
         i: usize,
         domain: Domain,
         channel: Option<&str>,
+        port: &mut dyn Port,
     ) -> Result<usize, Response> {
         let s = &self.sessions[i];
         if let Some(name) = channel {
@@ -781,7 +909,7 @@ impl Registry {
                 ),
             ));
         }
-        self.enable_channel(i, domain, DEFAULT_CHANNEL, &ChannelAttrs::default())?;
+        self.enable_channel(i, domain, DEFAULT_CHANNEL, &ChannelAttrs::default(), port)?;
         Ok(self.sessions[i].channels.len() - 1)
     }
 
@@ -804,6 +932,23 @@ impl Registry {
             .map(|b| b.id)
             .collect();
         let mut warn = None;
+        if self.sessions[i]
+            .channels
+            .iter()
+            .any(|c| c.domain == Domain::Kernel)
+        {
+            match port.kernel(sid, KernelOp::Stop) {
+                Ok(KernelReply::Stopped { events_discarded }) => {
+                    self.sessions[i].kernel_discarded = events_discarded
+                }
+                Ok(KernelReply::Ok) => {}
+                Err(e) => {
+                    warn = Some(format!(
+                        "the kernel trace could not be written completely: {e}"
+                    ))
+                }
+            }
+        }
         for id in ids {
             match port.consumer(ConsumerRequest::Flush { buffer_id: id }) {
                 Ok(ConsumerReply::Error { message }) => errs.push(message),
@@ -855,6 +1000,15 @@ impl Registry {
                 }
             }
         }
+        if self.sessions[i]
+            .channels
+            .iter()
+            .any(|c| c.domain == Domain::Kernel)
+        {
+            if let Err(e) = port.kernel(sid, KernelOp::Destroy) {
+                errs.push(format!("kernel session: {e}"));
+            }
+        }
         self.buffers.retain(|b| b.session_id != sid);
         self.traces.retain(|(s, _), _| *s != sid);
         self.sessions.remove(i);
@@ -871,6 +1025,10 @@ impl Registry {
             .iter()
             .map(|c| {
                 let (mut discarded, mut lost) = (0, 0);
+                // The kernel reports its losses per session: shown on its first channel.
+                if c.domain == Domain::Kernel && c.stream_class_id == 0 {
+                    discarded = s.kernel_discarded;
+                }
                 if self.consumer_dead.is_none() {
                     for b in self
                         .buffers

@@ -10,6 +10,7 @@ struct Rec {
     app: Vec<(AppId, AppCommand, Option<u64>)>,
     uuids: u8,
     consumer_down: bool,
+    kernel: Vec<(u64, KernelOp)>,
 }
 
 impl Port for Rec {
@@ -44,6 +45,16 @@ impl Port for Rec {
         self.uuids += 1;
         [self.uuids; 16]
     }
+    fn kernel(&mut self, session_id: u64, op: KernelOp) -> Result<KernelReply, String> {
+        self.kernel.push((session_id, op.clone()));
+        Ok(if op == KernelOp::Stop {
+            KernelReply::Stopped {
+                events_discarded: 9,
+            }
+        } else {
+            KernelReply::Ok
+        })
+    }
 }
 
 fn host() -> Host {
@@ -51,6 +62,7 @@ fn host() -> Host {
         home: "/home/u".into(),
         hostname: "h".into(),
         cpu_count: 2,
+        kernel: true,
     }
 }
 
@@ -122,6 +134,7 @@ fn rule(p: &str, l: LoglevelRule, x: &[&str]) -> EventRule {
         pattern: p.into(),
         loglevel: l,
         exclusions: x.iter().map(|s| s.to_string()).collect(),
+        syscall: false,
     }
 }
 
@@ -780,4 +793,145 @@ fn hostile_app_field_names_are_refused() {
         min_align_bits: 1,
     });
     assert!(r.app_registered(7, h, &now(), &mut p).is_err());
+}
+
+#[test]
+fn kernel_domain_drives_the_kernel_port() {
+    let mut r = Registry::new(host());
+    let mut p = Rec::default();
+    ok(&r.handle(
+        Request::CreateSession {
+            name: Some("k".into()),
+            output: None,
+        },
+        0,
+        &now(),
+        &mut p,
+    ));
+    let rule = EventRule {
+        pattern: "openat".into(),
+        loglevel: LoglevelRule::All,
+        exclusions: vec![],
+        syscall: true,
+    };
+    ok(&r.handle(
+        Request::EnableEvent {
+            session: "k".into(),
+            domain: Domain::Kernel,
+            channel: None,
+            rule,
+        },
+        0,
+        &now(),
+        &mut p,
+    ));
+    ok(&r.handle(
+        Request::AddContext {
+            session: "k".into(),
+            domain: Domain::Kernel,
+            channel: None,
+            context: ContextType::Pid,
+        },
+        0,
+        &now(),
+        &mut p,
+    ));
+    ok(&r.handle(
+        Request::Start {
+            session: "k".into(),
+        },
+        0,
+        &now(),
+        &mut p,
+    ));
+    ok(&r.handle(
+        Request::Stop {
+            session: "k".into(),
+        },
+        0,
+        &now(),
+        &mut p,
+    ));
+    let ops: Vec<&KernelOp> = p.kernel.iter().map(|(_, op)| op).collect();
+    assert!(
+        matches!(ops[0], KernelOp::Create { channel, .. } if channel.name == "channel0" && channel.subbuf_bytes == 1_048_576)
+    );
+    assert_eq!(
+        ops[1],
+        &KernelOp::EnableSyscalls {
+            channel: "channel0".into(),
+            names: vec!["openat".into()]
+        }
+    );
+    assert_eq!(
+        ops[2],
+        &KernelOp::AddContext {
+            channel: "channel0".into(),
+            context: ContextType::Pid
+        }
+    );
+    assert_eq!(ops[3..], [&KernelOp::Start, &KernelOp::Stop]);
+    let o = r.handle(
+        Request::ListSession {
+            session: "k".into(),
+        },
+        0,
+        &now(),
+        &mut p,
+    );
+    let Response::Session { detail } = o.response else {
+        panic!()
+    };
+    assert_eq!(detail.channels[0].discarded_events, 9);
+    ok(&r.handle(
+        Request::DestroySession {
+            session: "k".into(),
+        },
+        0,
+        &now(),
+        &mut p,
+    ));
+    assert_eq!(p.kernel.last().map(|(_, op)| op), Some(&KernelOp::Destroy));
+    // A user's daemon cannot trace the kernel.
+    let mut u = Registry::new(Host {
+        kernel: false,
+        ..host()
+    });
+    ok(&u.handle(
+        Request::CreateSession {
+            name: Some("k".into()),
+            output: None,
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
+    let rule = EventRule {
+        pattern: "*".into(),
+        loglevel: LoglevelRule::All,
+        exclusions: vec![],
+        syscall: false,
+    };
+    let o = u.handle(
+        Request::EnableEvent {
+            session: "k".into(),
+            domain: Domain::Kernel,
+            channel: None,
+            rule,
+        },
+        1000,
+        &now(),
+        &mut p,
+    );
+    assert!(
+        matches!(
+            o.response,
+            Response::Error {
+                code: ErrorCode::KernelUnavailable,
+                ..
+            }
+        ),
+        "{:?}",
+        o.response
+    );
 }

@@ -6,7 +6,7 @@
 use crate::{paths, sys};
 use rttng_proto::sock::{self, RecvError};
 use rttng_proto::*;
-use rttng_session::{AppId, Clock, Host, Port, Registry};
+use rttng_session::{AppId, Clock, Host, KernelOp, KernelReply, Port, Registry};
 use std::collections::HashMap;
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
@@ -42,6 +42,8 @@ struct Io {
     consumer_pid: u32,
     apps: HashMap<AppId, UnixStream>,
     buffer_fds: HashMap<u64, OwnedFd>,
+    /// Kernel sessions by session id (root daemon only).
+    kernel: HashMap<u64, rttng_kernel::KernelSession>,
 }
 
 struct State {
@@ -116,6 +118,85 @@ impl Port for Io {
 
     fn new_uuid(&mut self) -> [u8; 16] {
         sys::new_uuid()
+    }
+
+    fn kernel(&mut self, session_id: u64, op: KernelOp) -> Result<KernelReply, String> {
+        use rttng_kernel::{ChannelConfig, Context, KernelSession, Syscalls};
+        let cfg = |c: rttng_session::KernelChannel| ChannelConfig {
+            name: c.name,
+            subbuf_bytes: c.subbuf_bytes,
+            subbuf_count: c.subbuf_count,
+            overwrite: c.overwrite,
+        };
+        if let KernelOp::Create {
+            session,
+            output,
+            channel,
+        } = op
+        {
+            // The user-space tracer's clock, so kernel and user events merge exactly.
+            let clock = match rttng_clock::ClockParams::detect() {
+                Ok(p) => rttng_kernel::ClockSpec::new(p.source.tracefs_clock(), p.clock_class()),
+                Err(_) => rttng_kernel::ClockSpec::monotonic(),
+            };
+            let ks =
+                KernelSession::create_with_clock(&session, Path::new(&output), cfg(channel), clock)
+                    .map_err(|e| e.to_string())?;
+            self.kernel.insert(session_id, ks);
+            return Ok(KernelReply::Ok);
+        }
+        if op == KernelOp::Destroy {
+            return match self.kernel.remove(&session_id) {
+                Some(ks) => ks
+                    .destroy()
+                    .map(|()| KernelReply::Ok)
+                    .map_err(|e| e.to_string()),
+                None => Ok(KernelReply::Ok),
+            };
+        }
+        let ks = self
+            .kernel
+            .get_mut(&session_id)
+            .ok_or("no kernel session")?;
+        let r = match op {
+            KernelOp::AddChannel { channel } => {
+                ks.add_channel(cfg(channel)).map(|()| KernelReply::Ok)
+            }
+            KernelOp::EnableTracepoints { channel, pattern } => ks
+                .enable_tracepoints(&channel, &pattern)
+                .map(|_| KernelReply::Ok),
+            KernelOp::EnableSyscalls { channel, names } => {
+                let which = if names.is_empty() {
+                    Syscalls::All
+                } else {
+                    Syscalls::Names(names)
+                };
+                ks.enable_syscalls(&channel, &which)
+                    .map(|_| KernelReply::Ok)
+            }
+            KernelOp::DisableTracepoints { channel, pattern } => ks
+                .disable_tracepoints(&channel, &pattern)
+                .map(|_| KernelReply::Ok),
+            KernelOp::AddContext { channel, context } => {
+                let c = match context {
+                    ContextType::Pid | ContextType::Vpid => Context::Pid,
+                    ContextType::Tid | ContextType::Vtid => Context::Tid,
+                    ContextType::Procname => Context::Procname,
+                    ContextType::CpuId => Context::CpuId,
+                    ContextType::Prio => Context::Prio,
+                    other => {
+                        return Err(format!("kernel context {} is not supported", other.name()))
+                    }
+                };
+                ks.add_context(&channel, c).map(|()| KernelReply::Ok)
+            }
+            KernelOp::Start => ks.start().map(|()| KernelReply::Ok),
+            KernelOp::Stop => ks.stop().map(|r| KernelReply::Stopped {
+                events_discarded: r.events_discarded,
+            }),
+            KernelOp::Create { .. } | KernelOp::Destroy => Ok(KernelReply::Ok),
+        };
+        r.map_err(|e| e.to_string())
     }
 }
 
@@ -227,6 +308,7 @@ pub fn serve(opt: Options) -> Result<(), String> {
         home: paths::home().to_string_lossy().into_owned(),
         hostname: sys::hostname(),
         cpu_count: sys::cpu_count(),
+        kernel: opt.euid == 0,
     };
     let state: Shared = Arc::new(Mutex::new(State {
         reg: Registry::new(host),
@@ -235,6 +317,7 @@ pub fn serve(opt: Options) -> Result<(), String> {
             consumer_pid,
             apps: HashMap::new(),
             buffer_fds: HashMap::new(),
+            kernel: HashMap::new(),
         },
     }));
 
@@ -293,6 +376,12 @@ fn shutdown(state: &Shared) {
             io,
         );
         log(&format!("stopped session {name}: {:?}", out.response));
+    }
+    // Kernel sessions own tracefs instances: remove them (their traces stay).
+    for (_, ks) in io.kernel.drain() {
+        if let Err(e) = ks.destroy() {
+            log(&format!("kernel session: {e}"));
+        }
     }
     if let Some(c) = io.consumer.take() {
         // Quit makes the consumer write out every buffer before exiting.

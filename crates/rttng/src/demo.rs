@@ -52,6 +52,7 @@ pub fn run(opts: ConnectOptions, a: DemoArgs) -> Result<u8, CtlError> {
                 pattern: "*".into(),
                 loglevel: LoglevelRule::All,
                 exclusions: vec![],
+                syscall: false,
             },
         })?;
         println!("All ust events are enabled in channel channel0");

@@ -204,6 +204,9 @@ pub struct EnableEventArgs {
     /// Tracepoint events (the default)
     #[arg(long)]
     pub tracepoint: bool,
+    /// Kernel system calls (entry and exit)
+    #[arg(long)]
+    pub syscall: bool,
     /// Only events at least as severe as LEVEL
     #[arg(long, value_name = "LEVEL", conflicts_with = "loglevel_only")]
     pub loglevel: Option<String>,
@@ -346,7 +349,11 @@ impl Ctx<'_> {
 
 /// Runs a session command; prints errors as `Error: ...` and returns lttng's exit status.
 /// `kernel_list` prints the kernel's tracepoints (or system calls) for `list -k`.
-pub fn run(g: &Global, cmd: SessionCommand, kernel_list: &dyn Fn(bool) -> anyhow::Result<()>) -> ExitCode {
+pub fn run(
+    g: &Global,
+    cmd: SessionCommand,
+    kernel_list: &dyn Fn(bool) -> anyhow::Result<()>,
+) -> ExitCode {
     let mut ctx = Ctx {
         opts: ConnectOptions {
             spawn: !g.no_sessiond,
@@ -537,6 +544,9 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CtlError> {
                 (_, Some(l)) => LoglevelRule::Exactly { level: level(l)? },
                 _ => LoglevelRule::All,
             };
+            if a.syscall && domain != Domain::Kernel {
+                return Err(usage("--syscall needs -k"));
+            }
             if domain == Domain::Kernel && loglevel != LoglevelRule::All {
                 return Err(usage("log levels are not available with -k"));
             }
@@ -547,6 +557,7 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CtlError> {
                     pattern: name.clone(),
                     loglevel,
                     exclusions: exclusions.clone(),
+                    syscall: a.syscall,
                 };
                 ctx.call(Request::EnableEvent {
                     session: session.clone(),
@@ -598,6 +609,19 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CtlError> {
                         domain.name().to_uppercase()
                     ))
                 })?;
+                if domain == Domain::Kernel
+                    && !matches!(
+                        c,
+                        ContextType::Pid
+                            | ContextType::Tid
+                            | ContextType::Procname
+                            | ContextType::CpuId
+                    )
+                {
+                    return Err(usage(&format!(
+                        "{t}: kernel context not supported by rttng yet (supported: pid, tid, procname, cpu_id)"
+                    )));
+                }
                 if domain == Domain::Ust
                     && !matches!(
                         c,
@@ -830,7 +854,12 @@ pub fn format_detail(d: &SessionDetail) -> String {
                     line += &format!(" (exclusions: {})", r.rule.exclusions.join(","));
                 }
                 line += &format!(
-                    " (type: tracepoint) [{}]",
+                    " (type: {}) [{}]",
+                    if r.rule.syscall {
+                        "syscall"
+                    } else {
+                        "tracepoint"
+                    },
                     if r.enabled { "enabled" } else { "disabled" }
                 );
                 let _ = writeln!(o, "{line}");

@@ -447,3 +447,56 @@ fn session_demo_traces_the_example_app() {
     assert_eq!(seqs(&text, "rttng_example:tick"), all_seqs(4));
     assert_eq!(out.matches("rttng_example:tick").count(), 4, "{out}");
 }
+
+#[test]
+fn session_kernel_and_user_space_in_one_session() {
+    let is_root = std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false);
+    if !is_root || !Path::new("/sys/kernel/tracing/available_events").exists() {
+        eprintln!("skipped: kernel tracing needs root and tracefs");
+        return;
+    }
+    let w = World::new("kernel");
+    let out = w.create(&["kn"]);
+    w.ok(&["enable-event", "-k", "--syscall", "openat"]);
+    w.ok(&["add-context", "-k", "-t", "pid"]);
+    w.ok(&["enable-event", "-u", "probe:info"]);
+    w.ok(&["start"]);
+    let f = w.probe(&["--count", "5"]);
+    assert!(f.stdout_text().contains("emitted 5"));
+    w.ok(&["stop"]);
+    let list = w.ok(&["list", "kn"]);
+    assert!(list.contains("=== Domain: Linux kernel ==="), "{list}");
+    assert!(
+        list.contains("      openat (type: syscall) [enabled]"),
+        "{list}"
+    );
+    assert!(out.join("kernel/metadata").is_file());
+    // One view merges both traces on the shared clock, as babeltrace2 does.
+    let (text, _) = read_both(&out);
+    assert_eq!(seqs(&text, "probe:info"), all_seqs(5));
+    assert!(
+        text.contains(" syscall_entry_openat: "),
+        "no openat entry recorded"
+    );
+    assert!(
+        text.contains(" syscall_exit_openat: "),
+        "no openat exit recorded"
+    );
+    w.ok(&["destroy"]);
+    // The tracefs instance is gone with the session.
+    let leftover = std::fs::read_dir("/sys/kernel/tracing/instances")
+        .map(|rd| {
+            rd.flatten()
+                .any(|e| e.file_name().to_string_lossy().contains("-kn-"))
+        })
+        .unwrap_or(false);
+    assert!(
+        !leftover,
+        "a tracefs instance of the session was left behind"
+    );
+}
