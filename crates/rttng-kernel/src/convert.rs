@@ -87,6 +87,10 @@ pub struct EventPlan {
     /// The payload struct class.
     pub fields: FieldClass,
     pub ops: Vec<FieldOp>,
+    /// The field name (lttng naming, no `_` prefix) of each op, in order.
+    pub names: Vec<String>,
+    /// Whether each op's field is a pointer (shown in hex).
+    pub pointers: Vec<bool>,
     /// Bytes a record must have for every fixed-offset op.
     pub min_record_bytes: u32,
 }
@@ -125,12 +129,19 @@ fn syscall_arg_shape(f: &FormatField) -> (u32, bool, bool) {
 pub fn plan_event(fmt: &EventFormat) -> EventPlan {
     let mut members: Vec<(String, FieldClass)> = Vec::new();
     let mut ops = Vec::new();
+    let mut names = Vec::new();
+    let mut pointers = Vec::new();
     let syscall = fmt.system == "syscalls";
     for f in &fmt.fields {
         if f.common || f.name == "__syscall_nr" {
             continue;
         }
-        let name = format!("_{}", lttng_field_name(&fmt.system, &f.name));
+        let plain = lttng_field_name(&fmt.system, &f.name);
+        let name = format!("_{plain}");
+        if !matches!(f.kind, FieldKind::IntArray { len: 0 }) {
+            names.push(plain);
+            pointers.push(f.is_pointer());
+        }
         match f.kind {
             FieldKind::Int => {
                 let (bits, signed, hex) = if syscall {
@@ -183,6 +194,8 @@ pub fn plan_event(fmt: &EventFormat) -> EventPlan {
         ctf_name: lttng_event_name(&fmt.system, &fmt.name),
         fields: struct_class(members.iter().map(|(n, c)| (n.as_str(), c.clone())).collect(), 1),
         ops,
+        names,
+        pointers,
         min_record_bytes,
     }
 }

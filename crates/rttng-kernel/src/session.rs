@@ -50,6 +50,11 @@ pub struct ClockSpec {
 }
 
 impl ClockSpec {
+    /// A tracefs clock and the CTF clock class of its values (e.g. from `rttng-clock`).
+    pub fn new(trace_clock: &str, ctf: ClockClass) -> ClockSpec {
+        ClockSpec { trace_clock: trace_clock.to_string(), ctf }
+    }
+
     /// `trace_clock=mono`, a 1 GHz CTF clock whose offset is CLOCK_REALTIME − CLOCK_MONOTONIC now,
     /// with the boot id as uuid (what LTTng writes).
     pub fn monotonic() -> ClockSpec {

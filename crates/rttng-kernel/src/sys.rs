@@ -1,5 +1,5 @@
 //! The few system calls std does not wrap: reading CLOCK_MONOTONIC and CLOCK_REALTIME as raw
-//! nanoseconds, and starting a child that waits for a go signal before `exec` (so `rttng trace`
+//! nanoseconds, and forking a child that waits for a go signal before `exec` (so `rttng trace`
 //! can filter on its pid before it runs a single instruction of the traced program).
 //!
 //! Every `unsafe` block of the crate is here, each with its `// SAFETY:` comment.
@@ -7,8 +7,7 @@
 
 use std::io::Write as _;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command};
+use std::ffi::CString;
 
 /// Nanoseconds of `clock` (a `libc::CLOCK_*` id).
 pub fn clock_ns(clock: libc::clockid_t) -> i64 {
@@ -45,13 +44,14 @@ pub fn realtime_minus_monotonic_ns() -> i64 {
 /// A child process stopped before `exec`, waiting for [`PausedChild::release`].
 #[derive(Debug)]
 pub struct PausedChild {
-    pub child: Child,
+    pid: libc::pid_t,
     go: Option<std::fs::File>,
+    reaped: bool,
 }
 
 impl PausedChild {
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.pid as u32
     }
 
     /// Let the child `exec` its program.
@@ -60,6 +60,41 @@ impl PausedChild {
             f.write_all(b"g")?;
         }
         Ok(())
+    }
+
+    /// Wait for the child to end: its exit code, or 128 + the signal that killed it.
+    pub fn wait(&mut self) -> std::io::Result<i32> {
+        let _ = self.release();
+        let mut status = 0;
+        loop {
+            // SAFETY: waitpid on our own child with a valid pointer to an int.
+            let rc = unsafe { libc::waitpid(self.pid, &mut status, 0) };
+            if rc == self.pid {
+                break;
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        self.reaped = true;
+        if libc::WIFEXITED(status) {
+            Ok(libc::WEXITSTATUS(status))
+        } else {
+            Ok(128 + libc::WTERMSIG(status))
+        }
+    }
+}
+
+impl Drop for PausedChild {
+    fn drop(&mut self) {
+        // Closing the go pipe unreleased makes the child exit 127; reap it either way.
+        self.go = None;
+        if !self.reaped {
+            let mut status = 0;
+            // SAFETY: waitpid on our own child with a valid pointer to an int.
+            unsafe { libc::waitpid(self.pid, &mut status, 0) };
+        }
     }
 }
 
@@ -74,33 +109,50 @@ fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// Spawn `cmd` so that it blocks (after fork, before exec) until released. If the parent drops
-/// the [`PausedChild`] without releasing, the child sees end-of-file and exits with status 127
-/// without running the program.
-pub fn spawn_paused(cmd: &mut Command) -> std::io::Result<PausedChild> {
+/// Fork a child that blocks until released, then `execvp`s `argv` (inheriting stdio and the
+/// environment). If the parent drops the [`PausedChild`] without releasing it, the child exits
+/// with status 127 without running the program; so does a failed exec.
+///
+/// std's `Command` cannot do this: its `spawn` waits for the exec to happen.
+pub fn spawn_paused(argv: &[String]) -> std::io::Result<PausedChild> {
+    let c_args: Vec<CString> = argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))
+        .collect::<Result<_, _>>()?;
+    if c_args.is_empty() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command"));
+    }
+    let mut ptrs: Vec<*const libc::c_char> = c_args.iter().map(|c| c.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
     let (rd, wr) = pipe()?;
     let rd_fd = rd.as_raw_fd();
     let wr_fd = wr.as_raw_fd();
-    // SAFETY: the closure runs in the forked child before exec and only calls close(2), read(2)
-    // and _exit(2), which are async-signal-safe; it touches no allocator and no lock.
-    unsafe {
-        cmd.pre_exec(move || {
-            // The child's copy of the write end would keep the pipe open forever.
+    // SAFETY: fork in a program that may have other threads: the child only calls
+    // async-signal-safe functions (close, read, execvp, _exit) on memory prepared before the
+    // fork (`ptrs`, `c_args`), and never returns into Rust code.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if pid == 0 {
+        // SAFETY: see above; this is the child and it ends in execvp or _exit.
+        unsafe {
             libc::close(wr_fd);
             let mut b = 0u8;
             loop {
                 let n = libc::read(rd_fd, (&mut b as *mut u8).cast(), 1);
                 if n == 1 {
-                    return Ok(());
+                    break;
                 }
                 if n < 0 && *libc::__errno_location() == libc::EINTR {
                     continue;
                 }
                 libc::_exit(127);
             }
-        });
+            libc::execvp(ptrs[0], ptrs.as_ptr());
+            libc::_exit(127);
+        }
     }
-    let child = cmd.spawn()?;
     drop(rd);
-    Ok(PausedChild { child, go: Some(std::fs::File::from(wr)) })
+    Ok(PausedChild { pid, go: Some(std::fs::File::from(wr)), reaped: false })
 }

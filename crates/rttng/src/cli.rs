@@ -20,6 +20,24 @@ pub enum Command {
     View(ViewArgs),
     #[command(flatten)]
     Session(crate::session_cmd::SessionCommand),
+    /// Run a command and show its system calls live, strace-style, keeping a CTF trace
+    Trace(TraceArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TraceArgs {
+    /// Record the kernel domain (system calls of the command and its children); the default
+    #[arg(short = 'k', long)]
+    pub kernel: bool,
+    /// Record user-space events too (not yet available in `rttng trace`)
+    #[arg(short = 'u', long)]
+    pub user: bool,
+    /// Session output directory (default: ~/rttng-traces/trace-DATE-TIME-PID)
+    #[arg(short = 'o', long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// The command to run, after `--`
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -7,6 +7,9 @@
 mod cli;
 mod demo;
 mod session_cmd;
+// Routed from `rttng list -k` by the session commands.
+mod kernel_list;
+mod trace;
 mod view;
 
 use std::process::ExitCode;
@@ -30,7 +33,8 @@ fn main() -> ExitCode {
             }
             view::run(&v)
         }
-        cli::Command::Session(s) => return session_cmd::run(&args.global, s, &|_| anyhow::bail!("kernel listing is not part of this build")),
+        cli::Command::Session(s) => return session_cmd::run(&args.global, s, &kernel_list::run),
+        cli::Command::Trace(t) => trace::run(&t),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
