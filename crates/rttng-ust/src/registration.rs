@@ -7,9 +7,10 @@
 //! 3000; 0 = no wait; -1 = forever), for every daemon to apply its initial state, so events
 //! enabled before the app started are recorded from its first event.
 //!
-//! With no daemon, nothing blocks and the app runs unaffected. Not here: retrying daemons
-//! that start later (an app registers with the daemons present at its start), the event
-//! path, session logic.
+//! With no daemon, nothing blocks and the app runs unaffected: a background thread per
+//! socket path retries every [`RETRY_PERIOD`] (so an app started before the daemon registers
+//! once it runs, and re-registers after a daemon restart; the channels a departed daemon
+//! installed are removed). Not here: the event path, session logic.
 
 use crate::control::{self, ChannelKey, ChannelSetup, Context};
 use rttng_proto::sock::{self, RecvError};
@@ -24,6 +25,8 @@ use std::time::{Duration, Instant};
 const DEFAULT_REGISTER_TIMEOUT_MS: i64 = 3000;
 const TIMEOUT_ENV: &str = "RTTNG_UST_REGISTER_TIMEOUT";
 const APP_SOCKET: &str = "rttng-ust-sock";
+/// How often a registration thread looks for a daemon that is not there (yet).
+pub(crate) const RETRY_PERIOD: Duration = Duration::from_secs(1);
 
 fn socket_paths() -> Vec<PathBuf> {
     if let Some(d) = std::env::var_os("RTTNG_RUNDIR") {
@@ -117,25 +120,22 @@ fn done(p: &Pending) {
 
 /// Connects to the session daemons and waits (bounded) for their initial state.
 pub(crate) fn start() {
-    let paths: Vec<PathBuf> = socket_paths().into_iter().filter(|p| p.exists()).collect();
-    if paths.is_empty() {
-        return;
-    }
     let Some(h) = hello() else { return };
     let pending: Pending = Arc::new((Mutex::new(0), Condvar::new()));
-    for p in paths {
-        let Ok(s) = UnixStream::connect(&p) else {
-            continue;
-        };
-        if sock::send(&s, Kind::AppHello, &h, None).is_err() {
-            continue;
+    for p in socket_paths() {
+        // Daemons present now are waited for; the others are looked for in the background.
+        let first = UnixStream::connect(&p)
+            .ok()
+            .filter(|s| sock::send(s, Kind::AppHello, &h, None).is_ok());
+        let waited = first.is_some();
+        if waited {
+            *pending.0.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         }
-        *pending.0.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        let pd = pending.clone();
+        let (pd, hello) = (pending.clone(), h.clone());
         let spawned = std::thread::Builder::new()
             .name("rttng-ust-reg".into())
-            .spawn(move || serve(s, pd.clone()));
-        if spawned.is_err() {
+            .spawn(move || run(p, hello, first, pd));
+        if spawned.is_err() && waited {
             done(&pending);
         }
     }
@@ -167,8 +167,32 @@ pub(crate) fn start() {
     }
 }
 
-fn serve(s: UnixStream, pending: Pending) {
-    let mut signalled = false;
+/// One daemon's registration loop: serve while connected, then look for it again.
+fn run(path: PathBuf, hello: AppHello, mut conn: Option<UnixStream>, pending: Pending) {
+    let mut first = true;
+    loop {
+        if let Some(s) = conn.take() {
+            let installed = serve(s, first.then(|| pending.clone()));
+            for k in installed {
+                control::remove_channel(k);
+            }
+        } else if first {
+            // Nobody waits on a daemon that was not there at start.
+            first = false;
+            continue;
+        }
+        first = false;
+        std::thread::sleep(RETRY_PERIOD);
+        conn = UnixStream::connect(&path)
+            .ok()
+            .filter(|s| sock::send(s, Kind::AppHello, &hello, None).is_ok());
+    }
+}
+
+/// Carries out one daemon's commands until it goes away; returns the channels it installed.
+fn serve(s: UnixStream, pending: Option<Pending>) -> Vec<ChannelKey> {
+    let mut installed: Vec<ChannelKey> = Vec::new();
+    let mut signalled = pending.is_none();
     loop {
         let (cmd, fd) = match sock::recv::<AppCommand>(&s, Kind::AppCommand) {
             Ok(m) => m,
@@ -198,9 +222,12 @@ fn serve(s: UnixStream, pending: Pending) {
                                 contexts: ctx,
                             };
                             match control::try_install_channel(setup) {
-                                Ok(()) => AppReply::Ok {
-                                    context_class: class,
-                                },
+                                Ok(()) => {
+                                    installed.push(key(k));
+                                    AppReply::Ok {
+                                        context_class: class,
+                                    }
+                                }
                                 Err(e) => AppReply::Error {
                                     message: e.to_string(),
                                 },
@@ -213,6 +240,7 @@ fn serve(s: UnixStream, pending: Pending) {
                 }
             }
             AppCommand::RemoveChannel { key: k } => {
+                installed.retain(|x| *x != key(k));
                 control::flush(key(k));
                 control::remove_channel(key(k));
                 AppReply::Ok {
@@ -249,7 +277,9 @@ fn serve(s: UnixStream, pending: Pending) {
             AppCommand::RegistrationDone => {
                 if !signalled {
                     signalled = true;
-                    done(&pending);
+                    if let Some(p) = &pending {
+                        done(p);
+                    }
                 }
                 AppReply::Ok {
                     context_class: None,
@@ -261,6 +291,9 @@ fn serve(s: UnixStream, pending: Pending) {
         }
     }
     if !signalled {
-        done(&pending);
+        if let Some(p) = &pending {
+            done(p);
+        }
     }
+    installed
 }

@@ -500,3 +500,34 @@ fn session_kernel_and_user_space_in_one_session() {
         "a tracefs instance of the session was left behind"
     );
 }
+
+#[test]
+fn session_app_started_before_the_daemon_registers_later() {
+    let w = World::new("late");
+    let go = w.tmp.path().join("go");
+    // No daemon yet: the app starts at once, untraced.
+    let (mut child, mut stdout) = w.spawn_probe(
+        &["--count", "4", "--loop-until", go.to_str().unwrap()],
+        "registered",
+    );
+    let out = w.create(&["late"]);
+    w.ok(&["enable-event", "-u", "probe:spin,probe:info"]);
+    w.ok(&["start"]);
+    let pid = format!("PID: {} - ", child.id());
+    wait_until("the running app to register", || {
+        w.ok(&["list", "-u"]).contains(&pid)
+    });
+    std::fs::write(&go, b"").unwrap();
+    wait_line(&mut child, &mut stdout, "emitted");
+    let _ = child.wait();
+    w.ok(&["stop"]);
+    let (text, _) = read_both(&out);
+    assert_eq!(seqs(&text, "probe:info"), all_seqs(4));
+    let spins = seqs(&text, "probe:spin");
+    assert_eq!(
+        spins,
+        (spins.first().copied().unwrap_or(0)..)
+            .take(spins.len())
+            .collect::<Vec<_>>()
+    );
+}
