@@ -74,3 +74,39 @@ fn session_malformed_control_messages_are_refused_and_the_daemon_keeps_serving()
         assert!(list.contains("1) m [inactive]"), "{what}: {list}");
     }
 }
+
+#[test]
+fn session_malformed_app_registrations_are_dropped_and_apps_still_register() {
+    let w = World::new("badapp");
+    let out = w.create(&["a"]);
+    w.ok(&["enable-event", "-u", "probe:info"]);
+    w.ok(&["start"]);
+    let sock = w.run.join("rttng-ust-sock");
+    for bytes in [
+        b"not a hello at all".to_vec(),
+        header(b"RTC1", 1, 3, u32::MAX),
+        {
+            // A hello whose payload is cut short.
+            let mut h = header(b"RTC1", 1, 3, 64);
+            h.extend_from_slice(&[1, 2, 3, 4]);
+            h
+        },
+    ] {
+        let got = poke(&sock, &bytes);
+        assert!(
+            got.is_empty(),
+            "the app socket answered a bad hello with {} bytes",
+            got.len()
+        );
+    }
+    let list = w.ok(&["list", "-u"]);
+    assert!(
+        !list.contains("PID:"),
+        "a bad registration was listed: {list}"
+    );
+    // A real app still registers and is traced.
+    w.probe(&["--count", "3"]);
+    w.ok(&["stop"]);
+    let (text, _) = read_both(&out);
+    assert_eq!(seqs(&text, "probe:info"), vec![0, 1, 2]);
+}

@@ -531,3 +531,32 @@ fn session_app_started_before_the_daemon_registers_later() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn session_per_user_buffers_are_shared_by_concurrent_apps() {
+    let w = World::new("shared");
+    let out = w.create(&["sh"]);
+    w.ok(&["enable-event", "-u", "probe:info"]);
+    w.ok(&["start"]);
+    let go = w.tmp.path().join("go");
+    let go_arg = go.to_str().unwrap().to_string();
+    let (mut a, mut a_out) =
+        w.spawn_probe(&["--count", "100", "--loop-until", &go_arg], "registered");
+    let (mut b, mut b_out) =
+        w.spawn_probe(&["--count", "100", "--loop-until", &go_arg], "registered");
+    std::fs::write(&go, b"").unwrap();
+    wait_line(&mut a, &mut a_out, "emitted");
+    wait_line(&mut b, &mut b_out, "emitted");
+    let _ = (a.wait(), b.wait());
+    w.ok(&["stop"]);
+    // One per-user trace holds both apps' events.
+    let traces: Vec<_> = std::fs::read_dir(out.join("ust/uid"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(traces.len(), 1);
+    let (text, _) = read_both(&out);
+    let got = seqs(&text, "probe:info");
+    let want: Vec<u64> = (0..100).flat_map(|s| [s, s]).collect();
+    assert_eq!(got, want);
+}
