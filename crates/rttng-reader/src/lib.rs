@@ -19,6 +19,7 @@ use std::path::PathBuf;
 
 pub use discover::{DataFile, Stream, Trace};
 pub use merge::{DiscardKind, Discarded, Message};
+pub use pipeline::BatchView;
 
 /// Why a trace cannot be read. Each variant names the file; decode errors carry the byte offset
 /// and metadata errors the line.
@@ -87,6 +88,19 @@ impl TraceSet {
     /// sink's work (formatting, writing) overlaps with decoding. Same messages, same order.
     pub fn for_each_message_pipelined(&self, f: &mut dyn FnMut(&Message<'_>) -> bool) -> Result<(), ReadError> {
         pipeline::run(self, f)
+    }
+
+    /// Decoding on one thread and `work` on batches of messages on `workers` threads; `emit`
+    /// receives the results on the calling thread in the messages' order (see
+    /// [`BatchView::previous_clock`] for what a batch needs from the one before it).
+    pub fn for_each_batch_parallel<W, O: Send>(
+        &self,
+        workers: usize,
+        init: &(dyn Fn() -> W + Sync),
+        work: &(dyn Fn(&mut W, &BatchView<'_, '_>) -> O + Sync),
+        emit: &mut dyn FnMut(O) -> bool,
+    ) -> Result<(), ReadError> {
+        pipeline::run_parallel(self, workers, init, work, emit)
     }
 
     /// Counts events per event class name, decoding every event, with streams decoded in

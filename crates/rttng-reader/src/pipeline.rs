@@ -39,11 +39,56 @@ enum Item<'a> {
 struct Batch<'a> {
     items: Vec<Item<'a>>,
     values: Vec<Val>,
+    /// The clock of the last event before this batch that had one (for the first delta).
+    previous_clock: Option<ClockSnapshot<'a>>,
+    /// A decode error after the items: the end of the stream of batches.
+    error: Option<ReadError>,
 }
 
 impl<'a> Batch<'a> {
     fn new() -> Self {
-        Batch { items: Vec::with_capacity(BATCH_EVENTS + 16), values: Vec::with_capacity(BATCH_EVENTS * 16) }
+        Batch {
+            items: Vec::with_capacity(BATCH_EVENTS + 16),
+            values: Vec::with_capacity(BATCH_EVENTS * 16),
+            previous_clock: None,
+            error: None,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.items.clear();
+        self.values.clear();
+        self.previous_clock = None;
+        self.error = None;
+    }
+
+    /// Hands each message to `f`, in order, until it returns `false`; returns whether all were.
+    fn for_each(&self, f: &mut dyn FnMut(&Message<'_>) -> bool) -> bool {
+        for item in &self.items {
+            let keep_going = match item {
+                Item::Event { trace, stream_class, event_class, bytes, clock, scopes } => {
+                    let values = &self.values[..];
+                    let view = EventView {
+                        metadata: &trace.metadata,
+                        stream_class,
+                        event_class,
+                        bytes,
+                        clock: *clock,
+                        packet_context: scope_of(scopes[0], values),
+                        event_header: scope_of(scopes[1], values),
+                        stream_event_context: scope_of(scopes[2], values),
+                        event_context: scope_of(scopes[3], values),
+                        payload: scope_of(scopes[4], values),
+                    };
+                    f(&Message::Event { trace, view })
+                }
+                Item::Lost(d) => f(&Message::Discarded(*d)),
+            };
+            if !keep_going {
+                return false;
+            }
+        }
+        true
     }
 
     fn push_event(&mut self, trace: &'a Trace, view: &EventView<'_>, bytes: &'a [u8], stream_class: &'a StreamClass, event_class: &'a EventClass, clock: Option<ClockSnapshot<'a>>) {
@@ -66,74 +111,161 @@ impl<'a> Batch<'a> {
     }
 }
 
+/// Decodes and merges, handing out full batches (numbered from 0) through `send`, which
+/// returns `false` to stop. A decode error travels in the last batch.
+fn produce<'a>(set: &'a TraceSet, fresh: &mut dyn FnMut() -> Batch<'a>, send: &mut dyn FnMut(Batch<'a>) -> bool) {
+    let mut batch = fresh();
+    let mut last_clock: Option<ClockSnapshot<'a>> = None;
+    let mut stopped = false;
+    let result = merge(set, &mut |step| {
+        match step {
+            Step::Event(c) => {
+                let view = c.view();
+                // The packet bytes with the files' lifetime, not the cursor's.
+                let bytes = &c.data()[c.packet_offset..];
+                // The same snapshot, with the clock borrowed from the metadata.
+                let clock = match (c.decoder.stream_clock(), view.clock) {
+                    (Some(clock), Some(v)) => Some(ClockSnapshot { clock, cycles: v.cycles, ns_from_origin: v.ns_from_origin }),
+                    _ => None,
+                };
+                let sc = c.decoder.stream_class().expect("an event was decoded");
+                let ec = c.decoder.event_class().expect("an event was decoded");
+                batch.push_event(c.trace, &view, bytes, sc, ec, clock);
+                if clock.is_some() {
+                    last_clock = clock;
+                }
+            }
+            Step::Lost(d) => batch.items.push(Item::Lost(d)),
+        }
+        if batch.items.len() < BATCH_EVENTS {
+            return true;
+        }
+        let mut next = fresh();
+        next.previous_clock = last_clock;
+        if !send(std::mem::replace(&mut batch, next)) {
+            stopped = true;
+            return false;
+        }
+        true
+    });
+    if stopped {
+        return;
+    }
+    if let Err(e) = result {
+        batch.error = Some(e);
+    }
+    send(batch);
+}
+
+/// One batch of messages, as a parallel consumer sees it.
+pub struct BatchView<'b, 'a> {
+    batch: &'b Batch<'a>,
+}
+
+impl BatchView<'_, '_> {
+    /// Hands each message of the batch to `f`, in order, until it returns `false`.
+    pub fn for_each(&self, f: &mut dyn FnMut(&Message<'_>) -> bool) -> bool {
+        self.batch.for_each(f)
+    }
+
+    /// The clock of the last event (with a clock) before this batch.
+    pub fn previous_clock(&self) -> Option<ClockSnapshot<'_>> {
+        self.batch.previous_clock
+    }
+}
+
+/// Decoding on one thread, `work` on batches of messages on `workers` threads, and `emit` of
+/// the results on the calling thread, in the messages' order. Returns the first decode error
+/// after emitting everything before it.
+pub fn run_parallel<W, O: Send>(
+    set: &TraceSet,
+    workers: usize,
+    init: &(dyn Fn() -> W + Sync),
+    work: &(dyn Fn(&mut W, &BatchView<'_, '_>) -> O + Sync),
+    emit: &mut dyn FnMut(O) -> bool,
+) -> Result<(), ReadError> {
+    let workers = workers.max(1);
+    let (batch_tx, batch_rx) = mpsc::sync_channel::<(u64, Batch<'_>)>(workers * 2);
+    let batch_rx = std::sync::Mutex::new(batch_rx);
+    let (out_tx, out_rx) = mpsc::sync_channel::<(u64, Result<O, ReadError>, Batch<'_>)>(workers * 2);
+    let (empty_tx, empty_rx) = mpsc::sync_channel::<Batch<'_>>(workers * 4);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (batch_rx, stop) = (&batch_rx, &stop);
+    std::thread::scope(move |scope| {
+        scope.spawn(move || {
+            let mut seq = 0u64;
+            produce(set, &mut || empty_rx.try_recv().unwrap_or_else(|_| Batch::new()), &mut |b| {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    return false;
+                }
+                seq += 1;
+                batch_tx.send((seq - 1, b)).is_ok()
+            });
+        });
+        for _ in 0..workers {
+            let out_tx = out_tx.clone();
+            scope.spawn(move || {
+                let mut w = init();
+                loop {
+                    let next = batch_rx.lock().map_err(|_| ()).and_then(|rx| rx.recv().map_err(|_| ()));
+                    let Ok((seq, mut batch)) = next else { break };
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        // Drain so the decoder is never blocked on a full channel.
+                        continue;
+                    }
+                    let out = match batch.error.take() {
+                        Some(e) => Err(e),
+                        None => Ok(work(&mut w, &BatchView { batch: &batch })),
+                    };
+                    if out_tx.send((seq, out, batch)).is_err() {
+                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+        drop(out_tx);
+        let mut next = 0u64;
+        let mut pending = std::collections::BTreeMap::new();
+        let result = (|| {
+            for (seq, out, batch) in &out_rx {
+                pending.insert(seq, (out, batch));
+                while let Some((out, mut batch)) = pending.remove(&next) {
+                    next += 1;
+                    batch.clear();
+                    let _ = empty_tx.try_send(batch);
+                    if !emit(out?) {
+                        return Ok(());
+                    }
+                }
+            }
+            Ok(())
+        })();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        drop(out_rx);
+        drop(empty_tx);
+        result
+    })
+}
+
 /// Like [`crate::merge::run`], with decoding on a second thread.
 pub fn run(set: &TraceSet, f: &mut dyn FnMut(&Message<'_>) -> bool) -> Result<(), ReadError> {
     std::thread::scope(|scope| {
-        let (full_tx, full_rx) = mpsc::sync_channel::<Result<Batch<'_>, ReadError>>(BATCHES_IN_FLIGHT);
+        let (full_tx, full_rx) = mpsc::sync_channel::<Batch<'_>>(BATCHES_IN_FLIGHT);
         let (empty_tx, empty_rx) = mpsc::sync_channel::<Batch<'_>>(BATCHES_IN_FLIGHT);
-        for _ in 0..BATCHES_IN_FLIGHT - 1 {
-            let _ = empty_tx.send(Batch::new());
-        }
         scope.spawn(move || {
-            let mut batch = Batch::new();
-            let result = merge(set, &mut |step| {
-                match step {
-                    Step::Event(c) => {
-                        let view = c.view();
-                        // The packet bytes with the files' lifetime, not the cursor's.
-                        let bytes = &c.data()[c.packet_offset..];
-                        // The same snapshot, with the clock borrowed from the metadata.
-                        let clock = match (c.decoder.stream_clock(), view.clock) {
-                            (Some(clock), Some(v)) => Some(ClockSnapshot { clock, cycles: v.cycles, ns_from_origin: v.ns_from_origin }),
-                            _ => None,
-                        };
-                        let sc = c.decoder.stream_class().expect("an event was decoded");
-                        let ec = c.decoder.event_class().expect("an event was decoded");
-                        batch.push_event(c.trace, &view, bytes, sc, ec, clock);
-                    }
-                    Step::Lost(d) => batch.items.push(Item::Lost(d)),
-                }
-                if batch.items.len() < BATCH_EVENTS {
-                    return true;
-                }
-                let next = empty_rx.recv().unwrap_or_else(|_| Batch::new());
-                full_tx.send(Ok(std::mem::replace(&mut batch, next))).is_ok()
-            });
-            let _ = full_tx.send(Ok(batch));
-            if let Err(e) = result {
-                let _ = full_tx.send(Err(e));
-            }
+            produce(set, &mut || empty_rx.try_recv().unwrap_or_else(|_| Batch::new()), &mut |b| full_tx.send(b).is_ok());
         });
-        for batch in full_rx {
-            let mut batch = batch?;
-            for item in &batch.items {
-                let keep_going = match item {
-                    Item::Event { trace, stream_class, event_class, bytes, clock, scopes } => {
-                        let values = &batch.values[..];
-                        let view = EventView {
-                            metadata: &trace.metadata,
-                            stream_class,
-                            event_class,
-                            bytes,
-                            clock: *clock,
-                            packet_context: scope_of(scopes[0], values),
-                            event_header: scope_of(scopes[1], values),
-                            stream_event_context: scope_of(scopes[2], values),
-                            event_context: scope_of(scopes[3], values),
-                            payload: scope_of(scopes[4], values),
-                        };
-                        f(&Message::Event { trace, view })
-                    }
-                    Item::Lost(d) => f(&Message::Discarded(*d)),
-                };
-                if !keep_going {
-                    // Dropping the receiver stops the producer at its next hand-over.
-                    return Ok(());
-                }
+        for mut batch in full_rx {
+            let error = batch.error.take();
+            if !batch.for_each(f) {
+                // Dropping the receiver stops the producer at its next hand-over.
+                return Ok(());
             }
-            batch.items.clear();
-            batch.values.clear();
-            let _ = empty_tx.send(batch);
+            if let Some(e) = error {
+                return Err(e);
+            }
+            batch.clear();
+            let _ = empty_tx.try_send(batch);
         }
         Ok(())
     })

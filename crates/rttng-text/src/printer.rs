@@ -164,6 +164,13 @@ impl std::fmt::Debug for PrettyPrinter {
 }
 
 impl PrettyPrinter {
+    /// Sets the clock snapshot of the event printed just before the next one (whose delta is
+    /// relative to it), for when consecutive events are printed by different printers.
+    pub fn set_previous(&mut self, previous: Option<rttng_ctf::event::ClockSnapshot<'_>>) {
+        self.last_cycles = previous.map(|c| c.cycles);
+        self.last_ns = previous.map(|c| c.ns_from_origin);
+    }
+
     pub fn new(opts: PrettyOptions) -> Self {
         PrettyPrinter {
             opts,

@@ -6,7 +6,7 @@
 use std::io::{IsTerminal, Write};
 
 use anyhow::{Context, Result};
-use rttng_reader::{DiscardKind, Message, TraceSet};
+use rttng_reader::{BatchView, DiscardKind, Message, TraceSet};
 use rttng_text::{PrettyOptions, PrettyPrinter};
 
 use crate::cli::{ColorWhen, ViewArgs};
@@ -62,14 +62,105 @@ pub fn run(args: &ViewArgs) -> Result<()> {
         out.write_all(text.as_bytes()).context("writing to standard output")?;
         return Ok(());
     }
-    let mut printer = PrettyPrinter::new(opts);
-    let mut buf = Vec::with_capacity(OUT_BLOCK_BYTES + 64 * 1024);
     let mut io_error = None;
-    let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
-    let run = if two_cores { TraceSet::for_each_message_pipelined } else { TraceSet::for_each_message };
-    run(&set, &mut |msg| {
+    let mut write = |f: &Formatted| match f.write_to(&mut out) {
+        Ok(()) => true,
+        Err(e) => {
+            io_error = Some(e);
+            false
+        }
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // `RTTNG_VIEW_PATH` (direct, pipelined, parallel) forces a code path; the tests check that
+    // all three print the same bytes.
+    let path = match std::env::var("RTTNG_VIEW_PATH").ok().as_deref() {
+        Some("direct") => ViewPath::Direct,
+        Some("pipelined") => ViewPath::Pipelined,
+        Some("parallel") => ViewPath::Parallel,
+        _ if cores < 2 => ViewPath::Direct,
+        _ if may_have_negative_times(&set) => ViewPath::Pipelined,
+        _ => ViewPath::Parallel,
+    };
+    if path == ViewPath::Parallel {
+        // Decoding on one thread, formatting on two (each batch's first delta comes from the
+        // batch before it), writing in order on this one.
+        // Output buffers go back to the formatters once written: no large allocation per batch.
+        let pool: std::sync::Mutex<Vec<Formatted>> = std::sync::Mutex::new(Vec::new());
+        let init = || PrettyPrinter::new(opts);
+        let work = |printer: &mut PrettyPrinter, batch: &BatchView<'_, '_>| {
+            printer.set_previous(batch.previous_clock());
+            let mut f = pool.lock().ok().and_then(|mut p| p.pop()).unwrap_or_default();
+            batch.for_each(&mut |msg| {
+                f.add(printer, &opts, msg);
+                true
+            });
+            f
+        };
+        set.for_each_batch_parallel(FORMAT_THREADS, &init, &work, &mut |mut f| {
+            let ok = write(&f);
+            f.clear();
+            if let Ok(mut p) = pool.lock() {
+                p.push(f);
+            }
+            ok
+        })?;
+    } else {
+        // One printer sees every event, in order (it keeps babeltrace2's one-time warnings).
+        let mut printer = PrettyPrinter::new(opts);
+        let mut f = Formatted::default();
+        let run = if path == ViewPath::Pipelined { TraceSet::for_each_message_pipelined } else { TraceSet::for_each_message };
+        run(&set, &mut |msg| {
+            f.add(&mut printer, &opts, msg);
+            if f.text.len() < OUT_BLOCK_BYTES && f.warnings.is_empty() {
+                return true;
+            }
+            let ok = write(&f);
+            f.clear();
+            ok
+        })?;
+        write(&f);
+    }
+    if let Some(e) = io_error {
+        return Err(e).context("writing to standard output");
+    }
+    if opts.color {
+        // babeltrace2 resets the terminal's attributes once more at exit.
+        out.write_all(b"\x1b[0m").context("writing to standard output")?;
+    }
+    out.flush().context("writing to standard output")?;
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ViewPath {
+    /// Decode and format on this thread.
+    Direct,
+    /// Decode on a second thread, format on this one.
+    Pipelined,
+    /// Decode on a second thread, format on [`FORMAT_THREADS`] more, write on this one.
+    Parallel,
+}
+
+/// Formatting threads of the parallel path (besides the decoding one).
+const FORMAT_THREADS: usize = 2;
+
+/// Text for standard output, with the standard error lines due at given points of it.
+#[derive(Default)]
+struct Formatted {
+    text: Vec<u8>,
+    /// (length of `text` when the line is due, line)
+    warnings: Vec<(usize, String)>,
+}
+
+impl Formatted {
+    fn add(&mut self, printer: &mut PrettyPrinter, opts: &PrettyOptions, msg: &Message<'_>) {
         match msg {
-            Message::Event { trace, view } => printer.write_event(view, &trace.name, &mut buf),
+            Message::Event { trace, view } => {
+                printer.write_event(view, &trace.name, &mut self.text);
+                if let Some(w) = printer.take_warning() {
+                    self.warnings.push((self.text.len(), w.to_owned()));
+                }
+            }
             Message::Discarded(d) => {
                 let kind = match d.kind {
                     DiscardKind::Events => rttng_text::DiscardKind::Events,
@@ -77,7 +168,7 @@ pub fn run(args: &ViewArgs) -> Result<()> {
                 };
                 let path = d.stream.files.first().map(|f| f.path.display().to_string()).unwrap_or_default();
                 let line = rttng_text::discarded_warning(
-                    &opts,
+                    opts,
                     kind,
                     d.count,
                     d.begin,
@@ -88,32 +179,31 @@ pub fn run(args: &ViewArgs) -> Result<()> {
                     d.stream.stream_class_id,
                     d.stream.id,
                 );
-                // Flush events first so a terminal shows the warning in place.
-                if let Err(e) = out.write_all(&buf) {
-                    io_error = Some(e);
-                    return false;
-                }
-                buf.clear();
-                eprint!("{line}");
+                self.warnings.push((self.text.len(), line));
             }
         }
-        if buf.len() >= OUT_BLOCK_BYTES {
-            if let Err(e) = out.write_all(&buf) {
-                io_error = Some(e);
-                return false;
-            }
-            buf.clear();
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.warnings.clear();
+    }
+
+    /// Writes the text, and each warning to standard error once the text before it is out.
+    fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let mut done = 0;
+        for (at, line) in &self.warnings {
+            out.write_all(&self.text[done..*at])?;
+            out.flush()?;
+            done = *at;
+            eprint!("{line}");
         }
-        true
-    })?;
-    if let Some(e) = io_error {
-        return Err(e).context("writing to standard output");
+        out.write_all(&self.text[done..])
     }
-    if opts.color {
-        // babeltrace2 resets the terminal's attributes once more at exit.
-        buf.extend_from_slice(b"\x1b[0m");
-    }
-    out.write_all(&buf).context("writing to standard output")?;
-    out.flush().context("writing to standard output")?;
-    Ok(())
+}
+
+/// Whether some event could be before the Unix epoch: babeltrace2 then prints a one-time
+/// warning and the first such time differently, which only a single printer reproduces.
+fn may_have_negative_times(set: &TraceSet) -> bool {
+    set.traces.iter().flat_map(|t| &t.metadata.clocks).any(|c| rttng_ctf::decode::ns_from_origin(c, 0) < 0)
 }

@@ -22,13 +22,36 @@ fn trace_names() -> Vec<String> {
 }
 
 fn view(trace: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_rttng"))
-        .arg("view")
-        .arg(trace)
-        .env("TZ", "UTC")
-        .env("LC_ALL", "C")
-        .output()
-        .expect("run rttng view")
+    view_path(trace, None)
+}
+
+/// `rttng view`, with its code path forced when `path` is given (direct, pipelined, parallel).
+fn view_path(trace: &Path, path: Option<&str>) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rttng"));
+    cmd.arg("view").arg(trace).env("TZ", "UTC").env("LC_ALL", "C");
+    if let Some(p) = path {
+        cmd.env("RTTNG_VIEW_PATH", p);
+    }
+    cmd.output().expect("run rttng view")
+}
+
+/// The same query through every code path: the direct, pipelined and parallel viewers print
+/// the same bytes, on stdout and stderr, for every trace of the corpus.
+#[test]
+fn every_view_path_prints_the_same() {
+    let mut compared = 0;
+    for name in trace_names() {
+        let trace = corpus().join("traces").join(&name);
+        let outs: Vec<_> = ["direct", "pipelined", "parallel"].iter().map(|p| (p, view_path(&trace, Some(p)))).collect();
+        let (_, first) = &outs[0];
+        for (p, o) in &outs[1..] {
+            assert_eq!(o.status.code(), first.status.code(), "{name}: exit status of the {p} path");
+            assert!(o.stdout == first.stdout, "{name}: stdout of the {p} path differs from the direct path");
+            assert_eq!(String::from_utf8_lossy(&o.stderr), String::from_utf8_lossy(&first.stderr), "{name}: stderr of the {p} path");
+        }
+        compared += first.stdout.len();
+    }
+    assert!(compared > 1_000_000, "the corpus prints over a megabyte, compared {compared} bytes");
 }
 
 #[test]
