@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench/ust.sh [EVENTS]: rttng-ust against LTTng-UST in the same run.
 #
-# Runs `rttng-bench ust` (rttng-ust, local session recording to disk) and
+# Runs `rttng-bench ust` (rttng-ust on the real stack: a private rttng-sessiond and
+# rttng-consumerd, a session with the event enabled on the default channel, the consumer
+# writing to disk; `RTTNG_BENCH_LOCAL=1` uses the in-process local session instead) and
 # tests/lttng/bench-lttng-ust.sh (liblttng-ust 2.13 with a real session, the same
 # int64/int32/uint8/short-string event) for 1 thread, 2 threads and a disabled event,
 # and prints a table with both columns and the ratios, plus a paced row (1M events/s) (LTTng / rttng for time: > 1 means
@@ -12,8 +14,10 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 events=${1:-1000000}
 cd "$here"
-cargo build --release -q -p rttng-bench
+cargo build --release -q -p rttng-bench -p rttng -p rttng-sessiond -p rttng-consumerd
 bench=target/release/rttng-bench
+mode=()
+[ "${RTTNG_BENCH_LOCAL:-0}" = 1 ] && mode=(--local)
 
 field() { # field NAME LINE
 	sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2"
@@ -26,7 +30,7 @@ for spec in "1:" "2:" "1:--disabled"; do
 	extra=${spec#*:}
 	n=$events
 	[ -n "$extra" ] && n=$((events * 10))
-	ours=$("$bench" ust --threads "$threads" --events "$n" $extra)
+	ours=$("$bench" ust "${mode[@]}" --threads "$threads" --events "$n" $extra)
 	theirs=$(bash tests/lttng/bench-lttng-ust.sh --threads "$threads" --events "$n" $extra | grep '^lttng-ust ')
 	o_ns=$(field ns_per_event "$ours")
 	t_ns=$(field ns_per_event "$theirs")
@@ -41,7 +45,7 @@ for spec in "1:" "2:" "1:--disabled"; do
 done
 # Paced: 1M events/s (one thread) with the default buffers must lose nothing. The
 # LTTng-UST baseline program has no pacing option, so this row is rttng only.
-paced=$("$bench" ust --threads 1 --events "$events" --rate 1000000)
+paced=$("$bench" ust "${mode[@]}" --threads 1 --events "$events" --rate 1000000)
 printf '| paced 1M events/s, 1 thread | %s (wall) | - | - | %s | - | %s | - |\n' \
 	"$(field ns_per_event "$paced")" "$(field bytes_per_event "$paced")" "$(field discarded "$paced")"
 echo "  rttng: $paced" >&2

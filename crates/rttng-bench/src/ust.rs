@@ -1,17 +1,33 @@
 //! `rttng-bench ust --threads T --events N [--disabled] [--rate R] [--subbuf-size S]
-//! [--num-subbuf K]`: the rttng-ust event path against a session recording to disk. Until
-//! the session daemon wires it, the session is the daemon-less local harness
-//! (`rttng_ust::testing::LocalSession`: LTTng's default per-user UST channel, 4 × 512 KiB
-//! sub-buffers per CPU, discard mode, an in-process consumer thread that sleeps on the
-//! ring buffer's futex and writes the CTF files). Prints one line:
+//! [--num-subbuf K] [--local]`: the rttng-ust event path recording to disk. Prints one line:
 //! `rttng-ust threads=T events=N ns_per_event=X discarded=D bytes_per_event=B`
 //! (emit-loop wall time from the first thread's start to the last thread's end, over T·N
 //! events; B = stream file bytes / recorded events). With `--rate R` each thread paces
 //! itself to R events per second (in 1 ms bursts) and the line also says `rate=R`; X is
 //! then the wall time per event, not a cost. It asserts no speed.
+//!
+//! Default: the real stack, as issue 3 asks. In a private temporary directory (its own
+//! `RTTNG_HOME` and `RTTNG_RUNDIR`) it starts `rttng-sessiond --daemonize` (which starts
+//! `rttng-consumerd`), and with the `rttng` CLI creates a session writing there, enables
+//! `rttng_bench:event` on the default channel `channel0` (LTTng's defaults: per-user
+//! buffers, 4 × 512 KiB per CPU, discard; with `--disabled` the channel exists and the
+//! event stays disabled) and starts it. The emitting threads run in this process, which
+//! links rttng-ust and so registers with that daemon on its first tracepoint (a warm-up
+//! event, outside the measurement; it waits for the daemon's initial state and the run
+//! fails if the event is not in the state asked for). Then stop, `rttng list` for the
+//! discarded count, destroy, the daemons stopped by their PIDs, `rttng view --count` for
+//! the recorded count (the line ends with `recorded=R`); the directory is removed. The
+//! binaries `rttng`, `rttng-sessiond` and `rttng-consumerd` must be next to this one
+//! (`cargo build --release -p rttng -p rttng-sessiond -p rttng-consumerd`).
+//!
+//! `--local`: the daemon-less harness (`rttng_ust::testing::LocalSession`: the same
+//! channel geometry, an in-process consumer thread that sleeps on the ring buffer's futex
+//! and writes the CTF files, packets trimmed to their content).
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use rttng_ust::testing::{LocalConfig, LocalSession};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -36,10 +52,32 @@ pub struct Args {
     /// Sub-buffers per CPU (default: LTTng's, 4)
     #[arg(long)]
     pub num_subbuf: Option<u32>,
+    /// Record with the in-process local session instead of the session daemon and consumer
+    #[arg(long)]
+    pub local: bool,
 }
 
 /// Length of one paced burst.
 const PACE_PERIOD: Duration = Duration::from_millis(1);
+
+/// The event's name, as the session enables it.
+const EVENT: &str = "rttng_bench:event";
+
+/// The session the real-stack run creates.
+const SESSION: &str = "rttng-bench";
+
+/// Bound on every `rttng` command (a stop flushes and writes the buffers).
+const CMD_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long the daemons get to exit after SIGTERM before SIGKILL.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Poll period while waiting for a command or a daemon to finish.
+const POLL: Duration = Duration::from_millis(10);
+
+/// Registration wait of this process (ms): the daemon is running, so this only bounds a
+/// stuck daemon.
+const REGISTER_TIMEOUT_MS: &str = "30000";
 
 /// The event LTTng-UST's baseline (tests/lttng/ust_bench.c) records: int64, int32, uint8,
 /// short string.
@@ -71,29 +109,10 @@ fn emit_paced(id: i32, events: u64, rate: u64) {
     }
 }
 
-pub fn run(args: &Args) -> Result<()> {
-    let (threads, events, disabled) = (args.threads, args.events, args.disabled);
-    let dir = std::env::temp_dir().join(format!("rttng-bench-ust-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut cfg = LocalConfig::new(&dir);
-    if let Some(s) = args.subbuf_size {
-        cfg.subbuf_bytes = s;
-    }
-    if let Some(n) = args.num_subbuf {
-        cfg.subbuf_count = n;
-    }
-    cfg.enable = if disabled {
-        Vec::new()
-    } else {
-        vec!["rttng_bench:event".to_string()]
-    };
-    let session =
-        LocalSession::start(&cfg).map_err(|e| anyhow!("starting the local session: {e}"))?;
-    // Warm the call site (first call: process init) outside the measurement.
-    emit(-1, 0, 1);
+/// Runs the emitting threads (all released together) and returns the wall time from the
+/// first thread's start to the last thread's end.
+fn measure(threads: u64, events: u64, rate: u64) -> Result<Duration> {
     let barrier = Arc::new(Barrier::new(threads as usize));
-    let rate = args.rate;
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             let barrier = barrier.clone();
@@ -116,37 +135,364 @@ pub fn run(args: &Args) -> Result<()> {
                 .map_err(|_| anyhow!("an emitting thread panicked"))?,
         );
     }
-    let report = session
-        .stop()
-        .map_err(|e| anyhow!("stopping the local session: {e}"))?;
-    let first = spans
-        .iter()
-        .map(|s| s.0)
-        .min()
-        .ok_or_else(|| anyhow!("no thread"))?;
-    let last = spans
-        .iter()
-        .map(|s| s.1)
-        .max()
-        .ok_or_else(|| anyhow!("no thread"))?;
+    let first = spans.iter().map(|s| s.0).min();
+    let last = spans.iter().map(|s| s.1).max();
+    match (first, last) {
+        (Some(f), Some(l)) => Ok(l.duration_since(f)),
+        _ => bail!("no thread"),
+    }
+}
+
+/// What one run measured.
+struct Outcome {
+    elapsed: Duration,
+    discarded: u64,
+    stream_bytes: u64,
+    /// Events in the trace, when counted (real stack).
+    recorded: Option<u64>,
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    if args.threads == 0 || args.events == 0 {
+        bail!("--threads and --events must be at least 1");
+    }
+    let o = if args.local {
+        run_local(args)?
+    } else {
+        run_stack(args)?
+    };
+    let (threads, events) = (args.threads, args.events);
     let total = threads * events;
-    let ns = last.duration_since(first).as_nanos() as f64 / total as f64;
-    let emitted = if disabled { 0 } else { total + 1 };
-    let recorded = emitted.saturating_sub(report.discarded);
+    let ns = o.elapsed.as_nanos() as f64 / total as f64;
+    // The warm-up event counts as emitted (it is recorded too).
+    let emitted = if args.disabled { 0 } else { total + 1 };
+    let recorded = o
+        .recorded
+        .unwrap_or_else(|| emitted.saturating_sub(o.discarded));
+    if !args.disabled && recorded + o.discarded != emitted {
+        eprintln!(
+            "rttng-bench: warning: recorded ({recorded}) + discarded ({}) != emitted ({emitted})",
+            o.discarded
+        );
+    }
     let bytes = if recorded == 0 {
         0.0
     } else {
-        report.stream_bytes as f64 / recorded as f64
+        o.stream_bytes as f64 / recorded as f64
     };
-    let rate_text = if rate == 0 {
+    let rate_text = if args.rate == 0 {
         String::new()
     } else {
-        format!(" rate={rate}")
+        format!(" rate={}", args.rate)
+    };
+    let recorded_text = match o.recorded {
+        Some(r) => format!(" recorded={r}"),
+        None => String::new(),
     };
     println!(
-        "rttng-ust threads={threads} events={events} ns_per_event={ns:.2} discarded={} bytes_per_event={bytes:.2}{rate_text}",
-        report.discarded
+        "rttng-ust threads={threads} events={events} ns_per_event={ns:.2} discarded={} bytes_per_event={bytes:.2}{rate_text}{recorded_text}",
+        o.discarded
     );
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+fn run_local(args: &Args) -> Result<Outcome> {
+    let dir = std::env::temp_dir().join(format!("rttng-bench-ust-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let result = (|| {
+        let mut cfg = LocalConfig::new(&dir);
+        if let Some(s) = args.subbuf_size {
+            cfg.subbuf_bytes = s;
+        }
+        if let Some(n) = args.num_subbuf {
+            cfg.subbuf_count = n;
+        }
+        cfg.enable = if args.disabled {
+            Vec::new()
+        } else {
+            vec![EVENT.to_string()]
+        };
+        let session =
+            LocalSession::start(&cfg).map_err(|e| anyhow!("starting the local session: {e}"))?;
+        // Warm the call site (first call: process init) outside the measurement.
+        emit(-1, 0, 1);
+        let elapsed = measure(args.threads, args.events, args.rate)?;
+        let report = session
+            .stop()
+            .map_err(|e| anyhow!("stopping the local session: {e}"))?;
+        Ok(Outcome {
+            elapsed,
+            discarded: report.discarded,
+            stream_bytes: report.stream_bytes,
+            recorded: None,
+        })
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// The private world of a real-stack run: its directory and the daemons started in it.
+/// Dropping it stops the daemons (by the PIDs in their files) and removes the directory.
+struct Stack {
+    dir: PathBuf,
+    home: PathBuf,
+    run: PathBuf,
+    bin: PathBuf,
+    /// Set once the daemons were stopped (never signal a PID twice: it may be reused).
+    stopped: std::cell::Cell<bool>,
+}
+
+impl Stack {
+    fn new() -> Result<Stack> {
+        let exe = std::env::current_exe().context("finding this program")?;
+        let bin = exe
+            .parent()
+            .ok_or_else(|| anyhow!("{} has no directory", exe.display()))?
+            .to_path_buf();
+        for b in ["rttng", "rttng-sessiond", "rttng-consumerd"] {
+            if !bin.join(b).exists() {
+                bail!(
+                    "{} is missing; build it with `cargo build --release -p rttng -p rttng-sessiond -p rttng-consumerd` (or pass --local)",
+                    bin.join(b).display()
+                );
+            }
+        }
+        // The daemonized session daemon is orphaned by `--daemonize`: become its reaper,
+        // so that it does not stay a zombie once stopped (see `wait_gone`).
+        // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer flag and touches no memory.
+        unsafe {
+            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        }
+        let dir = std::env::temp_dir().join(format!("rttng-bench-ust-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (home, run) = (dir.join("home"), dir.join("run"));
+        std::fs::create_dir_all(&home).with_context(|| format!("creating {}", home.display()))?;
+        Ok(Stack {
+            dir,
+            home,
+            run,
+            bin,
+            stopped: std::cell::Cell::new(false),
+        })
+    }
+
+    fn env(&self, cmd: &mut Command) {
+        cmd.env("RTTNG_HOME", &self.home)
+            .env("RTTNG_RUNDIR", &self.run)
+            .env("LC_ALL", "C");
+    }
+
+    /// Runs `PROGRAM ARGS` (bounded) and returns its standard output; fails on a non-zero
+    /// exit with its standard error.
+    fn cmd(&self, program: &str, args: &[&str]) -> Result<String> {
+        let mut cmd = Command::new(self.bin.join(program));
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        self.env(&mut cmd);
+        let child = cmd.spawn().with_context(|| format!("starting {program}"))?;
+        let pid = child.id();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        let out = match rx.recv_timeout(CMD_TIMEOUT) {
+            Ok(r) => r.with_context(|| format!("running {program}"))?,
+            Err(_) => {
+                signal(pid as i32, libc::SIGKILL);
+                bail!(
+                    "{program} {args:?} did not finish within {}s",
+                    CMD_TIMEOUT.as_secs()
+                );
+            }
+        };
+        if !out.status.success() {
+            bail!(
+                "{program} {} failed ({}): {}",
+                args.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn rttng(&self, args: &[&str]) -> Result<String> {
+        self.cmd("rttng", args)
+    }
+
+    fn pid(&self, file: &str) -> Option<i32> {
+        std::fs::read_to_string(self.run.join(file))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+            .filter(|&p| p > 1)
+    }
+
+    /// Stops the session daemon (SIGTERM: it stops its consumer) and waits, bounded, for
+    /// both to be gone; SIGKILL for whichever is still there.
+    fn stop_daemons(&self) {
+        if self.stopped.replace(true) {
+            return;
+        }
+        let sessiond = self.pid("rttng-sessiond.pid");
+        let consumerd = self.pid("rttng-consumerd.pid");
+        if let Some(p) = sessiond {
+            signal(p, libc::SIGTERM);
+        }
+        for p in [sessiond, consumerd].into_iter().flatten() {
+            if !wait_gone(p, EXIT_TIMEOUT) {
+                eprintln!("rttng-bench: process {p} ignored SIGTERM; killing it");
+                signal(p, libc::SIGKILL);
+                let _ = wait_gone(p, EXIT_TIMEOUT);
+            }
+        }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.stop_daemons();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn signal(pid: i32, sig: i32) {
+    // SAFETY: kill has no memory effects; `pid` is a daemon this run started (read from
+    // its PID file, > 1).
+    unsafe {
+        libc::kill(pid, sig);
+    }
+}
+
+/// True once `/proc/PID` is gone or a zombie, within `bound`. A zombie that is our child
+/// (the session daemon: we are its subreaper) is reaped.
+fn wait_gone(pid: i32, bound: Duration) -> bool {
+    let end = Instant::now() + bound;
+    loop {
+        // SAFETY: waitpid with WNOHANG on a specific pid; a null status pointer is allowed.
+        // It fails harmlessly (ECHILD) when `pid` is not our child.
+        unsafe {
+            libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG);
+        }
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => return true,
+            Ok(s)
+                if s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z')) =>
+            {
+                return true
+            }
+            Ok(_) if Instant::now() >= end => return false,
+            Ok(_) => std::thread::sleep(POLL),
+        }
+    }
+}
+
+/// Sum of the stream files' sizes under `dir` (everything but `metadata` and indexes).
+fn stream_bytes(dir: &Path) -> Result<u64> {
+    /// Directory depth of LTTng's layout (ust/uid/UID/64-bit/index).
+    const MAX_DEPTH: u32 = 8;
+    fn walk(dir: &Path, depth: u32, sum: &mut u64) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Ok(());
+        }
+        for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+            let e = e?;
+            let t = e.file_type()?;
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if t.is_dir() {
+                walk(&e.path(), depth + 1, sum)?;
+            } else if t.is_file() && name != "metadata" && !name.ends_with(".idx") {
+                *sum += e.metadata()?.len();
+            }
+        }
+        Ok(())
+    }
+    let mut sum = 0;
+    walk(dir, 0, &mut sum)?;
+    Ok(sum)
+}
+
+/// The value after `label` on the lines of `text` that have it, summed.
+fn sum_after(text: &str, label: &str) -> u64 {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix(label))
+        .filter_map(|v| v.trim().parse::<u64>().ok())
+        .sum()
+}
+
+fn run_stack(args: &Args) -> Result<Outcome> {
+    let stack = Stack::new()?;
+    // This process registers with the private daemon on its first tracepoint; nothing
+    // has read these variables yet (no tracepoint ran) and no other thread runs.
+    std::env::set_var("RTTNG_HOME", &stack.home);
+    std::env::set_var("RTTNG_RUNDIR", &stack.run);
+    std::env::set_var("RTTNG_UST_REGISTER_TIMEOUT", REGISTER_TIMEOUT_MS);
+    stack.cmd("rttng-sessiond", &["--daemonize"])?;
+    let trace = stack.dir.join("trace");
+    let trace_text = trace.to_string_lossy().into_owned();
+    stack.rttng(&["create", SESSION, "-o", &trace_text])?;
+    let mut chan: Vec<String> = ["enable-channel", "-u", "-s", SESSION]
+        .map(String::from)
+        .to_vec();
+    if let Some(s) = args.subbuf_size {
+        chan.extend(["--subbuf-size".into(), s.to_string()]);
+    }
+    if let Some(n) = args.num_subbuf {
+        chan.extend(["--num-subbuf".into(), n.to_string()]);
+    }
+    chan.push("channel0".into());
+    stack.rttng(&chan.iter().map(String::as_str).collect::<Vec<_>>())?;
+    if !args.disabled {
+        stack.rttng(&["enable-event", "-u", "-s", SESSION, "-c", "channel0", EVENT])?;
+    }
+    stack.rttng(&["start", SESSION])?;
+    // Warm-up: process init and registration (bounded wait for the daemon's state).
+    emit(-1, 0, 1);
+    if rttng_ust::control::is_recording(EVENT) == args.disabled {
+        bail!(
+            "after registration {EVENT} is {} (expected {}); see {}",
+            if args.disabled {
+                "recording"
+            } else {
+                "not recording"
+            },
+            if args.disabled { "disabled" } else { "enabled" },
+            stack.run.join("rttng-sessiond.log").display()
+        );
+    }
+    let elapsed = measure(args.threads, args.events, args.rate)?;
+    stack.rttng(&["stop", SESSION])?;
+    let list = stack.rttng(&["list", SESSION])?;
+    let discarded = sum_after(&list, "Discarded events:");
+    stack.rttng(&["destroy", SESSION])?;
+    stack.stop_daemons();
+    let stream_bytes = if trace.exists() {
+        stream_bytes(&trace)?
+    } else {
+        0
+    };
+    let recorded = if args.disabled {
+        0
+    } else {
+        let counts = stack.rttng(&["view", "--count", &trace_text])?;
+        counts
+            .lines()
+            .find_map(|l| l.strip_prefix("total "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .ok_or_else(|| anyhow!("`rttng view --count` printed no total:\n{counts}"))?
+    };
+    drop(stack);
+    Ok(Outcome {
+        elapsed,
+        discarded,
+        stream_bytes,
+        recorded: Some(recorded),
+    })
 }

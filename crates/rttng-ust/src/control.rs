@@ -42,6 +42,13 @@ pub fn events() -> Vec<EventDescription> {
         .collect()
 }
 
+/// Whether some call site of event `name` (`provider:event`) currently records into at
+/// least one channel (benchmarks and tests check that registration enabled it).
+pub fn is_recording(name: &str) -> bool {
+    callsite::all()
+        .any(|cs| cs.meta.name == name && cs.targets.iter().any(|t| t.load(Ordering::Acquire) != 0))
+}
+
 /// Names a channel of a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ChannelKey {
