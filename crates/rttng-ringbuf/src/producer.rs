@@ -239,16 +239,17 @@ impl Reservation<'_> {
         unsafe { self.view.data.slice_mut(off, self.r.size as usize) }
     }
 
-    /// Makes the record visible to the consumer.
+    /// Makes the record visible to the consumer. Inline, without going through `Drop`
+    /// (whose glue the compiler keeps out of line): the event path's commit.
     #[inline(always)]
     pub fn commit(self) {
-        drop(self);
+        let this = std::mem::ManuallyDrop::new(self);
+        this.finish();
     }
-}
 
-impl Drop for Reservation<'_> {
+    /// Zeroes what was not written, then commits (commit and drop).
     #[inline(always)]
-    fn drop(&mut self) {
+    fn finish(&self) {
         let len = self.r.size as usize;
         if self.cursor < len {
             let off = self.r.data_offset(self.view) + self.cursor;
@@ -259,5 +260,13 @@ impl Drop for Reservation<'_> {
             let begin = self.r.packet_offset;
             writer::commit(self.view, self.r.packet_seq, begin, begin + self.r.size);
         }
+    }
+}
+
+impl Drop for Reservation<'_> {
+    /// An early return or unwind in the writer still commits (see the type's doc).
+    #[inline]
+    fn drop(&mut self) {
+        self.finish();
     }
 }

@@ -24,9 +24,12 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 /// Most channels (sessions) one call site can record into at once.
 pub const MAX_TARGETS: usize = 4;
 
+/// Call site states. Bit 0 set = recording: `ON` (only `targets[0]` can be set, the usual
+/// single session: the event path loads one target) or `ON_MANY` (any target).
 pub(crate) const OFF: u8 = 0;
 pub(crate) const ON: u8 = 1;
 pub(crate) const UNINIT: u8 = 2;
+pub(crate) const ON_MANY: u8 = 3;
 
 /// What one field declares (filled by the macro at compile time).
 #[derive(Debug)]
@@ -65,7 +68,7 @@ impl EventMeta {
 /// One tracepoint call site.
 #[derive(Debug)]
 pub struct Callsite {
-    /// OFF / ON / UNINIT. Written by control (under the control lock) and by the first
+    /// OFF / ON / ON_MANY / UNINIT. Written by control (under the control lock) and by the first
     /// call (CAS from UNINIT only).
     pub(crate) state: AtomicU8,
     pub meta: &'static EventMeta,
@@ -99,32 +102,40 @@ impl Callsite {
         self.state.load(Ordering::Relaxed) != OFF
     }
 
+    /// The state the targets call for (`Ordering` of the target loads given).
+    fn state_of_targets(&self, order: Ordering) -> u8 {
+        let [first, rest @ ..] = &self.targets;
+        if rest.iter().any(|t| t.load(order) != 0) {
+            ON_MANY
+        } else if first.load(order) != 0 {
+            ON
+        } else {
+            OFF
+        }
+    }
+
     /// Recomputes `state` from the targets (control side, under the control lock).
     pub(crate) fn refresh(&self) {
-        let any = self.targets.iter().any(|t| t.load(Ordering::Relaxed) != 0);
         self.state
-            .store(if any { ON } else { OFF }, Ordering::Release);
+            .store(self.state_of_targets(Ordering::Relaxed), Ordering::Release);
     }
 
     /// After [`Callsite::is_on`]: false if this was the first call and the event turned
     /// out disabled (so arguments are never evaluated for a disabled event).
     #[inline(always)]
     pub fn ready(&self) -> bool {
-        self.state.load(Ordering::Relaxed) == ON || self.first_call()
+        self.state.load(Ordering::Relaxed) & ON != 0 || self.first_call()
     }
 
     #[cold]
     #[inline(never)]
     fn first_call(&self) -> bool {
         crate::init();
-        let any = self.targets.iter().any(|t| t.load(Ordering::Acquire) != 0);
-        let _ = self.state.compare_exchange(
-            UNINIT,
-            if any { ON } else { OFF },
-            Ordering::AcqRel,
-            Ordering::Relaxed,
-        );
-        self.state.load(Ordering::Acquire) == ON
+        let state = self.state_of_targets(Ordering::Acquire);
+        let _ = self
+            .state
+            .compare_exchange(UNINIT, state, Ordering::AcqRel, Ordering::Relaxed);
+        self.state.load(Ordering::Acquire) & ON != 0
     }
 
     /// Records the event in every channel it is enabled in. No allocation, no panic, no
@@ -133,7 +144,8 @@ impl Callsite {
     pub fn emit<F: Fields>(&'static self, fields: &F) {
         let payload = fields.encoded_len();
         let cpu = crate::sys::cpu();
-        // The usual case (one session) first, with the other slots checked after.
+        // The usual case (one session) first; the other slots only in state ON_MANY (a
+        // target being added concurrently may be missed by this one event).
         let [first, rest @ ..] = &self.targets;
         // Acquire pairs with the Release in control::enable: the channel slot the target
         // names is published before the target.
@@ -141,10 +153,12 @@ impl Callsite {
         if t != 0 {
             write_target(t, cpu, payload, fields);
         }
-        for t in rest {
-            let t = t.load(Ordering::Acquire);
-            if t != 0 {
-                write_target(t, cpu, payload, fields);
+        if self.state.load(Ordering::Relaxed) == ON_MANY {
+            for t in rest {
+                let t = t.load(Ordering::Acquire);
+                if t != 0 {
+                    write_target(t, cpu, payload, fields);
+                }
             }
         }
     }

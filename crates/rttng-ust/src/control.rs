@@ -222,7 +222,7 @@ pub fn try_enable(
             .ok_or(ControlError::TooManyTargets(event_index))?;
         // Release pairs with the event path's Acquire load of the target.
         existing.store(word, Ordering::Release);
-        cs.state.store(callsite::ON, Ordering::Release);
+        cs.refresh();
         Ok(())
     })())
 }

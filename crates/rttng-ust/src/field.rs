@@ -21,10 +21,14 @@ use rttng_ctf::ir::{
 pub const MAX_SEQUENCE_ELEMENTS: usize = u32::MAX as usize;
 
 /// Writes a record's bytes into reserved ring-buffer space. Never panics: bytes that
-/// would not fit are dropped (cannot happen when sizes come from [`Field::encoded_len`]).
+/// would not fit are dropped, and so is everything after them (cannot happen when sizes
+/// come from [`Field::encoded_len`]). Each write is one length check on the remaining
+/// space, then plain stores.
 #[derive(Debug)]
 pub struct Writer<'a> {
-    buf: &'a mut [u8],
+    /// The space not written yet (empty after an overflow).
+    rest: &'a mut [u8],
+    /// Bytes written, plus those dropped.
     pos: usize,
 }
 
@@ -32,23 +36,30 @@ impl<'a> Writer<'a> {
     /// A writer at the start of `buf`.
     #[inline(always)]
     pub fn new(buf: &'a mut [u8]) -> Self {
-        Writer { buf, pos: 0 }
+        Writer { rest: buf, pos: 0 }
     }
 
     /// Appends `bytes`.
     #[inline(always)]
     pub fn put(&mut self, bytes: &[u8]) {
-        let end = self.pos.saturating_add(bytes.len());
-        if let Some(dst) = self.buf.get_mut(self.pos..end) {
+        let rest = std::mem::take(&mut self.rest);
+        if bytes.len() <= rest.len() {
+            let (dst, tail) = rest.split_at_mut(bytes.len());
             copy_short(dst, bytes);
+            self.rest = tail;
         }
-        self.pos = end;
+        self.pos = self.pos.saturating_add(bytes.len());
     }
 
     /// Appends a fixed-size array (compiles to plain stores).
     #[inline(always)]
     pub fn put_array<const N: usize>(&mut self, bytes: [u8; N]) {
-        self.put(&bytes);
+        let rest = std::mem::take(&mut self.rest);
+        if let Some((dst, tail)) = rest.split_first_chunk_mut::<N>() {
+            *dst = bytes;
+            self.rest = tail;
+        }
+        self.pos = self.pos.saturating_add(N);
     }
 
     /// Bytes written (or skipped) so far.
@@ -235,10 +246,69 @@ float_field! {
 }
 
 /// Length of `s` up to its first NUL (a NUL inside would end the CTF string early and
-/// shift every later field).
+/// shift every later field). A word at a time (short strings: one or two loads), since
+/// the event path scans each string twice (size, then copy).
 #[inline(always)]
 fn text_len(s: &[u8]) -> usize {
-    s.iter().position(|&b| b == 0).unwrap_or(s.len())
+    let n = s.len();
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 <= n {
+            if let Some(z) = zero_byte(word8(s, i)) {
+                return i + z;
+            }
+            i += 8;
+        }
+        if i == n {
+            return n;
+        }
+        // The last 8 bytes overlap bytes already checked (free of NUL).
+        return match zero_byte(word8(s, n - 8)) {
+            Some(z) => n - 8 + z,
+            None => n,
+        };
+    }
+    if n >= 4 {
+        let lo = u64::from(word4(s, 0));
+        let hi = u64::from(word4(s, n - 4));
+        // Bytes 4..8 of the probe are 0xFF (not NUL): only the string's bytes count.
+        return match zero_byte(lo | 0xFFFF_FFFF_0000_0000) {
+            Some(z) => z,
+            None => match zero_byte(hi | 0xFFFF_FFFF_0000_0000) {
+                Some(z) => n - 4 + z,
+                None => n,
+            },
+        };
+    }
+    s.iter().position(|&b| b == 0).unwrap_or(n)
+}
+
+/// Index of the first zero byte of `v` (little-endian byte order).
+#[inline(always)]
+fn zero_byte(v: u64) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Exact for the lowest zero byte: borrows only propagate above a zero byte.
+    let m = v.wrapping_sub(LO) & !v & HI;
+    (m != 0).then(|| (m.trailing_zeros() / 8) as usize)
+}
+
+#[inline(always)]
+fn word8(s: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    if let Some(src) = s.get(at..at + 8) {
+        b.copy_from_slice(src);
+    }
+    u64::from_le_bytes(b)
+}
+
+#[inline(always)]
+fn word4(s: &[u8], at: usize) -> u32 {
+    let mut b = [0u8; 4];
+    if let Some(src) = s.get(at..at + 4) {
+        b.copy_from_slice(src);
+    }
+    u32::from_le_bytes(b)
 }
 
 impl Field for &str {
@@ -407,6 +477,30 @@ mod tests {
     }
 
     #[test]
+    fn text_len_finds_the_first_nul_at_every_length_and_position() {
+        for n in 0..40usize {
+            let clean: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+            assert_eq!(text_len(&clean), n, "no NUL, len {n}");
+            for z in 0..n {
+                let mut v = clean.clone();
+                v[z] = 0;
+                // A second NUL after the first must not matter.
+                if z + 2 < n {
+                    v[z + 2] = 0;
+                }
+                assert_eq!(text_len(&v), z, "len {n}, NUL at {z}");
+            }
+        }
+        // Bytes with the high bit set (UTF-8) are not zero.
+        assert_eq!(text_len("éééé".as_bytes()), 8);
+        assert_eq!(text_len(&[0x80, 0x01, 0xff, 0x00, 0x80]), 3);
+        assert_eq!(
+            text_len(&[0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x00]),
+            8
+        );
+    }
+
+    #[test]
     fn string_with_nul_is_cut() {
         assert_eq!(bytes_of(&("ab\0cd",)), b"ab\0");
         assert_eq!(bytes_of(&(true, 'A', -1i8)), vec![1, 0x41, 0, 0, 0, 0xff]);
@@ -417,7 +511,19 @@ mod tests {
         let mut buf = [0u8; 3];
         let mut w = Writer::new(&mut buf);
         (7u64, "xyz").encode(&mut w);
+        assert_eq!(w.position(), 12);
         assert_eq!(buf, [0, 0, 0]);
+    }
+
+    #[test]
+    fn nothing_is_written_after_an_overflow() {
+        // The u32 does not fit in the 3 bytes left; the u8 after it would, but must not
+        // land where the u32 should have been.
+        let mut buf = [0xAAu8; 5];
+        let mut w = Writer::new(&mut buf);
+        (1u16, 2u32, 3u8).encode(&mut w);
+        assert_eq!(w.position(), 7);
+        assert_eq!(buf, [1, 0, 0xAA, 0xAA, 0xAA]);
     }
 
     #[test]

@@ -290,3 +290,37 @@ fn kill_9_per_uid_two_apps() {
 fn kill_9_per_pid() {
     crash("crash-pid", Buffers::PerPid, 1);
 }
+
+fn two_sessions_site(seq: u64) {
+    rttng_ust::tracepoint!(it_local, two, INFO, seq: u64 = seq);
+}
+
+/// An event enabled in two sessions records into both; once the first session (the call
+/// site's first target) is gone, it keeps recording into the second (a target other than
+/// the first one alone).
+#[test]
+fn two_sessions_then_second_target_alone() {
+    let start = |name: &str, id: u64| {
+        let mut cfg = LocalConfig::new(tmpdir(name));
+        cfg.session_id = id;
+        cfg.enable = vec!["it_local:two".into()];
+        LocalSession::start(&cfg).unwrap()
+    };
+    let a = start("two-a", 131);
+    let b = start("two-b", 132);
+    assert!(rttng_ust::control::is_recording("it_local:two"));
+    (0..100).for_each(two_sessions_site);
+    let ra = a.stop().unwrap();
+    assert!(rttng_ust::control::is_recording("it_local:two"));
+    (100..150).for_each(two_sessions_site);
+    let rb = b.stop().unwrap();
+    assert!(!rttng_ust::control::is_recording("it_local:two"));
+    (150..160).for_each(two_sessions_site);
+    let (ta, _) = babeltrace(&ra.trace_dir);
+    let (tb, _) = babeltrace(&rb.trace_dir);
+    let (mut sa, mut sb) = (seqs(&ta, "it_local:two"), seqs(&tb, "it_local:two"));
+    sa.sort_unstable();
+    sb.sort_unstable();
+    assert_eq!(sa, (0..100).collect::<Vec<u64>>());
+    assert_eq!(sb, (0..150).collect::<Vec<u64>>());
+}
