@@ -25,6 +25,8 @@ const CONTENT_SIZE: usize = 48;
 const PACKET_SIZE: usize = 56;
 const SEQ_NUM: usize = 64;
 const DISCARDED: usize = 72;
+/// Packets on disk end at their content rounded up to this (LTTng: the page size).
+const TRIM_ALIGN_BYTES: usize = 4096;
 
 pub enum Cmd {
     Flush(mpsc::Sender<ConsumerReply>),
@@ -240,7 +242,7 @@ impl BufferWorker {
             for _ in 0..MAX_PACKETS_PER_PASS {
                 match self.consumer.get_next(cpu) {
                     Ok(Some(p)) => {
-                        let bytes = p.bytes().to_vec();
+                        let bytes = trimmed(p.bytes());
                         p.release();
                         if let Err(e) = self.write_packet(cpu, &bytes) {
                             self.errors += 1;
@@ -343,10 +345,55 @@ impl BufferWorker {
     }
 }
 
+/// A packet as written to disk: like LTTng's consumer, up to its content rounded up to a
+/// page ([`TRIM_ALIGN_BYTES`]), with `packet_size` rewritten, so that the last, partly
+/// filled packets of a trace do not pad the stream files with a whole sub-buffer.
+fn trimmed(packet: &[u8]) -> Vec<u8> {
+    if packet.len() < DISCARDED + 8 {
+        return packet.to_vec();
+    }
+    let content = usize::try_from(le(packet, CONTENT_SIZE) / 8).unwrap_or(usize::MAX);
+    let len = content
+        .div_ceil(TRIM_ALIGN_BYTES)
+        .saturating_mul(TRIM_ALIGN_BYTES)
+        .clamp(DISCARDED + 8, packet.len());
+    let mut out = packet[..len].to_vec();
+    out[PACKET_SIZE..PACKET_SIZE + 8].copy_from_slice(&(len as u64 * 8).to_le_bytes());
+    out
+}
+
 #[allow(unsafe_code)]
 fn recover(c: &mut Consumer) -> rttng_ringbuf::RecoveryReport {
     // SAFETY: the session daemon asks for recovery only after every application that
     // mapped this buffer has died or disconnected (it watches their sockets), so no
     // producer runs on this shared memory.
     unsafe { c.recover_dead_producer(rttng_clock::now()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(size: usize, content: usize) -> Vec<u8> {
+        let mut p = vec![0xEEu8; size];
+        p[CONTENT_SIZE..CONTENT_SIZE + 8].copy_from_slice(&(content as u64 * 8).to_le_bytes());
+        p[PACKET_SIZE..PACKET_SIZE + 8].copy_from_slice(&(size as u64 * 8).to_le_bytes());
+        p
+    }
+
+    #[test]
+    fn partial_packet_is_cut_at_the_page_after_its_content() {
+        let t = trimmed(&packet(4 * 4096, 4096 + 100));
+        assert_eq!(t.len(), 2 * 4096);
+        assert_eq!(le(&t, PACKET_SIZE), 2 * 4096 * 8);
+        assert_eq!(le(&t, CONTENT_SIZE), (4096 + 100) * 8);
+    }
+
+    #[test]
+    fn full_and_small_packets_keep_their_size() {
+        let full = packet(4 * 4096, 4 * 4096);
+        assert_eq!(trimmed(&full), full);
+        let small = packet(1024, 200);
+        assert_eq!(trimmed(&small), small);
+    }
 }
