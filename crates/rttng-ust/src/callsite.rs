@@ -168,7 +168,7 @@ impl Callsite {
 fn write_target<F: Fields>(packed: u64, cpu: u32, payload: usize, fields: &F) {
     let (slot, event_id) = unpack_target(packed);
     if let Some(ch) = channel::get(slot) {
-        ch.write_event(cpu, event_id, payload, |w| fields.encode(w));
+        ch.write_event(cpu, event_id, payload, fields);
     }
 }
 

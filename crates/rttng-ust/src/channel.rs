@@ -17,7 +17,7 @@
 //!
 //! Not here: enable/disable bookkeeping (`control`), metadata.
 
-use crate::field::Writer;
+use crate::field::{Fields, Writer};
 use crate::sys;
 use rttng_ringbuf::Producer;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
@@ -163,12 +163,12 @@ impl Channel {
     /// ring buffer (`events_discarded`), never returned. The clock is read once, inside
     /// the reservation loop, and the header form is chosen from that very timestamp.
     #[inline(always)]
-    pub(crate) fn write_event(
+    pub(crate) fn write_event<F: Fields>(
         &self,
         cpu: u32,
         event_id: u32,
         payload_bytes: usize,
-        encode: impl FnOnce(&mut Writer<'_>),
+        fields: &F,
     ) {
         let n = self.last_ts.len();
         // Avoid a division on the event path: CPU numbers are almost always in range.
@@ -215,7 +215,9 @@ impl Channel {
             if self.context_bytes != 0 {
                 self.write_contexts(&mut w, cpu);
             }
-            encode(&mut w);
+            // Called directly (not through a closure) so that the field stores are
+            // inlined into the event path.
+            fields.encode(&mut w);
         }
         r.commit();
         // Refreshing `last` only when it has aged keeps the line read-mostly when several
