@@ -6,6 +6,7 @@
 //! recorded in BENCHMARKS.md; nothing here asserts a speed.
 
 mod gen;
+mod kernel;
 mod run;
 mod ust;
 
@@ -26,6 +27,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Kernel tracing overhead on a getppid loop: none, rttng, trace-cmd and strace -f
+    Kernel {
+        /// getppid calls in the workload
+        #[arg(long, default_value_t = 2_000_000)]
+        calls: u64,
+        /// Scratch directory for the traces
+        #[arg(long, default_value = "target/bench-kernel")]
+        dir: PathBuf,
+        /// Only run the workload loop with this many calls (used by the benchmark itself)
+        #[arg(long, value_name = "CALLS", hide = true)]
+        workload_only: Option<u64>,
+    },
     /// Text viewer and counter against babeltrace2 on a generated trace
     View {
         /// Total events in the generated trace (over 4 streams)
@@ -62,6 +75,11 @@ fn main() {
 
 fn real_main() -> Result<()> {
     match Cli::parse().command {
+        Command::Kernel { workload_only: Some(n), .. } => {
+            kernel::workload(n);
+            Ok(())
+        }
+        Command::Kernel { calls, dir, .. } => kernel::run(calls, &dir),
         Command::Generate { events, dir } => {
             let trace = gen::ensure_trace(&dir, events)?;
             println!("{}", trace.display());

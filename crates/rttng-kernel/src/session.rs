@@ -55,6 +55,30 @@ impl ClockSpec {
         ClockSpec { trace_clock: trace_clock.to_string(), ctf }
     }
 
+    /// The clock every rttng domain shares (`rttng-clock`): `x86-tsc` with the TSC frequency
+    /// and epoch offset when the TSC is invariant, else `mono`; falls back to
+    /// [`ClockSpec::monotonic`] if the parameters cannot be derived.
+    pub fn shared() -> ClockSpec {
+        match rttng_clock::ClockParams::detect() {
+            Ok(p) => ClockSpec { trace_clock: p.source.tracefs_clock().to_string(), ctf: p.clock_class() },
+            Err(_) => ClockSpec::monotonic(),
+        }
+    }
+
+    /// The current value of this clock, in the units tracefs stamps events with.
+    pub fn now(&self) -> u64 {
+        if self.trace_clock == "x86-tsc" {
+            rttng_clock::now()
+        } else {
+            crate::sys::monotonic_ns().max(0) as u64
+        }
+    }
+
+    /// `ns` nanoseconds in clock cycles.
+    pub fn cycles(&self, ns: u64) -> u64 {
+        (u128::from(ns) * u128::from(self.ctf.freq) / 1_000_000_000) as u64
+    }
+
     /// `trace_clock=mono`, a 1 GHz CTF clock whose offset is CLOCK_REALTIME − CLOCK_MONOTONIC now,
     /// with the boot id as uuid (what LTTng writes).
     pub fn monotonic() -> ClockSpec {
@@ -191,9 +215,10 @@ impl std::fmt::Debug for KernelSession {
 }
 
 impl KernelSession {
-    /// Create a session writing to `out_dir/kernel`, with a first channel and the monotonic clock.
+    /// Create a session writing to `out_dir/kernel`, with a first channel and the clock shared
+    /// with user space ([`ClockSpec::shared`]).
     pub fn create(name: &str, out_dir: &Path, config: ChannelConfig) -> Result<KernelSession, KernelError> {
-        Self::create_with_clock(name, out_dir, config, ClockSpec::monotonic())
+        Self::create_with_clock(name, out_dir, config, ClockSpec::shared())
     }
 
     /// Same, with the clock the user-space tracer uses.
@@ -224,6 +249,10 @@ impl KernelSession {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    pub fn clock(&self) -> &ClockSpec {
+        &self.clock
     }
 
     /// `OUT/kernel`.

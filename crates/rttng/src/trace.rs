@@ -91,7 +91,8 @@ pub fn run(args: &TraceArgs) -> Result<()> {
     let root_pid = child.pid() as i32;
     session.filter_pids(&[child.pid()], true)?;
     session.start()?;
-    let printer = std::thread::spawn(move || print_loop(rx, root_pid));
+    let clock = session.clock().clone();
+    let printer = std::thread::spawn(move || print_loop(rx, root_pid, &clock));
     child.release().context("releasing the traced command")?;
     let code = child.wait().context("waiting for the traced command")?;
     let report = session.stop()?;
@@ -277,7 +278,7 @@ fn errno_name(e: i32) -> String {
     n.to_string()
 }
 
-fn print_loop(rx: mpsc::Receiver<Vec<Rec>>, root_pid: i32) {
+fn print_loop(rx: mpsc::Receiver<Vec<Rec>>, root_pid: i32, clock: &rttng_kernel::ClockSpec) {
     // Keyed by (timestamp, arrival) so equal timestamps keep arrival order.
     let mut pending: BTreeMap<(u64, u64), Rec> = BTreeMap::new();
     let mut arrival = 0u64;
@@ -299,7 +300,7 @@ fn print_loop(rx: mpsc::Receiver<Vec<Rec>>, root_pid: i32) {
         let horizon = if disconnected {
             u64::MAX
         } else {
-            (rttng_kernel::sys::monotonic_ns().max(0) as u64).saturating_sub(REORDER_WINDOW_NS)
+            clock.now().saturating_sub(clock.cycles(REORDER_WINDOW_NS))
         };
         while let Some(entry) = pending.first_entry() {
             if entry.key().0 > horizon {

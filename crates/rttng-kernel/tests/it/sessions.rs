@@ -138,7 +138,8 @@ fn contexts_channels_and_overwrite_mode() {
     let kb: u64 = std::fs::read_to_string(inst.join("buffer_size_kb")).expect("size").trim().parse().expect("number");
     assert!((128..=136).contains(&kb), "buffer_size_kb {kb}");
     assert_eq!(std::fs::read_to_string(inst.join("options/overwrite")).expect("overwrite").trim(), "1");
-    assert!(std::fs::read_to_string(inst.join("trace_clock")).expect("clock").contains("[mono]"));
+    let clock = rttng_kernel::ClockSpec::shared().trace_clock;
+    assert!(std::fs::read_to_string(inst.join("trace_clock")).expect("clock").contains(&format!("[{clock}]")));
     s.filter_pids(&[my_tid()], false).expect("pid filter");
     s.start().expect("start");
     std::os::unix::process::parent_id();

@@ -12,3 +12,4 @@ mod session_e2e;
 mod session_control;
 mod session_users;
 mod damaged;
+mod kernel_trace;

@@ -1,0 +1,124 @@
+//! `rttng-bench kernel`: a system-call-heavy workload (N `getppid` calls, timed by the workload
+//! itself) run with no tracing, under an rttng kernel session (all system calls plus the
+//! `sched_*` tracepoints, system-wide, default buffers), under `trace-cmd record -d -k -B
+//! INSTANCE` with the same events, and under `strace -f`, all in the same run. It reports the
+//! slowdown ratios and the events each tracer lost.
+//!
+//! The workload is this binary (`rttng-bench kernel --workload-only N`), so every run measures
+//! the very same loop. strace runs a tenth of the calls (it takes minutes otherwise); its
+//! ratio is per call. Nothing here asserts a speed.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+use rttng_kernel::{ChannelConfig, KernelSession, Syscalls};
+
+/// Run the workload loop and print `elapsed_ns N`.
+pub fn workload(calls: u64) {
+    let start = std::time::Instant::now();
+    let mut acc = 0u64;
+    for _ in 0..calls {
+        acc = acc.wrapping_add(u64::from(std::os::unix::process::parent_id()));
+    }
+    let ns = start.elapsed().as_nanos();
+    println!("elapsed_ns {ns} acc {acc}");
+}
+
+fn run_workload(prefix: &[&str], calls: u64) -> Result<(f64, String)> {
+    let me = std::env::current_exe().context("current exe")?;
+    let me = me.to_str().context("exe path is not UTF-8")?.to_string();
+    let calls_s = calls.to_string();
+    let mut argv: Vec<&str> = prefix.to_vec();
+    argv.extend([me.as_str(), "kernel", "--workload-only", calls_s.as_str()]);
+    let out = Command::new(argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {}", argv.join(" ")))?;
+    if !out.status.success() {
+        bail!("{} failed: {}", argv.join(" "), String::from_utf8_lossy(&out.stderr));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let ns: f64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("elapsed_ns "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .context("workload printed no elapsed_ns")?;
+    Ok((ns / 1e9, String::from_utf8_lossy(&out.stderr).into_owned() + &stdout))
+}
+
+/// `overrun: N` lines trace-cmd prints per CPU at the end of a recording.
+fn trace_cmd_lost(text: &str) -> u64 {
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("overrun:").or_else(|| l.strip_prefix("dropped events:"))
+        })
+        .filter_map(|v| v.trim().parse::<u64>().ok())
+        .sum()
+}
+
+pub fn run(calls: u64, tmp: &Path) -> Result<()> {
+    std::fs::create_dir_all(tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let _ = rttng_kernel::cleanup_stale_instances();
+    println!("workload: {calls} getppid calls (self-timed loop)");
+
+    let (base_s, _) = run_workload(&[], calls)?;
+
+    let out = tmp.join("rttng-session");
+    let _ = std::fs::remove_dir_all(&out);
+    let mut s = KernelSession::create("bench", &out, ChannelConfig::default())?;
+    s.enable_syscalls("channel0", &Syscalls::All)?;
+    s.enable_tracepoints("channel0", "sched:sched_*")?;
+    s.start()?;
+    let ours = run_workload(&[], calls);
+    let stop_start = std::time::Instant::now();
+    let report = s.stop();
+    let convert_s = stop_start.elapsed().as_secs_f64();
+    s.destroy()?;
+    let (ours_s, _) = ours?;
+    let report = report?;
+
+    let dat = tmp.join("trace.dat");
+    let tc = run_workload(
+        &[
+            "trace-cmd", "record", "-d", "-k", "-B", "rttng-bench-tc", "-e", "syscalls", "-e", "sched", "-o",
+            dat.to_str().context("path")?,
+        ],
+        calls,
+    );
+    // trace-cmd -k keeps its instance; remove it ourselves.
+    let _ = std::fs::remove_dir("/sys/kernel/tracing/instances/rttng-bench-tc");
+    let (tc_s, tc_text) = tc?;
+    let tc_lost = trace_cmd_lost(&tc_text);
+
+    let strace_calls = (calls / 10).max(1);
+    let (strace_s, _) = run_workload(&["strace", "-f", "-o", "/dev/null"], strace_calls)?;
+    let (base_small_s, _) = run_workload(&[], strace_calls)?;
+
+    println!();
+    println!("| run | workload s | slowdown | events recorded | events lost |");
+    println!("|---|---:|---:|---:|---:|");
+    println!("| no tracing | {base_s:.3} | 1.0x | - | - |");
+    println!(
+        "| rttng kernel session (all syscalls + sched_*) | {ours_s:.3} | {:.2}x | {} | {} |",
+        ours_s / base_s,
+        report.events_written,
+        report.events_discarded
+    );
+    println!("| trace-cmd record -B (syscalls + sched) | {tc_s:.3} | {:.2}x | - | {tc_lost} |", tc_s / base_s);
+    println!(
+        "| strace -f ({strace_calls} calls; per-call ratio) | {strace_s:.3} | {:.0}x | - | - |",
+        strace_s / base_small_s
+    );
+    println!();
+    println!("rttng stop (drain rest + CTF conversion): {convert_s:.2} s");
+    println!(
+        "rttng vs trace-cmd slowdown: {:.2}; strace / rttng slowdown: {:.0}x",
+        (ours_s / base_s) / (tc_s / base_s),
+        (strace_s / base_small_s) / (ours_s / base_s)
+    );
+    Ok(())
+}
