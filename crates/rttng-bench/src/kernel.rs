@@ -37,7 +37,11 @@ fn run_workload(prefix: &[&str], calls: u64) -> Result<(f64, String)> {
         .output()
         .with_context(|| format!("running {}", argv.join(" ")))?;
     if !out.status.success() {
-        bail!("{} failed: {}", argv.join(" "), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "{} failed: {}",
+            argv.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     let ns: f64 = stdout
@@ -46,7 +50,10 @@ fn run_workload(prefix: &[&str], calls: u64) -> Result<(f64, String)> {
         .and_then(|l| l.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .context("workload printed no elapsed_ns")?;
-    Ok((ns / 1e9, String::from_utf8_lossy(&out.stderr).into_owned() + &stdout))
+    Ok((
+        ns / 1e9,
+        String::from_utf8_lossy(&out.stderr).into_owned() + &stdout,
+    ))
 }
 
 /// `overrun: N` lines trace-cmd prints per CPU at the end of a recording.
@@ -54,7 +61,8 @@ fn trace_cmd_lost(text: &str) -> u64 {
     text.lines()
         .filter_map(|l| {
             let l = l.trim();
-            l.strip_prefix("overrun:").or_else(|| l.strip_prefix("dropped events:"))
+            l.strip_prefix("overrun:")
+                .or_else(|| l.strip_prefix("dropped events:"))
         })
         .filter_map(|v| v.trim().parse::<u64>().ok())
         .sum()
@@ -84,7 +92,17 @@ pub fn run(calls: u64, tmp: &Path) -> Result<()> {
     let dat = tmp.join("trace.dat");
     let tc = run_workload(
         &[
-            "trace-cmd", "record", "-d", "-k", "-B", "rttng-bench-tc", "-e", "syscalls", "-e", "sched", "-o",
+            "trace-cmd",
+            "record",
+            "-d",
+            "-k",
+            "-B",
+            "rttng-bench-tc",
+            "-e",
+            "syscalls",
+            "-e",
+            "sched",
+            "-o",
             dat.to_str().context("path")?,
         ],
         calls,
@@ -108,7 +126,10 @@ pub fn run(calls: u64, tmp: &Path) -> Result<()> {
         report.events_written,
         report.events_discarded
     );
-    println!("| trace-cmd record -B (syscalls + sched) | {tc_s:.3} | {:.2}x | - | {tc_lost} |", tc_s / base_s);
+    println!(
+        "| trace-cmd record -B (syscalls + sched) | {tc_s:.3} | {:.2}x | - | {tc_lost} |",
+        tc_s / base_s
+    );
     println!(
         "| strace -f ({strace_calls} calls; per-call ratio) | {strace_s:.3} | {:.0}x | - | - |",
         strace_s / base_small_s

@@ -12,7 +12,9 @@
 //! It does no I/O.
 
 use rttng_ctf::encode::BitWriter;
-use rttng_ctf::ir::{ArrayClass, ByteOrder, DisplayBase, Encoding, FieldClass, IntegerClass, SequenceClass};
+use rttng_ctf::ir::{
+    ArrayClass, ByteOrder, DisplayBase, Encoding, FieldClass, IntegerClass, SequenceClass,
+};
 use rttng_ctf::writer::{sint_class, struct_class, uint_class};
 
 use crate::format::{EventFormat, FieldKind, FormatField};
@@ -66,11 +68,21 @@ pub fn lttng_field_name(system: &str, field: &str) -> String {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FieldOp {
     /// Read `src_bytes` at `offset`, write the low `out_bits` (sign-extended when signed).
-    Int { offset: u32, src_bytes: u32, out_bits: u32, signed: bool },
+    Int {
+        offset: u32,
+        src_bytes: u32,
+        out_bits: u32,
+        signed: bool,
+    },
     /// Copy `len` bytes of text.
     Text { offset: u32, len: u32 },
     /// `count` integers of `elem_bytes`.
-    IntArray { offset: u32, count: u32, elem_bytes: u32, signed: bool },
+    IntArray {
+        offset: u32,
+        count: u32,
+        elem_bytes: u32,
+        signed: bool,
+    },
     /// A data_loc string; `rel` for `__rel_loc` (offset counted from the end of the field).
     DataLocString { offset: u32, rel: bool },
     /// A data_loc blob, written as a u32 length then the bytes.
@@ -96,7 +108,11 @@ pub struct EventPlan {
 }
 
 fn int_class(bits: u32, signed: bool, hex: bool) -> IntegerClass {
-    let mut c = if signed { sint_class(bits, 8, LE) } else { uint_class(bits, 8, LE) };
+    let mut c = if signed {
+        sint_class(bits, 8, LE)
+    } else {
+        uint_class(bits, 8, LE)
+    };
     if hex {
         c.base = DisplayBase::Hexadecimal;
     }
@@ -104,7 +120,10 @@ fn int_class(bits: u32, signed: bool, hex: bool) -> IntegerClass {
 }
 
 fn text_elem() -> FieldClass {
-    FieldClass::Integer(IntegerClass { encoding: Encoding::Utf8, ..sint_class(8, 8, LE) })
+    FieldClass::Integer(IntegerClass {
+        encoding: Encoding::Utf8,
+        ..sint_class(8, 8, LE)
+    })
 }
 
 /// Width and signedness of a system call argument: the format says `size:8` for every
@@ -115,12 +134,14 @@ fn syscall_arg_shape(f: &FormatField) -> (u32, bool, bool) {
     }
     let t = f.c_type.trim_start_matches("const ").trim();
     match t {
-        "int" | "pid_t" | "key_serial_t" | "clockid_t" | "timer_t" | "mqd_t" | "rwf_t" | "__s32" | "s32" => (32, true, false),
-        "unsigned int" | "uid_t" | "gid_t" | "u32" | "__u32" | "qid_t" | "old_uid_t" | "old_gid_t" | "unsigned" => {
-            (32, false, false)
-        }
+        "int" | "pid_t" | "key_serial_t" | "clockid_t" | "timer_t" | "mqd_t" | "rwf_t"
+        | "__s32" | "s32" => (32, true, false),
+        "unsigned int" | "uid_t" | "gid_t" | "u32" | "__u32" | "qid_t" | "old_uid_t"
+        | "old_gid_t" | "unsigned" => (32, false, false),
         "umode_t" | "unsigned short" | "u16" => (16, false, false),
-        "long" | "off_t" | "loff_t" | "ssize_t" | "__kernel_old_time_t" | "time_t" => (64, true, false),
+        "long" | "off_t" | "loff_t" | "ssize_t" | "__kernel_old_time_t" | "time_t" => {
+            (64, true, false)
+        }
         _ => (f.size * 8, f.signed, false),
     }
 }
@@ -150,22 +171,55 @@ pub fn plan_event(fmt: &EventFormat) -> EventPlan {
                     (f.size * 8, f.signed, f.is_pointer())
                 };
                 members.push((name, FieldClass::Integer(int_class(bits, signed, hex))));
-                ops.push(FieldOp::Int { offset: f.offset, src_bytes: f.size, out_bits: bits, signed });
+                ops.push(FieldOp::Int {
+                    offset: f.offset,
+                    src_bytes: f.size,
+                    out_bits: bits,
+                    signed,
+                });
             }
             FieldKind::CharArray { len } => {
-                members.push((name, FieldClass::Array(ArrayClass { element: Box::new(text_elem()), length: u64::from(len) })));
-                ops.push(FieldOp::Text { offset: f.offset, len });
+                members.push((
+                    name,
+                    FieldClass::Array(ArrayClass {
+                        element: Box::new(text_elem()),
+                        length: u64::from(len),
+                    }),
+                ));
+                ops.push(FieldOp::Text {
+                    offset: f.offset,
+                    len,
+                });
             }
             FieldKind::IntArray { len: 0 } => {}
             FieldKind::IntArray { len } => {
                 let elem_bytes = f.size / len;
                 let elem = FieldClass::Integer(int_class(elem_bytes * 8, f.signed, f.is_pointer()));
-                members.push((name, FieldClass::Array(ArrayClass { element: Box::new(elem), length: u64::from(len) })));
-                ops.push(FieldOp::IntArray { offset: f.offset, count: len, elem_bytes, signed: f.signed });
+                members.push((
+                    name,
+                    FieldClass::Array(ArrayClass {
+                        element: Box::new(elem),
+                        length: u64::from(len),
+                    }),
+                ));
+                ops.push(FieldOp::IntArray {
+                    offset: f.offset,
+                    count: len,
+                    elem_bytes,
+                    signed: f.signed,
+                });
             }
             FieldKind::DataLocString | FieldKind::RelLocString => {
-                members.push((name, FieldClass::String(rttng_ctf::ir::StringClass { encoding: Encoding::Utf8 })));
-                ops.push(FieldOp::DataLocString { offset: f.offset, rel: f.kind == FieldKind::RelLocString });
+                members.push((
+                    name,
+                    FieldClass::String(rttng_ctf::ir::StringClass {
+                        encoding: Encoding::Utf8,
+                    }),
+                ));
+                ops.push(FieldOp::DataLocString {
+                    offset: f.offset,
+                    rel: f.kind == FieldKind::RelLocString,
+                });
             }
             FieldKind::DataLocBytes => {
                 let len_name = format!("_{name}_length");
@@ -192,7 +246,13 @@ pub fn plan_event(fmt: &EventFormat) -> EventPlan {
     EventPlan {
         ftrace_name: format!("{}:{}", fmt.system, fmt.name),
         ctf_name: lttng_event_name(&fmt.system, &fmt.name),
-        fields: struct_class(members.iter().map(|(n, c)| (n.as_str(), c.clone())).collect(), 1),
+        fields: struct_class(
+            members
+                .iter()
+                .map(|(n, c)| (n.as_str(), c.clone()))
+                .collect(),
+            1,
+        ),
         ops,
         names,
         pointers,
@@ -231,14 +291,22 @@ pub fn data_loc<'a>(data: &'a [u8], field_offset: u32, rel: bool) -> &'a [u8] {
 
 /// The bytes of a C string: up to the first NUL, at most [`MAX_STRING_BYTES`].
 pub fn c_str(bytes: &[u8]) -> &[u8] {
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len()).min(MAX_STRING_BYTES);
+    let end = bytes
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(bytes.len())
+        .min(MAX_STRING_BYTES);
     &bytes[..end]
 }
 
 /// Read an integer op's value as i128 (for callers that show values, like `rttng trace`).
 pub fn read_int(data: &[u8], offset: u32, src_bytes: u32, out_bits: u32, signed: bool) -> i128 {
     let v = read_le(data, offset, src_bytes);
-    let v = if out_bits < 64 { v & ((1u64 << out_bits) - 1) } else { v };
+    let v = if out_bits < 64 {
+        v & ((1u64 << out_bits) - 1)
+    } else {
+        v
+    };
     if signed {
         i128::from(sign_extend(v, out_bits))
     } else {
@@ -251,12 +319,21 @@ pub fn read_int(data: &[u8], offset: u32, src_bytes: u32, out_bits: u32, signed:
 pub fn write_payload(w: &mut BitWriter, ops: &[FieldOp], data: &[u8]) {
     for op in ops {
         match *op {
-            FieldOp::Int { offset, src_bytes, out_bits, signed } => {
+            FieldOp::Int {
+                offset,
+                src_bytes,
+                out_bits,
+                signed,
+            } => {
                 let v = read_le(data, offset, src_bytes);
                 if signed {
                     w.write_sint(sign_extend(v, out_bits), out_bits, LE);
                 } else {
-                    let v = if out_bits < 64 { v & ((1u64 << out_bits) - 1) } else { v };
+                    let v = if out_bits < 64 {
+                        v & ((1u64 << out_bits) - 1)
+                    } else {
+                        v
+                    };
                     w.write_uint(v, out_bits, LE);
                 }
             }
@@ -277,7 +354,12 @@ pub fn write_payload(w: &mut BitWriter, ops: &[FieldOp], data: &[u8]) {
                     w.write_bytes(&vec![0u8; len as usize - n]);
                 }
             }
-            FieldOp::IntArray { offset, count, elem_bytes, signed } => {
+            FieldOp::IntArray {
+                offset,
+                count,
+                elem_bytes,
+                signed,
+            } => {
                 for i in 0..count {
                     let v = read_le(data, offset + i * elem_bytes, elem_bytes);
                     if signed {
@@ -325,9 +407,10 @@ impl ContextKind {
         let class = match self {
             ContextKind::Pid | ContextKind::Tid => FieldClass::Integer(int_class(32, true, false)),
             ContextKind::CpuId => FieldClass::Integer(int_class(32, false, false)),
-            ContextKind::Procname => {
-                FieldClass::Array(ArrayClass { element: Box::new(text_elem()), length: PROCNAME_BYTES as u64 })
-            }
+            ContextKind::Procname => FieldClass::Array(ArrayClass {
+                element: Box::new(text_elem()),
+                length: PROCNAME_BYTES as u64,
+            }),
         };
         (format!("_{}", self.name()), class)
     }
@@ -367,10 +450,22 @@ mod tests {
 
     #[test]
     fn lttng_names() {
-        assert_eq!(lttng_event_name("syscalls", "sys_enter_openat"), "syscall_entry_openat");
-        assert_eq!(lttng_event_name("syscalls", "sys_exit_openat"), "syscall_exit_openat");
-        assert_eq!(lttng_event_name("irq", "softirq_entry"), "irq_softirq_entry");
-        assert_eq!(lttng_event_name("irq", "irq_handler_entry"), "irq_handler_entry");
+        assert_eq!(
+            lttng_event_name("syscalls", "sys_enter_openat"),
+            "syscall_entry_openat"
+        );
+        assert_eq!(
+            lttng_event_name("syscalls", "sys_exit_openat"),
+            "syscall_exit_openat"
+        );
+        assert_eq!(
+            lttng_event_name("irq", "softirq_entry"),
+            "irq_softirq_entry"
+        );
+        assert_eq!(
+            lttng_event_name("irq", "irq_handler_entry"),
+            "irq_handler_entry"
+        );
         assert_eq!(lttng_event_name("sched", "sched_switch"), "sched_switch");
         assert_eq!(lttng_field_name("sched", "next_pid"), "next_tid");
         assert_eq!(lttng_field_name("kmem", "pid"), "pid");
@@ -385,9 +480,24 @@ mod tests {
         assert_eq!(
             p.ops,
             vec![
-                FieldOp::Int { offset: 16, src_bytes: 8, out_bits: 32, signed: true },
-                FieldOp::Int { offset: 24, src_bytes: 8, out_bits: 64, signed: false },
-                FieldOp::Int { offset: 32, src_bytes: 8, out_bits: 16, signed: false },
+                FieldOp::Int {
+                    offset: 16,
+                    src_bytes: 8,
+                    out_bits: 32,
+                    signed: true
+                },
+                FieldOp::Int {
+                    offset: 24,
+                    src_bytes: 8,
+                    out_bits: 64,
+                    signed: false
+                },
+                FieldOp::Int {
+                    offset: 32,
+                    src_bytes: 8,
+                    out_bits: 16,
+                    signed: false
+                },
             ]
         );
         let mut rec = vec![0u8; 40];

@@ -50,7 +50,10 @@ impl Drain {
         observer: Option<PageObserver>,
     ) -> Result<Drain, KernelError> {
         if page_bytes == 0 || page_bytes > MAX_PAGE_BYTES {
-            return Err(KernelError::BadConfig { what: "ring-buffer page size", value: page_bytes as u64 });
+            return Err(KernelError::BadConfig {
+                what: "ring-buffer page size",
+                value: page_bytes as u64,
+            });
         }
         let pipe = std::fs::OpenOptions::new()
             .read(true)
@@ -68,7 +71,11 @@ impl Drain {
             .name(format!("rttng-drain-{cpu}"))
             .spawn(move || run(cpu, pipe, spool, page_bytes, observer, &stop2))
             .map_err(|source| KernelError::Drain { cpu, source })?;
-        Ok(Drain { cpu, stop, handle: Some(handle) })
+        Ok(Drain {
+            cpu,
+            stop,
+            handle: Some(handle),
+        })
     }
 
     /// Ask the thread to empty the buffer and finish, and wait for it. Call after tracing is off.

@@ -11,7 +11,10 @@ pub enum KernelError {
     /// tracefs is not mounted and could not be mounted.
     NoTracefs { source: std::io::Error },
     /// A tracefs (or output) file operation failed.
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The caller is not allowed to use the kernel domain.
     PermissionDenied { path: PathBuf },
     /// A name that cannot become a tracefs instance name or a file name.
@@ -25,46 +28,76 @@ pub enum KernelError {
     /// A system call name with no tracepoint.
     NoSuchSyscall { name: String },
     /// A `format` file could not be parsed.
-    Format { path: PathBuf, line: usize, reason: &'static str },
+    Format {
+        path: PathBuf,
+        line: usize,
+        reason: &'static str,
+    },
     /// `events/header_page` or `header_event` describes a layout this parser does not know.
     UnsupportedHeader { path: PathBuf, reason: &'static str },
     /// A context this tracer cannot record from tracefs.
     UnsupportedContext { context: String },
     /// The operation needs a state the session is not in (e.g. enabling while running).
-    WrongState { operation: &'static str, state: &'static str },
+    WrongState {
+        operation: &'static str,
+        state: &'static str,
+    },
     /// A configuration value out of range.
     BadConfig { what: &'static str, value: u64 },
     /// `--function` or `--probe` was asked for; the text says what the kernel allows.
-    Unavailable { feature: &'static str, reason: String },
+    Unavailable {
+        feature: &'static str,
+        reason: String,
+    },
     /// A drain thread failed.
     Drain { cpu: u32, source: std::io::Error },
     /// Building the CTF trace failed.
-    Ctf { stream: String, source: rttng_ctf::writer::WriteError },
+    Ctf {
+        stream: String,
+        source: rttng_ctf::writer::WriteError,
+    },
 }
 
 impl std::fmt::Display for KernelError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            KernelError::NoTracefs { source } => write!(f, "tracefs is not mounted and mounting it failed: {source}"),
+            KernelError::NoTracefs { source } => {
+                write!(f, "tracefs is not mounted and mounting it failed: {source}")
+            }
             KernelError::Io { path, source } => write!(f, "{}: {source}", path.display()),
             KernelError::PermissionDenied { path } => write!(
                 f,
                 "{}: permission denied (the kernel domain needs root or the `tracing` group)",
                 path.display()
             ),
-            KernelError::BadName { name } => write!(f, "invalid name {name:?} (use letters, digits, `_`, `-` and `.`)"),
-            KernelError::ChannelExists { channel } => write!(f, "channel {channel:?} already exists"),
+            KernelError::BadName { name } => write!(
+                f,
+                "invalid name {name:?} (use letters, digits, `_`, `-` and `.`)"
+            ),
+            KernelError::ChannelExists { channel } => {
+                write!(f, "channel {channel:?} already exists")
+            }
             KernelError::NoSuchChannel { channel } => write!(f, "no channel {channel:?}"),
-            KernelError::NoSuchEvent { pattern } => write!(f, "no kernel tracepoint matches {pattern:?}"),
+            KernelError::NoSuchEvent { pattern } => {
+                write!(f, "no kernel tracepoint matches {pattern:?}")
+            }
             KernelError::NoSuchSyscall { name } => write!(f, "no system call named {name:?}"),
-            KernelError::Format { path, line, reason } => write!(f, "{}:{line}: {reason}", path.display()),
-            KernelError::UnsupportedHeader { path, reason } => write!(f, "{}: {reason}", path.display()),
+            KernelError::Format { path, line, reason } => {
+                write!(f, "{}:{line}: {reason}", path.display())
+            }
+            KernelError::UnsupportedHeader { path, reason } => {
+                write!(f, "{}: {reason}", path.display())
+            }
             KernelError::UnsupportedContext { context } => {
                 write!(f, "context {context:?} is not available in the kernel domain without a kernel module")
             }
-            KernelError::WrongState { operation, state } => write!(f, "cannot {operation} while the session is {state}"),
+            KernelError::WrongState { operation, state } => {
+                write!(f, "cannot {operation} while the session is {state}")
+            }
             KernelError::BadConfig { what, value } => write!(f, "invalid {what}: {value}"),
-            KernelError::Unavailable { feature, reason } => write!(f, "{feature} is unavailable: {reason}"),
+            KernelError::Unavailable { feature, reason } => {
+                write!(f, "{feature} is unavailable: {reason}")
+            }
             KernelError::Drain { cpu, source } => write!(f, "draining cpu {cpu}: {source}"),
             KernelError::Ctf { stream, source } => write!(f, "writing stream {stream}: {source}"),
         }
@@ -74,9 +107,9 @@ impl std::fmt::Display for KernelError {
 impl std::error::Error for KernelError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            KernelError::NoTracefs { source } | KernelError::Io { source, .. } | KernelError::Drain { source, .. } => {
-                Some(source)
-            }
+            KernelError::NoTracefs { source }
+            | KernelError::Io { source, .. }
+            | KernelError::Drain { source, .. } => Some(source),
             KernelError::Ctf { source, .. } => Some(source),
             _ => None,
         }

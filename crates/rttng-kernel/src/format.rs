@@ -76,7 +76,11 @@ impl EventFormat {
 
     /// The smallest record length that holds every fixed field.
     pub fn fixed_len(&self) -> u32 {
-        self.fields.iter().map(|f| f.offset + f.size).max().unwrap_or(0)
+        self.fields
+            .iter()
+            .map(|f| f.offset + f.size)
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -91,19 +95,31 @@ pub fn parse_format(system: &str, text: &str) -> Result<EventFormat, FormatError
     for (i, raw) in text.lines().enumerate() {
         let line_no = i + 1;
         if i >= MAX_FORMAT_LINES {
-            return Err(FormatError { line: line_no, reason: "too many lines" });
+            return Err(FormatError {
+                line: line_no,
+                reason: "too many lines",
+            });
         }
         let line = raw.trim();
         if let Some(rest) = line.strip_prefix("name:") {
             name = Some(rest.trim().to_string());
         } else if let Some(rest) = line.strip_prefix("ID:") {
-            let v: u16 = rest.trim().parse().map_err(|_| FormatError { line: line_no, reason: "bad event id" })?;
+            let v: u16 = rest.trim().parse().map_err(|_| FormatError {
+                line: line_no,
+                reason: "bad event id",
+            })?;
             id = Some(v);
         } else if line.starts_with("field:") {
             if fields.len() >= MAX_FIELDS {
-                return Err(FormatError { line: line_no, reason: "too many fields" });
+                return Err(FormatError {
+                    line: line_no,
+                    reason: "too many fields",
+                });
             }
-            let mut f = parse_field_line(line, true).map_err(|reason| FormatError { line: line_no, reason })?;
+            let mut f = parse_field_line(line, true).map_err(|reason| FormatError {
+                line: line_no,
+                reason,
+            })?;
             f.common = in_common && f.name.starts_with("common_");
             seen_field = true;
             fields.push(f);
@@ -113,9 +129,20 @@ pub fn parse_format(system: &str, text: &str) -> Result<EventFormat, FormatError
             break;
         }
     }
-    let name = name.ok_or(FormatError { line: 1, reason: "no name line" })?;
-    let id = id.ok_or(FormatError { line: 2, reason: "no ID line" })?;
-    Ok(EventFormat { system: system.to_string(), name, id, fields })
+    let name = name.ok_or(FormatError {
+        line: 1,
+        reason: "no name line",
+    })?;
+    let id = id.ok_or(FormatError {
+        line: 2,
+        reason: "no ID line",
+    })?;
+    Ok(EventFormat {
+        system: system.to_string(),
+        name,
+        id,
+        fields,
+    })
 }
 
 /// `field:TYPE NAME[N];\toffset:O;\tsize:S;\tsigned:B;`
@@ -139,7 +166,10 @@ fn parse_field_line(line: &str, strict: bool) -> Result<FormatField, &'static st
     let decl = decl.ok_or("no field declaration")?;
     let offset = offset.ok_or("no offset")?;
     let size = size.ok_or("no size")?;
-    if offset.checked_add(size).is_none_or(|end| end > MAX_RECORD_BYTES) {
+    if offset
+        .checked_add(size)
+        .is_none_or(|end| end > MAX_RECORD_BYTES)
+    {
         return Err("field beyond the largest record");
     }
     // Split "TYPE NAME[N]" at the last identifier.
@@ -150,7 +180,11 @@ fn parse_field_line(line: &str, strict: bool) -> Result<FormatField, &'static st
     let (name, array_len) = match name_part.find('[') {
         Some(b) => {
             let inner = name_part[b + 1..].trim_end_matches(']');
-            let len = if inner.is_empty() { None } else { Some(inner.parse::<u32>().map_err(|_| "bad array length")?) };
+            let len = if inner.is_empty() {
+                None
+            } else {
+                Some(inner.parse::<u32>().map_err(|_| "bad array length")?)
+            };
             (&name_part[..b], Some(len))
         }
         None => (name_part, None),
@@ -159,7 +193,10 @@ fn parse_field_line(line: &str, strict: bool) -> Result<FormatField, &'static st
         return Err("bad field name");
     }
     let is_char = |t: &str| {
-        let t = t.trim_start_matches("const ").trim_start_matches("unsigned ").trim_start_matches("signed ");
+        let t = t
+            .trim_start_matches("const ")
+            .trim_start_matches("unsigned ")
+            .trim_start_matches("signed ");
         t == "char" || t == "u8" || t == "__u8" || t == "s8"
     };
     let (c_type, kind) = if let Some(t) = type_part.strip_prefix("__data_loc") {
@@ -168,7 +205,14 @@ fn parse_field_line(line: &str, strict: bool) -> Result<FormatField, &'static st
         if size != 4 {
             return Err("__data_loc field is not 4 bytes");
         }
-        (t.to_string(), if is_char(elem) { FieldKind::DataLocString } else { FieldKind::DataLocBytes })
+        (
+            t.to_string(),
+            if is_char(elem) {
+                FieldKind::DataLocString
+            } else {
+                FieldKind::DataLocBytes
+            },
+        )
     } else if let Some(t) = type_part.strip_prefix("__rel_loc") {
         let t = t.trim();
         if size != 4 {
@@ -179,7 +223,9 @@ fn parse_field_line(line: &str, strict: bool) -> Result<FormatField, &'static st
         match array_len {
             // `type name[]` outside data_loc: a zero-length tail; keep it as bytes of size 0.
             Some(None) => (type_part.to_string(), FieldKind::IntArray { len: 0 }),
-            Some(Some(len)) if is_char(type_part) && len == size => (type_part.to_string(), FieldKind::CharArray { len }),
+            Some(Some(len)) if is_char(type_part) && len == size => {
+                (type_part.to_string(), FieldKind::CharArray { len })
+            }
             Some(Some(len)) => {
                 if len == 0 || size % len != 0 || !matches!(size / len, 1 | 2 | 4 | 8) {
                     return Err("array elements of an unsupported size");
@@ -194,7 +240,15 @@ fn parse_field_line(line: &str, strict: bool) -> Result<FormatField, &'static st
             }
         }
     };
-    Ok(FormatField { name: name.to_string(), c_type, offset, size, signed, kind, common: false })
+    Ok(FormatField {
+        name: name.to_string(),
+        c_type,
+        offset,
+        size,
+        signed,
+        kind,
+        common: false,
+    })
 }
 
 /// Where the parts of a ring-buffer page are, from `events/header_page`.
@@ -225,8 +279,13 @@ pub fn parse_header_page(text: &str) -> Result<PageLayout, FormatError> {
         if !line.starts_with("field:") {
             continue;
         }
-        let f = parse_field_line(&line.replacen("field: ", "field:", 1), false)
-            .map_err(|reason| FormatError { line: i + 1, reason })?;
+        let f =
+            parse_field_line(&line.replacen("field: ", "field:", 1), false).map_err(|reason| {
+                FormatError {
+                    line: i + 1,
+                    reason,
+                }
+            })?;
         match f.name.as_str() {
             "timestamp" => ts = Some(f),
             "commit" => commit = Some(f),
@@ -235,10 +294,16 @@ pub fn parse_header_page(text: &str) -> Result<PageLayout, FormatError> {
         }
     }
     let (Some(ts), Some(commit), Some(data)) = (ts, commit, data) else {
-        return Err(FormatError { line: 1, reason: "header_page lacks timestamp, commit or data" });
+        return Err(FormatError {
+            line: 1,
+            reason: "header_page lacks timestamp, commit or data",
+        });
     };
     if ts.size != 8 || !matches!(commit.size, 4 | 8) {
-        return Err(FormatError { line: 1, reason: "unexpected timestamp or commit size" });
+        return Err(FormatError {
+            line: 1,
+            reason: "unexpected timestamp or commit size",
+        });
     }
     Ok(PageLayout {
         timestamp_offset: ts.offset,
@@ -252,7 +317,10 @@ pub fn parse_header_page(text: &str) -> Result<PageLayout, FormatError> {
 /// Check `events/header_event` describes the compressed 5/27-bit event header with the
 /// padding/extend/timestamp type values this parser implements.
 pub fn check_header_event(text: &str) -> Result<(), FormatError> {
-    let has = |needle: &str| text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") == needle);
+    let has = |needle: &str| {
+        text.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") == needle)
+    };
     let wanted = [
         "type_len : 5 bits",
         "time_delta : 27 bits",
@@ -262,7 +330,10 @@ pub fn check_header_event(text: &str) -> Result<(), FormatError> {
     ];
     for (i, w) in wanted.iter().enumerate() {
         if !has(w) {
-            return Err(FormatError { line: i + 1, reason: "header_event differs from the 5/27-bit compressed header" });
+            return Err(FormatError {
+                line: i + 1,
+                reason: "header_event differs from the 5/27-bit compressed header",
+            });
         }
     }
     Ok(())
@@ -284,7 +355,10 @@ mod tests {
         let comm = f.field("prev_comm").expect("prev_comm");
         assert_eq!(comm.kind, FieldKind::CharArray { len: 16 });
         assert!(!comm.common);
-        assert_eq!(f.field("prev_state").map(|x| (x.offset, x.size)), Some((32, 8)));
+        assert_eq!(
+            f.field("prev_state").map(|x| (x.offset, x.size)),
+            Some((32, 8))
+        );
         assert_eq!(f.fixed_len(), 40);
     }
 
@@ -312,7 +386,15 @@ mod tests {
     fn header_page_of_this_kernel_family() {
         let t = "\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n\tfield: local_t commit;\toffset:8;\tsize:8;\tsigned:1;\n\tfield: int overwrite;\toffset:8;\tsize:1;\tsigned:1;\n\tfield: char data;\toffset:16;\tsize:4080;\tsigned:0;\n";
         let p = parse_header_page(t).expect("parses");
-        assert_eq!((p.commit_offset, p.commit_size, p.data_offset, p.page_bytes()), (8, 8, 16, 4096));
+        assert_eq!(
+            (
+                p.commit_offset,
+                p.commit_size,
+                p.data_offset,
+                p.page_bytes()
+            ),
+            (8, 8, 16, 4096)
+        );
         let e = "# compressed entry header\n\ttype_len    :    5 bits\n\ttime_delta  :   27 bits\n\tarray       :   32 bits\n\n\tpadding     : type == 29\n\ttime_extend : type == 30\n\ttime_stamp : type == 31\n";
         assert!(check_header_event(e).is_ok());
         assert!(check_header_event("type_len : 6 bits").is_err());

@@ -21,7 +21,9 @@ pub mod tracefs;
 
 pub use drain::PageObserver;
 pub use error::KernelError;
-pub use session::{ChannelConfig, ClockSpec, Context, FormatTable, KernelSession, StopReport, Syscalls};
+pub use session::{
+    ChannelConfig, ClockSpec, Context, FormatTable, KernelSession, StopReport, Syscalls,
+};
 pub use tracefs::{check_function_tracing, check_kprobes, cleanup_stale_instances, Tracefs};
 
 /// Every tracepoint as `system:event`, as `available_events` lists them.

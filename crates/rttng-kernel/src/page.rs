@@ -46,7 +46,10 @@ pub struct RawRecord<'a> {
 impl RawRecord<'_> {
     /// The event type id (`common_type`), if the record holds one.
     pub fn type_id(&self) -> Option<u16> {
-        Some(u16::from_le_bytes([*self.data.first()?, *self.data.get(1)?]))
+        Some(u16::from_le_bytes([
+            *self.data.first()?,
+            *self.data.get(1)?,
+        ]))
     }
 }
 
@@ -72,7 +75,8 @@ fn u64_at(b: &[u8], off: usize) -> Option<u64> {
 /// Read the page header.
 pub fn page_info(layout: &PageLayout, page: &[u8]) -> Result<PageInfo, PageError> {
     let bad = |offset, reason| PageError { offset, reason };
-    let timestamp = u64_at(page, layout.timestamp_offset as usize).ok_or(bad(0, "page shorter than its header"))?;
+    let timestamp = u64_at(page, layout.timestamp_offset as usize)
+        .ok_or(bad(0, "page shorter than its header"))?;
     let co = layout.commit_offset as usize;
     let commit = if layout.commit_size == 8 {
         u64_at(page, co)
@@ -89,12 +93,20 @@ pub fn page_info(layout: &PageLayout, page: &[u8]) -> Result<PageInfo, PageError
         None
     } else if commit & MISSED_STORED != 0 {
         let at = data_start + data_len;
-        let n = if layout.commit_size == 8 { u64_at(page, at) } else { u32_at(page, at).map(u64::from) };
+        let n = if layout.commit_size == 8 {
+            u64_at(page, at)
+        } else {
+            u32_at(page, at).map(u64::from)
+        };
         Some(n.unwrap_or(u64::MAX))
     } else {
         Some(u64::MAX)
     };
-    Ok(PageInfo { timestamp, data_len, missed })
+    Ok(PageInfo {
+        timestamp,
+        data_len,
+        missed,
+    })
 }
 
 /// Parse every record of `page`, calling `each` in order. Returns the page info.
@@ -110,7 +122,10 @@ pub fn parse_page<'a>(
     let mut pos = start;
     // Each step consumes at least 4 bytes, so the loop is bounded by the page length.
     while pos + 4 <= end {
-        let bad = |reason| PageError { offset: pos, reason };
+        let bad = |reason| PageError {
+            offset: pos,
+            reason,
+        };
         let word = u32_at(page, pos).ok_or(bad("truncated event header"))?;
         let type_len = word & 0x1f;
         let delta = u64::from(word >> 5);
@@ -121,7 +136,9 @@ pub fn parse_page<'a>(
                 }
                 let len = u32_at(page, pos + 4).ok_or(bad("truncated padding"))? as usize;
                 ts = ts.wrapping_add(delta);
-                pos = pos.checked_add(4 + len).ok_or(bad("padding length overflows"))?;
+                pos = pos
+                    .checked_add(4 + len)
+                    .ok_or(bad("padding length overflows"))?;
             }
             TYPE_TIME_EXTEND => {
                 let hi = u64::from(u32_at(page, pos + 4).ok_or(bad("truncated time extend"))?);
@@ -146,7 +163,10 @@ pub fn parse_page<'a>(
                     return Err(bad("record beyond the page data"));
                 }
                 ts = ts.wrapping_add(delta);
-                each(RawRecord { timestamp: ts, data: &page[data_start..data_end] });
+                each(RawRecord {
+                    timestamp: ts,
+                    data: &page[data_start..data_end],
+                });
                 pos = data_start + ((len - 4 + 3) & !3);
             }
             n => {
@@ -156,7 +176,10 @@ pub fn parse_page<'a>(
                     return Err(bad("record beyond the page data"));
                 }
                 ts = ts.wrapping_add(delta);
-                each(RawRecord { timestamp: ts, data: &page[data_start..data_end] });
+                each(RawRecord {
+                    timestamp: ts,
+                    data: &page[data_start..data_end],
+                });
                 pos = data_end;
             }
         }
@@ -169,7 +192,13 @@ mod tests {
     use super::*;
 
     fn layout() -> PageLayout {
-        PageLayout { timestamp_offset: 0, commit_offset: 8, commit_size: 8, data_offset: 16, data_size: 4080 }
+        PageLayout {
+            timestamp_offset: 0,
+            commit_offset: 8,
+            commit_size: 8,
+            data_offset: 16,
+            data_size: 4080,
+        }
     }
 
     fn header(type_len: u32, delta: u32) -> [u8; 4] {
@@ -201,11 +230,21 @@ mod tests {
         d.extend_from_slice(&[2, 0, 0, 0]);
         let p = page(1000, 0, &d);
         let mut got = Vec::new();
-        let info = parse_page(&layout(), &p, |r| got.push((r.timestamp, r.data.len(), r.type_id()))).expect("parses");
+        let info = parse_page(&layout(), &p, |r| {
+            got.push((r.timestamp, r.data.len(), r.type_id()))
+        })
+        .expect("parses");
         assert_eq!(info.missed, None);
         let t1 = 1010;
         let t2 = t1 + (1u64 << 27) + 5 + 7;
-        assert_eq!(got, vec![(t1, 8, Some(1)), (t2, 200, Some(0x1111)), (t2 + 3 + 1, 4, Some(2))]);
+        assert_eq!(
+            got,
+            vec![
+                (t1, 8, Some(1)),
+                (t2, 200, Some(0x1111)),
+                (t2 + 3 + 1, 4, Some(2))
+            ]
+        );
     }
 
     #[test]
@@ -230,7 +269,10 @@ mod tests {
         p[16..24].copy_from_slice(&42u64.to_le_bytes());
         assert_eq!(page_info(&layout(), &p).map(|i| i.missed), Ok(Some(42)));
         let p = page(0, MISSED_EVENTS, &[]);
-        assert_eq!(page_info(&layout(), &p).map(|i| i.missed), Ok(Some(u64::MAX)));
+        assert_eq!(
+            page_info(&layout(), &p).map(|i| i.missed),
+            Ok(Some(u64::MAX))
+        );
     }
 
     #[test]

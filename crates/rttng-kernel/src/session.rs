@@ -15,11 +15,13 @@ use rttng_ctf::emit::{emit_metadata, packetize_metadata};
 use rttng_ctf::index::{encode_index, IndexVersion};
 use rttng_ctf::ir::{ClockClass, FieldClass, Metadata};
 use rttng_ctf::writer::{
-    event_class, kernel_env, monotonic_clock, struct_class, EventHeaderKind, HeaderForm, LttngLayout, PacketOpen,
-    PacketSize, StreamWriter,
+    event_class, kernel_env, monotonic_clock, struct_class, EventHeaderKind, HeaderForm,
+    LttngLayout, PacketOpen, PacketSize, StreamWriter,
 };
 
-use crate::convert::{plan_event, write_context, write_payload, ContextKind, ContextValues, EventPlan};
+use crate::convert::{
+    plan_event, write_context, write_payload, ContextKind, ContextValues, EventPlan,
+};
 use crate::drain::{Drain, PageObserver};
 use crate::error::{io_err, KernelError};
 use crate::format::{EventFormat, PageLayout};
@@ -52,7 +54,10 @@ pub struct ClockSpec {
 impl ClockSpec {
     /// A tracefs clock and the CTF clock class of its values (e.g. from `rttng-clock`).
     pub fn new(trace_clock: &str, ctf: ClockClass) -> ClockSpec {
-        ClockSpec { trace_clock: trace_clock.to_string(), ctf }
+        ClockSpec {
+            trace_clock: trace_clock.to_string(),
+            ctf,
+        }
     }
 
     /// The clock every rttng domain shares (`rttng-clock`): `x86-tsc` with the TSC frequency
@@ -60,7 +65,10 @@ impl ClockSpec {
     /// [`ClockSpec::monotonic`] if the parameters cannot be derived.
     pub fn shared() -> ClockSpec {
         match rttng_clock::ClockParams::detect() {
-            Ok(p) => ClockSpec { trace_clock: p.source.tracefs_clock().to_string(), ctf: p.clock_class() },
+            Ok(p) => ClockSpec {
+                trace_clock: p.source.tracefs_clock().to_string(),
+                ctf: p.clock_class(),
+            },
             Err(_) => ClockSpec::monotonic(),
         }
     }
@@ -217,7 +225,11 @@ impl std::fmt::Debug for KernelSession {
 impl KernelSession {
     /// Create a session writing to `out_dir/kernel`, with a first channel and the clock shared
     /// with user space ([`ClockSpec::shared`]).
-    pub fn create(name: &str, out_dir: &Path, config: ChannelConfig) -> Result<KernelSession, KernelError> {
+    pub fn create(
+        name: &str,
+        out_dir: &Path,
+        config: ChannelConfig,
+    ) -> Result<KernelSession, KernelError> {
         Self::create_with_clock(name, out_dir, config, ClockSpec::shared())
     }
 
@@ -262,26 +274,41 @@ impl KernelSession {
 
     /// Names of the tracefs instances of this session.
     pub fn instance_names(&self) -> Vec<String> {
-        self.channels.iter().map(|c| c.instance.name().to_string()).collect()
+        self.channels
+            .iter()
+            .map(|c| c.instance.name().to_string())
+            .collect()
     }
 
     /// `enable-channel -k`: a new tracefs instance with its buffer size and mode.
     pub fn add_channel(&mut self, config: ChannelConfig) -> Result<(), KernelError> {
         check_name(&config.name)?;
         if self.channels.iter().any(|c| c.config.name == config.name) {
-            return Err(KernelError::ChannelExists { channel: config.name });
+            return Err(KernelError::ChannelExists {
+                channel: config.name,
+            });
         }
         if self.state == State::Running {
-            return Err(KernelError::WrongState { operation: "add a channel", state: "running" });
+            return Err(KernelError::WrongState {
+                operation: "add a channel",
+                state: "running",
+            });
         }
         let total = config.subbuf_bytes.saturating_mul(config.subbuf_count);
-        if config.subbuf_bytes == 0 || config.subbuf_count == 0 || total > MAX_BUFFER_BYTES_PER_CPU {
-            return Err(KernelError::BadConfig { what: "per-cpu buffer bytes", value: total });
+        if config.subbuf_bytes == 0 || config.subbuf_count == 0 || total > MAX_BUFFER_BYTES_PER_CPU
+        {
+            return Err(KernelError::BadConfig {
+                what: "per-cpu buffer bytes",
+                value: total,
+            });
         }
         let instance = Instance::create(&self.tracefs, &instance_name(&self.name, &config.name))?;
         instance.write("trace_clock", &self.clock.trace_clock)?;
         instance.write("buffer_size_kb", &total.div_ceil(1024).to_string())?;
-        instance.write("options/overwrite", if config.overwrite { "1" } else { "0" })?;
+        instance.write(
+            "options/overwrite",
+            if config.overwrite { "1" } else { "0" },
+        )?;
         let cpus = instance.cpus()?;
         self.channels.push(Channel {
             config,
@@ -299,10 +326,17 @@ impl KernelSession {
         self.channels
             .iter_mut()
             .find(|c| c.config.name == channel)
-            .ok_or_else(|| KernelError::NoSuchChannel { channel: channel.to_string() })
+            .ok_or_else(|| KernelError::NoSuchChannel {
+                channel: channel.to_string(),
+            })
     }
 
-    fn enable_one(&mut self, channel: &str, system: &str, event: &str) -> Result<bool, KernelError> {
+    fn enable_one(
+        &mut self,
+        channel: &str,
+        system: &str,
+        event: &str,
+    ) -> Result<bool, KernelError> {
         let fmt = Arc::new(self.tracefs.event_format(system, event)?);
         let ch = self.channel_mut(channel)?;
         if ch.events.iter().any(|(s, e)| s == system && e == event) {
@@ -310,7 +344,10 @@ impl KernelSession {
             return Ok(false);
         }
         if ch.events.len() >= MAX_EVENT_CLASSES {
-            return Err(KernelError::BadConfig { what: "event classes in a channel", value: ch.events.len() as u64 });
+            return Err(KernelError::BadConfig {
+                what: "event classes in a channel",
+                value: ch.events.len() as u64,
+            });
         }
         ch.instance.set_event(system, event, true)?;
         ch.events.push((system.to_string(), event.to_string()));
@@ -321,47 +358,70 @@ impl KernelSession {
     /// `enable-event -k PATTERN`: every tracepoint whose name (`sched_switch`), ftrace name
     /// (`sched:sched_switch`) or lttng-modules name matches the `*` glob. `*` (`-a`) enables every
     /// tracepoint except the system call ones. Returns the ftrace names enabled.
-    pub fn enable_tracepoints(&mut self, channel: &str, pattern: &str) -> Result<Vec<String>, KernelError> {
+    pub fn enable_tracepoints(
+        &mut self,
+        channel: &str,
+        pattern: &str,
+    ) -> Result<Vec<String>, KernelError> {
         let mut enabled = Vec::new();
         for (system, event) in self.tracefs.available_events()? {
             let explicit_system = pattern.contains(':');
-            if !explicit_system && matches!(system.as_str(), "syscalls" | "raw_syscalls" | "ftrace") {
+            if !explicit_system && matches!(system.as_str(), "syscalls" | "raw_syscalls" | "ftrace")
+            {
                 continue;
             }
             let full = format!("{system}:{event}");
             let lttng = crate::convert::lttng_event_name(&system, &event);
-            if glob_match(pattern, &full) || (!explicit_system && (glob_match(pattern, &event) || glob_match(pattern, &lttng))) {
+            if glob_match(pattern, &full)
+                || (!explicit_system
+                    && (glob_match(pattern, &event) || glob_match(pattern, &lttng)))
+            {
                 self.enable_one(channel, &system, &event)?;
                 enabled.push(full);
             }
         }
         if enabled.is_empty() {
-            return Err(KernelError::NoSuchEvent { pattern: pattern.to_string() });
+            return Err(KernelError::NoSuchEvent {
+                pattern: pattern.to_string(),
+            });
         }
         Ok(enabled)
     }
 
     /// `disable-event -k PATTERN` (same matching as enable). Returns the ftrace names disabled.
-    pub fn disable_tracepoints(&mut self, channel: &str, pattern: &str) -> Result<Vec<String>, KernelError> {
+    pub fn disable_tracepoints(
+        &mut self,
+        channel: &str,
+        pattern: &str,
+    ) -> Result<Vec<String>, KernelError> {
         let ch = self.channel_mut(channel)?;
         let mut disabled = Vec::new();
         for (system, event) in &ch.events {
             let full = format!("{system}:{event}");
             let lttng = crate::convert::lttng_event_name(system, event);
-            if glob_match(pattern, &full) || glob_match(pattern, event) || glob_match(pattern, &lttng) {
+            if glob_match(pattern, &full)
+                || glob_match(pattern, event)
+                || glob_match(pattern, &lttng)
+            {
                 ch.instance.set_event(system, event, false)?;
                 disabled.push(full);
             }
         }
         if disabled.is_empty() {
-            return Err(KernelError::NoSuchEvent { pattern: pattern.to_string() });
+            return Err(KernelError::NoSuchEvent {
+                pattern: pattern.to_string(),
+            });
         }
         Ok(disabled)
     }
 
     /// `enable-event -k --syscall NAME… | -a`: the entry and exit tracepoints of each system call.
     /// Returns the system call names enabled.
-    pub fn enable_syscalls(&mut self, channel: &str, which: &Syscalls) -> Result<Vec<String>, KernelError> {
+    pub fn enable_syscalls(
+        &mut self,
+        channel: &str,
+        which: &Syscalls,
+    ) -> Result<Vec<String>, KernelError> {
         let all = self.tracefs.syscalls()?;
         let names: Vec<String> = match which {
             Syscalls::All => all,
@@ -380,7 +440,11 @@ impl KernelSession {
         for n in &names {
             self.enable_one(channel, "syscalls", &format!("sys_enter_{n}"))?;
             // A few system calls (exit, exit_group) have an entry but no exit tracepoint.
-            if self.tracefs.path(&format!("events/syscalls/sys_exit_{n}")).is_dir() {
+            if self
+                .tracefs
+                .path(&format!("events/syscalls/sys_exit_{n}"))
+                .is_dir()
+            {
                 self.enable_one(channel, "syscalls", &format!("sys_exit_{n}"))?;
             }
         }
@@ -394,10 +458,17 @@ impl KernelSession {
             Context::Tid => ContextKind::Tid,
             Context::Procname => ContextKind::Procname,
             Context::CpuId => ContextKind::CpuId,
-            Context::Prio => return Err(KernelError::UnsupportedContext { context: "prio".to_string() }),
+            Context::Prio => {
+                return Err(KernelError::UnsupportedContext {
+                    context: "prio".to_string(),
+                })
+            }
         };
         if self.state != State::Created {
-            return Err(KernelError::WrongState { operation: "add a context", state: self.state.name() });
+            return Err(KernelError::WrongState {
+                operation: "add a context",
+                state: self.state.name(),
+            });
         }
         let ch = self.channel_mut(channel)?;
         if !ch.contexts.contains(&kind) {
@@ -414,7 +485,10 @@ impl KernelSession {
     pub fn filter_pids(&mut self, pids: &[u32], follow_children: bool) -> Result<(), KernelError> {
         let list: Vec<String> = pids.iter().map(u32::to_string).collect();
         for ch in &self.channels {
-            ch.instance.write("options/event-fork", if follow_children { "1" } else { "0" })?;
+            ch.instance.write(
+                "options/event-fork",
+                if follow_children { "1" } else { "0" },
+            )?;
             ch.instance.write("set_event_pid", &list.join(" "))?;
         }
         self.pid_filter = Some((pids.to_vec(), follow_children));
@@ -428,7 +502,10 @@ impl KernelSession {
 
     /// The formats of everything enabled so far, by ftrace type id (for live decoding).
     pub fn format_table(&self) -> FormatTable {
-        let mut t = FormatTable { layout: Some(self.layout), by_id: HashMap::new() };
+        let mut t = FormatTable {
+            layout: Some(self.layout),
+            by_id: HashMap::new(),
+        };
         for ch in &self.channels {
             for f in &ch.formats {
                 t.by_id.insert(f.id, f.clone());
@@ -444,16 +521,28 @@ impl KernelSession {
     /// Start the drain threads, then turn tracing on.
     pub fn start(&mut self) -> Result<(), KernelError> {
         if self.state == State::Running {
-            return Err(KernelError::WrongState { operation: "start", state: "running" });
+            return Err(KernelError::WrongState {
+                operation: "start",
+                state: "running",
+            });
         }
         let spool = self.spool_dir();
         std::fs::create_dir_all(&spool).map_err(io_err(&spool))?;
         let page_bytes = self.layout.page_bytes() as usize;
         for ch in &mut self.channels {
             for &cpu in &ch.cpus {
-                let pipe = ch.instance.dir().join(format!("per_cpu/cpu{cpu}/trace_pipe_raw"));
+                let pipe = ch
+                    .instance
+                    .dir()
+                    .join(format!("per_cpu/cpu{cpu}/trace_pipe_raw"));
                 let file = spool.join(format!("{}_{cpu}", ch.config.name));
-                ch.drains.push(Drain::start(cpu, pipe, file, page_bytes, self.observer.clone())?);
+                ch.drains.push(Drain::start(
+                    cpu,
+                    pipe,
+                    file,
+                    page_bytes,
+                    self.observer.clone(),
+                )?);
             }
         }
         for ch in &self.channels {
@@ -467,7 +556,10 @@ impl KernelSession {
     /// CTF trace.
     pub fn stop(&mut self) -> Result<StopReport, KernelError> {
         if self.state != State::Running {
-            return Err(KernelError::WrongState { operation: "stop", state: self.state.name() });
+            return Err(KernelError::WrongState {
+                operation: "stop",
+                state: self.state.name(),
+            });
         }
         for ch in &self.channels {
             ch.instance.set_tracing(false)?;
@@ -527,13 +619,26 @@ impl KernelSession {
             let ctx = if ch.contexts.is_empty() {
                 None
             } else {
-                let members: Vec<(String, FieldClass)> = ch.contexts.iter().map(|k| k.member()).collect();
-                Some(struct_class(members.iter().map(|(n, c)| (n.as_str(), c.clone())).collect(), 1))
+                let members: Vec<(String, FieldClass)> =
+                    ch.contexts.iter().map(|k| k.member()).collect();
+                Some(struct_class(
+                    members
+                        .iter()
+                        .map(|(n, c)| (n.as_str(), c.clone()))
+                        .collect(),
+                    1,
+                ))
             };
             let mut sc = lay.stream_class(sid as u64, header, ctx);
             for (eid, f) in ch.formats.iter().enumerate() {
                 let plan = plan_event(f);
-                sc.events.push(event_class(eid as u64, sid as u64, &plan.ctf_name, None, plan.fields));
+                sc.events.push(event_class(
+                    eid as u64,
+                    sid as u64,
+                    &plan.ctf_name,
+                    None,
+                    plan.fields,
+                ));
             }
             md.streams.push(sc);
         }
@@ -548,13 +653,24 @@ impl KernelSession {
         let text = emit_metadata(&md);
         let uuid = md.trace.uuid.unwrap_or([0; 16]);
         let meta_path = dir.join("metadata");
-        std::fs::write(&meta_path, packetize_metadata(&text, uuid, md.trace.byte_order, METADATA_PACKET_BYTES))
-            .map_err(io_err(&meta_path))?;
+        std::fs::write(
+            &meta_path,
+            packetize_metadata(&text, uuid, md.trace.byte_order, METADATA_PACKET_BYTES),
+        )
+        .map_err(io_err(&meta_path))?;
         let names = ProcessNames::load(&self.tracefs);
-        let mut report = StopReport { trace_dir: dir.clone(), ..StopReport::default() };
+        let mut report = StopReport {
+            trace_dir: dir.clone(),
+            ..StopReport::default()
+        };
         for (sid, ch) in self.channels.iter().enumerate() {
             let plans: Vec<EventPlan> = ch.formats.iter().map(|f| plan_event(f)).collect();
-            let by_id: HashMap<u16, usize> = ch.formats.iter().enumerate().map(|(i, f)| (f.id, i)).collect();
+            let by_id: HashMap<u16, usize> = ch
+                .formats
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.id, i))
+                .collect();
             for &cpu in &ch.cpus {
                 let lost_stats = ch.instance.lost_events(cpu).unwrap_or(0);
                 let conv = StreamConversion {
@@ -592,7 +708,9 @@ impl Drop for KernelSession {
 }
 
 fn read_trim(path: &str) -> String {
-    std::fs::read_to_string(path).map(|s| s.trim().to_string()).unwrap_or_default()
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 /// A UUID for the trace: random bytes from the kernel, marked as version 4.
@@ -615,7 +733,12 @@ pub fn datetime_now() -> String {
     let days = secs.div_euclid(86400);
     let rem = secs.rem_euclid(86400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}+0000", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}+0000",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
@@ -643,13 +766,25 @@ struct ProcessNames {
 impl ProcessNames {
     fn load(tfs: &Tracefs) -> ProcessNames {
         let mut n = ProcessNames::default();
-        for line in tfs.read("saved_tgids").unwrap_or_default().lines().take(crate::tracefs::MAX_LIST_LINES) {
+        for line in tfs
+            .read("saved_tgids")
+            .unwrap_or_default()
+            .lines()
+            .take(crate::tracefs::MAX_LIST_LINES)
+        {
             let mut it = line.split_whitespace();
-            if let (Some(Ok(t)), Some(Ok(p))) = (it.next().map(str::parse), it.next().map(str::parse)) {
+            if let (Some(Ok(t)), Some(Ok(p))) =
+                (it.next().map(str::parse), it.next().map(str::parse))
+            {
                 n.tgid.insert(t, p);
             }
         }
-        for line in tfs.read("saved_cmdlines").unwrap_or_default().lines().take(crate::tracefs::MAX_LIST_LINES) {
+        for line in tfs
+            .read("saved_cmdlines")
+            .unwrap_or_default()
+            .lines()
+            .take(crate::tracefs::MAX_LIST_LINES)
+        {
             if let Some((t, c)) = line.split_once(' ') {
                 if let Ok(t) = t.parse() {
                     n.comm.insert(t, c.as_bytes().to_vec());
@@ -682,14 +817,18 @@ struct StreamResult {
 impl StreamConversion<'_> {
     fn run(&self, spool: &Path, out: &Path, idx: &Path) -> Result<StreamResult, KernelError> {
         let stream_name = out.display().to_string();
-        let ctf = |source| KernelError::Ctf { stream: stream_name.clone(), source };
+        let ctf = |source| KernelError::Ctf {
+            stream: stream_name.clone(),
+            source,
+        };
         let page_bytes = self.layout.page_bytes() as usize;
         let mut file = match std::fs::File::open(spool) {
             Ok(f) => Some(f),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(io_err(spool)(e)),
         };
-        let mut data_out = std::io::BufWriter::new(std::fs::File::create(out).map_err(io_err(out))?);
+        let mut data_out =
+            std::io::BufWriter::new(std::fs::File::create(out).map_err(io_err(out))?);
         let mut w = StreamWriter::new(self.md, self.stream_id, u64::from(self.cpu)).map_err(ctf)?;
         let mut res = StreamResult::default();
         let mut page = vec![0u8; page_bytes];
@@ -722,7 +861,9 @@ impl StreamConversion<'_> {
                 continue;
             }
             let first_ts = records[0].0.max(last_ts);
-            if w.is_packet_open() && (w.packet_content_bits() / 8 > PACKET_CONTENT_BYTES || info.missed.is_some()) {
+            if w.is_packet_open()
+                && (w.packet_content_bits() / 8 > PACKET_CONTENT_BYTES || info.missed.is_some())
+            {
                 w.close_packet(last_ts, PacketSize::Aligned8).map_err(ctf)?;
                 std::io::Write::write_all(&mut data_out, &w.take_data()).map_err(io_err(out))?;
             }
@@ -739,13 +880,20 @@ impl StreamConversion<'_> {
             }
             for &(ts, off, len) in &records {
                 let data = &page[off..off + len];
-                let type_id = u16::from_le_bytes([data.first().copied().unwrap_or(0), data.get(1).copied().unwrap_or(0)]);
+                let type_id = u16::from_le_bytes([
+                    data.first().copied().unwrap_or(0),
+                    data.get(1).copied().unwrap_or(0),
+                ]);
                 let Some(&class) = self.by_id.get(&type_id) else {
                     res.records_skipped += 1;
                     continue;
                 };
                 let ts = ts.max(last_ts);
-                let tid = i32::from_le_bytes(data.get(4..8).and_then(|b| b.try_into().ok()).unwrap_or([0; 4]));
+                let tid = i32::from_le_bytes(
+                    data.get(4..8)
+                        .and_then(|b| b.try_into().ok())
+                        .unwrap_or([0; 4]),
+                );
                 let ctxv = ContextValues {
                     tid,
                     pid: self.names.tgid.get(&tid).copied().unwrap_or(tid),

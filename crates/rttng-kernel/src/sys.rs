@@ -5,19 +5,24 @@
 //! Every `unsafe` block of the crate is here, each with its `// SAFETY:` comment.
 #![allow(unsafe_code)]
 
+use std::ffi::CString;
 use std::io::Write as _;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::ffi::CString;
 
 /// Nanoseconds of `clock` (a `libc::CLOCK_*` id).
 pub fn clock_ns(clock: libc::clockid_t) -> i64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
     let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
     if rc != 0 {
         return 0;
     }
-    ts.tv_sec.saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec)
+    ts.tv_sec
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec)
 }
 
 /// CLOCK_MONOTONIC in nanoseconds (what tracefs `trace_clock=mono` stamps).
@@ -117,10 +122,16 @@ fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
 pub fn spawn_paused(argv: &[String]) -> std::io::Result<PausedChild> {
     let c_args: Vec<CString> = argv
         .iter()
-        .map(|a| CString::new(a.as_bytes()).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))
+        .map(|a| {
+            CString::new(a.as_bytes())
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+        })
         .collect::<Result<_, _>>()?;
     if c_args.is_empty() {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "empty command",
+        ));
     }
     let mut ptrs: Vec<*const libc::c_char> = c_args.iter().map(|c| c.as_ptr()).collect();
     ptrs.push(std::ptr::null());
@@ -154,5 +165,9 @@ pub fn spawn_paused(argv: &[String]) -> std::io::Result<PausedChild> {
         }
     }
     drop(rd);
-    Ok(PausedChild { pid, go: Some(std::fs::File::from(wr)), reaped: false })
+    Ok(PausedChild {
+        pid,
+        go: Some(std::fs::File::from(wr)),
+        reaped: false,
+    })
 }

@@ -34,7 +34,9 @@ impl Tracefs {
     pub fn open() -> Result<Tracefs, KernelError> {
         for m in MOUNT_POINTS {
             if is_tracefs(Path::new(m)) {
-                return Ok(Tracefs { root: PathBuf::from(m) });
+                return Ok(Tracefs {
+                    root: PathBuf::from(m),
+                });
             }
         }
         let status = std::process::Command::new("mount")
@@ -45,7 +47,9 @@ impl Tracefs {
             .status()
             .map_err(|source| KernelError::NoTracefs { source })?;
         if status.success() && is_tracefs(Path::new(MOUNT_POINTS[0])) {
-            return Ok(Tracefs { root: PathBuf::from(MOUNT_POINTS[0]) });
+            return Ok(Tracefs {
+                root: PathBuf::from(MOUNT_POINTS[0]),
+            });
         }
         Err(KernelError::NoTracefs {
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "`mount -t tracefs` failed"),
@@ -74,11 +78,17 @@ impl Tracefs {
     pub fn page_layout(&self) -> Result<PageLayout, KernelError> {
         let hp = self.path("events/header_page");
         let text = self.read("events/header_page")?;
-        let layout = parse_header_page(&text)
-            .map_err(|e| KernelError::Format { path: hp.clone(), line: e.line, reason: e.reason })?;
+        let layout = parse_header_page(&text).map_err(|e| KernelError::Format {
+            path: hp.clone(),
+            line: e.line,
+            reason: e.reason,
+        })?;
         let he = self.path("events/header_event");
         let text = self.read("events/header_event")?;
-        check_header_event(&text).map_err(|e| KernelError::UnsupportedHeader { path: he, reason: e.reason })?;
+        check_header_event(&text).map_err(|e| KernelError::UnsupportedHeader {
+            path: he,
+            reason: e.reason,
+        })?;
         Ok(layout)
     }
 
@@ -87,7 +97,11 @@ impl Tracefs {
         let rel = format!("events/{system}/{event}/format");
         let p = self.path(&rel);
         let text = self.read(&rel)?;
-        parse_format(system, &text).map_err(|e| KernelError::Format { path: p, line: e.line, reason: e.reason })
+        parse_format(system, &text).map_err(|e| KernelError::Format {
+            path: p,
+            line: e.line,
+            reason: e.reason,
+        })
     }
 
     /// Every tracepoint as `(system, event)`, in `available_events` order.
@@ -163,22 +177,33 @@ pub fn check_name(name: &str) -> Result<(), KernelError> {
         && name.len() <= MAX_NAME_BYTES
         && name != "."
         && name != ".."
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
     if ok {
         Ok(())
     } else {
-        Err(KernelError::BadName { name: name.to_string() })
+        Err(KernelError::BadName {
+            name: name.to_string(),
+        })
     }
 }
 
 /// The instance name for a session channel owned by this process.
 pub fn instance_name(session: &str, channel: &str) -> String {
-    format!("{INSTANCE_PREFIX}{}-{session}-{channel}", std::process::id())
+    format!(
+        "{INSTANCE_PREFIX}{}-{session}-{channel}",
+        std::process::id()
+    )
 }
 
 /// The owner pid encoded in an instance name.
 pub fn instance_owner(name: &str) -> Option<u32> {
-    name.strip_prefix(INSTANCE_PREFIX)?.split('-').next()?.parse().ok()
+    name.strip_prefix(INSTANCE_PREFIX)?
+        .split('-')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// One tracefs instance (`instances/NAME`).
@@ -194,7 +219,11 @@ impl Instance {
     pub fn create(tracefs: &Tracefs, name: &str) -> Result<Instance, KernelError> {
         let dir = tracefs.path("instances").join(name);
         std::fs::create_dir(&dir).map_err(io_err(&dir))?;
-        let inst = Instance { name: name.to_string(), dir, removed: false };
+        let inst = Instance {
+            name: name.to_string(),
+            dir,
+            removed: false,
+        };
         inst.write("tracing_on", "0")?;
         Ok(inst)
     }
@@ -223,7 +252,10 @@ impl Instance {
 
     /// Enable or disable one event of this instance.
     pub fn set_event(&self, system: &str, event: &str, on: bool) -> Result<(), KernelError> {
-        self.write(&format!("events/{system}/{event}/enable"), if on { "1" } else { "0" })
+        self.write(
+            &format!("events/{system}/{event}/enable"),
+            if on { "1" } else { "0" },
+        )
     }
 
     /// CPUs with a buffer in this instance.
@@ -232,7 +264,12 @@ impl Instance {
         let rd = std::fs::read_dir(&p).map_err(io_err(&p))?;
         let mut cpus: Vec<u32> = rd
             .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_prefix("cpu")).and_then(|n| n.parse().ok()))
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_prefix("cpu"))
+                    .and_then(|n| n.parse().ok())
+            })
             .collect();
         cpus.sort_unstable();
         Ok(cpus)
@@ -317,7 +354,10 @@ pub fn check_function_tracing(tfs: &Tracefs) -> Result<(), KernelError> {
     if !tracers.split_whitespace().any(|t| t == "function") {
         return Err(KernelError::Unavailable {
             feature: "--function",
-            reason: format!("this kernel has no function tracer (available_tracers: {})", tracers.trim()),
+            reason: format!(
+                "this kernel has no function tracer (available_tracers: {})",
+                tracers.trim()
+            ),
         });
     }
     match std::fs::File::open(tfs.path("available_filter_functions")) {

@@ -25,7 +25,8 @@ fn type_name(c: &FieldClass) -> &'static str {
 
 /// Print the kernel tracepoints (or, with `syscall`, the system calls) to standard output.
 pub fn run(syscall: bool) -> Result<()> {
-    let tfs = Tracefs::open().context("opening tracefs (the kernel domain needs root or the `tracing` group)")?;
+    let tfs = Tracefs::open()
+        .context("opening tracefs (the kernel domain needs root or the `tracing` group)")?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if syscall {

@@ -58,10 +58,15 @@ pub fn run(args: &TraceArgs) -> Result<()> {
         None => default_output_dir(),
     };
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    let mut session = KernelSession::create("trace", &out_dir, ChannelConfig::default())
-        .context("creating the kernel session (the kernel domain needs root or the `tracing` group)")?;
+    let mut session = KernelSession::create("trace", &out_dir, ChannelConfig::default()).context(
+        "creating the kernel session (the kernel domain needs root or the `tracing` group)",
+    )?;
     session.enable_syscalls("channel0", &Syscalls::All)?;
-    for ev in ["sched_process_exec", "sched_process_exit", "sched_process_fork"] {
+    for ev in [
+        "sched_process_exec",
+        "sched_process_exit",
+        "sched_process_fork",
+    ] {
         session.enable_tracepoints("channel0", ev)?;
     }
     session.add_context("channel0", Context::Pid)?;
@@ -69,8 +74,13 @@ pub fn run(args: &TraceArgs) -> Result<()> {
     session.add_context("channel0", Context::Procname)?;
 
     let table = session.format_table();
-    let plans: Arc<HashMap<u16, (Arc<EventFormat>, EventPlan)>> =
-        Arc::new(table.by_id.iter().map(|(id, f)| (*id, (f.clone(), plan_event(f)))).collect());
+    let plans: Arc<HashMap<u16, (Arc<EventFormat>, EventPlan)>> = Arc::new(
+        table
+            .by_id
+            .iter()
+            .map(|(id, f)| (*id, (f.clone(), plan_event(f))))
+            .collect(),
+    );
     let layout = table.layout.context("no page layout")?;
     let (tx, rx) = mpsc::channel::<Vec<Rec>>();
     let plans2 = plans.clone();
@@ -86,8 +96,8 @@ pub fn run(args: &TraceArgs) -> Result<()> {
         }
     }));
 
-    let mut child =
-        rttng_kernel::sys::spawn_paused(&args.command).with_context(|| format!("starting {}", args.command[0]))?;
+    let mut child = rttng_kernel::sys::spawn_paused(&args.command)
+        .with_context(|| format!("starting {}", args.command[0]))?;
     let root_pid = child.pid() as i32;
     session.filter_pids(&[child.pid()], true)?;
     session.start()?;
@@ -113,13 +123,21 @@ pub fn run(args: &TraceArgs) -> Result<()> {
 }
 
 fn default_output_dir() -> PathBuf {
-    let home = std::env::var_os("RTTNG_HOME").or_else(|| std::env::var_os("HOME")).unwrap_or_else(|| "/tmp".into());
+    let home = std::env::var_os("RTTNG_HOME")
+        .or_else(|| std::env::var_os("HOME"))
+        .unwrap_or_else(|| "/tmp".into());
     let stamp = rttng_kernel::session::datetime_now();
     let stamp = stamp.trim_end_matches("+0000").replace('T', "-");
-    PathBuf::from(home).join("rttng-traces").join(format!("trace-{stamp}-{}", std::process::id()))
+    PathBuf::from(home)
+        .join("rttng-traces")
+        .join(format!("trace-{stamp}-{}", std::process::id()))
 }
 
-fn decode(plans: &HashMap<u16, (Arc<EventFormat>, EventPlan)>, ts: u64, data: &[u8]) -> Option<Rec> {
+fn decode(
+    plans: &HashMap<u16, (Arc<EventFormat>, EventPlan)>,
+    ts: u64,
+    data: &[u8],
+) -> Option<Rec> {
     let id = u16::from_le_bytes([*data.first()?, *data.get(1)?]);
     let (fmt, plan) = plans.get(&id)?;
     let tid = i32::from_le_bytes(data.get(4..8)?.try_into().ok()?);
@@ -131,19 +149,36 @@ fn decode(plans: &HashMap<u16, (Arc<EventFormat>, EventPlan)>, ts: u64, data: &[
             .zip(&plan.pointers)
             .map(|((op, n), &ptr)| format_arg(name, n, op, ptr, data))
             .collect();
-        RecKind::Enter { name: name.to_string(), args }
+        RecKind::Enter {
+            name: name.to_string(),
+            args,
+        }
     } else if let Some(name) = plan.ctf_name.strip_prefix("syscall_exit_") {
-        let ret = plan.ops.iter().zip(&plan.names).find(|(_, n)| *n == "ret").and_then(|(op, _)| match *op {
-            FieldOp::Int { offset, src_bytes, out_bits, signed } => {
-                Some(read_int(data, offset, src_bytes, out_bits, signed) as i64)
-            }
-            _ => None,
-        })?;
-        RecKind::Exit { name: name.to_string(), ret }
+        let ret = plan
+            .ops
+            .iter()
+            .zip(&plan.names)
+            .find(|(_, n)| *n == "ret")
+            .and_then(|(op, _)| match *op {
+                FieldOp::Int {
+                    offset,
+                    src_bytes,
+                    out_bits,
+                    signed,
+                } => Some(read_int(data, offset, src_bytes, out_bits, signed) as i64),
+                _ => None,
+            })?;
+        RecKind::Exit {
+            name: name.to_string(),
+            ret,
+        }
     } else if fmt.name == "sched_process_exec" {
         let f = fmt.field("filename")?;
-        let s = rttng_kernel::convert::c_str(rttng_kernel::convert::data_loc(data, f.offset, false));
-        RecKind::Exec { filename: String::from_utf8_lossy(s).into_owned() }
+        let s =
+            rttng_kernel::convert::c_str(rttng_kernel::convert::data_loc(data, f.offset, false));
+        RecKind::Exec {
+            filename: String::from_utf8_lossy(s).into_owned(),
+        }
     } else if fmt.name == "sched_process_exit" {
         RecKind::ProcessExit { tid }
     } else {
@@ -153,20 +188,39 @@ fn decode(plans: &HashMap<u16, (Arc<EventFormat>, EventPlan)>, ts: u64, data: &[
 }
 
 fn format_arg(syscall: &str, name: &str, op: &FieldOp, pointer: bool, data: &[u8]) -> String {
-    let FieldOp::Int { offset, src_bytes, out_bits, signed } = *op else {
+    let FieldOp::Int {
+        offset,
+        src_bytes,
+        out_bits,
+        signed,
+    } = *op
+    else {
         return "?".to_string();
     };
     let v = read_int(data, offset, src_bytes, out_bits, signed);
     if pointer {
-        return if v == 0 { "NULL".to_string() } else { format!("{v:#x}") };
+        return if v == 0 {
+            "NULL".to_string()
+        } else {
+            format!("{v:#x}")
+        };
     }
     match name {
         "dfd" | "olddfd" | "newdfd" | "fd" if v == -100 => "AT_FDCWD".to_string(),
         "flags" if matches!(syscall, "openat" | "open" | "openat2") => open_flags(v as u64),
-        "mode" if matches!(syscall, "openat" | "open" | "creat" | "mkdir" | "mkdirat" | "chmod" | "fchmod" | "fchmodat") => {
+        "mode"
+            if matches!(
+                syscall,
+                "openat" | "open" | "creat" | "mkdir" | "mkdirat" | "chmod" | "fchmod" | "fchmodat"
+            ) =>
+        {
             format!("{v:#o}")
         }
-        "prot" => flags(v as u64, &[(1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC")], "PROT_NONE"),
+        "prot" => flags(
+            v as u64,
+            &[(1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC")],
+            "PROT_NONE",
+        ),
         _ if v > 0xffff || v < -0xffff => format!("{v:#x}"),
         _ => v.to_string(),
     }
@@ -312,7 +366,12 @@ fn print_loop(rx: mpsc::Receiver<Vec<Rec>>, root_pid: i32, clock: &rttng_kernel:
         let _ = out.flush();
         if disconnected {
             for (tid, (name, args)) in open.drain() {
-                let _ = writeln!(out, "{}{name}({}) = ?", prefix(tid, root_pid), args.join(", "));
+                let _ = writeln!(
+                    out,
+                    "{}{name}({}) = ?",
+                    prefix(tid, root_pid),
+                    args.join(", ")
+                );
             }
             return;
         }
@@ -327,7 +386,12 @@ fn prefix(tid: i32, root_pid: i32) -> String {
     }
 }
 
-fn print_rec(out: &mut impl std::io::Write, r: &Rec, root_pid: i32, open: &mut HashMap<i32, (String, Vec<String>)>) {
+fn print_rec(
+    out: &mut impl std::io::Write,
+    r: &Rec,
+    root_pid: i32,
+    open: &mut HashMap<i32, (String, Vec<String>)>,
+) {
     let p = prefix(r.tid, root_pid);
     match &r.kind {
         RecKind::Enter { name, args } => {
@@ -376,7 +440,10 @@ mod tests {
 
     #[test]
     fn errors_like_strace() {
-        assert_eq!(format_ret("openat", -2), "-1 ENOENT (No such file or directory)");
+        assert_eq!(
+            format_ret("openat", -2),
+            "-1 ENOENT (No such file or directory)"
+        );
         assert_eq!(format_ret("openat", 3), "3");
         assert_eq!(format_ret("mmap", 0x7f00_0000_0000), "0x7f0000000000");
     }

@@ -16,7 +16,11 @@ fn rttng() -> &'static str {
 
 fn rttng_instances() -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir("/sys/kernel/tracing/instances")
-        .map(|rd| rd.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
         .unwrap_or_default();
     v.retain(|n| n.starts_with("rttng-"));
     v
@@ -27,34 +31,61 @@ fn trace_ls_shows_syscalls_and_keeps_a_trace_babeltrace2_and_view_agree_on() {
     let dir = TempDir::new("rttng-kernel-trace").expect("temp dir");
     let out = dir.path().join("session");
     let done = run_bounded(
-        Command::new(rttng()).arg("trace").arg("-o").arg(&out).args(["--", "ls", "/"]),
+        Command::new(rttng())
+            .arg("trace")
+            .arg("-o")
+            .arg(&out)
+            .args(["--", "ls", "/"]),
         TIMEOUT,
     )
     .expect("rttng trace runs");
     let err = String::from_utf8_lossy(&done.stderr).into_owned();
     assert!(done.status.success(), "{err}");
-    assert!(done.stdout_text().lines().any(|l| l == "usr"), "ls output passes through");
+    assert!(
+        done.stdout_text().lines().any(|l| l == "usr"),
+        "ls output passes through"
+    );
     // The path of execve, from sched_process_exec, in place of the pointer.
-    assert!(err.lines().any(|l| l.starts_with("execve(\"/usr/bin/ls\", ") && l.ends_with(") = 0")), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("execve(\"/usr/bin/ls\", ") && l.ends_with(") = 0")),
+        "{err}"
+    );
     assert!(err.contains("openat(AT_FDCWD, "), "{err}");
     assert!(err.contains("O_RDONLY|O_CLOEXEC"), "{err}");
-    assert!(err.lines().any(|l| l.starts_with("getdents64(") && !l.ends_with("= ?")), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("getdents64(") && !l.ends_with("= ?")),
+        "{err}"
+    );
     assert!(err.contains("+++ exited with 0 +++"), "{err}");
     assert!(err.contains(" 0 lost; trace written to "), "{err}");
 
     let kernel = out.join("kernel");
     let bt = run_bounded(Command::new("babeltrace2").arg(&kernel), TIMEOUT).expect("babeltrace2");
-    assert!(bt.status.success() && bt.stderr.is_empty(), "{}", bt.stderr_quote());
+    assert!(
+        bt.status.success() && bt.stderr.is_empty(),
+        "{}",
+        bt.stderr_quote()
+    );
     let bt_text = bt.stdout_text();
-    assert!(bt_text.contains("syscall_entry_openat:"), "lttng-modules naming");
+    assert!(
+        bt_text.contains("syscall_entry_openat:"),
+        "lttng-modules naming"
+    );
     assert!(bt_text.contains("syscall_exit_getdents64:"));
     assert!(bt_text.contains("procname = \"ls\""));
-    let ours = run_bounded(Command::new(rttng()).arg("view").arg(&kernel), TIMEOUT).expect("rttng view");
+    let ours =
+        run_bounded(Command::new(rttng()).arg("view").arg(&kernel), TIMEOUT).expect("rttng view");
     assert!(ours.status.success(), "{}", ours.stderr_quote());
     if let Some(d) = first_difference(&bt.stdout, &ours.stdout) {
         panic!("rttng view differs from babeltrace2:\n{d}");
     }
-    assert!(!rttng_instances().iter().any(|n| n.contains("-trace-")), "instance left: {:?}", rttng_instances());
+    assert!(
+        !rttng_instances().iter().any(|n| n.contains("-trace-")),
+        "instance left: {:?}",
+        rttng_instances()
+    );
 }
 
 fn wait_for_instance(pid: u32) -> bool {
@@ -74,7 +105,11 @@ fn kill_9_leftovers_are_removed_by_the_next_run() {
     let dir = TempDir::new("rttng-kernel-kill").expect("temp dir");
     let fifo = dir.path().join("never");
     // `cat` on a FIFO nobody opens blocks forever: the traced command never ends by itself.
-    assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo")
+        .success());
     let mut child = Command::new(rttng())
         .arg("trace")
         .arg("-o")
@@ -90,13 +125,27 @@ fn kill_9_leftovers_are_removed_by_the_next_run() {
     assert!(wait_for_instance(pid), "rttng trace created no instance");
     kill_process(pid);
     let _ = child.wait();
-    assert!(rttng_instances().iter().any(|n| n.starts_with(&format!("rttng-{pid}-"))), "the instance outlives kill -9");
+    assert!(
+        rttng_instances()
+            .iter()
+            .any(|n| n.starts_with(&format!("rttng-{pid}-"))),
+        "the instance outlives kill -9"
+    );
     // The next run cleans up what a dead owner left.
-    let done = run_bounded(Command::new(rttng()).arg("trace").arg("-o").arg(dir.path().join("t")).args(["--", "true"]), TIMEOUT)
-        .expect("second run");
+    let done = run_bounded(
+        Command::new(rttng())
+            .arg("trace")
+            .arg("-o")
+            .arg(dir.path().join("t"))
+            .args(["--", "true"]),
+        TIMEOUT,
+    )
+    .expect("second run");
     assert!(done.status.success(), "{}", done.stderr_quote());
     assert!(
-        !rttng_instances().iter().any(|n| n.starts_with(&format!("rttng-{pid}-"))),
+        !rttng_instances()
+            .iter()
+            .any(|n| n.starts_with(&format!("rttng-{pid}-"))),
         "stale instance not removed: {:?}",
         rttng_instances()
     );
@@ -104,6 +153,9 @@ fn kill_9_leftovers_are_removed_by_the_next_run() {
     // writing; non-blocking, so that no reader means an immediate ENXIO, not a hang.
     use std::os::unix::fs::OpenOptionsExt;
     const O_NONBLOCK: i32 = 0o4000;
-    let _ = std::fs::OpenOptions::new().write(true).custom_flags(O_NONBLOCK).open(&fifo);
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(O_NONBLOCK)
+        .open(&fifo);
     let _ = Path::new(&fifo);
 }
