@@ -78,9 +78,11 @@ pub fn run(args: &ViewArgs) -> Result<()> {
         Some("pipelined") => ViewPath::Pipelined,
         Some("parallel") => ViewPath::Parallel,
         _ if cores < 2 => ViewPath::Direct,
-        _ if may_have_negative_times(&set) => ViewPath::Pipelined,
-        _ => ViewPath::Parallel,
+        // Measured on 2 vCPUs (BENCHMARKS.md): two formatting threads do not beat one when
+        // the decoding thread shares the cores, so the pipelined path is the default.
+        _ => ViewPath::Pipelined,
     };
+    let path = if path == ViewPath::Parallel && may_have_negative_times(&set) { ViewPath::Pipelined } else { path };
     if path == ViewPath::Parallel {
         // Decoding on one thread, formatting on two (each batch's first delta comes from the
         // batch before it), writing in order on this one.
