@@ -160,8 +160,8 @@ fn flatten(fc: &FieldClass, ops: &mut Vec<Op>) {
         FieldClass::Enum(e) => ops.push(Op::Int(IntNode::new(&e.container))),
         FieldClass::Float(f) => ops.push(Op::Float { align_bits: f.align_bits, size_bits: f.size_bits(), order: f.byte_order }),
         FieldClass::String(_) => ops.push(Op::Str),
-        FieldClass::Array(a) => ops.push(list_op(&a.element, Length::Fixed(a.length))),
-        FieldClass::Sequence(s) => ops.push(list_op(&s.element, Length::Slot(s.length_slot))),
+        FieldClass::Array(a) => ops.push(list_op(&a.element, Length::Fixed(a.length), compile_skip)),
+        FieldClass::Sequence(s) => ops.push(list_op(&s.element, Length::Slot(s.length_slot), compile_skip)),
         FieldClass::Struct(s) => {
             let align = struct_align(s);
             if align > 1 && !s.members.first().is_some_and(|m| aligns_itself_to(&m.class, align)) {
@@ -199,16 +199,13 @@ fn flatten(fc: &FieldClass, ops: &mut Vec<Op>) {
     }
 }
 
-fn list_op(element: &FieldClass, length: Length) -> Op {
+/// An array or sequence: text when its elements are encoded bytes, else a list whose element
+/// program `compile` builds (a decode or a skip program).
+fn list_op(element: &FieldClass, length: Length, compile: fn(&FieldClass) -> Box<[Op]>) -> Op {
     if element.is_text_element() {
         Op::Text { length }
     } else {
-        Op::List {
-            length,
-            align_bits: element.align_bits(),
-            element_min_bits: super::min_bits(element),
-            element: compile_skip(element),
-        }
+        Op::List { length, align_bits: element.align_bits(), element_min_bits: super::min_bits(element), element: compile(element) }
     }
 }
 
@@ -225,8 +222,8 @@ fn flatten_decode(fc: &FieldClass, ops: &mut Vec<Op>) {
         FieldClass::Enum(e) => ops.push(Op::Int(IntNode::new(&e.container))),
         FieldClass::Float(f) => ops.push(Op::Float { align_bits: f.align_bits, size_bits: f.size_bits(), order: f.byte_order }),
         FieldClass::String(_) => ops.push(Op::Str),
-        FieldClass::Array(a) => ops.push(decode_list_op(&a.element, Length::Fixed(a.length))),
-        FieldClass::Sequence(s) => ops.push(decode_list_op(&s.element, Length::Slot(s.length_slot))),
+        FieldClass::Array(a) => ops.push(list_op(&a.element, Length::Fixed(a.length), compile_decode)),
+        FieldClass::Sequence(s) => ops.push(list_op(&s.element, Length::Slot(s.length_slot), compile_decode)),
         FieldClass::Struct(s) => {
             ops.push(Op::StructBegin(struct_align(s)));
             for m in &s.members {
@@ -239,19 +236,6 @@ fn flatten_decode(fc: &FieldClass, ops: &mut Vec<Op>) {
             selector: v.selector.clone().into(),
             options: v.options.iter().map(|o| compile_decode(&o.class)).collect(),
         }),
-    }
-}
-
-fn decode_list_op(element: &FieldClass, length: Length) -> Op {
-    if element.is_text_element() {
-        Op::Text { length }
-    } else {
-        Op::List {
-            length,
-            align_bits: element.align_bits(),
-            element_min_bits: super::min_bits(element),
-            element: compile_decode(element),
-        }
     }
 }
 
@@ -307,16 +291,7 @@ pub(super) fn decode(ops: &[Op], r: &mut Bits<'_>, st: &mut State, out: &mut Vec
             Op::TaggedVariant { tag, selector, options } => {
                 let v = tag.read(r, st)?;
                 out.push(v);
-                let value = match v {
-                    Val::SInt(v) => i128::from(v),
-                    Val::UInt(v) => i128::from(v),
-                    _ => 0,
-                };
-                let i = selector
-                    .iter()
-                    .find(|&&(lo, hi, _)| lo <= value && value <= hi)
-                    .map(|&(_, _, i)| i as usize)
-                    .ok_or(DecodeError::NoVariantOption { offset: r.offset(), tag: value })?;
+                let i = select_value(r, tag_value(v), selector)?;
                 out.push(Val::Variant(i as u32));
                 decode(&options[i], r, st, out, depth + 1)?;
             }
@@ -365,16 +340,8 @@ pub(super) fn skip(ops: &[Op], r: &mut Bits<'_>, st: &mut State, depth: u32) -> 
                 skip_option(&options[i], r, st, depth)?;
             }
             Op::TaggedVariant { tag, selector, options } => {
-                let value = match tag.read(r, st)? {
-                    Val::SInt(v) => i128::from(v),
-                    Val::UInt(v) => i128::from(v),
-                    _ => 0,
-                };
-                let i = selector
-                    .iter()
-                    .find(|&&(lo, hi, _)| lo <= value && value <= hi)
-                    .map(|&(_, _, i)| i as usize)
-                    .ok_or(DecodeError::NoVariantOption { offset: r.offset(), tag: value })?;
+                let v = tag.read(r, st)?;
+                let i = select_value(r, tag_value(v), selector)?;
                 skip_option(&options[i], r, st, depth)?;
             }
             Op::StructBegin(a) => r.align(*a)?,
@@ -441,9 +408,25 @@ fn check_list(r: &mut Bits<'_>, n: u64, align_bits: u32, element_min_bits: u64) 
 fn select(r: &Bits<'_>, st: &State, tag_slot: u32, tag_signed: bool, selector: &[(i128, i128, u32)]) -> Result<usize> {
     let raw = st.slots.get(tag_slot as usize).copied().unwrap_or(0);
     let tag = if tag_signed { i128::from(raw as i64) } else { i128::from(raw) };
+    select_value(r, tag, selector)
+}
+
+/// The option a tag value selects.
+#[inline]
+fn select_value(r: &Bits<'_>, tag: i128, selector: &[(i128, i128, u32)]) -> Result<usize> {
     selector
         .iter()
         .find(|&&(lo, hi, _)| lo <= tag && tag <= hi)
         .map(|&(_, _, i)| i as usize)
         .ok_or(DecodeError::NoVariantOption { offset: r.offset(), tag })
+}
+
+/// The value of a decoded tag integer.
+#[inline]
+fn tag_value(v: Val) -> i128 {
+    match v {
+        Val::SInt(v) => i128::from(v),
+        Val::UInt(v) => i128::from(v),
+        _ => 0,
+    }
 }
