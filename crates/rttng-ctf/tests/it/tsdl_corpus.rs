@@ -1,4 +1,4 @@
-//! Every metadata file of the conformance corpus (/work/shared/ctf-conformance) parses when
+//! Every metadata file of the conformance corpus (tests/data/ctf-conformance) parses when
 //! babeltrace2 accepted the trace, and fails at babeltrace2's line when babeltrace2 rejected
 //! the metadata. Facts asserted here were read off the metadata text by hand.
 
@@ -8,11 +8,12 @@ use rttng_ctf::ir::{ByteOrder, DisplayBase, EnvValue, FieldClass, Metadata};
 use rttng_ctf::metadata_stream::decode_metadata_stream;
 use rttng_ctf::tsdl::{parse_metadata, MetadataErrorKind};
 
+/// The conformance corpus vendored in the repository (`tests/data/ctf-conformance`), or the
+/// one `RTTNG_CTF_CONFORMANCE` names.
 pub fn corpus_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(
-        std::env::var("RTTNG_CTF_CONFORMANCE")
-            .unwrap_or_else(|_| "/work/shared/ctf-conformance".into()),
-    );
+    let dir = std::env::var("RTTNG_CTF_CONFORMANCE").map(PathBuf::from).unwrap_or_else(|_| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/ctf-conformance")
+    });
     dir.join("traces").is_dir().then_some(dir)
 }
 
@@ -100,10 +101,7 @@ const METADATA_FAILURES: [(&str, u32); 4] = [
 #[test]
 fn every_accepted_trace_parses_and_metadata_failures_fail_at_their_line() {
     let all = corpus_metadata();
-    if all.is_empty() {
-        eprintln!("conformance corpus not found, skipping");
-        return;
-    }
+    assert!(!all.is_empty(), "conformance corpus not found at tests/data/ctf-conformance");
     assert!(
         all.len() >= 30,
         "expected the whole corpus, found {}",
@@ -128,9 +126,7 @@ fn every_accepted_trace_parses_and_metadata_failures_fail_at_their_line() {
 
 #[test]
 fn sequence_trace_facts() {
-    if corpus_dir().is_none() {
-        return;
-    }
+    assert!(corpus_dir().is_some(), "conformance corpus not found at tests/data/ctf-conformance");
     let md = parse_trace("succeed__sequence");
     assert_eq!(md.trace.byte_order, ByteOrder::Little);
     assert_eq!(md.trace.uuid.unwrap()[..4], [0x59, 0x05, 0x23, 0x33]);
@@ -190,9 +186,7 @@ fn sequence_trace_facts() {
 
 #[test]
 fn kernel_trace_facts() {
-    if corpus_dir().is_none() {
-        return;
-    }
+    assert!(corpus_dir().is_some(), "conformance corpus not found at tests/data/ctf-conformance");
     let dir = corpus_dir()
         .unwrap()
         .join("traces/succeed__multi-domains/kernel/metadata");
@@ -235,9 +229,7 @@ fn kernel_trace_facts() {
 
 #[test]
 fn variant_underscore_rules_match_babeltrace2() {
-    if corpus_dir().is_none() {
-        return;
-    }
+    assert!(corpus_dir().is_some(), "conformance corpus not found at tests/data/ctf-conformance");
     // In each trace the enum labels and the option names are spelled alike; babeltrace2 2.0.4
     // matches them as written and prints the option for tag value 1 as the second option.
     for trace in [
@@ -285,9 +277,7 @@ fn variant_underscore_rules_match_babeltrace2() {
 
 #[test]
 fn crlf_and_lf_metadata_parse_alike() {
-    if corpus_dir().is_none() {
-        return;
-    }
+    assert!(corpus_dir().is_some(), "conformance corpus not found at tests/data/ctf-conformance");
     let crlf = parse_trace("succeed__crlf-metadata");
     let lf = parse_trace("succeed__lf-metadata");
     assert_eq!(crlf.streams, lf.streams);
@@ -295,9 +285,7 @@ fn crlf_and_lf_metadata_parse_alike() {
 
 #[test]
 fn no_stream_block_gives_an_implicit_stream_class_zero() {
-    if corpus_dir().is_none() {
-        return;
-    }
+    assert!(corpus_dir().is_some(), "conformance corpus not found at tests/data/ctf-conformance");
     let md = parse_trace("succeed__meta-variant-no-underscore");
     assert_eq!(md.streams.len(), 1);
     assert_eq!(md.streams[0].id, 0);

@@ -1,4 +1,4 @@
-//! The golden example of the spec (/work/shared/spec/ctf-1.8-as-lttng-writes-it.md §9) parses
+//! The golden example of the spec (the project spec "CTF 1.8 as LTTng writes it", §9) parses
 //! into the expected model, field by field, as plain text and as packetized metadata (packets
 //! built here by hand from §3). Expected values are read off the TSDL text.
 

@@ -1,4 +1,4 @@
-//! Lines from babeltrace2 2.0.4's recorded outputs (/work/shared/ctf-conformance/expected, the
+//! Lines from babeltrace2 2.0.4's recorded outputs (tests/data/ctf-conformance/expected, the
 //! spec's §8/§9 examples, and runs of babeltrace2 on the conformance traces, quoted below),
 //! asserted against our printer on hand-built events of the same traces.
 
