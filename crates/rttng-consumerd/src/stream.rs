@@ -9,7 +9,7 @@ use rttng_proto::{BufferSpec, ConsumerReply};
 use rttng_ringbuf::{Config, Consumer, Mode, Producer};
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -25,6 +25,8 @@ const CONTENT_SIZE: usize = 48;
 const PACKET_SIZE: usize = 56;
 const SEQ_NUM: usize = 64;
 const DISCARDED: usize = 72;
+/// Bytes of the packet header and context.
+const HEADER_BYTES: usize = 84;
 /// Packets on disk end at their content rounded up to this (LTTng: the page size).
 const TRIM_ALIGN_BYTES: usize = 4096;
 
@@ -50,11 +52,17 @@ struct StreamFile {
 
 pub struct BufferWorker {
     consumer: Consumer,
+    switch_timer: Option<Duration>,
+    read_timer: Option<Duration>,
+    out: Output,
+}
+
+/// The files of one buffer (apart from the consumer, so that a packet borrowed from the
+/// consumer can be written while the files are updated).
+struct Output {
     dir: PathBuf,
     channel: String,
     stream_id: u64,
-    switch_timer: Option<Duration>,
-    read_timer: Option<Duration>,
     tracefile_size: u64,
     tracefile_count: u64,
     streams: Vec<StreamFile>,
@@ -115,15 +123,17 @@ impl BufferWorker {
             .collect();
         let w = BufferWorker {
             consumer,
-            dir,
-            channel: spec.channel.clone(),
-            stream_id: u64::from(spec.stream_id),
             switch_timer: us(spec.switch_timer_us),
             read_timer: us(spec.read_timer_us),
-            tracefile_size: spec.tracefile_size,
-            tracefile_count: spec.tracefile_count,
-            streams,
-            errors: 0,
+            out: Output {
+                dir,
+                channel: spec.channel.clone(),
+                stream_id: u64::from(spec.stream_id),
+                tracefile_size: spec.tracefile_size,
+                tracefile_count: spec.tracefile_count,
+                streams,
+                errors: 0,
+            },
         };
         Ok((w, fd, producer))
     }
@@ -180,7 +190,7 @@ impl BufferWorker {
                 self.drain();
                 eprintln!(
                     "rttng-consumerd: recovered {}: {} packets closed, {} headers rewritten, {} bytes after a hole lost",
-                    self.dir.display(),
+                    self.out.dir.display(),
                     report.packets_closed,
                     report.headers_rewritten,
                     report.committed_bytes_after_hole
@@ -196,7 +206,7 @@ impl BufferWorker {
             Cmd::Remove(tx) => {
                 self.flush_all(true);
                 self.drain();
-                for s in &mut self.streams {
+                for s in &mut self.out.streams {
                     if let Some(f) = &s.data {
                         let _ = f.sync_data();
                     }
@@ -208,9 +218,13 @@ impl BufferWorker {
     }
 
     fn result(&self) -> ConsumerReply {
-        if self.errors > 0 {
+        if self.out.errors > 0 {
             ConsumerReply::Error {
-                message: format!("{} write errors in {}", self.errors, self.dir.display()),
+                message: format!(
+                    "{} write errors in {}",
+                    self.out.errors,
+                    self.out.dir.display()
+                ),
             }
         } else {
             ConsumerReply::Ok
@@ -218,10 +232,11 @@ impl BufferWorker {
     }
 
     fn stats(&self) -> ConsumerReply {
+        let streams = &self.out.streams;
         ConsumerReply::Stats {
-            events_discarded: self.streams.iter().map(|s| s.last_discarded).sum(),
-            packets_lost: self.streams.iter().map(|s| s.lost).sum(),
-            packets_written: self.streams.iter().map(|s| s.written).sum(),
+            events_discarded: streams.iter().map(|s| s.last_discarded).sum(),
+            packets_lost: streams.iter().map(|s| s.lost).sum(),
+            packets_written: streams.iter().map(|s| s.written).sum(),
         }
     }
 
@@ -232,33 +247,42 @@ impl BufferWorker {
         let ts = rttng_clock::now();
         for cpu in 0..self.consumer.cpu_count() {
             let grew =
-                self.consumer.events_discarded(cpu) > self.streams[cpu as usize].last_discarded;
+                self.consumer.events_discarded(cpu) > self.out.streams[cpu as usize].last_discarded;
             let _ = self.consumer.flush(cpu, ts, carry_losses && grew);
         }
     }
 
+    /// Writes every complete packet out. Each one goes from the shared memory straight to
+    /// its stream file (no copy in this process), and its sub-buffer is released after
+    /// the write.
     fn drain(&mut self) {
         for cpu in 0..self.consumer.cpu_count() {
             for _ in 0..MAX_PACKETS_PER_PASS {
-                match self.consumer.get_next(cpu) {
+                match self.consumer.get_next_in_place(cpu) {
                     Ok(Some(p)) => {
-                        let bytes = trimmed(p.bytes());
+                        let mut header = *p.header();
+                        let len = trim(&mut header, p.packet_bytes());
+                        let written = self
+                            .out
+                            .write_packet(cpu, &header, len, |file| p.write_to(file, &header, len));
                         p.release();
-                        if let Err(e) = self.write_packet(cpu, &bytes) {
-                            self.errors += 1;
+                        if let Err(e) = written {
+                            self.out.errors += 1;
                             eprintln!("rttng-consumerd: {e}");
                         }
                     }
                     Ok(None) => break,
                     Err(bad) => {
-                        self.errors += 1;
+                        self.out.errors += 1;
                         eprintln!("rttng-consumerd: skipped a corrupt packet: {bad:?}");
                     }
                 }
             }
         }
     }
+}
 
+impl Output {
     fn file_name(&self, cpu: u32, file_no: u64) -> String {
         if self.tracefile_size > 0 {
             format!("{}_{cpu}_{file_no}", self.channel)
@@ -286,8 +310,18 @@ impl BufferWorker {
         Ok(())
     }
 
-    fn write_packet(&mut self, cpu: u32, bytes: &[u8]) -> Result<(), String> {
-        let len = bytes.len() as u64;
+    /// Appends one packet of `len` bytes whose header is `header` to the stream file of
+    /// `cpu` (rotating first if needed) with `write` (which writes the packet at the
+    /// file's position), then its index entry.
+    fn write_packet(
+        &mut self,
+        cpu: u32,
+        header: &[u8; HEADER_BYTES],
+        len: usize,
+        write: impl FnOnce(BorrowedFd<'_>) -> std::io::Result<()>,
+    ) -> Result<(), String> {
+        let bytes = &header[..];
+        let len = len as u64;
         {
             let s = &mut self.streams[cpu as usize];
             if s.data.is_some()
@@ -333,8 +367,7 @@ impl BufferWorker {
         let (Some(data), Some(index)) = (s.data.as_mut(), s.index.as_mut()) else {
             return Err("stream file not open".into());
         };
-        data.write_all(bytes)
-            .map_err(|e| format!("cannot write stream file of cpu {cpu}: {e}"))?;
+        write(data.as_fd()).map_err(|e| format!("cannot write stream file of cpu {cpu}: {e}"))?;
         let idx = encode_index(&[entry], IndexVersion::V1_1);
         index
             .write_all(&idx[16..])
@@ -346,20 +379,17 @@ impl BufferWorker {
 }
 
 /// A packet as written to disk: like LTTng's consumer, up to its content rounded up to a
-/// page ([`TRIM_ALIGN_BYTES`]), with `packet_size` rewritten, so that the last, partly
-/// filled packets of a trace do not pad the stream files with a whole sub-buffer.
-fn trimmed(packet: &[u8]) -> Vec<u8> {
-    if packet.len() < DISCARDED + 8 {
-        return packet.to_vec();
-    }
-    let content = usize::try_from(le(packet, CONTENT_SIZE) / 8).unwrap_or(usize::MAX);
+/// page ([`TRIM_ALIGN_BYTES`]), with `packet_size` rewritten in `header`, so that the
+/// last, partly filled packets of a trace do not pad the stream files with a whole
+/// sub-buffer. Returns the length to write (at most `packet_bytes`).
+fn trim(header: &mut [u8; HEADER_BYTES], packet_bytes: usize) -> usize {
+    let content = usize::try_from(le(header, CONTENT_SIZE) / 8).unwrap_or(usize::MAX);
     let len = content
         .div_ceil(TRIM_ALIGN_BYTES)
         .saturating_mul(TRIM_ALIGN_BYTES)
-        .clamp(DISCARDED + 8, packet.len());
-    let mut out = packet[..len].to_vec();
-    out[PACKET_SIZE..PACKET_SIZE + 8].copy_from_slice(&(len as u64 * 8).to_le_bytes());
-    out
+        .clamp(HEADER_BYTES, packet_bytes.max(HEADER_BYTES));
+    header[PACKET_SIZE..PACKET_SIZE + 8].copy_from_slice(&(len as u64 * 8).to_le_bytes());
+    len
 }
 
 #[allow(unsafe_code)]
@@ -374,26 +404,28 @@ fn recover(c: &mut Consumer) -> rttng_ringbuf::RecoveryReport {
 mod tests {
     use super::*;
 
-    fn packet(size: usize, content: usize) -> Vec<u8> {
-        let mut p = vec![0xEEu8; size];
-        p[CONTENT_SIZE..CONTENT_SIZE + 8].copy_from_slice(&(content as u64 * 8).to_le_bytes());
-        p[PACKET_SIZE..PACKET_SIZE + 8].copy_from_slice(&(size as u64 * 8).to_le_bytes());
-        p
+    fn header(size: usize, content: usize) -> [u8; HEADER_BYTES] {
+        let mut h = [0xEEu8; HEADER_BYTES];
+        h[CONTENT_SIZE..CONTENT_SIZE + 8].copy_from_slice(&(content as u64 * 8).to_le_bytes());
+        h[PACKET_SIZE..PACKET_SIZE + 8].copy_from_slice(&(size as u64 * 8).to_le_bytes());
+        h
     }
 
     #[test]
     fn partial_packet_is_cut_at_the_page_after_its_content() {
-        let t = trimmed(&packet(4 * 4096, 4096 + 100));
-        assert_eq!(t.len(), 2 * 4096);
-        assert_eq!(le(&t, PACKET_SIZE), 2 * 4096 * 8);
-        assert_eq!(le(&t, CONTENT_SIZE), (4096 + 100) * 8);
+        let mut h = header(4 * 4096, 4096 + 100);
+        assert_eq!(trim(&mut h, 4 * 4096), 2 * 4096);
+        assert_eq!(le(&h, PACKET_SIZE), 2 * 4096 * 8);
+        assert_eq!(le(&h, CONTENT_SIZE), (4096 + 100) * 8);
     }
 
     #[test]
     fn full_and_small_packets_keep_their_size() {
-        let full = packet(4 * 4096, 4 * 4096);
-        assert_eq!(trimmed(&full), full);
-        let small = packet(1024, 200);
-        assert_eq!(trimmed(&small), small);
+        let mut full = header(4 * 4096, 4 * 4096);
+        assert_eq!(trim(&mut full, 4 * 4096), 4 * 4096);
+        assert_eq!(le(&full, PACKET_SIZE), 4 * 4096 * 8);
+        let mut small = header(1024, 200);
+        assert_eq!(trim(&mut small, 1024), 1024);
+        assert_eq!(le(&small, PACKET_SIZE), 1024 * 8);
     }
 }

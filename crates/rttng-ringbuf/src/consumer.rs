@@ -3,8 +3,10 @@
 //! [`Packet::release`]), sleeps on the futex word ([`Consumer::wait`]), flushes live
 //! buffers, and closes the buffers of a dead producer ([`Consumer::recover_dead_producer`]).
 //!
-//! A packet is copied into a consumer-owned buffer as-is (header fields included), with
-//! the bytes past `content_size` zeroed; nothing is re-encoded. This file does not write
+//! [`Consumer::get_next`] copies a packet into a consumer-owned buffer as-is (header
+//! fields included), with the bytes past `content_size` zeroed; nothing is re-encoded.
+//! [`Consumer::get_next_in_place`] leaves it in shared memory (discard mode) and writes it
+//! from there to a file ([`InPlacePacket::write_to`]), releasing it afterwards. This file does not write
 //! trace files, index files or metadata, and does not watch processes (the caller says
 //! when a producer is dead).
 
@@ -108,6 +110,153 @@ impl Packet<'_> {
             .consumed_pos
             .store(next, Ordering::Release);
     }
+}
+
+/// A complete packet taken out of a CPU buffer **without copying it** (discard mode: the
+/// bytes stay in shared memory, which no producer touches until [`InPlacePacket::release`];
+/// overwrite mode: a validated copy, as [`Consumer::get_next`] makes, because writers may
+/// lap the reader). For a consumer that writes packets to files: the bytes go from the
+/// shared mapping to the file in one system call ([`InPlacePacket::write_to`]). Dropping
+/// it without release leaves the packet in place, as for [`Packet`].
+#[cfg(not(loom))]
+pub struct InPlacePacket<'a> {
+    consumer: &'a mut Consumer,
+    cpu: u32,
+    packet_seq: u64,
+    content_bytes: usize,
+    /// A copy of the header and context (validated).
+    header: [u8; packet::HEADER_BYTES],
+    /// True: the bytes are in shared memory; false: in the consumer's scratch copy.
+    shared: bool,
+}
+
+#[cfg(not(loom))]
+impl std::fmt::Debug for InPlacePacket<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InPlacePacket")
+            .field("cpu", &self.cpu)
+            .field("packet_seq", &self.packet_seq)
+            .field("content_bytes", &self.content_bytes)
+            .field("shared", &self.shared)
+            .finish()
+    }
+}
+
+/// Zeros written after a packet's content (bytes past `content_size` are undefined in
+/// shared memory, so they are never written from there).
+#[cfg(not(loom))]
+static ZEROS: [u8; 4096] = [0; 4096];
+
+#[cfg(not(loom))]
+impl InPlacePacket<'_> {
+    /// CPU buffer the packet comes from.
+    pub fn cpu(&self) -> u32 {
+        self.cpu
+    }
+    /// `packet_seq_num`.
+    pub fn packet_seq(&self) -> u64 {
+        self.packet_seq
+    }
+    /// `content_size / 8`: header, context and records.
+    pub fn content_bytes(&self) -> usize {
+        self.content_bytes
+    }
+    /// `packet_size / 8` in shared memory (the sub-buffer size).
+    pub fn packet_bytes(&self) -> usize {
+        self.consumer.geo.subbuf_bytes as usize
+    }
+    /// A copy of the packet header and context (84 bytes, validated).
+    pub fn header(&self) -> &[u8; packet::HEADER_BYTES] {
+        &self.header
+    }
+
+    /// Writes the packet to `fd` (at its current file position) as `len` bytes: `header`
+    /// (the caller's copy of [`InPlacePacket::header`], e.g. with `packet_size`
+    /// rewritten), then the records straight from shared memory up to
+    /// `min(content, len)`, then zeros up to `len`. `len` must be in
+    /// `84..=packet_bytes()`. Retries partial writes and EINTR.
+    pub fn write_to(
+        &self,
+        fd: std::os::fd::BorrowedFd<'_>,
+        header: &[u8; packet::HEADER_BYTES],
+        len: usize,
+    ) -> std::io::Result<()> {
+        if len < packet::HEADER_BYTES || len > self.packet_bytes() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("packet length {len} outside 84..={}", self.packet_bytes()),
+            ));
+        }
+        let body_end = self.content_bytes.min(len);
+        let body_len = body_end - packet::HEADER_BYTES;
+        write_all_raw(fd, header.as_ptr(), header.len())?;
+        if self.shared {
+            let geo = &self.consumer.geo;
+            let v = self.consumer.region.cpu(geo, self.cpu);
+            let off =
+                geo.slot_of(self.packet_seq) * geo.subbuf_bytes as usize + packet::HEADER_BYTES;
+            let Some(ptr) = v.data.range_ptr(off, body_len) else {
+                return Err(std::io::Error::other("packet outside the shared memory"));
+            };
+            write_all_raw(fd, ptr, body_len)?;
+        } else {
+            let body = &self.consumer.scratch[packet::HEADER_BYTES..body_end];
+            write_all_raw(fd, body.as_ptr(), body.len())?;
+        }
+        let mut zeros = len - body_end;
+        // Bounded: each round writes up to 4 KiB of the at most `subbuf_bytes` left.
+        while zeros > 0 {
+            let n = zeros.min(ZEROS.len());
+            write_all_raw(fd, ZEROS.as_ptr(), n)?;
+            zeros -= n;
+        }
+        Ok(())
+    }
+
+    /// Gives the sub-buffer back to the producers (after the bytes were written out).
+    pub fn release(self) {
+        let next = (self.packet_seq + 1) << self.consumer.geo.subbuf_shift;
+        self.consumer.consumed[self.cpu as usize] = next;
+        // Release pairs with the Acquire load of consumed_pos in `writer::reserve`: our
+        // reads of the sub-buffer (the write system call) happen-before any writer
+        // reuses it.
+        self.consumer
+            .view(self.cpu)
+            .consumed_pos
+            .store(next, Ordering::Release);
+    }
+}
+
+/// `write(2)` of `len` bytes at `ptr` until all are written (partial writes and EINTR
+/// retried; a zero-byte write is an error, so the loop ends).
+#[cfg(not(loom))]
+fn write_all_raw(
+    fd: std::os::fd::BorrowedFd<'_>,
+    mut ptr: *const u8,
+    mut len: usize,
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    while len > 0 {
+        // SAFETY: `ptr..ptr + len` is readable: a slice we borrow, or a packet of the
+        // shared mapping that the consumer owns until release (the caller's borrow of
+        // the InPlacePacket keeps the mapping alive). The kernel only reads it.
+        let n = unsafe { libc::write(fd.as_raw_fd(), ptr.cast(), len) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        let n = n as usize;
+        // SAFETY: n <= len: still inside the range.
+        ptr = unsafe { ptr.add(n) };
+        len -= n;
+    }
+    Ok(())
 }
 
 fn le_u64(bytes: &[u8], off: usize) -> u64 {
@@ -299,6 +448,69 @@ impl Consumer {
             }));
         }
         Ok(None)
+    }
+
+    /// Like [`Consumer::get_next`], without copying the packet in discard mode (see
+    /// [`InPlacePacket`]); in overwrite mode it copies (and validates the copy) as
+    /// `get_next` does.
+    #[cfg(not(loom))]
+    pub fn get_next_in_place(
+        &mut self,
+        cpu: u32,
+    ) -> Result<Option<InPlacePacket<'_>>, CorruptPacket> {
+        if cpu >= self.geo.cpu_count {
+            return Ok(None);
+        }
+        if self.geo.mode == Mode::Overwrite {
+            let (packet_seq, content_bytes) = match self.get_next(cpu)? {
+                Some(p) => (p.packet_seq, p.content_bytes),
+                None => return Ok(None),
+            };
+            let mut header = [0u8; packet::HEADER_BYTES];
+            header.copy_from_slice(&self.scratch[..packet::HEADER_BYTES]);
+            return Ok(Some(InPlacePacket {
+                consumer: self,
+                cpu,
+                packet_seq,
+                content_bytes,
+                header,
+                shared: false,
+            }));
+        }
+        let geo = self.geo.clone();
+        let region = self.region.clone();
+        let v = region.cpu(&geo, cpu);
+        let p = self.consumed[cpu as usize] >> geo.subbuf_shift;
+        let lap = geo.lap_of(p);
+        let slot = geo.slot_of(p);
+        // Acquire pairs with the Release commit CAS that completed the packet, as in
+        // get_next: every byte the writers committed is visible to our reads (here, the
+        // header copy and the kernel's read in `write_to`).
+        let w = v.slots[slot].load(Ordering::Acquire);
+        let wlap = commit_word::lap(w);
+        if wlap == lap {
+            return Ok(None);
+        }
+        if wlap != (lap + 1) & commit_word::LAP_MASK {
+            return Err(self.skip(cpu, p, "commit word lap", wlap));
+        }
+        let mut header = [0u8; packet::HEADER_BYTES];
+        // SAFETY: discard mode: the packet is complete and no writer touches the slot
+        // before we release it.
+        unsafe { v.data.read(slot * geo.subbuf_bytes as usize, &mut header) };
+        let content_bytes = match check_header(&header, &geo, cpu, p) {
+            Ok(c) => c,
+            Err((field, found)) => return Err(self.skip(cpu, p, field, found)),
+        };
+        self.last_end_ts[cpu as usize] = le_u64(&header, packet::TIMESTAMP_END);
+        Ok(Some(InPlacePacket {
+            consumer: self,
+            cpu,
+            packet_seq: p,
+            content_bytes,
+            header,
+            shared: true,
+        }))
     }
 
     fn skip(&mut self, cpu: u32, p: u64, field: &'static str, found: u64) -> CorruptPacket {

@@ -32,6 +32,8 @@ mod region;
 mod sync;
 mod writer;
 
+#[cfg(not(loom))]
+pub use consumer::InPlacePacket;
 pub use consumer::{Consumer, Packet, RecoveryReport, MAX_READ_RETRIES};
 pub use error::{ConfigError, CorruptPacket, MapError, ReserveError};
 pub use layout::{Config, Mode};

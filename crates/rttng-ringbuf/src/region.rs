@@ -241,6 +241,17 @@ mod shm {
             unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr.add(off), src.len()) }
         }
 
+        /// Address of `off..off + len`, or None if the range is out of bounds. For
+        /// handing a range the caller owns (a packet taken out, not yet released) to a
+        /// system call without copying it; no Rust reference to the bytes is created.
+        pub(crate) fn range_ptr(&self, off: usize, len: usize) -> Option<*const u8> {
+            if off > self.len || len > self.len - off {
+                return None;
+            }
+            // SAFETY: in bounds (checked above); only an address is computed.
+            Some(unsafe { self.ptr.add(off) }.cast_const())
+        }
+
         /// Zeroes `len` bytes at `off`.
         ///
         /// # Safety

@@ -369,3 +369,105 @@ fn corrupted_shared_counters_never_panic_either_side() {
         "refused events are counted"
     );
 }
+
+/// Writes `pkt` to a fresh file as `len` bytes with `header`, and reads the file back.
+fn write_in_place(
+    pkt: &rttng_ringbuf::InPlacePacket<'_>,
+    header: &[u8; 84],
+    len: usize,
+) -> Vec<u8> {
+    use std::io::{Read, Seek};
+    use std::os::fd::AsFd;
+    let path = std::env::temp_dir().join(format!(
+        "rttng-ringbuf-in-place-{}-{}",
+        std::process::id(),
+        pkt.packet_seq()
+    ));
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    pkt.write_to(f.as_fd(), header, len).unwrap();
+    f.rewind().unwrap();
+    let mut out = Vec::new();
+    f.read_to_end(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn in_place_packets_are_written_from_shared_memory_with_zero_padding() {
+    // Lap 0 fills slot 0 with records; lap 1 puts fewer records in the same slot, so
+    // shared memory past its content still holds lap 0's bytes: they must not reach the
+    // file.
+    // 8 records of 50 bytes fill a 512-byte packet.
+    let (mut consumer, producer) = channel(&config(1, 2, 512, Mode::Discard));
+    let mut taken = Vec::new();
+    for seq in 0..17 {
+        producer.write(0, seq, &make_record(0, seq, 50)).unwrap();
+        if seq == 8 || seq == 16 {
+            let pkt = consumer
+                .get_next_in_place(0)
+                .unwrap()
+                .expect("closed packet");
+            taken.push((pkt.packet_seq(), pkt.content_bytes()));
+            pkt.release();
+        }
+    }
+    assert_eq!(taken, vec![(0, 84 + 400), (1, 84 + 400)]);
+    assert!(producer.flush(0, 100, false).is_ok());
+    let pkt = consumer.get_next_in_place(0).unwrap().expect("packet 2");
+    assert_eq!(pkt.packet_seq(), 2, "third packet, slot 0 again");
+    assert_eq!(pkt.content_bytes(), 84 + 50, "one record (seq 16)");
+    let header = *pkt.header();
+    assert_eq!(le_u64(&header, 64), 2, "packet_seq_num in the header copy");
+    assert_eq!(le_u64(&header, 48), (84 + 50) * 8);
+
+    let whole = write_in_place(&pkt, &header, 512);
+    assert_eq!(whole.len(), 512);
+    assert_eq!(&whole[..84], &header[..]);
+    assert_eq!(&whole[84..134], &make_record(0, 16, 50)[..]);
+    assert!(
+        whole[134..].iter().all(|&b| b == 0),
+        "padding is zeros, not lap 0's bytes"
+    );
+
+    // A shorter length cuts the packet; the caller's header is what is written.
+    let mut short_header = header;
+    short_header[56..64].copy_from_slice(&(256u64 * 8).to_le_bytes());
+    let short = write_in_place(&pkt, &short_header, 256);
+    assert_eq!(short.len(), 256);
+    assert_eq!(le_u64(&short, 56), 256 * 8);
+    assert_eq!(&short[84..256], &whole[84..256]);
+    assert!(pkt
+        .write_to(std::os::fd::AsFd::as_fd(&std::io::stderr()), &header, 513)
+        .is_err());
+    assert!(pkt
+        .write_to(std::os::fd::AsFd::as_fd(&std::io::stderr()), &header, 83)
+        .is_err());
+    pkt.release();
+    assert!(consumer.get_next_in_place(0).unwrap().is_none());
+}
+
+#[test]
+fn in_place_packets_in_overwrite_mode_are_copies() {
+    let (mut consumer, producer) = channel(&config(1, 2, 512, Mode::Overwrite));
+    for seq in 0..3 {
+        producer.write(0, seq, &make_record(0, seq, 40)).unwrap();
+    }
+    assert!(producer.flush(0, 100, false).is_ok());
+    let pkt = consumer
+        .get_next_in_place(0)
+        .unwrap()
+        .expect("closed packet");
+    let header = *pkt.header();
+    let bytes = write_in_place(&pkt, &header, 512);
+    assert_eq!(
+        parse_records(&bytes[84..pkt.content_bytes()]).unwrap(),
+        vec![(0, 0), (0, 1), (0, 2)]
+    );
+    assert!(bytes[pkt.content_bytes()..].iter().all(|&b| b == 0));
+}
