@@ -6,7 +6,8 @@
 //!
 //! The workload is this binary (`rttng-bench kernel --workload-only N`), so every run measures
 //! the very same loop. strace runs a tenth of the calls (it takes minutes otherwise); its
-//! ratio is per call. Nothing here asserts a speed.
+//! ratio is per call. The first three alternate over [`ROUNDS`] rounds (so that load from other
+//! processes hits them alike) and the table shows medians. Nothing here asserts a speed.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -68,13 +69,19 @@ fn trace_cmd_lost(text: &str) -> u64 {
         .sum()
 }
 
-pub fn run(calls: u64, tmp: &Path) -> Result<()> {
-    std::fs::create_dir_all(tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    let _ = rttng_kernel::cleanup_stale_instances();
-    println!("workload: {calls} getppid calls (self-timed loop)");
+/// Rounds of (no tracing, rttng, trace-cmd), interleaved so that load from other processes
+/// hits all three alike; the table shows each one's median.
+pub const ROUNDS: usize = 5;
 
-    let (base_s, _) = run_workload(&[], calls)?;
+/// One rttng kernel session around one workload run.
+struct RttngRun {
+    workload_s: f64,
+    stop_s: f64,
+    events: u64,
+    lost: u64,
+}
 
+fn run_rttng(calls: u64, tmp: &Path) -> Result<RttngRun> {
     let out = tmp.join("rttng-session");
     let _ = std::fs::remove_dir_all(&out);
     let mut s = KernelSession::create("bench", &out, ChannelConfig::default())?;
@@ -84,11 +91,19 @@ pub fn run(calls: u64, tmp: &Path) -> Result<()> {
     let ours = run_workload(&[], calls);
     let stop_start = std::time::Instant::now();
     let report = s.stop();
-    let convert_s = stop_start.elapsed().as_secs_f64();
+    let stop_s = stop_start.elapsed().as_secs_f64();
     s.destroy()?;
-    let (ours_s, _) = ours?;
+    let (workload_s, _) = ours?;
     let report = report?;
+    Ok(RttngRun {
+        workload_s,
+        stop_s,
+        events: report.events_written,
+        lost: report.events_discarded,
+    })
+}
 
+fn run_trace_cmd(calls: u64, tmp: &Path) -> Result<(f64, u64)> {
     let dat = tmp.join("trace.dat");
     let tc = run_workload(
         &[
@@ -109,37 +124,73 @@ pub fn run(calls: u64, tmp: &Path) -> Result<()> {
     );
     // trace-cmd -k keeps its instance; remove it ourselves.
     let _ = std::fs::remove_dir("/sys/kernel/tracing/instances/rttng-bench-tc");
+    let _ = std::fs::remove_file(&dat);
     let (tc_s, tc_text) = tc?;
-    let tc_lost = trace_cmd_lost(&tc_text);
+    Ok((tc_s, trace_cmd_lost(&tc_text)))
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+pub fn run(calls: u64, tmp: &Path) -> Result<()> {
+    std::fs::create_dir_all(tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let _ = rttng_kernel::cleanup_stale_instances();
+    println!("workload: {calls} getppid calls (self-timed loop), {ROUNDS} interleaved rounds");
+
+    let (mut base, mut ours, mut tc, mut stop) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut ours_events, mut ours_lost, mut tc_lost) = (0u64, 0u64, 0u64);
+    for round in 0..ROUNDS {
+        base.push(run_workload(&[], calls)?.0);
+        let r = run_rttng(calls, tmp)?;
+        let (t, l) = run_trace_cmd(calls, tmp)?;
+        println!(
+            "round {round}: none {:.3} s, rttng {:.3} s ({} events, {} lost, stop {:.2} s), trace-cmd {t:.3} s ({l} lost)",
+            base[round], r.workload_s, r.events, r.lost, r.stop_s
+        );
+        ours.push(r.workload_s);
+        stop.push(r.stop_s);
+        ours_events = ours_events.max(r.events);
+        ours_lost += r.lost;
+        tc.push(t);
+        tc_lost += l;
+    }
+    let (base_s, ours_s, tc_s, stop_s) = (
+        median(&mut base),
+        median(&mut ours),
+        median(&mut tc),
+        median(&mut stop),
+    );
 
     let strace_calls = (calls / 10).max(1);
     let (strace_s, _) = run_workload(&["strace", "-f", "-o", "/dev/null"], strace_calls)?;
     let (base_small_s, _) = run_workload(&[], strace_calls)?;
+    let strace_x = strace_s / base_small_s;
+    let ours_x = ours_s / base_s;
+    let tc_x = tc_s / base_s;
 
     println!();
-    println!("| run | workload s | slowdown | events recorded | events lost |");
+    println!("| run | workload s (median) | slowdown | events recorded (max) | events lost (all rounds) |");
     println!("|---|---:|---:|---:|---:|");
-    println!("| no tracing | {base_s:.3} | 1.0x | - | - |");
+    println!("| no tracing | {base_s:.3} | 1.00x | - | - |");
     println!(
-        "| rttng kernel session (all syscalls + sched_*) | {ours_s:.3} | {:.2}x | {} | {} |",
-        ours_s / base_s,
-        report.events_written,
-        report.events_discarded
+        "| rttng kernel session (all syscalls + sched_*) | {ours_s:.3} | {ours_x:.2}x | {ours_events} | {ours_lost} |"
     );
     println!(
-        "| trace-cmd record -B (syscalls + sched) | {tc_s:.3} | {:.2}x | - | {tc_lost} |",
-        tc_s / base_s
+        "| trace-cmd record -d -k -B (syscalls + sched) | {tc_s:.3} | {tc_x:.2}x | - | {tc_lost} |"
     );
     println!(
-        "| strace -f ({strace_calls} calls; per-call ratio) | {strace_s:.3} | {:.0}x | - | - |",
-        strace_s / base_small_s
+        "| strace -f -o /dev/null ({strace_calls} calls; per-call ratio) | {strace_s:.3} | {strace_x:.0}x | - | - |"
     );
     println!();
-    println!("rttng stop (drain rest + CTF conversion): {convert_s:.2} s");
+    println!("rttng stop (drain rest + CTF conversion), median: {stop_s:.2} s");
     println!(
-        "rttng vs trace-cmd slowdown: {:.2}; strace / rttng slowdown: {:.0}x",
-        (ours_s / base_s) / (tc_s / base_s),
-        (strace_s / base_small_s) / (ours_s / base_s)
+        "rttng slowdown / trace-cmd slowdown: {:.2}; strace slowdown / rttng slowdown: {:.0}x; \
+         strace overhead / rttng overhead: {:.0}x",
+        ours_x / tc_x,
+        strace_x / ours_x,
+        (strace_x - 1.0) / (ours_x - 1.0)
     );
     Ok(())
 }

@@ -31,6 +31,9 @@ use crate::tracefs::{check_name, glob_match, instance_name, Instance, Tracefs};
 /// lttng-modules' default sub-buffer size and count for kernel channels.
 pub const DEFAULT_SUBBUF_BYTES: u64 = 1 << 20;
 pub const DEFAULT_SUBBUF_COUNT: u64 = 4;
+/// How full a CPU buffer gets before its drain thread wakes (trace-cmd leaves the kernel default,
+/// 50; waking earlier leaves more room for a drain thread delayed by other load).
+pub const DRAIN_BUFFER_PERCENT: u32 = 20;
 /// Largest per-CPU buffer a channel may ask for.
 pub const MAX_BUFFER_BYTES_PER_CPU: u64 = 1 << 32;
 /// Most event classes per channel (the large header's 16-bit id leaves room for more; this is
@@ -305,6 +308,9 @@ impl KernelSession {
         let instance = Instance::create(&self.tracefs, &instance_name(&self.name, &config.name))?;
         instance.write("trace_clock", &self.clock.trace_clock)?;
         instance.write("buffer_size_kb", &total.div_ceil(1024).to_string())?;
+        // The drain sleeps until this much of a CPU buffer is full (kernels before 5.x lack
+        // the file; their readers wake on any data).
+        let _ = instance.write("buffer_percent", &DRAIN_BUFFER_PERCENT.to_string());
         instance.write(
             "options/overwrite",
             if config.overwrite { "1" } else { "0" },

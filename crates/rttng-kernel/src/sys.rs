@@ -103,7 +103,8 @@ impl Drop for PausedChild {
     }
 }
 
-fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+/// A pipe whose both ends close on exec.
+pub fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
     let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
@@ -170,4 +171,83 @@ pub fn spawn_paused(argv: &[String]) -> std::io::Result<PausedChild> {
         go: Some(std::fs::File::from(wr)),
         reaped: false,
     })
+}
+
+/// A pipe whose both ends close on exec, with room for `bytes` (rounded up by the kernel; the
+/// default size is kept if the kernel refuses).
+pub fn pipe_with_size(bytes: usize) -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let (r, w) = pipe()?;
+    let size = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: fcntl on a descriptor we own, with an integer argument.
+    unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, size) };
+    Ok((r, w))
+}
+
+/// `splice(2)` of up to `len` bytes from `from` to `to`; `to_offset` is the file position to
+/// write at (advanced by the kernel), `None` for a pipe. Returns the bytes moved (0 at end of
+/// input); `WouldBlock` when `nonblock` is set and nothing is ready.
+pub fn splice(
+    from: &impl AsRawFd,
+    to: &impl AsRawFd,
+    to_offset: Option<&mut i64>,
+    len: usize,
+    nonblock: bool,
+) -> std::io::Result<usize> {
+    let mut flags = libc::SPLICE_F_MOVE;
+    if nonblock {
+        flags |= libc::SPLICE_F_NONBLOCK;
+    }
+    let off_ptr = match to_offset {
+        Some(o) => o as *mut i64,
+        None => std::ptr::null_mut(),
+    };
+    // SAFETY: both descriptors are open for the duration of the call; the input offset is
+    // null (the input is a pipe or a tracefs file without positions) and the output offset is
+    // null or points to a live, writable i64.
+    let n = unsafe {
+        libc::splice(
+            from.as_raw_fd(),
+            std::ptr::null_mut(),
+            to.as_raw_fd(),
+            off_ptr,
+            len,
+            flags,
+        )
+    };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// Wait until `a` or `b` is readable, or `timeout_ms` passes (−1: no timeout). Returns
+/// `(a_ready, b_ready)`; an interrupted wait returns `(false, false)`.
+pub fn poll_two(
+    a: &impl AsRawFd,
+    b: &impl AsRawFd,
+    timeout_ms: i32,
+) -> std::io::Result<(bool, bool)> {
+    let mut fds = [
+        libc::pollfd {
+            fd: a.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: b.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    // SAFETY: `fds` is a valid array of two pollfd structs for the duration of the call.
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout_ms) };
+    if rc < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.kind() == std::io::ErrorKind::Interrupted {
+            return Ok((false, false));
+        }
+        return Err(e);
+    }
+    let ready = |p: &libc::pollfd| p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0;
+    Ok((ready(&fds[0]), ready(&fds[1])))
 }
