@@ -5,9 +5,12 @@
 //! Naming follows lttng-modules for the events analyses rely on: `syscalls:sys_enter_X` becomes
 //! `syscall_entry_X` and `sys_exit_X` becomes `syscall_exit_X` (payload `ret`); `irq:softirq_*`
 //! becomes `irq_softirq_*`; sched events call thread ids `tid` (`prev_pid` → `prev_tid`). Other
-//! events keep their ftrace name. Field values are the ones tracefs recorded (no `prio - 100`
-//! shift), so they compare equal with `trace-cmd report`. The `common_*` fields are dropped, as
-//! lttng-modules has none; the thread id is available as the `tid` context.
+//! events keep their ftrace name. Field values are the ones tracefs recorded, except the `*prio`
+//! fields of `sched` events, which are shifted by −100 ([`SCHED_PRIO_BIAS`]) as lttng-modules
+//! records them (`prio - MAX_RT_PRIO`: 20 for a nice-0 task, where ftrace and `trace-cmd report`
+//! say 120), because the analyses built for LTTng kernel traces (lttng-analyses, Trace Compass)
+//! expect that scale. The `common_*` fields are dropped, as lttng-modules has none; the thread id
+//! is available as the `tid` context.
 //!
 //! It does no I/O.
 
@@ -25,6 +28,18 @@ pub const MAX_STRING_BYTES: usize = 4096;
 pub const PROCNAME_BYTES: usize = 17;
 
 const LE: ByteOrder = ByteOrder::Little;
+
+/// Added to the `*prio` fields of `sched` events (lttng-modules' `- MAX_RT_PRIO`).
+pub const SCHED_PRIO_BIAS: i32 = -100;
+
+/// What is added to a field's value on the way to CTF.
+pub fn field_bias(system: &str, field: &str) -> i32 {
+    if system == "sched" && field.ends_with("prio") {
+        SCHED_PRIO_BIAS
+    } else {
+        0
+    }
+}
 
 /// The lttng-modules name of an ftrace event.
 pub fn lttng_event_name(system: &str, name: &str) -> String {
@@ -67,12 +82,14 @@ pub fn lttng_field_name(system: &str, field: &str) -> String {
 /// How one payload field is read from the record and written to the packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FieldOp {
-    /// Read `src_bytes` at `offset`, write the low `out_bits` (sign-extended when signed).
+    /// Read `src_bytes` at `offset`, add `bias`, write the low `out_bits` (sign-extended when
+    /// signed).
     Int {
         offset: u32,
         src_bytes: u32,
         out_bits: u32,
         signed: bool,
+        bias: i32,
     },
     /// Copy `len` bytes of text.
     Text { offset: u32, len: u32 },
@@ -176,6 +193,7 @@ pub fn plan_event(fmt: &EventFormat) -> EventPlan {
                     src_bytes: f.size,
                     out_bits: bits,
                     signed,
+                    bias: field_bias(&fmt.system, &f.name),
                 });
             }
             FieldKind::CharArray { len } => {
@@ -324,8 +342,9 @@ pub fn write_payload(w: &mut BitWriter, ops: &[FieldOp], data: &[u8]) {
                 src_bytes,
                 out_bits,
                 signed,
+                bias,
             } => {
-                let v = read_le(data, offset, src_bytes);
+                let v = read_le(data, offset, src_bytes).wrapping_add(i64::from(bias) as u64);
                 if signed {
                     w.write_sint(sign_extend(v, out_bits), out_bits, LE);
                 } else {
@@ -484,19 +503,22 @@ mod tests {
                     offset: 16,
                     src_bytes: 8,
                     out_bits: 32,
-                    signed: true
+                    signed: true,
+                    bias: 0
                 },
                 FieldOp::Int {
                     offset: 24,
                     src_bytes: 8,
                     out_bits: 64,
-                    signed: false
+                    signed: false,
+                    bias: 0
                 },
                 FieldOp::Int {
                     offset: 32,
                     src_bytes: 8,
                     out_bits: 16,
-                    signed: false
+                    signed: false,
+                    bias: 0
                 },
             ]
         );
@@ -512,6 +534,27 @@ mod tests {
         want.extend_from_slice(&0o644u16.to_le_bytes());
         assert_eq!(w.bytes(), &want[..]);
         assert_eq!(read_int(&rec, 16, 8, 32, true), -100);
+    }
+
+    #[test]
+    fn sched_prio_is_shifted_as_lttng_modules_records_it() {
+        let t = "name: sched_wakeup\nID: 2\nformat:\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n\tfield:pid_t pid;\toffset:8;\tsize:4;\tsigned:1;\n\tfield:int prio;\toffset:12;\tsize:4;\tsigned:1;\n";
+        let f = parse_format("sched", t).expect("parses");
+        let p = plan_event(&f);
+        let mut rec = vec![0u8; 16];
+        rec[8..12].copy_from_slice(&4242i32.to_le_bytes());
+        rec[12..16].copy_from_slice(&120i32.to_le_bytes());
+        let mut w = BitWriter::new();
+        write_payload(&mut w, &p.ops, &rec);
+        let mut want = Vec::new();
+        want.extend_from_slice(&4242i32.to_le_bytes());
+        want.extend_from_slice(&20i32.to_le_bytes());
+        assert_eq!(w.bytes(), &want[..], "tid kept, prio 120 becomes 20");
+        // A prio field outside `sched` is left alone.
+        let g = parse_format("other", &t.replace("sched_wakeup", "x")).expect("parses");
+        let mut w = BitWriter::new();
+        write_payload(&mut w, &plan_event(&g).ops, &rec);
+        assert_eq!(&w.bytes()[4..8], &120i32.to_le_bytes());
     }
 
     #[test]

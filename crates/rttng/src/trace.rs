@@ -165,6 +165,7 @@ fn decode(
                     src_bytes,
                     out_bits,
                     signed,
+                    ..
                 } => Some(read_int(data, offset, src_bytes, out_bits, signed) as i64),
                 _ => None,
             })?;
@@ -193,6 +194,7 @@ fn format_arg(syscall: &str, name: &str, op: &FieldOp, pointer: bool, data: &[u8
         src_bytes,
         out_bits,
         signed,
+        ..
     } = *op
     else {
         return "?".to_string();

@@ -3,3 +3,4 @@
 //! filters on its own thread id, and checks that nothing of it is left in tracefs.
 
 mod sessions;
+mod trace_cmd;

@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rttng_kernel::tracefs::Tracefs;
 use rttng_kernel::{ChannelConfig, Context, KernelSession, Syscalls};
 
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    fn new(tag: &str) -> TempDir {
+    pub(crate) fn new(tag: &str) -> TempDir {
         static N: AtomicU64 = AtomicU64::new(0);
         let p = std::env::temp_dir().join(format!(
             "rttng-kernel-{tag}-{}-{}",
@@ -42,7 +42,7 @@ fn my_tid() -> u32 {
 }
 
 /// babeltrace2's text of a trace; fails the test on any error output or status.
-fn babeltrace(dir: &Path) -> String {
+pub(crate) fn babeltrace(dir: &Path) -> String {
     let out = Command::new("babeltrace2")
         .arg(dir)
         .output()
@@ -64,7 +64,7 @@ fn count(text: &str, needle: &str) -> usize {
     text.lines().filter(|l| l.contains(needle)).count()
 }
 
-fn instance_present(names: &[String]) -> bool {
+pub(crate) fn instance_present(names: &[String]) -> bool {
     let tfs = Tracefs::open().expect("tracefs");
     let present = tfs.rttng_instances().expect("list instances");
     names.iter().any(|n| present.contains(n))
@@ -213,8 +213,8 @@ fn contexts_channels_and_overwrite_mode() {
         .contains(&format!("[{clock}]")));
     s.filter_pids(&[my_tid()], false).expect("pid filter");
     s.start().expect("start");
-    std::os::unix::process::parent_id();
-    std::process::id();
+    let _ = std::os::unix::process::parent_id();
+    let _ = std::process::id();
     s.stop().expect("stop");
     s.destroy().expect("destroy");
     assert!(!instance_present(&names));
