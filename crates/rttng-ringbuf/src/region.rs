@@ -49,6 +49,11 @@ mod shm {
     use std::os::fd::{AsRawFd, BorrowedFd};
     use std::ptr::NonNull;
 
+    /// Mappings up to this size are populated when mapped (`MAP_POPULATE`: pages
+    /// allocated and page tables filled), so that the event path takes no page fault on
+    /// the first lap of a buffer; larger ones fault their pages in as they are used.
+    pub(crate) const POPULATE_MAX_BYTES: usize = 256 << 20;
+
     /// A read-write `MAP_SHARED` mapping of the whole channel shared memory.
     pub(crate) struct Region {
         base: NonNull<u8>,
@@ -63,7 +68,8 @@ mod shm {
     unsafe impl Sync for Region {}
 
     impl Region {
-        /// Maps `len` bytes of `fd` read-write and shared.
+        /// Maps `len` bytes of `fd` read-write and shared (populated when at most
+        /// [`POPULATE_MAX_BYTES`]).
         pub(crate) fn map(fd: BorrowedFd<'_>, len: u64) -> Result<Self, MapError> {
             let len_usize = usize::try_from(len).map_err(|_| MapError::TooSmall {
                 shm_bytes: len,
@@ -82,7 +88,11 @@ mod shm {
                     std::ptr::null_mut(),
                     len_usize,
                     libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_SHARED,
+                    if len_usize <= POPULATE_MAX_BYTES {
+                        libc::MAP_SHARED | libc::MAP_POPULATE
+                    } else {
+                        libc::MAP_SHARED
+                    },
                     fd.as_raw_fd(),
                     0,
                 )
