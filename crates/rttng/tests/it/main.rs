@@ -13,3 +13,5 @@ mod session_control;
 mod session_users;
 mod damaged;
 mod kernel_trace;
+mod kernel_marker;
+mod kernel_list;
