@@ -1,6 +1,8 @@
 //! Users and the tracing group, with real accounts: the test creates a group and two
 //! non-root users (one in the group, one not) with `groupadd`/`useradd`, runs `rttng` as
 //! them with `runuser`, and removes them at the end. Needs root (it fails otherwise, saying so).
+//! The member traces the kernel through the root daemon; the other user's own daemon refuses
+//! the kernel domain with a message that says where it is.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -58,7 +60,10 @@ fn err(f: &Finished) -> String {
 
 #[test]
 fn session_users_own_daemons_and_the_tracing_group() {
-    assert!(is_root(), "this test creates users and groups: run the tests as root (CI does)");
+    assert!(
+        is_root(),
+        "this test creates users and groups: run the tests as root (CI does)"
+    );
     let w = World::new("users");
     let tag = std::process::id() % 100_000;
     let group = format!("rttg{tag}");
@@ -105,6 +110,41 @@ fn session_users_own_daemons_and_the_tracing_group() {
     ];
     let f = as_user(&member, &env_m, &["-n", "create", "membersess"]);
     assert!(f.status.success(), "member create: {}", err(&f));
+    let member_out: PathBuf = f
+        .stdout_text()
+        .lines()
+        .find_map(|l| l.strip_prefix("Traces will be output to "))
+        .map(|l| PathBuf::from(l.trim()))
+        .expect("output line");
+    // The member traces the kernel through the root daemon.
+    for args in [
+        &["-n", "enable-event", "-k", "--syscall", "openat"][..],
+        &["-n", "enable-event", "-k", "sched_process_exec"][..],
+        &["-n", "start"][..],
+    ] {
+        let f = as_user(&member, &env_m, args);
+        assert!(f.status.success(), "member {args:?}: {}", err(&f));
+    }
+    // Something to record: the member runs a program (exec) that opens files.
+    let f = as_user(&member, &env_m, &["-n", "list"]);
+    assert!(f.status.success(), "{}", err(&f));
+    let f = as_user(&member, &env_m, &["-n", "stop"]);
+    assert!(f.status.success(), "member stop: {}", err(&f));
+    let bt = run_bounded(
+        Command::new("babeltrace2").arg(member_out.join("kernel")),
+        CMD_TIMEOUT,
+    )
+    .expect("babeltrace2");
+    assert!(bt.status.success(), "{}", bt.stderr_quote());
+    let text = bt.stdout_text();
+    assert!(text.contains(" syscall_entry_openat: "), "{text}");
+    assert!(text.contains(" syscall_exit_openat: "), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains(" sched_process_exec: ") && l.contains("/rttng\""))
+            || text.contains(" sched_process_exec: "),
+        "{text}"
+    );
     let f = as_user(&member, &env_m, &["-n", "list"]);
     assert!(
         f.stdout_text().contains("membersess") && !f.stdout_text().contains("rootsess"),
@@ -133,6 +173,23 @@ fn session_users_own_daemons_and_the_tracing_group() {
     let env_own = [("RTTNG_HOME", ohome.as_path()), ("HOME", ohome.as_path())];
     let f = as_user(&other, &env_own, &["create", "mine"]);
     assert!(f.status.success(), "own daemon: {}", err(&f));
+    // Their own daemon cannot trace the kernel, and says where the kernel domain is.
+    let f = as_user(
+        &other,
+        &env_own,
+        &["enable-event", "-k", "--syscall", "openat"],
+    );
+    assert_eq!(
+        f.status.code(),
+        Some(1),
+        "a user's own daemon traced the kernel"
+    );
+    assert!(
+        err(&f).contains("only the root session daemon can trace the kernel")
+            && err(&f).contains("tracing group"),
+        "{}",
+        err(&f)
+    );
     let own_run = ohome.join(".rttng");
     let own_pid: u32 = std::fs::read_to_string(own_run.join("rttng-sessiond.pid"))
         .unwrap()
