@@ -23,8 +23,21 @@ fn type_name(c: &FieldClass) -> &'static str {
     }
 }
 
-/// Print the kernel tracepoints (or, with `syscall`, the system calls) to standard output.
+/// Print the kernel tracepoints (or, with `syscall`, the system calls) to standard output. A
+/// reader that closes the pipe early (`| head`) ends the listing quietly.
 pub fn run(syscall: bool) -> Result<()> {
+    match print(syscall) {
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(())
+        }
+        r => r,
+    }
+}
+
+fn print(syscall: bool) -> Result<()> {
     let tfs = Tracefs::open()
         .context("opening tracefs (the kernel domain needs root or the `tracing` group)")?;
     let stdout = std::io::stdout();
