@@ -297,7 +297,7 @@ fn sign_extend(v: u64, bits: u32) -> i64 {
 }
 
 /// The bytes of a data_loc field, or empty when the locator points outside the record.
-pub fn data_loc<'a>(data: &'a [u8], field_offset: u32, rel: bool) -> &'a [u8] {
+pub fn data_loc(data: &[u8], field_offset: u32, rel: bool) -> &[u8] {
     let loc = read_le(data, field_offset, 4);
     let mut off = (loc & 0xffff) as usize;
     let len = (loc >> 16) as usize;

@@ -95,7 +95,7 @@ fn syscalls_by_name_record_exactly_the_calls_made() {
     let text = babeltrace(&out.0.join("kernel"));
     assert_eq!(count(&text, "syscall_entry_getppid:"), 1000);
     assert_eq!(
-        count(&text, &format!("syscall_exit_getppid: {{ cpu_id = ")),
+        count(&text, "syscall_exit_getppid: { cpu_id = "),
         1000
     );
     assert_eq!(
