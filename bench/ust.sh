@@ -6,8 +6,9 @@
 # writing to disk; `RTTNG_BENCH_LOCAL=1` uses the in-process local session instead) and
 # tests/lttng/bench-lttng-ust.sh (liblttng-ust 2.13 with a real session, the same
 # int64/int32/uint8/short-string event) for 1 thread, 2 threads and a disabled event,
-# and prints a table with both columns and the ratios, plus a paced row (1M events/s) (LTTng / rttng for time: > 1 means
-# rttng is faster). EVENTS per thread defaults to 1000000. Needs root for the LTTng run
+# and prints a table with both columns and the ratios (LTTng / rttng for time: > 1 means
+# rttng is faster), a paced row (1M events/s), the 1 -> 2 thread scaling of each, and
+# the CPU time rttng-consumerd takes per event (which bounds the 2-thread scaling). EVENTS per thread defaults to 1000000. Needs root for the LTTng run
 # (private namespaces, see tests/lttng/README.md). Asserts nothing: figures only.
 set -euo pipefail
 
@@ -25,6 +26,7 @@ field() { # field NAME LINE
 
 printf '| case | rttng-ust ns/event | LTTng-UST ns/event | ratio (LTTng/rttng) | rttng B/event | LTTng B/event | rttng discarded | LTTng discarded |\n'
 printf '|---|---:|---:|---:|---:|---:|---:|---:|\n'
+declare -A ns cpu
 for spec in "1:" "2:" "1:--disabled"; do
 	threads=${spec%%:*}
 	extra=${spec#*:}
@@ -34,6 +36,9 @@ for spec in "1:" "2:" "1:--disabled"; do
 	theirs=$(bash tests/lttng/bench-lttng-ust.sh --threads "$threads" --events "$n" $extra | grep '^lttng-ust ')
 	o_ns=$(field ns_per_event "$ours")
 	t_ns=$(field ns_per_event "$theirs")
+	ns[ours$threads$extra]=$o_ns
+	[ -z "$extra" ] && cpu[$threads]=$(field consumer_cpu_ns_per_event "$ours")
+	ns[theirs$threads$extra]=$t_ns
 	ratio=$(awk -v a="$t_ns" -v b="$o_ns" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
 	label="enabled, $threads thread(s)"
 	[ -n "$extra" ] && label="disabled, $threads thread"
@@ -49,3 +54,11 @@ paced=$("$bench" ust "${mode[@]}" --threads 1 --events "$events" --rate 1000000)
 printf '| paced 1M events/s, 1 thread | %s (wall) | - | - | %s | - | %s | - |\n' \
 	"$(field ns_per_event "$paced")" "$(field bytes_per_event "$paced")" "$(field discarded "$paced")"
 echo "  rttng: $paced" >&2
+scaling() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+# The 2-thread bound: on 2 vCPUs the two emitters and the consumer daemon share the same
+# two CPUs, so with E = 1-thread ns/event and C = consumer CPU ns per event, the aggregate
+# cannot beat (E + C) / 2 ns, a scaling of at most 2E / (E + C).
+bound=$(awk -v e="${ns[ours1]}" -v c="${cpu[2]:-0}" 'BEGIN { if (e + c > 0) printf "%.2f", 2 * e / (e + c); else print "-" }')
+printf '\nScaling 1 -> 2 threads (1-thread ns / 2-thread aggregate ns): rttng-ust %s, LTTng-UST %s. rttng-consumerd CPU per event while emitting: %s ns (1 thread), %s ns (2 threads); bound 2E/(E+C) = %s\n' \
+	"$(scaling "${ns[ours1]}" "${ns[ours2]}")" "$(scaling "${ns[theirs1]}" "${ns[theirs2]}")" \
+	"${cpu[1]:--}" "${cpu[2]:--}" "$bound"

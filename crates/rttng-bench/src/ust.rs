@@ -16,7 +16,10 @@
 //! event, outside the measurement; it waits for the daemon's initial state and the run
 //! fails if the event is not in the state asked for). Then stop, `rttng list` for the
 //! discarded count, destroy, the daemons stopped by their PIDs, `rttng view --count` for
-//! the recorded count (the line ends with `recorded=R`); the directory is removed. The
+//! the recorded count (the line ends with `recorded=R`, then
+//! `consumer_cpu_ns_per_event=C`: the CPU time all `rttng-consumerd` threads ran while the
+//! threads emitted, from `/proc/PID/task/*/schedstat`, over the recorded events); the
+//! directory is removed. The
 //! binaries `rttng`, `rttng-sessiond` and `rttng-consumerd` must be next to this one
 //! (`cargo build --release -p rttng -p rttng-sessiond -p rttng-consumerd`).
 //!
@@ -150,6 +153,8 @@ struct Outcome {
     stream_bytes: u64,
     /// Events in the trace, when counted (real stack).
     recorded: Option<u64>,
+    /// CPU time the consumer daemon used while the threads emitted (real stack).
+    consumer_cpu: Option<Duration>,
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -189,8 +194,15 @@ pub fn run(args: &Args) -> Result<()> {
         Some(r) => format!(" recorded={r}"),
         None => String::new(),
     };
+    let consumer_text = match o.consumer_cpu {
+        Some(c) => format!(
+            " consumer_cpu_ns_per_event={:.2}",
+            c.as_nanos() as f64 / recorded.max(1) as f64
+        ),
+        None => String::new(),
+    };
     println!(
-        "rttng-ust threads={threads} events={events} ns_per_event={ns:.2} discarded={} bytes_per_event={bytes:.2}{rate_text}{recorded_text}",
+        "rttng-ust threads={threads} events={events} ns_per_event={ns:.2} discarded={} bytes_per_event={bytes:.2}{rate_text}{recorded_text}{consumer_text}",
         o.discarded
     );
     Ok(())
@@ -226,6 +238,7 @@ fn run_local(args: &Args) -> Result<Outcome> {
             discarded: report.discarded,
             stream_bytes: report.stream_bytes,
             recorded: None,
+            consumer_cpu: None,
         })
     })();
     let _ = std::fs::remove_dir_all(&dir);
@@ -419,6 +432,24 @@ fn stream_bytes(dir: &Path) -> Result<u64> {
     Ok(sum)
 }
 
+/// CPU time (ns) the threads of process `pid` have run so far: the sum of the first
+/// field of `/proc/PID/task/*/schedstat` (nanosecond resolution, unlike `stat`'s ticks).
+/// None if the process is gone or the kernel has no schedstat.
+fn cpu_ns(pid: i32) -> Option<u64> {
+    /// Bound on the threads read (the consumer daemon has one per buffer).
+    const MAX_TASKS: usize = 4096;
+    let mut sum = 0u64;
+    for e in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .take(MAX_TASKS)
+    {
+        let path = e.ok()?.path().join("schedstat");
+        let text = std::fs::read_to_string(path).ok()?;
+        sum += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(sum)
+}
+
 /// The value after `label` on the lines of `text` that have it, summed.
 fn sum_after(text: &str, label: &str) -> u64 {
     text.lines()
@@ -467,7 +498,13 @@ fn run_stack(args: &Args) -> Result<Outcome> {
             stack.run.join("rttng-sessiond.log").display()
         );
     }
+    let consumerd = stack.pid("rttng-consumerd.pid");
+    let cpu_before = consumerd.and_then(cpu_ns);
     let elapsed = measure(args.threads, args.events, args.rate)?;
+    let consumer_cpu = match (cpu_before, consumerd.and_then(cpu_ns)) {
+        (Some(a), Some(b)) => Some(Duration::from_nanos(b.saturating_sub(a))),
+        _ => None,
+    };
     stack.rttng(&["stop", SESSION])?;
     let list = stack.rttng(&["list", SESSION])?;
     let discarded = sum_after(&list, "Discarded events:");
@@ -494,5 +531,6 @@ fn run_stack(args: &Args) -> Result<Outcome> {
         discarded,
         stream_bytes,
         recorded: Some(recorded),
+        consumer_cpu,
     })
 }

@@ -33,7 +33,7 @@ mod sync;
 mod writer;
 
 #[cfg(not(loom))]
-pub use consumer::InPlacePacket;
+pub use consumer::{preallocate, InPlacePacket};
 pub use consumer::{Consumer, Packet, RecoveryReport, MAX_READ_RETRIES};
 pub use error::{ConfigError, CorruptPacket, MapError, ReserveError};
 pub use layout::{Config, Mode};
