@@ -459,6 +459,43 @@ mod tests {
     }
 
     #[test]
+    fn closing_a_stream_frees_the_blocks_reserved_past_its_data() {
+        use std::os::unix::fs::MetadataExt;
+        let path =
+            std::env::temp_dir().join(format!("rttng-consumerd-close-{}", std::process::id()));
+        let mut f = File::create(&path).unwrap();
+        f.write_all(&[7u8; 4096]).unwrap();
+        let reserved = rttng_ringbuf::preallocate(f.as_fd(), 4096, PREALLOC_BYTES).is_ok();
+        let mut s = StreamFile {
+            cpu: 0,
+            data: Some(f),
+            index: None,
+            offset: 4096,
+            file_no: 0,
+            last_seq: None,
+            last_discarded: 0,
+            lost: 0,
+            written: 1,
+            reserved_end: if reserved { 4096 + PREALLOC_BYTES } else { 0 },
+            can_reserve: reserved,
+        };
+        if reserved {
+            let before = std::fs::metadata(&path).unwrap().blocks() * 512;
+            assert!(before >= PREALLOC_BYTES, "reserved: {before}");
+        }
+        s.close();
+        let meta = std::fs::metadata(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert!(s.data.is_none());
+        assert_eq!(meta.len(), 4096);
+        assert!(
+            meta.blocks() * 512 < PREALLOC_BYTES,
+            "freed: {}",
+            meta.blocks()
+        );
+    }
+
+    #[test]
     fn full_and_small_packets_keep_their_size() {
         let mut full = header(4 * 4096, 4 * 4096);
         assert_eq!(trim(&mut full, 4 * 4096), 4 * 4096);

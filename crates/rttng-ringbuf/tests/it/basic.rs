@@ -471,3 +471,28 @@ fn in_place_packets_in_overwrite_mode_are_copies() {
     );
     assert!(bytes[pkt.content_bytes()..].iter().all(|&b| b == 0));
 }
+
+#[test]
+fn preallocate_reserves_blocks_without_changing_the_size() {
+    use std::io::Write;
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let path = std::env::temp_dir().join(format!("rttng-ringbuf-prealloc-{}", std::process::id()));
+    let mut f = std::fs::File::create(&path).unwrap();
+    f.write_all(b"abc").unwrap();
+    let r = rttng_ringbuf::preallocate(f.as_fd(), 0, 1 << 20);
+    let meta = f.metadata().unwrap();
+    let _ = std::fs::remove_file(&path);
+    match r {
+        Ok(()) => {
+            assert_eq!(meta.len(), 3, "size unchanged");
+            assert!(
+                meta.blocks() * 512 >= 1 << 20,
+                "blocks reserved: {}",
+                meta.blocks()
+            );
+        }
+        // A temporary directory on a file system without fallocate.
+        Err(e) => assert_eq!(e.raw_os_error(), Some(libc::EOPNOTSUPP)),
+    }
+}
