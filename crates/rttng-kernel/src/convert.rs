@@ -104,6 +104,9 @@ pub enum FieldOp {
     DataLocString { offset: u32, rel: bool },
     /// A data_loc blob, written as a u32 length then the bytes.
     DataLocBytes { offset: u32 },
+    /// A system call's path argument `arg` (pointer at `offset`), written as the string the
+    /// eBPF recorder read behind it (`crate::bpf`), or empty when there is none.
+    UserString { offset: u32, arg: u8 },
 }
 
 /// The CTF view of one ftrace event.
@@ -165,6 +168,18 @@ fn syscall_arg_shape(f: &FormatField) -> (u32, bool, bool) {
 
 /// Build the CTF plan for one event format.
 pub fn plan_event(fmt: &EventFormat) -> EventPlan {
+    plan_event_with_paths(fmt, false)
+}
+
+/// Same; with `paths`, the path arguments of system call entries ([`crate::bpf::path_arg_mask`])
+/// become string fields (lttng-modules' `ctf_user_string`), filled from the eBPF recorder.
+pub fn plan_event_with_paths(fmt: &EventFormat, paths: bool) -> EventPlan {
+    let path_mask = if paths {
+        crate::bpf::path_arg_mask(fmt)
+    } else {
+        0
+    };
+    let mut arg_index = 0u32;
     let mut members: Vec<(String, FieldClass)> = Vec::new();
     let mut ops = Vec::new();
     let mut names = Vec::new();
@@ -176,6 +191,23 @@ pub fn plan_event(fmt: &EventFormat) -> EventPlan {
         }
         let plain = lttng_field_name(&fmt.system, &f.name);
         let name = format!("_{plain}");
+        let arg = arg_index;
+        arg_index += 1;
+        if arg < 8 && path_mask & (1 << arg) != 0 {
+            names.push(plain);
+            pointers.push(false);
+            members.push((
+                name,
+                FieldClass::String(rttng_ctf::ir::StringClass {
+                    encoding: Encoding::Utf8,
+                }),
+            ));
+            ops.push(FieldOp::UserString {
+                offset: f.offset,
+                arg: arg as u8,
+            });
+            continue;
+        }
         if !matches!(f.kind, FieldKind::IntArray { len: 0 }) {
             names.push(plain);
             pointers.push(f.is_pointer());
@@ -335,6 +367,17 @@ pub fn read_int(data: &[u8], offset: u32, src_bytes: u32, out_bits: u32, signed:
 /// Write the payload of `data` (one record) as `ops` describe it. A record shorter than the
 /// format reads as zeros past its end; strings outside it read as empty.
 pub fn write_payload(w: &mut BitWriter, ops: &[FieldOp], data: &[u8]) {
+    write_payload_with_paths(w, ops, data, &[]);
+}
+
+/// Same, with the strings the eBPF recorder read for this record's path arguments
+/// (`(argument index, string)`); a path argument without one is written empty.
+pub fn write_payload_with_paths(
+    w: &mut BitWriter,
+    ops: &[FieldOp],
+    data: &[u8],
+    paths: &[(u8, &[u8])],
+) {
     for op in ops {
         match *op {
             FieldOp::Int {
@@ -397,6 +440,14 @@ pub fn write_payload(w: &mut BitWriter, ops: &[FieldOp], data: &[u8]) {
                 let b = &b[..b.len().min(MAX_STRING_BYTES)];
                 w.write_uint(b.len() as u64, 32, LE);
                 w.write_bytes(b);
+            }
+            FieldOp::UserString { arg, .. } => {
+                let s = paths
+                    .iter()
+                    .find(|(a, _)| *a == arg)
+                    .map(|(_, s)| c_str(s))
+                    .unwrap_or(b"");
+                w.write_string(s);
             }
         }
     }

@@ -51,6 +51,8 @@ pub enum KernelError {
     },
     /// A drain thread failed.
     Drain { cpu: u32, source: std::io::Error },
+    /// The eBPF path recorder could not be loaded or attached (`step` says where).
+    Bpf { step: String, reason: String },
     /// Building the CTF trace failed.
     Ctf {
         stream: String,
@@ -100,6 +102,7 @@ impl std::fmt::Display for KernelError {
             }
             KernelError::Drain { cpu, source } => write!(f, "draining cpu {cpu}: {source}"),
             KernelError::Ctf { stream, source } => write!(f, "writing stream {stream}: {source}"),
+            KernelError::Bpf { step, reason } => write!(f, "ebpf {step}: {reason}"),
         }
     }
 }

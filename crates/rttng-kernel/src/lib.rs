@@ -10,6 +10,7 @@
 //! daemon does), and it does not trace user space.
 #![deny(unsafe_code)]
 
+pub mod bpf;
 pub mod convert;
 pub mod drain;
 pub mod error;

@@ -19,8 +19,10 @@ use rttng_ctf::writer::{
     LttngLayout, PacketOpen, PacketSize, StreamWriter,
 };
 
+use crate::bpf::{path_arg_mask, PathLog, PathMatcher, PathRecorder, PathValue};
 use crate::convert::{
-    plan_event, write_context, write_payload, ContextKind, ContextValues, EventPlan,
+    plan_event_with_paths, write_context, write_payload_with_paths, ContextKind, ContextValues,
+    EventPlan,
 };
 use crate::drain::{Drain, PageObserver};
 use crate::error::{io_err, KernelError};
@@ -212,6 +214,12 @@ pub struct KernelSession {
     observer: Option<PageObserver>,
     pid_filter: Option<(Vec<u32>, bool)>,
     creation_datetime: String,
+    /// Record system call path strings with eBPF when possible.
+    record_paths: bool,
+    /// Set once the eBPF recorder has loaded: the path fields become strings.
+    path_log: Option<Arc<PathLog>>,
+    path_recorder: Option<PathRecorder>,
+    path_warning: Option<String>,
 }
 
 impl std::fmt::Debug for KernelSession {
@@ -257,6 +265,10 @@ impl KernelSession {
             observer: None,
             pid_filter: None,
             creation_datetime: datetime_now(),
+            record_paths: true,
+            path_log: None,
+            path_recorder: None,
+            path_warning: None,
         };
         s.add_channel(config)?;
         Ok(s)
@@ -501,6 +513,60 @@ impl KernelSession {
         Ok(())
     }
 
+    /// Whether to record the path strings of the file and exec system calls with eBPF
+    /// (default: yes). Must be set before `start`.
+    pub fn set_record_paths(&mut self, on: bool) {
+        self.record_paths = on;
+    }
+
+    /// The path records of this session, once the eBPF recorder has started (for live views).
+    pub fn path_log(&self) -> Option<Arc<PathLog>> {
+        self.path_log.clone()
+    }
+
+    /// Why path strings are not recorded, when the eBPF recorder could not start (the trace
+    /// then keeps the pointers).
+    pub fn path_warning(&self) -> Option<&str> {
+        self.path_warning.as_deref()
+    }
+
+    /// The enabled `sys_enter_X` events with path arguments, with their argument masks.
+    fn path_events(&self) -> Vec<(String, u8)> {
+        let mut out: Vec<(String, u8)> = Vec::new();
+        for ch in &self.channels {
+            for f in &ch.formats {
+                let m = path_arg_mask(f);
+                if m != 0 && !out.iter().any(|(n, _)| *n == f.name) {
+                    out.push((f.name.clone(), m));
+                }
+            }
+        }
+        out
+    }
+
+    fn start_paths(&mut self) {
+        let events = self.path_events();
+        if !self.record_paths || events.is_empty() {
+            return;
+        }
+        let tids = self.pid_filter.as_ref().map(|(pids, _)| threads_of(pids));
+        let log = self.path_log.clone().unwrap_or_default();
+        match PathRecorder::start(&events, tids.as_deref(), log.clone()) {
+            Ok(r) => {
+                self.path_recorder = Some(r);
+                self.path_log = Some(log);
+                self.path_warning = None;
+            }
+            Err(e) => {
+                if self.path_log.is_none() {
+                    self.path_warning = Some(format!(
+                        "system call path strings are not recorded ({e}); the trace keeps the pointers"
+                    ));
+                }
+            }
+        }
+    }
+
     /// Receive every drained page as it arrives (from the drain threads).
     pub fn set_observer(&mut self, observer: PageObserver) {
         self.observer = Some(observer);
@@ -551,6 +617,7 @@ impl KernelSession {
                 )?);
             }
         }
+        self.start_paths();
         for ch in &self.channels {
             ch.instance.set_tracing(true)?;
         }
@@ -577,6 +644,9 @@ impl KernelSession {
                     first_err.get_or_insert(e);
                 }
             }
+        }
+        if let Some(mut r) = self.path_recorder.take() {
+            r.stop();
         }
         self.state = State::Stopped;
         if let Some(e) = first_err {
@@ -637,7 +707,7 @@ impl KernelSession {
             };
             let mut sc = lay.stream_class(sid as u64, header, ctx);
             for (eid, f) in ch.formats.iter().enumerate() {
-                let plan = plan_event(f);
+                let plan = plan_event_with_paths(f, self.path_log.is_some());
                 sc.events.push(event_class(
                     eid as u64,
                     sid as u64,
@@ -670,13 +740,22 @@ impl KernelSession {
             ..StopReport::default()
         };
         for (sid, ch) in self.channels.iter().enumerate() {
-            let plans: Vec<EventPlan> = ch.formats.iter().map(|f| plan_event(f)).collect();
+            let with_paths = self.path_log.is_some();
+            let plans: Vec<EventPlan> = ch
+                .formats
+                .iter()
+                .map(|f| plan_event_with_paths(f, with_paths))
+                .collect();
             let by_id: HashMap<u16, usize> = ch
                 .formats
                 .iter()
                 .enumerate()
                 .map(|(i, f)| (f.id, i))
                 .collect();
+            let paths = match &self.path_log {
+                Some(log) => self.match_paths(ch, log),
+                None => PathTable::new(),
+            };
             for &cpu in &ch.cpus {
                 let lost_stats = ch.instance.lost_events(cpu).unwrap_or(0);
                 let conv = StreamConversion {
@@ -689,6 +768,7 @@ impl KernelSession {
                     contexts: &ch.contexts,
                     names: &names,
                     lost_stats,
+                    paths: &paths,
                 };
                 let spool = self.spool_dir().join(format!("{}_{cpu}", ch.config.name));
                 let out = dir.join(format!("{}_{cpu}", ch.config.name));
@@ -701,6 +781,123 @@ impl KernelSession {
         }
         Ok(report)
     }
+}
+
+/// The path strings of the `sys_enter` records of one channel, by (cpu, page number in the
+/// spool, record number in the page): `(argument index, string)`.
+type PathTable = HashMap<(u32, u64, u32), Vec<(u8, Vec<u8>)>>;
+
+/// Most `sys_enter` records with path arguments matched per channel at conversion.
+pub const MAX_PATH_ENTRIES: usize = 1 << 23;
+
+/// A `sys_enter` record with path arguments, located in the spool.
+struct PathEntry {
+    ts: u64,
+    cpu: u32,
+    page: u64,
+    rec: u32,
+    mask: u8,
+    data_tid_nr: (u32, u32),
+    ptrs: [u64; crate::bpf::MAX_ARGS],
+}
+
+impl KernelSession {
+    /// Give each `sys_enter` record with path arguments its strings: the records of all CPUs in
+    /// time order, each thread's path records in order ([`PathMatcher`]).
+    fn match_paths(&self, ch: &Channel, log: &PathLog) -> PathTable {
+        let masks: HashMap<u16, u8> = ch
+            .formats
+            .iter()
+            .map(|f| (f.id, path_arg_mask(f)))
+            .filter(|(_, m)| *m != 0)
+            .collect();
+        let mut table = PathTable::new();
+        if masks.is_empty() {
+            return table;
+        }
+        let page_bytes = self.layout.page_bytes() as usize;
+        let mut entries: Vec<PathEntry> = Vec::new();
+        let mut page = vec![0u8; page_bytes];
+        for &cpu in &ch.cpus {
+            let spool = self.spool_dir().join(format!("{}_{cpu}", ch.config.name));
+            let Ok(mut f) = std::fs::File::open(&spool) else {
+                continue;
+            };
+            let mut page_no = 0u64;
+            while f.read_exact(&mut page).is_ok() && entries.len() < MAX_PATH_ENTRIES {
+                let mut found = Vec::new();
+                let mut k = 0u32;
+                let parsed = parse_page(&self.layout, &page, |r| {
+                    let id = u16::from_le_bytes([
+                        r.data.first().copied().unwrap_or(0),
+                        r.data.get(1).copied().unwrap_or(0),
+                    ]);
+                    if let Some(&mask) = masks.get(&id) {
+                        let mut ptrs = [0u64; crate::bpf::MAX_ARGS];
+                        let mut key = None;
+                        for (a, p) in ptrs.iter_mut().enumerate() {
+                            if let Some((tid, nr, ptr)) = crate::bpf::enter_key(r.data, a as u8) {
+                                *p = ptr;
+                                key = Some((tid, nr));
+                            }
+                        }
+                        if let Some(data_tid_nr) = key {
+                            found.push(PathEntry {
+                                ts: r.timestamp,
+                                cpu,
+                                page: page_no,
+                                rec: k,
+                                mask,
+                                data_tid_nr,
+                                ptrs,
+                            });
+                        }
+                    }
+                    k += 1;
+                });
+                if parsed.is_ok() {
+                    entries.extend(found);
+                }
+                page_no += 1;
+            }
+        }
+        entries.sort_by_key(|e| (e.ts, e.cpu, e.page, e.rec));
+        let mut m = PathMatcher::new();
+        m.refresh(log);
+        for e in entries {
+            let (tid, nr) = e.data_tid_nr;
+            let mut got = Vec::new();
+            for a in 0..crate::bpf::MAX_ARGS as u8 {
+                if e.mask & (1 << a) == 0 {
+                    continue;
+                }
+                if let Some(PathValue::Text(t)) = m.take(tid, nr, a, e.ptrs[usize::from(a)]) {
+                    got.push((a, t));
+                }
+            }
+            if !got.is_empty() {
+                table.insert((e.cpu, e.page, e.rec), got);
+            }
+        }
+        table
+    }
+}
+
+/// The threads of these processes (their `/proc/PID/task` entries), for the eBPF filter.
+fn threads_of(pids: &[u32]) -> Vec<u32> {
+    let mut out = pids.to_vec();
+    for &p in pids {
+        if let Ok(rd) = std::fs::read_dir(format!("/proc/{p}/task")) {
+            for e in rd.take(crate::tracefs::MAX_LIST_LINES).flatten() {
+                if let Some(t) = e.file_name().to_str().and_then(|s| s.parse().ok()) {
+                    if !out.contains(&t) {
+                        out.push(t);
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 impl Drop for KernelSession {
@@ -811,6 +1008,7 @@ struct StreamConversion<'a> {
     contexts: &'a [ContextKind],
     names: &'a ProcessNames,
     lost_stats: u64,
+    paths: &'a PathTable,
 }
 
 #[derive(Debug, Default)]
@@ -842,12 +1040,15 @@ impl StreamConversion<'_> {
         let mut discarded = 0u64;
         let mut last_ts = 0u64;
         let mut records: Vec<(u64, usize, usize)> = Vec::new();
+        let mut page_no = 0u64;
         while let Some(f) = file.as_mut() {
             match f.read_exact(&mut page) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
                 Err(e) => return Err(io_err(spool)(e)),
             }
+            let this_page = page_no;
+            page_no += 1;
             records.clear();
             let base = page.as_ptr() as usize;
             let info = match parse_page(self.layout, &page, |r| {
@@ -884,7 +1085,7 @@ impl StreamConversion<'_> {
                 .map_err(ctf)?;
                 seq += 1;
             }
-            for &(ts, off, len) in &records {
+            for (k, &(ts, off, len)) in records.iter().enumerate() {
                 let data = &page[off..off + len];
                 let type_id = u16::from_le_bytes([
                     data.first().copied().unwrap_or(0),
@@ -908,9 +1109,14 @@ impl StreamConversion<'_> {
                 };
                 let ops = &self.plans[class].ops;
                 let contexts = self.contexts;
+                let paths: Vec<(u8, &[u8])> = self
+                    .paths
+                    .get(&(self.cpu, this_page, k as u32))
+                    .map(|v| v.iter().map(|(a, t)| (*a, t.as_slice())).collect())
+                    .unwrap_or_default();
                 w.append_event_raw(class as u64, ts, HeaderForm::Auto, |bw| {
                     write_context(bw, contexts, &ctxv);
-                    write_payload(bw, ops, data);
+                    write_payload_with_paths(bw, ops, data, &paths);
                 })
                 .map_err(ctf)?;
                 last_ts = ts;
