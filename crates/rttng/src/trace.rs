@@ -4,11 +4,12 @@
 //! keeps the CTF trace at the path it prints at the end.
 //!
 //! What it decodes: system call names, arguments typed from the tracepoint formats (`AT_FDCWD`,
-//! `O_*` open flags, octal modes, hex pointers) and return values (`-1 ENOENT (...)`). It does
-//! not (yet) show the strings behind pointer arguments: the syscall tracepoints of this kernel
-//! record only the pointer, and reading the tracee's memory later would not be exact. The
-//! execve path is shown from `sched_process_exec`. User-space events (`-u`) are not recorded
-//! here.
+//! `O_*` open flags, octal modes, hex pointers) and return values (`-1 ENOENT (...)`). Path
+//! arguments (openat's `filename`, execve's, stat's, ...) are shown as strace quotes them, from
+//! the session's eBPF path recorder (`rttng_kernel::bpf`), matched to each thread's entries in
+//! time order; when eBPF cannot load, one warning line says why and pointers are shown (the
+//! execve path then still comes from `sched_process_exec`). Strings behind other pointers
+//! (argv, buffers) are not shown. User-space events (`-u`) are not recorded here.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
@@ -17,12 +18,17 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
+use rttng_kernel::bpf::{path_arg_mask, quote, PathLog, PathMatcher, PathValue};
 use rttng_kernel::convert::{plan_event, read_int, EventPlan, FieldOp};
 use rttng_kernel::format::EventFormat;
 use rttng_kernel::page::parse_page;
 use rttng_kernel::{ChannelConfig, Context, KernelSession, Syscalls};
 
 use crate::cli::TraceArgs;
+
+/// open(2) flags after which strace shows the mode argument.
+const O_CREAT: u64 = 0o100;
+const O_TMPFILE: u64 = 0o20000000;
 
 /// Events held back to put the CPUs' pages in time order before printing.
 const REORDER_WINDOW_NS: u64 = 30_000_000;
@@ -39,7 +45,13 @@ struct Rec {
 
 #[derive(Debug, Clone)]
 enum RecKind {
-    Enter { name: String, args: Vec<String> },
+    Enter {
+        name: String,
+        args: Vec<String>,
+        /// Path arguments to fill from the eBPF records: (index in `args`, pointer).
+        paths: Vec<(u8, u64)>,
+        nr: u32,
+    },
     Exit { name: String, ret: i64 },
     Exec { filename: String },
     ProcessExit { tid: i32 },
@@ -74,11 +86,11 @@ pub fn run(args: &TraceArgs) -> Result<()> {
     session.add_context("channel0", Context::Procname)?;
 
     let table = session.format_table();
-    let plans: Arc<HashMap<u16, (Arc<EventFormat>, EventPlan)>> = Arc::new(
+    let plans: Arc<Plans> = Arc::new(
         table
             .by_id
             .iter()
-            .map(|(id, f)| (*id, (f.clone(), plan_event(f))))
+            .map(|(id, f)| (*id, (f.clone(), plan_event(f), path_arg_mask(f))))
             .collect(),
     );
     let layout = table.layout.context("no page layout")?;
@@ -101,8 +113,12 @@ pub fn run(args: &TraceArgs) -> Result<()> {
     let root_pid = child.pid() as i32;
     session.filter_pids(&[child.pid()], true)?;
     session.start()?;
+    if let Some(w) = session.path_warning() {
+        eprintln!("rttng trace: warning: {w}");
+    }
     let clock = session.clock().clone();
-    let printer = std::thread::spawn(move || print_loop(rx, root_pid, &clock));
+    let path_log = session.path_log();
+    let printer = std::thread::spawn(move || print_loop(rx, root_pid, &clock, path_log));
     child.release().context("releasing the traced command")?;
     let code = child.wait().context("waiting for the traced command")?;
     let report = session.stop()?;
@@ -133,25 +149,56 @@ fn default_output_dir() -> PathBuf {
         .join(format!("trace-{stamp}-{}", std::process::id()))
 }
 
-fn decode(
-    plans: &HashMap<u16, (Arc<EventFormat>, EventPlan)>,
-    ts: u64,
-    data: &[u8],
-) -> Option<Rec> {
+/// Each enabled event's format, plan and path-argument mask, by ftrace type id.
+type Plans = HashMap<u16, (Arc<EventFormat>, EventPlan, u8)>;
+
+fn decode(plans: &Plans, ts: u64, data: &[u8]) -> Option<Rec> {
     let id = u16::from_le_bytes([*data.first()?, *data.get(1)?]);
-    let (fmt, plan) = plans.get(&id)?;
+    let (fmt, plan, mask) = plans.get(&id)?;
     let tid = i32::from_le_bytes(data.get(4..8)?.try_into().ok()?);
     let kind = if let Some(name) = plan.ctf_name.strip_prefix("syscall_entry_") {
-        let args = plan
+        let mut args: Vec<String> = plan
             .ops
             .iter()
             .zip(&plan.names)
             .zip(&plan.pointers)
             .map(|((op, n), &ptr)| format_arg(name, n, op, ptr, data))
             .collect();
+        // strace shows open's mode only when the flags can create a file.
+        if matches!(name, "openat" | "open") {
+            let flag_value = plan
+                .ops
+                .iter()
+                .zip(&plan.names)
+                .find(|(_, n)| *n == "flags")
+                .and_then(|(op, _)| match *op {
+                    FieldOp::Int {
+                        offset, src_bytes, ..
+                    } => Some(read_int(data, offset, src_bytes, 32, false) as u64),
+                    _ => None,
+                });
+            if let Some(fl) = flag_value {
+                if fl & (O_CREAT | O_TMPFILE) == 0 && plan.names.last().is_some_and(|n| n == "mode")
+                {
+                    args.pop();
+                }
+            }
+        }
+        let mut paths = Vec::new();
+        let mut nr = 0;
+        for a in 0..rttng_kernel::bpf::MAX_ARGS as u8 {
+            if mask & (1 << a) != 0 {
+                if let Some((_, n, ptr)) = rttng_kernel::bpf::enter_key(data, a) {
+                    nr = n;
+                    paths.push((a, ptr));
+                }
+            }
+        }
         RecKind::Enter {
             name: name.to_string(),
             args,
+            paths,
+            nr,
         }
     } else if let Some(name) = plan.ctf_name.strip_prefix("syscall_exit_") {
         let ret = plan
@@ -334,7 +381,38 @@ fn errno_name(e: i32) -> String {
     n.to_string()
 }
 
-fn print_loop(rx: mpsc::Receiver<Vec<Rec>>, root_pid: i32, clock: &rttng_kernel::ClockSpec) {
+/// Fill the path arguments of an entry from the eBPF records (in time order, per thread).
+fn fill_paths(r: &mut Rec, log: &PathLog, matcher: &mut PathMatcher) {
+    let RecKind::Enter {
+        args, paths, nr, ..
+    } = &mut r.kind
+    else {
+        return;
+    };
+    if paths.is_empty() {
+        return;
+    }
+    log.poll();
+    matcher.refresh(log);
+    for &(a, ptr) in paths.iter() {
+        let Some(slot) = args.get_mut(usize::from(a)) else {
+            continue;
+        };
+        match matcher.take(r.tid as u32, *nr, a, ptr) {
+            Some(PathValue::Text(t)) => *slot = quote(&t),
+            // strace shows the address of what it could not read.
+            Some(PathValue::Fault(_)) | None => {}
+        }
+    }
+}
+
+fn print_loop(
+    rx: mpsc::Receiver<Vec<Rec>>,
+    root_pid: i32,
+    clock: &rttng_kernel::ClockSpec,
+    path_log: Option<Arc<PathLog>>,
+) {
+    let mut matcher = PathMatcher::new();
     // Keyed by (timestamp, arrival) so equal timestamps keep arrival order.
     let mut pending: BTreeMap<(u64, u64), Rec> = BTreeMap::new();
     let mut arrival = 0u64;
@@ -362,7 +440,10 @@ fn print_loop(rx: mpsc::Receiver<Vec<Rec>>, root_pid: i32, clock: &rttng_kernel:
             if entry.key().0 > horizon {
                 break;
             }
-            let r = entry.remove();
+            let mut r = entry.remove();
+            if let Some(log) = &path_log {
+                fill_paths(&mut r, log, &mut matcher);
+            }
             print_rec(&mut out, &r, root_pid, &mut open);
         }
         let _ = out.flush();
@@ -396,7 +477,7 @@ fn print_rec(
 ) {
     let p = prefix(r.tid, root_pid);
     match &r.kind {
-        RecKind::Enter { name, args } => {
+        RecKind::Enter { name, args, .. } => {
             if let Some((n, a)) = open.insert(r.tid, (name.clone(), args.clone())) {
                 let _ = writeln!(out, "{p}{n}({}) = ?", a.join(", "));
             }
@@ -414,7 +495,9 @@ fn print_rec(
             Some((n, a)) if n == "execve" || n == "execveat" => {
                 let i = usize::from(n == "execveat");
                 if let Some(slot) = a.get_mut(i) {
-                    *slot = format!("{filename:?}");
+                    if !slot.starts_with('"') {
+                        *slot = quote(filename.as_bytes());
+                    }
                 }
             }
             _ => {
