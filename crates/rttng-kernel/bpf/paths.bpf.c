@@ -40,6 +40,30 @@ struct sys_enter_ctx {
 	__u64 args[MAX_ARGS];
 };
 
+/* The context of a syscalls/sys_exit_* tracepoint. */
+struct sys_exit_ctx {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__s64 ret;
+};
+
+/* A path whose page was not resident at entry (a BPF tracepoint program cannot fault pages
+ * in): read again at the system call's exit, after the kernel itself has copied it. */
+struct pending_key {
+	__u32 tid;
+	__u32 arg;
+};
+struct pending_val {
+	__u32 nr;
+	__u32 pad;
+	__u64 ptr;
+};
+
+/* x86_64 execve and execveat: after a successful exec the old memory is gone. */
+#define NR_EXECVE 59
+#define NR_EXECVEAT 322
+
 /* The context of sched/sched_process_fork on kernels with __data_loc comms. */
 struct fork_ctx {
 	__u64 common;
@@ -68,6 +92,13 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } tids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_TIDS);
+	__type(key, struct pending_key);
+	__type(value, struct pending_val);
+} pending SEC(".maps");
 
 /* Records that did not fit in the ring buffer. */
 struct {
@@ -105,7 +136,49 @@ static __always_inline int emit(struct sys_enter_ctx *ctx, __u32 arg)
 	r->ptr = ctx->args[arg];
 	r->arg = arg;
 	r->len = bpf_probe_read_user_str(r->path, sizeof(r->path), (const void *)ctx->args[arg]);
+	if (r->len == -14 /* EFAULT: not resident yet */) {
+		struct pending_key k = { .tid = tid, .arg = arg };
+		struct pending_val v = { .nr = r->nr, .ptr = r->ptr };
+		if (bpf_map_update_elem(&pending, &k, &v, BPF_ANY) == 0) {
+			bpf_ringbuf_discard(r, 0);
+			return 0;
+		}
+	}
 	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+/* At a path system call's exit: the paths that faulted at entry, read again. */
+SEC("tracepoint/syscalls/sys_exit")
+int path_retry(struct sys_exit_ctx *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+#pragma unroll
+	for (__u32 arg = 0; arg < MAX_ARGS; arg++) {
+		struct pending_key k = { .tid = tid, .arg = arg };
+		struct pending_val *v = bpf_map_lookup_elem(&pending, &k);
+		if (!v)
+			continue;
+		int exec_done = (v->nr == NR_EXECVE || v->nr == NR_EXECVEAT) && ctx->ret == 0;
+		struct path_record *r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
+		if (r) {
+			r->tid = tid;
+			r->nr = v->nr;
+			r->ptr = v->ptr;
+			r->arg = arg;
+			if (exec_done)
+				r->len = -14;
+			else
+				r->len = bpf_probe_read_user_str(r->path, sizeof(r->path), (const void *)v->ptr);
+			bpf_ringbuf_submit(r, 0);
+		} else {
+			__u32 zero = 0;
+			__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+			if (n)
+				__sync_fetch_and_add(n, 1);
+		}
+		bpf_map_delete_elem(&pending, &k);
+	}
 	return 0;
 }
 

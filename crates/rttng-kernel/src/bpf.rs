@@ -4,7 +4,10 @@
 //! BPF program (`bpf/paths.bpf.c`, built by `bpf/build.sh`; the object is committed and
 //! embedded here) is attached, as `path_argN`, to each enabled `sys_enter_X` whose argument N
 //! is a path ([`path_arg_mask`]); it copies the string out of the caller's memory with
-//! `bpf_probe_read_user_str` into a BPF ring buffer. A [`PathRecorder`] loads and attaches it
+//! `bpf_probe_read_user_str` into a BPF ring buffer; a path whose page is not resident yet
+//! (the program cannot fault it in) is read again by `path_retry` at the system call's exit,
+//! after the kernel has copied it (not after a successful execve, whose old memory is gone:
+//! that path comes from `sched_process_exec`). A [`PathRecorder`] loads and attaches it
 //! and moves the ring buffer's records into a shared [`PathLog`]; a [`PathMatcher`] gives each
 //! tracefs `sys_enter` record its strings: the next record of the same thread with the same
 //! system call number, argument index and pointer value (the BPF clock is not the trace clock,
@@ -128,7 +131,8 @@ pub struct PathRecord {
 /// Decode one ring-buffer record; `None` when it is too short or its argument index is out of
 /// range.
 pub fn decode_record(b: &[u8]) -> Option<PathRecord> {
-    let u32_at = |o: usize| -> Option<u32> { Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?)) };
+    let u32_at =
+        |o: usize| -> Option<u32> { Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?)) };
     let tid = u32_at(0)?;
     let nr = u32_at(4)?;
     let ptr = u64::from_le_bytes(b.get(8..16)?.try_into().ok()?);
@@ -384,6 +388,25 @@ impl PathRecorder {
                 }
             }
         }
+        // Paths not resident at entry are read again at exit.
+        let retry: &mut TracePoint = ebpf
+            .program_mut("path_retry")
+            .ok_or_else(|| bpf_err("programs")("no program `path_retry`".to_string()))?
+            .try_into()
+            .map_err(|e| bpf_err("path_retry")(error_chain(&e)))?;
+        retry
+            .load()
+            .map_err(|e| bpf_err("load path_retry")(error_chain(&e)))?;
+        for (event, _) in events {
+            let Some(call) = event.strip_prefix("sys_enter_") else {
+                continue;
+            };
+            let exit = format!("sys_exit_{call}");
+            // A missing exit tracepoint only loses the retry.
+            if retry.attach("syscalls", &exit).is_ok() {
+                attached += 1;
+            }
+        }
         log.set_ring(Some(ring));
         let stop = Arc::new(AtomicBool::new(false));
         let (log2, stop2) = (log.clone(), stop.clone());
@@ -524,7 +547,10 @@ mod tests {
         b[24..29].copy_from_slice(b"/etc\0");
         assert_eq!(decode_record(&b), Some(rec(7, 257, 1, 0xdead_beef, "/etc")));
         b[20..24].copy_from_slice(&(-14i32).to_le_bytes());
-        assert_eq!(decode_record(&b).map(|r| r.value), Some(PathValue::Fault(-14)));
+        assert_eq!(
+            decode_record(&b).map(|r| r.value),
+            Some(PathValue::Fault(-14))
+        );
         b[16..20].copy_from_slice(&6u32.to_le_bytes());
         assert_eq!(decode_record(&b), None);
         assert_eq!(decode_record(&b[..10]), None);

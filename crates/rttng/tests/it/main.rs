@@ -15,3 +15,4 @@ mod damaged;
 mod kernel_trace;
 mod kernel_marker;
 mod kernel_list;
+mod kernel_paths;
