@@ -325,8 +325,14 @@ pub fn parse_stats_lost(text: &str) -> u64 {
     lost
 }
 
+/// Whether process `pid` runs. A zombie (killed, not yet reaped by a parent that may never
+/// reap it) has released its instances' owner role: it counts as gone.
 fn pid_alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name, which may itself hold `)`.
+        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
 }
 
 /// Remove the `rttng-` instances whose owner process is gone (a daemon killed with SIGKILL, a

@@ -245,6 +245,15 @@ pub fn serve(opt: Options) -> Result<(), String> {
         sys::setsid();
     }
     make_rundir(&opt.rundir)?;
+    if opt.euid == 0 {
+        // Kernel sessions of a daemon killed with SIGKILL leave their tracefs instances
+        // behind; their owner pid is dead, so they are ours to remove.
+        if let Ok(removed) = rttng_kernel::cleanup_stale_instances() {
+            if !removed.is_empty() {
+                log(&format!("removed stale tracefs instances: {}", removed.join(", ")));
+            }
+        }
+    }
     let client_path = opt.rundir.join(paths::CLIENT_SOCKET);
     let app_path = opt.rundir.join(paths::APP_SOCKET);
     let clients = bind(&client_path)?;

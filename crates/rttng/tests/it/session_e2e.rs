@@ -561,3 +561,36 @@ fn session_per_user_buffers_are_shared_by_concurrent_apps() {
     let want: Vec<u64> = (0..100).flat_map(|s| [s, s]).collect();
     assert_eq!(got, want);
 }
+
+/// Issue 5: a root session daemon killed with SIGKILL leaves its kernel session's tracefs
+/// instance behind; the next session daemon removes it when it starts.
+#[test]
+fn session_kernel_instances_of_a_killed_daemon_are_removed_at_restart() {
+    let is_root = std::fs::read_to_string("/proc/self/status")
+        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+        .unwrap_or(false);
+    assert!(is_root, "kernel tracing needs root: run the tests as root (CI does)");
+    let instances = || -> Vec<String> {
+        std::fs::read_dir("/sys/kernel/tracing/instances")
+            .expect("tracefs is mounted (mount -t tracefs nodev /sys/kernel/tracing)")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("rttng-") && n.contains("-kstale-"))
+            .collect()
+    };
+    let w = World::new("kstale");
+    w.create(&["kstale"]);
+    w.ok(&["enable-event", "-k", "--syscall", "getppid"]);
+    w.ok(&["start"]);
+    let sessiond = w.sessiond_pid().expect("session daemon pid");
+    let consumerd = w.consumerd_pid().expect("consumer daemon pid");
+    assert_eq!(instances().len(), 1, "one instance while tracing: {:?}", instances());
+    kill_process(sessiond);
+    kill_process(consumerd);
+    assert!(wait_gone(sessiond, CMD_TIMEOUT) && wait_gone(consumerd, CMD_TIMEOUT), "daemons did not die");
+    assert_eq!(instances().len(), 1, "the instance outlives its killed daemon");
+    // Any command starts a new daemon, which cleans up first.
+    let f = w.rttng(&["list"]);
+    assert!(f.status.success(), "{}", f.stderr_quote());
+    assert!(instances().is_empty(), "stale instance left: {:?}", instances());
+}
