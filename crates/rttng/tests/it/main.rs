@@ -16,3 +16,4 @@ mod kernel_trace;
 mod kernel_marker;
 mod kernel_list;
 mod kernel_paths;
+mod help;
