@@ -773,6 +773,6 @@ mod tests {
         for c in ContextType::ALL {
             assert_eq!(ContextType::from_name(c.name()), Some(c));
         }
-        assert_eq!(ContextType::from_name("pid"), None);
+        assert_eq!(ContextType::from_name("no_such_context"), None);
     }
 }
