@@ -30,7 +30,8 @@ pub fn ensure_trace(dir: &Path, events: u64) -> Result<PathBuf> {
         std::fs::remove_dir_all(&trace).with_context(|| format!("removing {}", trace.display()))?;
     }
     let ust = trace.join("ust/uid/0/64-bit");
-    std::fs::create_dir_all(ust.join("index")).with_context(|| format!("creating {}", ust.display()))?;
+    std::fs::create_dir_all(ust.join("index"))
+        .with_context(|| format!("creating {}", ust.display()))?;
     eprintln!("generating {events} events into {}", trace.display());
 
     let layout = LttngLayout::x86_64();
@@ -40,7 +41,12 @@ pub fn ensure_trace(dir: &Path, events: u64) -> Result<PathBuf> {
             ("_a", FieldClass::Integer(writer::sint_class(64, 8, le))),
             ("_b", FieldClass::Integer(writer::sint_class(32, 8, le))),
             ("_c", FieldClass::Integer(writer::uint_class(8, 8, le))),
-            ("_s", FieldClass::String(StringClass { encoding: rttng_ctf::ir::Encoding::Utf8 })),
+            (
+                "_s",
+                FieldClass::String(StringClass {
+                    encoding: rttng_ctf::ir::Encoding::Utf8,
+                }),
+            ),
         ],
         1,
     );
@@ -51,7 +57,13 @@ pub fn ensure_trace(dir: &Path, events: u64) -> Result<PathBuf> {
         writer::ust_uid_env("benchhost", "bench", "20231114T221320+0000", 0),
     );
     let mut sc = layout.stream_class(0, EventHeaderKind::Large, None);
-    sc.events.push(writer::event_class(0, 0, "rttng_bench:event", Some(13), fields));
+    sc.events.push(writer::event_class(
+        0,
+        0,
+        "rttng_bench:event",
+        Some(13),
+        fields,
+    ));
     md.streams.push(sc);
     let text = rttng_ctf::emit::emit_metadata(&md);
     let packetized = rttng_ctf::emit::packetize_metadata(&text, uuid, le, 4096);
@@ -67,13 +79,21 @@ pub fn ensure_trace(dir: &Path, events: u64) -> Result<PathBuf> {
 
 fn write_stream(md: &rttng_ctf::ir::Metadata, dir: &Path, stream: u64, count: u64) -> Result<()> {
     let path = dir.join(format!("channel0_{stream}"));
-    let mut out = BufWriter::with_capacity(4 << 20, File::create(&path).with_context(|| format!("creating {}", path.display()))?);
+    let mut out = BufWriter::with_capacity(
+        4 << 20,
+        File::create(&path).with_context(|| format!("creating {}", path.display()))?,
+    );
     let mut w = writer::StreamWriter::new(md, 0, stream)?;
     let mut seq = 0;
     let mut ts = 1_000 + stream * 25;
     for k in 0..count {
         if !w.is_packet_open() {
-            w.open_packet(&PacketOpen { timestamp_begin: ts, packet_seq_num: seq, cpu_id: stream, ..PacketOpen::default() })?;
+            w.open_packet(&PacketOpen {
+                timestamp_begin: ts,
+                packet_seq_num: seq,
+                cpu_id: stream,
+                ..PacketOpen::default()
+            })?;
             seq += 1;
         }
         let msg = MESSAGES[(k % 4) as usize].as_bytes();
@@ -94,8 +114,10 @@ fn write_stream(md: &rttng_ctf::ir::Metadata, dir: &Path, stream: u64, count: u6
     }
     out.write_all(&w.take_data())?;
     out.flush()?;
-    let index = rttng_ctf::index::encode_index(w.index_entries(), rttng_ctf::index::IndexVersion::V1_1);
-    std::fs::write(dir.join(format!("index/channel0_{stream}.idx")), index).context("writing index")?;
+    let index =
+        rttng_ctf::index::encode_index(w.index_entries(), rttng_ctf::index::IndexVersion::V1_1);
+    std::fs::write(dir.join(format!("index/channel0_{stream}.idx")), index)
+        .context("writing index")?;
     Ok(())
 }
 
@@ -104,7 +126,11 @@ pub fn dir_bytes(dir: &Path) -> Result<u64> {
     for e in std::fs::read_dir(dir)? {
         let e = e?;
         let md = e.metadata()?;
-        total += if md.is_dir() { dir_bytes(&e.path())? } else { md.len() };
+        total += if md.is_dir() {
+            dir_bytes(&e.path())?
+        } else {
+            md.len()
+        };
     }
     Ok(total)
 }

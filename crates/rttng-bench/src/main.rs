@@ -75,7 +75,10 @@ fn main() {
 
 fn real_main() -> Result<()> {
     match Cli::parse().command {
-        Command::Kernel { workload_only: Some(n), .. } => {
+        Command::Kernel {
+            workload_only: Some(n),
+            ..
+        } => {
             kernel::workload(n);
             Ok(())
         }

@@ -44,11 +44,19 @@ pub fn measure(label: &str, argv: &[&str]) -> Result<Measurement> {
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall_s = start.elapsed().as_secs_f64();
     if r != pid {
-        bail!("waiting for {}: {}", argv[0], std::io::Error::last_os_error());
+        bail!(
+            "waiting for {}: {}",
+            argv[0],
+            std::io::Error::last_os_error()
+        );
     }
     if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
         bail!("{} failed with wait status {status:#x}", argv.join(" "));
     }
     std::mem::forget(child);
-    Ok(Measurement { label: label.to_owned(), wall_s, max_rss_kib: usage.ru_maxrss })
+    Ok(Measurement {
+        label: label.to_owned(),
+        wall_s,
+        max_rss_kib: usage.ru_maxrss,
+    })
 }

@@ -21,7 +21,10 @@ pub enum Val {
     SInt(i64),
     Float(f64),
     /// Byte range `start..end` of [`EventView::bytes`].
-    Str { start: u32, end: u32 },
+    Str {
+        start: u32,
+        end: u32,
+    },
     List(u32),
     Variant(u32),
     Struct,

@@ -14,7 +14,11 @@ pub enum ByteOrder {
 
 impl ByteOrder {
     /// The byte order of the machine this code runs on.
-    pub const NATIVE: ByteOrder = if cfg!(target_endian = "big") { ByteOrder::Big } else { ByteOrder::Little };
+    pub const NATIVE: ByteOrder = if cfg!(target_endian = "big") {
+        ByteOrder::Big
+    } else {
+        ByteOrder::Little
+    };
 }
 
 /// Text encoding of a string, or of an 8-bit integer array/sequence shown as text.
@@ -212,7 +216,11 @@ impl FieldClass {
             FieldClass::String(_) => 8,
             FieldClass::Array(a) => a.element.align_bits(),
             FieldClass::Sequence(s) => s.element.align_bits(),
-            FieldClass::Struct(s) => s.members.iter().map(|m| m.class.align_bits()).fold(s.min_align_bits, u32::max),
+            FieldClass::Struct(s) => s
+                .members
+                .iter()
+                .map(|m| m.class.align_bits())
+                .fold(s.min_align_bits, u32::max),
             // A variant is aligned like its selected option; it has no alignment of its own.
             FieldClass::Variant(_) => 1,
         }
@@ -319,10 +327,13 @@ impl Metadata {
     }
 
     pub fn env_str(&self, key: &str) -> Option<&str> {
-        self.env.iter().find(|(k, _)| k == key).and_then(|(_, v)| match v {
-            EnvValue::Str(s) => Some(s.as_str()),
-            EnvValue::Int(_) => None,
-        })
+        self.env
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| match v {
+                EnvValue::Str(s) => Some(s.as_str()),
+                EnvValue::Int(_) => None,
+            })
     }
 
     pub fn clock(&self, name: &str) -> Option<&ClockClass> {
@@ -340,7 +351,9 @@ impl FieldClass {
             FieldClass::Integer(i) => i.in_ir(),
             FieldClass::Enum(e) => e.container.in_ir(),
             // babeltrace2 shows an empty struct (`padding = { }`).
-            FieldClass::Struct(s) => s.members.is_empty() || s.members.iter().any(|m| m.class.in_ir()),
+            FieldClass::Struct(s) => {
+                s.members.is_empty() || s.members.iter().any(|m| m.class.in_ir())
+            }
             FieldClass::Variant(v) => v.options.iter().any(|o| o.class.in_ir()),
             FieldClass::Array(a) => a.element.in_ir(),
             FieldClass::Sequence(s) => s.element.in_ir(),

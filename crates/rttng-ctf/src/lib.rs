@@ -4,13 +4,13 @@
 //! diagnostics, and values to bytes. Readers, writers and the tracer build on it.
 #![forbid(unsafe_code)]
 
-pub mod event;
-pub mod ir;
 pub mod decode;
-pub mod roles;
 pub mod emit;
 pub mod encode;
+pub mod event;
 pub mod index;
-pub mod writer;
+pub mod ir;
 pub mod metadata_stream;
+pub mod roles;
 pub mod tsdl;
+pub mod writer;

@@ -10,7 +10,10 @@ use crate::ir::{ClockClass, FieldClass, IntRole, IntegerClass, Metadata, StreamC
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PrepareError {
     /// A `timestamp` field maps to no clock, and the trace declares several clocks.
-    AmbiguousClock { field: &'static str, stream_class_id: u64 },
+    AmbiguousClock {
+        field: &'static str,
+        stream_class_id: u64,
+    },
     /// An integer maps to a clock the metadata does not declare.
     UnknownClock { name: String },
     /// The scopes of one stream class map to two different clocks.
@@ -41,7 +44,14 @@ pub const IMPLICIT_CLOCK_NAME: &str = "default";
 pub fn prepare(md: &mut Metadata) -> Result<(), PrepareError> {
     auto_map_timestamps(md)?;
     if let Some(h) = md.trace.packet_header.as_mut() {
-        assign_by_name(h, &[("magic", IntRole::PacketMagic), ("stream_id", IntRole::StreamClassId), ("stream_instance_id", IntRole::StreamInstanceId)]);
+        assign_by_name(
+            h,
+            &[
+                ("magic", IntRole::PacketMagic),
+                ("stream_id", IntRole::StreamClassId),
+                ("stream_instance_id", IntRole::StreamInstanceId),
+            ],
+        );
         assign_mapped(h);
     }
     for sc in &mut md.streams {
@@ -83,7 +93,14 @@ pub fn prepare(md: &mut Metadata) -> Result<(), PrepareError> {
         settle_struct_alignment(h);
     }
     for sc in &mut md.streams {
-        for fc in [&mut sc.packet_context, &mut sc.event_header, &mut sc.event_context].into_iter().flatten() {
+        for fc in [
+            &mut sc.packet_context,
+            &mut sc.event_header,
+            &mut sc.event_context,
+        ]
+        .into_iter()
+        .flatten()
+        {
             settle_struct_alignment(fc);
         }
         for ev in &mut sc.events {
@@ -100,13 +117,25 @@ pub fn prepare(md: &mut Metadata) -> Result<(), PrepareError> {
 fn settle_struct_alignment(fc: &mut FieldClass) {
     match fc {
         FieldClass::Struct(s) => {
-            s.members.iter_mut().for_each(|m| settle_struct_alignment(&mut m.class));
-            s.min_align_bits = s.members.iter().map(|m| m.class.align_bits()).fold(s.min_align_bits, u32::max);
+            s.members
+                .iter_mut()
+                .for_each(|m| settle_struct_alignment(&mut m.class));
+            s.min_align_bits = s
+                .members
+                .iter()
+                .map(|m| m.class.align_bits())
+                .fold(s.min_align_bits, u32::max);
         }
-        FieldClass::Variant(v) => v.options.iter_mut().for_each(|o| settle_struct_alignment(&mut o.class)),
+        FieldClass::Variant(v) => v
+            .options
+            .iter_mut()
+            .for_each(|o| settle_struct_alignment(&mut o.class)),
         FieldClass::Array(a) => settle_struct_alignment(&mut a.element),
         FieldClass::Sequence(s) => settle_struct_alignment(&mut s.element),
-        FieldClass::Integer(_) | FieldClass::Enum(_) | FieldClass::Float(_) | FieldClass::String(_) => {}
+        FieldClass::Integer(_)
+        | FieldClass::Enum(_)
+        | FieldClass::Float(_)
+        | FieldClass::String(_) => {}
     }
 }
 
@@ -131,13 +160,18 @@ fn check_clocks(md: &Metadata, sc: &StreamClass) -> Result<(), PrepareError> {
     }
     names.dedup();
     if names.iter().any(|n| n != &names[0]) {
-        return Err(PrepareError::SeveralClocks { stream_class_id: sc.id });
+        return Err(PrepareError::SeveralClocks {
+            stream_class_id: sc.id,
+        });
     }
     Ok(())
 }
 
 fn for_each_scope(sc: &StreamClass, f: &mut dyn FnMut(&FieldClass)) {
-    for fc in [&sc.packet_context, &sc.event_header, &sc.event_context].into_iter().flatten() {
+    for fc in [&sc.packet_context, &sc.event_header, &sc.event_context]
+        .into_iter()
+        .flatten()
+    {
         f(fc);
     }
     for ev in &sc.events {
@@ -163,8 +197,14 @@ fn collect_mapped_clocks(fc: &FieldClass, out: &mut Vec<String>) {
     match fc {
         FieldClass::Integer(i) => out.extend(i.mapped_clock.clone()),
         FieldClass::Enum(e) => out.extend(e.container.mapped_clock.clone()),
-        FieldClass::Struct(s) => s.members.iter().for_each(|m| collect_mapped_clocks(&m.class, out)),
-        FieldClass::Variant(v) => v.options.iter().for_each(|o| collect_mapped_clocks(&o.class, out)),
+        FieldClass::Struct(s) => s
+            .members
+            .iter()
+            .for_each(|m| collect_mapped_clocks(&m.class, out)),
+        FieldClass::Variant(v) => v
+            .options
+            .iter()
+            .for_each(|o| collect_mapped_clocks(&o.class, out)),
         FieldClass::Array(a) => collect_mapped_clocks(&a.element, out),
         FieldClass::Sequence(s) => collect_mapped_clocks(&s.element, out),
         FieldClass::Float(_) | FieldClass::String(_) => {}
@@ -204,10 +244,18 @@ fn auto_map_timestamps(md: &mut Metadata) -> Result<(), PrepareError> {
         1 => md.clocks[0].name.clone(),
         _ => {
             let sc = md.streams.iter().find(|sc| {
-                sc.packet_context.as_ref().is_some_and(|pc| has_unmapped(pc, &["timestamp_begin", "timestamp_end"]))
-                    || sc.event_header.as_ref().is_some_and(|eh| has_unmapped(eh, &["timestamp"]))
+                sc.packet_context
+                    .as_ref()
+                    .is_some_and(|pc| has_unmapped(pc, &["timestamp_begin", "timestamp_end"]))
+                    || sc
+                        .event_header
+                        .as_ref()
+                        .is_some_and(|eh| has_unmapped(eh, &["timestamp"]))
             });
-            return Err(PrepareError::AmbiguousClock { field: "timestamp", stream_class_id: sc.map_or(0, |s| s.id) });
+            return Err(PrepareError::AmbiguousClock {
+                field: "timestamp",
+                stream_class_id: sc.map_or(0, |s| s.id),
+            });
         }
     };
     for sc in &mut md.streams {
@@ -282,8 +330,14 @@ fn assign_mapped(fc: &mut FieldClass) {
                 e.container.role = Some(IntRole::DefaultClockTimestamp);
             }
         }
-        FieldClass::Struct(s) => s.members.iter_mut().for_each(|m| assign_mapped(&mut m.class)),
-        FieldClass::Variant(v) => v.options.iter_mut().for_each(|o| assign_mapped(&mut o.class)),
+        FieldClass::Struct(s) => s
+            .members
+            .iter_mut()
+            .for_each(|m| assign_mapped(&mut m.class)),
+        FieldClass::Variant(v) => v
+            .options
+            .iter_mut()
+            .for_each(|o| assign_mapped(&mut o.class)),
         FieldClass::Array(a) => assign_mapped(&mut a.element),
         FieldClass::Sequence(s) => assign_mapped(&mut s.element),
         FieldClass::Float(_) | FieldClass::String(_) => {}

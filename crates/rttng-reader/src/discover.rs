@@ -54,9 +54,14 @@ pub struct Trace {
 }
 
 pub fn find_trace_dirs(root: &Path) -> Result<Vec<PathBuf>, ReadError> {
-    let meta = std::fs::metadata(root).map_err(|source| ReadError::Io { path: root.to_owned(), source })?;
+    let meta = std::fs::metadata(root).map_err(|source| ReadError::Io {
+        path: root.to_owned(),
+        source,
+    })?;
     if !meta.is_dir() {
-        return Err(ReadError::NoTrace { path: root.to_owned() });
+        return Err(ReadError::NoTrace {
+            path: root.to_owned(),
+        });
     }
     let mut out = Vec::new();
     walk(root, 0, &mut out)?;
@@ -72,10 +77,19 @@ fn walk(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) -> Result<(), ReadError>
     if depth >= MAX_SEARCH_DEPTH {
         return Ok(());
     }
-    let entries = std::fs::read_dir(dir).map_err(|source| ReadError::Io { path: dir.to_owned(), source })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| ReadError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
     for entry in entries {
-        let entry = entry.map_err(|source| ReadError::Io { path: dir.to_owned(), source })?;
-        let ft = entry.file_type().map_err(|source| ReadError::Io { path: entry.path(), source })?;
+        let entry = entry.map_err(|source| ReadError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let ft = entry.file_type().map_err(|source| ReadError::Io {
+            path: entry.path(),
+            source,
+        })?;
         if ft.is_dir() {
             walk(&entry.path(), depth + 1, out)?;
         }
@@ -87,21 +101,36 @@ fn walk(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) -> Result<(), ReadError>
 pub fn read_metadata(dir: &Path) -> Result<Metadata, ReadError> {
     use std::io::Read;
     let path = dir.join("metadata");
-    let file = std::fs::File::open(&path).map_err(|source| ReadError::Io { path: path.clone(), source })?;
+    let file = std::fs::File::open(&path).map_err(|source| ReadError::Io {
+        path: path.clone(),
+        source,
+    })?;
     let mut bytes = Vec::new();
     file.take(MAX_METADATA_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|source| ReadError::Io { path: path.clone(), source })?;
+        .map_err(|source| ReadError::Io {
+            path: path.clone(),
+            source,
+        })?;
     if bytes.len() as u64 > MAX_METADATA_BYTES {
         return Err(ReadError::Io {
             path,
-            source: std::io::Error::other(format!("metadata larger than {MAX_METADATA_BYTES} bytes")),
+            source: std::io::Error::other(format!(
+                "metadata larger than {MAX_METADATA_BYTES} bytes"
+            )),
         });
     }
-    let text = rttng_ctf::metadata_stream::decode_metadata_stream(&bytes)
-        .map_err(|source| ReadError::MetadataStream { path: path.clone(), source })?;
+    let text = rttng_ctf::metadata_stream::decode_metadata_stream(&bytes).map_err(|source| {
+        ReadError::MetadataStream {
+            path: path.clone(),
+            source,
+        }
+    })?;
     let mut md =
-        rttng_ctf::tsdl::parse_metadata(&text.text).map_err(|source| ReadError::Metadata { path: path.clone(), source })?;
+        rttng_ctf::tsdl::parse_metadata(&text.text).map_err(|source| ReadError::Metadata {
+            path: path.clone(),
+            source,
+        })?;
     rttng_ctf::roles::prepare(&mut md).map_err(|source| ReadError::Prepare { path, source })?;
     Ok(md)
 }
@@ -120,14 +149,24 @@ fn read_index(dir: &Path, data_path: &Path, data_bytes: u64) -> Option<Vec<(u64,
     }
     let bytes = std::fs::read(&path).ok()?;
     let index = rttng_ctf::index::decode_index(&bytes, Some(data_bytes)).ok()?;
-    Some(index.entries.iter().map(|e| (e.offset_bytes, e.packet_size_bits / 8)).collect())
+    Some(
+        index
+            .entries
+            .iter()
+            .map(|e| (e.offset_bytes, e.packet_size_bits / 8))
+            .collect(),
+    )
 }
 
 impl Trace {
     /// Opens the trace in `dir`, found under the user-given path `root`.
     pub fn open(root: &Path, dir: &Path) -> Result<Trace, ReadError> {
         let metadata = read_metadata(dir)?;
-        let rel = dir.strip_prefix(root).unwrap_or(Path::new("")).to_string_lossy().into_owned();
+        let rel = dir
+            .strip_prefix(root)
+            .unwrap_or(Path::new(""))
+            .to_string_lossy()
+            .into_owned();
         let name = match (metadata.env_str("hostname"), rel.is_empty()) {
             (Some(h), false) => format!("{h}/{rel}"),
             (Some(h), true) => h.to_owned(),
@@ -135,15 +174,24 @@ impl Trace {
         };
         let abs_dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
         let mut names: Vec<PathBuf> = Vec::new();
-        let entries = std::fs::read_dir(dir).map_err(|source| ReadError::Io { path: dir.to_owned(), source })?;
+        let entries = std::fs::read_dir(dir).map_err(|source| ReadError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
         for entry in entries {
-            let entry = entry.map_err(|source| ReadError::Io { path: dir.to_owned(), source })?;
+            let entry = entry.map_err(|source| ReadError::Io {
+                path: dir.to_owned(),
+                source,
+            })?;
             let fname = entry.file_name();
             let fname = fname.to_string_lossy();
             if fname == "metadata" || fname.starts_with('.') {
                 continue;
             }
-            let md = std::fs::metadata(entry.path()).map_err(|source| ReadError::Io { path: entry.path(), source })?;
+            let md = std::fs::metadata(entry.path()).map_err(|source| ReadError::Io {
+                path: entry.path(),
+                source,
+            })?;
             if !md.is_file() || md.len() == 0 {
                 continue;
             }
@@ -155,15 +203,29 @@ impl Trace {
         let mut streams: Vec<(u64, Option<u64>, Vec<DataFile>)> = Vec::new();
         let mut decoder = StreamDecoder::new(&metadata);
         for path in names {
-            let map = MappedFile::open(&path).map_err(|source| ReadError::Io { path: path.clone(), source })?;
+            let map = MappedFile::open(&path).map_err(|source| ReadError::Io {
+                path: path.clone(),
+                source,
+            })?;
             let info = decoder
                 .begin_packet(map.bytes(), 0)
-                .map_err(|source| ReadError::Decode { path: path.clone(), source })?
+                .map_err(|source| ReadError::Decode {
+                    path: path.clone(),
+                    source,
+                })?
                 .clone();
             let indexed_packets = read_index(dir, &path, map.bytes().len() as u64);
-            let file = DataFile { path, map, first_timestamp: info.timestamp_begin, indexed_packets };
+            let file = DataFile {
+                path,
+                map,
+                first_timestamp: info.timestamp_begin,
+                indexed_packets,
+            };
             let key = (info.stream_class_id, info.stream_instance_id);
-            match streams.iter_mut().find(|(c, i, _)| key.1.is_some() && (*c, *i) == key) {
+            match streams
+                .iter_mut()
+                .find(|(c, i, _)| key.1.is_some() && (*c, *i) == key)
+            {
                 Some((_, _, files)) => files.push(file),
                 None => streams.push((key.0, key.1, vec![file])),
             }
@@ -177,9 +239,18 @@ impl Trace {
                     next_id += 1;
                     next_id - 1
                 });
-                Stream { stream_class_id: class_id, id, files }
+                Stream {
+                    stream_class_id: class_id,
+                    id,
+                    files,
+                }
             })
             .collect();
-        Ok(Trace { dir: dir.to_owned(), name, metadata, streams })
+        Ok(Trace {
+            dir: dir.to_owned(),
+            name,
+            metadata,
+            streams,
+        })
     }
 }

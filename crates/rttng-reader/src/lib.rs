@@ -25,12 +25,29 @@ pub use pipeline::BatchView;
 /// and metadata errors the line.
 #[derive(Debug)]
 pub enum ReadError {
-    Io { path: PathBuf, source: std::io::Error },
-    NoTrace { path: PathBuf },
-    MetadataStream { path: PathBuf, source: rttng_ctf::metadata_stream::MetadataStreamError },
-    Metadata { path: PathBuf, source: rttng_ctf::tsdl::MetadataError },
-    Prepare { path: PathBuf, source: rttng_ctf::roles::PrepareError },
-    Decode { path: PathBuf, source: rttng_ctf::decode::DecodeError },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    NoTrace {
+        path: PathBuf,
+    },
+    MetadataStream {
+        path: PathBuf,
+        source: rttng_ctf::metadata_stream::MetadataStreamError,
+    },
+    Metadata {
+        path: PathBuf,
+        source: rttng_ctf::tsdl::MetadataError,
+    },
+    Prepare {
+        path: PathBuf,
+        source: rttng_ctf::roles::PrepareError,
+    },
+    Decode {
+        path: PathBuf,
+        source: rttng_ctf::decode::DecodeError,
+    },
 }
 
 impl fmt::Display for ReadError {
@@ -38,7 +55,11 @@ impl fmt::Display for ReadError {
         match self {
             ReadError::Io { path, source } => write!(f, "{}: {source}", path.display()),
             ReadError::NoTrace { path } => {
-                write!(f, "{}: no CTF trace found (no directory holding a `metadata` file)", path.display())
+                write!(
+                    f,
+                    "{}: no CTF trace found (no directory holding a `metadata` file)",
+                    path.display()
+                )
             }
             ReadError::MetadataStream { path, source } => write!(f, "{}: {source}", path.display()),
             ReadError::Metadata { path, source } => write!(f, "{}: {source}", path.display()),
@@ -80,13 +101,19 @@ impl TraceSet {
     }
 
     /// Every message of every stream, events in timestamp order. `f` returns `false` to stop.
-    pub fn for_each_message(&self, f: &mut dyn FnMut(&Message<'_>) -> bool) -> Result<(), ReadError> {
+    pub fn for_each_message(
+        &self,
+        f: &mut dyn FnMut(&Message<'_>) -> bool,
+    ) -> Result<(), ReadError> {
         merge::run(self, f)
     }
 
     /// [`Self::for_each_message`] with decoding and merging on a second thread, so that the
     /// sink's work (formatting, writing) overlaps with decoding. Same messages, same order.
-    pub fn for_each_message_pipelined(&self, f: &mut dyn FnMut(&Message<'_>) -> bool) -> Result<(), ReadError> {
+    pub fn for_each_message_pipelined(
+        &self,
+        f: &mut dyn FnMut(&Message<'_>) -> bool,
+    ) -> Result<(), ReadError> {
         pipeline::run(self, f)
     }
 

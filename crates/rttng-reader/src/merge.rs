@@ -33,7 +33,10 @@ pub struct Discarded<'a> {
 }
 
 pub enum Message<'a> {
-    Event { trace: &'a Trace, view: EventView<'a> },
+    Event {
+        trace: &'a Trace,
+        view: EventView<'a>,
+    },
     Discarded(Discarded<'a>),
 }
 
@@ -81,13 +84,22 @@ impl<'a> Cursor<'a> {
     }
 
     fn path_error(&self, source: rttng_ctf::decode::DecodeError) -> ReadError {
-        ReadError::Decode { path: self.stream.files[self.file_index.min(self.stream.files.len() - 1)].path.clone(), source }
+        ReadError::Decode {
+            path: self.stream.files[self.file_index.min(self.stream.files.len() - 1)]
+                .path
+                .clone(),
+            source,
+        }
     }
 
     fn snapshot(&self, cycles: Option<u64>) -> Option<ClockSnapshot<'a>> {
         let clock = self.decoder.stream_clock()?;
         let cycles = cycles?;
-        Some(ClockSnapshot { clock, cycles, ns_from_origin: self.decoder.ns_from_origin(cycles)? })
+        Some(ClockSnapshot {
+            clock,
+            cycles,
+            ns_from_origin: self.decoder.ns_from_origin(cycles)?,
+        })
     }
 
     /// Advances to the next event. Loss reports found on the way go to `lost`. Returns false at
@@ -97,17 +109,26 @@ impl<'a> Cursor<'a> {
     }
 
     /// `SKIP`: walk events without producing their values (see `StreamDecoder::skip_event`).
-    fn advance_with<const SKIP: bool>(&mut self, lost: &mut Vec<Discarded<'a>>) -> Result<bool, ReadError> {
+    fn advance_with<const SKIP: bool>(
+        &mut self,
+        lost: &mut Vec<Discarded<'a>>,
+    ) -> Result<bool, ReadError> {
         loop {
             if self.in_packet {
                 let data = &self.data()[self.packet_offset..];
-                let next = if SKIP { self.decoder.skip_event(data) } else { self.decoder.next_event(data) };
+                let next = if SKIP {
+                    self.decoder.skip_event(data)
+                } else {
+                    self.decoder.next_event(data)
+                };
                 match next {
                     Ok(true) => return Ok(true),
                     Ok(false) => {
                         self.in_packet = false;
                         self.packet_offset = self.next_packet_offset;
-                        self.stream.files[self.file_index].map.release_before(self.packet_offset);
+                        self.stream.files[self.file_index]
+                            .map
+                            .release_before(self.packet_offset);
                     }
                     Err(e) => return Err(self.path_error(e)),
                 }
@@ -128,9 +149,15 @@ impl<'a> Cursor<'a> {
                 Err(e) => return Err(self.path_error(e)),
             };
             let file = &self.stream.files[self.file_index];
-            let indexed = file.indexed_packets.as_ref().and_then(|p| p.get(self.packet_ordinal)).copied();
+            let indexed = file
+                .indexed_packets
+                .as_ref()
+                .and_then(|p| p.get(self.packet_ordinal))
+                .copied();
             self.next_packet_offset = match indexed {
-                Some((start, size)) if start as usize == self.packet_offset && size > 0 => (start + size) as usize,
+                Some((start, size)) if start as usize == self.packet_offset && size > 0 => {
+                    (start + size) as usize
+                }
                 _ => self.packet_offset + (info.packet_bits / 8) as usize,
             };
             self.packet_ordinal += 1;
@@ -172,7 +199,9 @@ impl<'a> Cursor<'a> {
                 }
             }
         }
-        if let (true, Some(before), Some(cur)) = (prev.seen, prev.packet_seq_num, info.packet_seq_num) {
+        if let (true, Some(before), Some(cur)) =
+            (prev.seen, prev.packet_seq_num, info.packet_seq_num)
+        {
             if cur > before.saturating_add(1) {
                 lost.push(Discarded {
                     kind: DiscardKind::Packets,
@@ -189,7 +218,9 @@ impl<'a> Cursor<'a> {
     /// Merge key of the current event: nanoseconds from origin, or the minimum when the stream
     /// has no clock (such streams keep their relative order through the tie-breakers).
     fn key(&self) -> i64 {
-        self.decoder.ns_from_origin(self.decoder.clock_value()).unwrap_or(i64::MIN)
+        self.decoder
+            .ns_from_origin(self.decoder.clock_value())
+            .unwrap_or(i64::MIN)
     }
 
     #[inline]
@@ -239,7 +270,10 @@ impl Queue {
 
 pub fn run(set: &TraceSet, f: &mut dyn FnMut(&Message<'_>) -> bool) -> Result<(), ReadError> {
     merge(set, &mut |step| match step {
-        Step::Event(c) => f(&Message::Event { trace: c.trace, view: c.view() }),
+        Step::Event(c) => f(&Message::Event {
+            trace: c.trace,
+            view: c.view(),
+        }),
         Step::Lost(d) => f(&Message::Discarded(d)),
     })
 }
@@ -252,9 +286,15 @@ pub(crate) enum Step<'c, 'a> {
 
 /// The merge loop: hands each event (as the cursor holding it) and each loss report to `sink`,
 /// in order, until it returns `false` or the streams end.
-pub(crate) fn merge<'a>(set: &'a TraceSet, sink: &mut dyn FnMut(Step<'_, 'a>) -> bool) -> Result<(), ReadError> {
-    let mut cursors: Vec<Cursor<'a>> =
-        set.traces.iter().flat_map(|t| t.streams.iter().map(move |s| Cursor::new(t, s))).collect();
+pub(crate) fn merge<'a>(
+    set: &'a TraceSet,
+    sink: &mut dyn FnMut(Step<'_, 'a>) -> bool,
+) -> Result<(), ReadError> {
+    let mut cursors: Vec<Cursor<'a>> = set
+        .traces
+        .iter()
+        .flat_map(|t| t.streams.iter().map(move |s| Cursor::new(t, s)))
+        .collect();
     let mut queue = Queue::new(cursors.len());
     let mut lost = Vec::new();
     for (i, c) in cursors.iter_mut().enumerate() {
@@ -288,8 +328,15 @@ pub(crate) fn merge<'a>(set: &'a TraceSet, sink: &mut dyn FnMut(Step<'_, 'a>) ->
 
 /// Decodes every event of every stream, streams in parallel, and counts them per name.
 pub fn count(set: &TraceSet) -> Result<Vec<(String, u64)>, ReadError> {
-    let jobs: Vec<(&Trace, &Stream)> = set.traces.iter().flat_map(|t| t.streams.iter().map(move |s| (t, s))).collect();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len()).max(1);
+    let jobs: Vec<(&Trace, &Stream)> = set
+        .traces
+        .iter()
+        .flat_map(|t| t.streams.iter().map(move |s| (t, s)))
+        .collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len())
+        .max(1);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<Result<Vec<(String, u64)>, ReadError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
@@ -302,7 +349,9 @@ pub fn count(set: &TraceSet) -> Result<Vec<(String, u64)>, ReadError> {
                     let mut lost = Vec::new();
                     loop {
                         let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(&(trace, stream)) = jobs.get(j) else { break };
+                        let Some(&(trace, stream)) = jobs.get(j) else {
+                            break;
+                        };
                         let mut c = Cursor::new(trace, stream);
                         while c.advance_with::<true>(&mut lost)? {
                             lost.clear();
@@ -325,11 +374,18 @@ pub fn count(set: &TraceSet) -> Result<Vec<(String, u64)>, ReadError> {
                             }
                         }
                     }
-                    Ok(names.into_iter().zip(counts).map(|(name, (_, n))| (name, n)).collect::<Vec<_>>())
+                    Ok(names
+                        .into_iter()
+                        .zip(counts)
+                        .map(|(name, (_, n))| (name, n))
+                        .collect::<Vec<_>>())
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("counting thread panicked")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("counting thread panicked"))
+            .collect()
     });
     let mut total: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     for r in results {

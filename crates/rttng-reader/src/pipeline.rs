@@ -66,7 +66,14 @@ impl<'a> Batch<'a> {
     fn for_each(&self, f: &mut dyn FnMut(&Message<'_>) -> bool) -> bool {
         for item in &self.items {
             let keep_going = match item {
-                Item::Event { trace, stream_class, event_class, bytes, clock, scopes } => {
+                Item::Event {
+                    trace,
+                    stream_class,
+                    event_class,
+                    bytes,
+                    clock,
+                    scopes,
+                } => {
                     let values = &self.values[..];
                     let view = EventView {
                         metadata: &trace.metadata,
@@ -91,7 +98,15 @@ impl<'a> Batch<'a> {
         true
     }
 
-    fn push_event(&mut self, trace: &'a Trace, view: &EventView<'_>, bytes: &'a [u8], stream_class: &'a StreamClass, event_class: &'a EventClass, clock: Option<ClockSnapshot<'a>>) {
+    fn push_event(
+        &mut self,
+        trace: &'a Trace,
+        view: &EventView<'_>,
+        bytes: &'a [u8],
+        stream_class: &'a StreamClass,
+        event_class: &'a EventClass,
+        clock: Option<ClockSnapshot<'a>>,
+    ) {
         let mut scope = |s: Option<Scope<'_>>, class: Option<&'a FieldClass>| -> ScopeRef<'a> {
             let (s, class) = (s?, class?);
             let start = self.values.len() as u32;
@@ -107,13 +122,24 @@ impl<'a> Batch<'a> {
             scope(view.event_context, ec.context.as_ref()),
             scope(view.payload, ec.fields.as_ref()),
         ];
-        self.items.push(Item::Event { trace, stream_class, event_class, bytes, clock, scopes });
+        self.items.push(Item::Event {
+            trace,
+            stream_class,
+            event_class,
+            bytes,
+            clock,
+            scopes,
+        });
     }
 }
 
 /// Decodes and merges, handing out full batches (numbered from 0) through `send`, which
 /// returns `false` to stop. A decode error travels in the last batch.
-fn produce<'a>(set: &'a TraceSet, fresh: &mut dyn FnMut() -> Batch<'a>, send: &mut dyn FnMut(Batch<'a>) -> bool) {
+fn produce<'a>(
+    set: &'a TraceSet,
+    fresh: &mut dyn FnMut() -> Batch<'a>,
+    send: &mut dyn FnMut(Batch<'a>) -> bool,
+) {
     let mut batch = fresh();
     let mut last_clock: Option<ClockSnapshot<'a>> = None;
     let mut stopped = false;
@@ -125,7 +151,11 @@ fn produce<'a>(set: &'a TraceSet, fresh: &mut dyn FnMut() -> Batch<'a>, send: &m
                 let bytes = &c.data()[c.packet_offset..];
                 // The same snapshot, with the clock borrowed from the metadata.
                 let clock = match (c.decoder.stream_clock(), view.clock) {
-                    (Some(clock), Some(v)) => Some(ClockSnapshot { clock, cycles: v.cycles, ns_from_origin: v.ns_from_origin }),
+                    (Some(clock), Some(v)) => Some(ClockSnapshot {
+                        clock,
+                        cycles: v.cycles,
+                        ns_from_origin: v.ns_from_origin,
+                    }),
                     _ => None,
                 };
                 let sc = c.decoder.stream_class().expect("an event was decoded");
@@ -187,27 +217,35 @@ pub fn run_parallel<W, O: Send>(
     let workers = workers.max(1);
     let (batch_tx, batch_rx) = mpsc::sync_channel::<(u64, Batch<'_>)>(workers * 2);
     let batch_rx = std::sync::Mutex::new(batch_rx);
-    let (out_tx, out_rx) = mpsc::sync_channel::<(u64, Result<O, ReadError>, Batch<'_>)>(workers * 2);
+    let (out_tx, out_rx) =
+        mpsc::sync_channel::<(u64, Result<O, ReadError>, Batch<'_>)>(workers * 2);
     let (empty_tx, empty_rx) = mpsc::sync_channel::<Batch<'_>>(workers * 4);
     let stop = std::sync::atomic::AtomicBool::new(false);
     let (batch_rx, stop) = (&batch_rx, &stop);
     std::thread::scope(move |scope| {
         scope.spawn(move || {
             let mut seq = 0u64;
-            produce(set, &mut || empty_rx.try_recv().unwrap_or_else(|_| Batch::new()), &mut |b| {
-                if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    return false;
-                }
-                seq += 1;
-                batch_tx.send((seq - 1, b)).is_ok()
-            });
+            produce(
+                set,
+                &mut || empty_rx.try_recv().unwrap_or_else(|_| Batch::new()),
+                &mut |b| {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        return false;
+                    }
+                    seq += 1;
+                    batch_tx.send((seq - 1, b)).is_ok()
+                },
+            );
         });
         for _ in 0..workers {
             let out_tx = out_tx.clone();
             scope.spawn(move || {
                 let mut w = init();
                 loop {
-                    let next = batch_rx.lock().map_err(|_| ()).and_then(|rx| rx.recv().map_err(|_| ()));
+                    let next = batch_rx
+                        .lock()
+                        .map_err(|_| ())
+                        .and_then(|rx| rx.recv().map_err(|_| ()));
                     let Ok((seq, mut batch)) = next else { break };
                     if stop.load(std::sync::atomic::Ordering::Relaxed) {
                         // Drain so the decoder is never blocked on a full channel.
@@ -253,7 +291,11 @@ pub fn run(set: &TraceSet, f: &mut dyn FnMut(&Message<'_>) -> bool) -> Result<()
         let (full_tx, full_rx) = mpsc::sync_channel::<Batch<'_>>(BATCHES_IN_FLIGHT);
         let (empty_tx, empty_rx) = mpsc::sync_channel::<Batch<'_>>(BATCHES_IN_FLIGHT);
         scope.spawn(move || {
-            produce(set, &mut || empty_rx.try_recv().unwrap_or_else(|_| Batch::new()), &mut |b| full_tx.send(b).is_ok());
+            produce(
+                set,
+                &mut || empty_rx.try_recv().unwrap_or_else(|_| Batch::new()),
+                &mut |b| full_tx.send(b).is_ok(),
+            );
         });
         for mut batch in full_rx {
             let error = batch.error.take();
@@ -272,5 +314,8 @@ pub fn run(set: &TraceSet, f: &mut dyn FnMut(&Message<'_>) -> bool) -> Result<()
 }
 
 fn scope_of<'v>(r: ScopeRef<'v>, values: &'v [Val]) -> Option<Scope<'v>> {
-    r.map(|(class, start, end)| Scope { class, values: &values[start as usize..end as usize] })
+    r.map(|(class, start, end)| Scope {
+        class,
+        values: &values[start as usize..end as usize],
+    })
 }

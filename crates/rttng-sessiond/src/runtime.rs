@@ -250,7 +250,10 @@ pub fn serve(opt: Options) -> Result<(), String> {
         // behind; their owner pid is dead, so they are ours to remove.
         if let Ok(removed) = rttng_kernel::cleanup_stale_instances() {
             if !removed.is_empty() {
-                log(&format!("removed stale tracefs instances: {}", removed.join(", ")));
+                log(&format!(
+                    "removed stale tracefs instances: {}",
+                    removed.join(", ")
+                ));
             }
         }
     }

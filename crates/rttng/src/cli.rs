@@ -6,7 +6,12 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "rttng", version, about = "rttng: LTTng-class tracing for Linux", propagate_version = true)]
+#[command(
+    name = "rttng",
+    version,
+    about = "rttng: LTTng-class tracing for Linux",
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: crate::session_cmd::Global,

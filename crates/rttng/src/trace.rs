@@ -52,9 +52,16 @@ enum RecKind {
         paths: Vec<(u8, u64)>,
         nr: u32,
     },
-    Exit { name: String, ret: i64 },
-    Exec { filename: String },
-    ProcessExit { tid: i32 },
+    Exit {
+        name: String,
+        ret: i64,
+    },
+    Exec {
+        filename: String,
+    },
+    ProcessExit {
+        tid: i32,
+    },
 }
 
 pub fn run(args: &TraceArgs) -> Result<()> {

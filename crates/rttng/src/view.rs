@@ -25,10 +25,12 @@ pub fn options(args: &ViewArgs) -> Result<PrettyOptions> {
         ..PrettyOptions::default()
     };
     if let Some(n) = &args.names {
-        opts.names = PrettyOptions::parse_names(n).with_context(|| format!("invalid --names `{n}`"))?;
+        opts.names =
+            PrettyOptions::parse_names(n).with_context(|| format!("invalid --names `{n}`"))?;
     }
     if let Some(f) = &args.fields {
-        opts.fields = PrettyOptions::parse_fields(f).with_context(|| format!("invalid --fields `{f}`"))?;
+        opts.fields =
+            PrettyOptions::parse_fields(f).with_context(|| format!("invalid --fields `{f}`"))?;
     }
     Ok(opts)
 }
@@ -59,7 +61,8 @@ pub fn run(args: &ViewArgs) -> Result<()> {
             total += n;
         }
         text.push_str(&format!("total {total}\n"));
-        out.write_all(text.as_bytes()).context("writing to standard output")?;
+        out.write_all(text.as_bytes())
+            .context("writing to standard output")?;
         return Ok(());
     }
     let mut io_error = None;
@@ -82,7 +85,11 @@ pub fn run(args: &ViewArgs) -> Result<()> {
         // the decoding thread shares the cores, so the pipelined path is the default.
         _ => ViewPath::Pipelined,
     };
-    let path = if path == ViewPath::Parallel && may_have_negative_times(&set) { ViewPath::Pipelined } else { path };
+    let path = if path == ViewPath::Parallel && may_have_negative_times(&set) {
+        ViewPath::Pipelined
+    } else {
+        path
+    };
     if path == ViewPath::Parallel {
         // Decoding on one thread, formatting on two (each batch's first delta comes from the
         // batch before it), writing in order on this one.
@@ -91,7 +98,11 @@ pub fn run(args: &ViewArgs) -> Result<()> {
         let init = || PrettyPrinter::new(opts);
         let work = |printer: &mut PrettyPrinter, batch: &BatchView<'_, '_>| {
             printer.set_previous(batch.previous_clock());
-            let mut f = pool.lock().ok().and_then(|mut p| p.pop()).unwrap_or_default();
+            let mut f = pool
+                .lock()
+                .ok()
+                .and_then(|mut p| p.pop())
+                .unwrap_or_default();
             batch.for_each(&mut |msg| {
                 f.add(printer, &opts, msg);
                 true
@@ -110,7 +121,11 @@ pub fn run(args: &ViewArgs) -> Result<()> {
         // One printer sees every event, in order (it keeps babeltrace2's one-time warnings).
         let mut printer = PrettyPrinter::new(opts);
         let mut f = Formatted::default();
-        let run = if path == ViewPath::Pipelined { TraceSet::for_each_message_pipelined } else { TraceSet::for_each_message };
+        let run = if path == ViewPath::Pipelined {
+            TraceSet::for_each_message_pipelined
+        } else {
+            TraceSet::for_each_message
+        };
         run(&set, &mut |msg| {
             f.add(&mut printer, &opts, msg);
             if f.text.len() < OUT_BLOCK_BYTES && f.warnings.is_empty() {
@@ -127,7 +142,8 @@ pub fn run(args: &ViewArgs) -> Result<()> {
     }
     if opts.color {
         // babeltrace2 resets the terminal's attributes once more at exit.
-        out.write_all(b"\x1b[0m").context("writing to standard output")?;
+        out.write_all(b"\x1b[0m")
+            .context("writing to standard output")?;
     }
     out.flush().context("writing to standard output")?;
     Ok(())
@@ -168,7 +184,12 @@ impl Formatted {
                     DiscardKind::Events => rttng_text::DiscardKind::Events,
                     DiscardKind::Packets => rttng_text::DiscardKind::Packets,
                 };
-                let path = d.stream.files.first().map(|f| f.path.display().to_string()).unwrap_or_default();
+                let path = d
+                    .stream
+                    .files
+                    .first()
+                    .map(|f| f.path.display().to_string())
+                    .unwrap_or_default();
                 let line = rttng_text::discarded_warning(
                     opts,
                     kind,
@@ -207,5 +228,8 @@ impl Formatted {
 /// Whether some event could be before the Unix epoch: babeltrace2 then prints a one-time
 /// warning and the first such time differently, which only a single printer reproduces.
 fn may_have_negative_times(set: &TraceSet) -> bool {
-    set.traces.iter().flat_map(|t| &t.metadata.clocks).any(|c| rttng_ctf::decode::ns_from_origin(c, 0) < 0)
+    set.traces
+        .iter()
+        .flat_map(|t| &t.metadata.clocks)
+        .any(|c| rttng_ctf::decode::ns_from_origin(c, 0) < 0)
 }

@@ -26,28 +26,72 @@ pub const MAX_DECODE_DEPTH: u32 = 256;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DecodeError {
     /// A field runs past the end of the packet content (or of the file, for headers).
-    Truncated { offset: u64, needed_bits: u64, available_bits: u64 },
-    BadMagic { offset: u64, found: u64 },
-    UnknownStreamClass { offset: u64, id: u64 },
+    Truncated {
+        offset: u64,
+        needed_bits: u64,
+        available_bits: u64,
+    },
+    BadMagic {
+        offset: u64,
+        found: u64,
+    },
+    UnknownStreamClass {
+        offset: u64,
+        id: u64,
+    },
     /// The packet header has no `stream_id` and the trace has several stream classes.
-    NoStreamClassId { offset: u64 },
-    UnknownEventClass { offset: u64, stream_class_id: u64, id: u64 },
+    NoStreamClassId {
+        offset: u64,
+    },
+    UnknownEventClass {
+        offset: u64,
+        stream_class_id: u64,
+        id: u64,
+    },
     /// The event header has no `id` and the stream class has several event classes.
-    NoEventClassId { offset: u64 },
+    NoEventClassId {
+        offset: u64,
+    },
     /// `packet_size` exceeds what the file holds from this packet on.
-    PacketBeyondFile { offset: u64, packet_bits: u64, available_bits: u64 },
+    PacketBeyondFile {
+        offset: u64,
+        packet_bits: u64,
+        available_bits: u64,
+    },
     /// `content_size` exceeds `packet_size`, or is smaller than the packet's own header.
-    BadContentSize { offset: u64, content_bits: u64, packet_bits: u64 },
+    BadContentSize {
+        offset: u64,
+        content_bits: u64,
+        packet_bits: u64,
+    },
     /// `packet_size` is not a whole number of bytes, or is zero.
-    BadPacketSize { offset: u64, packet_bits: u64 },
-    UnterminatedString { offset: u64 },
+    BadPacketSize {
+        offset: u64,
+        packet_bits: u64,
+    },
+    UnterminatedString {
+        offset: u64,
+    },
     /// A sequence or array holds more elements than the packet can.
-    LengthTooLarge { offset: u64, length: u64 },
+    LengthTooLarge {
+        offset: u64,
+        length: u64,
+    },
     /// A variant's tag value selects no option.
-    NoVariantOption { offset: u64, tag: i128 },
-    UnsupportedFloat { offset: u64, size_bits: u32 },
-    TooManyValues { offset: u64 },
-    TooDeep { offset: u64 },
+    NoVariantOption {
+        offset: u64,
+        tag: i128,
+    },
+    UnsupportedFloat {
+        offset: u64,
+        size_bits: u32,
+    },
+    TooManyValues {
+        offset: u64,
+    },
+    TooDeep {
+        offset: u64,
+    },
 }
 
 impl DecodeError {
@@ -205,7 +249,11 @@ impl<'a> Bits<'a> {
     fn align(&mut self, align_bits: u32) -> Result<()> {
         let a = u64::from(align_bits.max(1));
         // CTF alignments are powers of two (the parser checks), so a mask does it.
-        let aligned = if a.is_power_of_two() { (self.pos + a - 1) & !(a - 1) } else { self.pos.div_ceil(a) * a };
+        let aligned = if a.is_power_of_two() {
+            (self.pos + a - 1) & !(a - 1)
+        } else {
+            self.pos.div_ceil(a) * a
+        };
         if aligned > self.end {
             return Err(self.truncated(aligned - self.pos));
         }
@@ -223,7 +271,11 @@ impl<'a> Bits<'a> {
     }
 
     fn truncated(&self, needed_bits: u64) -> DecodeError {
-        DecodeError::Truncated { offset: self.offset(), needed_bits, available_bits: self.end.saturating_sub(self.pos) }
+        DecodeError::Truncated {
+            offset: self.offset(),
+            needed_bits,
+            available_bits: self.end.saturating_sub(self.pos),
+        }
     }
 
     #[inline(always)]
@@ -256,7 +308,11 @@ impl<'a> Bits<'a> {
         let shift = (self.pos % 8) as u32;
         let nbytes = (shift + size_bits).div_ceil(8) as usize;
         let bytes = &self.buf[start..start + nbytes];
-        let mask = if size_bits == 64 { u128::from(u64::MAX) } else { (1u128 << size_bits) - 1 };
+        let mask = if size_bits == 64 {
+            u128::from(u64::MAX)
+        } else {
+            (1u128 << size_bits) - 1
+        };
         match order {
             ByteOrder::Little => {
                 let mut acc = 0u128;
@@ -315,9 +371,14 @@ pub struct ClockConverter {
 impl ClockConverter {
     pub fn new(clock: &ClockClass) -> ClockConverter {
         let freq = clock.freq.max(1);
-        let offset_s = i128::from(clock.offset_s) + i128::from(clock.offset).div_euclid(i128::from(freq));
+        let offset_s =
+            i128::from(clock.offset_s) + i128::from(clock.offset).div_euclid(i128::from(freq));
         let offset_cycles = i128::from(clock.offset).rem_euclid(i128::from(freq));
-        ClockConverter { freq, base_ns: offset_s * 1_000_000_000 + i128::from(cycles_to_ns(freq, offset_cycles as u64)) }
+        ClockConverter {
+            freq,
+            base_ns: offset_s * 1_000_000_000
+                + i128::from(cycles_to_ns(freq, offset_cycles as u64)),
+        }
     }
 
     #[inline]
@@ -355,7 +416,10 @@ struct ScopePlan {
 
 impl ScopePlan {
     fn new(fc: &Option<FieldClass>) -> Option<ScopePlan> {
-        fc.as_ref().map(|fc| ScopePlan { decode: plan::compile_decode(fc), skip: plan::compile_skip(fc) })
+        fc.as_ref().map(|fc| ScopePlan {
+            decode: plan::compile_decode(fc),
+            skip: plan::compile_skip(fc),
+        })
     }
 }
 
@@ -407,13 +471,24 @@ impl<'m> StreamDecoder<'m> {
                     packet_context: compile(&sc.packet_context),
                     event_header: compile(&sc.event_header),
                     event_context: compile(&sc.event_context),
-                    events: sc.events.iter().map(|ec| (compile(&ec.context), compile(&ec.fields))).collect(),
+                    events: sc
+                        .events
+                        .iter()
+                        .map(|ec| (compile(&ec.context), compile(&ec.fields)))
+                        .collect(),
                 })
                 .collect(),
             stream_index: 0,
             event_index: 0,
-            default_clocks: md.streams.iter().map(|sc| crate::roles::stream_default_clock(md, sc)).collect(),
-            st: State { slots: vec![0; md.slot_count as usize], ..State::default() },
+            default_clocks: md
+                .streams
+                .iter()
+                .map(|sc| crate::roles::stream_default_clock(md, sc))
+                .collect(),
+            st: State {
+                slots: vec![0; md.slot_count as usize],
+                ..State::default()
+            },
             packet: PacketInfo::default(),
             stream_class: None,
             stream_clock: None,
@@ -447,26 +522,38 @@ impl<'m> StreamDecoder<'m> {
         st.events_discarded = None;
         st.packet_seq_num = None;
         let file_bits = data.len() as u64 * 8;
-        let mut r = Bits { buf: data, pos: 0, end: file_bits, base: file_offset };
+        let mut r = Bits {
+            buf: data,
+            pos: 0,
+            end: file_bits,
+            base: file_offset,
+        };
         // Like babeltrace2 2.0, the packet uuid is not compared with the trace uuid: real
         // traces (the corpus's intersection/onestream) carry mismatched ones.
         if let Some(h) = &self.packet_header_plan {
             plan::skip(&h.skip, &mut r, st, 0)?;
             if let Some(m) = st.magic {
                 if m != PACKET_MAGIC {
-                    return Err(DecodeError::BadMagic { offset: file_offset, found: m });
+                    return Err(DecodeError::BadMagic {
+                        offset: file_offset,
+                        found: m,
+                    });
                 }
             }
         }
         let sc_index = match st.stream_class_id {
-            Some(id) => self
-                .md
-                .streams
-                .iter()
-                .position(|s| s.id == id)
-                .ok_or(DecodeError::UnknownStreamClass { offset: file_offset, id })?,
+            Some(id) => self.md.streams.iter().position(|s| s.id == id).ok_or(
+                DecodeError::UnknownStreamClass {
+                    offset: file_offset,
+                    id,
+                },
+            )?,
             None if self.md.streams.len() == 1 => 0,
-            None => return Err(DecodeError::NoStreamClassId { offset: file_offset }),
+            None => {
+                return Err(DecodeError::NoStreamClassId {
+                    offset: file_offset,
+                })
+            }
         };
         let sc = &self.md.streams[sc_index];
         self.stream_index = sc_index;
@@ -480,13 +567,24 @@ impl<'m> StreamDecoder<'m> {
         let packet_bits = st.packet_bits.unwrap_or(file_bits);
         let content_bits = st.content_bits.unwrap_or(packet_bits);
         if packet_bits == 0 || packet_bits % 8 != 0 {
-            return Err(DecodeError::BadPacketSize { offset: file_offset, packet_bits });
+            return Err(DecodeError::BadPacketSize {
+                offset: file_offset,
+                packet_bits,
+            });
         }
         if packet_bits > file_bits {
-            return Err(DecodeError::PacketBeyondFile { offset: file_offset, packet_bits, available_bits: file_bits });
+            return Err(DecodeError::PacketBeyondFile {
+                offset: file_offset,
+                packet_bits,
+                available_bits: file_bits,
+            });
         }
         if content_bits > packet_bits || content_bits < r.pos {
-            return Err(DecodeError::BadContentSize { offset: file_offset, content_bits, packet_bits });
+            return Err(DecodeError::BadContentSize {
+                offset: file_offset,
+                content_bits,
+                packet_bits,
+            });
         }
         if let Some(b) = st.ts_begin {
             st.clock = b;
@@ -532,13 +630,24 @@ impl<'m> StreamDecoder<'m> {
                 }
                 return Ok(false);
             }
-            let sc = self.stream_class.expect("begin_packet succeeded before next_event");
+            let sc = self
+                .stream_class
+                .expect("begin_packet succeeded before next_event");
             let plan = &self.plans[self.stream_index];
-            let mut r = Bits { buf: data, pos: self.pos_bits, end: self.packet.content_bits, base: self.packet.file_offset };
+            let mut r = Bits {
+                buf: data,
+                pos: self.pos_bits,
+                end: self.packet.content_bits,
+                base: self.packet.file_offset,
+            };
             self.event_begin_bits = r.pos;
             let st = &mut self.st;
             st.event_id = None;
-            let scope = |p: &Option<ScopePlan>, r: &mut Bits<'_>, st: &mut State, out: &mut Vec<Val>| -> Result<()> {
+            let scope = |p: &Option<ScopePlan>,
+                         r: &mut Bits<'_>,
+                         st: &mut State,
+                         out: &mut Vec<Val>|
+             -> Result<()> {
                 match p {
                     Some(p) if SKIP => plan::skip(&p.skip, r, st, 0),
                     Some(p) => {
@@ -554,14 +663,23 @@ impl<'m> StreamDecoder<'m> {
             scope(&plan.event_header, &mut r, st, &mut self.event_header)?;
             let offset = self.packet.file_offset + self.event_begin_bits / 8;
             let index = match st.event_id {
-                Some(id) => event_index(sc, id).ok_or(DecodeError::UnknownEventClass { offset, stream_class_id: sc.id, id })?,
+                Some(id) => event_index(sc, id).ok_or(DecodeError::UnknownEventClass {
+                    offset,
+                    stream_class_id: sc.id,
+                    id,
+                })?,
                 None if sc.events.len() == 1 => 0,
                 None => return Err(DecodeError::NoEventClassId { offset }),
             };
             self.event_index = index;
             self.event_class = Some(&sc.events[index]);
             let (context, payload) = &plan.events[index];
-            scope(&plan.event_context, &mut r, st, &mut self.stream_event_context)?;
+            scope(
+                &plan.event_context,
+                &mut r,
+                st,
+                &mut self.stream_event_context,
+            )?;
             scope(context, &mut r, st, &mut self.event_context)?;
             scope(payload, &mut r, st, &mut self.payload)?;
             if r.pos == self.event_begin_bits {
@@ -582,7 +700,8 @@ impl<'m> StreamDecoder<'m> {
     /// `cycles` of this stream's clock in ns from its origin, if the stream has a clock.
     #[inline]
     pub fn ns_from_origin(&self, cycles: u64) -> Option<i64> {
-        self.stream_clock_converter.map(|c| c.ns_from_origin(cycles))
+        self.stream_clock_converter
+            .map(|c| c.ns_from_origin(cycles))
     }
 
     /// The clock of this stream's class, if it has one.
@@ -608,7 +727,9 @@ impl<'m> StreamDecoder<'m> {
     pub fn event_view<'s>(&'s self, data: &'s [u8]) -> EventView<'s> {
         let sc = self.stream_class.expect("an event was decoded");
         let ec = self.event_class.expect("an event was decoded");
-        let scope = |class: &'s Option<FieldClass>, values: &'s [Val]| class.as_ref().map(|class| Scope { class, values });
+        let scope = |class: &'s Option<FieldClass>, values: &'s [Val]| {
+            class.as_ref().map(|class| Scope { class, values })
+        };
         EventView {
             metadata: self.md,
             stream_class: sc,
@@ -617,7 +738,9 @@ impl<'m> StreamDecoder<'m> {
             clock: self.stream_clock.map(|clock| ClockSnapshot {
                 clock,
                 cycles: self.st.clock,
-                ns_from_origin: self.ns_from_origin(self.st.clock).unwrap_or_else(|| ns_from_origin(clock, self.st.clock)),
+                ns_from_origin: self
+                    .ns_from_origin(self.st.clock)
+                    .unwrap_or_else(|| ns_from_origin(clock, self.st.clock)),
             }),
             packet_context: scope(&sc.packet_context, &self.packet_context),
             event_header: scope(&sc.event_header, &self.event_header),
@@ -639,7 +762,10 @@ fn event_index(sc: &StreamClass, id: u64) -> Option<usize> {
 /// How many values the field of class `fc` occupies at the start of `values`.
 pub fn value_count(fc: &FieldClass, values: &[Val]) -> Option<usize> {
     match fc {
-        FieldClass::Integer(_) | FieldClass::Float(_) | FieldClass::Enum(_) | FieldClass::String(_) => Some(1),
+        FieldClass::Integer(_)
+        | FieldClass::Float(_)
+        | FieldClass::Enum(_)
+        | FieldClass::String(_) => Some(1),
         FieldClass::Array(a) => list_count(&a.element, values),
         FieldClass::Sequence(s) => list_count(&s.element, values),
         FieldClass::Struct(s) => {
@@ -650,7 +776,9 @@ pub fn value_count(fc: &FieldClass, values: &[Val]) -> Option<usize> {
             Some(i)
         }
         FieldClass::Variant(v) => match values.first()? {
-            Val::Variant(k) => Some(1 + value_count(&v.options.get(*k as usize)?.class, values.get(1..)?)?),
+            Val::Variant(k) => {
+                Some(1 + value_count(&v.options.get(*k as usize)?.class, values.get(1..)?)?)
+            }
             _ => None,
         },
     }
@@ -679,7 +807,11 @@ fn min_bits(fc: &FieldClass) -> u64 {
         FieldClass::String(_) => 8,
         FieldClass::Array(a) => a.length.saturating_mul(min_bits(&a.element)),
         FieldClass::Sequence(_) | FieldClass::Variant(_) => 0,
-        FieldClass::Struct(s) => s.members.iter().map(|m| min_bits(&m.class)).fold(0u64, u64::saturating_add),
+        FieldClass::Struct(s) => s
+            .members
+            .iter()
+            .map(|m| min_bits(&m.class))
+            .fold(0u64, u64::saturating_add),
     }
 }
 

@@ -75,7 +75,10 @@ impl Length {
 }
 
 fn struct_align(s: &crate::ir::StructClass) -> u32 {
-    s.members.iter().map(|m| m.class.align_bits()).fold(s.min_align_bits, u32::max)
+    s.members
+        .iter()
+        .map(|m| m.class.align_bits())
+        .fold(s.min_align_bits, u32::max)
 }
 
 /// One step of a program: a scope flattened into a list, so that decoding or skipping an event
@@ -88,14 +91,34 @@ pub(super) enum Op {
     /// Align to a byte, then move this many bits (fixed-size fields without effects, merged).
     SkipBytes(u64),
     Int(IntNode),
-    Float { align_bits: u32, size_bits: u32, order: ByteOrder },
+    Float {
+        align_bits: u32,
+        size_bits: u32,
+        order: ByteOrder,
+    },
     Str,
-    Text { length: Length },
-    List { length: Length, align_bits: u32, element_min_bits: u64, element: Box<[Op]> },
-    Variant { tag_slot: u32, tag_signed: bool, selector: Box<[(i128, i128, u32)]>, options: Box<[Box<[Op]>]> },
+    Text {
+        length: Length,
+    },
+    List {
+        length: Length,
+        align_bits: u32,
+        element_min_bits: u64,
+        element: Box<[Op]>,
+    },
+    Variant {
+        tag_slot: u32,
+        tag_signed: bool,
+        selector: Box<[(i128, i128, u32)]>,
+        options: Box<[Box<[Op]>]>,
+    },
     /// Skip programs only: an integer (an enum) immediately followed by the variant it tags,
     /// as in LTTng's event headers; one step instead of three.
-    TaggedVariant { tag: IntNode, selector: Box<[(i128, i128, u32)]>, options: Box<[Box<[Op]>]> },
+    TaggedVariant {
+        tag: IntNode,
+        selector: Box<[(i128, i128, u32)]>,
+        options: Box<[Box<[Op]>]>,
+    },
 }
 
 /// The skip program of a scope.
@@ -112,10 +135,14 @@ fn fixed_bits(fc: &FieldClass) -> Option<u64> {
     match fc {
         FieldClass::Integer(ic) => int_fixed_bits(ic),
         FieldClass::Enum(e) => int_fixed_bits(&e.container),
-        FieldClass::Float(f) => (f.align_bits == 8 && f.size_bits() % 8 == 0).then_some(u64::from(f.size_bits())),
+        FieldClass::Float(f) => {
+            (f.align_bits == 8 && f.size_bits() % 8 == 0).then_some(u64::from(f.size_bits()))
+        }
         FieldClass::Array(a) => fixed_bits(&a.element).map(|b| b.saturating_mul(a.length)),
         FieldClass::Struct(s) if struct_align(s) == 8 && !s.members.is_empty() => {
-            s.members.iter().try_fold(0u64, |acc, m| fixed_bits(&m.class).map(|b| acc.saturating_add(b)))
+            s.members.iter().try_fold(0u64, |acc, m| {
+                fixed_bits(&m.class).map(|b| acc.saturating_add(b))
+            })
         }
         _ => None,
     }
@@ -158,13 +185,28 @@ fn flatten(fc: &FieldClass, ops: &mut Vec<Op>) {
     match fc {
         FieldClass::Integer(ic) => ops.push(Op::Int(IntNode::new(ic))),
         FieldClass::Enum(e) => ops.push(Op::Int(IntNode::new(&e.container))),
-        FieldClass::Float(f) => ops.push(Op::Float { align_bits: f.align_bits, size_bits: f.size_bits(), order: f.byte_order }),
+        FieldClass::Float(f) => ops.push(Op::Float {
+            align_bits: f.align_bits,
+            size_bits: f.size_bits(),
+            order: f.byte_order,
+        }),
         FieldClass::String(_) => ops.push(Op::Str),
-        FieldClass::Array(a) => ops.push(list_op(&a.element, Length::Fixed(a.length), compile_skip)),
-        FieldClass::Sequence(s) => ops.push(list_op(&s.element, Length::Slot(s.length_slot), compile_skip)),
+        FieldClass::Array(a) => {
+            ops.push(list_op(&a.element, Length::Fixed(a.length), compile_skip))
+        }
+        FieldClass::Sequence(s) => ops.push(list_op(
+            &s.element,
+            Length::Slot(s.length_slot),
+            compile_skip,
+        )),
         FieldClass::Struct(s) => {
             let align = struct_align(s);
-            if align > 1 && !s.members.first().is_some_and(|m| aligns_itself_to(&m.class, align)) {
+            if align > 1
+                && !s
+                    .members
+                    .first()
+                    .is_some_and(|m| aligns_itself_to(&m.class, align))
+            {
                 ops.push(Op::Align(align));
             }
             let mut members = s.members.iter().peekable();
@@ -205,7 +247,12 @@ fn list_op(element: &FieldClass, length: Length, compile: fn(&FieldClass) -> Box
     if element.is_text_element() {
         Op::Text { length }
     } else {
-        Op::List { length, align_bits: element.align_bits(), element_min_bits: super::min_bits(element), element: compile(element) }
+        Op::List {
+            length,
+            align_bits: element.align_bits(),
+            element_min_bits: super::min_bits(element),
+            element: compile(element),
+        }
     }
 }
 
@@ -220,10 +267,20 @@ fn flatten_decode(fc: &FieldClass, ops: &mut Vec<Op>) {
     match fc {
         FieldClass::Integer(ic) => ops.push(Op::Int(IntNode::new(ic))),
         FieldClass::Enum(e) => ops.push(Op::Int(IntNode::new(&e.container))),
-        FieldClass::Float(f) => ops.push(Op::Float { align_bits: f.align_bits, size_bits: f.size_bits(), order: f.byte_order }),
+        FieldClass::Float(f) => ops.push(Op::Float {
+            align_bits: f.align_bits,
+            size_bits: f.size_bits(),
+            order: f.byte_order,
+        }),
         FieldClass::String(_) => ops.push(Op::Str),
-        FieldClass::Array(a) => ops.push(list_op(&a.element, Length::Fixed(a.length), compile_decode)),
-        FieldClass::Sequence(s) => ops.push(list_op(&s.element, Length::Slot(s.length_slot), compile_decode)),
+        FieldClass::Array(a) => {
+            ops.push(list_op(&a.element, Length::Fixed(a.length), compile_decode))
+        }
+        FieldClass::Sequence(s) => ops.push(list_op(
+            &s.element,
+            Length::Slot(s.length_slot),
+            compile_decode,
+        )),
         FieldClass::Struct(s) => {
             ops.push(Op::StructBegin(struct_align(s)));
             for m in &s.members {
@@ -240,7 +297,13 @@ fn flatten_decode(fc: &FieldClass, ops: &mut Vec<Op>) {
 }
 
 /// Runs a decode program, appending the fields' values to `out`.
-pub(super) fn decode(ops: &[Op], r: &mut Bits<'_>, st: &mut State, out: &mut Vec<Val>, depth: u32) -> Result<()> {
+pub(super) fn decode(
+    ops: &[Op],
+    r: &mut Bits<'_>,
+    st: &mut State,
+    out: &mut Vec<Val>,
+    depth: u32,
+) -> Result<()> {
     if depth > MAX_DECODE_DEPTH {
         return Err(DecodeError::TooDeep { offset: r.offset() });
     }
@@ -256,17 +319,32 @@ pub(super) fn decode(ops: &[Op], r: &mut Bits<'_>, st: &mut State, out: &mut Vec
             }
             Op::Str => {
                 let (start, len) = read_str(r)?;
-                out.push(Val::Str { start: start as u32, end: (start + len) as u32 });
+                out.push(Val::Str {
+                    start: start as u32,
+                    end: (start + len) as u32,
+                });
             }
-            Op::Float { align_bits, size_bits, order } => {
+            Op::Float {
+                align_bits,
+                size_bits,
+                order,
+            } => {
                 r.align(*align_bits)?;
                 out.push(Val::Float(read_float(r, *size_bits, *order)?));
             }
             Op::Text { length } => {
                 let (start, len) = read_text(r, length.get(st))?;
-                out.push(Val::Str { start: start as u32, end: (start + len) as u32 });
+                out.push(Val::Str {
+                    start: start as u32,
+                    end: (start + len) as u32,
+                });
             }
-            Op::List { length, align_bits, element_min_bits, element } => {
+            Op::List {
+                length,
+                align_bits,
+                element_min_bits,
+                element,
+            } => {
                 let n = length.get(st);
                 check_list(r, n, *align_bits, *element_min_bits)?;
                 out.push(Val::List(n as u32));
@@ -277,7 +355,12 @@ pub(super) fn decode(ops: &[Op], r: &mut Bits<'_>, st: &mut State, out: &mut Vec
                     }
                 }
             }
-            Op::Variant { tag_slot, tag_signed, selector, options } => {
+            Op::Variant {
+                tag_slot,
+                tag_signed,
+                selector,
+                options,
+            } => {
                 let i = select(r, st, *tag_slot, *tag_signed, selector)?;
                 out.push(Val::Variant(i as u32));
                 decode(&options[i], r, st, out, depth + 1)?;
@@ -288,7 +371,11 @@ pub(super) fn decode(ops: &[Op], r: &mut Bits<'_>, st: &mut State, out: &mut Vec
                 r.skip(*bits)?;
             }
             // Only skip programs fuse a tag with its variant; decode values it anyway.
-            Op::TaggedVariant { tag, selector, options } => {
+            Op::TaggedVariant {
+                tag,
+                selector,
+                options,
+            } => {
                 let v = tag.read(r, st)?;
                 out.push(v);
                 let i = select_value(r, tag_value(v), selector)?;
@@ -318,7 +405,11 @@ pub(super) fn skip(ops: &[Op], r: &mut Bits<'_>, st: &mut State, depth: u32) -> 
             Op::Int(n) => {
                 n.read(r, st)?;
             }
-            Op::Float { align_bits, size_bits, order } => {
+            Op::Float {
+                align_bits,
+                size_bits,
+                order,
+            } => {
                 r.align(*align_bits)?;
                 read_float(r, *size_bits, *order)?;
             }
@@ -328,18 +419,32 @@ pub(super) fn skip(ops: &[Op], r: &mut Bits<'_>, st: &mut State, depth: u32) -> 
             Op::Text { length } => {
                 read_text(r, length.get(st))?;
             }
-            Op::List { length, align_bits, element_min_bits, element } => {
+            Op::List {
+                length,
+                align_bits,
+                element_min_bits,
+                element,
+            } => {
                 let n = length.get(st);
                 check_list(r, n, *align_bits, *element_min_bits)?;
                 for _ in 0..n {
                     skip(element, r, st, depth + 1)?;
                 }
             }
-            Op::Variant { tag_slot, tag_signed, selector, options } => {
+            Op::Variant {
+                tag_slot,
+                tag_signed,
+                selector,
+                options,
+            } => {
                 let i = select(r, st, *tag_slot, *tag_signed, selector)?;
                 skip_option(&options[i], r, st, depth)?;
             }
-            Op::TaggedVariant { tag, selector, options } => {
+            Op::TaggedVariant {
+                tag,
+                selector,
+                options,
+            } => {
                 let v = tag.read(r, st)?;
                 let i = select_value(r, tag_value(v), selector)?;
                 skip_option(&options[i], r, st, depth)?;
@@ -364,7 +469,10 @@ fn read_float(r: &mut Bits<'_>, size_bits: u32, order: ByteOrder) -> Result<f64>
     match size_bits {
         32 => Ok(f64::from(f32::from_bits(r.read_uint(32, order)? as u32))),
         64 => Ok(f64::from_bits(r.read_uint(64, order)?)),
-        _ => Err(DecodeError::UnsupportedFloat { offset: r.offset(), size_bits }),
+        _ => Err(DecodeError::UnsupportedFloat {
+            offset: r.offset(),
+            size_bits,
+        }),
     }
 }
 
@@ -375,7 +483,8 @@ fn read_str(r: &mut Bits<'_>) -> Result<(usize, usize)> {
     let start = (r.pos / 8) as usize;
     let end_byte = (r.end / 8) as usize;
     let rest = &r.buf[start..end_byte];
-    let len = memchr::memchr(0, rest).ok_or(DecodeError::UnterminatedString { offset: r.offset() })?;
+    let len =
+        memchr::memchr(0, rest).ok_or(DecodeError::UnterminatedString { offset: r.offset() })?;
     r.pos += (len as u64 + 1) * 8;
     Ok((start, len))
 }
@@ -385,7 +494,10 @@ fn read_str(r: &mut Bits<'_>) -> Result<(usize, usize)> {
 fn read_text(r: &mut Bits<'_>, n: u64) -> Result<(usize, usize)> {
     r.align(8)?;
     if n > (r.end - r.pos) / 8 {
-        return Err(DecodeError::LengthTooLarge { offset: r.offset(), length: n });
+        return Err(DecodeError::LengthTooLarge {
+            offset: r.offset(),
+            length: n,
+        });
     }
     let start = (r.pos / 8) as usize;
     let bytes = &r.buf[start..start + n as usize];
@@ -398,16 +510,31 @@ fn read_text(r: &mut Bits<'_>, n: u64) -> Result<(usize, usize)> {
 fn check_list(r: &mut Bits<'_>, n: u64, align_bits: u32, element_min_bits: u64) -> Result<()> {
     r.align(align_bits)?;
     let remaining = r.end - r.pos;
-    if (element_min_bits > 0 && n > remaining / element_min_bits) || (element_min_bits == 0 && n > MAX_VALUES_PER_SCOPE as u64) {
-        return Err(DecodeError::LengthTooLarge { offset: r.offset(), length: n });
+    if (element_min_bits > 0 && n > remaining / element_min_bits)
+        || (element_min_bits == 0 && n > MAX_VALUES_PER_SCOPE as u64)
+    {
+        return Err(DecodeError::LengthTooLarge {
+            offset: r.offset(),
+            length: n,
+        });
     }
     Ok(())
 }
 
 #[inline]
-fn select(r: &Bits<'_>, st: &State, tag_slot: u32, tag_signed: bool, selector: &[(i128, i128, u32)]) -> Result<usize> {
+fn select(
+    r: &Bits<'_>,
+    st: &State,
+    tag_slot: u32,
+    tag_signed: bool,
+    selector: &[(i128, i128, u32)],
+) -> Result<usize> {
     let raw = st.slots.get(tag_slot as usize).copied().unwrap_or(0);
-    let tag = if tag_signed { i128::from(raw as i64) } else { i128::from(raw) };
+    let tag = if tag_signed {
+        i128::from(raw as i64)
+    } else {
+        i128::from(raw)
+    };
     select_value(r, tag, selector)
 }
 
@@ -418,7 +545,10 @@ fn select_value(r: &Bits<'_>, tag: i128, selector: &[(i128, i128, u32)]) -> Resu
         .iter()
         .find(|&&(lo, hi, _)| lo <= tag && tag <= hi)
         .map(|&(_, _, i)| i as usize)
-        .ok_or(DecodeError::NoVariantOption { offset: r.offset(), tag })
+        .ok_or(DecodeError::NoVariantOption {
+            offset: r.offset(),
+            tag,
+        })
 }
 
 /// The value of a decoded tag integer.

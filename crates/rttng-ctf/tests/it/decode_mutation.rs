@@ -9,15 +9,23 @@ use rttng_ctf::decode::{decode_stream, DecodeError};
 use rttng_ctf::ir::Metadata;
 
 fn cases() -> u32 {
-    std::env::var("RTTNG_MUTATION_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
+    std::env::var("RTTNG_MUTATION_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000)
 }
 
 /// (metadata, stream bytes) of every sample trace's data streams.
 fn streams() -> Vec<(Metadata, Vec<u8>)> {
     let mut out = Vec::new();
     for sample in rttng_ctf::writer::samples::all().expect("samples") {
-        let meta = sample.files.iter().find(|(p, _)| p.ends_with("metadata")).expect("metadata file");
-        let text = rttng_ctf::metadata_stream::decode_metadata_stream(&meta.1).expect("sample metadata decodes");
+        let meta = sample
+            .files
+            .iter()
+            .find(|(p, _)| p.ends_with("metadata"))
+            .expect("metadata file");
+        let text = rttng_ctf::metadata_stream::decode_metadata_stream(&meta.1)
+            .expect("sample metadata decodes");
         let mut md = rttng_ctf::tsdl::parse_metadata(&text.text).expect("sample metadata parses");
         rttng_ctf::roles::prepare(&mut md).expect("prepare");
         for (path, bytes) in &sample.files {
@@ -42,7 +50,11 @@ fn undamaged_samples_decode() {
 #[test]
 fn issue_2_damaged_packets_give_errors_not_panics() {
     let all = streams();
-    let mut runner = TestRunner::new(Config { cases: cases(), failure_persistence: None, ..Config::default() });
+    let mut runner = TestRunner::new(Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    });
     let strategy = (
         0..all.len(),
         prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..4), 1..8),
@@ -76,7 +88,12 @@ fn issue_2_damaged_packets_give_errors_not_panics() {
                 Ok(_) => {}
                 Err(e) => {
                     // The error's offset points into the stream.
-                    prop_assert!(e.offset() <= bytes.len() as u64, "offset {} beyond {} bytes: {e}", e.offset(), bytes.len());
+                    prop_assert!(
+                        e.offset() <= bytes.len() as u64,
+                        "offset {} beyond {} bytes: {e}",
+                        e.offset(),
+                        bytes.len()
+                    );
                 }
             }
             Ok(())
@@ -91,12 +108,20 @@ fn specific_damage_is_reported_precisely() {
     // Wrong magic.
     let mut b = bytes.clone();
     b[0] ^= 0xff;
-    assert!(matches!(decode_stream(md, &b), Err(DecodeError::BadMagic { offset: 0, .. })));
+    assert!(matches!(
+        decode_stream(md, &b),
+        Err(DecodeError::BadMagic { offset: 0, .. })
+    ));
     // Truncated packet: the packet size now exceeds the file.
     let b = &bytes[..bytes.len() - 1];
-    assert!(matches!(decode_stream(md, b), Err(DecodeError::PacketBeyondFile { offset: 0, .. })));
+    assert!(matches!(
+        decode_stream(md, b),
+        Err(DecodeError::PacketBeyondFile { offset: 0, .. })
+    ));
     // Random bytes instead of a stream.
-    let noise: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let noise: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     assert!(decode_stream(md, &noise).is_err());
 }
 
@@ -112,8 +137,14 @@ fn skipping_and_decoding_walk_the_same_events() {
         let mut events = 0;
         while offset < bytes.len() {
             let packet = &bytes[offset..];
-            let a = full.begin_packet(packet, offset as u64).expect("sample packet").clone();
-            let b = skim.begin_packet(packet, offset as u64).expect("sample packet").clone();
+            let a = full
+                .begin_packet(packet, offset as u64)
+                .expect("sample packet")
+                .clone();
+            let b = skim
+                .begin_packet(packet, offset as u64)
+                .expect("sample packet")
+                .clone();
             assert_eq!(a, b);
             loop {
                 let more = full.next_event(packet).expect("decode");
@@ -124,7 +155,10 @@ fn skipping_and_decoding_walk_the_same_events() {
                 events += 1;
                 assert_eq!(full.event_offset(), skim.event_offset());
                 assert_eq!(full.clock_value(), skim.clock_value());
-                assert_eq!(full.event_class().map(|e| e.id), skim.event_class().map(|e| e.id));
+                assert_eq!(
+                    full.event_class().map(|e| e.id),
+                    skim.event_class().map(|e| e.id)
+                );
             }
             offset += (a.packet_bits / 8) as usize;
         }

@@ -9,12 +9,19 @@ use rttng_ctf::decode::StreamDecoder;
 use rttng_ctf::encode::Value;
 use rttng_ctf::event::{EventView, Val};
 use rttng_ctf::ir::{
-    ArrayClass, ByteOrder, Encoding, FieldClass, FloatClass, IntegerClass, Metadata, SequenceClass, StringClass,
+    ArrayClass, ByteOrder, Encoding, FieldClass, FloatClass, IntegerClass, Metadata, SequenceClass,
+    StringClass,
 };
 use rttng_ctf::writer::{self, EventHeaderKind, LttngLayout, PacketOpen, PacketSize, StreamWriter};
 
 fn int(size_bits: u32, signed: bool, packed: bool, order: ByteOrder) -> IntegerClass {
-    let align = if size_bits % 8 != 0 { 1 } else if packed { 8 } else { size_bits };
+    let align = if size_bits % 8 != 0 {
+        1
+    } else if packed {
+        8
+    } else {
+        size_bits
+    };
     if signed {
         writer::sint_class(size_bits, align, order)
     } else {
@@ -23,24 +30,70 @@ fn int(size_bits: u32, signed: bool, packed: bool, order: ByteOrder) -> IntegerC
 }
 
 /// (size, signed) of the integer members, in order.
-const INTS: &[(u32, bool)] = &[(8, false), (8, true), (16, true), (32, false), (64, true), (64, false), (3, false), (13, true), (1, false)];
+const INTS: &[(u32, bool)] = &[
+    (8, false),
+    (8, true),
+    (16, true),
+    (32, false),
+    (64, true),
+    (64, false),
+    (3, false),
+    (13, true),
+    (1, false),
+];
 
 fn model(order: ByteOrder, packed: bool, header: EventHeaderKind) -> Metadata {
-    let layout = LttngLayout { byte_order: order, packed, clock_name: "monotonic".into() };
+    let layout = LttngLayout {
+        byte_order: order,
+        packed,
+        clock_name: "monotonic".into(),
+    };
     let mut members: Vec<(String, FieldClass)> = INTS
         .iter()
         .enumerate()
-        .map(|(i, &(size, signed))| (format!("_i{i}"), FieldClass::Integer(int(size, signed, packed, order))))
+        .map(|(i, &(size, signed))| {
+            (
+                format!("_i{i}"),
+                FieldClass::Integer(int(size, signed, packed, order)),
+            )
+        })
         .collect();
     let float_align = |bits| if packed { 8 } else { bits };
-    members.push(("_f32".into(), FieldClass::Float(FloatClass { exp_dig: 8, mant_dig: 24, align_bits: float_align(32), byte_order: order })));
-    members.push(("_f64".into(), FieldClass::Float(FloatClass { exp_dig: 11, mant_dig: 53, align_bits: float_align(64), byte_order: order })));
-    members.push(("_s".into(), FieldClass::String(StringClass { encoding: Encoding::Utf8 })));
+    members.push((
+        "_f32".into(),
+        FieldClass::Float(FloatClass {
+            exp_dig: 8,
+            mant_dig: 24,
+            align_bits: float_align(32),
+            byte_order: order,
+        }),
+    ));
+    members.push((
+        "_f64".into(),
+        FieldClass::Float(FloatClass {
+            exp_dig: 11,
+            mant_dig: 53,
+            align_bits: float_align(64),
+            byte_order: order,
+        }),
+    ));
+    members.push((
+        "_s".into(),
+        FieldClass::String(StringClass {
+            encoding: Encoding::Utf8,
+        }),
+    ));
     members.push((
         "_arr".into(),
-        FieldClass::Array(ArrayClass { element: Box::new(FieldClass::Integer(int(16, false, packed, order))), length: 3 }),
+        FieldClass::Array(ArrayClass {
+            element: Box::new(FieldClass::Integer(int(16, false, packed, order))),
+            length: 3,
+        }),
     ));
-    members.push(("__seq_length".into(), FieldClass::Integer(int(32, false, packed, order))));
+    members.push((
+        "__seq_length".into(),
+        FieldClass::Integer(int(32, false, packed, order)),
+    ));
     members.push((
         "_seq".into(),
         FieldClass::Sequence(SequenceClass {
@@ -50,20 +103,38 @@ fn model(order: ByteOrder, packed: bool, header: EventHeaderKind) -> Metadata {
         }),
     ));
     let inner = writer::struct_class(
-        vec![("_a", FieldClass::Integer(int(8, false, packed, order))), ("_b", FieldClass::Integer(int(64, true, packed, order)))],
+        vec![
+            ("_a", FieldClass::Integer(int(8, false, packed, order))),
+            ("_b", FieldClass::Integer(int(64, true, packed, order))),
+        ],
         1,
     );
     members.push(("_nested".into(), inner));
-    let e = writer::enum_class(int(8, false, packed, order), &[("ZERO", 0, 0), ("SOME", 1, 200)]);
+    let e = writer::enum_class(
+        int(8, false, packed, order),
+        &[("ZERO", 0, 0), ("SOME", 1, 200)],
+    );
     members.push(("_en".into(), FieldClass::Enum(e)));
-    let fields = writer::struct_class(members.iter().map(|(n, c)| (n.as_str(), c.clone())).collect(), 1);
+    let fields = writer::struct_class(
+        members
+            .iter()
+            .map(|(n, c)| (n.as_str(), c.clone()))
+            .collect(),
+        1,
+    );
 
-    let mut md = layout.metadata(*b"roundtrip-uuid!!", writer::monotonic_clock(None, 0), writer::ust_uid_env("h", "s", "20240101T000000+0000", 0));
+    let mut md = layout.metadata(
+        *b"roundtrip-uuid!!",
+        writer::monotonic_clock(None, 0),
+        writer::ust_uid_env("h", "s", "20240101T000000+0000", 0),
+    );
     let mut sc = layout.stream_class(0, header, None);
-    sc.events.push(writer::event_class(0, 0, "rt:event", Some(13), fields));
+    sc.events
+        .push(writer::event_class(0, 0, "rt:event", Some(13), fields));
     md.streams.push(sc);
     // Resolve references exactly as a reader would: through the TSDL text.
-    let mut parsed = rttng_ctf::tsdl::parse_metadata(&rttng_ctf::emit::emit_metadata(&md)).expect("emitted metadata parses");
+    let mut parsed = rttng_ctf::tsdl::parse_metadata(&rttng_ctf::emit::emit_metadata(&md))
+        .expect("emitted metadata parses");
     rttng_ctf::roles::prepare(&mut parsed).expect("prepare");
     parsed
 }
@@ -93,7 +164,20 @@ fn event() -> impl Strategy<Value = Event> {
         prop::collection::vec(any::<i32>(), 0..6),
         (any::<u8>(), any::<i64>(), any::<u8>()),
     )
-        .prop_map(|(ts_step, ints, f32v, f64v, s, arr, seq, (a, b, en))| Event { ts_step, ints, f32v, f64v, s, arr, seq, a, b, en })
+        .prop_map(
+            |(ts_step, ints, f32v, f64v, s, arr, seq, (a, b, en))| Event {
+                ts_step,
+                ints,
+                f32v,
+                f64v,
+                s,
+                arr,
+                seq,
+                a,
+                b,
+                en,
+            },
+        )
 }
 
 /// The integer value actually representable in `size` bits.
@@ -125,10 +209,17 @@ fn payload(e: &Event) -> Value {
     m.push(Value::Float(f64::from(e.f32v)));
     m.push(Value::Float(e.f64v));
     m.push(Value::Str(e.s.clone()));
-    m.push(Value::Array(e.arr.iter().map(|&x| Value::UInt(u64::from(x))).collect()));
+    m.push(Value::Array(
+        e.arr.iter().map(|&x| Value::UInt(u64::from(x))).collect(),
+    ));
     m.push(Value::UInt(e.seq.len() as u64));
-    m.push(Value::Array(e.seq.iter().map(|&x| Value::SInt(i64::from(x))).collect()));
-    m.push(Value::Struct(vec![Value::UInt(u64::from(e.a)), Value::SInt(e.b)]));
+    m.push(Value::Array(
+        e.seq.iter().map(|&x| Value::SInt(i64::from(x))).collect(),
+    ));
+    m.push(Value::Struct(vec![
+        Value::UInt(u64::from(e.a)),
+        Value::SInt(e.b),
+    ]));
     m.push(Value::UInt(u64::from(e.en)));
     Value::Struct(m)
 }
@@ -140,8 +231,13 @@ fn check(expected: &Value, got: &[Val], view: &EventView<'_>, i: &mut usize) {
     match (expected, v) {
         (Value::UInt(x), Some(Val::UInt(y))) => assert_eq!(*x, y),
         (Value::SInt(x), Some(Val::SInt(y))) => assert_eq!(*x, y),
-        (Value::Float(x), Some(Val::Float(y))) => assert!(x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()), "{x} != {y}"),
-        (Value::Str(x), Some(Val::Str { start, end })) => assert_eq!(x.as_bytes(), view.str_bytes(start, end)),
+        (Value::Float(x), Some(Val::Float(y))) => assert!(
+            x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
+            "{x} != {y}"
+        ),
+        (Value::Str(x), Some(Val::Str { start, end })) => {
+            assert_eq!(x.as_bytes(), view.str_bytes(start, end))
+        }
         (Value::Array(items), Some(Val::List(n))) => {
             assert_eq!(items.len(), n as usize);
             for it in items {

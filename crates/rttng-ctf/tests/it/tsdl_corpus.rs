@@ -11,9 +11,11 @@ use rttng_ctf::tsdl::{parse_metadata, MetadataErrorKind};
 /// The conformance corpus vendored in the repository (`tests/data/ctf-conformance`), or the
 /// one `RTTNG_CTF_CONFORMANCE` names.
 pub fn corpus_dir() -> Option<PathBuf> {
-    let dir = std::env::var("RTTNG_CTF_CONFORMANCE").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/ctf-conformance")
-    });
+    let dir = std::env::var("RTTNG_CTF_CONFORMANCE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/ctf-conformance")
+        });
     dir.join("traces").is_dir().then_some(dir)
 }
 
@@ -101,7 +103,10 @@ const METADATA_FAILURES: [(&str, u32); 4] = [
 #[test]
 fn every_accepted_trace_parses_and_metadata_failures_fail_at_their_line() {
     let all = corpus_metadata();
-    assert!(!all.is_empty(), "conformance corpus not found at tests/data/ctf-conformance");
+    assert!(
+        !all.is_empty(),
+        "conformance corpus not found at tests/data/ctf-conformance"
+    );
     assert!(
         all.len() >= 30,
         "expected the whole corpus, found {}",
@@ -126,7 +131,10 @@ fn every_accepted_trace_parses_and_metadata_failures_fail_at_their_line() {
 
 #[test]
 fn sequence_trace_facts() {
-    assert!(corpus_dir().is_some(), "conformance corpus not found at tests/data/ctf-conformance");
+    assert!(
+        corpus_dir().is_some(),
+        "conformance corpus not found at tests/data/ctf-conformance"
+    );
     let md = parse_trace("succeed__sequence");
     assert_eq!(md.trace.byte_order, ByteOrder::Little);
     assert_eq!(md.trace.uuid.unwrap()[..4], [0x59, 0x05, 0x23, 0x33]);
@@ -186,7 +194,10 @@ fn sequence_trace_facts() {
 
 #[test]
 fn kernel_trace_facts() {
-    assert!(corpus_dir().is_some(), "conformance corpus not found at tests/data/ctf-conformance");
+    assert!(
+        corpus_dir().is_some(),
+        "conformance corpus not found at tests/data/ctf-conformance"
+    );
     let dir = corpus_dir()
         .unwrap()
         .join("traces/succeed__multi-domains/kernel/metadata");
@@ -229,7 +240,10 @@ fn kernel_trace_facts() {
 
 #[test]
 fn variant_underscore_rules_match_babeltrace2() {
-    assert!(corpus_dir().is_some(), "conformance corpus not found at tests/data/ctf-conformance");
+    assert!(
+        corpus_dir().is_some(),
+        "conformance corpus not found at tests/data/ctf-conformance"
+    );
     // In each trace the enum labels and the option names are spelled alike; babeltrace2 2.0.4
     // matches them as written and prints the option for tag value 1 as the second option.
     for trace in [
@@ -277,7 +291,10 @@ fn variant_underscore_rules_match_babeltrace2() {
 
 #[test]
 fn crlf_and_lf_metadata_parse_alike() {
-    assert!(corpus_dir().is_some(), "conformance corpus not found at tests/data/ctf-conformance");
+    assert!(
+        corpus_dir().is_some(),
+        "conformance corpus not found at tests/data/ctf-conformance"
+    );
     let crlf = parse_trace("succeed__crlf-metadata");
     let lf = parse_trace("succeed__lf-metadata");
     assert_eq!(crlf.streams, lf.streams);
@@ -285,7 +302,10 @@ fn crlf_and_lf_metadata_parse_alike() {
 
 #[test]
 fn no_stream_block_gives_an_implicit_stream_class_zero() {
-    assert!(corpus_dir().is_some(), "conformance corpus not found at tests/data/ctf-conformance");
+    assert!(
+        corpus_dir().is_some(),
+        "conformance corpus not found at tests/data/ctf-conformance"
+    );
     let md = parse_trace("succeed__meta-variant-no-underscore");
     assert_eq!(md.streams.len(), 1);
     assert_eq!(md.streams[0].id, 0);

@@ -157,14 +157,40 @@ fn enum_values_outside_their_container_are_kept_like_babeltrace2() {
     // lttng-ust writes such labels (`ctf_enum_auto` after a label at the maximum), and
     // babeltrace2 2.0.4 reads those traces; the label simply never matches a decoded value.
     for (field, label, lo, hi) in [
-        ("\t\tenum : integer { size = 8; } { A = 256 } e;", "A", 256, 256),
-        ("\t\tenum : integer { size = 8; } { A = -1 } e;", "A", -1, -1),
-        ("\t\tenum : integer { size = 8; } { A = 250 ... 255, B } e;", "B", 256, 256),
+        (
+            "\t\tenum : integer { size = 8; } { A = 256 } e;",
+            "A",
+            256,
+            256,
+        ),
+        (
+            "\t\tenum : integer { size = 8; } { A = -1 } e;",
+            "A",
+            -1,
+            -1,
+        ),
+        (
+            "\t\tenum : integer { size = 8; } { A = 250 ... 255, B } e;",
+            "B",
+            256,
+            256,
+        ),
     ] {
         let md = parse_metadata(&event(field)).unwrap();
-        let payload = md.streams[0].events[0].fields.as_ref().unwrap().as_struct().unwrap();
-        let rttng_ctf::ir::FieldClass::Enum(e) = &payload.members[0].class else { panic!("not an enum: {field}") };
-        let m = e.mappings.iter().find(|m| m.label == label).expect("label kept");
+        let payload = md.streams[0].events[0]
+            .fields
+            .as_ref()
+            .unwrap()
+            .as_struct()
+            .unwrap();
+        let rttng_ctf::ir::FieldClass::Enum(e) = &payload.members[0].class else {
+            panic!("not an enum: {field}")
+        };
+        let m = e
+            .mappings
+            .iter()
+            .find(|m| m.label == label)
+            .expect("label kept");
         assert_eq!(m.ranges, vec![(lo, hi)], "{field}");
     }
 }

@@ -94,10 +94,7 @@ fn syscalls_by_name_record_exactly_the_calls_made() {
     assert_eq!(report.events_discarded, 0);
     let text = babeltrace(&out.0.join("kernel"));
     assert_eq!(count(&text, "syscall_entry_getppid:"), 1000);
-    assert_eq!(
-        count(&text, "syscall_exit_getppid: { cpu_id = "),
-        1000
-    );
+    assert_eq!(count(&text, "syscall_exit_getppid: { cpu_id = "), 1000);
     assert_eq!(
         count(&text, &format!("{{ tid = {tid} }}, {{ ret = {parent} }}")),
         1000,

@@ -32,7 +32,10 @@ fn summarize(msg: &Message<'_>) -> String {
             view.stream_event_context.map(|s| s.values.to_vec()),
             view.packet_context.map(|s| s.values.to_vec()),
         ),
-        Message::Discarded(d) => format!("lost {:?} {:?} {} {}", d.kind, d.count, d.stream.stream_class_id, d.stream.id),
+        Message::Discarded(d) => format!(
+            "lost {:?} {:?} {} {}",
+            d.kind, d.count, d.stream.stream_class_id, d.stream.id
+        ),
     }
 }
 
@@ -58,12 +61,18 @@ fn pipelined_and_direct_merges_agree_on_the_corpus() {
         assert_eq!(direct, piped, "{}", t.display());
         total += direct.len();
     }
-    assert!(total > 20_000, "the corpus has tens of thousands of events, saw {total}");
+    assert!(
+        total > 20_000,
+        "the corpus has tens of thousands of events, saw {total}"
+    );
 }
 
 #[test]
 fn pipelined_merge_stops_when_the_sink_says_so() {
-    let t = corpus_traces().into_iter().find(|p| p.ends_with("succeed__succeed1")).unwrap();
+    let t = corpus_traces()
+        .into_iter()
+        .find(|p| p.ends_with("succeed__succeed1"))
+        .unwrap();
     let set = TraceSet::open(&[t]).unwrap();
     let mut seen = 0;
     set.for_each_message_pipelined(&mut |_| {

@@ -26,20 +26,48 @@ fn issue_2_non_gigahertz_clock_times_match_babeltrace2() {
     std::fs::write(trace.join("metadata"), rttng_ctf::emit::emit_metadata(&md)).unwrap();
     let mut w = StreamWriter::new(&md, 0, 0).unwrap();
     let mut ts: u64 = 987_654_321_123;
-    w.open_packet(&PacketOpen { timestamp_begin: ts, ..PacketOpen::default() }).unwrap();
+    w.open_packet(&PacketOpen {
+        timestamp_begin: ts,
+        ..PacketOpen::default()
+    })
+    .unwrap();
     for i in 0..40u64 {
         // Irregular steps, so the fractional nanoseconds vary.
         ts += 1 + (i * 7_919_993) % 3_000_017;
-        w.append_event(0, ts, &Value::Struct(vec![Value::SInt(i as i64), Value::Str(format!("e{i}"))])).unwrap();
+        w.append_event(
+            0,
+            ts,
+            &Value::Struct(vec![Value::SInt(i as i64), Value::Str(format!("e{i}"))]),
+        )
+        .unwrap();
     }
     w.close_packet(ts, PacketSize::Aligned8).unwrap();
     std::fs::write(trace.join("chan_0"), w.take_data()).unwrap();
 
-    for opts in [&[][..], &["--clock-seconds"][..], &["--clock-date", "--clock-gmt"][..]] {
-        let bt = run_bounded(Command::new("babeltrace2").args(opts).arg(&trace).env("TZ", "UTC"), BOUND).unwrap();
+    for opts in [
+        &[][..],
+        &["--clock-seconds"][..],
+        &["--clock-date", "--clock-gmt"][..],
+    ] {
+        let bt = run_bounded(
+            Command::new("babeltrace2")
+                .args(opts)
+                .arg(&trace)
+                .env("TZ", "UTC"),
+            BOUND,
+        )
+        .unwrap();
         assert!(bt.status.success(), "babeltrace2: {}", bt.stderr_quote());
         assert_eq!(String::from_utf8_lossy(&bt.stdout).lines().count(), 40);
-        let ours = run_bounded(Command::new(env!("CARGO_BIN_EXE_rttng")).arg("view").args(opts).arg(&trace).env("TZ", "UTC"), BOUND).unwrap();
+        let ours = run_bounded(
+            Command::new(env!("CARGO_BIN_EXE_rttng"))
+                .arg("view")
+                .args(opts)
+                .arg(&trace)
+                .env("TZ", "UTC"),
+            BOUND,
+        )
+        .unwrap();
         assert!(ours.status.success(), "rttng view: {}", ours.stderr_quote());
         if let Some(d) = first_difference(&bt.stdout, &ours.stdout) {
             panic!("{opts:?}: {d}");

@@ -15,7 +15,12 @@ fn corpus() -> PathBuf {
 fn trace_names() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(corpus().join("traces"))
         .expect("corpus traces directory")
-        .map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     names.sort();
     names
@@ -28,7 +33,10 @@ fn view(trace: &Path) -> std::process::Output {
 /// `rttng view`, with its code path forced when `path` is given (direct, pipelined, parallel).
 fn view_path(trace: &Path, path: Option<&str>) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rttng"));
-    cmd.arg("view").arg(trace).env("TZ", "UTC").env("LC_ALL", "C");
+    cmd.arg("view")
+        .arg(trace)
+        .env("TZ", "UTC")
+        .env("LC_ALL", "C");
     if let Some(p) = path {
         cmd.env("RTTNG_VIEW_PATH", p);
     }
@@ -42,16 +50,33 @@ fn every_view_path_prints_the_same() {
     let mut compared = 0;
     for name in trace_names() {
         let trace = corpus().join("traces").join(&name);
-        let outs: Vec<_> = ["direct", "pipelined", "parallel"].iter().map(|p| (p, view_path(&trace, Some(p)))).collect();
+        let outs: Vec<_> = ["direct", "pipelined", "parallel"]
+            .iter()
+            .map(|p| (p, view_path(&trace, Some(p))))
+            .collect();
         let (_, first) = &outs[0];
         for (p, o) in &outs[1..] {
-            assert_eq!(o.status.code(), first.status.code(), "{name}: exit status of the {p} path");
-            assert!(o.stdout == first.stdout, "{name}: stdout of the {p} path differs from the direct path");
-            assert_eq!(String::from_utf8_lossy(&o.stderr), String::from_utf8_lossy(&first.stderr), "{name}: stderr of the {p} path");
+            assert_eq!(
+                o.status.code(),
+                first.status.code(),
+                "{name}: exit status of the {p} path"
+            );
+            assert!(
+                o.stdout == first.stdout,
+                "{name}: stdout of the {p} path differs from the direct path"
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&o.stderr),
+                String::from_utf8_lossy(&first.stderr),
+                "{name}: stderr of the {p} path"
+            );
         }
         compared += first.stdout.len();
     }
-    assert!(compared > 1_000_000, "the corpus prints over a megabyte, compared {compared} bytes");
+    assert!(
+        compared > 1_000_000,
+        "the corpus prints over a megabyte, compared {compared} bytes"
+    );
 }
 
 #[test]
@@ -59,7 +84,10 @@ fn corpus_has_every_trace_with_an_expectation() {
     let names = trace_names();
     assert!(names.len() >= 30, "corpus too small: {}", names.len());
     for n in &names {
-        assert!(corpus().join(format!("expected/{n}.rc")).is_file(), "no expected rc for {n}");
+        assert!(
+            corpus().join(format!("expected/{n}.rc")).is_file(),
+            "no expected rc for {n}"
+        );
     }
 }
 
@@ -77,16 +105,23 @@ fn issue_2_corpus_prints_exactly_like_babeltrace2() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         if rc == 0 {
-            let expected = std::fs::read_to_string(corpus().join(format!("expected/{name}.txt"))).expect("expected text");
+            let expected = std::fs::read_to_string(corpus().join(format!("expected/{name}.txt")))
+                .expect("expected text");
             if !out.status.success() {
-                failures.push(format!("{name}: exit {:?}, stderr: {stderr}", out.status.code()));
+                failures.push(format!(
+                    "{name}: exit {:?}, stderr: {stderr}",
+                    out.status.code()
+                ));
             } else if stdout != expected {
                 let (i, (a, b)) = stdout
                     .lines()
                     .zip(expected.lines())
                     .enumerate()
                     .find(|(_, (a, b))| a != b)
-                    .unwrap_or((stdout.lines().count().min(expected.lines().count()), ("<end>", "<end>")));
+                    .unwrap_or((
+                        stdout.lines().count().min(expected.lines().count()),
+                        ("<end>", "<end>"),
+                    ));
                 failures.push(format!(
                     "{name}: output differs at line {} ({} vs {} lines)\n  ours:     {a}\n  expected: {b}",
                     i + 1,
@@ -111,5 +146,10 @@ fn issue_2_corpus_prints_exactly_like_babeltrace2() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} corpus traces fail:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} corpus traces fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -20,9 +20,20 @@ fn help_texts_match_the_recorded_ones() {
         ("trace", &["trace"]),
     ];
     for (name, args) in cases {
-        let out = Command::new(env!("CARGO_BIN_EXE_rttng")).args(*args).arg("--help").output().expect("run rttng --help");
+        let out = Command::new(env!("CARGO_BIN_EXE_rttng"))
+            .args(*args)
+            .arg("--help")
+            .output()
+            .expect("run rttng --help");
         assert!(out.status.success(), "{name}: --help failed");
-        let expected = std::fs::read_to_string(repo_root().join(format!("tests/data/help/{name}.txt"))).expect("recorded help");
-        assert_eq!(String::from_utf8_lossy(&out.stdout), expected, "help of `rttng {}` changed", args.join(" "));
+        let expected =
+            std::fs::read_to_string(repo_root().join(format!("tests/data/help/{name}.txt")))
+                .expect("recorded help");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            expected,
+            "help of `rttng {}` changed",
+            args.join(" ")
+        );
     }
 }

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{first_difference_but_babeltrace_empty_strings, kill_process, run_bounded, TempDir};
+use crate::support::{
+    first_difference_but_babeltrace_empty_strings, kill_process, run_bounded, TempDir,
+};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 

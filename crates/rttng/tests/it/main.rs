@@ -1,19 +1,19 @@
 //! The single integration test binary of the `rttng` crate: one module per area.
 
-mod lttng_reference;
-mod support;
-mod corpus;
-mod pipe;
-mod writer_samples;
-mod rotation;
 mod clock_freq;
-mod session_support;
-mod session_e2e;
-mod session_control;
-mod session_users;
+mod corpus;
 mod damaged;
-mod kernel_trace;
-mod kernel_marker;
-mod kernel_list;
-mod kernel_paths;
 mod help;
+mod kernel_list;
+mod kernel_marker;
+mod kernel_paths;
+mod kernel_trace;
+mod lttng_reference;
+mod pipe;
+mod rotation;
+mod session_control;
+mod session_e2e;
+mod session_support;
+mod session_users;
+mod support;
+mod writer_samples;

@@ -20,12 +20,27 @@ fn issue_2_view_into_closed_pipe_exits_zero_quietly() {
         .expect("start rttng view");
     let mut stdout = child.stdout.take().unwrap();
     let mut first = [0u8; 100];
-    stdout.read_exact(&mut first).expect("some output before closing");
-    assert!(first.starts_with(b"string: "), "unexpected first line: {}", String::from_utf8_lossy(&first));
+    stdout
+        .read_exact(&mut first)
+        .expect("some output before closing");
+    assert!(
+        first.starts_with(b"string: "),
+        "unexpected first line: {}",
+        String::from_utf8_lossy(&first)
+    );
     drop(stdout); // like `head` exiting
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "exit status after a closed pipe; stderr: {stderr}");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status after a closed pipe; stderr: {stderr}"
+    );
     assert_eq!(stderr, "", "nothing on stderr after a closed pipe");
 }

@@ -14,10 +14,29 @@ use crate::support::{first_difference, require_tools, run_bounded, TempDir};
 const BOUND: Duration = Duration::from_secs(60);
 
 fn view_both(trace: &std::path::Path) -> (Vec<u8>, Vec<u8>) {
-    let bt = run_bounded(Command::new("babeltrace2").arg(trace).env("TZ", "UTC"), BOUND).unwrap();
-    assert!(bt.status.success(), "babeltrace2 failed: {}", bt.stderr_quote());
-    let ours = run_bounded(Command::new(env!("CARGO_BIN_EXE_rttng")).arg("view").arg(trace).env("TZ", "UTC"), BOUND).unwrap();
-    assert!(ours.status.success(), "rttng view failed: {}", ours.stderr_quote());
+    let bt = run_bounded(
+        Command::new("babeltrace2").arg(trace).env("TZ", "UTC"),
+        BOUND,
+    )
+    .unwrap();
+    assert!(
+        bt.status.success(),
+        "babeltrace2 failed: {}",
+        bt.stderr_quote()
+    );
+    let ours = run_bounded(
+        Command::new(env!("CARGO_BIN_EXE_rttng"))
+            .arg("view")
+            .arg(trace)
+            .env("TZ", "UTC"),
+        BOUND,
+    )
+    .unwrap();
+    assert!(
+        ours.status.success(),
+        "rttng view failed: {}",
+        ours.stderr_quote()
+    );
     (bt.stdout, ours.stdout)
 }
 
@@ -35,10 +54,18 @@ fn issue_2_rotated_tracefiles_read_as_one_stream() {
     let mut files: Vec<(Vec<u8>, Vec<IndexEntry>)> = Vec::new();
     let mut ts = 1_000;
     for packet in 0..4u64 {
-        w.open_packet(&PacketOpen { timestamp_begin: ts, packet_seq_num: packet, ..PacketOpen::default() }).unwrap();
+        w.open_packet(&PacketOpen {
+            timestamp_begin: ts,
+            packet_seq_num: packet,
+            ..PacketOpen::default()
+        })
+        .unwrap();
         for i in 0..3 {
             ts += 100;
-            let v = Value::Struct(vec![Value::SInt((packet * 10 + i) as i64), Value::Str(format!("p{packet}e{i}"))]);
+            let v = Value::Struct(vec![
+                Value::SInt((packet * 10 + i) as i64),
+                Value::Str(format!("p{packet}e{i}")),
+            ]);
             w.append_event(0, ts, &v).unwrap();
         }
         ts += 50;
@@ -53,19 +80,34 @@ fn issue_2_rotated_tracefiles_read_as_one_stream() {
     }
     for (i, (data, index)) in files.iter().enumerate() {
         std::fs::write(trace.join(format!("chan_0_{i}")), data).unwrap();
-        std::fs::write(trace.join(format!("index/chan_0_{i}.idx")), encode_index(index, IndexVersion::V1_1)).unwrap();
+        std::fs::write(
+            trace.join(format!("index/chan_0_{i}.idx")),
+            encode_index(index, IndexVersion::V1_1),
+        )
+        .unwrap();
     }
 
     let (bt, ours) = view_both(&trace);
     let text = String::from_utf8_lossy(&bt);
-    assert_eq!(text.lines().count(), 12, "babeltrace2 shows all 12 events:\n{text}");
-    assert!(text.lines().nth(6).unwrap().contains("my_str = \"p2e0\""), "rotated file follows the first:\n{text}");
+    assert_eq!(
+        text.lines().count(),
+        12,
+        "babeltrace2 shows all 12 events:\n{text}"
+    );
+    assert!(
+        text.lines().nth(6).unwrap().contains("my_str = \"p2e0\""),
+        "rotated file follows the first:\n{text}"
+    );
     if let Some(d) = first_difference(&bt, &ours) {
         panic!("rttng view differs from babeltrace2 on a rotated stream: {d}");
     }
 
     // A damaged index is ignored: the packets are found by scanning, with the same output.
-    std::fs::write(trace.join("index/chan_0_1.idx"), b"\xc1\xf1\xdc\xc1 not an index").unwrap();
+    std::fs::write(
+        trace.join("index/chan_0_1.idx"),
+        b"\xc1\xf1\xdc\xc1 not an index",
+    )
+    .unwrap();
     let (bt2, ours2) = view_both(&trace);
     assert_eq!(bt2, bt, "babeltrace2 ignores the bad index");
     assert_eq!(ours2, bt, "rttng view ignores the bad index");

@@ -456,7 +456,10 @@ fn session_kernel_and_user_space_in_one_session() {
                 .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
         })
         .unwrap_or(false);
-    assert!(is_root, "kernel tracing needs root: run the tests as root (CI does)");
+    assert!(
+        is_root,
+        "kernel tracing needs root: run the tests as root (CI does)"
+    );
     assert!(
         Path::new("/sys/kernel/tracing/available_events").exists(),
         "tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing"
@@ -567,9 +570,15 @@ fn session_per_user_buffers_are_shared_by_concurrent_apps() {
 #[test]
 fn session_kernel_instances_of_a_killed_daemon_are_removed_at_restart() {
     let is_root = std::fs::read_to_string("/proc/self/status")
-        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
         .unwrap_or(false);
-    assert!(is_root, "kernel tracing needs root: run the tests as root (CI does)");
+    assert!(
+        is_root,
+        "kernel tracing needs root: run the tests as root (CI does)"
+    );
     let instances = || -> Vec<String> {
         std::fs::read_dir("/sys/kernel/tracing/instances")
             .expect("tracefs is mounted (mount -t tracefs nodev /sys/kernel/tracing)")
@@ -584,13 +593,29 @@ fn session_kernel_instances_of_a_killed_daemon_are_removed_at_restart() {
     w.ok(&["start"]);
     let sessiond = w.sessiond_pid().expect("session daemon pid");
     let consumerd = w.consumerd_pid().expect("consumer daemon pid");
-    assert_eq!(instances().len(), 1, "one instance while tracing: {:?}", instances());
+    assert_eq!(
+        instances().len(),
+        1,
+        "one instance while tracing: {:?}",
+        instances()
+    );
     kill_process(sessiond);
     kill_process(consumerd);
-    assert!(wait_gone(sessiond, CMD_TIMEOUT) && wait_gone(consumerd, CMD_TIMEOUT), "daemons did not die");
-    assert_eq!(instances().len(), 1, "the instance outlives its killed daemon");
+    assert!(
+        wait_gone(sessiond, CMD_TIMEOUT) && wait_gone(consumerd, CMD_TIMEOUT),
+        "daemons did not die"
+    );
+    assert_eq!(
+        instances().len(),
+        1,
+        "the instance outlives its killed daemon"
+    );
     // Any command starts a new daemon, which cleans up first.
     let f = w.rttng(&["list"]);
     assert!(f.status.success(), "{}", f.stderr_quote());
-    assert!(instances().is_empty(), "stale instance left: {:?}", instances());
+    assert!(
+        instances().is_empty(),
+        "stale instance left: {:?}",
+        instances()
+    );
 }

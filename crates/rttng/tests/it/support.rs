@@ -348,9 +348,18 @@ mod tests {
         use super::first_difference_but_babeltrace_empty_strings as diff;
         let bt = b"x: { a = 1, s = \"/old \\\"q\\\" path\", b = 2 }\n";
         assert_eq!(diff(bt, b"x: { a = 1, s = \"\", b = 2 }\n"), None);
-        assert!(diff(bt, b"x: { a = 1, s = \"\", b = 3 }\n").is_some(), "other bytes must match");
-        assert!(diff(bt, b"x: { a = 1, s = \"/new\", b = 2 }\n").is_some(), "a non-empty string must match");
-        assert!(diff(b"s = \"\"\n", b"s = \"x\"\n").is_some(), "not the other way round");
+        assert!(
+            diff(bt, b"x: { a = 1, s = \"\", b = 3 }\n").is_some(),
+            "other bytes must match"
+        );
+        assert!(
+            diff(bt, b"x: { a = 1, s = \"/new\", b = 2 }\n").is_some(),
+            "a non-empty string must match"
+        );
+        assert!(
+            diff(b"s = \"\"\n", b"s = \"x\"\n").is_some(),
+            "not the other way round"
+        );
     }
 
     use super::*;
@@ -436,7 +445,10 @@ mod tests {
 /// (seen with lttng-ust's empty `ctf_string`s and with `newfstatat(fd, "", …)` paths; the
 /// bytes hold the empty string). A line may differ only where ours shows `""` and
 /// babeltrace2 a non-empty string; everything else must be byte-identical.
-pub fn first_difference_but_babeltrace_empty_strings(babeltrace: &[u8], ours: &[u8]) -> Option<String> {
+pub fn first_difference_but_babeltrace_empty_strings(
+    babeltrace: &[u8],
+    ours: &[u8],
+) -> Option<String> {
     let bt = String::from_utf8_lossy(babeltrace);
     let us = String::from_utf8_lossy(ours);
     let bt_lines: Vec<&str> = bt.split_inclusive('\n').collect();
@@ -458,7 +470,10 @@ fn same_but_empty_strings(bt: &str, ours: &str) -> bool {
     let (b, o) = (bt.as_bytes(), ours.as_bytes());
     let (mut i, mut j) = (0, 0);
     while i < b.len() && j < o.len() {
-        if o[j..].starts_with(b"= \"\"") && b[i..].starts_with(b"= \"") && !b[i..].starts_with(b"= \"\"") {
+        if o[j..].starts_with(b"= \"\"")
+            && b[i..].starts_with(b"= \"")
+            && !b[i..].starts_with(b"= \"\"")
+        {
             // Skip babeltrace2's string to its closing quote (escapes are `\x`).
             let mut k = i + 3;
             while k < b.len() && b[k] != b'"' {

@@ -26,7 +26,11 @@ const OPTION_SETS: &[&[&str]] = &[
 fn issue_2_writer_samples_print_identically_in_babeltrace2_and_rttng_view() {
     require_tools(&[("babeltrace2", "babeltrace2")]).unwrap();
     let samples = rttng_ctf::writer::samples::all().expect("build sample traces");
-    assert!(samples.len() >= 7, "expected the full sample set, got {}", samples.len());
+    assert!(
+        samples.len() >= 7,
+        "expected the full sample set, got {}",
+        samples.len()
+    );
     let dir = TempDir::new("rttng-writer-samples").unwrap();
     let mut failures = Vec::new();
     for sample in &samples {
@@ -37,24 +41,58 @@ fn issue_2_writer_samples_print_identically_in_babeltrace2_and_rttng_view() {
             std::fs::write(&p, bytes).unwrap();
         }
         for opts in OPTION_SETS {
-            let bt = run_bounded(Command::new("babeltrace2").args(*opts).arg(&trace).env("TZ", "UTC").env("LC_ALL", "C"), BOUND)
-                .unwrap();
-            assert!(bt.status.success(), "babeltrace2 rejected sample {}: {}", sample.name, bt.stderr_quote());
-            assert!(!bt.stdout.is_empty(), "babeltrace2 printed nothing for sample {}", sample.name);
+            let bt = run_bounded(
+                Command::new("babeltrace2")
+                    .args(*opts)
+                    .arg(&trace)
+                    .env("TZ", "UTC")
+                    .env("LC_ALL", "C"),
+                BOUND,
+            )
+            .unwrap();
+            assert!(
+                bt.status.success(),
+                "babeltrace2 rejected sample {}: {}",
+                sample.name,
+                bt.stderr_quote()
+            );
+            assert!(
+                !bt.stdout.is_empty(),
+                "babeltrace2 printed nothing for sample {}",
+                sample.name
+            );
             let ours = run_bounded(
-                Command::new(env!("CARGO_BIN_EXE_rttng")).arg("view").args(*opts).arg(&trace).env("TZ", "UTC").env("LC_ALL", "C"),
+                Command::new(env!("CARGO_BIN_EXE_rttng"))
+                    .arg("view")
+                    .args(*opts)
+                    .arg(&trace)
+                    .env("TZ", "UTC")
+                    .env("LC_ALL", "C"),
                 BOUND,
             )
             .unwrap();
             if !ours.status.success() {
-                failures.push(format!("{} {:?}: rttng view failed: {}", sample.name, opts, ours.stderr_quote()));
+                failures.push(format!(
+                    "{} {:?}: rttng view failed: {}",
+                    sample.name,
+                    opts,
+                    ours.stderr_quote()
+                ));
                 continue;
             }
             if let Some(d) = first_difference(&bt.stdout, &ours.stdout) {
                 failures.push(format!("{} {:?}: stdout differs: {d}", sample.name, opts));
             }
-            let bt_warnings: Vec<&[u8]> = bt.stderr.split(|&b| b == b'\n').filter(|l| l.starts_with(b"WARNING")).collect();
-            let our_warnings: Vec<&[u8]> = ours.stderr.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+            let bt_warnings: Vec<&[u8]> = bt
+                .stderr
+                .split(|&b| b == b'\n')
+                .filter(|l| l.starts_with(b"WARNING"))
+                .collect();
+            let our_warnings: Vec<&[u8]> = ours
+                .stderr
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .collect();
             if bt_warnings != our_warnings {
                 failures.push(format!(
                     "{} {:?}: warnings differ:\n  babeltrace2: {}\n  rttng:       {}",
@@ -66,5 +104,10 @@ fn issue_2_writer_samples_print_identically_in_babeltrace2_and_rttng_view() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
