@@ -328,64 +328,53 @@ pub(crate) fn merge<'a>(
 
 /// Decodes every event of every stream, streams in parallel, and counts them per name.
 pub fn count(set: &TraceSet) -> Result<Vec<(String, u64)>, ReadError> {
-    let jobs: Vec<(&Trace, &Stream)> = set
-        .traces
-        .iter()
-        .flat_map(|t| t.streams.iter().map(move |s| (t, s)))
-        .collect();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(jobs.len())
-        .max(1);
+    let jobs: Vec<(&Trace, &Stream)> = set.traces.iter().flat_map(|t| t.streams.iter().map(move |s| (t, s))).collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len()).max(1);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<Result<Vec<(String, u64)>, ReadError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
-                    // Per event class, keyed by address; consecutive events mostly share a class.
-                    let mut counts: Vec<(*const rttng_ctf::ir::EventClass, u64)> = Vec::new();
-                    let mut names: Vec<String> = Vec::new();
-                    let mut last = 0;
-                    let mut lost = Vec::new();
+                    let mut out = Vec::new();
                     loop {
                         let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(&(trace, stream)) = jobs.get(j) else {
-                            break;
-                        };
-                        let mut c = Cursor::new(trace, stream);
-                        while c.advance_with::<true>(&mut lost)? {
-                            lost.clear();
-                            let ec = c.decoder.event_class().expect("an event was decoded");
-                            let key = ec as *const _;
-                            if counts.get(last).is_some_and(|(k, _)| *k == key) {
-                                counts[last].1 += 1;
-                                continue;
+                        let Some(&(trace, stream)) = jobs.get(j) else { break };
+                        let md = &trace.metadata;
+                        // Per stream class (by index), per event class (by index).
+                        let mut counts: Vec<Vec<u64>> = md.streams.iter().map(|sc| vec![0; sc.events.len()]).collect();
+                        let mut decoder = StreamDecoder::new(md);
+                        for file in &stream.files {
+                            let data = file.bytes();
+                            let error = |source| ReadError::Decode { path: file.path.clone(), source };
+                            let (mut offset, mut ordinal) = (0usize, 0usize);
+                            while offset < data.len() {
+                                let packet = &data[offset..];
+                                let info = decoder.begin_packet(packet, offset as u64).map_err(error)?;
+                                let indexed = file.indexed_packets.as_ref().and_then(|p| p.get(ordinal)).copied();
+                                let next_offset = match indexed {
+                                    Some((start, size)) if start as usize == offset && size > 0 => (start + size) as usize,
+                                    _ => offset + (info.packet_bits / 8) as usize,
+                                };
+                                let sc = decoder.stream_class_index();
+                                decoder.count_packet_events(packet, &mut counts[sc]).map_err(error)?;
+                                file.map.release_before(next_offset);
+                                offset = next_offset;
+                                ordinal += 1;
                             }
-                            match counts.iter().position(|(k, _)| *k == key) {
-                                Some(i) => {
-                                    counts[i].1 += 1;
-                                    last = i;
-                                }
-                                None => {
-                                    last = counts.len();
-                                    counts.push((key, 1));
-                                    names.push(ec.name.clone());
+                        }
+                        for (sc, per_class) in md.streams.iter().zip(&counts) {
+                            for (ec, n) in sc.events.iter().zip(per_class) {
+                                if *n > 0 {
+                                    out.push((ec.name.clone(), *n));
                                 }
                             }
                         }
                     }
-                    Ok(names
-                        .into_iter()
-                        .zip(counts)
-                        .map(|(name, (_, n))| (name, n))
-                        .collect::<Vec<_>>())
+                    Ok(out)
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("counting thread panicked"))
-            .collect()
+        handles.into_iter().map(|h| h.join().expect("counting thread panicked")).collect()
     });
     let mut total: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     for r in results {

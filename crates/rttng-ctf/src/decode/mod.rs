@@ -622,6 +622,55 @@ impl<'m> StreamDecoder<'m> {
         self.event::<true>(data)
     }
 
+    /// Walks every remaining event record of the current packet with the skip programs (every
+    /// bound checked, no values produced) and adds one to `counts[i]` per event of the `i`th
+    /// event class of the packet's stream class (see [`Self::stream_class_index`]); `counts`
+    /// must be that long. The counting loop keeps its cursor in registers: for consumers that
+    /// need only how many events of each class there are.
+    pub fn count_packet_events(&mut self, data: &[u8], counts: &mut [u64]) -> Result<()> {
+        let sc = self.stream_class.expect("begin_packet succeeded before count_packet_events");
+        let plan = &self.plans[self.stream_index];
+        let mut r = Bits { buf: data, pos: self.pos_bits, end: self.packet.content_bits, base: self.packet.file_offset };
+        let st = &mut self.st;
+        while r.pos < r.end {
+            let begin = r.pos;
+            st.event_id = None;
+            if let Some(h) = &plan.event_header {
+                plan::skip(&h.skip, &mut r, st, 0)?;
+            }
+            let index = match st.event_id {
+                Some(id) => event_index(sc, id).ok_or(DecodeError::UnknownEventClass {
+                    offset: self.packet.file_offset + begin / 8,
+                    stream_class_id: sc.id,
+                    id,
+                })?,
+                None if sc.events.len() == 1 => 0,
+                None => return Err(DecodeError::NoEventClassId { offset: self.packet.file_offset + begin / 8 }),
+            };
+            let (context, payload) = &plan.events[index];
+            for p in [&plan.event_context, context, payload].into_iter().flatten() {
+                plan::skip(&p.skip, &mut r, st, 0)?;
+            }
+            if r.pos == begin {
+                // A record of zero bits would repeat forever: the rest is padding.
+                break;
+            }
+            if let Some(c) = counts.get_mut(index) {
+                *c += 1;
+            }
+        }
+        self.pos_bits = self.packet.content_bits;
+        if let Some(e) = self.packet.timestamp_end {
+            self.st.clock = e;
+        }
+        Ok(())
+    }
+
+    /// Index in `Metadata::streams` of the current packet's stream class.
+    pub fn stream_class_index(&self) -> usize {
+        self.stream_index
+    }
+
     fn event<const SKIP: bool>(&mut self, data: &[u8]) -> Result<bool> {
         loop {
             if self.pos_bits >= self.packet.content_bits {
