@@ -153,3 +153,40 @@ fn issue_2_corpus_prints_exactly_like_babeltrace2() {
         failures.join("\n")
     );
 }
+
+/// `--count` walks events with its own loop (skip programs, streams in parallel): over the
+/// corpus it must count exactly the events babeltrace2 printed, per event name.
+#[test]
+fn count_agrees_with_babeltrace2_output_over_the_corpus() {
+    let mut checked = 0;
+    for name in trace_names() {
+        let rc = std::fs::read_to_string(corpus().join(format!("expected/{name}.rc"))).unwrap();
+        if rc.trim() != "0" {
+            continue;
+        }
+        let expected = std::fs::read_to_string(corpus().join(format!("expected/{name}.txt"))).unwrap();
+        let want_total = expected.lines().count() as u64;
+        let out = Command::new(env!("CARGO_BIN_EXE_rttng")).args(["view", "--count"]).arg(corpus().join("traces").join(&name)).output().unwrap();
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut got: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+        for line in text.lines() {
+            let (event, n) = line.rsplit_once(' ').expect("`NAME COUNT` lines");
+            if event != "total" {
+                got.insert(event.to_owned(), n.parse().unwrap());
+            }
+        }
+        // Event names may hold spaces, so per name: every line of that event has ` NAME: `
+        // (or starts with `NAME: ` without clock and host).
+        for (event, n) in &got {
+            let lines = expected
+                .lines()
+                .filter(|l| l.starts_with(&format!("{event}: ")) || l.contains(&format!(" {event}: ")))
+                .count() as u64;
+            assert_eq!(lines, *n, "{name}: count of `{event}`");
+        }
+        assert_eq!(got.values().sum::<u64>(), want_total, "{name}: total");
+        checked += want_total;
+    }
+    assert!(checked > 20_000, "counted {checked} events");
+}
