@@ -16,7 +16,7 @@ use crate::merge::{merge, Discarded, Message, Step};
 use crate::{ReadError, TraceSet};
 
 /// Events per batch: large enough to amortise the hand-over, small enough to stay in cache.
-const BATCH_EVENTS: usize = 2048;
+const BATCH_EVENTS: usize = 8192;
 /// Batches in flight (being filled, queued, being consumed).
 const BATCHES_IN_FLIGHT: usize = 3;
 
