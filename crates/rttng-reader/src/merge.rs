@@ -328,8 +328,15 @@ pub(crate) fn merge<'a>(
 
 /// Decodes every event of every stream, streams in parallel, and counts them per name.
 pub fn count(set: &TraceSet) -> Result<Vec<(String, u64)>, ReadError> {
-    let jobs: Vec<(&Trace, &Stream)> = set.traces.iter().flat_map(|t| t.streams.iter().map(move |s| (t, s))).collect();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len()).max(1);
+    let jobs: Vec<(&Trace, &Stream)> = set
+        .traces
+        .iter()
+        .flat_map(|t| t.streams.iter().map(move |s| (t, s)))
+        .collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len())
+        .max(1);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<Result<Vec<(String, u64)>, ReadError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
@@ -338,25 +345,43 @@ pub fn count(set: &TraceSet) -> Result<Vec<(String, u64)>, ReadError> {
                     let mut out = Vec::new();
                     loop {
                         let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(&(trace, stream)) = jobs.get(j) else { break };
+                        let Some(&(trace, stream)) = jobs.get(j) else {
+                            break;
+                        };
                         let md = &trace.metadata;
                         // Per stream class (by index), per event class (by index).
-                        let mut counts: Vec<Vec<u64>> = md.streams.iter().map(|sc| vec![0; sc.events.len()]).collect();
+                        let mut counts: Vec<Vec<u64>> = md
+                            .streams
+                            .iter()
+                            .map(|sc| vec![0; sc.events.len()])
+                            .collect();
                         let mut decoder = StreamDecoder::new(md);
                         for file in &stream.files {
                             let data = file.bytes();
-                            let error = |source| ReadError::Decode { path: file.path.clone(), source };
+                            let error = |source| ReadError::Decode {
+                                path: file.path.clone(),
+                                source,
+                            };
                             let (mut offset, mut ordinal) = (0usize, 0usize);
                             while offset < data.len() {
                                 let packet = &data[offset..];
-                                let info = decoder.begin_packet(packet, offset as u64).map_err(error)?;
-                                let indexed = file.indexed_packets.as_ref().and_then(|p| p.get(ordinal)).copied();
+                                let info =
+                                    decoder.begin_packet(packet, offset as u64).map_err(error)?;
+                                let indexed = file
+                                    .indexed_packets
+                                    .as_ref()
+                                    .and_then(|p| p.get(ordinal))
+                                    .copied();
                                 let next_offset = match indexed {
-                                    Some((start, size)) if start as usize == offset && size > 0 => (start + size) as usize,
+                                    Some((start, size)) if start as usize == offset && size > 0 => {
+                                        (start + size) as usize
+                                    }
                                     _ => offset + (info.packet_bits / 8) as usize,
                                 };
                                 let sc = decoder.stream_class_index();
-                                decoder.count_packet_events(packet, &mut counts[sc]).map_err(error)?;
+                                decoder
+                                    .count_packet_events(packet, &mut counts[sc])
+                                    .map_err(error)?;
                                 file.map.release_before(next_offset);
                                 offset = next_offset;
                                 ordinal += 1;
@@ -374,7 +399,10 @@ pub fn count(set: &TraceSet) -> Result<Vec<(String, u64)>, ReadError> {
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("counting thread panicked")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("counting thread panicked"))
+            .collect()
     });
     let mut total: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     for r in results {

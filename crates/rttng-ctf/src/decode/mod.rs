@@ -628,9 +628,16 @@ impl<'m> StreamDecoder<'m> {
     /// must be that long. The counting loop keeps its cursor in registers: for consumers that
     /// need only how many events of each class there are.
     pub fn count_packet_events(&mut self, data: &[u8], counts: &mut [u64]) -> Result<()> {
-        let sc = self.stream_class.expect("begin_packet succeeded before count_packet_events");
+        let sc = self
+            .stream_class
+            .expect("begin_packet succeeded before count_packet_events");
         let plan = &self.plans[self.stream_index];
-        let mut r = Bits { buf: data, pos: self.pos_bits, end: self.packet.content_bits, base: self.packet.file_offset };
+        let mut r = Bits {
+            buf: data,
+            pos: self.pos_bits,
+            end: self.packet.content_bits,
+            base: self.packet.file_offset,
+        };
         let st = &mut self.st;
         while r.pos < r.end {
             let begin = r.pos;
@@ -645,10 +652,17 @@ impl<'m> StreamDecoder<'m> {
                     id,
                 })?,
                 None if sc.events.len() == 1 => 0,
-                None => return Err(DecodeError::NoEventClassId { offset: self.packet.file_offset + begin / 8 }),
+                None => {
+                    return Err(DecodeError::NoEventClassId {
+                        offset: self.packet.file_offset + begin / 8,
+                    })
+                }
             };
             let (context, payload) = &plan.events[index];
-            for p in [&plan.event_context, context, payload].into_iter().flatten() {
+            for p in [&plan.event_context, context, payload]
+                .into_iter()
+                .flatten()
+            {
                 plan::skip(&p.skip, &mut r, st, 0)?;
             }
             if r.pos == begin {

@@ -164,10 +164,19 @@ fn count_agrees_with_babeltrace2_output_over_the_corpus() {
         if rc.trim() != "0" {
             continue;
         }
-        let expected = std::fs::read_to_string(corpus().join(format!("expected/{name}.txt"))).unwrap();
+        let expected =
+            std::fs::read_to_string(corpus().join(format!("expected/{name}.txt"))).unwrap();
         let want_total = expected.lines().count() as u64;
-        let out = Command::new(env!("CARGO_BIN_EXE_rttng")).args(["view", "--count"]).arg(corpus().join("traces").join(&name)).output().unwrap();
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(env!("CARGO_BIN_EXE_rttng"))
+            .args(["view", "--count"])
+            .arg(corpus().join("traces").join(&name))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8_lossy(&out.stdout);
         let mut got: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
         for line in text.lines() {
@@ -181,7 +190,9 @@ fn count_agrees_with_babeltrace2_output_over_the_corpus() {
         for (event, n) in &got {
             let lines = expected
                 .lines()
-                .filter(|l| l.starts_with(&format!("{event}: ")) || l.contains(&format!(" {event}: ")))
+                .filter(|l| {
+                    l.starts_with(&format!("{event}: ")) || l.contains(&format!(" {event}: "))
+                })
                 .count() as u64;
             assert_eq!(lines, *n, "{name}: count of `{event}`");
         }
