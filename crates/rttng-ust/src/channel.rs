@@ -55,15 +55,37 @@ pub enum Context {
     PthreadId,
     /// `_cpu_id`: i32.
     CpuId,
+    /// `_hostname`: string (the process's, when the channel was installed).
+    Hostname,
+    /// `_cgroup_ns` … `_uts_ns`: u64 inode numbers of the process's namespaces, in
+    /// [`sys::NAMESPACES`] order.
+    Namespace(u8),
+    /// `_vuid`, `_veuid`, `_vsuid`, `_vgid`, `_vegid`, `_vsgid`: u32.
+    Id(u8),
 }
 
+/// LTTng's names of the namespace contexts, in [`sys::NAMESPACES`] order.
+const NAMESPACE_CONTEXTS: [&str; 8] = [
+    "cgroup_ns",
+    "ipc_ns",
+    "mnt_ns",
+    "net_ns",
+    "pid_ns",
+    "time_ns",
+    "user_ns",
+    "uts_ns",
+];
+/// LTTng's names of the id contexts, in `ProcessFacts::ids` order.
+const ID_CONTEXTS: [&str; 6] = ["vuid", "veuid", "vsuid", "vgid", "vegid", "vsgid"];
+
 impl Context {
-    /// Bytes in a record.
-    pub fn bytes(self) -> usize {
+    /// Bytes in a record; the hostname's depend on the process (`facts`).
+    pub(crate) fn bytes_for(self, facts: &sys::ProcessFacts) -> usize {
         match self {
-            Context::Vpid | Context::Vtid | Context::CpuId => 4,
+            Context::Vpid | Context::Vtid | Context::CpuId | Context::Id(_) => 4,
             Context::Procname => sys::PROCNAME_BYTES,
-            Context::PthreadId => 8,
+            Context::PthreadId | Context::Namespace(_) => 8,
+            Context::Hostname => facts.hostname_len + 1,
         }
     }
 
@@ -75,6 +97,9 @@ impl Context {
             Context::Procname => "procname",
             Context::PthreadId => "pthread_id",
             Context::CpuId => "cpu_id",
+            Context::Hostname => "hostname",
+            Context::Namespace(i) => NAMESPACE_CONTEXTS.get(i as usize).copied().unwrap_or("ns"),
+            Context::Id(i) => ID_CONTEXTS.get(i as usize).copied().unwrap_or("id"),
         }
     }
 
@@ -88,6 +113,11 @@ impl Context {
         };
         let class = match self {
             Context::Vpid | Context::Vtid | Context::CpuId => FieldClass::Integer(int(32, true)),
+            Context::Id(_) => FieldClass::Integer(int(32, false)),
+            Context::Namespace(_) => FieldClass::Integer(int(64, false)),
+            Context::Hostname => FieldClass::String(rttng_ctf::ir::StringClass {
+                encoding: Encoding::Utf8,
+            }),
             Context::PthreadId => {
                 let mut c = int(64, false);
                 c.base = DisplayBase::Hexadecimal;
@@ -123,6 +153,8 @@ pub(crate) struct Channel {
     pub stream_class_id: u64,
     pub contexts: Vec<Context>,
     context_bytes: usize,
+    /// Hostname, namespaces and ids of this process, read when the channel was installed.
+    facts: sys::ProcessFacts,
     /// Per buffer; Release store after a reservation, Acquire load before choosing the
     /// header form (pair: our CAS happens-before a later reserver's, so its reader clock
     /// is at least our timestamp).
@@ -135,9 +167,11 @@ pub(crate) struct Channel {
 impl Channel {
     pub(crate) fn new(setup: crate::control::ChannelSetup) -> Channel {
         let buffers = setup.producer.cpu_count().max(1) as usize;
+        let facts = sys::read_process_facts();
         Channel {
             key: setup.key,
-            context_bytes: setup.contexts.iter().map(|c| c.bytes()).sum(),
+            context_bytes: setup.contexts.iter().map(|c| c.bytes_for(&facts)).sum(),
+            facts,
             contexts: setup.contexts,
             stream_class_id: setup.stream_class_id,
             producer: setup.producer,
@@ -155,6 +189,26 @@ impl Channel {
                 Context::Procname => w.put_array(sys::procname()),
                 Context::PthreadId => w.put_array(sys::pthread_id().to_le_bytes()),
                 Context::CpuId => w.put_array((cpu as i32).to_le_bytes()),
+                Context::Hostname => {
+                    let f = &self.facts;
+                    w.put(&f.hostname[..f.hostname_len + 1]);
+                }
+                Context::Namespace(i) => w.put_array(
+                    self.facts
+                        .ns
+                        .get(*i as usize)
+                        .copied()
+                        .unwrap_or(0)
+                        .to_le_bytes(),
+                ),
+                Context::Id(i) => w.put_array(
+                    self.facts
+                        .ids
+                        .get(*i as usize)
+                        .copied()
+                        .unwrap_or(0)
+                        .to_le_bytes(),
+                ),
             }
         }
     }

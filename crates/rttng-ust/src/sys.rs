@@ -203,3 +203,58 @@ pub(crate) fn pthread_id() -> u64 {
     // SAFETY: pthread_self has no preconditions.
     unsafe { libc::pthread_self() as u64 }
 }
+
+/// Longest hostname the `hostname` context carries (the kernel's limit is 64 bytes).
+pub(crate) const HOSTNAME_MAX_BYTES: usize = 64;
+
+/// Process facts that change only with fork, exec, setuid or setns: hostname, namespace
+/// inodes, and the real/effective/saved user and group ids. Read when a channel is installed
+/// (off the event path; a fork child re-registers and installs its channels again), so the
+/// contexts cost a copy each. A later setuid/setns is not seen until the next install.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ProcessFacts {
+    pub hostname: [u8; HOSTNAME_MAX_BYTES + 1],
+    pub hostname_len: usize,
+    /// cgroup, ipc, mnt, net, pid, time, user, uts: inode numbers of /proc/self/ns/*.
+    pub ns: [u64; 8],
+    /// uid, euid, suid, gid, egid, sgid.
+    pub ids: [u32; 6],
+}
+
+/// The namespace files, in `ProcessFacts::ns` order.
+pub(crate) const NAMESPACES: [&str; 8] =
+    ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"];
+
+pub(crate) fn read_process_facts() -> ProcessFacts {
+    let mut hostname = [0u8; HOSTNAME_MAX_BYTES + 1];
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates when it fits.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let name = if ok {
+        &buf[..buf.iter().position(|&b| b == 0).unwrap_or(0)]
+    } else {
+        &[][..]
+    };
+    let hostname_len = name.len().min(HOSTNAME_MAX_BYTES);
+    hostname[..hostname_len].copy_from_slice(&name[..hostname_len]);
+    let mut ns = [0u64; 8];
+    for (slot, name) in ns.iter_mut().zip(NAMESPACES) {
+        use std::os::unix::fs::MetadataExt;
+        *slot = std::fs::metadata(format!("/proc/self/ns/{name}"))
+            .map(|m| m.ino())
+            .unwrap_or(0);
+    }
+    let (mut r, mut e, mut s) = (0, 0, 0);
+    let (mut rg, mut eg, mut sg) = (0, 0, 0);
+    // SAFETY: the out-pointers are valid locals.
+    unsafe {
+        libc::getresuid(&mut r, &mut e, &mut s);
+        libc::getresgid(&mut rg, &mut eg, &mut sg);
+    }
+    ProcessFacts {
+        hostname,
+        hostname_len,
+        ns,
+        ids: [r, e, s, rg, eg, sg],
+    }
+}

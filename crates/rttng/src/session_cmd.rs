@@ -623,16 +623,14 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CtlError> {
                     )));
                 }
                 if domain == Domain::Ust
-                    && !matches!(
+                    && matches!(
                         c,
-                        ContextType::Vpid
-                            | ContextType::Vtid
-                            | ContextType::Procname
-                            | ContextType::PthreadId
-                            | ContextType::CpuId
+                        ContextType::Ip | ContextType::Pid | ContextType::Tid | ContextType::Prio
                     )
                 {
-                    return Err(usage(&format!("{t}: context not supported by rttng-ust yet (supported: vpid, vtid, procname, pthread_id, cpu_id)")));
+                    return Err(usage(&format!(
+                        "{t}: context not supported by rttng-ust yet (supported: vpid, vtid, procname, pthread_id, cpu_id, hostname, the namespace ids cgroup_ns ipc_ns mnt_ns net_ns pid_ns time_ns user_ns uts_ns, and vuid veuid vsuid vgid vegid vsgid)"
+                    )));
                 }
                 ctx.call(Request::AddContext {
                     session: session.clone(),

@@ -619,3 +619,82 @@ fn session_kernel_instances_of_a_killed_daemon_are_removed_at_restart() {
         instances()
     );
 }
+
+/// Issue 4: `add-context -u` with the hostname, the namespace ids and the user/group ids, as
+/// lttng offers them: each record carries the app's values.
+#[test]
+fn session_ust_contexts_hostname_namespaces_and_ids() {
+    use std::os::unix::fs::MetadataExt;
+    let w = World::new("ctx");
+    let out = w.create(&["ctx"]);
+    w.ok(&["enable-event", "-u", "probe:info"]);
+    w.ok(&[
+        "add-context",
+        "-u",
+        "-t",
+        "hostname",
+        "-t",
+        "net_ns",
+        "-t",
+        "pid_ns",
+        "-t",
+        "uts_ns",
+        "-t",
+        "vuid",
+        "-t",
+        "vegid",
+    ]);
+    w.ok(&["start"]);
+    let f = w.probe(&["--count", "3"]);
+    assert!(f.stdout_text().contains("emitted 3"));
+    w.ok(&["stop"]);
+    let (text, _) = read_both(&out);
+    assert_eq!(seqs(&text, "probe:info"), all_seqs(3));
+    // The probe runs in this test's namespaces, as this test's user.
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned();
+    let ns = |n: &str| {
+        std::fs::metadata(format!("/proc/self/ns/{n}"))
+            .unwrap()
+            .ino()
+    };
+    let (uid, egid) = {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let field = |key: &str, i: usize| -> u64 {
+            status
+                .lines()
+                .find(|l| l.starts_with(key))
+                .unwrap()
+                .split_whitespace()
+                .nth(i)
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        (field("Uid:", 1), field("Gid:", 2))
+    };
+    let expected = format!(
+        "{{ hostname = \"{hostname}\", net_ns = {}, pid_ns = {}, uts_ns = {}, vuid = {uid}, vegid = {egid} }}",
+        ns("net"),
+        ns("pid"),
+        ns("uts")
+    );
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" probe:info: "))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    for l in lines {
+        assert!(l.contains(&expected), "expected `{expected}` in {l}");
+    }
+    // lttng's other UST contexts that rttng-ust does not record are refused clearly.
+    let f = w.rttng(&["add-context", "-u", "-t", "ip"]);
+    assert!(!f.status.success());
+    assert!(
+        String::from_utf8_lossy(&f.stderr).contains("ip: context not supported by rttng-ust yet"),
+        "{}",
+        f.stderr_quote()
+    );
+}
