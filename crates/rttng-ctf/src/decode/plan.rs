@@ -123,9 +123,7 @@ pub(super) enum Op {
 
 /// The skip program of a scope.
 pub(super) fn compile_skip(fc: &FieldClass) -> Box<[Op]> {
-    let mut ops = Vec::new();
-    flatten(fc, &mut ops);
-    ops.into()
+    compile(fc, Purpose::Skip)
 }
 
 /// Size in bits of a field that is skippable in one step: no effects, no strings, lengths or
@@ -177,11 +175,30 @@ fn aligns_itself_to(fc: &FieldClass, align_bits: u32) -> bool {
     }
 }
 
-fn flatten(fc: &FieldClass, ops: &mut Vec<Op>) {
-    if let Some(bits) = fixed_bits(fc) {
-        push_skip(ops, bits);
-        return;
+/// What a program is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// Produce every value.
+    Decode,
+    /// Only move past the fields and apply their effects.
+    Skip,
+}
+
+fn compile(fc: &FieldClass, purpose: Purpose) -> Box<[Op]> {
+    let mut ops = Vec::new();
+    flatten(fc, purpose, &mut ops);
+    ops.into()
+}
+
+fn flatten(fc: &FieldClass, purpose: Purpose, ops: &mut Vec<Op>) {
+    let skip = purpose == Purpose::Skip;
+    if skip {
+        if let Some(bits) = fixed_bits(fc) {
+            push_skip(ops, bits);
+            return;
+        }
     }
+    let sub = |fc: &FieldClass| compile(fc, purpose);
     match fc {
         FieldClass::Integer(ic) => ops.push(Op::Int(IntNode::new(ic))),
         FieldClass::Enum(e) => ops.push(Op::Int(IntNode::new(&e.container))),
@@ -191,14 +208,16 @@ fn flatten(fc: &FieldClass, ops: &mut Vec<Op>) {
             order: f.byte_order,
         }),
         FieldClass::String(_) => ops.push(Op::Str),
-        FieldClass::Array(a) => {
-            ops.push(list_op(&a.element, Length::Fixed(a.length), compile_skip))
+        FieldClass::Array(a) => ops.push(list_op(&a.element, Length::Fixed(a.length), purpose)),
+        FieldClass::Sequence(s) => {
+            ops.push(list_op(&s.element, Length::Slot(s.length_slot), purpose))
         }
-        FieldClass::Sequence(s) => ops.push(list_op(
-            &s.element,
-            Length::Slot(s.length_slot),
-            compile_skip,
-        )),
+        FieldClass::Struct(s) if !skip => {
+            ops.push(Op::StructBegin(struct_align(s)));
+            for m in &s.members {
+                flatten(&m.class, purpose, ops);
+            }
+        }
         FieldClass::Struct(s) => {
             let align = struct_align(s);
             if align > 1
@@ -211,39 +230,40 @@ fn flatten(fc: &FieldClass, ops: &mut Vec<Op>) {
             }
             let mut members = s.members.iter().peekable();
             while let Some(m) = members.next() {
+                // An integer followed by the variant it tags becomes one step.
                 let tag = match &m.class {
                     FieldClass::Enum(e) => Some(&e.container),
                     FieldClass::Integer(i) => Some(i),
                     _ => None,
                 };
-                if let (Some(tag), Some(next)) = (tag, members.peek()) {
-                    if let FieldClass::Variant(v) = &next.class {
-                        if tag.store_slot == Some(v.tag_slot) && fixed_bits(&m.class).is_none() {
-                            ops.push(Op::TaggedVariant {
-                                tag: IntNode::new(tag),
-                                selector: v.selector.clone().into(),
-                                options: v.options.iter().map(|o| compile_skip(&o.class)).collect(),
-                            });
-                            members.next();
-                            continue;
-                        }
+                if let (Some(tag), Some(FieldClass::Variant(v))) =
+                    (tag, members.peek().map(|n| &n.class))
+                {
+                    if tag.store_slot == Some(v.tag_slot) && fixed_bits(&m.class).is_none() {
+                        ops.push(Op::TaggedVariant {
+                            tag: IntNode::new(tag),
+                            selector: v.selector.clone().into(),
+                            options: v.options.iter().map(|o| sub(&o.class)).collect(),
+                        });
+                        members.next();
+                        continue;
                     }
                 }
-                flatten(&m.class, ops);
+                flatten(&m.class, purpose, ops);
             }
         }
         FieldClass::Variant(v) => ops.push(Op::Variant {
             tag_slot: v.tag_slot,
             tag_signed: v.tag_signed,
             selector: v.selector.clone().into(),
-            options: v.options.iter().map(|o| compile_skip(&o.class)).collect(),
+            options: v.options.iter().map(|o| sub(&o.class)).collect(),
         }),
     }
 }
 
 /// An array or sequence: text when its elements are encoded bytes, else a list whose element
 /// program `compile` builds (a decode or a skip program).
-fn list_op(element: &FieldClass, length: Length, compile: fn(&FieldClass) -> Box<[Op]>) -> Op {
+fn list_op(element: &FieldClass, length: Length, purpose: Purpose) -> Op {
     if element.is_text_element() {
         Op::Text { length }
     } else {
@@ -251,49 +271,14 @@ fn list_op(element: &FieldClass, length: Length, compile: fn(&FieldClass) -> Box
             length,
             align_bits: element.align_bits(),
             element_min_bits: super::min_bits(element),
-            element: compile(element),
+            element: compile(element, purpose),
         }
     }
 }
 
 /// The decode program of a scope: every field produces its `Val`s (see `crate::event::Val`).
 pub(super) fn compile_decode(fc: &FieldClass) -> Box<[Op]> {
-    let mut ops = Vec::new();
-    flatten_decode(fc, &mut ops);
-    ops.into()
-}
-
-fn flatten_decode(fc: &FieldClass, ops: &mut Vec<Op>) {
-    match fc {
-        FieldClass::Integer(ic) => ops.push(Op::Int(IntNode::new(ic))),
-        FieldClass::Enum(e) => ops.push(Op::Int(IntNode::new(&e.container))),
-        FieldClass::Float(f) => ops.push(Op::Float {
-            align_bits: f.align_bits,
-            size_bits: f.size_bits(),
-            order: f.byte_order,
-        }),
-        FieldClass::String(_) => ops.push(Op::Str),
-        FieldClass::Array(a) => {
-            ops.push(list_op(&a.element, Length::Fixed(a.length), compile_decode))
-        }
-        FieldClass::Sequence(s) => ops.push(list_op(
-            &s.element,
-            Length::Slot(s.length_slot),
-            compile_decode,
-        )),
-        FieldClass::Struct(s) => {
-            ops.push(Op::StructBegin(struct_align(s)));
-            for m in &s.members {
-                flatten_decode(&m.class, ops);
-            }
-        }
-        FieldClass::Variant(v) => ops.push(Op::Variant {
-            tag_slot: v.tag_slot,
-            tag_signed: v.tag_signed,
-            selector: v.selector.clone().into(),
-            options: v.options.iter().map(|o| compile_decode(&o.class)).collect(),
-        }),
-    }
+    compile(fc, Purpose::Decode)
 }
 
 /// Runs a decode program, appending the fields' values to `out`.
