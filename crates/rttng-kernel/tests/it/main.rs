@@ -4,3 +4,11 @@
 
 mod sessions;
 mod trace_cmd;
+
+/// The kernel tests run one at a time: they share the machine's tracefs, its CPUs' ring
+/// buffers and, for the trace-cmd comparison, its scheduler, and concurrent sessions made
+/// them flaky (a trace-cmd run losing writes, an instance busy at removal).
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

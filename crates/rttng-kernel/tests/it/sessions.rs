@@ -72,6 +72,7 @@ pub(crate) fn instance_present(names: &[String]) -> bool {
 
 #[test]
 fn syscalls_by_name_record_exactly_the_calls_made() {
+    let _serial = crate::serial();
     let out = TempDir::new("sys");
     let mut s = KernelSession::create("sys", &out.0, ChannelConfig::default()).expect("session");
     let enabled = s
@@ -105,6 +106,7 @@ fn syscalls_by_name_record_exactly_the_calls_made() {
 
 #[test]
 fn tracepoints_and_wildcards_record_exactly_the_workload() {
+    let _serial = crate::serial();
     let out = TempDir::new("tp");
     let mut s = KernelSession::create("tp", &out.0, ChannelConfig::default()).expect("session");
     let enabled: BTreeSet<String> = s
@@ -153,6 +155,7 @@ fn tracepoints_and_wildcards_record_exactly_the_workload() {
 
 #[test]
 fn contexts_channels_and_overwrite_mode() {
+    let _serial = crate::serial();
     let out = TempDir::new("ctx");
     let cfg = ChannelConfig {
         name: "big".into(),
@@ -230,6 +233,7 @@ fn contexts_channels_and_overwrite_mode() {
 
 #[test]
 fn function_and_probe_refusals_explain_themselves() {
+    let _serial = crate::serial();
     let tfs = Tracefs::open().expect("tracefs");
     // On the test kernels both are unavailable; each refusal says why in words.
     if !tfs.path("kprobe_events").exists() {
@@ -246,6 +250,7 @@ fn function_and_probe_refusals_explain_themselves() {
 
 #[test]
 fn unknown_names_are_errors() {
+    let _serial = crate::serial();
     let out = TempDir::new("bad");
     let mut s = KernelSession::create("bad", &out.0, ChannelConfig::default()).expect("session");
     assert!(s

@@ -80,13 +80,32 @@ const EXIT_STATES: i64 = 0x10 | 0x20;
 
 #[test]
 fn syscall_and_sched_switch_values_match_trace_cmd_for_the_same_workload() {
+    let _serial = crate::serial();
+    // trace-cmd, the oracle, sometimes records an incomplete run here (fewer writes or
+    // context switches than the workload made); such a run says nothing about rttng, so it is
+    // repeated, a bounded number of times. The comparison itself is never relaxed.
+    const ATTEMPTS: u32 = 4;
+    for attempt in 0..ATTEMPTS {
+        match compare_once(attempt) {
+            Ok(()) => return,
+            Err(oracle) => {
+                eprintln!("attempt {attempt}: trace-cmd's recording is incomplete: {oracle}")
+            }
+        }
+    }
+    panic!("trace-cmd recorded an incomplete run {ATTEMPTS} times in a row");
+}
+
+/// One run of the workload under both tracers. `Err` when trace-cmd's own recording is
+/// incomplete; panics when the two disagree.
+fn compare_once(attempt: u32) -> Result<(), String> {
     assert!(
         Command::new("trace-cmd").arg("--version").output().is_ok(),
         "trace-cmd is needed (apt-get install trace-cmd)"
     );
     let out = TempDir::new("tc");
     // Copies of dd and sleep with names nobody else runs, so the workload is easy to pick out.
-    let tag = std::process::id() % 100_000;
+    let tag = (std::process::id() % 100_000) * 10 + attempt;
     let dd = out.0.join(format!("rtkdd{tag}"));
     let sleep = out.0.join(format!("rtksl{tag}"));
     std::fs::copy("/bin/dd", &dd).expect("copy dd");
@@ -268,12 +287,18 @@ fn syscall_and_sched_switch_values_match_trace_cmd_for_the_same_workload() {
     }
 
     let count = |v: &[Ev], n: &str| v.iter().filter(|e| e.0 == n).count();
-    assert_eq!(count(&theirs, "sys_enter_write"), 70, "{rep}");
-    assert!(
-        count(&theirs, "sched_switch") >= 2,
-        "the sleep switches out and in: {rep}"
-    );
-    assert_eq!(count(&theirs, "sys_exit_clock_nanosleep"), 1);
+    if count(&theirs, "sys_enter_write") != 70 {
+        return Err(format!(
+            "{} writes, not 70",
+            count(&theirs, "sys_enter_write")
+        ));
+    }
+    if count(&theirs, "sched_switch") < 2 {
+        return Err("the sleep did not switch out and in".into());
+    }
+    if count(&theirs, "sys_exit_clock_nanosleep") != 1 {
+        return Err("no clock_nanosleep exit".into());
+    }
     // The system calls of each process, in order.
     let per_pid = |v: &[Ev]| -> BTreeMap<String, Vec<Ev>> {
         let mut m: BTreeMap<String, Vec<Ev>> = BTreeMap::new();
@@ -293,4 +318,5 @@ fn syscall_and_sched_switch_values_match_trace_cmd_for_the_same_workload() {
         m
     };
     assert_eq!(switches(&ours), switches(&theirs));
+    Ok(())
 }
