@@ -138,6 +138,31 @@ fn rule(p: &str, l: LoglevelRule, x: &[&str]) -> EventRule {
     }
 }
 
+/// Creates session `name` (default output) as uid 1000, which must succeed.
+fn create(r: &mut Registry, p: &mut Rec, name: &str) {
+    ok(&r.handle(
+        Request::CreateSession {
+            name: Some(name.into()),
+            output: None,
+        },
+        1000,
+        &now(),
+        p,
+    ));
+}
+
+/// Starts session `name` as uid 1000, which must succeed.
+fn start(r: &mut Registry, p: &mut Rec, name: &str) {
+    ok(&r.handle(
+        Request::Start {
+            session: name.into(),
+        },
+        1000,
+        &now(),
+        p,
+    ));
+}
+
 fn ev(r: &mut Registry, p: &mut Rec, session: &str, rule: EventRule) -> Outcome {
     r.handle(
         Request::EnableEvent {
@@ -226,15 +251,7 @@ fn create_names_and_default_output() {
 fn other_users_sessions_are_invisible() {
     let mut r = Registry::new(host());
     let mut p = Rec::default();
-    ok(&r.handle(
-        Request::CreateSession {
-            name: Some("s".into()),
-            output: None,
-        },
-        1000,
-        &now(),
-        &mut p,
-    ));
+    create(&mut r, &mut p, "s");
     let o = r.handle(
         Request::Start {
             session: "s".into(),
@@ -268,29 +285,14 @@ fn rules_select_exactly_and_order_does_not_matter() {
     // Rules first, then the app.
     let mut r = Registry::new(host());
     let mut p = Rec::default();
-    ok(&r.handle(
-        Request::CreateSession {
-            name: Some("s".into()),
-            output: None,
-        },
-        1000,
-        &now(),
-        &mut p,
-    ));
+    create(&mut r, &mut p, "s");
     ok(&ev(
         &mut r,
         &mut p,
         "s",
         rule("p:*", LoglevelRule::AtLeast { level: 6 }, &["p:b"]),
     ));
-    ok(&r.handle(
-        Request::Start {
-            session: "s".into(),
-        },
-        1000,
-        &now(),
-        &mut p,
-    ));
+    start(&mut r, &mut p, "s");
     r.app_registered(7, hello(70, 1000, &events), &now(), &mut p)
         .unwrap();
     assert_eq!(enabled(&p), vec![0]);
@@ -386,15 +388,7 @@ fn disable_and_stop_disable_events_and_flush() {
         &mut p,
     )
     .unwrap();
-    ok(&r.handle(
-        Request::CreateSession {
-            name: Some("s".into()),
-            output: None,
-        },
-        1000,
-        &now(),
-        &mut p,
-    ));
+    create(&mut r, &mut p, "s");
     ok(&ev(
         &mut r,
         &mut p,
@@ -407,14 +401,7 @@ fn disable_and_stop_disable_events_and_flush() {
         "s",
         rule("p:b", LoglevelRule::All, &[]),
     ));
-    ok(&r.handle(
-        Request::Start {
-            session: "s".into(),
-        },
-        1000,
-        &now(),
-        &mut p,
-    ));
+    start(&mut r, &mut p, "s");
     assert_eq!(enabled(&p), vec![0, 1]);
     p.app.clear();
     ok(&r.handle(
@@ -478,14 +465,7 @@ fn disable_and_stop_disable_events_and_flush() {
         .iter()
         .filter(|c| matches!(c, ConsumerRequest::AddBuffer { .. }))
         .count();
-    ok(&r.handle(
-        Request::Start {
-            session: "s".into(),
-        },
-        1000,
-        &now(),
-        &mut p,
-    ));
+    start(&mut r, &mut p, "s");
     assert_eq!(
         p.consumer
             .iter()
@@ -550,15 +530,7 @@ fn two_sessions_get_their_own_buffers_and_ids() {
 fn per_pid_buffers_are_recovered_and_removed_when_the_app_dies() {
     let mut r = Registry::new(host());
     let mut p = Rec::default();
-    ok(&r.handle(
-        Request::CreateSession {
-            name: Some("s".into()),
-            output: None,
-        },
-        1000,
-        &now(),
-        &mut p,
-    ));
+    create(&mut r, &mut p, "s");
     let attrs = ChannelAttrs {
         buffers: Some(Buffers::PerPid),
         ..Default::default()
@@ -594,14 +566,7 @@ fn per_pid_buffers_are_recovered_and_removed_when_the_app_dies() {
             ..
         }
     ));
-    ok(&r.handle(
-        Request::Start {
-            session: "s".into(),
-        },
-        1000,
-        &now(),
-        &mut p,
-    ));
+    start(&mut r, &mut p, "s");
     r.app_registered(7, hello(70, 1000, &[("p:a", 6)]), &now(), &mut p)
         .unwrap();
     let spec = p
@@ -645,24 +610,9 @@ fn per_pid_buffers_are_recovered_and_removed_when_the_app_dies() {
 fn per_uid_buffer_is_shared_and_recovered_after_the_last_app() {
     let mut r = Registry::new(host());
     let mut p = Rec::default();
-    ok(&r.handle(
-        Request::CreateSession {
-            name: Some("s".into()),
-            output: None,
-        },
-        1000,
-        &now(),
-        &mut p,
-    ));
+    create(&mut r, &mut p, "s");
     ok(&ev(&mut r, &mut p, "s", rule("*", LoglevelRule::All, &[])));
-    ok(&r.handle(
-        Request::Start {
-            session: "s".into(),
-        },
-        1000,
-        &now(),
-        &mut p,
-    ));
+    start(&mut r, &mut p, "s");
     r.app_registered(7, hello(70, 1000, &[("p:a", 6)]), &now(), &mut p)
         .unwrap();
     r.app_registered(8, hello(80, 1000, &[("p:a", 6)]), &now(), &mut p)
@@ -698,24 +648,9 @@ fn per_uid_buffer_is_shared_and_recovered_after_the_last_app() {
 fn a_dead_consumer_is_reported() {
     let mut r = Registry::new(host());
     let mut p = Rec::default();
-    ok(&r.handle(
-        Request::CreateSession {
-            name: Some("s".into()),
-            output: None,
-        },
-        1000,
-        &now(),
-        &mut p,
-    ));
+    create(&mut r, &mut p, "s");
     ok(&ev(&mut r, &mut p, "s", rule("*", LoglevelRule::All, &[])));
-    ok(&r.handle(
-        Request::Start {
-            session: "s".into(),
-        },
-        1000,
-        &now(),
-        &mut p,
-    ));
+    start(&mut r, &mut p, "s");
     r.app_registered(7, hello(70, 1000, &[("p:a", 6)]), &now(), &mut p)
         .unwrap();
     p.consumer_down = true;
