@@ -450,14 +450,8 @@ fn session_demo_traces_the_example_app() {
 
 #[test]
 fn session_kernel_and_user_space_in_one_session() {
-    let is_root = std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false);
     assert!(
-        is_root,
+        crate::support::is_root(),
         "kernel tracing needs root: run the tests as root (CI does)"
     );
     assert!(
@@ -569,14 +563,8 @@ fn session_per_user_buffers_are_shared_by_concurrent_apps() {
 /// instance behind; the next session daemon removes it when it starts.
 #[test]
 fn session_kernel_instances_of_a_killed_daemon_are_removed_at_restart() {
-    let is_root = std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false);
     assert!(
-        is_root,
+        crate::support::is_root(),
         "kernel tracing needs root: run the tests as root (CI does)"
     );
     let instances = || -> Vec<String> {

@@ -9,16 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::session_support::*;
-use crate::support::{run_bounded, Finished};
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
+use crate::support::{is_root, run_bounded, Finished};
 
 /// Accounts created for one test, removed on drop.
 struct Accounts {
