@@ -22,6 +22,11 @@ fn err<T>(line: u32, kind: MetadataErrorKind) -> Result<T> {
     Err(MetadataError { line, kind })
 }
 
+/// A block lacks a mandatory attribute.
+fn missing<T>(line: u32, block: &'static str, name: &'static str) -> Result<T> {
+    err(line, MetadataErrorKind::MissingAttribute { block, name })
+}
+
 fn bad<T>(line: u32, name: &str, reason: &'static str) -> Result<T> {
     err(
         line,
@@ -233,13 +238,7 @@ fn find_trace_byte_order(tree: &[TopLevel], last_line: u32) -> Result<ByteOrder>
             }
         }
     }
-    err(
-        end_line,
-        MetadataErrorKind::MissingAttribute {
-            block: "trace",
-            name: "byte_order",
-        },
-    )
+    missing(end_line, "trace", "byte_order")
 }
 
 pub(crate) fn lower(tree: &[TopLevel], last_line: u32) -> Result<Metadata> {
@@ -362,15 +361,7 @@ impl Lower {
         let attrs = Attrs::new(attrs.into_iter())?;
         let name = match attrs.get("name") {
             Some(a) => attr_str(a)?,
-            None => {
-                return err(
-                    end_line,
-                    MetadataErrorKind::MissingAttribute {
-                        block: "clock",
-                        name: "name",
-                    },
-                )
-            }
+            None => return missing(end_line, "clock", "name"),
         };
         let freq = match attrs.get("freq") {
             Some(a) => {
@@ -444,15 +435,7 @@ impl Lower {
                     }
                     1
                 }
-                None => {
-                    return err(
-                        end_line,
-                        MetadataErrorKind::MissingAttribute {
-                            block: "trace",
-                            name: "major",
-                        },
-                    )
-                }
+                None => return missing(end_line, "trace", "major"),
             };
             let minor = match attrs.get("minor") {
                 Some(a) => {
@@ -461,15 +444,7 @@ impl Lower {
                     }
                     8
                 }
-                None => {
-                    return err(
-                        end_line,
-                        MetadataErrorKind::MissingAttribute {
-                            block: "trace",
-                            name: "minor",
-                        },
-                    )
-                }
+                None => return missing(end_line, "trace", "minor"),
             };
             let uuid = attrs.get("uuid").map(attr_uuid).transpose()?;
             let packet_header = attrs
@@ -498,15 +473,7 @@ impl Lower {
             let id = match attrs.get("id") {
                 Some(a) => attr_u64(a)?,
                 None if first => 0,
-                None => {
-                    return err(
-                        end_line,
-                        MetadataErrorKind::MissingAttribute {
-                            block: "stream",
-                            name: "id",
-                        },
-                    )
-                }
+                None => return missing(end_line, "stream", "id"),
             };
             Ok(StreamClass {
                 id,
@@ -539,28 +506,12 @@ impl Lower {
         self.with_scope(&decls, |lw| {
             let name = match attrs.get("name") {
                 Some(a) => attr_str(a)?,
-                None => {
-                    return err(
-                        end_line,
-                        MetadataErrorKind::MissingAttribute {
-                            block: "event",
-                            name: "name",
-                        },
-                    )
-                }
+                None => return missing(end_line, "event", "name"),
             };
             let stream_id = match attrs.get("stream_id") {
                 Some(a) => attr_u64(a)?,
                 None if streams.len() == 1 => streams[0].id,
-                None => {
-                    return err(
-                        end_line,
-                        MetadataErrorKind::MissingAttribute {
-                            block: "event",
-                            name: "stream_id",
-                        },
-                    )
-                }
+                None => return missing(end_line, "event", "stream_id"),
             };
             let stream_index = match streams.iter().position(|s| s.id == stream_id) {
                 Some(i) => i,
@@ -572,15 +523,7 @@ impl Lower {
             let id = match attrs.get("id") {
                 Some(a) => attr_u64(a)?,
                 None if streams[stream_index].events.is_empty() => 0,
-                None => {
-                    return err(
-                        end_line,
-                        MetadataErrorKind::MissingAttribute {
-                            block: "event",
-                            name: "id",
-                        },
-                    )
-                }
+                None => return missing(end_line, "event", "id"),
             };
             if !lw.event_ids.insert((stream_index, id)) {
                 return err(
@@ -925,15 +868,7 @@ impl Lower {
                 }
                 s as u32
             }
-            None => {
-                return err(
-                    line,
-                    MetadataErrorKind::MissingAttribute {
-                        block: "integer",
-                        name: "size",
-                    },
-                )
-            }
+            None => return missing(line, "integer", "size"),
         };
         let align_bits = match attrs.get("align") {
             Some(a) => attr_align(a)?,
@@ -994,13 +929,7 @@ impl Lower {
         let exp = attrs.get("exp_dig");
         let mant = attrs.get("mant_dig");
         let (Some(exp), Some(mant)) = (exp, mant) else {
-            return err(
-                line,
-                MetadataErrorKind::MissingAttribute {
-                    block: "floating_point",
-                    name: "exp_dig/mant_dig",
-                },
-            );
+            return missing(line, "floating_point", "exp_dig/mant_dig");
         };
         let (exp_dig, mant_dig) = (attr_u64(exp)?, attr_u64(mant)?);
         if !matches!((exp_dig, mant_dig), (8, 24) | (11, 53)) {
