@@ -822,45 +822,6 @@ fn event_index(sc: &StreamClass, id: u64) -> Option<usize> {
     }
 }
 
-/// How many values the field of class `fc` occupies at the start of `values`.
-pub fn value_count(fc: &FieldClass, values: &[Val]) -> Option<usize> {
-    match fc {
-        FieldClass::Integer(_)
-        | FieldClass::Float(_)
-        | FieldClass::Enum(_)
-        | FieldClass::String(_) => Some(1),
-        FieldClass::Array(a) => list_count(&a.element, values),
-        FieldClass::Sequence(s) => list_count(&s.element, values),
-        FieldClass::Struct(s) => {
-            let mut i = 1;
-            for m in &s.members {
-                i += value_count(&m.class, values.get(i..)?)?;
-            }
-            Some(i)
-        }
-        FieldClass::Variant(v) => match values.first()? {
-            Val::Variant(k) => {
-                Some(1 + value_count(&v.options.get(*k as usize)?.class, values.get(1..)?)?)
-            }
-            _ => None,
-        },
-    }
-}
-
-fn list_count(element: &FieldClass, values: &[Val]) -> Option<usize> {
-    match values.first()? {
-        Val::Str { .. } => Some(1),
-        Val::List(n) => {
-            let mut i = 1;
-            for _ in 0..*n {
-                i += value_count(element, values.get(i..)?)?;
-            }
-            Some(i)
-        }
-        _ => None,
-    }
-}
-
 /// Smallest number of bits a field of this class can take (for bounding lengths).
 fn min_bits(fc: &FieldClass) -> u64 {
     match fc {
