@@ -297,10 +297,25 @@ fn visit_named_ints(fc: &mut FieldClass, names: &[&str], f: &mut dyn FnMut(&mut 
 }
 
 fn has_unmapped(fc: &FieldClass, names: &[&str]) -> bool {
-    let mut fc = fc.clone();
-    let mut hit = false;
-    visit_named_ints(&mut fc, names, &mut |i| hit |= i.mapped_clock.is_none());
-    hit
+    // The same walk as `visit_named_ints`, read-only.
+    let members: Vec<(&str, &FieldClass)> = match fc {
+        FieldClass::Struct(s) => s
+            .members
+            .iter()
+            .map(|m| (m.name.as_str(), &m.class))
+            .collect(),
+        FieldClass::Variant(v) => v
+            .options
+            .iter()
+            .map(|o| (o.name.as_str(), &o.class))
+            .collect(),
+        _ => return false,
+    };
+    members.into_iter().any(|(name, class)| match class {
+        FieldClass::Integer(i) if names.contains(&name) => i.mapped_clock.is_none(),
+        FieldClass::Enum(e) if names.contains(&name) => e.container.mapped_clock.is_none(),
+        other => has_unmapped(other, names),
+    })
 }
 
 fn map_unmapped(fc: &mut FieldClass, names: &[&str], clock: &str) {
