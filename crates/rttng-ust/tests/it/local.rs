@@ -39,12 +39,41 @@ fn seqs(text: &str, event: &str) -> Vec<u64> {
         .collect()
 }
 
-fn rttng_bin() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    ["target/debug/rttng", "target/release/rttng"]
-        .iter()
-        .map(|p| root.join(p))
-        .find(|p| p.is_file())
+/// Builds the `rttng` viewer and the example app once per test run (a fresh checkout
+/// has neither: `cargo test` builds only the binaries of the package under test), and
+/// returns the directory holding them: the profile directory of this test executable.
+fn built_bins() -> PathBuf {
+    static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+            // target/<profile>/deps/it-HASH → target/<profile>
+            let dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .ok_or("test executable has no profile directory")?
+                .to_path_buf();
+            let mut cmd = Command::new(env!("CARGO"));
+            cmd.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+                .args(["build", "-p", "rttng", "-p", "rttng-example", "--bins"]);
+            if !cfg!(debug_assertions) {
+                cmd.arg("--release");
+            }
+            let out = cmd.output().map_err(|e| format!("cargo build: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "cargo build -p rttng -p rttng-example failed:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            Ok(dir)
+        })
+        .clone()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn rttng_bin() -> PathBuf {
+    built_bins().join("rttng")
 }
 
 fn emit_all_kinds(n: u64) {
@@ -89,7 +118,7 @@ fn babeltrace2_and_rttng_view_agree() {
         first.contains("{ seq = 0, a = 0, b = -2, c = 3, d = -4, f = 1, h = 1.5, i = 2.25, s = \"text\", arr = [ [0] = 0, [1] = -1, [2] = 7 ], _sq_length = 3, sq = [ [0] = 4, [1] = 5, [2] = 0 ] }"),
         "{first}"
     );
-    let rttng = rttng_bin().expect("build the viewer first: cargo build -p rttng");
+    let rttng = rttng_bin();
     // Compared in clock cycles: with a non-1 GHz clock, `rttng view` currently rounds
     // cycles→ns differently from babeltrace2 by up to 1 ns (viewer bug, reported).
     let bt = Command::new("babeltrace2")
@@ -202,10 +231,7 @@ fn eight_threads_small_buffers_count_discards_exactly() {
 }
 
 fn example_bin() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let p = root.join("target/debug/rttng-example");
-    assert!(p.is_file(), "build it first: cargo build -p rttng-example");
-    p
+    built_bins().join("rttng-example")
 }
 
 fn tick_class() -> rttng_ctf::ir::FieldClass {
