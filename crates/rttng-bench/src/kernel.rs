@@ -2,7 +2,9 @@
 //! itself) run with no tracing, under an rttng kernel session (all system calls plus the
 //! `sched_*` tracepoints, system-wide, default buffers), under `trace-cmd record -d -k -B
 //! INSTANCE` with the same events, and under `strace -f`, all in the same run. It reports the
-//! slowdown ratios and the events each tracer lost.
+//! slowdown ratios and the events each tracer lost. The rttng session runs twice per round: as
+//! a session records by default (path strings of file system calls through eBPF), and with only
+//! the pointers recorded, which is what trace-cmd records.
 //!
 //! The workload is this binary (`rttng-bench kernel --workload-only N`), so every run measures
 //! the very same loop. strace runs a tenth of the calls (it takes minutes otherwise); its
@@ -81,12 +83,15 @@ struct RttngRun {
     lost: u64,
 }
 
-fn run_rttng(calls: u64, tmp: &Path) -> Result<RttngRun> {
+/// `path_strings`: record the path strings of file system calls with eBPF (the default of a
+/// session), or only the pointers, as trace-cmd does.
+fn run_rttng(calls: u64, tmp: &Path, path_strings: bool) -> Result<RttngRun> {
     let out = tmp.join("rttng-session");
     let _ = std::fs::remove_dir_all(&out);
     let mut s = KernelSession::create("bench", &out, ChannelConfig::default())?;
     s.enable_syscalls("channel0", &Syscalls::All)?;
     s.enable_tracepoints("channel0", "sched:sched_*")?;
+    s.set_record_paths(path_strings);
     s.start()?;
     let ours = run_workload(&[], calls);
     let stop_start = std::time::Instant::now();
@@ -140,19 +145,29 @@ pub fn run(calls: u64, tmp: &Path) -> Result<()> {
     println!("workload: {calls} getppid calls (self-timed loop), {ROUNDS} interleaved rounds");
 
     let (mut base, mut ours, mut tc, mut stop) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut bare, mut bare_stop) = (Vec::new(), Vec::new());
     let (mut ours_events, mut ours_lost, mut tc_lost) = (0u64, 0u64, 0u64);
+    let (mut bare_events, mut bare_lost) = (0u64, 0u64);
     for round in 0..ROUNDS {
         base.push(run_workload(&[], calls)?.0);
-        let r = run_rttng(calls, tmp)?;
+        let r = run_rttng(calls, tmp, true)?;
+        let b = run_rttng(calls, tmp, false)?;
         let (t, l) = run_trace_cmd(calls, tmp)?;
         println!(
-            "round {round}: none {:.3} s, rttng {:.3} s ({} events, {} lost, stop {:.2} s), trace-cmd {t:.3} s ({l} lost)",
-            base[round], r.workload_s, r.events, r.lost, r.stop_s
+            "round {round}: none {:.3} s, rttng {:.3} s ({} events, {} lost, stop {:.2} s), \
+             rttng without path strings {:.3} s ({} events, {} lost, stop {:.2} s), \
+             trace-cmd {t:.3} s ({l} lost)",
+            base[round], r.workload_s, r.events, r.lost, r.stop_s, b.workload_s, b.events,
+            b.lost, b.stop_s
         );
         ours.push(r.workload_s);
         stop.push(r.stop_s);
         ours_events = ours_events.max(r.events);
         ours_lost += r.lost;
+        bare.push(b.workload_s);
+        bare_stop.push(b.stop_s);
+        bare_events = bare_events.max(b.events);
+        bare_lost += b.lost;
         tc.push(t);
         tc_lost += l;
     }
@@ -162,6 +177,8 @@ pub fn run(calls: u64, tmp: &Path) -> Result<()> {
         median(&mut tc),
         median(&mut stop),
     );
+    let (bare_s, bare_stop_s) = (median(&mut bare), median(&mut bare_stop));
+    let bare_x = bare_s / base_s;
 
     let strace_calls = (calls / 10).max(1);
     let (strace_s, _) = run_workload(&["strace", "-f", "-o", "/dev/null"], strace_calls)?;
@@ -178,17 +195,23 @@ pub fn run(calls: u64, tmp: &Path) -> Result<()> {
         "| rttng kernel session (all syscalls + sched_*) | {ours_s:.3} | {ours_x:.2}x | {ours_events} | {ours_lost} |"
     );
     println!(
+        "| rttng, path strings off (pointers only, as trace-cmd) | {bare_s:.3} | {bare_x:.2}x | {bare_events} | {bare_lost} |"
+    );
+    println!(
         "| trace-cmd record -d -k -B (syscalls + sched) | {tc_s:.3} | {tc_x:.2}x | - | {tc_lost} |"
     );
     println!(
         "| strace -f -o /dev/null ({strace_calls} calls; per-call ratio) | {strace_s:.3} | {strace_x:.0}x | - | - |"
     );
     println!();
-    println!("rttng stop (drain rest + CTF conversion), median: {stop_s:.2} s");
     println!(
-        "rttng slowdown / trace-cmd slowdown: {:.2}; strace slowdown / rttng slowdown: {:.0}x; \
+        "rttng stop (drain rest + CTF conversion), median: {stop_s:.2} s ({bare_stop_s:.2} s without path strings)"
+    );
+    println!(
+        "rttng slowdown / trace-cmd slowdown: {:.2} ({:.2} without path strings); strace slowdown / rttng slowdown: {:.0}x; \
          strace overhead / rttng overhead: {:.0}x",
         ours_x / tc_x,
+        bare_x / tc_x,
         strace_x / ours_x,
         (strace_x - 1.0) / (ours_x - 1.0)
     );
