@@ -8,8 +8,8 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use rttng_ctf::decode::StreamDecoder;
-use rttng_ctf::event::{ClockSnapshot, EventView};
+use rttng_ctf::decode::{EventRanges, StreamDecoder};
+use rttng_ctf::event::{ClockSnapshot, EventView, Val};
 
 use crate::discover::{Stream, Trace};
 use crate::{ReadError, TraceSet};
@@ -62,11 +62,20 @@ pub(crate) struct Cursor<'a> {
     packet_ordinal: usize,
     in_packet: bool,
     prev: PrevPacket,
+    /// Position among the merge's cursors.
+    pub(crate) index: usize,
+    /// Counts the packets entered: tells a consumer when the packet context changed.
+    pub(crate) packet_serial: u64,
+    /// With an [`Arena`]: where the next event's values are in its buffer.
+    pub(crate) ranges: EventRanges,
 }
 
 impl<'a> Cursor<'a> {
-    fn new(trace: &'a Trace, stream: &'a Stream) -> Self {
+    fn new(trace: &'a Trace, stream: &'a Stream, index: usize) -> Self {
         Cursor {
+            index,
+            packet_serial: 0,
+            ranges: EventRanges::default(),
             trace,
             stream,
             decoder: StreamDecoder::new(&trace.metadata),
@@ -102,25 +111,25 @@ impl<'a> Cursor<'a> {
         })
     }
 
-    /// Advances to the next event. Loss reports found on the way go to `lost`. Returns false at
+    /// Advances to the next event, decoding its values into `values` when given (see
+    /// [`StreamDecoder::next_event_into`]; their place is then in `self.ranges`), else into
+    /// the decoder's own buffers. Loss reports found on the way go to `lost`. Returns false at
     /// the end of the stream.
-    fn advance(&mut self, lost: &mut Vec<Discarded<'a>>) -> Result<bool, ReadError> {
-        self.advance_with::<false>(lost)
-    }
-
-    /// `SKIP`: walk events without producing their values (see `StreamDecoder::skip_event`).
-    fn advance_with<const SKIP: bool>(
+    fn advance(
         &mut self,
         lost: &mut Vec<Discarded<'a>>,
+        mut values: Option<&mut Vec<Val>>,
     ) -> Result<bool, ReadError> {
         loop {
             if self.in_packet {
                 let data = &self.data()[self.packet_offset..];
-                let next = if SKIP {
-                    self.decoder.skip_event(data)
-                } else {
-                    self.decoder.next_event(data)
+                let next = match values.as_deref_mut() {
+                    Some(v) => self.decoder.next_event_into(data, v),
+                    None => self.decoder.next_event(data),
                 };
+                if let (Ok(true), Some(_)) = (&next, &values) {
+                    self.ranges = self.decoder.event_ranges();
+                }
                 match next {
                     Ok(true) => return Ok(true),
                     Ok(false) => {
@@ -161,6 +170,7 @@ impl<'a> Cursor<'a> {
                 _ => self.packet_offset + (info.packet_bits / 8) as usize,
             };
             self.packet_ordinal += 1;
+            self.packet_serial += 1;
             self.in_packet = true;
             self.report_losses(&info, lost);
             self.prev = PrevPacket {
@@ -284,46 +294,114 @@ pub(crate) enum Step<'c, 'a> {
     Lost(Discarded<'a>),
 }
 
+/// One buffer that the cursors decode all events' values into, for a consumer that keeps
+/// many events (see `crate::pipeline`): no copy of each event's values out of the decoder.
+pub(crate) trait Arena {
+    fn values(&mut self) -> &mut Vec<Val>;
+    /// Whether to hand the buffer off now (between two events).
+    fn full(&self) -> bool;
+    /// Hands the buffer off and starts a fresh one; `carry` moves the values of the events
+    /// still waiting in cursors from the old buffer to the new. Returns false to stop.
+    fn rotate(&mut self, carry: &mut dyn FnMut(&[Val], &mut Vec<Val>)) -> bool;
+}
+
 /// The merge loop: hands each event (as the cursor holding it) and each loss report to `sink`,
 /// in order, until it returns `false` or the streams end.
 pub(crate) fn merge<'a>(
     set: &'a TraceSet,
     sink: &mut dyn FnMut(Step<'_, 'a>) -> bool,
 ) -> Result<(), ReadError> {
+    merge_with(set, None::<&mut NoArena>, &mut |step, _| sink(step))
+}
+
+/// The [`Arena`] type of a merge without one: each decoder keeps its event's values (read
+/// through [`Cursor::view`]). Never instantiated.
+enum NoArena {}
+impl Arena for NoArena {
+    fn values(&mut self) -> &mut Vec<Val> {
+        match *self {}
+    }
+    fn full(&self) -> bool {
+        match *self {}
+    }
+    fn rotate(&mut self, _: &mut dyn FnMut(&[Val], &mut Vec<Val>)) -> bool {
+        match *self {}
+    }
+}
+
+/// [`merge`], decoding values into `arena` when given; `sink` gets the arena too.
+pub(crate) fn merge_with<'a, A: Arena>(
+    set: &'a TraceSet,
+    mut arena: Option<&mut A>,
+    sink: &mut dyn FnMut(Step<'_, 'a>, Option<&mut A>) -> bool,
+) -> Result<(), ReadError> {
     let mut cursors: Vec<Cursor<'a>> = set
         .traces
         .iter()
-        .flat_map(|t| t.streams.iter().map(move |s| Cursor::new(t, s)))
+        .flat_map(|t| t.streams.iter().map(move |s| (t, s)))
+        .enumerate()
+        .map(|(i, (t, s))| Cursor::new(t, s, i))
         .collect();
     let mut queue = Queue::new(cursors.len());
+    // Cursors holding a next event (whose values, with an arena, are in it).
+    let mut waiting = vec![false; cursors.len()];
     let mut lost = Vec::new();
     for (i, c) in cursors.iter_mut().enumerate() {
-        let more = c.advance(&mut lost)?;
+        let more = c.advance(&mut lost, arena.as_deref_mut().map(A::values))?;
         for d in lost.drain(..) {
-            if !sink(Step::Lost(d)) {
+            if !sink(Step::Lost(d), arena.as_deref_mut()) {
                 return Ok(());
             }
         }
         if more {
             queue.push((c.key(), i));
         }
+        waiting[i] = more;
     }
     while let Some(i) = queue.pop() {
         let c = &mut cursors[i];
-        if !sink(Step::Event(c)) {
+        if !sink(Step::Event(c), arena.as_deref_mut()) {
             return Ok(());
         }
-        let more = c.advance(&mut lost)?;
+        let more = c.advance(&mut lost, arena.as_deref_mut().map(A::values))?;
+        waiting[i] = more;
         for d in lost.drain(..) {
-            if !sink(Step::Lost(d)) {
+            if !sink(Step::Lost(d), arena.as_deref_mut()) {
                 return Ok(());
             }
         }
         if more {
             queue.push((c.key(), i));
         }
+        if let Some(a) = arena.as_deref_mut() {
+            if a.full() {
+                let go_on = a.rotate(&mut |old, new| {
+                    for (c, _) in cursors.iter_mut().zip(&waiting).filter(|(_, w)| **w) {
+                        carry(&mut c.ranges, old, new);
+                    }
+                });
+                if !go_on {
+                    return Ok(());
+                }
+            }
+        }
     }
     Ok(())
+}
+
+/// Moves one event's values (its scopes are contiguous, in order) from `old` to the end of
+/// `new`, and its ranges with them.
+fn carry(r: &mut EventRanges, old: &[Val], new: &mut Vec<Val>) {
+    let (start, end) = (r.event_header.0, r.payload.1);
+    let at = new.len() as u32;
+    new.extend_from_slice(old.get(start as usize..end as usize).unwrap_or(&[]));
+    let shift = |(s, e): (u32, u32)| (s - start + at, e - start + at);
+    *r = EventRanges {
+        event_header: shift(r.event_header),
+        stream_event_context: shift(r.stream_event_context),
+        event_context: shift(r.event_context),
+        payload: shift(r.payload),
+    };
 }
 
 /// Decodes every event of every stream, streams in parallel, and counts them per name.

@@ -1,7 +1,8 @@
 //! The merge on one thread, the consumer of its messages on another.
 //!
-//! A producer thread decodes and merges, copying each event's values into batches (events
-//! refer to packet bytes in the mapped files, which outlive both threads); the calling thread
+//! A producer thread decodes and merges, its cursors decoding each event's values straight
+//! into the batch being filled (events refer to packet bytes in the mapped files, which
+//! outlive both threads); the calling thread
 //! turns each batch entry back into an [`EventView`] and hands it to the sink. Decoding and,
 //! say, text formatting then overlap on two cores. Messages arrive in exactly the order
 //! [`crate::TraceSet::for_each_message`] gives.
@@ -12,7 +13,7 @@ use rttng_ctf::event::{ClockSnapshot, EventView, Scope, Val};
 use rttng_ctf::ir::{EventClass, FieldClass, StreamClass};
 
 use crate::discover::Trace;
-use crate::merge::{merge, Discarded, Message, Step};
+use crate::merge::{merge_with, Arena, Cursor, Discarded, Message, Step};
 use crate::{ReadError, TraceSet};
 
 /// Events per batch: large enough to amortise the hand-over, small enough to stay in cache.
@@ -98,38 +99,96 @@ impl<'a> Batch<'a> {
         true
     }
 
-    fn push_event(
-        &mut self,
-        trace: &'a Trace,
-        view: &EventView<'_>,
-        bytes: &'a [u8],
-        stream_class: &'a StreamClass,
-        event_class: &'a EventClass,
-        clock: Option<ClockSnapshot<'a>>,
-    ) {
-        let mut scope = |s: Option<Scope<'_>>, class: Option<&'a FieldClass>| -> ScopeRef<'a> {
-            let (s, class) = (s?, class?);
-            let start = self.values.len() as u32;
-            self.values.extend_from_slice(s.values);
-            Some((class, start, self.values.len() as u32))
+}
+
+/// The producer's side of the batches: the [`Arena`] the cursors decode into.
+struct Filler<'a, 'f> {
+    batch: Batch<'a>,
+    fresh: &'f mut dyn FnMut() -> Batch<'a>,
+    send: &'f mut dyn FnMut(Batch<'a>) -> bool,
+    /// The clock of the last event handed out that had one.
+    last_clock: Option<ClockSnapshot<'a>>,
+    /// Per cursor: the packet (serial) whose context values are in this batch, and where.
+    packet_context: Vec<(u64, u32, u32)>,
+    stopped: bool,
+}
+
+/// No packet's context in this batch yet (packet serials start at 1).
+const NO_PACKET: u64 = 0;
+
+impl Arena for Filler<'_, '_> {
+    fn values(&mut self) -> &mut Vec<Val> {
+        &mut self.batch.values
+    }
+
+    fn full(&self) -> bool {
+        self.batch.items.len() >= BATCH_EVENTS
+    }
+
+    fn rotate(&mut self, carry: &mut dyn FnMut(&[Val], &mut Vec<Val>)) -> bool {
+        let mut next = (self.fresh)();
+        next.previous_clock = self.last_clock;
+        carry(&self.batch.values, &mut next.values);
+        self.packet_context.fill((NO_PACKET, 0, 0));
+        let full = std::mem::replace(&mut self.batch, next);
+        if !(self.send)(full) {
+            self.stopped = true;
+            return false;
+        }
+        true
+    }
+}
+
+impl<'a> Filler<'a, '_> {
+    /// Adds the event the cursor holds (its values are already in the batch).
+    fn push_event(&mut self, c: &Cursor<'a>) {
+        let d = &c.decoder;
+        let (Some(sc), Some(ec)) = (d.stream_class(), d.event_class()) else {
+            return;
         };
-        let ec = event_class;
-        let sc = stream_class;
-        let scopes = [
-            scope(view.packet_context, sc.packet_context.as_ref()),
-            scope(view.event_header, sc.event_header.as_ref()),
-            scope(view.stream_event_context, sc.event_context.as_ref()),
-            scope(view.event_context, ec.context.as_ref()),
-            scope(view.payload, ec.fields.as_ref()),
-        ];
-        self.items.push(Item::Event {
-            trace,
-            stream_class,
-            event_class,
-            bytes,
-            clock,
-            scopes,
+        let clock = d.stream_clock().map(|clock| {
+            let cycles = d.clock_value();
+            ClockSnapshot {
+                clock,
+                cycles,
+                ns_from_origin: d
+                    .ns_from_origin(cycles)
+                    .unwrap_or_else(|| rttng_ctf::decode::ns_from_origin(clock, cycles)),
+            }
         });
+        // The packet context's values, once per packet per batch.
+        if self.packet_context.len() <= c.index {
+            self.packet_context.resize(c.index + 1, (NO_PACKET, 0, 0));
+        }
+        let (serial, mut pc_start, mut pc_end) = self.packet_context[c.index];
+        if serial != c.packet_serial {
+            pc_start = self.batch.values.len() as u32;
+            self.batch.values.extend_from_slice(d.packet_context_values());
+            pc_end = self.batch.values.len() as u32;
+            self.packet_context[c.index] = (c.packet_serial, pc_start, pc_end);
+        }
+        let r = c.ranges;
+        let with = |class: &'a Option<FieldClass>, (start, end): (u32, u32)| -> ScopeRef<'a> {
+            class.as_ref().map(|class| (class, start, end))
+        };
+        self.batch.items.push(Item::Event {
+            trace: c.trace,
+            stream_class: sc,
+            event_class: ec,
+            // The packet bytes with the files' lifetime, not the cursor's.
+            bytes: &c.data()[c.packet_offset..],
+            clock,
+            scopes: [
+                with(&sc.packet_context, (pc_start, pc_end)),
+                with(&sc.event_header, r.event_header),
+                with(&sc.event_context, r.stream_event_context),
+                with(&ec.context, r.event_context),
+                with(&ec.fields, r.payload),
+            ],
+        });
+        if clock.is_some() {
+            self.last_clock = clock;
+        }
     }
 }
 
@@ -140,51 +199,30 @@ fn produce<'a>(
     fresh: &mut dyn FnMut() -> Batch<'a>,
     send: &mut dyn FnMut(Batch<'a>) -> bool,
 ) {
-    let mut batch = fresh();
-    let mut last_clock: Option<ClockSnapshot<'a>> = None;
-    let mut stopped = false;
-    let result = merge(set, &mut |step| {
+    let batch = fresh();
+    let mut filler = Filler {
+        batch,
+        fresh,
+        send,
+        last_clock: None,
+        packet_context: Vec::new(),
+        stopped: false,
+    };
+    let result = merge_with(set, Some(&mut filler), &mut |step, filler| {
+        let Some(filler) = filler else { return false };
         match step {
-            Step::Event(c) => {
-                let view = c.view();
-                // The packet bytes with the files' lifetime, not the cursor's.
-                let bytes = &c.data()[c.packet_offset..];
-                // The same snapshot, with the clock borrowed from the metadata.
-                let clock = match (c.decoder.stream_clock(), view.clock) {
-                    (Some(clock), Some(v)) => Some(ClockSnapshot {
-                        clock,
-                        cycles: v.cycles,
-                        ns_from_origin: v.ns_from_origin,
-                    }),
-                    _ => None,
-                };
-                let sc = c.decoder.stream_class().expect("an event was decoded");
-                let ec = c.decoder.event_class().expect("an event was decoded");
-                batch.push_event(c.trace, &view, bytes, sc, ec, clock);
-                if clock.is_some() {
-                    last_clock = clock;
-                }
-            }
-            Step::Lost(d) => batch.items.push(Item::Lost(d)),
-        }
-        if batch.items.len() < BATCH_EVENTS {
-            return true;
-        }
-        let mut next = fresh();
-        next.previous_clock = last_clock;
-        if !send(std::mem::replace(&mut batch, next)) {
-            stopped = true;
-            return false;
+            Step::Event(c) => filler.push_event(c),
+            Step::Lost(d) => filler.batch.items.push(Item::Lost(d)),
         }
         true
     });
-    if stopped {
+    if filler.stopped {
         return;
     }
     if let Err(e) = result {
-        batch.error = Some(e);
+        filler.batch.error = Some(e);
     }
-    send(batch);
+    (filler.send)(filler.batch);
 }
 
 /// One batch of messages, as a parallel consumer sees it.

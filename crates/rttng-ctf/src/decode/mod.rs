@@ -196,6 +196,9 @@ struct State {
     events_discarded: Option<u64>,
     packet_seq_num: Option<u64>,
     event_id: Option<u64>,
+    /// Length of the value buffer before the scope being decoded (scopes decoded into an
+    /// outside buffer start past earlier events' values): the per-scope limit counts from here.
+    values_base: usize,
 }
 
 impl State {
@@ -455,6 +458,18 @@ pub struct StreamDecoder<'m> {
     stream_event_context: Vec<Val>,
     event_context: Vec<Val>,
     payload: Vec<Val>,
+    ranges: EventRanges,
+}
+
+/// The value ranges (`start..end` indices) of one event's scopes in an outside buffer (see
+/// [`StreamDecoder::next_event_into`]). A scope the stream or event class lacks has an empty
+/// range.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventRanges {
+    pub event_header: (u32, u32),
+    pub stream_event_context: (u32, u32),
+    pub event_context: (u32, u32),
+    pub payload: (u32, u32),
 }
 
 impl<'m> StreamDecoder<'m> {
@@ -501,6 +516,7 @@ impl<'m> StreamDecoder<'m> {
             stream_event_context: Vec::new(),
             event_context: Vec::new(),
             payload: Vec::new(),
+            ranges: EventRanges::default(),
         }
     }
 
@@ -561,6 +577,7 @@ impl<'m> StreamDecoder<'m> {
         self.stream_clock = self.default_clocks[sc_index];
         self.stream_clock_converter = self.stream_clock.map(ClockConverter::new);
         self.packet_context.clear();
+        st.values_base = 0;
         if let Some(pc) = &self.plans[sc_index].packet_context {
             plan::decode(&pc.decode, &mut r, st, &mut self.packet_context, 0)?;
         }
@@ -609,17 +626,36 @@ impl<'m> StreamDecoder<'m> {
         &self.packet
     }
 
+    /// The values of the current packet's context (empty without one).
+    pub fn packet_context_values(&self) -> &[Val] {
+        &self.packet_context
+    }
+
     /// Decodes the next event record of the current packet; `data` is the same slice given to
     /// [`Self::begin_packet`]. Returns `false` at the end of the packet content.
     pub fn next_event(&mut self, data: &[u8]) -> Result<bool> {
-        self.event::<false>(data)
+        self.event::<false>(data, None)
+    }
+
+    /// Like [`Self::next_event`], but appends the event's values to `values` instead of the
+    /// decoder's own buffers (see [`Self::event_ranges`]): a consumer that keeps many events'
+    /// values in one buffer decodes straight into it. [`Self::event_view`] does not show
+    /// such an event.
+    pub fn next_event_into(&mut self, data: &[u8], values: &mut Vec<Val>) -> Result<bool> {
+        self.event::<false>(data, Some(values))
+    }
+
+    /// Where the scopes of the event last decoded by [`Self::next_event_into`] are in the
+    /// buffer it was given.
+    pub fn event_ranges(&self) -> EventRanges {
+        self.ranges
     }
 
     /// Like [`Self::next_event`], but only walks the record's structure (checking every bound,
     /// applying clock updates, ids, lengths and tags) without producing its values: for
     /// consumers that need the event class and time but not the fields.
     pub fn skip_event(&mut self, data: &[u8]) -> Result<bool> {
-        self.event::<true>(data)
+        self.event::<true>(data, None)
     }
 
     /// Walks every remaining event record of the current packet with the skip programs (every
@@ -685,7 +721,11 @@ impl<'m> StreamDecoder<'m> {
         self.stream_index
     }
 
-    fn event<const SKIP: bool>(&mut self, data: &[u8]) -> Result<bool> {
+    fn event<const SKIP: bool>(
+        &mut self,
+        data: &[u8],
+        mut outside: Option<&mut Vec<Val>>,
+    ) -> Result<bool> {
         loop {
             if self.pos_bits >= self.packet.content_bits {
                 if let Some(e) = self.packet.timestamp_end {
@@ -706,24 +746,34 @@ impl<'m> StreamDecoder<'m> {
             self.event_begin_bits = r.pos;
             let st = &mut self.st;
             st.event_id = None;
-            let scope = |p: &Option<ScopePlan>,
-                         r: &mut Bits<'_>,
-                         st: &mut State,
-                         out: &mut Vec<Val>|
+            // Without an outside buffer, each scope goes to its own vector of the decoder;
+            // with one, the scopes are appended to it and their ranges noted.
+            let mut ranges = [(0u32, 0u32); 4];
+            let event_start = outside.as_ref().map_or(0, |v| v.len());
+            let mut scope = |which: usize,
+                             p: &Option<ScopePlan>,
+                             r: &mut Bits<'_>,
+                             st: &mut State,
+                             own: &mut Vec<Val>|
              -> Result<()> {
-                match p {
-                    Some(p) if SKIP => plan::skip(&p.skip, r, st, 0),
-                    Some(p) => {
-                        out.clear();
-                        plan::decode(&p.decode, r, st, out, 0)
-                    }
+                let out = match outside.as_deref_mut() {
+                    Some(v) => v,
                     None => {
-                        out.clear();
-                        Ok(())
+                        own.clear();
+                        own
                     }
-                }
+                };
+                let start = out.len();
+                st.values_base = start;
+                let done = match p {
+                    Some(p) if SKIP => plan::skip(&p.skip, r, st, 0),
+                    Some(p) => plan::decode(&p.decode, r, st, out, 0),
+                    None => Ok(()),
+                };
+                ranges[which] = (start as u32, out.len() as u32);
+                done
             };
-            scope(&plan.event_header, &mut r, st, &mut self.event_header)?;
+            scope(0, &plan.event_header, &mut r, st, &mut self.event_header)?;
             let offset = self.packet.file_offset + self.event_begin_bits / 8;
             let index = match st.event_id {
                 Some(id) => event_index(sc, id).ok_or(DecodeError::UnknownEventClass {
@@ -738,19 +788,29 @@ impl<'m> StreamDecoder<'m> {
             self.event_class = Some(&sc.events[index]);
             let (context, payload) = &plan.events[index];
             scope(
+                1,
                 &plan.event_context,
                 &mut r,
                 st,
                 &mut self.stream_event_context,
             )?;
-            scope(context, &mut r, st, &mut self.event_context)?;
-            scope(payload, &mut r, st, &mut self.payload)?;
+            scope(2, context, &mut r, st, &mut self.event_context)?;
+            scope(3, payload, &mut r, st, &mut self.payload)?;
             if r.pos == self.event_begin_bits {
                 // An event record of zero bits would repeat forever: treat the rest as padding.
+                if let Some(v) = outside.as_deref_mut() {
+                    v.truncate(event_start);
+                }
                 self.pos_bits = self.packet.content_bits;
                 continue;
             }
             self.pos_bits = r.pos;
+            self.ranges = EventRanges {
+                event_header: ranges[0],
+                stream_event_context: ranges[1],
+                event_context: ranges[2],
+                payload: ranges[3],
+            };
             return Ok(true);
         }
     }

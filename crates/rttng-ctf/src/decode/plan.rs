@@ -335,7 +335,7 @@ pub(super) fn decode(
                 out.push(Val::List(n as u32));
                 for _ in 0..n {
                     decode(element, r, st, out, depth + 1)?;
-                    if out.len() > MAX_VALUES_PER_SCOPE {
+                    if out.len().saturating_sub(st.values_base) > MAX_VALUES_PER_SCOPE {
                         return Err(DecodeError::TooManyValues { offset: r.offset() });
                     }
                 }
@@ -369,7 +369,7 @@ pub(super) fn decode(
             }
         }
     }
-    if out.len() > MAX_VALUES_PER_SCOPE {
+    if out.len().saturating_sub(st.values_base) > MAX_VALUES_PER_SCOPE {
         return Err(DecodeError::TooManyValues { offset: r.offset() });
     }
     Ok(())

@@ -82,3 +82,103 @@ fn pipelined_merge_stops_when_the_sink_says_so() {
     .unwrap();
     assert_eq!(seen, 10);
 }
+
+/// Writes a trace of `streams` streams with `per_stream` events each into `dir`: small
+/// packets (each with its own `cpu_id`, so a packet context shown with the wrong event is
+/// seen), irregular interleaving of the streams' timestamps, and a string field.
+fn write_many_packets(dir: &Path, streams: u64, per_stream: u64) {
+    use rttng_ctf::encode::BitWriter;
+    use rttng_ctf::ir::{ByteOrder, Encoding, FieldClass, StringClass};
+    use rttng_ctf::writer::{self, EventHeaderKind, HeaderForm, LttngLayout, PacketOpen};
+
+    const PACKET_BYTES: u64 = 4096;
+    let le = ByteOrder::Little;
+    let layout = LttngLayout::x86_64();
+    let fields = writer::struct_class(
+        vec![
+            ("_n", FieldClass::Integer(writer::uint_class(64, 8, le))),
+            (
+                "_s",
+                FieldClass::String(StringClass {
+                    encoding: Encoding::Utf8,
+                }),
+            ),
+        ],
+        1,
+    );
+    let uuid = *b"rttng-reader-it!";
+    let mut md = layout.metadata(
+        uuid,
+        writer::monotonic_clock(None, 1_700_000_000_000_000_000),
+        writer::ust_uid_env("host", "it", "20231114T221320+0000", 0),
+    );
+    let mut sc = layout.stream_class(0, EventHeaderKind::Large, None);
+    sc.events
+        .push(writer::event_class(0, 0, "it:event", Some(13), fields));
+    md.streams.push(sc);
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("metadata"), rttng_ctf::emit::emit_metadata(&md)).unwrap();
+    for stream in 0..streams {
+        let mut w = writer::StreamWriter::new(&md, 0, stream).unwrap();
+        let mut file = Vec::new();
+        let (mut seq, mut ts) = (0u64, 1_000 + stream * 7);
+        for k in 0..per_stream {
+            if !w.is_packet_open() {
+                let open = PacketOpen {
+                    timestamp_begin: ts,
+                    packet_seq_num: seq,
+                    cpu_id: stream * 1000 + seq,
+                    ..PacketOpen::default()
+                };
+                w.open_packet(&open).unwrap();
+                seq += 1;
+            }
+            let text = "x".repeat((k % 7) as usize);
+            w.append_event_raw(0, ts, HeaderForm::Auto, |b: &mut BitWriter| {
+                b.write_uint(stream << 32 | k, 64, le);
+                b.write_string(text.as_bytes());
+            })
+            .unwrap();
+            // Streams advance at different, varying paces.
+            ts += 1 + (k * (stream + 3)) % 97;
+            if w.packet_content_bits() / 8 + 64 > PACKET_BYTES {
+                w.close_packet(ts, writer::PacketSize::Bytes(PACKET_BYTES))
+                    .unwrap();
+                file.extend_from_slice(&w.take_data());
+            }
+        }
+        if w.is_packet_open() {
+            w.close_packet(ts, writer::PacketSize::Bytes(PACKET_BYTES))
+                .unwrap();
+        }
+        file.extend_from_slice(&w.take_data());
+        std::fs::write(dir.join(format!("channel0_{stream}")), file).unwrap();
+    }
+}
+
+#[test]
+fn pipelined_and_direct_merges_agree_across_many_batches_and_packets() {
+    let dir = std::env::temp_dir().join(format!("rttng-reader-it-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    // 3 × 15000 events: several of the pipeline's batches, hundreds of packets.
+    write_many_packets(&dir, 3, 15_000);
+    let set = TraceSet::open(std::slice::from_ref(&dir)).expect("trace opens");
+    let mut direct = Vec::new();
+    set.for_each_message(&mut |m| {
+        direct.push(summarize(m));
+        true
+    })
+    .unwrap();
+    let mut piped = Vec::new();
+    set.for_each_message_pipelined(&mut |m| {
+        piped.push(summarize(m));
+        true
+    })
+    .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(direct.len(), 45_000);
+    if let Some(i) = (0..direct.len()).find(|&i| direct[i] != piped[i]) {
+        panic!("message {i} differs:\n direct {}\n piped  {}", direct[i], piped[i]);
+    }
+    assert_eq!(direct.len(), piped.len());
+}
