@@ -478,21 +478,48 @@ impl PathRecorder {
 
     /// Detach every program, move the last records into the log and free the BPF objects.
     pub fn stop(&mut self) {
-        // Detach every program at once (each detach waits for a grace period; in parallel
-        // they share it), then drop the object: nothing new enters the ring buffer.
-        let links = std::mem::take(&mut self.links);
-        std::thread::scope(|scope| {
-            for link in links {
-                scope.spawn(move || drop(link));
-            }
-        });
-        self.ebpf = None;
+        if let Some(detach) = self.stop_recording() {
+            let _ = detach.join();
+        }
+    }
+
+    /// Move the last records into the log and stop reading the ring buffer; then detach the
+    /// programs and free the BPF objects on a thread of their own, returned. Call it once the
+    /// traced events are all recorded (tracefs off, its buffers drained): a program still
+    /// attached only writes records for system calls the trace does not have. Detaching
+    /// waits for RCU grace periods (about a second here, even for all links at once), which
+    /// then overlaps whatever the caller does next (writing the trace).
+    pub fn stop_recording(&mut self) -> Option<JoinHandle<()>> {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
         self.log.poll();
         self.log.set_ring(None);
+        let links = std::mem::take(&mut self.links);
+        let ebpf = self.ebpf.take();
+        if links.is_empty() && ebpf.is_none() {
+            return None;
+        }
+        let detach = move || {
+            // Each detach waits for a grace period; in parallel they share it. The object
+            // goes after its links.
+            std::thread::scope(|scope| {
+                for link in links {
+                    scope.spawn(move || drop(link));
+                }
+            });
+            drop(ebpf);
+        };
+        match std::thread::Builder::new()
+            .name("rttng-bpf-detach".to_string())
+            .spawn(detach)
+        {
+            Ok(handle) => Some(handle),
+            // No thread: the programs stay attached until the process exits (the kernel
+            // detaches them when their descriptors close).
+            Err(_) => None,
+        }
     }
 }
 

@@ -219,6 +219,8 @@ pub struct KernelSession {
     /// Set once the eBPF recorder has loaded: the path fields become strings.
     path_log: Option<Arc<PathLog>>,
     path_recorder: Option<PathRecorder>,
+    /// The eBPF programs being detached after a stop (joined by `destroy`).
+    path_detach: Option<std::thread::JoinHandle<()>>,
     path_warning: Option<String>,
 }
 
@@ -268,6 +270,7 @@ impl KernelSession {
             record_paths: true,
             path_log: None,
             path_recorder: None,
+            path_detach: None,
             path_warning: None,
         };
         s.add_channel(config)?;
@@ -646,7 +649,8 @@ impl KernelSession {
             }
         }
         if let Some(mut r) = self.path_recorder.take() {
-            r.stop();
+            // The drains are done: every recorded sys_enter's path is in the ring buffer.
+            self.path_detach = r.stop_recording();
         }
         self.state = State::Stopped;
         if let Some(e) = first_err {
@@ -668,6 +672,9 @@ impl KernelSession {
             }
         }
         let _ = std::fs::remove_dir_all(self.spool_dir());
+        if let Some(detach) = self.path_detach.take() {
+            let _ = detach.join();
+        }
         match first_err {
             Some(e) => Err(e),
             None => Ok(()),
