@@ -433,6 +433,10 @@ struct StreamPlan {
     event_context: Option<ScopePlan>,
     /// Per event class (same order as `StreamClass::events`): context, payload.
     events: Vec<(Option<ScopePlan>, Option<ScopePlan>)>,
+    /// Counting programs (see `plan::compile_count`): the event header; per event class, the
+    /// stream event context, event context and payload as one program.
+    count_header: Option<Box<[plan::Op]>>,
+    count_records: Vec<Box<[plan::Op]>>,
 }
 
 /// Decodes the packets of one data stream, in order.
@@ -490,6 +494,19 @@ impl<'m> StreamDecoder<'m> {
                         .events
                         .iter()
                         .map(|ec| (compile(&ec.context), compile(&ec.fields)))
+                        .collect(),
+                    count_header: sc.event_header.as_ref().map(|h| plan::compile_count(&[h])),
+                    count_records: sc
+                        .events
+                        .iter()
+                        .map(|ec| {
+                            let scopes: Vec<&FieldClass> =
+                                [&sc.event_context, &ec.context, &ec.fields]
+                                    .into_iter()
+                                    .flatten()
+                                    .collect();
+                            plan::compile_count(&scopes)
+                        })
                         .collect(),
                 })
                 .collect(),
@@ -678,8 +695,8 @@ impl<'m> StreamDecoder<'m> {
         while r.pos < r.end {
             let begin = r.pos;
             st.event_id = None;
-            if let Some(h) = &plan.event_header {
-                plan::skip(&h.skip, &mut r, st, 0)?;
+            if let Some(h) = &plan.count_header {
+                plan::skip(h, &mut r, st, 0)?;
             }
             let index = match st.event_id {
                 Some(id) => event_index(sc, id).ok_or(DecodeError::UnknownEventClass {
@@ -694,12 +711,8 @@ impl<'m> StreamDecoder<'m> {
                     })
                 }
             };
-            let (context, payload) = &plan.events[index];
-            for p in [&plan.event_context, context, payload]
-                .into_iter()
-                .flatten()
-            {
-                plan::skip(&p.skip, &mut r, st, 0)?;
+            if let Some(record) = plan.count_records.get(index) {
+                plan::skip(record, &mut r, st, 0)?;
             }
             if r.pos == begin {
                 // A record of zero bits would repeat forever: the rest is padding.

@@ -5,8 +5,10 @@
 //! arrays, sequences and variants have sub-programs). The decode program produces every
 //! value. The skip program only moves the position and applies the fields' effects (clock
 //! updates, event ids, stored lengths and tags), for consumers that need the structure but not
-//! the values, such as counting; there, runs of fixed-size fields without effects become one
-//! step. Both check every bound, so a damaged packet fails in both.
+//! the values; there, runs of fixed-size fields without effects become one step. Counting
+//! programs are skip programs in which clock values are not effects, one per event header and
+//! one per event class for its contexts and payload together (`--count`). All check every
+//! bound, so a damaged packet fails in each.
 
 use super::{Bits, DecodeError, Result, State, MAX_DECODE_DEPTH, MAX_VALUES_PER_SCOPE};
 use crate::event::Val;
@@ -126,28 +128,45 @@ pub(super) fn compile_skip(fc: &FieldClass) -> Box<[Op]> {
     compile(fc, Purpose::Skip)
 }
 
+/// One counting program for consecutive scopes (an event's header alone, or its contexts and
+/// payload together): a skip program in which clock values are not effects (counting needs
+/// the records' ids and sizes, not their times), so that more fields merge into single
+/// steps, and in which the scopes' steps merge across their boundaries.
+pub(super) fn compile_count(scopes: &[&FieldClass]) -> Box<[Op]> {
+    let mut ops = Vec::new();
+    for fc in scopes {
+        flatten(fc, Purpose::Count, &mut ops);
+    }
+    ops.into()
+}
+
 /// Size in bits of a field that is skippable in one step: no effects, no strings, lengths or
 /// variants, and every part aligned to exactly 8 bits with a whole number of bytes, so that
 /// after aligning to a byte it always takes the same room.
-fn fixed_bits(fc: &FieldClass) -> Option<u64> {
+fn fixed_bits(fc: &FieldClass, purpose: Purpose) -> Option<u64> {
     match fc {
-        FieldClass::Integer(ic) => int_fixed_bits(ic),
-        FieldClass::Enum(e) => int_fixed_bits(&e.container),
+        FieldClass::Integer(ic) => int_fixed_bits(ic, purpose),
+        FieldClass::Enum(e) => int_fixed_bits(&e.container, purpose),
         FieldClass::Float(f) => {
             (f.align_bits == 8 && f.size_bits() % 8 == 0).then_some(u64::from(f.size_bits()))
         }
-        FieldClass::Array(a) => fixed_bits(&a.element).map(|b| b.saturating_mul(a.length)),
+        FieldClass::Array(a) => fixed_bits(&a.element, purpose).map(|b| b.saturating_mul(a.length)),
         FieldClass::Struct(s) if struct_align(s) == 8 && !s.members.is_empty() => {
             s.members.iter().try_fold(0u64, |acc, m| {
-                fixed_bits(&m.class).map(|b| acc.saturating_add(b))
+                fixed_bits(&m.class, purpose).map(|b| acc.saturating_add(b))
             })
         }
         _ => None,
     }
 }
 
-fn int_fixed_bits(ic: &IntegerClass) -> Option<u64> {
-    let effect = ic.store_slot.is_some() || ic.role.is_some();
+fn int_fixed_bits(ic: &IntegerClass, purpose: Purpose) -> Option<u64> {
+    let role_effect = match ic.role {
+        None => false,
+        Some(IntRole::DefaultClockTimestamp) => purpose != Purpose::Count,
+        Some(_) => true,
+    };
+    let effect = ic.store_slot.is_some() || role_effect;
     (!effect && ic.align_bits == 8 && ic.size_bits % 8 == 0).then_some(u64::from(ic.size_bits))
 }
 
@@ -161,8 +180,8 @@ fn push_skip(ops: &mut Vec<Op>, bits: u64) {
 
 /// The alignment the first step of `fc` applies by itself, if it is at least `align_bits`:
 /// then an explicit `Align` before it is redundant.
-fn aligns_itself_to(fc: &FieldClass, align_bits: u32) -> bool {
-    if fixed_bits(fc).is_some() {
+fn aligns_itself_to(fc: &FieldClass, align_bits: u32, purpose: Purpose) -> bool {
+    if fixed_bits(fc, purpose).is_some() {
         return align_bits <= 8;
     }
     match fc {
@@ -182,6 +201,8 @@ enum Purpose {
     Decode,
     /// Only move past the fields and apply their effects.
     Skip,
+    /// Like `Skip`, but clock values are not effects.
+    Count,
 }
 
 fn compile(fc: &FieldClass, purpose: Purpose) -> Box<[Op]> {
@@ -191,9 +212,9 @@ fn compile(fc: &FieldClass, purpose: Purpose) -> Box<[Op]> {
 }
 
 fn flatten(fc: &FieldClass, purpose: Purpose, ops: &mut Vec<Op>) {
-    let skip = purpose == Purpose::Skip;
+    let skip = purpose != Purpose::Decode;
     if skip {
-        if let Some(bits) = fixed_bits(fc) {
+        if let Some(bits) = fixed_bits(fc, purpose) {
             push_skip(ops, bits);
             return;
         }
@@ -224,7 +245,7 @@ fn flatten(fc: &FieldClass, purpose: Purpose, ops: &mut Vec<Op>) {
                 && !s
                     .members
                     .first()
-                    .is_some_and(|m| aligns_itself_to(&m.class, align))
+                    .is_some_and(|m| aligns_itself_to(&m.class, align, purpose))
             {
                 ops.push(Op::Align(align));
             }
@@ -239,7 +260,8 @@ fn flatten(fc: &FieldClass, purpose: Purpose, ops: &mut Vec<Op>) {
                 if let (Some(tag), Some(FieldClass::Variant(v))) =
                     (tag, members.peek().map(|n| &n.class))
                 {
-                    if tag.store_slot == Some(v.tag_slot) && fixed_bits(&m.class).is_none() {
+                    if tag.store_slot == Some(v.tag_slot) && fixed_bits(&m.class, purpose).is_none()
+                    {
                         ops.push(Op::TaggedVariant {
                             tag: IntNode::new(tag),
                             selector: v.selector.clone().into(),
@@ -445,6 +467,10 @@ pub(super) fn skip(ops: &[Op], r: &mut Bits<'_>, st: &mut State, depth: u32) -> 
 fn skip_option(ops: &[Op], r: &mut Bits<'_>, st: &mut State, depth: u32) -> Result<()> {
     match ops {
         [Op::Int(n)] => n.read(r, st).map(|_| ()),
+        [Op::SkipBytes(bits)] => {
+            r.align(8)?;
+            r.skip(*bits)
+        }
         _ => skip(ops, r, st, depth + 1),
     }
 }

@@ -37,6 +37,119 @@ fn streams() -> Vec<(Metadata, Vec<u8>)> {
     out
 }
 
+/// Applies random edits (see `issue_2_damaged_packets_give_errors_not_panics`) to `bytes`.
+fn mutate(
+    bytes: &mut Vec<u8>,
+    edits: Vec<(prop::sample::Index, u8, u8)>,
+    cut: Option<prop::sample::Index>,
+) {
+    for (at, value, kind) in edits {
+        let i = at.index(bytes.len());
+        match kind {
+            0 => bytes[i] = value,
+            1 => bytes[i] ^= 1 << (value % 8),
+            // Blow up a 32-bit little/big-endian quantity (sizes, lengths, ids).
+            2 => {
+                for b in bytes.iter_mut().skip(i).take(4) {
+                    *b = 0xff;
+                }
+            }
+            _ => {
+                let j = (i + usize::from(value)).min(bytes.len());
+                bytes.copy_within(i..j, i / 2);
+            }
+        }
+    }
+    if let Some(cut) = cut {
+        bytes.truncate(cut.index(bytes.len() + 1));
+    }
+}
+
+/// Per packet of `bytes`: the events per event class index that decoding every value finds
+/// (or that it failed), and what `count_packet_events` finds. Stops at the first packet
+/// whose header does not decode.
+fn count_both_ways(
+    md: &Metadata,
+    bytes: &[u8],
+) -> Vec<(Result<Vec<u64>, ()>, Result<Vec<u64>, ()>)> {
+    use rttng_ctf::decode::StreamDecoder;
+    let (mut full, mut counter) = (StreamDecoder::new(md), StreamDecoder::new(md));
+    let mut out = Vec::new();
+    let mut offset = 0usize;
+    while offset < bytes.len() {
+        let packet = &bytes[offset..];
+        let Ok(info) = full.begin_packet(packet, offset as u64).cloned() else {
+            break;
+        };
+        counter
+            .begin_packet(packet, offset as u64)
+            .expect("the same packet header decodes twice");
+        let classes = md.streams[full.stream_class_index()].events.len();
+        let mut decoded = vec![0u64; classes];
+        let decoded = loop {
+            match full.next_event(packet) {
+                Ok(true) => {
+                    let id = full.event_class().map(|e| e.id);
+                    let i = md.streams[full.stream_class_index()]
+                        .events
+                        .iter()
+                        .position(|e| Some(e.id) == id)
+                        .expect("a decoded event has a class");
+                    decoded[i] += 1;
+                }
+                Ok(false) => break Ok(decoded),
+                Err(_) => break Err(()),
+            }
+        };
+        let mut counted = vec![0u64; classes];
+        let counted = counter
+            .count_packet_events(packet, &mut counted)
+            .map(|()| counted)
+            .map_err(|_| ());
+        out.push((decoded, counted));
+        if info.packet_bits == 0 {
+            break;
+        }
+        offset += (info.packet_bits / 8) as usize;
+    }
+    out
+}
+
+/// `--count`'s counting programs (clock values are not effects there, and scopes merge)
+/// find exactly the events that full decoding finds, and fail exactly where it fails, on
+/// damaged packets too.
+#[test]
+fn counting_agrees_with_decoding_on_damaged_packets() {
+    let all = streams();
+    for (md, bytes) in &all {
+        for (decoded, counted) in count_both_ways(md, bytes) {
+            assert!(decoded.is_ok());
+            assert_eq!(decoded, counted);
+        }
+    }
+    let mut runner = TestRunner::new(Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = (
+        0..all.len(),
+        prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..4), 1..8),
+        prop::option::of(any::<prop::sample::Index>()),
+    );
+    runner
+        .run(&strategy, |(which, edits, cut)| {
+            let (md, original) = &all[which];
+            let mut bytes = original.clone();
+            mutate(&mut bytes, edits, cut);
+            for (i, (decoded, counted)) in count_both_ways(md, &bytes).into_iter().enumerate() {
+                prop_assert_eq!(decoded, counted, "packet {}", i);
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
 #[test]
 fn undamaged_samples_decode() {
     let all = streams();
@@ -64,26 +177,7 @@ fn issue_2_damaged_packets_give_errors_not_panics() {
         .run(&strategy, |(which, edits, cut)| {
             let (md, original) = &all[which];
             let mut bytes = original.clone();
-            for (at, value, kind) in edits {
-                let i = at.index(bytes.len());
-                match kind {
-                    0 => bytes[i] = value,
-                    1 => bytes[i] ^= 1 << (value % 8),
-                    // Blow up a 32-bit little/big-endian quantity (sizes, lengths, ids).
-                    2 => {
-                        for b in bytes.iter_mut().skip(i).take(4) {
-                            *b = 0xff;
-                        }
-                    }
-                    _ => {
-                        let j = (i + usize::from(value)).min(bytes.len());
-                        bytes.copy_within(i..j, i / 2);
-                    }
-                }
-            }
-            if let Some(cut) = cut {
-                bytes.truncate(cut.index(bytes.len() + 1));
-            }
+            mutate(&mut bytes, edits, cut);
             match decode_stream(md, &bytes) {
                 Ok(_) => {}
                 Err(e) => {
