@@ -696,7 +696,7 @@ impl<'m> StreamDecoder<'m> {
             let begin = r.pos;
             st.event_id = None;
             if let Some(h) = &plan.count_header {
-                plan::skip(h, &mut r, st, 0)?;
+                plan::skip_inline(h, &mut r, st, 0)?;
             }
             let index = match st.event_id {
                 Some(id) => event_index(sc, id).ok_or(DecodeError::UnknownEventClass {
@@ -712,7 +712,7 @@ impl<'m> StreamDecoder<'m> {
                 }
             };
             if let Some(record) = plan.count_records.get(index) {
-                plan::skip(record, &mut r, st, 0)?;
+                plan::skip_inline(record, &mut r, st, 0)?;
             }
             if r.pos == begin {
                 // A record of zero bits would repeat forever: the rest is padding.

@@ -399,6 +399,18 @@ pub(super) fn decode(
 
 /// Runs a skip program: moves past the fields, applying their effects, producing no values.
 pub(super) fn skip(ops: &[Op], r: &mut Bits<'_>, st: &mut State, depth: u32) -> Result<()> {
+    skip_inline(ops, r, st, depth)
+}
+
+/// [`skip`], inlined into its caller (the counting loop keeps the cursor in registers);
+/// nested programs go through the out-of-line [`skip`].
+#[inline(always)]
+pub(super) fn skip_inline(
+    ops: &[Op],
+    r: &mut Bits<'_>,
+    st: &mut State,
+    depth: u32,
+) -> Result<()> {
     if depth > MAX_DECODE_DEPTH {
         return Err(DecodeError::TooDeep { offset: r.offset() });
     }
@@ -463,7 +475,7 @@ pub(super) fn skip(ops: &[Op], r: &mut Bits<'_>, st: &mut State, depth: u32) -> 
 }
 
 /// A variant's option: a lone integer (the usual timestamp) without a nested call.
-#[inline]
+#[inline(always)]
 fn skip_option(ops: &[Op], r: &mut Bits<'_>, st: &mut State, depth: u32) -> Result<()> {
     match ops {
         [Op::Int(n)] => n.read(r, st).map(|_| ()),
