@@ -180,7 +180,8 @@ impl<'a> Filler<'a, '_> {
             clock,
             scopes: [
                 with(&sc.packet_context, (pc_start, pc_end)),
-                with(&sc.event_header, r.event_header),
+                // Not decoded (see `StreamDecoder::next_event_into`).
+                None,
                 with(&sc.event_context, r.stream_event_context),
                 with(&ec.context, r.event_context),
                 with(&ec.fields, r.payload),

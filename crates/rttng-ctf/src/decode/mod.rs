@@ -656,8 +656,9 @@ impl<'m> StreamDecoder<'m> {
 
     /// Like [`Self::next_event`], but appends the event's values to `values` instead of the
     /// decoder's own buffers (see [`Self::event_ranges`]): a consumer that keeps many events'
-    /// values in one buffer decodes straight into it. [`Self::event_view`] does not show
-    /// such an event.
+    /// values in one buffer decodes straight into it. The event header's values are not
+    /// produced (its range is empty; its id and clock value still apply): viewers never show
+    /// them. [`Self::event_view`] does not show such an event.
     pub fn next_event_into(&mut self, data: &[u8], values: &mut Vec<Val>) -> Result<bool> {
         self.event::<false>(data, Some(values))
     }
@@ -763,6 +764,7 @@ impl<'m> StreamDecoder<'m> {
             // with one, the scopes are appended to it and their ranges noted.
             let mut ranges = [(0u32, 0u32); 4];
             let event_start = outside.as_ref().map_or(0, |v| v.len());
+            let outside_given = outside.is_some();
             let mut scope = |which: usize,
                              p: &Option<ScopePlan>,
                              r: &mut Bits<'_>,
@@ -778,8 +780,11 @@ impl<'m> StreamDecoder<'m> {
                 };
                 let start = out.len();
                 st.values_base = start;
+                // Into an outside buffer, the event header only has its effects (id, clock):
+                // its values are never shown (babeltrace2 does not print the header).
+                let header_skipped = which == 0 && outside_given;
                 let done = match p {
-                    Some(p) if SKIP => plan::skip(&p.skip, r, st, 0),
+                    Some(p) if SKIP || header_skipped => plan::skip(&p.skip, r, st, 0),
                     Some(p) => plan::decode(&p.decode, r, st, out, 0),
                     None => Ok(()),
                 };
