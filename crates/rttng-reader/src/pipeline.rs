@@ -98,7 +98,6 @@ impl<'a> Batch<'a> {
         }
         true
     }
-
 }
 
 /// The producer's side of the batches: the [`Arena`] the cursors decode into.
@@ -163,7 +162,9 @@ impl<'a> Filler<'a, '_> {
         let (serial, mut pc_start, mut pc_end) = self.packet_context[c.index];
         if serial != c.packet_serial {
             pc_start = self.batch.values.len() as u32;
-            self.batch.values.extend_from_slice(d.packet_context_values());
+            self.batch
+                .values
+                .extend_from_slice(d.packet_context_values());
             pc_end = self.batch.values.len() as u32;
             self.packet_context[c.index] = (c.packet_serial, pc_start, pc_end);
         }
@@ -257,7 +258,7 @@ pub fn run_parallel<W, O: Send>(
     let (batch_tx, batch_rx) = mpsc::sync_channel::<(u64, Batch<'_>)>(workers * 2);
     let batch_rx = std::sync::Mutex::new(batch_rx);
     let (out_tx, out_rx) =
-        mpsc::sync_channel::<(u64, Result<O, ReadError>, Batch<'_>)>(workers * 2);
+        mpsc::sync_channel::<(u64, O, Option<ReadError>, Batch<'_>)>(workers * 2);
     let (empty_tx, empty_rx) = mpsc::sync_channel::<Batch<'_>>(workers * 4);
     let stop = std::sync::atomic::AtomicBool::new(false);
     let (batch_rx, stop) = (&batch_rx, &stop);
@@ -290,11 +291,11 @@ pub fn run_parallel<W, O: Send>(
                         // Drain so the decoder is never blocked on a full channel.
                         continue;
                     }
-                    let out = match batch.error.take() {
-                        Some(e) => Err(e),
-                        None => Ok(work(&mut w, &BatchView { batch: &batch })),
-                    };
-                    if out_tx.send((seq, out, batch)).is_err() {
+                    // The messages before a decode error are worked on too; the error
+                    // follows them.
+                    let error = batch.error.take();
+                    let out = work(&mut w, &BatchView { batch: &batch });
+                    if out_tx.send((seq, out, error, batch)).is_err() {
                         stop.store(true, std::sync::atomic::Ordering::Relaxed);
                     }
                 }
@@ -304,14 +305,17 @@ pub fn run_parallel<W, O: Send>(
         let mut next = 0u64;
         let mut pending = std::collections::BTreeMap::new();
         let result = (|| {
-            for (seq, out, batch) in &out_rx {
-                pending.insert(seq, (out, batch));
-                while let Some((out, mut batch)) = pending.remove(&next) {
+            for (seq, out, error, batch) in &out_rx {
+                pending.insert(seq, (out, error, batch));
+                while let Some((out, error, mut batch)) = pending.remove(&next) {
                     next += 1;
                     batch.clear();
                     let _ = empty_tx.try_send(batch);
-                    if !emit(out?) {
+                    if !emit(out) {
                         return Ok(());
+                    }
+                    if let Some(e) = error {
+                        return Err(e);
                     }
                 }
             }

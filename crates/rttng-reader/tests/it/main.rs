@@ -178,7 +178,80 @@ fn pipelined_and_direct_merges_agree_across_many_batches_and_packets() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(direct.len(), 45_000);
     if let Some(i) = (0..direct.len()).find(|&i| direct[i] != piped[i]) {
-        panic!("message {i} differs:\n direct {}\n piped  {}", direct[i], piped[i]);
+        panic!(
+            "message {i} differs:\n direct {}\n piped  {}",
+            direct[i], piped[i]
+        );
     }
     assert_eq!(direct.len(), piped.len());
+}
+
+/// Every message before a decode error, then the error, through each delivery path.
+fn messages_until_error(set: &TraceSet) -> [(Vec<String>, String); 3] {
+    let mut direct = Vec::new();
+    let e1 = set.for_each_message(&mut |m| {
+        direct.push(summarize(m));
+        true
+    });
+    let mut piped = Vec::new();
+    let e2 = set.for_each_message_pipelined(&mut |m| {
+        piped.push(summarize(m));
+        true
+    });
+    let parallel = std::sync::Mutex::new(Vec::new());
+    let e3 = set.for_each_batch_parallel(
+        2,
+        &|| (),
+        &|_, batch| {
+            let mut lines = Vec::new();
+            batch.for_each(&mut |m| {
+                lines.push(summarize(m));
+                true
+            });
+            lines
+        },
+        &mut |lines| {
+            parallel.lock().unwrap().extend(lines);
+            true
+        },
+    );
+    let err = |r: Result<(), rttng_reader::ReadError>| match r {
+        Ok(()) => "no error".to_string(),
+        Err(e) => e.to_string(),
+    };
+    [
+        (direct, err(e1)),
+        (piped, err(e2)),
+        (parallel.into_inner().unwrap(), err(e3)),
+    ]
+}
+
+#[test]
+fn every_path_delivers_the_events_before_a_decode_error_then_the_error() {
+    let dir = std::env::temp_dir().join(format!("rttng-reader-it-damaged-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    write_many_packets(&dir, 2, 15_000);
+    // Cut stream 1 inside a packet well into the trace: its next packet is beyond the file.
+    let f = dir.join("channel0_1");
+    let len = std::fs::metadata(&f).unwrap().len();
+    let file = std::fs::OpenOptions::new().write(true).open(&f).unwrap();
+    file.set_len(len / 2 + 100).unwrap();
+    let set = TraceSet::open(std::slice::from_ref(&dir)).expect("trace opens");
+    let [direct, piped, parallel] = messages_until_error(&set);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_ne!(direct.1, "no error");
+    assert!(
+        direct.0.len() > 10_000,
+        "events before the error: {}",
+        direct.0.len()
+    );
+    assert_eq!(piped.1, direct.1);
+    assert_eq!(piped.0, direct.0, "pipelined");
+    assert_eq!(parallel.1, direct.1);
+    assert_eq!(
+        parallel.0.len(),
+        direct.0.len(),
+        "parallel: events before the error"
+    );
+    assert_eq!(parallel.0, direct.0, "parallel");
 }
