@@ -791,7 +791,17 @@ impl<'m> StreamDecoder<'m> {
                 ranges[which] = (start as u32, out.len() as u32);
                 done
             };
-            scope(0, &plan.event_header, &mut r, st, &mut self.event_header)?;
+            if outside_given && !SKIP {
+                // Into an outside buffer the header is skipped (see the closure): inline here,
+                // the one place, since it runs for every event of a view.
+                if let Some(h) = &plan.event_header {
+                    plan::skip_inline(&h.skip, &mut r, st, 0)?;
+                }
+                // An empty range for the header.
+                scope(0, &None, &mut r, st, &mut self.event_header)?;
+            } else {
+                scope(0, &plan.event_header, &mut r, st, &mut self.event_header)?;
+            }
             let offset = self.packet.file_offset + self.event_begin_bits / 8;
             let index = match st.event_id {
                 Some(id) => event_index(sc, id).ok_or(DecodeError::UnknownEventClass {
