@@ -47,6 +47,8 @@ pub struct Consumer {
     consumed: Vec<u64>,
     /// `timestamp_end` of the last packet handed out per CPU (recovery uses it).
     last_end_ts: Vec<u64>,
+    /// `events_discarded` of the last packet handed out per CPU (see `cumulative_discarded`).
+    last_discarded: Vec<u64>,
     scratch: Vec<u8>,
 }
 
@@ -306,6 +308,7 @@ impl Consumer {
             fd,
             consumed: vec![0; cpus],
             last_end_ts: vec![0; cpus],
+            last_discarded: vec![0; cpus],
             scratch,
         }
     }
@@ -460,6 +463,9 @@ impl Consumer {
             };
             self.scratch[content_bytes..].fill(0);
             self.last_end_ts[cpu as usize] = le_u64(&self.scratch, packet::TIMESTAMP_END);
+            let mut scratch = std::mem::take(&mut self.scratch);
+            self.cumulative_discarded(cpu, &mut scratch);
+            self.scratch = scratch;
             return Ok(Some(Packet {
                 consumer: self,
                 cpu,
@@ -523,6 +529,7 @@ impl Consumer {
             Err((field, found)) => return Err(self.skip(cpu, p, field, found)),
         };
         self.last_end_ts[cpu as usize] = le_u64(&header, packet::TIMESTAMP_END);
+        self.cumulative_discarded(cpu, &mut header);
         Ok(Some(InPlacePacket {
             consumer: self,
             cpu,
@@ -531,6 +538,29 @@ impl Consumer {
             header,
             shared: true,
         }))
+    }
+
+    /// Keeps `events_discarded` cumulative across the packets handed out for `cpu`, in the
+    /// header bytes `header` (the start of a packet copy). The writer that fills packet p
+    /// writes p's end fields after its reservation; if it is preempted in between, packet
+    /// p + 1 can close, and new drops be counted, before p's count is read, so p can carry
+    /// more than p + 1 (the stress test saw it under load). Handing out the largest count so
+    /// far attributes those drops to the earlier packet; the total stays exact, and readers
+    /// (babeltrace2 subtracts consecutive counts) never see a count go down.
+    fn cumulative_discarded(&mut self, cpu: u32, header: &mut [u8]) {
+        let at = packet::EVENTS_DISCARDED;
+        let Some(field) = header.get_mut(at..at + 8) else {
+            return;
+        };
+        let found = u64::from_le_bytes(field.try_into().unwrap_or([0; 8]));
+        let Some(last) = self.last_discarded.get_mut(cpu as usize) else {
+            return;
+        };
+        if found < *last {
+            field.copy_from_slice(&last.to_le_bytes());
+        } else {
+            *last = found;
+        }
     }
 
     fn skip(&mut self, cpu: u32, p: u64, field: &'static str, found: u64) -> CorruptPacket {
@@ -744,5 +774,38 @@ impl Consumer {
         let geo = Geometry::new(config)?;
         let region = Region::new_heap(&geo);
         Ok(Self::from_parts(Arc::new(region), geo))
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// A header whose `events_discarded` is `n`.
+    fn header(n: u64) -> [u8; packet::HEADER_BYTES] {
+        let mut h = [0u8; packet::HEADER_BYTES];
+        h[packet::EVENTS_DISCARDED..packet::EVENTS_DISCARDED + 8].copy_from_slice(&n.to_le_bytes());
+        h
+    }
+
+    #[test]
+    fn handed_out_discard_counts_never_go_down_per_cpu() {
+        let config = crate::Config {
+            cpu_count: 2,
+            subbuf_count: 2,
+            subbuf_bytes: 4096,
+            mode: Mode::Discard,
+            stream_id: 0,
+            uuid: [0; 16],
+        };
+        let mut c = Consumer::create(&config).expect("memfd channel");
+        let mut out = Vec::new();
+        // CPU 0: a packet closed late carries more drops than the next one; CPU 1 apart.
+        for (cpu, n) in [(0, 3), (0, 7), (1, 1), (0, 5), (0, 9), (1, 0), (1, 4)] {
+            let mut h = header(n);
+            c.cumulative_discarded(cpu, &mut h);
+            out.push(le_u64(&h, packet::EVENTS_DISCARDED));
+        }
+        assert_eq!(out, [3, 7, 1, 7, 9, 1, 4]);
     }
 }
