@@ -157,8 +157,15 @@ pub fn run(calls: u64, tmp: &Path) -> Result<()> {
             "round {round}: none {:.3} s, rttng {:.3} s ({} events, {} lost, stop {:.2} s), \
              rttng without path strings {:.3} s ({} events, {} lost, stop {:.2} s), \
              trace-cmd {t:.3} s ({l} lost)",
-            base[round], r.workload_s, r.events, r.lost, r.stop_s, b.workload_s, b.events,
-            b.lost, b.stop_s
+            base[round],
+            r.workload_s,
+            r.events,
+            r.lost,
+            r.stop_s,
+            b.workload_s,
+            b.events,
+            b.lost,
+            b.stop_s
         );
         ours.push(r.workload_s);
         stop.push(r.stop_s);

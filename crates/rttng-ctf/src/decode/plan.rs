@@ -405,12 +405,7 @@ pub(super) fn skip(ops: &[Op], r: &mut Bits<'_>, st: &mut State, depth: u32) -> 
 /// [`skip`], inlined into its caller (the counting loop keeps the cursor in registers);
 /// nested programs go through the out-of-line [`skip`].
 #[inline(always)]
-pub(super) fn skip_inline(
-    ops: &[Op],
-    r: &mut Bits<'_>,
-    st: &mut State,
-    depth: u32,
-) -> Result<()> {
+pub(super) fn skip_inline(ops: &[Op], r: &mut Bits<'_>, st: &mut State, depth: u32) -> Result<()> {
     if depth > MAX_DECODE_DEPTH {
         return Err(DecodeError::TooDeep { offset: r.offset() });
     }

@@ -71,10 +71,7 @@ type PacketCounts = Result<Vec<u64>, ()>;
 /// Per packet of `bytes`: the events per event class index that decoding every value finds
 /// (or that it failed), and what `count_packet_events` finds. Stops at the first packet
 /// whose header does not decode.
-fn count_both_ways(
-    md: &Metadata,
-    bytes: &[u8],
-) -> Vec<(PacketCounts, PacketCounts)> {
+fn count_both_ways(md: &Metadata, bytes: &[u8]) -> Vec<(PacketCounts, PacketCounts)> {
     use rttng_ctf::decode::StreamDecoder;
     let (mut full, mut counter) = (StreamDecoder::new(md), StreamDecoder::new(md));
     let mut out = Vec::new();
