@@ -238,6 +238,54 @@ fn in_group(group: &str) -> bool {
         .any(|l| l.split_whitespace().skip(1).any(|g| g.parse() == Ok(gid)))
 }
 
+/// Stops this user's own session daemon: SIGTERM to the PID its run directory names (the
+/// daemon then stops its sessions cleanly, its consumer with it, and exits), then waits up to
+/// `timeout` for the process to end (a pidfd becomes readable when it does).
+#[allow(unsafe_code)]
+pub fn stop_user_daemon(timeout: std::time::Duration) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind};
+    let pid_path = user_rundir().join(PID_FILE);
+    let text = std::fs::read_to_string(&pid_path)?;
+    let pid: libc::pid_t = text.trim().parse().map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidData,
+            format!("{}: not a process id", pid_path.display()),
+        )
+    })?;
+    if pid <= 1 {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("{}: not a daemon's process id", pid_path.display()),
+        ));
+    }
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; no memory.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(Error::last_os_error());
+    }
+    // SAFETY: `fd` is a descriptor we just opened and own from here on.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
+    // SAFETY: kill sends a signal to the process the pidfd pins; no memory is passed.
+    if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
+        return Err(Error::last_os_error());
+    }
+    let mut pfd = libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    // SAFETY: one valid pollfd, owned by this frame, for the duration of the call.
+    match unsafe { libc::poll(&mut pfd, 1, ms) } {
+        1 => Ok(()),
+        0 => Err(Error::new(
+            ErrorKind::TimedOut,
+            format!("the session daemon (pid {pid}) did not exit"),
+        )),
+        _ => Err(Error::last_os_error()),
+    }
+}
+
 impl Client {
     /// Connects to the daemon this user should use, starting the user's own if needed.
     pub fn connect(opts: &ConnectOptions) -> Result<Client, CtlError> {

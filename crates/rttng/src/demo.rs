@@ -1,8 +1,8 @@
 //! `rttng demo`: the README's first command. Starts the session daemon if needed, creates a
 //! session, enables every user-space event, starts tracing, runs the bundled example app
 //! (`rttng-example`, next to `rttng`), stops, prints the recorded events and the trace path.
-//! It keeps the trace; it destroys the session it created. Not here: anything configurable
-//! beyond the app to run.
+//! It keeps the trace; it destroys the session it created, and stops the daemon again if it
+//! started it. Not here: anything configurable beyond the app to run.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -11,6 +11,9 @@ use rttng_ctl::proto::{Domain, EventRule, LoglevelRule, Request, Response};
 use rttng_ctl::{Client, ConnectOptions, CtlError};
 
 use crate::session_cmd::DemoArgs;
+
+/// How long the session daemon this demo started may take to exit.
+const DAEMON_STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn fail(msg: String) -> CtlError {
     CtlError::Daemon {
@@ -34,7 +37,16 @@ fn example_path(a: &DemoArgs) -> Result<PathBuf, CtlError> {
 
 pub fn run(opts: ConnectOptions, a: DemoArgs) -> Result<u8, CtlError> {
     let app = example_path(&a)?;
-    let mut c = Client::connect(&opts)?;
+    // A daemon already running stays; one this demo starts is stopped at the end.
+    let existing = ConnectOptions {
+        spawn: false,
+        ..opts.clone()
+    };
+    let (mut c, spawned) = match Client::connect(&existing) {
+        Ok(c) => (c, false),
+        Err(CtlError::NoDaemon { .. }) if opts.spawn => (Client::connect(&opts)?, true),
+        Err(e) => return Err(e),
+    };
     let Response::SessionCreated { name, output } = c.call(&Request::CreateSession {
         name: None,
         output: None,
@@ -76,6 +88,12 @@ pub fn run(opts: ConnectOptions, a: DemoArgs) -> Result<u8, CtlError> {
     let _ = c.call(&Request::DestroySession {
         session: name.clone(),
     });
+    drop(c);
+    if spawned {
+        if let Err(e) = rttng_ctl::stop_user_daemon(DAEMON_STOP_TIMEOUT) {
+            eprintln!("Warning: could not stop the session daemon this demo started: {e}");
+        }
+    }
     result?;
     println!();
     let view = crate::cli::ViewArgs::for_paths(vec![PathBuf::from(&output)]);

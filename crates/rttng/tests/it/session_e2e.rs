@@ -446,6 +446,37 @@ fn session_demo_traces_the_example_app() {
     let (text, _) = read_both(Path::new(path.trim()));
     assert_eq!(seqs(&text, "rttng_example:tick"), all_seqs(4));
     assert_eq!(out.matches("rttng_example:tick").count(), 4, "{out}");
+    // No daemon ran in this world: the demo started one, and stopped it again (a daemon
+    // removes its pid files and socket when it exits cleanly).
+    assert_eq!(
+        w.sessiond_pid(),
+        None,
+        "the demo's session daemon still runs"
+    );
+    assert_eq!(
+        w.consumerd_pid(),
+        None,
+        "the demo's consumer daemon still runs"
+    );
+    assert!(
+        !w.run.join("client-rttng-sessiond").exists(),
+        "the demo's session daemon still listens"
+    );
+}
+
+#[test]
+fn session_demo_leaves_a_running_daemon_running() {
+    let w = World::new("demo-kept");
+    w.create(&["before"]);
+    let pid = w.sessiond_pid().expect("create started the daemon");
+    w.ok(&["demo", "--", "--count", "2"]);
+    assert_eq!(
+        w.sessiond_pid(),
+        Some(pid),
+        "the demo stopped a daemon it did not start"
+    );
+    let list = w.ok(&["list"]);
+    assert!(list.contains("before"), "{list}");
 }
 
 #[test]
