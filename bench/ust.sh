@@ -9,7 +9,8 @@
 # and prints a table with both columns and the ratios (LTTng / rttng for time: > 1 means
 # rttng is faster), a paced row (1M events/s), the 1 -> 2 thread scaling of each, and
 # the CPU time rttng-consumerd takes per event (which bounds the 2-thread scaling). EVENTS per thread defaults to 1000000. Needs root for the LTTng run
-# (private namespaces, see tests/lttng/README.md). Asserts nothing: figures only.
+# (private namespaces, see tests/lttng/README.md). Then ROUNDS (default 7) more one-thread
+# rounds, alternating, with medians. Asserts nothing: figures only.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -62,3 +63,22 @@ bound=$(awk -v e="${ns[ours1]}" -v c="${cpu[2]:-0}" 'BEGIN { if (e + c > 0) prin
 printf '\nScaling 1 -> 2 threads (1-thread ns / 2-thread aggregate ns): rttng-ust %s, LTTng-UST %s. rttng-consumerd CPU per event while emitting: %s ns (1 thread), %s ns (2 threads); bound 2E/(E+C) = %s\n' \
 	"$(scaling "${ns[ours1]}" "${ns[ours2]}")" "$(scaling "${ns[theirs1]}" "${ns[theirs2]}")" \
 	"${cpu[1]:--}" "${cpu[2]:--}" "$bound"
+
+# Rounds: single runs move with the host's load (BENCHMARKS.md), so the one-thread case is
+# also run ROUNDS more times (default 7), rttng then LTTng-UST in each round, and the medians
+# and the median of the per-round ratios are printed. ROUNDS=0 skips this.
+rounds=${ROUNDS:-7}
+if [ "$rounds" -gt 0 ]; then
+	ours_all=() theirs_all=() ratios=()
+	for ((r = 1; r <= rounds; r++)); do
+		o=$(field ns_per_event "$("$bench" ust "${mode[@]}" --threads 1 --events "$events")")
+		t=$(field ns_per_event "$(bash tests/lttng/bench-lttng-ust.sh --threads 1 --events "$events" | grep '^lttng-ust ')")
+		ours_all+=("$o") theirs_all+=("$t")
+		ratios+=("$(awk -v a="$t" -v b="$o" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print 0 }')")
+	done
+	median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+	printf '\n%s rounds, enabled, 1 thread (rttng then LTTng-UST each round):\n' "$rounds"
+	printf '  rttng-ust ns/event: %s (median %s)\n' "${ours_all[*]}" "$(median "${ours_all[@]}")"
+	printf '  LTTng-UST ns/event: %s (median %s)\n' "${theirs_all[*]}" "$(median "${theirs_all[@]}")"
+	printf '  ratio LTTng/rttng per round: %s (median %s)\n' "${ratios[*]}" "$(median "${ratios[@]}")"
+fi
