@@ -65,6 +65,31 @@ fn mutate(
     }
 }
 
+/// Runs `check` on `cases()` randomly damaged copies of the sample streams.
+fn on_damaged_streams(
+    all: &[(Metadata, Vec<u8>)],
+    check: impl Fn(&Metadata, &[u8]) -> Result<(), proptest::test_runner::TestCaseError>,
+) {
+    let mut runner = TestRunner::new(Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = (
+        0..all.len(),
+        prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..4), 1..8),
+        prop::option::of(any::<prop::sample::Index>()),
+    );
+    runner
+        .run(&strategy, |(which, edits, cut)| {
+            let (md, original) = &all[which];
+            let mut bytes = original.clone();
+            mutate(&mut bytes, edits, cut);
+            check(md, &bytes)
+        })
+        .unwrap();
+}
+
 /// Events per event class index in one packet, or that the walk failed.
 type PacketCounts = Result<Vec<u64>, ()>;
 
@@ -127,27 +152,12 @@ fn counting_agrees_with_decoding_on_damaged_packets() {
             assert_eq!(decoded, counted);
         }
     }
-    let mut runner = TestRunner::new(Config {
-        cases: cases(),
-        failure_persistence: None,
-        ..Config::default()
+    on_damaged_streams(&all, |md, bytes| {
+        for (i, (decoded, counted)) in count_both_ways(md, bytes).into_iter().enumerate() {
+            prop_assert_eq!(decoded, counted, "packet {}", i);
+        }
+        Ok(())
     });
-    let strategy = (
-        0..all.len(),
-        prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..4), 1..8),
-        prop::option::of(any::<prop::sample::Index>()),
-    );
-    runner
-        .run(&strategy, |(which, edits, cut)| {
-            let (md, original) = &all[which];
-            let mut bytes = original.clone();
-            mutate(&mut bytes, edits, cut);
-            for (i, (decoded, counted)) in count_both_ways(md, &bytes).into_iter().enumerate() {
-                prop_assert_eq!(decoded, counted, "packet {}", i);
-            }
-            Ok(())
-        })
-        .unwrap();
 }
 
 #[test]
@@ -163,36 +173,21 @@ fn undamaged_samples_decode() {
 #[test]
 fn issue_2_damaged_packets_give_errors_not_panics() {
     let all = streams();
-    let mut runner = TestRunner::new(Config {
-        cases: cases(),
-        failure_persistence: None,
-        ..Config::default()
-    });
-    let strategy = (
-        0..all.len(),
-        prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..4), 1..8),
-        prop::option::of(any::<prop::sample::Index>()),
-    );
-    runner
-        .run(&strategy, |(which, edits, cut)| {
-            let (md, original) = &all[which];
-            let mut bytes = original.clone();
-            mutate(&mut bytes, edits, cut);
-            match decode_stream(md, &bytes) {
-                Ok(_) => {}
-                Err(e) => {
-                    // The error's offset points into the stream.
-                    prop_assert!(
-                        e.offset() <= bytes.len() as u64,
-                        "offset {} beyond {} bytes: {e}",
-                        e.offset(),
-                        bytes.len()
-                    );
-                }
+    on_damaged_streams(&all, |md, bytes| {
+        match decode_stream(md, bytes) {
+            Ok(_) => {}
+            Err(e) => {
+                // The error's offset points into the stream.
+                prop_assert!(
+                    e.offset() <= bytes.len() as u64,
+                    "offset {} beyond {} bytes: {e}",
+                    e.offset(),
+                    bytes.len()
+                );
             }
-            Ok(())
-        })
-        .unwrap();
+        }
+        Ok(())
+    });
 }
 
 #[test]

@@ -157,33 +157,27 @@ fn write_many_packets(dir: &Path, streams: u64, per_stream: u64) {
 }
 
 #[test]
-fn pipelined_and_direct_merges_agree_across_many_batches_and_packets() {
+fn every_path_agrees_across_many_batches_and_packets() {
     let dir = std::env::temp_dir().join(format!("rttng-reader-it-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     // 3 × 15000 events: several of the pipeline's batches, hundreds of packets.
     write_many_packets(&dir, 3, 15_000);
     let set = TraceSet::open(std::slice::from_ref(&dir)).expect("trace opens");
-    let mut direct = Vec::new();
-    set.for_each_message(&mut |m| {
-        direct.push(summarize(m));
-        true
-    })
-    .unwrap();
-    let mut piped = Vec::new();
-    set.for_each_message_pipelined(&mut |m| {
-        piped.push(summarize(m));
-        true
-    })
-    .unwrap();
+    let [direct, piped, parallel] = messages_until_error(&set);
     std::fs::remove_dir_all(&dir).unwrap();
-    assert_eq!(direct.len(), 45_000);
-    if let Some(i) = (0..direct.len()).find(|&i| direct[i] != piped[i]) {
-        panic!(
-            "message {i} differs:\n direct {}\n piped  {}",
-            direct[i], piped[i]
-        );
+    assert_eq!(direct.1, "no error");
+    assert_eq!(direct.0.len(), 45_000);
+    for (name, other) in [("pipelined", &piped), ("parallel", &parallel)] {
+        assert_eq!(other.1, "no error", "{name}");
+        if let Some(i) = (0..direct.0.len()).find(|&i| other.0.get(i) != Some(&direct.0[i])) {
+            panic!(
+                "{name}: message {i} differs:\n direct {}\n {name} {:?}",
+                direct.0[i],
+                other.0.get(i)
+            );
+        }
+        assert_eq!(other.0.len(), direct.0.len(), "{name}");
     }
-    assert_eq!(direct.len(), piped.len());
 }
 
 /// Every message before a decode error, then the error, through each delivery path.
