@@ -265,6 +265,18 @@ pub fn stop_user_daemon(timeout: std::time::Duration) -> std::io::Result<()> {
     }
     // SAFETY: `fd` is a descriptor we just opened and own from here on.
     let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
+    // The pidfd pins the process: if it is a session daemon now, it is the one signalled
+    // (a stale pid file must not make us signal whatever reused the number).
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    if comm.trim() != "rttng-sessiond" {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "process {pid} of {} is not rttng-sessiond",
+                pid_path.display()
+            ),
+        ));
+    }
     // SAFETY: kill sends a signal to the process the pidfd pins; no memory is passed.
     if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
         return Err(Error::last_os_error());
