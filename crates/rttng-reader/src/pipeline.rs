@@ -21,8 +21,9 @@ const BATCH_EVENTS: usize = 8192;
 /// Batches in flight (being filled, queued, being consumed).
 const BATCHES_IN_FLIGHT: usize = 3;
 
-/// A scope's class and its values, as a range of the batch's value buffer.
-type ScopeRef<'a> = Option<(&'a FieldClass, u32, u32)>;
+/// A scope's values, as a range `start..end` of the batch's value buffer (its class comes
+/// from the event's stream or event class).
+type Range = (u32, u32);
 
 enum Item<'a> {
     Event {
@@ -31,8 +32,9 @@ enum Item<'a> {
         event_class: &'a EventClass,
         bytes: &'a [u8],
         clock: Option<ClockSnapshot<'a>>,
-        /// packet context, event header, stream event context, event context, payload
-        scopes: [ScopeRef<'a>; 5],
+        /// Packet context, stream event context, event context, payload (the event header
+        /// is not decoded: see `StreamDecoder::next_event_into`).
+        ranges: [Range; 4],
     },
     Lost(Discarded<'a>),
 }
@@ -73,7 +75,7 @@ impl<'a> Batch<'a> {
                     event_class,
                     bytes,
                     clock,
-                    scopes,
+                    ranges,
                 } => {
                     let values = &self.values[..];
                     let view = EventView {
@@ -82,11 +84,15 @@ impl<'a> Batch<'a> {
                         event_class,
                         bytes,
                         clock: *clock,
-                        packet_context: scope_of(scopes[0], values),
-                        event_header: scope_of(scopes[1], values),
-                        stream_event_context: scope_of(scopes[2], values),
-                        event_context: scope_of(scopes[3], values),
-                        payload: scope_of(scopes[4], values),
+                        packet_context: scope_of(&stream_class.packet_context, ranges[0], values),
+                        event_header: None,
+                        stream_event_context: scope_of(
+                            &stream_class.event_context,
+                            ranges[1],
+                            values,
+                        ),
+                        event_context: scope_of(&event_class.context, ranges[2], values),
+                        payload: scope_of(&event_class.fields, ranges[3], values),
                     };
                     f(&Message::Event { trace, view })
                 }
@@ -169,9 +175,6 @@ impl<'a> Filler<'a, '_> {
             self.packet_context[c.index] = (c.packet_serial, pc_start, pc_end);
         }
         let r = c.ranges;
-        let with = |class: &'a Option<FieldClass>, (start, end): (u32, u32)| -> ScopeRef<'a> {
-            class.as_ref().map(|class| (class, start, end))
-        };
         self.batch.items.push(Item::Event {
             trace: c.trace,
             stream_class: sc,
@@ -179,13 +182,11 @@ impl<'a> Filler<'a, '_> {
             // The packet bytes with the files' lifetime, not the cursor's.
             bytes: &c.data()[c.packet_offset..],
             clock,
-            scopes: [
-                with(&sc.packet_context, (pc_start, pc_end)),
-                // Not decoded (see `StreamDecoder::next_event_into`).
-                None,
-                with(&sc.event_context, r.stream_event_context),
-                with(&ec.context, r.event_context),
-                with(&ec.fields, r.payload),
+            ranges: [
+                (pc_start, pc_end),
+                r.stream_event_context,
+                r.event_context,
+                r.payload,
             ],
         });
         if clock.is_some() {
@@ -356,9 +357,14 @@ pub fn run(set: &TraceSet, f: &mut dyn FnMut(&Message<'_>) -> bool) -> Result<()
     })
 }
 
-fn scope_of<'v>(r: ScopeRef<'v>, values: &'v [Val]) -> Option<Scope<'v>> {
-    r.map(|(class, start, end)| Scope {
+/// The scope of class `class` (absent when the class is) with the values `start..end`.
+fn scope_of<'v>(
+    class: &'v Option<FieldClass>,
+    (start, end): Range,
+    values: &'v [Val],
+) -> Option<Scope<'v>> {
+    class.as_ref().map(|class| Scope {
         class,
-        values: &values[start as usize..end as usize],
+        values: values.get(start as usize..end as usize).unwrap_or(&[]),
     })
 }
