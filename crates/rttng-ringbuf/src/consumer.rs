@@ -103,14 +103,7 @@ impl Packet<'_> {
     }
     /// Gives the sub-buffer back to the producers.
     pub fn release(self) {
-        let next = (self.packet_seq + 1) << self.consumer.geo.subbuf_shift;
-        self.consumer.consumed[self.cpu as usize] = next;
-        // Release pairs with the Acquire load of consumed_pos in `writer::reserve`: our
-        // copy of the sub-buffer happens-before any writer reuses it.
-        self.consumer
-            .view(self.cpu)
-            .consumed_pos
-            .store(next, Ordering::Release);
+        self.consumer.release_packet(self.cpu, self.packet_seq);
     }
 }
 
@@ -217,15 +210,7 @@ impl InPlacePacket<'_> {
 
     /// Gives the sub-buffer back to the producers (after the bytes were written out).
     pub fn release(self) {
-        let next = (self.packet_seq + 1) << self.consumer.geo.subbuf_shift;
-        self.consumer.consumed[self.cpu as usize] = next;
-        // Release pairs with the Acquire load of consumed_pos in `writer::reserve`: our
-        // reads of the sub-buffer (the write system call) happen-before any writer
-        // reuses it.
-        self.consumer
-            .view(self.cpu)
-            .consumed_pos
-            .store(next, Ordering::Release);
+        self.consumer.release_packet(self.cpu, self.packet_seq);
     }
 }
 
@@ -563,10 +548,18 @@ impl Consumer {
         }
     }
 
-    fn skip(&mut self, cpu: u32, p: u64, field: &'static str, found: u64) -> CorruptPacket {
+    /// Gives packet `p` of `cpu` back to the producers: the next one is ours to read.
+    fn release_packet(&mut self, cpu: u32, p: u64) {
         let next = (p + 1) << self.geo.subbuf_shift;
         self.consumed[cpu as usize] = next;
+        // Release pairs with the Acquire load of consumed_pos in `writer::reserve`: our
+        // reads of the sub-buffer (a copy, or the write system call) happen-before any
+        // writer reuses it.
         self.view(cpu).consumed_pos.store(next, Ordering::Release);
+    }
+
+    fn skip(&mut self, cpu: u32, p: u64, field: &'static str, found: u64) -> CorruptPacket {
+        self.release_packet(cpu, p);
         CorruptPacket {
             cpu,
             packet_seq: p,
