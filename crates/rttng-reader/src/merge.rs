@@ -102,13 +102,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn snapshot(&self, cycles: Option<u64>) -> Option<ClockSnapshot<'a>> {
-        let clock = self.decoder.stream_clock()?;
-        let cycles = cycles?;
-        Some(ClockSnapshot {
-            clock,
-            cycles,
-            ns_from_origin: self.decoder.ns_from_origin(cycles)?,
-        })
+        self.decoder.clock_snapshot(cycles?)
     }
 
     /// Advances to the next event, decoding its values into `values` when given (see

@@ -148,19 +148,9 @@ impl<'a> Filler<'a, '_> {
     /// Adds the event the cursor holds (its values are already in the batch).
     fn push_event(&mut self, c: &Cursor<'a>) {
         let d = &c.decoder;
-        let (Some(sc), Some(ec)) = (d.stream_class(), d.event_class()) else {
-            return;
-        };
-        let clock = d.stream_clock().map(|clock| {
-            let cycles = d.clock_value();
-            ClockSnapshot {
-                clock,
-                cycles,
-                ns_from_origin: d
-                    .ns_from_origin(cycles)
-                    .unwrap_or_else(|| rttng_ctf::decode::ns_from_origin(clock, cycles)),
-            }
-        });
+        let sc = d.stream_class().expect("an event was decoded");
+        let ec = d.event_class().expect("an event was decoded");
+        let clock = d.clock_snapshot(d.clock_value());
         // The packet context's values, once per packet per batch.
         if self.packet_context.len() <= c.index {
             self.packet_context.resize(c.index + 1, (NO_PACKET, 0, 0));

@@ -643,6 +643,16 @@ impl<'m> StreamDecoder<'m> {
         &self.packet
     }
 
+    /// A bit cursor over the rest of the current packet's content (`data` is the packet).
+    fn packet_cursor<'d>(&self, data: &'d [u8]) -> Bits<'d> {
+        Bits {
+            buf: data,
+            pos: self.pos_bits,
+            end: self.packet.content_bits,
+            base: self.packet.file_offset,
+        }
+    }
+
     /// The values of the current packet's context (empty without one).
     pub fn packet_context_values(&self) -> &[Val] {
         &self.packet_context
@@ -686,12 +696,7 @@ impl<'m> StreamDecoder<'m> {
             .stream_class
             .expect("begin_packet succeeded before count_packet_events");
         let plan = &self.plans[self.stream_index];
-        let mut r = Bits {
-            buf: data,
-            pos: self.pos_bits,
-            end: self.packet.content_bits,
-            base: self.packet.file_offset,
-        };
+        let mut r = self.packet_cursor(data);
         let st = &mut self.st;
         while r.pos < r.end {
             let begin = r.pos;
@@ -699,19 +704,7 @@ impl<'m> StreamDecoder<'m> {
             if let Some(h) = &plan.count_header {
                 plan::skip_inline(h, &mut r, st, 0)?;
             }
-            let index = match st.event_id {
-                Some(id) => event_index(sc, id).ok_or(DecodeError::UnknownEventClass {
-                    offset: self.packet.file_offset + begin / 8,
-                    stream_class_id: sc.id,
-                    id,
-                })?,
-                None if sc.events.len() == 1 => 0,
-                None => {
-                    return Err(DecodeError::NoEventClassId {
-                        offset: self.packet.file_offset + begin / 8,
-                    })
-                }
-            };
+            let index = class_index(sc, st.event_id, self.packet.file_offset + begin / 8)?;
             if let Some(record) = plan.count_records.get(index) {
                 plan::skip_inline(record, &mut r, st, 0)?;
             }
@@ -751,12 +744,7 @@ impl<'m> StreamDecoder<'m> {
                 .stream_class
                 .expect("begin_packet succeeded before next_event");
             let plan = &self.plans[self.stream_index];
-            let mut r = Bits {
-                buf: data,
-                pos: self.pos_bits,
-                end: self.packet.content_bits,
-                base: self.packet.file_offset,
-            };
+            let mut r = self.packet_cursor(data);
             self.event_begin_bits = r.pos;
             let st = &mut self.st;
             st.event_id = None;
@@ -803,15 +791,7 @@ impl<'m> StreamDecoder<'m> {
                 scope(0, &plan.event_header, &mut r, st, &mut self.event_header)?;
             }
             let offset = self.packet.file_offset + self.event_begin_bits / 8;
-            let index = match st.event_id {
-                Some(id) => event_index(sc, id).ok_or(DecodeError::UnknownEventClass {
-                    offset,
-                    stream_class_id: sc.id,
-                    id,
-                })?,
-                None if sc.events.len() == 1 => 0,
-                None => return Err(DecodeError::NoEventClassId { offset }),
-            };
+            let index = class_index(sc, st.event_id, offset)?;
             self.event_index = index;
             self.event_class = Some(&sc.events[index]);
             let (context, payload) = &plan.events[index];
@@ -855,6 +835,18 @@ impl<'m> StreamDecoder<'m> {
             .map(|c| c.ns_from_origin(cycles))
     }
 
+    /// `cycles` of this stream's clock with its time in ns from origin, if the stream has a
+    /// clock.
+    #[inline]
+    pub fn clock_snapshot(&self, cycles: u64) -> Option<ClockSnapshot<'m>> {
+        let (clock, converter) = (self.stream_clock?, self.stream_clock_converter?);
+        Some(ClockSnapshot {
+            clock,
+            cycles,
+            ns_from_origin: converter.ns_from_origin(cycles),
+        })
+    }
+
     /// The clock of this stream's class, if it has one.
     pub fn stream_clock(&self) -> Option<&'m ClockClass> {
         self.stream_clock
@@ -886,19 +878,27 @@ impl<'m> StreamDecoder<'m> {
             stream_class: sc,
             event_class: ec,
             bytes: data,
-            clock: self.stream_clock.map(|clock| ClockSnapshot {
-                clock,
-                cycles: self.st.clock,
-                ns_from_origin: self
-                    .ns_from_origin(self.st.clock)
-                    .unwrap_or_else(|| ns_from_origin(clock, self.st.clock)),
-            }),
+            clock: self.clock_snapshot(self.st.clock),
             packet_context: scope(&sc.packet_context, &self.packet_context),
             event_header: scope(&sc.event_header, &self.event_header),
             stream_event_context: scope(&sc.event_context, &self.stream_event_context),
             event_context: scope(&ec.context, &self.event_context),
             payload: scope(&ec.fields, &self.payload),
         }
+    }
+}
+
+/// Index in `sc.events` of the class of the event at `offset` whose header gave `event_id`
+/// (none: the stream class must have one event class).
+fn class_index(sc: &StreamClass, event_id: Option<u64>, offset: u64) -> Result<usize> {
+    match event_id {
+        Some(id) => event_index(sc, id).ok_or(DecodeError::UnknownEventClass {
+            offset,
+            stream_class_id: sc.id,
+            id,
+        }),
+        None if sc.events.len() == 1 => Ok(0),
+        None => Err(DecodeError::NoEventClassId { offset }),
     }
 }
 

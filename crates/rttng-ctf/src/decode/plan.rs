@@ -324,13 +324,7 @@ pub(super) fn decode(
                 let v = n.read(r, st)?;
                 out.push(v);
             }
-            Op::Str => {
-                let (start, len) = read_str(r)?;
-                out.push(Val::Str {
-                    start: start as u32,
-                    end: (start + len) as u32,
-                });
-            }
+            Op::Str => out.push(str_val(read_str(r)?)),
             Op::Float {
                 align_bits,
                 size_bits,
@@ -339,13 +333,7 @@ pub(super) fn decode(
                 r.align(*align_bits)?;
                 out.push(Val::Float(read_float(r, *size_bits, *order)?));
             }
-            Op::Text { length } => {
-                let (start, len) = read_text(r, length.get(st))?;
-                out.push(Val::Str {
-                    start: start as u32,
-                    end: (start + len) as u32,
-                });
-            }
+            Op::Text { length } => out.push(str_val(read_text(r, length.get(st))?)),
             Op::List {
                 length,
                 align_bits,
@@ -491,6 +479,15 @@ fn read_float(r: &mut Bits<'_>, size_bits: u32, order: ByteOrder) -> Result<f64>
             offset: r.offset(),
             size_bits,
         }),
+    }
+}
+
+/// The value of a string read as (start byte, length).
+#[inline]
+fn str_val((start, len): (usize, usize)) -> Val {
+    Val::Str {
+        start: start as u32,
+        end: (start + len) as u32,
     }
 }
 
