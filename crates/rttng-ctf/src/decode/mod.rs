@@ -768,11 +768,8 @@ impl<'m> StreamDecoder<'m> {
                 };
                 let start = out.len();
                 st.values_base = start;
-                // Into an outside buffer, the event header only has its effects (id, clock):
-                // its values are never shown (babeltrace2 does not print the header).
-                let header_skipped = which == 0 && outside_given;
                 let done = match p {
-                    Some(p) if SKIP || header_skipped => plan::skip(&p.skip, r, st, 0),
+                    Some(p) if SKIP => plan::skip(&p.skip, r, st, 0),
                     Some(p) => plan::decode(&p.decode, r, st, out, 0),
                     None => Ok(()),
                 };
@@ -780,8 +777,9 @@ impl<'m> StreamDecoder<'m> {
                 done
             };
             if outside_given && !SKIP {
-                // Into an outside buffer the header is skipped (see the closure): inline here,
-                // the one place, since it runs for every event of a view.
+                // Into an outside buffer, the event header only has its effects (id, clock):
+                // its values are never shown (babeltrace2 does not print the header). Inline:
+                // it runs for every event of a view.
                 if let Some(h) = &plan.event_header {
                     plan::skip_inline(&h.skip, &mut r, st, 0)?;
                 }
