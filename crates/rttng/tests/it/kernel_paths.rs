@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{first_difference, require_tools, run_bounded, TempDir};
+use crate::support::{first_difference, require_tools, run_bounded};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -80,19 +80,7 @@ fn trace_ls_shows_the_paths_strace_shows_and_the_trace_has_them_as_strings() {
     if let Err(e) = require_tools(&[("strace", "strace"), ("babeltrace2", "babeltrace2")]) {
         panic!("{e}");
     }
-    let dir = TempDir::new("rttng-kernel-paths").expect("temp dir");
-    let out = dir.path().join("session");
-    let done = run_bounded(
-        Command::new(rttng())
-            .arg("trace")
-            .arg("-o")
-            .arg(&out)
-            .args(["--", "ls", "/"]),
-        TIMEOUT,
-    )
-    .expect("rttng trace runs");
-    let err = String::from_utf8_lossy(&done.stderr).into_owned();
-    assert!(done.status.success(), "{err}");
+    let (dir, out, _done, err) = crate::kernel_trace::trace_ls_root("rttng-kernel-paths");
     assert!(
         !err.contains("path strings are not recorded"),
         "eBPF did not load: {err}"

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    first_difference_but_babeltrace_empty_strings, kill_process, run_bounded, TempDir,
+    first_difference_but_babeltrace_empty_strings, kill_process, run_bounded, Finished, TempDir,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -28,9 +28,10 @@ fn rttng_instances() -> Vec<String> {
     v
 }
 
-#[test]
-fn trace_ls_shows_syscalls_and_keeps_a_trace_babeltrace2_and_view_agree_on() {
-    let dir = TempDir::new("rttng-kernel-trace").expect("temp dir");
+/// `rttng trace -o DIR/session -- ls /` in a fresh temporary directory: the directory, the
+/// session's output path, the finished command and its standard error (asserted successful).
+pub(crate) fn trace_ls_root(name: &str) -> (TempDir, std::path::PathBuf, Finished, String) {
+    let dir = TempDir::new(name).expect("temp dir");
     let out = dir.path().join("session");
     let done = run_bounded(
         Command::new(rttng())
@@ -43,6 +44,12 @@ fn trace_ls_shows_syscalls_and_keeps_a_trace_babeltrace2_and_view_agree_on() {
     .expect("rttng trace runs");
     let err = String::from_utf8_lossy(&done.stderr).into_owned();
     assert!(done.status.success(), "{err}");
+    (dir, out, done, err)
+}
+
+#[test]
+fn trace_ls_shows_syscalls_and_keeps_a_trace_babeltrace2_and_view_agree_on() {
+    let (_dir, out, done, err) = trace_ls_root("rttng-kernel-trace");
     assert!(
         done.stdout_text().lines().any(|l| l == "usr"),
         "ls output passes through"
