@@ -140,15 +140,20 @@ fn rule(p: &str, l: LoglevelRule, x: &[&str]) -> EventRule {
 
 /// Creates session `name` (default output) as uid 1000, which must succeed.
 fn create(r: &mut Registry, p: &mut Rec, name: &str) {
-    ok(&r.handle(
+    ok(&create_as(r, p, Some(name), 1000));
+}
+
+/// Creates a session (`name`: `None` for an automatic one) with the default output, as `uid`.
+fn create_as(r: &mut Registry, p: &mut Rec, name: Option<&str>, uid: u32) -> Outcome {
+    r.handle(
         Request::CreateSession {
-            name: Some(name.into()),
+            name: name.map(Into::into),
             output: None,
         },
-        1000,
+        uid,
         &now(),
         p,
-    ));
+    )
 }
 
 /// Starts session `name` as uid 1000, which must succeed.
@@ -181,15 +186,7 @@ fn ev(r: &mut Registry, p: &mut Rec, session: &str, rule: EventRule) -> Outcome 
 fn create_names_and_default_output() {
     let mut r = Registry::new(host());
     let mut p = Rec::default();
-    let o = r.handle(
-        Request::CreateSession {
-            name: Some("s".into()),
-            output: None,
-        },
-        1000,
-        &now(),
-        &mut p,
-    );
+    let o = create_as(&mut r, &mut p, Some("s"), 1000);
     assert_eq!(
         o.response,
         Response::SessionCreated {
@@ -197,15 +194,7 @@ fn create_names_and_default_output() {
             output: "/home/u/rttng-traces/s-20260101-120000".into()
         }
     );
-    let o = r.handle(
-        Request::CreateSession {
-            name: None,
-            output: None,
-        },
-        1000,
-        &now(),
-        &mut p,
-    );
+    let o = create_as(&mut r, &mut p, None, 1000);
     assert_eq!(
         o.response,
         Response::SessionCreated {
@@ -213,15 +202,7 @@ fn create_names_and_default_output() {
             output: "/home/u/rttng-traces/auto-20260101-120000".into()
         }
     );
-    let o = r.handle(
-        Request::CreateSession {
-            name: Some("s".into()),
-            output: None,
-        },
-        1000,
-        &now(),
-        &mut p,
-    );
+    let o = create_as(&mut r, &mut p, Some("s"), 1000);
     assert!(matches!(
         o.response,
         Response::Error {
@@ -229,15 +210,7 @@ fn create_names_and_default_output() {
             ..
         }
     ));
-    let o = r.handle(
-        Request::CreateSession {
-            name: Some("a/b".into()),
-            output: None,
-        },
-        1000,
-        &now(),
-        &mut p,
-    );
+    let o = create_as(&mut r, &mut p, Some("a/b"), 1000);
     assert!(matches!(
         o.response,
         Response::Error {
@@ -333,15 +306,7 @@ fn rules_select_exactly_and_order_does_not_matter() {
     let mut p2 = Rec::default();
     r2.app_registered(7, hello(70, 1000, &events), &now(), &mut p2)
         .unwrap();
-    ok(&r2.handle(
-        Request::CreateSession {
-            name: Some("s".into()),
-            output: None,
-        },
-        1000,
-        &now(),
-        &mut p2,
-    ));
+    create(&mut r2, &mut p2, "s");
     // Channels cannot be created after the first start (lttng's rule), rules can.
     ok(&r2.handle(
         Request::EnableChannel {
@@ -487,15 +452,7 @@ fn two_sessions_get_their_own_buffers_and_ids() {
     )
     .unwrap();
     for (s, e) in [("s1", "p:a"), ("s2", "p:b")] {
-        ok(&r.handle(
-            Request::CreateSession {
-                name: Some(s.into()),
-                output: None,
-            },
-            1000,
-            &now(),
-            &mut p,
-        ));
+        create(&mut r, &mut p, s);
         ok(&ev(&mut r, &mut p, s, rule(e, LoglevelRule::All, &[])));
         ok(&r.handle(Request::Start { session: s.into() }, 1000, &now(), &mut p));
     }
@@ -734,15 +691,7 @@ fn hostile_app_field_names_are_refused() {
 fn kernel_domain_drives_the_kernel_port() {
     let mut r = Registry::new(host());
     let mut p = Rec::default();
-    ok(&r.handle(
-        Request::CreateSession {
-            name: Some("k".into()),
-            output: None,
-        },
-        0,
-        &now(),
-        &mut p,
-    ));
+    ok(&create_as(&mut r, &mut p, Some("k"), 0));
     let rule = EventRule {
         pattern: "openat".into(),
         loglevel: LoglevelRule::All,
@@ -832,15 +781,7 @@ fn kernel_domain_drives_the_kernel_port() {
         kernel: false,
         ..host()
     });
-    ok(&u.handle(
-        Request::CreateSession {
-            name: Some("k".into()),
-            output: None,
-        },
-        1000,
-        &now(),
-        &mut p,
-    ));
+    create(&mut u, &mut p, "k");
     let rule = EventRule {
         pattern: "*".into(),
         loglevel: LoglevelRule::All,
