@@ -64,6 +64,23 @@ printf '\nScaling 1 -> 2 threads (1-thread ns / 2-thread aggregate ns): rttng-us
 	"$(scaling "${ns[ours1]}" "${ns[ours2]}")" "$(scaling "${ns[theirs1]}" "${ns[theirs2]}")" \
 	"${cpu[1]:--}" "${cpu[2]:--}" "$bound"
 
+# The event path alone: the same 1 -> 2 thread scaling with channels that hold the whole
+# run (2 x 32 MiB per CPU for 1M events of 25 bytes per thread), so that no packet
+# completes while the threads emit and neither consumer takes CPU from them; and the
+# machine's own scaling right now (`rttng-bench spin`: an integer loop, no memory, no
+# system call). The bound above is about the consumer; this line is about the writers.
+whole=(--subbuf-size 33554432 --num-subbuf 2)
+if [ "$events" -le 1000000 ]; then
+	o1=$(field ns_per_event "$("$bench" ust "${mode[@]}" --threads 1 --events "$events" "${whole[@]}")")
+	o2=$(field ns_per_event "$("$bench" ust "${mode[@]}" --threads 2 --events "$events" "${whole[@]}")")
+	t1=$(field ns_per_event "$(bash tests/lttng/bench-lttng-ust.sh --threads 1 --events "$events" "${whole[@]}" | grep '^lttng-ust ')")
+	t2=$(field ns_per_event "$(bash tests/lttng/bench-lttng-ust.sh --threads 2 --events "$events" "${whole[@]}" | grep '^lttng-ust ')")
+	s1=$(field ns_per_iteration "$("$bench" spin --threads 1)")
+	s2=$(field ns_per_iteration "$("$bench" spin --threads 2)")
+	printf '\nWriters alone (channel holding the run, 2 x 32 MiB per CPU): rttng-ust %s -> %s ns (scaling %s), LTTng-UST %s -> %s ns (scaling %s); machine (spin) %s -> %s ns (scaling %s)\n' \
+		"$o1" "$o2" "$(scaling "$o1" "$o2")" "$t1" "$t2" "$(scaling "$t1" "$t2")" "$s1" "$s2" "$(scaling "$s1" "$s2")"
+fi
+
 # Rounds: single runs move with the host's load (BENCHMARKS.md), so the one-thread case is
 # also run ROUNDS more times (default 7), rttng then LTTng-UST in each round, and the medians
 # and the median of the per-round ratios are printed. ROUNDS=0 skips this.

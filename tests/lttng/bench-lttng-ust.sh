@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench-lttng-ust.sh [--threads T] [--events N] [--disabled] [--keep DIR]:
+# bench-lttng-ust.sh [--threads T] [--events N] [--disabled] [--keep DIR]
+#                    [--subbuf-size BYTES] [--num-subbuf N]:
 # the LTTng-UST baseline for rttng's tracer benchmark.
 #
 # Builds ust_bench, starts a private lttng-sessiond (see lttng-env.sh), creates
@@ -13,7 +14,8 @@
 # events" warnings, B the size of the trace's stream files on disk divided by R.
 # Defaults: T=1, N=1000000. Works in a temporary directory, removed at the end
 # unless --keep DIR names a directory to use (and keep) instead. It
-# deliberately does not trace the kernel nor add contexts.
+# deliberately does not trace the kernel nor add contexts. --subbuf-size and
+# --num-subbuf are passed to enable-channel (default: LTTng's defaults).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,6 +26,7 @@ threads=1
 events=1000000
 disabled=""
 keep=""
+channel_opts=()
 args=("$@")
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -31,8 +34,10 @@ while [ $# -gt 0 ]; do
 	--events) events=${2:?--events needs a value}; shift 2 ;;
 	--disabled) disabled=--disabled; shift ;;
 	--keep) keep=${2:?--keep needs a directory}; shift 2 ;;
+	--subbuf-size) channel_opts+=("--subbuf-size=${2:?--subbuf-size needs a value}"); shift 2 ;;
+	--num-subbuf) channel_opts+=("--num-subbuf=${2:?--num-subbuf needs a value}"); shift 2 ;;
 	*)
-		echo "usage: $0 [--threads T] [--events N] [--disabled] [--keep DIR]" >&2
+		echo "usage: $0 [--threads T] [--events N] [--disabled] [--keep DIR] [--subbuf-size BYTES] [--num-subbuf N]" >&2
 		exit 2
 		;;
 	esac
@@ -69,7 +74,7 @@ export LTTNG_UST_REGISTER_TIMEOUT=30000
 rttng_sessiond_start "$work"
 
 rttng_lttng create rttng-bench --output="$trace" >/dev/null
-rttng_lttng enable-channel -u -s rttng-bench channel0 >/dev/null
+rttng_lttng enable-channel -u -s rttng-bench "${channel_opts[@]}" channel0 >/dev/null
 if [ -z "$disabled" ]; then
 	rttng_lttng enable-event -u -s rttng-bench -c channel0 rttng_bench:event >/dev/null
 fi

@@ -8,6 +8,7 @@
 mod gen;
 mod kernel;
 mod run;
+mod spin;
 mod ust;
 
 use std::path::PathBuf;
@@ -56,6 +57,14 @@ enum Command {
     },
     /// rttng-ust event path recording to disk (one line, see ust.rs)
     Ust(ust::Args),
+    /// A dependent integer loop on T threads: the machine's own 1 -> 2 thread scaling
+    Spin {
+        #[arg(long, default_value_t = 1)]
+        threads: u32,
+        /// Iterations per thread
+        #[arg(long, default_value_t = 200_000_000)]
+        iterations: u64,
+    },
     /// Only generate the benchmark trace
     Generate {
         #[arg(long, default_value_t = 10_000_000)]
@@ -89,6 +98,13 @@ fn real_main() -> Result<()> {
             Ok(())
         }
         Command::Ust(args) => ust::run(&args),
+        Command::Spin {
+            threads,
+            iterations,
+        } => {
+            spin::run(threads, iterations);
+            Ok(())
+        }
         Command::View {
             events,
             dir,
