@@ -154,12 +154,20 @@ impl Callsite {
             write_target(t, cpu, payload, fields);
         }
         if self.state.load(Ordering::Relaxed) == ON_MANY {
-            for t in rest {
-                let t = t.load(Ordering::Acquire);
-                if t != 0 {
-                    write_target(t, cpu, payload, fields);
-                }
-            }
+            emit_rest(rest, cpu, payload, fields);
+        }
+    }
+}
+
+/// The targets after the first (state `ON_MANY`, several sessions): out of line, so that
+/// the usual single-session path stays a compact piece of code.
+#[cold]
+#[inline(never)]
+fn emit_rest<F: Fields>(rest: &[AtomicU64], cpu: u32, payload: usize, fields: &F) {
+    for t in rest {
+        let t = t.load(Ordering::Acquire);
+        if t != 0 {
+            write_target(t, cpu, payload, fields);
         }
     }
 }
