@@ -3,6 +3,10 @@
 //! with different names and log levels (`seq` = 0..N), and prints `emitted N`.
 //! `--loop-until FILE`: first emits `probe:spin` events (seq 0, 1, …, one per millisecond)
 //! until FILE exists. `--hang`: after `emitted`, waits forever (to be killed).
+//! `--fork`: after `emitted`, forks a child that emits `probe:child` (seq 0..N), then
+//! forks a grandchild that execs this program with `--exec-events N`, which emits only
+//! `probe:exec` (seq 0..N); each waits for its child, and the program prints
+//! `forked ok` when all three generations succeeded.
 //! It deliberately does nothing else.
 
 use std::io::Write;
@@ -14,6 +18,7 @@ fn main() {
     let mut count = 10u64;
     let mut loop_until: Option<String> = None;
     let mut hang = false;
+    let mut fork = false;
     let mut i = 1;
     while i < args.len() {
         match args[i].as_str() {
@@ -26,6 +31,15 @@ fn main() {
                 loop_until = args.get(i).cloned();
             }
             "--hang" => hang = true,
+            "--fork" => fork = true,
+            "--exec-events" => {
+                i += 1;
+                let n = args.get(i).and_then(|v| v.parse().ok()).unwrap_or(10);
+                for seq in 0..n {
+                    rttng_ust::tracepoint!(probe, exec, INFO, seq: u64 = seq);
+                }
+                std::process::exit(0);
+            }
             other => {
                 eprintln!("session_probe: unknown argument {other}");
                 std::process::exit(2);
@@ -53,9 +67,57 @@ fn main() {
     }
     let _ = writeln!(out, "emitted {count}");
     let _ = out.flush();
+    if fork {
+        let ok = run_child(|| {
+            for seq in 0..count {
+                rttng_ust::tracepoint!(probe, child, INFO, seq: u64 = seq);
+            }
+            // A traced fork child forks again (double-fork daemons do) and the grandchild
+            // execs.
+            let ok = run_child(|| {
+                let exe = std::ffi::CString::new("/proc/self/exe").unwrap_or_default();
+                let argv = [
+                    std::ffi::CString::new("session_probe").unwrap_or_default(),
+                    std::ffi::CString::new("--exec-events").unwrap_or_default(),
+                    std::ffi::CString::new(count.to_string()).unwrap_or_default(),
+                ];
+                let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+                ptrs.push(std::ptr::null());
+                // SAFETY: NUL-terminated strings and a null-terminated argv that outlive
+                // the call; execv returns only on failure.
+                unsafe { libc::execv(exe.as_ptr(), ptrs.as_ptr()) };
+                false
+            });
+            ok
+        });
+        if ok {
+            let _ = writeln!(out, "forked ok");
+            let _ = out.flush();
+        } else {
+            std::process::exit(3);
+        }
+    }
     if hang {
         loop {
             std::thread::park();
         }
     }
+}
+
+/// Forks; the child runs `body` and exits with 0 if it returned true, 1 otherwise. The
+/// parent waits for it and returns whether it exited with 0.
+fn run_child(body: impl FnOnce() -> bool) -> bool {
+    // SAFETY: fork has no preconditions; the child only runs `body` (the tracer's fork
+    // handlers make its state consistent) and exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return false;
+    }
+    if pid == 0 {
+        std::process::exit(if body() { 0 } else { 1 });
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child; `status` is a valid out pointer.
+    let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
+    waited == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
 }

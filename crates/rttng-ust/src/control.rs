@@ -316,8 +316,17 @@ extern "C" fn atfork_child() {
     LOCK.store(false, Ordering::Release);
 }
 
-/// Registers the fork handlers (once per process, from init).
+/// Set once the fork handlers are registered. A fork child inherits both the handlers
+/// and this flag, so its own init (which runs again) does not register them a second
+/// time: two `atfork_prepare` would each take the control lock, and the second would
+/// spin forever, so a traced fork child that forked again (a double-fork daemon) hung.
+static FORK_HANDLERS_INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Registers the fork handlers, once per process image (see [`FORK_HANDLERS_INSTALLED`]).
 pub(crate) fn install_fork_handlers() {
+    if FORK_HANDLERS_INSTALLED.swap(true, Ordering::AcqRel) {
+        return;
+    }
     // SAFETY: the handlers are `extern "C"` functions with no arguments that touch only
     // atomics; registering them has no other effect.
     unsafe {

@@ -828,3 +828,32 @@ fn session_kill9_mid_run_per_user_buffers() {
 fn session_kill9_mid_run_per_process_buffers() {
     kill9_mid_run("kill9pid", "--buffers-pid");
 }
+
+/// A traced app forks a child that traces, which forks again (a grandchild that execs
+/// the app): none hangs, and every generation's events are recorded from its first one
+/// (the child and the exec'd image register as new apps), in both buffer modes.
+fn fork_and_exec(name: &str, buffers: &str) {
+    let w = World::new(name);
+    let out = w.create(&["f"]);
+    w.ok(&["enable-channel", "-u", buffers, "channel0"]);
+    w.ok(&["enable-event", "-u", "-a", "-c", "channel0"]);
+    w.ok(&["start"]);
+    let f = w.probe(&["--count", "100", "--fork"]);
+    assert!(f.stdout_text().contains("forked ok"), "{}", f.stdout_text());
+    w.ok(&["stop"]);
+    let (text, _) = read_both(&out);
+    for name in ["probe:info", "probe:child", "probe:exec"] {
+        assert_eq!(seqs(&text, name), all_seqs(100), "{name}");
+    }
+    w.ok(&["destroy"]);
+}
+
+#[test]
+fn session_fork_and_exec_children_are_traced_per_user_buffers() {
+    fork_and_exec("forkuid", "--buffers-uid");
+}
+
+#[test]
+fn session_fork_and_exec_children_are_traced_per_process_buffers() {
+    fork_and_exec("forkpid", "--buffers-pid");
+}
