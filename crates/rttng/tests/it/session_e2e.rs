@@ -857,3 +857,85 @@ fn session_fork_and_exec_children_are_traced_per_user_buffers() {
 fn session_fork_and_exec_children_are_traced_per_process_buffers() {
     fork_and_exec("forkpid", "--buffers-pid");
 }
+
+/// Runs the probe with `RTTNG_UST_REGISTER_TIMEOUT` set to `timeout` (unset: `None`) and
+/// returns how long it took.
+fn timed_probe(w: &World, timeout: Option<&str>) -> std::time::Duration {
+    let mut cmd = Command::new(probe_path());
+    cmd.args(["--count", "10"]);
+    w.env(&mut cmd);
+    if let Some(t) = timeout {
+        cmd.env("RTTNG_UST_REGISTER_TIMEOUT", t);
+    }
+    let start = std::time::Instant::now();
+    let f = crate::support::run_bounded(&mut cmd, CMD_TIMEOUT).expect("probe runs");
+    assert!(f.status.success(), "probe failed: {}", f.stderr_quote());
+    start.elapsed()
+}
+
+/// Registration never blocks the app beyond what it opted into: with no daemon it does
+/// not wait at all; with a daemon that does not answer (stopped with SIGSTOP) it waits
+/// `RTTNG_UST_REGISTER_TIMEOUT` ms (default 3000, like LTTng's), and 0 means no wait.
+#[test]
+fn session_registration_waits_only_as_long_as_the_timeout_says() {
+    let w = World::new("regtimeout");
+    let alone = timed_probe(&w, None);
+    assert!(
+        alone < std::time::Duration::from_millis(1500),
+        "no daemon, yet the app took {alone:?}"
+    );
+    w.create(&["t"]);
+    let pid = w.sessiond_pid().expect("daemon");
+    let signal = |sig: &str| {
+        let ok = Command::new("kill")
+            .args(["-s", sig, "--", &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -s {sig} {pid}");
+    };
+    signal("STOP");
+    let default = timed_probe(&w, None);
+    let zero = timed_probe(&w, Some("0"));
+    let half = timed_probe(&w, Some("500"));
+    signal("CONT");
+    assert!(
+        default >= std::time::Duration::from_millis(2900)
+            && default < std::time::Duration::from_millis(8000),
+        "default wait {default:?}, expected about 3 s"
+    );
+    assert!(
+        zero < std::time::Duration::from_millis(1500),
+        "RTTNG_UST_REGISTER_TIMEOUT=0 still waited {zero:?}"
+    );
+    assert!(
+        half >= std::time::Duration::from_millis(450) && half < std::time::Duration::from_millis(2500),
+        "RTTNG_UST_REGISTER_TIMEOUT=500 waited {half:?}"
+    );
+    // The daemon, resumed, still serves.
+    w.ok(&["list"]);
+}
+
+/// rttng-example as the issue describes it: `--threads T --count N` emits N ticks per
+/// thread (seq 0..N, value = 3·seq − thread), prints `done T·N`, all recorded.
+#[test]
+fn session_example_threads_count_and_done_line() {
+    let w = World::new("example");
+    let out = w.create(&["e"]);
+    w.ok(&["enable-event", "-u", "rttng_example:tick"]);
+    w.ok(&["start"]);
+    let mut cmd = Command::new(bin_dir().join("rttng-example"));
+    cmd.args(["--threads", "3", "--count", "5"]);
+    w.env(&mut cmd);
+    let f = crate::support::run_bounded(&mut cmd, CMD_TIMEOUT).expect("rttng-example runs");
+    assert!(f.status.success(), "{}", f.stderr_quote());
+    assert_eq!(f.stdout_text(), "done 15\n");
+    w.ok(&["stop"]);
+    let (text, _) = read_both(&out);
+    let mut ticks = example_ticks(&text);
+    ticks.sort_unstable();
+    let want: Vec<(u64, u64)> = (0..3).flat_map(|t| (0..5).map(move |s| (t, s))).collect();
+    assert_eq!(ticks, want);
+    for msg in ["\"tick\"", "\"tock\"", "\"hello world\"", "\"rttng\""] {
+        assert!(text.contains(&format!("msg = {msg}")), "no msg {msg}");
+    }
+}
