@@ -960,16 +960,11 @@ fn session_overwrite_channel_keeps_the_newest_events_once() {
     w.ok(&["start"]);
     w.probe(&["--count", "200000"]);
     w.ok(&["stop"]);
-    let (text, bt_err) = read_both(&out);
+    // (Not checked: that babeltrace2 reports every overwritten packet. It reports gaps
+    // in packet_seq_num between the packets it reads, but not the packets a stream lost
+    // before the first one the consumer got to, which is what a flight recorder loses.)
+    let (text, _) = read_both(&out);
     let got = seqs(&text, "probe:info");
-    if got.len() < 200_000 {
-        // Overwritten packets show as gaps in packet_seq_num, which babeltrace2 reports.
-        assert!(
-            bt_err.contains("Tracer discarded") && bt_err.contains(" packets between "),
-            "{} events overwritten, yet babeltrace2 reports no lost packet: {bt_err}",
-            200_000 - got.len()
-        );
-    }
     assert_eq!(got.last(), Some(&199_999), "the newest event is kept");
     assert!(
         got.windows(2).all(|p| p[0] < p[1]),
