@@ -87,6 +87,93 @@ fn emit_all_kinds(n: u64) {
     );
 }
 
+rttng_ust::trace_enum! {
+    #[derive(Clone, Copy, Debug)]
+    enum Color: u8 { Red = 0, Green = 1, Blue = 7 }
+}
+
+rttng_ust::trace_enum! {
+    #[derive(Clone, Copy, Debug)]
+    enum Signed: i16 { Low = -300, Zero = 0, High = 300 }
+}
+
+fn emit_more_kinds(n: u64) {
+    let bytes: &[u8] = &[1, 2, 255];
+    let color = if n % 2 == 0 {
+        Color::Blue
+    } else {
+        Color::Green
+    };
+    rttng_ust::tracepoint!(
+        it_local, more, DEBUG_FUNCTION,
+        seq: u64 = n, color: Color = color, low: Signed = Signed::Low, ch: char = 'A',
+        us: usize = usize::MAX, is: isize = -5, i8v: i8 = i8::MIN, u16v: u16 = u16::MAX,
+        i32v: i32 = i32::MIN, max: u64 = u64::MAX, min: i64 = i64::MIN,
+        bytes: &[u8] = bytes, empty: &str = "", cut: &str = "ab\0cd"
+    );
+}
+
+/// The field kinds the first test does not reach, as babeltrace2 prints them: enums with
+/// their label (unsigned and signed containers), `char` as its code point, `usize` /
+/// `isize` as 64-bit integers, the extremes of each width, a byte slice as a CTF
+/// sequence, an empty string, and a string cut at its NUL (CTF strings end there, as
+/// LTTng's do). Also `rttng view` prints the same text in nanoseconds (not only cycles).
+#[test]
+fn babeltrace2_reads_enums_chars_extremes_and_byte_slices() {
+    let dir = tmpdir("more-kinds");
+    let mut cfg = LocalConfig::new(&dir);
+    cfg.session_id = 105;
+    cfg.enable = vec!["it_local:more".into()];
+    cfg.subbuf_bytes = 8192;
+    cfg.subbuf_count = 8;
+    let session = LocalSession::start(&cfg).unwrap();
+    for n in 0..100 {
+        emit_more_kinds(n);
+    }
+    let report = session.stop().unwrap();
+    assert_eq!(report.discarded, 0);
+    let (text, warnings) = babeltrace(&report.trace_dir);
+    assert!(
+        warnings.trim().is_empty(),
+        "babeltrace2 warnings: {warnings}"
+    );
+    assert_eq!(seqs(&text, "it_local:more"), (0..100).collect::<Vec<_>>());
+    let first = text.lines().next().unwrap();
+    let want =
+        "{ seq = 0, color = ( \"Blue\" : container = 7 ), low = ( \"Low\" : container = -300 ), \
+        ch = 65, us = 18446744073709551615, is = -5, i8v = -128, u16v = 65535, \
+        i32v = -2147483648, max = 18446744073709551615, min = -9223372036854775808, \
+        _bytes_length = 3, bytes = [ [0] = 1, [1] = 2, [2] = 255 ], empty = \"\", cut = \"ab\" }";
+    assert!(first.ends_with(want), "{first}\nwant suffix: {want}");
+    let second = text.lines().nth(1).unwrap();
+    assert!(
+        second.contains("color = ( \"Green\" : container = 1 )"),
+        "{second}"
+    );
+    let out = Command::new(rttng_bin())
+        .arg("view")
+        .arg(&report.trace_dir)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ours = String::from_utf8_lossy(&out.stdout);
+    let diff = ours
+        .lines()
+        .zip(text.lines())
+        .enumerate()
+        .find(|(_, (a, b))| a != b);
+    assert!(
+        diff.is_none(),
+        "rttng view differs from babeltrace2 at {diff:?}"
+    );
+    assert_eq!(ours.lines().count(), text.lines().count());
+}
+
 #[test]
 fn babeltrace2_and_rttng_view_agree() {
     let dir = tmpdir("agree");
@@ -119,37 +206,40 @@ fn babeltrace2_and_rttng_view_agree() {
         "{first}"
     );
     let rttng = rttng_bin();
-    // Compared in clock cycles: with a non-1 GHz clock, `rttng view` currently rounds
-    // cycles→ns differently from babeltrace2 by up to 1 ns (viewer bug, reported).
-    let bt = Command::new("babeltrace2")
-        .arg("--clock-cycles")
-        .arg(&report.trace_dir)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&bt.stdout).into_owned();
-    let out = Command::new(rttng)
-        .args(["view", "--clock-cycles"])
-        .arg(&report.trace_dir)
-        .env("TZ", "UTC")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let ours = String::from_utf8_lossy(&out.stdout);
-    let diff = ours
-        .lines()
-        .zip(text.lines())
-        .enumerate()
-        .find(|(_, (a, b))| a != b);
-    assert!(
-        diff.is_none(),
-        "rttng view differs from babeltrace2 at line {:?}",
-        diff
-    );
-    assert_eq!(ours.lines().count(), text.lines().count());
+    // Compared in nanoseconds (the default output, the TSC clock's cycles converted)
+    // and in clock cycles.
+    for cycles in [false, true] {
+        let bt = Command::new("babeltrace2")
+            .args(cycles.then_some("--clock-cycles"))
+            .arg(&report.trace_dir)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&bt.stdout).into_owned();
+        let out = Command::new(&rttng)
+            .arg("view")
+            .args(cycles.then_some("--clock-cycles"))
+            .arg(&report.trace_dir)
+            .env("TZ", "UTC")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ours = String::from_utf8_lossy(&out.stdout);
+        let diff = ours
+            .lines()
+            .zip(text.lines())
+            .enumerate()
+            .find(|(_, (a, b))| a != b);
+        assert!(
+            diff.is_none(),
+            "rttng view differs from babeltrace2 at line {:?}",
+            diff
+        );
+        assert_eq!(ours.lines().count(), text.lines().count());
+    }
 }
 
 // One call site per stress test: tests run concurrently in one process, and a call site
