@@ -307,7 +307,7 @@ fn session_discarded_events_match_babeltrace2() {
         .find_map(|l| l.trim().strip_prefix("Discarded events:"))
         .and_then(|v| v.trim().parse().ok())
         .expect("discarded line");
-    let (_, bt_err) = read_both(&out);
+    let (text, bt_err) = read_both(&out);
     let theirs: u64 = bt_err
         .lines()
         .filter_map(|l| l.strip_prefix("WARNING: Tracer discarded "))
@@ -319,6 +319,14 @@ fn session_discarded_events_match_babeltrace2() {
         "expected losses with 2 x 4 KiB sub-buffers:\n{list}"
     );
     assert_eq!(ours, theirs, "list says {ours}, babeltrace2 says {theirs}");
+    // Nothing else is lost: what was recorded plus what was reported discarded is every
+    // event the probe emitted (4 tracepoints × 20000).
+    let recorded = text.lines().filter(|l| l.contains(" seq = ")).count() as u64;
+    assert_eq!(
+        recorded + theirs,
+        4 * 20_000,
+        "{recorded} recorded, {theirs} discarded"
+    );
 }
 
 #[test]
@@ -793,10 +801,7 @@ fn kill9_mid_run(name: &str, buffers: &str) {
     let _ = app.wait();
     w.ok(&["stop"]);
     let (text, warnings) = read_both(&out);
-    assert!(
-        warnings.trim().is_empty(),
-        "babeltrace2 warned: {warnings}"
-    );
+    assert!(warnings.trim().is_empty(), "babeltrace2 warned: {warnings}");
     let mut per_thread: std::collections::BTreeMap<u64, Vec<u64>> = Default::default();
     for (thread, seq) in example_ticks(&text) {
         per_thread.entry(thread).or_default().push(seq);
@@ -908,7 +913,8 @@ fn session_registration_waits_only_as_long_as_the_timeout_says() {
         "RTTNG_UST_REGISTER_TIMEOUT=0 still waited {zero:?}"
     );
     assert!(
-        half >= std::time::Duration::from_millis(450) && half < std::time::Duration::from_millis(2500),
+        half >= std::time::Duration::from_millis(450)
+            && half < std::time::Duration::from_millis(2500),
         "RTTNG_UST_REGISTER_TIMEOUT=500 waited {half:?}"
     );
     // The daemon, resumed, still serves.
