@@ -1,6 +1,7 @@
 //! The registration thread: connects to each session daemon that exists (the root daemon's
-//! `/run/rttng/rttng-ust-sock` and the user's `$RTTNG_HOME/.rttng/rttng-ust-sock`, or only
-//! `$RTTNG_RUNDIR/rttng-ust-sock` when that variable is set), announces this process's
+//! `/run/rttng/rttng-ust-sock`, or `$RTTNG_ROOT_RUNDIR/rttng-ust-sock`, and the user's
+//! `$RTTNG_HOME/.rttng/rttng-ust-sock`; only `$RTTNG_RUNDIR/rttng-ust-sock` when that
+//! variable is set), announces this process's
 //! tracepoints and clock (`rttng_proto::AppHello`), then carries out the daemon's commands
 //! (install a channel from the passed ring-buffer fd, enable/disable events, flush) through
 //! [`crate::control`]. [`start`] waits, at most `RTTNG_UST_REGISTER_TIMEOUT` ms (default
@@ -25,6 +26,11 @@ use std::time::{Duration, Instant};
 const DEFAULT_REGISTER_TIMEOUT_MS: i64 = 3000;
 const TIMEOUT_ENV: &str = "RTTNG_UST_REGISTER_TIMEOUT";
 const APP_SOCKET: &str = "rttng-ust-sock";
+/// Where the root session daemon's sockets are.
+const ROOT_RUNDIR: &str = "/run/rttng";
+/// Overrides [`ROOT_RUNDIR`] for apps (a root daemon started with `RTTNG_RUNDIR` elsewhere,
+/// e.g. in a container or a test), while the user's daemon is still looked for too.
+const ROOT_RUNDIR_ENV: &str = "RTTNG_ROOT_RUNDIR";
 /// How often a registration thread looks for a daemon that is not there (yet).
 pub(crate) const RETRY_PERIOD: Duration = Duration::from_secs(1);
 
@@ -32,7 +38,8 @@ fn socket_paths() -> Vec<PathBuf> {
     if let Some(d) = std::env::var_os("RTTNG_RUNDIR") {
         return vec![PathBuf::from(d).join(APP_SOCKET)];
     }
-    let mut v = vec![PathBuf::from("/run/rttng").join(APP_SOCKET)];
+    let root = std::env::var_os(ROOT_RUNDIR_ENV).unwrap_or_else(|| ROOT_RUNDIR.into());
+    let mut v = vec![PathBuf::from(root).join(APP_SOCKET)];
     let home = std::env::var_os("RTTNG_HOME").or_else(|| std::env::var_os("HOME"));
     if let Some(h) = home {
         let p = PathBuf::from(h).join(".rttng").join(APP_SOCKET);
@@ -116,8 +123,10 @@ fn map_context(c: ContextType) -> Option<Context> {
     })
 }
 
-fn key(k: rttng_proto::ChannelKey) -> ChannelKey {
+/// The app-side key of daemon `daemon`'s channel `k`.
+fn key(daemon: u32, k: rttng_proto::ChannelKey) -> ChannelKey {
     ChannelKey {
+        daemon,
         session_id: k.session_id,
         channel_id: k.channel_id,
     }
@@ -137,7 +146,7 @@ fn done(p: &Pending) {
 pub(crate) fn start() {
     let Some(h) = hello() else { return };
     let pending: Pending = Arc::new((Mutex::new(0), Condvar::new()));
-    for p in socket_paths() {
+    for (daemon, p) in (0u32..).zip(socket_paths()) {
         // Daemons present now are waited for; the others are looked for in the background.
         let first = UnixStream::connect(&p)
             .ok()
@@ -149,7 +158,7 @@ pub(crate) fn start() {
         let (pd, hello) = (pending.clone(), h.clone());
         let spawned = std::thread::Builder::new()
             .name("rttng-ust-reg".into())
-            .spawn(move || run(p, hello, first, pd));
+            .spawn(move || run(daemon, p, hello, first, pd));
         if spawned.is_err() && waited {
             done(&pending);
         }
@@ -183,11 +192,17 @@ pub(crate) fn start() {
 }
 
 /// One daemon's registration loop: serve while connected, then look for it again.
-fn run(path: PathBuf, hello: AppHello, mut conn: Option<UnixStream>, pending: Pending) {
+fn run(
+    daemon: u32,
+    path: PathBuf,
+    hello: AppHello,
+    mut conn: Option<UnixStream>,
+    pending: Pending,
+) {
     let mut first = true;
     loop {
         if let Some(s) = conn.take() {
-            let installed = serve(s, first.then(|| pending.clone()));
+            let installed = serve(daemon, s, first.then(|| pending.clone()));
             for k in installed {
                 control::remove_channel(k);
             }
@@ -205,7 +220,7 @@ fn run(path: PathBuf, hello: AppHello, mut conn: Option<UnixStream>, pending: Pe
 }
 
 /// Carries out one daemon's commands until it goes away; returns the channels it installed.
-fn serve(s: UnixStream, pending: Option<Pending>) -> Vec<ChannelKey> {
+fn serve(daemon: u32, s: UnixStream, pending: Option<Pending>) -> Vec<ChannelKey> {
     let mut installed: Vec<ChannelKey> = Vec::new();
     let mut signalled = pending.is_none();
     loop {
@@ -231,14 +246,14 @@ fn serve(s: UnixStream, pending: Option<Pending>) -> Vec<ChannelKey> {
                         Ok(producer) => {
                             let class = control::stream_event_context_class(&ctx);
                             let setup = ChannelSetup {
-                                key: key(k),
+                                key: key(daemon, k),
                                 producer,
                                 stream_class_id: u64::from(stream_class_id),
                                 contexts: ctx,
                             };
                             match control::try_install_channel(setup) {
                                 Ok(()) => {
-                                    installed.push(key(k));
+                                    installed.push(key(daemon, k));
                                     AppReply::Ok {
                                         context_class: class,
                                     }
@@ -255,9 +270,9 @@ fn serve(s: UnixStream, pending: Option<Pending>) -> Vec<ChannelKey> {
                 }
             }
             AppCommand::RemoveChannel { key: k } => {
-                installed.retain(|x| *x != key(k));
-                control::flush(key(k));
-                control::remove_channel(key(k));
+                installed.retain(|x| *x != key(daemon, k));
+                control::flush(key(daemon, k));
+                control::remove_channel(key(daemon, k));
                 AppReply::Ok {
                     context_class: None,
                 }
@@ -266,7 +281,7 @@ fn serve(s: UnixStream, pending: Option<Pending>) -> Vec<ChannelKey> {
                 event_index,
                 key: k,
                 event_class_id,
-            } => match control::try_enable(event_index as usize, key(k), event_class_id) {
+            } => match control::try_enable(event_index as usize, key(daemon, k), event_class_id) {
                 Ok(()) => AppReply::Ok {
                     context_class: None,
                 },
@@ -278,7 +293,7 @@ fn serve(s: UnixStream, pending: Option<Pending>) -> Vec<ChannelKey> {
                 event_index,
                 key: k,
             } => {
-                control::disable(event_index as usize, key(k));
+                control::disable(event_index as usize, key(daemon, k));
                 AppReply::Ok {
                     context_class: None,
                 }

@@ -242,6 +242,7 @@ impl LocalSession {
             control::stream_event_context_class(&cfg.contexts),
         );
         let key = ChannelKey {
+            daemon: control::LOCAL_DAEMON,
             session_id: cfg.session_id,
             channel_id: 0,
         };
@@ -582,6 +583,7 @@ fn attach(spec: &str) -> Option<()> {
     // SAFETY: the parent passed this inherited fd for us to map; it stays open.
     let producer = Producer::from_fd(unsafe { BorrowedFd::borrow_raw(fd) }).ok()?;
     let key = ChannelKey {
+        daemon: control::LOCAL_DAEMON,
         session_id: session,
         channel_id: 0,
     };

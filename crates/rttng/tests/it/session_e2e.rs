@@ -977,3 +977,38 @@ fn session_overwrite_channel_keeps_the_newest_events_once() {
         "an event was recorded twice"
     );
 }
+
+/// An app registers with every session daemon that exists, like LTTng's apps with the root
+/// daemon and their user's: one daemon plays root (its run directory passed to the app as
+/// `RTTNG_ROOT_RUNDIR`), the other is the user's (`$RTTNG_HOME/.rttng`). A session in each
+/// enables the event, and both traces hold every event of the app.
+#[test]
+fn session_app_registers_with_the_root_and_the_user_daemon() {
+    let root = World::new("both-root");
+    let mut user = World::new("both-user");
+    user.run = user.home.join(".rttng");
+    let root_out = root.create(&["r"]);
+    let user_out = user.create(&["u"]);
+    for w in [&root, &user] {
+        w.ok(&["enable-event", "-u", "probe:info"]);
+        w.ok(&["start"]);
+    }
+    let mut cmd = Command::new(probe_path());
+    cmd.args(["--count", "200"])
+        .env_remove("RTTNG_RUNDIR")
+        .env("RTTNG_ROOT_RUNDIR", &root.run)
+        .env("RTTNG_HOME", &user.home)
+        .env("TZ", "UTC");
+    let f = crate::support::run_bounded(&mut cmd, CMD_TIMEOUT).expect("probe runs");
+    assert!(f.status.success(), "probe failed: {}", f.stderr_quote());
+    for (w, out) in [(&root, &root_out), (&user, &user_out)] {
+        w.ok(&["stop"]);
+        let (text, _) = read_both(out);
+        assert_eq!(
+            seqs(&text, "probe:info"),
+            all_seqs(200),
+            "{}",
+            out.display()
+        );
+    }
+}
