@@ -71,6 +71,9 @@ impl<'a> Writer<'a> {
 /// `dst.copy_from_slice(src)` (same lengths) without a `memcpy` call for the short
 /// strings and sequences of typical events: up to 16 bytes as two overlapping fixed-size
 /// moves.
+/// Copies `src` into `dst` (same length; otherwise nothing). Lengths up to 16 take two
+/// overlapping fixed-size loads and stores, written as array copies so that the compiler
+/// cannot merge them into one out-of-line `memcpy` call of variable length.
 #[inline(always)]
 fn copy_short(dst: &mut [u8], src: &[u8]) {
     let n = src.len();
@@ -78,17 +81,30 @@ fn copy_short(dst: &mut [u8], src: &[u8]) {
         return;
     }
     if (8..=16).contains(&n) {
-        dst[..8].copy_from_slice(&src[..8]);
-        dst[n - 8..].copy_from_slice(&src[n - 8..]);
+        copy_two::<8>(dst, src);
     } else if (4..8).contains(&n) {
-        dst[..4].copy_from_slice(&src[..4]);
-        dst[n - 4..].copy_from_slice(&src[n - 4..]);
+        copy_two::<4>(dst, src);
     } else if n < 4 {
         for (d, s) in dst.iter_mut().zip(src) {
             *d = *s;
         }
     } else {
         dst.copy_from_slice(src);
+    }
+}
+
+/// The first and the last `N` bytes of `src` into `dst` (`N <= len <= 2N`: together
+/// they cover it).
+#[inline(always)]
+fn copy_two<const N: usize>(dst: &mut [u8], src: &[u8]) {
+    if let (Some(head), Some(tail)) = (src.first_chunk::<N>(), src.last_chunk::<N>()) {
+        let (head, tail) = (*head, *tail);
+        if let Some(d) = dst.first_chunk_mut::<N>() {
+            *d = head;
+        }
+        if let Some(d) = dst.last_chunk_mut::<N>() {
+            *d = tail;
+        }
     }
 }
 
@@ -498,6 +514,18 @@ mod tests {
             text_len(&[0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x00]),
             8
         );
+    }
+
+    #[test]
+    fn strings_of_every_short_length_encode_exactly() {
+        // Covers each branch of copy_short (0..4 bytewise, 4..8 and 8..=16 overlapping,
+        // longer through copy_from_slice), with distinct bytes so an overlap bug shows.
+        for n in 0..40usize {
+            let text: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+            let mut want = text.as_bytes().to_vec();
+            want.push(0);
+            assert_eq!(bytes_of(&(text.as_str(),)), want, "length {n}");
+        }
     }
 
     #[test]
