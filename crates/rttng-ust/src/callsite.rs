@@ -142,7 +142,8 @@ impl Callsite {
     /// system call (after the first call); failures are counted by the ring buffer.
     #[inline(never)]
     pub fn emit<F: Fields>(&'static self, fields: &F) {
-        let payload = fields.encoded_len();
+        let lens = fields.lens();
+        let payload = F::total(&lens);
         let cpu = crate::sys::cpu();
         // The usual case (one session) first; the other slots only in state ON_MANY (a
         // target being added concurrently may be missed by this one event).
@@ -151,10 +152,10 @@ impl Callsite {
         // names is published before the target.
         let t = first.load(Ordering::Acquire);
         if t != 0 {
-            write_target(t, cpu, payload, fields);
+            write_target(t, cpu, payload, fields, &lens);
         }
         if self.state.load(Ordering::Relaxed) == ON_MANY {
-            emit_rest(rest, cpu, payload, fields);
+            emit_rest(rest, cpu, payload, fields, &lens);
         }
     }
 }
@@ -163,20 +164,20 @@ impl Callsite {
 /// the usual single-session path stays a compact piece of code.
 #[cold]
 #[inline(never)]
-fn emit_rest<F: Fields>(rest: &[AtomicU64], cpu: u32, payload: usize, fields: &F) {
+fn emit_rest<F: Fields>(rest: &[AtomicU64], cpu: u32, payload: usize, fields: &F, lens: &F::Lens) {
     for t in rest {
         let t = t.load(Ordering::Acquire);
         if t != 0 {
-            write_target(t, cpu, payload, fields);
+            write_target(t, cpu, payload, fields, lens);
         }
     }
 }
 
 #[inline(always)]
-fn write_target<F: Fields>(packed: u64, cpu: u32, payload: usize, fields: &F) {
+fn write_target<F: Fields>(packed: u64, cpu: u32, payload: usize, fields: &F, lens: &F::Lens) {
     let (slot, event_id) = unpack_target(packed);
     if let Some(ch) = channel::get(slot) {
-        ch.write_event(cpu, event_id, payload, fields);
+        ch.write_event(cpu, event_id, payload, fields, lens);
     }
 }
 

@@ -223,6 +223,7 @@ impl Channel {
         event_id: u32,
         payload_bytes: usize,
         fields: &F,
+        lens: &F::Lens,
     ) {
         let n = self.last_ts.len();
         // Avoid a division on the event path: CPU numbers are almost always in range.
@@ -271,7 +272,7 @@ impl Channel {
             }
             // Called directly (not through a closure) so that the field stores are
             // inlined into the event path.
-            fields.encode(&mut w);
+            fields.encode_with_lens(&mut w, lens);
         }
         r.commit();
         // Refreshing `last` only when it has aged keeps the line read-mostly when several

@@ -138,6 +138,14 @@ pub trait Field {
     fn encoded_len(&self) -> usize;
     /// Writes this value.
     fn encode(&self, w: &mut Writer<'_>);
+    /// Writes this value, `len` being what [`Field::encoded_len`] just returned for it:
+    /// the event path calls this, so that a value whose length takes work to find (a
+    /// string's first NUL) finds it once. The default ignores `len`.
+    #[inline(always)]
+    fn encode_with_len(&self, w: &mut Writer<'_>, len: usize) {
+        let _ = len;
+        self.encode(w);
+    }
 }
 
 /// A fixed-size element of arrays and sequences (integers, floats, bool, char).
@@ -346,6 +354,16 @@ impl Field for &str {
         w.put(&b[..text_len(b)]);
         w.put_array([0u8]);
     }
+    #[inline(always)]
+    fn encode_with_len(&self, w: &mut Writer<'_>, len: usize) {
+        let b = self.as_bytes();
+        // `len` is text_len + 1 (the caller's encoded_len); anything else falls back.
+        match b.get(..len.wrapping_sub(1)) {
+            Some(text) => w.put(text),
+            None => w.put(&b[..text_len(b)]),
+        }
+        w.put_array([0u8]);
+    }
 }
 
 impl<T: ScalarField, const N: usize> Field for [T; N] {
@@ -400,26 +418,56 @@ impl<T: ScalarField> Field for &[T] {
     }
 }
 
-/// The fields of one tracepoint, as a tuple of [`Field`] values.
+/// The fields of one tracepoint, as a tuple of [`Field`] values. The event path finds
+/// each field's length once ([`Fields::lens`]): it sizes the reservation, then encoding
+/// uses the same lengths.
 pub trait Fields {
-    fn encoded_len(&self) -> usize;
-    fn encode(&self, w: &mut Writer<'_>);
+    /// One length per field.
+    type Lens: Copy;
+    /// Each field's [`Field::encoded_len`].
+    fn lens(&self) -> Self::Lens;
+    /// The payload's size for these lengths.
+    fn total(lens: &Self::Lens) -> usize;
+    /// Writes the fields, given their [`Fields::lens`].
+    fn encode_with_lens(&self, w: &mut Writer<'_>, lens: &Self::Lens);
+
+    /// The payload's size.
+    #[inline(always)]
+    fn encoded_len(&self) -> usize {
+        Self::total(&self.lens())
+    }
+
+    /// Writes the fields.
+    #[inline(always)]
+    fn encode(&self, w: &mut Writer<'_>) {
+        self.encode_with_lens(w, &self.lens());
+    }
+}
+
+/// `usize`, once per field of a tuple (for [`Fields::Lens`]).
+macro_rules! usize_per {
+    ($t:ident) => {
+        usize
+    };
 }
 
 macro_rules! tuple_fields {
     ($(($($n:tt $t:ident),*))*) => {$(
         impl<$($t: Field),*> Fields for ($($t,)*) {
+            type Lens = ($(usize_per!($t),)*);
             #[inline(always)]
-            #[allow(unused_mut)]
-            fn encoded_len(&self) -> usize {
-                let mut n = 0;
-                $(n += self.$n.encoded_len();)*
-                n
+            fn lens(&self) -> Self::Lens {
+                ($(self.$n.encoded_len(),)*)
             }
             #[inline(always)]
             #[allow(unused_variables)]
-            fn encode(&self, w: &mut Writer<'_>) {
-                $(self.$n.encode(w);)*
+            fn total(lens: &Self::Lens) -> usize {
+                0 $(+ lens.$n)*
+            }
+            #[inline(always)]
+            #[allow(unused_variables)]
+            fn encode_with_lens(&self, w: &mut Writer<'_>, lens: &Self::Lens) {
+                $(self.$n.encode_with_len(w, lens.$n);)*
             }
         }
     )*};
