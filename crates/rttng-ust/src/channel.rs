@@ -258,7 +258,17 @@ impl Channel {
         };
         let ts = r.timestamp();
         {
-            let mut w = Writer::new(r.bytes_mut());
+            let record = r.bytes_mut();
+            let header_bytes = if compact {
+                COMPACT_HEADER_BYTES
+            } else {
+                EXTENDED_HEADER_BYTES
+            };
+            // Header, contexts and payload each get their own writer over their part of
+            // the record, so that the payload's writer never escapes to an out-of-line
+            // call (the contexts') and stays in registers.
+            let (header, rest) = record.split_at_mut(header_bytes.min(record.len()));
+            let mut w = Writer::new(header);
             if compact {
                 w.put_array((event_id as u16).to_le_bytes());
                 w.put_array((ts as u32).to_le_bytes());
@@ -267,12 +277,13 @@ impl Channel {
                 w.put_array(event_id.to_le_bytes());
                 w.put_array(ts.to_le_bytes());
             }
+            let (contexts, payload) = rest.split_at_mut(self.context_bytes.min(rest.len()));
             if self.context_bytes != 0 {
-                self.write_contexts(&mut w, cpu);
+                self.write_contexts(&mut Writer::new(contexts), cpu);
             }
             // Called directly (not through a closure) so that the field stores are
             // inlined into the event path.
-            fields.encode_with_lens(&mut w, lens);
+            fields.encode_with_lens(&mut Writer::new(payload), lens);
         }
         r.commit();
         // Refreshing `last` only when it has aged keeps the line read-mostly when several
