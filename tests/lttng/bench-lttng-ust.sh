@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench-lttng-ust.sh [--threads T] [--events N] [--disabled] [--keep DIR]
-#                    [--subbuf-size BYTES] [--num-subbuf N]:
+#                    [--subbuf-size BYTES] [--num-subbuf N] [--pin-cpu C]:
 # the LTTng-UST baseline for rttng's tracer benchmark.
 #
 # Builds ust_bench, starts a private lttng-sessiond (see lttng-env.sh), creates
@@ -15,7 +15,8 @@
 # Defaults: T=1, N=1000000. Works in a temporary directory, removed at the end
 # unless --keep DIR names a directory to use (and keep) instead. It
 # deliberately does not trace the kernel nor add contexts. --subbuf-size and
-# --num-subbuf are passed to enable-channel (default: LTTng's defaults).
+# --num-subbuf are passed to enable-channel (default: LTTng's defaults);
+# --pin-cpu C to ust_bench (emitting thread t on CPU (C + t) mod CPUs).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,6 +27,7 @@ threads=1
 events=1000000
 disabled=""
 keep=""
+pin=()
 channel_opts=()
 args=("$@")
 while [ $# -gt 0 ]; do
@@ -36,8 +38,9 @@ while [ $# -gt 0 ]; do
 	--keep) keep=${2:?--keep needs a directory}; shift 2 ;;
 	--subbuf-size) channel_opts+=("--subbuf-size=${2:?--subbuf-size needs a value}"); shift 2 ;;
 	--num-subbuf) channel_opts+=("--num-subbuf=${2:?--num-subbuf needs a value}"); shift 2 ;;
+	--pin-cpu) pin=(--pin-cpu "${2:?--pin-cpu needs a CPU}"); shift 2 ;;
 	*)
-		echo "usage: $0 [--threads T] [--events N] [--disabled] [--keep DIR] [--subbuf-size BYTES] [--num-subbuf N]" >&2
+		echo "usage: $0 [--threads T] [--events N] [--disabled] [--keep DIR] [--subbuf-size BYTES] [--num-subbuf N] [--pin-cpu C]" >&2
 		exit 2
 		;;
 	esac
@@ -80,7 +83,7 @@ if [ -z "$disabled" ]; then
 fi
 rttng_lttng start rttng-bench >/dev/null
 line=$(cd "$build" && timeout "$RTTNG_LTTNG_CMD_TIMEOUT_S" ./ust_bench \
-	--threads "$threads" --events "$events" $disabled 6<&-) ||
+	--threads "$threads" --events "$events" $disabled "${pin[@]}" 6<&-) ||
 	rttng_die "ust_bench failed"
 rttng_lttng stop rttng-bench >/dev/null
 rttng_lttng destroy rttng-bench >/dev/null

@@ -1,7 +1,7 @@
 /*
  * ust_bench.c: the LTTng-UST baseline for rttng's tracer benchmark.
  *
- * Usage: ust_bench --threads T --events N [--disabled]
+ * Usage: ust_bench --threads T --events N [--disabled] [--pin-cpu C]
  *
  * Starts T threads that each emit N `rttng_bench:event` events as fast as
  * they can, all starting together at a barrier, and prints one line:
@@ -11,17 +11,21 @@
  * `--disabled` states that the event is expected to be disabled (measuring
  * the cost of a disabled tracepoint); the program checks
  * the event's state matches what was asked and fails otherwise, so a lost
- * session cannot pass for a fast tracer. It deliberately does not talk to
+ * session cannot pass for a fast tracer. `--pin-cpu C` pins emitting thread
+ * t to CPU (C + t) mod the CPU count (as rttng-bench's option does), so that
+ * both tracers can be compared on the same vCPU. It deliberately does not talk to
  * the session daemon: the caller records it (see bench-lttng-ust.sh).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench_tp.h"
 
@@ -33,6 +37,7 @@ struct worker {
 	pthread_barrier_t *barrier;
 	uint64_t events;
 	int32_t id;
+	int pin_cpu; /* -1: not pinned */
 	struct timespec start, end;
 };
 
@@ -41,6 +46,13 @@ static void *emit(void *arg)
 	struct worker *w = arg;
 	static const char text[] = "rttng";
 
+	if (w->pin_cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(w->pin_cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set) != 0)
+			fprintf(stderr, "ust_bench: cannot pin to CPU %d\n", w->pin_cpu);
+	}
 	pthread_barrier_wait(w->barrier);
 	clock_gettime(CLOCK_MONOTONIC, &w->start);
 	for (uint64_t i = 0; i < w->events; i++) {
@@ -70,13 +82,18 @@ static int parse_u64(const char *text, uint64_t max, uint64_t *out)
 
 static void usage(const char *argv0)
 {
-	fprintf(stderr, "usage: %s --threads T --events N [--disabled]\n", argv0);
+	fprintf(stderr, "usage: %s --threads T --events N [--disabled] [--pin-cpu C]\n", argv0);
 }
 
 int main(int argc, char **argv)
 {
 	uint64_t threads = 0, events = 0;
 	int disabled = 0;
+	int pin_cpu = -1;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (ncpu < 1)
+		ncpu = 1;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--disabled") == 0) {
@@ -86,6 +103,16 @@ int main(int argc, char **argv)
 				fprintf(stderr, "ust_bench: --threads must be in 1..%d\n", MAX_THREADS);
 				return 2;
 			}
+		} else if (strcmp(argv[i], "--pin-cpu") == 0 && i + 1 < argc) {
+			uint64_t c;
+			char *end = NULL;
+			errno = 0;
+			c = strtoull(argv[++i], &end, 10);
+			if (errno != 0 || end == argv[i] || *end != '\0' || c >= CPU_SETSIZE) {
+				fprintf(stderr, "ust_bench: --pin-cpu must be a CPU number\n");
+				return 2;
+			}
+			pin_cpu = (int)c;
 		} else if (strcmp(argv[i], "--events") == 0 && i + 1 < argc) {
 			if (parse_u64(argv[++i], MAX_EVENTS_PER_THREAD, &events) != 0) {
 				fprintf(stderr, "ust_bench: --events must be in 1..%llu\n",
@@ -122,6 +149,7 @@ int main(int argc, char **argv)
 		workers[t].barrier = &barrier;
 		workers[t].events = events;
 		workers[t].id = (int32_t)t;
+		workers[t].pin_cpu = pin_cpu < 0 ? -1 : (int)((pin_cpu + t) % ncpu);
 		if (pthread_create(&workers[t].thread, NULL, emit, &workers[t]) != 0) {
 			fprintf(stderr, "ust_bench: cannot create thread %" PRIu64 "\n", t);
 			return 1;

@@ -58,6 +58,10 @@ pub struct Args {
     /// Record with the in-process local session instead of the session daemon and consumer
     #[arg(long)]
     pub local: bool,
+    /// Pin emitting thread t to CPU (C + t) mod the CPU count (as ust_bench's option),
+    /// to compare tracers on the same vCPU
+    #[arg(long, value_name = "C")]
+    pub pin_cpu: Option<usize>,
 }
 
 /// Length of one paced burst.
@@ -114,12 +118,17 @@ fn emit_paced(id: i32, events: u64, rate: u64) {
 
 /// Runs the emitting threads (all released together) and returns the wall time from the
 /// first thread's start to the last thread's end.
-fn measure(threads: u64, events: u64, rate: u64) -> Result<Duration> {
+fn measure(threads: u64, events: u64, rate: u64, pin_cpu: Option<usize>) -> Result<Duration> {
     let barrier = Arc::new(Barrier::new(threads as usize));
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             let barrier = barrier.clone();
+            let pin = pin_cpu.map(|c| (c + t as usize) % cpus);
             std::thread::spawn(move || {
+                if let Some(cpu) = pin {
+                    pin_to(cpu);
+                }
                 barrier.wait();
                 let start = Instant::now();
                 if rate == 0 {
@@ -143,6 +152,24 @@ fn measure(threads: u64, events: u64, rate: u64) -> Result<Duration> {
     match (first, last) {
         (Some(f), Some(l)) => Ok(l.duration_since(f)),
         _ => bail!("no thread"),
+    }
+}
+
+/// Pins the calling thread to `cpu` (a failure is reported, not fatal: the figures then
+/// say so by their spread).
+fn pin_to(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET stays in bounds for
+    // cpu < CPU_SETSIZE (checked); sched_setaffinity reads the set we own.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if cpu >= libc::CPU_SETSIZE as usize {
+            eprintln!("rttng-bench: CPU {cpu} is out of range");
+            return;
+        }
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            eprintln!("rttng-bench: cannot pin to CPU {cpu}");
+        }
     }
 }
 
@@ -229,7 +256,7 @@ fn run_local(args: &Args) -> Result<Outcome> {
             LocalSession::start(&cfg).map_err(|e| anyhow!("starting the local session: {e}"))?;
         // Warm the call site (first call: process init) outside the measurement.
         emit(-1, 0, 1);
-        let elapsed = measure(args.threads, args.events, args.rate)?;
+        let elapsed = measure(args.threads, args.events, args.rate, args.pin_cpu)?;
         let report = session
             .stop()
             .map_err(|e| anyhow!("stopping the local session: {e}"))?;
@@ -500,7 +527,7 @@ fn run_stack(args: &Args) -> Result<Outcome> {
     }
     let consumerd = stack.pid("rttng-consumerd.pid");
     let cpu_before = consumerd.and_then(cpu_ns);
-    let elapsed = measure(args.threads, args.events, args.rate)?;
+    let elapsed = measure(args.threads, args.events, args.rate, args.pin_cpu)?;
     let consumer_cpu = match (cpu_before, consumerd.and_then(cpu_ns)) {
         (Some(a), Some(b)) => Some(Duration::from_nanos(b.saturating_sub(a))),
         _ => None,
