@@ -782,7 +782,7 @@ fn kill9_mid_run(name: &str, buffers: &str) {
         "--subbuf-size",
         "16384",
         "--num-subbuf",
-        "16",
+        "64",
     ]);
     w.ok(&["enable-event", "-u", "rttng_example:tick"]);
     w.ok(&["start"]);
@@ -793,7 +793,9 @@ fn kill9_mid_run(name: &str, buffers: &str) {
         .stderr(std::process::Stdio::null());
     w.env(&mut cmd);
     let mut app = cmd.spawn().expect("spawn rttng-example");
-    // Mid-run: once the consumer has written several complete packets.
+    // 1 MiB per CPU buffer holds most of a second of the app's output, so a consumer
+    // starved by a loaded machine does not make it discard. Mid-run: once the consumer
+    // has written several complete packets.
     wait_until("packets of the running app written", || {
         tree_bytes(&out, "channel0_") >= 8 * 16384
     });
