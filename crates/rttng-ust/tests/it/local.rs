@@ -6,6 +6,46 @@ use rttng_ust::testing::{Buffers, LocalConfig, LocalSession};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Runs babeltrace2 and `rttng view` with `args` on `trace` (both in UTC) and asserts the
+/// same lines.
+fn assert_view_matches_babeltrace2(trace: &Path, args: &[&str]) {
+    let bt = Command::new("babeltrace2")
+        .args(args)
+        .arg(trace)
+        .env("TZ", "UTC")
+        .output()
+        .expect("babeltrace2");
+    assert!(
+        bt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bt.stderr)
+    );
+    let text = String::from_utf8_lossy(&bt.stdout);
+    let out = Command::new(rttng_bin())
+        .arg("view")
+        .args(args)
+        .arg(trace)
+        .env("TZ", "UTC")
+        .output()
+        .expect("rttng view");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ours = String::from_utf8_lossy(&out.stdout);
+    let diff = ours
+        .lines()
+        .zip(text.lines())
+        .enumerate()
+        .find(|(_, (a, b))| a != b);
+    assert!(
+        diff.is_none(),
+        "rttng view {args:?} differs from babeltrace2 at {diff:?}"
+    );
+    assert_eq!(ours.lines().count(), text.lines().count());
+}
+
 fn tmpdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("rttng-ust-it-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -150,28 +190,7 @@ fn babeltrace2_reads_enums_chars_extremes_and_byte_slices() {
         second.contains("color = ( \"Green\" : container = 1 )"),
         "{second}"
     );
-    let out = Command::new(rttng_bin())
-        .arg("view")
-        .arg(&report.trace_dir)
-        .env("TZ", "UTC")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let ours = String::from_utf8_lossy(&out.stdout);
-    let diff = ours
-        .lines()
-        .zip(text.lines())
-        .enumerate()
-        .find(|(_, (a, b))| a != b);
-    assert!(
-        diff.is_none(),
-        "rttng view differs from babeltrace2 at {diff:?}"
-    );
-    assert_eq!(ours.lines().count(), text.lines().count());
+    assert_view_matches_babeltrace2(&report.trace_dir, &[]);
 }
 
 #[test]
@@ -205,41 +224,10 @@ fn babeltrace2_and_rttng_view_agree() {
         first.contains("{ seq = 0, a = 0, b = -2, c = 3, d = -4, f = 1, h = 1.5, i = 2.25, s = \"text\", arr = [ [0] = 0, [1] = -1, [2] = 7 ], _sq_length = 3, sq = [ [0] = 4, [1] = 5, [2] = 0 ] }"),
         "{first}"
     );
-    let rttng = rttng_bin();
     // Compared in nanoseconds (the default output, the TSC clock's cycles converted)
     // and in clock cycles.
-    for cycles in [false, true] {
-        let bt = Command::new("babeltrace2")
-            .args(cycles.then_some("--clock-cycles"))
-            .arg(&report.trace_dir)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&bt.stdout).into_owned();
-        let out = Command::new(&rttng)
-            .arg("view")
-            .args(cycles.then_some("--clock-cycles"))
-            .arg(&report.trace_dir)
-            .env("TZ", "UTC")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let ours = String::from_utf8_lossy(&out.stdout);
-        let diff = ours
-            .lines()
-            .zip(text.lines())
-            .enumerate()
-            .find(|(_, (a, b))| a != b);
-        assert!(
-            diff.is_none(),
-            "rttng view differs from babeltrace2 at line {:?}",
-            diff
-        );
-        assert_eq!(ours.lines().count(), text.lines().count());
-    }
+    assert_view_matches_babeltrace2(&report.trace_dir, &[]);
+    assert_view_matches_babeltrace2(&report.trace_dir, &["--clock-cycles"]);
 }
 
 // One call site per stress test: tests run concurrently in one process, and a call site
