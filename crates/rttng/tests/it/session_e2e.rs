@@ -1014,3 +1014,52 @@ fn session_app_registers_with_the_root_and_the_user_daemon() {
         );
     }
 }
+
+/// The session daemon dies (SIGKILL) while an app emits: the app keeps running and
+/// emitting untraced, and once a new daemon runs it registers again, so a session of the
+/// new daemon records it.
+#[test]
+fn session_app_survives_a_killed_daemon_and_registers_with_the_next() {
+    let w = World::new("restart");
+    let go = w.tmp.path().join("go");
+    w.create(&["first"]);
+    w.ok(&["enable-event", "-u", "probe:spin,probe:info"]);
+    w.ok(&["start"]);
+    let (mut child, mut stdout) = w.spawn_probe(
+        &["--count", "4", "--loop-until", go.to_str().unwrap()],
+        "registered",
+    );
+    let pid = format!("PID: {} - ", child.id());
+    wait_until("the app to register", || {
+        w.ok(&["list", "-u"]).contains(&pid)
+    });
+    let (sessiond, consumerd) = (w.sessiond_pid().unwrap(), w.consumerd_pid().unwrap());
+    kill_process(sessiond);
+    assert!(
+        wait_gone(sessiond, WAIT_TIMEOUT),
+        "session daemon still there"
+    );
+    assert!(
+        wait_gone(consumerd, WAIT_TIMEOUT),
+        "the consumer outlived its session daemon"
+    );
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the app died with the daemon"
+    );
+    // A new daemon (spawned by create), a new session; the app comes back by itself.
+    let out = w.create(&["second"]);
+    assert_ne!(w.sessiond_pid(), Some(sessiond));
+    w.ok(&["enable-event", "-u", "probe:spin,probe:info"]);
+    w.ok(&["start"]);
+    wait_until("the app to register again", || {
+        w.ok(&["list", "-u"]).contains(&pid)
+    });
+    std::fs::write(&go, b"").unwrap();
+    wait_line(&mut child, &mut stdout, "emitted");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "the app failed: {status}");
+    w.ok(&["stop"]);
+    let (text, _) = read_both(&out);
+    assert_eq!(seqs(&text, "probe:info"), all_seqs(4));
+}
