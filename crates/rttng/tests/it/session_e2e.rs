@@ -1063,3 +1063,86 @@ fn session_app_survives_a_killed_daemon_and_registers_with_the_next() {
     let (text, _) = read_both(&out);
     assert_eq!(seqs(&text, "probe:info"), all_seqs(4));
 }
+
+/// A frame header: magic `RTC1`, version 1.0, `kind`, `payload_len` (docs/protocols/control.md).
+fn frame_header(kind: u32, payload_len: u32) -> Vec<u8> {
+    let mut h = b"RTC1".to_vec();
+    h.extend_from_slice(&1u16.to_le_bytes());
+    h.extend_from_slice(&0u16.to_le_bytes());
+    h.extend_from_slice(&kind.to_le_bytes());
+    h.extend_from_slice(&payload_len.to_le_bytes());
+    h
+}
+
+/// A "daemon" that answers an app's hello with garbage cannot block or crash the app: for
+/// each kind of bad answer the app still emits, finishes and exits 0 within a bound.
+/// (No real daemon sends these; the socket stands in for a broken or hostile one.)
+#[test]
+fn session_app_survives_garbage_from_its_daemon() {
+    use std::io::{Read, Write};
+    let answers: Vec<(&str, Vec<u8>)> = vec![
+        ("closes at once", Vec::new()),
+        (
+            "random bytes",
+            (0u8..64).map(|i| i.wrapping_mul(37) ^ 0x5a).collect(),
+        ),
+        ("a 4 GiB payload", frame_header(4, u32::MAX)),
+        (
+            "a truncated command",
+            [frame_header(4, 100), vec![1, 2, 3]].concat(),
+        ),
+        (
+            "an undecodable command",
+            [frame_header(4, 8), vec![0xff; 8]].concat(),
+        ),
+        ("another protocol major", {
+            let mut h = frame_header(4, 0);
+            h[4] = 9;
+            h
+        }),
+    ];
+    for (what, answer) in answers {
+        let w = World::new("garbage");
+        std::fs::create_dir_all(&w.run).unwrap();
+        let listener =
+            std::os::unix::net::UnixListener::bind(w.run.join("rttng-ust-sock")).unwrap();
+        // Returns the first bytes the app sent (its hello's frame header).
+        let server = std::thread::spawn(move || {
+            // Bounded: a non-blocking accept polled until a deadline.
+            listener.set_nonblocking(true).unwrap();
+            let end = std::time::Instant::now() + WAIT_TIMEOUT;
+            let mut s = loop {
+                match listener.accept() {
+                    Ok((s, _)) => break s,
+                    Err(_) if std::time::Instant::now() < end => {
+                        std::thread::sleep(std::time::Duration::from_millis(5))
+                    }
+                    Err(e) => panic!("the app never connected: {e}"),
+                }
+            };
+            s.set_nonblocking(false).unwrap();
+            let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+            let mut hello = [0u8; 16];
+            let n = s.read(&mut hello).unwrap_or(0);
+            let _ = s.write_all(&answer);
+            hello[..n].to_vec()
+        });
+        let start = std::time::Instant::now();
+        let f = w.probe(&["--count", "100"]);
+        assert!(
+            f.stdout_text().contains("emitted 100"),
+            "{what}: {}",
+            f.stdout_text()
+        );
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{what}: the app took {:?}",
+            start.elapsed()
+        );
+        let hello = server.join().unwrap();
+        assert!(
+            hello.starts_with(b"RTC1") && hello.len() == 16,
+            "{what}: the app did not say hello: {hello:?}"
+        );
+    }
+}
