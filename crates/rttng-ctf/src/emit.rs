@@ -498,7 +498,7 @@ pub fn emit_metadata(md: &Metadata) -> String {
     let is_used = |c: &IntegerClass| used.iter().any(|u| same_integer(u, c));
     let packed = is_packed(md);
     let align = |size: u32| {
-        if size % 8 != 0 {
+        if !size.is_multiple_of(8) {
             1
         } else if packed {
             8

@@ -121,7 +121,7 @@ impl BitWriter {
     /// Whether writing an integer of `byte_order` here would change the byte order in the
     /// middle of a byte, which readers reject.
     pub fn byte_order_conflict(&self, byte_order: ByteOrder) -> bool {
-        self.pos_bits % 8 != 0 && self.last_byte_order.is_some_and(|b| b != byte_order)
+        !self.pos_bits.is_multiple_of(8) && self.last_byte_order.is_some_and(|b| b != byte_order)
     }
 
     fn grow_to(&mut self, end_bits: u64) {
@@ -145,7 +145,7 @@ impl BitWriter {
 
     /// The current position, to [`rewind`](Self::rewind) to if what follows must be undone.
     pub fn mark(&self) -> Mark {
-        let partial = if self.pos_bits % 8 != 0 {
+        let partial = if !self.pos_bits.is_multiple_of(8) {
             self.buf.last().copied().unwrap_or(0)
         } else {
             0
@@ -161,7 +161,7 @@ impl BitWriter {
     pub fn rewind(&mut self, mark: Mark) {
         if mark.pos_bits <= self.pos_bits {
             self.buf.truncate(mark.pos_bits.div_ceil(8) as usize);
-            if mark.pos_bits % 8 != 0 {
+            if !mark.pos_bits.is_multiple_of(8) {
                 if let Some(last) = self.buf.last_mut() {
                     *last = mark.partial_byte;
                 }
@@ -184,7 +184,7 @@ impl BitWriter {
         let size_bits = size_bits.clamp(1, 64);
         let start = self.pos_bits;
         self.grow_to(start + u64::from(size_bits));
-        if start % 8 == 0 && size_bits % 8 == 0 {
+        if start.is_multiple_of(8) && size_bits.is_multiple_of(8) {
             let at = (start / 8) as usize;
             let n = (size_bits / 8) as usize;
             match byte_order {
@@ -743,7 +743,7 @@ fn encode_elements<'m>(
 /// Write bytes as a run of 8-bit integer elements: a plain copy when byte-aligned.
 fn write_byte_run(w: &mut BitWriter, ic: &IntegerClass, bytes: &[u8]) {
     w.align(ic.align_bits);
-    if w.pos_bits() % 8 == 0 {
+    if w.pos_bits().is_multiple_of(8) {
         w.write_bytes(bytes);
     } else {
         for &b in bytes {

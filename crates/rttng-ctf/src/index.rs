@@ -211,7 +211,7 @@ pub fn decode_index(bytes: &[u8], data_file_bytes: Option<u64>) -> Result<IndexF
         return Err(IndexError::BadEntrySize { entry_bytes });
     }
     let body = &bytes[INDEX_HEADER_BYTES..];
-    if body.len() % entry_len != 0 {
+    if !body.len().is_multiple_of(entry_len) {
         return Err(IndexError::SizeNotMultipleOfEntry {
             body_bytes: body.len(),
             entry_bytes,
@@ -237,7 +237,7 @@ pub fn decode_index(bytes: &[u8], data_file_bytes: Option<u64>) -> Result<IndexF
             stream_instance_id: has_1_1_fields.then(|| be_u64(e, 56)),
             packet_seq_num: has_1_1_fields.then(|| be_u64(e, 64)),
         };
-        if entry.packet_size_bits % 8 != 0 {
+        if !entry.packet_size_bits.is_multiple_of(8) {
             return Err(IndexError::PacketSizeNotBytes {
                 entry_index: i,
                 byte_offset,

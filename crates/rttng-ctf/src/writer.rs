@@ -265,7 +265,7 @@ impl LttngLayout {
     }
 
     fn align_for(&self, size_bits: u32) -> u32 {
-        if size_bits % 8 != 0 {
+        if !size_bits.is_multiple_of(8) {
             1
         } else if self.packed {
             8

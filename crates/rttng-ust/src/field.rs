@@ -456,6 +456,7 @@ macro_rules! tuple_fields {
         impl<$($t: Field),*> Fields for ($($t,)*) {
             type Lens = ($(usize_per!($t),)*);
             #[inline(always)]
+            #[allow(clippy::unused_unit)]
             fn lens(&self) -> Self::Lens {
                 ($(self.$n.encoded_len(),)*)
             }

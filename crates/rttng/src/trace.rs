@@ -277,7 +277,7 @@ fn format_arg(syscall: &str, name: &str, op: &FieldOp, pointer: bool, data: &[u8
             &[(1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC")],
             "PROT_NONE",
         ),
-        _ if v > 0xffff || v < -0xffff => format!("{v:#x}"),
+        _ if !(-0xffff..=0xffff).contains(&v) => format!("{v:#x}"),
         _ => v.to_string(),
     }
 }

@@ -288,7 +288,7 @@ impl<'a> Bits<'a> {
             return Err(self.truncated(size));
         }
         let start = (self.pos / 8) as usize;
-        if self.pos % 8 == 0 && size_bits % 8 == 0 {
+        if self.pos.is_multiple_of(8) && size_bits.is_multiple_of(8) {
             if let Some(window) = self.buf.get(start..start + 8) {
                 // Fast path: one unaligned 8-byte load, then keep the field's bytes.
                 let w: [u8; 8] = window.try_into().expect("8-byte window");
@@ -600,7 +600,7 @@ impl<'m> StreamDecoder<'m> {
         }
         let packet_bits = st.packet_bits.unwrap_or(file_bits);
         let content_bits = st.content_bits.unwrap_or(packet_bits);
-        if packet_bits == 0 || packet_bits % 8 != 0 {
+        if packet_bits == 0 || !packet_bits.is_multiple_of(8) {
             return Err(DecodeError::BadPacketSize {
                 offset: file_offset,
                 packet_bits,

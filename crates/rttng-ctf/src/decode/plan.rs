@@ -167,7 +167,8 @@ fn int_fixed_bits(ic: &IntegerClass, purpose: Purpose) -> Option<u64> {
         Some(_) => true,
     };
     let effect = ic.store_slot.is_some() || role_effect;
-    (!effect && ic.align_bits == 8 && ic.size_bits % 8 == 0).then_some(u64::from(ic.size_bits))
+    (!effect && ic.align_bits == 8 && ic.size_bits.is_multiple_of(8))
+        .then_some(u64::from(ic.size_bits))
 }
 
 fn push_skip(ops: &mut Vec<Op>, bits: u64) {

@@ -226,8 +226,8 @@ fn all_types_payload(layout: &LttngLayout) -> (FieldClass, Value) {
         ByteOrder::Big => ByteOrder::Little,
     };
     let a = |size: u32| {
-        if layout.packed || size % 8 != 0 {
-            if size % 8 == 0 {
+        if layout.packed || !size.is_multiple_of(8) {
+            if size.is_multiple_of(8) {
                 8
             } else {
                 1

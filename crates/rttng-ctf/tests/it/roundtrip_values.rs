@@ -15,7 +15,7 @@ use rttng_ctf::ir::{
 use rttng_ctf::writer::{self, EventHeaderKind, LttngLayout, PacketOpen, PacketSize, StreamWriter};
 
 fn int(size_bits: u32, signed: bool, packed: bool, order: ByteOrder) -> IntegerClass {
-    let align = if size_bits % 8 != 0 {
+    let align = if !size_bits.is_multiple_of(8) {
         1
     } else if packed {
         8

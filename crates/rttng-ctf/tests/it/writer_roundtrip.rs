@@ -49,7 +49,7 @@ proptest! {
         for &(value, size, align, bo) in &fields {
             // A byte order change must start on a byte boundary (as babeltrace2 requires).
             if last_bo.is_some_and(|b| b != bo) {
-                prop_assert_eq!(w.byte_order_conflict(bo), w.pos_bits() % 8 != 0);
+                prop_assert_eq!(w.byte_order_conflict(bo), !w.pos_bits().is_multiple_of(8));
                 w.align(8);
             }
             last_bo = Some(bo);

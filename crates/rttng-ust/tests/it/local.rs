@@ -122,7 +122,7 @@ fn emit_all_kinds(n: u64) {
     rttng_ust::tracepoint!(
         it_local, kinds, NOTICE,
         seq: u64 = n, a: u8 = n as u8, b: i16 = -2, c: u32 = 3, d: i64 = -4,
-        f: bool = n % 2 == 0, h: f32 = 1.5, i: f64 = 2.25,
+        f: bool = n.is_multiple_of(2), h: f32 = 1.5, i: f64 = 2.25,
         s: &str = "text", arr: [i32; 3] = arr, sq: &[u16] = seq
     );
 }
@@ -139,7 +139,7 @@ rttng_ust::trace_enum! {
 
 fn emit_more_kinds(n: u64) {
     let bytes: &[u8] = &[1, 2, 255];
-    let color = if n % 2 == 0 {
+    let color = if n.is_multiple_of(2) {
         Color::Blue
     } else {
         Color::Green

@@ -351,6 +351,58 @@ fn quote_bytes(bytes: &[u8], max_bytes: usize) -> String {
     text
 }
 
+/// `first_difference`, except for one known babeltrace2 2.0.4 bug: it sometimes prints an
+/// empty string field with the value that field had in an earlier event of the same class
+/// (seen with lttng-ust's empty `ctf_string`s and with `newfstatat(fd, "", …)` paths; the
+/// bytes hold the empty string). A line may differ only where ours shows `""` and
+/// babeltrace2 a non-empty string; everything else must be byte-identical.
+pub fn first_difference_but_babeltrace_empty_strings(
+    babeltrace: &[u8],
+    ours: &[u8],
+) -> Option<String> {
+    let bt = String::from_utf8_lossy(babeltrace);
+    let us = String::from_utf8_lossy(ours);
+    let bt_lines: Vec<&str> = bt.split_inclusive('\n').collect();
+    let our_lines: Vec<&str> = us.split_inclusive('\n').collect();
+    if bt_lines.len() != our_lines.len() {
+        return first_difference(babeltrace, ours);
+    }
+    for (b, o) in bt_lines.iter().zip(&our_lines) {
+        if b != o && !same_but_empty_strings(b, o) {
+            return first_difference(b.as_bytes(), o.as_bytes());
+        }
+    }
+    None
+}
+
+/// Whether `ours` equals `bt` once each `""` of ours that stands where `bt` has a quoted
+/// string is given that string.
+fn same_but_empty_strings(bt: &str, ours: &str) -> bool {
+    let (b, o) = (bt.as_bytes(), ours.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < b.len() && j < o.len() {
+        if o[j..].starts_with(b"= \"\"")
+            && b[i..].starts_with(b"= \"")
+            && !b[i..].starts_with(b"= \"\"")
+        {
+            // Skip babeltrace2's string to its closing quote (escapes are `\x`).
+            let mut k = i + 3;
+            while k < b.len() && b[k] != b'"' {
+                k += if b[k] == b'\\' { 2 } else { 1 };
+            }
+            i = k + 1;
+            j += 4;
+            continue;
+        }
+        if b[i] != o[j] {
+            return false;
+        }
+        i += 1;
+        j += 1;
+    }
+    i == b.len() && j == o.len()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -448,56 +500,4 @@ mod tests {
             "missing tools; install them with: apt-get install pkg-x"
         );
     }
-}
-
-/// `first_difference`, except for one known babeltrace2 2.0.4 bug: it sometimes prints an
-/// empty string field with the value that field had in an earlier event of the same class
-/// (seen with lttng-ust's empty `ctf_string`s and with `newfstatat(fd, "", …)` paths; the
-/// bytes hold the empty string). A line may differ only where ours shows `""` and
-/// babeltrace2 a non-empty string; everything else must be byte-identical.
-pub fn first_difference_but_babeltrace_empty_strings(
-    babeltrace: &[u8],
-    ours: &[u8],
-) -> Option<String> {
-    let bt = String::from_utf8_lossy(babeltrace);
-    let us = String::from_utf8_lossy(ours);
-    let bt_lines: Vec<&str> = bt.split_inclusive('\n').collect();
-    let our_lines: Vec<&str> = us.split_inclusive('\n').collect();
-    if bt_lines.len() != our_lines.len() {
-        return first_difference(babeltrace, ours);
-    }
-    for (b, o) in bt_lines.iter().zip(&our_lines) {
-        if b != o && !same_but_empty_strings(b, o) {
-            return first_difference(b.as_bytes(), o.as_bytes());
-        }
-    }
-    None
-}
-
-/// Whether `ours` equals `bt` once each `""` of ours that stands where `bt` has a quoted
-/// string is given that string.
-fn same_but_empty_strings(bt: &str, ours: &str) -> bool {
-    let (b, o) = (bt.as_bytes(), ours.as_bytes());
-    let (mut i, mut j) = (0, 0);
-    while i < b.len() && j < o.len() {
-        if o[j..].starts_with(b"= \"\"")
-            && b[i..].starts_with(b"= \"")
-            && !b[i..].starts_with(b"= \"\"")
-        {
-            // Skip babeltrace2's string to its closing quote (escapes are `\x`).
-            let mut k = i + 3;
-            while k < b.len() && b[k] != b'"' {
-                k += if b[k] == b'\\' { 2 } else { 1 };
-            }
-            i = k + 1;
-            j += 4;
-            continue;
-        }
-        if b[i] != o[j] {
-            return false;
-        }
-        i += 1;
-        j += 1;
-    }
-    i == b.len() && j == o.len()
 }
