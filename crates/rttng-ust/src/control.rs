@@ -337,12 +337,16 @@ pub(crate) fn install_fork_handlers() {
     }
     // SAFETY: the handlers are `extern "C"` functions with no arguments that touch only
     // atomics; registering them has no other effect.
-    unsafe {
+    let rc = unsafe {
         libc::pthread_atfork(
             Some(atfork_prepare),
             Some(atfork_parent),
             Some(atfork_child),
-        );
+        )
+    };
+    if rc != 0 {
+        // Not registered (out of memory): let the next init try again.
+        FORK_HANDLERS_INSTALLED.store(false, Ordering::Release);
     }
 }
 

@@ -68,9 +68,6 @@ impl<'a> Writer<'a> {
     }
 }
 
-/// `dst.copy_from_slice(src)` (same lengths) without a `memcpy` call for the short
-/// strings and sequences of typical events: up to 16 bytes as two overlapping fixed-size
-/// moves.
 /// Copies `src` into `dst` (same length; otherwise nothing). Lengths up to 16 take two
 /// overlapping fixed-size loads and stores, written as array copies so that the compiler
 /// cannot merge them into one out-of-line `memcpy` call of variable length.
@@ -136,7 +133,9 @@ pub trait Field {
     fn members(name: &str, out: &mut Vec<StructMember>);
     /// Bytes this value takes in the record.
     fn encoded_len(&self) -> usize;
-    /// Writes this value.
+    /// Writes this value: exactly [`Field::encoded_len`] bytes. (Writing fewer leaves
+    /// stale bytes in the record and writing more is cut off; either way the reader
+    /// misparses that record, but nothing outside it is touched and nothing panics.)
     fn encode(&self, w: &mut Writer<'_>);
     /// Writes this value, `len` being what [`Field::encoded_len`] just returned for it:
     /// the event path calls this, so that a value whose length takes work to find (a
@@ -463,7 +462,9 @@ macro_rules! tuple_fields {
             #[inline(always)]
             #[allow(unused_variables)]
             fn total(lens: &Self::Lens) -> usize {
-                0 $(+ lens.$n)*
+                // Saturating: an absurd length must fail the reservation (a counted
+                // discard), not overflow.
+                0usize $(.saturating_add(lens.$n))*
             }
             #[inline(always)]
             #[allow(unused_variables)]

@@ -43,11 +43,28 @@ fn socket_paths() -> Vec<PathBuf> {
     let home = std::env::var_os("RTTNG_HOME").or_else(|| std::env::var_os("HOME"));
     if let Some(h) = home {
         let p = PathBuf::from(h).join(".rttng").join(APP_SOCKET);
-        if !v.contains(&p) {
+        if !v.iter().any(|q| same_place(q, &p)) {
             v.push(p);
         }
     }
     v
+}
+
+/// Whether two socket paths name the same place: the same spelling, or directories that
+/// exist and are the same (a symlink, `..` or a bind mount). Registering twice with one
+/// daemon would record every event twice.
+fn same_place(a: &std::path::Path, b: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if a == b {
+        return true;
+    }
+    let dir = |p: &std::path::Path| p.parent().and_then(|d| std::fs::metadata(d).ok());
+    match (dir(a), dir(b)) {
+        (Some(x), Some(y)) => {
+            x.dev() == y.dev() && x.ino() == y.ino() && a.file_name() == b.file_name()
+        }
+        _ => false,
+    }
 }
 
 fn procname() -> String {
@@ -299,7 +316,10 @@ fn serve(daemon: u32, s: UnixStream, pending: Option<Pending>) -> Vec<ChannelKey
                 }
             }
             AppCommand::FlushAll => {
-                control::flush_all();
+                // This daemon's channels only: another daemon's sessions are not its own.
+                for k in &installed {
+                    control::flush(*k);
+                }
                 AppReply::Ok {
                     context_class: None,
                 }
@@ -326,4 +346,31 @@ fn serve(daemon: u32, s: UnixStream, pending: Option<Pending>) -> Vec<ChannelKey
         }
     }
     installed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_symlinked_run_directory_is_the_same_place() {
+        let base = std::env::temp_dir().join(format!("rttng-same-place-{}", std::process::id()));
+        let real = base.join("real");
+        let other = base.join("other");
+        std::fs::create_dir_all(&real).unwrap();
+        std::fs::create_dir_all(&other).unwrap();
+        let link = base.join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let sock = |d: &std::path::Path| d.join(APP_SOCKET);
+        assert!(same_place(&sock(&real), &sock(&link)));
+        assert!(same_place(
+            &sock(&real),
+            &sock(&real.join("..").join("real"))
+        ));
+        assert!(!same_place(&sock(&real), &sock(&other)));
+        assert!(!same_place(&sock(&real), &real.join("another-socket")));
+        // Directories that do not exist (yet) compare by spelling only.
+        assert!(!same_place(&sock(&base.join("x")), &sock(&base.join("y"))));
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 }

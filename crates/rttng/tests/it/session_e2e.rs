@@ -787,20 +787,20 @@ fn kill9_mid_run(name: &str, buffers: &str) {
     w.ok(&["enable-event", "-u", "rttng_example:tick"]);
     w.ok(&["start"]);
     let mut cmd = Command::new(bin_dir().join("rttng-example"));
-    cmd.args(["--threads", "2", "--count", "100000000", "--rate", "20000"])
+    cmd.args(["--threads", "2", "--count", "100000000", "--rate", "2000"])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     w.env(&mut cmd);
-    let mut app = cmd.spawn().expect("spawn rttng-example");
-    // 1 MiB per CPU buffer holds most of a second of the app's output, so a consumer
-    // starved by a loaded machine does not make it discard. Mid-run: once the consumer
-    // has written several complete packets.
+    let mut app = KillOnDrop(cmd.spawn().expect("spawn rttng-example"));
+    // 1 MiB per CPU buffer holds about 8 s of the app's output (2 threads × 2000 events/s
+    // of about 30 bytes), so a consumer starved by a loaded machine does not make it
+    // discard. Mid-run: once the consumer has written several complete packets.
     wait_until("packets of the running app written", || {
         tree_bytes(&out, "channel0_") >= 8 * 16384
     });
-    kill_process(app.id());
-    let _ = app.wait();
+    kill_process(app.0.id());
+    let _ = app.0.wait();
     w.ok(&["stop"]);
     let (text, warnings) = read_both(&out);
     assert!(warnings.trim().is_empty(), "babeltrace2 warned: {warnings}");
@@ -871,9 +871,10 @@ fn timed_probe(w: &World, timeout: Option<&str>) -> std::time::Duration {
     let mut cmd = Command::new(probe_path());
     cmd.args(["--count", "10"]);
     w.env(&mut cmd);
-    if let Some(t) = timeout {
-        cmd.env("RTTNG_UST_REGISTER_TIMEOUT", t);
-    }
+    match timeout {
+        Some(t) => cmd.env("RTTNG_UST_REGISTER_TIMEOUT", t),
+        None => cmd.env_remove("RTTNG_UST_REGISTER_TIMEOUT"),
+    };
     let start = std::time::Instant::now();
     let f = crate::support::run_bounded(&mut cmd, CMD_TIMEOUT).expect("probe runs");
     assert!(f.status.success(), "probe failed: {}", f.stderr_quote());
@@ -901,10 +902,20 @@ fn session_registration_waits_only_as_long_as_the_timeout_says() {
         assert!(ok, "kill -s {sig} {pid}");
     };
     signal("STOP");
+    // Resumed however this block ends (a failed probe run panics).
+    struct Resume(u32);
+    impl Drop for Resume {
+        fn drop(&mut self) {
+            let _ = Command::new("kill")
+                .args(["-s", "CONT", "--", &self.0.to_string()])
+                .status();
+        }
+    }
+    let resume = Resume(pid);
     let default = timed_probe(&w, None);
     let zero = timed_probe(&w, Some("0"));
     let half = timed_probe(&w, Some("500"));
-    signal("CONT");
+    drop(resume);
     assert!(
         default >= std::time::Duration::from_millis(2900)
             && default < std::time::Duration::from_millis(8000),
@@ -975,6 +986,10 @@ fn session_overwrite_channel_keeps_the_newest_events_once() {
     let got = seqs(&text, "probe:info");
     assert_eq!(got.last(), Some(&199_999), "the newest event is kept");
     assert!(
+        got.len() < 200_000,
+        "nothing was overwritten: 4 × 4 KiB cannot keep up with 800 000 records"
+    );
+    assert!(
         got.windows(2).all(|p| p[0] < p[1]),
         "an event was recorded twice"
     );
@@ -1025,11 +1040,12 @@ fn session_app_survives_a_killed_daemon_and_registers_with_the_next() {
     w.create(&["first"]);
     w.ok(&["enable-event", "-u", "probe:spin,probe:info"]);
     w.ok(&["start"]);
-    let (mut child, mut stdout) = w.spawn_probe(
+    let (child, mut stdout) = w.spawn_probe(
         &["--count", "4", "--loop-until", go.to_str().unwrap()],
         "registered",
     );
-    let pid = format!("PID: {} - ", child.id());
+    let mut child = KillOnDrop(child);
+    let pid = format!("PID: {} - ", child.0.id());
     wait_until("the app to register", || {
         w.ok(&["list", "-u"]).contains(&pid)
     });
@@ -1044,7 +1060,7 @@ fn session_app_survives_a_killed_daemon_and_registers_with_the_next() {
         "the consumer outlived its session daemon"
     );
     assert!(
-        child.try_wait().unwrap().is_none(),
+        child.0.try_wait().unwrap().is_none(),
         "the app died with the daemon"
     );
     // A new daemon (spawned by create), a new session; the app comes back by itself.
@@ -1056,8 +1072,8 @@ fn session_app_survives_a_killed_daemon_and_registers_with_the_next() {
         w.ok(&["list", "-u"]).contains(&pid)
     });
     std::fs::write(&go, b"").unwrap();
-    wait_line(&mut child, &mut stdout, "emitted");
-    let status = child.wait().unwrap();
+    wait_line(&mut child.0, &mut stdout, "emitted");
+    let status = child.0.wait().unwrap();
     assert!(status.success(), "the app failed: {status}");
     w.ok(&["stop"]);
     let (text, _) = read_both(&out);
@@ -1075,7 +1091,10 @@ fn frame_header(kind: u32, payload_len: u32) -> Vec<u8> {
 }
 
 /// A "daemon" that answers an app's hello with garbage cannot block or crash the app: for
-/// each kind of bad answer the app still emits, finishes and exits 0 within a bound.
+/// each kind of bad answer the app still emits, finishes and exits 0 within a bound. The
+/// app waits up to 30 s for its daemons (`World::env`), so finishing within 10 s means
+/// its registration thread gave up on the garbage at once (a hung or dead registration
+/// thread would keep it waiting).
 /// (No real daemon sends these; the socket stands in for a broken or hostile one.)
 #[test]
 fn session_app_survives_garbage_from_its_daemon() {
@@ -1123,9 +1142,13 @@ fn session_app_survives_garbage_from_its_daemon() {
             s.set_nonblocking(false).unwrap();
             let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
             let mut hello = [0u8; 16];
-            let n = s.read(&mut hello).unwrap_or(0);
+            let got = s.read_exact(&mut hello).is_ok();
             let _ = s.write_all(&answer);
-            hello[..n].to_vec()
+            if got {
+                hello.to_vec()
+            } else {
+                Vec::new()
+            }
         });
         let start = std::time::Instant::now();
         let f = w.probe(&["--count", "100"]);

@@ -83,8 +83,12 @@ impl World {
     }
 
     pub fn env(&self, cmd: &mut Command) {
+        // Apps wait for the daemon's initial state as long as it takes (bounded by the
+        // tests' own waits), so "recorded from the first event" does not depend on the
+        // default 3 s wait on a loaded machine.
         cmd.env("RTTNG_HOME", &self.home)
             .env("RTTNG_RUNDIR", &self.run)
+            .env("RTTNG_UST_REGISTER_TIMEOUT", "30000")
             .env("TZ", "UTC")
             .env("LC_ALL", "C");
     }
@@ -179,6 +183,17 @@ impl Drop for World {
                 kill_process(p);
             }
         }
+    }
+}
+
+/// A child process killed (SIGKILL) and reaped when dropped, so that a failing test
+/// does not leave it running.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
