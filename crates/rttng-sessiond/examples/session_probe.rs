@@ -107,8 +107,12 @@ fn main() {
 /// Forks; the child runs `body` and exits with 0 if it returned true, 1 otherwise. The
 /// parent waits for it and returns whether it exited with 0.
 fn run_child(body: impl FnOnce() -> bool) -> bool {
-    // SAFETY: fork has no preconditions; the child only runs `body` (the tracer's fork
-    // handlers make its state consistent) and exits.
+    // SAFETY: forking a multi-threaded process: the child has only this thread, so it
+    // must not need a lock another thread held at the fork. It runs `body`, which
+    // allocates (glibc's own fork handlers reset malloc's locks) and traces (the tracer's
+    // fork handlers take its control lock around the fork and reset its state in the
+    // child); no other thread of this program uses stdout, the only std lock `exit`
+    // takes. Then it exits.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return false;
