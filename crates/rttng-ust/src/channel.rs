@@ -239,7 +239,9 @@ impl Channel {
         // (and so its record, whose time is `last`) precedes ours in the buffer.
         let last = last_cell.0.load(Ordering::Acquire);
         let id_fits = event_id <= COMPACT_MAX_ID;
-        let rest = self.context_bytes.saturating_add(payload_bytes);
+        // Contexts are a few hundred bytes at most and the payload at most 16 × 2^40
+        // (`Fields::lens`): no overflow.
+        let rest = self.context_bytes.wrapping_add(payload_bytes);
         let mut compact = false;
         let Ok(mut r) = self.producer.reserve_timed(cpu, || {
             let ts = rttng_clock::now();
@@ -252,7 +254,7 @@ impl Channel {
             } else {
                 EXTENDED_HEADER_BYTES
             };
-            (ts, header.saturating_add(rest))
+            (ts, header.wrapping_add(rest))
         }) else {
             return;
         };

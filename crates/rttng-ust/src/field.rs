@@ -443,6 +443,11 @@ pub trait Fields {
     }
 }
 
+/// A field's length is clamped to this in [`Fields::lens`] (far beyond any sub-buffer, so
+/// such a record is refused and counted as discarded), so that a [`Field`] returning an
+/// absurd `encoded_len` cannot overflow the record's size.
+const MAX_FIELD_BYTES: usize = 1 << 40;
+
 /// `usize`, once per field of a tuple (for [`Fields::Lens`]).
 macro_rules! usize_per {
     ($t:ident) => {
@@ -457,14 +462,13 @@ macro_rules! tuple_fields {
             #[inline(always)]
             #[allow(clippy::unused_unit)]
             fn lens(&self) -> Self::Lens {
-                ($(self.$n.encoded_len(),)*)
+                ($(self.$n.encoded_len().min(MAX_FIELD_BYTES),)*)
             }
             #[inline(always)]
             #[allow(unused_variables)]
             fn total(lens: &Self::Lens) -> usize {
-                // Saturating: an absurd length must fail the reservation (a counted
-                // discard), not overflow.
-                0usize $(.saturating_add(lens.$n))*
+                // At most 16 fields of at most MAX_FIELD_BYTES: no overflow.
+                0usize $(.wrapping_add(lens.$n))*
             }
             #[inline(always)]
             #[allow(unused_variables)]
@@ -576,6 +580,24 @@ mod tests {
             want.push(0);
             assert_eq!(bytes_of(&(text.as_str(),)), want, "length {n}");
         }
+    }
+
+    /// A user field claiming an absurd length.
+    struct Huge;
+
+    impl Field for Huge {
+        fn members(_: &str, _: &mut Vec<StructMember>) {}
+        fn encoded_len(&self) -> usize {
+            usize::MAX
+        }
+        fn encode(&self, _: &mut Writer<'_>) {}
+    }
+
+    #[test]
+    fn absurd_field_lengths_do_not_overflow_the_record_size() {
+        let fields = (Huge, Huge, 1u64, "x");
+        let total = <(Huge, Huge, u64, &str) as Fields>::total(&fields.lens());
+        assert_eq!(total, 2 * MAX_FIELD_BYTES + 8 + 2);
     }
 
     #[test]
