@@ -116,6 +116,40 @@ fn rttng_bin() -> PathBuf {
     built_bins().join("rttng")
 }
 
+/// Records `event` (emitted by `emit(0..n)`) in a local session with `contexts`, several
+/// packets per CPU that all fit at once (no drain race), and checks what every such test
+/// needs: nothing discarded, no babeltrace2 warning, seqs 0..n in order. Returns the trace
+/// directory and babeltrace2's text.
+fn record_locally(
+    name: &str,
+    session_id: u64,
+    event: &str,
+    contexts: &[rttng_ust::control::Context],
+    n: u64,
+    emit: fn(u64),
+) -> (PathBuf, String) {
+    let dir = tmpdir(name);
+    let mut cfg = LocalConfig::new(&dir);
+    cfg.session_id = session_id;
+    cfg.enable = vec![event.into()];
+    cfg.subbuf_bytes = 8192;
+    cfg.subbuf_count = 8;
+    cfg.contexts = contexts.to_vec();
+    let session = LocalSession::start(&cfg).unwrap();
+    for i in 0..n {
+        emit(i);
+    }
+    let report = session.stop().unwrap();
+    assert_eq!(report.discarded, 0);
+    let (text, warnings) = babeltrace(&report.trace_dir);
+    assert!(
+        warnings.trim().is_empty(),
+        "babeltrace2 warnings: {warnings}"
+    );
+    assert_eq!(seqs(&text, event), (0..n).collect::<Vec<_>>());
+    (report.trace_dir, text)
+}
+
 fn emit_all_kinds(n: u64) {
     let arr = [n as i32, -1, 7];
     let seq: &[u16] = &[4, 5, n as u16];
@@ -160,24 +194,14 @@ fn emit_more_kinds(n: u64) {
 /// LTTng's do). Also `rttng view` prints the same text in nanoseconds (not only cycles).
 #[test]
 fn babeltrace2_reads_enums_chars_extremes_and_byte_slices() {
-    let dir = tmpdir("more-kinds");
-    let mut cfg = LocalConfig::new(&dir);
-    cfg.session_id = 105;
-    cfg.enable = vec!["it_local:more".into()];
-    cfg.subbuf_bytes = 8192;
-    cfg.subbuf_count = 8;
-    let session = LocalSession::start(&cfg).unwrap();
-    for n in 0..100 {
-        emit_more_kinds(n);
-    }
-    let report = session.stop().unwrap();
-    assert_eq!(report.discarded, 0);
-    let (text, warnings) = babeltrace(&report.trace_dir);
-    assert!(
-        warnings.trim().is_empty(),
-        "babeltrace2 warnings: {warnings}"
+    let (trace_dir, text) = record_locally(
+        "more-kinds",
+        105,
+        "it_local:more",
+        &[],
+        100,
+        emit_more_kinds,
     );
-    assert_eq!(seqs(&text, "it_local:more"), (0..100).collect::<Vec<_>>());
     let first = text.lines().next().unwrap();
     let want =
         "{ seq = 0, color = ( \"Blue\" : container = 7 ), low = ( \"Low\" : container = -300 ), \
@@ -190,35 +214,24 @@ fn babeltrace2_reads_enums_chars_extremes_and_byte_slices() {
         second.contains("color = ( \"Green\" : container = 1 )"),
         "{second}"
     );
-    assert_view_matches_babeltrace2(&report.trace_dir, &[]);
+    assert_view_matches_babeltrace2(&trace_dir, &[]);
 }
 
 #[test]
 fn babeltrace2_and_rttng_view_agree() {
-    let dir = tmpdir("agree");
-    let mut cfg = LocalConfig::new(&dir);
-    cfg.session_id = 101;
-    cfg.enable = vec!["it_local:kinds".into()];
-    // Several packets per CPU, all of them fitting at once (no drain race).
-    cfg.subbuf_bytes = 8192;
-    cfg.subbuf_count = 8;
-    cfg.contexts = vec![
+    // Enabled before the first call: seq 0 must be recorded.
+    let contexts = [
         rttng_ust::control::Context::Vtid,
         rttng_ust::control::Context::Procname,
     ];
-    let session = LocalSession::start(&cfg).unwrap();
-    // Enabled before the first call: seq 0 must be recorded.
-    for n in 0..300 {
-        emit_all_kinds(n);
-    }
-    let report = session.stop().unwrap();
-    assert_eq!(report.discarded, 0);
-    let (text, warnings) = babeltrace(&report.trace_dir);
-    assert!(
-        warnings.trim().is_empty(),
-        "babeltrace2 warnings: {warnings}"
+    let (trace_dir, text) = record_locally(
+        "agree",
+        101,
+        "it_local:kinds",
+        &contexts,
+        300,
+        emit_all_kinds,
     );
-    assert_eq!(seqs(&text, "it_local:kinds"), (0..300).collect::<Vec<_>>());
     let first = text.lines().next().unwrap();
     assert!(
         first.contains("{ seq = 0, a = 0, b = -2, c = 3, d = -4, f = 1, h = 1.5, i = 2.25, s = \"text\", arr = [ [0] = 0, [1] = -1, [2] = 7 ], _sq_length = 3, sq = [ [0] = 4, [1] = 5, [2] = 0 ] }"),
@@ -226,8 +239,8 @@ fn babeltrace2_and_rttng_view_agree() {
     );
     // Compared in nanoseconds (the default output, the TSC clock's cycles converted)
     // and in clock cycles.
-    assert_view_matches_babeltrace2(&report.trace_dir, &[]);
-    assert_view_matches_babeltrace2(&report.trace_dir, &["--clock-cycles"]);
+    assert_view_matches_babeltrace2(&trace_dir, &[]);
+    assert_view_matches_babeltrace2(&trace_dir, &["--clock-cycles"]);
 }
 
 // One call site per stress test: tests run concurrently in one process, and a call site
