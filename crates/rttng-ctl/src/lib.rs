@@ -16,21 +16,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-pub const ROOT_RUNDIR: &str = "/run/rttng";
-pub const CLIENT_SOCKET: &str = "client-rttng-sessiond";
-pub const PID_FILE: &str = "rttng-sessiond.pid";
+pub use rttng_proto::paths::{home, CLIENT_SOCKET, PID_FILE, ROOT_RUNDIR};
 /// How long a request may take (a stop flushes buffers).
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long the spawned `rttng-sessiond --daemonize` may take to report readiness.
 pub const SPAWN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// `$RTTNG_HOME`, defaulting to `$HOME`.
-pub fn home() -> PathBuf {
-    std::env::var_os("RTTNG_HOME")
-        .or_else(|| std::env::var_os("HOME"))
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp"))
-}
 
 #[allow(unsafe_code)]
 fn euid() -> u32 {
@@ -40,14 +30,7 @@ fn euid() -> u32 {
 
 /// The run directory of this user's own daemon.
 pub fn user_rundir() -> PathBuf {
-    if let Some(d) = std::env::var_os("RTTNG_RUNDIR") {
-        return PathBuf::from(d);
-    }
-    if euid() == 0 {
-        PathBuf::from(ROOT_RUNDIR)
-    } else {
-        home().join(".rttng")
-    }
+    rttng_proto::paths::rundir(euid())
 }
 
 #[derive(Debug)]

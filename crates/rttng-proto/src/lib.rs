@@ -2,7 +2,7 @@
 //! instrumented applications and `rttng-consumerd` exchange with `rttng-sessiond`, their
 //! versioned length-prefixed framing ([`frame`]), their bounded binary encoding ([`wire`]),
 //! and the Unix-socket transport with file-descriptor passing and peer credentials
-//! ([`sock`]). Normative description: `docs/protocols/control.md`.
+//! ([`sock`]), and where the daemons' sockets are ([`paths`]). Normative description: `docs/protocols/control.md`.
 //!
 //! Every decoder is bounded: a frame's payload is at most [`frame::MAX_PAYLOAD_BYTES`], every
 //! list at most [`wire::MAX_ITEMS`] items, every string at most [`wire::MAX_STRING_BYTES`],
@@ -14,6 +14,7 @@
 
 pub mod frame;
 pub mod msg;
+pub mod paths;
 pub mod sock;
 pub mod wire;
 

@@ -260,16 +260,13 @@ impl Channel {
         };
         let ts = r.timestamp();
         {
-            let record = r.bytes_mut();
-            let header_bytes = if compact {
-                COMPACT_HEADER_BYTES
-            } else {
-                EXTENDED_HEADER_BYTES
-            };
             // Header, contexts and payload each get their own writer over their part of
-            // the record, so that the payload's writer never escapes to an out-of-line
-            // call (the contexts') and stays in registers.
-            let (header, rest) = record.split_at_mut(header_bytes.min(record.len()));
+            // the record (cut from its end: the header's size is what is left), so that a
+            // field writing another length than it declared cannot shift another part.
+            let record = r.bytes_mut();
+            let (head, payload) = record.split_at_mut(record.len().saturating_sub(payload_bytes));
+            let (header, contexts) =
+                head.split_at_mut(head.len().saturating_sub(self.context_bytes));
             let mut w = Writer::new(header);
             if compact {
                 w.put_array((event_id as u16).to_le_bytes());
@@ -279,7 +276,6 @@ impl Channel {
                 w.put_array(event_id.to_le_bytes());
                 w.put_array(ts.to_le_bytes());
             }
-            let (contexts, payload) = rest.split_at_mut(self.context_bytes.min(rest.len()));
             if self.context_bytes != 0 {
                 self.write_contexts(&mut Writer::new(contexts), cpu);
             }

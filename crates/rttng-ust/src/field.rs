@@ -349,9 +349,7 @@ impl Field for &str {
     }
     #[inline(always)]
     fn encode(&self, w: &mut Writer<'_>) {
-        let b = self.as_bytes();
-        w.put(&b[..text_len(b)]);
-        w.put_array([0u8]);
+        self.encode_with_len(w, self.encoded_len());
     }
     #[inline(always)]
     fn encode_with_len(&self, w: &mut Writer<'_>, len: usize) {

@@ -14,6 +14,7 @@
 //! installed are removed). Not here: the event path, session logic.
 
 use crate::control::{self, ChannelKey, ChannelSetup, Context};
+use rttng_proto::paths::{APP_SOCKET, ROOT_RUNDIR};
 use rttng_proto::sock::{self, RecvError};
 use rttng_proto::{AppCommand, AppHello, AppReply, ClockDesc, ContextType, EventDesc, Kind};
 use std::os::fd::AsFd;
@@ -25,9 +26,6 @@ use std::time::{Duration, Instant};
 /// Default wait for the daemons' initial state, as LTTng's `LTTNG_UST_REGISTER_TIMEOUT`.
 const DEFAULT_REGISTER_TIMEOUT_MS: i64 = 3000;
 const TIMEOUT_ENV: &str = "RTTNG_UST_REGISTER_TIMEOUT";
-const APP_SOCKET: &str = "rttng-ust-sock";
-/// Where the root session daemon's sockets are.
-const ROOT_RUNDIR: &str = "/run/rttng";
 /// Overrides [`ROOT_RUNDIR`] for apps (a root daemon started with `RTTNG_RUNDIR` elsewhere,
 /// e.g. in a container or a test), while the user's daemon is still looked for too.
 const ROOT_RUNDIR_ENV: &str = "RTTNG_ROOT_RUNDIR";
@@ -40,9 +38,8 @@ fn socket_paths() -> Vec<PathBuf> {
     }
     let root = std::env::var_os(ROOT_RUNDIR_ENV).unwrap_or_else(|| ROOT_RUNDIR.into());
     let mut v = vec![PathBuf::from(root).join(APP_SOCKET)];
-    let home = std::env::var_os("RTTNG_HOME").or_else(|| std::env::var_os("HOME"));
-    if let Some(h) = home {
-        let p = PathBuf::from(h).join(".rttng").join(APP_SOCKET);
+    if let Some(h) = rttng_proto::paths::home_env() {
+        let p = h.join(".rttng").join(APP_SOCKET);
         if !v.iter().any(|q| same_place(q, &p)) {
             v.push(p);
         }
