@@ -2,10 +2,10 @@
 //!
 //! Each thread runs the same integer loop (no memory traffic, no system call): eight
 //! interleaved chains of additions and xors, so that, like the event path, it retires
-//! several instructions per cycle. Such code slows down when the host runs something on
-//! the sibling hardware thread of our vCPU (a chain of one dependent instruction per
-//! cycle would hardly notice), which is the "half-speed mode" of BENCHMARKS.md. The line
-//! gives the aggregate time per iteration.
+//! several instructions per cycle, and so slows down more than a single dependent chain
+//! when the host shares the core. The line gives the aggregate time per iteration. It
+//! shows what a second thread can add at that moment; it does not capture all of the
+//! host's interference with the event path (BENCHMARKS.md, session 3).
 
 use std::hint::black_box;
 use std::time::Instant;

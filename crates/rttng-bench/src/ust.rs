@@ -158,14 +158,14 @@ fn measure(threads: u64, events: u64, rate: u64, pin_cpu: Option<usize>) -> Resu
 /// Pins the calling thread to `cpu` (a failure is reported, not fatal: the figures then
 /// say so by their spread).
 fn pin_to(cpu: usize) {
+    if cpu >= libc::CPU_SETSIZE as usize {
+        eprintln!("rttng-bench: CPU {cpu} is out of range");
+        return;
+    }
     // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET stays in bounds for
-    // cpu < CPU_SETSIZE (checked); sched_setaffinity reads the set we own.
+    // cpu < CPU_SETSIZE (checked above); sched_setaffinity reads the set we own.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if cpu >= libc::CPU_SETSIZE as usize {
-            eprintln!("rttng-bench: CPU {cpu} is out of range");
-            return;
-        }
         libc::CPU_SET(cpu, &mut set);
         if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
             eprintln!("rttng-bench: cannot pin to CPU {cpu}");

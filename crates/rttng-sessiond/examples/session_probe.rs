@@ -74,7 +74,7 @@ fn main() {
             }
             // A traced fork child forks again (double-fork daemons do) and the grandchild
             // execs.
-            let ok = run_child(|| {
+            run_child(|| {
                 let exe = std::ffi::CString::new("/proc/self/exe").unwrap_or_default();
                 let argv = [
                     std::ffi::CString::new("session_probe").unwrap_or_default(),
@@ -87,8 +87,7 @@ fn main() {
                 // the call; execv returns only on failure.
                 unsafe { libc::execv(exe.as_ptr(), ptrs.as_ptr()) };
                 false
-            });
-            ok
+            })
         });
         if ok {
             let _ = writeln!(out, "forked ok");

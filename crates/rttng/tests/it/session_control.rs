@@ -32,7 +32,7 @@ fn header(magic: &[u8; 4], major: u16, kind: u32, len: u32) -> Vec<u8> {
 fn session_malformed_control_messages_are_refused_and_the_daemon_keeps_serving() {
     let w = World::new("malformed");
     w.create(&["m"]);
-    let sock = w.run.join("client-rttng-sessiond");
+    let sock = w.run.join(rttng_proto::paths::CLIENT_SOCKET);
     let mut cases: Vec<(&str, Vec<u8>)> = vec![
         ("garbage", b"hello, daemon! this is not a frame".to_vec()),
         ("wrong magic", header(b"XXXX", 1, 1, 0)),
@@ -81,7 +81,7 @@ fn session_malformed_app_registrations_are_dropped_and_apps_still_register() {
     let out = w.create(&["a"]);
     w.ok(&["enable-event", "-u", "probe:info"]);
     w.ok(&["start"]);
-    let sock = w.run.join("rttng-ust-sock");
+    let sock = w.run.join(rttng_proto::paths::APP_SOCKET);
     for bytes in [
         b"not a hello at all".to_vec(),
         header(b"RTC1", 1, 3, u32::MAX),

@@ -41,14 +41,7 @@ fn session_autospawn_records_from_the_first_event() {
     for name in ["probe:info", "probe:debug", "probe:warn", "other:info"] {
         assert_eq!(seqs(&text, name), all_seqs(50), "{name}");
     }
-    let uid = std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("Uid:")
-                .and_then(|r| r.split_whitespace().next().map(str::to_string))
-        })
-        .unwrap();
+    let uid = uid();
     assert!(out.join(format!("ust/uid/{uid}/64-bit/metadata")).is_file());
     assert!(out.join(format!("ust/uid/{uid}/64-bit/index")).is_dir());
     w.ok(&["destroy"]);
@@ -180,7 +173,7 @@ fn session_enable_while_running_and_disable() {
     // Within a switch-timer period the consumer writes what was recorded, without a stop.
     let data = out.join(format!("ust/uid/{}/64-bit", uid()));
     wait_until("a packet written by the switch timer", || {
-        dir_bytes(&data, "channel0_") > 0
+        stream_bytes(&data, "channel0_") > 0
     });
     w.ok(&["disable-event", "-u", "other:info"]);
     std::fs::write(&go, b"").unwrap();
@@ -216,16 +209,24 @@ fn uid() -> String {
         .unwrap()
 }
 
-fn dir_bytes(dir: &Path, prefix: &str) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
-                .filter_map(|e| e.metadata().ok())
-                .map(|m| m.len())
-                .sum()
+/// Bytes of the stream files named `prefix*` anywhere below `dir` (index files excluded).
+fn stream_bytes(dir: &Path, prefix: &str) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| {
+            let path = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                stream_bytes(&path, prefix)
+            } else if name.starts_with(prefix) && !name.ends_with(".idx") {
+                e.metadata().map(|m| m.len()).unwrap_or(0)
+            } else {
+                0
+            }
         })
-        .unwrap_or(0)
+        .sum()
 }
 
 #[test]
@@ -262,7 +263,7 @@ fn session_kill9_of_the_consumer_is_reported_and_data_stays_readable() {
     // Full sub-buffers are written as soon as they complete (5000 records of ~14 bytes
     // fill more than 8 sub-buffers of 4 KiB, over at most 2 CPUs).
     wait_until("packets written", || {
-        dir_bytes(&data, "channel0_") >= 4 * 4096
+        stream_bytes(&data, "channel0_") >= 4 * 4096
     });
     let cpid = w.consumerd_pid().expect("consumer pid");
     kill_process(cpid);
@@ -467,7 +468,7 @@ fn session_demo_traces_the_example_app() {
         "the demo's consumer daemon still runs"
     );
     assert!(
-        !w.run.join("client-rttng-sessiond").exists(),
+        !w.run.join(rttng_proto::paths::CLIENT_SOCKET).exists(),
         "the demo's session daemon still listens"
     );
 }
@@ -726,25 +727,6 @@ fn session_ust_contexts_hostname_namespaces_and_ids() {
     );
 }
 
-/// Bytes of the files named `prefix*` anywhere below `dir`.
-fn tree_bytes(dir: &Path, prefix: &str) -> u64 {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    rd.flatten()
-        .map(|e| {
-            let path = e.path();
-            if path.is_dir() {
-                tree_bytes(&path, prefix)
-            } else if e.file_name().to_string_lossy().starts_with(prefix) {
-                e.metadata().map(|m| m.len()).unwrap_or(0)
-            } else {
-                0
-            }
-        })
-        .sum()
-}
-
 /// `(thread, seq)` of every `rttng_example:tick` in babeltrace2 text: the example's
 /// `value` is 3·seq − thread.
 fn example_ticks(text: &str) -> Vec<(u64, u64)> {
@@ -797,7 +779,7 @@ fn kill9_mid_run(name: &str, buffers: &str) {
     // of about 30 bytes), so a consumer starved by a loaded machine does not make it
     // discard. Mid-run: once the consumer has written several complete packets.
     wait_until("packets of the running app written", || {
-        tree_bytes(&out, "channel0_") >= 8 * 16384
+        stream_bytes(&out, "channel0_") >= 8 * 16384
     });
     kill_process(app.0.id());
     let _ = app.0.wait();
@@ -1080,16 +1062,6 @@ fn session_app_survives_a_killed_daemon_and_registers_with_the_next() {
     assert_eq!(seqs(&text, "probe:info"), all_seqs(4));
 }
 
-/// A frame header: magic `RTC1`, version 1.0, `kind`, `payload_len` (docs/protocols/control.md).
-fn frame_header(kind: u32, payload_len: u32) -> Vec<u8> {
-    let mut h = b"RTC1".to_vec();
-    h.extend_from_slice(&1u16.to_le_bytes());
-    h.extend_from_slice(&0u16.to_le_bytes());
-    h.extend_from_slice(&kind.to_le_bytes());
-    h.extend_from_slice(&payload_len.to_le_bytes());
-    h
-}
-
 /// A "daemon" that answers an app's hello with garbage cannot block or crash the app: for
 /// each kind of bad answer the app still emits, finishes and exits 0 within a bound. The
 /// app waits up to 30 s for its daemons (`World::env`), so finishing within 10 s means
@@ -1099,23 +1071,26 @@ fn frame_header(kind: u32, payload_len: u32) -> Vec<u8> {
 #[test]
 fn session_app_survives_garbage_from_its_daemon() {
     use std::io::{Read, Write};
+    let app_command_header = |payload_bytes: u32| {
+        rttng_proto::frame::encode_header(rttng_proto::Kind::AppCommand, payload_bytes).to_vec()
+    };
     let answers: Vec<(&str, Vec<u8>)> = vec![
         ("closes at once", Vec::new()),
         (
             "random bytes",
             (0u8..64).map(|i| i.wrapping_mul(37) ^ 0x5a).collect(),
         ),
-        ("a 4 GiB payload", frame_header(4, u32::MAX)),
+        ("a 4 GiB payload", app_command_header(u32::MAX)),
         (
             "a truncated command",
-            [frame_header(4, 100), vec![1, 2, 3]].concat(),
+            [app_command_header(100), vec![1, 2, 3]].concat(),
         ),
         (
             "an undecodable command",
-            [frame_header(4, 8), vec![0xff; 8]].concat(),
+            [app_command_header(8), vec![0xff; 8]].concat(),
         ),
         ("another protocol major", {
-            let mut h = frame_header(4, 0);
+            let mut h = app_command_header(0);
             h[4] = 9;
             h
         }),
@@ -1124,7 +1099,8 @@ fn session_app_survives_garbage_from_its_daemon() {
         let w = World::new("garbage");
         std::fs::create_dir_all(&w.run).unwrap();
         let listener =
-            std::os::unix::net::UnixListener::bind(w.run.join("rttng-ust-sock")).unwrap();
+            std::os::unix::net::UnixListener::bind(w.run.join(rttng_proto::paths::APP_SOCKET))
+                .unwrap();
         // Returns the first bytes the app sent (its hello's frame header).
         let server = std::thread::spawn(move || {
             // Bounded: a non-blocking accept polled until a deadline.

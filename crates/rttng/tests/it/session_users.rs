@@ -89,7 +89,7 @@ fn session_users_own_daemons_and_the_tracing_group() {
 
     // Root's daemon, with the test's group as its tracing group.
     w.ok(&["-g", &group, "create", "rootsess"]);
-    let sock = w.run.join("client-rttng-sessiond");
+    let sock = w.run.join(rttng_proto::paths::CLIENT_SOCKET);
     let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o660, "client socket mode");
 
