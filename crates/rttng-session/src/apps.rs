@@ -273,7 +273,7 @@ impl Registry {
             let (dir, env) = match tk.1 {
                 Owner::Uid(uid) => (
                     format!("{}/ust/uid/{uid}/{}-bit", s.output, h.bitness),
-                    rttng_ctf::writer::ust_uid_env(
+                    rttng_ctf::lttng::ust_uid_env(
                         &self.host.hostname,
                         &s.name,
                         &s.creation_iso,

@@ -3,7 +3,7 @@
 //! in the hot path (the kernel stamps events), the trace's layout (`write.rs`).
 
 use rttng_ctf::ir::ClockClass;
-use rttng_ctf::writer::monotonic_clock;
+use rttng_ctf::lttng::monotonic_clock;
 
 /// The tracefs clock and the CTF clock class describing its values.
 #[derive(Clone, Debug, PartialEq)]

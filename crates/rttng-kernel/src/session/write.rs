@@ -9,11 +9,10 @@ use std::path::Path;
 
 use rttng_ctf::emit::{emit_metadata, packetize_metadata};
 use rttng_ctf::index::{encode_index, IndexVersion};
+use rttng_ctf::ir::struct_class;
 use rttng_ctf::ir::{FieldClass, Metadata};
-use rttng_ctf::writer::{
-    event_class, kernel_env, struct_class, EventHeaderKind, HeaderForm, LttngLayout, PacketOpen,
-    PacketSize, StreamWriter,
-};
+use rttng_ctf::lttng::{event_class, kernel_env, EventHeaderKind, LttngLayout};
+use rttng_ctf::writer::{HeaderForm, PacketOpen, PacketSize, StreamWriter};
 
 use super::{
     Channel, KernelSession, StopReport, COMPACT_HEADER_MAX_CLASSES, METADATA_PACKET_BYTES,
