@@ -4,9 +4,8 @@
 //! the way. Not here: client requests (`requests.rs`), decoding the app's hello (the daemon).
 
 use crate::metadata::TraceMetadata;
-use crate::validate::{check_name, validate_class};
+use crate::validate::{validate_class, validate_hello};
 use crate::{glob, App, AppId, Buffer, Clock, Owner, Port, Registry, Trace};
-use crate::{MAX_APP_EVENTS, MAX_NAME_BYTES};
 use rttng_ctf::ir::{ClockClass, EnvValue};
 use rttng_proto::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,21 +26,8 @@ impl Registry {
         now: &Clock,
         port: &mut dyn Port,
     ) -> Result<Vec<String>, String> {
-        if hello.events.len() > MAX_APP_EVENTS {
-            return Err(format!("too many tracepoints ({})", hello.events.len()));
-        }
-        for e in &hello.events {
-            if e.name.is_empty()
-                || e.name.len() > MAX_NAME_BYTES
-                || e.name
-                    .chars()
-                    .any(|c| c == '"' || c == '\\' || c.is_control())
-            {
-                return Err(format!("bad tracepoint name {:?}", e.name));
-            }
-            validate_class(&e.fields, 0).map_err(|m| format!("tracepoint {}: {m}", e.name))?;
-        }
-        check_name("process", &hello.procname).map_err(|_| "bad process name".to_string())?;
+        // The runtime validates before taking its lock; this is for every other caller.
+        validate_hello(&hello)?;
         self.apps.insert(
             app,
             App {
@@ -168,7 +154,7 @@ impl Registry {
                 return Err("application answered with an error".into());
             };
             if let Some(cc) = &context_class {
-                validate_class(cc, 0)?;
+                validate_class(cc)?;
             }
             let tk = self.trace_key(si, ci, a);
             let sc = u64::from(self.sessions[si].channels[ci].stream_class_id);
@@ -295,18 +281,7 @@ impl Registry {
                 ),
             };
             let uuid = port.new_uuid();
-            let c = &h.clock;
-            let clock = ClockClass {
-                name: c.name.clone(),
-                uuid: c.uuid,
-                description: Some(c.description.clone()),
-                freq: c.freq,
-                offset_s: c.offset_s,
-                offset: c.offset,
-                precision: c.precision,
-                absolute: c.absolute,
-            };
-            let (md, text) = TraceMetadata::new(uuid, clock, env);
+            let (md, text) = TraceMetadata::new(uuid, clock_class(&h.clock), env);
             self.append_metadata(dir.clone(), uuid, text, port)?;
             self.traces.insert(tk, Trace { dir, uuid, md });
         }
@@ -344,6 +319,20 @@ impl Registry {
             created: true,
         });
         Ok(id)
+    }
+}
+
+/// The trace clock an app declared (validated by `validate_clock`).
+pub(crate) fn clock_class(c: &ClockDesc) -> ClockClass {
+    ClockClass {
+        name: c.name.clone(),
+        uuid: c.uuid,
+        description: Some(c.description.clone()),
+        freq: c.freq,
+        offset_s: c.offset_s,
+        offset: c.offset,
+        precision: c.precision,
+        absolute: c.absolute,
     }
 }
 

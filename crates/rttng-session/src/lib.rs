@@ -23,7 +23,7 @@ mod validate;
 
 pub use attrs::*;
 pub use kernel::{KernelChannel, KernelOp, KernelReply};
-pub use validate::validate_class;
+pub use validate::{validate_class, validate_clock, validate_hello};
 
 use metadata::TraceMetadata;
 use rttng_proto::*;

@@ -9,6 +9,9 @@ use rttng_ctf::lttng::{EventHeaderKind, LttngLayout};
 
 /// Most event classes one stream class of a trace may declare (the large header's id range).
 pub const MAX_EVENTS_PER_STREAM: usize = 65_535;
+/// Largest metadata of one trace; half of what readers accept
+/// (`rttng_ctf::tsdl::MAX_METADATA_BYTES`), so a trace stays readable whatever apps declare.
+pub const MAX_TRACE_METADATA_BYTES: usize = rttng_ctf::tsdl::MAX_METADATA_BYTES / 2;
 
 #[derive(Debug, Clone)]
 pub struct TraceMetadata {
@@ -18,6 +21,8 @@ pub struct TraceMetadata {
     streams: Vec<StreamClass>,
     /// Declared events: (stream id, name, payload) → id.
     events: Vec<(u64, String, FieldClass, u64)>,
+    /// Bytes of TSDL handed out so far.
+    text_bytes: usize,
 }
 
 /// Why an addition cannot be emitted.
@@ -26,6 +31,7 @@ pub enum MetadataError {
     NotPrefix { what: &'static str },
     TooManyEvents { stream_id: u64 },
     UnknownStream { stream_id: u64 },
+    TooLarge { bytes: usize },
 }
 
 impl std::fmt::Display for MetadataError {
@@ -43,6 +49,10 @@ impl std::fmt::Display for MetadataError {
             MetadataError::UnknownStream { stream_id } => {
                 write!(f, "stream class {stream_id} is not declared")
             }
+            MetadataError::TooLarge { bytes } => write!(
+                f,
+                "the trace's metadata would grow to {bytes} bytes (at most {MAX_TRACE_METADATA_BYTES})"
+            ),
         }
     }
 }
@@ -75,9 +85,20 @@ impl TraceMetadata {
                 base,
                 streams: Vec::new(),
                 events: Vec::new(),
+                text_bytes: text.len(),
             },
             text,
         )
+    }
+
+    /// Accounts for `text` about to be appended, refusing it past the limit.
+    fn grow(&mut self, text: &str) -> Result<(), MetadataError> {
+        let bytes = self.text_bytes.saturating_add(text.len());
+        if bytes > MAX_TRACE_METADATA_BYTES {
+            return Err(MetadataError::TooLarge { bytes });
+        }
+        self.text_bytes = bytes;
+        Ok(())
     }
 
     pub fn has_stream(&self, id: u64) -> bool {
@@ -106,6 +127,7 @@ impl TraceMetadata {
         );
         let after = emit_metadata(&self.with_streams(streams.clone()));
         let text = suffix(&before, &after, "stream")?;
+        self.grow(&text)?;
         self.streams = streams;
         Ok(text)
     }
@@ -150,6 +172,7 @@ impl TraceMetadata {
         });
         let after = emit_metadata(&self.with_streams(vec![with_event]));
         let text = suffix(&before, &after, "event")?;
+        self.grow(&text)?;
         self.events
             .push((stream_id, name.to_string(), fields.clone(), id));
         Ok((id, text))

@@ -506,6 +506,14 @@ fn serve_app(id: AppId, conn: UnixStream, state: &Shared, daemon_uid: u32) {
     // What the kernel says wins over what the app says.
     hello.pid = cred.pid;
     hello.uid = cred.uid;
+    // Checked before taking the lock: resolving a large hello's metadata takes time.
+    if let Err(e) = rttng_session::validate_hello(&hello) {
+        log(&format!(
+            "refused app pid {} uid {}: {e}",
+            cred.pid, cred.uid
+        ));
+        return;
+    }
     let Ok(watch) = conn.try_clone() else { return };
     {
         let mut g = lock(state);
@@ -525,7 +533,10 @@ fn serve_app(id: AppId, conn: UnixStream, state: &Shared, daemon_uid: u32) {
                 }
             }
             Err(e) => {
-                log(&format!("refused app pid {}: {e}", cred.pid));
+                log(&format!(
+                    "refused app pid {} uid {}: {e}",
+                    cred.pid, cred.uid
+                ));
                 io.apps.remove(&id);
                 return;
             }

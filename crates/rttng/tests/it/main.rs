@@ -11,6 +11,7 @@ mod kernel_trace;
 mod lttng_reference;
 mod pipe;
 mod rotation;
+mod security;
 mod session_control;
 mod session_e2e;
 mod session_support;
