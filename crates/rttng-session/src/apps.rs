@@ -5,10 +5,10 @@
 
 use crate::metadata::TraceMetadata;
 use crate::validate::{validate_class, validate_hello};
-use crate::{glob, App, AppId, Buffer, Clock, Owner, Port, Registry, Trace};
+use crate::{glob, App, AppId, Awaited, Buffer, Clock, Owner, Port, Registry, Trace};
 use rttng_ctf::ir::{ClockClass, EnvValue};
 use rttng_proto::*;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 fn rule_matches(rule: &EventRule, ev: &EventDesc) -> bool {
     glob::matches(&rule.pattern, &ev.name)
@@ -34,11 +34,16 @@ impl Registry {
                 hello,
                 registered_compact: now.compact.clone(),
                 installed: BTreeMap::new(),
+                installing: BTreeMap::new(),
                 enabled: BTreeMap::new(),
+                awaiting: VecDeque::new(),
+                registration_done: false,
+                initialized: false,
             },
         );
         let mut errs = Vec::new();
         self.reconcile(port, &mut errs);
+        self.registration_done(app, port, &mut errs);
         Ok(errs)
     }
 
@@ -125,7 +130,7 @@ impl Registry {
             .copied()
             .collect();
         for (event_index, key) in stale {
-            send_app(port, a, AppCommand::Disable { event_index, key }, None)?;
+            self.send_app(port, a, AppCommand::Disable { event_index, key })?;
             self.apps
                 .get_mut(&a)
                 .map(|x| x.enabled.remove(&(event_index, key)));
@@ -133,49 +138,42 @@ impl Registry {
         if self.consumer_dead.is_some() && !wanted.is_empty() {
             return Err("the consumer daemon is gone; no buffers can be created".into());
         }
-        // Install channels.
+        // Install channels. With a port that answers later, events of a channel are enabled
+        // once its install is answered (`app_replied`), after its stream is declared.
         for (si, ci) in wanted {
             let key = ChannelKey {
                 session_id: self.sessions[si].id,
                 channel_id: self.sessions[si].channels[ci].id,
             };
-            if self.apps[&a].installed.contains_key(&key) {
+            let app = &self.apps[&a];
+            if app.installed.contains_key(&key) || app.installing.contains_key(&key) {
                 continue;
             }
             let buffer = self.ensure_buffer(si, ci, a, port)?;
+            // A user from now on, so that its buffer is recovered if the app dies before
+            // answering.
+            if let Some(b) = self.buffers.iter_mut().find(|b| b.id == buffer) {
+                b.users.insert(a);
+            }
             let c = &self.sessions[si].channels[ci];
             let cmd = AppCommand::InstallChannel {
                 key,
                 stream_class_id: c.stream_class_id,
                 contexts: c.contexts.clone(),
             };
-            let reply = send_app(port, a, cmd, Some(buffer))?;
-            let AppReply::Ok { context_class } = reply else {
-                return Err("application answered with an error".into());
-            };
-            if let Some(cc) = &context_class {
-                validate_class(cc)?;
-            }
-            let tk = self.trace_key(si, ci, a);
-            let sc = u64::from(self.sessions[si].channels[ci].stream_class_id);
-            if let Some(t) = self.traces.get_mut(&tk) {
-                if !t.md.has_stream(sc) {
-                    let text =
-                        t.md.add_stream(sc, context_class)
-                            .map_err(|e| e.to_string())?;
-                    let (dir, uuid) = (t.dir.clone(), t.uuid);
-                    self.append_metadata(dir, uuid, text, port)?;
+            match port.app(a, cmd, Some(buffer))? {
+                Some(reply) => self.channel_installed(a, key, buffer, reply, port)?,
+                None => {
+                    let app = self.apps.get_mut(&a).ok_or("app vanished")?;
+                    app.installing.insert(key, buffer);
+                    app.awaiting.push_back(Awaited::Install(key));
                 }
-            }
-            let app = self.apps.get_mut(&a).ok_or("app vanished")?;
-            app.installed.insert(key, buffer);
-            if let Some(b) = self.buffers.iter_mut().find(|b| b.id == buffer) {
-                b.users.insert(a);
             }
         }
         // Enable what is wanted and not enabled yet.
         for ((event_index, key), (si, ci, ei)) in want_events {
-            if self.apps[&a].enabled.contains_key(&(event_index, key)) {
+            let app = &self.apps[&a];
+            if app.enabled.contains_key(&(event_index, key)) || !app.installed.contains_key(&key) {
                 continue;
             }
             let tk = self.trace_key(si, ci, a);
@@ -191,7 +189,7 @@ impl Registry {
                 self.append_metadata(dir, uuid, text, port)?;
             }
             let id = u32::try_from(id).map_err(|_| "event id out of range")?;
-            send_app(
+            self.send_app(
                 port,
                 a,
                 AppCommand::Enable {
@@ -199,13 +197,151 @@ impl Registry {
                     key,
                     event_class_id: id,
                 },
-                None,
             )?;
             self.apps
                 .get_mut(&a)
                 .map(|x| x.enabled.insert((event_index, key), id));
         }
         Ok(())
+    }
+
+    /// Sends `cmd` (one without a buffer) to app `a`; an error answer is an error.
+    pub(crate) fn send_app(
+        &mut self,
+        port: &mut dyn Port,
+        a: AppId,
+        cmd: AppCommand,
+    ) -> Result<(), String> {
+        match port.app(a, cmd, None)? {
+            Some(AppReply::Error { message }) => Err(message),
+            Some(AppReply::Ok { .. }) => Ok(()),
+            None => {
+                if let Some(app) = self.apps.get_mut(&a) {
+                    app.awaiting.push_back(Awaited::Other);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// App `a` answered the install of channel `key` (buffer `buffer`): its stream class
+    /// is declared with the context struct the app writes, and the channel counts as
+    /// installed. A channel whose session went away meanwhile is ignored.
+    fn channel_installed(
+        &mut self,
+        a: AppId,
+        key: ChannelKey,
+        buffer: u64,
+        reply: AppReply,
+        port: &mut dyn Port,
+    ) -> Result<(), String> {
+        let context_class = match reply {
+            AppReply::Ok { context_class } => context_class,
+            AppReply::Error { message } => {
+                return Err(format!("installing a channel failed: {message}"))
+            }
+        };
+        if let Some(cc) = &context_class {
+            validate_class(cc)?;
+        }
+        let Some(si) = self.sessions.iter().position(|s| s.id == key.session_id) else {
+            return Ok(());
+        };
+        let Some(ci) = self.sessions[si]
+            .channels
+            .iter()
+            .position(|c| c.id == key.channel_id)
+        else {
+            return Ok(());
+        };
+        let tk = self.trace_key(si, ci, a);
+        let sc = u64::from(self.sessions[si].channels[ci].stream_class_id);
+        if let Some(t) = self.traces.get_mut(&tk) {
+            if !t.md.has_stream(sc) {
+                let text =
+                    t.md.add_stream(sc, context_class)
+                        .map_err(|e| e.to_string())?;
+                let (dir, uuid) = (t.dir.clone(), t.uuid);
+                self.append_metadata(dir, uuid, text, port)?;
+            }
+        }
+        let app = self.apps.get_mut(&a).ok_or("app vanished")?;
+        app.installed.insert(key, buffer);
+        Ok(())
+    }
+
+    /// The next answer of app `a`, for a port that answers later (commands are answered in
+    /// order). An install answered enables the channel's events. `Err`: the app broke the
+    /// protocol or failed an install; the caller disconnects it (then calls `app_gone`).
+    /// `Ok`: problems to log.
+    pub fn app_replied(
+        &mut self,
+        a: AppId,
+        reply: AppReply,
+        port: &mut dyn Port,
+    ) -> Result<Vec<String>, String> {
+        let app = self.apps.get_mut(&a).ok_or("app is not registered")?;
+        let pid = app.hello.pid;
+        match app.awaiting.pop_front() {
+            None => Err("an answer to no command".into()),
+            Some(Awaited::Other) => Ok(match reply {
+                AppReply::Error { message } => vec![format!("app {pid}: {message}")],
+                AppReply::Ok { .. } => Vec::new(),
+            }),
+            Some(Awaited::RegistrationDone) => {
+                app.initialized = true;
+                Ok(match reply {
+                    AppReply::Error { message } => vec![format!("app {pid}: {message}")],
+                    AppReply::Ok { .. } => Vec::new(),
+                })
+            }
+            Some(Awaited::Install(key)) => {
+                let Some(buffer) = app.installing.remove(&key) else {
+                    // Removed meanwhile (session destroyed).
+                    return Ok(Vec::new());
+                };
+                self.channel_installed(a, key, buffer, reply, port)?;
+                let mut errs = Vec::new();
+                if let Err(e) = self.reconcile_app(a, port) {
+                    errs.push(format!("app {pid}: {e}"));
+                }
+                self.registration_done(a, port, &mut errs);
+                Ok(errs)
+            }
+        }
+    }
+
+    /// Tells app `a` that its initial state is applied, once no install is unanswered
+    /// (so its events are enabled before it goes on with `main`).
+    fn registration_done(&mut self, a: AppId, port: &mut dyn Port, errs: &mut Vec<String>) {
+        let Some(app) = self.apps.get_mut(&a) else {
+            return;
+        };
+        if app.registration_done || !app.installing.is_empty() {
+            return;
+        }
+        app.registration_done = true;
+        let pid = app.hello.pid;
+        match port.app(a, AppCommand::RegistrationDone, None) {
+            Err(e) | Ok(Some(AppReply::Error { message: e })) => {
+                errs.push(format!("app {pid}: {e}"))
+            }
+            Ok(Some(AppReply::Ok { .. })) => {
+                if let Some(app) = self.apps.get_mut(&a) {
+                    app.initialized = true;
+                }
+            }
+            Ok(None) => {
+                if let Some(app) = self.apps.get_mut(&a) {
+                    app.awaiting.push_back(Awaited::RegistrationDone);
+                }
+            }
+        }
+    }
+
+    /// Whether app `a` has commands not answered yet.
+    pub fn app_awaiting(&self, a: AppId) -> usize {
+        self.apps.get(&a).map_or(0, |x| x.awaiting.len())
     }
 
     fn append_metadata(
@@ -333,18 +469,6 @@ pub(crate) fn clock_class(c: &ClockDesc) -> ClockClass {
         offset: c.offset,
         precision: c.precision,
         absolute: c.absolute,
-    }
-}
-
-fn send_app(
-    port: &mut dyn Port,
-    a: AppId,
-    cmd: AppCommand,
-    buffer: Option<u64>,
-) -> Result<AppReply, String> {
-    match port.app(a, cmd, buffer)? {
-        AppReply::Error { message } => Err(message),
-        ok => Ok(ok),
     }
 }
 

@@ -27,7 +27,7 @@ pub use validate::{validate_class, validate_clock, validate_hello};
 
 use metadata::TraceMetadata;
 use rttng_proto::*;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 pub type AppId = u64;
 
@@ -37,8 +37,15 @@ pub trait Port {
     /// fd under the buffer id, and passes it with `InstallChannel` for that buffer.
     fn consumer(&mut self, req: ConsumerRequest) -> Result<ConsumerReply, String>;
     /// Sends a command to application `app`; `buffer` names the buffer whose fd goes with it.
-    fn app(&mut self, app: AppId, cmd: AppCommand, buffer: Option<u64>)
-        -> Result<AppReply, String>;
+    /// `Ok(None)`: the command is on its way and its answer comes later, through
+    /// [`Registry::app_replied`], in the order the commands were sent (the daemon does no
+    /// application I/O while it holds its lock). `Err`: the app cannot be reached.
+    fn app(
+        &mut self,
+        app: AppId,
+        cmd: AppCommand,
+        buffer: Option<u64>,
+    ) -> Result<Option<AppReply>, String>;
     fn new_uuid(&mut self) -> [u8; 16];
     /// Acts on the kernel tracing session of session `session_id` (root daemon only).
     fn kernel(&mut self, session_id: u64, op: KernelOp) -> Result<KernelReply, String>;
@@ -102,8 +109,24 @@ struct App {
     registered_compact: String,
     /// Channels installed, with the buffer each uses.
     installed: BTreeMap<ChannelKey, u64>,
+    /// Channels whose install is not answered yet, with their buffers.
+    installing: BTreeMap<ChannelKey, u64>,
+    /// Commands sent and not answered yet, oldest first.
+    awaiting: VecDeque<Awaited>,
+    /// `RegistrationDone` was sent.
+    registration_done: bool,
+    /// ... and answered: every command of its initial state was carried out.
+    initialized: bool,
     /// (event index, channel) → event class id, currently enabled.
     enabled: BTreeMap<(u32, ChannelKey), u32>,
+}
+
+/// What an unanswered command was.
+#[derive(Debug, Clone, Copy)]
+enum Awaited {
+    Install(ChannelKey),
+    RegistrationDone,
+    Other,
 }
 
 #[derive(Debug)]

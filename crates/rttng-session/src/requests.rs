@@ -32,7 +32,9 @@ impl Registry {
             list: self
                 .apps
                 .values()
-                .filter(|a| a.hello.uid == uid || uid == 0)
+                // An app is listed once it has carried out its initial state (as when
+                // registration was synchronous): listed means traced as the rules say.
+                .filter(|a| (a.hello.uid == uid || uid == 0) && a.initialized)
                 .map(|a| AppInfo {
                     pid: a.hello.pid,
                     uid: a.hello.uid,
@@ -558,18 +560,21 @@ impl Registry {
         let sid = self.sessions[i].id;
         let app_ids: Vec<AppId> = self.apps.keys().copied().collect();
         for a in app_ids {
-            let keys: Vec<ChannelKey> = self.apps[&a]
+            let app = &self.apps[&a];
+            let keys: Vec<ChannelKey> = app
                 .installed
                 .keys()
+                .chain(app.installing.keys())
                 .filter(|k| k.session_id == sid)
                 .copied()
                 .collect();
             for key in keys {
-                if let Err(e) = port.app(a, AppCommand::RemoveChannel { key }, None) {
+                if let Err(e) = self.send_app(port, a, AppCommand::RemoveChannel { key }) {
                     errs.push(format!("app {}: {e}", self.apps[&a].hello.pid));
                 }
                 if let Some(app) = self.apps.get_mut(&a) {
                     app.installed.remove(&key);
+                    app.installing.remove(&key);
                     app.enabled.retain(|(_, k), _| *k != key);
                 }
             }

@@ -35,11 +35,11 @@ impl Port for Rec {
         app: AppId,
         cmd: AppCommand,
         buffer: Option<u64>,
-    ) -> Result<AppReply, String> {
+    ) -> Result<Option<AppReply>, String> {
         self.app.push((app, cmd, buffer));
-        Ok(AppReply::Ok {
+        Ok(Some(AppReply::Ok {
             context_class: None,
-        })
+        }))
     }
     fn new_uuid(&mut self) -> [u8; 16] {
         self.uuids += 1;

@@ -1,7 +1,8 @@
 //! `rttng-sessiond`: the tracing registry. It listens on a client socket (requests from
 //! `rttng` / `rttng-ctl`) and an application socket (instrumented apps register there),
 //! starts `rttng-consumerd`, and applies `rttng_session::Registry`'s decisions through the
-//! sockets. One big lock serialises the state; each connection has its own thread.
+//! sockets. One big lock serialises the state; no app I/O waits under it. Each client
+//! connection has its own thread; apps are served by one event loop.
 //!
 //! Every client request is checked against the peer's credentials (SO_PEERCRED): a user's
 //! daemon serves only that user (and root); the root daemon serves root and members of its
@@ -13,6 +14,7 @@
 
 #![deny(unsafe_code)]
 
+mod apps;
 mod paths;
 mod runtime;
 mod sys;

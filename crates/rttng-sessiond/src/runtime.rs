@@ -1,33 +1,44 @@
-//! The daemon's moving parts: the listening sockets, one thread per connection, the
-//! consumer child process, the stop-signal thread, and the [`Port`] implementation that turns
-//! the registry's effects into socket messages (passing buffer fds from the consumer to the
-//! applications). Not here: any decision about sessions.
+//! The daemon's moving parts: the listening sockets, a thread per client connection (at
+//! most [`MAX_CLIENTS_PER_UID`] per uid), the app event loop (`apps.rs`), the consumer child
+//! process, the stop-signal thread, and the [`Port`] implementation that turns the
+//! registry's effects into socket messages (passing buffer fds from the consumer to the
+//! applications). Commands to apps are non-blocking writes; their answers come back through
+//! the event loop, so no app I/O waits while the lock is held. A client whose request sent
+//! commands waits for their answers *after* releasing the lock, at most
+//! [`CLIENT_APP_WAIT`], and not for apps that were already late. Consumer requests still
+//! run under the lock (the consumer is our own child). Not here: any decision about
+//! sessions.
 
+use crate::apps::AppConn;
 use crate::{paths, sys};
+use rttng_proto::frame;
 use rttng_proto::sock::{self, RecvError};
 use rttng_proto::*;
 use rttng_session::{AppId, Clock, Host, KernelOp, KernelReply, Port, Registry};
 use std::collections::HashMap;
+use std::io::Read;
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-/// How long we wait for an application to answer one command (LTTng's default is 5 s).
-const APP_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a client may take to send a request.
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may take to send one whole request, from the moment the daemon
+/// waits for it (a total deadline: trickling bytes does not extend it).
+const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the consumer may take for one request (a flush writes data).
 const CONSUMER_TIMEOUT: Duration = Duration::from_secs(60);
-/// Most client connections served at once; more are refused.
+/// Most client connections served at once for users other than root; more are refused.
 const MAX_CLIENTS: usize = 64;
-/// Most registered applications.
-const MAX_APPS: usize = 4096;
+/// Most client connections of one uid (root included) served at once.
+pub const MAX_CLIENTS_PER_UID: usize = 8;
+/// Longest a client's request waits (lock released) for the apps it sent commands to.
+pub const CLIENT_APP_WAIT: Duration = Duration::from_millis(500);
+/// An app whose oldest command is older than this is late: clients do not wait for it.
+const APP_LATE: Duration = Duration::from_millis(100);
 
 pub struct Options {
     pub rundir: PathBuf,
@@ -37,28 +48,50 @@ pub struct Options {
     pub announce_ready: bool,
 }
 
-struct Io {
+pub struct Io {
     consumer: Option<UnixStream>,
     consumer_pid: u32,
-    apps: HashMap<AppId, UnixStream>,
+    pub apps: HashMap<AppId, AppConn>,
     buffer_fds: HashMap<u64, OwnedFd>,
     /// Kernel sessions by session id (root daemon only).
     kernel: HashMap<u64, rttng_kernel::KernelSession>,
 }
 
-struct State {
-    reg: Registry,
-    io: Io,
+pub struct State {
+    pub reg: Registry,
+    pub io: Io,
 }
 
-type Shared = Arc<Mutex<State>>;
+/// The state behind its one lock, and the condition clients wait on for app answers.
+pub type Shared = Arc<(Mutex<State>, Condvar)>;
 
-fn lock(s: &Shared) -> MutexGuard<'_, State> {
+pub fn lock(s: &Shared) -> MutexGuard<'_, State> {
     // A panic in one connection thread must not take the daemon down.
-    s.lock().unwrap_or_else(|p| p.into_inner())
+    s.0.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn log(msg: &str) {
+/// Disconnects every app marked dead and tells the registry (its buffers are recovered).
+pub fn reap(g: &mut State) {
+    loop {
+        let Some((&id, c)) = g.io.apps.iter().find(|(_, c)| c.dead.is_some()) else {
+            return;
+        };
+        log(&format!(
+            "app pid {} uid {} disconnected: {}",
+            c.pid,
+            c.uid,
+            c.dead.as_deref().unwrap_or("")
+        ));
+        c.shutdown();
+        g.io.apps.remove(&id);
+        let State { reg, io } = g;
+        for e in reg.app_gone(id, io) {
+            log(&e);
+        }
+    }
+}
+
+pub fn log(msg: &str) {
     let _ = writeln!(
         std::io::stderr(),
         "rttng-sessiond[{}]: {msg}",
@@ -105,15 +138,14 @@ impl Port for Io {
         app: AppId,
         cmd: AppCommand,
         buffer: Option<u64>,
-    ) -> Result<AppReply, String> {
-        let s = self.apps.get(&app).ok_or("application is gone")?;
+    ) -> Result<Option<AppReply>, String> {
+        let c = self.apps.get_mut(&app).ok_or("application is gone")?;
         let fd = match buffer {
             Some(b) => Some(self.buffer_fds.get(&b).ok_or("buffer fd is gone")?.as_fd()),
             None => None,
         };
-        sock::send(s, Kind::AppCommand, &cmd, fd).map_err(|e| e.to_string())?;
-        let (reply, _) = sock::recv::<AppReply>(s, Kind::AppReply).map_err(|e| e.to_string())?;
-        Ok(reply)
+        c.send(&cmd, fd)?;
+        Ok(None)
     }
 
     fn new_uuid(&mut self) -> [u8; 16] {
@@ -200,7 +232,7 @@ impl Port for Io {
     }
 }
 
-fn now() -> Clock {
+pub fn now() -> Clock {
     let (compact, iso) = sys::local_time();
     Clock { compact, iso }
 }
@@ -322,16 +354,19 @@ pub fn serve(opt: Options) -> Result<(), String> {
         cpu_count: sys::cpu_count(),
         kernel: opt.euid == 0,
     };
-    let state: Shared = Arc::new(Mutex::new(State {
-        reg: Registry::new(host),
-        io: Io {
-            consumer: Some(ours),
-            consumer_pid,
-            apps: HashMap::new(),
-            buffer_fds: HashMap::new(),
-            kernel: HashMap::new(),
-        },
-    }));
+    let state: Shared = Arc::new((
+        Mutex::new(State {
+            reg: Registry::new(host),
+            io: Io {
+                consumer: Some(ours),
+                consumer_pid,
+                apps: HashMap::new(),
+                buffer_fds: HashMap::new(),
+                kernel: HashMap::new(),
+            },
+        }),
+        Condvar::new(),
+    ));
 
     // Consumer watcher: it is our child, so wait() tells exactly when and how it ended.
     {
@@ -351,7 +386,7 @@ pub fn serve(opt: Options) -> Result<(), String> {
     {
         let st = state.clone();
         let daemon_uid = opt.euid;
-        std::thread::spawn(move || accept_apps(apps, st, daemon_uid));
+        std::thread::spawn(move || crate::apps::serve(apps, st, daemon_uid));
     }
     {
         let st = state.clone();
@@ -405,32 +440,92 @@ fn shutdown(state: &Shared) {
 }
 
 fn accept_clients(l: UnixListener, state: Shared, daemon_uid: u32, group_gid: Option<u32>) {
-    let active = Arc::new(AtomicUsize::new(0));
+    // Connections served now, per uid.
+    let active: Arc<Mutex<HashMap<u32, usize>>> = Arc::default();
     for conn in l.incoming() {
         let Ok(conn) = conn else { continue };
-        if active.load(Ordering::Relaxed) >= MAX_CLIENTS {
+        let Ok(cred) = sock::peer_cred(&conn) else {
+            continue;
+        };
+        let refused = {
+            let mut a = active.lock().unwrap_or_else(|p| p.into_inner());
+            let others: usize = a.iter().filter(|(&u, _)| u != 0).map(|(_, n)| n).sum();
+            let mine = a.get(&cred.uid).copied().unwrap_or(0);
+            if mine >= MAX_CLIENTS_PER_UID {
+                Some(format!(
+                    "user {} has {MAX_CLIENTS_PER_UID} connections open already; try again",
+                    cred.uid
+                ))
+            } else if cred.uid != 0 && others >= MAX_CLIENTS {
+                Some("too many clients; try again".to_string())
+            } else {
+                *a.entry(cred.uid).or_default() += 1;
+                None
+            }
+        };
+        if let Some(msg) = refused {
+            let _ = conn.set_write_timeout(Some(CLIENT_REQUEST_TIMEOUT));
             let _ = sock::send(
                 &conn,
                 Kind::Response,
-                &Response::error(ErrorCode::Internal, "too many clients; try again"),
+                &Response::error(ErrorCode::Internal, msg),
                 None,
             );
             continue;
         }
-        active.fetch_add(1, Ordering::Relaxed);
         let (st, act) = (state.clone(), active.clone());
         std::thread::spawn(move || {
             serve_client(conn, &st, daemon_uid, group_gid);
-            act.fetch_sub(1, Ordering::Relaxed);
+            let mut a = act.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = a.get_mut(&cred.uid) {
+                *n -= 1;
+                if *n == 0 {
+                    a.remove(&cred.uid);
+                }
+            }
         });
     }
 }
 
+/// Reads exactly `buf.len()` bytes before `deadline` (each read waits at most the time left).
+fn read_by(conn: &UnixStream, buf: &mut [u8], deadline: Instant) -> Result<(), RecvError> {
+    let mut got = 0;
+    while got < buf.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(RecvError::Io(std::io::ErrorKind::TimedOut.into()));
+        }
+        conn.set_read_timeout(Some(left))?;
+        let mut r = conn;
+        match r.read(&mut buf[got..]) {
+            Ok(0) if got == 0 => return Err(RecvError::Closed),
+            Ok(0) => return Err(RecvError::Io(std::io::ErrorKind::UnexpectedEof.into())),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(RecvError::Io(e)),
+        }
+    }
+    Ok(())
+}
+
+/// One whole request, which must arrive before `deadline`.
+fn recv_request(conn: &UnixStream, deadline: Instant) -> Result<Request, RecvError> {
+    let mut head = [0u8; frame::HEADER_BYTES];
+    read_by(conn, &mut head, deadline)?;
+    let h = frame::decode_header(&head, Kind::Request)?;
+    let mut payload = vec![0u8; h.payload_bytes as usize];
+    read_by(conn, &mut payload, deadline).map_err(|e| match e {
+        RecvError::Closed => RecvError::Io(std::io::ErrorKind::UnexpectedEof.into()),
+        e => e,
+    })?;
+    Ok(wire::decode_all::<Request>(&payload).map_err(FrameError::Payload)?)
+}
+
 fn serve_client(conn: UnixStream, state: &Shared, daemon_uid: u32, group_gid: Option<u32>) {
-    let _ = conn.set_read_timeout(Some(CLIENT_TIMEOUT));
+    let _ = conn.set_write_timeout(Some(CLIENT_REQUEST_TIMEOUT));
     loop {
-        let req = match sock::recv::<Request>(&conn, Kind::Request) {
-            Ok((r, _)) => r,
+        let req = match recv_request(&conn, Instant::now() + CLIENT_REQUEST_TIMEOUT) {
+            Ok(r) => r,
             Err(RecvError::Closed) => return,
             Err(RecvError::Frame(e)) => {
                 // Answer once, then close: after a bad frame the stream is out of step.
@@ -459,13 +554,7 @@ fn serve_client(conn: UnixStream, state: &Shared, daemon_uid: u32, group_gid: Op
                 format!("user {} may not use this session daemon (owned by uid {daemon_uid}); the root daemon accepts members of its tracing group", cred.uid),
             )
         } else {
-            let mut g = lock(state);
-            let State { reg, io } = &mut *g;
-            let out = reg.handle(req, cred.uid, &now(), io);
-            for e in &out.app_errors {
-                log(e);
-            }
-            out.response
+            handle_and_wait(state, req, cred.uid)
         };
         if sock::send(&conn, Kind::Response, &resp, None).is_err() {
             return;
@@ -473,84 +562,51 @@ fn serve_client(conn: UnixStream, state: &Shared, daemon_uid: u32, group_gid: Op
     }
 }
 
-fn accept_apps(l: UnixListener, state: Shared, daemon_uid: u32) {
-    let mut next: AppId = 1;
-    for conn in l.incoming() {
-        let Ok(conn) = conn else { continue };
-        let id = next;
-        next += 1;
-        let st = state.clone();
-        std::thread::spawn(move || serve_app(id, conn, &st, daemon_uid));
-    }
-}
-
-fn serve_app(id: AppId, conn: UnixStream, state: &Shared, daemon_uid: u32) {
-    let _ = conn.set_read_timeout(Some(APP_TIMEOUT));
-    let Ok(cred) = sock::peer_cred(&conn) else {
-        return;
-    };
-    if daemon_uid != 0 && cred.uid != daemon_uid {
-        log(&format!(
-            "refused app pid {}: uid {} is not this daemon's user",
-            cred.pid, cred.uid
-        ));
-        return;
-    }
-    let mut hello = match sock::recv::<AppHello>(&conn, Kind::AppHello) {
-        Ok((h, _)) => h,
-        Err(e) => {
-            log(&format!("app pid {}: bad registration: {e}", cred.pid));
-            return;
-        }
-    };
-    // What the kernel says wins over what the app says.
-    hello.pid = cred.pid;
-    hello.uid = cred.uid;
-    // Checked before taking the lock: resolving a large hello's metadata takes time.
-    if let Err(e) = rttng_session::validate_hello(&hello) {
-        log(&format!(
-            "refused app pid {} uid {}: {e}",
-            cred.pid, cred.uid
-        ));
-        return;
-    }
-    let Ok(watch) = conn.try_clone() else { return };
-    {
-        let mut g = lock(state);
-        if g.io.apps.len() >= MAX_APPS {
-            log(&format!(
-                "refused app pid {}: {MAX_APPS} apps registered",
-                cred.pid
-            ));
-            return;
-        }
-        g.io.apps.insert(id, conn);
-        let State { reg, io } = &mut *g;
-        match reg.app_registered(id, hello, &now(), io) {
-            Ok(errs) => {
-                for e in errs {
-                    log(&e);
-                }
-            }
-            Err(e) => {
-                log(&format!(
-                    "refused app pid {} uid {}: {e}",
-                    cred.pid, cred.uid
-                ));
-                io.apps.remove(&id);
-                return;
-            }
-        }
-        if let Err(e) = io.app(id, AppCommand::RegistrationDone, None) {
-            log(&format!("app pid {}: {e}", cred.pid));
-        }
-    }
-    // Wait for the app to go away (exit, crash, kill -9): its socket hangs up.
-    sys::wait_hangup(&watch);
+/// Applies a request under the lock, then waits (lock released, at most
+/// [`CLIENT_APP_WAIT`]) until the apps it sent commands to have answered them, so that
+/// e.g. events are enabled in running apps when `enable-event` returns. Apps already late
+/// before the request are not waited for.
+fn handle_and_wait(state: &Shared, req: Request, uid: u32) -> Response {
     let mut g = lock(state);
+    let t0 = Instant::now();
+    let late: Vec<AppId> =
+        g.io.apps
+            .iter()
+            .filter(|(_, c)| c.oldest_unanswered().is_some_and(|t| t0 - t > APP_LATE))
+            .map(|(id, _)| *id)
+            .collect();
+    let before: HashMap<AppId, u64> = g.io.apps.iter().map(|(id, c)| (*id, c.sent)).collect();
     let State { reg, io } = &mut *g;
-    io.apps.remove(&id);
-    for e in reg.app_gone(id, io) {
-        log(&e);
+    let out = reg.handle(req, uid, &now(), io);
+    for e in &out.app_errors {
+        log(e);
     }
+    reap(&mut g);
+    // (app, commands sent up to the end of this request) for apps this request wrote to.
+    let targets: Vec<(AppId, u64)> =
+        g.io.apps
+            .iter()
+            .filter(|(id, c)| !late.contains(id) && before.get(id).is_none_or(|&b| c.sent > b))
+            .map(|(id, c)| (*id, c.sent))
+            .collect();
+    let deadline = t0 + CLIENT_APP_WAIT;
+    let done = |g: &State| {
+        targets.iter().all(|(id, sent)| {
+            g.io.apps
+                .get(id)
+                .is_none_or(|c| c.answered >= *sent || c.dead.is_some())
+        })
+    };
+    while !done(&g) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        g = state
+            .1
+            .wait_timeout(g, left)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+    }
+    out.response
 }

@@ -4,8 +4,6 @@
 
 #![allow(unsafe_code)]
 
-use std::os::fd::AsRawFd;
-
 pub fn euid() -> u32 {
     // SAFETY: geteuid cannot fail and touches no memory.
     unsafe { libc::geteuid() }
@@ -43,25 +41,6 @@ pub fn setsid() {
     // SAFETY: no memory involved; failure (already a leader) is harmless.
     unsafe {
         libc::setsid();
-    }
-}
-
-/// Blocks until the peer of `fd` hangs up (or the socket errors).
-pub fn wait_hangup(fd: &impl AsRawFd) {
-    loop {
-        let mut p = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLRDHUP,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd we own.
-        let r = unsafe { libc::poll(&mut p, 1, -1) };
-        if r < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-            continue;
-        }
-        if r != 0 {
-            return;
-        }
     }
 }
 
@@ -140,4 +119,27 @@ pub fn pid_in_group(pid: u32, gid: u32) -> bool {
         (l.starts_with("Groups:") || l.starts_with("Gid:"))
             && l.split_whitespace().skip(1).any(|g| g.parse() == Ok(gid))
     })
+}
+
+/// Waits until one of `fds` is readable (or hung up, or in error), at most `timeout`
+/// (forever when None); returns which are.
+pub fn poll_readable(
+    fds: &[std::os::fd::RawFd],
+    timeout: Option<std::time::Duration>,
+) -> Vec<bool> {
+    let mut p: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN | libc::POLLRDHUP,
+            revents: 0,
+        })
+        .collect();
+    let ms = timeout.map_or(-1, |t| i32::try_from(t.as_millis()).unwrap_or(i32::MAX));
+    // SAFETY: `p` is a valid array of `p.len()` pollfds that we own for the call.
+    let r = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, ms) };
+    if r <= 0 {
+        return vec![false; fds.len()];
+    }
+    p.iter().map(|x| x.revents != 0).collect()
 }
