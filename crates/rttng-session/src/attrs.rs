@@ -14,7 +14,10 @@ pub const MAX_SUBBUF_SIZE: u64 = 1 << 27;
 pub const MAX_NUM_SUBBUF: u64 = 65_536;
 pub const DEFAULT_CHANNEL: &str = "channel0";
 /// Limits on what a client or an app can make us hold.
+/// Most sessions of all users other than root (root's own are limited per uid only).
 pub const MAX_SESSIONS: usize = 1024;
+/// Most sessions of one user.
+pub const MAX_SESSIONS_PER_UID: usize = 128;
 pub const MAX_CHANNELS: usize = 256;
 pub const MAX_RULES: usize = 4096;
 pub const MAX_NAME_BYTES: usize = 255;

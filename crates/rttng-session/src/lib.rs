@@ -212,13 +212,33 @@ impl Registry {
         self.apps.iter().map(|(id, a)| (*id, a.hello.pid)).collect()
     }
 
+    /// Session `name` of user `uid`. Names are per user; root also reaches another user's
+    /// session when it has none of that name and exactly one other user has.
     fn session_index(&self, name: &str, uid: u32) -> Result<usize, Response> {
-        match self.sessions.iter().position(|s| s.name == name) {
-            Some(i) if self.sessions[i].owner_uid == uid || uid == 0 => Ok(i),
+        let not_found = || {
             // Another user's session is invisible, as if it did not exist.
-            _ => Err(err(
-                ErrorCode::NoSession,
-                format!("session {name:?} not found"),
+            err(ErrorCode::NoSession, format!("session {name:?} not found"))
+        };
+        let named = |s: &&Session| s.name == name;
+        if let Some(i) = self
+            .sessions
+            .iter()
+            .position(|s| named(&s) && s.owner_uid == uid)
+        {
+            return Ok(i);
+        }
+        if uid != 0 {
+            return Err(not_found());
+        }
+        let mut others = self.sessions.iter().enumerate().filter(|(_, s)| named(s));
+        match (others.next(), others.next()) {
+            (Some((i, _)), None) => Ok(i),
+            (None, _) => Err(not_found()),
+            (Some(_), Some(_)) => Err(err(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "several users have a session named {name:?}; run the command as its owner"
+                ),
             )),
         }
     }

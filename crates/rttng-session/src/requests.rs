@@ -4,7 +4,9 @@
 //! attribute rules (`attrs.rs`), the per-app work (`apps.rs`).
 
 use crate::attrs::MAX_SESSIONS;
-use crate::attrs::{resolve_attrs, DEFAULT_CHANNEL, MAX_CHANNELS, MAX_NAME_BYTES, MAX_RULES};
+use crate::attrs::{
+    resolve_attrs, DEFAULT_CHANNEL, MAX_CHANNELS, MAX_NAME_BYTES, MAX_RULES, MAX_SESSIONS_PER_UID,
+};
 use crate::validate::{check_name, field_kind};
 use crate::{
     err, AppId, Channel, Clock, KernelChannel, KernelOp, KernelReply, Port, Registry, Session,
@@ -328,10 +330,14 @@ impl Registry {
         uid: u32,
         now: &Clock,
     ) -> Result<Response, Response> {
-        if self.sessions.len() >= MAX_SESSIONS {
+        // One user's sessions cannot exhaust another's share: a limit per uid, and a
+        // total for the users other than root.
+        let mine = self.sessions.iter().filter(|s| s.owner_uid == uid).count();
+        let others = self.sessions.iter().filter(|s| s.owner_uid != 0).count();
+        if mine >= MAX_SESSIONS_PER_UID || (uid != 0 && others >= MAX_SESSIONS) {
             return Err(err(
                 ErrorCode::InvalidArgument,
-                format!("too many sessions (limit {MAX_SESSIONS})"),
+                format!("too many sessions (limit {MAX_SESSIONS_PER_UID} per user, {MAX_SESSIONS} in all); destroy some"),
             ));
         }
         let (name, dirname) = match name {
@@ -345,7 +351,13 @@ impl Registry {
                 (n.clone(), n)
             }
         };
-        if self.sessions.iter().any(|s| s.name == name) {
+        // Names are per user: another user's session of the same name is neither
+        // revealed nor in the way.
+        if self
+            .sessions
+            .iter()
+            .any(|s| s.name == name && s.owner_uid == uid)
+        {
             return Err(err(
                 ErrorCode::SessionExists,
                 format!("a session named {name} already exists"),

@@ -253,6 +253,47 @@ fn other_users_sessions_are_invisible() {
 }
 
 #[test]
+fn session_names_are_per_user_and_sessions_are_limited_per_user() {
+    let mut r = Registry::new(host());
+    let mut p = Rec::default();
+    create(&mut r, &mut p, "s");
+    // Another user can neither learn that "s" exists nor be kept from the name.
+    ok(&create_as(&mut r, &mut p, Some("s"), 1001));
+    let start_as = |r: &mut Registry, p: &mut Rec, uid| {
+        r.handle(
+            Request::Start {
+                session: "s".into(),
+            },
+            uid,
+            &now(),
+            p,
+        )
+    };
+    ok(&start_as(&mut r, &mut p, 1001));
+    // Each user's "s" is their own: 1000's is still stopped.
+    ok(&start_as(&mut r, &mut p, 1000));
+    // Root reaches a user's session by name only when it is unambiguous.
+    let o = start_as(&mut r, &mut p, 0);
+    assert!(
+        matches!(&o.response, Response::Error { message, .. } if message.contains("several users")),
+        "{:?}",
+        o.response
+    );
+    // One user's sessions stop at the per-user limit; root can still create.
+    for i in 0..MAX_SESSIONS_PER_UID {
+        ok(&create_as(&mut r, &mut p, Some(&format!("x{i}")), 1002));
+    }
+    let o = create_as(&mut r, &mut p, Some("one-too-many"), 1002);
+    assert!(
+        matches!(o.response, Response::Error { .. }),
+        "{:?}",
+        o.response
+    );
+    ok(&create_as(&mut r, &mut p, Some("root"), 0));
+    ok(&create_as(&mut r, &mut p, Some("x1"), 1003));
+}
+
+#[test]
 fn rules_select_exactly_and_order_does_not_matter() {
     let events = [("p:a", 6), ("p:b", 3), ("p:debug", 14), ("q:a", 6)];
     // Rules first, then the app.
