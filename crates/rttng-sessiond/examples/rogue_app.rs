@@ -9,9 +9,17 @@
 //! `bitness` (a 7-bit process), `huge-static` (a payload of 2^40 bytes in nested arrays).
 //! MODE: `answer` answers every command with `Ok`; `mute` reads commands and never answers.
 //!
-//! It prints `sent` after the hello, `registered` when the daemon says registration is done,
+//! It prints `sent` after the hello, `got` for each command, `registered` when the daemon
+//! says registration is done,
 //! and `closed` when the daemon hangs up (then it exits 0). It deliberately does nothing else:
 //! it maps no buffer and writes no event.
+//!
+//! Other attacks, as `rogue_app RUNDIR --MODE N`:
+//! `--conns N` opens N app connections that each announce a 4 MiB hello, send 64 KiB of it
+//! and stall; `--clients N` opens N client connections that trickle one byte of a request
+//! per second each; both print `opened K`, then `all closed` once the daemon closed every
+//! one (or give up after a minute). `--sessions N` creates N sessions over one client
+//! connection and prints `created K refused M`.
 
 use rttng_ctf::ir::{
     ArrayClass, ByteOrder, DisplayBase, Encoding, EnumClass, FieldClass, IntegerClass,
@@ -131,8 +139,119 @@ fn say(what: &str) {
     let _ = out.flush();
 }
 
+/// Most time a flooding mode waits for the daemon to close its connections.
+const FLOOD_MAX: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Holds `conns`, writing `trickle` (if any) one byte per second to each, until the daemon
+/// closed them all or FLOOD_MAX passed.
+fn hold(conns: Vec<UnixStream>, trickle: Option<u8>) {
+    say(&format!("opened {}", conns.len()));
+    let mut open: Vec<UnixStream> = conns;
+    for s in &open {
+        let _ = s.set_nonblocking(true);
+    }
+    let end = std::time::Instant::now() + FLOOD_MAX;
+    while !open.is_empty() && std::time::Instant::now() < end {
+        open.retain(|s| {
+            let mut b = [0u8; 256];
+            let mut r = s;
+            match std::io::Read::read(&mut r, &mut b) {
+                Ok(0) => return false,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return false,
+            }
+            match trickle {
+                Some(byte) => {
+                    let mut w = s;
+                    std::io::Write::write(&mut w, &[byte]).is_ok()
+                }
+                None => true,
+            }
+        });
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    if open.is_empty() {
+        say("all closed");
+    } else {
+        say(&format!("still open {}", open.len()));
+    }
+}
+
+fn flood(rundir: &str, mode: &str, n: usize) {
+    let dir = std::path::Path::new(rundir);
+    match mode {
+        "--conns" => {
+            let mut conns = Vec::new();
+            // A frame header announcing the largest hello, and a part of its payload.
+            let mut head = rttng_proto::frame::encode_header(
+                Kind::AppHello,
+                rttng_proto::frame::MAX_PAYLOAD_BYTES,
+            )
+            .to_vec();
+            head.resize(head.len() + (64 << 10), 0x55);
+            for _ in 0..n {
+                let Ok(s) = UnixStream::connect(dir.join(paths::APP_SOCKET)) else {
+                    break;
+                };
+                let _ = s.set_write_timeout(Some(std::time::Duration::from_secs(1)));
+                let mut w = &s;
+                let _ = std::io::Write::write_all(&mut w, &head);
+                conns.push(s);
+            }
+            hold(conns, None);
+        }
+        "--clients" => {
+            let mut conns = Vec::new();
+            for _ in 0..n {
+                let Ok(s) = UnixStream::connect(dir.join(paths::CLIENT_SOCKET)) else {
+                    break;
+                };
+                conns.push(s);
+            }
+            // The magic's first byte, then more bytes that never make a whole header.
+            hold(conns, Some(b'R'));
+        }
+        "--sessions" => {
+            let s = match UnixStream::connect(dir.join(paths::CLIENT_SOCKET)) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("rogue_app: cannot connect: {e}");
+                    std::process::exit(1);
+                }
+            };
+            let (mut created, mut refused) = (0, 0);
+            for i in 0..n {
+                let req = Request::CreateSession {
+                    name: Some(format!("rogue{i}")),
+                    output: Some(format!("/tmp/rogue-{}-{i}", std::process::id())),
+                };
+                if sock::send(&s, Kind::Request, &req, None).is_err() {
+                    break;
+                }
+                match sock::recv::<Response>(&s, Kind::Response) {
+                    Ok((Response::SessionCreated { .. }, _)) => created += 1,
+                    Ok(_) => refused += 1,
+                    Err(_) => break,
+                }
+            }
+            say(&format!("created {created} refused {refused}"));
+        }
+        _ => {
+            eprintln!("rogue_app: unknown mode {mode}");
+            std::process::exit(2);
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let (Some(rundir), Some(mode), Some(n)) = (args.get(1), args.get(2), args.get(3)) {
+        if let (true, Ok(n)) = (mode.starts_with("--"), n.parse::<usize>()) {
+            flood(rundir, mode, n);
+            return;
+        }
+    }
     let (Some(rundir), Some(attack), Some(mode)) = (args.get(1), args.get(2), args.get(3)) else {
         eprintln!("usage: rogue_app RUNDIR ATTACK answer|mute");
         std::process::exit(2);
@@ -157,6 +276,7 @@ fn main() {
     loop {
         match sock::recv::<AppCommand>(&s, Kind::AppCommand) {
             Ok((cmd, _fd)) => {
+                say("got");
                 if cmd == AppCommand::RegistrationDone {
                     say("registered");
                 }

@@ -9,9 +9,14 @@
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use rttng_proto::sock;
+use rttng_proto::*;
 
 use crate::session_support::*;
 use crate::support::{is_root, kill_process, run_bounded};
@@ -25,6 +30,11 @@ pub struct Throwaway {
 
 impl Throwaway {
     pub fn new(prefix: &str) -> Throwaway {
+        Throwaway::in_group(prefix, None)
+    }
+
+    /// A user who is a member of `group` (e.g. the root daemon's tracing group).
+    pub fn in_group(prefix: &str, group: Option<&str>) -> Throwaway {
         assert!(
             is_root(),
             "this test creates a user with useradd: run the tests as root (CI does)"
@@ -33,11 +43,12 @@ impl Throwaway {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let name = format!("{prefix}{}x{n}", std::process::id() % 100_000);
-        let f = run_bounded(
-            Command::new("useradd").args(["-M", "-N", "-s", "/usr/sbin/nologin", &name]),
-            CMD_TIMEOUT,
-        )
-        .expect("useradd");
+        let mut cmd = Command::new("useradd");
+        cmd.args(["-M", "-N", "-s", "/usr/sbin/nologin"]);
+        if let Some(g) = group {
+            cmd.args(["-G", g]);
+        }
+        let f = run_bounded(cmd.arg(&name), CMD_TIMEOUT).expect("useradd");
         assert!(f.status.success(), "useradd {name}: {}", f.stderr_quote());
         let id = |flag: &str| -> u32 {
             let f = run_bounded(Command::new("id").args([flag, &name]), CMD_TIMEOUT).expect("id");
@@ -63,6 +74,105 @@ impl Drop for Throwaway {
     }
 }
 
+/// A group that exists for one test: created with `groupadd`, removed on drop (after its
+/// members, which are declared after it).
+pub struct ThrowawayGroup {
+    pub name: String,
+}
+
+impl ThrowawayGroup {
+    pub fn new(prefix: &str) -> ThrowawayGroup {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{prefix}{}x{n}", std::process::id() % 100_000);
+        let f = run_bounded(Command::new("groupadd").arg(&name), CMD_TIMEOUT).expect("groupadd");
+        assert!(f.status.success(), "groupadd {name}: {}", f.stderr_quote());
+        ThrowawayGroup { name }
+    }
+}
+
+impl Drop for ThrowawayGroup {
+    fn drop(&mut self) {
+        let _ = Command::new("groupdel").arg(&self.name).status();
+    }
+}
+
+/// `cmd` run as `user` (uid, gid and the user's groups from /etc/group), through setpriv,
+/// which execs it (killing the child kills the program).
+pub fn as_user(user: &Throwaway, program: &std::path::Path) -> Command {
+    let mut cmd = Command::new("setpriv");
+    cmd.arg(format!("--reuid={}", user.uid))
+        .arg(format!("--regid={}", user.gid))
+        .args(["--init-groups", "--"])
+        .arg(program);
+    cmd
+}
+
+/// Runs `rogue_app RUN ARGS` as `user` and returns it with its stdout.
+pub fn spawn_rogue(
+    w: &World,
+    user: &Throwaway,
+    args: &[&str],
+) -> (KillOnDrop, BufReader<std::process::ChildStdout>) {
+    let mut cmd = as_user(user, &rogue_path());
+    cmd.arg(&w.run)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("spawn rogue_app");
+    let out = BufReader::new(child.stdout.take().expect("stdout"));
+    (KillOnDrop(child), out)
+}
+
+/// The next line of a rogue's stdout, waiting at most `bound` (the rogue is killed then).
+pub fn rogue_line(
+    rogue: &KillOnDrop,
+    out: &mut BufReader<std::process::ChildStdout>,
+    bound: Duration,
+) -> String {
+    let pid = rogue.0.id();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if rx.recv_timeout(bound).is_err() {
+            kill_process(pid);
+        }
+    });
+    let mut line = String::new();
+    let _ = out.read_line(&mut line);
+    let _ = tx.send(());
+    let _ = watchdog.join();
+    line.trim().to_string()
+}
+
+/// Sends one request as root straight to `w`'s daemon; returns the answer and how long
+/// connecting, sending and receiving took.
+fn timed_request(w: &World, req: Request) -> (Response, Duration) {
+    let t = Instant::now();
+    let s = UnixStream::connect(w.run.join(paths::CLIENT_SOCKET)).expect("connect");
+    s.set_read_timeout(Some(CMD_TIMEOUT)).expect("timeout");
+    sock::send(&s, Kind::Request, &req, None).expect("send");
+    let (resp, _) = sock::recv::<Response>(&s, Kind::Response).expect("answer");
+    (resp, t.elapsed())
+}
+
+/// Runs `rttng ARGS` as root in `w` and returns how long it took; it must succeed.
+fn timed_ok(w: &World, args: &[&str]) -> Duration {
+    let t = Instant::now();
+    w.ok(args);
+    t.elapsed()
+}
+
+fn sessiond_status(w: &World, field: &str) -> u64 {
+    let pid = w.sessiond_pid().expect("daemon pid");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
 pub fn rogue_path() -> PathBuf {
     bin_dir().join("examples").join("rogue_app")
 }
@@ -76,14 +186,8 @@ pub struct Rogue {
 /// Starts `rogue_app RUN ATTACK MODE` as `user` and waits (bounded) until it prints
 /// `registered` (the daemon took it) or `closed` (the daemon hung up).
 pub fn rogue(w: &World, user: &Throwaway, attack: &str, mode: &str) -> Rogue {
-    // setpriv sets the user's uid, gid and (no) supplementary groups, then execs the rogue
-    // itself, so that killing the child kills the rogue.
-    let mut cmd = Command::new("setpriv");
-    cmd.arg(format!("--reuid={}", user.uid))
-        .arg(format!("--regid={}", user.gid))
-        .args(["--clear-groups", "--"])
-        .arg(rogue_path())
-        .args([w.run.as_os_str(), attack.as_ref(), mode.as_ref()])
+    let mut cmd = as_user(user, &rogue_path());
+    cmd.args([w.run.as_os_str(), attack.as_ref(), mode.as_ref()])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -212,4 +316,228 @@ fn security_app_with_sane_declarations_still_registers() {
     drop(r);
     assert_eq!(verdict, "registered", "{}", daemon_log(&w));
     w.ok(&["stop"]);
+}
+
+/// Bound of one command of another client while an app misbehaves (issue 10's acceptance).
+const OTHER_CLIENT_BOUND: Duration = Duration::from_secs(1);
+/// Bound of stopping the session of a stopped app.
+const STOP_BOUND: Duration = Duration::from_secs(10);
+
+/// Finding 2 and the slow-client acceptance: while root's own app is stopped (SIGSTOP) and
+/// a throwaway user's app registers and never answers, other clients' list, create,
+/// enable-event and start each answer within 1 s; stop of the stopped app's session
+/// completes within 10 s with its data readable; the silent app is disconnected.
+#[test]
+fn security_stopped_and_silent_apps_delay_no_other_client() {
+    let w = World::new("sec-slow");
+    open_world(&w);
+    let user = Throwaway::new("rtsl");
+    let out = w.create(&["s1", "-o", w.tmp.path().join("t1").to_str().unwrap()]);
+    w.ok(&["enable-event", "-u", "-a", "-s", "s1"]);
+    w.ok(&["start", "s1"]);
+    let (child, _stdout) = w.spawn_probe(&["--count", "5", "--hang"], "emitted");
+    let stopped = KillOnDrop(child);
+    let pid = stopped.0.id().to_string();
+    let signal = |sig: &str| {
+        Command::new("kill")
+            .args(["-s", sig, "--", &pid])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    assert!(signal("STOP"), "kill -STOP {pid}");
+    // A registered app that reads commands and never answers.
+    let (mute, mut mout) = spawn_rogue(&w, &user, &["none", "mute"]);
+    assert_eq!(rogue_line(&mute, &mut mout, WAIT_TIMEOUT), "sent");
+    assert_eq!(
+        rogue_line(&mute, &mut mout, WAIT_TIMEOUT),
+        "got",
+        "no command"
+    );
+    // Every request below makes the daemon send to both apps (enable-event, start) or
+    // touches the state they are in. They go straight to the daemon's socket, so that the
+    // figures are the daemon's, not those of starting a process on a loaded machine.
+    let all = |session: &str| Request::EnableEvent {
+        session: session.into(),
+        domain: Domain::Ust,
+        channel: None,
+        rule: EventRule {
+            pattern: "*".into(),
+            loglevel: LoglevelRule::All,
+            exclusions: Vec::new(),
+            syscall: false,
+        },
+    };
+    let mut took = Vec::new();
+    for req in [
+        Request::ListSessions,
+        Request::CreateSession {
+            name: Some("s2".into()),
+            output: Some(w.tmp.path().join("t2").to_string_lossy().into_owned()),
+        },
+        all("s2"),
+        Request::Start {
+            session: "s2".into(),
+        },
+        Request::ListSession {
+            session: "s1".into(),
+        },
+        all("s1"),
+        Request::ListApps,
+        Request::ListSessions,
+    ] {
+        let what = format!("{req:?}");
+        let (resp, t) = timed_request(&w, req);
+        assert!(!matches!(resp, Response::Error { .. }), "{what}: {resp:?}");
+        took.push((what, t));
+    }
+    eprintln!("request times while an app is stopped and another silent: {took:?}");
+    let slow: Vec<_> = took
+        .iter()
+        .filter(|(_, t)| *t >= OTHER_CLIENT_BOUND)
+        .collect();
+    assert!(
+        slow.is_empty(),
+        "requests slowed down by misbehaving apps: {slow:?}"
+    );
+    let t = Instant::now();
+    w.ok(&["stop", "s1"]);
+    let stop_took = t.elapsed();
+    assert!(signal("CONT"), "kill -CONT {pid}");
+    assert!(stop_took < STOP_BOUND, "stop took {stop_took:?}");
+    let (text, _) = read_both(&out);
+    assert_eq!(
+        seqs(&text, "probe:info"),
+        (0..5).collect::<Vec<u64>>(),
+        "{text}"
+    );
+    drop(stopped);
+    // The silent app is disconnected (its buffers recovered) within the app timeout.
+    wait_until("the silent app to be disconnected", || {
+        daemon_log(&w).contains(&format!("uid {} disconnected: no answer", user.uid))
+    });
+    w.ok(&["stop", "s2"]);
+    drop(mute);
+}
+
+/// Finding 5: app-socket connections that stall in their hello cost the daemon no thread
+/// each and no memory in proportion; they are dropped within the hello deadline, and root's
+/// own app still registers and is traced meanwhile.
+#[test]
+fn security_stalled_app_connections_cost_no_thread_and_little_memory() {
+    /// Connections the rogue opens (the review's attack took the daemon to 104 threads).
+    const CONNS: usize = 100;
+    /// Threads and resident memory the daemon may have while under attack.
+    const MAX_THREADS: u64 = 16;
+    const MAX_RSS_KB: u64 = 64 << 10;
+    let w = World::new("sec-conns");
+    open_world(&w);
+    let user = Throwaway::new("rtsc");
+    let out = w.create(&["s", "-o", w.tmp.path().join("t").to_str().unwrap()]);
+    w.ok(&["enable-event", "-u", "-a"]);
+    w.ok(&["start"]);
+    let (rogue, mut rout) = spawn_rogue(&w, &user, &["--conns", &CONNS.to_string()]);
+    let opened = rogue_line(&rogue, &mut rout, WAIT_TIMEOUT);
+    assert!(opened.starts_with("opened "), "{opened:?}");
+    let threads = sessiond_status(&w, "Threads:");
+    let rss_kb = sessiond_status(&w, "VmRSS:");
+    w.probe(&["--count", "3"]);
+    assert!(
+        threads <= MAX_THREADS,
+        "the daemon has {threads} threads under {CONNS} stalled app connections"
+    );
+    assert!(
+        rss_kb <= MAX_RSS_KB,
+        "the daemon holds {rss_kb} KiB under {CONNS} stalled app connections"
+    );
+    let closed = rogue_line(&rogue, &mut rout, Duration::from_secs(30));
+    assert_eq!(closed, "all closed", "stalled connections were kept open");
+    w.ok(&["stop"]);
+    let (text, _) = read_both(&out);
+    assert_eq!(seqs(&text, "probe:info"), (0..3).collect::<Vec<u64>>());
+    drop(rogue);
+}
+
+/// Finding 4, first half: a tracing-group member's idle client connections, each trickling
+/// a byte, neither keep root out nor stay open past the request deadline.
+#[test]
+fn security_trickling_clients_do_not_lock_root_out() {
+    let w = World::new("sec-trickle");
+    open_world(&w);
+    let group = ThrowawayGroup::new("rtsg");
+    let user = Throwaway::in_group("rtst", Some(&group.name));
+    w.ok(&["-g", &group.name, "create", "s"]);
+    let (rogue, mut rout) = spawn_rogue(&w, &user, &["--clients", "80"]);
+    let opened = rogue_line(&rogue, &mut rout, WAIT_TIMEOUT);
+    assert!(opened.starts_with("opened "), "{opened:?}");
+    for _ in 0..3 {
+        let t = timed_ok(&w, &["list"]);
+        assert!(t < OTHER_CLIENT_BOUND, "root's list took {t:?}");
+    }
+    let closed = rogue_line(&rogue, &mut rout, Duration::from_secs(40));
+    assert_eq!(closed, "all closed", "trickling connections were kept open");
+    drop(rogue);
+    drop(user);
+}
+
+/// Finding 4, second half: a tracing-group member who creates sessions until refused does
+/// not exhaust root's share.
+#[test]
+fn security_one_users_sessions_do_not_exhaust_roots() {
+    let w = World::new("sec-sessions");
+    open_world(&w);
+    let group = ThrowawayGroup::new("rtsg");
+    let user = Throwaway::in_group("rtss", Some(&group.name));
+    w.ok(&["-g", &group.name, "create", "first"]);
+    let (rogue, mut rout) = spawn_rogue(&w, &user, &["--sessions", "1100"]);
+    let line = rogue_line(&rogue, &mut rout, CMD_TIMEOUT);
+    assert!(line.starts_with("created "), "{line:?}");
+    w.ok(&["create", "after"]);
+    drop(rogue);
+    drop(user);
+}
+
+/// Finding 6, session names: a member can neither learn root's session names nor take
+/// them.
+#[test]
+fn security_session_names_are_per_user() {
+    let w = World::new("sec-names");
+    open_world(&w);
+    let group = ThrowawayGroup::new("rtsg");
+    let user = Throwaway::in_group("rtsu", Some(&group.name));
+    w.ok(&["-g", &group.name, "create", "secret"]);
+    let out = w.tmp.path().join("user-out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut cmd = as_user(&user, std::path::Path::new(env!("CARGO_BIN_EXE_rttng")));
+    cmd.args(["-n", "create", "secret", "-o"])
+        .arg(out.join("secret"))
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("RTTNG_RUNDIR", &w.run)
+        .env("RTTNG_HOME", &out)
+        .env("HOME", &out);
+    let f = run_bounded(&mut cmd, CMD_TIMEOUT).expect("rttng as the user");
+    assert!(
+        f.status.success(),
+        "the user could not create a session named like root's: {}",
+        f.stderr_quote()
+    );
+    let mut cmd = as_user(&user, std::path::Path::new(env!("CARGO_BIN_EXE_rttng")));
+    cmd.args(["-n", "list"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("RTTNG_RUNDIR", &w.run)
+        .env("RTTNG_HOME", &out)
+        .env("HOME", &out);
+    let f = run_bounded(&mut cmd, CMD_TIMEOUT).expect("rttng list as the user");
+    let listed = f.stdout_text();
+    assert_eq!(
+        listed.matches("secret").count(),
+        2,
+        "the user's list shows more than their own session (name and output):\n{listed}"
+    );
+    // Root's own session is untouched and still root's.
+    let root_list = w.ok(&["list", "secret"]);
+    assert!(!root_list.contains("user-out"), "{root_list}");
+    drop(user);
 }
