@@ -5,7 +5,8 @@
 //! applications). Commands to apps are non-blocking writes; their answers come back through
 //! the event loop, so no app I/O waits while the lock is held. A client whose request sent
 //! commands waits for their answers *after* releasing the lock, at most
-//! [`CLIENT_APP_WAIT`], and not for apps that were already late. Consumer requests still
+//! [`CLIENT_APP_WAIT`], and not for an app that leaves a command unanswered for
+//! [`APP_LATE`]. Consumer requests still
 //! run under the lock (the consumer is our own child). Not here: any decision about
 //! sessions.
 
@@ -36,9 +37,12 @@ const MAX_CLIENTS: usize = 64;
 /// Most client connections of one uid (root included) served at once.
 pub const MAX_CLIENTS_PER_UID: usize = 8;
 /// Longest a client's request waits (lock released) for the apps it sent commands to.
-pub const CLIENT_APP_WAIT: Duration = Duration::from_millis(500);
-/// An app whose oldest command is older than this is late: clients do not wait for it.
-const APP_LATE: Duration = Duration::from_millis(100);
+pub const CLIENT_APP_WAIT: Duration = Duration::from_secs(5);
+/// An app whose oldest unanswered command is older than this is late: clients stop
+/// waiting for it (an app that keeps answering is waited for, up to [`CLIENT_APP_WAIT`]).
+const APP_LATE: Duration = Duration::from_millis(400);
+/// Period of re-checking lateness while a client waits.
+const WAIT_PERIOD: Duration = Duration::from_millis(50);
 
 pub struct Options {
     pub rundir: PathBuf,
@@ -564,8 +568,8 @@ fn serve_client(conn: UnixStream, state: &Shared, daemon_uid: u32, group_gid: Op
 
 /// Applies a request under the lock, then waits (lock released, at most
 /// [`CLIENT_APP_WAIT`]) until the apps it sent commands to have answered them, so that
-/// e.g. events are enabled in running apps when `enable-event` returns. Apps already late
-/// before the request are not waited for.
+/// e.g. events are enabled in running apps when `enable-event` returns. An app late by
+/// [`APP_LATE`] (before or during the wait) is not waited for.
 fn handle_and_wait(state: &Shared, req: Request, uid: u32) -> Response {
     let mut g = lock(state);
     let t0 = Instant::now();
@@ -582,19 +586,22 @@ fn handle_and_wait(state: &Shared, req: Request, uid: u32) -> Response {
         log(e);
     }
     reap(&mut g);
-    // (app, commands sent up to the end of this request) for apps this request wrote to.
-    let targets: Vec<(AppId, u64)> =
+    // Apps this request wrote to. Answers can make the registry send more (an installed
+    // channel's events are enabled when its install is answered), so the wait ends when
+    // each has answered everything, or is late.
+    let targets: Vec<AppId> =
         g.io.apps
             .iter()
             .filter(|(id, c)| !late.contains(id) && before.get(id).is_none_or(|&b| c.sent > b))
-            .map(|(id, c)| (*id, c.sent))
+            .map(|(id, _)| *id)
             .collect();
     let deadline = t0 + CLIENT_APP_WAIT;
     let done = |g: &State| {
-        targets.iter().all(|(id, sent)| {
-            g.io.apps
-                .get(id)
-                .is_none_or(|c| c.answered >= *sent || c.dead.is_some())
+        let t = Instant::now();
+        targets.iter().all(|id| {
+            g.io.apps.get(id).is_none_or(|c| {
+                c.dead.is_some() || c.oldest_unanswered().is_none_or(|o| t - o > APP_LATE)
+            })
         })
     };
     while !done(&g) {
@@ -604,7 +611,7 @@ fn handle_and_wait(state: &Shared, req: Request, uid: u32) -> Response {
         }
         g = state
             .1
-            .wait_timeout(g, left)
+            .wait_timeout(g, left.min(WAIT_PERIOD))
             .unwrap_or_else(|p| p.into_inner())
             .0;
     }
