@@ -5,16 +5,19 @@
 
 use crate::metadata::TraceMetadata;
 use crate::validate::{check_name, validate_class};
-use crate::{glob, App, AppId, Buffer, Clock, Owner, Port, Registry, Trace};
+use crate::{App, AppId, Buffer, Clock, Owner, Port, Registry, Trace};
 use crate::{MAX_APP_EVENTS, MAX_NAME_BYTES};
 use rttng_ctf::ir::{ClockClass, EnvValue};
 use rttng_proto::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 fn rule_matches(rule: &EventRule, ev: &EventDesc) -> bool {
-    glob::matches(&rule.pattern, &ev.name)
+    rttng_glob::matches(&rule.pattern, &ev.name)
         && rule.loglevel.accepts(ev.loglevel)
-        && !rule.exclusions.iter().any(|x| glob::matches(x, &ev.name))
+        && !rule
+            .exclusions
+            .iter()
+            .any(|x| rttng_glob::matches(x, &ev.name))
 }
 
 impl Registry {

@@ -186,10 +186,7 @@ fn cpu_count() -> u32 {
 }
 
 fn name_matches(patterns: &[String], name: &str) -> bool {
-    patterns.iter().any(|p| match p.strip_suffix('*') {
-        Some(prefix) => name.starts_with(prefix),
-        None => p == name,
-    })
+    patterns.iter().any(|p| rttng_glob::matches(p, name))
 }
 
 impl LocalSession {
