@@ -10,9 +10,10 @@
 //! events of a child, whose payload classes the caller supplies).
 
 use crate::control::{self, ChannelKey, ChannelSetup, Context};
+use rttng_abi::packet::HEADER_BYTES;
 use rttng_ctf::ir::{FieldClass, Metadata};
 use rttng_ctf::lttng::{event_class, EventHeaderKind, LttngLayout};
-use rttng_ringbuf::{Config, Consumer, Mode, Producer};
+use rttng_ringbuf::{disk, Config, Consumer, Mode, Producer};
 use std::io::Write;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -29,9 +30,6 @@ const MAX_ATTACH_EVENTS: usize = 256;
 /// Packets are written up to their content rounded up to this (LTTng rounds to the page
 /// size; a cache line is enough for readers and keeps the last packets small).
 const TRIM_ALIGN_BYTES: usize = 64;
-
-/// LTTng's packet header + context every sub-buffer starts with (`rttng_abi::packet`).
-const HEADER_BYTES: usize = 84;
 
 /// How long the drain thread sleeps on the futex between scans.
 const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
@@ -444,45 +442,14 @@ impl Streams {
         ) else {
             return Ok(());
         };
-        let u64_at = |o: usize| {
-            packet
-                .get(o..o + 8)
-                .and_then(|b| b.try_into().ok())
-                .map(u64::from_le_bytes)
-                .unwrap_or(0)
-        };
-        let u32_at = |o: usize| {
-            packet
-                .get(o..o + 4)
-                .and_then(|b| b.try_into().ok())
-                .map(u32::from_le_bytes)
-                .unwrap_or(0)
-        };
-        // Like LTTng's consumer: the packet on disk ends at its content rounded up to a
-        // page (packet_size rewritten), not at the sub-buffer size, so the last, partly
-        // filled packets of a trace do not pad the stream files.
-        if packet.len() < HEADER_BYTES {
+        // Like LTTng's consumer: the packet on disk ends at its content rounded up (here to a
+        // cache line), so the last, partly filled packets of a trace do not pad the files.
+        let Some(head) = packet.first_chunk::<HEADER_BYTES>() else {
             return Ok(());
-        }
-        let content = (u64_at(48) / 8) as usize;
-        let len = content
-            .div_ceil(TRIM_ALIGN_BYTES)
-            .saturating_mul(TRIM_ALIGN_BYTES)
-            .clamp(HEADER_BYTES, packet.len());
-        let mut head = [0u8; HEADER_BYTES];
-        head.copy_from_slice(&packet[..HEADER_BYTES]);
-        head[56..64].copy_from_slice(&(len as u64 * 8).to_le_bytes());
-        idx.push(rttng_ctf::index::IndexEntry {
-            offset_bytes: *off,
-            packet_size_bits: len as u64 * 8,
-            content_size_bits: u64_at(48),
-            timestamp_begin: u64_at(32),
-            timestamp_end: u64_at(40),
-            events_discarded: u64_at(72),
-            stream_id: u64::from(u32_at(20)),
-            stream_instance_id: Some(u64_at(24)),
-            packet_seq_num: Some(u64_at(64)),
-        });
+        };
+        let mut head = *head;
+        let len = disk::trim_packet(&mut head, packet.len(), TRIM_ALIGN_BYTES);
+        idx.push(disk::index_entry(&head, *off, 0, u64::from(cpu)));
         let p = self.dir.join(format!("channel0_{cpu}"));
         f.write_all(&head).map_err(io(&p))?;
         f.write_all(&packet[HEADER_BYTES..len]).map_err(io(&p))?;
