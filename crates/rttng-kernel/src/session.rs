@@ -13,7 +13,7 @@ use std::sync::Arc;
 mod clock;
 mod write;
 
-pub use clock::{boot_id, datetime_now, ClockSpec};
+pub use clock::{datetime_now, ClockSpec};
 pub use write::MAX_PATH_ENTRIES;
 
 use crate::bpf::{path_arg_mask, PathLog, PathRecorder};

@@ -7,7 +7,7 @@ use crate::metadata::TraceMetadata;
 use crate::validate::{check_name, validate_class};
 use crate::{App, AppId, Buffer, Clock, Owner, Port, Registry, Trace};
 use crate::{MAX_APP_EVENTS, MAX_NAME_BYTES};
-use rttng_ctf::ir::{ClockClass, EnvValue};
+use rttng_ctf::ir::ClockClass;
 use rttng_proto::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -288,11 +288,13 @@ impl Registry {
                         "{}/ust/pid/{}-{}-{}",
                         s.output, h.procname, h.pid, app.registered_compact
                     ),
-                    pid_env(
+                    rttng_ctf::lttng::ust_pid_env(
                         &self.host.hostname,
                         &s.name,
                         &s.creation_iso,
-                        h,
+                        i64::from(h.bitness),
+                        i64::from(h.pid),
+                        &h.procname,
                         &app.registered_compact,
                     ),
                 ),
@@ -360,32 +362,4 @@ fn send_app(
         AppReply::Error { message } => Err(message),
         ok => Ok(ok),
     }
-}
-
-/// The `env` block of a per-process lttng-ust trace.
-fn pid_env(
-    hostname: &str,
-    trace_name: &str,
-    datetime: &str,
-    h: &AppHello,
-    registered: &str,
-) -> Vec<(String, EnvValue)> {
-    let s = |k: &str, v: &str| (k.to_string(), EnvValue::Str(v.to_string()));
-    let i = |k: &str, v: i64| (k.to_string(), EnvValue::Int(v));
-    vec![
-        s("hostname", hostname),
-        s("domain", "ust"),
-        s("tracer_name", "lttng-ust"),
-        i("tracer_major", 2),
-        i("tracer_minor", 13),
-        i("tracer_patchlevel", 0),
-        s("tracer_buffering_scheme", "pid"),
-        i("tracer_buffering_id", i64::from(h.pid)),
-        i("architecture_bit_width", i64::from(h.bitness)),
-        s("trace_name", trace_name),
-        s("trace_creation_datetime", datetime),
-        i("vpid", i64::from(h.pid)),
-        s("procname", &h.procname),
-        s("vpid_datetime", registered),
-    ]
 }

@@ -143,32 +143,10 @@ impl std::fmt::Debug for LocalSession {
     }
 }
 
-fn random_uuid() -> [u8; 16] {
-    let mut u = [0u8; 16];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut f, &mut u);
-    }
-    u[6] = (u[6] & 0x0f) | 0x40;
-    u[8] = (u[8] & 0x3f) | 0x80;
-    u
-}
-
+/// (`trace_creation_datetime`, directory stamp) now, in UTC.
 fn datetime() -> (String, String) {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: gmtime_r writes into `tm`, which we own.
-    unsafe { libc::gmtime_r(&secs, &mut tm) };
-    let d = format!(
-        "{:04}{:02}{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday
-    );
-    let t = format!("{:02}{:02}{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec);
-    (format!("{d}T{t}+0000"), format!("{d}-{t}"))
+    let tm = rttng_clock::date::gmtime(rttng_clock::date::now_s());
+    (tm.iso(), tm.compact())
 }
 
 fn hostname() -> String {
@@ -191,7 +169,7 @@ impl LocalSession {
     /// Creates the channel, installs it in this process, enables the named events and
     /// starts draining.
     pub fn start(cfg: &LocalConfig) -> Result<LocalSession, LocalError> {
-        let uuid = random_uuid();
+        let uuid = uuid::Uuid::new_v4().into_bytes();
         let cpus = cpu_count();
         let consumer = Consumer::create(&Config {
             cpu_count: cpus,
@@ -219,16 +197,20 @@ impl LocalSession {
         let clock = rttng_clock::ClockParams::detect()
             .map(|p| p.clock_class())
             .unwrap_or_else(|_| rttng_ctf::lttng::monotonic_clock(None, 0));
-        let mut env = rttng_ctf::lttng::ust_uid_env(&hostname(), "local", &created, i64::from(uid));
-        if cfg.buffers == Buffers::PerPid {
-            for (k, v) in env.iter_mut() {
-                match k.as_str() {
-                    "tracer_buffering_scheme" => *v = rttng_ctf::ir::EnvValue::Str("pid".into()),
-                    "tracer_buffering_id" => *v = rttng_ctf::ir::EnvValue::Int(i64::from(pid)),
-                    _ => {}
-                }
+        let env = match cfg.buffers {
+            Buffers::PerUid => {
+                rttng_ctf::lttng::ust_uid_env(&hostname(), "local", &created, i64::from(uid))
             }
-        }
+            Buffers::PerPid => rttng_ctf::lttng::ust_pid_env(
+                &hostname(),
+                "local",
+                &created,
+                64,
+                i64::from(pid),
+                &procname,
+                &stamp,
+            ),
+        };
         let mut md: Metadata = layout.metadata(uuid, clock, env);
         let mut sc = layout.stream_class(
             0,
