@@ -121,7 +121,7 @@ macro_rules! tracepoint {
         static __RTTNG_CALLSITE: $crate::__private::Callsite =
             $crate::__private::Callsite::new(&__RTTNG_META);
         #[used]
-        #[link_section = "rttng_callsites"]
+        #[link_section = "rttng_callsites_v1"]
         static __RTTNG_CALLSITE_REF: $crate::__private::CallsiteRef =
             $crate::__private::CallsiteRef(&__RTTNG_CALLSITE);
         if __RTTNG_CALLSITE.is_on() {
