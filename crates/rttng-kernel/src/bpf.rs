@@ -496,6 +496,25 @@ mod tests {
         }
     }
 
+    /// The committed object was built from the committed source: `bpf/build.sh` records the
+    /// SHA-256 of its inputs and output in `paths.bpf.sha256`; editing `paths.bpf.c` (or the
+    /// build) without rebuilding, or replacing the object, fails here.
+    #[test]
+    fn bpf_object_matches_its_source() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf");
+        let out = std::process::Command::new("sha256sum")
+            .args(["--check", "--strict", "paths.bpf.sha256"])
+            .current_dir(&dir)
+            .output()
+            .expect("sha256sum (coreutils) runs; install coreutils");
+        assert!(
+            out.status.success(),
+            "paths.bpf.o is not the build of paths.bpf.c and build.sh: rerun bpf/build.sh (needs clang and libbpf-dev)\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     #[test]
     fn records_decode() {
         let mut b = vec![0u8; RECORD_HEADER_BYTES + 16];

@@ -318,8 +318,8 @@ impl Channel {
     }
 }
 
-/// The channel table. A slot is written only under the control lock; removed channels
-/// are moved to the graveyard, never freed.
+/// The channel table. A slot is written only under the control lock; an unlinked channel is
+/// never freed (see the module documentation).
 static CHANNELS: [AtomicPtr<Channel>; MAX_CHANNELS] =
     [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_CHANNELS];
 
@@ -327,7 +327,8 @@ static CHANNELS: [AtomicPtr<Channel>; MAX_CHANNELS] =
 #[inline(always)]
 pub(crate) fn get(slot: usize) -> Option<&'static Channel> {
     let p = CHANNELS.get(slot)?.load(Ordering::Acquire);
-    // SAFETY: a non-null slot holds a leaked `Box<Channel>` (never freed, see `remove`).
+    // SAFETY: a non-null slot holds a leaked `Box<Channel>`, never freed (`unlink` only
+    // clears the slot; the channel stays mapped until exit).
     unsafe { p.as_ref() }
 }
 

@@ -28,8 +28,11 @@
 //! before returning, so events enabled before the app started are recorded from the very
 //! first call.
 //!
-//! Not here: the registration protocol itself (`registration`, issue 4), enablement rules,
-//! metadata emission (the session daemon), the consumer.
+//! Registration with the session daemons is here too (`registration`: the thread that
+//! connects, says hello, and applies the daemon's commands through `control`).
+//!
+//! Not here: the wire format (`rttng-proto`), enablement rules and metadata emission (the
+//! session daemon), the consumer.
 
 mod callsite;
 mod channel;
