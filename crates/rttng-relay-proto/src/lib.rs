@@ -17,6 +17,8 @@
 #![forbid(unsafe_code)]
 
 mod codec;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod msg;
 pub mod names;
 

@@ -188,3 +188,106 @@ fn names_cannot_leave_the_output_directory() {
     let deep = vec!["a"; MAX_PATH_COMPONENTS + 1].join("/");
     assert!(check_relative_path(&deep, 4096, false, "path").is_err());
 }
+
+/// Mutations of valid messages (flips, truncations, extensions, length fields set to extreme
+/// values) through every decoder: `RTTNG_MUTATION_CASES` cases (default 20000), the same
+/// oracle as the fuzz target.
+#[test]
+fn mutated_messages_never_panic_and_round_trip() {
+    let cases: u64 = std::env::var("RTTNG_MUTATION_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let seeds: Vec<Vec<u8>> = vec![
+        CreateSession {
+            session_name: "s".into(),
+            hostname: "h".into(),
+            base_path: "a/b".into(),
+            live_timer_us: 1,
+            snapshot: true,
+            name_contains_creation_time: false,
+            sessiond_uuid: [1; 16],
+            sessiond_session_id: 2,
+            creation_time_s: 3,
+            current_chunk_id: Some(4),
+        }
+        .encode(),
+        AddStream {
+            channel_name: "ch0_0".into(),
+            pathname: "ust/pid/a-1-20261206-000000".into(),
+            tracefile_size_bytes: 1,
+            tracefile_count: 2,
+            trace_chunk_id: 3,
+        }
+        .encode(),
+        SendIndex::default().encode(),
+        RotateStreams {
+            new_chunk_id: Some(1),
+            positions: vec![
+                RotatePosition {
+                    stream_id: 1,
+                    rotate_at_packet_seq_num: 2,
+                };
+                3
+            ],
+        }
+        .encode(),
+        CreateTraceChunk {
+            chunk_id: 1,
+            creation_timestamp_s: 2,
+            override_name: Some("n".into()),
+        }
+        .encode(),
+        CloseTraceChunk {
+            chunk_id: 1,
+            close_timestamp_s: 2,
+            close_command: Some(0),
+        }
+        .encode(),
+        ControlHeader {
+            command: Command::SendMetadata,
+            data_size: 4108,
+        }
+        .encode()
+        .to_vec(),
+        DataHeader {
+            stream_id: 1,
+            net_seq_num: 2,
+            data_size: 3,
+            padding_size: 4,
+        }
+        .encode()
+        .to_vec(),
+    ];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for case in 0..cases {
+        let mut b = seeds[(case % seeds.len() as u64) as usize].clone();
+        for _ in 0..=(rnd() % 4) {
+            let len = b.len().max(1);
+            match rnd() % 5 {
+                0 if !b.is_empty() => {
+                    let i = rnd() as usize % b.len();
+                    b[i] ^= 1 << (rnd() % 8);
+                }
+                1 => b.truncate(rnd() as usize % len),
+                2 => b.extend((0..rnd() % 24).map(|_| rnd() as u8)),
+                3 if b.len() >= 4 => {
+                    let i = rnd() as usize % (b.len() - 3);
+                    let v = [0u32, 1, 0xff, 0xffff_ffff, 0x8000_0000][rnd() as usize % 5];
+                    b[i..i + 4].copy_from_slice(&v.to_be_bytes());
+                }
+                _ => {
+                    let i = rnd() as usize % len;
+                    b.insert(i.min(b.len()), rnd() as u8);
+                }
+            }
+        }
+        crate::fuzzing::decode_everything(&b);
+    }
+}

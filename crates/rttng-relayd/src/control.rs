@@ -237,7 +237,7 @@ impl Control {
                     ),
                     Some(st) => {
                         st.request_close(q.last_net_seq_num);
-                        self.relay.close_if_done(&st, false);
+                        self.relay.close_if_done(&st);
                         Step::Reply(generic(ret::OK))
                     }
                 }

@@ -84,6 +84,6 @@ fn run(
             ));
         }
         stream.complete_packet(h.net_seq_num)?;
-        relay.close_if_done(&stream, false);
+        relay.close_if_done(&stream);
     }
 }

@@ -136,6 +136,8 @@ struct StreamState {
     /// Set by DATA_PENDING and QUIESCENT_CONTROL, cleared by BEGIN_DATA_PENDING.
     checked: bool,
     data_conn: Option<u64>,
+    /// Whether `data_conn` is still connected.
+    data_conn_open: bool,
     /// Announced by STREAMS_SENT (what a live viewer may see).
     published: bool,
     packets_received: u64,
@@ -285,6 +287,7 @@ impl Relay {
                 closed: false,
                 checked: false,
                 data_conn: None,
+                data_conn_open: false,
                 published: false,
                 packets_received: 0,
                 index_entries_written: 0,
@@ -319,9 +322,9 @@ impl Relay {
     }
 
     /// Finalizes `stream` if its close condition holds.
-    pub fn close_if_done(&self, stream: &Arc<Stream>, data_conn_gone: bool) {
+    pub fn close_if_done(&self, stream: &Arc<Stream>) {
         let control_open = lock(&stream.session.st).control_open;
-        if stream.try_finalize(data_conn_gone, control_open) {
+        if stream.try_finalize(control_open) {
             self.forget(stream);
         }
     }
@@ -335,7 +338,7 @@ impl Relay {
             st.streams.clone()
         };
         for s in &streams {
-            self.close_if_done(s, false);
+            self.close_if_done(s);
         }
         let mut reg = lock(&self.reg);
         if lock(&session.st).streams.is_empty() {
@@ -355,7 +358,8 @@ impl Relay {
         for h in handles {
             if let Some(s) = self.stream(*h) {
                 if s.data_conn() == Some(conn) {
-                    self.close_if_done(&s, true);
+                    lock(&s.st).data_conn_open = false;
+                    self.close_if_done(&s);
                 }
             }
         }
@@ -463,6 +467,7 @@ impl Stream {
             );
         }
         st.data_conn = Some(conn);
+        st.data_conn_open = true;
         if self.tracefile_size_bytes > 0
             && st.file_bytes.saturating_add(total_bytes) > self.tracefile_size_bytes
         {
@@ -669,10 +674,11 @@ impl Stream {
     }
 
     /// Closes the stream if nothing more is expected: the data CLOSE_STREAM announced has
-    /// arrived, or its data connection ended while closing was asked or the control connection
-    /// is gone, or it never had a data connection and the control connection is gone.
+    /// arrived; or its data connection ended and closing was asked or the control connection is
+    /// gone; or it never had a data connection and the control connection is gone (a close
+    /// that overtook its data waits for the data while the control connection lives).
     /// Returns whether it closed now.
-    fn try_finalize(&self, data_conn_gone: bool, control_open: bool) -> bool {
+    fn try_finalize(&self, control_open: bool) -> bool {
         let mut st = lock(&self.st);
         if st.closed || st.in_flight.is_some() {
             return false;
@@ -683,9 +689,10 @@ impl Stream {
             (Some(c), Some(l)) => seq_ge(l, c),
             (None, _) => false,
         };
+        let data_conn_ended = st.data_conn.is_some() && !st.data_conn_open;
         let done = data_complete
-            || (data_conn_gone && (st.close_at.is_some() || !control_open))
-            || (!control_open && st.data_conn.is_none());
+            || (data_conn_ended && (st.close_at.is_some() || !control_open))
+            || (st.data_conn.is_none() && !control_open);
         if done {
             st.closed = true;
             st.pending.clear();
