@@ -124,7 +124,8 @@ fn run(args: Args) -> Result<()> {
             .unwrap_or_else(|_| "?".into())
     });
     log_error!(
-        "listening: control {}, data {}, live {}; output {}",
+        "pid {} listening: control {}, data {}, live {}; output {}",
+        std::process::id(),
         addrs[0],
         addrs[1],
         addrs[2],

@@ -2,6 +2,7 @@
 //! protocol (`replay`), bad peers on both ports (`malformed`), and a real LTTng 2.13 session
 //! daemon streaming into the relay (`lttng`). babeltrace2 judges every stored trace.
 
+mod cli;
 mod client;
 mod lttng;
 mod malformed;

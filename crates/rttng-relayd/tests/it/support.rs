@@ -130,11 +130,11 @@ impl Relay {
             log,
         };
         let text = relay
-            .wait_log("listening: ", RELAY_START_TIMEOUT)
+            .wait_log(" listening: ", RELAY_START_TIMEOUT)
             .unwrap_or_else(|| panic!("rttng-relayd did not listen; log:\n{}", relay.log()));
         let line = text
             .lines()
-            .find(|l| l.contains("listening: "))
+            .find(|l| l.contains(" listening: "))
             .expect("found");
         let port = |what: &str| -> u16 {
             let after = line.split(&format!("{what} ")).nth(1).expect(what);
