@@ -174,10 +174,23 @@ fn handle(
             None => (no_relay(relay_id), None),
         },
         ConsumerRequest::RelayDataPending { relay_id } => match relays.get(&relay_id) {
-            Some(r) => match r.data_pending() {
+            Some(r) => match r.wait_data() {
                 Ok(pending) => (ConsumerReply::RelayPending { pending }, None),
                 Err(message) => (ConsumerReply::Error { message }, None),
             },
+            None => (no_relay(relay_id), None),
+        },
+        ConsumerRequest::RelayStatus { relay_id } => match relays.get(&relay_id) {
+            Some(r) => {
+                let (failure, packets_lost) = r.status();
+                (
+                    ConsumerReply::RelayStatus {
+                        failure: failure.unwrap_or_default(),
+                        packets_lost,
+                    },
+                    None,
+                )
+            }
             None => (no_relay(relay_id), None),
         },
         ConsumerRequest::CloseRelay { relay_id } => match relays.remove(&relay_id) {

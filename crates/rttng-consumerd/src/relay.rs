@@ -24,6 +24,11 @@ use std::time::Duration;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bound on any one send or reply; beyond it the relay is considered gone.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `wait_data` asks the relay before giving up (what is still pending then is
+/// reported, not waited for).
+const DATA_PENDING_TIMEOUT: Duration = Duration::from_secs(60);
+/// Pause between two data-pending rounds: the relay is reading what is in flight.
+const DATA_PENDING_POLL: Duration = Duration::from_millis(2);
 /// Metadata is sent in messages of at most this size (the metadata packets).
 const METADATA_MESSAGE_BYTES: usize = 4096;
 
@@ -47,6 +52,8 @@ pub struct RelaySession {
     pub relay_session_id: u64,
     pub output_path: String,
     broken: AtomicBool,
+    /// Why the session broke.
+    failure: Mutex<Option<String>>,
     /// Packets not sent because the session broke.
     lost_packets: AtomicU64,
     streams: Mutex<BTreeMap<u64, StreamState>>,
@@ -140,7 +147,7 @@ impl RelaySession {
         let create = CreateSession {
             session_name: spec.session_name.clone(),
             hostname: spec.hostname.clone(),
-            base_path: String::new(),
+            base_path: spec.base_path.clone(),
             live_timer_us: 0,
             snapshot: false,
             name_contains_creation_time: false,
@@ -183,6 +190,7 @@ impl RelaySession {
             relay_session_id,
             output_path,
             broken: AtomicBool::new(false),
+            failure: Mutex::new(None),
             lost_packets: AtomicU64::new(0),
             streams: Mutex::new(BTreeMap::new()),
             metadata: Mutex::new(BTreeMap::new()),
@@ -197,6 +205,7 @@ impl RelaySession {
     fn fail(&self, err: String) -> String {
         if !self.broken.swap(true, Ordering::Relaxed) {
             eprintln!("rttng-consumerd: {err}; streaming to this relay stops");
+            *lock(&self.failure) = Some(err.clone());
             let _ = lock(&self.data).shutdown(std::net::Shutdown::Both);
             let _ = lock(&self.ctl).shutdown(std::net::Shutdown::Both);
         }
@@ -324,11 +333,23 @@ impl RelaySession {
         })
     }
 
+    /// Why the session broke (if it did), and the packets lost since.
+    pub fn status(&self) -> (Option<String>, u64) {
+        (
+            lock(&self.failure).clone(),
+            self.lost_packets.load(Ordering::Relaxed),
+        )
+    }
+
     /// lttng's data pending: whether the relay still lacks data or indexes sent so far. A
-    /// broken session has nothing pending (what it could not send is counted lost).
+    /// broken session answers with its failure and the packets lost since.
     pub fn data_pending(&self) -> Result<bool, String> {
         if self.is_broken() {
-            return Ok(false);
+            let (why, lost) = self.status();
+            return Err(format!(
+                "{}; {lost} packets lost since",
+                why.unwrap_or_else(|| "the relay connection failed".into())
+            ));
         }
         let streams: Vec<(u64, StreamState)> =
             lock(&self.streams).iter().map(|(h, s)| (*h, *s)).collect();
@@ -359,6 +380,22 @@ impl RelaySession {
                 code => Err(format!("relay refused EndDataPending (code {code})")),
             }
         })
+    }
+
+    /// Asks data pending until nothing pends or [`DATA_PENDING_TIMEOUT`] passes; returns
+    /// whether something still pends. Data pending is a question the relay answers about its
+    /// sockets, so it is polled, as lttng-sessiond polls it.
+    pub fn wait_data(&self) -> Result<bool, String> {
+        let deadline = std::time::Instant::now() + DATA_PENDING_TIMEOUT;
+        loop {
+            if !self.data_pending()? {
+                return Ok(false);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(true);
+            }
+            std::thread::sleep(DATA_PENDING_POLL);
+        }
     }
 
     /// CLOSE_STREAM for `handles` (a buffer that goes away, e.g. an exited app's).

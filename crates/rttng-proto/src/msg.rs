@@ -690,14 +690,18 @@ pub enum ConsumerRequest {
         uuid: [u8; 16],
         text: String,
     },
-    /// Whether the relay still lacks data or indexes sent so far (lttng's data pending). The
-    /// reply is `RelayPending`.
+    /// Waits (bounded, in the consumer) until the relay holds the data and indexes sent so far
+    /// (lttng's data pending). The reply is `RelayPending`: whether something still pends.
     RelayDataPending {
         relay_id: u64,
     },
     /// Close the relay session's streams and chunk, then its connections. The reply is
     /// `RelayClosed` with the packets lost since the relay failed (0 when it never did).
     CloseRelay {
+        relay_id: u64,
+    },
+    /// Whether streaming to the relay failed, without waiting. The reply is `RelayStatus`.
+    RelayStatus {
         relay_id: u64,
     },
 }
@@ -714,6 +718,7 @@ wire_enum!(ConsumerRequest, "consumer request" {
     9 => AppendRelayMetadata { relay_id, trace_dir, uuid, text },
     10 => RelayDataPending { relay_id },
     11 => CloseRelay { relay_id },
+    12 => RelayStatus { relay_id },
 });
 
 /// Where and as what a session streams to a relay daemon.
@@ -733,6 +738,9 @@ pub struct RelaySpec {
     pub sessiond_uuid: [u8; 16],
     /// The session daemon's id of the tracing session.
     pub session_id: u64,
+    /// Relative, or empty: where the session goes under `HOSTNAME/` on the relay (instead of
+    /// `SESSION-DATE`).
+    pub base_path: String,
 }
 wire_struct!(RelaySpec {
     relay_id,
@@ -743,7 +751,8 @@ wire_struct!(RelaySpec {
     hostname,
     creation_time_s,
     sessiond_uuid,
-    session_id
+    session_id,
+    base_path
 });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -768,6 +777,11 @@ pub enum ConsumerReply {
     RelayClosed {
         packets_lost: u64,
     },
+    /// `failure` is empty while streaming works.
+    RelayStatus {
+        failure: String,
+        packets_lost: u64,
+    },
 }
 wire_enum!(ConsumerReply, "consumer reply" {
     0 => Ok,
@@ -776,6 +790,7 @@ wire_enum!(ConsumerReply, "consumer reply" {
     3 => RelayOpened { relay_session_id, output_path },
     4 => RelayPending { pending },
     5 => RelayClosed { packets_lost },
+    6 => RelayStatus { failure, packets_lost },
 });
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ mod codec;
 pub mod fuzzing;
 pub mod msg;
 pub mod names;
+pub mod url;
 
 pub use codec::DecodeError;
 pub use msg::*;

@@ -18,6 +18,7 @@ mod attrs;
 pub mod glob;
 mod kernel;
 pub mod metadata;
+mod relay;
 mod requests;
 mod validate;
 
@@ -94,6 +95,9 @@ struct Session {
     creation_iso: String,
     /// Events the kernel lost, as of the last stop.
     kernel_discarded: u64,
+    /// Network output (`create --set-url`): its trace directories are relative to a relay
+    /// session the consumer holds.
+    net: Option<relay::NetOutput>,
 }
 
 #[derive(Debug)]
@@ -111,6 +115,8 @@ struct Trace {
     dir: String,
     uuid: [u8; 16],
     md: TraceMetadata,
+    /// The relay session (its id) this trace streams to; `dir` is then relative.
+    relay: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -134,6 +140,8 @@ pub struct Registry {
     buffers: Vec<Buffer>,
     next_id: u64,
     consumer_dead: Option<String>,
+    /// This daemon instance's uuid, as relays know it (drawn at the first relay session).
+    instance_uuid: Option<[u8; 16]>,
 }
 
 /// The result of a client request, plus problems met while applying it to applications
@@ -158,6 +166,7 @@ impl Registry {
             buffers: Vec::new(),
             next_id: 1,
             consumer_dead: None,
+            instance_uuid: None,
         }
     }
 

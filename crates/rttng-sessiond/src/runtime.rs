@@ -72,7 +72,9 @@ impl Port for Io {
             return Err("rttng-consumerd is not running".into());
         };
         let add = match &req {
-            ConsumerRequest::AddBuffer { spec } => Some(spec.buffer_id),
+            ConsumerRequest::AddBuffer { spec } | ConsumerRequest::AddRelayBuffer { spec, .. } => {
+                Some(spec.buffer_id)
+            }
             _ => None,
         };
         if let ConsumerRequest::RemoveBuffer { buffer_id } = &req {
