@@ -398,8 +398,12 @@ impl RelaySession {
         }
     }
 
-    /// CLOSE_STREAM for `handles` (a buffer that goes away, e.g. an exited app's).
+    /// CLOSE_STREAM for `handles` (a buffer that goes away, e.g. an exited app's). Nothing
+    /// to do once the session broke.
     pub fn close_streams(&self, handles: &[u64]) -> Result<(), String> {
+        if self.is_broken() {
+            return Ok(());
+        }
         let todo: Vec<(u64, u64)> = {
             let mut streams = lock(&self.streams);
             handles

@@ -7,4 +7,6 @@ mod client;
 mod lttng;
 mod malformed;
 mod replay;
+mod rttng_net;
 mod support;
+mod world;
