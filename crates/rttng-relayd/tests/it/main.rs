@@ -6,6 +6,7 @@ mod cli;
 mod client;
 mod lttng;
 mod malformed;
+mod netns;
 mod replay;
 mod rttng_net;
 mod support;

@@ -331,3 +331,13 @@ pub fn trace_dirs(root: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// Whether this process runs as root.
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
