@@ -9,6 +9,10 @@
 # holds everything) and destroy. Prints two lines:
 #   emitted=EVENTS
 #   discarded=D        (the session's discarded events, from `lttng list`)
+#   consumer_ns=T      (CPU time of the lttng-consumerd threads after stop, from
+#                       /proc/PID/task/*/schedstat; they live in this run's PID namespace)
+# With RTTNG_PAUSE_AFTER_STOP=1 it prints `stopped` after stop and waits for a line on
+# its standard input before destroying the session (a benchmark samples the relay then).
 # It deliberately does not read the trace: the caller judges what the relay
 # stored. It does not start or stop the relay either.
 set -euo pipefail
@@ -56,9 +60,21 @@ out=$(cd "$work/build" && timeout "$RTTNG_LTTNG_CMD_TIMEOUT_S" ./relay_app "$eve
 [ "$out" = "done $events" ] || rttng_die "relay_app said: $out"
 rttng_lttng stop "$s" >/dev/null
 discarded=$(rttng_lttng list "$s" | awk '/Discarded events:/ { n += $3 } END { print n + 0 }')
+consumer_ns=0
+for p in $(pgrep -x lttng-consumerd || true); do
+	for t in /proc/"$p"/task/*/schedstat; do
+		n=$(awk '{ print $1 }' "$t" 2>/dev/null || echo 0)
+		consumer_ns=$((consumer_ns + n))
+	done
+done
+if [ "${RTTNG_PAUSE_AFTER_STOP:-}" = 1 ]; then
+	echo stopped
+	read -r _ || true
+fi
 rttng_lttng destroy "$s" >/dev/null
 rttng_sessiond_stop
 trap - EXIT
 
 echo "emitted=$events"
 echo "discarded=$discarded"
+echo "consumer_ns=$consumer_ns"
