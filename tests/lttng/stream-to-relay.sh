@@ -11,6 +11,8 @@
 #   discarded=D        (the session's discarded events, from `lttng list`)
 #   consumer_ns=T      (CPU time of the lttng-consumerd threads after stop, from
 #                       /proc/PID/task/*/schedstat; they live in this run's PID namespace)
+# RTTNG_RELAY_MODE=live makes it a live session (--live, 100 ms timer); =snapshot a
+# snapshot session whose one `lttng snapshot record`, after the app ran, goes to the relay.
 # With RTTNG_PAUSE_AFTER_STOP=1 it prints `stopped` after stop and waits for a line on
 # its standard input before destroying the session (a benchmark samples the relay then).
 # It deliberately does not read the trace: the caller judges what the relay
@@ -51,13 +53,22 @@ trap 'rttng_sessiond_stop' EXIT
 rttng_sessiond_start "$work"
 
 s=relay-$buffers
-rttng_lttng create "$s" --set-url "net://$host:$ctrl:$data" >/dev/null
+mode=${RTTNG_RELAY_MODE:-normal}
+case $mode in
+normal) rttng_lttng create "$s" --set-url "net://$host:$ctrl:$data" >/dev/null ;;
+live) rttng_lttng create "$s" --live=100000 --set-url "net://$host:$ctrl:$data" >/dev/null ;;
+snapshot) rttng_lttng create "$s" --snapshot --set-url "net://$host:$ctrl:$data" >/dev/null ;;
+*) rttng_die "RTTNG_RELAY_MODE must be normal, live or snapshot" ;;
+esac
 rttng_lttng enable-channel -u -s "$s" "--buffers-$buffers" ch0 >/dev/null
 rttng_lttng enable-event -u -s "$s" -c ch0 'rttng_bench:event' >/dev/null
 rttng_lttng start "$s" >/dev/null
 out=$(cd "$work/build" && timeout "$RTTNG_LTTNG_CMD_TIMEOUT_S" ./relay_app "$events" "$rate" 6<&-) ||
 	rttng_die "relay_app failed"
 [ "$out" = "done $events" ] || rttng_die "relay_app said: $out"
+if [ "$mode" = snapshot ]; then
+	rttng_lttng snapshot record -s "$s" >/dev/null
+fi
 rttng_lttng stop "$s" >/dev/null
 discarded=$(rttng_lttng list "$s" | awk '/Discarded events:/ { n += $3 } END { print n + 0 }')
 consumer_ns=0

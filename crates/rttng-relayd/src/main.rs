@@ -30,6 +30,10 @@ use std::time::Duration;
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// TCP keep-alive: idle seconds before the first probe, seconds between probes, probes.
 const KEEPALIVE: (i32, i32, i32) = (60, 10, 6);
+/// A reply that cannot be sent within this time ends the connection: a peer that stops
+/// reading must not hold a thread and a connection slot forever. (There is no read timeout:
+/// a control connection may rightly stay idle for hours between commands.)
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Parser, Debug)]
 #[command(
@@ -187,6 +191,7 @@ fn accept_loop(
             continue;
         };
         let _ = sock.set_nodelay(true);
+        let _ = sock.set_write_timeout(Some(WRITE_TIMEOUT));
         sys::set_keepalive(&sock, KEEPALIVE.0, KEEPALIVE.1, KEEPALIVE.2);
         let serve = serve.clone();
         let spawned = std::thread::Builder::new()

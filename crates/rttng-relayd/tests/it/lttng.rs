@@ -22,6 +22,11 @@ const RATE_PER_S: u64 = 20_000;
 const LTTNG_TIMEOUT: Duration = Duration::from_secs(240);
 
 fn stream_from_lttng(buffers: &str) {
+    stream_from_lttng_as(buffers, "normal");
+}
+
+/// `mode`: normal, live or snapshot (see stream-to-relay.sh).
+fn stream_from_lttng_as(buffers: &str, mode: &str) {
     require_tools(&[
         ("lttng", "lttng-tools"),
         ("lttng-sessiond", "lttng-tools"),
@@ -33,14 +38,16 @@ fn stream_from_lttng(buffers: &str) {
     let out = tmp.path().join("out");
     let relay = Relay::start(&out);
     let done = run_bounded(
-        Command::new(repo_root().join("tests/lttng/stream-to-relay.sh")).args([
-            tmp.path().join("work").to_str().unwrap(),
-            &relay.control_port.to_string(),
-            &relay.data_port.to_string(),
-            &EVENTS.to_string(),
-            &RATE_PER_S.to_string(),
-            buffers,
-        ]),
+        Command::new(repo_root().join("tests/lttng/stream-to-relay.sh"))
+            .args([
+                tmp.path().join("work").to_str().unwrap(),
+                &relay.control_port.to_string(),
+                &relay.data_port.to_string(),
+                &EVENTS.to_string(),
+                &RATE_PER_S.to_string(),
+                buffers,
+            ])
+            .env("RTTNG_RELAY_MODE", mode),
         LTTNG_TIMEOUT,
     )
     .unwrap_or_else(|e| panic!("{e}; relay log:\n{}", relay.log()));
@@ -73,8 +80,11 @@ fn stream_from_lttng(buffers: &str) {
         let parts: Vec<&str> = rel.split('/').collect();
         assert!(
             parts[1].starts_with(&format!("relay-{buffers}-"))
-                && parts[2] == "ust"
-                && parts[3] == buffers,
+                && (parts[2] == "ust" && parts[3] == buffers
+                    || mode == "snapshot"
+                        && parts[2].starts_with("snapshot-")
+                        && parts[3] == "ust"
+                        && parts[4] == buffers),
             "unexpected layout {rel}"
         );
     }
@@ -110,4 +120,14 @@ fn lttng_sessiond_streams_per_uid_buffers_into_rttng_relayd() {
 #[test]
 fn lttng_sessiond_streams_per_pid_buffers_into_rttng_relayd() {
     stream_from_lttng("pid");
+}
+
+#[test]
+fn lttng_live_session_is_stored_by_rttng_relayd() {
+    stream_from_lttng_as("uid", "live");
+}
+
+#[test]
+fn lttng_snapshot_record_is_stored_by_rttng_relayd_in_its_named_chunk() {
+    stream_from_lttng_as("uid", "snapshot");
 }

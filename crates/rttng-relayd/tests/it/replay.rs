@@ -118,3 +118,31 @@ fn tracefiles_rotate_by_size_and_count_as_lttng_relayd_rotates_them() {
     assert!(text.lines().count() > 0);
     assert!(stored_packets < sent.packets, "older files were replaced");
 }
+
+/// Peers replaying at once, each as its own host.
+const CONCURRENT_PEERS: usize = 16;
+
+#[test]
+fn many_peers_at_once_each_get_their_whole_trace() {
+    let tmp = TempDir::new("relay-many");
+    let out = tmp.path().join("out");
+    let relay = Relay::start(&out);
+    let (cp, dp) = (relay.control_port, relay.data_port);
+    std::thread::scope(|s| {
+        for i in 0..CONCURRENT_PEERS {
+            s.spawn(move || {
+                let mut c = Client::open(cp, dp, "many", &format!("host{i}"));
+                replay(&mut c, &source_trace(), "ust/uid/0/64-bit", Ending::Clean);
+            });
+        }
+    });
+    relay
+        .wait_log_count("closed: ", 5 * CONCURRENT_PEERS, CLOSE_TIMEOUT)
+        .unwrap_or_else(|| panic!("streams did not close; log:\n{}", relay.log()));
+    let expected = babeltrace(&source_trace());
+    for i in 0..CONCURRENT_PEERS {
+        let stored = out.join(format!("host{i}/many-{SESSION_DATETIME}/ust/uid/0/64-bit"));
+        // babeltrace2 prints the hostname from the metadata, so every copy reads the same.
+        assert!(babeltrace(&stored) == expected, "host{i} reads differently");
+    }
+}
