@@ -13,7 +13,7 @@ use std::sync::Arc;
 mod clock;
 mod write;
 
-pub use clock::{boot_id, datetime_now, ClockSpec};
+pub use clock::{datetime_now, ClockSpec};
 pub use write::MAX_PATH_ENTRIES;
 
 use crate::bpf::{path_arg_mask, PathLog, PathRecorder};
@@ -21,7 +21,7 @@ use crate::convert::ContextKind;
 use crate::drain::{Drain, PageObserver};
 use crate::error::{io_err, KernelError};
 use crate::format::{EventFormat, PageLayout};
-use crate::tracefs::{check_name, glob_match, instance_name, Instance, Tracefs};
+use crate::tracefs::{check_name, instance_name, Instance, Tracefs};
 
 /// lttng-modules' default sub-buffer size and count for kernel channels.
 pub const DEFAULT_SUBBUF_BYTES: u64 = 1 << 20;
@@ -302,8 +302,9 @@ impl KernelSession {
     }
 
     /// `enable-event -k PATTERN`: every tracepoint whose name (`sched_switch`), ftrace name
-    /// (`sched:sched_switch`) or lttng-modules name matches the `*` glob. `*` (`-a`) enables every
-    /// tracepoint except the system call ones. Returns the ftrace names enabled.
+    /// (`sched:sched_switch`) or lttng-modules name matches the glob (`rttng_glob`, the one
+    /// matcher of every domain: `\*` is a literal star). `*` (`-a`) enables every tracepoint
+    /// except the system call ones. Returns the ftrace names enabled.
     pub fn enable_tracepoints(
         &mut self,
         channel: &str,
@@ -318,9 +319,10 @@ impl KernelSession {
             }
             let full = format!("{system}:{event}");
             let lttng = crate::convert::lttng_event_name(&system, &event);
-            if glob_match(pattern, &full)
+            if rttng_glob::matches(pattern, &full)
                 || (!explicit_system
-                    && (glob_match(pattern, &event) || glob_match(pattern, &lttng)))
+                    && (rttng_glob::matches(pattern, &event)
+                        || rttng_glob::matches(pattern, &lttng)))
             {
                 self.enable_one(channel, &system, &event)?;
                 enabled.push(full);
@@ -345,9 +347,9 @@ impl KernelSession {
         for (system, event) in &ch.events {
             let full = format!("{system}:{event}");
             let lttng = crate::convert::lttng_event_name(system, event);
-            if glob_match(pattern, &full)
-                || glob_match(pattern, event)
-                || glob_match(pattern, &lttng)
+            if rttng_glob::matches(pattern, &full)
+                || rttng_glob::matches(pattern, event)
+                || rttng_glob::matches(pattern, &lttng)
             {
                 ch.instance.set_event(system, event, false)?;
                 disabled.push(full);
@@ -374,7 +376,8 @@ impl KernelSession {
             Syscalls::Names(ns) => {
                 let mut out = Vec::new();
                 for n in ns {
-                    let matched: Vec<&String> = all.iter().filter(|s| glob_match(n, s)).collect();
+                    let matched: Vec<&String> =
+                        all.iter().filter(|s| rttng_glob::matches(n, s)).collect();
                     if matched.is_empty() {
                         return Err(KernelError::NoSuchSyscall { name: n.clone() });
                     }

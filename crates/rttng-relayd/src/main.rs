@@ -105,6 +105,8 @@ fn main() {
 
 fn run(args: Args) -> Result<()> {
     log::set_verbosity(args.verbose);
+    // Session directories are named in the relay's local time zone.
+    rttng_clock::date::init_local_zone();
     if (args.daemonize || args.background) && !args.ready_child {
         return daemonize(args.daemonize);
     }

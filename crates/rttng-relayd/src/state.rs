@@ -37,6 +37,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// `YYYYmmdd-HHMMSS` of `epoch_s` in the relay's local time zone (UTC if the C library
+/// cannot convert), as lttng-relayd suffixes session directories.
+fn local_compact(epoch_s: u64) -> String {
+    let secs = i64::try_from(epoch_s).unwrap_or(i64::MAX);
+    rttng_clock::date::localtime(secs)
+        .unwrap_or_else(|| rttng_clock::date::gmtime(secs))
+        .compact()
+}
+
 /// Signed comparison of sequence numbers (`a >= b`), as lttng-relayd compares them.
 fn seq_ge(a: u64, b: u64) -> bool {
     (a.wrapping_sub(b) as i64) >= 0
@@ -188,7 +197,7 @@ impl Relay {
                 "{}/{}-{}",
                 spec.hostname,
                 spec.name,
-                crate::sys::local_datetime(spec.creation_time_s)
+                local_compact(spec.creation_time_s)
             )
         };
         self.store

@@ -1,7 +1,7 @@
 //! The relay's system calls that std does not offer: `openat2` with `RESOLVE_BENEATH` (every
 //! file and directory the relay touches is opened beneath its output directory), `mkdirat`,
-//! `unlinkat`, local time for session directory names, and TCP keep-alive so that a dead
-//! peer's connection ends. The only `unsafe` of the crate. No policy: callers choose paths.
+//! `unlinkat`, and TCP keep-alive so that a dead peer's connection ends. The only `unsafe` of
+//! the crate. No policy: callers choose paths.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -118,29 +118,6 @@ pub fn unlink_in(dir: &OwnedFd, name: &str) -> io::Result<()> {
 /// An opened regular file as a `File`.
 pub fn into_file(fd: OwnedFd) -> File {
     File::from(fd)
-}
-
-/// `YYYYmmdd-HHMMSS` of `epoch_s` in the relay's local time zone (lttng-relayd's session
-/// directory suffix).
-pub fn local_datetime(epoch_s: u64) -> String {
-    let t = epoch_s.min(i64::MAX as u64) as libc::time_t;
-    // SAFETY: localtime_r writes only into `tm`, a local we own; a zeroed tm is a valid value.
-    let tm = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&t, &mut tm).is_null() {
-            return "19700101-000000".into();
-        }
-        tm
-    };
-    format!(
-        "{:04}{:02}{:02}-{:02}{:02}{:02}",
-        tm.tm_year as i64 + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec
-    )
 }
 
 /// Keep-alive probes on a peer's socket: a host that vanished without closing is detected

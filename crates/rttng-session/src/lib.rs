@@ -15,7 +15,6 @@
 
 mod apps;
 mod attrs;
-pub mod glob;
 mod kernel;
 pub mod metadata;
 mod relay;
@@ -52,6 +51,9 @@ pub struct Clock {
     pub compact: String,
     /// `YYYYmmddTHHMMSS+hhmm`.
     pub iso: String,
+    /// The same instant, seconds since the Epoch (a relay names the session's directory
+    /// from it).
+    pub epoch_s: u64,
 }
 
 /// Facts about the daemon's host and user.
@@ -93,6 +95,8 @@ struct Session {
     started_once: bool,
     channels: Vec<Channel>,
     creation_iso: String,
+    /// Seconds since the Epoch.
+    creation_s: u64,
     /// Events the kernel lost, as of the last stop.
     kernel_discarded: u64,
     /// Network output (`create --set-url`): its trace directories are relative to a relay

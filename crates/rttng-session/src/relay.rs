@@ -31,31 +31,6 @@ impl NetOutput {
     }
 }
 
-/// Seconds since the Epoch of an ISO 8601 basic time with offset (`YYYYmmddTHHMMSS+hhmm`,
-/// `Clock::iso`), or 0 if it does not parse.
-pub(crate) fn epoch_s_of_iso(iso: &str) -> u64 {
-    let num = |r: std::ops::Range<usize>| -> Option<i64> { iso.get(r)?.parse().ok() };
-    let parsed = (|| {
-        let (y, mo, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
-        let (h, mi, s) = (num(9..11)?, num(11..13)?, num(13..15)?);
-        let sign = match iso.get(15..16)? {
-            "+" => 1,
-            "-" => -1,
-            _ => return None,
-        };
-        let off = sign * (num(16..18)? * 3600 + num(18..20)? * 60);
-        // Days from civil (Howard Hinnant's algorithm).
-        let y2 = if mo <= 2 { y - 1 } else { y };
-        let era = y2.div_euclid(400);
-        let yoe = y2 - era * 400;
-        let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        let days = era * 146_097 + doe - 719_468;
-        Some(days * 86_400 + h * 3600 + mi * 60 + s - off)
-    })();
-    parsed.and_then(|v| u64::try_from(v).ok()).unwrap_or(0)
-}
-
 impl Registry {
     /// The relay id of session `si`'s traces: `None` for a local session; for a network
     /// session, its relay session, opened in the consumer if it is not yet.
@@ -88,7 +63,7 @@ impl Registry {
             data_port: u32::from(net.url.data_port),
             session_name: s.name.clone(),
             hostname: self.host.hostname.clone(),
-            creation_time_s: epoch_s_of_iso(&s.creation_iso),
+            creation_time_s: s.creation_s,
             sessiond_uuid: uuid,
             session_id: s.id,
             base_path: net.url.base_path.clone(),
@@ -174,16 +149,5 @@ impl Registry {
             )),
             _ => None,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn iso_times_to_epoch() {
-        // `date -u -d 2025-12-06T23:51:32Z +%s` = 1765065092.
-        assert_eq!(super::epoch_s_of_iso("20251206T235132+0000"), 1_765_065_092);
-        assert_eq!(super::epoch_s_of_iso("20251206T185132-0500"), 1_765_065_092);
-        assert_eq!(super::epoch_s_of_iso("garbage"), 0);
     }
 }

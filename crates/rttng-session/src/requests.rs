@@ -384,6 +384,7 @@ impl Registry {
             started_once: false,
             channels: Vec::new(),
             creation_iso: now.iso.clone(),
+            creation_s: now.epoch_s,
             kernel_discarded: 0,
             net,
         });

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use rttng_ctl::proto::Domain;
 
 use crate::error::{usage, CliError};
+use rttng_ctf::lttng::LOGLEVEL_NAMES;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -110,25 +111,6 @@ impl ViewArgs {
         }
     }
 }
-
-/// UST log level names, most severe first (value = index).
-pub const UST_LEVELS: [&str; 15] = [
-    "EMERG",
-    "ALERT",
-    "CRIT",
-    "ERR",
-    "WARNING",
-    "NOTICE",
-    "INFO",
-    "DEBUG_SYSTEM",
-    "DEBUG_PROGRAM",
-    "DEBUG_PROCESS",
-    "DEBUG_MODULE",
-    "DEBUG_UNIT",
-    "DEBUG_FUNCTION",
-    "DEBUG_LINE",
-    "DEBUG",
-];
 
 #[derive(Debug, Clone, Args)]
 pub struct Global {
@@ -389,7 +371,10 @@ pub fn parse_level(s: &str) -> Option<i32> {
         .or_else(|| up.strip_prefix("TRACE_"))
         .unwrap_or(&up);
     let name = if name == "WARN" { "WARNING" } else { name };
-    UST_LEVELS.iter().position(|l| *l == name).map(|i| i as i32)
+    LOGLEVEL_NAMES
+        .iter()
+        .position(|l| *l == name)
+        .map(|i| i as i32)
 }
 
 /// Splits a comma list, honouring `\,`.

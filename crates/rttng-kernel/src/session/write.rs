@@ -31,7 +31,7 @@ use crate::tracefs::Tracefs;
 impl KernelSession {
     fn metadata(&self) -> Metadata {
         let lay = LttngLayout::x86_64();
-        let uuid = trace_uuid(&self.name);
+        let uuid = uuid::Uuid::new_v4().into_bytes();
         let env = kernel_env(
             &read_trim("/proc/sys/kernel/hostname"),
             "Linux",
@@ -242,17 +242,6 @@ fn read_trim(path: &str) -> String {
     std::fs::read_to_string(path)
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
-}
-
-/// A UUID for the trace: random bytes from the kernel, marked as version 4.
-fn trace_uuid(_name: &str) -> [u8; 16] {
-    let mut u = [0u8; 16];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = f.read_exact(&mut u);
-    }
-    u[6] = (u[6] & 0x0f) | 0x40;
-    u[8] = (u[8] & 0x3f) | 0x80;
-    u
 }
 
 /// Thread → process and thread → command name maps, from tracefs's `saved_tgids` and
