@@ -9,6 +9,7 @@
 # holds everything) and destroy. Prints two lines:
 #   emitted=EVENTS
 #   discarded=D        (the session's discarded events, from `lttng list`)
+#   app_ns=N           (wall time of the app's run)
 #   consumer_ns=T      (CPU time of the lttng-consumerd threads after stop, from
 #                       /proc/PID/task/*/schedstat; they live in this run's PID namespace)
 # RTTNG_RELAY_MODE=live makes it a live session (--live, 100 ms timer); =snapshot a
@@ -63,8 +64,10 @@ esac
 rttng_lttng enable-channel -u -s "$s" "--buffers-$buffers" ch0 >/dev/null
 rttng_lttng enable-event -u -s "$s" -c ch0 'rttng_bench:event' >/dev/null
 rttng_lttng start "$s" >/dev/null
+app_start=$(date +%s%N)
 out=$(cd "$work/build" && timeout "$RTTNG_LTTNG_CMD_TIMEOUT_S" ./relay_app "$events" "$rate" 6<&-) ||
 	rttng_die "relay_app failed"
+app_ns=$(($(date +%s%N) - app_start))
 [ "$out" = "done $events" ] || rttng_die "relay_app said: $out"
 if [ "$mode" = snapshot ]; then
 	rttng_lttng snapshot record -s "$s" >/dev/null
@@ -89,3 +92,4 @@ trap - EXIT
 echo "emitted=$events"
 echo "discarded=$discarded"
 echo "consumer_ns=$consumer_ns"
+echo "app_ns=$app_ns"

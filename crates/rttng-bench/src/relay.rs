@@ -125,6 +125,8 @@ impl Drop for RelayProc {
 
 /// One run's figures.
 struct RunResult {
+    /// Wall time of the app's run.
+    app_ns: u64,
     emitted: u64,
     discarded: u64,
     relay_ns: u64,
@@ -197,6 +199,7 @@ fn lttng_run(work: &Path, relay: &RelayProc, events: u64, rate: u64) -> Result<R
             .context("a number")
     };
     Ok(RunResult {
+        app_ns: field("app_ns")?,
         emitted: field("emitted")?,
         discarded: field("discarded")?,
         relay_ns: relay_ns.context("the script never said `stopped`")?,
@@ -228,12 +231,14 @@ fn rttng_run(
         rttng(&["create", "bench", "--set-url", &url])?;
         rttng(&["enable-event", "-u", "rttng_example:*"])?;
         rttng(&["start"])?;
+        let app_start = Instant::now();
         output(cmd("rttng-example").args([
             "--count",
             &events.to_string(),
             "--rate",
             &rate.to_string(),
         ]))?;
+        let app_ns = app_start.elapsed().as_nanos() as u64;
         rttng(&["stop"])?;
         let discarded = rttng(&["list", "bench"])?
             .lines()
@@ -247,6 +252,7 @@ fn rttng_run(
         let relay_ns = relay.cpu_ns() - before;
         rttng(&["destroy", "bench"])?;
         Ok(RunResult {
+            app_ns,
             emitted: events,
             discarded,
             relay_ns,
@@ -289,8 +295,14 @@ pub fn run(args: &Args) -> Result<()> {
     std::fs::create_dir_all(&args.dir)?;
     let dir = std::path::absolute(&args.dir)?;
     println!(
-        "{:<6} {:>9} {:>9} {:>9} {:>14} {:>17}",
-        "tracer", "rate/s", "events", "discarded", "relay ns/event", "consumer ns/event"
+        "{:<6} {:>9} {:>10} {:>9} {:>9} {:>14} {:>17}",
+        "tracer",
+        "rate/s",
+        "achieved/s",
+        "events",
+        "discarded",
+        "relay ns/event",
+        "consumer ns/event"
     );
     let mut best = [None, None];
     for &rate in &args.rates {
@@ -307,9 +319,10 @@ pub fn run(args: &Args) -> Result<()> {
                 rttng_run(&bin, &work, &relay, events, rate)?
             };
             println!(
-                "{:<6} {:>9} {:>9} {:>9} {:>14.0} {:>17.0}",
+                "{:<6} {:>9} {:>10.0} {:>9} {:>9} {:>14.1} {:>17.1}",
                 tracer,
                 rate,
+                r.emitted as f64 * 1e9 / r.app_ns.max(1) as f64,
                 r.emitted,
                 r.discarded,
                 r.per_event(r.relay_ns),

@@ -38,6 +38,8 @@ fn run(
     fed: &mut Vec<u64>,
 ) -> Result<()> {
     let mut buf = vec![0u8; net::COPY_BUFFER_BYTES];
+    // Without a pipe (descriptors exhausted), packets are copied instead.
+    let mut pipe = crate::sys::Pipe::new(net::SPLICE_PIPE_BYTES).ok();
     loop {
         let mut hb = [0u8; DATA_HEADER_BYTES];
         match net::fill(sock, &mut hb).context("cannot read a packet header")? {
@@ -69,8 +71,9 @@ fn run(
         }
         let total = h.data_size as u64 + h.padding_size as u64;
         let res = stream.begin_packet(conn, total)?;
-        if let Err(e) = net::copy_to_file(
+        if let Err(e) = net::packet_to_file(
             sock,
+            &mut pipe,
             &mut buf,
             &res.file,
             res.offset,

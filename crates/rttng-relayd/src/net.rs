@@ -1,6 +1,7 @@
 //! Socket helpers shared by the control and data connections: reading a whole header or
-//! telling a clean end from a truncated one, streaming a payload into a reserved file range
-//! through one fixed buffer, and the connection limit. No protocol knowledge.
+//! telling a clean end from a truncated one, moving a payload into a reserved file range (a
+//! data connection splices through its pipe; otherwise one fixed buffer), and the connection
+//! limit. No protocol knowledge.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -63,6 +64,32 @@ pub fn fill(r: &mut impl Read, buf: &mut [u8]) -> io::Result<Fill> {
         }
     }
     Ok(Fill::Full)
+}
+
+/// Pipe capacity of a data connection's splice path: packet bytes go from the socket to the
+/// file through the kernel, at most this much at a time.
+pub const SPLICE_PIPE_BYTES: usize = 256 * 1024;
+
+/// Moves `len` packet bytes from the socket to `file` at `offset`, then `padding` zero
+/// bytes: spliced through `pipe` when it can (no copy in this process), else copied. A pipe
+/// that cannot be used is dropped, so later packets are copied.
+pub fn packet_to_file(
+    sock: &mut std::net::TcpStream,
+    pipe: &mut Option<crate::sys::Pipe>,
+    buf: &mut [u8],
+    file: &File,
+    offset: u64,
+    len: u64,
+    padding: u64,
+) -> io::Result<()> {
+    let mut moved = 0;
+    if let Some(p) = pipe {
+        moved = crate::sys::splice_to_file(sock, p, buf, file, offset, len)?;
+        if moved < len {
+            *pipe = None;
+        }
+    }
+    copy_to_file(sock, buf, file, offset + moved, len - moved, padding)
 }
 
 /// Copies `len` bytes from the socket to `file` at `offset`, then `padding` zero bytes.

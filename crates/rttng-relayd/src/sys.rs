@@ -164,3 +164,138 @@ pub fn new_session_on_exec(cmd: &mut std::process::Command) {
         });
     }
 }
+
+/// A pipe for moving packet bytes from a socket to a file without copying them through user
+/// space (`splice`).
+#[derive(Debug)]
+pub struct Pipe {
+    read: OwnedFd,
+    write: OwnedFd,
+    /// The pipe's capacity: at most this much is in flight.
+    capacity_bytes: usize,
+}
+
+impl Pipe {
+    /// A pipe of (at least) `capacity_bytes`, or the system's default when it refuses.
+    pub fn new(capacity_bytes: usize) -> io::Result<Pipe> {
+        let mut fds = [0i32; 2];
+        // SAFETY: `fds` is a two-element array the kernel fills on success.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: both descriptors are new and owned by nothing else.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // SAFETY: fcntl on a descriptor we own; no memory is passed.
+        let got =
+            unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETPIPE_SZ, capacity_bytes as i32) };
+        // SAFETY: as above.
+        let size = unsafe { libc::fcntl(write.as_raw_fd(), libc::F_GETPIPE_SZ) };
+        let capacity_bytes = if got > 0 {
+            got as usize
+        } else {
+            size.max(4096) as usize
+        };
+        Ok(Pipe {
+            read,
+            write,
+            capacity_bytes,
+        })
+    }
+}
+
+fn splice_once(from: i32, to: i32, off_out: Option<&mut i64>, len: usize) -> io::Result<usize> {
+    let off_ptr = match off_out {
+        Some(o) => o as *mut i64,
+        None => std::ptr::null_mut(),
+    };
+    loop {
+        // SAFETY: both descriptors are open for the call; `off_ptr` is null or points to a
+        // live i64 the caller owns; no other memory is involved.
+        let n = unsafe {
+            libc::splice(
+                from,
+                std::ptr::null_mut(),
+                to,
+                off_ptr,
+                len,
+                libc::SPLICE_F_MOVE,
+            )
+        };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Moves up to `len` bytes from `sock` to `file` at `offset` through `pipe`; returns how many
+/// it moved. Fewer than `len` (possibly 0) means the file or socket cannot be spliced: the
+/// caller copies the rest, and should stop using the pipe. Bytes already in the pipe when
+/// the file refuses them are copied out through `buf`. An error of kind `UnexpectedEof` when
+/// the peer closed before `len` bytes.
+pub fn splice_to_file(
+    sock: &impl AsRawFd,
+    pipe: &Pipe,
+    buf: &mut [u8],
+    file: &File,
+    offset: u64,
+    len: u64,
+) -> io::Result<u64> {
+    use std::io::Read;
+    use std::os::unix::fs::FileExt;
+    let mut done = 0u64;
+    let mut off =
+        i64::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    while done < len {
+        let want = (len - done).min(pipe.capacity_bytes as u64) as usize;
+        let n = match splice_once(sock.as_raw_fd(), pipe.write.as_raw_fd(), None, want) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("peer closed after {done} of {len} payload bytes"),
+                ))
+            }
+            Ok(n) => n,
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(done),
+            Err(e) => return Err(e),
+        };
+        let mut left = n;
+        while left > 0 {
+            match splice_once(
+                pipe.read.as_raw_fd(),
+                file.as_raw_fd(),
+                Some(&mut off),
+                left,
+            ) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "file took no bytes",
+                    ))
+                }
+                Ok(m) => left -= m,
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    // The file system does not take spliced pages: copy what the pipe holds.
+                    let mut r = File::from(pipe.read.try_clone()?);
+                    while left > 0 {
+                        let chunk = left.min(buf.len());
+                        let k = r.read(&mut buf[..chunk])?;
+                        if k == 0 {
+                            return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+                        }
+                        file.write_all_at(&buf[..k], off as u64)?;
+                        off += k as i64;
+                        left -= k;
+                    }
+                    return Ok(done + n as u64);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        done += n as u64;
+    }
+    Ok(done)
+}
