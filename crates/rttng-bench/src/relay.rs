@@ -2,9 +2,9 @@
 //! For each paced rate, the same event count is recorded by LTTng (a private lttng-sessiond
 //! and LTTng-UST app, `tests/lttng/stream-to-relay.sh`, into `lttng-relayd`) and by rttng
 //! (`rttng-sessiond`/`rttng-consumerd` and `rttng-example`, into `rttng-relayd`), one
-//! user-space channel with default per-UID buffers. Reported per run: events discarded, and
-//! the relay's and the consumer's CPU time (user + system, from `/proc/PID/stat`) per event
-//! recorded; then each tracer's highest achieved rate with 0 discarded (an app that cannot
+//! user-space channel with default per-UID buffers. Reported per run: the rate the app
+//! reached, events discarded, and the relay's and the consumer's CPU time per event recorded
+//! (`/proc/PID/task/*/schedstat` of their threads, sampled after `stop`); then each tracer's highest achieved rate with 0 discarded (an app that cannot
 //! emit at the paced rate is not stressed by it). Nothing is asserted.
 //!
 //! Both apps emit from one thread: LTTng's `rttng_bench:event` (i64, i32, u8, string) and
