@@ -5,15 +5,18 @@
 
 use crate::metadata::TraceMetadata;
 use crate::validate::{validate_class, validate_hello};
-use crate::{glob, App, AppId, Awaited, Buffer, Clock, Owner, Port, Registry, Trace};
-use rttng_ctf::ir::{ClockClass, EnvValue};
+use crate::{App, AppId, Awaited, Buffer, Clock, Owner, Port, Registry, Trace};
+use rttng_ctf::ir::ClockClass;
 use rttng_proto::*;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 fn rule_matches(rule: &EventRule, ev: &EventDesc) -> bool {
-    glob::matches(&rule.pattern, &ev.name)
+    rttng_glob::matches(&rule.pattern, &ev.name)
         && rule.loglevel.accepts(ev.loglevel)
-        && !rule.exclusions.iter().any(|x| glob::matches(x, &ev.name))
+        && !rule
+            .exclusions
+            .iter()
+            .any(|x| rttng_glob::matches(x, &ev.name))
 }
 
 impl Registry {
@@ -185,8 +188,8 @@ impl Registry {
                 t.md.event_id(sc, &name, i64::from(loglevel), &fields)
                     .map_err(|e| e.to_string())?;
             if !text.is_empty() {
-                let (dir, uuid) = (t.dir.clone(), t.uuid);
-                self.append_metadata(dir, uuid, text, port)?;
+                let (dir, uuid, relay) = (t.dir.clone(), t.uuid, t.relay);
+                self.append_metadata(relay, dir, uuid, text, port)?;
             }
             let id = u32::try_from(id).map_err(|_| "event id out of range")?;
             self.send_app(
@@ -261,8 +264,8 @@ impl Registry {
                 let text =
                     t.md.add_stream(sc, context_class)
                         .map_err(|e| e.to_string())?;
-                let (dir, uuid) = (t.dir.clone(), t.uuid);
-                self.append_metadata(dir, uuid, text, port)?;
+                let (dir, uuid, relay) = (t.dir.clone(), t.uuid, t.relay);
+                self.append_metadata(relay, dir, uuid, text, port)?;
             }
         }
         let app = self.apps.get_mut(&a).ok_or("app vanished")?;
@@ -344,18 +347,29 @@ impl Registry {
         self.apps.get(&a).map_or(0, |x| x.awaiting.len())
     }
 
+    /// Appends metadata to the trace's file, or to its relay session's metadata stream.
     fn append_metadata(
         &mut self,
+        relay: Option<u64>,
         trace_dir: String,
         uuid: [u8; 16],
         text: String,
         port: &mut dyn Port,
     ) -> Result<(), String> {
-        match port.consumer(ConsumerRequest::AppendMetadata {
-            trace_dir,
-            uuid,
-            text,
-        }) {
+        let req = match relay {
+            None => ConsumerRequest::AppendMetadata {
+                trace_dir,
+                uuid,
+                text,
+            },
+            Some(relay_id) => ConsumerRequest::AppendRelayMetadata {
+                relay_id,
+                trace_dir,
+                uuid,
+                text,
+            },
+        };
+        match port.consumer(req) {
             Ok(ConsumerReply::Error { message }) => Err(message),
             Ok(_) => Ok(()),
             Err(e) => Err(self.consumer_failed(e)),
@@ -389,12 +403,18 @@ impl Registry {
             return Ok(b.id);
         }
         if !self.traces.contains_key(&tk) {
+            // A network session's traces are paths relative to its relay session.
+            let relay = self.ensure_relay(si, port)?;
             let s = &self.sessions[si];
             let app = &self.apps[&a];
             let h = &app.hello;
+            let prefix = match relay {
+                Some(_) => String::new(),
+                None => format!("{}/", s.output),
+            };
             let (dir, env) = match tk.1 {
                 Owner::Uid(uid) => (
-                    format!("{}/ust/uid/{uid}/{}-bit", s.output, h.bitness),
+                    format!("{prefix}ust/uid/{uid}/{}-bit", h.bitness),
                     rttng_ctf::lttng::ust_uid_env(
                         &self.host.hostname,
                         &s.name,
@@ -404,22 +424,32 @@ impl Registry {
                 ),
                 Owner::Pid(_) => (
                     format!(
-                        "{}/ust/pid/{}-{}-{}",
-                        s.output, h.procname, h.pid, app.registered_compact
+                        "{prefix}ust/pid/{}-{}-{}",
+                        h.procname, h.pid, app.registered_compact
                     ),
-                    pid_env(
+                    rttng_ctf::lttng::ust_pid_env(
                         &self.host.hostname,
                         &s.name,
                         &s.creation_iso,
-                        h,
+                        i64::from(h.bitness),
+                        i64::from(h.pid),
+                        &h.procname,
                         &app.registered_compact,
                     ),
                 ),
             };
             let uuid = port.new_uuid();
             let (md, text) = TraceMetadata::new(uuid, clock_class(&h.clock), env);
-            self.append_metadata(dir.clone(), uuid, text, port)?;
-            self.traces.insert(tk, Trace { dir, uuid, md });
+            self.append_metadata(relay, dir.clone(), uuid, text, port)?;
+            self.traces.insert(
+                tk,
+                Trace {
+                    dir,
+                    uuid,
+                    md,
+                    relay,
+                },
+            );
         }
         let t = &self.traces[&tk];
         let c = &self.sessions[si].channels[ci];
@@ -440,7 +470,11 @@ impl Registry {
             tracefile_size: c.attrs.tracefile_size,
             tracefile_count: c.attrs.tracefile_count,
         };
-        match port.consumer(ConsumerRequest::AddBuffer { spec }) {
+        let req = match t.relay {
+            None => ConsumerRequest::AddBuffer { spec },
+            Some(relay_id) => ConsumerRequest::AddRelayBuffer { relay_id, spec },
+        };
+        match port.consumer(req) {
             Ok(ConsumerReply::Ok) => {}
             Ok(ConsumerReply::Error { message }) => return Err(message),
             Ok(other) => return Err(format!("unexpected consumer reply {other:?}")),
@@ -470,32 +504,4 @@ pub(crate) fn clock_class(c: &ClockDesc) -> ClockClass {
         precision: c.precision,
         absolute: c.absolute,
     }
-}
-
-/// The `env` block of a per-process lttng-ust trace.
-fn pid_env(
-    hostname: &str,
-    trace_name: &str,
-    datetime: &str,
-    h: &AppHello,
-    registered: &str,
-) -> Vec<(String, EnvValue)> {
-    let s = |k: &str, v: &str| (k.to_string(), EnvValue::Str(v.to_string()));
-    let i = |k: &str, v: i64| (k.to_string(), EnvValue::Int(v));
-    vec![
-        s("hostname", hostname),
-        s("domain", "ust"),
-        s("tracer_name", "lttng-ust"),
-        i("tracer_major", 2),
-        i("tracer_minor", 13),
-        i("tracer_patchlevel", 0),
-        s("tracer_buffering_scheme", "pid"),
-        i("tracer_buffering_id", i64::from(h.pid)),
-        i("architecture_bit_width", i64::from(h.bitness)),
-        s("trace_name", trace_name),
-        s("trace_creation_datetime", datetime),
-        i("vpid", i64::from(h.pid)),
-        s("procname", &h.procname),
-        s("vpid_datetime", registered),
-    ]
 }

@@ -280,7 +280,7 @@ fn accept(listener: &UnixListener, pending: &mut Vec<Pending>, daemon_uid: u32) 
         let Ok(cred) = sock::peer_cred(&conn) else {
             continue;
         };
-        if daemon_uid != 0 && cred.uid != daemon_uid {
+        if !crate::access::app_allowed(daemon_uid, cred.uid) {
             log(&format!(
                 "refused app pid {}: uid {} is not this daemon's user",
                 cred.pid, cred.uid

@@ -50,6 +50,8 @@ pub struct Options {
     pub group: String,
     pub consumerd_path: Option<PathBuf>,
     pub announce_ready: bool,
+    /// Trace the kernel (root, without `--no-kernel`).
+    pub kernel: bool,
 }
 
 pub struct Io {
@@ -109,7 +111,9 @@ impl Port for Io {
             return Err("rttng-consumerd is not running".into());
         };
         let add = match &req {
-            ConsumerRequest::AddBuffer { spec } => Some(spec.buffer_id),
+            ConsumerRequest::AddBuffer { spec } | ConsumerRequest::AddRelayBuffer { spec, .. } => {
+                Some(spec.buffer_id)
+            }
             _ => None,
         };
         if let ConsumerRequest::RemoveBuffer { buffer_id } = &req {
@@ -153,7 +157,7 @@ impl Port for Io {
     }
 
     fn new_uuid(&mut self) -> [u8; 16] {
-        sys::new_uuid()
+        uuid::Uuid::new_v4().into_bytes()
     }
 
     fn kernel(&mut self, session_id: u64, op: KernelOp) -> Result<KernelReply, String> {
@@ -237,8 +241,14 @@ impl Port for Io {
 }
 
 pub fn now() -> Clock {
-    let (compact, iso) = sys::local_time();
-    Clock { compact, iso }
+    let secs = rttng_clock::date::now_s();
+    // Local time as LTTng names sessions; UTC if the C library cannot convert.
+    let tm = rttng_clock::date::localtime(secs).unwrap_or_else(|| rttng_clock::date::gmtime(secs));
+    Clock {
+        compact: tm.compact(),
+        iso: tm.iso(),
+        epoch_s: u64::try_from(secs).unwrap_or(0),
+    }
 }
 
 pub fn make_rundir(dir: &Path) -> Result<(), String> {
@@ -356,7 +366,7 @@ pub fn serve(opt: Options) -> Result<(), String> {
         home: paths::home().to_string_lossy().into_owned(),
         hostname: sys::hostname(),
         cpu_count: sys::cpu_count(),
-        kernel: opt.euid == 0,
+        kernel: opt.kernel,
     };
     let state: Shared = Arc::new((
         Mutex::new(State {
@@ -548,10 +558,12 @@ fn serve_client(conn: UnixStream, state: &Shared, daemon_uid: u32, group_gid: Op
             Ok(c) => c,
             Err(_) => return,
         };
-        // A user's daemon serves that user only (not even root: each user controls only
-        // their own sessions); the root daemon serves root and its group's members.
-        let allowed = cred.uid == daemon_uid
-            || (daemon_uid == 0 && group_gid.is_some_and(|g| sys::pid_in_group(cred.pid, g)));
+        let groups = if daemon_uid == 0 && cred.uid != 0 {
+            sys::pid_groups(cred.pid)
+        } else {
+            Vec::new()
+        };
+        let allowed = crate::access::client_allowed(daemon_uid, cred.uid, group_gid, &groups);
         let resp = if !allowed {
             Response::error(
                 ErrorCode::PermissionDenied,
@@ -566,45 +578,47 @@ fn serve_client(conn: UnixStream, state: &Shared, daemon_uid: u32, group_gid: Op
     }
 }
 
-/// Applies a request under the lock, then waits (lock released, at most
-/// [`CLIENT_APP_WAIT`]) until the apps it sent commands to have answered them, so that
-/// e.g. events are enabled in running apps when `enable-event` returns. An app late by
-/// [`APP_LATE`] (before or during the wait) is not waited for.
+/// Applies a request under the lock, with waits (lock released, at most
+/// [`CLIENT_APP_WAIT`] in all) for the apps to carry out their commands before and after,
+/// so that e.g. events are enabled in running apps when `enable-event` returns.
 fn handle_and_wait(state: &Shared, req: Request, uid: u32) -> Response {
-    let mut g = lock(state);
     let t0 = Instant::now();
-    let late: Vec<AppId> =
-        g.io.apps
-            .iter()
-            .filter(|(_, c)| c.oldest_unanswered().is_some_and(|t| t0 - t > APP_LATE))
-            .map(|(id, _)| *id)
-            .collect();
-    let before: HashMap<AppId, u64> = g.io.apps.iter().map(|(id, c)| (*id, c.sent)).collect();
+    let deadline = t0 + CLIENT_APP_WAIT;
+    // First let registrations and changes in flight settle (e.g. `list -u` shows an app
+    // once it has carried out its initial state), then apply the request, then let the
+    // apps carry out what it sent them (answers can make the registry send more: an
+    // installed channel's events are enabled when its install is answered).
+    let mut g = wait_settled(state, lock(state), uid, t0, deadline);
     let State { reg, io } = &mut *g;
     let out = reg.handle(req, uid, &now(), io);
     for e in &out.app_errors {
         log(e);
     }
     reap(&mut g);
-    // Apps this request wrote to. Answers can make the registry send more (an installed
-    // channel's events are enabled when its install is answered), so the wait ends when
-    // each has answered everything, or is late.
-    let targets: Vec<AppId> =
-        g.io.apps
-            .iter()
-            .filter(|(id, c)| !late.contains(id) && before.get(id).is_none_or(|&b| c.sent > b))
-            .map(|(id, _)| *id)
-            .collect();
-    let deadline = t0 + CLIENT_APP_WAIT;
-    let done = |g: &State| {
+    drop(wait_settled(state, g, uid, t0, deadline));
+    out.response
+}
+
+/// Waits (lock released) until every app has answered all its commands, bounded: an app
+/// whose oldest unanswered command is older than [`APP_LATE`] is not waited for, nor is
+/// another user's app once the request has waited [`APP_LATE`], and nothing past
+/// `deadline`.
+fn wait_settled<'a>(
+    state: &'a Shared,
+    mut g: MutexGuard<'a, State>,
+    uid: u32,
+    t0: Instant,
+    deadline: Instant,
+) -> MutexGuard<'a, State> {
+    let settled = |g: &State| {
         let t = Instant::now();
-        targets.iter().all(|id| {
-            g.io.apps.get(id).is_none_or(|c| {
-                c.dead.is_some() || c.oldest_unanswered().is_none_or(|o| t - o > APP_LATE)
-            })
+        g.io.apps.values().all(|c| {
+            c.dead.is_some()
+                || c.oldest_unanswered().is_none_or(|o| t - o > APP_LATE)
+                || (c.uid != uid && t - t0 > APP_LATE)
         })
     };
-    while !done(&g) {
+    while !settled(&g) {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;
@@ -615,5 +629,5 @@ fn handle_and_wait(state: &Shared, req: Request, uid: u32) -> Response {
             .unwrap_or_else(|p| p.into_inner())
             .0;
     }
-    out.response
+    g
 }
