@@ -15,6 +15,7 @@
 
 #![deny(unsafe_code)]
 
+mod files;
 mod relay;
 mod stream;
 
@@ -247,6 +248,24 @@ fn handle(
             None => (unknown(buffer_id), None),
         },
         ConsumerRequest::Quit => (ConsumerReply::Ok, None),
+        ConsumerRequest::SetOwner {
+            output,
+            uid,
+            gid,
+            groups,
+            umask,
+        } => {
+            let creds = rttng_runas::Creds {
+                uid,
+                gid,
+                groups,
+                umask,
+            };
+            match files::set_owner(&output, creds) {
+                Ok(()) => (ConsumerReply::Ok, None),
+                Err(message) => (ConsumerReply::Error { message }, None),
+            }
+        }
     }
 }
 
@@ -289,7 +308,7 @@ fn append_metadata(trace_dir: &str, uuid: [u8; 16], text: &str) -> Result<(), St
     if !dir.is_absolute() {
         return Err(format!("trace directory {trace_dir} is not absolute"));
     }
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {trace_dir}: {e}"))?;
+    files::create_dir_all(dir).map_err(|e| format!("cannot create {trace_dir}: {e}"))?;
     let path = dir.join("metadata");
     let bytes = rttng_ctf::emit::packetize_metadata(
         text,
@@ -297,10 +316,7 @@ fn append_metadata(trace_dir: &str, uuid: [u8; 16], text: &str) -> Result<(), St
         rttng_ctf::ir::ByteOrder::NATIVE,
         METADATA_PACKET_BYTES,
     );
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
+    let mut f = files::create_file(&path, true)
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     f.write_all(&bytes)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;

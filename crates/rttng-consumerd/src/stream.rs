@@ -125,7 +125,7 @@ impl BufferWorker {
                         spec.trace_dir
                     ));
                 }
-                std::fs::create_dir_all(dir.join("index"))
+                crate::files::create_dir_all(&dir.join("index"))
                     .map_err(|e| format!("cannot create {}/index: {e}", dir.display()))?;
                 Sink::Files
             }
@@ -379,9 +379,9 @@ impl Output {
         let name = self.file_name(cpu, s.file_no);
         let data_path = self.dir.join(&name);
         let index_path = self.dir.join("index").join(format!("{name}.idx"));
-        let data = File::create(&data_path)
+        let data = crate::files::create_file(&data_path, false)
             .map_err(|e| format!("cannot create {}: {e}", data_path.display()))?;
-        let mut index = File::create(&index_path)
+        let mut index = crate::files::create_file(&index_path, false)
             .map_err(|e| format!("cannot create {}: {e}", index_path.display()))?;
         index
             .write_all(&encode_index(&[], IndexVersion::V1_1))

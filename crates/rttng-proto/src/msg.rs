@@ -704,6 +704,16 @@ pub enum ConsumerRequest {
     RelayStatus {
         relay_id: u64,
     },
+    /// The files below `output` (a session's output directory) belong to this user: the
+    /// consumer creates them with these filesystem credentials and umask, and never
+    /// through a symbolic link below `output` (rttng-runas).
+    SetOwner {
+        output: String,
+        uid: u32,
+        gid: u32,
+        groups: Vec<u32>,
+        umask: u32,
+    },
 }
 wire_enum!(ConsumerRequest, "consumer request" {
     0 => AddBuffer { spec },
@@ -719,6 +729,7 @@ wire_enum!(ConsumerRequest, "consumer request" {
     10 => RelayDataPending { relay_id },
     11 => CloseRelay { relay_id },
     12 => RelayStatus { relay_id },
+    13 => SetOwner { output, uid, gid, groups, umask },
 });
 
 /// Where and as what a session streams to a relay daemon.

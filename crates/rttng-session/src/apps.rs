@@ -143,6 +143,7 @@ impl Registry {
         }
         // Install channels. With a port that answers later, events of a channel are enabled
         // once its install is answered (`app_replied`), after its stream is declared.
+        let mut failed = Vec::new();
         for (si, ci) in wanted {
             let key = ChannelKey {
                 session_id: self.sessions[si].id,
@@ -152,7 +153,16 @@ impl Registry {
             if app.installed.contains_key(&key) || app.installing.contains_key(&key) {
                 continue;
             }
-            let buffer = self.ensure_buffer(si, ci, a, port)?;
+            // A session whose buffer cannot be made (its output refused) must not keep the
+            // app out of the others: go on, and report it at the end.
+            let buffer = match self.ensure_buffer(si, ci, a, port) {
+                Ok(b) => b,
+                Err(e) => {
+                    let name = &self.sessions[si].name;
+                    failed.push(format!("session {name}: {e}"));
+                    continue;
+                }
+            };
             // A user from now on, so that its buffer is recovered if the app dies before
             // answering.
             if let Some(b) = self.buffers.iter_mut().find(|b| b.id == buffer) {
@@ -205,7 +215,11 @@ impl Registry {
                 .get_mut(&a)
                 .map(|x| x.enabled.insert((event_index, key), id));
         }
-        Ok(())
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(failed.join("; "))
+        }
     }
 
     /// Sends `cmd` (one without a buffer) to app `a`; an error answer is an error.

@@ -22,6 +22,7 @@ mod sys;
 
 use clap::Parser;
 use std::io::{BufRead, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -116,7 +117,14 @@ fn daemonize(args: &Args) -> i32 {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        // Root-only: it names users' trace paths.
+        .mode(0o600)
         .open(rundir.join(paths::LOG_FILE));
+    // A log left by an older daemon may be readable by others.
+    let _ = std::fs::set_permissions(
+        rundir.join(paths::LOG_FILE),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    );
     let mut cmd = Command::new(exe);
     cmd.args(args.child_args())
         .stdin(Stdio::null())

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -334,6 +335,8 @@ pub fn serve(opt: Options) -> Result<(), String> {
     let log_file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        // Root-only: it names users' trace paths.
+        .mode(0o600)
         .open(opt.rundir.join(paths::LOG_FILE))
         .ok();
     let mut cmd = Command::new(consumerd_path(&opt.consumerd_path));
@@ -570,7 +573,7 @@ fn serve_client(conn: UnixStream, state: &Shared, daemon_uid: u32, group_gid: Op
                 format!("user {} may not use this session daemon (owned by uid {daemon_uid}); the root daemon accepts members of its tracing group", cred.uid),
             )
         } else {
-            handle_and_wait(state, req, cred.uid)
+            handle_and_wait(state, req, cred)
         };
         if sock::send(&conn, Kind::Response, &resp, None).is_err() {
             return;
@@ -581,7 +584,8 @@ fn serve_client(conn: UnixStream, state: &Shared, daemon_uid: u32, group_gid: Op
 /// Applies a request under the lock, with waits (lock released, at most
 /// [`CLIENT_APP_WAIT`] in all) for the apps to carry out their commands before and after,
 /// so that e.g. events are enabled in running apps when `enable-event` returns.
-fn handle_and_wait(state: &Shared, req: Request, uid: u32) -> Response {
+fn handle_and_wait(state: &Shared, req: Request, cred: sock::PeerCred) -> Response {
+    let uid = cred.uid;
     let t0 = Instant::now();
     let deadline = t0 + CLIENT_APP_WAIT;
     // First let registrations and changes in flight settle (e.g. `list -u` shows an app
@@ -590,13 +594,48 @@ fn handle_and_wait(state: &Shared, req: Request, uid: u32) -> Response {
     // installed channel's events are enabled when its install is answered).
     let mut g = wait_settled(state, lock(state), uid, t0, deadline);
     let State { reg, io } = &mut *g;
-    let out = reg.handle(req, uid, &now(), io);
+    let mut out = reg.handle(req, uid, &now(), io);
     for e in &out.app_errors {
         log(e);
+    }
+    if let Response::SessionCreated { output, .. } = &out.response {
+        if let Err(e) = declare_owner(io, output, cred) {
+            out.response = Response::error(
+                ErrorCode::Internal,
+                format!(
+                    "session created, but its output directory cannot be given to user {uid}: {e}"
+                ),
+            );
+        }
     }
     reap(&mut g);
     drop(wait_settled(state, g, uid, t0, deadline));
     out.response
+}
+
+/// Tells the consumer that the files below `output` are the client's: created with its
+/// credentials (from /proc, as it is connected now; else its uid and gid alone) and umask.
+fn declare_owner(io: &mut Io, output: &str, cred: sock::PeerCred) -> Result<(), String> {
+    let creds = rttng_runas::Creds::of_pid(cred.pid)
+        .ok()
+        .filter(|c| c.uid == cred.uid)
+        .unwrap_or(rttng_runas::Creds {
+            uid: cred.uid,
+            gid: cred.gid,
+            groups: Vec::new(),
+            umask: 0o027,
+        });
+    let req = ConsumerRequest::SetOwner {
+        output: output.to_string(),
+        uid: creds.uid,
+        gid: creds.gid,
+        groups: creds.groups,
+        umask: creds.umask,
+    };
+    match io.consumer(req)? {
+        ConsumerReply::Error { message } => Err(message),
+        _ => Ok(()),
+    }
 }
 
 /// Waits (lock released) until every app has answered all its commands, bounded: an app

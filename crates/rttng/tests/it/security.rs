@@ -541,3 +541,134 @@ fn security_session_names_are_per_user() {
     assert!(!root_list.contains("user-out"), "{root_list}");
     drop(user);
 }
+
+/// Runs `rttng ARGS` as `user` against `w`'s root daemon, with `home` as the user's home.
+fn user_rttng(w: &World, user: &Throwaway, home: &std::path::Path, args: &[&str]) -> String {
+    let mut cmd = as_user(user, std::path::Path::new(env!("CARGO_BIN_EXE_rttng")));
+    cmd.arg("-n")
+        .args(args)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("RTTNG_RUNDIR", &w.run)
+        .env("RTTNG_HOME", home)
+        .env("HOME", home);
+    let f = run_bounded(&mut cmd, CMD_TIMEOUT).expect("rttng as the user");
+    assert!(
+        f.status.success(),
+        "rttng {args:?} as {}: {}",
+        user.name,
+        f.stderr_quote()
+    );
+    f.stdout_text()
+}
+
+/// Runs the probe app as `user` (it registers with `w`'s root daemon).
+fn user_probe(w: &World, user: &Throwaway, home: &std::path::Path) {
+    let mut cmd = as_user(user, &probe_path());
+    cmd.args(["--count", "3"])
+        .env_clear()
+        .env("RTTNG_RUNDIR", &w.run)
+        .env("RTTNG_HOME", home)
+        .env("HOME", home)
+        .env("RTTNG_UST_REGISTER_TIMEOUT", "30000");
+    let f = run_bounded(&mut cmd, CMD_TIMEOUT).expect("probe as the user");
+    assert!(
+        f.status.success(),
+        "probe as the user: {}",
+        f.stderr_quote()
+    );
+}
+
+/// Finding 1 and the permissions of finding 6: a tracing-group member's session writes with
+/// the member's credentials. A link planted where the trace's metadata goes fails with a
+/// clear error instead of overwriting root's file; an output inside a root-only directory
+/// is not created; the member's trace files are the member's, 0750/0640 or stricter.
+#[test]
+fn security_member_sessions_write_as_the_member_and_never_through_links() {
+    use std::os::unix::fs::MetadataExt;
+    let w = World::new("sec-files");
+    open_world(&w);
+    let group = ThrowawayGroup::new("rtsg");
+    let user = Throwaway::in_group("rtsf", Some(&group.name));
+    w.ok(&["-g", &group.name, "create", "rootsess"]);
+    // Root's secret, in a root-only directory.
+    let vault = w.tmp.path().join("vault");
+    std::fs::create_dir(&vault).unwrap();
+    std::fs::set_permissions(&vault, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let secret = vault.join("secret");
+    std::fs::write(&secret, b"root's secret\n").unwrap();
+    // The member's home, with a trace directory where the metadata is a link to it.
+    let home = w.tmp.path().join("member");
+    let link_dir = home.join(format!("evil/ust/uid/{}/64-bit", user.uid));
+    std::fs::create_dir_all(&link_dir).unwrap();
+    std::os::unix::fs::symlink(&secret, link_dir.join("metadata")).unwrap();
+    let chown = |p: &std::path::Path| {
+        std::os::unix::fs::lchown(p, Some(user.uid), Some(user.gid)).unwrap();
+    };
+    let mut p = link_dir.join("metadata");
+    while p.starts_with(&home) {
+        chown(&p);
+        p.pop();
+    }
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for (name, out) in [
+        ("evil", home.join("evil")),
+        ("good", home.join("good")),
+        ("vault", vault.join("x")),
+    ] {
+        user_rttng(
+            &w,
+            &user,
+            &home,
+            &["create", name, "-o", out.to_str().unwrap()],
+        );
+        user_rttng(&w, &user, &home, &["enable-event", "-u", "-a", "-s", name]);
+        user_rttng(&w, &user, &home, &["start", name]);
+    }
+    user_probe(&w, &user, &home);
+    for name in ["evil", "good", "vault"] {
+        user_rttng(&w, &user, &home, &["stop", name]);
+    }
+    assert_eq!(
+        std::fs::read(&secret).unwrap(),
+        b"root's secret\n",
+        "root's file was written through the member's link"
+    );
+    assert!(
+        !vault.join("x").exists(),
+        "the daemon created a directory inside a root-only directory for the member"
+    );
+    // The good session: readable, the member's, not readable by others.
+    let good = home.join("good");
+    let (text, _) = read_both(&good);
+    assert_eq!(seqs(&text, "probe:info"), (0..3).collect::<Vec<u64>>());
+    let mut stack = vec![good.clone()];
+    let mut seen = 0;
+    while let Some(p) = stack.pop() {
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        assert_eq!(
+            (m.uid(), m.gid()),
+            (user.uid, user.gid),
+            "{} is not the member's",
+            p.display()
+        );
+        let mode = m.mode() & 0o777;
+        if m.is_dir() {
+            assert_eq!(mode & !0o750, 0, "{} has mode {mode:o}", p.display());
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            assert_eq!(mode & !0o640, 0, "{} has mode {mode:o}", p.display());
+        }
+        seen += 1;
+    }
+    assert!(seen > 5, "only {seen} entries in {}", good.display());
+    let log_mode = std::fs::metadata(w.run.join("rttng-sessiond.log"))
+        .unwrap()
+        .mode();
+    assert_eq!(log_mode & 0o077, 0, "the daemon log has mode {log_mode:o}");
+    let log = daemon_log(&w);
+    assert!(
+        log.contains("symbolic link"),
+        "no log line says why the linked metadata was refused:\n{log}"
+    );
+}
