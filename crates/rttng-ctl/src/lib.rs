@@ -221,9 +221,9 @@ fn in_group(group: &str) -> bool {
         .any(|l| l.split_whitespace().skip(1).any(|g| g.parse() == Ok(gid)))
 }
 
-/// Stops this user's own session daemon: SIGTERM to the PID its run directory names (the
-/// daemon then stops its sessions cleanly, its consumer with it, and exits), then waits up to
-/// `timeout` for the process to end (a pidfd becomes readable when it does).
+/// Stops this user's own session daemon: SIGTERM, through a pidfd of the PID its run
+/// directory names (the daemon then stops its sessions cleanly, its consumer with it, and
+/// exits), then waits up to `timeout` for the process to end (the pidfd becomes readable).
 #[allow(unsafe_code)]
 pub fn stop_user_daemon(timeout: std::time::Duration) -> std::io::Result<()> {
     use std::io::{Error, ErrorKind};
@@ -260,8 +260,22 @@ pub fn stop_user_daemon(timeout: std::time::Duration) -> std::io::Result<()> {
             ),
         ));
     }
-    // SAFETY: kill sends a signal to the process the pidfd pins; no memory is passed.
-    if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
+    // Signalled through the pidfd, not by number: if the daemon exited after the checks
+    // above and its number went to another process, the signal fails (ESRCH) instead of
+    // reaching that process.
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+    // SAFETY: pidfd_send_signal takes our open pidfd, a signal number, a null siginfo
+    // (meaning: as kill would) and flags 0; no memory is passed.
+    let sent = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            raw,
+            libc::SIGTERM,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if sent != 0 {
         return Err(Error::last_os_error());
     }
     let mut pfd = libc::pollfd {
