@@ -450,10 +450,10 @@ pub fn perf_time_conversion() -> Result<PerfTimeConversion, ClockError> {
         });
     }
     let base = ptr as *const u8;
-    // SAFETY: every offset read is inside the mapped page, aligned for its type (the
-    // kernel struct is naturally aligned); the kernel updates it under the `lock` seqlock,
-    // hence volatile reads and the retry loop.
     let read = |off: usize, len: usize| -> u64 {
+        // SAFETY: every offset read is inside the mapped page, aligned for its type (the
+        // kernel struct is naturally aligned); the kernel updates it under the `lock`
+        // seqlock, hence volatile reads and the retry loop.
         unsafe {
             match len {
                 2 => u64::from(std::ptr::read_volatile(base.add(off) as *const u16)),
