@@ -178,6 +178,9 @@ fn emit_rest<F: Fields>(rest: &[AtomicU64], cpu: u32, payload: usize, fields: &F
 #[inline(always)]
 fn write_target<F: Fields>(packed: u64, cpu: u32, payload: usize, fields: &F, lens: &F::Lens) {
     let (slot, event_id) = unpack_target(packed);
+    // From the load of the channel pointer to the end of the write, the channel is not
+    // unmapped (`reclaim`).
+    let _inside = crate::reclaim::enter();
     if let Some(ch) = channel::get(slot) {
         ch.write_event(cpu, event_id, payload, fields, lens);
     }
