@@ -13,6 +13,7 @@
 
 #![deny(unsafe_code)]
 
+mod snapshot;
 mod stream;
 
 use rttng_proto::sock::{self, RecvError};
@@ -116,34 +117,19 @@ fn handle(
         message: format!("no buffer {id}"),
     };
     match req {
-        ConsumerRequest::AddBuffer { spec } => {
-            if buffers.contains_key(&spec.buffer_id) {
-                return (
-                    ConsumerReply::Error {
-                        message: format!("buffer {} exists", spec.buffer_id),
-                    },
-                    None,
-                );
+        ConsumerRequest::AddBuffer { spec } => add_buffer(&spec, false, buffers),
+        ConsumerRequest::AddSnapshotBuffer { spec } => add_buffer(&spec, true, buffers),
+        ConsumerRequest::Snapshot {
+            buffer_id,
+            trace_dir,
+            max_packets,
+        } => match buffers.get(&buffer_id) {
+            Some(h) => {
+                let dir = std::path::PathBuf::from(trace_dir);
+                (ask(h, |tx| Cmd::Snapshot(dir, max_packets, tx)), None)
             }
-            match BufferWorker::new(&spec) {
-                Ok((worker, fd, producer)) => {
-                    let (tx, rx) = mpsc::channel();
-                    let cpus = spec.cpu_count;
-                    let thread = std::thread::spawn(move || worker.run(rx));
-                    buffers.insert(
-                        spec.buffer_id,
-                        Handle {
-                            tx,
-                            producer,
-                            cpus,
-                            thread,
-                        },
-                    );
-                    (ConsumerReply::Ok, Some(fd))
-                }
-                Err(e) => (ConsumerReply::Error { message: e }, None),
-            }
-        }
+            None => (unknown(buffer_id), None),
+        },
         ConsumerRequest::AppendMetadata {
             trace_dir,
             uuid,
@@ -189,6 +175,39 @@ fn handle(
             None => (unknown(buffer_id), None),
         },
         ConsumerRequest::Quit => (ConsumerReply::Ok, None),
+    }
+}
+
+fn add_buffer(
+    spec: &rttng_proto::BufferSpec,
+    snapshot_only: bool,
+    buffers: &mut BTreeMap<u64, Handle>,
+) -> (ConsumerReply, Option<std::os::fd::OwnedFd>) {
+    if buffers.contains_key(&spec.buffer_id) {
+        return (
+            ConsumerReply::Error {
+                message: format!("buffer {} exists", spec.buffer_id),
+            },
+            None,
+        );
+    }
+    match BufferWorker::new(spec, snapshot_only) {
+        Ok((worker, fd, producer)) => {
+            let (tx, rx) = mpsc::channel();
+            let cpus = spec.cpu_count;
+            let thread = std::thread::spawn(move || worker.run(rx));
+            buffers.insert(
+                spec.buffer_id,
+                Handle {
+                    tx,
+                    producer,
+                    cpus,
+                    thread,
+                },
+            );
+            (ConsumerReply::Ok, Some(fd))
+        }
+        Err(e) => (ConsumerReply::Error { message: e }, None),
     }
 }
 

@@ -669,6 +669,19 @@ pub enum ConsumerRequest {
         buffer_id: u64,
     },
     Quit,
+    /// Like `AddBuffer`, for a snapshot session: nothing is written while tracing (the
+    /// buffer is overwrite-mode memory that only `Snapshot` reads); `spec.trace_dir` is
+    /// not used.
+    AddSnapshotBuffer {
+        spec: BufferSpec,
+    },
+    /// Write a snapshot of the buffer as the stream files of `trace_dir` (absolute): the
+    /// newest whole packets of each CPU, at most `max_packets` each (0: all).
+    Snapshot {
+        buffer_id: u64,
+        trace_dir: String,
+        max_packets: u64,
+    },
 }
 wire_enum!(ConsumerRequest, "consumer request" {
     0 => AddBuffer { spec },
@@ -678,6 +691,8 @@ wire_enum!(ConsumerRequest, "consumer request" {
     4 => RemoveBuffer { buffer_id },
     5 => Stats { buffer_id },
     6 => Quit,
+    7 => AddSnapshotBuffer { spec },
+    8 => Snapshot { buffer_id, trace_dir, max_packets },
 });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -691,11 +706,17 @@ pub enum ConsumerReply {
     Error {
         message: String,
     },
+    /// A snapshot was written: packets and bytes of the stream files.
+    SnapshotWritten {
+        packets: u64,
+        bytes: u64,
+    },
 }
 wire_enum!(ConsumerReply, "consumer reply" {
     0 => Ok,
     1 => Stats { events_discarded, packets_lost, packets_written },
     2 => Error { message },
+    3 => SnapshotWritten { packets, bytes },
 });
 
 #[cfg(test)]

@@ -1,0 +1,117 @@
+//! Writing one buffer's snapshot: for each CPU, [`rttng_ringbuf::Consumer::snapshot`] takes
+//! the newest whole packets of the live overwrite buffer (after flushing the open packet),
+//! and they are written as the stream file `CHANNEL_CPU` of the snapshot's trace directory,
+//! each packet cut at its content rounded up to a page as the normal writer does, with an
+//! index entry per packet in `index/CHANNEL_CPU.idx`.
+//!
+//! A CPU whose buffer holds no packet gets no files. Not here: the metadata (the session
+//! daemon appends it), the snapshot directory's name, how many packets fit a size bound.
+
+use crate::stream::trim;
+use rttng_ctf::index::{encode_index, IndexEntry, IndexVersion};
+use rttng_ringbuf::{Consumer, StreamSnapshot};
+use std::io::Write;
+use std::path::Path;
+
+/// Byte offsets of packet context fields (spec §5).
+const TS_BEGIN: usize = 32;
+const TS_END: usize = 40;
+const CONTENT_SIZE: usize = 48;
+const PACKET_SIZE: usize = 56;
+const SEQ_NUM: usize = 64;
+const DISCARDED: usize = 72;
+const HEADER_BYTES: usize = 84;
+
+/// What a snapshot of one buffer wrote.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+fn le(b: &[u8], off: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[off..off + 8]);
+    u64::from_le_bytes(a)
+}
+
+/// Snapshots every CPU of `consumer` into `dir` (absolute; created if missing).
+/// `scratch` is reused memory. Errors are one line naming the file.
+pub fn write(
+    consumer: &Consumer,
+    channel: &str,
+    stream_id: u64,
+    dir: &Path,
+    max_packets: u64,
+    scratch: &mut StreamSnapshot,
+) -> Result<Written, String> {
+    if !dir.is_absolute() {
+        return Err(format!(
+            "snapshot directory {} is not absolute",
+            dir.display()
+        ));
+    }
+    let mut total = Written::default();
+    for cpu in 0..consumer.cpu_count() {
+        consumer.snapshot(cpu, Some(rttng_clock::now()), max_packets, scratch);
+        if scratch.packet_count() == 0 {
+            continue;
+        }
+        if scratch.packets_incomplete() + scratch.packets_corrupt() > 0 {
+            eprintln!(
+                "rttng-consumerd: snapshot of {channel}_{cpu}: left out {} packets still being written and {} corrupt ones (with the older packets)",
+                scratch.packets_incomplete(),
+                scratch.packets_corrupt()
+            );
+        }
+        let w = write_stream(scratch, channel, stream_id, dir)?;
+        total.packets += w.packets;
+        total.bytes += w.bytes;
+    }
+    Ok(total)
+}
+
+fn write_stream(
+    snap: &StreamSnapshot,
+    channel: &str,
+    stream_id: u64,
+    dir: &Path,
+) -> Result<Written, String> {
+    let cpu = snap.cpu();
+    let index_dir = dir.join("index");
+    std::fs::create_dir_all(&index_dir)
+        .map_err(|e| format!("cannot create {}: {e}", index_dir.display()))?;
+    let name = format!("{channel}_{cpu}");
+    let data_path = dir.join(&name);
+    let index_path = index_dir.join(format!("{name}.idx"));
+    let mut data = std::fs::File::create(&data_path)
+        .map_err(|e| format!("cannot create {}: {e}", data_path.display()))?;
+    let mut entries = Vec::with_capacity(snap.packet_count());
+    let mut offset = 0u64;
+    for p in snap.packets() {
+        let mut header = [0u8; HEADER_BYTES];
+        header.copy_from_slice(&p.bytes[..HEADER_BYTES]);
+        let len = trim(&mut header, p.bytes.len());
+        data.write_all(&header)
+            .and_then(|()| data.write_all(&p.bytes[HEADER_BYTES..len]))
+            .map_err(|e| format!("cannot write {}: {e}", data_path.display()))?;
+        entries.push(IndexEntry {
+            offset_bytes: offset,
+            packet_size_bits: le(&header, PACKET_SIZE),
+            content_size_bits: le(&header, CONTENT_SIZE),
+            timestamp_begin: le(&header, TS_BEGIN),
+            timestamp_end: le(&header, TS_END),
+            events_discarded: le(&header, DISCARDED),
+            stream_id,
+            stream_instance_id: Some(u64::from(cpu)),
+            packet_seq_num: Some(le(&header, SEQ_NUM)),
+        });
+        offset += len as u64;
+    }
+    std::fs::write(&index_path, encode_index(&entries, IndexVersion::V1_1))
+        .map_err(|e| format!("cannot write {}: {e}", index_path.display()))?;
+    Ok(Written {
+        packets: entries.len() as u64,
+        bytes: offset,
+    })
+}
