@@ -46,6 +46,12 @@ pub enum KernelOp {
     /// Stop and write the trace.
     Stop,
     Destroy,
+    /// Write the newest pages of every CPU buffer, at most `max_packets` sub-buffers' worth
+    /// each (0: all), as a CTF kernel trace in `output`, without stopping tracing.
+    Snapshot {
+        output: String,
+        max_packets: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,6 +22,7 @@ impl Registry {
                     name: s.name.clone(),
                     output: s.output.clone(),
                     active: s.active,
+                    snapshot: s.snapshot.is_some(),
                 })
                 .collect(),
         }
@@ -373,6 +374,7 @@ impl Registry {
             channels: Vec::new(),
             creation_iso: now.iso.clone(),
             kernel_discarded: 0,
+            snapshot: None,
         });
         Ok(Response::SessionCreated { name, output })
     }
@@ -392,7 +394,11 @@ impl Registry {
                 "only the root session daemon can trace the kernel; run rttng as root or as a member of the tracing group while the root daemon runs",
             ));
         }
-        let resolved = resolve_attrs(domain, attrs)?;
+        let mut resolved = resolve_attrs(domain, attrs)?;
+        if self.sessions[i].snapshot.is_some() && attrs.overwrite.is_none() {
+            // lttng: a snapshot session's channels default to overwrite mode.
+            resolved.overwrite = true;
+        }
         let id = self.fresh_id();
         let s = &mut self.sessions[i];
         if let Some(c) = s
@@ -652,6 +658,7 @@ impl Registry {
             active: s.active,
             channels,
             warnings,
+            snapshot: s.snapshot.is_some(),
         }
     }
 }

@@ -72,7 +72,9 @@ impl Port for Io {
             return Err("rttng-consumerd is not running".into());
         };
         let add = match &req {
-            ConsumerRequest::AddBuffer { spec } => Some(spec.buffer_id),
+            ConsumerRequest::AddBuffer { spec } | ConsumerRequest::AddSnapshotBuffer { spec } => {
+                Some(spec.buffer_id)
+            }
             _ => None,
         };
         if let ConsumerRequest::RemoveBuffer { buffer_id } = &req {
@@ -194,6 +196,9 @@ impl Port for Io {
             KernelOp::Stop => ks.stop().map(|r| KernelReply::Stopped {
                 events_discarded: r.events_discarded,
             }),
+            KernelOp::Snapshot { .. } => {
+                return Err("snapshots of the kernel domain are not available yet".into())
+            }
             KernelOp::Create { .. } | KernelOp::Destroy => Ok(KernelReply::Ok),
         };
         r.map_err(|e| e.to_string())
