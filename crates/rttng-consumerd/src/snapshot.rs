@@ -53,7 +53,14 @@ pub fn write(
     }
     let mut total = Written::default();
     for cpu in 0..consumer.cpu_count() {
-        consumer.snapshot(cpu, Some(rttng_clock::now()), max_packets, scratch);
+        // The flush's end time is read after the load that saw the packet's last reservation
+        // (`now_after_loads`), so it is never before that reservation's event.
+        consumer.snapshot(
+            cpu,
+            Some(&mut rttng_clock::now_after_loads),
+            max_packets,
+            scratch,
+        );
         if scratch.packet_count() == 0 {
             continue;
         }

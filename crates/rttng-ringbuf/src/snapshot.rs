@@ -133,7 +133,9 @@ impl StreamSnapshot {
 
 impl Consumer {
     /// Takes a snapshot of `cpu` into `out` without stopping or delaying the writers:
-    /// with `flush_ts`, first closes the open packet (its `timestamp_end` is `flush_ts`),
+    /// with `flush_clock`, first closes the open packet (its `timestamp_end` is read from
+    /// the clock inside the flush's retry loop, after the reservations it closes, so it is
+    /// never before one of their events: pass the writers' clock, not a value read earlier),
     /// then copies the newest whole packets, at most `max_packets` of them (0: as many as
     /// the buffer holds). See the module documentation for what the run contains.
     ///
@@ -142,7 +144,7 @@ impl Consumer {
     pub fn snapshot(
         &self,
         cpu: u32,
-        flush_ts: Option<u64>,
+        flush_clock: Option<&mut dyn FnMut() -> u64>,
         max_packets: u64,
         out: &mut StreamSnapshot,
     ) {
@@ -153,10 +155,10 @@ impl Consumer {
             return;
         }
         let v = self.view(cpu);
-        if let Some(ts) = flush_ts {
+        if let Some(clock) = flush_clock {
             // A refused flush (retry limit under extreme contention) only means the open
             // packet stays out of this snapshot.
-            let _ = writer::flush(&v, false, &mut || ts);
+            let _ = writer::flush(&v, false, &mut || clock());
         }
         let mut skipped = 0;
         for _ in 0..MAX_SNAPSHOT_TRIES {

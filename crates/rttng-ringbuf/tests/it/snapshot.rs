@@ -44,7 +44,7 @@ fn snapshot_holds_the_newest_packets_and_the_open_one() {
             .expect("overwrite mode never refuses a lone writer");
     }
     let mut snap = StreamSnapshot::new();
-    consumer.snapshot(0, Some(1000), 0, &mut snap);
+    consumer.snapshot(0, Some(&mut || 1000), 0, &mut snap);
     let events = events_of(&snap).expect("valid run");
     // 40 records = 13 full packets + 1 record in the open packet 13, which the flush
     // closed: the buffer holds packets 10..=13.
@@ -68,7 +68,7 @@ fn snapshot_holds_the_newest_packets_and_the_open_one() {
     for seq in 40..45 {
         producer.write(0, seq, &make_record(0, seq, 50)).unwrap();
     }
-    consumer.snapshot(0, Some(2000), 0, &mut snap);
+    consumer.snapshot(0, Some(&mut || 2000), 0, &mut snap);
     let seqs: Vec<u64> = events_of(&snap).unwrap().iter().map(|e| e.1).collect();
     assert_eq!(*seqs.last().unwrap(), 44);
     assert_eq!(snap.packets().next().unwrap().packet_seq, 12);
@@ -81,13 +81,13 @@ fn snapshot_keeps_at_most_the_requested_packets() {
         producer.write(1, seq, &make_record(1, seq, 50)).unwrap();
     }
     let mut snap = StreamSnapshot::new();
-    consumer.snapshot(1, Some(5000), 2, &mut snap);
+    consumer.snapshot(1, Some(&mut || 5000), 2, &mut snap);
     assert_eq!(snap.packet_count(), 2);
     let seqs: Vec<u64> = events_of(&snap).unwrap().iter().map(|e| e.1).collect();
     assert_eq!(*seqs.last().unwrap(), 99);
     assert_eq!(snap.cpu(), 1);
     // CPU 0 saw nothing: an empty snapshot, not an error.
-    consumer.snapshot(0, Some(5000), 0, &mut snap);
+    consumer.snapshot(0, Some(&mut || 5000), 0, &mut snap);
     assert!(snap.is_empty());
     assert_eq!(snap.packets_skipped(), 0);
 }
@@ -115,7 +115,7 @@ fn a_packet_still_being_written_is_left_out_with_the_older_ones() {
     }
     let mut snap = StreamSnapshot::new();
     let t = Instant::now();
-    consumer.snapshot(0, Some(100), 0, &mut snap);
+    consumer.snapshot(0, Some(&mut || 100), 0, &mut snap);
     let waited = t.elapsed();
     assert!(
         waited >= MAX_COMMIT_WAIT,
@@ -209,8 +209,12 @@ fn stress(hoppers: u8, subbuf_count: u32, subbuf_bytes: u32) {
             assert!(Instant::now() < deadline, "stress test took too long");
             for cpu in 0..CPUS {
                 let before = committed[cpu as usize].load(Ordering::Acquire);
-                let ts = clock.fetch_add(1, Ordering::Relaxed);
-                consumer.snapshot(cpu, Some(ts), 0, &mut snap);
+                consumer.snapshot(
+                    cpu,
+                    Some(&mut || clock.fetch_add(1, Ordering::Relaxed)),
+                    0,
+                    &mut snap,
+                );
                 let events = match events_of(&snap) {
                     Ok(e) => e,
                     Err(e) => {

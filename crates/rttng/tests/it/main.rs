@@ -15,5 +15,6 @@ mod session_control;
 mod session_e2e;
 mod session_support;
 mod session_users;
+mod snapshot_e2e;
 mod support;
 mod writer_samples;
