@@ -416,3 +416,64 @@ fn snapshot_bad_input_is_refused_clearly_and_tracing_goes_on() {
         "Snapshot output mine successfully deleted for session snap"
     );
 }
+
+/// A mount of a 64 KiB tmpfs, unmounted when dropped (also when the test fails).
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: PathBuf) -> SmallDisk {
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = run_bounded(
+            Command::new("mount")
+                .args(["-t", "tmpfs", "-o", "size=64k", "rttng-full"])
+                .arg(&dir),
+            CMD_TIMEOUT,
+        )
+        .expect("mount runs");
+        assert!(
+            f.status.success(),
+            "cannot mount a small tmpfs: {}",
+            f.stderr_quote()
+        );
+        SmallDisk(dir)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = run_bounded(Command::new("umount").arg(&self.0), CMD_TIMEOUT);
+    }
+}
+
+/// A snapshot to a full disk (a 64 KiB tmpfs; the buffers hold 4 × 512 KiB per CPU) fails
+/// with one clear line and exit status 1, and the next snapshot elsewhere works.
+#[test]
+fn snapshot_to_a_full_disk_is_a_clear_error() {
+    assert!(
+        crate::support::is_root(),
+        "this test mounts a small tmpfs: run the tests as root (as .ci/run does)"
+    );
+    let w = World::new("snap-full");
+    let out = w.tmp.path().join("good");
+    let text = w.ok(&["create", "full", "--snapshot", "-o", out.to_str().unwrap()]);
+    assert!(text.contains("Snapshot session full created."));
+    w.ok(&["enable-event", "-u", "rttng_example:tick"]);
+    w.ok(&["start"]);
+    run_example(&w, &["--count", "200000"]);
+    let disk = SmallDisk::mount(w.tmp.path().join("small"));
+    let f = w.rttng(&["snapshot", "record", disk.0.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&f.stderr).into_owned();
+    assert_eq!(f.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("Error: Snapshot record failed: cannot write")
+            && err.contains("No space left on device"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    drop(disk);
+    w.ok(&["snapshot", "record"]);
+    let dirs = snapshot_dirs(&out);
+    assert_eq!(dirs.len(), 1);
+    let (text, _) = read_both(&dirs[0]);
+    assert_eq!(ticks(&text).last().map(|t| t.1), Some(199_999));
+}
