@@ -21,6 +21,8 @@ pub enum KernelOp {
         session: String,
         output: String,
         channel: KernelChannel,
+        /// A snapshot session: nothing is drained or written but by `Snapshot`.
+        snapshot: bool,
     },
     AddChannel {
         channel: KernelChannel,

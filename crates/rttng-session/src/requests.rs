@@ -447,6 +447,7 @@ impl Registry {
                     session: s.name.clone(),
                     output: s.output.clone(),
                     channel,
+                    snapshot: s.snapshot.is_some(),
                 }
             } else {
                 KernelOp::AddChannel { channel }

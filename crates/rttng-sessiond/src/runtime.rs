@@ -134,6 +134,7 @@ impl Port for Io {
             session,
             output,
             channel,
+            snapshot,
         } = op
         {
             // The user-space tracer's clock, so kernel and user events merge exactly.
@@ -141,9 +142,12 @@ impl Port for Io {
                 Ok(p) => rttng_kernel::ClockSpec::new(p.source.tracefs_clock(), p.clock_class()),
                 Err(_) => rttng_kernel::ClockSpec::monotonic(),
             };
-            let ks =
+            let mut ks =
                 KernelSession::create_with_clock(&session, Path::new(&output), cfg(channel), clock)
                     .map_err(|e| e.to_string())?;
+            if snapshot {
+                ks.set_snapshot_mode();
+            }
             self.kernel.insert(session_id, ks);
             return Ok(KernelReply::Ok);
         }
@@ -196,9 +200,14 @@ impl Port for Io {
             KernelOp::Stop => ks.stop().map(|r| KernelReply::Stopped {
                 events_discarded: r.events_discarded,
             }),
-            KernelOp::Snapshot { .. } => {
-                return Err("snapshots of the kernel domain are not available yet".into())
-            }
+            KernelOp::Snapshot {
+                output,
+                max_packets,
+            } => ks
+                .snapshot(Path::new(&output), max_packets)
+                .map(|r| KernelReply::Stopped {
+                    events_discarded: r.events_discarded,
+                }),
             KernelOp::Create { .. } | KernelOp::Destroy => Ok(KernelReply::Ok),
         };
         r.map_err(|e| e.to_string())

@@ -477,3 +477,82 @@ fn snapshot_to_a_full_disk_is_a_clear_error() {
     let (text, _) = read_both(&dirs[0]);
     assert_eq!(ticks(&text).last().map(|t| t.1), Some(199_999));
 }
+
+/// Both domains in one snapshot: `sched_switch` (kernel, a tracefs instance in overwrite
+/// mode that nothing drains) and the example's events (user space), merged by time in one
+/// view that babeltrace2 and rttng view print the same; tracing goes on, a second snapshot
+/// works, and the instance is removed with the session.
+#[test]
+fn snapshot_holds_kernel_and_user_events_merged_by_time() {
+    assert!(
+        crate::support::is_root(),
+        "kernel tracing needs root: run the tests as root (CI does)"
+    );
+    assert!(
+        Path::new("/sys/kernel/tracing/available_events").exists(),
+        "tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing"
+    );
+    let w = World::new("snap-kernel");
+    let out = w.tmp.path().join("snapshots");
+    w.ok(&["create", "both", "--snapshot", "-o", out.to_str().unwrap()]);
+    w.ok(&["enable-event", "-k", "sched_switch"]);
+    w.ok(&["enable-event", "-u", "rttng_example:tick"]);
+    w.ok(&["start"]);
+    assert!(
+        !out.exists() || snapshot_dirs(&out).is_empty(),
+        "nothing is written while tracing"
+    );
+    // Events at 2000/s: the app sleeps between them, so the scheduler switches around them.
+    run_example(&w, &["--count", "100", "--rate", "2000"]);
+    w.ok(&["snapshot", "record"]);
+    let dirs = snapshot_dirs(&out);
+    assert_eq!(dirs.len(), 1);
+    assert!(dirs[0].join("kernel/metadata").is_file(), "no kernel trace");
+    let (text, _) = read_both(&dirs[0]);
+    let got: Vec<u64> = ticks(&text).iter().map(|t| t.1).collect();
+    assert_eq!(got, (0..100).collect::<Vec<_>>());
+    // Merged: sched_switch lines fall between the first and the last user event.
+    let lines: Vec<&str> = text.lines().collect();
+    let first = lines
+        .iter()
+        .position(|l| l.contains(" rttng_example:tick: "))
+        .unwrap();
+    let last = lines
+        .iter()
+        .rposition(|l| l.contains(" rttng_example:tick: "))
+        .unwrap();
+    assert!(
+        lines[first..last]
+            .iter()
+            .any(|l| l.contains(" sched_switch: ")),
+        "no sched_switch between the app's events"
+    );
+    assert!(
+        lines[first..last]
+            .iter()
+            .any(|l| l.contains(" sched_switch: ") && l.contains("rttng-example")),
+        "the app's own context switches are not there"
+    );
+    // A second snapshot, after more events, reads on its own.
+    run_example(&w, &["--count", "10"]);
+    w.ok(&["snapshot", "record"]);
+    let dirs = snapshot_dirs(&out);
+    assert_eq!(dirs.len(), 2);
+    let (second, _) = read_both(&dirs[1]);
+    assert!(
+        second.contains(" sched_switch: "),
+        "kernel events in the second snapshot"
+    );
+    assert!(ticks(&second).iter().any(|t| t.1 == 9));
+    w.ok(&["destroy"]);
+    let leftover = std::fs::read_dir("/sys/kernel/tracing/instances")
+        .map(|rd| {
+            rd.flatten()
+                .any(|e| e.file_name().to_string_lossy().contains("-both-"))
+        })
+        .unwrap_or(false);
+    assert!(
+        !leftover,
+        "a tracefs instance of the session was left behind"
+    );
+}
