@@ -8,6 +8,7 @@
 mod gen;
 mod kernel;
 mod run;
+mod snapshot;
 mod spin;
 mod ust;
 
@@ -57,6 +58,8 @@ enum Command {
     },
     /// rttng-ust event path recording to disk (one line, see ust.rs)
     Ust(ust::Args),
+    /// `snapshot record` of full 2 MiB per-CPU buffers: rttng against LTTng 2.13
+    Snapshot(snapshot::Args),
     /// A dependent integer loop on T threads: the machine's own 1 -> 2 thread scaling
     Spin {
         #[arg(long, default_value_t = 1)]
@@ -98,6 +101,7 @@ fn real_main() -> Result<()> {
             Ok(())
         }
         Command::Ust(args) => ust::run(&args),
+        Command::Snapshot(args) => snapshot::run(&args),
         Command::Spin {
             threads,
             iterations,

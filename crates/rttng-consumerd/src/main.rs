@@ -119,6 +119,17 @@ fn handle(
     match req {
         ConsumerRequest::AddBuffer { spec } => add_buffer(&spec, false, buffers),
         ConsumerRequest::AddSnapshotBuffer { spec } => add_buffer(&spec, true, buffers),
+        ConsumerRequest::SnapshotMetadata {
+            trace_dir,
+            uuid,
+            text,
+        } => (
+            snapshot::write_metadata(&trace_dir, uuid, &text, METADATA_PACKET_BYTES).map_or_else(
+                |message| ConsumerReply::Error { message },
+                |()| ConsumerReply::Ok,
+            ),
+            None,
+        ),
         ConsumerRequest::Snapshot {
             buffer_id,
             trace_dir,

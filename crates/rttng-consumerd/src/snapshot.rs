@@ -35,6 +35,29 @@ fn le(b: &[u8], off: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
+/// Writes a snapshot's whole metadata to `trace_dir/metadata` (a new file; packetized
+/// with `packet_bytes` packets), creating the directory. Not synced: written once.
+pub fn write_metadata(
+    trace_dir: &str,
+    uuid: [u8; 16],
+    text: &str,
+    packet_bytes: usize,
+) -> Result<(), String> {
+    let dir = Path::new(trace_dir);
+    if !dir.is_absolute() {
+        return Err(format!("trace directory {trace_dir} is not absolute"));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {trace_dir}: {e}"))?;
+    let path = dir.join("metadata");
+    let bytes = rttng_ctf::emit::packetize_metadata(
+        text,
+        uuid,
+        rttng_ctf::ir::ByteOrder::NATIVE,
+        packet_bytes,
+    );
+    std::fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
 /// Snapshots every CPU of `consumer` into `dir` (absolute; created if missing).
 /// `scratch` is reused memory. Errors are one line naming the file.
 pub fn write(

@@ -774,6 +774,14 @@ pub enum ConsumerRequest {
         trace_dir: String,
         max_packets: u64,
     },
+    /// Write a snapshot's whole metadata to `trace_dir/metadata` (packetized), creating
+    /// the directory; unlike `AppendMetadata`, not synced to disk (a snapshot is written
+    /// once, like LTTng's).
+    SnapshotMetadata {
+        trace_dir: String,
+        uuid: [u8; 16],
+        text: String,
+    },
 }
 wire_enum!(ConsumerRequest, "consumer request" {
     0 => AddBuffer { spec },
@@ -785,6 +793,7 @@ wire_enum!(ConsumerRequest, "consumer request" {
     6 => Quit,
     7 => AddSnapshotBuffer { spec },
     8 => Snapshot { buffer_id, trace_dir, max_packets },
+    9 => SnapshotMetadata { trace_dir, uuid, text },
 });
 
 #[derive(Debug, Clone, PartialEq, Eq)]

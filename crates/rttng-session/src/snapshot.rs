@@ -348,7 +348,7 @@ impl Registry {
                 .filter(|b| b.session_id == sid && b.owner == owner && b.created)
                 .map(|b| b.id)
                 .collect();
-            match port.consumer(ConsumerRequest::AppendMetadata {
+            match port.consumer(ConsumerRequest::SnapshotMetadata {
                 trace_dir: dir.clone(),
                 uuid,
                 text,
