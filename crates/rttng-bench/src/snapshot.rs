@@ -133,8 +133,7 @@ fn run_rttng(args: &Args) -> Result<(Vec<f64>, u64)> {
         .with_context(|| format!("reading {}", out.display()))?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().ends_with("-0"))
-        .next()
+        .find(|p| p.to_string_lossy().ends_with("-0"))
         .ok_or_else(|| anyhow!("no first snapshot in {}", out.display()))?;
     let bytes = stream_bytes(&first)?;
     stack.rttng(&["destroy", SESSION])?;
