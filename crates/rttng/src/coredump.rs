@@ -1,8 +1,8 @@
 //! `rttng coredump-handler install | run | uninstall`: a snapshot of every snapshot session
 //! when an application dumps core.
 //!
-//! `install` (root) saves the current `kernel.core_pattern` to a state file in the session
-//! daemon's run directory and points the pattern at a pipe into `rttng coredump-handler run
+//! `install` (root) saves the current `kernel.core_pattern` to a state file ([`STATE_PATH`],
+//! naming the session daemon's run directory) and points the pattern at a pipe into `rttng coredump-handler run
 //! STATE %P %p %u %g %s %t %e`. On a crash the kernel starts `run` with the core on its
 //! standard input while the crashing process waits, still mapped: `run` first asks the
 //! session daemon to record a snapshot of each started snapshot session (the app's last
@@ -27,8 +27,10 @@ use rttng_ctl::proto::{Request, Response};
 pub const CORE_PATTERN: &str = "/proc/sys/kernel/core_pattern";
 /// Longest pattern the kernel keeps (`CORENAME_MAX_SIZE` 128 with its NUL).
 pub const MAX_CORE_PATTERN_BYTES: usize = 127;
-/// The state file, in the session daemon's run directory.
-pub const STATE_FILE: &str = "coredump-handler.state";
+/// The state file. One per machine, as `core_pattern` is; at a short fixed path, because
+/// it is part of the pattern (at most 127 bytes). It names the run directory of the
+/// session daemon to ask for snapshots (`RTTNG_RUNDIR` or the caller's, at install).
+pub const STATE_PATH: &str = "/run/rttng/coredump-handler.state";
 /// The handler's log, next to the state file (the kernel gives the handler no terminal).
 pub const LOG_FILE: &str = "coredump-handler.log";
 /// Time the handler gives the snapshots before it writes the core anyway.
@@ -175,7 +177,7 @@ fn write_core_pattern(p: &str) -> anyhow::Result<()> {
 }
 
 fn state_path() -> PathBuf {
-    rttng_ctl::proto::paths::rundir(euid()).join(STATE_FILE)
+    PathBuf::from(STATE_PATH)
 }
 
 fn euid() -> u32 {
@@ -246,13 +248,12 @@ pub fn install(core_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let state = State {
         previous: previous.clone(),
         core_dir,
-        rundir: state_file
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default(),
+        rundir: rttng_ctl::proto::paths::rundir(euid()),
     };
-    std::fs::create_dir_all(&state.rundir)
-        .with_context(|| format!("cannot create {}", state.rundir.display()))?;
+    if let Some(parent) = state_file.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
     let tmp = state_file.with_extension("tmp");
     std::fs::write(&tmp, state.encode())
         .with_context(|| format!("cannot write {}", tmp.display()))?;
