@@ -7,32 +7,20 @@
 //! A CPU whose buffer holds no packet gets no files. Not here: the metadata (the session
 //! daemon appends it), the snapshot directory's name, how many packets fit a size bound.
 
-use crate::stream::trim;
-use rttng_ctf::index::{encode_index, IndexEntry, IndexVersion};
+use rttng_ctf::index::{encode_index, IndexVersion};
+use rttng_ringbuf::disk::{index_entry, trim_packet, PAGE_ALIGN_BYTES};
 use rttng_ringbuf::{Consumer, StreamSnapshot};
 use std::io::Write;
 use std::path::Path;
 
-/// Byte offsets of packet context fields (spec §5).
-const TS_BEGIN: usize = 32;
-const TS_END: usize = 40;
-const CONTENT_SIZE: usize = 48;
-const PACKET_SIZE: usize = 56;
-const SEQ_NUM: usize = 64;
-const DISCARDED: usize = 72;
-const HEADER_BYTES: usize = 84;
+/// Bytes of the packet header and context.
+const HEADER_BYTES: usize = rttng_abi::packet::HEADER_BYTES;
 
 /// What a snapshot of one buffer wrote.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Written {
     pub packets: u64,
     pub bytes: u64,
-}
-
-fn le(b: &[u8], off: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[off..off + 8]);
-    u64::from_le_bytes(a)
 }
 
 /// Writes a snapshot's whole metadata to `trace_dir/metadata` (a new file; packetized
@@ -121,21 +109,11 @@ fn write_stream(
     for p in snap.packets() {
         let mut header = [0u8; HEADER_BYTES];
         header.copy_from_slice(&p.bytes[..HEADER_BYTES]);
-        let len = trim(&mut header, p.bytes.len());
+        let len = trim_packet(&mut header, p.bytes.len(), PAGE_ALIGN_BYTES);
         data.write_all(&header)
             .and_then(|()| data.write_all(&p.bytes[HEADER_BYTES..len]))
             .map_err(|e| format!("cannot write {}: {e}", data_path.display()))?;
-        entries.push(IndexEntry {
-            offset_bytes: offset,
-            packet_size_bits: le(&header, PACKET_SIZE),
-            content_size_bits: le(&header, CONTENT_SIZE),
-            timestamp_begin: le(&header, TS_BEGIN),
-            timestamp_end: le(&header, TS_END),
-            events_discarded: le(&header, DISCARDED),
-            stream_id,
-            stream_instance_id: Some(u64::from(cpu)),
-            packet_seq_num: Some(le(&header, SEQ_NUM)),
-        });
+        entries.push(index_entry(&header, offset, stream_id, u64::from(cpu)));
         offset += len as u64;
     }
     std::fs::write(&index_path, encode_index(&entries, IndexVersion::V1_1))

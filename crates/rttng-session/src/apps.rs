@@ -5,16 +5,19 @@
 
 use crate::metadata::TraceMetadata;
 use crate::validate::{check_name, validate_class};
-use crate::{glob, App, AppId, Buffer, Clock, Owner, Port, Registry, Trace};
+use crate::{App, AppId, Buffer, Clock, Owner, Port, Registry, Trace};
 use crate::{MAX_APP_EVENTS, MAX_NAME_BYTES};
-use rttng_ctf::ir::{ClockClass, EnvValue};
+use rttng_ctf::ir::ClockClass;
 use rttng_proto::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 fn rule_matches(rule: &EventRule, ev: &EventDesc) -> bool {
-    glob::matches(&rule.pattern, &ev.name)
+    rttng_glob::matches(&rule.pattern, &ev.name)
         && rule.loglevel.accepts(ev.loglevel)
-        && !rule.exclusions.iter().any(|x| glob::matches(x, &ev.name))
+        && !rule
+            .exclusions
+            .iter()
+            .any(|x| rttng_glob::matches(x, &ev.name))
 }
 
 impl Registry {
@@ -302,11 +305,13 @@ impl Registry {
                         "ust/pid/{}-{}-{}",
                         h.procname, h.pid, app.registered_compact
                     ),
-                    pid_env(
+                    rttng_ctf::lttng::ust_pid_env(
                         &self.host.hostname,
                         &s.name,
                         &s.creation_iso,
-                        h,
+                        i64::from(h.bitness),
+                        i64::from(h.pid),
+                        &h.procname,
                         &app.registered_compact,
                     ),
                 ),
@@ -395,32 +400,4 @@ fn send_app(
         AppReply::Error { message } => Err(message),
         ok => Ok(ok),
     }
-}
-
-/// The `env` block of a per-process lttng-ust trace.
-fn pid_env(
-    hostname: &str,
-    trace_name: &str,
-    datetime: &str,
-    h: &AppHello,
-    registered: &str,
-) -> Vec<(String, EnvValue)> {
-    let s = |k: &str, v: &str| (k.to_string(), EnvValue::Str(v.to_string()));
-    let i = |k: &str, v: i64| (k.to_string(), EnvValue::Int(v));
-    vec![
-        s("hostname", hostname),
-        s("domain", "ust"),
-        s("tracer_name", "lttng-ust"),
-        i("tracer_major", 2),
-        i("tracer_minor", 13),
-        i("tracer_patchlevel", 0),
-        s("tracer_buffering_scheme", "pid"),
-        i("tracer_buffering_id", i64::from(h.pid)),
-        i("architecture_bit_width", i64::from(h.bitness)),
-        s("trace_name", trace_name),
-        s("trace_creation_datetime", datetime),
-        i("vpid", i64::from(h.pid)),
-        s("procname", &h.procname),
-        s("vpid_datetime", registered),
-    ]
 }

@@ -15,7 +15,6 @@
 
 mod apps;
 mod attrs;
-pub mod glob;
 mod kernel;
 pub mod metadata;
 mod requests;

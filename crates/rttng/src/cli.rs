@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use rttng_ctl::proto::Domain;
 
 use crate::error::{usage, CliError};
+use rttng_ctf::lttng::LOGLEVEL_NAMES;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -166,6 +167,10 @@ pub struct ViewArgs {
     /// Decode every event but print only the number of events per event name
     #[arg(long)]
     pub count: bool,
+    /// Read a live session from a relay daemon: net://HOST[:PORT]/host/HOSTNAME/SESSION
+    /// attaches, net://HOST[:PORT][/host/HOSTNAME] lists sessions
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "net://localhost", conflicts_with_all = ["paths", "count"])]
+    pub live: Option<String>,
 }
 
 impl ViewArgs {
@@ -182,28 +187,10 @@ impl ViewArgs {
             fields: None,
             color: ColorWhen::Auto,
             count: false,
+            live: None,
         }
     }
 }
-
-/// UST log level names, most severe first (value = index).
-pub const UST_LEVELS: [&str; 15] = [
-    "EMERG",
-    "ALERT",
-    "CRIT",
-    "ERR",
-    "WARNING",
-    "NOTICE",
-    "INFO",
-    "DEBUG_SYSTEM",
-    "DEBUG_PROGRAM",
-    "DEBUG_PROCESS",
-    "DEBUG_MODULE",
-    "DEBUG_UNIT",
-    "DEBUG_FUNCTION",
-    "DEBUG_LINE",
-    "DEBUG",
-];
 
 #[derive(Debug, Clone, Args)]
 pub struct Global {
@@ -463,7 +450,10 @@ pub fn parse_level(s: &str) -> Option<i32> {
         .or_else(|| up.strip_prefix("TRACE_"))
         .unwrap_or(&up);
     let name = if name == "WARN" { "WARNING" } else { name };
-    UST_LEVELS.iter().position(|l| *l == name).map(|i| i as i32)
+    LOGLEVEL_NAMES
+        .iter()
+        .position(|l| *l == name)
+        .map(|i| i as i32)
 }
 
 /// Splits a comma list, honouring `\,`.

@@ -13,9 +13,10 @@ use rttng_ctl::proto::{
 };
 use rttng_ctl::{Client, ConnectOptions};
 
-use crate::cli::{parse_level, parse_size, split_names, Global, SessionCommand, UST_LEVELS};
+use crate::cli::{parse_level, parse_size, split_names, Global, SessionCommand};
 use crate::error::{usage, CliError, EXIT_WARNING};
 use crate::list;
+use rttng_ctf::lttng::LOGLEVEL_NAMES;
 
 fn session_or_current(s: Option<String>) -> Result<String, CliError> {
     s.or_else(rttng_ctl::current_session)
@@ -261,7 +262,7 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 parse_level(s).ok_or_else(|| {
                     usage(&format!(
                         "unknown log level {s:?}; use one of {}",
-                        UST_LEVELS.join(", ")
+                        LOGLEVEL_NAMES.join(", ")
                     ))
                 })
             };

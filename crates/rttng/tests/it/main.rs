@@ -9,6 +9,7 @@ mod kernel_list;
 mod kernel_marker;
 mod kernel_paths;
 mod kernel_trace;
+mod live;
 mod lttng_reference;
 mod pipe;
 mod rotation;
