@@ -64,8 +64,9 @@ pub struct Args {
     pub pin_cpu: Option<usize>,
     /// Record in a snapshot session (`create --snapshot`: overwrite mode, nothing written
     /// while tracing): the event path of a flight recorder; the line then has no recorded
-    /// or byte counts
-    #[arg(long, conflicts_with = "local")]
+    /// or byte counts. With `--local`: the local session's buffers in overwrite mode (the
+    /// same event path, for callgrind)
+    #[arg(long)]
     pub snapshot: bool,
 }
 
@@ -261,6 +262,9 @@ fn run_local(args: &Args) -> Result<Outcome> {
         }
         if let Some(n) = args.num_subbuf {
             cfg.subbuf_count = n;
+        }
+        if args.snapshot {
+            cfg.mode = rttng_ringbuf::Mode::Overwrite;
         }
         cfg.enable = if args.disabled {
             Vec::new()
