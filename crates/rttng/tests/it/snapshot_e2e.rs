@@ -237,8 +237,8 @@ fn stream_file_bytes(dir: &Path) -> u64 {
 }
 
 /// Per-process buffers of an app that exited stay until the session is destroyed (as in
-/// LTTng): a snapshot taken after the app is gone holds its events, under
-/// `ust/pid/NAME-PID-DATE/` with its metadata.
+/// LTTng): a snapshot taken after the app is gone, with the session stopped, holds its
+/// events, under `ust/pid/NAME-PID-DATE/` with its metadata.
 #[test]
 fn snapshot_keeps_the_per_process_buffers_of_an_exited_app() {
     let w = World::new("snap-pid");
@@ -255,6 +255,9 @@ fn snapshot_keeps_the_per_process_buffers_of_an_exited_app() {
     wait_until("the daemon to see the app exit", || {
         !w.ok(&["list", "-u"]).contains(&format!("PID: {pid} "))
     });
+    // A snapshot works with the session stopped as well.
+    w.ok(&["stop"]);
+    assert!(w.ok(&["list"]).contains("1) pid [inactive snapshot]"));
     w.ok(&["snapshot", "record"]);
     let dirs = snapshot_dirs(&out);
     assert_eq!(dirs.len(), 1);
