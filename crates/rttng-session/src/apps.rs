@@ -193,8 +193,8 @@ impl Registry {
                     if snapshot {
                         t.text.push_str(&text);
                     } else {
-                        let (dir, uuid) = (t.dir.clone(), t.uuid);
-                        self.append_metadata(dir, uuid, text, port)?;
+                        let (dir, uuid, relay) = (t.dir.clone(), t.uuid, t.relay);
+                        self.append_metadata(relay, dir, uuid, text, port)?;
                     }
                 }
             }
@@ -221,8 +221,8 @@ impl Registry {
             if snapshot {
                 t.text.push_str(&text);
             } else if !text.is_empty() {
-                let (dir, uuid) = (t.dir.clone(), t.uuid);
-                self.append_metadata(dir, uuid, text, port)?;
+                let (dir, uuid, relay) = (t.dir.clone(), t.uuid, t.relay);
+                self.append_metadata(relay, dir, uuid, text, port)?;
             }
             let id = u32::try_from(id).map_err(|_| "event id out of range")?;
             send_app(
@@ -242,18 +242,29 @@ impl Registry {
         Ok(())
     }
 
+    /// Appends metadata to the trace's file, or to its relay session's metadata stream.
     fn append_metadata(
         &mut self,
+        relay: Option<u64>,
         trace_dir: String,
         uuid: [u8; 16],
         text: String,
         port: &mut dyn Port,
     ) -> Result<(), String> {
-        match port.consumer(ConsumerRequest::AppendMetadata {
-            trace_dir,
-            uuid,
-            text,
-        }) {
+        let req = match relay {
+            None => ConsumerRequest::AppendMetadata {
+                trace_dir,
+                uuid,
+                text,
+            },
+            Some(relay_id) => ConsumerRequest::AppendRelayMetadata {
+                relay_id,
+                trace_dir,
+                uuid,
+                text,
+            },
+        };
+        match port.consumer(req) {
             Ok(ConsumerReply::Error { message }) => Err(message),
             Ok(_) => Ok(()),
             Err(e) => Err(self.consumer_failed(e)),
@@ -287,6 +298,8 @@ impl Registry {
             return Ok(b.id);
         }
         if !self.traces.contains_key(&tk) {
+            // A network session's traces are paths relative to its relay session.
+            let relay = self.ensure_relay(si, port)?;
             let s = &self.sessions[si];
             let app = &self.apps[&a];
             let h = &app.hello;
@@ -328,13 +341,17 @@ impl Registry {
                 precision: c.precision,
                 absolute: c.absolute,
             };
-            let dir = format!("{}/{rel}", s.output);
+            let dir = match relay {
+                Some(_) => rel.clone(),
+                None => format!("{}/{rel}", s.output),
+            };
             let snapshot = s.snapshot.is_some();
             let (md, text) = TraceMetadata::new(uuid, clock, env);
+            // A snapshot session keeps its metadata for the snapshots; nothing is written.
             let text = if snapshot {
                 text
             } else {
-                self.append_metadata(dir.clone(), uuid, text, port)?;
+                self.append_metadata(relay, dir.clone(), uuid, text, port)?;
                 String::new()
             };
             self.traces.insert(
@@ -345,6 +362,7 @@ impl Registry {
                     text,
                     uuid,
                     md,
+                    relay,
                 },
             );
         }
@@ -367,10 +385,12 @@ impl Registry {
             tracefile_size: c.attrs.tracefile_size,
             tracefile_count: c.attrs.tracefile_count,
         };
-        let req = if self.sessions[si].snapshot.is_some() {
-            ConsumerRequest::AddSnapshotBuffer { spec }
-        } else {
-            ConsumerRequest::AddBuffer { spec }
+        let req = match t.relay {
+            None if self.sessions[si].snapshot.is_some() => {
+                ConsumerRequest::AddSnapshotBuffer { spec }
+            }
+            None => ConsumerRequest::AddBuffer { spec },
+            Some(relay_id) => ConsumerRequest::AddRelayBuffer { relay_id, spec },
         };
         match port.consumer(req) {
             Ok(ConsumerReply::Ok) => {}

@@ -53,10 +53,10 @@ pub struct SnapshotArgs {
     /// that fit
     #[arg(short = 'm', long, global = true, value_name = "SIZE")]
     pub max_size: Option<String>,
-    /// Control URL of a relay daemon (not available yet)
+    /// Control URL of a relay daemon (not supported for snapshots yet)
     #[arg(short = 'C', long, global = true, value_name = "URL")]
     pub ctrl_url: Option<String>,
-    /// Data URL of a relay daemon (not available yet)
+    /// Data URL of a relay daemon (not supported for snapshots yet)
     #[arg(short = 'D', long, global = true, value_name = "URL")]
     pub data_url: Option<String>,
     #[command(subcommand)]
@@ -244,15 +244,24 @@ pub enum SessionCommand {
 pub struct CreateArgs {
     pub session: Option<String>,
     /// Output directory
-    #[arg(short = 'o', long, value_name = "DIR")]
+    #[arg(short = 'o', long, value_name = "DIR", conflicts_with_all = ["set_url", "ctrl_url", "data_url"])]
     pub output: Option<PathBuf>,
+    /// Stream to a relay daemon: net://HOST[:CTRL_PORT[:DATA_PORT]][/PATH] (or file://DIR)
+    #[arg(short = 'U', long, value_name = "URL", conflicts_with_all = ["ctrl_url", "data_url"])]
+    pub set_url: Option<String>,
+    /// The relay's control URL, tcp://HOST[:PORT] (with --data-url)
+    #[arg(short = 'C', long, value_name = "URL", requires = "data_url")]
+    pub ctrl_url: Option<String>,
+    /// The relay's data URL, tcp://HOST[:PORT] (with --ctrl-url)
+    #[arg(short = 'D', long, value_name = "URL", requires = "ctrl_url")]
+    pub data_url: Option<String>,
     /// Snapshot session: channels default to overwrite mode and nothing is written until
     /// `rttng snapshot record`
     #[arg(long)]
     pub snapshot: bool,
     /// No output (a snapshot session then needs `snapshot add-output` or a directory at
     /// `snapshot record`)
-    #[arg(long, conflicts_with = "output")]
+    #[arg(long, conflicts_with_all = ["output", "set_url", "ctrl_url", "data_url"])]
     pub no_output: bool,
 }
 

@@ -1,7 +1,7 @@
 //! `rttng snapshot add-output | del-output | list-output | record`: lttng 2.13's snapshot
 //! commands, with its options (`-s`, `-n`, `-m`, `-C`/`-D`), messages and exit statuses (0,
 //! or 1 with one `Error: ...` line). Network outputs (`net://`, `tcp://`, `-C`/`-D`) are
-//! refused with a clear error until rttng has a relay daemon. Not here: the arguments'
+//! refused with a clear error (snapshots are not sent to `rttng-relayd` yet). Not here: the arguments'
 //! definitions (`cli.rs`), what a snapshot contains (session and consumer daemons).
 
 use rttng_ctl::proto::{Request, Response, SnapshotOutput, SnapshotOutputInfo};
@@ -32,9 +32,9 @@ pub fn local_output(url: &str) -> Result<String, CliError> {
         .into_owned())
 }
 
-/// The error for network outputs until the relay daemon exists.
+/// The error for network snapshot outputs (not wired to the relay yet).
 pub fn network_refused() -> CliError {
-    usage("network outputs (net://, tcp://, -C/-D) need a relay daemon, which rttng does not have yet; give a local directory (DIR or file://DIR)")
+    usage("snapshots to a relay daemon (net://, tcp://, -C/-D) are not supported yet; give a local directory (DIR or file://DIR)")
 }
 
 fn show(o: &SnapshotOutputInfo, indent: &str) -> String {

@@ -359,11 +359,11 @@ fn snapshot_bad_input_is_refused_clearly_and_tracing_goes_on() {
     );
     refused(
         &["snapshot", "record", "net://localhost"],
-        "need a relay daemon",
+        "snapshots to a relay daemon",
     );
     refused(
         &["snapshot", "add-output", "-C", "tcp://a", "-D", "tcp://b"],
-        "need a relay daemon",
+        "snapshots to a relay daemon",
     );
     refused(
         &["snapshot", "record", "-m", "lots"],
