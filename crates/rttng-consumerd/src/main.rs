@@ -145,13 +145,21 @@ fn handle(
             buffer_id,
             trace_dir,
             max_packets,
-        } => match buffers.get(&buffer_id) {
-            Some(h) => {
-                let dir = std::path::PathBuf::from(trace_dir);
-                (ask(h, |tx| Cmd::Snapshot(dir, max_packets, tx)), None)
+            relay_id,
+        } => {
+            let target = if relay_id == 0 {
+                stream::SnapshotTarget::Dir(std::path::PathBuf::from(trace_dir))
+            } else {
+                match relays.get(&relay_id) {
+                    Some(r) => stream::SnapshotTarget::Relay(r.clone(), trace_dir),
+                    None => return (no_relay(relay_id), None),
+                }
+            };
+            match buffers.get(&buffer_id) {
+                Some(h) => (ask(h, |tx| Cmd::Snapshot(target, max_packets, tx)), None),
+                None => (unknown(buffer_id), None),
             }
-            None => (unknown(buffer_id), None),
-        },
+        }
         ConsumerRequest::AddRelayBuffer { relay_id, spec } => match relays.get(&relay_id) {
             Some(r) => add_buffer(spec, Some(r.clone()), false, buffers),
             None => (no_relay(relay_id), None),

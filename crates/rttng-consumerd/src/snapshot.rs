@@ -4,6 +4,9 @@
 //! each packet cut at its content rounded up to a page as the normal writer does, with an
 //! index entry per packet in `index/CHANNEL_CPU.idx`.
 //!
+//! With a relay session instead ([`write_relay`]), each CPU's packets go to one new stream
+//! of the relay session, with their indexes, and the streams are closed.
+//!
 //! A CPU whose buffer holds no packet gets no files. Not here: the metadata (the session
 //! daemon appends it), the snapshot directory's name, how many packets fit a size bound.
 
@@ -87,6 +90,78 @@ pub fn write(
         total.bytes += w.bytes;
     }
     Ok(total)
+}
+
+/// [`write`], to relay session `session` as streams of trace `path` (relative).
+pub fn write_relay(
+    consumer: &Consumer,
+    channel: &str,
+    stream_id: u64,
+    session: &crate::relay::RelaySession,
+    path: &str,
+    max_packets: u64,
+    scratch: &mut StreamSnapshot,
+) -> Result<Written, String> {
+    let mut total = Written::default();
+    let mut handles = Vec::new();
+    let result: Result<(), String> = (|| {
+        for cpu in 0..consumer.cpu_count() {
+            consumer.snapshot(
+                cpu,
+                Some(&mut rttng_clock::now_after_loads),
+                max_packets,
+                scratch,
+            );
+            if scratch.packet_count() == 0 {
+                continue;
+            }
+            let handle = session.add_stream(&format!("{channel}_{cpu}"), path, 0, 0)?;
+            handles.push(handle);
+            session.streams_sent()?;
+            for (net_seq, p) in scratch.packets().enumerate() {
+                let mut header = [0u8; HEADER_BYTES];
+                header.copy_from_slice(&p.bytes[..HEADER_BYTES]);
+                let len = trim_packet(&mut header, p.bytes.len(), PAGE_ALIGN_BYTES);
+                let e = index_entry(&header, 0, stream_id, u64::from(cpu));
+                let index = rttng_relay_proto::SendIndex {
+                    relay_stream_id: handle,
+                    net_seq_num: net_seq as u64,
+                    packet_size_bits: e.packet_size_bits,
+                    content_size_bits: e.content_size_bits,
+                    timestamp_begin: e.timestamp_begin,
+                    timestamp_end: e.timestamp_end,
+                    events_discarded: e.events_discarded,
+                    stream_class_id: stream_id,
+                    stream_instance_id: u64::from(cpu),
+                    packet_seq_num: p.packet_seq,
+                };
+                let body = &p.bytes[HEADER_BYTES..len];
+                session.send_packet(
+                    handle,
+                    net_seq as u64,
+                    len,
+                    |fd| {
+                        let mut f = std::fs::File::from(fd.try_clone_to_owned()?);
+                        f.write_all(&header)?;
+                        f.write_all(body)
+                    },
+                    &index,
+                )?;
+                total.packets += 1;
+                total.bytes += len as u64;
+            }
+        }
+        Ok(())
+    })();
+    let closed = session.close_streams(&handles);
+    result?;
+    closed?;
+    match session.status() {
+        (Some(failure), lost) => Err(format!(
+            "the relay failed ({failure}); {lost} packets not sent"
+        )),
+        (None, _) => Ok(total),
+    }
 }
 
 fn write_stream(

@@ -33,8 +33,8 @@ pub enum Cmd {
     Recover(mpsc::Sender<ConsumerReply>),
     Stats(mpsc::Sender<ConsumerReply>),
     Remove(mpsc::Sender<ConsumerReply>),
-    /// Write a snapshot into this directory, at most this many packets per CPU (0: all).
-    Snapshot(PathBuf, u64, mpsc::Sender<ConsumerReply>),
+    /// Write a snapshot there, at most this many packets per CPU (0: all).
+    Snapshot(SnapshotTarget, u64, mpsc::Sender<ConsumerReply>),
 }
 
 struct StreamFile {
@@ -72,6 +72,14 @@ impl StreamFile {
         self.index = None;
         self.reserved_end = 0;
     }
+}
+
+/// Where a snapshot goes.
+pub enum SnapshotTarget {
+    /// A trace directory (absolute).
+    Dir(PathBuf),
+    /// A relay session, as streams of this trace path (relative).
+    Relay(Arc<RelaySession>, String),
 }
 
 pub struct BufferWorker {
@@ -358,16 +366,29 @@ impl BufferWorker {
                 });
                 false
             }
-            Cmd::Snapshot(dir, max_packets, tx) => {
+            Cmd::Snapshot(target, max_packets, tx) => {
                 let scratch = self.snapshot_only.get_or_insert_with(Default::default);
-                let reply = match crate::snapshot::write(
-                    &self.consumer,
-                    &self.out.channel,
-                    self.out.stream_id,
-                    &dir,
-                    max_packets,
-                    scratch,
-                ) {
+                let (channel, stream_id) = (&self.out.channel, self.out.stream_id);
+                let written = match target {
+                    SnapshotTarget::Dir(dir) => crate::snapshot::write(
+                        &self.consumer,
+                        channel,
+                        stream_id,
+                        &dir,
+                        max_packets,
+                        scratch,
+                    ),
+                    SnapshotTarget::Relay(session, path) => crate::snapshot::write_relay(
+                        &self.consumer,
+                        channel,
+                        stream_id,
+                        &session,
+                        &path,
+                        max_packets,
+                        scratch,
+                    ),
+                };
+                let reply = match written {
                     Ok(w) => ConsumerReply::SnapshotWritten {
                         packets: w.packets,
                         bytes: w.bytes,

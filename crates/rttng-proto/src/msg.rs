@@ -803,11 +803,14 @@ pub enum ConsumerRequest {
         spec: BufferSpec,
     },
     /// Write a snapshot of the buffer as the stream files of `trace_dir` (absolute): the
-    /// newest whole packets of each CPU, at most `max_packets` each (0: all).
+    /// newest whole packets of each CPU, at most `max_packets` each (0: all). With
+    /// `relay_id` (not 0), send them to that relay session instead, as streams of
+    /// `trace_dir` (relative).
     Snapshot {
         buffer_id: u64,
         trace_dir: String,
         max_packets: u64,
+        relay_id: u64,
     },
     /// Write a snapshot's whole metadata to `trace_dir/metadata` (packetized), creating
     /// the directory; unlike `AppendMetadata`, not synced to disk (a snapshot is written
@@ -833,7 +836,7 @@ wire_enum!(ConsumerRequest, "consumer request" {
     11 => CloseRelay { relay_id },
     12 => RelayStatus { relay_id },
     13 => AddSnapshotBuffer { spec },
-    14 => Snapshot { buffer_id, trace_dir, max_packets },
+    14 => Snapshot { buffer_id, trace_dir, max_packets, relay_id },
     15 => SnapshotMetadata { trace_dir, uuid, text },
 });
 

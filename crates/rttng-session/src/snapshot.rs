@@ -81,13 +81,25 @@ fn not_snapshot(name: &str) -> Response {
     )
 }
 
-fn check_output(o: &SnapshotOutput) -> Result<(), Response> {
-    if !o.path.starts_with('/') {
-        return Err(err(
-            ErrorCode::InvalidArgument,
-            format!("snapshot output {:?} must be an absolute path", o.path),
-        ));
+/// A network output's URL (`net://`, `net6://`), or None for a local directory.
+fn net_url(path: &str) -> Result<Option<rttng_relay_proto::url::NetUrl>, Response> {
+    if path.starts_with('/') {
+        return Ok(None);
     }
+    rttng_relay_proto::url::parse_net(path)
+        .map(Some)
+        .map_err(|e| {
+            err(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "snapshot output {path:?} is neither an absolute path nor a net:// URL: {e}"
+                ),
+            )
+        })
+}
+
+fn check_output(o: &SnapshotOutput) -> Result<(), Response> {
+    net_url(&o.path)?;
     if o.path.len() > 4096 || o.path.contains('\0') {
         return Err(err(
             ErrorCode::InvalidArgument,
@@ -110,10 +122,17 @@ impl Registry {
         uid: u32,
         now: &Clock,
     ) -> Result<Response, Response> {
-        let created = self.create(name, output, uid, now)?;
+        // A relay URL is where snapshots go; the session itself does not stream.
+        let net = match &output {
+            Some(o) if net_url(o)?.is_some() => Some(o.clone()),
+            _ => None,
+        };
+        let local = if net.is_some() { None } else { output };
+        let created = self.create(name, local, uid, now)?;
         let Response::SessionCreated { name, output } = created else {
             return Ok(created);
         };
+        let output = net.unwrap_or(output);
         let s = self
             .sessions
             .iter_mut()
@@ -308,23 +327,56 @@ impl Registry {
                 format!("Invalid snapshot size. Cannot fit at least one packet per stream: --max-size {max_bytes} is below {smallest} bytes (one sub-buffer of each of the session's streams)"),
             )
         })?;
-        let chunk = format!(
-            "{}/{}-{}-{seq}",
-            out.path.trim_end_matches('/'),
-            out.name,
-            now.compact
-        );
+        let chunk_name = format!("{}-{}-{seq}", out.name, now.compact);
         let failed = |e: String| {
             err(
                 ErrorCode::SnapshotFailed,
                 format!("Snapshot record failed: {e}"),
             )
         };
-        if self.sessions[i]
+        let has_kernel = self.sessions[i]
             .channels
             .iter()
-            .any(|c| c.domain == Domain::Kernel)
-        {
+            .any(|c| c.domain == Domain::Kernel);
+        if let Some(url) = net_url(&out.path)? {
+            if has_kernel {
+                return Err(failed(
+                    "kernel snapshots cannot go to a relay yet; give a local directory".into(),
+                ));
+            }
+            let relay_id = self
+                .open_snapshot_relay(i, &url, &chunk_name, port)
+                .map_err(failed)?;
+            let mut result = self.snapshot_buffers(i, relay_id, "", max_packets, port);
+            if result.is_ok() {
+                // lttng's data pending: the relay holds every packet before the reply.
+                result = match port.consumer(ConsumerRequest::RelayDataPending { relay_id }) {
+                    Ok(ConsumerReply::RelayPending { pending: false }) => Ok(()),
+                    Ok(ConsumerReply::RelayPending { pending: true }) => {
+                        Err("the relay did not take every packet in time".into())
+                    }
+                    Ok(ConsumerReply::Error { message }) => Err(message),
+                    Ok(other) => Err(format!("unexpected consumer reply {other:?}")),
+                    Err(e) => Err(self.consumer_failed(e)),
+                };
+            }
+            let lost = match port.consumer(ConsumerRequest::CloseRelay { relay_id }) {
+                Ok(ConsumerReply::RelayClosed { packets_lost }) => packets_lost,
+                _ => 0,
+            };
+            result.map_err(failed)?;
+            if lost > 0 {
+                return Err(failed(format!("{lost} packets did not reach the relay")));
+            }
+            if let Some(st) = self.sessions[i].snapshot.as_mut() {
+                st.recorded += 1;
+            }
+            return Ok(Response::SnapshotRecorded {
+                paths: vec![format!("{url} ({chunk_name})")],
+            });
+        }
+        let chunk = format!("{}/{chunk_name}", out.path.trim_end_matches('/'));
+        if has_kernel {
             port.kernel(
                 sid,
                 KernelOp::Snapshot {
@@ -334,6 +386,26 @@ impl Registry {
             )
             .map_err(failed)?;
         }
+        self.snapshot_buffers(i, 0, &chunk, max_packets, port)
+            .map_err(failed)?;
+        if let Some(st) = self.sessions[i].snapshot.as_mut() {
+            st.recorded += 1;
+        }
+        Ok(Response::SnapshotRecorded { paths: vec![chunk] })
+    }
+
+    /// Writes each trace of session `i`: its whole metadata, then each of its buffers'
+    /// snapshot, under `chunk` (absolute), or to relay session `relay_id` (not 0) as paths
+    /// relative to it.
+    fn snapshot_buffers(
+        &mut self,
+        i: usize,
+        relay_id: u64,
+        chunk: &str,
+        max_packets: u64,
+        port: &mut dyn Port,
+    ) -> Result<(), String> {
+        let sid = self.sessions[i].id;
         let traces: Vec<(Owner, String, [u8; 16], String)> = self
             .traces
             .iter()
@@ -341,38 +413,94 @@ impl Registry {
             .map(|((_, o), t)| (*o, t.rel.clone(), t.uuid, t.text.clone()))
             .collect();
         for (owner, rel, uuid, text) in traces {
-            let dir = format!("{chunk}/{rel}");
+            let dir = if relay_id == 0 {
+                format!("{chunk}/{rel}")
+            } else {
+                rel.clone()
+            };
             let ids: Vec<u64> = self
                 .buffers
                 .iter()
                 .filter(|b| b.session_id == sid && b.owner == owner && b.created)
                 .map(|b| b.id)
                 .collect();
-            match port.consumer(ConsumerRequest::SnapshotMetadata {
-                trace_dir: dir.clone(),
-                uuid,
-                text,
-            }) {
-                Ok(ConsumerReply::Error { message }) => return Err(failed(message)),
+            let md = if relay_id == 0 {
+                ConsumerRequest::SnapshotMetadata {
+                    trace_dir: dir.clone(),
+                    uuid,
+                    text,
+                }
+            } else {
+                ConsumerRequest::AppendRelayMetadata {
+                    relay_id,
+                    trace_dir: dir.clone(),
+                    uuid,
+                    text,
+                }
+            };
+            match port.consumer(md) {
+                Ok(ConsumerReply::Error { message }) => return Err(message),
                 Ok(_) => {}
-                Err(e) => return Err(failed(self.consumer_failed(e))),
+                Err(e) => return Err(self.consumer_failed(e)),
             }
             for buffer_id in ids {
                 match port.consumer(ConsumerRequest::Snapshot {
                     buffer_id,
                     trace_dir: dir.clone(),
                     max_packets,
+                    relay_id,
                 }) {
-                    Ok(ConsumerReply::Error { message }) => return Err(failed(message)),
+                    Ok(ConsumerReply::Error { message }) => return Err(message),
                     Ok(_) => {}
-                    Err(e) => return Err(failed(self.consumer_failed(e))),
+                    Err(e) => return Err(self.consumer_failed(e)),
                 }
             }
         }
-        if let Some(st) = self.sessions[i].snapshot.as_mut() {
-            st.recorded += 1;
+        Ok(())
+    }
+
+    /// Opens a relay session for one snapshot of session `i`: on the relay it is
+    /// `HOSTNAME/BASE/CHUNK` (BASE: the URL's path, else the session's name). Returns its id.
+    fn open_snapshot_relay(
+        &mut self,
+        i: usize,
+        url: &rttng_relay_proto::url::NetUrl,
+        chunk_name: &str,
+        port: &mut dyn Port,
+    ) -> Result<u64, String> {
+        let relay_id = self.fresh_id();
+        let uuid = match self.instance_uuid {
+            Some(u) => u,
+            None => {
+                let u = port.new_uuid();
+                self.instance_uuid = Some(u);
+                u
+            }
+        };
+        let s = &self.sessions[i];
+        let base = if url.base_path.is_empty() {
+            s.name.clone()
+        } else {
+            url.base_path.clone()
+        };
+        let spec = RelaySpec {
+            relay_id,
+            host: url.host.clone(),
+            control_port: u32::from(url.control_port),
+            data_port: u32::from(url.data_port),
+            session_name: s.name.clone(),
+            hostname: self.host.hostname.clone(),
+            creation_time_s: s.creation_s,
+            sessiond_uuid: uuid,
+            session_id: s.id,
+            base_path: format!("{base}/{chunk_name}"),
+        };
+        match port.consumer(ConsumerRequest::OpenRelay { relay: spec }) {
+            Ok(ConsumerReply::RelayOpened { .. }) => Ok(relay_id),
+            Ok(ConsumerReply::Error { message }) => Err(format!("relay {url}: {message}")),
+            Ok(other) => Err(format!("unexpected consumer reply {other:?}")),
+            Err(e) => Err(self.consumer_failed(e)),
         }
-        Ok(Response::SnapshotRecorded { paths: vec![chunk] })
     }
 }
 

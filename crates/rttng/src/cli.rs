@@ -53,10 +53,10 @@ pub struct SnapshotArgs {
     /// that fit
     #[arg(short = 'm', long, global = true, value_name = "SIZE")]
     pub max_size: Option<String>,
-    /// Control URL of a relay daemon (not supported for snapshots yet)
+    /// Control URL of a relay daemon, tcp://HOST[:PORT] (with --data-url)
     #[arg(short = 'C', long, global = true, value_name = "URL")]
     pub ctrl_url: Option<String>,
-    /// Data URL of a relay daemon (not supported for snapshots yet)
+    /// Data URL of a relay daemon, tcp://HOST[:PORT] (with --ctrl-url)
     #[arg(short = 'D', long, global = true, value_name = "URL")]
     pub data_url: Option<String>,
     #[command(subcommand)]
@@ -67,7 +67,7 @@ pub struct SnapshotArgs {
 pub enum SnapshotAction {
     /// Set the session's snapshot output (a session has one)
     AddOutput {
-        /// Output directory (DIR or file://DIR)
+        /// Output directory (DIR or file://DIR) or relay (net://HOST[:C[:D]][/PATH])
         #[arg(value_name = "DIR|URL")]
         url: Option<String>,
     },
@@ -78,9 +78,9 @@ pub enum SnapshotAction {
     },
     /// List the session's snapshot output
     ListOutput,
-    /// Record a snapshot to the session's output, or to DIR
+    /// Record a snapshot to the session's output, or to DIR or a relay (net://HOST)
     Record {
-        /// Output directory for this snapshot only (DIR or file://DIR)
+        /// Output for this snapshot only: DIR, file://DIR or net://HOST[:C[:D]][/PATH]
         #[arg(value_name = "DIR|URL")]
         url: Option<String>,
     },

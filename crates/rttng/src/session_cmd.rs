@@ -122,9 +122,7 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 (None, net) => net,
             };
             if a.snapshot {
-                if output.as_deref().is_some_and(|o| !o.starts_with('/')) {
-                    return Err(crate::snapshot_cmd::network_refused());
-                }
+                // A network output becomes the session's snapshot output (a net:// URL).
                 return create_snapshot(ctx, a.session, output, a.no_output);
             }
             if a.no_output {

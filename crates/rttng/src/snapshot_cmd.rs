@@ -1,7 +1,8 @@
 //! `rttng snapshot add-output | del-output | list-output | record`: lttng 2.13's snapshot
 //! commands, with its options (`-s`, `-n`, `-m`, `-C`/`-D`), messages and exit statuses (0,
-//! or 1 with one `Error: ...` line). Network outputs (`net://`, `tcp://`, `-C`/`-D`) are
-//! refused with a clear error (snapshots are not sent to `rttng-relayd` yet). Not here: the arguments'
+//! or 1 with one `Error: ...` line). Network outputs (`net://HOST[:C[:D]][/PATH]`, or
+//! `-C tcp://HOST[:PORT] -D tcp://HOST[:PORT]`) send the snapshot to a relay daemon
+//! (`rttng-relayd` or `lttng-relayd`), under `HOSTNAME/PATH-or-SESSION/NAME-DATE-SEQ/`. Not here: the arguments'
 //! definitions (`cli.rs`), what a snapshot contains (session and consumer daemons).
 
 use rttng_ctl::proto::{Request, Response, SnapshotOutput, SnapshotOutputInfo};
@@ -16,11 +17,18 @@ pub fn run(g: &Global, a: SnapshotArgs) -> std::process::ExitCode {
     exit_status(dispatch(g, a))
 }
 
-/// A local output directory from `DIR`, `file://DIR`; network URLs are refused.
+/// An output from `DIR`, `file://DIR` (an absolute directory) or `net://...` (checked and
+/// written back in full); `tcp://` alone names only one of the relay's two ports.
 pub fn local_output(url: &str) -> Result<String, CliError> {
-    const NETWORK: [&str; 4] = ["net://", "net6://", "tcp://", "tcp6://"];
-    if NETWORK.iter().any(|p| url.starts_with(p)) {
-        return Err(network_refused());
+    if url.starts_with("net://") || url.starts_with("net6://") {
+        let u = rttng_relay_proto::url::parse_net(url)
+            .map_err(|e| usage(&format!("bad URL {url:?}: {e}")))?;
+        return Ok(u.to_string());
+    }
+    if url.starts_with("tcp://") || url.starts_with("tcp6://") {
+        return Err(usage(
+            "a tcp:// URL names one port of the relay: give net://HOST or -C tcp://... -D tcp://...",
+        ));
     }
     let path = url.strip_prefix("file://").unwrap_or(url);
     if path.is_empty() {
@@ -32,9 +40,27 @@ pub fn local_output(url: &str) -> Result<String, CliError> {
         .into_owned())
 }
 
-/// The error for network snapshot outputs (not wired to the relay yet).
-pub fn network_refused() -> CliError {
-    usage("snapshots to a relay daemon (net://, tcp://, -C/-D) are not supported yet; give a local directory (DIR or file://DIR)")
+/// `-C tcp://HOST[:PORT] -D tcp://HOST[:PORT]` as one `net://` URL.
+fn ctrl_data_url(c: &str, d: &str) -> Result<String, CliError> {
+    use rttng_relay_proto::url::{parse_tcp, NetUrl, DEFAULT_CONTROL_PORT, DEFAULT_DATA_PORT};
+    let ctrl = parse_tcp(c, DEFAULT_CONTROL_PORT)
+        .map_err(|e| usage(&format!("bad control URL {c:?}: {e}")))?;
+    let data =
+        parse_tcp(d, DEFAULT_DATA_PORT).map_err(|e| usage(&format!("bad data URL {d:?}: {e}")))?;
+    if ctrl.host != data.host || ctrl.v6 != data.v6 {
+        return Err(usage(&format!(
+            "the control and data URLs name different hosts ({} and {}); a snapshot goes to one relay",
+            ctrl.host, data.host
+        )));
+    }
+    Ok(NetUrl {
+        host: ctrl.host,
+        control_port: ctrl.port,
+        data_port: data.port,
+        v6: ctrl.v6,
+        base_path: String::new(),
+    }
+    .to_string())
 }
 
 fn show(o: &SnapshotOutputInfo, indent: &str) -> String {
@@ -49,12 +75,11 @@ fn show(o: &SnapshotOutputInfo, indent: &str) -> String {
 }
 
 fn dispatch(g: &Global, a: SnapshotArgs) -> Result<u8, CliError> {
-    if a.ctrl_url.is_some() || a.data_url.is_some() {
-        if a.ctrl_url.is_none() || a.data_url.is_none() {
-            return Err(usage("URLs must be specified for both data and control"));
-        }
-        return Err(network_refused());
-    }
+    let ctrl_data = match (&a.ctrl_url, &a.data_url) {
+        (None, None) => None,
+        (Some(c), Some(d)) => Some(ctrl_data_url(c, d)?),
+        _ => return Err(usage("URLs must be specified for both data and control")),
+    };
     let max_size = match &a.max_size {
         Some(m) => Some(
             parse_size(m).ok_or_else(|| usage(&format!("Unable to handle max-size value {m}")))?,
@@ -71,7 +96,7 @@ fn dispatch(g: &Global, a: SnapshotArgs) -> Result<u8, CliError> {
     let name = a.name.unwrap_or_default();
     match a.action {
         SnapshotAction::AddOutput { url } => {
-            let Some(url) = url else {
+            let Some(url) = url.or(ctrl_data) else {
                 return Err(usage(
                     "An output destination must be specified to add a snapshot output.",
                 ));
@@ -133,6 +158,8 @@ fn dispatch(g: &Global, a: SnapshotArgs) -> Result<u8, CliError> {
             Ok(0)
         }
         SnapshotAction::Record { url } => {
+            let shown = url.clone();
+            let url = url.or(ctrl_data);
             let output = match &url {
                 Some(u) => Some(SnapshotOutput {
                     name: String::new(),
@@ -148,8 +175,12 @@ fn dispatch(g: &Global, a: SnapshotArgs) -> Result<u8, CliError> {
                 max_size,
             })?;
             println!("Snapshot recorded successfully for session {session}");
-            if let Some(u) = url {
-                println!("Snapshot written at: {u}");
+            match (shown, &a.ctrl_url, &a.data_url) {
+                (Some(u), _, _) => println!("Snapshot written at: {u}"),
+                (None, Some(c), Some(d)) => {
+                    println!("Snapshot written to ctrl: {c}, data: {d}")
+                }
+                _ => {}
             }
             Ok(0)
         }

@@ -316,7 +316,7 @@ fn snapshots_in_a_loop_while_threads_write_are_valid_traces() {
 
 /// Bad input gets one clear `Error:` line and exit status 1, and tracing goes on: a
 /// snapshot command on a normal session, before the first start, with no output, to an
-/// unwritable output, an unknown output name, a second output, and a network URL.
+/// unwritable output, an unknown output name, a second output, and bad network URLs.
 #[test]
 fn snapshot_bad_input_is_refused_clearly_and_tracing_goes_on() {
     let w = World::new("snap-bad");
@@ -358,13 +358,14 @@ fn snapshot_bad_input_is_refused_clearly_and_tracing_goes_on() {
         "no snapshot output named \"nope\"",
     );
     refused(
-        &["snapshot", "record", "net://localhost"],
-        "snapshots to a relay daemon",
+        &["snapshot", "record", "tcp://localhost"],
+        "a tcp:// URL names one port",
     );
     refused(
         &["snapshot", "add-output", "-C", "tcp://a", "-D", "tcp://b"],
-        "snapshots to a relay daemon",
+        "name different hosts",
     );
+    refused(&["snapshot", "record", "net://"], "bad URL");
     refused(
         &["snapshot", "record", "-m", "lots"],
         "Unable to handle max-size value lots",
@@ -558,4 +559,90 @@ fn snapshot_holds_kernel_and_user_events_merged_by_time() {
         !leftover,
         "a tracefs instance of the session was left behind"
     );
+}
+
+fn free_ports(n: usize) -> Vec<u16> {
+    let socks: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
+        .collect();
+    socks
+        .iter()
+        .map(|s| s.local_addr().expect("local address").port())
+        .collect()
+}
+
+/// Snapshots to a relay daemon, both rttng-relayd and LTTng 2.13's lttng-relayd: with the
+/// session's `net://` output and with `-C`/`-D` on `snapshot record`; each lands under
+/// `HOSTNAME/SESSION/NAME-DATE-SEQ/` on the relay and reads the same in babeltrace2 and rttng
+/// view, with the app's last event; an unreachable relay is one clear error.
+#[test]
+fn snapshot_to_a_relay_daemon_rttng_and_lttng() {
+    crate::support::require_tools(&[("lttng-relayd", "lttng-tools")])
+        .unwrap_or_else(|h| panic!("{h}"));
+    for relayd in [
+        bin_dir().join("rttng-relayd"),
+        PathBuf::from("lttng-relayd"),
+    ] {
+        let w = World::new("snap-relay");
+        let stored = w.tmp.path().join("relay");
+        let p = free_ports(3);
+        let mut cmd = Command::new(&relayd);
+        cmd.arg("-o")
+            .arg(&stored)
+            .args(["-C", &format!("tcp://127.0.0.1:{}", p[0])])
+            .args(["-D", &format!("tcp://127.0.0.1:{}", p[1])])
+            .args(["-L", &format!("tcp://127.0.0.1:{}", p[2])])
+            .env("LTTNG_HOME", w.tmp.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let _relay = KillOnDrop(cmd.spawn().expect("start the relay daemon"));
+        wait_until("the relay to listen", || {
+            std::net::TcpStream::connect(("127.0.0.1", p[1])).is_ok()
+        });
+        let url = format!("net://127.0.0.1:{}:{}", p[0], p[1]);
+        let text = w.ok(&["create", "net", "--snapshot", "-U", &url]);
+        assert!(
+            text.contains(&format!("Default snapshot output set to {url}")),
+            "{text}"
+        );
+        w.ok(&["enable-event", "-u", "rttng_example:tick"]);
+        w.ok(&["start"]);
+        run_example(&w, &["--count", "3000"]);
+        w.ok(&["snapshot", "record"]);
+        let ctrl = format!("tcp://127.0.0.1:{}", p[0]);
+        let data = format!("tcp://127.0.0.1:{}", p[1]);
+        let rec = w.ok(&["snapshot", "record", "-C", &ctrl, "-D", &data]);
+        assert!(
+            rec.contains(&format!("Snapshot written to ctrl: {ctrl}, data: {data}")),
+            "{rec}"
+        );
+        let mut traces: Vec<PathBuf> = Vec::new();
+        let mut stack = vec![stored.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.path().is_dir() {
+                    stack.push(e.path());
+                } else if e.file_name() == "metadata" {
+                    traces.push(d.clone());
+                }
+            }
+        }
+        traces.sort();
+        assert_eq!(traces.len(), 2, "{}: {traces:?}", relayd.display());
+        for t in &traces {
+            let s = t.to_string_lossy();
+            assert!(s.contains("/net/snapshot-"), "{}: {s}", relayd.display());
+            let (text, _) = read_both(t);
+            assert_eq!(ticks(&text).last().map(|x| x.1), Some(2999), "{s}");
+        }
+        let bad = w.rttng(&["snapshot", "record", "net://127.0.0.1:1:2"]);
+        assert_eq!(bad.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&bad.stderr)
+                .starts_with("Error: Snapshot record failed: relay net://127.0.0.1:1:2"),
+            "{}",
+            bad.stderr_quote()
+        );
+        w.ok(&["destroy"]);
+    }
 }
