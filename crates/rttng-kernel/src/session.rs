@@ -452,7 +452,8 @@ impl KernelSession {
         let list: Vec<String> = tids.iter().map(u32::to_string).collect();
         for ch in &self.channels {
             ch.instance.write("options/event-fork", "1")?;
-            ch.instance.write("set_event_notrace_pid", &list.join(" "))?;
+            ch.instance
+                .write("set_event_notrace_pid", &list.join(" "))?;
         }
         Ok(())
     }

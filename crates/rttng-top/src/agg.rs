@@ -471,7 +471,11 @@ pub fn render_text(s: &Snapshot, sort: SortKey, filter: &str, max_rows: usize) -
     }
     if !s.user.is_empty() {
         let _ = writeln!(out);
-        let _ = writeln!(out, "{:<40} {:>10} {:>10}", "USER EVENT", "COUNT", "PER SEC");
+        let _ = writeln!(
+            out,
+            "{:<40} {:>10} {:>10}",
+            "USER EVENT", "COUNT", "PER SEC"
+        );
         for r in s.user.iter().filter(|r| r.count > 0).take(max_rows) {
             let _ = writeln!(out, "{:<40} {:>10} {:>10.1}", r.name, r.count, r.per_s);
         }
@@ -483,11 +487,7 @@ pub fn render_text(s: &Snapshot, sort: SortKey, filter: &str, max_rows: usize) -
 pub fn render_totals(s: &Snapshot, filter: &str, max_rows: usize) -> String {
     use std::fmt::Write;
     let mut rows = s.tasks.clone();
-    rows.sort_by(|a, b| {
-        b.total_cpu_ns
-            .cmp(&a.total_cpu_ns)
-            .then(a.tid.cmp(&b.tid))
-    });
+    rows.sort_by(|a, b| b.total_cpu_ns.cmp(&a.total_cpu_ns).then(a.tid.cmp(&b.tid)));
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -508,7 +508,12 @@ pub fn render_totals(s: &Snapshot, filter: &str, max_rows: usize) -> String {
 mod tests {
     use super::*;
 
-    fn switch(cpu: u32, ts_ns: i64, prev: (i64, &'static str), next: (i64, &'static str)) -> Input<'static> {
+    fn switch(
+        cpu: u32,
+        ts_ns: i64,
+        prev: (i64, &'static str),
+        next: (i64, &'static str),
+    ) -> Input<'static> {
         Input::Switch {
             cpu,
             ts_ns,
@@ -559,7 +564,13 @@ mod tests {
     #[test]
     fn syscalls_io_and_user_events() {
         let mut a = Aggregator::new();
-        for (name, ret) in [("read", 100), ("read", -11), ("write", 7), ("sendto", 50), ("getppid", 1)] {
+        for (name, ret) in [
+            ("read", 100),
+            ("read", -11),
+            ("write", 7),
+            ("sendto", 50),
+            ("getppid", 1),
+        ] {
             a.feed(Input::SyscallEntry {
                 cpu: 0,
                 ts_ns: 1,
@@ -581,7 +592,10 @@ mod tests {
         let s = a.snapshot(2.0);
         let r = &s.tasks[0];
         assert_eq!((r.syscalls, r.syscalls_per_s), (5, 2.5));
-        assert_eq!((r.read_bytes_per_s, r.write_bytes_per_s, r.net_bytes_per_s), (50.0, 3.5, 25.0));
+        assert_eq!(
+            (r.read_bytes_per_s, r.write_bytes_per_s, r.net_bytes_per_s),
+            (50.0, 3.5, 25.0)
+        );
         assert_eq!(s.syscalls[0].name, "read");
         assert_eq!(s.syscalls[0].count, 2);
         assert_eq!(s.user[0].name, "app:tick");

@@ -149,10 +149,13 @@ impl KernelSource {
     /// Creates and starts the session; its CTF trace goes to `out_dir/kernel` at the end.
     pub fn start(out_dir: &Path, tx: Sender<Vec<Owned>>) -> Result<KernelSource> {
         let _ = rttng_kernel::cleanup_stale_instances();
-        let mut session = KernelSession::create("top", out_dir, ChannelConfig::default())
-            .context("creating the kernel session (the kernel domain needs root or the `tracing` group)")?;
+        let mut session = KernelSession::create("top", out_dir, ChannelConfig::default()).context(
+            "creating the kernel session (the kernel domain needs root or the `tracing` group)",
+        )?;
         session.enable_tracepoints("channel0", "sched_switch")?;
         session.enable_syscalls("channel0", &Syscalls::All)?;
+        // The trace kept with -o attributes system calls to tasks as top does.
+        session.add_context("channel0", rttng_kernel::Context::Tid)?;
         // The recorder of system-call path strings costs every system call of the machine; top
         // does not show paths.
         session.set_record_paths(false);
