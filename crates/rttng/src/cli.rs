@@ -34,6 +34,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run a command and show its system calls live, strace-style, keeping a CTF trace
     Trace(TraceArgs),
+    /// Live per-task CPU, system calls, I/O and busiest user-space events, from traces
+    Top(rttng_top::TopArgs),
 }
 
 #[derive(Debug, clap::Args)]

@@ -46,6 +46,7 @@ fn main() -> ExitCode {
             return session_cmd::exit_status(demo::run(opts, d));
         }
         cli::Command::Trace(t) => trace::run(&t),
+        cli::Command::Top(t) => rttng_top::run(&t),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -17,4 +17,5 @@ mod session_e2e;
 mod session_support;
 mod session_users;
 mod support;
+mod top;
 mod writer_samples;
