@@ -100,9 +100,10 @@ pub struct LiveServer {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Viewers attached per session (LIST_SESSIONS's client count), shared by connections.
+/// What the viewer connections of one live port share: viewers attached per session
+/// (LIST_SESSIONS's client count), viewer ids, the connection count.
 #[derive(Default)]
-struct Shared {
+pub struct ViewerRegistry {
     attached: Mutex<HashMap<u64, u32>>,
     viewer_ids: AtomicU64,
     connections: AtomicUsize,
@@ -116,7 +117,7 @@ impl LiveServer {
         listener.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(ViewerRegistry::default());
         let thread = std::thread::Builder::new()
             .name("rttng-live-accept".into())
             .spawn(move || accept_loop(listener, relay, shared, stop2))?;
@@ -147,7 +148,7 @@ const ACCEPT_POLL: Duration = Duration::from_millis(20);
 fn accept_loop(
     listener: TcpListener,
     relay: Arc<dyn LiveRelay>,
-    shared: Arc<Shared>,
+    shared: Arc<ViewerRegistry>,
     stop: Arc<AtomicBool>,
 ) {
     while !stop.load(Ordering::Relaxed) {
@@ -167,15 +168,27 @@ fn accept_loop(
         let spawned = std::thread::Builder::new()
             .name("rttng-live-viewer".into())
             .spawn(move || {
-                let mut v = Viewer::new(relay, shared2.clone());
-                let _ = v.serve(sock);
-                v.detach_all();
+                let _ = serve_connection(sock, relay, shared2.clone());
                 shared2.connections.fetch_sub(1, Ordering::AcqRel);
             });
         if spawned.is_err() {
             shared.connections.fetch_sub(1, Ordering::AcqRel);
         }
     }
+}
+
+/// Serves one viewer connection until it ends (for a daemon with its own accept loop; its
+/// connections share `registry`). Returns why it ended: `Ok` when the viewer hung up, else
+/// the first bad request or failed write.
+pub fn serve_connection(
+    sock: TcpStream,
+    relay: Arc<dyn LiveRelay>,
+    registry: Arc<ViewerRegistry>,
+) -> io::Result<()> {
+    let mut v = Viewer::new(relay, registry);
+    let r = v.serve(sock);
+    v.detach_all();
+    r
 }
 
 struct ViewerStream {
@@ -191,7 +204,7 @@ struct ViewerStream {
 /// One viewer connection's state.
 struct Viewer {
     relay: Arc<dyn LiveRelay>,
-    shared: Arc<Shared>,
+    shared: Arc<ViewerRegistry>,
     created: bool,
     attached: HashSet<u64>,
     streams: HashMap<u64, ViewerStream>,
@@ -202,7 +215,7 @@ fn closed(what: &str) -> io::Error {
 }
 
 impl Viewer {
-    fn new(relay: Arc<dyn LiveRelay>, shared: Arc<Shared>) -> Viewer {
+    fn new(relay: Arc<dyn LiveRelay>, shared: Arc<ViewerRegistry>) -> Viewer {
         Viewer {
             relay,
             shared,

@@ -483,11 +483,16 @@ pub fn render_text(s: &Snapshot, sort: SortKey, filter: &str, max_rows: usize) -
     out
 }
 
-/// The totals since the start, one line per task (`--batch`'s last table).
-pub fn render_totals(s: &Snapshot, filter: &str, max_rows: usize) -> String {
+/// The totals since the start, one line per task (`--batch`'s last table), by total system
+/// calls when sorting by system calls, else by total CPU time.
+pub fn render_totals(s: &Snapshot, sort: SortKey, filter: &str, max_rows: usize) -> String {
     use std::fmt::Write;
     let mut rows = s.tasks.clone();
-    rows.sort_by(|a, b| b.total_cpu_ns.cmp(&a.total_cpu_ns).then(a.tid.cmp(&b.tid)));
+    let key = |r: &TaskRow| match sort {
+        SortKey::Syscalls => (r.total_syscalls, r.total_cpu_ns),
+        _ => (r.total_cpu_ns, r.total_syscalls),
+    };
+    rows.sort_by(|a, b| key(b).cmp(&key(a)).then(a.tid.cmp(&b.tid)));
     let mut out = String::new();
     let _ = writeln!(
         out,

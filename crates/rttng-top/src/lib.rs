@@ -192,7 +192,7 @@ pub fn run(args: &TopArgs) -> Result<()> {
     let kept = sources.finish(&mut agg)?;
     let snap = agg.snapshot(last.elapsed().as_secs_f64());
     let mut text = String::from("rttng top: totals since the start\n");
-    text.push_str(&agg::render_totals(&snap, &args.filter, args.rows));
+    text.push_str(&agg::render_totals(&snap, sort, &args.filter, args.rows));
     if let Some(dir) = kept {
         text.push_str(&format!("kernel trace: {}\n", dir.display()));
     }

@@ -5,15 +5,12 @@
 //!
 //! Nothing here reads /proc: task names come from `sched_switch`'s `prev_comm`/`next_comm`.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use rttng_kernel::format::{EventFormat, FormatField};
-use rttng_kernel::page::parse_page;
-use rttng_kernel::{ChannelConfig, KernelSession, Syscalls};
+use rttng_kernel::{ChannelConfig, KernelSession, LiveRecord, Syscalls};
 
 use rttng_reader::live::{PacketSource, Poll};
 
@@ -98,45 +95,42 @@ impl Owned {
     }
 }
 
-/// How to decode one ftrace event type.
-enum Plan {
-    Switch {
-        prev_comm: FormatField,
-        prev_pid: FormatField,
-        next_comm: FormatField,
-        next_pid: FormatField,
-    },
-    Entry(Arc<str>),
-    Exit(Arc<str>, FormatField),
-}
-
-fn plan(f: &EventFormat) -> Option<Plan> {
-    if f.name == "sched_switch" {
-        return Some(Plan::Switch {
-            prev_comm: f.field("prev_comm")?.clone(),
-            prev_pid: f.field("prev_pid")?.clone(),
-            next_comm: f.field("next_comm")?.clone(),
-            next_pid: f.field("next_pid")?.clone(),
+/// What top takes of one kernel record (tracefs names: `sched_switch`, `sys_enter_*`,
+/// `sys_exit_*`; fields by lttng-modules' names, `prev_comm`/`next_comm` by tracefs's).
+fn decode(cpu: u32, clock: &rttng_ctf::ir::ClockClass, r: &LiveRecord<'_>) -> Option<Owned> {
+    let ts_ns = rttng_ctf::decode::ns_from_origin(clock, r.timestamp);
+    let tid = i64::from(r.tid()?);
+    let int = |name| r.int(name).map(|v| v as i64);
+    let comm = |name| String::from_utf8_lossy(r.chars(name).unwrap_or(b"")).into_owned();
+    let name = r.tracefs_name();
+    if name == "sched_switch" {
+        return Some(Owned::Switch {
+            cpu,
+            ts_ns,
+            prev_tid: int("prev_tid")?,
+            prev_comm: comm("prev_comm"),
+            next_tid: int("next_tid")?,
+            next_comm: comm("next_comm"),
         });
     }
-    if let Some(n) = f.name.strip_prefix("sys_enter_") {
-        return Some(Plan::Entry(n.into()));
+    if let Some(n) = name.strip_prefix("sys_enter_") {
+        return Some(Owned::Entry {
+            cpu,
+            ts_ns,
+            tid,
+            name: n.into(),
+        });
     }
-    if let Some(n) = f.name.strip_prefix("sys_exit_") {
-        return Some(Plan::Exit(n.into(), f.field("ret")?.clone()));
+    if let Some(n) = name.strip_prefix("sys_exit_") {
+        return Some(Owned::Exit {
+            cpu,
+            ts_ns,
+            tid,
+            name: n.into(),
+            ret: int("ret")?,
+        });
     }
     None
-}
-
-fn int(data: &[u8], f: &FormatField) -> i64 {
-    rttng_kernel::convert::read_int(data, f.offset, f.size.min(8), 64, f.signed) as i64
-}
-
-fn comm(data: &[u8], f: &FormatField) -> String {
-    let start = f.offset as usize;
-    let end = (start + f.size as usize).min(data.len());
-    let bytes = data.get(start..end).unwrap_or(&[]);
-    String::from_utf8_lossy(rttng_kernel::convert::c_str(bytes)).into_owned()
 }
 
 /// The kernel session of `rttng top`; dropping it without [`KernelSource::finish`] still
@@ -162,62 +156,16 @@ impl KernelSource {
         // This thread (the main one: no other exists yet) and every thread it starts from now
         // on (the drain threads among them) stay out of the trace.
         session.exclude_pids(&[std::process::id()])?;
-        let table = session.format_table();
-        let layout = table.layout.context("no page layout")?;
-        let plans: HashMap<u16, Plan> = table
-            .by_id
-            .values()
-            .filter_map(|f| Some((f.id, plan(f)?)))
-            .collect();
         let clock = session.clock().ctf.clone();
-        session.set_observer(Arc::new(move |cpu, page: &[u8]| {
-            let mut out = Vec::new();
-            let _ = parse_page(&layout, page, |r| {
-                let data = r.data;
-                let Some(id) = data.get(0..2).map(|b| u16::from_le_bytes([b[0], b[1]])) else {
-                    return;
-                };
-                let Some(p) = plans.get(&id) else {
-                    return;
-                };
-                let ts_ns = rttng_ctf::decode::ns_from_origin(&clock, r.timestamp);
-                let tid = data
-                    .get(4..8)
-                    .map_or(0, |b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    as i64;
-                out.push(match p {
-                    Plan::Switch {
-                        prev_comm,
-                        prev_pid,
-                        next_comm,
-                        next_pid,
-                    } => Owned::Switch {
-                        cpu,
-                        ts_ns,
-                        prev_tid: int(data, prev_pid),
-                        prev_comm: comm(data, prev_comm),
-                        next_tid: int(data, next_pid),
-                        next_comm: comm(data, next_comm),
-                    },
-                    Plan::Entry(name) => Owned::Entry {
-                        cpu,
-                        ts_ns,
-                        tid,
-                        name: name.clone(),
-                    },
-                    Plan::Exit(name, ret) => Owned::Exit {
-                        cpu,
-                        ts_ns,
-                        tid,
-                        name: name.clone(),
-                        ret: int(data, ret),
-                    },
-                });
-            });
+        session.set_live_observer(move |cpu, records: &[LiveRecord<'_>]| {
+            let out: Vec<Owned> = records
+                .iter()
+                .filter_map(|r| decode(cpu, &clock, r))
+                .collect();
             if !out.is_empty() {
                 let _ = tx.send(out);
             }
-        }));
+        });
         session.start()?;
         Ok(KernelSource { session })
     }

@@ -41,8 +41,60 @@ fn without_times(line: &str) -> &str {
     line.splitn(3, ' ').nth(2).unwrap_or("")
 }
 
+/// Builds rttng-relayd (with this test run's profile); its path.
+fn built_relayd() -> std::path::PathBuf {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.current_dir(crate::support::repo_root())
+        .args(["build", "-p", "rttng-relayd", "--bins"]);
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    let done = run_bounded(&mut cmd, Duration::from_secs(900)).expect("cargo build runs");
+    assert!(
+        done.status.success(),
+        "cargo build: {}",
+        done.stderr_quote()
+    );
+    crate::session_support::bin_dir().join("rttng-relayd")
+}
+
 #[test]
 fn view_live_reads_a_real_lttng_live_session_like_babeltrace2() {
+    scenario(None);
+}
+
+/// The same scenario with rttng-relayd in lttng-relayd's place (LTTng's session and consumer
+/// daemons stream into it): babeltrace2 and rttng read the same session at once, a second
+/// babeltrace2 attaches late.
+#[test]
+fn rttng_relayd_serves_babeltrace2_and_rttng_at_once_one_late() {
+    let relayd = built_relayd();
+    let (_dir, out) = scenario(Some(&relayd));
+    let stored = read(&out, "stored.txt");
+    let same = read(&out, "bt-same.txt");
+    if let Some(d) = first_difference(stored.as_bytes(), same.as_bytes()) {
+        panic!("babeltrace2 on rttng-relayd's live port differs from the stored trace:\n{d}");
+    }
+    let late = read(&out, "bt-late.txt");
+    let all: Vec<&str> = stored.lines().map(without_times).collect();
+    let tail: Vec<&str> = late.lines().map(without_times).collect();
+    assert!(
+        !tail.is_empty() && tail.len() < all.len(),
+        "the late viewer printed {} of {} events",
+        tail.len(),
+        all.len()
+    );
+    assert_eq!(
+        tail[..],
+        all[all.len() - tail.len()..],
+        "the late viewer's events are not a gapless suffix"
+    );
+}
+
+/// Runs live-session.sh (with `relayd` in lttng-relayd's place when given), checks what holds
+/// for every relay, and returns the temporary directory (removed when dropped) and the output
+/// directory in it.
+fn scenario(relayd: Option<&Path>) -> (TempDir, std::path::PathBuf) {
     if let Err(hint) = require_tools(&[
         ("bash", "bash"),
         ("cc", "gcc"),
@@ -58,9 +110,12 @@ fn view_live_reads_a_real_lttng_live_session_like_babeltrace2() {
     let out = dir.path().join("out");
     let ports = free_ports(3);
     let script = crate::support::repo_root().join("tests/lttng/live-session.sh");
+    let mut cmd = Command::new("bash");
+    if let Some(r) = relayd {
+        cmd.env("RTTNG_LIVE_RELAYD", r);
+    }
     let done = run_bounded(
-        Command::new("bash")
-            .arg(&script)
+        cmd.arg(&script)
             .arg(&out)
             .arg(env!("CARGO_BIN_EXE_rttng"))
             .args(ports.iter().map(u16::to_string))
@@ -149,4 +204,19 @@ fn view_live_reads_a_real_lttng_live_session_like_babeltrace2() {
             && killed.lines().count() == 1,
         "stderr of rttng view --live when its relay died: {killed:?}"
     );
+    if relayd.is_some() {
+        assert_eq!(
+            value("bt_same_status"),
+            "0",
+            "{}",
+            read(&out, "bt-same.err")
+        );
+        assert_eq!(
+            value("bt_late_status"),
+            "0",
+            "{}",
+            read(&out, "bt-late.err")
+        );
+    }
+    (dir, out)
 }
