@@ -209,6 +209,8 @@ impl BufferWorker {
 
     pub fn run(mut self, rx: mpsc::Receiver<Cmd>) {
         let mut next_switch = self.switch_timer.map(|p| Instant::now() + p);
+        // Packets written per stream at the last switch tick (live beacons).
+        let mut written_at_tick: Vec<u64> = self.out.streams.iter().map(|s| s.written).collect();
         loop {
             let mut timeout = self
                 .read_timer
@@ -221,6 +223,8 @@ impl BufferWorker {
             if let (Some(at), Some(period)) = (next_switch, self.switch_timer) {
                 if Instant::now() >= at {
                     self.flush_all(false);
+                    self.drain();
+                    self.out.beacons(&mut written_at_tick);
                     next_switch = Some(Instant::now() + period);
                 }
             }
@@ -461,6 +465,39 @@ impl Output {
 }
 
 impl Output {
+    /// In a live relay session, after a switch tick: a beacon for each stream that wrote no
+    /// packet since the previous tick (nothing of it is pending before now), so that live
+    /// viewers need not wait for it. `written_at_tick` holds each stream's packet count at the
+    /// previous tick and is updated.
+    fn beacons(&mut self, written_at_tick: &mut Vec<u64>) {
+        let Sink::Relay {
+            session, handles, ..
+        } = &self.sink
+        else {
+            return;
+        };
+        if !session.live {
+            return;
+        }
+        written_at_tick.resize(self.streams.len(), 0);
+        let now = rttng_clock::now();
+        for (i, s) in self.streams.iter().enumerate() {
+            if s.written == written_at_tick[i] {
+                if let Err(e) = session.send_beacon(
+                    handles[i],
+                    u64::from(self.stream_id),
+                    u64::from(s.cpu),
+                    now,
+                ) {
+                    self.errors += 1;
+                    eprintln!("rttng-consumerd: {e}");
+                    return;
+                }
+            }
+            written_at_tick[i] = s.written;
+        }
+    }
+
     /// [`Output::write_packet`] for a relay sink: the packet on the data connection, then
     /// its index (the relay knows the file offsets).
     fn send_packet(

@@ -295,6 +295,8 @@ pub enum Request {
     CreateSession {
         name: Option<String>,
         output: Option<String>,
+        /// A live session's timer (µs; 0: not live). Needs a network output.
+        live_timer_us: u64,
     },
     DestroySession {
         session: String,
@@ -342,7 +344,7 @@ pub enum Request {
 }
 wire_enum!(Request, "request" {
     0 => Version,
-    1 => CreateSession { name, output },
+    1 => CreateSession { name, output, live_timer_us },
     2 => DestroySession { session },
     3 => ListSessions,
     4 => ListSession { session },
@@ -741,6 +743,9 @@ pub struct RelaySpec {
     /// Relative, or empty: where the session goes under `HOSTNAME/` on the relay (instead of
     /// `SESSION-DATE`).
     pub base_path: String,
+    /// A live session's timer (µs; 0: not live): the consumer flushes on it and sends
+    /// beacons for quiet streams.
+    pub live_timer_us: u64,
 }
 wire_struct!(RelaySpec {
     relay_id,
@@ -752,7 +757,8 @@ wire_struct!(RelaySpec {
     creation_time_s,
     sessiond_uuid,
     session_id,
-    base_path
+    base_path,
+    live_timer_us
 });
 
 #[derive(Debug, Clone, PartialEq, Eq)]

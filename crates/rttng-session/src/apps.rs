@@ -354,7 +354,11 @@ impl Registry {
             overwrite: c.attrs.overwrite,
             stream_id: c.stream_class_id,
             uuid: t.uuid,
-            switch_timer_us: c.attrs.switch_timer_us,
+            // A live session flushes on its live timer unless the channel asks otherwise.
+            switch_timer_us: match (&self.sessions[si].net, c.attrs.switch_timer_us) {
+                (Some(n), 0) => n.live_timer_us,
+                (_, t) => t,
+            },
             read_timer_us: c.attrs.read_timer_us,
             tracefile_size: c.attrs.tracefile_size,
             tracefile_count: c.attrs.tracefile_count,

@@ -237,7 +237,11 @@ impl Registry {
             Request::Version => Ok(Response::Version {
                 text: format!("rttng-sessiond {}", env!("CARGO_PKG_VERSION")),
             }),
-            Request::CreateSession { name, output } => self.create(name, output, uid, now),
+            Request::CreateSession {
+                name,
+                output,
+                live_timer_us,
+            } => self.create(name, output, live_timer_us, uid, now),
             Request::DestroySession { session } => self.destroy(&session, uid, port, errs),
             Request::ListSessions => Ok(self.list_sessions(uid)),
             Request::ListSession { session } => {

@@ -323,9 +323,16 @@ impl Registry {
         &mut self,
         name: Option<String>,
         output: Option<String>,
+        live_timer_us: u64,
         uid: u32,
         now: &Clock,
     ) -> Result<Response, Response> {
+        if live_timer_us > u64::from(u32::MAX) {
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                format!("live timer {live_timer_us} µs is beyond {} µs", u32::MAX),
+            ));
+        }
         if self.sessions.len() >= MAX_SESSIONS {
             return Err(err(
                 ErrorCode::InvalidArgument,
@@ -360,8 +367,16 @@ impl Registry {
                     )
                 })?;
                 let shown = url.to_string();
-                net = Some(crate::relay::NetOutput::new(url));
+                let mut n = crate::relay::NetOutput::new(url);
+                n.live_timer_us = live_timer_us;
+                net = Some(n);
                 shown
+            }
+            _ if live_timer_us > 0 => {
+                return Err(err(
+                    ErrorCode::InvalidArgument,
+                    "a live session streams to a relay daemon: give a net:// URL".to_string(),
+                ))
             }
             Some(o) => {
                 return Err(err(

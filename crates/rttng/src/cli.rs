@@ -182,6 +182,10 @@ pub struct CreateArgs {
     /// The relay's data URL, tcp://HOST[:PORT] (with --ctrl-url)
     #[arg(short = 'D', long, value_name = "URL", requires = "ctrl_url")]
     pub data_url: Option<String>,
+    /// A live session: flush every PERIOD_US microseconds (default 100000) and stream to a
+    /// relay daemon (default net://127.0.0.1) that live viewers read
+    #[arg(long, value_name = "PERIOD_US", num_args = 0..=1, default_missing_value = "100000", conflicts_with = "output")]
+    pub live: Option<u64>,
 }
 
 #[derive(Debug, Args)]

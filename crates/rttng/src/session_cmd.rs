@@ -96,9 +96,22 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 ),
                 (None, net) => net,
             };
+            let live_timer_us = a.live.unwrap_or(0);
+            if a.live.is_some() && !(1..=u64::from(u32::MAX)).contains(&live_timer_us) {
+                return Err(usage(&format!(
+                    "--live={live_timer_us}: the period must be between 1 and {} microseconds",
+                    u32::MAX
+                )));
+            }
+            // lttng's default for a live session: the local relay daemon.
+            let output = match output {
+                None if a.live.is_some() => Some("net://127.0.0.1".to_string()),
+                o => o,
+            };
             match ctx.call(Request::CreateSession {
                 name: a.session,
                 output,
+                live_timer_us,
             })? {
                 Response::SessionCreated { name, output } => {
                     let _ = rttng_ctl::set_current_session(&name);

@@ -220,3 +220,135 @@ fn scenario(relayd: Option<&Path>) -> (TempDir, std::path::PathBuf) {
     }
     (dir, out)
 }
+
+/// Kills and reaps a child when dropped (a failing assertion must not leave daemons behind).
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        crate::support::kill_child(&mut self.0);
+    }
+}
+
+fn wait_until(what: &str, timeout: Duration, mut pred: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !pred() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The whole rttng stack live: `rttng create --live` (rttng's session and consumer daemons)
+/// streams into rttng-relayd; babeltrace2's unmodified lttng-live client and `rttng view --live`
+/// read the session at once while a paced app runs, print events before it ends, and end with
+/// the session, having printed the same text: every event, no gap.
+#[test]
+fn rttng_live_session_read_by_babeltrace2_and_rttng_while_the_app_runs() {
+    use std::process::Stdio;
+    let relayd = built_relayd();
+    let world = crate::session_support::World::new("live-stack");
+    let dir = world.tmp.path();
+    let ports = free_ports(3);
+    let mut cmd = Command::new(&relayd);
+    cmd.arg("-C")
+        .arg(format!("tcp://127.0.0.1:{}", ports[0]))
+        .arg("-D")
+        .arg(format!("tcp://127.0.0.1:{}", ports[1]))
+        .arg("-L")
+        .arg(format!("tcp://127.0.0.1:{}", ports[2]))
+        .arg("-o")
+        .arg(dir.join("relay"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _relayd = Reaped(cmd.spawn().expect("start rttng-relayd"));
+    wait_until("rttng-relayd listening", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", ports[2])).is_ok()
+    });
+    let url = format!("net://127.0.0.1:{}:{}", ports[0], ports[1]);
+    world.ok(&["create", "lv", "--live=100000", "-U", &url]);
+    world.ok(&["enable-event", "-u", "rttng_example:*", "-s", "lv"]);
+    world.ok(&["start", "lv"]);
+    let host = String::from_utf8(
+        Command::new("hostname")
+            .output()
+            .expect("hostname runs")
+            .stdout,
+    )
+    .expect("UTF-8");
+    let view_url = format!("net://127.0.0.1:{}/host/{}/lv", ports[2], host.trim());
+    let out = |name: &str| std::fs::File::create(dir.join(name)).expect("create output file");
+    let mut bt = Command::new("stdbuf");
+    bt.args(["-oL", "babeltrace2", "-i", "lttng-live", &view_url])
+        .stdout(out("bt.txt"))
+        .stderr(out("bt.err"));
+    world.env(&mut bt);
+    let mut bt = Reaped(bt.spawn().expect("start babeltrace2"));
+    let mut rt = Command::new(env!("CARGO_BIN_EXE_rttng"));
+    rt.args(["view", "--live", &view_url])
+        .stdout(out("rt.txt"))
+        .stderr(out("rt.err"));
+    world.env(&mut rt);
+    let mut rt = Reaped(rt.spawn().expect("start rttng view --live"));
+    let list_url = format!("net://127.0.0.1:{}", ports[2]);
+    wait_until("both viewers attached", Duration::from_secs(30), || {
+        world
+            .rttng(&["view", "--live", &list_url])
+            .stdout_text()
+            .contains("2 client(s) connected")
+    });
+    const EVENTS: usize = 60;
+    let mut app = Command::new(crate::session_support::bin_dir().join("rttng-example"));
+    app.args(["--count", &EVENTS.to_string(), "--rate", "20"])
+        .stdout(Stdio::null());
+    world.env(&mut app);
+    let mut app = Reaped(app.spawn().expect("start rttng-example"));
+    let lines = |name: &str| {
+        std::fs::read_to_string(dir.join(name))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    wait_until("events on both viewers", Duration::from_secs(60), || {
+        lines("rt.txt") > 0 && lines("bt.txt") > 0
+    });
+    assert!(
+        app.0.try_wait().expect("app status").is_none(),
+        "the app ended before the viewers showed anything"
+    );
+    let status = app.0.wait().expect("app ends");
+    assert!(status.success());
+    world.ok(&["stop", "lv"]);
+    world.ok(&["destroy", "lv"]);
+    for (child, name) in [(&mut bt.0, "babeltrace2"), (&mut rt.0, "rttng view --live")] {
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().expect("viewer status") {
+                break s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{name} did not end after destroy"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "{name} failed");
+    }
+    let bt_text = std::fs::read_to_string(dir.join("bt.txt")).unwrap();
+    let rt_text = std::fs::read_to_string(dir.join("rt.txt")).unwrap();
+    assert_eq!(
+        bt_text.lines().count(),
+        EVENTS,
+        "babeltrace2 printed:\n{bt_text}\n{}",
+        std::fs::read_to_string(dir.join("bt.err")).unwrap_or_default()
+    );
+    if let Some(d) = first_difference(bt_text.as_bytes(), rt_text.as_bytes()) {
+        panic!("rttng view --live differs from babeltrace2:\n{d}");
+    }
+    for (i, line) in bt_text.lines().enumerate() {
+        assert!(
+            line.contains(&format!("seq = {i},")),
+            "event {i} missing or out of order: {line}"
+        );
+    }
+}
