@@ -7,6 +7,7 @@
 
 mod gen;
 mod kernel;
+mod live;
 mod relay;
 mod run;
 mod spin;
@@ -61,6 +62,9 @@ enum Command {
     /// Streaming over loopback: LTTng (lttng-sessiond into lttng-relayd) and rttng (into
     /// rttng-relayd), highest paced rate with 0 discarded, relay and consumer CPU per event
     Relay(relay::Args),
+    /// Live latency, emission to printed line: LTTng and rttng, babeltrace2 and rttng view
+    /// --live, 1 s and 100 ms live timers
+    Live(live::Args),
     /// A dependent integer loop on T threads: the machine's own 1 -> 2 thread scaling
     Spin {
         #[arg(long, default_value_t = 1)]
@@ -103,6 +107,7 @@ fn real_main() -> Result<()> {
         }
         Command::Ust(args) => ust::run(&args),
         Command::Relay(args) => relay::run(&args),
+        Command::Live(args) => live::run(&args),
         Command::Spin {
             threads,
             iterations,
