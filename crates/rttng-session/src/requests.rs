@@ -22,6 +22,7 @@ impl Registry {
                     name: s.name.clone(),
                     output: s.output.clone(),
                     active: s.active,
+                    snapshot: s.snapshot.is_some(),
                 })
                 .collect(),
         }
@@ -387,6 +388,7 @@ impl Registry {
             creation_s: now.epoch_s,
             kernel_discarded: 0,
             net,
+            snapshot: None,
         });
         Ok(Response::SessionCreated { name, output })
     }
@@ -412,7 +414,11 @@ impl Registry {
                 "kernel channels cannot stream to a relay yet (the kernel drain still runs in the session daemon); use a local output for kernel tracing",
             ));
         }
-        let resolved = resolve_attrs(domain, attrs)?;
+        let mut resolved = resolve_attrs(domain, attrs)?;
+        if self.sessions[i].snapshot.is_some() && attrs.overwrite.is_none() {
+            // lttng: a snapshot session's channels default to overwrite mode.
+            resolved.overwrite = true;
+        }
         // A network session connects to its relay at its first channel, as lttng does, so
         // that an unreachable relay is reported now.
         if domain != Domain::Kernel {
@@ -467,6 +473,7 @@ impl Registry {
                     session: s.name.clone(),
                     output: s.output.clone(),
                     channel,
+                    snapshot: s.snapshot.is_some(),
                 }
             } else {
                 KernelOp::AddChannel { channel }
@@ -692,6 +699,7 @@ impl Registry {
             active: s.active,
             channels,
             warnings,
+            snapshot: s.snapshot.is_some(),
         }
     }
 }
