@@ -10,6 +10,7 @@ mod kernel;
 mod live;
 mod relay;
 mod run;
+mod snapshot;
 mod spin;
 mod ust;
 
@@ -62,6 +63,8 @@ enum Command {
     /// Streaming over loopback: LTTng (lttng-sessiond into lttng-relayd) and rttng (into
     /// rttng-relayd), highest paced rate with 0 discarded, relay and consumer CPU per event
     Relay(relay::Args),
+    /// `snapshot record` of full 2 MiB per-CPU buffers: rttng against LTTng 2.13
+    Snapshot(snapshot::Args),
     /// Live latency, emission to printed line: LTTng and rttng, babeltrace2 and rttng view
     /// --live, 1 s and 100 ms live timers
     Live(live::Args),
@@ -107,6 +110,7 @@ fn real_main() -> Result<()> {
         }
         Command::Ust(args) => ust::run(&args),
         Command::Relay(args) => relay::run(&args),
+        Command::Snapshot(args) => snapshot::run(&args),
         Command::Live(args) => live::run(&args),
         Command::Spin {
             threads,

@@ -22,6 +22,7 @@ impl Registry {
                     name: s.name.clone(),
                     output: s.output.clone(),
                     active: s.active,
+                    snapshot: s.snapshot.is_some(),
                 })
                 .collect(),
         }
@@ -402,6 +403,7 @@ impl Registry {
             creation_s: now.epoch_s,
             kernel_discarded: 0,
             net,
+            snapshot: None,
         });
         Ok(Response::SessionCreated { name, output })
     }
@@ -427,7 +429,11 @@ impl Registry {
                 "kernel channels cannot stream to a relay yet (the kernel drain still runs in the session daemon); use a local output for kernel tracing",
             ));
         }
-        let resolved = resolve_attrs(domain, attrs)?;
+        let mut resolved = resolve_attrs(domain, attrs)?;
+        if self.sessions[i].snapshot.is_some() && attrs.overwrite.is_none() {
+            // lttng: a snapshot session's channels default to overwrite mode.
+            resolved.overwrite = true;
+        }
         // A network session connects to its relay at its first channel, as lttng does, so
         // that an unreachable relay is reported now.
         if domain != Domain::Kernel {
@@ -482,6 +488,7 @@ impl Registry {
                     session: s.name.clone(),
                     output: s.output.clone(),
                     channel,
+                    snapshot: s.snapshot.is_some(),
                 }
             } else {
                 KernelOp::AddChannel { channel }
@@ -707,6 +714,7 @@ impl Registry {
             active: s.active,
             channels,
             warnings,
+            snapshot: s.snapshot.is_some(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The single integration test binary of the `rttng` crate: one module per area.
 
 mod clock_freq;
+mod coredump;
 mod corpus;
 mod damaged;
 mod help;
@@ -16,6 +17,7 @@ mod session_control;
 mod session_e2e;
 mod session_support;
 mod session_users;
+mod snapshot_e2e;
 mod support;
 mod top;
 mod writer_samples;
