@@ -267,7 +267,7 @@ pub struct CreateArgs {
     pub no_output: bool,
     /// A live session: flush every PERIOD_US microseconds (default 100000) and stream to a
     /// relay daemon (default net://127.0.0.1) that live viewers read
-    #[arg(long, value_name = "PERIOD_US", num_args = 0..=1, default_missing_value = "100000", conflicts_with = "output")]
+    #[arg(long, value_name = "PERIOD_US", num_args = 0..=1, default_missing_value = "100000", conflicts_with_all = ["output", "snapshot"])]
     pub live: Option<u64>,
 }
 
