@@ -592,12 +592,9 @@ impl Output {
         let now = rttng_clock::now();
         for (i, s) in self.streams.iter().enumerate() {
             if s.written == written_at_tick[i] {
-                if let Err(e) = session.send_beacon(
-                    handles[i],
-                    u64::from(self.stream_id),
-                    u64::from(s.cpu),
-                    now,
-                ) {
+                if let Err(e) =
+                    session.send_beacon(handles[i], self.stream_id, u64::from(s.cpu), now)
+                {
                     self.errors += 1;
                     eprintln!("rttng-consumerd: {e}");
                     return;
