@@ -16,4 +16,5 @@ mod session_e2e;
 mod session_support;
 mod session_users;
 mod support;
+mod view_checks;
 mod writer_samples;
