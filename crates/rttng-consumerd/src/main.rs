@@ -161,9 +161,8 @@ fn handle(
         ConsumerRequest::Flush { buffer_id } => match buffers.get(&buffer_id) {
             Some(h) => {
                 // Close the open packets from here: that also wakes the buffer's thread.
-                let ts = rttng_clock::now();
                 for cpu in 0..h.cpus {
-                    let _ = h.producer.flush(cpu, ts, false);
+                    let _ = h.producer.flush(cpu, false, rttng_clock::now);
                 }
                 (ask(h, Cmd::Flush), None)
             }
@@ -179,9 +178,8 @@ fn handle(
         },
         ConsumerRequest::RemoveBuffer { buffer_id } => match buffers.remove(&buffer_id) {
             Some(h) => {
-                let ts = rttng_clock::now();
                 for cpu in 0..h.cpus {
-                    let _ = h.producer.flush(cpu, ts, false);
+                    let _ = h.producer.flush(cpu, false, rttng_clock::now);
                 }
                 finish(h);
                 (ConsumerReply::Ok, None)

@@ -276,11 +276,14 @@ impl BufferWorker {
     /// count grew since its last written packet gets an empty packet carrying the count, so
     /// readers see every loss.
     fn flush_all(&mut self, carry_losses: bool) {
-        let ts = rttng_clock::now();
         for cpu in 0..self.consumer.cpu_count() {
             let grew =
                 self.consumer.events_discarded(cpu) > self.out.streams[cpu as usize].last_discarded;
-            let _ = self.consumer.flush(cpu, ts, carry_losses && grew);
+            // The end time is read inside the flush, once it is the buffer's last change:
+            // apps keep writing until then.
+            let _ = self
+                .consumer
+                .flush(cpu, carry_losses && grew, rttng_clock::now);
         }
     }
 

@@ -8,6 +8,7 @@ mod basic;
 mod bench;
 mod crash;
 mod stress;
+mod timestamps;
 
 use rttng_ringbuf::{Config, Consumer, Mode, Producer};
 
