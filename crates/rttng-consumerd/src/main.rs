@@ -13,6 +13,8 @@
 
 #![deny(unsafe_code)]
 
+mod faults;
+mod metadata;
 mod stream;
 
 use rttng_proto::sock::{self, RecvError};
@@ -23,9 +25,6 @@ use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use stream::{BufferWorker, Cmd};
-
-/// Metadata packet size (LTTng's metadata sub-buffer size).
-const METADATA_PACKET_BYTES: usize = 4096;
 
 struct Handle {
     tx: mpsc::Sender<Cmd>,
@@ -56,6 +55,10 @@ fn main() {
             std::process::exit(3);
         }
     };
+    if let Err(e) = faults::init() {
+        log(&e);
+        std::process::exit(3);
+    }
     // The clock source is selected on first use: do it now, off the write path.
     let _ = rttng_clock::source();
     let mut buffers: BTreeMap<u64, Handle> = BTreeMap::new();
@@ -160,6 +163,10 @@ fn handle(
         }
         ConsumerRequest::Flush { buffer_id } => match buffers.get(&buffer_id) {
             Some(h) => {
+                // Metadata that waited for the disk goes first.
+                if let Err(e) = metadata::retry_pending() {
+                    log(&e);
+                }
                 // Close the open packets from here: that also wakes the buffer's thread.
                 for cpu in 0..h.cpus {
                     let _ = h.producer.flush(cpu, false, rttng_clock::now);
@@ -191,25 +198,5 @@ fn handle(
 }
 
 fn append_metadata(trace_dir: &str, uuid: [u8; 16], text: &str) -> Result<(), String> {
-    let dir = std::path::Path::new(trace_dir);
-    if !dir.is_absolute() {
-        return Err(format!("trace directory {trace_dir} is not absolute"));
-    }
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {trace_dir}: {e}"))?;
-    let path = dir.join("metadata");
-    let bytes = rttng_ctf::emit::packetize_metadata(
-        text,
-        uuid,
-        rttng_ctf::ir::ByteOrder::NATIVE,
-        METADATA_PACKET_BYTES,
-    );
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    f.write_all(&bytes)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    f.sync_data()
-        .map_err(|e| format!("cannot sync {}: {e}", path.display()))
+    metadata::append(trace_dir, uuid, text)
 }
