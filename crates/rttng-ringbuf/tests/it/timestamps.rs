@@ -195,17 +195,17 @@ impl Checked {
 /// The CTF metadata of the packets the ring buffer writes, with this test's one event
 /// class. The clock counts TSC cycles as 1 GHz: only the order matters here.
 fn metadata() -> rttng_ctf::ir::Metadata {
-    use rttng_ctf::ir::FieldClass;
-    use rttng_ctf::writer::{self, EventHeaderKind, LttngLayout};
+    use rttng_ctf::ir::{self, FieldClass};
+    use rttng_ctf::lttng::{self, EventHeaderKind, LttngLayout};
     let layout = LttngLayout::x86_64();
-    let fields = writer::struct_class(vec![("tag", FieldClass::Integer(layout.uint(64)))], 1);
+    let fields = ir::struct_class(vec![("tag", FieldClass::Integer(layout.uint(64)))], 1);
     let mut md = layout.metadata(
         UUID,
-        writer::monotonic_clock(None, 0),
-        writer::ust_uid_env("h", "stress", "20240101T000000+0000", 0),
+        lttng::monotonic_clock(None, 0),
+        lttng::ust_uid_env("h", "stress", "20240101T000000+0000", 0),
     );
     let mut sc = layout.stream_class(u64::from(STREAM_CLASS_ID), EventHeaderKind::Large, None);
-    sc.events.push(writer::event_class(
+    sc.events.push(lttng::event_class(
         0,
         u64::from(STREAM_CLASS_ID),
         "stress:event",

@@ -10,11 +10,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use rttng_ctf::encode::Value;
-use rttng_ctf::ir::{FieldClass, Metadata};
-use rttng_ctf::writer::{
-    self, EventHeaderKind, EventRecord, HeaderForm, LttngLayout, PacketOpen, PacketSize,
-    StreamWriter,
-};
+use rttng_ctf::ir::{self, FieldClass, Metadata};
+use rttng_ctf::lttng::{self, EventHeaderKind, LttngLayout};
+use rttng_ctf::writer::{EventRecord, HeaderForm, PacketOpen, PacketSize, StreamWriter};
 
 use crate::support::{first_difference, require_tools, run_bounded, TempDir};
 
@@ -61,11 +59,11 @@ fn pkt(seq: u64, begin: u64, end: u64, events: &[u64]) -> Pkt {
 
 fn metadata(tracer_minor: i64) -> Metadata {
     let layout = LttngLayout::x86_64();
-    let fields = writer::struct_class(vec![("v", FieldClass::Integer(layout.uint(64)))], 1);
+    let fields = ir::struct_class(vec![("v", FieldClass::Integer(layout.uint(64)))], 1);
     let mut md = layout.metadata(
         *b"view-checks-0001",
-        writer::monotonic_clock(None, 0),
-        writer::ust_uid_env("h", "damaged", "20240101T000000+0000", 0),
+        lttng::monotonic_clock(None, 0),
+        lttng::ust_uid_env("h", "damaged", "20240101T000000+0000", 0),
     );
     for (k, v) in md.env.iter_mut() {
         if k == "tracer_minor" {
@@ -74,7 +72,7 @@ fn metadata(tracer_minor: i64) -> Metadata {
     }
     let mut sc = layout.stream_class(0, EventHeaderKind::Large, None);
     sc.events
-        .push(writer::event_class(0, 0, "p:ev", None, fields));
+        .push(lttng::event_class(0, 0, "p:ev", None, fields));
     md.streams.push(sc);
     md
 }
