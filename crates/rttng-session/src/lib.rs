@@ -41,6 +41,12 @@ pub trait Port {
     fn new_uuid(&mut self) -> [u8; 16];
     /// Acts on the kernel tracing session of session `session_id` (root daemon only).
     fn kernel(&mut self, session_id: u64, op: KernelOp) -> Result<KernelReply, String>;
+    /// Creates the trace output directory `path` of a session of user `uid` if needed and
+    /// checks that files can be written in it; the error names the path and the reason.
+    fn prepare_output(&mut self, path: &str, uid: u32) -> Result<(), String> {
+        let _ = (path, uid);
+        Ok(())
+    }
 }
 
 /// Wall-clock strings, given by the caller (the state machine reads no clock).

@@ -286,6 +286,15 @@ impl Registry {
                 format!("the consumer daemon is gone ({why}); restart the session daemon"),
             ));
         }
+        // Refuse up front what could not be written (lttng: "Create directory failed"),
+        // instead of losing every event in silence.
+        let s = &self.sessions[i];
+        port.prepare_output(&s.output, s.owner_uid).map_err(|e| {
+            err(
+                ErrorCode::CreateDirFailed,
+                format!("Create directory failed: {e}"),
+            )
+        })?;
         let s = &mut self.sessions[i];
         if s.channels.iter().any(|c| c.domain == Domain::Kernel) {
             let sid = s.id;
@@ -539,7 +548,15 @@ impl Registry {
         }
         for id in ids {
             match port.consumer(ConsumerRequest::Flush { buffer_id: id }) {
-                Ok(ConsumerReply::Error { message }) => errs.push(message),
+                // Packets that could not be written (full disk, I/O error): the user must
+                // hear of it at stop, not only the daemon's log.
+                Ok(ConsumerReply::Error { message }) => {
+                    errs.push(message.clone());
+                    warn = Some(match warn.take() {
+                        Some(w) => format!("{w}; {message}"),
+                        None => message,
+                    });
+                }
                 Ok(_) => {}
                 Err(e) => {
                     warn = Some(self.consumer_failed(e));

@@ -13,6 +13,7 @@
 
 #![deny(unsafe_code)]
 
+mod output;
 mod paths;
 mod runtime;
 mod sys;

@@ -116,6 +116,11 @@ impl Port for Io {
         Ok(reply)
     }
 
+    fn prepare_output(&mut self, path: &str, _uid: u32) -> Result<(), String> {
+        // The daemon writes as its own user: a user's daemon is that user.
+        crate::output::prepare(std::path::Path::new(path))
+    }
+
     fn new_uuid(&mut self) -> [u8; 16] {
         uuid::Uuid::new_v4().into_bytes()
     }

@@ -17,4 +17,5 @@ mod session_support;
 mod session_users;
 mod support;
 mod view_checks;
+mod write_errors;
 mod writer_samples;
