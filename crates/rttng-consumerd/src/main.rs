@@ -91,12 +91,19 @@ fn main() {
     }
 }
 
-fn finish(h: Handle) {
+/// Removes a buffer after writing out what it holds; returns its final statistics.
+fn finish(h: Handle) -> ConsumerReply {
     let (tx, rx) = mpsc::channel();
+    let mut reply = ConsumerReply::Error {
+        message: "buffer thread is gone".into(),
+    };
     if h.tx.send(Cmd::Remove(tx)).is_ok() {
-        let _ = rx.recv();
+        if let Ok(r) = rx.recv() {
+            reply = r;
+        }
     }
     let _ = h.thread.join();
+    reply
 }
 
 fn ask(h: &Handle, make: impl FnOnce(mpsc::Sender<ConsumerReply>) -> Cmd) -> ConsumerReply {
@@ -188,8 +195,7 @@ fn handle(
                 for cpu in 0..h.cpus {
                     let _ = h.producer.flush(cpu, false, rttng_clock::now);
                 }
-                finish(h);
-                (ConsumerReply::Ok, None)
+                (finish(h), None)
             }
             None => (unknown(buffer_id), None),
         },

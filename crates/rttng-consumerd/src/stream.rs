@@ -240,7 +240,9 @@ impl BufferWorker {
                     }
                     s.close();
                 }
-                let _ = tx.send(self.result());
+                // The final statistics: the session daemon keeps them once the buffer is
+                // gone (an exited app's per-process buffer), so that `list` still counts them.
+                let _ = tx.send(self.stats());
                 true
             }
         }
@@ -399,9 +401,10 @@ impl Output {
         let s = &mut self.streams[cpu as usize];
         let entry = disk::index_entry(header, s.offset, stream_id, u64::from(s.cpu));
         let seq = entry.packet_seq_num.unwrap_or(0);
-        if let Some(last) = s.last_seq {
-            s.lost += seq.saturating_sub(last + 1);
-        }
+        // Every stream starts at packet 0: packets overwritten before the first one written
+        // are lost too (a reader cannot see those: no packet before them).
+        let expected = s.last_seq.map_or(0, |last| last + 1);
+        s.lost += seq.saturating_sub(expected);
         s.last_seq = Some(seq);
         s.last_discarded = entry.events_discarded;
         let (Some(data), Some(index)) = (s.data.as_mut(), s.index.as_mut()) else {

@@ -84,15 +84,41 @@ impl Registry {
                 }
             }
             for id in &remove {
-                if let Err(e) = port.consumer(ConsumerRequest::RemoveBuffer { buffer_id: *id }) {
-                    errs.push(self.consumer_failed(e));
-                    return errs;
+                match port.consumer(ConsumerRequest::RemoveBuffer { buffer_id: *id }) {
+                    Ok(ConsumerReply::Stats {
+                        events_discarded,
+                        packets_lost,
+                        ..
+                    }) => self.keep_losses(*id, events_discarded, packets_lost),
+                    Ok(_) => {}
+                    Err(e) => {
+                        errs.push(self.consumer_failed(e));
+                        return errs;
+                    }
                 }
             }
         }
         self.buffers.retain(|b| !remove.contains(&b.id));
         self.traces.retain(|(_, o), _| *o != Owner::Pid(app));
         errs
+    }
+
+    /// Adds the final losses of buffer `id`, about to be forgotten, to its channel's.
+    fn keep_losses(&mut self, id: u64, events_discarded: u64, packets_lost: u64) {
+        let Some(b) = self.buffers.iter().find(|b| b.id == id) else {
+            return;
+        };
+        let (sid, cid) = (b.session_id, b.channel_id);
+        if let Some(c) = self
+            .sessions
+            .iter_mut()
+            .filter(|s| s.id == sid)
+            .flat_map(|s| s.channels.iter_mut())
+            .find(|c| c.id == cid)
+        {
+            c.gone_losses.0 += events_discarded;
+            c.gone_losses.1 += packets_lost;
+        }
     }
 
     /// Drives every application to the state the rules ask for.

@@ -85,6 +85,9 @@ struct Channel {
     contexts: Vec<ContextType>,
     rules: Vec<RuleInfo>,
     stream_class_id: u32,
+    /// Losses of this channel's buffers that are gone (exited apps' per-process buffers):
+    /// (discarded events, lost packets), as the consumer last counted them.
+    gone_losses: (u64, u64),
 }
 
 #[derive(Debug)]

@@ -468,6 +468,7 @@ impl Registry {
             contexts: Vec::new(),
             rules: Vec::new(),
             stream_class_id,
+            gone_losses: (0, 0),
         });
         Ok(())
     }
@@ -629,10 +630,11 @@ impl Registry {
             .channels
             .iter()
             .map(|c| {
-                let (mut discarded, mut lost) = (0, 0);
+                // Buffers that are gone (exited apps' per-process ones) still count.
+                let (mut discarded, mut lost) = c.gone_losses;
                 // The kernel reports its losses per session: shown on its first channel.
                 if c.domain == Domain::Kernel && c.stream_class_id == 0 {
-                    discarded = s.kernel_discarded;
+                    discarded += s.kernel_discarded;
                 }
                 if self.consumer_dead.is_none() {
                     for b in self

@@ -126,9 +126,9 @@ fn traced_with_faults(
 }
 
 /// Every stream file of `trace` (recursively): each must end on a whole packet, and its
-/// index must describe exactly its packets. Returns the packet sequence numbers each
-/// stream misses (gaps between consecutive packets).
-fn check_streams(trace: &Path) -> u64 {
+/// index must describe exactly its packets. Returns the packet sequence numbers the
+/// streams miss: before their first packet (each stream starts at 0) and between packets.
+pub fn check_streams(trace: &Path) -> u64 {
     let mut missing = 0;
     let mut dirs = vec![trace.to_path_buf()];
     let mut streams = 0;
@@ -175,9 +175,7 @@ fn check_streams(trace: &Path) -> u64 {
                     p.display()
                 );
                 let seq = le(64);
-                if let Some(prev) = prev_seq {
-                    missing += seq - prev - 1;
-                }
+                missing += seq - prev_seq.map_or(0, |prev| prev + 1);
                 prev_seq = Some(seq);
                 at += entry.packet_size_bits / 8;
             }
@@ -235,7 +233,8 @@ fn issue_11_injected_write_faults_lose_only_the_packets_they_hit() {
         let reported = lost_packets(&list);
         let missing = check_streams(&out);
         let (text, bt_lost) = read_whole(&out);
-        if reported != *failed || missing != *failed || bt_lost != *failed {
+        // babeltrace2 sees only the gaps between packets, not a stream's lost first packets.
+        if reported != *failed || missing != *failed || bt_lost > *failed {
             failures.push(format!(
                 "{rule}: {failed} failed writes; list reports {reported} lost packets, the \
                  stream files miss {missing}, babeltrace2 reports {bt_lost}"
