@@ -92,6 +92,10 @@ pub struct ViewArgs {
     /// Decode every event but print only the number of events per event name
     #[arg(long)]
     pub count: bool,
+    /// Read a live session from a relay daemon: net://HOST[:PORT]/host/HOSTNAME/SESSION
+    /// attaches, net://HOST[:PORT][/host/HOSTNAME] lists sessions
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "net://localhost", conflicts_with_all = ["paths", "count"])]
+    pub live: Option<String>,
 }
 
 impl ViewArgs {
@@ -108,6 +112,7 @@ impl ViewArgs {
             fields: None,
             color: ColorWhen::Auto,
             count: false,
+            live: None,
         }
     }
 }

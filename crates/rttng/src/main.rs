@@ -9,6 +9,7 @@ mod demo;
 mod error;
 mod kernel_list;
 mod list;
+mod live_view;
 mod session_cmd;
 mod trace;
 mod view;
@@ -20,6 +21,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let result = match args.command {
+        cli::Command::View(v) if v.live.is_some() => live_view::run(&v),
         cli::Command::View(mut v) => {
             // `view [SESSION]`: no path, or one that is not a directory, names a session.
             if v.paths.len() <= 1 && !v.paths.first().is_some_and(|p| p.exists()) {

@@ -18,7 +18,7 @@ use super::{
     Channel, KernelSession, StopReport, COMPACT_HEADER_MAX_CLASSES, METADATA_PACKET_BYTES,
     PACKET_CONTENT_BYTES,
 };
-use crate::bpf::{path_arg_mask, PathLog, PathMatcher, PathValue};
+use crate::bpf::{PathLog, PathMatcher, PathValue};
 use crate::convert::{
     plan_event_with_paths, write_context, write_payload_with_paths, ContextKind, ContextValues,
     EventPlan,
@@ -26,6 +26,7 @@ use crate::convert::{
 use crate::error::{io_err, KernelError};
 use crate::format::PageLayout;
 use crate::page::parse_page;
+use crate::syscall_args::{enter_key, path_arg_mask, MAX_ARGS};
 use crate::tracefs::Tracefs;
 
 impl KernelSession {
@@ -153,7 +154,7 @@ struct PathEntry {
     rec: u32,
     mask: u8,
     data_tid_nr: (u32, u32),
-    ptrs: [u64; crate::bpf::MAX_ARGS],
+    ptrs: [u64; MAX_ARGS],
 }
 
 impl KernelSession {
@@ -188,10 +189,10 @@ impl KernelSession {
                         r.data.get(1).copied().unwrap_or(0),
                     ]);
                     if let Some(&mask) = masks.get(&id) {
-                        let mut ptrs = [0u64; crate::bpf::MAX_ARGS];
+                        let mut ptrs = [0u64; MAX_ARGS];
                         let mut key = None;
                         for (a, p) in ptrs.iter_mut().enumerate() {
-                            if let Some((tid, nr, ptr)) = crate::bpf::enter_key(r.data, a as u8) {
+                            if let Some((tid, nr, ptr)) = enter_key(r.data, a as u8) {
                                 *p = ptr;
                                 key = Some((tid, nr));
                             }
@@ -222,7 +223,7 @@ impl KernelSession {
         for e in entries {
             let (tid, nr) = e.data_tid_nr;
             let mut got = Vec::new();
-            for a in 0..crate::bpf::MAX_ARGS as u8 {
+            for a in 0..MAX_ARGS as u8 {
                 if e.mask & (1 << a) == 0 {
                     continue;
                 }

@@ -46,17 +46,6 @@ fn openat_paths(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Whether any `rttng` process is alive.
-fn rttng_running() -> bool {
-    std::fs::read_dir("/proc")
-        .map(|rd| {
-            rd.filter_map(|e| e.ok()).any(|e| {
-                std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "rttng")
-            })
-        })
-        .unwrap_or(false)
-}
-
 #[test]
 fn quoted_strings_are_cut_at_the_closing_quote() {
     assert_eq!(
@@ -80,7 +69,7 @@ fn trace_ls_shows_the_paths_strace_shows_and_the_trace_has_them_as_strings() {
     if let Err(e) = require_tools(&[("strace", "strace"), ("babeltrace2", "babeltrace2")]) {
         panic!("{e}");
     }
-    let (dir, out, _done, err) = crate::kernel_trace::trace_ls_root("rttng-kernel-paths");
+    let (dir, out, done, err) = crate::kernel_trace::trace_ls_root("rttng-kernel-paths");
     assert!(
         !err.contains("path strings are not recorded"),
         "eBPF did not load: {err}"
@@ -172,17 +161,61 @@ fn trace_ls_shows_the_paths_strace_shows_and_the_trace_has_them_as_strings() {
         panic!("rttng view differs from babeltrace2:\n{d}");
     }
 
-    // The BPF programs died with the rttng process (bpftool, when installed, lists what is
-    // loaded; skipped while another rttng, e.g. a concurrent test, may hold its own).
-    if crate::support::find_in_path("bpftool").is_some() && !rttng_running() {
-        let progs =
-            run_bounded(Command::new("bpftool").args(["prog", "show"]), TIMEOUT).expect("bpftool");
-        let text = progs.stdout_text();
-        if !rttng_running() {
-            assert!(
-                !text.contains(" name path_arg") && !text.contains(" name follow_fork"),
-                "BPF programs left loaded: {text}"
-            );
+    // The BPF programs died with this run's rttng process: bpftool lists every loaded program
+    // with the processes holding it; ours may not be among them, nor may a program with no
+    // holder at all (leaked). Programs of a concurrent test's rttng are held by that process.
+    if let Err(e) = require_tools(&[("bpftool", "bpftool")]) {
+        panic!("{e}");
+    }
+    let progs =
+        run_bounded(Command::new("bpftool").args(["prog", "show"]), TIMEOUT).expect("bpftool");
+    assert!(progs.status.success(), "{}", progs.stderr_quote());
+    let left = leftover_programs(&progs.stdout_text(), done.pid);
+    assert!(left.is_empty(), "BPF programs left loaded: {left:?}");
+}
+
+/// The path recorder's programs in `bpftool prog show` output that `pid` still holds, or that
+/// no process holds.
+fn leftover_programs(bpftool: &str, pid: u32) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut blocks: Vec<Vec<&str>> = Vec::new();
+    for line in bpftool.lines() {
+        if line.starts_with(|c: char| c.is_ascii_digit()) || blocks.is_empty() {
+            blocks.push(Vec::new());
+        }
+        if let Some(b) = blocks.last_mut() {
+            b.push(line);
         }
     }
+    let ours = format!("rttng({pid})");
+    for b in blocks {
+        let head = b.first().copied().unwrap_or_default();
+        if !(head.contains(" name path_arg") || head.contains(" name follow_fork")) {
+            continue;
+        }
+        let holders = b.iter().find_map(|l| l.trim().strip_prefix("pids "));
+        if holders.is_none_or(|h| h.split_whitespace().any(|p| p == ours)) {
+            out.push(head.to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn leftover_programs_are_ours_or_unheld() {
+    let show = "12: tracepoint  name path_arg_enter  tag 0\n\tloaded_at 2026-01-01T00:00:00+0000  uid 0\n\tpids rttng(41)\n13: tracepoint  name follow_fork  tag 1\n\tloaded_at 2026-01-01T00:00:00+0000  uid 0\n14: kprobe  name other  tag 2\n\tpids sshd(7)\n15: tracepoint  name path_arg_enter  tag 3\n\tpids rttng(99)\n";
+    assert_eq!(
+        leftover_programs(show, 41),
+        vec![
+            "12: tracepoint  name path_arg_enter  tag 0".to_string(),
+            "13: tracepoint  name follow_fork  tag 1".to_string()
+        ]
+    );
+    assert_eq!(
+        leftover_programs(show, 99),
+        vec![
+            "13: tracepoint  name follow_fork  tag 1".to_string(),
+            "15: tracepoint  name path_arg_enter  tag 3".to_string()
+        ]
+    );
 }
