@@ -138,7 +138,10 @@ impl Registry {
         let mut wanted: Vec<(usize, usize)> = Vec::new(); // (session, channel) to install
         let mut want_events: BTreeMap<(u32, ChannelKey), (usize, usize, usize)> = BTreeMap::new();
         for (si, s) in self.sessions.iter().enumerate() {
-            if !s.active || (s.owner_uid != 0 && s.owner_uid != app.hello.uid) {
+            if !s.active
+                || s.consumer_lost.is_some()
+                || (s.owner_uid != 0 && s.owner_uid != app.hello.uid)
+            {
                 continue;
             }
             for (ci, c) in s.channels.iter().enumerate() {

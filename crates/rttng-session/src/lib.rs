@@ -102,6 +102,9 @@ struct Session {
     creation_iso: String,
     /// Events the kernel lost, as of the last stop.
     kernel_discarded: u64,
+    /// The consumer daemon holding this session's buffers died (why): what it wrote stays,
+    /// nothing more is recorded; the session can only be stopped, listed and destroyed.
+    consumer_lost: Option<String>,
 }
 
 #[derive(Debug)]
@@ -175,9 +178,27 @@ impl Registry {
         id
     }
 
-    /// Records that the consumer daemon died (`why` says how); later requests say so.
+    /// Records that the consumer daemon died (`why` says how): every session that had
+    /// buffers in it lost them (and says so), and the buffers are forgotten. Until
+    /// [`Self::consumer_restarted`], requests that need a consumer are refused.
     pub fn consumer_died(&mut self, why: String) {
-        self.consumer_dead = Some(why);
+        for s in self.sessions.iter_mut() {
+            if self
+                .buffers
+                .iter()
+                .any(|b| b.session_id == s.id && b.created)
+            {
+                s.consumer_lost.get_or_insert_with(|| why.clone());
+            }
+        }
+        self.buffers.clear();
+        self.consumer_dead.get_or_insert(why);
+    }
+
+    /// A new consumer daemon runs (the runtime respawned it): new buffers go to it.
+    /// Sessions that lost their buffers stay lost.
+    pub fn consumer_restarted(&mut self) {
+        self.consumer_dead = None;
     }
 
     pub fn consumer_dead(&self) -> Option<&str> {

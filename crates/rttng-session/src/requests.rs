@@ -280,6 +280,15 @@ impl Registry {
                 format!("session {session} is already started"),
             ));
         }
+        if let Some(why) = &self.sessions[i].consumer_lost {
+            return Err(err(
+                ErrorCode::ConsumerDead,
+                format!(
+                    "session {session} lost its buffers: {}; destroy it and create another",
+                    lost_message(why)
+                ),
+            ));
+        }
         if let Some(why) = &self.consumer_dead {
             return Err(err(
                 ErrorCode::ConsumerDead,
@@ -382,6 +391,7 @@ impl Registry {
             channels: Vec::new(),
             creation_iso: now.iso.clone(),
             kernel_discarded: 0,
+            consumer_lost: None,
         });
         Ok(Response::SessionCreated { name, output })
     }
@@ -564,12 +574,16 @@ impl Registry {
                 }
             }
         }
+        if let Some(why) = &self.sessions[i].consumer_lost {
+            warn.get_or_insert_with(|| lost_message(why));
+        }
         warn
     }
 
     pub(crate) fn consumer_failed(&mut self, e: String) -> String {
-        let why = self.consumer_dead.get_or_insert(e).clone();
-        format!("the consumer daemon is gone ({why}); the data written before it died stays readable in the trace directory")
+        self.consumer_died(e);
+        let why = self.consumer_dead.clone().unwrap_or_default();
+        lost_message(&why)
     }
 
     fn destroy_session(&mut self, i: usize, port: &mut dyn Port, errs: &mut Vec<String>) {
@@ -623,7 +637,12 @@ impl Registry {
     pub(crate) fn detail(&self, i: usize, port: &mut dyn Port) -> SessionDetail {
         let s = &self.sessions[i];
         let mut warnings = Vec::new();
-        if let Some(why) = &self.consumer_dead {
+        if let Some(why) = &s.consumer_lost {
+            warnings.push(format!(
+                "{}; nothing after it is recorded: destroy this session and create another",
+                lost_message(why)
+            ));
+        } else if let Some(why) = &self.consumer_dead {
             warnings.push(format!("the consumer daemon is gone ({why}); statistics are those last known and no new data is written"));
         }
         let channels = s
@@ -673,4 +692,9 @@ impl Registry {
             warnings,
         }
     }
+}
+
+/// What a session whose consumer daemon died says about its data.
+fn lost_message(why: &str) -> String {
+    format!("the consumer daemon is gone ({why}); the data written before it died stays readable in the trace directory")
 }
