@@ -1,6 +1,7 @@
 //! The single integration test binary of the `rttng` crate: one module per area.
 
 mod clock_freq;
+mod concurrent_flush;
 mod consumer_respawn;
 mod corpus;
 mod damaged;
