@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 /// Metadata packet size (LTTng's metadata sub-buffer size).
-const METADATA_PACKET_BYTES: usize = 4096;
+pub(crate) const METADATA_PACKET_BYTES: usize = 4096;
 /// Most bytes of metadata text kept waiting for the disk, over all traces (far beyond what
 /// applications register; past it the oldest waiting text is dropped and reported).
 const MAX_PENDING_BYTES: usize = 64 << 20;

@@ -1,19 +1,22 @@
 //! One ring buffer's writer thread: waits for complete sub-buffers (futex wakeups from the
 //! producers, or the switch/read timer), writes each packet to its CPU's stream file, one
 //! index entry per packet, rotates stream files at `tracefile_size` keeping at most
-//! `tracefile_count` of them, and answers the daemon's commands between waits. Not here:
-//! metadata, the control socket.
+//! `tracefile_count` of them, and answers the daemon's commands between waits; or sends each
+//! packet and its index to a relay session (`relay.rs`). Not here: metadata, the control
+//! socket.
 
 use crate::faults;
+use crate::relay::RelaySession;
 use rttng_abi::packet::HEADER_BYTES;
 use rttng_ctf::index::{encode_index, IndexVersion};
 use rttng_proto::{BufferSpec, ConsumerReply};
+use rttng_relay_proto::SendIndex;
 use rttng_ringbuf::{disk, Config, Consumer, Mode, Producer};
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 /// Longest sleep between two looks at the command queue (no timer configured).
@@ -95,21 +98,71 @@ struct Output {
     tracefile_count: u64,
     streams: Vec<StreamFile>,
     errors: u64,
+    sink: Sink,
+}
+
+/// Where a buffer's packets go.
+enum Sink {
+    /// Stream and index files in `Output::dir`.
+    Files,
+    /// A relay session: one relay stream per CPU, each with its own `net_seq_num` counter.
+    Relay {
+        session: Arc<RelaySession>,
+        handles: Vec<u64>,
+        next_net_seq: Vec<u64>,
+    },
 }
 
 impl BufferWorker {
     /// Creates the shared memory and the trace directory. Returns the worker, the memfd to
     /// hand out, and a producer handle (for flushing from the control thread).
-    pub fn new(spec: &BufferSpec) -> Result<(BufferWorker, OwnedFd, Producer), String> {
+    /// With `relay`, the packets go to that relay session and `spec.trace_dir` is the
+    /// stream path relative to it.
+    pub fn new(
+        spec: &BufferSpec,
+        relay: Option<Arc<RelaySession>>,
+    ) -> Result<(BufferWorker, OwnedFd, Producer), String> {
         let dir = PathBuf::from(&spec.trace_dir);
-        if !dir.is_absolute() || spec.channel.contains('/') || spec.channel.starts_with('.') {
-            return Err(format!(
-                "bad trace directory or channel name: {} {}",
-                spec.trace_dir, spec.channel
-            ));
+        if spec.channel.contains('/') || spec.channel.starts_with('.') {
+            return Err(format!("bad channel name: {}", spec.channel));
         }
-        std::fs::create_dir_all(dir.join("index"))
-            .map_err(|e| format!("cannot create {}/index: {e}", dir.display()))?;
+        let sink = match relay {
+            None => {
+                if !dir.is_absolute() {
+                    return Err(format!(
+                        "trace directory {} is not absolute",
+                        spec.trace_dir
+                    ));
+                }
+                std::fs::create_dir_all(dir.join("index"))
+                    .map_err(|e| format!("cannot create {}/index: {e}", dir.display()))?;
+                Sink::Files
+            }
+            Some(session) => {
+                rttng_relay_proto::names::check_relative_path(
+                    &spec.trace_dir,
+                    rttng_relay_proto::MAX_STREAM_PATH_BYTES - 1,
+                    false,
+                    "stream path",
+                )
+                .map_err(|e| e.to_string())?;
+                let mut handles = Vec::new();
+                for cpu in 0..spec.cpu_count {
+                    handles.push(session.add_stream(
+                        &format!("{}_{cpu}", spec.channel),
+                        &spec.trace_dir,
+                        spec.tracefile_size,
+                        spec.tracefile_count,
+                    )?);
+                }
+                session.streams_sent()?;
+                Sink::Relay {
+                    session,
+                    next_net_seq: vec![0; handles.len()],
+                    handles,
+                }
+            }
+        };
         let config = Config {
             cpu_count: spec.cpu_count,
             subbuf_count: spec.subbuf_count,
@@ -161,6 +214,7 @@ impl BufferWorker {
                 tracefile_count: spec.tracefile_count,
                 streams,
                 errors: 0,
+                sink,
             },
         };
         Ok((w, fd, producer))
@@ -239,6 +293,15 @@ impl BufferWorker {
                         let _ = f.sync_data();
                     }
                     s.close();
+                }
+                if let Sink::Relay {
+                    session, handles, ..
+                } = &self.out.sink
+                {
+                    if let Err(e) = session.close_streams(handles) {
+                        self.out.errors += 1;
+                        eprintln!("rttng-consumerd: {e}");
+                    }
                 }
                 // The final statistics: the session daemon keeps them once the buffer is
                 // gone (an exited app's per-process buffer), so that `list` still counts them.
@@ -367,6 +430,9 @@ impl Output {
         len: usize,
         write: impl FnOnce(BorrowedFd<'_>) -> std::io::Result<()>,
     ) -> Result<(), String> {
+        if matches!(self.sink, Sink::Relay { .. }) {
+            return self.send_packet(cpu, header, len, write);
+        }
         let len = len as u64;
         {
             let s = &mut self.streams[cpu as usize];
@@ -510,6 +576,54 @@ fn truncate_to(file: &mut File, len: u64) -> std::io::Result<()> {
     file.set_len(len)?;
     file.seek(std::io::SeekFrom::Start(len))?;
     Ok(())
+}
+
+impl Output {
+    /// [`Output::write_packet`] for a relay sink: the packet on the data connection, then
+    /// its index (the relay knows the file offsets).
+    fn send_packet(
+        &mut self,
+        cpu: u32,
+        header: &[u8; HEADER_BYTES],
+        len: usize,
+        write: impl FnOnce(BorrowedFd<'_>) -> std::io::Result<()>,
+    ) -> Result<(), String> {
+        let Sink::Relay {
+            session,
+            handles,
+            next_net_seq,
+        } = &mut self.sink
+        else {
+            return Err("not a relay output".into());
+        };
+        let s = &mut self.streams[cpu as usize];
+        // The same entry as on disk, less the offset (the relay knows it).
+        let entry = disk::index_entry(header, 0, self.stream_id, u64::from(s.cpu));
+        let seq = entry.packet_seq_num.unwrap_or(0);
+        // As on disk: every stream starts at packet 0.
+        let expected = s.last_seq.map_or(0, |last| last + 1);
+        s.lost += seq.saturating_sub(expected);
+        s.last_seq = Some(seq);
+        s.last_discarded = entry.events_discarded;
+        let handle = handles[cpu as usize];
+        let net_seq = next_net_seq[cpu as usize];
+        let index = SendIndex {
+            relay_stream_id: handle,
+            net_seq_num: net_seq,
+            packet_size_bits: entry.packet_size_bits,
+            content_size_bits: entry.content_size_bits,
+            timestamp_begin: entry.timestamp_begin,
+            timestamp_end: entry.timestamp_end,
+            events_discarded: entry.events_discarded,
+            stream_class_id: entry.stream_id,
+            stream_instance_id: u64::from(s.cpu),
+            packet_seq_num: seq,
+        };
+        next_net_seq[cpu as usize] += 1;
+        session.send_packet(handle, net_seq, len, write, &index)?;
+        s.written += 1;
+        Ok(())
+    }
 }
 
 #[allow(unsafe_code)]

@@ -209,8 +209,8 @@ impl Registry {
                     let text =
                         t.md.add_stream(sc, context_class)
                             .map_err(|e| e.to_string())?;
-                    let (dir, uuid) = (t.dir.clone(), t.uuid);
-                    self.append_metadata(dir, uuid, text, port)?;
+                    let (dir, uuid, relay) = (t.dir.clone(), t.uuid, t.relay);
+                    self.append_metadata(relay, dir, uuid, text, port)?;
                 }
             }
             let app = self.apps.get_mut(&a).ok_or("app vanished")?;
@@ -233,8 +233,8 @@ impl Registry {
                 t.md.event_id(sc, &name, i64::from(loglevel), &fields)
                     .map_err(|e| e.to_string())?;
             if !text.is_empty() {
-                let (dir, uuid) = (t.dir.clone(), t.uuid);
-                self.append_metadata(dir, uuid, text, port)?;
+                let (dir, uuid, relay) = (t.dir.clone(), t.uuid, t.relay);
+                self.append_metadata(relay, dir, uuid, text, port)?;
             }
             let id = u32::try_from(id).map_err(|_| "event id out of range")?;
             send_app(
@@ -254,18 +254,29 @@ impl Registry {
         Ok(())
     }
 
+    /// Appends metadata to the trace's file, or to its relay session's metadata stream.
     fn append_metadata(
         &mut self,
+        relay: Option<u64>,
         trace_dir: String,
         uuid: [u8; 16],
         text: String,
         port: &mut dyn Port,
     ) -> Result<(), String> {
-        match port.consumer(ConsumerRequest::AppendMetadata {
-            trace_dir,
-            uuid,
-            text,
-        }) {
+        let req = match relay {
+            None => ConsumerRequest::AppendMetadata {
+                trace_dir,
+                uuid,
+                text,
+            },
+            Some(relay_id) => ConsumerRequest::AppendRelayMetadata {
+                relay_id,
+                trace_dir,
+                uuid,
+                text,
+            },
+        };
+        match port.consumer(req) {
             Ok(ConsumerReply::Error { message }) => Err(message),
             Ok(_) => Ok(()),
             Err(e) => Err(self.consumer_failed(e)),
@@ -299,12 +310,18 @@ impl Registry {
             return Ok(b.id);
         }
         if !self.traces.contains_key(&tk) {
+            // A network session's traces are paths relative to its relay session.
+            let relay = self.ensure_relay(si, port)?;
             let s = &self.sessions[si];
             let app = &self.apps[&a];
             let h = &app.hello;
+            let prefix = match relay {
+                Some(_) => String::new(),
+                None => format!("{}/", s.output),
+            };
             let (dir, env) = match tk.1 {
                 Owner::Uid(uid) => (
-                    format!("{}/ust/uid/{uid}/{}-bit", s.output, h.bitness),
+                    format!("{prefix}ust/uid/{uid}/{}-bit", h.bitness),
                     rttng_ctf::lttng::ust_uid_env(
                         &self.host.hostname,
                         &s.name,
@@ -314,8 +331,8 @@ impl Registry {
                 ),
                 Owner::Pid(_) => (
                     format!(
-                        "{}/ust/pid/{}-{}-{}",
-                        s.output, h.procname, h.pid, app.registered_compact
+                        "{prefix}ust/pid/{}-{}-{}",
+                        h.procname, h.pid, app.registered_compact
                     ),
                     rttng_ctf::lttng::ust_pid_env(
                         &self.host.hostname,
@@ -341,8 +358,16 @@ impl Registry {
                 absolute: c.absolute,
             };
             let (md, text) = TraceMetadata::new(uuid, clock, env);
-            self.append_metadata(dir.clone(), uuid, text, port)?;
-            self.traces.insert(tk, Trace { dir, uuid, md });
+            self.append_metadata(relay, dir.clone(), uuid, text, port)?;
+            self.traces.insert(
+                tk,
+                Trace {
+                    dir,
+                    uuid,
+                    md,
+                    relay,
+                },
+            );
         }
         let t = &self.traces[&tk];
         let c = &self.sessions[si].channels[ci];
@@ -363,7 +388,11 @@ impl Registry {
             tracefile_size: c.attrs.tracefile_size,
             tracefile_count: c.attrs.tracefile_count,
         };
-        match port.consumer(ConsumerRequest::AddBuffer { spec }) {
+        let req = match t.relay {
+            None => ConsumerRequest::AddBuffer { spec },
+            Some(relay_id) => ConsumerRequest::AddRelayBuffer { relay_id, spec },
+        };
+        match port.consumer(req) {
             Ok(ConsumerReply::Ok) => {}
             Ok(ConsumerReply::Error { message }) => return Err(message),
             Ok(other) => return Err(format!("unexpected consumer reply {other:?}")),

@@ -75,8 +75,8 @@ impl Registry {
     ) -> Result<Response, Response> {
         let i = self.session_index(session, uid)?;
         let warn = self.stop_session(i, port, errs);
-        self.destroy_session(i, port, errs);
-        match warn {
+        let lost = self.destroy_session(i, port, errs);
+        match warn.or(lost) {
             Some(w) => Ok(Response::Warning { message: w }),
             None => Ok(Response::Ok),
         }
@@ -297,13 +297,16 @@ impl Registry {
         }
         // Refuse up front what could not be written (lttng: "Create directory failed"),
         // instead of losing every event in silence.
+        // (A network session's output is on the relay's host: the relay reports its own.)
         let s = &self.sessions[i];
-        port.prepare_output(&s.output, s.owner_uid).map_err(|e| {
-            err(
-                ErrorCode::CreateDirFailed,
-                format!("Create directory failed: {e}"),
-            )
-        })?;
+        if s.net.is_none() {
+            port.prepare_output(&s.output, s.owner_uid).map_err(|e| {
+                err(
+                    ErrorCode::CreateDirFailed,
+                    format!("Create directory failed: {e}"),
+                )
+            })?;
+        }
         let s = &mut self.sessions[i];
         if s.channels.iter().any(|c| c.domain == Domain::Kernel) {
             let sid = s.id;
@@ -367,8 +370,20 @@ impl Registry {
                 format!("a session named {name} already exists"),
             ));
         }
+        let mut net = None;
         let output = match output {
             Some(o) if o.starts_with('/') => o,
+            Some(o) if o.starts_with("net://") || o.starts_with("net6://") => {
+                let url = rttng_relay_proto::url::parse_net(&o).map_err(|e| {
+                    err(
+                        ErrorCode::InvalidArgument,
+                        format!("bad relay URL {o:?}: {e}"),
+                    )
+                })?;
+                let shown = url.to_string();
+                net = Some(crate::relay::NetOutput::new(url));
+                shown
+            }
             Some(o) => {
                 return Err(err(
                     ErrorCode::InvalidArgument,
@@ -390,8 +405,10 @@ impl Registry {
             started_once: false,
             channels: Vec::new(),
             creation_iso: now.iso.clone(),
+            creation_s: now.epoch_s,
             kernel_discarded: 0,
             consumer_lost: None,
+            net,
         });
         Ok(Response::SessionCreated { name, output })
     }
@@ -411,7 +428,19 @@ impl Registry {
                 "only the root session daemon can trace the kernel; run rttng as root or as a member of the tracing group while the root daemon runs",
             ));
         }
+        if domain == Domain::Kernel && self.sessions[i].net.is_some() {
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                "kernel channels cannot stream to a relay yet (the kernel drain still runs in the session daemon); use a local output for kernel tracing",
+            ));
+        }
         let resolved = resolve_attrs(domain, attrs)?;
+        // A network session connects to its relay at its first channel, as lttng does, so
+        // that an unreachable relay is reported now.
+        if domain != Domain::Kernel {
+            self.ensure_relay(i, port)
+                .map_err(|e| err(ErrorCode::InvalidArgument, e))?;
+        }
         let id = self.fresh_id();
         let s = &mut self.sessions[i];
         if let Some(c) = s
@@ -577,6 +606,9 @@ impl Registry {
         if let Some(why) = &self.sessions[i].consumer_lost {
             warn.get_or_insert_with(|| lost_message(why));
         }
+        if warn.is_none() {
+            warn = self.wait_relay(i, port);
+        }
         warn
     }
 
@@ -586,7 +618,13 @@ impl Registry {
         lost_message(&why)
     }
 
-    fn destroy_session(&mut self, i: usize, port: &mut dyn Port, errs: &mut Vec<String>) {
+    /// Returns a warning when the session's relay lost data.
+    fn destroy_session(
+        &mut self,
+        i: usize,
+        port: &mut dyn Port,
+        errs: &mut Vec<String>,
+    ) -> Option<String> {
         let sid = self.sessions[i].id;
         let app_ids: Vec<AppId> = self.apps.keys().copied().collect();
         for a in app_ids {
@@ -629,9 +667,11 @@ impl Registry {
                 errs.push(format!("kernel session: {e}"));
             }
         }
+        let lost = self.close_relay(i, port);
         self.buffers.retain(|b| b.session_id != sid);
         self.traces.retain(|(s, _), _| *s != sid);
         self.sessions.remove(i);
+        lost
     }
 
     pub(crate) fn detail(&self, i: usize, port: &mut dyn Port) -> SessionDetail {
@@ -644,6 +684,9 @@ impl Registry {
             ));
         } else if let Some(why) = &self.consumer_dead {
             warnings.push(format!("the consumer daemon is gone ({why}); statistics are those last known and no new data is written"));
+        }
+        if let Some(why) = self.relay_error(i, port) {
+            warnings.push(why);
         }
         let channels = s
             .channels

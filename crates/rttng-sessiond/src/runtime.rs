@@ -76,7 +76,9 @@ impl Port for Io {
             return Err("rttng-consumerd is not running".into());
         };
         let add = match &req {
-            ConsumerRequest::AddBuffer { spec } => Some(spec.buffer_id),
+            ConsumerRequest::AddBuffer { spec } | ConsumerRequest::AddRelayBuffer { spec, .. } => {
+                Some(spec.buffer_id)
+            }
             _ => None,
         };
         if let ConsumerRequest::RemoveBuffer { buffer_id } = &req {
@@ -216,6 +218,7 @@ fn now() -> Clock {
     Clock {
         compact: tm.compact(),
         iso: tm.iso(),
+        epoch_s: u64::try_from(secs).unwrap_or(0),
     }
 }
 

@@ -169,8 +169,17 @@ pub enum SessionCommand {
 pub struct CreateArgs {
     pub session: Option<String>,
     /// Output directory
-    #[arg(short = 'o', long, value_name = "DIR")]
+    #[arg(short = 'o', long, value_name = "DIR", conflicts_with_all = ["set_url", "ctrl_url", "data_url"])]
     pub output: Option<PathBuf>,
+    /// Stream to a relay daemon: net://HOST[:CTRL_PORT[:DATA_PORT]][/PATH] (or file://DIR)
+    #[arg(short = 'U', long, value_name = "URL", conflicts_with_all = ["ctrl_url", "data_url"])]
+    pub set_url: Option<String>,
+    /// The relay's control URL, tcp://HOST[:PORT] (with --data-url)
+    #[arg(short = 'C', long, value_name = "URL", requires = "data_url")]
+    pub ctrl_url: Option<String>,
+    /// The relay's data URL, tcp://HOST[:PORT] (with --ctrl-url)
+    #[arg(short = 'D', long, value_name = "URL", requires = "ctrl_url")]
+    pub data_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
