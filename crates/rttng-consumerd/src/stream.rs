@@ -346,12 +346,15 @@ impl BufferWorker {
     }
 
     /// Closes the open packet of every CPU. With `carry_losses`, a CPU whose lost-event
-    /// count grew since its last written packet gets an empty packet carrying the count, so
-    /// readers see every loss.
+    /// count grew since its last written packet, or whose last packet could not be written,
+    /// gets an empty packet carrying the count, so readers see every loss.
     fn flush_all(&mut self, carry_losses: bool) {
         for cpu in 0..self.consumer.cpu_count() {
+            let s = &self.out.streams[cpu as usize];
+            // A stream whose last packet could not be written gets one more packet too: its
+            // sequence number shows readers the packets lost before it.
             let grew =
-                self.consumer.events_discarded(cpu) > self.out.streams[cpu as usize].last_discarded;
+                self.consumer.events_discarded(cpu) > s.last_discarded || s.failing.is_some();
             // The end time is read inside the flush, once it is the buffer's last change:
             // apps keep writing until then.
             let _ = self
@@ -435,6 +438,19 @@ impl Output {
         }
         let len = len as u64;
         {
+            // The packet counts as handed out before anything can fail, so that a failure
+            // is counted once (as a failed write), never again as a gap.
+            let s = &mut self.streams[cpu as usize];
+            let entry = disk::index_entry(header, 0, self.stream_id, u64::from(s.cpu));
+            let seq = entry.packet_seq_num.unwrap_or(0);
+            // Every stream starts at packet 0: packets overwritten before the first one
+            // written are lost too (a reader cannot see those: no packet before them).
+            let expected = s.last_seq.map_or(0, |last| last + 1);
+            s.lost += seq.saturating_sub(expected);
+            s.last_seq = Some(seq);
+            s.last_discarded = entry.events_discarded;
+        }
+        {
             let s = &mut self.streams[cpu as usize];
             if s.data.is_some()
                 && self.tracefile_size > 0
@@ -466,13 +482,6 @@ impl Output {
         let stream_id = self.stream_id;
         let s = &mut self.streams[cpu as usize];
         let entry = disk::index_entry(header, s.offset, stream_id, u64::from(s.cpu));
-        let seq = entry.packet_seq_num.unwrap_or(0);
-        // Every stream starts at packet 0: packets overwritten before the first one written
-        // are lost too (a reader cannot see those: no packet before them).
-        let expected = s.last_seq.map_or(0, |last| last + 1);
-        s.lost += seq.saturating_sub(expected);
-        s.last_seq = Some(seq);
-        s.last_discarded = entry.events_discarded;
         let (Some(data), Some(index)) = (s.data.as_mut(), s.index.as_mut()) else {
             return Err("stream file not open".into());
         };

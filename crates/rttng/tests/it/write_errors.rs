@@ -307,14 +307,15 @@ fn issue_11_full_disk_keeps_the_trace_readable_and_writing_resumes() {
     w.ok(&["enable-event", "-u", "-a"]);
     w.ok(&["start"]);
     w.probe(&["--count", "40000"]);
-    // Space returns; a second app's events must all be recorded.
-    std::fs::remove_file(&filler).unwrap();
+    // `list` makes the consumer write what it holds, on the full disk.
     let list = w.ok(&["list", "full"]);
     let lost_before = lost_packets(&list);
     assert!(
         lost_before > 0,
         "the disk filled: packets must be reported lost\n{list}"
     );
+    // Space returns; a second app's events must all be recorded.
+    std::fs::remove_file(&filler).unwrap();
     let first_stop = w.rttng(&["stop"]);
     assert_eq!(
         first_stop.status.code(),
