@@ -9,6 +9,7 @@ mod gen;
 mod kernel;
 mod relay;
 mod run;
+mod snapshot;
 mod spin;
 mod ust;
 
@@ -61,6 +62,8 @@ enum Command {
     /// Streaming over loopback: LTTng (lttng-sessiond into lttng-relayd) and rttng (into
     /// rttng-relayd), highest paced rate with 0 discarded, relay and consumer CPU per event
     Relay(relay::Args),
+    /// `snapshot record` of full 2 MiB per-CPU buffers: rttng against LTTng 2.13
+    Snapshot(snapshot::Args),
     /// A dependent integer loop on T threads: the machine's own 1 -> 2 thread scaling
     Spin {
         #[arg(long, default_value_t = 1)]
@@ -103,6 +106,7 @@ fn real_main() -> Result<()> {
         }
         Command::Ust(args) => ust::run(&args),
         Command::Relay(args) => relay::run(&args),
+        Command::Snapshot(args) => snapshot::run(&args),
         Command::Spin {
             threads,
             iterations,

@@ -2,9 +2,10 @@
 //! For each paced rate, the same event count is recorded by LTTng (a private lttng-sessiond
 //! and LTTng-UST app, `tests/lttng/stream-to-relay.sh`, into `lttng-relayd`) and by rttng
 //! (`rttng-sessiond`/`rttng-consumerd` and `rttng-example`, into `rttng-relayd`), one
-//! user-space channel with default per-UID buffers. Reported per run: events discarded, and
-//! the relay's and the consumer's CPU time (user + system, from `/proc/PID/stat`) per event
-//! recorded; then each tracer's highest rate with 0 discarded. Nothing is asserted.
+//! user-space channel with default per-UID buffers. Reported per run: the rate the app
+//! reached, events discarded, and the relay's and the consumer's CPU time per event recorded
+//! (`/proc/PID/task/*/schedstat` of their threads, sampled after `stop`); then each tracer's highest achieved rate with 0 discarded (an app that cannot
+//! emit at the paced rate is not stressed by it). Nothing is asserted.
 //!
 //! Both apps emit from one thread: LTTng's `rttng_bench:event` (i64, i32, u8, string) and
 //! rttng's `rttng_example:tick` (u64, i64, string), payloads of similar size. Daemons are
@@ -328,15 +329,17 @@ pub fn run(args: &Args) -> Result<()> {
                 r.per_event(r.relay_ns),
                 r.per_event(r.consumer_ns)
             );
-            if r.discarded == 0 {
-                best[i] = Some(rate);
+            // The paced rate is a ceiling; what counts is the rate the app reached.
+            let achieved = (r.emitted as f64 * 1e9 / r.app_ns.max(1) as f64) as u64;
+            if r.discarded == 0 && best[i].is_none_or(|b| achieved > b) {
+                best[i] = Some(achieved);
             }
             let _ = std::fs::remove_dir_all(&work);
         }
     }
     let show = |b: Option<u64>| b.map_or("none".to_string(), |r| format!("{r}/s"));
     println!(
-        "highest paced rate with 0 discarded: lttng {}, rttng {}",
+        "highest achieved rate with 0 discarded: lttng {}, rttng {}",
         show(best[0]),
         show(best[1])
     );

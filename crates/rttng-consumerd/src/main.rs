@@ -18,6 +18,7 @@
 mod faults;
 mod metadata;
 mod relay;
+mod snapshot;
 mod stream;
 
 use metadata::METADATA_PACKET_BYTES;
@@ -138,9 +139,40 @@ fn handle(
         message: format!("no relay session {id}"),
     };
     match req {
-        ConsumerRequest::AddBuffer { spec } => add_buffer(spec, None, buffers),
+        ConsumerRequest::AddBuffer { spec } => add_buffer(spec, None, false, buffers),
+        ConsumerRequest::AddSnapshotBuffer { spec } => add_buffer(spec, None, true, buffers),
+        ConsumerRequest::SnapshotMetadata {
+            trace_dir,
+            uuid,
+            text,
+        } => (
+            snapshot::write_metadata(&trace_dir, uuid, &text, METADATA_PACKET_BYTES).map_or_else(
+                |message| ConsumerReply::Error { message },
+                |()| ConsumerReply::Ok,
+            ),
+            None,
+        ),
+        ConsumerRequest::Snapshot {
+            buffer_id,
+            trace_dir,
+            max_packets,
+            relay_id,
+        } => {
+            let target = if relay_id == 0 {
+                stream::SnapshotTarget::Dir(std::path::PathBuf::from(trace_dir))
+            } else {
+                match relays.get(&relay_id) {
+                    Some(r) => stream::SnapshotTarget::Relay(r.clone(), trace_dir),
+                    None => return (no_relay(relay_id), None),
+                }
+            };
+            match buffers.get(&buffer_id) {
+                Some(h) => (ask(h, |tx| Cmd::Snapshot(target, max_packets, tx)), None),
+                None => (unknown(buffer_id), None),
+            }
+        }
         ConsumerRequest::AddRelayBuffer { relay_id, spec } => match relays.get(&relay_id) {
-            Some(r) => add_buffer(spec, Some(r.clone()), buffers),
+            Some(r) => add_buffer(spec, Some(r.clone()), false, buffers),
             None => (no_relay(relay_id), None),
         },
         ConsumerRequest::OpenRelay { relay } => {
@@ -266,6 +298,7 @@ fn handle(
 fn add_buffer(
     spec: rttng_proto::BufferSpec,
     relay: Option<Arc<relay::RelaySession>>,
+    snapshot_only: bool,
     buffers: &mut BTreeMap<u64, Handle>,
 ) -> (ConsumerReply, Option<std::os::fd::OwnedFd>) {
     if buffers.contains_key(&spec.buffer_id) {
@@ -276,7 +309,7 @@ fn add_buffer(
             None,
         );
     }
-    match BufferWorker::new(&spec, relay) {
+    match BufferWorker::new(&spec, relay, snapshot_only) {
         Ok((worker, fd, producer)) => {
             let (tx, rx) = mpsc::channel();
             let cpus = spec.cpu_count;

@@ -5,7 +5,8 @@
 //! packets, written straight from the ring buffer's shared memory to the socket.
 //!
 //! Several buffer threads share one relay session: each connection is behind its own lock,
-//! held for one request and its reply (or one packet). Every socket operation has a timeout,
+//! held for one request and its reply (or one packet). SEND_INDEX replies are read late, so
+//! the packet path does not wait for a round trip per packet. Every socket operation has a timeout,
 //! so a relay that stops reading fails the session instead of hanging the consumer. After a
 //! failure the session is *broken*: nothing more is sent, and every packet that would have
 //! been is counted lost (reported by `CloseRelay`); the apps never notice. Not here: files,
@@ -29,6 +30,10 @@ const IO_TIMEOUT: Duration = Duration::from_secs(10);
 const DATA_PENDING_TIMEOUT: Duration = Duration::from_secs(60);
 /// Pause between two data-pending rounds: the relay is reading what is in flight.
 const DATA_PENDING_POLL: Duration = Duration::from_millis(2);
+/// SEND_INDEX replies a buffer thread may leave unread: the index after each packet does not
+/// wait for the relay's round trip (the relay answers in order; any request that needs its
+/// own reply reads these first, and a non-OK one fails the session).
+const MAX_UNREAD_INDEX_REPLIES: u32 = 64;
 /// Metadata is sent in messages of at most this size (the metadata packets).
 const METADATA_MESSAGE_BYTES: usize = 4096;
 
@@ -45,9 +50,28 @@ struct StreamState {
     closed: bool,
 }
 
+/// The control connection and the SEND_INDEX replies not read yet.
+struct Ctl {
+    sock: TcpStream,
+    unread_index_replies: u32,
+}
+
+impl Ctl {
+    /// Reads the pending SEND_INDEX replies; each must be OK.
+    fn drain(&mut self) -> Result<(), String> {
+        while self.unread_index_replies > 0 {
+            match read_u32(&mut self.sock, Command::SendIndex)? {
+                ret::OK => self.unread_index_replies -= 1,
+                code => return Err(format!("relay refused SendIndex (code {code})")),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One relay session and its two connections.
 pub struct RelaySession {
-    ctl: Mutex<TcpStream>,
+    ctl: Mutex<Ctl>,
     data: Mutex<TcpStream>,
     pub relay_session_id: u64,
     pub output_path: String,
@@ -185,7 +209,10 @@ impl RelaySession {
             .encode(),
         )?;
         Ok(RelaySession {
-            ctl: Mutex::new(ctl),
+            ctl: Mutex::new(Ctl {
+                sock: ctl,
+                unread_index_replies: 0,
+            }),
             data: Mutex::new(data),
             relay_session_id,
             output_path,
@@ -207,7 +234,7 @@ impl RelaySession {
             eprintln!("rttng-consumerd: {err}; streaming to this relay stops");
             *lock(&self.failure) = Some(err.clone());
             let _ = lock(&self.data).shutdown(std::net::Shutdown::Both);
-            let _ = lock(&self.ctl).shutdown(std::net::Shutdown::Both);
+            let _ = lock(&self.ctl).sock.shutdown(std::net::Shutdown::Both);
         }
         err
     }
@@ -220,7 +247,10 @@ impl RelaySession {
         if self.is_broken() {
             return Err("the relay connection failed earlier".into());
         }
-        let r = f(&mut lock(&self.ctl));
+        let r = {
+            let mut ctl = lock(&self.ctl);
+            ctl.drain().and_then(|()| f(&mut ctl.sock))
+        };
         r.map_err(|e| self.fail(e))
     }
 
@@ -302,7 +332,22 @@ impl RelaySession {
         if let Some(s) = lock(&self.streams).get_mut(&handle) {
             s.last_net_seq = Some(net_seq);
         }
-        self.with_ctl(|ctl| generic(ctl, Command::SendIndex, &index.encode()))
+        // Pipelined: the reply is read later (at the latest after
+        // MAX_UNREAD_INDEX_REPLIES more, or by the next request that waits for its own).
+        let r = {
+            let mut ctl = lock(&self.ctl);
+            let drained = if ctl.unread_index_replies >= MAX_UNREAD_INDEX_REPLIES {
+                ctl.drain()
+            } else {
+                Ok(())
+            };
+            drained.and_then(|()| {
+                request(&mut ctl.sock, Command::SendIndex, &index.encode())?;
+                ctl.unread_index_replies += 1;
+                Ok(())
+            })
+        };
+        r.map_err(|e| self.fail(e))
     }
 
     /// Appends packetized metadata (whole 4 KiB packets) to the metadata stream of trace
@@ -466,7 +511,7 @@ impl RelaySession {
             }
         }
         let _ = lock(&self.data).shutdown(std::net::Shutdown::Both);
-        let _ = lock(&self.ctl).shutdown(std::net::Shutdown::Both);
+        let _ = lock(&self.ctl).sock.shutdown(std::net::Shutdown::Both);
         self.lost_packets.load(Ordering::Relaxed)
     }
 }

@@ -34,6 +34,8 @@ pub enum Cmd {
     Recover(mpsc::Sender<ConsumerReply>),
     Stats(mpsc::Sender<ConsumerReply>),
     Remove(mpsc::Sender<ConsumerReply>),
+    /// Write a snapshot there, at most this many packets per CPU (0: all).
+    Snapshot(SnapshotTarget, u64, mpsc::Sender<ConsumerReply>),
 }
 
 struct StreamFile {
@@ -81,8 +83,19 @@ impl StreamFile {
     }
 }
 
+/// Where a snapshot goes.
+pub enum SnapshotTarget {
+    /// A trace directory (absolute).
+    Dir(PathBuf),
+    /// A relay session, as streams of this trace path (relative).
+    Relay(Arc<RelaySession>, String),
+}
+
 pub struct BufferWorker {
     consumer: Consumer,
+    /// A snapshot session's buffer: nothing is written while tracing; only
+    /// [`Cmd::Snapshot`] reads it (`crate::snapshot`).
+    snapshot_only: Option<rttng_ringbuf::StreamSnapshot>,
     switch_timer: Option<Duration>,
     read_timer: Option<Duration>,
     out: Output,
@@ -118,15 +131,19 @@ impl BufferWorker {
     /// hand out, and a producer handle (for flushing from the control thread).
     /// With `relay`, the packets go to that relay session and `spec.trace_dir` is the
     /// stream path relative to it.
+    /// With `snapshot_only`, no directory is created and nothing is written until a
+    /// [`Cmd::Snapshot`] (`spec.trace_dir` is not used).
     pub fn new(
         spec: &BufferSpec,
         relay: Option<Arc<RelaySession>>,
+        snapshot_only: bool,
     ) -> Result<(BufferWorker, OwnedFd, Producer), String> {
         let dir = PathBuf::from(&spec.trace_dir);
-        if spec.channel.contains('/') || spec.channel.starts_with('.') {
+        if spec.channel.is_empty() || spec.channel.contains('/') || spec.channel.starts_with('.') {
             return Err(format!("bad channel name: {}", spec.channel));
         }
         let sink = match relay {
+            None if snapshot_only => Sink::Files,
             None => {
                 if !dir.is_absolute() {
                     return Err(format!(
@@ -204,6 +221,7 @@ impl BufferWorker {
             .collect();
         let w = BufferWorker {
             consumer,
+            snapshot_only: snapshot_only.then(rttng_ringbuf::StreamSnapshot::new),
             switch_timer: us(spec.switch_timer_us),
             read_timer: us(spec.read_timer_us),
             out: Output {
@@ -229,6 +247,18 @@ impl BufferWorker {
                 .min(COMMAND_LATENCY);
             if let Some(at) = next_switch {
                 timeout = timeout.min(at.saturating_duration_since(Instant::now()));
+            }
+            if self.snapshot_only.is_some() {
+                // Nothing to write while tracing: only commands wake this thread.
+                match rx.recv() {
+                    Ok(cmd) => {
+                        if self.command(cmd) {
+                            return;
+                        }
+                    }
+                    Err(_) => return,
+                }
+                continue;
             }
             self.consumer.wait(timeout);
             if let (Some(at), Some(period)) = (next_switch, self.switch_timer) {
@@ -258,6 +288,9 @@ impl BufferWorker {
 
     /// Returns true when the worker must end.
     fn command(&mut self, cmd: Cmd) -> bool {
+        if self.snapshot_only.is_some() {
+            return self.snapshot_command(cmd);
+        }
         match cmd {
             Cmd::Flush(tx) => {
                 self.flush_all(true);
@@ -285,6 +318,12 @@ impl BufferWorker {
                 let _ = tx.send(self.stats());
                 false
             }
+            Cmd::Snapshot(_, _, tx) => {
+                let _ = tx.send(ConsumerReply::Error {
+                    message: "not a snapshot buffer (its packets are written as they fill)".into(),
+                });
+                false
+            }
             Cmd::Remove(tx) => {
                 self.flush_all(true);
                 self.drain();
@@ -306,6 +345,76 @@ impl BufferWorker {
                 // The final statistics: the session daemon keeps them once the buffer is
                 // gone (an exited app's per-process buffer), so that `list` still counts them.
                 let _ = tx.send(self.stats());
+                true
+            }
+        }
+    }
+
+    /// Commands of a snapshot session's buffer: flushes only close packets (they stay in
+    /// memory for the next snapshot); a snapshot writes them out; nothing else writes.
+    fn snapshot_command(&mut self, cmd: Cmd) -> bool {
+        match cmd {
+            Cmd::Flush(tx) => {
+                self.flush_all(true);
+                let _ = tx.send(ConsumerReply::Ok);
+                false
+            }
+            Cmd::Recover(tx) => {
+                let report = recover(&mut self.consumer);
+                eprintln!(
+                    "rttng-consumerd: recovered a snapshot buffer of {}: {} packets closed, {} headers rewritten, {} bytes after a hole lost",
+                    self.out.channel,
+                    report.packets_closed,
+                    report.headers_rewritten,
+                    report.committed_bytes_after_hole
+                );
+                let _ = tx.send(ConsumerReply::Ok);
+                false
+            }
+            Cmd::Stats(tx) => {
+                let _ = tx.send(ConsumerReply::Stats {
+                    events_discarded: (0..self.consumer.cpu_count())
+                        .map(|c| self.consumer.events_discarded(c))
+                        .sum(),
+                    packets_lost: 0,
+                    packets_written: 0,
+                });
+                false
+            }
+            Cmd::Snapshot(target, max_packets, tx) => {
+                let scratch = self.snapshot_only.get_or_insert_with(Default::default);
+                let (channel, stream_id) = (&self.out.channel, self.out.stream_id);
+                let written = match target {
+                    SnapshotTarget::Dir(dir) => crate::snapshot::write(
+                        &self.consumer,
+                        channel,
+                        stream_id,
+                        &dir,
+                        max_packets,
+                        scratch,
+                    ),
+                    SnapshotTarget::Relay(session, path) => crate::snapshot::write_relay(
+                        &self.consumer,
+                        channel,
+                        stream_id,
+                        &session,
+                        &path,
+                        max_packets,
+                        scratch,
+                    ),
+                };
+                let reply = match written {
+                    Ok(w) => ConsumerReply::SnapshotWritten {
+                        packets: w.packets,
+                        bytes: w.bytes,
+                    },
+                    Err(message) => ConsumerReply::Error { message },
+                };
+                let _ = tx.send(reply);
+                false
+            }
+            Cmd::Remove(tx) => {
+                let _ = tx.send(ConsumerReply::Ok);
                 true
             }
         }

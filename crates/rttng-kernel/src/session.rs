@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 mod clock;
+mod snapshot;
 mod write;
 
 pub use clock::{datetime_now, ClockSpec};
@@ -141,6 +142,9 @@ pub struct KernelSession {
     /// The eBPF programs being detached after a stop (joined by `destroy`).
     path_detach: Option<std::thread::JoinHandle<()>>,
     path_warning: Option<String>,
+    /// A snapshot session: no drain threads and no trace at stop; the buffers are read only
+    /// by [`KernelSession::snapshot`].
+    snapshot_mode: bool,
 }
 
 impl std::fmt::Debug for KernelSession {
@@ -191,6 +195,7 @@ impl KernelSession {
             path_recorder: None,
             path_detach: None,
             path_warning: None,
+            snapshot_mode: false,
         };
         s.add_channel(config)?;
         Ok(s)
@@ -526,6 +531,13 @@ impl KernelSession {
                 state: "running",
             });
         }
+        if self.snapshot_mode {
+            for ch in &self.channels {
+                ch.instance.set_tracing(true)?;
+            }
+            self.state = State::Running;
+            return Ok(());
+        }
         let spool = self.spool_dir();
         std::fs::create_dir_all(&spool).map_err(io_err(&spool))?;
         let page_bytes = self.layout.page_bytes() as usize;
@@ -564,6 +576,14 @@ impl KernelSession {
         }
         for ch in &self.channels {
             ch.instance.set_tracing(false)?;
+        }
+        if self.snapshot_mode {
+            // The buffers keep their data for the snapshots; nothing is written.
+            self.state = State::Stopped;
+            return Ok(StopReport {
+                trace_dir: self.trace_dir(),
+                ..StopReport::default()
+            });
         }
         let mut first_err = None;
         for ch in &mut self.channels {

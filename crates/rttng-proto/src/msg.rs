@@ -277,6 +277,16 @@ pub enum ErrorCode {
     KernelUnavailable,
     Internal,
     NoEvent,
+    /// A snapshot command on a session that writes its trace as it goes.
+    NotSnapshotSession,
+    /// A snapshot session has one output (lttng 2.13).
+    SnapshotOutputExists,
+    /// `snapshot record` before the session's first start.
+    StartSessionOnce,
+    /// `snapshot record` with no output, or an output that could not be written.
+    SnapshotFailed,
+    /// `--max-size` smaller than one packet of each stream.
+    MaxSizeInvalid,
     /// The trace output directory cannot be created or written (lttng's
     /// LTTNG_ERR_CREATE_DIR_FAIL).
     CreateDirFailed,
@@ -285,7 +295,9 @@ wire_enum!(ErrorCode, "error code" {
     0 => Protocol, 1 => NoSession, 2 => SessionExists, 3 => NoChannel, 4 => ChannelExists,
     5 => InvalidArgument, 6 => SessionActive, 7 => AlreadyStopped, 8 => AlreadyStarted,
     9 => PermissionDenied, 10 => ConsumerDead, 11 => KernelUnavailable, 12 => Internal, 13 => NoEvent,
-    14 => CreateDirFailed,
+    14 => NotSnapshotSession, 15 => SnapshotOutputExists, 16 => StartSessionOnce,
+    17 => SnapshotFailed, 18 => MaxSizeInvalid,
+    19 => CreateDirFailed,
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -343,6 +355,34 @@ pub enum Request {
     Stop {
         session: String,
     },
+    /// `create --snapshot`: `output` is the default snapshot output (None: the default
+    /// directory; `no_output`: none).
+    CreateSnapshotSession {
+        name: Option<String>,
+        output: Option<String>,
+        no_output: bool,
+    },
+    SnapshotAddOutput {
+        session: String,
+        output: SnapshotOutput,
+    },
+    /// By id (`id != 0`) or by name.
+    SnapshotDelOutput {
+        session: String,
+        id: u32,
+        name: String,
+    },
+    SnapshotListOutputs {
+        session: String,
+    },
+    /// Record to `output` if given (a temporary output), else to the session's output;
+    /// `name` (if not empty) and `max_size` (if given) override the output's.
+    SnapshotRecord {
+        session: String,
+        output: Option<SnapshotOutput>,
+        name: String,
+        max_size: Option<u64>,
+    },
 }
 wire_enum!(Request, "request" {
     0 => Version,
@@ -358,6 +398,43 @@ wire_enum!(Request, "request" {
     10 => AddContext { session, domain, channel, context },
     11 => Start { session },
     12 => Stop { session },
+    13 => CreateSnapshotSession { name, output, no_output },
+    14 => SnapshotAddOutput { session, output },
+    15 => SnapshotDelOutput { session, id, name },
+    16 => SnapshotListOutputs { session },
+    17 => SnapshotRecord { session, output, name, max_size },
+});
+
+/// A snapshot output as the user gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotOutput {
+    /// Empty: `snapshot-ID` (a registered output) or `snapshot-0` (a temporary one).
+    pub name: String,
+    /// Absolute directory.
+    pub path: String,
+    /// 0: unlimited.
+    pub max_size: u64,
+}
+wire_struct!(SnapshotOutput {
+    name,
+    path,
+    max_size
+});
+
+/// A registered snapshot output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotOutputInfo {
+    pub id: u32,
+    pub name: String,
+    pub path: String,
+    /// 0: unlimited.
+    pub max_size: u64,
+}
+wire_struct!(SnapshotOutputInfo {
+    id,
+    name,
+    path,
+    max_size
 });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -365,11 +442,14 @@ pub struct SessionSummary {
     pub name: String,
     pub output: String,
     pub active: bool,
+    /// A snapshot session (nothing is written until `snapshot record`).
+    pub snapshot: bool,
 }
 wire_struct!(SessionSummary {
     name,
     output,
-    active
+    active,
+    snapshot
 });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -411,13 +491,16 @@ pub struct SessionDetail {
     pub channels: Vec<ChannelInfo>,
     /// Problems the user should know about (a dead consumer daemon, ...).
     pub warnings: Vec<String>,
+    /// A snapshot session.
+    pub snapshot: bool,
 }
 wire_struct!(SessionDetail {
     name,
     output,
     active,
     channels,
-    warnings
+    warnings,
+    snapshot
 });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -474,6 +557,13 @@ pub enum Response {
     Warning {
         message: String,
     },
+    SnapshotOutputs {
+        list: Vec<SnapshotOutputInfo>,
+    },
+    /// The snapshot directories written (one per output).
+    SnapshotRecorded {
+        paths: Vec<String>,
+    },
 }
 wire_enum!(Response, "response" {
     0 => Ok,
@@ -484,6 +574,8 @@ wire_enum!(Response, "response" {
     5 => Apps { list },
     6 => Error { code, message },
     7 => Warning { message },
+    8 => SnapshotOutputs { list },
+    9 => SnapshotRecorded { paths },
 });
 
 impl Response {
@@ -708,6 +800,30 @@ pub enum ConsumerRequest {
     RelayStatus {
         relay_id: u64,
     },
+    /// Like `AddBuffer`, for a snapshot session: nothing is written while tracing (the
+    /// buffer is overwrite-mode memory that only `Snapshot` reads); `spec.trace_dir` is
+    /// not used.
+    AddSnapshotBuffer {
+        spec: BufferSpec,
+    },
+    /// Write a snapshot of the buffer as the stream files of `trace_dir` (absolute): the
+    /// newest whole packets of each CPU, at most `max_packets` each (0: all). With
+    /// `relay_id` (not 0), send them to that relay session instead, as streams of
+    /// `trace_dir` (relative).
+    Snapshot {
+        buffer_id: u64,
+        trace_dir: String,
+        max_packets: u64,
+        relay_id: u64,
+    },
+    /// Write a snapshot's whole metadata to `trace_dir/metadata` (packetized), creating
+    /// the directory; unlike `AppendMetadata`, not synced to disk (a snapshot is written
+    /// once, like LTTng's).
+    SnapshotMetadata {
+        trace_dir: String,
+        uuid: [u8; 16],
+        text: String,
+    },
 }
 wire_enum!(ConsumerRequest, "consumer request" {
     0 => AddBuffer { spec },
@@ -723,6 +839,9 @@ wire_enum!(ConsumerRequest, "consumer request" {
     10 => RelayDataPending { relay_id },
     11 => CloseRelay { relay_id },
     12 => RelayStatus { relay_id },
+    13 => AddSnapshotBuffer { spec },
+    14 => Snapshot { buffer_id, trace_dir, max_packets, relay_id },
+    15 => SnapshotMetadata { trace_dir, uuid, text },
 });
 
 /// Where and as what a session streams to a relay daemon.
@@ -786,6 +905,11 @@ pub enum ConsumerReply {
         failure: String,
         packets_lost: u64,
     },
+    /// A snapshot was written: packets and bytes of the stream files.
+    SnapshotWritten {
+        packets: u64,
+        bytes: u64,
+    },
 }
 wire_enum!(ConsumerReply, "consumer reply" {
     0 => Ok,
@@ -795,6 +919,7 @@ wire_enum!(ConsumerReply, "consumer reply" {
     4 => RelayPending { pending },
     5 => RelayClosed { packets_lost },
     6 => RelayStatus { failure, packets_lost },
+    7 => SnapshotWritten { packets, bytes },
 });
 
 #[cfg(test)]
@@ -846,6 +971,7 @@ mod tests {
                     lost_packets: 1,
                 }],
                 warnings: vec![],
+                snapshot: false,
             },
         };
         let f = encode_frame(Kind::Response, &resp).unwrap();

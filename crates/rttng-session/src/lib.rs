@@ -19,10 +19,12 @@ mod kernel;
 pub mod metadata;
 mod relay;
 mod requests;
+mod snapshot;
 mod validate;
 
 pub use attrs::*;
 pub use kernel::{KernelChannel, KernelOp, KernelReply};
+pub use snapshot::{packets_per_stream, StreamGroup, MAX_SNAPSHOT_OUTPUTS};
 pub use validate::validate_class;
 
 use metadata::TraceMetadata;
@@ -114,6 +116,8 @@ struct Session {
     /// Network output (`create --set-url`): its trace directories are relative to a relay
     /// session the consumer holds.
     net: Option<relay::NetOutput>,
+    /// A snapshot session: its outputs (nothing is written until `snapshot record`).
+    snapshot: Option<snapshot::SnapshotState>,
 }
 
 #[derive(Debug)]
@@ -129,6 +133,10 @@ struct App {
 #[derive(Debug)]
 struct Trace {
     dir: String,
+    /// `dir` below the session's output (`ust/uid/1000/64-bit`): where a snapshot puts it.
+    rel: String,
+    /// The whole metadata so far (a snapshot writes it in full).
+    text: String,
     uuid: [u8; 16],
     md: TraceMetadata,
     /// The relay session (its id) this trace streams to; `dir` is then relative.
@@ -319,6 +327,32 @@ impl Registry {
             } => self.add_context(&session, uid, domain, channel, context, port),
             Request::Start { session } => self.start(&session, uid, port, errs),
             Request::Stop { session } => self.stop(&session, uid, port, errs),
+            Request::CreateSnapshotSession {
+                name,
+                output,
+                no_output,
+            } => self.create_snapshot(name, output, no_output, uid, now),
+            Request::SnapshotAddOutput { session, output } => {
+                let i = self.session_index(&session, uid)?;
+                self.snapshot_add_output(i, output)
+            }
+            Request::SnapshotDelOutput { session, id, name } => {
+                let i = self.session_index(&session, uid)?;
+                self.snapshot_del_output(i, id, &name)
+            }
+            Request::SnapshotListOutputs { session } => {
+                let i = self.session_index(&session, uid)?;
+                self.snapshot_list_outputs(i)
+            }
+            Request::SnapshotRecord {
+                session,
+                output,
+                name,
+                max_size,
+            } => {
+                let i = self.session_index(&session, uid)?;
+                self.snapshot_record(i, output, &name, max_size, now, port)
+            }
         }
     }
 }

@@ -22,6 +22,7 @@ impl Registry {
                     name: s.name.clone(),
                     output: s.output.clone(),
                     active: s.active,
+                    snapshot: s.snapshot.is_some(),
                 })
                 .collect(),
         }
@@ -409,6 +410,7 @@ impl Registry {
             kernel_discarded: 0,
             consumer_lost: None,
             net,
+            snapshot: None,
         });
         Ok(Response::SessionCreated { name, output })
     }
@@ -434,7 +436,11 @@ impl Registry {
                 "kernel channels cannot stream to a relay yet (the kernel drain still runs in the session daemon); use a local output for kernel tracing",
             ));
         }
-        let resolved = resolve_attrs(domain, attrs)?;
+        let mut resolved = resolve_attrs(domain, attrs)?;
+        if self.sessions[i].snapshot.is_some() && attrs.overwrite.is_none() {
+            // lttng: a snapshot session's channels default to overwrite mode.
+            resolved.overwrite = true;
+        }
         // A network session connects to its relay at its first channel, as lttng does, so
         // that an unreachable relay is reported now.
         if domain != Domain::Kernel {
@@ -489,6 +495,7 @@ impl Registry {
                     session: s.name.clone(),
                     output: s.output.clone(),
                     channel,
+                    snapshot: s.snapshot.is_some(),
                 }
             } else {
                 KernelOp::AddChannel { channel }
@@ -733,6 +740,7 @@ impl Registry {
             active: s.active,
             channels,
             warnings,
+            snapshot: s.snapshot.is_some(),
         }
     }
 }

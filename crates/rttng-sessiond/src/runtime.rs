@@ -76,9 +76,9 @@ impl Port for Io {
             return Err("rttng-consumerd is not running".into());
         };
         let add = match &req {
-            ConsumerRequest::AddBuffer { spec } | ConsumerRequest::AddRelayBuffer { spec, .. } => {
-                Some(spec.buffer_id)
-            }
+            ConsumerRequest::AddBuffer { spec }
+            | ConsumerRequest::AddSnapshotBuffer { spec }
+            | ConsumerRequest::AddRelayBuffer { spec, .. } => Some(spec.buffer_id),
             _ => None,
         };
         if let ConsumerRequest::RemoveBuffer { buffer_id } = &req {
@@ -143,6 +143,7 @@ impl Port for Io {
             session,
             output,
             channel,
+            snapshot,
         } = op
         {
             // The user-space tracer's clock, so kernel and user events merge exactly.
@@ -150,9 +151,12 @@ impl Port for Io {
                 Ok(p) => rttng_kernel::ClockSpec::new(p.source.tracefs_clock(), p.clock_class()),
                 Err(_) => rttng_kernel::ClockSpec::monotonic(),
             };
-            let ks =
+            let mut ks =
                 KernelSession::create_with_clock(&session, Path::new(&output), cfg(channel), clock)
                     .map_err(|e| e.to_string())?;
+            if snapshot {
+                ks.set_snapshot_mode();
+            }
             self.kernel.insert(session_id, ks);
             return Ok(KernelReply::Ok);
         }
@@ -205,6 +209,14 @@ impl Port for Io {
             KernelOp::Stop => ks.stop().map(|r| KernelReply::Stopped {
                 events_discarded: r.events_discarded,
             }),
+            KernelOp::Snapshot {
+                output,
+                max_packets,
+            } => ks
+                .snapshot(Path::new(&output), max_packets)
+                .map(|r| KernelReply::Stopped {
+                    events_discarded: r.events_discarded,
+                }),
             KernelOp::Create { .. } | KernelOp::Destroy => Ok(KernelReply::Ok),
         };
         r.map_err(|e| e.to_string())

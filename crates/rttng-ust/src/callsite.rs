@@ -6,8 +6,8 @@
 //! every crate of the executable between `__start_rttng_callsites_v1` and
 //! `__stop_rttng_callsites_v1`. The section name carries the layout version of
 //! [`Callsite`]: two incompatible rttng-ust versions linked into one program each read only
-//! their own section (a new layout takes a new name, `_v2`). So the registry is complete before `main` without any global
-//! constructor, and an event index is the position in that section (stable for the life
+//! their own section (a new layout takes a new name, `_v2`). So the registry is complete
+//! before `main` without any global constructor, and an event index is the position in that section (stable for the life
 //! of the process). Limits: ELF targets only; each shared object (a `cdylib` provider) has
 //! its own section that this executable's registry does not see; an executable linked
 //! with `-z start-stop-gc` would drop the section.
@@ -178,6 +178,9 @@ fn emit_rest<F: Fields>(rest: &[AtomicU64], cpu: u32, payload: usize, fields: &F
 #[inline(always)]
 fn write_target<F: Fields>(packed: u64, cpu: u32, payload: usize, fields: &F, lens: &F::Lens) {
     let (slot, event_id) = unpack_target(packed);
+    // From the load of the channel pointer to the end of the write, the channel is not
+    // unmapped (`reclaim`).
+    let _inside = crate::reclaim::enter();
     if let Some(ch) = channel::get(slot) {
         ch.write_event(cpu, event_id, payload, fields, lens);
     }

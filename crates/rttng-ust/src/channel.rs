@@ -12,8 +12,9 @@
 //! from it in the same attempt (as LTTng does), so records are ordered in time per buffer
 //! and a compact header is never wrong.
 //!
-//! Removed channels are unlinked but never unmapped (an event in flight may still hold
-//! the pointer; no grace-period mechanism here): each stays mapped until exit.
+//! Removed channels are unlinked, then freed with their mapping once no thread can be inside
+//! the event path with them (`retire`, `reclaim`: a grace period, see `reclaim.rs`); until
+//! then they stay mapped. A fork child only unlinks them (it may not allocate there).
 //!
 //! Not here: enable/disable bookkeeping (`control`, which re-exports the channel key and
 //! setup types defined here), metadata.
@@ -319,7 +320,7 @@ impl Channel {
 }
 
 /// The channel table. A slot is written only under the control lock; an unlinked channel is
-/// never freed (see the module documentation).
+/// freed only after a grace period (see the module documentation).
 static CHANNELS: [AtomicPtr<Channel>; MAX_CHANNELS] =
     [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_CHANNELS];
 
@@ -327,8 +328,9 @@ static CHANNELS: [AtomicPtr<Channel>; MAX_CHANNELS] =
 #[inline(always)]
 pub(crate) fn get(slot: usize) -> Option<&'static Channel> {
     let p = CHANNELS.get(slot)?.load(Ordering::Acquire);
-    // SAFETY: a non-null slot holds a leaked `Box<Channel>`, never freed (`unlink` only
-    // clears the slot; the channel stays mapped until exit).
+    // SAFETY: a non-null slot holds a leaked `Box<Channel>`; it is freed only after it was
+    // unlinked and no thread was inside the event path (`retire`), and the callers of `get`
+    // on the event path are inside it (`reclaim::enter`).
     unsafe { p.as_ref() }
 }
 
@@ -348,11 +350,47 @@ pub(crate) fn find(key: ChannelKey) -> Option<usize> {
     (0..MAX_CHANNELS).find(|&i| get(i).is_some_and(|c| c.key == key))
 }
 
-/// Unlinks the channel in `slot` (control lock held). Its memory stays mapped: an event in
-/// flight may still be writing through it.
+/// Unlinks the channel in `slot` without freeing it (fork child: it must not allocate, and
+/// the mapping is the parent's buffer).
 pub(crate) fn unlink(slot: usize) {
     if let Some(s) = CHANNELS.get(slot) {
         s.store(std::ptr::null_mut(), Ordering::Release);
+    }
+}
+
+/// Unlinked channels not freed yet, because a thread might still be inside the event path
+/// with a pointer to them (control lock held to change it).
+struct Retired(Vec<*mut Channel>);
+
+// SAFETY: the pointers are leaked boxes only the control side touches, under the control lock.
+unsafe impl Send for Retired {}
+
+static RETIRED: std::sync::Mutex<Retired> = std::sync::Mutex::new(Retired(Vec::new()));
+
+/// Unlinks the channel in `slot` (control lock held) and frees it, with its mapping, as
+/// soon as no thread can be inside the event path with it ([`reclaim`]).
+pub(crate) fn retire(slot: usize) {
+    let Some(s) = CHANNELS.get(slot) else { return };
+    let p = s.swap(std::ptr::null_mut(), Ordering::AcqRel);
+    if !p.is_null() {
+        if let Ok(mut r) = RETIRED.lock() {
+            r.0.push(p);
+        }
+    }
+    reclaim();
+}
+
+/// Frees the retired channels if no thread is inside the event path (control lock held);
+/// otherwise leaves them for a later control call.
+pub(crate) fn reclaim() {
+    let Ok(mut r) = RETIRED.lock() else { return };
+    if r.0.is_empty() || !crate::reclaim::quiescent() {
+        return;
+    }
+    for p in r.0.drain(..) {
+        // SAFETY: `p` came from `Box::into_raw` in `install`, was unlinked before the grace
+        // period `quiescent` observed, so no thread holds it; it is freed once.
+        drop(unsafe { Box::from_raw(p) });
     }
 }
 

@@ -138,6 +138,8 @@ pub fn install_channel(setup: ChannelSetup) {
 /// [`install_channel`], with the reason it did nothing.
 pub fn try_install_channel(setup: ChannelSetup) -> Result<(), ControlError> {
     let _g = lock();
+    // Channels removed while events were in flight are freed now if they can be.
+    channel::reclaim();
     count(if channel::find(setup.key).is_some() {
         Err(ControlError::DuplicateChannel(setup.key))
     } else {
@@ -163,13 +165,14 @@ fn clear_targets_of_slot(slot: usize) {
     }
 }
 
-/// Stops recording into a channel and unlinks it (its memory stays mapped until exit).
+/// Stops recording into a channel, unlinks it, and frees it with its mapping once no thread
+/// can be inside the event path with it (else at a later control call).
 pub fn remove_channel(key: ChannelKey) {
     let _g = lock();
     match channel::find(key) {
         Some(slot) => {
             clear_targets_of_slot(slot);
-            channel::unlink(slot);
+            channel::retire(slot);
         }
         None => {
             let _ = count::<()>(Err(ControlError::UnknownChannel(key)));
@@ -291,6 +294,7 @@ extern "C" fn atfork_child() {
     for slot in 0..channel::MAX_CHANNELS {
         channel::unlink(slot);
     }
+    crate::reclaim::after_fork_child();
     for cs in callsite::all() {
         for t in &cs.targets {
             t.store(0, Ordering::Relaxed);
@@ -338,5 +342,68 @@ mod tests {
         let s = c.as_struct().unwrap();
         let names: Vec<&str> = s.members.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names, ["_vtid", "_procname"]);
+    }
+
+    /// Mappings of ring-buffer memfds in this process.
+    fn ringbuf_mappings() -> usize {
+        std::fs::read_to_string("/proc/self/maps")
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("/memfd:rttng-ringbuf"))
+            .count()
+    }
+
+    #[test]
+    fn a_removed_channel_is_unmapped_once_no_event_is_in_flight() {
+        let consumer = rttng_ringbuf::Consumer::create(&rttng_ringbuf::Config {
+            cpu_count: 1,
+            subbuf_count: 2,
+            subbuf_bytes: 4096,
+            mode: rttng_ringbuf::Mode::Discard,
+            stream_id: 0,
+            uuid: [0; 16],
+        })
+        .expect("create a channel");
+        // The consumer's own mapping stays; the app's (the producer's) is the one to go.
+        let before = ringbuf_mappings();
+        let producer = rttng_ringbuf::Producer::from_fd(consumer.fd()).expect("map it");
+        let key = ChannelKey {
+            daemon: LOCAL_DAEMON - 1,
+            session_id: 9_999,
+            channel_id: 1,
+        };
+        try_install_channel(ChannelSetup {
+            key,
+            producer,
+            stream_class_id: 0,
+            contexts: Vec::new(),
+        })
+        .expect("install");
+        assert_eq!(ringbuf_mappings(), before + 1, "the app maps the channel");
+        // A thread inside the event path keeps it mapped.
+        let inside = crate::reclaim::enter();
+        remove_channel(key);
+        assert_eq!(
+            ringbuf_mappings(),
+            before + 1,
+            "unmapped under an event in flight"
+        );
+        drop(inside);
+        // Other tests of this binary may be inside the event path for a moment: bounded retries
+        // of the control side's reclaim, as later control calls would do.
+        for _ in 0..1000 {
+            let _g = lock();
+            channel::reclaim();
+            if ringbuf_mappings() == before {
+                break;
+            }
+            drop(_g);
+            std::thread::yield_now();
+        }
+        assert_eq!(
+            ringbuf_mappings(),
+            before,
+            "the removed channel is still mapped"
+        );
     }
 }

@@ -39,6 +39,7 @@ mod channel;
 pub mod control;
 mod field;
 mod level;
+mod reclaim;
 mod registration;
 mod sys;
 pub mod testing;

@@ -5,12 +5,14 @@
 //! (`rttng view | head`) ends the program quietly with status 0.
 
 mod cli;
+mod coredump;
 mod demo;
 mod error;
 mod kernel_list;
 mod list;
 mod live_view;
 mod session_cmd;
+mod snapshot_cmd;
 mod trace;
 mod view;
 
@@ -46,6 +48,12 @@ fn main() -> ExitCode {
             return session_cmd::exit_status(demo::run(opts, d));
         }
         cli::Command::Trace(t) => trace::run(&t),
+        cli::Command::Snapshot(s) => return snapshot_cmd::run(&args.global, s),
+        cli::Command::CoredumpHandler(c) => match c.action {
+            cli::CoredumpAction::Install { core_dir } => coredump::install(core_dir),
+            cli::CoredumpAction::Uninstall => coredump::uninstall(),
+            cli::CoredumpAction::Run { state, crash } => return coredump::run(&state, &crash),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -69,6 +69,31 @@ pub fn run(g: &Global, cmd: SessionCommand) -> ExitCode {
     exit_status(dispatch(&mut ctx, cmd))
 }
 
+/// `create --snapshot`, with lttng's messages.
+fn create_snapshot(
+    ctx: &mut Ctx,
+    session: Option<String>,
+    output: Option<String>,
+    no_output: bool,
+) -> Result<u8, CliError> {
+    match ctx.call(Request::CreateSnapshotSession {
+        name: session,
+        output,
+        no_output,
+    })? {
+        Response::SessionCreated { name, output } => {
+            let _ = rttng_ctl::set_current_session(&name);
+            println!("Snapshot session {name} created.");
+            if !output.is_empty() {
+                println!("Default snapshot output set to {output}");
+            }
+            println!("Every channel enabled for this session will be set to mmap output and default to overwrite mode.");
+            Ok(0)
+        }
+        other => Ok(warned(other)),
+    }
+}
+
 fn warned(r: Response) -> u8 {
     match r {
         Response::Warning { message } => {
@@ -96,6 +121,15 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 ),
                 (None, net) => net,
             };
+            if a.snapshot {
+                // A network output becomes the session's snapshot output (a net:// URL).
+                return create_snapshot(ctx, a.session, output, a.no_output);
+            }
+            if a.no_output {
+                return Err(usage(
+                    "--no-output needs --snapshot: a recording session writes its trace as it goes",
+                ));
+            }
             match ctx.call(Request::CreateSession {
                 name: a.session,
                 output,

@@ -365,11 +365,11 @@ fn crash(name: &str, buffers: Buffers, apps: usize) {
         200_000,
         std::time::Duration::from_secs(20),
     );
-    assert!(enough, "the children wrote too little in 20 s");
     for c in &mut children {
         c.kill().unwrap();
         c.wait().unwrap();
     }
+    assert!(enough, "the children wrote too little in 20 s");
     let report = session.stop_after_crash().unwrap();
     assert_eq!(report.discarded, 0);
     let (text, warnings) = babeltrace(&report.trace_dir);

@@ -161,61 +161,77 @@ fn trace_ls_shows_the_paths_strace_shows_and_the_trace_has_them_as_strings() {
         panic!("rttng view differs from babeltrace2:\n{d}");
     }
 
-    // The BPF programs died with this run's rttng process: bpftool lists every loaded program
-    // with the processes holding it; ours may not be among them, nor may a program with no
-    // holder at all (leaked). Programs of a concurrent test's rttng are held by that process.
+    // The BPF programs died with this run's rttng process. bpftool lists the loaded programs;
+    // /proc/*/fdinfo says which processes hold each (Debian's bpftool does not print `pids`).
+    // Only another rttng (a concurrent test's) may hold one; a program held by this run's
+    // pid, by any other program, or by nobody is a leak.
     if let Err(e) = require_tools(&[("bpftool", "bpftool")]) {
         panic!("{e}");
     }
     let progs =
         run_bounded(Command::new("bpftool").args(["prog", "show"]), TIMEOUT).expect("bpftool");
     assert!(progs.status.success(), "{}", progs.stderr_quote());
-    let left = leftover_programs(&progs.stdout_text(), done.pid);
+    let left = leftover_programs(&progs.stdout_text(), done.pid, &prog_holders());
     assert!(left.is_empty(), "BPF programs left loaded: {left:?}");
 }
 
-/// The path recorder's programs in `bpftool prog show` output that `pid` still holds, or that
-/// no process holds.
-fn leftover_programs(bpftool: &str, pid: u32) -> Vec<String> {
+/// `(program id, holder's comm, holder's pid)` for every BPF program fd of every process.
+fn prog_holders() -> Vec<(u32, String, u32)> {
     let mut out = Vec::new();
-    let mut blocks: Vec<Vec<&str>> = Vec::new();
-    for line in bpftool.lines() {
-        if line.starts_with(|c: char| c.is_ascii_digit()) || blocks.is_empty() {
-            blocks.push(Vec::new());
-        }
-        if let Some(b) = blocks.last_mut() {
-            b.push(line);
-        }
-    }
-    let ours = format!("rttng({pid})");
-    for b in blocks {
-        let head = b.first().copied().unwrap_or_default();
-        if !(head.contains(" name path_arg") || head.contains(" name follow_fork")) {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for p in procs.flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
             continue;
-        }
-        let holders = b.iter().find_map(|l| l.trim().strip_prefix("pids "));
-        if holders.is_none_or(|h| h.split_whitespace().any(|p| p == ours)) {
-            out.push(head.to_string());
+        };
+        let comm = std::fs::read_to_string(p.path().join("comm")).unwrap_or_default();
+        let Ok(fds) = std::fs::read_dir(p.path().join("fdinfo")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let info = std::fs::read_to_string(fd.path()).unwrap_or_default();
+            let id = info.lines().find_map(|l| l.strip_prefix("prog_id:"));
+            if let Some(id) = id.and_then(|v| v.trim().parse().ok()) {
+                out.push((id, comm.trim().to_string(), pid));
+            }
         }
     }
     out
 }
 
+/// The path recorder's programs in `bpftool prog show` output that are not held only by rttng
+/// processes other than `pid`: held by `pid`, by another program, or by nobody.
+fn leftover_programs(bpftool: &str, pid: u32, holders: &[(u32, String, u32)]) -> Vec<String> {
+    bpftool
+        .lines()
+        .filter(|l| l.contains(" name path_") || l.contains(" name follow_fork"))
+        .filter(|l| {
+            let id: Option<u32> = l.split(':').next().and_then(|n| n.trim().parse().ok());
+            let mut held = holders.iter().filter(|h| Some(h.0) == id).peekable();
+            held.peek().is_none() || held.any(|(_, comm, p)| *p == pid || comm != "rttng")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 #[test]
-fn leftover_programs_are_ours_or_unheld() {
-    let show = "12: tracepoint  name path_arg_enter  tag 0\n\tloaded_at 2026-01-01T00:00:00+0000  uid 0\n\tpids rttng(41)\n13: tracepoint  name follow_fork  tag 1\n\tloaded_at 2026-01-01T00:00:00+0000  uid 0\n14: kprobe  name other  tag 2\n\tpids sshd(7)\n15: tracepoint  name path_arg_enter  tag 3\n\tpids rttng(99)\n";
-    assert_eq!(
-        leftover_programs(show, 41),
-        vec![
-            "12: tracepoint  name path_arg_enter  tag 0".to_string(),
-            "13: tracepoint  name follow_fork  tag 1".to_string()
-        ]
-    );
-    assert_eq!(
-        leftover_programs(show, 99),
-        vec![
-            "13: tracepoint  name follow_fork  tag 1".to_string(),
-            "15: tracepoint  name path_arg_enter  tag 3".to_string()
-        ]
-    );
+fn leftover_programs_are_ours_foreign_or_unheld() {
+    let show = "12: tracepoint  name path_arg0  tag 0  gpl\n\tloaded_at 2026-01-01T00:00:00+0000  uid 0\n13: tracepoint  name follow_fork  tag 1  gpl\n14: kprobe  name other  tag 2\n15: tracepoint  name path_retry  tag 3  gpl\n16: tracepoint  name path_arg1  tag 4  gpl\n";
+    let holders = [
+        (12, "rttng".to_string(), 41),
+        (14, "sshd".to_string(), 7),
+        (15, "rttng".to_string(), 99),
+        (15, "rttng".to_string(), 98),
+        (16, "sleep".to_string(), 5),
+    ];
+    let ids = |pid| -> Vec<String> {
+        leftover_programs(show, pid, &holders)
+            .iter()
+            .map(|l| l.split(':').next().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(ids(41), ["12", "13", "16"]);
+    assert_eq!(ids(99), ["13", "15", "16"]);
+    assert_eq!(ids(1), ["13", "16"]);
 }

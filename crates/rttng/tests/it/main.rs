@@ -3,6 +3,7 @@
 mod clock_freq;
 mod concurrent_flush;
 mod consumer_respawn;
+mod coredump;
 mod corpus;
 mod damaged;
 mod help;
@@ -19,6 +20,7 @@ mod session_control;
 mod session_e2e;
 mod session_support;
 mod session_users;
+mod snapshot_e2e;
 mod support;
 mod view_checks;
 mod write_errors;
