@@ -611,13 +611,16 @@ impl Registry {
         for id in ids {
             match port.consumer(ConsumerRequest::Flush { buffer_id: id }) {
                 // Packets that could not be written (full disk, I/O error): the user must
-                // hear of it at stop, not only the daemon's log.
+                // hear of it at stop, not only the daemon's log. (A network session's
+                // losses are the relay's warning, below.)
                 Ok(ConsumerReply::Error { message }) => {
                     errs.push(message.clone());
-                    warn = Some(match warn.take() {
-                        Some(w) => format!("{w}; {message}"),
-                        None => message,
-                    });
+                    if self.sessions[i].net.is_none() {
+                        warn = Some(match warn.take() {
+                            Some(w) => format!("{w}; {message}"),
+                            None => message,
+                        });
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => {
