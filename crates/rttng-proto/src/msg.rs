@@ -287,6 +287,9 @@ pub enum ErrorCode {
     SnapshotFailed,
     /// `--max-size` smaller than one packet of each stream.
     MaxSizeInvalid,
+    /// The trace output directory cannot be created or written (lttng's
+    /// LTTNG_ERR_CREATE_DIR_FAIL).
+    CreateDirFailed,
 }
 wire_enum!(ErrorCode, "error code" {
     0 => Protocol, 1 => NoSession, 2 => SessionExists, 3 => NoChannel, 4 => ChannelExists,
@@ -294,6 +297,7 @@ wire_enum!(ErrorCode, "error code" {
     9 => PermissionDenied, 10 => ConsumerDead, 11 => KernelUnavailable, 12 => Internal, 13 => NoEvent,
     14 => NotSnapshotSession, 15 => SnapshotOutputExists, 16 => StartSessionOnce,
     17 => SnapshotFailed, 18 => MaxSizeInvalid,
+    19 => CreateDirFailed,
 });
 
 // ---------------------------------------------------------------------------------------------

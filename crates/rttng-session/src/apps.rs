@@ -92,9 +92,17 @@ impl Registry {
                 }
             }
             for id in &remove {
-                if let Err(e) = port.consumer(ConsumerRequest::RemoveBuffer { buffer_id: *id }) {
-                    errs.push(self.consumer_failed(e));
-                    return errs;
+                match port.consumer(ConsumerRequest::RemoveBuffer { buffer_id: *id }) {
+                    Ok(ConsumerReply::Stats {
+                        events_discarded,
+                        packets_lost,
+                        ..
+                    }) => self.keep_losses(*id, events_discarded, packets_lost),
+                    Ok(_) => {}
+                    Err(e) => {
+                        errs.push(self.consumer_failed(e));
+                        return errs;
+                    }
                 }
             }
         }
@@ -102,6 +110,24 @@ impl Registry {
         self.traces
             .retain(|(s, o), _| *o != Owner::Pid(app) || snapshot_sessions.contains(s));
         errs
+    }
+
+    /// Adds the final losses of buffer `id`, about to be forgotten, to its channel's.
+    fn keep_losses(&mut self, id: u64, events_discarded: u64, packets_lost: u64) {
+        let Some(b) = self.buffers.iter().find(|b| b.id == id) else {
+            return;
+        };
+        let (sid, cid) = (b.session_id, b.channel_id);
+        if let Some(c) = self
+            .sessions
+            .iter_mut()
+            .filter(|s| s.id == sid)
+            .flat_map(|s| s.channels.iter_mut())
+            .find(|c| c.id == cid)
+        {
+            c.gone_losses.0 += events_discarded;
+            c.gone_losses.1 += packets_lost;
+        }
     }
 
     /// Drives every application to the state the rules ask for.
@@ -121,7 +147,10 @@ impl Registry {
         let mut wanted: Vec<(usize, usize)> = Vec::new(); // (session, channel) to install
         let mut want_events: BTreeMap<(u32, ChannelKey), (usize, usize, usize)> = BTreeMap::new();
         for (si, s) in self.sessions.iter().enumerate() {
-            if !s.active || (s.owner_uid != 0 && s.owner_uid != app.hello.uid) {
+            if !s.active
+                || s.consumer_lost.is_some()
+                || (s.owner_uid != 0 && s.owner_uid != app.hello.uid)
+            {
                 continue;
             }
             for (ci, c) in s.channels.iter().enumerate() {

@@ -264,7 +264,9 @@ pub fn flush(key: ChannelKey) {
 
 fn flush_channel(ch: &Channel) {
     for cpu in 0..ch.producer.cpu_count() {
-        let _ = ch.producer.flush(cpu, rttng_clock::now(), false);
+        // The end time is read inside the flush, after its last look at the buffer:
+        // other apps keep writing into a per-user buffer until the flush takes effect.
+        let _ = ch.producer.flush(cpu, false, rttng_clock::now);
     }
 }
 

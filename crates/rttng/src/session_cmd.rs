@@ -394,6 +394,7 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
             })?;
             let code = warned(r);
             println!("Tracing stopped for session {session}");
+            print_session_losses(ctx, &session)?;
             Ok(code)
         }
         SessionCommand::Status => {
@@ -465,6 +466,28 @@ fn list_sessions(ctx: &mut Ctx) -> Result<u8, CliError> {
         list::print_sessions(&list);
     }
     Ok(0)
+}
+
+/// After `stop`, lttng's summary of what the session lost (the totals `list` shows, which
+/// are the trace's packet contexts' and the consumer's lost packets).
+fn print_session_losses(ctx: &mut Ctx, session: &str) -> Result<(), CliError> {
+    if let Response::Session { detail } = ctx.call(Request::ListSession {
+        session: session.to_string(),
+    })? {
+        let discarded: u64 = detail.channels.iter().map(|c| c.discarded_events).sum();
+        let lost: u64 = detail.channels.iter().map(|c| c.lost_packets).sum();
+        // lttng 2.13's wording (src/bin/lttng/utils.c, get_session_stats_str).
+        let doc = "please refer to the documentation on channel configuration.";
+        match (discarded, lost) {
+            (0, 0) => {}
+            (d, 0) => println!("Warning: {d} events were discarded, {doc}"),
+            (0, l) => println!("Warning: {l} packets were lost, {doc}"),
+            (d, l) => {
+                println!("Warning: {d} events were discarded and {l} packets were lost, {doc}")
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `list SESSION`; 4 when the daemon reported a problem.

@@ -1,6 +1,8 @@
 //! The single integration test binary of the `rttng` crate: one module per area.
 
 mod clock_freq;
+mod concurrent_flush;
+mod consumer_respawn;
 mod coredump;
 mod corpus;
 mod damaged;
@@ -10,6 +12,7 @@ mod kernel_marker;
 mod kernel_paths;
 mod kernel_trace;
 mod live;
+mod loss_accounting;
 mod lttng_reference;
 mod pipe;
 mod rotation;
@@ -19,4 +22,6 @@ mod session_support;
 mod session_users;
 mod snapshot_e2e;
 mod support;
+mod view_checks;
+mod write_errors;
 mod writer_samples;
