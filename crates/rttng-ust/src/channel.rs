@@ -292,6 +292,65 @@ impl Channel {
     }
 }
 
+impl Channel {
+    /// For run-time events ([`crate::dynamic`]): reserves a record with room for
+    /// `payload_bytes`, writes its header and contexts, and returns the reservation with
+    /// the payload's offset in it; the caller writes the payload and commits. The same
+    /// protocol as [`Channel::write_event`] (kept separate so that the static event path's
+    /// code stays as it was measured).
+    #[inline]
+    pub(crate) fn begin_event(
+        &'static self,
+        cpu: u32,
+        event_id: u32,
+        payload_bytes: usize,
+    ) -> Option<(rttng_ringbuf::Reservation<'static>, usize)> {
+        let n = self.last_ts.len();
+        let buffer = (cpu as usize) % n.max(1);
+        let last_cell = self.last_ts.get(buffer)?;
+        let last = last_cell.0.load(Ordering::Acquire);
+        let id_fits = event_id <= COMPACT_MAX_ID;
+        // Sizes come from C code: saturate (the ring buffer refuses and counts what does
+        // not fit a sub-buffer).
+        let rest = self.context_bytes.saturating_add(payload_bytes);
+        let mut compact = false;
+        let mut r = self
+            .producer
+            .reserve_timed(cpu, || {
+                let ts = rttng_clock::now();
+                compact = id_fits && last != 0 && ts.wrapping_sub(last) < COMPACT_WINDOW_CYCLES;
+                let header = if compact {
+                    COMPACT_HEADER_BYTES
+                } else {
+                    EXTENDED_HEADER_BYTES
+                };
+                (ts, header.saturating_add(rest))
+            })
+            .ok()?;
+        let ts = r.timestamp();
+        let record = r.bytes_mut();
+        let payload_start = record.len().saturating_sub(payload_bytes);
+        let (head, _) = record.split_at_mut(payload_start);
+        let (header, contexts) = head.split_at_mut(head.len().saturating_sub(self.context_bytes));
+        let mut w = Writer::new(header);
+        if compact {
+            w.put_array((event_id as u16).to_le_bytes());
+            w.put_array((ts as u32).to_le_bytes());
+        } else {
+            w.put_array(0xFFFFu16.to_le_bytes());
+            w.put_array(event_id.to_le_bytes());
+            w.put_array(ts.to_le_bytes());
+        }
+        if self.context_bytes != 0 {
+            self.write_contexts(&mut Writer::new(contexts), cpu);
+        }
+        if ts.wrapping_sub(last) >= LAST_TS_REFRESH_CYCLES {
+            last_cell.0.store(ts, Ordering::Release);
+        }
+        Some((r, payload_start))
+    }
+}
+
 /// The channel table. A slot is written only under the control lock; removed channels
 /// are moved to the graveyard, never freed.
 static CHANNELS: [AtomicPtr<Channel>; MAX_CHANNELS] =

@@ -34,6 +34,7 @@
 mod callsite;
 mod channel;
 pub mod control;
+pub mod dynamic;
 mod field;
 mod level;
 mod registration;
