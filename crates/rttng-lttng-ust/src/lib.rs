@@ -46,7 +46,19 @@ extern "C" fn constructor() {
     rttng_ust::dynamic::set_state_hook(probe::state_hook);
     tracef::init();
     rttng_ust::init();
+    // After rttng-ust's own handlers (registered by init), so that its child handler has
+    // dropped the parent's channels when ours registers the child.
+    // SAFETY: registers a plain `extern "C"` function.
+    unsafe { libc::pthread_atfork(None, None, Some(after_fork_child)) };
     INITIALIZED.store(true, Ordering::Release);
+}
+
+/// A fork child is a new app: its C call sites are disarmed (the parent's channels are
+/// not its own), and it registers with the session daemons at once, as LTTng's fork
+/// wrapper makes LTTng do, so that its events are recorded from the start.
+extern "C" fn after_fork_child() {
+    tracepoint::disarm_all();
+    rttng_ust::init();
 }
 
 #[used]

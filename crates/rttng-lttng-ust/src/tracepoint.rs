@@ -228,6 +228,23 @@ pub fn detach(name: &str) {
     unsafe { lttng_ust_urcu_synchronize_rcu() };
 }
 
+/// Disarms every call site (a fork child, before it registers). Skipped if another thread
+/// of the parent held the table at the fork (its lock is lost): the sites then stay armed
+/// and their probes find no channel until the child's registration rearms them.
+pub fn disarm_all() {
+    let Ok(mut g) = TABLE.0.try_lock() else {
+        return;
+    };
+    if let Some(t) = g.as_mut() {
+        for site in t.sites.values_mut() {
+            site.recording = false;
+            for &tp in &site.tracepoints {
+                state_of(tp).store(0, Ordering::Release);
+            }
+        }
+    }
+}
+
 /// Arms or disarms the call sites of `name` (the event started or stopped recording).
 pub fn set_recording(name: &str, on: bool) {
     with_table(|t| {

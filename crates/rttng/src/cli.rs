@@ -27,6 +27,22 @@ pub enum Command {
     Session(crate::session_cmd::SessionCommand),
     /// Run a command and show its system calls live, strace-style, keeping a CTF trace
     Trace(TraceArgs),
+    /// Run a program instrumented with LTTng-UST on rttng's drop-in libraries
+    Run(RunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Print the directory of the drop-in libraries and exit
+    #[arg(long, conflicts_with = "command")]
+    pub print_lib_dir: bool,
+    /// The command to run, after `--`
+    #[arg(
+        last = true,
+        required_unless_present = "print_lib_dir",
+        value_name = "CMD"
+    )]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]

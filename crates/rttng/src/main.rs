@@ -9,6 +9,7 @@ mod demo;
 mod session_cmd;
 // Routed from `rttng list -k` by the session commands.
 mod kernel_list;
+mod run;
 mod trace;
 mod view;
 
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         }
         cli::Command::Session(s) => return session_cmd::run(&args.global, s, &kernel_list::run),
         cli::Command::Trace(t) => trace::run(&t),
+        cli::Command::Run(r) => run::run(&r),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

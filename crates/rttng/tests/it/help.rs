@@ -18,6 +18,7 @@ fn help_texts_match_the_recorded_ones() {
         ("add-context", &["add-context"]),
         ("list", &["list"]),
         ("trace", &["trace"]),
+        ("run", &["run"]),
     ];
     for (name, args) in cases {
         let out = Command::new(env!("CARGO_BIN_EXE_rttng"))
