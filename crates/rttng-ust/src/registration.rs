@@ -199,10 +199,7 @@ fn announcer() -> &'static Announcer {
     match ANNOUNCER.compare_exchange(p, fresh_ptr, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => {
             ANNOUNCER_GENERATION.store(generation, Ordering::Release);
-            let spawned = std::thread::Builder::new()
-                .name("rttng-ust-announce".into())
-                .spawn(move || announce_loop(fresh));
-            drop(spawned);
+            crate::sys::spawn_detached(Box::new(move || announce_loop(fresh)));
             fresh
         }
         // SAFETY: as above; another thread installed its own.
@@ -274,7 +271,9 @@ pub(crate) fn wait_announced(timeout: Duration) {
     let want = total_events();
     let deadline = Instant::now() + timeout;
     let mut peers = a.peers.lock().unwrap_or_else(|e| e.into_inner());
-    while peers.iter().any(|p| p.registered && p.next < want) {
+    // Connected daemons count too: one still registering the app (it was started from a
+    // constructor, or the daemon is slow) is about to know the event.
+    while peers.iter().any(|p| !p.registered || p.next < want) {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return;
@@ -325,13 +324,11 @@ fn announce_loop(a: &'static Announcer) {
             let sent = send_events(&path, events);
             let mut peers = a.peers.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(p) = peers.iter_mut().find(|p| p.path == path) {
-                // A refusal is not retried (the daemon logged why); a lost connection is
-                // covered by the next hello.
-                if sent {
-                    p.next = p.next.max(upto);
-                } else {
-                    p.registered = false;
-                }
+                // Not retried: a refusal is logged by the daemon, and a daemon that cannot be
+                // reached is going away (its next hello, after a reconnection, carries
+                // every event).
+                let _ = sent;
+                p.next = p.next.max(upto);
             }
             a.cv.notify_all();
         }
@@ -394,13 +391,15 @@ pub(crate) fn start() {
             *pending.0.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         }
         let (pd, hello) = (pending.clone(), h.clone());
-        let spawned = std::thread::Builder::new()
-            .name("rttng-ust-reg".into())
-            .spawn(move || run(daemon, p, hello, first, pd));
-        if spawned.is_err() && waited {
+        let spawned =
+            crate::sys::spawn_detached(Box::new(move || run(daemon, p, hello, first, pd)));
+        if !spawned && waited {
             done(&pending);
         }
     }
+    // The announcer too, now: started later from a provider's constructor it could not
+    // run before that constructor returned.
+    let _ = announcer();
     let timeout_ms = std::env::var(TIMEOUT_ENV)
         .ok()
         .and_then(|v| v.parse::<i64>().ok())

@@ -125,6 +125,34 @@ fn compile(dir: &Path, source: &str, out: &str) -> PathBuf {
     exe
 }
 
+/// Runs a compiler (`cc` or `g++`) in `dir` with tests/lttng as include directory.
+fn build(dir: &Path, compiler: &str, args: &[&str]) {
+    require_oracles();
+    let src = repo_root().join("tests/lttng");
+    let done = run_bounded(
+        Command::new(compiler)
+            .current_dir(dir)
+            .arg("-I")
+            .arg(&src)
+            .args(args),
+        CMD_TIMEOUT,
+    )
+    .unwrap_or_else(|e| panic!("{compiler} (apt-get install gcc g++ liblttng-ust-dev): {e}"));
+    assert!(
+        done.status.success(),
+        "{compiler} {args:?} failed (apt-get install gcc g++ liblttng-ust-dev): {}",
+        done.stderr_quote()
+    );
+}
+
+fn source(name: &str) -> String {
+    repo_root()
+        .join("tests/lttng")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// babeltrace2's text of a trace, with what differs between runs and tracers replaced:
 /// the timestamp and delta, the hostname, and the vpid/vtid/cpu_id values.
 fn normalized(trace: &Path) -> Vec<String> {
@@ -169,8 +197,8 @@ fn event_names(lines: &[String]) -> BTreeSet<String> {
         .collect()
 }
 
-/// Runs `rttng run -- APP ARGS` in the world's environment, to completion.
-fn run_app(w: &World, app: &Path, args: &[&str]) {
+/// Runs `rttng run -- APP ARGS` in the world's environment, to completion; its stderr.
+fn run_app(w: &World, app: &Path, args: &[&str]) -> String {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rttng"));
     cmd.arg("run").arg("--").arg(app).args(args);
     w.env(&mut cmd);
@@ -182,6 +210,7 @@ fn run_app(w: &World, app: &Path, args: &[&str]) {
         done.status,
         done.stderr_quote()
     );
+    String::from_utf8_lossy(&done.stderr).into_owned()
 }
 
 #[test]
@@ -386,4 +415,112 @@ fn issue_15_fork_and_exec_children_are_traced() {
         .collect();
     assert_eq!(seqs, ["8", "7", "8", "7"], "{got:#?}");
     let _ = std::io::stdout().flush();
+}
+
+#[test]
+fn issue_15_a_dlopened_provider_and_a_cpp_app() {
+    compat_built();
+    let w = World::new("compat-dl");
+    let dir = w.tmp.path();
+    // The provider as a shared object that the app loads and unloads at run time.
+    build(
+        dir,
+        "cc",
+        &[
+            "-shared",
+            "-fPIC",
+            "-o",
+            "libdl_tp.so",
+            &source("dl_tp.c"),
+            "-llttng-ust",
+        ],
+    );
+    build(
+        dir,
+        "cc",
+        &["-o", "dlopen_app", &source("dlopen_app.c"), "-ldl"],
+    );
+    // A C++ program; the provider is compiled as C (LTTng's enum macros are C).
+    build(dir, "cc", &["-c", "-o", "ref_tp.o", &source("ref_tp.c")]);
+    build(
+        dir,
+        "g++",
+        &[
+            "-o",
+            "cpp_app",
+            &source("cpp_app.cpp"),
+            "ref_tp.o",
+            "-llttng-ust",
+            "-ldl",
+        ],
+    );
+    let out = dir.join("trace");
+    w.create(&["s", "--output", &out.to_string_lossy()]);
+    w.ok(&["enable-event", "-u", "rttng_ref:tick,rttng_ref:tock"]);
+    w.ok(&["start"]);
+    let provider = dir.join("libdl_tp.so");
+    run_app(&w, &dir.join("dlopen_app"), &[&provider.to_string_lossy()]);
+    run_app(&w, &dir.join("cpp_app"), &[]);
+    w.ok(&["stop"]);
+    let got = normalized(&out);
+    // Only the tick emitted while the provider was loaded; then the C++ app's tock.
+    assert_eq!(
+        got,
+        [
+            "rttng_ref:tick: { cpu_id = N }, { seq = 2, label = \"loaded\" }",
+            "rttng_ref:tock: { cpu_id = N }, { seq = 5, label = \"c++\" }",
+        ],
+    );
+}
+
+#[test]
+fn issue_15_bad_providers_give_one_line_each_and_the_app_goes_on() {
+    compat_built();
+    let w = World::new("compat-bad");
+    let dir = w.tmp.path();
+    build(dir, "cc", &["-c", "-o", "ref_tp.o", &source("ref_tp.c")]);
+    build(
+        dir,
+        "cc",
+        &[
+            "-o",
+            "bad_provider",
+            &source("bad_provider.c"),
+            "ref_tp.o",
+            "-llttng-ust",
+            "-ldl",
+        ],
+    );
+    let out = dir.join("trace");
+    w.create(&["s", "--output", &out.to_string_lossy()]);
+    w.ok(&["enable-event", "-u", "rttng_ref:tick,bad_events:*"]);
+    w.ok(&["start"]);
+    let stderr = run_app(&w, &dir.join("bad_provider"), &[]);
+    w.ok(&["stop"]);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("liblttng-ust (rttng): "))
+        .collect();
+    let want = [
+        "ABI major 99 is not supported",
+        "provider without a valid name",
+        "event #0 without a valid name",
+        "field f: null type",
+        "array of 2147483648 elements",
+        "null probe descriptor",
+        "bad_events is already registered",
+    ];
+    assert_eq!(
+        lines.len(),
+        want.len(),
+        "one line per refused part:\n{stderr}"
+    );
+    for (l, w) in lines.iter().zip(want) {
+        assert!(l.contains(w), "{l:?} should say {w:?}");
+    }
+    // The good provider works, and so does the good event of the bad one (never emitted).
+    assert_eq!(
+        normalized(&out),
+        ["rttng_ref:tick: { cpu_id = N }, { seq = 11, label = \"after bad providers\" }"]
+    );
 }
