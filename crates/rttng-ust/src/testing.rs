@@ -11,7 +11,7 @@
 
 use crate::control::{self, ChannelKey, ChannelSetup, Context};
 use rttng_ctf::ir::{FieldClass, Metadata};
-use rttng_ctf::writer::{event_class, EventHeaderKind, LttngLayout};
+use rttng_ctf::lttng::{event_class, EventHeaderKind, LttngLayout};
 use rttng_ringbuf::{Config, Consumer, Mode, Producer};
 use std::io::Write;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -223,9 +223,8 @@ impl LocalSession {
         let layout = LttngLayout::x86_64();
         let clock = rttng_clock::ClockParams::detect()
             .map(|p| p.clock_class())
-            .unwrap_or_else(|_| rttng_ctf::writer::monotonic_clock(None, 0));
-        let mut env =
-            rttng_ctf::writer::ust_uid_env(&hostname(), "local", &created, i64::from(uid));
+            .unwrap_or_else(|_| rttng_ctf::lttng::monotonic_clock(None, 0));
+        let mut env = rttng_ctf::lttng::ust_uid_env(&hostname(), "local", &created, i64::from(uid));
         if cfg.buffers == Buffers::PerPid {
             for (k, v) in env.iter_mut() {
                 match k.as_str() {
