@@ -12,6 +12,7 @@ mod lttng_compat;
 mod lttng_reference;
 mod pipe;
 mod rotation;
+mod rust_bridges;
 mod session_control;
 mod session_e2e;
 mod session_support;
