@@ -12,10 +12,10 @@
 //!
 //! Modules: `abi` (the C structs), `desc` (descriptors → event descriptions), `probe`
 //! (registration, the channel-ops vtable), `tracepoint` (call sites), `tracef` (tracef,
-//! tracelog), `stubs` (the rest of LTTng's exports: fork hooks, fd tracker, clock plugin,
+//! tracelog), `statedump` (the loaded objects, for babeltrace2's debug-info), `stubs` (the rest of LTTng's exports: fork hooks, fd tracker, clock plugin,
 //! context providers), `compat.c` (exported TLS, urcu-ust, C varargs).
 //!
-//! Not here: statedump and `lttng_ust_lib:*` events, the agents, filters on C events,
+//! Not here: `lttng_ust_lib:*` events, the agents, filters on C events,
 //! application contexts (`$app.*`), the clock-plugin override (accepted, not used).
 
 #![allow(clippy::missing_safety_doc)]
@@ -23,6 +23,7 @@
 mod abi;
 mod desc;
 mod probe;
+mod statedump;
 mod stubs;
 mod tracef;
 mod tracepoint;
@@ -45,6 +46,7 @@ pub(crate) fn log(msg: &str) {
 extern "C" fn constructor() {
     rttng_ust::dynamic::set_state_hook(probe::state_hook);
     tracef::init();
+    statedump::init();
     rttng_ust::init();
     // After rttng-ust's own handlers (registered by init), so that its child handler has
     // dropped the parent's channels when ours registers the child.

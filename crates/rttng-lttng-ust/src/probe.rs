@@ -107,7 +107,11 @@ pub(crate) fn state_hook(index: usize, on: bool) {
     let name = with_probes(|p| p.by_index.get(&index).cloned());
     match name {
         Some(n) => crate::tracepoint::set_recording(&n, on),
-        None => crate::tracef::state_hook(index, on),
+        None => {
+            if !crate::statedump::state_hook(index, on) {
+                crate::tracef::state_hook(index, on);
+            }
+        }
     }
 }
 
@@ -285,7 +289,11 @@ unsafe extern "C" fn event_reserve(ctx: *mut RingBufferCtx) -> c_int {
     if depth >= MAX_NESTING {
         return -libc::EPERM;
     }
-    let Some(r) = block.callsite.begin(c.data_size) else {
+    // SAFETY: the probe's own probe context, or null.
+    let ip = unsafe { c.probe_ctx.as_ref() }
+        .filter(|p| p.struct_size as usize >= std::mem::size_of::<ProbeCtx>())
+        .map_or(0, |p| p.ip as u64);
+    let Some(r) = block.callsite.begin_at(c.data_size, ip) else {
         return -libc::ENOBUFS;
     };
     let slot = STACK.try_with(|s| {

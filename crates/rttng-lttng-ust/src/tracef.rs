@@ -173,13 +173,13 @@ unsafe fn bytes<'a>(p: *const c_char, len: usize) -> &'a [u8] {
 /// # Safety
 /// `msg` holds `len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn rttng_compat_tracef(msg: *const c_char, len: usize, _ip: *mut c_void) {
+pub unsafe extern "C" fn rttng_compat_tracef(msg: *const c_char, len: usize, ip: *mut c_void) {
     let Some(cs) = EVENTS.get().and_then(|e| e.tracef) else {
         return;
     };
     // SAFETY: caller's contract.
     let msg = unsafe { bytes(msg, len) };
-    if let Some(mut r) = cs.begin(4 + msg.len()) {
+    if let Some(mut r) = cs.begin_at(4 + msg.len(), ip as u64) {
         put_message(&mut r, msg);
         r.commit();
     }
@@ -195,7 +195,7 @@ pub unsafe extern "C" fn rttng_compat_tracelog(
     func: *const c_char,
     msg: *const c_char,
     len: usize,
-    _ip: *mut c_void,
+    ip: *mut c_void,
 ) {
     let Some(cs) = usize::try_from(level)
         .ok()
@@ -212,7 +212,7 @@ pub unsafe extern "C" fn rttng_compat_tracelog(
         )
     };
     let size = 4 + file.len() + 1 + func.len() + 1 + 4 + msg.len();
-    if let Some(mut r) = cs.begin(size) {
+    if let Some(mut r) = cs.begin_at(size, ip as u64) {
         r.write(&line.to_le_bytes());
         r.write(file);
         r.write(&[0]);

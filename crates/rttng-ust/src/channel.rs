@@ -62,6 +62,9 @@ pub enum Context {
     Namespace(u8),
     /// `_vuid`, `_veuid`, `_vsuid`, `_vgid`, `_vegid`, `_vsgid`: u32.
     Id(u8),
+    /// `_ip`: u64, hexadecimal: the instrumented code's address, for events whose writer
+    /// knows it (the LTTng-UST drop-in's C probes, tracef/tracelog); 0 for `tracepoint!`.
+    Ip,
 }
 
 /// LTTng's names of the namespace contexts, in [`sys::NAMESPACES`] order.
@@ -84,7 +87,7 @@ impl Context {
         match self {
             Context::Vpid | Context::Vtid | Context::CpuId | Context::Id(_) => 4,
             Context::Procname => sys::PROCNAME_BYTES,
-            Context::PthreadId | Context::Namespace(_) => 8,
+            Context::PthreadId | Context::Namespace(_) | Context::Ip => 8,
             Context::Hostname => facts.hostname_len + 1,
         }
     }
@@ -100,6 +103,7 @@ impl Context {
             Context::Hostname => "hostname",
             Context::Namespace(i) => NAMESPACE_CONTEXTS.get(i as usize).copied().unwrap_or("ns"),
             Context::Id(i) => ID_CONTEXTS.get(i as usize).copied().unwrap_or("id"),
+            Context::Ip => "ip",
         }
     }
 
@@ -118,7 +122,7 @@ impl Context {
             Context::Hostname => FieldClass::String(rttng_ctf::ir::StringClass {
                 encoding: Encoding::Utf8,
             }),
-            Context::PthreadId => {
+            Context::PthreadId | Context::Ip => {
                 let mut c = int(64, false);
                 c.base = DisplayBase::Hexadecimal;
                 FieldClass::Integer(c)
@@ -181,7 +185,7 @@ impl Channel {
     }
 
     #[inline]
-    fn write_contexts(&self, w: &mut Writer<'_>, cpu: u32) {
+    fn write_contexts(&self, w: &mut Writer<'_>, cpu: u32, ip: u64) {
         for c in &self.contexts {
             match c {
                 Context::Vpid => w.put_array(sys::vpid().to_le_bytes()),
@@ -201,6 +205,7 @@ impl Channel {
                         .unwrap_or(0)
                         .to_le_bytes(),
                 ),
+                Context::Ip => w.put_array(ip.to_le_bytes()),
                 Context::Id(i) => w.put_array(
                     self.facts
                         .ids
@@ -277,7 +282,7 @@ impl Channel {
                 w.put_array(ts.to_le_bytes());
             }
             if self.context_bytes != 0 {
-                self.write_contexts(&mut Writer::new(contexts), cpu);
+                self.write_contexts(&mut Writer::new(contexts), cpu, 0);
             }
             // Called directly (not through a closure) so that the field stores are
             // inlined into the event path.
@@ -304,6 +309,7 @@ impl Channel {
         cpu: u32,
         event_id: u32,
         payload_bytes: usize,
+        ip: u64,
     ) -> Option<(rttng_ringbuf::Reservation<'static>, usize)> {
         let n = self.last_ts.len();
         let buffer = (cpu as usize) % n.max(1);
@@ -342,7 +348,7 @@ impl Channel {
             w.put_array(ts.to_le_bytes());
         }
         if self.context_bytes != 0 {
-            self.write_contexts(&mut Writer::new(contexts), cpu);
+            self.write_contexts(&mut Writer::new(contexts), cpu, ip);
         }
         if ts.wrapping_sub(last) >= LAST_TS_REFRESH_CYCLES {
             last_cell.0.store(ts, Ordering::Release);

@@ -231,6 +231,13 @@ impl DynamicCallsite {
     /// refused (counted as discarded). No lock, no allocation.
     #[inline]
     pub fn begin(self, payload_bytes: usize) -> Option<DynRecord> {
+        self.begin_at(payload_bytes, 0)
+    }
+
+    /// [`DynamicCallsite::begin`], with the instrumented code's address for the `ip`
+    /// context.
+    #[inline]
+    pub fn begin_at(self, payload_bytes: usize, ip: u64) -> Option<DynRecord> {
         let cs = self.cs;
         let first = cs
             .targets
@@ -240,7 +247,7 @@ impl DynamicCallsite {
         let (slot, event_id) = crate::callsite::unpack_target(first);
         let ch = channel::get(slot)?;
         let cpu = crate::sys::cpu();
-        let (res, payload_start) = ch.begin_event(cpu, event_id, payload_bytes)?;
+        let (res, payload_start) = ch.begin_event(cpu, event_id, payload_bytes, ip)?;
         Some(DynRecord {
             res,
             cs,

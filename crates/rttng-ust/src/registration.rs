@@ -136,6 +136,7 @@ fn map_context(c: ContextType) -> Option<Context> {
         ContextType::Vgid => Context::Id(3),
         ContextType::Vegid => Context::Id(4),
         ContextType::Vsgid => Context::Id(5),
+        ContextType::Ip => Context::Ip,
         _ => return None,
     })
 }

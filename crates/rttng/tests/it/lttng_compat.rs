@@ -524,3 +524,56 @@ fn issue_15_bad_providers_give_one_line_each_and_the_app_goes_on() {
         ["rttng_ref:tick: { cpu_id = N }, { seq = 11, label = \"after bad providers\" }"]
     );
 }
+
+#[test]
+fn issue_15_babeltrace2_debug_info_resolves_symbols_from_the_statedump() {
+    compat_built();
+    let w = World::new("compat-debuginfo");
+    let dir = w.tmp.path();
+    build(
+        dir,
+        "cc",
+        &[
+            "-g",
+            "-O1",
+            "-o",
+            "compat_app",
+            &source("compat_app.c"),
+            &source("ref_tp.c"),
+            "-llttng-ust",
+            "-ldl",
+        ],
+    );
+    let out = dir.join("trace");
+    w.create(&["s", "--output", &out.to_string_lossy()]);
+    w.ok(&["enable-event", "-u", "lttng_ust_statedump:*,rttng_ref:tick"]);
+    w.ok(&["add-context", "-u", "-t", "vpid", "-t", "ip"]);
+    w.ok(&["start"]);
+    let app = spawn_compat_app(&w, &dir.join("compat_app"), "plain", "30000");
+    finish(app);
+    w.ok(&["stop"]);
+    let bt = run_bounded(
+        Command::new("babeltrace2").arg("--debug-info").arg(&out),
+        CMD_TIMEOUT,
+    )
+    .expect("babeltrace2 runs");
+    assert!(bt.status.success(), "{}", bt.stderr_quote());
+    let text = bt.stdout_text();
+    let tick = text
+        .lines()
+        .find(|l| l.contains(" rttng_ref:tick: "))
+        .unwrap_or_else(|| panic!("no tick in:\n{text}"));
+    // compat_app.c line 23 holds the tracepoint, in function `emit`.
+    assert!(
+        tick.contains("debug_info = { bin = \"compat_app+0x")
+            && tick.contains("func = \"emit+0x")
+            && tick.contains("src = \"compat_app.c:23\" }"),
+        "{tick}"
+    );
+    for event in ["start", "procname", "bin_info", "build_id", "end"] {
+        assert!(
+            text.contains(&format!(" lttng_ust_statedump:{event}: ")),
+            "no statedump {event} in:\n{text}"
+        );
+    }
+}
