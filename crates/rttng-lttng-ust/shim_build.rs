@@ -40,5 +40,9 @@ fn main() {
     println!("cargo:rustc-cdylib-link-arg={}", stub.display());
     println!("cargo:rustc-cdylib-link-arg=-Wl,-rpath,$ORIGIN");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-z,nodelete");
+    // Nothing of Rust's runtime is used: drop it and the static symbol table (the dynamic
+    // one stays), so that the empty library is small.
+    println!("cargo:rustc-cdylib-link-arg=-Wl,--gc-sections");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,--strip-all");
     println!("cargo:rerun-if-changed=../rttng-lttng-ust/shim_build.rs");
 }
