@@ -17,7 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
+#include <linux/membarrier.h>
 
 /* ---------------------------------------------------------------------------------- */
 /* urcu-ust: LTTng's "bulletproof" RCU flavour, whose read side is inlined in agents.  */
@@ -38,9 +41,41 @@ struct urcu_reader {
 
 /* Same layout and size as LTTng's (copy-relocated into executables). */
 struct lttng_ust_urcu_gp lttng_ust_urcu_gp = { .ctr = GP_COUNT };
-/* 0: readers use a full barrier, so grace periods need no membarrier system call. */
+/* 1 once membarrier(PRIVATE_EXPEDITED) is registered (constructor below): readers then
+ * need only a compiler barrier and grace periods issue the system call; 0: readers use a
+ * full barrier. Read by inlined readers in apps and agents too. */
 int lttng_ust_urcu_has_sys_membarrier = 0;
-__thread struct urcu_reader *lttng_ust_urcu_reader;
+/* initial-exec, as LTTng: no __tls_get_addr call on the tracepoint path. */
+__thread struct urcu_reader *lttng_ust_urcu_reader __attribute__((tls_model("initial-exec")));
+
+__attribute__((constructor)) static void urcu_membarrier_init(void)
+{
+	long mask = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0);
+
+	if (mask < 0 || !(mask & MEMBARRIER_CMD_PRIVATE_EXPEDITED))
+		return;
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) != 0)
+		return;
+	__atomic_store_n(&lttng_ust_urcu_has_sys_membarrier, 1, __ATOMIC_RELEASE);
+}
+
+/* The readers' side of a grace period's barrier pair. */
+static inline void smp_mb_slave(void)
+{
+	if (__builtin_expect(__atomic_load_n(&lttng_ust_urcu_has_sys_membarrier, __ATOMIC_RELAXED), 1))
+		__asm__ __volatile__("" ::: "memory");
+	else
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/* The writer's side: a barrier on every thread that runs a reader. */
+static void smp_mb_master(void)
+{
+	if (lttng_ust_urcu_has_sys_membarrier &&
+	    syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) == 0)
+		return;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
 
 static struct urcu_reader *readers; /* every registered reader, never freed */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -79,7 +114,7 @@ void lttng_ust_urcu_read_lock(void)
 	if (!(tmp & GP_CTR_NEST_MASK)) {
 		__atomic_store_n(&lttng_ust_urcu_reader->ctr,
 				 __atomic_load_n(&lttng_ust_urcu_gp.ctr, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		smp_mb_slave();
 	} else {
 		__atomic_store_n(&lttng_ust_urcu_reader->ctr, tmp + GP_COUNT, __ATOMIC_RELAXED);
 	}
@@ -89,7 +124,7 @@ void lttng_ust_urcu_read_unlock(void)
 {
 	unsigned long tmp = lttng_ust_urcu_reader->ctr;
 
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	smp_mb_slave();
 	__atomic_store_n(&lttng_ust_urcu_reader->ctr, tmp - GP_COUNT, __ATOMIC_RELAXED);
 	__asm__ __volatile__("" ::: "memory");
 }
@@ -138,7 +173,7 @@ void lttng_ust_urcu_synchronize_rcu(void)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	pthread_mutex_lock(&gp_lock);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	smp_mb_master();
 	/* Two phase flips, as liburcu: a reader that read the counter just before the first
 	 * flip is waited for by the second. */
 	__atomic_store_n(&lttng_ust_urcu_gp.ctr, lttng_ust_urcu_gp.ctr ^ GP_CTR_PHASE, __ATOMIC_RELAXED);
@@ -147,7 +182,7 @@ void lttng_ust_urcu_synchronize_rcu(void)
 	__atomic_store_n(&lttng_ust_urcu_gp.ctr, lttng_ust_urcu_gp.ctr ^ GP_CTR_PHASE, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	wait_for_readers();
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	smp_mb_master();
 	pthread_mutex_unlock(&gp_lock);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }

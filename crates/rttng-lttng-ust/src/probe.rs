@@ -7,9 +7,9 @@
 //! Event path (the generated probe, then the vtable): `event_reserve` finds the event's
 //! [`DynamicCallsite`] through the recorder's private pointer and reserves a record there
 //! (header and contexts written); `event_write`/`event_strcpy`/`event_pstrcpy_pad` append
-//! the payload; `event_commit` commits. The record in progress lives in a small per-thread
-//! stack ([`MAX_NESTING`] deep: signal handlers and probes inside probes), pointed to by
-//! the context's `priv`. No lock, no allocation after a thread's first event.
+//! the payload; `event_commit` commits. The record in progress lives in one of a few
+//! per-thread slots ([`MAX_NESTING`]: signal handlers and probes inside probes), pointed
+//! to by the context's `priv`. No lock, no allocation after a thread's first event.
 //!
 //! Bad descriptors give one log line and are ignored (the provider still gets a cookie:
 //! LTTng's generated constructor aborts on NULL).
@@ -19,7 +19,7 @@
 use crate::abi::*;
 use crate::desc;
 use rttng_ust::dynamic::{self, DynRecord, DynamicCallsite, DynamicEvent};
-use std::cell::{Cell, UnsafeCell};
+use std::cell::UnsafeCell;
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Mutex;
@@ -250,9 +250,11 @@ pub unsafe fn unregister(cookie: *mut c_void) {
 // The channel-ops vtable.
 
 thread_local! {
-    static STACK: UnsafeCell<[Option<DynRecord>; MAX_NESTING]> =
+    /// Records in progress on this thread: a nested probe (signal handler, probe inside a
+    /// probe) takes the next free slot. One thread-local access per event, in reserve;
+    /// the writes and the commit reach the slot through the context's `priv`.
+    static SLOTS: UnsafeCell<[Option<DynRecord>; MAX_NESTING]> =
         const { UnsafeCell::new([None, None, None, None]) };
-    static DEPTH: Cell<usize> = const { Cell::new(0) };
 }
 
 /// The record a context's `priv` points to.
@@ -285,32 +287,30 @@ unsafe extern "C" fn event_reserve(ctx: *mut RingBufferCtx) -> c_int {
     }) else {
         return -libc::EINVAL;
     };
-    let depth = DEPTH.try_with(Cell::get).unwrap_or(MAX_NESTING);
-    if depth >= MAX_NESTING {
-        return -libc::EPERM;
-    }
     // SAFETY: the probe's own probe context, or null.
     let ip = unsafe { c.probe_ctx.as_ref() }
         .filter(|p| p.struct_size as usize >= std::mem::size_of::<ProbeCtx>())
         .map_or(0, |p| p.ip as u64);
+    let slot = SLOTS.try_with(|s| {
+        // SAFETY: only this thread touches its slots; a signal handler that interrupts us
+        // between finding a free slot and filling it commits (empties) its own before we
+        // resume.
+        let slots = unsafe { &mut *s.get() };
+        slots
+            .iter_mut()
+            .find(|x| x.is_none())
+            .map(|x| x as *mut Option<DynRecord>)
+    });
+    let Ok(Some(slot)) = slot else {
+        return -libc::EPERM; // nested too deep, or the thread is exiting
+    };
     let Some(r) = block.callsite.begin_at(c.data_size, ip) else {
         return -libc::ENOBUFS;
     };
-    let slot = STACK.try_with(|s| {
-        // SAFETY: only this thread touches its stack, and slot `depth` is free (records
-        // above the depth were committed by nested probes, which restore the depth).
-        let slots = unsafe { &mut *s.get() };
-        slots[depth] = Some(r);
-        std::ptr::addr_of_mut!(slots[depth])
-    });
-    match slot {
-        Ok(p) => {
-            c.priv_ = p.cast();
-            DEPTH.with(|d| d.set(depth + 1));
-            0
-        }
-        Err(_) => -libc::EPERM,
-    }
+    // SAFETY: a free slot of this thread's array (found above).
+    unsafe { *slot = Some(r) };
+    c.priv_ = slot.cast();
+    0
 }
 
 unsafe extern "C" fn event_commit(ctx: *mut RingBufferCtx) {
@@ -324,7 +324,6 @@ unsafe extern "C" fn event_commit(ctx: *mut RingBufferCtx) {
             r.commit();
         }
     }
-    let _ = DEPTH.try_with(|d| d.set(d.get().saturating_sub(1)));
 }
 
 unsafe extern "C" fn event_write(

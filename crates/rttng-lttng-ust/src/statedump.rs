@@ -309,3 +309,45 @@ fn run() {
     }
     emit(e.end, &[]);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::gnu_build_id;
+
+    fn note(name: &[u8], kind: u32, desc: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&(name.len() as u32).to_ne_bytes());
+        v.extend_from_slice(&(desc.len() as u32).to_ne_bytes());
+        v.extend_from_slice(&kind.to_ne_bytes());
+        v.extend_from_slice(name);
+        v.resize(v.len().next_multiple_of(4), 0);
+        v.extend_from_slice(desc);
+        v.resize(v.len().next_multiple_of(4), 0);
+        v
+    }
+
+    #[test]
+    fn finds_the_build_id_after_other_notes() {
+        let mut notes = note(
+            b"GNU\0",
+            1,
+            &[0, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0],
+        );
+        notes.extend(note(b"GNU\0", 3, &[0xAB, 0xCD, 0xEF]));
+        assert_eq!(gnu_build_id(&notes), Some(&[0xAB, 0xCD, 0xEF][..]));
+    }
+
+    #[test]
+    fn malformed_notes_give_none_not_a_panic() {
+        let good = note(b"GNU\0", 3, &[1, 2, 3, 4]);
+        for cut in 0..good.len() - 1 {
+            let _ = gnu_build_id(&good[..cut]);
+        }
+        let mut huge = good.clone();
+        huge[4..8].copy_from_slice(&u32::MAX.to_ne_bytes());
+        assert_eq!(gnu_build_id(&huge), None);
+        let mut other = note(b"XYZ\0", 3, &[1]);
+        other.extend(note(b"GNU\0", 4, &[1]));
+        assert_eq!(gnu_build_id(&other), None);
+    }
+}

@@ -197,6 +197,9 @@ pub struct DynRecord {
     payload_start: usize,
     payload_bytes: usize,
     cursor: usize,
+    /// The payload's first byte in the reservation (taken once from `res`, so that each of
+    /// the C probe's writes is a bound check and a copy).
+    dst: *mut u8,
 }
 
 impl DynamicCallsite {
@@ -247,7 +250,13 @@ impl DynamicCallsite {
         let (slot, event_id) = crate::callsite::unpack_target(first);
         let ch = channel::get(slot)?;
         let cpu = crate::sys::cpu();
-        let (res, payload_start) = ch.begin_event(cpu, event_id, payload_bytes, ip)?;
+        let (mut res, payload_start) = ch.begin_event(cpu, event_id, payload_bytes, ip)?;
+        let record = res.bytes_mut();
+        // The payload is the record's tail (`begin_event` reserved it so).
+        if record.len() < payload_start.saturating_add(payload_bytes) {
+            return None; // dropping `res` commits it, zeroed
+        }
+        let dst = record[payload_start..].as_mut_ptr();
         Some(DynRecord {
             res,
             cs,
@@ -256,6 +265,7 @@ impl DynamicCallsite {
             payload_start,
             payload_bytes,
             cursor: 0,
+            dst,
         })
     }
 }
@@ -288,43 +298,52 @@ impl DynRecord {
     /// Appends to the payload; bytes beyond the reserved size are dropped (returns false).
     #[inline]
     pub fn write(&mut self, bytes: &[u8]) -> bool {
-        if bytes.len() > self.remaining() {
+        let n = bytes.len();
+        if n > self.payload_bytes - self.cursor {
             return false;
         }
-        let at = self.payload_start + self.cursor;
-        if let Some(dst) = self.res.bytes_mut().get_mut(at..at + bytes.len()) {
-            dst.copy_from_slice(bytes);
-            self.cursor += bytes.len();
-            return true;
+        // SAFETY: `dst..dst + payload_bytes` is this record's payload, inside the
+        // reservation `self.res` holds (exclusively ours until commit, which consumes
+        // `self`); `cursor + n <= payload_bytes` was checked above; `bytes` is a separate
+        // allocation (the caller's), so the ranges do not overlap.
+        unsafe {
+            let to = self.dst.add(self.cursor);
+            match n {
+                // Constant lengths become plain moves (a probe writes one field at a time).
+                1 => std::ptr::copy_nonoverlapping(bytes.as_ptr(), to, 1),
+                2 => std::ptr::copy_nonoverlapping(bytes.as_ptr(), to, 2),
+                4 => std::ptr::copy_nonoverlapping(bytes.as_ptr(), to, 4),
+                8 => std::ptr::copy_nonoverlapping(bytes.as_ptr(), to, 8),
+                _ => std::ptr::copy_nonoverlapping(bytes.as_ptr(), to, n),
+            }
         }
-        false
+        self.cursor += n;
+        true
     }
 
     /// Appends `n` copies of `byte`.
     #[inline]
     pub fn fill(&mut self, byte: u8, n: usize) -> bool {
-        if n > self.remaining() {
+        if n > self.payload_bytes - self.cursor {
             return false;
         }
-        let at = self.payload_start + self.cursor;
-        if let Some(dst) = self.res.bytes_mut().get_mut(at..at + n) {
-            dst.fill(byte);
-            self.cursor += n;
-            return true;
-        }
-        false
+        // SAFETY: as in `write`: `cursor + n <= payload_bytes` inside our reservation.
+        unsafe { std::ptr::write_bytes(self.dst.add(self.cursor), byte, n) };
+        self.cursor += n;
+        true
     }
 
     /// Commits the record (unwritten payload bytes are zero) and copies its payload into
     /// the other channels that record the event.
     #[inline]
     pub fn commit(mut self) {
+        if self.cursor < self.payload_bytes {
+            // A probe that wrote less than it reserved: no stale bytes in the trace.
+            let c = self.cursor;
+            self.fill(0, self.payload_bytes - c);
+        }
         if self.cs.state.load(Ordering::Relaxed) == ON_MANY {
             let (start, len) = (self.payload_start, self.payload_bytes);
-            if self.cursor < len {
-                let c = self.cursor;
-                self.fill(0, len - c);
-            }
             let payload = self.res.bytes_mut().get(start..start + len).unwrap_or(&[]);
             let raw = Raw(payload);
             for t in &self.cs.targets {
