@@ -7,6 +7,7 @@
 
 mod gen;
 mod kernel;
+mod relay;
 mod run;
 mod spin;
 mod ust;
@@ -57,6 +58,9 @@ enum Command {
     },
     /// rttng-ust event path recording to disk (one line, see ust.rs)
     Ust(ust::Args),
+    /// Streaming over loopback: LTTng (lttng-sessiond into lttng-relayd) and rttng (into
+    /// rttng-relayd), highest paced rate with 0 discarded, relay and consumer CPU per event
+    Relay(relay::Args),
     /// A dependent integer loop on T threads: the machine's own 1 -> 2 thread scaling
     Spin {
         #[arg(long, default_value_t = 1)]
@@ -98,6 +102,7 @@ fn real_main() -> Result<()> {
             Ok(())
         }
         Command::Ust(args) => ust::run(&args),
+        Command::Relay(args) => relay::run(&args),
         Command::Spin {
             threads,
             iterations,

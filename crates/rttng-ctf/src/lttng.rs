@@ -1,6 +1,7 @@
 //! LTTng's trace layout: its fixed packet header, packet context and event header classes
 //! ([`LttngLayout`], with the compact and large event headers), its `monotonic` clock class, the
-//! `env` blocks lttng-ust and lttng-modules write, and event classes with a payload struct. It
+//! `env` blocks lttng-ust and lttng-modules write, event classes with a payload struct, and the
+//! log level names. It
 //! builds trace models; it does not write packets ([`crate::writer`]) or metadata text
 //! ([`crate::emit`]).
 
@@ -200,18 +201,59 @@ pub fn ust_uid_env(
     creation_datetime: &str,
     uid: i64,
 ) -> Vec<(String, EnvValue)> {
-    vec![
+    let scheme = ("uid", uid, 64);
+    ust_env(hostname, false, scheme, trace_name, creation_datetime)
+}
+
+/// The `env` block of a per-process-buffer lttng-ust trace, in LTTng's order: the process's
+/// pid, name and registration date (`vpid_datetime`, `YYYYmmdd-HHMMSS`) follow the common part.
+pub fn ust_pid_env(
+    hostname: &str,
+    trace_name: &str,
+    creation_datetime: &str,
+    bitness: i64,
+    pid: i64,
+    procname: &str,
+    registered: &str,
+) -> Vec<(String, EnvValue)> {
+    let scheme = ("pid", pid, bitness);
+    let mut env = ust_env(hostname, true, scheme, trace_name, creation_datetime);
+    env.extend([
+        i("vpid", pid),
+        s("procname", procname),
+        s("vpid_datetime", registered),
+    ]);
+    env
+}
+
+/// The part every lttng-ust `env` block has; `(scheme, id, bitness)` is the buffering scheme,
+/// its id (uid or pid) and the architecture's bit width. Per-process traces carry the tracer's
+/// patch level, per-user ones do not.
+fn ust_env(
+    hostname: &str,
+    patchlevel: bool,
+    (scheme, id, bitness): (&str, i64, i64),
+    trace_name: &str,
+    creation_datetime: &str,
+) -> Vec<(String, EnvValue)> {
+    let mut env = vec![
         s("hostname", hostname),
         s("domain", "ust"),
         s("tracer_name", "lttng-ust"),
         i("tracer_major", 2),
         i("tracer_minor", 13),
-        s("tracer_buffering_scheme", "uid"),
-        i("tracer_buffering_id", uid),
-        i("architecture_bit_width", 64),
+    ];
+    if patchlevel {
+        env.push(i("tracer_patchlevel", 0));
+    }
+    env.extend([
+        s("tracer_buffering_scheme", scheme),
+        i("tracer_buffering_id", id),
+        i("architecture_bit_width", bitness),
         s("trace_name", trace_name),
         s("trace_creation_datetime", creation_datetime),
-    ]
+    ]);
+    env
 }
 
 /// The `env` block of an lttng-modules trace (spec §4), in LTTng's order.
@@ -257,3 +299,24 @@ pub fn event_class(
         fields: Some(fields),
     }
 }
+
+/// LTTng-UST's log level names, most severe first: the index is the number the metadata's
+/// `loglevel = N;` carries. babeltrace2 prints them with a `TRACE_` prefix, lttng's CLI takes
+/// them with or without it.
+pub const LOGLEVEL_NAMES: [&str; 15] = [
+    "EMERG",
+    "ALERT",
+    "CRIT",
+    "ERR",
+    "WARNING",
+    "NOTICE",
+    "INFO",
+    "DEBUG_SYSTEM",
+    "DEBUG_PROGRAM",
+    "DEBUG_PROCESS",
+    "DEBUG_MODULE",
+    "DEBUG_UNIT",
+    "DEBUG_FUNCTION",
+    "DEBUG_LINE",
+    "DEBUG",
+];

@@ -34,9 +34,10 @@ const MESSAGES: [&str; 4] = ["tick", "tock", "hello world", "rttng"];
 fn emit(thread: u64, count: u64, rate: u64) {
     let start = Instant::now();
     for seq in 0..count {
-        if rate != 0 {
-            // Pace on an absolute schedule, so that a slow event does not shift the rest.
-            let due = start + Duration::from_nanos(seq.saturating_mul(1_000_000_000) / rate);
+        // Pace on an absolute schedule (rate 0: no pacing), so that a slow event does not
+        // shift the rest.
+        if let Some(offset_ns) = seq.saturating_mul(1_000_000_000).checked_div(rate) {
+            let due = start + Duration::from_nanos(offset_ns);
             let now = Instant::now();
             if due > now {
                 std::thread::sleep(due - now);

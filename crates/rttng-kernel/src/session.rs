@@ -13,15 +13,16 @@ use std::sync::Arc;
 mod clock;
 mod write;
 
-pub use clock::{boot_id, datetime_now, ClockSpec};
-pub use write::MAX_PATH_ENTRIES;
+pub use clock::{datetime_now, ClockSpec};
 
-use crate::bpf::{path_arg_mask, PathLog, PathRecorder};
+use crate::bpf::{PathLog, PathRecorder};
 use crate::convert::ContextKind;
 use crate::drain::{Drain, PageObserver};
 use crate::error::{io_err, KernelError};
 use crate::format::{EventFormat, PageLayout};
-use crate::tracefs::{check_name, glob_match, instance_name, Instance, Tracefs};
+use crate::live::{LiveRecord, LiveTable};
+use crate::syscall_args::path_arg_mask;
+use crate::tracefs::{check_name, instance_name, Instance, Tracefs};
 
 /// lttng-modules' default sub-buffer size and count for kernel channels.
 pub const DEFAULT_SUBBUF_BYTES: u64 = 1 << 20;
@@ -94,13 +95,6 @@ impl State {
             State::Stopped => "stopped",
         }
     }
-}
-
-/// The event formats a channel records, by ftrace type id; shared with live observers.
-#[derive(Clone, Debug, Default)]
-pub struct FormatTable {
-    pub layout: Option<PageLayout>,
-    pub by_id: HashMap<u16, Arc<EventFormat>>,
 }
 
 #[derive(Debug)]
@@ -302,8 +296,9 @@ impl KernelSession {
     }
 
     /// `enable-event -k PATTERN`: every tracepoint whose name (`sched_switch`), ftrace name
-    /// (`sched:sched_switch`) or lttng-modules name matches the `*` glob. `*` (`-a`) enables every
-    /// tracepoint except the system call ones. Returns the ftrace names enabled.
+    /// (`sched:sched_switch`) or lttng-modules name matches the glob (`rttng_glob`, the one
+    /// matcher of every domain: `\*` is a literal star). `*` (`-a`) enables every tracepoint
+    /// except the system call ones. Returns the ftrace names enabled.
     pub fn enable_tracepoints(
         &mut self,
         channel: &str,
@@ -318,9 +313,10 @@ impl KernelSession {
             }
             let full = format!("{system}:{event}");
             let lttng = crate::convert::lttng_event_name(&system, &event);
-            if glob_match(pattern, &full)
+            if rttng_glob::matches(pattern, &full)
                 || (!explicit_system
-                    && (glob_match(pattern, &event) || glob_match(pattern, &lttng)))
+                    && (rttng_glob::matches(pattern, &event)
+                        || rttng_glob::matches(pattern, &lttng)))
             {
                 self.enable_one(channel, &system, &event)?;
                 enabled.push(full);
@@ -345,9 +341,9 @@ impl KernelSession {
         for (system, event) in &ch.events {
             let full = format!("{system}:{event}");
             let lttng = crate::convert::lttng_event_name(system, event);
-            if glob_match(pattern, &full)
-                || glob_match(pattern, event)
-                || glob_match(pattern, &lttng)
+            if rttng_glob::matches(pattern, &full)
+                || rttng_glob::matches(pattern, event)
+                || rttng_glob::matches(pattern, &lttng)
             {
                 ch.instance.set_event(system, event, false)?;
                 disabled.push(full);
@@ -374,7 +370,8 @@ impl KernelSession {
             Syscalls::Names(ns) => {
                 let mut out = Vec::new();
                 for n in ns {
-                    let matched: Vec<&String> = all.iter().filter(|s| glob_match(n, s)).collect();
+                    let matched: Vec<&String> =
+                        all.iter().filter(|s| rttng_glob::matches(n, s)).collect();
                     if matched.is_empty() {
                         return Err(KernelError::NoSuchSyscall { name: n.clone() });
                     }
@@ -495,23 +492,26 @@ impl KernelSession {
         }
     }
 
-    /// Receive every drained page as it arrives (from the drain threads).
-    pub fn set_observer(&mut self, observer: PageObserver) {
-        self.observer = Some(observer);
-    }
-
-    /// The formats of everything enabled so far, by ftrace type id (for live decoding).
-    pub fn format_table(&self) -> FormatTable {
-        let mut t = FormatTable {
-            layout: Some(self.layout),
-            by_id: HashMap::new(),
-        };
+    /// Calls `observer` from the drain threads with the records of enabled events of each
+    /// page read while the session runs (one CPU's records in order), for a live view. Set it
+    /// after enabling the events and before `start`.
+    pub fn set_live_observer(
+        &mut self,
+        observer: impl Fn(u32, &[LiveRecord<'_>]) + Send + Sync + 'static,
+    ) {
+        let mut formats = HashMap::new();
         for ch in &self.channels {
             for f in &ch.formats {
-                t.by_id.insert(f.id, f.clone());
+                formats.insert(f.id, f.clone());
             }
         }
-        t
+        let table = LiveTable::new(self.layout, &formats);
+        self.observer = Some(Arc::new(move |cpu, page: &[u8]| {
+            let records = table.records(page);
+            if !records.is_empty() {
+                observer(cpu, &records);
+            }
+        }));
     }
 
     fn spool_dir(&self) -> PathBuf {

@@ -679,6 +679,41 @@ pub enum ConsumerRequest {
         buffer_id: u64,
     },
     Quit,
+    /// Connect to a relay daemon (LTTng 2.13 relay protocol) and open a relay session on it:
+    /// VERSION, GET_CONFIGURATION, CREATE_SESSION, CREATE_TRACE_CHUNK 0. The reply is
+    /// `RelayOpened`.
+    OpenRelay {
+        relay: RelaySpec,
+    },
+    /// As `AddBuffer`, but the buffer's packets and indexes go to relay `relay_id`, and
+    /// `spec.trace_dir` is the stream path relative to the relay session
+    /// (`ust/uid/1000/64-bit`).
+    AddRelayBuffer {
+        relay_id: u64,
+        spec: BufferSpec,
+    },
+    /// As `AppendMetadata`, to the metadata stream of trace `trace_dir` (relative) on relay
+    /// `relay_id`.
+    AppendRelayMetadata {
+        relay_id: u64,
+        trace_dir: String,
+        uuid: [u8; 16],
+        text: String,
+    },
+    /// Waits (bounded, in the consumer) until the relay holds the data and indexes sent so far
+    /// (lttng's data pending). The reply is `RelayPending`: whether something still pends.
+    RelayDataPending {
+        relay_id: u64,
+    },
+    /// Close the relay session's streams and chunk, then its connections. The reply is
+    /// `RelayClosed` with the packets lost since the relay failed (0 when it never did).
+    CloseRelay {
+        relay_id: u64,
+    },
+    /// Whether streaming to the relay failed, without waiting. The reply is `RelayStatus`.
+    RelayStatus {
+        relay_id: u64,
+    },
 }
 wire_enum!(ConsumerRequest, "consumer request" {
     0 => AddBuffer { spec },
@@ -688,6 +723,46 @@ wire_enum!(ConsumerRequest, "consumer request" {
     4 => RemoveBuffer { buffer_id },
     5 => Stats { buffer_id },
     6 => Quit,
+    7 => OpenRelay { relay },
+    8 => AddRelayBuffer { relay_id, spec },
+    9 => AppendRelayMetadata { relay_id, trace_dir, uuid, text },
+    10 => RelayDataPending { relay_id },
+    11 => CloseRelay { relay_id },
+    12 => RelayStatus { relay_id },
+});
+
+/// Where and as what a session streams to a relay daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelaySpec {
+    /// The session daemon's id for this relay session (one per tracing session).
+    pub relay_id: u64,
+    pub host: String,
+    pub control_port: u32,
+    pub data_port: u32,
+    pub session_name: String,
+    /// This host's name (the relay's first directory level).
+    pub hostname: String,
+    /// Seconds since the Epoch.
+    pub creation_time_s: u64,
+    /// The session daemon instance.
+    pub sessiond_uuid: [u8; 16],
+    /// The session daemon's id of the tracing session.
+    pub session_id: u64,
+    /// Relative, or empty: where the session goes under `HOSTNAME/` on the relay (instead of
+    /// `SESSION-DATE`).
+    pub base_path: String,
+}
+wire_struct!(RelaySpec {
+    relay_id,
+    host,
+    control_port,
+    data_port,
+    session_name,
+    hostname,
+    creation_time_s,
+    sessiond_uuid,
+    session_id,
+    base_path
 });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -701,11 +776,31 @@ pub enum ConsumerReply {
     Error {
         message: String,
     },
+    /// The relay session's id and its directory on the relay (relative to its output).
+    RelayOpened {
+        relay_session_id: u64,
+        output_path: String,
+    },
+    RelayPending {
+        pending: bool,
+    },
+    RelayClosed {
+        packets_lost: u64,
+    },
+    /// `failure` is empty while streaming works.
+    RelayStatus {
+        failure: String,
+        packets_lost: u64,
+    },
 }
 wire_enum!(ConsumerReply, "consumer reply" {
     0 => Ok,
     1 => Stats { events_discarded, packets_lost, packets_written },
     2 => Error { message },
+    3 => RelayOpened { relay_session_id, output_path },
+    4 => RelayPending { pending },
+    5 => RelayClosed { packets_lost },
+    6 => RelayStatus { failure, packets_lost },
 });
 
 #[cfg(test)]

@@ -6,9 +6,9 @@
 //! [`Consumer::get_next`] copies a packet into a consumer-owned buffer as-is (header
 //! fields included), with the bytes past `content_size` zeroed; nothing is re-encoded.
 //! [`Consumer::get_next_in_place`] leaves it in shared memory (discard mode) and writes it
-//! from there to a file ([`InPlacePacket::write_to`]), releasing it afterwards. This file does not write
-//! trace files, index files or metadata, and does not watch processes (the caller says
-//! when a producer is dead).
+//! from there to a file descriptor the caller gives ([`InPlacePacket::write_to`]), releasing
+//! it afterwards. It does not open, name, rotate or index trace files, does not write
+//! metadata, and does not watch processes (the caller says when a producer is dead).
 
 use crate::error::CorruptPacket;
 use crate::layout::{Geometry, Mode};

@@ -5,16 +5,19 @@
 
 use crate::metadata::TraceMetadata;
 use crate::validate::{check_name, validate_class};
-use crate::{glob, App, AppId, Buffer, Clock, Owner, Port, Registry, Trace};
+use crate::{App, AppId, Buffer, Clock, Owner, Port, Registry, Trace};
 use crate::{MAX_APP_EVENTS, MAX_NAME_BYTES};
-use rttng_ctf::ir::{ClockClass, EnvValue};
+use rttng_ctf::ir::ClockClass;
 use rttng_proto::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 fn rule_matches(rule: &EventRule, ev: &EventDesc) -> bool {
-    glob::matches(&rule.pattern, &ev.name)
+    rttng_glob::matches(&rule.pattern, &ev.name)
         && rule.loglevel.accepts(ev.loglevel)
-        && !rule.exclusions.iter().any(|x| glob::matches(x, &ev.name))
+        && !rule
+            .exclusions
+            .iter()
+            .any(|x| rttng_glob::matches(x, &ev.name))
 }
 
 impl Registry {
@@ -205,8 +208,8 @@ impl Registry {
                     let text =
                         t.md.add_stream(sc, context_class)
                             .map_err(|e| e.to_string())?;
-                    let (dir, uuid) = (t.dir.clone(), t.uuid);
-                    self.append_metadata(dir, uuid, text, port)?;
+                    let (dir, uuid, relay) = (t.dir.clone(), t.uuid, t.relay);
+                    self.append_metadata(relay, dir, uuid, text, port)?;
                 }
             }
             let app = self.apps.get_mut(&a).ok_or("app vanished")?;
@@ -229,8 +232,8 @@ impl Registry {
                 t.md.event_id(sc, &name, i64::from(loglevel), &fields)
                     .map_err(|e| e.to_string())?;
             if !text.is_empty() {
-                let (dir, uuid) = (t.dir.clone(), t.uuid);
-                self.append_metadata(dir, uuid, text, port)?;
+                let (dir, uuid, relay) = (t.dir.clone(), t.uuid, t.relay);
+                self.append_metadata(relay, dir, uuid, text, port)?;
             }
             let id = u32::try_from(id).map_err(|_| "event id out of range")?;
             send_app(
@@ -250,18 +253,29 @@ impl Registry {
         Ok(())
     }
 
+    /// Appends metadata to the trace's file, or to its relay session's metadata stream.
     fn append_metadata(
         &mut self,
+        relay: Option<u64>,
         trace_dir: String,
         uuid: [u8; 16],
         text: String,
         port: &mut dyn Port,
     ) -> Result<(), String> {
-        match port.consumer(ConsumerRequest::AppendMetadata {
-            trace_dir,
-            uuid,
-            text,
-        }) {
+        let req = match relay {
+            None => ConsumerRequest::AppendMetadata {
+                trace_dir,
+                uuid,
+                text,
+            },
+            Some(relay_id) => ConsumerRequest::AppendRelayMetadata {
+                relay_id,
+                trace_dir,
+                uuid,
+                text,
+            },
+        };
+        match port.consumer(req) {
             Ok(ConsumerReply::Error { message }) => Err(message),
             Ok(_) => Ok(()),
             Err(e) => Err(self.consumer_failed(e)),
@@ -295,12 +309,18 @@ impl Registry {
             return Ok(b.id);
         }
         if !self.traces.contains_key(&tk) {
+            // A network session's traces are paths relative to its relay session.
+            let relay = self.ensure_relay(si, port)?;
             let s = &self.sessions[si];
             let app = &self.apps[&a];
             let h = &app.hello;
+            let prefix = match relay {
+                Some(_) => String::new(),
+                None => format!("{}/", s.output),
+            };
             let (dir, env) = match tk.1 {
                 Owner::Uid(uid) => (
-                    format!("{}/ust/uid/{uid}/{}-bit", s.output, h.bitness),
+                    format!("{prefix}ust/uid/{uid}/{}-bit", h.bitness),
                     rttng_ctf::lttng::ust_uid_env(
                         &self.host.hostname,
                         &s.name,
@@ -310,14 +330,16 @@ impl Registry {
                 ),
                 Owner::Pid(_) => (
                     format!(
-                        "{}/ust/pid/{}-{}-{}",
-                        s.output, h.procname, h.pid, app.registered_compact
+                        "{prefix}ust/pid/{}-{}-{}",
+                        h.procname, h.pid, app.registered_compact
                     ),
-                    pid_env(
+                    rttng_ctf::lttng::ust_pid_env(
                         &self.host.hostname,
                         &s.name,
                         &s.creation_iso,
-                        h,
+                        i64::from(h.bitness),
+                        i64::from(h.pid),
+                        &h.procname,
                         &app.registered_compact,
                     ),
                 ),
@@ -335,8 +357,16 @@ impl Registry {
                 absolute: c.absolute,
             };
             let (md, text) = TraceMetadata::new(uuid, clock, env);
-            self.append_metadata(dir.clone(), uuid, text, port)?;
-            self.traces.insert(tk, Trace { dir, uuid, md });
+            self.append_metadata(relay, dir.clone(), uuid, text, port)?;
+            self.traces.insert(
+                tk,
+                Trace {
+                    dir,
+                    uuid,
+                    md,
+                    relay,
+                },
+            );
         }
         let t = &self.traces[&tk];
         let c = &self.sessions[si].channels[ci];
@@ -357,7 +387,11 @@ impl Registry {
             tracefile_size: c.attrs.tracefile_size,
             tracefile_count: c.attrs.tracefile_count,
         };
-        match port.consumer(ConsumerRequest::AddBuffer { spec }) {
+        let req = match t.relay {
+            None => ConsumerRequest::AddBuffer { spec },
+            Some(relay_id) => ConsumerRequest::AddRelayBuffer { relay_id, spec },
+        };
+        match port.consumer(req) {
             Ok(ConsumerReply::Ok) => {}
             Ok(ConsumerReply::Error { message }) => return Err(message),
             Ok(other) => return Err(format!("unexpected consumer reply {other:?}")),
@@ -385,34 +419,6 @@ fn send_app(
         AppReply::Error { message } => Err(message),
         ok => Ok(ok),
     }
-}
-
-/// The `env` block of a per-process lttng-ust trace.
-fn pid_env(
-    hostname: &str,
-    trace_name: &str,
-    datetime: &str,
-    h: &AppHello,
-    registered: &str,
-) -> Vec<(String, EnvValue)> {
-    let s = |k: &str, v: &str| (k.to_string(), EnvValue::Str(v.to_string()));
-    let i = |k: &str, v: i64| (k.to_string(), EnvValue::Int(v));
-    vec![
-        s("hostname", hostname),
-        s("domain", "ust"),
-        s("tracer_name", "lttng-ust"),
-        i("tracer_major", 2),
-        i("tracer_minor", 13),
-        i("tracer_patchlevel", 0),
-        s("tracer_buffering_scheme", "pid"),
-        i("tracer_buffering_id", i64::from(h.pid)),
-        i("architecture_bit_width", i64::from(h.bitness)),
-        s("trace_name", trace_name),
-        s("trace_creation_datetime", datetime),
-        i("vpid", i64::from(h.pid)),
-        s("procname", &h.procname),
-        s("vpid_datetime", registered),
-    ]
 }
 
 /// A tracepoint an application declares: a name TSDL can carry and a valid payload class.

@@ -9,9 +9,11 @@ use rttng_proto::{Buffers, ChannelAttrs, Domain, ErrorCode, ResolvedAttrs, Respo
 pub const UST_UID_SUBBUF_SIZE: u64 = 524_288;
 pub const UST_PID_SUBBUF_SIZE: u64 = 16_384;
 pub const DEFAULT_NUM_SUBBUF: u64 = 4;
+/// lttng's smallest sub-buffer: one page.
 pub const MIN_SUBBUF_SIZE: u64 = 4096;
-pub const MAX_SUBBUF_SIZE: u64 = 1 << 27;
-pub const MAX_NUM_SUBBUF: u64 = 65_536;
+/// The ring buffer's own bounds (`rttng_abi`), so a channel the daemon accepts can be created.
+pub const MAX_SUBBUF_SIZE: u64 = rttng_abi::MAX_SUBBUF_BYTES as u64;
+pub const MAX_NUM_SUBBUF: u64 = rttng_abi::MAX_SUBBUF_COUNT as u64;
 pub const DEFAULT_CHANNEL: &str = "channel0";
 /// Limits on what a client or an app can make us hold.
 pub const MAX_SESSIONS: usize = 1024;

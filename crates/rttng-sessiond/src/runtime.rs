@@ -35,6 +35,8 @@ pub struct Options {
     pub group: String,
     pub consumerd_path: Option<PathBuf>,
     pub announce_ready: bool,
+    /// Trace the kernel (root, without `--no-kernel`).
+    pub kernel: bool,
 }
 
 struct Io {
@@ -72,7 +74,9 @@ impl Port for Io {
             return Err("rttng-consumerd is not running".into());
         };
         let add = match &req {
-            ConsumerRequest::AddBuffer { spec } => Some(spec.buffer_id),
+            ConsumerRequest::AddBuffer { spec } | ConsumerRequest::AddRelayBuffer { spec, .. } => {
+                Some(spec.buffer_id)
+            }
             _ => None,
         };
         if let ConsumerRequest::RemoveBuffer { buffer_id } = &req {
@@ -117,7 +121,7 @@ impl Port for Io {
     }
 
     fn new_uuid(&mut self) -> [u8; 16] {
-        sys::new_uuid()
+        uuid::Uuid::new_v4().into_bytes()
     }
 
     fn kernel(&mut self, session_id: u64, op: KernelOp) -> Result<KernelReply, String> {
@@ -201,8 +205,14 @@ impl Port for Io {
 }
 
 fn now() -> Clock {
-    let (compact, iso) = sys::local_time();
-    Clock { compact, iso }
+    let secs = rttng_clock::date::now_s();
+    // Local time as LTTng names sessions; UTC if the C library cannot convert.
+    let tm = rttng_clock::date::localtime(secs).unwrap_or_else(|| rttng_clock::date::gmtime(secs));
+    Clock {
+        compact: tm.compact(),
+        iso: tm.iso(),
+        epoch_s: u64::try_from(secs).unwrap_or(0),
+    }
 }
 
 pub fn make_rundir(dir: &Path) -> Result<(), String> {
@@ -320,7 +330,7 @@ pub fn serve(opt: Options) -> Result<(), String> {
         home: paths::home().to_string_lossy().into_owned(),
         hostname: sys::hostname(),
         cpu_count: sys::cpu_count(),
-        kernel: opt.euid == 0,
+        kernel: opt.kernel,
     };
     let state: Shared = Arc::new(Mutex::new(State {
         reg: Registry::new(host),
@@ -449,10 +459,12 @@ fn serve_client(conn: UnixStream, state: &Shared, daemon_uid: u32, group_gid: Op
             Ok(c) => c,
             Err(_) => return,
         };
-        // A user's daemon serves that user only (not even root: each user controls only
-        // their own sessions); the root daemon serves root and its group's members.
-        let allowed = cred.uid == daemon_uid
-            || (daemon_uid == 0 && group_gid.is_some_and(|g| sys::pid_in_group(cred.pid, g)));
+        let groups = if daemon_uid == 0 && cred.uid != 0 {
+            sys::pid_groups(cred.pid)
+        } else {
+            Vec::new()
+        };
+        let allowed = crate::access::client_allowed(daemon_uid, cred.uid, group_gid, &groups);
         let resp = if !allowed {
             Response::error(
                 ErrorCode::PermissionDenied,
@@ -489,7 +501,7 @@ fn serve_app(id: AppId, conn: UnixStream, state: &Shared, daemon_uid: u32) {
     let Ok(cred) = sock::peer_cred(&conn) else {
         return;
     };
-    if daemon_uid != 0 && cred.uid != daemon_uid {
+    if !crate::access::app_allowed(daemon_uid, cred.uid) {
         log(&format!(
             "refused app pid {}: uid {} is not this daemon's user",
             cred.pid, cred.uid

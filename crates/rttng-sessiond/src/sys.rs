@@ -77,48 +77,6 @@ pub fn hostname() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
-/// (`YYYYmmdd-HHMMSS`, `YYYYmmddTHHMMSS+hhmm`) in local time.
-pub fn local_time() -> (String, String) {
-    // SAFETY: time and localtime_r write into locals we own.
-    let tm = unsafe {
-        let t = libc::time(std::ptr::null_mut());
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&t, &mut tm);
-        tm
-    };
-    let (y, mo, d, h, mi, s) = (
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-    );
-    let off = tm.tm_gmtoff / 60;
-    let sign = if off < 0 { '-' } else { '+' };
-    let off = off.abs();
-    (
-        format!("{y:04}{mo:02}{d:02}-{h:02}{mi:02}{s:02}"),
-        format!(
-            "{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}{sign}{:02}{:02}",
-            off / 60,
-            off % 60
-        ),
-    )
-}
-
-/// A random UUID from the kernel.
-pub fn new_uuid() -> [u8; 16] {
-    let text = std::fs::read_to_string("/proc/sys/kernel/random/uuid").unwrap_or_default();
-    let hex: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
-    let mut out = [0u8; 16];
-    for (i, pair) in hex.chunks(2).take(16).enumerate() {
-        let s = std::str::from_utf8(pair).unwrap_or("0");
-        out[i] = u8::from_str_radix(s, 16).unwrap_or(0);
-    }
-    out
-}
-
 /// The gid of group `name` from /etc/group.
 pub fn group_gid(name: &str) -> Option<u32> {
     let text = std::fs::read_to_string("/etc/group").ok()?;
@@ -130,14 +88,15 @@ pub fn group_gid(name: &str) -> Option<u32> {
     })
 }
 
-/// Whether `uid` may use a daemon whose client socket belongs to group `gid`: the kernel
-/// already checked the socket's mode; this double-checks with the peer's groups.
-pub fn pid_in_group(pid: u32, gid: u32) -> bool {
+/// The groups of process `pid` (supplementary, then real/effective/saved/fs gid), from
+/// /proc; empty when it cannot be read.
+pub fn pid_groups(pid: u32) -> Vec<u32> {
     let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-        return false;
+        return Vec::new();
     };
-    status.lines().any(|l| {
-        (l.starts_with("Groups:") || l.starts_with("Gid:"))
-            && l.split_whitespace().skip(1).any(|g| g.parse() == Ok(gid))
-    })
+    status
+        .lines()
+        .filter(|l| l.starts_with("Groups:") || l.starts_with("Gid:"))
+        .flat_map(|l| l.split_whitespace().skip(1).filter_map(|g| g.parse().ok()))
+        .collect()
 }

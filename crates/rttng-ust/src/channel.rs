@@ -15,12 +15,38 @@
 //! Removed channels are unlinked but never unmapped (an event in flight may still hold
 //! the pointer; no grace-period mechanism here): each stays mapped until exit.
 //!
-//! Not here: enable/disable bookkeeping (`control`), metadata.
+//! Not here: enable/disable bookkeeping (`control`, which re-exports the channel key and
+//! setup types defined here), metadata.
 
 use crate::field::{Fields, Writer};
 use crate::sys;
 use rttng_ringbuf::Producer;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+
+/// Names a channel of a session of one session daemon. Each daemon numbers its own
+/// sessions (the root daemon's session 1 and the user daemon's session 1 are different
+/// sessions), so the key carries which daemon installed the channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ChannelKey {
+    /// Which daemon connection installed it: the index of its socket path in the
+    /// registration's list; [`LOCAL_DAEMON`] for the daemon-less test harness.
+    pub daemon: u32,
+    pub session_id: u64,
+    pub channel_id: u64,
+}
+
+/// [`ChannelKey::daemon`] of channels installed by [`crate::testing`].
+pub const LOCAL_DAEMON: u32 = u32::MAX;
+
+/// A channel to install: its mapped ring buffer and what its records carry.
+#[derive(Debug)]
+pub struct ChannelSetup {
+    pub key: ChannelKey,
+    pub producer: rttng_ringbuf::Producer,
+    pub stream_class_id: u64,
+    /// Stream event context fields, in order.
+    pub contexts: Vec<Context>,
+}
 
 /// Most channels installed at once in one process.
 pub const MAX_CHANNELS: usize = 64;
@@ -151,7 +177,7 @@ struct LastTs(AtomicU64);
 /// An installed channel.
 #[derive(Debug)]
 pub(crate) struct Channel {
-    pub key: crate::control::ChannelKey,
+    pub key: ChannelKey,
     pub producer: Producer,
     #[allow(dead_code)]
     pub stream_class_id: u64,
@@ -169,7 +195,7 @@ pub(crate) struct Channel {
 }
 
 impl Channel {
-    pub(crate) fn new(setup: crate::control::ChannelSetup) -> Channel {
+    pub(crate) fn new(setup: ChannelSetup) -> Channel {
         let buffers = setup.producer.cpu_count().max(1) as usize;
         let facts = sys::read_process_facts();
         Channel {
@@ -357,8 +383,8 @@ impl Channel {
     }
 }
 
-/// The channel table. A slot is written only under the control lock; removed channels
-/// are moved to the graveyard, never freed.
+/// The channel table. A slot is written only under the control lock; an unlinked channel is
+/// never freed (see the module documentation).
 static CHANNELS: [AtomicPtr<Channel>; MAX_CHANNELS] =
     [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_CHANNELS];
 
@@ -366,7 +392,8 @@ static CHANNELS: [AtomicPtr<Channel>; MAX_CHANNELS] =
 #[inline(always)]
 pub(crate) fn get(slot: usize) -> Option<&'static Channel> {
     let p = CHANNELS.get(slot)?.load(Ordering::Acquire);
-    // SAFETY: a non-null slot holds a leaked `Box<Channel>` (never freed, see `remove`).
+    // SAFETY: a non-null slot holds a leaked `Box<Channel>`, never freed (`unlink` only
+    // clears the slot; the channel stays mapped until exit).
     unsafe { p.as_ref() }
 }
 
@@ -382,7 +409,7 @@ pub(crate) fn install(ch: Channel) -> Option<usize> {
 }
 
 /// The slot of the channel with `key` (control lock held).
-pub(crate) fn find(key: crate::control::ChannelKey) -> Option<usize> {
+pub(crate) fn find(key: ChannelKey) -> Option<usize> {
     (0..MAX_CHANNELS).find(|&i| get(i).is_some_and(|c| c.key == key))
 }
 

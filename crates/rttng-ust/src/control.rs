@@ -13,8 +13,8 @@
 //! (they must be close-on-exec).
 
 use crate::callsite::{self, pack_target, MAX_TARGETS, UNINIT};
-pub use crate::channel::Context;
 use crate::channel::{self, Channel};
+pub use crate::channel::{ChannelKey, ChannelSetup, Context, LOCAL_DAEMON};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One event call site of this process.
@@ -63,31 +63,6 @@ pub fn events_from(first: usize) -> Vec<EventDescription> {
 pub fn is_recording(name: &str) -> bool {
     callsite::every()
         .any(|cs| cs.meta.name == name && cs.targets.iter().any(|t| t.load(Ordering::Acquire) != 0))
-}
-
-/// Names a channel of a session of one session daemon. Each daemon numbers its own
-/// sessions (the root daemon's session 1 and the user daemon's session 1 are different
-/// sessions), so the key carries which daemon installed the channel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ChannelKey {
-    /// Which daemon connection installed it: the index of its socket path in the
-    /// registration's list; [`LOCAL_DAEMON`] for the daemon-less test harness.
-    pub daemon: u32,
-    pub session_id: u64,
-    pub channel_id: u64,
-}
-
-/// [`ChannelKey::daemon`] of channels installed by [`crate::testing`].
-pub const LOCAL_DAEMON: u32 = u32::MAX;
-
-/// A channel to install: its mapped ring buffer and what its records carry.
-#[derive(Debug)]
-pub struct ChannelSetup {
-    pub key: ChannelKey,
-    pub producer: rttng_ringbuf::Producer,
-    pub stream_class_id: u64,
-    /// Stream event context fields, in order.
-    pub contexts: Vec<Context>,
 }
 
 /// Why a control call did nothing. Also counted in [`errors`].

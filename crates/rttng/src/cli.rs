@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use rttng_ctl::proto::Domain;
 
 use crate::error::{usage, CliError};
+use rttng_ctf::lttng::LOGLEVEL_NAMES;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -107,6 +108,10 @@ pub struct ViewArgs {
     /// Decode every event but print only the number of events per event name
     #[arg(long)]
     pub count: bool,
+    /// Read a live session from a relay daemon: net://HOST[:PORT]/host/HOSTNAME/SESSION
+    /// attaches, net://HOST[:PORT][/host/HOSTNAME] lists sessions
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "net://localhost", conflicts_with_all = ["paths", "count"])]
+    pub live: Option<String>,
 }
 
 impl ViewArgs {
@@ -123,28 +128,10 @@ impl ViewArgs {
             fields: None,
             color: ColorWhen::Auto,
             count: false,
+            live: None,
         }
     }
 }
-
-/// UST log level names, most severe first (value = index).
-pub const UST_LEVELS: [&str; 15] = [
-    "EMERG",
-    "ALERT",
-    "CRIT",
-    "ERR",
-    "WARNING",
-    "NOTICE",
-    "INFO",
-    "DEBUG_SYSTEM",
-    "DEBUG_PROGRAM",
-    "DEBUG_PROCESS",
-    "DEBUG_MODULE",
-    "DEBUG_UNIT",
-    "DEBUG_FUNCTION",
-    "DEBUG_LINE",
-    "DEBUG",
-];
 
 #[derive(Debug, Clone, Args)]
 pub struct Global {
@@ -198,8 +185,17 @@ pub enum SessionCommand {
 pub struct CreateArgs {
     pub session: Option<String>,
     /// Output directory
-    #[arg(short = 'o', long, value_name = "DIR")]
+    #[arg(short = 'o', long, value_name = "DIR", conflicts_with_all = ["set_url", "ctrl_url", "data_url"])]
     pub output: Option<PathBuf>,
+    /// Stream to a relay daemon: net://HOST[:CTRL_PORT[:DATA_PORT]][/PATH] (or file://DIR)
+    #[arg(short = 'U', long, value_name = "URL", conflicts_with_all = ["ctrl_url", "data_url"])]
+    pub set_url: Option<String>,
+    /// The relay's control URL, tcp://HOST[:PORT] (with --data-url)
+    #[arg(short = 'C', long, value_name = "URL", requires = "data_url")]
+    pub ctrl_url: Option<String>,
+    /// The relay's data URL, tcp://HOST[:PORT] (with --ctrl-url)
+    #[arg(short = 'D', long, value_name = "URL", requires = "ctrl_url")]
+    pub data_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -396,7 +392,10 @@ pub fn parse_level(s: &str) -> Option<i32> {
         .or_else(|| up.strip_prefix("TRACE_"))
         .unwrap_or(&up);
     let name = if name == "WARN" { "WARNING" } else { name };
-    UST_LEVELS.iter().position(|l| *l == name).map(|i| i as i32)
+    LOGLEVEL_NAMES
+        .iter()
+        .position(|l| *l == name)
+        .map(|i| i as i32)
 }
 
 /// Splits a comma list, honouring `\,`.

@@ -3,9 +3,9 @@
 //! formatting of the session daemon's answers. Not here: asking the daemon (`session_cmd.rs`),
 //! the kernel's tracepoints (`kernel_list.rs`).
 
+use rttng_ctf::lttng::LOGLEVEL_NAMES;
 use rttng_ctl::proto::{AppInfo, Buffers, Domain, LoglevelRule, SessionDetail, SessionSummary};
 
-use crate::cli::UST_LEVELS;
 use crate::error::EXIT_WARNING;
 
 /// Prints `list` (no session named).
@@ -168,7 +168,7 @@ pub fn format_detail(d: &SessionDetail) -> String {
 }
 
 pub fn level_name(l: i32) -> String {
-    UST_LEVELS
+    LOGLEVEL_NAMES
         .get(l as usize)
         .map(|n| format!("TRACE_{n}"))
         .unwrap_or_else(|| l.to_string())

@@ -9,6 +9,7 @@ mod demo;
 mod error;
 mod kernel_list;
 mod list;
+mod live_view;
 mod run;
 mod session_cmd;
 mod trace;
@@ -21,6 +22,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let result = match args.command {
+        cli::Command::View(v) if v.live.is_some() => live_view::run(&v),
         cli::Command::View(mut v) => {
             // `view [SESSION]`: no path, or one that is not a directory, names a session.
             if v.paths.len() <= 1 && !v.paths.first().is_some_and(|p| p.exists()) {

@@ -13,9 +13,10 @@ use rttng_ctl::proto::{
 };
 use rttng_ctl::{Client, ConnectOptions};
 
-use crate::cli::{parse_level, parse_size, split_names, Global, SessionCommand, UST_LEVELS};
+use crate::cli::{parse_level, parse_size, split_names, Global, SessionCommand};
 use crate::error::{usage, CliError, EXIT_WARNING};
 use crate::list;
+use rttng_ctf::lttng::LOGLEVEL_NAMES;
 
 fn session_or_current(s: Option<String>) -> Result<String, CliError> {
     s.or_else(rttng_ctl::current_session)
@@ -81,14 +82,19 @@ fn warned(r: Response) -> u8 {
 fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
     match cmd {
         SessionCommand::Create(a) => {
-            let output = match a.output {
-                Some(o) => Some(
+            let local = match (&a.output, &a.set_url) {
+                (Some(o), _) => Some(o.clone()),
+                (None, Some(u)) => u.strip_prefix("file://").map(PathBuf::from),
+                _ => None,
+            };
+            let output = match (local, net_output(&a)?) {
+                (Some(o), _) => Some(
                     std::path::absolute(&o)
                         .map_err(|e| usage(&format!("bad output directory: {e}")))?
                         .to_string_lossy()
                         .into_owned(),
                 ),
-                None => None,
+                (None, net) => net,
             };
             match ctx.call(Request::CreateSession {
                 name: a.session,
@@ -228,7 +234,7 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 parse_level(s).ok_or_else(|| {
                     usage(&format!(
                         "unknown log level {s:?}; use one of {}",
-                        UST_LEVELS.join(", ")
+                        LOGLEVEL_NAMES.join(", ")
                     ))
                 })
             };
@@ -377,6 +383,44 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
             Ok(0)
         }
     }
+}
+
+/// The relay URL of `create --set-url net://...` or `-C tcp://... -D tcp://...`, as the
+/// `net://HOST:CTRL:DATA[/PATH]` the session daemon takes; `None` for a local session.
+fn net_output(a: &crate::cli::CreateArgs) -> Result<Option<String>, CliError> {
+    use rttng_relay_proto::url::{
+        parse_net, parse_tcp, NetUrl, DEFAULT_CONTROL_PORT, DEFAULT_DATA_PORT,
+    };
+    if let Some(u) = &a.set_url {
+        if u.starts_with("file://") {
+            return Ok(None);
+        }
+        let url = parse_net(u).map_err(|e| usage(&format!("bad URL {u:?}: {e}")))?;
+        return Ok(Some(url.to_string()));
+    }
+    let (Some(c), Some(d)) = (&a.ctrl_url, &a.data_url) else {
+        return Ok(None);
+    };
+    let ctrl = parse_tcp(c, DEFAULT_CONTROL_PORT)
+        .map_err(|e| usage(&format!("bad control URL {c:?}: {e}")))?;
+    let data =
+        parse_tcp(d, DEFAULT_DATA_PORT).map_err(|e| usage(&format!("bad data URL {d:?}: {e}")))?;
+    if ctrl.host != data.host || ctrl.v6 != data.v6 {
+        return Err(usage(&format!(
+            "the control and data URLs name different hosts ({} and {}); rttng streams both to one relay",
+            ctrl.host, data.host
+        )));
+    }
+    Ok(Some(
+        NetUrl {
+            host: ctrl.host,
+            control_port: ctrl.port,
+            data_port: data.port,
+            v6: ctrl.v6,
+            base_path: String::new(),
+        }
+        .to_string(),
+    ))
 }
 
 fn list_sessions(ctx: &mut Ctx) -> Result<u8, CliError> {

@@ -1,6 +1,6 @@
-//! The clock a kernel session records with, and the host facts its trace names: the tracefs
-//! clock with its CTF clock class, the boot id, the creation date. Not here: reading the clock
-//! in the hot path (the kernel stamps events), the trace's layout (`write.rs`).
+//! The clock a kernel session records with: the tracefs clock with its CTF clock class, and
+//! the trace's creation date. Not here: reading the clock in the hot path (the kernel stamps
+//! events), the boot id and date arithmetic (`rttng_clock`), the trace's layout (`write.rs`).
 
 use rttng_ctf::ir::ClockClass;
 use rttng_ctf::lttng::monotonic_clock;
@@ -54,64 +54,15 @@ impl ClockSpec {
     pub fn monotonic() -> ClockSpec {
         ClockSpec {
             trace_clock: "mono".to_string(),
-            ctf: monotonic_clock(boot_id(), crate::sys::realtime_minus_monotonic_ns()),
+            ctf: monotonic_clock(
+                rttng_clock::boot_id(),
+                crate::sys::realtime_minus_monotonic_ns(),
+            ),
         }
     }
 }
 
-/// The kernel boot id as 16 bytes.
-pub fn boot_id() -> Option<[u8; 16]> {
-    let t = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
-    let hex: String = t.trim().chars().filter(|c| *c != '-').collect();
-    if hex.len() != 32 {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
-
 /// `YYYYmmddTHHMMSS+0000` (UTC) for `trace_creation_datetime`.
 pub fn datetime_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}+0000",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19675), (2023, 11, 14));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
-    }
+    rttng_clock::date::gmtime(rttng_clock::date::now_s()).iso()
 }

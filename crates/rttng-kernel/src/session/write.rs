@@ -18,7 +18,7 @@ use super::{
     Channel, KernelSession, StopReport, COMPACT_HEADER_MAX_CLASSES, METADATA_PACKET_BYTES,
     PACKET_CONTENT_BYTES,
 };
-use crate::bpf::{path_arg_mask, PathLog, PathMatcher, PathValue};
+use crate::bpf::{PathLog, PathMatcher, PathValue};
 use crate::convert::{
     plan_event_with_paths, write_context, write_payload_with_paths, ContextKind, ContextValues,
     EventPlan,
@@ -26,12 +26,13 @@ use crate::convert::{
 use crate::error::{io_err, KernelError};
 use crate::format::PageLayout;
 use crate::page::parse_page;
+use crate::syscall_args::{enter_key, path_arg_mask, MAX_ARGS};
 use crate::tracefs::Tracefs;
 
 impl KernelSession {
     fn metadata(&self) -> Metadata {
         let lay = LttngLayout::x86_64();
-        let uuid = trace_uuid(&self.name);
+        let uuid = uuid::Uuid::new_v4().into_bytes();
         let env = kernel_env(
             &read_trim("/proc/sys/kernel/hostname"),
             "Linux",
@@ -153,7 +154,7 @@ struct PathEntry {
     rec: u32,
     mask: u8,
     data_tid_nr: (u32, u32),
-    ptrs: [u64; crate::bpf::MAX_ARGS],
+    ptrs: [u64; MAX_ARGS],
 }
 
 impl KernelSession {
@@ -188,10 +189,10 @@ impl KernelSession {
                         r.data.get(1).copied().unwrap_or(0),
                     ]);
                     if let Some(&mask) = masks.get(&id) {
-                        let mut ptrs = [0u64; crate::bpf::MAX_ARGS];
+                        let mut ptrs = [0u64; MAX_ARGS];
                         let mut key = None;
                         for (a, p) in ptrs.iter_mut().enumerate() {
-                            if let Some((tid, nr, ptr)) = crate::bpf::enter_key(r.data, a as u8) {
+                            if let Some((tid, nr, ptr)) = enter_key(r.data, a as u8) {
                                 *p = ptr;
                                 key = Some((tid, nr));
                             }
@@ -222,7 +223,7 @@ impl KernelSession {
         for e in entries {
             let (tid, nr) = e.data_tid_nr;
             let mut got = Vec::new();
-            for a in 0..crate::bpf::MAX_ARGS as u8 {
+            for a in 0..MAX_ARGS as u8 {
                 if e.mask & (1 << a) == 0 {
                     continue;
                 }
@@ -242,17 +243,6 @@ fn read_trim(path: &str) -> String {
     std::fs::read_to_string(path)
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
-}
-
-/// A UUID for the trace: random bytes from the kernel, marked as version 4.
-fn trace_uuid(_name: &str) -> [u8; 16] {
-    let mut u = [0u8; 16];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = f.read_exact(&mut u);
-    }
-    u[6] = (u[6] & 0x0f) | 0x40;
-    u[8] = (u[8] & 0x3f) | 0x80;
-    u
 }
 
 /// Thread → process and thread → command name maps, from tracefs's `saved_tgids` and
