@@ -653,6 +653,16 @@ wire_struct!(AppHello {
     events
 });
 
+/// Tracepoints an application registered after its hello (providers of a library it
+/// loaded later, or whose constructor ran after the tracer's). Sent on a connection of its
+/// own, only after the main connection's `RegistrationDone`; the daemon finds the app by
+/// the connection's credentials (pid, uid). Indexes continue the hello's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppEvents {
+    pub events: Vec<EventDesc>,
+}
+wire_struct!(AppEvents { events });
+
 /// What the session daemon asks an application to do. The application answers every
 /// command with one [`AppReply`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -34,15 +34,7 @@ impl Registry {
             return Err(format!("too many tracepoints ({})", hello.events.len()));
         }
         for e in &hello.events {
-            if e.name.is_empty()
-                || e.name.len() > MAX_NAME_BYTES
-                || e.name
-                    .chars()
-                    .any(|c| c == '"' || c == '\\' || c.is_control())
-            {
-                return Err(format!("bad tracepoint name {:?}", e.name));
-            }
-            validate_class(&e.fields, 0).map_err(|m| format!("tracepoint {}: {m}", e.name))?;
+            check_event_desc(e)?;
         }
         check_name("process", &hello.procname).map_err(|_| "bad process name".to_string())?;
         self.apps.insert(
@@ -54,6 +46,42 @@ impl Registry {
                 enabled: BTreeMap::new(),
             },
         );
+        let mut errs = Vec::new();
+        self.reconcile(port, &mut errs);
+        Ok(errs)
+    }
+
+    /// Tracepoints a registered application added after its hello ([`rttng_proto::AppEvents`]):
+    /// validated like the hello's (a bad one refuses the whole batch), then the current
+    /// rules are applied to them. Returns problems to log.
+    pub fn app_events_added(
+        &mut self,
+        app: AppId,
+        events: Vec<rttng_proto::EventDesc>,
+        port: &mut dyn Port,
+    ) -> Result<Vec<String>, String> {
+        let a = self.apps.get(&app).ok_or("not a registered application")?;
+        if a.hello.events.len().saturating_add(events.len()) > MAX_APP_EVENTS {
+            return Err(format!(
+                "too many tracepoints ({} + {})",
+                a.hello.events.len(),
+                events.len()
+            ));
+        }
+        for e in &events {
+            check_event_desc(e)?;
+            if a.hello.events.iter().any(|x| x.index == e.index)
+                || events.iter().filter(|x| x.index == e.index).count() > 1
+            {
+                return Err(format!(
+                    "tracepoint {}: index {} already used",
+                    e.name, e.index
+                ));
+            }
+        }
+        if let Some(a) = self.apps.get_mut(&app) {
+            a.hello.events.extend(events);
+        }
         let mut errs = Vec::new();
         self.reconcile(port, &mut errs);
         Ok(errs)
@@ -453,4 +481,17 @@ fn send_app(
         AppReply::Error { message } => Err(message),
         ok => Ok(ok),
     }
+}
+
+/// A tracepoint an application declares: a name TSDL can carry and a valid payload class.
+fn check_event_desc(e: &rttng_proto::EventDesc) -> Result<(), String> {
+    if e.name.is_empty()
+        || e.name.len() > MAX_NAME_BYTES
+        || e.name
+            .chars()
+            .any(|c| c == '"' || c == '\\' || c.is_control())
+    {
+        return Err(format!("bad tracepoint name {:?}", e.name));
+    }
+    validate_class(&e.fields, 0).map_err(|m| format!("tracepoint {}: {m}", e.name))
 }

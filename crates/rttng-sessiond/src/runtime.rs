@@ -590,6 +590,10 @@ fn serve_app(id: AppId, conn: UnixStream, state: &Shared, daemon_uid: u32) {
         ));
         return;
     }
+    if let Ok(Kind::AppEvents) = sock::peek_kind(&conn) {
+        app_events(conn, cred, state);
+        return;
+    }
     let mut hello = match sock::recv::<AppHello>(&conn, Kind::AppHello) {
         Ok((h, _)) => h,
         Err(e) => {
@@ -636,4 +640,52 @@ fn serve_app(id: AppId, conn: UnixStream, state: &Shared, daemon_uid: u32) {
     for e in reg.app_gone(id, io) {
         log(&e);
     }
+}
+
+/// A registered app's second connection: tracepoints it added after its hello. The app is
+/// the one registered with the connection's pid and uid; anything else is refused.
+fn app_events(conn: UnixStream, cred: sock::PeerCred, state: &Shared) {
+    let events = match sock::recv::<rttng_proto::AppEvents>(&conn, Kind::AppEvents) {
+        Ok((m, _)) => m.events,
+        Err(e) => {
+            log(&format!(
+                "app pid {}: bad tracepoint announcement: {e}",
+                cred.pid
+            ));
+            return;
+        }
+    };
+    let reply = {
+        let mut g = lock(state);
+        let State { reg, io } = &mut *g;
+        let app = reg
+            .app_pids()
+            .into_iter()
+            .find(|(_, pid)| *pid == cred.pid)
+            .map(|(id, _)| id);
+        match app.map(|id| reg.app_events_added(id, events, io)) {
+            Some(Ok(errs)) => {
+                for e in errs {
+                    log(&e);
+                }
+                AppReply::Ok {
+                    context_class: None,
+                }
+            }
+            Some(Err(e)) => {
+                log(&format!("app pid {}: tracepoints refused: {e}", cred.pid));
+                AppReply::Error { message: e }
+            }
+            None => {
+                log(&format!(
+                    "app pid {}: tracepoint announcement from an unregistered process",
+                    cred.pid
+                ));
+                AppReply::Error {
+                    message: "this process is not registered".into(),
+                }
+            }
+        }
+    };
+    let _ = sock::send(&conn, Kind::AppReply, &reply, None);
 }

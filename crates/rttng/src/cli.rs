@@ -41,6 +41,8 @@ pub enum Command {
     CoredumpHandler(CoredumpArgs),
     /// Live per-task CPU, system calls, I/O and busiest user-space events, from traces
     Top(rttng_top::TopArgs),
+    /// Run a program instrumented with LTTng-UST on rttng's drop-in libraries
+    Run(RunArgs),
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +113,20 @@ pub enum CoredumpAction {
         #[arg(num_args = 0.., allow_hyphen_values = true, trailing_var_arg = true)]
         crash: Vec<String>,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Print the directory of the drop-in libraries and exit
+    #[arg(long, conflicts_with = "command")]
+    pub print_lib_dir: bool,
+    /// The command to run, after `--`
+    #[arg(
+        last = true,
+        required_unless_present = "print_lib_dir",
+        value_name = "CMD"
+    )]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]

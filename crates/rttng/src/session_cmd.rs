@@ -369,13 +369,10 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                     )));
                 }
                 if domain == Domain::Ust
-                    && matches!(
-                        c,
-                        ContextType::Ip | ContextType::Pid | ContextType::Tid | ContextType::Prio
-                    )
+                    && matches!(c, ContextType::Pid | ContextType::Tid | ContextType::Prio)
                 {
                     return Err(usage(&format!(
-                        "{t}: context not supported by rttng-ust yet (supported: vpid, vtid, procname, pthread_id, cpu_id, hostname, the namespace ids cgroup_ns ipc_ns mnt_ns net_ns pid_ns time_ns user_ns uts_ns, and vuid veuid vsuid vgid vegid vsgid)"
+                        "{t}: context not supported by rttng-ust yet (supported: vpid, vtid, procname, pthread_id, cpu_id, hostname, ip, the namespace ids cgroup_ns ipc_ns mnt_ns net_ns pid_ns time_ns user_ns uts_ns, and vuid veuid vsuid vgid vegid vsgid)"
                     )));
                 }
                 ctx.call(Request::AddContext {
