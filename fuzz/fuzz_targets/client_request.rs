@@ -46,6 +46,7 @@ fuzz_target!(|data: &[u8]| {
             Request::CreateSession {
                 name: Some("s".into()),
                 output: Some("/tmp/s".into()),
+                live_timer_us: 0,
             },
             1000,
             &now,

@@ -287,6 +287,9 @@ pub enum ErrorCode {
     SnapshotFailed,
     /// `--max-size` smaller than one packet of each stream.
     MaxSizeInvalid,
+    /// The trace output directory cannot be created or written (lttng's
+    /// LTTNG_ERR_CREATE_DIR_FAIL).
+    CreateDirFailed,
 }
 wire_enum!(ErrorCode, "error code" {
     0 => Protocol, 1 => NoSession, 2 => SessionExists, 3 => NoChannel, 4 => ChannelExists,
@@ -294,6 +297,7 @@ wire_enum!(ErrorCode, "error code" {
     9 => PermissionDenied, 10 => ConsumerDead, 11 => KernelUnavailable, 12 => Internal, 13 => NoEvent,
     14 => NotSnapshotSession, 15 => SnapshotOutputExists, 16 => StartSessionOnce,
     17 => SnapshotFailed, 18 => MaxSizeInvalid,
+    19 => CreateDirFailed,
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -307,6 +311,8 @@ pub enum Request {
     CreateSession {
         name: Option<String>,
         output: Option<String>,
+        /// A live session's timer (µs; 0: not live). Needs a network output.
+        live_timer_us: u64,
     },
     DestroySession {
         session: String,
@@ -382,7 +388,7 @@ pub enum Request {
 }
 wire_enum!(Request, "request" {
     0 => Version,
-    1 => CreateSession { name, output },
+    1 => CreateSession { name, output, live_timer_us },
     2 => DestroySession { session },
     3 => ListSessions,
     4 => ListSession { session },
@@ -647,6 +653,16 @@ wire_struct!(AppHello {
     events
 });
 
+/// Tracepoints an application registered after its hello (providers of a library it
+/// loaded later, or whose constructor ran after the tracer's). Sent on a connection of its
+/// own, only after the main connection's `RegistrationDone`; the daemon finds the app by
+/// the connection's credentials (pid, uid). Indexes continue the hello's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppEvents {
+    pub events: Vec<EventDesc>,
+}
+wire_struct!(AppEvents { events });
+
 /// What the session daemon asks an application to do. The application answers every
 /// command with one [`AppReply`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -871,6 +887,9 @@ pub struct RelaySpec {
     /// Relative, or empty: where the session goes under `HOSTNAME/` on the relay (instead of
     /// `SESSION-DATE`).
     pub base_path: String,
+    /// A live session's timer (µs; 0: not live): the consumer flushes on it and sends
+    /// beacons for quiet streams.
+    pub live_timer_us: u64,
 }
 wire_struct!(RelaySpec {
     relay_id,
@@ -882,7 +901,8 @@ wire_struct!(RelaySpec {
     creation_time_s,
     sessiond_uuid,
     session_id,
-    base_path
+    base_path,
+    live_timer_us
 });
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 
 use crate::metadata::TraceMetadata;
 use crate::validate::{validate_class, validate_hello};
-use crate::{App, AppId, Awaited, Buffer, Clock, Owner, Port, Registry, Trace};
+use crate::{App, AppId, Awaited, Buffer, Clock, Owner, Port, Registry, Trace, MAX_APP_EVENTS};
 use rttng_ctf::ir::ClockClass;
 use rttng_proto::*;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -50,6 +50,47 @@ impl Registry {
         Ok(errs)
     }
 
+    /// Tracepoints a registered application added after its hello ([`rttng_proto::AppEvents`]):
+    /// validated like the hello's (a bad one refuses the whole batch), then the current
+    /// rules are applied to them. Returns problems to log.
+    pub fn app_events_added(
+        &mut self,
+        app: AppId,
+        events: Vec<rttng_proto::EventDesc>,
+        port: &mut dyn Port,
+    ) -> Result<Vec<String>, String> {
+        let a = self.apps.get(&app).ok_or("not a registered application")?;
+        if a.hello.events.len().saturating_add(events.len()) > MAX_APP_EVENTS {
+            return Err(format!(
+                "too many tracepoints ({} + {})",
+                a.hello.events.len(),
+                events.len()
+            ));
+        }
+        // Each tracepoint checked as a hello's would be (name, payload, resolution against
+        // the app's clock).
+        validate_hello(&AppHello {
+            events: events.clone(),
+            ..a.hello.clone()
+        })?;
+        for e in &events {
+            if a.hello.events.iter().any(|x| x.index == e.index)
+                || events.iter().filter(|x| x.index == e.index).count() > 1
+            {
+                return Err(format!(
+                    "tracepoint {}: index {} already used",
+                    e.name, e.index
+                ));
+            }
+        }
+        if let Some(a) = self.apps.get_mut(&app) {
+            a.hello.events.extend(events);
+        }
+        let mut errs = Vec::new();
+        self.reconcile(port, &mut errs);
+        Ok(errs)
+    }
+
     /// An application disconnected or died: its per-process buffers are recovered and
     /// closed; a per-user buffer is recovered once no live application uses it.
     pub fn app_gone(&mut self, app: AppId, port: &mut dyn Port) -> Vec<String> {
@@ -83,9 +124,17 @@ impl Registry {
                 }
             }
             for id in &remove {
-                if let Err(e) = port.consumer(ConsumerRequest::RemoveBuffer { buffer_id: *id }) {
-                    errs.push(self.consumer_failed(e));
-                    return errs;
+                match port.consumer(ConsumerRequest::RemoveBuffer { buffer_id: *id }) {
+                    Ok(ConsumerReply::Stats {
+                        events_discarded,
+                        packets_lost,
+                        ..
+                    }) => self.keep_losses(*id, events_discarded, packets_lost),
+                    Ok(_) => {}
+                    Err(e) => {
+                        errs.push(self.consumer_failed(e));
+                        return errs;
+                    }
                 }
             }
         }
@@ -93,6 +142,24 @@ impl Registry {
         self.traces
             .retain(|(s, o), _| *o != Owner::Pid(app) || snapshot_sessions.contains(s));
         errs
+    }
+
+    /// Adds the final losses of buffer `id`, about to be forgotten, to its channel's.
+    fn keep_losses(&mut self, id: u64, events_discarded: u64, packets_lost: u64) {
+        let Some(b) = self.buffers.iter().find(|b| b.id == id) else {
+            return;
+        };
+        let (sid, cid) = (b.session_id, b.channel_id);
+        if let Some(c) = self
+            .sessions
+            .iter_mut()
+            .filter(|s| s.id == sid)
+            .flat_map(|s| s.channels.iter_mut())
+            .find(|c| c.id == cid)
+        {
+            c.gone_losses.0 += events_discarded;
+            c.gone_losses.1 += packets_lost;
+        }
     }
 
     /// Drives every application to the state the rules ask for.
@@ -112,7 +179,10 @@ impl Registry {
         let mut wanted: Vec<(usize, usize)> = Vec::new(); // (session, channel) to install
         let mut want_events: BTreeMap<(u32, ChannelKey), (usize, usize, usize)> = BTreeMap::new();
         for (si, s) in self.sessions.iter().enumerate() {
-            if !s.active || (s.owner_uid != 0 && s.owner_uid != app.hello.uid) {
+            if !s.active
+                || s.consumer_lost.is_some()
+                || (s.owner_uid != 0 && s.owner_uid != app.hello.uid)
+            {
                 continue;
             }
             for (ci, c) in s.channels.iter().enumerate() {
@@ -505,7 +575,11 @@ impl Registry {
             overwrite: c.attrs.overwrite,
             stream_id: c.stream_class_id,
             uuid: t.uuid,
-            switch_timer_us: c.attrs.switch_timer_us,
+            // A live session flushes on its live timer unless the channel asks otherwise.
+            switch_timer_us: match (&self.sessions[si].net, c.attrs.switch_timer_us) {
+                (Some(n), 0) => n.live_timer_us,
+                (_, t) => t,
+            },
             read_timer_us: c.attrs.read_timer_us,
             tracefile_size: c.attrs.tracefile_size,
             tracefile_count: c.attrs.tracefile_count,

@@ -198,7 +198,6 @@ fn check_class(c: &FieldClass, depth: u32, nodes: &mut usize) -> Result<u64, Str
         FieldClass::String(_) => Ok(8),
         FieldClass::Enum(e) => {
             check_int(&e.container)?;
-            let (lo, hi) = int_range(&e.container);
             if e.mappings.is_empty() || e.mappings.len() > MAX_ENUM_MAPPINGS {
                 return Err(format!(
                     "enum with {} labels (1 to {MAX_ENUM_MAPPINGS})",
@@ -217,12 +216,9 @@ fn check_class(c: &FieldClass, depth: u32, nodes: &mut usize) -> Result<u64, Str
                         m.ranges.len()
                     ));
                 }
-                if m.ranges.iter().any(|&(a, b)| a > b || a < lo || b > hi) {
-                    return Err(format!(
-                        "enum label {:?} has a range outside its {}-bit container",
-                        m.label, e.container.size_bits
-                    ));
-                }
+                // Ranges outside the container (or reversed) are kept as written, as
+                // babeltrace2 does: lttng-ust's `ctf_enum_auto` after a label at the
+                // container's maximum writes one (`AFTER_MAX = 256` in a uint8 enum).
             }
             Ok(u64::from(e.container.size_bits))
         }
@@ -269,16 +265,6 @@ fn check_class(c: &FieldClass, depth: u32, nodes: &mut usize) -> Result<u64, Str
             }
             Ok(bits)
         }
-    }
-}
-
-/// The values an integer class can hold.
-fn int_range(i: &IntegerClass) -> (i128, i128) {
-    let n = i.size_bits.clamp(1, 64);
-    if i.signed {
-        (-(1i128 << (n - 1)), (1i128 << (n - 1)) - 1)
-    } else {
-        (0, (1i128 << n) - 1)
     }
 }
 

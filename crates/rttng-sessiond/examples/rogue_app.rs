@@ -225,6 +225,7 @@ fn flood(rundir: &str, mode: &str, n: usize) {
                 let req = Request::CreateSession {
                     name: Some(format!("rogue{i}")),
                     output: Some(format!("/tmp/rogue-{}-{i}", std::process::id())),
+                    live_timer_us: 0,
                 };
                 if sock::send(&s, Kind::Request, &req, None).is_err() {
                     break;

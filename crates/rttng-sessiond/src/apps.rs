@@ -136,6 +136,12 @@ fn read_some(s: &UnixStream, buf: &mut Vec<u8>, max_bytes: usize) -> Read1 {
     }
 }
 
+/// Whether `buf` starts with a frame header of `kind`.
+fn is_kind(buf: &[u8], kind: Kind) -> bool {
+    buf.first_chunk::<HEADER_BYTES>()
+        .is_some_and(|h| frame::decode_header(h, kind).is_ok())
+}
+
 /// The first whole frame of `kind` in `buf`, removed from it. `Ok(None)`: not complete yet.
 fn take_frame<T: Wire>(buf: &mut Vec<u8>, kind: Kind, max_bytes: u32) -> Result<Option<T>, String> {
     let Some(head) = buf.first_chunk::<HEADER_BYTES>() else {
@@ -189,6 +195,25 @@ pub fn serve(listener: UnixListener, state: Shared, daemon_uid: u32) {
                     "app pid {} gone before its hello: {why}",
                     p.cred.pid
                 ));
+                continue;
+            }
+            // A registered app's short second connection, announcing tracepoints it added.
+            if is_kind(&p.buf, Kind::AppEvents) {
+                match take_frame::<AppEvents>(&mut p.buf, Kind::AppEvents, frame::MAX_PAYLOAD_BYTES)
+                {
+                    Ok(None) if Instant::now() < p.deadline => still.push(p),
+                    Ok(None) => log(&format!(
+                        "app pid {} uid {}: no whole tracepoint announcement within {} s",
+                        p.cred.pid,
+                        p.cred.uid,
+                        HELLO_TIMEOUT.as_secs()
+                    )),
+                    Err(e) => log(&format!(
+                        "app pid {}: bad tracepoint announcement: {e}",
+                        p.cred.pid
+                    )),
+                    Ok(Some(m)) => crate::runtime::app_events(p.stream, p.cred, m.events, &state),
+                }
                 continue;
             }
             match take_frame::<AppHello>(&mut p.buf, Kind::AppHello, frame::MAX_PAYLOAD_BYTES) {

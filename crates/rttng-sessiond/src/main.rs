@@ -16,6 +16,7 @@
 
 mod access;
 mod apps;
+mod output;
 mod paths;
 mod runtime;
 mod sys;

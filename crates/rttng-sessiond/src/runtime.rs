@@ -58,6 +58,8 @@ pub struct Options {
 pub struct Io {
     consumer: Option<UnixStream>,
     consumer_pid: u32,
+    /// The daemon is shutting down: a consumer that ends is not restarted.
+    stopping: bool,
     pub apps: HashMap<AppId, AppConn>,
     buffer_fds: HashMap<u64, OwnedFd>,
     /// Kernel sessions by session id (root daemon only).
@@ -155,6 +157,16 @@ impl Port for Io {
         };
         c.send(&cmd, fd)?;
         Ok(None)
+    }
+
+    fn prepare_output(&mut self, path: &str, uid: u32) -> Result<(), String> {
+        // The daemon checks only as its own user (a user's daemon is that user). Another
+        // user's output is never created by the daemon: the consumer creates it with that
+        // user's credentials (SetOwner), never through a link.
+        if uid != sys::euid() {
+            return Ok(());
+        }
+        crate::output::prepare(std::path::Path::new(path))
     }
 
     fn new_uuid(&mut self) -> [u8; 16] {
@@ -285,6 +297,104 @@ fn bind(path: &Path) -> Result<UnixListener, String> {
     UnixListener::bind(path).map_err(|e| format!("cannot listen on {}: {e}", path.display()))
 }
 
+/// Most consumer daemons started after the first one within [`CONSUMER_RESPAWN_WINDOW`];
+/// past it the consumer stays dead (one that dies at once would otherwise spin).
+const CONSUMER_RESPAWNS_MAX: usize = 5;
+const CONSUMER_RESPAWN_WINDOW: Duration = Duration::from_secs(60);
+
+/// Starts the consumer daemon, talking over a socket pair given as its standard input, and
+/// records its pid. Returns our end of the socket and the child.
+fn spawn_consumer(
+    rundir: &Path,
+    consumerd: &Option<PathBuf>,
+) -> Result<(UnixStream, std::process::Child), String> {
+    let (ours, theirs) =
+        UnixStream::pair().map_err(|e| format!("cannot create the consumer socket: {e}"))?;
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        // Root-only: it names users' trace paths.
+        .mode(0o600)
+        .open(rundir.join(paths::LOG_FILE))
+        .ok();
+    let mut cmd = Command::new(consumerd_path(consumerd));
+    cmd.stdin(Stdio::from(OwnedFd::from(theirs)))
+        .stdout(Stdio::null());
+    match log_file {
+        Some(f) => cmd.stderr(f),
+        None => cmd.stderr(Stdio::null()),
+    };
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start rttng-consumerd: {e}"))?;
+    // The Command holds our copy of the consumer's socket end: close it, or we would never
+    // see the consumer hang up.
+    drop(cmd);
+    ours.set_read_timeout(Some(CONSUMER_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    let _ = std::fs::write(
+        rundir.join(paths::CONSUMER_PID_FILE),
+        format!("{}\n", child.id()),
+    );
+    Ok((ours, child))
+}
+
+/// Waits for the consumer daemon to end; then the sessions that had buffers in it lose
+/// them (and say so), and a new consumer is started for new sessions, at most
+/// [`CONSUMER_RESPAWNS_MAX`] times per [`CONSUMER_RESPAWN_WINDOW`].
+fn watch_consumer(
+    mut child: std::process::Child,
+    st: &Shared,
+    rundir: &Path,
+    consumerd: &Option<PathBuf>,
+) {
+    let mut respawns: std::collections::VecDeque<std::time::Instant> = Default::default();
+    loop {
+        let pid = child.id();
+        let why = match child.wait() {
+            Ok(s) => format!("rttng-consumerd (pid {pid}) exited: {s}"),
+            Err(e) => format!("rttng-consumerd (pid {pid}) cannot be waited for: {e}"),
+        };
+        log(&why);
+        let mut g = lock(st);
+        if g.io.stopping {
+            return;
+        }
+        g.io.consumer = None;
+        g.io.buffer_fds.clear();
+        g.reg.consumer_died(why);
+        let now = std::time::Instant::now();
+        while respawns
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > CONSUMER_RESPAWN_WINDOW)
+        {
+            respawns.pop_front();
+        }
+        if respawns.len() >= CONSUMER_RESPAWNS_MAX {
+            log(&format!(
+                "rttng-consumerd died {CONSUMER_RESPAWNS_MAX} times within {:?}: not restarted; restart the session daemon",
+                CONSUMER_RESPAWN_WINDOW
+            ));
+            return;
+        }
+        match spawn_consumer(rundir, consumerd) {
+            Ok((sock, next)) => {
+                respawns.push_back(now);
+                log(&format!("rttng-consumerd restarted (pid {})", next.id()));
+                g.io.consumer = Some(sock);
+                g.io.consumer_pid = next.id();
+                g.reg.consumer_restarted();
+                drop(g);
+                child = next;
+            }
+            Err(e) => {
+                log(&format!("{e}; the consumer daemon stays dead"));
+                return;
+            }
+        }
+    }
+}
+
 fn consumerd_path(opt: &Option<PathBuf>) -> PathBuf {
     if let Some(p) = opt {
         return p.clone();
@@ -341,36 +451,8 @@ pub fn serve(opt: Options) -> Result<(), String> {
         let _ = std::fs::set_permissions(&app_path, std::fs::Permissions::from_mode(0o666));
     }
 
-    // The consumer daemon, talking over a socket pair given as its standard input.
-    let (ours, theirs) =
-        UnixStream::pair().map_err(|e| format!("cannot create the consumer socket: {e}"))?;
-    let log_file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        // Root-only: it names users' trace paths.
-        .mode(0o600)
-        .open(opt.rundir.join(paths::LOG_FILE))
-        .ok();
-    let mut cmd = Command::new(consumerd_path(&opt.consumerd_path));
-    cmd.stdin(Stdio::from(OwnedFd::from(theirs)))
-        .stdout(Stdio::null());
-    match log_file {
-        Some(f) => cmd.stderr(f),
-        None => cmd.stderr(Stdio::null()),
-    };
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start rttng-consumerd: {e}"))?;
-    // The Command holds our copy of the consumer's socket end: close it, or we would never
-    // see the consumer hang up.
-    drop(cmd);
+    let (ours, child) = spawn_consumer(&opt.rundir, &opt.consumerd_path)?;
     let consumer_pid = child.id();
-    ours.set_read_timeout(Some(CONSUMER_TIMEOUT))
-        .map_err(|e| e.to_string())?;
-    let _ = std::fs::write(
-        opt.rundir.join(paths::CONSUMER_PID_FILE),
-        format!("{consumer_pid}\n"),
-    );
     std::fs::write(
         opt.rundir.join(paths::PID_FILE),
         format!("{}\n", std::process::id()),
@@ -389,6 +471,7 @@ pub fn serve(opt: Options) -> Result<(), String> {
             io: Io {
                 consumer: Some(ours),
                 consumer_pid,
+                stopping: false,
                 apps: HashMap::new(),
                 buffer_fds: HashMap::new(),
                 kernel: HashMap::new(),
@@ -400,17 +483,8 @@ pub fn serve(opt: Options) -> Result<(), String> {
     // Consumer watcher: it is our child, so wait() tells exactly when and how it ended.
     {
         let st = state.clone();
-        std::thread::spawn(move || {
-            let status = child.wait();
-            let why = match status {
-                Ok(s) => format!("rttng-consumerd (pid {consumer_pid}) exited: {s}"),
-                Err(e) => format!("rttng-consumerd (pid {consumer_pid}) cannot be waited for: {e}"),
-            };
-            log(&why);
-            let mut g = lock(&st);
-            g.io.consumer = None;
-            g.reg.consumer_died(why);
-        });
+        let (rundir, path) = (opt.rundir.clone(), opt.consumerd_path.clone());
+        std::thread::spawn(move || watch_consumer(child, &st, &rundir, &path));
     }
     {
         let st = state.clone();
@@ -459,6 +533,7 @@ fn shutdown(state: &Shared) {
             log(&format!("kernel session: {e}"));
         }
     }
+    io.stopping = true;
     if let Some(c) = io.consumer.take() {
         // Quit makes the consumer write out every buffer before exiting.
         let _ = sock::send(&c, Kind::ConsumerRequest, &ConsumerRequest::Quit, None);
@@ -685,4 +760,56 @@ fn wait_settled<'a>(
             .0;
     }
     g
+}
+
+/// A registered app's second connection: tracepoints it added after its hello. The app is
+/// the one registered with the connection's pid and uid; anything else is refused. Called
+/// by the app event loop once the whole announcement has arrived.
+pub fn app_events(
+    conn: UnixStream,
+    cred: sock::PeerCred,
+    events: Vec<rttng_proto::EventDesc>,
+    state: &Shared,
+) {
+    let reply = {
+        let mut g = lock(state);
+        let State { reg, io } = &mut *g;
+        let app = reg
+            .app_pids()
+            .into_iter()
+            .find(|(id, pid)| {
+                *pid == cred.pid && io.apps.get(id).is_some_and(|c| c.uid == cred.uid)
+            })
+            .map(|(id, _)| id);
+        let reply = match app.map(|id| reg.app_events_added(id, events, io)) {
+            Some(Ok(errs)) => {
+                for e in errs {
+                    log(&e);
+                }
+                AppReply::Ok {
+                    context_class: None,
+                }
+            }
+            Some(Err(e)) => {
+                log(&format!("app pid {}: tracepoints refused: {e}", cred.pid));
+                AppReply::Error { message: e }
+            }
+            None => {
+                log(&format!(
+                    "app pid {}: tracepoint announcement from an unregistered process",
+                    cred.pid
+                ));
+                AppReply::Error {
+                    message: "this process is not registered".into(),
+                }
+            }
+        };
+        reap(&mut g);
+        reply
+    };
+    state.1.notify_all();
+    // The event loop must not wait on this app: a short bounded write.
+    let _ = conn.set_nonblocking(false);
+    let _ = conn.set_write_timeout(Some(Duration::from_secs(1)));
+    let _ = sock::send(&conn, Kind::AppReply, &reply, None);
 }

@@ -8,6 +8,8 @@ use rttng_ctl::CtlError;
 pub const EXIT_CMD_ERROR: u8 = 1;
 pub const EXIT_FATAL: u8 = 3;
 pub const EXIT_WARNING: u8 = 4;
+/// lttng exits with the error code itself for some refusals: LTTNG_ERR_CREATE_DIR_FAIL.
+pub const EXIT_CREATE_DIR_FAILED: u8 = 17;
 
 #[derive(Debug)]
 pub enum CliError {
@@ -39,6 +41,10 @@ impl CliError {
     pub fn exit_status(&self) -> u8 {
         match self {
             CliError::Ctl(CtlError::Spawn { .. }) => EXIT_FATAL,
+            CliError::Ctl(CtlError::Daemon {
+                code: rttng_ctl::ErrorCode::CreateDirFailed,
+                ..
+            }) => EXIT_CREATE_DIR_FAILED,
             _ => EXIT_CMD_ERROR,
         }
     }

@@ -373,6 +373,7 @@ fn security_stopped_and_silent_apps_delay_no_other_client() {
         Request::CreateSession {
             name: Some("s2".into()),
             output: Some(w.tmp.path().join("t2").to_string_lossy().into_owned()),
+            live_timer_us: 0,
         },
         all("s2"),
         Request::Start {
