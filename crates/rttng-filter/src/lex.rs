@@ -125,9 +125,10 @@ fn ident_end(b: &[u8], mut i: usize) -> usize {
 }
 
 /// A string literal's body from `i` (just after the opening quote) to the closing `quote`.
-/// C escape sequences are syntax errors in lttng's grammar ("escape sequences not supported
-/// yet"); a backslash before any other character is kept, and only `\*` survives lttng's
-/// string validation.
+/// As in lttng 2.13, every character stands for itself (its lexer's escape-sequence rule
+/// lacks the braces that would make it one, so it matches only the text `ESCSEQ`, which
+/// then is a syntax error); the string checker then allows a backslash only before `\`
+/// or `*`. Both escapes are kept as written for the comparison layer.
 fn string(b: &[u8], mut i: usize, quote: u8) -> Result<(Vec<u8>, usize), Error> {
     let start = i - 1;
     let mut s = Vec::new();
@@ -136,37 +137,21 @@ fn string(b: &[u8], mut i: usize, quote: u8) -> Result<(Vec<u8>, usize), Error> 
             None => return Err(Error::new(start, ErrorKind::UnterminatedString)),
             Some(&c) if c == quote => return Ok((s, i + 1)),
             Some(b'\n') => i += 1,
-            Some(b'\\') => {
-                let n = escape_len(&b[i + 1..]);
-                if n > 0 {
-                    return Err(Error::new(i, ErrorKind::EscapeSequence));
+            Some(b'\\') => match b.get(i + 1) {
+                Some(&n @ (b'*' | b'\\')) => {
+                    s.extend_from_slice(&[b'\\', n]);
+                    i += 2;
                 }
-                match b.get(i + 1) {
-                    Some(b'*') => {
-                        s.extend_from_slice(b"\\*");
-                        i += 2;
-                    }
-                    _ => return Err(Error::new(i, ErrorKind::UnsupportedEscape)),
-                }
+                _ => return Err(Error::new(i, ErrorKind::UnsupportedEscape)),
+            },
+            Some(b'E') if b[i..].starts_with(b"ESCSEQ") => {
+                return Err(Error::new(i, ErrorKind::EscapeSequence))
             }
             Some(&c) => {
                 s.push(c);
                 i += 1;
             }
         }
-    }
-}
-
-/// Length after the backslash of a C escape sequence (flex's `ESCSEQ`), 0 if none.
-fn escape_len(b: &[u8]) -> usize {
-    let hex = |r: &[u8], n: usize| r.len() >= n && r[..n].iter().all(u8::is_ascii_hexdigit);
-    match b.first() {
-        Some(b'\'' | b'"' | b'?' | b'\\' | b'a' | b'b' | b'f' | b'n' | b'r' | b't' | b'v') => 1,
-        Some(b'0'..=b'7') => 1,
-        Some(b'u') if hex(&b[1..], 4) => 5,
-        Some(b'U') if hex(&b[1..], 8) => 9,
-        Some(b'x') if hex(&b[1..], 1) => 2,
-        _ => 0,
     }
 }
 
@@ -357,7 +342,10 @@ mod tests {
             ]
         );
         let e = tokenize(r#"x == "a\nb""#, 100).unwrap_err();
+        assert_eq!((e.pos, e.kind), (7, ErrorKind::UnsupportedEscape));
+        let e = tokenize(r#"x == "aESCSEQ""#, 100).unwrap_err();
         assert_eq!((e.pos, e.kind), (7, ErrorKind::EscapeSequence));
+        assert_eq!(toks(r#""a\\b""#)[0], Tok::Str(b"a\\\\b".to_vec()));
         let e = tokenize(r#"x == "a\qb""#, 100).unwrap_err();
         assert_eq!((e.pos, e.kind), (7, ErrorKind::UnsupportedEscape));
         let e = tokenize(r#"x == "abc"#, 100).unwrap_err();

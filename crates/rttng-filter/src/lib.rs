@@ -65,9 +65,10 @@ pub enum ErrorKind {
     },
     UnexpectedChar(char),
     UnterminatedString,
-    /// A C escape sequence (`\n`, `\"`, `\\`, ...), a syntax error in lttng's grammar.
+    /// The text `ESCSEQ` in a string: lttng 2.13's lexer makes it an escape-sequence token,
+    /// which its grammar refuses.
     EscapeSequence,
-    /// A backslash before anything but `*`.
+    /// A backslash before anything but `\` or `*`.
     UnsupportedEscape,
     BadNumber(String),
     UnexpectedToken {
@@ -115,8 +116,13 @@ impl std::fmt::Display for ErrorKind {
             TooDeep { max } => write!(f, "filter nesting is deeper than {max}"),
             UnexpectedChar(c) => write!(f, "unexpected character {c:?}"),
             UnterminatedString => write!(f, "unterminated string"),
-            EscapeSequence => write!(f, "escape sequences are not supported (only \\* is)"),
-            UnsupportedEscape => write!(f, "unsupported escape character (only \\* is allowed)"),
+            EscapeSequence => write!(f, "escape sequences are not supported yet"),
+            UnsupportedEscape => {
+                write!(
+                    f,
+                    "unsupported escape character (only \\\\ and \\* are allowed)"
+                )
+            }
             BadNumber(s) => write!(f, "invalid number {s:?}"),
             UnexpectedToken { found, expected } => {
                 write!(f, "unexpected {found}, expected {expected}")

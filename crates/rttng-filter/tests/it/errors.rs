@@ -27,9 +27,10 @@ fn positions_point_at_the_offending_token() {
         ("\"abc\"", 0, |k| *k == ErrorKind::StringRoot),
         ("  1.5", 2, |k| *k == ErrorKind::FloatRoot),
         ("$foo.x == 1", 0, |k| matches!(k, ErrorKind::UnknownRoot(_))),
-        ("s == \"a\\nb\"", 7, |k| *k == ErrorKind::EscapeSequence),
+        ("s == \"a\\nb\"", 7, |k| *k == ErrorKind::UnsupportedEscape),
+        ("s == \"ESCSEQ\"", 6, |k| *k == ErrorKind::EscapeSequence),
         ("s == \"a\\qb\"", 7, |k| *k == ErrorKind::UnsupportedEscape),
-        ("s == \"a\\\"b\"", 7, |k| *k == ErrorKind::EscapeSequence),
+        ("s == \"a\\\"b\"", 7, |k| *k == ErrorKind::UnsupportedEscape),
         ("(v == 1", 7, |k| {
             matches!(k, ErrorKind::UnexpectedToken { .. })
         }),

@@ -5,6 +5,7 @@
 
 mod errors;
 mod examples;
+mod lttng_peer;
 mod props;
 mod reference;
 mod wire;
@@ -84,5 +85,34 @@ pub fn event(i: i64) -> TestEvent {
         vpid: 1234,
         procname: b"myapp".to_vec(),
         app: 17,
+    }
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let base = std::env::var_os("TMPDIR").map_or_else(std::env::temp_dir, Into::into);
+        let p = base.join(format!(
+            "rttng-{tag}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("create temp dir");
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::env::var_os("RTTNG_KEEP_TEMP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }
