@@ -38,8 +38,9 @@ pub const MAX_NODES: usize = 4_096;
 pub const MAX_DEPTH: usize = 64;
 /// Most names in one reference (`a.b.c`), and most indexes on one name.
 pub const MAX_REFERENCE_SEGMENTS: usize = 16;
-/// Longest encoded program, in bytes.
-pub const MAX_PROGRAM_BYTES: usize = 256 * 1024;
+/// Longest encoded program, in bytes (a longer one is refused by [`Program::encode_bounded`]
+/// and by the decoder).
+pub const MAX_PROGRAM_BYTES: usize = 65_536;
 
 /// A filter that cannot be compiled: what and where (byte offset in the text).
 #[derive(Debug, Clone, PartialEq)]
@@ -208,6 +209,11 @@ impl Program {
     /// The compact wire form (see `docs/protocols/control.md`, "Filter programs").
     pub fn encode(&self) -> Vec<u8> {
         wire::encode(&self.ast)
+    }
+
+    /// [`Program::encode`], or `None` when the encoding exceeds [`MAX_PROGRAM_BYTES`].
+    pub fn encode_bounded(&self) -> Option<Vec<u8>> {
+        Some(self.encode()).filter(|b| b.len() <= MAX_PROGRAM_BYTES)
     }
 
     /// Decodes and re-checks a program from another process. Bounded by

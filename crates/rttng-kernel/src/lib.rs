@@ -14,6 +14,7 @@ pub mod bpf;
 pub mod convert;
 pub mod drain;
 pub mod error;
+pub mod filter;
 pub mod format;
 pub mod page;
 pub mod session;

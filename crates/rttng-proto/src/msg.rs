@@ -339,6 +339,19 @@ pub enum Request {
     Stop {
         session: String,
     },
+    /// `enable-event --filter`: like `EnableEvent`, with a filter expression in LTTng's
+    /// language (the daemon compiles and checks it; rule identity includes the filter).
+    EnableEventFilter {
+        session: String,
+        domain: Domain,
+        channel: Option<String>,
+        rule: EventRule,
+        filter: String,
+    },
+    /// The filters of a session's rules (answered with [`Response::Filters`]).
+    ListFilters {
+        session: String,
+    },
 }
 wire_enum!(Request, "request" {
     0 => Version,
@@ -354,6 +367,8 @@ wire_enum!(Request, "request" {
     10 => AddContext { session, domain, channel, context },
     11 => Start { session },
     12 => Stop { session },
+    13 => EnableEventFilter { session, domain, channel, rule, filter },
+    14 => ListFilters { session },
 });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -397,6 +412,22 @@ wire_struct!(ChannelInfo {
     rules,
     discarded_events,
     lost_packets
+});
+
+/// The filter of one rule of a [`SessionDetail`]: `rule_index` is the rule's position in
+/// that channel's [`ChannelInfo::rules`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleFilter {
+    pub domain: Domain,
+    pub channel: String,
+    pub rule_index: u32,
+    pub filter: String,
+}
+wire_struct!(RuleFilter {
+    domain,
+    channel,
+    rule_index,
+    filter
 });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -470,6 +501,10 @@ pub enum Response {
     Warning {
         message: String,
     },
+    /// The filters of a session's rules ([`Request::ListFilters`]).
+    Filters {
+        list: Vec<RuleFilter>,
+    },
 }
 wire_enum!(Response, "response" {
     0 => Ok,
@@ -480,6 +515,7 @@ wire_enum!(Response, "response" {
     5 => Apps { list },
     6 => Error { code, message },
     7 => Warning { message },
+    8 => Filters { list },
 });
 
 impl Response {
@@ -581,6 +617,15 @@ pub enum AppCommand {
     FlushAll,
     /// The initial state is applied: the application may go on with `main`.
     RegistrationDone,
+    /// Event `event_index` records into channel `key` only when one of `programs` (encoded
+    /// `rttng_filter::Program`s, each at most `rttng_filter::MAX_PROGRAM_BYTES`) accepts it;
+    /// none = no filter. Holds for this (event, channel) until replaced, also across
+    /// `Disable`/`Enable`; sent before the `Enable` it applies to. Minor version 1.
+    SetFilter {
+        event_index: u32,
+        key: ChannelKey,
+        programs: Vec<Vec<u8>>,
+    },
 }
 wire_enum!(AppCommand, "app command" {
     0 => InstallChannel { key, stream_class_id, contexts },
@@ -589,6 +634,7 @@ wire_enum!(AppCommand, "app command" {
     3 => Disable { event_index, key },
     4 => FlushAll,
     5 => RegistrationDone,
+    6 => SetFilter { event_index, key, programs },
 });
 
 #[derive(Debug, Clone, PartialEq)]

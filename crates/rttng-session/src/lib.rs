@@ -728,6 +728,10 @@ impl Registry {
                     None => Ok(Response::Ok),
                 }
             }
+            Request::EnableEventFilter { .. } | Request::ListFilters { .. } => Err(err(
+                ErrorCode::InvalidArgument,
+                "filters are not supported by this session daemon yet",
+            )),
         }
     }
 
