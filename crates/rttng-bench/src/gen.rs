@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use rttng_ctf::encode::BitWriter;
 use rttng_ctf::ir::{ByteOrder, FieldClass, StringClass};
-use rttng_ctf::writer::{self, EventHeaderKind, HeaderForm, LttngLayout, PacketOpen, PacketSize};
+use rttng_ctf::lttng::{EventHeaderKind, LttngLayout};
+use rttng_ctf::writer::{self, HeaderForm, PacketOpen, PacketSize};
 
 const STREAMS: u64 = 4;
 const PACKET_BYTES: u64 = 1 << 20;
@@ -36,11 +37,20 @@ pub fn ensure_trace(dir: &Path, events: u64) -> Result<PathBuf> {
 
     let layout = LttngLayout::x86_64();
     let le = ByteOrder::Little;
-    let fields = writer::struct_class(
+    let fields = rttng_ctf::ir::struct_class(
         vec![
-            ("_a", FieldClass::Integer(writer::sint_class(64, 8, le))),
-            ("_b", FieldClass::Integer(writer::sint_class(32, 8, le))),
-            ("_c", FieldClass::Integer(writer::uint_class(8, 8, le))),
+            (
+                "_a",
+                FieldClass::Integer(rttng_ctf::ir::sint_class(64, 8, le)),
+            ),
+            (
+                "_b",
+                FieldClass::Integer(rttng_ctf::ir::sint_class(32, 8, le)),
+            ),
+            (
+                "_c",
+                FieldClass::Integer(rttng_ctf::ir::uint_class(8, 8, le)),
+            ),
             (
                 "_s",
                 FieldClass::String(StringClass {
@@ -53,11 +63,11 @@ pub fn ensure_trace(dir: &Path, events: u64) -> Result<PathBuf> {
     let uuid = *b"rttng-bench-uuid";
     let mut md = layout.metadata(
         uuid,
-        writer::monotonic_clock(None, CLOCK_OFFSET_NS),
-        writer::ust_uid_env("benchhost", "bench", "20231114T221320+0000", 0),
+        rttng_ctf::lttng::monotonic_clock(None, CLOCK_OFFSET_NS),
+        rttng_ctf::lttng::ust_uid_env("benchhost", "bench", "20231114T221320+0000", 0),
     );
     let mut sc = layout.stream_class(0, EventHeaderKind::Large, None);
-    sc.events.push(writer::event_class(
+    sc.events.push(rttng_ctf::lttng::event_class(
         0,
         0,
         "rttng_bench:event",

@@ -17,8 +17,12 @@
 //! [`OFFSET_QUANTUM_NS`]: processes agree on it within one quantum; a session computes it
 //! once (at session start) and every trace of the session uses that one value.
 //!
+//! [`date`] holds the wall-clock dates every crate names traces and prints events with.
+//!
 //! Not here: CTF emission beyond [`ClockParams::clock_class`], kernel tracefs setup,
 //! NTP slewing after calibration (the mapping is linear from calibration on).
+
+pub mod date;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -287,21 +291,7 @@ fn measure_epoch_at_zero(freq_hz: u64) -> i128 {
 /// Reads /proc/sys/kernel/random/boot_id.
 pub fn boot_id() -> Option<[u8; 16]> {
     let text = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
-    parse_uuid(text.trim())
-}
-
-/// Parses the text form `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
-pub fn parse_uuid(text: &str) -> Option<[u8; 16]> {
-    let hex: Vec<u8> = text.bytes().filter(|&b| b != b'-').collect();
-    if hex.len() != 32 || text.len() != 36 {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (i, pair) in hex.chunks(2).enumerate() {
-        let s = std::str::from_utf8(pair).ok()?;
-        out[i] = u8::from_str_radix(s, 16).ok()?;
-    }
-    Some(out)
+    rttng_ctf::emit::parse_uuid(text.trim())
 }
 
 /// The kernel's cycles→ns conversion for the TSC, from the perf_event_open mmap page:
@@ -549,14 +539,5 @@ mod tests {
         };
         // 2e9 cycles later = 1 s later.
         assert_eq!(p.ns_since_epoch(2_000_000_000), 1_700_000_001_123_456_789);
-    }
-
-    #[test]
-    fn uuid_parse() {
-        let u = parse_uuid("2a6422d0-6cee-11e0-8c08-cb07d7b3a564").unwrap();
-        assert_eq!(u[0], 0x2a);
-        assert_eq!(u[15], 0x64);
-        assert!(parse_uuid("2a6422d0").is_none());
-        assert!(parse_uuid("zz6422d0-6cee-11e0-8c08-cb07d7b3a564").is_none());
     }
 }

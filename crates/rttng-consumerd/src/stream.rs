@@ -4,9 +4,10 @@
 //! `tracefile_count` of them, and answers the daemon's commands between waits. Not here:
 //! metadata, the control socket.
 
-use rttng_ctf::index::{encode_index, IndexEntry, IndexVersion};
+use rttng_abi::packet::HEADER_BYTES;
+use rttng_ctf::index::{encode_index, IndexVersion};
 use rttng_proto::{BufferSpec, ConsumerReply};
-use rttng_ringbuf::{Config, Consumer, Mode, Producer};
+use rttng_ringbuf::{disk, Config, Consumer, Mode, Producer};
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -18,22 +19,11 @@ use std::time::{Duration, Instant};
 const COMMAND_LATENCY: Duration = Duration::from_millis(50);
 /// Most packets written per CPU in one pass before looking at commands again.
 const MAX_PACKETS_PER_PASS: u32 = 4096;
-/// Byte offsets of packet context fields (spec §5).
-const TS_BEGIN: usize = 32;
-const TS_END: usize = 40;
-const CONTENT_SIZE: usize = 48;
-const PACKET_SIZE: usize = 56;
-const SEQ_NUM: usize = 64;
-const DISCARDED: usize = 72;
 /// Stream files get disk blocks reserved this far ahead of what is written (fallocate,
 /// size unchanged): appends into reserved blocks cost the file system less CPU, which on
 /// a machine whose CPUs run the traced threads is taken from them. The blocks past the
 /// end are freed when the file is closed (truncated to its size).
 const PREALLOC_BYTES: u64 = 16 << 20;
-/// Bytes of the packet header and context.
-const HEADER_BYTES: usize = 84;
-/// Packets on disk end at their content rounded up to this (LTTng: the page size).
-const TRIM_ALIGN_BYTES: usize = 4096;
 
 pub enum Cmd {
     Flush(mpsc::Sender<ConsumerReply>),
@@ -96,12 +86,6 @@ struct Output {
     tracefile_count: u64,
     streams: Vec<StreamFile>,
     errors: u64,
-}
-
-fn le(b: &[u8], off: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[off..off + 8]);
-    u64::from_le_bytes(a)
 }
 
 impl BufferWorker {
@@ -293,7 +277,11 @@ impl BufferWorker {
                 match self.consumer.get_next_in_place(cpu) {
                     Ok(Some(p)) => {
                         let mut header = *p.header();
-                        let len = trim(&mut header, p.packet_bytes());
+                        let len = disk::trim_packet(
+                            &mut header,
+                            p.packet_bytes(),
+                            disk::PAGE_ALIGN_BYTES,
+                        );
                         let written = self
                             .out
                             .write_packet(cpu, &header, len, |file| p.write_to(file, &header, len));
@@ -352,7 +340,6 @@ impl Output {
         len: usize,
         write: impl FnOnce(BorrowedFd<'_>) -> std::io::Result<()>,
     ) -> Result<(), String> {
-        let bytes = &header[..];
         let len = len as u64;
         {
             let s = &mut self.streams[cpu as usize];
@@ -378,23 +365,13 @@ impl Output {
         }
         let stream_id = self.stream_id;
         let s = &mut self.streams[cpu as usize];
-        let seq = le(bytes, SEQ_NUM);
+        let entry = disk::index_entry(header, s.offset, stream_id, u64::from(s.cpu));
+        let seq = entry.packet_seq_num.unwrap_or(0);
         if let Some(last) = s.last_seq {
             s.lost += seq.saturating_sub(last + 1);
         }
         s.last_seq = Some(seq);
-        s.last_discarded = le(bytes, DISCARDED);
-        let entry = IndexEntry {
-            offset_bytes: s.offset,
-            packet_size_bits: le(bytes, PACKET_SIZE),
-            content_size_bits: le(bytes, CONTENT_SIZE),
-            timestamp_begin: le(bytes, TS_BEGIN),
-            timestamp_end: le(bytes, TS_END),
-            events_discarded: s.last_discarded,
-            stream_id,
-            stream_instance_id: Some(u64::from(s.cpu)),
-            packet_seq_num: Some(seq),
-        };
+        s.last_discarded = entry.events_discarded;
         let (Some(data), Some(index)) = (s.data.as_mut(), s.index.as_mut()) else {
             return Err("stream file not open".into());
         };
@@ -417,20 +394,6 @@ impl Output {
     }
 }
 
-/// A packet as written to disk: like LTTng's consumer, up to its content rounded up to a
-/// page ([`TRIM_ALIGN_BYTES`]), with `packet_size` rewritten in `header`, so that the
-/// last, partly filled packets of a trace do not pad the stream files with a whole
-/// sub-buffer. Returns the length to write (at most `packet_bytes`).
-fn trim(header: &mut [u8; HEADER_BYTES], packet_bytes: usize) -> usize {
-    let content = usize::try_from(le(header, CONTENT_SIZE) / 8).unwrap_or(usize::MAX);
-    let len = content
-        .div_ceil(TRIM_ALIGN_BYTES)
-        .saturating_mul(TRIM_ALIGN_BYTES)
-        .clamp(HEADER_BYTES, packet_bytes.max(HEADER_BYTES));
-    header[PACKET_SIZE..PACKET_SIZE + 8].copy_from_slice(&(len as u64 * 8).to_le_bytes());
-    len
-}
-
 #[allow(unsafe_code)]
 fn recover(c: &mut Consumer) -> rttng_ringbuf::RecoveryReport {
     // SAFETY: the session daemon asks for recovery only after every application that
@@ -442,21 +405,6 @@ fn recover(c: &mut Consumer) -> rttng_ringbuf::RecoveryReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn header(size: usize, content: usize) -> [u8; HEADER_BYTES] {
-        let mut h = [0xEEu8; HEADER_BYTES];
-        h[CONTENT_SIZE..CONTENT_SIZE + 8].copy_from_slice(&(content as u64 * 8).to_le_bytes());
-        h[PACKET_SIZE..PACKET_SIZE + 8].copy_from_slice(&(size as u64 * 8).to_le_bytes());
-        h
-    }
-
-    #[test]
-    fn partial_packet_is_cut_at_the_page_after_its_content() {
-        let mut h = header(4 * 4096, 4096 + 100);
-        assert_eq!(trim(&mut h, 4 * 4096), 2 * 4096);
-        assert_eq!(le(&h, PACKET_SIZE), 2 * 4096 * 8);
-        assert_eq!(le(&h, CONTENT_SIZE), (4096 + 100) * 8);
-    }
 
     #[test]
     fn closing_a_stream_frees_the_blocks_reserved_past_its_data() {
@@ -493,15 +441,5 @@ mod tests {
             "freed: {}",
             meta.blocks()
         );
-    }
-
-    #[test]
-    fn full_and_small_packets_keep_their_size() {
-        let mut full = header(4 * 4096, 4 * 4096);
-        assert_eq!(trim(&mut full, 4 * 4096), 4 * 4096);
-        assert_eq!(le(&full, PACKET_SIZE), 4 * 4096 * 8);
-        let mut small = header(1024, 200);
-        assert_eq!(trim(&mut small, 1024), 1024);
-        assert_eq!(le(&small, PACKET_SIZE), 1024 * 8);
     }
 }

@@ -367,3 +367,94 @@ impl IntegerClass {
         (self.mapped_clock.is_none() && self.role.is_none()) || self.store_slot.is_some()
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Field class builders
+
+/// An unsigned decimal integer class.
+pub fn uint_class(size_bits: u32, align_bits: u32, byte_order: ByteOrder) -> IntegerClass {
+    IntegerClass {
+        size_bits,
+        align_bits,
+        signed: false,
+        byte_order,
+        base: DisplayBase::Decimal,
+        encoding: Encoding::None,
+        mapped_clock: None,
+        role: None,
+        store_slot: None,
+    }
+}
+
+/// A signed decimal integer class.
+pub fn sint_class(size_bits: u32, align_bits: u32, byte_order: ByteOrder) -> IntegerClass {
+    IntegerClass {
+        signed: true,
+        ..uint_class(size_bits, align_bits, byte_order)
+    }
+}
+
+/// A struct class from `(name, class)` pairs.
+pub fn struct_class(members: Vec<(&str, FieldClass)>, min_align_bits: u32) -> FieldClass {
+    FieldClass::Struct(StructClass {
+        members: members
+            .into_iter()
+            .map(|(n, c)| StructMember {
+                name: n.to_string(),
+                class: c,
+            })
+            .collect(),
+        min_align_bits,
+    })
+}
+
+/// An enum class from `(label, lo, hi)` ranges; ranges of one label are merged into one mapping.
+pub fn enum_class(container: IntegerClass, ranges: &[(&str, i128, i128)]) -> EnumClass {
+    let mut mappings: Vec<EnumMapping> = Vec::new();
+    for &(label, lo, hi) in ranges {
+        match mappings.iter_mut().find(|m| m.label == label) {
+            Some(m) => m.ranges.push((lo, hi)),
+            None => mappings.push(EnumMapping {
+                label: label.to_string(),
+                ranges: vec![(lo, hi)],
+            }),
+        }
+    }
+    EnumClass {
+        container,
+        mappings,
+    }
+}
+
+/// A variant class with its selector filled from the tag enum (as a resolver would).
+pub fn variant_class(
+    tag_ref: &str,
+    tag: &EnumClass,
+    options: Vec<(&str, FieldClass)>,
+) -> FieldClass {
+    let options: Vec<VariantOption> = options
+        .into_iter()
+        .map(|(n, c)| VariantOption {
+            name: n.to_string(),
+            class: c,
+        })
+        .collect();
+    let mut selector = Vec::new();
+    for m in &tag.mappings {
+        if let Some(i) = options
+            .iter()
+            .position(|o| o.name == m.label || o.name.strip_prefix('_') == Some(&m.label))
+        {
+            for &(lo, hi) in &m.ranges {
+                selector.push((lo, hi, i as u32));
+            }
+        }
+    }
+    FieldClass::Variant(VariantClass {
+        tag_ref: tag_ref.to_string(),
+        tag_slot: 0,
+        tag_signed: tag.container.signed,
+        options,
+        selector,
+    })
+}

@@ -10,6 +10,7 @@ pub mod encode;
 pub mod event;
 pub mod index;
 pub mod ir;
+pub mod lttng;
 pub mod metadata_stream;
 pub mod roles;
 pub mod tsdl;

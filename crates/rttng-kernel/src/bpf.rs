@@ -511,15 +511,12 @@ impl PathRecorder {
             });
             drop(ebpf);
         };
-        match std::thread::Builder::new()
+        // No thread: the programs stay attached until the process exits (the kernel
+        // detaches them when their descriptors close).
+        std::thread::Builder::new()
             .name("rttng-bpf-detach".to_string())
             .spawn(detach)
-        {
-            Ok(handle) => Some(handle),
-            // No thread: the programs stay attached until the process exits (the kernel
-            // detaches them when their descriptors close).
-            Err(_) => None,
-        }
+            .ok()
     }
 }
 

@@ -15,10 +15,10 @@
 //! It does no I/O.
 
 use rttng_ctf::encode::BitWriter;
+use rttng_ctf::ir::{sint_class, struct_class, uint_class};
 use rttng_ctf::ir::{
     ArrayClass, ByteOrder, DisplayBase, Encoding, FieldClass, IntegerClass, SequenceClass,
 };
-use rttng_ctf::writer::{sint_class, struct_class, uint_class};
 
 use crate::format::{EventFormat, FieldKind, FormatField};
 

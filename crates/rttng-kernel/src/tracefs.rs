@@ -401,48 +401,9 @@ fn lockdown_state() -> Option<String> {
     Some(format!("lockdown={}", cur.trim_matches(['[', ']'])))
 }
 
-/// Match `name` against a glob with `*` wildcards only.
-pub fn glob_match(pattern: &str, name: &str) -> bool {
-    let p = pattern.as_bytes();
-    let n = name.as_bytes();
-    let (mut pi, mut ni) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    // Classic iterative wildcard match: O(len(p) * len(n)) at worst, no recursion.
-    while ni < n.len() {
-        if pi < p.len() && p[pi] == b'*' {
-            star = Some(pi);
-            pi += 1;
-            mark = ni;
-        } else if pi < p.len() && p[pi] == n[ni] {
-            pi += 1;
-            ni += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ni = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == b'*' {
-        pi += 1;
-    }
-    pi == p.len()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn globs() {
-        assert!(glob_match("sched_*", "sched_switch"));
-        assert!(glob_match("*", "x"));
-        assert!(glob_match("a*b*c", "aXbYc"));
-        assert!(!glob_match("sched_*", "irq_handler_entry"));
-        assert!(!glob_match("abc", "abcd"));
-        assert!(glob_match("sched_switch", "sched_switch"));
-    }
 
     #[test]
     fn names_and_owners() {

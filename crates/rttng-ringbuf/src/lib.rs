@@ -11,7 +11,8 @@
 //! packets opened and closed by the writers themselves. No allocation, no system call
 //! and no panic on the event path; lost events are counted (`events_discarded`).
 //! Consumer side ([`Consumer`]): get/release of complete packets, futex wakeup, flush,
-//! and recovery of the buffers of a producer killed at any instruction.
+//! and recovery of the buffers of a producer killed at any instruction; [`disk`]: a packet as
+//! written to a stream file (trimmed, with its index entry), for every such writer.
 //!
 //! Not here: tracepoints, registration, clocks and CPU numbers (the caller passes them),
 //! CTF event encoding (records are opaque bytes), the session daemon and the consumer
@@ -25,6 +26,8 @@
 //! rttng-ringbuf --target x86_64-unknown-linux-gnu`.
 
 mod consumer;
+#[cfg(not(loom))]
+pub mod disk;
 mod error;
 mod layout;
 mod producer;

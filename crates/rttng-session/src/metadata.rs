@@ -5,7 +5,7 @@
 
 use rttng_ctf::emit::emit_metadata;
 use rttng_ctf::ir::{EnvValue, EventClass, FieldClass, Metadata, StreamClass};
-use rttng_ctf::writer::{EventHeaderKind, LttngLayout};
+use rttng_ctf::lttng::{EventHeaderKind, LttngLayout};
 
 /// Most event classes one stream class of a trace may declare (the large header's id range).
 pub const MAX_EVENTS_PER_STREAM: usize = 65_535;
@@ -159,7 +159,8 @@ impl TraceMetadata {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rttng_ctf::writer::{monotonic_clock, sint_class, struct_class, ust_uid_env};
+    use rttng_ctf::ir::{sint_class, struct_class};
+    use rttng_ctf::lttng::{monotonic_clock, ust_uid_env};
 
     #[test]
     fn appended_pieces_parse_as_one_trace() {

@@ -1,8 +1,8 @@
 //! Unit tests of the state machine with a recording [`Port`].
 
 use super::*;
-use rttng_ctf::ir::{ByteOrder, StructClass};
-use rttng_ctf::writer::{sint_class, struct_class};
+use rttng_ctf::ir::{sint_class, struct_class};
+use rttng_ctf::ir::{ByteOrder, FieldClass, StructClass};
 
 #[derive(Default)]
 struct Rec {

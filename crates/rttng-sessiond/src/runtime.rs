@@ -117,7 +117,7 @@ impl Port for Io {
     }
 
     fn new_uuid(&mut self) -> [u8; 16] {
-        sys::new_uuid()
+        uuid::Uuid::new_v4().into_bytes()
     }
 
     fn kernel(&mut self, session_id: u64, op: KernelOp) -> Result<KernelReply, String> {
@@ -201,8 +201,13 @@ impl Port for Io {
 }
 
 fn now() -> Clock {
-    let (compact, iso) = sys::local_time();
-    Clock { compact, iso }
+    let secs = rttng_clock::date::now_s();
+    // Local time as LTTng names sessions; UTC if the C library cannot convert.
+    let tm = rttng_clock::date::localtime(secs).unwrap_or_else(|| rttng_clock::date::gmtime(secs));
+    Clock {
+        compact: tm.compact(),
+        iso: tm.iso(),
+    }
 }
 
 pub fn make_rundir(dir: &Path) -> Result<(), String> {

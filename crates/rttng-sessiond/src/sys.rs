@@ -77,48 +77,6 @@ pub fn hostname() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
-/// (`YYYYmmdd-HHMMSS`, `YYYYmmddTHHMMSS+hhmm`) in local time.
-pub fn local_time() -> (String, String) {
-    // SAFETY: time and localtime_r write into locals we own.
-    let tm = unsafe {
-        let t = libc::time(std::ptr::null_mut());
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&t, &mut tm);
-        tm
-    };
-    let (y, mo, d, h, mi, s) = (
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-    );
-    let off = tm.tm_gmtoff / 60;
-    let sign = if off < 0 { '-' } else { '+' };
-    let off = off.abs();
-    (
-        format!("{y:04}{mo:02}{d:02}-{h:02}{mi:02}{s:02}"),
-        format!(
-            "{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}{sign}{:02}{:02}",
-            off / 60,
-            off % 60
-        ),
-    )
-}
-
-/// A random UUID from the kernel.
-pub fn new_uuid() -> [u8; 16] {
-    let text = std::fs::read_to_string("/proc/sys/kernel/random/uuid").unwrap_or_default();
-    let hex: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
-    let mut out = [0u8; 16];
-    for (i, pair) in hex.chunks(2).take(16).enumerate() {
-        let s = std::str::from_utf8(pair).unwrap_or("0");
-        out[i] = u8::from_str_radix(s, 16).unwrap_or(0);
-    }
-    out
-}
-
 /// The gid of group `name` from /etc/group.
 pub fn group_gid(name: &str) -> Option<u32> {
     let text = std::fs::read_to_string("/etc/group").ok()?;

@@ -18,6 +18,7 @@ use rttng_ctf::event::EventView;
 use rttng_ctf::ir::{
     display_name, DisplayBase, EnvValue, EventClass, FieldClass, Metadata, StreamClass,
 };
+use rttng_ctf::lttng::LOGLEVEL_NAMES;
 
 use crate::color;
 use crate::fmt::{push_escaped, push_i64, push_padded, PAD_BYTES};
@@ -303,25 +304,6 @@ pub fn compile_scope(
     })
 }
 
-/// babeltrace2's names of the log levels 0..=14 (`TRACE_EMERG` … `TRACE_DEBUG`).
-const LOG_LEVEL_NAMES: [&str; 15] = [
-    "TRACE_EMERG",
-    "TRACE_ALERT",
-    "TRACE_CRIT",
-    "TRACE_ERR",
-    "TRACE_WARNING",
-    "TRACE_NOTICE",
-    "TRACE_INFO",
-    "TRACE_DEBUG_SYSTEM",
-    "TRACE_DEBUG_PROGRAM",
-    "TRACE_DEBUG_PROCESS",
-    "TRACE_DEBUG_MODULE",
-    "TRACE_DEBUG_UNIT",
-    "TRACE_DEBUG_FUNCTION",
-    "TRACE_DEBUG_LINE",
-    "TRACE_DEBUG",
-];
-
 /// The bytes between the timestamp part and the first scope: trace fields, event name, `: `.
 /// `has_clock` tells whether a timestamp part precedes (it changes the separators when header
 /// names are printed).
@@ -415,7 +397,7 @@ pub fn header_bytes(
         let level = event_class
             .loglevel
             .and_then(|l| usize::try_from(l).ok())
-            .filter(|&l| l < LOG_LEVEL_NAMES.len());
+            .filter(|&l| l < LOGLEVEL_NAMES.len());
         if let Some(level) = level {
             if !start_line {
                 out.extend_from_slice(b", ");
@@ -425,7 +407,8 @@ pub fn header_bytes(
             } else if dom_print {
                 out.push(b':');
             }
-            out.extend_from_slice(LOG_LEVEL_NAMES[level].as_bytes());
+            out.extend_from_slice(b"TRACE_");
+            out.extend_from_slice(LOGLEVEL_NAMES[level].as_bytes());
             out.extend_from_slice(b" (");
             push_i64(&mut out, level as i64);
             out.push(b')');

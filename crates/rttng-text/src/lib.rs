@@ -5,8 +5,8 @@
 //! This crate formats into a caller's `Vec<u8>` and does no other I/O: it does not decide
 //! whether colors are on (the caller resolves `--color` and `NO_COLOR`), does not write the
 //! stderr warnings itself ([`PrettyPrinter::take_warning`]), and does not decode packets.
-//! The only `unsafe` code is the call to the C library's `localtime_r` (module `time`).
-#![deny(unsafe_code)]
+//! Dates come from `rttng_clock::date` (local time through the C library).
+#![forbid(unsafe_code)]
 
 mod color;
 mod compile;

@@ -78,7 +78,7 @@ pub(crate) struct WallClock {
 impl WallClock {
     pub(crate) fn new(opts: &PrettyOptions) -> Self {
         if !opts.clock_gmt {
-            crate::time::init_local_zone();
+            rttng_clock::date::init_local_zone();
         }
         WallClock {
             seconds: SecondCache::new(opts.clock_gmt, opts.clock_date),

@@ -107,7 +107,7 @@ impl Context {
     pub fn member(self) -> rttng_ctf::ir::StructMember {
         use rttng_ctf::ir::{ArrayClass, DisplayBase, Encoding, FieldClass};
         let int = |bits: u32, signed: bool| {
-            let mut c = rttng_ctf::writer::uint_class(bits, 8, rttng_ctf::ir::ByteOrder::Little);
+            let mut c = rttng_ctf::ir::uint_class(bits, 8, rttng_ctf::ir::ByteOrder::Little);
             c.signed = signed;
             c
         };

@@ -548,7 +548,7 @@ pub fn enum_members(
     let ranges: Vec<(&str, i128, i128)> = labels.iter().map(|&(l, v)| (l, v, v)).collect();
     out.push(member(
         name,
-        FieldClass::Enum(rttng_ctf::writer::enum_class(container, &ranges)),
+        FieldClass::Enum(rttng_ctf::ir::enum_class(container, &ranges)),
     ));
 }
 

@@ -1,4 +1,6 @@
-//! LTTng-UST's 15 log levels. Numbers are what the metadata's `loglevel = N;` carries.
+//! LTTng-UST's 15 log levels as the `tracepoint!` macro names them; their numbers are what the
+//! metadata's `loglevel = N;` carries, and their names are `rttng_ctf::lttng::LOGLEVEL_NAMES`
+//! (checked by a test).
 //! Not here: level filtering (the session daemon's enablement rules do that).
 
 /// Log level of an event (LTTng-UST numbering: 0 is the most severe).
@@ -61,5 +63,14 @@ mod tests {
         assert_eq!(LogLevel::from_i32(14), Some(LogLevel::DEBUG));
         assert_eq!(LogLevel::from_i32(15), None);
         assert_eq!(LogLevel::from_i32(-1), None);
+    }
+
+    #[test]
+    fn variant_names_are_lttngs_names() {
+        for (i, name) in rttng_ctf::lttng::LOGLEVEL_NAMES.iter().enumerate() {
+            let level = LogLevel::from_i32(i as i32).expect("every named level exists");
+            assert_eq!(format!("{level:?}"), *name);
+            assert_eq!(level as i32, i as i32);
+        }
     }
 }

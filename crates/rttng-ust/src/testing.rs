@@ -10,9 +10,10 @@
 //! events of a child, whose payload classes the caller supplies).
 
 use crate::control::{self, ChannelKey, ChannelSetup, Context};
+use rttng_abi::packet::HEADER_BYTES;
 use rttng_ctf::ir::{FieldClass, Metadata};
-use rttng_ctf::writer::{event_class, EventHeaderKind, LttngLayout};
-use rttng_ringbuf::{Config, Consumer, Mode, Producer};
+use rttng_ctf::lttng::{event_class, EventHeaderKind, LttngLayout};
+use rttng_ringbuf::{disk, Config, Consumer, Mode, Producer};
 use std::io::Write;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -29,9 +30,6 @@ const MAX_ATTACH_EVENTS: usize = 256;
 /// Packets are written up to their content rounded up to this (LTTng rounds to the page
 /// size; a cache line is enough for readers and keeps the last packets small).
 const TRIM_ALIGN_BYTES: usize = 64;
-
-/// LTTng's packet header + context every sub-buffer starts with (`rttng_abi::packet`).
-const HEADER_BYTES: usize = 84;
 
 /// How long the drain thread sleeps on the futex between scans.
 const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
@@ -147,32 +145,10 @@ impl std::fmt::Debug for LocalSession {
     }
 }
 
-fn random_uuid() -> [u8; 16] {
-    let mut u = [0u8; 16];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut f, &mut u);
-    }
-    u[6] = (u[6] & 0x0f) | 0x40;
-    u[8] = (u[8] & 0x3f) | 0x80;
-    u
-}
-
+/// (`trace_creation_datetime`, directory stamp) now, in UTC.
 fn datetime() -> (String, String) {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: gmtime_r writes into `tm`, which we own.
-    unsafe { libc::gmtime_r(&secs, &mut tm) };
-    let d = format!(
-        "{:04}{:02}{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday
-    );
-    let t = format!("{:02}{:02}{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec);
-    (format!("{d}T{t}+0000"), format!("{d}-{t}"))
+    let tm = rttng_clock::date::gmtime(rttng_clock::date::now_s());
+    (tm.iso(), tm.compact())
 }
 
 fn hostname() -> String {
@@ -188,17 +164,14 @@ fn cpu_count() -> u32 {
 }
 
 fn name_matches(patterns: &[String], name: &str) -> bool {
-    patterns.iter().any(|p| match p.strip_suffix('*') {
-        Some(prefix) => name.starts_with(prefix),
-        None => p == name,
-    })
+    patterns.iter().any(|p| rttng_glob::matches(p, name))
 }
 
 impl LocalSession {
     /// Creates the channel, installs it in this process, enables the named events and
     /// starts draining.
     pub fn start(cfg: &LocalConfig) -> Result<LocalSession, LocalError> {
-        let uuid = random_uuid();
+        let uuid = uuid::Uuid::new_v4().into_bytes();
         let cpus = cpu_count();
         let consumer = Consumer::create(&Config {
             cpu_count: cpus,
@@ -225,18 +198,21 @@ impl LocalSession {
         let layout = LttngLayout::x86_64();
         let clock = rttng_clock::ClockParams::detect()
             .map(|p| p.clock_class())
-            .unwrap_or_else(|_| rttng_ctf::writer::monotonic_clock(None, 0));
-        let mut env =
-            rttng_ctf::writer::ust_uid_env(&hostname(), "local", &created, i64::from(uid));
-        if cfg.buffers == Buffers::PerPid {
-            for (k, v) in env.iter_mut() {
-                match k.as_str() {
-                    "tracer_buffering_scheme" => *v = rttng_ctf::ir::EnvValue::Str("pid".into()),
-                    "tracer_buffering_id" => *v = rttng_ctf::ir::EnvValue::Int(i64::from(pid)),
-                    _ => {}
-                }
+            .unwrap_or_else(|_| rttng_ctf::lttng::monotonic_clock(None, 0));
+        let env = match cfg.buffers {
+            Buffers::PerUid => {
+                rttng_ctf::lttng::ust_uid_env(&hostname(), "local", &created, i64::from(uid))
             }
-        }
+            Buffers::PerPid => rttng_ctf::lttng::ust_pid_env(
+                &hostname(),
+                "local",
+                &created,
+                64,
+                i64::from(pid),
+                &procname,
+                &stamp,
+            ),
+        };
         let mut md: Metadata = layout.metadata(uuid, clock, env);
         let mut sc = layout.stream_class(
             0,
@@ -465,45 +441,14 @@ impl Streams {
         ) else {
             return Ok(());
         };
-        let u64_at = |o: usize| {
-            packet
-                .get(o..o + 8)
-                .and_then(|b| b.try_into().ok())
-                .map(u64::from_le_bytes)
-                .unwrap_or(0)
-        };
-        let u32_at = |o: usize| {
-            packet
-                .get(o..o + 4)
-                .and_then(|b| b.try_into().ok())
-                .map(u32::from_le_bytes)
-                .unwrap_or(0)
-        };
-        // Like LTTng's consumer: the packet on disk ends at its content rounded up to a
-        // page (packet_size rewritten), not at the sub-buffer size, so the last, partly
-        // filled packets of a trace do not pad the stream files.
-        if packet.len() < HEADER_BYTES {
+        // Like LTTng's consumer: the packet on disk ends at its content rounded up (here to a
+        // cache line), so the last, partly filled packets of a trace do not pad the files.
+        let Some(head) = packet.first_chunk::<HEADER_BYTES>() else {
             return Ok(());
-        }
-        let content = (u64_at(48) / 8) as usize;
-        let len = content
-            .div_ceil(TRIM_ALIGN_BYTES)
-            .saturating_mul(TRIM_ALIGN_BYTES)
-            .clamp(HEADER_BYTES, packet.len());
-        let mut head = [0u8; HEADER_BYTES];
-        head.copy_from_slice(&packet[..HEADER_BYTES]);
-        head[56..64].copy_from_slice(&(len as u64 * 8).to_le_bytes());
-        idx.push(rttng_ctf::index::IndexEntry {
-            offset_bytes: *off,
-            packet_size_bits: len as u64 * 8,
-            content_size_bits: u64_at(48),
-            timestamp_begin: u64_at(32),
-            timestamp_end: u64_at(40),
-            events_discarded: u64_at(72),
-            stream_id: u64::from(u32_at(20)),
-            stream_instance_id: Some(u64_at(24)),
-            packet_seq_num: Some(u64_at(64)),
-        });
+        };
+        let mut head = *head;
+        let len = disk::trim_packet(&mut head, packet.len(), TRIM_ALIGN_BYTES);
+        idx.push(disk::index_entry(&head, *off, 0, u64::from(cpu)));
         let p = self.dir.join(format!("channel0_{cpu}"));
         f.write_all(&head).map_err(io(&p))?;
         f.write_all(&packet[HEADER_BYTES..len]).map_err(io(&p))?;

@@ -1,9 +1,14 @@
 //! The command-line surface: every subcommand and flag is defined once, here, and clap derives
-//! the help text from these definitions.
+//! the help text from these definitions; with them, the parsers of argument values (sizes, log
+//! levels, comma lists). Not here: what the commands do (`session_cmd.rs`, `view.rs`, ...).
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use rttng_ctl::proto::Domain;
+
+use crate::error::{usage, CliError};
+use rttng_ctf::lttng::LOGLEVEL_NAMES;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -14,7 +19,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 )]
 pub struct Cli {
     #[command(flatten)]
-    pub global: crate::session_cmd::Global,
+    pub global: Global,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -24,7 +29,9 @@ pub enum Command {
     /// Print CTF traces as text, exactly like babeltrace2's default output
     View(ViewArgs),
     #[command(flatten)]
-    Session(crate::session_cmd::SessionCommand),
+    Session(SessionCommand),
+    /// Trace the bundled example application end to end and show its events
+    Demo(DemoArgs),
     /// Run a command and show its system calls live, strace-style, keeping a CTF trace
     Trace(TraceArgs),
 }
@@ -102,5 +109,305 @@ impl ViewArgs {
             color: ColorWhen::Auto,
             count: false,
         }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Tracing group of the root session daemon
+    #[arg(short = 'g', long, default_value = "tracing", value_name = "GROUP")]
+    pub group: String,
+    /// Do not start a session daemon when none answers
+    #[arg(short = 'n', long)]
+    pub no_sessiond: bool,
+    /// Session daemon binary to start
+    #[arg(long, value_name = "PATH")]
+    pub sessiond_path: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Create a recording session
+    Create(CreateArgs),
+    /// Destroy recording sessions (stopping them first)
+    Destroy(DestroyArgs),
+    /// Set the current recording session
+    SetSession { session: String },
+    /// Create or enable channels
+    EnableChannel(EnableChannelArgs),
+    /// Disable channels
+    DisableChannel(DisableChannelArgs),
+    /// Create or enable recording event rules
+    EnableEvent(EnableEventArgs),
+    /// Disable recording event rules
+    DisableEvent(DisableEventArgs),
+    /// Add context fields to channels
+    AddContext(AddContextArgs),
+    /// Start recording
+    Start { session: Option<String> },
+    /// Stop recording (waits until the trace data is written)
+    Stop {
+        session: Option<String>,
+        /// Do not wait for the data (accepted for compatibility; rttng always waits)
+        #[arg(short = 'n', long)]
+        no_wait: bool,
+    },
+    /// Show the current recording session (= list CURRENT)
+    Status,
+    /// List sessions, a session's channels and rules, or instrumented applications
+    List(ListArgs),
+    /// Show version information
+    Version,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    pub session: Option<String>,
+    /// Output directory
+    #[arg(short = 'o', long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    pub session: Option<String>,
+    /// Destroy every session
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    #[arg(short = 'n', long)]
+    pub no_wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DomainArgs {
+    /// User-space domain
+    #[arg(short = 'u', long)]
+    pub userspace: bool,
+    /// Linux kernel domain
+    #[arg(short = 'k', long)]
+    pub kernel: bool,
+}
+
+impl DomainArgs {
+    pub fn domain(&self) -> Result<Domain, CliError> {
+        match (self.userspace, self.kernel) {
+            (true, false) => Ok(Domain::Ust),
+            (false, true) => Ok(Domain::Kernel),
+            _ => Err(usage(
+                "choose exactly one domain: -u (user space) or -k (kernel)",
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct EnableChannelArgs {
+    #[command(flatten)]
+    pub domain: DomainArgs,
+    /// Channel names, comma separated
+    pub channels: String,
+    #[arg(short = 's', long)]
+    pub session: Option<String>,
+    /// Sub-buffer size (k, M, G suffixes); rounded up to a power of two
+    #[arg(long, value_name = "SIZE")]
+    pub subbuf_size: Option<String>,
+    /// Sub-buffers per ring buffer; rounded up to a power of two
+    #[arg(long, value_name = "COUNT")]
+    pub num_subbuf: Option<u64>,
+    /// Overwrite the oldest sub-buffer when full (flight recorder)
+    #[arg(long, conflicts_with = "discard")]
+    pub overwrite: bool,
+    /// Drop new events when full (default)
+    #[arg(long)]
+    pub discard: bool,
+    /// Flush packets every PERIODUS microseconds
+    #[arg(long, value_name = "PERIODUS")]
+    pub switch_timer: Option<u64>,
+    /// Consumer read period in microseconds (0: wake-up based)
+    #[arg(long, value_name = "PERIODUS")]
+    pub read_timer: Option<u64>,
+    /// Per-user buffers (default)
+    #[arg(long, conflicts_with = "buffers_pid")]
+    pub buffers_uid: bool,
+    /// Per-process buffers
+    #[arg(long)]
+    pub buffers_pid: bool,
+    /// Global buffers (kernel)
+    #[arg(long)]
+    pub buffers_global: bool,
+    /// Maximum size of each stream file (k, M, G suffixes)
+    #[arg(long, value_name = "SIZE")]
+    pub tracefile_size: Option<String>,
+    /// Maximum number of stream files per stream
+    #[arg(long, value_name = "COUNT")]
+    pub tracefile_count: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct DisableChannelArgs {
+    #[command(flatten)]
+    pub domain: DomainArgs,
+    pub channels: String,
+    #[arg(short = 's', long)]
+    pub session: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EnableEventArgs {
+    #[command(flatten)]
+    pub domain: DomainArgs,
+    /// Event names or patterns, comma separated (`*` wildcards)
+    pub names: Option<String>,
+    /// Every event (`*`)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    #[arg(short = 's', long)]
+    pub session: Option<String>,
+    #[arg(short = 'c', long)]
+    pub channel: Option<String>,
+    /// Tracepoint events (the default)
+    #[arg(long)]
+    pub tracepoint: bool,
+    /// Kernel system calls (entry and exit)
+    #[arg(long)]
+    pub syscall: bool,
+    /// Only events at least as severe as LEVEL
+    #[arg(long, value_name = "LEVEL", conflicts_with = "loglevel_only")]
+    pub loglevel: Option<String>,
+    /// Only events of exactly LEVEL
+    #[arg(long, value_name = "LEVEL")]
+    pub loglevel_only: Option<String>,
+    /// Names to exclude, comma separated
+    #[arg(short = 'x', long, value_name = "NAMES")]
+    pub exclude: Option<String>,
+    /// Filter expression (not supported yet)
+    #[arg(short = 'f', long)]
+    pub filter: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DisableEventArgs {
+    #[command(flatten)]
+    pub domain: DomainArgs,
+    pub names: Option<String>,
+    #[arg(short = 'a', long = "all-events")]
+    pub all: bool,
+    #[arg(short = 's', long)]
+    pub session: Option<String>,
+    #[arg(short = 'c', long)]
+    pub channel: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AddContextArgs {
+    #[command(flatten)]
+    pub domain: DomainArgs,
+    /// Context types
+    #[arg(short = 't', long = "type", value_name = "TYPE")]
+    pub types: Vec<String>,
+    #[arg(short = 's', long)]
+    pub session: Option<String>,
+    #[arg(short = 'c', long)]
+    pub channel: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// A session to describe
+    pub session: Option<String>,
+    /// User-space: running instrumented applications and their events
+    #[arg(short = 'u', long)]
+    pub userspace: bool,
+    /// Kernel: available tracepoints
+    #[arg(short = 'k', long)]
+    pub kernel: bool,
+    /// With -k: system calls
+    #[arg(long)]
+    pub syscall: bool,
+    /// With -u: event fields
+    #[arg(short = 'f', long)]
+    pub fields: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Example program to run (default: rttng-example next to rttng)
+    #[arg(long, value_name = "PATH")]
+    pub app: Option<PathBuf>,
+    /// Arguments for the example program
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}
+
+/// Parses `SIZE` with optional k/M/G suffixes (binary units).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last()? {
+        'k' | 'K' => (&s[..s.len() - 1], 1u64 << 10),
+        'm' | 'M' => (&s[..s.len() - 1], 1 << 20),
+        'g' | 'G' => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<u64>().ok()?.checked_mul(mult)
+}
+
+/// Parses a UST log level name (`INFO`, `TRACE_INFO`, `LTTNG_UST_TRACEPOINT_LOGLEVEL_INFO`) or number.
+pub fn parse_level(s: &str) -> Option<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        return (0..=14).contains(&n).then_some(n);
+    }
+    let up = s.to_ascii_uppercase();
+    let name = up
+        .strip_prefix("LTTNG_UST_TRACEPOINT_LOGLEVEL_")
+        .or_else(|| up.strip_prefix("TRACE_"))
+        .unwrap_or(&up);
+    let name = if name == "WARN" { "WARNING" } else { name };
+    LOGLEVEL_NAMES
+        .iter()
+        .position(|l| *l == name)
+        .map(|i| i as i32)
+}
+
+/// Splits a comma list, honouring `\,`.
+pub fn split_names(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        match c {
+            '\\' => match it.next() {
+                Some(',') => cur.push(','),
+                Some(n) => {
+                    cur.push('\\');
+                    cur.push(n);
+                }
+                None => cur.push('\\'),
+            },
+            ',' => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out.into_iter().filter(|s| !s.is_empty()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_levels() {
+        assert_eq!(parse_size("4k"), Some(4096));
+        assert_eq!(parse_size("2M"), Some(2 << 20));
+        assert_eq!(parse_size("x"), None);
+        assert_eq!(parse_level("INFO"), Some(6));
+        assert_eq!(parse_level("TRACE_DEBUG_LINE"), Some(13));
+        assert_eq!(parse_level("warning"), Some(4));
+        assert_eq!(parse_level("NOPE"), None);
+    }
+
+    #[test]
+    fn comma_lists_with_escapes() {
+        assert_eq!(split_names("a,b\\,c,,d"), vec!["a", "b,c", "d"]);
     }
 }

@@ -10,19 +10,17 @@ use std::process::Command;
 use rttng_ctl::proto::{Domain, EventRule, LoglevelRule, Request, Response};
 use rttng_ctl::{Client, ConnectOptions, CtlError};
 
-use crate::session_cmd::DemoArgs;
+use crate::cli::DemoArgs;
+use crate::error::CliError;
 
 /// How long the session daemon this demo started may take to exit.
 const DAEMON_STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-fn fail(msg: String) -> CtlError {
-    CtlError::Daemon {
-        code: rttng_ctl::ErrorCode::InvalidArgument,
-        message: msg,
-    }
+fn fail(msg: String) -> CliError {
+    CliError::Usage(msg)
 }
 
-fn example_path(a: &DemoArgs) -> Result<PathBuf, CtlError> {
+fn example_path(a: &DemoArgs) -> Result<PathBuf, CliError> {
     if let Some(p) = &a.app {
         return Ok(p.clone());
     }
@@ -35,7 +33,7 @@ fn example_path(a: &DemoArgs) -> Result<PathBuf, CtlError> {
     }
 }
 
-pub fn run(opts: ConnectOptions, a: DemoArgs) -> Result<u8, CtlError> {
+pub fn run(opts: ConnectOptions, a: DemoArgs) -> Result<u8, CliError> {
     let app = example_path(&a)?;
     // A daemon already running stays; one this demo starts is stopped at the end.
     let existing = ConnectOptions {
@@ -45,7 +43,7 @@ pub fn run(opts: ConnectOptions, a: DemoArgs) -> Result<u8, CtlError> {
     let (mut c, spawned) = match Client::connect(&existing) {
         Ok(c) => (c, false),
         Err(CtlError::NoDaemon { .. }) if opts.spawn => (Client::connect(&opts)?, true),
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let Response::SessionCreated { name, output } = c.call(&Request::CreateSession {
         name: None,
@@ -83,7 +81,7 @@ pub fn run(opts: ConnectOptions, a: DemoArgs) -> Result<u8, CtlError> {
             session: name.clone(),
         })?;
         println!("Tracing stopped");
-        Ok::<(), CtlError>(())
+        Ok::<(), CliError>(())
     })();
     let _ = c.call(&Request::DestroySession {
         session: name.clone(),

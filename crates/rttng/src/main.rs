@@ -6,9 +6,10 @@
 
 mod cli;
 mod demo;
-mod session_cmd;
-// Routed from `rttng list -k` by the session commands.
+mod error;
 mod kernel_list;
+mod list;
+mod session_cmd;
 mod trace;
 mod view;
 
@@ -33,7 +34,15 @@ fn main() -> ExitCode {
             }
             view::run(&v)
         }
-        cli::Command::Session(s) => return session_cmd::run(&args.global, s, &kernel_list::run),
+        // `list -k` reads tracefs, not the session daemon.
+        cli::Command::Session(cli::SessionCommand::List(l)) if l.kernel => {
+            kernel_list::run(l.syscall)
+        }
+        cli::Command::Session(s) => return session_cmd::run(&args.global, s),
+        cli::Command::Demo(d) => {
+            let opts = session_cmd::connect_options(&args.global);
+            return session_cmd::exit_status(demo::run(opts, d));
+        }
         cli::Command::Trace(t) => trace::run(&t),
     };
     match result {

@@ -144,23 +144,11 @@ fn attr_align(a: &Attr) -> Result<u32> {
     Ok(v as u32)
 }
 
-fn parse_uuid(s: &str) -> Option<[u8; 16]> {
-    let hex: Vec<u8> = s.bytes().filter(|&b| b != b'-').collect();
-    let groups: Vec<usize> = s.split('-').map(str::len).collect();
-    if hex.len() != 32 || groups != [8, 4, 4, 4, 12] {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (i, pair) in hex.chunks(2).enumerate() {
-        let text = std::str::from_utf8(pair).ok()?;
-        out[i] = u8::from_str_radix(text, 16).ok()?;
-    }
-    Some(out)
-}
-
 fn attr_uuid(a: &Attr) -> Result<[u8; 16]> {
     match value_of(a)? {
-        Value::Str(s) => parse_uuid(s).map_or_else(|| bad(a.line, &a.key, "expected a UUID"), Ok),
+        Value::Str(s) => {
+            crate::emit::parse_uuid(s).map_or_else(|| bad(a.line, &a.key, "expected a UUID"), Ok)
+        }
         _ => bad(a.line, &a.key, "expected a UUID string"),
     }
 }

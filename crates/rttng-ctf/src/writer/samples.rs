@@ -8,14 +8,14 @@
 use crate::emit::{emit_metadata, packetize_metadata};
 use crate::encode::Value;
 use crate::index::{encode_index, IndexVersion};
+use crate::ir::{enum_class, sint_class, struct_class, uint_class, variant_class};
 use crate::ir::{
     ArrayClass, ByteOrder, DisplayBase, Encoding, FieldClass, FloatClass, IntegerClass, Metadata,
     SequenceClass, StringClass,
 };
+use crate::lttng::{event_class, monotonic_clock, ust_uid_env, EventHeaderKind, LttngLayout};
 use crate::writer::{
-    enum_class, event_class, monotonic_clock, sint_class, struct_class, uint_class, ust_uid_env,
-    variant_class, EventHeaderKind, EventRecord, HeaderForm, LttngLayout, PacketOpen, PacketSize,
-    StreamWriter, TimestampRule, WriteError,
+    EventRecord, HeaderForm, PacketOpen, PacketSize, StreamWriter, TimestampRule, WriteError,
 };
 
 /// One sample trace directory.

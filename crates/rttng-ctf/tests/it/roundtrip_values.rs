@@ -12,7 +12,8 @@ use rttng_ctf::ir::{
     ArrayClass, ByteOrder, Encoding, FieldClass, FloatClass, IntegerClass, Metadata, SequenceClass,
     StringClass,
 };
-use rttng_ctf::writer::{self, EventHeaderKind, LttngLayout, PacketOpen, PacketSize, StreamWriter};
+use rttng_ctf::lttng::{EventHeaderKind, LttngLayout};
+use rttng_ctf::writer::{PacketOpen, PacketSize, StreamWriter};
 
 fn int(size_bits: u32, signed: bool, packed: bool, order: ByteOrder) -> IntegerClass {
     let align = if !size_bits.is_multiple_of(8) {
@@ -23,9 +24,9 @@ fn int(size_bits: u32, signed: bool, packed: bool, order: ByteOrder) -> IntegerC
         size_bits
     };
     if signed {
-        writer::sint_class(size_bits, align, order)
+        rttng_ctf::ir::sint_class(size_bits, align, order)
     } else {
-        writer::uint_class(size_bits, align, order)
+        rttng_ctf::ir::uint_class(size_bits, align, order)
     }
 }
 
@@ -102,7 +103,7 @@ fn model(order: ByteOrder, packed: bool, header: EventHeaderKind) -> Metadata {
             length_slot: 0,
         }),
     ));
-    let inner = writer::struct_class(
+    let inner = rttng_ctf::ir::struct_class(
         vec![
             ("_a", FieldClass::Integer(int(8, false, packed, order))),
             ("_b", FieldClass::Integer(int(64, true, packed, order))),
@@ -110,12 +111,12 @@ fn model(order: ByteOrder, packed: bool, header: EventHeaderKind) -> Metadata {
         1,
     );
     members.push(("_nested".into(), inner));
-    let e = writer::enum_class(
+    let e = rttng_ctf::ir::enum_class(
         int(8, false, packed, order),
         &[("ZERO", 0, 0), ("SOME", 1, 200)],
     );
     members.push(("_en".into(), FieldClass::Enum(e)));
-    let fields = writer::struct_class(
+    let fields = rttng_ctf::ir::struct_class(
         members
             .iter()
             .map(|(n, c)| (n.as_str(), c.clone()))
@@ -125,12 +126,17 @@ fn model(order: ByteOrder, packed: bool, header: EventHeaderKind) -> Metadata {
 
     let mut md = layout.metadata(
         *b"roundtrip-uuid!!",
-        writer::monotonic_clock(None, 0),
-        writer::ust_uid_env("h", "s", "20240101T000000+0000", 0),
+        rttng_ctf::lttng::monotonic_clock(None, 0),
+        rttng_ctf::lttng::ust_uid_env("h", "s", "20240101T000000+0000", 0),
     );
     let mut sc = layout.stream_class(0, header, None);
-    sc.events
-        .push(writer::event_class(0, 0, "rt:event", Some(13), fields));
+    sc.events.push(rttng_ctf::lttng::event_class(
+        0,
+        0,
+        "rt:event",
+        Some(13),
+        fields,
+    ));
     md.streams.push(sc);
     // Resolve references exactly as a reader would: through the TSDL text.
     let mut parsed = rttng_ctf::tsdl::parse_metadata(&rttng_ctf::emit::emit_metadata(&md))

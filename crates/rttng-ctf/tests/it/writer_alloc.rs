@@ -6,8 +6,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use rttng_ctf::encode::Value;
+use rttng_ctf::lttng::EventHeaderKind;
 use rttng_ctf::writer::samples::golden_metadata;
-use rttng_ctf::writer::{EventHeaderKind, PacketOpen, PacketSize, StreamWriter};
+use rttng_ctf::writer::{PacketOpen, PacketSize, StreamWriter};
 
 struct Counting;
 

@@ -149,10 +149,10 @@ fn sample_models_round_trip_through_tsdl() {
         assert!(!parsed.streams.is_empty());
     }
     round_trip(&samples::golden_metadata(
-        rttng_ctf::writer::EventHeaderKind::Large,
+        rttng_ctf::lttng::EventHeaderKind::Large,
     ));
     round_trip(&samples::golden_metadata(
-        rttng_ctf::writer::EventHeaderKind::Compact,
+        rttng_ctf::lttng::EventHeaderKind::Compact,
     ));
 }
 
@@ -437,7 +437,7 @@ proptest! {
         payload in prop::collection::vec(shape(), 0..6),
         context in prop::collection::vec(shape(), 1..3),
     ) {
-        use rttng_ctf::writer::{event_class, monotonic_clock, EventHeaderKind, LttngLayout};
+        use rttng_ctf::lttng::{event_class, monotonic_clock, EventHeaderKind, LttngLayout};
         let bo = if big_endian { ByteOrder::Big } else { ByteOrder::Little };
         let layout = LttngLayout { byte_order: bo, packed, clock_name: "monotonic".to_string() };
         let mut md = layout.metadata([3; 16], monotonic_clock(None, -5), vec![

@@ -89,14 +89,18 @@ fn pipelined_merge_stops_when_the_sink_says_so() {
 fn write_many_packets(dir: &Path, streams: u64, per_stream: u64) {
     use rttng_ctf::encode::BitWriter;
     use rttng_ctf::ir::{ByteOrder, Encoding, FieldClass, StringClass};
-    use rttng_ctf::writer::{self, EventHeaderKind, HeaderForm, LttngLayout, PacketOpen};
+    use rttng_ctf::lttng::{EventHeaderKind, LttngLayout};
+    use rttng_ctf::writer::{self, HeaderForm, PacketOpen};
 
     const PACKET_BYTES: u64 = 4096;
     let le = ByteOrder::Little;
     let layout = LttngLayout::x86_64();
-    let fields = writer::struct_class(
+    let fields = rttng_ctf::ir::struct_class(
         vec![
-            ("_n", FieldClass::Integer(writer::uint_class(64, 8, le))),
+            (
+                "_n",
+                FieldClass::Integer(rttng_ctf::ir::uint_class(64, 8, le)),
+            ),
             (
                 "_s",
                 FieldClass::String(StringClass {
@@ -109,12 +113,17 @@ fn write_many_packets(dir: &Path, streams: u64, per_stream: u64) {
     let uuid = *b"rttng-reader-it!";
     let mut md = layout.metadata(
         uuid,
-        writer::monotonic_clock(None, 1_700_000_000_000_000_000),
-        writer::ust_uid_env("host", "it", "20231114T221320+0000", 0),
+        rttng_ctf::lttng::monotonic_clock(None, 1_700_000_000_000_000_000),
+        rttng_ctf::lttng::ust_uid_env("host", "it", "20231114T221320+0000", 0),
     );
     let mut sc = layout.stream_class(0, EventHeaderKind::Large, None);
-    sc.events
-        .push(writer::event_class(0, 0, "it:event", Some(13), fields));
+    sc.events.push(rttng_ctf::lttng::event_class(
+        0,
+        0,
+        "it:event",
+        Some(13),
+        fields,
+    ));
     md.streams.push(sc);
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("metadata"), rttng_ctf::emit::emit_metadata(&md)).unwrap();

@@ -5,7 +5,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use rttng_ctf::encode::Value;
-use rttng_ctf::writer::{samples, EventHeaderKind, PacketOpen, PacketSize, StreamWriter};
+use rttng_ctf::lttng::EventHeaderKind;
+use rttng_ctf::writer::{samples, PacketOpen, PacketSize, StreamWriter};
 
 use crate::support::{first_difference, require_tools, run_bounded, TempDir};
 

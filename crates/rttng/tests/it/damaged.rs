@@ -124,12 +124,11 @@ fn issue_2_damaged_traces_fail_with_one_clear_line() {
 fn issue_2_sequence_length_beyond_packet_is_an_error() {
     use rttng_ctf::encode::Value;
     use rttng_ctf::ir::{FieldClass, SequenceClass};
-    use rttng_ctf::writer::{
-        self, EventHeaderKind, LttngLayout, PacketOpen, PacketSize, StreamWriter,
-    };
+    use rttng_ctf::lttng::{EventHeaderKind, LttngLayout};
+    use rttng_ctf::writer::{PacketOpen, PacketSize, StreamWriter};
 
     let layout = LttngLayout::x86_64();
-    let fields = writer::struct_class(
+    let fields = rttng_ctf::ir::struct_class(
         vec![
             ("__s_length", FieldClass::Integer(layout.uint(32))),
             (
@@ -145,12 +144,12 @@ fn issue_2_sequence_length_beyond_packet_is_an_error() {
     );
     let mut md = layout.metadata(
         *b"sequence-damage!",
-        writer::monotonic_clock(None, 0),
-        writer::ust_uid_env("h", "s", "20240101T000000+0000", 0),
+        rttng_ctf::lttng::monotonic_clock(None, 0),
+        rttng_ctf::lttng::ust_uid_env("h", "s", "20240101T000000+0000", 0),
     );
     let mut sc = layout.stream_class(0, EventHeaderKind::Large, None);
     sc.events
-        .push(writer::event_class(0, 0, "p:seq", None, fields));
+        .push(rttng_ctf::lttng::event_class(0, 0, "p:seq", None, fields));
     md.streams.push(sc);
     let mut w = StreamWriter::new(&md, 0, 0).unwrap();
     w.open_packet(&PacketOpen {

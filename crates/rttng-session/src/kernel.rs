@@ -1,0 +1,55 @@
+//! The kernel domain as the state machine sees it: the operations it asks of the root
+//! daemon's kernel tracer, and their answers. Not here: carrying them out (`rttng-kernel`,
+//! driven by `rttng-sessiond`).
+
+use rttng_proto::ContextType;
+
+/// A kernel channel's geometry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelChannel {
+    pub name: String,
+    pub subbuf_bytes: u64,
+    pub subbuf_count: u64,
+    pub overwrite: bool,
+}
+
+/// What the kernel domain of a session is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelOp {
+    /// The session's first kernel channel: create the kernel session (output `OUT/kernel`).
+    Create {
+        session: String,
+        output: String,
+        channel: KernelChannel,
+    },
+    AddChannel {
+        channel: KernelChannel,
+    },
+    EnableTracepoints {
+        channel: String,
+        pattern: String,
+    },
+    /// `names` empty = every system call.
+    EnableSyscalls {
+        channel: String,
+        names: Vec<String>,
+    },
+    DisableTracepoints {
+        channel: String,
+        pattern: String,
+    },
+    AddContext {
+        channel: String,
+        context: ContextType,
+    },
+    Start,
+    /// Stop and write the trace.
+    Stop,
+    Destroy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelReply {
+    Ok,
+    Stopped { events_discarded: u64 },
+}

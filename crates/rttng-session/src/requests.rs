@@ -1,0 +1,657 @@
+//! Client requests, one method each, and the session-level operations they share (create,
+//! enable a channel, stop, destroy, describe). Each method checks its arguments, changes the
+//! state, then calls [`Registry::reconcile`] when applications are affected. Not here:
+//! attribute rules (`attrs.rs`), the per-app work (`apps.rs`).
+
+use crate::attrs::MAX_SESSIONS;
+use crate::attrs::{resolve_attrs, DEFAULT_CHANNEL, MAX_CHANNELS, MAX_NAME_BYTES, MAX_RULES};
+use crate::validate::{check_name, field_kind};
+use crate::{
+    err, AppId, Channel, Clock, KernelChannel, KernelOp, KernelReply, Port, Registry, Session,
+};
+use rttng_proto::*;
+
+impl Registry {
+    pub(crate) fn list_sessions(&self, uid: u32) -> Response {
+        Response::Sessions {
+            list: self
+                .sessions
+                .iter()
+                .filter(|s| s.owner_uid == uid || uid == 0)
+                .map(|s| SessionSummary {
+                    name: s.name.clone(),
+                    output: s.output.clone(),
+                    active: s.active,
+                })
+                .collect(),
+        }
+    }
+
+    pub(crate) fn list_apps(&self, uid: u32) -> Response {
+        Response::Apps {
+            list: self
+                .apps
+                .values()
+                .filter(|a| a.hello.uid == uid || uid == 0)
+                .map(|a| AppInfo {
+                    pid: a.hello.pid,
+                    uid: a.hello.uid,
+                    name: a.hello.procname.clone(),
+                    events: a
+                        .hello
+                        .events
+                        .iter()
+                        .map(|e| EventInfo {
+                            name: e.name.clone(),
+                            loglevel: e.loglevel,
+                            fields: e
+                                .fields
+                                .as_struct()
+                                .map(|s| {
+                                    s.members
+                                        .iter()
+                                        .map(|m| {
+                                            (
+                                                rttng_ctf::ir::display_name(&m.name).to_string(),
+                                                field_kind(&m.class).to_string(),
+                                            )
+                                        })
+                                        .collect()
+                                })
+                                .unwrap_or_default(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    pub(crate) fn destroy(
+        &mut self,
+        session: &str,
+        uid: u32,
+        port: &mut dyn Port,
+        errs: &mut Vec<String>,
+    ) -> Result<Response, Response> {
+        let i = self.session_index(session, uid)?;
+        let warn = self.stop_session(i, port, errs);
+        self.destroy_session(i, port, errs);
+        match warn {
+            Some(w) => Ok(Response::Warning { message: w }),
+            None => Ok(Response::Ok),
+        }
+    }
+
+    pub(crate) fn disable_channel(
+        &mut self,
+        session: &str,
+        uid: u32,
+        domain: Domain,
+        channel: &str,
+        port: &mut dyn Port,
+        errs: &mut Vec<String>,
+    ) -> Result<Response, Response> {
+        let i = self.session_index(session, uid)?;
+        let s = &mut self.sessions[i];
+        let c = s
+            .channels
+            .iter_mut()
+            .find(|c| c.domain == domain && c.name == channel)
+            .ok_or_else(|| {
+                err(
+                    ErrorCode::NoChannel,
+                    format!("channel {channel} not found in session {}", s.name),
+                )
+            })?;
+        c.enabled = false;
+        self.reconcile(port, errs);
+        Ok(Response::Ok)
+    }
+
+    /// `i`: the session's index, its owner checked.
+    pub(crate) fn enable_event(
+        &mut self,
+        i: usize,
+        domain: Domain,
+        channel: Option<&str>,
+        rule: EventRule,
+        port: &mut dyn Port,
+        errs: &mut Vec<String>,
+    ) -> Result<Response, Response> {
+        if rule.pattern.is_empty() || rule.pattern.len() > MAX_NAME_BYTES {
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                "event name pattern must be 1 to 255 bytes",
+            ));
+        }
+        let c = self.channel_for_event(i, domain, channel, port)?;
+        if domain == Domain::Kernel {
+            let (sid, chname) = (
+                self.sessions[i].id,
+                self.sessions[i].channels[c].name.clone(),
+            );
+            let op = if rule.syscall {
+                let names = if rule.pattern == "*" {
+                    Vec::new()
+                } else {
+                    vec![rule.pattern.clone()]
+                };
+                KernelOp::EnableSyscalls {
+                    channel: chname,
+                    names,
+                }
+            } else {
+                KernelOp::EnableTracepoints {
+                    channel: chname,
+                    pattern: rule.pattern.clone(),
+                }
+            };
+            port.kernel(sid, op)
+                .map_err(|e| err(ErrorCode::NoEvent, e))?;
+        }
+        let s = &mut self.sessions[i];
+        let ch = &mut s.channels[c];
+        if ch.rules.len() >= MAX_RULES {
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                format!("channel {} has {MAX_RULES} rules already", ch.name),
+            ));
+        }
+        match ch.rules.iter_mut().find(|r| r.rule == rule) {
+            Some(r) => r.enabled = true,
+            None => ch.rules.push(RuleInfo {
+                rule,
+                enabled: true,
+            }),
+        }
+        self.reconcile(port, errs);
+        Ok(Response::Ok)
+    }
+
+    /// `i`: the session's index, its owner checked.
+    pub(crate) fn disable_event(
+        &mut self,
+        i: usize,
+        domain: Domain,
+        channel: Option<String>,
+        pattern: String,
+        port: &mut dyn Port,
+        errs: &mut Vec<String>,
+    ) -> Result<Response, Response> {
+        let s = &mut self.sessions[i];
+        let cname = channel.unwrap_or_else(|| DEFAULT_CHANNEL.to_string());
+        let ch = s
+            .channels
+            .iter_mut()
+            .find(|c| c.domain == domain && c.name == cname)
+            .ok_or_else(|| {
+                err(
+                    ErrorCode::NoChannel,
+                    format!("channel {cname} not found in session {}", s.name),
+                )
+            })?;
+        let mut found = false;
+        for r in ch.rules.iter_mut().filter(|r| r.rule.pattern == pattern) {
+            r.enabled = false;
+            found = true;
+        }
+        if !found {
+            return Err(err(
+                ErrorCode::NoEvent,
+                format!("no event rule named {pattern:?} in channel {cname}"),
+            ));
+        }
+        if domain == Domain::Kernel {
+            let sid = s.id;
+            let op = KernelOp::DisableTracepoints {
+                channel: cname.clone(),
+                pattern: pattern.clone(),
+            };
+            port.kernel(sid, op)
+                .map_err(|e| err(ErrorCode::NoEvent, e))?;
+        }
+        self.reconcile(port, errs);
+        Ok(Response::Ok)
+    }
+
+    pub(crate) fn add_context(
+        &mut self,
+        session: &str,
+        uid: u32,
+        domain: Domain,
+        channel: Option<String>,
+        context: ContextType,
+        port: &mut dyn Port,
+    ) -> Result<Response, Response> {
+        let i = self.session_index(session, uid)?;
+        let s = &mut self.sessions[i];
+        if s.started_once {
+            return Err(err(ErrorCode::SessionActive, format!("session {} was already started; contexts can only be added before the first start", s.name)));
+        }
+        if domain == Domain::Ust
+            && s.channels.iter().all(|c| c.domain != domain)
+            && channel.is_none()
+        {
+            return Err(err(
+                ErrorCode::NoChannel,
+                "no user-space channel in this session; enable a channel or an event first",
+            ));
+        }
+        let mut any = false;
+        let sid = s.id;
+        for c in s
+            .channels
+            .iter_mut()
+            .filter(|c| c.domain == domain && channel.as_ref().is_none_or(|n| *n == c.name))
+        {
+            if domain == Domain::Kernel {
+                let op = KernelOp::AddContext {
+                    channel: c.name.clone(),
+                    context,
+                };
+                port.kernel(sid, op)
+                    .map_err(|e| err(ErrorCode::InvalidArgument, e))?;
+            }
+            if !c.contexts.contains(&context) {
+                c.contexts.push(context);
+            }
+            any = true;
+        }
+        if !any {
+            return Err(err(
+                ErrorCode::NoChannel,
+                format!("channel {} not found", channel.unwrap_or_default()),
+            ));
+        }
+        Ok(Response::Ok)
+    }
+
+    pub(crate) fn start(
+        &mut self,
+        session: &str,
+        uid: u32,
+        port: &mut dyn Port,
+        errs: &mut Vec<String>,
+    ) -> Result<Response, Response> {
+        let i = self.session_index(session, uid)?;
+        if self.sessions[i].active {
+            return Err(err(
+                ErrorCode::AlreadyStarted,
+                format!("session {session} is already started"),
+            ));
+        }
+        if let Some(why) = &self.consumer_dead {
+            return Err(err(
+                ErrorCode::ConsumerDead,
+                format!("the consumer daemon is gone ({why}); restart the session daemon"),
+            ));
+        }
+        let s = &mut self.sessions[i];
+        if s.channels.iter().any(|c| c.domain == Domain::Kernel) {
+            let sid = s.id;
+            port.kernel(sid, KernelOp::Start)
+                .map_err(|e| err(ErrorCode::KernelUnavailable, e))?;
+        }
+        let s = &mut self.sessions[i];
+        s.active = true;
+        s.started_once = true;
+        self.reconcile(port, errs);
+        Ok(Response::Ok)
+    }
+
+    pub(crate) fn stop(
+        &mut self,
+        session: &str,
+        uid: u32,
+        port: &mut dyn Port,
+        errs: &mut Vec<String>,
+    ) -> Result<Response, Response> {
+        let i = self.session_index(session, uid)?;
+        if !self.sessions[i].active {
+            return Err(err(
+                ErrorCode::AlreadyStopped,
+                format!("session {session} is already stopped"),
+            ));
+        }
+        match self.stop_session(i, port, errs) {
+            Some(w) => Ok(Response::Warning { message: w }),
+            None => Ok(Response::Ok),
+        }
+    }
+
+    pub(crate) fn create(
+        &mut self,
+        name: Option<String>,
+        output: Option<String>,
+        uid: u32,
+        now: &Clock,
+    ) -> Result<Response, Response> {
+        if self.sessions.len() >= MAX_SESSIONS {
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                format!("too many sessions (limit {MAX_SESSIONS})"),
+            ));
+        }
+        let (name, dirname) = match name {
+            Some(n) => {
+                check_name("session", &n)?;
+                let d = format!("{n}-{}", now.compact);
+                (n, d)
+            }
+            None => {
+                let n = format!("auto-{}", now.compact);
+                (n.clone(), n)
+            }
+        };
+        if self.sessions.iter().any(|s| s.name == name) {
+            return Err(err(
+                ErrorCode::SessionExists,
+                format!("a session named {name} already exists"),
+            ));
+        }
+        let output = match output {
+            Some(o) if o.starts_with('/') => o,
+            Some(o) => {
+                return Err(err(
+                    ErrorCode::InvalidArgument,
+                    format!("output directory {o:?} must be an absolute path"),
+                ))
+            }
+            None => format!(
+                "{}/rttng-traces/{dirname}",
+                self.host.home.trim_end_matches('/')
+            ),
+        };
+        let id = self.fresh_id();
+        self.sessions.push(Session {
+            id,
+            name: name.clone(),
+            output: output.clone(),
+            owner_uid: uid,
+            active: false,
+            started_once: false,
+            channels: Vec::new(),
+            creation_iso: now.iso.clone(),
+            kernel_discarded: 0,
+        });
+        Ok(Response::SessionCreated { name, output })
+    }
+
+    pub(crate) fn enable_channel(
+        &mut self,
+        i: usize,
+        domain: Domain,
+        name: &str,
+        attrs: &ChannelAttrs,
+        port: &mut dyn Port,
+    ) -> Result<(), Response> {
+        check_name("channel", name)?;
+        if domain == Domain::Kernel && !self.host.kernel {
+            return Err(err(
+                ErrorCode::KernelUnavailable,
+                "only the root session daemon can trace the kernel; run rttng as root or as a member of the tracing group while the root daemon runs",
+            ));
+        }
+        let resolved = resolve_attrs(domain, attrs)?;
+        let id = self.fresh_id();
+        let s = &mut self.sessions[i];
+        if let Some(c) = s
+            .channels
+            .iter_mut()
+            .find(|c| c.domain == domain && c.name == name)
+        {
+            if *attrs != ChannelAttrs::default() {
+                return Err(err(
+                    ErrorCode::ChannelExists,
+                    format!("channel {name} exists already; its attributes cannot change"),
+                ));
+            }
+            if !c.enabled && s.started_once {
+                return Err(err(ErrorCode::SessionActive, format!("channel {name} was disabled after the session started; it cannot be enabled again")));
+            }
+            c.enabled = true;
+            return Ok(());
+        }
+        if s.started_once {
+            return Err(err(ErrorCode::SessionActive, format!("session {} was already started; channels can only be created before the first start", s.name)));
+        }
+        if let Some(other) = s
+            .channels
+            .iter()
+            .find(|c| c.domain == domain && c.attrs.buffers != resolved.buffers)
+        {
+            return Err(err(ErrorCode::InvalidArgument, format!("channel {} uses another buffering scheme; a session has one buffering scheme per domain", other.name)));
+        }
+        if s.channels.len() >= MAX_CHANNELS {
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                format!("too many channels (limit {MAX_CHANNELS})"),
+            ));
+        }
+        let stream_class_id = s.channels.iter().filter(|c| c.domain == domain).count() as u32;
+        if domain == Domain::Kernel {
+            let channel = KernelChannel {
+                name: name.to_string(),
+                subbuf_bytes: resolved.subbuf_size,
+                subbuf_count: resolved.num_subbuf,
+                overwrite: resolved.overwrite,
+            };
+            let op = if stream_class_id == 0 {
+                KernelOp::Create {
+                    session: s.name.clone(),
+                    output: s.output.clone(),
+                    channel,
+                }
+            } else {
+                KernelOp::AddChannel { channel }
+            };
+            let sid = s.id;
+            port.kernel(sid, op)
+                .map_err(|e| err(ErrorCode::KernelUnavailable, e))?;
+        }
+        let s = &mut self.sessions[i];
+        s.channels.push(Channel {
+            id,
+            name: name.to_string(),
+            domain,
+            enabled: true,
+            attrs: resolved,
+            contexts: Vec::new(),
+            rules: Vec::new(),
+            stream_class_id,
+        });
+        Ok(())
+    }
+
+    /// The channel an event rule goes to: `-c NAME`, else `channel0` (created if the domain
+    /// has no channel yet).
+    fn channel_for_event(
+        &mut self,
+        i: usize,
+        domain: Domain,
+        channel: Option<&str>,
+        port: &mut dyn Port,
+    ) -> Result<usize, Response> {
+        let s = &self.sessions[i];
+        if let Some(name) = channel {
+            return s
+                .channels
+                .iter()
+                .position(|c| c.domain == domain && c.name == name)
+                .ok_or_else(|| err(ErrorCode::NoChannel, format!("channel {name} not found in session {}; create it with `rttng enable-channel`", s.name)));
+        }
+        if let Some(p) = s
+            .channels
+            .iter()
+            .position(|c| c.domain == domain && c.name == DEFAULT_CHANNEL)
+        {
+            return Ok(p);
+        }
+        if s.channels.iter().any(|c| c.domain == domain) {
+            return Err(err(
+                ErrorCode::NoChannel,
+                format!(
+                    "session {} has {} channels but none named {DEFAULT_CHANNEL}; name one with -c",
+                    s.name,
+                    domain.name()
+                ),
+            ));
+        }
+        self.enable_channel(i, domain, DEFAULT_CHANNEL, &ChannelAttrs::default(), port)?;
+        Ok(self.sessions[i].channels.len() - 1)
+    }
+
+    fn stop_session(
+        &mut self,
+        i: usize,
+        port: &mut dyn Port,
+        errs: &mut Vec<String>,
+    ) -> Option<String> {
+        if !self.sessions[i].active {
+            return None;
+        }
+        self.sessions[i].active = false;
+        self.reconcile(port, errs);
+        let sid = self.sessions[i].id;
+        let ids: Vec<u64> = self
+            .buffers
+            .iter()
+            .filter(|b| b.session_id == sid && b.created)
+            .map(|b| b.id)
+            .collect();
+        let mut warn = None;
+        if self.sessions[i]
+            .channels
+            .iter()
+            .any(|c| c.domain == Domain::Kernel)
+        {
+            match port.kernel(sid, KernelOp::Stop) {
+                Ok(KernelReply::Stopped { events_discarded }) => {
+                    self.sessions[i].kernel_discarded = events_discarded
+                }
+                Ok(KernelReply::Ok) => {}
+                Err(e) => {
+                    warn = Some(format!(
+                        "the kernel trace could not be written completely: {e}"
+                    ))
+                }
+            }
+        }
+        for id in ids {
+            match port.consumer(ConsumerRequest::Flush { buffer_id: id }) {
+                Ok(ConsumerReply::Error { message }) => errs.push(message),
+                Ok(_) => {}
+                Err(e) => {
+                    warn = Some(self.consumer_failed(e));
+                }
+            }
+        }
+        warn
+    }
+
+    pub(crate) fn consumer_failed(&mut self, e: String) -> String {
+        let why = self.consumer_dead.get_or_insert(e).clone();
+        format!("the consumer daemon is gone ({why}); the data written before it died stays readable in the trace directory")
+    }
+
+    fn destroy_session(&mut self, i: usize, port: &mut dyn Port, errs: &mut Vec<String>) {
+        let sid = self.sessions[i].id;
+        let app_ids: Vec<AppId> = self.apps.keys().copied().collect();
+        for a in app_ids {
+            let keys: Vec<ChannelKey> = self.apps[&a]
+                .installed
+                .keys()
+                .filter(|k| k.session_id == sid)
+                .copied()
+                .collect();
+            for key in keys {
+                if let Err(e) = port.app(a, AppCommand::RemoveChannel { key }, None) {
+                    errs.push(format!("app {}: {e}", self.apps[&a].hello.pid));
+                }
+                if let Some(app) = self.apps.get_mut(&a) {
+                    app.installed.remove(&key);
+                    app.enabled.retain(|(_, k), _| *k != key);
+                }
+            }
+        }
+        let ids: Vec<u64> = self
+            .buffers
+            .iter()
+            .filter(|b| b.session_id == sid && b.created)
+            .map(|b| b.id)
+            .collect();
+        if self.consumer_dead.is_none() {
+            for id in ids {
+                if let Err(e) = port.consumer(ConsumerRequest::RemoveBuffer { buffer_id: id }) {
+                    errs.push(self.consumer_failed(e));
+                    break;
+                }
+            }
+        }
+        if self.sessions[i]
+            .channels
+            .iter()
+            .any(|c| c.domain == Domain::Kernel)
+        {
+            if let Err(e) = port.kernel(sid, KernelOp::Destroy) {
+                errs.push(format!("kernel session: {e}"));
+            }
+        }
+        self.buffers.retain(|b| b.session_id != sid);
+        self.traces.retain(|(s, _), _| *s != sid);
+        self.sessions.remove(i);
+    }
+
+    pub(crate) fn detail(&self, i: usize, port: &mut dyn Port) -> SessionDetail {
+        let s = &self.sessions[i];
+        let mut warnings = Vec::new();
+        if let Some(why) = &self.consumer_dead {
+            warnings.push(format!("the consumer daemon is gone ({why}); statistics are those last known and no new data is written"));
+        }
+        let channels = s
+            .channels
+            .iter()
+            .map(|c| {
+                let (mut discarded, mut lost) = (0, 0);
+                // The kernel reports its losses per session: shown on its first channel.
+                if c.domain == Domain::Kernel && c.stream_class_id == 0 {
+                    discarded = s.kernel_discarded;
+                }
+                if self.consumer_dead.is_none() {
+                    for b in self
+                        .buffers
+                        .iter()
+                        .filter(|b| b.session_id == s.id && b.channel_id == c.id && b.created)
+                    {
+                        if let Ok(ConsumerReply::Stats {
+                            events_discarded,
+                            packets_lost,
+                            ..
+                        }) = port.consumer(ConsumerRequest::Stats { buffer_id: b.id })
+                        {
+                            discarded += events_discarded;
+                            lost += packets_lost;
+                        }
+                    }
+                }
+                ChannelInfo {
+                    domain: c.domain,
+                    name: c.name.clone(),
+                    enabled: c.enabled,
+                    attrs: c.attrs.clone(),
+                    contexts: c.contexts.clone(),
+                    rules: c.rules.clone(),
+                    discarded_events: discarded,
+                    lost_packets: lost,
+                }
+            })
+            .collect();
+        SessionDetail {
+            name: s.name.clone(),
+            output: s.output.clone(),
+            active: s.active,
+            channels,
+            warnings,
+        }
+    }
+}
