@@ -1,6 +1,7 @@
 //! String comparison and star-glob matching with LTTng-UST's exact semantics
 //! (`lttng-bytecode-interpreter.c` `stack_strcmp`, `strutils.c` `strutils_star_glob_match`
-//! and `strutils_normalize_star_glob_pattern`), allocation-free.
+//! and `strutils_normalize_star_glob_pattern`), allocation-free; glob matching itself is
+//! rttng-glob's.
 //!
 //! A string ends at its first NUL or at the end of the slice. In a *plain literal* (a filter
 //! string without a star, or with a star only at its very end) `\*` and `\\` stand for `*`
@@ -162,48 +163,15 @@ pub fn compare(l: &[u8], l_lit: bool, r: &[u8], r_lit: bool) -> i32 {
 }
 
 /// `strutils_star_glob_match(pattern, candidate)`: `*` matches any run of bytes, `\x` matches
-/// `x`. Work is bounded by `pattern.len() * candidate.len()` steps.
+/// `x`; both strings end at their first NUL. The matching is rttng-glob's (the one matcher
+/// of event-name patterns in every domain). Work is bounded by
+/// `pattern.len() * candidate.len()` steps.
 pub fn glob_match(pattern: &[u8], candidate: &[u8]) -> bool {
-    let (mut retry_c, mut retry_p) = (0usize, 0usize);
-    let mut got_a_star = false;
-    'retry: loop {
-        let (mut c, mut p) = (retry_c, retry_p);
-        while !end(candidate, c) {
-            let mismatch = if end(pattern, p) {
-                true
-            } else {
-                match pattern[p] {
-                    b'*' => {
-                        got_a_star = true;
-                        retry_c = c;
-                        retry_p = p + 1;
-                        if end(pattern, retry_p) {
-                            return true;
-                        }
-                        continue 'retry;
-                    }
-                    b'\\' => {
-                        p += 1;
-                        end(pattern, p) || candidate[c] != pattern[p]
-                    }
-                    x => candidate[c] != x,
-                }
-            };
-            if mismatch {
-                if !got_a_star {
-                    return false;
-                }
-                retry_c += 1;
-                continue 'retry;
-            }
-            c += 1;
-            p += 1;
-        }
-        if end(pattern, p) {
-            return true;
-        }
-        return at(pattern, p) == b'*' && end(pattern, p + 1);
-    }
+    rttng_glob::matches_bytes(until_nul(pattern), until_nul(candidate))
+}
+
+fn until_nul(s: &[u8]) -> &[u8] {
+    s.iter().position(|&c| c == 0).map_or(s, |n| &s[..n])
 }
 
 #[cfg(test)]
