@@ -277,11 +277,14 @@ pub enum ErrorCode {
     KernelUnavailable,
     Internal,
     NoEvent,
+    /// A filter expression that does not compile (lttng's `LTTNG_ERR_FILTER_INVAL`).
+    InvalidFilter,
 }
 wire_enum!(ErrorCode, "error code" {
     0 => Protocol, 1 => NoSession, 2 => SessionExists, 3 => NoChannel, 4 => ChannelExists,
     5 => InvalidArgument, 6 => SessionActive, 7 => AlreadyStopped, 8 => AlreadyStarted,
     9 => PermissionDenied, 10 => ConsumerDead, 11 => KernelUnavailable, 12 => Internal, 13 => NoEvent,
+    14 => InvalidFilter,
 });
 
 // ---------------------------------------------------------------------------------------------

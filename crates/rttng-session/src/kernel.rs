@@ -46,6 +46,13 @@ pub enum KernelOp {
     /// Stop and write the trace.
     Stop,
     Destroy,
+    /// `EnableTracepoints` with a filter (already compiled and checked by the registry):
+    /// the kernel side translates it into tracefs filters or refuses it.
+    EnableTracepointsFiltered {
+        channel: String,
+        pattern: String,
+        filter: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

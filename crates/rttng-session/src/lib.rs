@@ -78,7 +78,16 @@ struct Channel {
     attrs: ResolvedAttrs,
     contexts: Vec<ContextType>,
     rules: Vec<RuleInfo>,
+    /// The filter of each rule (same length as `rules`).
+    filters: Vec<Option<StoredFilter>>,
     stream_class_id: u32,
+}
+
+/// A rule's filter: the text as given (for `list`) and the compiled program sent to apps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StoredFilter {
+    text: String,
+    program: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -103,6 +112,8 @@ struct App {
     installed: BTreeMap<ChannelKey, u64>,
     /// (event index, channel) → event class id, currently enabled.
     enabled: BTreeMap<(u32, ChannelKey), u32>,
+    /// (event index, channel) → the filter programs last sent (absent: none).
+    filters: BTreeMap<(u32, ChannelKey), Vec<Vec<u8>>>,
 }
 
 #[derive(Debug)]
@@ -256,7 +267,31 @@ impl Registry {
                 rule,
             } => {
                 let i = self.session_index(&session, uid)?;
-                self.enable_event(i, domain, channel.as_deref(), rule, port, errs)
+                self.enable_event(i, domain, channel.as_deref(), rule, None, port, errs)
+            }
+            Request::EnableEventFilter {
+                session,
+                domain,
+                channel,
+                rule,
+                filter,
+            } => {
+                let i = self.session_index(&session, uid)?;
+                self.enable_event(
+                    i,
+                    domain,
+                    channel.as_deref(),
+                    rule,
+                    Some(filter),
+                    port,
+                    errs,
+                )
+            }
+            Request::ListFilters { session } => {
+                let i = self.session_index(&session, uid)?;
+                Ok(Response::Filters {
+                    list: self.filters_of(i),
+                })
             }
             Request::DisableEvent {
                 session,
@@ -275,10 +310,6 @@ impl Registry {
             } => self.add_context(&session, uid, domain, channel, context, port),
             Request::Start { session } => self.start(&session, uid, port, errs),
             Request::Stop { session } => self.stop(&session, uid, port, errs),
-            Request::EnableEventFilter { .. } | Request::ListFilters { .. } => Err(err(
-                ErrorCode::InvalidArgument,
-                "filters are not supported by this session daemon yet",
-            )),
         }
     }
 }

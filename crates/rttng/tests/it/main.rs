@@ -13,6 +13,7 @@ mod pipe;
 mod rotation;
 mod session_control;
 mod session_e2e;
+mod session_filter;
 mod session_support;
 mod session_users;
 mod support;
