@@ -64,6 +64,17 @@ enum Cmp {
 }
 
 impl Cmp {
+    /// `a OP b` as `b OP' a`.
+    fn swapped(self) -> Cmp {
+        match self {
+            Cmp::Lt => Cmp::Gt,
+            Cmp::Le => Cmp::Ge,
+            Cmp::Gt => Cmp::Lt,
+            Cmp::Ge => Cmp::Le,
+            c => c,
+        }
+    }
+
     #[inline(always)]
     fn test<T: PartialOrd>(self, a: T, b: T) -> bool {
         match self {
@@ -114,6 +125,15 @@ enum I {
     /// Range of `kids`.
     And(u32, u32),
     Or(u32, u32),
+    /// Fused `SLOT OP CONST` of an integer field (the usual comparison, one step).
+    CmpSlotConst(Cmp, u16, i64),
+    /// Fused `==`/`!=` (negated) of a string field and a literal without star or backslash
+    /// (index into `lits`): a plain byte comparison up to the field's NUL.
+    StrSlotEq {
+        ne: bool,
+        slot: u16,
+        lit: u32,
+    },
 }
 
 /// Float-valued nodes.
@@ -211,7 +231,7 @@ impl Filter {
             }
             I::And(start, len) => {
                 for &k in self.kids.get(start as usize..(start + len) as usize)? {
-                    if self.int(k, ev)? == 0 {
+                    if self.kid(k, ev)? == 0 {
                         return Some(0);
                     }
                 }
@@ -219,13 +239,37 @@ impl Filter {
             }
             I::Or(start, len) => {
                 for &k in self.kids.get(start as usize..(start + len) as usize)? {
-                    if self.int(k, ev)? != 0 {
+                    if self.kid(k, ev)? != 0 {
                         return Some(1);
                     }
                 }
                 0
             }
+            I::CmpSlotConst(..) | I::StrSlotEq { .. } => self.kid(n, ev)?,
         })
+    }
+
+    /// An operand of `&&`/`||`: the fused comparisons in place (no call), anything else
+    /// through [`Filter::int`].
+    #[inline(always)]
+    fn kid<E: Event + ?Sized>(&self, n: u32, ev: &E) -> Option<i64> {
+        match *self.ints.get(n as usize)? {
+            I::CmpSlotConst(op, slot, c) => match ev.value(slot) {
+                Value::Int(v) => Some(op.test(v, c) as i64),
+                _ => None,
+            },
+            I::StrSlotEq { ne, slot, lit } => {
+                let Value::Str(v) = ev.value(slot) else {
+                    return None;
+                };
+                let lit = &self.lits.get(lit as usize)?.0;
+                // The field's text ends at its first NUL; a literal has none.
+                let same =
+                    v.get(..lit.len()) == Some(&**lit) && v.get(lit.len()).is_none_or(|&b| b == 0);
+                Some((same != ne) as i64)
+            }
+            _ => self.int(n, ev),
+        }
     }
 
     fn float<E: Event + ?Sized>(&self, n: u32, ev: &E) -> Option<f64> {
@@ -374,6 +418,27 @@ fn try_bind(ast: &Ast, schema: &dyn Schema) -> Option<Filter> {
     }
 }
 
+/// `FIELD == "literal"` (or `!=`, either side) with a literal that compares byte for byte
+/// (no star, no backslash): the fused node.
+fn plain_slot_eq(b: &Builder, c: Cmp, x: u32, y: u32) -> Option<I> {
+    if !matches!(c, Cmp::Eq | Cmp::Ne) {
+        return None;
+    }
+    let (slot, lit) = match (b.f.strs.get(x as usize)?, b.f.strs.get(y as usize)?) {
+        (&S::Slot(s), &S::Lit(l)) | (&S::Lit(l), &S::Slot(s)) => (s, l),
+        _ => return None,
+    };
+    let (bytes, _) = b.f.lits.get(lit as usize)?;
+    if bytes.iter().any(|&c| c == b'*' || c == b'\\') {
+        return None;
+    }
+    Some(I::StrSlotEq {
+        ne: c == Cmp::Ne,
+        slot,
+        lit,
+    })
+}
+
 fn binary(b: &mut Builder, op: BinaryOp, l: Typed, r: Typed) -> Option<Typed> {
     use BinaryOp::*;
     let cmp = match op {
@@ -387,7 +452,15 @@ fn binary(b: &mut Builder, op: BinaryOp, l: Typed, r: Typed) -> Option<Typed> {
     };
     if let Some(c) = cmp {
         return Some(match (l, r) {
-            (Typed::I(a), Typed::I(b2)) => b.i(I::CmpI(c, a, b2)),
+            (Typed::I(a), Typed::I(b2)) => {
+                match (b.f.ints.get(a as usize), b.f.ints.get(b2 as usize)) {
+                    (Some(&I::Slot(s)), Some(&I::Const(k))) => b.i(I::CmpSlotConst(c, s, k)),
+                    (Some(&I::Const(k)), Some(&I::Slot(s))) => {
+                        b.i(I::CmpSlotConst(c.swapped(), s, k))
+                    }
+                    _ => b.i(I::CmpI(c, a, b2)),
+                }
+            }
             (Typed::S(a), Typed::S(s)) => {
                 let glob = |b: &Builder, x: u32| match b.f.strs.get(x as usize) {
                     Some(&S::Lit(l)) if b.f.lits.get(l as usize)?.1 == StrKind::Glob => Some(l),
@@ -404,7 +477,10 @@ fn binary(b: &mut Builder, op: BinaryOp, l: Typed, r: Typed) -> Option<Typed> {
                         lit,
                         subject: a,
                     }),
-                    (None, None) => b.i(I::CmpS(c, a, s)),
+                    (None, None) => match plain_slot_eq(b, c, a, s) {
+                        Some(fused) => b.i(fused),
+                        None => b.i(I::CmpS(c, a, s)),
+                    },
                     (Some(_), Some(_)) => return None,
                 }
             }

@@ -179,7 +179,22 @@ impl Callsite {
     #[cold]
     #[inline(never)]
     fn emit_slow<F: Fields>(&self, fields: &F) {
-        let cpu = crate::sys::cpu();
+        // One session (state ON): only the first target can be set.
+        if self.state.load(Ordering::Relaxed) != ON_MANY {
+            let t = self.targets[0].load(Ordering::Acquire);
+            if t & FILTERED != 0
+                && !crate::filter::accepts(self.filters[0].load(Ordering::Relaxed), fields)
+            {
+                return;
+            }
+            let t = t & !FILTERED;
+            if t != 0 {
+                let lens = fields.lens();
+                write_target(t, crate::sys::cpu(), F::total(&lens), fields, &lens);
+            }
+            return;
+        }
+        let mut cpu: Option<u32> = None;
         let mut sized: Option<(F::Lens, usize)> = None;
         for (t, set) in self.targets.iter().zip(&self.filters) {
             let mut t = t.load(Ordering::Acquire);
@@ -187,11 +202,12 @@ impl Callsite {
                 continue;
             }
             if t & FILTERED != 0 {
-                if !crate::filter::accepts(set.load(Ordering::Relaxed), fields, cpu) {
+                if !crate::filter::accepts(set.load(Ordering::Relaxed), fields) {
                     continue;
                 }
                 t &= !FILTERED;
             }
+            let cpu = *cpu.get_or_insert_with(crate::sys::cpu);
             let (lens, payload) = *sized.get_or_insert_with(|| {
                 let lens = fields.lens();
                 (lens, F::total(&lens))

@@ -505,6 +505,7 @@ macro_rules! tuple_fields {
                 $(self.$n.encode_with_len(w, lens.$n);)*
             }
             #[allow(unused_variables)]
+            #[inline(always)]
             fn filter_value(&self, index: usize) -> FilterValue<'_> {
                 match index {
                     $($n => self.$n.filter_value(),)*

@@ -59,13 +59,12 @@ pub(crate) fn install(meta: &EventMeta, programs: &[Option<Program>]) -> u32 {
 
 /// Whether filter set `set` accepts the event. Never allocates or panics.
 #[inline]
-pub(crate) fn accepts<F: Fields>(set: u32, fields: &F, cpu: u32) -> bool {
+pub(crate) fn accepts<F: Fields>(set: u32, fields: &F) -> bool {
     let Some(set) = SETS.get(set as usize).and_then(OnceLock::get) else {
         return false;
     };
     let ev = Values {
         fields,
-        cpu,
         procname: OnceCell::new(),
     };
     set.filters.iter().any(|f| f.matches(&ev))
@@ -122,11 +121,11 @@ impl Schema for MetaSchema<'_> {
 /// One event's values: its fields, and contexts read when a filter asks for them.
 struct Values<'a, F> {
     fields: &'a F,
-    cpu: u32,
     procname: OnceCell<[u8; crate::sys::PROCNAME_BYTES]>,
 }
 
 impl<F: Fields> Event for Values<'_, F> {
+    #[inline(always)]
     fn value(&self, slot: u16) -> FilterValue<'_> {
         if slot < CONTEXT_SLOT {
             return self.fields.filter_value(usize::from(slot));
@@ -136,7 +135,7 @@ impl<F: Fields> Event for Values<'_, F> {
             1 => FilterValue::Int(i64::from(crate::sys::vtid())),
             2 => FilterValue::Str(self.procname.get_or_init(crate::sys::procname)),
             3 => FilterValue::Int(crate::sys::pthread_id() as i64),
-            4 => FilterValue::Int(i64::from(self.cpu)),
+            4 => FilterValue::Int(i64::from(crate::sys::cpu())),
             _ => FilterValue::Absent,
         }
     }
