@@ -7,7 +7,9 @@
 
 mod gen;
 mod kernel;
+mod relay;
 mod run;
+mod snapshot;
 mod spin;
 mod ust;
 
@@ -57,6 +59,11 @@ enum Command {
     },
     /// rttng-ust event path recording to disk (one line, see ust.rs)
     Ust(ust::Args),
+    /// Streaming over loopback: LTTng (lttng-sessiond into lttng-relayd) and rttng (into
+    /// rttng-relayd), highest paced rate with 0 discarded, relay and consumer CPU per event
+    Relay(relay::Args),
+    /// `snapshot record` of full 2 MiB per-CPU buffers: rttng against LTTng 2.13
+    Snapshot(snapshot::Args),
     /// A dependent integer loop on T threads: the machine's own 1 -> 2 thread scaling
     Spin {
         #[arg(long, default_value_t = 1)]
@@ -98,6 +105,8 @@ fn real_main() -> Result<()> {
             Ok(())
         }
         Command::Ust(args) => ust::run(&args),
+        Command::Relay(args) => relay::run(&args),
+        Command::Snapshot(args) => snapshot::run(&args),
         Command::Spin {
             threads,
             iterations,

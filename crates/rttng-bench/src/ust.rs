@@ -65,6 +65,12 @@ pub struct Args {
     /// to compare tracers on the same vCPU
     #[arg(long, value_name = "C")]
     pub pin_cpu: Option<usize>,
+    /// Record in a snapshot session (`create --snapshot`: overwrite mode, nothing written
+    /// while tracing): the event path of a flight recorder; the line then has no recorded
+    /// or byte counts. With `--local`: the local session's buffers in overwrite mode (the
+    /// same event path, for callgrind)
+    #[arg(long)]
+    pub snapshot: bool,
     /// Enable the event with this `--filter` expression (LTTng's language); the recorded
     /// count is then whatever the filter keeps
     #[arg(long, value_name = "EXPR")]
@@ -75,7 +81,7 @@ pub struct Args {
 const PACE_PERIOD: Duration = Duration::from_millis(1);
 
 /// The event's name, as the session enables it.
-const EVENT: &str = "rttng_bench:event";
+pub(crate) const EVENT: &str = "rttng_bench:event";
 
 /// The session the real-stack run creates.
 const SESSION: &str = "rttng-bench";
@@ -91,12 +97,12 @@ const POLL: Duration = Duration::from_millis(10);
 
 /// Registration wait of this process (ms): the daemon is running, so this only bounds a
 /// stuck daemon.
-const REGISTER_TIMEOUT_MS: &str = "30000";
+pub(crate) const REGISTER_TIMEOUT_MS: &str = "30000";
 
 /// The event LTTng-UST's baseline (tests/lttng/ust_bench.c) records: int64, int32, uint8,
 /// short string.
 #[inline(never)]
-fn emit(id: i32, first: u64, events: u64) {
+pub(crate) fn emit(id: i32, first: u64, events: u64) {
     for i in first..first + events {
         rttng_ust::tracepoint!(rttng_bench, event, DEBUG_LINE, a: i64 = i as i64, b: i32 = id, c: u8 = i as u8, s: &str = "rttng");
     }
@@ -125,7 +131,12 @@ fn emit_paced(id: i32, events: u64, rate: u64) {
 
 /// Runs the emitting threads (all released together) and returns the wall time from the
 /// first thread's start to the last thread's end.
-fn measure(threads: u64, events: u64, rate: u64, pin_cpu: Option<usize>) -> Result<Duration> {
+pub(crate) fn measure(
+    threads: u64,
+    events: u64,
+    rate: u64,
+    pin_cpu: Option<usize>,
+) -> Result<Duration> {
     let barrier = Arc::new(Barrier::new(threads as usize));
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let handles: Vec<_> = (0..threads)
@@ -235,8 +246,13 @@ pub fn run(args: &Args) -> Result<()> {
         ),
         None => String::new(),
     };
+    let session_text = if args.snapshot {
+        " session=snapshot"
+    } else {
+        ""
+    };
     println!(
-        "rttng-ust threads={threads} events={events} ns_per_event={ns:.2} discarded={} bytes_per_event={bytes:.2}{rate_text}{recorded_text}{consumer_text}",
+        "rttng-ust threads={threads} events={events} ns_per_event={ns:.2} discarded={} bytes_per_event={bytes:.2}{rate_text}{recorded_text}{consumer_text}{session_text}",
         o.discarded
     );
     Ok(())
@@ -253,6 +269,9 @@ fn run_local(args: &Args) -> Result<Outcome> {
         }
         if let Some(n) = args.num_subbuf {
             cfg.subbuf_count = n;
+        }
+        if args.snapshot {
+            cfg.mode = rttng_ringbuf::Mode::Overwrite;
         }
         cfg.enable = if args.disabled {
             Vec::new()
@@ -286,17 +305,17 @@ fn run_local(args: &Args) -> Result<Outcome> {
 
 /// The private world of a real-stack run: its directory and the daemons started in it.
 /// Dropping it stops the daemons (by the PIDs in their files) and removes the directory.
-struct Stack {
-    dir: PathBuf,
-    home: PathBuf,
-    run: PathBuf,
+pub(crate) struct Stack {
+    pub(crate) dir: PathBuf,
+    pub(crate) home: PathBuf,
+    pub(crate) run: PathBuf,
     bin: PathBuf,
     /// Set once the daemons were stopped (never signal a PID twice: it may be reused).
     stopped: std::cell::Cell<bool>,
 }
 
 impl Stack {
-    fn new() -> Result<Stack> {
+    pub(crate) fn new() -> Result<Stack> {
         let exe = std::env::current_exe().context("finding this program")?;
         let bin = exe
             .parent()
@@ -337,7 +356,7 @@ impl Stack {
 
     /// Runs `PROGRAM ARGS` (bounded) and returns its standard output; fails on a non-zero
     /// exit with its standard error.
-    fn cmd(&self, program: &str, args: &[&str]) -> Result<String> {
+    pub(crate) fn cmd(&self, program: &str, args: &[&str]) -> Result<String> {
         let mut cmd = Command::new(self.bin.join(program));
         cmd.args(args)
             .stdin(Stdio::null())
@@ -371,7 +390,7 @@ impl Stack {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    fn rttng(&self, args: &[&str]) -> Result<String> {
+    pub(crate) fn rttng(&self, args: &[&str]) -> Result<String> {
         self.cmd("rttng", args)
     }
 
@@ -386,7 +405,7 @@ impl Stack {
 
     /// Stops the session daemon (SIGTERM: it stops its consumer) and waits, bounded, for
     /// both to be gone; SIGKILL for whichever is still there.
-    fn stop_daemons(&self) {
+    pub(crate) fn stop_daemons(&self) {
         if self.stopped.replace(true) {
             return;
         }
@@ -446,7 +465,7 @@ fn wait_gone(pid: i32, bound: Duration) -> bool {
 }
 
 /// Sum of the stream files' sizes under `dir` (everything but `metadata` and indexes).
-fn stream_bytes(dir: &Path) -> Result<u64> {
+pub(crate) fn stream_bytes(dir: &Path) -> Result<u64> {
     /// Directory depth of LTTng's layout (ust/uid/UID/64-bit/index).
     const MAX_DEPTH: u32 = 8;
     fn walk(dir: &Path, depth: u32, sum: &mut u64) -> Result<()> {
@@ -507,7 +526,11 @@ fn run_stack(args: &Args) -> Result<Outcome> {
     stack.cmd("rttng-sessiond", &["--daemonize"])?;
     let trace = stack.dir.join("trace");
     let trace_text = trace.to_string_lossy().into_owned();
-    stack.rttng(&["create", SESSION, "-o", &trace_text])?;
+    if args.snapshot {
+        stack.rttng(&["create", SESSION, "--snapshot", "-o", &trace_text])?;
+    } else {
+        stack.rttng(&["create", SESSION, "-o", &trace_text])?;
+    }
     let mut chan: Vec<String> = ["enable-channel", "-u", "-s", SESSION]
         .map(String::from)
         .to_vec();
@@ -558,7 +581,7 @@ fn run_stack(args: &Args) -> Result<Outcome> {
     } else {
         0
     };
-    let recorded = if args.disabled {
+    let recorded = if args.disabled || args.snapshot {
         0
     } else {
         let counts = stack.rttng(&["view", "--count", &trace_text])?;
@@ -573,7 +596,7 @@ fn run_stack(args: &Args) -> Result<Outcome> {
         elapsed,
         discarded,
         stream_bytes,
-        recorded: Some(recorded),
+        recorded: (!args.snapshot).then_some(recorded),
         consumer_cpu,
     })
 }

@@ -82,6 +82,23 @@ pub fn now() -> u64 {
     }
 }
 
+/// [`now`], read only once every load and store before it in program order has completed
+/// (`lfence` before `rdtsc`; CLOCK_MONOTONIC is already ordered). For a reader that must
+/// stamp something *after* what it observed, e.g. a flush that closes a packet: a plain
+/// `rdtsc` may execute before the load that saw the last reservation, and then stamp the
+/// packet's end before that reservation's event. Costs a pipeline drain; not for the
+/// event path.
+pub fn now_after_loads() -> u64 {
+    if SOURCE.load(Ordering::Relaxed) == TSC {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: lfence has no memory effects beyond ordering; every x86-64 CPU has it.
+        unsafe {
+            core::arch::x86_64::_mm_lfence()
+        };
+    }
+    now()
+}
+
 #[cold]
 #[inline(never)]
 fn now_slow() -> u64 {

@@ -4,7 +4,9 @@
 //! back, and runs one thread per buffer that sleeps on the buffer's futex (or the switch
 //! timer), copies complete sub-buffers into the stream files `CHANNEL_CPU` (or
 //! `CHANNEL_CPU_I` with tracefile rotation), appends index entries to `index/*.idx`, and
-//! appends metadata packets to `metadata`.
+//! appends metadata packets to `metadata`. A session with network output streams instead
+//! (`relay.rs`): `OpenRelay` opens a relay session, `AddRelayBuffer` buffers send their
+//! packets and indexes there, `RelayDataPending` answers `stop`'s wait, `CloseRelay` ends it.
 //!
 //! The buffers belong to this process: an application that dies leaves them intact, and
 //! `Recover` closes its half-written packets. When the session daemon goes away, every
@@ -13,6 +15,8 @@
 
 #![deny(unsafe_code)]
 
+mod relay;
+mod snapshot;
 mod stream;
 
 use rttng_proto::sock::{self, RecvError};
@@ -21,7 +25,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use stream::{BufferWorker, Cmd};
 
 /// Metadata packet size (LTTng's metadata sub-buffer size).
@@ -59,6 +63,7 @@ fn main() {
     // The clock source is selected on first use: do it now, off the write path.
     let _ = rttng_clock::source();
     let mut buffers: BTreeMap<u64, Handle> = BTreeMap::new();
+    let mut relays: BTreeMap<u64, Arc<relay::RelaySession>> = BTreeMap::new();
     loop {
         let req = match sock::recv::<ConsumerRequest>(&sock, Kind::ConsumerRequest) {
             Ok((req, _)) => req,
@@ -69,7 +74,7 @@ fn main() {
             }
         };
         let quit = req == ConsumerRequest::Quit;
-        let (reply, fd) = handle(req, &mut buffers);
+        let (reply, fd) = handle(req, &mut buffers, &mut relays);
         let sent = match &fd {
             Some(c) => sock::send(&sock, Kind::ConsumerReply, &reply, Some(c.as_fd())),
             None => sock::send(&sock, Kind::ConsumerReply, &reply, None),
@@ -85,6 +90,9 @@ fn main() {
     // Session daemon gone or asked us to quit: write out everything.
     for (_, h) in std::mem::take(&mut buffers) {
         finish(h);
+    }
+    for (_, r) in relays {
+        r.close();
     }
 }
 
@@ -111,39 +119,121 @@ fn ask(h: &Handle, make: impl FnOnce(mpsc::Sender<ConsumerReply>) -> Cmd) -> Con
 fn handle(
     req: ConsumerRequest,
     buffers: &mut BTreeMap<u64, Handle>,
+    relays: &mut BTreeMap<u64, Arc<relay::RelaySession>>,
 ) -> (ConsumerReply, Option<std::os::fd::OwnedFd>) {
     let unknown = |id: u64| ConsumerReply::Error {
         message: format!("no buffer {id}"),
     };
+    let no_relay = |id: u64| ConsumerReply::Error {
+        message: format!("no relay session {id}"),
+    };
     match req {
-        ConsumerRequest::AddBuffer { spec } => {
-            if buffers.contains_key(&spec.buffer_id) {
+        ConsumerRequest::AddBuffer { spec } => add_buffer(spec, None, false, buffers),
+        ConsumerRequest::AddSnapshotBuffer { spec } => add_buffer(spec, None, true, buffers),
+        ConsumerRequest::SnapshotMetadata {
+            trace_dir,
+            uuid,
+            text,
+        } => (
+            snapshot::write_metadata(&trace_dir, uuid, &text, METADATA_PACKET_BYTES).map_or_else(
+                |message| ConsumerReply::Error { message },
+                |()| ConsumerReply::Ok,
+            ),
+            None,
+        ),
+        ConsumerRequest::Snapshot {
+            buffer_id,
+            trace_dir,
+            max_packets,
+            relay_id,
+        } => {
+            let target = if relay_id == 0 {
+                stream::SnapshotTarget::Dir(std::path::PathBuf::from(trace_dir))
+            } else {
+                match relays.get(&relay_id) {
+                    Some(r) => stream::SnapshotTarget::Relay(r.clone(), trace_dir),
+                    None => return (no_relay(relay_id), None),
+                }
+            };
+            match buffers.get(&buffer_id) {
+                Some(h) => (ask(h, |tx| Cmd::Snapshot(target, max_packets, tx)), None),
+                None => (unknown(buffer_id), None),
+            }
+        }
+        ConsumerRequest::AddRelayBuffer { relay_id, spec } => match relays.get(&relay_id) {
+            Some(r) => add_buffer(spec, Some(r.clone()), false, buffers),
+            None => (no_relay(relay_id), None),
+        },
+        ConsumerRequest::OpenRelay { relay } => {
+            if relays.contains_key(&relay.relay_id) {
                 return (
                     ConsumerReply::Error {
-                        message: format!("buffer {} exists", spec.buffer_id),
+                        message: format!("relay session {} exists", relay.relay_id),
                     },
                     None,
                 );
             }
-            match BufferWorker::new(&spec) {
-                Ok((worker, fd, producer)) => {
-                    let (tx, rx) = mpsc::channel();
-                    let cpus = spec.cpu_count;
-                    let thread = std::thread::spawn(move || worker.run(rx));
-                    buffers.insert(
-                        spec.buffer_id,
-                        Handle {
-                            tx,
-                            producer,
-                            cpus,
-                            thread,
-                        },
-                    );
-                    (ConsumerReply::Ok, Some(fd))
+            match relay::RelaySession::open(&relay) {
+                Ok(r) => {
+                    let reply = ConsumerReply::RelayOpened {
+                        relay_session_id: r.relay_session_id,
+                        output_path: r.output_path.clone(),
+                    };
+                    relays.insert(relay.relay_id, Arc::new(r));
+                    (reply, None)
                 }
-                Err(e) => (ConsumerReply::Error { message: e }, None),
+                Err(message) => (ConsumerReply::Error { message }, None),
             }
         }
+        ConsumerRequest::AppendRelayMetadata {
+            relay_id,
+            trace_dir,
+            uuid,
+            text,
+        } => match relays.get(&relay_id) {
+            Some(r) => {
+                let bytes = rttng_ctf::emit::packetize_metadata(
+                    &text,
+                    uuid,
+                    rttng_ctf::ir::ByteOrder::NATIVE,
+                    METADATA_PACKET_BYTES,
+                );
+                match r.append_metadata(&trace_dir, &bytes) {
+                    Ok(()) => (ConsumerReply::Ok, None),
+                    Err(message) => (ConsumerReply::Error { message }, None),
+                }
+            }
+            None => (no_relay(relay_id), None),
+        },
+        ConsumerRequest::RelayDataPending { relay_id } => match relays.get(&relay_id) {
+            Some(r) => match r.wait_data() {
+                Ok(pending) => (ConsumerReply::RelayPending { pending }, None),
+                Err(message) => (ConsumerReply::Error { message }, None),
+            },
+            None => (no_relay(relay_id), None),
+        },
+        ConsumerRequest::RelayStatus { relay_id } => match relays.get(&relay_id) {
+            Some(r) => {
+                let (failure, packets_lost) = r.status();
+                (
+                    ConsumerReply::RelayStatus {
+                        failure: failure.unwrap_or_default(),
+                        packets_lost,
+                    },
+                    None,
+                )
+            }
+            None => (no_relay(relay_id), None),
+        },
+        ConsumerRequest::CloseRelay { relay_id } => match relays.remove(&relay_id) {
+            Some(r) => (
+                ConsumerReply::RelayClosed {
+                    packets_lost: r.close(),
+                },
+                None,
+            ),
+            None => (no_relay(relay_id), None),
+        },
         ConsumerRequest::AppendMetadata {
             trace_dir,
             uuid,
@@ -189,6 +279,41 @@ fn handle(
             None => (unknown(buffer_id), None),
         },
         ConsumerRequest::Quit => (ConsumerReply::Ok, None),
+    }
+}
+
+/// Creates a buffer (its shared memory, its writer thread) writing to files or a relay.
+fn add_buffer(
+    spec: rttng_proto::BufferSpec,
+    relay: Option<Arc<relay::RelaySession>>,
+    snapshot_only: bool,
+    buffers: &mut BTreeMap<u64, Handle>,
+) -> (ConsumerReply, Option<std::os::fd::OwnedFd>) {
+    if buffers.contains_key(&spec.buffer_id) {
+        return (
+            ConsumerReply::Error {
+                message: format!("buffer {} exists", spec.buffer_id),
+            },
+            None,
+        );
+    }
+    match BufferWorker::new(&spec, relay, snapshot_only) {
+        Ok((worker, fd, producer)) => {
+            let (tx, rx) = mpsc::channel();
+            let cpus = spec.cpu_count;
+            let thread = std::thread::spawn(move || worker.run(rx));
+            buffers.insert(
+                spec.buffer_id,
+                Handle {
+                    tx,
+                    producer,
+                    cpus,
+                    thread,
+                },
+            );
+            (ConsumerReply::Ok, Some(fd))
+        }
+        Err(e) => (ConsumerReply::Error { message: e }, None),
     }
 }
 

@@ -1,18 +1,21 @@
 //! One ring buffer's writer thread: waits for complete sub-buffers (futex wakeups from the
 //! producers, or the switch/read timer), writes each packet to its CPU's stream file, one
 //! index entry per packet, rotates stream files at `tracefile_size` keeping at most
-//! `tracefile_count` of them, and answers the daemon's commands between waits. Not here:
-//! metadata, the control socket.
+//! `tracefile_count` of them, and answers the daemon's commands between waits; or sends each
+//! packet and its index to a relay session (`relay.rs`). Not here: metadata, the control
+//! socket.
 
+use crate::relay::RelaySession;
 use rttng_abi::packet::HEADER_BYTES;
 use rttng_ctf::index::{encode_index, IndexVersion};
 use rttng_proto::{BufferSpec, ConsumerReply};
+use rttng_relay_proto::SendIndex;
 use rttng_ringbuf::{disk, Config, Consumer, Mode, Producer};
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 /// Longest sleep between two looks at the command queue (no timer configured).
@@ -30,6 +33,8 @@ pub enum Cmd {
     Recover(mpsc::Sender<ConsumerReply>),
     Stats(mpsc::Sender<ConsumerReply>),
     Remove(mpsc::Sender<ConsumerReply>),
+    /// Write a snapshot there, at most this many packets per CPU (0: all).
+    Snapshot(SnapshotTarget, u64, mpsc::Sender<ConsumerReply>),
 }
 
 struct StreamFile {
@@ -69,8 +74,19 @@ impl StreamFile {
     }
 }
 
+/// Where a snapshot goes.
+pub enum SnapshotTarget {
+    /// A trace directory (absolute).
+    Dir(PathBuf),
+    /// A relay session, as streams of this trace path (relative).
+    Relay(Arc<RelaySession>, String),
+}
+
 pub struct BufferWorker {
     consumer: Consumer,
+    /// A snapshot session's buffer: nothing is written while tracing; only
+    /// [`Cmd::Snapshot`] reads it (`crate::snapshot`).
+    snapshot_only: Option<rttng_ringbuf::StreamSnapshot>,
     switch_timer: Option<Duration>,
     read_timer: Option<Duration>,
     out: Output,
@@ -86,21 +102,75 @@ struct Output {
     tracefile_count: u64,
     streams: Vec<StreamFile>,
     errors: u64,
+    sink: Sink,
+}
+
+/// Where a buffer's packets go.
+enum Sink {
+    /// Stream and index files in `Output::dir`.
+    Files,
+    /// A relay session: one relay stream per CPU, each with its own `net_seq_num` counter.
+    Relay {
+        session: Arc<RelaySession>,
+        handles: Vec<u64>,
+        next_net_seq: Vec<u64>,
+    },
 }
 
 impl BufferWorker {
     /// Creates the shared memory and the trace directory. Returns the worker, the memfd to
     /// hand out, and a producer handle (for flushing from the control thread).
-    pub fn new(spec: &BufferSpec) -> Result<(BufferWorker, OwnedFd, Producer), String> {
+    /// With `relay`, the packets go to that relay session and `spec.trace_dir` is the
+    /// stream path relative to it.
+    /// With `snapshot_only`, no directory is created and nothing is written until a
+    /// [`Cmd::Snapshot`] (`spec.trace_dir` is not used).
+    pub fn new(
+        spec: &BufferSpec,
+        relay: Option<Arc<RelaySession>>,
+        snapshot_only: bool,
+    ) -> Result<(BufferWorker, OwnedFd, Producer), String> {
         let dir = PathBuf::from(&spec.trace_dir);
-        if !dir.is_absolute() || spec.channel.contains('/') || spec.channel.starts_with('.') {
-            return Err(format!(
-                "bad trace directory or channel name: {} {}",
-                spec.trace_dir, spec.channel
-            ));
+        if spec.channel.is_empty() || spec.channel.contains('/') || spec.channel.starts_with('.') {
+            return Err(format!("bad channel name: {}", spec.channel));
         }
-        std::fs::create_dir_all(dir.join("index"))
-            .map_err(|e| format!("cannot create {}/index: {e}", dir.display()))?;
+        let sink = match relay {
+            None if snapshot_only => Sink::Files,
+            None => {
+                if !dir.is_absolute() {
+                    return Err(format!(
+                        "trace directory {} is not absolute",
+                        spec.trace_dir
+                    ));
+                }
+                std::fs::create_dir_all(dir.join("index"))
+                    .map_err(|e| format!("cannot create {}/index: {e}", dir.display()))?;
+                Sink::Files
+            }
+            Some(session) => {
+                rttng_relay_proto::names::check_relative_path(
+                    &spec.trace_dir,
+                    rttng_relay_proto::MAX_STREAM_PATH_BYTES - 1,
+                    false,
+                    "stream path",
+                )
+                .map_err(|e| e.to_string())?;
+                let mut handles = Vec::new();
+                for cpu in 0..spec.cpu_count {
+                    handles.push(session.add_stream(
+                        &format!("{}_{cpu}", spec.channel),
+                        &spec.trace_dir,
+                        spec.tracefile_size,
+                        spec.tracefile_count,
+                    )?);
+                }
+                session.streams_sent()?;
+                Sink::Relay {
+                    session,
+                    next_net_seq: vec![0; handles.len()],
+                    handles,
+                }
+            }
+        };
         let config = Config {
             cpu_count: spec.cpu_count,
             subbuf_count: spec.subbuf_count,
@@ -138,6 +208,7 @@ impl BufferWorker {
             .collect();
         let w = BufferWorker {
             consumer,
+            snapshot_only: snapshot_only.then(rttng_ringbuf::StreamSnapshot::new),
             switch_timer: us(spec.switch_timer_us),
             read_timer: us(spec.read_timer_us),
             out: Output {
@@ -148,6 +219,7 @@ impl BufferWorker {
                 tracefile_count: spec.tracefile_count,
                 streams,
                 errors: 0,
+                sink,
             },
         };
         Ok((w, fd, producer))
@@ -162,6 +234,18 @@ impl BufferWorker {
                 .min(COMMAND_LATENCY);
             if let Some(at) = next_switch {
                 timeout = timeout.min(at.saturating_duration_since(Instant::now()));
+            }
+            if self.snapshot_only.is_some() {
+                // Nothing to write while tracing: only commands wake this thread.
+                match rx.recv() {
+                    Ok(cmd) => {
+                        if self.command(cmd) {
+                            return;
+                        }
+                    }
+                    Err(_) => return,
+                }
+                continue;
             }
             self.consumer.wait(timeout);
             if let (Some(at), Some(period)) = (next_switch, self.switch_timer) {
@@ -191,6 +275,9 @@ impl BufferWorker {
 
     /// Returns true when the worker must end.
     fn command(&mut self, cmd: Cmd) -> bool {
+        if self.snapshot_only.is_some() {
+            return self.snapshot_command(cmd);
+        }
         match cmd {
             Cmd::Flush(tx) => {
                 self.flush_all(true);
@@ -218,6 +305,12 @@ impl BufferWorker {
                 let _ = tx.send(self.stats());
                 false
             }
+            Cmd::Snapshot(_, _, tx) => {
+                let _ = tx.send(ConsumerReply::Error {
+                    message: "not a snapshot buffer (its packets are written as they fill)".into(),
+                });
+                false
+            }
             Cmd::Remove(tx) => {
                 self.flush_all(true);
                 self.drain();
@@ -227,7 +320,86 @@ impl BufferWorker {
                     }
                     s.close();
                 }
+                if let Sink::Relay {
+                    session, handles, ..
+                } = &self.out.sink
+                {
+                    if let Err(e) = session.close_streams(handles) {
+                        self.out.errors += 1;
+                        eprintln!("rttng-consumerd: {e}");
+                    }
+                }
                 let _ = tx.send(self.result());
+                true
+            }
+        }
+    }
+
+    /// Commands of a snapshot session's buffer: flushes only close packets (they stay in
+    /// memory for the next snapshot); a snapshot writes them out; nothing else writes.
+    fn snapshot_command(&mut self, cmd: Cmd) -> bool {
+        match cmd {
+            Cmd::Flush(tx) => {
+                self.flush_all(true);
+                let _ = tx.send(ConsumerReply::Ok);
+                false
+            }
+            Cmd::Recover(tx) => {
+                let report = recover(&mut self.consumer);
+                eprintln!(
+                    "rttng-consumerd: recovered a snapshot buffer of {}: {} packets closed, {} headers rewritten, {} bytes after a hole lost",
+                    self.out.channel,
+                    report.packets_closed,
+                    report.headers_rewritten,
+                    report.committed_bytes_after_hole
+                );
+                let _ = tx.send(ConsumerReply::Ok);
+                false
+            }
+            Cmd::Stats(tx) => {
+                let _ = tx.send(ConsumerReply::Stats {
+                    events_discarded: (0..self.consumer.cpu_count())
+                        .map(|c| self.consumer.events_discarded(c))
+                        .sum(),
+                    packets_lost: 0,
+                    packets_written: 0,
+                });
+                false
+            }
+            Cmd::Snapshot(target, max_packets, tx) => {
+                let scratch = self.snapshot_only.get_or_insert_with(Default::default);
+                let (channel, stream_id) = (&self.out.channel, self.out.stream_id);
+                let written = match target {
+                    SnapshotTarget::Dir(dir) => crate::snapshot::write(
+                        &self.consumer,
+                        channel,
+                        stream_id,
+                        &dir,
+                        max_packets,
+                        scratch,
+                    ),
+                    SnapshotTarget::Relay(session, path) => crate::snapshot::write_relay(
+                        &self.consumer,
+                        channel,
+                        stream_id,
+                        &session,
+                        &path,
+                        max_packets,
+                        scratch,
+                    ),
+                };
+                let reply = match written {
+                    Ok(w) => ConsumerReply::SnapshotWritten {
+                        packets: w.packets,
+                        bytes: w.bytes,
+                    },
+                    Err(message) => ConsumerReply::Error { message },
+                };
+                let _ = tx.send(reply);
+                false
+            }
+            Cmd::Remove(tx) => {
+                let _ = tx.send(ConsumerReply::Ok);
                 true
             }
         }
@@ -340,6 +512,9 @@ impl Output {
         len: usize,
         write: impl FnOnce(BorrowedFd<'_>) -> std::io::Result<()>,
     ) -> Result<(), String> {
+        if matches!(self.sink, Sink::Relay { .. }) {
+            return self.send_packet(cpu, header, len, write);
+        }
         let len = len as u64;
         {
             let s = &mut self.streams[cpu as usize];
@@ -389,6 +564,54 @@ impl Output {
             .write_all(&idx[16..])
             .map_err(|e| format!("cannot write index of cpu {cpu}: {e}"))?;
         s.offset += len;
+        s.written += 1;
+        Ok(())
+    }
+}
+
+impl Output {
+    /// [`Output::write_packet`] for a relay sink: the packet on the data connection, then
+    /// its index (the relay knows the file offsets).
+    fn send_packet(
+        &mut self,
+        cpu: u32,
+        header: &[u8; HEADER_BYTES],
+        len: usize,
+        write: impl FnOnce(BorrowedFd<'_>) -> std::io::Result<()>,
+    ) -> Result<(), String> {
+        let Sink::Relay {
+            session,
+            handles,
+            next_net_seq,
+        } = &mut self.sink
+        else {
+            return Err("not a relay output".into());
+        };
+        let s = &mut self.streams[cpu as usize];
+        // The same entry as on disk, less the offset (the relay knows it).
+        let entry = disk::index_entry(header, 0, self.stream_id, u64::from(s.cpu));
+        let seq = entry.packet_seq_num.unwrap_or(0);
+        if let Some(last) = s.last_seq {
+            s.lost += seq.saturating_sub(last + 1);
+        }
+        s.last_seq = Some(seq);
+        s.last_discarded = entry.events_discarded;
+        let handle = handles[cpu as usize];
+        let net_seq = next_net_seq[cpu as usize];
+        let index = SendIndex {
+            relay_stream_id: handle,
+            net_seq_num: net_seq,
+            packet_size_bits: entry.packet_size_bits,
+            content_size_bits: entry.content_size_bits,
+            timestamp_begin: entry.timestamp_begin,
+            timestamp_end: entry.timestamp_end,
+            events_discarded: entry.events_discarded,
+            stream_class_id: entry.stream_id,
+            stream_instance_id: u64::from(s.cpu),
+            packet_seq_num: seq,
+        };
+        next_net_seq[cpu as usize] += 1;
+        session.send_packet(handle, net_seq, len, write, &index)?;
         s.written += 1;
         Ok(())
     }

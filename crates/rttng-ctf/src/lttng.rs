@@ -201,18 +201,8 @@ pub fn ust_uid_env(
     creation_datetime: &str,
     uid: i64,
 ) -> Vec<(String, EnvValue)> {
-    vec![
-        s("hostname", hostname),
-        s("domain", "ust"),
-        s("tracer_name", "lttng-ust"),
-        i("tracer_major", 2),
-        i("tracer_minor", 13),
-        s("tracer_buffering_scheme", "uid"),
-        i("tracer_buffering_id", uid),
-        i("architecture_bit_width", 64),
-        s("trace_name", trace_name),
-        s("trace_creation_datetime", creation_datetime),
-    ]
+    let scheme = ("uid", uid, 64);
+    ust_env(hostname, false, scheme, trace_name, creation_datetime)
 }
 
 /// The `env` block of a per-process-buffer lttng-ust trace, in LTTng's order: the process's
@@ -226,22 +216,44 @@ pub fn ust_pid_env(
     procname: &str,
     registered: &str,
 ) -> Vec<(String, EnvValue)> {
-    vec![
+    let scheme = ("pid", pid, bitness);
+    let mut env = ust_env(hostname, true, scheme, trace_name, creation_datetime);
+    env.extend([
+        i("vpid", pid),
+        s("procname", procname),
+        s("vpid_datetime", registered),
+    ]);
+    env
+}
+
+/// The part every lttng-ust `env` block has; `(scheme, id, bitness)` is the buffering scheme,
+/// its id (uid or pid) and the architecture's bit width. Per-process traces carry the tracer's
+/// patch level, per-user ones do not.
+fn ust_env(
+    hostname: &str,
+    patchlevel: bool,
+    (scheme, id, bitness): (&str, i64, i64),
+    trace_name: &str,
+    creation_datetime: &str,
+) -> Vec<(String, EnvValue)> {
+    let mut env = vec![
         s("hostname", hostname),
         s("domain", "ust"),
         s("tracer_name", "lttng-ust"),
         i("tracer_major", 2),
         i("tracer_minor", 13),
-        i("tracer_patchlevel", 0),
-        s("tracer_buffering_scheme", "pid"),
-        i("tracer_buffering_id", pid),
+    ];
+    if patchlevel {
+        env.push(i("tracer_patchlevel", 0));
+    }
+    env.extend([
+        s("tracer_buffering_scheme", scheme),
+        i("tracer_buffering_id", id),
         i("architecture_bit_width", bitness),
         s("trace_name", trace_name),
         s("trace_creation_datetime", creation_datetime),
-        i("vpid", pid),
-        s("procname", procname),
-        s("vpid_datetime", registered),
-    ]
+    ]);
+    env
 }
 
 /// The `env` block of an lttng-modules trace (spec §4), in LTTng's order.

@@ -3,7 +3,7 @@
 //! The `syscalls/sys_enter_*` tracepoints record only the pointer of a path argument. A small
 //! BPF program (`bpf/paths.bpf.c`, built by `bpf/build.sh`; the object is committed and
 //! embedded here) is attached, as `path_argN`, to each enabled `sys_enter_X` whose argument N
-//! is a path ([`path_arg_mask`]); it copies the string out of the caller's memory with
+//! is a path (`syscall_args::path_arg_mask`); it copies the string out of the caller's memory with
 //! `bpf_probe_read_user_str` into a BPF ring buffer; a path whose page is not resident yet
 //! (the program cannot fault it in) is read again by `path_retry` at the system call's exit,
 //! after the kernel has copied it (not after a successful execve, whose old memory is gone:
@@ -28,7 +28,7 @@ use aya::programs::TracePoint;
 use aya::Ebpf;
 
 use crate::error::KernelError;
-use crate::format::{EventFormat, FormatField};
+use crate::syscall_args::MAX_ARGS;
 
 /// The BPF object built from `bpf/paths.bpf.c`.
 static OBJECT: &[u8] = aya::include_bytes_aligned!("../bpf/paths.bpf.o");
@@ -37,8 +37,6 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!("../bpf/paths.bpf.o");
 pub const RECORD_HEADER_BYTES: usize = 24;
 /// The longest path copied, NUL included (PATH_MAX).
 pub const PATH_BYTES: usize = 4096;
-/// System call arguments.
-pub const MAX_ARGS: usize = 6;
 /// Records a log keeps; later ones are counted in [`PathLog::dropped`].
 pub const MAX_LOG_RECORDS: usize = 1 << 20;
 /// Path bytes a log keeps.
@@ -51,84 +49,6 @@ pub const MAX_MATCHER_THREADS: usize = 65_536;
 pub const MAX_RECORDS_PER_POLL: usize = 1 << 16;
 /// How often the recorder's thread empties the ring buffer.
 pub const POLL_PERIOD: Duration = Duration::from_millis(10);
-
-/// Argument names that hold a path in the system call tracepoints (the kernel's parameter
-/// names, which lttng-modules also uses for its string fields).
-pub const PATH_ARG_NAMES: &[&str] = &[
-    "filename",
-    "pathname",
-    "oldname",
-    "newname",
-    "path",
-    "from_pathname",
-    "to_pathname",
-    "dir_name",
-    "new_root",
-    "put_old",
-    "specialfile",
-];
-
-/// Whether a syscall tracepoint field is a path argument: a `char *` named as a path.
-pub fn is_path_field(f: &FormatField) -> bool {
-    let t = f.c_type.replace(' ', "");
-    (t == "constchar*" || t == "char*") && PATH_ARG_NAMES.contains(&f.name.as_str())
-}
-
-/// Bit N set when argument N of this `syscalls:sys_enter_*` event is a path; 0 for any other
-/// event.
-pub fn path_arg_mask(fmt: &EventFormat) -> u8 {
-    if fmt.system != "syscalls" || !fmt.name.starts_with("sys_enter_") {
-        return 0;
-    }
-    // Each system call costs two tracepoint attachments, and detaching one waits for an RCU
-    // grace period (~70 ms here, partly serialised in the kernel): covering all ~50 path
-    // system calls made every stop take 5–10 s. These are the ones programs use most.
-    let call = &fmt.name["sys_enter_".len()..];
-    if !PATH_SYSCALLS.contains(&call) {
-        return 0;
-    }
-    let mut mask = 0u8;
-    let args = fmt
-        .fields
-        .iter()
-        .filter(|f| !f.common && f.name != "__syscall_nr");
-    for (i, f) in args.enumerate().take(MAX_ARGS) {
-        if is_path_field(f) {
-            mask |= 1 << i;
-        }
-    }
-    mask
-}
-
-/// The system calls whose path arguments are recorded as strings (the others keep pointers).
-pub const PATH_SYSCALLS: &[&str] = &[
-    "openat",
-    "openat2",
-    "open",
-    "execve",
-    "execveat",
-    "newfstatat",
-    "statx",
-    "faccessat2",
-    "readlinkat",
-    "unlinkat",
-];
-
-/// The offset of argument `arg` in a `sys_enter` record (after the common header and
-/// `__syscall_nr`).
-pub fn arg_offset(arg: u8) -> usize {
-    16 + 8 * usize::from(arg)
-}
-
-/// A `sys_enter` record's thread, system call number and argument `arg`, as the BPF record
-/// holds them.
-pub fn enter_key(data: &[u8], arg: u8) -> Option<(u32, u32, u64)> {
-    let tid = u32::from_le_bytes(data.get(4..8)?.try_into().ok()?);
-    let nr = u32::from_le_bytes(data.get(8..12)?.try_into().ok()?);
-    let off = arg_offset(arg);
-    let ptr = u64::from_le_bytes(data.get(off..off + 8)?.try_into().ok()?);
-    Some((tid, nr, ptr))
-}
 
 /// What the BPF program read behind one path argument.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -467,15 +387,6 @@ impl PathRecorder {
         })
     }
 
-    /// Tracepoint attachments made.
-    pub fn attached(&self) -> usize {
-        self.attached
-    }
-
-    pub fn log(&self) -> &Arc<PathLog> {
-        &self.log
-    }
-
     /// Detach every program, move the last records into the log and free the BPF objects.
     pub fn stop(&mut self) {
         if let Some(detach) = self.stop_recording() {
@@ -574,18 +485,6 @@ pub fn quote(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::parse_format;
-
-    const OPENAT: &str = "name: sys_enter_openat\nID: 782\nformat:\n\
-\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\
-\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n\
-\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n\
-\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n\
-\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n\
-\tfield:int dfd;\toffset:16;\tsize:8;\tsigned:0;\n\
-\tfield:const char * filename;\toffset:24;\tsize:8;\tsigned:0;\n\
-\tfield:int flags;\toffset:32;\tsize:8;\tsigned:0;\n\
-\tfield:umode_t mode;\toffset:40;\tsize:8;\tsigned:0;\n\nprint fmt: \"\"\n";
 
     fn rec(tid: u32, nr: u32, arg: u8, ptr: u64, s: &str) -> PathRecord {
         PathRecord {
@@ -597,13 +496,23 @@ mod tests {
         }
     }
 
+    /// The committed object was built from the committed source: `bpf/build.sh` records the
+    /// SHA-256 of its inputs and output in `paths.bpf.sha256`; editing `paths.bpf.c` (or the
+    /// build) without rebuilding, or replacing the object, fails here.
     #[test]
-    fn openat_filename_is_argument_1() {
-        let f = parse_format("syscalls", OPENAT).expect("format");
-        assert_eq!(path_arg_mask(&f), 0b10);
-        let mut other = f.clone();
-        other.system = "sched".to_string();
-        assert_eq!(path_arg_mask(&other), 0);
+    fn bpf_object_matches_its_source() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf");
+        let out = std::process::Command::new("sha256sum")
+            .args(["--check", "--strict", "paths.bpf.sha256"])
+            .current_dir(&dir)
+            .output()
+            .expect("sha256sum (coreutils) runs; install coreutils");
+        assert!(
+            out.status.success(),
+            "paths.bpf.o is not the build of paths.bpf.c and build.sh: rerun bpf/build.sh (needs clang and libbpf-dev)\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     #[test]

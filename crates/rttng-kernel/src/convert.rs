@@ -171,11 +171,11 @@ pub fn plan_event(fmt: &EventFormat) -> EventPlan {
     plan_event_with_paths(fmt, false)
 }
 
-/// Same; with `paths`, the path arguments of system call entries ([`crate::bpf::path_arg_mask`])
+/// Same; with `paths`, the path arguments of system call entries ([`crate::syscall_args::path_arg_mask`])
 /// become string fields (lttng-modules' `ctf_user_string`), filled from the eBPF recorder.
 pub fn plan_event_with_paths(fmt: &EventFormat, paths: bool) -> EventPlan {
     let path_mask = if paths {
-        crate::bpf::path_arg_mask(fmt)
+        crate::syscall_args::path_arg_mask(fmt)
     } else {
         0
     };
@@ -364,14 +364,10 @@ pub fn read_int(data: &[u8], offset: u32, src_bytes: u32, out_bits: u32, signed:
     }
 }
 
-/// Write the payload of `data` (one record) as `ops` describe it. A record shorter than the
-/// format reads as zeros past its end; strings outside it read as empty.
-pub fn write_payload(w: &mut BitWriter, ops: &[FieldOp], data: &[u8]) {
-    write_payload_with_paths(w, ops, data, &[]);
-}
-
-/// Same, with the strings the eBPF recorder read for this record's path arguments
-/// (`(argument index, string)`); a path argument without one is written empty.
+/// Write the payload of `data` (one record) as `ops` describe it, with the strings the eBPF
+/// recorder read for this record's path arguments (`(argument index, string)`); a path
+/// argument without one is written empty. A record shorter than the format reads as zeros
+/// past its end; strings outside it read as empty.
 pub fn write_payload_with_paths(
     w: &mut BitWriter,
     ops: &[FieldOp],
@@ -578,7 +574,7 @@ mod tests {
         rec[24..32].copy_from_slice(&0x1234u64.to_le_bytes());
         rec[32..40].copy_from_slice(&0o644u64.to_le_bytes());
         let mut w = BitWriter::new();
-        write_payload(&mut w, &p.ops, &rec);
+        write_payload_with_paths(&mut w, &p.ops, &rec, &[]);
         let mut want = Vec::new();
         want.extend_from_slice(&(-100i32).to_le_bytes());
         want.extend_from_slice(&0x1234u64.to_le_bytes());
@@ -596,7 +592,7 @@ mod tests {
         rec[8..12].copy_from_slice(&4242i32.to_le_bytes());
         rec[12..16].copy_from_slice(&120i32.to_le_bytes());
         let mut w = BitWriter::new();
-        write_payload(&mut w, &p.ops, &rec);
+        write_payload_with_paths(&mut w, &p.ops, &rec, &[]);
         let mut want = Vec::new();
         want.extend_from_slice(&4242i32.to_le_bytes());
         want.extend_from_slice(&20i32.to_le_bytes());
@@ -604,7 +600,7 @@ mod tests {
         // A prio field outside `sched` is left alone.
         let g = parse_format("other", &t.replace("sched_wakeup", "x")).expect("parses");
         let mut w = BitWriter::new();
-        write_payload(&mut w, &plan_event(&g).ops, &rec);
+        write_payload_with_paths(&mut w, &plan_event(&g).ops, &rec, &[]);
         assert_eq!(&w.bytes()[4..8], &120i32.to_le_bytes());
     }
 
@@ -618,12 +614,12 @@ mod tests {
         rec[12..16].copy_from_slice(b"a\0zz");
         rec.extend_from_slice(b"/ls\0");
         let mut w = BitWriter::new();
-        write_payload(&mut w, &p.ops, &rec);
+        write_payload_with_paths(&mut w, &p.ops, &rec, &[]);
         assert_eq!(w.bytes(), b"/ls\0a\0\0\0");
         // A locator pointing past the record gives an empty string, not a panic.
         rec[8..12].copy_from_slice(&(300u32 | (4 << 16)).to_le_bytes());
         let mut w = BitWriter::new();
-        write_payload(&mut w, &p.ops, &rec);
+        write_payload_with_paths(&mut w, &p.ops, &rec, &[]);
         assert_eq!(w.bytes(), b"\0a\0\0\0");
     }
 }

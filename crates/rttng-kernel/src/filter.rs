@@ -104,7 +104,7 @@ pub fn to_tracefs(
     };
     let nodes = &program.ast().nodes;
     let path_mask = if paths {
-        crate::bpf::path_arg_mask(fmt)
+        crate::syscall_args::path_arg_mask(fmt)
     } else {
         0
     };

@@ -10,26 +10,37 @@
 //! daemon does), and it does not trace user space.
 #![deny(unsafe_code)]
 
-pub mod bpf;
-pub mod convert;
-pub mod drain;
-pub mod error;
-pub mod filter;
-pub mod format;
-pub mod page;
-pub mod session;
-pub mod sys;
-pub mod tracefs;
+mod bpf;
+mod convert;
+mod drain;
+mod error;
+mod filter;
+mod format;
+mod live;
+mod page;
+mod session;
+mod sys;
+mod syscall_args;
+mod tracefs;
 
-pub use drain::PageObserver;
+// The API: a kernel session and what configures it, the live view of its records, the path
+// strings its eBPF recorder resolves, tracefs listing and cleanup. Everything else (page
+// and format parsing, conversion, the drain threads, system calls) is internal.
+pub use bpf::{quote, PathLog, PathMatcher, PathValue};
+pub use convert::{plan_event, EventPlan};
 pub use error::KernelError;
+pub use filter::{to_tracefs, Translation, Untranslatable};
+pub use format::EventFormat;
+pub use live::{LiveField, LiveRecord};
 pub use session::{
-    ChannelConfig, ClockSpec, Context, FormatTable, KernelSession, StopReport, Syscalls,
+    datetime_now, ChannelConfig, ClockSpec, Context, KernelSession, StopReport, Syscalls,
+    DEFAULT_SUBBUF_BYTES, DEFAULT_SUBBUF_COUNT,
 };
+pub use sys::{spawn_paused, PausedChild};
 pub use tracefs::{check_function_tracing, check_kprobes, cleanup_stale_instances, Tracefs};
 
 /// Every tracepoint as `system:event`, as `available_events` lists them.
-pub fn list_tracepoints() -> Result<Vec<format::EventFormat>, KernelError> {
+pub fn list_tracepoints() -> Result<Vec<EventFormat>, KernelError> {
     let tfs = Tracefs::open()?;
     let mut out = Vec::new();
     for (s, e) in tfs.available_events()? {

@@ -11,16 +11,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 mod clock;
+mod snapshot;
 mod write;
 
 pub use clock::{datetime_now, ClockSpec};
-pub use write::MAX_PATH_ENTRIES;
 
-use crate::bpf::{path_arg_mask, PathLog, PathRecorder};
+use crate::bpf::{PathLog, PathRecorder};
 use crate::convert::ContextKind;
 use crate::drain::{Drain, PageObserver};
 use crate::error::{io_err, KernelError};
 use crate::format::{EventFormat, PageLayout};
+use crate::live::{LiveRecord, LiveTable};
+use crate::syscall_args::path_arg_mask;
 use crate::tracefs::{check_name, instance_name, Instance, Tracefs};
 
 /// lttng-modules' default sub-buffer size and count for kernel channels.
@@ -96,13 +98,6 @@ impl State {
     }
 }
 
-/// The event formats a channel records, by ftrace type id; shared with live observers.
-#[derive(Clone, Debug, Default)]
-pub struct FormatTable {
-    pub layout: Option<PageLayout>,
-    pub by_id: HashMap<u16, Arc<EventFormat>>,
-}
-
 #[derive(Debug)]
 struct Channel {
     config: ChannelConfig,
@@ -150,6 +145,9 @@ pub struct KernelSession {
     /// The eBPF programs being detached after a stop (joined by `destroy`).
     path_detach: Option<std::thread::JoinHandle<()>>,
     path_warning: Option<String>,
+    /// A snapshot session: no drain threads and no trace at stop; the buffers are read only
+    /// by [`KernelSession::snapshot`].
+    snapshot_mode: bool,
 }
 
 impl std::fmt::Debug for KernelSession {
@@ -200,6 +198,7 @@ impl KernelSession {
             path_recorder: None,
             path_detach: None,
             path_warning: None,
+            snapshot_mode: false,
         };
         s.add_channel(config)?;
         Ok(s)
@@ -584,23 +583,26 @@ impl KernelSession {
         }
     }
 
-    /// Receive every drained page as it arrives (from the drain threads).
-    pub fn set_observer(&mut self, observer: PageObserver) {
-        self.observer = Some(observer);
-    }
-
-    /// The formats of everything enabled so far, by ftrace type id (for live decoding).
-    pub fn format_table(&self) -> FormatTable {
-        let mut t = FormatTable {
-            layout: Some(self.layout),
-            by_id: HashMap::new(),
-        };
+    /// Calls `observer` from the drain threads with the records of enabled events of each
+    /// page read while the session runs (one CPU's records in order), for a live view. Set it
+    /// after enabling the events and before `start`.
+    pub fn set_live_observer(
+        &mut self,
+        observer: impl Fn(u32, &[LiveRecord<'_>]) + Send + Sync + 'static,
+    ) {
+        let mut formats = HashMap::new();
         for ch in &self.channels {
             for f in &ch.formats {
-                t.by_id.insert(f.id, f.clone());
+                formats.insert(f.id, f.clone());
             }
         }
-        t
+        let table = LiveTable::new(self.layout, &formats);
+        self.observer = Some(Arc::new(move |cpu, page: &[u8]| {
+            let records = table.records(page);
+            if !records.is_empty() {
+                observer(cpu, &records);
+            }
+        }));
     }
 
     fn spool_dir(&self) -> PathBuf {
@@ -614,6 +616,13 @@ impl KernelSession {
                 operation: "start",
                 state: "running",
             });
+        }
+        if self.snapshot_mode {
+            for ch in &self.channels {
+                ch.instance.set_tracing(true)?;
+            }
+            self.state = State::Running;
+            return Ok(());
         }
         let spool = self.spool_dir();
         std::fs::create_dir_all(&spool).map_err(io_err(&spool))?;
@@ -653,6 +662,14 @@ impl KernelSession {
         }
         for ch in &self.channels {
             ch.instance.set_tracing(false)?;
+        }
+        if self.snapshot_mode {
+            // The buffers keep their data for the snapshots; nothing is written.
+            self.state = State::Stopped;
+            return Ok(StopReport {
+                trace_dir: self.trace_dir(),
+                ..StopReport::default()
+            });
         }
         let mut first_err = None;
         for ch in &mut self.channels {

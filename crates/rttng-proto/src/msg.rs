@@ -277,6 +277,16 @@ pub enum ErrorCode {
     KernelUnavailable,
     Internal,
     NoEvent,
+    /// A snapshot command on a session that writes its trace as it goes.
+    NotSnapshotSession,
+    /// A snapshot session has one output (lttng 2.13).
+    SnapshotOutputExists,
+    /// `snapshot record` before the session's first start.
+    StartSessionOnce,
+    /// `snapshot record` with no output, or an output that could not be written.
+    SnapshotFailed,
+    /// `--max-size` smaller than one packet of each stream.
+    MaxSizeInvalid,
     /// A filter expression that does not compile (lttng's `LTTNG_ERR_FILTER_INVAL`).
     InvalidFilter,
 }
@@ -284,7 +294,9 @@ wire_enum!(ErrorCode, "error code" {
     0 => Protocol, 1 => NoSession, 2 => SessionExists, 3 => NoChannel, 4 => ChannelExists,
     5 => InvalidArgument, 6 => SessionActive, 7 => AlreadyStopped, 8 => AlreadyStarted,
     9 => PermissionDenied, 10 => ConsumerDead, 11 => KernelUnavailable, 12 => Internal, 13 => NoEvent,
-    14 => InvalidFilter,
+    14 => NotSnapshotSession, 15 => SnapshotOutputExists, 16 => StartSessionOnce,
+    17 => SnapshotFailed, 18 => MaxSizeInvalid,
+    19 => InvalidFilter,
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -342,6 +354,34 @@ pub enum Request {
     Stop {
         session: String,
     },
+    /// `create --snapshot`: `output` is the default snapshot output (None: the default
+    /// directory; `no_output`: none).
+    CreateSnapshotSession {
+        name: Option<String>,
+        output: Option<String>,
+        no_output: bool,
+    },
+    SnapshotAddOutput {
+        session: String,
+        output: SnapshotOutput,
+    },
+    /// By id (`id != 0`) or by name.
+    SnapshotDelOutput {
+        session: String,
+        id: u32,
+        name: String,
+    },
+    SnapshotListOutputs {
+        session: String,
+    },
+    /// Record to `output` if given (a temporary output), else to the session's output;
+    /// `name` (if not empty) and `max_size` (if given) override the output's.
+    SnapshotRecord {
+        session: String,
+        output: Option<SnapshotOutput>,
+        name: String,
+        max_size: Option<u64>,
+    },
     /// `enable-event --filter`: like `EnableEvent`, with a filter expression in LTTng's
     /// language (the daemon compiles and checks it; rule identity includes the filter).
     EnableEventFilter {
@@ -370,8 +410,45 @@ wire_enum!(Request, "request" {
     10 => AddContext { session, domain, channel, context },
     11 => Start { session },
     12 => Stop { session },
-    13 => EnableEventFilter { session, domain, channel, rule, filter },
-    14 => ListFilters { session },
+    13 => CreateSnapshotSession { name, output, no_output },
+    14 => SnapshotAddOutput { session, output },
+    15 => SnapshotDelOutput { session, id, name },
+    16 => SnapshotListOutputs { session },
+    17 => SnapshotRecord { session, output, name, max_size },
+    18 => EnableEventFilter { session, domain, channel, rule, filter },
+    19 => ListFilters { session },
+});
+
+/// A snapshot output as the user gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotOutput {
+    /// Empty: `snapshot-ID` (a registered output) or `snapshot-0` (a temporary one).
+    pub name: String,
+    /// Absolute directory.
+    pub path: String,
+    /// 0: unlimited.
+    pub max_size: u64,
+}
+wire_struct!(SnapshotOutput {
+    name,
+    path,
+    max_size
+});
+
+/// A registered snapshot output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotOutputInfo {
+    pub id: u32,
+    pub name: String,
+    pub path: String,
+    /// 0: unlimited.
+    pub max_size: u64,
+}
+wire_struct!(SnapshotOutputInfo {
+    id,
+    name,
+    path,
+    max_size
 });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -379,11 +456,14 @@ pub struct SessionSummary {
     pub name: String,
     pub output: String,
     pub active: bool,
+    /// A snapshot session (nothing is written until `snapshot record`).
+    pub snapshot: bool,
 }
 wire_struct!(SessionSummary {
     name,
     output,
-    active
+    active,
+    snapshot
 });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -441,13 +521,16 @@ pub struct SessionDetail {
     pub channels: Vec<ChannelInfo>,
     /// Problems the user should know about (a dead consumer daemon, ...).
     pub warnings: Vec<String>,
+    /// A snapshot session.
+    pub snapshot: bool,
 }
 wire_struct!(SessionDetail {
     name,
     output,
     active,
     channels,
-    warnings
+    warnings,
+    snapshot
 });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -504,6 +587,13 @@ pub enum Response {
     Warning {
         message: String,
     },
+    SnapshotOutputs {
+        list: Vec<SnapshotOutputInfo>,
+    },
+    /// The snapshot directories written (one per output).
+    SnapshotRecorded {
+        paths: Vec<String>,
+    },
     /// The filters of a session's rules ([`Request::ListFilters`]).
     Filters {
         list: Vec<RuleFilter>,
@@ -518,7 +608,9 @@ wire_enum!(Response, "response" {
     5 => Apps { list },
     6 => Error { code, message },
     7 => Warning { message },
-    8 => Filters { list },
+    8 => SnapshotOutputs { list },
+    9 => SnapshotRecorded { paths },
+    10 => Filters { list },
 });
 
 impl Response {
@@ -718,6 +810,65 @@ pub enum ConsumerRequest {
         buffer_id: u64,
     },
     Quit,
+    /// Connect to a relay daemon (LTTng 2.13 relay protocol) and open a relay session on it:
+    /// VERSION, GET_CONFIGURATION, CREATE_SESSION, CREATE_TRACE_CHUNK 0. The reply is
+    /// `RelayOpened`.
+    OpenRelay {
+        relay: RelaySpec,
+    },
+    /// As `AddBuffer`, but the buffer's packets and indexes go to relay `relay_id`, and
+    /// `spec.trace_dir` is the stream path relative to the relay session
+    /// (`ust/uid/1000/64-bit`).
+    AddRelayBuffer {
+        relay_id: u64,
+        spec: BufferSpec,
+    },
+    /// As `AppendMetadata`, to the metadata stream of trace `trace_dir` (relative) on relay
+    /// `relay_id`.
+    AppendRelayMetadata {
+        relay_id: u64,
+        trace_dir: String,
+        uuid: [u8; 16],
+        text: String,
+    },
+    /// Waits (bounded, in the consumer) until the relay holds the data and indexes sent so far
+    /// (lttng's data pending). The reply is `RelayPending`: whether something still pends.
+    RelayDataPending {
+        relay_id: u64,
+    },
+    /// Close the relay session's streams and chunk, then its connections. The reply is
+    /// `RelayClosed` with the packets lost since the relay failed (0 when it never did).
+    CloseRelay {
+        relay_id: u64,
+    },
+    /// Whether streaming to the relay failed, without waiting. The reply is `RelayStatus`.
+    RelayStatus {
+        relay_id: u64,
+    },
+    /// Like `AddBuffer`, for a snapshot session: nothing is written while tracing (the
+    /// buffer is overwrite-mode memory that only `Snapshot` reads); `spec.trace_dir` is
+    /// not used.
+    AddSnapshotBuffer {
+        spec: BufferSpec,
+    },
+    /// Write a snapshot of the buffer as the stream files of `trace_dir` (absolute): the
+    /// newest whole packets of each CPU, at most `max_packets` each (0: all). With
+    /// `relay_id` (not 0), send them to that relay session instead, as streams of
+    /// `trace_dir` (relative).
+    Snapshot {
+        buffer_id: u64,
+        trace_dir: String,
+        max_packets: u64,
+        relay_id: u64,
+    },
+    /// Write a snapshot's whole metadata to `trace_dir/metadata` (packetized), creating
+    /// the directory; unlike `AppendMetadata`, not synced to disk (a snapshot is written
+    /// once, like LTTng's).
+    SnapshotMetadata {
+        trace_dir: String,
+        uuid: [u8; 16],
+        text: String,
+    },
 }
 wire_enum!(ConsumerRequest, "consumer request" {
     0 => AddBuffer { spec },
@@ -727,6 +878,49 @@ wire_enum!(ConsumerRequest, "consumer request" {
     4 => RemoveBuffer { buffer_id },
     5 => Stats { buffer_id },
     6 => Quit,
+    7 => OpenRelay { relay },
+    8 => AddRelayBuffer { relay_id, spec },
+    9 => AppendRelayMetadata { relay_id, trace_dir, uuid, text },
+    10 => RelayDataPending { relay_id },
+    11 => CloseRelay { relay_id },
+    12 => RelayStatus { relay_id },
+    13 => AddSnapshotBuffer { spec },
+    14 => Snapshot { buffer_id, trace_dir, max_packets, relay_id },
+    15 => SnapshotMetadata { trace_dir, uuid, text },
+});
+
+/// Where and as what a session streams to a relay daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelaySpec {
+    /// The session daemon's id for this relay session (one per tracing session).
+    pub relay_id: u64,
+    pub host: String,
+    pub control_port: u32,
+    pub data_port: u32,
+    pub session_name: String,
+    /// This host's name (the relay's first directory level).
+    pub hostname: String,
+    /// Seconds since the Epoch.
+    pub creation_time_s: u64,
+    /// The session daemon instance.
+    pub sessiond_uuid: [u8; 16],
+    /// The session daemon's id of the tracing session.
+    pub session_id: u64,
+    /// Relative, or empty: where the session goes under `HOSTNAME/` on the relay (instead of
+    /// `SESSION-DATE`).
+    pub base_path: String,
+}
+wire_struct!(RelaySpec {
+    relay_id,
+    host,
+    control_port,
+    data_port,
+    session_name,
+    hostname,
+    creation_time_s,
+    sessiond_uuid,
+    session_id,
+    base_path
 });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -740,11 +934,37 @@ pub enum ConsumerReply {
     Error {
         message: String,
     },
+    /// The relay session's id and its directory on the relay (relative to its output).
+    RelayOpened {
+        relay_session_id: u64,
+        output_path: String,
+    },
+    RelayPending {
+        pending: bool,
+    },
+    RelayClosed {
+        packets_lost: u64,
+    },
+    /// `failure` is empty while streaming works.
+    RelayStatus {
+        failure: String,
+        packets_lost: u64,
+    },
+    /// A snapshot was written: packets and bytes of the stream files.
+    SnapshotWritten {
+        packets: u64,
+        bytes: u64,
+    },
 }
 wire_enum!(ConsumerReply, "consumer reply" {
     0 => Ok,
     1 => Stats { events_discarded, packets_lost, packets_written },
     2 => Error { message },
+    3 => RelayOpened { relay_session_id, output_path },
+    4 => RelayPending { pending },
+    5 => RelayClosed { packets_lost },
+    6 => RelayStatus { failure, packets_lost },
+    7 => SnapshotWritten { packets, bytes },
 });
 
 #[cfg(test)]
@@ -796,6 +1016,7 @@ mod tests {
                     lost_packets: 1,
                 }],
                 warnings: vec![],
+                snapshot: false,
             },
         };
         let f = encode_frame(Kind::Response, &resp).unwrap();

@@ -10,6 +10,7 @@
 //! crate adds only files, grouping and ordering.
 
 mod discover;
+pub mod live;
 mod mapped;
 mod merge;
 mod pipeline;

@@ -1,8 +1,10 @@
 //! Read-only memory maps of data stream files, with release of pages already read.
 //!
 //! This is the crate's only `unsafe`: mapping a file (another process could truncate it under
-//! us, which would fault; tracers only append or replace whole files, so we accept that, as
-//! ripgrep does) and dropping pages behind the reader.
+//! us, which would fault) and dropping pages behind the reader. Unlike ripgrep, which makes
+//! its caller opt in to that assumption through an `unsafe fn`, this module takes it on
+//! itself: the reader only maps CTF stream files, which tracers append to or replace whole,
+//! never truncate in place.
 
 use std::fs::File;
 use std::path::Path;

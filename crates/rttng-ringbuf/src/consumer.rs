@@ -6,9 +6,9 @@
 //! [`Consumer::get_next`] copies a packet into a consumer-owned buffer as-is (header
 //! fields included), with the bytes past `content_size` zeroed; nothing is re-encoded.
 //! [`Consumer::get_next_in_place`] leaves it in shared memory (discard mode) and writes it
-//! from there to a file ([`InPlacePacket::write_to`]), releasing it afterwards. This file does not write
-//! trace files, index files or metadata, and does not watch processes (the caller says
-//! when a producer is dead).
+//! from there to a file descriptor the caller gives ([`InPlacePacket::write_to`]), releasing
+//! it afterwards. It does not open, name, rotate or index trace files, does not write
+//! metadata, and does not watch processes (the caller says when a producer is dead).
 
 use crate::error::CorruptPacket;
 use crate::layout::{Geometry, Mode};
@@ -266,7 +266,7 @@ fn write_all_raw(
     Ok(())
 }
 
-fn le_u64(bytes: &[u8], off: usize) -> u64 {
+pub(crate) fn le_u64(bytes: &[u8], off: usize) -> u64 {
     let mut b = [0u8; 8];
     b.copy_from_slice(&bytes[off..off + 8]);
     u64::from_le_bytes(b)
@@ -357,8 +357,13 @@ impl Consumer {
         self.geo.subbuf_bytes as usize
     }
 
-    fn view(&self, cpu: u32) -> CpuView<'_> {
+    pub(crate) fn view(&self, cpu: u32) -> CpuView<'_> {
         self.region.cpu(&self.geo, cpu)
+    }
+
+    /// The validated geometry (for the snapshot reader).
+    pub(crate) fn geometry(&self) -> &Geometry {
+        &self.geo
     }
 
     /// Cumulative number of events dropped on `cpu` (0 for an unknown CPU).
@@ -730,7 +735,7 @@ impl Consumer {
 
 /// Checks the header of a packet copied out of shared memory; returns its content size
 /// in bytes, or the name and value of the first bad field.
-fn check_header(
+pub(crate) fn check_header(
     bytes: &[u8],
     geo: &Geometry,
     cpu: u32,

@@ -11,8 +11,9 @@
 //! packets opened and closed by the writers themselves. No allocation, no system call
 //! and no panic on the event path; lost events are counted (`events_discarded`).
 //! Consumer side ([`Consumer`]): get/release of complete packets, futex wakeup, flush,
-//! and recovery of the buffers of a producer killed at any instruction; [`disk`]: a packet as
-//! written to a stream file (trimmed, with its index entry), for every such writer.
+//! recovery of the buffers of a producer killed at any instruction, and snapshots of live
+//! overwrite-mode buffers (the flight recorder: [`Consumer::snapshot`]); [`disk`]: a packet
+//! as written to a stream file (trimmed, with its index entry), for every such writer.
 //!
 //! Not here: tracepoints, registration, clocks and CPU numbers (the caller passes them),
 //! CTF event encoding (records are opaque bytes), the session daemon and the consumer
@@ -32,6 +33,8 @@ mod error;
 mod layout;
 mod producer;
 mod region;
+#[cfg(not(loom))]
+mod snapshot;
 mod sync;
 mod writer;
 
@@ -41,4 +44,6 @@ pub use consumer::{Consumer, Packet, RecoveryReport, MAX_READ_RETRIES};
 pub use error::{ConfigError, CorruptPacket, MapError, ReserveError};
 pub use layout::{Config, Mode};
 pub use producer::{Producer, Reservation};
+#[cfg(not(loom))]
+pub use snapshot::{SnapshotPacket, StreamSnapshot, MAX_COMMIT_WAIT};
 pub use writer::FlushOutcome;

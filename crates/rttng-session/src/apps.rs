@@ -69,10 +69,18 @@ impl Registry {
         }
         let mut recover = Vec::new();
         let mut remove = Vec::new();
+        // A snapshot session keeps the per-process buffers of exited apps until it is
+        // destroyed (as LTTng does): a later snapshot still holds their last events.
+        let snapshot_sessions: BTreeSet<u64> = self
+            .sessions
+            .iter()
+            .filter(|s| s.snapshot.is_some())
+            .map(|s| s.id)
+            .collect();
         for b in self.buffers.iter_mut() {
             if b.users.remove(&app) && b.users.is_empty() && b.created {
                 recover.push(b.id);
-                if b.owner == Owner::Pid(app) {
+                if b.owner == Owner::Pid(app) && !snapshot_sessions.contains(&b.session_id) {
                     remove.push(b.id);
                 }
             }
@@ -92,7 +100,8 @@ impl Registry {
             }
         }
         self.buffers.retain(|b| !remove.contains(&b.id));
-        self.traces.retain(|(_, o), _| *o != Owner::Pid(app));
+        self.traces
+            .retain(|(s, o), _| *o != Owner::Pid(app) || snapshot_sessions.contains(s));
         errs
     }
 
@@ -195,13 +204,18 @@ impl Registry {
             }
             let tk = self.trace_key(si, ci, a);
             let sc = u64::from(self.sessions[si].channels[ci].stream_class_id);
+            let snapshot = self.sessions[si].snapshot.is_some();
             if let Some(t) = self.traces.get_mut(&tk) {
                 if !t.md.has_stream(sc) {
                     let text =
                         t.md.add_stream(sc, context_class)
                             .map_err(|e| e.to_string())?;
-                    let (dir, uuid) = (t.dir.clone(), t.uuid);
-                    self.append_metadata(dir, uuid, text, port)?;
+                    if snapshot {
+                        t.text.push_str(&text);
+                    } else {
+                        let (dir, uuid, relay) = (t.dir.clone(), t.uuid, t.relay);
+                        self.append_metadata(relay, dir, uuid, text, port)?;
+                    }
                 }
             }
             let app = self.apps.get_mut(&a).ok_or("app vanished")?;
@@ -243,13 +257,16 @@ impl Registry {
             let sc = u64::from(self.sessions[si].channels[ci].stream_class_id);
             let ev = &self.apps[&a].hello.events[ei];
             let (name, loglevel, fields) = (ev.name.clone(), ev.loglevel, ev.fields.clone());
+            let snapshot = self.sessions[si].snapshot.is_some();
             let t = self.traces.get_mut(&tk).ok_or("trace registry missing")?;
             let (id, text) =
                 t.md.event_id(sc, &name, i64::from(loglevel), &fields)
                     .map_err(|e| e.to_string())?;
-            if !text.is_empty() {
-                let (dir, uuid) = (t.dir.clone(), t.uuid);
-                self.append_metadata(dir, uuid, text, port)?;
+            if snapshot {
+                t.text.push_str(&text);
+            } else if !text.is_empty() {
+                let (dir, uuid, relay) = (t.dir.clone(), t.uuid, t.relay);
+                self.append_metadata(relay, dir, uuid, text, port)?;
             }
             let id = u32::try_from(id).map_err(|_| "event id out of range")?;
             send_app(
@@ -269,18 +286,29 @@ impl Registry {
         Ok(())
     }
 
+    /// Appends metadata to the trace's file, or to its relay session's metadata stream.
     fn append_metadata(
         &mut self,
+        relay: Option<u64>,
         trace_dir: String,
         uuid: [u8; 16],
         text: String,
         port: &mut dyn Port,
     ) -> Result<(), String> {
-        match port.consumer(ConsumerRequest::AppendMetadata {
-            trace_dir,
-            uuid,
-            text,
-        }) {
+        let req = match relay {
+            None => ConsumerRequest::AppendMetadata {
+                trace_dir,
+                uuid,
+                text,
+            },
+            Some(relay_id) => ConsumerRequest::AppendRelayMetadata {
+                relay_id,
+                trace_dir,
+                uuid,
+                text,
+            },
+        };
+        match port.consumer(req) {
             Ok(ConsumerReply::Error { message }) => Err(message),
             Ok(_) => Ok(()),
             Err(e) => Err(self.consumer_failed(e)),
@@ -314,12 +342,14 @@ impl Registry {
             return Ok(b.id);
         }
         if !self.traces.contains_key(&tk) {
+            // A network session's traces are paths relative to its relay session.
+            let relay = self.ensure_relay(si, port)?;
             let s = &self.sessions[si];
             let app = &self.apps[&a];
             let h = &app.hello;
-            let (dir, env) = match tk.1 {
+            let (rel, env) = match tk.1 {
                 Owner::Uid(uid) => (
-                    format!("{}/ust/uid/{uid}/{}-bit", s.output, h.bitness),
+                    format!("ust/uid/{uid}/{}-bit", h.bitness),
                     rttng_ctf::lttng::ust_uid_env(
                         &self.host.hostname,
                         &s.name,
@@ -329,8 +359,8 @@ impl Registry {
                 ),
                 Owner::Pid(_) => (
                     format!(
-                        "{}/ust/pid/{}-{}-{}",
-                        s.output, h.procname, h.pid, app.registered_compact
+                        "ust/pid/{}-{}-{}",
+                        h.procname, h.pid, app.registered_compact
                     ),
                     rttng_ctf::lttng::ust_pid_env(
                         &self.host.hostname,
@@ -355,9 +385,30 @@ impl Registry {
                 precision: c.precision,
                 absolute: c.absolute,
             };
+            let dir = match relay {
+                Some(_) => rel.clone(),
+                None => format!("{}/{rel}", s.output),
+            };
+            let snapshot = s.snapshot.is_some();
             let (md, text) = TraceMetadata::new(uuid, clock, env);
-            self.append_metadata(dir.clone(), uuid, text, port)?;
-            self.traces.insert(tk, Trace { dir, uuid, md });
+            // A snapshot session keeps its metadata for the snapshots; nothing is written.
+            let text = if snapshot {
+                text
+            } else {
+                self.append_metadata(relay, dir.clone(), uuid, text, port)?;
+                String::new()
+            };
+            self.traces.insert(
+                tk,
+                Trace {
+                    dir,
+                    rel,
+                    text,
+                    uuid,
+                    md,
+                    relay,
+                },
+            );
         }
         let t = &self.traces[&tk];
         let c = &self.sessions[si].channels[ci];
@@ -378,7 +429,14 @@ impl Registry {
             tracefile_size: c.attrs.tracefile_size,
             tracefile_count: c.attrs.tracefile_count,
         };
-        match port.consumer(ConsumerRequest::AddBuffer { spec }) {
+        let req = match t.relay {
+            None if self.sessions[si].snapshot.is_some() => {
+                ConsumerRequest::AddSnapshotBuffer { spec }
+            }
+            None => ConsumerRequest::AddBuffer { spec },
+            Some(relay_id) => ConsumerRequest::AddRelayBuffer { relay_id, spec },
+        };
+        match port.consumer(req) {
             Ok(ConsumerReply::Ok) => {}
             Ok(ConsumerReply::Error { message }) => return Err(message),
             Ok(other) => return Err(format!("unexpected consumer reply {other:?}")),

@@ -21,6 +21,8 @@ pub enum KernelOp {
         session: String,
         output: String,
         channel: KernelChannel,
+        /// A snapshot session: nothing is drained or written but by `Snapshot`.
+        snapshot: bool,
     },
     AddChannel {
         channel: KernelChannel,
@@ -46,6 +48,12 @@ pub enum KernelOp {
     /// Stop and write the trace.
     Stop,
     Destroy,
+    /// Write the newest pages of every CPU buffer, at most `max_packets` sub-buffers' worth
+    /// each (0: all), as a CTF kernel trace in `output`, without stopping tracing.
+    Snapshot {
+        output: String,
+        max_packets: u64,
+    },
     /// `EnableTracepoints` with a filter (already compiled and checked by the registry):
     /// the kernel side translates it into tracefs filters or refuses it.
     EnableTracepointsFiltered {

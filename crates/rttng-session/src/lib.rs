@@ -17,11 +17,14 @@ mod apps;
 mod attrs;
 mod kernel;
 pub mod metadata;
+mod relay;
 mod requests;
+mod snapshot;
 mod validate;
 
 pub use attrs::*;
 pub use kernel::{KernelChannel, KernelOp, KernelReply};
+pub use snapshot::{packets_per_stream, StreamGroup, MAX_SNAPSHOT_OUTPUTS};
 pub use validate::validate_class;
 
 use metadata::TraceMetadata;
@@ -50,6 +53,9 @@ pub struct Clock {
     pub compact: String,
     /// `YYYYmmddTHHMMSS+hhmm`.
     pub iso: String,
+    /// The same instant, seconds since the Epoch (a relay names the session's directory
+    /// from it).
+    pub epoch_s: u64,
 }
 
 /// Facts about the daemon's host and user.
@@ -100,8 +106,15 @@ struct Session {
     started_once: bool,
     channels: Vec<Channel>,
     creation_iso: String,
+    /// Seconds since the Epoch.
+    creation_s: u64,
     /// Events the kernel lost, as of the last stop.
     kernel_discarded: u64,
+    /// Network output (`create --set-url`): its trace directories are relative to a relay
+    /// session the consumer holds.
+    net: Option<relay::NetOutput>,
+    /// A snapshot session: its outputs (nothing is written until `snapshot record`).
+    snapshot: Option<snapshot::SnapshotState>,
 }
 
 #[derive(Debug)]
@@ -119,8 +132,14 @@ struct App {
 #[derive(Debug)]
 struct Trace {
     dir: String,
+    /// `dir` below the session's output (`ust/uid/1000/64-bit`): where a snapshot puts it.
+    rel: String,
+    /// The whole metadata so far (a snapshot writes it in full).
+    text: String,
     uuid: [u8; 16],
     md: TraceMetadata,
+    /// The relay session (its id) this trace streams to; `dir` is then relative.
+    relay: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -144,6 +163,8 @@ pub struct Registry {
     buffers: Vec<Buffer>,
     next_id: u64,
     consumer_dead: Option<String>,
+    /// This daemon instance's uuid, as relays know it (drawn at the first relay session).
+    instance_uuid: Option<[u8; 16]>,
 }
 
 /// The result of a client request, plus problems met while applying it to applications
@@ -168,6 +189,7 @@ impl Registry {
             buffers: Vec::new(),
             next_id: 1,
             consumer_dead: None,
+            instance_uuid: None,
         }
     }
 
@@ -310,6 +332,32 @@ impl Registry {
             } => self.add_context(&session, uid, domain, channel, context, port),
             Request::Start { session } => self.start(&session, uid, port, errs),
             Request::Stop { session } => self.stop(&session, uid, port, errs),
+            Request::CreateSnapshotSession {
+                name,
+                output,
+                no_output,
+            } => self.create_snapshot(name, output, no_output, uid, now),
+            Request::SnapshotAddOutput { session, output } => {
+                let i = self.session_index(&session, uid)?;
+                self.snapshot_add_output(i, output)
+            }
+            Request::SnapshotDelOutput { session, id, name } => {
+                let i = self.session_index(&session, uid)?;
+                self.snapshot_del_output(i, id, &name)
+            }
+            Request::SnapshotListOutputs { session } => {
+                let i = self.session_index(&session, uid)?;
+                self.snapshot_list_outputs(i)
+            }
+            Request::SnapshotRecord {
+                session,
+                output,
+                name,
+                max_size,
+            } => {
+                let i = self.session_index(&session, uid)?;
+                self.snapshot_record(i, output, &name, max_size, now, port)
+            }
         }
     }
 }

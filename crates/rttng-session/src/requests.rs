@@ -23,6 +23,7 @@ impl Registry {
                     name: s.name.clone(),
                     output: s.output.clone(),
                     active: s.active,
+                    snapshot: s.snapshot.is_some(),
                 })
                 .collect(),
         }
@@ -76,8 +77,8 @@ impl Registry {
     ) -> Result<Response, Response> {
         let i = self.session_index(session, uid)?;
         let warn = self.stop_session(i, port, errs);
-        self.destroy_session(i, port, errs);
-        match warn {
+        let lost = self.destroy_session(i, port, errs);
+        match warn.or(lost) {
             Some(w) => Ok(Response::Warning { message: w }),
             None => Ok(Response::Ok),
         }
@@ -369,8 +370,20 @@ impl Registry {
                 format!("a session named {name} already exists"),
             ));
         }
+        let mut net = None;
         let output = match output {
             Some(o) if o.starts_with('/') => o,
+            Some(o) if o.starts_with("net://") || o.starts_with("net6://") => {
+                let url = rttng_relay_proto::url::parse_net(&o).map_err(|e| {
+                    err(
+                        ErrorCode::InvalidArgument,
+                        format!("bad relay URL {o:?}: {e}"),
+                    )
+                })?;
+                let shown = url.to_string();
+                net = Some(crate::relay::NetOutput::new(url));
+                shown
+            }
             Some(o) => {
                 return Err(err(
                     ErrorCode::InvalidArgument,
@@ -392,7 +405,10 @@ impl Registry {
             started_once: false,
             channels: Vec::new(),
             creation_iso: now.iso.clone(),
+            creation_s: now.epoch_s,
             kernel_discarded: 0,
+            net,
+            snapshot: None,
         });
         Ok(Response::SessionCreated { name, output })
     }
@@ -412,7 +428,23 @@ impl Registry {
                 "only the root session daemon can trace the kernel; run rttng as root or as a member of the tracing group while the root daemon runs",
             ));
         }
-        let resolved = resolve_attrs(domain, attrs)?;
+        if domain == Domain::Kernel && self.sessions[i].net.is_some() {
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                "kernel channels cannot stream to a relay yet (the kernel drain still runs in the session daemon); use a local output for kernel tracing",
+            ));
+        }
+        let mut resolved = resolve_attrs(domain, attrs)?;
+        if self.sessions[i].snapshot.is_some() && attrs.overwrite.is_none() {
+            // lttng: a snapshot session's channels default to overwrite mode.
+            resolved.overwrite = true;
+        }
+        // A network session connects to its relay at its first channel, as lttng does, so
+        // that an unreachable relay is reported now.
+        if domain != Domain::Kernel {
+            self.ensure_relay(i, port)
+                .map_err(|e| err(ErrorCode::InvalidArgument, e))?;
+        }
         let id = self.fresh_id();
         let s = &mut self.sessions[i];
         if let Some(c) = s
@@ -461,6 +493,7 @@ impl Registry {
                     session: s.name.clone(),
                     output: s.output.clone(),
                     channel,
+                    snapshot: s.snapshot.is_some(),
                 }
             } else {
                 KernelOp::AddChannel { channel }
@@ -567,6 +600,9 @@ impl Registry {
                 }
             }
         }
+        if warn.is_none() {
+            warn = self.wait_relay(i, port);
+        }
         warn
     }
 
@@ -575,7 +611,13 @@ impl Registry {
         format!("the consumer daemon is gone ({why}); the data written before it died stays readable in the trace directory")
     }
 
-    fn destroy_session(&mut self, i: usize, port: &mut dyn Port, errs: &mut Vec<String>) {
+    /// Returns a warning when the session's relay lost data.
+    fn destroy_session(
+        &mut self,
+        i: usize,
+        port: &mut dyn Port,
+        errs: &mut Vec<String>,
+    ) -> Option<String> {
         let sid = self.sessions[i].id;
         let app_ids: Vec<AppId> = self.apps.keys().copied().collect();
         for a in app_ids {
@@ -619,9 +661,11 @@ impl Registry {
                 errs.push(format!("kernel session: {e}"));
             }
         }
+        let lost = self.close_relay(i, port);
         self.buffers.retain(|b| b.session_id != sid);
         self.traces.retain(|(s, _), _| *s != sid);
         self.sessions.remove(i);
+        lost
     }
 
     pub(crate) fn detail(&self, i: usize, port: &mut dyn Port) -> SessionDetail {
@@ -629,6 +673,9 @@ impl Registry {
         let mut warnings = Vec::new();
         if let Some(why) = &self.consumer_dead {
             warnings.push(format!("the consumer daemon is gone ({why}); statistics are those last known and no new data is written"));
+        }
+        if let Some(why) = self.relay_error(i, port) {
+            warnings.push(why);
         }
         let channels = s
             .channels
@@ -674,6 +721,7 @@ impl Registry {
             active: s.active,
             channels,
             warnings,
+            snapshot: s.snapshot.is_some(),
         }
     }
 }

@@ -70,6 +70,7 @@ fn now() -> Clock {
     Clock {
         compact: "20260101-120000".into(),
         iso: "20260101T120000+0000".into(),
+        epoch_s: 1_767_268_800,
     }
 }
 

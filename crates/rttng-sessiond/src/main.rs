@@ -13,10 +13,12 @@
 
 #![deny(unsafe_code)]
 
+mod access;
 mod paths;
 mod runtime;
 mod sys;
 
+use clap::Parser;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -25,77 +27,69 @@ use std::time::Duration;
 /// How long `--daemonize` waits for the daemon to say it is ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
-#[derive(Debug, Default)]
+/// The command line (lttng-sessiond's names where rttng has the feature).
+#[derive(Debug, Parser)]
+#[command(
+    name = "rttng-sessiond",
+    version,
+    about = "The rttng session daemon",
+    after_help = "Sockets live in /run/rttng (root) or $RTTNG_HOME/.rttng ($RTTNG_HOME defaults to $HOME); RTTNG_RUNDIR overrides the directory."
+)]
 struct Args {
+    /// Start in the background; return once the daemon serves
+    #[arg(short = 'd', long, short_alias = 'b', alias = "background")]
     daemonize: bool,
-    group: Option<String>,
+    /// Group whose members may use the root daemon
+    #[arg(short = 'g', long, value_name = "GROUP", default_value = "tracing")]
+    group: String,
+    /// Consumer daemon binary (default: rttng-consumerd next to this program)
+    #[arg(long, value_name = "PATH")]
     consumerd_path: Option<PathBuf>,
+    /// Do not trace the kernel, even as root
+    #[arg(long)]
+    no_kernel: bool,
     /// Internal: we are the daemonized child; print `ready` on stdout when serving.
-    child: bool,
+    #[arg(long, hide = true)]
+    ready_child: bool,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut a = Args::default();
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "-d" | "--daemonize" | "-b" | "--background" => a.daemonize = true,
-            "-S" | "--sig-parent" | "--no-kernel" | "-q" | "--quiet" | "-v" | "--verbose" => {}
-            "--ready-child" => a.child = true,
-            "-g" | "--group" => a.group = Some(it.next().ok_or("--group needs a value")?),
-            "--consumerd-path" => {
-                a.consumerd_path = Some(it.next().ok_or("--consumerd-path needs a value")?.into())
-            }
-            "-h" | "--help" => {
-                println!(
-                    "usage: rttng-sessiond [-d|--daemonize] [-g|--group GROUP] [--consumerd-path PATH]\n\n\
-                     The rttng session daemon. Sockets live in /run/rttng (root) or $RTTNG_HOME/.rttng\n\
-                     ($RTTNG_HOME defaults to $HOME); RTTNG_RUNDIR overrides the directory."
-                );
-                std::process::exit(0);
-            }
-            "-V" | "--version" => {
-                println!("rttng-sessiond {}", env!("CARGO_PKG_VERSION"));
-                std::process::exit(0);
-            }
-            other => {
-                if let Some(g) = other.strip_prefix("--group=") {
-                    a.group = Some(g.to_string());
-                } else if let Some(p) = other.strip_prefix("--consumerd-path=") {
-                    a.consumerd_path = Some(p.into());
-                } else {
-                    return Err(format!("unknown option {other}"));
-                }
-            }
+impl Args {
+    /// The arguments of the daemonized child: these, without `--daemonize`.
+    fn child_args(&self) -> Vec<std::ffi::OsString> {
+        let mut out: Vec<std::ffi::OsString> = vec!["--group".into(), self.group.clone().into()];
+        if let Some(p) = &self.consumerd_path {
+            out.push("--consumerd-path".into());
+            out.push(p.clone().into());
         }
+        if self.no_kernel {
+            out.push("--no-kernel".into());
+        }
+        out.push("--ready-child".into());
+        out
     }
-    Ok(a)
 }
 
 fn main() {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            std::process::exit(1);
-        }
-    };
+    // clap prints usage errors (unknown options such as lttng's `-v`, which rttng does not
+    // have, or a missing value) with the usage and exits with status 2.
+    let args = Args::parse();
     if args.daemonize {
-        std::process::exit(daemonize());
+        std::process::exit(daemonize(&args));
     }
     let euid = sys::euid();
     let rundir = paths::rundir(euid);
     match runtime::serve(runtime::Options {
         rundir,
         euid,
-        group: args.group.unwrap_or_else(|| "tracing".into()),
+        group: args.group,
         consumerd_path: args.consumerd_path,
-        announce_ready: args.child,
+        announce_ready: args.ready_child,
+        kernel: euid == 0 && !args.no_kernel,
     }) {
         Ok(()) => {}
         Err(e) => {
             eprintln!("Error: {e}");
-            if args.child {
+            if args.ready_child {
                 println!("error: {e}");
             }
             std::process::exit(1);
@@ -104,7 +98,7 @@ fn main() {
 }
 
 /// Starts the daemon as a detached child and waits until it serves (or fails).
-fn daemonize() -> i32 {
+fn daemonize(args: &Args) -> i32 {
     let exe = match std::env::current_exe() {
         Ok(e) => e,
         Err(e) => {
@@ -121,13 +115,10 @@ fn daemonize() -> i32 {
         .create(true)
         .append(true)
         .open(rundir.join(paths::LOG_FILE));
-    let mut args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !matches!(a.as_str(), "-d" | "--daemonize" | "-b" | "--background"))
-        .collect();
-    args.push("--ready-child".into());
     let mut cmd = Command::new(exe);
-    cmd.args(&args).stdin(Stdio::null()).stdout(Stdio::piped());
+    cmd.args(args.child_args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
     match log {
         Ok(f) => cmd.stderr(f),
         Err(_) => cmd.stderr(Stdio::null()),

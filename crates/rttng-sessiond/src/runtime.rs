@@ -35,6 +35,8 @@ pub struct Options {
     pub group: String,
     pub consumerd_path: Option<PathBuf>,
     pub announce_ready: bool,
+    /// Trace the kernel (root, without `--no-kernel`).
+    pub kernel: bool,
 }
 
 struct Io {
@@ -72,7 +74,9 @@ impl Port for Io {
             return Err("rttng-consumerd is not running".into());
         };
         let add = match &req {
-            ConsumerRequest::AddBuffer { spec } => Some(spec.buffer_id),
+            ConsumerRequest::AddBuffer { spec }
+            | ConsumerRequest::AddSnapshotBuffer { spec }
+            | ConsumerRequest::AddRelayBuffer { spec, .. } => Some(spec.buffer_id),
             _ => None,
         };
         if let ConsumerRequest::RemoveBuffer { buffer_id } = &req {
@@ -132,6 +136,7 @@ impl Port for Io {
             session,
             output,
             channel,
+            snapshot,
         } = op
         {
             // The user-space tracer's clock, so kernel and user events merge exactly.
@@ -139,9 +144,12 @@ impl Port for Io {
                 Ok(p) => rttng_kernel::ClockSpec::new(p.source.tracefs_clock(), p.clock_class()),
                 Err(_) => rttng_kernel::ClockSpec::monotonic(),
             };
-            let ks =
+            let mut ks =
                 KernelSession::create_with_clock(&session, Path::new(&output), cfg(channel), clock)
                     .map_err(|e| e.to_string())?;
+            if snapshot {
+                ks.set_snapshot_mode();
+            }
             self.kernel.insert(session_id, ks);
             return Ok(KernelReply::Ok);
         }
@@ -194,6 +202,14 @@ impl Port for Io {
             KernelOp::Stop => ks.stop().map(|r| KernelReply::Stopped {
                 events_discarded: r.events_discarded,
             }),
+            KernelOp::Snapshot {
+                output,
+                max_packets,
+            } => ks
+                .snapshot(Path::new(&output), max_packets)
+                .map(|r| KernelReply::Stopped {
+                    events_discarded: r.events_discarded,
+                }),
             KernelOp::EnableTracepointsFiltered {
                 channel,
                 pattern,
@@ -216,6 +232,7 @@ fn now() -> Clock {
     Clock {
         compact: tm.compact(),
         iso: tm.iso(),
+        epoch_s: u64::try_from(secs).unwrap_or(0),
     }
 }
 
@@ -334,7 +351,7 @@ pub fn serve(opt: Options) -> Result<(), String> {
         home: paths::home().to_string_lossy().into_owned(),
         hostname: sys::hostname(),
         cpu_count: sys::cpu_count(),
-        kernel: opt.euid == 0,
+        kernel: opt.kernel,
     };
     let state: Shared = Arc::new(Mutex::new(State {
         reg: Registry::new(host),
@@ -463,10 +480,12 @@ fn serve_client(conn: UnixStream, state: &Shared, daemon_uid: u32, group_gid: Op
             Ok(c) => c,
             Err(_) => return,
         };
-        // A user's daemon serves that user only (not even root: each user controls only
-        // their own sessions); the root daemon serves root and its group's members.
-        let allowed = cred.uid == daemon_uid
-            || (daemon_uid == 0 && group_gid.is_some_and(|g| sys::pid_in_group(cred.pid, g)));
+        let groups = if daemon_uid == 0 && cred.uid != 0 {
+            sys::pid_groups(cred.pid)
+        } else {
+            Vec::new()
+        };
+        let allowed = crate::access::client_allowed(daemon_uid, cred.uid, group_gid, &groups);
         let resp = if !allowed {
             Response::error(
                 ErrorCode::PermissionDenied,
@@ -503,7 +522,7 @@ fn serve_app(id: AppId, conn: UnixStream, state: &Shared, daemon_uid: u32) {
     let Ok(cred) = sock::peer_cred(&conn) else {
         return;
     };
-    if daemon_uid != 0 && cred.uid != daemon_uid {
+    if !crate::access::app_allowed(daemon_uid, cred.uid) {
         log(&format!(
             "refused app pid {}: uid {} is not this daemon's user",
             cred.pid, cred.uid

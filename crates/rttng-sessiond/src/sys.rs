@@ -88,14 +88,15 @@ pub fn group_gid(name: &str) -> Option<u32> {
     })
 }
 
-/// Whether `uid` may use a daemon whose client socket belongs to group `gid`: the kernel
-/// already checked the socket's mode; this double-checks with the peer's groups.
-pub fn pid_in_group(pid: u32, gid: u32) -> bool {
+/// The groups of process `pid` (supplementary, then real/effective/saved/fs gid), from
+/// /proc; empty when it cannot be read.
+pub fn pid_groups(pid: u32) -> Vec<u32> {
     let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-        return false;
+        return Vec::new();
     };
-    status.lines().any(|l| {
-        (l.starts_with("Groups:") || l.starts_with("Gid:"))
-            && l.split_whitespace().skip(1).any(|g| g.parse() == Ok(gid))
-    })
+    status
+        .lines()
+        .filter(|l| l.starts_with("Groups:") || l.starts_with("Gid:"))
+        .flat_map(|l| l.split_whitespace().skip(1).filter_map(|g| g.parse().ok()))
+        .collect()
 }

@@ -2,10 +2,12 @@
 //! [`EventMeta`], and the process-wide registry of every call site linked in.
 //!
 //! Registry: each expansion also places a pointer to its call site in the ELF section
-//! `rttng_callsites` (`#[used]` + `#[link_section]`); the linker gathers the pointers of
-//! every crate of the executable between `__start_rttng_callsites` and
-//! `__stop_rttng_callsites`. So the registry is complete before `main` without any global
-//! constructor, and an event index is the position in that section (stable for the life
+//! `rttng_callsites_v1` (`#[used]` + `#[link_section]`); the linker gathers the pointers of
+//! every crate of the executable between `__start_rttng_callsites_v1` and
+//! `__stop_rttng_callsites_v1`. The section name carries the layout version of
+//! [`Callsite`]: two incompatible rttng-ust versions linked into one program each read only
+//! their own section (a new layout takes a new name, `_v2`). So the registry is complete
+//! before `main` without any global constructor, and an event index is the position in that section (stable for the life
 //! of the process). Limits: ELF targets only; each shared object (a `cdylib` provider) has
 //! its own section that this executable's registry does not see; an executable linked
 //! with `-z start-stop-gc` would drop the section.
@@ -220,12 +222,15 @@ impl Callsite {
 #[inline(always)]
 fn write_target<F: Fields>(packed: u64, cpu: u32, payload: usize, fields: &F, lens: &F::Lens) {
     let (slot, event_id) = unpack_target(packed);
+    // From the load of the channel pointer to the end of the write, the channel is not
+    // unmapped (`reclaim`).
+    let _inside = crate::reclaim::enter();
     if let Some(ch) = channel::get(slot) {
         ch.write_event(cpu, event_id, payload, fields, lens);
     }
 }
 
-/// An entry of the `rttng_callsites` section.
+/// An entry of the `rttng_callsites_v1` section.
 #[doc(hidden)]
 #[derive(Debug)]
 #[repr(transparent)]
@@ -236,9 +241,9 @@ pub struct CallsiteRef(pub *const Callsite);
 unsafe impl Sync for CallsiteRef {}
 
 extern "C" {
-    #[link_name = "__start_rttng_callsites"]
+    #[link_name = "__start_rttng_callsites_v1"]
     static CALLSITES_START: u8;
-    #[link_name = "__stop_rttng_callsites"]
+    #[link_name = "__stop_rttng_callsites_v1"]
     static CALLSITES_STOP: u8;
 }
 
@@ -247,7 +252,7 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Callsite> {
     // A null entry, so that the section (and its start/stop symbols) exists even in a
     // program without tracepoints.
     #[used]
-    #[link_section = "rttng_callsites"]
+    #[link_section = "rttng_callsites_v1"]
     static SENTINEL: CallsiteRef = CallsiteRef(std::ptr::null());
     // The linker defines both symbols around the section, which holds only CallsiteRef
     // values (this crate's macro and the sentinel are its only writers).
@@ -263,4 +268,35 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Callsite> {
 /// The call site with index `index` (position among the non-null entries).
 pub(crate) fn by_index(index: usize) -> Option<&'static Callsite> {
     all().nth(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static FOREIGN_META: EventMeta = EventMeta {
+        name: "other_version:event",
+        loglevel: 13,
+        fields: &[],
+        file: file!(),
+        line: line!(),
+    };
+    static FOREIGN: Callsite = Callsite::new(&FOREIGN_META);
+    /// An entry as another (incompatible) rttng-ust version would place it in the same
+    /// program: in its own versioned section.
+    #[used]
+    #[link_section = "rttng_callsites_v2"]
+    static FOREIGN_REF: CallsiteRef = CallsiteRef(&FOREIGN);
+
+    fn own_site() {
+        crate::tracepoint!(this_version, event, INFO);
+    }
+
+    #[test]
+    fn the_registry_reads_only_its_own_versions_section() {
+        let _ = own_site;
+        let names: Vec<&str> = all().map(|c| c.meta.name).collect();
+        assert!(names.contains(&"this_version:event"), "{names:?}");
+        assert!(!names.contains(&"other_version:event"), "{names:?}");
+    }
 }

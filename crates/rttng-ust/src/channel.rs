@@ -12,15 +12,42 @@
 //! from it in the same attempt (as LTTng does), so records are ordered in time per buffer
 //! and a compact header is never wrong.
 //!
-//! Removed channels are unlinked but never unmapped (an event in flight may still hold
-//! the pointer; no grace-period mechanism here): each stays mapped until exit.
+//! Removed channels are unlinked, then freed with their mapping once no thread can be inside
+//! the event path with them (`retire`, `reclaim`: a grace period, see `reclaim.rs`); until
+//! then they stay mapped. A fork child only unlinks them (it may not allocate there).
 //!
-//! Not here: enable/disable bookkeeping (`control`), metadata.
+//! Not here: enable/disable bookkeeping (`control`, which re-exports the channel key and
+//! setup types defined here), metadata.
 
 use crate::field::{Fields, Writer};
 use crate::sys;
 use rttng_ringbuf::Producer;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+
+/// Names a channel of a session of one session daemon. Each daemon numbers its own
+/// sessions (the root daemon's session 1 and the user daemon's session 1 are different
+/// sessions), so the key carries which daemon installed the channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ChannelKey {
+    /// Which daemon connection installed it: the index of its socket path in the
+    /// registration's list; [`LOCAL_DAEMON`] for the daemon-less test harness.
+    pub daemon: u32,
+    pub session_id: u64,
+    pub channel_id: u64,
+}
+
+/// [`ChannelKey::daemon`] of channels installed by [`crate::testing`].
+pub const LOCAL_DAEMON: u32 = u32::MAX;
+
+/// A channel to install: its mapped ring buffer and what its records carry.
+#[derive(Debug)]
+pub struct ChannelSetup {
+    pub key: ChannelKey,
+    pub producer: rttng_ringbuf::Producer,
+    pub stream_class_id: u64,
+    /// Stream event context fields, in order.
+    pub contexts: Vec<Context>,
+}
 
 /// Most channels installed at once in one process.
 pub const MAX_CHANNELS: usize = 64;
@@ -147,7 +174,7 @@ struct LastTs(AtomicU64);
 /// An installed channel.
 #[derive(Debug)]
 pub(crate) struct Channel {
-    pub key: crate::control::ChannelKey,
+    pub key: ChannelKey,
     pub producer: Producer,
     #[allow(dead_code)]
     pub stream_class_id: u64,
@@ -165,7 +192,7 @@ pub(crate) struct Channel {
 }
 
 impl Channel {
-    pub(crate) fn new(setup: crate::control::ChannelSetup) -> Channel {
+    pub(crate) fn new(setup: ChannelSetup) -> Channel {
         let buffers = setup.producer.cpu_count().max(1) as usize;
         let facts = sys::read_process_facts();
         Channel {
@@ -292,8 +319,8 @@ impl Channel {
     }
 }
 
-/// The channel table. A slot is written only under the control lock; removed channels
-/// are moved to the graveyard, never freed.
+/// The channel table. A slot is written only under the control lock; an unlinked channel is
+/// freed only after a grace period (see the module documentation).
 static CHANNELS: [AtomicPtr<Channel>; MAX_CHANNELS] =
     [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_CHANNELS];
 
@@ -301,7 +328,9 @@ static CHANNELS: [AtomicPtr<Channel>; MAX_CHANNELS] =
 #[inline(always)]
 pub(crate) fn get(slot: usize) -> Option<&'static Channel> {
     let p = CHANNELS.get(slot)?.load(Ordering::Acquire);
-    // SAFETY: a non-null slot holds a leaked `Box<Channel>` (never freed, see `remove`).
+    // SAFETY: a non-null slot holds a leaked `Box<Channel>`; it is freed only after it was
+    // unlinked and no thread was inside the event path (`retire`), and the callers of `get`
+    // on the event path are inside it (`reclaim::enter`).
     unsafe { p.as_ref() }
 }
 
@@ -317,15 +346,51 @@ pub(crate) fn install(ch: Channel) -> Option<usize> {
 }
 
 /// The slot of the channel with `key` (control lock held).
-pub(crate) fn find(key: crate::control::ChannelKey) -> Option<usize> {
+pub(crate) fn find(key: ChannelKey) -> Option<usize> {
     (0..MAX_CHANNELS).find(|&i| get(i).is_some_and(|c| c.key == key))
 }
 
-/// Unlinks the channel in `slot` (control lock held). Its memory stays mapped: an event in
-/// flight may still be writing through it.
+/// Unlinks the channel in `slot` without freeing it (fork child: it must not allocate, and
+/// the mapping is the parent's buffer).
 pub(crate) fn unlink(slot: usize) {
     if let Some(s) = CHANNELS.get(slot) {
         s.store(std::ptr::null_mut(), Ordering::Release);
+    }
+}
+
+/// Unlinked channels not freed yet, because a thread might still be inside the event path
+/// with a pointer to them (control lock held to change it).
+struct Retired(Vec<*mut Channel>);
+
+// SAFETY: the pointers are leaked boxes only the control side touches, under the control lock.
+unsafe impl Send for Retired {}
+
+static RETIRED: std::sync::Mutex<Retired> = std::sync::Mutex::new(Retired(Vec::new()));
+
+/// Unlinks the channel in `slot` (control lock held) and frees it, with its mapping, as
+/// soon as no thread can be inside the event path with it ([`reclaim`]).
+pub(crate) fn retire(slot: usize) {
+    let Some(s) = CHANNELS.get(slot) else { return };
+    let p = s.swap(std::ptr::null_mut(), Ordering::AcqRel);
+    if !p.is_null() {
+        if let Ok(mut r) = RETIRED.lock() {
+            r.0.push(p);
+        }
+    }
+    reclaim();
+}
+
+/// Frees the retired channels if no thread is inside the event path (control lock held);
+/// otherwise leaves them for a later control call.
+pub(crate) fn reclaim() {
+    let Ok(mut r) = RETIRED.lock() else { return };
+    if r.0.is_empty() || !crate::reclaim::quiescent() {
+        return;
+    }
+    for p in r.0.drain(..) {
+        // SAFETY: `p` came from `Box::into_raw` in `install`, was unlinked before the grace
+        // period `quiescent` observed, so no thread holds it; it is freed once.
+        drop(unsafe { Box::from_raw(p) });
     }
 }
 

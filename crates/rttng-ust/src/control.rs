@@ -13,8 +13,8 @@
 //! (they must be close-on-exec).
 
 use crate::callsite::{self, pack_target, target_slot, FILTERED, MAX_TARGETS, UNINIT};
-pub use crate::channel::Context;
 use crate::channel::{self, Channel};
+pub use crate::channel::{ChannelKey, ChannelSetup, Context, LOCAL_DAEMON};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -48,31 +48,6 @@ pub fn events() -> Vec<EventDescription> {
 pub fn is_recording(name: &str) -> bool {
     callsite::all()
         .any(|cs| cs.meta.name == name && cs.targets.iter().any(|t| t.load(Ordering::Acquire) != 0))
-}
-
-/// Names a channel of a session of one session daemon. Each daemon numbers its own
-/// sessions (the root daemon's session 1 and the user daemon's session 1 are different
-/// sessions), so the key carries which daemon installed the channel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ChannelKey {
-    /// Which daemon connection installed it: the index of its socket path in the
-    /// registration's list; [`LOCAL_DAEMON`] for the daemon-less test harness.
-    pub daemon: u32,
-    pub session_id: u64,
-    pub channel_id: u64,
-}
-
-/// [`ChannelKey::daemon`] of channels installed by [`crate::testing`].
-pub const LOCAL_DAEMON: u32 = u32::MAX;
-
-/// A channel to install: its mapped ring buffer and what its records carry.
-#[derive(Debug)]
-pub struct ChannelSetup {
-    pub key: ChannelKey,
-    pub producer: rttng_ringbuf::Producer,
-    pub stream_class_id: u64,
-    /// Stream event context fields, in order.
-    pub contexts: Vec<Context>,
 }
 
 /// Why a control call did nothing. Also counted in [`errors`].
@@ -164,6 +139,8 @@ pub fn install_channel(setup: ChannelSetup) {
 /// [`install_channel`], with the reason it did nothing.
 pub fn try_install_channel(setup: ChannelSetup) -> Result<(), ControlError> {
     let _g = lock();
+    // Channels removed while events were in flight are freed now if they can be.
+    channel::reclaim();
     count(if channel::find(setup.key).is_some() {
         Err(ControlError::DuplicateChannel(setup.key))
     } else {
@@ -189,13 +166,14 @@ fn clear_targets_of_slot(slot: usize) {
     }
 }
 
-/// Stops recording into a channel and unlinks it (its memory stays mapped until exit).
+/// Stops recording into a channel, unlinks it, and frees it with its mapping once no thread
+/// can be inside the event path with it (else at a later control call).
 pub fn remove_channel(key: ChannelKey) {
     let _g = lock();
     match channel::find(key) {
         Some(slot) => {
             clear_targets_of_slot(slot);
-            channel::unlink(slot);
+            channel::retire(slot);
             with_filters(|m| m.retain(|(_, k), _| *k != key));
         }
         None => {
@@ -370,6 +348,7 @@ extern "C" fn atfork_child() {
     for slot in 0..channel::MAX_CHANNELS {
         channel::unlink(slot);
     }
+    crate::reclaim::after_fork_child();
     for cs in callsite::all() {
         for t in &cs.targets {
             t.store(0, Ordering::Relaxed);
@@ -422,5 +401,68 @@ mod tests {
         let s = c.as_struct().unwrap();
         let names: Vec<&str> = s.members.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names, ["_vtid", "_procname"]);
+    }
+
+    /// Mappings of ring-buffer memfds in this process.
+    fn ringbuf_mappings() -> usize {
+        std::fs::read_to_string("/proc/self/maps")
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("/memfd:rttng-ringbuf"))
+            .count()
+    }
+
+    #[test]
+    fn a_removed_channel_is_unmapped_once_no_event_is_in_flight() {
+        let consumer = rttng_ringbuf::Consumer::create(&rttng_ringbuf::Config {
+            cpu_count: 1,
+            subbuf_count: 2,
+            subbuf_bytes: 4096,
+            mode: rttng_ringbuf::Mode::Discard,
+            stream_id: 0,
+            uuid: [0; 16],
+        })
+        .expect("create a channel");
+        // The consumer's own mapping stays; the app's (the producer's) is the one to go.
+        let before = ringbuf_mappings();
+        let producer = rttng_ringbuf::Producer::from_fd(consumer.fd()).expect("map it");
+        let key = ChannelKey {
+            daemon: LOCAL_DAEMON - 1,
+            session_id: 9_999,
+            channel_id: 1,
+        };
+        try_install_channel(ChannelSetup {
+            key,
+            producer,
+            stream_class_id: 0,
+            contexts: Vec::new(),
+        })
+        .expect("install");
+        assert_eq!(ringbuf_mappings(), before + 1, "the app maps the channel");
+        // A thread inside the event path keeps it mapped.
+        let inside = crate::reclaim::enter();
+        remove_channel(key);
+        assert_eq!(
+            ringbuf_mappings(),
+            before + 1,
+            "unmapped under an event in flight"
+        );
+        drop(inside);
+        // Other tests of this binary may be inside the event path for a moment: bounded retries
+        // of the control side's reclaim, as later control calls would do.
+        for _ in 0..1000 {
+            let _g = lock();
+            channel::reclaim();
+            if ringbuf_mappings() == before {
+                break;
+            }
+            drop(_g);
+            std::thread::yield_now();
+        }
+        assert_eq!(
+            ringbuf_mappings(),
+            before,
+            "the removed channel is still mapped"
+        );
     }
 }

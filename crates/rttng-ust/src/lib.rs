@@ -28,8 +28,11 @@
 //! before returning, so events enabled before the app started are recorded from the very
 //! first call.
 //!
-//! Not here: the registration protocol itself (`registration`, issue 4), enablement rules,
-//! metadata emission (the session daemon), the consumer.
+//! Registration with the session daemons is here too (`registration`: the thread that
+//! connects, says hello, and applies the daemon's commands through `control`).
+//!
+//! Not here: the wire format (`rttng-proto`), enablement rules and metadata emission (the
+//! session daemon), the consumer.
 
 mod callsite;
 mod channel;
@@ -37,6 +40,7 @@ pub mod control;
 mod field;
 mod filter;
 mod level;
+mod reclaim;
 mod registration;
 mod sys;
 pub mod testing;
@@ -124,7 +128,7 @@ macro_rules! tracepoint {
         static __RTTNG_CALLSITE: $crate::__private::Callsite =
             $crate::__private::Callsite::new(&__RTTNG_META);
         #[used]
-        #[link_section = "rttng_callsites"]
+        #[link_section = "rttng_callsites_v1"]
         static __RTTNG_CALLSITE_REF: $crate::__private::CallsiteRef =
             $crate::__private::CallsiteRef(&__RTTNG_CALLSITE);
         if __RTTNG_CALLSITE.is_on() {

@@ -34,6 +34,81 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run a command and show its system calls live, strace-style, keeping a CTF trace
     Trace(TraceArgs),
+    /// Record and manage snapshots of a snapshot session (add-output, del-output,
+    /// list-output, record)
+    Snapshot(SnapshotArgs),
+    /// Record a snapshot of every snapshot session when an application dumps core
+    CoredumpHandler(CoredumpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// Session (default: the current session)
+    #[arg(short = 's', long, global = true)]
+    pub session: Option<String>,
+    /// Snapshot output name (default: snapshot-ID)
+    #[arg(short = 'n', long, global = true)]
+    pub name: Option<String>,
+    /// Largest size of a snapshot (k, M, G suffixes): the newest packets of each stream
+    /// that fit
+    #[arg(short = 'm', long, global = true, value_name = "SIZE")]
+    pub max_size: Option<String>,
+    /// Control URL of a relay daemon, tcp://HOST[:PORT] (with --data-url)
+    #[arg(short = 'C', long, global = true, value_name = "URL")]
+    pub ctrl_url: Option<String>,
+    /// Data URL of a relay daemon, tcp://HOST[:PORT] (with --ctrl-url)
+    #[arg(short = 'D', long, global = true, value_name = "URL")]
+    pub data_url: Option<String>,
+    #[command(subcommand)]
+    pub action: SnapshotAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotAction {
+    /// Set the session's snapshot output (a session has one)
+    AddOutput {
+        /// Output directory (DIR or file://DIR) or relay (net://HOST[:C[:D]][/PATH])
+        #[arg(value_name = "DIR|URL")]
+        url: Option<String>,
+    },
+    /// Remove the session's snapshot output, by id or name
+    DelOutput {
+        #[arg(value_name = "ID|NAME")]
+        output: Option<String>,
+    },
+    /// List the session's snapshot output
+    ListOutput,
+    /// Record a snapshot to the session's output, or to DIR or a relay (net://HOST)
+    Record {
+        /// Output for this snapshot only: DIR, file://DIR or net://HOST[:C[:D]][/PATH]
+        #[arg(value_name = "DIR|URL")]
+        url: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CoredumpArgs {
+    #[command(subcommand)]
+    pub action: CoredumpAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CoredumpAction {
+    /// Point kernel.core_pattern at this handler (root), saving the current pattern
+    Install {
+        /// Write core files here (default: where the previous core_pattern put them)
+        #[arg(long, value_name = "DIR")]
+        core_dir: Option<PathBuf>,
+    },
+    /// Restore the core_pattern saved by install
+    Uninstall,
+    /// What the kernel runs on a crash: STATE %P %p %u %g %s %t %e (core on stdin)
+    #[command(hide = true)]
+    Run {
+        state: PathBuf,
+        #[arg(num_args = 0.., allow_hyphen_values = true, trailing_var_arg = true)]
+        crash: Vec<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -92,6 +167,10 @@ pub struct ViewArgs {
     /// Decode every event but print only the number of events per event name
     #[arg(long)]
     pub count: bool,
+    /// Read a live session from a relay daemon: net://HOST[:PORT]/host/HOSTNAME/SESSION
+    /// attaches, net://HOST[:PORT][/host/HOSTNAME] lists sessions
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "net://localhost", conflicts_with_all = ["paths", "count"])]
+    pub live: Option<String>,
 }
 
 impl ViewArgs {
@@ -108,6 +187,7 @@ impl ViewArgs {
             fields: None,
             color: ColorWhen::Auto,
             count: false,
+            live: None,
         }
     }
 }
@@ -164,8 +244,25 @@ pub enum SessionCommand {
 pub struct CreateArgs {
     pub session: Option<String>,
     /// Output directory
-    #[arg(short = 'o', long, value_name = "DIR")]
+    #[arg(short = 'o', long, value_name = "DIR", conflicts_with_all = ["set_url", "ctrl_url", "data_url"])]
     pub output: Option<PathBuf>,
+    /// Stream to a relay daemon: net://HOST[:CTRL_PORT[:DATA_PORT]][/PATH] (or file://DIR)
+    #[arg(short = 'U', long, value_name = "URL", conflicts_with_all = ["ctrl_url", "data_url"])]
+    pub set_url: Option<String>,
+    /// The relay's control URL, tcp://HOST[:PORT] (with --data-url)
+    #[arg(short = 'C', long, value_name = "URL", requires = "data_url")]
+    pub ctrl_url: Option<String>,
+    /// The relay's data URL, tcp://HOST[:PORT] (with --ctrl-url)
+    #[arg(short = 'D', long, value_name = "URL", requires = "ctrl_url")]
+    pub data_url: Option<String>,
+    /// Snapshot session: channels default to overwrite mode and nothing is written until
+    /// `rttng snapshot record`
+    #[arg(long)]
+    pub snapshot: bool,
+    /// No output (a snapshot session then needs `snapshot add-output` or a directory at
+    /// `snapshot record`)
+    #[arg(long, conflicts_with_all = ["output", "set_url", "ctrl_url", "data_url"])]
+    pub no_output: bool,
 }
 
 #[derive(Debug, Args)]

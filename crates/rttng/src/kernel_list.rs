@@ -7,7 +7,7 @@ use std::io::Write as _;
 
 use anyhow::{Context as _, Result};
 use rttng_ctf::ir::FieldClass;
-use rttng_kernel::convert::plan_event;
+use rttng_kernel::plan_event;
 use rttng_kernel::Tracefs;
 
 fn type_name(c: &FieldClass) -> &'static str {

@@ -18,13 +18,11 @@ pub fn print_sessions(list: &[SessionSummary]) {
     }
     println!("Available recording sessions:");
     for (i, s) in list.iter().enumerate() {
-        println!(
-            "  {}) {} [{}]",
-            i + 1,
-            s.name,
-            if s.active { "active" } else { "inactive" }
-        );
-        println!("     Trace output: {}", s.output);
+        println!("  {}) {} [{}]", i + 1, s.name, state(s.active, s.snapshot));
+        // lttng shows no trace output for a snapshot session (see `snapshot list-output`).
+        if !s.snapshot {
+            println!("     Trace output: {}", s.output);
+        }
         println!();
     }
     println!("Use `rttng list SESSION` for more details");
@@ -40,6 +38,16 @@ pub fn print_session(detail: &SessionDetail, filters: &[RuleFilter]) -> u8 {
         0
     } else {
         EXIT_WARNING
+    }
+}
+
+/// `active`, `inactive`, and lttng's ` snapshot` suffix.
+fn state(active: bool, snapshot: bool) -> String {
+    let a = if active { "active" } else { "inactive" };
+    if snapshot {
+        format!("{a} snapshot")
+    } else {
+        a.to_string()
     }
 }
 
@@ -60,9 +68,11 @@ pub fn format_detail(d: &SessionDetail, filters: &[RuleFilter]) -> String {
         o,
         "Recording session {}: [{}]",
         d.name,
-        if d.active { "active" } else { "inactive" }
+        state(d.active, d.snapshot)
     );
-    let _ = writeln!(o, "    Trace output: {}", d.output);
+    if !d.snapshot {
+        let _ = writeln!(o, "    Trace output: {}", d.output);
+    }
     for domain in [Domain::Kernel, Domain::Ust] {
         let chans: Vec<_> = d.channels.iter().filter(|c| c.domain == domain).collect();
         if chans.is_empty() {

@@ -5,11 +5,14 @@
 //! (`rttng view | head`) ends the program quietly with status 0.
 
 mod cli;
+mod coredump;
 mod demo;
 mod error;
 mod kernel_list;
 mod list;
+mod live_view;
 mod session_cmd;
+mod snapshot_cmd;
 mod trace;
 mod view;
 
@@ -20,6 +23,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let result = match args.command {
+        cli::Command::View(v) if v.live.is_some() => live_view::run(&v),
         cli::Command::View(mut v) => {
             // `view [SESSION]`: no path, or one that is not a directory, names a session.
             if v.paths.len() <= 1 && !v.paths.first().is_some_and(|p| p.exists()) {
@@ -44,6 +48,12 @@ fn main() -> ExitCode {
             return session_cmd::exit_status(demo::run(opts, d));
         }
         cli::Command::Trace(t) => trace::run(&t),
+        cli::Command::Snapshot(s) => return snapshot_cmd::run(&args.global, s),
+        cli::Command::CoredumpHandler(c) => match c.action {
+            cli::CoredumpAction::Install { core_dir } => coredump::install(core_dir),
+            cli::CoredumpAction::Uninstall => coredump::uninstall(),
+            cli::CoredumpAction::Run { state, crash } => return coredump::run(&state, &crash),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

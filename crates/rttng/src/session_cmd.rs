@@ -72,6 +72,31 @@ pub fn run(g: &Global, cmd: SessionCommand) -> ExitCode {
     exit_status(dispatch(&mut ctx, cmd))
 }
 
+/// `create --snapshot`, with lttng's messages.
+fn create_snapshot(
+    ctx: &mut Ctx,
+    session: Option<String>,
+    output: Option<String>,
+    no_output: bool,
+) -> Result<u8, CliError> {
+    match ctx.call(Request::CreateSnapshotSession {
+        name: session,
+        output,
+        no_output,
+    })? {
+        Response::SessionCreated { name, output } => {
+            let _ = rttng_ctl::set_current_session(&name);
+            println!("Snapshot session {name} created.");
+            if !output.is_empty() {
+                println!("Default snapshot output set to {output}");
+            }
+            println!("Every channel enabled for this session will be set to mmap output and default to overwrite mode.");
+            Ok(0)
+        }
+        other => Ok(warned(other)),
+    }
+}
+
 fn warned(r: Response) -> u8 {
     match r {
         Response::Warning { message } => {
@@ -85,15 +110,29 @@ fn warned(r: Response) -> u8 {
 fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
     match cmd {
         SessionCommand::Create(a) => {
-            let output = match a.output {
-                Some(o) => Some(
+            let local = match (&a.output, &a.set_url) {
+                (Some(o), _) => Some(o.clone()),
+                (None, Some(u)) => u.strip_prefix("file://").map(PathBuf::from),
+                _ => None,
+            };
+            let output = match (local, net_output(&a)?) {
+                (Some(o), _) => Some(
                     std::path::absolute(&o)
                         .map_err(|e| usage(&format!("bad output directory: {e}")))?
                         .to_string_lossy()
                         .into_owned(),
                 ),
-                None => None,
+                (None, net) => net,
             };
+            if a.snapshot {
+                // A network output becomes the session's snapshot output (a net:// URL).
+                return create_snapshot(ctx, a.session, output, a.no_output);
+            }
+            if a.no_output {
+                return Err(usage(
+                    "--no-output needs --snapshot: a recording session writes its trace as it goes",
+                ));
+            }
             match ctx.call(Request::CreateSession {
                 name: a.session,
                 output,
@@ -432,6 +471,44 @@ fn indent(text: &str) -> String {
         .map(|l| format!("    {l}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The relay URL of `create --set-url net://...` or `-C tcp://... -D tcp://...`, as the
+/// `net://HOST:CTRL:DATA[/PATH]` the session daemon takes; `None` for a local session.
+fn net_output(a: &crate::cli::CreateArgs) -> Result<Option<String>, CliError> {
+    use rttng_relay_proto::url::{
+        parse_net, parse_tcp, NetUrl, DEFAULT_CONTROL_PORT, DEFAULT_DATA_PORT,
+    };
+    if let Some(u) = &a.set_url {
+        if u.starts_with("file://") {
+            return Ok(None);
+        }
+        let url = parse_net(u).map_err(|e| usage(&format!("bad URL {u:?}: {e}")))?;
+        return Ok(Some(url.to_string()));
+    }
+    let (Some(c), Some(d)) = (&a.ctrl_url, &a.data_url) else {
+        return Ok(None);
+    };
+    let ctrl = parse_tcp(c, DEFAULT_CONTROL_PORT)
+        .map_err(|e| usage(&format!("bad control URL {c:?}: {e}")))?;
+    let data =
+        parse_tcp(d, DEFAULT_DATA_PORT).map_err(|e| usage(&format!("bad data URL {d:?}: {e}")))?;
+    if ctrl.host != data.host || ctrl.v6 != data.v6 {
+        return Err(usage(&format!(
+            "the control and data URLs name different hosts ({} and {}); rttng streams both to one relay",
+            ctrl.host, data.host
+        )));
+    }
+    Ok(Some(
+        NetUrl {
+            host: ctrl.host,
+            control_port: ctrl.port,
+            data_port: data.port,
+            v6: ctrl.v6,
+            base_path: String::new(),
+        }
+        .to_string(),
+    ))
 }
 
 fn list_sessions(ctx: &mut Ctx) -> Result<u8, CliError> {

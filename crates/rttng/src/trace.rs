@@ -18,11 +18,10 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
-use rttng_kernel::bpf::{path_arg_mask, quote, PathLog, PathMatcher, PathValue};
-use rttng_kernel::convert::{plan_event, read_int, EventPlan, FieldOp};
-use rttng_kernel::format::EventFormat;
-use rttng_kernel::page::parse_page;
-use rttng_kernel::{ChannelConfig, Context, KernelSession, Syscalls};
+use rttng_kernel::{
+    quote, ChannelConfig, Context, KernelSession, LiveRecord, PathLog, PathMatcher, PathValue,
+    Syscalls,
+};
 
 use crate::cli::TraceArgs;
 
@@ -92,30 +91,15 @@ pub fn run(args: &TraceArgs) -> Result<()> {
     session.add_context("channel0", Context::Tid)?;
     session.add_context("channel0", Context::Procname)?;
 
-    let table = session.format_table();
-    let plans: Arc<Plans> = Arc::new(
-        table
-            .by_id
-            .iter()
-            .map(|(id, f)| (*id, (f.clone(), plan_event(f), path_arg_mask(f))))
-            .collect(),
-    );
-    let layout = table.layout.context("no page layout")?;
     let (tx, rx) = mpsc::channel::<Vec<Rec>>();
-    let plans2 = plans.clone();
-    session.set_observer(Arc::new(move |_cpu, page: &[u8]| {
-        let mut recs = Vec::new();
-        let _ = parse_page(&layout, page, |r| {
-            if let Some(rec) = decode(&plans2, r.timestamp, r.data) {
-                recs.push(rec);
-            }
-        });
+    session.set_live_observer(move |_cpu, records: &[LiveRecord<'_>]| {
+        let recs: Vec<Rec> = records.iter().filter_map(decode).collect();
         if !recs.is_empty() {
             let _ = tx.send(recs);
         }
-    }));
+    });
 
-    let mut child = rttng_kernel::sys::spawn_paused(&args.command)
+    let mut child = rttng_kernel::spawn_paused(&args.command)
         .with_context(|| format!("starting {}", args.command[0]))?;
     let root_pid = child.pid() as i32;
     session.filter_pids(&[child.pid()], true)?;
@@ -149,111 +133,62 @@ fn default_output_dir() -> PathBuf {
     let home = std::env::var_os("RTTNG_HOME")
         .or_else(|| std::env::var_os("HOME"))
         .unwrap_or_else(|| "/tmp".into());
-    let stamp = rttng_kernel::session::datetime_now();
+    let stamp = rttng_kernel::datetime_now();
     let stamp = stamp.trim_end_matches("+0000").replace('T', "-");
     PathBuf::from(home)
         .join("rttng-traces")
         .join(format!("trace-{stamp}-{}", std::process::id()))
 }
 
-/// Each enabled event's format, plan and path-argument mask, by ftrace type id.
-type Plans = HashMap<u16, (Arc<EventFormat>, EventPlan, u8)>;
-
-fn decode(plans: &Plans, ts: u64, data: &[u8]) -> Option<Rec> {
-    let id = u16::from_le_bytes([*data.first()?, *data.get(1)?]);
-    let (fmt, plan, mask) = plans.get(&id)?;
-    let tid = i32::from_le_bytes(data.get(4..8)?.try_into().ok()?);
-    let kind = if let Some(name) = plan.ctf_name.strip_prefix("syscall_entry_") {
-        let mut args: Vec<String> = plan
-            .ops
-            .iter()
-            .zip(&plan.names)
-            .zip(&plan.pointers)
-            .map(|((op, n), &ptr)| format_arg(name, n, op, ptr, data))
+fn decode(r: &LiveRecord<'_>) -> Option<Rec> {
+    let tid = r.tid()?;
+    let kind = if let Some(name) = r.name().strip_prefix("syscall_entry_") {
+        let mut args: Vec<String> = r
+            .fields()
+            .map(|f| format_arg(name, f.name, f.value, f.pointer))
             .collect();
         // strace shows open's mode only when the flags can create a file.
         if matches!(name, "openat" | "open") {
-            let flag_value = plan
-                .ops
-                .iter()
-                .zip(&plan.names)
-                .find(|(_, n)| *n == "flags")
-                .and_then(|(op, _)| match *op {
-                    FieldOp::Int {
-                        offset, src_bytes, ..
-                    } => Some(read_int(data, offset, src_bytes, 32, false) as u64),
-                    _ => None,
-                });
-            if let Some(fl) = flag_value {
-                if fl & (O_CREAT | O_TMPFILE) == 0 && plan.names.last().is_some_and(|n| n == "mode")
+            if let Some(fl) = r.int("flags") {
+                if fl as u64 & (O_CREAT | O_TMPFILE) == 0
+                    && r.fields().last().is_some_and(|f| f.name == "mode")
                 {
                     args.pop();
                 }
             }
         }
-        let mut paths = Vec::new();
-        let mut nr = 0;
-        for a in 0..rttng_kernel::bpf::MAX_ARGS as u8 {
-            if mask & (1 << a) != 0 {
-                if let Some((_, n, ptr)) = rttng_kernel::bpf::enter_key(data, a) {
-                    nr = n;
-                    paths.push((a, ptr));
-                }
-            }
-        }
+        let (nr, paths) = r.path_args();
         RecKind::Enter {
             name: name.to_string(),
             args,
             paths,
             nr,
         }
-    } else if let Some(name) = plan.ctf_name.strip_prefix("syscall_exit_") {
-        let ret = plan
-            .ops
-            .iter()
-            .zip(&plan.names)
-            .find(|(_, n)| *n == "ret")
-            .and_then(|(op, _)| match *op {
-                FieldOp::Int {
-                    offset,
-                    src_bytes,
-                    out_bits,
-                    signed,
-                    ..
-                } => Some(read_int(data, offset, src_bytes, out_bits, signed) as i64),
-                _ => None,
-            })?;
+    } else if let Some(name) = r.name().strip_prefix("syscall_exit_") {
         RecKind::Exit {
             name: name.to_string(),
-            ret,
+            ret: r.int("ret")? as i64,
         }
-    } else if fmt.name == "sched_process_exec" {
-        let f = fmt.field("filename")?;
-        let s =
-            rttng_kernel::convert::c_str(rttng_kernel::convert::data_loc(data, f.offset, false));
+    } else if r.tracefs_name() == "sched_process_exec" {
         RecKind::Exec {
-            filename: String::from_utf8_lossy(s).into_owned(),
+            filename: String::from_utf8_lossy(r.string("filename")?).into_owned(),
         }
-    } else if fmt.name == "sched_process_exit" {
+    } else if r.tracefs_name() == "sched_process_exit" {
         RecKind::ProcessExit { tid }
     } else {
         return None;
     };
-    Some(Rec { ts, tid, kind })
+    Some(Rec {
+        ts: r.timestamp,
+        tid,
+        kind,
+    })
 }
 
-fn format_arg(syscall: &str, name: &str, op: &FieldOp, pointer: bool, data: &[u8]) -> String {
-    let FieldOp::Int {
-        offset,
-        src_bytes,
-        out_bits,
-        signed,
-        ..
-    } = *op
-    else {
+fn format_arg(syscall: &str, name: &str, value: Option<i128>, pointer: bool) -> String {
+    let Some(v) = value else {
         return "?".to_string();
     };
-    let v = read_int(data, offset, src_bytes, out_bits, signed);
     if pointer {
         return if v == 0 {
             "NULL".to_string()

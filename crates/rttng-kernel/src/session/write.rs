@@ -18,7 +18,7 @@ use super::{
     Channel, KernelSession, StopReport, COMPACT_HEADER_MAX_CLASSES, METADATA_PACKET_BYTES,
     PACKET_CONTENT_BYTES,
 };
-use crate::bpf::{path_arg_mask, PathLog, PathMatcher, PathValue};
+use crate::bpf::{PathLog, PathMatcher, PathValue};
 use crate::convert::{
     plan_event_with_paths, write_context, write_payload_with_paths, ContextKind, ContextValues,
     EventPlan,
@@ -26,6 +26,7 @@ use crate::convert::{
 use crate::error::{io_err, KernelError};
 use crate::format::PageLayout;
 use crate::page::parse_page;
+use crate::syscall_args::{enter_key, path_arg_mask, MAX_ARGS};
 use crate::tracefs::Tracefs;
 
 impl KernelSession {
@@ -77,7 +78,20 @@ impl KernelSession {
     }
 
     pub(super) fn write_trace(&self) -> Result<StopReport, KernelError> {
-        let dir = self.trace_dir();
+        self.write_trace_to(&self.trace_dir(), &self.spool_dir(), false)
+    }
+
+    /// Writes the trace into `dir` from the spool files in `spool`. `snapshot`: the spools
+    /// are what a snapshot read from live buffers; the "missed events" flag of a CPU's first
+    /// page then stands for the overwritten history (a flight recorder's normal state), not
+    /// for lost events, and the kernel's cumulative loss counters are not added.
+    pub(super) fn write_trace_to(
+        &self,
+        dir: &Path,
+        spool: &Path,
+        snapshot: bool,
+    ) -> Result<StopReport, KernelError> {
+        let dir = dir.to_path_buf();
         let index_dir = dir.join("index");
         std::fs::create_dir_all(&index_dir).map_err(io_err(&index_dir))?;
         let md = self.metadata();
@@ -112,7 +126,11 @@ impl KernelSession {
                 None => PathTable::new(),
             };
             for &cpu in &ch.cpus {
-                let lost_stats = ch.instance.lost_events(cpu).unwrap_or(0);
+                let lost_stats = if snapshot {
+                    0
+                } else {
+                    ch.instance.lost_events(cpu).unwrap_or(0)
+                };
                 let conv = StreamConversion {
                     md: &md,
                     stream_id: sid as u64,
@@ -124,8 +142,9 @@ impl KernelSession {
                     names: &names,
                     lost_stats,
                     paths: &paths,
+                    skip_first_missed: snapshot,
                 };
-                let spool = self.spool_dir().join(format!("{}_{cpu}", ch.config.name));
+                let spool = spool.join(format!("{}_{cpu}", ch.config.name));
                 let out = dir.join(format!("{}_{cpu}", ch.config.name));
                 let idx = index_dir.join(format!("{}_{cpu}.idx", ch.config.name));
                 let r = conv.run(&spool, &out, &idx)?;
@@ -153,7 +172,7 @@ struct PathEntry {
     rec: u32,
     mask: u8,
     data_tid_nr: (u32, u32),
-    ptrs: [u64; crate::bpf::MAX_ARGS],
+    ptrs: [u64; MAX_ARGS],
 }
 
 impl KernelSession {
@@ -188,10 +207,10 @@ impl KernelSession {
                         r.data.get(1).copied().unwrap_or(0),
                     ]);
                     if let Some(&mask) = masks.get(&id) {
-                        let mut ptrs = [0u64; crate::bpf::MAX_ARGS];
+                        let mut ptrs = [0u64; MAX_ARGS];
                         let mut key = None;
                         for (a, p) in ptrs.iter_mut().enumerate() {
-                            if let Some((tid, nr, ptr)) = crate::bpf::enter_key(r.data, a as u8) {
+                            if let Some((tid, nr, ptr)) = enter_key(r.data, a as u8) {
                                 *p = ptr;
                                 key = Some((tid, nr));
                             }
@@ -222,7 +241,7 @@ impl KernelSession {
         for e in entries {
             let (tid, nr) = e.data_tid_nr;
             let mut got = Vec::new();
-            for a in 0..crate::bpf::MAX_ARGS as u8 {
+            for a in 0..MAX_ARGS as u8 {
                 if e.mask & (1 << a) == 0 {
                     continue;
                 }
@@ -295,6 +314,8 @@ struct StreamConversion<'a> {
     names: &'a ProcessNames,
     lost_stats: u64,
     paths: &'a PathTable,
+    /// Ignore the "missed events" flag of the first page (see `write_trace_to`).
+    skip_first_missed: bool,
 }
 
 #[derive(Debug, Default)]
@@ -347,7 +368,10 @@ impl StreamConversion<'_> {
                     continue;
                 }
             };
-            if let Some(m) = info.missed {
+            let missed = info
+                .missed
+                .filter(|_| !(self.skip_first_missed && this_page == 0));
+            if let Some(m) = missed {
                 discarded = discarded.saturating_add(if m == u64::MAX { 1 } else { m });
             }
             if records.is_empty() {
@@ -355,7 +379,7 @@ impl StreamConversion<'_> {
             }
             let first_ts = records[0].0.max(last_ts);
             if w.is_packet_open()
-                && (w.packet_content_bits() / 8 > PACKET_CONTENT_BYTES || info.missed.is_some())
+                && (w.packet_content_bits() / 8 > PACKET_CONTENT_BYTES || missed.is_some())
             {
                 w.close_packet(last_ts, PacketSize::Aligned8).map_err(ctf)?;
                 std::io::Write::write_all(&mut data_out, &w.take_data()).map_err(io_err(out))?;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rttng_kernel::tracefs::Tracefs;
+use rttng_kernel::Tracefs;
 use rttng_kernel::{ChannelConfig, Context, KernelSession, Syscalls};
 
 pub(crate) struct TempDir(pub(crate) PathBuf);

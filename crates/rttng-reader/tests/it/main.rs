@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+mod live;
+
 use rttng_reader::{Message, TraceSet};
 
 fn corpus_traces() -> Vec<PathBuf> {

@@ -239,6 +239,24 @@ fn producer_rejects_memory_that_is_not_a_channel() {
 }
 
 #[test]
+fn producer_rejects_a_channel_of_another_abi_major() {
+    use rttng_abi::{ChannelHeader, ABI_MAJOR};
+    use std::os::fd::AsRawFd;
+    let consumer = Consumer::create(&config(1, 2, 512, Mode::Discard)).expect("create channel");
+    // What a consumer of an incompatible version would have written: same magic and layout,
+    // another major version.
+    let other = (ABI_MAJOR + 1).to_le_bytes();
+    let at = std::mem::offset_of!(ChannelHeader, abi_major) as libc::off_t;
+    // SAFETY: pwrite from a live local buffer into the channel's own memfd.
+    let n = unsafe { libc::pwrite(consumer.fd().as_raw_fd(), other.as_ptr().cast(), 2, at) };
+    assert_eq!(n, 2);
+    assert!(matches!(
+        Producer::from_fd(consumer.fd()),
+        Err(MapError::AbiMajor { found }) if found == ABI_MAJOR + 1
+    ));
+}
+
+#[test]
 fn recovery_closes_an_open_packet_of_a_dead_producer() {
     let (mut consumer, producer) = channel(&config(2, 2, 512, Mode::Discard));
     producer.write(1, 1, &make_record(0, 0, 20)).unwrap();

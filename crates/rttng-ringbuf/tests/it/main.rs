@@ -1,12 +1,13 @@
 //! Integration tests of the ring buffer: packet layout, discard/overwrite behaviour,
 //! flush, wakeup, a multi-threaded stress test checked against a sequential model, crash
-//! recovery after `kill -9`, and an ignored event-path benchmark. Not the loom model
+//! recovery after `kill -9`, snapshots of live overwrite buffers, and an ignored event-path benchmark. Not the loom model
 //! checks (those are `tests/loom.rs`, built only under `--cfg loom`).
 #![cfg(not(loom))]
 
 mod basic;
 mod bench;
 mod crash;
+mod snapshot;
 mod stress;
 
 use rttng_ringbuf::{Config, Consumer, Mode, Producer};

@@ -359,24 +359,17 @@ fn crash(name: &str, buffers: Buffers, apps: usize) {
                 .unwrap()
         })
         .collect();
-    // Bounded wait until data reaches the stream files.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let bytes: u64 = std::fs::read_dir(session.trace_dir())
-            .unwrap()
-            .filter_map(|e| e.ok()?.metadata().ok())
-            .filter(|m| m.is_file())
-            .map(|m| m.len())
-            .sum();
-        if bytes > 200_000 || std::time::Instant::now() > deadline {
-            break;
-        }
-        std::thread::yield_now();
-    }
+    // Bounded wait (on file writes, not by spinning) until data reaches the stream files.
+    let enough = wait_for_stream_bytes(
+        session.trace_dir(),
+        200_000,
+        std::time::Duration::from_secs(20),
+    );
     for c in &mut children {
         c.kill().unwrap();
         c.wait().unwrap();
     }
+    assert!(enough, "the children wrote too little in 20 s");
     let report = session.stop_after_crash().unwrap();
     assert_eq!(report.discarded, 0);
     let (text, warnings) = babeltrace(&report.trace_dir);
@@ -445,4 +438,54 @@ fn two_sessions_then_second_target_alone() {
     sb.sort_unstable();
     assert_eq!(sa, (0..100).collect::<Vec<u64>>());
     assert_eq!(sb, (0..150).collect::<Vec<u64>>());
+}
+
+/// Waits until the files of `dir` hold more than `bytes` bytes in total, at most `timeout`:
+/// sleeps in `poll` on an inotify watch of `dir` (a write to a file in it wakes it) and sums
+/// the sizes again on each change. False on timeout or when `dir` cannot be watched.
+fn wait_for_stream_bytes(dir: &std::path::Path, bytes: u64, timeout: std::time::Duration) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let total = || -> u64 {
+        std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok()?.metadata().ok())
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    let Ok(cdir) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: plain syscalls on an fd this function owns and closes.
+    let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: `cdir` is a valid C string for the duration of the call.
+    let wd = unsafe { libc::inotify_add_watch(fd, cdir.as_ptr(), libc::IN_MODIFY) };
+    let deadline = std::time::Instant::now() + timeout;
+    let mut enough = wd >= 0 && total() > bytes;
+    while wd >= 0 && !enough {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX).max(1);
+        // SAFETY: one live pollfd.
+        let _ = unsafe { libc::poll(&mut pfd, 1, ms) };
+        let mut buf = [0u8; 4096];
+        // SAFETY: reading into a live local buffer (non-blocking; the events only wake us).
+        while unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+        enough = total() > bytes;
+    }
+    // SAFETY: closing the fd opened above.
+    unsafe { libc::close(fd) };
+    enough
 }

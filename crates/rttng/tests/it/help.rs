@@ -18,6 +18,9 @@ fn help_texts_match_the_recorded_ones() {
         ("add-context", &["add-context"]),
         ("list", &["list"]),
         ("trace", &["trace"]),
+        ("snapshot", &["snapshot"]),
+        ("snapshot-record", &["snapshot", "record"]),
+        ("coredump-handler", &["coredump-handler"]),
     ];
     for (name, args) in cases {
         let out = Command::new(env!("CARGO_BIN_EXE_rttng"))

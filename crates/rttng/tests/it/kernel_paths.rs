@@ -46,17 +46,6 @@ fn openat_paths(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Whether any `rttng` process is alive.
-fn rttng_running() -> bool {
-    std::fs::read_dir("/proc")
-        .map(|rd| {
-            rd.filter_map(|e| e.ok()).any(|e| {
-                std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "rttng")
-            })
-        })
-        .unwrap_or(false)
-}
-
 #[test]
 fn quoted_strings_are_cut_at_the_closing_quote() {
     assert_eq!(
@@ -80,7 +69,7 @@ fn trace_ls_shows_the_paths_strace_shows_and_the_trace_has_them_as_strings() {
     if let Err(e) = require_tools(&[("strace", "strace"), ("babeltrace2", "babeltrace2")]) {
         panic!("{e}");
     }
-    let (dir, out, _done, err) = crate::kernel_trace::trace_ls_root("rttng-kernel-paths");
+    let (dir, out, done, err) = crate::kernel_trace::trace_ls_root("rttng-kernel-paths");
     assert!(
         !err.contains("path strings are not recorded"),
         "eBPF did not load: {err}"
@@ -172,17 +161,77 @@ fn trace_ls_shows_the_paths_strace_shows_and_the_trace_has_them_as_strings() {
         panic!("rttng view differs from babeltrace2:\n{d}");
     }
 
-    // The BPF programs died with the rttng process (bpftool, when installed, lists what is
-    // loaded; skipped while another rttng, e.g. a concurrent test, may hold its own).
-    if crate::support::find_in_path("bpftool").is_some() && !rttng_running() {
-        let progs =
-            run_bounded(Command::new("bpftool").args(["prog", "show"]), TIMEOUT).expect("bpftool");
-        let text = progs.stdout_text();
-        if !rttng_running() {
-            assert!(
-                !text.contains(" name path_arg") && !text.contains(" name follow_fork"),
-                "BPF programs left loaded: {text}"
-            );
+    // The BPF programs died with this run's rttng process. bpftool lists the loaded programs;
+    // /proc/*/fdinfo says which processes hold each (Debian's bpftool does not print `pids`).
+    // Only another rttng (a concurrent test's) may hold one; a program held by this run's
+    // pid, by any other program, or by nobody is a leak.
+    if let Err(e) = require_tools(&[("bpftool", "bpftool")]) {
+        panic!("{e}");
+    }
+    let progs =
+        run_bounded(Command::new("bpftool").args(["prog", "show"]), TIMEOUT).expect("bpftool");
+    assert!(progs.status.success(), "{}", progs.stderr_quote());
+    let left = leftover_programs(&progs.stdout_text(), done.pid, &prog_holders());
+    assert!(left.is_empty(), "BPF programs left loaded: {left:?}");
+}
+
+/// `(program id, holder's comm, holder's pid)` for every BPF program fd of every process.
+fn prog_holders() -> Vec<(u32, String, u32)> {
+    let mut out = Vec::new();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for p in procs.flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(p.path().join("comm")).unwrap_or_default();
+        let Ok(fds) = std::fs::read_dir(p.path().join("fdinfo")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let info = std::fs::read_to_string(fd.path()).unwrap_or_default();
+            let id = info.lines().find_map(|l| l.strip_prefix("prog_id:"));
+            if let Some(id) = id.and_then(|v| v.trim().parse().ok()) {
+                out.push((id, comm.trim().to_string(), pid));
+            }
         }
     }
+    out
+}
+
+/// The path recorder's programs in `bpftool prog show` output that are not held only by rttng
+/// processes other than `pid`: held by `pid`, by another program, or by nobody.
+fn leftover_programs(bpftool: &str, pid: u32, holders: &[(u32, String, u32)]) -> Vec<String> {
+    bpftool
+        .lines()
+        .filter(|l| l.contains(" name path_") || l.contains(" name follow_fork"))
+        .filter(|l| {
+            let id: Option<u32> = l.split(':').next().and_then(|n| n.trim().parse().ok());
+            let mut held = holders.iter().filter(|h| Some(h.0) == id).peekable();
+            held.peek().is_none() || held.any(|(_, comm, p)| *p == pid || comm != "rttng")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn leftover_programs_are_ours_foreign_or_unheld() {
+    let show = "12: tracepoint  name path_arg0  tag 0  gpl\n\tloaded_at 2026-01-01T00:00:00+0000  uid 0\n13: tracepoint  name follow_fork  tag 1  gpl\n14: kprobe  name other  tag 2\n15: tracepoint  name path_retry  tag 3  gpl\n16: tracepoint  name path_arg1  tag 4  gpl\n";
+    let holders = [
+        (12, "rttng".to_string(), 41),
+        (14, "sshd".to_string(), 7),
+        (15, "rttng".to_string(), 99),
+        (15, "rttng".to_string(), 98),
+        (16, "sleep".to_string(), 5),
+    ];
+    let ids = |pid| -> Vec<String> {
+        leftover_programs(show, pid, &holders)
+            .iter()
+            .map(|l| l.split(':').next().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(ids(41), ["12", "13", "16"]);
+    assert_eq!(ids(99), ["13", "15", "16"]);
+    assert_eq!(ids(1), ["13", "16"]);
 }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::{
     first_difference_but_babeltrace_empty_strings, kill_process, run_bounded, Finished, TempDir,
@@ -16,8 +16,10 @@ fn rttng() -> &'static str {
     env!("CARGO_BIN_EXE_rttng")
 }
 
+const INSTANCES: &str = "/sys/kernel/tracing/instances";
+
 fn rttng_instances() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir("/sys/kernel/tracing/instances")
+    let mut v: Vec<String> = std::fs::read_dir(INSTANCES)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .filter_map(|e| e.file_name().into_string().ok())
@@ -90,23 +92,19 @@ fn trace_ls_shows_syscalls_and_keeps_a_trace_babeltrace2_and_view_agree_on() {
     if let Some(d) = first_difference_but_babeltrace_empty_strings(&bt.stdout, &ours.stdout) {
         panic!("rttng view differs from babeltrace2:\n{d}");
     }
+    // Only this run's instances (`rttng-<its pid>-…`): concurrent tests have their own.
+    let own = format!("rttng-{}-", done.pid);
     assert!(
-        !rttng_instances().iter().any(|n| n.contains("-trace-")),
+        !rttng_instances().iter().any(|n| n.starts_with(&own)),
         "instance left: {:?}",
         rttng_instances()
     );
 }
 
+/// Waits (on inotify, bounded) until `rttng trace` with this pid has created its instance.
 fn wait_for_instance(pid: u32) -> bool {
     let prefix = format!("rttng-{pid}-");
-    let deadline = Instant::now() + TIMEOUT;
-    while Instant::now() < deadline {
-        if rttng_instances().iter().any(|n| n.starts_with(&prefix)) {
-            return true;
-        }
-        std::thread::yield_now();
-    }
-    false
+    crate::support::wait_for_entry(Path::new(INSTANCES), TIMEOUT, |n| n.starts_with(&prefix))
 }
 
 #[test]

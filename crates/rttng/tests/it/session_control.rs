@@ -110,3 +110,33 @@ fn session_malformed_app_registrations_are_dropped_and_apps_still_register() {
     let (text, _) = read_both(&out);
     assert_eq!(seqs(&text, "probe:info"), vec![0, 1, 2]);
 }
+
+/// The daemon's command line is clap's: an option rttng-sessiond does not have (lttng's `-v`)
+/// is refused with the usage and status 2, not silently accepted; `--no-kernel` is real.
+#[test]
+fn sessiond_refuses_options_it_does_not_have() {
+    built().expect("build the daemons");
+    let sessiond = bin_dir().join("rttng-sessiond");
+    let out = crate::support::run_bounded(
+        std::process::Command::new(&sessiond).args(["-v", "--no-kernel"]),
+        Duration::from_secs(20),
+    )
+    .expect("run rttng-sessiond");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("unexpected argument '-v'"), "{err}");
+    let help = crate::support::run_bounded(
+        std::process::Command::new(&sessiond).arg("--help"),
+        Duration::from_secs(20),
+    )
+    .expect("run rttng-sessiond --help");
+    assert!(help.status.success(), "{}", help.stderr_quote());
+    let text = help.stdout_text();
+    for flag in ["--daemonize", "--group", "--consumerd-path", "--no-kernel"] {
+        assert!(text.contains(flag), "{flag} missing from:\n{text}");
+    }
+    assert!(
+        !text.contains("--ready-child"),
+        "internal flag shown:\n{text}"
+    );
+}

@@ -32,7 +32,8 @@ pub fn bin_dir() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// Builds rttng-sessiond, rttng-consumerd, rttng-example and the probe app once per run.
+/// Builds rttng-sessiond, rttng-consumerd, rttng-example, rttng-relayd and the probe app once
+/// per run.
 pub fn built() -> Result<(), String> {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     BUILT
@@ -46,6 +47,8 @@ pub fn built() -> Result<(), String> {
                 "rttng-consumerd",
                 "-p",
                 "rttng-example",
+                "-p",
+                "rttng-relayd",
                 "--bins",
                 "--examples",
             ]);

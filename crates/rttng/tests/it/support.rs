@@ -78,6 +78,8 @@ impl Drop for TempDir {
 /// What a finished program produced.
 #[derive(Debug)]
 pub struct Finished {
+    /// The process id it ran as (names it left behind, such as tracefs instances, carry it).
+    pub pid: u32,
     pub status: ExitStatus,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
@@ -181,6 +183,7 @@ pub fn run_bounded(cmd: &mut Command, timeout: Duration) -> Result<Finished, Run
         .map(|h| h.join().unwrap_or_default())
         .unwrap_or_default();
     Ok(Finished {
+        pid,
         status,
         stdout,
         stderr,
@@ -401,6 +404,59 @@ fn same_but_empty_strings(bt: &str, ours: &str) -> bool {
         j += 1;
     }
     i == b.len() && j == o.len()
+}
+
+/// Waits until `dir` has an entry for which `wanted` holds, at most `timeout`: checks, then
+/// sleeps in `poll` on an inotify watch of `dir` (creations and removals; tracefs reports
+/// them too) and checks again on each change. No busy polling. False on timeout, or when `dir`
+/// cannot be watched.
+pub fn wait_for_entry(dir: &Path, timeout: Duration, wanted: impl Fn(&str) -> bool) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let has = || {
+        std::fs::read_dir(dir).is_ok_and(|rd| {
+            rd.filter_map(|e| e.ok())
+                .any(|e| e.file_name().to_str().is_some_and(&wanted))
+        })
+    };
+    let Ok(cdir) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: plain syscalls on an fd this function owns and closes.
+    let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: `cdir` is a valid C string for the duration of the call.
+    let wd = unsafe {
+        libc::inotify_add_watch(
+            fd,
+            cdir.as_ptr(),
+            libc::IN_CREATE | libc::IN_DELETE | libc::IN_MODIFY,
+        )
+    };
+    let deadline = Instant::now() + timeout;
+    let mut found = wd >= 0 && has();
+    while wd >= 0 && !found {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX).max(1);
+        // SAFETY: one live pollfd.
+        let _ = unsafe { libc::poll(&mut pfd, 1, ms) };
+        let mut buf = [0u8; 4096];
+        // SAFETY: reading into a live local buffer (non-blocking; the events only wake us).
+        while unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+        found = has();
+    }
+    // SAFETY: closing the fd opened above.
+    unsafe { libc::close(fd) };
+    found
 }
 
 #[cfg(test)]
