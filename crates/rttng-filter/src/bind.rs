@@ -373,7 +373,12 @@ fn try_bind(ast: &Ast, schema: &dyn Schema) -> Option<Filter> {
             NodeKind::Int(v) => b.i(I::Const(*v)),
             NodeKind::Float(v) => b.fl(F::Const(*v)),
             NodeKind::Str(s) => {
-                b.f.lits.push((s.clone(), strings::kind(s)));
+                let kind = strings::kind(s);
+                let text = match kind {
+                    StrKind::Plain => s.clone(),
+                    _ => strings::normalize(s).into_boxed_slice(),
+                };
+                b.f.lits.push((text, kind));
                 b.f.strs.push(S::Lit(b.f.lits.len() as u32 - 1));
                 Typed::S(b.f.strs.len() as u32 - 1)
             }

@@ -2,7 +2,7 @@
 //! `...-validate-globbing.cpp`, `...-normalize-glob-patterns.cpp`), in one pass over the
 //! arena: operand types that can be decided from the text alone, unsupported arithmetic,
 //! glob misuse, the type of the whole filter, and the flattened nesting depth. Glob literals
-//! are normalized (runs of `*` collapsed).
+//! are normalized by the binder (runs of `*` collapsed), after their kind is taken.
 //!
 //! Not here: types that depend on the event class (decided when binding).
 
@@ -45,13 +45,10 @@ pub(crate) fn check(ast: &mut Ast) -> Result<(), Error> {
         let (t, d) = match &mut node.kind {
             NodeKind::Int(_) => (Ty::Num, 1),
             NodeKind::Float(_) => (Ty::Float, 1),
-            NodeKind::Str(s) => {
-                let k = strings::kind(s);
-                if k != StrKind::Plain {
-                    *s = strings::normalize(s).into_boxed_slice();
-                }
-                (Ty::Str(k), 1)
-            }
+            // The kind is the literal's as written (lttng-tools classifies before it
+            // normalizes: "\\***" stays a full glob though "\\**" would end in its only
+            // star); the binder normalizes.
+            NodeKind::Str(s) => (Ty::Str(strings::kind(s)), 1),
             NodeKind::Ref(_) => (Ty::Ref, 1),
             NodeKind::Unary(op, c) => {
                 let c = *c as usize;
