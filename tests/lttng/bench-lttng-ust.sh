@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench-lttng-ust.sh [--threads T] [--events N] [--disabled] [--keep DIR]
 #                    [--subbuf-size BYTES] [--num-subbuf N] [--pin-cpu C]
-#                    [--filter EXPR]:
+#                    [--filter EXPR] [--binary UST_BENCH]:
 # the LTTng-UST baseline for rttng's tracer benchmark.
 #
 # Builds ust_bench, starts a private lttng-sessiond (see lttng-env.sh), creates
@@ -18,7 +18,8 @@
 # deliberately does not trace the kernel nor add contexts. --subbuf-size and
 # --num-subbuf are passed to enable-channel (default: LTTng's defaults);
 # --pin-cpu C to ust_bench (emitting thread t on CPU (C + t) mod CPUs);
-# --filter EXPR to enable-event (then R is what the filter keeps).
+# --filter EXPR to enable-event (then R is what the filter keeps). --binary
+# runs that ust_bench instead of building one.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,6 +30,7 @@ threads=1
 events=1000000
 disabled=""
 keep=""
+binary=""
 pin=()
 filter=()
 channel_opts=()
@@ -43,8 +45,9 @@ while [ $# -gt 0 ]; do
 	--num-subbuf) channel_opts+=("--num-subbuf=${2:?--num-subbuf needs a value}"); shift 2 ;;
 	--pin-cpu) pin=(--pin-cpu "${2:?--pin-cpu needs a CPU}"); shift 2 ;;
 	--filter) filter=(--filter "${2:?--filter needs an expression}"); shift 2 ;;
+	--binary) binary=$(cd "$(dirname "${2:?--binary needs a path}")" && pwd)/$(basename "$2"); shift 2 ;;
 	*)
-		echo "usage: $0 [--threads T] [--events N] [--disabled] [--keep DIR] [--subbuf-size BYTES] [--num-subbuf N] [--pin-cpu C] [--filter EXPR]" >&2
+		echo "usage: $0 [--threads T] [--events N] [--disabled] [--keep DIR] [--subbuf-size BYTES] [--num-subbuf N] [--pin-cpu C] [--filter EXPR] [--binary UST_BENCH]" >&2
 		exit 2
 		;;
 	esac
@@ -72,9 +75,14 @@ work="$dir/lttng-run"
 trace="$dir/trace"
 [ ! -e "$trace" ] || rttng_die "$trace already exists"
 mkdir -p "$build" "$work/home"
+if [ -n "$binary" ]; then
+	# The very binary another run uses (bench/compat.sh runs it on rttng's libraries too).
+	cp "$binary" "$build/ust_bench" || rttng_die "cannot copy $binary"
+else
 cc -std=gnu11 -O2 -Wall -Wextra -I"$here" -o "$build/ust_bench" \
 	"$here/ust_bench.c" "$here/bench_tp.c" -llttng-ust -ldl -lpthread ||
 	rttng_die "cannot compile ust_bench; install: $RTTNG_INSTALL_HINT"
+fi
 
 export LTTNG_HOME="$work/home"
 export LTTNG_UST_REGISTER_TIMEOUT=30000

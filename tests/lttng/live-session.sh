@@ -19,6 +19,11 @@
 #  3. the relay daemon killed while rttng views a session: rttng must fail
 #     with an error (killed.status, killed.err).
 #
+# With RTTNG_LIVE_RELAYD=PATH, that relay daemon (rttng-relayd) replaces
+# lttng-relayd; it serves several viewers per session, so phase 1 also runs
+# babeltrace2 on live-rt itself from the start (bt-same.txt) and a second one
+# attaching late, once rttng has printed (bt-late.txt).
+#
 # Every process is started and stopped by PID, every wait is bounded. The
 # results are files in OUTDIR and the lines of OUTDIR/summary; the Rust test
 # judges them. It deliberately does not trace the kernel.
@@ -96,7 +101,8 @@ wait_exit() {
 
 listening() { [ -n "$(ss -Hltn "sport = :$1")" ]; }
 
-lttng-relayd ${RTTNG_RELAYD_VERBOSE:+-vvv} -C "tcp://127.0.0.1:$ctrl" -D "tcp://127.0.0.1:$data" \
+relayd=${RTTNG_LIVE_RELAYD:-lttng-relayd}
+"$relayd" ${RTTNG_RELAYD_VERBOSE:+-vvv} -C "tcp://127.0.0.1:$ctrl" -D "tcp://127.0.0.1:$data" \
 	-L "tcp://127.0.0.1:$live" -o "$out/relay" </dev/null >"$work/relayd.log" 2>&1 &
 relayd_pid=$!
 wait_until 30 "lttng-relayd listening on $live" listening "$live"
@@ -123,7 +129,19 @@ both_attached() {
 	"$rttng" view --live "$viewer_base" >"$work/listing" 2>&1 || return 1
 	[ "$(grep -c '1 client(s) connected' "$work/listing")" = 2 ]
 }
-wait_until 30 "both viewers attached" both_attached
+multi=""
+[ -n "${RTTNG_LIVE_RELAYD:-}" ] && multi=1
+if [ -n "$multi" ]; then
+	babeltrace2 -i lttng-live "$viewer_base/host/$host/live-rt" >"$out/bt-same.txt" 2>"$out/bt-same.err" &
+	same_pid=$!
+	pids+=("$same_pid")
+	both_attached() {
+		"$rttng" view --live "$viewer_base" >"$work/listing" 2>&1 || return 1
+		grep -q 'live-rt .*2 client(s) connected' "$work/listing" &&
+			grep -q 'live-bt .*1 client(s) connected' "$work/listing"
+	}
+fi
+wait_until 30 "the viewers attached" both_attached
 cp "$work/listing" "$out/listing.txt"
 
 first=25
@@ -137,6 +155,15 @@ printed() { grep -q 'rttng_live:tick' "$out/rttng.txt"; }
 wait_until 60 "rttng view --live printing an event" printed
 kill -0 "$app_pid" 2>/dev/null || rttng_die "the app ended before rttng printed"
 echo "printed_while_running $(grep -c 'rttng_live:' "$out/rttng.txt")" >>"$summary"
+if [ -n "$multi" ]; then
+	babeltrace2 -i lttng-live "$viewer_base/host/$host/live-rt" >"$out/bt-late.txt" 2>"$out/bt-late.err" &
+	late_pid=$!
+	pids+=("$late_pid")
+	late_attached() {
+		"$rttng" view --live "$viewer_base" 2>&1 | grep -q 'live-rt .*3 client(s) connected'
+	}
+	wait_until 30 "the late viewer attached" late_attached
+fi
 echo go >&8
 exec 8>&-
 wait_exit "$app_pid" 60 || rttng_die "the app did not end"
@@ -149,6 +176,12 @@ wait_exit "$rt_pid" 60 || rttng_die "rttng view --live did not end after destroy
 echo "rttng_status $st" >>"$summary"
 wait_exit "$bt_pid" 60 || rttng_die "babeltrace2 did not end after destroy"
 echo "bt_status $st" >>"$summary"
+if [ -n "$multi" ]; then
+	wait_exit "$same_pid" 60 || rttng_die "babeltrace2 on live-rt did not end after destroy"
+	echo "bt_same_status $st" >>"$summary"
+	wait_exit "$late_pid" 60 || rttng_die "the late babeltrace2 did not end after destroy"
+	echo "bt_late_status $st" >>"$summary"
+fi
 babeltrace2 "$out/relay/$host"/live-rt-* >"$out/stored.txt" 2>"$out/stored.err" ||
 	rttng_die "babeltrace2 cannot read the stored trace: $(cat "$out/stored.err")"
 

@@ -7,6 +7,7 @@
 
 mod gen;
 mod kernel;
+mod live;
 mod relay;
 mod run;
 mod snapshot;
@@ -64,6 +65,9 @@ enum Command {
     Relay(relay::Args),
     /// `snapshot record` of full 2 MiB per-CPU buffers: rttng against LTTng 2.13
     Snapshot(snapshot::Args),
+    /// Live latency, emission to printed line: LTTng and rttng, babeltrace2 and rttng view
+    /// --live, 1 s and 100 ms live timers
+    Live(live::Args),
     /// A dependent integer loop on T threads: the machine's own 1 -> 2 thread scaling
     Spin {
         #[arg(long, default_value_t = 1)]
@@ -107,6 +111,7 @@ fn real_main() -> Result<()> {
         Command::Ust(args) => ust::run(&args),
         Command::Relay(args) => relay::run(&args),
         Command::Snapshot(args) => snapshot::run(&args),
+        Command::Live(args) => live::run(&args),
         Command::Spin {
             threads,
             iterations,

@@ -15,10 +15,13 @@
 
 #![deny(unsafe_code)]
 
+mod faults;
+mod metadata;
 mod relay;
 mod snapshot;
 mod stream;
 
+use metadata::METADATA_PACKET_BYTES;
 use rttng_proto::sock::{self, RecvError};
 use rttng_proto::{ConsumerReply, ConsumerRequest, Kind};
 use std::collections::BTreeMap;
@@ -27,9 +30,6 @@ use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::{mpsc, Arc};
 use stream::{BufferWorker, Cmd};
-
-/// Metadata packet size (LTTng's metadata sub-buffer size).
-const METADATA_PACKET_BYTES: usize = 4096;
 
 struct Handle {
     tx: mpsc::Sender<Cmd>,
@@ -60,6 +60,10 @@ fn main() {
             std::process::exit(3);
         }
     };
+    if let Err(e) = faults::init() {
+        log(&e);
+        std::process::exit(3);
+    }
     // The clock source is selected on first use: do it now, off the write path.
     let _ = rttng_clock::source();
     let mut buffers: BTreeMap<u64, Handle> = BTreeMap::new();
@@ -96,12 +100,19 @@ fn main() {
     }
 }
 
-fn finish(h: Handle) {
+/// Removes a buffer after writing out what it holds; returns its final statistics.
+fn finish(h: Handle) -> ConsumerReply {
     let (tx, rx) = mpsc::channel();
+    let mut reply = ConsumerReply::Error {
+        message: "buffer thread is gone".into(),
+    };
     if h.tx.send(Cmd::Remove(tx)).is_ok() {
-        let _ = rx.recv();
+        if let Ok(r) = rx.recv() {
+            reply = r;
+        }
     }
     let _ = h.thread.join();
+    reply
 }
 
 fn ask(h: &Handle, make: impl FnOnce(mpsc::Sender<ConsumerReply>) -> Cmd) -> ConsumerReply {
@@ -250,10 +261,13 @@ fn handle(
         }
         ConsumerRequest::Flush { buffer_id } => match buffers.get(&buffer_id) {
             Some(h) => {
+                // Metadata that waited for the disk goes first.
+                if let Err(e) = metadata::retry_pending() {
+                    log(&e);
+                }
                 // Close the open packets from here: that also wakes the buffer's thread.
-                let ts = rttng_clock::now();
                 for cpu in 0..h.cpus {
-                    let _ = h.producer.flush(cpu, ts, false);
+                    let _ = h.producer.flush(cpu, false, rttng_clock::now);
                 }
                 (ask(h, Cmd::Flush), None)
             }
@@ -269,12 +283,10 @@ fn handle(
         },
         ConsumerRequest::RemoveBuffer { buffer_id } => match buffers.remove(&buffer_id) {
             Some(h) => {
-                let ts = rttng_clock::now();
                 for cpu in 0..h.cpus {
-                    let _ = h.producer.flush(cpu, ts, false);
+                    let _ = h.producer.flush(cpu, false, rttng_clock::now);
                 }
-                finish(h);
-                (ConsumerReply::Ok, None)
+                (finish(h), None)
             }
             None => (unknown(buffer_id), None),
         },
@@ -318,25 +330,5 @@ fn add_buffer(
 }
 
 fn append_metadata(trace_dir: &str, uuid: [u8; 16], text: &str) -> Result<(), String> {
-    let dir = std::path::Path::new(trace_dir);
-    if !dir.is_absolute() {
-        return Err(format!("trace directory {trace_dir} is not absolute"));
-    }
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {trace_dir}: {e}"))?;
-    let path = dir.join("metadata");
-    let bytes = rttng_ctf::emit::packetize_metadata(
-        text,
-        uuid,
-        rttng_ctf::ir::ByteOrder::NATIVE,
-        METADATA_PACKET_BYTES,
-    );
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    f.write_all(&bytes)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    f.sync_data()
-        .map_err(|e| format!("cannot sync {}: {e}", path.display()))
+    metadata::append(trace_dir, uuid, text)
 }

@@ -83,6 +83,8 @@ pub struct RelaySession {
     streams: Mutex<BTreeMap<u64, StreamState>>,
     /// Metadata stream handle of each trace path.
     metadata: Mutex<BTreeMap<String, u64>>,
+    /// A live session: quiet streams get beacons.
+    pub live: bool,
 }
 
 fn connect(host: &str, port: u32) -> Result<TcpStream, String> {
@@ -172,7 +174,8 @@ impl RelaySession {
             session_name: spec.session_name.clone(),
             hostname: spec.hostname.clone(),
             base_path: spec.base_path.clone(),
-            live_timer_us: 0,
+            live_timer_us: u32::try_from(spec.live_timer_us)
+                .map_err(|_| format!("live timer of {} µs", spec.live_timer_us))?,
             snapshot: false,
             name_contains_creation_time: false,
             sessiond_uuid: spec.sessiond_uuid,
@@ -221,6 +224,7 @@ impl RelaySession {
             lost_packets: AtomicU64::new(0),
             streams: Mutex::new(BTreeMap::new()),
             metadata: Mutex::new(BTreeMap::new()),
+            live: spec.live_timer_us > 0,
         })
     }
 
@@ -297,6 +301,34 @@ impl RelaySession {
     /// STREAMS_SENT: the streams added so far are complete (what live viewers wait for).
     pub fn streams_sent(&self) -> Result<(), String> {
         self.with_ctl(|ctl| generic(ctl, Command::StreamsSent, &[]))
+    }
+
+    /// A live beacon: stream `handle` (of stream class `stream_class_id`, instance
+    /// `stream_instance_id`) has no event before `timestamp_end` beyond what it sent, so live
+    /// viewers need not wait for it (SEND_INDEX without a packet).
+    pub fn send_beacon(
+        &self,
+        handle: u64,
+        stream_class_id: u64,
+        stream_instance_id: u64,
+        timestamp_end: u64,
+    ) -> Result<(), String> {
+        if self.is_broken() {
+            return Ok(());
+        }
+        let index = SendIndex {
+            relay_stream_id: handle,
+            net_seq_num: NO_SEQ,
+            packet_size_bits: 0,
+            content_size_bits: 0,
+            timestamp_begin: 0,
+            timestamp_end,
+            events_discarded: 0,
+            stream_class_id,
+            stream_instance_id,
+            packet_seq_num: 0,
+        };
+        self.with_ctl(|ctl| generic(ctl, Command::SendIndex, &index.encode()))
     }
 
     /// Sends one packet of `len` bytes (written to the socket by `write`) and its index. A

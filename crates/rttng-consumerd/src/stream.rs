@@ -5,6 +5,7 @@
 //! packet and its index to a relay session (`relay.rs`). Not here: metadata, the control
 //! socket.
 
+use crate::faults;
 use crate::relay::RelaySession;
 use rttng_abi::packet::HEADER_BYTES;
 use rttng_ctf::index::{encode_index, IndexVersion};
@@ -52,6 +53,14 @@ struct StreamFile {
     reserved_end: u64,
     /// False once preallocation failed (a file system without it): not tried again.
     can_reserve: bool,
+    /// Length of the index file (its header and the entries of the packets written).
+    index_len: u64,
+    /// Packets that could not be written (full disk, I/O error): not in the files.
+    write_failed: u64,
+    /// The first error of the current run of failed writes (logged once per run).
+    failing: Option<String>,
+    /// A failed write could not be undone: nothing more is appended to this stream.
+    broken: bool,
 }
 
 impl Drop for StreamFile {
@@ -204,6 +213,10 @@ impl BufferWorker {
                 written: 0,
                 reserved_end: 0,
                 can_reserve: true,
+                index_len: 0,
+                write_failed: 0,
+                failing: None,
+                broken: false,
             })
             .collect();
         let w = BufferWorker {
@@ -227,6 +240,8 @@ impl BufferWorker {
 
     pub fn run(mut self, rx: mpsc::Receiver<Cmd>) {
         let mut next_switch = self.switch_timer.map(|p| Instant::now() + p);
+        // Packets written per stream at the last switch tick (live beacons).
+        let mut written_at_tick: Vec<u64> = self.out.streams.iter().map(|s| s.written).collect();
         loop {
             let mut timeout = self
                 .read_timer
@@ -251,6 +266,8 @@ impl BufferWorker {
             if let (Some(at), Some(period)) = (next_switch, self.switch_timer) {
                 if Instant::now() >= at {
                     self.flush_all(false);
+                    self.drain();
+                    self.out.beacons(&mut written_at_tick);
                     next_switch = Some(Instant::now() + period);
                 }
             }
@@ -329,7 +346,9 @@ impl BufferWorker {
                         eprintln!("rttng-consumerd: {e}");
                     }
                 }
-                let _ = tx.send(self.result());
+                // The final statistics: the session daemon keeps them once the buffer is
+                // gone (an exited app's per-process buffer), so that `list` still counts them.
+                let _ = tx.send(self.stats());
                 true
             }
         }
@@ -407,10 +426,20 @@ impl BufferWorker {
 
     fn result(&self) -> ConsumerReply {
         if self.out.errors > 0 {
+            let failed: u64 = self.out.streams.iter().map(|s| s.write_failed).sum();
+            let last = self
+                .out
+                .streams
+                .iter()
+                .filter_map(|s| s.failing.as_deref())
+                .next()
+                .map(|e| format!(" (last error: {e})"))
+                .unwrap_or_default();
             ConsumerReply::Error {
                 message: format!(
-                    "{} write errors in {}",
-                    self.out.errors,
+                    "{failed} packets of channel {} could not be written to {}{last}; \
+                     the stream files hold every packet written before and after them",
+                    self.out.channel,
                     self.out.dir.display()
                 ),
             }
@@ -423,20 +452,27 @@ impl BufferWorker {
         let streams = &self.out.streams;
         ConsumerReply::Stats {
             events_discarded: streams.iter().map(|s| s.last_discarded).sum(),
-            packets_lost: streams.iter().map(|s| s.lost).sum(),
+            // Overwritten in the ring buffer, or not written to disk.
+            packets_lost: streams.iter().map(|s| s.lost + s.write_failed).sum(),
             packets_written: streams.iter().map(|s| s.written).sum(),
         }
     }
 
     /// Closes the open packet of every CPU. With `carry_losses`, a CPU whose lost-event
-    /// count grew since its last written packet gets an empty packet carrying the count, so
-    /// readers see every loss.
+    /// count grew since its last written packet, or whose last packet could not be written,
+    /// gets an empty packet carrying the count, so readers see every loss.
     fn flush_all(&mut self, carry_losses: bool) {
-        let ts = rttng_clock::now();
         for cpu in 0..self.consumer.cpu_count() {
+            let s = &self.out.streams[cpu as usize];
+            // A stream whose last packet could not be written gets one more packet too: its
+            // sequence number shows readers the packets lost before it.
             let grew =
-                self.consumer.events_discarded(cpu) > self.out.streams[cpu as usize].last_discarded;
-            let _ = self.consumer.flush(cpu, ts, carry_losses && grew);
+                self.consumer.events_discarded(cpu) > s.last_discarded || s.failing.is_some();
+            // The end time is read inside the flush, once it is the buffer's last change:
+            // apps keep writing until then.
+            let _ = self
+                .consumer
+                .flush(cpu, carry_losses && grew, rttng_clock::now);
         }
     }
 
@@ -458,10 +494,7 @@ impl BufferWorker {
                             .out
                             .write_packet(cpu, &header, len, |file| p.write_to(file, &header, len));
                         p.release();
-                        if let Err(e) = written {
-                            self.out.errors += 1;
-                            eprintln!("rttng-consumerd: {e}");
-                        }
+                        self.out.note_write(cpu, written);
                     }
                     Ok(None) => break,
                     Err(bad) => {
@@ -499,6 +532,7 @@ impl Output {
         s.data = Some(data);
         s.index = Some(index);
         s.offset = 0;
+        s.index_len = encode_index(&[], IndexVersion::V1_1).len() as u64;
         Ok(())
     }
 
@@ -516,6 +550,19 @@ impl Output {
             return self.send_packet(cpu, header, len, write);
         }
         let len = len as u64;
+        {
+            // The packet counts as handed out before anything can fail, so that a failure
+            // is counted once (as a failed write), never again as a gap.
+            let s = &mut self.streams[cpu as usize];
+            let entry = disk::index_entry(header, 0, self.stream_id, u64::from(s.cpu));
+            let seq = entry.packet_seq_num.unwrap_or(0);
+            // Every stream starts at packet 0: packets overwritten before the first one
+            // written are lost too (a reader cannot see those: no packet before them).
+            let expected = s.last_seq.map_or(0, |last| last + 1);
+            s.lost += seq.saturating_sub(expected);
+            s.last_seq = Some(seq);
+            s.last_discarded = entry.events_discarded;
+        }
         {
             let s = &mut self.streams[cpu as usize];
             if s.data.is_some()
@@ -535,18 +582,19 @@ impl Output {
                 }
             }
         }
+        if self.streams[cpu as usize].broken {
+            return Err(format!(
+                "stream file of cpu {cpu} in {} is no longer written after an error that \
+                 could not be undone",
+                self.dir.display()
+            ));
+        }
         if self.streams[cpu as usize].data.is_none() {
             self.open_files(cpu)?;
         }
         let stream_id = self.stream_id;
         let s = &mut self.streams[cpu as usize];
         let entry = disk::index_entry(header, s.offset, stream_id, u64::from(s.cpu));
-        let seq = entry.packet_seq_num.unwrap_or(0);
-        if let Some(last) = s.last_seq {
-            s.lost += seq.saturating_sub(last + 1);
-        }
-        s.last_seq = Some(seq);
-        s.last_discarded = entry.events_discarded;
         let (Some(data), Some(index)) = (s.data.as_mut(), s.index.as_mut()) else {
             return Err("stream file not open".into());
         };
@@ -558,18 +606,131 @@ impl Output {
                 Err(_) => s.can_reserve = false,
             }
         }
-        write(data.as_fd()).map_err(|e| format!("cannot write stream file of cpu {cpu}: {e}"))?;
         let idx = encode_index(&[entry], IndexVersion::V1_1);
-        index
-            .write_all(&idx[16..])
-            .map_err(|e| format!("cannot write index of cpu {cpu}: {e}"))?;
+        let entry_bytes = &idx[16..];
+        let (data_at, index_at) = (s.offset, s.index_len);
+        let wrote = append(data, data_at, len, faults::Target::Data, |f| {
+            write(f.as_fd())
+        })
+        .map_err(|e| format!("cannot write stream file of cpu {cpu}: {e}"))
+        .and_then(|()| {
+            append(
+                index,
+                index_at,
+                entry_bytes.len() as u64,
+                faults::Target::Index,
+                |f| f.write_all(entry_bytes),
+            )
+            .map_err(|e| format!("cannot write index of cpu {cpu}: {e}"))
+        });
+        if let Err(e) = wrote {
+            // Both files go back to their last whole packet, so that everything written
+            // before stays readable and the next packet can follow it when space returns.
+            // Truncating also frees the blocks reserved past the data.
+            s.reserved_end = 0;
+            let undone = truncate_to(data, data_at).and_then(|()| truncate_to(index, index_at));
+            if let Err(undo) = undone {
+                s.broken = true;
+                s.close();
+                return Err(format!("{e}; undoing it failed too ({undo})"));
+            }
+            return Err(e);
+        }
         s.offset += len;
+        s.index_len += entry_bytes.len() as u64;
         s.written += 1;
         Ok(())
     }
+
+    /// Counts a packet that could not be written and logs the first failure of each run of
+    /// them, and the resumption after it.
+    fn note_write(&mut self, cpu: u32, written: Result<(), String>) {
+        let dir = self.dir.display().to_string();
+        let s = &mut self.streams[cpu as usize];
+        match written {
+            Ok(()) => {
+                if s.failing.take().is_some() {
+                    eprintln!(
+                        "rttng-consumerd: writing cpu {cpu} of {dir} again ({} packets lost so far)",
+                        s.write_failed
+                    );
+                }
+            }
+            Err(e) => {
+                self.errors += 1;
+                s.write_failed += 1;
+                if s.failing.is_none() {
+                    eprintln!(
+                        "rttng-consumerd: {e}; packets are lost until writing succeeds again"
+                    );
+                }
+                s.failing = Some(e);
+            }
+        }
+    }
+}
+
+/// Appends `len` bytes to `file`, whose data ends at `at`, with `write`; a fault injected
+/// for `target` (tests, see [`faults`]) replaces or cuts the write.
+fn append(
+    file: &mut File,
+    at: u64,
+    len: u64,
+    target: faults::Target,
+    write: impl FnOnce(&mut File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    match faults::next(target) {
+        None => write(file),
+        Some(fault @ faults::Fault::Errno(_)) => Err(faults::error(fault)),
+        Some(fault @ faults::Fault::Short) => {
+            // What a disk filling up mid-write leaves: the first half written, the file
+            // position after it.
+            write(file)?;
+            truncate_to(file, at + len / 2)?;
+            Err(faults::error(fault))
+        }
+    }
+}
+
+/// Cuts `file` to `len` bytes and puts its position there.
+fn truncate_to(file: &mut File, len: u64) -> std::io::Result<()> {
+    use std::io::Seek;
+    file.set_len(len)?;
+    file.seek(std::io::SeekFrom::Start(len))?;
+    Ok(())
 }
 
 impl Output {
+    /// In a live relay session, after a switch tick: a beacon for each stream that wrote no
+    /// packet since the previous tick (nothing of it is pending before now), so that live
+    /// viewers need not wait for it. `written_at_tick` holds each stream's packet count at the
+    /// previous tick and is updated.
+    fn beacons(&mut self, written_at_tick: &mut Vec<u64>) {
+        let Sink::Relay {
+            session, handles, ..
+        } = &self.sink
+        else {
+            return;
+        };
+        if !session.live {
+            return;
+        }
+        written_at_tick.resize(self.streams.len(), 0);
+        let now = rttng_clock::now();
+        for (i, s) in self.streams.iter().enumerate() {
+            if s.written == written_at_tick[i] {
+                if let Err(e) =
+                    session.send_beacon(handles[i], self.stream_id, u64::from(s.cpu), now)
+                {
+                    self.errors += 1;
+                    eprintln!("rttng-consumerd: {e}");
+                    return;
+                }
+            }
+            written_at_tick[i] = s.written;
+        }
+    }
+
     /// [`Output::write_packet`] for a relay sink: the packet on the data connection, then
     /// its index (the relay knows the file offsets).
     fn send_packet(
@@ -591,9 +752,9 @@ impl Output {
         // The same entry as on disk, less the offset (the relay knows it).
         let entry = disk::index_entry(header, 0, self.stream_id, u64::from(s.cpu));
         let seq = entry.packet_seq_num.unwrap_or(0);
-        if let Some(last) = s.last_seq {
-            s.lost += seq.saturating_sub(last + 1);
-        }
+        // As on disk: every stream starts at packet 0.
+        let expected = s.last_seq.map_or(0, |last| last + 1);
+        s.lost += seq.saturating_sub(expected);
         s.last_seq = Some(seq);
         s.last_discarded = entry.events_discarded;
         let handle = handles[cpu as usize];
@@ -649,6 +810,10 @@ mod tests {
             written: 1,
             reserved_end: if reserved { 4096 + PREALLOC_BYTES } else { 0 },
             can_reserve: reserved,
+            index_len: 0,
+            write_failed: 0,
+            failing: None,
+            broken: false,
         };
         if reserved {
             let before = std::fs::metadata(&path).unwrap().blocks() * 512;

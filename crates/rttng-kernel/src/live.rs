@@ -122,6 +122,14 @@ impl<'a> LiveRecord<'a> {
         Some(c_str(data_loc(self.data, f.offset, false)))
     }
 
+    /// The bytes of fixed-size character array field `name` (tracefs's name and `char[N]`
+    /// type, e.g. `sched_switch`'s `prev_comm`), up to its NUL.
+    pub fn chars(&self, name: &str) -> Option<&'a [u8]> {
+        let f = self.event.format.field(name)?;
+        let start = f.offset as usize;
+        Some(c_str(self.data.get(start..start + f.size as usize)?))
+    }
+
     /// For a system call entry: its number and the `(argument index, pointer)` of each path
     /// argument, which the eBPF recorder's log resolves to strings.
     pub fn path_args(&self) -> (u32, Vec<(u8, u64)>) {

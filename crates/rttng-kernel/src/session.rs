@@ -529,6 +529,20 @@ impl KernelSession {
         Ok(())
     }
 
+    /// Record no event of these tasks (`set_event_notrace_pid`), nor of the tasks they create
+    /// from now on (`options/event-fork`): a live viewer in the traced machine leaves its own
+    /// system calls out of the trace instead of feeding on them. `sched_switch` still shows
+    /// them where the other side of the switch is traced.
+    pub fn exclude_pids(&mut self, tids: &[u32]) -> Result<(), KernelError> {
+        let list: Vec<String> = tids.iter().map(u32::to_string).collect();
+        for ch in &self.channels {
+            ch.instance.write("options/event-fork", "1")?;
+            ch.instance
+                .write("set_event_notrace_pid", &list.join(" "))?;
+        }
+        Ok(())
+    }
+
     /// Whether to record the path strings of the file and exec system calls with eBPF
     /// (default: yes). Must be set before `start`.
     pub fn set_record_paths(&mut self, on: bool) {

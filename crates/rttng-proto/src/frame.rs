@@ -33,6 +33,10 @@ pub enum Kind {
     ConsumerRequest = 6,
     /// consumerd → sessiond: [`crate::ConsumerReply`] (may carry one fd).
     ConsumerReply = 7,
+    /// app → sessiond, first and only message of a second, short connection: tracepoints
+    /// that appeared after the hello ([`crate::AppEvents`]); answered with one
+    /// [`crate::AppReply`].
+    AppEvents = 8,
 }
 
 impl Kind {
@@ -45,6 +49,7 @@ impl Kind {
             5 => Kind::AppReply,
             6 => Kind::ConsumerRequest,
             7 => Kind::ConsumerReply,
+            8 => Kind::AppEvents,
             _ => return None,
         })
     }

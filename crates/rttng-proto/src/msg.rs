@@ -287,6 +287,9 @@ pub enum ErrorCode {
     SnapshotFailed,
     /// `--max-size` smaller than one packet of each stream.
     MaxSizeInvalid,
+    /// The trace output directory cannot be created or written (lttng's
+    /// LTTNG_ERR_CREATE_DIR_FAIL).
+    CreateDirFailed,
     /// A filter expression that does not compile (lttng's `LTTNG_ERR_FILTER_INVAL`).
     InvalidFilter,
 }
@@ -296,7 +299,8 @@ wire_enum!(ErrorCode, "error code" {
     9 => PermissionDenied, 10 => ConsumerDead, 11 => KernelUnavailable, 12 => Internal, 13 => NoEvent,
     14 => NotSnapshotSession, 15 => SnapshotOutputExists, 16 => StartSessionOnce,
     17 => SnapshotFailed, 18 => MaxSizeInvalid,
-    19 => InvalidFilter,
+    19 => CreateDirFailed,
+    20 => InvalidFilter,
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -310,6 +314,8 @@ pub enum Request {
     CreateSession {
         name: Option<String>,
         output: Option<String>,
+        /// A live session's timer (µs; 0: not live). Needs a network output.
+        live_timer_us: u64,
     },
     DestroySession {
         session: String,
@@ -398,7 +404,7 @@ pub enum Request {
 }
 wire_enum!(Request, "request" {
     0 => Version,
-    1 => CreateSession { name, output },
+    1 => CreateSession { name, output, live_timer_us },
     2 => DestroySession { session },
     3 => ListSessions,
     4 => ListSession { session },
@@ -686,6 +692,16 @@ wire_struct!(AppHello {
     events
 });
 
+/// Tracepoints an application registered after its hello (providers of a library it
+/// loaded later, or whose constructor ran after the tracer's). Sent on a connection of its
+/// own, only after the main connection's `RegistrationDone`; the daemon finds the app by
+/// the connection's credentials (pid, uid). Indexes continue the hello's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppEvents {
+    pub events: Vec<EventDesc>,
+}
+wire_struct!(AppEvents { events });
+
 /// What the session daemon asks an application to do. The application answers every
 /// command with one [`AppReply`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -909,6 +925,9 @@ pub struct RelaySpec {
     /// Relative, or empty: where the session goes under `HOSTNAME/` on the relay (instead of
     /// `SESSION-DATE`).
     pub base_path: String,
+    /// A live session's timer (µs; 0: not live): the consumer flushes on it and sends
+    /// beacons for quiet streams.
+    pub live_timer_us: u64,
 }
 wire_struct!(RelaySpec {
     relay_id,
@@ -920,7 +939,8 @@ wire_struct!(RelaySpec {
     creation_time_s,
     sessiond_uuid,
     session_id,
-    base_path
+    base_path,
+    live_timer_us
 });
 
 #[derive(Debug, Clone, PartialEq, Eq)]

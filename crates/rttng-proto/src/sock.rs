@@ -164,6 +164,39 @@ pub fn recv<T: Wire>(s: &UnixStream, kind: Kind) -> Result<(T, Option<OwnedFd>),
     Ok((msg, fd))
 }
 
+/// The kind of the next frame, without consuming it (waits for its first 12 bytes, within
+/// the socket's read timeout): a receiver that accepts several kinds picks the decoder.
+pub fn peek_kind(s: &UnixStream) -> Result<Kind, RecvError> {
+    let mut head = [0u8; 12];
+    loop {
+        // SAFETY: `head` is valid for its length; MSG_PEEK leaves the bytes queued.
+        let n = unsafe {
+            libc::recv(
+                s.as_raw_fd(),
+                head.as_mut_ptr().cast(),
+                head.len(),
+                libc::MSG_PEEK | libc::MSG_WAITALL,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e.into());
+        }
+        if n == 0 {
+            return Err(RecvError::Closed);
+        }
+        if (n as usize) < head.len() {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "short frame header").into());
+        }
+        break;
+    }
+    let raw = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+    Kind::from_u32(raw).ok_or(RecvError::Frame(FrameError::UnknownKind { kind: raw }))
+}
+
 /// recvmsg into `buf` with room for one passed fd.
 fn recv_with_fd(s: &UnixStream, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
     let mut cbuf = [0u64; 8];

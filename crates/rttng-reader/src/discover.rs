@@ -51,6 +51,60 @@ pub struct Trace {
     pub name: String,
     pub metadata: Metadata,
     pub streams: Vec<Stream>,
+    /// Known tracer bugs babeltrace2 works around for this trace.
+    pub(crate) quirks: Quirks,
+}
+
+/// The tracer bugs babeltrace2 2.0 works around, found from the trace's `env` (tracer name
+/// and version), exactly as babeltrace2 decides it. Each relaxes one time check of the merge.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Quirks {
+    /// lttng-ust before 2.11 and some lttng-modules: a packet's last event may be after its
+    /// `timestamp_end` (such an end then does not move the stream's time).
+    pub(crate) lttng_event_after_packet: bool,
+    /// barectf before 2.3.1: a packet's first event may be before its `timestamp_begin` (the
+    /// packet beginning then takes the first event's time).
+    pub(crate) barectf_event_before_packet: bool,
+    /// Any lttng-ust or lttng-modules trace: a packet with a non-zero `timestamp_begin` and a
+    /// zero `timestamp_end` was cut by a crash (its end does not move the stream's time).
+    pub(crate) lttng_crash: bool,
+}
+
+impl Quirks {
+    fn of(md: &Metadata) -> Quirks {
+        let int = |key: &str| {
+            md.env
+                .iter()
+                .find(|(k, _)| k == key)
+                .and_then(|(_, v)| match v {
+                    rttng_ctf::ir::EnvValue::Int(i) => Some(*i),
+                    rttng_ctf::ir::EnvValue::Str(_) => None,
+                })
+        };
+        let (Some(name), Some(major)) = (md.env_str("tracer_name"), int("tracer_major")) else {
+            return Quirks::default();
+        };
+        let minor = int("tracer_minor").unwrap_or(0);
+        let patch = int("tracer_patch")
+            .or_else(|| int("tracer_patchlevel"))
+            .unwrap_or(0);
+        let lttng_event_after_packet = match name {
+            "lttng-ust" => major < 2 || (major == 2 && minor < 11),
+            "lttng-modules" => {
+                major < 2
+                    || (major == 2
+                        && (minor < 9 || (minor == 9 && patch < 13) || (minor == 10 && patch < 10)))
+            }
+            _ => false,
+        };
+        let barectf_event_before_packet = name == "barectf"
+            && (major < 2 || (major == 2 && (minor < 3 || (minor == 3 && patch < 1))));
+        Quirks {
+            lttng_event_after_packet,
+            barectf_event_before_packet,
+            lttng_crash: name == "lttng-ust" || name == "lttng-modules",
+        }
+    }
 }
 
 pub fn find_trace_dirs(root: &Path) -> Result<Vec<PathBuf>, ReadError> {
@@ -158,6 +212,24 @@ fn read_index(dir: &Path, data_path: &Path, data_bytes: u64) -> Option<Vec<(u64,
     )
 }
 
+/// Walks the packet headers and contexts of a file that has no valid index, as babeltrace2
+/// does to build its packet list when it opens a trace: a packet that cannot be decoded, or
+/// that runs past the end of the file, fails the whole trace before any event is read.
+fn check_packet_bounds(
+    decoder: &mut StreamDecoder<'_>,
+    map: &MappedFile,
+) -> Result<(), rttng_ctf::decode::DecodeError> {
+    let data = map.bytes();
+    let mut offset = 0usize;
+    while offset < data.len() {
+        let info = decoder.begin_packet(&data[offset..], offset as u64)?;
+        // `begin_packet` refuses a zero packet size, so this always moves on.
+        offset += (info.packet_bits / 8) as usize;
+    }
+    map.release_before(offset);
+    Ok(())
+}
+
 impl Trace {
     /// Opens the trace in `dir`, found under the user-given path `root`.
     pub fn open(root: &Path, dir: &Path) -> Result<Trace, ReadError> {
@@ -215,6 +287,12 @@ impl Trace {
                 })?
                 .clone();
             let indexed_packets = read_index(dir, &path, map.bytes().len() as u64);
+            if indexed_packets.is_none() {
+                check_packet_bounds(&mut decoder, &map).map_err(|source| ReadError::Decode {
+                    path: path.clone(),
+                    source,
+                })?;
+            }
             let file = DataFile {
                 path,
                 map,
@@ -249,6 +327,7 @@ impl Trace {
         Ok(Trace {
             dir: dir.to_owned(),
             name,
+            quirks: Quirks::of(&metadata),
             metadata,
             streams,
         })

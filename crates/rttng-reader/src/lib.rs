@@ -49,6 +49,15 @@ pub enum ReadError {
         path: PathBuf,
         source: rttng_ctf::decode::DecodeError,
     },
+    /// A stream's time goes back (babeltrace2's muxer refuses it too).
+    TimeGoesBack {
+        path: PathBuf,
+        /// Byte offset of the packet in its file.
+        packet_offset: u64,
+        what: &'static str,
+        ns: i64,
+        previous_ns: i64,
+    },
 }
 
 impl fmt::Display for ReadError {
@@ -66,6 +75,18 @@ impl fmt::Display for ReadError {
             ReadError::Metadata { path, source } => write!(f, "{}: {source}", path.display()),
             ReadError::Prepare { path, source } => write!(f, "{}: {source}", path.display()),
             ReadError::Decode { path, source } => write!(f, "{}: {source}", path.display()),
+            ReadError::TimeGoesBack {
+                path,
+                packet_offset,
+                what,
+                ns,
+                previous_ns,
+            } => write!(
+                f,
+                "{}: packet at byte {packet_offset}: {what} ({ns} ns from origin) is before the \
+                 stream's previous message ({previous_ns} ns): time goes back in this stream",
+                path.display()
+            ),
         }
     }
 }

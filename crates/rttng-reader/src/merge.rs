@@ -4,6 +4,12 @@
 //! the cursor with the earliest event (ties: trace order, then stream order), hands the event
 //! out, and advances that cursor. Crossing into a new packet compares its `events_discarded` and
 //! `packet_seq_num` with the previous packet's and reports losses as babeltrace2 does.
+//!
+//! Like babeltrace2's muxer, the merge refuses a stream whose time goes back: each packet's
+//! `timestamp_begin`, each event and each packet's `timestamp_end` must be no earlier than the
+//! stream's message before it. A stream that fails (time going back, or a record that cannot be
+//! decoded) stops the merge where babeltrace2 stops: once every message up to the stream's last
+//! good one has been handed out (its time is the failure's place in the merge order).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -68,6 +74,9 @@ pub(crate) struct Cursor<'a> {
     pub(crate) packet_serial: u64,
     /// With an [`Arena`]: where the next event's values are in its buffer.
     pub(crate) ranges: EventRanges,
+    /// Time (ns from origin) of the stream's last message: packet beginning, event or packet
+    /// end. `i64::MIN` before the first, and in streams without a clock.
+    last_ns: i64,
 }
 
 impl<'a> Cursor<'a> {
@@ -85,6 +94,7 @@ impl<'a> Cursor<'a> {
             packet_ordinal: 0,
             in_packet: false,
             prev: PrevPacket::default(),
+            last_ns: i64::MIN,
         }
     }
 
@@ -99,6 +109,28 @@ impl<'a> Cursor<'a> {
                 .clone(),
             source,
         }
+    }
+
+    /// Moves the stream's time to `cycles` (when the stream has a clock), refusing a time
+    /// before its previous message's, as babeltrace2's muxer does.
+    #[inline]
+    fn time_to(&mut self, cycles: u64, what: &'static str) -> Result<(), ReadError> {
+        let Some(ns) = self.decoder.ns_from_origin(cycles) else {
+            return Ok(());
+        };
+        if ns < self.last_ns {
+            return Err(ReadError::TimeGoesBack {
+                path: self.stream.files[self.file_index.min(self.stream.files.len() - 1)]
+                    .path
+                    .clone(),
+                packet_offset: self.packet_offset as u64,
+                what,
+                ns,
+                previous_ns: self.last_ns,
+            });
+        }
+        self.last_ns = ns;
+        Ok(())
     }
 
     fn snapshot(&self, cycles: Option<u64>) -> Option<ClockSnapshot<'a>> {
@@ -125,8 +157,24 @@ impl<'a> Cursor<'a> {
                     self.ranges = self.decoder.event_ranges();
                 }
                 match next {
-                    Ok(true) => return Ok(true),
+                    Ok(true) => {
+                        self.time_to(self.decoder.clock_value(), "an event's timestamp")?;
+                        return Ok(true);
+                    }
                     Ok(false) => {
+                        let p = self.decoder.packet();
+                        if let Some(end) = p.timestamp_end {
+                            let q = self.trace.quirks;
+                            let crashed = q.lttng_crash
+                                && end == 0
+                                && p.timestamp_begin.is_some_and(|b| b != 0);
+                            // (The decoder's clock is already at the packet's end.)
+                            let after = q.lttng_event_after_packet
+                                && self.decoder.ns_from_origin(end) < Some(self.last_ns);
+                            if !crashed && !after {
+                                self.time_to(end, "the packet's timestamp_end")?;
+                            }
+                        }
                         self.in_packet = false;
                         self.packet_offset = self.next_packet_offset;
                         self.stream.files[self.file_index]
@@ -167,6 +215,12 @@ impl<'a> Cursor<'a> {
             self.packet_serial += 1;
             self.in_packet = true;
             self.report_losses(&info, lost);
+            if let (Some(begin), false) = (
+                info.timestamp_begin,
+                self.trace.quirks.barectf_event_before_packet,
+            ) {
+                self.time_to(begin, "the packet's timestamp_begin")?;
+            }
             self.prev = PrevPacket {
                 seen: true,
                 events_discarded: info.events_discarded,
@@ -221,10 +275,10 @@ impl<'a> Cursor<'a> {
 
     /// Merge key of the current event: nanoseconds from origin, or the minimum when the stream
     /// has no clock (such streams keep their relative order through the tie-breakers).
+    #[inline]
     fn key(&self) -> i64 {
-        self.decoder
-            .ns_from_origin(self.decoder.clock_value())
-            .unwrap_or(i64::MIN)
+        // The event just decoded moved the stream's time to its own.
+        self.last_ns
     }
 
     #[inline]
@@ -340,8 +394,13 @@ pub(crate) fn merge_with<'a, A: Arena>(
     // Cursors holding a next event (whose values, with an arena, are in it).
     let mut waiting = vec![false; cursors.len()];
     let mut lost = Vec::new();
+    // A stream that failed waits in the queue, at its last good message's time, with its error.
+    let mut failed: Vec<Option<ReadError>> = Vec::new();
     for (i, c) in cursors.iter_mut().enumerate() {
-        let more = c.advance(&mut lost, arena.as_deref_mut().map(A::values))?;
+        let more = match c.advance(&mut lost, arena.as_deref_mut().map(A::values)) {
+            Ok(more) => more,
+            Err(e) => fail(&mut failed, &mut queue, c, e),
+        };
         for d in lost.drain(..) {
             if !sink(Step::Lost(d), arena.as_deref_mut()) {
                 return Ok(());
@@ -353,11 +412,17 @@ pub(crate) fn merge_with<'a, A: Arena>(
         waiting[i] = more;
     }
     while let Some(i) = queue.pop() {
+        if let Some(e) = failed.get_mut(i).and_then(Option::take) {
+            return Err(e);
+        }
         let c = &mut cursors[i];
         if !sink(Step::Event(c), arena.as_deref_mut()) {
             return Ok(());
         }
-        let more = c.advance(&mut lost, arena.as_deref_mut().map(A::values))?;
+        let more = match c.advance(&mut lost, arena.as_deref_mut().map(A::values)) {
+            Ok(more) => more,
+            Err(e) => fail(&mut failed, &mut queue, c, e),
+        };
         waiting[i] = more;
         for d in lost.drain(..) {
             if !sink(Step::Lost(d), arena.as_deref_mut()) {
@@ -381,6 +446,23 @@ pub(crate) fn merge_with<'a, A: Arena>(
         }
     }
     Ok(())
+}
+
+/// Queues the error of cursor `c` at the time of its stream's last good message; returns that
+/// it has no next event.
+#[cold]
+fn fail(
+    failed: &mut Vec<Option<ReadError>>,
+    queue: &mut Queue,
+    c: &Cursor<'_>,
+    e: ReadError,
+) -> bool {
+    if failed.len() <= c.index {
+        failed.resize_with(c.index + 1, || None);
+    }
+    failed[c.index] = Some(e);
+    queue.push((c.last_ns, c.index));
+    false
 }
 
 /// Moves one event's values (its scopes are contiguous, in order) from `old` to the end of

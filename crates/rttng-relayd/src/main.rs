@@ -10,6 +10,7 @@
 
 mod control;
 mod data;
+mod live;
 mod log;
 mod net;
 mod state;
@@ -62,7 +63,7 @@ struct Args {
         default_value = "tcp://0.0.0.0:5343"
     )]
     data: String,
-    /// Live viewer port URL (listened on; the live protocol is not served yet)
+    /// Live viewer port URL
     #[arg(
         short = 'L',
         long = "live-port",
@@ -153,9 +154,16 @@ fn run(args: Args) -> Result<()> {
     let d = std::thread::spawn(move || {
         accept_loop(data, "data", move |s, p| data::serve(r.clone(), s, p))
     });
+    let live_relay: Arc<dyn rttng_live::server::LiveRelay> =
+        Arc::new(live::RelayLive::new(relay.clone()));
+    let viewers = Arc::new(rttng_live::server::ViewerRegistry::default());
     let l = std::thread::spawn(move || {
-        accept_loop(live, "live", |_s, p| {
-            log_error!("live viewer {p}: the live protocol is not served yet; closing")
+        accept_loop(live, "live", move |s, p| {
+            if let Err(e) =
+                rttng_live::server::serve_connection(s, live_relay.clone(), viewers.clone())
+            {
+                log_info!("live viewer {p}: {e}");
+            }
         })
     });
     for t in [c, d, l] {

@@ -151,6 +151,8 @@ struct StreamState {
     published: bool,
     packets_received: u64,
     index_entries_written: u64,
+    /// The latest live beacon since the latest index entry: (timestamp_end, stream class id).
+    beacon: Option<(u64, u64)>,
 }
 
 #[derive(Debug)]
@@ -165,6 +167,20 @@ struct Halves {
     /// Where the packet went: its index file and offset in the data file.
     data: Option<(Arc<File>, u64)>,
     index: Option<SendIndex>,
+}
+
+/// A stream as the live port sees it at one moment.
+#[derive(Debug, Clone)]
+pub struct LiveSnapshot {
+    pub data_file: Arc<File>,
+    /// Created with the first packet.
+    pub index_file: Option<Arc<File>>,
+    pub index_entries: u64,
+    /// Bytes of the current file fully received (metadata: whole messages).
+    pub complete_bytes: u64,
+    pub published: bool,
+    pub closed: bool,
+    pub beacon: Option<(u64, u64)>,
 }
 
 /// Where to write one packet (or metadata message): the file and the offset reserved in it.
@@ -238,6 +254,13 @@ impl Relay {
         Ok(session)
     }
 
+    /// Every session still registered (for the live port).
+    pub fn live_sessions(&self) -> Vec<Arc<Session>> {
+        let mut v: Vec<Arc<Session>> = lock(&self.reg).sessions.values().cloned().collect();
+        v.sort_by_key(|s| s.id);
+        v
+    }
+
     /// The stream of a handle, if it is still open.
     pub fn stream(&self, handle: u64) -> Option<Arc<Stream>> {
         lock(&self.reg).streams.get(&handle).cloned()
@@ -300,6 +323,7 @@ impl Relay {
                 published: false,
                 packets_received: 0,
                 index_entries_written: 0,
+                beacon: None,
             }),
         });
         reg.streams.insert(handle, stream.clone());
@@ -446,6 +470,15 @@ impl Session {
         for s in lock(&self.st).streams.iter() {
             lock(&s.st).published = true;
         }
+    }
+}
+
+impl Session {
+    /// The session's open streams, and whether its control connection is still open (for the
+    /// live port).
+    pub fn live_streams(&self) -> (Vec<Arc<Stream>>, bool) {
+        let st = lock(&self.st);
+        (st.streams.clone(), st.control_open)
     }
 }
 
@@ -602,8 +635,10 @@ impl Stream {
             bail!("stream {} is closed", self.handle);
         }
         if idx.is_beacon() {
+            st.beacon = Some((idx.timestamp_end, idx.stream_class_id));
             return Ok(());
         }
+        st.beacon = None;
         if self.is_metadata || self.session.spec.snapshot {
             bail!("stream {} takes no index", self.handle);
         }
@@ -708,6 +743,21 @@ impl Stream {
             st.index_file = None;
         }
         done
+    }
+
+    /// What the live port reads of this stream (see `crate::live`).
+    pub fn live_snapshot(&self) -> LiveSnapshot {
+        let st = lock(&self.st);
+        LiveSnapshot {
+            data_file: st.file.clone(),
+            index_file: st.index_file.clone(),
+            index_entries: st.index_entries_written,
+            // Metadata in flight is not whole yet.
+            complete_bytes: st.in_flight.as_ref().map_or(st.file_bytes, |f| f.offset),
+            published: st.published,
+            closed: st.closed,
+            beacon: st.beacon,
+        }
     }
 
     /// (packets received, index entries written, published), for logs, tests and live.

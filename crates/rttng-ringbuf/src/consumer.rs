@@ -573,12 +573,18 @@ impl Consumer {
         }
     }
 
-    /// Closes the open packet of `cpu` (switch timer, stop); see [`Producer::flush`].
-    pub fn flush(&self, cpu: u32, ts: u64, empty: bool) -> Result<FlushOutcome, ReserveError> {
+    /// Closes the open packet of `cpu` (switch timer, stop); see [`Producer::flush`] (the
+    /// `clock` is read after the flush's last look at the buffer: pass the live clock).
+    pub fn flush(
+        &self,
+        cpu: u32,
+        empty: bool,
+        mut clock: impl FnMut() -> u64,
+    ) -> Result<FlushOutcome, ReserveError> {
         if cpu >= self.geo.cpu_count {
             return Ok(FlushOutcome::NothingOpen);
         }
-        writer::flush(&self.view(cpu), empty, &mut || ts)
+        writer::flush(&self.view(cpu), empty, &mut clock)
     }
 
     /// Sleeps until a producer completes a sub-buffer, or `timeout` passes (the "read

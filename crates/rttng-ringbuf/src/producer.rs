@@ -156,10 +156,20 @@ impl Producer {
         Ok(seq)
     }
 
-    /// Closes the open packet of `cpu` (periodic switch timer, stop). With `empty`, a
-    /// packet is produced even when none is open (an empty one).
-    pub fn flush(&self, cpu: u32, ts: u64, empty: bool) -> Result<FlushOutcome, ReserveError> {
-        writer::flush(self.view(cpu), empty, &mut || ts)
+    /// Closes the open packet of `cpu` (periodic switch timer, stop, app exit). With
+    /// `empty`, a packet is produced even when none is open (an empty one).
+    ///
+    /// `clock` gives the packet's `timestamp_end`. It is read inside the flush's retry
+    /// loop, after the `write_pos` the closing CAS compares with was loaded, so it is never
+    /// older than any event reserved in the packet (other writers may keep reserving until
+    /// the CAS): pass the live trace clock, never a value read before the call.
+    pub fn flush(
+        &self,
+        cpu: u32,
+        empty: bool,
+        mut clock: impl FnMut() -> u64,
+    ) -> Result<FlushOutcome, ReserveError> {
+        writer::flush(self.view(cpu), empty, &mut clock)
     }
 
     /// Cumulative number of events dropped on `cpu`.

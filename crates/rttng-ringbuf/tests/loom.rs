@@ -80,7 +80,7 @@ fn two_writers_open_and_close_packets_concurrently() {
         for h in handles {
             assert_eq!(h.join().unwrap(), Ok(()));
         }
-        consumer.flush(0, 10, false).unwrap();
+        consumer.flush(0, false, || 10).unwrap();
         let packets = drain(&mut consumer);
         assert_eq!(packets.len(), 2);
         assert_eq!(packets[0].0, 0);
@@ -149,7 +149,7 @@ fn writer_and_consumer_race_on_a_full_buffer() {
         });
         let results = writer.join().unwrap();
         let (mut consumer, mut got) = reader.join().unwrap();
-        consumer.flush(0, 99, false).unwrap();
+        consumer.flush(0, false, || 99).unwrap();
         got.extend(drain(&mut consumer));
         let read: Vec<(u8, usize)> = got.iter().flat_map(|(_, r)| runs(r)).collect();
         let written: Vec<(u8, usize)> = results
@@ -177,9 +177,9 @@ fn flush_races_with_a_writer() {
         let producer = consumer.producer();
         producer.write(0, 1, &record(7, 40)).unwrap();
         let writer = thread::spawn(move || producer.write(0, 2, &record(8, 40)).map(|_| ()));
-        consumer.flush(0, 3, false).unwrap();
+        consumer.flush(0, false, || 3).unwrap();
         assert_eq!(writer.join().unwrap(), Ok(()));
-        consumer.flush(0, 4, false).unwrap();
+        consumer.flush(0, false, || 4).unwrap();
         let got = drain(&mut consumer);
         let read: Vec<(u8, usize)> = got.iter().flat_map(|(_, r)| runs(r)).collect();
         assert_eq!(read, vec![(7, 40), (8, 40)]);
@@ -209,7 +209,7 @@ fn overwrite_writers_lap_the_buffer() {
             .into_iter()
             .flat_map(|h| h.join().unwrap())
             .collect();
-        consumer.flush(0, 10, false).unwrap();
+        consumer.flush(0, false, || 10).unwrap();
         let got = drain(&mut consumer);
         let ok = results.iter().filter(|r| r.is_ok()).count() as u64;
         let busy = results
@@ -225,5 +225,56 @@ fn overwrite_writers_lap_the_buffer() {
             assert_eq!(rs.len(), 1);
             assert_eq!(rs[0].1, 100);
         }
+    });
+}
+
+/// Issue 11: a packet's `timestamp_end` is never older than an event in it. The trace clock
+/// is a shared counter (every read is a later time); one thread reserves and writes its
+/// time into its record while another flushes with the live clock. In every interleaving,
+/// each packet's `timestamp_begin <= event <= timestamp_end`. (A flush given a time read
+/// before the call fails this: the writer can reserve in between with a later time.)
+#[test]
+fn flush_never_ends_a_packet_before_its_events() {
+    use loom::sync::atomic::{AtomicU64, Ordering};
+    use loom::sync::Arc;
+    model(|| {
+        let mut consumer = Consumer::new_heap(&config(Mode::Discard)).unwrap();
+        let clock = Arc::new(AtomicU64::new(1));
+        let tick = {
+            let clock = clock.clone();
+            move || clock.fetch_add(1, Ordering::SeqCst)
+        };
+        let write = |producer: &rttng_ringbuf::Producer, tick: &dyn Fn() -> u64| {
+            let mut r = producer.reserve_with_clock(0, 40, tick).unwrap();
+            let mut rec = [0u8; 40];
+            rec[..8].copy_from_slice(&r.timestamp().to_le_bytes());
+            r.write(&rec);
+            r.commit();
+        };
+        let producer = consumer.producer();
+        write(&producer, &tick);
+        let writer = {
+            let tick = tick.clone();
+            thread::spawn(move || write(&producer, &tick))
+        };
+        consumer.flush(0, false, &tick).unwrap();
+        writer.join().unwrap();
+        consumer.flush(0, false, &tick).unwrap();
+        let mut events = 0;
+        while let Some(p) = consumer.get_next(0).expect("valid packet") {
+            let b = p.bytes();
+            let le = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+            let (begin, end) = (le(32), le(40));
+            for rec in p.records().chunks_exact(40) {
+                let ts = u64::from_le_bytes(rec[..8].try_into().unwrap());
+                assert!(
+                    begin <= ts && ts <= end,
+                    "event at {ts} outside its packet [{begin}, {end}]"
+                );
+                events += 1;
+            }
+            p.release();
+        }
+        assert_eq!(events, 2);
     });
 }

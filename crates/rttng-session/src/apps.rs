@@ -34,15 +34,7 @@ impl Registry {
             return Err(format!("too many tracepoints ({})", hello.events.len()));
         }
         for e in &hello.events {
-            if e.name.is_empty()
-                || e.name.len() > MAX_NAME_BYTES
-                || e.name
-                    .chars()
-                    .any(|c| c == '"' || c == '\\' || c.is_control())
-            {
-                return Err(format!("bad tracepoint name {:?}", e.name));
-            }
-            validate_class(&e.fields, 0).map_err(|m| format!("tracepoint {}: {m}", e.name))?;
+            check_event_desc(e)?;
         }
         check_name("process", &hello.procname).map_err(|_| "bad process name".to_string())?;
         self.apps.insert(
@@ -55,6 +47,42 @@ impl Registry {
                 filters: BTreeMap::new(),
             },
         );
+        let mut errs = Vec::new();
+        self.reconcile(port, &mut errs);
+        Ok(errs)
+    }
+
+    /// Tracepoints a registered application added after its hello ([`rttng_proto::AppEvents`]):
+    /// validated like the hello's (a bad one refuses the whole batch), then the current
+    /// rules are applied to them. Returns problems to log.
+    pub fn app_events_added(
+        &mut self,
+        app: AppId,
+        events: Vec<rttng_proto::EventDesc>,
+        port: &mut dyn Port,
+    ) -> Result<Vec<String>, String> {
+        let a = self.apps.get(&app).ok_or("not a registered application")?;
+        if a.hello.events.len().saturating_add(events.len()) > MAX_APP_EVENTS {
+            return Err(format!(
+                "too many tracepoints ({} + {})",
+                a.hello.events.len(),
+                events.len()
+            ));
+        }
+        for e in &events {
+            check_event_desc(e)?;
+            if a.hello.events.iter().any(|x| x.index == e.index)
+                || events.iter().filter(|x| x.index == e.index).count() > 1
+            {
+                return Err(format!(
+                    "tracepoint {}: index {} already used",
+                    e.name, e.index
+                ));
+            }
+        }
+        if let Some(a) = self.apps.get_mut(&app) {
+            a.hello.events.extend(events);
+        }
         let mut errs = Vec::new();
         self.reconcile(port, &mut errs);
         Ok(errs)
@@ -93,9 +121,17 @@ impl Registry {
                 }
             }
             for id in &remove {
-                if let Err(e) = port.consumer(ConsumerRequest::RemoveBuffer { buffer_id: *id }) {
-                    errs.push(self.consumer_failed(e));
-                    return errs;
+                match port.consumer(ConsumerRequest::RemoveBuffer { buffer_id: *id }) {
+                    Ok(ConsumerReply::Stats {
+                        events_discarded,
+                        packets_lost,
+                        ..
+                    }) => self.keep_losses(*id, events_discarded, packets_lost),
+                    Ok(_) => {}
+                    Err(e) => {
+                        errs.push(self.consumer_failed(e));
+                        return errs;
+                    }
                 }
             }
         }
@@ -103,6 +139,24 @@ impl Registry {
         self.traces
             .retain(|(s, o), _| *o != Owner::Pid(app) || snapshot_sessions.contains(s));
         errs
+    }
+
+    /// Adds the final losses of buffer `id`, about to be forgotten, to its channel's.
+    fn keep_losses(&mut self, id: u64, events_discarded: u64, packets_lost: u64) {
+        let Some(b) = self.buffers.iter().find(|b| b.id == id) else {
+            return;
+        };
+        let (sid, cid) = (b.session_id, b.channel_id);
+        if let Some(c) = self
+            .sessions
+            .iter_mut()
+            .filter(|s| s.id == sid)
+            .flat_map(|s| s.channels.iter_mut())
+            .find(|c| c.id == cid)
+        {
+            c.gone_losses.0 += events_discarded;
+            c.gone_losses.1 += packets_lost;
+        }
     }
 
     /// Drives every application to the state the rules ask for.
@@ -125,7 +179,10 @@ impl Registry {
         // matching rule has no filter), else the event records when any accepts it.
         let mut want_filters: BTreeMap<(u32, ChannelKey), Vec<Vec<u8>>> = BTreeMap::new();
         for (si, s) in self.sessions.iter().enumerate() {
-            if !s.active || (s.owner_uid != 0 && s.owner_uid != app.hello.uid) {
+            if !s.active
+                || s.consumer_lost.is_some()
+                || (s.owner_uid != 0 && s.owner_uid != app.hello.uid)
+            {
                 continue;
             }
             for (ci, c) in s.channels.iter().enumerate() {
@@ -424,7 +481,11 @@ impl Registry {
             overwrite: c.attrs.overwrite,
             stream_id: c.stream_class_id,
             uuid: t.uuid,
-            switch_timer_us: c.attrs.switch_timer_us,
+            // A live session flushes on its live timer unless the channel asks otherwise.
+            switch_timer_us: match (&self.sessions[si].net, c.attrs.switch_timer_us) {
+                (Some(n), 0) => n.live_timer_us,
+                (_, t) => t,
+            },
             read_timer_us: c.attrs.read_timer_us,
             tracefile_size: c.attrs.tracefile_size,
             tracefile_count: c.attrs.tracefile_count,
@@ -464,4 +525,17 @@ fn send_app(
         AppReply::Error { message } => Err(message),
         ok => Ok(ok),
     }
+}
+
+/// A tracepoint an application declares: a name TSDL can carry and a valid payload class.
+fn check_event_desc(e: &rttng_proto::EventDesc) -> Result<(), String> {
+    if e.name.is_empty()
+        || e.name.len() > MAX_NAME_BYTES
+        || e.name
+            .chars()
+            .any(|c| c == '"' || c == '\\' || c.is_control())
+    {
+        return Err(format!("bad tracepoint name {:?}", e.name));
+    }
+    validate_class(&e.fields, 0).map_err(|m| format!("tracepoint {}: {m}", e.name))
 }

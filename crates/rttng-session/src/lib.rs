@@ -44,6 +44,12 @@ pub trait Port {
     fn new_uuid(&mut self) -> [u8; 16];
     /// Acts on the kernel tracing session of session `session_id` (root daemon only).
     fn kernel(&mut self, session_id: u64, op: KernelOp) -> Result<KernelReply, String>;
+    /// Creates the trace output directory `path` of a session of user `uid` if needed and
+    /// checks that files can be written in it; the error names the path and the reason.
+    fn prepare_output(&mut self, path: &str, uid: u32) -> Result<(), String> {
+        let _ = (path, uid);
+        Ok(())
+    }
 }
 
 /// Wall-clock strings, given by the caller (the state machine reads no clock).
@@ -87,6 +93,9 @@ struct Channel {
     /// The filter of each rule (same length as `rules`).
     filters: Vec<Option<StoredFilter>>,
     stream_class_id: u32,
+    /// Losses of this channel's buffers that are gone (exited apps' per-process buffers):
+    /// (discarded events, lost packets), as the consumer last counted them.
+    gone_losses: (u64, u64),
 }
 
 /// A rule's filter: the text as given (for `list`) and the compiled program sent to apps.
@@ -110,6 +119,9 @@ struct Session {
     creation_s: u64,
     /// Events the kernel lost, as of the last stop.
     kernel_discarded: u64,
+    /// The consumer daemon holding this session's buffers died (why): what it wrote stays,
+    /// nothing more is recorded; the session can only be stopped, listed and destroyed.
+    consumer_lost: Option<String>,
     /// Network output (`create --set-url`): its trace directories are relative to a relay
     /// session the consumer holds.
     net: Option<relay::NetOutput>,
@@ -199,9 +211,27 @@ impl Registry {
         id
     }
 
-    /// Records that the consumer daemon died (`why` says how); later requests say so.
+    /// Records that the consumer daemon died (`why` says how): every session that had
+    /// buffers in it lost them (and says so), and the buffers are forgotten. Until
+    /// [`Self::consumer_restarted`], requests that need a consumer are refused.
     pub fn consumer_died(&mut self, why: String) {
-        self.consumer_dead = Some(why);
+        for s in self.sessions.iter_mut() {
+            if self
+                .buffers
+                .iter()
+                .any(|b| b.session_id == s.id && b.created)
+            {
+                s.consumer_lost.get_or_insert_with(|| why.clone());
+            }
+        }
+        self.buffers.clear();
+        self.consumer_dead.get_or_insert(why);
+    }
+
+    /// A new consumer daemon runs (the runtime respawned it): new buffers go to it.
+    /// Sessions that lost their buffers stay lost.
+    pub fn consumer_restarted(&mut self) {
+        self.consumer_dead = None;
     }
 
     pub fn consumer_dead(&self) -> Option<&str> {
@@ -256,7 +286,11 @@ impl Registry {
             Request::Version => Ok(Response::Version {
                 text: format!("rttng-sessiond {}", env!("CARGO_PKG_VERSION")),
             }),
-            Request::CreateSession { name, output } => self.create(name, output, uid, now),
+            Request::CreateSession {
+                name,
+                output,
+                live_timer_us,
+            } => self.create(name, output, live_timer_us, uid, now),
             Request::DestroySession { session } => self.destroy(&session, uid, port, errs),
             Request::ListSessions => Ok(self.list_sessions(uid)),
             Request::ListSession { session } => {

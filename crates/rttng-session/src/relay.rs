@@ -19,6 +19,8 @@ pub(crate) struct NetOutput {
     pub(crate) open: bool,
     /// Why streaming failed, once it did (shown by `list`).
     pub(crate) error: Option<String>,
+    /// A live session's timer (µs), 0 otherwise: the default switch timer of its channels.
+    pub(crate) live_timer_us: u64,
 }
 
 impl NetOutput {
@@ -27,6 +29,7 @@ impl NetOutput {
             url,
             open: false,
             error: None,
+            live_timer_us: 0,
         }
     }
 }
@@ -67,6 +70,7 @@ impl Registry {
             sessiond_uuid: uuid,
             session_id: s.id,
             base_path: net.url.base_path.clone(),
+            live_timer_us: net.live_timer_us,
         };
         let url = net.url.to_string();
         let id = s.id;

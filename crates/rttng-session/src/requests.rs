@@ -301,11 +301,32 @@ impl Registry {
                 format!("session {session} is already started"),
             ));
         }
+        if let Some(why) = &self.sessions[i].consumer_lost {
+            return Err(err(
+                ErrorCode::ConsumerDead,
+                format!(
+                    "session {session} lost its buffers: {}; destroy it and create another",
+                    lost_message(why)
+                ),
+            ));
+        }
         if let Some(why) = &self.consumer_dead {
             return Err(err(
                 ErrorCode::ConsumerDead,
                 format!("the consumer daemon is gone ({why}); restart the session daemon"),
             ));
+        }
+        // Refuse up front what could not be written (lttng: "Create directory failed"),
+        // instead of losing every event in silence.
+        // (A network session's output is on the relay's host: the relay reports its own.)
+        let s = &self.sessions[i];
+        if s.net.is_none() {
+            port.prepare_output(&s.output, s.owner_uid).map_err(|e| {
+                err(
+                    ErrorCode::CreateDirFailed,
+                    format!("Create directory failed: {e}"),
+                )
+            })?;
         }
         let s = &mut self.sessions[i];
         if s.channels.iter().any(|c| c.domain == Domain::Kernel) {
@@ -344,9 +365,16 @@ impl Registry {
         &mut self,
         name: Option<String>,
         output: Option<String>,
+        live_timer_us: u64,
         uid: u32,
         now: &Clock,
     ) -> Result<Response, Response> {
+        if live_timer_us > u64::from(u32::MAX) {
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                format!("live timer {live_timer_us} µs is beyond {} µs", u32::MAX),
+            ));
+        }
         if self.sessions.len() >= MAX_SESSIONS {
             return Err(err(
                 ErrorCode::InvalidArgument,
@@ -381,8 +409,16 @@ impl Registry {
                     )
                 })?;
                 let shown = url.to_string();
-                net = Some(crate::relay::NetOutput::new(url));
+                let mut n = crate::relay::NetOutput::new(url);
+                n.live_timer_us = live_timer_us;
+                net = Some(n);
                 shown
+            }
+            _ if live_timer_us > 0 => {
+                return Err(err(
+                    ErrorCode::InvalidArgument,
+                    "a live session streams to a relay daemon: give a net:// URL".to_string(),
+                ))
             }
             Some(o) => {
                 return Err(err(
@@ -407,6 +443,7 @@ impl Registry {
             creation_iso: now.iso.clone(),
             creation_s: now.epoch_s,
             kernel_discarded: 0,
+            consumer_lost: None,
             net,
             snapshot: None,
         });
@@ -513,6 +550,7 @@ impl Registry {
             rules: Vec::new(),
             filters: Vec::new(),
             stream_class_id,
+            gone_losses: (0, 0),
         });
         Ok(())
     }
@@ -593,12 +631,26 @@ impl Registry {
         }
         for id in ids {
             match port.consumer(ConsumerRequest::Flush { buffer_id: id }) {
-                Ok(ConsumerReply::Error { message }) => errs.push(message),
+                // Packets that could not be written (full disk, I/O error): the user must
+                // hear of it at stop, not only the daemon's log. (A network session's
+                // losses are the relay's warning, below.)
+                Ok(ConsumerReply::Error { message }) => {
+                    errs.push(message.clone());
+                    if self.sessions[i].net.is_none() {
+                        warn = Some(match warn.take() {
+                            Some(w) => format!("{w}; {message}"),
+                            None => message,
+                        });
+                    }
+                }
                 Ok(_) => {}
                 Err(e) => {
                     warn = Some(self.consumer_failed(e));
                 }
             }
+        }
+        if let Some(why) = &self.sessions[i].consumer_lost {
+            warn.get_or_insert_with(|| lost_message(why));
         }
         if warn.is_none() {
             warn = self.wait_relay(i, port);
@@ -607,8 +659,9 @@ impl Registry {
     }
 
     pub(crate) fn consumer_failed(&mut self, e: String) -> String {
-        let why = self.consumer_dead.get_or_insert(e).clone();
-        format!("the consumer daemon is gone ({why}); the data written before it died stays readable in the trace directory")
+        self.consumer_died(e);
+        let why = self.consumer_dead.clone().unwrap_or_default();
+        lost_message(&why)
     }
 
     /// Returns a warning when the session's relay lost data.
@@ -671,7 +724,12 @@ impl Registry {
     pub(crate) fn detail(&self, i: usize, port: &mut dyn Port) -> SessionDetail {
         let s = &self.sessions[i];
         let mut warnings = Vec::new();
-        if let Some(why) = &self.consumer_dead {
+        if let Some(why) = &s.consumer_lost {
+            warnings.push(format!(
+                "{}; nothing after it is recorded: destroy this session and create another",
+                lost_message(why)
+            ));
+        } else if let Some(why) = &self.consumer_dead {
             warnings.push(format!("the consumer daemon is gone ({why}); statistics are those last known and no new data is written"));
         }
         if let Some(why) = self.relay_error(i, port) {
@@ -681,10 +739,11 @@ impl Registry {
             .channels
             .iter()
             .map(|c| {
-                let (mut discarded, mut lost) = (0, 0);
+                // Buffers that are gone (exited apps' per-process ones) still count.
+                let (mut discarded, mut lost) = c.gone_losses;
                 // The kernel reports its losses per session: shown on its first channel.
                 if c.domain == Domain::Kernel && c.stream_class_id == 0 {
-                    discarded = s.kernel_discarded;
+                    discarded += s.kernel_discarded;
                 }
                 if self.consumer_dead.is_none() {
                     for b in self
@@ -766,4 +825,9 @@ fn compile_filter(text: String, rule: &EventRule) -> Result<StoredFilter, Respon
         )
     })?;
     Ok(StoredFilter { text, program })
+}
+
+/// What a session whose consumer daemon died says about its data.
+fn lost_message(why: &str) -> String {
+    format!("the consumer daemon is gone ({why}); the data written before it died stays readable in the trace directory")
 }

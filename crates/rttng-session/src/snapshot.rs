@@ -128,7 +128,7 @@ impl Registry {
             _ => None,
         };
         let local = if net.is_some() { None } else { output };
-        let created = self.create(name, local, uid, now)?;
+        let created = self.create(name, local, 0, uid, now)?;
         let Response::SessionCreated { name, output } = created else {
             return Ok(created);
         };
@@ -494,6 +494,7 @@ impl Registry {
             sessiond_uuid: uuid,
             session_id: s.id,
             base_path: format!("{base}/{chunk_name}"),
+            live_timer_us: 0,
         };
         match port.consumer(ConsumerRequest::OpenRelay { relay: spec }) {
             Ok(ConsumerReply::RelayOpened { .. }) => Ok(relay_id),

@@ -150,6 +150,7 @@ fn create_as(r: &mut Registry, p: &mut Rec, name: Option<&str>, uid: u32) -> Out
         Request::CreateSession {
             name: name.map(Into::into),
             output: None,
+            live_timer_us: 0,
         },
         uid,
         &now(),

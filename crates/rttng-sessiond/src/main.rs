@@ -14,6 +14,7 @@
 #![deny(unsafe_code)]
 
 mod access;
+mod output;
 mod paths;
 mod runtime;
 mod sys;

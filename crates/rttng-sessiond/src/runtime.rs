@@ -42,6 +42,8 @@ pub struct Options {
 struct Io {
     consumer: Option<UnixStream>,
     consumer_pid: u32,
+    /// The daemon is shutting down: a consumer that ends is not restarted.
+    stopping: bool,
     apps: HashMap<AppId, UnixStream>,
     buffer_fds: HashMap<u64, OwnedFd>,
     /// Kernel sessions by session id (root daemon only).
@@ -118,6 +120,11 @@ impl Port for Io {
         sock::send(s, Kind::AppCommand, &cmd, fd).map_err(|e| e.to_string())?;
         let (reply, _) = sock::recv::<AppReply>(s, Kind::AppReply).map_err(|e| e.to_string())?;
         Ok(reply)
+    }
+
+    fn prepare_output(&mut self, path: &str, _uid: u32) -> Result<(), String> {
+        // The daemon writes as its own user: a user's daemon is that user.
+        crate::output::prepare(std::path::Path::new(path))
     }
 
     fn new_uuid(&mut self) -> [u8; 16] {
@@ -257,6 +264,102 @@ fn bind(path: &Path) -> Result<UnixListener, String> {
     UnixListener::bind(path).map_err(|e| format!("cannot listen on {}: {e}", path.display()))
 }
 
+/// Most consumer daemons started after the first one within [`CONSUMER_RESPAWN_WINDOW`];
+/// past it the consumer stays dead (one that dies at once would otherwise spin).
+const CONSUMER_RESPAWNS_MAX: usize = 5;
+const CONSUMER_RESPAWN_WINDOW: Duration = Duration::from_secs(60);
+
+/// Starts the consumer daemon, talking over a socket pair given as its standard input, and
+/// records its pid. Returns our end of the socket and the child.
+fn spawn_consumer(
+    rundir: &Path,
+    consumerd: &Option<PathBuf>,
+) -> Result<(UnixStream, std::process::Child), String> {
+    let (ours, theirs) =
+        UnixStream::pair().map_err(|e| format!("cannot create the consumer socket: {e}"))?;
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(rundir.join(paths::LOG_FILE))
+        .ok();
+    let mut cmd = Command::new(consumerd_path(consumerd));
+    cmd.stdin(Stdio::from(OwnedFd::from(theirs)))
+        .stdout(Stdio::null());
+    match log_file {
+        Some(f) => cmd.stderr(f),
+        None => cmd.stderr(Stdio::null()),
+    };
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start rttng-consumerd: {e}"))?;
+    // The Command holds our copy of the consumer's socket end: close it, or we would never
+    // see the consumer hang up.
+    drop(cmd);
+    ours.set_read_timeout(Some(CONSUMER_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    let _ = std::fs::write(
+        rundir.join(paths::CONSUMER_PID_FILE),
+        format!("{}\n", child.id()),
+    );
+    Ok((ours, child))
+}
+
+/// Waits for the consumer daemon to end; then the sessions that had buffers in it lose
+/// them (and say so), and a new consumer is started for new sessions, at most
+/// [`CONSUMER_RESPAWNS_MAX`] times per [`CONSUMER_RESPAWN_WINDOW`].
+fn watch_consumer(
+    mut child: std::process::Child,
+    st: &Shared,
+    rundir: &Path,
+    consumerd: &Option<PathBuf>,
+) {
+    let mut respawns: std::collections::VecDeque<std::time::Instant> = Default::default();
+    loop {
+        let pid = child.id();
+        let why = match child.wait() {
+            Ok(s) => format!("rttng-consumerd (pid {pid}) exited: {s}"),
+            Err(e) => format!("rttng-consumerd (pid {pid}) cannot be waited for: {e}"),
+        };
+        log(&why);
+        let mut g = lock(st);
+        if g.io.stopping {
+            return;
+        }
+        g.io.consumer = None;
+        g.io.buffer_fds.clear();
+        g.reg.consumer_died(why);
+        let now = std::time::Instant::now();
+        while respawns
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > CONSUMER_RESPAWN_WINDOW)
+        {
+            respawns.pop_front();
+        }
+        if respawns.len() >= CONSUMER_RESPAWNS_MAX {
+            log(&format!(
+                "rttng-consumerd died {CONSUMER_RESPAWNS_MAX} times within {:?}: not restarted; restart the session daemon",
+                CONSUMER_RESPAWN_WINDOW
+            ));
+            return;
+        }
+        match spawn_consumer(rundir, consumerd) {
+            Ok((sock, next)) => {
+                respawns.push_back(now);
+                log(&format!("rttng-consumerd restarted (pid {})", next.id()));
+                g.io.consumer = Some(sock);
+                g.io.consumer_pid = next.id();
+                g.reg.consumer_restarted();
+                drop(g);
+                child = next;
+            }
+            Err(e) => {
+                log(&format!("{e}; the consumer daemon stays dead"));
+                return;
+            }
+        }
+    }
+}
+
 fn consumerd_path(opt: &Option<PathBuf>) -> PathBuf {
     if let Some(p) = opt {
         return p.clone();
@@ -313,34 +416,8 @@ pub fn serve(opt: Options) -> Result<(), String> {
         let _ = std::fs::set_permissions(&app_path, std::fs::Permissions::from_mode(0o666));
     }
 
-    // The consumer daemon, talking over a socket pair given as its standard input.
-    let (ours, theirs) =
-        UnixStream::pair().map_err(|e| format!("cannot create the consumer socket: {e}"))?;
-    let log_file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(opt.rundir.join(paths::LOG_FILE))
-        .ok();
-    let mut cmd = Command::new(consumerd_path(&opt.consumerd_path));
-    cmd.stdin(Stdio::from(OwnedFd::from(theirs)))
-        .stdout(Stdio::null());
-    match log_file {
-        Some(f) => cmd.stderr(f),
-        None => cmd.stderr(Stdio::null()),
-    };
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start rttng-consumerd: {e}"))?;
-    // The Command holds our copy of the consumer's socket end: close it, or we would never
-    // see the consumer hang up.
-    drop(cmd);
+    let (ours, child) = spawn_consumer(&opt.rundir, &opt.consumerd_path)?;
     let consumer_pid = child.id();
-    ours.set_read_timeout(Some(CONSUMER_TIMEOUT))
-        .map_err(|e| e.to_string())?;
-    let _ = std::fs::write(
-        opt.rundir.join(paths::CONSUMER_PID_FILE),
-        format!("{consumer_pid}\n"),
-    );
     std::fs::write(
         opt.rundir.join(paths::PID_FILE),
         format!("{}\n", std::process::id()),
@@ -358,6 +435,7 @@ pub fn serve(opt: Options) -> Result<(), String> {
         io: Io {
             consumer: Some(ours),
             consumer_pid,
+            stopping: false,
             apps: HashMap::new(),
             buffer_fds: HashMap::new(),
             kernel: HashMap::new(),
@@ -367,17 +445,8 @@ pub fn serve(opt: Options) -> Result<(), String> {
     // Consumer watcher: it is our child, so wait() tells exactly when and how it ended.
     {
         let st = state.clone();
-        std::thread::spawn(move || {
-            let status = child.wait();
-            let why = match status {
-                Ok(s) => format!("rttng-consumerd (pid {consumer_pid}) exited: {s}"),
-                Err(e) => format!("rttng-consumerd (pid {consumer_pid}) cannot be waited for: {e}"),
-            };
-            log(&why);
-            let mut g = lock(&st);
-            g.io.consumer = None;
-            g.reg.consumer_died(why);
-        });
+        let (rundir, path) = (opt.rundir.clone(), opt.consumerd_path.clone());
+        std::thread::spawn(move || watch_consumer(child, &st, &rundir, &path));
     }
     {
         let st = state.clone();
@@ -426,6 +495,7 @@ fn shutdown(state: &Shared) {
             log(&format!("kernel session: {e}"));
         }
     }
+    io.stopping = true;
     if let Some(c) = io.consumer.take() {
         // Quit makes the consumer write out every buffer before exiting.
         let _ = sock::send(&c, Kind::ConsumerRequest, &ConsumerRequest::Quit, None);
@@ -529,6 +599,10 @@ fn serve_app(id: AppId, conn: UnixStream, state: &Shared, daemon_uid: u32) {
         ));
         return;
     }
+    if let Ok(Kind::AppEvents) = sock::peek_kind(&conn) {
+        app_events(conn, cred, state);
+        return;
+    }
     let mut hello = match sock::recv::<AppHello>(&conn, Kind::AppHello) {
         Ok((h, _)) => h,
         Err(e) => {
@@ -575,4 +649,52 @@ fn serve_app(id: AppId, conn: UnixStream, state: &Shared, daemon_uid: u32) {
     for e in reg.app_gone(id, io) {
         log(&e);
     }
+}
+
+/// A registered app's second connection: tracepoints it added after its hello. The app is
+/// the one registered with the connection's pid and uid; anything else is refused.
+fn app_events(conn: UnixStream, cred: sock::PeerCred, state: &Shared) {
+    let events = match sock::recv::<rttng_proto::AppEvents>(&conn, Kind::AppEvents) {
+        Ok((m, _)) => m.events,
+        Err(e) => {
+            log(&format!(
+                "app pid {}: bad tracepoint announcement: {e}",
+                cred.pid
+            ));
+            return;
+        }
+    };
+    let reply = {
+        let mut g = lock(state);
+        let State { reg, io } = &mut *g;
+        let app = reg
+            .app_pids()
+            .into_iter()
+            .find(|(_, pid)| *pid == cred.pid)
+            .map(|(id, _)| id);
+        match app.map(|id| reg.app_events_added(id, events, io)) {
+            Some(Ok(errs)) => {
+                for e in errs {
+                    log(&e);
+                }
+                AppReply::Ok {
+                    context_class: None,
+                }
+            }
+            Some(Err(e)) => {
+                log(&format!("app pid {}: tracepoints refused: {e}", cred.pid));
+                AppReply::Error { message: e }
+            }
+            None => {
+                log(&format!(
+                    "app pid {}: tracepoint announcement from an unregistered process",
+                    cred.pid
+                ));
+                AppReply::Error {
+                    message: "this process is not registered".into(),
+                }
+            }
+        }
+    };
+    let _ = sock::send(&conn, Kind::AppReply, &reply, None);
 }

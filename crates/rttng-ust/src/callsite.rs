@@ -97,8 +97,10 @@ pub(crate) fn target_slot(t: u64) -> usize {
     (((t & !FILTERED) >> 32) - 1) as usize
 }
 
-fn unpack_target(t: u64) -> (usize, u32) {
-    (((t >> 32) - 1) as usize, t as u32)
+/// The channel slot and event class id of a non-empty target word ([`FILTERED`] ignored:
+/// run-time events, whose payload is written after the reservation, are not filtered).
+pub(crate) fn unpack_target(t: u64) -> (usize, u32) {
+    (target_slot(t), t as u32)
 }
 
 impl Callsite {
@@ -265,9 +267,27 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Callsite> {
     entries.iter().filter_map(|e| unsafe { e.0.as_ref() })
 }
 
-/// The call site with index `index` (position among the non-null entries).
+/// Number of static call sites (the first event indexes; run-time events follow).
+pub(crate) fn static_count() -> usize {
+    static COUNT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *COUNT.get_or_init(|| all().count())
+}
+
+/// Every call site, static ones then run-time ones ([`crate::dynamic`]), in event index
+/// order.
+pub(crate) fn every() -> impl Iterator<Item = &'static Callsite> {
+    all().chain(crate::dynamic::callsites())
+}
+
+/// The call site with index `index` (position among the non-null entries, then among
+/// run-time events).
 pub(crate) fn by_index(index: usize) -> Option<&'static Callsite> {
-    all().nth(index)
+    let n = static_count();
+    if index < n {
+        all().nth(index)
+    } else {
+        crate::dynamic::get(index - n).map(|(cs, _)| cs)
+    }
 }
 
 #[cfg(test)]

@@ -89,6 +89,9 @@ pub enum Context {
     Namespace(u8),
     /// `_vuid`, `_veuid`, `_vsuid`, `_vgid`, `_vegid`, `_vsgid`: u32.
     Id(u8),
+    /// `_ip`: u64, hexadecimal: the instrumented code's address, for events whose writer
+    /// knows it (the LTTng-UST drop-in's C probes, tracef/tracelog); 0 for `tracepoint!`.
+    Ip,
 }
 
 /// LTTng's names of the namespace contexts, in [`sys::NAMESPACES`] order.
@@ -111,7 +114,7 @@ impl Context {
         match self {
             Context::Vpid | Context::Vtid | Context::CpuId | Context::Id(_) => 4,
             Context::Procname => sys::PROCNAME_BYTES,
-            Context::PthreadId | Context::Namespace(_) => 8,
+            Context::PthreadId | Context::Namespace(_) | Context::Ip => 8,
             Context::Hostname => facts.hostname_len + 1,
         }
     }
@@ -127,6 +130,7 @@ impl Context {
             Context::Hostname => "hostname",
             Context::Namespace(i) => NAMESPACE_CONTEXTS.get(i as usize).copied().unwrap_or("ns"),
             Context::Id(i) => ID_CONTEXTS.get(i as usize).copied().unwrap_or("id"),
+            Context::Ip => "ip",
         }
     }
 
@@ -145,7 +149,7 @@ impl Context {
             Context::Hostname => FieldClass::String(rttng_ctf::ir::StringClass {
                 encoding: Encoding::Utf8,
             }),
-            Context::PthreadId => {
+            Context::PthreadId | Context::Ip => {
                 let mut c = int(64, false);
                 c.base = DisplayBase::Hexadecimal;
                 FieldClass::Integer(c)
@@ -208,7 +212,7 @@ impl Channel {
     }
 
     #[inline]
-    fn write_contexts(&self, w: &mut Writer<'_>, cpu: u32) {
+    fn write_contexts(&self, w: &mut Writer<'_>, cpu: u32, ip: u64) {
         for c in &self.contexts {
             match c {
                 Context::Vpid => w.put_array(sys::vpid().to_le_bytes()),
@@ -228,6 +232,7 @@ impl Channel {
                         .unwrap_or(0)
                         .to_le_bytes(),
                 ),
+                Context::Ip => w.put_array(ip.to_le_bytes()),
                 Context::Id(i) => w.put_array(
                     self.facts
                         .ids
@@ -304,7 +309,7 @@ impl Channel {
                 w.put_array(ts.to_le_bytes());
             }
             if self.context_bytes != 0 {
-                self.write_contexts(&mut Writer::new(contexts), cpu);
+                self.write_contexts(&mut Writer::new(contexts), cpu, 0);
             }
             // Called directly (not through a closure) so that the field stores are
             // inlined into the event path.
@@ -316,6 +321,66 @@ impl Channel {
         if ts.wrapping_sub(last) >= LAST_TS_REFRESH_CYCLES {
             last_cell.0.store(ts, Ordering::Release);
         }
+    }
+}
+
+impl Channel {
+    /// For run-time events ([`crate::dynamic`]): reserves a record with room for
+    /// `payload_bytes`, writes its header and contexts, and returns the reservation with
+    /// the payload's offset in it; the caller writes the payload and commits. The same
+    /// protocol as [`Channel::write_event`] (kept separate so that the static event path's
+    /// code stays as it was measured).
+    #[inline]
+    pub(crate) fn begin_event(
+        &'static self,
+        cpu: u32,
+        event_id: u32,
+        payload_bytes: usize,
+        ip: u64,
+    ) -> Option<(rttng_ringbuf::Reservation<'static>, usize)> {
+        let n = self.last_ts.len();
+        let buffer = (cpu as usize) % n.max(1);
+        let last_cell = self.last_ts.get(buffer)?;
+        let last = last_cell.0.load(Ordering::Acquire);
+        let id_fits = event_id <= COMPACT_MAX_ID;
+        // Sizes come from C code: saturate (the ring buffer refuses and counts what does
+        // not fit a sub-buffer).
+        let rest = self.context_bytes.saturating_add(payload_bytes);
+        let mut compact = false;
+        let mut r = self
+            .producer
+            .reserve_timed(cpu, || {
+                let ts = rttng_clock::now();
+                compact = id_fits && last != 0 && ts.wrapping_sub(last) < COMPACT_WINDOW_CYCLES;
+                let header = if compact {
+                    COMPACT_HEADER_BYTES
+                } else {
+                    EXTENDED_HEADER_BYTES
+                };
+                (ts, header.saturating_add(rest))
+            })
+            .ok()?;
+        let ts = r.timestamp();
+        let record = r.bytes_mut();
+        let payload_start = record.len().saturating_sub(payload_bytes);
+        let (head, _) = record.split_at_mut(payload_start);
+        let (header, contexts) = head.split_at_mut(head.len().saturating_sub(self.context_bytes));
+        let mut w = Writer::new(header);
+        if compact {
+            w.put_array((event_id as u16).to_le_bytes());
+            w.put_array((ts as u32).to_le_bytes());
+        } else {
+            w.put_array(0xFFFFu16.to_le_bytes());
+            w.put_array(event_id.to_le_bytes());
+            w.put_array(ts.to_le_bytes());
+        }
+        if self.context_bytes != 0 {
+            self.write_contexts(&mut Writer::new(contexts), cpu, ip);
+        }
+        if ts.wrapping_sub(last) >= LAST_TS_REFRESH_CYCLES {
+            last_cell.0.store(ts, Ordering::Release);
+        }
+        Some((r, payload_start))
     }
 }
 

@@ -32,21 +32,37 @@ pub struct EventDescription {
 
 /// Every tracepoint call site of this process (all linked providers).
 pub fn events() -> Vec<EventDescription> {
-    callsite::all()
+    events_from(0)
+}
+
+/// [`events`] from index `first` on (run-time events are appended as they register).
+pub fn events_from(first: usize) -> Vec<EventDescription> {
+    let n = callsite::static_count();
+    let statics = callsite::all()
         .enumerate()
+        .skip(first)
         .map(|(index, cs)| EventDescription {
             index,
             name: cs.meta.name,
             loglevel: cs.meta.loglevel,
             fields: cs.meta.payload_class(),
+        });
+    let dynamics = (first.saturating_sub(n)..crate::dynamic::count()).filter_map(|i| {
+        let (cs, fields) = crate::dynamic::get(i)?;
+        Some(EventDescription {
+            index: n + i,
+            name: cs.meta.name,
+            loglevel: cs.meta.loglevel,
+            fields: fields.clone(),
         })
-        .collect()
+    });
+    statics.chain(dynamics).collect()
 }
 
 /// Whether some call site of event `name` (`provider:event`) currently records into at
 /// least one channel (benchmarks and tests check that registration enabled it).
 pub fn is_recording(name: &str) -> bool {
-    callsite::all()
+    callsite::every()
         .any(|cs| cs.meta.name == name && cs.targets.iter().any(|t| t.load(Ordering::Acquire) != 0))
 }
 
@@ -151,7 +167,7 @@ pub fn try_install_channel(setup: ChannelSetup) -> Result<(), ControlError> {
 }
 
 fn clear_targets_of_slot(slot: usize) {
-    for cs in callsite::all() {
+    for (index, cs) in callsite::every().enumerate() {
         let mut changed = false;
         for t in &cs.targets {
             let v = t.load(Ordering::Relaxed);
@@ -162,6 +178,7 @@ fn clear_targets_of_slot(slot: usize) {
         }
         if changed {
             cs.refresh();
+            crate::dynamic::notify(index, cs);
         }
     }
 }
@@ -214,6 +231,7 @@ pub fn try_enable(
         // the filter set stored just before).
         cs.targets[i].store(word, Ordering::Release);
         cs.refresh();
+        crate::dynamic::notify(event_index, cs);
         Ok(())
     })())
 }
@@ -230,6 +248,7 @@ pub fn disable(event_index: usize, key: ChannelKey) {
     }
     if cs.state.load(Ordering::Relaxed) != UNINIT {
         cs.refresh();
+        crate::dynamic::notify(event_index, cs);
     }
 }
 
@@ -320,7 +339,9 @@ pub fn flush(key: ChannelKey) {
 
 fn flush_channel(ch: &Channel) {
     for cpu in 0..ch.producer.cpu_count() {
-        let _ = ch.producer.flush(cpu, rttng_clock::now(), false);
+        // The end time is read inside the flush, after its last look at the buffer:
+        // other apps keep writing into a per-user buffer until the flush takes effect.
+        let _ = ch.producer.flush(cpu, false, rttng_clock::now);
     }
 }
 
@@ -359,6 +380,15 @@ extern "C" fn atfork_child() {
     // under the control lock, which this thread holds: it is free.
     if let Ok(mut m) = FILTERS.try_lock() {
         *m = None;
+    }
+    // Run-time events are switched on by control only (never by a first call). Their
+    // hook is not run here (it may take locks another thread of the parent held); the
+    // drop-in library's own fork handler disarms its C call sites.
+    for cs in crate::dynamic::callsites() {
+        for t in &cs.targets {
+            t.store(0, Ordering::Relaxed);
+        }
+        cs.state.store(callsite::OFF, Ordering::Relaxed);
     }
     crate::rearm_init();
     LOCK.store(false, Ordering::Release);

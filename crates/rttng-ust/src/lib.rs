@@ -37,6 +37,7 @@
 mod callsite;
 mod channel;
 pub mod control;
+pub mod dynamic;
 mod field;
 mod filter;
 mod level;

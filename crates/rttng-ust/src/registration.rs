@@ -90,17 +90,7 @@ fn hello() -> Option<AppHello> {
         uuid: clock.uuid,
         absolute: true,
     };
-    let events = control::events()
-        .into_iter()
-        .filter_map(|e| {
-            Some(EventDesc {
-                index: u32::try_from(e.index).ok()?,
-                name: e.name.to_string(),
-                loglevel: e.loglevel,
-                fields: e.fields,
-            })
-        })
-        .collect();
+    let events = event_descs(control::events());
     Some(AppHello {
         pid: std::process::id(),
         uid: 0,
@@ -109,6 +99,19 @@ fn hello() -> Option<AppHello> {
         clock,
         events,
     })
+}
+
+fn event_descs(v: Vec<control::EventDescription>) -> Vec<EventDesc> {
+    v.into_iter()
+        .filter_map(|e| {
+            Some(EventDesc {
+                index: u32::try_from(e.index).ok()?,
+                name: e.name.to_string(),
+                loglevel: e.loglevel,
+                fields: e.fields,
+            })
+        })
+        .collect()
 }
 
 fn map_context(c: ContextType) -> Option<Context> {
@@ -133,6 +136,7 @@ fn map_context(c: ContextType) -> Option<Context> {
         ContextType::Vgid => Context::Id(3),
         ContextType::Vegid => Context::Id(4),
         ContextType::Vsgid => Context::Id(5),
+        ContextType::Ip => Context::Ip,
         _ => return None,
     })
 }
@@ -143,6 +147,220 @@ fn key(daemon: u32, k: rttng_proto::ChannelKey) -> ChannelKey {
         daemon,
         session_id: k.session_id,
         channel_id: k.channel_id,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Run-time events (crate::dynamic): announced to every daemon the app registered with, on
+// a short second connection (`AppEvents`), by one announcer thread (never the
+// registration thread, which must stay free to apply the Enable commands the announcement
+// triggers).
+
+/// How long an announcement waits for the daemon's answer.
+const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One daemon socket and how far the app announced its events there.
+#[derive(Debug)]
+struct Peer {
+    path: PathBuf,
+    /// Its `RegistrationDone` arrived: announcements may go.
+    registered: bool,
+    /// First event index the daemon does not know yet.
+    next: usize,
+}
+
+#[derive(Debug, Default)]
+struct Announcer {
+    peers: Mutex<Vec<Peer>>,
+    /// Signalled when there is work (new events, a new registration) and when an
+    /// announcement round finished.
+    cv: Condvar,
+    /// Bumped by every `announce`; the thread sleeps while it has seen the latest.
+    wanted: std::sync::atomic::AtomicU64,
+}
+
+/// The announcer of this process image: a fork child starts from a fresh one (the
+/// parent's lock may have been held by a thread the child does not have).
+static ANNOUNCER: std::sync::atomic::AtomicPtr<Announcer> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+static ANNOUNCER_GENERATION: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+fn announcer() -> &'static Announcer {
+    use std::sync::atomic::Ordering;
+    let generation = crate::sys::FORK_GENERATION.load(Ordering::Relaxed);
+    let p = ANNOUNCER.load(Ordering::Acquire);
+    // SAFETY: ANNOUNCER holds null or a leaked Announcer, never freed.
+    if let Some(a) = unsafe { p.as_ref() } {
+        if ANNOUNCER_GENERATION.load(Ordering::Acquire) == generation {
+            return a;
+        }
+    }
+    let fresh: &'static Announcer = Box::leak(Box::default());
+    let fresh_ptr = fresh as *const Announcer as *mut Announcer;
+    match ANNOUNCER.compare_exchange(p, fresh_ptr, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => {
+            ANNOUNCER_GENERATION.store(generation, Ordering::Release);
+            crate::sys::spawn_detached(Box::new(move || announce_loop(fresh)));
+            fresh
+        }
+        // SAFETY: as above; another thread installed its own.
+        Err(other) => unsafe { &*other },
+    }
+}
+
+fn total_events() -> usize {
+    crate::callsite::static_count() + crate::dynamic::count()
+}
+
+fn next_index(h: &AppHello) -> usize {
+    h.events
+        .iter()
+        .map(|e| e.index as usize + 1)
+        .max()
+        .unwrap_or(0)
+        .max(crate::callsite::static_count())
+}
+
+/// A fresh hello, with the events registered since `old` was built.
+fn hello_again(old: &AppHello) -> AppHello {
+    let mut h = old.clone();
+    h.events = event_descs(control::events());
+    h
+}
+
+fn connected(path: &std::path::Path, next: usize) {
+    let a = announcer();
+    let mut peers = a.peers.lock().unwrap_or_else(|e| e.into_inner());
+    peers.retain(|p| p.path != path);
+    peers.push(Peer {
+        path: path.to_path_buf(),
+        registered: false,
+        next,
+    });
+}
+
+fn disconnected(path: &std::path::Path) {
+    let a = announcer();
+    let mut peers = a.peers.lock().unwrap_or_else(|e| e.into_inner());
+    peers.retain(|p| p.path != path);
+    a.cv.notify_all();
+}
+
+fn registered(path: &std::path::Path) {
+    let a = announcer();
+    {
+        let mut peers = a.peers.lock().unwrap_or_else(|e| e.into_inner());
+        for p in peers.iter_mut().filter(|p| p.path == path) {
+            p.registered = true;
+        }
+    }
+    announce();
+}
+
+/// Wakes the announcer: run-time events registered, or a daemon finished registering.
+pub(crate) fn announce() {
+    let a = announcer();
+    a.wanted.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    let _g = a.peers.lock().unwrap_or_else(|e| e.into_inner());
+    a.cv.notify_all();
+}
+
+/// Waits, at most `timeout`, until every daemon the app is registered with knows every
+/// event registered so far (and so has applied its rules to them).
+pub(crate) fn wait_announced(timeout: Duration) {
+    let a = announcer();
+    let want = total_events();
+    let deadline = Instant::now() + timeout;
+    let mut peers = a.peers.lock().unwrap_or_else(|e| e.into_inner());
+    // Connected daemons count too: one still registering the app (it was started from a
+    // constructor, or the daemon is slow) is about to know the event.
+    while peers.iter().any(|p| !p.registered || p.next < want) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        peers =
+            a.cv.wait_timeout(peers, left)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+    }
+}
+
+fn announce_loop(a: &'static Announcer) {
+    use std::sync::atomic::Ordering;
+    let mut seen = 0u64;
+    loop {
+        // Work: registered peers behind the event count.
+        let work: Vec<(PathBuf, usize)> = {
+            let mut peers = a.peers.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                let total = total_events();
+                let w: Vec<(PathBuf, usize)> = peers
+                    .iter()
+                    .filter(|p| p.registered && p.next < total)
+                    .map(|p| (p.path.clone(), p.next))
+                    .collect();
+                let now = a.wanted.load(Ordering::Acquire);
+                if !w.is_empty() {
+                    seen = now;
+                    break w;
+                }
+                if now != seen {
+                    seen = now;
+                    continue;
+                }
+                peers =
+                    a.cv.wait_timeout(peers, RETRY_PERIOD)
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|e| e.into_inner().0);
+            }
+        };
+        for (path, next) in work {
+            let events = event_descs(control::events_from(next));
+            let upto = events
+                .iter()
+                .map(|e| e.index as usize + 1)
+                .max()
+                .unwrap_or(next);
+            let sent = send_events(&path, events);
+            let mut peers = a.peers.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(p) = peers.iter_mut().find(|p| p.path == path) {
+                // Not retried: a refusal is logged by the daemon, and a daemon that cannot be
+                // reached is going away (its next hello, after a reconnection, carries
+                // every event).
+                let _ = sent;
+                p.next = p.next.max(upto);
+            }
+            a.cv.notify_all();
+        }
+    }
+}
+
+/// Sends one `AppEvents` and waits for the answer; false when the daemon cannot be
+/// reached.
+fn send_events(path: &std::path::Path, events: Vec<EventDesc>) -> bool {
+    let Ok(s) = UnixStream::connect(path) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(ANNOUNCE_TIMEOUT));
+    let _ = s.set_write_timeout(Some(ANNOUNCE_TIMEOUT));
+    if sock::send(
+        &s,
+        Kind::AppEvents,
+        &rttng_proto::AppEvents { events },
+        None,
+    )
+    .is_err()
+    {
+        return false;
+    }
+    match sock::recv::<AppReply>(&s, Kind::AppReply) {
+        Ok((AppReply::Ok { .. }, _)) => true,
+        Ok((AppReply::Error { message }, _)) => {
+            eprintln!("rttng-ust: the session daemon refused run-time events: {message}");
+            true
+        }
+        Err(_) => false,
     }
 }
 
@@ -159,24 +377,30 @@ fn done(p: &Pending) {
 /// Connects to the session daemons and waits (bounded) for their initial state.
 pub(crate) fn start() {
     let Some(h) = hello() else { return };
+    let next = next_index(&h);
     let pending: Pending = Arc::new((Mutex::new(0), Condvar::new()));
     for (daemon, p) in (0u32..).zip(socket_paths()) {
         // Daemons present now are waited for; the others are looked for in the background.
         let first = UnixStream::connect(&p)
             .ok()
             .filter(|s| sock::send(s, Kind::AppHello, &h, None).is_ok());
+        if first.is_some() {
+            connected(&p, next);
+        }
         let waited = first.is_some();
         if waited {
             *pending.0.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         }
         let (pd, hello) = (pending.clone(), h.clone());
-        let spawned = std::thread::Builder::new()
-            .name("rttng-ust-reg".into())
-            .spawn(move || run(daemon, p, hello, first, pd));
-        if spawned.is_err() && waited {
+        let spawned =
+            crate::sys::spawn_detached(Box::new(move || run(daemon, p, hello, first, pd)));
+        if !spawned && waited {
             done(&pending);
         }
     }
+    // The announcer too, now: started later from a provider's constructor it could not
+    // run before that constructor returned.
+    let _ = announcer();
     let timeout_ms = std::env::var(TIMEOUT_ENV)
         .ok()
         .and_then(|v| v.parse::<i64>().ok())
@@ -216,7 +440,7 @@ fn run(
     let mut first = true;
     loop {
         if let Some(s) = conn.take() {
-            let installed = serve(daemon, s, first.then(|| pending.clone()));
+            let installed = serve(daemon, &path, s, first.then(|| pending.clone()));
             for k in installed {
                 control::remove_channel(k);
             }
@@ -226,15 +450,27 @@ fn run(
             continue;
         }
         first = false;
+        disconnected(&path);
         std::thread::sleep(RETRY_PERIOD);
+        // A fresh hello: run-time events may have registered meanwhile.
+        let h = hello_again(&hello);
+        let next = next_index(&h);
         conn = UnixStream::connect(&path)
             .ok()
-            .filter(|s| sock::send(s, Kind::AppHello, &hello, None).is_ok());
+            .filter(|s| sock::send(s, Kind::AppHello, &h, None).is_ok());
+        if conn.is_some() {
+            connected(&path, next);
+        }
     }
 }
 
 /// Carries out one daemon's commands until it goes away; returns the channels it installed.
-fn serve(daemon: u32, s: UnixStream, pending: Option<Pending>) -> Vec<ChannelKey> {
+fn serve(
+    daemon: u32,
+    path: &std::path::Path,
+    s: UnixStream,
+    pending: Option<Pending>,
+) -> Vec<ChannelKey> {
     let mut installed: Vec<ChannelKey> = Vec::new();
     let mut signalled = pending.is_none();
     loop {
@@ -349,6 +585,7 @@ fn serve(daemon: u32, s: UnixStream, pending: Option<Pending>) -> Vec<ChannelKey
                 }
             }
             AppCommand::RegistrationDone => {
+                registered(path);
                 if !signalled {
                     signalled = true;
                     if let Some(p) = &pending {

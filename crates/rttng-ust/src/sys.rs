@@ -258,3 +258,38 @@ pub(crate) fn read_process_facts() -> ProcessFacts {
         ids: [r, e, s, rg, eg, sg],
     }
 }
+
+/// Starts `f` on a detached thread with every signal blocked, created with
+/// `pthread_create` rather than `std::thread`: std's thread start touches Rust
+/// thread-locals, and in a library loaded by `dlopen` (the LTTng-UST drop-in under an app
+/// with dynamically linked providers, or an agent) the first access to them waits for the
+/// loader lock, which the constructor that starts these threads holds while it waits for
+/// them. The threads' code touches no thread-local of this crate. Returns false when the
+/// thread could not be created (`f` is dropped).
+pub(crate) fn spawn_detached(f: Box<dyn FnOnce() + Send + 'static>) -> bool {
+    extern "C" fn trampoline(arg: *mut libc::c_void) -> *mut libc::c_void {
+        // SAFETY: `arg` is the Box<Box<dyn FnOnce>> leaked below, taken back exactly once.
+        let f = unsafe { Box::from_raw(arg.cast::<Box<dyn FnOnce() + Send>>()) };
+        // A panic must not unwind into C; the thread just ends.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        std::ptr::null_mut()
+    }
+    let arg = Box::into_raw(Box::new(f)).cast::<libc::c_void>();
+    // SAFETY: plain pthread calls on local, initialised values; the new thread inherits the
+    // all-blocked mask, and ours is restored right after.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+        let mut tid: libc::pthread_t = std::mem::zeroed();
+        let rc = libc::pthread_create(&mut tid, std::ptr::null(), trampoline, arg);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        if rc != 0 {
+            drop(Box::from_raw(arg.cast::<Box<dyn FnOnce() + Send>>()));
+            return false;
+        }
+        libc::pthread_detach(tid);
+    }
+    true
+}

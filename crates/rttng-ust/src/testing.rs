@@ -378,7 +378,7 @@ impl LocalSession {
         let mut streams = Streams::open(&self.trace_dir, consumer.cpu_count())?;
         // Final switch (empty packets carry the final discarded counts), then drain.
         for cpu in 0..consumer.cpu_count() {
-            let _ = consumer.flush(cpu, rttng_clock::now(), true);
+            let _ = consumer.flush(cpu, true, rttng_clock::now);
         }
         drain_ready(&mut consumer, &mut streams)?;
         report.packets += streams.packets;

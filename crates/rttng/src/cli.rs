@@ -39,6 +39,10 @@ pub enum Command {
     Snapshot(SnapshotArgs),
     /// Record a snapshot of every snapshot session when an application dumps core
     CoredumpHandler(CoredumpArgs),
+    /// Live per-task CPU, system calls, I/O and busiest user-space events, from traces
+    Top(rttng_top::TopArgs),
+    /// Run a program instrumented with LTTng-UST on rttng's drop-in libraries
+    Run(RunArgs),
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +113,20 @@ pub enum CoredumpAction {
         #[arg(num_args = 0.., allow_hyphen_values = true, trailing_var_arg = true)]
         crash: Vec<String>,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Print the directory of the drop-in libraries and exit
+    #[arg(long, conflicts_with = "command")]
+    pub print_lib_dir: bool,
+    /// The command to run, after `--`
+    #[arg(
+        last = true,
+        required_unless_present = "print_lib_dir",
+        value_name = "CMD"
+    )]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -263,6 +281,10 @@ pub struct CreateArgs {
     /// `snapshot record`)
     #[arg(long, conflicts_with_all = ["output", "set_url", "ctrl_url", "data_url"])]
     pub no_output: bool,
+    /// A live session: flush every PERIOD_US microseconds (default 100000) and stream to a
+    /// relay daemon (default net://127.0.0.1) that live viewers read
+    #[arg(long, value_name = "PERIOD_US", num_args = 0..=1, default_missing_value = "100000", conflicts_with_all = ["output", "snapshot"])]
+    pub live: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -48,6 +48,7 @@ pub fn run(opts: ConnectOptions, a: DemoArgs) -> Result<u8, CliError> {
     let Response::SessionCreated { name, output } = c.call(&Request::CreateSession {
         name: None,
         output: None,
+        live_timer_us: 0,
     })?
     else {
         return Err(fail("unexpected answer to create".into()));

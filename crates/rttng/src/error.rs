@@ -10,6 +10,8 @@ pub const EXIT_FATAL: u8 = 3;
 pub const EXIT_WARNING: u8 = 4;
 /// lttng 2.13's exit status for a filter it cannot compile (observed; `LTTNG_ERR_FILTER_INVAL`).
 pub const EXIT_FILTER_INVALID: u8 = 106;
+/// lttng exits with the error code itself for some refusals: LTTNG_ERR_CREATE_DIR_FAIL.
+pub const EXIT_CREATE_DIR_FAILED: u8 = 17;
 
 #[derive(Debug)]
 pub enum CliError {
@@ -50,6 +52,10 @@ impl CliError {
                 code: rttng_ctl::ErrorCode::InvalidFilter,
                 ..
             }) => EXIT_FILTER_INVALID,
+            CliError::Ctl(CtlError::Daemon {
+                code: rttng_ctl::ErrorCode::CreateDirFailed,
+                ..
+            }) => EXIT_CREATE_DIR_FAILED,
             _ => EXIT_CMD_ERROR,
         }
     }

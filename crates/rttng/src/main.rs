@@ -11,6 +11,7 @@ mod error;
 mod kernel_list;
 mod list;
 mod live_view;
+mod run;
 mod session_cmd;
 mod snapshot_cmd;
 mod trace;
@@ -54,6 +55,8 @@ fn main() -> ExitCode {
             cli::CoredumpAction::Uninstall => coredump::uninstall(),
             cli::CoredumpAction::Run { state, crash } => return coredump::run(&state, &crash),
         },
+        cli::Command::Top(t) => rttng_top::run(&t),
+        cli::Command::Run(r) => run::run(&r),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -133,9 +133,22 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                     "--no-output needs --snapshot: a recording session writes its trace as it goes",
                 ));
             }
+            let live_timer_us = a.live.unwrap_or(0);
+            if a.live.is_some() && !(1..=u64::from(u32::MAX)).contains(&live_timer_us) {
+                return Err(usage(&format!(
+                    "--live={live_timer_us}: the period must be between 1 and {} microseconds",
+                    u32::MAX
+                )));
+            }
+            // lttng's default for a live session: the local relay daemon.
+            let output = match output {
+                None if a.live.is_some() => Some("net://127.0.0.1".to_string()),
+                o => o,
+            };
             match ctx.call(Request::CreateSession {
                 name: a.session,
                 output,
+                live_timer_us,
             })? {
                 Response::SessionCreated { name, output } => {
                     let _ = rttng_ctl::set_current_session(&name);
@@ -399,13 +412,10 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                     )));
                 }
                 if domain == Domain::Ust
-                    && matches!(
-                        c,
-                        ContextType::Ip | ContextType::Pid | ContextType::Tid | ContextType::Prio
-                    )
+                    && matches!(c, ContextType::Pid | ContextType::Tid | ContextType::Prio)
                 {
                     return Err(usage(&format!(
-                        "{t}: context not supported by rttng-ust yet (supported: vpid, vtid, procname, pthread_id, cpu_id, hostname, the namespace ids cgroup_ns ipc_ns mnt_ns net_ns pid_ns time_ns user_ns uts_ns, and vuid veuid vsuid vgid vegid vsgid)"
+                        "{t}: context not supported by rttng-ust yet (supported: vpid, vtid, procname, pthread_id, cpu_id, hostname, ip, the namespace ids cgroup_ns ipc_ns mnt_ns net_ns pid_ns time_ns user_ns uts_ns, and vuid veuid vsuid vgid vegid vsgid)"
                     )));
                 }
                 ctx.call(Request::AddContext {
@@ -437,6 +447,7 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
             })?;
             let code = warned(r);
             println!("Tracing stopped for session {session}");
+            print_session_losses(ctx, &session)?;
             Ok(code)
         }
         SessionCommand::Status => {
@@ -516,6 +527,28 @@ fn list_sessions(ctx: &mut Ctx) -> Result<u8, CliError> {
         list::print_sessions(&list);
     }
     Ok(0)
+}
+
+/// After `stop`, lttng's summary of what the session lost (the totals `list` shows, which
+/// are the trace's packet contexts' and the consumer's lost packets).
+fn print_session_losses(ctx: &mut Ctx, session: &str) -> Result<(), CliError> {
+    if let Response::Session { detail } = ctx.call(Request::ListSession {
+        session: session.to_string(),
+    })? {
+        let discarded: u64 = detail.channels.iter().map(|c| c.discarded_events).sum();
+        let lost: u64 = detail.channels.iter().map(|c| c.lost_packets).sum();
+        // lttng 2.13's wording (src/bin/lttng/utils.c, get_session_stats_str).
+        let doc = "please refer to the documentation on channel configuration.";
+        match (discarded, lost) {
+            (0, 0) => {}
+            (d, 0) => println!("Warning: {d} events were discarded, {doc}"),
+            (0, l) => println!("Warning: {l} packets were lost, {doc}"),
+            (d, l) => {
+                println!("Warning: {d} events were discarded and {l} packets were lost, {doc}")
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `list SESSION`; 4 when the daemon reported a problem.

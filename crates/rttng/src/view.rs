@@ -109,14 +109,18 @@ pub fn run(args: &ViewArgs) -> Result<()> {
             });
             f
         };
-        set.for_each_batch_parallel(FORMAT_THREADS, &init, &work, &mut |mut f| {
+        let result = set.for_each_batch_parallel(FORMAT_THREADS, &init, &work, &mut |mut f| {
             let ok = write(&f);
             f.clear();
             if let Ok(mut p) = pool.lock() {
                 p.push(f);
             }
             ok
-        })?;
+        });
+        if let Err(e) = result {
+            out.flush().ok();
+            return Err(e.into());
+        }
     } else {
         // One printer sees every event, in order (it keeps babeltrace2's one-time warnings).
         let mut printer = PrettyPrinter::new(opts);
@@ -126,7 +130,7 @@ pub fn run(args: &ViewArgs) -> Result<()> {
         } else {
             TraceSet::for_each_message
         };
-        run(&set, &mut |msg| {
+        let result = run(&set, &mut |msg| {
             f.add(&mut printer, &opts, msg);
             if f.text.len() < OUT_BLOCK_BYTES && f.warnings.is_empty() {
                 return true;
@@ -134,8 +138,13 @@ pub fn run(args: &ViewArgs) -> Result<()> {
             let ok = write(&f);
             f.clear();
             ok
-        })?;
+        });
+        // The events before an error are printed, then the error (babeltrace2's contract).
         write(&f);
+        if let Err(e) = result {
+            out.flush().ok();
+            return Err(e.into());
+        }
     }
     if let Some(e) = io_error {
         return Err(e).context("writing to standard output");

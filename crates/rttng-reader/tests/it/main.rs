@@ -236,11 +236,14 @@ fn every_path_delivers_the_events_before_a_decode_error_then_the_error() {
     let dir = std::env::temp_dir().join(format!("rttng-reader-it-damaged-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     write_many_packets(&dir, 2, 15_000);
-    // Cut stream 1 inside a packet well into the trace: its next packet is beyond the file.
+    // Overwrite the events of a packet of stream 1 well into the trace with 0xff bytes: its
+    // first event has an unknown id. (A damaged packet header or a packet running past the
+    // end of the file fails the whole trace when it opens, as in babeltrace2.)
     let f = dir.join("channel0_1");
-    let len = std::fs::metadata(&f).unwrap().len();
-    let file = std::fs::OpenOptions::new().write(true).open(&f).unwrap();
-    file.set_len(len / 2 + 100).unwrap();
+    let mut bytes = std::fs::read(&f).unwrap();
+    let packet = bytes.len() / 2 / 4096 * 4096;
+    bytes[packet + 88..packet + 4096].fill(0xff);
+    std::fs::write(&f, &bytes).unwrap();
     let set = TraceSet::open(std::slice::from_ref(&dir)).expect("trace opens");
     let [direct, piped, parallel] = messages_until_error(&set);
     std::fs::remove_dir_all(&dir).unwrap();

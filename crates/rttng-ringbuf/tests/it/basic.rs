@@ -21,7 +21,7 @@ fn packet_bytes_follow_the_lttng_layout() {
         "open packet must not be readable"
     );
     assert_eq!(
-        producer.flush(1, 400, false),
+        producer.flush(1, false, || 400),
         Ok(FlushOutcome::Closed { packet_seq: 0 })
     );
     let pkt = consumer.get_next(1).unwrap().expect("closed packet");
@@ -83,7 +83,7 @@ fn discard_mode_drops_and_counts_when_full() {
         "packet 1 still open"
     );
 
-    producer.flush(0, 50, false).unwrap();
+    producer.flush(0, false, || 50).unwrap();
     let pkt = consumer.get_next(0).unwrap().expect("packet 1");
     assert_eq!(
         parse_records(pkt.records()).unwrap(),
@@ -106,7 +106,10 @@ fn a_record_that_fills_the_packet_closes_it() {
     assert_eq!(le_u64(pkt.bytes(), 40), 7);
     assert_eq!(parse_records(pkt.records()).unwrap(), vec![(0, 0)]);
     pkt.release();
-    assert_eq!(producer.flush(0, 8, false), Ok(FlushOutcome::NothingOpen));
+    assert_eq!(
+        producer.flush(0, false, || 8),
+        Ok(FlushOutcome::NothingOpen)
+    );
     assert_eq!(producer.write(0, 9, &make_record(0, 1, 20)), Ok(1));
 }
 
@@ -124,10 +127,13 @@ fn oversized_records_are_rejected_and_counted() {
 #[test]
 fn empty_flush_produces_a_header_only_packet() {
     let (mut consumer, producer) = channel(&config(1, 2, 256, Mode::Discard));
-    assert_eq!(producer.flush(0, 5, false), Ok(FlushOutcome::NothingOpen));
+    assert_eq!(
+        producer.flush(0, false, || 5),
+        Ok(FlushOutcome::NothingOpen)
+    );
     assert!(consumer.get_next(0).unwrap().is_none());
     assert_eq!(
-        consumer.flush(0, 5, true),
+        consumer.flush(0, true, || 5),
         Ok(FlushOutcome::Closed { packet_seq: 0 })
     );
     let pkt = consumer.get_next(0).unwrap().expect("empty packet");
@@ -166,7 +172,7 @@ fn overwrite_mode_keeps_the_newest_packets() {
             "overwrite never drops"
         );
     }
-    producer.flush(0, 100, false).unwrap();
+    producer.flush(0, false, || 100).unwrap();
     // 3 records per packet: packets 0..=6, the last holding seq 18, 19; 2 slots kept.
     let mut got = Vec::new();
     while let Some(pkt) = consumer.get_next(0).unwrap() {
@@ -191,7 +197,7 @@ fn reservation_dropped_half_written_is_zero_filled_and_committed() {
         assert!(r.write(&[0xaa; 4]));
         assert!(!r.write(&[0xbb; 7]), "overflowing write is refused");
     }
-    producer.flush(0, 2, false).unwrap();
+    producer.flush(0, false, || 2).unwrap();
     let pkt = consumer.get_next(0).unwrap().expect("packet");
     assert_eq!(pkt.records(), &[0xaa, 0xaa, 0xaa, 0xaa, 0, 0, 0, 0, 0, 0]);
 }
@@ -374,8 +380,8 @@ fn corrupted_shared_counters_never_panic_either_side() {
     for seq in 0..10 {
         let _ = producer.write(0, seq, &make_record(0, seq, 50));
     }
-    let _ = producer.flush(0, 11, true);
-    let _ = consumer.flush(0, 12, true);
+    let _ = producer.flush(0, true, || 11);
+    let _ = consumer.flush(0, true, || 12);
     for _ in 0..4 {
         if let Ok(Some(p)) = consumer.get_next(0) {
             p.release()
@@ -435,7 +441,7 @@ fn in_place_packets_are_written_from_shared_memory_with_zero_padding() {
         }
     }
     assert_eq!(taken, vec![(0, 84 + 400), (1, 84 + 400)]);
-    assert!(producer.flush(0, 100, false).is_ok());
+    assert!(producer.flush(0, false, || 100).is_ok());
     let pkt = consumer.get_next_in_place(0).unwrap().expect("packet 2");
     assert_eq!(pkt.packet_seq(), 2, "third packet, slot 0 again");
     assert_eq!(pkt.content_bytes(), 84 + 50, "one record (seq 16)");
@@ -475,7 +481,7 @@ fn in_place_packets_in_overwrite_mode_are_copies() {
     for seq in 0..3 {
         producer.write(0, seq, &make_record(0, seq, 40)).unwrap();
     }
-    assert!(producer.flush(0, 100, false).is_ok());
+    assert!(producer.flush(0, false, || 100).is_ok());
     let pkt = consumer
         .get_next_in_place(0)
         .unwrap()

@@ -24,12 +24,12 @@ const ROUNDS: usize = 3;
 
 /// A shared page holding one counter: 1 + the last sequence number the child committed
 /// (0: none yet).
-struct Published {
+pub(crate) struct Published {
     ptr: *mut std::sync::atomic::AtomicU64,
 }
 
 impl Published {
-    fn map(fd: i32) -> Published {
+    pub(crate) fn map(fd: i32) -> Published {
         // SAFETY: maps one page of the memfd `fd` (sized by the parent) shared; the
         // mapping lives as long as the process (never unmapped).
         let p = unsafe {
@@ -46,7 +46,7 @@ impl Published {
         Published { ptr: p.cast() }
     }
 
-    fn counter(&self) -> &std::sync::atomic::AtomicU64 {
+    pub(crate) fn counter(&self) -> &std::sync::atomic::AtomicU64 {
         // SAFETY: page-aligned, mapped for the life of the process, only accessed
         // atomically by both processes.
         unsafe { &*self.ptr }

@@ -9,6 +9,7 @@ mod bench;
 mod crash;
 mod snapshot;
 mod stress;
+mod timestamps;
 
 use rttng_ringbuf::{Config, Consumer, Mode, Producer};
 

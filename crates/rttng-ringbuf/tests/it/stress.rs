@@ -69,7 +69,7 @@ fn run(mode: Mode) -> (Vec<Vec<Fate>>, Vec<ReadPacket>, Consumer) {
             }
             drain(&mut consumer, &mut packets);
             for cpu in 0..CPUS {
-                consumer.flush(cpu, u64::MAX, true).expect("final flush");
+                consumer.flush(cpu, true, || u64::MAX).expect("final flush");
             }
             drain(&mut consumer, &mut packets);
             (packets, consumer)

@@ -21,6 +21,7 @@ fn help_texts_match_the_recorded_ones() {
         ("snapshot", &["snapshot"]),
         ("snapshot-record", &["snapshot", "record"]),
         ("coredump-handler", &["coredump-handler"]),
+        ("run", &["run"]),
     ];
     for (name, args) in cases {
         let out = Command::new(env!("CARGO_BIN_EXE_rttng"))

@@ -41,8 +41,60 @@ fn without_times(line: &str) -> &str {
     line.splitn(3, ' ').nth(2).unwrap_or("")
 }
 
+/// Builds rttng-relayd (with this test run's profile); its path.
+fn built_relayd() -> std::path::PathBuf {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.current_dir(crate::support::repo_root())
+        .args(["build", "-p", "rttng-relayd", "--bins"]);
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    let done = run_bounded(&mut cmd, Duration::from_secs(900)).expect("cargo build runs");
+    assert!(
+        done.status.success(),
+        "cargo build: {}",
+        done.stderr_quote()
+    );
+    crate::session_support::bin_dir().join("rttng-relayd")
+}
+
 #[test]
 fn view_live_reads_a_real_lttng_live_session_like_babeltrace2() {
+    scenario(None);
+}
+
+/// The same scenario with rttng-relayd in lttng-relayd's place (LTTng's session and consumer
+/// daemons stream into it): babeltrace2 and rttng read the same session at once, a second
+/// babeltrace2 attaches late.
+#[test]
+fn rttng_relayd_serves_babeltrace2_and_rttng_at_once_one_late() {
+    let relayd = built_relayd();
+    let (_dir, out) = scenario(Some(&relayd));
+    let stored = read(&out, "stored.txt");
+    let same = read(&out, "bt-same.txt");
+    if let Some(d) = first_difference(stored.as_bytes(), same.as_bytes()) {
+        panic!("babeltrace2 on rttng-relayd's live port differs from the stored trace:\n{d}");
+    }
+    let late = read(&out, "bt-late.txt");
+    let all: Vec<&str> = stored.lines().map(without_times).collect();
+    let tail: Vec<&str> = late.lines().map(without_times).collect();
+    assert!(
+        !tail.is_empty() && tail.len() < all.len(),
+        "the late viewer printed {} of {} events",
+        tail.len(),
+        all.len()
+    );
+    assert_eq!(
+        tail[..],
+        all[all.len() - tail.len()..],
+        "the late viewer's events are not a gapless suffix"
+    );
+}
+
+/// Runs live-session.sh (with `relayd` in lttng-relayd's place when given), checks what holds
+/// for every relay, and returns the temporary directory (removed when dropped) and the output
+/// directory in it.
+fn scenario(relayd: Option<&Path>) -> (TempDir, std::path::PathBuf) {
     if let Err(hint) = require_tools(&[
         ("bash", "bash"),
         ("cc", "gcc"),
@@ -58,9 +110,12 @@ fn view_live_reads_a_real_lttng_live_session_like_babeltrace2() {
     let out = dir.path().join("out");
     let ports = free_ports(3);
     let script = crate::support::repo_root().join("tests/lttng/live-session.sh");
+    let mut cmd = Command::new("bash");
+    if let Some(r) = relayd {
+        cmd.env("RTTNG_LIVE_RELAYD", r);
+    }
     let done = run_bounded(
-        Command::new("bash")
-            .arg(&script)
+        cmd.arg(&script)
             .arg(&out)
             .arg(env!("CARGO_BIN_EXE_rttng"))
             .args(ports.iter().map(u16::to_string))
@@ -149,4 +204,151 @@ fn view_live_reads_a_real_lttng_live_session_like_babeltrace2() {
             && killed.lines().count() == 1,
         "stderr of rttng view --live when its relay died: {killed:?}"
     );
+    if relayd.is_some() {
+        assert_eq!(
+            value("bt_same_status"),
+            "0",
+            "{}",
+            read(&out, "bt-same.err")
+        );
+        assert_eq!(
+            value("bt_late_status"),
+            "0",
+            "{}",
+            read(&out, "bt-late.err")
+        );
+    }
+    (dir, out)
+}
+
+/// Kills and reaps a child when dropped (a failing assertion must not leave daemons behind).
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        crate::support::kill_child(&mut self.0);
+    }
+}
+
+fn wait_until(what: &str, timeout: Duration, mut pred: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !pred() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The whole rttng stack live: `rttng create --live` (rttng's session and consumer daemons)
+/// streams into rttng-relayd; babeltrace2's unmodified lttng-live client and `rttng view --live`
+/// read the session at once while a paced app runs, print events before it ends, and end with
+/// the session, having printed the same text: every event, no gap.
+#[test]
+fn rttng_live_session_read_by_babeltrace2_and_rttng_while_the_app_runs() {
+    use std::process::Stdio;
+    let relayd = built_relayd();
+    let world = crate::session_support::World::new("live-stack");
+    let dir = world.tmp.path();
+    let ports = free_ports(3);
+    let mut cmd = Command::new(&relayd);
+    cmd.arg("-C")
+        .arg(format!("tcp://127.0.0.1:{}", ports[0]))
+        .arg("-D")
+        .arg(format!("tcp://127.0.0.1:{}", ports[1]))
+        .arg("-L")
+        .arg(format!("tcp://127.0.0.1:{}", ports[2]))
+        .arg("-o")
+        .arg(dir.join("relay"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _relayd = Reaped(cmd.spawn().expect("start rttng-relayd"));
+    wait_until("rttng-relayd listening", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", ports[2])).is_ok()
+    });
+    let url = format!("net://127.0.0.1:{}:{}", ports[0], ports[1]);
+    world.ok(&["create", "lv", "--live=100000", "-U", &url]);
+    world.ok(&["enable-event", "-u", "rttng_example:*", "-s", "lv"]);
+    world.ok(&["start", "lv"]);
+    let host = String::from_utf8(
+        Command::new("hostname")
+            .output()
+            .expect("hostname runs")
+            .stdout,
+    )
+    .expect("UTF-8");
+    let view_url = format!("net://127.0.0.1:{}/host/{}/lv", ports[2], host.trim());
+    let out = |name: &str| std::fs::File::create(dir.join(name)).expect("create output file");
+    let mut bt = Command::new("stdbuf");
+    bt.args(["-oL", "babeltrace2", "-i", "lttng-live", &view_url])
+        .stdout(out("bt.txt"))
+        .stderr(out("bt.err"));
+    world.env(&mut bt);
+    let mut bt = Reaped(bt.spawn().expect("start babeltrace2"));
+    let mut rt = Command::new(env!("CARGO_BIN_EXE_rttng"));
+    rt.args(["view", "--live", &view_url])
+        .stdout(out("rt.txt"))
+        .stderr(out("rt.err"));
+    world.env(&mut rt);
+    let mut rt = Reaped(rt.spawn().expect("start rttng view --live"));
+    let list_url = format!("net://127.0.0.1:{}", ports[2]);
+    wait_until("both viewers attached", Duration::from_secs(30), || {
+        world
+            .rttng(&["view", "--live", &list_url])
+            .stdout_text()
+            .contains("2 client(s) connected")
+    });
+    const EVENTS: usize = 60;
+    let mut app = Command::new(crate::session_support::bin_dir().join("rttng-example"));
+    app.args(["--count", &EVENTS.to_string(), "--rate", "20"])
+        .stdout(Stdio::null());
+    world.env(&mut app);
+    let mut app = Reaped(app.spawn().expect("start rttng-example"));
+    let lines = |name: &str| {
+        std::fs::read_to_string(dir.join(name))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    wait_until("events on both viewers", Duration::from_secs(60), || {
+        lines("rt.txt") > 0 && lines("bt.txt") > 0
+    });
+    assert!(
+        app.0.try_wait().expect("app status").is_none(),
+        "the app ended before the viewers showed anything"
+    );
+    let status = app.0.wait().expect("app ends");
+    assert!(status.success());
+    world.ok(&["stop", "lv"]);
+    world.ok(&["destroy", "lv"]);
+    for (child, name) in [(&mut bt.0, "babeltrace2"), (&mut rt.0, "rttng view --live")] {
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().expect("viewer status") {
+                break s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{name} did not end after destroy"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "{name} failed");
+    }
+    let bt_text = std::fs::read_to_string(dir.join("bt.txt")).unwrap();
+    let rt_text = std::fs::read_to_string(dir.join("rt.txt")).unwrap();
+    assert_eq!(
+        bt_text.lines().count(),
+        EVENTS,
+        "babeltrace2 printed:\n{bt_text}\n{}",
+        std::fs::read_to_string(dir.join("bt.err")).unwrap_or_default()
+    );
+    if let Some(d) = first_difference(bt_text.as_bytes(), rt_text.as_bytes()) {
+        panic!("rttng view --live differs from babeltrace2:\n{d}");
+    }
+    for (i, line) in bt_text.lines().enumerate() {
+        assert!(
+            line.contains(&format!("seq = {i},")),
+            "event {i} missing or out of order: {line}"
+        );
+    }
 }

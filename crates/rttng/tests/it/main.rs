@@ -1,6 +1,8 @@
 //! The single integration test binary of the `rttng` crate: one module per area.
 
 mod clock_freq;
+mod concurrent_flush;
+mod consumer_respawn;
 mod coredump;
 mod corpus;
 mod damaged;
@@ -10,9 +12,12 @@ mod kernel_marker;
 mod kernel_paths;
 mod kernel_trace;
 mod live;
+mod loss_accounting;
+mod lttng_compat;
 mod lttng_reference;
 mod pipe;
 mod rotation;
+mod rust_bridges;
 mod session_control;
 mod session_e2e;
 mod session_filter;
@@ -20,4 +25,7 @@ mod session_support;
 mod session_users;
 mod snapshot_e2e;
 mod support;
+mod top;
+mod view_checks;
+mod write_errors;
 mod writer_samples;

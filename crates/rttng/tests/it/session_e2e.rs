@@ -718,10 +718,10 @@ fn session_ust_contexts_hostname_namespaces_and_ids() {
         assert!(l.contains(&expected), "expected `{expected}` in {l}");
     }
     // lttng's other UST contexts that rttng-ust does not record are refused clearly.
-    let f = w.rttng(&["add-context", "-u", "-t", "ip"]);
+    let f = w.rttng(&["add-context", "-u", "-t", "prio"]);
     assert!(!f.status.success());
     assert!(
-        String::from_utf8_lossy(&f.stderr).contains("ip: context not supported by rttng-ust yet"),
+        String::from_utf8_lossy(&f.stderr).contains("prio: context not supported by rttng-ust yet"),
         "{}",
         f.stderr_quote()
     );

@@ -1,0 +1,102 @@
+//! Appending metadata packets to a trace's `metadata` file, without ever leaving a part of
+//! one: a failed write (full disk, I/O error) is cut back to the last whole packet and the
+//! text is kept, to be written before the next metadata of that trace or at the next flush,
+//! so that a trace whose disk filled up and emptied again stays readable whole. Not here:
+//! producing the metadata text (the session daemon does).
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Metadata packet size (LTTng's metadata sub-buffer size).
+pub(crate) const METADATA_PACKET_BYTES: usize = 4096;
+/// Most bytes of metadata text kept waiting for the disk, over all traces (far beyond what
+/// applications register; past it the oldest waiting text is dropped and reported).
+const MAX_PENDING_BYTES: usize = 64 << 20;
+
+/// Text not written yet: (trace directory, trace uuid, text), in order.
+static PENDING: Mutex<Vec<(String, [u8; 16], String)>> = Mutex::new(Vec::new());
+
+/// Appends `text` to the metadata of the trace in `trace_dir`, after any text of that trace
+/// still waiting. On failure the text waits too, and the error says so.
+pub fn append(trace_dir: &str, uuid: [u8; 16], text: &str) -> Result<(), String> {
+    let dir = Path::new(trace_dir);
+    if !dir.is_absolute() {
+        return Err(format!("trace directory {trace_dir} is not absolute"));
+    }
+    let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+    pending.push((trace_dir.to_owned(), uuid, text.to_owned()));
+    let total: usize = pending.iter().map(|(_, _, t)| t.len()).sum();
+    if total > MAX_PENDING_BYTES {
+        let (d, _, _) = pending.remove(0);
+        return Err(format!(
+            "metadata of {d} dropped: more than {MAX_PENDING_BYTES} bytes waiting for the disk"
+        ));
+    }
+    write_pending(&mut pending, Some(trace_dir))
+}
+
+/// Writes every waiting text (all traces); the first error, if any.
+pub fn retry_pending() -> Result<(), String> {
+    let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+    write_pending(&mut pending, None)
+}
+
+fn write_pending(
+    pending: &mut Vec<(String, [u8; 16], String)>,
+    only: Option<&str>,
+) -> Result<(), String> {
+    let mut first_error = None;
+    let mut failed_dirs: Vec<String> = Vec::new();
+    pending.retain(|(dir, uuid, text)| {
+        if only.is_some_and(|o| o != dir) || failed_dirs.contains(dir) {
+            return true;
+        }
+        match write_one(dir, *uuid, text) {
+            Ok(()) => false,
+            Err(e) => {
+                // Later text of this trace must wait behind this one.
+                failed_dirs.push(dir.clone());
+                first_error.get_or_insert(format!(
+                    "{e}; the metadata waits and is written when the disk accepts it"
+                ));
+                true
+            }
+        }
+    });
+    first_error.map_or(Ok(()), Err)
+}
+
+fn write_one(trace_dir: &str, uuid: [u8; 16], text: &str) -> Result<(), String> {
+    let dir = Path::new(trace_dir);
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {trace_dir}: {e}"))?;
+    let path = dir.join("metadata");
+    let bytes = rttng_ctf::emit::packetize_metadata(
+        text,
+        uuid,
+        rttng_ctf::ir::ByteOrder::NATIVE,
+        METADATA_PACKET_BYTES,
+    );
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let before = f
+        .metadata()
+        .map_err(|e| format!("cannot stat {}: {e}", path.display()))?
+        .len();
+    let written = f.write_all(&bytes).and_then(|()| f.sync_data());
+    if let Err(e) = written {
+        // Never a part of a packet: the whole file would be unreadable.
+        let undone = f.set_len(before);
+        return Err(match undone {
+            Ok(()) => format!("cannot write {}: {e}", path.display()),
+            Err(u) => format!(
+                "cannot write {}: {e}; cutting it back failed too ({u})",
+                path.display()
+            ),
+        });
+    }
+    Ok(())
+}

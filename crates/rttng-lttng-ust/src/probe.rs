@@ -1,0 +1,388 @@
+//! The probe side: `lttng_ust_probe_register` turns a provider's descriptors into
+//! rttng-ust run-time events (announced to the session daemons, enabled by their rules)
+//! and hands the probe code LTTng's objects: per event an `event_common` +
+//! `event_recorder` pair, all pointing to one channel whose ops vtable writes into
+//! rttng-ust's ring buffer.
+//!
+//! Event path (the generated probe, then the vtable): `event_reserve` finds the event's
+//! [`DynamicCallsite`] through the recorder's private pointer and reserves a record there
+//! (header and contexts written); `event_write`/`event_strcpy`/`event_pstrcpy_pad` append
+//! the payload; `event_commit` commits. The record in progress lives in one of a few
+//! per-thread slots ([`MAX_NESTING`]: signal handlers and probes inside probes), pointed
+//! to by the context's `priv`. No lock, no allocation after a thread's first event.
+//!
+//! Bad descriptors give one log line and are ignored (the provider still gets a cookie:
+//! LTTng's generated constructor aborts on NULL).
+//!
+//! Not here: descriptor parsing (`desc`), call sites (`tracepoint`).
+
+use crate::abi::*;
+use crate::desc;
+use rttng_ust::dynamic::{self, DynRecord, DynamicCallsite, DynamicEvent};
+use std::cell::UnsafeCell;
+use std::collections::HashMap;
+use std::ffi::{c_char, c_int, c_void};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Records in progress on one thread at once (as LTTng's 4 nested reserves).
+pub const MAX_NESTING: usize = 4;
+
+/// How long a provider registered after the tracer's start waits for the session daemons
+/// to apply their rules to its events (LTTng's default registration wait).
+const ANNOUNCE_WAIT: Duration = Duration::from_secs(3);
+
+/// One event of a registered provider: LTTng's objects, then ours.
+#[repr(C)]
+#[derive(Debug)]
+pub(crate) struct EventBlock {
+    common: EventCommon,
+    recorder: EventRecorder,
+    pub(crate) callsite: DynamicCallsite,
+}
+
+#[repr(transparent)]
+struct Wrap<T>(T);
+// SAFETY: the wrapped LTTng objects are written once before being shared and only read
+// afterwards (the C probe code reads them); the pointers inside point to other statics.
+unsafe impl<T> Sync for Wrap<T> {}
+
+static SESSION: Wrap<Session> = Wrap(Session {
+    struct_size: std::mem::size_of::<Session>() as u32,
+    priv_: std::ptr::null_mut(),
+    active: 1,
+});
+
+static CHANNEL: Wrap<ChannelCommon> = Wrap(ChannelCommon {
+    struct_size: std::mem::size_of::<ChannelCommon>() as u32,
+    priv_: std::ptr::null_mut(),
+    type_: 0,
+    child: std::ptr::addr_of!(CHANNEL_BUFFER) as *mut c_void,
+    enabled: 1,
+    session: std::ptr::addr_of!(SESSION) as *mut Session,
+});
+
+static CHANNEL_BUFFER: Wrap<ChannelBuffer> = Wrap(ChannelBuffer {
+    struct_size: std::mem::size_of::<ChannelBuffer>() as u32,
+    parent: std::ptr::addr_of!(CHANNEL) as *mut ChannelCommon,
+    priv_: std::ptr::null_mut(),
+    ops: std::ptr::addr_of!(OPS) as *mut ChannelBufferOps,
+});
+
+static OPS: Wrap<ChannelBufferOps> = Wrap(ChannelBufferOps {
+    struct_size: std::mem::size_of::<ChannelBufferOps>() as u32,
+    priv_: std::ptr::null_mut(),
+    event_reserve,
+    event_commit,
+    event_write,
+    event_strcpy,
+    event_pstrcpy_pad,
+});
+
+/// A cookie for the provider's destructor.
+#[derive(Debug)]
+struct Registered {
+    provider: String,
+    /// Empty for a refused provider (its cookie only exists to keep the app alive).
+    events: Vec<(String, &'static EventBlock)>,
+}
+
+#[derive(Default)]
+struct Probes {
+    /// Registered providers by name.
+    providers: HashMap<String, usize>,
+    /// Event index → event name, for the state hook.
+    by_index: HashMap<usize, String>,
+}
+
+static PROBES: Mutex<Option<Probes>> = Mutex::new(None);
+
+fn with_probes<R>(f: impl FnOnce(&mut Probes) -> R) -> R {
+    let mut g = PROBES.lock().unwrap_or_else(|e| e.into_inner());
+    f(g.get_or_insert_with(Probes::default))
+}
+
+/// rttng-ust's state hook: a run-time event started or stopped recording.
+pub(crate) fn state_hook(index: usize, on: bool) {
+    let name = with_probes(|p| p.by_index.get(&index).cloned());
+    match name {
+        Some(n) => crate::tracepoint::set_recording(&n, on),
+        None => {
+            if !crate::statedump::state_hook(index, on) {
+                crate::tracef::state_hook(index, on);
+            }
+        }
+    }
+}
+
+fn leak_cookie(r: Registered) -> *mut c_void {
+    Box::into_raw(Box::new(r)).cast()
+}
+
+/// `lttng_ust_probe_register`.
+///
+/// # Safety
+/// `d` is null or a provider's probe descriptor that stays mapped until unregistered.
+pub unsafe fn register(d: *const ProbeDesc) -> *mut c_void {
+    // SAFETY: caller's contract.
+    let (provider, n) = match unsafe { desc::provider(d) } {
+        Ok(v) => v,
+        Err(e) => {
+            crate::log(&format!("probe provider ignored: {e}"));
+            return leak_cookie(Registered {
+                provider: String::new(),
+                events: Vec::new(),
+            });
+        }
+    };
+    let duplicate = with_probes(|p| {
+        let count = p.providers.entry(provider.to_string()).or_insert(0);
+        *count += 1;
+        *count > 1
+    });
+    if duplicate {
+        crate::log(&format!(
+            "probe provider {provider} is already registered; this copy is ignored"
+        ));
+        return leak_cookie(Registered {
+            provider: provider.to_string(),
+            events: Vec::new(),
+        });
+    }
+    let mut events = Vec::with_capacity(n);
+    for i in 0..n {
+        // SAFETY: checked by `desc::provider`; `i < n`.
+        let ev = match unsafe { desc::event(d, provider, i) } {
+            Ok(ev) => ev,
+            Err(e) => {
+                crate::log(&format!("event ignored: {e}"));
+                continue;
+            }
+        };
+        let callsite = match dynamic::register(DynamicEvent {
+            name: ev.name.clone(),
+            loglevel: ev.loglevel,
+            fields: ev.fields,
+        }) {
+            Ok(c) => c,
+            Err(e) => {
+                crate::log(&format!("event {} ignored: {e}", ev.name));
+                continue;
+            }
+        };
+        let block: &'static mut EventBlock = Box::leak(Box::new(EventBlock {
+            common: EventCommon {
+                struct_size: std::mem::size_of::<EventCommon>() as u32,
+                priv_: std::ptr::null_mut(),
+                type_: 0,
+                child: std::ptr::null_mut(),
+                enabled: 1,
+                eval_filter: 0,
+                run_filter: None,
+            },
+            recorder: EventRecorder {
+                struct_size: std::mem::size_of::<EventRecorder>() as u32,
+                parent: std::ptr::null_mut(),
+                priv_: std::ptr::null_mut(),
+                chan: std::ptr::addr_of!(CHANNEL_BUFFER) as *mut ChannelBuffer,
+            },
+            callsite,
+        }));
+        let bp: *mut EventBlock = block;
+        block.common.child = std::ptr::addr_of_mut!(block.recorder).cast();
+        block.recorder.parent = std::ptr::addr_of_mut!(block.common);
+        block.recorder.priv_ = bp.cast();
+        let block: &'static EventBlock = block;
+        with_probes(|p| p.by_index.insert(callsite.index(), ev.name.clone()));
+        crate::tracepoint::attach(
+            &ev.name,
+            ev.signature,
+            ev.callback,
+            std::ptr::addr_of!(block.common) as *mut c_void,
+            callsite.is_recording(),
+        );
+        events.push((ev.name, block));
+    }
+    if !events.is_empty() && crate::initialized() {
+        // Registered after the tracer's start (a dlopen, or a constructor that ran after
+        // ours): let the daemons enable these events before the provider's code runs.
+        dynamic::wait_announced(ANNOUNCE_WAIT);
+    }
+    leak_cookie(Registered {
+        provider: provider.to_string(),
+        events,
+    })
+}
+
+/// `lttng_ust_probe_unregister`: detaches the provider's probes and waits for a grace
+/// period (its code is unmapped next). The events stay known to the daemons (as LTTng's
+/// metadata keeps them) but never record again.
+///
+/// # Safety
+/// `cookie` is null or what [`register`] returned, unregistered at most once.
+pub unsafe fn unregister(cookie: *mut c_void) {
+    if cookie.is_null() {
+        return;
+    }
+    // SAFETY: caller's contract: our own Box.
+    let r = unsafe { Box::from_raw(cookie.cast::<Registered>()) };
+    for (name, block) in &r.events {
+        block.callsite.retire();
+        crate::tracepoint::detach(name);
+    }
+    if !r.events.is_empty() {
+        with_probes(|p| {
+            p.providers.remove(&r.provider);
+            for (_, b) in &r.events {
+                p.by_index.remove(&b.callsite.index());
+            }
+        });
+    } else if !r.provider.is_empty() {
+        with_probes(|p| {
+            if let Some(c) = p.providers.get_mut(&r.provider) {
+                *c = c.saturating_sub(1);
+            }
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The channel-ops vtable.
+
+thread_local! {
+    /// Records in progress on this thread: a nested probe (signal handler, probe inside a
+    /// probe) takes the next free slot. One thread-local access per event, in reserve;
+    /// the writes and the commit reach the slot through the context's `priv`.
+    static SLOTS: UnsafeCell<[Option<DynRecord>; MAX_NESTING]> =
+        const { UnsafeCell::new([None, None, None, None]) };
+}
+
+/// The record a context's `priv` points to.
+///
+/// # Safety
+/// `ctx` is a context that [`event_reserve`] accepted and that is not committed yet.
+unsafe fn record<'a>(ctx: *mut RingBufferCtx) -> Option<&'a mut DynRecord> {
+    // SAFETY: caller's contract; `priv_` was set by event_reserve to a slot of this
+    // thread's stack, which stays valid until commit.
+    unsafe {
+        let ctx = ctx.as_mut()?;
+        (ctx.priv_ as *mut Option<DynRecord>).as_mut()?.as_mut()
+    }
+}
+
+unsafe extern "C" fn event_reserve(ctx: *mut RingBufferCtx) -> c_int {
+    // SAFETY: the probe passes its own context, built by lttng_ust_ring_buffer_ctx_init.
+    let Some(c) = (unsafe { ctx.as_mut() }) else {
+        return -libc::EINVAL;
+    };
+    if (c.struct_size as usize) < std::mem::size_of::<RingBufferCtx>() {
+        return -libc::EINVAL;
+    }
+    let rec = c.client_priv as *const EventRecorder;
+    // SAFETY: client_priv is the event_recorder we handed out (register), whose priv is
+    // its EventBlock.
+    let Some(block) = (unsafe {
+        rec.as_ref()
+            .and_then(|r| (r.priv_ as *const EventBlock).as_ref())
+    }) else {
+        return -libc::EINVAL;
+    };
+    // SAFETY: the probe's own probe context, or null.
+    let ip = unsafe { c.probe_ctx.as_ref() }
+        .filter(|p| p.struct_size as usize >= std::mem::size_of::<ProbeCtx>())
+        .map_or(0, |p| p.ip as u64);
+    let slot = SLOTS.try_with(|s| {
+        // SAFETY: only this thread touches its slots; a signal handler that interrupts us
+        // between finding a free slot and filling it commits (empties) its own before we
+        // resume.
+        let slots = unsafe { &mut *s.get() };
+        slots
+            .iter_mut()
+            .find(|x| x.is_none())
+            .map(|x| x as *mut Option<DynRecord>)
+    });
+    let Ok(Some(slot)) = slot else {
+        return -libc::EPERM; // nested too deep, or the thread is exiting
+    };
+    let Some(r) = block.callsite.begin_at(c.data_size, ip) else {
+        return -libc::ENOBUFS;
+    };
+    // SAFETY: a free slot of this thread's array (found above).
+    unsafe { *slot = Some(r) };
+    c.priv_ = slot.cast();
+    0
+}
+
+unsafe extern "C" fn event_commit(ctx: *mut RingBufferCtx) {
+    // SAFETY: a context event_reserve accepted.
+    let Some(c) = (unsafe { ctx.as_mut() }) else {
+        return;
+    };
+    // SAFETY: as in `record`.
+    if let Some(slot) = unsafe { (c.priv_ as *mut Option<DynRecord>).as_mut() } {
+        if let Some(r) = slot.take() {
+            r.commit();
+        }
+    }
+}
+
+unsafe extern "C" fn event_write(
+    ctx: *mut RingBufferCtx,
+    src: *const c_void,
+    len: usize,
+    _align: usize,
+) {
+    // SAFETY: a context event_reserve accepted.
+    let Some(r) = (unsafe { record(ctx) }) else {
+        return;
+    };
+    if src.is_null() || len > r.remaining() {
+        return;
+    }
+    // SAFETY: the probe passes `len` readable bytes at `src` (a value or an array).
+    let bytes = unsafe { std::slice::from_raw_parts(src.cast::<u8>(), len) };
+    r.write(bytes);
+}
+
+unsafe extern "C" fn event_strcpy(ctx: *mut RingBufferCtx, src: *const c_char, len: usize) {
+    // SAFETY: a context event_reserve accepted.
+    let Some(r) = (unsafe { record(ctx) }) else {
+        return;
+    };
+    if len == 0 || len > r.remaining() {
+        return;
+    }
+    // SAFETY: `src` is a C string (the probe replaced NULL by "(null)"); at most len - 1
+    // bytes are read.
+    let n = if src.is_null() {
+        0
+    } else {
+        unsafe { libc::strnlen(src, len - 1) }
+    };
+    // SAFETY: `n` readable bytes.
+    let bytes = unsafe { std::slice::from_raw_parts(src.cast::<u8>(), n) };
+    r.write(bytes);
+    // The string changed between the size pass and now: pad as LTTng does.
+    r.fill(b'#', len - 1 - n);
+    r.write(&[0]);
+}
+
+unsafe extern "C" fn event_pstrcpy_pad(ctx: *mut RingBufferCtx, src: *const c_char, len: usize) {
+    // SAFETY: a context event_reserve accepted.
+    let Some(r) = (unsafe { record(ctx) }) else {
+        return;
+    };
+    if len > r.remaining() {
+        return;
+    }
+    // SAFETY: `src` holds at least `len` bytes or a NUL before them.
+    let n = if src.is_null() {
+        0
+    } else {
+        unsafe { libc::strnlen(src, len) }
+    };
+    // SAFETY: `n` readable bytes.
+    let bytes = unsafe { std::slice::from_raw_parts(src.cast::<u8>(), n) };
+    r.write(bytes);
+    r.fill(0, len - n);
+}

@@ -1,0 +1,662 @@
+//! The figures of `rttng top`, computed from trace events only: per-task CPU time from
+//! `sched_switch`, per-task system-call counts and rates, read/write/network bytes from the
+//! return values of the I/O system calls, and the busiest user-space events.
+//!
+//! Pure: events go in through [`Aggregator::feed`], tables come out of
+//! [`Aggregator::snapshot`]; no clock, no I/O, no /proc (names come from `sched_switch` and
+//! the system-call events' task). Rows are tasks (the kernel's tid: `sched_switch` and the
+//! system-call records carry no process id).
+//!
+//! CPU time: on each CPU, the task switched in runs until the next switch on that CPU. A task
+//! still running at a snapshot is credited up to the latest event seen on its CPU, so every
+//! figure is a sum of intervals that lie between events of the trace (see
+//! `cpu_time_definition` in the tests: the same rule, from the trace, gives the same totals).
+
+use std::collections::HashMap;
+
+/// Most tasks tracked at once; past it, the least recently seen are forgotten.
+pub const MAX_TASKS: usize = 65536;
+/// Most distinct system-call and user-space event names tracked.
+pub const MAX_NAMES: usize = 8192;
+/// Longest task or event name kept.
+pub const MAX_NAME_BYTES: usize = 256;
+
+/// One decoded trace event, as the aggregator needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input<'a> {
+    Switch {
+        cpu: u32,
+        ts_ns: i64,
+        prev_tid: i64,
+        prev_comm: &'a str,
+        next_tid: i64,
+        next_comm: &'a str,
+    },
+    SyscallEntry {
+        cpu: u32,
+        ts_ns: i64,
+        tid: i64,
+        name: &'a str,
+    },
+    SyscallExit {
+        cpu: u32,
+        ts_ns: i64,
+        tid: i64,
+        name: &'a str,
+        ret: i64,
+    },
+    /// A user-space event (counted by name).
+    User { name: &'a str },
+}
+
+/// What a system call's positive return value counts as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IoKind {
+    Read,
+    Write,
+    NetIn,
+    NetOut,
+}
+
+/// The I/O system calls whose return value is a byte count.
+pub fn io_kind(syscall: &str) -> Option<IoKind> {
+    Some(match syscall {
+        "read" | "pread64" | "readv" | "preadv" | "preadv2" => IoKind::Read,
+        "write" | "pwrite64" | "writev" | "pwritev" | "pwritev2" | "sendfile64" | "splice" => {
+            IoKind::Write
+        }
+        "recvfrom" | "recvmsg" | "recvmmsg" => IoKind::NetIn,
+        "sendto" | "sendmsg" | "sendmmsg" => IoKind::NetOut,
+        _ => return None,
+    })
+}
+
+#[derive(Clone, Debug, Default)]
+struct Counts {
+    cpu_ns: u64,
+    syscalls: u64,
+    read_bytes: u64,
+    write_bytes: u64,
+    net_bytes: u64,
+}
+
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.cpu_ns += o.cpu_ns;
+        self.syscalls += o.syscalls;
+        self.read_bytes += o.read_bytes;
+        self.write_bytes += o.write_bytes;
+        self.net_bytes += o.net_bytes;
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct Task {
+    name: String,
+    interval: Counts,
+    total: Counts,
+    last_seen: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Cpu {
+    /// The task running since `since_ns`, once a switch was seen.
+    running: Option<(i64, i64)>,
+    last_ts_ns: i64,
+}
+
+/// Running totals and the counts of the current interval.
+#[derive(Default)]
+pub struct Aggregator {
+    tasks: HashMap<i64, Task>,
+    cpus: HashMap<u32, Cpu>,
+    syscalls: HashMap<String, (u64, u64)>,
+    user: HashMap<String, (u64, u64)>,
+    serial: u64,
+}
+
+/// One task's row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskRow {
+    pub tid: i64,
+    pub name: String,
+    /// Of one CPU, over the interval.
+    pub cpu_percent: f64,
+    pub cpu_ns: u64,
+    pub syscalls: u64,
+    pub syscalls_per_s: f64,
+    pub read_bytes_per_s: f64,
+    pub write_bytes_per_s: f64,
+    pub net_bytes_per_s: f64,
+    pub total_cpu_ns: u64,
+    pub total_syscalls: u64,
+}
+
+/// A named counter's row (system calls, user-space events).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NameRow {
+    pub name: String,
+    pub count: u64,
+    pub per_s: f64,
+    pub total: u64,
+}
+
+/// The tables of one interval.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    pub interval_s: f64,
+    pub tasks: Vec<TaskRow>,
+    pub syscalls: Vec<NameRow>,
+    pub user: Vec<NameRow>,
+}
+
+fn clip(s: &str) -> &str {
+    if s.len() <= MAX_NAME_BYTES {
+        return s;
+    }
+    let mut end = MAX_NAME_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+fn bump(map: &mut HashMap<String, (u64, u64)>, name: &str) {
+    if let Some(c) = map.get_mut(name) {
+        c.0 += 1;
+        return;
+    }
+    if map.len() < MAX_NAMES {
+        map.insert(clip(name).to_owned(), (1, 0));
+    }
+}
+
+impl Aggregator {
+    pub fn new() -> Aggregator {
+        Aggregator::default()
+    }
+
+    fn task(&mut self, tid: i64) -> &mut Task {
+        self.serial += 1;
+        if !self.tasks.contains_key(&tid) && self.tasks.len() >= MAX_TASKS {
+            if let Some(&old) = self
+                .tasks
+                .iter()
+                .min_by_key(|(_, t)| t.last_seen)
+                .map(|(k, _)| k)
+            {
+                self.tasks.remove(&old);
+            }
+        }
+        let serial = self.serial;
+        let t = self.tasks.entry(tid).or_default();
+        t.last_seen = serial;
+        t
+    }
+
+    fn credit(&mut self, tid: i64, ns: i64) {
+        if tid != 0 && ns > 0 {
+            self.task(tid).interval.cpu_ns += ns as u64;
+        }
+    }
+
+    fn saw(&mut self, cpu: u32, ts_ns: i64) {
+        let c = self.cpus.entry(cpu).or_default();
+        c.last_ts_ns = c.last_ts_ns.max(ts_ns);
+    }
+
+    pub fn feed(&mut self, ev: Input<'_>) {
+        match ev {
+            Input::Switch {
+                cpu,
+                ts_ns,
+                prev_tid,
+                prev_comm,
+                next_tid,
+                next_comm,
+            } => {
+                self.saw(cpu, ts_ns);
+                let c = self.cpus.entry(cpu).or_default();
+                let ran = c.running.map(|(tid, since)| (tid, ts_ns - since));
+                c.running = Some((next_tid, ts_ns));
+                if let Some((tid, ns)) = ran {
+                    self.credit(tid, ns);
+                }
+                for (tid, comm) in [(prev_tid, prev_comm), (next_tid, next_comm)] {
+                    if tid != 0 && !comm.is_empty() {
+                        let t = self.task(tid);
+                        if t.name != comm {
+                            t.name = clip(comm).to_owned();
+                        }
+                    }
+                }
+            }
+            Input::SyscallEntry {
+                cpu,
+                ts_ns,
+                tid,
+                name,
+            } => {
+                self.saw(cpu, ts_ns);
+                self.task(tid).interval.syscalls += 1;
+                bump(&mut self.syscalls, name);
+            }
+            Input::SyscallExit {
+                cpu,
+                ts_ns,
+                tid,
+                name,
+                ret,
+            } => {
+                self.saw(cpu, ts_ns);
+                if ret > 0 {
+                    if let Some(kind) = io_kind(name) {
+                        let c = &mut self.task(tid).interval;
+                        let n = ret as u64;
+                        match kind {
+                            IoKind::Read => c.read_bytes += n,
+                            IoKind::Write => c.write_bytes += n,
+                            IoKind::NetIn | IoKind::NetOut => c.net_bytes += n,
+                        }
+                    }
+                }
+            }
+            Input::User { name } => bump(&mut self.user, name),
+        }
+    }
+
+    /// The tables of the interval that ends now (`interval_s` long, > 0), and a new interval.
+    /// Tasks running now are credited up to the latest event of their CPU.
+    pub fn snapshot(&mut self, interval_s: f64) -> Snapshot {
+        let running: Vec<(i64, i64)> = self
+            .cpus
+            .values_mut()
+            .filter_map(|c| {
+                let (tid, since) = c.running?;
+                let ns = c.last_ts_ns - since;
+                if ns > 0 {
+                    c.running = Some((tid, c.last_ts_ns));
+                }
+                Some((tid, ns))
+            })
+            .collect();
+        for (tid, ns) in running {
+            self.credit(tid, ns);
+        }
+        let secs = if interval_s > 0.0 { interval_s } else { 1.0 };
+        let mut tasks = Vec::new();
+        for (&tid, t) in &mut self.tasks {
+            let i = std::mem::take(&mut t.interval);
+            t.total.add(&i);
+            if t.total.cpu_ns == 0 && t.total.syscalls == 0 {
+                continue;
+            }
+            tasks.push(TaskRow {
+                tid,
+                name: t.name.clone(),
+                cpu_percent: i.cpu_ns as f64 / 1e9 / secs * 100.0,
+                cpu_ns: i.cpu_ns,
+                syscalls: i.syscalls,
+                syscalls_per_s: i.syscalls as f64 / secs,
+                read_bytes_per_s: i.read_bytes as f64 / secs,
+                write_bytes_per_s: i.write_bytes as f64 / secs,
+                net_bytes_per_s: i.net_bytes as f64 / secs,
+                total_cpu_ns: t.total.cpu_ns,
+                total_syscalls: t.total.syscalls,
+            });
+        }
+        let rows = |map: &mut HashMap<String, (u64, u64)>| -> Vec<NameRow> {
+            let mut out: Vec<NameRow> = map
+                .iter_mut()
+                .map(|(name, (cur, total))| {
+                    *total += *cur;
+                    let count = std::mem::take(cur);
+                    NameRow {
+                        name: name.clone(),
+                        count,
+                        per_s: count as f64 / secs,
+                        total: *total,
+                    }
+                })
+                .collect();
+            out.sort_by(|a, b| b.count.cmp(&a.count).then(a.name.cmp(&b.name)));
+            out
+        };
+        let syscalls = rows(&mut self.syscalls);
+        let user = rows(&mut self.user);
+        let mut s = Snapshot {
+            interval_s: secs,
+            tasks,
+            syscalls,
+            user,
+        };
+        sort_tasks(&mut s.tasks, SortKey::Cpu);
+        s
+    }
+}
+
+/// The columns the task table sorts by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    Cpu,
+    Syscalls,
+    Read,
+    Write,
+    Net,
+    Tid,
+    Name,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 7] = [
+        SortKey::Cpu,
+        SortKey::Syscalls,
+        SortKey::Read,
+        SortKey::Write,
+        SortKey::Net,
+        SortKey::Tid,
+        SortKey::Name,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::Cpu => "CPU%",
+            SortKey::Syscalls => "SYSCALLS/s",
+            SortKey::Read => "READ B/s",
+            SortKey::Write => "WRITE B/s",
+            SortKey::Net => "NET B/s",
+            SortKey::Tid => "TID",
+            SortKey::Name => "NAME",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SortKey> {
+        Some(match s {
+            "cpu" => SortKey::Cpu,
+            "syscalls" => SortKey::Syscalls,
+            "read" => SortKey::Read,
+            "write" => SortKey::Write,
+            "net" => SortKey::Net,
+            "tid" => SortKey::Tid,
+            "name" => SortKey::Name,
+            _ => return None,
+        })
+    }
+}
+
+/// Sorts rows: numbers descending (ties by total, then tid), TID and NAME ascending.
+pub fn sort_tasks(rows: &mut [TaskRow], key: SortKey) {
+    let num = |r: &TaskRow| match key {
+        SortKey::Cpu => r.cpu_ns as f64,
+        SortKey::Syscalls => r.syscalls as f64,
+        SortKey::Read => r.read_bytes_per_s,
+        SortKey::Write => r.write_bytes_per_s,
+        SortKey::Net => r.net_bytes_per_s,
+        SortKey::Tid | SortKey::Name => 0.0,
+    };
+    match key {
+        SortKey::Tid => rows.sort_by_key(|r| r.tid),
+        SortKey::Name => rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.tid.cmp(&b.tid))),
+        _ => rows.sort_by(|a, b| {
+            num(b)
+                .total_cmp(&num(a))
+                .then(b.total_cpu_ns.cmp(&a.total_cpu_ns))
+                .then(a.tid.cmp(&b.tid))
+        }),
+    }
+}
+
+/// Rows whose name contains `filter` (or whose tid is it).
+pub fn filter_tasks<'r>(rows: &'r [TaskRow], filter: &str) -> Vec<&'r TaskRow> {
+    rows.iter()
+        .filter(|r| filter.is_empty() || r.name.contains(filter) || r.tid.to_string() == filter)
+        .collect()
+}
+
+/// Bytes per second as a short human figure (`1.5K`, `20M`).
+pub fn human(v: f64) -> String {
+    const UNITS: [&str; 5] = ["", "K", "M", "G", "T"];
+    let mut v = v;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}{}", UNITS[u])
+    }
+}
+
+/// The tables as text (`--batch`): at most `max_rows` rows each.
+pub fn render_text(s: &Snapshot, sort: SortKey, filter: &str, max_rows: usize) -> String {
+    use std::fmt::Write;
+    let mut rows = s.tasks.clone();
+    sort_tasks(&mut rows, sort);
+    let rows = filter_tasks(&rows, filter);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>8} {:<16} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "TID",
+        "NAME",
+        "CPU%",
+        "SYSCALLS",
+        "SYSCALLS/s",
+        "READ B/s",
+        "WRITE B/s",
+        "NET B/s",
+        "CPU ms"
+    );
+    for r in rows.iter().take(max_rows) {
+        let _ = writeln!(
+            out,
+            "{:>8} {:<16} {:>6.1} {:>10} {:>10.0} {:>10} {:>10} {:>10} {:>10.1}",
+            r.tid,
+            r.name,
+            r.cpu_percent,
+            r.syscalls,
+            r.syscalls_per_s,
+            human(r.read_bytes_per_s),
+            human(r.write_bytes_per_s),
+            human(r.net_bytes_per_s),
+            r.cpu_ns as f64 / 1e6
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{:<24} {:>10} {:>10}", "SYSCALL", "COUNT", "PER SEC");
+    for r in s.syscalls.iter().filter(|r| r.count > 0).take(max_rows) {
+        let _ = writeln!(out, "{:<24} {:>10} {:>10.0}", r.name, r.count, r.per_s);
+    }
+    if !s.user.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:<40} {:>10} {:>10}",
+            "USER EVENT", "COUNT", "PER SEC"
+        );
+        for r in s.user.iter().filter(|r| r.count > 0).take(max_rows) {
+            let _ = writeln!(out, "{:<40} {:>10} {:>10.1}", r.name, r.count, r.per_s);
+        }
+    }
+    out
+}
+
+/// The totals since the start, one line per task (`--batch`'s last table), by total system
+/// calls when sorting by system calls, else by total CPU time.
+pub fn render_totals(s: &Snapshot, sort: SortKey, filter: &str, max_rows: usize) -> String {
+    use std::fmt::Write;
+    let mut rows = s.tasks.clone();
+    let key = |r: &TaskRow| match sort {
+        SortKey::Syscalls => (r.total_syscalls, r.total_cpu_ns),
+        _ => (r.total_cpu_ns, r.total_syscalls),
+    };
+    rows.sort_by(|a, b| key(b).cmp(&key(a)).then(a.tid.cmp(&b.tid)));
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>8} {:<16} {:>14} {:>14}",
+        "TID", "NAME", "TOTAL CPU ns", "TOTAL SYSCALLS"
+    );
+    for r in filter_tasks(&rows, filter).iter().take(max_rows) {
+        let _ = writeln!(
+            out,
+            "{:>8} {:<16} {:>14} {:>14}",
+            r.tid, r.name, r.total_cpu_ns, r.total_syscalls
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn switch(
+        cpu: u32,
+        ts_ns: i64,
+        prev: (i64, &'static str),
+        next: (i64, &'static str),
+    ) -> Input<'static> {
+        Input::Switch {
+            cpu,
+            ts_ns,
+            prev_tid: prev.0,
+            prev_comm: prev.1,
+            next_tid: next.0,
+            next_comm: next.1,
+        }
+    }
+
+    #[test]
+    fn cpu_time_definition() {
+        let mut a = Aggregator::new();
+        // CPU 0: idle → 10 (at 100) → 20 (at 400) → idle (at 500).
+        a.feed(switch(0, 100, (0, "swapper/0"), (10, "busy")));
+        a.feed(switch(0, 400, (10, "busy"), (20, "other")));
+        a.feed(switch(0, 500, (20, "other"), (0, "swapper/0")));
+        // CPU 1: before its first switch nothing is known; 10 runs from 1000 on.
+        a.feed(Input::SyscallEntry {
+            cpu: 1,
+            ts_ns: 900,
+            tid: 30,
+            name: "getppid",
+        });
+        a.feed(switch(1, 1000, (30, "early"), (10, "busy")));
+        a.feed(Input::SyscallEntry {
+            cpu: 1,
+            ts_ns: 1600,
+            tid: 10,
+            name: "getppid",
+        });
+        let s = a.snapshot(1.0);
+        let row = |tid| s.tasks.iter().find(|r| r.tid == tid).unwrap().clone();
+        // 300 ns on CPU 0, then 600 ns on CPU 1 up to its latest event.
+        assert_eq!(row(10).cpu_ns, 900);
+        assert_eq!(row(20).cpu_ns, 100);
+        assert_eq!(row(30).cpu_ns, 0);
+        assert_eq!(row(10).name, "busy");
+        assert_eq!(s.tasks[0].tid, 10, "sorted by CPU");
+        // The running task goes on from where the last snapshot credited it.
+        a.feed(switch(1, 2000, (10, "busy"), (0, "swapper/1")));
+        let s = a.snapshot(0.5);
+        let r = s.tasks.iter().find(|r| r.tid == 10).unwrap();
+        assert_eq!((r.cpu_ns, r.total_cpu_ns), (400, 1300));
+        assert_eq!(r.cpu_percent, 400.0 / 1e9 / 0.5 * 100.0);
+    }
+
+    #[test]
+    fn syscalls_io_and_user_events() {
+        let mut a = Aggregator::new();
+        for (name, ret) in [
+            ("read", 100),
+            ("read", -11),
+            ("write", 7),
+            ("sendto", 50),
+            ("getppid", 1),
+        ] {
+            a.feed(Input::SyscallEntry {
+                cpu: 0,
+                ts_ns: 1,
+                tid: 5,
+                name,
+            });
+            a.feed(Input::SyscallExit {
+                cpu: 0,
+                ts_ns: 2,
+                tid: 5,
+                name,
+                ret,
+            });
+        }
+        for _ in 0..3 {
+            a.feed(Input::User { name: "app:tick" });
+        }
+        a.feed(Input::User { name: "app:rare" });
+        let s = a.snapshot(2.0);
+        let r = &s.tasks[0];
+        assert_eq!((r.syscalls, r.syscalls_per_s), (5, 2.5));
+        assert_eq!(
+            (r.read_bytes_per_s, r.write_bytes_per_s, r.net_bytes_per_s),
+            (50.0, 3.5, 25.0)
+        );
+        assert_eq!(s.syscalls[0].name, "read");
+        assert_eq!(s.syscalls[0].count, 2);
+        assert_eq!(s.user[0].name, "app:tick");
+        assert_eq!(s.user[0].per_s, 1.5);
+        // A new interval starts from zero, totals go on.
+        a.feed(Input::User { name: "app:rare" });
+        let s = a.snapshot(1.0);
+        assert_eq!(s.user[0].name, "app:rare");
+        assert_eq!((s.user[0].count, s.user[0].total), (1, 2));
+        assert_eq!(s.tasks[0].syscalls, 0);
+        assert_eq!(s.tasks[0].total_syscalls, 5);
+    }
+
+    #[test]
+    fn sorting_filtering_and_text() {
+        let mut a = Aggregator::new();
+        a.feed(switch(0, 0, (0, ""), (1, "alpha")));
+        a.feed(switch(0, 10, (1, "alpha"), (2, "beta")));
+        a.feed(switch(0, 40, (2, "beta"), (0, "")));
+        for _ in 0..3 {
+            a.feed(Input::SyscallEntry {
+                cpu: 0,
+                ts_ns: 41,
+                tid: 1,
+                name: "openat",
+            });
+        }
+        let s = a.snapshot(1.0);
+        let mut rows = s.tasks.clone();
+        sort_tasks(&mut rows, SortKey::Cpu);
+        assert_eq!(rows.iter().map(|r| r.tid).collect::<Vec<_>>(), [2, 1]);
+        sort_tasks(&mut rows, SortKey::Syscalls);
+        assert_eq!(rows[0].tid, 1);
+        sort_tasks(&mut rows, SortKey::Name);
+        assert_eq!(rows[0].name, "alpha");
+        assert_eq!(filter_tasks(&rows, "bet").len(), 1);
+        assert_eq!(filter_tasks(&rows, "2")[0].name, "beta");
+        let text = render_text(&s, SortKey::Syscalls, "", 10);
+        let first = text.lines().nth(1).unwrap();
+        assert!(first.contains("alpha") && first.contains(" 3 "), "{text}");
+        assert!(text.contains("openat"));
+        assert_eq!(human(1536.0), "1.5K");
+    }
+
+    #[test]
+    fn names_are_bounded() {
+        let mut a = Aggregator::new();
+        let long = "x".repeat(1000);
+        a.feed(Input::User { name: &long });
+        for i in 0..MAX_NAMES + 10 {
+            a.feed(Input::User {
+                name: &format!("e{i}"),
+            });
+        }
+        let s = a.snapshot(1.0);
+        assert_eq!(s.user.len(), MAX_NAMES);
+        assert!(s.user.iter().all(|r| r.name.len() <= MAX_NAME_BYTES));
+    }
+}
