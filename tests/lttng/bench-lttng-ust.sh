@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench-lttng-ust.sh [--threads T] [--events N] [--disabled] [--keep DIR]
 #                    [--subbuf-size BYTES] [--num-subbuf N] [--pin-cpu C]
-#                    [--binary UST_BENCH]:
+#                    [--filter EXPR] [--binary UST_BENCH]:
 # the LTTng-UST baseline for rttng's tracer benchmark.
 #
 # Builds ust_bench, starts a private lttng-sessiond (see lttng-env.sh), creates
@@ -17,7 +17,8 @@
 # unless --keep DIR names a directory to use (and keep) instead. It
 # deliberately does not trace the kernel nor add contexts. --subbuf-size and
 # --num-subbuf are passed to enable-channel (default: LTTng's defaults);
-# --pin-cpu C to ust_bench (emitting thread t on CPU (C + t) mod CPUs). --binary
+# --pin-cpu C to ust_bench (emitting thread t on CPU (C + t) mod CPUs);
+# --filter EXPR to enable-event (then R is what the filter keeps). --binary
 # runs that ust_bench instead of building one.
 set -euo pipefail
 
@@ -31,6 +32,7 @@ disabled=""
 keep=""
 binary=""
 pin=()
+filter=()
 channel_opts=()
 args=("$@")
 while [ $# -gt 0 ]; do
@@ -42,9 +44,10 @@ while [ $# -gt 0 ]; do
 	--subbuf-size) channel_opts+=("--subbuf-size=${2:?--subbuf-size needs a value}"); shift 2 ;;
 	--num-subbuf) channel_opts+=("--num-subbuf=${2:?--num-subbuf needs a value}"); shift 2 ;;
 	--pin-cpu) pin=(--pin-cpu "${2:?--pin-cpu needs a CPU}"); shift 2 ;;
+	--filter) filter=(--filter "${2:?--filter needs an expression}"); shift 2 ;;
 	--binary) binary=$(cd "$(dirname "${2:?--binary needs a path}")" && pwd)/$(basename "$2"); shift 2 ;;
 	*)
-		echo "usage: $0 [--threads T] [--events N] [--disabled] [--keep DIR] [--subbuf-size BYTES] [--num-subbuf N] [--pin-cpu C] [--binary UST_BENCH]" >&2
+		echo "usage: $0 [--threads T] [--events N] [--disabled] [--keep DIR] [--subbuf-size BYTES] [--num-subbuf N] [--pin-cpu C] [--filter EXPR] [--binary UST_BENCH]" >&2
 		exit 2
 		;;
 	esac
@@ -88,7 +91,7 @@ rttng_sessiond_start "$work"
 rttng_lttng create rttng-bench --output="$trace" >/dev/null
 rttng_lttng enable-channel -u -s rttng-bench "${channel_opts[@]}" channel0 >/dev/null
 if [ -z "$disabled" ]; then
-	rttng_lttng enable-event -u -s rttng-bench -c channel0 rttng_bench:event >/dev/null
+	rttng_lttng enable-event -u -s rttng-bench -c channel0 rttng_bench:event "${filter[@]}" >/dev/null
 fi
 rttng_lttng start rttng-bench >/dev/null
 line=$(cd "$build" && timeout "$RTTNG_LTTNG_CMD_TIMEOUT_S" ./ust_bench \
@@ -120,6 +123,9 @@ fi
 # The counter sink prints running totals as it goes; the last one is final.
 recorded=$(babeltrace2 -c sink.utils.counter "$trace" 2>/dev/null |
 	awk '$2 == "Event" && $3 == "messages" { n = $1 } END { print n }')
+if [ -z "$recorded" ] && [ "${#filter[@]}" -gt 0 ]; then
+	recorded=0 # a filter that keeps nothing: no event message at all
+fi
 [ -n "$recorded" ] || rttng_die "babeltrace2's counter printed no event count"
 # Stream files: everything in the trace but the metadata and the indexes.
 bytes=$(find "$trace" -type f ! -name metadata ! -name '*.idx' -printf '%s\n' |
@@ -130,7 +136,7 @@ else
 	bytes_per_event=0
 fi
 expected=$((threads * events))
-if [ -z "$disabled" ] && [ $((recorded + discarded)) -ne "$expected" ]; then
+if [ -z "$disabled" ] && [ "${#filter[@]}" -eq 0 ] && [ $((recorded + discarded)) -ne "$expected" ]; then
 	echo "$(basename "$0"): warning: recorded ($recorded) + discarded ($discarded) != emitted ($expected)" >&2
 fi
 echo "$line recorded=$recorded discarded=$discarded bytes_per_event=$bytes_per_event"

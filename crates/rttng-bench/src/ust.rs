@@ -23,6 +23,9 @@
 //! binaries `rttng`, `rttng-sessiond` and `rttng-consumerd` must be next to this one
 //! (`cargo build --release -p rttng -p rttng-sessiond -p rttng-consumerd`).
 //!
+//! `--filter EXPR`: the event is enabled with that filter (`enable-event --filter`, or
+//! `LocalSession::set_filter`), to measure what a rejected or a kept event costs.
+//!
 //! `--local`: the daemon-less harness (`rttng_ust::testing::LocalSession`: the same
 //! channel geometry, an in-process consumer thread that sleeps on the ring buffer's futex
 //! and writes the CTF files, packets trimmed to their content).
@@ -68,6 +71,10 @@ pub struct Args {
     /// same event path, for callgrind)
     #[arg(long)]
     pub snapshot: bool,
+    /// Enable the event with this `--filter` expression (LTTng's language); the recorded
+    /// count is then whatever the filter keeps
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
 }
 
 /// Length of one paced burst.
@@ -212,7 +219,7 @@ pub fn run(args: &Args) -> Result<()> {
     let recorded = o
         .recorded
         .unwrap_or_else(|| emitted.saturating_sub(o.discarded));
-    if !args.disabled && recorded + o.discarded != emitted {
+    if !args.disabled && args.filter.is_none() && recorded + o.discarded != emitted {
         eprintln!(
             "rttng-bench: warning: recorded ({recorded}) + discarded ({}) != emitted ({emitted})",
             o.discarded
@@ -273,6 +280,11 @@ fn run_local(args: &Args) -> Result<Outcome> {
         };
         let session =
             LocalSession::start(&cfg).map_err(|e| anyhow!("starting the local session: {e}"))?;
+        if let Some(f) = &args.filter {
+            session
+                .set_filter(EVENT, &[f])
+                .map_err(|e| anyhow!("setting the filter: {e}"))?;
+        }
         // Warm the call site (first call: process init) outside the measurement.
         emit(-1, 0, 1);
         let elapsed = measure(args.threads, args.events, args.rate, args.pin_cpu)?;
@@ -531,7 +543,11 @@ fn run_stack(args: &Args) -> Result<Outcome> {
     chan.push("channel0".into());
     stack.rttng(&chan.iter().map(String::as_str).collect::<Vec<_>>())?;
     if !args.disabled {
-        stack.rttng(&["enable-event", "-u", "-s", SESSION, "-c", "channel0", EVENT])?;
+        let mut enable = vec!["enable-event", "-u", "-s", SESSION, "-c", "channel0", EVENT];
+        if let Some(f) = &args.filter {
+            enable.extend(["--filter", f.as_str()]);
+        }
+        stack.rttng(&enable)?;
     }
     stack.rttng(&["start", SESSION])?;
     // Warm-up: process init and registration (bounded wait for the daemon's state).

@@ -58,6 +58,8 @@ pub enum KernelError {
         stream: String,
         source: rttng_ctf::writer::WriteError,
     },
+    /// `--filter` cannot be expressed exactly as a tracefs filter.
+    Filter(crate::filter::Untranslatable),
 }
 
 impl std::fmt::Display for KernelError {
@@ -103,6 +105,7 @@ impl std::fmt::Display for KernelError {
             KernelError::Drain { cpu, source } => write!(f, "draining cpu {cpu}: {source}"),
             KernelError::Ctf { stream, source } => write!(f, "writing stream {stream}: {source}"),
             KernelError::Bpf { step, reason } => write!(f, "ebpf {step}: {reason}"),
+            KernelError::Filter(e) => write!(f, "{e}"),
         }
     }
 }

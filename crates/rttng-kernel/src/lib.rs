@@ -14,6 +14,7 @@ mod bpf;
 mod convert;
 mod drain;
 mod error;
+mod filter;
 mod format;
 mod live;
 mod page;
@@ -28,6 +29,7 @@ mod tracefs;
 pub use bpf::{quote, PathLog, PathMatcher, PathValue};
 pub use convert::{plan_event, EventPlan};
 pub use error::KernelError;
+pub use filter::{to_tracefs, Translation, Untranslatable};
 pub use format::EventFormat;
 pub use live::{LiveField, LiveRecord};
 pub use session::{

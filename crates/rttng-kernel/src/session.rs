@@ -105,6 +105,9 @@ struct Channel {
     /// Enabled ftrace events `(system, event)` in enable order; their CTF class id is the index.
     events: Vec<(String, String)>,
     formats: Vec<Arc<EventFormat>>,
+    /// Events enabled only through filtered rules: their tracefs filters, OR-ed (an event
+    /// enabled by an unfiltered rule is absent: it records everything).
+    filters: std::collections::BTreeMap<(String, String), Vec<String>>,
     contexts: Vec<ContextKind>,
     drains: Vec<Drain>,
     cpus: Vec<u32>,
@@ -260,6 +263,7 @@ impl KernelSession {
             instance,
             events: Vec::new(),
             formats: Vec::new(),
+            filters: Default::default(),
             contexts: Vec::new(),
             drains: Vec::new(),
             cpus,
@@ -323,6 +327,15 @@ impl KernelSession {
                     && (rttng_glob::matches(pattern, &event)
                         || rttng_glob::matches(pattern, &lttng)))
             {
+                let ch = self.channel_mut(channel)?;
+                if ch
+                    .filters
+                    .remove(&(system.clone(), event.clone()))
+                    .is_some()
+                {
+                    ch.instance
+                        .write(&format!("events/{system}/{event}/filter"), "0")?;
+                }
                 self.enable_one(channel, &system, &event)?;
                 enabled.push(full);
             }
@@ -331,6 +344,79 @@ impl KernelSession {
             return Err(KernelError::NoSuchEvent {
                 pattern: pattern.to_string(),
             });
+        }
+        Ok(enabled)
+    }
+
+    /// `enable-event -k PATTERN --filter EXPR`: the events [`Self::enable_tracepoints`] would
+    /// enable, each with `program` translated into a tracefs filter
+    /// ([`crate::filter::to_tracefs`]). Events LTTng would record nothing of (a field they
+    /// lack) are not enabled; if the filter cannot be expressed exactly for one of them,
+    /// nothing is enabled and the error says why. Several filtered rules on one event are
+    /// OR-ed; an unfiltered rule wins. Returns the ftrace names enabled.
+    pub fn enable_tracepoints_filtered(
+        &mut self,
+        channel: &str,
+        pattern: &str,
+        program: &rttng_filter::Program,
+    ) -> Result<Vec<String>, KernelError> {
+        use crate::filter::{to_tracefs, Translation};
+        let mut plan = Vec::new();
+        let mut matched = false;
+        for (system, event) in self.tracefs.available_events()? {
+            let explicit_system = pattern.contains(':');
+            if !explicit_system && matches!(system.as_str(), "syscalls" | "raw_syscalls" | "ftrace")
+            {
+                continue;
+            }
+            let full = format!("{system}:{event}");
+            let lttng = crate::convert::lttng_event_name(&system, &event);
+            if !(rttng_glob::matches(pattern, &full)
+                || (!explicit_system
+                    && (rttng_glob::matches(pattern, &event)
+                        || rttng_glob::matches(pattern, &lttng))))
+            {
+                continue;
+            }
+            matched = true;
+            let fmt = self.tracefs.event_format(&system, &event)?;
+            match to_tracefs(program, &fmt, false).map_err(KernelError::Filter)? {
+                Translation::Never => {}
+                Translation::Filter(f) => plan.push((system, event, f)),
+            }
+        }
+        if !matched {
+            return Err(KernelError::NoSuchEvent {
+                pattern: pattern.to_string(),
+            });
+        }
+        let mut enabled = Vec::new();
+        for (system, event, f) in plan {
+            let ch = self.channel_mut(channel)?;
+            let key = (system.clone(), event.clone());
+            let unfiltered_already = ch.events.contains(&key) && !ch.filters.contains_key(&key);
+            if !unfiltered_already {
+                let text = match f {
+                    None => {
+                        ch.filters.remove(&key);
+                        "0".to_string()
+                    }
+                    Some(f) => {
+                        let list = ch.filters.entry(key).or_default();
+                        if !list.contains(&f) {
+                            list.push(f);
+                        }
+                        list.iter()
+                            .map(|f| format!("({f})"))
+                            .collect::<Vec<_>>()
+                            .join(" || ")
+                    }
+                };
+                ch.instance
+                    .write(&format!("events/{system}/{event}/filter"), &text)?;
+            }
+            self.enable_one(channel, &system, &event)?;
+            enabled.push(format!("{system}:{event}"));
         }
         Ok(enabled)
     }

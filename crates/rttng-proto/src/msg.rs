@@ -290,6 +290,8 @@ pub enum ErrorCode {
     /// The trace output directory cannot be created or written (lttng's
     /// LTTNG_ERR_CREATE_DIR_FAIL).
     CreateDirFailed,
+    /// A filter expression that does not compile (lttng's `LTTNG_ERR_FILTER_INVAL`).
+    InvalidFilter,
 }
 wire_enum!(ErrorCode, "error code" {
     0 => Protocol, 1 => NoSession, 2 => SessionExists, 3 => NoChannel, 4 => ChannelExists,
@@ -298,6 +300,7 @@ wire_enum!(ErrorCode, "error code" {
     14 => NotSnapshotSession, 15 => SnapshotOutputExists, 16 => StartSessionOnce,
     17 => SnapshotFailed, 18 => MaxSizeInvalid,
     19 => CreateDirFailed,
+    20 => InvalidFilter,
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -385,6 +388,19 @@ pub enum Request {
         name: String,
         max_size: Option<u64>,
     },
+    /// `enable-event --filter`: like `EnableEvent`, with a filter expression in LTTng's
+    /// language (the daemon compiles and checks it; rule identity includes the filter).
+    EnableEventFilter {
+        session: String,
+        domain: Domain,
+        channel: Option<String>,
+        rule: EventRule,
+        filter: String,
+    },
+    /// The filters of a session's rules (answered with [`Response::Filters`]).
+    ListFilters {
+        session: String,
+    },
 }
 wire_enum!(Request, "request" {
     0 => Version,
@@ -405,6 +421,8 @@ wire_enum!(Request, "request" {
     15 => SnapshotDelOutput { session, id, name },
     16 => SnapshotListOutputs { session },
     17 => SnapshotRecord { session, output, name, max_size },
+    18 => EnableEventFilter { session, domain, channel, rule, filter },
+    19 => ListFilters { session },
 });
 
 /// A snapshot output as the user gives it.
@@ -483,6 +501,22 @@ wire_struct!(ChannelInfo {
     rules,
     discarded_events,
     lost_packets
+});
+
+/// The filter of one rule of a [`SessionDetail`]: `rule_index` is the rule's position in
+/// that channel's [`ChannelInfo::rules`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleFilter {
+    pub domain: Domain,
+    pub channel: String,
+    pub rule_index: u32,
+    pub filter: String,
+}
+wire_struct!(RuleFilter {
+    domain,
+    channel,
+    rule_index,
+    filter
 });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -566,6 +600,10 @@ pub enum Response {
     SnapshotRecorded {
         paths: Vec<String>,
     },
+    /// The filters of a session's rules ([`Request::ListFilters`]).
+    Filters {
+        list: Vec<RuleFilter>,
+    },
 }
 wire_enum!(Response, "response" {
     0 => Ok,
@@ -578,6 +616,7 @@ wire_enum!(Response, "response" {
     7 => Warning { message },
     8 => SnapshotOutputs { list },
     9 => SnapshotRecorded { paths },
+    10 => Filters { list },
 });
 
 impl Response {
@@ -689,6 +728,15 @@ pub enum AppCommand {
     FlushAll,
     /// The initial state is applied: the application may go on with `main`.
     RegistrationDone,
+    /// Event `event_index` records into channel `key` only when one of `programs` (encoded
+    /// `rttng_filter::Program`s, each at most `rttng_filter::MAX_PROGRAM_BYTES`) accepts it;
+    /// none = no filter. Holds for this (event, channel) until replaced, also across
+    /// `Disable`/`Enable`; sent before the `Enable` it applies to. Minor version 1.
+    SetFilter {
+        event_index: u32,
+        key: ChannelKey,
+        programs: Vec<Vec<u8>>,
+    },
 }
 wire_enum!(AppCommand, "app command" {
     0 => InstallChannel { key, stream_class_id, contexts },
@@ -697,6 +745,7 @@ wire_enum!(AppCommand, "app command" {
     3 => Disable { event_index, key },
     4 => FlushAll,
     5 => RegistrationDone,
+    6 => SetFilter { event_index, key, programs },
 });
 
 #[derive(Debug, Clone, PartialEq)]

@@ -42,6 +42,7 @@ impl Registry {
                 awaiting: VecDeque::new(),
                 registration_done: false,
                 initialized: false,
+                filters: BTreeMap::new(),
             },
         );
         let mut errs = Vec::new();
@@ -178,6 +179,9 @@ impl Registry {
         let app = &self.apps[&a];
         let mut wanted: Vec<(usize, usize)> = Vec::new(); // (session, channel) to install
         let mut want_events: BTreeMap<(u32, ChannelKey), (usize, usize, usize)> = BTreeMap::new();
+        // The filter programs of each wanted (event, channel): empty = unfiltered (some
+        // matching rule has no filter), else the event records when any accepts it.
+        let mut want_filters: BTreeMap<(u32, ChannelKey), Vec<Vec<u8>>> = BTreeMap::new();
         for (si, s) in self.sessions.iter().enumerate() {
             if !s.active
                 || s.consumer_lost.is_some()
@@ -195,11 +199,27 @@ impl Registry {
                     channel_id: c.id,
                 };
                 for (ei, ev) in app.hello.events.iter().enumerate() {
-                    if c.rules
-                        .iter()
-                        .any(|r| r.enabled && rule_matches(&r.rule, ev))
-                    {
+                    let mut matched = false;
+                    let mut unfiltered = false;
+                    let mut programs: Vec<Vec<u8>> = Vec::new();
+                    for (r, f) in c.rules.iter().zip(&c.filters) {
+                        if !(r.enabled && rule_matches(&r.rule, ev)) {
+                            continue;
+                        }
+                        matched = true;
+                        match f {
+                            None => unfiltered = true,
+                            Some(f) if !programs.contains(&f.program) => {
+                                programs.push(f.program.clone())
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                    if matched {
                         want_events.insert((ev.index, key), (si, ci, ei));
+                        if !unfiltered {
+                            want_filters.insert((ev.index, key), programs);
+                        }
                     }
                 }
             }
@@ -260,6 +280,29 @@ impl Registry {
                     app.installing.insert(key, buffer);
                     app.awaiting.push_back(Awaited::Install(key));
                 }
+            }
+        }
+        // Filters first: an event must never record unfiltered, even briefly. The app
+        // keeps a filter for an (event, channel) across disable and enable.
+        for &(event_index, key) in want_events.keys() {
+            let want = want_filters.remove(&(event_index, key)).unwrap_or_default();
+            let sent = self.apps[&a].filters.get(&(event_index, key));
+            if sent.map_or(want.is_empty(), |s| *s == want) {
+                continue;
+            }
+            let cmd = AppCommand::SetFilter {
+                event_index,
+                key,
+                programs: want.clone(),
+            };
+            // An answer that comes later is checked like every other command's answer.
+            self.send_app(port, a, cmd)
+                .map_err(|message| format!("the application refused a filter: {message}"))?;
+            let app = self.apps.get_mut(&a).ok_or("app vanished")?;
+            if want.is_empty() {
+                app.filters.remove(&(event_index, key));
+            } else {
+                app.filters.insert((event_index, key), want);
             }
         }
         // Enable what is wanted and not enabled yet.

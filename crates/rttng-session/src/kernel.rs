@@ -54,6 +54,13 @@ pub enum KernelOp {
         output: String,
         max_packets: u64,
     },
+    /// `EnableTracepoints` with a filter (already compiled and checked by the registry):
+    /// the kernel side translates it into tracefs filters or refuses it.
+    EnableTracepointsFiltered {
+        channel: String,
+        pattern: String,
+        filter: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

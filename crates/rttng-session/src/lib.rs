@@ -97,10 +97,19 @@ struct Channel {
     attrs: ResolvedAttrs,
     contexts: Vec<ContextType>,
     rules: Vec<RuleInfo>,
+    /// The filter of each rule (same length as `rules`).
+    filters: Vec<Option<StoredFilter>>,
     stream_class_id: u32,
     /// Losses of this channel's buffers that are gone (exited apps' per-process buffers):
     /// (discarded events, lost packets), as the consumer last counted them.
     gone_losses: (u64, u64),
+}
+
+/// A rule's filter: the text as given (for `list`) and the compiled program sent to apps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StoredFilter {
+    text: String,
+    program: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -143,6 +152,8 @@ struct App {
     initialized: bool,
     /// (event index, channel) → event class id, currently enabled.
     enabled: BTreeMap<(u32, ChannelKey), u32>,
+    /// (event index, channel) → the filter programs last sent (absent: none).
+    filters: BTreeMap<(u32, ChannelKey), Vec<Vec<u8>>>,
 }
 
 /// What an unanswered command was.
@@ -355,7 +366,31 @@ impl Registry {
                 rule,
             } => {
                 let i = self.session_index(&session, uid)?;
-                self.enable_event(i, domain, channel.as_deref(), rule, port, errs)
+                self.enable_event(i, domain, channel.as_deref(), rule, None, port, errs)
+            }
+            Request::EnableEventFilter {
+                session,
+                domain,
+                channel,
+                rule,
+                filter,
+            } => {
+                let i = self.session_index(&session, uid)?;
+                self.enable_event(
+                    i,
+                    domain,
+                    channel.as_deref(),
+                    rule,
+                    Some(filter),
+                    port,
+                    errs,
+                )
+            }
+            Request::ListFilters { session } => {
+                let i = self.session_index(&session, uid)?;
+                Ok(Response::Filters {
+                    list: self.filters_of(i),
+                })
             }
             Request::DisableEvent {
                 session,

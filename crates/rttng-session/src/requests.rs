@@ -8,6 +8,7 @@ use crate::attrs::{
     resolve_attrs, DEFAULT_CHANNEL, MAX_CHANNELS, MAX_NAME_BYTES, MAX_RULES, MAX_SESSIONS_PER_UID,
 };
 use crate::validate::{check_name, field_kind};
+use crate::StoredFilter;
 use crate::{
     err, AppId, Channel, Clock, KernelChannel, KernelOp, KernelReply, Port, Registry, Session,
 };
@@ -114,12 +115,14 @@ impl Registry {
     }
 
     /// `i`: the session's index, its owner checked.
+    #[allow(clippy::too_many_arguments)] // the request's fields, then the context
     pub(crate) fn enable_event(
         &mut self,
         i: usize,
         domain: Domain,
         channel: Option<&str>,
         rule: EventRule,
+        filter: Option<String>,
         port: &mut dyn Port,
         errs: &mut Vec<String>,
     ) -> Result<Response, Response> {
@@ -129,6 +132,10 @@ impl Registry {
                 "event name pattern must be 1 to 255 bytes",
             ));
         }
+        let filter = match filter {
+            None => None,
+            Some(text) => Some(compile_filter(text, &rule)?),
+        };
         let c = self.channel_for_event(i, domain, channel, port)?;
         if domain == Domain::Kernel {
             let (sid, chname) = (
@@ -144,6 +151,12 @@ impl Registry {
                 KernelOp::EnableSyscalls {
                     channel: chname,
                     names,
+                }
+            } else if let Some(f) = &filter {
+                KernelOp::EnableTracepointsFiltered {
+                    channel: chname,
+                    pattern: rule.pattern.clone(),
+                    filter: f.text.clone(),
                 }
             } else {
                 KernelOp::EnableTracepoints {
@@ -162,12 +175,19 @@ impl Registry {
                 format!("channel {} has {MAX_RULES} rules already", ch.name),
             ));
         }
-        match ch.rules.iter_mut().find(|r| r.rule == rule) {
-            Some(r) => r.enabled = true,
-            None => ch.rules.push(RuleInfo {
-                rule,
-                enabled: true,
-            }),
+        // The filter is part of a rule's identity, as in lttng.
+        let text = |f: &Option<StoredFilter>| f.as_ref().map(|f| f.text.clone());
+        let same = (0..ch.rules.len())
+            .find(|&k| ch.rules[k].rule == rule && text(&ch.filters[k]) == text(&filter));
+        match same {
+            Some(k) => ch.rules[k].enabled = true,
+            None => {
+                ch.rules.push(RuleInfo {
+                    rule,
+                    enabled: true,
+                });
+                ch.filters.push(filter);
+            }
         }
         self.reconcile(port, errs);
         Ok(Response::Ok)
@@ -542,6 +562,7 @@ impl Registry {
             attrs: resolved,
             contexts: Vec::new(),
             rules: Vec::new(),
+            filters: Vec::new(),
             stream_class_id,
             gone_losses: (0, 0),
         });
@@ -683,6 +704,7 @@ impl Registry {
                     app.installed.remove(&key);
                     app.installing.remove(&key);
                     app.enabled.retain(|(_, k), _| *k != key);
+                    app.filters.retain(|(_, k), _| *k != key);
                 }
             }
         }
@@ -778,6 +800,48 @@ impl Registry {
             snapshot: s.snapshot.is_some(),
         }
     }
+}
+
+impl Registry {
+    /// The filters of session `i`'s rules, for `list`.
+    pub(crate) fn filters_of(&self, i: usize) -> Vec<RuleFilter> {
+        let mut out = Vec::new();
+        for c in &self.sessions[i].channels {
+            for (k, f) in c.filters.iter().enumerate() {
+                if let Some(f) = f {
+                    out.push(RuleFilter {
+                        domain: c.domain,
+                        channel: c.name.clone(),
+                        rule_index: k as u32,
+                        filter: f.text.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Compiles and checks a client's filter (clients are not trusted to have done it).
+fn compile_filter(text: String, rule: &EventRule) -> Result<StoredFilter, Response> {
+    if rule.syscall {
+        return Err(err(
+            ErrorCode::InvalidArgument,
+            "filters on system call rules are not supported",
+        ));
+    }
+    let program = rttng_filter::compile(&text)
+        .map_err(|e| err(ErrorCode::InvalidFilter, format!("invalid filter: {e}")))?;
+    let program = program.encode_bounded().ok_or_else(|| {
+        err(
+            ErrorCode::InvalidFilter,
+            format!(
+                "filter too large once compiled (over {} bytes)",
+                rttng_filter::MAX_PROGRAM_BYTES
+            ),
+        )
+    })?;
+    Ok(StoredFilter { text, program })
 }
 
 /// What a session whose consumer daemon died says about its data.

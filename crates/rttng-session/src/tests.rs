@@ -854,3 +854,108 @@ fn kernel_domain_drives_the_kernel_port() {
         o.response
     );
 }
+
+fn ev_filter(r: &mut Registry, p: &mut Rec, session: &str, pattern: &str, filter: &str) -> Outcome {
+    r.handle(
+        Request::EnableEventFilter {
+            session: session.into(),
+            domain: Domain::Ust,
+            channel: None,
+            rule: rule(pattern, LoglevelRule::All, &[]),
+            filter: filter.into(),
+        },
+        1000,
+        &now(),
+        p,
+    )
+}
+
+/// The commands sent about event `index`, in order, as short names.
+fn commands_for(p: &Rec, index: u32) -> Vec<String> {
+    p.app
+        .iter()
+        .filter_map(|(_, c, _)| match c {
+            AppCommand::SetFilter {
+                event_index,
+                programs,
+                ..
+            } if *event_index == index => Some(format!("filter{}", programs.len())),
+            AppCommand::Enable { event_index, .. } if *event_index == index => {
+                Some("enable".into())
+            }
+            AppCommand::Disable { event_index, .. } if *event_index == index => {
+                Some("disable".into())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn filters_are_checked_stored_listed_and_sent_before_enable() {
+    let mut r = Registry::new(host());
+    let mut p = Rec::default();
+    create(&mut r, &mut p, "s");
+    // A client that skipped the check is refused by the daemon, with the position.
+    let o = ev_filter(&mut r, &mut p, "s", "a:*", "x == (1");
+    match &o.response {
+        Response::Error { code, message } => {
+            assert_eq!(*code, ErrorCode::InvalidFilter);
+            assert!(message.ends_with("at byte 7"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    ok(&ev_filter(&mut r, &mut p, "s", "a:*", "x > 1"));
+    ok(&ev_filter(&mut r, &mut p, "s", "a:e", "x < -1"));
+    // The same rule and filter again is the same rule.
+    ok(&ev_filter(&mut r, &mut p, "s", "a:e", "x < -1"));
+    let listed = r.handle(
+        Request::ListFilters {
+            session: "s".into(),
+        },
+        1000,
+        &now(),
+        &mut p,
+    );
+    let Response::Filters { list } = listed.response else {
+        panic!("{:?}", listed.response)
+    };
+    let texts: Vec<(u32, &str)> = list
+        .iter()
+        .map(|f| (f.rule_index, f.filter.as_str()))
+        .collect();
+    assert_eq!(texts, [(0, "x > 1"), (1, "x < -1")]);
+    start(&mut r, &mut p, "s");
+    r.app_registered(
+        7,
+        hello(70, 1000, &[("a:e", 6), ("a:f", 6)]),
+        &now(),
+        &mut p,
+    )
+    .unwrap();
+    // a:e matches both filtered rules: two programs, sent before the enable.
+    assert_eq!(commands_for(&p, 0), ["filter2", "enable"]);
+    assert_eq!(commands_for(&p, 1), ["filter1", "enable"]);
+    let programs = p.app.iter().find_map(|(_, c, _)| match c {
+        AppCommand::SetFilter {
+            event_index: 1,
+            programs,
+            ..
+        } => Some(programs.clone()),
+        _ => None,
+    });
+    let prog = rttng_filter::Program::decode(&programs.unwrap()[0]).unwrap();
+    assert_eq!(
+        prog.encode(),
+        rttng_filter::compile("x > 1").unwrap().encode()
+    );
+    // An unfiltered rule for a:f lifts its filter (an empty list), without re-enabling.
+    ok(&ev(
+        &mut r,
+        &mut p,
+        "s",
+        rule("a:f", LoglevelRule::All, &[]),
+    ));
+    assert_eq!(commands_for(&p, 1), ["filter1", "enable", "filter0"]);
+    assert_eq!(commands_for(&p, 0), ["filter2", "enable"]);
+}

@@ -259,6 +259,15 @@ impl Port for Io {
                 .map(|r| KernelReply::Stopped {
                     events_discarded: r.events_discarded,
                 }),
+            KernelOp::EnableTracepointsFiltered {
+                channel,
+                pattern,
+                filter,
+            } => {
+                let program = rttng_filter::compile(&filter).map_err(|e| e.to_string())?;
+                ks.enable_tracepoints_filtered(&channel, &pattern, &program)
+                    .map(|_| KernelReply::Ok)
+            }
             KernelOp::Create { .. } | KernelOp::Destroy => Ok(KernelReply::Ok),
         };
         r.map_err(|e| e.to_string())

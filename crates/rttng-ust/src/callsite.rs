@@ -21,7 +21,7 @@
 
 use crate::channel;
 use crate::field::Fields;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 /// Most channels (sessions) one call site can record into at once.
 pub const MAX_TARGETS: usize = 4;
@@ -77,6 +77,9 @@ pub struct Callsite {
     /// `0` = empty, else [`pack_target`]`(channel slot, event class id)`. Written under
     /// the control lock (Release), read by the event path (Acquire).
     pub(crate) targets: [AtomicU64; MAX_TARGETS],
+    /// For each target with [`FILTERED`]: its filter set (`crate::filter`). Written under
+    /// the control lock before the target word (Release); read after the target's Acquire.
+    pub(crate) filters: [AtomicU32; MAX_TARGETS],
 }
 
 /// Packs a channel slot and an event class id into a target word (0 means empty).
@@ -84,8 +87,20 @@ pub(crate) fn pack_target(slot: usize, event_id: u32) -> u64 {
     ((slot as u64 + 1) << 32) | u64::from(event_id)
 }
 
+/// Set in a target word when that target records only what its filter set
+/// ([`Callsite::filters`]) accepts: the unfiltered event path tests the word's sign, which
+/// costs nothing over its test for an empty target.
+pub(crate) const FILTERED: u64 = 1 << 63;
+
+/// The channel slot a non-empty target word names (with or without [`FILTERED`]).
+pub(crate) fn target_slot(t: u64) -> usize {
+    (((t & !FILTERED) >> 32) - 1) as usize
+}
+
+/// The channel slot and event class id of a non-empty target word ([`FILTERED`] ignored:
+/// run-time events, whose payload is written after the reservation, are not filtered).
 pub(crate) fn unpack_target(t: u64) -> (usize, u32) {
-    (((t >> 32) - 1) as usize, t as u32)
+    (target_slot(t), t as u32)
 }
 
 impl Callsite {
@@ -95,6 +110,7 @@ impl Callsite {
             state: AtomicU8::new(UNINIT),
             meta,
             targets: [const { AtomicU64::new(0) }; MAX_TARGETS],
+            filters: [const { AtomicU32::new(crate::filter::REJECT_ALL) }; MAX_TARGETS],
         }
     }
 
@@ -144,33 +160,63 @@ impl Callsite {
     /// system call (after the first call); failures are counted by the ring buffer.
     #[inline(never)]
     pub fn emit<F: Fields>(&'static self, fields: &F) {
+        // The usual case (one session, no filter) first; filtered targets and the other
+        // slots (state ON_MANY) take the out-of-line path (a target being added
+        // concurrently may be missed by this one event).
+        // Acquire pairs with the Release in control::enable: the channel slot the target
+        // names (and its filter set) is published before the target.
+        let t = self.targets[0].load(Ordering::Acquire);
+        if (t as i64) < 0 || self.state.load(Ordering::Relaxed) == ON_MANY {
+            return self.emit_slow(fields);
+        }
         let lens = fields.lens();
         let payload = F::total(&lens);
         let cpu = crate::sys::cpu();
-        // The usual case (one session) first; the other slots only in state ON_MANY (a
-        // target being added concurrently may be missed by this one event).
-        let [first, rest @ ..] = &self.targets;
-        // Acquire pairs with the Release in control::enable: the channel slot the target
-        // names is published before the target.
-        let t = first.load(Ordering::Acquire);
         if t != 0 {
             write_target(t, cpu, payload, fields, &lens);
         }
-        if self.state.load(Ordering::Relaxed) == ON_MANY {
-            emit_rest(rest, cpu, payload, fields, &lens);
-        }
     }
-}
 
-/// The targets after the first (state `ON_MANY`, several sessions): out of line, so that
-/// the usual single-session path stays a compact piece of code.
-#[cold]
-#[inline(never)]
-fn emit_rest<F: Fields>(rest: &[AtomicU64], cpu: u32, payload: usize, fields: &F, lens: &F::Lens) {
-    for t in rest {
-        let t = t.load(Ordering::Acquire);
-        if t != 0 {
-            write_target(t, cpu, payload, fields, lens);
+    /// Every target, filters first: a filter runs before anything is reserved, so a
+    /// rejected event costs no buffer space (and its fields are not even measured when no
+    /// target keeps it). Out of line, so that the usual path stays compact.
+    #[cold]
+    #[inline(never)]
+    fn emit_slow<F: Fields>(&self, fields: &F) {
+        // One session (state ON): only the first target can be set.
+        if self.state.load(Ordering::Relaxed) != ON_MANY {
+            let t = self.targets[0].load(Ordering::Acquire);
+            if t & FILTERED != 0
+                && !crate::filter::accepts(self.filters[0].load(Ordering::Relaxed), fields)
+            {
+                return;
+            }
+            let t = t & !FILTERED;
+            if t != 0 {
+                let lens = fields.lens();
+                write_target(t, crate::sys::cpu(), F::total(&lens), fields, &lens);
+            }
+            return;
+        }
+        let mut cpu: Option<u32> = None;
+        let mut sized: Option<(F::Lens, usize)> = None;
+        for (t, set) in self.targets.iter().zip(&self.filters) {
+            let mut t = t.load(Ordering::Acquire);
+            if t == 0 {
+                continue;
+            }
+            if t & FILTERED != 0 {
+                if !crate::filter::accepts(set.load(Ordering::Relaxed), fields) {
+                    continue;
+                }
+                t &= !FILTERED;
+            }
+            let cpu = *cpu.get_or_insert_with(crate::sys::cpu);
+            let (lens, payload) = *sized.get_or_insert_with(|| {
+                let lens = fields.lens();
+                (lens, F::total(&lens))
+            });
+            write_target(t, cpu, payload, fields, &lens);
         }
     }
 }

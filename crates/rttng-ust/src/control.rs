@@ -12,10 +12,11 @@
 //! mappings vanish with the address space; channel fds are the registration thread's
 //! (they must be close-on-exec).
 
-use crate::callsite::{self, pack_target, MAX_TARGETS, UNINIT};
+use crate::callsite::{self, pack_target, target_slot, FILTERED, MAX_TARGETS, UNINIT};
 use crate::channel::{self, Channel};
 pub use crate::channel::{ChannelKey, ChannelSetup, Context, LOCAL_DAEMON};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 /// One event call site of this process.
 #[derive(Clone, Debug)]
@@ -170,7 +171,7 @@ fn clear_targets_of_slot(slot: usize) {
         let mut changed = false;
         for t in &cs.targets {
             let v = t.load(Ordering::Relaxed);
-            if v != 0 && (v >> 32) - 1 == slot as u64 {
+            if v != 0 && target_slot(v) == slot {
                 t.store(0, Ordering::Release);
                 changed = true;
             }
@@ -190,6 +191,7 @@ pub fn remove_channel(key: ChannelKey) {
         Some(slot) => {
             clear_targets_of_slot(slot);
             channel::retire(slot);
+            with_filters(|m| m.retain(|(_, k), _| *k != key));
         }
         None => {
             let _ = count::<()>(Err(ControlError::UnknownChannel(key)));
@@ -213,18 +215,21 @@ pub fn try_enable(
     count((|| {
         let slot = channel::find(key).ok_or(ControlError::UnknownChannel(key))?;
         let cs = callsite::by_index(event_index).ok_or(ControlError::UnknownEvent(event_index))?;
-        let word = pack_target(slot, event_class_id);
-        let existing = cs
-            .targets
-            .iter()
-            .find(|t| {
-                let v = t.load(Ordering::Relaxed);
-                v != 0 && (v >> 32) - 1 == slot as u64
+        let mut word = pack_target(slot, event_class_id);
+        let i = target_of_slot(cs, slot)
+            .or_else(|| {
+                cs.targets
+                    .iter()
+                    .position(|t| t.load(Ordering::Relaxed) == 0)
             })
-            .or_else(|| cs.targets.iter().find(|t| t.load(Ordering::Relaxed) == 0))
             .ok_or(ControlError::TooManyTargets(event_index))?;
-        // Release pairs with the event path's Acquire load of the target.
-        existing.store(word, Ordering::Release);
+        if let Some(set) = with_filters(|m| m.get(&(event_index, key)).copied()) {
+            cs.filters[i].store(set, Ordering::Relaxed);
+            word |= FILTERED;
+        }
+        // Release pairs with the event path's Acquire load of the target (and publishes
+        // the filter set stored just before).
+        cs.targets[i].store(word, Ordering::Release);
         cs.refresh();
         crate::dynamic::notify(event_index, cs);
         Ok(())
@@ -238,16 +243,67 @@ pub fn disable(event_index: usize, key: ChannelKey) {
         let _ = count::<()>(Err(ControlError::UnknownEvent(event_index)));
         return;
     };
-    for t in &cs.targets {
-        let v = t.load(Ordering::Relaxed);
-        if v != 0 && (v >> 32) - 1 == slot as u64 {
-            t.store(0, Ordering::Release);
-        }
+    if let Some(i) = target_of_slot(cs, slot) {
+        cs.targets[i].store(0, Ordering::Release);
     }
     if cs.state.load(Ordering::Relaxed) != UNINIT {
         cs.refresh();
         crate::dynamic::notify(event_index, cs);
     }
+}
+
+/// The target of call site `cs` that records into channel slot `slot`.
+fn target_of_slot(cs: &callsite::Callsite, slot: usize) -> Option<usize> {
+    cs.targets.iter().position(|t| {
+        let v = t.load(Ordering::Relaxed);
+        v != 0 && target_slot(v) == slot
+    })
+}
+
+/// The filter set of each (event index, channel) that has one; applied by [`try_enable`].
+/// Only touched under the control lock (its own mutex is never contended).
+static FILTERS: Mutex<Option<FilterMap>> = Mutex::new(None);
+
+type FilterMap = std::collections::HashMap<(usize, ChannelKey), u32>;
+
+fn with_filters<R>(f: impl FnOnce(&mut FilterMap) -> R) -> R {
+    let mut g = FILTERS.lock().unwrap_or_else(|e| e.into_inner());
+    f(g.get_or_insert_with(FilterMap::new))
+}
+
+/// Records event `event_index` into channel `key` only when one of `programs` accepts it
+/// (`None` entries: programs that could not be decoded, which accept nothing); an empty
+/// list removes the filter. Holds for this (event, channel) across disable and enable.
+/// Filters run before anything is reserved in the ring buffer.
+pub fn set_filter(
+    event_index: usize,
+    key: ChannelKey,
+    programs: &[Option<rttng_filter::Program>],
+) -> Result<(), ControlError> {
+    let _g = lock();
+    count((|| {
+        let cs = callsite::by_index(event_index).ok_or(ControlError::UnknownEvent(event_index))?;
+        let set = (!programs.is_empty()).then(|| crate::filter::install(cs.meta, programs));
+        with_filters(|m| match set {
+            Some(set) => m.insert((event_index, key), set),
+            None => m.remove(&(event_index, key)),
+        });
+        let Some(slot) = channel::find(key) else {
+            return Ok(());
+        };
+        if let Some(i) = target_of_slot(cs, slot) {
+            let word = cs.targets[i].load(Ordering::Relaxed) & !FILTERED;
+            let word = match set {
+                Some(set) => {
+                    cs.filters[i].store(set, Ordering::Relaxed);
+                    word | FILTERED
+                }
+                None => word,
+            };
+            cs.targets[i].store(word, Ordering::Release);
+        }
+        Ok(())
+    })())
 }
 
 /// The stream class's `event.context` struct for these contexts (None when empty), for
@@ -319,6 +375,11 @@ extern "C" fn atfork_child() {
             t.store(0, Ordering::Relaxed);
         }
         cs.state.store(UNINIT, Ordering::Relaxed);
+    }
+    // The parent's filters name the parent's channels. The map's mutex is only taken
+    // under the control lock, which this thread holds: it is free.
+    if let Ok(mut m) = FILTERS.try_lock() {
+        *m = None;
     }
     // Run-time events are switched on by control only (never by a first call). Their
     // hook is not run here (it may take locks another thread of the parent held); the

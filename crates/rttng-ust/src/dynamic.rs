@@ -287,6 +287,11 @@ impl Fields for Raw<'_> {
     fn encode_with_lens(&self, w: &mut Writer<'_>, _: &usize) {
         w.put(self.0);
     }
+    /// Run-time events are not filtered (their payload is written after the reservation).
+    #[inline]
+    fn filter_value(&self, _: usize) -> crate::field::FilterValue<'_> {
+        crate::field::FilterValue::Absent
+    }
 }
 
 impl DynRecord {

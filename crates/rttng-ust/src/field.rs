@@ -145,7 +145,16 @@ pub trait Field {
         let _ = len;
         self.encode(w);
     }
+    /// The value a `--filter` expression sees (integers as `i64`, floats as `f64`,
+    /// strings up to the first NUL). The default, [`FilterValue::Absent`], makes a filter
+    /// that reads this field reject the event; arrays and sequences keep it.
+    #[inline(always)]
+    fn filter_value(&self) -> FilterValue<'_> {
+        FilterValue::Absent
+    }
 }
+
+pub use rttng_filter::Value as FilterValue;
 
 /// A fixed-size element of arrays and sequences (integers, floats, bool, char).
 pub trait ScalarField: Field + Copy {
@@ -168,6 +177,10 @@ macro_rules! int_field {
             #[inline(always)]
             fn encode(&self, w: &mut Writer<'_>) {
                 w.put_array((*self as $conv).to_le_bytes());
+            }
+            #[inline(always)]
+            fn filter_value(&self) -> FilterValue<'_> {
+                FilterValue::Int(*self as i64)
             }
         }
         impl ScalarField for $t {
@@ -204,6 +217,10 @@ impl Field for bool {
     fn encode(&self, w: &mut Writer<'_>) {
         w.put_array([u8::from(*self)]);
     }
+    #[inline(always)]
+    fn filter_value(&self) -> FilterValue<'_> {
+        FilterValue::Int(i64::from(*self))
+    }
 }
 
 impl ScalarField for bool {
@@ -224,6 +241,10 @@ impl Field for char {
     #[inline(always)]
     fn encode(&self, w: &mut Writer<'_>) {
         w.put_array(u32::from(*self).to_le_bytes());
+    }
+    #[inline(always)]
+    fn filter_value(&self) -> FilterValue<'_> {
+        FilterValue::Int(i64::from(u32::from(*self)))
     }
 }
 
@@ -247,6 +268,10 @@ macro_rules! float_field {
             #[inline(always)]
             fn encode(&self, w: &mut Writer<'_>) {
                 w.put_array(self.to_le_bytes());
+            }
+            #[inline(always)]
+            fn filter_value(&self) -> FilterValue<'_> {
+                FilterValue::Float(f64::from(*self))
             }
         }
         impl ScalarField for $t {
@@ -361,6 +386,10 @@ impl Field for &str {
         }
         w.put_array([0u8]);
     }
+    #[inline(always)]
+    fn filter_value(&self) -> FilterValue<'_> {
+        FilterValue::Str(self.as_bytes())
+    }
 }
 
 impl<T: ScalarField, const N: usize> Field for [T; N] {
@@ -427,6 +456,8 @@ pub trait Fields {
     fn total(lens: &Self::Lens) -> usize;
     /// Writes the fields, given their [`Fields::lens`].
     fn encode_with_lens(&self, w: &mut Writer<'_>, lens: &Self::Lens);
+    /// Field `index`'s [`Field::filter_value`] (`Absent` past the last field).
+    fn filter_value(&self, index: usize) -> FilterValue<'_>;
 
     /// The payload's size.
     #[inline(always)]
@@ -472,6 +503,14 @@ macro_rules! tuple_fields {
             #[allow(unused_variables)]
             fn encode_with_lens(&self, w: &mut Writer<'_>, lens: &Self::Lens) {
                 $(self.$n.encode_with_len(w, lens.$n);)*
+            }
+            #[allow(unused_variables)]
+            #[inline(always)]
+            fn filter_value(&self, index: usize) -> FilterValue<'_> {
+                match index {
+                    $($n => self.$n.filter_value(),)*
+                    _ => FilterValue::Absent,
+                }
             }
         }
     )*};

@@ -39,6 +39,7 @@ mod channel;
 pub mod control;
 pub mod dynamic;
 mod field;
+mod filter;
 mod level;
 mod reclaim;
 mod registration;
@@ -47,7 +48,9 @@ pub mod testing;
 
 pub use callsite::MAX_TARGETS;
 pub use channel::MAX_CHANNELS;
-pub use field::{enum_members, Field, Fields, ScalarField, Writer, MAX_SEQUENCE_ELEMENTS};
+pub use field::{
+    enum_members, Field, Fields, FilterValue, ScalarField, Writer, MAX_SEQUENCE_ELEMENTS,
+};
 pub use level::LogLevel;
 
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -173,6 +176,10 @@ macro_rules! trace_enum {
             #[inline(always)]
             fn encode(&self, w: &mut $crate::Writer<'_>) {
                 w.put_array((*self as $repr).to_le_bytes());
+            }
+            #[inline(always)]
+            fn filter_value(&self) -> $crate::FilterValue<'_> {
+                $crate::FilterValue::Int(*self as $repr as i64)
             }
         }
     };

@@ -527,6 +527,33 @@ fn serve(
                     context_class: None,
                 }
             }
+            AppCommand::SetFilter {
+                event_index,
+                key: k,
+                programs,
+            } => {
+                // A program that does not decode accepts nothing (never more than asked).
+                let decoded: Vec<_> = programs
+                    .iter()
+                    .map(|p| rttng_filter::Program::decode(p))
+                    .collect();
+                let bad = decoded
+                    .iter()
+                    .find_map(|r| r.as_ref().err().map(|e| e.to_string()));
+                let programs: Vec<_> = decoded.into_iter().map(Result::ok).collect();
+                match (
+                    control::set_filter(event_index as usize, key(daemon, k), &programs),
+                    bad,
+                ) {
+                    (Err(e), _) => AppReply::Error {
+                        message: e.to_string(),
+                    },
+                    (Ok(()), Some(message)) => AppReply::Error { message },
+                    (Ok(()), None) => AppReply::Ok {
+                        context_class: None,
+                    },
+                }
+            }
             AppCommand::Enable {
                 event_index,
                 key: k,

@@ -88,6 +88,7 @@ pub enum LocalError {
     Control(control::ControlError),
     Corrupt(rttng_ringbuf::CorruptPacket),
     DrainThreadPanicked,
+    Filter(rttng_filter::Error),
 }
 
 impl std::fmt::Display for LocalError {
@@ -98,6 +99,7 @@ impl std::fmt::Display for LocalError {
             LocalError::Control(e) => write!(f, "control: {e}"),
             LocalError::Corrupt(e) => write!(f, "corrupt packet: {e:?}"),
             LocalError::DrainThreadPanicked => write!(f, "drain thread panicked"),
+            LocalError::Filter(e) => write!(f, "invalid filter: {e}"),
         }
     }
 }
@@ -311,6 +313,21 @@ impl LocalSession {
     /// The channel key used in this process.
     pub fn key(&self) -> ChannelKey {
         self.key
+    }
+
+    /// Records the events named `event` only when one of `filters` (LTTng filter
+    /// expressions) accepts them, as the session daemon's `enable-event --filter` does;
+    /// an empty list removes the filter.
+    pub fn set_filter(&self, event: &str, filters: &[&str]) -> Result<(), LocalError> {
+        let programs = filters
+            .iter()
+            .map(|f| rttng_filter::compile(f).map(Some))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(LocalError::Filter)?;
+        for e in control::events().iter().filter(|e| e.name == event) {
+            control::set_filter(e.index, self.key, &programs).map_err(LocalError::Control)?;
+        }
+        Ok(())
     }
 
     /// `(name, value)` of the environment variable that makes a child process (spawned

@@ -8,6 +8,8 @@ use rttng_ctl::CtlError;
 pub const EXIT_CMD_ERROR: u8 = 1;
 pub const EXIT_FATAL: u8 = 3;
 pub const EXIT_WARNING: u8 = 4;
+/// lttng 2.13's exit status for a filter it cannot compile (observed; `LTTNG_ERR_FILTER_INVAL`).
+pub const EXIT_FILTER_INVALID: u8 = 106;
 /// lttng exits with the error code itself for some refusals: LTTNG_ERR_CREATE_DIR_FAIL.
 pub const EXIT_CREATE_DIR_FAILED: u8 = 17;
 
@@ -17,6 +19,9 @@ pub enum CliError {
     Usage(String),
     /// Reaching the session daemon failed, or it refused the request.
     Ctl(CtlError),
+    /// `--filter` does not compile: `diagnostic` (what and where, with a caret line) is
+    /// printed before the `Error:` line, which says what lttng says.
+    InvalidFilter { diagnostic: String, message: String },
 }
 
 impl From<CtlError> for CliError {
@@ -30,6 +35,7 @@ impl std::fmt::Display for CliError {
         match self {
             CliError::Usage(m) => f.write_str(m),
             CliError::Ctl(e) => e.fmt(f),
+            CliError::InvalidFilter { message, .. } => f.write_str(message),
         }
     }
 }
@@ -41,6 +47,11 @@ impl CliError {
     pub fn exit_status(&self) -> u8 {
         match self {
             CliError::Ctl(CtlError::Spawn { .. }) => EXIT_FATAL,
+            CliError::InvalidFilter { .. } => EXIT_FILTER_INVALID,
+            CliError::Ctl(CtlError::Daemon {
+                code: rttng_ctl::ErrorCode::InvalidFilter,
+                ..
+            }) => EXIT_FILTER_INVALID,
             CliError::Ctl(CtlError::Daemon {
                 code: rttng_ctl::ErrorCode::CreateDirFailed,
                 ..

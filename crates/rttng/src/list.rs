@@ -4,7 +4,9 @@
 //! the kernel's tracepoints (`kernel_list.rs`).
 
 use rttng_ctf::lttng::LOGLEVEL_NAMES;
-use rttng_ctl::proto::{AppInfo, Buffers, Domain, LoglevelRule, SessionDetail, SessionSummary};
+use rttng_ctl::proto::{
+    AppInfo, Buffers, Domain, LoglevelRule, RuleFilter, SessionDetail, SessionSummary,
+};
 
 use crate::error::EXIT_WARNING;
 
@@ -27,8 +29,8 @@ pub fn print_sessions(list: &[SessionSummary]) {
 }
 
 /// Prints `list SESSION`; returns 4 when the daemon reported a problem.
-pub fn print_session(detail: &SessionDetail) -> u8 {
-    print!("{}", format_detail(detail));
+pub fn print_session(detail: &SessionDetail, filters: &[RuleFilter]) -> u8 {
+    print!("{}", format_detail(detail, filters));
     for w in &detail.warnings {
         eprintln!("Warning: {w}");
     }
@@ -57,7 +59,9 @@ fn us(v: u64) -> String {
     }
 }
 
-pub fn format_detail(d: &SessionDetail) -> String {
+/// One session's description; each filtered rule is followed by ` [filter: 'EXPR']` as
+/// lttng prints it.
+pub fn format_detail(d: &SessionDetail, filters: &[RuleFilter]) -> String {
     use std::fmt::Write;
     let mut o = String::new();
     let _ = writeln!(
@@ -146,7 +150,10 @@ pub fn format_detail(d: &SessionDetail) -> String {
             if c.rules.is_empty() {
                 let _ = writeln!(o, "      None");
             }
-            for r in &c.rules {
+            for (k, r) in c.rules.iter().enumerate() {
+                let filter = filters.iter().find(|f| {
+                    f.domain == c.domain && f.channel == c.name && f.rule_index as usize == k
+                });
                 let mut line = format!("      {}", r.rule.pattern);
                 match r.rule.loglevel {
                     LoglevelRule::All => {}
@@ -169,6 +176,9 @@ pub fn format_detail(d: &SessionDetail) -> String {
                     },
                     if r.enabled { "enabled" } else { "disabled" }
                 );
+                if let Some(f) = filter {
+                    line += &format!(" [filter: '{}']", f.filter);
+                }
                 let _ = writeln!(o, "{line}");
             }
             let _ = writeln!(o);

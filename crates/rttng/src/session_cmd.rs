@@ -54,6 +54,9 @@ pub fn exit_status(result: Result<u8, CliError>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
+            if let CliError::InvalidFilter { diagnostic, .. } = &e {
+                eprintln!("{diagnostic}");
+            }
             eprintln!("Error: {e}");
             ExitCode::from(e.exit_status())
         }
@@ -269,9 +272,6 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
         SessionCommand::EnableEvent(a) => {
             let domain = a.domain.domain()?;
             let session = session_or_current(a.session)?;
-            if a.filter.is_some() {
-                return Err(usage("--filter is not supported by rttng yet"));
-            }
             let names = match (a.all, &a.names) {
                 (true, None) => vec!["*".to_string()],
                 (false, Some(n)) => split_names(n),
@@ -305,6 +305,49 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                     exclusions: exclusions.clone(),
                     syscall: a.syscall,
                 };
+                if let Some(filter) = &a.filter {
+                    // lttng's wording: "Event NAME: ..." or "All events: ...".
+                    let what = if a.all {
+                        "All events".to_string()
+                    } else {
+                        format!("Event {name}")
+                    };
+                    let invalid = |diagnostic: String| {
+                        CliError::InvalidFilter {
+                        diagnostic,
+                        message: format!(
+                            "{what}: Invalid filter bytecode (channel {chan}, session {session}, filter '{filter}')"
+                        ),
+                    }
+                    };
+                    // Checked here too, to point at the offending position.
+                    if let Err(e) = rttng_filter::compile(filter) {
+                        return Err(invalid(format!(
+                            "[error] {e}\n{}",
+                            indent(&e.caret(filter))
+                        )));
+                    }
+                    let r = ctx.call(Request::EnableEventFilter {
+                        session: session.clone(),
+                        domain,
+                        channel: a.channel.clone(),
+                        rule,
+                        filter: filter.clone(),
+                    });
+                    match r {
+                        Err(CliError::Ctl(rttng_ctl::CtlError::Daemon {
+                            code: rttng_ctl::ErrorCode::InvalidFilter,
+                            message,
+                        })) => return Err(invalid(format!("[error] {message}"))),
+                        r => r?,
+                    };
+                    if a.all {
+                        println!("Filter '{filter}' successfully set");
+                    } else {
+                        println!("Event {name}: Filter '{filter}' successfully set");
+                    }
+                    continue;
+                }
                 ctx.call(Request::EnableEvent {
                     session: session.clone(),
                     domain,
@@ -433,6 +476,14 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
     }
 }
 
+/// Each line of `text` indented by four spaces.
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The relay URL of `create --set-url net://...` or `-C tcp://... -D tcp://...`, as the
 /// `net://HOST:CTRL:DATA[/PATH]` the session daemon takes; `None` for a local session.
 fn net_output(a: &crate::cli::CreateArgs) -> Result<Option<String>, CliError> {
@@ -505,7 +556,15 @@ fn list_session(ctx: &mut Ctx, session: &str) -> Result<u8, CliError> {
     match ctx.call(Request::ListSession {
         session: session.to_string(),
     })? {
-        Response::Session { detail } => Ok(list::print_session(&detail)),
+        Response::Session { detail } => {
+            let filters = match ctx.call(Request::ListFilters {
+                session: session.to_string(),
+            })? {
+                Response::Filters { list } => list,
+                _ => Vec::new(),
+            };
+            Ok(list::print_session(&detail, &filters))
+        }
         _ => Ok(0),
     }
 }

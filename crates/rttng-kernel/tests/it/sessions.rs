@@ -33,7 +33,7 @@ impl Drop for TempDir {
 }
 
 /// This thread's kernel id (what tracefs's pid filter compares with).
-fn my_tid() -> u32 {
+pub(crate) fn my_tid() -> u32 {
     let link = std::fs::read_link("/proc/thread-self").expect("/proc/thread-self");
     link.file_name()
         .and_then(|n| n.to_str())

@@ -46,14 +46,14 @@ fn assert_view_matches_babeltrace2(trace: &Path, args: &[&str]) {
     assert_eq!(ours.lines().count(), text.lines().count());
 }
 
-fn tmpdir(name: &str) -> PathBuf {
+pub(crate) fn tmpdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("rttng-ust-it-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
 }
 
-fn babeltrace(dir: &Path) -> (String, String) {
+pub(crate) fn babeltrace(dir: &Path) -> (String, String) {
     let out = Command::new("babeltrace2")
         .arg(dir)
         .env("TZ", "UTC")
@@ -71,7 +71,7 @@ fn babeltrace(dir: &Path) -> (String, String) {
 }
 
 /// Lines `seq = N` of one event name, in output order.
-fn seqs(text: &str, event: &str) -> Vec<u64> {
+pub(crate) fn seqs(text: &str, event: &str) -> Vec<u64> {
     text.lines()
         .filter(|l| l.contains(event))
         .filter_map(|l| l.split("seq = ").nth(1))

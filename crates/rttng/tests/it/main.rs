@@ -21,6 +21,7 @@ mod rust_bridges;
 mod security;
 mod session_control;
 mod session_e2e;
+mod session_filter;
 mod session_support;
 mod session_users;
 mod snapshot_e2e;

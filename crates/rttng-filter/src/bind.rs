@@ -1,0 +1,529 @@
+//! Binding a program to one event class, and evaluating it.
+//!
+//! [`bind`] resolves every reference through the event class's [`Schema`], so that each
+//! node's type is known (integer, float or string). What lttng-ust refuses for a class —
+//! a missing field or context, a string meeting a number, `~`/`&` on a float, `!`/`&&` on
+//! a string, a float or string as the whole filter — makes a [`Filter`] that rejects every
+//! event of the class. Otherwise the result is a typed tree in three flat arrays (integer,
+//! float and string nodes) with `&&`/`||` chains flattened; [`Filter::matches`] walks it
+//! with one small recursive function per type: no allocation, no dynamic type dispatch.
+//!
+//! Runtime rules (lttng-ust's interpreter): integers are `i64` (unsigned fields wrap);
+//! an integer meeting a float is converted to `f64`; `&&`/`||` short-circuit and convert a
+//! float operand like C's `(int64_t)` cast; shifts work on the bits as `u64` and a count
+//! outside `0..64` rejects the event; a value of the wrong type at run time (an [`Event`]
+//! that does not keep its [`Schema`]'s promise) rejects the event.
+//!
+//! Not here: parsing and the compile-time checks.
+
+use crate::parse::{Ast, BinaryOp, NodeKind, Reference, UnaryOp};
+use crate::strings::{self, StrKind};
+
+/// The type of an event-class field or context value, as the filter sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    /// Any integer or enumeration (taken as signed 64-bit).
+    Int,
+    Float,
+    /// A string, or a text array or sequence.
+    Str,
+}
+
+/// Resolves the references of a filter for one event class.
+pub trait Schema {
+    /// The slot (passed back to [`Event::value`]) and type of `r`, or `None` if this event
+    /// class has no such field or context.
+    fn resolve(&self, r: &Reference) -> Option<(u16, FieldType)>;
+}
+
+/// One value of an event, for evaluation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'a> {
+    Int(i64),
+    Float(f64),
+    /// Bytes up to the first NUL (or all of them).
+    Str(&'a [u8]),
+    /// Not available for this event: the event is rejected.
+    Absent,
+}
+
+/// The values of one event.
+pub trait Event {
+    /// The value in `slot` (a slot [`Schema::resolve`] returned).
+    fn value(&self, slot: u16) -> Value<'_>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cmp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Cmp {
+    /// `a OP b` as `b OP' a`.
+    fn swapped(self) -> Cmp {
+        match self {
+            Cmp::Lt => Cmp::Gt,
+            Cmp::Le => Cmp::Ge,
+            Cmp::Gt => Cmp::Lt,
+            Cmp::Ge => Cmp::Le,
+            c => c,
+        }
+    }
+
+    #[inline(always)]
+    fn test<T: PartialOrd>(self, a: T, b: T) -> bool {
+        match self {
+            Cmp::Eq => a == b,
+            Cmp::Ne => a != b,
+            Cmp::Lt => a < b,
+            Cmp::Le => a <= b,
+            Cmp::Gt => a > b,
+            Cmp::Ge => a >= b,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bit {
+    And,
+    Or,
+    Xor,
+    Shl,
+    Shr,
+}
+
+/// Integer-valued nodes (indices are into the same array unless named otherwise).
+#[derive(Debug, Clone, Copy)]
+#[allow(clippy::enum_variant_names)]
+enum I {
+    Const(i64),
+    Slot(u16),
+    Neg(u32),
+    Not(u32),
+    /// `!` of a float node.
+    NotF(u32),
+    BitNot(u32),
+    /// `(int64_t)` of a float node.
+    FromF(u32),
+    Bit(Bit, u32, u32),
+    CmpI(Cmp, u32, u32),
+    /// Two float nodes.
+    CmpF(Cmp, u32, u32),
+    /// Two string nodes.
+    CmpS(Cmp, u32, u32),
+    /// `==`/`!=` (negated) of a glob literal (index into `lits`) and a string node.
+    Glob {
+        ne: bool,
+        lit: u32,
+        subject: u32,
+    },
+    /// Range of `kids`.
+    And(u32, u32),
+    Or(u32, u32),
+    /// Fused `SLOT OP CONST` of an integer field (the usual comparison, one step).
+    CmpSlotConst(Cmp, u16, i64),
+    /// Fused `==`/`!=` (negated) of a string field and a literal without star or backslash
+    /// (index into `lits`): a plain byte comparison up to the field's NUL.
+    StrSlotEq {
+        ne: bool,
+        slot: u16,
+        lit: u32,
+    },
+}
+
+/// Float-valued nodes.
+#[derive(Debug, Clone, Copy)]
+enum F {
+    Const(f64),
+    Slot(u16),
+    Neg(u32),
+    /// An integer node as `f64`.
+    FromI(u32),
+}
+
+/// String-valued nodes.
+#[derive(Debug, Clone, Copy)]
+enum S {
+    /// Index into `lits`.
+    Lit(u32),
+    Slot(u16),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Typed {
+    I(u32),
+    F(u32),
+    S(u32),
+}
+
+/// A program bound to one event class.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    ints: Vec<I>,
+    floats: Vec<F>,
+    strs: Vec<S>,
+    lits: Vec<(Box<[u8]>, StrKind)>,
+    kids: Vec<u32>,
+    /// The root integer node; `None` = rejects every event of the class.
+    root: Option<u32>,
+}
+
+impl Filter {
+    /// A filter that rejects every event (what a filter that does not fit an event class
+    /// binds to).
+    pub fn never() -> Filter {
+        Filter::default()
+    }
+
+    /// Whether the filter can accept any event of its class (false when binding failed).
+    pub fn can_match(&self) -> bool {
+        self.root.is_some()
+    }
+
+    /// Whether the event passes. Never allocates or panics.
+    #[inline]
+    pub fn matches<E: Event + ?Sized>(&self, ev: &E) -> bool {
+        match self.root {
+            Some(r) => self.int(r, ev).is_some_and(|v| v != 0),
+            None => false,
+        }
+    }
+
+    fn int<E: Event + ?Sized>(&self, n: u32, ev: &E) -> Option<i64> {
+        Some(match *self.ints.get(n as usize)? {
+            I::Const(v) => v,
+            I::Slot(s) => match ev.value(s) {
+                Value::Int(v) => v,
+                _ => return None,
+            },
+            I::Neg(c) => self.int(c, ev)?.wrapping_neg(),
+            I::Not(c) => (self.int(c, ev)? == 0) as i64,
+            I::NotF(c) => (self.float(c, ev)? == 0.0) as i64,
+            I::BitNot(c) => !self.int(c, ev)?,
+            I::FromF(c) => c_cast(self.float(c, ev)?),
+            I::Bit(op, a, b) => {
+                let (a, b) = (self.int(a, ev)? as u64, self.int(b, ev)?);
+                (match op {
+                    Bit::And => a & b as u64,
+                    Bit::Or => a | b as u64,
+                    Bit::Xor => a ^ b as u64,
+                    Bit::Shl | Bit::Shr if !(0..64).contains(&b) => return None,
+                    Bit::Shl => a << b,
+                    Bit::Shr => a >> b,
+                }) as i64
+            }
+            I::CmpI(op, a, b) => op.test(self.int(a, ev)?, self.int(b, ev)?) as i64,
+            I::CmpF(op, a, b) => op.test(self.float(a, ev)?, self.float(b, ev)?) as i64,
+            I::CmpS(op, a, b) => {
+                let (a, a_lit) = self.string(a, ev)?;
+                let (b, b_lit) = self.string(b, ev)?;
+                op.test(strings::compare(a, a_lit, b, b_lit), 0) as i64
+            }
+            I::Glob { ne, lit, subject } => {
+                let pattern = &self.lits.get(lit as usize)?.0;
+                let (subject, _) = self.string(subject, ev)?;
+                (strings::glob_match(pattern, subject) != ne) as i64
+            }
+            I::And(start, len) => {
+                for &k in self.kids.get(start as usize..(start + len) as usize)? {
+                    if self.kid(k, ev)? == 0 {
+                        return Some(0);
+                    }
+                }
+                1
+            }
+            I::Or(start, len) => {
+                for &k in self.kids.get(start as usize..(start + len) as usize)? {
+                    if self.kid(k, ev)? != 0 {
+                        return Some(1);
+                    }
+                }
+                0
+            }
+            I::CmpSlotConst(..) | I::StrSlotEq { .. } => self.kid(n, ev)?,
+        })
+    }
+
+    /// An operand of `&&`/`||`: the fused comparisons in place (no call), anything else
+    /// through [`Filter::int`].
+    #[inline(always)]
+    fn kid<E: Event + ?Sized>(&self, n: u32, ev: &E) -> Option<i64> {
+        match *self.ints.get(n as usize)? {
+            I::CmpSlotConst(op, slot, c) => match ev.value(slot) {
+                Value::Int(v) => Some(op.test(v, c) as i64),
+                _ => None,
+            },
+            I::StrSlotEq { ne, slot, lit } => {
+                let Value::Str(v) = ev.value(slot) else {
+                    return None;
+                };
+                let lit = &self.lits.get(lit as usize)?.0;
+                // The field's text ends at its first NUL; a literal has none.
+                let same =
+                    v.get(..lit.len()) == Some(&**lit) && v.get(lit.len()).is_none_or(|&b| b == 0);
+                Some((same != ne) as i64)
+            }
+            _ => self.int(n, ev),
+        }
+    }
+
+    fn float<E: Event + ?Sized>(&self, n: u32, ev: &E) -> Option<f64> {
+        Some(match *self.floats.get(n as usize)? {
+            F::Const(v) => v,
+            F::Slot(s) => match ev.value(s) {
+                Value::Float(v) => v,
+                _ => return None,
+            },
+            F::Neg(c) => -self.float(c, ev)?,
+            F::FromI(c) => self.int(c, ev)? as f64,
+        })
+    }
+
+    /// A string and whether it is a plain literal (escapes and a final star interpreted).
+    fn string<'e, E: Event + ?Sized>(&'e self, n: u32, ev: &'e E) -> Option<(&'e [u8], bool)> {
+        match *self.strs.get(n as usize)? {
+            S::Lit(l) => {
+                let (s, k) = self.lits.get(l as usize)?;
+                Some((s, *k != StrKind::Glob))
+            }
+            S::Slot(s) => match ev.value(s) {
+                Value::Str(v) => Some((v, false)),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// C's `(int64_t)` of a double on x86-64 (`cvttsd2si`): truncation, and the "integer
+/// indefinite" value for NaN and out-of-range values.
+fn c_cast(v: f64) -> i64 {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if v.is_nan() || !(-TWO_63..TWO_63).contains(&v) {
+        i64::MIN
+    } else {
+        v as i64
+    }
+}
+
+struct Builder {
+    f: Filter,
+}
+
+impl Builder {
+    fn i(&mut self, n: I) -> Typed {
+        self.f.ints.push(n);
+        Typed::I(self.f.ints.len() as u32 - 1)
+    }
+    fn fl(&mut self, n: F) -> Typed {
+        self.f.floats.push(n);
+        Typed::F(self.f.floats.len() as u32 - 1)
+    }
+    /// A value as a float node (integers converted).
+    fn as_float(&mut self, t: Typed) -> Option<u32> {
+        match t {
+            Typed::F(x) => Some(x),
+            Typed::I(x) => match self.fl(F::FromI(x)) {
+                Typed::F(y) => Some(y),
+                _ => None,
+            },
+            Typed::S(_) => None,
+        }
+    }
+    /// A value as a logical operand (floats cast to integers; strings refused).
+    fn as_logical(&mut self, t: Typed) -> Option<u32> {
+        match t {
+            Typed::I(x) => Some(x),
+            Typed::F(x) => match self.i(I::FromF(x)) {
+                Typed::I(y) => Some(y),
+                _ => None,
+            },
+            Typed::S(_) => None,
+        }
+    }
+    /// The operands of a flattened `&&`/`||` chain.
+    fn chain(&mut self, op: BinaryOp, t: Typed, out: &mut Vec<u32>) -> Option<()> {
+        let x = self.as_logical(t)?;
+        match (op, self.f.ints.get(x as usize)) {
+            (BinaryOp::And, Some(&I::And(s, l))) | (BinaryOp::Or, Some(&I::Or(s, l))) => {
+                out.extend_from_slice(self.f.kids.get(s as usize..(s + l) as usize)?);
+            }
+            _ => out.push(x),
+        }
+        Some(())
+    }
+}
+
+/// Binds `ast` (already checked) to an event class; see the module documentation.
+pub(crate) fn bind(ast: &Ast, schema: &dyn Schema) -> Filter {
+    try_bind(ast, schema).unwrap_or_default()
+}
+
+fn try_bind(ast: &Ast, schema: &dyn Schema) -> Option<Filter> {
+    let mut b = Builder {
+        f: Filter::default(),
+    };
+    let mut typed: Vec<Typed> = Vec::with_capacity(ast.nodes.len());
+    for node in &ast.nodes {
+        let t = match &node.kind {
+            NodeKind::Int(v) => b.i(I::Const(*v)),
+            NodeKind::Float(v) => b.fl(F::Const(*v)),
+            NodeKind::Str(s) => {
+                let kind = strings::kind(s);
+                let text = match kind {
+                    StrKind::Plain => s.clone(),
+                    _ => strings::normalize(s).into_boxed_slice(),
+                };
+                b.f.lits.push((text, kind));
+                b.f.strs.push(S::Lit(b.f.lits.len() as u32 - 1));
+                Typed::S(b.f.strs.len() as u32 - 1)
+            }
+            NodeKind::Ref(r) => {
+                let (slot, ty) = schema.resolve(r)?;
+                match ty {
+                    FieldType::Int => b.i(I::Slot(slot)),
+                    FieldType::Float => b.fl(F::Slot(slot)),
+                    FieldType::Str => {
+                        b.f.strs.push(S::Slot(slot));
+                        Typed::S(b.f.strs.len() as u32 - 1)
+                    }
+                }
+            }
+            NodeKind::Unary(op, c) => {
+                let c = *typed.get(*c as usize)?;
+                match (op, c) {
+                    (_, Typed::S(_)) => return None,
+                    (UnaryOp::Plus, t) => t,
+                    (UnaryOp::Minus, Typed::I(x)) => b.i(I::Neg(x)),
+                    (UnaryOp::Minus, Typed::F(x)) => b.fl(F::Neg(x)),
+                    (UnaryOp::Not, Typed::I(x)) => b.i(I::Not(x)),
+                    (UnaryOp::Not, Typed::F(x)) => b.i(I::NotF(x)),
+                    (UnaryOp::BitNot, Typed::I(x)) => b.i(I::BitNot(x)),
+                    (UnaryOp::BitNot, Typed::F(_)) => return None,
+                }
+            }
+            NodeKind::Binary(op, l, r) => {
+                let (l, r) = (*typed.get(*l as usize)?, *typed.get(*r as usize)?);
+                binary(&mut b, *op, l, r)?
+            }
+        };
+        typed.push(t);
+    }
+    match typed.last()? {
+        Typed::I(root) => {
+            b.f.root = Some(*root);
+            Some(b.f)
+        }
+        // lttng-ust's RETURN refuses a double or string on the stack.
+        Typed::F(_) | Typed::S(_) => None,
+    }
+}
+
+/// `FIELD == "literal"` (or `!=`, either side) with a literal that compares byte for byte
+/// (no star, no backslash): the fused node.
+fn plain_slot_eq(b: &Builder, c: Cmp, x: u32, y: u32) -> Option<I> {
+    if !matches!(c, Cmp::Eq | Cmp::Ne) {
+        return None;
+    }
+    let (slot, lit) = match (b.f.strs.get(x as usize)?, b.f.strs.get(y as usize)?) {
+        (&S::Slot(s), &S::Lit(l)) | (&S::Lit(l), &S::Slot(s)) => (s, l),
+        _ => return None,
+    };
+    let (bytes, _) = b.f.lits.get(lit as usize)?;
+    if bytes.iter().any(|&c| c == b'*' || c == b'\\') {
+        return None;
+    }
+    Some(I::StrSlotEq {
+        ne: c == Cmp::Ne,
+        slot,
+        lit,
+    })
+}
+
+fn binary(b: &mut Builder, op: BinaryOp, l: Typed, r: Typed) -> Option<Typed> {
+    use BinaryOp::*;
+    let cmp = match op {
+        Eq => Some(Cmp::Eq),
+        Ne => Some(Cmp::Ne),
+        Lt => Some(Cmp::Lt),
+        Le => Some(Cmp::Le),
+        Gt => Some(Cmp::Gt),
+        Ge => Some(Cmp::Ge),
+        _ => None,
+    };
+    if let Some(c) = cmp {
+        return Some(match (l, r) {
+            (Typed::I(a), Typed::I(b2)) => {
+                match (b.f.ints.get(a as usize), b.f.ints.get(b2 as usize)) {
+                    (Some(&I::Slot(s)), Some(&I::Const(k))) => b.i(I::CmpSlotConst(c, s, k)),
+                    (Some(&I::Const(k)), Some(&I::Slot(s))) => {
+                        b.i(I::CmpSlotConst(c.swapped(), s, k))
+                    }
+                    _ => b.i(I::CmpI(c, a, b2)),
+                }
+            }
+            (Typed::S(a), Typed::S(s)) => {
+                let glob = |b: &Builder, x: u32| match b.f.strs.get(x as usize) {
+                    Some(&S::Lit(l)) if b.f.lits.get(l as usize)?.1 == StrKind::Glob => Some(l),
+                    _ => None,
+                };
+                match (glob(b, a), glob(b, s)) {
+                    (Some(lit), None) => b.i(I::Glob {
+                        ne: c == Cmp::Ne,
+                        lit,
+                        subject: s,
+                    }),
+                    (None, Some(lit)) => b.i(I::Glob {
+                        ne: c == Cmp::Ne,
+                        lit,
+                        subject: a,
+                    }),
+                    (None, None) => match plain_slot_eq(b, c, a, s) {
+                        Some(fused) => b.i(fused),
+                        None => b.i(I::CmpS(c, a, s)),
+                    },
+                    (Some(_), Some(_)) => return None,
+                }
+            }
+            (Typed::S(_), _) | (_, Typed::S(_)) => return None,
+            (x, y) => {
+                let (x, y) = (b.as_float(x)?, b.as_float(y)?);
+                b.i(I::CmpF(c, x, y))
+            }
+        });
+    }
+    match op {
+        And | Or => {
+            let mut kids = Vec::new();
+            b.chain(op, l, &mut kids)?;
+            b.chain(op, r, &mut kids)?;
+            let start = b.f.kids.len() as u32;
+            let len = kids.len() as u32;
+            b.f.kids.extend_from_slice(&kids);
+            Some(b.i(if op == And {
+                I::And(start, len)
+            } else {
+                I::Or(start, len)
+            }))
+        }
+        BitAnd | BitOr | BitXor | Shl | Shr => {
+            let (Typed::I(x), Typed::I(y)) = (l, r) else {
+                return None;
+            };
+            let bit = match op {
+                BitAnd => Bit::And,
+                BitOr => Bit::Or,
+                BitXor => Bit::Xor,
+                Shl => Bit::Shl,
+                _ => Bit::Shr,
+            };
+            Some(b.i(I::Bit(bit, x, y)))
+        }
+        // Refused by the checker; never bound.
+        _ => None,
+    }
+}

@@ -1,0 +1,142 @@
+//! `--filter` in the tracer: a filter set (the programs of every rule that enables one event
+//! in one channel; the event is recorded when any of them accepts it) is bound once to the
+//! call site's fields, and evaluated on the event path before anything is reserved.
+//!
+//! Filter sets live in an append-only table of [`MAX_FILTER_SETS`] write-once slots, so the
+//! event path reads them without a lock, a reference count or `unsafe`: a call site's
+//! target holds a slot number, and replacing a filter takes a new slot (the old one is
+//! never freed). When the table is full, a new filter becomes [`REJECT_ALL`]: the event
+//! records nothing rather than something not asked for.
+//!
+//! What a filter sees: payload fields by name (integers, enums, `bool`, `char` as integers;
+//! `f32`/`f64`; `&str`), and `$ctx.vpid`, `$ctx.vtid`, `$ctx.procname`, `$ctx.pthread_id`,
+//! `$ctx.cpu_id`. Arrays, sequences, other contexts and `$app.*` are unknown: a filter
+//! naming them rejects every event of that call site, as LTTng does for unknown fields.
+//!
+//! Not here: compiling filters (the session daemon), the control lock (`control`).
+
+use crate::callsite::EventMeta;
+use crate::field::{Fields, FilterValue};
+use rttng_ctf::ir::FieldClass;
+use rttng_filter::{Event, FieldType, Filter, Program, Reference, Root, Schema};
+use std::cell::OnceCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+/// Most filter sets installed over the life of a process.
+pub const MAX_FILTER_SETS: usize = 1024;
+
+/// The filter-set number that rejects every event (none installed, or the table is full).
+pub(crate) const REJECT_ALL: u32 = u32::MAX;
+
+/// Programs bound to one call site; accepts when any accepts.
+#[derive(Debug)]
+struct FilterSet {
+    filters: Vec<Filter>,
+}
+
+static SETS: [OnceLock<FilterSet>; MAX_FILTER_SETS] = [const { OnceLock::new() }; MAX_FILTER_SETS];
+static NEXT_SET: AtomicUsize = AtomicUsize::new(0);
+
+/// Binds `programs` to the call site described by `meta` and stores the set; its number,
+/// or [`REJECT_ALL`] when the table is full. Control path only (allocates).
+pub(crate) fn install(meta: &EventMeta, programs: &[Option<Program>]) -> u32 {
+    let schema = MetaSchema(meta);
+    let filters = programs
+        .iter()
+        .map(|p| p.as_ref().map_or_else(Filter::never, |p| p.bind(&schema)))
+        .collect();
+    let i = NEXT_SET.fetch_add(1, Ordering::Relaxed);
+    if i >= MAX_FILTER_SETS {
+        NEXT_SET.store(MAX_FILTER_SETS, Ordering::Relaxed);
+        return REJECT_ALL;
+    }
+    match SETS[i].set(FilterSet { filters }) {
+        Ok(()) => i as u32,
+        Err(_) => REJECT_ALL,
+    }
+}
+
+/// Whether filter set `set` accepts the event. Never allocates or panics.
+#[inline]
+pub(crate) fn accepts<F: Fields>(set: u32, fields: &F) -> bool {
+    let Some(set) = SETS.get(set as usize).and_then(OnceLock::get) else {
+        return false;
+    };
+    let ev = Values {
+        fields,
+        procname: OnceCell::new(),
+    };
+    set.filters.iter().any(|f| f.matches(&ev))
+}
+
+/// Context slots start here (payload slots are field positions).
+const CONTEXT_SLOT: u16 = 0x8000;
+/// `$ctx` names the tracer provides to filters, in slot order.
+const CONTEXTS: [(&str, FieldType); 5] = [
+    ("vpid", FieldType::Int),
+    ("vtid", FieldType::Int),
+    ("procname", FieldType::Str),
+    ("pthread_id", FieldType::Int),
+    ("cpu_id", FieldType::Int),
+];
+
+/// The filter's view of a call site's fields.
+struct MetaSchema<'a>(&'a EventMeta);
+
+/// The filter type of a field declared by these CTF members (one member only: a sequence
+/// declares two, and arrays have no filter value).
+fn field_type(members: &[rttng_ctf::ir::StructMember]) -> Option<FieldType> {
+    match members {
+        [m] => match m.class {
+            FieldClass::Integer(_) | FieldClass::Enum(_) => Some(FieldType::Int),
+            FieldClass::Float(_) => Some(FieldType::Float),
+            FieldClass::String(_) => Some(FieldType::Str),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+impl Schema for MetaSchema<'_> {
+    fn resolve(&self, r: &Reference) -> Option<(u16, FieldType)> {
+        let name = r.simple_name()?;
+        match r.root {
+            Root::Payload => {
+                let i = self.0.fields.iter().position(|f| f.name == name)?;
+                let f = &self.0.fields[i];
+                let mut members = Vec::new();
+                (f.members)(f.name, &mut members);
+                Some((u16::try_from(i).ok()?, field_type(&members)?))
+            }
+            Root::Context => {
+                let i = CONTEXTS.iter().position(|(n, _)| *n == name)?;
+                Some((CONTEXT_SLOT + i as u16, CONTEXTS[i].1))
+            }
+            Root::App => None,
+        }
+    }
+}
+
+/// One event's values: its fields, and contexts read when a filter asks for them.
+struct Values<'a, F> {
+    fields: &'a F,
+    procname: OnceCell<[u8; crate::sys::PROCNAME_BYTES]>,
+}
+
+impl<F: Fields> Event for Values<'_, F> {
+    #[inline(always)]
+    fn value(&self, slot: u16) -> FilterValue<'_> {
+        if slot < CONTEXT_SLOT {
+            return self.fields.filter_value(usize::from(slot));
+        }
+        match slot - CONTEXT_SLOT {
+            0 => FilterValue::Int(i64::from(crate::sys::vpid())),
+            1 => FilterValue::Int(i64::from(crate::sys::vtid())),
+            2 => FilterValue::Str(self.procname.get_or_init(crate::sys::procname)),
+            3 => FilterValue::Int(crate::sys::pthread_id() as i64),
+            4 => FilterValue::Int(i64::from(crate::sys::cpu())),
+            _ => FilterValue::Absent,
+        }
+    }
+}
