@@ -16,24 +16,6 @@ use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::OnceLock;
 
-/// LTTng's 15 log level tokens, by number.
-const LEVELS: [&str; 15] = [
-    "EMERG",
-    "ALERT",
-    "CRIT",
-    "ERR",
-    "WARNING",
-    "NOTICE",
-    "INFO",
-    "DEBUG_SYSTEM",
-    "DEBUG_PROGRAM",
-    "DEBUG_PROCESS",
-    "DEBUG_MODULE",
-    "DEBUG_UNIT",
-    "DEBUG_FUNCTION",
-    "DEBUG_LINE",
-    "DEBUG",
-];
 /// tracef's log level (TRACE_DEBUG).
 const TRACEF_LOGLEVEL: i32 = 14;
 /// Longest message recorded; longer ones are cut (the ring buffer could not hold them).
@@ -123,7 +105,7 @@ pub(crate) fn init() {
             register(
                 format!(
                     "lttng_ust_tracelog:LTTNG_UST_TRACEPOINT_LOGLEVEL_{}",
-                    LEVELS[i]
+                    rttng_ctf::lttng::LOGLEVEL_NAMES[i]
                 ),
                 i as i32,
                 members,
