@@ -108,6 +108,7 @@ fn finish(h: Handle) -> ConsumerReply {
         message: "buffer thread is gone".into(),
     };
     if h.tx.send(Cmd::Remove(tx)).is_ok() {
+        h.producer.wake_consumer();
         if let Ok(r) = rx.recv() {
             reply = r;
         }
@@ -123,6 +124,9 @@ fn ask(h: &Handle, make: impl FnOnce(mpsc::Sender<ConsumerReply>) -> Cmd) -> Con
             message: "buffer thread is gone".into(),
         };
     }
+    // The thread may sleep on the buffer's futex: have it look at its commands now, so
+    // that a request (`list`'s statistics) never waits for its periodic wake-up.
+    h.producer.wake_consumer();
     rx.recv().unwrap_or(ConsumerReply::Error {
         message: "buffer thread is gone".into(),
     })

@@ -8,7 +8,8 @@
 //! symbolic link: each is opened with `O_NOFOLLOW` relative to its parent, so a planted
 //! link fails the operation with [`Error::Symlink`].
 //!
-//! The API is two functions, [`create_dir_all`] and [`create_file`]. Directories are made
+//! The API is three functions, [`create_dir_all`], [`create_file`] and
+//! [`check_writable`]. Directories are made
 //! 0750 and files 0640, less the user's umask. Not here: which user owns what (the session
 //! daemon says), reading or deleting files.
 
@@ -155,6 +156,43 @@ pub fn create_file(owner: &Owner, path: &Path, append: bool) -> Result<File, Err
         }
         // SAFETY: openat returned a new fd that nothing else owns.
         Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+    })
+}
+
+/// Creates `owner.root` (with its parents) if needed and proves that `owner` can create
+/// and write a file in it: a probe file is created there (never through a link), written
+/// and removed. For checking a session's output before tracing starts. The probe is not
+/// synced: file systems report a full disk at the write (block reservation), and a sync
+/// would make the check wait on the disk.
+pub fn check_writable(owner: &Owner) -> Result<(), Error> {
+    let name = format!(".rttng-write-check-{}", std::process::id());
+    let path = owner.root.join(&name);
+    as_owner(owner, || {
+        let dir = walk(&owner.root, Path::new(""))?;
+        let c = cstr(name.as_bytes(), &path)?;
+        let flags =
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+        // SAFETY: `dir` is an open directory fd we own; `c` is a NUL-terminated name.
+        let fd = unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), flags, FILE_MODE) };
+        if fd < 0 {
+            return Err(os_error(&path));
+        }
+        // SAFETY: openat returned a new fd that nothing else owns.
+        let mut f = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        let written = std::io::Write::write_all(&mut f, b"rttng");
+        drop(f);
+        // SAFETY: as above; unlinkat removes the name we created in `dir`.
+        let removed = unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) };
+        let removed = if removed < 0 {
+            Err(os_error(&path))
+        } else {
+            Ok(())
+        };
+        written.map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        removed
     })
 }
 

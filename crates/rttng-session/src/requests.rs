@@ -322,9 +322,11 @@ impl Registry {
         }
         // Refuse up front what could not be written (lttng: "Create directory failed"),
         // instead of losing every event in silence.
-        // (A network session's output is on the relay's host: the relay reports its own.)
+        // (A network session's output is on the relay's host: the relay reports its own.
+        // A snapshot session writes only at `snapshot record`, to its snapshot outputs,
+        // which report their own errors then.)
         let s = &self.sessions[i];
-        if s.net.is_none() {
+        if s.net.is_none() && s.snapshot.is_none() {
             port.prepare_output(&s.output, s.owner_uid).map_err(|e| {
                 err(
                     ErrorCode::CreateDirFailed,

@@ -49,6 +49,9 @@ pub struct AppConn {
     pub uid: u32,
     /// Send times of the commands not answered yet, oldest first.
     unanswered: VecDeque<Instant>,
+    /// When the app last made progress on its commands: its last answer, or the send of a
+    /// command when none was waiting (clients wait only for apps that make progress).
+    progress: Instant,
     /// Commands sent and answered so far.
     pub sent: u64,
     pub answered: u64,
@@ -69,7 +72,11 @@ impl AppConn {
         match sock::send(&self.stream, Kind::AppCommand, cmd, fd) {
             Ok(()) => {
                 self.sent += 1;
-                self.unanswered.push_back(Instant::now());
+                let now = Instant::now();
+                if self.unanswered.is_empty() {
+                    self.progress = now;
+                }
+                self.unanswered.push_back(now);
                 Ok(())
             }
             Err(e) => {
@@ -87,6 +94,15 @@ impl AppConn {
     /// When the oldest unanswered command was sent.
     pub fn oldest_unanswered(&self) -> Option<Instant> {
         self.unanswered.front().copied()
+    }
+
+    /// Since when the app has been silent about its commands: `None` when it has none
+    /// waiting, else the time since its last answer (or since the first command it is
+    /// waiting on was sent, if later).
+    pub fn stalled_for(&self, now: Instant) -> Option<Duration> {
+        self.unanswered
+            .front()
+            .map(|_| now.saturating_duration_since(self.progress))
     }
 
     /// Disconnects: the app sees its socket close, the loop sees the hang-up.
@@ -365,6 +381,7 @@ fn register(id: AppId, p: Pending, mut hello: AppHello, state: &Shared) -> Optio
             pid: cred.pid,
             uid: cred.uid,
             unanswered: VecDeque::new(),
+            progress: Instant::now(),
             sent: 0,
             answered: 0,
             dead: None,
@@ -405,6 +422,7 @@ fn answered(g: &mut State, id: AppId, reply: AppReply) {
         return;
     }
     c.answered += 1;
+    c.progress = Instant::now();
     let pid = c.pid;
     let State { reg, io } = g;
     match reg.app_replied(id, reply, io) {

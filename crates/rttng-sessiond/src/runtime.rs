@@ -5,8 +5,9 @@
 //! applications). Commands to apps are non-blocking writes; their answers come back through
 //! the event loop, so no app I/O waits while the lock is held. A client whose request sent
 //! commands waits for their answers *after* releasing the lock, at most
-//! [`CLIENT_APP_WAIT`], and not for an app that leaves a command unanswered for
-//! [`APP_LATE`]. Consumer requests still
+//! [`CLIENT_APP_WAIT`], and only for apps that make progress: not for an app silent on a
+//! command for [`APP_LATE`] (so a stopped or mute app delays a client by at most that, once).
+//! Consumer requests still
 //! run under the lock (the consumer is our own child). Not here: any decision about
 //! sessions.
 
@@ -39,11 +40,13 @@ const MAX_CLIENTS: usize = 64;
 pub const MAX_CLIENTS_PER_UID: usize = 8;
 /// Longest a client's request waits (lock released) for the apps it sent commands to.
 pub const CLIENT_APP_WAIT: Duration = Duration::from_secs(5);
-/// An app whose oldest unanswered command is older than this is late: clients stop
-/// waiting for it (an app that keeps answering is waited for, up to [`CLIENT_APP_WAIT`]).
-const APP_LATE: Duration = Duration::from_millis(400);
+/// An app that has answered nothing for this long while commands wait is late: clients
+/// stop waiting for it (an app that keeps answering is waited for, up to
+/// [`CLIENT_APP_WAIT`]). Issue 10's bound on how long one party may delay another client
+/// is 100 ms; this leaves room for the request's own work.
+pub const APP_LATE: Duration = Duration::from_millis(50);
 /// Period of re-checking lateness while a client waits.
-const WAIT_PERIOD: Duration = Duration::from_millis(50);
+const WAIT_PERIOD: Duration = Duration::from_millis(10);
 
 pub struct Options {
     pub rundir: PathBuf,
@@ -64,7 +67,14 @@ pub struct Io {
     buffer_fds: HashMap<u64, OwnedFd>,
     /// Kernel sessions by session id (root daemon only).
     kernel: HashMap<u64, rttng_kernel::KernelSession>,
+    /// The credentials of each output directory's owner, as declared at its session's
+    /// creation (at most [`MAX_OWNERS`], oldest forgotten first): `start` checks an output
+    /// with them.
+    owners: Vec<(String, rttng_runas::Creds)>,
 }
+
+/// Most output owners remembered (beyond every session the limits allow).
+const MAX_OWNERS: usize = 4096;
 
 pub struct State {
     pub reg: Registry,
@@ -160,13 +170,24 @@ impl Port for Io {
     }
 
     fn prepare_output(&mut self, path: &str, uid: u32) -> Result<(), String> {
-        // The daemon checks only as its own user (a user's daemon is that user). Another
-        // user's output is never created by the daemon: the consumer creates it with that
-        // user's credentials (SetOwner), never through a link.
-        if uid != sys::euid() {
-            return Ok(());
-        }
-        crate::output::prepare(std::path::Path::new(path))
+        // Another user's output is checked with that user's credentials (those declared
+        // when the session was created), never as the daemon's user: root could write
+        // where the user cannot, and the consumer writes as the user.
+        let creds = if uid == sys::euid() {
+            None
+        } else {
+            let c = self
+                .owners
+                .iter()
+                .rev()
+                .find(|(o, c)| o == path && c.uid == uid)
+                .map(|(_, c)| c.clone())
+                .ok_or_else(|| {
+                    format!("{path}: the credentials of its owner (uid {uid}) are not known")
+                })?;
+            Some(c)
+        };
+        crate::output::prepare(std::path::Path::new(path), creds)
     }
 
     fn new_uuid(&mut self) -> [u8; 16] {
@@ -484,6 +505,7 @@ pub fn serve(opt: Options) -> Result<(), String> {
                 apps: HashMap::new(),
                 buffer_fds: HashMap::new(),
                 kernel: HashMap::new(),
+                owners: Vec::new(),
             },
         }),
         Condvar::new(),
@@ -690,6 +712,16 @@ fn handle_and_wait(state: &Shared, req: Request, cred: sock::PeerCred) -> Respon
     // installed channel's events are enabled when its install is answered).
     let mut g = wait_settled(state, lock(state), uid, t0, deadline);
     let State { reg, io } = &mut *g;
+    // A snapshot's own directory is written with the client's credentials, as a
+    // session's output is (declared before the request, which may write at once).
+    if let Some(dir) = snapshot_dir(&req) {
+        if let Err(e) = declare_owner(io, &dir, cred) {
+            return Response::error(
+                ErrorCode::SnapshotFailed,
+                format!("Snapshot output {dir} cannot be given to user {uid}: {e}"),
+            );
+        }
+    }
     let mut out = reg.handle(req, uid, &now(), io);
     for e in &out.app_errors {
         log(e);
@@ -709,6 +741,19 @@ fn handle_and_wait(state: &Shared, req: Request, cred: sock::PeerCred) -> Respon
     out.response
 }
 
+/// The local directory a snapshot request names (`snapshot add-output DIR`, `snapshot
+/// record DIR`), if any.
+fn snapshot_dir(req: &Request) -> Option<String> {
+    let path = match req {
+        Request::SnapshotAddOutput { output, .. } => &output.path,
+        Request::SnapshotRecord {
+            output: Some(o), ..
+        } => &o.path,
+        _ => return None,
+    };
+    path.starts_with('/').then(|| path.clone())
+}
+
 /// Tells the consumer that the files below `output` are the client's: created with its
 /// credentials (from /proc, as it is connected now; else its uid and gid alone) and umask.
 fn declare_owner(io: &mut Io, output: &str, cred: sock::PeerCred) -> Result<(), String> {
@@ -725,6 +770,27 @@ fn declare_owner(io: &mut Io, output: &str, cred: sock::PeerCred) -> Result<(), 
             groups: Vec::new(),
             umask: 0o027,
         });
+    // The consumer takes the owner of a file from the longest declared directory holding
+    // it: a user may not declare a directory inside another user's output (their files
+    // would then be created with the wrong credentials). Root may.
+    if creds.uid != 0 {
+        let inside = |o: &str| Path::new(output).starts_with(o);
+        if let Some((o, c)) = io
+            .owners
+            .iter()
+            .find(|(o, c)| c.uid != creds.uid && inside(o))
+        {
+            return Err(format!(
+                "it is inside {o}, the output of a session of user {}",
+                c.uid
+            ));
+        }
+    }
+    io.owners.retain(|(o, _)| o != output);
+    if io.owners.len() >= MAX_OWNERS {
+        io.owners.remove(0);
+    }
+    io.owners.push((output.to_string(), creds.clone()));
     let req = ConsumerRequest::SetOwner {
         output: output.to_string(),
         uid: creds.uid,
@@ -739,9 +805,8 @@ fn declare_owner(io: &mut Io, output: &str, cred: sock::PeerCred) -> Result<(), 
 }
 
 /// Waits (lock released) until every app has answered all its commands, bounded: an app
-/// whose oldest unanswered command is older than [`APP_LATE`] is not waited for, nor is
-/// another user's app once the request has waited [`APP_LATE`], and nothing past
-/// `deadline`.
+/// that has answered nothing for [`APP_LATE`] is not waited for, nor is another user's app
+/// once the request has waited [`APP_LATE`], and nothing past `deadline`.
 fn wait_settled<'a>(
     state: &'a Shared,
     mut g: MutexGuard<'a, State>,
@@ -753,7 +818,7 @@ fn wait_settled<'a>(
         let t = Instant::now();
         g.io.apps.values().all(|c| {
             c.dead.is_some()
-                || c.oldest_unanswered().is_none_or(|o| t - o > APP_LATE)
+                || c.stalled_for(t).is_none_or(|d| d > APP_LATE)
                 || (c.uid != uid && t - t0 > APP_LATE)
         })
     };
