@@ -208,6 +208,7 @@ fn handle(
             text,
         } => match relays.get(&relay_id) {
             Some(r) => {
+                metadata::keep(&trace_dir, &text);
                 let bytes = rttng_ctf::emit::packetize_metadata(
                     &text,
                     uuid,

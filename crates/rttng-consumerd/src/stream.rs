@@ -57,6 +57,12 @@ struct StreamFile {
     index_len: u64,
     /// Packets that could not be written (full disk, I/O error): not in the files.
     write_failed: u64,
+    /// The events inside those packets (counted by decoding each with the trace's
+    /// metadata; see `uncounted`).
+    events_lost: u64,
+    /// Lost packets whose events could not be counted (no metadata kept for the trace,
+    /// or a packet the metadata does not describe).
+    uncounted: u64,
     /// The first error of the current run of failed writes (logged once per run).
     failing: Option<String>,
     /// A failed write could not be undone: nothing more is appended to this stream.
@@ -112,6 +118,11 @@ struct Output {
     streams: Vec<StreamFile>,
     errors: u64,
     sink: Sink,
+    /// The trace's metadata as last parsed (for counting the events of lost packets), with
+    /// the length of the text it was parsed from.
+    metadata: Option<(usize, rttng_ctf::ir::Metadata)>,
+    /// A packet copied out of shared memory to count its events.
+    lost_copy: Vec<u8>,
 }
 
 /// Where a buffer's packets go.
@@ -215,6 +226,8 @@ impl BufferWorker {
                 can_reserve: true,
                 index_len: 0,
                 write_failed: 0,
+                events_lost: 0,
+                uncounted: 0,
                 failing: None,
                 broken: false,
             })
@@ -233,6 +246,8 @@ impl BufferWorker {
                 streams,
                 errors: 0,
                 sink,
+                metadata: None,
+                lost_copy: Vec::new(),
             },
         };
         Ok((w, fd, producer))
@@ -382,6 +397,7 @@ impl BufferWorker {
                         .sum(),
                     packets_lost: 0,
                     packets_written: 0,
+                    events_lost: 0,
                 });
                 false
             }
@@ -427,6 +443,15 @@ impl BufferWorker {
     fn result(&self) -> ConsumerReply {
         if self.out.errors > 0 {
             let failed: u64 = self.out.streams.iter().map(|s| s.write_failed).sum();
+            let events: u64 = self.out.streams.iter().map(|s| s.events_lost).sum();
+            let uncounted: u64 = self.out.streams.iter().map(|s| s.uncounted).sum();
+            let events = if uncounted > 0 {
+                format!(
+                    "at least {events} events; those of {uncounted} packets could not be counted"
+                )
+            } else {
+                format!("{events} events")
+            };
             let last = self
                 .out
                 .streams
@@ -437,7 +462,7 @@ impl BufferWorker {
                 .unwrap_or_default();
             ConsumerReply::Error {
                 message: format!(
-                    "{failed} packets of channel {} could not be written to {}{last}; \
+                    "{failed} packets ({events}) of channel {} could not be written to {}{last}; \
                      the stream files hold every packet written before and after them",
                     self.out.channel,
                     self.out.dir.display()
@@ -455,6 +480,8 @@ impl BufferWorker {
             // Overwritten in the ring buffer, or not written to disk.
             packets_lost: streams.iter().map(|s| s.lost + s.write_failed).sum(),
             packets_written: streams.iter().map(|s| s.written).sum(),
+            // Inside the packets that could not be written.
+            events_lost: streams.iter().map(|s| s.events_lost).sum(),
         }
     }
 
@@ -493,6 +520,19 @@ impl BufferWorker {
                         let written = self
                             .out
                             .write_packet(cpu, &header, len, |file| p.write_to(file, &header, len));
+                        if written.is_err() {
+                            // Its events are lost too: count them before the sub-buffer
+                            // goes back to the writers.
+                            let mut copy = std::mem::take(&mut self.out.lost_copy);
+                            p.copy_to(&header, len, &mut copy);
+                            let events = self.out.events_in(&copy);
+                            self.out.lost_copy = copy;
+                            let s = &mut self.out.streams[cpu as usize];
+                            match events {
+                                Some(n) => s.events_lost += n,
+                                None => s.uncounted += 1,
+                            }
+                        }
                         p.release();
                         self.out.note_write(cpu, written);
                     }
@@ -508,6 +548,22 @@ impl BufferWorker {
 }
 
 impl Output {
+    /// The number of events in `packet` (one whole packet, as it would have been
+    /// written), decoded with the trace's metadata; `None` if that cannot be done.
+    fn events_in(&mut self, packet: &[u8]) -> Option<u64> {
+        let dir = self.dir.to_string_lossy();
+        let known = self.metadata.as_ref().map(|(len, _)| *len);
+        let (len, text) = crate::metadata::kept(&dir, known)?;
+        if let Some(text) = text {
+            self.metadata = None;
+            let mut md = rttng_ctf::tsdl::parse_metadata(&text).ok()?;
+            rttng_ctf::roles::prepare(&mut md).ok()?;
+            self.metadata = Some((len, md));
+        }
+        let (_, md) = self.metadata.as_ref()?;
+        rttng_ctf::decode::decode_stream(md, packet).ok()
+    }
+
     fn file_name(&self, cpu: u32, file_no: u64) -> String {
         if self.tracefile_size > 0 {
             format!("{}_{cpu}_{file_no}", self.channel)
@@ -812,6 +868,8 @@ mod tests {
             can_reserve: reserved,
             index_len: 0,
             write_failed: 0,
+            events_lost: 0,
+            uncounted: 0,
             failing: None,
             broken: false,
         };

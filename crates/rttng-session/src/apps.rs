@@ -129,8 +129,9 @@ impl Registry {
                     Ok(ConsumerReply::Stats {
                         events_discarded,
                         packets_lost,
+                        events_lost,
                         ..
-                    }) => self.keep_losses(*id, events_discarded, packets_lost),
+                    }) => self.keep_losses(*id, (events_discarded, packets_lost, events_lost)),
                     Ok(_) => {}
                     Err(e) => {
                         errs.push(self.consumer_failed(e));
@@ -146,7 +147,8 @@ impl Registry {
     }
 
     /// Adds the final losses of buffer `id`, about to be forgotten, to its channel's.
-    fn keep_losses(&mut self, id: u64, events_discarded: u64, packets_lost: u64) {
+    /// `losses`: (discarded events, lost packets, events in the lost packets).
+    fn keep_losses(&mut self, id: u64, losses: (u64, u64, u64)) {
         let Some(b) = self.buffers.iter().find(|b| b.id == id) else {
             return;
         };
@@ -158,8 +160,9 @@ impl Registry {
             .flat_map(|s| s.channels.iter_mut())
             .find(|c| c.id == cid)
         {
-            c.gone_losses.0 += events_discarded;
-            c.gone_losses.1 += packets_lost;
+            c.gone_losses.0 += losses.0;
+            c.gone_losses.1 += losses.1;
+            c.gone_losses.2 += losses.2;
         }
     }
 

@@ -101,8 +101,9 @@ struct Channel {
     filters: Vec<Option<StoredFilter>>,
     stream_class_id: u32,
     /// Losses of this channel's buffers that are gone (exited apps' per-process buffers):
-    /// (discarded events, lost packets), as the consumer last counted them.
-    gone_losses: (u64, u64),
+    /// (discarded events, lost packets, events in packets that could not be written), as
+    /// the consumer last counted them.
+    gone_losses: (u64, u64, u64),
 }
 
 /// A rule's filter: the text as given (for `list`) and the compiled program sent to apps.

@@ -566,7 +566,7 @@ impl Registry {
             rules: Vec::new(),
             filters: Vec::new(),
             stream_class_id,
-            gone_losses: (0, 0),
+            gone_losses: (0, 0, 0),
         });
         Ok(())
     }
@@ -759,7 +759,7 @@ impl Registry {
             .iter()
             .map(|c| {
                 // Buffers that are gone (exited apps' per-process ones) still count.
-                let (mut discarded, mut lost) = c.gone_losses;
+                let (mut discarded, mut lost, mut lost_events) = c.gone_losses;
                 // The kernel reports its losses per session: shown on its first channel.
                 if c.domain == Domain::Kernel && c.stream_class_id == 0 {
                     discarded += s.kernel_discarded;
@@ -773,11 +773,13 @@ impl Registry {
                         if let Ok(ConsumerReply::Stats {
                             events_discarded,
                             packets_lost,
+                            events_lost,
                             ..
                         }) = port.consumer(ConsumerRequest::Stats { buffer_id: b.id })
                         {
                             discarded += events_discarded;
                             lost += packets_lost;
+                            lost_events += events_lost;
                         }
                     }
                 }
@@ -790,6 +792,7 @@ impl Registry {
                     rules: c.rules.clone(),
                     discarded_events: discarded,
                     lost_packets: lost,
+                    lost_events,
                 }
             })
             .collect();

@@ -201,6 +201,8 @@ pub enum ConsumerReply {
         events_discarded: u64,
         packets_lost: u64,
         packets_written: u64,
+        /// Events inside the packets that could not be written (full disk, I/O error).
+        events_lost: u64,
     },
     Error {
         message: String,
@@ -229,7 +231,7 @@ pub enum ConsumerReply {
 }
 wire_enum!(ConsumerReply, "consumer reply" {
     0 => Ok,
-    1 => Stats { events_discarded, packets_lost, packets_written },
+    1 => Stats { events_discarded, packets_lost, packets_written, events_lost },
     2 => Error { message },
     3 => RelayOpened { relay_session_id, output_path },
     4 => RelayPending { pending },

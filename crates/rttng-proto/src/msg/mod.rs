@@ -358,6 +358,7 @@ mod tests {
                     rules: vec![],
                     discarded_events: 3,
                     lost_packets: 1,
+                    lost_events: 7,
                 }],
                 warnings: vec![],
                 snapshot: false,
