@@ -29,12 +29,12 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use stream::{BufferWorker, Cmd};
 
 struct Handle {
     tx: mpsc::Sender<Cmd>,
-    producer: rttng_ringbuf::Producer,
+    producer: Arc<rttng_ringbuf::Producer>,
     cpus: u32,
     thread: std::thread::JoinHandle<()>,
 }
@@ -67,22 +67,62 @@ fn main() {
     }
     // The clock source is selected on first use: do it now, off the write path.
     let _ = rttng_clock::source();
-    let mut buffers: BTreeMap<u64, Handle> = BTreeMap::new();
-    let mut relays: BTreeMap<u64, Arc<relay::RelaySession>> = BTreeMap::new();
+    let st: Shared = Arc::default();
+    serve(&sock, &st, true);
+    // Session daemon gone or asked us to quit: write out everything.
+    let Tables { buffers, relays } = std::mem::take(&mut *lock(&st));
+    for (_, h) in buffers {
+        finish(h);
+    }
+    for (_, r) in relays {
+        r.close();
+    }
+}
+
+/// The buffers and relay sessions, shared by the threads serving the control socket and
+/// the lane.
+#[derive(Default)]
+struct Tables {
+    buffers: BTreeMap<u64, Handle>,
+    relays: BTreeMap<u64, Arc<relay::RelaySession>>,
+}
+
+type Shared = Arc<Mutex<Tables>>;
+
+fn lock(st: &Shared) -> MutexGuard<'_, Tables> {
+    st.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Answers the requests of one socket in order: the control socket (`control`; `Quit`
+/// ends the process) or the lane the session daemon opened with `OpenLane` for requests
+/// that may wait (flushes, removals, relay waits), served by a thread of its own so that
+/// the control socket's requests never wait behind them.
+fn serve(sock: &UnixStream, st: &Shared, control: bool) {
     loop {
-        let req = match sock::recv::<ConsumerRequest>(&sock, Kind::ConsumerRequest) {
-            Ok((req, _)) => req,
+        let (req, passed) = match sock::recv::<ConsumerRequest>(sock, Kind::ConsumerRequest) {
+            Ok(r) => r,
             Err(RecvError::Closed) => break,
             Err(e) => {
-                log(&format!("control socket: {e}; shutting down"));
+                log(&format!("session daemon socket: {e}; no longer served"));
                 break;
             }
         };
         let quit = req == ConsumerRequest::Quit;
-        let (reply, fd) = handle(req, &mut buffers, &mut relays);
+        let (reply, fd) = if req == ConsumerRequest::OpenLane {
+            (open_lane(control, passed, st), None)
+        } else {
+            match without_lock(req, st) {
+                Ok(reply) => (reply, None),
+                Err(req) => {
+                    let mut t = lock(st);
+                    let Tables { buffers, relays } = &mut *t;
+                    handle(*req, buffers, relays)
+                }
+            }
+        };
         let sent = match &fd {
-            Some(c) => sock::send(&sock, Kind::ConsumerReply, &reply, Some(c.as_fd())),
-            None => sock::send(&sock, Kind::ConsumerReply, &reply, None),
+            Some(c) => sock::send(sock, Kind::ConsumerReply, &reply, Some(c.as_fd())),
+            None => sock::send(sock, Kind::ConsumerReply, &reply, None),
         };
         if let Err(e) = sent {
             log(&format!("cannot answer the session daemon: {e}"));
@@ -92,13 +132,113 @@ fn main() {
             break;
         }
     }
-    // Session daemon gone or asked us to quit: write out everything.
-    for (_, h) in std::mem::take(&mut buffers) {
-        finish(h);
-    }
-    for (_, r) in relays {
-        r.close();
-    }
+}
+
+/// Serves the socket passed with `OpenLane` on a thread of its own (once per control
+/// socket request; a lane cannot open lanes).
+fn open_lane(control: bool, passed: Option<std::os::fd::OwnedFd>, st: &Shared) -> ConsumerReply {
+    let Some(fd) = passed.filter(|_| control) else {
+        return ConsumerReply::Error {
+            message: "OpenLane needs a socket, on the control socket".into(),
+        };
+    };
+    let (lane, st) = (UnixStream::from(fd), st.clone());
+    std::thread::spawn(move || serve(&lane, &st, false));
+    ConsumerReply::Ok
+}
+
+/// Requests that may wait for the disk or the network, answered without holding the
+/// tables (requests on the other socket go on meanwhile); any other is handed back.
+fn without_lock(req: ConsumerRequest, st: &Shared) -> Result<ConsumerReply, Box<ConsumerRequest>> {
+    let unknown = |id: u64| ConsumerReply::Error {
+        message: format!("no buffer {id}"),
+    };
+    let no_relay = |id: u64| ConsumerReply::Error {
+        message: format!("no relay session {id}"),
+    };
+    let buffer = |id: u64| {
+        lock(st)
+            .buffers
+            .get(&id)
+            .map(|h| (h.tx.clone(), h.producer.clone(), h.cpus))
+    };
+    Ok(match req {
+        ConsumerRequest::Flush { buffer_id } => match buffer(buffer_id) {
+            Some((tx, producer, cpus)) => {
+                // Metadata that waited for the disk goes first.
+                if let Err(e) = metadata::retry_pending() {
+                    log(&e);
+                }
+                // Close the open packets from here: that also wakes the buffer's thread.
+                for cpu in 0..cpus {
+                    let _ = producer.flush(cpu, false, rttng_clock::now);
+                }
+                ask(&tx, &producer, Cmd::Flush)
+            }
+            None => unknown(buffer_id),
+        },
+        ConsumerRequest::Recover { buffer_id } => match buffer(buffer_id) {
+            Some((tx, producer, _)) => ask(&tx, &producer, Cmd::Recover),
+            None => unknown(buffer_id),
+        },
+        ConsumerRequest::Stats { buffer_id } => match buffer(buffer_id) {
+            Some((tx, producer, _)) => ask(&tx, &producer, Cmd::Stats),
+            None => unknown(buffer_id),
+        },
+        ConsumerRequest::Snapshot {
+            buffer_id,
+            trace_dir,
+            max_packets,
+            relay_id,
+        } => {
+            let target = if relay_id == 0 {
+                stream::SnapshotTarget::Dir(std::path::PathBuf::from(trace_dir))
+            } else {
+                match lock(st).relays.get(&relay_id) {
+                    Some(r) => stream::SnapshotTarget::Relay(r.clone(), trace_dir),
+                    None => return Ok(no_relay(relay_id)),
+                }
+            };
+            match buffer(buffer_id) {
+                Some((tx, producer, _)) => {
+                    ask(&tx, &producer, |tx| Cmd::Snapshot(target, max_packets, tx))
+                }
+                None => unknown(buffer_id),
+            }
+        }
+        ConsumerRequest::RemoveBuffer { buffer_id } => {
+            let removed = lock(st).buffers.remove(&buffer_id);
+            match removed {
+                Some(h) => {
+                    for cpu in 0..h.cpus {
+                        let _ = h.producer.flush(cpu, false, rttng_clock::now);
+                    }
+                    finish(h)
+                }
+                None => unknown(buffer_id),
+            }
+        }
+        ConsumerRequest::RelayDataPending { relay_id } => {
+            let relay = lock(st).relays.get(&relay_id).cloned();
+            match relay {
+                Some(r) => match r.wait_data() {
+                    Ok(pending) => ConsumerReply::RelayPending { pending },
+                    Err(message) => ConsumerReply::Error { message },
+                },
+                None => no_relay(relay_id),
+            }
+        }
+        ConsumerRequest::CloseRelay { relay_id } => {
+            let relay = lock(st).relays.remove(&relay_id);
+            match relay {
+                Some(r) => ConsumerReply::RelayClosed {
+                    packets_lost: r.close(),
+                },
+                None => no_relay(relay_id),
+            }
+        }
+        other => return Err(Box::new(other)),
+    })
 }
 
 /// Removes a buffer after writing out what it holds; returns its final statistics.
@@ -117,16 +257,20 @@ fn finish(h: Handle) -> ConsumerReply {
     reply
 }
 
-fn ask(h: &Handle, make: impl FnOnce(mpsc::Sender<ConsumerReply>) -> Cmd) -> ConsumerReply {
+fn ask(
+    to: &mpsc::Sender<Cmd>,
+    producer: &rttng_ringbuf::Producer,
+    make: impl FnOnce(mpsc::Sender<ConsumerReply>) -> Cmd,
+) -> ConsumerReply {
     let (tx, rx) = mpsc::channel();
-    if h.tx.send(make(tx)).is_err() {
+    if to.send(make(tx)).is_err() {
         return ConsumerReply::Error {
             message: "buffer thread is gone".into(),
         };
     }
     // The thread may sleep on the buffer's futex: have it look at its commands now, so
     // that a request (`list`'s statistics) never waits for its periodic wake-up.
-    h.producer.wake_consumer();
+    producer.wake_consumer();
     rx.recv().unwrap_or(ConsumerReply::Error {
         message: "buffer thread is gone".into(),
     })
@@ -137,9 +281,6 @@ fn handle(
     buffers: &mut BTreeMap<u64, Handle>,
     relays: &mut BTreeMap<u64, Arc<relay::RelaySession>>,
 ) -> (ConsumerReply, Option<std::os::fd::OwnedFd>) {
-    let unknown = |id: u64| ConsumerReply::Error {
-        message: format!("no buffer {id}"),
-    };
     let no_relay = |id: u64| ConsumerReply::Error {
         message: format!("no relay session {id}"),
     };
@@ -157,25 +298,6 @@ fn handle(
             ),
             None,
         ),
-        ConsumerRequest::Snapshot {
-            buffer_id,
-            trace_dir,
-            max_packets,
-            relay_id,
-        } => {
-            let target = if relay_id == 0 {
-                stream::SnapshotTarget::Dir(std::path::PathBuf::from(trace_dir))
-            } else {
-                match relays.get(&relay_id) {
-                    Some(r) => stream::SnapshotTarget::Relay(r.clone(), trace_dir),
-                    None => return (no_relay(relay_id), None),
-                }
-            };
-            match buffers.get(&buffer_id) {
-                Some(h) => (ask(h, |tx| Cmd::Snapshot(target, max_packets, tx)), None),
-                None => (unknown(buffer_id), None),
-            }
-        }
         ConsumerRequest::AddRelayBuffer { relay_id, spec } => match relays.get(&relay_id) {
             Some(r) => add_buffer(spec, Some(r.clone()), false, buffers),
             None => (no_relay(relay_id), None),
@@ -222,13 +344,6 @@ fn handle(
             }
             None => (no_relay(relay_id), None),
         },
-        ConsumerRequest::RelayDataPending { relay_id } => match relays.get(&relay_id) {
-            Some(r) => match r.wait_data() {
-                Ok(pending) => (ConsumerReply::RelayPending { pending }, None),
-                Err(message) => (ConsumerReply::Error { message }, None),
-            },
-            None => (no_relay(relay_id), None),
-        },
         ConsumerRequest::RelayStatus { relay_id } => match relays.get(&relay_id) {
             Some(r) => {
                 let (failure, packets_lost) = r.status();
@@ -240,15 +355,6 @@ fn handle(
                     None,
                 )
             }
-            None => (no_relay(relay_id), None),
-        },
-        ConsumerRequest::CloseRelay { relay_id } => match relays.remove(&relay_id) {
-            Some(r) => (
-                ConsumerReply::RelayClosed {
-                    packets_lost: r.close(),
-                },
-                None,
-            ),
             None => (no_relay(relay_id), None),
         },
         ConsumerRequest::AppendMetadata {
@@ -265,38 +371,21 @@ fn handle(
                 None,
             )
         }
-        ConsumerRequest::Flush { buffer_id } => match buffers.get(&buffer_id) {
-            Some(h) => {
-                // Metadata that waited for the disk goes first.
-                if let Err(e) = metadata::retry_pending() {
-                    log(&e);
-                }
-                // Close the open packets from here: that also wakes the buffer's thread.
-                for cpu in 0..h.cpus {
-                    let _ = h.producer.flush(cpu, false, rttng_clock::now);
-                }
-                (ask(h, Cmd::Flush), None)
-            }
-            None => (unknown(buffer_id), None),
-        },
-        ConsumerRequest::Recover { buffer_id } => match buffers.get(&buffer_id) {
-            Some(h) => (ask(h, Cmd::Recover), None),
-            None => (unknown(buffer_id), None),
-        },
-        ConsumerRequest::Stats { buffer_id } => match buffers.get(&buffer_id) {
-            Some(h) => (ask(h, Cmd::Stats), None),
-            None => (unknown(buffer_id), None),
-        },
-        ConsumerRequest::RemoveBuffer { buffer_id } => match buffers.remove(&buffer_id) {
-            Some(h) => {
-                for cpu in 0..h.cpus {
-                    let _ = h.producer.flush(cpu, false, rttng_clock::now);
-                }
-                (finish(h), None)
-            }
-            None => (unknown(buffer_id), None),
-        },
         ConsumerRequest::Quit => (ConsumerReply::Ok, None),
+        // Answered without the tables held (`without_lock`, `open_lane`).
+        ConsumerRequest::Flush { .. }
+        | ConsumerRequest::Recover { .. }
+        | ConsumerRequest::Stats { .. }
+        | ConsumerRequest::Snapshot { .. }
+        | ConsumerRequest::RemoveBuffer { .. }
+        | ConsumerRequest::RelayDataPending { .. }
+        | ConsumerRequest::CloseRelay { .. }
+        | ConsumerRequest::OpenLane => (
+            ConsumerReply::Error {
+                message: "internal: request answered elsewhere".into(),
+            },
+            None,
+        ),
         ConsumerRequest::SetOwner {
             output,
             uid,
@@ -342,7 +431,7 @@ fn add_buffer(
                 spec.buffer_id,
                 Handle {
                     tx,
-                    producer,
+                    producer: Arc::new(producer),
                     cpus,
                     thread,
                 },

@@ -738,6 +738,14 @@ fn append(
     match faults::next(target) {
         None => write(file),
         Some(fault @ faults::Fault::Errno(_)) => Err(faults::error(fault)),
+        Some(faults::Fault::Delay) => {
+            eprintln!(
+                "rttng-consumerd: injected fault: a {target:?} write waits {:?}",
+                faults::DELAY
+            );
+            std::thread::sleep(faults::DELAY);
+            write(file)
+        }
         Some(fault @ faults::Fault::Short) => {
             // What a disk filling up mid-write leaves: the first half written, the file
             // position after it.

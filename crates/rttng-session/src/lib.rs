@@ -15,6 +15,7 @@
 
 mod apps;
 mod attrs;
+mod deferred;
 mod kernel;
 pub mod metadata;
 mod relay;
@@ -23,6 +24,7 @@ mod snapshot;
 mod validate;
 
 pub use attrs::*;
+pub use deferred::Deferred;
 pub use kernel::{KernelChannel, KernelOp, KernelReply};
 pub use snapshot::{packets_per_stream, StreamGroup, MAX_SNAPSHOT_OUTPUTS};
 pub use validate::{validate_class, validate_clock, validate_hello};
@@ -217,6 +219,9 @@ pub struct Registry {
     consumer_dead: Option<String>,
     /// This daemon instance's uuid, as relays know it (drawn at the first relay session).
     instance_uuid: Option<[u8; 16]>,
+    /// Home directories of users other than the daemon's (a root daemon's tracing group):
+    /// their sessions' default output is there, as lttng's is.
+    user_homes: BTreeMap<u32, String>,
 }
 
 /// The result of a client request, plus problems met while applying it to applications
@@ -225,6 +230,9 @@ pub struct Registry {
 pub struct Outcome {
     pub response: Response,
     pub app_errors: Vec<String>,
+    /// Consumer requests left to carry out (by [`Registry::handle_deferring`] only); the
+    /// response is then that of [`Registry::complete`].
+    pub deferred: Option<Deferred>,
 }
 
 fn err(code: ErrorCode, msg: impl Into<String>) -> Response {
@@ -242,6 +250,7 @@ impl Registry {
             next_id: 1,
             consumer_dead: None,
             instance_uuid: None,
+            user_homes: BTreeMap::new(),
         }
     }
 
@@ -276,6 +285,12 @@ impl Registry {
 
     pub fn consumer_dead(&self) -> Option<&str> {
         self.consumer_dead.as_deref()
+    }
+
+    /// Sessions of user `uid` created without an output go below `home` (not the daemon's
+    /// own home, [`Host::home`]).
+    pub fn set_user_home(&mut self, uid: u32, home: String) {
+        self.user_homes.insert(uid, home);
     }
 
     /// Names of active sessions (for shutdown).
@@ -323,18 +338,22 @@ impl Registry {
     }
 
     /// Handles one client request from a peer with user id `uid`.
+    /// Consumer requests that may wait (see [`Registry::handle_deferring`]) are sent at
+    /// once, through `port`.
     pub fn handle(&mut self, req: Request, uid: u32, now: &Clock, port: &mut dyn Port) -> Outcome {
-        let mut app_errors = Vec::new();
-        let response = match self.dispatch(req, uid, now, port, &mut app_errors) {
-            Ok(r) | Err(r) => r,
-        };
-        Outcome {
-            response,
-            app_errors,
+        let mut out = self.handle_deferring(req, uid, now, port);
+        if let Some(d) = out.deferred.take() {
+            let replies = d
+                .requests
+                .iter()
+                .map(|r| port.consumer(r.clone()))
+                .collect();
+            out.response = self.complete(d, replies, &mut out.app_errors);
         }
+        out
     }
 
-    fn dispatch(
+    pub(crate) fn dispatch(
         &mut self,
         req: Request,
         uid: u32,
@@ -351,7 +370,11 @@ impl Registry {
                 output,
                 live_timer_us,
             } => self.create(name, output, live_timer_us, uid, now),
-            Request::DestroySession { session } => self.destroy(&session, uid, port, errs),
+            // Their consumer requests may wait: see `handle_deferring`.
+            Request::DestroySession { .. } | Request::Stop { .. } => Err(err(
+                ErrorCode::Internal,
+                "stop and destroy go through handle_deferring",
+            )),
             Request::ListSessions => Ok(self.list_sessions(uid)),
             Request::ListSession { session } => {
                 let i = self.session_index(&session, uid)?;
@@ -425,7 +448,6 @@ impl Registry {
                 context,
             } => self.add_context(&session, uid, domain, channel, context, port),
             Request::Start { session } => self.start(&session, uid, port, errs),
-            Request::Stop { session } => self.stop(&session, uid, port, errs),
             Request::CreateSnapshotSession {
                 name,
                 output,

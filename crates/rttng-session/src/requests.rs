@@ -9,9 +9,7 @@ use crate::attrs::{
 };
 use crate::validate::{check_name, field_kind};
 use crate::StoredFilter;
-use crate::{
-    err, AppId, Channel, Clock, KernelChannel, KernelOp, KernelReply, Port, Registry, Session,
-};
+use crate::{err, AppId, Channel, Clock, KernelChannel, KernelOp, Port, Registry, Session};
 use rttng_proto::*;
 
 impl Registry {
@@ -69,22 +67,6 @@ impl Registry {
                         .collect(),
                 })
                 .collect(),
-        }
-    }
-
-    pub(crate) fn destroy(
-        &mut self,
-        session: &str,
-        uid: u32,
-        port: &mut dyn Port,
-        errs: &mut Vec<String>,
-    ) -> Result<Response, Response> {
-        let i = self.session_index(session, uid)?;
-        let warn = self.stop_session(i, port, errs);
-        let lost = self.destroy_session(i, port, errs);
-        match warn.or(lost) {
-            Some(w) => Ok(Response::Warning { message: w }),
-            None => Ok(Response::Ok),
         }
     }
 
@@ -327,26 +309,6 @@ impl Registry {
         Ok(Response::Ok)
     }
 
-    pub(crate) fn stop(
-        &mut self,
-        session: &str,
-        uid: u32,
-        port: &mut dyn Port,
-        errs: &mut Vec<String>,
-    ) -> Result<Response, Response> {
-        let i = self.session_index(session, uid)?;
-        if !self.sessions[i].active {
-            return Err(err(
-                ErrorCode::AlreadyStopped,
-                format!("session {session} is already stopped"),
-            ));
-        }
-        match self.stop_session(i, port, errs) {
-            Some(w) => Ok(Response::Warning { message: w }),
-            None => Ok(Response::Ok),
-        }
-    }
-
     pub(crate) fn create(
         &mut self,
         name: Option<String>,
@@ -424,7 +386,10 @@ impl Registry {
             }
             None => format!(
                 "{}/rttng-traces/{dirname}",
-                self.host.home.trim_end_matches('/')
+                self.user_homes
+                    .get(&uid)
+                    .unwrap_or(&self.host.home)
+                    .trim_end_matches('/')
             ),
         };
         let id = self.fresh_id();
@@ -589,83 +554,21 @@ impl Registry {
         Ok(self.sessions[i].channels.len() - 1)
     }
 
-    fn stop_session(
-        &mut self,
-        i: usize,
-        port: &mut dyn Port,
-        errs: &mut Vec<String>,
-    ) -> Option<String> {
-        if !self.sessions[i].active {
-            return None;
-        }
-        self.sessions[i].active = false;
-        self.reconcile(port, errs);
-        let sid = self.sessions[i].id;
-        let ids: Vec<u64> = self
-            .buffers
-            .iter()
-            .filter(|b| b.session_id == sid && b.created)
-            .map(|b| b.id)
-            .collect();
-        let mut warn = None;
-        if self.sessions[i]
-            .channels
-            .iter()
-            .any(|c| c.domain == Domain::Kernel)
-        {
-            match port.kernel(sid, KernelOp::Stop) {
-                Ok(KernelReply::Stopped { events_discarded }) => {
-                    self.sessions[i].kernel_discarded = events_discarded
-                }
-                Ok(KernelReply::Ok) => {}
-                Err(e) => {
-                    warn = Some(format!(
-                        "the kernel trace could not be written completely: {e}"
-                    ))
-                }
-            }
-        }
-        for id in ids {
-            match port.consumer(ConsumerRequest::Flush { buffer_id: id }) {
-                // Packets that could not be written (full disk, I/O error): the user must
-                // hear of it at stop, not only the daemon's log. (A network session's
-                // losses are the relay's warning, below.)
-                Ok(ConsumerReply::Error { message }) => {
-                    errs.push(message.clone());
-                    if self.sessions[i].net.is_none() {
-                        warn = Some(match warn.take() {
-                            Some(w) => format!("{w}; {message}"),
-                            None => message,
-                        });
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    warn = Some(self.consumer_failed(e));
-                }
-            }
-        }
-        if let Some(why) = &self.sessions[i].consumer_lost {
-            warn.get_or_insert_with(|| lost_message(why));
-        }
-        if warn.is_none() {
-            warn = self.wait_relay(i, port);
-        }
-        warn
-    }
-
     pub(crate) fn consumer_failed(&mut self, e: String) -> String {
         self.consumer_died(e);
         let why = self.consumer_dead.clone().unwrap_or_default();
         lost_message(&why)
     }
 
-    /// Returns a warning when the session's relay lost data.
-    fn destroy_session(
+    /// Forgets session `i` (its apps told to drop its channels, its kernel session
+    /// destroyed) and appends the removal of its buffers and the close of its relay session
+    /// to `requests`; returns the relay's URL when its close was appended (last).
+    pub(crate) fn destroy_session(
         &mut self,
         i: usize,
         port: &mut dyn Port,
         errs: &mut Vec<String>,
+        requests: &mut Vec<ConsumerRequest>,
     ) -> Option<String> {
         let sid = self.sessions[i].id;
         let app_ids: Vec<AppId> = self.apps.keys().copied().collect();
@@ -697,12 +600,10 @@ impl Registry {
             .map(|b| b.id)
             .collect();
         if self.consumer_dead.is_none() {
-            for id in ids {
-                if let Err(e) = port.consumer(ConsumerRequest::RemoveBuffer { buffer_id: id }) {
-                    errs.push(self.consumer_failed(e));
-                    break;
-                }
-            }
+            requests.extend(
+                ids.into_iter()
+                    .map(|buffer_id| ConsumerRequest::RemoveBuffer { buffer_id }),
+            );
         }
         if self.sessions[i]
             .channels
@@ -713,11 +614,19 @@ impl Registry {
                 errs.push(format!("kernel session: {e}"));
             }
         }
-        let lost = self.close_relay(i, port);
+        let s = &self.sessions[i];
+        let relay_url = s
+            .net
+            .as_ref()
+            .filter(|n| n.open && self.consumer_dead.is_none())
+            .map(|n| n.url.to_string());
+        if relay_url.is_some() {
+            requests.push(ConsumerRequest::CloseRelay { relay_id: s.id });
+        }
         self.buffers.retain(|b| b.session_id != sid);
         self.traces.retain(|(s, _), _| *s != sid);
         self.sessions.remove(i);
-        lost
+        relay_url
     }
 
     pub(crate) fn detail(&self, i: usize, port: &mut dyn Port) -> SessionDetail {
@@ -830,6 +739,6 @@ fn compile_filter(text: String, rule: &EventRule) -> Result<StoredFilter, Respon
 }
 
 /// What a session whose consumer daemon died says about its data.
-fn lost_message(why: &str) -> String {
+pub(crate) fn lost_message(why: &str) -> String {
     format!("the consumer daemon is gone ({why}); the data written before it died stays readable in the trace directory")
 }

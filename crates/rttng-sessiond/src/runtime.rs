@@ -60,6 +60,9 @@ pub struct Options {
 
 pub struct Io {
     consumer: Option<UnixStream>,
+    /// The consumer's lane: requests that may wait for the disk or the network, carried
+    /// out by a thread of ours in the order they are queued, lock released.
+    lane: Option<Lane>,
     consumer_pid: u32,
     /// The daemon is shutting down: a consumer that ends is not restarted.
     stopping: bool,
@@ -79,6 +82,86 @@ const MAX_OWNERS: usize = 4096;
 pub struct State {
     pub reg: Registry,
     pub io: Io,
+}
+
+/// Consumer requests to carry out on the lane, and where their answers go.
+struct LaneJob {
+    requests: Vec<ConsumerRequest>,
+    answers: std::sync::mpsc::Sender<Vec<Result<ConsumerReply, String>>>,
+}
+
+/// The queue of the thread that carries out lane jobs, one after the other, in the order
+/// they were queued (under the lock: the order in which the requests changed the state).
+type Lane = std::sync::mpsc::Sender<LaneJob>;
+
+/// Opens a lane to the consumer behind `consumer`: a socket pair whose other end it serves
+/// on a thread of its own (`OpenLane`), and our thread that carries out the jobs.
+fn open_lane(consumer: &UnixStream, consumer_pid: u32) -> Result<Lane, String> {
+    let (ours, theirs) =
+        UnixStream::pair().map_err(|e| format!("cannot create the consumer lane: {e}"))?;
+    sock::send(
+        consumer,
+        Kind::ConsumerRequest,
+        &ConsumerRequest::OpenLane,
+        Some(theirs.as_fd()),
+    )
+    .map_err(|e| format!("cannot open the consumer lane: {e}"))?;
+    drop(theirs);
+    match sock::recv::<ConsumerReply>(consumer, Kind::ConsumerReply) {
+        Ok((ConsumerReply::Ok, _)) => {}
+        Ok((other, _)) => return Err(format!("the consumer refused its lane: {other:?}")),
+        Err(e) => return Err(format!("cannot open the consumer lane: {e}")),
+    }
+    ours.set_read_timeout(Some(CONSUMER_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    let (tx, rx) = std::sync::mpsc::channel::<LaneJob>();
+    std::thread::spawn(move || {
+        let mut broken: Option<String> = None;
+        for job in rx {
+            let answers = job
+                .requests
+                .iter()
+                .map(|req| {
+                    if let Some(why) = &broken {
+                        return Err(why.clone());
+                    }
+                    let r = sock::send(&ours, Kind::ConsumerRequest, req, None)
+                        .map_err(|e| e.to_string())
+                        .and_then(|()| {
+                            sock::recv::<ConsumerReply>(&ours, Kind::ConsumerReply)
+                                .map_err(|e| e.to_string())
+                        });
+                    r.map(|(reply, _)| reply).map_err(|e| {
+                        let why =
+                            format!("rttng-consumerd (pid {consumer_pid}) stopped answering: {e}");
+                        broken = Some(why.clone());
+                        why
+                    })
+                })
+                .collect();
+            let _ = job.answers.send(answers);
+        }
+    });
+    Ok(tx)
+}
+
+/// Queues `requests` on the lane (call with the lock held, so that jobs keep the order of
+/// the state changes); the answers come on the returned channel.
+fn queue_on_lane(
+    io: &Io,
+    requests: Vec<ConsumerRequest>,
+) -> std::sync::mpsc::Receiver<Vec<Result<ConsumerReply, String>>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let n = requests.len();
+    let job = LaneJob {
+        requests,
+        answers: tx.clone(),
+    };
+    let sent = io.lane.as_ref().map(|l| l.send(job));
+    if !matches!(sent, Some(Ok(()))) {
+        let _ = tx.send(vec![Err("rttng-consumerd is not running".into()); n]);
+    }
+    rx
 }
 
 /// The state behind its one lock, and the condition clients wait on for app answers.
@@ -337,7 +420,7 @@ const CONSUMER_RESPAWN_WINDOW: Duration = Duration::from_secs(60);
 fn spawn_consumer(
     rundir: &Path,
     consumerd: &Option<PathBuf>,
-) -> Result<(UnixStream, std::process::Child), String> {
+) -> Result<(UnixStream, Lane, std::process::Child), String> {
     let (ours, theirs) =
         UnixStream::pair().map_err(|e| format!("cannot create the consumer socket: {e}"))?;
     let log_file = std::fs::OpenOptions::new()
@@ -366,7 +449,8 @@ fn spawn_consumer(
         rundir.join(paths::CONSUMER_PID_FILE),
         format!("{}\n", child.id()),
     );
-    Ok((ours, child))
+    let lane = open_lane(&ours, child.id())?;
+    Ok((ours, lane, child))
 }
 
 /// Waits for the consumer daemon to end; then the sessions that had buffers in it lose
@@ -391,6 +475,7 @@ fn watch_consumer(
             return;
         }
         g.io.consumer = None;
+        g.io.lane = None;
         g.io.buffer_fds.clear();
         g.reg.consumer_died(why);
         let now = std::time::Instant::now();
@@ -408,10 +493,11 @@ fn watch_consumer(
             return;
         }
         match spawn_consumer(rundir, consumerd) {
-            Ok((sock, next)) => {
+            Ok((sock, lane, next)) => {
                 respawns.push_back(now);
                 log(&format!("rttng-consumerd restarted (pid {})", next.id()));
                 g.io.consumer = Some(sock);
+                g.io.lane = Some(lane);
                 g.io.consumer_pid = next.id();
                 g.reg.consumer_restarted();
                 drop(g);
@@ -481,7 +567,7 @@ pub fn serve(opt: Options) -> Result<(), String> {
         let _ = std::fs::set_permissions(&app_path, std::fs::Permissions::from_mode(0o666));
     }
 
-    let (ours, child) = spawn_consumer(&opt.rundir, &opt.consumerd_path)?;
+    let (ours, lane, child) = spawn_consumer(&opt.rundir, &opt.consumerd_path)?;
     let consumer_pid = child.id();
     std::fs::write(
         opt.rundir.join(paths::PID_FILE),
@@ -500,6 +586,7 @@ pub fn serve(opt: Options) -> Result<(), String> {
             reg: Registry::new(host),
             io: Io {
                 consumer: Some(ours),
+                lane: Some(lane),
                 consumer_pid,
                 stopping: false,
                 apps: HashMap::new(),
@@ -722,10 +809,47 @@ fn handle_and_wait(state: &Shared, req: Request, cred: sock::PeerCred) -> Respon
             );
         }
     }
-    let mut out = reg.handle(req, uid, &now(), io);
+    // A member's session without an output goes to the member's home, as lttng's.
+    if matches!(
+        req,
+        Request::CreateSession { output: None, .. }
+            | Request::CreateSnapshotSession { output: None, .. }
+    ) && uid != sys::euid()
+    {
+        if let Some(home) = sys::user_home(uid) {
+            reg.set_user_home(uid, home);
+        }
+    }
+    let mut out = reg.handle_deferring(req, uid, &now(), io);
+    if let Some(d) = out.deferred.take() {
+        // Consumer requests that may wait (flushes, removals, relay waits) are carried out
+        // by the lane, lock released; the state changed already, and the lane keeps the
+        // order of the changes, so a session's flushes come before its removal.
+        let pid = io.consumer_pid;
+        let answers = queue_on_lane(io, d.requests.clone());
+        reap(&mut g);
+        drop(g);
+        state.1.notify_all();
+        let mut answers = answers.recv().unwrap_or_default();
+        g = lock(state);
+        let State { reg, io } = &mut *g;
+        if io.consumer_pid != pid {
+            // That consumer died and another runs now (the registry knows): its failures
+            // are this request's warnings, not the new consumer's death.
+            for a in &mut answers {
+                if let Err(message) = a {
+                    *a = Ok(ConsumerReply::Error {
+                        message: std::mem::take(message),
+                    });
+                }
+            }
+        }
+        out.response = reg.complete(d, answers, &mut out.app_errors);
+    }
     for e in &out.app_errors {
         log(e);
     }
+    let State { io, .. } = &mut *g;
     if let Response::SessionCreated { output, .. } = &out.response {
         if let Err(e) = declare_owner(io, output, cred) {
             out.response = Response::error(

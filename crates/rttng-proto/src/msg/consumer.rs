@@ -135,6 +135,10 @@ pub enum ConsumerRequest {
         groups: Vec<u32>,
         umask: u32,
     },
+    /// Sent with a socket: the consumer answers the requests that arrive on it on a thread
+    /// of its own, so that those that wait for the disk or the network (flushes, buffer
+    /// removals, relay waits, snapshots) never hold up the requests of this socket.
+    OpenLane,
 }
 wire_enum!(ConsumerRequest, "consumer request" {
     0 => AddBuffer { spec },
@@ -154,6 +158,7 @@ wire_enum!(ConsumerRequest, "consumer request" {
     14 => Snapshot { buffer_id, trace_dir, max_packets, relay_id },
     15 => SnapshotMetadata { trace_dir, uuid, text },
     16 => SetOwner { output, uid, gid, groups, umask },
+    17 => OpenLane,
 });
 
 /// Where and as what a session streams to a relay daemon.

@@ -894,3 +894,90 @@ fn security_member_snapshot_outputs_are_written_as_the_member() {
     user_rttng(&w, &user, &home, &["stop", "snap"]);
     drop(user);
 }
+
+/// Issue 10's lock: consumer requests that wait for the disk run outside the daemon's
+/// lock. While root's `stop` of one session waits for a slow disk (the consumer's first
+/// packet write is held 2 s, `RTTNG_CONSUMERD_FAULTS=delay:...`), other clients' list,
+/// create, enable-event and start of another session each answer within 100 ms; the stop
+/// then completes with its data readable.
+#[test]
+fn security_a_slow_disk_at_stop_delays_no_other_client() {
+    let w = World::new("sec-slowdisk");
+    let t1 = w.tmp.path().join("t1");
+    // The daemon (spawned by the first command) and its consumer inherit the variable.
+    let mut create = Command::new(env!("CARGO_BIN_EXE_rttng"));
+    create.args(["create", "s1", "-o", t1.to_str().unwrap()]);
+    w.env(&mut create);
+    create.env("RTTNG_CONSUMERD_FAULTS", "delay:data:1+2");
+    let created = run_bounded(&mut create, CMD_TIMEOUT).expect("rttng create");
+    assert!(
+        created.status.success(),
+        "create: {}",
+        created.stderr_quote()
+    );
+    w.ok(&["enable-event", "-u", "-a", "-s", "s1"]);
+    w.ok(&["start", "s1"]);
+    // The app stays: its packets are written by stop's flush, not by its exit.
+    let (child, _stdout) = w.spawn_probe(&["--count", "5", "--hang"], "emitted");
+    let app = KillOnDrop(child);
+    let stop = {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rttng"));
+        cmd.args(["stop", "s1"]);
+        w.env(&mut cmd);
+        std::thread::spawn(move || run_bounded(&mut cmd, CMD_TIMEOUT).expect("rttng stop"))
+    };
+    wait_until("stop's flush to reach the slow disk", || {
+        daemon_log(&w).contains("injected fault: a Data write waits")
+    });
+    let all = |session: &str| Request::EnableEvent {
+        session: session.into(),
+        domain: Domain::Ust,
+        channel: None,
+        rule: EventRule {
+            pattern: "*".into(),
+            loglevel: LoglevelRule::All,
+            exclusions: Vec::new(),
+            syscall: false,
+        },
+    };
+    let mut took = Vec::new();
+    for req in [
+        Request::ListSessions,
+        Request::CreateSession {
+            name: Some("s2".into()),
+            output: Some(w.tmp.path().join("t2").to_string_lossy().into_owned()),
+            live_timer_us: 0,
+        },
+        all("s2"),
+        Request::Start {
+            session: "s2".into(),
+        },
+        Request::ListSession {
+            session: "s2".into(),
+        },
+        Request::ListApps,
+        Request::ListSessions,
+    ] {
+        let what = format!("{req:?}");
+        let (resp, t) = timed_request(&w, req);
+        assert!(!matches!(resp, Response::Error { .. }), "{what}: {resp:?}");
+        took.push((what, t));
+    }
+    let still_stopping = !stop.is_finished();
+    eprintln!("request times while a stop waits for the disk: {took:?}");
+    let slow: Vec<_> = took
+        .iter()
+        .filter(|(_, t)| *t >= OTHER_CLIENT_BOUND)
+        .collect();
+    assert!(slow.is_empty(), "requests slowed down by a stop: {slow:?}");
+    assert!(
+        still_stopping,
+        "the stop ended before the requests did: they did not overlap it"
+    );
+    let stopped = stop.join().expect("stop thread");
+    assert!(stopped.status.success(), "stop: {}", stopped.stderr_quote());
+    let (text, _) = read_both(&t1);
+    assert_eq!(seqs(&text, "probe:info"), (0..5).collect::<Vec<u64>>());
+    w.ok(&["stop", "s2"]);
+    drop(app);
+}
