@@ -8,6 +8,10 @@
 //! (`relay.rs`): `OpenRelay` opens a relay session, `AddRelayBuffer` buffers send their
 //! packets and indexes there, `RelayDataPending` answers `stop`'s wait, `CloseRelay` ends it.
 //!
+//! Requests come on the control socket and on the lane the session daemon opens with
+//! `OpenLane` (served by a thread of its own); those that wait for the disk or the network
+//! are answered without holding the buffer table (`without_lock`).
+//!
 //! The buffers belong to this process: an application that dies leaves them intact, and
 //! `Recover` closes its half-written packets. When the session daemon goes away, every
 //! buffer is flushed and written before exiting. Not here: deciding what to trace, session

@@ -7,8 +7,10 @@
 //! commands waits for their answers *after* releasing the lock, at most
 //! [`CLIENT_APP_WAIT`], and only for apps that make progress: not for an app silent on a
 //! command for [`APP_LATE`] (so a stopped or mute app delays a client by at most that, once).
-//! Consumer requests still
-//! run under the lock (the consumer is our own child). Not here: any decision about
+//! Consumer requests that wait for the disk or the network (`stop`'s flushes, `destroy`'s
+//! removals, relay waits) go to the consumer's lane and are waited for with the lock
+//! released ([`Registry::handle_deferring`]); quick ones (buffer creation, metadata,
+//! statistics, owners) and snapshots still run under the lock. Not here: any decision about
 //! sessions.
 
 use crate::apps::AppConn;
