@@ -18,7 +18,7 @@ use rttng_proto::*;
 use rttng_session::AppId;
 use std::collections::{HashMap, VecDeque};
 use std::io::Read;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::{Duration, Instant};
 
@@ -190,13 +190,15 @@ pub fn serve(listener: UnixListener, state: Shared, daemon_uid: u32) {
     let mut next: AppId = 1;
     let mut waiting = false;
     loop {
-        let mut fds = vec![listener.as_raw_fd()];
-        fds.extend(pending.iter().map(|p| p.stream.as_raw_fd()));
         let ids: Vec<AppId> = live.keys().copied().collect();
-        fds.extend(ids.iter().map(|id| live[id].stream.as_raw_fd()));
         // Deadlines to watch (hellos, unanswered commands): wake up to check them.
         let timeout = (!pending.is_empty() || waiting).then_some(TICK);
-        let ready = sys::poll_readable(&fds, timeout);
+        let ready = {
+            let mut fds = vec![listener.as_fd()];
+            fds.extend(pending.iter().map(|p| p.stream.as_fd()));
+            fds.extend(ids.iter().map(|id| live[id].stream.as_fd()));
+            sys::poll_readable(&fds, timeout)
+        };
         if ready.first() == Some(&true) {
             accept(&listener, &mut pending, daemon_uid);
         }
@@ -255,7 +257,7 @@ pub fn serve(listener: UnixListener, state: Shared, daemon_uid: u32) {
         }
         pending = still;
         // Answers and hang-ups of registered apps.
-        let base = fds.len() - ids.len();
+        let base = ready.len() - ids.len();
         for (i, id) in ids.iter().enumerate() {
             if !ready.get(base + i).copied().unwrap_or(false) {
                 continue;
