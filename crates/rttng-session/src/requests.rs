@@ -479,12 +479,6 @@ impl Registry {
                 "only the root session daemon can trace the kernel; run rttng as root or as a member of the tracing group while the root daemon runs",
             ));
         }
-        if domain == Domain::Kernel && self.sessions[i].net.is_some() {
-            return Err(err(
-                ErrorCode::InvalidArgument,
-                "kernel channels cannot stream to a relay yet (the kernel drain still runs in the session daemon); use a local output for kernel tracing",
-            ));
-        }
         let mut resolved = resolve_attrs(domain, attrs)?;
         if self.sessions[i].snapshot.is_some() && attrs.overwrite.is_none() {
             // lttng: a snapshot session's channels default to overwrite mode.
@@ -492,10 +486,9 @@ impl Registry {
         }
         // A network session connects to its relay at its first channel, as lttng does, so
         // that an unreachable relay is reported now.
-        if domain != Domain::Kernel {
-            self.ensure_relay(i, port)
-                .map_err(|e| err(ErrorCode::InvalidArgument, e))?;
-        }
+        let relay_id = self
+            .ensure_relay(i, port)
+            .map_err(|e| err(ErrorCode::InvalidArgument, e))?;
         let id = self.fresh_id();
         let s = &mut self.sessions[i];
         if let Some(c) = s
@@ -538,6 +531,12 @@ impl Registry {
                 subbuf_bytes: resolved.subbuf_size,
                 subbuf_count: resolved.num_subbuf,
                 overwrite: resolved.overwrite,
+                tracefile_size: resolved.tracefile_size,
+                tracefile_count: resolved.tracefile_count,
+                switch_timer_us: match (&s.net, resolved.switch_timer_us) {
+                    (Some(n), 0) => n.live_timer_us,
+                    (_, t) => t,
+                },
             };
             let op = if stream_class_id == 0 {
                 KernelOp::Create {
@@ -545,6 +544,8 @@ impl Registry {
                     output: s.output.clone(),
                     channel,
                     snapshot: s.snapshot.is_some(),
+                    relay_id,
+                    owner_uid: s.owner_uid,
                 }
             } else {
                 KernelOp::AddChannel { channel }
