@@ -260,6 +260,14 @@ impl KernelMetadata {
     }
 }
 
+/// Events the kernel lost on `cpu` of the instance in `dir`, as its `stats` say (cumulative).
+fn stats_lost(dir: &std::path::Path, cpu: u32) -> u64 {
+    let p = dir.join(format!("per_cpu/cpu{cpu}/stats"));
+    crate::tracefs::read_text(&p)
+        .map(|t| parse_stats_lost(&t))
+        .unwrap_or(0)
+}
+
 /// Waits for a channel's CPU buffers ([`ChannelDrain::waiter`]).
 #[derive(Debug)]
 pub struct Waiter {
@@ -510,16 +518,6 @@ impl ChannelDrain {
         Ok(Waiter { fds })
     }
 
-    /// Events the kernel lost on CPU index `i` as its `stats` say (cumulative).
-    fn stats_lost(&self, i: usize) -> u64 {
-        let p = self
-            .instance_dir
-            .join(format!("per_cpu/cpu{}/stats", self.cpus[i].cpu));
-        crate::tracefs::read_text(&p)
-            .map(|t| parse_stats_lost(&t))
-            .unwrap_or(0)
-    }
-
     /// Events lost so far, summed over CPUs, as the packets written so far say.
     pub fn events_discarded(&self) -> u64 {
         self.cpus.iter().map(|c| c.reported).sum()
@@ -628,7 +626,24 @@ impl ChannelDrain {
                 emit(&mut w, c.last_ts, stats)?;
             }
             if !w.is_packet_open() {
-                let discarded = c.missed.max(c.reported);
+                // Discard mode counts its losses only in `stats`: read them as the packet is
+                // cut (a pass takes microseconds, so they are the losses up to its end).
+                let lost = stats_lost(&self.instance_dir, cpu);
+                let discarded = c.missed.max(c.reported).max(lost);
+                if c.seq == 0 && discarded > 0 {
+                    // Readers see losses between packets only: an empty first packet
+                    // makes those before the first event visible.
+                    w.open_packet(&PacketOpen {
+                        timestamp_begin: first_ts,
+                        packet_seq_num: 0,
+                        events_discarded: 0,
+                        cpu_id: u64::from(cpu),
+                        extra: &[],
+                    })
+                    .map_err(ctf)?;
+                    c.seq = 1;
+                    emit(&mut w, first_ts, stats)?;
+                }
                 w.open_packet(&PacketOpen {
                     timestamp_begin: first_ts,
                     packet_seq_num: c.seq,
@@ -680,9 +695,22 @@ impl ChannelDrain {
         }
         if last {
             // Losses the pages did not report (discard mode counts them only in `stats`).
-            let lost = self.stats_lost(i);
+            let lost = stats_lost(&self.instance_dir, cpu);
             let c = &mut self.cpus[i];
             let total = c.missed.max(lost).max(c.reported);
+            if c.seq == 0 && total > 0 {
+                // As above: a count in a stream's first packet is not seen by readers.
+                w.open_packet(&PacketOpen {
+                    timestamp_begin: c.last_ts,
+                    packet_seq_num: 0,
+                    events_discarded: 0,
+                    cpu_id: u64::from(cpu),
+                    extra: &[],
+                })
+                .map_err(ctf)?;
+                c.seq = 1;
+                emit(&mut w, c_last_ts, stats)?;
+            }
             if total > c.reported || c.seq == 0 {
                 w.open_packet(&PacketOpen {
                     timestamp_begin: c.last_ts,

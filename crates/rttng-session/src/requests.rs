@@ -753,6 +753,18 @@ impl Registry {
         if let Some(why) = self.relay_error(i, port) {
             warnings.push(why);
         }
+        // While tracing, the kernel's losses as the packets written so far say them.
+        let kernel_discarded = if s.active
+            && self.consumer_dead.is_none()
+            && s.channels.iter().any(|c| c.domain == Domain::Kernel)
+        {
+            match port.kernel(s.id, KernelOp::Stats) {
+                Ok(KernelReply::Stopped { events_discarded }) => events_discarded,
+                _ => s.kernel_discarded,
+            }
+        } else {
+            s.kernel_discarded
+        };
         let channels = s
             .channels
             .iter()
@@ -761,7 +773,7 @@ impl Registry {
                 let (mut discarded, mut lost) = c.gone_losses;
                 // The kernel reports its losses per session: shown on its first channel.
                 if c.domain == Domain::Kernel && c.stream_class_id == 0 {
-                    discarded += s.kernel_discarded;
+                    discarded += kernel_discarded;
                 }
                 if self.consumer_dead.is_none() {
                     for b in self
