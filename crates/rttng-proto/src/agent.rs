@@ -154,7 +154,12 @@ fn name_field(name: &str) -> [u8; NAME_BYTES] {
 
 /// An ENABLE command: a logger name or glob, the rule's level, its filter (cut at
 /// [`MAX_FILTER_BYTES`]).
-pub fn encode_enable(name: &str, loglevel: i32, kind: LoglevelType, filter: Option<&str>) -> Vec<u8> {
+pub fn encode_enable(
+    name: &str,
+    loglevel: i32,
+    kind: LoglevelType,
+    filter: Option<&str>,
+) -> Vec<u8> {
     let kind = match kind {
         LoglevelType::All => 0u32,
         LoglevelType::Range => 1,
@@ -184,17 +189,28 @@ pub fn encode_disable(name: &str) -> Vec<u8> {
 /// Decodes a one-word answer (ENABLE, DISABLE): the status.
 pub fn decode_status(b: &[u8]) -> Result<u32, AgentError> {
     if b.len() < 4 {
-        return Err(AgentError::Short { need: 4, got: b.len() });
+        return Err(AgentError::Short {
+            need: 4,
+            got: b.len(),
+        });
     }
     Ok(be32(b, 0))
 }
 
-/// The fixed part of a LIST answer: status and the byte count of what follows.
+/// The fixed part of a LIST answer: status and the byte count of the names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListHeader {
     pub status: u32,
-    /// Bytes after this header: a `u32` name count, then the names.
+    /// Bytes of the names, which follow a `u32` name count (so `data_bytes + 4` bytes
+    /// follow this header, as lttng-sessiond reads them).
     pub data_bytes: u32,
+}
+
+impl ListHeader {
+    /// Bytes that follow the header.
+    pub fn following_bytes(self) -> usize {
+        self.data_bytes as usize + 4
+    }
 }
 
 /// Bytes of a LIST answer's header.
@@ -225,7 +241,10 @@ pub fn decode_list_header(b: &[u8]) -> Result<ListHeader, AgentError> {
 /// Names that are not UTF-8 are shown with replacement characters.
 pub fn decode_list_data(b: &[u8]) -> Result<Vec<String>, AgentError> {
     if b.len() < 4 {
-        return Err(AgentError::Short { need: 4, got: b.len() });
+        return Err(AgentError::Short {
+            need: 4,
+            got: b.len(),
+        });
     }
     let count = be32(b, 0);
     if count > MAX_LIST_NAMES {
@@ -247,17 +266,17 @@ pub fn decode_list_data(b: &[u8]) -> Result<Vec<String>, AgentError> {
     Ok(names)
 }
 
-/// Encodes a LIST answer (what an agent sends; for tests and tools).
+/// Encodes a LIST answer as the agents do (for tests and tools).
 pub fn encode_list_reply(names: &[&str]) -> Vec<u8> {
     let mut data = Vec::new();
-    data.extend_from_slice(&(names.len() as u32).to_be_bytes());
     for n in names {
         data.extend_from_slice(n.as_bytes());
         data.push(0);
     }
-    let mut b = Vec::with_capacity(LIST_HEADER_BYTES + data.len());
+    let mut b = Vec::with_capacity(LIST_HEADER_BYTES + 4 + data.len());
     b.extend_from_slice(&STATUS_OK.to_be_bytes());
     b.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    b.extend_from_slice(&(names.len() as u32).to_be_bytes());
     b.extend_from_slice(&data);
     b
 }
@@ -309,7 +328,9 @@ mod tests {
         let b = encode_list_reply(&["a", "b.c", ""]);
         let h = decode_list_header(&b).unwrap();
         assert_eq!(h.status, STATUS_OK);
-        assert_eq!(h.data_bytes as usize, b.len() - 8);
+        // Python's _ClientCmdReplyList: status, names' bytes, count, names.
+        assert_eq!(h.data_bytes, 7);
+        assert_eq!(h.following_bytes(), b.len() - 8);
         assert_eq!(
             decode_list_data(&b[8..]).unwrap(),
             vec!["a".to_string(), "b.c".into(), "".into()]

@@ -136,13 +136,7 @@ impl Registry {
         {
             Some(c) => c,
             None => {
-                self.enable_channel(
-                    i,
-                    Domain::Ust,
-                    ust_channel,
-                    &ChannelAttrs::default(),
-                    port,
-                )?;
+                self.enable_channel(i, Domain::Ust, ust_channel, &ChannelAttrs::default(), port)?;
                 self.sessions[i].channels.len() - 1
             }
         };
@@ -173,9 +167,11 @@ impl Registry {
             }
         }
         let s = &mut self.sessions[i];
-        match s.agent_rules.iter_mut().find(|a| {
-            a.domain == domain && a.rule == rule && a.user_filter == user_filter
-        }) {
+        match s
+            .agent_rules
+            .iter_mut()
+            .find(|a| a.domain == domain && a.rule == rule && a.user_filter == user_filter)
+        {
             Some(a) => a.enabled = true,
             None => s.agent_rules.push(AgentRule {
                 domain,
@@ -250,7 +246,11 @@ impl Registry {
                 domain: a.domain,
                 rule: a.rule.clone(),
                 enabled: a.enabled,
-                filter: a.filter.as_ref().map(|f| f.text.clone()).unwrap_or_default(),
+                filter: a
+                    .filter
+                    .as_ref()
+                    .map(|f| f.text.clone())
+                    .unwrap_or_default(),
             })
             .collect()
     }

@@ -19,11 +19,11 @@
 //! (`registration`).
 
 use crate::callsite::{Callsite, EventMeta, FILTERED, ON_MANY};
-pub use crate::field::FilterValue;
-pub use rttng_filter::FieldType as FilterType;
 use crate::channel;
+pub use crate::field::FilterValue;
 use crate::field::{Fields, Writer};
 use rttng_ctf::ir::FieldClass;
+pub use rttng_filter::FieldType as FilterType;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 /// Most run-time events one process registers (each provider (re)load adds its events).

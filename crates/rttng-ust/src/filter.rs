@@ -78,7 +78,10 @@ pub(crate) fn accepts<F: Fields>(set: u32, fields: &F) -> bool {
 
 /// [`accepts`] for a run-time event, whose values its producer reads.
 #[inline]
-pub(crate) fn accepts_dynamic<V: crate::dynamic::FilterValues + ?Sized>(set: u32, values: &V) -> bool {
+pub(crate) fn accepts_dynamic<V: crate::dynamic::FilterValues + ?Sized>(
+    set: u32,
+    values: &V,
+) -> bool {
     let Some(set) = SETS.get(set as usize).and_then(OnceLock::get) else {
         return false;
     };
