@@ -40,7 +40,7 @@ fn require_oracles() {
 }
 
 /// Builds the three drop-in libraries once per run (`rttng run` finds them next to itself).
-fn compat_built() {
+pub(crate) fn compat_built() {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     let r = BUILT.get_or_init(|| {
         let mut cmd = Command::new(env!("CARGO"));
