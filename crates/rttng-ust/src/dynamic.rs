@@ -15,6 +15,10 @@
 //! Event indexes: the static call sites come first (their position in the linker section),
 //! dynamic events follow in registration order.
 //!
+//! Filters: a run-time event declares the fields filters may name
+//! ([`DynamicEvent::filter_fields`]); its producer reads their values
+//! ([`FilterValues`]) and asks [`DynamicCallsite::filter`] before reserving.
+//!
 //! Not here: C descriptor parsing (the drop-in library), the announcement to the daemons
 //! (`registration`).
 
@@ -354,7 +358,8 @@ impl Fields for Raw<'_> {
     fn encode_with_lens(&self, w: &mut Writer<'_>, _: &usize) {
         w.put(self.0);
     }
-    /// Run-time events are not filtered (their payload is written after the reservation).
+    /// Never read: a run-time event's filters ran before its reservation
+    /// ([`DynamicCallsite::filter`]); this copies an accepted payload.
     #[inline]
     fn filter_value(&self, _: usize) -> crate::field::FilterValue<'_> {
         crate::field::FilterValue::Absent

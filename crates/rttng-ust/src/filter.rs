@@ -12,6 +12,8 @@
 //! `f32`/`f64`; `&str`), and `$ctx.vpid`, `$ctx.vtid`, `$ctx.procname`, `$ctx.pthread_id`,
 //! `$ctx.cpu_id`. Arrays, sequences, other contexts and `$app.*` are unknown: a filter
 //! naming them rejects every event of that call site, as LTTng does for unknown fields.
+//! A run-time event's filters see the fields its producer declared (the drop-in: every
+//! integer, enum, float, string and text array or sequence of a C probe).
 //!
 //! Not here: compiling filters (the session daemon), the control lock (`control`).
 
