@@ -98,18 +98,7 @@ impl Registry {
         errs: &mut Vec<String>,
     ) -> Result<Response, Response> {
         let i = self.session_index(session, uid)?;
-        let s = &mut self.sessions[i];
-        let c = s
-            .channels
-            .iter_mut()
-            .find(|c| c.domain == domain && c.name == channel)
-            .ok_or_else(|| {
-                err(
-                    ErrorCode::NoChannel,
-                    format!("channel {channel} not found in session {}", s.name),
-                )
-            })?;
-        c.enabled = false;
+        self.sessions[i].channel_mut(domain, channel)?.enabled = false;
         self.reconcile(port, errs);
         Ok(Response::Ok)
     }
@@ -205,16 +194,7 @@ impl Registry {
     ) -> Result<Response, Response> {
         let s = &mut self.sessions[i];
         let cname = channel.unwrap_or_else(|| DEFAULT_CHANNEL.to_string());
-        let ch = s
-            .channels
-            .iter_mut()
-            .find(|c| c.domain == domain && c.name == cname)
-            .ok_or_else(|| {
-                err(
-                    ErrorCode::NoChannel,
-                    format!("channel {cname} not found in session {}", s.name),
-                )
-            })?;
+        let ch = s.channel_mut(domain, &cname)?;
         let mut found = false;
         for r in ch.rules.iter_mut().filter(|r| r.rule.pattern == pattern) {
             r.enabled = false;
