@@ -440,6 +440,7 @@ impl Registry {
             consumer_lost: None,
             net,
             snapshot: None,
+            agent_rules: Vec::new(),
         });
         Ok(Response::SessionCreated { name, output })
     }
@@ -778,7 +779,13 @@ impl Registry {
                     enabled: c.enabled,
                     attrs: c.attrs.clone(),
                     contexts: c.contexts.clone(),
-                    rules: c.rules.clone(),
+                    // Agent rules' internal rules are not shown (as in lttng).
+                    rules: c
+                        .rules
+                        .iter()
+                        .filter(|r| !crate::agent::is_internal(&c.name, &r.rule.pattern))
+                        .cloned()
+                        .collect(),
                     discarded_events: discarded,
                     lost_packets: lost,
                 }
@@ -800,7 +807,13 @@ impl Registry {
     pub(crate) fn filters_of(&self, i: usize) -> Vec<RuleFilter> {
         let mut out = Vec::new();
         for c in &self.sessions[i].channels {
-            for (k, f) in c.filters.iter().enumerate() {
+            // Indexes in the listed rules, which skip agent rules' internal ones.
+            let shown = c
+                .rules
+                .iter()
+                .zip(&c.filters)
+                .filter(|(r, _)| !crate::agent::is_internal(&c.name, &r.rule.pattern));
+            for (k, (_, f)) in shown.enumerate() {
                 if let Some(f) = f {
                     out.push(RuleFilter {
                         domain: c.domain,
@@ -816,7 +829,7 @@ impl Registry {
 }
 
 /// Compiles and checks a client's filter (clients are not trusted to have done it).
-fn compile_filter(text: String, rule: &EventRule) -> Result<StoredFilter, Response> {
+pub(crate) fn compile_filter(text: String, rule: &EventRule) -> Result<StoredFilter, Response> {
     if rule.syscall {
         return Err(err(
             ErrorCode::InvalidArgument,
