@@ -742,6 +742,8 @@ impl KernelSession {
             snapshot_mode: false,
             consumer_drained: true,
             owner_tag: Some(owner_uid),
+            live_period: crate::drain::DRAIN_PERIOD,
+            write_trace: true,
         };
         s.add_channel(config)?;
         Ok(s)
