@@ -21,6 +21,7 @@
 
 mod faults;
 mod files;
+mod kernel;
 mod metadata;
 mod relay;
 mod snapshot;
@@ -74,10 +75,15 @@ fn main() {
     let st: Shared = Arc::default();
     serve(&sock, &st, true);
     // Session daemon gone or asked us to quit: write out everything.
-    let Tables { buffers, relays } = std::mem::take(&mut *lock(&st));
+    let Tables {
+        buffers,
+        relays,
+        mut kernel,
+    } = std::mem::take(&mut *lock(&st));
     for (_, h) in buffers {
         finish(h);
     }
+    kernel.remove_all();
     for (_, r) in relays {
         r.close();
     }
@@ -89,6 +95,7 @@ fn main() {
 struct Tables {
     buffers: BTreeMap<u64, Handle>,
     relays: BTreeMap<u64, Arc<relay::RelaySession>>,
+    kernel: kernel::Kernel,
 }
 
 type Shared = Arc<Mutex<Tables>>;
@@ -119,8 +126,12 @@ fn serve(sock: &UnixStream, st: &Shared, control: bool) {
                 Ok(reply) => (reply, None),
                 Err(req) => {
                     let mut t = lock(st);
-                    let Tables { buffers, relays } = &mut *t;
-                    handle(*req, buffers, relays)
+                    let Tables {
+                        buffers,
+                        relays,
+                        kernel,
+                    } = &mut *t;
+                    handle(*req, buffers, relays, kernel)
                 }
             }
         };
@@ -284,6 +295,7 @@ fn handle(
     req: ConsumerRequest,
     buffers: &mut BTreeMap<u64, Handle>,
     relays: &mut BTreeMap<u64, Arc<relay::RelaySession>>,
+    kernel: &mut kernel::Kernel,
 ) -> (ConsumerReply, Option<std::os::fd::OwnedFd>) {
     let no_relay = |id: u64| ConsumerReply::Error {
         message: format!("no relay session {id}"),
@@ -390,6 +402,47 @@ fn handle(
             },
             None,
         ),
+        ConsumerRequest::AddKernelChannel { spec } => {
+            let relay = match spec.relay_id {
+                0 => None,
+                id => match relays.get(&id) {
+                    Some(r) => Some(r.clone()),
+                    None => return (no_relay(id), None),
+                },
+            };
+            (kernel.add_channel(spec, relay), None)
+        }
+        ConsumerRequest::KernelEvents {
+            session_key,
+            channel,
+            events,
+            contexts,
+        } => (
+            kernel.events(session_key, &channel, &events, &contexts),
+            None,
+        ),
+        ConsumerRequest::KernelStart { session_key } => (kernel.start(session_key), None),
+        ConsumerRequest::KernelFlush { session_key } => (kernel.flush(session_key), None),
+        ConsumerRequest::KernelStats { session_key } => (kernel.stats(session_key), None),
+        ConsumerRequest::RemoveKernel { session_key } => (kernel.remove(session_key), None),
+        ConsumerRequest::KernelSnapshot {
+            session_key,
+            trace_dir,
+            max_packets,
+            relay_id,
+        } => {
+            let relay = match relay_id {
+                0 => None,
+                id => match relays.get(&id) {
+                    Some(r) => Some(r.clone()),
+                    None => return (no_relay(id), None),
+                },
+            };
+            (
+                kernel.snapshot(session_key, &trace_dir, max_packets, relay),
+                None,
+            )
+        }
         ConsumerRequest::SetOwner {
             output,
             uid,
