@@ -37,12 +37,30 @@ pub(crate) struct StopPlan {
 
 #[derive(Debug)]
 enum Then {
+    /// An app left: its per-process buffers removed (buffer, session, channel), whose
+    /// final losses the channels keep.
+    AppGone {
+        removed: Vec<(u64, u64, u64)>,
+    },
     Stop(StopPlan),
     Destroy {
         stop: Option<StopPlan>,
         removes: usize,
         relay_url: Option<String>,
     },
+}
+
+impl Deferred {
+    /// Removals of `removed` (buffer, session, channel).
+    pub(crate) fn app_gone(removed: Vec<(u64, u64, u64)>) -> Deferred {
+        Deferred {
+            requests: removed
+                .iter()
+                .map(|&(buffer_id, _, _)| ConsumerRequest::RemoveBuffer { buffer_id })
+                .collect(),
+            then: Then::AppGone { removed },
+        }
+    }
 }
 
 fn no_answer() -> Result<ConsumerReply, String> {
@@ -96,6 +114,25 @@ impl Registry {
     ) -> Response {
         let mut replies = replies.into_iter();
         let warn = match d.then {
+            Then::AppGone { removed } => {
+                for (_, sid, cid) in removed {
+                    match replies.next().unwrap_or_else(no_answer) {
+                        Ok(ConsumerReply::Stats {
+                            events_discarded,
+                            packets_lost,
+                            events_lost,
+                            ..
+                        }) => self.keep_losses(
+                            sid,
+                            cid,
+                            (events_discarded, packets_lost, events_lost),
+                        ),
+                        Ok(_) => {}
+                        Err(e) => errs.push(self.consumer_failed(e)),
+                    }
+                }
+                None
+            }
             Then::Stop(p) => self.stop_complete(p, &mut replies, errs),
             Then::Destroy {
                 stop,

@@ -289,7 +289,7 @@ pub fn serve(listener: UnixListener, state: Shared, daemon_uid: u32) {
                     c.dead.get_or_insert(why);
                 }
             }
-            reap(&mut g);
+            reap(&mut g, &state);
             drop(g);
             state.1.notify_all();
         }
@@ -304,7 +304,7 @@ pub fn serve(listener: UnixListener, state: Shared, daemon_uid: u32) {
                     .get_or_insert(format!("no answer within {} s", APP_TIMEOUT.as_secs()));
             }
         }
-        reap(&mut g);
+        reap(&mut g, &state);
         live.retain(|id, _| g.io.apps.contains_key(id));
         waiting = g.io.apps.values().any(|c| c.oldest_unanswered().is_some());
         drop(g);
@@ -407,7 +407,7 @@ fn register(id: AppId, p: Pending, mut hello: AppHello, state: &Shared) -> Optio
             return None;
         }
     }
-    reap(&mut g);
+    reap(&mut g, state);
     Some(Live {
         stream: read,
         buf: Vec::new(),

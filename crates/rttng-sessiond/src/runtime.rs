@@ -86,10 +86,14 @@ pub struct State {
     pub io: Io,
 }
 
-/// Consumer requests to carry out on the lane, and where their answers go.
+/// The consumer's answers to a lane job, in order.
+type Answers = Vec<Result<ConsumerReply, String>>;
+
+/// Consumer requests to carry out on the lane, and what to do with the answers (on the
+/// lane's thread, which takes the lock for it if it needs it).
 struct LaneJob {
     requests: Vec<ConsumerRequest>,
-    answers: std::sync::mpsc::Sender<Vec<Result<ConsumerReply, String>>>,
+    then: Box<dyn FnOnce(Answers) + Send>,
 }
 
 /// The queue of the thread that carries out lane jobs, one after the other, in the order
@@ -141,7 +145,7 @@ fn open_lane(consumer: &UnixStream, consumer_pid: u32) -> Result<Lane, String> {
                     })
                 })
                 .collect();
-            let _ = job.answers.send(answers);
+            (job.then)(answers);
         }
     });
     Ok(tx)
@@ -149,21 +153,45 @@ fn open_lane(consumer: &UnixStream, consumer_pid: u32) -> Result<Lane, String> {
 
 /// Queues `requests` on the lane (call with the lock held, so that jobs keep the order of
 /// the state changes); the answers come on the returned channel.
-fn queue_on_lane(
-    io: &Io,
-    requests: Vec<ConsumerRequest>,
-) -> std::sync::mpsc::Receiver<Vec<Result<ConsumerReply, String>>> {
+fn queue_on_lane(io: &Io, requests: Vec<ConsumerRequest>) -> std::sync::mpsc::Receiver<Answers> {
     let (tx, rx) = std::sync::mpsc::channel();
     let n = requests.len();
+    let answers = tx.clone();
     let job = LaneJob {
         requests,
-        answers: tx.clone(),
+        then: Box::new(move |a| {
+            let _ = answers.send(a);
+        }),
     };
-    let sent = io.lane.as_ref().map(|l| l.send(job));
-    if !matches!(sent, Some(Ok(()))) {
-        let _ = tx.send(vec![Err("rttng-consumerd is not running".into()); n]);
+    if !lane_send(io, job) {
+        let _ = tx.send(not_running(n));
     }
     rx
+}
+
+fn not_running(n: usize) -> Answers {
+    vec![Err("rttng-consumerd is not running".into()); n]
+}
+
+/// Hands `job` to the lane; false when there is none (the consumer is gone).
+fn lane_send(io: &Io, job: LaneJob) -> bool {
+    io.lane.as_ref().is_some_and(|l| l.send(job).is_ok())
+}
+
+/// The answers of consumer `pid`'s lane, as the registry should take them now: if that
+/// consumer died and another runs (the registry knows), its failures are warnings of the
+/// request, not the new consumer's death.
+fn answers_now(io: &Io, pid: u32, mut answers: Answers) -> Answers {
+    if io.consumer_pid != pid {
+        for a in &mut answers {
+            if let Err(message) = a {
+                *a = Ok(ConsumerReply::Error {
+                    message: std::mem::take(message),
+                });
+            }
+        }
+    }
+    answers
 }
 
 /// The state behind its one lock, and the condition clients wait on for app answers.
@@ -174,8 +202,10 @@ pub fn lock(s: &Shared) -> MutexGuard<'_, State> {
     s.0.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Disconnects every app marked dead and tells the registry (its buffers are recovered).
-pub fn reap(g: &mut State) {
+/// Disconnects every app marked dead and tells the registry; its buffers are recovered
+/// and removed on the consumer's lane (they may wait for the disk), whose thread then
+/// hands the answers to the registry under the lock.
+pub fn reap(g: &mut State, state: &Shared) {
     loop {
         let Some((&id, c)) = g.io.apps.iter().find(|(_, c)| c.dead.is_some()) else {
             return;
@@ -189,9 +219,36 @@ pub fn reap(g: &mut State) {
         c.shutdown();
         g.io.apps.remove(&id);
         let State { reg, io } = g;
-        for e in reg.app_gone(id, io) {
+        let (errs, deferred) = reg.app_gone_deferring(id, io);
+        for e in errs {
             log(&e);
         }
+        let Some(d) = deferred else { continue };
+        if io.lane.is_none() {
+            // No consumer: nothing to wait for (and the lock is held here).
+            let n = d.requests.len();
+            let mut errs = Vec::new();
+            reg.complete(d, not_running(n), &mut errs);
+            for e in errs {
+                log(&e);
+            }
+            continue;
+        }
+        let (requests, pid, st) = (d.requests.clone(), io.consumer_pid, state.clone());
+        let job = LaneJob {
+            requests,
+            then: Box::new(move |answers| {
+                let mut g = lock(&st);
+                let State { reg, io } = &mut *g;
+                let answers = answers_now(io, pid, answers);
+                let mut errs = Vec::new();
+                reg.complete(d, answers, &mut errs);
+                for e in errs {
+                    log(&e);
+                }
+            }),
+        };
+        lane_send(io, job);
     }
 }
 
@@ -1005,23 +1062,13 @@ fn handle_and_wait(state: &Shared, req: Request, cred: sock::PeerCred) -> Respon
         // order of the changes, so a session's flushes come before its removal.
         let pid = io.consumer_pid;
         let answers = queue_on_lane(io, d.requests.clone());
-        reap(&mut g);
+        reap(&mut g, state);
         drop(g);
         state.1.notify_all();
-        let mut answers = answers.recv().unwrap_or_default();
+        let answers = answers.recv().unwrap_or_default();
         g = lock(state);
         let State { reg, io } = &mut *g;
-        if io.consumer_pid != pid {
-            // That consumer died and another runs now (the registry knows): its failures
-            // are this request's warnings, not the new consumer's death.
-            for a in &mut answers {
-                if let Err(message) = a {
-                    *a = Ok(ConsumerReply::Error {
-                        message: std::mem::take(message),
-                    });
-                }
-            }
-        }
+        let answers = answers_now(io, pid, answers);
         out.response = reg.complete(d, answers, &mut out.app_errors);
     }
     for e in &out.app_errors {
@@ -1038,7 +1085,7 @@ fn handle_and_wait(state: &Shared, req: Request, cred: sock::PeerCred) -> Respon
             );
         }
     }
-    reap(&mut g);
+    reap(&mut g, state);
     crate::agent::set_wants(g.reg.agent_wants());
     drop(wait_settled(state, g, uid, t0, deadline));
     out.response
@@ -1181,7 +1228,7 @@ pub fn app_events(
                 }
             }
         };
-        reap(&mut g);
+        reap(&mut g, state);
         reply
     };
     state.1.notify_all();
