@@ -179,15 +179,14 @@ fn without_lock(req: ConsumerRequest, st: &Shared) -> Result<ConsumerReply, Box<
     };
     Ok(match req {
         ConsumerRequest::Flush { buffer_id } => match buffer(buffer_id) {
-            Some((tx, producer, cpus)) => {
+            Some((tx, producer, _)) => {
                 // Metadata that waited for the disk goes first.
                 if let Err(e) = metadata::retry_pending() {
                     log(&e);
                 }
-                // Close the open packets from here: that also wakes the buffer's thread.
-                for cpu in 0..cpus {
-                    let _ = producer.flush(cpu, false, rttng_clock::now);
-                }
+                // The buffer's thread closes the open packets (`flush_all`): every
+                // consumer-side operation on a ring buffer runs on its thread, so a flush
+                // never runs beside a recovery (requests now arrive on two sockets).
                 ask(&tx, &producer, Cmd::Flush)
             }
             None => unknown(buffer_id),
@@ -224,12 +223,8 @@ fn without_lock(req: ConsumerRequest, st: &Shared) -> Result<ConsumerReply, Box<
         ConsumerRequest::RemoveBuffer { buffer_id } => {
             let removed = lock(st).buffers.remove(&buffer_id);
             match removed {
-                Some(h) => {
-                    for cpu in 0..h.cpus {
-                        let _ = h.producer.flush(cpu, false, rttng_clock::now);
-                    }
-                    finish(h)
-                }
+                // Its thread closes the open packets before writing them out.
+                Some(h) => finish(h),
                 None => unknown(buffer_id),
             }
         }
