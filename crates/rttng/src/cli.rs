@@ -246,7 +246,7 @@ pub enum SessionCommand {
     /// Stop recording (waits until the trace data is written)
     Stop {
         session: Option<String>,
-        /// Do not wait for the data (accepted for compatibility; rttng always waits)
+        /// Do not wait until a relay daemon has the data
         #[arg(short = 'n', long)]
         no_wait: bool,
     },
@@ -256,6 +256,45 @@ pub enum SessionCommand {
     List(ListArgs),
     /// Show version information
     Version,
+    /// Add values to a session's process attribute trackers (record only those processes)
+    Track(TrackArgs),
+    /// Remove values from a session's process attribute trackers
+    Untrack(TrackArgs),
+}
+
+/// `track`/`untrack`: each attribute option takes a comma list of ids (user and group
+/// names too), or none with `--all`.
+#[derive(Debug, Args)]
+pub struct TrackArgs {
+    /// User-space domain (trackers have no agent domains, so not the shared domain flags)
+    #[arg(short = 'u', long)]
+    pub userspace: bool,
+    /// Linux kernel domain
+    #[arg(short = 'k', long)]
+    pub kernel: bool,
+    #[arg(short = 's', long)]
+    pub session: Option<String>,
+    /// Every value of the attributes given (track: all processes; untrack: none)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Process IDs (user space: virtual process IDs)
+    #[arg(short = 'p', long, value_name = "PID[,PID]...", num_args = 0..=1, default_missing_value = "")]
+    pub pid: Option<String>,
+    /// Virtual process IDs
+    #[arg(long, value_name = "VPID[,VPID]...", num_args = 0..=1, default_missing_value = "")]
+    pub vpid: Option<String>,
+    /// User IDs or names (user space: virtual user IDs)
+    #[arg(long, value_name = "UID[,UID]...", num_args = 0..=1, default_missing_value = "")]
+    pub uid: Option<String>,
+    /// Virtual user IDs or names
+    #[arg(long, value_name = "VUID[,VUID]...", num_args = 0..=1, default_missing_value = "")]
+    pub vuid: Option<String>,
+    /// Group IDs or names (user space: virtual group IDs)
+    #[arg(long, value_name = "GID[,GID]...", num_args = 0..=1, default_missing_value = "")]
+    pub gid: Option<String>,
+    /// Virtual group IDs or names
+    #[arg(long, value_name = "VGID[,VGID]...", num_args = 0..=1, default_missing_value = "")]
+    pub vgid: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -293,6 +332,7 @@ pub struct DestroyArgs {
     /// Destroy every session
     #[arg(short = 'a', long)]
     pub all: bool,
+    /// Do not wait until the session's last data is written
     #[arg(short = 'n', long)]
     pub no_wait: bool,
 }
@@ -415,6 +455,12 @@ pub struct DisableEventArgs {
     pub session: Option<String>,
     #[arg(short = 'c', long)]
     pub channel: Option<String>,
+    /// Only tracepoint rules (in the messages; a rule's name selects it)
+    #[arg(long, conflicts_with = "syscall")]
+    pub tracepoint: bool,
+    /// Only system call rules (in the messages; a rule's name selects it)
+    #[arg(long)]
+    pub syscall: bool,
 }
 
 #[derive(Debug, Args)]

@@ -14,7 +14,7 @@ use rttng_ctl::proto::{
 use rttng_ctl::{Client, ConnectOptions};
 
 use crate::cli::{parse_level, parse_size, split_names, Global, SessionCommand};
-use crate::error::{usage, CliError, EXIT_WARNING};
+use crate::error::{usage, CliError, EXIT_INVALID, EXIT_WARNING};
 use crate::list;
 use rttng_ctf::lttng::LOGLEVEL_NAMES;
 
@@ -57,7 +57,15 @@ pub fn exit_status(result: Result<u8, CliError>) -> ExitCode {
             if let CliError::InvalidFilter { diagnostic, .. } = &e {
                 eprintln!("{diagnostic}");
             }
-            eprintln!("Error: {e}");
+            match &e {
+                // lttng's words first, then where rttng looked and what to do.
+                CliError::Ctl(rttng_ctl::CtlError::NoDaemon { rundir }) => eprintln!(
+                    "Error: No session daemon is available (nothing answers in {}); `rttng create` starts one",
+                    rundir.display()
+                ),
+                e if e.is_warning() => eprintln!("Warning: {e}"),
+                e => eprintln!("Error: {e}"),
+            }
             ExitCode::from(e.exit_status())
         }
     }
@@ -65,10 +73,23 @@ pub fn exit_status(result: Result<u8, CliError>) -> ExitCode {
 
 /// Runs a session command; prints errors as `Error: ...` and returns lttng's exit status.
 pub fn run(g: &Global, cmd: SessionCommand) -> ExitCode {
-    let mut ctx = Ctx {
-        opts: connect_options(g),
-        client: None,
-    };
+    let mut opts = connect_options(g);
+    // As lttng: only `create` starts a session daemon; every other command on no daemon
+    // says there is none.
+    let create = matches!(cmd, SessionCommand::Create(_));
+    let spawn = opts.spawn && create;
+    opts.spawn = false;
+    let mut ctx = Ctx { opts, client: None };
+    if spawn {
+        match Client::connect(&ctx.opts) {
+            Ok(c) => ctx.client = Some(c),
+            Err(rttng_ctl::CtlError::NoDaemon { .. }) => {
+                println!("Spawning a session daemon");
+                ctx.opts.spawn = true;
+            }
+            Err(e) => return exit_status(Err(e.into())),
+        }
+    }
     exit_status(dispatch(&mut ctx, cmd))
 }
 
@@ -170,12 +191,7 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
             };
             let mut code = 0;
             for name in names {
-                let r = ctx.call(Request::DestroySession {
-                    session: name.clone(),
-                })?;
-                code = code.max(warned(r));
-                rttng_ctl::clear_current_session(&name);
-                println!("Session {name} destroyed");
+                code = code.max(destroy_one(ctx, &name, a.no_wait)?);
             }
             Ok(code)
         }
@@ -225,17 +241,23 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 tracefile_size: size(&a.tracefile_size, "trace file size")?,
                 tracefile_count: a.tracefile_count,
             };
+            let mut attrs = attrs;
+            // lttng's client rounds both up to a power of two, with these warnings.
             if let Some(s) = attrs.subbuf_size.filter(|s| !s.is_power_of_two()) {
-                eprintln!(
-                    "Warning: the sub-buffer size {s} is rounded up to {}",
-                    s.next_power_of_two()
-                );
+                let r = s.checked_next_power_of_two().ok_or_else(|| {
+                    usage(&format!("The subbuf size ({s}) is rounded and overflows!"))
+                })?;
+                eprintln!("Warning: The subbuf size ({s}) is rounded to the next power of 2 ({r})");
+                attrs.subbuf_size = Some(r);
             }
             if let Some(n) = attrs.num_subbuf.filter(|n| !n.is_power_of_two()) {
-                eprintln!(
-                    "Warning: the sub-buffer count {n} is rounded up to {}",
-                    n.next_power_of_two()
-                );
+                let r = n.checked_next_power_of_two().ok_or_else(|| {
+                    usage(&format!(
+                        "The number of subbuffers ({n}) is rounded and overflows!"
+                    ))
+                })?;
+                eprintln!("Warning: The number of subbuffers ({n}) is rounded to the next power of 2 ({r})");
+                attrs.num_subbuf = Some(r);
             }
             let mut code = 0;
             for ch in split_names(&a.channels) {
@@ -278,11 +300,12 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 _ => return Err(usage("give event names, or -a for all events")),
             };
             let level = |s: &str| {
-                parse_level(s).ok_or_else(|| {
-                    usage(&format!(
-                        "unknown log level {s:?}; use one of {}",
+                parse_level(s).ok_or_else(|| CliError::Status {
+                    status: EXIT_INVALID,
+                    message: format!(
+                        "Unknown loglevel {s} (one of {})",
                         LOGLEVEL_NAMES.join(", ")
-                    ))
+                    ),
                 })
             };
             let loglevel = match (&a.loglevel, &a.loglevel_only) {
@@ -365,12 +388,31 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
         SessionCommand::DisableEvent(a) => {
             let domain = a.domain.domain()?;
             let session = session_or_current(a.session)?;
+            let chan = a.channel.clone().unwrap_or_else(|| "channel0".into());
+            // lttng's words for the instrumentation type asked.
+            let kind = if a.syscall {
+                "syscall"
+            } else if a.tracepoint {
+                "tracepoint"
+            } else {
+                "any"
+            };
             let names = match (a.all, &a.names) {
-                (true, None) => vec!["*".to_string()],
+                (true, None) => {
+                    ctx.call(Request::DisableEventAll {
+                        session: session.clone(),
+                        domain,
+                        channel: a.channel.clone(),
+                    })?;
+                    println!(
+                        "All {} events of type {kind} are disabled in channel {chan}",
+                        domain.name()
+                    );
+                    return Ok(0);
+                }
                 (false, Some(n)) => split_names(n),
                 _ => return Err(usage("give event names, or -a for all events")),
             };
-            let chan = a.channel.clone().unwrap_or_else(|| "channel0".into());
             for name in names {
                 ctx.call(Request::DisableEvent {
                     session: session.clone(),
@@ -379,7 +421,7 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                     pattern: name.clone(),
                 })?;
                 println!(
-                    "{} event {name} disabled in channel {chan} for session {session}",
+                    "{} event {name} of type {kind} disabled in channel {chan} for session {session}",
                     domain.name()
                 );
             }
@@ -439,15 +481,23 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
             println!("Tracing started for session {session}");
             Ok(0)
         }
-        SessionCommand::Stop { session, .. } => {
+        SessionCommand::Stop { session, no_wait } => {
             let session = session_or_current(session)?;
-            println!("Waiting for data availability");
-            let r = ctx.call(Request::Stop {
-                session: session.clone(),
-            })?;
+            let r = if no_wait {
+                ctx.call(Request::StopNoWait {
+                    session: session.clone(),
+                })?
+            } else {
+                let r = ctx.call(Request::Stop {
+                    session: session.clone(),
+                })?;
+                // lttng prints this while it waits for the data (rttng's stop has waited).
+                println!("Waiting for data availability");
+                r
+            };
             let code = warned(r);
-            println!("Tracing stopped for session {session}");
             print_session_losses(ctx, &session)?;
+            println!("Tracing stopped for session {session}");
             Ok(code)
         }
         SessionCommand::Status => {
@@ -463,6 +513,8 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 None => list_sessions(ctx),
             }
         }
+        SessionCommand::Track(a) => track(ctx, a, true),
+        SessionCommand::Untrack(a) => track(ctx, a, false),
         SessionCommand::Version => {
             println!(
                 "rttng version {} - LTTng-compatible tracing in Rust",
@@ -474,6 +526,149 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
             Ok(0)
         }
     }
+}
+
+/// `track` (`add`) or `untrack`, with lttng's messages: a value already (or not) in the set
+/// is a warning, and the command still succeeds.
+fn track(ctx: &mut Ctx, a: crate::cli::TrackArgs, add: bool) -> Result<u8, CliError> {
+    use rttng_ctl::proto::ProcessAttr as P;
+    let domain = crate::cli::DomainArgs {
+        userspace: a.userspace,
+        kernel: a.kernel,
+    }
+    .domain()?;
+    let session = session_or_current(a.session)?;
+    let given: Vec<(P, &str)> = [
+        (P::Pid, &a.pid),
+        (P::Vpid, &a.vpid),
+        (P::Uid, &a.uid),
+        (P::Vuid, &a.vuid),
+        (P::Gid, &a.gid),
+        (P::Vgid, &a.vgid),
+    ]
+    .into_iter()
+    .filter_map(|(p, v)| v.as_deref().map(|v| (p, v)))
+    .collect();
+    if given.is_empty() {
+        return Err(usage(
+            "give a process attribute: --pid, --vpid, --uid, --vuid, --gid or --vgid",
+        ));
+    }
+    for (attr, values) in given {
+        let shown = rttng_session_attr(domain, attr);
+        if a.all || values.is_empty() {
+            if !a.all {
+                return Err(usage(&format!(
+                    "--{}: give values, or --all",
+                    format!("{attr:?}").to_lowercase()
+                )));
+            }
+            let req = |all| {
+                let (session, value) = (session.clone(), 0);
+                if add {
+                    Request::Track {
+                        session,
+                        domain,
+                        attr,
+                        value,
+                        all,
+                    }
+                } else {
+                    Request::Untrack {
+                        session,
+                        domain,
+                        attr,
+                        value,
+                        all,
+                    }
+                }
+            };
+            ctx.call(req(true))?;
+            let mut words = shown.words().to_string();
+            words[..1].make_ascii_uppercase();
+            let policy = if add { "include all" } else { "exclude all" };
+            println!("{words} tracking policy set to `{policy}`");
+            continue;
+        }
+        for v in split_names(values) {
+            let value = id_value(attr, &v)?;
+            let req = if add {
+                Request::Track {
+                    session: session.clone(),
+                    domain,
+                    attr,
+                    value,
+                    all: false,
+                }
+            } else {
+                Request::Untrack {
+                    session: session.clone(),
+                    domain,
+                    attr,
+                    value,
+                    all: false,
+                }
+            };
+            match ctx.call(req) {
+                Ok(_) if add => {
+                    println!("Added {v} to the {} tracker inclusion set", shown.words())
+                }
+                Ok(_) => println!(
+                    "Removed {v} from the {} tracker inclusion set",
+                    shown.words()
+                ),
+                Err(CliError::Ctl(rttng_ctl::CtlError::Daemon {
+                    code:
+                        rttng_ctl::ErrorCode::ProcessAttrExists
+                        | rttng_ctl::ErrorCode::ProcessAttrMissing,
+                    message,
+                })) => eprintln!("Warning: {message}"),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// The tracker a `track` of `attr` in `domain` addresses (user space: the virtual one).
+fn rttng_session_attr(
+    domain: Domain,
+    attr: rttng_ctl::proto::ProcessAttr,
+) -> rttng_ctl::proto::ProcessAttr {
+    use rttng_ctl::proto::ProcessAttr as P;
+    match (domain, attr) {
+        (Domain::Kernel, a) => a,
+        (_, P::Pid) => P::Vpid,
+        (_, P::Uid) => P::Vuid,
+        (_, P::Gid) => P::Vgid,
+        (_, a) => a,
+    }
+}
+
+/// An id given to `track`: a number, or for users and groups a name from /etc/passwd or
+/// /etc/group.
+fn id_value(attr: rttng_ctl::proto::ProcessAttr, v: &str) -> Result<u32, CliError> {
+    use rttng_ctl::proto::ProcessAttr as P;
+    if let Ok(n) = v.parse::<u32>() {
+        return Ok(n);
+    }
+    let db = match attr {
+        P::Uid | P::Vuid => "/etc/passwd",
+        P::Gid | P::Vgid => "/etc/group",
+        P::Pid | P::Vpid => {
+            return Err(usage(&format!("Invalid process ID value `{v}`")));
+        }
+    };
+    std::fs::read_to_string(db)
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split(':');
+            (f.next()? == v)
+                .then(|| f.nth(1)?.parse::<u32>().ok())
+                .flatten()
+        })
+        .ok_or_else(|| usage(&format!("no user or group named `{v}` in {db}")))
 }
 
 /// Each line of `text` indented by four spaces.
@@ -522,6 +717,53 @@ fn net_output(a: &crate::cli::CreateArgs) -> Result<Option<String>, CliError> {
     ))
 }
 
+/// `destroy NAME`, with lttng's lines: "Destroying session NAME." while a session that
+/// recorded writes its last data (not with `-n`), then "Session NAME destroyed", then the
+/// losses of a session that was not stopped first.
+fn destroy_one(ctx: &mut Ctx, name: &str, no_wait: bool) -> Result<u8, CliError> {
+    // A session that recorded (it runs, or its start made its output directory) has data
+    // to write out: lttng says so while it waits.
+    let (active, recorded) = match ctx.call(Request::ListSession {
+        session: name.to_string(),
+    })? {
+        Response::Session { detail } => (
+            detail.active,
+            detail.active || std::path::Path::new(&detail.output).is_dir(),
+        ),
+        _ => (false, false),
+    };
+    // lttng shows the losses at destroy only when `stop` did not show them already.
+    let losses = if active {
+        session_losses(ctx, name)?
+    } else {
+        None
+    };
+    let waits = recorded && !no_wait;
+    if waits {
+        print!("Destroying session {name}");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    }
+    let r = if no_wait {
+        ctx.call(Request::DestroySessionNoWait {
+            session: name.to_string(),
+        })?
+    } else {
+        ctx.call(Request::DestroySession {
+            session: name.to_string(),
+        })?
+    };
+    if waits {
+        println!(".");
+    }
+    let code = warned(r);
+    rttng_ctl::clear_current_session(name);
+    println!("Session {name} destroyed");
+    if let Some(l) = losses {
+        println!("{l}");
+    }
+    Ok(code)
+}
+
 fn list_sessions(ctx: &mut Ctx) -> Result<u8, CliError> {
     if let Response::Sessions { list } = ctx.call(Request::ListSessions)? {
         list::print_sessions(&list);
@@ -532,23 +774,36 @@ fn list_sessions(ctx: &mut Ctx) -> Result<u8, CliError> {
 /// After `stop`, lttng's summary of what the session lost (the totals `list` shows, which
 /// are the trace's packet contexts' and the consumer's lost packets).
 fn print_session_losses(ctx: &mut Ctx, session: &str) -> Result<(), CliError> {
-    if let Response::Session { detail } = ctx.call(Request::ListSession {
-        session: session.to_string(),
-    })? {
-        let discarded: u64 = detail.channels.iter().map(|c| c.discarded_events).sum();
-        let lost: u64 = detail.channels.iter().map(|c| c.lost_packets).sum();
-        // lttng 2.13's wording (src/bin/lttng/utils.c, get_session_stats_str).
-        let doc = "please refer to the documentation on channel configuration.";
-        match (discarded, lost) {
-            (0, 0) => {}
-            (d, 0) => println!("Warning: {d} events were discarded, {doc}"),
-            (0, l) => println!("Warning: {l} packets were lost, {doc}"),
-            (d, l) => {
-                println!("Warning: {d} events were discarded and {l} packets were lost, {doc}")
-            }
-        }
+    if let Some(l) = session_losses(ctx, session)? {
+        println!("{l}");
     }
     Ok(())
+}
+
+/// lttng's warning line about a session's losses, if it has any (never for a snapshot
+/// session, as lttng).
+fn session_losses(ctx: &mut Ctx, session: &str) -> Result<Option<String>, CliError> {
+    let Response::Session { detail } = ctx.call(Request::ListSession {
+        session: session.to_string(),
+    })?
+    else {
+        return Ok(None);
+    };
+    if detail.snapshot {
+        return Ok(None);
+    }
+    let discarded: u64 = detail.channels.iter().map(|c| c.discarded_events).sum();
+    let lost: u64 = detail.channels.iter().map(|c| c.lost_packets).sum();
+    // lttng 2.13's wording (src/bin/lttng/utils.c, get_session_stats_str).
+    let doc = "please refer to the documentation on channel configuration.";
+    Ok(match (discarded, lost) {
+        (0, 0) => None,
+        (d, 0) => Some(format!("Warning: {d} events were discarded, {doc}")),
+        (0, l) => Some(format!("Warning: {l} packets were lost, {doc}")),
+        (d, l) => Some(format!(
+            "Warning: {d} events were discarded and {l} packets were lost, {doc}"
+        )),
+    })
 }
 
 /// `list SESSION`; 4 when the daemon reported a problem.
@@ -563,7 +818,13 @@ fn list_session(ctx: &mut Ctx, session: &str) -> Result<u8, CliError> {
                 Response::Filters { list } => list,
                 _ => Vec::new(),
             };
-            Ok(list::print_session(&detail, &filters))
+            let trackers = match ctx.call(Request::ListTrackers {
+                session: session.to_string(),
+            })? {
+                Response::Trackers { list } => list,
+                _ => Vec::new(),
+            };
+            Ok(list::print_session(&detail, &filters, &trackers))
         }
         _ => Ok(0),
     }

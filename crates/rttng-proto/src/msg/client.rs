@@ -100,6 +100,42 @@ pub enum Request {
     ListFilters {
         session: String,
     },
+    /// `disable-event -a`: every rule of the channel (`None`: `channel0`), whatever its
+    /// pattern.
+    DisableEventAll {
+        session: String,
+        domain: Domain,
+        channel: Option<String>,
+    },
+    /// `stop -n`: like `Stop`, without waiting for a relay to have the data.
+    StopNoWait {
+        session: String,
+    },
+    /// `destroy -n`: like `DestroySession`, without waiting for a relay to have the data.
+    DestroySessionNoWait {
+        session: String,
+    },
+    /// `track`: adds `value` to the inclusion set of the session's `attr` tracker in
+    /// `domain`; `all`: tracks everything instead (the set is emptied).
+    Track {
+        session: String,
+        domain: Domain,
+        attr: ProcessAttr,
+        value: u32,
+        all: bool,
+    },
+    /// `untrack`: removes `value` from the inclusion set; `all`: tracks nothing.
+    Untrack {
+        session: String,
+        domain: Domain,
+        attr: ProcessAttr,
+        value: u32,
+        all: bool,
+    },
+    /// The session's trackers (answered with [`Response::Trackers`]).
+    ListTrackers {
+        session: String,
+    },
 }
 wire_enum!(Request, "request" {
     0 => Version,
@@ -122,6 +158,65 @@ wire_enum!(Request, "request" {
     17 => SnapshotRecord { session, output, name, max_size },
     18 => EnableEventFilter { session, domain, channel, rule, filter },
     19 => ListFilters { session },
+    20 => DisableEventAll { session, domain, channel },
+    21 => StopNoWait { session },
+    22 => DestroySessionNoWait { session },
+    23 => Track { session, domain, attr, value, all },
+    24 => Untrack { session, domain, attr, value, all },
+    25 => ListTrackers { session },
+});
+
+/// A process attribute a tracker selects on (lttng's `lttng_process_attr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ProcessAttr {
+    Pid,
+    Vpid,
+    Uid,
+    Vuid,
+    Gid,
+    Vgid,
+}
+wire_enum!(ProcessAttr, "process attribute" {
+    0 => Pid, 1 => Vpid, 2 => Uid, 3 => Vuid, 4 => Gid, 5 => Vgid,
+});
+
+impl ProcessAttr {
+    pub const ALL: [ProcessAttr; 6] = [
+        ProcessAttr::Pid,
+        ProcessAttr::Vpid,
+        ProcessAttr::Uid,
+        ProcessAttr::Vuid,
+        ProcessAttr::Gid,
+        ProcessAttr::Vgid,
+    ];
+
+    /// lttng's words: "process ID", "virtual user ID", ...
+    pub fn words(self) -> &'static str {
+        match self {
+            ProcessAttr::Pid => "process ID",
+            ProcessAttr::Vpid => "virtual process ID",
+            ProcessAttr::Uid => "user ID",
+            ProcessAttr::Vuid => "virtual user ID",
+            ProcessAttr::Gid => "group ID",
+            ProcessAttr::Vgid => "virtual group ID",
+        }
+    }
+}
+
+/// One tracker of a session: everything (`all`), or exactly the processes whose attribute is
+/// in `values` (empty: none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackerInfo {
+    pub domain: Domain,
+    pub attr: ProcessAttr,
+    pub all: bool,
+    pub values: Vec<u32>,
+}
+wire_struct!(TrackerInfo {
+    domain,
+    attr,
+    all,
+    values
 });
 
 /// A snapshot output as the user gives it.
@@ -303,6 +398,11 @@ pub enum Response {
     Filters {
         list: Vec<RuleFilter>,
     },
+    /// The trackers of a session's domains ([`Request::ListTrackers`]): every tracker of each
+    /// domain the session has.
+    Trackers {
+        list: Vec<TrackerInfo>,
+    },
 }
 wire_enum!(Response, "response" {
     0 => Ok,
@@ -316,6 +416,7 @@ wire_enum!(Response, "response" {
     8 => SnapshotOutputs { list },
     9 => SnapshotRecorded { paths },
     10 => Filters { list },
+    11 => Trackers { list },
 });
 
 impl Response {
