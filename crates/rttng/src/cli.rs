@@ -134,7 +134,7 @@ pub struct TraceArgs {
     /// Record the kernel domain (system calls of the command and its children); the default
     #[arg(short = 'k', long)]
     pub kernel: bool,
-    /// Record user-space events too (not yet available in `rttng trace`)
+    /// Record user-space events too (refused: `rttng trace` records the kernel only)
     #[arg(short = 'u', long)]
     pub user: bool,
     /// Session output directory (default: ~/rttng-traces/trace-DATE-TIME-PID)
@@ -221,6 +221,12 @@ pub struct Global {
     /// Session daemon binary to start
     #[arg(long, value_name = "PATH")]
     pub sessiond_path: Option<PathBuf>,
+    /// Print no messages on standard output (errors and warnings still go to standard error)
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Print the command names, one a line, and exit (for completion scripts)
+    #[arg(long)]
+    pub list_commands: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,10 +12,12 @@ pub const EXIT_WARNING: u8 = 4;
 pub const EXIT_FILTER_INVALID: u8 = 106;
 /// lttng exits with the error code itself for some refusals: LTTNG_ERR_CREATE_DIR_FAIL.
 pub const EXIT_CREATE_DIR_FAILED: u8 = 17;
+/// LTTNG_ERR_NO_SESSIOND: `start`/`stop` with no session daemon.
+pub const EXIT_NO_SESSIOND: u8 = 19;
 /// LTTNG_ERR_SESS_NOT_FOUND: a session name that does not exist.
 pub const EXIT_SESSION_NOT_FOUND: u8 = 23;
-/// LTTNG_ERR_EXIST_SESS: `create` of a name in use.
-pub const EXIT_SESSION_EXISTS: u8 = 28;
+/// LTTNG_ERR_UST_EVENT_NOT_FOUND: `disable-event -u` of a rule that does not exist.
+pub const EXIT_UST_EVENT_NOT_FOUND: u8 = 76;
 /// LTTNG_ERR_NO_CHANNEL: e.g. `start` of a session with no channel.
 pub const EXIT_NO_CHANNEL: u8 = 72;
 /// LTTNG_ERR_TRACE_ALREADY_STARTED / _STOPPED: warnings, with these statuses.
@@ -97,7 +99,6 @@ fn daemon_status(code: rttng_ctl::ErrorCode) -> Option<u8> {
     use rttng_ctl::ErrorCode as E;
     Some(match code {
         E::NoSession => EXIT_SESSION_NOT_FOUND,
-        E::SessionExists => EXIT_SESSION_EXISTS,
         E::NoChannel => EXIT_NO_CHANNEL,
         E::AlreadyStarted => EXIT_ALREADY_STARTED,
         E::AlreadyStopped => EXIT_ALREADY_STOPPED,

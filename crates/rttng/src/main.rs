@@ -22,7 +22,21 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
+    // `--list-commands` needs no command (lttng's, for completion scripts).
+    if std::env::args().nth(1).as_deref() == Some("--list-commands") {
+        use clap::CommandFactory;
+        for c in cli::Cli::command().get_subcommands() {
+            if !c.is_hide_set() {
+                println!("{}", c.get_name());
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
     let args = cli::Cli::parse();
+    if args.global.quiet {
+        silence_stdout();
+    }
     let result = match args.command {
         cli::Command::View(v) if v.live.is_some() => live_view::run(&v),
         cli::Command::View(mut v) => {
@@ -74,4 +88,33 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// `println!` panics when standard output is a closed pipe (`rttng list | head -1`); like
+/// the explicit writers (which return the error, see `is_broken_pipe`), such a program ends
+/// quietly with status 0 instead of a panic message and status 101.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
+/// `-q`: standard output goes to /dev/null (what lttng's `-q` keeps quiet is exactly its
+/// standard output messages).
+fn silence_stdout() {
+    use std::os::fd::AsRawFd;
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        // SAFETY: dup2 on two descriptors this process holds; it touches no memory.
+        unsafe { libc::dup2(null.as_raw_fd(), 1) };
+    }
 }

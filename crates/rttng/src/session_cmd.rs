@@ -14,7 +14,10 @@ use rttng_ctl::proto::{
 use rttng_ctl::{Client, ConnectOptions};
 
 use crate::cli::{parse_level, parse_size, split_names, Global, SessionCommand};
-use crate::error::{usage, CliError, EXIT_INVALID, EXIT_WARNING};
+use crate::error::{
+    usage, CliError, EXIT_FATAL, EXIT_INVALID, EXIT_NO_SESSIOND, EXIT_UST_EVENT_NOT_FOUND,
+    EXIT_WARNING,
+};
 use crate::list;
 use rttng_ctf::lttng::LOGLEVEL_NAMES;
 
@@ -58,11 +61,9 @@ pub fn exit_status(result: Result<u8, CliError>) -> ExitCode {
                 eprintln!("{diagnostic}");
             }
             match &e {
-                // lttng's words first, then where rttng looked and what to do.
-                CliError::Ctl(rttng_ctl::CtlError::NoDaemon { rundir }) => eprintln!(
-                    "Error: No session daemon is available (nothing answers in {}); `rttng create` starts one",
-                    rundir.display()
-                ),
+                CliError::Ctl(rttng_ctl::CtlError::NoDaemon { rundir }) => {
+                    eprintln!("Error: {}", no_daemon_message(rundir))
+                }
                 e if e.is_warning() => eprintln!("Warning: {e}"),
                 e => eprintln!("Error: {e}"),
             }
@@ -90,7 +91,26 @@ pub fn run(g: &Global, cmd: SessionCommand) -> ExitCode {
             Err(e) => return exit_status(Err(e.into())),
         }
     }
-    exit_status(dispatch(&mut ctx, cmd))
+    // lttng's start and stop exit with LTTNG_ERR_NO_SESSIOND itself; the others with 1.
+    let raw_status = matches!(
+        cmd,
+        SessionCommand::Start { .. } | SessionCommand::Stop { .. }
+    );
+    exit_status(dispatch(&mut ctx, cmd).map_err(|e| match e {
+        CliError::Ctl(rttng_ctl::CtlError::NoDaemon { rundir }) if raw_status => CliError::Status {
+            status: EXIT_NO_SESSIOND,
+            message: no_daemon_message(&rundir),
+        },
+        e => e,
+    }))
+}
+
+/// lttng's words first, then where rttng looked and what to do.
+fn no_daemon_message(rundir: &std::path::Path) -> String {
+    format!(
+        "No session daemon is available (nothing answers in {}); `rttng create` starts one",
+        rundir.display()
+    )
 }
 
 /// `create --snapshot`, with lttng's messages.
@@ -279,11 +299,23 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
             let domain = a.domain.domain()?;
             let session = session_or_current(a.session)?;
             for ch in split_names(&a.channels) {
-                ctx.call(Request::DisableChannel {
+                match ctx.call(Request::DisableChannel {
                     session: session.clone(),
                     domain,
                     channel: ch.clone(),
-                })?;
+                }) {
+                    // lttng: "Error: Channel NAME: ... not found", with the warning status.
+                    Err(CliError::Ctl(rttng_ctl::CtlError::Daemon {
+                        code: rttng_ctl::ErrorCode::NoChannel,
+                        message,
+                    })) => {
+                        return Err(CliError::Status {
+                            status: EXIT_WARNING,
+                            message: format!("Channel {ch}: {message} (session {session})"),
+                        })
+                    }
+                    r => r?,
+                };
                 println!(
                     "{} channel {ch} disabled for session {session}",
                     domain.name()
@@ -414,12 +446,25 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 _ => return Err(usage("give event names, or -a for all events")),
             };
             for name in names {
-                ctx.call(Request::DisableEvent {
+                match ctx.call(Request::DisableEvent {
                     session: session.clone(),
                     domain,
                     channel: a.channel.clone(),
                     pattern: name.clone(),
-                })?;
+                }) {
+                    Err(CliError::Ctl(rttng_ctl::CtlError::Daemon {
+                        code: rttng_ctl::ErrorCode::NoEvent,
+                        message,
+                    })) if domain == Domain::Ust => {
+                        return Err(CliError::Status {
+                            status: EXIT_UST_EVENT_NOT_FOUND,
+                            message: format!(
+                            "{name} of type {kind} : {message} (channel {chan}, session {session})"
+                        ),
+                        })
+                    }
+                    r => r?,
+                };
                 println!(
                     "{} event {name} of type {kind} disabled in channel {chan} for session {session}",
                     domain.name()
@@ -434,11 +479,19 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 return Err(usage("give at least one context type with -t"));
             }
             for t in &a.types {
-                let c = ContextType::from_name(t).ok_or_else(|| {
-                    usage(&format!(
-                        "{t}: {} invalid context",
-                        domain.name().to_uppercase()
-                    ))
+                if t.starts_with("perf:") {
+                    // lttng's words and warning status; the reason is this machine's.
+                    return Err(CliError::Status {
+                        status: EXIT_WARNING,
+                        message: format!(
+                            "{t}: {} invalid context (perf counters are not available on this machine: perf_event_open offers no hardware counters here)",
+                            domain.name().to_uppercase()
+                        ),
+                    });
+                }
+                let c = ContextType::from_name(t).ok_or_else(|| CliError::Status {
+                    status: EXIT_FATAL,
+                    message: format!("Unknown context type {t}"),
                 })?;
                 if domain == Domain::Kernel
                     && !matches!(
@@ -538,6 +591,17 @@ fn track(ctx: &mut Ctx, a: crate::cli::TrackArgs, add: bool) -> Result<u8, CliEr
     }
     .domain()?;
     let session = session_or_current(a.session)?;
+    // lttng's words and status for an unknown session here.
+    let no_session = |e: CliError| match e {
+        CliError::Ctl(rttng_ctl::CtlError::Daemon {
+            code: rttng_ctl::ErrorCode::NoSession,
+            ..
+        }) => CliError::Status {
+            status: 1,
+            message: "Recording session does not exist".to_string(),
+        },
+        e => e,
+    };
     let given: Vec<(P, &str)> = [
         (P::Pid, &a.pid),
         (P::Vpid, &a.vpid),
@@ -583,7 +647,7 @@ fn track(ctx: &mut Ctx, a: crate::cli::TrackArgs, add: bool) -> Result<u8, CliEr
                     }
                 }
             };
-            ctx.call(req(true))?;
+            ctx.call(req(true)).map_err(no_session)?;
             let mut words = shown.words().to_string();
             words[..1].make_ascii_uppercase();
             let policy = if add { "include all" } else { "exclude all" };
@@ -623,7 +687,7 @@ fn track(ctx: &mut Ctx, a: crate::cli::TrackArgs, add: bool) -> Result<u8, CliEr
                         | rttng_ctl::ErrorCode::ProcessAttrMissing,
                     message,
                 })) => eprintln!("Warning: {message}"),
-                Err(e) => return Err(e),
+                Err(e) => return Err(no_session(e)),
             }
         }
     }
