@@ -38,27 +38,13 @@ rttng_require_tools
 rttng_isolate "$here/bench-lttng-snapshot.sh" "${args[@]}"
 rttng_private_mounts
 
-if [ -n "$keep" ]; then
-	mkdir -p "$keep"
-	dir=$(cd "$keep" && pwd)
-else
-	dir=$(mktemp -d "${TMPDIR:-/tmp}/rttng-bench-lttng-snapshot.XXXXXX")
-fi
-cleanup() {
-	rttng_sessiond_stop
-	if [ -z "$keep" ]; then
-		rm -rf "$dir"
-	fi
-}
-trap cleanup EXIT
+rttng_bench_dir rttng-bench-lttng-snapshot "$keep"
 
 build="$dir/build"
 work="$dir/lttng-run"
 snap="$dir/snapshots"
-mkdir -p "$build" "$work/home"
-cc -std=gnu11 -O2 -Wall -Wextra -I"$here" -o "$build/ust_bench" \
-	"$here/ust_bench.c" "$here/bench_tp.c" -llttng-ust -ldl -lpthread ||
-	rttng_die "cannot compile ust_bench; install: $RTTNG_INSTALL_HINT"
+mkdir -p "$work/home"
+rttng_build_ust_bench "$build"
 
 export LTTNG_HOME="$work/home"
 export LTTNG_UST_REGISTER_TIMEOUT=30000

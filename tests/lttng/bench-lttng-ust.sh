@@ -56,33 +56,14 @@ rttng_require_tools
 rttng_isolate "$here/bench-lttng-ust.sh" "${args[@]}"
 rttng_private_mounts
 
-if [ -n "$keep" ]; then
-	mkdir -p "$keep"
-	dir=$(cd "$keep" && pwd)
-else
-	dir=$(mktemp -d "${TMPDIR:-/tmp}/rttng-bench-lttng-ust.XXXXXX")
-fi
-cleanup() {
-	rttng_sessiond_stop
-	if [ -z "$keep" ]; then
-		rm -rf "$dir"
-	fi
-}
-trap cleanup EXIT
+rttng_bench_dir rttng-bench-lttng-ust "$keep"
 
 build="$dir/build"
 work="$dir/lttng-run"
 trace="$dir/trace"
 [ ! -e "$trace" ] || rttng_die "$trace already exists"
-mkdir -p "$build" "$work/home"
-if [ -n "$binary" ]; then
-	# The very binary another run uses (bench/compat.sh runs it on rttng's libraries too).
-	cp "$binary" "$build/ust_bench" || rttng_die "cannot copy $binary"
-else
-cc -std=gnu11 -O2 -Wall -Wextra -I"$here" -o "$build/ust_bench" \
-	"$here/ust_bench.c" "$here/bench_tp.c" -llttng-ust -ldl -lpthread ||
-	rttng_die "cannot compile ust_bench; install: $RTTNG_INSTALL_HINT"
-fi
+mkdir -p "$work/home"
+rttng_build_ust_bench "$build" "$binary"
 
 export LTTNG_HOME="$work/home"
 export LTTNG_UST_REGISTER_TIMEOUT=30000

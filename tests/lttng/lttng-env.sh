@@ -1,5 +1,5 @@
-# lttng-env.sh: shell helpers shared by record-reference.sh and
-# bench-lttng-ust.sh (source it; it is not a program).
+# lttng-env.sh: shell helpers shared by record-reference.sh and the LTTng
+# baselines of the benchmarks (source it; it is not a program).
 #
 # It gives each run its own, private LTTng: its own LTTNG_HOME, and, as root,
 # its own mount and PID namespaces where /run (hence /run/lttng, the root
@@ -182,4 +182,43 @@ rttng_sessiond_stop() {
 	fi
 	RTTNG_SESSIOND_PID=""
 	exec 6<&-
+}
+
+# rttng_bench_dir NAME KEEP: sets `dir` to KEEP (created) when it is not empty,
+# else to a new temporary directory; sets an EXIT trap that stops the session
+# daemon and removes a temporary `dir` (a KEEP directory stays).
+rttng_bench_dir() {
+	local name=$1
+	RTTNG_BENCH_KEEP=$2
+	if [ -n "$RTTNG_BENCH_KEEP" ]; then
+		mkdir -p "$RTTNG_BENCH_KEEP"
+		dir=$(cd "$RTTNG_BENCH_KEEP" && pwd)
+	else
+		dir=$(mktemp -d "${TMPDIR:-/tmp}/$name.XXXXXX")
+	fi
+	trap _rttng_bench_cleanup EXIT
+}
+
+_rttng_bench_cleanup() {
+	rttng_sessiond_stop
+	if [ -z "$RTTNG_BENCH_KEEP" ]; then
+		rm -rf "$dir"
+	fi
+}
+
+# rttng_build_ust_bench OUT_DIR [BINARY]: OUT_DIR/ust_bench, compiled from
+# ust_bench.c against liblttng-ust, or a copy of BINARY when given (the very
+# binary another run uses).
+rttng_build_ust_bench() {
+	local out=$1 binary=${2:-}
+	mkdir -p "$out"
+	if [ -n "$binary" ]; then
+		cp "$binary" "$out/ust_bench" || rttng_die "cannot copy $binary"
+		return
+	fi
+	local here
+	here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+	cc -std=gnu11 -O2 -Wall -Wextra -I"$here" -o "$out/ust_bench" \
+		"$here/ust_bench.c" "$here/bench_tp.c" -llttng-ust -ldl -lpthread ||
+		rttng_die "cannot compile ust_bench; install: $RTTNG_INSTALL_HINT"
 }

@@ -147,7 +147,7 @@ fn handle(
             uuid,
             text,
         } => (
-            snapshot::write_metadata(&trace_dir, uuid, &text, METADATA_PACKET_BYTES).map_or_else(
+            metadata::write_whole(&trace_dir, uuid, &text, METADATA_PACKET_BYTES).map_or_else(
                 |message| ConsumerReply::Error { message },
                 |()| ConsumerReply::Ok,
             ),

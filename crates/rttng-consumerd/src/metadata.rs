@@ -1,7 +1,8 @@
 //! Appending metadata packets to a trace's `metadata` file, without ever leaving a part of
 //! one: a failed write (full disk, I/O error) is cut back to the last whole packet and the
 //! text is kept, to be written before the next metadata of that trace or at the next flush,
-//! so that a trace whose disk filled up and emptied again stays readable whole. Not here:
+//! so that a trace whose disk filled up and emptied again stays readable whole; and a
+//! snapshot's whole metadata, written once (`write_whole`). Not here:
 //! producing the metadata text (the session daemon does).
 
 use std::io::Write;
@@ -20,10 +21,7 @@ static PENDING: Mutex<Vec<(String, [u8; 16], String)>> = Mutex::new(Vec::new());
 /// Appends `text` to the metadata of the trace in `trace_dir`, after any text of that trace
 /// still waiting. On failure the text waits too, and the error says so.
 pub fn append(trace_dir: &str, uuid: [u8; 16], text: &str) -> Result<(), String> {
-    let dir = Path::new(trace_dir);
-    if !dir.is_absolute() {
-        return Err(format!("trace directory {trace_dir} is not absolute"));
-    }
+    absolute(trace_dir)?;
     let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
     pending.push((trace_dir.to_owned(), uuid, text.to_owned()));
     let total: usize = pending.iter().map(|(_, _, t)| t.len()).sum();
@@ -67,16 +65,50 @@ fn write_pending(
     first_error.map_or(Ok(()), Err)
 }
 
-fn write_one(trace_dir: &str, uuid: [u8; 16], text: &str) -> Result<(), String> {
+/// Writes a snapshot's whole metadata to `trace_dir/metadata` (a new file; packetized with
+/// `packet_bytes` packets), creating the directory. Not synced: written once.
+pub fn write_whole(
+    trace_dir: &str,
+    uuid: [u8; 16],
+    text: &str,
+    packet_bytes: usize,
+) -> Result<(), String> {
+    absolute(trace_dir)?;
+    let (path, bytes) = prepare(trace_dir, uuid, text, packet_bytes)?;
+    crate::files::create_file(&path, false)
+        .and_then(|mut f| f.write_all(&bytes).map_err(|e| e.to_string()))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn absolute(trace_dir: &str) -> Result<(), String> {
+    if Path::new(trace_dir).is_absolute() {
+        Ok(())
+    } else {
+        Err(format!("trace directory {trace_dir} is not absolute"))
+    }
+}
+
+/// Creates `trace_dir` (as the trace's owner) and packetizes `text`: the metadata file's
+/// path and the bytes to write to it.
+fn prepare(
+    trace_dir: &str,
+    uuid: [u8; 16],
+    text: &str,
+    packet_bytes: usize,
+) -> Result<(std::path::PathBuf, Vec<u8>), String> {
     let dir = Path::new(trace_dir);
     crate::files::create_dir_all(dir).map_err(|e| format!("cannot create {trace_dir}: {e}"))?;
-    let path = dir.join("metadata");
     let bytes = rttng_ctf::emit::packetize_metadata(
         text,
         uuid,
         rttng_ctf::ir::ByteOrder::NATIVE,
-        METADATA_PACKET_BYTES,
+        packet_bytes,
     );
+    Ok((dir.join("metadata"), bytes))
+}
+
+fn write_one(trace_dir: &str, uuid: [u8; 16], text: &str) -> Result<(), String> {
+    let (path, bytes) = prepare(trace_dir, uuid, text, METADATA_PACKET_BYTES)?;
     // As the trace's owner, never through a symbolic link.
     let mut f = crate::files::create_file(&path, true)
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;

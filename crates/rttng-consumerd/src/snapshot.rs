@@ -26,31 +26,6 @@ pub struct Written {
     pub bytes: u64,
 }
 
-/// Writes a snapshot's whole metadata to `trace_dir/metadata` (a new file; packetized
-/// with `packet_bytes` packets), creating the directory. Not synced: written once.
-pub fn write_metadata(
-    trace_dir: &str,
-    uuid: [u8; 16],
-    text: &str,
-    packet_bytes: usize,
-) -> Result<(), String> {
-    let dir = Path::new(trace_dir);
-    if !dir.is_absolute() {
-        return Err(format!("trace directory {trace_dir} is not absolute"));
-    }
-    crate::files::create_dir_all(dir).map_err(|e| format!("cannot create {trace_dir}: {e}"))?;
-    let path = dir.join("metadata");
-    let bytes = rttng_ctf::emit::packetize_metadata(
-        text,
-        uuid,
-        rttng_ctf::ir::ByteOrder::NATIVE,
-        packet_bytes,
-    );
-    crate::files::create_file(&path, false)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, &bytes).map_err(|e| e.to_string()))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
 /// Snapshots every CPU of `consumer` into `dir` (absolute; created if missing).
 /// `scratch` is reused memory. Errors are one line naming the file.
 pub fn write(

@@ -21,15 +21,16 @@
 //! `key=value` separated by spaces, `Display` formatting). A record whose event records
 //! nowhere costs the `log` macro's level check plus one call and one load here; nothing is
 //! formatted. The message is formatted into a per-thread buffer (no allocation once it has
-//! grown to the longest message).
+//! grown to the longest message; `rttng_ust::text`).
 //!
 //! Not here: filtering by target (use the event rules), structured values beyond their
 //! `Display` text.
 
 #![forbid(unsafe_code)]
 
-use std::cell::RefCell;
 use std::fmt::Write as _;
+
+use rttng_ust::text::{cut, LazyText, TextSource};
 
 /// The logger; [`init`] installs it.
 #[derive(Debug)]
@@ -47,24 +48,7 @@ pub fn init() -> Result<(), log::SetLoggerError> {
 
 /// Longest message or key/value text recorded, in bytes (longer ones are cut at a
 /// character boundary): a record must fit a sub-buffer.
-pub const MAX_TEXT_BYTES: usize = 16 * 1024;
-
-thread_local! {
-    static BUFFERS: RefCell<(String, String)> = const { RefCell::new((String::new(), String::new())) };
-}
-
-/// `s` up to its first NUL and at most [`MAX_TEXT_BYTES`] (at a character boundary).
-fn cut(s: &str) -> &str {
-    let s = s.split('\0').next().unwrap_or("");
-    if s.len() <= MAX_TEXT_BYTES {
-        return s;
-    }
-    let mut end = MAX_TEXT_BYTES;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
+pub const MAX_TEXT_BYTES: usize = rttng_ust::text::MAX_TEXT_BYTES;
 
 struct KvText<'a>(&'a mut String);
 
@@ -82,88 +66,25 @@ impl<'kvs> log::kv::VisitSource<'kvs> for KvText<'_> {
     }
 }
 
-/// Which text of a record a [`Text`] field carries.
-#[derive(Clone, Copy, Debug)]
-enum Part {
-    Message,
-    KeyValues,
-}
-
-/// A string field whose text is made only when the event records: the event path asks
-/// its length first (the text is formatted into this thread's buffer then) and writes it
-/// next, from that buffer.
+/// A record's two texts: its message, then its key/value pairs.
 #[doc(hidden)]
-#[derive(Clone, Copy)]
-pub struct Text<'a> {
-    record: &'a log::Record<'a>,
-    part: Part,
-}
+pub struct RecordText<'a>(&'a log::Record<'a>);
 
-impl std::fmt::Debug for Text<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Text").field("part", &self.part).finish()
-    }
-}
-
-impl Text<'_> {
-    fn format(&self, out: &mut String) {
-        out.clear();
-        match self.part {
-            Part::Message => match self.record.args().as_str() {
-                Some(s) => out.push_str(s),
-                None => {
-                    let _ = write!(out, "{}", self.record.args());
-                }
-            },
-            Part::KeyValues => {
-                let _ = self.record.key_values().visit(&mut KvText(out));
+impl TextSource for RecordText<'_> {
+    fn format(&self, message: &mut String, kv: &mut String) {
+        match self.0.args().as_str() {
+            Some(s) => message.push_str(s),
+            None => {
+                let _ = write!(message, "{}", self.0.args());
             }
         }
-    }
-
-    /// Runs `f` on this part's text in this thread's buffer (formatted when `fresh`), or
-    /// on a temporary one when the buffer is busy (a `Display` that logs).
-    fn with<R>(&self, fresh: bool, mut f: impl FnMut(&str) -> R) -> R {
-        let done = BUFFERS.try_with(|b| {
-            let mut g = b.try_borrow_mut().ok()?;
-            let (msg, kv) = &mut *g;
-            let s = match self.part {
-                Part::Message => msg,
-                Part::KeyValues => kv,
-            };
-            if fresh {
-                self.format(s);
-            }
-            Some(f(cut(s)))
-        });
-        match done {
-            Ok(Some(r)) => r,
-            _ => {
-                let mut s = String::new();
-                self.format(&mut s);
-                f(cut(&s))
-            }
-        }
-    }
-}
-
-impl rttng_ust::Field for Text<'_> {
-    fn members(name: &str, out: &mut Vec<rttng_ctf::ir::StructMember>) {
-        <&str as rttng_ust::Field>::members(name, out);
-    }
-    fn encoded_len(&self) -> usize {
-        self.with(true, |s| s.len() + 1)
-    }
-    fn encode(&self, w: &mut rttng_ust::Writer<'_>) {
-        self.with(false, |s| {
-            w.put(s.as_bytes());
-            w.put_array([0u8]);
-        });
+        let _ = self.0.key_values().visit(&mut KvText(kv));
     }
 }
 
 macro_rules! emit {
-    ($event:ident, $level:ident, $r:expr) => {
+    ($event:ident, $level:ident, $r:expr) => {{
+        let text = RecordText($r);
         rttng_ust::tracepoint!(
             rust_log,
             $event,
@@ -172,10 +93,10 @@ macro_rules! emit {
             module: &str = cut($r.module_path().unwrap_or("")),
             file: &str = cut($r.file().unwrap_or("")),
             line: u32 = $r.line().unwrap_or(0),
-            message: Text<'_> = Text { record: $r, part: Part::Message },
-            kv: Text<'_> = Text { record: $r, part: Part::KeyValues }
+            message: LazyText<'_, RecordText<'_>> = LazyText::first(&text),
+            kv: LazyText<'_, RecordText<'_>> = LazyText::second(&text)
         )
-    };
+    }};
 }
 
 impl log::Log for RttngLogger {

@@ -352,15 +352,17 @@ unsafe extern "C" fn event_strcpy(ctx: *mut RingBufferCtx, src: *const c_char, l
     if len == 0 || len > r.remaining() {
         return;
     }
-    // SAFETY: `src` is a C string (the probe replaced NULL by "(null)"); at most len - 1
-    // bytes are read.
-    let n = if src.is_null() {
-        0
+    let bytes: &[u8] = if src.is_null() {
+        &[]
     } else {
-        unsafe { libc::strnlen(src, len - 1) }
+        // SAFETY: `src` is a C string (the probe replaced NULL by "(null)"); strnlen reads at
+        // most len - 1 bytes of it, and the slice covers only the `n` bytes it found readable.
+        unsafe {
+            let n = libc::strnlen(src, len - 1);
+            std::slice::from_raw_parts(src.cast::<u8>(), n)
+        }
     };
-    // SAFETY: `n` readable bytes.
-    let bytes = unsafe { std::slice::from_raw_parts(src.cast::<u8>(), n) };
+    let n = bytes.len();
     r.write(bytes);
     // The string changed between the size pass and now: pad as LTTng does.
     r.fill(b'#', len - 1 - n);
@@ -375,14 +377,17 @@ unsafe extern "C" fn event_pstrcpy_pad(ctx: *mut RingBufferCtx, src: *const c_ch
     if len > r.remaining() {
         return;
     }
-    // SAFETY: `src` holds at least `len` bytes or a NUL before them.
-    let n = if src.is_null() {
-        0
+    let bytes: &[u8] = if src.is_null() {
+        &[]
     } else {
-        unsafe { libc::strnlen(src, len) }
+        // SAFETY: `src` holds at least `len` bytes or a NUL before them; strnlen stops at
+        // either, and the slice covers only the `n` bytes before it.
+        unsafe {
+            let n = libc::strnlen(src, len);
+            std::slice::from_raw_parts(src.cast::<u8>(), n)
+        }
     };
-    // SAFETY: `n` readable bytes.
-    let bytes = unsafe { std::slice::from_raw_parts(src.cast::<u8>(), n) };
+    let n = bytes.len();
     r.write(bytes);
     r.fill(0, len - n);
 }

@@ -11,6 +11,7 @@
 
 mod discover;
 pub mod live;
+mod loss;
 mod mapped;
 mod merge;
 mod pipeline;

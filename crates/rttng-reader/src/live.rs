@@ -16,10 +16,11 @@
 
 use std::sync::Arc;
 
-use rttng_ctf::decode::{DecodeError, PacketInfo, StreamDecoder};
+use rttng_ctf::decode::{DecodeError, StreamDecoder};
 use rttng_ctf::event::{ClockSnapshot, EventView};
 use rttng_ctf::ir::Metadata;
 
+use crate::loss::{losses, PrevPacket};
 use crate::merge::DiscardKind;
 
 /// One trace of a live session: its metadata as known so far.
@@ -115,15 +116,6 @@ impl std::fmt::Display for LiveError {
 /// The message already says the cause: no `source()`, so that error chains do not repeat it
 /// (a caller looking for a particular cause matches [`LiveError::Source`]).
 impl std::error::Error for LiveError {}
-
-/// The facts of the previous packet that loss reports compare against.
-#[derive(Clone, Copy, Default)]
-struct PrevPacket {
-    seen: bool,
-    events_discarded: Option<u64>,
-    packet_seq_num: Option<u64>,
-    timestamp_end: Option<u64>,
-}
 
 /// What the merge keeps of a stream across generations (no borrow of any metadata).
 #[derive(Default)]
@@ -344,18 +336,13 @@ fn enter<'g>(
     if st.fresh {
         st.fresh = false;
         let prev = st.prev;
-        st.prev = PrevPacket {
-            seen: true,
-            events_discarded: info.events_discarded,
-            packet_seq_num: info.packet_seq_num,
-            timestamp_end: info.timestamp_end,
-        };
-        for (kind, count, begin, end) in losses(&prev, &info) {
+        st.prev = PrevPacket::of(&info);
+        for loss in losses(&prev, &info) {
             let msg = LiveMessage::Discarded(LiveDiscarded {
-                kind,
-                count,
-                begin: begin.and_then(|c| d.clock_snapshot(c)),
-                end: end.and_then(|c| d.clock_snapshot(c)),
+                kind: loss.kind,
+                count: loss.count,
+                begin: loss.begin_cycles.and_then(|c| d.clock_snapshot(c)),
+                end: loss.end_cycles.and_then(|c| d.clock_snapshot(c)),
                 trace,
                 stream: &streams[i],
                 stream_class_id: info.stream_class_id,
@@ -383,46 +370,6 @@ fn enter<'g>(
         st.packet = None;
     }
     Ok(true)
-}
-
-/// The losses between the previous packet and this one, as babeltrace2 reports them:
-/// (kind, count, begin cycles, end cycles).
-type Loss = (DiscardKind, Option<u64>, Option<u64>, Option<u64>);
-
-fn losses(prev: &PrevPacket, info: &PacketInfo) -> Vec<Loss> {
-    let mut out = Vec::new();
-    if let Some(cur) = info.events_discarded {
-        if !prev.seen {
-            if cur != 0 {
-                out.push((
-                    DiscardKind::Events,
-                    None,
-                    info.timestamp_begin,
-                    info.timestamp_end,
-                ));
-            }
-        } else if let Some(before) = prev.events_discarded {
-            if cur > before {
-                out.push((
-                    DiscardKind::Events,
-                    Some(cur - before),
-                    prev.timestamp_end,
-                    info.timestamp_end,
-                ));
-            }
-        }
-    }
-    if let (true, Some(before), Some(cur)) = (prev.seen, prev.packet_seq_num, info.packet_seq_num) {
-        if cur > before.saturating_add(1) {
-            out.push((
-                DiscardKind::Packets,
-                Some(cur - before - 1),
-                prev.timestamp_end,
-                info.timestamp_begin,
-            ));
-        }
-    }
-    out
 }
 
 /// A beacon's time in ns from origin (the clock of its stream class; without one, the

@@ -18,6 +18,7 @@ use rttng_ctf::decode::{EventRanges, StreamDecoder};
 use rttng_ctf::event::{ClockSnapshot, EventView, Val};
 
 use crate::discover::{Stream, Trace};
+use crate::loss::{losses, PrevPacket};
 use crate::{ReadError, TraceSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,15 +45,6 @@ pub enum Message<'a> {
         view: EventView<'a>,
     },
     Discarded(Discarded<'a>),
-}
-
-/// The facts of the previous packet that loss reports compare against.
-#[derive(Clone, Copy, Default)]
-struct PrevPacket {
-    seen: bool,
-    events_discarded: Option<u64>,
-    packet_seq_num: Option<u64>,
-    timestamp_end: Option<u64>,
 }
 
 pub(crate) struct Cursor<'a> {
@@ -221,56 +213,19 @@ impl<'a> Cursor<'a> {
             ) {
                 self.time_to(begin, "the packet's timestamp_begin")?;
             }
-            self.prev = PrevPacket {
-                seen: true,
-                events_discarded: info.events_discarded,
-                packet_seq_num: info.packet_seq_num,
-                timestamp_end: info.timestamp_end,
-            };
+            self.prev = PrevPacket::of(&info);
         }
     }
 
     fn report_losses(&self, info: &rttng_ctf::decode::PacketInfo, lost: &mut Vec<Discarded<'a>>) {
-        let prev = self.prev;
-        if let Some(cur) = info.events_discarded {
-            if !prev.seen {
-                if cur != 0 {
-                    lost.push(Discarded {
-                        kind: DiscardKind::Events,
-                        count: None,
-                        begin: self.snapshot(info.timestamp_begin),
-                        end: self.snapshot(info.timestamp_end),
-                        trace: self.trace,
-                        stream: self.stream,
-                    });
-                }
-            } else if let Some(before) = prev.events_discarded {
-                if cur > before {
-                    lost.push(Discarded {
-                        kind: DiscardKind::Events,
-                        count: Some(cur - before),
-                        begin: self.snapshot(prev.timestamp_end),
-                        end: self.snapshot(info.timestamp_end),
-                        trace: self.trace,
-                        stream: self.stream,
-                    });
-                }
-            }
-        }
-        if let (true, Some(before), Some(cur)) =
-            (prev.seen, prev.packet_seq_num, info.packet_seq_num)
-        {
-            if cur > before.saturating_add(1) {
-                lost.push(Discarded {
-                    kind: DiscardKind::Packets,
-                    count: Some(cur - before - 1),
-                    begin: self.snapshot(prev.timestamp_end),
-                    end: self.snapshot(info.timestamp_begin),
-                    trace: self.trace,
-                    stream: self.stream,
-                });
-            }
-        }
+        lost.extend(losses(&self.prev, info).map(|l| Discarded {
+            kind: l.kind,
+            count: l.count,
+            begin: self.snapshot(l.begin_cycles),
+            end: self.snapshot(l.end_cycles),
+            trace: self.trace,
+            stream: self.stream,
+        }));
     }
 
     /// Merge key of the current event: nanoseconds from origin, or the minimum when the stream

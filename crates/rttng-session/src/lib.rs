@@ -140,6 +140,22 @@ struct Session {
     trackers: trackers::Trackers,
 }
 
+impl Session {
+    /// The session's channel `name` in `domain`, or the `NoChannel` answer naming both.
+    fn channel_mut(&mut self, domain: Domain, name: &str) -> Result<&mut Channel, Response> {
+        let session = &self.name;
+        self.channels
+            .iter_mut()
+            .find(|c| c.domain == domain && c.name == name)
+            .ok_or_else(|| {
+                err(
+                    ErrorCode::NoChannel,
+                    format!("channel {name} not found in session {session}"),
+                )
+            })
+    }
+}
+
 #[derive(Debug)]
 struct App {
     hello: AppHello,

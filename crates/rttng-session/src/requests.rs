@@ -100,18 +100,7 @@ impl Registry {
         errs: &mut Vec<String>,
     ) -> Result<Response, Response> {
         let i = self.session_index(session, uid)?;
-        let s = &mut self.sessions[i];
-        let c = s
-            .channels
-            .iter_mut()
-            .find(|c| c.domain == domain && c.name == channel)
-            .ok_or_else(|| {
-                err(
-                    ErrorCode::NoChannel,
-                    format!("channel {channel} not found in session {}", s.name),
-                )
-            })?;
-        c.enabled = false;
+        self.sessions[i].channel_mut(domain, channel)?.enabled = false;
         self.reconcile(port, errs);
         Ok(Response::Ok)
     }

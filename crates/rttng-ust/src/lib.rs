@@ -45,6 +45,7 @@ mod reclaim;
 mod registration;
 mod sys;
 pub mod testing;
+pub mod text;
 
 pub use callsite::MAX_TARGETS;
 pub use channel::MAX_CHANNELS;

@@ -13,21 +13,22 @@
 //! `message` (the event's `message` field), `fields` (the other fields, `name=value`
 //! separated by spaces, `Debug` formatting as `tracing`'s own formatter prints them). An
 //! event whose level records nowhere costs one load in the layer; nothing is formatted.
-//! Text is formatted into a per-thread buffer.
+//! Text is formatted into a per-thread buffer (`rttng_ust::text`).
 //!
 //! Not here: spans (only events are recorded), per-layer filtering (use the event rules).
 
 #![forbid(unsafe_code)]
 
-use std::cell::RefCell;
 use std::fmt::Write as _;
+
+use rttng_ust::text::{cut, LazyText, TextSource};
 
 use tracing_core::field::{Field, Visit};
 use tracing_core::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 
 /// Longest message or field text recorded, in bytes (cut at a character boundary).
-pub const MAX_TEXT_BYTES: usize = 16 * 1024;
+pub const MAX_TEXT_BYTES: usize = rttng_ust::text::MAX_TEXT_BYTES;
 
 /// The layer; see the crate documentation.
 #[derive(Debug, Default, Clone, Copy)]
@@ -36,22 +37,6 @@ pub struct RttngLayer;
 /// The layer to add to a `tracing_subscriber` registry.
 pub fn layer() -> RttngLayer {
     RttngLayer
-}
-
-thread_local! {
-    static BUFFERS: RefCell<(String, String)> = const { RefCell::new((String::new(), String::new())) };
-}
-
-fn cut(s: &str) -> &str {
-    let s = s.split('\0').next().unwrap_or("");
-    if s.len() <= MAX_TEXT_BYTES {
-        return s;
-    }
-    let mut end = MAX_TEXT_BYTES;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 struct Collect<'a> {
@@ -80,76 +65,20 @@ impl Visit for Collect<'_> {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Part {
-    Message,
-    Fields,
-}
-
-/// A string field formatted only when the event records (see `rttng-log`'s `Text`).
+/// An event's two texts: its `message` field, then its other fields.
 #[doc(hidden)]
-#[derive(Clone, Copy)]
-pub struct Text<'a> {
-    event: &'a Event<'a>,
-    part: Part,
-}
+pub struct EventText<'a>(&'a Event<'a>);
 
-impl std::fmt::Debug for Text<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Text").field("part", &self.part).finish()
-    }
-}
-
-impl Text<'_> {
+impl TextSource for EventText<'_> {
     fn format(&self, message: &mut String, fields: &mut String) {
-        message.clear();
-        fields.clear();
-        self.event.record(&mut Collect { message, fields });
-    }
-
-    fn with<R>(&self, fresh: bool, mut f: impl FnMut(&str) -> R) -> R {
-        let done = BUFFERS.try_with(|b| {
-            let mut g = b.try_borrow_mut().ok()?;
-            let (message, fields) = &mut *g;
-            // The message field formats both parts; the fields part comes right after it.
-            if fresh && self.part == Part::Message {
-                self.format(message, fields);
-            }
-            Some(f(cut(if self.part == Part::Message {
-                message
-            } else {
-                fields
-            })))
-        });
-        match done {
-            Ok(Some(r)) => r,
-            _ => {
-                let (mut m, mut x) = (String::new(), String::new());
-                self.format(&mut m, &mut x);
-                f(cut(if self.part == Part::Message { &m } else { &x }))
-            }
-        }
-    }
-}
-
-impl rttng_ust::Field for Text<'_> {
-    fn members(name: &str, out: &mut Vec<rttng_ctf::ir::StructMember>) {
-        <&str as rttng_ust::Field>::members(name, out);
-    }
-    fn encoded_len(&self) -> usize {
-        self.with(true, |s| s.len() + 1)
-    }
-    fn encode(&self, w: &mut rttng_ust::Writer<'_>) {
-        self.with(false, |s| {
-            w.put(s.as_bytes());
-            w.put_array([0u8]);
-        });
+        self.0.record(&mut Collect { message, fields });
     }
 }
 
 macro_rules! emit {
     ($name:ident, $level:ident, $e:expr) => {{
         let m = $e.metadata();
+        let text = EventText($e);
         rttng_ust::tracepoint!(
             rust_tracing,
             $name,
@@ -158,8 +87,8 @@ macro_rules! emit {
             module: &str = cut(m.module_path().unwrap_or("")),
             file: &str = cut(m.file().unwrap_or("")),
             line: u32 = m.line().unwrap_or(0),
-            message: Text<'_> = Text { event: $e, part: Part::Message },
-            fields: Text<'_> = Text { event: $e, part: Part::Fields }
+            message: LazyText<'_, EventText<'_>> = LazyText::first(&text),
+            fields: LazyText<'_, EventText<'_>> = LazyText::second(&text)
         )
     }};
 }

@@ -186,32 +186,11 @@ impl Drop for World {
     }
 }
 
-/// True once /proc/PID is gone (or a zombie), within `bound`.
-pub fn wait_gone(pid: u32, bound: Duration) -> bool {
-    let end = Instant::now() + bound;
-    while Instant::now() < end {
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Err(_) => return true,
-            Ok(s)
-                if s.rsplit(')')
-                    .next()
-                    .is_some_and(|r| r.trim_start().starts_with('Z')) =>
-            {
-                return true
-            }
-            Ok(_) => std::thread::sleep(POLL_PERIOD),
-        }
-    }
-    false
-}
+pub use rttng_testkit::wait_gone;
 
-/// Waits (bounded) until `cond` holds.
-pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + WAIT_TIMEOUT;
-    while !cond() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(POLL_PERIOD);
-    }
+/// Waits (bounded by [`WAIT_TIMEOUT`]) until `cond` holds.
+pub fn wait_until(what: &str, cond: impl FnMut() -> bool) {
+    rttng_testkit::wait_until(what, WAIT_TIMEOUT, cond);
 }
 
 /// A real lttng-relayd 2.13 on free loopback ports, killed by PID on drop.

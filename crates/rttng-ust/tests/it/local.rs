@@ -444,7 +444,6 @@ fn two_sessions_then_second_target_alone() {
 /// sleeps in `poll` on an inotify watch of `dir` (a write to a file in it wakes it) and sums
 /// the sizes again on each change. False on timeout or when `dir` cannot be watched.
 fn wait_for_stream_bytes(dir: &std::path::Path, bytes: u64, timeout: std::time::Duration) -> bool {
-    use std::os::unix::ffi::OsStrExt;
     let total = || -> u64 {
         std::fs::read_dir(dir)
             .map(|rd| {
@@ -455,37 +454,5 @@ fn wait_for_stream_bytes(dir: &std::path::Path, bytes: u64, timeout: std::time::
             })
             .unwrap_or(0)
     };
-    let Ok(cdir) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: plain syscalls on an fd this function owns and closes.
-    let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
-    if fd < 0 {
-        return false;
-    }
-    // SAFETY: `cdir` is a valid C string for the duration of the call.
-    let wd = unsafe { libc::inotify_add_watch(fd, cdir.as_ptr(), libc::IN_MODIFY) };
-    let deadline = std::time::Instant::now() + timeout;
-    let mut enough = wd >= 0 && total() > bytes;
-    while wd >= 0 && !enough {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX).max(1);
-        // SAFETY: one live pollfd.
-        let _ = unsafe { libc::poll(&mut pfd, 1, ms) };
-        let mut buf = [0u8; 4096];
-        // SAFETY: reading into a live local buffer (non-blocking; the events only wake us).
-        while unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
-        enough = total() > bytes;
-    }
-    // SAFETY: closing the fd opened above.
-    unsafe { libc::close(fd) };
-    enough
+    rttng_testkit::wait_on_dir(dir, libc::IN_MODIFY, timeout, || total() > bytes)
 }

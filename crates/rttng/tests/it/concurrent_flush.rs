@@ -7,7 +7,7 @@
 
 use std::process::Command;
 
-use crate::session_support::{bin_dir, read_both, World, CMD_TIMEOUT};
+use crate::session_support::{bin_dir, list_total, read_both, World, CMD_TIMEOUT};
 use crate::support::{require_tools, run_bounded};
 
 const APPS: usize = 6;
@@ -60,11 +60,7 @@ fn issue_11_per_user_buffer_under_concurrent_apps_and_flushes_reads_whole() {
     });
     w.ok(&["stop"]);
     let list = w.ok(&["list", "c"]);
-    let discarded: u64 = list
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Discarded events:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("discarded line");
+    let discarded = list_total(&list, "Discarded events:");
     // babeltrace2 reads the trace whole, and rttng view prints the same.
     let (text, _) = read_both(&out);
     let recorded = text

@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::session_support::{wait_until, KillOnDrop, World, CMD_TIMEOUT};
+use crate::session_support::{babeltrace2, wait_until, KillOnDrop, World, CMD_TIMEOUT};
 use crate::support::{first_difference, repo_root, require_tools, run_bounded, TempDir};
 
 /// ref_app's loops: 12 visit every string and enum value it has.
@@ -156,21 +156,8 @@ fn source(name: &str) -> String {
 /// babeltrace2's text of a trace, with what differs between runs and tracers replaced:
 /// the timestamp and delta, the hostname, and the vpid/vtid/cpu_id values.
 fn normalized(trace: &Path) -> Vec<String> {
-    let bt = run_bounded(
-        Command::new("babeltrace2")
-            .arg(trace)
-            .env("TZ", "UTC")
-            .env("LC_ALL", "C"),
-        CMD_TIMEOUT,
-    )
-    .expect("babeltrace2 runs");
-    assert!(
-        bt.status.success(),
-        "babeltrace2 failed on {}: {}",
-        trace.display(),
-        bt.stderr_quote()
-    );
-    bt.stdout_text()
+    babeltrace2(trace)
+        .stdout_text()
         .lines()
         .map(|l| {
             // "[ts] (+delta) HOST NAME: ..." -> "NAME: ..."

@@ -303,11 +303,7 @@ fn session_discarded_events_match_babeltrace2() {
     w.probe(&["--count", "20000"]);
     w.ok(&["stop"]);
     let list = w.ok(&["list", "d"]);
-    let ours: u64 = list
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Discarded events:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("discarded line");
+    let ours = list_total(&list, "Discarded events:");
     let (text, bt_err) = read_both(&out);
     let theirs: u64 = bt_err
         .lines()

@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::{first_difference, kill_process, run_bounded, Finished, TempDir};
 
@@ -228,37 +228,15 @@ pub fn wait_line(
     found.unwrap_or_else(|| panic!("probe never printed {prefix:?}"))
 }
 
-/// True once /proc/PID is gone (or a zombie), within `bound`.
-pub fn wait_gone(pid: u32, bound: Duration) -> bool {
-    let end = Instant::now() + bound;
-    while Instant::now() < end {
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Err(_) => return true,
-            Ok(s)
-                if s.rsplit(')')
-                    .next()
-                    .is_some_and(|r| r.trim_start().starts_with('Z')) =>
-            {
-                return true
-            }
-            Ok(_) => std::thread::sleep(POLL_PERIOD),
-        }
-    }
-    false
+pub use rttng_testkit::wait_gone;
+
+/// Waits (bounded by [`WAIT_TIMEOUT`]) until `cond` holds.
+pub fn wait_until(what: &str, cond: impl FnMut() -> bool) {
+    rttng_testkit::wait_until(what, WAIT_TIMEOUT, cond);
 }
 
-/// Waits (bounded) until `cond` holds.
-pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + WAIT_TIMEOUT;
-    while !cond() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(POLL_PERIOD);
-    }
-}
-
-/// babeltrace2's and rttng view's output of `trace`; asserts both succeed, print the same
-/// text, and that babeltrace2 printed no error. Returns (stdout, babeltrace2's stderr).
-pub fn read_both(trace: &Path) -> (String, String) {
+/// babeltrace2's run on `trace` (UTC, C locale), asserted to succeed.
+pub fn babeltrace2(trace: &Path) -> Finished {
     let bt = run_bounded(
         Command::new("babeltrace2")
             .arg(trace)
@@ -273,6 +251,25 @@ pub fn read_both(trace: &Path) -> (String, String) {
         trace.display(),
         bt.stderr_quote()
     );
+    bt
+}
+
+/// The sum of the figures `rttng list SESSION` prints after `label` (for example
+/// "Discarded events:"), over every channel; panics when no line has it.
+pub fn list_total(list: &str, label: &str) -> u64 {
+    let figures: Vec<u64> = list
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix(label))
+        .map(|v| v.trim().parse::<u64>().expect("a number after the label"))
+        .collect();
+    assert!(!figures.is_empty(), "no {label:?} line in:\n{list}");
+    figures.iter().sum()
+}
+
+/// babeltrace2's and rttng view's output of `trace`; asserts both succeed, print the same
+/// text, and that babeltrace2 printed no error. Returns (stdout, babeltrace2's stderr).
+pub fn read_both(trace: &Path) -> (String, String) {
+    let bt = babeltrace2(trace);
     let bt_err = String::from_utf8_lossy(&bt.stderr).into_owned();
     assert!(
         !bt_err.contains("ERROR"),

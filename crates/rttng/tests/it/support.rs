@@ -12,10 +12,9 @@ use std::io::{self, Read};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// How many characters of a differing line a diff shows on each side of the first difference.
 const DIFF_CONTEXT_CHARS: usize = 160;
@@ -39,41 +38,7 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// A directory under the system temporary directory, removed with its contents on drop.
-#[derive(Debug)]
-pub struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    /// Creates a fresh, empty directory whose name starts with `prefix`.
-    pub fn new(prefix: &str) -> io::Result<TempDir> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let path = std::env::temp_dir().join(format!(
-            "{prefix}-{}-{}-{nanos}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        // create_dir (not create_dir_all) fails if the name is taken: never share a directory.
-        std::fs::create_dir(&path)?;
-        Ok(TempDir { path })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        // Best effort: a failure to clean up must not hide the test's own result.
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
+pub use rttng_testkit::TempDir;
 
 /// What a finished program produced.
 #[derive(Debug)]
@@ -411,52 +376,18 @@ fn same_but_empty_strings(bt: &str, ours: &str) -> bool {
 /// them too) and checks again on each change. No busy polling. False on timeout, or when `dir`
 /// cannot be watched.
 pub fn wait_for_entry(dir: &Path, timeout: Duration, wanted: impl Fn(&str) -> bool) -> bool {
-    use std::os::unix::ffi::OsStrExt;
     let has = || {
         std::fs::read_dir(dir).is_ok_and(|rd| {
             rd.filter_map(|e| e.ok())
                 .any(|e| e.file_name().to_str().is_some_and(&wanted))
         })
     };
-    let Ok(cdir) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: plain syscalls on an fd this function owns and closes.
-    let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
-    if fd < 0 {
-        return false;
-    }
-    // SAFETY: `cdir` is a valid C string for the duration of the call.
-    let wd = unsafe {
-        libc::inotify_add_watch(
-            fd,
-            cdir.as_ptr(),
-            libc::IN_CREATE | libc::IN_DELETE | libc::IN_MODIFY,
-        )
-    };
-    let deadline = Instant::now() + timeout;
-    let mut found = wd >= 0 && has();
-    while wd >= 0 && !found {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX).max(1);
-        // SAFETY: one live pollfd.
-        let _ = unsafe { libc::poll(&mut pfd, 1, ms) };
-        let mut buf = [0u8; 4096];
-        // SAFETY: reading into a live local buffer (non-blocking; the events only wake us).
-        while unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
-        found = has();
-    }
-    // SAFETY: closing the fd opened above.
-    unsafe { libc::close(fd) };
-    found
+    rttng_testkit::wait_on_dir(
+        dir,
+        libc::IN_CREATE | libc::IN_DELETE | libc::IN_MODIFY,
+        timeout,
+        has,
+    )
 }
 
 #[cfg(test)]
