@@ -28,6 +28,7 @@ mod session_users;
 mod snapshot_e2e;
 mod support;
 mod top;
+mod trackers;
 mod view_checks;
 mod write_errors;
 mod writer_samples;
