@@ -59,10 +59,10 @@ fn session_no_sessiond_gives_a_clear_error() {
     assert_eq!(f.status.code(), Some(1));
     let err = String::from_utf8_lossy(&f.stderr);
     assert!(
-        err.starts_with("Error: no session daemon for this user"),
+        err.starts_with("Error: No session daemon is available"),
         "{err}"
     );
-    assert!(err.contains("rttng-sessiond --daemonize"), "{err}");
+    assert!(err.contains("`rttng create` starts one"), "{err}");
     assert!(w.sessiond_pid().is_none());
 }
 
