@@ -473,6 +473,9 @@ pub struct DisableEventArgs {
 pub struct AddContextArgs {
     #[command(flatten)]
     pub domain: DomainArgs,
+    /// Print the context type names lttng 2.13 knows, one a line, and exit
+    #[arg(short = 'L', long)]
+    pub list: bool,
     /// Context types
     #[arg(short = 't', long = "type", value_name = "TYPE")]
     pub types: Vec<String>,

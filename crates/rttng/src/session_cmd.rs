@@ -472,6 +472,12 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
             }
             Ok(0)
         }
+        SessionCommand::AddContext(a) if a.list => {
+            // lttng's list, in its order (which types this machine and domain record is
+            // said when one is added).
+            print!("{LTTNG_CONTEXT_TYPES}");
+            Ok(0)
+        }
         SessionCommand::AddContext(a) => {
             let domain = a.domain.domain()?;
             let session = session_or_current(a.session)?;
@@ -479,40 +485,7 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 return Err(usage("give at least one context type with -t"));
             }
             for t in &a.types {
-                if t.starts_with("perf:") {
-                    // lttng's words and warning status; the reason is this machine's.
-                    return Err(CliError::Status {
-                        status: EXIT_WARNING,
-                        message: format!(
-                            "{t}: {} invalid context (perf counters are not available on this machine: perf_event_open offers no hardware counters here)",
-                            domain.name().to_uppercase()
-                        ),
-                    });
-                }
-                let c = ContextType::from_name(t).ok_or_else(|| CliError::Status {
-                    status: EXIT_FATAL,
-                    message: format!("Unknown context type {t}"),
-                })?;
-                if domain == Domain::Kernel
-                    && !matches!(
-                        c,
-                        ContextType::Pid
-                            | ContextType::Tid
-                            | ContextType::Procname
-                            | ContextType::CpuId
-                    )
-                {
-                    return Err(usage(&format!(
-                        "{t}: kernel context not supported by rttng yet (supported: pid, tid, procname, cpu_id)"
-                    )));
-                }
-                if domain == Domain::Ust
-                    && matches!(c, ContextType::Pid | ContextType::Tid | ContextType::Prio)
-                {
-                    return Err(usage(&format!(
-                        "{t}: context not supported by rttng-ust yet (supported: vpid, vtid, procname, pthread_id, cpu_id, hostname, ip, the namespace ids cgroup_ns ipc_ns mnt_ns net_ns pid_ns time_ns user_ns uts_ns, and vuid veuid vsuid vgid vegid vsgid)"
-                    )));
-                }
+                let c = context_type(domain, t)?;
                 ctx.call(Request::AddContext {
                     session: session.clone(),
                     domain,
@@ -580,6 +553,59 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
         }
     }
 }
+
+/// `add-context -t NAME` in `domain`: lttng's statuses for a name it does not know (3) and
+/// for one the domain cannot record (4, "invalid context"), with what rttng records.
+fn context_type(domain: Domain, t: &str) -> Result<ContextType, CliError> {
+    // rttng's own names too (`cpu_id`, which lttng keeps in the packet context).
+    if !LTTNG_CONTEXT_TYPES.lines().any(|l| l == t) && ContextType::from_name(t).is_none() {
+        return Err(CliError::Status {
+            status: EXIT_FATAL,
+            message: format!("Unknown context type {t}"),
+        });
+    }
+    let what = if domain == Domain::Kernel {
+        "Kernel"
+    } else {
+        "UST"
+    };
+    let invalid = |why: &str| CliError::Status {
+        status: EXIT_WARNING,
+        message: format!("{t}: {what} invalid context ({why})"),
+    };
+    if t.starts_with("perf:") {
+        return Err(invalid(
+            "perf counters are not available on this machine: perf_event_open offers no hardware counters here",
+        ));
+    }
+    let supported: &[ContextType] = match domain {
+        Domain::Kernel => &[
+            ContextType::Pid,
+            ContextType::Tid,
+            ContextType::Procname,
+            ContextType::CpuId,
+        ],
+        _ => &ContextType::ALL[..21],
+    };
+    let names = || {
+        supported
+            .iter()
+            .map(|c| c.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match ContextType::from_name(t) {
+        Some(c) if supported.contains(&c) => Ok(c),
+        _ => Err(invalid(&format!(
+            "rttng records these {} contexts: {}",
+            domain.name(),
+            names()
+        ))),
+    }
+}
+
+/// The context type names of `lttng add-context --list` (lttng-tools 2.13), one a line.
+const LTTNG_CONTEXT_TYPES: &str = include_str!("data/lttng-context-types.txt");
 
 /// `track` (`add`) or `untrack`, with lttng's messages: a value already (or not) in the set
 /// is a warning, and the command still succeeds.

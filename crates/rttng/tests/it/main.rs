@@ -4,6 +4,7 @@ mod cli_compat;
 mod clock_freq;
 mod concurrent_flush;
 mod consumer_respawn;
+mod contexts;
 mod coredump;
 mod corpus;
 mod damaged;

@@ -713,11 +713,13 @@ fn session_ust_contexts_hostname_namespaces_and_ids() {
     for l in lines {
         assert!(l.contains(&expected), "expected `{expected}` in {l}");
     }
-    // lttng's other UST contexts that rttng-ust does not record are refused clearly.
+    // lttng's other UST contexts that rttng-ust does not record are refused clearly, with
+    // lttng's words and status (4) and the list of what rttng records.
     let f = w.rttng(&["add-context", "-u", "-t", "prio"]);
-    assert!(!f.status.success());
+    assert_eq!(f.status.code(), Some(4));
     assert!(
-        String::from_utf8_lossy(&f.stderr).contains("prio: context not supported by rttng-ust yet"),
+        String::from_utf8_lossy(&f.stderr)
+            .contains("prio: UST invalid context (rttng records these ust contexts: vpid"),
         "{}",
         f.stderr_quote()
     );
