@@ -227,6 +227,10 @@ pub struct Global {
     /// Print the command names, one a line, and exit (for completion scripts)
     #[arg(long)]
     pub list_commands: bool,
+    /// Machine interface: print lttng's MI document instead of messages (`xml`; for
+    /// version, list, create, enable-event, start, stop and destroy)
+    #[arg(short = 'm', long, value_name = "TYPE")]
+    pub mi: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

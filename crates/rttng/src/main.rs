@@ -11,6 +11,7 @@ mod error;
 mod kernel_list;
 mod list;
 mod live_view;
+mod mi;
 mod run;
 mod session_cmd;
 mod snapshot_cmd;
@@ -37,6 +38,9 @@ fn main() -> ExitCode {
     if args.global.quiet {
         silence_stdout();
     }
+    if args.global.mi.is_some() && !matches!(args.command, cli::Command::Session(_)) {
+        return session_cmd::mi_not_implemented();
+    }
     let result = match args.command {
         cli::Command::View(v) if v.live.is_some() => live_view::run(&v),
         cli::Command::View(mut v) => {
@@ -54,7 +58,9 @@ fn main() -> ExitCode {
             view::run(&v)
         }
         // `list -k` reads tracefs, not the session daemon.
-        cli::Command::Session(cli::SessionCommand::List(l)) if l.kernel => {
+        cli::Command::Session(cli::SessionCommand::List(l))
+            if l.kernel && args.global.mi.is_none() =>
+        {
             kernel_list::run(l.syscall)
         }
         cli::Command::Session(s) => return session_cmd::run(&args.global, s),
@@ -109,9 +115,10 @@ fn quiet_on_closed_stdout() {
     }));
 }
 
-/// `-q`: standard output goes to /dev/null (what lttng's `-q` keeps quiet is exactly its
+/// `-q` (and `--mi`, whose document goes to a saved copy of the descriptor): standard
+/// output goes to /dev/null (what lttng's `-q` keeps quiet is exactly its
 /// standard output messages).
-fn silence_stdout() {
+pub(crate) fn silence_stdout() {
     use std::os::fd::AsRawFd;
     if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
         // SAFETY: dup2 on two descriptors this process holds; it touches no memory.

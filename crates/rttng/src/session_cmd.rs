@@ -74,21 +74,228 @@ pub fn exit_status(result: Result<u8, CliError>) -> ExitCode {
 
 /// Runs a session command; prints errors as `Error: ...` and returns lttng's exit status.
 pub fn run(g: &Global, cmd: SessionCommand) -> ExitCode {
+    if let Some(kind) = &g.mi {
+        return run_mi(g, kind, cmd);
+    }
+    run_plain(g, cmd)
+}
+
+/// lttng's status when `--mi` names a format it does not have (-LTTNG_ERR_MI_OUTPUT_TYPE
+/// as an exit status).
+const EXIT_MI_FORMAT: u8 = 165;
+/// LTTNG_ERR_MI_NOT_IMPLEMENTED.
+const EXIT_MI_NOT_IMPLEMENTED: u8 = 93;
+
+/// `--mi` on a command without a machine interface in rttng.
+pub fn mi_not_implemented() -> ExitCode {
+    exit_status(Err(CliError::Status {
+        status: EXIT_MI_NOT_IMPLEMENTED,
+        message:
+            "--mi xml is available for version, list, create, enable-event, start, stop and destroy"
+                .to_string(),
+    }))
+}
+
+/// `--mi xml CMD`: runs the command with its messages silenced (errors and warnings still
+/// go to standard error, as lttng's), then prints lttng's MI document of what it did.
+fn run_mi(g: &Global, kind: &str, cmd: SessionCommand) -> ExitCode {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    if kind != "xml" {
+        return exit_status(Err(CliError::Status {
+            status: EXIT_MI_FORMAT,
+            message: "MI output format not supported".to_string(),
+        }));
+    }
+    let name = match &cmd {
+        SessionCommand::Version => "version",
+        SessionCommand::List(l) if !l.kernel && !l.userspace => "list",
+        SessionCommand::Create(_) => "create",
+        SessionCommand::EnableEvent(_) => "enable-event",
+        SessionCommand::Start { .. } => "start",
+        SessionCommand::Stop { .. } => "stop",
+        SessionCommand::Destroy(_) => "destroy",
+        _ => return mi_not_implemented(),
+    };
+    // The document goes to the real standard output; the messages to /dev/null.
+    // Close-on-exec, so that a session daemon `create` starts does not hold it open.
+    // SAFETY: duplicates descriptor 1, which this process holds; the new descriptor is
+    // owned by the File below and closed with it.
+    let saved = unsafe { libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3) };
+    if saved < 0 {
+        return exit_status(Err(usage("cannot duplicate standard output")));
+    }
+    // SAFETY: `saved` was just returned by dup and nothing else owns it.
+    let mut out = unsafe { std::fs::File::from_raw_fd(saved) };
+    crate::silence_stdout();
     let mut opts = connect_options(g);
+    opts.spawn = false;
+    let mut ctx = Ctx { opts, client: None };
+    let mi_data = MiBefore::collect(&mut ctx, &cmd);
+    let shown = describe(&cmd);
+    let result = run_with(&mut ctx, g, cmd);
+    let ok = result.is_ok();
+    let doc = mi_document(&mut ctx, name, &shown, mi_data, ok);
+    let _ = out.write_all(doc.as_bytes());
+    exit_status(result)
+}
+
+/// What a command's MI document needs from its arguments.
+struct Shown {
+    session: Option<String>,
+    events: Vec<String>,
+    syscall: bool,
+    loglevel: LoglevelRule,
+    exclusions: Vec<String>,
+}
+
+fn describe(cmd: &SessionCommand) -> Shown {
+    let mut s = Shown {
+        session: None,
+        events: Vec::new(),
+        syscall: false,
+        loglevel: LoglevelRule::All,
+        exclusions: Vec::new(),
+    };
+    match cmd {
+        SessionCommand::List(l) => s.session = l.session.clone(),
+        SessionCommand::Start { session } | SessionCommand::Stop { session, .. } => {
+            s.session = session.clone().or_else(rttng_ctl::current_session)
+        }
+        SessionCommand::EnableEvent(a) => {
+            s.events = if a.all {
+                vec!["*".to_string()]
+            } else {
+                a.names.as_deref().map(split_names).unwrap_or_default()
+            };
+            s.syscall = a.syscall;
+            let level = |l: &Option<String>| l.as_deref().and_then(parse_level);
+            s.loglevel = match (level(&a.loglevel), level(&a.loglevel_only)) {
+                (Some(level), _) => LoglevelRule::AtLeast { level },
+                (_, Some(level)) => LoglevelRule::Exactly { level },
+                _ => LoglevelRule::All,
+            };
+            s.exclusions = a.exclude.as_deref().map(split_names).unwrap_or_default();
+        }
+        _ => {}
+    }
+    s
+}
+
+/// What must be read before the command runs (a destroyed session is gone after).
+struct MiBefore {
+    destroyed: Vec<rttng_ctl::proto::SessionSummary>,
+}
+
+impl MiBefore {
+    fn collect(ctx: &mut Ctx, cmd: &SessionCommand) -> MiBefore {
+        let mut destroyed = Vec::new();
+        if let SessionCommand::Destroy(a) = cmd {
+            let want = a.session.clone().or_else(rttng_ctl::current_session);
+            if let Ok(Response::Sessions { list }) = ctx.call(Request::ListSessions) {
+                destroyed = list
+                    .into_iter()
+                    .filter(|s| a.all || want.as_deref() == Some(s.name.as_str()))
+                    .collect();
+            }
+        }
+        MiBefore { destroyed }
+    }
+}
+
+fn mi_document(ctx: &mut Ctx, name: &str, shown: &Shown, before: MiBefore, ok: bool) -> String {
+    use crate::mi;
+    let summary = |ctx: &mut Ctx, session: &str| match ctx.call(Request::ListSessions) {
+        Ok(Response::Sessions { list }) => list.into_iter().find(|s| s.name == session),
+        _ => None,
+    };
+    match name {
+        "version" => mi::document(name, &mi::version(), None),
+        "list" => {
+            let output = match &shown.session {
+                None => match ctx.call(Request::ListSessions) {
+                    Ok(Response::Sessions { list }) => mi::sessions(&list),
+                    _ => String::new(),
+                },
+                Some(s) => match ctx.call(Request::ListSession { session: s.clone() }) {
+                    Ok(Response::Session { detail }) => {
+                        let filters = match ctx.call(Request::ListFilters { session: s.clone() }) {
+                            Ok(Response::Filters { list }) => list,
+                            _ => Vec::new(),
+                        };
+                        let trackers = match ctx.call(Request::ListTrackers { session: s.clone() })
+                        {
+                            Ok(Response::Trackers { list }) => list,
+                            _ => Vec::new(),
+                        };
+                        mi::session_detail(&detail, &filters, &trackers)
+                    }
+                    _ => String::new(),
+                },
+            };
+            mi::document(name, &output, None)
+        }
+        "create" => {
+            let created = if ok {
+                rttng_ctl::current_session().and_then(|s| summary(ctx, &s))
+            } else {
+                None
+            };
+            let output = created.as_ref().map(mi::session).unwrap_or_default();
+            mi::document(name, &output, Some(ok && created.is_some()))
+        }
+        "enable-event" => {
+            let events: String = shown
+                .events
+                .iter()
+                .map(|e| mi::enabled_event(e, shown.syscall, shown.loglevel, &shown.exclusions, ok))
+                .collect();
+            let output = if events.is_empty() {
+                "<events/>".to_string()
+            } else {
+                format!("<events>{events}</events>")
+            };
+            mi::document(name, &output, Some(ok))
+        }
+        "start" | "stop" => {
+            let output = match (&shown.session, ok) {
+                (Some(s), true) => mi::session_state(s, name == "start"),
+                _ => "<sessions/>".to_string(),
+            };
+            mi::document(name, &output, Some(ok))
+        }
+        _ => {
+            // destroy
+            let list = if ok { before.destroyed } else { Vec::new() };
+            mi::document(name, &mi::sessions(&list), Some(ok))
+        }
+    }
+}
+
+fn run_plain(g: &Global, cmd: SessionCommand) -> ExitCode {
+    let mut opts = connect_options(g);
+    opts.spawn = false;
+    let mut ctx = Ctx { opts, client: None };
+    exit_status(run_with(&mut ctx, g, cmd))
+}
+
+/// Runs `cmd` on `ctx`: starts a daemon for `create` only, and applies lttng's statuses.
+fn run_with(ctx: &mut Ctx, g: &Global, cmd: SessionCommand) -> Result<u8, CliError> {
+    run_inner(ctx, !g.no_sessiond, cmd)
+}
+
+fn run_inner(ctx: &mut Ctx, spawn_allowed: bool, cmd: SessionCommand) -> Result<u8, CliError> {
     // As lttng: only `create` starts a session daemon; every other command on no daemon
     // says there is none.
     let create = matches!(cmd, SessionCommand::Create(_));
-    let spawn = opts.spawn && create;
-    opts.spawn = false;
-    let mut ctx = Ctx { opts, client: None };
-    if spawn {
+    if spawn_allowed && create && ctx.client.is_none() {
         match Client::connect(&ctx.opts) {
             Ok(c) => ctx.client = Some(c),
             Err(rttng_ctl::CtlError::NoDaemon { .. }) => {
                 println!("Spawning a session daemon");
                 ctx.opts.spawn = true;
             }
-            Err(e) => return exit_status(Err(e.into())),
+            Err(e) => return Err(e.into()),
         }
     }
     // lttng's start and stop exit with LTTNG_ERR_NO_SESSIOND itself; the others with 1.
@@ -96,13 +303,13 @@ pub fn run(g: &Global, cmd: SessionCommand) -> ExitCode {
         cmd,
         SessionCommand::Start { .. } | SessionCommand::Stop { .. }
     );
-    exit_status(dispatch(&mut ctx, cmd).map_err(|e| match e {
+    dispatch(ctx, cmd).map_err(|e| match e {
         CliError::Ctl(rttng_ctl::CtlError::NoDaemon { rundir }) if raw_status => CliError::Status {
             status: EXIT_NO_SESSIOND,
             message: no_daemon_message(&rundir),
         },
         e => e,
-    }))
+    })
 }
 
 /// lttng's words first, then where rttng looked and what to do.

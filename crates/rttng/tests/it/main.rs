@@ -17,6 +17,7 @@ mod live;
 mod loss_accounting;
 mod lttng_compat;
 mod lttng_reference;
+mod mi;
 mod pipe;
 mod rotation;
 mod rust_bridges;
