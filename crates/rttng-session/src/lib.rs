@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+mod agent;
 mod apps;
 mod attrs;
 mod kernel;
@@ -23,6 +24,7 @@ mod snapshot;
 mod trackers;
 mod validate;
 
+pub use agent::{agent_filter, ust_names, AgentEnable};
 pub use attrs::*;
 pub use kernel::{KernelChannel, KernelOp, KernelReply};
 pub use snapshot::{packets_per_stream, StreamGroup, MAX_SNAPSHOT_OUTPUTS};
@@ -138,6 +140,8 @@ struct Session {
     snapshot: Option<snapshot::SnapshotState>,
     /// Process attribute trackers (absent: everything is tracked).
     trackers: trackers::Trackers,
+    /// Rules of the agents' domains (`agent.rs`).
+    agent_rules: Vec<agent::AgentRule>,
 }
 
 impl Session {
@@ -391,6 +395,9 @@ impl Registry {
                 rule,
             } => {
                 let i = self.session_index(&session, uid)?;
+                if domain.is_agent() {
+                    return self.enable_agent_event(i, domain, rule, None, port, errs);
+                }
                 self.enable_event(i, domain, channel.as_deref(), rule, None, port, errs)
             }
             Request::EnableEventFilter {
@@ -401,6 +408,9 @@ impl Registry {
                 filter,
             } => {
                 let i = self.session_index(&session, uid)?;
+                if domain.is_agent() {
+                    return self.enable_agent_event(i, domain, rule, Some(filter), port, errs);
+                }
                 self.enable_event(
                     i,
                     domain,
@@ -424,8 +434,22 @@ impl Registry {
                 pattern,
             } => {
                 let i = self.session_index(&session, uid)?;
+                if domain.is_agent() {
+                    return self.disable_agent_event(i, domain, &pattern, port, errs);
+                }
                 self.disable_event(i, domain, channel, pattern, port, errs)
             }
+            Request::ListAgentRules { session } => {
+                let i = self.session_index(&session, uid)?;
+                Ok(Response::AgentRules {
+                    list: self.agent_rules_of(i),
+                })
+            }
+            // The daemon asks its live agents itself (no session state is involved).
+            Request::ListAgentLoggers { .. } => Err(err(
+                ErrorCode::Internal,
+                "agent loggers are listed by the daemon's agent server",
+            )),
             Request::AddContext {
                 session,
                 domain,

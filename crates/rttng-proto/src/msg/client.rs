@@ -100,6 +100,15 @@ pub enum Request {
     ListFilters {
         session: String,
     },
+    /// The loggers of the live agents of an agent domain (`list -j/-l/-p`), answered with
+    /// [`Response::AgentLoggers`].
+    ListAgentLoggers {
+        domain: Domain,
+    },
+    /// A session's agent rules (`list SESSION`), answered with [`Response::AgentRules`].
+    ListAgentRules {
+        session: String,
+    },
     /// `disable-event -a`: every rule of the channel (`None`: `channel0`), whatever its
     /// pattern.
     DisableEventAll {
@@ -158,12 +167,14 @@ wire_enum!(Request, "request" {
     17 => SnapshotRecord { session, output, name, max_size },
     18 => EnableEventFilter { session, domain, channel, rule, filter },
     19 => ListFilters { session },
-    20 => DisableEventAll { session, domain, channel },
-    21 => StopNoWait { session },
-    22 => DestroySessionNoWait { session },
-    23 => Track { session, domain, attr, value, all },
-    24 => Untrack { session, domain, attr, value, all },
-    25 => ListTrackers { session },
+    20 => ListAgentLoggers { domain },
+    21 => ListAgentRules { session },
+    22 => DisableEventAll { session, domain, channel },
+    23 => StopNoWait { session },
+    24 => DestroySessionNoWait { session },
+    25 => Track { session, domain, attr, value, all },
+    26 => Untrack { session, domain, attr, value, all },
+    27 => ListTrackers { session },
 });
 
 /// A process attribute a tracker selects on (lttng's `lttng_process_attr`).
@@ -217,6 +228,32 @@ wire_struct!(TrackerInfo {
     attr,
     all,
     values
+});
+
+/// The loggers one live agent reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentLoggers {
+    /// As the agent declared it at registration (not verified).
+    pub pid: u32,
+    pub loggers: Vec<String>,
+}
+wire_struct!(AgentLoggers { pid, loggers });
+
+/// A session's agent rule: `rule.loglevel` holds the agent's own level value (higher is
+/// more severe: `AtLeast` means `int_loglevel >= level`); `filter` is the filter the rule
+/// applies on the agent's tracepoint (empty: none), as lttng shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRuleInfo {
+    pub domain: Domain,
+    pub rule: EventRule,
+    pub enabled: bool,
+    pub filter: String,
+}
+wire_struct!(AgentRuleInfo {
+    domain,
+    rule,
+    enabled,
+    filter
 });
 
 /// A snapshot output as the user gives it.
@@ -403,6 +440,14 @@ pub enum Response {
     Trackers {
         list: Vec<TrackerInfo>,
     },
+    /// [`Request::ListAgentLoggers`]: per live agent of the domain, by pid.
+    AgentLoggers {
+        list: Vec<AgentLoggers>,
+    },
+    /// [`Request::ListAgentRules`].
+    AgentRules {
+        list: Vec<AgentRuleInfo>,
+    },
 }
 wire_enum!(Response, "response" {
     0 => Ok,
@@ -416,7 +461,9 @@ wire_enum!(Response, "response" {
     8 => SnapshotOutputs { list },
     9 => SnapshotRecorded { paths },
     10 => Filters { list },
-    11 => Trackers { list },
+    11 => AgentLoggers { list },
+    12 => AgentRules { list },
+    13 => Trackers { list },
 });
 
 impl Response {
