@@ -347,3 +347,92 @@ fn issue_16_bash_completion_offers_commands_and_options() {
         assert!(got.iter().any(|g| g == o), "{o} in {got:?}");
     }
 }
+
+/// `--list-options` (rttng's and a command's, as lttng's completion uses them) and `-v`
+/// (each request and answer on standard error; standard output unchanged).
+#[test]
+fn issue_16_list_options_and_verbose() {
+    require_tools(&[("lttng", "lttng-tools")]).unwrap_or_else(|h| panic!("{h}"));
+    let lines = |program: &str, args: &[&str]| -> Vec<String> {
+        let f = run_bounded(Command::new(program).args(args), CMD_TIMEOUT).expect("runs");
+        assert!(
+            f.status.success(),
+            "{program} {args:?}: {}",
+            f.stderr_quote()
+        );
+        f.stdout_text().lines().map(str::to_string).collect()
+    };
+    let rttng = env!("CARGO_BIN_EXE_rttng");
+    for (cmd, shared) in [
+        (
+            "create",
+            &[
+                "--output",
+                "-o",
+                "--set-url",
+                "-U",
+                "--ctrl-url",
+                "-C",
+                "--snapshot",
+            ][..],
+        ),
+        (
+            "enable-event",
+            &["--userspace", "-u", "--channel", "-c", "--filter", "-f"][..],
+        ),
+        (
+            "track",
+            &[
+                "--vpid",
+                "--vuid",
+                "--vgid",
+                "--all",
+                "-a",
+                "--session",
+                "-s",
+            ][..],
+        ),
+    ] {
+        let ours = lines(rttng, &[cmd, "--list-options"]);
+        let theirs = lines("lttng", &[cmd, "--list-options"]);
+        for o in shared {
+            assert!(
+                theirs.iter().any(|l| l == o),
+                "lttng {cmd} lacks {o}: {theirs:?}"
+            );
+            assert!(
+                ours.iter().any(|l| l == o),
+                "rttng {cmd} lacks {o}: {ours:?}"
+            );
+        }
+    }
+    let top = lines(rttng, &["--list-options"]);
+    for o in [
+        "--mi",
+        "-m",
+        "--quiet",
+        "-q",
+        "--verbose",
+        "-v",
+        "--list-commands",
+    ] {
+        assert!(top.iter().any(|l| l == o), "{o} in {top:?}");
+    }
+    let w = World::new("cli-verbose");
+    w.create(&["v"]);
+    let plain = w.rttng(&["list"]);
+    let verbose = w.rttng(&["-v", "list"]);
+    assert_eq!(plain.stdout_text(), verbose.stdout_text());
+    assert!(plain.stderr.is_empty(), "{}", plain.stderr_quote());
+    let err = String::from_utf8_lossy(&verbose.stderr);
+    assert!(
+        err.contains("DEBUG1: request ListSessions") && err.contains("DEBUG1: answer Sessions"),
+        "{err}"
+    );
+    let vv = w.rttng(&["-vv", "list"]);
+    assert!(
+        String::from_utf8_lossy(&vv.stderr).contains("name: \"v\""),
+        "{}",
+        vv.stderr_quote()
+    );
+}
