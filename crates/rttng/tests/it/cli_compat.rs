@@ -436,3 +436,46 @@ fn issue_16_list_options_and_verbose() {
         vv.stderr_quote()
     );
 }
+
+/// `disable-event -k NAME` of a system call rule disables its entry and exit tracepoints
+/// and succeeds (it used to exit 1 while listing the rule as disabled): after it, the
+/// session records the other rule's system calls and none of the disabled one's.
+#[test]
+fn issue_16_disable_event_kernel_syscall_rule() {
+    assert!(
+        crate::support::is_root(),
+        "kernel tracing needs root: run the tests as root (CI does)"
+    );
+    assert!(
+        Path::new("/sys/kernel/tracing/available_events").exists(),
+        "tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing"
+    );
+    let w = World::new("cli-ksys");
+    let out = w.create(&["k"]);
+    w.ok(&["enable-event", "-k", "--syscall", "openat"]);
+    w.ok(&["enable-event", "-k", "--syscall", "close"]);
+    let said = w.ok(&["disable-event", "-k", "openat"]);
+    assert_eq!(
+        said.trim(),
+        "kernel event openat of type any disabled in channel channel0 for session k"
+    );
+    let list = w.ok(&["list", "k"]);
+    assert!(
+        list.contains("      openat (type: syscall) [disabled]"),
+        "{list}"
+    );
+    assert!(
+        list.contains("      close (type: syscall) [enabled]"),
+        "{list}"
+    );
+    w.ok(&["start"]);
+    w.probe(&["--count", "2"]);
+    w.ok(&["stop"]);
+    let (text, _) = crate::session_support::read_both(&out);
+    assert!(text.contains(" syscall_entry_close: "), "no close recorded");
+    assert!(
+        !text.contains("openat"),
+        "openat recorded after its rule was disabled"
+    );
+    w.ok(&["destroy"]);
+}
