@@ -837,10 +837,8 @@ fn context_type(domain: Domain, t: &str) -> Result<ContextType, CliError> {
         status: EXIT_WARNING,
         message: format!("{t}: {what} invalid context ({why})"),
     };
-    if t.starts_with("perf:") {
-        return Err(invalid(
-            "perf counters are not available on this machine: perf_event_open offers no hardware counters here",
-        ));
+    if let Some(counter) = t.strip_prefix("perf:") {
+        return Err(invalid(&perf_unavailable(counter)));
     }
     let supported: &[ContextType] = match domain {
         Domain::Kernel => &[
@@ -865,6 +863,33 @@ fn context_type(domain: Domain, t: &str) -> Result<ContextType, CliError> {
             domain.name(),
             names()
         ))),
+    }
+}
+
+/// Why `perf:COUNTER` is not recorded: hardware counters need the CPU's PMU, which this
+/// machine may lack (then perf_event_open cannot offer them at all); the software ones exist
+/// everywhere but rttng does not record perf counters.
+fn perf_unavailable(counter: &str) -> String {
+    const SOFTWARE: [&str; 12] = [
+        "cpu-clock",
+        "task-clock",
+        "page-fault",
+        "faults",
+        "major-faults",
+        "minor-faults",
+        "context-switches",
+        "cs",
+        "cpu-migrations",
+        "migrations",
+        "alignment-faults",
+        "emulation-faults",
+    ];
+    let name = counter.rsplit(':').next().unwrap_or(counter);
+    let pmu = std::path::Path::new("/sys/bus/event_source/devices/cpu").exists();
+    if SOFTWARE.contains(&name) || pmu {
+        "rttng does not record perf counters".to_string()
+    } else {
+        "not available on this machine: perf_event_open offers no hardware counters here (no cpu PMU in /sys/bus/event_source/devices)".to_string()
     }
 }
 
