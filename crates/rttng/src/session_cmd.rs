@@ -31,6 +31,8 @@ struct Ctx {
     client: Option<Client>,
     /// `-v` count: 1 says each request and answer on standard error, 2 also their fields.
     verbose: u8,
+    /// What `track`/`untrack` did, per attribute and value (`None`: `--all`), for `--mi`.
+    tracked: Vec<(rttng_ctl::proto::ProcessAttr, Vec<(Option<u32>, bool)>)>,
 }
 
 /// Most characters of one `-vv` debug line.
@@ -42,6 +44,7 @@ impl Ctx {
             opts,
             client: None,
             verbose: g.verbose,
+            tracked: Vec::new(),
         }
     }
     fn client(&mut self) -> Result<&mut Client, CliError> {
@@ -131,7 +134,7 @@ pub fn mi_not_implemented() -> ExitCode {
     exit_status(Err(CliError::Status {
         status: EXIT_MI_NOT_IMPLEMENTED,
         message:
-            "--mi xml is available for version, list, create, enable-event, start, stop and destroy"
+            "--mi xml is available for version, list, status, create, destroy, set-session, enable-channel, disable-channel, enable-event, disable-event, add-context, track, untrack, start and stop"
                 .to_string(),
     }))
 }
@@ -155,6 +158,15 @@ fn run_mi(g: &Global, kind: &str, cmd: SessionCommand) -> ExitCode {
         SessionCommand::Start { .. } => "start",
         SessionCommand::Stop { .. } => "stop",
         SessionCommand::Destroy(_) => "destroy",
+        SessionCommand::EnableChannel(_) => "enable-channel",
+        SessionCommand::DisableChannel(_) => "disable-channel",
+        SessionCommand::DisableEvent(_) => "disable-event",
+        SessionCommand::AddContext(a) if !a.list => "add-context",
+        SessionCommand::Track(_) => "track",
+        SessionCommand::Untrack(_) => "untrack",
+        SessionCommand::SetSession { .. } => "set-session",
+        // lttng's `status` answers as `list`.
+        SessionCommand::Status => "list",
         _ => return mi_not_implemented(),
     };
     // The document goes to the real standard output; the messages to /dev/null.
@@ -183,6 +195,10 @@ fn run_mi(g: &Global, kind: &str, cmd: SessionCommand) -> ExitCode {
 /// What a command's MI document needs from its arguments.
 struct Shown {
     session: Option<String>,
+    /// Channel names (enable/disable-channel), context types (add-context), or the
+    /// channel of disable-event (first).
+    names: Vec<String>,
+    domain: Domain,
     events: Vec<String>,
     syscall: bool,
     loglevel: LoglevelRule,
@@ -192,6 +208,8 @@ struct Shown {
 fn describe(cmd: &SessionCommand) -> Shown {
     let mut s = Shown {
         session: None,
+        names: Vec::new(),
+        domain: Domain::Ust,
         events: Vec::new(),
         syscall: false,
         loglevel: LoglevelRule::All,
@@ -199,6 +217,27 @@ fn describe(cmd: &SessionCommand) -> Shown {
     };
     match cmd {
         SessionCommand::List(l) => s.session = l.session.clone(),
+        SessionCommand::Status => s.session = rttng_ctl::current_session(),
+        SessionCommand::SetSession { session } => s.session = Some(session.clone()),
+        SessionCommand::EnableChannel(a) => {
+            s.session = a.session.clone().or_else(rttng_ctl::current_session);
+            s.names = split_names(&a.channels);
+            s.domain = if a.domain.kernel {
+                Domain::Kernel
+            } else {
+                Domain::Ust
+            };
+        }
+        SessionCommand::DisableChannel(a) => s.names = split_names(&a.channels),
+        SessionCommand::AddContext(a) => s.names = a.types.clone(),
+        SessionCommand::DisableEvent(a) => {
+            s.names = vec![a.channel.clone().unwrap_or_else(|| "channel0".to_string())];
+            s.events = if a.all {
+                vec!["*".to_string()]
+            } else {
+                a.names.as_deref().map(split_names).unwrap_or_default()
+            };
+        }
         SessionCommand::Start { session } | SessionCommand::Stop { session, .. } => {
             s.session = session.clone().or_else(rttng_ctl::current_session)
         }
@@ -294,6 +333,49 @@ fn mi_document(ctx: &mut Ctx, name: &str, shown: &Shown, before: MiBefore, ok: b
                 "<events/>".to_string()
             } else {
                 format!("<events>{events}</events>")
+            };
+            mi::document(name, &output, Some(ok))
+        }
+        "enable-channel" => {
+            let infos = match shown.session.as_ref().map(|session| {
+                ctx.call(Request::ListSession {
+                    session: session.clone(),
+                })
+            }) {
+                Some(Ok(Response::Session { detail })) => detail.channels,
+                _ => Vec::new(),
+            };
+            let chans: Vec<(String, Option<rttng_ctl::proto::ChannelInfo>)> = shown
+                .names
+                .iter()
+                .map(|n| {
+                    let c = infos
+                        .iter()
+                        .find(|c| &c.name == n && c.domain == shown.domain)
+                        .cloned();
+                    (n.clone(), c)
+                })
+                .collect();
+            mi::document(name, &mi::channels_enabled(&chans, ok), Some(ok))
+        }
+        "disable-channel" => mi::document(name, &mi::channels_disabled(&shown.names, ok), Some(ok)),
+        "disable-event" => {
+            let channel = shown.names.first().cloned().unwrap_or_default();
+            mi::document(
+                name,
+                &mi::events_disabled(&channel, &shown.events, ok),
+                Some(ok),
+            )
+        }
+        "add-context" => mi::document(name, &mi::contexts_added(&shown.names), Some(ok)),
+        "track" | "untrack" => {
+            let changes = std::mem::take(&mut ctx.tracked);
+            mi::document(name, &mi::trackers_changed(&changes), Some(ok))
+        }
+        "set-session" => {
+            let output = match (&shown.session, ok) {
+                (Some(s), true) => mi::session_name(s),
+                _ => "<sessions/>".to_string(),
             };
             mi::document(name, &output, Some(ok))
         }
@@ -966,13 +1048,16 @@ fn track(ctx: &mut Ctx, a: crate::cli::TrackArgs, add: bool) -> Result<u8, CliEr
                     }
                 }
             };
-            ctx.call(req(true)).map_err(no_session)?;
+            let r = ctx.call(req(true)).map_err(no_session);
+            ctx.tracked.push((shown, vec![(None, r.is_ok())]));
+            r?;
             let mut words = shown.words().to_string();
             words[..1].make_ascii_uppercase();
             let policy = if add { "include all" } else { "exclude all" };
             println!("{words} tracking policy set to `{policy}`");
             continue;
         }
+        ctx.tracked.push((shown, Vec::new()));
         for v in split_names(values) {
             let value = id_value(attr, &v)?;
             let req = if add {
@@ -992,7 +1077,11 @@ fn track(ctx: &mut Ctx, a: crate::cli::TrackArgs, add: bool) -> Result<u8, CliEr
                     all: false,
                 }
             };
-            match ctx.call(req) {
+            let r = ctx.call(req);
+            if let Some((_, done)) = ctx.tracked.last_mut() {
+                done.push((Some(value), r.is_ok()));
+            }
+            match r {
                 Ok(_) if add => {
                     println!("Added {v} to the {} tracker inclusion set", shown.words())
                 }
