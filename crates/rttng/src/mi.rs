@@ -397,8 +397,12 @@ pub fn contexts_added(names: &[String]) -> String {
     wrap("contexts", &inner)
 }
 
-/// `track`/`untrack`: per attribute, each value (`None`: `--all`) with its success.
-pub fn trackers_changed(changes: &[(ProcessAttr, Vec<(Option<u32>, bool)>)]) -> String {
+/// What `track`/`untrack` did to one attribute: each value (`None`: `--all`) and whether
+/// it succeeded.
+pub type TrackerChange = (ProcessAttr, Vec<(Option<u32>, bool)>);
+
+/// `track`/`untrack`: per attribute, each value with its success.
+pub fn trackers_changed(changes: &[TrackerChange]) -> String {
     let inner: String = changes
         .iter()
         .map(|(attr, values)| {

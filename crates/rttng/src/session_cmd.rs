@@ -32,7 +32,7 @@ struct Ctx {
     /// `-v` count: 1 says each request and answer on standard error, 2 also their fields.
     verbose: u8,
     /// What `track`/`untrack` did, per attribute and value (`None`: `--all`), for `--mi`.
-    tracked: Vec<(rttng_ctl::proto::ProcessAttr, Vec<(Option<u32>, bool)>)>,
+    tracked: Vec<crate::mi::TrackerChange>,
 }
 
 /// Most characters of one `-vv` debug line.
