@@ -1020,7 +1020,7 @@ fn track(ctx: &mut Ctx, a: crate::cli::TrackArgs, add: bool) -> Result<u8, CliEr
         ));
     }
     for (attr, values) in given {
-        let shown = rttng_session_attr(domain, attr);
+        let shown = attr.in_domain(domain);
         if a.all || values.is_empty() {
             if !a.all {
                 return Err(usage(&format!(
@@ -1100,21 +1100,6 @@ fn track(ctx: &mut Ctx, a: crate::cli::TrackArgs, add: bool) -> Result<u8, CliEr
         }
     }
     Ok(0)
-}
-
-/// The tracker a `track` of `attr` in `domain` addresses (user space: the virtual one).
-fn rttng_session_attr(
-    domain: Domain,
-    attr: rttng_ctl::proto::ProcessAttr,
-) -> rttng_ctl::proto::ProcessAttr {
-    use rttng_ctl::proto::ProcessAttr as P;
-    match (domain, attr) {
-        (Domain::Kernel, a) => a,
-        (_, P::Pid) => P::Vpid,
-        (_, P::Uid) => P::Vuid,
-        (_, P::Gid) => P::Vgid,
-        (_, a) => a,
-    }
 }
 
 /// An id given to `track`: a number, or for users and groups a name from /etc/passwd or
