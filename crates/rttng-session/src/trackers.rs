@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::{err, Registry, Session};
+use crate::{err, Port, Registry, Session};
 use rttng_proto::*;
 
 /// Most values in one tracker's inclusion set.
@@ -120,5 +120,3 @@ pub(crate) fn ust_tracked(s: &Session, vpid: u32, vuid: u32, vgid: Option<u32>) 
         && ok(ProcessAttr::Vuid, Some(vuid))
         && ok(ProcessAttr::Vgid, vgid)
 }
-
-use crate::Port;
