@@ -422,7 +422,7 @@ impl Kernel {
         let uuid = s.md.uuid();
         let written = match &relay {
             None => {
-                crate::snapshot::write_metadata(trace_dir, uuid, s.md.text(), METADATA_PACKET_BYTES)
+                crate::metadata::write_whole(trace_dir, uuid, s.md.text(), METADATA_PACKET_BYTES)
             }
             Some(r) => r.append_metadata(
                 trace_dir,
