@@ -521,7 +521,8 @@ fn declare(s: &mut Session) -> String {
 }
 
 /// A channel's thread: a pass over each CPU whose buffer is `buffer_percent` full, and over
-/// every CPU at each tick of `period` (live sessions), until `stop`.
+/// every CPU at each tick of `period` (live sessions: then a live beacon for each stream that
+/// sent no packet since the previous tick), until `stop`.
 fn run(
     worker: &Mutex<Worker>,
     waiter: &rttng_kernel::Waiter,
@@ -529,6 +530,8 @@ fn run(
     period: Option<Duration>,
 ) {
     let mut next_tick = period.map(|p| Instant::now() + p);
+    // Packets written per stream at the last tick (live beacons for the quiet ones).
+    let mut written_at_tick: Vec<u64> = Vec::new();
     while !stop.load(Ordering::Acquire) {
         let mut timeout = COMMAND_LATENCY;
         if let Some(at) = next_tick {
@@ -549,6 +552,9 @@ fn run(
         if let (Some(at), Some(p)) = (next_tick, period) {
             if Instant::now() >= at {
                 w.pass_all(false);
+                if let Sink::Out(o) = &mut w.sink {
+                    o.beacons(&mut written_at_tick);
+                }
                 next_tick = Some(Instant::now() + p);
                 continue;
             }

@@ -343,6 +343,8 @@ pub struct ChannelDrain {
     /// Path arguments of each event (bit N: argument N), when path strings are recorded.
     path_masks: Vec<u8>,
     paths: Option<Arc<Paths>>,
+    /// The trace clock (rttng-clock's), for the time of packets without events.
+    clock: ClockSpec,
 }
 
 /// The path records of a session and their one matcher, shared by its channels.
@@ -520,6 +522,7 @@ impl ChannelDrain {
             records: Vec::new(),
             path_masks: Vec::new(),
             paths: None,
+            clock: ClockSpec::shared(),
         })
     }
 
@@ -829,12 +832,16 @@ impl ChannelDrain {
         if last {
             // Losses the pages did not report (discard mode counts them only in `stats`).
             let lost = stats_lost(&self.instance_dir, cpu);
+            // Empty packets are stamped now (never before what the stream holds), so a live
+            // reader sees time go on.
+            let now = self.clock.now();
             let c = &mut self.cpus[i];
             let total = c.missed.max(lost).max(c.reported);
+            let ts = c.last_ts.max(now);
             if c.seq == 0 && total > 0 {
                 // As above: a count in a stream's first packet is not seen by readers.
                 w.open_packet(&PacketOpen {
-                    timestamp_begin: c.last_ts,
+                    timestamp_begin: ts,
                     packet_seq_num: 0,
                     events_discarded: 0,
                     cpu_id: u64::from(cpu),
@@ -842,11 +849,11 @@ impl ChannelDrain {
                 })
                 .map_err(ctf)?;
                 c.seq = 1;
-                emit(&mut w, c_last_ts, stats)?;
+                emit(&mut w, ts, stats)?;
             }
             if total > c.reported || c.seq == 0 {
                 w.open_packet(&PacketOpen {
-                    timestamp_begin: c.last_ts,
+                    timestamp_begin: ts,
                     packet_seq_num: c.seq,
                     events_discarded: total,
                     cpu_id: u64::from(cpu),
@@ -855,7 +862,8 @@ impl ChannelDrain {
                 .map_err(ctf)?;
                 c.seq += 1;
                 c.reported = total;
-                emit(&mut w, c_last_ts, stats)?;
+                c.last_ts = ts;
+                emit(&mut w, ts, stats)?;
             }
         }
         Ok(())
