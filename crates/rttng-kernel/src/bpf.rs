@@ -240,6 +240,22 @@ impl PathMatcher {
         }
     }
 
+    /// [`Self::take`] for records not taken in time order (a consumer converts one CPU after
+    /// the other, and a thread may have moved between them): the oldest waiting record that
+    /// matches, without dropping the older ones of the same call (they may belong to records
+    /// of another CPU not converted yet; the per-thread bound drops them eventually).
+    pub fn take_unordered(&mut self, tid: u32, nr: u32, arg: u8, ptr: u64) -> Option<PathValue> {
+        let q = self.queues.get_mut(&tid)?;
+        let i = q
+            .iter()
+            .position(|r| r.nr == nr && r.arg == arg && r.ptr == ptr)?;
+        let r = q.remove(i)?;
+        if q.is_empty() {
+            self.queues.remove(&tid);
+        }
+        Some(r.value)
+    }
+
     /// The string of argument `arg` of the system call `nr` that thread `tid` entered with
     /// pointer `ptr`: the oldest waiting record that matches. Older records of the same call
     /// and argument are dropped (their tracefs records never came, e.g. lost events).

@@ -804,7 +804,7 @@ impl ChannelDrain {
                             continue;
                         }
                         if let Some((tid, nr, ptr)) = enter_key(data, a) {
-                            if let Some(PathValue::Text(t)) = m.take(tid, nr, a, ptr) {
+                            if let Some(PathValue::Text(t)) = m.take_unordered(tid, nr, a, ptr) {
                                 strings.push((a, t));
                             }
                         }
