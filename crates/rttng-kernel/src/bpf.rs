@@ -174,6 +174,14 @@ impl PathLog {
         g.records.get(from..).map(<[_]>::to_vec).unwrap_or_default()
     }
 
+    /// Moves every record out of the log (for its only reader, which keeps them matched as
+    /// they come: the log then never fills up in a long session).
+    pub fn take_all(&self) -> Vec<PathRecord> {
+        let mut g = self.lock();
+        g.bytes = 0;
+        std::mem::take(&mut g.records)
+    }
+
     /// A log holding these records (tests, replays).
     pub fn from_records(records: Vec<PathRecord>) -> PathLog {
         PathLog {
@@ -206,6 +214,21 @@ impl PathMatcher {
         let new = log.records_from(self.cursor);
         self.cursor += new.len();
         for r in new {
+            if !self.queues.contains_key(&r.tid) && self.queues.len() >= MAX_MATCHER_THREADS {
+                continue;
+            }
+            let q = self.queues.entry(r.tid).or_default();
+            if q.len() >= MAX_QUEUE_PER_THREAD {
+                q.pop_front();
+            }
+            q.push_back(r);
+        }
+    }
+
+    /// [`Self::refresh`] for the log's only reader: the records move out of the log.
+    pub fn refresh_taking(&mut self, log: &PathLog) {
+        log.poll();
+        for r in log.take_all() {
             if !self.queues.contains_key(&r.tid) && self.queues.len() >= MAX_MATCHER_THREADS {
                 continue;
             }
