@@ -6,13 +6,15 @@
 #     (`--toggle-collect=*ust::emit*`), as the difference between a 300 000 and a 100 000
 #     event run (the first event's registration cancels out), for each kind of session;
 #   wall time per event: PAIRS (default 3) alternating local/live runs of EVENTS (default
-#     2 000 000) events, each line as rttng-bench prints it.
+#     1 000 000) events, each line as rttng-bench prints it, with 16 × 4 MiB sub-buffers per
+#     CPU so that no event is discarded however late the consumer (discarded events cost less
+#     and would skew the comparison).
 # Needs valgrind and release binaries (cargo build --release -p rttng -p rttng-sessiond
 # -p rttng-consumerd -p rttng-relayd -p rttng-bench). It judges nothing; figures go to
 # BENCHMARKS.md.
 set -euo pipefail
 pairs=${1:-3}
-events=${2:-2000000}
+events=${2:-1000000}
 root=$(cd "$(dirname "$0")/.." && pwd)
 bench="$root/target/release/rttng-bench"
 command -v valgrind >/dev/null || { echo "missing valgrind: apt-get install valgrind" >&2; exit 1; }
@@ -35,7 +37,7 @@ for kind in local live; do
 	echo "$kind: instructions_per_event=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1f", (b - a) / 200000 }') ($(cat "$out/line.$kind.300000"))"
 done
 for _ in $(seq "$pairs"); do
-	echo "local: $("$bench" ust --events "$events")"
-	echo "live:  $("$bench" ust --events "$events" --live)"
+	echo "local: $("$bench" ust --events "$events" --subbuf-size 4194304 --num-subbuf 16)"
+	echo "live:  $("$bench" ust --events "$events" --subbuf-size 4194304 --num-subbuf 16 --live)"
 done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
