@@ -152,6 +152,12 @@ pub struct KernelSession {
     /// A snapshot session: no drain threads and no trace at stop; the buffers are read only
     /// by [`KernelSession::snapshot`].
     snapshot_mode: bool,
+    /// Another process (rttng-consumerd) drains and converts the buffers: no drain threads,
+    /// no spool, nothing written at stop ([`KernelSession::set_consumer_drained`]).
+    consumer_drained: bool,
+    /// Part of the instance names, so that sessions of the same name of different users
+    /// never share one (the session owner's uid).
+    owner_tag: Option<u32>,
 }
 
 impl std::fmt::Debug for KernelSession {
@@ -205,6 +211,8 @@ impl KernelSession {
             path_detach: None,
             path_warning: None,
             snapshot_mode: false,
+            consumer_drained: false,
+            owner_tag: None,
         };
         s.add_channel(config)?;
         Ok(s)
@@ -253,7 +261,10 @@ impl KernelSession {
                 value: total,
             });
         }
-        let instance = Instance::create(&self.tracefs, &instance_name(&self.name, &config.name))?;
+        let instance = Instance::create(
+            &self.tracefs,
+            &instance_name(self.owner_tag, &self.name, &config.name),
+        )?;
         instance.write("trace_clock", &self.clock.trace_clock)?;
         instance.write("buffer_size_kb", &total.div_ceil(1024).to_string())?;
         // The drain sleeps until this much of a CPU buffer is full (kernels before 5.x lack
@@ -691,6 +702,72 @@ impl KernelSession {
         self.trace_dir().join(".spool")
     }
 
+    /// Another process drains the buffers (rttng-consumerd, through
+    /// [`crate::ChannelDrain`]): `start` and `stop` only turn tracing on and off. Before
+    /// `start`. System call path strings are not recorded.
+    pub fn set_consumer_drained(&mut self) {
+        self.consumer_drained = true;
+        self.record_paths = false;
+    }
+
+    /// Create a session whose instance names carry `owner_uid` (the root daemon serves
+    /// several users, whose session names may be equal), drained by another process
+    /// ([`Self::set_consumer_drained`]).
+    pub fn create_for_user(
+        name: &str,
+        owner_uid: u32,
+        out_dir: &Path,
+        config: ChannelConfig,
+        clock: ClockSpec,
+    ) -> Result<KernelSession, KernelError> {
+        check_name(name)?;
+        let tracefs = Tracefs::open()?;
+        let layout = tracefs.page_layout()?;
+        let mut s = KernelSession {
+            tracefs,
+            name: name.to_string(),
+            out_dir: out_dir.to_path_buf(),
+            clock,
+            layout,
+            channels: Vec::new(),
+            state: State::Created,
+            observer: None,
+            pid_filter: None,
+            creation_datetime: datetime_now(),
+            record_paths: false,
+            path_log: None,
+            path_recorder: None,
+            path_detach: None,
+            path_warning: None,
+            snapshot_mode: false,
+            consumer_drained: true,
+            owner_tag: Some(owner_uid),
+            live_period: crate::drain::DRAIN_PERIOD,
+            write_trace: true,
+        };
+        s.add_channel(config)?;
+        Ok(s)
+    }
+
+    /// Channel `channel`'s tracefs instance name, its enabled events (`system:event`, in
+    /// enable order: the CTF event id is the position) and its contexts: what the drain of
+    /// another process needs ([`crate::ChannelDrain::set_events`]).
+    pub fn channel_plan(&self, channel: &str) -> Option<(String, Vec<String>, Vec<Context>)> {
+        let ch = self.channels.iter().find(|c| c.config.name == channel)?;
+        let events = ch.events.iter().map(|(s, e)| format!("{s}:{e}")).collect();
+        let contexts = ch
+            .contexts
+            .iter()
+            .map(|k| match k {
+                ContextKind::Pid => Context::Pid,
+                ContextKind::Tid => Context::Tid,
+                ContextKind::Procname => Context::Procname,
+                ContextKind::CpuId => Context::CpuId,
+            })
+            .collect();
+        Some((ch.instance.name().to_string(), events, contexts))
+    }
+
     /// Start the drain threads, then turn tracing on.
     pub fn start(&mut self) -> Result<(), KernelError> {
         if self.state == State::Running {
@@ -699,7 +776,7 @@ impl KernelSession {
                 state: "running",
             });
         }
-        if self.snapshot_mode {
+        if self.snapshot_mode || self.consumer_drained {
             for ch in &self.channels {
                 ch.instance.set_tracing(true)?;
             }
@@ -750,8 +827,9 @@ impl KernelSession {
         for ch in &self.channels {
             ch.instance.set_tracing(false)?;
         }
-        if self.snapshot_mode {
-            // The buffers keep their data for the snapshots; nothing is written.
+        if self.snapshot_mode || self.consumer_drained {
+            // The buffers keep their data for the snapshots, or the consumer drains them;
+            // nothing is written here.
             self.state = State::Stopped;
             return Ok(StopReport {
                 trace_dir: self.trace_dir(),

@@ -237,6 +237,12 @@ impl Consumer {
             // is complete, so no writer touches it before its release); in overwrite mode
             // the copy is validated right below and dropped if a writer may have touched it.
             unsafe { v.data.read(slot * s, copy) };
+            #[cfg(all(test, not(loom)))]
+            tests::after_copy(
+                p,
+                &|| v.write_pos.load(Ordering::Relaxed),
+                (p + geo.subbuf_count) << geo.subbuf_shift,
+            );
             if geo.mode == Mode::Overwrite {
                 // Seqlock validation. Acquire fence pairs with the writers' Release fence
                 // after their write_pos CAS: if the copy saw a byte of packet p + N, this
@@ -272,5 +278,84 @@ impl Consumer {
             out.packets.push((p, content));
         }
         (end - first, lapped)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::{Config, Consumer};
+    use std::cell::RefCell;
+
+    /// A hook: (packet copied, its buffer's write position now, the write position at which
+    /// its slot is reused).
+    type AfterCopy = Box<dyn FnMut(u64, &dyn Fn() -> u64, u64)>;
+
+    thread_local! {
+        /// Runs after a packet's copy and before its validation (this thread only).
+        static AFTER_COPY: RefCell<Option<AfterCopy>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn after_copy(packet: u64, write_pos: &dyn Fn() -> u64, reused_at: u64) {
+        AFTER_COPY.with(|h| {
+            if let Some(f) = h.borrow_mut().as_mut() {
+                f(packet, write_pos, reused_at);
+            }
+        });
+    }
+
+    /// The seqlock check, made deterministic: a writer that reuses the slot of the packet
+    /// being copied between its copy and its check (as a writer on another CPU can while the
+    /// copy runs, tearing it) makes the snapshot leave that packet out, with every older
+    /// one. Only that slot is reused, so the newer packets stay intact and every other check
+    /// passes: without the seqlock check, the packet would be returned as if intact.
+    #[test]
+    fn a_packet_whose_slot_is_reused_during_its_copy_is_left_out_with_the_older_ones() {
+        let config = Config {
+            cpu_count: 1,
+            subbuf_count: 4,
+            subbuf_bytes: 4096,
+            mode: Mode::Overwrite,
+            stream_id: 0,
+            uuid: [7; 16],
+        };
+        let consumer = Consumer::create(&config).expect("channel");
+        let producer = consumer.producer();
+        let record = [0x5Au8; 1000];
+        for ts in 1..=20 {
+            producer
+                .write(0, ts, &record)
+                .expect("overwrite mode never refuses");
+        }
+        let writer = consumer.producer();
+        let lapped = std::rc::Rc::new(std::cell::Cell::new(None::<u64>));
+        let lapped_in_hook = lapped.clone();
+        AFTER_COPY.with(|h| {
+            *h.borrow_mut() = Some(Box::new(move |p, write_pos, reused_at| {
+                if lapped_in_hook.get().is_some() {
+                    return;
+                }
+                lapped_in_hook.set(Some(p));
+                let mut ts = 1000;
+                while write_pos() <= reused_at {
+                    writer.write(0, ts, &record).unwrap();
+                    ts += 1;
+                }
+            }));
+        });
+        let mut snap = StreamSnapshot::new();
+        consumer.snapshot(0, None, 0, &mut snap);
+        AFTER_COPY.with(|h| *h.borrow_mut() = None);
+        let first_copied = lapped.get().expect("the hook ran");
+        let seqs: Vec<u64> = snap.packets().map(|p| p.packet_seq).collect();
+        assert!(
+            !seqs.is_empty() && seqs.iter().all(|&q| q > first_copied),
+            "packets {seqs:?}: packet {first_copied}'s slot was reused during its copy, so \
+             it must be left out (and nothing older kept), while the newer ones stay"
+        );
+        assert!(
+            snap.packets_skipped() >= 1,
+            "the lapped packet counts as skipped"
+        );
     }
 }

@@ -42,6 +42,13 @@ pub fn resolve_attrs(domain: Domain, a: &ChannelAttrs) -> Result<ResolvedAttrs, 
             ))
         }
         (Domain::Ust, b) => b.unwrap_or(Buffers::PerUid),
+        // Agent domains have no channels of their own (their rules use user-space ones).
+        (_, _) => {
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                "the agent domains (-j, -l, -p) have no channels",
+            ))
+        }
     };
     let default_size = match buffers {
         Buffers::PerPid => UST_PID_SUBBUF_SIZE,

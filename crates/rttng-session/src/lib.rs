@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+mod agent;
 mod apps;
 mod attrs;
 mod kernel;
@@ -22,6 +23,7 @@ mod requests;
 mod snapshot;
 mod validate;
 
+pub use agent::{agent_filter, ust_names, AgentEnable};
 pub use attrs::*;
 pub use kernel::{KernelChannel, KernelOp, KernelReply};
 pub use snapshot::{packets_per_stream, StreamGroup, MAX_SNAPSHOT_OUTPUTS};
@@ -134,6 +136,8 @@ struct Session {
     net: Option<relay::NetOutput>,
     /// A snapshot session: its outputs (nothing is written until `snapshot record`).
     snapshot: Option<snapshot::SnapshotState>,
+    /// Rules of the agents' domains (`agent.rs`).
+    agent_rules: Vec<agent::AgentRule>,
 }
 
 impl Session {
@@ -382,6 +386,9 @@ impl Registry {
                 rule,
             } => {
                 let i = self.session_index(&session, uid)?;
+                if domain.is_agent() {
+                    return self.enable_agent_event(i, domain, rule, None, port, errs);
+                }
                 self.enable_event(i, domain, channel.as_deref(), rule, None, port, errs)
             }
             Request::EnableEventFilter {
@@ -392,6 +399,9 @@ impl Registry {
                 filter,
             } => {
                 let i = self.session_index(&session, uid)?;
+                if domain.is_agent() {
+                    return self.enable_agent_event(i, domain, rule, Some(filter), port, errs);
+                }
                 self.enable_event(
                     i,
                     domain,
@@ -415,8 +425,22 @@ impl Registry {
                 pattern,
             } => {
                 let i = self.session_index(&session, uid)?;
+                if domain.is_agent() {
+                    return self.disable_agent_event(i, domain, &pattern, port, errs);
+                }
                 self.disable_event(i, domain, channel, pattern, port, errs)
             }
+            Request::ListAgentRules { session } => {
+                let i = self.session_index(&session, uid)?;
+                Ok(Response::AgentRules {
+                    list: self.agent_rules_of(i),
+                })
+            }
+            // The daemon asks its live agents itself (no session state is involved).
+            Request::ListAgentLoggers { .. } => Err(err(
+                ErrorCode::Internal,
+                "agent loggers are listed by the daemon's agent server",
+            )),
             Request::AddContext {
                 session,
                 domain,

@@ -440,6 +440,7 @@ impl Registry {
             consumer_lost: None,
             net,
             snapshot: None,
+            agent_rules: Vec::new(),
         });
         Ok(Response::SessionCreated { name, output })
     }
@@ -459,12 +460,6 @@ impl Registry {
                 "only the root session daemon can trace the kernel; run rttng as root or as a member of the tracing group while the root daemon runs",
             ));
         }
-        if domain == Domain::Kernel && self.sessions[i].net.is_some() {
-            return Err(err(
-                ErrorCode::InvalidArgument,
-                "kernel channels cannot stream to a relay yet (the kernel drain still runs in the session daemon); use a local output for kernel tracing",
-            ));
-        }
         let mut resolved = resolve_attrs(domain, attrs)?;
         if self.sessions[i].snapshot.is_some() && attrs.overwrite.is_none() {
             // lttng: a snapshot session's channels default to overwrite mode.
@@ -472,10 +467,9 @@ impl Registry {
         }
         // A network session connects to its relay at its first channel, as lttng does, so
         // that an unreachable relay is reported now.
-        if domain != Domain::Kernel {
-            self.ensure_relay(i, port)
-                .map_err(|e| err(ErrorCode::InvalidArgument, e))?;
-        }
+        let relay_id = self
+            .ensure_relay(i, port)
+            .map_err(|e| err(ErrorCode::InvalidArgument, e))?;
         let id = self.fresh_id();
         let s = &mut self.sessions[i];
         if let Some(c) = s
@@ -518,6 +512,12 @@ impl Registry {
                 subbuf_bytes: resolved.subbuf_size,
                 subbuf_count: resolved.num_subbuf,
                 overwrite: resolved.overwrite,
+                tracefile_size: resolved.tracefile_size,
+                tracefile_count: resolved.tracefile_count,
+                switch_timer_us: match (&s.net, resolved.switch_timer_us) {
+                    (Some(n), 0) => n.live_timer_us,
+                    (_, t) => t,
+                },
             };
             let op = if stream_class_id == 0 {
                 KernelOp::Create {
@@ -525,6 +525,8 @@ impl Registry {
                     output: s.output.clone(),
                     channel,
                     snapshot: s.snapshot.is_some(),
+                    relay_id,
+                    owner_uid: s.owner_uid,
                 }
             } else {
                 KernelOp::AddChannel { channel }
@@ -732,6 +734,18 @@ impl Registry {
         if let Some(why) = self.relay_error(i, port) {
             warnings.push(why);
         }
+        // While tracing, the kernel's losses as the packets written so far say them.
+        let kernel_discarded = if s.active
+            && self.consumer_dead.is_none()
+            && s.channels.iter().any(|c| c.domain == Domain::Kernel)
+        {
+            match port.kernel(s.id, KernelOp::Stats) {
+                Ok(KernelReply::Stopped { events_discarded }) => events_discarded,
+                _ => s.kernel_discarded,
+            }
+        } else {
+            s.kernel_discarded
+        };
         let channels = s
             .channels
             .iter()
@@ -740,7 +754,7 @@ impl Registry {
                 let (mut discarded, mut lost) = c.gone_losses;
                 // The kernel reports its losses per session: shown on its first channel.
                 if c.domain == Domain::Kernel && c.stream_class_id == 0 {
-                    discarded += s.kernel_discarded;
+                    discarded += kernel_discarded;
                 }
                 if self.consumer_dead.is_none() {
                     for b in self
@@ -765,7 +779,13 @@ impl Registry {
                     enabled: c.enabled,
                     attrs: c.attrs.clone(),
                     contexts: c.contexts.clone(),
-                    rules: c.rules.clone(),
+                    // Agent rules' internal rules are not shown (as in lttng).
+                    rules: c
+                        .rules
+                        .iter()
+                        .filter(|r| !crate::agent::is_internal(&c.name, &r.rule.pattern))
+                        .cloned()
+                        .collect(),
                     discarded_events: discarded,
                     lost_packets: lost,
                 }
@@ -787,7 +807,13 @@ impl Registry {
     pub(crate) fn filters_of(&self, i: usize) -> Vec<RuleFilter> {
         let mut out = Vec::new();
         for c in &self.sessions[i].channels {
-            for (k, f) in c.filters.iter().enumerate() {
+            // Indexes in the listed rules, which skip agent rules' internal ones.
+            let shown = c
+                .rules
+                .iter()
+                .zip(&c.filters)
+                .filter(|(r, _)| !crate::agent::is_internal(&c.name, &r.rule.pattern));
+            for (k, (_, f)) in shown.enumerate() {
                 if let Some(f) = f {
                     out.push(RuleFilter {
                         domain: c.domain,
@@ -803,7 +829,7 @@ impl Registry {
 }
 
 /// Compiles and checks a client's filter (clients are not trusted to have done it).
-fn compile_filter(text: String, rule: &EventRule) -> Result<StoredFilter, Response> {
+pub(crate) fn compile_filter(text: String, rule: &EventRule) -> Result<StoredFilter, Response> {
     if rule.syscall {
         return Err(err(
             ErrorCode::InvalidArgument,

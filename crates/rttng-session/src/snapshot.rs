@@ -339,15 +339,25 @@ impl Registry {
             .iter()
             .any(|c| c.domain == Domain::Kernel);
         if let Some(url) = net_url(&out.path)? {
-            if has_kernel {
-                return Err(failed(
-                    "kernel snapshots cannot go to a relay yet; give a local directory".into(),
-                ));
-            }
             let relay_id = self
                 .open_snapshot_relay(i, &url, &chunk_name, port)
                 .map_err(failed)?;
-            let mut result = self.snapshot_buffers(i, relay_id, "", max_packets, port);
+            let mut result = if has_kernel {
+                port.kernel(
+                    sid,
+                    KernelOp::Snapshot {
+                        output: "kernel".into(),
+                        max_packets,
+                        relay_id: Some(relay_id),
+                    },
+                )
+                .map(|_| ())
+            } else {
+                Ok(())
+            };
+            if result.is_ok() {
+                result = self.snapshot_buffers(i, relay_id, "", max_packets, port);
+            }
             if result.is_ok() {
                 // lttng's data pending: the relay holds every packet before the reply.
                 result = match port.consumer(ConsumerRequest::RelayDataPending { relay_id }) {
@@ -382,6 +392,7 @@ impl Registry {
                 KernelOp::Snapshot {
                     output: format!("{chunk}/kernel"),
                     max_packets,
+                    relay_id: None,
                 },
             )
             .map_err(failed)?;

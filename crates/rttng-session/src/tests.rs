@@ -959,3 +959,158 @@ fn filters_are_checked_stored_listed_and_sent_before_enable() {
     assert_eq!(commands_for(&p, 1), ["filter1", "enable", "filter0"]);
     assert_eq!(commands_for(&p, 0), ["filter2", "enable"]);
 }
+
+fn agent_ev(r: &mut Registry, p: &mut Rec, domain: Domain, name: &str, l: LoglevelRule) -> Outcome {
+    r.handle(
+        Request::EnableEvent {
+            session: "s".into(),
+            domain,
+            channel: None,
+            rule: rule(name, l, &[]),
+        },
+        1000,
+        &now(),
+        p,
+    )
+}
+
+#[test]
+fn agent_rules_enable_the_agents_tracepoint_with_lttngs_filters() {
+    let mut r = Registry::new(host());
+    let mut p = Rec::default();
+    create(&mut r, &mut p, "s");
+    ok(&agent_ev(
+        &mut r,
+        &mut p,
+        Domain::Python,
+        "my.log",
+        LoglevelRule::All,
+    ));
+    ok(&agent_ev(
+        &mut r,
+        &mut p,
+        Domain::Python,
+        "x*",
+        LoglevelRule::AtLeast { level: 30 },
+    ));
+    // Exclusions are refused for agents, as by lttng 2.13.
+    let o = r.handle(
+        Request::EnableEvent {
+            session: "s".into(),
+            domain: Domain::Jul,
+            channel: None,
+            rule: rule("*", LoglevelRule::All, &["a"]),
+        },
+        1000,
+        &now(),
+        &mut p,
+    );
+    assert!(
+        matches!(&o.response, Response::Error { message, .. } if message.contains("exclusions are not yet implemented for jul")),
+        "{:?}",
+        o.response
+    );
+    // A name that would break out of the filter's string literal is refused.
+    assert!(matches!(
+        agent_ev(
+            &mut r,
+            &mut p,
+            Domain::Python,
+            "a\" || 1 == 1 || \"",
+            LoglevelRule::All
+        )
+        .response,
+        Response::Error { .. }
+    ));
+    let wants: Vec<(Domain, String)> = r
+        .agent_wants()
+        .into_iter()
+        .map(|w| (w.domain, w.name))
+        .collect();
+    assert_eq!(
+        wants,
+        [
+            (Domain::Python, "my.log".into()),
+            (Domain::Python, "x*".into())
+        ]
+    );
+    // list: the agent channel, without its internal rules; the agent rules with filters.
+    let Response::Session { detail } = r
+        .handle(
+            Request::ListSession {
+                session: "s".into(),
+            },
+            1000,
+            &now(),
+            &mut p,
+        )
+        .response
+    else {
+        panic!()
+    };
+    assert_eq!(detail.channels.len(), 1);
+    assert_eq!(detail.channels[0].name, "lttng_python_channel");
+    assert!(detail.channels[0].rules.is_empty());
+    let Response::AgentRules { list } = r
+        .handle(
+            Request::ListAgentRules {
+                session: "s".into(),
+            },
+            1000,
+            &now(),
+            &mut p,
+        )
+        .response
+    else {
+        panic!()
+    };
+    let filters: Vec<&str> = list.iter().map(|a| a.filter.as_str()).collect();
+    assert_eq!(
+        filters,
+        [
+            "logger_name == \"my.log\"",
+            "(logger_name == \"x*\") && (int_loglevel >= 30)"
+        ]
+    );
+    // An app with the Python agent's tracepoint gets it enabled with both programs.
+    start(&mut r, &mut p, "s");
+    r.app_registered(
+        7,
+        hello(70, 1000, &[("lttng_python:event", 13), ("other:ev", 13)]),
+        &now(),
+        &mut p,
+    )
+    .unwrap();
+    assert_eq!(commands_for(&p, 0), ["filter2", "enable"]);
+    assert!(commands_for(&p, 1).is_empty());
+    // Disabling one rule leaves the other's program; disabling both disables the event.
+    let dis = |r: &mut Registry, p: &mut Rec, name: &str| {
+        r.handle(
+            Request::DisableEvent {
+                session: "s".into(),
+                domain: Domain::Python,
+                channel: None,
+                pattern: name.into(),
+            },
+            1000,
+            &now(),
+            p,
+        )
+    };
+    ok(&dis(&mut r, &mut p, "my.log"));
+    assert_eq!(commands_for(&p, 0), ["filter2", "enable", "filter1"]);
+    assert_eq!(r.agent_wants().len(), 1);
+    ok(&dis(&mut r, &mut p, "x*"));
+    assert_eq!(
+        commands_for(&p, 0),
+        ["filter2", "enable", "filter1", "disable"]
+    );
+    assert!(r.agent_wants().is_empty());
+    assert!(matches!(
+        dis(&mut r, &mut p, "nope").response,
+        Response::Error {
+            code: ErrorCode::NoEvent,
+            ..
+        }
+    ));
+}

@@ -305,15 +305,33 @@ pub struct DomainArgs {
     /// Linux kernel domain
     #[arg(short = 'k', long)]
     pub kernel: bool,
+    /// Java Util Logging (JUL) agent domain
+    #[arg(short = 'j', long)]
+    pub jul: bool,
+    /// Apache log4j agent domain
+    #[arg(short = 'l', long)]
+    pub log4j: bool,
+    /// Python logging agent domain
+    #[arg(short = 'p', long)]
+    pub python: bool,
 }
 
 impl DomainArgs {
     pub fn domain(&self) -> Result<Domain, CliError> {
-        match (self.userspace, self.kernel) {
-            (true, false) => Ok(Domain::Ust),
-            (false, true) => Ok(Domain::Kernel),
+        let chosen: Vec<Domain> = [
+            (self.userspace, Domain::Ust),
+            (self.kernel, Domain::Kernel),
+            (self.jul, Domain::Jul),
+            (self.log4j, Domain::Log4j),
+            (self.python, Domain::Python),
+        ]
+        .into_iter()
+        .filter_map(|(on, d)| on.then_some(d))
+        .collect();
+        match chosen[..] {
+            [d] => Ok(d),
             _ => Err(usage(
-                "choose exactly one domain: -u (user space) or -k (kernel)",
+                "choose exactly one domain: -u (user space), -k (kernel), -j (JUL), -l (log4j) or -p (Python)",
             )),
         }
     }
@@ -446,6 +464,15 @@ pub struct ListArgs {
     /// With -u: event fields
     #[arg(short = 'f', long)]
     pub fields: bool,
+    /// JUL: the loggers of running Java applications
+    #[arg(short = 'j', long)]
+    pub jul: bool,
+    /// log4j: the loggers of running Java applications
+    #[arg(short = 'l', long)]
+    pub log4j: bool,
+    /// Python: the loggers of running Python applications
+    #[arg(short = 'p', long)]
+    pub python: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 //! turns errors into one `Error: ...` line and a non-zero exit status. A closed standard output
 //! (`rttng view | head`) ends the program quietly with status 0.
 
+mod agent_cmd;
 mod cli;
 mod coredump;
 mod demo;

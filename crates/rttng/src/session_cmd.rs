@@ -271,6 +271,10 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
         }
         SessionCommand::EnableEvent(a) => {
             let domain = a.domain.domain()?;
+            if domain.is_agent() {
+                let session = session_or_current(a.session.clone())?;
+                return enable_agent_event(ctx, domain, session, a);
+            }
             let session = session_or_current(a.session)?;
             let names = match (a.all, &a.names) {
                 (true, None) => vec!["*".to_string()],
@@ -364,6 +368,10 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
         }
         SessionCommand::DisableEvent(a) => {
             let domain = a.domain.domain()?;
+            if domain.is_agent() {
+                let session = session_or_current(a.session.clone())?;
+                return disable_agent_event(ctx, domain, session, a);
+            }
             let session = session_or_current(a.session)?;
             let names = match (a.all, &a.names) {
                 (true, None) => vec!["*".to_string()],
@@ -457,6 +465,15 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
         SessionCommand::List(a) => {
             if a.userspace {
                 return list_apps(ctx, a.fields);
+            }
+            for (on, d) in [
+                (a.jul, Domain::Jul),
+                (a.log4j, Domain::Log4j),
+                (a.python, Domain::Python),
+            ] {
+                if on {
+                    return list_agent_loggers(ctx, d);
+                }
             }
             match a.session {
                 Some(s) => list_session(ctx, &s),
@@ -563,10 +580,125 @@ fn list_session(ctx: &mut Ctx, session: &str) -> Result<u8, CliError> {
                 Response::Filters { list } => list,
                 _ => Vec::new(),
             };
-            Ok(list::print_session(&detail, &filters))
+            let agents = match ctx.call(Request::ListAgentRules {
+                session: session.to_string(),
+            }) {
+                Ok(Response::AgentRules { list }) => list,
+                _ => Vec::new(),
+            };
+            let code = list::print_session(&detail, &filters);
+            print!("{}", crate::agent_cmd::format_rules(&agents));
+            Ok(code)
         }
         _ => Ok(0),
     }
+}
+
+/// `enable-event -j/-l/-p`.
+fn enable_agent_event(
+    ctx: &mut Ctx,
+    domain: Domain,
+    session: String,
+    a: crate::cli::EnableEventArgs,
+) -> Result<u8, CliError> {
+    let names = match (a.all, &a.names) {
+        (true, None) => vec!["*".to_string()],
+        (false, Some(n)) => split_names(n),
+        _ => return Err(usage("give logger names, or -a for all loggers")),
+    };
+    if a.syscall {
+        return Err(usage("Event type not supported for domain."));
+    }
+    if a.exclude.is_some() {
+        // lttng 2.13's refusal.
+        return Err(usage(&format!(
+            "Event name exclusions are not yet implemented for {} events",
+            domain.name()
+        )));
+    }
+    let loglevel =
+        crate::agent_cmd::loglevel_rule(domain, a.loglevel.as_deref(), a.loglevel_only.as_deref())?;
+    let shown_level = a.loglevel.as_deref().or(a.loglevel_only.as_deref());
+    for name in names {
+        let rule = EventRule {
+            pattern: name.clone(),
+            loglevel,
+            exclusions: Vec::new(),
+            syscall: false,
+        };
+        match &a.filter {
+            Some(filter) => {
+                if let Err(e) = rttng_filter::compile(filter) {
+                    return Err(CliError::InvalidFilter {
+                        diagnostic: format!("[error] {e}\n{}", indent(&e.caret(filter))),
+                        message: format!(
+                            "Event {name}: Invalid filter bytecode (channel channel0, session {session}, filter '{filter}')"
+                        ),
+                    });
+                }
+                ctx.call(Request::EnableEventFilter {
+                    session: session.clone(),
+                    domain,
+                    channel: None,
+                    rule,
+                    filter: filter.clone(),
+                })?;
+                if name == "*" {
+                    println!("Filter '{filter}' successfully set");
+                } else {
+                    println!("Event {name}: Filter '{filter}' successfully set");
+                }
+            }
+            None => {
+                ctx.call(Request::EnableEvent {
+                    session: session.clone(),
+                    domain,
+                    channel: None,
+                    rule,
+                })?;
+                println!(
+                    "{}",
+                    crate::agent_cmd::enabled_message(domain, &name, shown_level)
+                );
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `disable-event -j/-l/-p`.
+fn disable_agent_event(
+    ctx: &mut Ctx,
+    domain: Domain,
+    session: String,
+    a: crate::cli::DisableEventArgs,
+) -> Result<u8, CliError> {
+    let names = match (a.all, &a.names) {
+        (true, None) => vec!["*".to_string()],
+        (false, Some(n)) => split_names(n),
+        _ => return Err(usage("Missing event name(s).")),
+    };
+    for name in names {
+        ctx.call(Request::DisableEvent {
+            session: session.clone(),
+            domain,
+            channel: None,
+            pattern: name.clone(),
+        })?;
+        println!(
+            "{}",
+            crate::agent_cmd::disabled_message(domain, &name, &session)
+        );
+    }
+    Ok(0)
+}
+
+/// `list -j/-l/-p`.
+fn list_agent_loggers(ctx: &mut Ctx, domain: Domain) -> Result<u8, CliError> {
+    if let Response::AgentLoggers { list } = ctx.call(Request::ListAgentLoggers { domain })? {
+        print!("{}", crate::agent_cmd::format_loggers(domain, &list));
+    }
+    Ok(0)
 }
 
 fn list_apps(ctx: &mut Ctx, fields: bool) -> Result<u8, CliError> {

@@ -19,6 +19,7 @@ use super::{
     PACKET_CONTENT_BYTES,
 };
 use crate::bpf::{PathLog, PathMatcher, PathValue};
+use crate::consume::ProcessNames;
 use crate::convert::{
     plan_event_with_paths, write_context, write_payload_with_paths, ContextKind, ContextValues,
     EventPlan,
@@ -27,7 +28,6 @@ use crate::error::{io_err, KernelError};
 use crate::format::PageLayout;
 use crate::page::parse_page;
 use crate::syscall_args::{enter_key, path_arg_mask, MAX_ARGS};
-use crate::tracefs::Tracefs;
 
 impl KernelSession {
     fn metadata(&self) -> Metadata {
@@ -261,46 +261,6 @@ fn read_trim(path: &str) -> String {
     std::fs::read_to_string(path)
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
-}
-
-/// Thread → process and thread → command name maps, from tracefs's `saved_tgids` and
-/// `saved_cmdlines` (filled while tracing).
-#[derive(Debug, Default)]
-struct ProcessNames {
-    tgid: HashMap<i32, i32>,
-    comm: HashMap<i32, Vec<u8>>,
-}
-
-impl ProcessNames {
-    fn load(tfs: &Tracefs) -> ProcessNames {
-        let mut n = ProcessNames::default();
-        for line in tfs
-            .read("saved_tgids")
-            .unwrap_or_default()
-            .lines()
-            .take(crate::tracefs::MAX_LIST_LINES)
-        {
-            let mut it = line.split_whitespace();
-            if let (Some(Ok(t)), Some(Ok(p))) =
-                (it.next().map(str::parse), it.next().map(str::parse))
-            {
-                n.tgid.insert(t, p);
-            }
-        }
-        for line in tfs
-            .read("saved_cmdlines")
-            .unwrap_or_default()
-            .lines()
-            .take(crate::tracefs::MAX_LIST_LINES)
-        {
-            if let Some((t, c)) = line.split_once(' ') {
-                if let Ok(t) = t.parse() {
-                    n.comm.insert(t, c.as_bytes().to_vec());
-                }
-            }
-        }
-        n
-    }
 }
 
 struct StreamConversion<'a> {

@@ -100,6 +100,15 @@ pub enum Request {
     ListFilters {
         session: String,
     },
+    /// The loggers of the live agents of an agent domain (`list -j/-l/-p`), answered with
+    /// [`Response::AgentLoggers`].
+    ListAgentLoggers {
+        domain: Domain,
+    },
+    /// A session's agent rules (`list SESSION`), answered with [`Response::AgentRules`].
+    ListAgentRules {
+        session: String,
+    },
 }
 wire_enum!(Request, "request" {
     0 => Version,
@@ -122,6 +131,34 @@ wire_enum!(Request, "request" {
     17 => SnapshotRecord { session, output, name, max_size },
     18 => EnableEventFilter { session, domain, channel, rule, filter },
     19 => ListFilters { session },
+    20 => ListAgentLoggers { domain },
+    21 => ListAgentRules { session },
+});
+
+/// The loggers one live agent reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentLoggers {
+    /// As the agent declared it at registration (not verified).
+    pub pid: u32,
+    pub loggers: Vec<String>,
+}
+wire_struct!(AgentLoggers { pid, loggers });
+
+/// A session's agent rule: `rule.loglevel` holds the agent's own level value (higher is
+/// more severe: `AtLeast` means `int_loglevel >= level`); `filter` is the filter the rule
+/// applies on the agent's tracepoint (empty: none), as lttng shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRuleInfo {
+    pub domain: Domain,
+    pub rule: EventRule,
+    pub enabled: bool,
+    pub filter: String,
+}
+wire_struct!(AgentRuleInfo {
+    domain,
+    rule,
+    enabled,
+    filter
 });
 
 /// A snapshot output as the user gives it.
@@ -303,6 +340,14 @@ pub enum Response {
     Filters {
         list: Vec<RuleFilter>,
     },
+    /// [`Request::ListAgentLoggers`]: per live agent of the domain, by pid.
+    AgentLoggers {
+        list: Vec<AgentLoggers>,
+    },
+    /// [`Request::ListAgentRules`].
+    AgentRules {
+        list: Vec<AgentRuleInfo>,
+    },
 }
 wire_enum!(Response, "response" {
     0 => Ok,
@@ -316,6 +361,8 @@ wire_enum!(Response, "response" {
     8 => SnapshotOutputs { list },
     9 => SnapshotRecorded { paths },
     10 => Filters { list },
+    11 => AgentLoggers { list },
+    12 => AgentRules { list },
 });
 
 impl Response {

@@ -44,15 +44,28 @@ pub use consumer::*;
 pub enum Domain {
     Ust,
     Kernel,
+    /// The LTTng agents' domains (`-j`, `-l`, `-p`): logger rules, applied by the agents
+    /// and by a user-space rule on the agent's tracepoint (`crate::agent`).
+    Jul,
+    Log4j,
+    Python,
 }
-wire_enum!(Domain, "domain" { 0 => Ust, 1 => Kernel });
+wire_enum!(Domain, "domain" { 0 => Ust, 1 => Kernel, 2 => Jul, 3 => Log4j, 4 => Python });
 
 impl Domain {
     pub fn name(self) -> &'static str {
         match self {
             Domain::Ust => "ust",
             Domain::Kernel => "kernel",
+            Domain::Jul => "jul",
+            Domain::Log4j => "log4j",
+            Domain::Python => "python",
         }
+    }
+
+    /// One of the agents' domains.
+    pub fn is_agent(self) -> bool {
+        matches!(self, Domain::Jul | Domain::Log4j | Domain::Python)
     }
 }
 

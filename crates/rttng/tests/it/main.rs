@@ -13,6 +13,7 @@ mod kernel_paths;
 mod kernel_trace;
 mod live;
 mod loss_accounting;
+mod lttng_agents;
 mod lttng_compat;
 mod lttng_reference;
 mod pipe;
