@@ -38,7 +38,7 @@ pub use convert::{plan_event, EventPlan};
 pub use error::KernelError;
 pub use filter::{to_tracefs, Translation, Untranslatable};
 pub use format::EventFormat;
-pub use live::{LiveField, LiveRecord};
+pub use live::{LiveField, LiveFieldRef, LivePage, LiveRecord};
 pub use session::{
     datetime_now, ChannelConfig, ClockSpec, Context, KernelSession, StopReport, Syscalls,
     DEFAULT_SUBBUF_BYTES, DEFAULT_SUBBUF_COUNT,

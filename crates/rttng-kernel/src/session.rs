@@ -20,10 +20,10 @@ pub use clock::{datetime_now, ClockSpec};
 
 use crate::bpf::{PathLog, PathRecorder};
 use crate::convert::ContextKind;
-use crate::drain::{Drain, PageObserver};
+use crate::drain::{Drain, Observing, PageObserver};
 use crate::error::{io_err, KernelError};
 use crate::format::{EventFormat, PageLayout};
-use crate::live::{LiveRecord, LiveTable};
+use crate::live::{LiveFieldRef, LivePage, LiveRecord, LiveTable};
 use crate::syscall_args::path_arg_mask;
 use crate::tracefs::{check_name, instance_name, Instance, Tracefs};
 
@@ -137,6 +137,10 @@ pub struct KernelSession {
     channels: Vec<Channel>,
     state: State,
     observer: Option<PageObserver>,
+    /// Longest wait of an observed drain thread between two reads.
+    live_period: std::time::Duration,
+    /// False: a live-only session, whose pages go to the observer only (no trace at stop).
+    write_trace: bool,
     pid_filter: Option<(Vec<u32>, bool)>,
     creation_datetime: String,
     /// Record system call path strings with eBPF when possible.
@@ -196,6 +200,8 @@ impl KernelSession {
             channels: Vec::new(),
             state: State::Created,
             observer: None,
+            live_period: crate::drain::DRAIN_PERIOD,
+            write_trace: true,
             pid_filter: None,
             creation_datetime: datetime_now(),
             record_paths: true,
@@ -613,19 +619,81 @@ impl KernelSession {
         &mut self,
         observer: impl Fn(u32, &[LiveRecord<'_>]) + Send + Sync + 'static,
     ) {
+        let observer = Arc::new(observer);
+        let table = Arc::new(self.live_table());
+        self.observer = Some(Arc::new(move |cpu| {
+            let table = table.clone();
+            let observer = observer.clone();
+            Box::new(move |page: &[u8]| {
+                let records = table.records(page);
+                if !records.is_empty() {
+                    observer(cpu, &records);
+                }
+            })
+        }));
+    }
+
+    fn live_table(&self) -> LiveTable {
         let mut formats = HashMap::new();
         for ch in &self.channels {
             for f in &ch.formats {
                 formats.insert(f.id, f.clone());
             }
         }
-        let table = LiveTable::new(self.layout, &formats);
-        self.observer = Some(Arc::new(move |cpu, page: &[u8]| {
-            let records = table.records(page);
-            if !records.is_empty() {
-                observer(cpu, &records);
-            }
+        LiveTable::new(self.layout, &formats)
+    }
+
+    /// The enabled events as `(ftrace type id, tracefs name)`: what [`LiveRecord::type_id`]
+    /// tells apart, for a page handler that maps ids to what it counts once.
+    pub fn live_events(&self) -> Vec<(u16, String)> {
+        let mut out: Vec<(u16, String)> = self
+            .channels
+            .iter()
+            .flat_map(|ch| ch.formats.iter().map(|f| (f.id, f.name.clone())))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Where field `field` (tracefs's name) of the enabled event with type id `id` lies.
+    pub fn live_field(&self, id: u16, field: &str) -> Option<LiveFieldRef> {
+        let format = self
+            .channels
+            .iter()
+            .flat_map(|ch| ch.formats.iter())
+            .find(|f| f.id == id)?;
+        LiveFieldRef::of(format, field)
+    }
+
+    /// Like [`Self::set_live_observer`], for handlers that look at every record: `make(cpu)`
+    /// makes the handler of each CPU's drain thread (state per CPU needs no sharing), which is
+    /// called with each page read; [`LivePage::for_each`] walks its records with no allocation.
+    /// Set it after enabling the events and before `start`.
+    pub fn set_live_page_handler<H>(&mut self, make: impl Fn(u32) -> H + Send + Sync + 'static)
+    where
+        H: FnMut(LivePage<'_>) + Send + 'static,
+    {
+        let table = Arc::new(self.live_table());
+        self.observer = Some(Arc::new(move |cpu| {
+            let table = table.clone();
+            let mut handler = make(cpu);
+            Box::new(move |page: &[u8]| handler(table.page(page)))
         }));
+    }
+
+    /// Longest time an observed buffer waits to be read when it is not `buffer_percent` full
+    /// (default 3 ms, for lines that show up promptly): a counter
+    /// that shows figures once a second reads less often, in bigger batches.
+    pub fn set_live_period(&mut self, period: std::time::Duration) {
+        self.live_period = period;
+    }
+
+    /// `false`: a live-only session. The pages go to the live observer only; nothing is kept
+    /// on disk and `stop` writes no trace (its report counts nothing). Set before `start`,
+    /// with an observer.
+    pub fn set_write_trace(&mut self, on: bool) {
+        self.write_trace = on;
     }
 
     fn spool_dir(&self) -> PathBuf {
@@ -671,6 +739,8 @@ impl KernelSession {
             path_warning: None,
             consumer_drained: true,
             owner_tag: Some(owner_uid),
+            live_period: crate::drain::DRAIN_PERIOD,
+            write_trace: true,
         };
         s.add_channel(config)?;
         Ok(s)
@@ -713,6 +783,11 @@ impl KernelSession {
         let spool = self.spool_dir();
         std::fs::create_dir_all(&spool).map_err(io_err(&spool))?;
         let page_bytes = self.layout.page_bytes() as usize;
+        let observing = self.observer.clone().map(|observer| Observing {
+            observer,
+            period: self.live_period,
+            spool: self.write_trace,
+        });
         for ch in &mut self.channels {
             for &cpu in &ch.cpus {
                 let pipe = ch
@@ -725,7 +800,7 @@ impl KernelSession {
                     pipe,
                     file,
                     page_bytes,
-                    self.observer.clone(),
+                    observing.as_ref(),
                 )?);
             }
         }
@@ -772,6 +847,12 @@ impl KernelSession {
         self.state = State::Stopped;
         if let Some(e) = first_err {
             return Err(e);
+        }
+        if !self.write_trace && self.observer.is_some() {
+            return Ok(StopReport {
+                trace_dir: self.trace_dir(),
+                ..StopReport::default()
+            });
         }
         self.write_trace()
     }

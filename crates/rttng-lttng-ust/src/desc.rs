@@ -67,6 +67,85 @@ pub struct Event {
     pub fields: FieldClass,
     pub signature: &'static str,
     pub callback: unsafe extern "C" fn(),
+    /// The generated probe's filter stack (None: a field type this layout does not know,
+    /// so filters reject every event of it).
+    pub filter: Option<Vec<FilterSlot>>,
+}
+
+/// How a filter slot of the probe's interpreter stack holds its value (§4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotKind {
+    /// 8 bytes, sign- or zero-extended to 64 bits, host order.
+    Int,
+    /// A `double`.
+    Float,
+    /// A pointer to a NUL-terminated string.
+    Str,
+    /// `unsigned long` count, then a pointer: a text array or sequence.
+    Text,
+    /// Count and pointer of an array or sequence of numbers (filters cannot read it).
+    Opaque,
+}
+
+/// One field of the filter stack.
+#[derive(Debug, Clone)]
+pub struct FilterSlot {
+    /// As users name it in `--filter` (no leading `_`).
+    pub name: String,
+    pub kind: SlotKind,
+    /// Byte offset in the stack.
+    pub offset: usize,
+}
+
+/// The filter stack of a field array: every field not marked nofilter, in order
+/// (nowrite fields included).
+///
+/// # Safety
+/// `f` is an array of `n` field pointers already checked by [`fields`].
+unsafe fn filter_layout(f: *const *const EventField, n: usize) -> Option<Vec<FilterSlot>> {
+    let mut out = Vec::with_capacity(n);
+    let mut offset = 0usize;
+    for i in 0..n {
+        // SAFETY: checked by `fields`: `n` non-null descriptors with valid names and types.
+        let (field, t) = unsafe {
+            let field = &**f.add(i);
+            (field, field.type_.as_ref()?)
+        };
+        if field.bits & 2 != 0 {
+            continue; // nofilter (a sequence's length)
+        }
+        // SAFETY: checked by `fields`.
+        let name = unsafe { text(field.name, MAX_NAME_BYTES) }?.to_string();
+        // SAFETY: each arm reads its own type struct (sizes checked by `fields`).
+        let kind = unsafe {
+            match t.type_ {
+                TYPE_INTEGER | TYPE_ENUM => SlotKind::Int,
+                TYPE_FLOAT => SlotKind::Float,
+                TYPE_STRING => SlotKind::Str,
+                TYPE_ARRAY => {
+                    if (*(t as *const TypeCommon as *const TypeArray)).encoding != 0 {
+                        SlotKind::Text
+                    } else {
+                        SlotKind::Opaque
+                    }
+                }
+                TYPE_SEQUENCE => {
+                    if (*(t as *const TypeCommon as *const TypeSequence)).encoding != 0 {
+                        SlotKind::Text
+                    } else {
+                        SlotKind::Opaque
+                    }
+                }
+                _ => return None,
+            }
+        };
+        out.push(FilterSlot { name, kind, offset });
+        offset += match kind {
+            SlotKind::Text | SlotKind::Opaque => 16,
+            _ => 8,
+        };
+    }
+    Some(out)
 }
 
 /// Checks the provider's header: its name and ABI major.
@@ -154,6 +233,8 @@ pub unsafe fn event(d: *const ProbeDesc, provider: &str, i: usize) -> Result<Eve
     // SAFETY: the class's field array of nr_fields pointers.
     let members = unsafe { fields(class.fields, class.nr_fields, 0) }
         .map_err(|m| format!("event {name}: {m}"))?;
+    // SAFETY: the same array, checked just above.
+    let filter = unsafe { filter_layout(class.fields, class.nr_fields) };
     Ok(Event {
         name,
         loglevel,
@@ -163,6 +244,7 @@ pub unsafe fn event(d: *const ProbeDesc, provider: &str, i: usize) -> Result<Eve
         }),
         signature,
         callback,
+        filter,
     })
 }
 

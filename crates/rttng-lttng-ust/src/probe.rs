@@ -17,8 +17,10 @@
 //! Not here: descriptor parsing (`desc`), call sites (`tracepoint`).
 
 use crate::abi::*;
-use crate::desc;
-use rttng_ust::dynamic::{self, DynRecord, DynamicCallsite, DynamicEvent};
+use crate::desc::{self, FilterSlot, SlotKind};
+use rttng_ust::dynamic::{
+    self, DynRecord, DynamicCallsite, DynamicEvent, FilterType, FilterValue, FilterValues,
+};
 use std::cell::UnsafeCell;
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void};
@@ -36,9 +38,29 @@ const ANNOUNCE_WAIT: Duration = Duration::from_secs(3);
 #[repr(C)]
 #[derive(Debug)]
 pub(crate) struct EventBlock {
-    common: EventCommon,
+    /// Read by the C probe; we write only `eval_filter` (atomically) after publication.
+    common: UnsafeCell<EventCommon>,
     recorder: EventRecorder,
     pub(crate) callsite: DynamicCallsite,
+    /// The filterable slots of the probe's interpreter stack, in the order of the event's
+    /// `filter_fields`.
+    filter: Vec<FilterSlot>,
+}
+
+impl EventBlock {
+    fn common_ptr(&self) -> *mut EventCommon {
+        self.common.get()
+    }
+
+    /// Tells the probe whether to run the filter (some target is filtered).
+    fn set_eval_filter(&self, on: bool) {
+        // SAFETY: `eval_filter` is an aligned c_int inside our leaked block; the C probe
+        // reads it with a volatile load, we write it with an atomic store.
+        let p = unsafe { std::ptr::addr_of_mut!((*self.common_ptr()).eval_filter) };
+        // SAFETY: as above: valid, aligned, only accessed atomically or by volatile reads.
+        unsafe { std::sync::atomic::AtomicI32::from_ptr(p) }
+            .store(c_int::from(on), std::sync::atomic::Ordering::Release);
+    }
 }
 
 #[repr(transparent)]
@@ -91,8 +113,8 @@ struct Registered {
 struct Probes {
     /// Registered providers by name.
     providers: HashMap<String, usize>,
-    /// Event index → event name, for the state hook.
-    by_index: HashMap<usize, String>,
+    /// Event index → event name and block address, for the state hook.
+    by_index: HashMap<usize, (String, usize)>,
 }
 
 static PROBES: Mutex<Option<Probes>> = Mutex::new(None);
@@ -106,7 +128,12 @@ fn with_probes<R>(f: impl FnOnce(&mut Probes) -> R) -> R {
 pub(crate) fn state_hook(index: usize, on: bool) {
     let name = with_probes(|p| p.by_index.get(&index).cloned());
     match name {
-        Some(n) => crate::tracepoint::set_recording(&n, on),
+        Some((n, block)) => {
+            // SAFETY: the address of a leaked EventBlock (never freed).
+            let block = unsafe { &*(block as *const EventBlock) };
+            block.set_eval_filter(block.callsite.is_filtered());
+            crate::tracepoint::set_recording(&n, on)
+        }
         None => {
             if !crate::statedump::state_hook(index, on) {
                 crate::tracef::state_hook(index, on);
@@ -159,10 +186,28 @@ pub unsafe fn register(d: *const ProbeDesc) -> *mut c_void {
                 continue;
             }
         };
+        let filter: Vec<FilterSlot> = ev
+            .filter
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|f| f.kind != SlotKind::Opaque)
+            .collect();
+        let filter_fields = filter
+            .iter()
+            .map(|f| {
+                let t = match f.kind {
+                    SlotKind::Float => FilterType::Float,
+                    SlotKind::Str | SlotKind::Text => FilterType::Str,
+                    _ => FilterType::Int,
+                };
+                (f.name.clone(), t)
+            })
+            .collect();
         let callsite = match dynamic::register(DynamicEvent {
             name: ev.name.clone(),
             loglevel: ev.loglevel,
             fields: ev.fields,
+            filter_fields,
         }) {
             Ok(c) => c,
             Err(e) => {
@@ -171,15 +216,15 @@ pub unsafe fn register(d: *const ProbeDesc) -> *mut c_void {
             }
         };
         let block: &'static mut EventBlock = Box::leak(Box::new(EventBlock {
-            common: EventCommon {
+            common: UnsafeCell::new(EventCommon {
                 struct_size: std::mem::size_of::<EventCommon>() as u32,
                 priv_: std::ptr::null_mut(),
                 type_: 0,
                 child: std::ptr::null_mut(),
                 enabled: 1,
                 eval_filter: 0,
-                run_filter: None,
-            },
+                run_filter: Some(run_filter),
+            }),
             recorder: EventRecorder {
                 struct_size: std::mem::size_of::<EventRecorder>() as u32,
                 parent: std::ptr::null_mut(),
@@ -187,18 +232,23 @@ pub unsafe fn register(d: *const ProbeDesc) -> *mut c_void {
                 chan: std::ptr::addr_of!(CHANNEL_BUFFER) as *mut ChannelBuffer,
             },
             callsite,
+            filter,
         }));
         let bp: *mut EventBlock = block;
-        block.common.child = std::ptr::addr_of_mut!(block.recorder).cast();
-        block.recorder.parent = std::ptr::addr_of_mut!(block.common);
+        block.common.get_mut().child = std::ptr::addr_of_mut!(block.recorder).cast();
+        block.recorder.parent = block.common.get();
         block.recorder.priv_ = bp.cast();
         let block: &'static EventBlock = block;
-        with_probes(|p| p.by_index.insert(callsite.index(), ev.name.clone()));
+        block.set_eval_filter(callsite.is_filtered());
+        with_probes(|p| {
+            p.by_index
+                .insert(callsite.index(), (ev.name.clone(), bp as usize))
+        });
         crate::tracepoint::attach(
             &ev.name,
             ev.signature,
             ev.callback,
-            std::ptr::addr_of!(block.common) as *mut c_void,
+            block.common_ptr().cast(),
             callsite.is_recording(),
         );
         events.push((ev.name, block));
@@ -244,6 +294,133 @@ pub unsafe fn unregister(cookie: *mut c_void) {
             }
         });
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Filters: the probe builds its interpreter stack and calls `run_filter` before reserving.
+
+thread_local! {
+    /// `run_filter`'s verdicts waiting for their `event_reserve`: (probe context address,
+    /// accepted targets). A nested probe (signal handler) uses another entry: its probe
+    /// context lives on another stack frame.
+    static VERDICTS: UnsafeCell<[(usize, u8); MAX_NESTING]> =
+        const { UnsafeCell::new([(0, 0); MAX_NESTING]) };
+}
+
+fn take_verdict(probe_ctx: *mut ProbeCtx) -> u8 {
+    let key = probe_ctx as usize;
+    if key == 0 {
+        return 0;
+    }
+    VERDICTS
+        .try_with(|v| {
+            // SAFETY: only this thread touches its entries; a signal handler interrupting
+            // us uses and clears its own (different key) entry before we resume.
+            let v = unsafe { &mut *v.get() };
+            match v.iter_mut().find(|e| e.0 == key) {
+                Some(e) => {
+                    e.0 = 0;
+                    e.1
+                }
+                None => 0,
+            }
+        })
+        .unwrap_or(0)
+}
+
+fn put_verdict(probe_ctx: *mut ProbeCtx, accepted: u8) -> bool {
+    let key = probe_ctx as usize;
+    if key == 0 {
+        return false;
+    }
+    VERDICTS
+        .try_with(|v| {
+            // SAFETY: as in `take_verdict`.
+            let v = unsafe { &mut *v.get() };
+            match v.iter_mut().find(|e| e.0 == key || e.0 == 0) {
+                Some(e) => {
+                    *e = (key, accepted);
+                    true
+                }
+                None => false,
+            }
+        })
+        .unwrap_or(false)
+}
+
+/// Longest string a filter reads from the probe's arguments.
+const MAX_FILTER_STRING_BYTES: usize = 1 << 16;
+
+/// The probe's interpreter stack, read through an event's filter slots.
+struct Stack<'a> {
+    data: *const c_char,
+    slots: &'a [FilterSlot],
+}
+
+impl FilterValues for Stack<'_> {
+    fn filter_value(&self, index: usize) -> FilterValue<'_> {
+        let Some(slot) = self.slots.get(index) else {
+            return FilterValue::Absent;
+        };
+        // SAFETY: the generated probe filled its stack with one entry per filter field
+        // at these offsets (§4.4), valid for the duration of run_filter; strings are the
+        // probe's arguments (NUL-terminated, "(null)" for NULL), text arrays `count`
+        // readable bytes.
+        unsafe {
+            let at = self.data.add(slot.offset);
+            match slot.kind {
+                SlotKind::Int => FilterValue::Int(std::ptr::read_unaligned(at.cast::<i64>())),
+                SlotKind::Float => FilterValue::Float(std::ptr::read_unaligned(at.cast::<f64>())),
+                SlotKind::Str => {
+                    let p = std::ptr::read_unaligned(at.cast::<*const c_char>());
+                    if p.is_null() {
+                        return FilterValue::Absent;
+                    }
+                    let n = libc::strnlen(p, MAX_FILTER_STRING_BYTES);
+                    FilterValue::Str(std::slice::from_raw_parts(p.cast::<u8>(), n))
+                }
+                SlotKind::Text => {
+                    let n = std::ptr::read_unaligned(at.cast::<usize>());
+                    let p = std::ptr::read_unaligned(at.add(8).cast::<*const u8>());
+                    if p.is_null() {
+                        return FilterValue::Absent;
+                    }
+                    let n = libc::strnlen(p.cast(), n.min(MAX_FILTER_STRING_BYTES));
+                    FilterValue::Str(std::slice::from_raw_parts(p, n))
+                }
+                SlotKind::Opaque => FilterValue::Absent,
+            }
+        }
+    }
+}
+
+/// `event_common->run_filter`: 0 records, 1 drops.
+unsafe extern "C" fn run_filter(
+    event: *const EventCommon,
+    stack: *const c_char,
+    probe_ctx: *mut ProbeCtx,
+    _filter_ctx: *mut c_void,
+) -> c_int {
+    // SAFETY: `event` is the event_common we handed to the probe: the first field of its
+    // EventBlock (repr(C), UnsafeCell is transparent).
+    let Some(block) = (unsafe { event.cast::<EventBlock>().as_ref() }) else {
+        return 1;
+    };
+    if stack.is_null() {
+        return 1;
+    }
+    let values = Stack {
+        data: stack,
+        slots: &block.filter,
+    };
+    let accepted = block.callsite.filter(&values);
+    if !block.callsite.records_with(accepted) {
+        return 1;
+    }
+    // Without a place for the verdict the filtered targets cannot record it; the
+    // unfiltered ones still do.
+    put_verdict(probe_ctx, accepted);
+    0
 }
 
 // ---------------------------------------------------------------------------------------
@@ -304,7 +481,10 @@ unsafe extern "C" fn event_reserve(ctx: *mut RingBufferCtx) -> c_int {
     let Ok(Some(slot)) = slot else {
         return -libc::EPERM; // nested too deep, or the thread is exiting
     };
-    let Some(r) = block.callsite.begin_at(c.data_size, ip) else {
+    // Filtered targets record only what `run_filter` accepted for this very probe call
+    // (found by its probe context); without a verdict they record nothing.
+    let accepted = take_verdict(c.probe_ctx);
+    let Some(r) = block.callsite.begin_filtered(c.data_size, ip, accepted) else {
         return -libc::ENOBUFS;
     };
     // SAFETY: a free slot of this thread's array (found above).

@@ -67,6 +67,7 @@ fn m(name: &str, class: FieldClass) -> StructMember {
 
 fn register(event: &str, members: Vec<StructMember>) -> Option<DynamicCallsite> {
     dynamic::register(DynamicEvent {
+        filter_fields: Vec::new(),
         name: format!("lttng_ust_statedump:{event}"),
         loglevel: LOGLEVEL,
         fields: FieldClass::Struct(StructClass {

@@ -76,6 +76,7 @@ fn register(name: String, loglevel: i32, members: Vec<StructMember>) -> Option<D
             members,
             min_align_bits: 1,
         }),
+        filter_fields: Vec::new(),
     };
     dynamic::register(ev)
         .map_err(|e| crate::log(&format!("tracef/tracelog: {e}")))

@@ -10,7 +10,7 @@ pub const MAGIC: u32 = u32::from_le_bytes(*b"RTC1");
 /// Incompatible changes bump the major; a peer refuses another major.
 pub const VERSION_MAJOR: u16 = 1;
 /// Compatible additions (new message variants at the end) bump the minor.
-pub const VERSION_MINOR: u16 = 1;
+pub const VERSION_MINOR: u16 = 2;
 pub const HEADER_BYTES: usize = 16;
 /// Largest payload a peer accepts (metadata appends of a big app fit well below this).
 pub const MAX_PAYLOAD_BYTES: u32 = 4 << 20;

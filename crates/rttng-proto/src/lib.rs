@@ -12,6 +12,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod agent;
 pub mod frame;
 pub mod msg;
 pub mod paths;

@@ -15,6 +15,7 @@
 #![deny(unsafe_code)]
 
 mod access;
+mod agent;
 mod apps;
 mod output;
 mod paths;

@@ -664,6 +664,11 @@ pub fn serve(opt: Options) -> Result<(), String> {
         let daemon_uid = opt.euid;
         std::thread::spawn(move || accept_clients(clients, st, daemon_uid, group_gid));
     }
+    // The LTTng agents (port file: `agent::port_file`).
+    let private = std::env::var_os("RTTNG_RUNDIR").is_some();
+    if let Err(e) = crate::agent::start(opt.euid, private) {
+        log(&format!("agents disabled: {e}"));
+    }
     log(&format!(
         "serving on {} (consumer pid {consumer_pid})",
         opt.rundir.display()
@@ -674,6 +679,7 @@ pub fn serve(opt: Options) -> Result<(), String> {
     let sig = sys::wait_stop_signal();
     log(&format!("signal {sig}: stopping every active session"));
     shutdown(&state);
+    crate::agent::stop();
     let _ = std::fs::remove_file(&client_path);
     let _ = std::fs::remove_file(&app_path);
     let _ = std::fs::remove_file(opt.rundir.join(paths::PID_FILE));
@@ -842,6 +848,15 @@ fn serve_client(conn: UnixStream, state: &Shared, daemon_uid: u32, group_gid: Op
 /// [`CLIENT_APP_WAIT`] in all) for the apps to carry out their commands before and after,
 /// so that e.g. events are enabled in running apps when `enable-event` returns.
 fn handle_and_wait(state: &Shared, req: Request, cred: sock::PeerCred) -> Response {
+    if let Request::ListAgentLoggers { domain } = req {
+        // The agents answer through their own threads; no session state is involved.
+        if !domain.is_agent() {
+            return Response::error(ErrorCode::InvalidArgument, "not an agent domain");
+        }
+        return Response::AgentLoggers {
+            list: crate::agent::list(domain),
+        };
+    }
     let uid = cred.uid;
     let t0 = Instant::now();
     let deadline = t0 + CLIENT_APP_WAIT;
@@ -866,6 +881,7 @@ fn handle_and_wait(state: &Shared, req: Request, cred: sock::PeerCred) -> Respon
         }
     }
     reap(&mut g);
+    crate::agent::set_wants(g.reg.agent_wants());
     drop(wait_settled(state, g, uid, t0, deadline));
     out.response
 }

@@ -98,7 +98,7 @@ pub(crate) fn target_slot(t: u64) -> usize {
 }
 
 /// The channel slot and event class id of a non-empty target word ([`FILTERED`] ignored:
-/// run-time events, whose payload is written after the reservation, are not filtered).
+/// run-time events are filtered by their producer before `DynamicCallsite::begin_filtered`).
 pub(crate) fn unpack_target(t: u64) -> (usize, u32) {
     (target_slot(t), t as u32)
 }

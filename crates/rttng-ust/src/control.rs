@@ -283,7 +283,8 @@ pub fn set_filter(
     let _g = lock();
     count((|| {
         let cs = callsite::by_index(event_index).ok_or(ControlError::UnknownEvent(event_index))?;
-        let set = (!programs.is_empty()).then(|| crate::filter::install(cs.meta, programs));
+        let set =
+            (!programs.is_empty()).then(|| crate::filter::install(event_index, cs.meta, programs));
         with_filters(|m| match set {
             Some(set) => m.insert((event_index, key), set),
             None => m.remove(&(event_index, key)),
@@ -301,6 +302,8 @@ pub fn set_filter(
                 None => word,
             };
             cs.targets[i].store(word, Ordering::Release);
+            // A run-time event's producer evaluates filters itself: tell it.
+            crate::dynamic::notify(event_index, cs);
         }
         Ok(())
     })())

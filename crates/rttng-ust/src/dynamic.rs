@@ -15,13 +15,19 @@
 //! Event indexes: the static call sites come first (their position in the linker section),
 //! dynamic events follow in registration order.
 //!
+//! Filters: a run-time event declares the fields filters may name
+//! ([`DynamicEvent::filter_fields`]); its producer reads their values
+//! ([`FilterValues`]) and asks [`DynamicCallsite::filter`] before reserving.
+//!
 //! Not here: C descriptor parsing (the drop-in library), the announcement to the daemons
 //! (`registration`).
 
-use crate::callsite::{Callsite, EventMeta, ON_MANY};
+use crate::callsite::{Callsite, EventMeta, FILTERED, ON_MANY};
 use crate::channel;
+pub use crate::field::FilterValue;
 use crate::field::{Fields, Writer};
 use rttng_ctf::ir::FieldClass;
+pub use rttng_filter::FieldType as FilterType;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 /// Most run-time events one process registers (each provider (re)load adds its events).
@@ -38,6 +44,15 @@ pub struct DynamicEvent {
     pub loglevel: i32,
     /// The payload struct (LTTng member names, e.g. `_field`).
     pub fields: FieldClass,
+    /// What `--filter` expressions may name (field names as users write them), in the
+    /// order of [`FilterValues::filter_value`]'s index. Empty: filters reject every event.
+    pub filter_fields: Vec<(String, FilterType)>,
+}
+
+/// A run-time event's values for filters, read by its producer (index: position in
+/// [`DynamicEvent::filter_fields`]). Must not allocate, block or panic.
+pub trait FilterValues {
+    fn filter_value(&self, index: usize) -> FilterValue<'_>;
 }
 
 /// Why [`register`] refused an event.
@@ -69,6 +84,7 @@ impl std::error::Error for RegisterError {}
 struct Entry {
     callsite: Callsite,
     fields: FieldClass,
+    filter_fields: &'static [(String, FilterType)],
 }
 
 static TABLE: [AtomicPtr<Entry>; MAX_DYNAMIC_EVENTS] =
@@ -119,6 +135,12 @@ pub(crate) fn callsites() -> impl Iterator<Item = &'static Callsite> {
     (0..count()).filter_map(|i| entry(i).map(|e| &e.callsite))
 }
 
+/// The filter fields of the event with index `event_index`, if it is a run-time one.
+pub(crate) fn filter_fields(event_index: usize) -> Option<&'static [(String, FilterType)]> {
+    let i = event_index.checked_sub(crate::callsite::static_count())?;
+    entry(i).map(|e| e.filter_fields)
+}
+
 /// Run-time event `i` (0-based among run-time events): call site and payload class.
 pub(crate) fn get(i: usize) -> Option<(&'static Callsite, &'static FieldClass)> {
     entry(i).map(|e| (&e.callsite, &e.fields))
@@ -156,6 +178,7 @@ pub fn register(ev: DynamicEvent) -> Result<DynamicCallsite, RegisterError> {
         let e: &'static mut Entry = Box::leak(Box::new(Entry {
             callsite: Callsite::new(meta),
             fields: ev.fields,
+            filter_fields: Box::leak(ev.filter_fields.into_boxed_slice()),
         }));
         // A run-time event is never "first called" through the macro path: it starts off
         // and is switched on by control.
@@ -191,6 +214,8 @@ pub struct DynamicCallsite {
 pub struct DynRecord {
     res: rttng_ringbuf::Reservation<'static>,
     cs: &'static Callsite,
+    /// Filtered targets that accepted the event (bit per target).
+    accepted: u8,
     /// The target the record was reserved in (the others get a copy at commit).
     first: u64,
     cpu: u32,
@@ -218,6 +243,41 @@ impl DynamicCallsite {
         self.cs.is_on()
     }
 
+    /// Whether some channel records it only when a filter accepts it: the producer must
+    /// then call [`DynamicCallsite::filter`] and pass its answer to
+    /// [`DynamicCallsite::begin_filtered`].
+    pub fn is_filtered(self) -> bool {
+        self.cs
+            .targets
+            .iter()
+            .any(|t| t.load(Ordering::Relaxed) & FILTERED != 0)
+    }
+
+    /// The filtered targets whose filters accept these values: bit `i` for target `i`
+    /// (unfiltered targets need no bit). No allocation, no lock.
+    #[inline]
+    pub fn filter<V: FilterValues + ?Sized>(self, values: &V) -> u8 {
+        let mut mask = 0u8;
+        for (i, (t, set)) in self.cs.targets.iter().zip(&self.cs.filters).enumerate() {
+            let t = t.load(Ordering::Acquire);
+            if t & FILTERED != 0
+                && crate::filter::accepts_dynamic(set.load(Ordering::Relaxed), values)
+            {
+                mask |= 1 << i;
+            }
+        }
+        mask
+    }
+
+    /// Whether [`DynamicCallsite::filter`]'s answer lets the event record somewhere.
+    #[inline]
+    pub fn records_with(self, mask: u8) -> bool {
+        self.cs.targets.iter().enumerate().any(|(i, t)| {
+            let t = t.load(Ordering::Relaxed);
+            t != 0 && (t & FILTERED == 0 || mask & (1 << i) != 0)
+        })
+    }
+
     /// Stops recording it for good (its provider is being unloaded): every target is
     /// cleared. The index is never reused.
     pub fn retire(self) {
@@ -241,12 +301,22 @@ impl DynamicCallsite {
     /// context.
     #[inline]
     pub fn begin_at(self, payload_bytes: usize, ip: u64) -> Option<DynRecord> {
+        self.begin_filtered(payload_bytes, ip, u8::MAX)
+    }
+
+    /// [`DynamicCallsite::begin_at`] where only the filtered targets set in `accepted`
+    /// (from [`DynamicCallsite::filter`]) record; unfiltered targets always do.
+    #[inline]
+    pub fn begin_filtered(self, payload_bytes: usize, ip: u64, accepted: u8) -> Option<DynRecord> {
         let cs = self.cs;
+        let ok = |(i, t): (usize, u64)| t != 0 && (t & FILTERED == 0 || accepted & (1 << i) != 0);
         let first = cs
             .targets
             .iter()
             .map(|t| t.load(Ordering::Acquire))
-            .find(|&t| t != 0)?;
+            .enumerate()
+            .find(|&it| ok(it))?
+            .1;
         let (slot, event_id) = crate::callsite::unpack_target(first);
         let ch = channel::get(slot)?;
         let cpu = crate::sys::cpu();
@@ -260,6 +330,7 @@ impl DynamicCallsite {
         Some(DynRecord {
             res,
             cs,
+            accepted,
             first,
             cpu,
             payload_start,
@@ -287,7 +358,8 @@ impl Fields for Raw<'_> {
     fn encode_with_lens(&self, w: &mut Writer<'_>, _: &usize) {
         w.put(self.0);
     }
-    /// Run-time events are not filtered (their payload is written after the reservation).
+    /// Never read: a run-time event's filters ran before its reservation
+    /// ([`DynamicCallsite::filter`]); this copies an accepted payload.
     #[inline]
     fn filter_value(&self, _: usize) -> crate::field::FilterValue<'_> {
         crate::field::FilterValue::Absent
@@ -351,9 +423,10 @@ impl DynRecord {
             let (start, len) = (self.payload_start, self.payload_bytes);
             let payload = self.res.bytes_mut().get(start..start + len).unwrap_or(&[]);
             let raw = Raw(payload);
-            for t in &self.cs.targets {
+            for (i, t) in self.cs.targets.iter().enumerate() {
                 let t = t.load(Ordering::Acquire);
-                if t == 0 || t == self.first {
+                if t == 0 || t == self.first || (t & FILTERED != 0 && self.accepted & (1 << i) == 0)
+                {
                     continue;
                 }
                 let (slot, event_id) = crate::callsite::unpack_target(t);

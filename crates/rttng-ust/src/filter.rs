@@ -12,6 +12,8 @@
 //! `f32`/`f64`; `&str`), and `$ctx.vpid`, `$ctx.vtid`, `$ctx.procname`, `$ctx.pthread_id`,
 //! `$ctx.cpu_id`. Arrays, sequences, other contexts and `$app.*` are unknown: a filter
 //! naming them rejects every event of that call site, as LTTng does for unknown fields.
+//! A run-time event's filters see the fields its producer declared (the drop-in: every
+//! integer, enum, float, string and text array or sequence of a C probe).
 //!
 //! Not here: compiling filters (the session daemon), the control lock (`control`).
 
@@ -38,13 +40,19 @@ struct FilterSet {
 static SETS: [OnceLock<FilterSet>; MAX_FILTER_SETS] = [const { OnceLock::new() }; MAX_FILTER_SETS];
 static NEXT_SET: AtomicUsize = AtomicUsize::new(0);
 
-/// Binds `programs` to the call site described by `meta` and stores the set; its number,
-/// or [`REJECT_ALL`] when the table is full. Control path only (allocates).
-pub(crate) fn install(meta: &EventMeta, programs: &[Option<Program>]) -> u32 {
-    let schema = MetaSchema(meta);
+/// Binds `programs` to call site `event_index` (described by `meta`; a run-time event by
+/// the filter fields it declared) and stores the set; its number, or [`REJECT_ALL`] when
+/// the table is full. Control path only (allocates).
+pub(crate) fn install(event_index: usize, meta: &EventMeta, programs: &[Option<Program>]) -> u32 {
+    let meta_schema = MetaSchema(meta);
+    let dyn_schema = crate::dynamic::filter_fields(event_index).map(DynSchema);
+    let schema: &dyn Schema = match &dyn_schema {
+        Some(d) => d,
+        None => &meta_schema,
+    };
     let filters = programs
         .iter()
-        .map(|p| p.as_ref().map_or_else(Filter::never, |p| p.bind(&schema)))
+        .map(|p| p.as_ref().map_or_else(Filter::never, |p| p.bind(schema)))
         .collect();
     let i = NEXT_SET.fetch_add(1, Ordering::Relaxed);
     if i >= MAX_FILTER_SETS {
@@ -64,10 +72,69 @@ pub(crate) fn accepts<F: Fields>(set: u32, fields: &F) -> bool {
         return false;
     };
     let ev = Values {
-        fields,
+        fields: StaticPayload(fields),
         procname: OnceCell::new(),
     };
     set.filters.iter().any(|f| f.matches(&ev))
+}
+
+/// [`accepts`] for a run-time event, whose values its producer reads.
+#[inline]
+pub(crate) fn accepts_dynamic<V: crate::dynamic::FilterValues + ?Sized>(
+    set: u32,
+    values: &V,
+) -> bool {
+    let Some(set) = SETS.get(set as usize).and_then(OnceLock::get) else {
+        return false;
+    };
+    let ev = Values {
+        fields: DynPayload(values),
+        procname: OnceCell::new(),
+    };
+    set.filters.iter().any(|f| f.matches(&ev))
+}
+
+/// A payload's filter values by field position.
+trait Payload {
+    fn value(&self, i: usize) -> FilterValue<'_>;
+}
+
+struct StaticPayload<'a, F>(&'a F);
+impl<F: Fields> Payload for StaticPayload<'_, F> {
+    #[inline(always)]
+    fn value(&self, i: usize) -> FilterValue<'_> {
+        self.0.filter_value(i)
+    }
+}
+
+struct DynPayload<'a, V: ?Sized>(&'a V);
+impl<V: crate::dynamic::FilterValues + ?Sized> Payload for DynPayload<'_, V> {
+    #[inline(always)]
+    fn value(&self, i: usize) -> FilterValue<'_> {
+        self.0.filter_value(i)
+    }
+}
+
+/// The filter's view of a run-time event: the fields its producer declared for filters.
+struct DynSchema(&'static [(String, FieldType)]);
+
+impl Schema for DynSchema {
+    fn resolve(&self, r: &Reference) -> Option<(u16, FieldType)> {
+        let name = r.simple_name()?;
+        match r.root {
+            Root::Payload => {
+                let i = self.0.iter().position(|(n, _)| n == name)?;
+                Some((u16::try_from(i).ok()?, self.0[i].1))
+            }
+            Root::Context => context_slot(name),
+            Root::App => None,
+        }
+    }
+}
+
+fn context_slot(name: &str) -> Option<(u16, FieldType)> {
+    let i = CONTEXTS.iter().position(|(n, _)| *n == name)?;
+    Some((CONTEXT_SLOT + i as u16, CONTEXTS[i].1))
 }
 
 /// Context slots start here (payload slots are field positions).
@@ -109,26 +176,23 @@ impl Schema for MetaSchema<'_> {
                 (f.members)(f.name, &mut members);
                 Some((u16::try_from(i).ok()?, field_type(&members)?))
             }
-            Root::Context => {
-                let i = CONTEXTS.iter().position(|(n, _)| *n == name)?;
-                Some((CONTEXT_SLOT + i as u16, CONTEXTS[i].1))
-            }
+            Root::Context => context_slot(name),
             Root::App => None,
         }
     }
 }
 
 /// One event's values: its fields, and contexts read when a filter asks for them.
-struct Values<'a, F> {
-    fields: &'a F,
+struct Values<P> {
+    fields: P,
     procname: OnceCell<[u8; crate::sys::PROCNAME_BYTES]>,
 }
 
-impl<F: Fields> Event for Values<'_, F> {
+impl<P: Payload> Event for Values<P> {
     #[inline(always)]
     fn value(&self, slot: u16) -> FilterValue<'_> {
         if slot < CONTEXT_SLOT {
-            return self.fields.filter_value(usize::from(slot));
+            return self.fields.value(usize::from(slot));
         }
         match slot - CONTEXT_SLOT {
             0 => FilterValue::Int(i64::from(crate::sys::vpid())),

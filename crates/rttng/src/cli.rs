@@ -134,7 +134,7 @@ pub struct TraceArgs {
     /// Record the kernel domain (system calls of the command and its children); the default
     #[arg(short = 'k', long)]
     pub kernel: bool,
-    /// Record user-space events too (not yet available in `rttng trace`)
+    /// Record user-space events too (refused: `rttng trace` records the kernel only)
     #[arg(short = 'u', long)]
     pub user: bool,
     /// Session output directory (default: ~/rttng-traces/trace-DATE-TIME-PID)
@@ -221,6 +221,16 @@ pub struct Global {
     /// Session daemon binary to start
     #[arg(long, value_name = "PATH")]
     pub sessiond_path: Option<PathBuf>,
+    /// Print no messages on standard output (errors and warnings still go to standard error)
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Print the command names, one a line, and exit (for completion scripts)
+    #[arg(long)]
+    pub list_commands: bool,
+    /// Machine interface: print lttng's MI document instead of messages (`xml`; for
+    /// version, list, create, enable-event, start, stop and destroy)
+    #[arg(short = 'm', long, value_name = "TYPE")]
+    pub mi: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -246,7 +256,7 @@ pub enum SessionCommand {
     /// Stop recording (waits until the trace data is written)
     Stop {
         session: Option<String>,
-        /// Do not wait for the data (accepted for compatibility; rttng always waits)
+        /// Do not wait until a relay daemon has the data
         #[arg(short = 'n', long)]
         no_wait: bool,
     },
@@ -256,6 +266,45 @@ pub enum SessionCommand {
     List(ListArgs),
     /// Show version information
     Version,
+    /// Add values to a session's process attribute trackers (record only those processes)
+    Track(TrackArgs),
+    /// Remove values from a session's process attribute trackers
+    Untrack(TrackArgs),
+}
+
+/// `track`/`untrack`: each attribute option takes a comma list of ids (user and group
+/// names too), or none with `--all`.
+#[derive(Debug, Args)]
+pub struct TrackArgs {
+    /// User-space domain (trackers have no agent domains, so not the shared domain flags)
+    #[arg(short = 'u', long)]
+    pub userspace: bool,
+    /// Linux kernel domain
+    #[arg(short = 'k', long)]
+    pub kernel: bool,
+    #[arg(short = 's', long)]
+    pub session: Option<String>,
+    /// Every value of the attributes given (track: all processes; untrack: none)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Process IDs (user space: virtual process IDs)
+    #[arg(short = 'p', long, value_name = "PID[,PID]...", num_args = 0..=1, default_missing_value = "")]
+    pub pid: Option<String>,
+    /// Virtual process IDs
+    #[arg(long, value_name = "VPID[,VPID]...", num_args = 0..=1, default_missing_value = "")]
+    pub vpid: Option<String>,
+    /// User IDs or names (user space: virtual user IDs)
+    #[arg(long, value_name = "UID[,UID]...", num_args = 0..=1, default_missing_value = "")]
+    pub uid: Option<String>,
+    /// Virtual user IDs or names
+    #[arg(long, value_name = "VUID[,VUID]...", num_args = 0..=1, default_missing_value = "")]
+    pub vuid: Option<String>,
+    /// Group IDs or names (user space: virtual group IDs)
+    #[arg(long, value_name = "GID[,GID]...", num_args = 0..=1, default_missing_value = "")]
+    pub gid: Option<String>,
+    /// Virtual group IDs or names
+    #[arg(long, value_name = "VGID[,VGID]...", num_args = 0..=1, default_missing_value = "")]
+    pub vgid: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -293,6 +342,7 @@ pub struct DestroyArgs {
     /// Destroy every session
     #[arg(short = 'a', long)]
     pub all: bool,
+    /// Do not wait until the session's last data is written
     #[arg(short = 'n', long)]
     pub no_wait: bool,
 }
@@ -305,15 +355,33 @@ pub struct DomainArgs {
     /// Linux kernel domain
     #[arg(short = 'k', long)]
     pub kernel: bool,
+    /// Java Util Logging (JUL) agent domain
+    #[arg(short = 'j', long)]
+    pub jul: bool,
+    /// Apache log4j agent domain
+    #[arg(short = 'l', long)]
+    pub log4j: bool,
+    /// Python logging agent domain
+    #[arg(short = 'p', long)]
+    pub python: bool,
 }
 
 impl DomainArgs {
     pub fn domain(&self) -> Result<Domain, CliError> {
-        match (self.userspace, self.kernel) {
-            (true, false) => Ok(Domain::Ust),
-            (false, true) => Ok(Domain::Kernel),
+        let chosen: Vec<Domain> = [
+            (self.userspace, Domain::Ust),
+            (self.kernel, Domain::Kernel),
+            (self.jul, Domain::Jul),
+            (self.log4j, Domain::Log4j),
+            (self.python, Domain::Python),
+        ]
+        .into_iter()
+        .filter_map(|(on, d)| on.then_some(d))
+        .collect();
+        match chosen[..] {
+            [d] => Ok(d),
             _ => Err(usage(
-                "choose exactly one domain: -u (user space) or -k (kernel)",
+                "choose exactly one domain: -u (user space), -k (kernel), -j (JUL), -l (log4j) or -p (Python)",
             )),
         }
     }
@@ -415,12 +483,21 @@ pub struct DisableEventArgs {
     pub session: Option<String>,
     #[arg(short = 'c', long)]
     pub channel: Option<String>,
+    /// Only tracepoint rules (in the messages; a rule's name selects it)
+    #[arg(long, conflicts_with = "syscall")]
+    pub tracepoint: bool,
+    /// Only system call rules (in the messages; a rule's name selects it)
+    #[arg(long)]
+    pub syscall: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct AddContextArgs {
     #[command(flatten)]
     pub domain: DomainArgs,
+    /// Print the context type names lttng 2.13 knows, one a line, and exit
+    #[arg(short = 'L', long)]
+    pub list: bool,
     /// Context types
     #[arg(short = 't', long = "type", value_name = "TYPE")]
     pub types: Vec<String>,
@@ -446,6 +523,15 @@ pub struct ListArgs {
     /// With -u: event fields
     #[arg(short = 'f', long)]
     pub fields: bool,
+    /// JUL: the loggers of running Java applications
+    #[arg(short = 'j', long)]
+    pub jul: bool,
+    /// log4j: the loggers of running Java applications
+    #[arg(short = 'l', long)]
+    pub log4j: bool,
+    /// Python: the loggers of running Python applications
+    #[arg(short = 'p', long)]
+    pub python: bool,
 }
 
 #[derive(Debug, Args)]

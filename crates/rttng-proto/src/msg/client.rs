@@ -100,6 +100,51 @@ pub enum Request {
     ListFilters {
         session: String,
     },
+    /// The loggers of the live agents of an agent domain (`list -j/-l/-p`), answered with
+    /// [`Response::AgentLoggers`].
+    ListAgentLoggers {
+        domain: Domain,
+    },
+    /// A session's agent rules (`list SESSION`), answered with [`Response::AgentRules`].
+    ListAgentRules {
+        session: String,
+    },
+    /// `disable-event -a`: every rule of the channel (`None`: `channel0`), whatever its
+    /// pattern.
+    DisableEventAll {
+        session: String,
+        domain: Domain,
+        channel: Option<String>,
+    },
+    /// `stop -n`: like `Stop`, without waiting for a relay to have the data.
+    StopNoWait {
+        session: String,
+    },
+    /// `destroy -n`: like `DestroySession`, without waiting for a relay to have the data.
+    DestroySessionNoWait {
+        session: String,
+    },
+    /// `track`: adds `value` to the inclusion set of the session's `attr` tracker in
+    /// `domain`; `all`: tracks everything instead (the set is emptied).
+    Track {
+        session: String,
+        domain: Domain,
+        attr: ProcessAttr,
+        value: u32,
+        all: bool,
+    },
+    /// `untrack`: removes `value` from the inclusion set; `all`: tracks nothing.
+    Untrack {
+        session: String,
+        domain: Domain,
+        attr: ProcessAttr,
+        value: u32,
+        all: bool,
+    },
+    /// The session's trackers (answered with [`Response::Trackers`]).
+    ListTrackers {
+        session: String,
+    },
 }
 wire_enum!(Request, "request" {
     0 => Version,
@@ -122,6 +167,93 @@ wire_enum!(Request, "request" {
     17 => SnapshotRecord { session, output, name, max_size },
     18 => EnableEventFilter { session, domain, channel, rule, filter },
     19 => ListFilters { session },
+    20 => ListAgentLoggers { domain },
+    21 => ListAgentRules { session },
+    22 => DisableEventAll { session, domain, channel },
+    23 => StopNoWait { session },
+    24 => DestroySessionNoWait { session },
+    25 => Track { session, domain, attr, value, all },
+    26 => Untrack { session, domain, attr, value, all },
+    27 => ListTrackers { session },
+});
+
+/// A process attribute a tracker selects on (lttng's `lttng_process_attr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ProcessAttr {
+    Pid,
+    Vpid,
+    Uid,
+    Vuid,
+    Gid,
+    Vgid,
+}
+wire_enum!(ProcessAttr, "process attribute" {
+    0 => Pid, 1 => Vpid, 2 => Uid, 3 => Vuid, 4 => Gid, 5 => Vgid,
+});
+
+impl ProcessAttr {
+    pub const ALL: [ProcessAttr; 6] = [
+        ProcessAttr::Pid,
+        ProcessAttr::Vpid,
+        ProcessAttr::Uid,
+        ProcessAttr::Vuid,
+        ProcessAttr::Gid,
+        ProcessAttr::Vgid,
+    ];
+
+    /// lttng's words: "process ID", "virtual user ID", ...
+    pub fn words(self) -> &'static str {
+        match self {
+            ProcessAttr::Pid => "process ID",
+            ProcessAttr::Vpid => "virtual process ID",
+            ProcessAttr::Uid => "user ID",
+            ProcessAttr::Vuid => "virtual user ID",
+            ProcessAttr::Gid => "group ID",
+            ProcessAttr::Vgid => "virtual group ID",
+        }
+    }
+}
+
+/// One tracker of a session: everything (`all`), or exactly the processes whose attribute is
+/// in `values` (empty: none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackerInfo {
+    pub domain: Domain,
+    pub attr: ProcessAttr,
+    pub all: bool,
+    pub values: Vec<u32>,
+}
+wire_struct!(TrackerInfo {
+    domain,
+    attr,
+    all,
+    values
+});
+
+/// The loggers one live agent reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentLoggers {
+    /// As the agent declared it at registration (not verified).
+    pub pid: u32,
+    pub loggers: Vec<String>,
+}
+wire_struct!(AgentLoggers { pid, loggers });
+
+/// A session's agent rule: `rule.loglevel` holds the agent's own level value (higher is
+/// more severe: `AtLeast` means `int_loglevel >= level`); `filter` is the filter the rule
+/// applies on the agent's tracepoint (empty: none), as lttng shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRuleInfo {
+    pub domain: Domain,
+    pub rule: EventRule,
+    pub enabled: bool,
+    pub filter: String,
+}
+wire_struct!(AgentRuleInfo {
+    domain,
+    rule,
+    enabled,
+    filter
 });
 
 /// A snapshot output as the user gives it.
@@ -303,6 +435,19 @@ pub enum Response {
     Filters {
         list: Vec<RuleFilter>,
     },
+    /// The trackers of a session's domains ([`Request::ListTrackers`]): every tracker of each
+    /// domain the session has.
+    Trackers {
+        list: Vec<TrackerInfo>,
+    },
+    /// [`Request::ListAgentLoggers`]: per live agent of the domain, by pid.
+    AgentLoggers {
+        list: Vec<AgentLoggers>,
+    },
+    /// [`Request::ListAgentRules`].
+    AgentRules {
+        list: Vec<AgentRuleInfo>,
+    },
 }
 wire_enum!(Response, "response" {
     0 => Ok,
@@ -316,6 +461,9 @@ wire_enum!(Response, "response" {
     8 => SnapshotOutputs { list },
     9 => SnapshotRecorded { paths },
     10 => Filters { list },
+    11 => AgentLoggers { list },
+    12 => AgentRules { list },
+    13 => Trackers { list },
 });
 
 impl Response {

@@ -44,15 +44,28 @@ pub use consumer::*;
 pub enum Domain {
     Ust,
     Kernel,
+    /// The LTTng agents' domains (`-j`, `-l`, `-p`): logger rules, applied by the agents
+    /// and by a user-space rule on the agent's tracepoint (`crate::agent`).
+    Jul,
+    Log4j,
+    Python,
 }
-wire_enum!(Domain, "domain" { 0 => Ust, 1 => Kernel });
+wire_enum!(Domain, "domain" { 0 => Ust, 1 => Kernel, 2 => Jul, 3 => Log4j, 4 => Python });
 
 impl Domain {
     pub fn name(self) -> &'static str {
         match self {
             Domain::Ust => "ust",
             Domain::Kernel => "kernel",
+            Domain::Jul => "jul",
+            Domain::Log4j => "log4j",
+            Domain::Python => "python",
         }
+    }
+
+    /// One of the agents' domains.
+    pub fn is_agent(self) -> bool {
+        matches!(self, Domain::Jul | Domain::Log4j | Domain::Python)
     }
 }
 
@@ -300,6 +313,13 @@ pub enum ErrorCode {
     CreateDirFailed,
     /// A filter expression that does not compile (lttng's `LTTNG_ERR_FILTER_INVAL`).
     InvalidFilter,
+    /// A command without `-c` on a session whose domain has channels but no `channel0`
+    /// (lttng's `LTTNG_ERR_NEED_CHANNEL_NAME`).
+    NeedChannelName,
+    /// `track` of a value already tracked (lttng's `LTTNG_ERR_PROCESS_ATTR_EXISTS`, a warning).
+    ProcessAttrExists,
+    /// `untrack` of a value not tracked (lttng's `LTTNG_ERR_PROCESS_ATTR_MISSING`, a warning).
+    ProcessAttrMissing,
 }
 wire_enum!(ErrorCode, "error code" {
     0 => Protocol, 1 => NoSession, 2 => SessionExists, 3 => NoChannel, 4 => ChannelExists,
@@ -309,6 +329,9 @@ wire_enum!(ErrorCode, "error code" {
     17 => SnapshotFailed, 18 => MaxSizeInvalid,
     19 => CreateDirFailed,
     20 => InvalidFilter,
+    21 => NeedChannelName,
+    22 => ProcessAttrExists,
+    23 => ProcessAttrMissing,
 });
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ fn kernel_marker_user_event_and_its_write_are_ordered_within_microseconds() {
     let w = World::new("kmarker");
     let out = w.create(&["km"]);
     w.ok(&["enable-event", "-k", "--syscall", "write"]);
-    w.ok(&["add-context", "-k", "-t", "procname"]);
+    w.ok(&["add-context", "-k", "-t", "procname", "-t", "pid"]);
     w.ok(&["enable-event", "-u", "other:info"]);
     w.ok(&["start"]);
     let f = w.probe(&["--count", "3"]);
@@ -37,12 +37,16 @@ fn kernel_marker_user_event_and_its_write_are_ordered_within_microseconds() {
         .iter()
         .position(|l| l.contains(" other:info: ") && l.contains("seq = 2 }"))
         .unwrap_or_else(|| panic!("no other:info seq 2:\n{text}"));
-    // "emitted 3\n" is 10 bytes, the probe's only write of that size.
+    // "emitted 3\n" is 10 bytes, the probe's only write of that size. The kernel records
+    // every process's system calls, and parallel tests run probes of their own that print
+    // the same line: only this probe's pid counts.
+    let own_pid = format!("pid = {}", f.pid);
     let kernel = lines
         .iter()
         .position(|l| {
             l.contains(" syscall_entry_write: ")
                 && l.contains("procname = \"session_probe\"")
+                && l.split(['{', '}', ',']).any(|part| part.trim() == own_pid)
                 && l.contains("count = 10 }")
         })
         .unwrap_or_else(|| panic!("no syscall_entry_write of the probe:\n{text}"));

@@ -40,7 +40,7 @@ fn require_oracles() {
 }
 
 /// Builds the three drop-in libraries once per run (`rttng run` finds them next to itself).
-fn compat_built() {
+pub(crate) fn compat_built() {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     let r = BUILT.get_or_init(|| {
         let mut cmd = Command::new(env!("CARGO"));
@@ -563,4 +563,60 @@ fn issue_15_babeltrace2_debug_info_resolves_symbols_from_the_statedump() {
             "no statedump {event} in:\n{text}"
         );
     }
+}
+
+#[test]
+fn issue_15_filters_select_c_events_from_their_probe_arguments() {
+    compat_built();
+    let w = World::new("compat-filter");
+    let dir = w.tmp.path();
+    build(
+        dir,
+        "cc",
+        &[
+            "-std=gnu11",
+            "-O1",
+            "-o",
+            "ref_app",
+            &source("ref_app.c"),
+            &source("ref_tp.c"),
+            "-llttng-ust",
+            "-ldl",
+            "-lm",
+        ],
+    );
+    let out = w.create(&["f", "--output", &dir.join("f").to_string_lossy()]);
+    // Integers and strings (tick: seq, label), a text array (strings: fixed_text), a
+    // double (floats: f64 = 1.5·i + 0.125), and a field the event does not have.
+    for (event, filter) in [
+        ("rttng_ref:tick", "seq >= 5 && label == \"ti*\""),
+        ("rttng_ref:strings", "fixed_text == \"fixed-*\""),
+        ("rttng_ref:floats", "f64 > 10.0"),
+        ("rttng_ref:empty", "nosuchfield == 1"),
+    ] {
+        w.ok(&["enable-event", "-u", "-s", "f", event, "--filter", filter]);
+    }
+    w.ok(&["start", "f"]);
+    run_app(&w, &dir.join("ref_app"), &[&LOOPS.to_string()]);
+    w.ok(&["stop", "f"]);
+    let lines = normalized(&out);
+    let count = |name: &str| {
+        lines
+            .iter()
+            .filter(|l| l.starts_with(&format!("{name}: ")))
+            .count() as u64
+    };
+    assert_eq!(count("rttng_ref:tick"), LOOPS - 5, "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("rttng_ref:tick: "))
+            .all(|l| !l.contains("seq = 4,")),
+        "{lines:#?}"
+    );
+    assert_eq!(count("rttng_ref:strings"), LOOPS, "{lines:#?}");
+    // 1.5·i + 0.125 > 10 for i >= 7.
+    assert_eq!(count("rttng_ref:floats"), LOOPS - 7, "{lines:#?}");
+    assert_eq!(count("rttng_ref:empty"), 0, "{lines:#?}");
+    assert_eq!(count("rttng_ref:tock"), 0, "not enabled");
 }

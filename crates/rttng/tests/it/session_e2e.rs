@@ -59,10 +59,10 @@ fn session_no_sessiond_gives_a_clear_error() {
     assert_eq!(f.status.code(), Some(1));
     let err = String::from_utf8_lossy(&f.stderr);
     assert!(
-        err.starts_with("Error: no session daemon for this user"),
+        err.starts_with("Error: No session daemon is available"),
         "{err}"
     );
-    assert!(err.contains("rttng-sessiond --daemonize"), "{err}");
+    assert!(err.contains("`rttng create` starts one"), "{err}");
     assert!(w.sessiond_pid().is_none());
 }
 
@@ -719,11 +719,13 @@ fn session_ust_contexts_hostname_namespaces_and_ids() {
     for l in lines {
         assert!(l.contains(&expected), "expected `{expected}` in {l}");
     }
-    // lttng's other UST contexts that rttng-ust does not record are refused clearly.
+    // lttng's other UST contexts that rttng-ust does not record are refused clearly, with
+    // lttng's words and status (4) and the list of what rttng records.
     let f = w.rttng(&["add-context", "-u", "-t", "prio"]);
-    assert!(!f.status.success());
+    assert_eq!(f.status.code(), Some(4));
     assert!(
-        String::from_utf8_lossy(&f.stderr).contains("prio: context not supported by rttng-ust yet"),
+        String::from_utf8_lossy(&f.stderr)
+            .contains("prio: UST invalid context (rttng records these ust contexts: vpid"),
         "{}",
         f.stderr_quote()
     );

@@ -1,0 +1,311 @@
+//! The agents' domains (`enable-event -j/-l/-p`): a session's logger rules, and the
+//! user-space rule each one implies, as LTTng 2.13 does it. An agent rule (logger name or
+//! glob, the agent's own log level) becomes (1) an ENABLE the daemon sends to every live
+//! agent of the domain ([`Registry::agent_wants`]; the agents do not look at levels, and
+//! the Python agent not even at names) and (2) an internal user-space rule on the agent's
+//! tracepoint (`lttng_python:event`, ...) in the channel `lttng_python_channel`, ...,
+//! whose filter is lttng-ctl's `set_agent_filter`: `logger_name == "NAME"` (none for `*`),
+//! then `&& int_loglevel >= N` (or `== N`), the user's `--filter` first. So a logger that
+//! no rule enables records nothing, whatever the agent emits.
+//!
+//! Internal rules are hidden from `list` (as LTTng's `internal` events). Not here: the TCP
+//! protocol and the agents themselves (rttng-sessiond's `agent`), log level names (the CLI).
+
+use crate::attrs::MAX_RULES;
+use crate::requests::compile_filter;
+use crate::{err, Port, Registry, StoredFilter};
+use rttng_proto::*;
+
+/// A session's agent rule.
+#[derive(Debug, Clone)]
+pub(crate) struct AgentRule {
+    pub domain: Domain,
+    /// `loglevel` holds the agent's value (higher is more severe).
+    pub rule: EventRule,
+    pub enabled: bool,
+    /// The user's `--filter`, part of the rule's identity.
+    pub user_filter: Option<String>,
+    /// The filter of the internal user-space rule (lttng's `set_agent_filter`).
+    pub filter: Option<StoredFilter>,
+}
+
+/// One ENABLE an agent of `domain` should have received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentEnable {
+    pub domain: Domain,
+    pub name: String,
+    pub loglevel: LoglevelRule,
+    pub filter: Option<String>,
+}
+
+/// The agent's tracepoint and its channel.
+pub fn ust_names(domain: Domain) -> Option<(&'static str, &'static str)> {
+    match domain {
+        Domain::Jul => Some(("lttng_jul:event", "lttng_jul_channel")),
+        Domain::Log4j => Some(("lttng_log4j:event", "lttng_log4j_channel")),
+        Domain::Python => Some(("lttng_python:event", "lttng_python_channel")),
+        _ => None,
+    }
+}
+
+/// Whether a user-space rule is the internal rule of some agent rule (hidden from lists).
+pub(crate) fn is_internal(channel: &str, pattern: &str) -> bool {
+    [Domain::Jul, Domain::Log4j, Domain::Python]
+        .into_iter()
+        .filter_map(ust_names)
+        .any(|(ev, ch)| ev == pattern && ch == channel)
+}
+
+/// lttng-ctl's `set_agent_filter`: the filter text of an agent rule's user-space rule.
+pub fn agent_filter(name: &str, loglevel: LoglevelRule, user: Option<&str>) -> Option<String> {
+    let mut f = if name != "*" {
+        Some(match user {
+            Some(u) => format!("({u}) && (logger_name == \"{name}\")"),
+            None => format!("logger_name == \"{name}\""),
+        })
+    } else {
+        None
+    };
+    let level = match loglevel {
+        LoglevelRule::All => None,
+        LoglevelRule::AtLeast { level } => Some((">=", level)),
+        LoglevelRule::Exactly { level } => Some(("==", level)),
+    };
+    if let Some((op, n)) = level {
+        f = Some(match f.as_deref().or(user) {
+            Some(prev) => format!("({prev}) && (int_loglevel {op} {n})"),
+            None => format!("int_loglevel {op} {n}"),
+        });
+    }
+    f.or_else(|| user.map(str::to_string))
+}
+
+/// Characters a logger name may not hold: it is quoted into a filter string literal.
+fn name_ok(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= crate::attrs::MAX_NAME_BYTES
+        && !n.chars().any(|c| c == '"' || c == '\\' || c.is_control())
+}
+
+impl Registry {
+    /// `enable-event -j/-l/-p`. `i`: the session's index, its owner checked.
+    pub(crate) fn enable_agent_event(
+        &mut self,
+        i: usize,
+        domain: Domain,
+        rule: EventRule,
+        user_filter: Option<String>,
+        port: &mut dyn Port,
+        errs: &mut Vec<String>,
+    ) -> Result<Response, Response> {
+        if !name_ok(&rule.pattern) {
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                "logger name must be 1 to 255 bytes, without quotes, backslashes or control characters",
+            ));
+        }
+        if !rule.exclusions.is_empty() || rule.syscall {
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "Event name exclusions are not yet implemented for {} events",
+                    domain.name()
+                ),
+            ));
+        }
+        let Some((ust_event, ust_channel)) = ust_names(domain) else {
+            return Err(err(ErrorCode::InvalidArgument, "not an agent domain"));
+        };
+        let text = agent_filter(&rule.pattern, rule.loglevel, user_filter.as_deref());
+        let stored = match text {
+            Some(t) => Some(compile_filter(t, &rule)?),
+            None => None,
+        };
+        if self.sessions[i].agent_rules.len() >= MAX_RULES {
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                format!("the session has {MAX_RULES} agent rules already"),
+            ));
+        }
+        // The user-space side: the agent channel (created with default attributes),
+        // then the internal rule.
+        let c = match self.sessions[i]
+            .channels
+            .iter()
+            .position(|c| c.domain == Domain::Ust && c.name == ust_channel)
+        {
+            Some(c) => c,
+            None => {
+                self.enable_channel(i, Domain::Ust, ust_channel, &ChannelAttrs::default(), port)?;
+                self.sessions[i].channels.len() - 1
+            }
+        };
+        let ust_rule = EventRule {
+            pattern: ust_event.to_string(),
+            loglevel: LoglevelRule::All,
+            exclusions: Vec::new(),
+            syscall: false,
+        };
+        let ch = &mut self.sessions[i].channels[c];
+        let ftext = |f: &Option<StoredFilter>| f.as_ref().map(|f| f.text.clone());
+        match (0..ch.rules.len())
+            .find(|&k| ch.rules[k].rule == ust_rule && ftext(&ch.filters[k]) == ftext(&stored))
+        {
+            Some(k) => ch.rules[k].enabled = true,
+            None => {
+                if ch.rules.len() >= MAX_RULES {
+                    return Err(err(
+                        ErrorCode::InvalidArgument,
+                        format!("channel {ust_channel} has {MAX_RULES} rules already"),
+                    ));
+                }
+                ch.rules.push(RuleInfo {
+                    rule: ust_rule,
+                    enabled: true,
+                });
+                ch.filters.push(stored.clone());
+            }
+        }
+        let s = &mut self.sessions[i];
+        match s
+            .agent_rules
+            .iter_mut()
+            .find(|a| a.domain == domain && a.rule == rule && a.user_filter == user_filter)
+        {
+            Some(a) => a.enabled = true,
+            None => s.agent_rules.push(AgentRule {
+                domain,
+                rule,
+                enabled: true,
+                user_filter,
+                filter: stored,
+            }),
+        }
+        self.reconcile(port, errs);
+        Ok(Response::Ok)
+    }
+
+    /// `disable-event -j/-l/-p NAME` (`*`: every rule of the domain): the agent rules and
+    /// their internal user-space rules.
+    pub(crate) fn disable_agent_event(
+        &mut self,
+        i: usize,
+        domain: Domain,
+        pattern: &str,
+        port: &mut dyn Port,
+        errs: &mut Vec<String>,
+    ) -> Result<Response, Response> {
+        let Some((ust_event, ust_channel)) = ust_names(domain) else {
+            return Err(err(ErrorCode::InvalidArgument, "not an agent domain"));
+        };
+        let s = &mut self.sessions[i];
+        let mut filters = Vec::new();
+        for a in s
+            .agent_rules
+            .iter_mut()
+            .filter(|a| a.domain == domain && (pattern == "*" || a.rule.pattern == pattern))
+        {
+            a.enabled = false;
+            filters.push(a.filter.as_ref().map(|f| f.text.clone()));
+        }
+        if filters.is_empty() {
+            return Err(err(
+                ErrorCode::NoEvent,
+                format!("Event {pattern}: not found"),
+            ));
+        }
+        // An internal rule stays on while another enabled agent rule uses the same filter.
+        let still: Vec<Option<String>> = s
+            .agent_rules
+            .iter()
+            .filter(|a| a.domain == domain && a.enabled)
+            .map(|a| a.filter.as_ref().map(|f| f.text.clone()))
+            .collect();
+        if let Some(ch) = s
+            .channels
+            .iter_mut()
+            .find(|c| c.domain == Domain::Ust && c.name == ust_channel)
+        {
+            for (r, f) in ch.rules.iter_mut().zip(&ch.filters) {
+                let t = f.as_ref().map(|f| f.text.clone());
+                if r.rule.pattern == ust_event && filters.contains(&t) && !still.contains(&t) {
+                    r.enabled = false;
+                }
+            }
+        }
+        self.reconcile(port, errs);
+        Ok(Response::Ok)
+    }
+
+    /// A session's agent rules, for `list SESSION`.
+    pub(crate) fn agent_rules_of(&self, i: usize) -> Vec<AgentRuleInfo> {
+        self.sessions[i]
+            .agent_rules
+            .iter()
+            .map(|a| AgentRuleInfo {
+                domain: a.domain,
+                rule: a.rule.clone(),
+                enabled: a.enabled,
+                filter: a
+                    .filter
+                    .as_ref()
+                    .map(|f| f.text.clone())
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// Every ENABLE the live agents should hold: one per enabled agent rule of every
+    /// session (the agents count them: two sessions enabling one logger send it twice).
+    pub fn agent_wants(&self) -> Vec<AgentEnable> {
+        let mut v: Vec<AgentEnable> = self
+            .sessions
+            .iter()
+            .flat_map(|s| s.agent_rules.iter())
+            .filter(|a| a.enabled)
+            .map(|a| AgentEnable {
+                domain: a.domain,
+                name: a.rule.pattern.clone(),
+                loglevel: a.rule.loglevel,
+                filter: a.filter.as_ref().map(|f| f.text.clone()),
+            })
+            .collect();
+        v.sort_by(|a, b| (a.domain, &a.name).cmp(&(b.domain, &b.name)));
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_are_lttng_ctls() {
+        // Texts as `lttng list` shows them for LTTng 2.13.9's rules.
+        assert_eq!(
+            agent_filter("enabled_logger", LoglevelRule::All, None).as_deref(),
+            Some("logger_name == \"enabled_logger\"")
+        );
+        assert_eq!(
+            agent_filter("en*", LoglevelRule::AtLeast { level: 30 }, None).as_deref(),
+            Some("(logger_name == \"en*\") && (int_loglevel >= 30)")
+        );
+        assert_eq!(
+            agent_filter("foo", LoglevelRule::Exactly { level: 800 }, None).as_deref(),
+            Some("(logger_name == \"foo\") && (int_loglevel == 800)")
+        );
+        assert_eq!(agent_filter("*", LoglevelRule::All, None), None);
+        assert_eq!(
+            agent_filter("*", LoglevelRule::AtLeast { level: 20 }, Some("a == 1")).as_deref(),
+            Some("(a == 1) && (int_loglevel >= 20)")
+        );
+        assert_eq!(
+            agent_filter("x", LoglevelRule::All, Some("a == 1")).as_deref(),
+            Some("(a == 1) && (logger_name == \"x\")")
+        );
+        assert_eq!(
+            agent_filter("*", LoglevelRule::All, Some("a == 1")).as_deref(),
+            Some("a == 1")
+        );
+    }
+}
