@@ -29,18 +29,58 @@ fn session_or_current(s: Option<String>) -> Result<String, CliError> {
 struct Ctx {
     opts: ConnectOptions,
     client: Option<Client>,
+    /// `-v` count: 1 says each request and answer on standard error, 2 also their fields.
+    verbose: u8,
 }
 
+/// Most characters of one `-vv` debug line.
+const DEBUG_LINE_CHARS: usize = 400;
+
 impl Ctx {
+    fn new(opts: ConnectOptions, g: &Global) -> Ctx {
+        Ctx {
+            opts,
+            client: None,
+            verbose: g.verbose,
+        }
+    }
     fn client(&mut self) -> Result<&mut Client, CliError> {
         if self.client.is_none() {
+            if self.verbose > 0 {
+                eprintln!(
+                    "DEBUG1: connecting to the session daemon (starting one if none answers: {})",
+                    self.opts.spawn
+                );
+            }
             self.client = Some(Client::connect(&self.opts)?);
         }
         self.client.as_mut().ok_or_else(|| usage("no client"))
     }
     fn call(&mut self, req: Request) -> Result<Response, CliError> {
-        Ok(self.client()?.call(&req)?)
+        let verbose = self.verbose;
+        if verbose > 0 {
+            eprintln!("DEBUG1: request {}", debug_text(&req, verbose));
+        }
+        let r = self.client()?.call(&req);
+        if verbose > 0 {
+            match &r {
+                Ok(resp) => eprintln!("DEBUG1: answer {}", debug_text(resp, verbose)),
+                Err(e) => eprintln!("DEBUG1: failed: {e}"),
+            }
+        }
+        Ok(r?)
     }
+}
+
+/// A request or answer for `-v` (its kind) or `-vv` (with its fields, bounded).
+fn debug_text(v: &dyn std::fmt::Debug, verbose: u8) -> String {
+    let full = format!("{v:?}");
+    let text = if verbose >= 2 {
+        full
+    } else {
+        full.split([' ', '{', '(']).next().unwrap_or("").to_string()
+    };
+    text.chars().take(DEBUG_LINE_CHARS).collect()
 }
 
 /// The connection options the global flags ask for.
@@ -130,7 +170,7 @@ fn run_mi(g: &Global, kind: &str, cmd: SessionCommand) -> ExitCode {
     crate::silence_stdout();
     let mut opts = connect_options(g);
     opts.spawn = false;
-    let mut ctx = Ctx { opts, client: None };
+    let mut ctx = Ctx::new(opts, g);
     let mi_data = MiBefore::collect(&mut ctx, &cmd);
     let shown = describe(&cmd);
     let result = run_with(&mut ctx, g, cmd);
@@ -275,7 +315,7 @@ fn mi_document(ctx: &mut Ctx, name: &str, shown: &Shown, before: MiBefore, ok: b
 fn run_plain(g: &Global, cmd: SessionCommand) -> ExitCode {
     let mut opts = connect_options(g);
     opts.spawn = false;
-    let mut ctx = Ctx { opts, client: None };
+    let mut ctx = Ctx::new(opts, g);
     exit_status(run_with(&mut ctx, g, cmd))
 }
 
@@ -797,10 +837,8 @@ fn context_type(domain: Domain, t: &str) -> Result<ContextType, CliError> {
         status: EXIT_WARNING,
         message: format!("{t}: {what} invalid context ({why})"),
     };
-    if t.starts_with("perf:") {
-        return Err(invalid(
-            "perf counters are not available on this machine: perf_event_open offers no hardware counters here",
-        ));
+    if let Some(counter) = t.strip_prefix("perf:") {
+        return Err(invalid(&perf_unavailable(counter)));
     }
     let supported: &[ContextType] = match domain {
         Domain::Kernel => &[
@@ -825,6 +863,33 @@ fn context_type(domain: Domain, t: &str) -> Result<ContextType, CliError> {
             domain.name(),
             names()
         ))),
+    }
+}
+
+/// Why `perf:COUNTER` is not recorded: hardware counters need the CPU's PMU, which this
+/// machine may lack (then perf_event_open cannot offer them at all); the software ones exist
+/// everywhere but rttng does not record perf counters.
+fn perf_unavailable(counter: &str) -> String {
+    const SOFTWARE: [&str; 12] = [
+        "cpu-clock",
+        "task-clock",
+        "page-fault",
+        "faults",
+        "major-faults",
+        "minor-faults",
+        "context-switches",
+        "cs",
+        "cpu-migrations",
+        "migrations",
+        "alignment-faults",
+        "emulation-faults",
+    ];
+    let name = counter.rsplit(':').next().unwrap_or(counter);
+    let pmu = std::path::Path::new("/sys/bus/event_source/devices/cpu").exists();
+    if SOFTWARE.contains(&name) || pmu {
+        "rttng does not record perf counters".to_string()
+    } else {
+        "not available on this machine: perf_event_open offers no hardware counters here (no cpu PMU in /sys/bus/event_source/devices)".to_string()
     }
 }
 
