@@ -521,6 +521,12 @@ fn session_kernel_and_user_space_in_one_session() {
         text.contains(" syscall_exit_openat: "),
         "no openat exit recorded"
     );
+    // The consumer's eBPF recorder gives openat its path string (the probe loads libraries).
+    assert!(
+        text.lines()
+            .any(|l| l.contains(" syscall_entry_openat: ") && l.contains("filename = \"/")),
+        "openat paths are not strings"
+    );
     w.ok(&["destroy"]);
     // The tracefs instance is gone with the session.
     let leftover = std::fs::read_dir("/sys/kernel/tracing/instances")
