@@ -1,0 +1,27 @@
+# agent_bench.py N: the cost of one Python logging call through the LTTng agent, for a
+# logger a rule enables and for one no rule enables, measured in this process
+# (time.perf_counter_ns around N calls each, after N/10 warm-up calls). Prints one line:
+#   python enabled_ns=X quiet_ns=Y calls=N
+import logging
+import sys
+import time
+
+import lttngust  # noqa: F401  (registers with the session daemons before returning)
+
+n = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
+enabled = logging.getLogger("bench.enabled")
+quiet = logging.getLogger("bench.quiet")
+
+
+def per_call(logger):
+    for i in range(n // 10):
+        logger.info("warm-up %d", i)
+    t0 = time.perf_counter_ns()
+    for i in range(n):
+        logger.info("message %d", i)
+    return (time.perf_counter_ns() - t0) / n
+
+
+e = per_call(enabled)
+q = per_call(quiet)
+print(f"python enabled_ns={e:.0f} quiet_ns={q:.0f} calls={n}", flush=True)
