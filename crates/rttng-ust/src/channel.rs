@@ -136,7 +136,7 @@ impl Context {
 
     /// The member LTTng declares for it.
     pub fn member(self) -> rttng_ctf::ir::StructMember {
-        use rttng_ctf::ir::{ArrayClass, DisplayBase, Encoding, FieldClass};
+        use rttng_ctf::ir::{ArrayClass, Encoding, FieldClass};
         let int = |bits: u32, signed: bool| {
             let mut c = rttng_ctf::ir::uint_class(bits, 8, rttng_ctf::ir::ByteOrder::Little);
             c.signed = signed;
@@ -149,11 +149,9 @@ impl Context {
             Context::Hostname => FieldClass::String(rttng_ctf::ir::StringClass {
                 encoding: Encoding::Utf8,
             }),
-            Context::PthreadId | Context::Ip => {
-                let mut c = int(64, false);
-                c.base = DisplayBase::Hexadecimal;
-                FieldClass::Integer(c)
-            }
+            // Decimal, as LTTng-UST 2.13 declares both (lttng-context-ip.c,
+            // lttng-context-pthread-id.c: base 10).
+            Context::PthreadId | Context::Ip => FieldClass::Integer(int(64, false)),
             Context::Procname => {
                 let mut c = int(8, true);
                 c.encoding = Encoding::Utf8;
