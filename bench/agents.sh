@@ -9,7 +9,8 @@
 #   rttng: a private rttng-sessiond (own RTTNG_RUNDIR/RTTNG_HOME/LTTNG_HOME), the same
 #          rules, `rttng run -- ...` (the drop-in libraries under the agents).
 # ROUNDS (default 3) alternating rounds; prints each and the medians with the ratio
-# rttng/LTTng (< 1: rttng faster). Asserts nothing: figures only. Needs root for the
+# rttng/LTTng (< 1: rttng faster): the logging thread's CPU time per call, then the wall
+# time (which a loaded host inflates). Asserts nothing: figures only. Needs root for the
 # LTTng side (private namespaces, see tests/lttng/README.md).
 set -euo pipefail
 
@@ -58,7 +59,7 @@ rttng_round() { # prints the two benchmark lines
 	rm -rf "$trace"
 }
 
-printf '| round | agent | case | LTTng ns/call | rttng ns/call | rttng/LTTng |\n|---|---|---|---:|---:|---:|\n'
+printf '| round | agent | case | LTTng CPU ns/call | rttng CPU ns/call | rttng/LTTng | LTTng wall ns/call | rttng wall ns/call |\n|---|---|---|---:|---:|---:|---:|---:|\n'
 declare -A all
 for r in $(seq 1 "$rounds"); do
 	theirs=$(bash tests/lttng/bench-lttng-agents.sh "$work/build" "$py_calls" "$jul_calls")
@@ -69,10 +70,14 @@ for r in $(seq 1 "$rounds"); do
 		for c in enabled quiet; do
 			tn=$(field "${c}_ns" " $t")
 			on=$(field "${c}_ns" " $o")
+			tw=$(field "${c}_wall_ns" " $t")
+			ow=$(field "${c}_wall_ns" " $o")
 			all[$agent.$c.t]+="$tn "
 			all[$agent.$c.o]+="$on "
-			printf '| %s | %s | %s | %s | %s | %s |\n' "$r" "$agent" "$c" "$tn" "$on" \
-				"$(awk -v o="$on" -v t="$tn" 'BEGIN { printf "%.2f", o / t }')"
+			all[$agent.$c.tw]+="$tw "
+			all[$agent.$c.ow]+="$ow "
+			printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$r" "$agent" "$c" "$tn" "$on" \
+				"$(awk -v o="$on" -v t="$tn" 'BEGIN { printf "%.2f", o / t }')" "$tw" "$ow"
 		done
 	done
 done
@@ -80,7 +85,9 @@ for agent in python jul; do
 	for c in enabled quiet; do
 		tn=$(tr ' ' '\n' <<<"${all[$agent.$c.t]}" | grep . | median)
 		on=$(tr ' ' '\n' <<<"${all[$agent.$c.o]}" | grep . | median)
-		printf '| median | %s | %s | %s | %s | %s |\n' "$agent" "$c" "$tn" "$on" \
-			"$(awk -v o="$on" -v t="$tn" 'BEGIN { printf "%.2f", o / t }')"
+		tw=$(tr ' ' '\n' <<<"${all[$agent.$c.tw]}" | grep . | median)
+		ow=$(tr ' ' '\n' <<<"${all[$agent.$c.ow]}" | grep . | median)
+		printf '| median | %s | %s | %s | %s | %s | %s | %s |\n' "$agent" "$c" "$tn" "$on" \
+			"$(awk -v o="$on" -v t="$tn" 'BEGIN { printf "%.2f", o / t }')" "$tw" "$ow"
 	done
 done
