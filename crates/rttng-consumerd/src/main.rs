@@ -17,6 +17,7 @@
 
 mod faults;
 mod files;
+mod kernel;
 mod metadata;
 mod relay;
 mod snapshot;
@@ -69,6 +70,7 @@ fn main() {
     let _ = rttng_clock::source();
     let mut buffers: BTreeMap<u64, Handle> = BTreeMap::new();
     let mut relays: BTreeMap<u64, Arc<relay::RelaySession>> = BTreeMap::new();
+    let mut kernel = kernel::Kernel::default();
     loop {
         let req = match sock::recv::<ConsumerRequest>(&sock, Kind::ConsumerRequest) {
             Ok((req, _)) => req,
@@ -79,7 +81,7 @@ fn main() {
             }
         };
         let quit = req == ConsumerRequest::Quit;
-        let (reply, fd) = handle(req, &mut buffers, &mut relays);
+        let (reply, fd) = handle(req, &mut buffers, &mut relays, &mut kernel);
         let sent = match &fd {
             Some(c) => sock::send(&sock, Kind::ConsumerReply, &reply, Some(c.as_fd())),
             None => sock::send(&sock, Kind::ConsumerReply, &reply, None),
@@ -96,6 +98,7 @@ fn main() {
     for (_, h) in std::mem::take(&mut buffers) {
         finish(h);
     }
+    kernel.remove_all();
     for (_, r) in relays {
         r.close();
     }
@@ -132,6 +135,7 @@ fn handle(
     req: ConsumerRequest,
     buffers: &mut BTreeMap<u64, Handle>,
     relays: &mut BTreeMap<u64, Arc<relay::RelaySession>>,
+    kernel: &mut kernel::Kernel,
 ) -> (ConsumerReply, Option<std::os::fd::OwnedFd>) {
     let unknown = |id: u64| ConsumerReply::Error {
         message: format!("no buffer {id}"),
@@ -292,6 +296,47 @@ fn handle(
             None => (unknown(buffer_id), None),
         },
         ConsumerRequest::Quit => (ConsumerReply::Ok, None),
+        ConsumerRequest::AddKernelChannel { spec } => {
+            let relay = match spec.relay_id {
+                0 => None,
+                id => match relays.get(&id) {
+                    Some(r) => Some(r.clone()),
+                    None => return (no_relay(id), None),
+                },
+            };
+            (kernel.add_channel(spec, relay), None)
+        }
+        ConsumerRequest::KernelEvents {
+            session_key,
+            channel,
+            events,
+            contexts,
+        } => (
+            kernel.events(session_key, &channel, &events, &contexts),
+            None,
+        ),
+        ConsumerRequest::KernelStart { session_key } => (kernel.start(session_key), None),
+        ConsumerRequest::KernelFlush { session_key } => (kernel.flush(session_key), None),
+        ConsumerRequest::KernelStats { session_key } => (kernel.stats(session_key), None),
+        ConsumerRequest::RemoveKernel { session_key } => (kernel.remove(session_key), None),
+        ConsumerRequest::KernelSnapshot {
+            session_key,
+            trace_dir,
+            max_packets,
+            relay_id,
+        } => {
+            let relay = match relay_id {
+                0 => None,
+                id => match relays.get(&id) {
+                    Some(r) => Some(r.clone()),
+                    None => return (no_relay(id), None),
+                },
+            };
+            (
+                kernel.snapshot(session_key, &trace_dir, max_packets, relay),
+                None,
+            )
+        }
         ConsumerRequest::SetOwner {
             output,
             uid,

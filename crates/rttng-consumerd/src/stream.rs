@@ -8,7 +8,7 @@
 use crate::faults;
 use crate::relay::RelaySession;
 use rttng_abi::packet::HEADER_BYTES;
-use rttng_ctf::index::{encode_index, IndexVersion};
+use rttng_ctf::index::{encode_index, IndexEntry, IndexVersion};
 use rttng_proto::{BufferSpec, ConsumerReply};
 use rttng_relay_proto::SendIndex;
 use rttng_ringbuf::{disk, Config, Consumer, Mode, Producer};
@@ -103,7 +103,7 @@ pub struct BufferWorker {
 
 /// The files of one buffer (apart from the consumer, so that a packet borrowed from the
 /// consumer can be written while the files are updated).
-struct Output {
+pub(crate) struct Output {
     dir: PathBuf,
     channel: String,
     stream_id: u64,
@@ -139,47 +139,17 @@ impl BufferWorker {
         snapshot_only: bool,
     ) -> Result<(BufferWorker, OwnedFd, Producer), String> {
         let dir = PathBuf::from(&spec.trace_dir);
-        if spec.channel.is_empty() || spec.channel.contains('/') || spec.channel.starts_with('.') {
-            return Err(format!("bad channel name: {}", spec.channel));
-        }
-        let sink = match relay {
-            None if snapshot_only => Sink::Files,
-            None => {
-                if !dir.is_absolute() {
-                    return Err(format!(
-                        "trace directory {} is not absolute",
-                        spec.trace_dir
-                    ));
-                }
-                crate::files::create_dir_all(&dir.join("index"))
-                    .map_err(|e| format!("cannot create {}/index: {e}", dir.display()))?;
-                Sink::Files
-            }
-            Some(session) => {
-                rttng_relay_proto::names::check_relative_path(
-                    &spec.trace_dir,
-                    rttng_relay_proto::MAX_STREAM_PATH_BYTES - 1,
-                    false,
-                    "stream path",
-                )
-                .map_err(|e| e.to_string())?;
-                let mut handles = Vec::new();
-                for cpu in 0..spec.cpu_count {
-                    handles.push(session.add_stream(
-                        &format!("{}_{cpu}", spec.channel),
-                        &spec.trace_dir,
-                        spec.tracefile_size,
-                        spec.tracefile_count,
-                    )?);
-                }
-                session.streams_sent()?;
-                Sink::Relay {
-                    session,
-                    next_net_seq: vec![0; handles.len()],
-                    handles,
-                }
-            }
-        };
+        let cpus: Vec<u32> = (0..spec.cpu_count).collect();
+        let out = Output::new(
+            dir,
+            &spec.channel,
+            u64::from(spec.stream_id),
+            spec.tracefile_size,
+            spec.tracefile_count,
+            &cpus,
+            relay.map(|r| (r, spec.trace_dir.clone())),
+            snapshot_only,
+        )?;
         let config = Config {
             cpu_count: spec.cpu_count,
             subbuf_count: spec.subbuf_count,
@@ -200,40 +170,12 @@ impl BufferWorker {
             .map_err(|e| format!("cannot duplicate the ring buffer fd: {e}"))?;
         let producer = consumer.producer();
         let us = |v: u64| (v > 0).then(|| Duration::from_micros(v));
-        let streams = (0..spec.cpu_count)
-            .map(|cpu| StreamFile {
-                cpu,
-                data: None,
-                index: None,
-                offset: 0,
-                file_no: 0,
-                last_seq: None,
-                last_discarded: 0,
-                lost: 0,
-                written: 0,
-                reserved_end: 0,
-                can_reserve: true,
-                index_len: 0,
-                write_failed: 0,
-                failing: None,
-                broken: false,
-            })
-            .collect();
         let w = BufferWorker {
             consumer,
             snapshot_only: snapshot_only.then(rttng_ringbuf::StreamSnapshot::new),
             switch_timer: us(spec.switch_timer_us),
             read_timer: us(spec.read_timer_us),
-            out: Output {
-                dir,
-                channel: spec.channel.clone(),
-                stream_id: u64::from(spec.stream_id),
-                tracefile_size: spec.tracefile_size,
-                tracefile_count: spec.tracefile_count,
-                streams,
-                errors: 0,
-                sink,
-            },
+            out,
         };
         Ok((w, fd, producer))
     }
@@ -425,26 +367,9 @@ impl BufferWorker {
     }
 
     fn result(&self) -> ConsumerReply {
-        if self.out.errors > 0 {
-            let failed: u64 = self.out.streams.iter().map(|s| s.write_failed).sum();
-            let last = self
-                .out
-                .streams
-                .iter()
-                .filter_map(|s| s.failing.as_deref())
-                .next()
-                .map(|e| format!(" (last error: {e})"))
-                .unwrap_or_default();
-            ConsumerReply::Error {
-                message: format!(
-                    "{failed} packets of channel {} could not be written to {}{last}; \
-                     the stream files hold every packet written before and after them",
-                    self.out.channel,
-                    self.out.dir.display()
-                ),
-            }
-        } else {
-            ConsumerReply::Ok
+        match self.out.failure() {
+            Some(message) => ConsumerReply::Error { message },
+            None => ConsumerReply::Ok,
         }
     }
 
@@ -507,7 +432,152 @@ impl BufferWorker {
     }
 }
 
+impl StreamFile {
+    fn new(cpu: u32) -> StreamFile {
+        StreamFile {
+            cpu,
+            data: None,
+            index: None,
+            offset: 0,
+            file_no: 0,
+            last_seq: None,
+            last_discarded: 0,
+            lost: 0,
+            written: 0,
+            reserved_end: 0,
+            can_reserve: true,
+            index_len: 0,
+            write_failed: 0,
+            failing: None,
+            broken: false,
+        }
+    }
+}
+
 impl Output {
+    /// The outputs of one channel's streams (one per CPU in `cpus`, which are 0, 1, ...):
+    /// stream and index files in `dir` (absolute; created unless `no_files`), or with
+    /// `relay`, that relay session's streams of the trace path given (relative).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        dir: PathBuf,
+        channel: &str,
+        stream_id: u64,
+        tracefile_size: u64,
+        tracefile_count: u64,
+        cpus: &[u32],
+        relay: Option<(Arc<RelaySession>, String)>,
+        no_files: bool,
+    ) -> Result<Output, String> {
+        if channel.is_empty() || channel.contains('/') || channel.starts_with('.') {
+            return Err(format!("bad channel name: {channel}"));
+        }
+        let sink = match relay {
+            None if no_files => Sink::Files,
+            None => {
+                if !dir.is_absolute() {
+                    return Err(format!("trace directory {} is not absolute", dir.display()));
+                }
+                crate::files::create_dir_all(&dir.join("index"))
+                    .map_err(|e| format!("cannot create {}/index: {e}", dir.display()))?;
+                Sink::Files
+            }
+            Some((session, path)) => {
+                rttng_relay_proto::names::check_relative_path(
+                    &path,
+                    rttng_relay_proto::MAX_STREAM_PATH_BYTES - 1,
+                    false,
+                    "stream path",
+                )
+                .map_err(|e| e.to_string())?;
+                let mut handles = Vec::new();
+                for cpu in cpus {
+                    handles.push(session.add_stream(
+                        &format!("{channel}_{cpu}"),
+                        &path,
+                        tracefile_size,
+                        tracefile_count,
+                    )?);
+                }
+                session.streams_sent()?;
+                Sink::Relay {
+                    session,
+                    next_net_seq: vec![0; handles.len()],
+                    handles,
+                }
+            }
+        };
+        Ok(Output {
+            dir,
+            channel: channel.to_string(),
+            stream_id,
+            tracefile_size,
+            tracefile_count,
+            streams: cpus.iter().map(|&c| StreamFile::new(c)).collect(),
+            errors: 0,
+            sink,
+        })
+    }
+
+    /// Writes one whole packet held in memory (a kernel packet) to stream `cpu`, with its
+    /// index entry (whose offset is ignored), and counts a failure.
+    pub(crate) fn write_bytes(&mut self, cpu: u32, entry: &IndexEntry, bytes: &[u8]) {
+        let written = self.write_entry(cpu, *entry, bytes.len(), |fd| {
+            let mut f = File::from(fd.try_clone_to_owned()?);
+            // A duplicate of the fd: it shares the original's position, which stays open.
+            f.write_all(bytes)
+        });
+        self.note_write(cpu, written);
+    }
+
+    /// Closes every stream (synced), and a relay's streams.
+    pub(crate) fn close_all(&mut self) {
+        for s in &mut self.streams {
+            if let Some(f) = &s.data {
+                let _ = f.sync_data();
+            }
+            s.close();
+        }
+        if let Sink::Relay {
+            session, handles, ..
+        } = &self.sink
+        {
+            if let Err(e) = session.close_streams(handles) {
+                self.errors += 1;
+                eprintln!("rttng-consumerd: {e}");
+            }
+        }
+    }
+
+    /// Packets not written (write errors) and written so far.
+    pub(crate) fn packet_counts(&self) -> (u64, u64) {
+        (
+            self.streams.iter().map(|s| s.lost + s.write_failed).sum(),
+            self.streams.iter().map(|s| s.written).sum(),
+        )
+    }
+
+    /// The error to report for packets that could not be written, if any.
+    pub(crate) fn failure(&self) -> Option<String> {
+        if self.errors == 0 {
+            return None;
+        }
+        let failed: u64 = self.streams.iter().map(|s| s.write_failed).sum();
+        let last = self
+            .streams
+            .iter()
+            .filter_map(|s| s.failing.as_deref())
+            .next()
+            .map(|e| format!(" (last error: {e})"))
+            .unwrap_or_default();
+        Some(format!(
+            "{failed} packets of channel {} could not be written to {}{last}; \
+             the stream files hold every packet written before and after them",
+            self.channel,
+            self.dir.display()
+        ))
+    }
+
     fn file_name(&self, cpu: u32, file_no: u64) -> String {
         if self.tracefile_size > 0 {
             format!("{}_{cpu}_{file_no}", self.channel)
@@ -546,15 +616,27 @@ impl Output {
         len: usize,
         write: impl FnOnce(BorrowedFd<'_>) -> std::io::Result<()>,
     ) -> Result<(), String> {
+        let s = &self.streams[cpu as usize];
+        let entry = disk::index_entry(header, 0, self.stream_id, u64::from(s.cpu));
+        self.write_entry(cpu, entry, len, write)
+    }
+
+    /// [`Self::write_packet`] with the packet's index entry (its offset is ignored).
+    fn write_entry(
+        &mut self,
+        cpu: u32,
+        entry: IndexEntry,
+        len: usize,
+        write: impl FnOnce(BorrowedFd<'_>) -> std::io::Result<()>,
+    ) -> Result<(), String> {
         if matches!(self.sink, Sink::Relay { .. }) {
-            return self.send_packet(cpu, header, len, write);
+            return self.send_packet(cpu, entry, len, write);
         }
         let len = len as u64;
         {
             // The packet counts as handed out before anything can fail, so that a failure
             // is counted once (as a failed write), never again as a gap.
             let s = &mut self.streams[cpu as usize];
-            let entry = disk::index_entry(header, 0, self.stream_id, u64::from(s.cpu));
             let seq = entry.packet_seq_num.unwrap_or(0);
             // Every stream starts at packet 0: packets overwritten before the first one
             // written are lost too (a reader cannot see those: no packet before them).
@@ -592,9 +674,13 @@ impl Output {
         if self.streams[cpu as usize].data.is_none() {
             self.open_files(cpu)?;
         }
-        let stream_id = self.stream_id;
         let s = &mut self.streams[cpu as usize];
-        let entry = disk::index_entry(header, s.offset, stream_id, u64::from(s.cpu));
+        let entry = IndexEntry {
+            offset_bytes: s.offset,
+            stream_id: self.stream_id,
+            stream_instance_id: Some(u64::from(s.cpu)),
+            ..entry
+        };
         let (Some(data), Some(index)) = (s.data.as_mut(), s.index.as_mut()) else {
             return Err("stream file not open".into());
         };
@@ -705,7 +791,7 @@ impl Output {
     /// packet since the previous tick (nothing of it is pending before now), so that live
     /// viewers need not wait for it. `written_at_tick` holds each stream's packet count at the
     /// previous tick and is updated.
-    fn beacons(&mut self, written_at_tick: &mut Vec<u64>) {
+    pub(crate) fn beacons(&mut self, written_at_tick: &mut Vec<u64>) {
         let Sink::Relay {
             session, handles, ..
         } = &self.sink
@@ -736,7 +822,7 @@ impl Output {
     fn send_packet(
         &mut self,
         cpu: u32,
-        header: &[u8; HEADER_BYTES],
+        entry: IndexEntry,
         len: usize,
         write: impl FnOnce(BorrowedFd<'_>) -> std::io::Result<()>,
     ) -> Result<(), String> {
@@ -750,7 +836,11 @@ impl Output {
         };
         let s = &mut self.streams[cpu as usize];
         // The same entry as on disk, less the offset (the relay knows it).
-        let entry = disk::index_entry(header, 0, self.stream_id, u64::from(s.cpu));
+        let entry = IndexEntry {
+            stream_id: self.stream_id,
+            stream_instance_id: Some(u64::from(s.cpu)),
+            ..entry
+        };
         let seq = entry.packet_seq_num.unwrap_or(0);
         // As on disk: every stream starts at packet 0.
         let expected = s.last_seq.map_or(0, |last| last + 1);

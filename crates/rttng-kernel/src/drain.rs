@@ -9,8 +9,11 @@
 //! last partial page is taken with `read()` (which returns the part written so far, as its commit
 //! word says) and zero-padded to a page.
 //!
-//! With an observer the thread polls every [`DRAIN_PERIOD`] and `read()`s pages, partial ones
-//! included, so that lines show up promptly.
+//! With an observer the thread `read()`s pages, partial ones included, so that lines show up
+//! promptly: it sleeps in `poll` until the buffer is `buffer_percent` full or its period (by
+//! default [`DRAIN_PERIOD`]) passed. Each thread has an observer of its own, made for its CPU,
+//! so per-CPU state needs no sharing. A live-only session (no spool) hands pages to the
+//! observer and keeps nothing.
 //!
 //! It does not parse pages; see `page`.
 
@@ -36,8 +39,17 @@ pub const SPLICE_PIPE_BYTES: usize = 1 << 20;
 /// page per reader page; this bounds a misbehaving file).
 pub const MAX_FINAL_READS: usize = 1 << 16;
 
-/// Called with `(cpu, page)` for every page drained, from the drain thread.
-pub type PageObserver = Arc<dyn Fn(u32, &[u8]) + Send + Sync>;
+/// Makes the observer of one CPU's drain thread, which is called with every page drained.
+pub type PageObserver = Arc<dyn Fn(u32) -> Box<dyn FnMut(&[u8]) + Send> + Send + Sync>;
+
+/// What a drain thread does with the pages besides writing them to the spool.
+pub struct Observing {
+    pub observer: PageObserver,
+    /// Longest wait between two reads of a buffer that is not `buffer_percent` full.
+    pub period: Duration,
+    /// Write the pages to the spool (else the observer is their only reader).
+    pub spool: bool,
+}
 
 /// What one drain thread did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -62,7 +74,7 @@ impl Drain {
         pipe_path: PathBuf,
         spool_path: PathBuf,
         page_bytes: usize,
-        observer: Option<PageObserver>,
+        observing: Option<&Observing>,
     ) -> Result<Drain, KernelError> {
         if page_bytes == 0 || page_bytes > MAX_PAGE_BYTES {
             return Err(KernelError::BadConfig {
@@ -93,11 +105,15 @@ impl Drain {
         let mut sink = Spool {
             file: spool,
             offset: end as i64,
+            keep: observing.is_none_or(|o| o.spool),
         };
+        let observed = observing.map(|o| ((o.observer)(cpu), o.period));
         let handle = std::thread::Builder::new()
             .name(format!("rttng-drain-{cpu}"))
-            .spawn(move || match observer {
-                Some(o) => run_observed(cpu, raw, &mut sink, page_bytes, &o, &stop2),
+            .spawn(move || match observed {
+                Some((mut o, period)) => run_observed(
+                    cpu, raw, &mut sink, page_bytes, &mut *o, period, &wake_r, &stop2,
+                ),
                 None => run_spliced(cpu, raw, &mut sink, page_bytes, &wake_r, &stop2),
             })
             .map_err(err)?;
@@ -143,10 +159,15 @@ impl Drop for Drain {
 struct Spool {
     file: File,
     offset: i64,
+    /// False for a live-only session: pages are dropped once observed.
+    keep: bool,
 }
 
 impl Spool {
     fn write_page(&mut self, page: &[u8]) -> std::io::Result<()> {
+        if !self.keep {
+            return Ok(());
+        }
         self.file.write_all_at(page, self.offset as u64)?;
         self.offset += page.len() as i64;
         Ok(())
@@ -232,24 +253,34 @@ fn run_spliced(
     Ok(stats)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_observed(
     cpu: u32,
     mut raw: File,
     sink: &mut Spool,
     page_bytes: usize,
-    observer: &PageObserver,
+    observer: &mut (dyn FnMut(&[u8]) + Send),
+    period: Duration,
+    wake: &OwnedFd,
     stop: &AtomicBool,
 ) -> Result<DrainStats, KernelError> {
     let mut buf = vec![0u8; page_bytes];
     let mut stats = DrainStats::default();
     let err = |source| KernelError::Drain { cpu, source };
+    let period_ms = i32::try_from(period.as_millis().max(1)).unwrap_or(i32::MAX);
     loop {
         let stopping = stop.load(Ordering::Acquire);
-        read_rest(&mut raw, sink, &mut buf, &mut stats, |p| observer(cpu, p)).map_err(err)?;
+        let before = stats.pages;
+        read_rest(&mut raw, sink, &mut buf, &mut stats, &mut *observer).map_err(err)?;
         if stopping {
             break;
         }
-        std::thread::sleep(DRAIN_PERIOD);
+        // Wake when the buffer is `buffer_percent` full, stop is asked, or the period passed.
+        let (ready, _) = crate::sys::poll_two(&raw, wake, period_ms).map_err(err)?;
+        if ready && stats.pages == before && !stop.load(Ordering::Acquire) {
+            // Readable with nothing read (`buffer_percent` 0): do not spin.
+            std::thread::sleep(DRAIN_PERIOD);
+        }
     }
     Ok(stats)
 }

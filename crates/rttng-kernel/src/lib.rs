@@ -3,7 +3,10 @@
 //! A [`KernelSession`] owns one tracefs instance per channel (named `rttng-<pid>-<session>-<channel>`,
 //! never the global buffer), enables tracepoints and system calls per instance, drains each
 //! CPU's `trace_pipe_raw` while running, and at stop converts the ftrace ring-buffer pages into
-//! a CTF kernel trace laid out and named like lttng-modules'. [`cleanup_stale_instances`]
+//! a CTF kernel trace laid out and named like lttng-modules' (`rttng trace`). A session can
+//! instead leave its buffers to another process ([`KernelSession::set_consumer_drained`]):
+//! [`ChannelDrain`] and [`KernelMetadata`] turn them into CTF packets continuously there
+//! (rttng-consumerd). [`cleanup_stale_instances`]
 //! removes what a killed process left in tracefs.
 //!
 //! This crate does not speak the control protocol or check who the caller is (the session
@@ -11,6 +14,7 @@
 #![deny(unsafe_code)]
 
 mod bpf;
+mod consume;
 mod convert;
 mod drain;
 mod error;
@@ -27,11 +31,14 @@ mod tracefs;
 // strings its eBPF recorder resolves, tracefs listing and cleanup. Everything else (page
 // and format parsing, conversion, the drain threads, system calls) is internal.
 pub use bpf::{quote, PathLog, PathMatcher, PathValue};
+pub use consume::{
+    context_by_name, context_name, ChannelDrain, KernelMetadata, PassStats, PathStrings, Waiter,
+};
 pub use convert::{plan_event, EventPlan};
 pub use error::KernelError;
 pub use filter::{to_tracefs, Translation, Untranslatable};
 pub use format::EventFormat;
-pub use live::{LiveField, LiveRecord};
+pub use live::{LiveField, LiveFieldRef, LivePage, LiveRecord};
 pub use session::{
     datetime_now, ChannelConfig, ClockSpec, Context, KernelSession, StopReport, Syscalls,
     DEFAULT_SUBBUF_BYTES, DEFAULT_SUBBUF_COUNT,

@@ -2,26 +2,28 @@
 //! per instance, drain threads while running, and at stop a CTF kernel trace in `OUT/kernel/`
 //! (`metadata`, `CHANNEL_CPU` streams, `index/`), the way lttng-modules lays it out.
 //!
-//! The session daemon drives it; it keeps no global state. Raw pages are spooled in
-//! `OUT/kernel/.spool/` (a dot-directory, so trace readers skip it) until `destroy`, and every
-//! `stop` converts the whole spool again, so start/stop/start/stop yields one trace.
+//! It keeps no global state. Used by itself (`rttng trace`, `rttng top`), it drains its own
+//! buffers: raw pages are spooled in `OUT/kernel/.spool/` (a dot-directory, so trace readers
+//! skip it) until `destroy`, and every `stop` converts the whole spool again, so
+//! start/stop/start/stop yields one trace. The session daemon instead creates it
+//! [`KernelSession::create_for_user`]: it only controls the instances, and rttng-consumerd
+//! drains and converts them continuously (`crate::consume`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 mod clock;
-mod snapshot;
 mod write;
 
 pub use clock::{datetime_now, ClockSpec};
 
 use crate::bpf::{PathLog, PathRecorder};
 use crate::convert::ContextKind;
-use crate::drain::{Drain, PageObserver};
+use crate::drain::{Drain, Observing, PageObserver};
 use crate::error::{io_err, KernelError};
 use crate::format::{EventFormat, PageLayout};
-use crate::live::{LiveRecord, LiveTable};
+use crate::live::{LiveFieldRef, LivePage, LiveRecord, LiveTable};
 use crate::syscall_args::path_arg_mask;
 use crate::tracefs::{check_name, instance_name, Instance, Tracefs};
 
@@ -135,6 +137,10 @@ pub struct KernelSession {
     channels: Vec<Channel>,
     state: State,
     observer: Option<PageObserver>,
+    /// Longest wait of an observed drain thread between two reads.
+    live_period: std::time::Duration,
+    /// False: a live-only session, whose pages go to the observer only (no trace at stop).
+    write_trace: bool,
     pid_filter: Option<(Vec<u32>, bool)>,
     creation_datetime: String,
     /// Record system call path strings with eBPF when possible.
@@ -145,9 +151,12 @@ pub struct KernelSession {
     /// The eBPF programs being detached after a stop (joined by `destroy`).
     path_detach: Option<std::thread::JoinHandle<()>>,
     path_warning: Option<String>,
-    /// A snapshot session: no drain threads and no trace at stop; the buffers are read only
-    /// by [`KernelSession::snapshot`].
-    snapshot_mode: bool,
+    /// Another process (rttng-consumerd) drains and converts the buffers: no drain threads,
+    /// no spool, nothing written at stop ([`KernelSession::set_consumer_drained`]).
+    consumer_drained: bool,
+    /// Part of the instance names, so that sessions of the same name of different users
+    /// never share one (the session owner's uid).
+    owner_tag: Option<u32>,
 }
 
 impl std::fmt::Debug for KernelSession {
@@ -191,6 +200,8 @@ impl KernelSession {
             channels: Vec::new(),
             state: State::Created,
             observer: None,
+            live_period: crate::drain::DRAIN_PERIOD,
+            write_trace: true,
             pid_filter: None,
             creation_datetime: datetime_now(),
             record_paths: true,
@@ -198,7 +209,8 @@ impl KernelSession {
             path_recorder: None,
             path_detach: None,
             path_warning: None,
-            snapshot_mode: false,
+            consumer_drained: false,
+            owner_tag: None,
         };
         s.add_channel(config)?;
         Ok(s)
@@ -247,7 +259,10 @@ impl KernelSession {
                 value: total,
             });
         }
-        let instance = Instance::create(&self.tracefs, &instance_name(&self.name, &config.name))?;
+        let instance = Instance::create(
+            &self.tracefs,
+            &instance_name(self.owner_tag, &self.name, &config.name),
+        )?;
         instance.write("trace_clock", &self.clock.trace_clock)?;
         instance.write("buffer_size_kb", &total.div_ceil(1024).to_string())?;
         // The drain sleeps until this much of a CPU buffer is full (kernels before 5.x lack
@@ -604,23 +619,150 @@ impl KernelSession {
         &mut self,
         observer: impl Fn(u32, &[LiveRecord<'_>]) + Send + Sync + 'static,
     ) {
+        let observer = Arc::new(observer);
+        let table = Arc::new(self.live_table());
+        self.observer = Some(Arc::new(move |cpu| {
+            let table = table.clone();
+            let observer = observer.clone();
+            Box::new(move |page: &[u8]| {
+                let records = table.records(page);
+                if !records.is_empty() {
+                    observer(cpu, &records);
+                }
+            })
+        }));
+    }
+
+    fn live_table(&self) -> LiveTable {
         let mut formats = HashMap::new();
         for ch in &self.channels {
             for f in &ch.formats {
                 formats.insert(f.id, f.clone());
             }
         }
-        let table = LiveTable::new(self.layout, &formats);
-        self.observer = Some(Arc::new(move |cpu, page: &[u8]| {
-            let records = table.records(page);
-            if !records.is_empty() {
-                observer(cpu, &records);
-            }
+        LiveTable::new(self.layout, &formats)
+    }
+
+    /// The enabled events as `(ftrace type id, tracefs name)`: what [`LiveRecord::type_id`]
+    /// tells apart, for a page handler that maps ids to what it counts once.
+    pub fn live_events(&self) -> Vec<(u16, String)> {
+        let mut out: Vec<(u16, String)> = self
+            .channels
+            .iter()
+            .flat_map(|ch| ch.formats.iter().map(|f| (f.id, f.name.clone())))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Where field `field` (tracefs's name) of the enabled event with type id `id` lies.
+    pub fn live_field(&self, id: u16, field: &str) -> Option<LiveFieldRef> {
+        let format = self
+            .channels
+            .iter()
+            .flat_map(|ch| ch.formats.iter())
+            .find(|f| f.id == id)?;
+        LiveFieldRef::of(format, field)
+    }
+
+    /// Like [`Self::set_live_observer`], for handlers that look at every record: `make(cpu)`
+    /// makes the handler of each CPU's drain thread (state per CPU needs no sharing), which is
+    /// called with each page read; [`LivePage::for_each`] walks its records with no allocation.
+    /// Set it after enabling the events and before `start`.
+    pub fn set_live_page_handler<H>(&mut self, make: impl Fn(u32) -> H + Send + Sync + 'static)
+    where
+        H: FnMut(LivePage<'_>) + Send + 'static,
+    {
+        let table = Arc::new(self.live_table());
+        self.observer = Some(Arc::new(move |cpu| {
+            let table = table.clone();
+            let mut handler = make(cpu);
+            Box::new(move |page: &[u8]| handler(table.page(page)))
         }));
+    }
+
+    /// Longest time an observed buffer waits to be read when it is not `buffer_percent` full
+    /// (default 3 ms, for lines that show up promptly): a counter
+    /// that shows figures once a second reads less often, in bigger batches.
+    pub fn set_live_period(&mut self, period: std::time::Duration) {
+        self.live_period = period;
+    }
+
+    /// `false`: a live-only session. The pages go to the live observer only; nothing is kept
+    /// on disk and `stop` writes no trace (its report counts nothing). Set before `start`,
+    /// with an observer.
+    pub fn set_write_trace(&mut self, on: bool) {
+        self.write_trace = on;
     }
 
     fn spool_dir(&self) -> PathBuf {
         self.trace_dir().join(".spool")
+    }
+
+    /// Another process drains the buffers (rttng-consumerd, through
+    /// [`crate::ChannelDrain`]): `start` and `stop` only turn tracing on and off. Before
+    /// `start`. System call path strings are not recorded.
+    pub fn set_consumer_drained(&mut self) {
+        self.consumer_drained = true;
+        self.record_paths = false;
+    }
+
+    /// Create a session whose instance names carry `owner_uid` (the root daemon serves
+    /// several users, whose session names may be equal), drained by another process
+    /// ([`Self::set_consumer_drained`]).
+    pub fn create_for_user(
+        name: &str,
+        owner_uid: u32,
+        out_dir: &Path,
+        config: ChannelConfig,
+        clock: ClockSpec,
+    ) -> Result<KernelSession, KernelError> {
+        check_name(name)?;
+        let tracefs = Tracefs::open()?;
+        let layout = tracefs.page_layout()?;
+        let mut s = KernelSession {
+            tracefs,
+            name: name.to_string(),
+            out_dir: out_dir.to_path_buf(),
+            clock,
+            layout,
+            channels: Vec::new(),
+            state: State::Created,
+            observer: None,
+            pid_filter: None,
+            creation_datetime: datetime_now(),
+            record_paths: false,
+            path_log: None,
+            path_recorder: None,
+            path_detach: None,
+            path_warning: None,
+            consumer_drained: true,
+            owner_tag: Some(owner_uid),
+            live_period: crate::drain::DRAIN_PERIOD,
+            write_trace: true,
+        };
+        s.add_channel(config)?;
+        Ok(s)
+    }
+
+    /// Channel `channel`'s tracefs instance name, its enabled events (`system:event`, in
+    /// enable order: the CTF event id is the position) and its contexts: what the drain of
+    /// another process needs ([`crate::ChannelDrain::set_events`]).
+    pub fn channel_plan(&self, channel: &str) -> Option<(String, Vec<String>, Vec<Context>)> {
+        let ch = self.channels.iter().find(|c| c.config.name == channel)?;
+        let events = ch.events.iter().map(|(s, e)| format!("{s}:{e}")).collect();
+        let contexts = ch
+            .contexts
+            .iter()
+            .map(|k| match k {
+                ContextKind::Pid => Context::Pid,
+                ContextKind::Tid => Context::Tid,
+                ContextKind::Procname => Context::Procname,
+                ContextKind::CpuId => Context::CpuId,
+            })
+            .collect();
+        Some((ch.instance.name().to_string(), events, contexts))
     }
 
     /// Start the drain threads, then turn tracing on.
@@ -631,7 +773,7 @@ impl KernelSession {
                 state: "running",
             });
         }
-        if self.snapshot_mode {
+        if self.consumer_drained {
             for ch in &self.channels {
                 ch.instance.set_tracing(true)?;
             }
@@ -641,6 +783,11 @@ impl KernelSession {
         let spool = self.spool_dir();
         std::fs::create_dir_all(&spool).map_err(io_err(&spool))?;
         let page_bytes = self.layout.page_bytes() as usize;
+        let observing = self.observer.clone().map(|observer| Observing {
+            observer,
+            period: self.live_period,
+            spool: self.write_trace,
+        });
         for ch in &mut self.channels {
             for &cpu in &ch.cpus {
                 let pipe = ch
@@ -653,7 +800,7 @@ impl KernelSession {
                     pipe,
                     file,
                     page_bytes,
-                    self.observer.clone(),
+                    observing.as_ref(),
                 )?);
             }
         }
@@ -677,8 +824,8 @@ impl KernelSession {
         for ch in &self.channels {
             ch.instance.set_tracing(false)?;
         }
-        if self.snapshot_mode {
-            // The buffers keep their data for the snapshots; nothing is written.
+        if self.consumer_drained {
+            // The consumer drains the buffers: nothing is written here.
             self.state = State::Stopped;
             return Ok(StopReport {
                 trace_dir: self.trace_dir(),
@@ -700,6 +847,12 @@ impl KernelSession {
         self.state = State::Stopped;
         if let Some(e) = first_err {
             return Err(e);
+        }
+        if !self.write_trace && self.observer.is_some() {
+            return Ok(StopReport {
+                trace_dir: self.trace_dir(),
+                ..StopReport::default()
+            });
         }
         self.write_trace()
     }

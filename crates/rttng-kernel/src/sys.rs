@@ -7,7 +7,7 @@
 
 use std::ffi::CString;
 use std::io::Write as _;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// Nanoseconds of `clock` (a `libc::CLOCK_*` id).
 pub fn clock_ns(clock: libc::clockid_t) -> i64 {
@@ -250,4 +250,30 @@ pub fn poll_two(
     }
     let ready = |p: &libc::pollfd| p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0;
     Ok((ready(&fds[0]), ready(&fds[1])))
+}
+
+/// Wait until one of `fds` is readable, or `timeout_ms` passes (−1: no timeout). Returns
+/// whether each is ready; an interrupted wait returns none ready.
+pub fn poll_many(fds: &[BorrowedFd<'_>], timeout_ms: i32) -> std::io::Result<Vec<bool>> {
+    let mut p: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|f| libc::pollfd {
+            fd: f.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: `p` is a valid array of `p.len()` pollfd structs for the duration of the call;
+    // the fds are borrowed, so they stay open until it returns.
+    let rc = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, timeout_ms) };
+    if rc < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.kind() == std::io::ErrorKind::Interrupted {
+            return Ok(vec![false; fds.len()]);
+        }
+        return Err(e);
+    }
+    Ok(p.iter()
+        .map(|x| x.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
+        .collect())
 }

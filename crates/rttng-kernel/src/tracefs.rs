@@ -189,12 +189,21 @@ pub fn check_name(name: &str) -> Result<(), KernelError> {
     }
 }
 
-/// The instance name for a session channel owned by this process.
-pub fn instance_name(session: &str, channel: &str) -> String {
-    format!(
-        "{INSTANCE_PREFIX}{}-{session}-{channel}",
-        std::process::id()
-    )
+/// The instance name for a session channel owned by this process:
+/// `rttng-<pid>-<session>-<channel>`, or with the session owner's uid,
+/// `rttng-<pid>-u<uid>-<session>-<channel>` (a daemon serving several users, whose session
+/// names may be equal). The owning pid comes first ([`instance_owner`]).
+pub fn instance_name(owner_uid: Option<u32>, session: &str, channel: &str) -> String {
+    match owner_uid {
+        Some(uid) => format!(
+            "{INSTANCE_PREFIX}{}-u{uid}-{session}-{channel}",
+            std::process::id()
+        ),
+        None => format!(
+            "{INSTANCE_PREFIX}{}-{session}-{channel}",
+            std::process::id()
+        ),
+    }
 }
 
 /// The owner pid encoded in an instance name.

@@ -129,6 +129,15 @@ struct StreamState {
     inactive: Option<(u64, u64)>,
     /// Cycles of the last beacon consumed: the same beacon again means "nothing new".
     last_inactivity: Option<u64>,
+    /// The current packet's `timestamp_end`: (stream class id, cycles). Once its last event
+    /// is handed out, it stands as a beacon (the stream has nothing before it), as the packet
+    /// end message does in babeltrace2: the other streams' events up to it go out without
+    /// waiting for this stream's next index, which would cost a whole live period.
+    packet_end: Option<(u64, u64)>,
+    /// `inactive` is the end of the last packet, not the source's beacon: it releases only
+    /// the events strictly before it (the next packet may begin with an event at that very
+    /// time), and it is not a beacon the source could repeat.
+    inactive_is_packet_end: bool,
     prev: PrevPacket,
     ended: bool,
 }
@@ -216,6 +225,7 @@ fn run_generation<'g>(
                             break;
                         }
                         st.inactive = Some((stream_class_id, timestamp_end));
+                        st.inactive_is_packet_end = false;
                     }
                     Poll::Pending => {
                         pending = true;
@@ -240,23 +250,20 @@ fn run_generation<'g>(
             }
             continue;
         }
-        // The earliest head: (ns from origin, beacon after event, stream index).
-        let mut best: Option<(i64, bool, usize)> = None;
+        // The earliest head: (ns from origin, rank, stream index); at the same time a packet's
+        // end goes before events (rank 0), and a source's beacon after them (rank 2).
+        let mut best: Option<(i64, u8, usize)> = None;
         for i in 0..streams.len() {
             let st = &states[i];
             let key = if st.packet.is_some() {
                 let d = decoders[i]
                     .as_ref()
                     .expect("entered packets have a decoder");
-                (
-                    d.ns_from_origin(d.clock_value()).unwrap_or(i64::MIN),
-                    false,
-                    i,
-                )
+                (d.ns_from_origin(d.clock_value()).unwrap_or(i64::MIN), 1, i)
             } else if let Some((class_id, cycles)) = st.inactive {
                 (
                     beacon_ns(&trace_of(traces, streams, i).metadata, class_id, cycles),
-                    true,
+                    if st.inactive_is_packet_end { 0 } else { 2 },
                     i,
                 )
             } else {
@@ -266,7 +273,7 @@ fn run_generation<'g>(
                 best = Some(key);
             }
         }
-        let Some((_, is_beacon, i)) = best else {
+        let Some((_, rank, i)) = best else {
             if src.finished().map_err(LiveError::Source)? {
                 return Ok(Outcome::Done);
             }
@@ -275,9 +282,12 @@ fn run_generation<'g>(
             }
             continue;
         };
-        if is_beacon {
+        if rank != 1 {
             let st = &mut states[i];
-            st.last_inactivity = st.inactive.take().map(|(_, c)| c);
+            let beacon = st.inactive.take().map(|(_, c)| c);
+            if !std::mem::take(&mut st.inactive_is_packet_end) {
+                st.last_inactivity = beacon;
+            }
             continue;
         }
         let trace = trace_of(traces, streams, i);
@@ -298,8 +308,17 @@ fn run_generation<'g>(
             .next_event(data)
             .map_err(|e| decode_error(streams, i, e))?;
         if !more {
-            states[i].packet = None;
+            packet_done(&mut states[i]);
         }
+    }
+}
+
+/// The stream's packet has no more events: its end stands as a beacon.
+fn packet_done(st: &mut StreamState) {
+    st.packet = None;
+    if let Some(end) = st.packet_end.take() {
+        st.inactive = Some(end);
+        st.inactive_is_packet_end = true;
     }
 }
 
@@ -333,6 +352,7 @@ fn enter<'g>(
         .begin_packet(data, 0)
         .map_err(|e| decode_error(streams, i, e))?
         .clone();
+    st.packet_end = info.timestamp_end.map(|c| (info.stream_class_id, c));
     if st.fresh {
         st.fresh = false;
         let prev = st.prev;
@@ -367,7 +387,7 @@ fn enter<'g>(
             .map_err(|e| decode_error(streams, i, e))?;
     }
     if !more {
-        st.packet = None;
+        packet_done(st);
     }
     Ok(true)
 }

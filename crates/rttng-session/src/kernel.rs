@@ -1,6 +1,6 @@
 //! The kernel domain as the state machine sees it: the operations it asks of the root
-//! daemon's kernel tracer, and their answers. Not here: carrying them out (`rttng-kernel`,
-//! driven by `rttng-sessiond`).
+//! daemon's kernel tracer, and their answers. Not here: carrying them out (`rttng-sessiond`
+//! controls the tracefs instances with `rttng-kernel`; the consumer drains them).
 
 use rttng_proto::ContextType;
 
@@ -11,6 +11,10 @@ pub struct KernelChannel {
     pub subbuf_bytes: u64,
     pub subbuf_count: u64,
     pub overwrite: bool,
+    pub tracefile_size: u64,
+    pub tracefile_count: u64,
+    /// The switch timer (µs; a live session's timer when the channel sets none).
+    pub switch_timer_us: u64,
 }
 
 /// What the kernel domain of a session is asked to do.
@@ -21,8 +25,13 @@ pub enum KernelOp {
         session: String,
         output: String,
         channel: KernelChannel,
-        /// A snapshot session: nothing is drained or written but by `Snapshot`.
+        /// A snapshot session: the consumer keeps the packets in memory; nothing is written
+        /// but by `Snapshot`.
         snapshot: bool,
+        /// A network session's relay session (the trace path is then `kernel`, relative).
+        relay_id: Option<u64>,
+        /// The session's owner (part of the tracefs instance names).
+        owner_uid: u32,
     },
     AddChannel {
         channel: KernelChannel,
@@ -48,11 +57,13 @@ pub enum KernelOp {
     /// Stop and write the trace.
     Stop,
     Destroy,
-    /// Write the newest pages of every CPU buffer, at most `max_packets` sub-buffers' worth
-    /// each (0: all), as a CTF kernel trace in `output`, without stopping tracing.
+    /// Write the newest packets of every CPU buffer, at most `max_packets` each (0: all),
+    /// as a CTF kernel trace in `output` (absolute), or with `relay_id` to that relay session
+    /// as `output` (relative), without stopping tracing or consuming them.
     Snapshot {
         output: String,
         max_packets: u64,
+        relay_id: Option<u64>,
     },
     /// `EnableTracepoints` with a filter (already compiled and checked by the registry):
     /// the kernel side translates it into tracefs filters or refuses it.
@@ -61,6 +72,8 @@ pub enum KernelOp {
         pattern: String,
         filter: String,
     },
+    /// The kernel's losses so far (for `list`): the reply is `Stopped`.
+    Stats,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

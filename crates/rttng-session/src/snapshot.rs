@@ -1,13 +1,12 @@
 //! Snapshot sessions (the flight recorder): `create --snapshot`, the session's snapshot
 //! output (lttng 2.13 allows one), and `snapshot record`, which asks the consumer to write
-//! each buffer's newest packets, and the kernel domain its newest pages, under
-//! `OUTPUT/NAME-YYYYmmdd-HHMMSS-SEQ/`, each trace with its whole metadata.
+//! each buffer's newest packets (the kernel domain's too, from the consumer's memory), under
+//! `OUTPUT/NAME-YYYYmmdd-HHMMSS-SEQ/` or to a relay, each trace with its whole metadata.
 //!
 //! How many packets fit `--max-size` follows lttng's `get_session_nb_packets_per_stream`:
 //! one more packet per stream while the total of one more packet of every stream that has
 //! packets left still fits; a bound smaller than one packet per stream is an error.
-//! Not here: writing files (the consumer and the kernel domain do), URLs of network
-//! outputs (the CLI refuses them until the relay daemon exists).
+//! Not here: writing files or streaming (the consumer does).
 
 use super::*;
 
@@ -339,15 +338,25 @@ impl Registry {
             .iter()
             .any(|c| c.domain == Domain::Kernel);
         if let Some(url) = net_url(&out.path)? {
-            if has_kernel {
-                return Err(failed(
-                    "kernel snapshots cannot go to a relay yet; give a local directory".into(),
-                ));
-            }
             let relay_id = self
                 .open_snapshot_relay(i, &url, &chunk_name, port)
                 .map_err(failed)?;
-            let mut result = self.snapshot_buffers(i, relay_id, "", max_packets, port);
+            let mut result = if has_kernel {
+                port.kernel(
+                    sid,
+                    KernelOp::Snapshot {
+                        output: "kernel".into(),
+                        max_packets,
+                        relay_id: Some(relay_id),
+                    },
+                )
+                .map(|_| ())
+            } else {
+                Ok(())
+            };
+            if result.is_ok() {
+                result = self.snapshot_buffers(i, relay_id, "", max_packets, port);
+            }
             if result.is_ok() {
                 // lttng's data pending: the relay holds every packet before the reply.
                 result = match port.consumer(ConsumerRequest::RelayDataPending { relay_id }) {
@@ -382,6 +391,7 @@ impl Registry {
                 KernelOp::Snapshot {
                     output: format!("{chunk}/kernel"),
                     max_packets,
+                    relay_id: None,
                 },
             )
             .map_err(failed)?;

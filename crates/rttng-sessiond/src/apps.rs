@@ -376,7 +376,7 @@ fn register(id: AppId, p: Pending, mut hello: AppHello, state: &Shared) -> Optio
         },
     );
     let State { reg, io } = &mut *g;
-    match reg.app_registered(id, hello, &now(), io) {
+    match reg.app_registered_as(id, hello, Some(cred.gid), &now(), io) {
         Ok(errs) => {
             for e in errs {
                 log(&e);

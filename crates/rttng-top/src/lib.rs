@@ -68,11 +68,13 @@ struct Sources {
 }
 
 impl Sources {
-    fn start(args: &TopArgs) -> Result<Sources> {
+    /// Starts the sources, and the aggregator that knows the kernel source's system calls.
+    fn start(args: &TopArgs) -> Result<(Sources, Aggregator)> {
         if args.no_kernel && args.live.is_none() {
             bail!("--no-kernel leaves nothing to show; give --live URL");
         }
         let (tx, rx) = mpsc::channel();
+        let mut agg = Aggregator::new();
         let (out_dir, keep) = match &args.output {
             Some(d) => (d.clone(), true),
             None => (
@@ -87,18 +89,29 @@ impl Sources {
         } else {
             std::fs::create_dir_all(&out_dir)
                 .with_context(|| format!("creating {}", out_dir.display()))?;
-            Some(KernelSource::start(&out_dir, tx.clone())?)
+            Some(KernelSource::start(&out_dir, keep, &mut agg)?)
         };
         if let Some(url) = &args.live {
             source::start_user(url, tx)?;
         }
-        Ok(Sources {
-            kernel,
-            rx,
-            out_dir,
-            keep,
-            user_status: None,
-        })
+        Ok((
+            Sources {
+                kernel,
+                rx,
+                out_dir,
+                keep,
+                user_status: None,
+            },
+            agg,
+        ))
+    }
+
+    /// The tables of the interval that ends now, with every CPU's kernel counts taken in.
+    fn snapshot(&self, agg: &mut Aggregator, interval_s: f64) -> agg::Snapshot {
+        if let Some(k) = &self.kernel {
+            k.merge_into(agg);
+        }
+        agg.snapshot(interval_s)
     }
 
     /// Feeds everything that arrived until `deadline`.
@@ -107,7 +120,12 @@ impl Sources {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(left) {
                 Ok(batch) => self.feed(agg, batch),
-                Err(_) => return,
+                Err(mpsc::RecvTimeoutError::Timeout) => return,
+                // No user-space source (any more): only the refresh period is left to wait.
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+                    return;
+                }
             }
             if Instant::now() >= deadline {
                 return;
@@ -131,7 +149,7 @@ impl Sources {
     /// Stops the kernel session and feeds what it still held.
     fn finish(mut self, agg: &mut Aggregator) -> Result<Option<PathBuf>> {
         let dir = match self.kernel.take() {
-            Some(k) => Some(k.finish()?),
+            Some(k) => Some(k.finish(agg)?),
             None => None,
         };
         while let Ok(batch) = self.rx.try_recv() {
@@ -163,17 +181,16 @@ pub fn run(args: &TopArgs) -> Result<()> {
     }
     let delay = Duration::from_secs_f64(args.delay);
     if !args.batch {
-        let sources = Sources::start(args)?;
-        return tui::run(sources, delay, sort, args.filter.clone());
+        let (sources, agg) = Sources::start(args)?;
+        return tui::run(sources, agg, delay, sort, args.filter.clone());
     }
-    let mut sources = Sources::start(args)?;
-    let mut agg = Aggregator::new();
+    let (mut sources, mut agg) = Sources::start(args)?;
     let stdout = std::io::stdout();
     let mut last = Instant::now();
     for i in 1..=args.iterations {
         sources.pump_until(&mut agg, last + delay);
         let now = Instant::now();
-        let snap = agg.snapshot(now.duration_since(last).as_secs_f64());
+        let snap = sources.snapshot(&mut agg, now.duration_since(last).as_secs_f64());
         last = now;
         let mut text = format!(
             "rttng top: iteration {i}/{}, interval {:.3} s\n",

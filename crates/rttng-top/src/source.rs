@@ -1,45 +1,31 @@
-//! Where `rttng top`'s events come from: a kernel session of its own (tracefs through
-//! `rttng_kernel`: `sched_switch` and every system call, pages decoded as the drain threads
-//! hand them over), and optionally a live user-space session read from a relay daemon through
-//! `rttng_live`. Both send owned events over one channel to the caller's thread.
+//! Where `rttng top`'s figures come from: a kernel session of its own (tracefs through
+//! `rttng_kernel`: `sched_switch`, every system call's entry, and the exits of the I/O system
+//! calls), counted in the drain threads, one [`CpuCounts`] per CPU, with no allocation per
+//! record and no name looked up per record (event ids and field offsets are resolved once);
+//! and optionally a live user-space session read from a relay daemon through `rttng_live`,
+//! whose event names come over a channel to the caller's thread.
 //!
 //! Nothing here reads /proc: task names come from `sched_switch`'s `prev_comm`/`next_comm`.
 
 use std::path::Path;
 use std::sync::mpsc::Sender;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use rttng_kernel::{ChannelConfig, KernelSession, LiveRecord, Syscalls};
+use rttng_kernel::{ChannelConfig, KernelSession, LiveFieldRef, LivePage};
 
 use rttng_reader::live::{PacketSource, Poll};
 
-use crate::agg::Input;
+use crate::agg::{io_kind, Aggregator, CpuCounts, Input, IoKind};
 
-/// An event with its strings owned (it crosses threads).
+/// Longest time a CPU buffer waits to be counted when it is not `buffer_percent` full (the
+/// figures are shown once a second by default; a busy buffer is read as soon as it fills).
+pub const KERNEL_READ_PERIOD: Duration = Duration::from_millis(100);
+
+/// A user-space event with its name owned (it crosses threads).
 #[derive(Clone, Debug)]
 pub enum Owned {
-    Switch {
-        cpu: u32,
-        ts_ns: i64,
-        prev_tid: i64,
-        prev_comm: String,
-        next_tid: i64,
-        next_comm: String,
-    },
-    Entry {
-        cpu: u32,
-        ts_ns: i64,
-        tid: i64,
-        name: Arc<str>,
-    },
-    Exit {
-        cpu: u32,
-        ts_ns: i64,
-        tid: i64,
-        name: Arc<str>,
-        ret: i64,
-    },
     User {
         name: String,
     },
@@ -49,105 +35,138 @@ pub enum Owned {
 
 impl Owned {
     pub fn input(&self) -> Option<Input<'_>> {
-        Some(match self {
-            Owned::Switch {
-                cpu,
-                ts_ns,
-                prev_tid,
-                prev_comm,
-                next_tid,
-                next_comm,
-            } => Input::Switch {
-                cpu: *cpu,
-                ts_ns: *ts_ns,
-                prev_tid: *prev_tid,
-                prev_comm,
-                next_tid: *next_tid,
-                next_comm,
-            },
-            Owned::Entry {
-                cpu,
-                ts_ns,
-                tid,
-                name,
-            } => Input::SyscallEntry {
-                cpu: *cpu,
-                ts_ns: *ts_ns,
-                tid: *tid,
-                name,
-            },
-            Owned::Exit {
-                cpu,
-                ts_ns,
-                tid,
-                name,
-                ret,
-            } => Input::SyscallExit {
-                cpu: *cpu,
-                ts_ns: *ts_ns,
-                tid: *tid,
-                name,
-                ret: *ret,
-            },
-            Owned::User { name } => Input::User { name },
-            Owned::UserEnded(_) => return None,
-        })
+        match self {
+            Owned::User { name } => Some(Input::User { name }),
+            Owned::UserEnded(_) => None,
+        }
     }
 }
 
-/// What top takes of one kernel record (tracefs names: `sched_switch`, `sys_enter_*`,
-/// `sys_exit_*`; fields by lttng-modules' names, `prev_comm`/`next_comm` by tracefs's).
-fn decode(cpu: u32, clock: &rttng_ctf::ir::ClockClass, r: &LiveRecord<'_>) -> Option<Owned> {
-    let ts_ns = rttng_ctf::decode::ns_from_origin(clock, r.timestamp);
-    let tid = i64::from(r.tid()?);
-    let int = |name| r.int(name).map(|v| v as i64);
-    let comm = |name| String::from_utf8_lossy(r.chars(name).unwrap_or(b"")).into_owned();
-    let name = r.tracefs_name();
-    if name == "sched_switch" {
-        return Some(Owned::Switch {
-            cpu,
-            ts_ns,
-            prev_tid: int("prev_tid")?,
-            prev_comm: comm("prev_comm"),
-            next_tid: int("next_tid")?,
-            next_comm: comm("next_comm"),
-        });
+/// What top does with a record, by ftrace type id.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Other,
+    Switch,
+    Entry(u16),
+    Exit(IoKind, LiveFieldRef),
+}
+
+/// The record layouts top reads, resolved once from the session's formats.
+#[derive(Clone, Debug)]
+struct Decoder {
+    kinds: Vec<Kind>,
+    prev_pid: LiveFieldRef,
+    prev_comm: LiveFieldRef,
+    next_pid: LiveFieldRef,
+    next_comm: LiveFieldRef,
+    clock: rttng_ctf::ir::ClockClass,
+}
+
+impl Decoder {
+    fn new(session: &KernelSession, agg: &mut Aggregator) -> Result<Decoder> {
+        let events = session.live_events();
+        let len = events.iter().map(|(id, _)| usize::from(*id) + 1).max();
+        let mut kinds = vec![Kind::Other; len.unwrap_or(0)];
+        let mut switch = None;
+        for (id, name) in &events {
+            let kind = if name == "sched_switch" {
+                switch = Some(*id);
+                Kind::Switch
+            } else if let Some(n) = name.strip_prefix("sys_enter_") {
+                match agg.syscall_id(n) {
+                    Some(sid) => Kind::Entry(sid),
+                    None => Kind::Other,
+                }
+            } else if let Some(n) = name.strip_prefix("sys_exit_") {
+                match (io_kind(n), session.live_field(*id, "ret")) {
+                    (Some(k), Some(ret)) => Kind::Exit(k, ret),
+                    _ => Kind::Other,
+                }
+            } else {
+                Kind::Other
+            };
+            kinds[usize::from(*id)] = kind;
+        }
+        let switch = switch.context("sched_switch is not enabled")?;
+        let field = |name| {
+            session
+                .live_field(switch, name)
+                .with_context(|| format!("sched_switch has no field {name} here"))
+        };
+        Ok(Decoder {
+            kinds,
+            prev_pid: field("prev_pid")?,
+            prev_comm: field("prev_comm")?,
+            next_pid: field("next_pid")?,
+            next_comm: field("next_comm")?,
+            clock: session.clock().ctf.clone(),
+        })
     }
-    if let Some(n) = name.strip_prefix("sys_enter_") {
-        return Some(Owned::Entry {
-            cpu,
-            ts_ns,
-            tid,
-            name: n.into(),
+
+    /// Counts one page's records.
+    fn count(&self, c: &mut CpuCounts, page: LivePage<'_>) {
+        let mut last = None;
+        page.for_each(|r| {
+            last = Some(r.timestamp);
+            match self.kinds.get(usize::from(r.type_id())) {
+                Some(Kind::Entry(id)) => {
+                    if let Some(tid) = r.tid() {
+                        c.syscall(i64::from(tid), *id);
+                    }
+                }
+                Some(Kind::Switch) => {
+                    let ts = rttng_ctf::decode::ns_from_origin(&self.clock, r.timestamp);
+                    if let (Some(prev), Some(next)) =
+                        (r.int_at(self.prev_pid), r.int_at(self.next_pid))
+                    {
+                        c.switch(
+                            ts,
+                            prev,
+                            r.chars_at(self.prev_comm),
+                            next,
+                            r.chars_at(self.next_comm),
+                        );
+                    }
+                }
+                Some(Kind::Exit(kind, ret)) => {
+                    if let (Some(tid), Some(ret)) = (r.tid(), r.int_at(*ret)) {
+                        c.io(i64::from(tid), *kind, ret);
+                    }
+                }
+                Some(Kind::Other) | None => {}
+            }
         });
+        // Records of a page are in time order: one clock conversion for the entries.
+        if let Some(ts) = last {
+            c.saw(rttng_ctf::decode::ns_from_origin(&self.clock, ts));
+        }
     }
-    if let Some(n) = name.strip_prefix("sys_exit_") {
-        return Some(Owned::Exit {
-            cpu,
-            ts_ns,
-            tid,
-            name: n.into(),
-            ret: int("ret")?,
-        });
-    }
-    None
 }
 
 /// The kernel session of `rttng top`; dropping it without [`KernelSource::finish`] still
 /// removes its tracefs instance (the session's own drop does).
 pub struct KernelSource {
     session: KernelSession,
+    /// Each CPU's counts, as its drain thread made them.
+    cpus: Arc<Mutex<Vec<Arc<Mutex<CpuCounts>>>>>,
 }
 
 impl KernelSource {
-    /// Creates and starts the session; its CTF trace goes to `out_dir/kernel` at the end.
-    pub fn start(out_dir: &Path, tx: Sender<Vec<Owned>>) -> Result<KernelSource> {
+    /// Creates and starts the session, with the system-call ids of `agg`. With `keep_trace`
+    /// its CTF trace goes to `out_dir/kernel` at the end; without, nothing is written.
+    pub fn start(out_dir: &Path, keep_trace: bool, agg: &mut Aggregator) -> Result<KernelSource> {
         let _ = rttng_kernel::cleanup_stale_instances();
         let mut session = KernelSession::create("top", out_dir, ChannelConfig::default()).context(
             "creating the kernel session (the kernel domain needs root or the `tracing` group)",
         )?;
         session.enable_tracepoints("channel0", "sched_switch")?;
-        session.enable_syscalls("channel0", &Syscalls::All)?;
+        // Every entry; of the exits only those whose return value top shows (half the records
+        // of a system-call storm).
+        session.enable_tracepoints("channel0", "syscalls:sys_enter_*")?;
+        for n in IO_SYSCALLS {
+            // Not every architecture has every one.
+            let _ = session.enable_tracepoints("channel0", &format!("syscalls:sys_exit_{n}"));
+        }
         // The trace kept with -o attributes system calls to tasks as top does.
         session.add_context("channel0", rttng_kernel::Context::Tid)?;
         // The recorder of system-call path strings costs every system call of the machine; top
@@ -156,28 +175,66 @@ impl KernelSource {
         // This thread (the main one: no other exists yet) and every thread it starts from now
         // on (the drain threads among them) stay out of the trace.
         session.exclude_pids(&[std::process::id()])?;
-        let clock = session.clock().ctf.clone();
-        session.set_live_observer(move |cpu, records: &[LiveRecord<'_>]| {
-            let out: Vec<Owned> = records
-                .iter()
-                .filter_map(|r| decode(cpu, &clock, r))
-                .collect();
-            if !out.is_empty() {
-                let _ = tx.send(out);
+        let decoder = Arc::new(Decoder::new(&session, agg)?);
+        let cpus: Arc<Mutex<Vec<Arc<Mutex<CpuCounts>>>>> = Arc::default();
+        let all = cpus.clone();
+        session.set_live_page_handler(move |_cpu| {
+            let counts = Arc::new(Mutex::new(CpuCounts::new()));
+            all.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(counts.clone());
+            let decoder = decoder.clone();
+            move |page: LivePage<'_>| {
+                let mut c = counts.lock().unwrap_or_else(|e| e.into_inner());
+                decoder.count(&mut c, page);
             }
         });
+        session.set_live_period(KERNEL_READ_PERIOD);
+        session.set_write_trace(keep_trace);
         session.start()?;
-        Ok(KernelSource { session })
+        Ok(KernelSource { session, cpus })
     }
 
-    /// Stops tracing (every page drained and handed over), writes the trace and removes the
-    /// tracefs instance. Returns the trace directory.
-    pub fn finish(mut self) -> Result<std::path::PathBuf> {
-        let report = self.session.stop()?;
+    /// Takes every CPU's counts into `agg` (before each snapshot).
+    pub fn merge_into(&self, agg: &mut Aggregator) {
+        let cpus = self.cpus.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for c in &cpus {
+            agg.merge(c);
+        }
+    }
+
+    /// Stops tracing (every page drained and counted), takes the last counts into `agg`,
+    /// writes the trace if kept and removes the tracefs instance. Returns the trace directory.
+    pub fn finish(mut self, agg: &mut Aggregator) -> Result<std::path::PathBuf> {
+        let report = self.session.stop();
+        self.merge_into(agg);
+        let report = report?;
         self.session.destroy()?;
         Ok(report.trace_dir)
     }
 }
+
+/// The system calls whose exit top records: those [`io_kind`] knows.
+const IO_SYSCALLS: [&str; 18] = [
+    "read",
+    "pread64",
+    "readv",
+    "preadv",
+    "preadv2",
+    "write",
+    "pwrite64",
+    "writev",
+    "pwritev",
+    "pwritev2",
+    "sendfile64",
+    "splice",
+    "recvfrom",
+    "recvmsg",
+    "recvmmsg",
+    "sendto",
+    "sendmsg",
+    "sendmmsg",
+];
 
 /// The live session, handing the pending batch of event names over before every wait.
 struct Batching {
@@ -260,4 +317,17 @@ pub fn start_user(url: &str, tx: Sender<Vec<Owned>>) -> Result<()> {
         })
         .context("starting the user-space reader thread")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exits_recorded_are_those_whose_bytes_top_counts() {
+        assert!(IO_SYSCALLS.iter().all(|n| io_kind(n).is_some()));
+        for n in ["getppid", "openat", "close", "mmap"] {
+            assert!(io_kind(n).is_none() && !IO_SYSCALLS.contains(&n));
+        }
+    }
 }

@@ -34,12 +34,12 @@ struct View {
 
 pub(crate) fn run(
     mut sources: Sources,
+    mut agg: Aggregator,
     delay: Duration,
     sort: SortKey,
     filter: String,
 ) -> Result<()> {
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
-    let mut agg = Aggregator::new();
     let mut view = View {
         snap: Snapshot::default(),
         sort,
@@ -51,29 +51,39 @@ pub(crate) fn run(
     };
     let mut last = Instant::now();
     let result = (|| -> Result<()> {
+        // Drawn when something changed (a refresh, a key, a resize), not at every key poll.
+        let mut dirty = true;
         loop {
-            terminal
-                .draw(|f| draw(f, &view))
-                .context("drawing the terminal")?;
+            if std::mem::take(&mut dirty) {
+                terminal
+                    .draw(|f| draw(f, &view))
+                    .context("drawing the terminal")?;
+            }
             let deadline = Instant::now() + KEY_POLL;
             sources.pump_until(&mut agg, deadline);
             if last.elapsed() >= delay {
                 let now = Instant::now();
-                let snap = agg.snapshot(now.duration_since(last).as_secs_f64());
+                let snap = sources.snapshot(&mut agg, now.duration_since(last).as_secs_f64());
                 last = now;
                 if !view.paused {
                     view.snap = snap;
                 }
                 view.status = sources.user_status.clone();
+                dirty = true;
             }
             while event::poll(Duration::ZERO).context("reading keys")? {
-                if let Event::Key(k) = event::read().context("reading keys")? {
-                    if k.kind != KeyEventKind::Press {
-                        continue;
+                match event::read().context("reading keys")? {
+                    Event::Key(k) => {
+                        if k.kind != KeyEventKind::Press {
+                            continue;
+                        }
+                        if !key(&mut view, k.code) {
+                            return Ok(());
+                        }
+                        dirty = true;
                     }
-                    if !key(&mut view, k.code) {
-                        return Ok(());
-                    }
+                    Event::Resize(..) => dirty = true,
+                    _ => {}
                 }
             }
         }

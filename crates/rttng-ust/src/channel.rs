@@ -78,7 +78,7 @@ pub enum Context {
     Vtid,
     /// `_procname`: 17 bytes of thread name (text array).
     Procname,
-    /// `_pthread_id`: u64, hexadecimal.
+    /// `_pthread_id`: u64, decimal (LTTng's).
     PthreadId,
     /// `_cpu_id`: i32.
     CpuId,
@@ -89,7 +89,7 @@ pub enum Context {
     Namespace(u8),
     /// `_vuid`, `_veuid`, `_vsuid`, `_vgid`, `_vegid`, `_vsgid`: u32.
     Id(u8),
-    /// `_ip`: u64, hexadecimal: the instrumented code's address, for events whose writer
+    /// `_ip`: u64, decimal (LTTng's): the instrumented code's address, for events whose writer
     /// knows it (the LTTng-UST drop-in's C probes, tracef/tracelog); 0 for `tracepoint!`.
     Ip,
 }
@@ -149,8 +149,8 @@ impl Context {
             Context::Hostname => FieldClass::String(rttng_ctf::ir::StringClass {
                 encoding: Encoding::Utf8,
             }),
-            // Decimal, as LTTng-UST 2.13 declares both (lttng-context-ip.c,
-            // lttng-context-pthread-id.c: base 10).
+            // Decimal, as LTTng-UST 2.13 declares them (babeltrace2 prints
+            // `pthread_id = 139981156315200`, `ip = 94179619321186`).
             Context::PthreadId | Context::Ip => FieldClass::Integer(int(64, false)),
             Context::Procname => {
                 let mut c = int(8, true);

@@ -135,6 +135,49 @@ pub enum ConsumerRequest {
         groups: Vec<u32>,
         umask: u32,
     },
+    /// A channel of kernel session `spec.session_key` to drain: the consumer opens each CPU's
+    /// `trace_pipe_raw` of the tracefs instance the session daemon created, and writes its
+    /// CTF packets (or keeps them, in a snapshot session) as they come.
+    AddKernelChannel {
+        spec: KernelChannelSpec,
+    },
+    /// Channel `channel`'s enabled events (`system:event`, in enable order) and contexts
+    /// (`pid`, `tid`, `procname`, `cpu_id`), whole each time: the list only grows. Events
+    /// enabled after the first start get their metadata appended.
+    KernelEvents {
+        session_key: u64,
+        channel: String,
+        events: Vec<String>,
+        contexts: Vec<String>,
+    },
+    /// Tracing is about to start: at the first one the kernel trace's metadata is written.
+    KernelStart {
+        session_key: u64,
+    },
+    /// Tracing is off: write (or keep, in a snapshot session) everything the buffers hold.
+    /// The reply is `Stats` (events discarded by the kernel, packets lost to write errors).
+    KernelFlush {
+        session_key: u64,
+    },
+    /// Flush, close the files, stop draining (the session daemon removes the instances
+    /// after). The reply is `Stats`.
+    RemoveKernel {
+        session_key: u64,
+    },
+    /// A snapshot session's kernel trace: its metadata and the newest packets of each
+    /// stream, at most `max_packets` each (0: all), to `trace_dir` (absolute), or with
+    /// `relay_id` (not 0) to that relay session as `trace_dir` (relative). The packets stay
+    /// for the next snapshot. The reply is `SnapshotWritten`.
+    KernelSnapshot {
+        session_key: u64,
+        trace_dir: String,
+        max_packets: u64,
+        relay_id: u64,
+    },
+    /// Statistics of a kernel session: the reply is `Stats`.
+    KernelStats {
+        session_key: u64,
+    },
 }
 wire_enum!(ConsumerRequest, "consumer request" {
     0 => AddBuffer { spec },
@@ -154,6 +197,54 @@ wire_enum!(ConsumerRequest, "consumer request" {
     14 => Snapshot { buffer_id, trace_dir, max_packets, relay_id },
     15 => SnapshotMetadata { trace_dir, uuid, text },
     16 => SetOwner { output, uid, gid, groups, umask },
+    17 => AddKernelChannel { spec },
+    18 => KernelEvents { session_key, channel, events, contexts },
+    19 => KernelStart { session_key },
+    20 => KernelFlush { session_key },
+    21 => RemoveKernel { session_key },
+    22 => KernelSnapshot { session_key, trace_dir, max_packets, relay_id },
+    23 => KernelStats { session_key },
+});
+
+/// One kernel channel, as the consumer drains it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelChannelSpec {
+    /// The kernel session (the session daemon's session id).
+    pub session_key: u64,
+    /// The trace's name (`trace_name` in its env).
+    pub session_name: String,
+    /// `OUT/kernel` (absolute), or relative to relay session `relay_id`.
+    pub trace_dir: String,
+    /// 0: local files.
+    pub relay_id: u64,
+    /// The tracefs instance (`rttng-...`).
+    pub instance: String,
+    pub channel: String,
+    /// The channel's stream class id in the kernel trace.
+    pub stream_id: u32,
+    pub subbuf_bytes: u64,
+    pub subbuf_count: u64,
+    /// A snapshot session: nothing is written but by `KernelSnapshot`.
+    pub snapshot: bool,
+    pub tracefile_size: u64,
+    pub tracefile_count: u64,
+    /// A live session's timer (µs; 0: none): packets are cut and sent at each tick.
+    pub switch_timer_us: u64,
+}
+wire_struct!(KernelChannelSpec {
+    session_key,
+    session_name,
+    trace_dir,
+    relay_id,
+    instance,
+    channel,
+    stream_id,
+    subbuf_bytes,
+    subbuf_count,
+    snapshot,
+    tracefile_size,
+    tracefile_count,
+    switch_timer_us
 });
 
 /// Where and as what a session streams to a relay daemon.

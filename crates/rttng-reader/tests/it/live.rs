@@ -184,3 +184,136 @@ fn live_merge_stops_when_the_sink_says_so() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(n, 10);
 }
+
+/// Stream 0 hands out its first packet and then has nothing new for `HOLD` waits (a quiet
+/// stream whose next index is a live period away); stream 1 hands out all its packets.
+struct OnePacketThenQuiet {
+    inner: Scripted,
+    sent_first: bool,
+    waits: u64,
+}
+
+const HOLD: u64 = 50;
+
+impl PacketSource for OnePacketThenQuiet {
+    fn generation(&self) -> u64 {
+        0
+    }
+    fn traces(&self) -> Vec<Option<Arc<LiveTrace>>> {
+        self.inner.traces.clone()
+    }
+    fn streams(&self) -> Vec<LiveStream> {
+        self.inner.streams()
+    }
+    fn poll(&mut self, stream: usize) -> Result<Poll, SourceError> {
+        if stream == 0 && self.sent_first {
+            return Ok(if self.waits < HOLD {
+                Poll::Pending
+            } else {
+                Poll::End
+            });
+        }
+        self.sent_first |= stream == 0;
+        Ok(match self.inner.packets[stream].pop_front() {
+            Some((_, p)) => Poll::Packet(p),
+            None => Poll::End,
+        })
+    }
+    fn wait(&mut self) -> Result<(), SourceError> {
+        self.waits += 1;
+        assert!(self.waits < MAX_WAITS, "the live merge does not progress");
+        Ok(())
+    }
+    fn finished(&mut self) -> Result<bool, SourceError> {
+        Ok(true)
+    }
+}
+
+/// A packet's end says its stream has no event before it: once its last event is out, the
+/// other streams' events before that time go out at once, without waiting for the stream's
+/// next index (babeltrace2 does the same through its packet end message). Events at or after
+/// it still wait.
+#[test]
+fn a_finished_packet_releases_the_other_streams_events_before_its_end() {
+    let dir = std::env::temp_dir().join(format!("rttng-reader-live-end-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    crate::write_many_packets(&dir, 2, 2000);
+    let inner = Scripted::new(&dir, 2);
+    let first = &inner.packets[0][0].1;
+    let md = &inner.traces[0].as_ref().unwrap().metadata;
+    let end = StreamDecoder::new(md)
+        .begin_packet(first, 0)
+        .unwrap()
+        .timestamp_end
+        .unwrap();
+    let mut src = OnePacketThenQuiet {
+        inner,
+        sent_first: false,
+        waits: 0,
+    };
+    // (stream 1's event cycles, waits so far): the sink sees the waits through `Counting`.
+    let waits = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let mut seen: Vec<(u64, u64)> = Vec::new();
+    let mut last0 = 0;
+    let w = waits.clone();
+    live::run(
+        &mut Counting {
+            inner: &mut src,
+            waits: w,
+        },
+        &mut |m| {
+            if let LiveMessage::Event { stream, view, .. } = m {
+                let cycles = view.clock.unwrap().cycles;
+                if stream.id == 1 {
+                    seen.push((cycles, waits.get()));
+                } else {
+                    last0 = cycles;
+                }
+            }
+            true
+        },
+    )
+    .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let between = seen.iter().filter(|(c, _)| *c > last0 && *c < end).count();
+    assert!(
+        between > 0,
+        "the script has no event of stream 1 between stream 0's last event and its packet end"
+    );
+    for &(c, w) in &seen {
+        if c < end {
+            assert_eq!(w, 0, "stream 1's event at {c} (< {end}) waited");
+        } else {
+            assert!(w >= HOLD, "stream 1's event at {c} (>= {end}) did not wait");
+        }
+    }
+}
+
+/// Passes everything through and counts the waits where the sink can see them.
+struct Counting<'a> {
+    inner: &'a mut OnePacketThenQuiet,
+    waits: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl PacketSource for Counting<'_> {
+    fn generation(&self) -> u64 {
+        self.inner.generation()
+    }
+    fn traces(&self) -> Vec<Option<Arc<LiveTrace>>> {
+        self.inner.traces()
+    }
+    fn streams(&self) -> Vec<LiveStream> {
+        self.inner.streams()
+    }
+    fn poll(&mut self, stream: usize) -> Result<Poll, SourceError> {
+        self.inner.poll(stream)
+    }
+    fn wait(&mut self) -> Result<(), SourceError> {
+        self.inner.wait()?;
+        self.waits.set(self.inner.waits);
+        Ok(())
+    }
+    fn finished(&mut self) -> Result<bool, SourceError> {
+        self.inner.finished()
+    }
+}

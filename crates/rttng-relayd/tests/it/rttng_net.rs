@@ -3,8 +3,8 @@
 //! `rttng-relayd` and into a real `lttng-relayd` 2.13; babeltrace2 reads every event the app
 //! emitted, less what the session reported discarded, which at this paced rate is none. Also:
 //! the relay killed mid-session (the app is never blocked, `list` and `stop` report the loss,
-//! the session daemon streams to a restarted relay), and kernel channels refused for network
-//! sessions with the reason.
+//! the session daemon streams to a restarted relay), and kernel channels streamed with
+//! user-space ones.
 
 use crate::support::{babeltrace, trace_dirs, Relay, TempDir};
 use crate::world::{wait_until, LttngRelayd, World};
@@ -136,24 +136,134 @@ fn rttng_streams_per_uid_and_per_pid_buffers_into_lttng_relayd() {
     }
 }
 
+/// The `who` argument the kernel test's `getpriority` calls carry (no such process: each
+/// call fails with ESRCH, which is all the test needs).
+const KERNEL_MARK_WHO: i64 = 987_654_321;
+/// `getpriority` calls the kernel test makes.
+const KERNEL_CALLS: u64 = 3000;
+
+/// Issue 13: kernel channels stream like user-space ones. One network session with a kernel
+/// channel (system call entries and exits, a context) and a per-UID user-space channel: the
+/// relay's stored kernel trace holds every marked system call this process made, less what
+/// the session reported discarded, and the user-space trace every event of the paced app.
 #[test]
-fn kernel_channels_are_refused_for_network_sessions_with_the_reason() {
+fn rttng_streams_kernel_and_user_space_channels_into_rttng_relayd() {
+    assert!(
+        crate::support::is_root(),
+        "kernel tracing needs root: run the tests as root (CI does)"
+    );
+    assert!(
+        Path::new("/sys/kernel/tracing/available_events").exists(),
+        "tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing"
+    );
     let tmp = TempDir::new("relay-kernel");
-    let relay = Relay::start(&tmp.path().join("out"));
+    let out = tmp.path().join("out");
+    let relay = Relay::start(&out);
     let world = World::new("kernel");
     let url = net_url(relay.control_port, relay.data_port);
-    world.ok(&["create", "k", "-U", &url]);
-    let f = world.rttng(&["enable-channel", "-k", "-s", "k", "kch"]);
-    assert!(!f.status.success());
+    world.ok(&["create", "knet", "-U", &url]);
+    // 512 KiB per CPU hold the whole burst (6000 records of about 40 bytes), in several
+    // packets.
+    world.ok(&[
+        "enable-channel",
+        "-k",
+        "-s",
+        "knet",
+        "--subbuf-size",
+        "65536",
+        "--num-subbuf",
+        "8",
+        "kch",
+    ]);
+    world.ok(&[
+        "enable-event",
+        "-k",
+        "-s",
+        "knet",
+        "-c",
+        "kch",
+        "--syscall",
+        "getpriority",
+    ]);
+    world.ok(&["add-context", "-k", "-s", "knet", "-c", "kch", "-t", "tid"]);
+    world.ok(&["enable-event", "-u", "-s", "knet", "rttng_example:*"]);
+    world.ok(&["start", "knet"]);
+    for _ in 0..KERNEL_CALLS {
+        // SAFETY: getpriority takes two integers and touches no memory of ours.
+        unsafe { libc::syscall(libc::SYS_getpriority, 0i64, KERNEL_MARK_WHO) };
+    }
+    world.example(2000, RATE_PER_S);
+    world.ok(&["stop", "knet"]);
+    let discarded = world.discarded("knet");
+    let listed = world.ok(&["list", "knet"]);
+    // `stop` returned after data pending: the relay holds everything before destroy.
+    let traces = trace_dirs(&out);
+    let kernel: Vec<_> = traces
+        .iter()
+        .filter(|t| t.ends_with("kernel"))
+        .cloned()
+        .collect();
+    assert_eq!(kernel.len(), 1, "one kernel trace on the relay: {traces:?}");
     assert!(
-        f.stderr
-            .contains("kernel channels cannot stream to a relay yet")
-            || f.stderr
-                .contains("only the root session daemon can trace the kernel"),
-        "{}",
-        f.stderr
+        kernel[0].to_string_lossy().contains("/knet-"),
+        "{:?}",
+        kernel[0]
     );
-    world.ok(&["destroy", "k"]);
+    let text = babeltrace(&kernel[0]);
+    let mark = format!("who = {KERNEL_MARK_WHO}");
+    let tid = format!("tid = {}", unsafe_gettid());
+    let entries = text
+        .lines()
+        .filter(|l| l.contains("syscall_entry_getpriority") && l.contains(&mark))
+        .count() as u64;
+    assert!(
+        text.lines()
+            .filter(|l| l.contains("syscall_entry_getpriority") && l.contains(&mark))
+            .all(|l| l.contains(&tid)),
+        "entries of another thread, or no tid context"
+    );
+    let exits = text
+        .lines()
+        .filter(|l| l.contains("syscall_exit_getpriority") && l.contains(&tid))
+        .count() as u64;
+    assert_eq!(
+        entries + exits,
+        2 * KERNEL_CALLS - discarded,
+        "kernel records on the relay, {discarded} reported discarded:\n{listed}"
+    );
+    assert_eq!(
+        discarded, 0,
+        "losses with a buffer that holds them all:\n{listed}"
+    );
+    let packets = std::fs::read_dir(kernel[0].join("index"))
+        .unwrap()
+        .flatten()
+        .map(|e| (std::fs::metadata(e.path()).unwrap().len() - 32) / 56)
+        .sum::<u64>();
+    assert!(packets >= 3, "{packets} kernel packets went over the wire");
+    let ust: Vec<_> = traces
+        .iter()
+        .filter(|t| t.to_string_lossy().contains("/ust/uid/"))
+        .collect();
+    assert_eq!(ust.len(), 1, "{traces:?}");
+    let ticks = babeltrace(ust[0])
+        .lines()
+        .filter(|l| l.contains("rttng_example:tick"))
+        .count();
+    assert_eq!(ticks, 2000);
+    world.ok(&["destroy", "knet"]);
+    let leftover = std::fs::read_dir("/sys/kernel/tracing/instances")
+        .map(|rd| {
+            rd.flatten()
+                .any(|e| e.file_name().to_string_lossy().contains("-knet-"))
+        })
+        .unwrap_or(false);
+    assert!(!leftover, "a tracefs instance of the session was left");
+}
+
+fn unsafe_gettid() -> i64 {
+    // SAFETY: gettid takes no argument.
+    unsafe { libc::syscall(libc::SYS_gettid) }
 }
 
 #[test]

@@ -673,3 +673,109 @@ fn security_member_sessions_write_as_the_member_and_never_through_links() {
         "no log line says why the linked metadata was refused:\n{log}"
     );
 }
+
+/// Issue 10, kernel domain: two tracing-group members' kernel sessions of the same name
+/// (`s`, as root's own) each get their own tracefs instances (the owner's uid is part of the
+/// name), and each member's kernel trace is written by the consumer with that member's
+/// credentials (files 0640, directories 0750), not as root.
+#[test]
+fn security_member_kernel_sessions_write_as_the_member_and_same_names_do_not_collide() {
+    use std::os::unix::fs::MetadataExt;
+    assert!(
+        std::path::Path::new("/sys/kernel/tracing/available_events").exists(),
+        "tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing"
+    );
+    let w = World::new("sec-kernel");
+    open_world(&w);
+    let group = ThrowawayGroup::new("rtkg");
+    let users = [
+        Throwaway::in_group("rtka", Some(&group.name)),
+        Throwaway::in_group("rtkb", Some(&group.name)),
+    ];
+    w.ok(&["-g", &group.name, "create", "s"]);
+    w.ok(&["enable-event", "-k", "--syscall", "getpriority", "-s", "s"]);
+    let mut homes = Vec::new();
+    for u in &users {
+        let home = w.tmp.path().join(&u.name);
+        std::fs::create_dir(&home).unwrap();
+        std::os::unix::fs::lchown(&home, Some(u.uid), Some(u.gid)).unwrap();
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = home.join("s");
+        user_rttng(&w, u, &home, &["create", "s", "-o", out.to_str().unwrap()]);
+        user_rttng(
+            &w,
+            u,
+            &home,
+            &["enable-event", "-k", "--syscall", "getpriority", "-s", "s"],
+        );
+        user_rttng(&w, u, &home, &["start", "s"]);
+        homes.push(home);
+    }
+    let instances = || -> Vec<String> {
+        std::fs::read_dir("/sys/kernel/tracing/instances")
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("rttng-"))
+            .collect()
+    };
+    for u in &users {
+        let tag = format!("-u{}-s-", u.uid);
+        assert_eq!(
+            instances().iter().filter(|n| n.contains(&tag)).count(),
+            1,
+            "no instance of {}'s session s: {:?}",
+            u.name,
+            instances()
+        );
+    }
+    for _ in 0..10 {
+        // SAFETY: getpriority takes two integers and touches no memory of ours.
+        unsafe { libc::syscall(libc::SYS_getpriority, 0i64, 987_650_021i64) };
+    }
+    for (u, home) in users.iter().zip(&homes) {
+        user_rttng(&w, u, home, &["stop", "s"]);
+        let kernel = home.join("s/kernel");
+        let (text, _) = read_both(&kernel);
+        assert!(
+            text.lines()
+                .filter(|l| l.contains("syscall_entry_getpriority")
+                    && l.contains("who = 987650021"))
+                .count()
+                >= 10,
+            "{}'s kernel trace lacks the marked calls",
+            u.name
+        );
+        let mut stack = vec![kernel.clone()];
+        let mut seen = 0;
+        while let Some(p) = stack.pop() {
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            assert_eq!(
+                (m.uid(), m.gid()),
+                (u.uid, u.gid),
+                "{} is not {}'s",
+                p.display(),
+                u.name
+            );
+            let mode = m.mode() & 0o777;
+            if m.is_dir() {
+                assert_eq!(mode & !0o750, 0, "{} has mode {mode:o}", p.display());
+                stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            } else {
+                assert_eq!(mode & !0o640, 0, "{} has mode {mode:o}", p.display());
+            }
+            seen += 1;
+        }
+        assert!(seen >= 6, "only {seen} entries in {}", kernel.display());
+        user_rttng(&w, u, home, &["destroy", "s"]);
+    }
+    w.ok(&["destroy", "s"]);
+    for u in &users {
+        let tag = format!("-u{}-s-", u.uid);
+        assert!(
+            !instances().iter().any(|n| n.contains(&tag)),
+            "instances left: {:?}",
+            instances()
+        );
+    }
+}

@@ -646,3 +646,143 @@ fn snapshot_to_a_relay_daemon_rttng_and_lttng() {
         w.ok(&["destroy"]);
     }
 }
+
+/// Makes `n` `getpriority(PRIO_PROCESS, who)` system calls (each fails with ESRCH: `who` is
+/// no process), marking them in a kernel trace.
+fn marked_syscalls(who: i64, n: u64) {
+    for _ in 0..n {
+        // SAFETY: getpriority takes two integers and touches no memory of ours.
+        unsafe { libc::syscall(libc::SYS_getpriority, 0i64, who) };
+    }
+}
+
+/// `syscall_entry_getpriority` records carrying `who` in `text`.
+fn marked(text: &str, who: i64) -> usize {
+    let mark = format!("who = {who}");
+    text.lines()
+        .filter(|l| l.contains(" syscall_entry_getpriority: ") && l.contains(&mark))
+        .count()
+}
+
+/// Issue 12: kernel snapshots do not consume. The consumer drains the instance into memory
+/// bounded by the channel's size, and each snapshot copies the newest packets: two
+/// consecutive snapshots both hold the events recorded before the first one. `--max-size`
+/// counts CTF bytes with lttng's per-stream semantics (one 16 KiB packet per stream here),
+/// and a kernel snapshot goes to a relay daemon like a user-space one.
+#[test]
+fn snapshot_kernel_snapshots_keep_older_events_respect_max_size_and_reach_a_relay() {
+    assert!(
+        crate::support::is_root(),
+        "kernel tracing needs root: run the tests as root (CI does)"
+    );
+    assert!(
+        Path::new("/sys/kernel/tracing/available_events").exists(),
+        "tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing"
+    );
+    const FIRST: i64 = 987_650_001;
+    const SECOND: i64 = 987_650_002;
+    let w = World::new("snap-kkeep");
+    let out = w.tmp.path().join("snapshots");
+    w.ok(&["create", "kkeep", "--snapshot", "-o", out.to_str().unwrap()]);
+    w.ok(&[
+        "enable-channel",
+        "-k",
+        "kc",
+        "--subbuf-size",
+        "16384",
+        "--num-subbuf",
+        "8",
+    ]);
+    w.ok(&["enable-event", "-k", "-c", "kc", "--syscall", "getpriority"]);
+    w.ok(&["start"]);
+    marked_syscalls(FIRST, 200);
+    w.ok(&["snapshot", "record"]);
+    marked_syscalls(SECOND, 200);
+    w.ok(&["snapshot", "record"]);
+    let dirs = snapshot_dirs(&out);
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    let (one, _) = read_both(&dirs[0].join("kernel"));
+    let (two, _) = read_both(&dirs[1].join("kernel"));
+    assert_eq!(marked(&one, FIRST), 200, "first snapshot");
+    assert_eq!(marked(&one, SECOND), 0, "first snapshot");
+    assert_eq!(
+        marked(&two, FIRST),
+        200,
+        "the second snapshot lost the events the first one copied: snapshots consume"
+    );
+    assert_eq!(marked(&two, SECOND), 200, "second snapshot");
+    // One packet per stream: every kernel stream file holds at most one 16 KiB packet.
+    let cpus = std::fs::read_dir("/sys/kernel/tracing/per_cpu")
+        .map(|d| d.count())
+        .unwrap_or(1) as u64;
+    let max = 16384 * cpus;
+    w.ok(&["snapshot", "record", "-m", &max.to_string()]);
+    let dirs = snapshot_dirs(&out);
+    assert_eq!(dirs.len(), 3, "{dirs:?}");
+    let kernel = dirs[2].join("kernel");
+    let streams: Vec<u64> = std::fs::read_dir(&kernel)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("kc_"))
+        .map(|e| e.metadata().unwrap().len())
+        .collect();
+    assert_eq!(streams.len() as u64, cpus, "{streams:?}");
+    assert!(
+        streams.iter().all(|&b| b <= 16384) && streams.iter().sum::<u64>() <= max,
+        "--max-size {max}: stream files {streams:?}"
+    );
+    let (bounded, _) = read_both(&kernel);
+    assert!(
+        marked(&bounded, SECOND) > 0,
+        "the newest packets hold the newest events"
+    );
+    let small = w.rttng(&["snapshot", "record", "-m", "4096"]);
+    assert!(
+        !small.status.success(),
+        "a bound below one packet per stream"
+    );
+    // To a relay daemon.
+    let stored = w.tmp.path().join("relay");
+    let p = free_ports(3);
+    let mut cmd = Command::new(bin_dir().join("rttng-relayd"));
+    cmd.arg("-o")
+        .arg(&stored)
+        .args(["-C", &format!("tcp://127.0.0.1:{}", p[0])])
+        .args(["-D", &format!("tcp://127.0.0.1:{}", p[1])])
+        .args(["-L", &format!("tcp://127.0.0.1:{}", p[2])])
+        .env("LTTNG_HOME", w.tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _relay = KillOnDrop(cmd.spawn().expect("start the relay daemon"));
+    wait_until("the relay to listen", || {
+        std::net::TcpStream::connect(("127.0.0.1", p[1])).is_ok()
+    });
+    w.ok(&[
+        "snapshot",
+        "record",
+        &format!("net://127.0.0.1:{}:{}", p[0], p[1]),
+    ]);
+    let mut kernels = Vec::new();
+    let mut stack = vec![stored.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else if e.file_name() == "metadata" && d.ends_with("kernel") {
+                kernels.push(d.clone());
+            }
+        }
+    }
+    assert_eq!(kernels.len(), 1, "{kernels:?}");
+    let (relayed, _) = read_both(&kernels[0]);
+    assert_eq!(marked(&relayed, FIRST), 200, "relayed snapshot");
+    assert_eq!(marked(&relayed, SECOND), 200, "relayed snapshot");
+    w.ok(&["destroy"]);
+    let leftover = std::fs::read_dir("/sys/kernel/tracing/instances")
+        .map(|rd| {
+            rd.flatten()
+                .any(|e| e.file_name().to_string_lossy().contains("-kkeep-"))
+        })
+        .unwrap_or(false);
+    assert!(!leftover, "a tracefs instance of the session was left");
+}

@@ -1,0 +1,871 @@
+//! The consumer's side of kernel tracing: what turns a tracefs instance's per-CPU
+//! `trace_pipe_raw` into CTF kernel packets continuously, for a process that does not own the
+//! instance (rttng-consumerd; the session daemon creates the instance and enables its events).
+//!
+//! [`KernelMetadata`] is the kernel trace's TSDL, handed out append-only: the base blocks and
+//! every stream class at the first start, then one `event` block per event enabled later.
+//! [`ChannelDrain`] is one channel (instance): it opens each CPU's `trace_pipe_raw`, waits in
+//! `poll()` (the kernel wakes it at `buffer_percent`), reads the pages (`read()`, partial
+//! pages included) and converts them, pass by pass, into whole CTF packets with their index
+//! entries, counting the kernel's losses (page "missed events" flags, per-CPU `stats`) in the
+//! packets' cumulative `events_discarded`.
+//!
+//! [`PathStrings`] records the path arguments of the channels' system calls with eBPF (as
+//! `rttng trace` does) and gives each `sys_enter` record its strings as its page is
+//! converted.
+//!
+//! Not here: where packets go (files, relay, snapshot memory: the caller), creating or
+//! enabling anything in tracefs.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{ErrorKind, Read};
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rttng_ctf::emit::emit_metadata;
+use rttng_ctf::index::IndexEntry;
+use rttng_ctf::ir::{struct_class, FieldClass, Metadata, StreamClass};
+use rttng_ctf::lttng::{event_class, kernel_env, EventHeaderKind, LttngLayout};
+use rttng_ctf::writer::{HeaderForm, PacketOpen, PacketSize, StreamWriter};
+
+use crate::bpf::{PathLog, PathMatcher, PathRecorder, PathValue};
+use crate::convert::{
+    plan_event_with_paths, write_context, write_payload_with_paths, ContextKind, ContextValues,
+    EventPlan,
+};
+use crate::error::{io_err, KernelError};
+use crate::format::{EventFormat, PageLayout};
+use crate::page::parse_page;
+use crate::session::{datetime_now, ClockSpec, Context, COMPACT_HEADER_MAX_CLASSES};
+use crate::syscall_args::{enter_key, path_arg_mask, MAX_ARGS};
+use crate::tracefs::{check_name, parse_stats_lost, Tracefs, INSTANCE_PREFIX};
+
+/// Smallest and largest CTF packet a pass cuts (the channel's sub-buffer size, clamped).
+pub const MIN_PACKET_BYTES: u64 = 4096;
+pub const MAX_PACKET_BYTES: u64 = 4 << 20;
+/// Pages read per CPU in one pass beyond the buffer's size (writers keep writing meanwhile;
+/// this bounds a pass under a storm, the rest waits for the next one).
+pub const PASS_EXTRA_PAGES: u64 = 64;
+/// Most event classes one channel may have (as [`crate::session::MAX_EVENT_CLASSES`]).
+pub const MAX_CHANNEL_EVENTS: usize = crate::session::MAX_EVENT_CLASSES;
+/// Most contexts of one channel.
+pub const MAX_CONTEXTS: usize = 8;
+
+/// Thread → process and thread → command name maps, from tracefs's `saved_tgids` and
+/// `saved_cmdlines` (filled while tracing).
+#[derive(Debug, Default)]
+pub(crate) struct ProcessNames {
+    pub(crate) tgid: HashMap<i32, i32>,
+    pub(crate) comm: HashMap<i32, Vec<u8>>,
+}
+
+impl ProcessNames {
+    pub(crate) fn load(tfs: &Tracefs) -> ProcessNames {
+        let mut n = ProcessNames::default();
+        for line in tfs
+            .read("saved_tgids")
+            .unwrap_or_default()
+            .lines()
+            .take(crate::tracefs::MAX_LIST_LINES)
+        {
+            let mut it = line.split_whitespace();
+            if let (Some(Ok(t)), Some(Ok(p))) =
+                (it.next().map(str::parse), it.next().map(str::parse))
+            {
+                n.tgid.insert(t, p);
+            }
+        }
+        for line in tfs
+            .read("saved_cmdlines")
+            .unwrap_or_default()
+            .lines()
+            .take(crate::tracefs::MAX_LIST_LINES)
+        {
+            if let Some((t, c)) = line.split_once(' ') {
+                if let Ok(t) = t.parse() {
+                    n.comm.insert(t, c.as_bytes().to_vec());
+                }
+            }
+        }
+        n
+    }
+}
+
+fn read_trim(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn context_kind(c: Context) -> Result<ContextKind, KernelError> {
+    Ok(match c {
+        Context::Pid => ContextKind::Pid,
+        Context::Tid => ContextKind::Tid,
+        Context::Procname => ContextKind::Procname,
+        Context::CpuId => ContextKind::CpuId,
+        Context::Prio => {
+            return Err(KernelError::UnsupportedContext {
+                context: "prio".to_string(),
+            })
+        }
+    })
+}
+
+/// A kernel context by its `add-context` name.
+pub fn context_by_name(name: &str) -> Option<Context> {
+    Some(match name {
+        "pid" => Context::Pid,
+        "tid" => Context::Tid,
+        "procname" => Context::Procname,
+        "cpu_id" => Context::CpuId,
+        "prio" => Context::Prio,
+        _ => return None,
+    })
+}
+
+/// The name [`context_by_name`] takes.
+pub fn context_name(c: Context) -> &'static str {
+    match c {
+        Context::Pid => "pid",
+        Context::Tid => "tid",
+        Context::Procname => "procname",
+        Context::CpuId => "cpu_id",
+        Context::Prio => "prio",
+    }
+}
+
+/// The TSDL of one kernel trace, append-only.
+#[derive(Debug, Clone)]
+pub struct KernelMetadata {
+    base: Metadata,
+    /// Declared stream classes, without their events.
+    streams: Vec<StreamClass>,
+    /// Events declared per stream class id.
+    events: HashMap<u64, usize>,
+    text: String,
+}
+
+impl KernelMetadata {
+    /// A trace named `session` on `clock` (lttng-modules' env, a fresh uuid); nothing is
+    /// declared until [`Self::declare`].
+    pub fn new(session: &str, clock: &ClockSpec) -> KernelMetadata {
+        let lay = LttngLayout::x86_64();
+        let env = kernel_env(
+            &read_trim("/proc/sys/kernel/hostname"),
+            "Linux",
+            &read_trim("/proc/sys/kernel/osrelease"),
+            &read_trim("/proc/sys/kernel/version"),
+            session,
+            &datetime_now(),
+        );
+        let base = lay.metadata(uuid::Uuid::new_v4().into_bytes(), clock.ctf.clone(), env);
+        KernelMetadata {
+            base,
+            streams: Vec::new(),
+            events: HashMap::new(),
+            text: String::new(),
+        }
+    }
+
+    pub fn uuid(&self) -> [u8; 16] {
+        self.base.trace.uuid.unwrap_or([0; 16])
+    }
+
+    /// Every byte of TSDL handed out so far (a snapshot writes it whole).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn is_declared(&self) -> bool {
+        !self.text.is_empty()
+    }
+
+    /// Declares the base blocks, each channel's stream class and its events (once, at the
+    /// first start: channels cannot be added after it). Returns the text to append.
+    pub fn declare(&mut self, channels: &[&ChannelDrain]) -> String {
+        if self.is_declared() {
+            return String::new();
+        }
+        let lay = LttngLayout::x86_64();
+        let mut md = self.base.clone();
+        for ch in channels {
+            let mut sc = lay.stream_class(ch.stream_id, ch.header_kind(), ch.event_context());
+            self.streams.push(sc.clone());
+            for (eid, plan) in ch.plans.iter().enumerate() {
+                sc.events.push(event_class(
+                    eid as u64,
+                    ch.stream_id,
+                    &plan.ctf_name,
+                    None,
+                    plan.fields.clone(),
+                ));
+            }
+            self.events.insert(ch.stream_id, ch.plans.len());
+            md.streams.push(sc);
+        }
+        self.text = emit_metadata(&md);
+        self.text.clone()
+    }
+
+    /// Declares the events of `ch` not declared yet (enabled after the first start); returns
+    /// the text to append (empty when there is none, or before [`Self::declare`]).
+    pub fn add_events(&mut self, ch: &ChannelDrain) -> Result<String, KernelError> {
+        if !self.is_declared() {
+            return Ok(String::new());
+        }
+        let Some(stream) = self.streams.iter().find(|s| s.id == ch.stream_id).cloned() else {
+            return Err(KernelError::BadConfig {
+                what: "stream class declared after the first start",
+                value: ch.stream_id,
+            });
+        };
+        let done = self.events.get(&ch.stream_id).copied().unwrap_or(0);
+        let mut out = String::new();
+        for (eid, plan) in ch.plans.iter().enumerate().skip(done) {
+            // The event block alone: the suffix it adds to a trace of this stream class.
+            let alone = Metadata {
+                streams: vec![stream.clone()],
+                ..self.base.clone()
+            };
+            let before = emit_metadata(&alone);
+            let mut with = stream.clone();
+            with.events.push(event_class(
+                eid as u64,
+                ch.stream_id,
+                &plan.ctf_name,
+                None,
+                plan.fields.clone(),
+            ));
+            let after = emit_metadata(&Metadata {
+                streams: vec![with],
+                ..self.base.clone()
+            });
+            let Some(add) = after.strip_prefix(&before) else {
+                return Err(KernelError::BadConfig {
+                    what: "event metadata that is not an append, of stream class",
+                    value: ch.stream_id,
+                });
+            };
+            out.push_str(add);
+        }
+        self.events.insert(ch.stream_id, ch.plans.len());
+        self.text.push_str(&out);
+        Ok(out)
+    }
+
+    /// The trace with only stream class `id` (no events): what a packet writer needs.
+    fn stream_metadata(&self, id: u64) -> Option<Metadata> {
+        let s = self.streams.iter().find(|s| s.id == id)?;
+        Some(Metadata {
+            streams: vec![s.clone()],
+            ..self.base.clone()
+        })
+    }
+}
+
+/// Events the kernel lost on `cpu` of the instance in `dir`, as its `stats` say (cumulative).
+fn stats_lost(dir: &std::path::Path, cpu: u32) -> u64 {
+    let p = dir.join(format!("per_cpu/cpu{cpu}/stats"));
+    crate::tracefs::read_text(&p)
+        .map(|t| parse_stats_lost(&t))
+        .unwrap_or(0)
+}
+
+/// Waits for a channel's CPU buffers ([`ChannelDrain::waiter`]).
+#[derive(Debug)]
+pub struct Waiter {
+    fds: Vec<std::os::fd::OwnedFd>,
+}
+
+impl Waiter {
+    /// Waits until a CPU buffer is `buffer_percent` full, at most `timeout`; returns the
+    /// indexes (into [`ChannelDrain::cpus`]) of the ready ones.
+    pub fn wait(&self, timeout: Duration) -> Result<Vec<usize>, KernelError> {
+        let fds: Vec<_> = self.fds.iter().map(|f| f.as_fd()).collect();
+        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        let ready = crate::sys::poll_many(&fds, ms).map_err(|source| KernelError::Drain {
+            cpu: u32::MAX,
+            source,
+        })?;
+        Ok(ready
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| **r)
+            .map(|(i, _)| i)
+            .collect())
+    }
+}
+
+/// What a pass over one CPU produced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PassStats {
+    pub pages: u64,
+    pub events: u64,
+    pub packets: u64,
+}
+
+struct CpuPipe {
+    cpu: u32,
+    file: File,
+    /// Next CTF packet sequence number.
+    seq: u64,
+    /// Events lost as the pages said (cumulative).
+    missed: u64,
+    /// The `events_discarded` of the last packet.
+    reported: u64,
+    last_ts: u64,
+    events: u64,
+}
+
+/// One kernel channel's streams, drained by a process that does not own the instance.
+pub struct ChannelDrain {
+    tracefs: Tracefs,
+    instance_dir: PathBuf,
+    stream_id: u64,
+    layout: PageLayout,
+    packet_bytes: u64,
+    buffer_pages: u64,
+    cpus: Vec<CpuPipe>,
+    events: Vec<String>,
+    formats: Vec<Arc<EventFormat>>,
+    plans: Vec<EventPlan>,
+    by_id: HashMap<u16, usize>,
+    contexts: Vec<ContextKind>,
+    /// Fixed at the first start (the stream class is declared then).
+    header: Option<EventHeaderKind>,
+    md: Option<Metadata>,
+    page: Vec<u8>,
+    records: Vec<(u64, usize, usize)>,
+    /// Path arguments of each event (bit N: argument N), when path strings are recorded.
+    path_masks: Vec<u8>,
+    paths: Option<Arc<Paths>>,
+    /// The trace clock (rttng-clock's), for the time of packets without events.
+    clock: ClockSpec,
+}
+
+/// The path records of a session and their one matcher, shared by its channels.
+struct Paths {
+    log: Arc<PathLog>,
+    matcher: std::sync::Mutex<PathMatcher>,
+}
+
+/// System call path strings for a session's channels: the eBPF recorder (attached while
+/// tracing) and the log its records go to.
+pub struct PathStrings {
+    paths: Arc<Paths>,
+    recorder: Option<PathRecorder>,
+    detaching: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for PathStrings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PathStrings").finish()
+    }
+}
+
+impl PathStrings {
+    /// Loads and attaches the eBPF programs for the path-taking system calls the channels
+    /// enable, and makes their path fields strings. Before the stream classes are declared.
+    /// An error says why (the trace then keeps pointers).
+    pub fn start(drains: &mut [&mut ChannelDrain]) -> Result<PathStrings, KernelError> {
+        let mut events: Vec<(String, u8)> = Vec::new();
+        for d in drains.iter() {
+            for f in &d.formats {
+                let m = path_arg_mask(f);
+                if m != 0 && !events.iter().any(|(n, _)| *n == f.name) {
+                    events.push((f.name.clone(), m));
+                }
+            }
+        }
+        if events.is_empty() {
+            return Err(KernelError::BadConfig {
+                what: "path-taking system calls enabled",
+                value: 0,
+            });
+        }
+        let log = Arc::new(PathLog::default());
+        let recorder = PathRecorder::start(&events, None, log.clone())?;
+        let paths = Arc::new(Paths {
+            log,
+            matcher: std::sync::Mutex::new(PathMatcher::new()),
+        });
+        for d in drains.iter_mut() {
+            d.paths = Some(paths.clone());
+            d.plans = d
+                .formats
+                .iter()
+                .map(|f| plan_event_with_paths(f, true))
+                .collect();
+        }
+        Ok(PathStrings {
+            paths,
+            recorder: Some(recorder),
+            detaching: Vec::new(),
+        })
+    }
+
+    /// Tracing stops (the buffers are drained): the programs are detached, on a thread.
+    pub fn pause(&mut self) {
+        if let Some(mut r) = self.recorder.take() {
+            self.detaching.extend(r.stop_recording());
+        }
+    }
+
+    /// Tracing starts again: the programs are attached again for `drains`' system calls.
+    pub fn resume(&mut self, drains: &[&ChannelDrain]) -> Result<(), KernelError> {
+        if self.recorder.is_some() {
+            return Ok(());
+        }
+        let mut events: Vec<(String, u8)> = Vec::new();
+        for d in drains {
+            for f in &d.formats {
+                let m = path_arg_mask(f);
+                if m != 0 && !events.iter().any(|(n, _)| *n == f.name) {
+                    events.push((f.name.clone(), m));
+                }
+            }
+        }
+        self.recorder = Some(PathRecorder::start(&events, None, self.paths.log.clone())?);
+        Ok(())
+    }
+}
+
+impl Drop for PathStrings {
+    fn drop(&mut self) {
+        self.pause();
+        for t in self.detaching.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for ChannelDrain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelDrain")
+            .field("instance_dir", &self.instance_dir)
+            .field("stream_id", &self.stream_id)
+            .finish()
+    }
+}
+
+impl ChannelDrain {
+    /// Opens every CPU's `trace_pipe_raw` of instance `instance` (an rttng instance name),
+    /// whose stream class is `stream_id` and whose sub-buffers are `subbuf_bytes` ×
+    /// `subbuf_count` per CPU.
+    pub fn open(
+        instance: &str,
+        stream_id: u64,
+        subbuf_bytes: u64,
+        subbuf_count: u64,
+    ) -> Result<ChannelDrain, KernelError> {
+        if !instance.starts_with(INSTANCE_PREFIX)
+            || instance.len() > INSTANCE_PREFIX.len() + 24 + 3 * crate::tracefs::MAX_NAME_BYTES
+            || instance.contains('/')
+            || instance.contains("..")
+        {
+            return Err(KernelError::BadName {
+                name: instance.to_string(),
+            });
+        }
+        let tracefs = Tracefs::open()?;
+        let layout = tracefs.page_layout()?;
+        let instance_dir = tracefs.path("instances").join(instance);
+        let per_cpu = instance_dir.join("per_cpu");
+        let rd = std::fs::read_dir(&per_cpu).map_err(io_err(&per_cpu))?;
+        let mut cpu_ids: Vec<u32> = rd
+            .take(crate::tracefs::MAX_LIST_LINES)
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.strip_prefix("cpu")?.parse().ok())
+            .collect();
+        cpu_ids.sort_unstable();
+        let mut cpus = Vec::new();
+        for cpu in cpu_ids {
+            let p = per_cpu.join(format!("cpu{cpu}/trace_pipe_raw"));
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+                .open(&p)
+                .map_err(io_err(&p))?;
+            cpus.push(CpuPipe {
+                cpu,
+                file,
+                seq: 0,
+                missed: 0,
+                reported: 0,
+                last_ts: 0,
+                events: 0,
+            });
+        }
+        let page_bytes = u64::from(layout.page_bytes());
+        Ok(ChannelDrain {
+            tracefs,
+            instance_dir,
+            stream_id,
+            layout,
+            packet_bytes: subbuf_bytes.clamp(MIN_PACKET_BYTES, MAX_PACKET_BYTES),
+            buffer_pages: subbuf_bytes
+                .saturating_mul(subbuf_count)
+                .div_ceil(page_bytes.max(1)),
+            cpus,
+            events: Vec::new(),
+            formats: Vec::new(),
+            plans: Vec::new(),
+            by_id: HashMap::new(),
+            contexts: Vec::new(),
+            header: None,
+            md: None,
+            page: vec![0; page_bytes as usize],
+            records: Vec::new(),
+            path_masks: Vec::new(),
+            paths: None,
+            clock: ClockSpec::shared(),
+        })
+    }
+
+    pub fn stream_id(&self) -> u64 {
+        self.stream_id
+    }
+
+    /// The CPUs drained, in order (stream `CHANNEL_<cpu>` each).
+    pub fn cpus(&self) -> Vec<u32> {
+        self.cpus.iter().map(|c| c.cpu).collect()
+    }
+
+    fn header_kind(&self) -> EventHeaderKind {
+        self.header
+            .unwrap_or(if self.plans.len() < COMPACT_HEADER_MAX_CLASSES {
+                EventHeaderKind::Compact
+            } else {
+                EventHeaderKind::Large
+            })
+    }
+
+    fn event_context(&self) -> Option<FieldClass> {
+        if self.contexts.is_empty() {
+            return None;
+        }
+        let members: Vec<(String, FieldClass)> = self.contexts.iter().map(|k| k.member()).collect();
+        Some(struct_class(
+            members
+                .iter()
+                .map(|(n, c)| (n.as_str(), c.clone()))
+                .collect(),
+            1,
+        ))
+    }
+
+    /// The channel's enabled events (`system:event`, in enable order: the CTF id is the
+    /// position) and contexts, as the session daemon knows them. The list only grows: the
+    /// events known already must be its start. Contexts change only before the first start.
+    pub fn set_events(
+        &mut self,
+        events: &[String],
+        contexts: &[Context],
+    ) -> Result<(), KernelError> {
+        if events.len() > MAX_CHANNEL_EVENTS || contexts.len() > MAX_CONTEXTS {
+            return Err(KernelError::BadConfig {
+                what: "event classes or contexts in a channel",
+                value: events.len().max(contexts.len()) as u64,
+            });
+        }
+        if events.get(..self.events.len()) != Some(&self.events[..]) {
+            return Err(KernelError::BadConfig {
+                what: "kernel event list that does not extend the previous one, of length",
+                value: events.len() as u64,
+            });
+        }
+        let mut kinds = Vec::new();
+        for c in contexts {
+            let k = context_kind(*c)?;
+            if !kinds.contains(&k) {
+                kinds.push(k);
+            }
+        }
+        if self.md.is_some() && kinds != self.contexts {
+            return Err(KernelError::WrongState {
+                operation: "change the contexts",
+                state: "started",
+            });
+        }
+        self.contexts = kinds;
+        for full in &events[self.events.len()..] {
+            let (system, event) = full
+                .split_once(':')
+                .ok_or_else(|| KernelError::BadName { name: full.clone() })?;
+            check_name(system)?;
+            check_name(event)?;
+            let fmt = Arc::new(self.tracefs.event_format(system, event)?);
+            self.by_id.insert(fmt.id, self.plans.len());
+            self.plans
+                .push(plan_event_with_paths(&fmt, self.paths.is_some()));
+            self.path_masks.push(path_arg_mask(&fmt));
+            self.formats.push(fmt);
+            self.events.push(full.clone());
+        }
+        Ok(())
+    }
+
+    /// Fixes the stream class (at the first start, after [`KernelMetadata::declare`]).
+    pub fn declared(&mut self, md: &KernelMetadata) {
+        self.header = Some(self.header_kind());
+        self.md = md.stream_metadata(self.stream_id);
+    }
+
+    /// What waits for the CPU buffers (duplicates of their fds), usable while the drain
+    /// itself is busy elsewhere.
+    pub fn waiter(&self) -> Result<Waiter, KernelError> {
+        let fds = self
+            .cpus
+            .iter()
+            .map(|c| {
+                c.file
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .map_err(|source| KernelError::Drain { cpu: c.cpu, source })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Waiter { fds })
+    }
+
+    /// Events lost so far, summed over CPUs, as the packets written so far say.
+    pub fn events_discarded(&self) -> u64 {
+        self.cpus.iter().map(|c| c.reported).sum()
+    }
+
+    /// Events converted so far, summed over CPUs.
+    pub fn events_written(&self) -> u64 {
+        self.cpus.iter().map(|c| c.events).sum()
+    }
+
+    /// Reads what CPU index `i`'s buffer holds now (bounded by the buffer's size and a
+    /// margin) and hands each whole CTF packet it converts to `out` as `(cpu, bytes, index
+    /// entry)`. The last packet is closed at the end of the pass. With `last` (tracing is
+    /// off: a stop or a snapshot), a packet carrying the final loss count follows when the
+    /// kernel lost events since the last packet, and an empty first packet makes a stream
+    /// that never had an event exist. Nothing is read before the stream class is declared.
+    pub fn pass(
+        &mut self,
+        i: usize,
+        last: bool,
+        out: &mut dyn FnMut(u32, &[u8], &IndexEntry),
+    ) -> Result<PassStats, KernelError> {
+        let mut stats = PassStats::default();
+        let Some(md) = self.md.take() else {
+            return Ok(stats);
+        };
+        let r = self.pass_with(&md, i, last, out, &mut stats);
+        self.md = Some(md);
+        r.map(|()| stats)
+    }
+
+    fn pass_with(
+        &mut self,
+        md: &Metadata,
+        i: usize,
+        last: bool,
+        out: &mut dyn FnMut(u32, &[u8], &IndexEntry),
+        stats: &mut PassStats,
+    ) -> Result<(), KernelError> {
+        let cpu = self.cpus[i].cpu;
+        let stream_name = format!("{}_{cpu}", self.instance_dir.display());
+        let ctf = |source| KernelError::Ctf {
+            stream: stream_name.clone(),
+            source,
+        };
+        let drain_err = |source| KernelError::Drain { cpu, source };
+        let names = if self
+            .contexts
+            .iter()
+            .any(|k| matches!(k, ContextKind::Pid | ContextKind::Procname))
+        {
+            ProcessNames::load(&self.tracefs)
+        } else {
+            ProcessNames::default()
+        };
+        let paths = self.paths.clone();
+        let mut matcher = paths.as_ref().map(|p| {
+            let mut m = p.matcher.lock().unwrap_or_else(|e| e.into_inner());
+            m.refresh_taking(&p.log);
+            m
+        });
+        let mut strings: Vec<(u8, Vec<u8>)> = Vec::new();
+        let mut w = StreamWriter::new(md, self.stream_id, u64::from(cpu)).map_err(ctf)?;
+        let limit = self.buffer_pages.saturating_add(PASS_EXTRA_PAGES);
+        let mut emit = |w: &mut StreamWriter<'_>, end_ts: u64, stats: &mut PassStats| {
+            let entry = w.close_packet(end_ts, PacketSize::Aligned8).map_err(ctf)?;
+            let data = w.take_data();
+            out(cpu, &data, &entry);
+            stats.packets += 1;
+            Ok::<(), KernelError>(())
+        };
+        let mut n = 0u64;
+        while n < limit {
+            let got = match self.cpus[i].file.read(&mut self.page) {
+                Ok(0) => break,
+                Ok(got) => got,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(drain_err(e)),
+            };
+            n += 1;
+            stats.pages += 1;
+            // A partial page: the rest stays zero (its commit word says how much is data).
+            self.page[got..].fill(0);
+            let mut records = std::mem::take(&mut self.records);
+            records.clear();
+            let base = self.page.as_ptr() as usize;
+            let parsed = parse_page(&self.layout, &self.page, |r| {
+                records.push((r.timestamp, r.data.as_ptr() as usize - base, r.data.len()))
+            });
+            let c = &mut self.cpus[i];
+            let info = match parsed {
+                Ok(info) => info,
+                // A damaged page loses its events; count them as one unknown loss.
+                Err(_) => {
+                    c.missed = c.missed.saturating_add(1);
+                    self.records = records;
+                    continue;
+                }
+            };
+            if let Some(m) = info.missed {
+                c.missed = c.missed.saturating_add(if m == u64::MAX { 1 } else { m });
+            }
+            if records.is_empty() {
+                self.records = records;
+                continue;
+            }
+            let first_ts = records[0].0.max(c.last_ts);
+            if w.is_packet_open()
+                && (w.packet_content_bits() / 8 + 2 * self.page.len() as u64 > self.packet_bytes
+                    || info.missed.is_some())
+            {
+                emit(&mut w, c.last_ts, stats)?;
+            }
+            if !w.is_packet_open() {
+                // Discard mode counts its losses only in `stats`: read them as the packet is
+                // cut (a pass takes microseconds, so they are the losses up to its end).
+                let lost = stats_lost(&self.instance_dir, cpu);
+                let discarded = c.missed.max(c.reported).max(lost);
+                if c.seq == 0 && discarded > 0 {
+                    // Readers see losses between packets only: an empty first packet
+                    // makes those before the first event visible.
+                    w.open_packet(&PacketOpen {
+                        timestamp_begin: first_ts,
+                        packet_seq_num: 0,
+                        events_discarded: 0,
+                        cpu_id: u64::from(cpu),
+                        extra: &[],
+                    })
+                    .map_err(ctf)?;
+                    c.seq = 1;
+                    emit(&mut w, first_ts, stats)?;
+                }
+                w.open_packet(&PacketOpen {
+                    timestamp_begin: first_ts,
+                    packet_seq_num: c.seq,
+                    events_discarded: discarded,
+                    cpu_id: u64::from(cpu),
+                    extra: &[],
+                })
+                .map_err(ctf)?;
+                c.reported = discarded;
+                c.seq += 1;
+            }
+            for &(ts, off, len) in &records {
+                let data = &self.page[off..off + len];
+                let type_id = u16::from_le_bytes([
+                    data.first().copied().unwrap_or(0),
+                    data.get(1).copied().unwrap_or(0),
+                ]);
+                let Some(&class) = self.by_id.get(&type_id) else {
+                    continue;
+                };
+                let ts = ts.max(c.last_ts);
+                let tid = i32::from_le_bytes(
+                    data.get(4..8)
+                        .and_then(|b| b.try_into().ok())
+                        .unwrap_or([0; 4]),
+                );
+                let ctxv = ContextValues {
+                    tid,
+                    pid: names.tgid.get(&tid).copied().unwrap_or(tid),
+                    procname: names.comm.get(&tid).map(Vec::as_slice).unwrap_or(b""),
+                    cpu,
+                };
+                strings.clear();
+                let mask = self.path_masks.get(class).copied().unwrap_or(0);
+                if let (Some(m), true) = (matcher.as_mut(), mask != 0) {
+                    for a in 0..MAX_ARGS as u8 {
+                        if mask & (1 << a) == 0 {
+                            continue;
+                        }
+                        if let Some((tid, nr, ptr)) = enter_key(data, a) {
+                            if let Some(PathValue::Text(t)) = m.take_unordered(tid, nr, a, ptr) {
+                                strings.push((a, t));
+                            }
+                        }
+                    }
+                }
+                let found: Vec<(u8, &[u8])> =
+                    strings.iter().map(|(a, t)| (*a, t.as_slice())).collect();
+                let ops = &self.plans[class].ops;
+                let contexts = &self.contexts;
+                w.append_event_raw(class as u64, ts, HeaderForm::Auto, |bw| {
+                    write_context(bw, contexts, &ctxv);
+                    write_payload_with_paths(bw, ops, data, &found);
+                })
+                .map_err(ctf)?;
+                c.last_ts = ts;
+                c.events += 1;
+                stats.events += 1;
+            }
+            self.records = records;
+        }
+        let c_last_ts = self.cpus[i].last_ts;
+        if w.is_packet_open() {
+            emit(&mut w, c_last_ts, stats)?;
+        }
+        if last {
+            // Losses the pages did not report (discard mode counts them only in `stats`).
+            let lost = stats_lost(&self.instance_dir, cpu);
+            // Empty packets are stamped now (never before what the stream holds), so a live
+            // reader sees time go on.
+            let now = self.clock.now();
+            let c = &mut self.cpus[i];
+            let total = c.missed.max(lost).max(c.reported);
+            let ts = c.last_ts.max(now);
+            if c.seq == 0 && total > 0 {
+                // As above: a count in a stream's first packet is not seen by readers.
+                w.open_packet(&PacketOpen {
+                    timestamp_begin: ts,
+                    packet_seq_num: 0,
+                    events_discarded: 0,
+                    cpu_id: u64::from(cpu),
+                    extra: &[],
+                })
+                .map_err(ctf)?;
+                c.seq = 1;
+                emit(&mut w, ts, stats)?;
+            }
+            if total > c.reported || c.seq == 0 {
+                w.open_packet(&PacketOpen {
+                    timestamp_begin: ts,
+                    packet_seq_num: c.seq,
+                    events_discarded: total,
+                    cpu_id: u64::from(cpu),
+                    extra: &[],
+                })
+                .map_err(ctf)?;
+                c.seq += 1;
+                c.reported = total;
+                c.last_ts = ts;
+                emit(&mut w, ts, stats)?;
+            }
+        }
+        Ok(())
+    }
+}
