@@ -152,7 +152,7 @@ fn run_mi(g: &Global, kind: &str, cmd: SessionCommand) -> ExitCode {
     }
     let name = match &cmd {
         SessionCommand::Version => "version",
-        SessionCommand::List(l) if !l.kernel && !l.userspace => "list",
+        SessionCommand::List(l) if !l.kernel => "list",
         SessionCommand::Create(_) => "create",
         SessionCommand::EnableEvent(_) => "enable-event",
         SessionCommand::Start { .. } => "start",
@@ -199,6 +199,8 @@ struct Shown {
     /// channel of disable-event (first).
     names: Vec<String>,
     domain: Domain,
+    /// `list -u` (with `-f`: fields).
+    apps: Option<bool>,
     events: Vec<String>,
     syscall: bool,
     loglevel: LoglevelRule,
@@ -210,13 +212,17 @@ fn describe(cmd: &SessionCommand) -> Shown {
         session: None,
         names: Vec::new(),
         domain: Domain::Ust,
+        apps: None,
         events: Vec::new(),
         syscall: false,
         loglevel: LoglevelRule::All,
         exclusions: Vec::new(),
     };
     match cmd {
-        SessionCommand::List(l) => s.session = l.session.clone(),
+        SessionCommand::List(l) => {
+            s.session = l.session.clone();
+            s.apps = l.userspace.then_some(l.fields);
+        }
         SessionCommand::Status => s.session = rttng_ctl::current_session(),
         SessionCommand::SetSession { session } => s.session = Some(session.clone()),
         SessionCommand::EnableChannel(a) => {
@@ -290,6 +296,13 @@ fn mi_document(ctx: &mut Ctx, name: &str, shown: &Shown, before: MiBefore, ok: b
     };
     match name {
         "version" => mi::document(name, &mi::version(), None),
+        "list" if shown.apps.is_some() => {
+            let output = match ctx.call(Request::ListApps) {
+                Ok(Response::Apps { list }) => mi::apps(&list, shown.apps == Some(true)),
+                _ => String::new(),
+            };
+            mi::document(name, &output, None)
+        }
         "list" => {
             let output = match &shown.session {
                 None => match ctx.call(Request::ListSessions) {
