@@ -567,10 +567,17 @@ impl Registry {
             .iter_mut()
             .find(|c| c.domain == domain && c.name == name)
         {
-            if *attrs != ChannelAttrs::default() {
+            // lttng: enabling a channel that exists and is enabled, or giving attributes
+            // again, is LTTNG_ERR_(UST|KERN)_CHAN_EXIST (the CLI makes it a warning).
+            if c.enabled || *attrs != ChannelAttrs::default() {
+                let what = if domain == Domain::Kernel {
+                    "Kernel"
+                } else {
+                    "UST"
+                };
                 return Err(err(
                     ErrorCode::ChannelExists,
-                    format!("channel {name} exists already; its attributes cannot change"),
+                    format!("{what} channel already exist"),
                 ));
             }
             if !c.enabled && s.started_once {

@@ -322,6 +322,9 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 tracefile_count: a.tracefile_count,
             };
             let mut attrs = attrs;
+            if attrs.num_subbuf == Some(0) {
+                return Err(usage("Wrong value in --num-subbuf parameter: 0"));
+            }
             // lttng's client rounds both up to a power of two, with these warnings.
             if let Some(s) = attrs.subbuf_size.filter(|s| !s.is_power_of_two()) {
                 let r = s.checked_next_power_of_two().ok_or_else(|| {
@@ -341,12 +344,23 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
             }
             let mut code = 0;
             for ch in split_names(&a.channels) {
-                let r = ctx.call(Request::EnableChannel {
+                let r = match ctx.call(Request::EnableChannel {
                     session: session.clone(),
                     domain,
                     channel: ch.clone(),
                     attrs: attrs.clone(),
-                })?;
+                }) {
+                    // lttng's warning (status 4), and on to the next channel.
+                    Err(CliError::Ctl(rttng_ctl::CtlError::Daemon {
+                        code: rttng_ctl::ErrorCode::ChannelExists,
+                        message,
+                    })) => {
+                        eprintln!("Warning: Channel {ch}: {message} (session {session})");
+                        code = EXIT_WARNING;
+                        continue;
+                    }
+                    r => r?,
+                };
                 code = code.max(warned(r));
                 println!(
                     "{} channel {ch} enabled for session {session}",
@@ -554,12 +568,31 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
             }
             for t in &a.types {
                 let c = context_type(domain, t)?;
-                ctx.call(Request::AddContext {
+                match ctx.call(Request::AddContext {
                     session: session.clone(),
                     domain,
                     channel: a.channel.clone(),
                     context: c,
-                })?;
+                }) {
+                    // lttng's words and warning status for these two refusals.
+                    Err(CliError::Ctl(rttng_ctl::CtlError::Daemon { code, .. }))
+                        if matches!(
+                            code,
+                            rttng_ctl::ErrorCode::NoChannel | rttng_ctl::ErrorCode::SessionActive
+                        ) =>
+                    {
+                        let why = if code == rttng_ctl::ErrorCode::NoChannel {
+                            format!("{} channel not found", domain_word(domain))
+                        } else {
+                            "Tracing has already been started once".to_string()
+                        };
+                        return Err(CliError::Status {
+                            status: EXIT_WARNING,
+                            message: format!("{t}: {why}"),
+                        });
+                    }
+                    r => r?,
+                };
                 match &a.channel {
                     Some(ch) => println!("{} context {t} added to channel {ch}", domain.name()),
                     None => println!("{} context {t} added to all channels", domain.name()),
@@ -641,11 +674,7 @@ fn context_type(domain: Domain, t: &str) -> Result<ContextType, CliError> {
             message: format!("Unknown context type {t}"),
         });
     }
-    let what = if domain == Domain::Kernel {
-        "Kernel"
-    } else {
-        "UST"
-    };
+    let what = domain_word(domain);
     let invalid = |why: &str| CliError::Status {
         status: EXIT_WARNING,
         message: format!("{t}: {what} invalid context ({why})"),
@@ -703,6 +732,15 @@ fn perf_unavailable(counter: &str) -> String {
         "rttng does not record perf counters".to_string()
     } else {
         "not available on this machine: perf_event_open offers no hardware counters here (no cpu PMU in /sys/bus/event_source/devices)".to_string()
+    }
+}
+
+/// lttng's word for a domain in messages: "UST" or "Kernel".
+fn domain_word(domain: Domain) -> &'static str {
+    if domain == Domain::Kernel {
+        "Kernel"
+    } else {
+        "UST"
     }
 }
 
