@@ -169,6 +169,13 @@ impl Port for Io {
         crate::output::prepare(std::path::Path::new(path))
     }
 
+    fn home_of(&mut self, uid: u32) -> Option<String> {
+        if uid == sys::euid() {
+            return None;
+        }
+        crate::output::home_of(uid)
+    }
+
     fn new_uuid(&mut self) -> [u8; 16] {
         uuid::Uuid::new_v4().into_bytes()
     }

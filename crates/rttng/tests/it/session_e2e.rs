@@ -640,8 +640,9 @@ fn session_kernel_instances_of_a_killed_daemon_are_removed_at_restart() {
         1,
         "the instance outlives its killed daemon"
     );
-    // Any command starts a new daemon, which cleans up first.
-    let f = w.rttng(&["list"]);
+    // `create` starts a new daemon (as lttng's, `list` no longer does), which cleans up
+    // first.
+    let f = w.rttng(&["create", "kstale-after"]);
     assert!(f.status.success(), "{}", f.stderr_quote());
     assert!(
         instances().is_empty(),
