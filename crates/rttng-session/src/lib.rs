@@ -28,7 +28,7 @@ pub use agent::{agent_filter, ust_names, AgentEnable};
 pub use attrs::*;
 pub use kernel::{KernelChannel, KernelOp, KernelReply};
 pub use snapshot::{packets_per_stream, StreamGroup, MAX_SNAPSHOT_OUTPUTS};
-pub use trackers::{effective_attr, MAX_TRACKER_VALUES};
+pub use trackers::MAX_TRACKER_VALUES;
 pub use validate::{validate_class, validate_clock, validate_hello};
 
 use metadata::TraceMetadata;

@@ -288,9 +288,14 @@ pub fn serve(listener: UnixListener, state: Shared, daemon_uid: u32) {
         }
         reap(&mut g);
         live.retain(|id, _| g.io.apps.contains_key(id));
-        waiting = g.io.apps.values().any(|c| c.oldest_unanswered().is_some());
+        let answers = crate::runtime::take_ready_announcements(&mut g.io);
+        waiting =
+            !g.io.held.is_empty() || g.io.apps.values().any(|c| c.oldest_unanswered().is_some());
         drop(g);
         state.1.notify_all();
+        for (conn, reply) in answers {
+            crate::runtime::send_announcement_answer(conn, reply);
+        }
     }
 }
 

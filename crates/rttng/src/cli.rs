@@ -224,11 +224,18 @@ pub struct Global {
     /// Print no messages on standard output (errors and warnings still go to standard error)
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Say each request to the session daemon and its answer on standard error (-vv: with
+    /// their fields)
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// Print the command names, one a line, and exit (for completion scripts)
     #[arg(long)]
     pub list_commands: bool,
-    /// Machine interface: print lttng's MI document instead of messages (`xml`; for
-    /// version, list, create, enable-event, start, stop and destroy)
+    /// Print the options of rttng (or of the command before it), one a line, and exit
+    #[arg(long)]
+    pub list_options: bool,
+    /// Machine interface: print lttng's MI document instead of messages (`xml`; for the
+    /// session commands, track and untrack)
     #[arg(short = 'm', long, value_name = "TYPE")]
     pub mi: Option<String>,
 }

@@ -35,6 +35,27 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    // `--list-options` (lttng's, for completion scripts): rttng's, or a command's
+    // (`rttng CMD --list-options`), long then short spelling of each.
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.iter().any(|a| a == "--list-options") {
+        use clap::CommandFactory;
+        let root = cli::Cli::command();
+        let named = argv
+            .iter()
+            .find(|a| !a.starts_with('-'))
+            .and_then(|n| root.find_subcommand(n).cloned());
+        let cmd = named.as_ref().unwrap_or(&root);
+        for a in cmd.get_arguments().filter(|a| !a.is_positional()) {
+            if let Some(l) = a.get_long() {
+                println!("--{l}");
+            }
+            if let Some(s) = a.get_short() {
+                println!("-{s}");
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
     let args = cli::Cli::parse();
     if args.global.quiet {
         silence_stdout();

@@ -29,18 +29,61 @@ fn session_or_current(s: Option<String>) -> Result<String, CliError> {
 struct Ctx {
     opts: ConnectOptions,
     client: Option<Client>,
+    /// `-v` count: 1 says each request and answer on standard error, 2 also their fields.
+    verbose: u8,
+    /// What `track`/`untrack` did, per attribute and value (`None`: `--all`), for `--mi`.
+    tracked: Vec<crate::mi::TrackerChange>,
 }
 
+/// Most characters of one `-vv` debug line.
+const DEBUG_LINE_CHARS: usize = 400;
+
 impl Ctx {
+    fn new(opts: ConnectOptions, g: &Global) -> Ctx {
+        Ctx {
+            opts,
+            client: None,
+            verbose: g.verbose,
+            tracked: Vec::new(),
+        }
+    }
     fn client(&mut self) -> Result<&mut Client, CliError> {
         if self.client.is_none() {
+            if self.verbose > 0 {
+                eprintln!(
+                    "DEBUG1: connecting to the session daemon (starting one if none answers: {})",
+                    self.opts.spawn
+                );
+            }
             self.client = Some(Client::connect(&self.opts)?);
         }
         self.client.as_mut().ok_or_else(|| usage("no client"))
     }
     fn call(&mut self, req: Request) -> Result<Response, CliError> {
-        Ok(self.client()?.call(&req)?)
+        let verbose = self.verbose;
+        if verbose > 0 {
+            eprintln!("DEBUG1: request {}", debug_text(&req, verbose));
+        }
+        let r = self.client()?.call(&req);
+        if verbose > 0 {
+            match &r {
+                Ok(resp) => eprintln!("DEBUG1: answer {}", debug_text(resp, verbose)),
+                Err(e) => eprintln!("DEBUG1: failed: {e}"),
+            }
+        }
+        Ok(r?)
     }
+}
+
+/// A request or answer for `-v` (its kind) or `-vv` (with its fields, bounded).
+fn debug_text(v: &dyn std::fmt::Debug, verbose: u8) -> String {
+    let full = format!("{v:?}");
+    let text = if verbose >= 2 {
+        full
+    } else {
+        full.split([' ', '{', '(']).next().unwrap_or("").to_string()
+    };
+    text.chars().take(DEBUG_LINE_CHARS).collect()
 }
 
 /// The connection options the global flags ask for.
@@ -91,7 +134,7 @@ pub fn mi_not_implemented() -> ExitCode {
     exit_status(Err(CliError::Status {
         status: EXIT_MI_NOT_IMPLEMENTED,
         message:
-            "--mi xml is available for version, list, create, enable-event, start, stop and destroy"
+            "--mi xml is available for version, list, status, create, destroy, set-session, enable-channel, disable-channel, enable-event, disable-event, add-context, track, untrack, start and stop"
                 .to_string(),
     }))
 }
@@ -115,6 +158,15 @@ fn run_mi(g: &Global, kind: &str, cmd: SessionCommand) -> ExitCode {
         SessionCommand::Start { .. } => "start",
         SessionCommand::Stop { .. } => "stop",
         SessionCommand::Destroy(_) => "destroy",
+        SessionCommand::EnableChannel(_) => "enable-channel",
+        SessionCommand::DisableChannel(_) => "disable-channel",
+        SessionCommand::DisableEvent(_) => "disable-event",
+        SessionCommand::AddContext(a) if !a.list => "add-context",
+        SessionCommand::Track(_) => "track",
+        SessionCommand::Untrack(_) => "untrack",
+        SessionCommand::SetSession { .. } => "set-session",
+        // lttng's `status` answers as `list`.
+        SessionCommand::Status => "list",
         _ => return mi_not_implemented(),
     };
     // The document goes to the real standard output; the messages to /dev/null.
@@ -130,7 +182,7 @@ fn run_mi(g: &Global, kind: &str, cmd: SessionCommand) -> ExitCode {
     crate::silence_stdout();
     let mut opts = connect_options(g);
     opts.spawn = false;
-    let mut ctx = Ctx { opts, client: None };
+    let mut ctx = Ctx::new(opts, g);
     let mi_data = MiBefore::collect(&mut ctx, &cmd);
     let shown = describe(&cmd);
     let result = run_with(&mut ctx, g, cmd);
@@ -143,6 +195,10 @@ fn run_mi(g: &Global, kind: &str, cmd: SessionCommand) -> ExitCode {
 /// What a command's MI document needs from its arguments.
 struct Shown {
     session: Option<String>,
+    /// Channel names (enable/disable-channel), context types (add-context), or the
+    /// channel of disable-event (first).
+    names: Vec<String>,
+    domain: Domain,
     events: Vec<String>,
     syscall: bool,
     loglevel: LoglevelRule,
@@ -152,6 +208,8 @@ struct Shown {
 fn describe(cmd: &SessionCommand) -> Shown {
     let mut s = Shown {
         session: None,
+        names: Vec::new(),
+        domain: Domain::Ust,
         events: Vec::new(),
         syscall: false,
         loglevel: LoglevelRule::All,
@@ -159,6 +217,27 @@ fn describe(cmd: &SessionCommand) -> Shown {
     };
     match cmd {
         SessionCommand::List(l) => s.session = l.session.clone(),
+        SessionCommand::Status => s.session = rttng_ctl::current_session(),
+        SessionCommand::SetSession { session } => s.session = Some(session.clone()),
+        SessionCommand::EnableChannel(a) => {
+            s.session = a.session.clone().or_else(rttng_ctl::current_session);
+            s.names = split_names(&a.channels);
+            s.domain = if a.domain.kernel {
+                Domain::Kernel
+            } else {
+                Domain::Ust
+            };
+        }
+        SessionCommand::DisableChannel(a) => s.names = split_names(&a.channels),
+        SessionCommand::AddContext(a) => s.names = a.types.clone(),
+        SessionCommand::DisableEvent(a) => {
+            s.names = vec![a.channel.clone().unwrap_or_else(|| "channel0".to_string())];
+            s.events = if a.all {
+                vec!["*".to_string()]
+            } else {
+                a.names.as_deref().map(split_names).unwrap_or_default()
+            };
+        }
         SessionCommand::Start { session } | SessionCommand::Stop { session, .. } => {
             s.session = session.clone().or_else(rttng_ctl::current_session)
         }
@@ -257,6 +336,49 @@ fn mi_document(ctx: &mut Ctx, name: &str, shown: &Shown, before: MiBefore, ok: b
             };
             mi::document(name, &output, Some(ok))
         }
+        "enable-channel" => {
+            let infos = match shown.session.as_ref().map(|session| {
+                ctx.call(Request::ListSession {
+                    session: session.clone(),
+                })
+            }) {
+                Some(Ok(Response::Session { detail })) => detail.channels,
+                _ => Vec::new(),
+            };
+            let chans: Vec<(String, Option<rttng_ctl::proto::ChannelInfo>)> = shown
+                .names
+                .iter()
+                .map(|n| {
+                    let c = infos
+                        .iter()
+                        .find(|c| &c.name == n && c.domain == shown.domain)
+                        .cloned();
+                    (n.clone(), c)
+                })
+                .collect();
+            mi::document(name, &mi::channels_enabled(&chans, ok), Some(ok))
+        }
+        "disable-channel" => mi::document(name, &mi::channels_disabled(&shown.names, ok), Some(ok)),
+        "disable-event" => {
+            let channel = shown.names.first().cloned().unwrap_or_default();
+            mi::document(
+                name,
+                &mi::events_disabled(&channel, &shown.events, ok),
+                Some(ok),
+            )
+        }
+        "add-context" => mi::document(name, &mi::contexts_added(&shown.names), Some(ok)),
+        "track" | "untrack" => {
+            let changes = std::mem::take(&mut ctx.tracked);
+            mi::document(name, &mi::trackers_changed(&changes), Some(ok))
+        }
+        "set-session" => {
+            let output = match (&shown.session, ok) {
+                (Some(s), true) => mi::session_name(s),
+                _ => "<sessions/>".to_string(),
+            };
+            mi::document(name, &output, Some(ok))
+        }
         "start" | "stop" => {
             let output = match (&shown.session, ok) {
                 (Some(s), true) => mi::session_state(s, name == "start"),
@@ -275,7 +397,7 @@ fn mi_document(ctx: &mut Ctx, name: &str, shown: &Shown, before: MiBefore, ok: b
 fn run_plain(g: &Global, cmd: SessionCommand) -> ExitCode {
     let mut opts = connect_options(g);
     opts.spawn = false;
-    let mut ctx = Ctx { opts, client: None };
+    let mut ctx = Ctx::new(opts, g);
     exit_status(run_with(&mut ctx, g, cmd))
 }
 
@@ -797,10 +919,8 @@ fn context_type(domain: Domain, t: &str) -> Result<ContextType, CliError> {
         status: EXIT_WARNING,
         message: format!("{t}: {what} invalid context ({why})"),
     };
-    if t.starts_with("perf:") {
-        return Err(invalid(
-            "perf counters are not available on this machine: perf_event_open offers no hardware counters here",
-        ));
+    if let Some(counter) = t.strip_prefix("perf:") {
+        return Err(invalid(&perf_unavailable(counter)));
     }
     let supported: &[ContextType] = match domain {
         Domain::Kernel => &[
@@ -825,6 +945,33 @@ fn context_type(domain: Domain, t: &str) -> Result<ContextType, CliError> {
             domain.name(),
             names()
         ))),
+    }
+}
+
+/// Why `perf:COUNTER` is not recorded: hardware counters need the CPU's PMU, which this
+/// machine may lack (then perf_event_open cannot offer them at all); the software ones exist
+/// everywhere but rttng does not record perf counters.
+fn perf_unavailable(counter: &str) -> String {
+    const SOFTWARE: [&str; 12] = [
+        "cpu-clock",
+        "task-clock",
+        "page-fault",
+        "faults",
+        "major-faults",
+        "minor-faults",
+        "context-switches",
+        "cs",
+        "cpu-migrations",
+        "migrations",
+        "alignment-faults",
+        "emulation-faults",
+    ];
+    let name = counter.rsplit(':').next().unwrap_or(counter);
+    let pmu = std::path::Path::new("/sys/bus/event_source/devices/cpu").exists();
+    if SOFTWARE.contains(&name) || pmu {
+        "rttng does not record perf counters".to_string()
+    } else {
+        "not available on this machine: perf_event_open offers no hardware counters here (no cpu PMU in /sys/bus/event_source/devices)".to_string()
     }
 }
 
@@ -873,7 +1020,7 @@ fn track(ctx: &mut Ctx, a: crate::cli::TrackArgs, add: bool) -> Result<u8, CliEr
         ));
     }
     for (attr, values) in given {
-        let shown = rttng_session_attr(domain, attr);
+        let shown = attr.in_domain(domain);
         if a.all || values.is_empty() {
             if !a.all {
                 return Err(usage(&format!(
@@ -901,13 +1048,16 @@ fn track(ctx: &mut Ctx, a: crate::cli::TrackArgs, add: bool) -> Result<u8, CliEr
                     }
                 }
             };
-            ctx.call(req(true)).map_err(no_session)?;
+            let r = ctx.call(req(true)).map_err(no_session);
+            ctx.tracked.push((shown, vec![(None, r.is_ok())]));
+            r?;
             let mut words = shown.words().to_string();
             words[..1].make_ascii_uppercase();
             let policy = if add { "include all" } else { "exclude all" };
             println!("{words} tracking policy set to `{policy}`");
             continue;
         }
+        ctx.tracked.push((shown, Vec::new()));
         for v in split_names(values) {
             let value = id_value(attr, &v)?;
             let req = if add {
@@ -927,7 +1077,11 @@ fn track(ctx: &mut Ctx, a: crate::cli::TrackArgs, add: bool) -> Result<u8, CliEr
                     all: false,
                 }
             };
-            match ctx.call(req) {
+            let r = ctx.call(req);
+            if let Some((_, done)) = ctx.tracked.last_mut() {
+                done.push((Some(value), r.is_ok()));
+            }
+            match r {
                 Ok(_) if add => {
                     println!("Added {v} to the {} tracker inclusion set", shown.words())
                 }
@@ -946,21 +1100,6 @@ fn track(ctx: &mut Ctx, a: crate::cli::TrackArgs, add: bool) -> Result<u8, CliEr
         }
     }
     Ok(0)
-}
-
-/// The tracker a `track` of `attr` in `domain` addresses (user space: the virtual one).
-fn rttng_session_attr(
-    domain: Domain,
-    attr: rttng_ctl::proto::ProcessAttr,
-) -> rttng_ctl::proto::ProcessAttr {
-    use rttng_ctl::proto::ProcessAttr as P;
-    match (domain, attr) {
-        (Domain::Kernel, a) => a,
-        (_, P::Pid) => P::Vpid,
-        (_, P::Uid) => P::Vuid,
-        (_, P::Gid) => P::Vgid,
-        (_, a) => a,
-    }
 }
 
 /// An id given to `track`: a number, or for users and groups a name from /etc/passwd or

@@ -347,3 +347,135 @@ fn issue_16_bash_completion_offers_commands_and_options() {
         assert!(got.iter().any(|g| g == o), "{o} in {got:?}");
     }
 }
+
+/// `--list-options` (rttng's and a command's, as lttng's completion uses them) and `-v`
+/// (each request and answer on standard error; standard output unchanged).
+#[test]
+fn issue_16_list_options_and_verbose() {
+    require_tools(&[("lttng", "lttng-tools")]).unwrap_or_else(|h| panic!("{h}"));
+    let lines = |program: &str, args: &[&str]| -> Vec<String> {
+        let f = run_bounded(Command::new(program).args(args), CMD_TIMEOUT).expect("runs");
+        assert!(
+            f.status.success(),
+            "{program} {args:?}: {}",
+            f.stderr_quote()
+        );
+        f.stdout_text().lines().map(str::to_string).collect()
+    };
+    let rttng = env!("CARGO_BIN_EXE_rttng");
+    for (cmd, shared) in [
+        (
+            "create",
+            &[
+                "--output",
+                "-o",
+                "--set-url",
+                "-U",
+                "--ctrl-url",
+                "-C",
+                "--snapshot",
+            ][..],
+        ),
+        (
+            "enable-event",
+            &["--userspace", "-u", "--channel", "-c", "--filter", "-f"][..],
+        ),
+        (
+            "track",
+            &[
+                "--vpid",
+                "--vuid",
+                "--vgid",
+                "--all",
+                "-a",
+                "--session",
+                "-s",
+            ][..],
+        ),
+    ] {
+        let ours = lines(rttng, &[cmd, "--list-options"]);
+        let theirs = lines("lttng", &[cmd, "--list-options"]);
+        for o in shared {
+            assert!(
+                theirs.iter().any(|l| l == o),
+                "lttng {cmd} lacks {o}: {theirs:?}"
+            );
+            assert!(
+                ours.iter().any(|l| l == o),
+                "rttng {cmd} lacks {o}: {ours:?}"
+            );
+        }
+    }
+    let top = lines(rttng, &["--list-options"]);
+    for o in [
+        "--mi",
+        "-m",
+        "--quiet",
+        "-q",
+        "--verbose",
+        "-v",
+        "--list-commands",
+    ] {
+        assert!(top.iter().any(|l| l == o), "{o} in {top:?}");
+    }
+    let w = World::new("cli-verbose");
+    w.create(&["v"]);
+    let plain = w.rttng(&["list"]);
+    let verbose = w.rttng(&["-v", "list"]);
+    assert_eq!(plain.stdout_text(), verbose.stdout_text());
+    assert!(plain.stderr.is_empty(), "{}", plain.stderr_quote());
+    let err = String::from_utf8_lossy(&verbose.stderr);
+    assert!(
+        err.contains("DEBUG1: request ListSessions") && err.contains("DEBUG1: answer Sessions"),
+        "{err}"
+    );
+    let vv = w.rttng(&["-vv", "list"]);
+    assert!(
+        String::from_utf8_lossy(&vv.stderr).contains("name: \"v\""),
+        "{}",
+        vv.stderr_quote()
+    );
+}
+
+/// `disable-event -k NAME` of a system call rule disables its entry and exit tracepoints
+/// and succeeds (it used to exit 1 while listing the rule as disabled): after it, the
+/// session records the other rule's system calls and none of the disabled one's.
+#[test]
+fn issue_16_disable_event_kernel_syscall_rule() {
+    assert!(
+        crate::support::is_root(),
+        "kernel tracing needs root: run the tests as root (CI does)"
+    );
+    assert!(
+        Path::new("/sys/kernel/tracing/available_events").exists(),
+        "tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing"
+    );
+    let w = World::new("cli-ksys");
+    let out = w.create(&["k"]);
+    w.ok(&["enable-event", "-k", "--syscall", "openat"]);
+    w.ok(&["enable-event", "-k", "--syscall", "close"]);
+    let said = w.ok(&["disable-event", "-k", "openat"]);
+    assert_eq!(
+        said.trim(),
+        "kernel event openat of type any disabled in channel channel0 for session k"
+    );
+    let list = w.ok(&["list", "k"]);
+    assert!(
+        list.contains("      openat (type: syscall) [disabled]"),
+        "{list}"
+    );
+    assert!(
+        list.contains("      close (type: syscall) [enabled]"),
+        "{list}"
+    );
+    w.ok(&["start"]);
+    w.probe(&["--count", "2"]);
+    w.ok(&["stop"]);
+    let (text, _) = crate::session_support::read_both(&out);
+    assert!(text.contains(" syscall_entry_close: "), "no close recorded");
+    assert!(
+        !text.contains("openat"),
+        "openat recorded after its rule was disabled"
+    );
+    w.ok(&["destroy"]);
+}

@@ -640,9 +640,8 @@ fn session_kernel_instances_of_a_killed_daemon_are_removed_at_restart() {
         1,
         "the instance outlives its killed daemon"
     );
-    // `create` starts a new daemon (as lttng's, `list` no longer does), which cleans up
-    // first.
-    let f = w.rttng(&["create", "kstale-after"]);
+    // `create` starts a new daemon (as lttng, only `create` does), which cleans up first.
+    let f = w.rttng(&["create", "again"]);
     assert!(f.status.success(), "{}", f.stderr_quote());
     assert!(
         instances().is_empty(),
