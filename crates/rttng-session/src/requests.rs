@@ -440,6 +440,7 @@ impl Registry {
         output: Option<String>,
         live_timer_us: u64,
         uid: u32,
+        home: Option<String>,
         now: &Clock,
     ) -> Result<Response, Response> {
         if live_timer_us > u64::from(u32::MAX) {
@@ -511,7 +512,9 @@ impl Registry {
             }
             None => format!(
                 "{}/rttng-traces/{dirname}",
-                self.host.home.trim_end_matches('/')
+                home.as_deref()
+                    .unwrap_or(&self.host.home)
+                    .trim_end_matches('/')
             ),
         };
         let id = self.fresh_id();
