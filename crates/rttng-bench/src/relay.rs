@@ -77,14 +77,14 @@ fn wait_port(port: u16, child: &mut Child) -> Result<()> {
 }
 
 /// A relay daemon on free loopback ports, killed by PID on drop.
-struct RelayProc {
+pub(crate) struct RelayProc {
     child: Child,
-    control: u16,
-    data: u16,
+    pub(crate) control: u16,
+    pub(crate) data: u16,
 }
 
 impl RelayProc {
-    fn start(program: &Path, output: &Path) -> Result<RelayProc> {
+    pub(crate) fn start(program: &Path, output: &Path) -> Result<RelayProc> {
         let (control, data, live) = (free_port()?, free_port()?, free_port()?);
         let mut child = Command::new(program)
             .args([

@@ -23,6 +23,12 @@
 //! binaries `rttng`, `rttng-sessiond` and `rttng-consumerd` must be next to this one
 //! (`cargo build --release -p rttng -p rttng-sessiond -p rttng-consumerd`).
 //!
+//! `--live`: the session is a live session (`create --live`, rttng's 100 ms timer) streaming
+//! to an `rttng-relayd` started for the run on free loopback ports (the binary must be next
+//! to this one too); the trace is counted where the relay wrote it. The line ends with
+//! `session=live`. With `bench/live-event-path.sh` it compares a live session's event path with
+//! a local one's.
+//!
 //! `--filter EXPR`: the event is enabled with that filter (`enable-event --filter`, or
 //! `LocalSession::set_filter`), to measure what a rejected or a kept event costs.
 //!
@@ -75,6 +81,9 @@ pub struct Args {
     /// count is then whatever the filter keeps
     #[arg(long, value_name = "EXPR")]
     pub filter: Option<String>,
+    /// Record in a live session streaming to an rttng-relayd started for the run
+    #[arg(long, conflicts_with_all = ["snapshot", "local"])]
+    pub live: bool,
 }
 
 /// Length of one paced burst.
@@ -248,6 +257,8 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let session_text = if args.snapshot {
         " session=snapshot"
+    } else if args.live {
+        " session=live"
     } else {
         ""
     };
@@ -526,8 +537,15 @@ fn run_stack(args: &Args) -> Result<Outcome> {
     stack.cmd("rttng-sessiond", &["--daemonize"])?;
     let trace = stack.dir.join("trace");
     let trace_text = trace.to_string_lossy().into_owned();
+    // Declared after `stack`: dropped (killed) before the stack's directory is removed.
+    let mut relay = None;
     if args.snapshot {
         stack.rttng(&["create", SESSION, "--snapshot", "-o", &trace_text])?;
+    } else if args.live {
+        let r = crate::relay::RelayProc::start(&stack.bin.join("rttng-relayd"), &trace)?;
+        let url = format!("net://127.0.0.1:{}:{}", r.control, r.data);
+        relay = Some(r);
+        stack.rttng(&["create", SESSION, "--live", "-U", &url])?;
     } else {
         stack.rttng(&["create", SESSION, "-o", &trace_text])?;
     }
@@ -576,6 +594,8 @@ fn run_stack(args: &Args) -> Result<Outcome> {
     let discarded = sum_after(&list, "Discarded events:");
     stack.rttng(&["destroy", SESSION])?;
     stack.stop_daemons();
+    // `stop` returned once the relay held everything.
+    drop(relay);
     let stream_bytes = if trace.exists() {
         stream_bytes(&trace)?
     } else {

@@ -2,16 +2,21 @@
 //! `trace_pipe_raw` into CTF kernel packets continuously, for a process that does not own the
 //! instance (rttng-consumerd; the session daemon creates the instance and enables its events).
 //!
-//! [`KernelMetadata`] is the kernel trace's TSDL, handed out append-only: the base blocks and
-//! every stream class at the first start, then one `event` block per event enabled later.
+//! [`KernelMetadata`] (`consume/metadata.rs`) is the kernel trace's TSDL, handed out
+//! append-only: the base blocks and every stream class at the first start, then one `event`
+//! block per event enabled later.
 //! [`ChannelDrain`] is one channel (instance): it opens each CPU's `trace_pipe_raw`, waits in
 //! `poll()` (the kernel wakes it at `buffer_percent`), reads the pages (`read()`, partial
 //! pages included) and converts them, pass by pass, into whole CTF packets with their index
 //! entries, counting the kernel's losses (page "missed events" flags, per-CPU `stats`) in the
 //! packets' cumulative `events_discarded`.
 //!
+//! [`PathStrings`] (`consume/paths.rs`) records the path arguments of the channels' system
+//! calls with eBPF (as `rttng trace` does) and gives each `sys_enter` record its strings as
+//! its page is converted.
+//!
 //! Not here: where packets go (files, relay, snapshot memory: the caller), creating or
-//! enabling anything in tracefs, system call path strings (pointers are kept).
+//! enabling anything in tracefs.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -22,20 +27,29 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rttng_ctf::emit::emit_metadata;
 use rttng_ctf::index::IndexEntry;
-use rttng_ctf::ir::{struct_class, FieldClass, Metadata, StreamClass};
-use rttng_ctf::lttng::{event_class, kernel_env, EventHeaderKind, LttngLayout};
+use rttng_ctf::ir::{struct_class, FieldClass, Metadata};
+use rttng_ctf::lttng::EventHeaderKind;
 use rttng_ctf::writer::{HeaderForm, PacketOpen, PacketSize, StreamWriter};
 
+use crate::bpf::PathValue;
 use crate::convert::{
-    plan_event, write_context, write_payload_with_paths, ContextKind, ContextValues, EventPlan,
+    plan_event_with_paths, write_context, write_payload_with_paths, ContextKind, ContextValues,
+    EventPlan,
 };
 use crate::error::{io_err, KernelError};
 use crate::format::{EventFormat, PageLayout};
 use crate::page::parse_page;
-use crate::session::{datetime_now, ClockSpec, Context, COMPACT_HEADER_MAX_CLASSES};
+use crate::session::{ClockSpec, Context, COMPACT_HEADER_MAX_CLASSES};
+use crate::syscall_args::{enter_key, path_arg_mask, MAX_ARGS};
 use crate::tracefs::{check_name, parse_stats_lost, Tracefs, INSTANCE_PREFIX};
+
+mod metadata;
+mod paths;
+
+pub use metadata::KernelMetadata;
+pub use paths::PathStrings;
+use paths::Paths;
 
 /// Smallest and largest CTF packet a pass cuts (the channel's sub-buffer size, clamped).
 pub const MIN_PACKET_BYTES: u64 = 4096;
@@ -88,12 +102,6 @@ impl ProcessNames {
     }
 }
 
-fn read_trim(path: &str) -> String {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
-}
-
 fn context_kind(c: Context) -> Result<ContextKind, KernelError> {
     Ok(match c {
         Context::Pid => ContextKind::Pid,
@@ -128,135 +136,6 @@ pub fn context_name(c: Context) -> &'static str {
         Context::Procname => "procname",
         Context::CpuId => "cpu_id",
         Context::Prio => "prio",
-    }
-}
-
-/// The TSDL of one kernel trace, append-only.
-#[derive(Debug, Clone)]
-pub struct KernelMetadata {
-    base: Metadata,
-    /// Declared stream classes, without their events.
-    streams: Vec<StreamClass>,
-    /// Events declared per stream class id.
-    events: HashMap<u64, usize>,
-    text: String,
-}
-
-impl KernelMetadata {
-    /// A trace named `session` on `clock` (lttng-modules' env, a fresh uuid); nothing is
-    /// declared until [`Self::declare`].
-    pub fn new(session: &str, clock: &ClockSpec) -> KernelMetadata {
-        let lay = LttngLayout::x86_64();
-        let env = kernel_env(
-            &read_trim("/proc/sys/kernel/hostname"),
-            "Linux",
-            &read_trim("/proc/sys/kernel/osrelease"),
-            &read_trim("/proc/sys/kernel/version"),
-            session,
-            &datetime_now(),
-        );
-        let base = lay.metadata(uuid::Uuid::new_v4().into_bytes(), clock.ctf.clone(), env);
-        KernelMetadata {
-            base,
-            streams: Vec::new(),
-            events: HashMap::new(),
-            text: String::new(),
-        }
-    }
-
-    pub fn uuid(&self) -> [u8; 16] {
-        self.base.trace.uuid.unwrap_or([0; 16])
-    }
-
-    /// Every byte of TSDL handed out so far (a snapshot writes it whole).
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
-    pub fn is_declared(&self) -> bool {
-        !self.text.is_empty()
-    }
-
-    /// Declares the base blocks, each channel's stream class and its events (once, at the
-    /// first start: channels cannot be added after it). Returns the text to append.
-    pub fn declare(&mut self, channels: &[&ChannelDrain]) -> String {
-        if self.is_declared() {
-            return String::new();
-        }
-        let lay = LttngLayout::x86_64();
-        let mut md = self.base.clone();
-        for ch in channels {
-            let mut sc = lay.stream_class(ch.stream_id, ch.header_kind(), ch.event_context());
-            self.streams.push(sc.clone());
-            for (eid, plan) in ch.plans.iter().enumerate() {
-                sc.events.push(event_class(
-                    eid as u64,
-                    ch.stream_id,
-                    &plan.ctf_name,
-                    None,
-                    plan.fields.clone(),
-                ));
-            }
-            self.events.insert(ch.stream_id, ch.plans.len());
-            md.streams.push(sc);
-        }
-        self.text = emit_metadata(&md);
-        self.text.clone()
-    }
-
-    /// Declares the events of `ch` not declared yet (enabled after the first start); returns
-    /// the text to append (empty when there is none, or before [`Self::declare`]).
-    pub fn add_events(&mut self, ch: &ChannelDrain) -> Result<String, KernelError> {
-        if !self.is_declared() {
-            return Ok(String::new());
-        }
-        let Some(stream) = self.streams.iter().find(|s| s.id == ch.stream_id).cloned() else {
-            return Err(KernelError::BadConfig {
-                what: "stream class declared after the first start",
-                value: ch.stream_id,
-            });
-        };
-        let done = self.events.get(&ch.stream_id).copied().unwrap_or(0);
-        let mut out = String::new();
-        for (eid, plan) in ch.plans.iter().enumerate().skip(done) {
-            // The event block alone: the suffix it adds to a trace of this stream class.
-            let alone = Metadata {
-                streams: vec![stream.clone()],
-                ..self.base.clone()
-            };
-            let before = emit_metadata(&alone);
-            let mut with = stream.clone();
-            with.events.push(event_class(
-                eid as u64,
-                ch.stream_id,
-                &plan.ctf_name,
-                None,
-                plan.fields.clone(),
-            ));
-            let after = emit_metadata(&Metadata {
-                streams: vec![with],
-                ..self.base.clone()
-            });
-            let Some(add) = after.strip_prefix(&before) else {
-                return Err(KernelError::BadConfig {
-                    what: "event metadata that is not an append, of stream class",
-                    value: ch.stream_id,
-                });
-            };
-            out.push_str(add);
-        }
-        self.events.insert(ch.stream_id, ch.plans.len());
-        self.text.push_str(&out);
-        Ok(out)
-    }
-
-    /// The trace with only stream class `id` (no events): what a packet writer needs.
-    fn stream_metadata(&self, id: u64) -> Option<Metadata> {
-        let s = self.streams.iter().find(|s| s.id == id)?;
-        Some(Metadata {
-            streams: vec![s.clone()],
-            ..self.base.clone()
-        })
     }
 }
 
@@ -333,6 +212,11 @@ pub struct ChannelDrain {
     md: Option<Metadata>,
     page: Vec<u8>,
     records: Vec<(u64, usize, usize)>,
+    /// Path arguments of each event (bit N: argument N), when path strings are recorded.
+    path_masks: Vec<u8>,
+    paths: Option<Arc<Paths>>,
+    /// The trace clock (rttng-clock's), for the time of packets without events.
+    clock: ClockSpec,
 }
 
 impl std::fmt::Debug for ChannelDrain {
@@ -412,6 +296,9 @@ impl ChannelDrain {
             md: None,
             page: vec![0; page_bytes as usize],
             records: Vec::new(),
+            path_masks: Vec::new(),
+            paths: None,
+            clock: ClockSpec::shared(),
         })
     }
 
@@ -489,7 +376,9 @@ impl ChannelDrain {
             check_name(event)?;
             let fmt = Arc::new(self.tracefs.event_format(system, event)?);
             self.by_id.insert(fmt.id, self.plans.len());
-            self.plans.push(plan_event(&fmt));
+            self.plans
+                .push(plan_event_with_paths(&fmt, self.paths.is_some()));
+            self.path_masks.push(path_arg_mask(&fmt));
             self.formats.push(fmt);
             self.events.push(full.clone());
         }
@@ -573,6 +462,13 @@ impl ChannelDrain {
         } else {
             ProcessNames::default()
         };
+        let paths = self.paths.clone();
+        let mut matcher = paths.as_ref().map(|p| {
+            let mut m = p.matcher.lock().unwrap_or_else(|e| e.into_inner());
+            m.refresh_taking(&p.log);
+            m
+        });
+        let mut strings: Vec<(u8, Vec<u8>)> = Vec::new();
         let mut w = StreamWriter::new(md, self.stream_id, u64::from(cpu)).map_err(ctf)?;
         let limit = self.buffer_pages.saturating_add(PASS_EXTRA_PAGES);
         let mut emit = |w: &mut StreamWriter<'_>, end_ts: u64, stats: &mut PassStats| {
@@ -676,11 +572,27 @@ impl ChannelDrain {
                     procname: names.comm.get(&tid).map(Vec::as_slice).unwrap_or(b""),
                     cpu,
                 };
+                strings.clear();
+                let mask = self.path_masks.get(class).copied().unwrap_or(0);
+                if let (Some(m), true) = (matcher.as_mut(), mask != 0) {
+                    for a in 0..MAX_ARGS as u8 {
+                        if mask & (1 << a) == 0 {
+                            continue;
+                        }
+                        if let Some((tid, nr, ptr)) = enter_key(data, a) {
+                            if let Some(PathValue::Text(t)) = m.take_unordered(tid, nr, a, ptr) {
+                                strings.push((a, t));
+                            }
+                        }
+                    }
+                }
+                let found: Vec<(u8, &[u8])> =
+                    strings.iter().map(|(a, t)| (*a, t.as_slice())).collect();
                 let ops = &self.plans[class].ops;
                 let contexts = &self.contexts;
                 w.append_event_raw(class as u64, ts, HeaderForm::Auto, |bw| {
                     write_context(bw, contexts, &ctxv);
-                    write_payload_with_paths(bw, ops, data, &[]);
+                    write_payload_with_paths(bw, ops, data, &found);
                 })
                 .map_err(ctf)?;
                 c.last_ts = ts;
@@ -696,12 +608,16 @@ impl ChannelDrain {
         if last {
             // Losses the pages did not report (discard mode counts them only in `stats`).
             let lost = stats_lost(&self.instance_dir, cpu);
+            // Empty packets are stamped now (never before what the stream holds), so a live
+            // reader sees time go on.
+            let now = self.clock.now();
             let c = &mut self.cpus[i];
             let total = c.missed.max(lost).max(c.reported);
+            let ts = c.last_ts.max(now);
             if c.seq == 0 && total > 0 {
                 // As above: a count in a stream's first packet is not seen by readers.
                 w.open_packet(&PacketOpen {
-                    timestamp_begin: c.last_ts,
+                    timestamp_begin: ts,
                     packet_seq_num: 0,
                     events_discarded: 0,
                     cpu_id: u64::from(cpu),
@@ -709,11 +625,11 @@ impl ChannelDrain {
                 })
                 .map_err(ctf)?;
                 c.seq = 1;
-                emit(&mut w, c_last_ts, stats)?;
+                emit(&mut w, ts, stats)?;
             }
             if total > c.reported || c.seq == 0 {
                 w.open_packet(&PacketOpen {
-                    timestamp_begin: c.last_ts,
+                    timestamp_begin: ts,
                     packet_seq_num: c.seq,
                     events_discarded: total,
                     cpu_id: u64::from(cpu),
@@ -722,7 +638,8 @@ impl ChannelDrain {
                 .map_err(ctf)?;
                 c.seq += 1;
                 c.reported = total;
-                emit(&mut w, c_last_ts, stats)?;
+                c.last_ts = ts;
+                emit(&mut w, ts, stats)?;
             }
         }
         Ok(())

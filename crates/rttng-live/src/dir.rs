@@ -282,7 +282,8 @@ impl LiveRelay for DirRelay {
         }
     }
 
-    fn read(&self, stream: u64, offset: u64, len: u32) -> io::Result<Vec<u8>> {
+    /// A directory's streams do not rotate: one file each, whatever the entry.
+    fn read(&self, stream: u64, _entry: Option<u64>, offset: u64, len: u32) -> io::Result<Vec<u8>> {
         let path = self
             .lock()
             .streams

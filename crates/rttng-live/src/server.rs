@@ -73,6 +73,11 @@ pub enum IndexState {
     },
     /// The stream is closed and has no entry at this position.
     Closed,
+    /// The entries before `next` are gone (their tracefiles were reused, as with
+    /// `--tracefile-count`): a viewer behind goes on from `next`, as lttng-relayd's does.
+    Gone {
+        next: u64,
+    },
 }
 
 /// What a live port serves from (the relay daemon's state, or a directory).
@@ -86,8 +91,9 @@ pub trait LiveRelay: Send + Sync {
     fn index_count(&self, stream: u64) -> u64;
     /// The `n`th index entry of a data stream.
     fn index(&self, stream: u64, n: u64) -> IndexState;
-    /// `len` bytes at `offset` of a data stream's file.
-    fn read(&self, stream: u64, offset: u64, len: u32) -> io::Result<Vec<u8>>;
+    /// `len` bytes at `offset` of a data stream's file: the tracefile of index entry `entry`
+    /// (the last one this viewer was given; `None` before any), since offsets are per file.
+    fn read(&self, stream: u64, entry: Option<u64>, offset: u64, len: u32) -> io::Result<Vec<u8>>;
     /// Bytes of a metadata stream received so far, and whether it is closed.
     fn metadata_len(&self, stream: u64) -> Option<(u64, bool)>;
     fn read_metadata(&self, stream: u64, offset: u64, len: u64) -> io::Result<Vec<u8>>;
@@ -197,6 +203,8 @@ struct ViewerStream {
     metadata: bool,
     /// Data streams: the next index entry to send.
     next_index: u64,
+    /// Data streams: the last index entry sent (its tracefile is the one packets come from).
+    current_entry: Option<u64>,
     /// Metadata streams: bytes sent.
     metadata_sent: u64,
 }
@@ -397,6 +405,7 @@ impl Viewer {
                     ctf_trace_id: s.ctf_trace_id,
                     metadata: s.metadata,
                     next_index,
+                    current_entry: None,
                     metadata_sent: 0,
                 },
             );
@@ -517,10 +526,18 @@ impl Viewer {
             return Index::status_only(IndexStatus::Hup, 0);
         }
         let flags = self.flags(s);
-        match self.relay.index(id, s.next_index) {
+        let mut n = s.next_index;
+        let mut state = self.relay.index(id, n);
+        if let IndexState::Gone { next } = state {
+            // Behind a reused tracefile: skip to the oldest entry still there.
+            n = next.max(n);
+            state = self.relay.index(id, n);
+        }
+        match state {
             IndexState::Entry(e) => {
                 if let Some(s) = self.streams.get_mut(&id) {
-                    s.next_index += 1;
+                    s.next_index = n + 1;
+                    s.current_entry = Some(n);
                 }
                 Index {
                     offset_bytes: e.offset_bytes,
@@ -543,6 +560,8 @@ impl Viewer {
             },
             IndexState::Wait { beacon: None } => Index::status_only(IndexStatus::Retry, flags),
             IndexState::Closed => Index::status_only(IndexStatus::Hup, flags),
+            // Still behind after one skip (the files turn over faster than they are read).
+            IndexState::Gone { .. } => Index::status_only(IndexStatus::Retry, flags),
         }
     }
 
@@ -565,7 +584,10 @@ impl Viewer {
         if r.len_bytes == 0 || r.len_bytes > MAX_PACKET_CHUNK_BYTES {
             return status_only(reply, PacketStatus::Error, 0);
         }
-        match self.relay.read(r.stream_id, r.offset_bytes, r.len_bytes) {
+        match self
+            .relay
+            .read(r.stream_id, s.current_entry, r.offset_bytes, r.len_bytes)
+        {
             Ok(data) if data.len() == r.len_bytes as usize => {
                 PacketReply {
                     status: PacketStatus::Ok,

@@ -14,7 +14,7 @@ use crate::store::{self, Store};
 use anyhow::{anyhow, bail, Context, Result};
 use rttng_ctf::index::{encode_index, IndexEntry, IndexVersion, INDEX_HEADER_BYTES};
 use rttng_relay_proto::{SendIndex, NO_SEQ};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
 use std::io::Write;
 use std::net::IpAddr;
@@ -153,6 +153,39 @@ struct StreamState {
     index_entries_written: u64,
     /// The latest live beacon since the latest index entry: (timestamp_end, stream class id).
     beacon: Option<(u64, u64)>,
+    /// The tracefiles the live port can still read, oldest first (one without rotation).
+    segments: VecDeque<Segment>,
+    /// Index entries of the tracefiles dropped from `segments`.
+    dropped_entries: u64,
+}
+
+/// Most tracefiles of one stream the live port follows (with `--tracefile-size` and no
+/// `--tracefile-count`, files accumulate; a viewer that far behind skips ahead).
+pub const MAX_LIVE_SEGMENTS: usize = 1024;
+
+/// One tracefile of a data stream and its index file, as the live port reads them. Kept
+/// open: a reused tracefile is unlinked first, so a segment still reads what it held.
+#[derive(Debug, Clone)]
+struct Segment {
+    data: Arc<File>,
+    index: Arc<File>,
+    /// Entries written to its index file.
+    entries: u64,
+}
+
+/// Where the live port finds index entry `n` of a stream.
+#[derive(Debug, Clone)]
+pub enum LiveEntry {
+    /// Entry `local` of `index` (after its header) describes a packet of `data`.
+    At {
+        index: Arc<File>,
+        local: u64,
+        data: Arc<File>,
+    },
+    /// Its tracefile is gone; entries go on from `next`.
+    Gone { next: u64 },
+    /// Not written yet.
+    Missing,
 }
 
 #[derive(Debug)]
@@ -173,8 +206,6 @@ struct Halves {
 #[derive(Debug, Clone)]
 pub struct LiveSnapshot {
     pub data_file: Arc<File>,
-    /// Created with the first packet.
-    pub index_file: Option<Arc<File>>,
     pub index_entries: u64,
     /// Bytes of the current file fully received (metadata: whole messages).
     pub complete_bytes: u64,
@@ -324,6 +355,8 @@ impl Relay {
                 packets_received: 0,
                 index_entries_written: 0,
                 beacon: None,
+                segments: VecDeque::new(),
+                dropped_entries: 0,
             }),
         });
         reg.streams.insert(handle, stream.clone());
@@ -530,8 +563,24 @@ impl Stream {
             st.index_file = None;
         }
         if !self.is_metadata && !self.session.spec.snapshot && st.index_file.is_none() {
-            let f = self.create_index_file(&mut st)?;
-            st.index_file = Some(Arc::new(f));
+            let f = Arc::new(self.create_index_file(&mut st)?);
+            st.index_file = Some(f.clone());
+            let data = st.file.clone();
+            st.segments.push_back(Segment {
+                data,
+                index: f,
+                entries: 0,
+            });
+            // A reused tracefile replaces the oldest one.
+            let keep = match usize::try_from(self.tracefile_count) {
+                Ok(n) if n > 0 => n.min(MAX_LIVE_SEGMENTS),
+                _ => MAX_LIVE_SEGMENTS,
+            };
+            while st.segments.len() > keep {
+                if let Some(old) = st.segments.pop_front() {
+                    st.dropped_entries += old.entries;
+                }
+            }
         }
         Ok(self.reserve(&mut st, total_bytes))
     }
@@ -650,9 +699,11 @@ impl Stream {
         let Some(h) = st.pending.get(&seq) else {
             return Ok(());
         };
-        let (Some((file, offset)), Some(i)) = (&h.data, &h.index) else {
+        let (Some((file, offset)), Some(i)) = (h.data.clone(), h.index) else {
             return Ok(());
         };
+        let file = &file;
+        let (offset, i) = (&offset, &i);
         let entry = IndexEntry {
             offset_bytes: *offset,
             packet_size_bits: i.packet_size_bits,
@@ -668,6 +719,17 @@ impl Stream {
         let mut f: &File = file;
         f.write_all(&bytes[INDEX_HEADER_BYTES..])
             .with_context(|| format!("stream {}: cannot write its index", self.handle))?;
+        // Entries complete in sequence order (data and indexes each arrive in order), so the
+        // entries of a tracefile follow those of the tracefiles before it.
+        match st
+            .segments
+            .iter_mut()
+            .rev()
+            .find(|s| Arc::ptr_eq(&s.index, file))
+        {
+            Some(s) => s.entries += 1,
+            None => st.dropped_entries += 1,
+        }
         st.pending.remove(&seq);
         st.index_entries_written += 1;
         Ok(())
@@ -750,7 +812,6 @@ impl Stream {
         let st = lock(&self.st);
         LiveSnapshot {
             data_file: st.file.clone(),
-            index_file: st.index_file.clone(),
             index_entries: st.index_entries_written,
             // Metadata in flight is not whole yet.
             complete_bytes: st.in_flight.as_ref().map_or(st.file_bytes, |f| f.offset),
@@ -758,6 +819,28 @@ impl Stream {
             closed: st.closed,
             beacon: st.beacon,
         }
+    }
+
+    /// Where index entry `n` (counted from the stream's first) is, for the live port.
+    pub fn live_entry(&self, n: u64) -> LiveEntry {
+        let st = lock(&self.st);
+        if n < st.dropped_entries {
+            return LiveEntry::Gone {
+                next: st.dropped_entries,
+            };
+        }
+        let mut first = st.dropped_entries;
+        for s in &st.segments {
+            if n < first + s.entries {
+                return LiveEntry::At {
+                    index: s.index.clone(),
+                    local: n - first,
+                    data: s.data.clone(),
+                };
+            }
+            first += s.entries;
+        }
+        LiveEntry::Missing
     }
 
     /// (packets received, index entries written, published), for logs, tests and live.

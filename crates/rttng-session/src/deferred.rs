@@ -81,17 +81,20 @@ impl Registry {
     ) -> crate::Outcome {
         let mut app_errors = Vec::new();
         let mut deferred = None;
+        let wait = matches!(req, Request::Stop { .. } | Request::DestroySession { .. });
         let response = match req {
-            Request::Stop { session } => self.stop(&session, uid, port, &mut app_errors).map(|d| {
-                deferred = Some(d);
-                Response::Ok
-            }),
-            Request::DestroySession { session } => {
-                self.destroy(&session, uid, port, &mut app_errors).map(|d| {
+            Request::Stop { session } | Request::StopNoWait { session } => self
+                .stop(&session, uid, wait, port, &mut app_errors)
+                .map(|d| {
                     deferred = Some(d);
                     Response::Ok
-                })
-            }
+                }),
+            Request::DestroySession { session } | Request::DestroySessionNoWait { session } => self
+                .destroy(&session, uid, wait, port, &mut app_errors)
+                .map(|d| {
+                    deferred = Some(d);
+                    Response::Ok
+                }),
             req => self.dispatch(req, uid, now, port, &mut app_errors),
         };
         crate::Outcome {
@@ -165,24 +168,26 @@ impl Registry {
         }
     }
 
-    /// `stop`: the session stops at once (apps told, kernel stopped); its flushes and the
-    /// relay wait are returned.
+    /// `stop`: the session stops at once (apps told, kernel stopped); its flushes and,
+    /// with `wait` (no `-n`), the relay wait are returned.
     pub(crate) fn stop(
         &mut self,
         session: &str,
         uid: u32,
+        wait: bool,
         port: &mut dyn Port,
         errs: &mut Vec<String>,
     ) -> Result<Deferred, Response> {
         let i = self.session_index(session, uid)?;
         if !self.sessions[i].active {
+            // lttng's words (a warning, status 81).
             return Err(err(
                 ErrorCode::AlreadyStopped,
-                format!("session {session} is already stopped"),
+                format!("Tracing already stopped for session {session}"),
             ));
         }
         let mut requests = Vec::new();
-        let plan = self.stop_begin(i, port, errs, &mut requests);
+        let plan = self.stop_begin(i, wait, port, errs, &mut requests);
         Ok(Deferred {
             requests,
             then: match plan {
@@ -202,12 +207,13 @@ impl Registry {
         &mut self,
         session: &str,
         uid: u32,
+        wait: bool,
         port: &mut dyn Port,
         errs: &mut Vec<String>,
     ) -> Result<Deferred, Response> {
         let i = self.session_index(session, uid)?;
         let mut requests = Vec::new();
-        let stop = self.stop_begin(i, port, errs, &mut requests);
+        let stop = self.stop_begin(i, wait, port, errs, &mut requests);
         let before = requests.len();
         let relay_url = self.destroy_session(i, port, errs, &mut requests);
         let removes = requests.len() - before - usize::from(relay_url.is_some());
@@ -221,11 +227,12 @@ impl Registry {
         })
     }
 
-    /// Stops session `i` now and appends its flushes (and relay wait) to `requests`;
-    /// `None` if it was not active.
+    /// Stops session `i` now and appends its flushes (and, with `wait`, the relay wait)
+    /// to `requests`; `None` if it was not active.
     pub(crate) fn stop_begin(
         &mut self,
         i: usize,
+        wait: bool,
         port: &mut dyn Port,
         errs: &mut Vec<String>,
         requests: &mut Vec<ConsumerRequest>,
@@ -266,7 +273,11 @@ impl Registry {
                 .map(|buffer_id| ConsumerRequest::Flush { buffer_id }),
         );
         let s = &self.sessions[i];
-        let relay_url = s.net.as_ref().filter(|n| n.open).map(|n| n.url.to_string());
+        let relay_url = s
+            .net
+            .as_ref()
+            .filter(|n| n.open && wait)
+            .map(|n| n.url.to_string());
         if relay_url.is_some() {
             requests.push(ConsumerRequest::RelayDataPending { relay_id: s.id });
         }

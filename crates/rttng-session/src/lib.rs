@@ -22,6 +22,7 @@ pub mod metadata;
 mod relay;
 mod requests;
 mod snapshot;
+mod trackers;
 mod validate;
 
 pub use agent::{agent_filter, ust_names, AgentEnable};
@@ -29,6 +30,7 @@ pub use attrs::*;
 pub use deferred::Deferred;
 pub use kernel::{KernelChannel, KernelOp, KernelReply};
 pub use snapshot::{packets_per_stream, StreamGroup, MAX_SNAPSHOT_OUTPUTS};
+pub use trackers::MAX_TRACKER_VALUES;
 pub use validate::{validate_class, validate_clock, validate_hello};
 
 use metadata::TraceMetadata;
@@ -60,6 +62,13 @@ pub trait Port {
     fn prepare_output(&mut self, path: &str, uid: u32) -> Result<(), String> {
         let _ = (path, uid);
         Ok(())
+    }
+    /// The home directory of user `uid`, when it is another user than the daemon's: a
+    /// session's default output goes below its owner's home (lttng's client computes it from
+    /// its own), so that the owner can write it. `None`: the daemon's home.
+    fn home_of(&mut self, uid: u32) -> Option<String> {
+        let _ = uid;
+        None
     }
 }
 
@@ -139,6 +148,8 @@ struct Session {
     net: Option<relay::NetOutput>,
     /// A snapshot session: its outputs (nothing is written until `snapshot record`).
     snapshot: Option<snapshot::SnapshotState>,
+    /// Process attribute trackers (absent: everything is tracked).
+    trackers: trackers::Trackers,
     /// Rules of the agents' domains (`agent.rs`).
     agent_rules: Vec<agent::AgentRule>,
 }
@@ -162,6 +173,8 @@ impl Session {
 #[derive(Debug)]
 struct App {
     hello: AppHello,
+    /// The app's group id as the kernel reported it (None: not known).
+    gid: Option<u32>,
     registered_compact: String,
     /// Channels installed, with the buffer each uses.
     installed: BTreeMap<ChannelKey, u64>,
@@ -223,9 +236,6 @@ pub struct Registry {
     consumer_dead: Option<String>,
     /// This daemon instance's uuid, as relays know it (drawn at the first relay session).
     instance_uuid: Option<[u8; 16]>,
-    /// Home directories of users other than the daemon's (a root daemon's tracing group):
-    /// their sessions' default output is there, as lttng's is.
-    user_homes: BTreeMap<u32, String>,
 }
 
 /// The result of a client request, plus problems met while applying it to applications
@@ -254,7 +264,6 @@ impl Registry {
             next_id: 1,
             consumer_dead: None,
             instance_uuid: None,
-            user_homes: BTreeMap::new(),
         }
     }
 
@@ -289,12 +298,6 @@ impl Registry {
 
     pub fn consumer_dead(&self) -> Option<&str> {
         self.consumer_dead.as_deref()
-    }
-
-    /// Sessions of user `uid` created without an output go below `home` (not the daemon's
-    /// own home, [`Host::home`]).
-    pub fn set_user_home(&mut self, uid: u32, home: String) {
-        self.user_homes.insert(uid, home);
     }
 
     /// Names of active sessions (for shutdown).
@@ -373,9 +376,15 @@ impl Registry {
                 name,
                 output,
                 live_timer_us,
-            } => self.create(name, output, live_timer_us, uid, now),
+            } => {
+                let home = port.home_of(uid);
+                self.create(name, output, live_timer_us, uid, home, now)
+            }
             // Their consumer requests may wait: see `handle_deferring`.
-            Request::DestroySession { .. } | Request::Stop { .. } => Err(err(
+            Request::DestroySession { .. }
+            | Request::DestroySessionNoWait { .. }
+            | Request::Stop { .. }
+            | Request::StopNoWait { .. } => Err(err(
                 ErrorCode::Internal,
                 "stop and destroy go through handle_deferring",
             )),
@@ -472,11 +481,48 @@ impl Registry {
                 context,
             } => self.add_context(&session, uid, domain, channel, context, port),
             Request::Start { session } => self.start(&session, uid, port, errs),
+            Request::Track {
+                session,
+                domain,
+                attr,
+                value,
+                all,
+            } => {
+                let i = self.session_index(&session, uid)?;
+                self.track(i, domain, attr, value, all, true, port, errs)
+            }
+            Request::Untrack {
+                session,
+                domain,
+                attr,
+                value,
+                all,
+            } => {
+                let i = self.session_index(&session, uid)?;
+                self.track(i, domain, attr, value, all, false, port, errs)
+            }
+            Request::ListTrackers { session } => {
+                let i = self.session_index(&session, uid)?;
+                Ok(Response::Trackers {
+                    list: self.trackers_of(i),
+                })
+            }
+            Request::DisableEventAll {
+                session,
+                domain,
+                channel,
+            } => {
+                let i = self.session_index(&session, uid)?;
+                self.disable_event_all(i, domain, channel, port, errs)
+            }
             Request::CreateSnapshotSession {
                 name,
                 output,
                 no_output,
-            } => self.create_snapshot(name, output, no_output, uid, now),
+            } => {
+                let home = port.home_of(uid);
+                self.create_snapshot(name, output, no_output, uid, home, now)
+            }
             Request::SnapshotAddOutput { session, output } => {
                 let i = self.session_index(&session, uid)?;
                 self.snapshot_add_output(i, output)

@@ -71,11 +71,49 @@ pub struct Io {
     pub apps: HashMap<AppId, AppConn>,
     buffer_fds: HashMap<u64, OwnedFd>,
     /// Kernel sessions by session id (root daemon only).
-    kernel: HashMap<u64, (rttng_kernel::KernelSession, KernelLink)>,
+    pub(crate) kernel: HashMap<u64, (rttng_kernel::KernelSession, crate::kernel::KernelLink)>,
+    /// Answers to tracepoint announcements held until the app has carried out the
+    /// commands the announcement caused ([`take_ready_announcements`]).
+    pub held: Vec<HeldAnswer>,
     /// The credentials of each output directory's owner, as declared at its session's
     /// creation (at most [`MAX_OWNERS`], oldest forgotten first): `start` checks an output
     /// with them.
     owners: Vec<(String, rttng_runas::Creds)>,
+}
+
+/// An answer to an app's tracepoint announcement, sent once the app has answered every
+/// command sent before it (so that when its provider's constructor returns, the events
+/// the rules ask for are enabled), or at its deadline.
+pub struct HeldAnswer {
+    conn: UnixStream,
+    reply: AppReply,
+    app: AppId,
+    deadline: Instant,
+}
+
+/// The held announcement answers that may go now (their app answered everything, is gone,
+/// or the deadline passed); the caller sends them with [`send_announcement_answer`] after
+/// releasing the lock.
+pub fn take_ready_announcements(io: &mut Io) -> Vec<(UnixStream, AppReply)> {
+    let now = Instant::now();
+    let (ready, held): (Vec<HeldAnswer>, Vec<HeldAnswer>) =
+        std::mem::take(&mut io.held).into_iter().partition(|h| {
+            now >= h.deadline
+                || io
+                    .apps
+                    .get(&h.app)
+                    .is_none_or(|c| c.dead.is_some() || c.oldest_unanswered().is_none())
+        });
+    io.held = held;
+    ready.into_iter().map(|h| (h.conn, h.reply)).collect()
+}
+
+/// Sends an announcement answer: a short bounded write (the event loop must not wait on
+/// this app).
+pub fn send_announcement_answer(conn: UnixStream, reply: AppReply) {
+    let _ = conn.set_nonblocking(false);
+    let _ = conn.set_write_timeout(Some(Duration::from_secs(1)));
+    let _ = sock::send(&conn, Kind::AppReply, &reply, None);
 }
 
 /// Most output owners remembered (beyond every session the limits allow).
@@ -332,267 +370,19 @@ impl Port for Io {
         crate::output::prepare(std::path::Path::new(path), creds)
     }
 
+    fn home_of(&mut self, uid: u32) -> Option<String> {
+        if uid == sys::euid() {
+            return None;
+        }
+        crate::output::home_of(uid)
+    }
+
     fn new_uuid(&mut self) -> [u8; 16] {
         uuid::Uuid::new_v4().into_bytes()
     }
 
     fn kernel(&mut self, session_id: u64, op: KernelOp) -> Result<KernelReply, String> {
-        use rttng_kernel::{ChannelConfig, Context, KernelSession, Syscalls};
-        let cfg = |c: &rttng_session::KernelChannel| ChannelConfig {
-            name: c.name.clone(),
-            subbuf_bytes: c.subbuf_bytes,
-            subbuf_count: c.subbuf_count,
-            overwrite: c.overwrite,
-        };
-        if let KernelOp::Create {
-            session,
-            output,
-            channel,
-            snapshot,
-            relay_id,
-            owner_uid,
-        } = op
-        {
-            // The user-space tracer's clock, so kernel and user events merge exactly.
-            let clock = match rttng_clock::ClockParams::detect() {
-                Ok(p) => rttng_kernel::ClockSpec::new(p.source.tracefs_clock(), p.clock_class()),
-                Err(_) => rttng_kernel::ClockSpec::monotonic(),
-            };
-            // The consumer drains the instances and writes the trace; this process only
-            // controls them.
-            let ks = KernelSession::create_for_user(
-                &session,
-                owner_uid,
-                Path::new(&output),
-                cfg(&channel),
-                clock,
-            )
-            .map_err(|e| e.to_string())?;
-            let trace_dir = match relay_id {
-                Some(_) => "kernel".to_string(),
-                None => format!("{}/kernel", output.trim_end_matches('/')),
-            };
-            let k = KernelLink {
-                session,
-                trace_dir,
-                relay_id: relay_id.unwrap_or(0),
-                snapshot,
-                channels: 0,
-            };
-            self.kernel.insert(session_id, (ks, k));
-            if let Err(e) = self.kernel_add_channel(session_id, &channel) {
-                if let Some((ks, _)) = self.kernel.remove(&session_id) {
-                    let _ = ks.destroy();
-                }
-                return Err(e);
-            }
-            return Ok(KernelReply::Ok);
-        }
-        if op == KernelOp::Destroy {
-            let Some((ks, _)) = self.kernel.remove(&session_id) else {
-                return Ok(KernelReply::Ok);
-            };
-            // The consumer closes its fds of the instances first: an instance with open
-            // files cannot be removed.
-            let consumer = self.consumer_stats(ConsumerRequest::RemoveKernel {
-                session_key: session_id,
-            });
-            let removed = ks.destroy().map_err(|e| e.to_string());
-            consumer?;
-            return removed.map(|()| KernelReply::Ok);
-        }
-        if let KernelOp::AddChannel { channel } = &op {
-            let (ks, _) = self
-                .kernel
-                .get_mut(&session_id)
-                .ok_or("no kernel session")?;
-            ks.add_channel(cfg(channel)).map_err(|e| e.to_string())?;
-            self.kernel_add_channel(session_id, channel)?;
-            return Ok(KernelReply::Ok);
-        }
-        let (ks, _) = self
-            .kernel
-            .get_mut(&session_id)
-            .ok_or("no kernel session")?;
-        let mut changed = None;
-        let r = match op {
-            KernelOp::EnableTracepoints { channel, pattern } => {
-                let r = ks.enable_tracepoints(&channel, &pattern).map(|_| ());
-                changed = Some(channel);
-                r
-            }
-            KernelOp::EnableSyscalls { channel, names } => {
-                let which = if names.is_empty() {
-                    Syscalls::All
-                } else {
-                    Syscalls::Names(names)
-                };
-                let r = ks.enable_syscalls(&channel, &which).map(|_| ());
-                changed = Some(channel);
-                r
-            }
-            KernelOp::DisableTracepoints { channel, pattern } => {
-                ks.disable_tracepoints(&channel, &pattern).map(|_| ())
-            }
-            KernelOp::AddContext { channel, context } => {
-                let c = match context {
-                    ContextType::Pid | ContextType::Vpid => Context::Pid,
-                    ContextType::Tid | ContextType::Vtid => Context::Tid,
-                    ContextType::Procname => Context::Procname,
-                    ContextType::CpuId => Context::CpuId,
-                    ContextType::Prio => Context::Prio,
-                    other => {
-                        return Err(format!("kernel context {} is not supported", other.name()))
-                    }
-                };
-                let r = ks.add_context(&channel, c);
-                changed = Some(channel);
-                r
-            }
-            KernelOp::EnableTracepointsFiltered {
-                channel,
-                pattern,
-                filter,
-            } => {
-                let program = rttng_filter::compile(&filter).map_err(|e| e.to_string())?;
-                let r = ks
-                    .enable_tracepoints_filtered(&channel, &pattern, &program)
-                    .map(|_| ());
-                changed = Some(channel);
-                r
-            }
-            KernelOp::Start => {
-                self.consumer_ok(ConsumerRequest::KernelStart {
-                    session_key: session_id,
-                })?;
-                let (ks, _) = self
-                    .kernel
-                    .get_mut(&session_id)
-                    .ok_or("no kernel session")?;
-                ks.start()
-            }
-            KernelOp::Stop => {
-                // Tracing off, then the consumer writes what the buffers still hold: once
-                // this returns, the kernel trace is complete.
-                let off = ks.stop().map(|_| ());
-                let flushed = self.consumer_stats(ConsumerRequest::KernelFlush {
-                    session_key: session_id,
-                });
-                off.map_err(|e| e.to_string())?;
-                return flushed.map(|events_discarded| KernelReply::Stopped { events_discarded });
-            }
-            KernelOp::Stats => {
-                return self
-                    .consumer_stats(ConsumerRequest::KernelStats {
-                        session_key: session_id,
-                    })
-                    .map(|events_discarded| KernelReply::Stopped { events_discarded });
-            }
-            KernelOp::Snapshot {
-                output,
-                max_packets,
-                relay_id,
-            } => {
-                return match self.consumer(ConsumerRequest::KernelSnapshot {
-                    session_key: session_id,
-                    trace_dir: output,
-                    max_packets,
-                    relay_id: relay_id.unwrap_or(0),
-                })? {
-                    ConsumerReply::SnapshotWritten { .. } => Ok(KernelReply::Stopped {
-                        events_discarded: 0,
-                    }),
-                    ConsumerReply::Error { message } => Err(message),
-                    other => Err(format!("unexpected consumer reply {other:?}")),
-                };
-            }
-            KernelOp::Create { .. } | KernelOp::Destroy | KernelOp::AddChannel { .. } => Ok(()),
-        };
-        r.map_err(|e| e.to_string())?;
-        if let Some(channel) = changed {
-            self.kernel_events(session_id, &channel)?;
-        }
-        Ok(KernelReply::Ok)
-    }
-}
-
-/// What the consumer was told about a kernel session.
-pub struct KernelLink {
-    session: String,
-    /// `OUT/kernel`, or `kernel` relative to the relay session.
-    trace_dir: String,
-    relay_id: u64,
-    snapshot: bool,
-    /// Channels added so far (the next one's stream class id).
-    channels: u32,
-}
-
-impl Io {
-    /// A request whose answer is `Ok`.
-    fn consumer_ok(&mut self, req: ConsumerRequest) -> Result<(), String> {
-        match self.consumer(req)? {
-            ConsumerReply::Ok => Ok(()),
-            ConsumerReply::Error { message } => Err(message),
-            other => Err(format!("unexpected consumer reply {other:?}")),
-        }
-    }
-
-    /// A request whose answer is `Stats`: the events discarded.
-    fn consumer_stats(&mut self, req: ConsumerRequest) -> Result<u64, String> {
-        match self.consumer(req)? {
-            ConsumerReply::Stats {
-                events_discarded, ..
-            } => Ok(events_discarded),
-            ConsumerReply::Error { message } => Err(message),
-            other => Err(format!("unexpected consumer reply {other:?}")),
-        }
-    }
-
-    /// Tells the consumer to drain a new channel of kernel session `session_id`.
-    fn kernel_add_channel(
-        &mut self,
-        session_id: u64,
-        channel: &rttng_session::KernelChannel,
-    ) -> Result<(), String> {
-        let (ks, k) = self
-            .kernel
-            .get_mut(&session_id)
-            .ok_or("no kernel session")?;
-        let (instance, _, _) = ks
-            .channel_plan(&channel.name)
-            .ok_or("kernel channel is gone")?;
-        let spec = KernelChannelSpec {
-            session_key: session_id,
-            session_name: k.session.clone(),
-            trace_dir: k.trace_dir.clone(),
-            relay_id: k.relay_id,
-            instance,
-            channel: channel.name.clone(),
-            stream_id: k.channels,
-            subbuf_bytes: channel.subbuf_bytes,
-            subbuf_count: channel.subbuf_count,
-            snapshot: k.snapshot,
-            tracefile_size: channel.tracefile_size,
-            tracefile_count: channel.tracefile_count,
-            switch_timer_us: channel.switch_timer_us,
-        };
-        k.channels += 1;
-        self.consumer_ok(ConsumerRequest::AddKernelChannel { spec })
-    }
-
-    /// Tells the consumer channel `channel`'s events and contexts as they are now.
-    fn kernel_events(&mut self, session_id: u64, channel: &str) -> Result<(), String> {
-        let (ks, _) = self.kernel.get(&session_id).ok_or("no kernel session")?;
-        let (_, events, contexts) = ks.channel_plan(channel).ok_or("no kernel channel")?;
-        self.consumer_ok(ConsumerRequest::KernelEvents {
-            session_key: session_id,
-            channel: channel.to_string(),
-            events,
-            contexts: contexts
-                .into_iter()
-                .map(|c| rttng_kernel::context_name(c).to_string())
-                .collect(),
-        })
+        crate::kernel::op(self, session_id, op)
     }
 }
 
@@ -811,6 +601,7 @@ pub fn serve(opt: Options) -> Result<(), String> {
                 buffer_fds: HashMap::new(),
                 kernel: HashMap::new(),
                 owners: Vec::new(),
+                held: Vec::new(),
             },
         }),
         Condvar::new(),
@@ -1044,17 +835,6 @@ fn handle_and_wait(state: &Shared, req: Request, cred: sock::PeerCred) -> Respon
             );
         }
     }
-    // A member's session without an output goes to the member's home, as lttng's.
-    if matches!(
-        req,
-        Request::CreateSession { output: None, .. }
-            | Request::CreateSnapshotSession { output: None, .. }
-    ) && uid != sys::euid()
-    {
-        if let Some(home) = sys::user_home(uid) {
-            reg.set_user_home(uid, home);
-        }
-    }
     let mut out = reg.handle_deferring(req, uid, &now(), io);
     if let Some(d) = out.deferred.take() {
         // Consumer requests that may wait (flushes, removals, relay waits) are carried out
@@ -1229,11 +1009,25 @@ pub fn app_events(
             }
         };
         reap(&mut g, state);
+        // Commands the announcement caused (Enable, SetFilter) are in flight: answer once
+        // the app has carried them out (the event loop releases it).
+        if let Some(id) = app.filter(|id| {
+            g.io.apps
+                .get(id)
+                .is_some_and(|c| c.oldest_unanswered().is_some())
+        }) {
+            g.io.held.push(HeldAnswer {
+                conn,
+                reply,
+                app: id,
+                deadline: Instant::now() + CLIENT_APP_WAIT,
+            });
+            drop(g);
+            state.1.notify_all();
+            return;
+        }
         reply
     };
     state.1.notify_all();
-    // The event loop must not wait on this app: a short bounded write.
-    let _ = conn.set_nonblocking(false);
-    let _ = conn.set_write_timeout(Some(Duration::from_secs(1)));
-    let _ = sock::send(&conn, Kind::AppReply, &reply, None);
+    send_announcement_answer(conn, reply);
 }

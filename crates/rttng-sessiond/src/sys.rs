@@ -65,16 +65,6 @@ pub fn group_gid(name: &str) -> Option<u32> {
     })
 }
 
-/// The home directory of user `uid` from /etc/passwd (as for groups, no NSS), if it is an
-/// absolute path.
-pub fn user_home(uid: u32) -> Option<String> {
-    let text = std::fs::read_to_string("/etc/passwd").ok()?;
-    text.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 7 && f[2].parse() == Ok(uid) && f[5].starts_with('/')).then(|| f[5].to_string())
-    })
-}
-
 /// The groups of process `pid` (supplementary, then real/effective/saved/fs gid), from
 /// /proc; empty when it cannot be read.
 pub fn pid_groups(pid: u32) -> Vec<u32> {

@@ -1,9 +1,11 @@
 //! The session commands of `rttng` — lttng's names, options, defaults, messages and exit
 //! statuses (0 success, 1 command error, 3 fatal error, 4 warning): create, destroy,
 //! set-session, enable-channel, disable-channel, enable-event, disable-event, add-context,
-//! start, stop, status, list, version. They talk to the session daemon through `rttng-ctl`.
-//! Not here: their arguments (`cli.rs`), what `list` prints (`list.rs`), `demo` and
-//! `list -k` (dispatched by `main.rs`), the viewer (`view.rs`), any session logic.
+//! start, stop, status, list, version. They talk to the session daemon through `rttng-ctl`;
+//! only `create` starts a daemon, as lttng's. Not here: their arguments (`cli.rs`), what
+//! `list` prints (`list.rs`), `track`/`untrack` (`track_cmd.rs`), `--mi xml` (`mi_cmd.rs`),
+//! `demo` and `list -k` (dispatched by `main.rs`), the viewer (`view.rs`), any session
+//! logic.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,30 +16,76 @@ use rttng_ctl::proto::{
 use rttng_ctl::{Client, ConnectOptions};
 
 use crate::cli::{parse_level, parse_size, split_names, Global, SessionCommand};
-use crate::error::{usage, CliError, EXIT_WARNING};
+use crate::error::{
+    usage, CliError, EXIT_FATAL, EXIT_INVALID, EXIT_NO_SESSIOND, EXIT_UST_EVENT_NOT_FOUND,
+    EXIT_WARNING,
+};
 use crate::list;
 use rttng_ctf::lttng::LOGLEVEL_NAMES;
 
-fn session_or_current(s: Option<String>) -> Result<String, CliError> {
+pub(crate) fn session_or_current(s: Option<String>) -> Result<String, CliError> {
     s.or_else(rttng_ctl::current_session)
         .ok_or_else(|| usage("no session given and no current session; create one with `rttng create` or choose one with `rttng set-session`"))
 }
 
-struct Ctx {
-    opts: ConnectOptions,
-    client: Option<Client>,
+pub(crate) struct Ctx {
+    pub(crate) opts: ConnectOptions,
+    pub(crate) client: Option<Client>,
+    /// `-v` count: 1 says each request and answer on standard error, 2 also their fields.
+    pub(crate) verbose: u8,
+    /// What `track`/`untrack` did, per attribute and value (`None`: `--all`), for `--mi`.
+    pub(crate) tracked: Vec<crate::mi::TrackerChange>,
 }
 
+/// Most characters of one `-vv` debug line.
+const DEBUG_LINE_CHARS: usize = 400;
+
 impl Ctx {
+    pub(crate) fn new(opts: ConnectOptions, g: &Global) -> Ctx {
+        Ctx {
+            opts,
+            client: None,
+            verbose: g.verbose,
+            tracked: Vec::new(),
+        }
+    }
     fn client(&mut self) -> Result<&mut Client, CliError> {
         if self.client.is_none() {
+            if self.verbose > 0 {
+                eprintln!(
+                    "DEBUG1: connecting to the session daemon (starting one if none answers: {})",
+                    self.opts.spawn
+                );
+            }
             self.client = Some(Client::connect(&self.opts)?);
         }
         self.client.as_mut().ok_or_else(|| usage("no client"))
     }
-    fn call(&mut self, req: Request) -> Result<Response, CliError> {
-        Ok(self.client()?.call(&req)?)
+    pub(crate) fn call(&mut self, req: Request) -> Result<Response, CliError> {
+        let verbose = self.verbose;
+        if verbose > 0 {
+            eprintln!("DEBUG1: request {}", debug_text(&req, verbose));
+        }
+        let r = self.client()?.call(&req);
+        if verbose > 0 {
+            match &r {
+                Ok(resp) => eprintln!("DEBUG1: answer {}", debug_text(resp, verbose)),
+                Err(e) => eprintln!("DEBUG1: failed: {e}"),
+            }
+        }
+        Ok(r?)
     }
+}
+
+/// A request or answer for `-v` (its kind) or `-vv` (with its fields, bounded).
+fn debug_text(v: &dyn std::fmt::Debug, verbose: u8) -> String {
+    let full = format!("{v:?}");
+    let text = if verbose >= 2 {
+        full
+    } else {
+        full.split([' ', '{', '(']).next().unwrap_or("").to_string()
+    };
+    text.chars().take(DEBUG_LINE_CHARS).collect()
 }
 
 /// The connection options the global flags ask for.
@@ -57,7 +105,13 @@ pub fn exit_status(result: Result<u8, CliError>) -> ExitCode {
             if let CliError::InvalidFilter { diagnostic, .. } = &e {
                 eprintln!("{diagnostic}");
             }
-            eprintln!("Error: {e}");
+            match &e {
+                CliError::Ctl(rttng_ctl::CtlError::NoDaemon { rundir }) => {
+                    eprintln!("Error: {}", no_daemon_message(rundir))
+                }
+                e if e.is_warning() => eprintln!("Warning: {e}"),
+                e => eprintln!("Error: {e}"),
+            }
             ExitCode::from(e.exit_status())
         }
     }
@@ -65,11 +119,58 @@ pub fn exit_status(result: Result<u8, CliError>) -> ExitCode {
 
 /// Runs a session command; prints errors as `Error: ...` and returns lttng's exit status.
 pub fn run(g: &Global, cmd: SessionCommand) -> ExitCode {
-    let mut ctx = Ctx {
-        opts: connect_options(g),
-        client: None,
-    };
-    exit_status(dispatch(&mut ctx, cmd))
+    if let Some(kind) = &g.mi {
+        return crate::mi_cmd::run_mi(g, kind, cmd);
+    }
+    run_plain(g, cmd)
+}
+
+fn run_plain(g: &Global, cmd: SessionCommand) -> ExitCode {
+    let mut opts = connect_options(g);
+    opts.spawn = false;
+    let mut ctx = Ctx::new(opts, g);
+    exit_status(run_with(&mut ctx, g, cmd))
+}
+
+/// Runs `cmd` on `ctx`: starts a daemon for `create` only, and applies lttng's statuses.
+pub(crate) fn run_with(ctx: &mut Ctx, g: &Global, cmd: SessionCommand) -> Result<u8, CliError> {
+    run_inner(ctx, !g.no_sessiond, cmd)
+}
+
+fn run_inner(ctx: &mut Ctx, spawn_allowed: bool, cmd: SessionCommand) -> Result<u8, CliError> {
+    // As lttng: only `create` starts a session daemon; every other command on no daemon
+    // says there is none.
+    let create = matches!(cmd, SessionCommand::Create(_));
+    if spawn_allowed && create && ctx.client.is_none() {
+        match Client::connect(&ctx.opts) {
+            Ok(c) => ctx.client = Some(c),
+            Err(rttng_ctl::CtlError::NoDaemon { .. }) => {
+                println!("Spawning a session daemon");
+                ctx.opts.spawn = true;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // lttng's start and stop exit with LTTNG_ERR_NO_SESSIOND itself; the others with 1.
+    let raw_status = matches!(
+        cmd,
+        SessionCommand::Start { .. } | SessionCommand::Stop { .. }
+    );
+    dispatch(ctx, cmd).map_err(|e| match e {
+        CliError::Ctl(rttng_ctl::CtlError::NoDaemon { rundir }) if raw_status => CliError::Status {
+            status: EXIT_NO_SESSIOND,
+            message: no_daemon_message(&rundir),
+        },
+        e => e,
+    })
+}
+
+/// lttng's words first, then where rttng looked and what to do.
+fn no_daemon_message(rundir: &std::path::Path) -> String {
+    format!(
+        "No session daemon is available (nothing answers in {}); `rttng create` starts one",
+        rundir.display()
+    )
 }
 
 /// `create --snapshot`, with lttng's messages.
@@ -170,12 +271,7 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
             };
             let mut code = 0;
             for name in names {
-                let r = ctx.call(Request::DestroySession {
-                    session: name.clone(),
-                })?;
-                code = code.max(warned(r));
-                rttng_ctl::clear_current_session(&name);
-                println!("Session {name} destroyed");
+                code = code.max(destroy_one(ctx, &name, a.no_wait)?);
             }
             Ok(code)
         }
@@ -225,26 +321,46 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 tracefile_size: size(&a.tracefile_size, "trace file size")?,
                 tracefile_count: a.tracefile_count,
             };
+            let mut attrs = attrs;
+            if attrs.num_subbuf == Some(0) {
+                return Err(usage("Wrong value in --num-subbuf parameter: 0"));
+            }
+            // lttng's client rounds both up to a power of two, with these warnings.
             if let Some(s) = attrs.subbuf_size.filter(|s| !s.is_power_of_two()) {
-                eprintln!(
-                    "Warning: the sub-buffer size {s} is rounded up to {}",
-                    s.next_power_of_two()
-                );
+                let r = s.checked_next_power_of_two().ok_or_else(|| {
+                    usage(&format!("The subbuf size ({s}) is rounded and overflows!"))
+                })?;
+                eprintln!("Warning: The subbuf size ({s}) is rounded to the next power of 2 ({r})");
+                attrs.subbuf_size = Some(r);
             }
             if let Some(n) = attrs.num_subbuf.filter(|n| !n.is_power_of_two()) {
-                eprintln!(
-                    "Warning: the sub-buffer count {n} is rounded up to {}",
-                    n.next_power_of_two()
-                );
+                let r = n.checked_next_power_of_two().ok_or_else(|| {
+                    usage(&format!(
+                        "The number of subbuffers ({n}) is rounded and overflows!"
+                    ))
+                })?;
+                eprintln!("Warning: The number of subbuffers ({n}) is rounded to the next power of 2 ({r})");
+                attrs.num_subbuf = Some(r);
             }
             let mut code = 0;
             for ch in split_names(&a.channels) {
-                let r = ctx.call(Request::EnableChannel {
+                let r = match ctx.call(Request::EnableChannel {
                     session: session.clone(),
                     domain,
                     channel: ch.clone(),
                     attrs: attrs.clone(),
-                })?;
+                }) {
+                    // lttng's warning (status 4), and on to the next channel.
+                    Err(CliError::Ctl(rttng_ctl::CtlError::Daemon {
+                        code: rttng_ctl::ErrorCode::ChannelExists,
+                        message,
+                    })) => {
+                        eprintln!("Warning: Channel {ch}: {message} (session {session})");
+                        code = EXIT_WARNING;
+                        continue;
+                    }
+                    r => r?,
+                };
                 code = code.max(warned(r));
                 println!(
                     "{} channel {ch} enabled for session {session}",
@@ -257,11 +373,23 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
             let domain = a.domain.domain()?;
             let session = session_or_current(a.session)?;
             for ch in split_names(&a.channels) {
-                ctx.call(Request::DisableChannel {
+                match ctx.call(Request::DisableChannel {
                     session: session.clone(),
                     domain,
                     channel: ch.clone(),
-                })?;
+                }) {
+                    // lttng: "Error: Channel NAME: ... not found", with the warning status.
+                    Err(CliError::Ctl(rttng_ctl::CtlError::Daemon {
+                        code: rttng_ctl::ErrorCode::NoChannel,
+                        message,
+                    })) => {
+                        return Err(CliError::Status {
+                            status: EXIT_WARNING,
+                            message: format!("Channel {ch}: {message} (session {session})"),
+                        })
+                    }
+                    r => r?,
+                };
                 println!(
                     "{} channel {ch} disabled for session {session}",
                     domain.name()
@@ -282,11 +410,12 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 _ => return Err(usage("give event names, or -a for all events")),
             };
             let level = |s: &str| {
-                parse_level(s).ok_or_else(|| {
-                    usage(&format!(
-                        "unknown log level {s:?}; use one of {}",
+                parse_level(s).ok_or_else(|| CliError::Status {
+                    status: EXIT_INVALID,
+                    message: format!(
+                        "Unknown loglevel {s} (one of {})",
                         LOGLEVEL_NAMES.join(", ")
-                    ))
+                    ),
                 })
             };
             let loglevel = match (&a.loglevel, &a.loglevel_only) {
@@ -373,24 +502,62 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 return disable_agent_event(ctx, domain, session, a);
             }
             let session = session_or_current(a.session)?;
+            let chan = a.channel.clone().unwrap_or_else(|| "channel0".into());
+            // lttng's words for the instrumentation type asked.
+            let kind = if a.syscall {
+                "syscall"
+            } else if a.tracepoint {
+                "tracepoint"
+            } else {
+                "any"
+            };
             let names = match (a.all, &a.names) {
-                (true, None) => vec!["*".to_string()],
+                (true, None) => {
+                    ctx.call(Request::DisableEventAll {
+                        session: session.clone(),
+                        domain,
+                        channel: a.channel.clone(),
+                    })?;
+                    println!(
+                        "All {} events of type {kind} are disabled in channel {chan}",
+                        domain.name()
+                    );
+                    return Ok(0);
+                }
                 (false, Some(n)) => split_names(n),
                 _ => return Err(usage("give event names, or -a for all events")),
             };
-            let chan = a.channel.clone().unwrap_or_else(|| "channel0".into());
             for name in names {
-                ctx.call(Request::DisableEvent {
+                match ctx.call(Request::DisableEvent {
                     session: session.clone(),
                     domain,
                     channel: a.channel.clone(),
                     pattern: name.clone(),
-                })?;
+                }) {
+                    Err(CliError::Ctl(rttng_ctl::CtlError::Daemon {
+                        code: rttng_ctl::ErrorCode::NoEvent,
+                        message,
+                    })) if domain == Domain::Ust => {
+                        return Err(CliError::Status {
+                            status: EXIT_UST_EVENT_NOT_FOUND,
+                            message: format!(
+                            "{name} of type {kind} : {message} (channel {chan}, session {session})"
+                        ),
+                        })
+                    }
+                    r => r?,
+                };
                 println!(
-                    "{} event {name} disabled in channel {chan} for session {session}",
+                    "{} event {name} of type {kind} disabled in channel {chan} for session {session}",
                     domain.name()
                 );
             }
+            Ok(0)
+        }
+        SessionCommand::AddContext(a) if a.list => {
+            // lttng's list, in its order (which types this machine and domain record is
+            // said when one is added).
+            print!("{LTTNG_CONTEXT_TYPES}");
             Ok(0)
         }
         SessionCommand::AddContext(a) => {
@@ -400,38 +567,32 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 return Err(usage("give at least one context type with -t"));
             }
             for t in &a.types {
-                let c = ContextType::from_name(t).ok_or_else(|| {
-                    usage(&format!(
-                        "{t}: {} invalid context",
-                        domain.name().to_uppercase()
-                    ))
-                })?;
-                if domain == Domain::Kernel
-                    && !matches!(
-                        c,
-                        ContextType::Pid
-                            | ContextType::Tid
-                            | ContextType::Procname
-                            | ContextType::CpuId
-                    )
-                {
-                    return Err(usage(&format!(
-                        "{t}: kernel context not supported by rttng yet (supported: pid, tid, procname, cpu_id)"
-                    )));
-                }
-                if domain == Domain::Ust
-                    && matches!(c, ContextType::Pid | ContextType::Tid | ContextType::Prio)
-                {
-                    return Err(usage(&format!(
-                        "{t}: context not supported by rttng-ust yet (supported: vpid, vtid, procname, pthread_id, cpu_id, hostname, ip, the namespace ids cgroup_ns ipc_ns mnt_ns net_ns pid_ns time_ns user_ns uts_ns, and vuid veuid vsuid vgid vegid vsgid)"
-                    )));
-                }
-                ctx.call(Request::AddContext {
+                let c = context_type(domain, t)?;
+                match ctx.call(Request::AddContext {
                     session: session.clone(),
                     domain,
                     channel: a.channel.clone(),
                     context: c,
-                })?;
+                }) {
+                    // lttng's words and warning status for these two refusals.
+                    Err(CliError::Ctl(rttng_ctl::CtlError::Daemon { code, .. }))
+                        if matches!(
+                            code,
+                            rttng_ctl::ErrorCode::NoChannel | rttng_ctl::ErrorCode::SessionActive
+                        ) =>
+                    {
+                        let why = if code == rttng_ctl::ErrorCode::NoChannel {
+                            format!("{} channel not found", domain_word(domain))
+                        } else {
+                            "Tracing has already been started once".to_string()
+                        };
+                        return Err(CliError::Status {
+                            status: EXIT_WARNING,
+                            message: format!("{t}: {why}"),
+                        });
+                    }
+                    r => r?,
+                };
                 match &a.channel {
                     Some(ch) => println!("{} context {t} added to channel {ch}", domain.name()),
                     None => println!("{} context {t} added to all channels", domain.name()),
@@ -447,15 +608,23 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
             println!("Tracing started for session {session}");
             Ok(0)
         }
-        SessionCommand::Stop { session, .. } => {
+        SessionCommand::Stop { session, no_wait } => {
             let session = session_or_current(session)?;
-            println!("Waiting for data availability");
-            let r = ctx.call(Request::Stop {
-                session: session.clone(),
-            })?;
+            let r = if no_wait {
+                ctx.call(Request::StopNoWait {
+                    session: session.clone(),
+                })?
+            } else {
+                let r = ctx.call(Request::Stop {
+                    session: session.clone(),
+                })?;
+                // lttng prints this while it waits for the data (rttng's stop has waited).
+                println!("Waiting for data availability");
+                r
+            };
             let code = warned(r);
-            println!("Tracing stopped for session {session}");
             print_session_losses(ctx, &session)?;
+            println!("Tracing stopped for session {session}");
             Ok(code)
         }
         SessionCommand::Status => {
@@ -480,6 +649,8 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 None => list_sessions(ctx),
             }
         }
+        SessionCommand::Track(a) => crate::track_cmd::track(ctx, a, true),
+        SessionCommand::Untrack(a) => crate::track_cmd::track(ctx, a, false),
         SessionCommand::Version => {
             println!(
                 "rttng version {} - LTTng-compatible tracing in Rust",
@@ -492,6 +663,89 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
         }
     }
 }
+
+/// `add-context -t NAME` in `domain`: lttng's statuses for a name it does not know (3) and
+/// for one the domain cannot record (4, "invalid context"), with what rttng records.
+fn context_type(domain: Domain, t: &str) -> Result<ContextType, CliError> {
+    // rttng's own names too (`cpu_id`, which lttng keeps in the packet context).
+    if !LTTNG_CONTEXT_TYPES.lines().any(|l| l == t) && ContextType::from_name(t).is_none() {
+        return Err(CliError::Status {
+            status: EXIT_FATAL,
+            message: format!("Unknown context type {t}"),
+        });
+    }
+    let what = domain_word(domain);
+    let invalid = |why: &str| CliError::Status {
+        status: EXIT_WARNING,
+        message: format!("{t}: {what} invalid context ({why})"),
+    };
+    if let Some(counter) = t.strip_prefix("perf:") {
+        return Err(invalid(&perf_unavailable(counter)));
+    }
+    let supported: &[ContextType] = match domain {
+        Domain::Kernel => &[
+            ContextType::Pid,
+            ContextType::Tid,
+            ContextType::Procname,
+            ContextType::CpuId,
+        ],
+        _ => &ContextType::ALL[..21],
+    };
+    let names = || {
+        supported
+            .iter()
+            .map(|c| c.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match ContextType::from_name(t) {
+        Some(c) if supported.contains(&c) => Ok(c),
+        _ => Err(invalid(&format!(
+            "rttng records these {} contexts: {}",
+            domain.name(),
+            names()
+        ))),
+    }
+}
+
+/// Why `perf:COUNTER` is not recorded: hardware counters need the CPU's PMU, which this
+/// machine may lack (then perf_event_open cannot offer them at all); the software ones exist
+/// everywhere but rttng does not record perf counters.
+fn perf_unavailable(counter: &str) -> String {
+    const SOFTWARE: [&str; 12] = [
+        "cpu-clock",
+        "task-clock",
+        "page-fault",
+        "faults",
+        "major-faults",
+        "minor-faults",
+        "context-switches",
+        "cs",
+        "cpu-migrations",
+        "migrations",
+        "alignment-faults",
+        "emulation-faults",
+    ];
+    let name = counter.rsplit(':').next().unwrap_or(counter);
+    let pmu = std::path::Path::new("/sys/bus/event_source/devices/cpu").exists();
+    if SOFTWARE.contains(&name) || pmu {
+        "rttng does not record perf counters".to_string()
+    } else {
+        "not available on this machine: perf_event_open offers no hardware counters here (no cpu PMU in /sys/bus/event_source/devices)".to_string()
+    }
+}
+
+/// lttng's word for a domain in messages: "UST" or "Kernel".
+fn domain_word(domain: Domain) -> &'static str {
+    if domain == Domain::Kernel {
+        "Kernel"
+    } else {
+        "UST"
+    }
+}
+
+/// The context type names of `lttng add-context --list` (lttng-tools 2.13), one a line.
+const LTTNG_CONTEXT_TYPES: &str = include_str!("data/lttng-context-types.txt");
 
 /// Each line of `text` indented by four spaces.
 fn indent(text: &str) -> String {
@@ -539,6 +793,53 @@ fn net_output(a: &crate::cli::CreateArgs) -> Result<Option<String>, CliError> {
     ))
 }
 
+/// `destroy NAME`, with lttng's lines: "Destroying session NAME." while a session that
+/// recorded writes its last data (not with `-n`), then "Session NAME destroyed", then the
+/// losses of a session that was not stopped first.
+fn destroy_one(ctx: &mut Ctx, name: &str, no_wait: bool) -> Result<u8, CliError> {
+    // A session that recorded (it runs, or its start made its output directory) has data
+    // to write out: lttng says so while it waits.
+    let (active, recorded) = match ctx.call(Request::ListSession {
+        session: name.to_string(),
+    })? {
+        Response::Session { detail } => (
+            detail.active,
+            detail.active || std::path::Path::new(&detail.output).is_dir(),
+        ),
+        _ => (false, false),
+    };
+    // lttng shows the losses at destroy only when `stop` did not show them already.
+    let losses = if active {
+        session_losses(ctx, name)?
+    } else {
+        None
+    };
+    let waits = recorded && !no_wait;
+    if waits {
+        print!("Destroying session {name}");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    }
+    let r = if no_wait {
+        ctx.call(Request::DestroySessionNoWait {
+            session: name.to_string(),
+        })?
+    } else {
+        ctx.call(Request::DestroySession {
+            session: name.to_string(),
+        })?
+    };
+    if waits {
+        println!(".");
+    }
+    let code = warned(r);
+    rttng_ctl::clear_current_session(name);
+    println!("Session {name} destroyed");
+    if let Some(l) = losses {
+        println!("{l}");
+    }
+    Ok(code)
+}
+
 fn list_sessions(ctx: &mut Ctx) -> Result<u8, CliError> {
     if let Response::Sessions { list } = ctx.call(Request::ListSessions)? {
         list::print_sessions(&list);
@@ -549,23 +850,36 @@ fn list_sessions(ctx: &mut Ctx) -> Result<u8, CliError> {
 /// After `stop`, lttng's summary of what the session lost (the totals `list` shows, which
 /// are the trace's packet contexts' and the consumer's lost packets).
 fn print_session_losses(ctx: &mut Ctx, session: &str) -> Result<(), CliError> {
-    if let Response::Session { detail } = ctx.call(Request::ListSession {
-        session: session.to_string(),
-    })? {
-        let discarded: u64 = detail.channels.iter().map(|c| c.discarded_events).sum();
-        let lost: u64 = detail.channels.iter().map(|c| c.lost_packets).sum();
-        // lttng 2.13's wording (src/bin/lttng/utils.c, get_session_stats_str).
-        let doc = "please refer to the documentation on channel configuration.";
-        match (discarded, lost) {
-            (0, 0) => {}
-            (d, 0) => println!("Warning: {d} events were discarded, {doc}"),
-            (0, l) => println!("Warning: {l} packets were lost, {doc}"),
-            (d, l) => {
-                println!("Warning: {d} events were discarded and {l} packets were lost, {doc}")
-            }
-        }
+    if let Some(l) = session_losses(ctx, session)? {
+        println!("{l}");
     }
     Ok(())
+}
+
+/// lttng's warning line about a session's losses, if it has any (never for a snapshot
+/// session, as lttng).
+fn session_losses(ctx: &mut Ctx, session: &str) -> Result<Option<String>, CliError> {
+    let Response::Session { detail } = ctx.call(Request::ListSession {
+        session: session.to_string(),
+    })?
+    else {
+        return Ok(None);
+    };
+    if detail.snapshot {
+        return Ok(None);
+    }
+    let discarded: u64 = detail.channels.iter().map(|c| c.discarded_events).sum();
+    let lost: u64 = detail.channels.iter().map(|c| c.lost_packets).sum();
+    // lttng 2.13's wording (src/bin/lttng/utils.c, get_session_stats_str).
+    let doc = "please refer to the documentation on channel configuration.";
+    Ok(match (discarded, lost) {
+        (0, 0) => None,
+        (d, 0) => Some(format!("Warning: {d} events were discarded, {doc}")),
+        (0, l) => Some(format!("Warning: {l} packets were lost, {doc}")),
+        (d, l) => Some(format!(
+            "Warning: {d} events were discarded and {l} packets were lost, {doc}"
+        )),
+    })
 }
 
 /// `list SESSION`; 4 when the daemon reported a problem.
@@ -580,13 +894,19 @@ fn list_session(ctx: &mut Ctx, session: &str) -> Result<u8, CliError> {
                 Response::Filters { list } => list,
                 _ => Vec::new(),
             };
+            let trackers = match ctx.call(Request::ListTrackers {
+                session: session.to_string(),
+            })? {
+                Response::Trackers { list } => list,
+                _ => Vec::new(),
+            };
             let agents = match ctx.call(Request::ListAgentRules {
                 session: session.to_string(),
             }) {
                 Ok(Response::AgentRules { list }) => list,
                 _ => Vec::new(),
             };
-            let code = list::print_session(&detail, &filters);
+            let code = list::print_session(&detail, &filters, &trackers);
             print!("{}", crate::agent_cmd::format_rules(&agents));
             Ok(code)
         }

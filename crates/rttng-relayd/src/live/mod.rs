@@ -2,14 +2,19 @@
 //!
 //! Sessions are the registered relay sessions; a session's streams are those its producer
 //! announced (STREAMS_SENT); the session is closed once its control connection is gone. Index
-//! entries are read back from each stream's index file (the relay writes an entry once it has
+//! entries are read back from each stream's index files (the relay writes an entry once it has
 //! both the packet and its SEND_INDEX, so an entry always describes bytes already on disk),
-//! packets and metadata from the stream's file, beacons from the latest SEND_INDEX without a
-//! packet. Streams and their files are kept here once seen, so viewers finish reading a stream
-//! the relay has already closed and forgotten.
+//! packets and metadata from the stream's files, beacons from the latest SEND_INDEX without a
+//! packet. Streams are kept here once seen, so viewers finish reading a stream the relay has
+//! already closed and forgotten.
 //!
-//! Not here: the viewer protocol (`rttng_live::server`), tracefile rotation (a rotated stream's
-//! earlier files are not served).
+//! Tracefile rotation (`--tracefile-size`/`--tracefile-count`): entries are numbered across
+//! the stream's tracefiles (`Stream::live_entry` says which index file and tracefile hold
+//! entry n), and a packet is read from the tracefile of the entry the viewer was last given,
+//! as lttng-relayd follows a viewer stream from file to file. A viewer behind a reused
+//! tracefile skips to the oldest entry still there.
+//!
+//! Not here: the viewer protocol (`rttng_live::server`).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -20,7 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rttng_ctf::index::{decode_index, INDEX_HEADER_BYTES};
 use rttng_live::server::{IndexState, LiveRelay, RelayIndex, RelaySession, RelayStream};
 
-use crate::state::{Relay, Session, Stream};
+use crate::state::{LiveEntry, Relay, Session, Stream};
 
 /// Largest index entry read (lttng's 1.1 entries are 72 bytes).
 const MAX_INDEX_ENTRY_BYTES: usize = 4096;
@@ -28,10 +33,6 @@ const MAX_INDEX_ENTRY_BYTES: usize = 4096;
 #[derive(Clone)]
 struct Known {
     stream: Arc<Stream>,
-    /// The index file, once the stream had one (the stream drops it when it closes).
-    index_file: Option<Arc<File>>,
-    /// Its entry size, from its header.
-    entry_bytes: Option<usize>,
 }
 
 #[derive(Default)]
@@ -104,11 +105,9 @@ impl LiveRelay for RelayLive {
                 .trace_ids
                 .entry((session, st.path.clone()))
                 .or_insert(next_id);
-            c.streams.entry(st.handle).or_insert_with(|| Known {
-                stream: st.clone(),
-                index_file: None,
-                entry_bytes: None,
-            });
+            c.streams
+                .entry(st.handle)
+                .or_insert_with(|| Known { stream: st.clone() });
             out.push(RelayStream {
                 id: st.handle,
                 ctf_trace_id: trace_id,
@@ -126,15 +125,10 @@ impl LiveRelay for RelayLive {
     }
 
     fn index(&self, stream: u64, n: u64) -> IndexState {
-        let Some(Known {
-            stream: s,
-            index_file: mut file,
-            mut entry_bytes,
-        }) = self.known(stream)
-        else {
+        let Some(k) = self.known(stream) else {
             return IndexState::Closed;
         };
-        let snap = s.live_snapshot();
+        let snap = k.stream.live_snapshot();
         if n >= snap.index_entries {
             return if snap.closed {
                 IndexState::Closed
@@ -144,33 +138,20 @@ impl LiveRelay for RelayLive {
                 }
             };
         }
-        if file.is_none() {
-            file = snap.index_file.clone();
-            if let (Some(f), Some(k)) = (&file, self.lock().streams.get_mut(&stream)) {
-                k.index_file = Some(f.clone());
-            }
-        }
-        let Some(f) = file else {
+        let (f, local) = match k.stream.live_entry(n) {
+            LiveEntry::At { index, local, .. } => (index, local),
+            LiveEntry::Gone { next } => return IndexState::Gone { next },
+            LiveEntry::Missing => return IndexState::Wait { beacon: None },
+        };
+        // The header gives the entry size (every index file of a stream has the same).
+        let Ok(header) = read_at(&f, 0, INDEX_HEADER_BYTES) else {
             return IndexState::Wait { beacon: None };
         };
-        if entry_bytes.is_none() {
-            let Ok(h) = read_at(&f, 0, INDEX_HEADER_BYTES) else {
-                return IndexState::Wait { beacon: None };
-            };
-            let size = u32::from_be_bytes([h[12], h[13], h[14], h[15]]) as usize;
-            if size == 0 || size > MAX_INDEX_ENTRY_BYTES {
-                return IndexState::Closed;
-            }
-            entry_bytes = Some(size);
-            if let Some(k) = self.lock().streams.get_mut(&stream) {
-                k.entry_bytes = Some(size);
-            }
+        let size = u32::from_be_bytes([header[12], header[13], header[14], header[15]]) as usize;
+        if size == 0 || size > MAX_INDEX_ENTRY_BYTES {
+            return IndexState::Closed;
         }
-        let size = entry_bytes.unwrap_or(0);
-        let (Ok(header), Ok(entry)) = (
-            read_at(&f, 0, INDEX_HEADER_BYTES),
-            read_at(&f, INDEX_HEADER_BYTES as u64 + n * size as u64, size),
-        ) else {
+        let Ok(entry) = read_at(&f, INDEX_HEADER_BYTES as u64 + local * size as u64, size) else {
             return IndexState::Wait { beacon: None };
         };
         let mut bytes = header;
@@ -192,12 +173,23 @@ impl LiveRelay for RelayLive {
         }
     }
 
-    fn read(&self, stream: u64, offset: u64, len: u32) -> io::Result<Vec<u8>> {
+    fn read(&self, stream: u64, entry: Option<u64>, offset: u64, len: u32) -> io::Result<Vec<u8>> {
         let s = self
             .known(stream)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "unknown stream"))?
             .stream;
-        read_at(&s.live_snapshot().data_file, offset, len as usize)
+        // The packet is in the tracefile of the entry the viewer was given.
+        let file = match entry.map(|n| s.live_entry(n)) {
+            Some(LiveEntry::At { data, .. }) => data,
+            Some(LiveEntry::Gone { .. }) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "the tracefile was reused",
+                ))
+            }
+            Some(LiveEntry::Missing) | None => s.live_snapshot().data_file,
+        };
+        read_at(&file, offset, len as usize)
     }
 
     fn metadata_len(&self, stream: u64) -> Option<(u64, bool)> {

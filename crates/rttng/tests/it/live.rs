@@ -244,9 +244,60 @@ fn wait_until(what: &str, timeout: Duration, mut pred: impl FnMut() -> bool) {
 /// the session, having printed the same text: every event, no gap.
 #[test]
 fn rttng_live_session_read_by_babeltrace2_and_rttng_while_the_app_runs() {
+    rttng_stack_live("live-stack", &[], |_| {});
+}
+
+/// The same with tracefiles that rotate (`--tracefile-size` of two 4 KiB packets, a count
+/// the run does not reach): rttng-relayd's live port follows each stream from tracefile to
+/// tracefile, as lttng-relayd does, and both viewers print every event.
+#[test]
+fn rttng_relayd_serves_rotated_tracefiles_live_to_babeltrace2_and_rttng() {
+    rttng_stack_live(
+        "live-rotate",
+        &[
+            "--subbuf-size",
+            "4096",
+            "--tracefile-size",
+            "8192",
+            "--tracefile-count",
+            "1000",
+        ],
+        assert_tracefiles_rotated,
+    );
+}
+
+/// The test is about rotation: the stream files did rotate.
+fn assert_tracefiles_rotated(dir: &Path) {
+    let mut rotated = Vec::new();
+    let mut stack = vec![dir.join("relay")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)
+            .expect("read the relay's output")
+            .flatten()
+        {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n.starts_with("channel0_") && n.rsplit('_').next().is_some_and(|i| i != "0")
+            }) {
+                rotated.push(p);
+            }
+        }
+    }
+    assert!(
+        rotated.len() >= 2,
+        "the tracefiles did not rotate: {rotated:?}"
+    );
+}
+
+/// `rttng create --live` streaming into rttng-relayd, with channel0 made with
+/// `channel_args` when given; babeltrace2 and rttng view --live read it while the app runs.
+/// Then `check` looks at the world's directory (the relay's output is in `relay/`).
+fn rttng_stack_live(name: &str, channel_args: &[&str], check: impl FnOnce(&Path)) {
     use std::process::Stdio;
     let relayd = built_relayd();
-    let world = crate::session_support::World::new("live-stack");
+    let world = crate::session_support::World::new(name);
     let dir = world.tmp.path();
     let ports = free_ports(3);
     let mut cmd = Command::new(&relayd);
@@ -267,7 +318,21 @@ fn rttng_live_session_read_by_babeltrace2_and_rttng_while_the_app_runs() {
     });
     let url = format!("net://127.0.0.1:{}:{}", ports[0], ports[1]);
     world.ok(&["create", "lv", "--live=100000", "-U", &url]);
-    world.ok(&["enable-event", "-u", "rttng_example:*", "-s", "lv"]);
+    if !channel_args.is_empty() {
+        let mut args = vec!["enable-channel", "-u", "-s", "lv"];
+        args.extend_from_slice(channel_args);
+        args.push("channel0");
+        world.ok(&args);
+    }
+    world.ok(&[
+        "enable-event",
+        "-u",
+        "rttng_example:*",
+        "-s",
+        "lv",
+        "-c",
+        "channel0",
+    ]);
     world.ok(&["start", "lv"]);
     let host = String::from_utf8(
         Command::new("hostname")
@@ -351,4 +416,5 @@ fn rttng_live_session_read_by_babeltrace2_and_rttng_while_the_app_runs() {
             "event {i} missing or out of order: {line}"
         );
     }
+    check(dir);
 }
