@@ -117,6 +117,8 @@ struct Session {
     relay: Option<Arc<RelaySession>>,
     snapshot: bool,
     channels: Vec<Channel>,
+    /// System call path strings (eBPF), while the session traces; none in a snapshot session.
+    paths: Option<rttng_kernel::PathStrings>,
 }
 
 impl Session {
@@ -224,6 +226,7 @@ impl Kernel {
                     relay: relay.clone(),
                     snapshot: spec.snapshot,
                     channels: Vec::new(),
+                    paths: None,
                 },
             );
         }
@@ -343,6 +346,14 @@ impl Kernel {
             Err(r) => return r,
         };
         if s.md.is_declared() {
+            if let Some(p) = s.paths.as_mut() {
+                let guards: Vec<MutexGuard<'_, Worker>> =
+                    s.channels.iter().map(|c| lock(&c.worker)).collect();
+                let drains: Vec<&ChannelDrain> = guards.iter().map(|g| &g.drain).collect();
+                if let Err(e) = p.resume(&drains) {
+                    crate::log(&format!("system call path strings are not recorded: {e}"));
+                }
+            }
             return ConsumerReply::Ok;
         }
         let text = declare(s);
@@ -363,6 +374,10 @@ impl Kernel {
         }
         for c in &s.channels {
             lock(&c.worker).pass_all(true);
+        }
+        // Every record is converted: the eBPF programs can go until the next start.
+        if let Some(p) = s.paths.as_mut() {
+            p.pause();
         }
         s.stats(None)
     }
@@ -480,9 +495,22 @@ impl Kernel {
     }
 }
 
-/// Declares the session's metadata: every channel's stream class and events.
+/// Declares the session's metadata: every channel's stream class and events (system call
+/// path arguments as strings when the eBPF recorder starts).
 fn declare(s: &mut Session) -> String {
-    let guards: Vec<MutexGuard<'_, Worker>> = s.channels.iter().map(|c| lock(&c.worker)).collect();
+    let mut guards: Vec<MutexGuard<'_, Worker>> =
+        s.channels.iter().map(|c| lock(&c.worker)).collect();
+    if !s.snapshot && s.paths.is_none() {
+        let mut drains: Vec<&mut ChannelDrain> = guards.iter_mut().map(|g| &mut g.drain).collect();
+        match rttng_kernel::PathStrings::start(&mut drains) {
+            Ok(p) => s.paths = Some(p),
+            // No path-taking system call enabled.
+            Err(rttng_kernel::KernelError::BadConfig { .. }) => {}
+            Err(e) => crate::log(&format!(
+                "system call path strings are not recorded ({e}); the trace keeps the pointers"
+            )),
+        }
+    }
     let drains: Vec<&ChannelDrain> = guards.iter().map(|g| &g.drain).collect();
     let text = s.md.declare(&drains);
     drop(drains);
@@ -493,7 +521,8 @@ fn declare(s: &mut Session) -> String {
 }
 
 /// A channel's thread: a pass over each CPU whose buffer is `buffer_percent` full, and over
-/// every CPU at each tick of `period` (live sessions), until `stop`.
+/// every CPU at each tick of `period` (live sessions: then a live beacon for each stream that
+/// sent no packet since the previous tick), until `stop`.
 fn run(
     worker: &Mutex<Worker>,
     waiter: &rttng_kernel::Waiter,
@@ -501,6 +530,8 @@ fn run(
     period: Option<Duration>,
 ) {
     let mut next_tick = period.map(|p| Instant::now() + p);
+    // Packets written per stream at the last tick (live beacons for the quiet ones).
+    let mut written_at_tick: Vec<u64> = Vec::new();
     while !stop.load(Ordering::Acquire) {
         let mut timeout = COMMAND_LATENCY;
         if let Some(at) = next_tick {
@@ -521,6 +552,9 @@ fn run(
         if let (Some(at), Some(p)) = (next_tick, period) {
             if Instant::now() >= at {
                 w.pass_all(false);
+                if let Sink::Out(o) = &mut w.sink {
+                    o.beacons(&mut written_at_tick);
+                }
                 next_tick = Some(Instant::now() + p);
                 continue;
             }

@@ -791,7 +791,7 @@ impl Output {
     /// packet since the previous tick (nothing of it is pending before now), so that live
     /// viewers need not wait for it. `written_at_tick` holds each stream's packet count at the
     /// previous tick and is updated.
-    fn beacons(&mut self, written_at_tick: &mut Vec<u64>) {
+    pub(crate) fn beacons(&mut self, written_at_tick: &mut Vec<u64>) {
         let Sink::Relay {
             session, handles, ..
         } = &self.sink

@@ -174,6 +174,14 @@ impl PathLog {
         g.records.get(from..).map(<[_]>::to_vec).unwrap_or_default()
     }
 
+    /// Moves every record out of the log (for its only reader, which keeps them matched as
+    /// they come: the log then never fills up in a long session).
+    pub fn take_all(&self) -> Vec<PathRecord> {
+        let mut g = self.lock();
+        g.bytes = 0;
+        std::mem::take(&mut g.records)
+    }
+
     /// A log holding these records (tests, replays).
     pub fn from_records(records: Vec<PathRecord>) -> PathLog {
         PathLog {
@@ -215,6 +223,37 @@ impl PathMatcher {
             }
             q.push_back(r);
         }
+    }
+
+    /// [`Self::refresh`] for the log's only reader: the records move out of the log.
+    pub fn refresh_taking(&mut self, log: &PathLog) {
+        log.poll();
+        for r in log.take_all() {
+            if !self.queues.contains_key(&r.tid) && self.queues.len() >= MAX_MATCHER_THREADS {
+                continue;
+            }
+            let q = self.queues.entry(r.tid).or_default();
+            if q.len() >= MAX_QUEUE_PER_THREAD {
+                q.pop_front();
+            }
+            q.push_back(r);
+        }
+    }
+
+    /// [`Self::take`] for records not taken in time order (a consumer converts one CPU after
+    /// the other, and a thread may have moved between them): the oldest waiting record that
+    /// matches, without dropping the older ones of the same call (they may belong to records
+    /// of another CPU not converted yet; the per-thread bound drops them eventually).
+    pub fn take_unordered(&mut self, tid: u32, nr: u32, arg: u8, ptr: u64) -> Option<PathValue> {
+        let q = self.queues.get_mut(&tid)?;
+        let i = q
+            .iter()
+            .position(|r| r.nr == nr && r.arg == arg && r.ptr == ptr)?;
+        let r = q.remove(i)?;
+        if q.is_empty() {
+            self.queues.remove(&tid);
+        }
+        Some(r.value)
     }
 
     /// The string of argument `arg` of the system call `nr` that thread `tid` entered with

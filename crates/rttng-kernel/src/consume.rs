@@ -10,8 +10,12 @@
 //! entries, counting the kernel's losses (page "missed events" flags, per-CPU `stats`) in the
 //! packets' cumulative `events_discarded`.
 //!
+//! [`PathStrings`] records the path arguments of the channels' system calls with eBPF (as
+//! `rttng trace` does) and gives each `sys_enter` record its strings as its page is
+//! converted.
+//!
 //! Not here: where packets go (files, relay, snapshot memory: the caller), creating or
-//! enabling anything in tracefs, system call path strings (pointers are kept).
+//! enabling anything in tracefs.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -28,13 +32,16 @@ use rttng_ctf::ir::{struct_class, FieldClass, Metadata, StreamClass};
 use rttng_ctf::lttng::{event_class, kernel_env, EventHeaderKind, LttngLayout};
 use rttng_ctf::writer::{HeaderForm, PacketOpen, PacketSize, StreamWriter};
 
+use crate::bpf::{PathLog, PathMatcher, PathRecorder, PathValue};
 use crate::convert::{
-    plan_event, write_context, write_payload_with_paths, ContextKind, ContextValues, EventPlan,
+    plan_event_with_paths, write_context, write_payload_with_paths, ContextKind, ContextValues,
+    EventPlan,
 };
 use crate::error::{io_err, KernelError};
 use crate::format::{EventFormat, PageLayout};
 use crate::page::parse_page;
 use crate::session::{datetime_now, ClockSpec, Context, COMPACT_HEADER_MAX_CLASSES};
+use crate::syscall_args::{enter_key, path_arg_mask, MAX_ARGS};
 use crate::tracefs::{check_name, parse_stats_lost, Tracefs, INSTANCE_PREFIX};
 
 /// Smallest and largest CTF packet a pass cuts (the channel's sub-buffer size, clamped).
@@ -333,6 +340,107 @@ pub struct ChannelDrain {
     md: Option<Metadata>,
     page: Vec<u8>,
     records: Vec<(u64, usize, usize)>,
+    /// Path arguments of each event (bit N: argument N), when path strings are recorded.
+    path_masks: Vec<u8>,
+    paths: Option<Arc<Paths>>,
+    /// The trace clock (rttng-clock's), for the time of packets without events.
+    clock: ClockSpec,
+}
+
+/// The path records of a session and their one matcher, shared by its channels.
+struct Paths {
+    log: Arc<PathLog>,
+    matcher: std::sync::Mutex<PathMatcher>,
+}
+
+/// System call path strings for a session's channels: the eBPF recorder (attached while
+/// tracing) and the log its records go to.
+pub struct PathStrings {
+    paths: Arc<Paths>,
+    recorder: Option<PathRecorder>,
+    detaching: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for PathStrings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PathStrings").finish()
+    }
+}
+
+impl PathStrings {
+    /// Loads and attaches the eBPF programs for the path-taking system calls the channels
+    /// enable, and makes their path fields strings. Before the stream classes are declared.
+    /// An error says why (the trace then keeps pointers).
+    pub fn start(drains: &mut [&mut ChannelDrain]) -> Result<PathStrings, KernelError> {
+        let mut events: Vec<(String, u8)> = Vec::new();
+        for d in drains.iter() {
+            for f in &d.formats {
+                let m = path_arg_mask(f);
+                if m != 0 && !events.iter().any(|(n, _)| *n == f.name) {
+                    events.push((f.name.clone(), m));
+                }
+            }
+        }
+        if events.is_empty() {
+            return Err(KernelError::BadConfig {
+                what: "path-taking system calls enabled",
+                value: 0,
+            });
+        }
+        let log = Arc::new(PathLog::default());
+        let recorder = PathRecorder::start(&events, None, log.clone())?;
+        let paths = Arc::new(Paths {
+            log,
+            matcher: std::sync::Mutex::new(PathMatcher::new()),
+        });
+        for d in drains.iter_mut() {
+            d.paths = Some(paths.clone());
+            d.plans = d
+                .formats
+                .iter()
+                .map(|f| plan_event_with_paths(f, true))
+                .collect();
+        }
+        Ok(PathStrings {
+            paths,
+            recorder: Some(recorder),
+            detaching: Vec::new(),
+        })
+    }
+
+    /// Tracing stops (the buffers are drained): the programs are detached, on a thread.
+    pub fn pause(&mut self) {
+        if let Some(mut r) = self.recorder.take() {
+            self.detaching.extend(r.stop_recording());
+        }
+    }
+
+    /// Tracing starts again: the programs are attached again for `drains`' system calls.
+    pub fn resume(&mut self, drains: &[&ChannelDrain]) -> Result<(), KernelError> {
+        if self.recorder.is_some() {
+            return Ok(());
+        }
+        let mut events: Vec<(String, u8)> = Vec::new();
+        for d in drains {
+            for f in &d.formats {
+                let m = path_arg_mask(f);
+                if m != 0 && !events.iter().any(|(n, _)| *n == f.name) {
+                    events.push((f.name.clone(), m));
+                }
+            }
+        }
+        self.recorder = Some(PathRecorder::start(&events, None, self.paths.log.clone())?);
+        Ok(())
+    }
+}
+
+impl Drop for PathStrings {
+    fn drop(&mut self) {
+        self.pause();
+        for t in self.detaching.drain(..) {
+            let _ = t.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for ChannelDrain {
@@ -412,6 +520,9 @@ impl ChannelDrain {
             md: None,
             page: vec![0; page_bytes as usize],
             records: Vec::new(),
+            path_masks: Vec::new(),
+            paths: None,
+            clock: ClockSpec::shared(),
         })
     }
 
@@ -489,7 +600,9 @@ impl ChannelDrain {
             check_name(event)?;
             let fmt = Arc::new(self.tracefs.event_format(system, event)?);
             self.by_id.insert(fmt.id, self.plans.len());
-            self.plans.push(plan_event(&fmt));
+            self.plans
+                .push(plan_event_with_paths(&fmt, self.paths.is_some()));
+            self.path_masks.push(path_arg_mask(&fmt));
             self.formats.push(fmt);
             self.events.push(full.clone());
         }
@@ -573,6 +686,13 @@ impl ChannelDrain {
         } else {
             ProcessNames::default()
         };
+        let paths = self.paths.clone();
+        let mut matcher = paths.as_ref().map(|p| {
+            let mut m = p.matcher.lock().unwrap_or_else(|e| e.into_inner());
+            m.refresh_taking(&p.log);
+            m
+        });
+        let mut strings: Vec<(u8, Vec<u8>)> = Vec::new();
         let mut w = StreamWriter::new(md, self.stream_id, u64::from(cpu)).map_err(ctf)?;
         let limit = self.buffer_pages.saturating_add(PASS_EXTRA_PAGES);
         let mut emit = |w: &mut StreamWriter<'_>, end_ts: u64, stats: &mut PassStats| {
@@ -676,11 +796,27 @@ impl ChannelDrain {
                     procname: names.comm.get(&tid).map(Vec::as_slice).unwrap_or(b""),
                     cpu,
                 };
+                strings.clear();
+                let mask = self.path_masks.get(class).copied().unwrap_or(0);
+                if let (Some(m), true) = (matcher.as_mut(), mask != 0) {
+                    for a in 0..MAX_ARGS as u8 {
+                        if mask & (1 << a) == 0 {
+                            continue;
+                        }
+                        if let Some((tid, nr, ptr)) = enter_key(data, a) {
+                            if let Some(PathValue::Text(t)) = m.take_unordered(tid, nr, a, ptr) {
+                                strings.push((a, t));
+                            }
+                        }
+                    }
+                }
+                let found: Vec<(u8, &[u8])> =
+                    strings.iter().map(|(a, t)| (*a, t.as_slice())).collect();
                 let ops = &self.plans[class].ops;
                 let contexts = &self.contexts;
                 w.append_event_raw(class as u64, ts, HeaderForm::Auto, |bw| {
                     write_context(bw, contexts, &ctxv);
-                    write_payload_with_paths(bw, ops, data, &[]);
+                    write_payload_with_paths(bw, ops, data, &found);
                 })
                 .map_err(ctf)?;
                 c.last_ts = ts;
@@ -696,12 +832,16 @@ impl ChannelDrain {
         if last {
             // Losses the pages did not report (discard mode counts them only in `stats`).
             let lost = stats_lost(&self.instance_dir, cpu);
+            // Empty packets are stamped now (never before what the stream holds), so a live
+            // reader sees time go on.
+            let now = self.clock.now();
             let c = &mut self.cpus[i];
             let total = c.missed.max(lost).max(c.reported);
+            let ts = c.last_ts.max(now);
             if c.seq == 0 && total > 0 {
                 // As above: a count in a stream's first packet is not seen by readers.
                 w.open_packet(&PacketOpen {
-                    timestamp_begin: c.last_ts,
+                    timestamp_begin: ts,
                     packet_seq_num: 0,
                     events_discarded: 0,
                     cpu_id: u64::from(cpu),
@@ -709,11 +849,11 @@ impl ChannelDrain {
                 })
                 .map_err(ctf)?;
                 c.seq = 1;
-                emit(&mut w, c_last_ts, stats)?;
+                emit(&mut w, ts, stats)?;
             }
             if total > c.reported || c.seq == 0 {
                 w.open_packet(&PacketOpen {
-                    timestamp_begin: c.last_ts,
+                    timestamp_begin: ts,
                     packet_seq_num: c.seq,
                     events_discarded: total,
                     cpu_id: u64::from(cpu),
@@ -722,7 +862,8 @@ impl ChannelDrain {
                 .map_err(ctf)?;
                 c.seq += 1;
                 c.reported = total;
-                emit(&mut w, c_last_ts, stats)?;
+                c.last_ts = ts;
+                emit(&mut w, ts, stats)?;
             }
         }
         Ok(())

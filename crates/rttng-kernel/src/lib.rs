@@ -31,7 +31,9 @@ mod tracefs;
 // strings its eBPF recorder resolves, tracefs listing and cleanup. Everything else (page
 // and format parsing, conversion, the drain threads, system calls) is internal.
 pub use bpf::{quote, PathLog, PathMatcher, PathValue};
-pub use consume::{context_by_name, context_name, ChannelDrain, KernelMetadata, PassStats, Waiter};
+pub use consume::{
+    context_by_name, context_name, ChannelDrain, KernelMetadata, PassStats, PathStrings, Waiter,
+};
 pub use convert::{plan_event, EventPlan};
 pub use error::KernelError;
 pub use filter::{to_tracefs, Translation, Untranslatable};

@@ -2,16 +2,18 @@
 //! per instance, drain threads while running, and at stop a CTF kernel trace in `OUT/kernel/`
 //! (`metadata`, `CHANNEL_CPU` streams, `index/`), the way lttng-modules lays it out.
 //!
-//! The session daemon drives it; it keeps no global state. Raw pages are spooled in
-//! `OUT/kernel/.spool/` (a dot-directory, so trace readers skip it) until `destroy`, and every
-//! `stop` converts the whole spool again, so start/stop/start/stop yields one trace.
+//! It keeps no global state. Used by itself (`rttng trace`, `rttng top`), it drains its own
+//! buffers: raw pages are spooled in `OUT/kernel/.spool/` (a dot-directory, so trace readers
+//! skip it) until `destroy`, and every `stop` converts the whole spool again, so
+//! start/stop/start/stop yields one trace. The session daemon instead creates it
+//! [`KernelSession::create_for_user`]: it only controls the instances, and rttng-consumerd
+//! drains and converts them continuously (`crate::consume`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 mod clock;
-mod snapshot;
 mod write;
 
 pub use clock::{datetime_now, ClockSpec};
@@ -149,9 +151,6 @@ pub struct KernelSession {
     /// The eBPF programs being detached after a stop (joined by `destroy`).
     path_detach: Option<std::thread::JoinHandle<()>>,
     path_warning: Option<String>,
-    /// A snapshot session: no drain threads and no trace at stop; the buffers are read only
-    /// by [`KernelSession::snapshot`].
-    snapshot_mode: bool,
     /// Another process (rttng-consumerd) drains and converts the buffers: no drain threads,
     /// no spool, nothing written at stop ([`KernelSession::set_consumer_drained`]).
     consumer_drained: bool,
@@ -210,7 +209,6 @@ impl KernelSession {
             path_recorder: None,
             path_detach: None,
             path_warning: None,
-            snapshot_mode: false,
             consumer_drained: false,
             owner_tag: None,
         };
@@ -739,7 +737,6 @@ impl KernelSession {
             path_recorder: None,
             path_detach: None,
             path_warning: None,
-            snapshot_mode: false,
             consumer_drained: true,
             owner_tag: Some(owner_uid),
             live_period: crate::drain::DRAIN_PERIOD,
@@ -776,7 +773,7 @@ impl KernelSession {
                 state: "running",
             });
         }
-        if self.snapshot_mode || self.consumer_drained {
+        if self.consumer_drained {
             for ch in &self.channels {
                 ch.instance.set_tracing(true)?;
             }
@@ -827,9 +824,8 @@ impl KernelSession {
         for ch in &self.channels {
             ch.instance.set_tracing(false)?;
         }
-        if self.snapshot_mode || self.consumer_drained {
-            // The buffers keep their data for the snapshots, or the consumer drains them;
-            // nothing is written here.
+        if self.consumer_drained {
+            // The consumer drains the buffers: nothing is written here.
             self.state = State::Stopped;
             return Ok(StopReport {
                 trace_dir: self.trace_dir(),

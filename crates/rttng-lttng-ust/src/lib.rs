@@ -22,6 +22,7 @@
 
 mod abi;
 mod desc;
+mod dl;
 mod probe;
 mod statedump;
 mod stubs;
@@ -47,6 +48,7 @@ extern "C" fn constructor() {
     rttng_ust::dynamic::set_state_hook(probe::state_hook);
     tracef::init();
     statedump::init();
+    dl::init();
     rttng_ust::init();
     // After rttng-ust's own handlers (registered by init), so that its child handler has
     // dropped the parent's channels when ours registers the child.

@@ -52,6 +52,17 @@ impl EventBlock {
         self.common.get()
     }
 
+    /// Whether the probe runs the filter.
+    #[inline]
+    fn eval_filter(&self) -> bool {
+        // SAFETY: as in `set_eval_filter`.
+        let p = unsafe { std::ptr::addr_of_mut!((*self.common_ptr()).eval_filter) };
+        // SAFETY: valid and aligned; only accessed atomically or by volatile reads.
+        unsafe { std::sync::atomic::AtomicI32::from_ptr(p) }
+            .load(std::sync::atomic::Ordering::Relaxed)
+            != 0
+    }
+
     /// Tells the probe whether to run the filter (some target is filtered).
     fn set_eval_filter(&self, on: bool) {
         // SAFETY: `eval_filter` is an aligned c_int inside our leaked block; the C probe
@@ -482,8 +493,13 @@ unsafe extern "C" fn event_reserve(ctx: *mut RingBufferCtx) -> c_int {
         return -libc::EPERM; // nested too deep, or the thread is exiting
     };
     // Filtered targets record only what `run_filter` accepted for this very probe call
-    // (found by its probe context); without a verdict they record nothing.
-    let accepted = take_verdict(c.probe_ctx);
+    // (found by its probe context); without a verdict they record nothing. An event
+    // without filters (the usual case) takes no second thread-local access.
+    let accepted = if block.eval_filter() {
+        take_verdict(c.probe_ctx)
+    } else {
+        0
+    };
     let Some(r) = block.callsite.begin_filtered(c.data_size, ip, accepted) else {
         return -libc::ENOBUFS;
     };

@@ -11,8 +11,8 @@
 //! `dl_iterate_phdr` waits for the loader lock, which a constructor may hold.
 //!
 //! Not here: `debug_link` events (has_debug_link is 0: the section is in the file, not in
-//! memory), `lttng_ust_lib:*` (LTTng's dlopen wrapper drives those), writing to the
-//! enabling session only (every session recording these events gets the statedump).
+//! memory), `lttng_ust_lib:*` (`dl`), writing to the enabling session only (every session
+//! recording these events gets the statedump).
 
 use rttng_ctf::ir::{
     ArrayClass, ByteOrder, DisplayBase, Encoding, FieldClass, IntegerClass, SequenceClass,
@@ -40,7 +40,7 @@ struct Events {
 
 static EVENTS: OnceLock<Option<Events>> = OnceLock::new();
 
-fn int(bits: u32, signed: bool, hex: bool, text: bool) -> FieldClass {
+pub(crate) fn int(bits: u32, signed: bool, hex: bool, text: bool) -> FieldClass {
     FieldClass::Integer(IntegerClass {
         size_bits: bits,
         align_bits: 8,
@@ -59,10 +59,26 @@ fn int(bits: u32, signed: bool, hex: bool, text: bool) -> FieldClass {
 }
 
 fn m(name: &str, class: FieldClass) -> StructMember {
+    member(name, class)
+}
+
+/// A payload member.
+pub(crate) fn member(name: &str, class: FieldClass) -> StructMember {
     StructMember {
         name: name.to_string(),
         class,
     }
+}
+
+/// `baddr`, hexadecimal, as LTTng declares it in its statedump and library events.
+pub(crate) fn baddr_member() -> StructMember {
+    m("_baddr", int(64, false, true, false))
+}
+
+pub(crate) fn string() -> FieldClass {
+    FieldClass::String(StringClass {
+        encoding: Encoding::Utf8,
+    })
 }
 
 fn register(event: &str, members: Vec<StructMember>) -> Option<DynamicCallsite> {
@@ -169,12 +185,22 @@ fn spawn(f: fn()) {
 }
 
 /// One loaded object.
-struct Object {
-    baddr: u64,
-    memsz: u64,
-    path: String,
+pub(crate) struct Object {
+    pub(crate) baddr: u64,
+    pub(crate) memsz: u64,
+    pub(crate) path: String,
     is_pic: bool,
-    build_id: Vec<u8>,
+    pub(crate) build_id: Vec<u8>,
+}
+
+/// The loaded objects, as `dl_iterate_phdr` lists them (the vdso left out).
+pub(crate) fn loaded_objects() -> Vec<Object> {
+    let mut objects: Vec<Object> = Vec::new();
+    // SAFETY: the callback only reads the infos it is given and pushes to our Vec.
+    unsafe {
+        libc::dl_iterate_phdr(Some(collect), std::ptr::addr_of_mut!(objects).cast());
+    }
+    objects
 }
 
 unsafe extern "C" fn collect(
@@ -261,8 +287,13 @@ fn gnu_build_id(mut notes: &[u8]) -> Option<&[u8]> {
 }
 
 fn emit(cs: DynamicCallsite, parts: &[&[u8]]) {
+    emit_at(cs, 0, parts)
+}
+
+/// Records one event of these payload parts, with `ip` for the `ip` context.
+pub(crate) fn emit_at(cs: DynamicCallsite, ip: u64, parts: &[&[u8]]) {
     let size = parts.iter().map(|p| p.len()).sum();
-    if let Some(mut r) = cs.begin(size) {
+    if let Some(mut r) = cs.begin_at(size, ip) {
         for p in parts {
             r.write(p);
         }
@@ -272,11 +303,9 @@ fn emit(cs: DynamicCallsite, parts: &[&[u8]]) {
 
 fn run() {
     let Some(Some(e)) = EVENTS.get() else { return };
-    let mut objects: Vec<Object> = Vec::new();
-    // SAFETY: the callback only reads the infos it is given and pushes to our Vec.
-    unsafe {
-        libc::dl_iterate_phdr(Some(collect), std::ptr::addr_of_mut!(objects).cast());
-    }
+    // As LTTng's statedump: first what changed since the last look (`lttng_ust_lib:*`).
+    crate::dl::update(0);
+    let objects = loaded_objects();
     emit(e.start, &[]);
     let mut name = [0u8; PROCNAME_BYTES];
     // SAFETY: PR_GET_NAME writes at most 16 bytes and a NUL.

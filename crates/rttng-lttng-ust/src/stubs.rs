@@ -82,8 +82,11 @@ no_ops!(
     lttng_ust_enable_trace_clock_override
 );
 
+/// Called by LTTng's dlopen wrapper after each dlopen/dlclose (`lttng_ust_lib:*`).
 #[no_mangle]
-pub extern "C" fn lttng_ust_dl_update(_ip: *mut c_void) {}
+pub extern "C" fn lttng_ust_dl_update(ip: *mut c_void) {
+    crate::dl::update(ip as u64);
+}
 
 #[no_mangle]
 pub extern "C" fn lttng_ust_strerror(code: c_int) -> *const c_char {

@@ -29,12 +29,26 @@ impl Registry {
         now: &Clock,
         port: &mut dyn Port,
     ) -> Result<Vec<String>, String> {
+        self.app_registered_as(app, hello, None, now, port)
+    }
+
+    /// [`Self::app_registered`] with the app's group id from its socket's credentials
+    /// (group trackers need it; an app whose gid is unknown is not in any group set).
+    pub fn app_registered_as(
+        &mut self,
+        app: AppId,
+        hello: AppHello,
+        gid: Option<u32>,
+        now: &Clock,
+        port: &mut dyn Port,
+    ) -> Result<Vec<String>, String> {
         // The runtime validates before taking its lock; this is for every other caller.
         validate_hello(&hello)?;
         self.apps.insert(
             app,
             App {
                 hello,
+                gid,
                 registered_compact: now.compact.clone(),
                 installed: BTreeMap::new(),
                 installing: BTreeMap::new(),
@@ -186,6 +200,7 @@ impl Registry {
             if !s.active
                 || s.consumer_lost.is_some()
                 || (s.owner_uid != 0 && s.owner_uid != app.hello.uid)
+                || !crate::trackers::ust_tracked(s, app.hello.pid, app.hello.uid, app.gid)
             {
                 continue;
             }

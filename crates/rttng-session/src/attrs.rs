@@ -55,7 +55,12 @@ pub fn resolve_attrs(domain: Domain, a: &ChannelAttrs) -> Result<ResolvedAttrs, 
         Buffers::PerUid => UST_UID_SUBBUF_SIZE,
         Buffers::Global => 1_048_576,
     };
-    let subbuf_size = a.subbuf_size.unwrap_or(default_size);
+    // Rounded up to a power of two first, as lttng does (3000 is 4096, not too small).
+    let subbuf_size = a
+        .subbuf_size
+        .unwrap_or(default_size)
+        .checked_next_power_of_two()
+        .unwrap_or(u64::MAX);
     if subbuf_size < MIN_SUBBUF_SIZE {
         return Err(err(
             ErrorCode::InvalidArgument,

@@ -25,7 +25,8 @@ pub enum KernelOp {
         session: String,
         output: String,
         channel: KernelChannel,
-        /// A snapshot session: nothing is drained or written but by `Snapshot`.
+        /// A snapshot session: the consumer keeps the packets in memory; nothing is written
+        /// but by `Snapshot`.
         snapshot: bool,
         /// A network session's relay session (the trace path is then `kernel`, relative).
         relay_id: Option<u64>,

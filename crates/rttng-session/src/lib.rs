@@ -21,12 +21,14 @@ pub mod metadata;
 mod relay;
 mod requests;
 mod snapshot;
+mod trackers;
 mod validate;
 
 pub use agent::{agent_filter, ust_names, AgentEnable};
 pub use attrs::*;
 pub use kernel::{KernelChannel, KernelOp, KernelReply};
 pub use snapshot::{packets_per_stream, StreamGroup, MAX_SNAPSHOT_OUTPUTS};
+pub use trackers::MAX_TRACKER_VALUES;
 pub use validate::{validate_class, validate_clock, validate_hello};
 
 use metadata::TraceMetadata;
@@ -136,6 +138,8 @@ struct Session {
     net: Option<relay::NetOutput>,
     /// A snapshot session: its outputs (nothing is written until `snapshot record`).
     snapshot: Option<snapshot::SnapshotState>,
+    /// Process attribute trackers (absent: everything is tracked).
+    trackers: trackers::Trackers,
     /// Rules of the agents' domains (`agent.rs`).
     agent_rules: Vec<agent::AgentRule>,
 }
@@ -159,6 +163,8 @@ impl Session {
 #[derive(Debug)]
 struct App {
     hello: AppHello,
+    /// The app's group id as the kernel reported it (None: not known).
+    gid: Option<u32>,
     registered_compact: String,
     /// Channels installed, with the buffer each uses.
     installed: BTreeMap<ChannelKey, u64>,
@@ -354,7 +360,10 @@ impl Registry {
                 output,
                 live_timer_us,
             } => self.create(name, output, live_timer_us, uid, now),
-            Request::DestroySession { session } => self.destroy(&session, uid, port, errs),
+            Request::DestroySession { session } => self.destroy(&session, uid, true, port, errs),
+            Request::DestroySessionNoWait { session } => {
+                self.destroy(&session, uid, false, port, errs)
+            }
             Request::ListSessions => Ok(self.list_sessions(uid)),
             Request::ListSession { session } => {
                 let i = self.session_index(&session, uid)?;
@@ -448,7 +457,42 @@ impl Registry {
                 context,
             } => self.add_context(&session, uid, domain, channel, context, port),
             Request::Start { session } => self.start(&session, uid, port, errs),
-            Request::Stop { session } => self.stop(&session, uid, port, errs),
+            Request::Stop { session } => self.stop(&session, uid, true, port, errs),
+            Request::StopNoWait { session } => self.stop(&session, uid, false, port, errs),
+            Request::Track {
+                session,
+                domain,
+                attr,
+                value,
+                all,
+            } => {
+                let i = self.session_index(&session, uid)?;
+                self.track(i, domain, attr, value, all, true, port, errs)
+            }
+            Request::Untrack {
+                session,
+                domain,
+                attr,
+                value,
+                all,
+            } => {
+                let i = self.session_index(&session, uid)?;
+                self.track(i, domain, attr, value, all, false, port, errs)
+            }
+            Request::ListTrackers { session } => {
+                let i = self.session_index(&session, uid)?;
+                Ok(Response::Trackers {
+                    list: self.trackers_of(i),
+                })
+            }
+            Request::DisableEventAll {
+                session,
+                domain,
+                channel,
+            } => {
+                let i = self.session_index(&session, uid)?;
+                self.disable_event_all(i, domain, channel, port, errs)
+            }
             Request::CreateSnapshotSession {
                 name,
                 output,

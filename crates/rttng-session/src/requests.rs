@@ -72,15 +72,17 @@ impl Registry {
         }
     }
 
+    /// `wait`: wait until a relay has the data (`destroy` without `-n`).
     pub(crate) fn destroy(
         &mut self,
         session: &str,
         uid: u32,
+        wait: bool,
         port: &mut dyn Port,
         errs: &mut Vec<String>,
     ) -> Result<Response, Response> {
         let i = self.session_index(session, uid)?;
-        let warn = self.stop_session(i, port, errs);
+        let warn = self.stop_session(i, wait, port, errs);
         let lost = self.destroy_session(i, port, errs);
         match warn.or(lost) {
             Some(w) => Ok(Response::Warning { message: w }),
@@ -182,6 +184,87 @@ impl Registry {
         Ok(Response::Ok)
     }
 
+    /// The channel a `disable-event` without a rule of its own addresses: `channel`, else
+    /// `channel0`, as lttng resolves it.
+    fn channel_to_disable(
+        &self,
+        i: usize,
+        domain: Domain,
+        channel: Option<&str>,
+    ) -> Result<usize, Response> {
+        let s = &self.sessions[i];
+        let find = |name: &str| {
+            s.channels
+                .iter()
+                .position(|c| c.domain == domain && c.name == name)
+        };
+        match channel {
+            Some(name) => find(name).ok_or_else(|| {
+                err(
+                    ErrorCode::NoChannel,
+                    format!("channel {name} not found in session {}", s.name),
+                )
+            }),
+            None => find(DEFAULT_CHANNEL).ok_or_else(|| {
+                if s.channels.iter().any(|c| c.domain == domain) {
+                    err(ErrorCode::NeedChannelName, "Non-default channel exists within session: channel name needs to be specified with '-c name'")
+                } else {
+                    err(ErrorCode::NoChannel, "No channel found in the session")
+                }
+            }),
+        }
+    }
+
+    /// Disables the rules of channel `c` of session `i` that `which` selects; kernel rules
+    /// are disabled in the kernel first (system call rules as their entry and exit
+    /// tracepoints). Returns how many were selected.
+    fn disable_rules(
+        &mut self,
+        i: usize,
+        c: usize,
+        which: &dyn Fn(&EventRule) -> bool,
+        port: &mut dyn Port,
+    ) -> Result<usize, Response> {
+        let s = &self.sessions[i];
+        let ch = &s.channels[c];
+        let selected: Vec<usize> = (0..ch.rules.len())
+            .filter(|&k| which(&ch.rules[k].rule))
+            .collect();
+        if ch.domain == Domain::Kernel {
+            let (sid, cname) = (s.id, ch.name.clone());
+            for &k in &selected {
+                let rule = &self.sessions[i].channels[c].rules[k].rule;
+                if !self.sessions[i].channels[c].rules[k].enabled {
+                    continue;
+                }
+                let patterns = if rule.syscall {
+                    vec![
+                        (format!("sys_enter_{}", rule.pattern), true),
+                        // exit and exit_group have no exit tracepoint.
+                        (format!("sys_exit_{}", rule.pattern), false),
+                    ]
+                } else {
+                    vec![(rule.pattern.clone(), true)]
+                };
+                for (pattern, required) in patterns {
+                    let op = KernelOp::DisableTracepoints {
+                        channel: cname.clone(),
+                        pattern,
+                    };
+                    if let Err(e) = port.kernel(sid, op) {
+                        if required {
+                            return Err(err(ErrorCode::NoEvent, e));
+                        }
+                    }
+                }
+            }
+        }
+        for &k in &selected {
+            self.sessions[i].channels[c].rules[k].enabled = false;
+        }
+        Ok(selected.len())
+    }
+
     /// `i`: the session's index, its owner checked.
     pub(crate) fn disable_event(
         &mut self,
@@ -192,29 +275,30 @@ impl Registry {
         port: &mut dyn Port,
         errs: &mut Vec<String>,
     ) -> Result<Response, Response> {
-        let s = &mut self.sessions[i];
-        let cname = channel.unwrap_or_else(|| DEFAULT_CHANNEL.to_string());
-        let ch = s.channel_mut(domain, &cname)?;
-        let mut found = false;
-        for r in ch.rules.iter_mut().filter(|r| r.rule.pattern == pattern) {
-            r.enabled = false;
-            found = true;
-        }
-        if !found {
+        let c = self.channel_to_disable(i, domain, channel.as_deref())?;
+        let n = self.disable_rules(i, c, &|r| r.pattern == pattern, port)?;
+        if n == 0 {
+            let cname = &self.sessions[i].channels[c].name;
             return Err(err(
                 ErrorCode::NoEvent,
                 format!("no event rule named {pattern:?} in channel {cname}"),
             ));
         }
-        if domain == Domain::Kernel {
-            let sid = s.id;
-            let op = KernelOp::DisableTracepoints {
-                channel: cname.clone(),
-                pattern: pattern.clone(),
-            };
-            port.kernel(sid, op)
-                .map_err(|e| err(ErrorCode::NoEvent, e))?;
-        }
+        self.reconcile(port, errs);
+        Ok(Response::Ok)
+    }
+
+    /// `disable-event -a`: every rule of the channel (none is not an error, as in lttng).
+    pub(crate) fn disable_event_all(
+        &mut self,
+        i: usize,
+        domain: Domain,
+        channel: Option<String>,
+        port: &mut dyn Port,
+        errs: &mut Vec<String>,
+    ) -> Result<Response, Response> {
+        let c = self.channel_to_disable(i, domain, channel.as_deref())?;
+        self.disable_rules(i, c, &|_| true, port)?;
         self.reconcile(port, errs);
         Ok(Response::Ok)
     }
@@ -233,15 +317,11 @@ impl Registry {
         if s.started_once {
             return Err(err(ErrorCode::SessionActive, format!("session {} was already started; contexts can only be added before the first start", s.name)));
         }
-        if domain == Domain::Ust
-            && s.channels.iter().all(|c| c.domain != domain)
-            && channel.is_none()
-        {
-            return Err(err(
-                ErrorCode::NoChannel,
-                "no user-space channel in this session; enable a channel or an event first",
-            ));
+        if s.channels.iter().all(|c| c.domain != domain) && channel.is_none() {
+            // lttng creates `channel0` with the default attributes.
+            self.enable_channel(i, domain, DEFAULT_CHANNEL, &ChannelAttrs::default(), port)?;
         }
+        let s = &mut self.sessions[i];
         let mut any = false;
         let sid = s.id;
         for c in s
@@ -280,10 +360,16 @@ impl Registry {
     ) -> Result<Response, Response> {
         let i = self.session_index(session, uid)?;
         if self.sessions[i].active {
+            // lttng's words (a warning, status 80).
             return Err(err(
                 ErrorCode::AlreadyStarted,
-                format!("session {session} is already started"),
+                format!("Tracing already started for session {session}"),
             ));
+        }
+        // lttng refuses to start a session with nothing to record (status 72), and the
+        // session stays as it was: channels can still be added.
+        if self.sessions[i].channels.is_empty() {
+            return Err(err(ErrorCode::NoChannel, "No channel found in the session"));
         }
         if let Some(why) = &self.sessions[i].consumer_lost {
             return Err(err(
@@ -325,21 +411,24 @@ impl Registry {
         Ok(Response::Ok)
     }
 
+    /// `wait`: wait until a relay has the data (`stop` without `-n`).
     pub(crate) fn stop(
         &mut self,
         session: &str,
         uid: u32,
+        wait: bool,
         port: &mut dyn Port,
         errs: &mut Vec<String>,
     ) -> Result<Response, Response> {
         let i = self.session_index(session, uid)?;
         if !self.sessions[i].active {
+            // lttng's words (a warning, status 81).
             return Err(err(
                 ErrorCode::AlreadyStopped,
-                format!("session {session} is already stopped"),
+                format!("Tracing already stopped for session {session}"),
             ));
         }
-        match self.stop_session(i, port, errs) {
+        match self.stop_session(i, wait, port, errs) {
             Some(w) => Ok(Response::Warning { message: w }),
             None => Ok(Response::Ok),
         }
@@ -440,6 +529,7 @@ impl Registry {
             consumer_lost: None,
             net,
             snapshot: None,
+            trackers: Default::default(),
             agent_rules: Vec::new(),
         });
         Ok(Response::SessionCreated { name, output })
@@ -562,11 +652,16 @@ impl Registry {
     ) -> Result<usize, Response> {
         let s = &self.sessions[i];
         if let Some(name) = channel {
-            return s
+            if let Some(p) = s
                 .channels
                 .iter()
                 .position(|c| c.domain == domain && c.name == name)
-                .ok_or_else(|| err(ErrorCode::NoChannel, format!("channel {name} not found in session {}; create it with `rttng enable-channel`", s.name)));
+            {
+                return Ok(p);
+            }
+            // lttng creates the named channel with the default attributes.
+            self.enable_channel(i, domain, name, &ChannelAttrs::default(), port)?;
+            return Ok(self.sessions[i].channels.len() - 1);
         }
         if let Some(p) = s
             .channels
@@ -577,12 +672,8 @@ impl Registry {
         }
         if s.channels.iter().any(|c| c.domain == domain) {
             return Err(err(
-                ErrorCode::NoChannel,
-                format!(
-                    "session {} has {} channels but none named {DEFAULT_CHANNEL}; name one with -c",
-                    s.name,
-                    domain.name()
-                ),
+                ErrorCode::NeedChannelName,
+                "Non-default channel exists within session: channel name needs to be specified with '-c name'",
             ));
         }
         self.enable_channel(i, domain, DEFAULT_CHANNEL, &ChannelAttrs::default(), port)?;
@@ -592,6 +683,7 @@ impl Registry {
     fn stop_session(
         &mut self,
         i: usize,
+        wait: bool,
         port: &mut dyn Port,
         errs: &mut Vec<String>,
     ) -> Option<String> {
@@ -648,7 +740,7 @@ impl Registry {
         if let Some(why) = &self.sessions[i].consumer_lost {
             warn.get_or_insert_with(|| lost_message(why));
         }
-        if warn.is_none() {
+        if warn.is_none() && wait {
             warn = self.wait_relay(i, port);
         }
         warn

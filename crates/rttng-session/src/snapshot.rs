@@ -1,13 +1,12 @@
 //! Snapshot sessions (the flight recorder): `create --snapshot`, the session's snapshot
 //! output (lttng 2.13 allows one), and `snapshot record`, which asks the consumer to write
-//! each buffer's newest packets, and the kernel domain its newest pages, under
-//! `OUTPUT/NAME-YYYYmmdd-HHMMSS-SEQ/`, each trace with its whole metadata.
+//! each buffer's newest packets (the kernel domain's too, from the consumer's memory), under
+//! `OUTPUT/NAME-YYYYmmdd-HHMMSS-SEQ/` or to a relay, each trace with its whole metadata.
 //!
 //! How many packets fit `--max-size` follows lttng's `get_session_nb_packets_per_stream`:
 //! one more packet per stream while the total of one more packet of every stream that has
 //! packets left still fits; a bound smaller than one packet per stream is an error.
-//! Not here: writing files (the consumer and the kernel domain do), URLs of network
-//! outputs (the CLI refuses them until the relay daemon exists).
+//! Not here: writing files or streaming (the consumer does).
 
 use super::*;
 

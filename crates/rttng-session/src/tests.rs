@@ -227,6 +227,7 @@ fn other_users_sessions_are_invisible() {
     let mut r = Registry::new(host());
     let mut p = Rec::default();
     create(&mut r, &mut p, "s");
+    ok(&ev(&mut r, &mut p, "s", rule("*", LoglevelRule::All, &[])));
     let o = r.handle(
         Request::Start {
             session: "s".into(),
@@ -271,6 +272,19 @@ fn session_names_are_per_user_and_sessions_are_limited_per_user() {
             p,
         )
     };
+    for uid in [1000, 1001] {
+        ok(&r.handle(
+            Request::EnableEvent {
+                session: "s".into(),
+                domain: Domain::Ust,
+                channel: None,
+                rule: rule("*", LoglevelRule::All, &[]),
+            },
+            uid,
+            &now(),
+            &mut p,
+        ));
+    }
     ok(&start_as(&mut r, &mut p, 1001));
     // Each user's "s" is their own: 1000's is still stopped.
     ok(&start_as(&mut r, &mut p, 1000));
@@ -557,12 +571,13 @@ fn per_pid_buffers_are_recovered_and_removed_when_the_app_dies() {
         &now(),
         &mut p,
     ));
-    // Rules in a domain without channel0 must name the channel.
+    // Rules in a domain without channel0 must name the channel (lttng's
+    // LTTNG_ERR_NEED_CHANNEL_NAME).
     let o = ev(&mut r, &mut p, "s", rule("*", LoglevelRule::All, &[]));
     assert!(matches!(
         o.response,
         Response::Error {
-            code: ErrorCode::NoChannel,
+            code: ErrorCode::NeedChannelName,
             ..
         }
     ));
@@ -1113,4 +1128,223 @@ fn agent_rules_enable_the_agents_tracepoint_with_lttngs_filters() {
             ..
         }
     ));
+}
+
+/// Issue 16: lttng's behaviours a script relies on, at the session level.
+#[test]
+fn lttng_compatible_channel_creation_empty_start_and_disable_all() {
+    let mut r = Registry::new(host());
+    let mut p = Rec::default();
+    create(&mut r, &mut p, "s");
+    // Starting a session with no channel is refused and leaves it usable.
+    let o = r.handle(
+        Request::Start {
+            session: "s".into(),
+        },
+        1000,
+        &now(),
+        &mut p,
+    );
+    assert!(
+        matches!(
+            o.response,
+            Response::Error {
+                code: ErrorCode::NoChannel,
+                ..
+            }
+        ),
+        "{:?}",
+        o.response
+    );
+    // add-context with no channel creates channel0; enable-event -c creates its channel.
+    ok(&r.handle(
+        Request::AddContext {
+            session: "s".into(),
+            domain: Domain::Ust,
+            channel: None,
+            context: ContextType::Vpid,
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
+    let enable = |r: &mut Registry, p: &mut Rec, ch: &str, pat: &str| {
+        r.handle(
+            Request::EnableEvent {
+                session: "s".into(),
+                domain: Domain::Ust,
+                channel: Some(ch.into()),
+                rule: rule(pat, LoglevelRule::All, &[]),
+            },
+            1000,
+            &now(),
+            p,
+        )
+    };
+    ok(&enable(&mut r, &mut p, "new", "p:a"));
+    ok(&enable(&mut r, &mut p, "new", "p:*"));
+    ok(&enable(&mut r, &mut p, "channel0", "*"));
+    let o = r.handle(
+        Request::ListSession {
+            session: "s".into(),
+        },
+        1000,
+        &now(),
+        &mut p,
+    );
+    let Response::Session { detail } = o.response else {
+        panic!("{:?}", o.response)
+    };
+    let names: Vec<&str> = detail.channels.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["channel0", "new"]);
+    assert_eq!(detail.channels[0].contexts, [ContextType::Vpid]);
+    // disable-event -a disables every rule of the channel, whatever its pattern.
+    ok(&r.handle(
+        Request::DisableEventAll {
+            session: "s".into(),
+            domain: Domain::Ust,
+            channel: Some("new".into()),
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
+    let o = r.handle(
+        Request::ListSession {
+            session: "s".into(),
+        },
+        1000,
+        &now(),
+        &mut p,
+    );
+    let Response::Session { detail } = o.response else {
+        panic!()
+    };
+    assert!(detail.channels[1].rules.iter().all(|r| !r.enabled));
+    assert!(detail.channels[0].rules.iter().all(|r| r.enabled));
+    start(&mut r, &mut p, "s");
+    let o = r.handle(
+        Request::Start {
+            session: "s".into(),
+        },
+        1000,
+        &now(),
+        &mut p,
+    );
+    assert!(matches!(
+        o.response,
+        Response::Error {
+            code: ErrorCode::AlreadyStarted,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn ust_trackers_select_apps_at_registration_and_at_run_time() {
+    let mut r = Registry::new(host());
+    let mut p = Rec::default();
+    create(&mut r, &mut p, "s");
+    ok(&ev(&mut r, &mut p, "s", rule("*", LoglevelRule::All, &[])));
+    let track = |r: &mut Registry, p: &mut Rec, attr, value, all, add| {
+        let req = if add {
+            Request::Track {
+                session: "s".into(),
+                domain: Domain::Ust,
+                attr,
+                value,
+                all,
+            }
+        } else {
+            Request::Untrack {
+                session: "s".into(),
+                domain: Domain::Ust,
+                attr,
+                value,
+                all,
+            }
+        };
+        r.handle(req, 1000, &now(), p)
+    };
+    // `-u --pid` is the virtual process ID tracker; a second add is lttng's warning code.
+    ok(&track(&mut r, &mut p, ProcessAttr::Pid, 70, false, true));
+    let o = track(&mut r, &mut p, ProcessAttr::Vpid, 70, false, true);
+    assert!(matches!(
+        o.response,
+        Response::Error {
+            code: ErrorCode::ProcessAttrExists,
+            ..
+        }
+    ));
+    let o = track(&mut r, &mut p, ProcessAttr::Vpid, 5, false, false);
+    assert!(matches!(
+        o.response,
+        Response::Error {
+            code: ErrorCode::ProcessAttrMissing,
+            ..
+        }
+    ));
+    start(&mut r, &mut p, "s");
+    // App 70 is tracked, app 71 is not: only 70 gets the session's channel.
+    r.app_registered_as(7, hello(70, 1000, &[("p:a", 6)]), Some(100), &now(), &mut p)
+        .unwrap();
+    r.app_registered_as(8, hello(71, 1000, &[("p:a", 6)]), Some(100), &now(), &mut p)
+        .unwrap();
+    let installs = |p: &Rec, app: AppId| {
+        p.app
+            .iter()
+            .filter(|(a, c, _)| *a == app && matches!(c, AppCommand::InstallChannel { .. }))
+            .count()
+    };
+    assert_eq!(installs(&p, 7), 1);
+    assert_eq!(installs(&p, 8), 0);
+    // Run-time change: track 71 too; then a group tracker that 100 is not in stops both.
+    ok(&track(&mut r, &mut p, ProcessAttr::Vpid, 71, false, true));
+    assert_eq!(installs(&p, 8), 1);
+    ok(&track(&mut r, &mut p, ProcessAttr::Vgid, 5, false, true));
+    let disables = |p: &Rec, app: AppId| {
+        p.app
+            .iter()
+            .filter(|(a, c, _)| *a == app && matches!(c, AppCommand::Disable { .. }))
+            .count()
+    };
+    assert!(disables(&p, 7) >= 1 && disables(&p, 8) >= 1);
+    let o = r.handle(
+        Request::ListTrackers {
+            session: "s".into(),
+        },
+        1000,
+        &now(),
+        &mut p,
+    );
+    let Response::Trackers { list } = o.response else {
+        panic!("{:?}", o.response)
+    };
+    let vpid = list.iter().find(|t| t.attr == ProcessAttr::Vpid).unwrap();
+    assert_eq!((vpid.all, vpid.values.clone()), (false, vec![70, 71]));
+    assert!(list
+        .iter()
+        .all(|t| t.domain == Domain::Ust && t.attr != ProcessAttr::Pid));
+    // untrack --all: nothing; track --all: everything again.
+    ok(&track(&mut r, &mut p, ProcessAttr::Vpid, 0, true, false));
+    ok(&track(&mut r, &mut p, ProcessAttr::Vgid, 0, true, true));
+    let o = r.handle(
+        Request::ListTrackers {
+            session: "s".into(),
+        },
+        1000,
+        &now(),
+        &mut p,
+    );
+    let Response::Trackers { list } = o.response else {
+        panic!()
+    };
+    let vpid = list.iter().find(|t| t.attr == ProcessAttr::Vpid).unwrap();
+    assert_eq!((vpid.all, vpid.values.len()), (false, 0));
+    assert!(
+        list.iter()
+            .find(|t| t.attr == ProcessAttr::Vgid)
+            .unwrap()
+            .all
+    );
 }

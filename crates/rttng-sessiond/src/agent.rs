@@ -182,11 +182,15 @@ pub fn list(domain: Domain) -> Vec<AgentLoggers> {
     out
 }
 
+/// Connections being served (registering or registered).
+static CONNECTIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 fn accept(l: TcpListener, euid: u32) {
+    use std::sync::atomic::Ordering;
     for conn in l.incoming() {
         let Ok(conn) = conn else { continue };
-        let count = lock().agents.len();
-        if count >= MAX_AGENTS {
+        // Counts connections that have not registered yet too: each has a thread.
+        if CONNECTIONS.load(Ordering::Acquire) >= MAX_AGENTS {
             log(&format!(
                 "agent refused: {MAX_AGENTS} agents are connected already"
             ));
@@ -204,7 +208,17 @@ fn accept(l: TcpListener, euid: u32) {
                 }
             }
         }
-        std::thread::spawn(move || serve(conn));
+        CONNECTIONS.fetch_add(1, Ordering::AcqRel);
+        let spawned = std::thread::Builder::new()
+            .name("agent".into())
+            .spawn(move || {
+                serve(conn);
+                CONNECTIONS.fetch_sub(1, Ordering::AcqRel);
+            });
+        if spawned.is_err() {
+            CONNECTIONS.fetch_sub(1, Ordering::AcqRel);
+            log("agent refused: cannot start a thread for it");
+        }
     }
 }
 
@@ -302,12 +316,18 @@ fn serve(mut conn: TcpStream) {
         domain,
         sent: BTreeMap::new(),
     };
-    if let Err(e) = agent.run(id) {
-        log(&format!(
+    match agent.run(id) {
+        Err(e) if e == "connection closed" => log(&format!(
+            "{} agent (pid {}) disconnected",
+            domain.name(),
+            reg.pid
+        )),
+        Err(e) => log(&format!(
             "{} agent (pid {}) dropped: {e}",
             domain.name(),
             reg.pid
-        ));
+        )),
+        Ok(()) => {}
     }
     lock().agents.remove(&id);
     agents().cv.notify_all();

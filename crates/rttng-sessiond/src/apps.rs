@@ -288,9 +288,14 @@ pub fn serve(listener: UnixListener, state: Shared, daemon_uid: u32) {
         }
         reap(&mut g);
         live.retain(|id, _| g.io.apps.contains_key(id));
-        waiting = g.io.apps.values().any(|c| c.oldest_unanswered().is_some());
+        let answers = crate::runtime::take_ready_announcements(&mut g.io);
+        waiting =
+            !g.io.held.is_empty() || g.io.apps.values().any(|c| c.oldest_unanswered().is_some());
         drop(g);
         state.1.notify_all();
+        for (conn, reply) in answers {
+            crate::runtime::send_announcement_answer(conn, reply);
+        }
     }
 }
 
@@ -371,7 +376,7 @@ fn register(id: AppId, p: Pending, mut hello: AppHello, state: &Shared) -> Optio
         },
     );
     let State { reg, io } = &mut *g;
-    match reg.app_registered(id, hello, &now(), io) {
+    match reg.app_registered_as(id, hello, Some(cred.gid), &now(), io) {
         Ok(errs) => {
             for e in errs {
                 log(&e);

@@ -64,6 +64,44 @@ pub struct Io {
     buffer_fds: HashMap<u64, OwnedFd>,
     /// Kernel sessions by session id (root daemon only).
     kernel: HashMap<u64, (rttng_kernel::KernelSession, KernelLink)>,
+    /// Answers to tracepoint announcements held until the app has carried out the
+    /// commands the announcement caused ([`take_ready_announcements`]).
+    pub held: Vec<HeldAnswer>,
+}
+
+/// An answer to an app's tracepoint announcement, sent once the app has answered every
+/// command sent before it (so that when its provider's constructor returns, the events
+/// the rules ask for are enabled), or at its deadline.
+pub struct HeldAnswer {
+    conn: UnixStream,
+    reply: AppReply,
+    app: AppId,
+    deadline: Instant,
+}
+
+/// The held announcement answers that may go now (their app answered everything, is gone,
+/// or the deadline passed); the caller sends them with [`send_announcement_answer`] after
+/// releasing the lock.
+pub fn take_ready_announcements(io: &mut Io) -> Vec<(UnixStream, AppReply)> {
+    let now = Instant::now();
+    let (ready, held): (Vec<HeldAnswer>, Vec<HeldAnswer>) =
+        std::mem::take(&mut io.held).into_iter().partition(|h| {
+            now >= h.deadline
+                || io
+                    .apps
+                    .get(&h.app)
+                    .is_none_or(|c| c.dead.is_some() || c.oldest_unanswered().is_none())
+        });
+    io.held = held;
+    ready.into_iter().map(|h| (h.conn, h.reply)).collect()
+}
+
+/// Sends an announcement answer: a short bounded write (the event loop must not wait on
+/// this app).
+pub fn send_announcement_answer(conn: UnixStream, reply: AppReply) {
+    let _ = conn.set_nonblocking(false);
+    let _ = conn.set_write_timeout(Some(Duration::from_secs(1)));
+    let _ = sock::send(&conn, Kind::AppReply, &reply, None);
 }
 
 pub struct State {
@@ -643,6 +681,7 @@ pub fn serve(opt: Options) -> Result<(), String> {
                 apps: HashMap::new(),
                 buffer_fds: HashMap::new(),
                 kernel: HashMap::new(),
+                held: Vec::new(),
             },
         }),
         Condvar::new(),
@@ -991,11 +1030,25 @@ pub fn app_events(
             }
         };
         reap(&mut g);
+        // Commands the announcement caused (Enable, SetFilter) are in flight: answer once
+        // the app has carried them out (the event loop releases it).
+        if let Some(id) = app.filter(|id| {
+            g.io.apps
+                .get(id)
+                .is_some_and(|c| c.oldest_unanswered().is_some())
+        }) {
+            g.io.held.push(HeldAnswer {
+                conn,
+                reply,
+                app: id,
+                deadline: Instant::now() + CLIENT_APP_WAIT,
+            });
+            drop(g);
+            state.1.notify_all();
+            return;
+        }
         reply
     };
     state.1.notify_all();
-    // The event loop must not wait on this app: a short bounded write.
-    let _ = conn.set_nonblocking(false);
-    let _ = conn.set_write_timeout(Some(Duration::from_secs(1)));
-    let _ = sock::send(&conn, Kind::AppReply, &reply, None);
+    send_announcement_answer(conn, reply);
 }

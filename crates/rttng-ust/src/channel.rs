@@ -78,7 +78,7 @@ pub enum Context {
     Vtid,
     /// `_procname`: 17 bytes of thread name (text array).
     Procname,
-    /// `_pthread_id`: u64, hexadecimal.
+    /// `_pthread_id`: u64, decimal (LTTng's).
     PthreadId,
     /// `_cpu_id`: i32.
     CpuId,
@@ -89,7 +89,7 @@ pub enum Context {
     Namespace(u8),
     /// `_vuid`, `_veuid`, `_vsuid`, `_vgid`, `_vegid`, `_vsgid`: u32.
     Id(u8),
-    /// `_ip`: u64, hexadecimal: the instrumented code's address, for events whose writer
+    /// `_ip`: u64, decimal (LTTng's): the instrumented code's address, for events whose writer
     /// knows it (the LTTng-UST drop-in's C probes, tracef/tracelog); 0 for `tracepoint!`.
     Ip,
 }
@@ -136,7 +136,7 @@ impl Context {
 
     /// The member LTTng declares for it.
     pub fn member(self) -> rttng_ctf::ir::StructMember {
-        use rttng_ctf::ir::{ArrayClass, DisplayBase, Encoding, FieldClass};
+        use rttng_ctf::ir::{ArrayClass, Encoding, FieldClass};
         let int = |bits: u32, signed: bool| {
             let mut c = rttng_ctf::ir::uint_class(bits, 8, rttng_ctf::ir::ByteOrder::Little);
             c.signed = signed;
@@ -149,11 +149,9 @@ impl Context {
             Context::Hostname => FieldClass::String(rttng_ctf::ir::StringClass {
                 encoding: Encoding::Utf8,
             }),
-            Context::PthreadId | Context::Ip => {
-                let mut c = int(64, false);
-                c.base = DisplayBase::Hexadecimal;
-                FieldClass::Integer(c)
-            }
+            // Decimal, as LTTng-UST 2.13 declares them (babeltrace2 prints
+            // `pthread_id = 139981156315200`, `ip = 94179619321186`).
+            Context::PthreadId | Context::Ip => FieldClass::Integer(int(64, false)),
             Context::Procname => {
                 let mut c = int(8, true);
                 c.encoding = Encoding::Utf8;

@@ -134,7 +134,7 @@ pub struct TraceArgs {
     /// Record the kernel domain (system calls of the command and its children); the default
     #[arg(short = 'k', long)]
     pub kernel: bool,
-    /// Record user-space events too (not yet available in `rttng trace`)
+    /// Record user-space events too (refused: `rttng trace` records the kernel only)
     #[arg(short = 'u', long)]
     pub user: bool,
     /// Session output directory (default: ~/rttng-traces/trace-DATE-TIME-PID)
@@ -221,6 +221,23 @@ pub struct Global {
     /// Session daemon binary to start
     #[arg(long, value_name = "PATH")]
     pub sessiond_path: Option<PathBuf>,
+    /// Print no messages on standard output (errors and warnings still go to standard error)
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Say each request to the session daemon and its answer on standard error (-vv: with
+    /// their fields)
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Print the command names, one a line, and exit (for completion scripts)
+    #[arg(long)]
+    pub list_commands: bool,
+    /// Print the options of rttng (or of the command before it), one a line, and exit
+    #[arg(long)]
+    pub list_options: bool,
+    /// Machine interface: print lttng's MI document instead of messages (`xml`; for the
+    /// session commands, track and untrack)
+    #[arg(short = 'm', long, value_name = "TYPE")]
+    pub mi: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -246,7 +263,7 @@ pub enum SessionCommand {
     /// Stop recording (waits until the trace data is written)
     Stop {
         session: Option<String>,
-        /// Do not wait for the data (accepted for compatibility; rttng always waits)
+        /// Do not wait until a relay daemon has the data
         #[arg(short = 'n', long)]
         no_wait: bool,
     },
@@ -256,6 +273,45 @@ pub enum SessionCommand {
     List(ListArgs),
     /// Show version information
     Version,
+    /// Add values to a session's process attribute trackers (record only those processes)
+    Track(TrackArgs),
+    /// Remove values from a session's process attribute trackers
+    Untrack(TrackArgs),
+}
+
+/// `track`/`untrack`: each attribute option takes a comma list of ids (user and group
+/// names too), or none with `--all`.
+#[derive(Debug, Args)]
+pub struct TrackArgs {
+    /// User-space domain (trackers have no agent domains, so not the shared domain flags)
+    #[arg(short = 'u', long)]
+    pub userspace: bool,
+    /// Linux kernel domain
+    #[arg(short = 'k', long)]
+    pub kernel: bool,
+    #[arg(short = 's', long)]
+    pub session: Option<String>,
+    /// Every value of the attributes given (track: all processes; untrack: none)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Process IDs (user space: virtual process IDs)
+    #[arg(short = 'p', long, value_name = "PID[,PID]...", num_args = 0..=1, default_missing_value = "")]
+    pub pid: Option<String>,
+    /// Virtual process IDs
+    #[arg(long, value_name = "VPID[,VPID]...", num_args = 0..=1, default_missing_value = "")]
+    pub vpid: Option<String>,
+    /// User IDs or names (user space: virtual user IDs)
+    #[arg(long, value_name = "UID[,UID]...", num_args = 0..=1, default_missing_value = "")]
+    pub uid: Option<String>,
+    /// Virtual user IDs or names
+    #[arg(long, value_name = "VUID[,VUID]...", num_args = 0..=1, default_missing_value = "")]
+    pub vuid: Option<String>,
+    /// Group IDs or names (user space: virtual group IDs)
+    #[arg(long, value_name = "GID[,GID]...", num_args = 0..=1, default_missing_value = "")]
+    pub gid: Option<String>,
+    /// Virtual group IDs or names
+    #[arg(long, value_name = "VGID[,VGID]...", num_args = 0..=1, default_missing_value = "")]
+    pub vgid: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -293,6 +349,7 @@ pub struct DestroyArgs {
     /// Destroy every session
     #[arg(short = 'a', long)]
     pub all: bool,
+    /// Do not wait until the session's last data is written
     #[arg(short = 'n', long)]
     pub no_wait: bool,
 }
@@ -433,12 +490,21 @@ pub struct DisableEventArgs {
     pub session: Option<String>,
     #[arg(short = 'c', long)]
     pub channel: Option<String>,
+    /// Only tracepoint rules (in the messages; a rule's name selects it)
+    #[arg(long, conflicts_with = "syscall")]
+    pub tracepoint: bool,
+    /// Only system call rules (in the messages; a rule's name selects it)
+    #[arg(long)]
+    pub syscall: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct AddContextArgs {
     #[command(flatten)]
     pub domain: DomainArgs,
+    /// Print the context type names lttng 2.13 knows, one a line, and exit
+    #[arg(short = 'L', long)]
+    pub list: bool,
     /// Context types
     #[arg(short = 't', long = "type", value_name = "TYPE")]
     pub types: Vec<String>,

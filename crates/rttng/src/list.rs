@@ -5,7 +5,8 @@
 
 use rttng_ctf::lttng::LOGLEVEL_NAMES;
 use rttng_ctl::proto::{
-    AppInfo, Buffers, Domain, LoglevelRule, RuleFilter, SessionDetail, SessionSummary,
+    AppInfo, Buffers, Domain, LoglevelRule, ProcessAttr, RuleFilter, SessionDetail, SessionSummary,
+    TrackerInfo,
 };
 
 use crate::error::EXIT_WARNING;
@@ -29,8 +30,12 @@ pub fn print_sessions(list: &[SessionSummary]) {
 }
 
 /// Prints `list SESSION`; returns 4 when the daemon reported a problem.
-pub fn print_session(detail: &SessionDetail, filters: &[RuleFilter]) -> u8 {
-    print!("{}", format_detail(detail, filters));
+pub fn print_session(
+    detail: &SessionDetail,
+    filters: &[RuleFilter],
+    trackers: &[TrackerInfo],
+) -> u8 {
+    print!("{}", format_detail(detail, filters, trackers));
     for w in &detail.warnings {
         eprintln!("Warning: {w}");
     }
@@ -55,13 +60,48 @@ fn us(v: u64) -> String {
     if v == 0 {
         "inactive".into()
     } else {
-        format!("{v} µs")
+        format!("{v} us")
     }
+}
+
+/// lttng's "Tracked process attributes" block of a domain (`trackers`: the session's).
+fn format_trackers(o: &mut String, domain: Domain, trackers: &[TrackerInfo]) {
+    use std::fmt::Write;
+    let attrs: &[ProcessAttr] = match domain {
+        Domain::Kernel => &ProcessAttr::ALL,
+        _ => &[ProcessAttr::Vpid, ProcessAttr::Vuid, ProcessAttr::Vgid],
+    };
+    let _ = writeln!(o, "Tracked process attributes");
+    for &attr in attrs {
+        let t = trackers
+            .iter()
+            .find(|t| t.domain == domain && t.attr == attr);
+        let shown = match t {
+            None => "all".to_string(),
+            Some(t) if t.all => "all".to_string(),
+            Some(t) if t.values.is_empty() => "none".to_string(),
+            Some(t) => t
+                .values
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        let mut words = attr.words().to_string();
+        words[..1].make_ascii_uppercase();
+        let label = format!("{words}s:");
+        let _ = writeln!(o, "  {label:<22}{shown}");
+    }
+    let _ = writeln!(o);
 }
 
 /// One session's description; each filtered rule is followed by ` [filter: 'EXPR']` as
 /// lttng prints it.
-pub fn format_detail(d: &SessionDetail, filters: &[RuleFilter]) -> String {
+pub fn format_detail(
+    d: &SessionDetail,
+    filters: &[RuleFilter],
+    trackers: &[TrackerInfo],
+) -> String {
     use std::fmt::Write;
     let mut o = String::new();
     let _ = writeln!(
@@ -75,7 +115,8 @@ pub fn format_detail(d: &SessionDetail, filters: &[RuleFilter]) -> String {
     }
     for domain in [Domain::Kernel, Domain::Ust] {
         let chans: Vec<_> = d.channels.iter().filter(|c| c.domain == domain).collect();
-        if chans.is_empty() {
+        // A domain is shown once it has a channel or a tracker (as lttng).
+        if chans.is_empty() && !trackers.iter().any(|t| t.domain == domain) {
             continue;
         }
         let _ = writeln!(o);
@@ -90,12 +131,16 @@ pub fn format_detail(d: &SessionDetail, filters: &[RuleFilter]) -> String {
         );
         let _ = writeln!(o);
         if domain == Domain::Ust {
-            let scheme = match chans[0].attrs.buffers {
-                Buffers::PerPid => "per-process",
+            let scheme = match chans.first().map(|c| c.attrs.buffers) {
+                Some(Buffers::PerPid) => "per-process",
                 _ => "per-user",
             };
             let _ = writeln!(o, "Buffering scheme: {scheme}");
             let _ = writeln!(o);
+        }
+        format_trackers(&mut o, domain, trackers);
+        if chans.is_empty() {
+            continue;
         }
         let _ = writeln!(o, "Channels:");
         let _ = writeln!(o, "-------------");
@@ -118,14 +163,16 @@ pub fn format_detail(d: &SessionDetail, filters: &[RuleFilter]) -> String {
             let _ = writeln!(o, "      Sub-buffer count: {}", a.num_subbuf);
             let _ = writeln!(o, "      Switch timer:     {}", us(a.switch_timer_us));
             let _ = writeln!(o, "      Read timer:       {}", us(a.read_timer_us));
+            // rttng samples no buffer usage for triggers: no monitor timer runs.
+            let _ = writeln!(o, "      Monitor timer:    inactive");
+            if !a.overwrite {
+                // The tracer never blocks the application (lttng's default, 0).
+                let _ = writeln!(o, "      Blocking timeout: 0 us");
+            }
             let _ = writeln!(
                 o,
-                "      Trace file count: {}",
-                if a.tracefile_count == 0 {
-                    "1 per stream".to_string()
-                } else {
-                    a.tracefile_count.to_string()
-                }
+                "      Trace file count: {} per stream",
+                a.tracefile_count.max(1)
             );
             let _ = writeln!(
                 o,

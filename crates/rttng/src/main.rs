@@ -12,6 +12,7 @@ mod error;
 mod kernel_list;
 mod list;
 mod live_view;
+mod mi;
 mod run;
 mod session_cmd;
 mod snapshot_cmd;
@@ -23,7 +24,45 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
+    // `--list-commands` needs no command (lttng's, for completion scripts).
+    if std::env::args().nth(1).as_deref() == Some("--list-commands") {
+        use clap::CommandFactory;
+        for c in cli::Cli::command().get_subcommands() {
+            if !c.is_hide_set() {
+                println!("{}", c.get_name());
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    // `--list-options` (lttng's, for completion scripts): rttng's, or a command's
+    // (`rttng CMD --list-options`), long then short spelling of each.
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.iter().any(|a| a == "--list-options") {
+        use clap::CommandFactory;
+        let root = cli::Cli::command();
+        let named = argv
+            .iter()
+            .find(|a| !a.starts_with('-'))
+            .and_then(|n| root.find_subcommand(n).cloned());
+        let cmd = named.as_ref().unwrap_or(&root);
+        for a in cmd.get_arguments().filter(|a| !a.is_positional()) {
+            if let Some(l) = a.get_long() {
+                println!("--{l}");
+            }
+            if let Some(s) = a.get_short() {
+                println!("-{s}");
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
     let args = cli::Cli::parse();
+    if args.global.quiet {
+        silence_stdout();
+    }
+    if args.global.mi.is_some() && !matches!(args.command, cli::Command::Session(_)) {
+        return session_cmd::mi_not_implemented();
+    }
     let result = match args.command {
         cli::Command::View(v) if v.live.is_some() => live_view::run(&v),
         cli::Command::View(mut v) => {
@@ -41,7 +80,9 @@ fn main() -> ExitCode {
             view::run(&v)
         }
         // `list -k` reads tracefs, not the session daemon.
-        cli::Command::Session(cli::SessionCommand::List(l)) if l.kernel => {
+        cli::Command::Session(cli::SessionCommand::List(l))
+            if l.kernel && args.global.mi.is_none() =>
+        {
             kernel_list::run(l.syscall)
         }
         cli::Command::Session(s) => return session_cmd::run(&args.global, s),
@@ -75,4 +116,34 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// `println!` panics when standard output is a closed pipe (`rttng list | head -1`); like
+/// the explicit writers (which return the error, see `is_broken_pipe`), such a program ends
+/// quietly with status 0 instead of a panic message and status 101.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
+/// `-q` (and `--mi`, whose document goes to a saved copy of the descriptor): standard
+/// output goes to /dev/null (what lttng's `-q` keeps quiet is exactly its
+/// standard output messages).
+pub(crate) fn silence_stdout() {
+    use std::os::fd::AsRawFd;
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        // SAFETY: dup2 on two descriptors this process holds; it touches no memory.
+        unsafe { libc::dup2(null.as_raw_fd(), 1) };
+    }
 }

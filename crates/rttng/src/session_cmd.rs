@@ -14,7 +14,10 @@ use rttng_ctl::proto::{
 use rttng_ctl::{Client, ConnectOptions};
 
 use crate::cli::{parse_level, parse_size, split_names, Global, SessionCommand};
-use crate::error::{usage, CliError, EXIT_WARNING};
+use crate::error::{
+    usage, CliError, EXIT_FATAL, EXIT_INVALID, EXIT_NO_SESSIOND, EXIT_UST_EVENT_NOT_FOUND,
+    EXIT_WARNING,
+};
 use crate::list;
 use rttng_ctf::lttng::LOGLEVEL_NAMES;
 
@@ -26,18 +29,61 @@ fn session_or_current(s: Option<String>) -> Result<String, CliError> {
 struct Ctx {
     opts: ConnectOptions,
     client: Option<Client>,
+    /// `-v` count: 1 says each request and answer on standard error, 2 also their fields.
+    verbose: u8,
+    /// What `track`/`untrack` did, per attribute and value (`None`: `--all`), for `--mi`.
+    tracked: Vec<crate::mi::TrackerChange>,
 }
 
+/// Most characters of one `-vv` debug line.
+const DEBUG_LINE_CHARS: usize = 400;
+
 impl Ctx {
+    fn new(opts: ConnectOptions, g: &Global) -> Ctx {
+        Ctx {
+            opts,
+            client: None,
+            verbose: g.verbose,
+            tracked: Vec::new(),
+        }
+    }
     fn client(&mut self) -> Result<&mut Client, CliError> {
         if self.client.is_none() {
+            if self.verbose > 0 {
+                eprintln!(
+                    "DEBUG1: connecting to the session daemon (starting one if none answers: {})",
+                    self.opts.spawn
+                );
+            }
             self.client = Some(Client::connect(&self.opts)?);
         }
         self.client.as_mut().ok_or_else(|| usage("no client"))
     }
     fn call(&mut self, req: Request) -> Result<Response, CliError> {
-        Ok(self.client()?.call(&req)?)
+        let verbose = self.verbose;
+        if verbose > 0 {
+            eprintln!("DEBUG1: request {}", debug_text(&req, verbose));
+        }
+        let r = self.client()?.call(&req);
+        if verbose > 0 {
+            match &r {
+                Ok(resp) => eprintln!("DEBUG1: answer {}", debug_text(resp, verbose)),
+                Err(e) => eprintln!("DEBUG1: failed: {e}"),
+            }
+        }
+        Ok(r?)
     }
+}
+
+/// A request or answer for `-v` (its kind) or `-vv` (with its fields, bounded).
+fn debug_text(v: &dyn std::fmt::Debug, verbose: u8) -> String {
+    let full = format!("{v:?}");
+    let text = if verbose >= 2 {
+        full
+    } else {
+        full.split([' ', '{', '(']).next().unwrap_or("").to_string()
+    };
+    text.chars().take(DEBUG_LINE_CHARS).collect()
 }
 
 /// The connection options the global flags ask for.
@@ -57,7 +103,13 @@ pub fn exit_status(result: Result<u8, CliError>) -> ExitCode {
             if let CliError::InvalidFilter { diagnostic, .. } = &e {
                 eprintln!("{diagnostic}");
             }
-            eprintln!("Error: {e}");
+            match &e {
+                CliError::Ctl(rttng_ctl::CtlError::NoDaemon { rundir }) => {
+                    eprintln!("Error: {}", no_daemon_message(rundir))
+                }
+                e if e.is_warning() => eprintln!("Warning: {e}"),
+                e => eprintln!("Error: {e}"),
+            }
             ExitCode::from(e.exit_status())
         }
     }
@@ -65,11 +117,329 @@ pub fn exit_status(result: Result<u8, CliError>) -> ExitCode {
 
 /// Runs a session command; prints errors as `Error: ...` and returns lttng's exit status.
 pub fn run(g: &Global, cmd: SessionCommand) -> ExitCode {
-    let mut ctx = Ctx {
-        opts: connect_options(g),
-        client: None,
+    if let Some(kind) = &g.mi {
+        return run_mi(g, kind, cmd);
+    }
+    run_plain(g, cmd)
+}
+
+/// lttng's status when `--mi` names a format it does not have (-LTTNG_ERR_MI_OUTPUT_TYPE
+/// as an exit status).
+const EXIT_MI_FORMAT: u8 = 165;
+/// LTTNG_ERR_MI_NOT_IMPLEMENTED.
+const EXIT_MI_NOT_IMPLEMENTED: u8 = 93;
+
+/// `--mi` on a command without a machine interface in rttng.
+pub fn mi_not_implemented() -> ExitCode {
+    exit_status(Err(CliError::Status {
+        status: EXIT_MI_NOT_IMPLEMENTED,
+        message:
+            "--mi xml is available for version, list, status, create, destroy, set-session, enable-channel, disable-channel, enable-event, disable-event, add-context, track, untrack, start and stop"
+                .to_string(),
+    }))
+}
+
+/// `--mi xml CMD`: runs the command with its messages silenced (errors and warnings still
+/// go to standard error, as lttng's), then prints lttng's MI document of what it did.
+fn run_mi(g: &Global, kind: &str, cmd: SessionCommand) -> ExitCode {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    if kind != "xml" {
+        return exit_status(Err(CliError::Status {
+            status: EXIT_MI_FORMAT,
+            message: "MI output format not supported".to_string(),
+        }));
+    }
+    let name = match &cmd {
+        SessionCommand::Version => "version",
+        SessionCommand::List(l) if !l.kernel && !l.userspace => "list",
+        SessionCommand::Create(_) => "create",
+        SessionCommand::EnableEvent(_) => "enable-event",
+        SessionCommand::Start { .. } => "start",
+        SessionCommand::Stop { .. } => "stop",
+        SessionCommand::Destroy(_) => "destroy",
+        SessionCommand::EnableChannel(_) => "enable-channel",
+        SessionCommand::DisableChannel(_) => "disable-channel",
+        SessionCommand::DisableEvent(_) => "disable-event",
+        SessionCommand::AddContext(a) if !a.list => "add-context",
+        SessionCommand::Track(_) => "track",
+        SessionCommand::Untrack(_) => "untrack",
+        SessionCommand::SetSession { .. } => "set-session",
+        // lttng's `status` answers as `list`.
+        SessionCommand::Status => "list",
+        _ => return mi_not_implemented(),
     };
-    exit_status(dispatch(&mut ctx, cmd))
+    // The document goes to the real standard output; the messages to /dev/null.
+    // Close-on-exec, so that a session daemon `create` starts does not hold it open.
+    // SAFETY: duplicates descriptor 1, which this process holds; the new descriptor is
+    // owned by the File below and closed with it.
+    let saved = unsafe { libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3) };
+    if saved < 0 {
+        return exit_status(Err(usage("cannot duplicate standard output")));
+    }
+    // SAFETY: `saved` was just returned by dup and nothing else owns it.
+    let mut out = unsafe { std::fs::File::from_raw_fd(saved) };
+    crate::silence_stdout();
+    let mut opts = connect_options(g);
+    opts.spawn = false;
+    let mut ctx = Ctx::new(opts, g);
+    let mi_data = MiBefore::collect(&mut ctx, &cmd);
+    let shown = describe(&cmd);
+    let result = run_with(&mut ctx, g, cmd);
+    let ok = result.is_ok();
+    let doc = mi_document(&mut ctx, name, &shown, mi_data, ok);
+    let _ = out.write_all(doc.as_bytes());
+    exit_status(result)
+}
+
+/// What a command's MI document needs from its arguments.
+struct Shown {
+    session: Option<String>,
+    /// Channel names (enable/disable-channel), context types (add-context), or the
+    /// channel of disable-event (first).
+    names: Vec<String>,
+    domain: Domain,
+    events: Vec<String>,
+    syscall: bool,
+    loglevel: LoglevelRule,
+    exclusions: Vec<String>,
+}
+
+fn describe(cmd: &SessionCommand) -> Shown {
+    let mut s = Shown {
+        session: None,
+        names: Vec::new(),
+        domain: Domain::Ust,
+        events: Vec::new(),
+        syscall: false,
+        loglevel: LoglevelRule::All,
+        exclusions: Vec::new(),
+    };
+    match cmd {
+        SessionCommand::List(l) => s.session = l.session.clone(),
+        SessionCommand::Status => s.session = rttng_ctl::current_session(),
+        SessionCommand::SetSession { session } => s.session = Some(session.clone()),
+        SessionCommand::EnableChannel(a) => {
+            s.session = a.session.clone().or_else(rttng_ctl::current_session);
+            s.names = split_names(&a.channels);
+            s.domain = if a.domain.kernel {
+                Domain::Kernel
+            } else {
+                Domain::Ust
+            };
+        }
+        SessionCommand::DisableChannel(a) => s.names = split_names(&a.channels),
+        SessionCommand::AddContext(a) => s.names = a.types.clone(),
+        SessionCommand::DisableEvent(a) => {
+            s.names = vec![a.channel.clone().unwrap_or_else(|| "channel0".to_string())];
+            s.events = if a.all {
+                vec!["*".to_string()]
+            } else {
+                a.names.as_deref().map(split_names).unwrap_or_default()
+            };
+        }
+        SessionCommand::Start { session } | SessionCommand::Stop { session, .. } => {
+            s.session = session.clone().or_else(rttng_ctl::current_session)
+        }
+        SessionCommand::EnableEvent(a) => {
+            s.events = if a.all {
+                vec!["*".to_string()]
+            } else {
+                a.names.as_deref().map(split_names).unwrap_or_default()
+            };
+            s.syscall = a.syscall;
+            let level = |l: &Option<String>| l.as_deref().and_then(parse_level);
+            s.loglevel = match (level(&a.loglevel), level(&a.loglevel_only)) {
+                (Some(level), _) => LoglevelRule::AtLeast { level },
+                (_, Some(level)) => LoglevelRule::Exactly { level },
+                _ => LoglevelRule::All,
+            };
+            s.exclusions = a.exclude.as_deref().map(split_names).unwrap_or_default();
+        }
+        _ => {}
+    }
+    s
+}
+
+/// What must be read before the command runs (a destroyed session is gone after).
+struct MiBefore {
+    destroyed: Vec<rttng_ctl::proto::SessionSummary>,
+}
+
+impl MiBefore {
+    fn collect(ctx: &mut Ctx, cmd: &SessionCommand) -> MiBefore {
+        let mut destroyed = Vec::new();
+        if let SessionCommand::Destroy(a) = cmd {
+            let want = a.session.clone().or_else(rttng_ctl::current_session);
+            if let Ok(Response::Sessions { list }) = ctx.call(Request::ListSessions) {
+                destroyed = list
+                    .into_iter()
+                    .filter(|s| a.all || want.as_deref() == Some(s.name.as_str()))
+                    .collect();
+            }
+        }
+        MiBefore { destroyed }
+    }
+}
+
+fn mi_document(ctx: &mut Ctx, name: &str, shown: &Shown, before: MiBefore, ok: bool) -> String {
+    use crate::mi;
+    let summary = |ctx: &mut Ctx, session: &str| match ctx.call(Request::ListSessions) {
+        Ok(Response::Sessions { list }) => list.into_iter().find(|s| s.name == session),
+        _ => None,
+    };
+    match name {
+        "version" => mi::document(name, &mi::version(), None),
+        "list" => {
+            let output = match &shown.session {
+                None => match ctx.call(Request::ListSessions) {
+                    Ok(Response::Sessions { list }) => mi::sessions(&list),
+                    _ => String::new(),
+                },
+                Some(s) => match ctx.call(Request::ListSession { session: s.clone() }) {
+                    Ok(Response::Session { detail }) => {
+                        let filters = match ctx.call(Request::ListFilters { session: s.clone() }) {
+                            Ok(Response::Filters { list }) => list,
+                            _ => Vec::new(),
+                        };
+                        let trackers = match ctx.call(Request::ListTrackers { session: s.clone() })
+                        {
+                            Ok(Response::Trackers { list }) => list,
+                            _ => Vec::new(),
+                        };
+                        mi::session_detail(&detail, &filters, &trackers)
+                    }
+                    _ => String::new(),
+                },
+            };
+            mi::document(name, &output, None)
+        }
+        "create" => {
+            let created = if ok {
+                rttng_ctl::current_session().and_then(|s| summary(ctx, &s))
+            } else {
+                None
+            };
+            let output = created.as_ref().map(mi::session).unwrap_or_default();
+            mi::document(name, &output, Some(ok && created.is_some()))
+        }
+        "enable-event" => {
+            let events: String = shown
+                .events
+                .iter()
+                .map(|e| mi::enabled_event(e, shown.syscall, shown.loglevel, &shown.exclusions, ok))
+                .collect();
+            let output = if events.is_empty() {
+                "<events/>".to_string()
+            } else {
+                format!("<events>{events}</events>")
+            };
+            mi::document(name, &output, Some(ok))
+        }
+        "enable-channel" => {
+            let infos = match shown.session.as_ref().map(|session| {
+                ctx.call(Request::ListSession {
+                    session: session.clone(),
+                })
+            }) {
+                Some(Ok(Response::Session { detail })) => detail.channels,
+                _ => Vec::new(),
+            };
+            let chans: Vec<(String, Option<rttng_ctl::proto::ChannelInfo>)> = shown
+                .names
+                .iter()
+                .map(|n| {
+                    let c = infos
+                        .iter()
+                        .find(|c| &c.name == n && c.domain == shown.domain)
+                        .cloned();
+                    (n.clone(), c)
+                })
+                .collect();
+            mi::document(name, &mi::channels_enabled(&chans, ok), Some(ok))
+        }
+        "disable-channel" => mi::document(name, &mi::channels_disabled(&shown.names, ok), Some(ok)),
+        "disable-event" => {
+            let channel = shown.names.first().cloned().unwrap_or_default();
+            mi::document(
+                name,
+                &mi::events_disabled(&channel, &shown.events, ok),
+                Some(ok),
+            )
+        }
+        "add-context" => mi::document(name, &mi::contexts_added(&shown.names), Some(ok)),
+        "track" | "untrack" => {
+            let changes = std::mem::take(&mut ctx.tracked);
+            mi::document(name, &mi::trackers_changed(&changes), Some(ok))
+        }
+        "set-session" => {
+            let output = match (&shown.session, ok) {
+                (Some(s), true) => mi::session_name(s),
+                _ => "<sessions/>".to_string(),
+            };
+            mi::document(name, &output, Some(ok))
+        }
+        "start" | "stop" => {
+            let output = match (&shown.session, ok) {
+                (Some(s), true) => mi::session_state(s, name == "start"),
+                _ => "<sessions/>".to_string(),
+            };
+            mi::document(name, &output, Some(ok))
+        }
+        _ => {
+            // destroy
+            let list = if ok { before.destroyed } else { Vec::new() };
+            mi::document(name, &mi::sessions(&list), Some(ok))
+        }
+    }
+}
+
+fn run_plain(g: &Global, cmd: SessionCommand) -> ExitCode {
+    let mut opts = connect_options(g);
+    opts.spawn = false;
+    let mut ctx = Ctx::new(opts, g);
+    exit_status(run_with(&mut ctx, g, cmd))
+}
+
+/// Runs `cmd` on `ctx`: starts a daemon for `create` only, and applies lttng's statuses.
+fn run_with(ctx: &mut Ctx, g: &Global, cmd: SessionCommand) -> Result<u8, CliError> {
+    run_inner(ctx, !g.no_sessiond, cmd)
+}
+
+fn run_inner(ctx: &mut Ctx, spawn_allowed: bool, cmd: SessionCommand) -> Result<u8, CliError> {
+    // As lttng: only `create` starts a session daemon; every other command on no daemon
+    // says there is none.
+    let create = matches!(cmd, SessionCommand::Create(_));
+    if spawn_allowed && create && ctx.client.is_none() {
+        match Client::connect(&ctx.opts) {
+            Ok(c) => ctx.client = Some(c),
+            Err(rttng_ctl::CtlError::NoDaemon { .. }) => {
+                println!("Spawning a session daemon");
+                ctx.opts.spawn = true;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // lttng's start and stop exit with LTTNG_ERR_NO_SESSIOND itself; the others with 1.
+    let raw_status = matches!(
+        cmd,
+        SessionCommand::Start { .. } | SessionCommand::Stop { .. }
+    );
+    dispatch(ctx, cmd).map_err(|e| match e {
+        CliError::Ctl(rttng_ctl::CtlError::NoDaemon { rundir }) if raw_status => CliError::Status {
+            status: EXIT_NO_SESSIOND,
+            message: no_daemon_message(&rundir),
+        },
+        e => e,
+    })
+}
+
+/// lttng's words first, then where rttng looked and what to do.
+fn no_daemon_message(rundir: &std::path::Path) -> String {
+    format!(
+        "No session daemon is available (nothing answers in {}); `rttng create` starts one",
+        rundir.display()
+    )
 }
 
 /// `create --snapshot`, with lttng's messages.
@@ -170,12 +540,7 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
             };
             let mut code = 0;
             for name in names {
-                let r = ctx.call(Request::DestroySession {
-                    session: name.clone(),
-                })?;
-                code = code.max(warned(r));
-                rttng_ctl::clear_current_session(&name);
-                println!("Session {name} destroyed");
+                code = code.max(destroy_one(ctx, &name, a.no_wait)?);
             }
             Ok(code)
         }
@@ -225,17 +590,23 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 tracefile_size: size(&a.tracefile_size, "trace file size")?,
                 tracefile_count: a.tracefile_count,
             };
+            let mut attrs = attrs;
+            // lttng's client rounds both up to a power of two, with these warnings.
             if let Some(s) = attrs.subbuf_size.filter(|s| !s.is_power_of_two()) {
-                eprintln!(
-                    "Warning: the sub-buffer size {s} is rounded up to {}",
-                    s.next_power_of_two()
-                );
+                let r = s.checked_next_power_of_two().ok_or_else(|| {
+                    usage(&format!("The subbuf size ({s}) is rounded and overflows!"))
+                })?;
+                eprintln!("Warning: The subbuf size ({s}) is rounded to the next power of 2 ({r})");
+                attrs.subbuf_size = Some(r);
             }
             if let Some(n) = attrs.num_subbuf.filter(|n| !n.is_power_of_two()) {
-                eprintln!(
-                    "Warning: the sub-buffer count {n} is rounded up to {}",
-                    n.next_power_of_two()
-                );
+                let r = n.checked_next_power_of_two().ok_or_else(|| {
+                    usage(&format!(
+                        "The number of subbuffers ({n}) is rounded and overflows!"
+                    ))
+                })?;
+                eprintln!("Warning: The number of subbuffers ({n}) is rounded to the next power of 2 ({r})");
+                attrs.num_subbuf = Some(r);
             }
             let mut code = 0;
             for ch in split_names(&a.channels) {
@@ -257,11 +628,23 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
             let domain = a.domain.domain()?;
             let session = session_or_current(a.session)?;
             for ch in split_names(&a.channels) {
-                ctx.call(Request::DisableChannel {
+                match ctx.call(Request::DisableChannel {
                     session: session.clone(),
                     domain,
                     channel: ch.clone(),
-                })?;
+                }) {
+                    // lttng: "Error: Channel NAME: ... not found", with the warning status.
+                    Err(CliError::Ctl(rttng_ctl::CtlError::Daemon {
+                        code: rttng_ctl::ErrorCode::NoChannel,
+                        message,
+                    })) => {
+                        return Err(CliError::Status {
+                            status: EXIT_WARNING,
+                            message: format!("Channel {ch}: {message} (session {session})"),
+                        })
+                    }
+                    r => r?,
+                };
                 println!(
                     "{} channel {ch} disabled for session {session}",
                     domain.name()
@@ -282,11 +665,12 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 _ => return Err(usage("give event names, or -a for all events")),
             };
             let level = |s: &str| {
-                parse_level(s).ok_or_else(|| {
-                    usage(&format!(
-                        "unknown log level {s:?}; use one of {}",
+                parse_level(s).ok_or_else(|| CliError::Status {
+                    status: EXIT_INVALID,
+                    message: format!(
+                        "Unknown loglevel {s} (one of {})",
                         LOGLEVEL_NAMES.join(", ")
-                    ))
+                    ),
                 })
             };
             let loglevel = match (&a.loglevel, &a.loglevel_only) {
@@ -373,24 +757,62 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 return disable_agent_event(ctx, domain, session, a);
             }
             let session = session_or_current(a.session)?;
+            let chan = a.channel.clone().unwrap_or_else(|| "channel0".into());
+            // lttng's words for the instrumentation type asked.
+            let kind = if a.syscall {
+                "syscall"
+            } else if a.tracepoint {
+                "tracepoint"
+            } else {
+                "any"
+            };
             let names = match (a.all, &a.names) {
-                (true, None) => vec!["*".to_string()],
+                (true, None) => {
+                    ctx.call(Request::DisableEventAll {
+                        session: session.clone(),
+                        domain,
+                        channel: a.channel.clone(),
+                    })?;
+                    println!(
+                        "All {} events of type {kind} are disabled in channel {chan}",
+                        domain.name()
+                    );
+                    return Ok(0);
+                }
                 (false, Some(n)) => split_names(n),
                 _ => return Err(usage("give event names, or -a for all events")),
             };
-            let chan = a.channel.clone().unwrap_or_else(|| "channel0".into());
             for name in names {
-                ctx.call(Request::DisableEvent {
+                match ctx.call(Request::DisableEvent {
                     session: session.clone(),
                     domain,
                     channel: a.channel.clone(),
                     pattern: name.clone(),
-                })?;
+                }) {
+                    Err(CliError::Ctl(rttng_ctl::CtlError::Daemon {
+                        code: rttng_ctl::ErrorCode::NoEvent,
+                        message,
+                    })) if domain == Domain::Ust => {
+                        return Err(CliError::Status {
+                            status: EXIT_UST_EVENT_NOT_FOUND,
+                            message: format!(
+                            "{name} of type {kind} : {message} (channel {chan}, session {session})"
+                        ),
+                        })
+                    }
+                    r => r?,
+                };
                 println!(
-                    "{} event {name} disabled in channel {chan} for session {session}",
+                    "{} event {name} of type {kind} disabled in channel {chan} for session {session}",
                     domain.name()
                 );
             }
+            Ok(0)
+        }
+        SessionCommand::AddContext(a) if a.list => {
+            // lttng's list, in its order (which types this machine and domain record is
+            // said when one is added).
+            print!("{LTTNG_CONTEXT_TYPES}");
             Ok(0)
         }
         SessionCommand::AddContext(a) => {
@@ -400,32 +822,7 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 return Err(usage("give at least one context type with -t"));
             }
             for t in &a.types {
-                let c = ContextType::from_name(t).ok_or_else(|| {
-                    usage(&format!(
-                        "{t}: {} invalid context",
-                        domain.name().to_uppercase()
-                    ))
-                })?;
-                if domain == Domain::Kernel
-                    && !matches!(
-                        c,
-                        ContextType::Pid
-                            | ContextType::Tid
-                            | ContextType::Procname
-                            | ContextType::CpuId
-                    )
-                {
-                    return Err(usage(&format!(
-                        "{t}: kernel context not supported by rttng yet (supported: pid, tid, procname, cpu_id)"
-                    )));
-                }
-                if domain == Domain::Ust
-                    && matches!(c, ContextType::Pid | ContextType::Tid | ContextType::Prio)
-                {
-                    return Err(usage(&format!(
-                        "{t}: context not supported by rttng-ust yet (supported: vpid, vtid, procname, pthread_id, cpu_id, hostname, ip, the namespace ids cgroup_ns ipc_ns mnt_ns net_ns pid_ns time_ns user_ns uts_ns, and vuid veuid vsuid vgid vegid vsgid)"
-                    )));
-                }
+                let c = context_type(domain, t)?;
                 ctx.call(Request::AddContext {
                     session: session.clone(),
                     domain,
@@ -447,15 +844,23 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
             println!("Tracing started for session {session}");
             Ok(0)
         }
-        SessionCommand::Stop { session, .. } => {
+        SessionCommand::Stop { session, no_wait } => {
             let session = session_or_current(session)?;
-            println!("Waiting for data availability");
-            let r = ctx.call(Request::Stop {
-                session: session.clone(),
-            })?;
+            let r = if no_wait {
+                ctx.call(Request::StopNoWait {
+                    session: session.clone(),
+                })?
+            } else {
+                let r = ctx.call(Request::Stop {
+                    session: session.clone(),
+                })?;
+                // lttng prints this while it waits for the data (rttng's stop has waited).
+                println!("Waiting for data availability");
+                r
+            };
             let code = warned(r);
-            println!("Tracing stopped for session {session}");
             print_session_losses(ctx, &session)?;
+            println!("Tracing stopped for session {session}");
             Ok(code)
         }
         SessionCommand::Status => {
@@ -480,6 +885,8 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 None => list_sessions(ctx),
             }
         }
+        SessionCommand::Track(a) => track(ctx, a, true),
+        SessionCommand::Untrack(a) => track(ctx, a, false),
         SessionCommand::Version => {
             println!(
                 "rttng version {} - LTTng-compatible tracing in Rust",
@@ -491,6 +898,234 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
             Ok(0)
         }
     }
+}
+
+/// `add-context -t NAME` in `domain`: lttng's statuses for a name it does not know (3) and
+/// for one the domain cannot record (4, "invalid context"), with what rttng records.
+fn context_type(domain: Domain, t: &str) -> Result<ContextType, CliError> {
+    // rttng's own names too (`cpu_id`, which lttng keeps in the packet context).
+    if !LTTNG_CONTEXT_TYPES.lines().any(|l| l == t) && ContextType::from_name(t).is_none() {
+        return Err(CliError::Status {
+            status: EXIT_FATAL,
+            message: format!("Unknown context type {t}"),
+        });
+    }
+    let what = if domain == Domain::Kernel {
+        "Kernel"
+    } else {
+        "UST"
+    };
+    let invalid = |why: &str| CliError::Status {
+        status: EXIT_WARNING,
+        message: format!("{t}: {what} invalid context ({why})"),
+    };
+    if let Some(counter) = t.strip_prefix("perf:") {
+        return Err(invalid(&perf_unavailable(counter)));
+    }
+    let supported: &[ContextType] = match domain {
+        Domain::Kernel => &[
+            ContextType::Pid,
+            ContextType::Tid,
+            ContextType::Procname,
+            ContextType::CpuId,
+        ],
+        _ => &ContextType::ALL[..21],
+    };
+    let names = || {
+        supported
+            .iter()
+            .map(|c| c.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match ContextType::from_name(t) {
+        Some(c) if supported.contains(&c) => Ok(c),
+        _ => Err(invalid(&format!(
+            "rttng records these {} contexts: {}",
+            domain.name(),
+            names()
+        ))),
+    }
+}
+
+/// Why `perf:COUNTER` is not recorded: hardware counters need the CPU's PMU, which this
+/// machine may lack (then perf_event_open cannot offer them at all); the software ones exist
+/// everywhere but rttng does not record perf counters.
+fn perf_unavailable(counter: &str) -> String {
+    const SOFTWARE: [&str; 12] = [
+        "cpu-clock",
+        "task-clock",
+        "page-fault",
+        "faults",
+        "major-faults",
+        "minor-faults",
+        "context-switches",
+        "cs",
+        "cpu-migrations",
+        "migrations",
+        "alignment-faults",
+        "emulation-faults",
+    ];
+    let name = counter.rsplit(':').next().unwrap_or(counter);
+    let pmu = std::path::Path::new("/sys/bus/event_source/devices/cpu").exists();
+    if SOFTWARE.contains(&name) || pmu {
+        "rttng does not record perf counters".to_string()
+    } else {
+        "not available on this machine: perf_event_open offers no hardware counters here (no cpu PMU in /sys/bus/event_source/devices)".to_string()
+    }
+}
+
+/// The context type names of `lttng add-context --list` (lttng-tools 2.13), one a line.
+const LTTNG_CONTEXT_TYPES: &str = include_str!("data/lttng-context-types.txt");
+
+/// `track` (`add`) or `untrack`, with lttng's messages: a value already (or not) in the set
+/// is a warning, and the command still succeeds.
+fn track(ctx: &mut Ctx, a: crate::cli::TrackArgs, add: bool) -> Result<u8, CliError> {
+    use rttng_ctl::proto::ProcessAttr as P;
+    let domain = match (a.userspace, a.kernel) {
+        (true, false) => Domain::Ust,
+        (false, true) => Domain::Kernel,
+        _ => {
+            return Err(usage(
+                "choose exactly one domain: -u (user space) or -k (kernel)",
+            ))
+        }
+    };
+    let session = session_or_current(a.session)?;
+    // lttng's words and status for an unknown session here.
+    let no_session = |e: CliError| match e {
+        CliError::Ctl(rttng_ctl::CtlError::Daemon {
+            code: rttng_ctl::ErrorCode::NoSession,
+            ..
+        }) => CliError::Status {
+            status: 1,
+            message: "Recording session does not exist".to_string(),
+        },
+        e => e,
+    };
+    let given: Vec<(P, &str)> = [
+        (P::Pid, &a.pid),
+        (P::Vpid, &a.vpid),
+        (P::Uid, &a.uid),
+        (P::Vuid, &a.vuid),
+        (P::Gid, &a.gid),
+        (P::Vgid, &a.vgid),
+    ]
+    .into_iter()
+    .filter_map(|(p, v)| v.as_deref().map(|v| (p, v)))
+    .collect();
+    if given.is_empty() {
+        return Err(usage(
+            "give a process attribute: --pid, --vpid, --uid, --vuid, --gid or --vgid",
+        ));
+    }
+    for (attr, values) in given {
+        let shown = attr.in_domain(domain);
+        if a.all || values.is_empty() {
+            if !a.all {
+                return Err(usage(&format!(
+                    "--{}: give values, or --all",
+                    format!("{attr:?}").to_lowercase()
+                )));
+            }
+            let req = |all| {
+                let (session, value) = (session.clone(), 0);
+                if add {
+                    Request::Track {
+                        session,
+                        domain,
+                        attr,
+                        value,
+                        all,
+                    }
+                } else {
+                    Request::Untrack {
+                        session,
+                        domain,
+                        attr,
+                        value,
+                        all,
+                    }
+                }
+            };
+            let r = ctx.call(req(true)).map_err(no_session);
+            ctx.tracked.push((shown, vec![(None, r.is_ok())]));
+            r?;
+            let mut words = shown.words().to_string();
+            words[..1].make_ascii_uppercase();
+            let policy = if add { "include all" } else { "exclude all" };
+            println!("{words} tracking policy set to `{policy}`");
+            continue;
+        }
+        ctx.tracked.push((shown, Vec::new()));
+        for v in split_names(values) {
+            let value = id_value(attr, &v)?;
+            let req = if add {
+                Request::Track {
+                    session: session.clone(),
+                    domain,
+                    attr,
+                    value,
+                    all: false,
+                }
+            } else {
+                Request::Untrack {
+                    session: session.clone(),
+                    domain,
+                    attr,
+                    value,
+                    all: false,
+                }
+            };
+            let r = ctx.call(req);
+            if let Some((_, done)) = ctx.tracked.last_mut() {
+                done.push((Some(value), r.is_ok()));
+            }
+            match r {
+                Ok(_) if add => {
+                    println!("Added {v} to the {} tracker inclusion set", shown.words())
+                }
+                Ok(_) => println!(
+                    "Removed {v} from the {} tracker inclusion set",
+                    shown.words()
+                ),
+                Err(CliError::Ctl(rttng_ctl::CtlError::Daemon {
+                    code:
+                        rttng_ctl::ErrorCode::ProcessAttrExists
+                        | rttng_ctl::ErrorCode::ProcessAttrMissing,
+                    message,
+                })) => eprintln!("Warning: {message}"),
+                Err(e) => return Err(no_session(e)),
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// An id given to `track`: a number, or for users and groups a name from /etc/passwd or
+/// /etc/group.
+fn id_value(attr: rttng_ctl::proto::ProcessAttr, v: &str) -> Result<u32, CliError> {
+    use rttng_ctl::proto::ProcessAttr as P;
+    if let Ok(n) = v.parse::<u32>() {
+        return Ok(n);
+    }
+    let db = match attr {
+        P::Uid | P::Vuid => "/etc/passwd",
+        P::Gid | P::Vgid => "/etc/group",
+        P::Pid | P::Vpid => {
+            return Err(usage(&format!("Invalid process ID value `{v}`")));
+        }
+    };
+    std::fs::read_to_string(db)
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split(':');
+            (f.next()? == v)
+                .then(|| f.nth(1)?.parse::<u32>().ok())
+                .flatten()
+        })
+        .ok_or_else(|| usage(&format!("no user or group named `{v}` in {db}")))
 }
 
 /// Each line of `text` indented by four spaces.
@@ -539,6 +1174,53 @@ fn net_output(a: &crate::cli::CreateArgs) -> Result<Option<String>, CliError> {
     ))
 }
 
+/// `destroy NAME`, with lttng's lines: "Destroying session NAME." while a session that
+/// recorded writes its last data (not with `-n`), then "Session NAME destroyed", then the
+/// losses of a session that was not stopped first.
+fn destroy_one(ctx: &mut Ctx, name: &str, no_wait: bool) -> Result<u8, CliError> {
+    // A session that recorded (it runs, or its start made its output directory) has data
+    // to write out: lttng says so while it waits.
+    let (active, recorded) = match ctx.call(Request::ListSession {
+        session: name.to_string(),
+    })? {
+        Response::Session { detail } => (
+            detail.active,
+            detail.active || std::path::Path::new(&detail.output).is_dir(),
+        ),
+        _ => (false, false),
+    };
+    // lttng shows the losses at destroy only when `stop` did not show them already.
+    let losses = if active {
+        session_losses(ctx, name)?
+    } else {
+        None
+    };
+    let waits = recorded && !no_wait;
+    if waits {
+        print!("Destroying session {name}");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    }
+    let r = if no_wait {
+        ctx.call(Request::DestroySessionNoWait {
+            session: name.to_string(),
+        })?
+    } else {
+        ctx.call(Request::DestroySession {
+            session: name.to_string(),
+        })?
+    };
+    if waits {
+        println!(".");
+    }
+    let code = warned(r);
+    rttng_ctl::clear_current_session(name);
+    println!("Session {name} destroyed");
+    if let Some(l) = losses {
+        println!("{l}");
+    }
+    Ok(code)
+}
+
 fn list_sessions(ctx: &mut Ctx) -> Result<u8, CliError> {
     if let Response::Sessions { list } = ctx.call(Request::ListSessions)? {
         list::print_sessions(&list);
@@ -549,23 +1231,36 @@ fn list_sessions(ctx: &mut Ctx) -> Result<u8, CliError> {
 /// After `stop`, lttng's summary of what the session lost (the totals `list` shows, which
 /// are the trace's packet contexts' and the consumer's lost packets).
 fn print_session_losses(ctx: &mut Ctx, session: &str) -> Result<(), CliError> {
-    if let Response::Session { detail } = ctx.call(Request::ListSession {
-        session: session.to_string(),
-    })? {
-        let discarded: u64 = detail.channels.iter().map(|c| c.discarded_events).sum();
-        let lost: u64 = detail.channels.iter().map(|c| c.lost_packets).sum();
-        // lttng 2.13's wording (src/bin/lttng/utils.c, get_session_stats_str).
-        let doc = "please refer to the documentation on channel configuration.";
-        match (discarded, lost) {
-            (0, 0) => {}
-            (d, 0) => println!("Warning: {d} events were discarded, {doc}"),
-            (0, l) => println!("Warning: {l} packets were lost, {doc}"),
-            (d, l) => {
-                println!("Warning: {d} events were discarded and {l} packets were lost, {doc}")
-            }
-        }
+    if let Some(l) = session_losses(ctx, session)? {
+        println!("{l}");
     }
     Ok(())
+}
+
+/// lttng's warning line about a session's losses, if it has any (never for a snapshot
+/// session, as lttng).
+fn session_losses(ctx: &mut Ctx, session: &str) -> Result<Option<String>, CliError> {
+    let Response::Session { detail } = ctx.call(Request::ListSession {
+        session: session.to_string(),
+    })?
+    else {
+        return Ok(None);
+    };
+    if detail.snapshot {
+        return Ok(None);
+    }
+    let discarded: u64 = detail.channels.iter().map(|c| c.discarded_events).sum();
+    let lost: u64 = detail.channels.iter().map(|c| c.lost_packets).sum();
+    // lttng 2.13's wording (src/bin/lttng/utils.c, get_session_stats_str).
+    let doc = "please refer to the documentation on channel configuration.";
+    Ok(match (discarded, lost) {
+        (0, 0) => None,
+        (d, 0) => Some(format!("Warning: {d} events were discarded, {doc}")),
+        (0, l) => Some(format!("Warning: {l} packets were lost, {doc}")),
+        (d, l) => Some(format!(
+            "Warning: {d} events were discarded and {l} packets were lost, {doc}"
+        )),
+    })
 }
 
 /// `list SESSION`; 4 when the daemon reported a problem.
@@ -580,13 +1275,19 @@ fn list_session(ctx: &mut Ctx, session: &str) -> Result<u8, CliError> {
                 Response::Filters { list } => list,
                 _ => Vec::new(),
             };
+            let trackers = match ctx.call(Request::ListTrackers {
+                session: session.to_string(),
+            })? {
+                Response::Trackers { list } => list,
+                _ => Vec::new(),
+            };
             let agents = match ctx.call(Request::ListAgentRules {
                 session: session.to_string(),
             }) {
                 Ok(Response::AgentRules { list }) => list,
                 _ => Vec::new(),
             };
-            let code = list::print_session(&detail, &filters);
+            let code = list::print_session(&detail, &filters, &trackers);
             print!("{}", crate::agent_cmd::format_rules(&agents));
             Ok(code)
         }

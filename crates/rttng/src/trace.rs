@@ -68,7 +68,9 @@ pub fn run(args: &TraceArgs) -> Result<()> {
         bail!("no command given; usage: rttng trace -- CMD ARGS…");
     }
     if args.user {
-        eprintln!("rttng trace: user-space events are not recorded by `rttng trace` yet; tracing the kernel only");
+        // Refused rather than ignored: a script asking for user-space events must not get
+        // a kernel-only trace in silence.
+        bail!("-u: `rttng trace` records the kernel domain only; for user-space events use `rttng create`, `rttng enable-event -u` and `rttng start`");
     }
     let _ = rttng_kernel::cleanup_stale_instances();
     let out_dir = match &args.output {

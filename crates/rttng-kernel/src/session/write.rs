@@ -78,18 +78,14 @@ impl KernelSession {
     }
 
     pub(super) fn write_trace(&self) -> Result<StopReport, KernelError> {
-        self.write_trace_to(&self.trace_dir(), &self.spool_dir(), false)
+        self.write_trace_to(&self.trace_dir(), &self.spool_dir())
     }
 
-    /// Writes the trace into `dir` from the spool files in `spool`. `snapshot`: the spools
-    /// are what a snapshot read from live buffers; the "missed events" flag of a CPU's first
-    /// page then stands for the overwritten history (a flight recorder's normal state), not
-    /// for lost events, and the kernel's cumulative loss counters are not added.
+    /// Writes the trace into `dir` from the spool files in `spool`.
     pub(super) fn write_trace_to(
         &self,
         dir: &Path,
         spool: &Path,
-        snapshot: bool,
     ) -> Result<StopReport, KernelError> {
         let dir = dir.to_path_buf();
         let index_dir = dir.join("index");
@@ -126,11 +122,7 @@ impl KernelSession {
                 None => PathTable::new(),
             };
             for &cpu in &ch.cpus {
-                let lost_stats = if snapshot {
-                    0
-                } else {
-                    ch.instance.lost_events(cpu).unwrap_or(0)
-                };
+                let lost_stats = ch.instance.lost_events(cpu).unwrap_or(0);
                 let conv = StreamConversion {
                     md: &md,
                     stream_id: sid as u64,
@@ -142,7 +134,6 @@ impl KernelSession {
                     names: &names,
                     lost_stats,
                     paths: &paths,
-                    skip_first_missed: snapshot,
                 };
                 let spool = spool.join(format!("{}_{cpu}", ch.config.name));
                 let out = dir.join(format!("{}_{cpu}", ch.config.name));
@@ -274,8 +265,6 @@ struct StreamConversion<'a> {
     names: &'a ProcessNames,
     lost_stats: u64,
     paths: &'a PathTable,
-    /// Ignore the "missed events" flag of the first page (see `write_trace_to`).
-    skip_first_missed: bool,
 }
 
 #[derive(Debug, Default)]
@@ -328,9 +317,7 @@ impl StreamConversion<'_> {
                     continue;
                 }
             };
-            let missed = info
-                .missed
-                .filter(|_| !(self.skip_first_missed && this_page == 0));
+            let missed = info.missed;
             if let Some(m) = missed {
                 discarded = discarded.saturating_add(if m == u64::MAX { 1 } else { m });
             }

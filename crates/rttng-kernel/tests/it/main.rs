@@ -2,6 +2,7 @@
 //! Each test uses its own session (its own tracefs instance) and its own output directory,
 //! filters on its own thread id, and checks that nothing of it is left in tracefs.
 
+mod consume;
 mod filters;
 mod sessions;
 mod trace_cmd;

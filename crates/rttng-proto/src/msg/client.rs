@@ -109,6 +109,42 @@ pub enum Request {
     ListAgentRules {
         session: String,
     },
+    /// `disable-event -a`: every rule of the channel (`None`: `channel0`), whatever its
+    /// pattern.
+    DisableEventAll {
+        session: String,
+        domain: Domain,
+        channel: Option<String>,
+    },
+    /// `stop -n`: like `Stop`, without waiting for a relay to have the data.
+    StopNoWait {
+        session: String,
+    },
+    /// `destroy -n`: like `DestroySession`, without waiting for a relay to have the data.
+    DestroySessionNoWait {
+        session: String,
+    },
+    /// `track`: adds `value` to the inclusion set of the session's `attr` tracker in
+    /// `domain`; `all`: tracks everything instead (the set is emptied).
+    Track {
+        session: String,
+        domain: Domain,
+        attr: ProcessAttr,
+        value: u32,
+        all: bool,
+    },
+    /// `untrack`: removes `value` from the inclusion set; `all`: tracks nothing.
+    Untrack {
+        session: String,
+        domain: Domain,
+        attr: ProcessAttr,
+        value: u32,
+        all: bool,
+    },
+    /// The session's trackers (answered with [`Response::Trackers`]).
+    ListTrackers {
+        session: String,
+    },
 }
 wire_enum!(Request, "request" {
     0 => Version,
@@ -133,6 +169,77 @@ wire_enum!(Request, "request" {
     19 => ListFilters { session },
     20 => ListAgentLoggers { domain },
     21 => ListAgentRules { session },
+    22 => DisableEventAll { session, domain, channel },
+    23 => StopNoWait { session },
+    24 => DestroySessionNoWait { session },
+    25 => Track { session, domain, attr, value, all },
+    26 => Untrack { session, domain, attr, value, all },
+    27 => ListTrackers { session },
+});
+
+/// A process attribute a tracker selects on (lttng's `lttng_process_attr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ProcessAttr {
+    Pid,
+    Vpid,
+    Uid,
+    Vuid,
+    Gid,
+    Vgid,
+}
+wire_enum!(ProcessAttr, "process attribute" {
+    0 => Pid, 1 => Vpid, 2 => Uid, 3 => Vuid, 4 => Gid, 5 => Vgid,
+});
+
+impl ProcessAttr {
+    pub const ALL: [ProcessAttr; 6] = [
+        ProcessAttr::Pid,
+        ProcessAttr::Vpid,
+        ProcessAttr::Uid,
+        ProcessAttr::Vuid,
+        ProcessAttr::Gid,
+        ProcessAttr::Vgid,
+    ];
+
+    /// The tracker a `track` of this attribute addresses in `domain`: user space has only
+    /// the virtual ones (lttng maps `-u --pid` to the virtual process ID tracker).
+    pub fn in_domain(self, domain: Domain) -> ProcessAttr {
+        match (domain, self) {
+            (Domain::Kernel, a) => a,
+            (_, ProcessAttr::Pid) => ProcessAttr::Vpid,
+            (_, ProcessAttr::Uid) => ProcessAttr::Vuid,
+            (_, ProcessAttr::Gid) => ProcessAttr::Vgid,
+            (_, a) => a,
+        }
+    }
+
+    /// lttng's words: "process ID", "virtual user ID", ...
+    pub fn words(self) -> &'static str {
+        match self {
+            ProcessAttr::Pid => "process ID",
+            ProcessAttr::Vpid => "virtual process ID",
+            ProcessAttr::Uid => "user ID",
+            ProcessAttr::Vuid => "virtual user ID",
+            ProcessAttr::Gid => "group ID",
+            ProcessAttr::Vgid => "virtual group ID",
+        }
+    }
+}
+
+/// One tracker of a session: everything (`all`), or exactly the processes whose attribute is
+/// in `values` (empty: none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackerInfo {
+    pub domain: Domain,
+    pub attr: ProcessAttr,
+    pub all: bool,
+    pub values: Vec<u32>,
+}
+wire_struct!(TrackerInfo {
+    domain,
+    attr,
+    all,
+    values
 });
 
 /// The loggers one live agent reported.
@@ -340,6 +447,11 @@ pub enum Response {
     Filters {
         list: Vec<RuleFilter>,
     },
+    /// The trackers of a session's domains ([`Request::ListTrackers`]): every tracker of each
+    /// domain the session has.
+    Trackers {
+        list: Vec<TrackerInfo>,
+    },
     /// [`Request::ListAgentLoggers`]: per live agent of the domain, by pid.
     AgentLoggers {
         list: Vec<AgentLoggers>,
@@ -363,6 +475,7 @@ wire_enum!(Response, "response" {
     10 => Filters { list },
     11 => AgentLoggers { list },
     12 => AgentRules { list },
+    13 => Trackers { list },
 });
 
 impl Response {

@@ -313,6 +313,13 @@ pub enum ErrorCode {
     CreateDirFailed,
     /// A filter expression that does not compile (lttng's `LTTNG_ERR_FILTER_INVAL`).
     InvalidFilter,
+    /// A command without `-c` on a session whose domain has channels but no `channel0`
+    /// (lttng's `LTTNG_ERR_NEED_CHANNEL_NAME`).
+    NeedChannelName,
+    /// `track` of a value already tracked (lttng's `LTTNG_ERR_PROCESS_ATTR_EXISTS`, a warning).
+    ProcessAttrExists,
+    /// `untrack` of a value not tracked (lttng's `LTTNG_ERR_PROCESS_ATTR_MISSING`, a warning).
+    ProcessAttrMissing,
 }
 wire_enum!(ErrorCode, "error code" {
     0 => Protocol, 1 => NoSession, 2 => SessionExists, 3 => NoChannel, 4 => ChannelExists,
@@ -322,6 +329,9 @@ wire_enum!(ErrorCode, "error code" {
     17 => SnapshotFailed, 18 => MaxSizeInvalid,
     19 => CreateDirFailed,
     20 => InvalidFilter,
+    21 => NeedChannelName,
+    22 => ProcessAttrExists,
+    23 => ProcessAttrMissing,
 });
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
-//! The unmodified LTTng 2.13 agents (python3-lttngust, the JUL agent of
+//! The unmodified LTTng 2.13 agents (python3-lttngust, the JUL and log4j agents of
 //! liblttng-ust-agent-java) under rttng's session daemon, through `rttng run`, judged
-//! against real LTTng: `tests/lttng/record-agents.sh` records the same two apps
-//! (`agent_app.py`, `JulAgentApp.java`: per agent a logger enabled by name, one by a glob
-//! with a log level, one enabled by no rule) under LTTng 2.13 with the same rules, and
+//! against real LTTng: `tests/lttng/record-agents.sh` records the same three apps
+//! (`agent_app.py`, `JulAgentApp.java`, `Log4jAgentApp.java`: per agent a logger enabled by
+//! name, one by a glob with a log level, one enabled by no rule) under LTTng 2.13 with the same rules, and
 //! babeltrace2 must print both traces the same (times, thread ids and CPUs aside);
 //! `list SESSION`'s agent sections must hold lttng's lines, `list -p/-j` the live
 //! loggers. Then the protocol itself with a scripted agent: registration, ENABLE/DISABLE
@@ -22,9 +22,8 @@ use crate::session_support::{wait_until, KillOnDrop, World, CMD_TIMEOUT};
 use crate::support::{first_difference, repo_root, require_tools, run_bounded, Finished, TempDir};
 
 const RECORD_TIMEOUT: Duration = Duration::from_secs(300);
-const JARS: &str =
-    "/usr/share/java/lttng-ust-agent-common.jar:/usr/share/java/lttng-ust-agent-jul.jar";
-const HINT: &str = "apt-get install lttng-tools babeltrace2 python3-lttngust liblttng-ust-agent-java default-jdk-headless";
+const JARS: &str = "/usr/share/java/lttng-ust-agent-common.jar:/usr/share/java/lttng-ust-agent-jul.jar:/usr/share/java/lttng-ust-agent-log4j.jar:/usr/share/java/log4j-1.2.jar";
+const HINT: &str = "apt-get install lttng-tools babeltrace2 python3-lttngust liblttng-ust-agent-java liblog4j1.2-java default-jdk-headless";
 
 fn require_oracles() {
     if let Err(hint) = require_tools(&[
@@ -37,10 +36,12 @@ fn require_oracles() {
     ]) {
         panic!("{hint} (also needed: {HINT})");
     }
+    for jar in JARS.split(':') {
+        assert!(Path::new(jar).exists(), "{jar} is missing: {HINT}");
+    }
     assert!(
-        Path::new("/usr/share/java/lttng-ust-agent-jul.jar").exists()
-            && Path::new("/usr/lib/python3/dist-packages/lttngust").exists(),
-        "the LTTng agents are missing: {HINT}"
+        Path::new("/usr/lib/python3/dist-packages/lttngust").exists(),
+        "the Python agent is missing: {HINT}"
     );
 }
 
@@ -162,7 +163,8 @@ impl App {
 }
 
 /// babeltrace2's text with what differs between runs replaced: timestamps, hostname,
-/// CPU, Python's `asctime` and `thread`, Java's `long_millis` and `int_threadid`.
+/// CPU, Python's `asctime` and `thread`, Java's `long_millis`, `int_threadid` and
+/// (log4j) `timestamp`.
 fn normalized(trace: &Path) -> Vec<String> {
     let bt = run_bounded(
         Command::new("babeltrace2")
@@ -188,6 +190,7 @@ fn normalized(trace: &Path) -> Vec<String> {
                 "thread = ",
                 "long_millis = ",
                 "int_threadid = ",
+                "timestamp = ",
             ] {
                 if let Some(at) = s.find(key) {
                     let start = at + key.len();
@@ -226,7 +229,7 @@ fn agent_sections(text: &str) -> Vec<(String, Vec<String>)> {
 }
 
 #[test]
-fn issue_15_python_and_jul_agents_record_what_lttng_records() {
+fn issue_15_python_jul_and_log4j_agents_record_what_lttng_records() {
     require_oracles();
     compat_built();
     // LTTng's trace first.
@@ -267,6 +270,14 @@ fn issue_15_python_and_jul_agents_record_what_lttng_records() {
             "jul event lvl.* enabled",
             vec!["-j", "lvl.*", "--loglevel-only", "WARNING"],
         ),
+        (
+            "log4j event enabled.logger enabled",
+            vec!["-l", "enabled.logger"],
+        ),
+        (
+            "log4j event lvl.* enabled",
+            vec!["-l", "lvl.*", "--loglevel", "WARN"],
+        ),
     ] {
         let mut full = vec!["enable-event", "-s", "ag"];
         full.extend(args);
@@ -305,12 +316,22 @@ fn issue_15_python_and_jul_agents_record_what_lttng_records() {
         assert!(listed.lines().any(|l| l == want), "{want:?} in:\n{listed}");
     }
     java.finish();
+    let log4j = App::start(&a, &["java", "-cp", &cp, "Log4jAgentApp"]);
+    let listed = a.ok(&["list", "-l"]);
+    for want in [
+        "      - enabled.logger",
+        "      - lvl.logger",
+        "      - quiet.logger",
+    ] {
+        assert!(listed.lines().any(|l| l == want), "{want:?} in:\n{listed}");
+    }
+    log4j.finish();
     a.ok(&["stop", "ag"]);
 
     let theirs = normalized(&lttng_trace);
     let ours = normalized(&trace);
     // The apps' not-enabled loggers and levels must be absent from both.
-    assert_eq!(theirs.len(), 9 + 6, "LTTng's trace: {theirs:#?}");
+    assert_eq!(theirs.len(), 9 + 6 + 9, "LTTng's trace: {theirs:#?}");
     assert!(
         !theirs
             .iter()
@@ -325,7 +346,7 @@ fn issue_15_python_and_jul_agents_record_what_lttng_records() {
     let lttng_list = std::fs::read_to_string(out.join("list.txt")).expect("list.txt");
     let our_list = a.ok(&["list", "ag"]);
     let want = agent_sections(&lttng_list);
-    assert_eq!(want.len(), 2, "lttng list: {lttng_list}");
+    assert_eq!(want.len(), 3, "lttng list: {lttng_list}");
     assert_eq!(
         agent_sections(&our_list),
         want,

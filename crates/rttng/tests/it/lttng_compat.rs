@@ -620,3 +620,110 @@ fn issue_15_filters_select_c_events_from_their_probe_arguments() {
     assert_eq!(count("rttng_ref:empty"), 0, "{lines:#?}");
     assert_eq!(count("rttng_ref:tock"), 0, "not enabled");
 }
+
+/// The `lttng_ust_lib:*` events about objects whose path ends with `suffix`, and the
+/// `rttng_ref:tick`s, as babeltrace2 prints them, with addresses, ids and CPUs replaced
+/// (the `ip` context only when printed in decimal, as LTTng declares it).
+fn library_events(trace: &Path, suffix: &str) -> Vec<String> {
+    let lines = normalized(trace);
+    let field = |l: &str, key: &str| -> Option<String> {
+        let at = l.find(key)? + key.len();
+        let end = l[at..].find([',', ' ']).map_or(l.len(), |e| at + e);
+        let v = &l[at..end];
+        (key != "ip = " || v.chars().all(|c| c.is_ascii_digit())).then(|| v.to_string())
+    };
+    let mut ours = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for l in &lines {
+        if l.starts_with("rttng_ref:tick: ") {
+            let ip = field(l, "ip = ").unwrap_or_else(|| "ip".into());
+            out.push(l.replace(&format!("ip = {ip}"), "ip = X"));
+            continue;
+        }
+        if !l.starts_with("lttng_ust_lib:") {
+            continue;
+        }
+        let Some(baddr) = field(l, "baddr = ") else {
+            continue;
+        };
+        if l.starts_with("lttng_ust_lib:load: ") && l.contains(&format!("{suffix}\",")) {
+            ours.insert(baddr.clone());
+        }
+        if ours.contains(&baddr) {
+            let ip = field(l, "ip = ").unwrap_or_else(|| "ip".into());
+            out.push(
+                l.replace(&baddr, "X")
+                    .replace(&format!("ip = {ip}"), "ip = X"),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn issue_15_library_events_under_lttngs_dlopen_wrapper_match_lttng() {
+    compat_built();
+    let w = World::new("compat-libevents");
+    let dir = w.tmp.path();
+    build(
+        dir,
+        "cc",
+        &[
+            "-shared",
+            "-fPIC",
+            "-o",
+            "libdl_tp.so",
+            &source("dl_tp.c"),
+            "-llttng-ust",
+        ],
+    );
+    build(
+        dir,
+        "cc",
+        &["-o", "dlopen_app", &source("dlopen_app.c"), "-ldl"],
+    );
+    let wrapper = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"]
+        .iter()
+        .map(|d| Path::new(d).join("liblttng-ust-dl.so.1"))
+        .find(|p| p.exists())
+        .expect("LTTng's dlopen wrapper liblttng-ust-dl.so.1 (apt-get install liblttng-ust1)");
+    // LTTng's trace.
+    let reference = dir.join("reference");
+    let done = run_bounded(
+        Command::new("bash")
+            .arg(repo_root().join("tests/lttng/record-dl.sh"))
+            .arg(&reference)
+            .arg(dir),
+        RECORD_TIMEOUT,
+    )
+    .unwrap_or_else(|e| panic!("recording with LTTng: {e}"));
+    assert!(
+        done.status.success(),
+        "record-dl.sh failed: {}",
+        done.stderr_quote()
+    );
+    let theirs = library_events(Path::new(done.stdout_text().trim()), "/libdl_tp.so");
+    // The same binaries through `rttng run`, under the same wrapper.
+    let out = w.create(&["l", "--output", &dir.join("l").to_string_lossy()]);
+    w.ok(&[
+        "enable-event",
+        "-u",
+        "lttng_ust_lib:*,lttng_ust_dl:*,rttng_ref:tick",
+    ]);
+    w.ok(&["add-context", "-u", "-t", "vpid", "-t", "ip"]);
+    w.ok(&["start"]);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rttng"));
+    cmd.arg("run")
+        .arg("--")
+        .arg(dir.join("dlopen_app"))
+        .arg(dir.join("libdl_tp.so"));
+    w.env(&mut cmd);
+    cmd.env("LD_PRELOAD", &wrapper);
+    let ran = run_bounded(&mut cmd, CMD_TIMEOUT).expect("rttng run");
+    assert!(ran.status.success(), "{}", ran.stderr_quote());
+    w.ok(&["stop"]);
+    let ours = library_events(&out, "/libdl_tp.so");
+    // load, build_id, the tick while loaded, unload.
+    assert_eq!(theirs.len(), 4, "LTTng's library events: {theirs:#?}");
+    assert_eq!(ours, theirs, "rttng's library events differ from LTTng's");
+}

@@ -1,8 +1,10 @@
 //! The single integration test binary of the `rttng` crate: one module per area.
 
+mod cli_compat;
 mod clock_freq;
 mod concurrent_flush;
 mod consumer_respawn;
+mod contexts;
 mod coredump;
 mod corpus;
 mod damaged;
@@ -16,6 +18,7 @@ mod loss_accounting;
 mod lttng_agents;
 mod lttng_compat;
 mod lttng_reference;
+mod mi;
 mod pipe;
 mod rotation;
 mod rust_bridges;
@@ -28,6 +31,7 @@ mod session_users;
 mod snapshot_e2e;
 mod support;
 mod top;
+mod trackers;
 mod view_checks;
 mod write_errors;
 mod writer_samples;

@@ -144,3 +144,75 @@ fn filter_malformed_is_refused_with_position_and_lttng_status() {
         String::from_utf8_lossy(&f.stderr).contains("Error: All events: Invalid filter bytecode")
     );
 }
+
+/// Issue 16: `enable-event -k --filter` through the CLI and the daemons on a real
+/// tracepoint: only the execs the filter accepts are recorded (a uniquely named program,
+/// run a known number of times, among every exec of the machine), `list` shows the filter,
+/// and a filter tracefs cannot express exactly is refused at enable-event with the reason.
+#[test]
+fn filter_kernel_through_the_cli_records_exactly_the_accepted_execs() {
+    assert!(
+        crate::support::is_root(),
+        "kernel tracing needs root: run the tests as root (CI does)"
+    );
+    assert!(
+        std::path::Path::new("/sys/kernel/tracing/available_events").exists(),
+        "tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing"
+    );
+    const RUNS: usize = 5;
+    let w = World::new("filter-kernel");
+    let prog = w.tmp.path().join("rttng-filter-marker");
+    std::fs::write(&prog, "#!/bin/sh\nexit 0\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = w.create(&["fk"]);
+    let f = "filename == \"*/rttng-filter-marker\"";
+    let say = w.ok(&["enable-event", "-k", "sched_process_exec", "--filter", f]);
+    assert_eq!(
+        say.trim(),
+        format!("Event sched_process_exec: Filter '{f}' successfully set")
+    );
+    let list = w.ok(&["list", "fk"]);
+    assert!(
+        list.contains(&format!(
+            "sched_process_exec (type: tracepoint) [enabled] [filter: '{f}']"
+        )),
+        "{list}"
+    );
+    let refused = w.rttng(&[
+        "enable-event",
+        "-k",
+        "sched_switch",
+        "-c",
+        "other",
+        "--filter",
+        "prev_tid << 1 == 2",
+    ]);
+    assert!(
+        !refused.status.success(),
+        "a shift cannot be a tracefs filter"
+    );
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).starts_with("Error: "),
+        "{}",
+        refused.stderr_quote()
+    );
+    w.ok(&["start"]);
+    for _ in 0..RUNS {
+        let st = Command::new(&prog).status().expect("run the marker");
+        assert!(st.success());
+        let st = Command::new("/bin/true").status().expect("run true");
+        assert!(st.success());
+    }
+    w.ok(&["stop"]);
+    let (text, _) = read_both(&out.join("kernel"));
+    let execs: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" sched_process_exec: "))
+        .collect();
+    assert_eq!(execs.len(), RUNS, "{text}");
+    assert!(
+        execs.iter().all(|l| l.contains("/rttng-filter-marker\"")),
+        "{text}"
+    );
+}
