@@ -61,6 +61,13 @@ pub trait Port {
         let _ = (path, uid);
         Ok(())
     }
+    /// The home directory of user `uid`, when it is another user than the daemon's: a
+    /// session's default output goes below its owner's home (lttng's client computes it from
+    /// its own), so that the owner can write it. `None`: the daemon's home.
+    fn home_of(&mut self, uid: u32) -> Option<String> {
+        let _ = uid;
+        None
+    }
 }
 
 /// Wall-clock strings, given by the caller (the state machine reads no clock).
@@ -359,7 +366,10 @@ impl Registry {
                 name,
                 output,
                 live_timer_us,
-            } => self.create(name, output, live_timer_us, uid, now),
+            } => {
+                let home = port.home_of(uid);
+                self.create(name, output, live_timer_us, uid, home, now)
+            }
             Request::DestroySession { session } => self.destroy(&session, uid, true, port, errs),
             Request::DestroySessionNoWait { session } => {
                 self.destroy(&session, uid, false, port, errs)
@@ -497,7 +507,10 @@ impl Registry {
                 name,
                 output,
                 no_output,
-            } => self.create_snapshot(name, output, no_output, uid, now),
+            } => {
+                let home = port.home_of(uid);
+                self.create_snapshot(name, output, no_output, uid, home, now)
+            }
             Request::SnapshotAddOutput { session, output } => {
                 let i = self.session_index(&session, uid)?;
                 self.snapshot_add_output(i, output)
