@@ -2,17 +2,18 @@
 //! `trace_pipe_raw` into CTF kernel packets continuously, for a process that does not own the
 //! instance (rttng-consumerd; the session daemon creates the instance and enables its events).
 //!
-//! [`KernelMetadata`] is the kernel trace's TSDL, handed out append-only: the base blocks and
-//! every stream class at the first start, then one `event` block per event enabled later.
+//! [`KernelMetadata`] (`consume/metadata.rs`) is the kernel trace's TSDL, handed out
+//! append-only: the base blocks and every stream class at the first start, then one `event`
+//! block per event enabled later.
 //! [`ChannelDrain`] is one channel (instance): it opens each CPU's `trace_pipe_raw`, waits in
 //! `poll()` (the kernel wakes it at `buffer_percent`), reads the pages (`read()`, partial
 //! pages included) and converts them, pass by pass, into whole CTF packets with their index
 //! entries, counting the kernel's losses (page "missed events" flags, per-CPU `stats`) in the
 //! packets' cumulative `events_discarded`.
 //!
-//! [`PathStrings`] records the path arguments of the channels' system calls with eBPF (as
-//! `rttng trace` does) and gives each `sys_enter` record its strings as its page is
-//! converted.
+//! [`PathStrings`] (`consume/paths.rs`) records the path arguments of the channels' system
+//! calls with eBPF (as `rttng trace` does) and gives each `sys_enter` record its strings as
+//! its page is converted.
 //!
 //! Not here: where packets go (files, relay, snapshot memory: the caller), creating or
 //! enabling anything in tracefs.
@@ -26,13 +27,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rttng_ctf::emit::emit_metadata;
 use rttng_ctf::index::IndexEntry;
-use rttng_ctf::ir::{struct_class, FieldClass, Metadata, StreamClass};
-use rttng_ctf::lttng::{event_class, kernel_env, EventHeaderKind, LttngLayout};
+use rttng_ctf::ir::{struct_class, FieldClass, Metadata};
+use rttng_ctf::lttng::EventHeaderKind;
 use rttng_ctf::writer::{HeaderForm, PacketOpen, PacketSize, StreamWriter};
 
-use crate::bpf::{PathLog, PathMatcher, PathRecorder, PathValue};
+use crate::bpf::PathValue;
 use crate::convert::{
     plan_event_with_paths, write_context, write_payload_with_paths, ContextKind, ContextValues,
     EventPlan,
@@ -40,9 +40,16 @@ use crate::convert::{
 use crate::error::{io_err, KernelError};
 use crate::format::{EventFormat, PageLayout};
 use crate::page::parse_page;
-use crate::session::{datetime_now, ClockSpec, Context, COMPACT_HEADER_MAX_CLASSES};
+use crate::session::{ClockSpec, Context, COMPACT_HEADER_MAX_CLASSES};
 use crate::syscall_args::{enter_key, path_arg_mask, MAX_ARGS};
 use crate::tracefs::{check_name, parse_stats_lost, Tracefs, INSTANCE_PREFIX};
+
+mod metadata;
+mod paths;
+
+pub use metadata::KernelMetadata;
+pub use paths::PathStrings;
+use paths::Paths;
 
 /// Smallest and largest CTF packet a pass cuts (the channel's sub-buffer size, clamped).
 pub const MIN_PACKET_BYTES: u64 = 4096;
@@ -95,12 +102,6 @@ impl ProcessNames {
     }
 }
 
-fn read_trim(path: &str) -> String {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
-}
-
 fn context_kind(c: Context) -> Result<ContextKind, KernelError> {
     Ok(match c {
         Context::Pid => ContextKind::Pid,
@@ -135,135 +136,6 @@ pub fn context_name(c: Context) -> &'static str {
         Context::Procname => "procname",
         Context::CpuId => "cpu_id",
         Context::Prio => "prio",
-    }
-}
-
-/// The TSDL of one kernel trace, append-only.
-#[derive(Debug, Clone)]
-pub struct KernelMetadata {
-    base: Metadata,
-    /// Declared stream classes, without their events.
-    streams: Vec<StreamClass>,
-    /// Events declared per stream class id.
-    events: HashMap<u64, usize>,
-    text: String,
-}
-
-impl KernelMetadata {
-    /// A trace named `session` on `clock` (lttng-modules' env, a fresh uuid); nothing is
-    /// declared until [`Self::declare`].
-    pub fn new(session: &str, clock: &ClockSpec) -> KernelMetadata {
-        let lay = LttngLayout::x86_64();
-        let env = kernel_env(
-            &read_trim("/proc/sys/kernel/hostname"),
-            "Linux",
-            &read_trim("/proc/sys/kernel/osrelease"),
-            &read_trim("/proc/sys/kernel/version"),
-            session,
-            &datetime_now(),
-        );
-        let base = lay.metadata(uuid::Uuid::new_v4().into_bytes(), clock.ctf.clone(), env);
-        KernelMetadata {
-            base,
-            streams: Vec::new(),
-            events: HashMap::new(),
-            text: String::new(),
-        }
-    }
-
-    pub fn uuid(&self) -> [u8; 16] {
-        self.base.trace.uuid.unwrap_or([0; 16])
-    }
-
-    /// Every byte of TSDL handed out so far (a snapshot writes it whole).
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
-    pub fn is_declared(&self) -> bool {
-        !self.text.is_empty()
-    }
-
-    /// Declares the base blocks, each channel's stream class and its events (once, at the
-    /// first start: channels cannot be added after it). Returns the text to append.
-    pub fn declare(&mut self, channels: &[&ChannelDrain]) -> String {
-        if self.is_declared() {
-            return String::new();
-        }
-        let lay = LttngLayout::x86_64();
-        let mut md = self.base.clone();
-        for ch in channels {
-            let mut sc = lay.stream_class(ch.stream_id, ch.header_kind(), ch.event_context());
-            self.streams.push(sc.clone());
-            for (eid, plan) in ch.plans.iter().enumerate() {
-                sc.events.push(event_class(
-                    eid as u64,
-                    ch.stream_id,
-                    &plan.ctf_name,
-                    None,
-                    plan.fields.clone(),
-                ));
-            }
-            self.events.insert(ch.stream_id, ch.plans.len());
-            md.streams.push(sc);
-        }
-        self.text = emit_metadata(&md);
-        self.text.clone()
-    }
-
-    /// Declares the events of `ch` not declared yet (enabled after the first start); returns
-    /// the text to append (empty when there is none, or before [`Self::declare`]).
-    pub fn add_events(&mut self, ch: &ChannelDrain) -> Result<String, KernelError> {
-        if !self.is_declared() {
-            return Ok(String::new());
-        }
-        let Some(stream) = self.streams.iter().find(|s| s.id == ch.stream_id).cloned() else {
-            return Err(KernelError::BadConfig {
-                what: "stream class declared after the first start",
-                value: ch.stream_id,
-            });
-        };
-        let done = self.events.get(&ch.stream_id).copied().unwrap_or(0);
-        let mut out = String::new();
-        for (eid, plan) in ch.plans.iter().enumerate().skip(done) {
-            // The event block alone: the suffix it adds to a trace of this stream class.
-            let alone = Metadata {
-                streams: vec![stream.clone()],
-                ..self.base.clone()
-            };
-            let before = emit_metadata(&alone);
-            let mut with = stream.clone();
-            with.events.push(event_class(
-                eid as u64,
-                ch.stream_id,
-                &plan.ctf_name,
-                None,
-                plan.fields.clone(),
-            ));
-            let after = emit_metadata(&Metadata {
-                streams: vec![with],
-                ..self.base.clone()
-            });
-            let Some(add) = after.strip_prefix(&before) else {
-                return Err(KernelError::BadConfig {
-                    what: "event metadata that is not an append, of stream class",
-                    value: ch.stream_id,
-                });
-            };
-            out.push_str(add);
-        }
-        self.events.insert(ch.stream_id, ch.plans.len());
-        self.text.push_str(&out);
-        Ok(out)
-    }
-
-    /// The trace with only stream class `id` (no events): what a packet writer needs.
-    fn stream_metadata(&self, id: u64) -> Option<Metadata> {
-        let s = self.streams.iter().find(|s| s.id == id)?;
-        Some(Metadata {
-            streams: vec![s.clone()],
-            ..self.base.clone()
-        })
     }
 }
 
@@ -345,102 +217,6 @@ pub struct ChannelDrain {
     paths: Option<Arc<Paths>>,
     /// The trace clock (rttng-clock's), for the time of packets without events.
     clock: ClockSpec,
-}
-
-/// The path records of a session and their one matcher, shared by its channels.
-struct Paths {
-    log: Arc<PathLog>,
-    matcher: std::sync::Mutex<PathMatcher>,
-}
-
-/// System call path strings for a session's channels: the eBPF recorder (attached while
-/// tracing) and the log its records go to.
-pub struct PathStrings {
-    paths: Arc<Paths>,
-    recorder: Option<PathRecorder>,
-    detaching: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl std::fmt::Debug for PathStrings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PathStrings").finish()
-    }
-}
-
-impl PathStrings {
-    /// Loads and attaches the eBPF programs for the path-taking system calls the channels
-    /// enable, and makes their path fields strings. Before the stream classes are declared.
-    /// An error says why (the trace then keeps pointers).
-    pub fn start(drains: &mut [&mut ChannelDrain]) -> Result<PathStrings, KernelError> {
-        let mut events: Vec<(String, u8)> = Vec::new();
-        for d in drains.iter() {
-            for f in &d.formats {
-                let m = path_arg_mask(f);
-                if m != 0 && !events.iter().any(|(n, _)| *n == f.name) {
-                    events.push((f.name.clone(), m));
-                }
-            }
-        }
-        if events.is_empty() {
-            return Err(KernelError::BadConfig {
-                what: "path-taking system calls enabled",
-                value: 0,
-            });
-        }
-        let log = Arc::new(PathLog::default());
-        let recorder = PathRecorder::start(&events, None, log.clone())?;
-        let paths = Arc::new(Paths {
-            log,
-            matcher: std::sync::Mutex::new(PathMatcher::new()),
-        });
-        for d in drains.iter_mut() {
-            d.paths = Some(paths.clone());
-            d.plans = d
-                .formats
-                .iter()
-                .map(|f| plan_event_with_paths(f, true))
-                .collect();
-        }
-        Ok(PathStrings {
-            paths,
-            recorder: Some(recorder),
-            detaching: Vec::new(),
-        })
-    }
-
-    /// Tracing stops (the buffers are drained): the programs are detached, on a thread.
-    pub fn pause(&mut self) {
-        if let Some(mut r) = self.recorder.take() {
-            self.detaching.extend(r.stop_recording());
-        }
-    }
-
-    /// Tracing starts again: the programs are attached again for `drains`' system calls.
-    pub fn resume(&mut self, drains: &[&ChannelDrain]) -> Result<(), KernelError> {
-        if self.recorder.is_some() {
-            return Ok(());
-        }
-        let mut events: Vec<(String, u8)> = Vec::new();
-        for d in drains {
-            for f in &d.formats {
-                let m = path_arg_mask(f);
-                if m != 0 && !events.iter().any(|(n, _)| *n == f.name) {
-                    events.push((f.name.clone(), m));
-                }
-            }
-        }
-        self.recorder = Some(PathRecorder::start(&events, None, self.paths.log.clone())?);
-        Ok(())
-    }
-}
-
-impl Drop for PathStrings {
-    fn drop(&mut self) {
-        self.pause();
-        for t in self.detaching.drain(..) {
-            let _ = t.join();
-        }
-    }
 }
 
 impl std::fmt::Debug for ChannelDrain {

@@ -28,7 +28,7 @@ pub use agent::{agent_filter, ust_names, AgentEnable};
 pub use attrs::*;
 pub use kernel::{KernelChannel, KernelOp, KernelReply};
 pub use snapshot::{packets_per_stream, StreamGroup, MAX_SNAPSHOT_OUTPUTS};
-pub use trackers::{effective_attr, MAX_TRACKER_VALUES};
+pub use trackers::MAX_TRACKER_VALUES;
 pub use validate::{validate_class, validate_clock, validate_hello};
 
 use metadata::TraceMetadata;
@@ -60,6 +60,13 @@ pub trait Port {
     fn prepare_output(&mut self, path: &str, uid: u32) -> Result<(), String> {
         let _ = (path, uid);
         Ok(())
+    }
+    /// The home directory of user `uid`, when it is another user than the daemon's: a
+    /// session's default output goes below its owner's home (lttng's client computes it from
+    /// its own), so that the owner can write it. `None`: the daemon's home.
+    fn home_of(&mut self, uid: u32) -> Option<String> {
+        let _ = uid;
+        None
     }
 }
 
@@ -359,7 +366,10 @@ impl Registry {
                 name,
                 output,
                 live_timer_us,
-            } => self.create(name, output, live_timer_us, uid, now),
+            } => {
+                let home = port.home_of(uid);
+                self.create(name, output, live_timer_us, uid, home, now)
+            }
             Request::DestroySession { session } => self.destroy(&session, uid, true, port, errs),
             Request::DestroySessionNoWait { session } => {
                 self.destroy(&session, uid, false, port, errs)
@@ -497,7 +507,10 @@ impl Registry {
                 name,
                 output,
                 no_output,
-            } => self.create_snapshot(name, output, no_output, uid, now),
+            } => {
+                let home = port.home_of(uid);
+                self.create_snapshot(name, output, no_output, uid, home, now)
+            }
             Request::SnapshotAddOutput { session, output } => {
                 let i = self.session_index(&session, uid)?;
                 self.snapshot_add_output(i, output)

@@ -440,6 +440,7 @@ impl Registry {
         output: Option<String>,
         live_timer_us: u64,
         uid: u32,
+        home: Option<String>,
         now: &Clock,
     ) -> Result<Response, Response> {
         if live_timer_us > u64::from(u32::MAX) {
@@ -511,7 +512,9 @@ impl Registry {
             }
             None => format!(
                 "{}/rttng-traces/{dirname}",
-                self.host.home.trim_end_matches('/')
+                home.as_deref()
+                    .unwrap_or(&self.host.home)
+                    .trim_end_matches('/')
             ),
         };
         let id = self.fresh_id();
@@ -567,10 +570,17 @@ impl Registry {
             .iter_mut()
             .find(|c| c.domain == domain && c.name == name)
         {
-            if *attrs != ChannelAttrs::default() {
+            // lttng: enabling a channel that exists and is enabled, or giving attributes
+            // again, is LTTNG_ERR_(UST|KERN)_CHAN_EXIST (the CLI makes it a warning).
+            if c.enabled || *attrs != ChannelAttrs::default() {
+                let what = if domain == Domain::Kernel {
+                    "Kernel"
+                } else {
+                    "UST"
+                };
                 return Err(err(
                     ErrorCode::ChannelExists,
-                    format!("channel {name} exists already; its attributes cannot change"),
+                    format!("{what} channel already exist"),
                 ));
             }
             if !c.enabled && s.started_once {

@@ -119,6 +119,7 @@ impl Registry {
         output: Option<String>,
         no_output: bool,
         uid: u32,
+        home: Option<String>,
         now: &Clock,
     ) -> Result<Response, Response> {
         // A relay URL is where snapshots go; the session itself does not stream.
@@ -127,7 +128,7 @@ impl Registry {
             _ => None,
         };
         let local = if net.is_some() { None } else { output };
-        let created = self.create(name, local, 0, uid, now)?;
+        let created = self.create(name, local, 0, uid, home, now)?;
         let Response::SessionCreated { name, output } = created else {
             return Ok(created);
         };

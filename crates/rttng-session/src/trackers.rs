@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::{err, Registry, Session};
+use crate::{err, Port, Registry, Session};
 use rttng_proto::*;
 
 /// Most values in one tracker's inclusion set.
@@ -16,18 +16,6 @@ pub const MAX_TRACKER_VALUES: usize = 4096;
 
 /// The trackers of one session; absent: tracks everything.
 pub(crate) type Trackers = BTreeMap<(Domain, ProcessAttr), BTreeSet<u32>>;
-
-/// The attribute a `track` of `attr` in `domain` means: user space has only the virtual
-/// ones (lttng maps `-u --pid` to the virtual process ID tracker).
-pub fn effective_attr(domain: Domain, attr: ProcessAttr) -> ProcessAttr {
-    match (domain, attr) {
-        (Domain::Kernel, a) => a,
-        (_, ProcessAttr::Pid) => ProcessAttr::Vpid,
-        (_, ProcessAttr::Uid) => ProcessAttr::Vuid,
-        (_, ProcessAttr::Gid) => ProcessAttr::Vgid,
-        (_, a) => a,
-    }
-}
 
 impl Registry {
     /// `track` (`add`) or `untrack`; `all`: the whole policy.
@@ -49,7 +37,7 @@ impl Registry {
                 "kernel trackers are not available: tracefs selects events by thread id only, so a process, user or group tracker would record another set than asked",
             ));
         }
-        let attr = effective_attr(domain, attr);
+        let attr = attr.in_domain(domain);
         let s = &mut self.sessions[i];
         let key = (domain, attr);
         let words = attr.words();
@@ -106,7 +94,7 @@ impl Registry {
                 continue;
             }
             for attr in ProcessAttr::ALL {
-                if effective_attr(domain, attr) != attr {
+                if attr.in_domain(domain) != attr {
                     continue;
                 }
                 let set = s.trackers.get(&(domain, attr));
@@ -132,5 +120,3 @@ pub(crate) fn ust_tracked(s: &Session, vpid: u32, vuid: u32, vgid: Option<u32>) 
         && ok(ProcessAttr::Vuid, Some(vuid))
         && ok(ProcessAttr::Vgid, vgid)
 }
-
-use crate::Port;

@@ -17,6 +17,7 @@
 mod access;
 mod agent;
 mod apps;
+mod kernel;
 mod output;
 mod paths;
 mod runtime;

@@ -23,6 +23,26 @@ pub fn prepare(dir: &Path) -> Result<(), String> {
     removed.map_err(|e| format!("{}: cannot remove {}: {e}", dir.display(), probe.display()))
 }
 
+/// Most bytes of `/etc/passwd` read to find a user's home.
+const MAX_PASSWD_BYTES: u64 = 16 << 20;
+
+/// User `uid`'s home directory as `/etc/passwd` gives it (an absolute path), where another
+/// user's sessions go by default. Users only known to other name services have none here.
+pub fn home_of(uid: u32) -> Option<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open("/etc/passwd")
+        .ok()?
+        .take(MAX_PASSWD_BYTES)
+        .read_to_string(&mut text)
+        .ok()?;
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 7 && f[2].parse::<u32>() == Ok(uid) && f[5].starts_with('/'))
+            .then(|| f[5].to_string())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,5 +72,16 @@ mod tests {
         let e = prepare(Path::new("/proc/forbidden")).unwrap_err();
         assert!(e.starts_with("/proc/forbidden: "), "{e}");
         std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_users_home_comes_from_the_password_file() {
+        let root = std::fs::read_to_string("/etc/passwd")
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("root:"))
+            .map(|l| l.split(':').nth(5).unwrap().to_string());
+        assert_eq!(super::home_of(0), root);
+        assert_eq!(super::home_of(4_000_000_000), None);
     }
 }

@@ -234,8 +234,8 @@ pub struct Global {
     /// Print the options of rttng (or of the command before it), one a line, and exit
     #[arg(long)]
     pub list_options: bool,
-    /// Machine interface: print lttng's MI document instead of messages (`xml`; for
-    /// version, list, create, enable-event, start, stop and destroy)
+    /// Machine interface: print lttng's MI document instead of messages (`xml`; for the
+    /// session commands, track and untrack)
     #[arg(short = 'm', long, value_name = "TYPE")]
     pub mi: Option<String>,
 }

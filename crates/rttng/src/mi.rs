@@ -213,9 +213,10 @@ fn trackers_el(domain: Domain, trackers: &[TrackerInfo]) -> String {
     }
 }
 
-fn channel_el(c: &ChannelInfo, filters: &[RuleFilter]) -> String {
+/// A channel's `<attributes>` (lttng's order).
+fn attributes_el(c: &ChannelInfo) -> String {
     let a = &c.attrs;
-    let attrs = format!(
+    format!(
         "<attributes>{}{}{}{}{}{}{}{}{}{}{}{}{}</attributes>",
         el(
             "overwrite_mode",
@@ -234,7 +235,11 @@ fn channel_el(c: &ChannelInfo, filters: &[RuleFilter]) -> String {
         el("live_timer_interval", "0"),
         el("discarded_events", &c.discarded_events.to_string()),
         el("lost_packets", &c.lost_packets.to_string()),
-    );
+    )
+}
+
+fn channel_el(c: &ChannelInfo, filters: &[RuleFilter]) -> String {
+    let attrs = attributes_el(c);
     let events: String = c
         .rules
         .iter()
@@ -312,5 +317,190 @@ pub fn session_detail(
     format!(
         "<sessions><session>{}{domains}</session></sessions>",
         session_fields(&d.name, &d.output, d.active, d.snapshot)
+    )
+}
+
+/// `enable-channel`: each channel as it now is, with the command's success for it.
+pub fn channels_enabled(chans: &[(String, Option<ChannelInfo>)], ok: bool) -> String {
+    let inner: String = chans
+        .iter()
+        .map(|(name, c)| match c {
+            Some(c) => format!(
+                "<channel>{}{}{}{}</channel>",
+                el("name", name),
+                el("enabled", bool_str(c.enabled)),
+                attributes_el(c),
+                el("success", bool_str(ok)),
+            ),
+            None => format!(
+                "<channel>{}{}</channel>",
+                el("name", name),
+                el("success", "false")
+            ),
+        })
+        .collect();
+    wrap("channels", &inner)
+}
+
+/// `disable-channel`: the channels named, disabled if the command succeeded.
+pub fn channels_disabled(names: &[String], ok: bool) -> String {
+    let inner: String = names
+        .iter()
+        .map(|n| {
+            format!(
+                "<channel>{}{}{}</channel>",
+                el("name", n),
+                el("enabled", bool_str(!ok)),
+                el("success", bool_str(ok))
+            )
+        })
+        .collect();
+    wrap("channels", &inner)
+}
+
+/// `disable-event`: `<channel><name/><events>…</events></channel>`.
+pub fn events_disabled(channel: &str, names: &[String], ok: bool) -> String {
+    let inner: String = names
+        .iter()
+        .map(|n| {
+            format!(
+                "<event>{}{}{}</event>",
+                el("name", n),
+                el("enabled", bool_str(!ok)),
+                el("success", bool_str(ok))
+            )
+        })
+        .collect();
+    format!(
+        "<channel>{}{}</channel>",
+        el("name", channel),
+        wrap("events", &inner)
+    )
+}
+
+/// `add-context`: each context type (lttng's upper-case type and its symbol). lttng 2.13
+/// also writes a `<success>` per context, which its own schema refuses; rttng's document
+/// stays valid (the command's `<success>` says it). `cpu_id`, rttng's own, has no schema
+/// type and is left out.
+pub fn contexts_added(names: &[String]) -> String {
+    let inner: String = names
+        .iter()
+        .filter(|n| n.as_str() != "cpu_id")
+        .map(|n| {
+            format!(
+                "<context>{}{}</context>",
+                el("type", &n.to_ascii_uppercase()),
+                el("symbol", n),
+            )
+        })
+        .collect();
+    wrap("contexts", &inner)
+}
+
+/// What `track`/`untrack` did to one attribute: each value (`None`: `--all`) and whether
+/// it succeeded.
+pub type TrackerChange = (ProcessAttr, Vec<(Option<u32>, bool)>);
+
+/// `track`/`untrack`: per attribute, each value with its success.
+pub fn trackers_changed(changes: &[TrackerChange]) -> String {
+    let inner: String = changes
+        .iter()
+        .map(|(attr, values)| {
+            let tag = attr_tag(*attr);
+            let vals: String = values
+                .iter()
+                .map(|(v, ok)| {
+                    let t = match v {
+                        Some(v) => format!("<id>{v}</id>"),
+                        None => "<all>true</all>".to_string(),
+                    };
+                    format!(
+                        "<{tag}><type>{t}</type>{}</{tag}>",
+                        el("success", bool_str(*ok))
+                    )
+                })
+                .collect();
+            format!(
+                "<{tag}_process_attr_tracker>{}</{tag}_process_attr_tracker>",
+                wrap("process_attr_values", &vals)
+            )
+        })
+        .collect();
+    wrap("process_attr_trackers", &inner)
+}
+
+/// `set-session`: `<sessions><session><name/></session></sessions>`.
+pub fn session_name(name: &str) -> String {
+    format!(
+        "<sessions><session>{}</session></sessions>",
+        el("name", name)
+    )
+}
+
+/// `<tag>inner</tag>`, or `<tag/>` when empty.
+fn wrap(tag: &str, inner: &str) -> String {
+    if inner.is_empty() {
+        format!("<{tag}/>")
+    } else {
+        format!("<{tag}>{inner}</{tag}>")
+    }
+}
+
+/// `list -u [-f]`: the registered applications and their events (lttng writes the domain's
+/// buffer type as `PER_PID` here).
+pub fn apps(list: &[rttng_ctl::proto::AppInfo], fields: bool) -> String {
+    let pids: String = list
+        .iter()
+        .map(|a| {
+            let events: String = a
+                .events
+                .iter()
+                .map(|e| {
+                    let event_fields = if fields {
+                        let inner: String = e
+                            .fields
+                            .iter()
+                            .map(|(n, k)| {
+                                let kind = match k.as_str() {
+                                    "integer" => "INTEGER",
+                                    "string" => "STRING",
+                                    "float" => "FLOAT",
+                                    "enum" => "ENUM",
+                                    _ => "OTHER",
+                                };
+                                format!(
+                                    "<event_field>{}{}{}</event_field>",
+                                    el("name", n),
+                                    el("type", kind),
+                                    el("nowrite", "0")
+                                )
+                            })
+                            .collect();
+                        wrap("event_fields", &inner)
+                    } else {
+                        String::new()
+                    };
+                    format!(
+                        "<event>{}{}{}{}{event_fields}</event>",
+                        el("name", &e.name),
+                        el("type", "TRACEPOINT"),
+                        el("loglevel", &crate::list::level_name(e.loglevel)),
+                        el("enabled", "false"),
+                    )
+                })
+                .collect();
+            format!(
+                "<pid>{}{}{}</pid>",
+                el("id", &a.pid.to_string()),
+                el("name", &a.name),
+                wrap("events", &events)
+            )
+        })
+        .collect();
+    format!(
+        "<domains><domain>{}{}{}</domain></domains>",
+        el("type", "UST"),
+        el("buffer_type", "PER_PID"),
+        wrap("pids", &pids)
     )
 }

@@ -201,6 +201,18 @@ impl ProcessAttr {
         ProcessAttr::Vgid,
     ];
 
+    /// The tracker a `track` of this attribute addresses in `domain`: user space has only
+    /// the virtual ones (lttng maps `-u --pid` to the virtual process ID tracker).
+    pub fn in_domain(self, domain: Domain) -> ProcessAttr {
+        match (domain, self) {
+            (Domain::Kernel, a) => a,
+            (_, ProcessAttr::Pid) => ProcessAttr::Vpid,
+            (_, ProcessAttr::Uid) => ProcessAttr::Vuid,
+            (_, ProcessAttr::Gid) => ProcessAttr::Vgid,
+            (_, a) => a,
+        }
+    }
+
     /// lttng's words: "process ID", "virtual user ID", ...
     pub fn words(self) -> &'static str {
         match self {

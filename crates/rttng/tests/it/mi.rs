@@ -15,7 +15,18 @@ use crate::support::{repo_root, require_tools, run_bounded, TempDir};
 const STEPS: &[&str] = &[
     "--mi xml list",
     "--mi xml create s1 -o {OUT}/s1",
+    "--mi xml list -u",
+    "--mi xml enable-channel -u c1,c2 --subbuf-size 8192",
     "--mi xml enable-event -u foo,bar -c c1",
+    "--mi xml disable-event -u foo -c c1",
+    "--mi xml disable-event -u -a -c c2",
+    "--mi xml add-context -u -t vpid -t procname -c c1",
+    "--mi xml disable-channel -u c2",
+    "--mi xml track -u --vpid 3,4",
+    "--mi xml untrack -u --vpid 3",
+    "--mi xml untrack -u --vgid --all",
+    "--mi xml set-session s1",
+    "--mi xml status",
     // Not with -x: lttng 2.13.9 then prints two <exclusions> (invalid against its own
     // schema), and its session daemon died listing a rule with a filter and exclusions.
     "--mi xml enable-event -u x* -c c1 --loglevel INFO",
@@ -55,31 +66,68 @@ fn validate(dir: &Path, doc: &str) -> Result<(), String> {
     }
 }
 
-/// The element names of a document, in document order, but the `<event>` elements of a
-/// list sorted (lttng lists a channel's rules in its hash table's order).
-fn skeleton(doc: &str) -> Vec<String> {
-    let Some(first) = doc.find("<event>") else {
-        return tags(doc);
-    };
-    let last = doc.rfind("</event>").unwrap() + "</event>".len();
-    let mut events: Vec<Vec<String>> = doc[first..last]
-        .split("<event>")
-        .filter(|e| !e.is_empty())
-        .map(|e| tags(&format!("<event>{e}")))
-        .collect();
-    events.sort();
-    let mut out = tags(&doc[..first]);
-    out.extend(events.into_iter().flatten());
-    out.extend(tags(&doc[last..]));
-    out
+/// A document's elements as a tree of names (text dropped).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Node {
+    name: String,
+    children: Vec<Node>,
 }
 
-fn tags(doc: &str) -> Vec<String> {
-    doc.split('<')
-        .skip(1)
-        .filter(|t| !t.starts_with('/') && !t.starts_with('?'))
-        .map(|t| t.split(['>', ' ', '/']).next().unwrap_or("").to_string())
-        .collect()
+fn tree(doc: &str) -> Node {
+    let mut stack = vec![Node {
+        name: String::new(),
+        children: Vec::new(),
+    }];
+    for t in doc.split('<').skip(1) {
+        if t.starts_with('?') {
+            continue;
+        }
+        let tag = t.split('>').next().unwrap_or("");
+        if tag.starts_with('/') {
+            let done = stack.pop().expect("balanced");
+            stack.last_mut().expect("a parent").children.push(done);
+            continue;
+        }
+        let name = tag.split([' ', '/']).next().unwrap_or("").to_string();
+        let node = Node {
+            name,
+            children: Vec::new(),
+        };
+        if tag.ends_with('/') {
+            stack.last_mut().expect("a parent").children.push(node);
+        } else {
+            stack.push(node);
+        }
+    }
+    assert_eq!(stack.len(), 1, "unbalanced document: {doc}");
+    stack.pop().unwrap()
+}
+
+/// The tree with the `<channel>`s and `<event>`s of each list sorted: lttng lists them in
+/// its hash tables' order.
+fn canonical(mut n: Node) -> Node {
+    n.children = n.children.into_iter().map(canonical).collect();
+    if matches!(n.name.as_str(), "channels" | "events") {
+        n.children.sort();
+    }
+    n
+}
+
+fn skeleton(doc: &str) -> Node {
+    canonical(tree(doc))
+}
+
+/// Removes the `<success>` of each `<context>` (lttng's, which its schema refuses).
+fn without_context_success(mut n: Node) -> Node {
+    if n.name == "context" {
+        n.children.retain(|c| c.name != "success");
+    }
+    n.children = n
+        .children
+        .into_iter()
+        .map(without_context_success)
+        .collect();
+    n
 }
 
 #[test]
@@ -131,15 +179,26 @@ fn issue_16_mi_xml_is_valid_and_shaped_like_lttngs() {
         if !step.starts_with("--mi") {
             continue;
         }
-        // lttng's own document passes the validator (the schema is the right one) ...
-        if let Err(e) = validate(dir.path(), &theirs) {
-            problems.push(format!("`{step}`: lttng's document is invalid?! {e}"));
+        // lttng's own document passes the validator (the schema is the right one), but for
+        // add-context, where lttng 2.13.9 writes a <success> per context that its schema
+        // does not allow (rttng leaves it out; the skeletons are compared without it).
+        let lttng_bug = step.contains("add-context");
+        match (validate(dir.path(), &theirs), lttng_bug) {
+            (Err(e), false) => {
+                problems.push(format!("`{step}`: lttng's document is invalid?! {e}"))
+            }
+            (Ok(()), true) => problems.push(format!("`{step}`: lttng's document became valid")),
+            _ => {}
         }
         // ... and so must ours, with the same elements in the same order.
         if let Err(e) = validate(dir.path(), &our_doc) {
             problems.push(format!("`{step}`: invalid: {e}\n{our_doc}"));
         }
-        if skeleton(&theirs) != skeleton(&our_doc) {
+        let mut their_skeleton = skeleton(&theirs);
+        if lttng_bug {
+            their_skeleton = without_context_success(their_skeleton);
+        }
+        if their_skeleton != skeleton(&our_doc) {
             problems.push(format!(
                 "`{step}`: elements differ\n  lttng: {theirs}\n  rttng: {our_doc}"
             ));
@@ -206,4 +265,34 @@ fn issue_16_mi_with_filters_and_exclusions_is_valid() {
         "{list}"
     );
     validate(dir.path(), &list).unwrap_or_else(|e| panic!("{e}\n{list}"));
+}
+
+/// `list -u -f --mi xml` with a registered app: valid, with the app's pid, its events and
+/// their fields (lttng's own answer for running apps cannot be recorded here: no LTTng-UST
+/// app stays registered long enough in the reference script; the empty list is compared
+/// with lttng's in `mi_xml_is_valid_and_shaped_like_lttngs`).
+#[test]
+fn issue_16_mi_list_userspace_apps_is_valid() {
+    require_tools(&[("xmllint", "libxml2-utils")]).unwrap_or_else(|h| panic!("{h}"));
+    let dir = TempDir::new("rttng-mi-apps").expect("temp dir");
+    let w = World::new("mi-apps");
+    w.create(&["a"]);
+    let (child, _out) = w.spawn_probe(&["--count", "1", "--hang"], "emitted");
+    let child = crate::session_support::KillOnDrop(child);
+    let pid = child.0.id();
+    let doc = w.ok(&["--mi", "xml", "list", "-u", "-f"]);
+    validate(dir.path(), &doc).unwrap_or_else(|e| panic!("{e}\n{doc}"));
+    assert!(doc.contains(&format!("<pid><id>{pid}</id>")), "{doc}");
+    assert!(
+        doc.contains(
+            "<event><name>probe:info</name><type>TRACEPOINT</type><loglevel>TRACE_INFO</loglevel>"
+        ),
+        "{doc}"
+    );
+    assert!(
+        doc.contains(
+            "<event_field><name>seq</name><type>INTEGER</type><nowrite>0</nowrite></event_field>"
+        ),
+        "{doc}"
+    );
 }
