@@ -48,6 +48,7 @@ mod metadata;
 mod paths;
 
 pub use metadata::KernelMetadata;
+pub(crate) use paths::attach_shared;
 pub use paths::PathStrings;
 use paths::Paths;
 
@@ -102,7 +103,7 @@ impl ProcessNames {
     }
 }
 
-fn context_kind(c: Context) -> Result<ContextKind, KernelError> {
+pub(crate) fn context_kind(c: Context) -> Result<ContextKind, KernelError> {
     Ok(match c {
         Context::Pid => ContextKind::Pid,
         Context::Tid => ContextKind::Tid,
@@ -217,6 +218,13 @@ pub struct ChannelDrain {
     paths: Option<Arc<Paths>>,
     /// The trace clock (rttng-clock's), for the time of packets without events.
     clock: ClockSpec,
+    /// Per CPU index: what is called with every page read (a live view in the process that
+    /// owns the session, [`crate::KernelSession::set_live_observer`]).
+    observers: Vec<crate::drain::PageFn>,
+    /// False: pages go to the observers only (a live-only session), nothing is converted.
+    convert: bool,
+    /// Records whose type id matched no enabled event (enabled by someone else, or a race).
+    records_skipped: u64,
 }
 
 impl std::fmt::Debug for ChannelDrain {
@@ -299,6 +307,9 @@ impl ChannelDrain {
             path_masks: Vec::new(),
             paths: None,
             clock: ClockSpec::shared(),
+            observers: Vec::new(),
+            convert: true,
+            records_skipped: 0,
         })
     }
 
@@ -412,6 +423,28 @@ impl ChannelDrain {
         self.cpus.iter().map(|c| c.reported).sum()
     }
 
+    /// Hands every page read to an observer made for its CPU by `make`; with `convert`
+    /// false, to it only (nothing is converted).
+    pub(crate) fn observe_pages(&mut self, make: &crate::drain::PageObserver, convert: bool) {
+        self.observers = self.cpus.iter().map(|c| make(c.cpu)).collect();
+        self.convert = convert;
+    }
+
+    /// The trace clock, when it is not the shared one ([`ClockSpec::shared`]).
+    pub(crate) fn set_clock(&mut self, clock: ClockSpec) {
+        self.clock = clock;
+    }
+
+    /// The CPU buffers' fds, in [`Self::cpus`] order, to `poll` on.
+    pub(crate) fn fds(&self) -> Vec<std::os::fd::BorrowedFd<'_>> {
+        self.cpus.iter().map(|c| c.file.as_fd()).collect()
+    }
+
+    /// Records skipped so far: their type id matched no enabled event.
+    pub(crate) fn records_skipped(&self) -> u64 {
+        self.records_skipped
+    }
+
     /// Events converted so far, summed over CPUs.
     pub fn events_written(&self) -> u64 {
         self.cpus.iter().map(|c| c.events).sum()
@@ -430,12 +463,37 @@ impl ChannelDrain {
         out: &mut dyn FnMut(u32, &[u8], &IndexEntry),
     ) -> Result<PassStats, KernelError> {
         let mut stats = PassStats::default();
+        if !self.convert {
+            return self.observe_only(i, &mut stats).map(|()| stats);
+        }
         let Some(md) = self.md.take() else {
             return Ok(stats);
         };
         let r = self.pass_with(&md, i, last, out, &mut stats);
         self.md = Some(md);
         r.map(|()| stats)
+    }
+
+    /// A pass of a live-only session: the pages go to CPU index `i`'s observer.
+    fn observe_only(&mut self, i: usize, stats: &mut PassStats) -> Result<(), KernelError> {
+        let limit = self.buffer_pages.saturating_add(PASS_EXTRA_PAGES);
+        let cpu = self.cpus[i].cpu;
+        for _ in 0..limit {
+            match self.cpus[i].file.read(&mut self.page) {
+                Ok(0) => break,
+                Ok(got) => {
+                    self.page[got..].fill(0);
+                    stats.pages += 1;
+                    if let Some(o) = self.observers.get_mut(i) {
+                        o(&self.page);
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(KernelError::Drain { cpu, source: e }),
+            }
+        }
+        Ok(())
     }
 
     fn pass_with(
@@ -465,7 +523,13 @@ impl ChannelDrain {
         let paths = self.paths.clone();
         let mut matcher = paths.as_ref().map(|p| {
             let mut m = p.matcher.lock().unwrap_or_else(|e| e.into_inner());
-            m.refresh_taking(&p.log);
+            if p.shared {
+                // Another reader (a live view) takes from the log too.
+                p.log.poll();
+                m.refresh(&p.log);
+            } else {
+                m.refresh_taking(&p.log);
+            }
             m
         });
         let mut strings: Vec<(u8, Vec<u8>)> = Vec::new();
@@ -491,6 +555,9 @@ impl ChannelDrain {
             stats.pages += 1;
             // A partial page: the rest stays zero (its commit word says how much is data).
             self.page[got..].fill(0);
+            if let Some(o) = self.observers.get_mut(i) {
+                o(&self.page);
+            }
             let mut records = std::mem::take(&mut self.records);
             records.clear();
             let base = self.page.as_ptr() as usize;
@@ -558,6 +625,7 @@ impl ChannelDrain {
                     data.get(1).copied().unwrap_or(0),
                 ]);
                 let Some(&class) = self.by_id.get(&type_id) else {
+                    self.records_skipped += 1;
                     continue;
                 };
                 let ts = ts.max(c.last_ts);

@@ -1,147 +1,158 @@
-//! The consumer side of one CPU buffer: a thread that moves the pages of
-//! `per_cpu/cpuN/trace_pipe_raw` into a spool file, and hands each page to an optional observer
-//! (the live view of `rttng trace`).
+//! The drain threads of a session that drains its own buffers (`rttng trace`, `rttng top`):
+//! one thread per channel runs its [`ChannelDrain`] (the consumer's conversion, the one place
+//! pages become CTF packets) and appends the packets to the channel's stream files in
+//! `OUT/kernel/`, keeping their index entries for [`TraceFiles::write_indexes`].
 //!
-//! Without an observer the thread sleeps in `poll` until the kernel says the buffer is
-//! `buffer_percent` full (or stop is asked), then `splice`s every full page through a pipe into
-//! the spool: the pages never enter user space, and the thread wakes a few times per buffer
-//! rather than on a timer. `splice` takes only full pages; at stop, after tracing is off, the
-//! last partial page is taken with `read()` (which returns the part written so far, as its commit
-//! word says) and zero-padded to a page.
+//! The thread sleeps in `poll` until a CPU buffer is `buffer_percent` full or stop is asked;
+//! with a live observer, also at most its period, so that lines show up promptly (pages,
+//! partial ones included, are handed to the observer as they are read). At stop, after
+//! tracing is off, a last pass over every CPU takes the partial pages and the final loss
+//! counts; the thread then gives the drain and its files back, so a later start goes on
+//! appending to the same streams.
 //!
-//! With an observer the thread `read()`s pages, partial ones included, so that lines show up
-//! promptly: it sleeps in `poll` until the buffer is `buffer_percent` full or its period (by
-//! default [`DRAIN_PERIOD`]) passed. Each thread has an observer of its own, made for its CPU,
-//! so per-CPU state needs no sharing. A live-only session (no spool) hands pages to the
-//! observer and keeps nothing.
-//!
-//! It does not parse pages; see `page`.
+//! It does not parse or convert pages (`consume.rs`) nor write the metadata (`session.rs`).
 
 use std::fs::File;
-use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
-use std::os::fd::OwnedFd;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::path::PathBuf;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::error::KernelError;
+use rttng_ctf::index::{encode_index, IndexEntry, IndexVersion};
+
+use crate::consume::ChannelDrain;
+use crate::error::{io_err, KernelError};
 
 /// How long a drain thread with an observer sleeps when its buffer is empty.
 pub const DRAIN_PERIOD: Duration = Duration::from_millis(3);
-/// Largest ring-buffer page accepted.
-pub const MAX_PAGE_BYTES: usize = 1 << 20;
-/// Capacity asked for the pipe pages travel through (one `splice` moves at most this much).
-pub const SPLICE_PIPE_BYTES: usize = 1 << 20;
-/// Most partial pages taken with `read()` at stop (the kernel hands out at most one partial
-/// page per reader page; this bounds a misbehaving file).
-pub const MAX_FINAL_READS: usize = 1 << 16;
 
-/// Makes the observer of one CPU's drain thread, which is called with every page drained.
-pub type PageObserver = Arc<dyn Fn(u32) -> Box<dyn FnMut(&[u8]) + Send> + Send + Sync>;
+/// The observer of one CPU's pages, called with every page drained.
+pub type PageFn = Box<dyn FnMut(&[u8]) + Send>;
+/// Makes the observer of each CPU's pages.
+pub type PageObserver = Arc<dyn Fn(u32) -> PageFn + Send + Sync>;
 
-/// What a drain thread does with the pages besides writing them to the spool.
-pub struct Observing {
-    pub observer: PageObserver,
-    /// Longest wait between two reads of a buffer that is not `buffer_percent` full.
-    pub period: Duration,
-    /// Write the pages to the spool (else the observer is their only reader).
-    pub spool: bool,
+/// One channel's stream files (`CHANNEL_CPU`) and their index entries (`index/CHANNEL_CPU.idx`).
+#[derive(Debug)]
+pub struct TraceFiles {
+    /// Per CPU index: the stream file, its length, its index entries and the index path.
+    streams: Vec<(File, u64, Vec<IndexEntry>, PathBuf)>,
+    cpus: Vec<u32>,
+    /// The first write error (the packets after it are not written).
+    failed: Option<KernelError>,
 }
 
-/// What one drain thread did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DrainStats {
-    pub pages: u64,
+impl TraceFiles {
+    /// Creates (empties) the stream files of channel `channel` for `cpus` in `dir`.
+    pub fn create(dir: &Path, channel: &str, cpus: &[u32]) -> Result<TraceFiles, KernelError> {
+        let index_dir = dir.join("index");
+        std::fs::create_dir_all(&index_dir).map_err(io_err(&index_dir))?;
+        let mut streams = Vec::new();
+        for cpu in cpus {
+            let p = dir.join(format!("{channel}_{cpu}"));
+            let f = File::create(&p).map_err(io_err(&p))?;
+            let idx = index_dir.join(format!("{channel}_{cpu}.idx"));
+            streams.push((f, 0, Vec::new(), idx));
+        }
+        Ok(TraceFiles {
+            streams,
+            cpus: cpus.to_vec(),
+            failed: None,
+        })
+    }
+
+    fn append(&mut self, cpu: u32, data: &[u8], entry: &IndexEntry) {
+        if self.failed.is_some() {
+            return;
+        }
+        let Some(i) = self.cpus.iter().position(|&c| c == cpu) else {
+            return;
+        };
+        let (f, len, entries, _) = &mut self.streams[i];
+        if let Err(e) = f.write_all(data) {
+            self.failed = Some(KernelError::Drain { cpu, source: e });
+            return;
+        }
+        entries.push(IndexEntry {
+            offset_bytes: *len,
+            ..*entry
+        });
+        *len += data.len() as u64;
+    }
+
+    /// Writes every stream's index (whole: the entries so far); reports the first write error.
+    pub fn write_indexes(&mut self) -> Result<(), KernelError> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        for (_, _, entries, idx) in &self.streams {
+            std::fs::write(idx, encode_index(entries, IndexVersion::V1_1)).map_err(io_err(idx))?;
+        }
+        Ok(())
+    }
 }
 
-/// A running drain thread.
+/// What a drain thread hands back when it ends.
+pub type Drained = (ChannelDrain, Option<TraceFiles>);
+
+/// A running drain thread of one channel.
 #[derive(Debug)]
 pub struct Drain {
-    pub cpu: u32,
     stop: Arc<AtomicBool>,
     /// Writing a byte here wakes the thread out of `poll`.
     wake: Option<File>,
-    handle: Option<JoinHandle<Result<DrainStats, KernelError>>>,
+    handle: Option<JoinHandle<(Drained, Option<KernelError>)>>,
 }
 
 impl Drain {
-    /// Start draining `pipe_path` into `spool_path` (appending to what is there).
+    /// Starts draining `drain` into `files` (none: a live-only session), waking at least every
+    /// `period` when set.
     pub fn start(
-        cpu: u32,
-        pipe_path: PathBuf,
-        spool_path: PathBuf,
-        page_bytes: usize,
-        observing: Option<&Observing>,
+        drain: ChannelDrain,
+        files: Option<TraceFiles>,
+        period: Option<Duration>,
     ) -> Result<Drain, KernelError> {
-        if page_bytes == 0 || page_bytes > MAX_PAGE_BYTES {
-            return Err(KernelError::BadConfig {
-                what: "ring-buffer page size",
-                value: page_bytes as u64,
-            });
-        }
-        let raw = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(&pipe_path)
-            .map_err(crate::error::io_err(&pipe_path))?;
-        // Not O_APPEND: splice refuses to write to an append-only file; the thread keeps the
-        // write position itself.
-        let mut spool = std::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(false)
-            .open(&spool_path)
-            .map_err(crate::error::io_err(&spool_path))?;
-        let end = spool
-            .seek(SeekFrom::End(0))
-            .map_err(crate::error::io_err(&spool_path))?;
-        let err = |source| KernelError::Drain { cpu, source };
+        let err = |source| KernelError::Drain {
+            cpu: u32::MAX,
+            source,
+        };
         let (wake_r, wake_w) = crate::sys::pipe().map_err(err)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
-        let mut sink = Spool {
-            file: spool,
-            offset: end as i64,
-            keep: observing.is_none_or(|o| o.spool),
-        };
-        let observed = observing.map(|o| ((o.observer)(cpu), o.period));
         let handle = std::thread::Builder::new()
-            .name(format!("rttng-drain-{cpu}"))
-            .spawn(move || match observed {
-                Some((mut o, period)) => run_observed(
-                    cpu, raw, &mut sink, page_bytes, &mut *o, period, &wake_r, &stop2,
-                ),
-                None => run_spliced(cpu, raw, &mut sink, page_bytes, &wake_r, &stop2),
-            })
+            .name(format!("rttng-drain-{}", drain.stream_id()))
+            .spawn(move || run(drain, files, period, File::from(wake_r), &stop2))
             .map_err(err)?;
         Ok(Drain {
-            cpu,
             stop,
             wake: Some(File::from(wake_w)),
             handle: Some(handle),
         })
     }
 
+    /// Asks the thread to empty the buffers and finish (call after tracing is off), waits
+    /// for it and takes the drain and files back (none if the thread panicked), with the
+    /// first error.
+    pub fn finish(mut self) -> (Option<Drained>, Option<KernelError>) {
+        self.signal_stop();
+        match self.handle.take().map(JoinHandle::join) {
+            Some(Ok((d, e))) => (Some(d), e),
+            _ => (
+                None,
+                Some(KernelError::Drain {
+                    cpu: u32::MAX,
+                    source: std::io::Error::other("drain thread panicked"),
+                }),
+            ),
+        }
+    }
+
     fn signal_stop(&mut self) {
         self.stop.store(true, Ordering::Release);
         if let Some(mut w) = self.wake.take() {
             let _ = w.write_all(b"s");
-        }
-    }
-
-    /// Ask the thread to empty the buffer and finish, and wait for it. Call after tracing is off.
-    pub fn finish(mut self) -> Result<DrainStats, KernelError> {
-        self.signal_stop();
-        match self.handle.take().map(JoinHandle::join) {
-            Some(Ok(r)) => r,
-            Some(Err(_)) => Err(KernelError::Drain {
-                cpu: self.cpu,
-                source: std::io::Error::other("drain thread panicked"),
-            }),
-            None => Ok(DrainStats::default()),
         }
     }
 }
@@ -155,132 +166,70 @@ impl Drop for Drain {
     }
 }
 
-/// The spool file and the position the next page goes to.
-struct Spool {
-    file: File,
-    offset: i64,
-    /// False for a live-only session: pages are dropped once observed.
-    keep: bool,
-}
-
-impl Spool {
-    fn write_page(&mut self, page: &[u8]) -> std::io::Result<()> {
-        if !self.keep {
-            return Ok(());
-        }
-        self.file.write_all_at(page, self.offset as u64)?;
-        self.offset += page.len() as i64;
-        Ok(())
-    }
-}
-
-/// Take what `read()` still returns (full pages, then the partial page) until the buffer is
-/// empty; each is zero-padded to a page and written to the spool.
-fn read_rest(
-    raw: &mut File,
-    sink: &mut Spool,
-    buf: &mut [u8],
-    stats: &mut DrainStats,
-    mut observe: impl FnMut(&[u8]),
-) -> std::io::Result<()> {
-    for _ in 0..MAX_FINAL_READS {
-        match raw.read(buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                buf[n..].fill(0);
-                sink.write_page(buf)?;
-                observe(buf);
-                stats.pages += 1;
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-fn run_spliced(
-    cpu: u32,
-    mut raw: File,
-    sink: &mut Spool,
-    page_bytes: usize,
-    wake: &OwnedFd,
+fn run(
+    mut drain: ChannelDrain,
+    mut files: Option<TraceFiles>,
+    period: Option<Duration>,
+    wake: File,
     stop: &AtomicBool,
-) -> Result<DrainStats, KernelError> {
-    let err = |source| KernelError::Drain { cpu, source };
-    let (pipe_r, pipe_w) = crate::sys::pipe_with_size(SPLICE_PIPE_BYTES).map_err(err)?;
-    let mut stats = DrainStats::default();
-    let chunk = (SPLICE_PIPE_BYTES / page_bytes).max(1) * page_bytes;
+) -> (Drained, Option<KernelError>) {
+    let timeout_ms = period.map_or(-1, |p| {
+        i32::try_from(p.as_millis().max(1)).unwrap_or(i32::MAX)
+    });
+    let mut first_err = None;
+    let n = drain.cpus().len();
     loop {
-        // Read the flag before emptying the buffer: once it is seen, one more full pass
-        // collects everything written before tracing was turned off.
+        // Read the flag before the pass: once it is seen, one more full pass collects
+        // everything written before tracing was turned off.
         let stopping = stop.load(Ordering::Acquire);
-        let mut moved_any = false;
-        loop {
-            let moved = match crate::sys::splice(&raw, &pipe_w, None, chunk, true) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(err(e)),
-            };
-            let mut left = moved;
-            while left > 0 {
-                match crate::sys::splice(&pipe_r, &sink.file, Some(&mut sink.offset), left, false) {
-                    Ok(0) => return Err(err(std::io::Error::other("spool refused data"))),
-                    Ok(n) => left -= n,
-                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(err(e)),
+        let ready = if stopping {
+            vec![true; n]
+        } else {
+            let mut fds = drain.fds();
+            fds.push(wake.as_fd());
+            match crate::sys::poll_many(&fds, timeout_ms) {
+                Ok(mut r) => {
+                    r.truncate(n);
+                    // Woken by its period: every CPU (partial pages for the live view).
+                    if period.is_some() && !r.iter().any(|x| *x) {
+                        r.fill(true);
+                    }
+                    r
+                }
+                Err(source) => {
+                    first_err.get_or_insert(KernelError::Drain {
+                        cpu: u32::MAX,
+                        source,
+                    });
+                    break;
                 }
             }
-            stats.pages += (moved / page_bytes) as u64;
-            moved_any = true;
+        };
+        if !stopping && stop.load(Ordering::Acquire) {
+            continue;
         }
-        if stopping {
-            let mut buf = vec![0u8; page_bytes];
-            read_rest(&mut raw, sink, &mut buf, &mut stats, |_| {}).map_err(err)?;
-            break;
+        let mut pages = 0;
+        for (i, _) in ready.iter().enumerate().filter(|(_, r)| **r) {
+            let r = drain.pass(i, stopping, &mut |cpu, data, entry| {
+                if let Some(f) = files.as_mut() {
+                    f.append(cpu, data, entry);
+                }
+            });
+            match r {
+                Ok(s) => pages += s.pages,
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
         }
-        // Sleep until the buffer is `buffer_percent` full or stop is asked.
-        let (ready, _) = crate::sys::poll_two(&raw, wake, -1).map_err(err)?;
-        if ready && !moved_any && !stop.load(Ordering::Acquire) {
-            // Readable without a full page (`buffer_percent` 0 makes any data readable):
-            // do not spin.
-            std::thread::sleep(DRAIN_PERIOD);
-        }
-    }
-    Ok(stats)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn run_observed(
-    cpu: u32,
-    mut raw: File,
-    sink: &mut Spool,
-    page_bytes: usize,
-    observer: &mut (dyn FnMut(&[u8]) + Send),
-    period: Duration,
-    wake: &OwnedFd,
-    stop: &AtomicBool,
-) -> Result<DrainStats, KernelError> {
-    let mut buf = vec![0u8; page_bytes];
-    let mut stats = DrainStats::default();
-    let err = |source| KernelError::Drain { cpu, source };
-    let period_ms = i32::try_from(period.as_millis().max(1)).unwrap_or(i32::MAX);
-    loop {
-        let stopping = stop.load(Ordering::Acquire);
-        let before = stats.pages;
-        read_rest(&mut raw, sink, &mut buf, &mut stats, &mut *observer).map_err(err)?;
         if stopping {
             break;
         }
-        // Wake when the buffer is `buffer_percent` full, stop is asked, or the period passed.
-        let (ready, _) = crate::sys::poll_two(&raw, wake, period_ms).map_err(err)?;
-        if ready && stats.pages == before && !stop.load(Ordering::Acquire) {
-            // Readable with nothing read (`buffer_percent` 0): do not spin.
+        if pages == 0 && ready.iter().any(|r| *r) {
+            // Readable with nothing read (`buffer_percent` 0, or kernels without it, make
+            // any data readable): do not spin.
             std::thread::sleep(DRAIN_PERIOD);
         }
     }
-    Ok(stats)
+    ((drain, files), first_err)
 }

@@ -1,12 +1,11 @@
 //! The kernel domain without a kernel module: rttng traces the kernel through tracefs.
 //!
 //! A [`KernelSession`] owns one tracefs instance per channel (named `rttng-<pid>-<session>-<channel>`,
-//! never the global buffer), enables tracepoints and system calls per instance, drains each
-//! CPU's `trace_pipe_raw` while running, and at stop converts the ftrace ring-buffer pages into
-//! a CTF kernel trace laid out and named like lttng-modules' (`rttng trace`). A session can
-//! instead leave its buffers to another process ([`KernelSession::set_consumer_drained`]):
-//! [`ChannelDrain`] and [`KernelMetadata`] turn them into CTF packets continuously there
-//! (rttng-consumerd). [`cleanup_stale_instances`]
+//! never the global buffer), enables tracepoints and system calls per instance, and drains
+//! each CPU's `trace_pipe_raw` while running into a CTF kernel trace laid out and named like
+//! lttng-modules' (`rttng trace`). A session can instead leave its buffers to another process
+//! ([`KernelSession::set_consumer_drained`], rttng-consumerd). Both convert with
+//! [`ChannelDrain`] and [`KernelMetadata`], continuously. [`cleanup_stale_instances`]
 //! removes what a killed process left in tracefs.
 //!
 //! This crate does not speak the control protocol or check who the caller is (the session

@@ -1,26 +1,27 @@
 //! A kernel tracing session: one tracefs instance per channel, events and system calls enabled
-//! per instance, drain threads while running, and at stop a CTF kernel trace in `OUT/kernel/`
+//! per instance, and, when it drains its own buffers, a CTF kernel trace in `OUT/kernel/`
 //! (`metadata`, `CHANNEL_CPU` streams, `index/`), the way lttng-modules lays it out.
 //!
 //! It keeps no global state. Used by itself (`rttng trace`, `rttng top`), it drains its own
-//! buffers: raw pages are spooled in `OUT/kernel/.spool/` (a dot-directory, so trace readers
-//! skip it) until `destroy`, and every `stop` converts the whole spool again, so
+//! buffers on one thread per channel (`crate::drain`) with the consumer's conversion
+//! (`crate::consume::ChannelDrain`): the packets are appended while tracing, and
 //! start/stop/start/stop yields one trace. The session daemon instead creates it
 //! [`KernelSession::create_for_user`]: it only controls the instances, and rttng-consumerd
-//! drains and converts them continuously (`crate::consume`).
+//! drains and converts them (the same `ChannelDrain`). Not here: page parsing and
+//! conversion (`consume.rs`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 mod clock;
-mod write;
 
 pub use clock::{datetime_now, ClockSpec};
 
 use crate::bpf::{PathLog, PathRecorder};
+use crate::consume::{context_kind, ChannelDrain, KernelMetadata};
 use crate::convert::ContextKind;
-use crate::drain::{Drain, Observing, PageObserver};
+use crate::drain::{Drain, Drained, PageObserver, TraceFiles};
 use crate::error::{io_err, KernelError};
 use crate::format::{EventFormat, PageLayout};
 use crate::live::{LiveFieldRef, LivePage, LiveRecord, LiveTable};
@@ -40,8 +41,6 @@ pub const MAX_BUFFER_BYTES_PER_CPU: u64 = 1 << 32;
 pub const MAX_EVENT_CLASSES: usize = 8192;
 /// Event classes below which a channel uses the compact header (lttng-modules' rule).
 pub const COMPACT_HEADER_MAX_CLASSES: usize = 31;
-/// Largest CTF packet content before the converter starts a new packet.
-pub const PACKET_CONTENT_BYTES: u64 = 256 * 1024;
 /// Metadata packet size (LTTng's).
 pub const METADATA_PACKET_BYTES: usize = 4096;
 
@@ -111,8 +110,10 @@ struct Channel {
     /// enabled by an unfiltered rule is absent: it records everything).
     filters: std::collections::BTreeMap<(String, String), Vec<String>>,
     contexts: Vec<ContextKind>,
-    drains: Vec<Drain>,
-    cpus: Vec<u32>,
+    /// The running drain thread (own-process use).
+    drain: Option<Drain>,
+    /// The drain and its files while the session is stopped.
+    parked: Option<Drained>,
 }
 
 /// What a stop produced.
@@ -157,6 +158,8 @@ pub struct KernelSession {
     /// Part of the instance names, so that sessions of the same name of different users
     /// never share one (the session owner's uid).
     owner_tag: Option<u32>,
+    /// The trace's metadata, declared at the first start (own-process use).
+    md: Option<KernelMetadata>,
 }
 
 impl std::fmt::Debug for KernelSession {
@@ -211,6 +214,7 @@ impl KernelSession {
             path_warning: None,
             consumer_drained: false,
             owner_tag: None,
+            md: None,
         };
         s.add_channel(config)?;
         Ok(s)
@@ -272,7 +276,6 @@ impl KernelSession {
             "options/overwrite",
             if config.overwrite { "1" } else { "0" },
         )?;
-        let cpus = instance.cpus()?;
         self.channels.push(Channel {
             config,
             instance,
@@ -280,8 +283,8 @@ impl KernelSession {
             formats: Vec::new(),
             filters: Default::default(),
             contexts: Vec::new(),
-            drains: Vec::new(),
-            cpus,
+            drain: None,
+            parked: None,
         });
         Ok(())
     }
@@ -502,17 +505,7 @@ impl KernelSession {
 
     /// `add-context -k`. `prio` is refused: tracefs records do not carry it.
     pub fn add_context(&mut self, channel: &str, context: Context) -> Result<(), KernelError> {
-        let kind = match context {
-            Context::Pid => ContextKind::Pid,
-            Context::Tid => ContextKind::Tid,
-            Context::Procname => ContextKind::Procname,
-            Context::CpuId => ContextKind::CpuId,
-            Context::Prio => {
-                return Err(KernelError::UnsupportedContext {
-                    context: "prio".to_string(),
-                })
-            }
-        };
+        let kind = context_kind(context)?;
         if self.state != State::Created {
             return Err(KernelError::WrongState {
                 operation: "add a context",
@@ -696,10 +689,6 @@ impl KernelSession {
         self.write_trace = on;
     }
 
-    fn spool_dir(&self) -> PathBuf {
-        self.trace_dir().join(".spool")
-    }
-
     /// Another process drains the buffers (rttng-consumerd, through
     /// [`crate::ChannelDrain`]): `start` and `stop` only turn tracing on and off. Before
     /// `start`. System call path strings are not recorded.
@@ -741,6 +730,7 @@ impl KernelSession {
             owner_tag: Some(owner_uid),
             live_period: crate::drain::DRAIN_PERIOD,
             write_trace: true,
+            md: None,
         };
         s.add_channel(config)?;
         Ok(s)
@@ -751,18 +741,11 @@ impl KernelSession {
     /// another process needs ([`crate::ChannelDrain::set_events`]).
     pub fn channel_plan(&self, channel: &str) -> Option<(String, Vec<String>, Vec<Context>)> {
         let ch = self.channels.iter().find(|c| c.config.name == channel)?;
-        let events = ch.events.iter().map(|(s, e)| format!("{s}:{e}")).collect();
-        let contexts = ch
-            .contexts
-            .iter()
-            .map(|k| match k {
-                ContextKind::Pid => Context::Pid,
-                ContextKind::Tid => Context::Tid,
-                ContextKind::Procname => Context::Procname,
-                ContextKind::CpuId => Context::CpuId,
-            })
-            .collect();
-        Some((ch.instance.name().to_string(), events, contexts))
+        Some((
+            ch.instance.name().to_string(),
+            Self::events_of(ch),
+            Self::plan_contexts(ch),
+        ))
     }
 
     /// Start the drain threads, then turn tracing on.
@@ -780,36 +763,110 @@ impl KernelSession {
             self.state = State::Running;
             return Ok(());
         }
-        let spool = self.spool_dir();
-        std::fs::create_dir_all(&spool).map_err(io_err(&spool))?;
-        let page_bytes = self.layout.page_bytes() as usize;
-        let observing = self.observer.clone().map(|observer| Observing {
-            observer,
-            period: self.live_period,
-            spool: self.write_trace,
-        });
-        for ch in &mut self.channels {
-            for &cpu in &ch.cpus {
-                let pipe = ch
-                    .instance
-                    .dir()
-                    .join(format!("per_cpu/cpu{cpu}/trace_pipe_raw"));
-                let file = spool.join(format!("{}_{cpu}", ch.config.name));
-                ch.drains.push(Drain::start(
-                    cpu,
-                    pipe,
-                    file,
-                    page_bytes,
-                    observing.as_ref(),
-                )?);
-            }
+        if self.channels.iter().all(|c| c.parked.is_none()) {
+            self.open_drains()?;
+        } else {
+            self.update_drains()?;
         }
-        self.start_paths();
+        let period = self.observer.is_some().then_some(self.live_period);
+        for ch in &mut self.channels {
+            let Some((drain, files)) = ch.parked.take() else {
+                continue;
+            };
+            ch.drain = Some(Drain::start(drain, files, period)?);
+        }
         for ch in &self.channels {
             ch.instance.set_tracing(true)?;
         }
         self.state = State::Running;
         Ok(())
+    }
+
+    /// The channels' contexts as the consumer's drain takes them.
+    fn plan_contexts(ch: &Channel) -> Vec<Context> {
+        ch.contexts
+            .iter()
+            .map(|k| match k {
+                ContextKind::Pid => Context::Pid,
+                ContextKind::Tid => Context::Tid,
+                ContextKind::Procname => Context::Procname,
+                ContextKind::CpuId => Context::CpuId,
+            })
+            .collect()
+    }
+
+    fn events_of(ch: &Channel) -> Vec<String> {
+        ch.events.iter().map(|(s, e)| format!("{s}:{e}")).collect()
+    }
+
+    /// At the first start: each channel's drain, the path recorder, the metadata and the
+    /// stream files.
+    fn open_drains(&mut self) -> Result<(), KernelError> {
+        let mut drains = Vec::new();
+        for (sid, ch) in self.channels.iter().enumerate() {
+            let mut d = ChannelDrain::open(
+                ch.instance.name(),
+                sid as u64,
+                ch.config.subbuf_bytes,
+                ch.config.subbuf_count,
+            )?;
+            d.set_clock(self.clock.clone());
+            d.set_events(&Self::events_of(ch), &Self::plan_contexts(ch))?;
+            if let Some(make) = &self.observer {
+                d.observe_pages(make, self.write_trace);
+            }
+            drains.push(d);
+        }
+        self.start_paths();
+        if let Some(log) = &self.path_log {
+            let mut refs: Vec<&mut ChannelDrain> = drains.iter_mut().collect();
+            crate::consume::attach_shared(&mut refs, log.clone());
+        }
+        let mut md = KernelMetadata::new_at(&self.name, &self.clock, &self.creation_datetime);
+        md.declare(&drains.iter().collect::<Vec<_>>());
+        let keep = self.keeps_trace();
+        let dir = self.trace_dir();
+        if keep {
+            std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            write_metadata(&dir, &md)?;
+        }
+        for (ch, mut d) in self.channels.iter_mut().zip(drains) {
+            d.declared(&md);
+            let files = if keep {
+                Some(TraceFiles::create(&dir, &ch.config.name, &d.cpus())?)
+            } else {
+                None
+            };
+            ch.parked = Some((d, files));
+        }
+        self.md = Some(md);
+        Ok(())
+    }
+
+    /// At a later start: events enabled since are declared, the path recorder attached again.
+    fn update_drains(&mut self) -> Result<(), KernelError> {
+        let dir = self.trace_dir();
+        let Some(md) = self.md.as_mut() else {
+            return Ok(());
+        };
+        let mut grew = false;
+        for ch in &mut self.channels {
+            let (events, contexts) = (Self::events_of(ch), Self::plan_contexts(ch));
+            if let Some((d, _)) = ch.parked.as_mut() {
+                d.set_events(&events, &contexts)?;
+                grew |= !md.add_events(d)?.is_empty();
+            }
+        }
+        if grew && self.write_trace {
+            write_metadata(&dir, md)?;
+        }
+        self.start_paths();
+        Ok(())
+    }
+
+    /// Whether a trace is written (not a live-only session).
+    fn keeps_trace(&self) -> bool {
+        self.write_trace || self.observer.is_none()
     }
 
     /// Turn tracing off, drain every buffer (including the last partial pages), and write the
@@ -833,43 +890,61 @@ impl KernelSession {
             });
         }
         let mut first_err = None;
+        let mut report = StopReport {
+            trace_dir: self.trace_dir(),
+            ..StopReport::default()
+        };
         for ch in &mut self.channels {
-            for d in ch.drains.drain(..) {
-                if let Err(e) = d.finish() {
+            let Some(d) = ch.drain.take() else { continue };
+            let (drained, err) = d.finish();
+            if let Some(e) = err {
+                first_err.get_or_insert(e);
+            }
+            let Some((drain, files)) = drained else {
+                continue;
+            };
+            report.events_written += drain.events_written();
+            report.events_discarded += drain.events_discarded();
+            report.records_skipped += drain.records_skipped();
+            let mut files = files;
+            if let Some(f) = files.as_mut() {
+                if let Err(e) = f.write_indexes() {
                     first_err.get_or_insert(e);
                 }
             }
+            ch.parked = Some((drain, files));
         }
         if let Some(mut r) = self.path_recorder.take() {
-            // The drains are done: every recorded sys_enter's path is in the ring buffer.
+            // The drains are done: every recorded sys_enter's path has been matched.
             self.path_detach = r.stop_recording();
         }
         self.state = State::Stopped;
         if let Some(e) = first_err {
             return Err(e);
         }
-        if !self.write_trace && self.observer.is_some() {
+        if !self.keeps_trace() {
             return Ok(StopReport {
                 trace_dir: self.trace_dir(),
                 ..StopReport::default()
             });
         }
-        self.write_trace()
+        Ok(report)
     }
 
-    /// Remove every instance and the spool. The trace stays.
+    /// Remove every instance. The trace stays.
     pub fn destroy(mut self) -> Result<(), KernelError> {
         if self.state == State::Running {
             let _ = self.stop();
         }
         let mut first_err = None;
         for ch in &mut self.channels {
-            ch.drains.clear();
+            ch.drain = None;
+            // The drain's fds close, so the instance can go.
+            ch.parked = None;
             if let Err(e) = ch.instance.remove() {
                 first_err.get_or_insert(e);
             }
         }
-        let _ = std::fs::remove_dir_all(self.spool_dir());
         if let Some(detach) = self.path_detach.take() {
             let _ = detach.join();
         }
@@ -901,8 +976,21 @@ impl Drop for KernelSession {
     fn drop(&mut self) {
         for ch in &mut self.channels {
             let _ = ch.instance.set_tracing(false);
-            ch.drains.clear();
+            ch.drain = None;
+            ch.parked = None;
         }
         // Instances remove themselves when dropped.
     }
+}
+
+/// Writes the whole metadata file of the trace in `dir` (packetized, as LTTng's).
+fn write_metadata(dir: &Path, md: &KernelMetadata) -> Result<(), KernelError> {
+    let p = dir.join("metadata");
+    let bytes = rttng_ctf::emit::packetize_metadata(
+        md.text(),
+        md.uuid(),
+        rttng_ctf::ir::ByteOrder::NATIVE,
+        METADATA_PACKET_BYTES,
+    );
+    std::fs::write(&p, bytes).map_err(io_err(&p))
 }

@@ -241,18 +241,9 @@ impl Instance {
         &self.name
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     pub fn write(&self, rel: &str, value: &str) -> Result<(), KernelError> {
         let p = self.dir.join(rel);
         std::fs::write(&p, value).map_err(io_err(p))
-    }
-
-    pub fn read(&self, rel: &str) -> Result<String, KernelError> {
-        let p = self.dir.join(rel);
-        read_text(&p).map_err(io_err(p))
     }
 
     pub fn set_tracing(&self, on: bool) -> Result<(), KernelError> {
@@ -265,29 +256,6 @@ impl Instance {
             &format!("events/{system}/{event}/enable"),
             if on { "1" } else { "0" },
         )
-    }
-
-    /// CPUs with a buffer in this instance.
-    pub fn cpus(&self) -> Result<Vec<u32>, KernelError> {
-        let p = self.dir.join("per_cpu");
-        let rd = std::fs::read_dir(&p).map_err(io_err(&p))?;
-        let mut cpus: Vec<u32> = rd
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                e.file_name()
-                    .to_str()
-                    .and_then(|n| n.strip_prefix("cpu"))
-                    .and_then(|n| n.parse().ok())
-            })
-            .collect();
-        cpus.sort_unstable();
-        Ok(cpus)
-    }
-
-    /// Events the kernel dropped or overwrote on `cpu`, from `per_cpu/cpuN/stats`.
-    pub fn lost_events(&self, cpu: u32) -> Result<u64, KernelError> {
-        let text = self.read(&format!("per_cpu/cpu{cpu}/stats"))?;
-        Ok(parse_stats_lost(&text))
     }
 
     /// Turn everything off and `rmdir` the instance. Idempotent.

@@ -34,6 +34,15 @@ impl KernelMetadata {
     /// A trace named `session` on `clock` (lttng-modules' env, a fresh uuid); nothing is
     /// declared until [`Self::declare`].
     pub fn new(session: &str, clock: &ClockSpec) -> KernelMetadata {
+        Self::new_at(session, clock, &datetime_now())
+    }
+
+    /// Same, for a session created at `creation_datetime` (ISO 8601).
+    pub(crate) fn new_at(
+        session: &str,
+        clock: &ClockSpec,
+        creation_datetime: &str,
+    ) -> KernelMetadata {
         let lay = LttngLayout::x86_64();
         let env = kernel_env(
             &read_trim("/proc/sys/kernel/hostname"),
@@ -41,7 +50,7 @@ impl KernelMetadata {
             &read_trim("/proc/sys/kernel/osrelease"),
             &read_trim("/proc/sys/kernel/version"),
             session,
-            &datetime_now(),
+            creation_datetime,
         );
         let base = lay.metadata(uuid::Uuid::new_v4().into_bytes(), clock.ctf.clone(), env);
         KernelMetadata {

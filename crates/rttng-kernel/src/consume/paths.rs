@@ -15,6 +15,31 @@ use crate::syscall_args::path_arg_mask;
 pub(super) struct Paths {
     pub(super) log: Arc<PathLog>,
     pub(super) matcher: std::sync::Mutex<PathMatcher>,
+    /// The log has other readers (a live view): records are not taken out of it.
+    pub(super) shared: bool,
+}
+
+/// Makes `drains`' path fields strings matched from `log`, which a recorder of the caller
+/// fills and other readers may read too (the session's own process: `rttng trace`). Before
+/// the stream classes are declared.
+pub(crate) fn attach_shared(drains: &mut [&mut ChannelDrain], log: Arc<PathLog>) {
+    let paths = Arc::new(Paths {
+        log,
+        matcher: std::sync::Mutex::new(PathMatcher::new()),
+        shared: true,
+    });
+    attach(drains, &paths);
+}
+
+fn attach(drains: &mut [&mut ChannelDrain], paths: &Arc<Paths>) {
+    for d in drains.iter_mut() {
+        d.paths = Some(paths.clone());
+        d.plans = d
+            .formats
+            .iter()
+            .map(|f| plan_event_with_paths(f, true))
+            .collect();
+    }
 }
 
 /// System call path strings for a session's channels: the eBPF recorder (attached while
@@ -56,15 +81,9 @@ impl PathStrings {
         let paths = Arc::new(Paths {
             log,
             matcher: std::sync::Mutex::new(PathMatcher::new()),
+            shared: false,
         });
-        for d in drains.iter_mut() {
-            d.paths = Some(paths.clone());
-            d.plans = d
-                .formats
-                .iter()
-                .map(|f| plan_event_with_paths(f, true))
-                .collect();
-        }
+        attach(drains, &paths);
         Ok(PathStrings {
             paths,
             recorder: Some(recorder),
