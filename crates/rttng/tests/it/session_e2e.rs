@@ -888,6 +888,21 @@ fn session_registration_waits_only_as_long_as_the_timeout_says() {
         assert!(ok, "kill -s {sig} {pid}");
     };
     signal("STOP");
+    // kill returns once the signal is queued; each thread stops when it next leaves the
+    // kernel. Wait (bounded) until every thread of the daemon is stopped, so that none can
+    // still answer the first probe.
+    let all_stopped = || {
+        std::fs::read_dir(format!("/proc/{pid}/task")).is_ok_and(|tasks| {
+            tasks.flatten().all(|t| {
+                std::fs::read_to_string(t.path().join("stat")).is_ok_and(|st| {
+                    st.rsplit(')')
+                        .next()
+                        .is_some_and(|r| r.trim_start().starts_with(['T', 't']))
+                })
+            })
+        })
+    };
+    wait_until("every thread of the stopped daemon to stop", all_stopped);
     // Resumed however this block ends (a failed probe run panics).
     struct Resume(u32);
     impl Drop for Resume {
@@ -901,11 +916,13 @@ fn session_registration_waits_only_as_long_as_the_timeout_says() {
     let default = timed_probe(&w, None);
     let zero = timed_probe(&w, Some("0"));
     let half = timed_probe(&w, Some("500"));
+    let stopped_after = all_stopped();
     drop(resume);
     assert!(
         default >= std::time::Duration::from_millis(2900)
             && default < std::time::Duration::from_millis(8000),
-        "default wait {default:?}, expected about 3 s"
+        "default wait {default:?}, expected about 3 s (daemon {pid} stopped when the probes \
+         were done: {stopped_after})"
     );
     assert!(
         zero < std::time::Duration::from_millis(1500),
