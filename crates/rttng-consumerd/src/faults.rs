@@ -4,7 +4,8 @@
 //!
 //! Syntax: comma-separated `KIND:TARGET:N[+COUNT]`. KIND is `enospc`, `eio`, `edquot` (the
 //! write fails with that error before any byte is written) or `short` (half the bytes are
-//! written, then ENOSPC, as when the disk fills in the middle of a write); TARGET is `data`
+//! written, then ENOSPC, as when the disk fills in the middle of a write) or `delay` (the
+//! write waits [`DELAY`] first, then succeeds: a slow disk); TARGET is `data`
 //! (a packet's write to its stream file) or `index` (its index entry); N is the 1-based
 //! ordinal of that target's write in this process (all buffers and streams counted
 //! together), COUNT how many consecutive writes fail (default 1). Example:
@@ -22,6 +23,8 @@ const MAX_RULES: usize = 64;
 const ENOSPC: i32 = 28;
 const EIO: i32 = 5;
 const EDQUOT: i32 = 122;
+/// How long a `delay` fault holds a write.
+pub const DELAY: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
@@ -36,6 +39,8 @@ pub enum Fault {
     Errno(i32),
     /// Writes the first half, then fails with ENOSPC.
     Short,
+    /// Waits [`DELAY`], then writes.
+    Delay,
 }
 
 #[derive(Debug)]
@@ -80,6 +85,7 @@ fn parse(spec: &str) -> Result<Vec<Rule>, String> {
                 "eio" => Fault::Errno(EIO),
                 "edquot" => Fault::Errno(EDQUOT),
                 "short" => Fault::Short,
+                "delay" => Fault::Delay,
                 _ => return Err(bad()),
             };
             let target = match target {
@@ -125,7 +131,7 @@ pub fn next(target: Target) -> Option<Fault> {
 pub fn error(fault: Fault) -> std::io::Error {
     match fault {
         Fault::Errno(e) => std::io::Error::from_raw_os_error(e),
-        Fault::Short => std::io::Error::from_raw_os_error(ENOSPC),
+        Fault::Short | Fault::Delay => std::io::Error::from_raw_os_error(ENOSPC),
     }
 }
 
@@ -135,8 +141,10 @@ mod tests {
 
     #[test]
     fn rules_parse_and_bad_ones_are_refused() {
-        let r = parse("enospc:data:3+2,short:index:7,eio:data:1,edquot:index:2").unwrap();
-        assert_eq!(r.len(), 4);
+        let r =
+            parse("enospc:data:3+2,short:index:7,eio:data:1,edquot:index:2,delay:data:1").unwrap();
+        assert_eq!(r.len(), 5);
+        assert_eq!((r[4].fault, r[4].first), (Fault::Delay, 1));
         assert_eq!(
             (r[0].fault, r[0].target, r[0].first, r[0].count),
             (Fault::Errno(ENOSPC), Target::Data, 3, 2)

@@ -143,7 +143,7 @@ impl Session {
 
     fn stats(&self, failure: Option<String>) -> ConsumerReply {
         let mut discarded = 0;
-        let (mut lost, mut written) = (0, 0);
+        let (mut lost, mut written, mut events_lost) = (0, 0, 0);
         let mut failures = Vec::new();
         failures.extend(failure);
         for c in &self.channels {
@@ -153,6 +153,7 @@ impl Session {
                 let (l, wr) = o.packet_counts();
                 lost += l;
                 written += wr;
+                events_lost += o.events_lost();
                 failures.extend(o.failure());
             }
             failures.extend(w.failed.clone());
@@ -166,6 +167,7 @@ impl Session {
             events_discarded: discarded,
             packets_lost: lost,
             packets_written: written,
+            events_lost,
         }
     }
 }

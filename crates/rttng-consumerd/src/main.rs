@@ -8,6 +8,10 @@
 //! (`relay.rs`): `OpenRelay` opens a relay session, `AddRelayBuffer` buffers send their
 //! packets and indexes there, `RelayDataPending` answers `stop`'s wait, `CloseRelay` ends it.
 //!
+//! Requests come on the control socket and on the lane the session daemon opens with
+//! `OpenLane` (served by a thread of its own); those that wait for the disk or the network
+//! are answered without holding the buffer table (`without_lock`).
+//!
 //! The buffers belong to this process: an application that dies leaves them intact, and
 //! `Recover` closes its half-written packets. When the session daemon goes away, every
 //! buffer is flushed and written before exiting. Not here: deciding what to trace, session
@@ -30,12 +34,12 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use stream::{BufferWorker, Cmd};
 
 struct Handle {
     tx: mpsc::Sender<Cmd>,
-    producer: rttng_ringbuf::Producer,
+    producer: Arc<rttng_ringbuf::Producer>,
     cpus: u32,
     thread: std::thread::JoinHandle<()>,
 }
@@ -68,23 +72,72 @@ fn main() {
     }
     // The clock source is selected on first use: do it now, off the write path.
     let _ = rttng_clock::source();
-    let mut buffers: BTreeMap<u64, Handle> = BTreeMap::new();
-    let mut relays: BTreeMap<u64, Arc<relay::RelaySession>> = BTreeMap::new();
-    let mut kernel = kernel::Kernel::default();
+    let st: Shared = Arc::default();
+    serve(&sock, &st, true);
+    // Session daemon gone or asked us to quit: write out everything.
+    let Tables {
+        buffers,
+        relays,
+        mut kernel,
+    } = std::mem::take(&mut *lock(&st));
+    for (_, h) in buffers {
+        finish(h);
+    }
+    kernel.remove_all();
+    for (_, r) in relays {
+        r.close();
+    }
+}
+
+/// The buffers and relay sessions, shared by the threads serving the control socket and
+/// the lane.
+#[derive(Default)]
+struct Tables {
+    buffers: BTreeMap<u64, Handle>,
+    relays: BTreeMap<u64, Arc<relay::RelaySession>>,
+    kernel: kernel::Kernel,
+}
+
+type Shared = Arc<Mutex<Tables>>;
+
+fn lock(st: &Shared) -> MutexGuard<'_, Tables> {
+    st.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Answers the requests of one socket in order: the control socket (`control`; `Quit`
+/// ends the process) or the lane the session daemon opened with `OpenLane` for requests
+/// that may wait (flushes, removals, relay waits), served by a thread of its own so that
+/// the control socket's requests never wait behind them.
+fn serve(sock: &UnixStream, st: &Shared, control: bool) {
     loop {
-        let req = match sock::recv::<ConsumerRequest>(&sock, Kind::ConsumerRequest) {
-            Ok((req, _)) => req,
+        let (req, passed) = match sock::recv::<ConsumerRequest>(sock, Kind::ConsumerRequest) {
+            Ok(r) => r,
             Err(RecvError::Closed) => break,
             Err(e) => {
-                log(&format!("control socket: {e}; shutting down"));
+                log(&format!("session daemon socket: {e}; no longer served"));
                 break;
             }
         };
         let quit = req == ConsumerRequest::Quit;
-        let (reply, fd) = handle(req, &mut buffers, &mut relays, &mut kernel);
+        let (reply, fd) = if req == ConsumerRequest::OpenLane {
+            (open_lane(control, passed, st), None)
+        } else {
+            match without_lock(req, st) {
+                Ok(reply) => (reply, None),
+                Err(req) => {
+                    let mut t = lock(st);
+                    let Tables {
+                        buffers,
+                        relays,
+                        kernel,
+                    } = &mut *t;
+                    handle(*req, buffers, relays, kernel)
+                }
+            }
+        };
         let sent = match &fd {
-            Some(c) => sock::send(&sock, Kind::ConsumerReply, &reply, Some(c.as_fd())),
-            None => sock::send(&sock, Kind::ConsumerReply, &reply, None),
+            Some(c) => sock::send(sock, Kind::ConsumerReply, &reply, Some(c.as_fd())),
+            None => sock::send(sock, Kind::ConsumerReply, &reply, None),
         };
         if let Err(e) = sent {
             log(&format!("cannot answer the session daemon: {e}"));
@@ -94,14 +147,108 @@ fn main() {
             break;
         }
     }
-    // Session daemon gone or asked us to quit: write out everything.
-    for (_, h) in std::mem::take(&mut buffers) {
-        finish(h);
-    }
-    kernel.remove_all();
-    for (_, r) in relays {
-        r.close();
-    }
+}
+
+/// Serves the socket passed with `OpenLane` on a thread of its own (once per control
+/// socket request; a lane cannot open lanes).
+fn open_lane(control: bool, passed: Option<std::os::fd::OwnedFd>, st: &Shared) -> ConsumerReply {
+    let Some(fd) = passed.filter(|_| control) else {
+        return ConsumerReply::Error {
+            message: "OpenLane needs a socket, on the control socket".into(),
+        };
+    };
+    let (lane, st) = (UnixStream::from(fd), st.clone());
+    std::thread::spawn(move || serve(&lane, &st, false));
+    ConsumerReply::Ok
+}
+
+/// Requests that may wait for the disk or the network, answered without holding the
+/// tables (requests on the other socket go on meanwhile); any other is handed back.
+fn without_lock(req: ConsumerRequest, st: &Shared) -> Result<ConsumerReply, Box<ConsumerRequest>> {
+    let unknown = |id: u64| ConsumerReply::Error {
+        message: format!("no buffer {id}"),
+    };
+    let no_relay = |id: u64| ConsumerReply::Error {
+        message: format!("no relay session {id}"),
+    };
+    let buffer = |id: u64| {
+        lock(st)
+            .buffers
+            .get(&id)
+            .map(|h| (h.tx.clone(), h.producer.clone(), h.cpus))
+    };
+    Ok(match req {
+        ConsumerRequest::Flush { buffer_id } => match buffer(buffer_id) {
+            Some((tx, producer, _)) => {
+                // Metadata that waited for the disk goes first.
+                if let Err(e) = metadata::retry_pending() {
+                    log(&e);
+                }
+                // The buffer's thread closes the open packets (`flush_all`): every
+                // consumer-side operation on a ring buffer runs on its thread, so a flush
+                // never runs beside a recovery (requests now arrive on two sockets).
+                ask(&tx, &producer, Cmd::Flush)
+            }
+            None => unknown(buffer_id),
+        },
+        ConsumerRequest::Recover { buffer_id } => match buffer(buffer_id) {
+            Some((tx, producer, _)) => ask(&tx, &producer, Cmd::Recover),
+            None => unknown(buffer_id),
+        },
+        ConsumerRequest::Stats { buffer_id } => match buffer(buffer_id) {
+            Some((tx, producer, _)) => ask(&tx, &producer, Cmd::Stats),
+            None => unknown(buffer_id),
+        },
+        ConsumerRequest::Snapshot {
+            buffer_id,
+            trace_dir,
+            max_packets,
+            relay_id,
+        } => {
+            let target = if relay_id == 0 {
+                stream::SnapshotTarget::Dir(std::path::PathBuf::from(trace_dir))
+            } else {
+                match lock(st).relays.get(&relay_id) {
+                    Some(r) => stream::SnapshotTarget::Relay(r.clone(), trace_dir),
+                    None => return Ok(no_relay(relay_id)),
+                }
+            };
+            match buffer(buffer_id) {
+                Some((tx, producer, _)) => {
+                    ask(&tx, &producer, |tx| Cmd::Snapshot(target, max_packets, tx))
+                }
+                None => unknown(buffer_id),
+            }
+        }
+        ConsumerRequest::RemoveBuffer { buffer_id } => {
+            let removed = lock(st).buffers.remove(&buffer_id);
+            match removed {
+                // Its thread closes the open packets before writing them out.
+                Some(h) => finish(h),
+                None => unknown(buffer_id),
+            }
+        }
+        ConsumerRequest::RelayDataPending { relay_id } => {
+            let relay = lock(st).relays.get(&relay_id).cloned();
+            match relay {
+                Some(r) => match r.wait_data() {
+                    Ok(pending) => ConsumerReply::RelayPending { pending },
+                    Err(message) => ConsumerReply::Error { message },
+                },
+                None => no_relay(relay_id),
+            }
+        }
+        ConsumerRequest::CloseRelay { relay_id } => {
+            let relay = lock(st).relays.remove(&relay_id);
+            match relay {
+                Some(r) => ConsumerReply::RelayClosed {
+                    packets_lost: r.close(),
+                },
+                None => no_relay(relay_id),
+            }
+        }
+        other => return Err(Box::new(other)),
+    })
 }
 
 /// Removes a buffer after writing out what it holds; returns its final statistics.
@@ -111,6 +258,7 @@ fn finish(h: Handle) -> ConsumerReply {
         message: "buffer thread is gone".into(),
     };
     if h.tx.send(Cmd::Remove(tx)).is_ok() {
+        h.producer.wake_consumer();
         if let Ok(r) = rx.recv() {
             reply = r;
         }
@@ -119,13 +267,20 @@ fn finish(h: Handle) -> ConsumerReply {
     reply
 }
 
-fn ask(h: &Handle, make: impl FnOnce(mpsc::Sender<ConsumerReply>) -> Cmd) -> ConsumerReply {
+fn ask(
+    to: &mpsc::Sender<Cmd>,
+    producer: &rttng_ringbuf::Producer,
+    make: impl FnOnce(mpsc::Sender<ConsumerReply>) -> Cmd,
+) -> ConsumerReply {
     let (tx, rx) = mpsc::channel();
-    if h.tx.send(make(tx)).is_err() {
+    if to.send(make(tx)).is_err() {
         return ConsumerReply::Error {
             message: "buffer thread is gone".into(),
         };
     }
+    // The thread may sleep on the buffer's futex: have it look at its commands now, so
+    // that a request (`list`'s statistics) never waits for its periodic wake-up.
+    producer.wake_consumer();
     rx.recv().unwrap_or(ConsumerReply::Error {
         message: "buffer thread is gone".into(),
     })
@@ -137,9 +292,6 @@ fn handle(
     relays: &mut BTreeMap<u64, Arc<relay::RelaySession>>,
     kernel: &mut kernel::Kernel,
 ) -> (ConsumerReply, Option<std::os::fd::OwnedFd>) {
-    let unknown = |id: u64| ConsumerReply::Error {
-        message: format!("no buffer {id}"),
-    };
     let no_relay = |id: u64| ConsumerReply::Error {
         message: format!("no relay session {id}"),
     };
@@ -157,25 +309,6 @@ fn handle(
             ),
             None,
         ),
-        ConsumerRequest::Snapshot {
-            buffer_id,
-            trace_dir,
-            max_packets,
-            relay_id,
-        } => {
-            let target = if relay_id == 0 {
-                stream::SnapshotTarget::Dir(std::path::PathBuf::from(trace_dir))
-            } else {
-                match relays.get(&relay_id) {
-                    Some(r) => stream::SnapshotTarget::Relay(r.clone(), trace_dir),
-                    None => return (no_relay(relay_id), None),
-                }
-            };
-            match buffers.get(&buffer_id) {
-                Some(h) => (ask(h, |tx| Cmd::Snapshot(target, max_packets, tx)), None),
-                None => (unknown(buffer_id), None),
-            }
-        }
         ConsumerRequest::AddRelayBuffer { relay_id, spec } => match relays.get(&relay_id) {
             Some(r) => add_buffer(spec, Some(r.clone()), false, buffers),
             None => (no_relay(relay_id), None),
@@ -208,6 +341,7 @@ fn handle(
             text,
         } => match relays.get(&relay_id) {
             Some(r) => {
+                metadata::keep(&trace_dir, &text);
                 let bytes = rttng_ctf::emit::packetize_metadata(
                     &text,
                     uuid,
@@ -221,13 +355,6 @@ fn handle(
             }
             None => (no_relay(relay_id), None),
         },
-        ConsumerRequest::RelayDataPending { relay_id } => match relays.get(&relay_id) {
-            Some(r) => match r.wait_data() {
-                Ok(pending) => (ConsumerReply::RelayPending { pending }, None),
-                Err(message) => (ConsumerReply::Error { message }, None),
-            },
-            None => (no_relay(relay_id), None),
-        },
         ConsumerRequest::RelayStatus { relay_id } => match relays.get(&relay_id) {
             Some(r) => {
                 let (failure, packets_lost) = r.status();
@@ -239,15 +366,6 @@ fn handle(
                     None,
                 )
             }
-            None => (no_relay(relay_id), None),
-        },
-        ConsumerRequest::CloseRelay { relay_id } => match relays.remove(&relay_id) {
-            Some(r) => (
-                ConsumerReply::RelayClosed {
-                    packets_lost: r.close(),
-                },
-                None,
-            ),
             None => (no_relay(relay_id), None),
         },
         ConsumerRequest::AppendMetadata {
@@ -264,38 +382,21 @@ fn handle(
                 None,
             )
         }
-        ConsumerRequest::Flush { buffer_id } => match buffers.get(&buffer_id) {
-            Some(h) => {
-                // Metadata that waited for the disk goes first.
-                if let Err(e) = metadata::retry_pending() {
-                    log(&e);
-                }
-                // Close the open packets from here: that also wakes the buffer's thread.
-                for cpu in 0..h.cpus {
-                    let _ = h.producer.flush(cpu, false, rttng_clock::now);
-                }
-                (ask(h, Cmd::Flush), None)
-            }
-            None => (unknown(buffer_id), None),
-        },
-        ConsumerRequest::Recover { buffer_id } => match buffers.get(&buffer_id) {
-            Some(h) => (ask(h, Cmd::Recover), None),
-            None => (unknown(buffer_id), None),
-        },
-        ConsumerRequest::Stats { buffer_id } => match buffers.get(&buffer_id) {
-            Some(h) => (ask(h, Cmd::Stats), None),
-            None => (unknown(buffer_id), None),
-        },
-        ConsumerRequest::RemoveBuffer { buffer_id } => match buffers.remove(&buffer_id) {
-            Some(h) => {
-                for cpu in 0..h.cpus {
-                    let _ = h.producer.flush(cpu, false, rttng_clock::now);
-                }
-                (finish(h), None)
-            }
-            None => (unknown(buffer_id), None),
-        },
         ConsumerRequest::Quit => (ConsumerReply::Ok, None),
+        // Answered without the tables held (`without_lock`, `open_lane`).
+        ConsumerRequest::Flush { .. }
+        | ConsumerRequest::Recover { .. }
+        | ConsumerRequest::Stats { .. }
+        | ConsumerRequest::Snapshot { .. }
+        | ConsumerRequest::RemoveBuffer { .. }
+        | ConsumerRequest::RelayDataPending { .. }
+        | ConsumerRequest::CloseRelay { .. }
+        | ConsumerRequest::OpenLane => (
+            ConsumerReply::Error {
+                message: "internal: request answered elsewhere".into(),
+            },
+            None,
+        ),
         ConsumerRequest::AddKernelChannel { spec } => {
             let relay = match spec.relay_id {
                 0 => None,
@@ -382,7 +483,7 @@ fn add_buffer(
                 spec.buffer_id,
                 Handle {
                     tx,
-                    producer,
+                    producer: Arc::new(producer),
                     cpus,
                     thread,
                 },

@@ -2,8 +2,9 @@
 //! one: a failed write (full disk, I/O error) is cut back to the last whole packet and the
 //! text is kept, to be written before the next metadata of that trace or at the next flush,
 //! so that a trace whose disk filled up and emptied again stays readable whole; and a
-//! snapshot's whole metadata, written once (`write_whole`). Not here:
-//! producing the metadata text (the session daemon does).
+//! snapshot's whole metadata, written once (`write_whole`). Every trace's text is also kept
+//! in memory ([`kept`]), to count the events inside packets that could not be written. Not
+//! here: producing the metadata text (the session daemon does).
 
 use std::io::Write;
 use std::path::Path;
@@ -15,6 +16,35 @@ pub(crate) const METADATA_PACKET_BYTES: usize = 4096;
 /// applications register; past it the oldest waiting text is dropped and reported).
 const MAX_PENDING_BYTES: usize = 64 << 20;
 
+/// Most bytes of metadata text kept in memory, over all traces, to count the events of
+/// packets that could not be written (past it the oldest trace's text is forgotten, and
+/// the events of its lost packets are not counted).
+const MAX_KEPT_BYTES: usize = 64 << 20;
+
+/// Every trace's whole metadata text so far (trace directory, text), oldest trace first.
+static KEPT: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+/// Keeps `text`, appended to the metadata of the trace in `trace_dir` (local or relayed).
+pub fn keep(trace_dir: &str, text: &str) {
+    let mut kept = KEPT.lock().unwrap_or_else(|p| p.into_inner());
+    match kept.iter_mut().find(|(d, _)| d == trace_dir) {
+        Some((_, t)) => t.push_str(text),
+        None => kept.push((trace_dir.to_owned(), text.to_owned())),
+    }
+    let mut total: usize = kept.iter().map(|(_, t)| t.len()).sum();
+    while total > MAX_KEPT_BYTES && kept.len() > 1 {
+        total -= kept.remove(0).1.len();
+    }
+}
+
+/// The length of the metadata text kept for `trace_dir`, and, when it differs from
+/// `known_len`, the text itself (so that callers parse it again only when it grew).
+pub fn kept(trace_dir: &str, known_len: Option<usize>) -> Option<(usize, Option<String>)> {
+    let kept = KEPT.lock().unwrap_or_else(|p| p.into_inner());
+    let (_, t) = kept.iter().find(|(d, _)| d == trace_dir)?;
+    Some((t.len(), (Some(t.len()) != known_len).then(|| t.clone())))
+}
+
 /// Text not written yet: (trace directory, trace uuid, text), in order.
 static PENDING: Mutex<Vec<(String, [u8; 16], String)>> = Mutex::new(Vec::new());
 
@@ -22,6 +52,7 @@ static PENDING: Mutex<Vec<(String, [u8; 16], String)>> = Mutex::new(Vec::new());
 /// still waiting. On failure the text waits too, and the error says so.
 pub fn append(trace_dir: &str, uuid: [u8; 16], text: &str) -> Result<(), String> {
     absolute(trace_dir)?;
+    keep(trace_dir, text);
     let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
     pending.push((trace_dir.to_owned(), uuid, text.to_owned()));
     let total: usize = pending.iter().map(|(_, _, t)| t.len()).sum();

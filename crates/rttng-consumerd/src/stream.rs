@@ -57,6 +57,12 @@ struct StreamFile {
     index_len: u64,
     /// Packets that could not be written (full disk, I/O error): not in the files.
     write_failed: u64,
+    /// The events inside those packets (counted by decoding each with the trace's
+    /// metadata; see `uncounted`).
+    events_lost: u64,
+    /// Lost packets whose events could not be counted (no metadata kept for the trace,
+    /// or a packet the metadata does not describe).
+    uncounted: u64,
     /// The first error of the current run of failed writes (logged once per run).
     failing: Option<String>,
     /// A failed write could not be undone: nothing more is appended to this stream.
@@ -112,6 +118,11 @@ pub(crate) struct Output {
     streams: Vec<StreamFile>,
     errors: u64,
     sink: Sink,
+    /// The trace's metadata as last parsed (for counting the events of lost packets), with
+    /// the length of the text it was parsed from.
+    metadata: Option<Box<(usize, rttng_ctf::ir::Metadata)>>,
+    /// A packet copied out of shared memory to count its events.
+    lost_copy: Vec<u8>,
 }
 
 /// Where a buffer's packets go.
@@ -324,6 +335,7 @@ impl BufferWorker {
                         .sum(),
                     packets_lost: 0,
                     packets_written: 0,
+                    events_lost: 0,
                 });
                 false
             }
@@ -380,6 +392,8 @@ impl BufferWorker {
             // Overwritten in the ring buffer, or not written to disk.
             packets_lost: streams.iter().map(|s| s.lost + s.write_failed).sum(),
             packets_written: streams.iter().map(|s| s.written).sum(),
+            // Inside the packets that could not be written.
+            events_lost: streams.iter().map(|s| s.events_lost).sum(),
         }
     }
 
@@ -418,6 +432,14 @@ impl BufferWorker {
                         let written = self
                             .out
                             .write_packet(cpu, &header, len, |file| p.write_to(file, &header, len));
+                        if written.is_err() {
+                            // Its events are lost too: count them before the sub-buffer
+                            // goes back to the writers.
+                            let mut copy = std::mem::take(&mut self.out.lost_copy);
+                            p.copy_to(&header, len, &mut copy);
+                            self.out.count_lost_events(cpu, &copy);
+                            self.out.lost_copy = copy;
+                        }
                         p.release();
                         self.out.note_write(cpu, written);
                     }
@@ -448,6 +470,8 @@ impl StreamFile {
             can_reserve: true,
             index_len: 0,
             write_failed: 0,
+            events_lost: 0,
+            uncounted: 0,
             failing: None,
             broken: false,
         }
@@ -455,6 +479,22 @@ impl StreamFile {
 }
 
 impl Output {
+    /// The number of events in `packet` (one whole packet, as it would have been
+    /// written), decoded with the trace's metadata; `None` if that cannot be done.
+    fn events_in(&mut self, packet: &[u8]) -> Option<u64> {
+        let dir = self.dir.to_string_lossy();
+        let known = self.metadata.as_ref().map(|m| m.0);
+        let (len, text) = crate::metadata::kept(&dir, known)?;
+        if let Some(text) = text {
+            self.metadata = None;
+            let mut md = rttng_ctf::tsdl::parse_metadata(&text).ok()?;
+            rttng_ctf::roles::prepare(&mut md).ok()?;
+            self.metadata = Some(Box::new((len, md)));
+        }
+        let md = &self.metadata.as_ref()?.1;
+        rttng_ctf::decode::decode_stream(md, packet).ok()
+    }
+
     /// The outputs of one channel's streams (one per CPU in `cpus`, which are 0, 1, ...):
     /// stream and index files in `dir` (absolute; created unless `no_files`), or with
     /// `relay`, that relay session's streams of the trace path given (relative).
@@ -516,6 +556,8 @@ impl Output {
             streams: cpus.iter().map(|&c| StreamFile::new(c)).collect(),
             errors: 0,
             sink,
+            metadata: None,
+            lost_copy: Vec::new(),
         })
     }
 
@@ -527,6 +569,9 @@ impl Output {
             // A duplicate of the fd: it shares the original's position, which stays open.
             f.write_all(bytes)
         });
+        if written.is_err() {
+            self.count_lost_events(cpu, bytes);
+        }
         self.note_write(cpu, written);
     }
 
@@ -549,6 +594,11 @@ impl Output {
         }
     }
 
+    /// Events inside the packets that could not be written.
+    pub(crate) fn events_lost(&self) -> u64 {
+        self.streams.iter().map(|s| s.events_lost).sum()
+    }
+
     /// Packets not written (write errors) and written so far.
     pub(crate) fn packet_counts(&self) -> (u64, u64) {
         (
@@ -563,6 +613,13 @@ impl Output {
             return None;
         }
         let failed: u64 = self.streams.iter().map(|s| s.write_failed).sum();
+        let events: u64 = self.streams.iter().map(|s| s.events_lost).sum();
+        let uncounted: u64 = self.streams.iter().map(|s| s.uncounted).sum();
+        let events = if uncounted > 0 {
+            format!("at least {events} events; those of {uncounted} packets could not be counted")
+        } else {
+            format!("{events} events")
+        };
         let last = self
             .streams
             .iter()
@@ -571,11 +628,23 @@ impl Output {
             .map(|e| format!(" (last error: {e})"))
             .unwrap_or_default();
         Some(format!(
-            "{failed} packets of channel {} could not be written to {}{last}; \
+            "{failed} packets ({events}) of channel {} could not be written to {}{last}; \
              the stream files hold every packet written before and after them",
             self.channel,
             self.dir.display()
         ))
+    }
+
+    /// Adds the events of `packet`, which could not be written to stream `cpu`, to its
+    /// losses (or counts it as uncounted).
+    fn count_lost_events(&mut self, cpu: u32, packet: &[u8]) {
+        let events = self.events_in(packet);
+        if let Some(s) = self.streams.iter_mut().find(|s| s.cpu == cpu) {
+            match events {
+                Some(n) => s.events_lost += n,
+                None => s.uncounted += 1,
+            }
+        }
     }
 
     fn file_name(&self, cpu: u32, file_no: u64) -> String {
@@ -768,6 +837,14 @@ fn append(
     match faults::next(target) {
         None => write(file),
         Some(fault @ faults::Fault::Errno(_)) => Err(faults::error(fault)),
+        Some(faults::Fault::Delay) => {
+            eprintln!(
+                "rttng-consumerd: injected fault: a {target:?} write waits {:?}",
+                faults::DELAY
+            );
+            std::thread::sleep(faults::DELAY);
+            write(file)
+        }
         Some(fault @ faults::Fault::Short) => {
             // What a disk filling up mid-write leaves: the first half written, the file
             // position after it.
@@ -902,6 +979,8 @@ mod tests {
             can_reserve: reserved,
             index_len: 0,
             write_failed: 0,
+            events_lost: 0,
+            uncounted: 0,
             failing: None,
             broken: false,
         };

@@ -6,7 +6,7 @@
 //! Errors say what went wrong and what to do. Not here: argument parsing and printing (the
 //! CLI), any session logic (the daemon).
 
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 use rttng_proto::sock::{self, RecvError};
 use rttng_proto::Kind;
@@ -22,10 +22,8 @@ pub const REPLY_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long the spawned `rttng-sessiond --daemonize` may take to report readiness.
 pub const SPAWN_TIMEOUT: Duration = Duration::from_secs(30);
 
-#[allow(unsafe_code)]
 fn euid() -> u32 {
-    // SAFETY: geteuid cannot fail and touches no memory.
-    unsafe { libc::geteuid() }
+    rustix::process::geteuid().as_raw()
 }
 
 /// The run directory of this user's own daemon.
@@ -224,38 +222,37 @@ fn in_group(group: &str) -> bool {
 /// Stops this user's own session daemon: SIGTERM, through a pidfd of the PID its run
 /// directory names (the daemon then stops its sessions cleanly, its consumer with it, and
 /// exits), then waits up to `timeout` for the process to end (the pidfd becomes readable).
-#[allow(unsafe_code)]
 pub fn stop_user_daemon(timeout: std::time::Duration) -> std::io::Result<()> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    use rustix::process::{pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal};
     use std::io::{Error, ErrorKind};
     let pid_path = user_rundir().join(PID_FILE);
     let text = std::fs::read_to_string(&pid_path)?;
-    let pid: libc::pid_t = text.trim().parse().map_err(|_| {
+    let not_daemon = || {
+        Error::new(
+            ErrorKind::InvalidData,
+            format!("{}: not a daemon's process id", pid_path.display()),
+        )
+    };
+    let raw: i32 = text.trim().parse().map_err(|_| {
         Error::new(
             ErrorKind::InvalidData,
             format!("{}: not a process id", pid_path.display()),
         )
     })?;
-    if pid <= 1 {
-        return Err(Error::new(
-            ErrorKind::InvalidData,
-            format!("{}: not a daemon's process id", pid_path.display()),
-        ));
+    if raw <= 1 {
+        return Err(not_daemon());
     }
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; no memory.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(Error::last_os_error());
-    }
-    // SAFETY: `fd` is a descriptor we just opened and own from here on.
-    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
+    let pid = Pid::from_raw(raw).ok_or_else(not_daemon)?;
+    let fd = pidfd_open(pid, PidfdFlags::empty())?;
     // The pidfd pins the process: if it is a session daemon now, it is the one signalled
     // (a stale pid file must not make us signal whatever reused the number).
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let comm = std::fs::read_to_string(format!("/proc/{raw}/comm")).unwrap_or_default();
     if comm.trim() != "rttng-sessiond" {
         return Err(Error::new(
             ErrorKind::NotFound,
             format!(
-                "process {pid} of {} is not rttng-sessiond",
+                "process {raw} of {} is not rttng-sessiond",
                 pid_path.display()
             ),
         ));
@@ -263,35 +260,18 @@ pub fn stop_user_daemon(timeout: std::time::Duration) -> std::io::Result<()> {
     // Signalled through the pidfd, not by number: if the daemon exited after the checks
     // above and its number went to another process, the signal fails (ESRCH) instead of
     // reaching that process.
-    let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
-    // SAFETY: pidfd_send_signal takes our open pidfd, a signal number, a null siginfo
-    // (meaning: as kill would) and flags 0; no memory is passed.
-    let sent = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            raw,
-            libc::SIGTERM,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
+    pidfd_send_signal(&fd, Signal::TERM)?;
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    let wait = Timespec {
+        tv_sec: i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
+        tv_nsec: i64::from(timeout.subsec_nanos()),
     };
-    if sent != 0 {
-        return Err(Error::last_os_error());
-    }
-    let mut pfd = libc::pollfd {
-        fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-    // SAFETY: one valid pollfd, owned by this frame, for the duration of the call.
-    match unsafe { libc::poll(&mut pfd, 1, ms) } {
-        1 => Ok(()),
+    match poll(&mut fds, Some(&wait))? {
         0 => Err(Error::new(
             ErrorKind::TimedOut,
-            format!("the session daemon (pid {pid}) did not exit"),
+            format!("the session daemon (pid {raw}) did not exit"),
         )),
-        _ => Err(Error::last_os_error()),
+        _ => Ok(()),
     }
 }
 

@@ -159,9 +159,10 @@ struct StreamState {
     dropped_entries: u64,
 }
 
-/// Most tracefiles of one stream the live port follows (with `--tracefile-size` and no
-/// `--tracefile-count`, files accumulate; a viewer that far behind skips ahead).
-pub const MAX_LIVE_SEGMENTS: usize = 1024;
+/// Most tracefiles of one stream the live port keeps open for viewers (two descriptors each;
+/// with `--tracefile-size` and no or a large `--tracefile-count`, files accumulate): a viewer
+/// more than this many tracefiles behind skips ahead, as behind a reused tracefile.
+pub const MAX_LIVE_SEGMENTS: usize = 16;
 
 /// One tracefile of a data stream and its index file, as the live port reads them. Kept
 /// open: a reused tracefile is unlinked first, so a segment still reads what it held.

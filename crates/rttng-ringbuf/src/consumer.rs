@@ -208,6 +208,31 @@ impl InPlacePacket<'_> {
         Ok(())
     }
 
+    /// The bytes [`InPlacePacket::write_to`] would write (`header`, the records up to
+    /// `min(content, len)`, zeros up to `len`), copied into `out` (replacing its content):
+    /// for the rare consumer that must look inside a packet it could not write. `len` is
+    /// clamped to `84..=packet_bytes()`.
+    pub fn copy_to(&self, header: &[u8; packet::HEADER_BYTES], len: usize, out: &mut Vec<u8>) {
+        let len = len.clamp(packet::HEADER_BYTES, self.packet_bytes());
+        let body_end = self.content_bytes.min(len);
+        let body_len = body_end - packet::HEADER_BYTES;
+        out.clear();
+        out.extend_from_slice(header);
+        if self.shared {
+            let geo = &self.consumer.geo;
+            let v = self.consumer.region.cpu(geo, self.cpu);
+            let off =
+                geo.slot_of(self.packet_seq) * geo.subbuf_bytes as usize + packet::HEADER_BYTES;
+            out.resize(packet::HEADER_BYTES + body_len, 0);
+            // SAFETY: discard mode (`shared` is true only then): the packet is complete and
+            // no writer touches the slot before we release it (`read` checks the bounds).
+            unsafe { v.data.read(off, &mut out[packet::HEADER_BYTES..]) };
+        } else {
+            out.extend_from_slice(&self.consumer.scratch[packet::HEADER_BYTES..body_end]);
+        }
+        out.resize(len, 0);
+    }
+
     /// Gives the sub-buffer back to the producers (after the bytes were written out).
     pub fn release(self) {
         self.consumer.release_packet(self.cpu, self.packet_seq);

@@ -172,6 +172,13 @@ impl Producer {
         writer::flush(self.view(cpu), empty, &mut clock)
     }
 
+    /// Wakes the consumer if it sleeps in [`crate::Consumer::wait`] (which then returns
+    /// with nothing new to read), without touching any packet: for the process that owns
+    /// the consumer, to have its thread look at other work (e.g. a command queue) at once.
+    pub fn wake_consumer(&self) {
+        writer::notify(self.view(0));
+    }
+
     /// Cumulative number of events dropped on `cpu`.
     pub fn events_discarded(&self, cpu: u32) -> u64 {
         self.view(cpu)

@@ -8,15 +8,15 @@
 //! symbolic link: each is opened with `O_NOFOLLOW` relative to its parent, so a planted
 //! link fails the operation with [`Error::Symlink`].
 //!
-//! The API is two functions, [`create_dir_all`] and [`create_file`]. Directories are made
+//! The API is three functions, [`create_dir_all`], [`create_file`] and
+//! [`check_writable`]. Directories are made
 //! 0750 and files 0640, less the user's umask. Not here: which user owns what (the session
 //! daemon says), reading or deleting files.
 
-use std::ffi::CString;
+use rustix::fs::{AtFlags, Mode, OFlags};
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -138,23 +138,50 @@ pub fn create_file(owner: &Owner, path: &Path, append: bool) -> Result<File, Err
     let parent = parent.to_path_buf();
     as_owner(owner, move || {
         let dir = walk(&owner.root, &parent)?;
-        let c = cstr(name.as_bytes(), path)?;
-        let flags = libc::O_WRONLY
-            | libc::O_CREAT
-            | libc::O_NOFOLLOW
-            | libc::O_CLOEXEC
+        let flags = OFlags::WRONLY
+            | OFlags::CREATE
+            | OFlags::NOFOLLOW
+            | OFlags::CLOEXEC
             | if append {
-                libc::O_APPEND
+                OFlags::APPEND
             } else {
-                libc::O_TRUNC
+                OFlags::TRUNC
             };
-        // SAFETY: `dir` is an open directory fd we own; `c` is a NUL-terminated name.
-        let fd = unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), flags, FILE_MODE) };
-        if fd < 0 {
-            return Err(os_error(path));
-        }
-        // SAFETY: openat returned a new fd that nothing else owns.
-        Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+        let fd = rustix::fs::openat(
+            &dir,
+            name.as_os_str(),
+            flags,
+            Mode::from_raw_mode(FILE_MODE),
+        )
+        .map_err(|e| os_error(path, e))?;
+        Ok(File::from(fd))
+    })
+}
+
+/// Creates `owner.root` (with its parents) if needed and proves that `owner` can create
+/// and write a file in it: a probe file is created there (never through a link), written
+/// and removed. For checking a session's output before tracing starts. The probe is not
+/// synced: file systems report a full disk at the write (block reservation), and a sync
+/// would make the check wait on the disk.
+pub fn check_writable(owner: &Owner) -> Result<(), Error> {
+    let name = format!(".rttng-write-check-{}", std::process::id());
+    let path = owner.root.join(&name);
+    as_owner(owner, || {
+        let dir = walk(&owner.root, Path::new(""))?;
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&dir, name.as_str(), flags, Mode::from_raw_mode(FILE_MODE))
+            .map_err(|e| os_error(&path, e))?;
+        let mut f = File::from(fd);
+        let written = std::io::Write::write_all(&mut f, b"rttng");
+        drop(f);
+        let removed = rustix::fs::unlinkat(&dir, name.as_str(), AtFlags::empty())
+            .map_err(|e| os_error(&path, e));
+        written.map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        removed
     })
 }
 
@@ -176,24 +203,16 @@ fn relative(owner: &Owner, path: &Path) -> Result<PathBuf, Error> {
     Ok(rel.to_path_buf())
 }
 
-fn cstr(bytes: &[u8], path: &Path) -> Result<CString, Error> {
-    CString::new(bytes).map_err(|_| Error::Io {
-        path: path.to_path_buf(),
-        source: io::Error::new(io::ErrorKind::InvalidInput, "NUL in a path"),
-    })
-}
-
-/// The error of the last system call on `path`, with symlinks named as such.
-fn os_error(path: &Path) -> Error {
-    let e = io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::ELOOP) {
+/// The error of a system call on `path`, with symlinks named as such.
+fn os_error(path: &Path, e: rustix::io::Errno) -> Error {
+    if e == rustix::io::Errno::LOOP {
         Error::Symlink {
             path: path.to_path_buf(),
         }
     } else {
         Error::Io {
             path: path.to_path_buf(),
-            source: e,
+            source: e.into(),
         }
     }
 }
@@ -211,42 +230,32 @@ fn walk(root: &Path, rel: &Path) -> Result<OwnedFd, Error> {
             path: root.to_path_buf(),
             source,
         })?;
-    let c = cstr(root.as_os_str().as_bytes(), root)?;
-    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-    // SAFETY: `c` is a NUL-terminated path.
-    let fd: RawFd = unsafe { libc::open(c.as_ptr(), flags) };
-    if fd < 0 {
-        return Err(os_error(root));
-    }
-    // SAFETY: open returned a new fd that nothing else owns.
-    let mut dir = unsafe { OwnedFd::from_raw_fd(fd) };
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut dir: OwnedFd =
+        rustix::fs::open(root, flags, Mode::empty()).map_err(|e| os_error(root, e))?;
     let mut at = root.to_path_buf();
     for comp in rel.components() {
         at.push(comp);
-        let c = cstr(comp.as_os_str().as_bytes(), &at)?;
-        // SAFETY: `dir` is an open directory fd; `c` is a NUL-terminated name.
-        if unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), DIR_MODE) } < 0
-            && io::Error::last_os_error().raw_os_error() != Some(libc::EEXIST)
-        {
-            return Err(os_error(&at));
+        let name = comp.as_os_str();
+        match rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(DIR_MODE)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(os_error(&at, e)),
         }
-        // SAFETY: as above.
-        let fd = unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), flags) };
-        if fd < 0 {
-            let e = io::Error::last_os_error();
-            // O_NOFOLLOW with O_DIRECTORY on a link gives ELOOP or ENOTDIR.
-            let link = std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink());
-            return Err(if link || e.raw_os_error() == Some(libc::ELOOP) {
-                Error::Symlink { path: at }
-            } else {
-                Error::Io {
-                    path: at,
-                    source: e,
-                }
-            });
-        }
-        // SAFETY: openat returned a new fd that nothing else owns.
-        dir = unsafe { OwnedFd::from_raw_fd(fd) };
+        dir = match rustix::fs::openat(&dir, name, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(e) => {
+                // O_NOFOLLOW with O_DIRECTORY on a link gives ELOOP or ENOTDIR.
+                let link = std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink());
+                return Err(if link || e == rustix::io::Errno::LOOP {
+                    Error::Symlink { path: at }
+                } else {
+                    Error::Io {
+                        path: at,
+                        source: e.into(),
+                    }
+                });
+            }
+        };
     }
     Ok(dir)
 }
@@ -276,21 +285,19 @@ fn as_owner<T: Send>(
 
 /// Gives the calling thread (only) the user's filesystem credentials and umask.
 fn become_user(c: &Creds) -> io::Result<()> {
-    let check = |r: libc::c_long| {
-        if r < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
-    };
-    // SAFETY: unshare(CLONE_FS) gives this thread its own umask and cwd; no memory.
-    check(unsafe { libc::unshare(libc::CLONE_FS) }.into())?;
-    // SAFETY: umask on this thread's private fs struct.
-    unsafe { libc::umask(c.umask & 0o777) };
-    let groups: Vec<libc::gid_t> = c.groups.iter().take(MAX_GROUPS).copied().collect();
-    // SAFETY: the raw system call (not glibc's wrapper, which would change every thread)
-    // reads `groups.len()` gids from a live vector.
-    check(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) })?;
+    // SAFETY: CLONE_FS only (not CLONE_FILES, whose descriptor-table split is what makes
+    // unshare unsafe): this thread gets its own umask and cwd; no memory is involved.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::FS) }?;
+    // This thread's private fs struct, after the unshare.
+    rustix::process::umask(Mode::from_raw_mode(c.umask & 0o777));
+    let groups: Vec<rustix::process::Gid> = c
+        .groups
+        .iter()
+        .take(MAX_GROUPS)
+        .map(|&g| rustix::process::Gid::from_raw(g))
+        .collect();
+    // The system call for this thread only (glibc's setgroups changes every thread).
+    rustix::thread::set_thread_groups(&groups)?;
     // SAFETY: setfsgid/setfsuid take plain ids and change this thread only; they return
     // the previous id, so a second call tells whether the first took effect.
     unsafe {
@@ -362,7 +369,6 @@ mod tests {
     #[test]
     fn creds_of_this_process() {
         let c = Creds::of_pid(std::process::id()).unwrap();
-        // SAFETY: geteuid has no preconditions.
-        assert_eq!(c.uid, unsafe { libc::geteuid() });
+        assert_eq!(c.uid, rustix::process::geteuid().as_raw());
     }
 }

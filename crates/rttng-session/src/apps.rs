@@ -5,7 +5,9 @@
 
 use crate::metadata::TraceMetadata;
 use crate::validate::{validate_class, validate_hello};
-use crate::{App, AppId, Awaited, Buffer, Clock, Owner, Port, Registry, Trace, MAX_APP_EVENTS};
+use crate::{
+    App, AppId, Awaited, Buffer, Clock, Deferred, Owner, Port, Registry, Trace, MAX_APP_EVENTS,
+};
 use rttng_ctf::ir::ClockClass;
 use rttng_proto::*;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -109,9 +111,31 @@ impl Registry {
     /// An application disconnected or died: its per-process buffers are recovered and
     /// closed; a per-user buffer is recovered once no live application uses it.
     pub fn app_gone(&mut self, app: AppId, port: &mut dyn Port) -> Vec<String> {
+        let (mut errs, d) = self.app_gone_deferring(app, port);
+        if let Some(d) = d {
+            let replies = d
+                .requests
+                .iter()
+                .map(|r| port.consumer(r.clone()))
+                .collect();
+            self.complete(d, replies, &mut errs);
+        }
+        errs
+    }
+
+    /// Like [`Registry::app_gone`], but the removals of per-process buffers (which write
+    /// to disk) are returned, to be carried out without the caller's lock and then handed
+    /// with their answers to [`Registry::complete`] (which keeps their losses). Recoveries
+    /// are sent at once: a per-user buffer must be recovered before another app of the
+    /// user maps it again.
+    pub fn app_gone_deferring(
+        &mut self,
+        app: AppId,
+        port: &mut dyn Port,
+    ) -> (Vec<String>, Option<Deferred>) {
         let mut errs = Vec::new();
         if self.apps.remove(&app).is_none() {
-            return errs;
+            return (errs, None);
         }
         let mut recover = Vec::new();
         let mut remove = Vec::new();
@@ -135,36 +159,27 @@ impl Registry {
             for id in recover {
                 if let Err(e) = port.consumer(ConsumerRequest::Recover { buffer_id: id }) {
                     errs.push(self.consumer_failed(e));
-                    return errs;
-                }
-            }
-            for id in &remove {
-                match port.consumer(ConsumerRequest::RemoveBuffer { buffer_id: *id }) {
-                    Ok(ConsumerReply::Stats {
-                        events_discarded,
-                        packets_lost,
-                        ..
-                    }) => self.keep_losses(*id, events_discarded, packets_lost),
-                    Ok(_) => {}
-                    Err(e) => {
-                        errs.push(self.consumer_failed(e));
-                        return errs;
-                    }
+                    break;
                 }
             }
         }
+        let deferred = self.consumer_dead.is_none().then(|| {
+            let removed = remove
+                .iter()
+                .filter_map(|id| self.buffers.iter().find(|b| b.id == *id))
+                .map(|b| (b.id, b.session_id, b.channel_id))
+                .collect();
+            Deferred::app_gone(removed)
+        });
         self.buffers.retain(|b| !remove.contains(&b.id));
         self.traces
             .retain(|(s, o), _| *o != Owner::Pid(app) || snapshot_sessions.contains(s));
-        errs
+        (errs, deferred)
     }
 
-    /// Adds the final losses of buffer `id`, about to be forgotten, to its channel's.
-    fn keep_losses(&mut self, id: u64, events_discarded: u64, packets_lost: u64) {
-        let Some(b) = self.buffers.iter().find(|b| b.id == id) else {
-            return;
-        };
-        let (sid, cid) = (b.session_id, b.channel_id);
+    /// Adds the final losses of a removed buffer of session `sid`'s channel `cid` to the
+    /// channel's. `losses`: (discarded events, lost packets, events in the lost packets).
+    pub(crate) fn keep_losses(&mut self, sid: u64, cid: u64, losses: (u64, u64, u64)) {
         if let Some(c) = self
             .sessions
             .iter_mut()
@@ -172,8 +187,9 @@ impl Registry {
             .flat_map(|s| s.channels.iter_mut())
             .find(|c| c.id == cid)
         {
-            c.gone_losses.0 += events_discarded;
-            c.gone_losses.1 += packets_lost;
+            c.gone_losses.0 += losses.0;
+            c.gone_losses.1 += losses.1;
+            c.gone_losses.2 += losses.2;
         }
     }
 

@@ -16,6 +16,7 @@
 mod agent;
 mod apps;
 mod attrs;
+mod deferred;
 mod kernel;
 pub mod metadata;
 mod relay;
@@ -26,6 +27,7 @@ mod validate;
 
 pub use agent::{agent_filter, ust_names, AgentEnable};
 pub use attrs::*;
+pub use deferred::Deferred;
 pub use kernel::{KernelChannel, KernelOp, KernelReply};
 pub use snapshot::{packets_per_stream, StreamGroup, MAX_SNAPSHOT_OUTPUTS};
 pub use trackers::MAX_TRACKER_VALUES;
@@ -112,8 +114,9 @@ struct Channel {
     filters: Vec<Option<StoredFilter>>,
     stream_class_id: u32,
     /// Losses of this channel's buffers that are gone (exited apps' per-process buffers):
-    /// (discarded events, lost packets), as the consumer last counted them.
-    gone_losses: (u64, u64),
+    /// (discarded events, lost packets, events in packets that could not be written), as
+    /// the consumer last counted them.
+    gone_losses: (u64, u64, u64),
 }
 
 /// A rule's filter: the text as given (for `list`) and the compiled program sent to apps.
@@ -241,6 +244,9 @@ pub struct Registry {
 pub struct Outcome {
     pub response: Response,
     pub app_errors: Vec<String>,
+    /// Consumer requests left to carry out (by [`Registry::handle_deferring`] only); the
+    /// response is then that of [`Registry::complete`].
+    pub deferred: Option<Deferred>,
 }
 
 fn err(code: ErrorCode, msg: impl Into<String>) -> Response {
@@ -341,18 +347,22 @@ impl Registry {
     }
 
     /// Handles one client request from a peer with user id `uid`.
+    /// Consumer requests that may wait (see [`Registry::handle_deferring`]) are sent at
+    /// once, through `port`.
     pub fn handle(&mut self, req: Request, uid: u32, now: &Clock, port: &mut dyn Port) -> Outcome {
-        let mut app_errors = Vec::new();
-        let response = match self.dispatch(req, uid, now, port, &mut app_errors) {
-            Ok(r) | Err(r) => r,
-        };
-        Outcome {
-            response,
-            app_errors,
+        let mut out = self.handle_deferring(req, uid, now, port);
+        if let Some(d) = out.deferred.take() {
+            let replies = d
+                .requests
+                .iter()
+                .map(|r| port.consumer(r.clone()))
+                .collect();
+            out.response = self.complete(d, replies, &mut out.app_errors);
         }
+        out
     }
 
-    fn dispatch(
+    pub(crate) fn dispatch(
         &mut self,
         req: Request,
         uid: u32,
@@ -372,10 +382,14 @@ impl Registry {
                 let home = port.home_of(uid);
                 self.create(name, output, live_timer_us, uid, home, now)
             }
-            Request::DestroySession { session } => self.destroy(&session, uid, true, port, errs),
-            Request::DestroySessionNoWait { session } => {
-                self.destroy(&session, uid, false, port, errs)
-            }
+            // Their consumer requests may wait: see `handle_deferring`.
+            Request::DestroySession { .. }
+            | Request::DestroySessionNoWait { .. }
+            | Request::Stop { .. }
+            | Request::StopNoWait { .. } => Err(err(
+                ErrorCode::Internal,
+                "stop and destroy go through handle_deferring",
+            )),
             Request::ListSessions => Ok(self.list_sessions(uid)),
             Request::ListSession { session } => {
                 let i = self.session_index(&session, uid)?;
@@ -469,8 +483,6 @@ impl Registry {
                 context,
             } => self.add_context(&session, uid, domain, channel, context, port),
             Request::Start { session } => self.start(&session, uid, port, errs),
-            Request::Stop { session } => self.stop(&session, uid, true, port, errs),
-            Request::StopNoWait { session } => self.stop(&session, uid, false, port, errs),
             Request::Track {
                 session,
                 domain,

@@ -89,49 +89,6 @@ impl Registry {
         }
     }
 
-    /// At `stop`, once the buffers are flushed: waits until the relay holds everything sent.
-    /// Returns a warning when it does not.
-    pub(crate) fn wait_relay(&mut self, si: usize, port: &mut dyn Port) -> Option<String> {
-        let s = &self.sessions[si];
-        let net = s.net.as_ref().filter(|n| n.open)?;
-        let url = net.url.to_string();
-        let warn = match port.consumer(ConsumerRequest::RelayDataPending { relay_id: s.id }) {
-            Ok(ConsumerReply::RelayPending { pending: false }) => return None,
-            Ok(ConsumerReply::RelayPending { pending: true }) => {
-                format!("the relay at {url} still lacks data; the trace there may be incomplete")
-            }
-            Ok(ConsumerReply::Error { message }) => {
-                format!("streaming to the relay at {url} failed: {message}")
-            }
-            Ok(other) => format!("unexpected consumer reply {other:?}"),
-            Err(e) => self.consumer_failed(e),
-        };
-        if let Some(n) = self.sessions[si].net.as_mut() {
-            n.error.get_or_insert(warn.clone());
-        }
-        Some(warn)
-    }
-
-    /// At `destroy`, once the buffers are removed: closes the relay session. Returns a
-    /// warning with the packets lost if the relay failed.
-    pub(crate) fn close_relay(&mut self, si: usize, port: &mut dyn Port) -> Option<String> {
-        let s = &self.sessions[si];
-        let net = s.net.as_ref().filter(|n| n.open)?;
-        let url = net.url.to_string();
-        if self.consumer_dead.is_some() {
-            return None;
-        }
-        match port.consumer(ConsumerRequest::CloseRelay { relay_id: s.id }) {
-            Ok(ConsumerReply::RelayClosed { packets_lost: 0 }) => None,
-            Ok(ConsumerReply::RelayClosed { packets_lost }) => Some(format!(
-                "{packets_lost} packets could not be sent to the relay at {url} after it failed"
-            )),
-            Ok(ConsumerReply::Error { message }) => Some(message),
-            Ok(other) => Some(format!("unexpected consumer reply {other:?}")),
-            Err(e) => Some(self.consumer_failed(e)),
-        }
-    }
-
     /// Why session `si`'s streaming failed, if it did: as last seen at `stop`, or as the
     /// consumer reports it now.
     pub(crate) fn relay_error(&self, si: usize, port: &mut dyn Port) -> Option<String> {
@@ -154,4 +111,34 @@ impl Registry {
             _ => None,
         }
     }
+}
+
+/// The warning of `stop`'s wait for the relay of session `session_id` (at `url`) from the
+/// consumer's answer to `RelayDataPending`; also kept as the session's streaming error.
+pub(crate) fn relay_pending_warning(
+    reg: &mut Registry,
+    session_id: u64,
+    url: &str,
+    reply: Result<ConsumerReply, String>,
+) -> Option<String> {
+    let warn = match reply {
+        Ok(ConsumerReply::RelayPending { pending: false }) => return None,
+        Ok(ConsumerReply::RelayPending { pending: true }) => {
+            format!("the relay at {url} still lacks data; the trace there may be incomplete")
+        }
+        Ok(ConsumerReply::Error { message }) => {
+            format!("streaming to the relay at {url} failed: {message}")
+        }
+        Ok(other) => format!("unexpected consumer reply {other:?}"),
+        Err(e) => reg.consumer_failed(e),
+    };
+    if let Some(n) = reg
+        .sessions
+        .iter_mut()
+        .find(|s| s.id == session_id)
+        .and_then(|s| s.net.as_mut())
+    {
+        n.error.get_or_insert(warn.clone());
+    }
+    Some(warn)
 }

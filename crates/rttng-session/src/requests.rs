@@ -72,24 +72,6 @@ impl Registry {
         }
     }
 
-    /// `wait`: wait until a relay has the data (`destroy` without `-n`).
-    pub(crate) fn destroy(
-        &mut self,
-        session: &str,
-        uid: u32,
-        wait: bool,
-        port: &mut dyn Port,
-        errs: &mut Vec<String>,
-    ) -> Result<Response, Response> {
-        let i = self.session_index(session, uid)?;
-        let warn = self.stop_session(i, wait, port, errs);
-        let lost = self.destroy_session(i, port, errs);
-        match warn.or(lost) {
-            Some(w) => Ok(Response::Warning { message: w }),
-            None => Ok(Response::Ok),
-        }
-    }
-
     pub(crate) fn disable_channel(
         &mut self,
         session: &str,
@@ -388,9 +370,11 @@ impl Registry {
         }
         // Refuse up front what could not be written (lttng: "Create directory failed"),
         // instead of losing every event in silence.
-        // (A network session's output is on the relay's host: the relay reports its own.)
+        // (A network session's output is on the relay's host: the relay reports its own.
+        // A snapshot session writes only at `snapshot record`, to its snapshot outputs,
+        // which report their own errors then.)
         let s = &self.sessions[i];
-        if s.net.is_none() {
+        if s.net.is_none() && s.snapshot.is_none() {
             port.prepare_output(&s.output, s.owner_uid).map_err(|e| {
                 err(
                     ErrorCode::CreateDirFailed,
@@ -409,29 +393,6 @@ impl Registry {
         s.started_once = true;
         self.reconcile(port, errs);
         Ok(Response::Ok)
-    }
-
-    /// `wait`: wait until a relay has the data (`stop` without `-n`).
-    pub(crate) fn stop(
-        &mut self,
-        session: &str,
-        uid: u32,
-        wait: bool,
-        port: &mut dyn Port,
-        errs: &mut Vec<String>,
-    ) -> Result<Response, Response> {
-        let i = self.session_index(session, uid)?;
-        if !self.sessions[i].active {
-            // lttng's words (a warning, status 81).
-            return Err(err(
-                ErrorCode::AlreadyStopped,
-                format!("Tracing already stopped for session {session}"),
-            ));
-        }
-        match self.stop_session(i, wait, port, errs) {
-            Some(w) => Ok(Response::Warning { message: w }),
-            None => Ok(Response::Ok),
-        }
     }
 
     pub(crate) fn create(
@@ -570,10 +531,17 @@ impl Registry {
             .iter_mut()
             .find(|c| c.domain == domain && c.name == name)
         {
-            if *attrs != ChannelAttrs::default() {
+            // lttng: enabling a channel that exists and is enabled, or giving attributes
+            // again, is LTTNG_ERR_(UST|KERN)_CHAN_EXIST (the CLI makes it a warning).
+            if c.enabled || *attrs != ChannelAttrs::default() {
+                let what = if domain == Domain::Kernel {
+                    "Kernel"
+                } else {
+                    "UST"
+                };
                 return Err(err(
                     ErrorCode::ChannelExists,
-                    format!("channel {name} exists already; its attributes cannot change"),
+                    format!("{what} channel already exist"),
                 ));
             }
             if !c.enabled && s.started_once {
@@ -639,7 +607,7 @@ impl Registry {
             rules: Vec::new(),
             filters: Vec::new(),
             stream_class_id,
-            gone_losses: (0, 0),
+            gone_losses: (0, 0, 0),
         });
         Ok(())
     }
@@ -683,84 +651,21 @@ impl Registry {
         Ok(self.sessions[i].channels.len() - 1)
     }
 
-    fn stop_session(
-        &mut self,
-        i: usize,
-        wait: bool,
-        port: &mut dyn Port,
-        errs: &mut Vec<String>,
-    ) -> Option<String> {
-        if !self.sessions[i].active {
-            return None;
-        }
-        self.sessions[i].active = false;
-        self.reconcile(port, errs);
-        let sid = self.sessions[i].id;
-        let ids: Vec<u64> = self
-            .buffers
-            .iter()
-            .filter(|b| b.session_id == sid && b.created)
-            .map(|b| b.id)
-            .collect();
-        let mut warn = None;
-        if self.sessions[i]
-            .channels
-            .iter()
-            .any(|c| c.domain == Domain::Kernel)
-        {
-            match port.kernel(sid, KernelOp::Stop) {
-                Ok(KernelReply::Stopped { events_discarded }) => {
-                    self.sessions[i].kernel_discarded = events_discarded
-                }
-                Ok(KernelReply::Ok) => {}
-                Err(e) => {
-                    warn = Some(format!(
-                        "the kernel trace could not be written completely: {e}"
-                    ))
-                }
-            }
-        }
-        for id in ids {
-            match port.consumer(ConsumerRequest::Flush { buffer_id: id }) {
-                // Packets that could not be written (full disk, I/O error): the user must
-                // hear of it at stop, not only the daemon's log. (A network session's
-                // losses are the relay's warning, below.)
-                Ok(ConsumerReply::Error { message }) => {
-                    errs.push(message.clone());
-                    if self.sessions[i].net.is_none() {
-                        warn = Some(match warn.take() {
-                            Some(w) => format!("{w}; {message}"),
-                            None => message,
-                        });
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    warn = Some(self.consumer_failed(e));
-                }
-            }
-        }
-        if let Some(why) = &self.sessions[i].consumer_lost {
-            warn.get_or_insert_with(|| lost_message(why));
-        }
-        if warn.is_none() && wait {
-            warn = self.wait_relay(i, port);
-        }
-        warn
-    }
-
     pub(crate) fn consumer_failed(&mut self, e: String) -> String {
         self.consumer_died(e);
         let why = self.consumer_dead.clone().unwrap_or_default();
         lost_message(&why)
     }
 
-    /// Returns a warning when the session's relay lost data.
-    fn destroy_session(
+    /// Forgets session `i` (its apps told to drop its channels, its kernel session
+    /// destroyed) and appends the removal of its buffers and the close of its relay session
+    /// to `requests`; returns the relay's URL when its close was appended (last).
+    pub(crate) fn destroy_session(
         &mut self,
         i: usize,
         port: &mut dyn Port,
         errs: &mut Vec<String>,
+        requests: &mut Vec<ConsumerRequest>,
     ) -> Option<String> {
         let sid = self.sessions[i].id;
         let app_ids: Vec<AppId> = self.apps.keys().copied().collect();
@@ -792,12 +697,10 @@ impl Registry {
             .map(|b| b.id)
             .collect();
         if self.consumer_dead.is_none() {
-            for id in ids {
-                if let Err(e) = port.consumer(ConsumerRequest::RemoveBuffer { buffer_id: id }) {
-                    errs.push(self.consumer_failed(e));
-                    break;
-                }
-            }
+            requests.extend(
+                ids.into_iter()
+                    .map(|buffer_id| ConsumerRequest::RemoveBuffer { buffer_id }),
+            );
         }
         if self.sessions[i]
             .channels
@@ -808,11 +711,19 @@ impl Registry {
                 errs.push(format!("kernel session: {e}"));
             }
         }
-        let lost = self.close_relay(i, port);
+        let s = &self.sessions[i];
+        let relay_url = s
+            .net
+            .as_ref()
+            .filter(|n| n.open && self.consumer_dead.is_none())
+            .map(|n| n.url.to_string());
+        if relay_url.is_some() {
+            requests.push(ConsumerRequest::CloseRelay { relay_id: s.id });
+        }
         self.buffers.retain(|b| b.session_id != sid);
         self.traces.retain(|(s, _), _| *s != sid);
         self.sessions.remove(i);
-        lost
+        relay_url
     }
 
     pub(crate) fn detail(&self, i: usize, port: &mut dyn Port) -> SessionDetail {
@@ -846,7 +757,7 @@ impl Registry {
             .iter()
             .map(|c| {
                 // Buffers that are gone (exited apps' per-process ones) still count.
-                let (mut discarded, mut lost) = c.gone_losses;
+                let (mut discarded, mut lost, mut lost_events) = c.gone_losses;
                 // The kernel reports its losses per session: shown on its first channel.
                 if c.domain == Domain::Kernel && c.stream_class_id == 0 {
                     discarded += kernel_discarded;
@@ -860,11 +771,13 @@ impl Registry {
                         if let Ok(ConsumerReply::Stats {
                             events_discarded,
                             packets_lost,
+                            events_lost,
                             ..
                         }) = port.consumer(ConsumerRequest::Stats { buffer_id: b.id })
                         {
                             discarded += events_discarded;
                             lost += packets_lost;
+                            lost_events += events_lost;
                         }
                     }
                 }
@@ -883,6 +796,7 @@ impl Registry {
                         .collect(),
                     discarded_events: discarded,
                     lost_packets: lost,
+                    lost_events,
                 }
             })
             .collect();
@@ -946,6 +860,6 @@ pub(crate) fn compile_filter(text: String, rule: &EventRule) -> Result<StoredFil
 }
 
 /// What a session whose consumer daemon died says about its data.
-fn lost_message(why: &str) -> String {
+pub(crate) fn lost_message(why: &str) -> String {
     format!("the consumer daemon is gone ({why}); the data written before it died stays readable in the trace directory")
 }

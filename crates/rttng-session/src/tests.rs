@@ -25,6 +25,7 @@ impl Port for Rec {
                 events_discarded: 2,
                 packets_lost: 1,
                 packets_written: 5,
+                events_lost: 3,
             }
         } else {
             ConsumerReply::Ok

@@ -18,7 +18,7 @@ use rttng_proto::*;
 use rttng_session::AppId;
 use std::collections::{HashMap, VecDeque};
 use std::io::Read;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::{Duration, Instant};
 
@@ -49,6 +49,9 @@ pub struct AppConn {
     pub uid: u32,
     /// Send times of the commands not answered yet, oldest first.
     unanswered: VecDeque<Instant>,
+    /// When the app last made progress on its commands: its last answer, or the send of a
+    /// command when none was waiting (clients wait only for apps that make progress).
+    progress: Instant,
     /// Commands sent and answered so far.
     pub sent: u64,
     pub answered: u64,
@@ -69,7 +72,11 @@ impl AppConn {
         match sock::send(&self.stream, Kind::AppCommand, cmd, fd) {
             Ok(()) => {
                 self.sent += 1;
-                self.unanswered.push_back(Instant::now());
+                let now = Instant::now();
+                if self.unanswered.is_empty() {
+                    self.progress = now;
+                }
+                self.unanswered.push_back(now);
                 Ok(())
             }
             Err(e) => {
@@ -87,6 +94,15 @@ impl AppConn {
     /// When the oldest unanswered command was sent.
     pub fn oldest_unanswered(&self) -> Option<Instant> {
         self.unanswered.front().copied()
+    }
+
+    /// Since when the app has been silent about its commands: `None` when it has none
+    /// waiting, else the time since its last answer (or since the first command it is
+    /// waiting on was sent, if later).
+    pub fn stalled_for(&self, now: Instant) -> Option<Duration> {
+        self.unanswered
+            .front()
+            .map(|_| now.saturating_duration_since(self.progress))
     }
 
     /// Disconnects: the app sees its socket close, the loop sees the hang-up.
@@ -174,13 +190,15 @@ pub fn serve(listener: UnixListener, state: Shared, daemon_uid: u32) {
     let mut next: AppId = 1;
     let mut waiting = false;
     loop {
-        let mut fds = vec![listener.as_raw_fd()];
-        fds.extend(pending.iter().map(|p| p.stream.as_raw_fd()));
         let ids: Vec<AppId> = live.keys().copied().collect();
-        fds.extend(ids.iter().map(|id| live[id].stream.as_raw_fd()));
         // Deadlines to watch (hellos, unanswered commands): wake up to check them.
         let timeout = (!pending.is_empty() || waiting).then_some(TICK);
-        let ready = sys::poll_readable(&fds, timeout);
+        let ready = {
+            let mut fds = vec![listener.as_fd()];
+            fds.extend(pending.iter().map(|p| p.stream.as_fd()));
+            fds.extend(ids.iter().map(|id| live[id].stream.as_fd()));
+            sys::poll_readable(&fds, timeout)
+        };
         if ready.first() == Some(&true) {
             accept(&listener, &mut pending, daemon_uid);
         }
@@ -239,7 +257,7 @@ pub fn serve(listener: UnixListener, state: Shared, daemon_uid: u32) {
         }
         pending = still;
         // Answers and hang-ups of registered apps.
-        let base = fds.len() - ids.len();
+        let base = ready.len() - ids.len();
         for (i, id) in ids.iter().enumerate() {
             if !ready.get(base + i).copied().unwrap_or(false) {
                 continue;
@@ -271,7 +289,7 @@ pub fn serve(listener: UnixListener, state: Shared, daemon_uid: u32) {
                     c.dead.get_or_insert(why);
                 }
             }
-            reap(&mut g);
+            reap(&mut g, &state);
             drop(g);
             state.1.notify_all();
         }
@@ -286,7 +304,7 @@ pub fn serve(listener: UnixListener, state: Shared, daemon_uid: u32) {
                     .get_or_insert(format!("no answer within {} s", APP_TIMEOUT.as_secs()));
             }
         }
-        reap(&mut g);
+        reap(&mut g, &state);
         live.retain(|id, _| g.io.apps.contains_key(id));
         let answers = crate::runtime::take_ready_announcements(&mut g.io);
         waiting =
@@ -370,6 +388,7 @@ fn register(id: AppId, p: Pending, mut hello: AppHello, state: &Shared) -> Optio
             pid: cred.pid,
             uid: cred.uid,
             unanswered: VecDeque::new(),
+            progress: Instant::now(),
             sent: 0,
             answered: 0,
             dead: None,
@@ -393,7 +412,7 @@ fn register(id: AppId, p: Pending, mut hello: AppHello, state: &Shared) -> Optio
             return None;
         }
     }
-    reap(&mut g);
+    reap(&mut g, state);
     Some(Live {
         stream: read,
         buf: Vec::new(),
@@ -410,6 +429,7 @@ fn answered(g: &mut State, id: AppId, reply: AppReply) {
         return;
     }
     c.answered += 1;
+    c.progress = Instant::now();
     let pid = c.pid;
     let State { reg, io } = g;
     match reg.app_replied(id, reply, io) {

@@ -1,26 +1,21 @@
 //! Checking a session's trace output before tracing starts: the directory is created (with
-//! its parents) and a file is written and removed in it, so that an output that cannot be
-//! written (a path under /proc, a regular file, a name too long for the file system, no
-//! permission) is refused at `start` with the reason, rather than every event being lost in
-//! silence. Not here: the trace files themselves (the consumer writes them), and checking as
-//! another user than the daemon's (a root daemon serving other users checks as root).
+//! its parents) and a file is created, written and removed in it, with the session owner's
+//! credentials (`rttng-runas`; inline for the daemon's own user), so that an output that
+//! cannot be written (a path under /proc, a regular file, a name too long for the file
+//! system, no permission *for that user*) is refused at `start` with the reason, rather
+//! than every event being lost in silence. Not here: the trace files themselves (the
+//! consumer writes them), and who owns which output (the runtime remembers it).
 
-use std::io::Write;
 use std::path::Path;
 
-/// Creates `dir` if needed and proves a file can be created and written in it. The error
-/// names the path and says why.
-pub fn prepare(dir: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let probe = dir.join(format!(".rttng-write-check-{}", std::process::id()));
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-        .and_then(|mut f| f.write_all(b"rttng").and_then(|()| f.sync_data()));
-    let removed = std::fs::remove_file(&probe);
-    written.map_err(|e| format!("{}: cannot write in it: {e}", dir.display()))?;
-    removed.map_err(|e| format!("{}: cannot remove {}: {e}", dir.display(), probe.display()))
+/// Creates `dir` if needed and proves that `creds` (`None`: the daemon's own user) can
+/// create and write a file in it. The error names the path and says why.
+pub fn prepare(dir: &Path, creds: Option<rttng_runas::Creds>) -> Result<(), String> {
+    let owner = rttng_runas::Owner {
+        root: dir.to_path_buf(),
+        creds,
+    };
+    rttng_runas::check_writable(&owner).map_err(|e| e.to_string())
 }
 
 /// Most bytes of `/etc/passwd` read to find a user's home.
@@ -54,22 +49,22 @@ mod tests {
         std::fs::create_dir_all(&base).unwrap();
         // Created with its parents, and left empty.
         let ok = base.join("a/b/trace");
-        prepare(&ok).unwrap();
+        prepare(&ok, None).unwrap();
         assert_eq!(std::fs::read_dir(&ok).unwrap().count(), 0);
         // A regular file where the directory should be.
         let file = base.join("file");
         std::fs::write(&file, b"x").unwrap();
-        let e = prepare(&file).unwrap_err();
+        let e = prepare(&file, None).unwrap_err();
         assert!(e.contains(&*file.to_string_lossy()), "{e}");
         // A name longer than the file system allows.
         let long = base.join(format!("{}-20260101-000000", "n".repeat(250)));
-        let e = prepare(&long).unwrap_err();
+        let e = prepare(&long, None).unwrap_err();
         assert!(
             e.contains("name too long") || e.contains("File name too long"),
             "{e}"
         );
         // Under /proc, nothing can be created.
-        let e = prepare(Path::new("/proc/forbidden")).unwrap_err();
+        let e = prepare(Path::new("/proc/forbidden"), None).unwrap_err();
         assert!(e.starts_with("/proc/forbidden: "), "{e}");
         std::fs::remove_dir_all(&base).unwrap();
     }

@@ -1,12 +1,12 @@
 //! The few system calls the daemon needs that std does not offer: effective uid, signal
 //! masking and waiting, session leadership, hangup polling, host facts, local time.
-//! Each unsafe block is one libc call on values we own.
+//! Each unsafe block is one libc call on values we own (what rustix offers goes through
+//! rustix, without unsafe: effective uid, setsid, poll).
 
 #![allow(unsafe_code)]
 
 pub fn euid() -> u32 {
-    // SAFETY: geteuid cannot fail and touches no memory.
-    unsafe { libc::geteuid() }
+    rustix::process::geteuid().as_raw()
 }
 
 /// Blocks SIGTERM, SIGINT and SIGHUP in this thread (and the threads it spawns later).
@@ -38,10 +38,8 @@ pub fn wait_stop_signal() -> i32 {
 }
 
 pub fn setsid() {
-    // SAFETY: no memory involved; failure (already a leader) is harmless.
-    unsafe {
-        libc::setsid();
-    }
+    // Failure (already a leader) is harmless.
+    let _ = rustix::process::setsid();
 }
 
 pub fn cpu_count() -> u32 {
@@ -83,22 +81,20 @@ pub fn pid_groups(pid: u32) -> Vec<u32> {
 /// Waits until one of `fds` is readable (or hung up, or in error), at most `timeout`
 /// (forever when None); returns which are.
 pub fn poll_readable(
-    fds: &[std::os::fd::RawFd],
+    fds: &[std::os::fd::BorrowedFd<'_>],
     timeout: Option<std::time::Duration>,
 ) -> Vec<bool> {
-    let mut p: Vec<libc::pollfd> = fds
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let mut p: Vec<PollFd<'_>> = fds
         .iter()
-        .map(|&fd| libc::pollfd {
-            fd,
-            events: libc::POLLIN | libc::POLLRDHUP,
-            revents: 0,
-        })
+        .map(|fd| PollFd::new(fd, PollFlags::IN | PollFlags::RDHUP))
         .collect();
-    let ms = timeout.map_or(-1, |t| i32::try_from(t.as_millis()).unwrap_or(i32::MAX));
-    // SAFETY: `p` is a valid array of `p.len()` pollfds that we own for the call.
-    let r = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, ms) };
-    if r <= 0 {
-        return vec![false; fds.len()];
+    let wait = timeout.map(|t| Timespec {
+        tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
+        tv_nsec: i64::from(t.subsec_nanos()),
+    });
+    match poll(&mut p, wait.as_ref()) {
+        Ok(n) if n > 0 => p.iter().map(|x| !x.revents().is_empty()).collect(),
+        _ => vec![false; fds.len()],
     }
-    p.iter().map(|x| x.revents != 0).collect()
 }

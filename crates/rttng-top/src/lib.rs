@@ -12,7 +12,9 @@ pub mod tui;
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
@@ -57,6 +59,9 @@ pub struct TopArgs {
     pub rows: usize,
 }
 
+/// Longest wait between two looks at the stop flag.
+const STOP_CHECK: Duration = Duration::from_millis(100);
+
 /// The running sources, and where their events arrive.
 struct Sources {
     kernel: Option<KernelSource>,
@@ -65,6 +70,9 @@ struct Sources {
     keep: bool,
     /// Why the user-space source stopped, once it did.
     user_status: Option<String>,
+    /// Set by SIGHUP, SIGTERM and SIGINT: end as if asked (the kernel session is stopped and
+    /// its tracefs instance removed; a killed top would leave it recording every system call).
+    stop: Arc<AtomicBool>,
 }
 
 impl Sources {
@@ -72,6 +80,15 @@ impl Sources {
     fn start(args: &TopArgs) -> Result<(Sources, Aggregator)> {
         if args.no_kernel && args.live.is_none() {
             bail!("--no-kernel leaves nothing to show; give --live URL");
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        for sig in [
+            signal_hook::consts::SIGHUP,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGINT,
+        ] {
+            signal_hook::flag::register(sig, stop.clone())
+                .context("setting up the signal handlers")?;
         }
         let (tx, rx) = mpsc::channel();
         let mut agg = Aggregator::new();
@@ -101,6 +118,7 @@ impl Sources {
                 out_dir,
                 keep,
                 user_status: None,
+                stop,
             },
             agg,
         ))
@@ -114,18 +132,25 @@ impl Sources {
         agg.snapshot(interval_s)
     }
 
-    /// Feeds everything that arrived until `deadline`.
+    /// A signal asked top to end.
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Feeds everything that arrived until `deadline` (or a signal).
     fn pump_until(&mut self, agg: &mut Aggregator, deadline: Instant) {
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
+            if self.stopping() {
+                return;
+            }
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .min(STOP_CHECK);
             match self.rx.recv_timeout(left) {
                 Ok(batch) => self.feed(agg, batch),
-                Err(mpsc::RecvTimeoutError::Timeout) => return,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
                 // No user-space source (any more): only the refresh period is left to wait.
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
-                    return;
-                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(left),
             }
             if Instant::now() >= deadline {
                 return;
@@ -189,6 +214,9 @@ pub fn run(args: &TopArgs) -> Result<()> {
     let mut last = Instant::now();
     for i in 1..=args.iterations {
         sources.pump_until(&mut agg, last + delay);
+        if sources.stopping() {
+            break;
+        }
         let now = Instant::now();
         let snap = sources.snapshot(&mut agg, now.duration_since(last).as_secs_f64());
         last = now;

@@ -61,6 +61,9 @@ pub(crate) fn run(
             }
             let deadline = Instant::now() + KEY_POLL;
             sources.pump_until(&mut agg, deadline);
+            if sources.stopping() {
+                return Ok(());
+            }
             if last.elapsed() >= delay {
                 let now = Instant::now();
                 let snap = sources.snapshot(&mut agg, now.duration_since(last).as_secs_f64());
@@ -88,7 +91,9 @@ pub(crate) fn run(
             }
         }
     })();
-    ratatui::restore();
+    // Not `ratatui::restore`: it prints its failure to standard error, which panics when the
+    // terminal is gone (SIGHUP), and the panic would skip the kernel session's cleanup.
+    let _ = ratatui::try_restore();
     let finished = sources.finish(&mut agg);
     result?;
     finished.map(|_| ())

@@ -192,6 +192,10 @@ pub fn format_detail(
             let _ = writeln!(o, "    Statistics:");
             let _ = writeln!(o, "      Discarded events: {}", c.discarded_events);
             let _ = writeln!(o, "      Lost packets:     {}", c.lost_packets);
+            // Not in lttng's output: events inside packets that could not be written.
+            if c.lost_events > 0 {
+                let _ = writeln!(o, "      Lost events:      {}", c.lost_events);
+            }
             let _ = writeln!(o);
             let _ = writeln!(o, "    Recording event rules:");
             if c.rules.is_empty() {

@@ -13,10 +13,12 @@ mod kernel_list;
 mod list;
 mod live_view;
 mod mi;
+mod mi_cmd;
 mod run;
 mod session_cmd;
 mod snapshot_cmd;
 mod trace;
+mod track_cmd;
 mod view;
 
 use std::process::ExitCode;
@@ -61,7 +63,7 @@ fn main() -> ExitCode {
         silence_stdout();
     }
     if args.global.mi.is_some() && !matches!(args.command, cli::Command::Session(_)) {
-        return session_cmd::mi_not_implemented();
+        return mi_cmd::mi_not_implemented();
     }
     let result = match args.command {
         cli::Command::View(v) if v.live.is_some() => live_view::run(&v),

@@ -445,3 +445,62 @@ fn wrap(tag: &str, inner: &str) -> String {
         format!("<{tag}>{inner}</{tag}>")
     }
 }
+
+/// `list -u [-f]`: the registered applications and their events (lttng writes the domain's
+/// buffer type as `PER_PID` here).
+pub fn apps(list: &[rttng_ctl::proto::AppInfo], fields: bool) -> String {
+    let pids: String = list
+        .iter()
+        .map(|a| {
+            let events: String = a
+                .events
+                .iter()
+                .map(|e| {
+                    let event_fields = if fields {
+                        let inner: String = e
+                            .fields
+                            .iter()
+                            .map(|(n, k)| {
+                                let kind = match k.as_str() {
+                                    "integer" => "INTEGER",
+                                    "string" => "STRING",
+                                    "float" => "FLOAT",
+                                    "enum" => "ENUM",
+                                    _ => "OTHER",
+                                };
+                                format!(
+                                    "<event_field>{}{}{}</event_field>",
+                                    el("name", n),
+                                    el("type", kind),
+                                    el("nowrite", "0")
+                                )
+                            })
+                            .collect();
+                        wrap("event_fields", &inner)
+                    } else {
+                        String::new()
+                    };
+                    format!(
+                        "<event>{}{}{}{}{event_fields}</event>",
+                        el("name", &e.name),
+                        el("type", "TRACEPOINT"),
+                        el("loglevel", &crate::list::level_name(e.loglevel)),
+                        el("enabled", "false"),
+                    )
+                })
+                .collect();
+            format!(
+                "<pid>{}{}{}</pid>",
+                el("id", &a.pid.to_string()),
+                el("name", &a.name),
+                wrap("events", &events)
+            )
+        })
+        .collect();
+    format!(
+        "<domains><domain>{}{}{}</domain></domains>",
+        el("type", "UST"),
+        el("buffer_type", "PER_PID"),
+        wrap("pids", &pids)
+    )
+}

@@ -1,9 +1,11 @@
 //! The session commands of `rttng` — lttng's names, options, defaults, messages and exit
 //! statuses (0 success, 1 command error, 3 fatal error, 4 warning): create, destroy,
 //! set-session, enable-channel, disable-channel, enable-event, disable-event, add-context,
-//! start, stop, status, list, version. They talk to the session daemon through `rttng-ctl`.
-//! Not here: their arguments (`cli.rs`), what `list` prints (`list.rs`), `demo` and
-//! `list -k` (dispatched by `main.rs`), the viewer (`view.rs`), any session logic.
+//! start, stop, status, list, version. They talk to the session daemon through `rttng-ctl`;
+//! only `create` starts a daemon, as lttng's. Not here: their arguments (`cli.rs`), what
+//! `list` prints (`list.rs`), `track`/`untrack` (`track_cmd.rs`), `--mi xml` (`mi_cmd.rs`),
+//! `demo` and `list -k` (dispatched by `main.rs`), the viewer (`view.rs`), any session
+//! logic.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,25 +23,25 @@ use crate::error::{
 use crate::list;
 use rttng_ctf::lttng::LOGLEVEL_NAMES;
 
-fn session_or_current(s: Option<String>) -> Result<String, CliError> {
+pub(crate) fn session_or_current(s: Option<String>) -> Result<String, CliError> {
     s.or_else(rttng_ctl::current_session)
         .ok_or_else(|| usage("no session given and no current session; create one with `rttng create` or choose one with `rttng set-session`"))
 }
 
-struct Ctx {
-    opts: ConnectOptions,
-    client: Option<Client>,
+pub(crate) struct Ctx {
+    pub(crate) opts: ConnectOptions,
+    pub(crate) client: Option<Client>,
     /// `-v` count: 1 says each request and answer on standard error, 2 also their fields.
-    verbose: u8,
+    pub(crate) verbose: u8,
     /// What `track`/`untrack` did, per attribute and value (`None`: `--all`), for `--mi`.
-    tracked: Vec<crate::mi::TrackerChange>,
+    pub(crate) tracked: Vec<crate::mi::TrackerChange>,
 }
 
 /// Most characters of one `-vv` debug line.
 const DEBUG_LINE_CHARS: usize = 400;
 
 impl Ctx {
-    fn new(opts: ConnectOptions, g: &Global) -> Ctx {
+    pub(crate) fn new(opts: ConnectOptions, g: &Global) -> Ctx {
         Ctx {
             opts,
             client: None,
@@ -59,7 +61,7 @@ impl Ctx {
         }
         self.client.as_mut().ok_or_else(|| usage("no client"))
     }
-    fn call(&mut self, req: Request) -> Result<Response, CliError> {
+    pub(crate) fn call(&mut self, req: Request) -> Result<Response, CliError> {
         let verbose = self.verbose;
         if verbose > 0 {
             eprintln!("DEBUG1: request {}", debug_text(&req, verbose));
@@ -118,280 +120,9 @@ pub fn exit_status(result: Result<u8, CliError>) -> ExitCode {
 /// Runs a session command; prints errors as `Error: ...` and returns lttng's exit status.
 pub fn run(g: &Global, cmd: SessionCommand) -> ExitCode {
     if let Some(kind) = &g.mi {
-        return run_mi(g, kind, cmd);
+        return crate::mi_cmd::run_mi(g, kind, cmd);
     }
     run_plain(g, cmd)
-}
-
-/// lttng's status when `--mi` names a format it does not have (-LTTNG_ERR_MI_OUTPUT_TYPE
-/// as an exit status).
-const EXIT_MI_FORMAT: u8 = 165;
-/// LTTNG_ERR_MI_NOT_IMPLEMENTED.
-const EXIT_MI_NOT_IMPLEMENTED: u8 = 93;
-
-/// `--mi` on a command without a machine interface in rttng.
-pub fn mi_not_implemented() -> ExitCode {
-    exit_status(Err(CliError::Status {
-        status: EXIT_MI_NOT_IMPLEMENTED,
-        message:
-            "--mi xml is available for version, list, status, create, destroy, set-session, enable-channel, disable-channel, enable-event, disable-event, add-context, track, untrack, start and stop"
-                .to_string(),
-    }))
-}
-
-/// `--mi xml CMD`: runs the command with its messages silenced (errors and warnings still
-/// go to standard error, as lttng's), then prints lttng's MI document of what it did.
-fn run_mi(g: &Global, kind: &str, cmd: SessionCommand) -> ExitCode {
-    use std::io::Write;
-    use std::os::fd::FromRawFd;
-    if kind != "xml" {
-        return exit_status(Err(CliError::Status {
-            status: EXIT_MI_FORMAT,
-            message: "MI output format not supported".to_string(),
-        }));
-    }
-    let name = match &cmd {
-        SessionCommand::Version => "version",
-        SessionCommand::List(l) if !l.kernel && !l.userspace => "list",
-        SessionCommand::Create(_) => "create",
-        SessionCommand::EnableEvent(_) => "enable-event",
-        SessionCommand::Start { .. } => "start",
-        SessionCommand::Stop { .. } => "stop",
-        SessionCommand::Destroy(_) => "destroy",
-        SessionCommand::EnableChannel(_) => "enable-channel",
-        SessionCommand::DisableChannel(_) => "disable-channel",
-        SessionCommand::DisableEvent(_) => "disable-event",
-        SessionCommand::AddContext(a) if !a.list => "add-context",
-        SessionCommand::Track(_) => "track",
-        SessionCommand::Untrack(_) => "untrack",
-        SessionCommand::SetSession { .. } => "set-session",
-        // lttng's `status` answers as `list`.
-        SessionCommand::Status => "list",
-        _ => return mi_not_implemented(),
-    };
-    // The document goes to the real standard output; the messages to /dev/null.
-    // Close-on-exec, so that a session daemon `create` starts does not hold it open.
-    // SAFETY: duplicates descriptor 1, which this process holds; the new descriptor is
-    // owned by the File below and closed with it.
-    let saved = unsafe { libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3) };
-    if saved < 0 {
-        return exit_status(Err(usage("cannot duplicate standard output")));
-    }
-    // SAFETY: `saved` was just returned by dup and nothing else owns it.
-    let mut out = unsafe { std::fs::File::from_raw_fd(saved) };
-    crate::silence_stdout();
-    let mut opts = connect_options(g);
-    opts.spawn = false;
-    let mut ctx = Ctx::new(opts, g);
-    let mi_data = MiBefore::collect(&mut ctx, &cmd);
-    let shown = describe(&cmd);
-    let result = run_with(&mut ctx, g, cmd);
-    let ok = result.is_ok();
-    let doc = mi_document(&mut ctx, name, &shown, mi_data, ok);
-    let _ = out.write_all(doc.as_bytes());
-    exit_status(result)
-}
-
-/// What a command's MI document needs from its arguments.
-struct Shown {
-    session: Option<String>,
-    /// Channel names (enable/disable-channel), context types (add-context), or the
-    /// channel of disable-event (first).
-    names: Vec<String>,
-    domain: Domain,
-    events: Vec<String>,
-    syscall: bool,
-    loglevel: LoglevelRule,
-    exclusions: Vec<String>,
-}
-
-fn describe(cmd: &SessionCommand) -> Shown {
-    let mut s = Shown {
-        session: None,
-        names: Vec::new(),
-        domain: Domain::Ust,
-        events: Vec::new(),
-        syscall: false,
-        loglevel: LoglevelRule::All,
-        exclusions: Vec::new(),
-    };
-    match cmd {
-        SessionCommand::List(l) => s.session = l.session.clone(),
-        SessionCommand::Status => s.session = rttng_ctl::current_session(),
-        SessionCommand::SetSession { session } => s.session = Some(session.clone()),
-        SessionCommand::EnableChannel(a) => {
-            s.session = a.session.clone().or_else(rttng_ctl::current_session);
-            s.names = split_names(&a.channels);
-            s.domain = if a.domain.kernel {
-                Domain::Kernel
-            } else {
-                Domain::Ust
-            };
-        }
-        SessionCommand::DisableChannel(a) => s.names = split_names(&a.channels),
-        SessionCommand::AddContext(a) => s.names = a.types.clone(),
-        SessionCommand::DisableEvent(a) => {
-            s.names = vec![a.channel.clone().unwrap_or_else(|| "channel0".to_string())];
-            s.events = if a.all {
-                vec!["*".to_string()]
-            } else {
-                a.names.as_deref().map(split_names).unwrap_or_default()
-            };
-        }
-        SessionCommand::Start { session } | SessionCommand::Stop { session, .. } => {
-            s.session = session.clone().or_else(rttng_ctl::current_session)
-        }
-        SessionCommand::EnableEvent(a) => {
-            s.events = if a.all {
-                vec!["*".to_string()]
-            } else {
-                a.names.as_deref().map(split_names).unwrap_or_default()
-            };
-            s.syscall = a.syscall;
-            let level = |l: &Option<String>| l.as_deref().and_then(parse_level);
-            s.loglevel = match (level(&a.loglevel), level(&a.loglevel_only)) {
-                (Some(level), _) => LoglevelRule::AtLeast { level },
-                (_, Some(level)) => LoglevelRule::Exactly { level },
-                _ => LoglevelRule::All,
-            };
-            s.exclusions = a.exclude.as_deref().map(split_names).unwrap_or_default();
-        }
-        _ => {}
-    }
-    s
-}
-
-/// What must be read before the command runs (a destroyed session is gone after).
-struct MiBefore {
-    destroyed: Vec<rttng_ctl::proto::SessionSummary>,
-}
-
-impl MiBefore {
-    fn collect(ctx: &mut Ctx, cmd: &SessionCommand) -> MiBefore {
-        let mut destroyed = Vec::new();
-        if let SessionCommand::Destroy(a) = cmd {
-            let want = a.session.clone().or_else(rttng_ctl::current_session);
-            if let Ok(Response::Sessions { list }) = ctx.call(Request::ListSessions) {
-                destroyed = list
-                    .into_iter()
-                    .filter(|s| a.all || want.as_deref() == Some(s.name.as_str()))
-                    .collect();
-            }
-        }
-        MiBefore { destroyed }
-    }
-}
-
-fn mi_document(ctx: &mut Ctx, name: &str, shown: &Shown, before: MiBefore, ok: bool) -> String {
-    use crate::mi;
-    let summary = |ctx: &mut Ctx, session: &str| match ctx.call(Request::ListSessions) {
-        Ok(Response::Sessions { list }) => list.into_iter().find(|s| s.name == session),
-        _ => None,
-    };
-    match name {
-        "version" => mi::document(name, &mi::version(), None),
-        "list" => {
-            let output = match &shown.session {
-                None => match ctx.call(Request::ListSessions) {
-                    Ok(Response::Sessions { list }) => mi::sessions(&list),
-                    _ => String::new(),
-                },
-                Some(s) => match ctx.call(Request::ListSession { session: s.clone() }) {
-                    Ok(Response::Session { detail }) => {
-                        let filters = match ctx.call(Request::ListFilters { session: s.clone() }) {
-                            Ok(Response::Filters { list }) => list,
-                            _ => Vec::new(),
-                        };
-                        let trackers = match ctx.call(Request::ListTrackers { session: s.clone() })
-                        {
-                            Ok(Response::Trackers { list }) => list,
-                            _ => Vec::new(),
-                        };
-                        mi::session_detail(&detail, &filters, &trackers)
-                    }
-                    _ => String::new(),
-                },
-            };
-            mi::document(name, &output, None)
-        }
-        "create" => {
-            let created = if ok {
-                rttng_ctl::current_session().and_then(|s| summary(ctx, &s))
-            } else {
-                None
-            };
-            let output = created.as_ref().map(mi::session).unwrap_or_default();
-            mi::document(name, &output, Some(ok && created.is_some()))
-        }
-        "enable-event" => {
-            let events: String = shown
-                .events
-                .iter()
-                .map(|e| mi::enabled_event(e, shown.syscall, shown.loglevel, &shown.exclusions, ok))
-                .collect();
-            let output = if events.is_empty() {
-                "<events/>".to_string()
-            } else {
-                format!("<events>{events}</events>")
-            };
-            mi::document(name, &output, Some(ok))
-        }
-        "enable-channel" => {
-            let infos = match shown.session.as_ref().map(|session| {
-                ctx.call(Request::ListSession {
-                    session: session.clone(),
-                })
-            }) {
-                Some(Ok(Response::Session { detail })) => detail.channels,
-                _ => Vec::new(),
-            };
-            let chans: Vec<(String, Option<rttng_ctl::proto::ChannelInfo>)> = shown
-                .names
-                .iter()
-                .map(|n| {
-                    let c = infos
-                        .iter()
-                        .find(|c| &c.name == n && c.domain == shown.domain)
-                        .cloned();
-                    (n.clone(), c)
-                })
-                .collect();
-            mi::document(name, &mi::channels_enabled(&chans, ok), Some(ok))
-        }
-        "disable-channel" => mi::document(name, &mi::channels_disabled(&shown.names, ok), Some(ok)),
-        "disable-event" => {
-            let channel = shown.names.first().cloned().unwrap_or_default();
-            mi::document(
-                name,
-                &mi::events_disabled(&channel, &shown.events, ok),
-                Some(ok),
-            )
-        }
-        "add-context" => mi::document(name, &mi::contexts_added(&shown.names), Some(ok)),
-        "track" | "untrack" => {
-            let changes = std::mem::take(&mut ctx.tracked);
-            mi::document(name, &mi::trackers_changed(&changes), Some(ok))
-        }
-        "set-session" => {
-            let output = match (&shown.session, ok) {
-                (Some(s), true) => mi::session_name(s),
-                _ => "<sessions/>".to_string(),
-            };
-            mi::document(name, &output, Some(ok))
-        }
-        "start" | "stop" => {
-            let output = match (&shown.session, ok) {
-                (Some(s), true) => mi::session_state(s, name == "start"),
-                _ => "<sessions/>".to_string(),
-            };
-            mi::document(name, &output, Some(ok))
-        }
-        _ => {
-            // destroy
-            let list = if ok { before.destroyed } else { Vec::new() };
-            mi::document(name, &mi::sessions(&list), Some(ok))
-        }
-    }
 }
 
 fn run_plain(g: &Global, cmd: SessionCommand) -> ExitCode {
@@ -402,7 +133,7 @@ fn run_plain(g: &Global, cmd: SessionCommand) -> ExitCode {
 }
 
 /// Runs `cmd` on `ctx`: starts a daemon for `create` only, and applies lttng's statuses.
-fn run_with(ctx: &mut Ctx, g: &Global, cmd: SessionCommand) -> Result<u8, CliError> {
+pub(crate) fn run_with(ctx: &mut Ctx, g: &Global, cmd: SessionCommand) -> Result<u8, CliError> {
     run_inner(ctx, !g.no_sessiond, cmd)
 }
 
@@ -591,6 +322,9 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 tracefile_count: a.tracefile_count,
             };
             let mut attrs = attrs;
+            if attrs.num_subbuf == Some(0) {
+                return Err(usage("Wrong value in --num-subbuf parameter: 0"));
+            }
             // lttng's client rounds both up to a power of two, with these warnings.
             if let Some(s) = attrs.subbuf_size.filter(|s| !s.is_power_of_two()) {
                 let r = s.checked_next_power_of_two().ok_or_else(|| {
@@ -610,12 +344,23 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
             }
             let mut code = 0;
             for ch in split_names(&a.channels) {
-                let r = ctx.call(Request::EnableChannel {
+                let r = match ctx.call(Request::EnableChannel {
                     session: session.clone(),
                     domain,
                     channel: ch.clone(),
                     attrs: attrs.clone(),
-                })?;
+                }) {
+                    // lttng's warning (status 4), and on to the next channel.
+                    Err(CliError::Ctl(rttng_ctl::CtlError::Daemon {
+                        code: rttng_ctl::ErrorCode::ChannelExists,
+                        message,
+                    })) => {
+                        eprintln!("Warning: Channel {ch}: {message} (session {session})");
+                        code = EXIT_WARNING;
+                        continue;
+                    }
+                    r => r?,
+                };
                 code = code.max(warned(r));
                 println!(
                     "{} channel {ch} enabled for session {session}",
@@ -823,12 +568,31 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
             }
             for t in &a.types {
                 let c = context_type(domain, t)?;
-                ctx.call(Request::AddContext {
+                match ctx.call(Request::AddContext {
                     session: session.clone(),
                     domain,
                     channel: a.channel.clone(),
                     context: c,
-                })?;
+                }) {
+                    // lttng's words and warning status for these two refusals.
+                    Err(CliError::Ctl(rttng_ctl::CtlError::Daemon { code, .. }))
+                        if matches!(
+                            code,
+                            rttng_ctl::ErrorCode::NoChannel | rttng_ctl::ErrorCode::SessionActive
+                        ) =>
+                    {
+                        let why = if code == rttng_ctl::ErrorCode::NoChannel {
+                            format!("{} channel not found", domain_word(domain))
+                        } else {
+                            "Tracing has already been started once".to_string()
+                        };
+                        return Err(CliError::Status {
+                            status: EXIT_WARNING,
+                            message: format!("{t}: {why}"),
+                        });
+                    }
+                    r => r?,
+                };
                 match &a.channel {
                     Some(ch) => println!("{} context {t} added to channel {ch}", domain.name()),
                     None => println!("{} context {t} added to all channels", domain.name()),
@@ -885,8 +649,8 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 None => list_sessions(ctx),
             }
         }
-        SessionCommand::Track(a) => track(ctx, a, true),
-        SessionCommand::Untrack(a) => track(ctx, a, false),
+        SessionCommand::Track(a) => crate::track_cmd::track(ctx, a, true),
+        SessionCommand::Untrack(a) => crate::track_cmd::track(ctx, a, false),
         SessionCommand::Version => {
             println!(
                 "rttng version {} - LTTng-compatible tracing in Rust",
@@ -910,11 +674,7 @@ fn context_type(domain: Domain, t: &str) -> Result<ContextType, CliError> {
             message: format!("Unknown context type {t}"),
         });
     }
-    let what = if domain == Domain::Kernel {
-        "Kernel"
-    } else {
-        "UST"
-    };
+    let what = domain_word(domain);
     let invalid = |why: &str| CliError::Status {
         status: EXIT_WARNING,
         message: format!("{t}: {what} invalid context ({why})"),
@@ -975,158 +735,17 @@ fn perf_unavailable(counter: &str) -> String {
     }
 }
 
+/// lttng's word for a domain in messages: "UST" or "Kernel".
+fn domain_word(domain: Domain) -> &'static str {
+    if domain == Domain::Kernel {
+        "Kernel"
+    } else {
+        "UST"
+    }
+}
+
 /// The context type names of `lttng add-context --list` (lttng-tools 2.13), one a line.
 const LTTNG_CONTEXT_TYPES: &str = include_str!("data/lttng-context-types.txt");
-
-/// `track` (`add`) or `untrack`, with lttng's messages: a value already (or not) in the set
-/// is a warning, and the command still succeeds.
-fn track(ctx: &mut Ctx, a: crate::cli::TrackArgs, add: bool) -> Result<u8, CliError> {
-    use rttng_ctl::proto::ProcessAttr as P;
-    let domain = match (a.userspace, a.kernel) {
-        (true, false) => Domain::Ust,
-        (false, true) => Domain::Kernel,
-        _ => {
-            return Err(usage(
-                "choose exactly one domain: -u (user space) or -k (kernel)",
-            ))
-        }
-    };
-    let session = session_or_current(a.session)?;
-    // lttng's words and status for an unknown session here.
-    let no_session = |e: CliError| match e {
-        CliError::Ctl(rttng_ctl::CtlError::Daemon {
-            code: rttng_ctl::ErrorCode::NoSession,
-            ..
-        }) => CliError::Status {
-            status: 1,
-            message: "Recording session does not exist".to_string(),
-        },
-        e => e,
-    };
-    let given: Vec<(P, &str)> = [
-        (P::Pid, &a.pid),
-        (P::Vpid, &a.vpid),
-        (P::Uid, &a.uid),
-        (P::Vuid, &a.vuid),
-        (P::Gid, &a.gid),
-        (P::Vgid, &a.vgid),
-    ]
-    .into_iter()
-    .filter_map(|(p, v)| v.as_deref().map(|v| (p, v)))
-    .collect();
-    if given.is_empty() {
-        return Err(usage(
-            "give a process attribute: --pid, --vpid, --uid, --vuid, --gid or --vgid",
-        ));
-    }
-    for (attr, values) in given {
-        let shown = attr.in_domain(domain);
-        if a.all || values.is_empty() {
-            if !a.all {
-                return Err(usage(&format!(
-                    "--{}: give values, or --all",
-                    format!("{attr:?}").to_lowercase()
-                )));
-            }
-            let req = |all| {
-                let (session, value) = (session.clone(), 0);
-                if add {
-                    Request::Track {
-                        session,
-                        domain,
-                        attr,
-                        value,
-                        all,
-                    }
-                } else {
-                    Request::Untrack {
-                        session,
-                        domain,
-                        attr,
-                        value,
-                        all,
-                    }
-                }
-            };
-            let r = ctx.call(req(true)).map_err(no_session);
-            ctx.tracked.push((shown, vec![(None, r.is_ok())]));
-            r?;
-            let mut words = shown.words().to_string();
-            words[..1].make_ascii_uppercase();
-            let policy = if add { "include all" } else { "exclude all" };
-            println!("{words} tracking policy set to `{policy}`");
-            continue;
-        }
-        ctx.tracked.push((shown, Vec::new()));
-        for v in split_names(values) {
-            let value = id_value(attr, &v)?;
-            let req = if add {
-                Request::Track {
-                    session: session.clone(),
-                    domain,
-                    attr,
-                    value,
-                    all: false,
-                }
-            } else {
-                Request::Untrack {
-                    session: session.clone(),
-                    domain,
-                    attr,
-                    value,
-                    all: false,
-                }
-            };
-            let r = ctx.call(req);
-            if let Some((_, done)) = ctx.tracked.last_mut() {
-                done.push((Some(value), r.is_ok()));
-            }
-            match r {
-                Ok(_) if add => {
-                    println!("Added {v} to the {} tracker inclusion set", shown.words())
-                }
-                Ok(_) => println!(
-                    "Removed {v} from the {} tracker inclusion set",
-                    shown.words()
-                ),
-                Err(CliError::Ctl(rttng_ctl::CtlError::Daemon {
-                    code:
-                        rttng_ctl::ErrorCode::ProcessAttrExists
-                        | rttng_ctl::ErrorCode::ProcessAttrMissing,
-                    message,
-                })) => eprintln!("Warning: {message}"),
-                Err(e) => return Err(no_session(e)),
-            }
-        }
-    }
-    Ok(0)
-}
-
-/// An id given to `track`: a number, or for users and groups a name from /etc/passwd or
-/// /etc/group.
-fn id_value(attr: rttng_ctl::proto::ProcessAttr, v: &str) -> Result<u32, CliError> {
-    use rttng_ctl::proto::ProcessAttr as P;
-    if let Ok(n) = v.parse::<u32>() {
-        return Ok(n);
-    }
-    let db = match attr {
-        P::Uid | P::Vuid => "/etc/passwd",
-        P::Gid | P::Vgid => "/etc/group",
-        P::Pid | P::Vpid => {
-            return Err(usage(&format!("Invalid process ID value `{v}`")));
-        }
-    };
-    std::fs::read_to_string(db)
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            let mut f = l.split(':');
-            (f.next()? == v)
-                .then(|| f.nth(1)?.parse::<u32>().ok())
-                .flatten()
-        })
-        .ok_or_else(|| usage(&format!("no user or group named `{v}` in {db}")))
-}
 
 /// Each line of `text` indented by four spaces.
 fn indent(text: &str) -> String {

@@ -398,3 +398,108 @@ fn garbage_and_hang_ups_leave_the_live_port_serving() {
     drop(server);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A relay whose stream's first six entries are in tracefiles already reused (as with
+/// `--tracefile-count`), and whose entries 6..=9 each begin their own tracefile at offset 0.
+struct Rotated {
+    /// The entry each packet read was asked for.
+    reads: std::sync::Mutex<Vec<Option<u64>>>,
+}
+
+const ROTATED_STREAM: u64 = 7;
+
+impl rttng_live::server::LiveRelay for Rotated {
+    fn sessions(&self) -> Vec<RelaySession> {
+        vec![RelaySession {
+            id: 1,
+            hostname: "h".into(),
+            name: "s".into(),
+            live_timer_us: 100_000,
+        }]
+    }
+    fn streams(&self, session: u64) -> Option<(Vec<rttng_live::server::RelayStream>, bool)> {
+        (session == 1).then(|| {
+            let s = rttng_live::server::RelayStream {
+                id: ROTATED_STREAM,
+                ctf_trace_id: 1,
+                metadata: false,
+                path: "ust/uid/0/64-bit".into(),
+                channel: "chan_0".into(),
+            };
+            (vec![s], false)
+        })
+    }
+    fn index_count(&self, _stream: u64) -> u64 {
+        0
+    }
+    fn index(&self, _stream: u64, n: u64) -> rttng_live::server::IndexState {
+        use rttng_live::server::{IndexState, RelayIndex};
+        match n {
+            0..=5 => IndexState::Gone { next: 6 },
+            6..=9 => IndexState::Entry(RelayIndex {
+                offset_bytes: 0,
+                packet_size_bits: 16 * 8,
+                content_size_bits: 16 * 8,
+                timestamp_begin: n * 100,
+                timestamp_end: n * 100 + 99,
+                events_discarded: 0,
+                stream_class_id: 0,
+            }),
+            _ => IndexState::Wait { beacon: None },
+        }
+    }
+    fn read(
+        &self,
+        _stream: u64,
+        entry: Option<u64>,
+        _offset: u64,
+        len: u32,
+    ) -> std::io::Result<Vec<u8>> {
+        self.reads.lock().unwrap().push(entry);
+        Ok(vec![entry.map_or(255, |e| e as u8); len as usize])
+    }
+    fn metadata_len(&self, _stream: u64) -> Option<(u64, bool)> {
+        None
+    }
+    fn read_metadata(&self, _stream: u64, _offset: u64, _len: u64) -> std::io::Result<Vec<u8>> {
+        Err(std::io::Error::other("no metadata here"))
+    }
+}
+
+/// Rotated tracefiles: a viewer behind a reused tracefile goes on from the oldest entry still
+/// there (lttng-relayd's rule), and each packet is read from the tracefile of the entry the
+/// viewer was given (every tracefile has its own offsets).
+#[test]
+fn the_live_port_skips_reused_tracefiles_and_reads_each_packet_from_its_entrys_file() {
+    let relay = Arc::new(Rotated {
+        reads: std::sync::Mutex::new(Vec::new()),
+    });
+    let server = LiveServer::start("127.0.0.1:0", relay.clone()).expect("live port");
+    let port = server.local_addr().port();
+    let mut c = rttng_live::client::Connection::connect("127.0.0.1", port).expect("connect");
+    assert_eq!(c.create_session().unwrap(), CreateSessionStatus::Ok);
+    let (status, streams) = c.attach(1).unwrap();
+    assert_eq!(status, AttachStatus::Ok);
+    assert_eq!(streams.len(), 1);
+    for n in 6..=9u64 {
+        let idx = c.get_next_index(ROTATED_STREAM).unwrap();
+        assert_eq!(idx.status, IndexStatus::Ok, "entry {n}");
+        assert_eq!(
+            idx.timestamp_begin,
+            n * 100,
+            "entries 0..6 are skipped, then in order"
+        );
+        let (reply, bytes) = c.get_packet(ROTATED_STREAM, idx.offset_bytes, 16).unwrap();
+        assert_eq!(reply.status, PacketStatus::Ok);
+        assert_eq!(
+            bytes,
+            vec![n as u8; 16],
+            "entry {n}'s packet from another file"
+        );
+    }
+    assert_eq!(
+        c.get_next_index(ROTATED_STREAM).unwrap().status,
+        IndexStatus::Retry
+    );
+    assert_eq!(*relay.reads.lock().unwrap(), [6, 7, 8, 9].map(Some));
+}

@@ -334,6 +334,8 @@ pub struct ChannelInfo {
     pub discarded_events: u64,
     /// Gaps in `packet_seq_num` seen by the consumer.
     pub lost_packets: u64,
+    /// Events inside packets that could not be written (full disk, I/O error).
+    pub lost_events: u64,
 }
 wire_struct!(ChannelInfo {
     domain,
@@ -343,7 +345,8 @@ wire_struct!(ChannelInfo {
     contexts,
     rules,
     discarded_events,
-    lost_packets
+    lost_packets,
+    lost_events
 });
 
 /// The filter of one rule of a [`SessionDetail`]: `rule_index` is the rule's position in

@@ -178,6 +178,10 @@ pub enum ConsumerRequest {
     KernelStats {
         session_key: u64,
     },
+    /// Sent with a socket: the consumer answers the requests that arrive on it on a thread
+    /// of its own, so that those that wait for the disk or the network (flushes, buffer
+    /// removals, relay waits, snapshots) never hold up the requests of this socket.
+    OpenLane,
 }
 wire_enum!(ConsumerRequest, "consumer request" {
     0 => AddBuffer { spec },
@@ -204,6 +208,7 @@ wire_enum!(ConsumerRequest, "consumer request" {
     21 => RemoveKernel { session_key },
     22 => KernelSnapshot { session_key, trace_dir, max_packets, relay_id },
     23 => KernelStats { session_key },
+    24 => OpenLane,
 });
 
 /// One kernel channel, as the consumer drains it.
@@ -292,6 +297,8 @@ pub enum ConsumerReply {
         events_discarded: u64,
         packets_lost: u64,
         packets_written: u64,
+        /// Events inside the packets that could not be written (full disk, I/O error).
+        events_lost: u64,
     },
     Error {
         message: String,
@@ -320,7 +327,7 @@ pub enum ConsumerReply {
 }
 wire_enum!(ConsumerReply, "consumer reply" {
     0 => Ok,
-    1 => Stats { events_discarded, packets_lost, packets_written },
+    1 => Stats { events_discarded, packets_lost, packets_written, events_lost },
     2 => Error { message },
     3 => RelayOpened { relay_session_id, output_path },
     4 => RelayPending { pending },

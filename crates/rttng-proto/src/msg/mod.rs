@@ -381,6 +381,7 @@ mod tests {
                     rules: vec![],
                     discarded_events: 3,
                     lost_packets: 1,
+                    lost_events: 7,
                 }],
                 warnings: vec![],
                 snapshot: false,

@@ -75,6 +75,18 @@ const STEPS: &[(&str, Text)] = &[
     ("list s1", Text::K),
     ("add-context -u -t nosuch -s s1", Text::K),
     ("add-context -u -t perf:cpu:cycles -s s1", Text::K),
+    // Channels that exist, wrong counts, contexts on missing channels and after start.
+    ("enable-channel -u newchan -s s1", Text::B),
+    (
+        "enable-channel -u newchan -s s1 --subbuf-size 8192",
+        Text::B,
+    ),
+    ("enable-channel -u c9 -s s1 --num-subbuf 0", Text::B),
+    ("add-context -u -t vpid -c nosuch -s s1", Text::B),
+    ("start s1", Text::B),
+    ("add-context -u -t vtid -c newchan -s s1", Text::B),
+    ("enable-channel -u c9 -s s1", Text::K),
+    ("stop s1", Text::B),
     ("-q create s3 -o {OUT}/s3", Text::B),
     ("-q destroy s3", Text::B),
     ("destroy nosuch", Text::K),

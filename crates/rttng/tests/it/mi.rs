@@ -15,6 +15,7 @@ use crate::support::{repo_root, require_tools, run_bounded, TempDir};
 const STEPS: &[&str] = &[
     "--mi xml list",
     "--mi xml create s1 -o {OUT}/s1",
+    "--mi xml list -u",
     "--mi xml enable-channel -u c1,c2 --subbuf-size 8192",
     "--mi xml enable-event -u foo,bar -c c1",
     "--mi xml disable-event -u foo -c c1",
@@ -264,4 +265,34 @@ fn issue_16_mi_with_filters_and_exclusions_is_valid() {
         "{list}"
     );
     validate(dir.path(), &list).unwrap_or_else(|e| panic!("{e}\n{list}"));
+}
+
+/// `list -u -f --mi xml` with a registered app: valid, with the app's pid, its events and
+/// their fields (lttng's own answer for running apps cannot be recorded here: no LTTng-UST
+/// app stays registered long enough in the reference script; the empty list is compared
+/// with lttng's in `mi_xml_is_valid_and_shaped_like_lttngs`).
+#[test]
+fn issue_16_mi_list_userspace_apps_is_valid() {
+    require_tools(&[("xmllint", "libxml2-utils")]).unwrap_or_else(|h| panic!("{h}"));
+    let dir = TempDir::new("rttng-mi-apps").expect("temp dir");
+    let w = World::new("mi-apps");
+    w.create(&["a"]);
+    let (child, _out) = w.spawn_probe(&["--count", "1", "--hang"], "emitted");
+    let child = crate::session_support::KillOnDrop(child);
+    let pid = child.0.id();
+    let doc = w.ok(&["--mi", "xml", "list", "-u", "-f"]);
+    validate(dir.path(), &doc).unwrap_or_else(|e| panic!("{e}\n{doc}"));
+    assert!(doc.contains(&format!("<pid><id>{pid}</id>")), "{doc}");
+    assert!(
+        doc.contains(
+            "<event><name>probe:info</name><type>TRACEPOINT</type><loglevel>TRACE_INFO</loglevel>"
+        ),
+        "{doc}"
+    );
+    assert!(
+        doc.contains(
+            "<event_field><name>seq</name><type>INTEGER</type><nowrite>0</nowrite></event_field>"
+        ),
+        "{doc}"
+    );
 }

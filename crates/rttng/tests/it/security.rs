@@ -318,15 +318,22 @@ fn security_app_with_sane_declarations_still_registers() {
     w.ok(&["stop"]);
 }
 
-/// Bound of one command of another client while an app misbehaves (issue 10's acceptance).
-const OTHER_CLIENT_BOUND: Duration = Duration::from_secs(1);
+/// Bound of one command of another client while an app misbehaves (issue 10's target).
+const OTHER_CLIENT_BOUND: Duration = Duration::from_millis(100);
+/// Bound of root's `rttng list` (a process started on a loaded machine) while clients
+/// trickle.
+const TRICKLE_LIST_BOUND: Duration = Duration::from_secs(1);
 /// Bound of stopping the session of a stopped app.
 const STOP_BOUND: Duration = Duration::from_secs(10);
+/// Other sessions created, enabled and started while the apps misbehave (each request
+/// kind is measured this many times; the slowest counts).
+const OTHER_SESSIONS: usize = 4;
 
 /// Finding 2 and the slow-client acceptance: while root's own app is stopped (SIGSTOP) and
 /// a throwaway user's app registers and never answers, other clients' list, create,
-/// enable-event and start each answer within 1 s; stop of the stopped app's session
-/// completes within 10 s with its data readable; the silent app is disconnected.
+/// enable-event and start each answer within 100 ms (the slowest of several); stop of the
+/// stopped app's session completes within 10 s with its data readable; the silent app is
+/// disconnected.
 #[test]
 fn security_stopped_and_silent_apps_delay_no_other_client() {
     let w = World::new("sec-slow");
@@ -367,31 +374,45 @@ fn security_stopped_and_silent_apps_delay_no_other_client() {
             syscall: false,
         },
     };
-    let mut took = Vec::new();
-    for req in [
-        Request::ListSessions,
-        Request::CreateSession {
-            name: Some("s2".into()),
-            output: Some(w.tmp.path().join("t2").to_string_lossy().into_owned()),
-            live_timer_us: 0,
-        },
-        all("s2"),
-        Request::Start {
-            session: "s2".into(),
-        },
+    let mut requests = Vec::new();
+    for k in 2..2 + OTHER_SESSIONS {
+        let name = format!("s{k}");
+        requests.extend([
+            Request::ListSessions,
+            Request::CreateSession {
+                name: Some(name.clone()),
+                output: Some(
+                    w.tmp
+                        .path()
+                        .join(format!("t{k}"))
+                        .to_string_lossy()
+                        .into_owned(),
+                ),
+                live_timer_us: 0,
+            },
+            all(&name),
+            Request::Start {
+                session: name.clone(),
+            },
+            Request::ListSession { session: name },
+            Request::ListApps,
+        ]);
+    }
+    requests.extend([
         Request::ListSession {
             session: "s1".into(),
         },
         all("s1"),
-        Request::ListApps,
-        Request::ListSessions,
-    ] {
+    ]);
+    let mut took = Vec::new();
+    for req in requests {
         let what = format!("{req:?}");
         let (resp, t) = timed_request(&w, req);
         assert!(!matches!(resp, Response::Error { .. }), "{what}: {resp:?}");
         took.push((what, t));
     }
-    eprintln!("request times while an app is stopped and another silent: {took:?}");
+    let max = took.iter().map(|(_, t)| *t).max();
+    eprintln!("request times while an app is stopped and another silent (max {max:?}): {took:?}");
     let slow: Vec<_> = took
         .iter()
         .filter(|(_, t)| *t >= OTHER_CLIENT_BOUND)
@@ -416,7 +437,9 @@ fn security_stopped_and_silent_apps_delay_no_other_client() {
     wait_until("the silent app to be disconnected", || {
         daemon_log(&w).contains(&format!("uid {} disconnected: no answer", user.uid))
     });
-    w.ok(&["stop", "s2"]);
+    for k in 2..2 + OTHER_SESSIONS {
+        w.ok(&["stop", &format!("s{k}")]);
+    }
     drop(mute);
 }
 
@@ -472,7 +495,7 @@ fn security_trickling_clients_do_not_lock_root_out() {
     assert!(opened.starts_with("opened "), "{opened:?}");
     for _ in 0..3 {
         let t = timed_ok(&w, &["list"]);
-        assert!(t < OTHER_CLIENT_BOUND, "root's list took {t:?}");
+        assert!(t < TRICKLE_LIST_BOUND, "root's list took {t:?}");
     }
     let closed = rogue_line(&rogue, &mut rout, Duration::from_secs(40));
     assert_eq!(closed, "all closed", "trickling connections were kept open");
@@ -543,8 +566,14 @@ fn security_session_names_are_per_user() {
     drop(user);
 }
 
-/// Runs `rttng ARGS` as `user` against `w`'s root daemon, with `home` as the user's home.
-fn user_rttng(w: &World, user: &Throwaway, home: &std::path::Path, args: &[&str]) -> String {
+/// Runs `rttng ARGS` as `user` against `w`'s root daemon, with `home` as the user's home,
+/// whatever its outcome.
+fn user_rttng_run(
+    w: &World,
+    user: &Throwaway,
+    home: &std::path::Path,
+    args: &[&str],
+) -> crate::support::Finished {
     let mut cmd = as_user(user, std::path::Path::new(env!("CARGO_BIN_EXE_rttng")));
     cmd.arg("-n")
         .args(args)
@@ -553,7 +582,12 @@ fn user_rttng(w: &World, user: &Throwaway, home: &std::path::Path, args: &[&str]
         .env("RTTNG_RUNDIR", &w.run)
         .env("RTTNG_HOME", home)
         .env("HOME", home);
-    let f = run_bounded(&mut cmd, CMD_TIMEOUT).expect("rttng as the user");
+    run_bounded(&mut cmd, CMD_TIMEOUT).expect("rttng as the user")
+}
+
+/// Runs `rttng ARGS` as `user` against `w`'s root daemon, with `home` as the user's home.
+fn user_rttng(w: &World, user: &Throwaway, home: &std::path::Path, args: &[&str]) -> String {
+    let f = user_rttng_run(w, user, home, args);
     assert!(
         f.status.success(),
         "rttng {args:?} as {}: {}",
@@ -624,10 +658,16 @@ fn security_member_sessions_write_as_the_member_and_never_through_links() {
             &["create", name, "-o", out.to_str().unwrap()],
         );
         user_rttng(&w, &user, &home, &["enable-event", "-u", "-a", "-s", name]);
-        user_rttng(&w, &user, &home, &["start", name]);
+        if name == "vault" {
+            // Checked as the member, who cannot write there: refused at start.
+            let f = user_rttng_run(&w, &user, &home, &["start", name]);
+            assert_eq!(f.status.code(), Some(17), "{}", f.stderr_quote());
+        } else {
+            user_rttng(&w, &user, &home, &["start", name]);
+        }
     }
     user_probe(&w, &user, &home);
-    for name in ["evil", "good", "vault"] {
+    for name in ["evil", "good"] {
         user_rttng(&w, &user, &home, &["stop", name]);
     }
     assert_eq!(
@@ -672,6 +712,274 @@ fn security_member_sessions_write_as_the_member_and_never_through_links() {
         log.contains("symbolic link"),
         "no log line says why the linked metadata was refused:\n{log}"
     );
+}
+
+/// Every entry below `dir` (and `dir`) belongs to `user` and is 0750/0640 or stricter;
+/// returns how many there are.
+fn assert_members_tree(dir: &std::path::Path, user: &Throwaway) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let mut stack = vec![dir.to_path_buf()];
+    let mut seen = 0;
+    while let Some(p) = stack.pop() {
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        assert_eq!(
+            (m.uid(), m.gid()),
+            (user.uid, user.gid),
+            "{} is not the member's",
+            p.display()
+        );
+        let mode = m.mode() & 0o777;
+        if m.is_dir() {
+            assert_eq!(mode & !0o750, 0, "{} has mode {mode:o}", p.display());
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            assert_eq!(mode & !0o640, 0, "{} has mode {mode:o}", p.display());
+        }
+        seen += 1;
+    }
+    seen
+}
+
+/// Issue 11 as the root daemon serves others: `start` checks a member's output with the
+/// member's credentials, not root's. An output inside a directory that root can write and
+/// the member cannot is refused like lttng ("Create directory failed", exit 17), and
+/// nothing is created there; the member's writable output still starts.
+#[test]
+fn security_start_checks_a_members_output_as_the_member() {
+    let w = World::new("sec-probe");
+    open_world(&w);
+    let group = ThrowawayGroup::new("rtsg");
+    let user = Throwaway::in_group("rtsp", Some(&group.name));
+    w.ok(&["-g", &group.name, "create", "rootsess"]);
+    // Root's directory: others may enter and read it, not write in it.
+    let roots = w.tmp.path().join("roots");
+    std::fs::create_dir(&roots).unwrap();
+    std::fs::set_permissions(&roots, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let home = w.tmp.path().join("member");
+    std::fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(user.uid), Some(user.gid)).unwrap();
+    let out = roots.join("trace");
+    user_rttng(
+        &w,
+        &user,
+        &home,
+        &["create", "s", "-o", out.to_str().unwrap()],
+    );
+    user_rttng(&w, &user, &home, &["enable-event", "-u", "-a", "-s", "s"]);
+    let f = user_rttng_run(&w, &user, &home, &["start", "s"]);
+    let err = String::from_utf8_lossy(&f.stderr).into_owned();
+    assert_eq!(
+        f.status.code(),
+        Some(17),
+        "start of an output the member cannot write: {}",
+        f.stderr_quote()
+    );
+    assert!(
+        err.contains("Create directory failed") && err.contains(out.to_str().unwrap()),
+        "{err}"
+    );
+    assert!(
+        !out.exists(),
+        "{} was created for the member",
+        out.display()
+    );
+    assert_eq!(
+        std::fs::read_dir(&roots).unwrap().count(),
+        0,
+        "something was left in root's directory"
+    );
+    // The member's own directory is fine, and is the member's.
+    let mine = home.join("trace");
+    user_rttng(
+        &w,
+        &user,
+        &home,
+        &["create", "t", "-o", mine.to_str().unwrap()],
+    );
+    user_rttng(&w, &user, &home, &["enable-event", "-u", "-a", "-s", "t"]);
+    user_rttng(&w, &user, &home, &["start", "t"]);
+    user_rttng(&w, &user, &home, &["stop", "t"]);
+    assert_members_tree(&mine, &user);
+    drop(user);
+}
+
+/// Finding 1 for snapshots: `snapshot add-output DIR` and `snapshot record DIR` of a
+/// member's session write with the member's credentials. The member's snapshot files are
+/// the member's (0750/0640); a record into a root-only directory creates nothing there; a
+/// record through a planted link to it writes nothing through the link.
+#[test]
+fn security_member_snapshot_outputs_are_written_as_the_member() {
+    let w = World::new("sec-snap");
+    open_world(&w);
+    let group = ThrowawayGroup::new("rtsg");
+    let user = Throwaway::in_group("rtsn", Some(&group.name));
+    w.ok(&["-g", &group.name, "create", "rootsess"]);
+    let vault = w.tmp.path().join("vault");
+    std::fs::create_dir(&vault).unwrap();
+    std::fs::set_permissions(&vault, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let home = w.tmp.path().join("member");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(&home, Some(user.uid), Some(user.gid)).unwrap();
+    let link = home.join("evil");
+    std::os::unix::fs::symlink(&vault, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(user.uid), Some(user.gid)).unwrap();
+    user_rttng(
+        &w,
+        &user,
+        &home,
+        &["create", "snap", "--snapshot", "--no-output"],
+    );
+    user_rttng(
+        &w,
+        &user,
+        &home,
+        &["enable-event", "-u", "-a", "-s", "snap"],
+    );
+    user_rttng(&w, &user, &home, &["start", "snap"]);
+    user_probe(&w, &user, &home);
+    // A temporary output in the member's home.
+    let temp = home.join("temp");
+    user_rttng(
+        &w,
+        &user,
+        &home,
+        &["snapshot", "record", "-s", "snap", temp.to_str().unwrap()],
+    );
+    // A registered output.
+    let added = home.join("added");
+    user_rttng(
+        &w,
+        &user,
+        &home,
+        &[
+            "snapshot",
+            "add-output",
+            "-s",
+            "snap",
+            added.to_str().unwrap(),
+        ],
+    );
+    user_rttng(&w, &user, &home, &["snapshot", "record", "-s", "snap"]);
+    for dir in [&temp, &added] {
+        let (text, _) = read_both(dir);
+        assert_eq!(
+            seqs(&text, "probe:info"),
+            (0..3).collect::<Vec<u64>>(),
+            "{}",
+            dir.display()
+        );
+        let n = assert_members_tree(dir, &user);
+        assert!(n > 5, "only {n} entries in {}", dir.display());
+    }
+    // Root-only places: directly, and through the member's link.
+    for dir in [vault.join("x"), link.clone()] {
+        let f = user_rttng_run(
+            &w,
+            &user,
+            &home,
+            &["snapshot", "record", "-s", "snap", dir.to_str().unwrap()],
+        );
+        assert!(
+            !f.status.success(),
+            "snapshot record into {} succeeded",
+            dir.display()
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(&vault).unwrap().count(),
+        0,
+        "a snapshot wrote into root's directory"
+    );
+    user_rttng(&w, &user, &home, &["stop", "snap"]);
+    drop(user);
+}
+
+/// Issue 10's lock: consumer requests that wait for the disk run outside the daemon's
+/// lock. While root's `stop` of one session waits for a slow disk (the consumer's first
+/// packet write is held 2 s, `RTTNG_CONSUMERD_FAULTS=delay:...`), other clients' list,
+/// create, enable-event and start of another session each answer within 100 ms; the stop
+/// then completes with its data readable.
+#[test]
+fn security_a_slow_disk_at_stop_delays_no_other_client() {
+    let w = World::new("sec-slowdisk");
+    let t1 = w.tmp.path().join("t1");
+    // The daemon (spawned by the first command) and its consumer inherit the variable.
+    let mut create = Command::new(env!("CARGO_BIN_EXE_rttng"));
+    create.args(["create", "s1", "-o", t1.to_str().unwrap()]);
+    w.env(&mut create);
+    create.env("RTTNG_CONSUMERD_FAULTS", "delay:data:1+2");
+    let created = run_bounded(&mut create, CMD_TIMEOUT).expect("rttng create");
+    assert!(
+        created.status.success(),
+        "create: {}",
+        created.stderr_quote()
+    );
+    w.ok(&["enable-event", "-u", "-a", "-s", "s1"]);
+    w.ok(&["start", "s1"]);
+    // The app stays: its packets are written by stop's flush, not by its exit.
+    let (child, _stdout) = w.spawn_probe(&["--count", "5", "--hang"], "emitted");
+    let app = KillOnDrop(child);
+    let stop = {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rttng"));
+        cmd.args(["stop", "s1"]);
+        w.env(&mut cmd);
+        std::thread::spawn(move || run_bounded(&mut cmd, CMD_TIMEOUT).expect("rttng stop"))
+    };
+    wait_until("stop's flush to reach the slow disk", || {
+        daemon_log(&w).contains("injected fault: a Data write waits")
+    });
+    let all = |session: &str| Request::EnableEvent {
+        session: session.into(),
+        domain: Domain::Ust,
+        channel: None,
+        rule: EventRule {
+            pattern: "*".into(),
+            loglevel: LoglevelRule::All,
+            exclusions: Vec::new(),
+            syscall: false,
+        },
+    };
+    let mut took = Vec::new();
+    for req in [
+        Request::ListSessions,
+        Request::CreateSession {
+            name: Some("s2".into()),
+            output: Some(w.tmp.path().join("t2").to_string_lossy().into_owned()),
+            live_timer_us: 0,
+        },
+        all("s2"),
+        Request::Start {
+            session: "s2".into(),
+        },
+        Request::ListSession {
+            session: "s2".into(),
+        },
+        Request::ListApps,
+        Request::ListSessions,
+    ] {
+        let what = format!("{req:?}");
+        let (resp, t) = timed_request(&w, req);
+        assert!(!matches!(resp, Response::Error { .. }), "{what}: {resp:?}");
+        took.push((what, t));
+    }
+    let still_stopping = !stop.is_finished();
+    eprintln!("request times while a stop waits for the disk: {took:?}");
+    let slow: Vec<_> = took
+        .iter()
+        .filter(|(_, t)| *t >= OTHER_CLIENT_BOUND)
+        .collect();
+    assert!(slow.is_empty(), "requests slowed down by a stop: {slow:?}");
+    assert!(
+        still_stopping,
+        "the stop ended before the requests did: they did not overlap it"
+    );
+    let stopped = stop.join().expect("stop thread");
+    assert!(stopped.status.success(), "stop: {}", stopped.stderr_quote());
+    let (text, _) = read_both(&t1);
+    assert_eq!(seqs(&text, "probe:info"), (0..5).collect::<Vec<u64>>());
+    w.ok(&["stop", "s2"]);
+    drop(app);
 }
 
 /// Issue 10, kernel domain: two tracing-group members' kernel sessions of the same name

@@ -10,7 +10,8 @@
 //!   index files; and a real full tmpfs) lose only the packets they hit: every stream file
 //!   ends on a whole packet with a consistent index, babeltrace2 and `rttng view` read the
 //!   trace whole, `stop` warns with lttng's warning status, `list` shows as many lost packets
-//!   as the trace's packet sequence numbers miss, and writing resumes once space returns.
+//!   as the trace's packet sequence numbers miss and the events inside them (emitted -
+//!   recorded - discarded), and writing resumes once space returns.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,6 +28,14 @@ fn lost_packets(list: &str) -> u64 {
     list.lines()
         .filter_map(|l| l.trim().strip_prefix("Lost packets:"))
         .map(|v| v.trim().parse::<u64>().expect("lost packets number"))
+        .sum()
+}
+
+/// The events inside packets that could not be written (`Lost events:`, shown when not 0).
+fn lost_events(list: &str) -> u64 {
+    list.lines()
+        .filter_map(|l| l.trim().strip_prefix("Lost events:"))
+        .map(|v| v.trim().parse::<u64>().expect("lost events number"))
         .sum()
 }
 
@@ -240,13 +249,26 @@ fn issue_11_injected_write_faults_lose_only_the_packets_they_hit() {
                  stream files miss {missing}, babeltrace2 reports {bt_lost}"
             ));
         }
-        // Every event is recorded, discarded by the ring buffer, or in a lost packet.
+        // Every event is recorded, discarded by the ring buffer, or in a lost packet, and
+        // those are counted exactly (in `list`, and in stop's warning).
+        let emitted = 4 * 3000;
         let recorded = text.lines().filter(|l| l.contains(" seq = ")).count() as u64;
         let discarded = discarded_events(&list);
-        if recorded + discarded >= 4 * 3000 || recorded == 0 {
+        let lost = lost_events(&list);
+        if recorded + discarded >= emitted || recorded == 0 {
             failures.push(format!(
-                "{rule}: {recorded} recorded + {discarded} discarded of 12000: the lost packets \
-                 held none?"
+                "{rule}: {recorded} recorded + {discarded} discarded of {emitted}: the lost \
+                 packets held none?"
+            ));
+        } else if lost != emitted - recorded - discarded {
+            failures.push(format!(
+                "{rule}: list reports {lost} events lost; {emitted} emitted - {recorded} \
+                 recorded - {discarded} discarded = {}",
+                emitted - recorded - discarded
+            ));
+        } else if !stderr.contains(&format!("({lost} events)")) {
+            failures.push(format!(
+                "{rule}: stop's warning does not count the {lost} lost events: {stderr}"
             ));
         }
     }
