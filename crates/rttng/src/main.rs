@@ -5,12 +5,16 @@
 //! (`rttng view | head`) ends the program quietly with status 0.
 
 mod agent_cmd;
+mod agent_event_cmd;
 mod cli;
+mod context_cmd;
 mod coredump;
+mod create_destroy_cmd;
 mod demo;
 mod error;
 mod kernel_list;
 mod list;
+mod list_cmd;
 mod live_view;
 mod mi;
 mod mi_cmd;
@@ -71,7 +75,7 @@ fn main() -> ExitCode {
             // `view [SESSION]`: no path, or one that is not a directory, names a session.
             if v.paths.len() <= 1 && !v.paths.first().is_some_and(|p| p.exists()) {
                 let session = v.paths.pop().map(|p| p.to_string_lossy().into_owned());
-                match session_cmd::session_output(&args.global, session) {
+                match list_cmd::session_output(&args.global, session) {
                     Ok(out) => v.paths = vec![out],
                     Err(e) => {
                         eprintln!("Error: {e}");

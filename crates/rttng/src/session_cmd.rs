@@ -5,22 +5,23 @@
 //! only `create` starts a daemon, as lttng's. Not here: their arguments (`cli.rs`), what
 //! `list` prints (`list.rs`), `track`/`untrack` (`track_cmd.rs`), `--mi xml` (`mi_cmd.rs`),
 //! `demo` and `list -k` (dispatched by `main.rs`), the viewer (`view.rs`), any session
-//! logic.
+//! logic; the longer commands' bodies: `create_destroy_cmd.rs`, `list_cmd.rs`,
+//! `agent_event_cmd.rs`, `context_cmd.rs`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use rttng_ctl::proto::{
-    Buffers, ChannelAttrs, ContextType, Domain, EventRule, LoglevelRule, Request, Response,
-};
+use rttng_ctl::proto::{Buffers, ChannelAttrs, Domain, EventRule, LoglevelRule, Request, Response};
 use rttng_ctl::{Client, ConnectOptions};
 
+use crate::agent_event_cmd::{disable_agent_event, enable_agent_event};
 use crate::cli::{parse_level, parse_size, split_names, Global, SessionCommand};
+use crate::context_cmd::{context_type, domain_word, LTTNG_CONTEXT_TYPES};
+use crate::create_destroy_cmd::{destroy_one, net_output, print_session_losses};
 use crate::error::{
-    usage, CliError, EXIT_FATAL, EXIT_INVALID, EXIT_NO_SESSIOND, EXIT_UST_EVENT_NOT_FOUND,
-    EXIT_WARNING,
+    usage, CliError, EXIT_INVALID, EXIT_NO_SESSIOND, EXIT_UST_EVENT_NOT_FOUND, EXIT_WARNING,
 };
-use crate::list;
+use crate::list_cmd::{list_agent_loggers, list_apps, list_session, list_sessions};
 use rttng_ctf::lttng::LOGLEVEL_NAMES;
 
 pub(crate) fn session_or_current(s: Option<String>) -> Result<String, CliError> {
@@ -198,7 +199,7 @@ fn create_snapshot(
     }
 }
 
-fn warned(r: Response) -> u8 {
+pub(crate) fn warned(r: Response) -> u8 {
     match r {
         Response::Warning { message } => {
             eprintln!("Warning: {message}");
@@ -664,381 +665,10 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
     }
 }
 
-/// `add-context -t NAME` in `domain`: lttng's statuses for a name it does not know (3) and
-/// for one the domain cannot record (4, "invalid context"), with what rttng records.
-fn context_type(domain: Domain, t: &str) -> Result<ContextType, CliError> {
-    // rttng's own names too (`cpu_id`, which lttng keeps in the packet context).
-    if !LTTNG_CONTEXT_TYPES.lines().any(|l| l == t) && ContextType::from_name(t).is_none() {
-        return Err(CliError::Status {
-            status: EXIT_FATAL,
-            message: format!("Unknown context type {t}"),
-        });
-    }
-    let what = domain_word(domain);
-    let invalid = |why: &str| CliError::Status {
-        status: EXIT_WARNING,
-        message: format!("{t}: {what} invalid context ({why})"),
-    };
-    if let Some(counter) = t.strip_prefix("perf:") {
-        return Err(invalid(&perf_unavailable(counter)));
-    }
-    let supported: &[ContextType] = match domain {
-        Domain::Kernel => &[
-            ContextType::Pid,
-            ContextType::Tid,
-            ContextType::Procname,
-            ContextType::CpuId,
-        ],
-        _ => &ContextType::ALL[..21],
-    };
-    let names = || {
-        supported
-            .iter()
-            .map(|c| c.name())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match ContextType::from_name(t) {
-        Some(c) if supported.contains(&c) => Ok(c),
-        _ => Err(invalid(&format!(
-            "rttng records these {} contexts: {}",
-            domain.name(),
-            names()
-        ))),
-    }
-}
-
-/// Why `perf:COUNTER` is not recorded: hardware counters need the CPU's PMU, which this
-/// machine may lack (then perf_event_open cannot offer them at all); the software ones exist
-/// everywhere but rttng does not record perf counters.
-fn perf_unavailable(counter: &str) -> String {
-    const SOFTWARE: [&str; 12] = [
-        "cpu-clock",
-        "task-clock",
-        "page-fault",
-        "faults",
-        "major-faults",
-        "minor-faults",
-        "context-switches",
-        "cs",
-        "cpu-migrations",
-        "migrations",
-        "alignment-faults",
-        "emulation-faults",
-    ];
-    let name = counter.rsplit(':').next().unwrap_or(counter);
-    let pmu = std::path::Path::new("/sys/bus/event_source/devices/cpu").exists();
-    if SOFTWARE.contains(&name) || pmu {
-        "rttng does not record perf counters".to_string()
-    } else {
-        "not available on this machine: perf_event_open offers no hardware counters here (no cpu PMU in /sys/bus/event_source/devices)".to_string()
-    }
-}
-
-/// lttng's word for a domain in messages: "UST" or "Kernel".
-fn domain_word(domain: Domain) -> &'static str {
-    if domain == Domain::Kernel {
-        "Kernel"
-    } else {
-        "UST"
-    }
-}
-
-/// The context type names of `lttng add-context --list` (lttng-tools 2.13), one a line.
-const LTTNG_CONTEXT_TYPES: &str = include_str!("data/lttng-context-types.txt");
-
 /// Each line of `text` indented by four spaces.
-fn indent(text: &str) -> String {
+pub(crate) fn indent(text: &str) -> String {
     text.lines()
         .map(|l| format!("    {l}"))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// The relay URL of `create --set-url net://...` or `-C tcp://... -D tcp://...`, as the
-/// `net://HOST:CTRL:DATA[/PATH]` the session daemon takes; `None` for a local session.
-fn net_output(a: &crate::cli::CreateArgs) -> Result<Option<String>, CliError> {
-    use rttng_relay_proto::url::{
-        parse_net, parse_tcp, NetUrl, DEFAULT_CONTROL_PORT, DEFAULT_DATA_PORT,
-    };
-    if let Some(u) = &a.set_url {
-        if u.starts_with("file://") {
-            return Ok(None);
-        }
-        let url = parse_net(u).map_err(|e| usage(&format!("bad URL {u:?}: {e}")))?;
-        return Ok(Some(url.to_string()));
-    }
-    let (Some(c), Some(d)) = (&a.ctrl_url, &a.data_url) else {
-        return Ok(None);
-    };
-    let ctrl = parse_tcp(c, DEFAULT_CONTROL_PORT)
-        .map_err(|e| usage(&format!("bad control URL {c:?}: {e}")))?;
-    let data =
-        parse_tcp(d, DEFAULT_DATA_PORT).map_err(|e| usage(&format!("bad data URL {d:?}: {e}")))?;
-    if ctrl.host != data.host || ctrl.v6 != data.v6 {
-        return Err(usage(&format!(
-            "the control and data URLs name different hosts ({} and {}); rttng streams both to one relay",
-            ctrl.host, data.host
-        )));
-    }
-    Ok(Some(
-        NetUrl {
-            host: ctrl.host,
-            control_port: ctrl.port,
-            data_port: data.port,
-            v6: ctrl.v6,
-            base_path: String::new(),
-        }
-        .to_string(),
-    ))
-}
-
-/// `destroy NAME`, with lttng's lines: "Destroying session NAME." while a session that
-/// recorded writes its last data (not with `-n`), then "Session NAME destroyed", then the
-/// losses of a session that was not stopped first.
-fn destroy_one(ctx: &mut Ctx, name: &str, no_wait: bool) -> Result<u8, CliError> {
-    // A session that recorded (it runs, or its start made its output directory) has data
-    // to write out: lttng says so while it waits.
-    let (active, recorded) = match ctx.call(Request::ListSession {
-        session: name.to_string(),
-    })? {
-        Response::Session { detail } => (
-            detail.active,
-            detail.active || std::path::Path::new(&detail.output).is_dir(),
-        ),
-        _ => (false, false),
-    };
-    // lttng shows the losses at destroy only when `stop` did not show them already.
-    let losses = if active {
-        session_losses(ctx, name)?
-    } else {
-        None
-    };
-    let waits = recorded && !no_wait;
-    if waits {
-        print!("Destroying session {name}");
-        let _ = std::io::Write::flush(&mut std::io::stdout());
-    }
-    let r = if no_wait {
-        ctx.call(Request::DestroySessionNoWait {
-            session: name.to_string(),
-        })?
-    } else {
-        ctx.call(Request::DestroySession {
-            session: name.to_string(),
-        })?
-    };
-    if waits {
-        println!(".");
-    }
-    let code = warned(r);
-    rttng_ctl::clear_current_session(name);
-    println!("Session {name} destroyed");
-    if let Some(l) = losses {
-        println!("{l}");
-    }
-    Ok(code)
-}
-
-fn list_sessions(ctx: &mut Ctx) -> Result<u8, CliError> {
-    if let Response::Sessions { list } = ctx.call(Request::ListSessions)? {
-        list::print_sessions(&list);
-    }
-    Ok(0)
-}
-
-/// After `stop`, lttng's summary of what the session lost (the totals `list` shows, which
-/// are the trace's packet contexts' and the consumer's lost packets).
-fn print_session_losses(ctx: &mut Ctx, session: &str) -> Result<(), CliError> {
-    if let Some(l) = session_losses(ctx, session)? {
-        println!("{l}");
-    }
-    Ok(())
-}
-
-/// lttng's warning line about a session's losses, if it has any (never for a snapshot
-/// session, as lttng).
-fn session_losses(ctx: &mut Ctx, session: &str) -> Result<Option<String>, CliError> {
-    let Response::Session { detail } = ctx.call(Request::ListSession {
-        session: session.to_string(),
-    })?
-    else {
-        return Ok(None);
-    };
-    if detail.snapshot {
-        return Ok(None);
-    }
-    let discarded: u64 = detail.channels.iter().map(|c| c.discarded_events).sum();
-    let lost: u64 = detail.channels.iter().map(|c| c.lost_packets).sum();
-    // lttng 2.13's wording (src/bin/lttng/utils.c, get_session_stats_str).
-    let doc = "please refer to the documentation on channel configuration.";
-    Ok(match (discarded, lost) {
-        (0, 0) => None,
-        (d, 0) => Some(format!("Warning: {d} events were discarded, {doc}")),
-        (0, l) => Some(format!("Warning: {l} packets were lost, {doc}")),
-        (d, l) => Some(format!(
-            "Warning: {d} events were discarded and {l} packets were lost, {doc}"
-        )),
-    })
-}
-
-/// `list SESSION`; 4 when the daemon reported a problem.
-fn list_session(ctx: &mut Ctx, session: &str) -> Result<u8, CliError> {
-    match ctx.call(Request::ListSession {
-        session: session.to_string(),
-    })? {
-        Response::Session { detail } => {
-            let filters = match ctx.call(Request::ListFilters {
-                session: session.to_string(),
-            })? {
-                Response::Filters { list } => list,
-                _ => Vec::new(),
-            };
-            let trackers = match ctx.call(Request::ListTrackers {
-                session: session.to_string(),
-            })? {
-                Response::Trackers { list } => list,
-                _ => Vec::new(),
-            };
-            let agents = match ctx.call(Request::ListAgentRules {
-                session: session.to_string(),
-            }) {
-                Ok(Response::AgentRules { list }) => list,
-                _ => Vec::new(),
-            };
-            let code = list::print_session(&detail, &filters, &trackers);
-            print!("{}", crate::agent_cmd::format_rules(&agents));
-            Ok(code)
-        }
-        _ => Ok(0),
-    }
-}
-
-/// `enable-event -j/-l/-p`.
-fn enable_agent_event(
-    ctx: &mut Ctx,
-    domain: Domain,
-    session: String,
-    a: crate::cli::EnableEventArgs,
-) -> Result<u8, CliError> {
-    let names = match (a.all, &a.names) {
-        (true, None) => vec!["*".to_string()],
-        (false, Some(n)) => split_names(n),
-        _ => return Err(usage("give logger names, or -a for all loggers")),
-    };
-    if a.syscall {
-        return Err(usage("Event type not supported for domain."));
-    }
-    if a.exclude.is_some() {
-        // lttng 2.13's refusal.
-        return Err(usage(&format!(
-            "Event name exclusions are not yet implemented for {} events",
-            domain.name()
-        )));
-    }
-    let loglevel =
-        crate::agent_cmd::loglevel_rule(domain, a.loglevel.as_deref(), a.loglevel_only.as_deref())?;
-    let shown_level = a.loglevel.as_deref().or(a.loglevel_only.as_deref());
-    for name in names {
-        let rule = EventRule {
-            pattern: name.clone(),
-            loglevel,
-            exclusions: Vec::new(),
-            syscall: false,
-        };
-        match &a.filter {
-            Some(filter) => {
-                if let Err(e) = rttng_filter::compile(filter) {
-                    return Err(CliError::InvalidFilter {
-                        diagnostic: format!("[error] {e}\n{}", indent(&e.caret(filter))),
-                        message: format!(
-                            "Event {name}: Invalid filter bytecode (channel channel0, session {session}, filter '{filter}')"
-                        ),
-                    });
-                }
-                ctx.call(Request::EnableEventFilter {
-                    session: session.clone(),
-                    domain,
-                    channel: None,
-                    rule,
-                    filter: filter.clone(),
-                })?;
-                if name == "*" {
-                    println!("Filter '{filter}' successfully set");
-                } else {
-                    println!("Event {name}: Filter '{filter}' successfully set");
-                }
-            }
-            None => {
-                ctx.call(Request::EnableEvent {
-                    session: session.clone(),
-                    domain,
-                    channel: None,
-                    rule,
-                })?;
-                println!(
-                    "{}",
-                    crate::agent_cmd::enabled_message(domain, &name, shown_level)
-                );
-            }
-        }
-    }
-    Ok(0)
-}
-
-/// `disable-event -j/-l/-p`.
-fn disable_agent_event(
-    ctx: &mut Ctx,
-    domain: Domain,
-    session: String,
-    a: crate::cli::DisableEventArgs,
-) -> Result<u8, CliError> {
-    let names = match (a.all, &a.names) {
-        (true, None) => vec!["*".to_string()],
-        (false, Some(n)) => split_names(n),
-        _ => return Err(usage("Missing event name(s).")),
-    };
-    for name in names {
-        ctx.call(Request::DisableEvent {
-            session: session.clone(),
-            domain,
-            channel: None,
-            pattern: name.clone(),
-        })?;
-        println!(
-            "{}",
-            crate::agent_cmd::disabled_message(domain, &name, &session)
-        );
-    }
-    Ok(0)
-}
-
-/// `list -j/-l/-p`.
-fn list_agent_loggers(ctx: &mut Ctx, domain: Domain) -> Result<u8, CliError> {
-    if let Response::AgentLoggers { list } = ctx.call(Request::ListAgentLoggers { domain })? {
-        print!("{}", crate::agent_cmd::format_loggers(domain, &list));
-    }
-    Ok(0)
-}
-
-fn list_apps(ctx: &mut Ctx, fields: bool) -> Result<u8, CliError> {
-    if let Response::Apps { list } = ctx.call(Request::ListApps)? {
-        list::print_apps(list, fields);
-    }
-    Ok(0)
-}
-
-/// The output directory of `session` (for `view SESSION`).
-pub fn session_output(g: &Global, session: Option<String>) -> Result<PathBuf, CliError> {
-    let session = session_or_current(session)?;
-    let opts = ConnectOptions {
-        spawn: false,
-        sessiond_path: g.sessiond_path.clone(),
-        group: g.group.clone(),
-    };
-    let mut c = Client::connect(&opts)?;
-    match c.call(&Request::ListSession { session })? {
-        Response::Session { detail } => Ok(PathBuf::from(detail.output)),
-        _ => Err(usage("unexpected answer from the session daemon")),
-    }
 }

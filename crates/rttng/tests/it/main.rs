@@ -23,6 +23,8 @@ mod pipe;
 mod rotation;
 mod rust_bridges;
 mod security;
+mod security_files;
+mod security_limits;
 mod session_control;
 mod session_e2e;
 mod session_filter;

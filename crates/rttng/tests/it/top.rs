@@ -16,20 +16,24 @@ const TIMEOUT: Duration = Duration::from_secs(180);
 /// Iterations of `rttng top --batch` (one second each).
 const ITERATIONS: usize = 3;
 
-/// The busy task: computes a little, calls getppid(2), until its time is up (~10⁵ calls/s
-/// even when the machine is loaded: more than another test's task makes, e.g. lttng-runas
-/// closing its file descriptors at 40 000 calls/s).
+/// The workload: computes a little (`argv[2]` additions, default 2000), calls getppid(2),
+/// until its time is up (`argv[1]` seconds). Run as `rtop-busy` (default work: ~10⁵ calls/s)
+/// and as `rtop-calm` (100 times the work between calls). The tests look only at tasks named
+/// `rtop-*` (`--filter`): top sees the whole machine, and parallel tests run tasks (a
+/// babeltrace2 writing a large trace, lttng-runas closing its descriptors) that may make more
+/// system calls than any workload of ours.
 const BUSY_C: &str = r#"
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 int main(int argc, char **argv) {
 	double secs = atof(argv[1]);
+	int work = argc > 2 ? atoi(argv[2]) : 2000;
 	struct timespec t0, t;
 	volatile unsigned long x = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		for (int i = 0; i < 2000; i++) x += i;
+		for (int i = 0; i < work; i++) x += i;
 		getppid();
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if ((t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 > secs) return 0;
@@ -37,26 +41,36 @@ int main(int argc, char **argv) {
 }
 "#;
 
-fn build_busy(dir: &Path) -> std::path::PathBuf {
+/// Builds the workload; returns the paths of `rtop-busy` and `rtop-calm` (one program, two
+/// names, so that each task's name says which it is).
+fn build_busy(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let src = dir.join("busy.c");
     std::fs::write(&src, BUSY_C).unwrap();
-    let bin = dir.join("rttng-busy");
+    let bin = dir.join("rtop-busy");
     let done = run_bounded(
         Command::new("cc").arg("-O1").arg("-o").arg(&bin).arg(&src),
         TIMEOUT,
     )
     .expect("cc runs");
     assert!(done.status.success(), "cc: {}", done.stderr_quote());
-    bin
+    let calm = dir.join("rtop-calm");
+    std::fs::copy(&bin, &calm).expect("copy the workload");
+    (bin, calm)
 }
 
-fn spawn_busy(bin: &Path, secs: u32) -> Child {
+/// Starts `bin` for `secs` seconds with `work` additions between system calls.
+fn spawn_busy(bin: &Path, secs: u32, work: u32) -> Child {
     Command::new(bin)
         .arg(secs.to_string())
+        .arg(work.to_string())
         .stdout(Stdio::null())
         .spawn()
-        .expect("start the busy task")
+        .expect("start the workload")
 }
+
+/// Additions between two system calls of `rtop-busy` and of `rtop-calm`.
+const BUSY_WORK: u32 = 2000;
+const CALM_WORK: u32 = 200_000;
 
 /// Per-task CPU ns and system-call entries, computed from babeltrace2's text of the trace with
 /// top's rule: on each CPU, the task switched in runs until the next switch, and the task
@@ -125,14 +139,17 @@ fn top_batch_ranks_the_busy_task_first_with_the_figures_of_its_trace() {
     }
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = TempDir::new("rttng-top").expect("temp dir");
-    let busy_bin = build_busy(dir.path());
-    let mut busy = spawn_busy(&busy_bin, 30);
+    let (busy_bin, calm_bin) = build_busy(dir.path());
+    let mut busy = spawn_busy(&busy_bin, 30, BUSY_WORK);
+    let mut calm = spawn_busy(&calm_bin, 30, CALM_WORK);
     let pid = i64::from(busy.id());
+    let calm_pid = calm.id().to_string();
     let out_dir = dir.path().join("trace");
     let done = run_bounded(
         Command::new(env!("CARGO_BIN_EXE_rttng"))
             .args([
-                "top", "--batch", "--sort", "syscalls", "--rows", "5", "-d", "1",
+                "top", "--batch", "--sort", "syscalls", "--rows", "5", "-d", "1", "--filter",
+                "rtop-",
             ])
             .arg("--iterations")
             .arg(ITERATIONS.to_string())
@@ -142,8 +159,23 @@ fn top_batch_ranks_the_busy_task_first_with_the_figures_of_its_trace() {
     )
     .expect("rttng top runs");
     kill_child(&mut busy);
+    kill_child(&mut calm);
     let text = done.stdout_text();
     assert!(done.status.success(), "{}\n{}", done.stderr_quote(), text);
+    // The calm task is there to be outranked: it is in the totals, below the busy one.
+    let totals_rows: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("rttng top: totals"))
+        .skip(2)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    assert!(
+        totals_rows
+            .iter()
+            .skip(1)
+            .any(|r| r.split_whitespace().next() == Some(calm_pid.as_str())),
+        "the calm task {calm_pid} is not ranked below the busy one in the totals:\n{text}"
+    );
 
     // Each iteration's first task row is the busy task.
     let firsts: Vec<&str> = text
@@ -153,12 +185,12 @@ fn top_batch_ranks_the_busy_task_first_with_the_figures_of_its_trace() {
         .map(|(_, row)| row)
         .collect();
     assert_eq!(firsts.len(), ITERATIONS, "{text}");
-    // On this shared machine another test's task may outdo it for one second: most
-    // iterations, and the totals, rank it first.
+    // Most iterations, and the totals, rank it first (a one-second iteration may catch the
+    // busy task descheduled on this shared machine).
     let first_in = firsts
         .iter()
         .filter(|row| {
-            row.split_whitespace().next() == Some(&pid.to_string()) && row.contains("rttng-busy")
+            row.split_whitespace().next() == Some(&pid.to_string()) && row.contains("rtop-busy")
         })
         .count();
     assert!(
@@ -226,8 +258,9 @@ fn top_terminal_ui_sorts_filters_pauses_and_quits() {
     }
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = TempDir::new("rttng-top-tui").expect("temp dir");
-    let busy_bin = build_busy(dir.path());
-    let mut busy = spawn_busy(&busy_bin, 60);
+    let (busy_bin, calm_bin) = build_busy(dir.path());
+    let mut busy = spawn_busy(&busy_bin, 60, BUSY_WORK);
+    let mut calm = spawn_busy(&calm_bin, 60, CALM_WORK);
     let session = format!("rttng-top-{}", std::process::id());
     let cmd = format!(
         "{} top -d 0.5; echo rttng-top-exited $? ; sleep 30",
@@ -250,18 +283,30 @@ fn top_terminal_ui_sorts_filters_pauses_and_quits() {
     assert!(started.success());
     let wait = Duration::from_secs(30);
     let result = std::panic::catch_unwind(|| {
-        let s = screen_until(&session, wait, |s| s.contains("rttng-busy"));
+        let s = screen_until(&session, wait, |s| s.contains("rtop-busy"));
         assert!(s.contains("rttng top") && s.contains("CPU%*"), "{s}");
         assert!(s.contains("system calls") && s.contains("getppid"), "{s}");
-        // Sort by system calls: the busy task is the first row.
+        // Only this test's tasks (others' may make more system calls), sorted by system
+        // calls: the busy task is the first row, the calm one below it.
+        tmux(&["send-keys", "-t", &session, "/", "rtop-", "Enter"]);
+        let s = screen_until(&session, wait, |s| s.contains("filter: rtop-"));
+        assert!(s.contains("filter: rtop-"), "{s}");
         tmux(&["send-keys", "-t", &session, "2"]);
-        let s = screen_until(&session, wait, |s| s.contains("SYSCALLS/s*"));
-        let first = s
+        let s = screen_until(&session, wait, |s| {
+            s.contains("SYSCALLS/s*") && s.contains("rtop-calm")
+        });
+        let rows: Vec<&str> = s
             .lines()
             .skip_while(|l| !l.contains("SYSCALLS/s*"))
-            .nth(1)
-            .unwrap_or("");
-        assert!(first.contains("rttng-busy"), "{s}");
+            .skip(1)
+            .take_while(|l| !l.contains("system calls"))
+            .filter(|l| l.contains("rtop-"))
+            .collect();
+        assert!(
+            rows.first().is_some_and(|r| r.contains("rtop-busy"))
+                && rows.iter().skip(1).any(|r| r.contains("rtop-calm")),
+            "{s}"
+        );
         // Filter: only matching tasks stay.
         tmux(&["send-keys", "-t", &session, "/", "busy", "Enter"]);
         let s = screen_until(&session, wait, |s| s.contains("filter: busy"));
@@ -286,6 +331,7 @@ fn top_terminal_ui_sorts_filters_pauses_and_quits() {
     });
     tmux(&["kill-session", "-t", &session]);
     kill_child(&mut busy);
+    kill_child(&mut calm);
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }
