@@ -194,6 +194,18 @@ impl KernelSession {
         config: ChannelConfig,
         clock: ClockSpec,
     ) -> Result<KernelSession, KernelError> {
+        Self::create_owned(name, out_dir, config, clock, None)
+    }
+
+    /// A session drained by itself (`owner_uid` none) or, with instance names carrying
+    /// `owner_uid`, by another process.
+    fn create_owned(
+        name: &str,
+        out_dir: &Path,
+        config: ChannelConfig,
+        clock: ClockSpec,
+        owner_uid: Option<u32>,
+    ) -> Result<KernelSession, KernelError> {
         check_name(name)?;
         let tracefs = Tracefs::open()?;
         let layout = tracefs.page_layout()?;
@@ -210,13 +222,13 @@ impl KernelSession {
             write_trace: true,
             pid_filter: None,
             creation_datetime: datetime_now(),
-            record_paths: true,
+            record_paths: owner_uid.is_none(),
             path_log: None,
             path_recorder: None,
             path_detach: None,
             path_warning: None,
-            consumer_drained: false,
-            owner_tag: None,
+            consumer_drained: owner_uid.is_some(),
+            owner_tag: owner_uid,
             md: None,
         };
         s.add_channel(config)?;
@@ -373,33 +385,7 @@ impl KernelSession {
         config: ChannelConfig,
         clock: ClockSpec,
     ) -> Result<KernelSession, KernelError> {
-        check_name(name)?;
-        let tracefs = Tracefs::open()?;
-        let layout = tracefs.page_layout()?;
-        let mut s = KernelSession {
-            tracefs,
-            name: name.to_string(),
-            out_dir: out_dir.to_path_buf(),
-            clock,
-            layout,
-            channels: Vec::new(),
-            state: State::Created,
-            observer: None,
-            pid_filter: None,
-            creation_datetime: datetime_now(),
-            record_paths: false,
-            path_log: None,
-            path_recorder: None,
-            path_detach: None,
-            path_warning: None,
-            consumer_drained: true,
-            owner_tag: Some(owner_uid),
-            live_period: crate::drain::DRAIN_PERIOD,
-            write_trace: true,
-            md: None,
-        };
-        s.add_channel(config)?;
-        Ok(s)
+        Self::create_owned(name, out_dir, config, clock, Some(owner_uid))
     }
 
     /// Channel `channel`'s tracefs instance name, its enabled events (`system:event`, in
