@@ -7,24 +7,27 @@
 //! (`crate::consume::ChannelDrain`): the packets are appended while tracing, and
 //! start/stop/start/stop yields one trace. The session daemon instead creates it
 //! [`KernelSession::create_for_user`]: it only controls the instances, and rttng-consumerd
-//! drains and converts them (the same `ChannelDrain`). Not here: page parsing and
-//! conversion (`consume.rs`).
+//! drains and converts them (the same `ChannelDrain`). This file holds the session, its
+//! channels and life cycle; `session/events.rs` what is enabled, `session/view.rs` the live
+//! view, `session/drive.rs` the own drain's setup, `session/clock.rs` the clock. Not here:
+//! page parsing and conversion (`consume.rs`).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 mod clock;
+mod drive;
+mod events;
+mod view;
 
 pub use clock::{datetime_now, ClockSpec};
 
 use crate::bpf::{PathLog, PathRecorder};
-use crate::consume::{context_kind, ChannelDrain, KernelMetadata};
+use crate::consume::KernelMetadata;
 use crate::convert::ContextKind;
-use crate::drain::{Drain, Drained, PageObserver, TraceFiles};
-use crate::error::{io_err, KernelError};
+use crate::drain::{Drain, Drained, PageObserver};
+use crate::error::KernelError;
 use crate::format::{EventFormat, PageLayout};
-use crate::live::{LiveFieldRef, LivePage, LiveRecord, LiveTable};
 use crate::syscall_args::path_arg_mask;
 use crate::tracefs::{check_name, instance_name, Instance, Tracefs};
 
@@ -191,6 +194,18 @@ impl KernelSession {
         config: ChannelConfig,
         clock: ClockSpec,
     ) -> Result<KernelSession, KernelError> {
+        Self::create_owned(name, out_dir, config, clock, None)
+    }
+
+    /// A session drained by itself (`owner_uid` none) or, with instance names carrying
+    /// `owner_uid`, by another process.
+    fn create_owned(
+        name: &str,
+        out_dir: &Path,
+        config: ChannelConfig,
+        clock: ClockSpec,
+        owner_uid: Option<u32>,
+    ) -> Result<KernelSession, KernelError> {
         check_name(name)?;
         let tracefs = Tracefs::open()?;
         let layout = tracefs.page_layout()?;
@@ -207,13 +222,13 @@ impl KernelSession {
             write_trace: true,
             pid_filter: None,
             creation_datetime: datetime_now(),
-            record_paths: true,
+            record_paths: owner_uid.is_none(),
             path_log: None,
             path_recorder: None,
             path_detach: None,
             path_warning: None,
-            consumer_drained: false,
-            owner_tag: None,
+            consumer_drained: owner_uid.is_some(),
+            owner_tag: owner_uid,
             md: None,
         };
         s.add_channel(config)?;
@@ -298,259 +313,6 @@ impl KernelSession {
             })
     }
 
-    fn enable_one(
-        &mut self,
-        channel: &str,
-        system: &str,
-        event: &str,
-    ) -> Result<bool, KernelError> {
-        let fmt = Arc::new(self.tracefs.event_format(system, event)?);
-        let ch = self.channel_mut(channel)?;
-        if ch.events.iter().any(|(s, e)| s == system && e == event) {
-            ch.instance.set_event(system, event, true)?;
-            return Ok(false);
-        }
-        if ch.events.len() >= MAX_EVENT_CLASSES {
-            return Err(KernelError::BadConfig {
-                what: "event classes in a channel",
-                value: ch.events.len() as u64,
-            });
-        }
-        ch.instance.set_event(system, event, true)?;
-        ch.events.push((system.to_string(), event.to_string()));
-        ch.formats.push(fmt);
-        Ok(true)
-    }
-
-    /// `enable-event -k PATTERN`: every tracepoint whose name (`sched_switch`), ftrace name
-    /// (`sched:sched_switch`) or lttng-modules name matches the glob (`rttng_glob`, the one
-    /// matcher of every domain: `\*` is a literal star). `*` (`-a`) enables every tracepoint
-    /// except the system call ones. Returns the ftrace names enabled.
-    pub fn enable_tracepoints(
-        &mut self,
-        channel: &str,
-        pattern: &str,
-    ) -> Result<Vec<String>, KernelError> {
-        let mut enabled = Vec::new();
-        for (system, event) in self.tracefs.available_events()? {
-            let explicit_system = pattern.contains(':');
-            if !explicit_system && matches!(system.as_str(), "syscalls" | "raw_syscalls" | "ftrace")
-            {
-                continue;
-            }
-            let full = format!("{system}:{event}");
-            let lttng = crate::convert::lttng_event_name(&system, &event);
-            if rttng_glob::matches(pattern, &full)
-                || (!explicit_system
-                    && (rttng_glob::matches(pattern, &event)
-                        || rttng_glob::matches(pattern, &lttng)))
-            {
-                let ch = self.channel_mut(channel)?;
-                if ch
-                    .filters
-                    .remove(&(system.clone(), event.clone()))
-                    .is_some()
-                {
-                    ch.instance
-                        .write(&format!("events/{system}/{event}/filter"), "0")?;
-                }
-                self.enable_one(channel, &system, &event)?;
-                enabled.push(full);
-            }
-        }
-        if enabled.is_empty() {
-            return Err(KernelError::NoSuchEvent {
-                pattern: pattern.to_string(),
-            });
-        }
-        Ok(enabled)
-    }
-
-    /// `enable-event -k PATTERN --filter EXPR`: the events [`Self::enable_tracepoints`] would
-    /// enable, each with `program` translated into a tracefs filter
-    /// ([`crate::filter::to_tracefs`]). Events LTTng would record nothing of (a field they
-    /// lack) are not enabled; if the filter cannot be expressed exactly for one of them,
-    /// nothing is enabled and the error says why. Several filtered rules on one event are
-    /// OR-ed; an unfiltered rule wins. Returns the ftrace names enabled.
-    pub fn enable_tracepoints_filtered(
-        &mut self,
-        channel: &str,
-        pattern: &str,
-        program: &rttng_filter::Program,
-    ) -> Result<Vec<String>, KernelError> {
-        use crate::filter::{to_tracefs, Translation};
-        let mut plan = Vec::new();
-        let mut matched = false;
-        for (system, event) in self.tracefs.available_events()? {
-            let explicit_system = pattern.contains(':');
-            if !explicit_system && matches!(system.as_str(), "syscalls" | "raw_syscalls" | "ftrace")
-            {
-                continue;
-            }
-            let full = format!("{system}:{event}");
-            let lttng = crate::convert::lttng_event_name(&system, &event);
-            if !(rttng_glob::matches(pattern, &full)
-                || (!explicit_system
-                    && (rttng_glob::matches(pattern, &event)
-                        || rttng_glob::matches(pattern, &lttng))))
-            {
-                continue;
-            }
-            matched = true;
-            let fmt = self.tracefs.event_format(&system, &event)?;
-            match to_tracefs(program, &fmt, false).map_err(KernelError::Filter)? {
-                Translation::Never => {}
-                Translation::Filter(f) => plan.push((system, event, f)),
-            }
-        }
-        if !matched {
-            return Err(KernelError::NoSuchEvent {
-                pattern: pattern.to_string(),
-            });
-        }
-        let mut enabled = Vec::new();
-        for (system, event, f) in plan {
-            let ch = self.channel_mut(channel)?;
-            let key = (system.clone(), event.clone());
-            let unfiltered_already = ch.events.contains(&key) && !ch.filters.contains_key(&key);
-            if !unfiltered_already {
-                let text = match f {
-                    None => {
-                        ch.filters.remove(&key);
-                        "0".to_string()
-                    }
-                    Some(f) => {
-                        let list = ch.filters.entry(key).or_default();
-                        if !list.contains(&f) {
-                            list.push(f);
-                        }
-                        list.iter()
-                            .map(|f| format!("({f})"))
-                            .collect::<Vec<_>>()
-                            .join(" || ")
-                    }
-                };
-                ch.instance
-                    .write(&format!("events/{system}/{event}/filter"), &text)?;
-            }
-            self.enable_one(channel, &system, &event)?;
-            enabled.push(format!("{system}:{event}"));
-        }
-        Ok(enabled)
-    }
-
-    /// `disable-event -k PATTERN` (same matching as enable). Returns the ftrace names disabled.
-    pub fn disable_tracepoints(
-        &mut self,
-        channel: &str,
-        pattern: &str,
-    ) -> Result<Vec<String>, KernelError> {
-        let ch = self.channel_mut(channel)?;
-        let mut disabled = Vec::new();
-        for (system, event) in &ch.events {
-            let full = format!("{system}:{event}");
-            let lttng = crate::convert::lttng_event_name(system, event);
-            if rttng_glob::matches(pattern, &full)
-                || rttng_glob::matches(pattern, event)
-                || rttng_glob::matches(pattern, &lttng)
-            {
-                ch.instance.set_event(system, event, false)?;
-                disabled.push(full);
-            }
-        }
-        if disabled.is_empty() {
-            return Err(KernelError::NoSuchEvent {
-                pattern: pattern.to_string(),
-            });
-        }
-        Ok(disabled)
-    }
-
-    /// `enable-event -k --syscall NAME… | -a`: the entry and exit tracepoints of each system call.
-    /// Returns the system call names enabled.
-    pub fn enable_syscalls(
-        &mut self,
-        channel: &str,
-        which: &Syscalls,
-    ) -> Result<Vec<String>, KernelError> {
-        let all = self.tracefs.syscalls()?;
-        let names: Vec<String> = match which {
-            Syscalls::All => all,
-            Syscalls::Names(ns) => {
-                let mut out = Vec::new();
-                for n in ns {
-                    let matched: Vec<&String> =
-                        all.iter().filter(|s| rttng_glob::matches(n, s)).collect();
-                    if matched.is_empty() {
-                        return Err(KernelError::NoSuchSyscall { name: n.clone() });
-                    }
-                    out.extend(matched.into_iter().cloned());
-                }
-                out
-            }
-        };
-        for n in &names {
-            self.enable_one(channel, "syscalls", &format!("sys_enter_{n}"))?;
-            // A few system calls (exit, exit_group) have an entry but no exit tracepoint.
-            if self
-                .tracefs
-                .path(&format!("events/syscalls/sys_exit_{n}"))
-                .is_dir()
-            {
-                self.enable_one(channel, "syscalls", &format!("sys_exit_{n}"))?;
-            }
-        }
-        Ok(names)
-    }
-
-    /// `add-context -k`. `prio` is refused: tracefs records do not carry it.
-    pub fn add_context(&mut self, channel: &str, context: Context) -> Result<(), KernelError> {
-        let kind = context_kind(context)?;
-        if self.state != State::Created {
-            return Err(KernelError::WrongState {
-                operation: "add a context",
-                state: self.state.name(),
-            });
-        }
-        let ch = self.channel_mut(channel)?;
-        if !ch.contexts.contains(&kind) {
-            if kind == ContextKind::Pid {
-                ch.instance.write("options/record-tgid", "1")?;
-            }
-            ch.contexts.push(kind);
-        }
-        Ok(())
-    }
-
-    /// Record only events of these processes (`set_event_pid`); with `follow_children`, their
-    /// descendants too (`options/event-fork`).
-    pub fn filter_pids(&mut self, pids: &[u32], follow_children: bool) -> Result<(), KernelError> {
-        let list: Vec<String> = pids.iter().map(u32::to_string).collect();
-        for ch in &self.channels {
-            ch.instance.write(
-                "options/event-fork",
-                if follow_children { "1" } else { "0" },
-            )?;
-            ch.instance.write("set_event_pid", &list.join(" "))?;
-        }
-        self.pid_filter = Some((pids.to_vec(), follow_children));
-        Ok(())
-    }
-
-    /// Record no event of these tasks (`set_event_notrace_pid`), nor of the tasks they create
-    /// from now on (`options/event-fork`): a live viewer in the traced machine leaves its own
-    /// system calls out of the trace instead of feeding on them. `sched_switch` still shows
-    /// them where the other side of the switch is traced.
-    pub fn exclude_pids(&mut self, tids: &[u32]) -> Result<(), KernelError> {
-        let list: Vec<String> = tids.iter().map(u32::to_string).collect();
-        for ch in &self.channels {
-            ch.instance.write("options/event-fork", "1")?;
-            ch.instance
-                .write("set_event_notrace_pid", &list.join(" "))?;
-        }
-        Ok(())
-    }
-
     /// Whether to record the path strings of the file and exec system calls with eBPF
     /// (default: yes). Must be set before `start`.
     pub fn set_record_paths(&mut self, on: bool) {
@@ -605,90 +367,6 @@ impl KernelSession {
         }
     }
 
-    /// Calls `observer` from the drain threads with the records of enabled events of each
-    /// page read while the session runs (one CPU's records in order), for a live view. Set it
-    /// after enabling the events and before `start`.
-    pub fn set_live_observer(
-        &mut self,
-        observer: impl Fn(u32, &[LiveRecord<'_>]) + Send + Sync + 'static,
-    ) {
-        let observer = Arc::new(observer);
-        let table = Arc::new(self.live_table());
-        self.observer = Some(Arc::new(move |cpu| {
-            let table = table.clone();
-            let observer = observer.clone();
-            Box::new(move |page: &[u8]| {
-                let records = table.records(page);
-                if !records.is_empty() {
-                    observer(cpu, &records);
-                }
-            })
-        }));
-    }
-
-    fn live_table(&self) -> LiveTable {
-        let mut formats = HashMap::new();
-        for ch in &self.channels {
-            for f in &ch.formats {
-                formats.insert(f.id, f.clone());
-            }
-        }
-        LiveTable::new(self.layout, &formats)
-    }
-
-    /// The enabled events as `(ftrace type id, tracefs name)`: what [`LiveRecord::type_id`]
-    /// tells apart, for a page handler that maps ids to what it counts once.
-    pub fn live_events(&self) -> Vec<(u16, String)> {
-        let mut out: Vec<(u16, String)> = self
-            .channels
-            .iter()
-            .flat_map(|ch| ch.formats.iter().map(|f| (f.id, f.name.clone())))
-            .collect();
-        out.sort();
-        out.dedup();
-        out
-    }
-
-    /// Where field `field` (tracefs's name) of the enabled event with type id `id` lies.
-    pub fn live_field(&self, id: u16, field: &str) -> Option<LiveFieldRef> {
-        let format = self
-            .channels
-            .iter()
-            .flat_map(|ch| ch.formats.iter())
-            .find(|f| f.id == id)?;
-        LiveFieldRef::of(format, field)
-    }
-
-    /// Like [`Self::set_live_observer`], for handlers that look at every record: `make(cpu)`
-    /// makes the handler of each CPU's drain thread (state per CPU needs no sharing), which is
-    /// called with each page read; [`LivePage::for_each`] walks its records with no allocation.
-    /// Set it after enabling the events and before `start`.
-    pub fn set_live_page_handler<H>(&mut self, make: impl Fn(u32) -> H + Send + Sync + 'static)
-    where
-        H: FnMut(LivePage<'_>) + Send + 'static,
-    {
-        let table = Arc::new(self.live_table());
-        self.observer = Some(Arc::new(move |cpu| {
-            let table = table.clone();
-            let mut handler = make(cpu);
-            Box::new(move |page: &[u8]| handler(table.page(page)))
-        }));
-    }
-
-    /// Longest time an observed buffer waits to be read when it is not `buffer_percent` full
-    /// (default 3 ms, for lines that show up promptly): a counter
-    /// that shows figures once a second reads less often, in bigger batches.
-    pub fn set_live_period(&mut self, period: std::time::Duration) {
-        self.live_period = period;
-    }
-
-    /// `false`: a live-only session. The pages go to the live observer only; nothing is kept
-    /// on disk and `stop` writes no trace (its report counts nothing). Set before `start`,
-    /// with an observer.
-    pub fn set_write_trace(&mut self, on: bool) {
-        self.write_trace = on;
-    }
-
     /// Another process drains the buffers (rttng-consumerd, through
     /// [`crate::ChannelDrain`]): `start` and `stop` only turn tracing on and off. Before
     /// `start`. System call path strings are not recorded.
@@ -707,33 +385,7 @@ impl KernelSession {
         config: ChannelConfig,
         clock: ClockSpec,
     ) -> Result<KernelSession, KernelError> {
-        check_name(name)?;
-        let tracefs = Tracefs::open()?;
-        let layout = tracefs.page_layout()?;
-        let mut s = KernelSession {
-            tracefs,
-            name: name.to_string(),
-            out_dir: out_dir.to_path_buf(),
-            clock,
-            layout,
-            channels: Vec::new(),
-            state: State::Created,
-            observer: None,
-            pid_filter: None,
-            creation_datetime: datetime_now(),
-            record_paths: false,
-            path_log: None,
-            path_recorder: None,
-            path_detach: None,
-            path_warning: None,
-            consumer_drained: true,
-            owner_tag: Some(owner_uid),
-            live_period: crate::drain::DRAIN_PERIOD,
-            write_trace: true,
-            md: None,
-        };
-        s.add_channel(config)?;
-        Ok(s)
+        Self::create_owned(name, out_dir, config, clock, Some(owner_uid))
     }
 
     /// Channel `channel`'s tracefs instance name, its enabled events (`system:event`, in
@@ -780,93 +432,6 @@ impl KernelSession {
         }
         self.state = State::Running;
         Ok(())
-    }
-
-    /// The channels' contexts as the consumer's drain takes them.
-    fn plan_contexts(ch: &Channel) -> Vec<Context> {
-        ch.contexts
-            .iter()
-            .map(|k| match k {
-                ContextKind::Pid => Context::Pid,
-                ContextKind::Tid => Context::Tid,
-                ContextKind::Procname => Context::Procname,
-                ContextKind::CpuId => Context::CpuId,
-            })
-            .collect()
-    }
-
-    fn events_of(ch: &Channel) -> Vec<String> {
-        ch.events.iter().map(|(s, e)| format!("{s}:{e}")).collect()
-    }
-
-    /// At the first start: each channel's drain, the path recorder, the metadata and the
-    /// stream files.
-    fn open_drains(&mut self) -> Result<(), KernelError> {
-        let mut drains = Vec::new();
-        for (sid, ch) in self.channels.iter().enumerate() {
-            let mut d = ChannelDrain::open(
-                ch.instance.name(),
-                sid as u64,
-                ch.config.subbuf_bytes,
-                ch.config.subbuf_count,
-            )?;
-            d.set_clock(self.clock.clone());
-            d.set_events(&Self::events_of(ch), &Self::plan_contexts(ch))?;
-            if let Some(make) = &self.observer {
-                d.observe_pages(make, self.write_trace);
-            }
-            drains.push(d);
-        }
-        self.start_paths();
-        if let Some(log) = &self.path_log {
-            let mut refs: Vec<&mut ChannelDrain> = drains.iter_mut().collect();
-            crate::consume::attach_shared(&mut refs, log.clone());
-        }
-        let mut md = KernelMetadata::new_at(&self.name, &self.clock, &self.creation_datetime);
-        md.declare(&drains.iter().collect::<Vec<_>>());
-        let keep = self.keeps_trace();
-        let dir = self.trace_dir();
-        if keep {
-            std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-            write_metadata(&dir, &md)?;
-        }
-        for (ch, mut d) in self.channels.iter_mut().zip(drains) {
-            d.declared(&md);
-            let files = if keep {
-                Some(TraceFiles::create(&dir, &ch.config.name, &d.cpus())?)
-            } else {
-                None
-            };
-            ch.parked = Some((d, files));
-        }
-        self.md = Some(md);
-        Ok(())
-    }
-
-    /// At a later start: events enabled since are declared, the path recorder attached again.
-    fn update_drains(&mut self) -> Result<(), KernelError> {
-        let dir = self.trace_dir();
-        let Some(md) = self.md.as_mut() else {
-            return Ok(());
-        };
-        let mut grew = false;
-        for ch in &mut self.channels {
-            let (events, contexts) = (Self::events_of(ch), Self::plan_contexts(ch));
-            if let Some((d, _)) = ch.parked.as_mut() {
-                d.set_events(&events, &contexts)?;
-                grew |= !md.add_events(d)?.is_empty();
-            }
-        }
-        if grew && self.write_trace {
-            write_metadata(&dir, md)?;
-        }
-        self.start_paths();
-        Ok(())
-    }
-
-    /// Whether a trace is written (not a live-only session).
-    fn keeps_trace(&self) -> bool {
-        self.write_trace || self.observer.is_none()
     }
 
     /// Turn tracing off, drain every buffer (including the last partial pages), and write the
@@ -981,16 +546,4 @@ impl Drop for KernelSession {
         }
         // Instances remove themselves when dropped.
     }
-}
-
-/// Writes the whole metadata file of the trace in `dir` (packetized, as LTTng's).
-fn write_metadata(dir: &Path, md: &KernelMetadata) -> Result<(), KernelError> {
-    let p = dir.join("metadata");
-    let bytes = rttng_ctf::emit::packetize_metadata(
-        md.text(),
-        md.uuid(),
-        rttng_ctf::ir::ByteOrder::NATIVE,
-        METADATA_PACKET_BYTES,
-    );
-    std::fs::write(&p, bytes).map_err(io_err(&p))
 }

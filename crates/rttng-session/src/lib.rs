@@ -274,7 +274,8 @@ impl Registry {
     }
 
     /// Records that the consumer daemon died (`why` says how): every session that had
-    /// buffers in it lost them (and says so), and the buffers are forgotten. Until
+    /// buffers in it, or kernel channels (their drains were in it), lost them (and says so),
+    /// and the buffers are forgotten. Until
     /// [`Self::consumer_restarted`], requests that need a consumer are refused.
     pub fn consumer_died(&mut self, why: String) {
         for s in self.sessions.iter_mut() {
@@ -282,6 +283,7 @@ impl Registry {
                 .buffers
                 .iter()
                 .any(|b| b.session_id == s.id && b.created)
+                || s.channels.iter().any(|c| c.domain == Domain::Kernel)
             {
                 s.consumer_lost.get_or_insert_with(|| why.clone());
             }

@@ -2,7 +2,8 @@
 //! killed (SIGKILL) mid-session, the session daemon starts a new one: sessions created
 //! afterwards record normally, and the session that lost its buffers says so in `list` and
 //! at `stop` (lttng's warning status), refuses to start again, and keeps the data written
-//! before the kill readable.
+//! before the kill readable. A session with kernel channels (drained by the consumer) is lost
+//! the same way.
 
 use crate::session_support::{read_both, seqs, wait_gone, wait_until, World, WAIT_TIMEOUT};
 use crate::support::kill_process;
@@ -61,4 +62,69 @@ fn issue_11_a_killed_consumer_is_restarted_and_new_sessions_record() {
         let got = seqs(&text, "probe:info");
         assert_eq!(got, (0..got.len() as u64).collect::<Vec<u64>>());
     }
+}
+
+/// The consumer drains kernel channels too: a session with a kernel channel whose consumer
+/// was killed says so in `list`, and `start` refuses it with that reason (not with the new
+/// consumer's "no kernel session"); `destroy` removes it and its tracefs instance, and a new
+/// kernel session records through the new consumer.
+#[test]
+fn issue_11_a_kernel_session_that_lost_its_consumer_says_so() {
+    let w = World::new("krespawn");
+    w.create(&["kold"]);
+    w.ok(&["enable-event", "-k", "--syscall", "getppid", "-s", "kold"]);
+    w.ok(&["start", "kold"]);
+    w.ok(&["stop", "kold"]);
+    let first = w.consumerd_pid().expect("consumer pid");
+    kill_process(first);
+    assert!(wait_gone(first, WAIT_TIMEOUT), "consumer {first} killed");
+    wait_until("a new consumer daemon", || {
+        w.consumerd_pid()
+            .is_some_and(|p| p != first && std::path::Path::new(&format!("/proc/{p}")).exists())
+    });
+    let list = w.rttng(&["list", "kold"]);
+    let err = String::from_utf8_lossy(&list.stderr);
+    assert!(
+        err.contains("consumer daemon is gone") && err.contains("destroy this session"),
+        "list of the kernel session that lost its consumer: {err}"
+    );
+    let start = w.rttng(&["start", "kold"]);
+    let err = String::from_utf8_lossy(&start.stderr);
+    assert!(
+        !start.status.success()
+            && err.contains("lost its buffers")
+            && !err.contains("no kernel session"),
+        "a kernel session that lost its consumer does not start again: {}",
+        start.stderr_quote()
+    );
+    let destroy = w.rttng(&["destroy", "kold"]);
+    assert!(
+        !String::from_utf8_lossy(&destroy.stderr).contains("no kernel session"),
+        "destroy: {}",
+        destroy.stderr_quote()
+    );
+    let gone = rttng_kernel_instances_named("kold");
+    assert!(gone.is_empty(), "instances left after destroy: {gone:?}");
+
+    let new_out = w.create(&["knew"]);
+    w.ok(&["enable-event", "-k", "--syscall", "getppid", "-s", "knew"]);
+    w.ok(&["start", "knew"]);
+    w.ok(&["stop", "knew"]);
+    assert!(
+        new_out.join("kernel").join("metadata").exists(),
+        "the new kernel session's trace"
+    );
+    w.ok(&["destroy", "knew"]);
+}
+
+/// tracefs instances whose name holds `-SESSION-` (rttng's naming).
+fn rttng_kernel_instances_named(session: &str) -> Vec<String> {
+    std::fs::read_dir("/sys/kernel/tracing/instances")
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.starts_with("rttng-") && n.contains(&format!("-{session}-")))
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -244,7 +244,18 @@ fn wait_until(what: &str, timeout: Duration, mut pred: impl FnMut() -> bool) {
 /// the session, having printed the same text: every event, no gap.
 #[test]
 fn rttng_live_session_read_by_babeltrace2_and_rttng_while_the_app_runs() {
-    rttng_stack_live("live-stack", &[], |_| {});
+    rttng_stack_live("live-stack", &[], false, |_| {});
+}
+
+/// A live session with a kernel channel beside the user-space one: the app's sleeps
+/// (`clock_nanosleep`, the marks of its pacing) among the machine's sleeps, reads, writes and
+/// futex calls, and its events, reach both viewers while it runs; `destroy` (no `stop`
+/// before it) ends both viewers within the bound, each having printed every kernel event the
+/// relay stored from the app's first event on (babeltrace2 reading the relay's copy is the
+/// oracle) and every app event.
+#[test]
+fn rttng_live_session_with_a_kernel_channel_ends_both_viewers_at_destroy() {
+    rttng_stack_live("live-kernel", &[], true, |_| {});
 }
 
 /// The same with tracefiles that rotate (`--tracefile-size` of two 4 KiB packets, a count
@@ -262,6 +273,7 @@ fn rttng_relayd_serves_rotated_tracefiles_live_to_babeltrace2_and_rttng() {
             "--tracefile-count",
             "1000",
         ],
+        false,
         assert_tracefiles_rotated,
     );
 }
@@ -294,7 +306,7 @@ fn assert_tracefiles_rotated(dir: &Path) {
 /// `rttng create --live` streaming into rttng-relayd, with channel0 made with
 /// `channel_args` when given; babeltrace2 and rttng view --live read it while the app runs.
 /// Then `check` looks at the world's directory (the relay's output is in `relay/`).
-fn rttng_stack_live(name: &str, channel_args: &[&str], check: impl FnOnce(&Path)) {
+fn rttng_stack_live(name: &str, channel_args: &[&str], kernel: bool, check: impl FnOnce(&Path)) {
     use std::process::Stdio;
     let relayd = built_relayd();
     let world = crate::session_support::World::new(name);
@@ -333,6 +345,19 @@ fn rttng_stack_live(name: &str, channel_args: &[&str], check: impl FnOnce(&Path)
         "-c",
         "channel0",
     ]);
+    if kernel {
+        world.ok(&["enable-channel", "-k", "-s", "lv", "kchan"]);
+        world.ok(&[
+            "enable-event",
+            "-k",
+            "--syscall",
+            "clock_nanosleep,nanosleep,read,write,futex",
+            "-s",
+            "lv",
+            "-c",
+            "kchan",
+        ]);
+    }
     world.ok(&["start", "lv"]);
     let host = String::from_utf8(
         Command::new("hostname")
@@ -383,7 +408,10 @@ fn rttng_stack_live(name: &str, channel_args: &[&str], check: impl FnOnce(&Path)
     );
     let status = app.0.wait().expect("app ends");
     assert!(status.success());
-    world.ok(&["stop", "lv"]);
+    if !kernel {
+        world.ok(&["stop", "lv"]);
+    }
+    // With the kernel channel: destroy stops the running session itself.
     world.ok(&["destroy", "lv"]);
     for (child, name) in [(&mut bt.0, "babeltrace2"), (&mut rt.0, "rttng view --live")] {
         let start = std::time::Instant::now();
@@ -399,8 +427,77 @@ fn rttng_stack_live(name: &str, channel_args: &[&str], check: impl FnOnce(&Path)
         };
         assert!(status.success(), "{name} failed");
     }
-    let bt_text = std::fs::read_to_string(dir.join("bt.txt")).unwrap();
-    let rt_text = std::fs::read_to_string(dir.join("rt.txt")).unwrap();
+    let bt_all = std::fs::read_to_string(dir.join("bt.txt")).unwrap();
+    let rt_all = std::fs::read_to_string(dir.join("rt.txt")).unwrap();
+    if kernel {
+        // Every kernel event the relay stored reached both viewers.
+        let stored = Command::new("babeltrace2")
+            .arg(dir.join("relay"))
+            .output()
+            .expect("babeltrace2 runs");
+        assert!(stored.status.success(), "babeltrace2 on the relay's copy");
+        // The viewers attach after start: the kernel events from the app's first event on
+        // (it starts once both are attached), keyed by time and text (deltas differ).
+        let first_app = |t: &str| -> String {
+            t.lines()
+                .find(|l| l.contains("rttng_example:"))
+                .and_then(|l| l.split(']').next())
+                .unwrap_or("")
+                .to_string()
+        };
+        let since = first_app(&bt_all);
+        assert!(!since.is_empty(), "babeltrace2 showed no app event");
+        let kernel_lines = |t: &str| {
+            let mut v: Vec<String> = t
+                .lines()
+                .filter(|l| l.contains("syscall_") && l.split(']').next() >= Some(&since[..]))
+                .map(|l| {
+                    let ts = l.split(']').next().unwrap_or("");
+                    format!("{ts}] {}", without_times(l))
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let want = kernel_lines(&String::from_utf8_lossy(&stored.stdout));
+        assert!(!want.is_empty(), "the relay stored no kernel event");
+        for (text, who) in [(&bt_all, "babeltrace2"), (&rt_all, "rttng view --live")] {
+            let got = kernel_lines(text);
+            // Both sorted: a multiset difference in one walk.
+            let (mut missing, mut extra) = (Vec::new(), Vec::new());
+            let (mut w, mut g) = (want.iter().peekable(), got.iter().peekable());
+            loop {
+                match (w.peek(), g.peek()) {
+                    (None, None) => break,
+                    (Some(a), Some(b)) if a == b => {
+                        w.next();
+                        g.next();
+                    }
+                    (Some(a), Some(b)) if a < b => missing.extend(w.next()),
+                    (Some(_), None) => missing.extend(w.next()),
+                    _ => extra.extend(g.next()),
+                }
+            }
+            assert!(
+                missing.is_empty() && extra.is_empty(),
+                "{who} live: {} kernel events, the relay stored {}; missing {} (first {:?}, last {:?}), extra {} (first {:?})",
+                got.len(),
+                want.len(),
+                missing.len(),
+                missing.first(),
+                missing.last(),
+                extra.len(),
+                extra.first()
+            );
+        }
+    }
+    let user_only = |t: &str| -> String {
+        t.lines()
+            .filter(|l| l.contains("rttng_example:"))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let (bt_text, rt_text) = (user_only(&bt_all), user_only(&rt_all));
     assert_eq!(
         bt_text.lines().count(),
         EVENTS,
