@@ -178,6 +178,10 @@ fn run(
     });
     let mut first_err = None;
     let n = drain.cpus().len();
+    // When every CPU was last passed: a live view must see each CPU at least once a period,
+    // even while a busy CPU keeps poll() returning at once (else a quiet CPU's partial page
+    // waits, and its events reach the view long after the busy CPU's later ones).
+    let mut all_passed = std::time::Instant::now();
     loop {
         // Read the flag before the pass: once it is seen, one more full pass collects
         // everything written before tracing was turned off.
@@ -190,9 +194,12 @@ fn run(
             match crate::sys::poll_many(&fds, timeout_ms) {
                 Ok(mut r) => {
                     r.truncate(n);
-                    // Woken by its period: every CPU (partial pages for the live view).
-                    if period.is_some() && !r.iter().any(|x| *x) {
-                        r.fill(true);
+                    // Woken by its period, or a period since every CPU was passed: every
+                    // CPU (partial pages for the live view).
+                    if let Some(p) = period {
+                        if !r.iter().any(|x| *x) || all_passed.elapsed() >= p {
+                            r.fill(true);
+                        }
                     }
                     r
                 }
@@ -209,6 +216,9 @@ fn run(
             continue;
         }
         let mut pages = 0;
+        if ready.iter().all(|r| *r) {
+            all_passed = std::time::Instant::now();
+        }
         for (i, _) in ready.iter().enumerate().filter(|(_, r)| **r) {
             let r = drain.pass(i, stopping, &mut |cpu, data, entry| {
                 if let Some(f) = files.as_mut() {
