@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::lttng_compat::compat_built;
-use crate::session_support::{wait_until, KillOnDrop, World, CMD_TIMEOUT};
+use crate::session_support::{babeltrace2, wait_until, KillOnDrop, World, CMD_TIMEOUT};
 use crate::support::{first_difference, repo_root, require_tools, run_bounded, Finished, TempDir};
 
 const RECORD_TIMEOUT: Duration = Duration::from_secs(300);
@@ -166,21 +166,8 @@ impl App {
 /// CPU, Python's `asctime` and `thread`, Java's `long_millis`, `int_threadid` and
 /// (log4j) `timestamp`.
 fn normalized(trace: &Path) -> Vec<String> {
-    let bt = run_bounded(
-        Command::new("babeltrace2")
-            .arg(trace)
-            .env("TZ", "UTC")
-            .env("LC_ALL", "C"),
-        CMD_TIMEOUT,
-    )
-    .expect("babeltrace2 runs");
-    assert!(
-        bt.status.success(),
-        "babeltrace2 failed on {}: {}",
-        trace.display(),
-        bt.stderr_quote()
-    );
-    bt.stdout_text()
+    babeltrace2(trace)
+        .stdout_text()
         .lines()
         .map(|l| {
             let mut s = l.splitn(4, ' ').nth(3).unwrap_or(l).to_string();
