@@ -20,7 +20,7 @@ jul_calls=${2:-200000}
 rounds=${3:-3}
 cd "$here"
 cargo build --release -q -p rttng -p rttng-sessiond -p rttng-consumerd \
-	-p rttng-lttng-ust -p rttng-lttng-ust-tracepoint -p rttng-lttng-ust-common
+	-p rttng-lttng-ust -p rttng-lttng-ust-tracepoint -p rttng-lttng-ust-common -p rttng-lttng-ust-dl
 bin=$here/target/release
 work=$(mktemp -d "${TMPDIR:-/tmp}/rttng-bench-agents.XXXXXX")
 sessiond_pid=""

@@ -20,7 +20,7 @@ events=${1:-5000000}
 rounds=${2:-3}
 cd "$here"
 cargo build --release -q -p rttng -p rttng-sessiond -p rttng-consumerd \
-	-p rttng-lttng-ust -p rttng-lttng-ust-tracepoint -p rttng-lttng-ust-common
+	-p rttng-lttng-ust -p rttng-lttng-ust-tracepoint -p rttng-lttng-ust-common -p rttng-lttng-ust-dl
 bin=$here/target/release
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/rttng-bench-compat.XXXXXX")

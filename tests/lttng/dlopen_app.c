@@ -2,8 +2,8 @@
  * dlopen_app.c: an app whose tracepoint provider is a shared object it dlopens
  * (TRACEPOINT_PROBE_DYNAMIC_LINKAGE: the app itself does not link liblttng-ust).
  * Usage: dlopen_app PROVIDER.so. Emits rttng_ref:tick seq 1 before loading (not
- * recorded: no probe yet), seq 2 while loaded, then unloads it and emits seq 3 (not
- * recorded), and exits 0.
+ * recorded: no probe yet), seq 2 while loaded, has the object emit seq 4 if it defines
+ * dl_fire (dl_fire.c), then unloads it and emits seq 3 (not recorded), and exits 0.
  */
 #define TRACEPOINT_DEFINE
 #define TRACEPOINT_PROBE_DYNAMIC_LINKAGE
@@ -16,6 +16,7 @@
 int main(int argc, char **argv)
 {
 	void *provider;
+	void (*fire)(int);
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s PROVIDER.so\n", argv[0]);
@@ -28,6 +29,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	tracepoint(rttng_ref, tick, 2, "loaded");
+	*(void **) &fire = dlsym(provider, "dl_fire");
+	if (fire)
+		fire(4);
 	if (dlclose(provider) != 0) {
 		fprintf(stderr, "dlclose: %s\n", dlerror());
 		return 1;

@@ -15,14 +15,18 @@
 //! tracelog), `statedump` (the loaded objects, for babeltrace2's debug-info), `stubs` (the rest of LTTng's exports: fork hooks, fd tracker, clock plugin,
 //! context providers), `compat.c` (exported TLS, urcu-ust, C varargs).
 //!
-//! Not here: `lttng_ust_lib:*` events, the agents, filters on C events,
-//! application contexts (`$app.*`), the clock-plugin override (accepted, not used).
+//! `dl` records `lttng_ust_lib:*` (and `lttng_ust_dl:*` for rttng's dlopen wrapper,
+//! crate `rttng-lttng-ust-dl`); `elf` reads `.gnu_debuglink` sections.
+//!
+//! Not here: the agents' protocol (the session daemon's), the clock-plugin override
+//! (accepted, not used).
 
 #![allow(clippy::missing_safety_doc)]
 
 mod abi;
 mod desc;
 mod dl;
+mod elf;
 mod probe;
 mod statedump;
 mod stubs;

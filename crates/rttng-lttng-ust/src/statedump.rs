@@ -2,7 +2,8 @@
 //! `babeltrace2 --debug-info` maps the `ip` context of events to binaries, functions and
 //! source lines. Events and fields as LTTng declares them: `start` {}, `procname`
 //! {procname text[17]}, `bin_info` {baddr hex, memsz, path, is_pic, has_build_id,
-//! has_debug_link}, `build_id` {baddr hex, build_id hex sequence}, `end` {}; log level
+//! has_debug_link}, `build_id` {baddr hex, build_id hex sequence}, `debug_link` {baddr
+//! hex, crc, filename} (read from the object's file, `elf`), `end` {}; log level
 //! DEBUG_LINE.
 //!
 //! When: each time `lttng_ust_statedump:end` starts recording (a session with these events
@@ -10,8 +11,7 @@
 //! events in index order, and `end` is the statedump's last), on a thread of its own:
 //! `dl_iterate_phdr` waits for the loader lock, which a constructor may hold.
 //!
-//! Not here: `debug_link` events (has_debug_link is 0: the section is in the file, not in
-//! memory), `lttng_ust_lib:*` (`dl`), writing to the enabling session only (every session
+//! Not here: `lttng_ust_lib:*` (`dl`), writing to the enabling session only (every session
 //! recording these events gets the statedump).
 
 use rttng_ctf::ir::{
@@ -35,6 +35,7 @@ struct Events {
     procname: DynamicCallsite,
     bin_info: DynamicCallsite,
     build_id: DynamicCallsite,
+    debug_link: DynamicCallsite,
     end: DynamicCallsite,
 }
 
@@ -142,6 +143,14 @@ pub(crate) fn init() {
                     ),
                 ],
             )?,
+            debug_link: register(
+                "debug_link",
+                vec![
+                    baddr(),
+                    m("_crc", int(32, false, false, false)),
+                    m("_filename", string()),
+                ],
+            )?,
             end: register("end", vec![])?,
         })
     });
@@ -152,9 +161,16 @@ pub(crate) fn state_hook(index: usize, on: bool) -> bool {
     let Some(Some(e)) = EVENTS.get() else {
         return false;
     };
-    let mine = [e.start, e.procname, e.bin_info, e.build_id, e.end]
-        .iter()
-        .any(|c| c.index() == index);
+    let mine = [
+        e.start,
+        e.procname,
+        e.bin_info,
+        e.build_id,
+        e.debug_link,
+        e.end,
+    ]
+    .iter()
+    .any(|c| c.index() == index);
     if mine && on && index == e.end.index() {
         spawn(run);
     }
@@ -187,6 +203,8 @@ fn spawn(f: fn()) {
 /// One loaded object.
 pub(crate) struct Object {
     pub(crate) baddr: u64,
+    /// The load bias (the link map's `l_addr`).
+    pub(crate) bias: u64,
     pub(crate) memsz: u64,
     pub(crate) path: String,
     is_pic: bool,
@@ -254,6 +272,7 @@ unsafe extern "C" fn collect(
     }
     out.push(Object {
         baddr,
+        bias: info.dlpi_addr,
         memsz: hi - lo,
         path,
         is_pic,
@@ -314,6 +333,7 @@ fn run() {
     emit(e.procname, &[&name]);
     for o in &objects {
         let path = o.path.split('\0').next().unwrap_or("");
+        let link = crate::elf::debug_link(path);
         emit(
             e.bin_info,
             &[
@@ -323,7 +343,7 @@ fn run() {
                 &[0],
                 &[u8::from(o.is_pic)],
                 &[u8::from(!o.build_id.is_empty())],
-                &[0],
+                &[u8::from(link.is_some())],
             ],
         );
         if !o.build_id.is_empty() {
@@ -333,6 +353,17 @@ fn run() {
                     &o.baddr.to_le_bytes(),
                     &(o.build_id.len() as u64).to_le_bytes(),
                     &o.build_id,
+                ],
+            );
+        }
+        if let Some((file, crc)) = &link {
+            emit(
+                e.debug_link,
+                &[
+                    &o.baddr.to_le_bytes(),
+                    &crc.to_le_bytes(),
+                    file.as_bytes(),
+                    &[0],
                 ],
             );
         }

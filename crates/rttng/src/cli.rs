@@ -120,6 +120,10 @@ pub struct RunArgs {
     /// Print the directory of the drop-in libraries and exit
     #[arg(long, conflicts_with = "command")]
     pub print_lib_dir: bool,
+    /// Preload the dlopen wrapper liblttng-ust-dl.so.1 (lttng_ust_dl:* and lttng_ust_lib:*
+    /// events), as LD_PRELOAD=liblttng-ust-dl.so does with LTTng
+    #[arg(long)]
+    pub dl: bool,
     /// The command to run, after `--`
     #[arg(
         last = true,

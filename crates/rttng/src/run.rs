@@ -1,8 +1,10 @@
 //! `rttng run -- CMD ARGS...`: runs a program instrumented with LTTng-UST 2.13 on rttng's
 //! drop-in libraries (`liblttng-ust.so.1`, `liblttng-ust-tracepoint.so.1`,
-//! `liblttng-ust-common.so.1`, crates `rttng-lttng-ust*`), by putting their directory first
-//! on `LD_LIBRARY_PATH` and executing the command in place of this process; nothing else
-//! changes (the environment, the exit status and the signals are the command's).
+//! `liblttng-ust-common.so.1`, `liblttng-ust-dl.so.1`, crates `rttng-lttng-ust*`), by
+//! putting their directory first on `LD_LIBRARY_PATH` and executing the command in place
+//! of this process; nothing else changes (the environment, the exit status and the
+//! signals are the command's). `--dl` also puts the dlopen wrapper first on `LD_PRELOAD`,
+//! as LTTng's users preload `liblttng-ust-dl.so`.
 //!
 //! Where the libraries are, first found wins: `$RTTNG_LTTNG_UST_DIR`; `lttng-ust-compat/`
 //! next to this executable; `../lib/rttng/lttng-ust-compat/` from it (an install). In a
@@ -20,11 +22,14 @@ use anyhow::{bail, Context, Result};
 use crate::cli::RunArgs;
 
 /// The drop-in libraries: (LTTng's file name, cargo's output name).
-const LIBRARIES: [(&str, &str); 3] = [
+const LIBRARIES: [(&str, &str); 4] = [
     ("liblttng-ust.so.1", "liblttng_ust.so"),
     ("liblttng-ust-tracepoint.so.1", "liblttng_ust_tracepoint.so"),
     ("liblttng-ust-common.so.1", "liblttng_ust_common.so"),
+    ("liblttng-ust-dl.so.1", "liblttng_ust_dl.so"),
 ];
+/// The dlopen wrapper, preloaded by `--dl`.
+const DL_WRAPPER: &str = "liblttng-ust-dl.so.1";
 const DIR_ENV: &str = "RTTNG_LTTNG_UST_DIR";
 const DIR_NAME: &str = "lttng-ust-compat";
 
@@ -87,7 +92,7 @@ pub fn lib_dir() -> Result<PathBuf> {
     }
     bail!(
         "the drop-in LTTng-UST libraries are not built; build them with \
-         `cargo build --release -p rttng-lttng-ust -p rttng-lttng-ust-tracepoint -p rttng-lttng-ust-common` \
+         `cargo build --release -p rttng-lttng-ust -p rttng-lttng-ust-tracepoint -p rttng-lttng-ust-common -p rttng-lttng-ust-dl` \
          (or set {DIR_ENV})"
     )
 }
@@ -106,9 +111,16 @@ pub fn run(args: &RunArgs) -> Result<()> {
         path.push(":");
         path.push(old);
     }
-    let err = std::process::Command::new(program)
-        .args(rest)
-        .env("LD_LIBRARY_PATH", path)
-        .exec();
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(rest).env("LD_LIBRARY_PATH", path);
+    if args.dl {
+        let mut preload = std::ffi::OsString::from(dir.join(DL_WRAPPER).as_os_str());
+        if let Some(old) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
+            preload.push(":");
+            preload.push(old);
+        }
+        cmd.env("LD_PRELOAD", preload);
+    }
+    let err = cmd.exec();
     Err(err).with_context(|| format!("cannot run {program}"))
 }

@@ -39,7 +39,7 @@ fn require_oracles() {
     }
 }
 
-/// Builds the three drop-in libraries once per run (`rttng run` finds them next to itself).
+/// Builds the four drop-in libraries once per run (`rttng run` finds them next to itself).
 pub(crate) fn compat_built() {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     let r = BUILT.get_or_init(|| {
@@ -52,6 +52,8 @@ pub(crate) fn compat_built() {
             "rttng-lttng-ust-tracepoint",
             "-p",
             "rttng-lttng-ust-common",
+            "-p",
+            "rttng-lttng-ust-dl",
         ]);
         if !cfg!(debug_assertions) {
             cmd.arg("--release");
@@ -621,10 +623,11 @@ fn issue_15_filters_select_c_events_from_their_probe_arguments() {
     assert_eq!(count("rttng_ref:tock"), 0, "not enabled");
 }
 
-/// The `lttng_ust_lib:*` events about objects whose path ends with `suffix`, and the
-/// `rttng_ref:tick`s, as babeltrace2 prints them, with addresses, ids and CPUs replaced
-/// (the `ip` context only when printed in decimal, as LTTng declares it).
-fn library_events(trace: &Path, suffix: &str) -> Vec<String> {
+/// The `lttng_ust_lib:*` events (and with `wrapper`, the `lttng_ust_dl:*` ones) about
+/// objects whose path ends with `suffix`, and the `rttng_ref:tick`s, as babeltrace2 prints
+/// them, with addresses, ids and CPUs replaced (the `ip` context only when printed in
+/// decimal, as LTTng declares it).
+fn library_events(trace: &Path, suffix: &str, wrapper: bool) -> Vec<String> {
     let lines = normalized(trace);
     let field = |l: &str, key: &str| -> Option<String> {
         let at = l.find(key)? + key.len();
@@ -640,13 +643,14 @@ fn library_events(trace: &Path, suffix: &str) -> Vec<String> {
             out.push(l.replace(&format!("ip = {ip}"), "ip = X"));
             continue;
         }
-        if !l.starts_with("lttng_ust_lib:") {
+        if !l.starts_with("lttng_ust_lib:") && !(wrapper && l.starts_with("lttng_ust_dl:")) {
             continue;
         }
         let Some(baddr) = field(l, "baddr = ") else {
             continue;
         };
-        if l.starts_with("lttng_ust_lib:load: ") && l.contains(&format!("{suffix}\",")) {
+        let opened = ["lttng_ust_lib:load: ", "lttng_ust_dl:dlopen: "];
+        if opened.iter().any(|p| l.starts_with(p)) && l.contains(&format!("{suffix}\",")) {
             ours.insert(baddr.clone());
         }
         if ours.contains(&baddr) {
@@ -702,7 +706,7 @@ fn issue_15_library_events_under_lttngs_dlopen_wrapper_match_lttng() {
         "record-dl.sh failed: {}",
         done.stderr_quote()
     );
-    let theirs = library_events(Path::new(done.stdout_text().trim()), "/libdl_tp.so");
+    let theirs = library_events(Path::new(done.stdout_text().trim()), "/libdl_tp.so", false);
     // The same binaries through `rttng run`, under the same wrapper.
     let out = w.create(&["l", "--output", &dir.join("l").to_string_lossy()]);
     w.ok(&[
@@ -722,8 +726,121 @@ fn issue_15_library_events_under_lttngs_dlopen_wrapper_match_lttng() {
     let ran = run_bounded(&mut cmd, CMD_TIMEOUT).expect("rttng run");
     assert!(ran.status.success(), "{}", ran.stderr_quote());
     w.ok(&["stop"]);
-    let ours = library_events(&out, "/libdl_tp.so");
+    let ours = library_events(&out, "/libdl_tp.so", false);
     // load, build_id, the tick while loaded, unload.
     assert_eq!(theirs.len(), 4, "LTTng's library events: {theirs:#?}");
     assert_eq!(ours, theirs, "rttng's library events differ from LTTng's");
+}
+
+/// The debug-info part of babeltrace2 `--debug-info`'s line for the tick `seq` emitted
+/// inside the dlopened library.
+fn debug_info_of_tick(trace: &Path, seq: u32) -> String {
+    let bt = run_bounded(
+        Command::new("babeltrace2").arg("--debug-info").arg(trace),
+        CMD_TIMEOUT,
+    )
+    .expect("babeltrace2 runs");
+    assert!(bt.status.success(), "{}", bt.stderr_quote());
+    let text = bt.stdout_text();
+    let tick = text
+        .lines()
+        .find(|l| l.contains(" rttng_ref:tick: ") && l.contains(&format!("seq = {seq},")))
+        .unwrap_or_else(|| panic!("no tick {seq} in:\n{text}"));
+    let at = tick
+        .find("debug_info = ")
+        .unwrap_or_else(|| panic!("no debug_info in {tick}"));
+    tick[at..].to_string()
+}
+
+#[test]
+fn issue_15_rttngs_dlopen_wrapper_records_what_lttngs_does_and_debug_info_resolves_the_library() {
+    compat_built();
+    let w = World::new("compat-dlwrapper");
+    let dir = w.tmp.path();
+    // A library that is its own provider and emits from its function `dl_fire`, with a
+    // debug link (to a separate debug file), loaded and unloaded by dlopen_app.
+    build(
+        dir,
+        "cc",
+        &[
+            "-g",
+            "-O1",
+            "-shared",
+            "-fPIC",
+            "-o",
+            "libdl_fire.so",
+            &source("dl_fire.c"),
+            "-llttng-ust",
+        ],
+    );
+    for args in [
+        ["--only-keep-debug", "libdl_fire.so", "libdl_fire.debug"],
+        [
+            "--add-gnu-debuglink=libdl_fire.debug",
+            "libdl_fire.so",
+            "libdl_fire.so",
+        ],
+    ] {
+        let done = run_bounded(
+            Command::new("objcopy").current_dir(dir).args(args),
+            CMD_TIMEOUT,
+        )
+        .expect("objcopy (apt-get install binutils)");
+        assert!(
+            done.status.success(),
+            "objcopy {args:?}: {}",
+            done.stderr_quote()
+        );
+    }
+    build(
+        dir,
+        "cc",
+        &["-o", "dlopen_app", &source("dlopen_app.c"), "-ldl"],
+    );
+    // LTTng's trace, under LTTng's wrapper.
+    let done = run_bounded(
+        Command::new("bash")
+            .arg(repo_root().join("tests/lttng/record-dl.sh"))
+            .arg(dir.join("reference"))
+            .arg(dir)
+            .arg("libdl_fire.so"),
+        RECORD_TIMEOUT,
+    )
+    .unwrap_or_else(|e| panic!("recording with LTTng: {e}"));
+    assert!(
+        done.status.success(),
+        "record-dl.sh failed: {}",
+        done.stderr_quote()
+    );
+    let reference = PathBuf::from(done.stdout_text().trim());
+    let theirs = library_events(&reference, "/libdl_fire.so", true);
+    // The same binaries through `rttng run --dl`: rttng's wrapper, none of LTTng's files.
+    let out = w.create(&["l", "--output", &dir.join("l").to_string_lossy()]);
+    w.ok(&[
+        "enable-event",
+        "-u",
+        "lttng_ust_lib:*,lttng_ust_dl:*,rttng_ref:tick",
+    ]);
+    w.ok(&["add-context", "-u", "-t", "vpid", "-t", "ip"]);
+    w.ok(&["start"]);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rttng"));
+    cmd.args(["run", "--dl", "--"])
+        .arg(dir.join("dlopen_app"))
+        .arg(dir.join("libdl_fire.so"));
+    w.env(&mut cmd);
+    let ran = run_bounded(&mut cmd, CMD_TIMEOUT).expect("rttng run");
+    assert!(ran.status.success(), "{}", ran.stderr_quote());
+    w.ok(&["stop"]);
+    let ours = library_events(&out, "/libdl_fire.so", true);
+    // lib: load, build_id, debug_link; dl: dlopen, build_id, debug_link; the two ticks
+    // while loaded; dl: dlclose; lib: unload.
+    assert_eq!(theirs.len(), 10, "LTTng's library events: {theirs:#?}");
+    assert_eq!(ours, theirs, "rttng's library events differ from LTTng's");
+    // babeltrace2 finds the function and line inside the library from our events alone.
+    let want = debug_info_of_tick(&reference, 4);
+    assert!(
+        want.contains("bin = \"libdl_fire.so+0x") && want.contains("func = \"dl_fire+0x"),
+        "LTTng's: {want}"
+    );
+    assert_eq!(debug_info_of_tick(&out, 4), want);
 }
