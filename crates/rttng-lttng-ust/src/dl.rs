@@ -270,7 +270,7 @@ pub unsafe extern "C" fn rttng_lttng_ust_dl_opened(
     let (baddr, memsz, nsid, flags) = (
         bias.to_le_bytes(),
         o.memsz.to_le_bytes(),
-        i64::from(nsid).to_le_bytes(),
+        nsid.to_le_bytes(),
         flags.to_le_bytes(),
     );
     parts.extend([&baddr[..], &memsz[..]]);

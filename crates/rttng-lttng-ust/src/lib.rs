@@ -15,7 +15,7 @@
 //! tracelog), `statedump` (the loaded objects, for babeltrace2's debug-info), `stubs` (the rest of LTTng's exports: fork hooks, fd tracker, clock plugin,
 //! context providers), `compat.c` (exported TLS, urcu-ust, C varargs).
 //!
-//! `dl` records `lttng_ust_lib:*` (and `lttng_ust_dl:*` for rttng's dlopen wrapper,
+//! `appctx` holds the application context providers (`$app.*`). `dl` records `lttng_ust_lib:*` (and `lttng_ust_dl:*` for rttng's dlopen wrapper,
 //! crate `rttng-lttng-ust-dl`); `elf` reads `.gnu_debuglink` sections.
 //!
 //! Not here: the agents' protocol (the session daemon's), the clock-plugin override
@@ -24,6 +24,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 mod abi;
+mod appctx;
 mod desc;
 mod dl;
 mod elf;
@@ -50,6 +51,7 @@ pub(crate) fn log(msg: &str) {
 
 extern "C" fn constructor() {
     rttng_ust::dynamic::set_state_hook(probe::state_hook);
+    appctx::init();
     tracef::init();
     statedump::init();
     dl::init();

@@ -9,7 +9,6 @@
 //!   delegated to the caller's callback;
 //! - the clock and getcpu plugin API: accepted and ignored (the trace clock is
 //!   rttng-clock's, shared with the kernel domain);
-//! - application context providers (`$app.*`): accepted, never called.
 
 use std::ffi::{c_char, c_int, c_void};
 
@@ -92,16 +91,6 @@ pub extern "C" fn lttng_ust_dl_update(ip: *mut c_void) {
 pub extern "C" fn lttng_ust_strerror(code: c_int) -> *const c_char {
     if code == 0 { SUCCESS } else { ERROR }.as_ptr().cast()
 }
-
-/// A non-null cookie (the JNI context library checks it).
-#[no_mangle]
-pub extern "C" fn lttng_ust_context_provider_register(_provider: *mut c_void) -> *mut c_void {
-    static COOKIE: u8 = 0;
-    std::ptr::addr_of!(COOKIE) as *mut c_void
-}
-
-#[no_mangle]
-pub extern "C" fn lttng_ust_context_provider_unregister(_cookie: *mut c_void) {}
 
 #[no_mangle]
 pub extern "C" fn lttng_ust_add_fd_to_tracker(fd: c_int) -> c_int {

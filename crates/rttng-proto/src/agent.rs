@@ -27,6 +27,8 @@ pub const MAX_LIST_NAMES: u32 = 65_536;
 pub const CMD_LIST: u32 = 1;
 pub const CMD_ENABLE: u32 = 2;
 pub const CMD_DISABLE: u32 = 3;
+pub const CMD_APP_CTX_ENABLE: u32 = 5;
+pub const CMD_APP_CTX_DISABLE: u32 = 6;
 pub const REG_DONE: u32 = 4;
 
 /// Answer statuses.
@@ -184,6 +186,23 @@ pub fn encode_enable(
 /// A DISABLE command.
 pub fn encode_disable(name: &str) -> Vec<u8> {
     command(CMD_DISABLE, &name_field(name))
+}
+
+/// An APP_CTX_ENABLE (or, `enable` false, APP_CTX_DISABLE) command: the provider's and
+/// the context's names, each a u32 BE length (NUL included) and the NUL-terminated text.
+pub fn encode_app_context(enable: bool, provider: &str, name: &str) -> Vec<u8> {
+    let mut p = Vec::with_capacity(provider.len() + name.len() + 10);
+    for s in [provider, name] {
+        p.extend_from_slice(&(s.len() as u32 + 1).to_be_bytes());
+        p.extend_from_slice(s.as_bytes());
+        p.push(0);
+    }
+    let cmd = if enable {
+        CMD_APP_CTX_ENABLE
+    } else {
+        CMD_APP_CTX_DISABLE
+    };
+    command(cmd, &p)
 }
 
 /// Decodes a one-word answer (ENABLE, DISABLE): the status.

@@ -11,7 +11,7 @@
 //! Internal rules are hidden from `list` (as LTTng's `internal` events). Not here: the TCP
 //! protocol and the agents themselves (rttng-sessiond's `agent`), log level names (the CLI).
 
-use crate::attrs::MAX_RULES;
+use crate::attrs::{MAX_CHANNEL_CONTEXTS, MAX_RULES};
 use crate::requests::compile_filter;
 use crate::{err, Port, Registry, StoredFilter};
 use rttng_proto::*;
@@ -36,6 +36,23 @@ pub struct AgentEnable {
     pub name: String,
     pub loglevel: LoglevelRule,
     pub filter: Option<String>,
+}
+
+/// An application context the agents of `domain` should provide (`APP_CTX_ENABLE`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AgentAppContext {
+    pub domain: Domain,
+    pub provider: String,
+    pub name: String,
+}
+
+/// `PROVIDER:NAME` of an application context, checked: both parts 1 to
+/// [`MAX_APP_CONTEXT_BYTES`] in all, without quotes, backslashes, `:` in the provider, or
+/// control characters.
+pub(crate) fn split_app_context(full: &str) -> Option<(&str, &str)> {
+    let (p, n) = full.split_once(':')?;
+    let ok = |s: &str| !s.is_empty() && !s.chars().any(|c| c.is_control() || c == '"' || c == '\\');
+    (full.len() <= MAX_APP_CONTEXT_BYTES && ok(p) && ok(n)).then_some((p, n))
 }
 
 /// The agent's tracepoint and its channel.
@@ -235,6 +252,113 @@ impl Registry {
         }
         self.reconcile(port, errs);
         Ok(Response::Ok)
+    }
+
+    /// `add-context -u/-j/-l -t '$app.PROVIDER:NAME'` (`name` without `$app.`): the
+    /// context goes to the session's user-space channels (`channel`, else every one; for
+    /// `-j`/`-l` only the agent's channel may be named, as lttng checks), created as lttng
+    /// does when there is none; for `-j`/`-l` the domain's agents are asked to provide it.
+    pub(crate) fn add_app_context(
+        &mut self,
+        session: &str,
+        uid: u32,
+        domain: Domain,
+        channel: Option<String>,
+        name: &str,
+        port: &mut dyn Port,
+    ) -> Result<Response, Response> {
+        let Some((provider, ctx)) = split_app_context(name) else {
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                format!("invalid application context name \"$app.{name}\": expected $app.PROVIDER:NAME, at most {MAX_APP_CONTEXT_BYTES} bytes"),
+            ));
+        };
+        let default_channel = match domain {
+            Domain::Ust => crate::DEFAULT_CHANNEL,
+            Domain::Jul | Domain::Log4j => ust_names(domain).map_or("", |n| n.1),
+            _ => {
+                return Err(err(
+                    ErrorCode::InvalidArgument,
+                    format!(
+                        "application contexts exist in the user-space, JUL and log4j domains, not in the {} domain",
+                        domain.name()
+                    ),
+                ))
+            }
+        };
+        if domain != Domain::Ust && channel.as_deref().is_some_and(|c| c != default_channel) {
+            return Err(err(
+                ErrorCode::NoChannel,
+                format!("channel {} not found", channel.unwrap_or_default()),
+            ));
+        }
+        let i = self.session_index(session, uid)?;
+        if self.sessions[i].started_once {
+            return Err(err(ErrorCode::SessionActive, format!("session {} was already started; contexts can only be added before the first start", self.sessions[i].name)));
+        }
+        if self.sessions[i]
+            .channels
+            .iter()
+            .all(|c| c.domain != Domain::Ust)
+        {
+            self.enable_channel(
+                i,
+                Domain::Ust,
+                default_channel,
+                &ChannelAttrs::default(),
+                port,
+            )?;
+        }
+        let s = &mut self.sessions[i];
+        let mut any = false;
+        for c in s
+            .channels
+            .iter_mut()
+            .filter(|c| c.domain == Domain::Ust && channel.as_ref().is_none_or(|n| *n == c.name))
+        {
+            if !c.app_contexts.iter().any(|a| a == name) {
+                if c.contexts.len() + c.app_contexts.len() >= MAX_CHANNEL_CONTEXTS {
+                    return Err(err(
+                        ErrorCode::InvalidArgument,
+                        format!(
+                            "channel {} has {MAX_CHANNEL_CONTEXTS} contexts already",
+                            c.name
+                        ),
+                    ));
+                }
+                c.app_contexts.push(name.to_string());
+            }
+            any = true;
+        }
+        if !any {
+            return Err(err(
+                ErrorCode::NoChannel,
+                format!("channel {} not found", channel.unwrap_or_default()),
+            ));
+        }
+        let want = (domain, provider.to_string(), ctx.to_string());
+        if domain != Domain::Ust && !s.agent_app_contexts.contains(&want) {
+            s.agent_app_contexts.push(want);
+        }
+        Ok(Response::Ok)
+    }
+
+    /// Every application context the live agents should provide, once per (domain,
+    /// provider, name), whatever the number of sessions asking.
+    pub fn agent_app_contexts(&self) -> Vec<AgentAppContext> {
+        let mut v: Vec<AgentAppContext> = self
+            .sessions
+            .iter()
+            .flat_map(|s| s.agent_app_contexts.iter())
+            .map(|(domain, provider, name)| AgentAppContext {
+                domain: *domain,
+                provider: provider.clone(),
+                name: name.clone(),
+            })
+            .collect();
+        v.sort();
+        v.dedup();
+        v
     }
 
     /// A session's agent rules, for `list SESSION`.

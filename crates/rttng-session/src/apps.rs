@@ -303,6 +303,7 @@ impl Registry {
                 key,
                 stream_class_id: c.stream_class_id,
                 contexts: c.contexts.clone(),
+                app_contexts: c.app_contexts.clone(),
             };
             match port.app(a, cmd, Some(buffer))? {
                 Some(reply) => self.channel_installed(a, key, buffer, reply, port)?,

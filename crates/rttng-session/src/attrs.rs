@@ -15,6 +15,9 @@ pub const MIN_SUBBUF_SIZE: u64 = 4096;
 pub const MAX_SUBBUF_SIZE: u64 = rttng_abi::MAX_SUBBUF_BYTES as u64;
 pub const MAX_NUM_SUBBUF: u64 = rttng_abi::MAX_SUBBUF_COUNT as u64;
 pub const DEFAULT_CHANNEL: &str = "channel0";
+/// Most application contexts (`$app.*`) plus other contexts on one channel (each is a
+/// provider call per recorded event).
+pub const MAX_CHANNEL_CONTEXTS: usize = 64;
 /// Limits on what a client or an app can make us hold.
 /// Most sessions of all users other than root (root's own are limited per uid only).
 pub const MAX_SESSIONS: usize = 1024;

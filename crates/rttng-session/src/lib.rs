@@ -25,7 +25,7 @@ mod snapshot;
 mod trackers;
 mod validate;
 
-pub use agent::{agent_filter, ust_names, AgentEnable};
+pub use agent::{agent_filter, ust_names, AgentAppContext, AgentEnable};
 pub use attrs::*;
 pub use deferred::Deferred;
 pub use kernel::{KernelChannel, KernelOp, KernelReply};
@@ -109,6 +109,8 @@ struct Channel {
     enabled: bool,
     attrs: ResolvedAttrs,
     contexts: Vec<ContextType>,
+    /// Application contexts (`PROVIDER:NAME`), recorded after `contexts`.
+    app_contexts: Vec<String>,
     rules: Vec<RuleInfo>,
     /// The filter of each rule (same length as `rules`).
     filters: Vec<Option<StoredFilter>>,
@@ -152,6 +154,9 @@ struct Session {
     trackers: trackers::Trackers,
     /// Rules of the agents' domains (`agent.rs`).
     agent_rules: Vec<agent::AgentRule>,
+    /// Application contexts the agents of a domain are asked to provide (`add-context
+    /// -j/-l -t '$app.P:N'`): (domain, provider, name).
+    agent_app_contexts: Vec<(Domain, String, String)>,
 }
 
 impl Session {
@@ -482,6 +487,12 @@ impl Registry {
                 channel,
                 context,
             } => self.add_context(&session, uid, domain, channel, context, port),
+            Request::AddAppContext {
+                session,
+                domain,
+                channel,
+                name,
+            } => self.add_app_context(&session, uid, domain, channel, &name, port),
             Request::Start { session } => self.start(&session, uid, port, errs),
             Request::Track {
                 session,

@@ -233,6 +233,7 @@ impl Registry {
             snapshot: None,
             trackers: Default::default(),
             agent_rules: Vec::new(),
+            agent_app_contexts: Vec::new(),
         });
         Ok(Response::SessionCreated { name, output })
     }

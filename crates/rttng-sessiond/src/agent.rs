@@ -2,7 +2,9 @@
 //! 127.0.0.1 whose port goes into the file the agents read (`agent.port`, see
 //! [`port_file`]), one thread per connected agent (at most [`MAX_AGENTS`]), and the
 //! enabled logger names each agent should hold, pushed by the runtime after every client
-//! request ([`set_wants`], from rttng-session's `agent_wants`).
+//! request ([`set_wants`], from rttng-session's `agent_wants`), and the application
+//! contexts (`$app.PROVIDER:NAME`) each domain's agents should provide ([`set_wants`]'s
+//! second list, from `agent_app_contexts`: APP_CTX_ENABLE/DISABLE, before the ENABLEs).
 //!
 //! Each agent thread owns its connection: it reads the registration (bounded by
 //! [`REGISTER_TIMEOUT`]), sends the ENABLEs the rules ask for and REG_DONE, then keeps the
@@ -17,8 +19,8 @@
 use crate::runtime::log;
 use rttng_proto::agent as wire;
 use rttng_proto::{AgentLoggers, Domain, LoglevelRule};
-use rttng_session::AgentEnable;
-use std::collections::BTreeMap;
+use rttng_session::{AgentAppContext, AgentEnable};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -50,7 +52,8 @@ struct Inner {
     next_id: u64,
     agents: BTreeMap<u64, Entry>,
     wants: Vec<AgentEnable>,
-    /// Bumped whenever `wants` changes.
+    app_contexts: Vec<AgentAppContext>,
+    /// Bumped whenever `wants` or `app_contexts` changes.
     generation: u64,
     next_list: u64,
     /// Where the port was written (removed at exit).
@@ -124,10 +127,11 @@ pub fn stop() {
 
 /// The enabled agent rules of every session (rttng-session's `agent_wants`): the agent
 /// threads bring their agents in step.
-pub fn set_wants(wants: Vec<AgentEnable>) {
+pub fn set_wants(wants: Vec<AgentEnable>, app_contexts: Vec<AgentAppContext>) {
     let mut g = lock();
-    if g.wants != wants {
+    if g.wants != wants || g.app_contexts != app_contexts {
         g.wants = wants;
+        g.app_contexts = app_contexts;
         g.generation += 1;
         drop(g);
         agents().cv.notify_all();
@@ -315,6 +319,7 @@ fn serve(mut conn: TcpStream) {
         conn,
         domain,
         sent: BTreeMap::new(),
+        contexts_sent: BTreeSet::new(),
     };
     match agent.run(id) {
         Err(e) if e == "connection closed" => log(&format!(
@@ -338,6 +343,8 @@ struct Agent {
     domain: Domain,
     /// Logger name → ENABLEs sent and not disabled.
     sent: BTreeMap<String, usize>,
+    /// (provider, name) of the application contexts enabled.
+    contexts_sent: BTreeSet<(String, String)>,
 }
 
 impl Agent {
@@ -346,7 +353,7 @@ impl Agent {
         let mut registered = false;
         loop {
             // Wait (lock held only here) for new rules, a LIST, or the idle check.
-            let (wants, list_req) = {
+            let (wants, contexts, list_req) = {
                 let mut g = lock();
                 let mut waited = false;
                 loop {
@@ -362,7 +369,13 @@ impl Agent {
                             .filter(|w| w.domain == self.domain)
                             .cloned()
                             .collect();
-                        break (wants, list_req);
+                        let contexts: BTreeSet<(String, String)> = g
+                            .app_contexts
+                            .iter()
+                            .filter(|c| c.domain == self.domain)
+                            .map(|c| (c.provider.clone(), c.name.clone()))
+                            .collect();
+                        break (wants, contexts, list_req);
                     }
                     g = agents()
                         .cv
@@ -373,6 +386,7 @@ impl Agent {
                 }
             };
             self.check_alive()?;
+            self.reconcile_contexts(&contexts)?;
             self.reconcile(&wants)?;
             if !registered {
                 self.send(&wire::encode_reg_done())?;
@@ -416,6 +430,32 @@ impl Agent {
         let mut b = [0u8; 4];
         read_by(&mut self.conn, &mut b, Instant::now() + AGENT_IO_TIMEOUT)?;
         wire::decode_status(&b).map_err(|e| e.to_string())
+    }
+
+    /// APP_CTX_ENABLE for each wanted application context not sent, APP_CTX_DISABLE for
+    /// each sent and no longer wanted.
+    fn reconcile_contexts(&mut self, want: &BTreeSet<(String, String)>) -> Result<(), String> {
+        let add: Vec<_> = want.difference(&self.contexts_sent).cloned().collect();
+        let remove: Vec<_> = self.contexts_sent.difference(want).cloned().collect();
+        for (enable, list) in [(true, add), (false, remove)] {
+            for (provider, name) in list {
+                self.send(&wire::encode_app_context(enable, &provider, &name))?;
+                let st = self.status()?;
+                if st != wire::STATUS_OK {
+                    log(&format!(
+                        "{} agent refused to {} the context $app.{provider}:{name} (status {st})",
+                        self.domain.name(),
+                        if enable { "enable" } else { "disable" }
+                    ));
+                }
+                if enable {
+                    self.contexts_sent.insert((provider, name));
+                } else {
+                    self.contexts_sent.remove(&(provider, name));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// One ENABLE per wanted rule more than sent, one DISABLE per rule less.

@@ -92,6 +92,9 @@ pub enum Context {
     /// `_ip`: u64, decimal (LTTng's): the instrumented code's address, for events whose writer
     /// knows it (the LTTng-UST drop-in's C probes, tracef/tracelog); 0 for `tracepoint!`.
     Ip,
+    /// `$app.PROVIDER:NAME` (index of the interned name, [`crate::appctx`]): a tag and a
+    /// value of the size the provider says per record; written after the other contexts.
+    App(u16),
 }
 
 /// LTTng's names of the namespace contexts, in [`sys::NAMESPACES`] order.
@@ -116,6 +119,7 @@ impl Context {
             Context::Procname => sys::PROCNAME_BYTES,
             Context::PthreadId | Context::Namespace(_) | Context::Ip => 8,
             Context::Hostname => facts.hostname_len + 1,
+            Context::App(_) => 0, // per record (`app_bytes`)
         }
     }
 
@@ -131,6 +135,16 @@ impl Context {
             Context::Namespace(i) => NAMESPACE_CONTEXTS.get(i as usize).copied().unwrap_or("ns"),
             Context::Id(i) => ID_CONTEXTS.get(i as usize).copied().unwrap_or("id"),
             Context::Ip => "ip",
+            Context::App(i) => crate::appctx::name(i),
+        }
+    }
+
+    /// The members LTTng declares for it: one, or an application context's tag and
+    /// variant.
+    pub fn members(self) -> Vec<rttng_ctf::ir::StructMember> {
+        match self {
+            Context::App(i) => crate::appctx::members(crate::appctx::name(i)).into(),
+            c => vec![c.member()],
         }
     }
 
@@ -152,6 +166,11 @@ impl Context {
             // Decimal, as LTTng-UST 2.13 declares them (babeltrace2 prints
             // `pthread_id = 139981156315200`, `ip = 94179619321186`).
             Context::PthreadId | Context::Ip => FieldClass::Integer(int(64, false)),
+            // Its tag member only (`members` has both).
+            Context::App(i) => {
+                let [tag, _] = crate::appctx::members(crate::appctx::name(i));
+                return tag;
+            }
             Context::Procname => {
                 let mut c = int(8, true);
                 c.encoding = Encoding::Utf8;
@@ -182,6 +201,8 @@ pub(crate) struct Channel {
     pub stream_class_id: u64,
     pub contexts: Vec<Context>,
     context_bytes: usize,
+    /// Whether `contexts` has application contexts (their bytes vary per record).
+    has_app: bool,
     /// Hostname, namespaces and ids of this process, read when the channel was installed.
     facts: sys::ProcessFacts,
     /// Per buffer; Release store after a reservation, Acquire load before choosing the
@@ -200,6 +221,7 @@ impl Channel {
         Channel {
             key: setup.key,
             context_bytes: setup.contexts.iter().map(|c| c.bytes_for(&facts)).sum(),
+            has_app: setup.contexts.iter().any(|c| matches!(c, Context::App(_))),
             facts,
             contexts: setup.contexts,
             stream_class_id: setup.stream_class_id,
@@ -239,6 +261,41 @@ impl Channel {
                         .unwrap_or(0)
                         .to_le_bytes(),
                 ),
+                Context::App(_) => {} // after the others (`write_app`)
+            }
+        }
+    }
+
+    /// The application contexts' bytes in the record being written (0 without any).
+    #[inline(always)]
+    fn app_bytes(&self) -> usize {
+        if self.has_app {
+            self.app_bytes_slow()
+        } else {
+            0
+        }
+    }
+
+    #[cold]
+    fn app_bytes_slow(&self) -> usize {
+        self.contexts
+            .iter()
+            .map(|c| match c {
+                Context::App(i) => crate::appctx::size(*i),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// Writes the application contexts into `out` (`app_bytes` long).
+    #[cold]
+    fn write_app(&self, mut out: &mut [u8]) {
+        for c in &self.contexts {
+            if let Context::App(i) = c {
+                let n = crate::appctx::size(*i).min(out.len());
+                let (this, rest) = std::mem::take(&mut out).split_at_mut(n);
+                crate::appctx::write(*i, this);
+                out = rest;
             }
         }
     }
@@ -271,7 +328,9 @@ impl Channel {
         let id_fits = event_id <= COMPACT_MAX_ID;
         // Contexts are a few hundred bytes at most and the payload at most 16 × 2^40
         // (`Fields::lens`): no overflow.
-        let rest = self.context_bytes.wrapping_add(payload_bytes);
+        let app_bytes = self.app_bytes();
+        let context_bytes = self.context_bytes.wrapping_add(app_bytes);
+        let rest = context_bytes.wrapping_add(payload_bytes);
         let mut compact = false;
         let Ok(mut r) = self.producer.reserve_timed(cpu, || {
             let ts = rttng_clock::now();
@@ -295,8 +354,7 @@ impl Channel {
             // field writing another length than it declared cannot shift another part.
             let record = r.bytes_mut();
             let (head, payload) = record.split_at_mut(record.len().saturating_sub(payload_bytes));
-            let (header, contexts) =
-                head.split_at_mut(head.len().saturating_sub(self.context_bytes));
+            let (header, contexts) = head.split_at_mut(head.len().saturating_sub(context_bytes));
             let mut w = Writer::new(header);
             if compact {
                 w.put_array((event_id as u16).to_le_bytes());
@@ -306,8 +364,12 @@ impl Channel {
                 w.put_array(event_id.to_le_bytes());
                 w.put_array(ts.to_le_bytes());
             }
-            if self.context_bytes != 0 {
-                self.write_contexts(&mut Writer::new(contexts), cpu, 0);
+            if context_bytes != 0 {
+                let (fixed, app) = contexts.split_at_mut(self.context_bytes.min(contexts.len()));
+                self.write_contexts(&mut Writer::new(fixed), cpu, 0);
+                if app_bytes != 0 {
+                    self.write_app(app);
+                }
             }
             // Called directly (not through a closure) so that the field stores are
             // inlined into the event path.
@@ -343,7 +405,9 @@ impl Channel {
         let id_fits = event_id <= COMPACT_MAX_ID;
         // Sizes come from C code: saturate (the ring buffer refuses and counts what does
         // not fit a sub-buffer).
-        let rest = self.context_bytes.saturating_add(payload_bytes);
+        let app_bytes = self.app_bytes();
+        let context_bytes = self.context_bytes.saturating_add(app_bytes);
+        let rest = context_bytes.saturating_add(payload_bytes);
         let mut compact = false;
         let mut r = self
             .producer
@@ -362,7 +426,7 @@ impl Channel {
         let record = r.bytes_mut();
         let payload_start = record.len().saturating_sub(payload_bytes);
         let (head, _) = record.split_at_mut(payload_start);
-        let (header, contexts) = head.split_at_mut(head.len().saturating_sub(self.context_bytes));
+        let (header, contexts) = head.split_at_mut(head.len().saturating_sub(context_bytes));
         let mut w = Writer::new(header);
         if compact {
             w.put_array((event_id as u16).to_le_bytes());
@@ -372,8 +436,12 @@ impl Channel {
             w.put_array(event_id.to_le_bytes());
             w.put_array(ts.to_le_bytes());
         }
-        if self.context_bytes != 0 {
-            self.write_contexts(&mut Writer::new(contexts), cpu, ip);
+        if context_bytes != 0 {
+            let (fixed, app) = contexts.split_at_mut(self.context_bytes.min(contexts.len()));
+            self.write_contexts(&mut Writer::new(fixed), cpu, ip);
+            if app_bytes != 0 {
+                self.write_app(app);
+            }
         }
         if ts.wrapping_sub(last) >= LAST_TS_REFRESH_CYCLES {
             last_cell.0.store(ts, Ordering::Release);

@@ -317,7 +317,7 @@ pub fn stream_event_context_class(contexts: &[Context]) -> Option<rttng_ctf::ir:
     }
     Some(rttng_ctf::ir::FieldClass::Struct(
         rttng_ctf::ir::StructClass {
-            members: contexts.iter().map(|c| c.member()).collect(),
+            members: contexts.iter().flat_map(|c| c.members()).collect(),
             min_align_bits: 1,
         },
     ))

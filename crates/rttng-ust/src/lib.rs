@@ -34,6 +34,7 @@
 //! Not here: the wire format (`rttng-proto`), enablement rules and metadata emission (the
 //! session daemon), the consumer.
 
+pub mod appctx;
 mod callsite;
 mod channel;
 pub mod control;

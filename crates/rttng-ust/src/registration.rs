@@ -483,8 +483,17 @@ fn serve(
                 key: k,
                 stream_class_id,
                 contexts,
+                app_contexts,
             } => {
-                let ctx: Option<Vec<Context>> = contexts.iter().map(|c| map_context(*c)).collect();
+                let ctx: Option<Vec<Context>> = contexts
+                    .iter()
+                    .map(|c| map_context(*c))
+                    .chain(
+                        app_contexts
+                            .iter()
+                            .map(|n| crate::appctx::intern(n).map(Context::App)),
+                    )
+                    .collect();
                 match (ctx, fd) {
                     (None, _) => AppReply::Error {
                         message: "a context of this channel is not supported by rttng-ust".into(),

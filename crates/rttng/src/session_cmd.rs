@@ -568,13 +568,22 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 return Err(usage("give at least one context type with -t"));
             }
             for t in &a.types {
-                let c = context_type(domain, t)?;
-                match ctx.call(Request::AddContext {
-                    session: session.clone(),
-                    domain,
-                    channel: a.channel.clone(),
-                    context: c,
-                }) {
+                // `$app.PROVIDER:NAME`: an application context (user space and the agents).
+                let request = match t.strip_prefix("$app.") {
+                    Some(name) => Request::AddAppContext {
+                        session: session.clone(),
+                        domain,
+                        channel: a.channel.clone(),
+                        name: name.to_string(),
+                    },
+                    None => Request::AddContext {
+                        session: session.clone(),
+                        domain,
+                        channel: a.channel.clone(),
+                        context: context_type(domain, t)?,
+                    },
+                };
+                match ctx.call(request) {
                     // lttng's words and warning status for these two refusals.
                     Err(CliError::Ctl(rttng_ctl::CtlError::Daemon { code, .. }))
                         if matches!(

@@ -82,10 +82,12 @@ wire_struct!(AppEvents { events });
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppCommand {
     /// Map the ring buffer passed with this message (one fd) for channel `key`.
+    /// `app_contexts`: application contexts (`PROVIDER:NAME`), recorded after `contexts`.
     InstallChannel {
         key: ChannelKey,
         stream_class_id: u32,
         contexts: Vec<ContextType>,
+        app_contexts: Vec<String>,
     },
     RemoveChannel {
         key: ChannelKey,
@@ -114,7 +116,7 @@ pub enum AppCommand {
     },
 }
 wire_enum!(AppCommand, "app command" {
-    0 => InstallChannel { key, stream_class_id, contexts },
+    0 => InstallChannel { key, stream_class_id, contexts, app_contexts },
     1 => RemoveChannel { key },
     2 => Enable { event_index, key, event_class_id },
     3 => Disable { event_index, key },

@@ -145,6 +145,15 @@ pub enum Request {
     ListTrackers {
         session: String,
     },
+    /// `add-context -u/-j/-l -t '$app.PROVIDER:NAME'`: an application context (`name` is
+    /// `PROVIDER:NAME`, at most [`MAX_APP_CONTEXT_BYTES`]); for `-j`/`-l` the agents of
+    /// the domain are told to provide it.
+    AddAppContext {
+        session: String,
+        domain: Domain,
+        channel: Option<String>,
+        name: String,
+    },
 }
 wire_enum!(Request, "request" {
     0 => Version,
@@ -175,7 +184,11 @@ wire_enum!(Request, "request" {
     25 => Track { session, domain, attr, value, all },
     26 => Untrack { session, domain, attr, value, all },
     27 => ListTrackers { session },
+    28 => AddAppContext { session, domain, channel, name },
 });
+
+/// Longest application context name (`PROVIDER:NAME`) accepted.
+pub const MAX_APP_CONTEXT_BYTES: usize = 255;
 
 /// A process attribute a tracker selects on (lttng's `lttng_process_attr`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -377,6 +377,7 @@ impl Registry {
             enabled: true,
             attrs: resolved,
             contexts: Vec::new(),
+            app_contexts: Vec::new(),
             rules: Vec::new(),
             filters: Vec::new(),
             stream_class_id,

@@ -198,7 +198,7 @@ fn handle_and_wait(state: &Shared, req: Request, cred: sock::PeerCred) -> Respon
         }
     }
     reap(&mut g, state);
-    crate::agent::set_wants(g.reg.agent_wants());
+    crate::agent::set_wants(g.reg.agent_wants(), g.reg.agent_app_contexts());
     drop(wait_settled(state, g, uid, t0, deadline));
     out.response
 }

@@ -531,3 +531,64 @@ fn issue_15_agent_protocol_rules_list_and_hostile_agents() {
         "{l}"
     );
 }
+
+/// Application contexts (`$app.PROVIDER:NAME`, LTTng 2.13's dynamic type) from the JUL
+/// agent's context retrievers: `tests/lttng/record-appctx.sh` records JulContextApp
+/// (retriever `myprov`: a String, a Long, an Integer, a Double, a Boolean, a null; plus a
+/// name it does not know and a provider nobody registered) under LTTng 2.13, and the same
+/// app through `rttng run` must print the same tags and values.
+#[test]
+fn issue_15_jul_application_contexts_record_what_lttng_records() {
+    require_oracles();
+    compat_built();
+    let reference = TempDir::new("rttng-appctx-ref").expect("temp dir");
+    let out = reference.path().join("out");
+    let done = run_bounded(
+        Command::new("bash")
+            .arg(repo_root().join("tests/lttng/record-appctx.sh"))
+            .arg(&out),
+        RECORD_TIMEOUT,
+    )
+    .unwrap_or_else(|e| panic!("recording with LTTng: {e}"));
+    assert!(
+        done.status.success(),
+        "record-appctx.sh failed: {}",
+        done.stderr_quote()
+    );
+    let lttng_trace = PathBuf::from(done.stdout_text().trim());
+
+    let a = Agents::new("appctx");
+    let trace = a.w.tmp.path().join("trace");
+    a.ok(&["create", "ac", "--output", &trace.to_string_lossy()]);
+    a.ok(&["enable-event", "-s", "ac", "-j", "ctx.logger"]);
+    let mut names: Vec<String> = ["text", "num", "int", "dbl", "flag", "nul", "absent"]
+        .iter()
+        .map(|n| format!("$app.myprov:{n}"))
+        .collect();
+    names.push("$app.noprov:x".into());
+    for n in &names {
+        assert_eq!(
+            a.ok(&["add-context", "-s", "ac", "-j", "-t", n]).trim(),
+            format!("jul context {n} added to all channels"),
+            "lttng's message"
+        );
+    }
+    a.ok(&["start", "ac"]);
+    a.port();
+    let cp = format!("{JARS}:{}", out.join("build").display());
+    let java = App::start(&a, &["java", "-cp", &cp, "JulContextApp"]);
+    java.finish();
+    a.ok(&["stop", "ac"]);
+
+    let theirs = normalized(&lttng_trace);
+    let ours = normalized(&trace);
+    assert_eq!(theirs.len(), 3, "LTTng's trace: {theirs:#?}");
+    assert!(
+        theirs[2].contains("_app_myprov_text = { \"value 2\" }"),
+        "LTTng's trace: {theirs:#?}"
+    );
+    let (x, y) = (theirs.join("\n"), ours.join("\n"));
+    if let Some(d) = first_difference(x.as_bytes(), y.as_bytes()) {
+        panic!("rttng's application contexts differ from LTTng's:\n{d}");
+    }
+}

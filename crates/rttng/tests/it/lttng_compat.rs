@@ -643,7 +643,7 @@ fn library_events(trace: &Path, suffix: &str, wrapper: bool) -> Vec<String> {
             out.push(l.replace(&format!("ip = {ip}"), "ip = X"));
             continue;
         }
-        if !l.starts_with("lttng_ust_lib:") && !(wrapper && l.starts_with("lttng_ust_dl:")) {
+        if !(l.starts_with("lttng_ust_lib:") || wrapper && l.starts_with("lttng_ust_dl:")) {
             continue;
         }
         let Some(baddr) = field(l, "baddr = ") else {
