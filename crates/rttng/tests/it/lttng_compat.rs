@@ -844,3 +844,59 @@ fn issue_15_rttngs_dlopen_wrapper_records_what_lttngs_does_and_debug_info_resolv
     );
     assert_eq!(debug_info_of_tick(&out, 4), want);
 }
+
+/// A C program's own application context provider (`$app.capp`, registered through
+/// LTTng-UST 2.13's `lttng_ust_context_provider_register`, `tests/lttng/appctx_app.c`):
+/// uint64, float, int16, uint8 and string values, a name the provider does not know, a
+/// provider nobody registered, and the last event after `unregister`. Recorded by LTTng
+/// 2.13 (`record-appctx-c.sh`) and through `rttng run` with `add-context -u`; babeltrace2
+/// must print the same tags and values.
+#[test]
+fn issue_15_c_application_context_provider_records_what_lttng_records() {
+    compat_built();
+    let w = World::new("compat-appctx");
+    let dir = w.tmp.path();
+    let app = compile(dir, "appctx_app.c", "appctx_app");
+    let done = run_bounded(
+        Command::new("bash")
+            .arg(repo_root().join("tests/lttng/record-appctx-c.sh"))
+            .arg(dir.join("reference"))
+            .arg(&app),
+        RECORD_TIMEOUT,
+    )
+    .unwrap_or_else(|e| panic!("recording with LTTng: {e}"));
+    assert!(
+        done.status.success(),
+        "record-appctx-c.sh failed: {}",
+        done.stderr_quote()
+    );
+    let theirs = normalized(Path::new(done.stdout_text().trim()));
+    let out = w.create(&["c", "--output", &dir.join("c").to_string_lossy()]);
+    w.ok(&["enable-event", "-u", "rttng_ref:tick"]);
+    let mut names: Vec<String> = ["u64", "flt", "s16", "u8", "str", "other"]
+        .iter()
+        .map(|n| format!("$app.capp:{n}"))
+        .collect();
+    names.push("$app.nobody:x".into());
+    for n in &names {
+        assert_eq!(
+            w.ok(&["add-context", "-u", "-t", n]).trim(),
+            format!("ust context {n} added to all channels"),
+            "lttng's message"
+        );
+    }
+    w.ok(&["start"]);
+    run_app(&w, &app, &[]);
+    w.ok(&["stop"]);
+    let ours = normalized(&out);
+    assert_eq!(theirs.len(), 4, "LTTng's trace: {theirs:#?}");
+    assert!(
+        theirs[0].contains("_app_capp_str = { \"c value 1\" }")
+            && theirs[3].contains("_app_capp_u64_tag = ( \"_none\""),
+        "LTTng's trace: {theirs:#?}"
+    );
+    let (a, b) = (theirs.join("\n"), ours.join("\n"));
+    if let Some(d) = first_difference(a.as_bytes(), b.as_bytes()) {
+        panic!("rttng's application contexts differ from LTTng's:\n{d}");
+    }
+}
