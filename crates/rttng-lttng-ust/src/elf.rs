@@ -91,3 +91,69 @@ pub(crate) fn debug_link(path: &str) -> Option<(String, u32)> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::debug_link;
+
+    /// A minimal ELF64 little-endian file: header, a `.gnu_debuglink` section and the
+    /// section-name table.
+    fn elf_with_link(file: &str, crc: u32) -> Vec<u8> {
+        let names = b"\0.shstrtab\0.gnu_debuglink\0".to_vec();
+        let mut link = file.as_bytes().to_vec();
+        link.push(0);
+        while link.len() % 4 != 0 {
+            link.push(0);
+        }
+        link.extend_from_slice(&crc.to_le_bytes());
+        let names_at = 64u64;
+        let link_at = names_at + names.len() as u64;
+        let shoff = (link_at + link.len() as u64).next_multiple_of(8);
+        let mut b = vec![0u8; 64];
+        b[0..4].copy_from_slice(b"\x7fELF");
+        b[4] = 2;
+        b[5] = 1;
+        b[0x28..0x30].copy_from_slice(&shoff.to_le_bytes());
+        b[0x3a..0x3c].copy_from_slice(&64u16.to_le_bytes());
+        b[0x3c..0x3e].copy_from_slice(&3u16.to_le_bytes());
+        b[0x3e..0x40].copy_from_slice(&1u16.to_le_bytes());
+        b.extend_from_slice(&names);
+        b.extend_from_slice(&link);
+        b.resize(shoff as usize, 0);
+        let shdr = |name: u32, off: u64, size: u64| {
+            let mut h = vec![0u8; 64];
+            h[0..4].copy_from_slice(&name.to_le_bytes());
+            h[0x18..0x20].copy_from_slice(&off.to_le_bytes());
+            h[0x20..0x28].copy_from_slice(&size.to_le_bytes());
+            h
+        };
+        b.extend(shdr(0, 0, 0));
+        b.extend(shdr(1, names_at, names.len() as u64));
+        b.extend(shdr(11, link_at, link.len() as u64));
+        b
+    }
+
+    #[test]
+    fn reads_the_link_and_refuses_damaged_files() {
+        let dir = std::env::temp_dir().join(format!("rttng-elf-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("lib.so");
+        let good = elf_with_link("lib.debug", 0xDEAD_BEEF);
+        std::fs::write(&path, &good).unwrap();
+        let p = path.to_str().unwrap();
+        assert_eq!(debug_link(p), Some(("lib.debug".to_string(), 0xDEAD_BEEF)));
+        // Every truncation, and absurd offsets and counts: None, never a panic.
+        for cut in 0..good.len() {
+            std::fs::write(&path, &good[..cut]).unwrap();
+            assert_eq!(debug_link(p), None, "cut at {cut}");
+        }
+        for (at, byte) in [(0x2f, 0x7f), (0x3d, 0xff), (0x3e, 9)] {
+            let mut bad = good.clone();
+            bad[at] = byte;
+            std::fs::write(&path, &bad).unwrap();
+            assert_eq!(debug_link(p), None, "byte {at:#x}");
+        }
+        assert_eq!(debug_link("/nonexistent/rttng"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

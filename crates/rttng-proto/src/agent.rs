@@ -343,6 +343,24 @@ mod tests {
     }
 
     #[test]
+    fn app_context_commands_have_lttngs_layout() {
+        // lttng-sessiond's app_context_op: header (payload size u64 BE, command 5 or 6,
+        // version 0), then per name a u32 BE length counting the NUL, and the name.
+        let b = encode_app_context(true, "myprov", "text");
+        let mut want = Vec::new();
+        want.extend_from_slice(&20u64.to_be_bytes());
+        want.extend_from_slice(&5u32.to_be_bytes());
+        want.extend_from_slice(&0u32.to_be_bytes());
+        want.extend_from_slice(&7u32.to_be_bytes());
+        want.extend_from_slice(b"myprov\0");
+        want.extend_from_slice(&5u32.to_be_bytes());
+        want.extend_from_slice(b"text\0");
+        assert_eq!(b, want);
+        let d = encode_app_context(false, "p", "n");
+        assert_eq!(&d[8..12], &6u32.to_be_bytes());
+    }
+
+    #[test]
     fn list_answers_decode_and_bad_ones_are_errors() {
         let b = encode_list_reply(&["a", "b.c", ""]);
         let h = decode_list_header(&b).unwrap();

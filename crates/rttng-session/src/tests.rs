@@ -1349,3 +1349,107 @@ fn ust_trackers_select_apps_at_registration_and_at_run_time() {
             .all
     );
 }
+
+fn app_ctx(
+    r: &mut Registry,
+    p: &mut Rec,
+    domain: Domain,
+    channel: Option<&str>,
+    name: &str,
+) -> Outcome {
+    r.handle(
+        Request::AddAppContext {
+            session: "s".into(),
+            domain,
+            channel: channel.map(String::from),
+            name: name.into(),
+        },
+        1000,
+        &now(),
+        p,
+    )
+}
+
+#[test]
+fn app_contexts_go_to_channels_and_to_the_domains_agents() {
+    let mut r = Registry::new(host());
+    let mut p = Rec::default();
+    create(&mut r, &mut p, "s");
+    ok(&agent_ev(
+        &mut r,
+        &mut p,
+        Domain::Jul,
+        "a.logger",
+        LoglevelRule::All,
+    ));
+    // -j: every user-space channel (here the JUL channel), and the JUL agents.
+    ok(&app_ctx(&mut r, &mut p, Domain::Jul, None, "myprov:text"));
+    ok(&app_ctx(&mut r, &mut p, Domain::Jul, None, "myprov:text")); // twice: once
+    ok(&app_ctx(&mut r, &mut p, Domain::Ust, None, "cprov:n")); // -u: no agent
+    assert_eq!(
+        r.agent_app_contexts(),
+        [AgentAppContext {
+            domain: Domain::Jul,
+            provider: "myprov".into(),
+            name: "text".into(),
+        }]
+    );
+    // Refused: a channel that is not the agent's, a bad name, the kernel and Python
+    // domains, and after the first start.
+    for (domain, channel, name) in [
+        (Domain::Jul, Some("channel0"), "p:n"),
+        (Domain::Ust, None, "no-colon"),
+        (Domain::Ust, None, ":n"),
+        (Domain::Ust, None, "p:"),
+        (Domain::Ust, None, "p:a\"b"),
+        (Domain::Kernel, None, "p:n"),
+        (Domain::Python, None, "p:n"),
+    ] {
+        let o = app_ctx(&mut r, &mut p, domain, channel, name);
+        assert!(
+            matches!(o.response, Response::Error { .. }),
+            "{domain:?} {channel:?} {name:?}: {:?}",
+            o.response
+        );
+    }
+    let long = format!("p:{}", "n".repeat(MAX_APP_CONTEXT_BYTES));
+    assert!(matches!(
+        app_ctx(&mut r, &mut p, Domain::Ust, None, &long).response,
+        Response::Error { .. }
+    ));
+    // An app gets the channel with its application contexts, in order.
+    start(&mut r, &mut p, "s");
+    r.app_registered(
+        7,
+        hello(70, 1000, &[("lttng_jul:event", 13)]),
+        &now(),
+        &mut p,
+    )
+    .unwrap();
+    let apps: Vec<Vec<String>> = p
+        .app
+        .iter()
+        .filter_map(|(_, c, _)| match c {
+            AppCommand::InstallChannel { app_contexts, .. } => Some(app_contexts.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        apps,
+        [vec!["myprov:text".to_string(), "cprov:n".to_string()]]
+    );
+    assert!(matches!(
+        app_ctx(&mut r, &mut p, Domain::Ust, None, "late:x").response,
+        Response::Error { .. }
+    ));
+    // The session gone, the agents are told to stop providing it.
+    ok(&r.handle(
+        Request::DestroySession {
+            session: "s".into(),
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
+    assert!(r.agent_app_contexts().is_empty());
+}

@@ -90,14 +90,58 @@ pub(crate) fn size(index: u16) -> usize {
     }
 }
 
-/// Writes the context at `index` into `out` (`size(index)` bytes).
+/// Writes the context at `index` into `out` (`size(index)` bytes). What the provider
+/// wrote is checked ([`sanitize`]): the record stays decodable whatever it does.
 #[inline]
 pub(crate) fn write(index: u16, out: &mut [u8]) {
     match HOOK.get() {
         Some(h) if out.len() > 1 || (h.size)(index, name(index)) == 1 => {
-            (h.write)(index, name(index), out)
+            (h.write)(index, name(index), out);
+            sanitize(out);
         }
         _ => out.iter_mut().for_each(|b| *b = 0),
+    }
+}
+
+/// Bytes of the value each tag selects (None: a string, NUL-terminated).
+fn value_bytes(tag: u8) -> Option<Option<usize>> {
+    Some(match tag {
+        0 => Some(0),
+        1 | 5 => Some(1),
+        2 | 6 => Some(2),
+        3 | 7 | 9 => Some(4),
+        4 | 8 | 10 => Some(8),
+        11 => None,
+        _ => return None,
+    })
+}
+
+/// Makes `out` (one context's bytes: tag and value) a valid encoding of its length: a
+/// known tag whose value fills the rest exactly (a string ends at the last byte, without
+/// an earlier NUL). Otherwise (a provider that wrote another size than it announced, an
+/// unknown tag) it becomes `_none` for 1 byte, else a string of `?` of the right length,
+/// so that the fields after it stay where the reader looks for them.
+pub fn sanitize(out: &mut [u8]) {
+    let Some((&tag, value)) = out.split_first() else {
+        return;
+    };
+    let ok = match value_bytes(tag) {
+        Some(Some(n)) => value.len() == n,
+        Some(None) => value
+            .split_last()
+            .is_some_and(|(&last, text)| last == 0 && !text.contains(&0)),
+        None => false,
+    };
+    if ok {
+        return;
+    }
+    match out.len() {
+        1 => out[0] = 0,
+        n => {
+            out[0] = 11;
+            out[1..n - 1].fill(b'?');
+            out[n - 1] = 0;
+        }
     }
 }
 
@@ -173,4 +217,57 @@ pub fn members(name: &str) -> [StructMember; 2] {
             class: variant,
         },
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_keeps_valid_values_and_repairs_the_rest_to_their_length() {
+        // Valid: none, int32, double, string.
+        for good in [
+            vec![0u8],
+            vec![3, 1, 2, 3, 4],
+            vec![10, 0, 0, 0, 0, 0, 0, 0xF8, 0x3F],
+            b"\x0bhello\0".to_vec(),
+        ] {
+            let mut v = good.clone();
+            sanitize(&mut v);
+            assert_eq!(v, good);
+        }
+        // An int64 tag with 4 bytes, an unknown tag, a string without its NUL, a string
+        // with a NUL inside: each becomes a string of its length.
+        for (bad, want) in [
+            (vec![4u8, 1, 2, 3, 4], b"\x0b???\0".to_vec()),
+            (vec![200, 1, 2], b"\x0b?\0".to_vec()),
+            (b"\x0babc".to_vec(), b"\x0b??\0".to_vec()),
+            (b"\x0ba\0b\0".to_vec(), b"\x0b???\0".to_vec()),
+            (vec![8u8], vec![0]),
+        ] {
+            let mut v = bad.clone();
+            sanitize(&mut v);
+            assert_eq!(v, want, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn member_names_are_lttngs() {
+        let [tag, value] = members("myprov:text");
+        assert_eq!(tag.name, "__app_myprov_text_tag");
+        assert_eq!(value.name, "__app_myprov_text");
+        let FieldClass::Variant(v) = value.class else {
+            panic!("not a variant");
+        };
+        assert_eq!(v.options.len(), TAGS.len());
+        // Tag 11 selects the string, 0 the empty struct.
+        assert_eq!(
+            v.select(11).map(|i| v.options[i].name.as_str()),
+            Some("_string")
+        );
+        assert_eq!(
+            v.select(0).map(|i| v.options[i].name.as_str()),
+            Some("_none")
+        );
+    }
 }
