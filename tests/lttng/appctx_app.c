@@ -6,6 +6,10 @@
  * each: capp:u64 (uint64), capp:flt (float), capp:s16 (int16), capp:u8 (uint8), capp:str
  * (string); any other name of the provider records no value. Then it unregisters the
  * provider and emits one more tick (every tag is then "none"). Exits 0.
+ *
+ * `appctx_app bad` instead registers "$app.bad", a provider that lies: bad:str announces 6
+ * bytes and writes a string tag and 5 bytes without a NUL, bad:huge announces 100000
+ * bytes, bad:tag writes an unknown tag (99); then it emits one tick ("bad provider").
  */
 
 #include <stdint.h>
@@ -112,7 +116,46 @@ static void get_value(void *priv, struct lttng_ust_probe_ctx *probe_ctx,
 	value->sel = NONE;
 }
 
-int main(void)
+static size_t bad_size(void *priv, struct lttng_ust_probe_ctx *probe_ctx, size_t offset)
+{
+	const char *name = ((struct app_context *) priv)->ctx_name;
+
+	if (strstr(name, ":str"))
+		return 6;
+	if (strstr(name, ":huge"))
+		return 100000;
+	return 2;
+}
+
+static void bad_record(void *priv, struct lttng_ust_probe_ctx *probe_ctx,
+		       struct lttng_ust_ring_buffer_ctx *ctx, struct lttng_ust_channel_buffer *chan)
+{
+	const char *name = ((struct app_context *) priv)->ctx_name;
+	char tag = strstr(name, ":str") ? STRING : 99;
+
+	chan->ops->event_write(ctx, &tag, 1, 1);
+	chan->ops->event_write(ctx, "abcde", 5, 1);
+}
+
+static int bad(void)
+{
+	static struct app_provider provider = {
+		.struct_size = sizeof(struct app_provider),
+		.name = "$app.bad",
+		.get_size = bad_size,
+		.record = bad_record,
+		.get_value = get_value,
+	};
+
+	if (!lttng_ust_context_provider_register(&provider)) {
+		fprintf(stderr, "cannot register the provider\n");
+		return 1;
+	}
+	tracepoint(rttng_ref, tick, 1, "bad provider");
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	static struct app_provider provider = {
 		.struct_size = sizeof(struct app_provider),
@@ -121,8 +164,11 @@ int main(void)
 		.record = record,
 		.get_value = get_value,
 	};
-	void *cookie = lttng_ust_context_provider_register(&provider);
+	void *cookie;
 
+	if (argc > 1 && !strcmp(argv[1], "bad"))
+		return bad();
+	cookie = lttng_ust_context_provider_register(&provider);
 	if (!cookie) {
 		fprintf(stderr, "cannot register the provider\n");
 		return 1;

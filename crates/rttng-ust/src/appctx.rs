@@ -119,7 +119,7 @@ fn value_bytes(tag: u8) -> Option<Option<usize>> {
 /// Makes `out` (one context's bytes: tag and value) a valid encoding of its length: a
 /// known tag whose value fills the rest exactly (a string ends at the last byte, without
 /// an earlier NUL). Otherwise (a provider that wrote another size than it announced, an
-/// unknown tag) it becomes `_none` for 1 byte, else a string of `?` of the right length,
+/// unknown tag) it becomes `_none` for 1 byte, else a string of `#` of the right length (LTTng's filler for strings that changed),
 /// so that the fields after it stay where the reader looks for them.
 pub fn sanitize(out: &mut [u8]) {
     let Some((&tag, value)) = out.split_first() else {
@@ -139,7 +139,7 @@ pub fn sanitize(out: &mut [u8]) {
         1 => out[0] = 0,
         n => {
             out[0] = 11;
-            out[1..n - 1].fill(b'?');
+            out[1..n - 1].fill(b'#');
             out[n - 1] = 0;
         }
     }
@@ -239,10 +239,10 @@ mod tests {
         // An int64 tag with 4 bytes, an unknown tag, a string without its NUL, a string
         // with a NUL inside: each becomes a string of its length.
         for (bad, want) in [
-            (vec![4u8, 1, 2, 3, 4], b"\x0b???\0".to_vec()),
-            (vec![200, 1, 2], b"\x0b?\0".to_vec()),
-            (b"\x0babc".to_vec(), b"\x0b??\0".to_vec()),
-            (b"\x0ba\0b\0".to_vec(), b"\x0b???\0".to_vec()),
+            (vec![4u8, 1, 2, 3, 4], b"\x0b###\0".to_vec()),
+            (vec![200, 1, 2], b"\x0b#\0".to_vec()),
+            (b"\x0babc".to_vec(), b"\x0b##\0".to_vec()),
+            (b"\x0ba\0b\0".to_vec(), b"\x0b###\0".to_vec()),
             (vec![8u8], vec![0]),
         ] {
             let mut v = bad.clone();

@@ -900,3 +900,31 @@ fn issue_15_c_application_context_provider_records_what_lttng_records() {
         panic!("rttng's application contexts differ from LTTng's:\n{d}");
     }
 }
+
+/// A provider that writes another size than it announced, asks for 100000 bytes, or
+/// writes an unknown tag (`appctx_app bad`): each of its contexts still takes exactly the
+/// bytes reserved for it (a string of `#`, or `_none`), so babeltrace2 reads the event,
+/// the `vpid` context after them and the payload intact.
+#[test]
+fn issue_15_a_lying_context_provider_leaves_the_trace_readable() {
+    compat_built();
+    let w = World::new("compat-appctx-bad");
+    let dir = w.tmp.path();
+    let app = compile(dir, "appctx_app.c", "appctx_app");
+    let out = w.create(&["b", "--output", &dir.join("b").to_string_lossy()]);
+    w.ok(&["enable-event", "-u", "rttng_ref:tick"]);
+    for t in ["$app.bad:str", "$app.bad:huge", "$app.bad:tag", "vpid"] {
+        w.ok(&["add-context", "-u", "-t", t]);
+    }
+    w.ok(&["start"]);
+    run_app(&w, &app, &["bad"]);
+    w.ok(&["stop"]);
+    assert_eq!(
+        normalized(&out),
+        ["rttng_ref:tick: { cpu_id = N }, { vpid = N, \
+             _app_bad_str_tag = ( \"_string\" : container = 11 ), _app_bad_str = { \"####\" }, \
+             _app_bad_huge_tag = ( \"_none\" : container = 0 ), _app_bad_huge = { { } }, \
+             _app_bad_tag_tag = ( \"_string\" : container = 11 ), _app_bad_tag = { \"\" } }, \
+             { seq = 1, label = \"bad provider\" }"]
+    );
+}
