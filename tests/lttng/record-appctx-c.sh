@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # record-appctx-c.sh OUTDIR APP: records, with real LTTng 2.13, APP (appctx_app.c, built
-# against liblttng-ust-dev) with `rttng_ref:tick` enabled and the application contexts
-# `$app.capp:{u64,flt,s16,u8,str,other}` and `$app.nobody:x` added in the user-space
-# domain. Uses a private lttng-sessiond (see lttng-env.sh), stops what it started, prints
+# against liblttng-ust-dev) with `rttng_ref:tick` enabled and the contexts
+# `$app.capp:u64`, vpid, `$app.capp:{flt,s16,u8,str,other}` and `$app.nobody:x` added in
+# the user-space domain, in that order. Uses a private lttng-sessiond (see lttng-env.sh), stops what it started, prints
 # the trace path. It deliberately does not trace the kernel, and does not remove OUTDIR.
 set -euo pipefail
 
@@ -31,7 +31,9 @@ rttng_sessiond_start "$work"
 s=rttng-appctx-c
 rttng_lttng create "$s" --output="$trace" >/dev/null
 rttng_lttng enable-event -s "$s" -u rttng_ref:tick >/dev/null
-for c in u64 flt s16 u8 str other; do
+rttng_lttng add-context -s "$s" -u -t '$app.capp:u64' >/dev/null
+rttng_lttng add-context -s "$s" -u -t vpid >/dev/null
+for c in flt s16 u8 str other; do
 	rttng_lttng add-context -s "$s" -u -t "\$app.capp:$c" >/dev/null
 done
 rttng_lttng add-context -s "$s" -u -t '$app.nobody:x' >/dev/null

@@ -270,7 +270,10 @@ mod tests {
             },
             stream_class_id: 0,
             contexts: vec![],
-            app_contexts: vec!["myprov:text".into()],
+            app_contexts: vec![crate::msg::AppContextAt {
+                position: 0,
+                name: "myprov:text".into(),
+            }],
         };
         send(&a, Kind::AppCommand, &cmd, Some(file.as_fd())).unwrap();
         send(&a, Kind::Request, &Request::Version, None).unwrap();

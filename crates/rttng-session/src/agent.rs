@@ -316,8 +316,9 @@ impl Registry {
             .iter_mut()
             .filter(|c| c.domain == Domain::Ust && channel.as_ref().is_none_or(|n| *n == c.name))
         {
-            if !c.app_contexts.iter().any(|a| a == name) {
-                if c.contexts.len() + c.app_contexts.len() >= MAX_CHANNEL_CONTEXTS {
+            if !c.app_contexts.iter().any(|a| a.name == name) {
+                let position = c.contexts.len() + c.app_contexts.len();
+                if position >= MAX_CHANNEL_CONTEXTS {
                     return Err(err(
                         ErrorCode::InvalidArgument,
                         format!(
@@ -326,7 +327,10 @@ impl Registry {
                         ),
                     ));
                 }
-                c.app_contexts.push(name.to_string());
+                c.app_contexts.push(AppContextAt {
+                    position: position as u32,
+                    name: name.to_string(),
+                });
             }
             any = true;
         }

@@ -109,8 +109,9 @@ struct Channel {
     enabled: bool,
     attrs: ResolvedAttrs,
     contexts: Vec<ContextType>,
-    /// Application contexts (`PROVIDER:NAME`), recorded after `contexts`.
-    app_contexts: Vec<String>,
+    /// Application contexts (`PROVIDER:NAME`), each at its position among all the
+    /// channel's contexts (`contexts` fill the others, in order).
+    app_contexts: Vec<AppContextAt>,
     rules: Vec<RuleInfo>,
     /// The filter of each rule (same length as `rules`).
     filters: Vec<Option<StoredFilter>>,

@@ -1385,6 +1385,17 @@ fn app_contexts_go_to_channels_and_to_the_domains_agents() {
     // -j: every user-space channel (here the JUL channel), and the JUL agents.
     ok(&app_ctx(&mut r, &mut p, Domain::Jul, None, "myprov:text"));
     ok(&app_ctx(&mut r, &mut p, Domain::Jul, None, "myprov:text")); // twice: once
+    ok(&r.handle(
+        Request::AddContext {
+            session: "s".into(),
+            domain: Domain::Ust,
+            channel: None,
+            context: ContextType::Vpid,
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
     ok(&app_ctx(&mut r, &mut p, Domain::Ust, None, "cprov:n")); // -u: no agent
     assert_eq!(
         r.agent_app_contexts(),
@@ -1426,17 +1437,28 @@ fn app_contexts_go_to_channels_and_to_the_domains_agents() {
         &mut p,
     )
     .unwrap();
-    let apps: Vec<Vec<String>> = p
+    let apps: Vec<(Vec<ContextType>, Vec<AppContextAt>)> = p
         .app
         .iter()
         .filter_map(|(_, c, _)| match c {
-            AppCommand::InstallChannel { app_contexts, .. } => Some(app_contexts.clone()),
+            AppCommand::InstallChannel {
+                app_contexts,
+                contexts,
+                ..
+            } => Some((contexts.clone(), app_contexts.clone())),
             _ => None,
         })
         .collect();
+    let at = |position: u32, name: &str| AppContextAt {
+        position,
+        name: name.into(),
+    };
     assert_eq!(
         apps,
-        [vec!["myprov:text".to_string(), "cprov:n".to_string()]]
+        [(
+            vec![ContextType::Vpid],
+            vec![at(0, "myprov:text"), at(2, "cprov:n")]
+        )]
     );
     assert!(matches!(
         app_ctx(&mut r, &mut p, Domain::Ust, None, "late:x").response,

@@ -93,7 +93,7 @@ pub enum Context {
     /// knows it (the LTTng-UST drop-in's C probes, tracef/tracelog); 0 for `tracepoint!`.
     Ip,
     /// `$app.PROVIDER:NAME` (index of the interned name, [`crate::appctx`]): a tag and a
-    /// value of the size the provider says per record; written after the other contexts.
+    /// value of the size the provider says per record.
     App(u16),
 }
 
@@ -234,35 +234,59 @@ impl Channel {
     #[inline]
     fn write_contexts(&self, w: &mut Writer<'_>, cpu: u32, ip: u64) {
         for c in &self.contexts {
-            match c {
-                Context::Vpid => w.put_array(sys::vpid().to_le_bytes()),
-                Context::Vtid => w.put_array(sys::vtid().to_le_bytes()),
-                Context::Procname => w.put_array(sys::procname()),
-                Context::PthreadId => w.put_array(sys::pthread_id().to_le_bytes()),
-                Context::CpuId => w.put_array((cpu as i32).to_le_bytes()),
-                Context::Hostname => {
-                    let f = &self.facts;
-                    w.put(&f.hostname[..f.hostname_len + 1]);
-                }
-                Context::Namespace(i) => w.put_array(
-                    self.facts
-                        .ns
-                        .get(*i as usize)
-                        .copied()
-                        .unwrap_or(0)
-                        .to_le_bytes(),
-                ),
-                Context::Ip => w.put_array(ip.to_le_bytes()),
-                Context::Id(i) => w.put_array(
-                    self.facts
-                        .ids
-                        .get(*i as usize)
-                        .copied()
-                        .unwrap_or(0)
-                        .to_le_bytes(),
-                ),
-                Context::App(_) => {} // after the others (`write_app`)
+            self.write_context(*c, w, cpu, ip);
+        }
+    }
+
+    #[inline(always)]
+    fn write_context(&self, c: Context, w: &mut Writer<'_>, cpu: u32, ip: u64) {
+        match c {
+            Context::Vpid => w.put_array(sys::vpid().to_le_bytes()),
+            Context::Vtid => w.put_array(sys::vtid().to_le_bytes()),
+            Context::Procname => w.put_array(sys::procname()),
+            Context::PthreadId => w.put_array(sys::pthread_id().to_le_bytes()),
+            Context::CpuId => w.put_array((cpu as i32).to_le_bytes()),
+            Context::Hostname => {
+                let f = &self.facts;
+                w.put(&f.hostname[..f.hostname_len + 1]);
             }
+            Context::Namespace(i) => w.put_array(
+                self.facts
+                    .ns
+                    .get(i as usize)
+                    .copied()
+                    .unwrap_or(0)
+                    .to_le_bytes(),
+            ),
+            Context::Ip => w.put_array(ip.to_le_bytes()),
+            Context::Id(i) => w.put_array(
+                self.facts
+                    .ids
+                    .get(i as usize)
+                    .copied()
+                    .unwrap_or(0)
+                    .to_le_bytes(),
+            ),
+            Context::App(_) => {} // sized per record: `write_contexts_with_app`
+        }
+    }
+
+    /// The contexts of a channel with application contexts, in order, into `out`
+    /// (`context_bytes + app_bytes` long): each gets its own part of it.
+    #[cold]
+    fn write_contexts_with_app(&self, mut out: &mut [u8], cpu: u32, ip: u64) {
+        for &c in &self.contexts {
+            let n = match c {
+                Context::App(i) => crate::appctx::size(i),
+                c => c.bytes_for(&self.facts),
+            }
+            .min(out.len());
+            let (this, rest) = std::mem::take(&mut out).split_at_mut(n);
+            match c {
+                Context::App(i) => crate::appctx::write(i, this),
+                c => self.write_context(c, &mut Writer::new(this), cpu, ip),
+            }
+            out = rest;
         }
     }
 
@@ -285,19 +309,6 @@ impl Channel {
                 _ => 0,
             })
             .sum()
-    }
-
-    /// Writes the application contexts into `out` (`app_bytes` long).
-    #[cold]
-    fn write_app(&self, mut out: &mut [u8]) {
-        for c in &self.contexts {
-            if let Context::App(i) = c {
-                let n = crate::appctx::size(*i).min(out.len());
-                let (this, rest) = std::mem::take(&mut out).split_at_mut(n);
-                crate::appctx::write(*i, this);
-                out = rest;
-            }
-        }
     }
 
     /// Reserves, writes header + contexts + payload, commits. Errors are counted by the
@@ -364,12 +375,10 @@ impl Channel {
                 w.put_array(event_id.to_le_bytes());
                 w.put_array(ts.to_le_bytes());
             }
-            if context_bytes != 0 {
-                let (fixed, app) = contexts.split_at_mut(self.context_bytes.min(contexts.len()));
-                self.write_contexts(&mut Writer::new(fixed), cpu, 0);
-                if app_bytes != 0 {
-                    self.write_app(app);
-                }
+            if app_bytes != 0 {
+                self.write_contexts_with_app(contexts, cpu, 0);
+            } else if context_bytes != 0 {
+                self.write_contexts(&mut Writer::new(contexts), cpu, 0);
             }
             // Called directly (not through a closure) so that the field stores are
             // inlined into the event path.
@@ -436,12 +445,10 @@ impl Channel {
             w.put_array(event_id.to_le_bytes());
             w.put_array(ts.to_le_bytes());
         }
-        if context_bytes != 0 {
-            let (fixed, app) = contexts.split_at_mut(self.context_bytes.min(contexts.len()));
-            self.write_contexts(&mut Writer::new(fixed), cpu, ip);
-            if app_bytes != 0 {
-                self.write_app(app);
-            }
+        if app_bytes != 0 {
+            self.write_contexts_with_app(contexts, cpu, ip);
+        } else if context_bytes != 0 {
+            self.write_contexts(&mut Writer::new(contexts), cpu, ip);
         }
         if ts.wrapping_sub(last) >= LAST_TS_REFRESH_CYCLES {
             last_cell.0.store(ts, Ordering::Release);

@@ -141,6 +141,27 @@ fn map_context(c: ContextType) -> Option<Context> {
     })
 }
 
+/// A channel's contexts in order: the application contexts at their positions, the
+/// others in the remaining ones. None if one is not supported (or its position is off).
+fn merge_contexts(
+    contexts: &[ContextType],
+    app_contexts: &[rttng_proto::AppContextAt],
+) -> Option<Vec<Context>> {
+    let total = contexts.len() + app_contexts.len();
+    let mut plain = contexts.iter();
+    let mut out = Vec::with_capacity(total);
+    for position in 0..total {
+        match app_contexts
+            .iter()
+            .find(|a| a.position as usize == position)
+        {
+            Some(a) => out.push(Context::App(crate::appctx::intern(&a.name)?)),
+            None => out.push(map_context(*plain.next()?)?),
+        }
+    }
+    Some(out)
+}
+
 /// The app-side key of daemon `daemon`'s channel `k`.
 fn key(daemon: u32, k: rttng_proto::ChannelKey) -> ChannelKey {
     ChannelKey {
@@ -485,15 +506,7 @@ fn serve(
                 contexts,
                 app_contexts,
             } => {
-                let ctx: Option<Vec<Context>> = contexts
-                    .iter()
-                    .map(|c| map_context(*c))
-                    .chain(
-                        app_contexts
-                            .iter()
-                            .map(|n| crate::appctx::intern(n).map(Context::App)),
-                    )
-                    .collect();
+                let ctx = merge_contexts(&contexts, &app_contexts);
                 match (ctx, fd) {
                     (None, _) => AppReply::Error {
                         message: "a context of this channel is not supported by rttng-ust".into(),

@@ -77,17 +77,26 @@ pub struct AppEvents {
 }
 wire_struct!(AppEvents { events });
 
+/// An application context (`PROVIDER:NAME`) at `position` among a channel's contexts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppContextAt {
+    pub position: u32,
+    pub name: String,
+}
+wire_struct!(AppContextAt { position, name });
+
 /// What the session daemon asks an application to do. The application answers every
 /// command with one [`AppReply`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppCommand {
     /// Map the ring buffer passed with this message (one fd) for channel `key`.
-    /// `app_contexts`: application contexts (`PROVIDER:NAME`), recorded after `contexts`.
+    /// `app_contexts`: application contexts, each at its position among all the channel's
+    /// contexts (the others, `contexts`, fill the remaining positions in order).
     InstallChannel {
         key: ChannelKey,
         stream_class_id: u32,
         contexts: Vec<ContextType>,
-        app_contexts: Vec<String>,
+        app_contexts: Vec<AppContextAt>,
     },
     RemoveChannel {
         key: ChannelKey,

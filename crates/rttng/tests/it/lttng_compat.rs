@@ -873,10 +873,12 @@ fn issue_15_c_application_context_provider_records_what_lttng_records() {
     let theirs = normalized(Path::new(done.stdout_text().trim()));
     let out = w.create(&["c", "--output", &dir.join("c").to_string_lossy()]);
     w.ok(&["enable-event", "-u", "rttng_ref:tick"]);
+    // In LTTng's order: vpid between two application contexts.
     let mut names: Vec<String> = ["u64", "flt", "s16", "u8", "str", "other"]
         .iter()
         .map(|n| format!("$app.capp:{n}"))
         .collect();
+    names.insert(1, "vpid".into());
     names.push("$app.nobody:x".into());
     for n in &names {
         assert_eq!(
@@ -921,10 +923,10 @@ fn issue_15_a_lying_context_provider_leaves_the_trace_readable() {
     w.ok(&["stop"]);
     assert_eq!(
         normalized(&out),
-        ["rttng_ref:tick: { cpu_id = N }, { vpid = N, \
+        ["rttng_ref:tick: { cpu_id = N }, { \
              _app_bad_str_tag = ( \"_string\" : container = 11 ), _app_bad_str = { \"####\" }, \
              _app_bad_huge_tag = ( \"_none\" : container = 0 ), _app_bad_huge = { { } }, \
-             _app_bad_tag_tag = ( \"_string\" : container = 11 ), _app_bad_tag = { \"\" } }, \
-             { seq = 1, label = \"bad provider\" }"]
+             _app_bad_tag_tag = ( \"_string\" : container = 11 ), _app_bad_tag = { \"\" }, \
+             vpid = N }, { seq = 1, label = \"bad provider\" }"]
     );
 }
