@@ -102,7 +102,7 @@ mod tests {
         let names = b"\0.shstrtab\0.gnu_debuglink\0".to_vec();
         let mut link = file.as_bytes().to_vec();
         link.push(0);
-        while link.len() % 4 != 0 {
+        while !link.len().is_multiple_of(4) {
             link.push(0);
         }
         link.extend_from_slice(&crc.to_le_bytes());
