@@ -57,6 +57,9 @@ pub struct AppConn {
     pub answered: u64,
     /// Why the app is being disconnected (set by a failed write, a bad answer, a timeout).
     pub dead: Option<String>,
+    /// Commands not sent yet: each waits for its session's work (a buffer, metadata) to be
+    /// done, and every later one waits behind it (`runtime/queues.rs`).
+    pub held: VecDeque<crate::runtime::Held>,
 }
 
 impl AppConn {
@@ -392,6 +395,7 @@ fn register(id: AppId, p: Pending, mut hello: AppHello, state: &Shared) -> Optio
             sent: 0,
             answered: 0,
             dead: None,
+            held: VecDeque::new(),
         },
     );
     let State { reg, io } = &mut *g;
