@@ -69,6 +69,33 @@ impl AppConn {
         cmd: &AppCommand,
         fd: Option<std::os::fd::BorrowedFd<'_>>,
     ) -> Result<(), String> {
+        self.send_at(cmd, fd, true)
+    }
+
+    /// Holds a command (it waits for its session's work): when the app had nothing to do,
+    /// the time it is given to answer starts now, as if it were sent.
+    pub fn hold(&mut self, held: crate::runtime::Held) {
+        if self.unanswered.is_empty() && self.held.is_empty() {
+            self.progress = Instant::now();
+        }
+        self.held.push_back(held);
+    }
+
+    /// Sends a command that was held (its time to answer started when it was held).
+    pub fn send_held(
+        &mut self,
+        cmd: &AppCommand,
+        fd: Option<std::os::fd::BorrowedFd<'_>>,
+    ) -> Result<(), String> {
+        self.send_at(cmd, fd, false)
+    }
+
+    fn send_at(
+        &mut self,
+        cmd: &AppCommand,
+        fd: Option<std::os::fd::BorrowedFd<'_>>,
+        restart_progress: bool,
+    ) -> Result<(), String> {
         if let Some(why) = &self.dead {
             return Err(why.clone());
         }
@@ -76,7 +103,7 @@ impl AppConn {
             Ok(()) => {
                 self.sent += 1;
                 let now = Instant::now();
-                if self.unanswered.is_empty() {
+                if self.unanswered.is_empty() && restart_progress {
                     self.progress = now;
                 }
                 self.unanswered.push_back(now);

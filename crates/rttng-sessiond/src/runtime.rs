@@ -258,7 +258,7 @@ impl Port for Io {
         }
         // After a command held, or before its session's work is done: held, in order.
         if !c.held.is_empty() || barrier.is_some() {
-            c.held.push_back(Held {
+            c.hold(Held {
                 cmd,
                 buffer,
                 barrier,

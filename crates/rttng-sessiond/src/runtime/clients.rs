@@ -1,6 +1,7 @@
 //! Client connections: accepting them (at most [`MAX_CLIENTS_PER_UID`] per uid), reading
-//! each request against a total deadline, checking who may ask, and answering after the
-//! effects that wait (app answers, the consumer's lane) are done with the lock released.
+//! each request against a total deadline, checking who may ask, giving requests on one
+//! session their turn, and answering after what they wait for (their session's work, app
+//! answers) is done with the lock released.
 //! Not here: what a request does (rttng-session), the app event loop (`apps.rs`).
 
 use super::*;

@@ -515,7 +515,7 @@ pub(super) fn release_held(io: &mut Io) {
                 },
                 None => None,
             };
-            if c.send(&h.cmd, fd).is_err() {
+            if c.send_held(&h.cmd, fd).is_err() {
                 break;
             }
         }

@@ -274,3 +274,97 @@ fn security_a_slow_disk_at_snapshot_record_delays_no_other_client() {
     w.ok(&["stop", "s2"]);
     drop(app);
 }
+
+/// A slow disk under a buffer while tracing: its first packet write is held 2 s. Root's
+/// `list s1` (the buffer's statistics, which wait for its writer) and the app's exit (the
+/// buffer's recovery, which waits too) delay no other client's requests beyond 100 ms.
+#[test]
+fn security_a_slow_disk_at_list_and_app_exit_delays_no_other_client() {
+    let w = World::new("sec-slowlist");
+    let t1 = w.tmp.path().join("t1");
+    create_first(
+        &w,
+        "s1",
+        &["-o", t1.to_str().unwrap()],
+        Some("delay:data:1"),
+    );
+    w.ok(&[
+        "enable-channel",
+        "-u",
+        "small",
+        "-s",
+        "s1",
+        "--subbuf-size",
+        "4096",
+        "--num-subbuf",
+        "4",
+    ]);
+    w.ok(&["enable-event", "-u", "-a", "-c", "small", "-s", "s1"]);
+    w.ok(&["start", "s1"]);
+    // Enough events to fill sub-buffers: the writer thread writes (and waits) while the
+    // app still runs.
+    let (child, _stdout) = w.spawn_probe(&["--count", "2000", "--hang"], "emitted");
+    let app = KillOnDrop(child);
+    wait_until("a packet write to reach the slow disk", || {
+        daemon_log(&w).contains("injected fault: a Data write waits")
+    });
+    let list = {
+        let run = w.run.clone();
+        let req = Request::ListSession {
+            session: "s1".into(),
+        };
+        std::thread::spawn(move || timed_request_at(&run, req))
+    };
+    // The app exits: its per-user buffer is recovered.
+    drop(app);
+    others_are_not_delayed(&w, "s2", "a buffer's writer waits for the disk");
+    assert!(
+        !list.is_finished(),
+        "list s1 ended before the other requests did: they did not overlap its wait"
+    );
+    let (resp, _) = list.join().expect("list thread");
+    assert!(matches!(resp, Response::Session { .. }), "{resp:?}");
+    w.ok(&["stop", "s1"]);
+    let (text, _) = read_both(&t1);
+    assert!(
+        !seqs(&text, "probe:info").is_empty(),
+        "nothing of the app was recorded"
+    );
+    w.ok(&["stop", "s2"]);
+}
+
+/// Kernel requests run outside the lock too: while a kernel session's `start` waits for a
+/// slow disk (the consumer writes the kernel trace's metadata then; held 2 s), other
+/// clients' requests answer within 100 ms; the start then succeeds.
+#[test]
+fn security_a_slow_disk_at_a_kernel_start_delays_no_other_client() {
+    let w = World::new("sec-slowk");
+    let tk = w.tmp.path().join("tk");
+    create_first(
+        &w,
+        "k",
+        &["-o", tk.to_str().unwrap()],
+        Some("delay:metadata:1"),
+    );
+    w.ok(&["enable-event", "-k", "--syscall", "getppid", "-s", "k"]);
+    let start = {
+        let run = w.run.clone();
+        let req = Request::Start {
+            session: "k".into(),
+        };
+        std::thread::spawn(move || timed_request_at(&run, req))
+    };
+    wait_until("the kernel trace's metadata to reach the slow disk", || {
+        daemon_log(&w).contains("injected fault: a Metadata write waits")
+    });
+    others_are_not_delayed(&w, "s2", "a kernel session's start waits for the disk");
+    assert!(
+        !start.is_finished(),
+        "the kernel start ended before the requests did: they did not overlap it"
+    );
+    let (resp, _) = start.join().expect("start thread");
+    assert!(matches!(resp, Response::Ok), "start k: {resp:?}");
+    w.ok(&["stop", "k"]);
+    w.ok(&["destroy", "k"]);
+    w.ok(&["stop", "s2"]);
+}
