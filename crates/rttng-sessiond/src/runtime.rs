@@ -161,10 +161,7 @@ pub fn lock(s: &Shared) -> MutexGuard<'_, State> {
 /// recovered, and per-process ones removed, by the sessions' workers), then queues the
 /// work collected so far. Called after every change of the registry.
 pub fn reap(g: &mut State, state: &Shared) {
-    loop {
-        let Some((&id, c)) = g.io.apps.iter().find(|(_, c)| c.dead.is_some()) else {
-            break;
-        };
+    while let Some((&id, c)) = g.io.apps.iter().find(|(_, c)| c.dead.is_some()) {
         log(&format!(
             "app pid {} uid {} disconnected: {}",
             c.pid,
