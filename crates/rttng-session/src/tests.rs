@@ -19,8 +19,14 @@ impl Port for Rec {
             return Err("consumer exited".into());
         }
         let stats = matches!(req, ConsumerRequest::Stats { .. });
+        let relay = matches!(req, ConsumerRequest::OpenRelay { .. });
         self.consumer.push(req);
-        Ok(if stats {
+        Ok(if relay {
+            ConsumerReply::RelayOpened {
+                relay_session_id: 1,
+                output_path: "host/s".into(),
+            }
+        } else if stats {
             ConsumerReply::Stats {
                 events_discarded: 2,
                 packets_lost: 1,
@@ -1350,15 +1356,25 @@ fn ust_trackers_select_apps_at_registration_and_at_run_time() {
     );
 }
 
-/// The first metadata a trace's file or relay stream gets declares a stream class (and so the
-/// clock its streams use), with the trace's base blocks: babeltrace2's live client keeps the
-/// first metadata it decodes as the trace's class, and a trace header alone (no stream class,
-/// hence no clock) makes it abort at the first inactivity beacon of the trace's streams.
+/// The first metadata a relayed trace's stream gets declares a stream class (and so the
+/// clock its streams use), with the trace's base blocks: live viewers read that stream while
+/// it grows, babeltrace2's live client keeps the first metadata it decodes as the trace's
+/// class, and a trace header alone (no stream class, hence no clock) makes it abort at the
+/// first inactivity beacon of the trace's streams.
 #[test]
-fn a_traces_first_metadata_declares_a_stream_class_with_the_base_blocks() {
+fn a_relayed_traces_first_metadata_declares_a_stream_class_with_the_base_blocks() {
     let mut r = Registry::new(host());
     let mut p = Rec::default();
-    create(&mut r, &mut p, "s");
+    ok(&r.handle(
+        Request::CreateSession {
+            name: Some("s".into()),
+            output: Some("net://127.0.0.1".into()),
+            live_timer_us: 100_000,
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
     ok(&ev(&mut r, &mut p, "s", rule("*", LoglevelRule::All, &[])));
     start(&mut r, &mut p, "s");
     r.app_registered(7, hello(70, 1000, &[("p:a", 6)]), &now(), &mut p)
@@ -1367,11 +1383,11 @@ fn a_traces_first_metadata_declares_a_stream_class_with_the_base_blocks() {
         .consumer
         .iter()
         .filter_map(|c| match c {
-            ConsumerRequest::AppendMetadata { text, .. } => Some(text),
+            ConsumerRequest::AppendRelayMetadata { text, .. } => Some(text),
             _ => None,
         })
         .collect();
-    let first = texts.first().expect("metadata appended");
+    let first = texts.first().expect("metadata sent to the relay");
     for block in ["trace {", "clock {", "stream {"] {
         assert!(
             first.contains(block),
