@@ -165,15 +165,42 @@ fn create_as(r: &mut Registry, p: &mut Rec, name: Option<&str>, uid: u32) -> Out
     )
 }
 
+/// A registry and its recording port, with session `s` created (default output) as uid 1000.
+fn registry_with_s() -> (Registry, Rec) {
+    let mut r = Registry::new(host());
+    let mut p = Rec::default();
+    create(&mut r, &mut p, "s");
+    (r, p)
+}
+
+/// App 7 (pid 70, uid 1000) registers, declaring `events`.
+fn register_app7(r: &mut Registry, p: &mut Rec, events: &[(&str, i32)]) {
+    r.app_registered(7, hello(70, 1000, events), &now(), p)
+        .unwrap();
+}
+
+/// Handles `req` as uid 1000.
+fn handle(r: &mut Registry, p: &mut Rec, req: Request) -> Outcome {
+    r.handle(req, 1000, &now(), p)
+}
+
+/// The request was refused with `code`.
+fn assert_error(o: &Outcome, code: ErrorCode) {
+    assert!(
+        matches!(&o.response, Response::Error { code: c, .. } if *c == code),
+        "expected {code:?}: {:?}",
+        o.response
+    );
+}
+
 /// Starts session `name` as uid 1000, which must succeed.
 fn start(r: &mut Registry, p: &mut Rec, name: &str) {
-    ok(&r.handle(
+    ok(&handle(
+        r,
+        p,
         Request::Start {
             session: name.into(),
         },
-        1000,
-        &now(),
-        p,
     ));
 }
 
@@ -212,28 +239,14 @@ fn create_names_and_default_output() {
         }
     );
     let o = create_as(&mut r, &mut p, Some("s"), 1000);
-    assert!(matches!(
-        o.response,
-        Response::Error {
-            code: ErrorCode::SessionExists,
-            ..
-        }
-    ));
+    assert_error(&o, ErrorCode::SessionExists);
     let o = create_as(&mut r, &mut p, Some("a/b"), 1000);
-    assert!(matches!(
-        o.response,
-        Response::Error {
-            code: ErrorCode::InvalidArgument,
-            ..
-        }
-    ));
+    assert_error(&o, ErrorCode::InvalidArgument);
 }
 
 #[test]
 fn other_users_sessions_are_invisible() {
-    let mut r = Registry::new(host());
-    let mut p = Rec::default();
-    create(&mut r, &mut p, "s");
+    let (mut r, mut p) = registry_with_s();
     ok(&ev(&mut r, &mut p, "s", rule("*", LoglevelRule::All, &[])));
     let o = r.handle(
         Request::Start {
@@ -243,13 +256,7 @@ fn other_users_sessions_are_invisible() {
         &now(),
         &mut p,
     );
-    assert!(matches!(
-        o.response,
-        Response::Error {
-            code: ErrorCode::NoSession,
-            ..
-        }
-    ));
+    assert_error(&o, ErrorCode::NoSession);
     let o = r.handle(Request::ListSessions, 1001, &now(), &mut p);
     assert_eq!(o.response, Response::Sessions { list: vec![] });
     ok(&r.handle(
@@ -264,9 +271,7 @@ fn other_users_sessions_are_invisible() {
 
 #[test]
 fn session_names_are_per_user_and_sessions_are_limited_per_user() {
-    let mut r = Registry::new(host());
-    let mut p = Rec::default();
-    create(&mut r, &mut p, "s");
+    let (mut r, mut p) = registry_with_s();
     // Another user can neither learn that "s" exists nor be kept from the name.
     ok(&create_as(&mut r, &mut p, Some("s"), 1001));
     let start_as = |r: &mut Registry, p: &mut Rec, uid| {
@@ -320,9 +325,7 @@ fn session_names_are_per_user_and_sessions_are_limited_per_user() {
 fn rules_select_exactly_and_order_does_not_matter() {
     let events = [("p:a", 6), ("p:b", 3), ("p:debug", 14), ("q:a", 6)];
     // Rules first, then the app.
-    let mut r = Registry::new(host());
-    let mut p = Rec::default();
-    create(&mut r, &mut p, "s");
+    let (mut r, mut p) = registry_with_s();
     ok(&ev(
         &mut r,
         &mut p,
@@ -410,13 +413,7 @@ fn rules_select_exactly_and_order_does_not_matter() {
 fn disable_and_stop_disable_events_and_flush() {
     let mut r = Registry::new(host());
     let mut p = Rec::default();
-    r.app_registered(
-        7,
-        hello(70, 1000, &[("p:a", 6), ("p:b", 6)]),
-        &now(),
-        &mut p,
-    )
-    .unwrap();
+    register_app7(&mut r, &mut p, &[("p:a", 6), ("p:b", 6)]);
     create(&mut r, &mut p, "s");
     ok(&ev(
         &mut r,
@@ -433,16 +430,15 @@ fn disable_and_stop_disable_events_and_flush() {
     start(&mut r, &mut p, "s");
     assert_eq!(enabled(&p), vec![0, 1]);
     p.app.clear();
-    ok(&r.handle(
+    ok(&handle(
+        &mut r,
+        &mut p,
         Request::DisableEvent {
             session: "s".into(),
             domain: Domain::Ust,
             channel: None,
             pattern: "p:b".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     ));
     assert!(
         matches!(
@@ -453,13 +449,12 @@ fn disable_and_stop_disable_events_and_flush() {
         p.app
     );
     p.app.clear();
-    ok(&r.handle(
+    ok(&handle(
+        &mut r,
+        &mut p,
         Request::Stop {
             session: "s".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     ));
     assert!(
         matches!(
@@ -473,21 +468,14 @@ fn disable_and_stop_disable_events_and_flush() {
         p.consumer.last(),
         Some(ConsumerRequest::Flush { .. })
     ));
-    let o = r.handle(
+    let o = handle(
+        &mut r,
+        &mut p,
         Request::Stop {
             session: "s".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     );
-    assert!(matches!(
-        o.response,
-        Response::Error {
-            code: ErrorCode::AlreadyStopped,
-            ..
-        }
-    ));
+    assert_error(&o, ErrorCode::AlreadyStopped);
     // Restart re-enables without a new buffer.
     let adds = p
         .consumer
@@ -508,17 +496,11 @@ fn disable_and_stop_disable_events_and_flush() {
 fn two_sessions_get_their_own_buffers_and_ids() {
     let mut r = Registry::new(host());
     let mut p = Rec::default();
-    r.app_registered(
-        7,
-        hello(70, 1000, &[("p:a", 6), ("p:b", 6)]),
-        &now(),
-        &mut p,
-    )
-    .unwrap();
+    register_app7(&mut r, &mut p, &[("p:a", 6), ("p:b", 6)]);
     for (s, e) in [("s1", "p:a"), ("s2", "p:b")] {
         create(&mut r, &mut p, s);
         ok(&ev(&mut r, &mut p, s, rule(e, LoglevelRule::All, &[])));
-        ok(&r.handle(Request::Start { session: s.into() }, 1000, &now(), &mut p));
+        start(&mut r, &mut p, s);
     }
     let en: Vec<(u32, u64, u32)> = p
         .app
@@ -549,48 +531,37 @@ fn two_sessions_get_their_own_buffers_and_ids() {
 
 #[test]
 fn per_pid_buffers_are_recovered_and_removed_when_the_app_dies() {
-    let mut r = Registry::new(host());
-    let mut p = Rec::default();
-    create(&mut r, &mut p, "s");
+    let (mut r, mut p) = registry_with_s();
     let attrs = ChannelAttrs {
         buffers: Some(Buffers::PerPid),
         ..Default::default()
     };
-    ok(&r.handle(
+    ok(&handle(
+        &mut r,
+        &mut p,
         Request::EnableChannel {
             session: "s".into(),
             domain: Domain::Ust,
             channel: "c".into(),
             attrs,
         },
-        1000,
-        &now(),
-        &mut p,
     ));
-    ok(&r.handle(
+    ok(&handle(
+        &mut r,
+        &mut p,
         Request::EnableEvent {
             session: "s".into(),
             domain: Domain::Ust,
             channel: Some("c".into()),
             rule: rule("*", LoglevelRule::All, &[]),
         },
-        1000,
-        &now(),
-        &mut p,
     ));
     // Rules in a domain without channel0 must name the channel (lttng's
     // LTTNG_ERR_NEED_CHANNEL_NAME).
     let o = ev(&mut r, &mut p, "s", rule("*", LoglevelRule::All, &[]));
-    assert!(matches!(
-        o.response,
-        Response::Error {
-            code: ErrorCode::NeedChannelName,
-            ..
-        }
-    ));
+    assert_error(&o, ErrorCode::NeedChannelName);
     start(&mut r, &mut p, "s");
-    r.app_registered(7, hello(70, 1000, &[("p:a", 6)]), &now(), &mut p)
-        .unwrap();
+    register_app7(&mut r, &mut p, &[("p:a", 6)]);
     let spec = p
         .consumer
         .iter()
@@ -630,13 +601,10 @@ fn per_pid_buffers_are_recovered_and_removed_when_the_app_dies() {
 
 #[test]
 fn per_uid_buffer_is_shared_and_recovered_after_the_last_app() {
-    let mut r = Registry::new(host());
-    let mut p = Rec::default();
-    create(&mut r, &mut p, "s");
+    let (mut r, mut p) = registry_with_s();
     ok(&ev(&mut r, &mut p, "s", rule("*", LoglevelRule::All, &[])));
     start(&mut r, &mut p, "s");
-    r.app_registered(7, hello(70, 1000, &[("p:a", 6)]), &now(), &mut p)
-        .unwrap();
+    register_app7(&mut r, &mut p, &[("p:a", 6)]);
     r.app_registered(8, hello(80, 1000, &[("p:a", 6)]), &now(), &mut p)
         .unwrap();
     assert_eq!(
@@ -668,21 +636,17 @@ fn per_uid_buffer_is_shared_and_recovered_after_the_last_app() {
 
 #[test]
 fn a_dead_consumer_is_reported() {
-    let mut r = Registry::new(host());
-    let mut p = Rec::default();
-    create(&mut r, &mut p, "s");
+    let (mut r, mut p) = registry_with_s();
     ok(&ev(&mut r, &mut p, "s", rule("*", LoglevelRule::All, &[])));
     start(&mut r, &mut p, "s");
-    r.app_registered(7, hello(70, 1000, &[("p:a", 6)]), &now(), &mut p)
-        .unwrap();
+    register_app7(&mut r, &mut p, &[("p:a", 6)]);
     p.consumer_down = true;
-    let o = r.handle(
+    let o = handle(
+        &mut r,
+        &mut p,
         Request::Stop {
             session: "s".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     );
     match o.response {
         Response::Warning { message } => {
@@ -690,13 +654,12 @@ fn a_dead_consumer_is_reported() {
         }
         other => panic!("{other:?}"),
     }
-    let o = r.handle(
+    let o = handle(
+        &mut r,
+        &mut p,
         Request::ListSession {
             session: "s".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     );
     let Response::Session { detail } = o.response else {
         panic!()
@@ -915,9 +878,7 @@ fn commands_for(p: &Rec, index: u32) -> Vec<String> {
 
 #[test]
 fn filters_are_checked_stored_listed_and_sent_before_enable() {
-    let mut r = Registry::new(host());
-    let mut p = Rec::default();
-    create(&mut r, &mut p, "s");
+    let (mut r, mut p) = registry_with_s();
     // A client that skipped the check is refused by the daemon, with the position.
     let o = ev_filter(&mut r, &mut p, "s", "a:*", "x == (1");
     match &o.response {
@@ -931,13 +892,12 @@ fn filters_are_checked_stored_listed_and_sent_before_enable() {
     ok(&ev_filter(&mut r, &mut p, "s", "a:e", "x < -1"));
     // The same rule and filter again is the same rule.
     ok(&ev_filter(&mut r, &mut p, "s", "a:e", "x < -1"));
-    let listed = r.handle(
+    let listed = handle(
+        &mut r,
+        &mut p,
         Request::ListFilters {
             session: "s".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     );
     let Response::Filters { list } = listed.response else {
         panic!("{:?}", listed.response)
@@ -948,13 +908,7 @@ fn filters_are_checked_stored_listed_and_sent_before_enable() {
         .collect();
     assert_eq!(texts, [(0, "x > 1"), (1, "x < -1")]);
     start(&mut r, &mut p, "s");
-    r.app_registered(
-        7,
-        hello(70, 1000, &[("a:e", 6), ("a:f", 6)]),
-        &now(),
-        &mut p,
-    )
-    .unwrap();
+    register_app7(&mut r, &mut p, &[("a:e", 6), ("a:f", 6)]);
     // a:e matches both filtered rules: two programs, sent before the enable.
     assert_eq!(commands_for(&p, 0), ["filter2", "enable"]);
     assert_eq!(commands_for(&p, 1), ["filter1", "enable"]);
@@ -998,9 +952,7 @@ fn agent_ev(r: &mut Registry, p: &mut Rec, domain: Domain, name: &str, l: Loglev
 
 #[test]
 fn agent_rules_enable_the_agents_tracepoint_with_lttngs_filters() {
-    let mut r = Registry::new(host());
-    let mut p = Rec::default();
-    create(&mut r, &mut p, "s");
+    let (mut r, mut p) = registry_with_s();
     ok(&agent_ev(
         &mut r,
         &mut p,
@@ -1016,16 +968,15 @@ fn agent_rules_enable_the_agents_tracepoint_with_lttngs_filters() {
         LoglevelRule::AtLeast { level: 30 },
     ));
     // Exclusions are refused for agents, as by lttng 2.13.
-    let o = r.handle(
+    let o = handle(
+        &mut r,
+        &mut p,
         Request::EnableEvent {
             session: "s".into(),
             domain: Domain::Jul,
             channel: None,
             rule: rule("*", LoglevelRule::All, &["a"]),
         },
-        1000,
-        &now(),
-        &mut p,
     );
     assert!(
         matches!(&o.response, Response::Error { message, .. } if message.contains("exclusions are not yet implemented for jul")),
@@ -1096,13 +1047,11 @@ fn agent_rules_enable_the_agents_tracepoint_with_lttngs_filters() {
     );
     // An app with the Python agent's tracepoint gets it enabled with both programs.
     start(&mut r, &mut p, "s");
-    r.app_registered(
-        7,
-        hello(70, 1000, &[("lttng_python:event", 13), ("other:ev", 13)]),
-        &now(),
+    register_app7(
+        &mut r,
         &mut p,
-    )
-    .unwrap();
+        &[("lttng_python:event", 13), ("other:ev", 13)],
+    );
     assert_eq!(commands_for(&p, 0), ["filter2", "enable"]);
     assert!(commands_for(&p, 1).is_empty());
     // Disabling one rule leaves the other's program; disabling both disables the event.
@@ -1140,17 +1089,14 @@ fn agent_rules_enable_the_agents_tracepoint_with_lttngs_filters() {
 /// Issue 16: lttng's behaviours a script relies on, at the session level.
 #[test]
 fn lttng_compatible_channel_creation_empty_start_and_disable_all() {
-    let mut r = Registry::new(host());
-    let mut p = Rec::default();
-    create(&mut r, &mut p, "s");
+    let (mut r, mut p) = registry_with_s();
     // Starting a session with no channel is refused and leaves it usable.
-    let o = r.handle(
+    let o = handle(
+        &mut r,
+        &mut p,
         Request::Start {
             session: "s".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     );
     assert!(
         matches!(
@@ -1164,16 +1110,15 @@ fn lttng_compatible_channel_creation_empty_start_and_disable_all() {
         o.response
     );
     // add-context with no channel creates channel0; enable-event -c creates its channel.
-    ok(&r.handle(
+    ok(&handle(
+        &mut r,
+        &mut p,
         Request::AddContext {
             session: "s".into(),
             domain: Domain::Ust,
             channel: None,
             context: ContextType::Vpid,
         },
-        1000,
-        &now(),
-        &mut p,
     ));
     let enable = |r: &mut Registry, p: &mut Rec, ch: &str, pat: &str| {
         r.handle(
@@ -1191,13 +1136,12 @@ fn lttng_compatible_channel_creation_empty_start_and_disable_all() {
     ok(&enable(&mut r, &mut p, "new", "p:a"));
     ok(&enable(&mut r, &mut p, "new", "p:*"));
     ok(&enable(&mut r, &mut p, "channel0", "*"));
-    let o = r.handle(
+    let o = handle(
+        &mut r,
+        &mut p,
         Request::ListSession {
             session: "s".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     );
     let Response::Session { detail } = o.response else {
         panic!("{:?}", o.response)
@@ -1206,23 +1150,21 @@ fn lttng_compatible_channel_creation_empty_start_and_disable_all() {
     assert_eq!(names, ["channel0", "new"]);
     assert_eq!(detail.channels[0].contexts, [ContextType::Vpid]);
     // disable-event -a disables every rule of the channel, whatever its pattern.
-    ok(&r.handle(
+    ok(&handle(
+        &mut r,
+        &mut p,
         Request::DisableEventAll {
             session: "s".into(),
             domain: Domain::Ust,
             channel: Some("new".into()),
         },
-        1000,
-        &now(),
-        &mut p,
     ));
-    let o = r.handle(
+    let o = handle(
+        &mut r,
+        &mut p,
         Request::ListSession {
             session: "s".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     );
     let Response::Session { detail } = o.response else {
         panic!()
@@ -1230,28 +1172,19 @@ fn lttng_compatible_channel_creation_empty_start_and_disable_all() {
     assert!(detail.channels[1].rules.iter().all(|r| !r.enabled));
     assert!(detail.channels[0].rules.iter().all(|r| r.enabled));
     start(&mut r, &mut p, "s");
-    let o = r.handle(
+    let o = handle(
+        &mut r,
+        &mut p,
         Request::Start {
             session: "s".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     );
-    assert!(matches!(
-        o.response,
-        Response::Error {
-            code: ErrorCode::AlreadyStarted,
-            ..
-        }
-    ));
+    assert_error(&o, ErrorCode::AlreadyStarted);
 }
 
 #[test]
 fn ust_trackers_select_apps_at_registration_and_at_run_time() {
-    let mut r = Registry::new(host());
-    let mut p = Rec::default();
-    create(&mut r, &mut p, "s");
+    let (mut r, mut p) = registry_with_s();
     ok(&ev(&mut r, &mut p, "s", rule("*", LoglevelRule::All, &[])));
     let track = |r: &mut Registry, p: &mut Rec, attr, value, all, add| {
         let req = if add {
@@ -1276,21 +1209,9 @@ fn ust_trackers_select_apps_at_registration_and_at_run_time() {
     // `-u --pid` is the virtual process ID tracker; a second add is lttng's warning code.
     ok(&track(&mut r, &mut p, ProcessAttr::Pid, 70, false, true));
     let o = track(&mut r, &mut p, ProcessAttr::Vpid, 70, false, true);
-    assert!(matches!(
-        o.response,
-        Response::Error {
-            code: ErrorCode::ProcessAttrExists,
-            ..
-        }
-    ));
+    assert_error(&o, ErrorCode::ProcessAttrExists);
     let o = track(&mut r, &mut p, ProcessAttr::Vpid, 5, false, false);
-    assert!(matches!(
-        o.response,
-        Response::Error {
-            code: ErrorCode::ProcessAttrMissing,
-            ..
-        }
-    ));
+    assert_error(&o, ErrorCode::ProcessAttrMissing);
     start(&mut r, &mut p, "s");
     // App 70 is tracked, app 71 is not: only 70 gets the session's channel.
     r.app_registered_as(7, hello(70, 1000, &[("p:a", 6)]), Some(100), &now(), &mut p)
@@ -1316,13 +1237,12 @@ fn ust_trackers_select_apps_at_registration_and_at_run_time() {
             .count()
     };
     assert!(disables(&p, 7) >= 1 && disables(&p, 8) >= 1);
-    let o = r.handle(
+    let o = handle(
+        &mut r,
+        &mut p,
         Request::ListTrackers {
             session: "s".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     );
     let Response::Trackers { list } = o.response else {
         panic!("{:?}", o.response)
@@ -1335,13 +1255,12 @@ fn ust_trackers_select_apps_at_registration_and_at_run_time() {
     // untrack --all: nothing; track --all: everything again.
     ok(&track(&mut r, &mut p, ProcessAttr::Vpid, 0, true, false));
     ok(&track(&mut r, &mut p, ProcessAttr::Vgid, 0, true, true));
-    let o = r.handle(
+    let o = handle(
+        &mut r,
+        &mut p,
         Request::ListTrackers {
             session: "s".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     );
     let Response::Trackers { list } = o.response else {
         panic!()
@@ -1365,20 +1284,18 @@ fn ust_trackers_select_apps_at_registration_and_at_run_time() {
 fn a_relayed_traces_first_metadata_declares_a_stream_class_with_the_base_blocks() {
     let mut r = Registry::new(host());
     let mut p = Rec::default();
-    ok(&r.handle(
+    ok(&handle(
+        &mut r,
+        &mut p,
         Request::CreateSession {
             name: Some("s".into()),
             output: Some("net://127.0.0.1".into()),
             live_timer_us: 100_000,
         },
-        1000,
-        &now(),
-        &mut p,
     ));
     ok(&ev(&mut r, &mut p, "s", rule("*", LoglevelRule::All, &[])));
     start(&mut r, &mut p, "s");
-    r.app_registered(7, hello(70, 1000, &[("p:a", 6)]), &now(), &mut p)
-        .unwrap();
+    register_app7(&mut r, &mut p, &[("p:a", 6)]);
     let texts: Vec<&String> = p
         .consumer
         .iter()
