@@ -444,8 +444,13 @@ impl Registry {
                 if snapshot {
                     t.text.push_str(&text);
                 } else {
+                    // With the base blocks still held back, if this is the first stream.
+                    let text = format!("{}{text}", t.text);
                     let (dir, uuid, relay) = (t.dir.clone(), t.uuid, t.relay);
                     self.append_metadata(tk.0, relay, dir, uuid, text, port)?;
+                    if let Some(t) = self.traces.get_mut(&tk) {
+                        t.text.clear();
+                    }
                 }
             }
         }
@@ -626,15 +631,11 @@ impl Registry {
                 Some(_) => rel.clone(),
                 None => format!("{}/{rel}", s.output),
             };
-            let snapshot = s.snapshot.is_some();
-            let (md, text) = TraceMetadata::new(uuid, clock_class(&h.clock), env);
             // A snapshot session keeps its metadata for the snapshots; nothing is written.
-            let text = if snapshot {
-                text
-            } else {
-                self.append_metadata(sid, relay, dir.clone(), uuid, text, port)?;
-                String::new()
-            };
+            // Another keeps the base blocks until its first stream class, and appends them
+            // together: metadata without a stream class makes babeltrace2's live client keep
+            // a trace class without a clock, and abort at the stream's first beacon.
+            let (md, text) = TraceMetadata::new(uuid, clock_class(&h.clock), env);
             self.traces.insert(
                 tk,
                 Trace {
