@@ -4,6 +4,8 @@ use super::*;
 use rttng_ctf::ir::{sint_class, struct_class};
 use rttng_ctf::ir::{ByteOrder, FieldClass, StructClass};
 
+mod later;
+
 #[derive(Default)]
 struct Rec {
     consumer: Vec<ConsumerRequest>,
