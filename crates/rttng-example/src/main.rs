@@ -8,8 +8,8 @@
 //! (so a test can look at its buffers while it is alive and nothing was flushed).
 //!
 //! It is traced when a session enables the event (registration thread, or the local
-//! harness's `RTTNG_UST_LOCAL`, through `rttng_ust_local::attach_from_env`); otherwise it runs untraced. It deliberately does nothing
-//! else.
+//! harness's `RTTNG_UST_LOCAL`, through `rttng_ust_local::attach_from_env`); otherwise it
+//! runs untraced. It deliberately does nothing else.
 
 #![forbid(unsafe_code)]
 
