@@ -227,6 +227,31 @@ pub fn open_world(w: &World) {
     std::fs::set_permissions(w.tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// A world that a throwaway tracing group's member can reach: [`open_world`], the group
+/// (`rtsg…`), a member (`user_prefix…`), and root's own session `root_session`, created
+/// with `-g GROUP` so that the root daemon it starts serves that group.
+pub fn member_world(
+    name: &str,
+    user_prefix: &str,
+    root_session: &str,
+) -> (World, ThrowawayGroup, Throwaway) {
+    let w = World::new(name);
+    open_world(&w);
+    let group = ThrowawayGroup::new("rtsg");
+    let user = Throwaway::in_group(user_prefix, Some(&group.name));
+    w.ok(&["-g", &group.name, "create", root_session]);
+    (w, group, user)
+}
+
+/// `member` in `w`'s directory: the member's home, theirs, mode 0755.
+pub fn member_home(w: &World, user: &Throwaway) -> PathBuf {
+    let home = w.tmp.path().join("member");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(&home, Some(user.uid), Some(user.gid)).unwrap();
+    home
+}
+
 pub fn daemon_log(w: &World) -> String {
     std::fs::read_to_string(w.run.join("rttng-sessiond.log")).unwrap_or_default()
 }
