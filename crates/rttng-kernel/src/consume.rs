@@ -724,6 +724,10 @@ impl ChannelDrain {
         if w.is_packet_open() {
             emit(&mut w, c_last_ts, stats)?;
         }
+        // An empty page: this pass over the CPU is over ([`crate::drain::PageFn`]).
+        if let Some(o) = self.observers.get_mut(i) {
+            o(&[]);
+        }
         if last {
             // Losses the pages did not report (discard mode counts them only in `stats`).
             let lost = stats_lost(&self.instance_dir, cpu);

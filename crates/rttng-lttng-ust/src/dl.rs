@@ -26,7 +26,7 @@
 //! `debug_link` as above, `dlclose` {baddr hex}.
 
 use crate::statedump::{baddr_member, emit_at, int, loaded_objects, member, string};
-use rttng_ctf::ir::{FieldClass, SequenceClass, StructClass, StructMember};
+use rttng_desc::{FieldClass, SequenceClass, StructClass, StructMember};
 use rttng_ust::dynamic::{self, DynamicCallsite, DynamicEvent};
 use std::ffi::{c_char, c_int, c_long, c_void};
 use std::sync::{Mutex, OnceLock};

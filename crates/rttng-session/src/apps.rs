@@ -632,11 +632,20 @@ impl Registry {
                 Some(_) => rel.clone(),
                 None => format!("{}/{rel}", s.output),
             };
+            let held = s.snapshot.is_some() || relay.is_some();
             // A snapshot session keeps its metadata for the snapshots; nothing is written.
-            // Another keeps the base blocks until its first stream class, and appends them
-            // together: metadata without a stream class makes babeltrace2's live client keep
-            // a trace class without a clock, and abort at the stream's first beacon.
+            // A relayed trace keeps its base blocks until its first stream class, and sends
+            // them together: live viewers read it while it grows, and babeltrace2's live
+            // client keeps the first metadata it decodes as the trace's class (without a
+            // stream class, without a clock: it aborts at the stream's first beacon). A
+            // local trace writes them now: an output refused shows at the buffer's creation.
             let (md, text) = TraceMetadata::new(uuid, clock_class(&h.clock), env);
+            let text = if held {
+                text
+            } else {
+                self.append_metadata(tk.0, relay, dir.clone(), uuid, text, port)?;
+                String::new()
+            };
             self.traces.insert(
                 tk,
                 Trace {

@@ -226,7 +226,7 @@ struct Trace {
     /// `dir` below the session's output (`ust/uid/1000/64-bit`): where a snapshot puts it.
     rel: String,
     /// A snapshot session's: the whole metadata so far (a snapshot writes it in full).
-    /// Another's: the base blocks until the first stream class is appended with them.
+    /// A relayed trace's: the base blocks until the first stream class is sent with them.
     text: String,
     uuid: [u8; 16],
     md: TraceMetadata,

@@ -654,10 +654,11 @@ pub fn app_events(
         reap(&mut g, state);
         // Commands the announcement caused (Enable, SetFilter) are in flight: answer once
         // the app has carried them out (the event loop releases it).
+        // (Held commands too: they wait for their session's work, such as the metadata.)
         if let Some(id) = app.filter(|id| {
             g.io.apps
                 .get(id)
-                .is_some_and(|c| c.oldest_unanswered().is_some())
+                .is_some_and(|c| c.oldest_unanswered().is_some() || !c.held.is_empty())
         }) {
             g.io.held.push(HeldAnswer {
                 conn,

@@ -11,7 +11,7 @@
 //!
 //! Not here: the providers themselves, `$app` in filters (a filter naming one rejects).
 
-use rttng_ctf::ir::{
+use rttng_desc::{
     enum_class, uint_class, variant_class, ByteOrder, Encoding, FieldClass, FloatClass,
     StringClass, StructClass, StructMember,
 };

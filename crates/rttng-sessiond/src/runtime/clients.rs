@@ -158,7 +158,7 @@ fn handle_and_wait(state: &Shared, req: Request, cred: sock::PeerCred) -> Respon
     // once it has carried out its initial state), then apply the request, then let the
     // apps carry out what it sent them (answers can make the registry send more: an
     // installed channel's events are enabled when its install is answered).
-    let mut g = wait_settled(state, lock(state), uid, t0, deadline);
+    let mut g = wait_settled(state, lock(state), None, uid, t0, deadline);
     let sid = g.reg.session_of(&req, uid);
     if let Some(s) = sid {
         while g.io.turns.contains(&s) {
@@ -173,7 +173,7 @@ fn handle_and_wait(state: &Shared, req: Request, cred: sock::PeerCred) -> Respon
     }
     reap(&mut g, state);
     crate::agent::set_wants(g.reg.agent_wants(), g.reg.agent_app_contexts());
-    drop(wait_settled(state, g, uid, t0, deadline));
+    drop(wait_settled(state, g, sid, uid, t0, deadline));
     state.1.notify_all();
     resp
 }
@@ -406,10 +406,12 @@ fn forget_owners(io: &mut Io, sid: u64) -> Vec<String> {
 
 /// Waits (lock released) until every app has answered all its commands, bounded: an app
 /// that has answered nothing for [`APP_LATE`] is not waited for, nor is another user's app
-/// once the request has waited [`APP_LATE`], and nothing past `deadline`.
+/// once the request has waited [`APP_LATE`], and nothing past `deadline`; commands held for
+/// the work of session `own` (the request's) are waited for until sent.
 fn wait_settled<'a>(
     state: &'a Shared,
     mut g: MutexGuard<'a, State>,
+    own: Option<u64>,
     uid: u32,
     t0: Instant,
     deadline: Instant,
@@ -417,9 +419,16 @@ fn wait_settled<'a>(
     let settled = |g: &State| {
         let t = Instant::now();
         g.io.apps.values().all(|c| {
+            // Commands that wait for the request's own session's work (the metadata of
+            // events it enabled) go soon: waited for too.
+            let own_work = own.is_some()
+                && c.held
+                    .front()
+                    .is_some_and(|h| h.barrier.is_some_and(|(s, _)| Some(s) == own));
             c.dead.is_some()
-                || c.stalled_for(t).is_none_or(|d| d > APP_LATE)
-                || (c.uid != uid && t - t0 > APP_LATE)
+                || (!own_work
+                    && (c.stalled_for(t).is_none_or(|d| d > APP_LATE)
+                        || (c.uid != uid && t - t0 > APP_LATE)))
         })
     };
     while !settled(&g) {

@@ -488,14 +488,7 @@ fn snapshot_to_a_full_disk_is_a_clear_error() {
 /// works, and the instance is removed with the session.
 #[test]
 fn snapshot_holds_kernel_and_user_events_merged_by_time() {
-    assert!(
-        crate::support::is_root(),
-        "kernel tracing needs root: run the tests as root (CI does)"
-    );
-    assert!(
-        Path::new("/sys/kernel/tracing/available_events").exists(),
-        "tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing"
-    );
+    crate::session_support::require_kernel_tracing();
     let w = World::new("snap-kernel");
     let out = w.tmp.path().join("snapshots");
     w.ok(&["create", "both", "--snapshot", "-o", out.to_str().unwrap()]);
@@ -556,6 +549,44 @@ fn snapshot_holds_kernel_and_user_events_merged_by_time() {
     );
 }
 
+/// Starts `relayd` (rttng-relayd or lttng-relayd) on free loopback ports, its output in
+/// `stored`, and waits until its data port listens; returns it and its control, data and
+/// live ports.
+fn start_relay(relayd: &Path, w: &World, stored: &Path) -> (KillOnDrop, Vec<u16>) {
+    let p = free_ports(3);
+    let mut cmd = Command::new(relayd);
+    cmd.arg("-o")
+        .arg(stored)
+        .args(["-C", &format!("tcp://127.0.0.1:{}", p[0])])
+        .args(["-D", &format!("tcp://127.0.0.1:{}", p[1])])
+        .args(["-L", &format!("tcp://127.0.0.1:{}", p[2])])
+        .env("LTTNG_HOME", w.tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let relay = KillOnDrop(cmd.spawn().expect("start the relay daemon"));
+    wait_until("the relay to listen", || {
+        std::net::TcpStream::connect(("127.0.0.1", p[1])).is_ok()
+    });
+    (relay, p)
+}
+
+/// The directories below `dir` that hold a `metadata` file (the traces), sorted.
+fn trace_dirs_under(dir: &Path) -> Vec<PathBuf> {
+    let mut traces = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else if e.file_name() == "metadata" {
+                traces.push(d.clone());
+            }
+        }
+    }
+    traces.sort();
+    traces
+}
+
 fn free_ports(n: usize) -> Vec<u16> {
     let socks: Vec<std::net::TcpListener> = (0..n)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
@@ -580,20 +611,7 @@ fn snapshot_to_a_relay_daemon_rttng_and_lttng() {
     ] {
         let w = World::new("snap-relay");
         let stored = w.tmp.path().join("relay");
-        let p = free_ports(3);
-        let mut cmd = Command::new(&relayd);
-        cmd.arg("-o")
-            .arg(&stored)
-            .args(["-C", &format!("tcp://127.0.0.1:{}", p[0])])
-            .args(["-D", &format!("tcp://127.0.0.1:{}", p[1])])
-            .args(["-L", &format!("tcp://127.0.0.1:{}", p[2])])
-            .env("LTTNG_HOME", w.tmp.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let _relay = KillOnDrop(cmd.spawn().expect("start the relay daemon"));
-        wait_until("the relay to listen", || {
-            std::net::TcpStream::connect(("127.0.0.1", p[1])).is_ok()
-        });
+        let (_relay, p) = start_relay(&relayd, &w, &stored);
         let url = format!("net://127.0.0.1:{}:{}", p[0], p[1]);
         let text = w.ok(&["create", "net", "--snapshot", "-U", &url]);
         assert!(
@@ -611,18 +629,7 @@ fn snapshot_to_a_relay_daemon_rttng_and_lttng() {
             rec.contains(&format!("Snapshot written to ctrl: {ctrl}, data: {data}")),
             "{rec}"
         );
-        let mut traces: Vec<PathBuf> = Vec::new();
-        let mut stack = vec![stored.clone()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-                if e.path().is_dir() {
-                    stack.push(e.path());
-                } else if e.file_name() == "metadata" {
-                    traces.push(d.clone());
-                }
-            }
-        }
-        traces.sort();
+        let traces = trace_dirs_under(&stored);
         assert_eq!(traces.len(), 2, "{}: {traces:?}", relayd.display());
         for t in &traces {
             let s = t.to_string_lossy();
@@ -668,14 +675,7 @@ fn marked(text: &str, who: i64) -> usize {
 /// and a kernel snapshot goes to a relay daemon like a user-space one.
 #[test]
 fn snapshot_kernel_snapshots_keep_older_events_respect_max_size_and_reach_a_relay() {
-    assert!(
-        crate::support::is_root(),
-        "kernel tracing needs root: run the tests as root (CI does)"
-    );
-    assert!(
-        Path::new("/sys/kernel/tracing/available_events").exists(),
-        "tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing"
-    );
+    crate::session_support::require_kernel_tracing();
     const FIRST: i64 = 987_650_001;
     const SECOND: i64 = 987_650_002;
     let w = World::new("snap-kkeep");
@@ -740,36 +740,16 @@ fn snapshot_kernel_snapshots_keep_older_events_respect_max_size_and_reach_a_rela
     );
     // To a relay daemon.
     let stored = w.tmp.path().join("relay");
-    let p = free_ports(3);
-    let mut cmd = Command::new(bin_dir().join("rttng-relayd"));
-    cmd.arg("-o")
-        .arg(&stored)
-        .args(["-C", &format!("tcp://127.0.0.1:{}", p[0])])
-        .args(["-D", &format!("tcp://127.0.0.1:{}", p[1])])
-        .args(["-L", &format!("tcp://127.0.0.1:{}", p[2])])
-        .env("LTTNG_HOME", w.tmp.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let _relay = KillOnDrop(cmd.spawn().expect("start the relay daemon"));
-    wait_until("the relay to listen", || {
-        std::net::TcpStream::connect(("127.0.0.1", p[1])).is_ok()
-    });
+    let (_relay, p) = start_relay(&bin_dir().join("rttng-relayd"), &w, &stored);
     w.ok(&[
         "snapshot",
         "record",
         &format!("net://127.0.0.1:{}:{}", p[0], p[1]),
     ]);
-    let mut kernels = Vec::new();
-    let mut stack = vec![stored.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.path().is_dir() {
-                stack.push(e.path());
-            } else if e.file_name() == "metadata" && d.ends_with("kernel") {
-                kernels.push(d.clone());
-            }
-        }
-    }
+    let kernels: Vec<PathBuf> = trace_dirs_under(&stored)
+        .into_iter()
+        .filter(|d| d.ends_with("kernel"))
+        .collect();
     assert_eq!(kernels.len(), 1, "{kernels:?}");
     let (relayed, _) = read_both(&kernels[0]);
     assert_eq!(marked(&relayed, FIRST), 200, "relayed snapshot");
