@@ -158,34 +158,35 @@ impl Callsite {
 
     /// Records the event in every channel it is enabled in. No allocation, no panic, no
     /// system call (after the first call); failures are counted by the ring buffer.
-    #[inline(never)]
+    ///
+    /// Inlined into the call site's cold block: one target load and two tests choose
+    /// between the usual case (one session, no filter: [`Callsite::record`]) and the
+    /// out-of-line rest, so that a rejected event never runs the record path's prologue.
+    #[inline(always)]
     pub fn emit<F: Fields>(&'static self, fields: &F) {
-        // The usual case (one session, no filter) first; filtered targets and the other
-        // slots (state ON_MANY) take the out-of-line path (a target being added
-        // concurrently may be missed by this one event).
+        // Filtered targets and the other slots (state ON_MANY) take the out-of-line path
+        // (a target being added concurrently may be missed by this one event).
         // Acquire pairs with the Release in control::enable: the channel slot the target
         // names (and its filter set) is published before the target.
         let t = self.targets[0].load(Ordering::Acquire);
         if (t as i64) < 0 || self.state.load(Ordering::Relaxed) == ON_MANY {
-            return self.emit_slow(fields);
+            return self.emit_slow(t, fields);
         }
-        let lens = fields.lens();
-        let payload = F::total(&lens);
-        let cpu = crate::sys::cpu();
         if t != 0 {
-            write_target(t, cpu, payload, fields, &lens);
+            record(t, fields);
         }
     }
 
-    /// Every target, filters first: a filter runs before anything is reserved, so a
-    /// rejected event costs no buffer space (and its fields are not even measured when no
-    /// target keeps it). Out of line, so that the usual path stays compact.
+    /// Filters first: a filter runs before anything is reserved (no clock read, no CPU
+    /// lookup, no thread-local access before its verdict), so a rejected event costs no
+    /// buffer space and its fields are not even measured. `t`: the first target as
+    /// [`Callsite::emit`] loaded it. Out of line, so that the usual path stays compact, and
+    /// small, so that a rejected event costs little more than the comparisons.
     #[cold]
     #[inline(never)]
-    fn emit_slow<F: Fields>(&self, fields: &F) {
+    fn emit_slow<F: Fields>(&self, t: u64, fields: &F) {
         // One session (state ON): only the first target can be set.
         if self.state.load(Ordering::Relaxed) != ON_MANY {
-            let t = self.targets[0].load(Ordering::Acquire);
             if t & FILTERED != 0
                 && !crate::filter::accepts(self.filters[0].load(Ordering::Relaxed), fields)
             {
@@ -193,11 +194,17 @@ impl Callsite {
             }
             let t = t & !FILTERED;
             if t != 0 {
-                let lens = fields.lens();
-                write_target(t, crate::sys::cpu(), F::total(&lens), fields, &lens);
+                record(t, fields);
             }
             return;
         }
+        self.emit_many(fields);
+    }
+
+    /// Every target (state ON_MANY), each filter before its target's write.
+    #[cold]
+    #[inline(never)]
+    fn emit_many<F: Fields>(&self, fields: &F) {
         let mut cpu: Option<u32> = None;
         let mut sized: Option<(F::Lens, usize)> = None;
         for (t, set) in self.targets.iter().zip(&self.filters) {
@@ -219,6 +226,16 @@ impl Callsite {
             write_target(t, cpu, payload, fields, &lens);
         }
     }
+}
+
+/// The event path of one unfiltered target `t` (non-zero, without [`FILTERED`]): sizes
+/// the fields, reads the CPU, writes the record.
+#[inline(never)]
+fn record<F: Fields>(t: u64, fields: &F) {
+    let lens = fields.lens();
+    let payload = F::total(&lens);
+    let cpu = crate::sys::cpu();
+    write_target(t, cpu, payload, fields, &lens);
 }
 
 #[inline(always)]
