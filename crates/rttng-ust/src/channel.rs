@@ -273,8 +273,8 @@ impl Channel {
         // (`Fields::lens`): no overflow.
         let rest = self.context_bytes.wrapping_add(payload_bytes);
         let mut compact = false;
-        let Ok(mut r) = self.producer.reserve_timed(cpu, || {
-            let ts = rttng_clock::now();
+        let Ok(mut r) = self.producer.reserve_timed_ordered(cpu, || {
+            let ts = rttng_clock::now_ordered();
             // The record before ours in the buffer (or the packet's timestamp_begin) is
             // at least `last` and at most `ts`: within 2^32 cycles the reader rebuilds
             // the full time from 32 bits.
@@ -347,8 +347,8 @@ impl Channel {
         let mut compact = false;
         let mut r = self
             .producer
-            .reserve_timed(cpu, || {
-                let ts = rttng_clock::now();
+            .reserve_timed_ordered(cpu, || {
+                let ts = rttng_clock::now_ordered();
                 compact = id_fits && last != 0 && ts.wrapping_sub(last) < COMPACT_WINDOW_CYCLES;
                 let header = if compact {
                     COMPACT_HEADER_BYTES
