@@ -159,10 +159,10 @@ impl Callsite {
     /// Records the event in every channel it is enabled in. No allocation, no panic, no
     /// system call (after the first call); failures are counted by the ring buffer.
     ///
-    /// Inlined into the call site's cold block: one target load and two tests choose
-    /// between the usual case (one session, no filter: [`Callsite::record`]) and the
-    /// out-of-line rest, so that a rejected event never runs the record path's prologue.
-    #[inline(always)]
+    /// A small function: one target load and two tests, then a tail call to the usual
+    /// case (one session, no filter: [`record`]) or to the out-of-line rest, so that a
+    /// rejected event never runs the record path's prologue.
+    #[inline(never)]
     pub fn emit<F: Fields>(&'static self, fields: &F) {
         // Filtered targets and the other slots (state ON_MANY) take the out-of-line path
         // (a target being added concurrently may be missed by this one event).
