@@ -254,6 +254,7 @@ impl Channel {
         payload_bytes: usize,
         fields: &F,
         lens: &F::Lens,
+        ip: u64,
     ) {
         let n = self.last_ts.len();
         // Avoid a division on the event path: CPU numbers are almost always in range.
@@ -307,7 +308,7 @@ impl Channel {
                 w.put_array(ts.to_le_bytes());
             }
             if self.context_bytes != 0 {
-                self.write_contexts(&mut Writer::new(contexts), cpu, 0);
+                self.write_contexts(&mut Writer::new(contexts), cpu, ip);
             }
             // Called directly (not through a closure) so that the field stores are
             // inlined into the event path.
