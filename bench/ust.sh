@@ -11,13 +11,16 @@
 # the CPU time rttng-consumerd takes per event (which bounds the 2-thread scaling). EVENTS per thread defaults to 1000000. Needs root for the LTTng run
 # (private namespaces, see tests/lttng/README.md). Then ROUNDS (default 7) more one-thread
 # rounds, alternating, with medians. Asserts nothing: figures only.
+# RTTNG_BENCH_BIN=PATH runs that rttng-bench instead (with its own rttng, rttng-sessiond and
+# rttng-consumerd next to it) and builds nothing, e.g. a saved build of an older commit.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 events=${1:-1000000}
 cd "$here"
-cargo build --release -q -p rttng-bench -p rttng -p rttng-sessiond -p rttng-consumerd
-bench=target/release/rttng-bench
+bench=${RTTNG_BENCH_BIN:-target/release/rttng-bench}
+[ -n "${RTTNG_BENCH_BIN:-}" ] ||
+	cargo build --release -q -p rttng-bench -p rttng -p rttng-sessiond -p rttng-consumerd
 mode=()
 [ "${RTTNG_BENCH_LOCAL:-0}" = 1 ] && mode=(--local)
 

@@ -32,12 +32,12 @@
 //! `--filter EXPR`: the event is enabled with that filter (`enable-event --filter`, or
 //! `LocalSession::set_filter`), to measure what a rejected or a kept event costs.
 //!
-//! `--local`: the daemon-less harness (`rttng_ust::testing::LocalSession`: the same
+//! `--local`: the daemon-less harness (`rttng_ust_local::LocalSession`: the same
 //! channel geometry, an in-process consumer thread that sleeps on the ring buffer's futex
 //! and writes the CTF files, packets trimmed to their content).
 
 use anyhow::{anyhow, bail, Context, Result};
-use rttng_ust::testing::{LocalConfig, LocalSession};
+use rttng_ust_local::{LocalConfig, LocalSession};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};

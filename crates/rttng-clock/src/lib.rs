@@ -341,8 +341,8 @@ impl ClockParams {
 
     /// The CTF clock class (`absolute = true` so that babeltrace2 merges our traces with
     /// others even when `env.tracer_name` is not LTTng's).
-    pub fn clock_class(&self) -> rttng_ctf::ir::ClockClass {
-        rttng_ctf::ir::ClockClass {
+    pub fn clock_class(&self) -> rttng_desc::ClockClass {
+        rttng_desc::ClockClass {
             name: self.name.to_string(),
             uuid: self.uuid,
             description: Some("Monotonic Clock".to_string()),
@@ -387,7 +387,7 @@ fn measure_epoch_at_zero(freq_hz: u64) -> i128 {
 /// Reads /proc/sys/kernel/random/boot_id.
 pub fn boot_id() -> Option<[u8; 16]> {
     let text = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
-    rttng_ctf::emit::parse_uuid(text.trim())
+    rttng_desc::parse_uuid(text.trim())
 }
 
 /// The kernel's cycles→ns conversion for the TSC, from the perf_event_open mmap page:
@@ -427,7 +427,7 @@ fn tsc_freq_from_perf() -> Result<u64, ClockError> {
 /// The per-boot calibrated TSC frequency: read from the cache, or measured and stored.
 fn cached_calibration() -> u64 {
     let boot = boot_id()
-        .map(|u| rttng_ctf::emit::format_uuid(&u))
+        .map(|u| rttng_desc::format_uuid(&u))
         .unwrap_or_default();
     let path = std::path::Path::new(CACHE_DIR).join(format!("rttng-clock-{boot}"));
     if let Some(f) = read_cache(&path) {

@@ -553,9 +553,10 @@ fn run(
         let mut w = lock(worker);
         if let (Some(at), Some(p)) = (next_tick, period) {
             if Instant::now() >= at {
+                let before = rttng_clock::now();
                 w.pass_all(false);
                 if let Sink::Out(o) = &mut w.sink {
-                    o.beacons(&mut written_at_tick);
+                    o.beacons(&mut written_at_tick, before);
                 }
                 next_tick = Some(Instant::now() + p);
                 continue;

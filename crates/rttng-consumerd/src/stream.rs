@@ -218,9 +218,10 @@ impl BufferWorker {
             self.consumer.wait(timeout);
             if let (Some(at), Some(period)) = (next_switch, self.switch_timer) {
                 if Instant::now() >= at {
+                    let before = rttng_clock::now();
                     self.flush_all(false);
                     self.drain();
-                    self.out.beacons(&mut written_at_tick);
+                    self.out.beacons(&mut written_at_tick, before);
                     next_switch = Some(Instant::now() + period);
                 }
             }
@@ -855,6 +856,11 @@ fn append(
     }
 }
 
+/// How far before the tick a live beacon is dated: a record whose time was read just before
+/// the tick may still be being written as the drain passes (the kernel writes a record with
+/// preemption off: microseconds).
+pub(crate) const BEACON_MARGIN_NS: u64 = 1_000_000;
+
 /// Cuts `file` to `len` bytes and puts its position there.
 fn truncate_to(file: &mut File, len: u64) -> std::io::Result<()> {
     use std::io::Seek;
@@ -865,10 +871,14 @@ fn truncate_to(file: &mut File, len: u64) -> std::io::Result<()> {
 
 impl Output {
     /// In a live relay session, after a switch tick: a beacon for each stream that wrote no
-    /// packet since the previous tick (nothing of it is pending before now), so that live
-    /// viewers need not wait for it. `written_at_tick` holds each stream's packet count at the
-    /// previous tick and is updated.
-    pub(crate) fn beacons(&mut self, written_at_tick: &mut Vec<u64>) {
+    /// packet since the previous tick, so that live viewers need not wait for it.
+    /// `written_at_tick` holds each stream's packet count at the previous tick and is
+    /// updated. `before_ns` is the clock read before the tick's flush and drain began: the
+    /// beacon says the stream has nothing before it, less [`BEACON_MARGIN_NS`]. (The clock
+    /// read after the drain was a lie when the drain took long: events recorded meanwhile
+    /// come in a later packet, and babeltrace2's live client fails on a message older than
+    /// the beacon it already passed on.)
+    pub(crate) fn beacons(&mut self, written_at_tick: &mut Vec<u64>, before_ns: u64) {
         let Sink::Relay {
             session, handles, ..
         } = &self.sink
@@ -879,7 +889,7 @@ impl Output {
             return;
         }
         written_at_tick.resize(self.streams.len(), 0);
-        let now = rttng_clock::now();
+        let now = before_ns.saturating_sub(BEACON_MARGIN_NS);
         for (i, s) in self.streams.iter().enumerate() {
             if s.written == written_at_tick[i] {
                 if let Err(e) =

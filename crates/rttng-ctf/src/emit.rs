@@ -57,33 +57,7 @@ const TSDL_KEYWORDS: &[&str] = &[
     "_Imaginary",
 ];
 
-/// Parses a UUID's text form (`2a6422d0-6cee-11e0-8c08-cb07d7b3a564`, groups of 8-4-4-4-12 hex
-/// digits), as TSDL and the kernel's boot id write it.
-pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
-    let hex: Vec<u8> = s.bytes().filter(|&b| b != b'-').collect();
-    let groups: Vec<usize> = s.split('-').map(str::len).collect();
-    if hex.len() != 32 || groups != [8, 4, 4, 4, 12] {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (i, pair) in hex.chunks(2).enumerate() {
-        let text = std::str::from_utf8(pair).ok()?;
-        out[i] = u8::from_str_radix(text, 16).ok()?;
-    }
-    Some(out)
-}
-
-/// Format a UUID the usual way (`2a6422d0-6cee-11e0-8c08-cb07d7b3a564`).
-pub fn format_uuid(u: &[u8; 16]) -> String {
-    let mut s = String::with_capacity(36);
-    for (i, b) in u.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
+pub use rttng_desc::{format_uuid, parse_uuid};
 
 fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);

@@ -300,23 +300,4 @@ pub fn event_class(
     }
 }
 
-/// LTTng-UST's log level names, most severe first: the index is the number the metadata's
-/// `loglevel = N;` carries. babeltrace2 prints them with a `TRACE_` prefix, lttng's CLI takes
-/// them with or without it.
-pub const LOGLEVEL_NAMES: [&str; 15] = [
-    "EMERG",
-    "ALERT",
-    "CRIT",
-    "ERR",
-    "WARNING",
-    "NOTICE",
-    "INFO",
-    "DEBUG_SYSTEM",
-    "DEBUG_PROGRAM",
-    "DEBUG_PROCESS",
-    "DEBUG_MODULE",
-    "DEBUG_UNIT",
-    "DEBUG_FUNCTION",
-    "DEBUG_LINE",
-    "DEBUG",
-];
+pub use rttng_desc::LOGLEVEL_NAMES;

@@ -8,8 +8,8 @@
 //! (so a test can look at its buffers while it is alive and nothing was flushed).
 //!
 //! It is traced when a session enables the event (registration thread, or the local
-//! harness's `RTTNG_UST_LOCAL`); otherwise it runs untraced. It deliberately does nothing
-//! else.
+//! harness's `RTTNG_UST_LOCAL`, through `rttng_ust_local::attach_from_env`); otherwise it
+//! runs untraced. It deliberately does nothing else.
 
 #![forbid(unsafe_code)]
 
@@ -78,6 +78,8 @@ fn main() -> anyhow::Result<()> {
         anyhow::bail!("--abort-after must be at least 1");
     }
     rttng_ust::init();
+    // A child of a daemon-less local session (tests): record into its inherited channel.
+    rttng_ust_local::attach_from_env();
     let handles: Vec<_> = (0..cli.threads)
         .map(|t| {
             let (count, rate, abort_after) = (cli.count, cli.rate, cli.abort_after);

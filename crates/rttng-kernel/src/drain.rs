@@ -29,7 +29,9 @@ use crate::error::{io_err, KernelError};
 /// How long a drain thread with an observer sleeps when its buffer is empty.
 pub const DRAIN_PERIOD: Duration = Duration::from_millis(3);
 
-/// The observer of one CPU's pages, called with every page drained.
+/// The observer of one CPU's pages, called with every page drained, and with an empty page
+/// at the end of each pass over the CPU: by then it has seen every record written before the
+/// pass began (a record is written with preemption off, in microseconds).
 pub type PageFn = Box<dyn FnMut(&[u8]) + Send>;
 /// Makes the observer of each CPU's pages.
 pub type PageObserver = Arc<dyn Fn(u32) -> PageFn + Send + Sync>;

@@ -48,7 +48,11 @@ int lttng_ust_urcu_has_sys_membarrier = 0;
 /* initial-exec, as LTTng: no __tls_get_addr call on the tracepoint path. */
 __thread struct urcu_reader *lttng_ust_urcu_reader __attribute__((tls_model("initial-exec")));
 
-__attribute__((constructor)) static void urcu_membarrier_init(void)
+/* Priority 101: before the library's own constructor (an unprioritized .init_array entry),
+ * which starts threads. Registering while the process has one thread is cheap; with more,
+ * the kernel waits for an RCU grace period (synchronize_rcu), ~10 ms of wall time at every
+ * start on a loaded host (bench/startup.sh). */
+__attribute__((constructor(101))) static void urcu_membarrier_init(void)
 {
 	long mask = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0);
 

@@ -13,7 +13,7 @@
 //! Not here: registration, the probes' writes.
 
 use crate::abi::*;
-use rttng_ctf::ir::{
+use rttng_desc::{
     ArrayClass, ByteOrder, DisplayBase, Encoding, EnumClass, EnumMapping, FieldClass, FloatClass,
     IntegerClass, SequenceClass, StringClass, StructClass, StructMember,
 };

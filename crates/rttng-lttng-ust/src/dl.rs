@@ -16,7 +16,7 @@
 //! events (its provider registers like any other).
 
 use crate::statedump::{baddr_member, emit_at, int, loaded_objects, member, string};
-use rttng_ctf::ir::{FieldClass, SequenceClass, StructClass, StructMember};
+use rttng_desc::{FieldClass, SequenceClass, StructClass, StructMember};
 use rttng_ust::dynamic::{self, DynamicCallsite, DynamicEvent};
 use std::sync::{Mutex, OnceLock};
 

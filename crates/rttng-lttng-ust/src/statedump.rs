@@ -14,7 +14,7 @@
 //! memory), `lttng_ust_lib:*` (`dl`), writing to the enabling session only (every session
 //! recording these events gets the statedump).
 
-use rttng_ctf::ir::{
+use rttng_desc::{
     ArrayClass, ByteOrder, DisplayBase, Encoding, FieldClass, IntegerClass, SequenceClass,
     StringClass, StructClass, StructMember,
 };

@@ -7,7 +7,7 @@
 //! Fields, as LTTng declares them: tracef {`_msg_length` u32, `msg` text sequence};
 //! tracelog {`line` s32, `file` string, `func` string, `_msg_length` u32, `msg`}.
 
-use rttng_ctf::ir::{
+use rttng_desc::{
     ByteOrder, DisplayBase, Encoding, FieldClass, IntegerClass, SequenceClass, StringClass,
     StructClass, StructMember,
 };
@@ -106,7 +106,7 @@ pub(crate) fn init() {
             register(
                 format!(
                     "lttng_ust_tracelog:LTTNG_UST_TRACEPOINT_LOGLEVEL_{}",
-                    rttng_ctf::lttng::LOGLEVEL_NAMES[i]
+                    rttng_desc::LOGLEVEL_NAMES[i]
                 ),
                 i as i32,
                 members,

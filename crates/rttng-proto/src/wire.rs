@@ -3,7 +3,7 @@
 //! every count and nesting depth is limited by a named constant, so a decoder never allocates
 //! more than a small multiple of its input and never panics. Not here: framing and sockets.
 
-use rttng_ctf::ir::{
+use rttng_desc::{
     ArrayClass, ByteOrder, DisplayBase, Encoding, EnumClass, EnumMapping, FieldClass, FloatClass,
     IntegerClass, SequenceClass, StringClass, StructClass, StructMember, VariantClass,
     VariantOption,

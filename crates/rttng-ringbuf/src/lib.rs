@@ -28,6 +28,7 @@
 
 mod consumer;
 #[cfg(not(loom))]
+#[cfg(feature = "disk")]
 pub mod disk;
 mod error;
 mod layout;

@@ -4,6 +4,8 @@ use super::*;
 use rttng_ctf::ir::{sint_class, struct_class};
 use rttng_ctf::ir::{ByteOrder, FieldClass, StructClass};
 
+mod later;
+
 #[derive(Default)]
 struct Rec {
     consumer: Vec<ConsumerRequest>,
@@ -19,8 +21,14 @@ impl Port for Rec {
             return Err("consumer exited".into());
         }
         let stats = matches!(req, ConsumerRequest::Stats { .. });
+        let relay = matches!(req, ConsumerRequest::OpenRelay { .. });
         self.consumer.push(req);
-        Ok(if stats {
+        Ok(if relay {
+            ConsumerReply::RelayOpened {
+                relay_session_id: 1,
+                output_path: "host/s".into(),
+            }
+        } else if stats {
             ConsumerReply::Stats {
                 events_discarded: 2,
                 packets_lost: 1,
@@ -159,15 +167,42 @@ fn create_as(r: &mut Registry, p: &mut Rec, name: Option<&str>, uid: u32) -> Out
     )
 }
 
+/// A registry and its recording port, with session `s` created (default output) as uid 1000.
+fn registry_with_s() -> (Registry, Rec) {
+    let mut r = Registry::new(host());
+    let mut p = Rec::default();
+    create(&mut r, &mut p, "s");
+    (r, p)
+}
+
+/// App 7 (pid 70, uid 1000) registers, declaring `events`.
+fn register_app7(r: &mut Registry, p: &mut Rec, events: &[(&str, i32)]) {
+    r.app_registered(7, hello(70, 1000, events), &now(), p)
+        .unwrap();
+}
+
+/// Handles `req` as uid 1000.
+fn handle(r: &mut Registry, p: &mut Rec, req: Request) -> Outcome {
+    r.handle(req, 1000, &now(), p)
+}
+
+/// The request was refused with `code`.
+fn assert_error(o: &Outcome, code: ErrorCode) {
+    assert!(
+        matches!(&o.response, Response::Error { code: c, .. } if *c == code),
+        "expected {code:?}: {:?}",
+        o.response
+    );
+}
+
 /// Starts session `name` as uid 1000, which must succeed.
 fn start(r: &mut Registry, p: &mut Rec, name: &str) {
-    ok(&r.handle(
+    ok(&handle(
+        r,
+        p,
         Request::Start {
             session: name.into(),
         },
-        1000,
-        &now(),
-        p,
     ));
 }
 
@@ -206,28 +241,14 @@ fn create_names_and_default_output() {
         }
     );
     let o = create_as(&mut r, &mut p, Some("s"), 1000);
-    assert!(matches!(
-        o.response,
-        Response::Error {
-            code: ErrorCode::SessionExists,
-            ..
-        }
-    ));
+    assert_error(&o, ErrorCode::SessionExists);
     let o = create_as(&mut r, &mut p, Some("a/b"), 1000);
-    assert!(matches!(
-        o.response,
-        Response::Error {
-            code: ErrorCode::InvalidArgument,
-            ..
-        }
-    ));
+    assert_error(&o, ErrorCode::InvalidArgument);
 }
 
 #[test]
 fn other_users_sessions_are_invisible() {
-    let mut r = Registry::new(host());
-    let mut p = Rec::default();
-    create(&mut r, &mut p, "s");
+    let (mut r, mut p) = registry_with_s();
     ok(&ev(&mut r, &mut p, "s", rule("*", LoglevelRule::All, &[])));
     let o = r.handle(
         Request::Start {
@@ -237,13 +258,7 @@ fn other_users_sessions_are_invisible() {
         &now(),
         &mut p,
     );
-    assert!(matches!(
-        o.response,
-        Response::Error {
-            code: ErrorCode::NoSession,
-            ..
-        }
-    ));
+    assert_error(&o, ErrorCode::NoSession);
     let o = r.handle(Request::ListSessions, 1001, &now(), &mut p);
     assert_eq!(o.response, Response::Sessions { list: vec![] });
     ok(&r.handle(
@@ -258,9 +273,7 @@ fn other_users_sessions_are_invisible() {
 
 #[test]
 fn session_names_are_per_user_and_sessions_are_limited_per_user() {
-    let mut r = Registry::new(host());
-    let mut p = Rec::default();
-    create(&mut r, &mut p, "s");
+    let (mut r, mut p) = registry_with_s();
     // Another user can neither learn that "s" exists nor be kept from the name.
     ok(&create_as(&mut r, &mut p, Some("s"), 1001));
     let start_as = |r: &mut Registry, p: &mut Rec, uid| {
@@ -314,9 +327,7 @@ fn session_names_are_per_user_and_sessions_are_limited_per_user() {
 fn rules_select_exactly_and_order_does_not_matter() {
     let events = [("p:a", 6), ("p:b", 3), ("p:debug", 14), ("q:a", 6)];
     // Rules first, then the app.
-    let mut r = Registry::new(host());
-    let mut p = Rec::default();
-    create(&mut r, &mut p, "s");
+    let (mut r, mut p) = registry_with_s();
     ok(&ev(
         &mut r,
         &mut p,
@@ -404,13 +415,7 @@ fn rules_select_exactly_and_order_does_not_matter() {
 fn disable_and_stop_disable_events_and_flush() {
     let mut r = Registry::new(host());
     let mut p = Rec::default();
-    r.app_registered(
-        7,
-        hello(70, 1000, &[("p:a", 6), ("p:b", 6)]),
-        &now(),
-        &mut p,
-    )
-    .unwrap();
+    register_app7(&mut r, &mut p, &[("p:a", 6), ("p:b", 6)]);
     create(&mut r, &mut p, "s");
     ok(&ev(
         &mut r,
@@ -427,16 +432,15 @@ fn disable_and_stop_disable_events_and_flush() {
     start(&mut r, &mut p, "s");
     assert_eq!(enabled(&p), vec![0, 1]);
     p.app.clear();
-    ok(&r.handle(
+    ok(&handle(
+        &mut r,
+        &mut p,
         Request::DisableEvent {
             session: "s".into(),
             domain: Domain::Ust,
             channel: None,
             pattern: "p:b".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     ));
     assert!(
         matches!(
@@ -447,13 +451,12 @@ fn disable_and_stop_disable_events_and_flush() {
         p.app
     );
     p.app.clear();
-    ok(&r.handle(
+    ok(&handle(
+        &mut r,
+        &mut p,
         Request::Stop {
             session: "s".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     ));
     assert!(
         matches!(
@@ -467,21 +470,14 @@ fn disable_and_stop_disable_events_and_flush() {
         p.consumer.last(),
         Some(ConsumerRequest::Flush { .. })
     ));
-    let o = r.handle(
+    let o = handle(
+        &mut r,
+        &mut p,
         Request::Stop {
             session: "s".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     );
-    assert!(matches!(
-        o.response,
-        Response::Error {
-            code: ErrorCode::AlreadyStopped,
-            ..
-        }
-    ));
+    assert_error(&o, ErrorCode::AlreadyStopped);
     // Restart re-enables without a new buffer.
     let adds = p
         .consumer
@@ -502,17 +498,11 @@ fn disable_and_stop_disable_events_and_flush() {
 fn two_sessions_get_their_own_buffers_and_ids() {
     let mut r = Registry::new(host());
     let mut p = Rec::default();
-    r.app_registered(
-        7,
-        hello(70, 1000, &[("p:a", 6), ("p:b", 6)]),
-        &now(),
-        &mut p,
-    )
-    .unwrap();
+    register_app7(&mut r, &mut p, &[("p:a", 6), ("p:b", 6)]);
     for (s, e) in [("s1", "p:a"), ("s2", "p:b")] {
         create(&mut r, &mut p, s);
         ok(&ev(&mut r, &mut p, s, rule(e, LoglevelRule::All, &[])));
-        ok(&r.handle(Request::Start { session: s.into() }, 1000, &now(), &mut p));
+        start(&mut r, &mut p, s);
     }
     let en: Vec<(u32, u64, u32)> = p
         .app
@@ -543,48 +533,37 @@ fn two_sessions_get_their_own_buffers_and_ids() {
 
 #[test]
 fn per_pid_buffers_are_recovered_and_removed_when_the_app_dies() {
-    let mut r = Registry::new(host());
-    let mut p = Rec::default();
-    create(&mut r, &mut p, "s");
+    let (mut r, mut p) = registry_with_s();
     let attrs = ChannelAttrs {
         buffers: Some(Buffers::PerPid),
         ..Default::default()
     };
-    ok(&r.handle(
+    ok(&handle(
+        &mut r,
+        &mut p,
         Request::EnableChannel {
             session: "s".into(),
             domain: Domain::Ust,
             channel: "c".into(),
             attrs,
         },
-        1000,
-        &now(),
-        &mut p,
     ));
-    ok(&r.handle(
+    ok(&handle(
+        &mut r,
+        &mut p,
         Request::EnableEvent {
             session: "s".into(),
             domain: Domain::Ust,
             channel: Some("c".into()),
             rule: rule("*", LoglevelRule::All, &[]),
         },
-        1000,
-        &now(),
-        &mut p,
     ));
     // Rules in a domain without channel0 must name the channel (lttng's
     // LTTNG_ERR_NEED_CHANNEL_NAME).
     let o = ev(&mut r, &mut p, "s", rule("*", LoglevelRule::All, &[]));
-    assert!(matches!(
-        o.response,
-        Response::Error {
-            code: ErrorCode::NeedChannelName,
-            ..
-        }
-    ));
+    assert_error(&o, ErrorCode::NeedChannelName);
     start(&mut r, &mut p, "s");
-    r.app_registered(7, hello(70, 1000, &[("p:a", 6)]), &now(), &mut p)
-        .unwrap();
+    register_app7(&mut r, &mut p, &[("p:a", 6)]);
     let spec = p
         .consumer
         .iter()
@@ -624,13 +603,10 @@ fn per_pid_buffers_are_recovered_and_removed_when_the_app_dies() {
 
 #[test]
 fn per_uid_buffer_is_shared_and_recovered_after_the_last_app() {
-    let mut r = Registry::new(host());
-    let mut p = Rec::default();
-    create(&mut r, &mut p, "s");
+    let (mut r, mut p) = registry_with_s();
     ok(&ev(&mut r, &mut p, "s", rule("*", LoglevelRule::All, &[])));
     start(&mut r, &mut p, "s");
-    r.app_registered(7, hello(70, 1000, &[("p:a", 6)]), &now(), &mut p)
-        .unwrap();
+    register_app7(&mut r, &mut p, &[("p:a", 6)]);
     r.app_registered(8, hello(80, 1000, &[("p:a", 6)]), &now(), &mut p)
         .unwrap();
     assert_eq!(
@@ -662,21 +638,17 @@ fn per_uid_buffer_is_shared_and_recovered_after_the_last_app() {
 
 #[test]
 fn a_dead_consumer_is_reported() {
-    let mut r = Registry::new(host());
-    let mut p = Rec::default();
-    create(&mut r, &mut p, "s");
+    let (mut r, mut p) = registry_with_s();
     ok(&ev(&mut r, &mut p, "s", rule("*", LoglevelRule::All, &[])));
     start(&mut r, &mut p, "s");
-    r.app_registered(7, hello(70, 1000, &[("p:a", 6)]), &now(), &mut p)
-        .unwrap();
+    register_app7(&mut r, &mut p, &[("p:a", 6)]);
     p.consumer_down = true;
-    let o = r.handle(
+    let o = handle(
+        &mut r,
+        &mut p,
         Request::Stop {
             session: "s".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     );
     match o.response {
         Response::Warning { message } => {
@@ -684,13 +656,12 @@ fn a_dead_consumer_is_reported() {
         }
         other => panic!("{other:?}"),
     }
-    let o = r.handle(
+    let o = handle(
+        &mut r,
+        &mut p,
         Request::ListSession {
             session: "s".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     );
     let Response::Session { detail } = o.response else {
         panic!()
@@ -909,9 +880,7 @@ fn commands_for(p: &Rec, index: u32) -> Vec<String> {
 
 #[test]
 fn filters_are_checked_stored_listed_and_sent_before_enable() {
-    let mut r = Registry::new(host());
-    let mut p = Rec::default();
-    create(&mut r, &mut p, "s");
+    let (mut r, mut p) = registry_with_s();
     // A client that skipped the check is refused by the daemon, with the position.
     let o = ev_filter(&mut r, &mut p, "s", "a:*", "x == (1");
     match &o.response {
@@ -925,13 +894,12 @@ fn filters_are_checked_stored_listed_and_sent_before_enable() {
     ok(&ev_filter(&mut r, &mut p, "s", "a:e", "x < -1"));
     // The same rule and filter again is the same rule.
     ok(&ev_filter(&mut r, &mut p, "s", "a:e", "x < -1"));
-    let listed = r.handle(
+    let listed = handle(
+        &mut r,
+        &mut p,
         Request::ListFilters {
             session: "s".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     );
     let Response::Filters { list } = listed.response else {
         panic!("{:?}", listed.response)
@@ -942,13 +910,7 @@ fn filters_are_checked_stored_listed_and_sent_before_enable() {
         .collect();
     assert_eq!(texts, [(0, "x > 1"), (1, "x < -1")]);
     start(&mut r, &mut p, "s");
-    r.app_registered(
-        7,
-        hello(70, 1000, &[("a:e", 6), ("a:f", 6)]),
-        &now(),
-        &mut p,
-    )
-    .unwrap();
+    register_app7(&mut r, &mut p, &[("a:e", 6), ("a:f", 6)]);
     // a:e matches both filtered rules: two programs, sent before the enable.
     assert_eq!(commands_for(&p, 0), ["filter2", "enable"]);
     assert_eq!(commands_for(&p, 1), ["filter1", "enable"]);
@@ -992,9 +954,7 @@ fn agent_ev(r: &mut Registry, p: &mut Rec, domain: Domain, name: &str, l: Loglev
 
 #[test]
 fn agent_rules_enable_the_agents_tracepoint_with_lttngs_filters() {
-    let mut r = Registry::new(host());
-    let mut p = Rec::default();
-    create(&mut r, &mut p, "s");
+    let (mut r, mut p) = registry_with_s();
     ok(&agent_ev(
         &mut r,
         &mut p,
@@ -1010,16 +970,15 @@ fn agent_rules_enable_the_agents_tracepoint_with_lttngs_filters() {
         LoglevelRule::AtLeast { level: 30 },
     ));
     // Exclusions are refused for agents, as by lttng 2.13.
-    let o = r.handle(
+    let o = handle(
+        &mut r,
+        &mut p,
         Request::EnableEvent {
             session: "s".into(),
             domain: Domain::Jul,
             channel: None,
             rule: rule("*", LoglevelRule::All, &["a"]),
         },
-        1000,
-        &now(),
-        &mut p,
     );
     assert!(
         matches!(&o.response, Response::Error { message, .. } if message.contains("exclusions are not yet implemented for jul")),
@@ -1090,13 +1049,11 @@ fn agent_rules_enable_the_agents_tracepoint_with_lttngs_filters() {
     );
     // An app with the Python agent's tracepoint gets it enabled with both programs.
     start(&mut r, &mut p, "s");
-    r.app_registered(
-        7,
-        hello(70, 1000, &[("lttng_python:event", 13), ("other:ev", 13)]),
-        &now(),
+    register_app7(
+        &mut r,
         &mut p,
-    )
-    .unwrap();
+        &[("lttng_python:event", 13), ("other:ev", 13)],
+    );
     assert_eq!(commands_for(&p, 0), ["filter2", "enable"]);
     assert!(commands_for(&p, 1).is_empty());
     // Disabling one rule leaves the other's program; disabling both disables the event.
@@ -1134,17 +1091,14 @@ fn agent_rules_enable_the_agents_tracepoint_with_lttngs_filters() {
 /// Issue 16: lttng's behaviours a script relies on, at the session level.
 #[test]
 fn lttng_compatible_channel_creation_empty_start_and_disable_all() {
-    let mut r = Registry::new(host());
-    let mut p = Rec::default();
-    create(&mut r, &mut p, "s");
+    let (mut r, mut p) = registry_with_s();
     // Starting a session with no channel is refused and leaves it usable.
-    let o = r.handle(
+    let o = handle(
+        &mut r,
+        &mut p,
         Request::Start {
             session: "s".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     );
     assert!(
         matches!(
@@ -1158,16 +1112,15 @@ fn lttng_compatible_channel_creation_empty_start_and_disable_all() {
         o.response
     );
     // add-context with no channel creates channel0; enable-event -c creates its channel.
-    ok(&r.handle(
+    ok(&handle(
+        &mut r,
+        &mut p,
         Request::AddContext {
             session: "s".into(),
             domain: Domain::Ust,
             channel: None,
             context: ContextType::Vpid,
         },
-        1000,
-        &now(),
-        &mut p,
     ));
     let enable = |r: &mut Registry, p: &mut Rec, ch: &str, pat: &str| {
         r.handle(
@@ -1185,13 +1138,12 @@ fn lttng_compatible_channel_creation_empty_start_and_disable_all() {
     ok(&enable(&mut r, &mut p, "new", "p:a"));
     ok(&enable(&mut r, &mut p, "new", "p:*"));
     ok(&enable(&mut r, &mut p, "channel0", "*"));
-    let o = r.handle(
+    let o = handle(
+        &mut r,
+        &mut p,
         Request::ListSession {
             session: "s".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     );
     let Response::Session { detail } = o.response else {
         panic!("{:?}", o.response)
@@ -1200,23 +1152,21 @@ fn lttng_compatible_channel_creation_empty_start_and_disable_all() {
     assert_eq!(names, ["channel0", "new"]);
     assert_eq!(detail.channels[0].contexts, [ContextType::Vpid]);
     // disable-event -a disables every rule of the channel, whatever its pattern.
-    ok(&r.handle(
+    ok(&handle(
+        &mut r,
+        &mut p,
         Request::DisableEventAll {
             session: "s".into(),
             domain: Domain::Ust,
             channel: Some("new".into()),
         },
-        1000,
-        &now(),
-        &mut p,
     ));
-    let o = r.handle(
+    let o = handle(
+        &mut r,
+        &mut p,
         Request::ListSession {
             session: "s".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     );
     let Response::Session { detail } = o.response else {
         panic!()
@@ -1224,28 +1174,19 @@ fn lttng_compatible_channel_creation_empty_start_and_disable_all() {
     assert!(detail.channels[1].rules.iter().all(|r| !r.enabled));
     assert!(detail.channels[0].rules.iter().all(|r| r.enabled));
     start(&mut r, &mut p, "s");
-    let o = r.handle(
+    let o = handle(
+        &mut r,
+        &mut p,
         Request::Start {
             session: "s".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     );
-    assert!(matches!(
-        o.response,
-        Response::Error {
-            code: ErrorCode::AlreadyStarted,
-            ..
-        }
-    ));
+    assert_error(&o, ErrorCode::AlreadyStarted);
 }
 
 #[test]
 fn ust_trackers_select_apps_at_registration_and_at_run_time() {
-    let mut r = Registry::new(host());
-    let mut p = Rec::default();
-    create(&mut r, &mut p, "s");
+    let (mut r, mut p) = registry_with_s();
     ok(&ev(&mut r, &mut p, "s", rule("*", LoglevelRule::All, &[])));
     let track = |r: &mut Registry, p: &mut Rec, attr, value, all, add| {
         let req = if add {
@@ -1270,21 +1211,9 @@ fn ust_trackers_select_apps_at_registration_and_at_run_time() {
     // `-u --pid` is the virtual process ID tracker; a second add is lttng's warning code.
     ok(&track(&mut r, &mut p, ProcessAttr::Pid, 70, false, true));
     let o = track(&mut r, &mut p, ProcessAttr::Vpid, 70, false, true);
-    assert!(matches!(
-        o.response,
-        Response::Error {
-            code: ErrorCode::ProcessAttrExists,
-            ..
-        }
-    ));
+    assert_error(&o, ErrorCode::ProcessAttrExists);
     let o = track(&mut r, &mut p, ProcessAttr::Vpid, 5, false, false);
-    assert!(matches!(
-        o.response,
-        Response::Error {
-            code: ErrorCode::ProcessAttrMissing,
-            ..
-        }
-    ));
+    assert_error(&o, ErrorCode::ProcessAttrMissing);
     start(&mut r, &mut p, "s");
     // App 70 is tracked, app 71 is not: only 70 gets the session's channel.
     r.app_registered_as(7, hello(70, 1000, &[("p:a", 6)]), Some(100), &now(), &mut p)
@@ -1310,13 +1239,12 @@ fn ust_trackers_select_apps_at_registration_and_at_run_time() {
             .count()
     };
     assert!(disables(&p, 7) >= 1 && disables(&p, 8) >= 1);
-    let o = r.handle(
+    let o = handle(
+        &mut r,
+        &mut p,
         Request::ListTrackers {
             session: "s".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     );
     let Response::Trackers { list } = o.response else {
         panic!("{:?}", o.response)
@@ -1329,13 +1257,12 @@ fn ust_trackers_select_apps_at_registration_and_at_run_time() {
     // untrack --all: nothing; track --all: everything again.
     ok(&track(&mut r, &mut p, ProcessAttr::Vpid, 0, true, false));
     ok(&track(&mut r, &mut p, ProcessAttr::Vgid, 0, true, true));
-    let o = r.handle(
+    let o = handle(
+        &mut r,
+        &mut p,
         Request::ListTrackers {
             session: "s".into(),
         },
-        1000,
-        &now(),
-        &mut p,
     );
     let Response::Trackers { list } = o.response else {
         panic!()
@@ -1348,4 +1275,45 @@ fn ust_trackers_select_apps_at_registration_and_at_run_time() {
             .unwrap()
             .all
     );
+}
+
+/// The first metadata a relayed trace's stream gets declares a stream class (and so the
+/// clock its streams use), with the trace's base blocks: live viewers read that stream while
+/// it grows, babeltrace2's live client keeps the first metadata it decodes as the trace's
+/// class, and a trace header alone (no stream class, hence no clock) makes it abort at the
+/// first inactivity beacon of the trace's streams.
+#[test]
+fn a_relayed_traces_first_metadata_declares_a_stream_class_with_the_base_blocks() {
+    let mut r = Registry::new(host());
+    let mut p = Rec::default();
+    ok(&handle(
+        &mut r,
+        &mut p,
+        Request::CreateSession {
+            name: Some("s".into()),
+            output: Some("net://127.0.0.1".into()),
+            live_timer_us: 100_000,
+        },
+    ));
+    ok(&ev(&mut r, &mut p, "s", rule("*", LoglevelRule::All, &[])));
+    start(&mut r, &mut p, "s");
+    register_app7(&mut r, &mut p, &[("p:a", 6)]);
+    let texts: Vec<&String> = p
+        .consumer
+        .iter()
+        .filter_map(|c| match c {
+            ConsumerRequest::AppendRelayMetadata { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect();
+    let first = texts.first().expect("metadata sent to the relay");
+    for block in ["trace {", "clock {", "stream {"] {
+        assert!(
+            first.contains(block),
+            "no {block:?} in the first append:\n{first}"
+        );
+    }
+    let all: String = texts.iter().map(|t| t.as_str()).collect();
+    assert_eq!(all.matches("trace {").count(), 1, "{all}");
+    assert!(all.contains("name = \"p:a\""), "{all}");
 }

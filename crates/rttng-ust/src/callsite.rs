@@ -39,7 +39,7 @@ pub struct FieldMeta {
     /// Field name without LTTng's `_` prefix.
     pub name: &'static str,
     /// Appends the field's CTF members (see [`crate::Field::members`]).
-    pub members: fn(&str, &mut Vec<rttng_ctf::ir::StructMember>),
+    pub members: fn(&str, &mut Vec<rttng_desc::StructMember>),
 }
 
 /// Compile-time description of an event.
@@ -55,12 +55,12 @@ pub struct EventMeta {
 
 impl EventMeta {
     /// The payload struct class, LTTng naming.
-    pub fn payload_class(&self) -> rttng_ctf::ir::FieldClass {
+    pub fn payload_class(&self) -> rttng_desc::FieldClass {
         let mut members = Vec::new();
         for f in self.fields {
             (f.members)(f.name, &mut members);
         }
-        rttng_ctf::ir::FieldClass::Struct(rttng_ctf::ir::StructClass {
+        rttng_desc::FieldClass::Struct(rttng_desc::StructClass {
             members,
             min_align_bits: 1,
         })

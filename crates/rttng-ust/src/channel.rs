@@ -135,10 +135,10 @@ impl Context {
     }
 
     /// The member LTTng declares for it.
-    pub fn member(self) -> rttng_ctf::ir::StructMember {
-        use rttng_ctf::ir::{ArrayClass, Encoding, FieldClass};
+    pub fn member(self) -> rttng_desc::StructMember {
+        use rttng_desc::{ArrayClass, Encoding, FieldClass};
         let int = |bits: u32, signed: bool| {
-            let mut c = rttng_ctf::ir::uint_class(bits, 8, rttng_ctf::ir::ByteOrder::Little);
+            let mut c = rttng_desc::uint_class(bits, 8, rttng_desc::ByteOrder::Little);
             c.signed = signed;
             c
         };
@@ -146,7 +146,7 @@ impl Context {
             Context::Vpid | Context::Vtid | Context::CpuId => FieldClass::Integer(int(32, true)),
             Context::Id(_) => FieldClass::Integer(int(32, false)),
             Context::Namespace(_) => FieldClass::Integer(int(64, false)),
-            Context::Hostname => FieldClass::String(rttng_ctf::ir::StringClass {
+            Context::Hostname => FieldClass::String(rttng_desc::StringClass {
                 encoding: Encoding::Utf8,
             }),
             // Decimal, as LTTng-UST 2.13 declares them (babeltrace2 prints
@@ -161,7 +161,7 @@ impl Context {
                 })
             }
         };
-        rttng_ctf::ir::StructMember {
+        rttng_desc::StructMember {
             name: format!("_{}", self.name()),
             class,
         }

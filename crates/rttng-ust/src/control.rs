@@ -27,7 +27,7 @@ pub struct EventDescription {
     pub name: &'static str,
     pub loglevel: i32,
     /// The payload struct, LTTng naming (`_field`).
-    pub fields: rttng_ctf::ir::FieldClass,
+    pub fields: rttng_desc::FieldClass,
 }
 
 /// Every tracepoint call site of this process (all linked providers).
@@ -311,16 +311,14 @@ pub fn set_filter(
 
 /// The stream class's `event.context` struct for these contexts (None when empty), for
 /// the metadata writer.
-pub fn stream_event_context_class(contexts: &[Context]) -> Option<rttng_ctf::ir::FieldClass> {
+pub fn stream_event_context_class(contexts: &[Context]) -> Option<rttng_desc::FieldClass> {
     if contexts.is_empty() {
         return None;
     }
-    Some(rttng_ctf::ir::FieldClass::Struct(
-        rttng_ctf::ir::StructClass {
-            members: contexts.iter().map(|c| c.member()).collect(),
-            min_align_bits: 1,
-        },
-    ))
+    Some(rttng_desc::FieldClass::Struct(rttng_desc::StructClass {
+        members: contexts.iter().map(|c| c.member()).collect(),
+        min_align_bits: 1,
+    }))
 }
 
 /// Switches every buffer's current packet of every installed channel (stop, app exit):

@@ -26,7 +26,7 @@ use crate::callsite::{Callsite, EventMeta, FILTERED, ON_MANY};
 use crate::channel;
 pub use crate::field::FilterValue;
 use crate::field::{Fields, Writer};
-use rttng_ctf::ir::FieldClass;
+use rttng_desc::FieldClass;
 pub use rttng_filter::FieldType as FilterType;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 

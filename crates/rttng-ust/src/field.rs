@@ -12,7 +12,7 @@
 //! Not here: alignment for architectures without efficient unaligned access, variants,
 //! nested structs.
 
-use rttng_ctf::ir::{
+use rttng_desc::{
     ArrayClass, ByteOrder, DisplayBase, Encoding, FieldClass, FloatClass, IntegerClass,
     SequenceClass, StringClass, StructMember,
 };
@@ -549,7 +549,7 @@ pub fn enum_members(
     let ranges: Vec<(&str, i128, i128)> = labels.iter().map(|&(l, v)| (l, v, v)).collect();
     out.push(member(
         name,
-        FieldClass::Enum(rttng_ctf::ir::enum_class(container, &ranges)),
+        FieldClass::Enum(rttng_desc::enum_class(container, &ranges)),
     ));
 }
 

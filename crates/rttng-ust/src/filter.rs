@@ -19,7 +19,7 @@
 
 use crate::callsite::EventMeta;
 use crate::field::{Fields, FilterValue};
-use rttng_ctf::ir::FieldClass;
+use rttng_desc::FieldClass;
 use rttng_filter::{Event, FieldType, Filter, Program, Reference, Root, Schema};
 use std::cell::OnceCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -165,7 +165,7 @@ struct MetaSchema<'a>(&'a EventMeta);
 
 /// The filter type of a field declared by these CTF members (one member only: a sequence
 /// declares two, and arrays have no filter value).
-fn field_type(members: &[rttng_ctf::ir::StructMember]) -> Option<FieldType> {
+fn field_type(members: &[rttng_desc::StructMember]) -> Option<FieldType> {
     match members {
         [m] => match m.class {
             FieldClass::Integer(_) | FieldClass::Enum(_) => Some(FieldType::Int),

@@ -1,5 +1,5 @@
 //! LTTng-UST's 15 log levels as the `tracepoint!` macro names them; their numbers are what the
-//! metadata's `loglevel = N;` carries, and their names are `rttng_ctf::lttng::LOGLEVEL_NAMES`
+//! metadata's `loglevel = N;` carries, and their names are `rttng_desc::LOGLEVEL_NAMES`
 //! (checked by a test).
 //! Not here: level filtering (the session daemon's enablement rules do that).
 
@@ -67,7 +67,7 @@ mod tests {
 
     #[test]
     fn variant_names_are_lttngs_names() {
-        for (i, name) in rttng_ctf::lttng::LOGLEVEL_NAMES.iter().enumerate() {
+        for (i, name) in rttng_desc::LOGLEVEL_NAMES.iter().enumerate() {
             let level = LogLevel::from_i32(i as i32).expect("every named level exists");
             assert_eq!(format!("{level:?}"), *name);
             assert_eq!(level as i32, i as i32);

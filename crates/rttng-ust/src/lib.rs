@@ -44,7 +44,6 @@ mod level;
 mod reclaim;
 mod registration;
 mod sys;
-pub mod testing;
 pub mod text;
 
 pub use callsite::MAX_TARGETS;
@@ -70,8 +69,7 @@ static INIT: AtomicU8 = AtomicU8::new(INIT_NOT_STARTED);
 /// Bounded wait, in yields, for another thread's process init to finish.
 const MAX_INIT_WAIT_YIELDS: u32 = 100_000;
 
-/// Process init: clock and CPU method, fork handlers, the local test attachment
-/// ([`testing::attach_from_env`]) and the registration thread's start. Runs once (again
+/// Process init: clock and CPU method, fork handlers and the registration thread's start. Runs once (again
 /// in a fork child); tracepoints call it on their first call; apps may call it early
 /// (like LTTng's constructor) so that registration starts before `main`'s first event.
 pub fn init() {
@@ -84,7 +82,6 @@ pub fn init() {
         Ok(_) => {
             sys::init();
             control::install_fork_handlers();
-            testing::attach_from_env();
             start_registration();
             INIT.store(INIT_DONE, Ordering::Release);
         }
@@ -165,7 +162,7 @@ macro_rules! trace_enum {
         $vis enum $name { $($label = $value),* }
 
         impl $crate::Field for $name {
-            fn members(name: &str, out: &mut ::std::vec::Vec<$crate::__ctf::ir::StructMember>) {
+            fn members(name: &str, out: &mut ::std::vec::Vec<$crate::__desc::StructMember>) {
                 $crate::enum_members(
                     name,
                     <$repr as $crate::ScalarField>::class(),
@@ -190,4 +187,4 @@ macro_rules! trace_enum {
 }
 
 #[doc(hidden)]
-pub use rttng_ctf as __ctf;
+pub use rttng_desc as __desc;

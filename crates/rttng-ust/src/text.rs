@@ -103,7 +103,7 @@ impl<'a, S: TextSource + ?Sized> LazyText<'a, S> {
 }
 
 impl<S: TextSource + ?Sized> Field for LazyText<'_, S> {
-    fn members(name: &str, out: &mut Vec<rttng_ctf::ir::StructMember>) {
+    fn members(name: &str, out: &mut Vec<rttng_desc::StructMember>) {
         <&str as Field>::members(name, out);
     }
     fn encoded_len(&self) -> usize {

@@ -29,11 +29,21 @@ use crate::cli::TraceArgs;
 const O_CREAT: u64 = 0o100;
 const O_TMPFILE: u64 = 0o20000000;
 
-/// Events held back to put the CPUs' pages in time order before printing. The drain passes
-/// every CPU at least once a period, but its thread may wait for a CPU on a loaded machine:
-/// 30 ms was too short under the parallel test suite (an execve's entry came after its
-/// exit). A quarter second is still immediate for a person reading the output.
-const REORDER_WINDOW_NS: u64 = 250_000_000;
+/// Longest time an event is held back waiting for the other CPUs' passes (a CPU the drain
+/// never reports would otherwise hold every line until the end). A record is printed once
+/// every CPU has been drained past its time (the drain reports each finished pass), so the
+/// CPUs' pages come out in time order however late the drain thread runs: a fixed window of
+/// 30 ms, then 250 ms, was too short under the parallel test suite at load 13 (an execve's
+/// entry came after its exit).
+const REORDER_LIMIT_NS: u64 = 5_000_000_000;
+
+/// What the drain threads send the printer.
+enum Drained {
+    /// The records of one page of one CPU, in order.
+    Records(Vec<Rec>),
+    /// A pass over CPU `cpu` ended; `at`: the trace clock when the observer was called.
+    Passed { cpu: u32, at: u64 },
+}
 /// How often the printer flushes what is older than the window.
 const PRINT_PERIOD: Duration = Duration::from_millis(10);
 
@@ -96,11 +106,17 @@ pub fn run(args: &TraceArgs) -> Result<()> {
     session.add_context("channel0", Context::Tid)?;
     session.add_context("channel0", Context::Procname)?;
 
-    let (tx, rx) = mpsc::channel::<Vec<Rec>>();
-    session.set_live_observer(move |_cpu, records: &[LiveRecord<'_>]| {
+    let (tx, rx) = mpsc::channel::<Drained>();
+    let pass_clock = session.clock().clone();
+    session.set_live_observer(move |cpu, records: &[LiveRecord<'_>]| {
+        if records.is_empty() {
+            let at = pass_clock.now();
+            let _ = tx.send(Drained::Passed { cpu, at });
+            return;
+        }
         let recs: Vec<Rec> = records.iter().filter_map(decode).collect();
         if !recs.is_empty() {
-            let _ = tx.send(recs);
+            let _ = tx.send(Drained::Records(recs));
         }
     });
 
@@ -354,7 +370,7 @@ fn fill_paths(r: &mut Rec, log: &PathLog, matcher: &mut PathMatcher) {
 }
 
 fn print_loop(
-    rx: mpsc::Receiver<Vec<Rec>>,
+    rx: mpsc::Receiver<Drained>,
     root_pid: i32,
     clock: &rttng_kernel::ClockSpec,
     path_log: Option<Arc<PathLog>>,
@@ -364,15 +380,25 @@ fn print_loop(
     let mut pending: BTreeMap<(u64, u64), Rec> = BTreeMap::new();
     let mut arrival = 0u64;
     let mut open: HashMap<i32, (String, Vec<String>)> = HashMap::new();
+    // Per CPU: (the time its previous pass ended, the time every record before which has
+    // arrived). A pass that ends at `at` began after the previous one ended, so it delivered
+    // every record older than the previous end.
+    let mut passes: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+    let cpus = online_cpus();
     let stderr = std::io::stderr();
     let mut out = stderr.lock();
     loop {
         let disconnected = match rx.recv_timeout(PRINT_PERIOD) {
-            Ok(recs) => {
+            Ok(Drained::Records(recs)) => {
                 for r in recs {
                     pending.insert((r.ts, arrival), r);
                     arrival += 1;
                 }
+                false
+            }
+            Ok(Drained::Passed { cpu, at }) => {
+                let p = passes.entry(cpu).or_insert((0, 0));
+                *p = (at, p.0);
                 false
             }
             Err(mpsc::RecvTimeoutError::Timeout) => false,
@@ -381,7 +407,12 @@ fn print_loop(
         let horizon = if disconnected {
             u64::MAX
         } else {
-            clock.now().saturating_sub(clock.cycles(REORDER_WINDOW_NS))
+            let drained = if passes.len() < cpus {
+                0
+            } else {
+                passes.values().map(|p| p.1).min().unwrap_or(0)
+            };
+            drained.max(clock.now().saturating_sub(clock.cycles(REORDER_LIMIT_NS)))
         };
         while let Some(entry) = pending.first_entry() {
             if entry.key().0 > horizon {
@@ -406,6 +437,14 @@ fn print_loop(
             return;
         }
     }
+}
+
+/// How many CPUs the drain passes over (each has a ring buffer): tracefs's `per_cpu`.
+fn online_cpus() -> usize {
+    std::fs::read_dir("/sys/kernel/tracing/per_cpu")
+        .map(|d| d.count())
+        .unwrap_or(1)
+        .max(1)
 }
 
 fn prefix(tid: i32, root_pid: i32) -> String {

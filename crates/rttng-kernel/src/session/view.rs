@@ -11,8 +11,10 @@ use crate::live::{LiveFieldRef, LivePage, LiveRecord, LiveTable};
 
 impl KernelSession {
     /// Calls `observer` from the drain threads with the records of enabled events of each
-    /// page read while the session runs (one CPU's records in order), for a live view. Set it
-    /// after enabling the events and before `start`.
+    /// page read while the session runs (one CPU's records in order), for a live view, and
+    /// with no records at the end of each pass over a CPU: every record of that CPU written
+    /// before the pass began has then been passed on. Set it after enabling the events and
+    /// before `start`.
     pub fn set_live_observer(
         &mut self,
         observer: impl Fn(u32, &[LiveRecord<'_>]) + Send + Sync + 'static,
@@ -24,7 +26,8 @@ impl KernelSession {
             let observer = observer.clone();
             Box::new(move |page: &[u8]| {
                 let records = table.records(page);
-                if !records.is_empty() {
+                // No page at all: the end of a pass over `cpu` (no records either).
+                if !records.is_empty() || page.is_empty() {
                     observer(cpu, &records);
                 }
             })

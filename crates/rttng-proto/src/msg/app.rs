@@ -4,7 +4,7 @@
 use super::*;
 use crate::wire::{Dec, DecodeError, Enc, Wire};
 use crate::wire_struct;
-use rttng_ctf::ir::FieldClass;
+use rttng_desc::FieldClass;
 
 /// The clock the application stamps events with (becomes the trace's `clock` block).
 #[derive(Debug, Clone, PartialEq, Eq)]

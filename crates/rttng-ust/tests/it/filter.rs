@@ -5,7 +5,7 @@
 //! removing the filter records everything again.
 
 use crate::local::{babeltrace, seqs, tmpdir};
-use rttng_ust::testing::{LocalConfig, LocalSession};
+use rttng_ust_local::{LocalConfig, LocalSession};
 
 /// Room for the kept events and the packet headers of a run (an unfiltered run of
 /// [`EVENTS`] takes ~40 bytes per event, far more).

@@ -2,7 +2,7 @@
 //! `rttng view` prints the same text; enabled-before-first-call; multi-thread stress;
 //! kill -9 of a child app in both buffer modes.
 
-use rttng_ust::testing::{Buffers, LocalConfig, LocalSession};
+use rttng_ust_local::{Buffers, LocalConfig, LocalSession};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -325,12 +325,12 @@ fn example_bin() -> PathBuf {
     built_bins().join("rttng-example")
 }
 
-fn tick_class() -> rttng_ctf::ir::FieldClass {
+fn tick_class() -> rttng_desc::FieldClass {
     let mut m = Vec::new();
     <u64 as rttng_ust::Field>::members("seq", &mut m);
     <i64 as rttng_ust::Field>::members("value", &mut m);
     <&str as rttng_ust::Field>::members("msg", &mut m);
-    rttng_ctf::ir::FieldClass::Struct(rttng_ctf::ir::StructClass {
+    rttng_desc::FieldClass::Struct(rttng_desc::StructClass {
         members: m,
         min_align_bits: 1,
     })

@@ -2,6 +2,7 @@
 //! buffer, traces written by the local harness read back by babeltrace2 and rttng view.
 
 mod filter;
+mod lean;
 mod levels;
 mod local;
 mod registry;

@@ -19,19 +19,17 @@ fn issue_11_per_user_buffer_under_concurrent_apps_and_flushes_reads_whole() {
     require_tools(&[("babeltrace2", "babeltrace2")]).unwrap();
     let w = World::new("concurrent-flush");
     let out = w.create(&["c"]);
-    w.ok(&[
-        "enable-channel",
-        "-u",
-        "channel0",
-        "--subbuf-size",
-        "16384",
-        "--num-subbuf",
-        "32",
-        "--switch-timer",
-        "1000",
-    ]);
-    w.ok(&["enable-event", "-u", "rttng_example:tick"]);
-    w.ok(&["start"]);
+    w.record_channel0(
+        &[
+            "--subbuf-size",
+            "16384",
+            "--num-subbuf",
+            "32",
+            "--switch-timer",
+            "1000",
+        ],
+        "rttng_example:tick",
+    );
     // The apps run at the same time, each to completion within the bound.
     std::thread::scope(|s| {
         let runs: Vec<_> = (0..APPS)

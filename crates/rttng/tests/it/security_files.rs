@@ -7,43 +7,32 @@ use std::os::unix::fs::PermissionsExt;
 
 use crate::security::*;
 use crate::session_support::*;
-use crate::support::run_bounded;
 
 /// Finding 6, session names: a member can neither learn root's session names nor take
 /// them.
 #[test]
 fn security_session_names_are_per_user() {
-    let w = World::new("sec-names");
-    open_world(&w);
-    let group = ThrowawayGroup::new("rtsg");
-    let user = Throwaway::in_group("rtsu", Some(&group.name));
-    w.ok(&["-g", &group.name, "create", "secret"]);
+    let (w, _group, user) = member_world("sec-names", "rtsu", "secret");
     let out = w.tmp.path().join("user-out");
     std::fs::create_dir(&out).unwrap();
     std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let mut cmd = as_user(&user, std::path::Path::new(env!("CARGO_BIN_EXE_rttng")));
-    cmd.args(["-n", "create", "secret", "-o"])
-        .arg(out.join("secret"))
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("RTTNG_RUNDIR", &w.run)
-        .env("RTTNG_HOME", &out)
-        .env("HOME", &out);
-    let f = run_bounded(&mut cmd, CMD_TIMEOUT).expect("rttng as the user");
+    let f = user_rttng_run(
+        &w,
+        &user,
+        &out,
+        &[
+            "create",
+            "secret",
+            "-o",
+            out.join("secret").to_str().unwrap(),
+        ],
+    );
     assert!(
         f.status.success(),
         "the user could not create a session named like root's: {}",
         f.stderr_quote()
     );
-    let mut cmd = as_user(&user, std::path::Path::new(env!("CARGO_BIN_EXE_rttng")));
-    cmd.args(["-n", "list"])
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("RTTNG_RUNDIR", &w.run)
-        .env("RTTNG_HOME", &out)
-        .env("HOME", &out);
-    let f = run_bounded(&mut cmd, CMD_TIMEOUT).expect("rttng list as the user");
-    let listed = f.stdout_text();
+    let listed = user_rttng_run(&w, &user, &out, &["list"]).stdout_text();
     assert_eq!(
         listed.matches("secret").count(),
         2,
@@ -62,11 +51,7 @@ fn security_session_names_are_per_user() {
 #[test]
 fn security_member_sessions_write_as_the_member_and_never_through_links() {
     use std::os::unix::fs::MetadataExt;
-    let w = World::new("sec-files");
-    open_world(&w);
-    let group = ThrowawayGroup::new("rtsg");
-    let user = Throwaway::in_group("rtsf", Some(&group.name));
-    w.ok(&["-g", &group.name, "create", "rootsess"]);
+    let (w, _group, user) = member_world("sec-files", "rtsf", "rootsess");
     // Root's secret, in a root-only directory.
     let vault = w.tmp.path().join("vault");
     std::fs::create_dir(&vault).unwrap();
@@ -124,25 +109,7 @@ fn security_member_sessions_write_as_the_member_and_never_through_links() {
     let good = home.join("good");
     let (text, _) = read_both(&good);
     assert_eq!(seqs(&text, "probe:info"), (0..3).collect::<Vec<u64>>());
-    let mut stack = vec![good.clone()];
-    let mut seen = 0;
-    while let Some(p) = stack.pop() {
-        let m = std::fs::symlink_metadata(&p).unwrap();
-        assert_eq!(
-            (m.uid(), m.gid()),
-            (user.uid, user.gid),
-            "{} is not the member's",
-            p.display()
-        );
-        let mode = m.mode() & 0o777;
-        if m.is_dir() {
-            assert_eq!(mode & !0o750, 0, "{} has mode {mode:o}", p.display());
-            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
-        } else {
-            assert_eq!(mode & !0o640, 0, "{} has mode {mode:o}", p.display());
-        }
-        seen += 1;
-    }
+    let seen = assert_members_tree(&good, &user);
     assert!(seen > 5, "only {seen} entries in {}", good.display());
     let log_mode = std::fs::metadata(w.run.join("rttng-sessiond.log"))
         .unwrap()
@@ -161,18 +128,12 @@ fn security_member_sessions_write_as_the_member_and_never_through_links() {
 /// nothing is created there; the member's writable output still starts.
 #[test]
 fn security_start_checks_a_members_output_as_the_member() {
-    let w = World::new("sec-probe");
-    open_world(&w);
-    let group = ThrowawayGroup::new("rtsg");
-    let user = Throwaway::in_group("rtsp", Some(&group.name));
-    w.ok(&["-g", &group.name, "create", "rootsess"]);
+    let (w, _group, user) = member_world("sec-probe", "rtsp", "rootsess");
     // Root's directory: others may enter and read it, not write in it.
     let roots = w.tmp.path().join("roots");
     std::fs::create_dir(&roots).unwrap();
     std::fs::set_permissions(&roots, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let home = w.tmp.path().join("member");
-    std::fs::create_dir(&home).unwrap();
-    std::os::unix::fs::chown(&home, Some(user.uid), Some(user.gid)).unwrap();
+    let home = member_home(&w, &user);
     let out = roots.join("trace");
     user_rttng(
         &w,
@@ -224,18 +185,11 @@ fn security_start_checks_a_members_output_as_the_member() {
 /// record through a planted link to it writes nothing through the link.
 #[test]
 fn security_member_snapshot_outputs_are_written_as_the_member() {
-    let w = World::new("sec-snap");
-    open_world(&w);
-    let group = ThrowawayGroup::new("rtsg");
-    let user = Throwaway::in_group("rtsn", Some(&group.name));
-    w.ok(&["-g", &group.name, "create", "rootsess"]);
+    let (w, _group, user) = member_world("sec-snap", "rtsn", "rootsess");
     let vault = w.tmp.path().join("vault");
     std::fs::create_dir(&vault).unwrap();
     std::fs::set_permissions(&vault, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let home = w.tmp.path().join("member");
-    std::fs::create_dir(&home).unwrap();
-    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::os::unix::fs::chown(&home, Some(user.uid), Some(user.gid)).unwrap();
+    let home = member_home(&w, &user);
     let link = home.join("evil");
     std::os::unix::fs::symlink(&vault, &link).unwrap();
     std::os::unix::fs::lchown(&link, Some(user.uid), Some(user.gid)).unwrap();

@@ -30,6 +30,7 @@ const OTHER_SESSIONS: usize = 4;
 /// disconnected.
 #[test]
 fn security_stopped_and_silent_apps_delay_no_other_client() {
+    favour_this_thread();
     let w = World::new("sec-slow");
     open_world(&w);
     let user = Throwaway::new("rtsl");
@@ -179,11 +180,7 @@ fn security_stalled_app_connections_cost_no_thread_and_little_memory() {
 /// a byte, neither keep root out nor stay open past the request deadline.
 #[test]
 fn security_trickling_clients_do_not_lock_root_out() {
-    let w = World::new("sec-trickle");
-    open_world(&w);
-    let group = ThrowawayGroup::new("rtsg");
-    let user = Throwaway::in_group("rtst", Some(&group.name));
-    w.ok(&["-g", &group.name, "create", "s"]);
+    let (w, _group, user) = member_world("sec-trickle", "rtst", "s");
     let (rogue, mut rout) = spawn_rogue(&w, &user, &["--clients", "80"]);
     let opened = rogue_line(&rogue, &mut rout, WAIT_TIMEOUT);
     assert!(opened.starts_with("opened "), "{opened:?}");
@@ -201,11 +198,7 @@ fn security_trickling_clients_do_not_lock_root_out() {
 /// not exhaust root's share.
 #[test]
 fn security_one_users_sessions_do_not_exhaust_roots() {
-    let w = World::new("sec-sessions");
-    open_world(&w);
-    let group = ThrowawayGroup::new("rtsg");
-    let user = Throwaway::in_group("rtss", Some(&group.name));
-    w.ok(&["-g", &group.name, "create", "first"]);
+    let (w, _group, user) = member_world("sec-sessions", "rtss", "first");
     let (rogue, mut rout) = spawn_rogue(&w, &user, &["--sessions", "1100"]);
     let line = rogue_line(&rogue, &mut rout, CMD_TIMEOUT);
     assert!(line.starts_with("created "), "{line:?}");
@@ -221,6 +214,7 @@ fn security_one_users_sessions_do_not_exhaust_roots() {
 /// then completes with its data readable.
 #[test]
 fn security_a_slow_disk_at_stop_delays_no_other_client() {
+    favour_this_thread();
     let w = World::new("sec-slowdisk");
     let t1 = w.tmp.path().join("t1");
     // The daemon (spawned by the first command) and its consumer inherit the variable.

@@ -154,15 +154,7 @@ fn run_bounded_metadata(trace: &Path) -> String {
 fn session_enable_while_running_and_disable() {
     let w = World::new("live");
     let out = w.create(&["l"]);
-    w.ok(&[
-        "enable-channel",
-        "-u",
-        "channel0",
-        "--switch-timer",
-        "100000",
-    ]);
-    w.ok(&["enable-event", "-u", "other:info"]);
-    w.ok(&["start"]);
+    w.record_channel0(&["--switch-timer", "100000"], "other:info");
     let go = w.tmp.path().join("go");
     let (mut child, mut stdout) = w.spawn_probe(
         &["--count", "30", "--loop-until", go.to_str().unwrap()],
@@ -247,17 +239,10 @@ fn session_kill9_of_the_app_keeps_every_committed_event() {
 fn session_kill9_of_the_consumer_is_reported_and_data_stays_readable() {
     let w = World::new("killconsumer");
     let out = w.create(&["c"]);
-    w.ok(&[
-        "enable-channel",
-        "-u",
-        "channel0",
-        "--subbuf-size",
-        "4096",
-        "--num-subbuf",
-        "64",
-    ]);
-    w.ok(&["enable-event", "-u", "probe:info"]);
-    w.ok(&["start"]);
+    w.record_channel0(
+        &["--subbuf-size", "4096", "--num-subbuf", "64"],
+        "probe:info",
+    );
     w.probe(&["--count", "5000"]);
     let data = out.join(format!("ust/uid/{}/64-bit", uid()));
     // Full sub-buffers are written as soon as they complete (5000 records of ~14 bytes
@@ -289,17 +274,7 @@ fn session_kill9_of_the_consumer_is_reported_and_data_stays_readable() {
 fn session_discarded_events_match_babeltrace2() {
     let w = World::new("discard");
     let out = w.create(&["d"]);
-    w.ok(&[
-        "enable-channel",
-        "-u",
-        "channel0",
-        "--subbuf-size",
-        "4096",
-        "--num-subbuf",
-        "2",
-    ]);
-    w.ok(&["enable-event", "-u", "-a"]);
-    w.ok(&["start"]);
+    w.record_channel0(&["--subbuf-size", "4096", "--num-subbuf", "2"], "-a");
     w.probe(&["--count", "20000"]);
     w.ok(&["stop"]);
     let list = w.ok(&["list", "d"]);
@@ -352,21 +327,19 @@ fn session_sigterm_stops_sessions_with_a_complete_trace() {
 fn session_tracefile_rotation_keeps_count_files() {
     let w = World::new("rotate");
     let out = w.create(&["r"]);
-    w.ok(&[
-        "enable-channel",
-        "-u",
-        "channel0",
-        "--subbuf-size",
-        "4096",
-        "--num-subbuf",
-        "64",
-        "--tracefile-size",
-        "8192",
-        "--tracefile-count",
-        "2",
-    ]);
-    w.ok(&["enable-event", "-u", "probe:info"]);
-    w.ok(&["start"]);
+    w.record_channel0(
+        &[
+            "--subbuf-size",
+            "4096",
+            "--num-subbuf",
+            "64",
+            "--tracefile-size",
+            "8192",
+            "--tracefile-count",
+            "2",
+        ],
+        "probe:info",
+    );
     w.probe(&["--count", "3000"]);
     w.ok(&["stop"]);
     let dir = out.join(format!("ust/uid/{}/64-bit", uid()));
@@ -529,12 +502,7 @@ fn session_kernel_and_user_space_in_one_session() {
     );
     w.ok(&["destroy"]);
     // The tracefs instance is gone with the session.
-    let leftover = std::fs::read_dir("/sys/kernel/tracing/instances")
-        .map(|rd| {
-            rd.flatten()
-                .any(|e| e.file_name().to_string_lossy().contains("-kn-"))
-        })
-        .unwrap_or(false);
+    let leftover = !w.kernel_instances("kn").is_empty();
     assert!(
         !leftover,
         "a tracefs instance of the session was left behind"
@@ -609,19 +577,12 @@ fn session_kernel_instances_of_a_killed_daemon_are_removed_at_restart() {
         crate::support::is_root(),
         "kernel tracing needs root: run the tests as root (CI does)"
     );
-    let instances = || -> Vec<String> {
-        std::fs::read_dir("/sys/kernel/tracing/instances")
-            .expect("tracefs is mounted (mount -t tracefs nodev /sys/kernel/tracing)")
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("rttng-") && n.contains("-kstale-"))
-            .collect()
-    };
     let w = World::new("kstale");
     w.create(&["kstale"]);
     w.ok(&["enable-event", "-k", "--syscall", "getppid"]);
     w.ok(&["start"]);
     let sessiond = w.sessiond_pid().expect("session daemon pid");
+    let instances = || crate::session_support::kernel_instances(sessiond, "kstale");
     let consumerd = w.consumerd_pid().expect("consumer daemon pid");
     assert_eq!(
         instances().len(),
@@ -760,18 +721,10 @@ fn example_ticks(text: &str) -> Vec<(u64, u64)> {
 fn kill9_mid_run(name: &str, buffers: &str) {
     let w = World::new(name);
     let out = w.create(&["k"]);
-    w.ok(&[
-        "enable-channel",
-        "-u",
-        buffers,
-        "channel0",
-        "--subbuf-size",
-        "16384",
-        "--num-subbuf",
-        "64",
-    ]);
-    w.ok(&["enable-event", "-u", "rttng_example:tick"]);
-    w.ok(&["start"]);
+    w.record_channel0(
+        &[buffers, "--subbuf-size", "16384", "--num-subbuf", "64"],
+        "rttng_example:tick",
+    );
     let mut cmd = Command::new(bin_dir().join("rttng-example"));
     cmd.args(["--threads", "2", "--count", "100000000", "--rate", "2000"])
         .stdin(std::process::Stdio::null())

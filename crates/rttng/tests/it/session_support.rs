@@ -97,15 +97,27 @@ impl World {
     }
 
     pub fn rttng(&self, args: &[&str]) -> Finished {
+        self.rttng_env(args, &[])
+    }
+
+    /// [`World::rttng`] with `env` added to the command's environment (the daemons a
+    /// command spawns inherit it).
+    pub fn rttng_env(&self, args: &[&str], env: &[(&str, &str)]) -> Finished {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rttng"));
         cmd.args(args);
         self.env(&mut cmd);
+        cmd.envs(env.iter().copied());
         run_bounded(&mut cmd, CMD_TIMEOUT).unwrap_or_else(|e| panic!("rttng {args:?}: {e}"))
     }
 
     /// Runs `rttng ARGS` and requires success.
     pub fn ok(&self, args: &[&str]) -> String {
-        let f = self.rttng(args);
+        self.ok_env(args, &[])
+    }
+
+    /// [`World::ok`] with `env` added to the command's environment.
+    pub fn ok_env(&self, args: &[&str], env: &[(&str, &str)]) -> String {
+        let f = self.rttng_env(args, env);
         assert!(
             f.status.success(),
             "rttng {args:?} failed ({}):\n{}{}",
@@ -160,16 +172,37 @@ impl World {
         self.pid("rttng-consumerd.pid")
     }
 
+    /// The tracefs instances of session `session` made by this world's session daemon.
+    pub fn kernel_instances(&self, session: &str) -> Vec<String> {
+        kernel_instances(self.sessiond_pid().expect("session daemon pid"), session)
+    }
+
     /// The output directory of the session `name` as `create` printed it.
     pub fn create(&self, args: &[&str]) -> PathBuf {
+        self.create_env(args, &[])
+    }
+
+    /// [`World::create`] with `env` added to the command's environment (the daemons it
+    /// spawns inherit it).
+    pub fn create_env(&self, args: &[&str], env: &[(&str, &str)]) -> PathBuf {
         let mut full = vec!["create"];
         full.extend_from_slice(args);
-        let out = self.ok(&full);
+        let out = self.ok_env(&full, env);
         let line = out
             .lines()
             .find_map(|l| l.strip_prefix("Traces will be output to "))
             .expect("output line");
         PathBuf::from(line.trim())
+    }
+
+    /// `enable-channel -u channel0 CHANNEL_ARGS`, `enable-event -u EVENTS` (`-a` for all)
+    /// and `start`, in the current session.
+    pub fn record_channel0(&self, channel_args: &[&str], events: &str) {
+        let mut args = vec!["enable-channel", "-u", "channel0"];
+        args.extend_from_slice(channel_args);
+        self.ok(&args);
+        self.ok(&["enable-event", "-u", events]);
+        self.ok(&["start"]);
     }
 }
 
@@ -326,4 +359,16 @@ pub fn names(text: &str) -> std::collections::BTreeMap<String, usize> {
         }
     }
     m
+}
+
+/// The tracefs instances of session `session` made by the session daemon `pid`. rttng names
+/// them `rttng-PID-uUID-SESSION-CHANNEL`; the PID keeps out parallel tests (and other
+/// checkouts' test runs) that use the same session names.
+pub fn kernel_instances(pid: u32, session: &str) -> Vec<String> {
+    std::fs::read_dir("/sys/kernel/tracing/instances")
+        .expect("tracefs is mounted (mount -t tracefs nodev /sys/kernel/tracing)")
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with(&format!("rttng-{pid}-")) && n.contains(&format!("-{session}-")))
+        .collect()
 }

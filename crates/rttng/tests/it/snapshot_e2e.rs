@@ -549,16 +549,49 @@ fn snapshot_holds_kernel_and_user_events_merged_by_time() {
     );
     assert!(ticks(&second).iter().any(|t| t.1 == 9));
     w.ok(&["destroy"]);
-    let leftover = std::fs::read_dir("/sys/kernel/tracing/instances")
-        .map(|rd| {
-            rd.flatten()
-                .any(|e| e.file_name().to_string_lossy().contains("-both-"))
-        })
-        .unwrap_or(false);
+    let leftover = !w.kernel_instances("both").is_empty();
     assert!(
         !leftover,
         "a tracefs instance of the session was left behind"
     );
+}
+
+/// Starts `relayd` (rttng-relayd or lttng-relayd) on free loopback ports, its output in
+/// `stored`, and waits until its data port listens; returns it and its control, data and
+/// live ports.
+fn start_relay(relayd: &Path, w: &World, stored: &Path) -> (KillOnDrop, Vec<u16>) {
+    let p = free_ports(3);
+    let mut cmd = Command::new(relayd);
+    cmd.arg("-o")
+        .arg(stored)
+        .args(["-C", &format!("tcp://127.0.0.1:{}", p[0])])
+        .args(["-D", &format!("tcp://127.0.0.1:{}", p[1])])
+        .args(["-L", &format!("tcp://127.0.0.1:{}", p[2])])
+        .env("LTTNG_HOME", w.tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let relay = KillOnDrop(cmd.spawn().expect("start the relay daemon"));
+    wait_until("the relay to listen", || {
+        std::net::TcpStream::connect(("127.0.0.1", p[1])).is_ok()
+    });
+    (relay, p)
+}
+
+/// The directories below `dir` that hold a `metadata` file (the traces), sorted.
+fn trace_dirs_under(dir: &Path) -> Vec<PathBuf> {
+    let mut traces = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else if e.file_name() == "metadata" {
+                traces.push(d.clone());
+            }
+        }
+    }
+    traces.sort();
+    traces
 }
 
 fn free_ports(n: usize) -> Vec<u16> {
@@ -585,20 +618,7 @@ fn snapshot_to_a_relay_daemon_rttng_and_lttng() {
     ] {
         let w = World::new("snap-relay");
         let stored = w.tmp.path().join("relay");
-        let p = free_ports(3);
-        let mut cmd = Command::new(&relayd);
-        cmd.arg("-o")
-            .arg(&stored)
-            .args(["-C", &format!("tcp://127.0.0.1:{}", p[0])])
-            .args(["-D", &format!("tcp://127.0.0.1:{}", p[1])])
-            .args(["-L", &format!("tcp://127.0.0.1:{}", p[2])])
-            .env("LTTNG_HOME", w.tmp.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let _relay = KillOnDrop(cmd.spawn().expect("start the relay daemon"));
-        wait_until("the relay to listen", || {
-            std::net::TcpStream::connect(("127.0.0.1", p[1])).is_ok()
-        });
+        let (_relay, p) = start_relay(&relayd, &w, &stored);
         let url = format!("net://127.0.0.1:{}:{}", p[0], p[1]);
         let text = w.ok(&["create", "net", "--snapshot", "-U", &url]);
         assert!(
@@ -616,18 +636,7 @@ fn snapshot_to_a_relay_daemon_rttng_and_lttng() {
             rec.contains(&format!("Snapshot written to ctrl: {ctrl}, data: {data}")),
             "{rec}"
         );
-        let mut traces: Vec<PathBuf> = Vec::new();
-        let mut stack = vec![stored.clone()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-                if e.path().is_dir() {
-                    stack.push(e.path());
-                } else if e.file_name() == "metadata" {
-                    traces.push(d.clone());
-                }
-            }
-        }
-        traces.sort();
+        let traces = trace_dirs_under(&stored);
         assert_eq!(traces.len(), 2, "{}: {traces:?}", relayd.display());
         for t in &traces {
             let s = t.to_string_lossy();
@@ -647,20 +656,22 @@ fn snapshot_to_a_relay_daemon_rttng_and_lttng() {
     }
 }
 
-/// Makes `n` `getpriority(PRIO_PROCESS, who)` system calls (each fails with ESRCH: `who` is
-/// no process), marking them in a kernel trace.
+/// Makes `n` `ioprio_get(IOPRIO_WHO_PROCESS, who)` system calls (each fails with ESRCH: `who`
+/// is no process), marking them in a kernel trace. A system call no other program here makes
+/// (`runuser`, run by parallel tests, calls `getpriority`): another process's call after the
+/// marked ones would fill the newest packets that `--max-size` keeps.
 fn marked_syscalls(who: i64, n: u64) {
     for _ in 0..n {
-        // SAFETY: getpriority takes two integers and touches no memory of ours.
-        unsafe { libc::syscall(libc::SYS_getpriority, 0i64, who) };
+        // SAFETY: ioprio_get takes two integers and touches no memory of ours.
+        unsafe { libc::syscall(libc::SYS_ioprio_get, 1i64, who) };
     }
 }
 
-/// `syscall_entry_getpriority` records carrying `who` in `text`.
+/// `syscall_entry_ioprio_get` records carrying `who` in `text`.
 fn marked(text: &str, who: i64) -> usize {
     let mark = format!("who = {who}");
     text.lines()
-        .filter(|l| l.contains(" syscall_entry_getpriority: ") && l.contains(&mark))
+        .filter(|l| l.contains(" syscall_entry_ioprio_get: ") && l.contains(&mark))
         .count()
 }
 
@@ -693,7 +704,7 @@ fn snapshot_kernel_snapshots_keep_older_events_respect_max_size_and_reach_a_rela
         "--num-subbuf",
         "8",
     ]);
-    w.ok(&["enable-event", "-k", "-c", "kc", "--syscall", "getpriority"]);
+    w.ok(&["enable-event", "-k", "-c", "kc", "--syscall", "ioprio_get"]);
     w.ok(&["start"]);
     marked_syscalls(FIRST, 200);
     w.ok(&["snapshot", "record"]);
@@ -743,46 +754,21 @@ fn snapshot_kernel_snapshots_keep_older_events_respect_max_size_and_reach_a_rela
     );
     // To a relay daemon.
     let stored = w.tmp.path().join("relay");
-    let p = free_ports(3);
-    let mut cmd = Command::new(bin_dir().join("rttng-relayd"));
-    cmd.arg("-o")
-        .arg(&stored)
-        .args(["-C", &format!("tcp://127.0.0.1:{}", p[0])])
-        .args(["-D", &format!("tcp://127.0.0.1:{}", p[1])])
-        .args(["-L", &format!("tcp://127.0.0.1:{}", p[2])])
-        .env("LTTNG_HOME", w.tmp.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let _relay = KillOnDrop(cmd.spawn().expect("start the relay daemon"));
-    wait_until("the relay to listen", || {
-        std::net::TcpStream::connect(("127.0.0.1", p[1])).is_ok()
-    });
+    let (_relay, p) = start_relay(&bin_dir().join("rttng-relayd"), &w, &stored);
     w.ok(&[
         "snapshot",
         "record",
         &format!("net://127.0.0.1:{}:{}", p[0], p[1]),
     ]);
-    let mut kernels = Vec::new();
-    let mut stack = vec![stored.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.path().is_dir() {
-                stack.push(e.path());
-            } else if e.file_name() == "metadata" && d.ends_with("kernel") {
-                kernels.push(d.clone());
-            }
-        }
-    }
+    let kernels: Vec<PathBuf> = trace_dirs_under(&stored)
+        .into_iter()
+        .filter(|d| d.ends_with("kernel"))
+        .collect();
     assert_eq!(kernels.len(), 1, "{kernels:?}");
     let (relayed, _) = read_both(&kernels[0]);
     assert_eq!(marked(&relayed, FIRST), 200, "relayed snapshot");
     assert_eq!(marked(&relayed, SECOND), 200, "relayed snapshot");
     w.ok(&["destroy"]);
-    let leftover = std::fs::read_dir("/sys/kernel/tracing/instances")
-        .map(|rd| {
-            rd.flatten()
-                .any(|e| e.file_name().to_string_lossy().contains("-kkeep-"))
-        })
-        .unwrap_or(false);
+    let leftover = !w.kernel_instances("kkeep").is_empty();
     assert!(!leftover, "a tracefs instance of the session was left");
 }

@@ -99,35 +99,8 @@ fn traced_with_faults(
 ) -> (World, PathBuf, crate::support::Finished, String) {
     let w = World::new(name);
     // The daemon (spawned by the first command) and its consumer inherit the variable.
-    let mut create = Command::new(env!("CARGO_BIN_EXE_rttng"));
-    create.args(["create", "f"]);
-    w.env(&mut create);
-    create.env("RTTNG_CONSUMERD_FAULTS", faults);
-    let created = run_bounded(&mut create, CMD_TIMEOUT).expect("rttng create");
-    assert!(
-        created.status.success(),
-        "create: {}",
-        created.stderr_quote()
-    );
-    let out = PathBuf::from(
-        created
-            .stdout_text()
-            .lines()
-            .find_map(|l| l.strip_prefix("Traces will be output to "))
-            .expect("output line")
-            .trim(),
-    );
-    w.ok(&[
-        "enable-channel",
-        "-u",
-        "channel0",
-        "--subbuf-size",
-        "4096",
-        "--num-subbuf",
-        "64",
-    ]);
-    w.ok(&["enable-event", "-u", "-a"]);
-    w.ok(&["start"]);
+    let out = w.create_env(&["f"], &[("RTTNG_CONSUMERD_FAULTS", faults)]);
+    w.record_channel0(&["--subbuf-size", "4096", "--num-subbuf", "64"], "-a");
     w.probe(&["--count", &events.to_string()]);
     let stop = w.rttng(&["stop"]);
     let list = w.ok(&["list", "f"]);
@@ -317,17 +290,7 @@ fn issue_11_full_disk_keeps_the_trace_readable_and_writing_resumes() {
     std::fs::write(&filler, vec![0u8; 1400 << 10]).unwrap();
     let out = fs.0.join("trace");
     w.create(&["full", "-o", &out.to_string_lossy()]);
-    w.ok(&[
-        "enable-channel",
-        "-u",
-        "channel0",
-        "--subbuf-size",
-        "16384",
-        "--num-subbuf",
-        "64",
-    ]);
-    w.ok(&["enable-event", "-u", "-a"]);
-    w.ok(&["start"]);
+    w.record_channel0(&["--subbuf-size", "16384", "--num-subbuf", "64"], "-a");
     w.probe(&["--count", "40000"]);
     // `list` makes the consumer write what it holds, on the full disk.
     let list = w.ok(&["list", "full"]);

@@ -1,12 +1,12 @@
 //! tracing-rttng's integration test: `tracing` events through the layer into a daemon-less
-//! rttng-ust session (`testing::LocalSession`), read back by babeltrace2. A level whose
+//! rttng-ust session (`rttng_ust_local::LocalSession`), read back by babeltrace2. A level whose
 //! event is not enabled must record nothing and format nothing.
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use rttng_ust::testing::{LocalConfig, LocalSession};
+use rttng_ust_local::{LocalConfig, LocalSession};
 use tracing_subscriber::prelude::*;
 
 static FORMATTED: AtomicUsize = AtomicUsize::new(0);

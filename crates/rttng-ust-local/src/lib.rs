@@ -1,19 +1,23 @@
-//! A daemon-less local session for tests and benchmarks: one channel (a [`Consumer`] in
-//! this process), a drain thread writing LTTng's on-disk layout (`metadata`,
+//! rttng-ust-local: a daemon-less local session for tests and benchmarks: one channel (a
+//! [`Consumer`] in this process), a drain thread writing LTTng's on-disk layout (`metadata`,
 //! `channel0_CPU`, `index/channel0_CPU.idx` under `ust/uid/UID/64-bit/` or
 //! `ust/pid/NAME-PID-DATE/`), and the events enabled by name. A child process can record
 //! into the same channel: [`LocalSession::child_env`] names an inherited fd and the
-//! events, and the child's [`crate::init`] attaches through [`attach_from_env`].
+//! events, and the child attaches by calling [`attach_from_env`] before its first event.
+//!
+//! This lives in its own crate, which only tests, benchmarks and the example app use, so that
+//! an application linking rttng-ust gets neither this harness nor what it needs (TSDL
+//! emission, the index format: rttng-ctf), and `rttng_ust::init` reads no test variable.
 //!
 //! Not here: the session daemon, sockets, live enablement changes, metadata updates
 //! after start (the events are those linked when the session starts, plus the named
 //! events of a child, whose payload classes the caller supplies).
 
-use crate::control::{self, ChannelKey, ChannelSetup, Context};
 use rttng_abi::packet::HEADER_BYTES;
 use rttng_ctf::ir::{FieldClass, Metadata};
 use rttng_ctf::lttng::{event_class, EventHeaderKind, LttngLayout};
 use rttng_ringbuf::{disk, Config, Consumer, Mode, Producer};
+use rttng_ust::control::{self, ChannelKey, ChannelSetup, Context};
 use std::io::Write;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -511,8 +515,9 @@ fn drain_loop(
 }
 
 /// In a child started with [`LocalSession::child_env`]: maps the inherited channel and
-/// enables the named events. Called by [`crate::init`]; does nothing without the variable.
-pub(crate) fn attach_from_env() {
+/// enables the named events. The child calls it before its first event; it does nothing
+/// without the variable.
+pub fn attach_from_env() {
     let Ok(spec) = std::env::var(LOCAL_ENV) else {
         return;
     };
