@@ -17,14 +17,7 @@ public class JulAgentApp {
             l.setUseParentHandlers(false);
             l.addHandler(handler);
         }
-        System.out.println("ready");
-        System.out.flush();
-        while (true) {
-            int c = System.in.read();
-            if (c == -1 || c == '\n') {
-                break;
-            }
-        }
+        AgentApps.readyThenWait();
         for (int i = 0; i < 3; i++) {
             enabled.info("hello " + i);
             lvl.info("lvl info " + i);

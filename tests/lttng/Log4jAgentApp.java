@@ -19,14 +19,7 @@ public class Log4jAgentApp {
             l.setLevel(Level.ALL);
             l.addAppender(appender);
         }
-        System.out.println("ready");
-        System.out.flush();
-        while (true) {
-            int c = System.in.read();
-            if (c == -1 || c == '\n') {
-                break;
-            }
-        }
+        AgentApps.readyThenWait();
         for (int i = 0; i < 3; i++) {
             enabled.info("hello " + i);
             enabled.debug("debug " + i);

@@ -42,8 +42,8 @@ work="$out/lttng-run"
 trace="$out/trace"
 [ ! -e "$trace" ] || rttng_die "$trace already exists; give an empty OUTDIR"
 mkdir -p "$build" "$work/home"
-javac -d "$build" -cp "$jars" "$here/JulAgentApp.java" "$here/Log4jAgentApp.java" ||
-	rttng_die "cannot compile JulAgentApp.java and Log4jAgentApp.java"
+javac -d "$build" -cp "$jars" "$here/AgentApps.java" "$here/JulAgentApp.java" "$here/Log4jAgentApp.java" ||
+	rttng_die "cannot compile AgentApps.java, JulAgentApp.java and Log4jAgentApp.java"
 
 export LTTNG_HOME="$work/home"
 export LTTNG_UST_REGISTER_TIMEOUT=30000

@@ -461,14 +461,7 @@ fn issue_16_list_options_and_verbose() {
 /// session records the other rule's system calls and none of the disabled one's.
 #[test]
 fn issue_16_disable_event_kernel_syscall_rule() {
-    assert!(
-        crate::support::is_root(),
-        "kernel tracing needs root: run the tests as root (CI does)"
-    );
-    assert!(
-        Path::new("/sys/kernel/tracing/available_events").exists(),
-        "tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing"
-    );
+    crate::session_support::require_kernel_tracing();
     let w = World::new("cli-ksys");
     let out = w.create(&["k"]);
     w.ok(&["enable-event", "-k", "--syscall", "openat"]);

@@ -128,14 +128,7 @@ fn issue_11_list_and_stop_count_losses_like_the_trace_in_every_mode() {
 #[test]
 fn issue_11_kernel_list_and_stop_count_losses_like_the_trace() {
     require_tools(&[("babeltrace2", "babeltrace2")]).unwrap();
-    assert!(
-        crate::support::is_root(),
-        "kernel tracing needs root: run the tests as root (CI does)"
-    );
-    assert!(
-        std::path::Path::new("/sys/kernel/tracing/available_events").exists(),
-        "tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing"
-    );
+    crate::session_support::require_kernel_tracing();
     const CALLS: u64 = 50_000;
     const WHO: i64 = 987_650_011;
     let w = World::new("loss-kernel");

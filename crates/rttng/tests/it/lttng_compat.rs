@@ -145,6 +145,28 @@ fn build(dir: &Path, compiler: &str, args: &[&str]) {
     );
 }
 
+/// Builds in `dir` the provider `libdl_tp.so` and `dlopen_app`, which loads and unloads it
+/// at run time.
+fn build_dlopen_app(dir: &Path) {
+    build(
+        dir,
+        "cc",
+        &[
+            "-shared",
+            "-fPIC",
+            "-o",
+            "libdl_tp.so",
+            &source("dl_tp.c"),
+            "-llttng-ust",
+        ],
+    );
+    build(
+        dir,
+        "cc",
+        &["-o", "dlopen_app", &source("dlopen_app.c"), "-ldl"],
+    );
+}
+
 fn source(name: &str) -> String {
     repo_root()
         .join("tests/lttng")
@@ -410,23 +432,7 @@ fn issue_15_a_dlopened_provider_and_a_cpp_app() {
     let w = World::new("compat-dl");
     let dir = w.tmp.path();
     // The provider as a shared object that the app loads and unloads at run time.
-    build(
-        dir,
-        "cc",
-        &[
-            "-shared",
-            "-fPIC",
-            "-o",
-            "libdl_tp.so",
-            &source("dl_tp.c"),
-            "-llttng-ust",
-        ],
-    );
-    build(
-        dir,
-        "cc",
-        &["-o", "dlopen_app", &source("dlopen_app.c"), "-ldl"],
-    );
+    build_dlopen_app(dir);
     // A C++ program; the provider is compiled as C (LTTng's enum macros are C).
     build(dir, "cc", &["-c", "-o", "ref_tp.o", &source("ref_tp.c")]);
     build(
@@ -665,23 +671,7 @@ fn issue_15_library_events_under_lttngs_dlopen_wrapper_match_lttng() {
     compat_built();
     let w = World::new("compat-libevents");
     let dir = w.tmp.path();
-    build(
-        dir,
-        "cc",
-        &[
-            "-shared",
-            "-fPIC",
-            "-o",
-            "libdl_tp.so",
-            &source("dl_tp.c"),
-            "-llttng-ust",
-        ],
-    );
-    build(
-        dir,
-        "cc",
-        &["-o", "dlopen_app", &source("dlopen_app.c"), "-ldl"],
-    );
+    build_dlopen_app(dir);
     let wrapper = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"]
         .iter()
         .map(|d| Path::new(d).join("liblttng-ust-dl.so.1"))

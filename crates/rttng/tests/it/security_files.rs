@@ -270,7 +270,6 @@ fn security_member_snapshot_outputs_are_written_as_the_member() {
 /// credentials (files 0640, directories 0750), not as root.
 #[test]
 fn security_member_kernel_sessions_write_as_the_member_and_same_names_do_not_collide() {
-    use std::os::unix::fs::MetadataExt;
     assert!(
         std::path::Path::new("/sys/kernel/tracing/available_events").exists(),
         "tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing"
@@ -336,26 +335,7 @@ fn security_member_kernel_sessions_write_as_the_member_and_same_names_do_not_col
             "{}'s kernel trace lacks the marked calls",
             u.name
         );
-        let mut stack = vec![kernel.clone()];
-        let mut seen = 0;
-        while let Some(p) = stack.pop() {
-            let m = std::fs::symlink_metadata(&p).unwrap();
-            assert_eq!(
-                (m.uid(), m.gid()),
-                (u.uid, u.gid),
-                "{} is not {}'s",
-                p.display(),
-                u.name
-            );
-            let mode = m.mode() & 0o777;
-            if m.is_dir() {
-                assert_eq!(mode & !0o750, 0, "{} has mode {mode:o}", p.display());
-                stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
-            } else {
-                assert_eq!(mode & !0o640, 0, "{} has mode {mode:o}", p.display());
-            }
-            seen += 1;
-        }
+        let seen = assert_members_tree(&kernel, u);
         assert!(seen >= 6, "only {seen} entries in {}", kernel.display());
         user_rttng(&w, u, home, &["destroy", "s"]);
     }

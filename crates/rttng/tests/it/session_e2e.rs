@@ -459,14 +459,7 @@ fn session_demo_leaves_a_running_daemon_running() {
 
 #[test]
 fn session_kernel_and_user_space_in_one_session() {
-    assert!(
-        crate::support::is_root(),
-        "kernel tracing needs root: run the tests as root (CI does)"
-    );
-    assert!(
-        Path::new("/sys/kernel/tracing/available_events").exists(),
-        "tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing"
-    );
+    crate::session_support::require_kernel_tracing();
     let w = World::new("kernel");
     let out = w.create(&["kn"]);
     w.ok(&["enable-event", "-k", "--syscall", "openat"]);

@@ -151,14 +151,7 @@ fn filter_malformed_is_refused_with_position_and_lttng_status() {
 /// and a filter tracefs cannot express exactly is refused at enable-event with the reason.
 #[test]
 fn filter_kernel_through_the_cli_records_exactly_the_accepted_execs() {
-    assert!(
-        crate::support::is_root(),
-        "kernel tracing needs root: run the tests as root (CI does)"
-    );
-    assert!(
-        std::path::Path::new("/sys/kernel/tracing/available_events").exists(),
-        "tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing"
-    );
+    crate::session_support::require_kernel_tracing();
     const RUNS: usize = 5;
     let w = World::new("filter-kernel");
     let prog = w.tmp.path().join("rttng-filter-marker");

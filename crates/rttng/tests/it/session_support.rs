@@ -361,6 +361,19 @@ pub fn names(text: &str) -> std::collections::BTreeMap<String, usize> {
     m
 }
 
+/// Fails the test, saying how to fix it, unless it runs as root with tracefs mounted (what
+/// kernel tracing needs).
+pub fn require_kernel_tracing() {
+    assert!(
+        crate::support::is_root(),
+        "kernel tracing needs root: run the tests as root (CI does)"
+    );
+    assert!(
+        Path::new("/sys/kernel/tracing/available_events").exists(),
+        "tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing"
+    );
+}
+
 /// The tracefs instances of session `session` made by the session daemon `pid`. rttng names
 /// them `rttng-PID-uUID-SESSION-CHANNEL`; the PID keeps out parallel tests (and other
 /// checkouts' test runs) that use the same session names.

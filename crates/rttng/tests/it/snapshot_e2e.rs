@@ -488,14 +488,7 @@ fn snapshot_to_a_full_disk_is_a_clear_error() {
 /// works, and the instance is removed with the session.
 #[test]
 fn snapshot_holds_kernel_and_user_events_merged_by_time() {
-    assert!(
-        crate::support::is_root(),
-        "kernel tracing needs root: run the tests as root (CI does)"
-    );
-    assert!(
-        Path::new("/sys/kernel/tracing/available_events").exists(),
-        "tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing"
-    );
+    crate::session_support::require_kernel_tracing();
     let w = World::new("snap-kernel");
     let out = w.tmp.path().join("snapshots");
     w.ok(&["create", "both", "--snapshot", "-o", out.to_str().unwrap()]);
@@ -682,14 +675,7 @@ fn marked(text: &str, who: i64) -> usize {
 /// and a kernel snapshot goes to a relay daemon like a user-space one.
 #[test]
 fn snapshot_kernel_snapshots_keep_older_events_respect_max_size_and_reach_a_relay() {
-    assert!(
-        crate::support::is_root(),
-        "kernel tracing needs root: run the tests as root (CI does)"
-    );
-    assert!(
-        Path::new("/sys/kernel/tracing/available_events").exists(),
-        "tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing"
-    );
+    crate::session_support::require_kernel_tracing();
     const FIRST: i64 = 987_650_001;
     const SECOND: i64 = 987_650_002;
     let w = World::new("snap-kkeep");
