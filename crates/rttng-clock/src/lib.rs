@@ -64,6 +64,8 @@ impl Source {
 const UNKNOWN: u8 = 0;
 const TSC: u8 = 1;
 const MONOTONIC: u8 = 2;
+/// [`TSC`] on a CPU with `rdtscp` (what [`now_ordered`] then uses).
+const TSC_RDTSCP: u8 = 3;
 
 /// The selected source; written once by [`source`] (every writer computes the same value,
 /// so a race between two first callers is harmless).
@@ -77,9 +79,81 @@ static SOURCE: AtomicU8 = AtomicU8::new(UNKNOWN);
 pub fn now() -> u64 {
     // Relaxed: SOURCE only ever goes from UNKNOWN to one fixed value.
     match SOURCE.load(Ordering::Relaxed) {
-        TSC => rdtsc(),
+        TSC | TSC_RDTSCP => rdtsc(),
         _ => now_slow(),
     }
+}
+
+/// [`now`], read only after every earlier load of this thread has completed: for a
+/// writer whose timestamp must not precede what it just loaded (the ring buffer's
+/// reservation: the clock read after the `write_pos` load that its CAS then confirms).
+/// `rdtscp` where the CPU has it (it waits for earlier instructions and loads, not for
+/// stores, and does not hold back later instructions: measured cheaper than `lfence;
+/// rdtsc` here, see BENCHMARKS.md), else `lfence; rdtsc`, as Linux's `rdtsc_ordered`;
+/// CLOCK_MONOTONIC is already ordered.
+#[inline(always)]
+pub fn now_ordered() -> u64 {
+    match SOURCE.load(Ordering::Relaxed) {
+        TSC_RDTSCP => rdtscp(),
+        TSC => {
+            lfence();
+            rdtsc()
+        }
+        _ => now_ordered_slow(),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn now_ordered_slow() -> u64 {
+    match source() {
+        Source::Tsc => {
+            lfence();
+            rdtsc()
+        }
+        Source::Monotonic => monotonic_ns(),
+    }
+}
+
+#[inline(always)]
+fn lfence() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: lfence has no memory effects beyond ordering; every x86-64 CPU has it.
+    unsafe {
+        core::arch::x86_64::_mm_lfence()
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn rdtscp() -> u64 {
+    let mut aux = 0u32;
+    // SAFETY: only called when the CPU has rdtscp (SOURCE is TSC_RDTSCP, set from CPUID);
+    // it writes the 32-bit aux value we own and has no other memory effect.
+    unsafe { core::arch::x86_64::__rdtscp(&mut aux) }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn rdtscp() -> u64 {
+    monotonic_ns()
+}
+
+/// Whether the CPU has `rdtscp` (CPUID 0x8000_0001, EDX bit 27).
+fn has_rdtscp() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // CPUID exists on every x86-64 CPU; leaf 0x8000_0000 gives the highest extended
+        // leaf, checked before reading 0x8000_0001.
+        let max = core::arch::x86_64::__cpuid(0x8000_0000).eax;
+        if max < 0x8000_0001 {
+            return false;
+        }
+        let edx = core::arch::x86_64::__cpuid(0x8000_0001).edx;
+        edx & (1 << 27) != 0
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
 }
 
 /// [`now`], read only once every load and store before it in program order has completed
@@ -89,7 +163,7 @@ pub fn now() -> u64 {
 /// packet's end before that reservation's event. Costs a pipeline drain; not for the
 /// event path.
 pub fn now_after_loads() -> u64 {
-    if SOURCE.load(Ordering::Relaxed) == TSC {
+    if matches!(SOURCE.load(Ordering::Relaxed), TSC | TSC_RDTSCP) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: lfence has no memory effects beyond ordering; every x86-64 CPU has it.
         unsafe {
@@ -144,13 +218,18 @@ pub fn realtime_ns() -> i128 {
 /// The source [`now`] reads, selected on the first call.
 pub fn source() -> Source {
     match SOURCE.load(Ordering::Relaxed) {
-        TSC => return Source::Tsc,
+        TSC | TSC_RDTSCP => return Source::Tsc,
         MONOTONIC => return Source::Monotonic,
         _ => {}
     }
     let forced_mono = std::env::var(CLOCK_ENV).is_ok_and(|v| v == "monotonic");
     let tsc = !forced_mono && cfg!(target_arch = "x86_64") && invariant_tsc();
-    SOURCE.store(if tsc { TSC } else { MONOTONIC }, Ordering::Relaxed);
+    let selected = match (tsc, has_rdtscp()) {
+        (true, true) => TSC_RDTSCP,
+        (true, false) => TSC,
+        (false, _) => MONOTONIC,
+    };
+    SOURCE.store(selected, Ordering::Relaxed);
     if tsc {
         Source::Tsc
     } else {

@@ -171,6 +171,162 @@ pub struct Filter {
     kids: Vec<u32>,
     /// The root integer node; `None` = rejects every event of the class.
     root: Option<u32>,
+    /// The same filter as a flat list of fused comparisons, when it is one (the usual
+    /// filter: comparisons of fields with constants, joined by one kind of `&&`/`||`).
+    flat: Option<Flat>,
+}
+
+/// Most comparisons a [`Flat`] filter holds (longer chains walk the tree).
+const MAX_FLAT_TESTS: usize = 8;
+
+/// Longest literal a [`Flat`] filter compares (longer ones walk the tree).
+const MAX_FLAT_LITERAL_BYTES: usize = 16;
+
+/// A filter that is one chain of field-against-constant comparisons: evaluated by one
+/// loop over [`Test`]s, with no recursion, no node lookups and no call.
+#[derive(Debug, Clone)]
+struct Flat {
+    /// `||` (true) or `&&` (false; also a single comparison).
+    any: bool,
+    tests: Box<[Test]>,
+}
+
+/// One fused comparison of a [`Flat`] filter, all its constants precomputed (24 bytes).
+/// The event's value (integer or text per [`Test::kind`]) is tested against `a` and `b`:
+/// - [`INT`]: the value is in `a..=a + b` (a range test for any `OP`, without a branch on
+///   it; `a + b` never overflows);
+/// - `TEXT_*`: the value, up to its first NUL, is `len` bytes long and its two (possibly
+///   overlapping) words of the kind's width, at 0 and at `len - width`, are `a` and `b`.
+///
+/// `neg` negates the result (`!=`, and "never" as "not in the whole range").
+#[derive(Debug, Clone, Copy)]
+struct Test {
+    a: u64,
+    b: u64,
+    slot: u16,
+    kind: u8,
+    neg: bool,
+    len: u32,
+}
+
+const INT: u8 = 0;
+/// Text of 0 bytes, 1 byte, 2–3, 4–7 and 8–16 bytes.
+const TEXT_0: u8 = 1;
+const TEXT_1: u8 = 2;
+const TEXT_2: u8 = 3;
+const TEXT_4: u8 = 4;
+const TEXT_8: u8 = 5;
+
+/// The little-endian word of `N` bytes at `at` in `b` (0 past its end).
+#[inline(always)]
+fn word<const N: usize>(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    if let Some(s) = b.get(at..at + N) {
+        w[..N].copy_from_slice(s);
+    }
+    u64::from_le_bytes(w)
+}
+
+impl Test {
+    /// `SLOT OP k` as a range test.
+    fn int(op: Cmp, slot: u16, k: i64) -> Test {
+        let (min, max) = (i64::MIN, i64::MAX);
+        // (lo, hi, neg): the value is in lo..=hi, or not when neg. "Never" is "not in the
+        // whole range".
+        let (lo, hi, neg) = match op {
+            Cmp::Eq => (k, k, false),
+            Cmp::Ne => (k, k, true),
+            Cmp::Lt if k == min => (min, max, true),
+            Cmp::Lt => (min, k - 1, false),
+            Cmp::Le => (min, k, false),
+            Cmp::Gt if k == max => (min, max, true),
+            Cmp::Gt => (k + 1, max, false),
+            Cmp::Ge => (k, max, false),
+        };
+        Test {
+            a: lo as u64,
+            b: hi.wrapping_sub(lo) as u64,
+            slot,
+            kind: INT,
+            neg,
+            len: 0,
+        }
+    }
+
+    /// `SLOT == lit` (`!=` when `ne`) for a literal of at most
+    /// [`MAX_FLAT_LITERAL_BYTES`] without NUL.
+    fn text(ne: bool, slot: u16, lit: &[u8]) -> Option<Test> {
+        let kind = match lit.len() {
+            0 => TEXT_0,
+            1 => TEXT_1,
+            2..=3 => TEXT_2,
+            4..=7 => TEXT_4,
+            8..=MAX_FLAT_LITERAL_BYTES => TEXT_8,
+            _ => return None,
+        };
+        let (a, b) = Test::words(kind, lit);
+        Some(Test {
+            a,
+            b,
+            slot,
+            kind,
+            neg: ne,
+            len: lit.len() as u32,
+        })
+    }
+
+    /// The two words of `v` that a text test of `kind` compares.
+    #[inline(always)]
+    fn words(kind: u8, v: &[u8]) -> (u64, u64) {
+        let n = v.len();
+        match kind {
+            TEXT_1 => (word::<1>(v, 0), 0),
+            TEXT_2 => (word::<2>(v, 0), word::<2>(v, n.wrapping_sub(2))),
+            TEXT_4 => (word::<4>(v, 0), word::<4>(v, n.wrapping_sub(4))),
+            TEXT_8 => (word::<8>(v, 0), word::<8>(v, n.wrapping_sub(8))),
+            _ => (0, 0),
+        }
+    }
+
+    /// The test on one event, before `neg`; `None`: the value has the wrong type.
+    #[inline(always)]
+    fn eval<E: Event + ?Sized>(&self, ev: &E) -> Option<bool> {
+        // The kind first, then the value: each arm fetches the value it expects, so that
+        // the fetch's own dispatch folds into the type check.
+        if self.kind == INT {
+            return match ev.value(self.slot) {
+                Value::Int(v) => Some((v as u64).wrapping_sub(self.a) <= self.b),
+                _ => None,
+            };
+        }
+        let Value::Str(v) = ev.value(self.slot) else {
+            return None;
+        };
+        let n = self.len as usize;
+        // The field's text ends at its first NUL (or the slice's end).
+        if v.len() < n || v.get(n).is_some_and(|&c| c != 0) {
+            return Some(false);
+        }
+        let v = v.get(..n)?;
+        Some(Test::words(self.kind, v) == (self.a, self.b))
+    }
+}
+
+impl Flat {
+    #[inline(always)]
+    fn matches<E: Event + ?Sized>(&self, ev: &E) -> bool {
+        for t in self.tests.iter() {
+            // A value of the wrong type rejects the event (as the tree's `?`).
+            let Some(yes) = t.eval(ev) else {
+                return false;
+            };
+            // `&&` stops at the first false, `||` at the first true.
+            if (yes != t.neg) == self.any {
+                return self.any;
+            }
+        }
+        !self.any
+    }
 }
 
 impl Filter {
@@ -185,9 +341,66 @@ impl Filter {
         self.root.is_some()
     }
 
-    /// Whether the event passes. Never allocates or panics.
-    #[inline]
+    /// Whether [`Filter::matches`] runs the flat form (one chain of field-against-constant
+    /// comparisons) rather than the tree walk. For tests and benchmarks.
+    pub fn is_flat(&self) -> bool {
+        self.flat.is_some()
+    }
+
+    /// The tree form only (the flat form dropped): what [`Filter::matches`] computed before
+    /// flattening, to compare the two. For tests.
+    pub fn tree_only(&self) -> Filter {
+        Filter {
+            flat: None,
+            ..self.clone()
+        }
+    }
+
+    /// The flat form of this filter, if its root is one fused comparison or one `&&`/`||`
+    /// chain of them.
+    fn flatten(&self) -> Option<Flat> {
+        let root = self.root?;
+        let (any, kids): (bool, &[u32]) = match *self.ints.get(root as usize)? {
+            I::And(s, l) => (false, self.kids.get(s as usize..(s + l) as usize)?),
+            I::Or(s, l) => (true, self.kids.get(s as usize..(s + l) as usize)?),
+            I::CmpSlotConst(..) | I::StrSlotEq { .. } => (false, std::slice::from_ref(&root)),
+            _ => return None,
+        };
+        if kids.len() > MAX_FLAT_TESTS {
+            return None;
+        }
+        let tests = kids
+            .iter()
+            .map(|&k| match *self.ints.get(k as usize)? {
+                I::CmpSlotConst(op, slot, k) => Some(Test::int(op, slot, k)),
+                I::StrSlotEq { ne, slot, lit } => {
+                    let (bytes, kind) = self.lits.get(lit as usize)?;
+                    // `plain_slot_eq` admits only literals without star or backslash; a
+                    // NUL would end the literal early in C: leave those to the tree.
+                    if *kind != StrKind::Plain || bytes.contains(&0) {
+                        return None;
+                    }
+                    Test::text(ne, slot, bytes)
+                }
+                _ => None,
+            })
+            .collect::<Option<Box<[Test]>>>()?;
+        Some(Flat { any, tests })
+    }
+
+    /// Whether the event passes. Never allocates or panics. Inlined, so that a flat filter
+    /// runs inside its caller's frame (the tree walk stays out of line).
+    #[inline(always)]
     pub fn matches<E: Event + ?Sized>(&self, ev: &E) -> bool {
+        if let Some(flat) = &self.flat {
+            return flat.matches(ev);
+        }
+        self.walk(ev)
+    }
+
+    /// The tree walk of [`Filter::matches`].
+    #[inline(never)]
+    fn walk<E: Event + ?Sized>(&self, ev: &E) -> bool {
         match self.root {
             Some(r) => self.int(r, ev).is_some_and(|v| v != 0),
             None => false,
@@ -416,6 +629,7 @@ fn try_bind(ast: &Ast, schema: &dyn Schema) -> Option<Filter> {
     match typed.last()? {
         Typed::I(root) => {
             b.f.root = Some(*root);
+            b.f.flat = b.f.flatten();
             Some(b.f)
         }
         // lttng-ust's RETURN refuses a double or string on the stack.

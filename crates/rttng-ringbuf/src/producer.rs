@@ -138,7 +138,25 @@ impl Producer {
         mut timed: impl FnMut() -> (u64, usize),
     ) -> Result<Reservation<'_>, ReserveError> {
         let view = self.view(cpu);
-        let r = writer::reserve(view, &mut || {
+        let r = writer::reserve::<false>(view, &mut || {
+            let (ts, size) = timed();
+            (ts, size as u64)
+        })?;
+        Ok(Reservation { view, r, cursor: 0 })
+    }
+
+    /// [`Producer::reserve_timed`] for a `timed` whose clock read is itself ordered after
+    /// every earlier load of the thread (`rttng_clock::now_ordered`), so the reservation
+    /// needs no fence of its own before it. With any other clock a timestamp may precede
+    /// the reservations before it in the buffer.
+    #[inline(always)]
+    pub fn reserve_timed_ordered(
+        &self,
+        cpu: u32,
+        mut timed: impl FnMut() -> (u64, usize),
+    ) -> Result<Reservation<'_>, ReserveError> {
+        let view = self.view(cpu);
+        let r = writer::reserve::<true>(view, &mut || {
             let (ts, size) = timed();
             (ts, size as u64)
         })?;

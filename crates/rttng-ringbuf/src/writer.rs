@@ -56,18 +56,22 @@ fn discard(v: &CpuView<'_>, why: ReserveError, count: bool) -> ReserveError {
 /// returns `(ts, size)`: the clock value and the record size for that timestamp (the
 /// size may depend on it, e.g. a compact or extended event header). So timestamps follow
 /// reservation order, and the size always matches the timestamp that wins.
+///
+/// `ORDERED_CLOCK`: `timed` reads a clock that is itself ordered after earlier loads
+/// (`rttng_clock::now_ordered`); otherwise a fence precedes each call (see
+/// [`clock_fence`]).
 #[inline(always)]
-pub(crate) fn reserve(
+pub(crate) fn reserve<const ORDERED_CLOCK: bool>(
     v: &CpuView<'_>,
     timed: &mut impl FnMut() -> (u64, u64),
 ) -> Result<Reserved, ReserveError> {
-    reserve_counted(v, timed, true)
+    reserve_counted::<ORDERED_CLOCK>(v, timed, true)
 }
 
 /// [`reserve`]; `count` says whether a failure is a lost event (false for the empty
 /// packet a flush opens).
 #[inline(always)]
-fn reserve_counted(
+fn reserve_counted<const ORDERED_CLOCK: bool>(
     v: &CpuView<'_>,
     timed: &mut impl FnMut() -> (u64, u64),
     count: bool,
@@ -80,7 +84,9 @@ fn reserve_counted(
     // of write_pos).
     let mut wp = v.write_pos.load(Ordering::Acquire);
     for _ in 0..MAX_CAS_RETRIES {
-        clock_fence();
+        if !ORDERED_CLOCK {
+            clock_fence();
+        }
         let (ts, size) = timed();
         if size > s - HEADER {
             return Err(discard(v, ReserveError::TooBig, count));
@@ -135,6 +141,9 @@ fn reserve_counted(
 /// line takes ~100 cycles), giving a time from before the earlier reservations were
 /// visible. `lfence` makes it wait for the load (as Linux's `rdtsc_ordered`). Measured in
 /// `tests/it/timestamps.rs`: without it, events went back by 24–122 cycles within packets.
+/// A clock that orders itself (`rttng_clock::now_ordered`: `rdtscp`, which waits for
+/// earlier loads without the `lfence` pipeline drain) needs no fence
+/// ([`crate::Producer::reserve_timed_ordered`]).
 #[inline(always)]
 fn clock_fence() {
     #[cfg(all(target_arch = "x86_64", not(loom)))]
@@ -376,7 +385,7 @@ pub(crate) fn flush(
                 return Ok(FlushOutcome::NothingOpen);
             }
             // A zero-byte reservation opens a packet (and needs no commit).
-            reserve_counted(v, &mut || (clock(), 0), false)?;
+            reserve_counted::<false>(v, &mut || (clock(), 0), false)?;
             opened_empty = true;
             wp = v.write_pos.load(Ordering::Acquire);
             continue;

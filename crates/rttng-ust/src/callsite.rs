@@ -158,34 +158,37 @@ impl Callsite {
 
     /// Records the event in every channel it is enabled in. No allocation, no panic, no
     /// system call (after the first call); failures are counted by the ring buffer.
+    ///
+    /// A small function: one target load and two tests, then a tail call to the usual
+    /// case (one session, no filter: [`record`]) or to the out-of-line rest, so that a
+    /// rejected event never runs the record path's prologue.
+    ///
+    /// `ip`: the call site's code address (the `ip` context), from [`here`].
     #[inline(never)]
-    pub fn emit<F: Fields>(&'static self, fields: &F) {
-        // The usual case (one session, no filter) first; filtered targets and the other
-        // slots (state ON_MANY) take the out-of-line path (a target being added
-        // concurrently may be missed by this one event).
+    pub fn emit<F: Fields>(&'static self, fields: &F, ip: u64) {
+        // Filtered targets and the other slots (state ON_MANY) take the out-of-line path
+        // (a target being added concurrently may be missed by this one event).
         // Acquire pairs with the Release in control::enable: the channel slot the target
         // names (and its filter set) is published before the target.
         let t = self.targets[0].load(Ordering::Acquire);
         if (t as i64) < 0 || self.state.load(Ordering::Relaxed) == ON_MANY {
-            return self.emit_slow(fields);
+            return self.emit_slow(t, fields, ip);
         }
-        let lens = fields.lens();
-        let payload = F::total(&lens);
-        let cpu = crate::sys::cpu();
         if t != 0 {
-            write_target(t, cpu, payload, fields, &lens);
+            record(t, fields, ip);
         }
     }
 
-    /// Every target, filters first: a filter runs before anything is reserved, so a
-    /// rejected event costs no buffer space (and its fields are not even measured when no
-    /// target keeps it). Out of line, so that the usual path stays compact.
+    /// Filters first: a filter runs before anything is reserved (no clock read, no CPU
+    /// lookup, no thread-local access before its verdict), so a rejected event costs no
+    /// buffer space and its fields are not even measured. `t`: the first target as
+    /// [`Callsite::emit`] loaded it. Out of line, so that the usual path stays compact, and
+    /// small, so that a rejected event costs little more than the comparisons.
     #[cold]
     #[inline(never)]
-    fn emit_slow<F: Fields>(&self, fields: &F) {
+    fn emit_slow<F: Fields>(&self, t: u64, fields: &F, ip: u64) {
         // One session (state ON): only the first target can be set.
         if self.state.load(Ordering::Relaxed) != ON_MANY {
-            let t = self.targets[0].load(Ordering::Acquire);
             if t & FILTERED != 0
                 && !crate::filter::accepts(self.filters[0].load(Ordering::Relaxed), fields)
             {
@@ -193,11 +196,17 @@ impl Callsite {
             }
             let t = t & !FILTERED;
             if t != 0 {
-                let lens = fields.lens();
-                write_target(t, crate::sys::cpu(), F::total(&lens), fields, &lens);
+                record(t, fields, ip);
             }
             return;
         }
+        self.emit_many(fields, ip);
+    }
+
+    /// Every target (state ON_MANY), each filter before its target's write.
+    #[cold]
+    #[inline(never)]
+    fn emit_many<F: Fields>(&self, fields: &F, ip: u64) {
         let mut cpu: Option<u32> = None;
         let mut sized: Option<(F::Lens, usize)> = None;
         for (t, set) in self.targets.iter().zip(&self.filters) {
@@ -216,19 +225,69 @@ impl Callsite {
                 let lens = fields.lens();
                 (lens, F::total(&lens))
             });
-            write_target(t, cpu, payload, fields, &lens);
+            write_target(t, cpu, payload, fields, &lens, ip);
         }
     }
 }
 
+/// The event path of one unfiltered target `t` (non-zero, without [`FILTERED`]): sizes
+/// the fields, reads the CPU, writes the record.
+#[inline(never)]
+fn record<F: Fields>(t: u64, fields: &F, ip: u64) {
+    let lens = fields.lens();
+    let payload = F::total(&lens);
+    let cpu = crate::sys::cpu();
+    write_target(t, cpu, payload, fields, &lens, ip);
+}
+
+/// The address of the code it is inlined into: the `tracepoint!` expansion's own
+/// instruction pointer, which the `ip` context records (LTTng-UST records the probe's
+/// return address, also an address inside the instrumented function; both resolve to it
+/// with `addr2line` or babeltrace2's debug-info). One `lea` on the enabled path; 0 on
+/// architectures without it here.
+#[doc(hidden)]
 #[inline(always)]
-fn write_target<F: Fields>(packed: u64, cpu: u32, payload: usize, fields: &F, lens: &F::Lens) {
+pub fn here() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let ip: u64;
+        // SAFETY: computes the address of this instruction into a register: no memory
+        // access, no stack, no flags.
+        unsafe {
+            core::arch::asm!("lea {}, [rip]", out(reg) ip, options(pure, nomem, nostack, preserves_flags))
+        };
+        ip
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        let ip: u64;
+        // SAFETY: as above (`adr` of the current instruction).
+        unsafe {
+            core::arch::asm!("adr {}, .", out(reg) ip, options(pure, nomem, nostack, preserves_flags))
+        };
+        ip
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        0
+    }
+}
+
+#[inline(always)]
+fn write_target<F: Fields>(
+    packed: u64,
+    cpu: u32,
+    payload: usize,
+    fields: &F,
+    lens: &F::Lens,
+    ip: u64,
+) {
     let (slot, event_id) = unpack_target(packed);
     // From the load of the channel pointer to the end of the write, the channel is not
     // unmapped (`reclaim`).
     let _inside = crate::reclaim::enter();
     if let Some(ch) = channel::get(slot) {
-        ch.write_event(cpu, event_id, payload, fields, lens);
+        ch.write_event(cpu, event_id, payload, fields, lens, ip);
     }
 }
 

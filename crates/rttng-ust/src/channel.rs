@@ -322,6 +322,7 @@ impl Channel {
         payload_bytes: usize,
         fields: &F,
         lens: &F::Lens,
+        ip: u64,
     ) {
         let n = self.last_ts.len();
         // Avoid a division on the event path: CPU numbers are almost always in range.
@@ -343,8 +344,8 @@ impl Channel {
         let context_bytes = self.context_bytes.wrapping_add(app_bytes);
         let rest = context_bytes.wrapping_add(payload_bytes);
         let mut compact = false;
-        let Ok(mut r) = self.producer.reserve_timed(cpu, || {
-            let ts = rttng_clock::now();
+        let Ok(mut r) = self.producer.reserve_timed_ordered(cpu, || {
+            let ts = rttng_clock::now_ordered();
             // The record before ours in the buffer (or the packet's timestamp_begin) is
             // at least `last` and at most `ts`: within 2^32 cycles the reader rebuilds
             // the full time from 32 bits.
@@ -376,9 +377,9 @@ impl Channel {
                 w.put_array(ts.to_le_bytes());
             }
             if app_bytes != 0 {
-                self.write_contexts_with_app(contexts, cpu, 0);
+                self.write_contexts_with_app(contexts, cpu, ip);
             } else if context_bytes != 0 {
-                self.write_contexts(&mut Writer::new(contexts), cpu, 0);
+                self.write_contexts(&mut Writer::new(contexts), cpu, ip);
             }
             // Called directly (not through a closure) so that the field stores are
             // inlined into the event path.
@@ -420,8 +421,8 @@ impl Channel {
         let mut compact = false;
         let mut r = self
             .producer
-            .reserve_timed(cpu, || {
-                let ts = rttng_clock::now();
+            .reserve_timed_ordered(cpu, || {
+                let ts = rttng_clock::now_ordered();
                 compact = id_fits && last != 0 && ts.wrapping_sub(last) < COMPACT_WINDOW_CYCLES;
                 let header = if compact {
                     COMPACT_HEADER_BYTES

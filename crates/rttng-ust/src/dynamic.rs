@@ -225,6 +225,8 @@ pub struct DynRecord {
     /// The payload's first byte in the reservation (taken once from `res`, so that each of
     /// the C probe's writes is a bound check and a copy).
     dst: *mut u8,
+    /// The instrumented code's address (the `ip` context of the copies in other channels).
+    ip: u64,
 }
 
 impl DynamicCallsite {
@@ -337,6 +339,7 @@ impl DynamicCallsite {
             payload_bytes,
             cursor: 0,
             dst,
+            ip,
         })
     }
 }
@@ -382,16 +385,37 @@ impl DynRecord {
         // SAFETY: `dst..dst + payload_bytes` is this record's payload, inside the
         // reservation `self.res` holds (exclusively ours until commit, which consumes
         // `self`); `cursor + n <= payload_bytes` was checked above; `bytes` is a separate
-        // allocation (the caller's), so the ranges do not overlap.
+        // allocation (the caller's), so the ranges do not overlap; each fixed-size move
+        // below reads and writes inside the first `n` bytes of both (unaligned accesses).
         unsafe {
-            let to = self.dst.add(self.cursor);
+            let (from, to) = (bytes.as_ptr(), self.dst.add(self.cursor));
+            // Up to 16 bytes as two fixed-size moves that together cover them (possibly
+            // overlapping): no call to memcpy for the probe's fields and short strings.
             match n {
-                // Constant lengths become plain moves (a probe writes one field at a time).
-                1 => std::ptr::copy_nonoverlapping(bytes.as_ptr(), to, 1),
-                2 => std::ptr::copy_nonoverlapping(bytes.as_ptr(), to, 2),
-                4 => std::ptr::copy_nonoverlapping(bytes.as_ptr(), to, 4),
-                8 => std::ptr::copy_nonoverlapping(bytes.as_ptr(), to, 8),
-                _ => std::ptr::copy_nonoverlapping(bytes.as_ptr(), to, n),
+                0 => {}
+                1 => to.write(from.read()),
+                2..=3 => {
+                    to.cast::<u16>()
+                        .write_unaligned(from.cast::<u16>().read_unaligned());
+                    to.add(n - 2)
+                        .cast::<u16>()
+                        .write_unaligned(from.add(n - 2).cast::<u16>().read_unaligned());
+                }
+                4..=7 => {
+                    to.cast::<u32>()
+                        .write_unaligned(from.cast::<u32>().read_unaligned());
+                    to.add(n - 4)
+                        .cast::<u32>()
+                        .write_unaligned(from.add(n - 4).cast::<u32>().read_unaligned());
+                }
+                8..=16 => {
+                    to.cast::<u64>()
+                        .write_unaligned(from.cast::<u64>().read_unaligned());
+                    to.add(n - 8)
+                        .cast::<u64>()
+                        .write_unaligned(from.add(n - 8).cast::<u64>().read_unaligned());
+                }
+                _ => std::ptr::copy_nonoverlapping(from, to, n),
             }
         }
         self.cursor += n;
@@ -403,6 +427,9 @@ impl DynRecord {
     pub fn fill(&mut self, byte: u8, n: usize) -> bool {
         if n > self.payload_bytes - self.cursor {
             return false;
+        }
+        if n == 0 {
+            return true; // the usual case of the probe's string padding: no memset call
         }
         // SAFETY: as in `write`: `cursor + n <= payload_bytes` inside our reservation.
         unsafe { std::ptr::write_bytes(self.dst.add(self.cursor), byte, n) };
@@ -431,7 +458,7 @@ impl DynRecord {
                 }
                 let (slot, event_id) = crate::callsite::unpack_target(t);
                 if let Some(ch) = channel::get(slot) {
-                    ch.write_event(self.cpu, event_id, len, &raw, &len);
+                    ch.write_event(self.cpu, event_id, len, &raw, &len, self.ip);
                 }
             }
         }

@@ -37,6 +37,17 @@ struct FilterSet {
     filters: Vec<Filter>,
 }
 
+impl FilterSet {
+    /// Whether any filter accepts the event (one rule, the usual case, without a loop).
+    #[inline(always)]
+    fn matches<E: Event>(&self, ev: &E) -> bool {
+        match &self.filters[..] {
+            [f] => f.matches(ev),
+            fs => fs.iter().any(|f| f.matches(ev)),
+        }
+    }
+}
+
 static SETS: [OnceLock<FilterSet>; MAX_FILTER_SETS] = [const { OnceLock::new() }; MAX_FILTER_SETS];
 static NEXT_SET: AtomicUsize = AtomicUsize::new(0);
 
@@ -65,8 +76,9 @@ pub(crate) fn install(event_index: usize, meta: &EventMeta, programs: &[Option<P
     }
 }
 
-/// Whether filter set `set` accepts the event. Never allocates or panics.
-#[inline]
+/// Whether filter set `set` accepts the event. Never allocates or panics. Inlined into the
+/// call site's filtered path (one frame for the whole verdict).
+#[inline(always)]
 pub(crate) fn accepts<F: Fields>(set: u32, fields: &F) -> bool {
     let Some(set) = SETS.get(set as usize).and_then(OnceLock::get) else {
         return false;
@@ -75,7 +87,7 @@ pub(crate) fn accepts<F: Fields>(set: u32, fields: &F) -> bool {
         fields: StaticPayload(fields),
         procname: OnceCell::new(),
     };
-    set.filters.iter().any(|f| f.matches(&ev))
+    set.matches(&ev)
 }
 
 /// [`accepts`] for a run-time event, whose values its producer reads.
@@ -91,7 +103,7 @@ pub(crate) fn accepts_dynamic<V: crate::dynamic::FilterValues + ?Sized>(
         fields: DynPayload(values),
         procname: OnceCell::new(),
     };
-    set.filters.iter().any(|f| f.matches(&ev))
+    set.matches(&ev)
 }
 
 /// A payload's filter values by field position.
@@ -194,6 +206,15 @@ impl<P: Payload> Event for Values<P> {
         if slot < CONTEXT_SLOT {
             return self.fields.value(usize::from(slot));
         }
+        self.context(slot)
+    }
+}
+
+impl<P> Values<P> {
+    /// A `$ctx` value: out of line, so that payload-only filters carry none of it.
+    #[cold]
+    #[inline(never)]
+    fn context(&self, slot: u16) -> FilterValue<'_> {
         match slot - CONTEXT_SLOT {
             0 => FilterValue::Int(i64::from(crate::sys::vpid())),
             1 => FilterValue::Int(i64::from(crate::sys::vtid())),

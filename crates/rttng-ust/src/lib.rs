@@ -59,7 +59,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// Macro support; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::callsite::{Callsite, CallsiteRef, EventMeta, FieldMeta};
+    pub use crate::callsite::{here, Callsite, CallsiteRef, EventMeta, FieldMeta};
 }
 
 const INIT_NOT_STARTED: u8 = 0;
@@ -136,7 +136,10 @@ macro_rules! tracepoint {
             // `caa_unlikely`: a disabled call site is one load and a not-taken branch.
             ::core::hint::cold_path();
             if __RTTNG_CALLSITE.ready() {
-                __RTTNG_CALLSITE.emit(&($({ let __v: $ty = $value; __v },)*));
+                __RTTNG_CALLSITE.emit(
+                    &($({ let __v: $ty = $value; __v },)*),
+                    $crate::__private::here(),
+                );
             }
         }
     }};

@@ -1,5 +1,7 @@
 //! Issue 11, item 3: a packet's `timestamp_end` is never older than any event in it, whatever
-//! flushes and writers do at the same time.
+//! flushes and writers do at the same time. Half of the writer threads reserve as the
+//! tracer's event path does (`reserve_timed_ordered` with `rttng_clock::now_ordered`, no
+//! fence), half through the fenced `reserve_with_clock`.
 //!
 //! Several writer processes (this test binary, re-run with an environment variable), each
 //! with several threads, write into one shared channel (a per-user buffer) with the trace
@@ -82,7 +84,17 @@ fn writer(producer: &Producer, id: u64, threads: u64, events: u64) -> (u64, u64)
                     let (mut committed, mut dropped) = (0u64, 0u64);
                     for i in 0..events {
                         let cpu = ((i / 7 + t) % u64::from(CPUS)) as u32;
-                        match producer.reserve_with_clock(cpu, RECORD_BYTES, rttng_clock::now) {
+                        // Odd threads take the event path's reservation (the clock read
+                        // ordering itself, `rdtscp`), even ones the fenced one: both
+                        // kinds of writer share every buffer.
+                        let reserved = if t % 2 == 1 {
+                            producer.reserve_timed_ordered(cpu, || {
+                                (rttng_clock::now_ordered(), RECORD_BYTES)
+                            })
+                        } else {
+                            producer.reserve_with_clock(cpu, RECORD_BYTES, rttng_clock::now)
+                        };
+                        match reserved {
                             Ok(mut r) => {
                                 let mut rec = [0u8; RECORD_BYTES];
                                 rec[..2].copy_from_slice(&[0xff, 0xff]);

@@ -68,6 +68,45 @@ fn ns_inode(name: &str) -> String {
     l[l.find('[').unwrap() + 1..l.len() - 1].to_string()
 }
 
+/// Where `session_probe::main` is loaded in the running probe `pid`: its symbol's address
+/// and size (`nm -S`) moved by the executable's load address (/proc/PID/maps).
+fn probe_main_range(pid: u32) -> std::ops::Range<u64> {
+    let exe = probe_path();
+    let nm = run_bounded(
+        Command::new("nm")
+            .args(["-S", "-C", "--defined-only"])
+            .arg(&exe),
+        CMD_TIMEOUT,
+    )
+    .unwrap_or_else(|e| panic!("nm (binutils) on {}: {e}", exe.display()));
+    assert!(nm.status.success(), "nm: {}", nm.stderr_quote());
+    let text = String::from_utf8_lossy(&nm.stdout);
+    let hex = |s: &str| u64::from_str_radix(s, 16).unwrap_or_else(|e| panic!("{s}: {e}"));
+    let (addr, size) = text
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.splitn(4, ' ').collect();
+            (f.len() == 4 && f[2].eq_ignore_ascii_case("t") && f[3] == "session_probe::main")
+                .then(|| (hex(f[0]), hex(f[1])))
+        })
+        .expect("session_probe::main in nm's output");
+    // A position-independent executable (ELF type ET_DYN) is moved by the start of its
+    // first mapping; a fixed one is not.
+    let header = std::fs::read(&exe).expect("read the probe");
+    let base = if header.get(16) == Some(&3) {
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("maps");
+        let canon = std::fs::canonicalize(&exe).expect("probe path");
+        maps.lines()
+            .find(|l| l.ends_with(canon.to_str().unwrap_or("?")))
+            .and_then(|l| l.split('-').next())
+            .map(hex)
+            .expect("the probe's first mapping")
+    } else {
+        0
+    };
+    base + addr..base + addr + size
+}
+
 #[test]
 fn issue_16_ust_contexts_match_lttng_names_shapes_and_the_process_values() {
     if let Err(hint) = require_tools(&[
@@ -76,6 +115,7 @@ fn issue_16_ust_contexts_match_lttng_names_shapes_and_the_process_values() {
         ("lttng", "lttng-tools"),
         ("lttng-sessiond", "lttng-tools"),
         ("babeltrace2", "babeltrace2"),
+        ("nm", "binutils"),
     ]) {
         panic!("{hint} (also needed: liblttng-ust-dev)");
     }
@@ -104,12 +144,13 @@ fn issue_16_ust_contexts_match_lttng_names_shapes_and_the_process_values() {
         w.ok(&["add-context", "-u", "-t", c]);
     }
     w.ok(&["start"]);
-    let mut cmd = Command::new(probe_path());
-    cmd.args(["--count", "1"]);
-    w.env(&mut cmd);
-    let child = cmd.spawn().expect("start the probe");
+    // The probe stays alive after its event (`--hang`), so that its load address can be
+    // read from /proc before it is stopped.
+    let (mut child, _out) = w.spawn_probe(&["--count", "1", "--hang"], "emitted 1");
     let pid = child.id().to_string();
-    assert!(child.wait_with_output().unwrap().status.success());
+    let main_range = probe_main_range(child.id());
+    child.kill().expect("stop the probe");
+    let _ = child.wait();
     w.ok(&["stop"]);
     let (text, _) = read_both(&out);
     let ours = context_of(&text);
@@ -148,10 +189,16 @@ fn issue_16_ust_contexts_match_lttng_names_shapes_and_the_process_values() {
         };
         match (k.as_str(), want) {
             (_, Some(w)) => assert_eq!(v, &w, "{k}"),
-            // rttng-ust's `tracepoint!` has no code address to record (Rust has no return
-            // address intrinsic): 0, as documented; C probes through the drop-in
-            // libraries record theirs (lttng_compat's debug-info test resolves it).
-            ("ip", None) => assert_eq!(v, "0", "{k}"),
+            // The `tracepoint!` call site's address: inside the probe's `main`, where the
+            // event is written (as LTTng's `ip` is an address inside the instrumented
+            // function).
+            ("ip", None) => {
+                let ip: u64 = v.parse().unwrap_or_else(|e| panic!("ip {v}: {e}"));
+                assert!(
+                    main_range.contains(&ip),
+                    "ip {ip:#x} is not inside session_probe's main at {main_range:x?}"
+                );
+            }
             // A thread handle, never 0.
             (_, None) => assert_ne!(v, "0", "{k}"),
         }
