@@ -448,11 +448,23 @@ fn finish_job(
             continue;
         }
         let Some(why) = failure(a) else { continue };
+        let made_buffer = matches!(
+            e,
+            Effect::Consumer(
+                ConsumerRequest::AddBuffer { .. }
+                    | ConsumerRequest::AddSnapshotBuffer { .. }
+                    | ConsumerRequest::AddRelayBuffer { .. }
+            )
+        );
         if a.is_err() {
             if same_consumer {
-                died.get_or_insert(why);
+                died.get_or_insert(why.clone());
             }
-            continue;
+            // A buffer the consumer never made is forgotten all the same (its install
+            // must not wait for an fd that will never come).
+            if !made_buffer {
+                continue;
+            }
         }
         if client && e.is_critical() {
             // The client answers its request with it.
