@@ -13,6 +13,7 @@
 #![deny(unsafe_code)]
 
 mod bpf;
+mod bpf_task;
 mod consume;
 mod convert;
 mod drain;
@@ -30,6 +31,7 @@ mod tracefs;
 // strings its eBPF recorder resolves, tracefs listing and cleanup. Everything else (page
 // and format parsing, conversion, the drain threads, system calls) is internal.
 pub use bpf::{quote, PathLog, PathMatcher, PathValue};
+pub use bpf_task::{TaskLog, TaskMatcher, TaskRecord, TaskRecorder, TaskValues};
 pub use consume::{
     context_by_name, context_name, ChannelDrain, KernelMetadata, PassStats, PathStrings, Waiter,
 };
