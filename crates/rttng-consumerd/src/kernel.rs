@@ -119,6 +119,8 @@ struct Session {
     channels: Vec<Channel>,
     /// System call path strings (eBPF), while the session traces; none in a snapshot session.
     paths: Option<rttng_kernel::PathStrings>,
+    /// The eBPF task recorder, while the session traces, when a context needs it.
+    tasks: Option<rttng_kernel::TaskContexts>,
 }
 
 impl Session {
@@ -229,6 +231,7 @@ impl Kernel {
                     snapshot: spec.snapshot,
                     channels: Vec::new(),
                     paths: None,
+                    tasks: None,
                 },
             );
         }
@@ -335,6 +338,15 @@ impl Kernel {
                 Err(e) => return error(e.to_string()),
             }
         };
+        if let Some(t) = s.tasks.as_mut() {
+            // Events enabled while tracing get their task contexts too.
+            let guards: Vec<MutexGuard<'_, Worker>> =
+                s.channels.iter().map(|c| lock(&c.worker)).collect();
+            let drains: Vec<&ChannelDrain> = guards.iter().map(|g| &g.drain).collect();
+            if let Err(e) = t.attach_more(&drains) {
+                return error(format!("kernel task contexts: {e}"));
+            }
+        }
         match s.append_metadata(&text) {
             Ok(()) => ConsumerReply::Ok,
             Err(e) => error(e),
@@ -356,9 +368,20 @@ impl Kernel {
                     crate::log(&format!("system call path strings are not recorded: {e}"));
                 }
             }
+            if let Some(t) = s.tasks.as_mut() {
+                let guards: Vec<MutexGuard<'_, Worker>> =
+                    s.channels.iter().map(|c| lock(&c.worker)).collect();
+                let drains: Vec<&ChannelDrain> = guards.iter().map(|g| &g.drain).collect();
+                if let Err(e) = t.resume(&drains) {
+                    return error(format!("kernel task contexts: {e}"));
+                }
+            }
             return ConsumerReply::Ok;
         }
-        let text = declare(s);
+        let text = match declare(s) {
+            Ok(t) => t,
+            Err(e) => return error(e),
+        };
         match s.append_metadata(&text) {
             Ok(()) => ConsumerReply::Ok,
             Err(e) => error(e),
@@ -380,6 +403,16 @@ impl Kernel {
         // Every record is converted: the eBPF programs can go until the next start.
         if let Some(p) = s.paths.as_mut() {
             p.pause();
+        }
+        if let Some(t) = s.tasks.as_mut() {
+            t.pause();
+            if t.unmatched() > 0 {
+                crate::log(&format!(
+                    "kernel task contexts: {} events had no eBPF record ({} lost in its ring buffer); their task contexts are zeros",
+                    t.unmatched(),
+                    t.lost()
+                ));
+            }
         }
         s.stats(None)
     }
@@ -434,7 +467,9 @@ impl Kernel {
             return error("not a snapshot session (its packets are written as they come)");
         }
         if !s.md.is_declared() {
-            declare(s);
+            if let Err(e) = declare(s) {
+                return error(e);
+            }
         }
         let uuid = s.md.uuid();
         let written = match &relay {
@@ -498,8 +533,10 @@ impl Kernel {
 }
 
 /// Declares the session's metadata: every channel's stream class and events (system call
-/// path arguments as strings when the eBPF recorder starts).
-fn declare(s: &mut Session) -> String {
+/// path arguments as strings when the eBPF recorder starts), after starting the eBPF task
+/// recorder when a context needs it (its failure fails the start: no context is written
+/// without its values).
+fn declare(s: &mut Session) -> Result<String, String> {
     let mut guards: Vec<MutexGuard<'_, Worker>> =
         s.channels.iter().map(|c| lock(&c.worker)).collect();
     if !s.snapshot && s.paths.is_none() {
@@ -513,13 +550,18 @@ fn declare(s: &mut Session) -> String {
             )),
         }
     }
+    if s.tasks.is_none() {
+        let mut drains: Vec<&mut ChannelDrain> = guards.iter_mut().map(|g| &mut g.drain).collect();
+        s.tasks = rttng_kernel::TaskContexts::start(&mut drains)
+            .map_err(|e| format!("kernel task contexts: {e}"))?;
+    }
     let drains: Vec<&ChannelDrain> = guards.iter().map(|g| &g.drain).collect();
     let text = s.md.declare(&drains);
     drop(drains);
     for mut g in guards {
         g.drain.declared(&s.md);
     }
-    text
+    Ok(text)
 }
 
 /// A channel's thread: a pass over each CPU whose buffer is `buffer_percent` full, and over

@@ -42,9 +42,11 @@ pub const KEY_BYTES: usize = 64;
 /// Bytes of the hostname (`__NEW_UTS_LEN + 1`, lttng's hostname context length).
 pub const HOSTNAME_BYTES: usize = 65;
 /// Records a log keeps; later ones are counted in [`TaskLog::dropped`].
-pub const MAX_LOG_RECORDS: usize = 1 << 20;
+pub const MAX_LOG_RECORDS: usize = 1 << 18;
 /// Records waiting per thread in a matcher; the oldest go first.
 pub const MAX_QUEUE_PER_THREAD: usize = 1 << 15;
+/// Records waiting in a matcher in all; beyond, a thread's oldest go first.
+pub const MAX_MATCHER_RECORDS: usize = 1 << 18;
 /// Threads with waiting records in a matcher.
 pub const MAX_MATCHER_THREADS: usize = 65_536;
 /// Records moved from the ring buffer per poll.
@@ -230,6 +232,7 @@ impl TaskLog {
 #[derive(Debug, Default)]
 pub struct TaskMatcher {
     queues: HashMap<u32, VecDeque<TaskRecord>>,
+    total: usize,
     /// Records dropped because a thread's queue was full.
     pub overflowed: u64,
 }
@@ -248,11 +251,17 @@ impl TaskMatcher {
                 continue;
             }
             let q = self.queues.entry(r.tid).or_default();
-            if q.len() >= MAX_QUEUE_PER_THREAD {
-                q.pop_front();
+            if q.len() >= MAX_QUEUE_PER_THREAD || self.total >= MAX_MATCHER_RECORDS {
+                if q.pop_front().is_some() {
+                    self.total -= 1;
+                }
                 self.overflowed += 1;
+                if self.total >= MAX_MATCHER_RECORDS {
+                    continue;
+                }
             }
             q.push_back(r);
+            self.total += 1;
         }
     }
 
@@ -275,6 +284,7 @@ impl TaskMatcher {
                 })
         })?;
         let r = q.remove(i)?;
+        self.total -= 1;
         if q.is_empty() {
             self.queues.remove(&tid);
         }
@@ -285,6 +295,8 @@ impl TaskMatcher {
 /// The loaded program, attached; records flow into a [`TaskLog`] until [`stop`](Self::stop).
 pub struct TaskRecorder {
     links: Vec<crate::sys::CookieLink>,
+    /// The type ids attached to.
+    attached: std::collections::HashSet<u16>,
     ebpf: Option<Ebpf>,
     log: Arc<TaskLog>,
     stop: Arc<AtomicBool>,
@@ -297,6 +309,26 @@ impl std::fmt::Debug for TaskRecorder {
             .field("attached", &self.links.len())
             .finish()
     }
+}
+
+/// Whether this kernel runs the task program: it is loaded (and verified, its CO-RE offsets
+/// relocated) once per process, not attached. The error says why not.
+pub fn probe() -> Result<(), KernelError> {
+    static RESULT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let r = RESULT.get_or_init(|| {
+        let mut ebpf = Ebpf::load(OBJECT).map_err(|e| format!("load: {}", error_chain(&e)))?;
+        let prog: &mut TracePoint = ebpf
+            .program_mut("task_ctx")
+            .ok_or("no program `task_ctx`")?
+            .try_into()
+            .map_err(|e| format!("task_ctx: {}", error_chain(&e)))?;
+        prog.load()
+            .map_err(|e| format!("load task_ctx: {}", error_chain(&e)))
+    });
+    r.clone().map_err(|reason| KernelError::Bpf {
+        step: "task contexts".to_string(),
+        reason,
+    })
 }
 
 /// `/proc/sys/kernel/overflowuid` or `overflowgid`: what an id without a mapping reads as.
@@ -359,7 +391,11 @@ impl TaskRecorder {
             .map_err(|e| bpf_err("task_ctx")(error_chain(&e)))?
             .as_fd();
         let mut links = Vec::new();
+        let mut attached = std::collections::HashSet::new();
         for f in events {
+            if !attached.insert(f.id) {
+                continue;
+            }
             // The program learns which tracepoint fired from the cookie: its type id.
             let link = crate::sys::attach_tracepoint_with_cookie(
                 prog_fd,
@@ -385,11 +421,49 @@ impl TaskRecorder {
             .map_err(|e| bpf_err("thread")(e.to_string()))?;
         Ok(TaskRecorder {
             links,
+            attached,
             ebpf: Some(ebpf),
             log,
             stop,
             thread: Some(thread),
         })
+    }
+
+    /// Attaches the program to those of `events` it is not attached to yet (events enabled
+    /// while tracing).
+    pub fn attach_more(&mut self, events: &[Arc<EventFormat>]) -> Result<(), KernelError> {
+        let Some(ebpf) = self.ebpf.as_ref() else {
+            return Ok(());
+        };
+        let prog = ebpf
+            .program("task_ctx")
+            .ok_or_else(|| bpf_err("programs")("no program `task_ctx`".to_string()))?;
+        let prog_fd = prog
+            .fd()
+            .map_err(|e| bpf_err("task_ctx")(error_chain(&e)))?
+            .as_fd();
+        for f in events {
+            if self.attached.contains(&f.id) {
+                continue;
+            }
+            if self.links.len() >= MAX_ATTACHED {
+                return Err(KernelError::BadConfig {
+                    what: "tracepoints for task contexts",
+                    value: self.links.len() as u64 + 1,
+                });
+            }
+            let link = crate::sys::attach_tracepoint_with_cookie(
+                prog_fd,
+                u64::from(f.id),
+                u64::from(f.id),
+            )
+            .map_err(|e| {
+                bpf_err(format!("attach task_ctx to {}:{}", f.system, f.name))(e.to_string())
+            })?;
+            self.links.push(link);
+            self.attached.insert(f.id);
+        }
+        Ok(())
     }
 
     /// Records lost because the ring buffer was full.

@@ -46,11 +46,13 @@ use crate::tracefs::{check_name, parse_stats_lost, Tracefs, INSTANCE_PREFIX};
 
 mod metadata;
 mod paths;
+mod tasks;
 
 pub use metadata::KernelMetadata;
 pub(crate) use paths::attach_shared;
 pub use paths::PathStrings;
 use paths::Paths;
+pub use tasks::TaskContexts;
 
 /// Smallest and largest CTF packet a pass cuts (the channel's sub-buffer size, clamped).
 pub const MIN_PACKET_BYTES: u64 = 4096;
@@ -61,7 +63,7 @@ pub const PASS_EXTRA_PAGES: u64 = 64;
 /// Most event classes one channel may have (as [`crate::session::MAX_EVENT_CLASSES`]).
 pub const MAX_CHANNEL_EVENTS: usize = crate::session::MAX_EVENT_CLASSES;
 /// Most contexts of one channel.
-pub const MAX_CONTEXTS: usize = 8;
+pub const MAX_CONTEXTS: usize = 48;
 
 /// Thread → process and thread → command name maps, from tracefs's `saved_tgids` and
 /// `saved_cmdlines` (filled while tracing).
@@ -104,40 +106,17 @@ impl ProcessNames {
 }
 
 pub(crate) fn context_kind(c: Context) -> Result<ContextKind, KernelError> {
-    Ok(match c {
-        Context::Pid => ContextKind::Pid,
-        Context::Tid => ContextKind::Tid,
-        Context::Procname => ContextKind::Procname,
-        Context::CpuId => ContextKind::CpuId,
-        Context::Prio => {
-            return Err(KernelError::UnsupportedContext {
-                context: "prio".to_string(),
-            })
-        }
-    })
+    Ok(c)
 }
 
 /// A kernel context by its `add-context` name.
 pub fn context_by_name(name: &str) -> Option<Context> {
-    Some(match name {
-        "pid" => Context::Pid,
-        "tid" => Context::Tid,
-        "procname" => Context::Procname,
-        "cpu_id" => Context::CpuId,
-        "prio" => Context::Prio,
-        _ => return None,
-    })
+    ContextKind::ALL.into_iter().find(|k| k.name() == name)
 }
 
 /// The name [`context_by_name`] takes.
 pub fn context_name(c: Context) -> &'static str {
-    match c {
-        Context::Pid => "pid",
-        Context::Tid => "tid",
-        Context::Procname => "procname",
-        Context::CpuId => "cpu_id",
-        Context::Prio => "prio",
-    }
+    c.name()
 }
 
 /// Events the kernel lost on `cpu` of the instance in `dir`, as its `stats` say (cumulative).
@@ -216,6 +195,10 @@ pub struct ChannelDrain {
     /// Path arguments of each event (bit N: argument N), when path strings are recorded.
     path_masks: Vec<u8>,
     paths: Option<Arc<Paths>>,
+    /// Per event class: the payload ranges its eBPF task record key is compared on.
+    key_ranges: Vec<Vec<(usize, usize)>>,
+    /// The task records, when a context needs them.
+    tasks: Option<Arc<tasks::Tasks>>,
     /// The trace clock (rttng-clock's), for the time of packets without events.
     clock: ClockSpec,
     /// Per CPU index: what is called with every page read (a live view in the process that
@@ -306,6 +289,8 @@ impl ChannelDrain {
             records: Vec::new(),
             path_masks: Vec::new(),
             paths: None,
+            key_ranges: Vec::new(),
+            tasks: None,
             clock: ClockSpec::shared(),
             observers: Vec::new(),
             convert: true,
@@ -315,6 +300,11 @@ impl ChannelDrain {
 
     pub fn stream_id(&self) -> u64 {
         self.stream_id
+    }
+
+    /// Whether a context of this channel comes from the eBPF task records.
+    pub fn needs_tasks(&self) -> bool {
+        self.contexts.iter().any(|k| k.needs_task_record())
     }
 
     /// The CPUs drained, in order (stream `CHANNEL_<cpu>` each).
@@ -390,6 +380,7 @@ impl ChannelDrain {
             self.plans
                 .push(plan_event_with_paths(&fmt, self.paths.is_some()));
             self.path_masks.push(path_arg_mask(&fmt));
+            self.key_ranges.push(crate::bpf_task::key_ranges(&fmt));
             self.formats.push(fmt);
             self.events.push(full.clone());
         }
@@ -532,6 +523,12 @@ impl ChannelDrain {
             }
             m
         });
+        let tasks = self.tasks.clone();
+        let mut task_matcher = tasks.as_ref().map(|t| {
+            let mut m = t.matcher.lock().unwrap_or_else(|e| e.into_inner());
+            m.refresh(&t.log);
+            m
+        });
         let mut strings: Vec<(u8, Vec<u8>)> = Vec::new();
         let mut w = StreamWriter::new(md, self.stream_id, u64::from(cpu)).map_err(ctf)?;
         let limit = self.buffer_pages.saturating_add(PASS_EXTRA_PAGES);
@@ -634,11 +631,30 @@ impl ChannelDrain {
                         .and_then(|b| b.try_into().ok())
                         .unwrap_or([0; 4]),
                 );
+                let task = match (task_matcher.as_mut(), tasks.as_ref()) {
+                    (Some(m), Some(t)) => {
+                        let payload = data.get(8..).unwrap_or(&[]);
+                        let ranges = &self.key_ranges[class];
+                        let found = m.take(tid as u32, type_id, payload, ranges).or_else(|| {
+                            // Its eBPF record may still wait in the ring buffer.
+                            m.refresh(&t.log);
+                            m.take(tid as u32, type_id, payload, ranges)
+                        });
+                        if found.is_none() {
+                            t.note_unmatched();
+                        }
+                        found
+                    }
+                    _ => None,
+                };
                 let ctxv = ContextValues {
                     tid,
                     pid: names.tgid.get(&tid).copied().unwrap_or(tid),
                     procname: names.comm.get(&tid).map(Vec::as_slice).unwrap_or(b""),
                     cpu,
+                    flags: data.get(2).copied().unwrap_or(0),
+                    preempt: data.get(3).copied().unwrap_or(0),
+                    task: task.as_ref(),
                 };
                 strings.clear();
                 let mask = self.path_masks.get(class).copied().unwrap_or(0);

@@ -33,7 +33,8 @@ mod tracefs;
 pub use bpf::{quote, PathLog, PathMatcher, PathValue};
 pub use bpf_task::{TaskLog, TaskMatcher, TaskRecord, TaskRecorder, TaskValues};
 pub use consume::{
-    context_by_name, context_name, ChannelDrain, KernelMetadata, PassStats, PathStrings, Waiter,
+    context_by_name, context_name, ChannelDrain, KernelMetadata, PassStats, PathStrings,
+    TaskContexts, Waiter,
 };
 pub use convert::{plan_event, EventPlan};
 pub use error::KernelError;

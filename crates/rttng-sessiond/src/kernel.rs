@@ -11,7 +11,7 @@ use rttng_session::{KernelOp, KernelReply, Port};
 use std::path::Path;
 
 pub(crate) fn op(io: &mut Io, session_id: u64, op: KernelOp) -> Result<KernelReply, String> {
-    use rttng_kernel::{ChannelConfig, Context, KernelSession, Syscalls};
+    use rttng_kernel::{ChannelConfig, KernelSession, Syscalls};
     let cfg = |c: &rttng_session::KernelChannel| ChannelConfig {
         name: c.name.clone(),
         subbuf_bytes: c.subbuf_bytes,
@@ -103,14 +103,9 @@ pub(crate) fn op(io: &mut Io, session_id: u64, op: KernelOp) -> Result<KernelRep
             ks.disable_tracepoints(&channel, &pattern).map(|_| ())
         }
         KernelOp::AddContext { channel, context } => {
-            let c = match context {
-                ContextType::Pid | ContextType::Vpid => Context::Pid,
-                ContextType::Tid | ContextType::Vtid => Context::Tid,
-                ContextType::Procname => Context::Procname,
-                ContextType::CpuId => Context::CpuId,
-                ContextType::Prio => Context::Prio,
-                other => return Err(format!("kernel context {} is not supported", other.name())),
-            };
+            // lttng-modules' context of the same name (cpu_id: rttng's own).
+            let c = rttng_kernel::context_by_name(context.name())
+                .ok_or_else(|| format!("kernel context {} is not available", context.name()))?;
             let r = ks.add_context(&channel, c);
             changed = Some(channel);
             r

@@ -37,7 +37,8 @@ fn task_contexts_of_own_thread_match_proc() {
             .expect("sys_enter_getppid format"),
     );
     let log = Arc::new(TaskLog::default());
-    let mut rec = TaskRecorder::start(&[fmt.clone()], log.clone()).expect("task recorder loads");
+    let mut rec =
+        TaskRecorder::start(std::slice::from_ref(&fmt), log.clone()).expect("task recorder loads");
     // SAFETY: gettid and getppid have no preconditions.
     let tid = unsafe { libc::gettid() } as u32;
     // SAFETY: as above.
