@@ -65,8 +65,17 @@ pub const MAX_CHANNEL_EVENTS: usize = crate::session::MAX_EVENT_CLASSES;
 /// Most contexts of one channel.
 pub const MAX_CONTEXTS: usize = 48;
 
+/// Most threads [`ProcessNames`] remembers; past it the maps start again from tracefs's lists.
+pub const MAX_PROCESS_NAMES: usize = 1 << 16;
+/// The command name of a thread that neither tracefs nor `/proc` knows any more (it exited
+/// and tracefs's 128-entry `saved_cmdlines` dropped it), as trace-cmd prints it. Never empty:
+/// babeltrace2 prints an empty `procname` as the previous event's.
+pub const UNKNOWN_COMM: &[u8] = b"<...>";
+
 /// Thread → process and thread → command name maps, from tracefs's `saved_tgids` and
-/// `saved_cmdlines` (filled while tracing).
+/// `saved_cmdlines` (filled while tracing), kept across passes: `saved_cmdlines` holds only the
+/// last 128 command names system-wide, so a busy machine drops a short-lived thread's name
+/// before the next pass; a thread found in neither is looked up in `/proc` once.
 #[derive(Debug, Default)]
 pub(crate) struct ProcessNames {
     pub(crate) tgid: HashMap<i32, i32>,
@@ -74,8 +83,11 @@ pub(crate) struct ProcessNames {
 }
 
 impl ProcessNames {
-    pub(crate) fn load(tfs: &Tracefs) -> ProcessNames {
-        let mut n = ProcessNames::default();
+    /// Merges tracefs's current lists into the maps (newer names replace older ones).
+    pub(crate) fn refresh(&mut self, tfs: &Tracefs) {
+        if self.tgid.len() > MAX_PROCESS_NAMES || self.comm.len() > MAX_PROCESS_NAMES {
+            *self = ProcessNames::default();
+        }
         for line in tfs
             .read("saved_tgids")
             .unwrap_or_default()
@@ -86,7 +98,7 @@ impl ProcessNames {
             if let (Some(Ok(t)), Some(Ok(p))) =
                 (it.next().map(str::parse), it.next().map(str::parse))
             {
-                n.tgid.insert(t, p);
+                self.tgid.insert(t, p);
             }
         }
         for line in tfs
@@ -97,11 +109,44 @@ impl ProcessNames {
         {
             if let Some((t, c)) = line.split_once(' ') {
                 if let Ok(t) = t.parse() {
-                    n.comm.insert(t, c.as_bytes().to_vec());
+                    if c != "<...>" {
+                        self.comm.insert(t, c.as_bytes().to_vec());
+                    }
                 }
             }
         }
-        n
+    }
+
+    /// The process of thread `tid`: tracefs's, else `/proc`'s, else `tid` itself.
+    pub(crate) fn pid(&mut self, tid: i32) -> i32 {
+        if let Some(&p) = self.tgid.get(&tid) {
+            return p;
+        }
+        let p = std::fs::read_to_string(format!("/proc/{tid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Tgid:"))
+                    .and_then(|v| v.trim().parse().ok())
+            })
+            .unwrap_or(tid);
+        self.tgid.insert(tid, p);
+        p
+    }
+
+    /// The command name of thread `tid`: tracefs's, else `/proc`'s, else [`UNKNOWN_COMM`].
+    pub(crate) fn procname(&mut self, tid: i32) -> &[u8] {
+        self.comm
+            .entry(tid)
+            .or_insert_with(|| match std::fs::read(format!("/proc/{tid}/comm")) {
+                Ok(mut c) if !c.is_empty() => {
+                    if c.last() == Some(&b'\n') {
+                        c.pop();
+                    }
+                    c
+                }
+                _ => UNKNOWN_COMM.to_vec(),
+            })
     }
 }
 
@@ -208,6 +253,8 @@ pub struct ChannelDrain {
     convert: bool,
     /// Records whose type id matched no enabled event (enabled by someone else, or a race).
     records_skipped: u64,
+    /// Process ids and command names of the threads seen, for the `pid`/`procname` contexts.
+    names: ProcessNames,
 }
 
 impl std::fmt::Debug for ChannelDrain {
@@ -295,6 +342,7 @@ impl ChannelDrain {
             observers: Vec::new(),
             convert: true,
             records_skipped: 0,
+            names: ProcessNames::default(),
         })
     }
 
@@ -502,15 +550,13 @@ impl ChannelDrain {
             source,
         };
         let drain_err = |source| KernelError::Drain { cpu, source };
-        let names = if self
+        let names_needed = self
             .contexts
             .iter()
-            .any(|k| matches!(k, ContextKind::Pid | ContextKind::Procname))
-        {
-            ProcessNames::load(&self.tracefs)
-        } else {
-            ProcessNames::default()
-        };
+            .any(|k| matches!(k, ContextKind::Pid | ContextKind::Procname));
+        if names_needed {
+            self.names.refresh(&self.tracefs);
+        }
         let paths = self.paths.clone();
         let mut matcher = paths.as_ref().map(|p| {
             let mut m = p.matcher.lock().unwrap_or_else(|e| e.into_inner());
@@ -647,10 +693,15 @@ impl ChannelDrain {
                     }
                     _ => None,
                 };
+                let (pid, procname) = if names_needed {
+                    (self.names.pid(tid), self.names.procname(tid))
+                } else {
+                    (tid, &b""[..])
+                };
                 let ctxv = ContextValues {
                     tid,
-                    pid: names.tgid.get(&tid).copied().unwrap_or(tid),
-                    procname: names.comm.get(&tid).map(Vec::as_slice).unwrap_or(b""),
+                    pid,
+                    procname,
                     cpu,
                     flags: data.get(2).copied().unwrap_or(0),
                     preempt: data.get(3).copied().unwrap_or(0),
@@ -727,5 +778,25 @@ impl ChannelDrain {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ProcessNames, UNKNOWN_COMM};
+
+    #[test]
+    fn a_thread_tracefs_forgot_is_named_from_proc_and_an_exited_one_is_marked_unknown() {
+        let mut names = ProcessNames::default();
+        let me = std::process::id() as i32;
+        let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
+        assert_eq!(names.procname(me), comm.trim_end().as_bytes());
+        assert_eq!(names.pid(me), me);
+        // A child that has exited and been reaped: neither tracefs nor /proc knows it.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id() as i32;
+        child.wait().unwrap();
+        assert_eq!(names.procname(gone), UNKNOWN_COMM);
+        assert_eq!(names.pid(gone), gone);
     }
 }

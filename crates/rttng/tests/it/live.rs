@@ -230,10 +230,24 @@ impl Drop for Reaped {
     }
 }
 
-fn wait_until(what: &str, timeout: Duration, mut pred: impl FnMut() -> bool) {
+fn wait_until(what: &str, timeout: Duration, pred: impl FnMut() -> bool) {
+    wait_until_or(what, timeout, pred, String::new);
+}
+
+/// [`wait_until`], with `why()` (what the processes said) in the failure message.
+fn wait_until_or(
+    what: &str,
+    timeout: Duration,
+    mut pred: impl FnMut() -> bool,
+    why: impl Fn() -> String,
+) {
     let start = std::time::Instant::now();
     while !pred() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < timeout,
+            "timed out waiting for {what}\n{}",
+            why()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -405,9 +419,22 @@ fn rttng_stack_live(name: &str, channel_args: &[&str], kernel: bool, check: impl
             .lines()
             .count()
     };
-    wait_until("events on both viewers", Duration::from_secs(60), || {
-        lines("rt.txt") > 0 && lines("bt.txt") > 0
-    });
+    wait_until_or(
+        "events on both viewers",
+        Duration::from_secs(60),
+        || lines("rt.txt") > 0 && lines("bt.txt") > 0,
+        || {
+            let err = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+            format!(
+                "rttng view --live printed {} lines, stderr: {}\nbabeltrace2 printed {} lines, stderr: {}\nrttng list lv:\n{}",
+                lines("rt.txt"),
+                err("rt.err"),
+                lines("bt.txt"),
+                err("bt.err"),
+                world.rttng(&["list", "lv"]).stdout_text()
+            )
+        },
+    );
     assert!(
         app.0.try_wait().expect("app status").is_none(),
         "the app ended before the viewers showed anything"
