@@ -419,6 +419,10 @@ fn handle(
         ConsumerRequest::KernelStart { session_key } => (kernel.start(session_key), None),
         ConsumerRequest::KernelFlush { session_key } => (kernel.flush(session_key), None),
         ConsumerRequest::KernelStats { session_key } => (kernel.stats(session_key), None),
+        ConsumerRequest::KernelTrackers {
+            session_key,
+            trackers,
+        } => (kernel.trackers(session_key, &trackers), None),
         ConsumerRequest::RemoveKernel { session_key } => (kernel.remove(session_key), None),
         ConsumerRequest::KernelSnapshot {
             session_key,

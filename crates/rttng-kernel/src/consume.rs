@@ -242,8 +242,13 @@ pub struct ChannelDrain {
     paths: Option<Arc<Paths>>,
     /// Per event class: the payload ranges its eBPF task record key is compared on.
     key_ranges: Vec<Vec<(usize, usize)>>,
-    /// The task records, when a context needs them.
+    /// The task records, when a context or a tracker needs them.
     tasks: Option<Arc<tasks::Tasks>>,
+    /// The session's kernel trackers, once one was set.
+    trackers: Option<Arc<crate::tracker::KernelTrackers>>,
+    /// Records dropped because a tracker did not track their task (or no task record
+    /// showed it was tracked).
+    records_untracked: u64,
     /// The trace clock (rttng-clock's), for the time of packets without events.
     clock: ClockSpec,
     /// Per CPU index: what is called with every page read (a live view in the process that
@@ -338,6 +343,8 @@ impl ChannelDrain {
             paths: None,
             key_ranges: Vec::new(),
             tasks: None,
+            trackers: None,
+            records_untracked: 0,
             clock: ClockSpec::shared(),
             observers: Vec::new(),
             convert: true,
@@ -350,9 +357,25 @@ impl ChannelDrain {
         self.stream_id
     }
 
-    /// Whether a context of this channel comes from the eBPF task records.
+    /// Whether a context or a tracker of this channel needs the eBPF task records.
     pub fn needs_tasks(&self) -> bool {
-        self.contexts.iter().any(|k| k.needs_task_record())
+        self.trackers.is_some() || self.contexts.iter().any(|k| k.needs_task_record())
+    }
+
+    /// The session's kernel trackers: from now on, records are kept only when the tracker
+    /// policy of their time tracks their task.
+    pub fn set_trackers(&mut self, t: Arc<crate::tracker::KernelTrackers>) {
+        self.trackers = Some(t);
+    }
+
+    /// Records dropped so far by the trackers.
+    pub fn records_untracked(&self) -> u64 {
+        self.records_untracked
+    }
+
+    /// The trace clock now (what stamps a tracker change).
+    pub fn clock_now(&self) -> u64 {
+        self.clock.now()
     }
 
     /// The CPUs drained, in order (stream `CHANNEL_<cpu>` each).
@@ -575,6 +598,11 @@ impl ChannelDrain {
             m.refresh(&t.log);
             m
         });
+        let policies = self
+            .trackers
+            .as_ref()
+            .map(|t| t.snapshot())
+            .unwrap_or_default();
         let mut strings: Vec<(u8, Vec<u8>)> = Vec::new();
         let mut w = StreamWriter::new(md, self.stream_id, u64::from(cpu)).map_err(ctf)?;
         let limit = self.buffer_pages.saturating_add(PASS_EXTRA_PAGES);
@@ -693,6 +721,12 @@ impl ChannelDrain {
                     }
                     _ => None,
                 };
+                if let Some(p) = crate::tracker::policy_at(&policies, ts) {
+                    if !task.as_ref().is_some_and(|v| p.tracks(v)) {
+                        self.records_untracked += 1;
+                        continue;
+                    }
+                }
                 let (pid, procname) = if names_needed {
                     (self.names.pid(tid), self.names.procname(tid))
                 } else {

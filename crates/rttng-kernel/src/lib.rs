@@ -26,6 +26,7 @@ mod session;
 mod sys;
 mod syscall_args;
 mod tracefs;
+mod tracker;
 
 // The API: a kernel session and what configures it, the live view of its records, the path
 // strings its eBPF recorder resolves, tracefs listing and cleanup. Everything else (page
@@ -47,6 +48,7 @@ pub use session::{
 };
 pub use sys::{spawn_paused, PausedChild};
 pub use tracefs::{check_function_tracing, check_kprobes, cleanup_stale_instances, Tracefs};
+pub use tracker::{KernelTrackers, TrackedAttr, TrackerPolicy};
 
 /// Every tracepoint as `system:event`, as `available_events` lists them.
 pub fn list_tracepoints() -> Result<Vec<EventFormat>, KernelError> {

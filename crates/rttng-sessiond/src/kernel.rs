@@ -75,6 +75,16 @@ pub(crate) fn op(io: &mut Io, session_id: u64, op: KernelOp) -> Result<KernelRep
         consumer?;
         return removed.map(|()| KernelReply::Ok);
     }
+    if let KernelOp::Trackers { trackers } = op {
+        if !io.kernel.contains_key(&session_id) {
+            return Err("no kernel session".to_string());
+        }
+        io.consumer_ok(ConsumerRequest::KernelTrackers {
+            session_key: session_id,
+            trackers,
+        })?;
+        return Ok(KernelReply::Ok);
+    }
     if let KernelOp::AddChannel { channel } = &op {
         let (ks, _) = io.kernel.get_mut(&session_id).ok_or("no kernel session")?;
         ks.add_channel(cfg(channel)).map_err(|e| e.to_string())?;
@@ -164,7 +174,10 @@ pub(crate) fn op(io: &mut Io, session_id: u64, op: KernelOp) -> Result<KernelRep
                 other => Err(format!("unexpected consumer reply {other:?}")),
             };
         }
-        KernelOp::Create { .. } | KernelOp::Destroy | KernelOp::AddChannel { .. } => Ok(()),
+        KernelOp::Create { .. }
+        | KernelOp::Destroy
+        | KernelOp::AddChannel { .. }
+        | KernelOp::Trackers { .. } => Ok(()),
     };
     r.map_err(|e| e.to_string())?;
     if let Some(channel) = changed {

@@ -105,12 +105,22 @@ impl TaskContexts {
         Ok(())
     }
 
-    /// Events enabled while tracing: the program is attached to them too.
-    pub fn attach_more(&mut self, drains: &[&ChannelDrain]) -> Result<(), KernelError> {
+    /// Events enabled while tracing, or channels that need task records since (a tracker
+    /// set): the program is attached to their tracepoints too.
+    pub fn attach_more(&mut self, drains: &mut [&mut ChannelDrain]) -> Result<(), KernelError> {
+        for d in drains.iter_mut().filter(|d| d.needs_tasks()) {
+            d.tasks = Some(self.tasks.clone());
+        }
+        let view: Vec<&ChannelDrain> = drains.iter().map(|d| &**d).collect();
         match self.recorder.as_mut() {
-            Some(r) => r.attach_more(&events_of(drains)),
+            Some(r) => r.attach_more(&events_of(&view)),
             None => Ok(()),
         }
+    }
+
+    /// Whether the program is attached (tracing).
+    pub fn is_recording(&self) -> bool {
+        self.recorder.is_some()
     }
 
     /// Tracefs records written without their task values so far: no eBPF record matched

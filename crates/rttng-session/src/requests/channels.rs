@@ -366,8 +366,14 @@ impl Registry {
                 KernelOp::AddChannel { channel }
             };
             let sid = s.id;
+            let trackers = crate::trackers::kernel_trackers(s);
             port.kernel(sid, op)
                 .map_err(|e| err(ErrorCode::KernelUnavailable, e))?;
+            // Kernel trackers set before the kernel domain existed.
+            if stream_class_id == 0 && !trackers.is_empty() {
+                port.kernel(sid, KernelOp::Trackers { trackers })
+                    .map_err(|e| err(ErrorCode::KernelUnavailable, e))?;
+            }
         }
         let s = &mut self.sessions[i];
         s.channels.push(Channel {

@@ -226,7 +226,8 @@ fn read_checked(trace: &std::path::Path) -> String {
     b
 }
 
-fn rttng_instances(session: &str) -> Vec<String> {
+/// The tracefs instances rttng made for session `session` (none once it is destroyed).
+pub(crate) fn rttng_instances(session: &str) -> Vec<String> {
     std::fs::read_dir("/sys/kernel/tracing/instances")
         .map(|rd| {
             rd.flatten()
