@@ -6,7 +6,8 @@
 //! write fails with that error before any byte is written) or `short` (half the bytes are
 //! written, then ENOSPC, as when the disk fills in the middle of a write) or `delay` (the
 //! write waits [`DELAY`] first, then succeeds: a slow disk); TARGET is `data`
-//! (a packet's write to its stream file) or `index` (its index entry); N is the 1-based
+//! (a packet's write to its stream file), `index` (its index entry) or `metadata` (an
+//! append to a trace's metadata file, synced; `short` acts as `enospc` there); N is the 1-based
 //! ordinal of that target's write in this process (all buffers and streams counted
 //! together), COUNT how many consecutive writes fail (default 1). Example:
 //! `enospc:data:3+2,short:index:7`. An unset variable injects nothing; a malformed one
@@ -30,6 +31,7 @@ pub const DELAY: std::time::Duration = std::time::Duration::from_secs(2);
 pub enum Target {
     Data,
     Index,
+    Metadata,
 }
 
 /// What an injected fault does to one write.
@@ -54,6 +56,7 @@ struct Rule {
 static RULES: OnceLock<Vec<Rule>> = OnceLock::new();
 static DATA_WRITES: AtomicU64 = AtomicU64::new(0);
 static INDEX_WRITES: AtomicU64 = AtomicU64::new(0);
+static METADATA_WRITES: AtomicU64 = AtomicU64::new(0);
 
 /// Reads [`ENV`]; call once at startup. An error names the bad rule.
 pub fn init() -> Result<(), String> {
@@ -91,6 +94,7 @@ fn parse(spec: &str) -> Result<Vec<Rule>, String> {
             let target = match target {
                 "data" => Target::Data,
                 "index" => Target::Index,
+                "metadata" => Target::Metadata,
                 _ => return Err(bad()),
             };
             let (first, count) = match at.split_once('+') {
@@ -119,6 +123,7 @@ pub fn next(target: Target) -> Option<Fault> {
     let counter = match target {
         Target::Data => &DATA_WRITES,
         Target::Index => &INDEX_WRITES,
+        Target::Metadata => &METADATA_WRITES,
     };
     let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
     rules
@@ -141,9 +146,12 @@ mod tests {
 
     #[test]
     fn rules_parse_and_bad_ones_are_refused() {
-        let r =
-            parse("enospc:data:3+2,short:index:7,eio:data:1,edquot:index:2,delay:data:1").unwrap();
-        assert_eq!(r.len(), 5);
+        let r = parse(
+            "enospc:data:3+2,short:index:7,eio:data:1,edquot:index:2,delay:data:1,delay:metadata:2",
+        )
+        .unwrap();
+        assert_eq!(r.len(), 6);
+        assert_eq!((r[5].fault, r[5].target), (Fault::Delay, Target::Metadata));
         assert_eq!((r[4].fault, r[4].first), (Fault::Delay, 1));
         assert_eq!(
             (r[0].fault, r[0].target, r[0].first, r[0].count),

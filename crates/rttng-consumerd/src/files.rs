@@ -30,6 +30,13 @@ pub fn set_owner(output: &str, creds: Creds) -> Result<(), String> {
     Ok(())
 }
 
+/// Forgets the owner declared for `output` (its last session is gone).
+pub fn forget_owner(output: &str) {
+    let root = PathBuf::from(output);
+    let mut o = OWNERS.lock().unwrap_or_else(|p| p.into_inner());
+    o.retain(|x| x.root != root);
+}
+
 /// The owner of `path`: the declared output directory holding it (the longest), or, for a
 /// path nobody declared, the consumer itself below `fallback_root`.
 fn owner_of(path: &Path, fallback_root: &Path) -> Owner {

@@ -8,9 +8,10 @@
 //! (`relay.rs`): `OpenRelay` opens a relay session, `AddRelayBuffer` buffers send their
 //! packets and indexes there, `RelayDataPending` answers `stop`'s wait, `CloseRelay` ends it.
 //!
-//! Requests come on the control socket and on the lane the session daemon opens with
-//! `OpenLane` (served by a thread of its own); those that wait for the disk or the network
-//! are answered without holding the buffer table (`without_lock`).
+//! Requests come on the control socket and on the lanes the session daemon opens with
+//! `OpenLane` (each served by a thread of its own, one per session at work); no request
+//! holds the tables while it waits for the disk or the network (`answer`), and the kernel
+//! sessions have a lock of their own, so one session's work never holds up another's.
 //!
 //! The buffers belong to this process: an application that dies leaves them intact, and
 //! `Recover` closes its half-written packets. When the session daemon goes away, every
@@ -75,33 +76,39 @@ fn main() {
     let st: Shared = Arc::default();
     serve(&sock, &st, true);
     // Session daemon gone or asked us to quit: write out everything.
-    let Tables {
-        buffers,
-        relays,
-        mut kernel,
-    } = std::mem::take(&mut *lock(&st));
+    let Tables { buffers, relays } = std::mem::take(&mut *lock(&st));
     for (_, h) in buffers {
         finish(h);
     }
-    kernel.remove_all();
+    kernel(&st).remove_all();
     for (_, r) in relays {
         r.close();
     }
 }
 
 /// The buffers and relay sessions, shared by the threads serving the control socket and
-/// the lane.
+/// the lanes; held only to look up, add or remove.
 #[derive(Default)]
 struct Tables {
     buffers: BTreeMap<u64, Handle>,
     relays: BTreeMap<u64, Arc<relay::RelaySession>>,
-    kernel: kernel::Kernel,
 }
 
-type Shared = Arc<Mutex<Tables>>;
+#[derive(Default)]
+struct Daemon {
+    tables: Mutex<Tables>,
+    /// The kernel sessions (their operations write, so not under the tables).
+    kernel: Mutex<kernel::Kernel>,
+}
+
+type Shared = Arc<Daemon>;
 
 fn lock(st: &Shared) -> MutexGuard<'_, Tables> {
-    st.lock().unwrap_or_else(|p| p.into_inner())
+    st.tables.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn kernel(st: &Shared) -> MutexGuard<'_, kernel::Kernel> {
+    st.kernel.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Answers the requests of one socket in order: the control socket (`control`; `Quit`
@@ -124,15 +131,7 @@ fn serve(sock: &UnixStream, st: &Shared, control: bool) {
         } else {
             match without_lock(req, st) {
                 Ok(reply) => (reply, None),
-                Err(req) => {
-                    let mut t = lock(st);
-                    let Tables {
-                        buffers,
-                        relays,
-                        kernel,
-                    } = &mut *t;
-                    handle(*req, buffers, relays, kernel)
-                }
+                Err(req) => answer(*req, st),
             }
         };
         let sent = match &fd {
@@ -286,35 +285,41 @@ fn ask(
     })
 }
 
-fn handle(
-    req: ConsumerRequest,
-    buffers: &mut BTreeMap<u64, Handle>,
-    relays: &mut BTreeMap<u64, Arc<relay::RelaySession>>,
-    kernel: &mut kernel::Kernel,
-) -> (ConsumerReply, Option<std::os::fd::OwnedFd>) {
+/// Answers a request that is not [`without_lock`]'s, holding the tables only to look up,
+/// add or remove (files are created, metadata written and relays reached without them).
+fn answer(req: ConsumerRequest, st: &Shared) -> (ConsumerReply, Option<std::os::fd::OwnedFd>) {
     let no_relay = |id: u64| ConsumerReply::Error {
         message: format!("no relay session {id}"),
     };
+    let relay = |id: u64| lock(st).relays.get(&id).cloned();
+    let done = |r: Result<(), String>| {
+        r.map_or_else(
+            |message| ConsumerReply::Error { message },
+            |()| ConsumerReply::Ok,
+        )
+    };
     match req {
-        ConsumerRequest::AddBuffer { spec } => add_buffer(spec, None, false, buffers),
-        ConsumerRequest::AddSnapshotBuffer { spec } => add_buffer(spec, None, true, buffers),
+        ConsumerRequest::AddBuffer { spec } => add_buffer(spec, None, false, st),
+        ConsumerRequest::AddSnapshotBuffer { spec } => add_buffer(spec, None, true, st),
         ConsumerRequest::SnapshotMetadata {
             trace_dir,
             uuid,
             text,
         } => (
-            metadata::write_whole(&trace_dir, uuid, &text, METADATA_PACKET_BYTES).map_or_else(
-                |message| ConsumerReply::Error { message },
-                |()| ConsumerReply::Ok,
-            ),
+            done(metadata::write_whole(
+                &trace_dir,
+                uuid,
+                &text,
+                METADATA_PACKET_BYTES,
+            )),
             None,
         ),
-        ConsumerRequest::AddRelayBuffer { relay_id, spec } => match relays.get(&relay_id) {
-            Some(r) => add_buffer(spec, Some(r.clone()), false, buffers),
+        ConsumerRequest::AddRelayBuffer { relay_id, spec } => match relay(relay_id) {
+            Some(r) => add_buffer(spec, Some(r), false, st),
             None => (no_relay(relay_id), None),
         },
         ConsumerRequest::OpenRelay { relay } => {
-            if relays.contains_key(&relay.relay_id) {
+            if lock(st).relays.contains_key(&relay.relay_id) {
                 return (
                     ConsumerReply::Error {
                         message: format!("relay session {} exists", relay.relay_id),
@@ -328,7 +333,7 @@ fn handle(
                         relay_session_id: r.relay_session_id,
                         output_path: r.output_path.clone(),
                     };
-                    relays.insert(relay.relay_id, Arc::new(r));
+                    lock(st).relays.insert(relay.relay_id, Arc::new(r));
                     (reply, None)
                 }
                 Err(message) => (ConsumerReply::Error { message }, None),
@@ -339,7 +344,7 @@ fn handle(
             trace_dir,
             uuid,
             text,
-        } => match relays.get(&relay_id) {
+        } => match relay(relay_id) {
             Some(r) => {
                 metadata::keep(&trace_dir, &text);
                 let bytes = rttng_ctf::emit::packetize_metadata(
@@ -348,14 +353,11 @@ fn handle(
                     rttng_ctf::ir::ByteOrder::NATIVE,
                     METADATA_PACKET_BYTES,
                 );
-                match r.append_metadata(&trace_dir, &bytes) {
-                    Ok(()) => (ConsumerReply::Ok, None),
-                    Err(message) => (ConsumerReply::Error { message }, None),
-                }
+                (done(r.append_metadata(&trace_dir, &bytes)), None)
             }
             None => (no_relay(relay_id), None),
         },
-        ConsumerRequest::RelayStatus { relay_id } => match relays.get(&relay_id) {
+        ConsumerRequest::RelayStatus { relay_id } => match relay(relay_id) {
             Some(r) => {
                 let (failure, packets_lost) = r.status();
                 (
@@ -372,16 +374,7 @@ fn handle(
             trace_dir,
             uuid,
             text,
-        } => {
-            let r = append_metadata(&trace_dir, uuid, &text);
-            (
-                r.map_or_else(
-                    |message| ConsumerReply::Error { message },
-                    |()| ConsumerReply::Ok,
-                ),
-                None,
-            )
-        }
+        } => (done(metadata::append(&trace_dir, uuid, &text)), None),
         ConsumerRequest::Quit => (ConsumerReply::Ok, None),
         // Answered without the tables held (`without_lock`, `open_lane`).
         ConsumerRequest::Flush { .. }
@@ -400,12 +393,12 @@ fn handle(
         ConsumerRequest::AddKernelChannel { spec } => {
             let relay = match spec.relay_id {
                 0 => None,
-                id => match relays.get(&id) {
-                    Some(r) => Some(r.clone()),
+                id => match relay(id) {
+                    Some(r) => Some(r),
                     None => return (no_relay(id), None),
                 },
             };
-            (kernel.add_channel(spec, relay), None)
+            (kernel(st).add_channel(spec, relay), None)
         }
         ConsumerRequest::KernelEvents {
             session_key,
@@ -413,17 +406,17 @@ fn handle(
             events,
             contexts,
         } => (
-            kernel.events(session_key, &channel, &events, &contexts),
+            kernel(st).events(session_key, &channel, &events, &contexts),
             None,
         ),
-        ConsumerRequest::KernelStart { session_key } => (kernel.start(session_key), None),
-        ConsumerRequest::KernelFlush { session_key } => (kernel.flush(session_key), None),
-        ConsumerRequest::KernelStats { session_key } => (kernel.stats(session_key), None),
+        ConsumerRequest::KernelStart { session_key } => (kernel(st).start(session_key), None),
+        ConsumerRequest::KernelFlush { session_key } => (kernel(st).flush(session_key), None),
+        ConsumerRequest::KernelStats { session_key } => (kernel(st).stats(session_key), None),
         ConsumerRequest::KernelTrackers {
             session_key,
             trackers,
-        } => (kernel.trackers(session_key, &trackers), None),
-        ConsumerRequest::RemoveKernel { session_key } => (kernel.remove(session_key), None),
+        } => (kernel(st).trackers(session_key, &trackers), None),
+        ConsumerRequest::RemoveKernel { session_key } => (kernel(st).remove(session_key), None),
         ConsumerRequest::KernelSnapshot {
             session_key,
             trace_dir,
@@ -432,13 +425,13 @@ fn handle(
         } => {
             let relay = match relay_id {
                 0 => None,
-                id => match relays.get(&id) {
-                    Some(r) => Some(r.clone()),
+                id => match relay(id) {
+                    Some(r) => Some(r),
                     None => return (no_relay(id), None),
                 },
             };
             (
-                kernel.snapshot(session_key, &trace_dir, max_packets, relay),
+                kernel(st).snapshot(session_key, &trace_dir, max_packets, relay),
                 None,
             )
         }
@@ -455,22 +448,24 @@ fn handle(
                 groups,
                 umask,
             };
-            match files::set_owner(&output, creds) {
-                Ok(()) => (ConsumerReply::Ok, None),
-                Err(message) => (ConsumerReply::Error { message }, None),
-            }
+            (done(files::set_owner(&output, creds)), None)
+        }
+        ConsumerRequest::ForgetOwner { output } => {
+            files::forget_owner(&output);
+            (ConsumerReply::Ok, None)
         }
     }
 }
 
 /// Creates a buffer (its shared memory, its writer thread) writing to files or a relay.
+/// The buffer's files (or relay streams) are set up without the tables held.
 fn add_buffer(
     spec: rttng_proto::BufferSpec,
     relay: Option<Arc<relay::RelaySession>>,
     snapshot_only: bool,
-    buffers: &mut BTreeMap<u64, Handle>,
+    st: &Shared,
 ) -> (ConsumerReply, Option<std::os::fd::OwnedFd>) {
-    if buffers.contains_key(&spec.buffer_id) {
+    if lock(st).buffers.contains_key(&spec.buffer_id) {
         return (
             ConsumerReply::Error {
                 message: format!("buffer {} exists", spec.buffer_id),
@@ -483,7 +478,7 @@ fn add_buffer(
             let (tx, rx) = mpsc::channel();
             let cpus = spec.cpu_count;
             let thread = std::thread::spawn(move || worker.run(rx));
-            buffers.insert(
+            lock(st).buffers.insert(
                 spec.buffer_id,
                 Handle {
                     tx,
@@ -496,8 +491,4 @@ fn add_buffer(
         }
         Err(e) => (ConsumerReply::Error { message: e }, None),
     }
-}
-
-fn append_metadata(trace_dir: &str, uuid: [u8; 16], text: &str) -> Result<(), String> {
-    metadata::append(trace_dir, uuid, text)
 }

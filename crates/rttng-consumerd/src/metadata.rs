@@ -6,9 +6,10 @@
 //! in memory ([`kept`]), to count the events inside packets that could not be written. Not
 //! here: producing the metadata text (the session daemon does).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Metadata packet size (LTTng's metadata sub-buffer size).
 pub(crate) const METADATA_PACKET_BYTES: usize = 4096;
@@ -45,54 +46,95 @@ pub fn kept(trace_dir: &str, known_len: Option<usize>) -> Option<(usize, Option<
     Some((t.len(), (Some(t.len()) != known_len).then(|| t.clone())))
 }
 
-/// Text not written yet: (trace directory, trace uuid, text), in order.
+/// Text not written yet: (trace directory, trace uuid, text), in order. Held only to add
+/// or take text: writing happens with it released, under the trace's own writer lock
+/// ([`writer`]), so that a slow disk under one trace holds up no other trace.
 static PENDING: Mutex<Vec<(String, [u8; 16], String)>> = Mutex::new(Vec::new());
+
+/// Each trace's writer lock (one writer per trace at a time keeps its text in order).
+static WRITERS: Mutex<BTreeMap<String, Arc<Mutex<()>>>> = Mutex::new(BTreeMap::new());
+
+/// Most traces whose writer locks are kept (unused ones are forgotten past it).
+const MAX_WRITERS: usize = 4096;
+
+fn writer(trace_dir: &str) -> Arc<Mutex<()>> {
+    let mut w = WRITERS.lock().unwrap_or_else(|p| p.into_inner());
+    if w.len() >= MAX_WRITERS && !w.contains_key(trace_dir) {
+        w.retain(|_, l| Arc::strong_count(l) > 1);
+    }
+    w.entry(trace_dir.to_owned()).or_default().clone()
+}
 
 /// Appends `text` to the metadata of the trace in `trace_dir`, after any text of that trace
 /// still waiting. On failure the text waits too, and the error says so.
 pub fn append(trace_dir: &str, uuid: [u8; 16], text: &str) -> Result<(), String> {
     absolute(trace_dir)?;
     keep(trace_dir, text);
-    let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
-    pending.push((trace_dir.to_owned(), uuid, text.to_owned()));
-    let total: usize = pending.iter().map(|(_, _, t)| t.len()).sum();
-    if total > MAX_PENDING_BYTES {
-        let (d, _, _) = pending.remove(0);
-        return Err(format!(
-            "metadata of {d} dropped: more than {MAX_PENDING_BYTES} bytes waiting for the disk"
-        ));
+    {
+        let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+        pending.push((trace_dir.to_owned(), uuid, text.to_owned()));
+        let total: usize = pending.iter().map(|(_, _, t)| t.len()).sum();
+        if total > MAX_PENDING_BYTES {
+            let (d, _, _) = pending.remove(0);
+            return Err(format!(
+                "metadata of {d} dropped: more than {MAX_PENDING_BYTES} bytes waiting for the disk"
+            ));
+        }
     }
-    write_pending(&mut pending, Some(trace_dir))
+    write_pending(trace_dir)
 }
 
 /// Writes every waiting text (all traces); the first error, if any.
 pub fn retry_pending() -> Result<(), String> {
-    let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
-    write_pending(&mut pending, None)
+    let mut dirs: Vec<String> = PENDING
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|(d, _, _)| d.clone())
+        .collect();
+    dirs.dedup();
+    let mut first_error = None;
+    for d in dirs {
+        if let Err(e) = write_pending(&d) {
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
 }
 
-fn write_pending(
-    pending: &mut Vec<(String, [u8; 16], String)>,
-    only: Option<&str>,
-) -> Result<(), String> {
+/// Writes the waiting text of the trace in `trace_dir`, in order, as its one writer; what
+/// fails waits again, ahead of any text added meanwhile.
+fn write_pending(trace_dir: &str) -> Result<(), String> {
+    let lock = writer(trace_dir);
+    let _one = lock.lock().unwrap_or_else(|p| p.into_inner());
+    let mine: Vec<(String, [u8; 16], String)> = {
+        let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+        let (mine, rest) = std::mem::take(&mut *pending)
+            .into_iter()
+            .partition(|(d, _, _)| d == trace_dir);
+        *pending = rest;
+        mine
+    };
+    let mut left = Vec::new();
     let mut first_error = None;
-    let mut failed_dirs: Vec<String> = Vec::new();
-    pending.retain(|(dir, uuid, text)| {
-        if only.is_some_and(|o| o != dir) || failed_dirs.contains(dir) {
-            return true;
+    for (dir, uuid, text) in mine {
+        if first_error.is_some() {
+            // Later text of this trace must wait behind the failed one.
+            left.push((dir, uuid, text));
+            continue;
         }
-        match write_one(dir, *uuid, text) {
-            Ok(()) => false,
-            Err(e) => {
-                // Later text of this trace must wait behind this one.
-                failed_dirs.push(dir.clone());
-                first_error.get_or_insert(format!(
-                    "{e}; the metadata waits and is written when the disk accepts it"
-                ));
-                true
-            }
+        if let Err(e) = write_one(&dir, uuid, &text) {
+            first_error = Some(format!(
+                "{e}; the metadata waits and is written when the disk accepts it"
+            ));
+            left.push((dir, uuid, text));
         }
-    });
+    }
+    if !left.is_empty() {
+        let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+        left.append(&mut pending);
+        *pending = left;
+    }
     first_error.map_or(Ok(()), Err)
 }
 
@@ -147,7 +189,18 @@ fn write_one(trace_dir: &str, uuid: [u8; 16], text: &str) -> Result<(), String> 
         .metadata()
         .map_err(|e| format!("cannot stat {}: {e}", path.display()))?
         .len();
-    let written = f.write_all(&bytes).and_then(|()| f.sync_data());
+    let written = match crate::faults::next(crate::faults::Target::Metadata) {
+        None => f.write_all(&bytes).and_then(|()| f.sync_data()),
+        Some(crate::faults::Fault::Delay) => {
+            crate::log(&format!(
+                "injected fault: a Metadata write waits {:?}",
+                crate::faults::DELAY
+            ));
+            std::thread::sleep(crate::faults::DELAY);
+            f.write_all(&bytes).and_then(|()| f.sync_data())
+        }
+        Some(fault) => Err(crate::faults::error(fault)),
+    };
     if let Err(e) = written {
         // Never a part of a packet: the whole file would be unreadable.
         let undone = f.set_len(before);

@@ -34,8 +34,12 @@ const DATA_PENDING_POLL: Duration = Duration::from_millis(2);
 /// wait for the relay's round trip (the relay answers in order; any request that needs its
 /// own reply reads these first, and a non-OK one fails the session).
 const MAX_UNREAD_INDEX_REPLIES: u32 = 64;
-/// Metadata is sent in messages of at most this size (the metadata packets).
-const METADATA_MESSAGE_BYTES: usize = 4096;
+/// Metadata is sent in messages of at most this size (a whole number of metadata packets).
+/// One append goes in one message when it fits: the relay shows live viewers whole messages
+/// only, and babeltrace2's live client keeps the first metadata it decodes as the trace's
+/// class (a part of an append, such as a trace header without its stream class, or a packet
+/// cut within a block, makes it fail).
+const METADATA_MESSAGE_BYTES: usize = 256 * 4096;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())

@@ -162,6 +162,24 @@ fn write_stream(
         let mut header = [0u8; HEADER_BYTES];
         header.copy_from_slice(&p.bytes[..HEADER_BYTES]);
         let len = trim_packet(&mut header, p.bytes.len(), PAGE_ALIGN_BYTES);
+        // Tests' fault injection: a snapshot packet's write is a data write too.
+        match crate::faults::next(crate::faults::Target::Data) {
+            None => {}
+            Some(crate::faults::Fault::Delay) => {
+                crate::log(&format!(
+                    "injected fault: a Data write waits {:?}",
+                    crate::faults::DELAY
+                ));
+                std::thread::sleep(crate::faults::DELAY);
+            }
+            Some(fault) => {
+                return Err(format!(
+                    "cannot write {}: {}",
+                    data_path.display(),
+                    crate::faults::error(fault)
+                ))
+            }
+        }
         data.write_all(&header)
             .and_then(|()| data.write_all(&p.bytes[HEADER_BYTES..len]))
             .map_err(|e| format!("cannot write {}: {e}", data_path.display()))?;

@@ -198,6 +198,7 @@ fn run_generation<'g>(
     sink: &mut dyn FnMut(&LiveMessage<'_>) -> bool,
 ) -> Result<Outcome, LiveError> {
     let mut decoders: Vec<Option<StreamDecoder<'g>>> = (0..streams.len()).map(|_| None).collect();
+    let tie = tie_ranks(traces, streams);
     // Re-enter the packets being read.
     for i in 0..streams.len() {
         if states[i].packet.is_some() && !enter(i, traces, streams, states, &mut decoders, sink)? {
@@ -250,20 +251,27 @@ fn run_generation<'g>(
             }
             continue;
         }
-        // The earliest head: (ns from origin, rank, stream index); at the same time a packet's
-        // end goes before events (rank 0), and a source's beacon after them (rank 2).
-        let mut best: Option<(i64, u8, usize)> = None;
+        // The earliest head: (ns from origin, rank, tie rank, stream index); at the same time
+        // a packet's end goes before events (rank 0), and a source's beacon after them (rank
+        // 2); streams of different traces as babeltrace2 orders them (`tie_ranks`).
+        let mut best: Option<(i64, u8, usize, usize)> = None;
         for i in 0..streams.len() {
             let st = &states[i];
             let key = if st.packet.is_some() {
                 let d = decoders[i]
                     .as_ref()
                     .expect("entered packets have a decoder");
-                (d.ns_from_origin(d.clock_value()).unwrap_or(i64::MIN), 1, i)
+                (
+                    d.ns_from_origin(d.clock_value()).unwrap_or(i64::MIN),
+                    1,
+                    tie[i],
+                    i,
+                )
             } else if let Some((class_id, cycles)) = st.inactive {
                 (
                     beacon_ns(&trace_of(traces, streams, i).metadata, class_id, cycles),
                     if st.inactive_is_packet_end { 0 } else { 2 },
+                    tie[i],
                     i,
                 )
             } else {
@@ -273,7 +281,7 @@ fn run_generation<'g>(
                 best = Some(key);
             }
         }
-        let Some((_, rank, i)) = best else {
+        let Some((_, rank, _, i)) = best else {
             if src.finished().map_err(LiveError::Source)? {
                 return Ok(Outcome::Done);
             }
@@ -311,6 +319,25 @@ fn run_generation<'g>(
             packet_done(&mut states[i]);
         }
     }
+}
+
+/// Each stream's rank among events of the same time, as babeltrace2's `lttng-live` breaks
+/// such ties (`common_muxing_compare_messages`): the trace with the smaller UUID (bytes
+/// compared) first, a trace with a UUID before one without, then the trace name; within a
+/// trace, the source's stream order.
+fn tie_ranks(traces: &[Option<Arc<LiveTrace>>], streams: &[LiveStream]) -> Vec<usize> {
+    let key = |i: usize| {
+        let t = trace_of(traces, streams, i);
+        let uuid = t.metadata.trace.uuid;
+        (uuid.is_none(), uuid.unwrap_or_default(), t.name.as_str(), i)
+    };
+    let mut order: Vec<usize> = (0..streams.len()).collect();
+    order.sort_by_key(|&i| key(i));
+    let mut rank = vec![0; streams.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i] = r;
+    }
+    rank
 }
 
 /// The stream's packet has no more events: its end stands as a beacon.

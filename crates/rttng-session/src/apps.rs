@@ -111,13 +111,9 @@ impl Registry {
     /// An application disconnected or died: its per-process buffers are recovered and
     /// closed; a per-user buffer is recovered once no live application uses it.
     pub fn app_gone(&mut self, app: AppId, port: &mut dyn Port) -> Vec<String> {
-        let (mut errs, d) = self.app_gone_deferring(app, port);
-        if let Some(d) = d {
-            let replies = d
-                .requests
-                .iter()
-                .map(|r| port.consumer(r.clone()))
-                .collect();
+        let (mut errs, deferred) = self.app_gone_deferring(app, port);
+        for d in deferred {
+            let replies = d.carry_out(port);
             self.complete(d, replies, &mut errs);
         }
         errs
@@ -132,10 +128,10 @@ impl Registry {
         &mut self,
         app: AppId,
         port: &mut dyn Port,
-    ) -> (Vec<String>, Option<Deferred>) {
+    ) -> (Vec<String>, Vec<Deferred>) {
         let mut errs = Vec::new();
         if self.apps.remove(&app).is_none() {
-            return (errs, None);
+            return (errs, Vec::new());
         }
         let mut recover = Vec::new();
         let mut remove = Vec::new();
@@ -149,28 +145,38 @@ impl Registry {
             .collect();
         for b in self.buffers.iter_mut() {
             if b.users.remove(&app) && b.users.is_empty() && b.created {
-                recover.push(b.id);
+                recover.push((b.session_id, b.id));
                 if b.owner == Owner::Pid(app) && !snapshot_sessions.contains(&b.session_id) {
                     remove.push(b.id);
                 }
             }
         }
         if self.consumer_dead.is_none() {
-            for id in recover {
-                if let Err(e) = port.consumer(ConsumerRequest::Recover { buffer_id: id }) {
+            for (sid, id) in recover {
+                if let Err(e) = port.consumer_in(sid, ConsumerRequest::Recover { buffer_id: id }) {
                     errs.push(self.consumer_failed(e));
                     break;
                 }
             }
         }
-        let deferred = self.consumer_dead.is_none().then(|| {
-            let removed = remove
+        // One removal per session: each session's work is carried out in its own order.
+        let mut by_session: BTreeMap<u64, Vec<(u64, u64, u64)>> = BTreeMap::new();
+        if self.consumer_dead.is_none() {
+            for b in remove
                 .iter()
                 .filter_map(|id| self.buffers.iter().find(|b| b.id == *id))
-                .map(|b| (b.id, b.session_id, b.channel_id))
-                .collect();
-            Deferred::app_gone(removed)
-        });
+            {
+                by_session.entry(b.session_id).or_default().push((
+                    b.id,
+                    b.session_id,
+                    b.channel_id,
+                ));
+            }
+        }
+        let deferred = by_session
+            .into_iter()
+            .map(|(sid, removed)| Deferred::app_gone(sid, removed))
+            .collect();
         self.buffers.retain(|b| !remove.contains(&b.id));
         self.traces
             .retain(|(s, o), _| *o != Owner::Pid(app) || snapshot_sessions.contains(s));
@@ -355,7 +361,7 @@ impl Registry {
                 t.text.push_str(&text);
             } else if !text.is_empty() {
                 let (dir, uuid, relay) = (t.dir.clone(), t.uuid, t.relay);
-                self.append_metadata(relay, dir, uuid, text, port)?;
+                self.append_metadata(tk.0, relay, dir, uuid, text, port)?;
             }
             let id = u32::try_from(id).map_err(|_| "event id out of range")?;
             self.send_app(
@@ -438,8 +444,13 @@ impl Registry {
                 if snapshot {
                     t.text.push_str(&text);
                 } else {
+                    // With the base blocks still held back, if this is the first stream.
+                    let text = format!("{}{text}", t.text);
                     let (dir, uuid, relay) = (t.dir.clone(), t.uuid, t.relay);
-                    self.append_metadata(relay, dir, uuid, text, port)?;
+                    self.append_metadata(tk.0, relay, dir, uuid, text, port)?;
+                    if let Some(t) = self.traces.get_mut(&tk) {
+                        t.text.clear();
+                    }
                 }
             }
         }
@@ -491,7 +502,12 @@ impl Registry {
 
     /// Tells app `a` that its initial state is applied, once no install is unanswered
     /// (so its events are enabled before it goes on with `main`).
-    fn registration_done(&mut self, a: AppId, port: &mut dyn Port, errs: &mut Vec<String>) {
+    pub(crate) fn registration_done(
+        &mut self,
+        a: AppId,
+        port: &mut dyn Port,
+        errs: &mut Vec<String>,
+    ) {
         let Some(app) = self.apps.get_mut(&a) else {
             return;
         };
@@ -525,6 +541,7 @@ impl Registry {
     /// Appends metadata to the trace's file, or to its relay session's metadata stream.
     fn append_metadata(
         &mut self,
+        session_id: u64,
         relay: Option<u64>,
         trace_dir: String,
         uuid: [u8; 16],
@@ -544,7 +561,7 @@ impl Registry {
                 text,
             },
         };
-        match port.consumer(req) {
+        match port.consumer_in(session_id, req) {
             Ok(ConsumerReply::Error { message }) => Err(message),
             Ok(_) => Ok(()),
             Err(e) => Err(self.consumer_failed(e)),
@@ -614,15 +631,11 @@ impl Registry {
                 Some(_) => rel.clone(),
                 None => format!("{}/{rel}", s.output),
             };
-            let snapshot = s.snapshot.is_some();
-            let (md, text) = TraceMetadata::new(uuid, clock_class(&h.clock), env);
             // A snapshot session keeps its metadata for the snapshots; nothing is written.
-            let text = if snapshot {
-                text
-            } else {
-                self.append_metadata(relay, dir.clone(), uuid, text, port)?;
-                String::new()
-            };
+            // Another keeps the base blocks until its first stream class, and appends them
+            // together: metadata without a stream class makes babeltrace2's live client keep
+            // a trace class without a clock, and abort at the stream's first beacon.
+            let (md, text) = TraceMetadata::new(uuid, clock_class(&h.clock), env);
             self.traces.insert(
                 tk,
                 Trace {
@@ -665,7 +678,7 @@ impl Registry {
             None => ConsumerRequest::AddBuffer { spec },
             Some(relay_id) => ConsumerRequest::AddRelayBuffer { relay_id, spec },
         };
-        match port.consumer(req) {
+        match port.consumer_in(sid, req) {
             Ok(ConsumerReply::Ok) => {}
             Ok(ConsumerReply::Error { message }) => return Err(message),
             Ok(other) => return Err(format!("unexpected consumer reply {other:?}")),

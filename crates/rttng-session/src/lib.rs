@@ -17,6 +17,7 @@ mod agent;
 mod apps;
 mod attrs;
 mod deferred;
+mod effects;
 mod kernel;
 pub mod metadata;
 mod relay;
@@ -27,7 +28,8 @@ mod validate;
 
 pub use agent::{agent_filter, ust_names, AgentEnable};
 pub use attrs::*;
-pub use deferred::Deferred;
+pub use deferred::{Answer, Deferred, Effect, Reply};
+pub use effects::SessionSave;
 pub use kernel::{KernelChannel, KernelOp, KernelReply};
 pub use snapshot::{packets_per_stream, StreamGroup, MAX_SNAPSHOT_OUTPUTS};
 pub use trackers::MAX_TRACKER_VALUES;
@@ -44,6 +46,18 @@ pub trait Port {
     /// Sends a request to the consumer daemon. For `AddBuffer` the runtime keeps the returned
     /// fd under the buffer id, and passes it with `InstallChannel` for that buffer.
     fn consumer(&mut self, req: ConsumerRequest) -> Result<ConsumerReply, String>;
+    /// [`Port::consumer`] for a request on behalf of session `session_id` (the daemon
+    /// carries out each session's requests in order, outside its lock, and may answer
+    /// effects such as buffer creation or metadata at once: their failures come back
+    /// through [`Registry::effect_failed`]).
+    fn consumer_in(
+        &mut self,
+        session_id: u64,
+        req: ConsumerRequest,
+    ) -> Result<ConsumerReply, String> {
+        let _ = session_id;
+        self.consumer(req)
+    }
     /// Sends a command to application `app`; `buffer` names the buffer whose fd goes with it.
     /// `Ok(None)`: the command is on its way and its answer comes later, through
     /// [`Registry::app_replied`], in the order the commands were sent (the daemon does no
@@ -101,7 +115,7 @@ enum Owner {
     Pid(AppId),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Channel {
     id: u64,
     name: String,
@@ -126,7 +140,7 @@ struct StoredFilter {
     program: Vec<u8>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Session {
     id: u64,
     name: String,
@@ -205,7 +219,8 @@ struct Trace {
     dir: String,
     /// `dir` below the session's output (`ust/uid/1000/64-bit`): where a snapshot puts it.
     rel: String,
-    /// The whole metadata so far (a snapshot writes it in full).
+    /// A snapshot session's: the whole metadata so far (a snapshot writes it in full).
+    /// Another's: the base blocks until the first stream class is appended with them.
     text: String,
     uuid: [u8; 16],
     md: TraceMetadata,
@@ -236,6 +251,9 @@ pub struct Registry {
     consumer_dead: Option<String>,
     /// This daemon instance's uuid, as relays know it (drawn at the first relay session).
     instance_uuid: Option<[u8; 16]>,
+    /// Sessions as they were before each effect that may fail the request
+    /// (`effects.rs`).
+    checkpoints: Vec<effects::SessionSave>,
 }
 
 /// The result of a client request, plus problems met while applying it to applications
@@ -264,6 +282,7 @@ impl Registry {
             next_id: 1,
             consumer_dead: None,
             instance_uuid: None,
+            checkpoints: Vec::new(),
         }
     }
 
@@ -352,11 +371,7 @@ impl Registry {
     pub fn handle(&mut self, req: Request, uid: u32, now: &Clock, port: &mut dyn Port) -> Outcome {
         let mut out = self.handle_deferring(req, uid, now, port);
         if let Some(d) = out.deferred.take() {
-            let replies = d
-                .requests
-                .iter()
-                .map(|r| port.consumer(r.clone()))
-                .collect();
+            let replies = d.carry_out(port);
             out.response = self.complete(d, replies, &mut out.app_errors);
         }
         out
@@ -391,12 +406,11 @@ impl Registry {
                 "stop and destroy go through handle_deferring",
             )),
             Request::ListSessions => Ok(self.list_sessions(uid)),
-            Request::ListSession { session } => {
-                let i = self.session_index(&session, uid)?;
-                Ok(Response::Session {
-                    detail: self.detail(i, port),
-                })
-            }
+            // Their answers need consumer requests: see `handle_deferring`.
+            Request::ListSession { .. } | Request::SnapshotRecord { .. } => Err(err(
+                ErrorCode::Internal,
+                "list and snapshot record go through handle_deferring",
+            )),
             Request::ListApps => Ok(self.list_apps(uid)),
             Request::EnableChannel {
                 session,
@@ -536,15 +550,6 @@ impl Registry {
             Request::SnapshotListOutputs { session } => {
                 let i = self.session_index(&session, uid)?;
                 self.snapshot_list_outputs(i)
-            }
-            Request::SnapshotRecord {
-                session,
-                output,
-                name,
-                max_size,
-            } => {
-                let i = self.session_index(&session, uid)?;
-                self.snapshot_record(i, output, &name, max_size, now, port)
             }
         }
     }

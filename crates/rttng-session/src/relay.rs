@@ -12,7 +12,7 @@ use rttng_proto::{ConsumerReply, ConsumerRequest, RelaySpec};
 use rttng_relay_proto::url::NetUrl;
 
 /// Where a network session streams.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct NetOutput {
     pub(crate) url: NetUrl,
     /// The consumer holds the relay session.
@@ -74,7 +74,8 @@ impl Registry {
         };
         let url = net.url.to_string();
         let id = s.id;
-        match port.consumer(ConsumerRequest::OpenRelay { relay: spec }) {
+        self.checkpoint(id);
+        match port.consumer_in(id, ConsumerRequest::OpenRelay { relay: spec }) {
             Ok(ConsumerReply::RelayOpened { .. }) => {
                 if let Some(n) = self.sessions[si].net.as_mut() {
                     n.open = true;
@@ -89,27 +90,21 @@ impl Registry {
         }
     }
 
-    /// Why session `si`'s streaming failed, if it did: as last seen at `stop`, or as the
-    /// consumer reports it now.
-    pub(crate) fn relay_error(&self, si: usize, port: &mut dyn Port) -> Option<String> {
+    /// Why session `si`'s streaming failed, if it did, as last seen at `stop`: `Ok(None)`
+    /// if it did not or streams nowhere, `Err(url)` when the consumer must be asked
+    /// (`RelayStatus`).
+    pub(crate) fn relay_error(&self, si: usize) -> Result<Option<String>, String> {
         let s = &self.sessions[si];
-        let net = s.net.as_ref()?;
+        let Some(net) = s.net.as_ref() else {
+            return Ok(None);
+        };
         if let Some(e) = &net.error {
-            return Some(e.clone());
+            return Ok(Some(e.clone()));
         }
         if !net.open || self.consumer_dead.is_some() {
-            return None;
+            return Ok(None);
         }
-        match port.consumer(ConsumerRequest::RelayStatus { relay_id: s.id }) {
-            Ok(ConsumerReply::RelayStatus {
-                failure,
-                packets_lost,
-            }) if !failure.is_empty() => Some(format!(
-                "streaming to the relay at {} failed: {failure}; {packets_lost} packets lost since",
-                net.url
-            )),
-            _ => None,
-        }
+        Err(net.url.to_string())
     }
 }
 

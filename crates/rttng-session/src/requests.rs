@@ -6,9 +6,12 @@
 
 use crate::attrs::MAX_SESSIONS;
 use crate::attrs::MAX_SESSIONS_PER_UID;
+use crate::deferred::{next_consumer, next_kernel};
 use crate::validate::{check_name, field_kind};
 use crate::StoredFilter;
-use crate::{err, AppId, Clock, KernelOp, KernelReply, Port, Registry, Session};
+use crate::{
+    err, Answer, AppId, Clock, Deferred, Effect, KernelOp, KernelReply, Port, Registry, Session,
+};
 use rttng_proto::*;
 
 mod channels;
@@ -123,6 +126,7 @@ impl Registry {
         let s = &mut self.sessions[i];
         if s.channels.iter().any(|c| c.domain == Domain::Kernel) {
             let sid = s.id;
+            self.checkpoint(sid);
             port.kernel(sid, KernelOp::Start)
                 .map_err(|e| err(ErrorCode::KernelUnavailable, e))?;
         }
@@ -237,22 +241,25 @@ impl Registry {
         Ok(Response::SessionCreated { name, output })
     }
 
-    pub(crate) fn consumer_failed(&mut self, e: String) -> String {
+    /// The consumer daemon stopped answering (`e`): recorded as dead; returns what the
+    /// sessions that lost it say.
+    pub fn consumer_failed(&mut self, e: String) -> String {
         self.consumer_died(e);
         let why = self.consumer_dead.clone().unwrap_or_default();
         lost_message(&why)
     }
 
-    /// Forgets session `i` (its apps told to drop its channels, its kernel session
-    /// destroyed) and appends the removal of its buffers and the close of its relay session
-    /// to `requests`; returns the relay's URL when its close was appended (last).
+    /// Forgets session `i` (its apps told to drop its channels) and appends the removal of
+    /// its buffers, of its kernel session and the close of its relay session to `effects`;
+    /// returns whether the kernel removal was appended, and the relay's URL when its close
+    /// was appended (last).
     pub(crate) fn destroy_session(
         &mut self,
         i: usize,
         port: &mut dyn Port,
         errs: &mut Vec<String>,
-        requests: &mut Vec<ConsumerRequest>,
-    ) -> Option<String> {
+        effects: &mut Vec<Effect>,
+    ) -> (bool, Option<String>) {
         let sid = self.sessions[i].id;
         let app_ids: Vec<AppId> = self.apps.keys().copied().collect();
         for a in app_ids {
@@ -283,19 +290,17 @@ impl Registry {
             .map(|b| b.id)
             .collect();
         if self.consumer_dead.is_none() {
-            requests.extend(
-                ids.into_iter()
-                    .map(|buffer_id| ConsumerRequest::RemoveBuffer { buffer_id }),
-            );
+            effects
+                .extend(ids.into_iter().map(|buffer_id| {
+                    Effect::Consumer(ConsumerRequest::RemoveBuffer { buffer_id })
+                }));
         }
-        if self.sessions[i]
+        let kernel = self.sessions[i]
             .channels
             .iter()
-            .any(|c| c.domain == Domain::Kernel)
-        {
-            if let Err(e) = port.kernel(sid, KernelOp::Destroy) {
-                errs.push(format!("kernel session: {e}"));
-            }
+            .any(|c| c.domain == Domain::Kernel);
+        if kernel {
+            effects.push(Effect::Kernel(KernelOp::Destroy));
         }
         let s = &self.sessions[i];
         let relay_url = s
@@ -304,17 +309,22 @@ impl Registry {
             .filter(|n| n.open && self.consumer_dead.is_none())
             .map(|n| n.url.to_string());
         if relay_url.is_some() {
-            requests.push(ConsumerRequest::CloseRelay { relay_id: s.id });
+            effects.push(Effect::Consumer(ConsumerRequest::CloseRelay {
+                relay_id: s.id,
+            }));
         }
         self.buffers.retain(|b| b.session_id != sid);
         self.traces.retain(|(s, _), _| *s != sid);
         self.sessions.remove(i);
-        relay_url
+        (kernel, relay_url)
     }
 
-    pub(crate) fn detail(&self, i: usize, port: &mut dyn Port) -> SessionDetail {
+    /// `list SESSION`: what the state says, and the effects that ask the consumer for the
+    /// rest (the relay's status, the kernel's and each buffer's losses).
+    pub(crate) fn detail_begin(&self, i: usize) -> Deferred {
         let s = &self.sessions[i];
         let mut warnings = Vec::new();
+        let mut effects = Vec::new();
         if let Some(why) = &s.consumer_lost {
             warnings.push(format!(
                 "{}; nothing after it is recorded: destroy this session and create another",
@@ -323,48 +333,42 @@ impl Registry {
         } else if let Some(why) = &self.consumer_dead {
             warnings.push(format!("the consumer daemon is gone ({why}); statistics are those last known and no new data is written"));
         }
-        if let Some(why) = self.relay_error(i, port) {
-            warnings.push(why);
-        }
-        // While tracing, the kernel's losses as the packets written so far say them.
-        let kernel_discarded = if s.active
-            && self.consumer_dead.is_none()
-            && s.channels.iter().any(|c| c.domain == Domain::Kernel)
-        {
-            match port.kernel(s.id, KernelOp::Stats) {
-                Ok(KernelReply::Stopped { events_discarded }) => events_discarded,
-                _ => s.kernel_discarded,
+        let relay = match self.relay_error(i) {
+            Ok(Some(why)) => {
+                warnings.push(why);
+                None
             }
-        } else {
-            s.kernel_discarded
+            Ok(None) => None,
+            Err(url) => {
+                effects.push(Effect::Consumer(ConsumerRequest::RelayStatus {
+                    relay_id: s.id,
+                }));
+                Some(url)
+            }
         };
+        // While tracing, the kernel's losses as the packets written so far say them.
+        let kernel_stats = s.active
+            && self.consumer_dead.is_none()
+            && s.channels.iter().any(|c| c.domain == Domain::Kernel);
+        if kernel_stats {
+            effects.push(Effect::Kernel(KernelOp::Stats));
+        }
+        let mut stats = Vec::new();
         let channels = s
             .channels
             .iter()
-            .map(|c| {
+            .enumerate()
+            .map(|(ci, c)| {
                 // Buffers that are gone (exited apps' per-process ones) still count.
-                let (mut discarded, mut lost, mut lost_events) = c.gone_losses;
-                // The kernel reports its losses per session: shown on its first channel.
-                if c.domain == Domain::Kernel && c.stream_class_id == 0 {
-                    discarded += kernel_discarded;
-                }
+                let (discarded, lost, lost_events) = c.gone_losses;
                 if self.consumer_dead.is_none() {
                     for b in self
                         .buffers
                         .iter()
                         .filter(|b| b.session_id == s.id && b.channel_id == c.id && b.created)
                     {
-                        if let Ok(ConsumerReply::Stats {
-                            events_discarded,
-                            packets_lost,
-                            events_lost,
-                            ..
-                        }) = port.consumer(ConsumerRequest::Stats { buffer_id: b.id })
-                        {
-                            discarded += events_discarded;
-                            lost += packets_lost;
-                            lost_events += events_lost;
-                        }
+                        effects.push(Effect::Consumer(ConsumerRequest::Stats { buffer_id: b.id }));
+                        stats.push(ci);
                     }
                 }
                 ChannelInfo {
@@ -386,15 +390,94 @@ impl Registry {
                 }
             })
             .collect();
-        SessionDetail {
+        // The kernel reports its losses per session: shown on its first channel.
+        let kernel_channel = s
+            .channels
+            .iter()
+            .position(|c| c.domain == Domain::Kernel && c.stream_class_id == 0);
+        let detail = SessionDetail {
             name: s.name.clone(),
             output: s.output.clone(),
             active: s.active,
             channels,
             warnings,
             snapshot: s.snapshot.is_some(),
-        }
+        };
+        Deferred::detail(
+            s.id,
+            effects,
+            DetailPlan {
+                detail,
+                relay,
+                kernel_stats,
+                kernel_discarded: s.kernel_discarded,
+                kernel_channel,
+                stats,
+            },
+        )
     }
+
+    /// The `list SESSION` answer, from the answers to [`Self::detail_begin`]'s effects.
+    pub(crate) fn detail_complete(
+        &mut self,
+        plan: DetailPlan,
+        replies: &mut impl Iterator<Item = Answer>,
+    ) -> Response {
+        let mut d = plan.detail;
+        if let Some(url) = plan.relay {
+            if let Ok(ConsumerReply::RelayStatus {
+                failure,
+                packets_lost,
+            }) = next_consumer(replies)
+            {
+                if !failure.is_empty() {
+                    d.warnings.push(format!(
+                        "streaming to the relay at {url} failed: {failure}; {packets_lost} packets lost since"
+                    ));
+                }
+            }
+        }
+        let mut kernel_discarded = plan.kernel_discarded;
+        if plan.kernel_stats {
+            if let Ok(KernelReply::Stopped { events_discarded }) = next_kernel(replies) {
+                kernel_discarded = events_discarded;
+            }
+        }
+        if let Some(c) = plan.kernel_channel.and_then(|k| d.channels.get_mut(k)) {
+            c.discarded_events += kernel_discarded;
+        }
+        for ci in plan.stats {
+            if let Ok(ConsumerReply::Stats {
+                events_discarded,
+                packets_lost,
+                events_lost,
+                ..
+            }) = next_consumer(replies)
+            {
+                if let Some(c) = d.channels.get_mut(ci) {
+                    c.discarded_events += events_discarded;
+                    c.lost_packets += packets_lost;
+                    c.lost_events += events_lost;
+                }
+            }
+        }
+        Response::Session { detail: d }
+    }
+}
+
+/// What `list SESSION` still needs from the consumer.
+#[derive(Debug)]
+pub(crate) struct DetailPlan {
+    detail: SessionDetail,
+    /// The relay's URL when its status is asked.
+    relay: Option<String>,
+    kernel_stats: bool,
+    /// The kernel's losses as of the last stop (when the statistics are not asked or fail).
+    kernel_discarded: u64,
+    /// The channel that shows the kernel's losses.
+    kernel_channel: Option<usize>,
+    /// The channel of each buffer whose statistics are asked, in order.
+    stats: Vec<usize>,
 }
 
 /// Compiles and checks a client's filter (clients are not trusted to have done it).

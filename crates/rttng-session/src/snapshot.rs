@@ -14,7 +14,7 @@ use super::*;
 pub const MAX_SNAPSHOT_OUTPUTS: usize = 1;
 
 /// A snapshot session's outputs and counters.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct SnapshotState {
     pub outputs: Vec<SnapshotOutputInfo>,
     /// Id of the next output added (lttng numbers from 1 and never reuses an id).
@@ -261,7 +261,7 @@ impl Registry {
         max_size: Option<u64>,
         now: &Clock,
         port: &mut dyn Port,
-    ) -> Result<Response, Response> {
+    ) -> Result<Deferred, Response> {
         if let Some(o) = &temp {
             check_output(o)?;
         }
@@ -328,94 +328,134 @@ impl Registry {
             )
         })?;
         let chunk_name = format!("{}-{}-{seq}", out.name, now.compact);
-        let failed = |e: String| {
-            err(
-                ErrorCode::SnapshotFailed,
-                format!("Snapshot record failed: {e}"),
-            )
-        };
         let has_kernel = self.sessions[i]
             .channels
             .iter()
             .any(|c| c.domain == Domain::Kernel);
+        let mut effects = Vec::new();
         if let Some(url) = net_url(&out.path)? {
-            let relay_id = self
-                .open_snapshot_relay(i, &url, &chunk_name, port)
-                .map_err(failed)?;
-            let mut result = if has_kernel {
-                port.kernel(
-                    sid,
-                    KernelOp::Snapshot {
-                        output: "kernel".into(),
-                        max_packets,
-                        relay_id: Some(relay_id),
-                    },
-                )
-                .map(|_| ())
-            } else {
-                Ok(())
-            };
-            if result.is_ok() {
-                result = self.snapshot_buffers(i, relay_id, "", max_packets, port);
+            let relay_id = self.fresh_id();
+            effects.push(Effect::Consumer(ConsumerRequest::OpenRelay {
+                relay: self.snapshot_relay(i, relay_id, &url, &chunk_name, port),
+            }));
+            if has_kernel {
+                effects.push(Effect::Kernel(KernelOp::Snapshot {
+                    output: "kernel".into(),
+                    max_packets,
+                    relay_id: Some(relay_id),
+                }));
             }
-            if result.is_ok() {
-                // lttng's data pending: the relay holds every packet before the reply.
-                result = match port.consumer(ConsumerRequest::RelayDataPending { relay_id }) {
-                    Ok(ConsumerReply::RelayPending { pending: false }) => Ok(()),
-                    Ok(ConsumerReply::RelayPending { pending: true }) => {
-                        Err("the relay did not take every packet in time".into())
-                    }
-                    Ok(ConsumerReply::Error { message }) => Err(message),
-                    Ok(other) => Err(format!("unexpected consumer reply {other:?}")),
-                    Err(e) => Err(self.consumer_failed(e)),
-                };
-            }
-            let lost = match port.consumer(ConsumerRequest::CloseRelay { relay_id }) {
-                Ok(ConsumerReply::RelayClosed { packets_lost }) => packets_lost,
-                _ => 0,
-            };
-            result.map_err(failed)?;
-            if lost > 0 {
-                return Err(failed(format!("{lost} packets did not reach the relay")));
-            }
-            if let Some(st) = self.sessions[i].snapshot.as_mut() {
-                st.recorded += 1;
-            }
-            return Ok(Response::SnapshotRecorded {
-                paths: vec![format!("{url} ({chunk_name})")],
-            });
+            self.snapshot_buffers(i, relay_id, "", max_packets, &mut effects);
+            // lttng's data pending: the relay holds every packet before the reply.
+            effects.push(Effect::Consumer(ConsumerRequest::RelayDataPending {
+                relay_id,
+            }));
+            effects.push(Effect::Consumer(ConsumerRequest::CloseRelay { relay_id }));
+            return Ok(Deferred::snapshot(
+                sid,
+                effects,
+                SnapshotPlan {
+                    session_id: sid,
+                    relay_url: Some(url.to_string()),
+                    shown: format!("{url} ({chunk_name})"),
+                },
+            ));
         }
         let chunk = format!("{}/{chunk_name}", out.path.trim_end_matches('/'));
         if has_kernel {
-            port.kernel(
-                sid,
-                KernelOp::Snapshot {
-                    output: format!("{chunk}/kernel"),
-                    max_packets,
-                    relay_id: None,
-                },
-            )
-            .map_err(failed)?;
+            effects.push(Effect::Kernel(KernelOp::Snapshot {
+                output: format!("{chunk}/kernel"),
+                max_packets,
+                relay_id: None,
+            }));
         }
-        self.snapshot_buffers(i, 0, &chunk, max_packets, port)
-            .map_err(failed)?;
-        if let Some(st) = self.sessions[i].snapshot.as_mut() {
-            st.recorded += 1;
-        }
-        Ok(Response::SnapshotRecorded { paths: vec![chunk] })
+        self.snapshot_buffers(i, 0, &chunk, max_packets, &mut effects);
+        Ok(Deferred::snapshot(
+            sid,
+            effects,
+            SnapshotPlan {
+                session_id: sid,
+                relay_url: None,
+                shown: chunk,
+            },
+        ))
     }
 
-    /// Writes each trace of session `i`: its whole metadata, then each of its buffers'
-    /// snapshot, under `chunk` (absolute), or to relay session `relay_id` (not 0) as paths
-    /// relative to it.
+    /// The `snapshot record` answer from the answers to its effects: the first failure,
+    /// else the snapshot (counted).
+    pub(crate) fn snapshot_complete(
+        &mut self,
+        plan: SnapshotPlan,
+        replies: &mut impl Iterator<Item = Answer>,
+    ) -> Response {
+        let mut first: Option<String> = None;
+        let fail = |first: &mut Option<String>, e: String| {
+            first.get_or_insert(e);
+        };
+        let mut lost = 0;
+        if let Some(url) = &plan.relay_url {
+            match replies.next() {
+                Some(Ok(Reply::Consumer(ConsumerReply::RelayOpened { .. }))) => {}
+                Some(Ok(Reply::Consumer(ConsumerReply::Error { message }))) => {
+                    first = Some(format!("relay {url}: {message}"))
+                }
+                Some(Ok(other)) => first = Some(format!("unexpected consumer reply {other:?}")),
+                Some(Err(e)) => first = Some(self.consumer_failed(e)),
+                None => first = Some("no answer from the consumer daemon".into()),
+            }
+        }
+        for a in replies {
+            match a {
+                Ok(Reply::Consumer(ConsumerReply::Error { message })) => fail(&mut first, message),
+                Ok(Reply::Consumer(ConsumerReply::RelayPending { pending: true })) => fail(
+                    &mut first,
+                    "the relay did not take every packet in time".into(),
+                ),
+                Ok(Reply::Consumer(ConsumerReply::RelayClosed { packets_lost })) => {
+                    lost = packets_lost
+                }
+                Ok(Reply::Consumer(_)) => {}
+                Ok(Reply::Kernel(Err(e))) => fail(&mut first, e),
+                Ok(Reply::Kernel(Ok(_))) => {}
+                Err(e) => {
+                    let e = self.consumer_failed(e);
+                    fail(&mut first, e)
+                }
+            }
+        }
+        if first.is_none() && lost > 0 {
+            first = Some(format!("{lost} packets did not reach the relay"));
+        }
+        if let Some(e) = first {
+            return err(
+                ErrorCode::SnapshotFailed,
+                format!("Snapshot record failed: {e}"),
+            );
+        }
+        if let Some(st) = self
+            .sessions
+            .iter_mut()
+            .find(|s| s.id == plan.session_id)
+            .and_then(|s| s.snapshot.as_mut())
+        {
+            st.recorded += 1;
+        }
+        Response::SnapshotRecorded {
+            paths: vec![plan.shown],
+        }
+    }
+
+    /// Appends the writing of each trace of session `i` to `effects`: its whole metadata,
+    /// then each of its buffers' snapshot, under `chunk` (absolute), or to relay session
+    /// `relay_id` (not 0) as paths relative to it.
     fn snapshot_buffers(
         &mut self,
         i: usize,
         relay_id: u64,
         chunk: &str,
         max_packets: u64,
-        port: &mut dyn Port,
-    ) -> Result<(), String> {
+        effects: &mut Vec<Effect>,
+    ) {
         let sid = self.sessions[i].id;
         let traces: Vec<(Owner, String, [u8; 16], String)> = self
             .traces
@@ -435,7 +475,7 @@ impl Registry {
                 .filter(|b| b.session_id == sid && b.owner == owner && b.created)
                 .map(|b| b.id)
                 .collect();
-            let md = if relay_id == 0 {
+            effects.push(Effect::Consumer(if relay_id == 0 {
                 ConsumerRequest::SnapshotMetadata {
                     trace_dir: dir.clone(),
                     uuid,
@@ -448,38 +488,28 @@ impl Registry {
                     uuid,
                     text,
                 }
-            };
-            match port.consumer(md) {
-                Ok(ConsumerReply::Error { message }) => return Err(message),
-                Ok(_) => {}
-                Err(e) => return Err(self.consumer_failed(e)),
-            }
+            }));
             for buffer_id in ids {
-                match port.consumer(ConsumerRequest::Snapshot {
+                effects.push(Effect::Consumer(ConsumerRequest::Snapshot {
                     buffer_id,
                     trace_dir: dir.clone(),
                     max_packets,
                     relay_id,
-                }) {
-                    Ok(ConsumerReply::Error { message }) => return Err(message),
-                    Ok(_) => {}
-                    Err(e) => return Err(self.consumer_failed(e)),
-                }
+                }));
             }
         }
-        Ok(())
     }
 
-    /// Opens a relay session for one snapshot of session `i`: on the relay it is
-    /// `HOSTNAME/BASE/CHUNK` (BASE: the URL's path, else the session's name). Returns its id.
-    fn open_snapshot_relay(
+    /// The relay session of one snapshot of session `i`: on the relay it is
+    /// `HOSTNAME/BASE/CHUNK` (BASE: the URL's path, else the session's name).
+    fn snapshot_relay(
         &mut self,
         i: usize,
+        relay_id: u64,
         url: &rttng_relay_proto::url::NetUrl,
         chunk_name: &str,
         port: &mut dyn Port,
-    ) -> Result<u64, String> {
-        let relay_id = self.fresh_id();
+    ) -> RelaySpec {
         let uuid = match self.instance_uuid {
             Some(u) => u,
             None => {
@@ -494,7 +524,7 @@ impl Registry {
         } else {
             url.base_path.clone()
         };
-        let spec = RelaySpec {
+        RelaySpec {
             relay_id,
             host: url.host.clone(),
             control_port: u32::from(url.control_port),
@@ -506,14 +536,18 @@ impl Registry {
             session_id: s.id,
             base_path: format!("{base}/{chunk_name}"),
             live_timer_us: 0,
-        };
-        match port.consumer(ConsumerRequest::OpenRelay { relay: spec }) {
-            Ok(ConsumerReply::RelayOpened { .. }) => Ok(relay_id),
-            Ok(ConsumerReply::Error { message }) => Err(format!("relay {url}: {message}")),
-            Ok(other) => Err(format!("unexpected consumer reply {other:?}")),
-            Err(e) => Err(self.consumer_failed(e)),
         }
     }
+}
+
+/// What `snapshot record` answers once its effects are carried out.
+#[derive(Debug)]
+pub(crate) struct SnapshotPlan {
+    session_id: u64,
+    /// The relay the snapshot goes to (its URL).
+    relay_url: Option<String>,
+    /// The snapshot as the answer shows it (its directory, or the relay and chunk).
+    shown: String,
 }
 
 #[cfg(test)]

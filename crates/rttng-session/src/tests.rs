@@ -1349,3 +1349,36 @@ fn ust_trackers_select_apps_at_registration_and_at_run_time() {
             .all
     );
 }
+
+/// The first metadata a trace's file or relay stream gets declares a stream class (and so the
+/// clock its streams use), with the trace's base blocks: babeltrace2's live client keeps the
+/// first metadata it decodes as the trace's class, and a trace header alone (no stream class,
+/// hence no clock) makes it abort at the first inactivity beacon of the trace's streams.
+#[test]
+fn a_traces_first_metadata_declares_a_stream_class_with_the_base_blocks() {
+    let mut r = Registry::new(host());
+    let mut p = Rec::default();
+    create(&mut r, &mut p, "s");
+    ok(&ev(&mut r, &mut p, "s", rule("*", LoglevelRule::All, &[])));
+    start(&mut r, &mut p, "s");
+    r.app_registered(7, hello(70, 1000, &[("p:a", 6)]), &now(), &mut p)
+        .unwrap();
+    let texts: Vec<&String> = p
+        .consumer
+        .iter()
+        .filter_map(|c| match c {
+            ConsumerRequest::AppendMetadata { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect();
+    let first = texts.first().expect("metadata appended");
+    for block in ["trace {", "clock {", "stream {"] {
+        assert!(
+            first.contains(block),
+            "no {block:?} in the first append:\n{first}"
+        );
+    }
+    let all: String = texts.iter().map(|t| t.as_str()).collect();
+    assert_eq!(all.matches("trace {").count(), 1, "{all}");
+    assert!(all.contains("name = \"p:a\""), "{all}");
+}

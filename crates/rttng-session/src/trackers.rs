@@ -78,17 +78,23 @@ impl Registry {
         if domain == Domain::Kernel {
             let s = &mut self.sessions[i];
             if s.channels.iter().any(|c| c.domain == Domain::Kernel) {
+                // The checkpoint is the session before this change (restored if the kernel
+                // side refuses it).
+                let after = s.trackers.get(&key).cloned();
+                let put = |s: &mut Session, v: Option<BTreeSet<u32>>| match v {
+                    Some(v) => s.trackers.insert(key, v),
+                    None => s.trackers.remove(&key),
+                };
+                put(s, before);
+                let sid = s.id;
+                self.checkpoint(sid);
+                let s = &mut self.sessions[i];
+                put(s, after);
                 let op = KernelOp::Trackers {
                     trackers: kernel_trackers(s),
                 };
-                if let Err(e) = port.kernel(s.id, op) {
-                    // Not applied: the session keeps its previous tracker.
-                    match before {
-                        Some(b) => s.trackers.insert(key, b),
-                        None => s.trackers.remove(&key),
-                    };
-                    return Err(err(ErrorCode::KernelUnavailable, e));
-                }
+                port.kernel(sid, op)
+                    .map_err(|e| err(ErrorCode::KernelUnavailable, e))?;
             }
             return Ok(Response::Ok);
         }

@@ -57,6 +57,9 @@ pub struct AppConn {
     pub answered: u64,
     /// Why the app is being disconnected (set by a failed write, a bad answer, a timeout).
     pub dead: Option<String>,
+    /// Commands not sent yet: each waits for its session's work (a buffer, metadata) to be
+    /// done, and every later one waits behind it (`runtime/queues.rs`).
+    pub held: VecDeque<crate::runtime::Held>,
 }
 
 impl AppConn {
@@ -66,6 +69,33 @@ impl AppConn {
         cmd: &AppCommand,
         fd: Option<std::os::fd::BorrowedFd<'_>>,
     ) -> Result<(), String> {
+        self.send_at(cmd, fd, true)
+    }
+
+    /// Holds a command (it waits for its session's work): when the app had nothing to do,
+    /// the time it is given to answer starts now, as if it were sent.
+    pub fn hold(&mut self, held: crate::runtime::Held) {
+        if self.unanswered.is_empty() && self.held.is_empty() {
+            self.progress = Instant::now();
+        }
+        self.held.push_back(held);
+    }
+
+    /// Sends a command that was held (its time to answer started when it was held).
+    pub fn send_held(
+        &mut self,
+        cmd: &AppCommand,
+        fd: Option<std::os::fd::BorrowedFd<'_>>,
+    ) -> Result<(), String> {
+        self.send_at(cmd, fd, false)
+    }
+
+    fn send_at(
+        &mut self,
+        cmd: &AppCommand,
+        fd: Option<std::os::fd::BorrowedFd<'_>>,
+        restart_progress: bool,
+    ) -> Result<(), String> {
         if let Some(why) = &self.dead {
             return Err(why.clone());
         }
@@ -73,7 +103,7 @@ impl AppConn {
             Ok(()) => {
                 self.sent += 1;
                 let now = Instant::now();
-                if self.unanswered.is_empty() {
+                if self.unanswered.is_empty() && restart_progress {
                     self.progress = now;
                 }
                 self.unanswered.push_back(now);
@@ -392,6 +422,7 @@ fn register(id: AppId, p: Pending, mut hello: AppHello, state: &Shared) -> Optio
             sent: 0,
             answered: 0,
             dead: None,
+            held: VecDeque::new(),
         },
     );
     let State { reg, io } = &mut *g;

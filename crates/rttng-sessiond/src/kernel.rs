@@ -2,16 +2,35 @@
 //! kernel session (rttng-kernel, created for the session's owner) and what the consumer is
 //! told to drain them (`AddKernelChannel`, `KernelEvents` after each enable, `KernelStart`;
 //! at stop tracing off, then `KernelFlush`; at destroy `RemoveKernel`, then the instances go:
-//! an instance with open files cannot be removed). Not here: session decisions
-//! (rttng-session), draining or writing (rttng-consumerd).
+//! an instance with open files cannot be removed). Operations run outside the daemon's lock,
+//! on the session's worker (`runtime/queues.rs`), with the instances of that session taken
+//! out of the table meanwhile. Not here: session decisions (rttng-session), draining or
+//! writing (rttng-consumerd).
 
-use crate::runtime::Io;
 use rttng_proto::*;
-use rttng_session::{KernelOp, KernelReply, Port};
+use rttng_session::{KernelOp, KernelReply};
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
-pub(crate) fn op(io: &mut Io, session_id: u64, op: KernelOp) -> Result<KernelReply, String> {
-    use rttng_kernel::{ChannelConfig, KernelSession, Syscalls};
+/// The kernel sessions, by session id (root daemon only).
+pub(crate) type Kernels = Mutex<HashMap<u64, (rttng_kernel::KernelSession, KernelLink)>>;
+
+/// What a kernel operation works with: the table, and the consumer (through the lane of
+/// the session's worker).
+pub(crate) struct Ctx<'a> {
+    pub kernels: &'a Kernels,
+    pub consumer: &'a mut dyn FnMut(ConsumerRequest) -> Result<ConsumerReply, String>,
+}
+
+fn table(
+    k: &Kernels,
+) -> std::sync::MutexGuard<'_, HashMap<u64, (rttng_kernel::KernelSession, KernelLink)>> {
+    k.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) fn op(ctx: &mut Ctx<'_>, session_id: u64, op: KernelOp) -> Result<KernelReply, String> {
+    use rttng_kernel::{ChannelConfig, KernelSession};
     let cfg = |c: &rttng_session::KernelChannel| ChannelConfig {
         name: c.name.clone(),
         subbuf_bytes: c.subbuf_bytes,
@@ -46,52 +65,71 @@ pub(crate) fn op(io: &mut Io, session_id: u64, op: KernelOp) -> Result<KernelRep
             Some(_) => "kernel".to_string(),
             None => format!("{}/kernel", output.trim_end_matches('/')),
         };
-        let k = KernelLink {
+        let mut k = KernelLink {
             session,
             trace_dir,
             relay_id: relay_id.unwrap_or(0),
             snapshot,
             channels: 0,
         };
-        io.kernel.insert(session_id, (ks, k));
-        if let Err(e) = io.kernel_add_channel(session_id, &channel) {
-            if let Some((ks, _)) = io.kernel.remove(&session_id) {
-                let _ = ks.destroy();
-            }
+        if let Err(e) = add_channel(ctx.consumer, session_id, &ks, &mut k, &channel) {
+            let _ = ks.destroy();
             return Err(e);
         }
+        table(ctx.kernels).insert(session_id, (ks, k));
         return Ok(KernelReply::Ok);
     }
     if op == KernelOp::Destroy {
-        let Some((ks, _)) = io.kernel.remove(&session_id) else {
+        let Some((ks, _)) = table(ctx.kernels).remove(&session_id) else {
             return Ok(KernelReply::Ok);
         };
         // The consumer closes its fds of the instances first: an instance with open
         // files cannot be removed.
-        let consumer = io.consumer_stats(ConsumerRequest::RemoveKernel {
-            session_key: session_id,
-        });
+        let consumer = consumer_stats(
+            ctx.consumer,
+            ConsumerRequest::RemoveKernel {
+                session_key: session_id,
+            },
+        );
         let removed = ks.destroy().map_err(|e| e.to_string());
         consumer?;
         return removed.map(|()| KernelReply::Ok);
     }
-    if let KernelOp::Trackers { trackers } = op {
-        if !io.kernel.contains_key(&session_id) {
-            return Err("no kernel session".to_string());
-        }
-        io.consumer_ok(ConsumerRequest::KernelTrackers {
-            session_key: session_id,
-            trackers,
-        })?;
-        return Ok(KernelReply::Ok);
-    }
+    // The session's instances, out of the table while the operation runs (the session's
+    // operations run one after the other).
+    let (mut ks, mut k) = table(ctx.kernels)
+        .remove(&session_id)
+        .ok_or("no kernel session")?;
+    let r = op_on(ctx.consumer, session_id, &mut ks, &mut k, op, &cfg);
+    table(ctx.kernels).insert(session_id, (ks, k));
+    r
+}
+
+/// An operation on the instances `ks` of kernel session `session_id`.
+fn op_on(
+    consumer: &mut dyn FnMut(ConsumerRequest) -> Result<ConsumerReply, String>,
+    session_id: u64,
+    ks: &mut rttng_kernel::KernelSession,
+    k: &mut KernelLink,
+    op: KernelOp,
+    cfg: &dyn Fn(&rttng_session::KernelChannel) -> rttng_kernel::ChannelConfig,
+) -> Result<KernelReply, String> {
+    use rttng_kernel::Syscalls;
     if let KernelOp::AddChannel { channel } = &op {
-        let (ks, _) = io.kernel.get_mut(&session_id).ok_or("no kernel session")?;
         ks.add_channel(cfg(channel)).map_err(|e| e.to_string())?;
-        io.kernel_add_channel(session_id, channel)?;
+        add_channel(consumer, session_id, ks, k, channel)?;
         return Ok(KernelReply::Ok);
     }
-    let (ks, _) = io.kernel.get_mut(&session_id).ok_or("no kernel session")?;
+    if let KernelOp::Trackers { trackers } = op {
+        consumer_ok(
+            consumer,
+            ConsumerRequest::KernelTrackers {
+                session_key: session_id,
+                trackers,
+            },
+        )?;
+        return Ok(KernelReply::Ok);
+    }
     let mut changed = None;
     let r = match op {
         KernelOp::EnableTracepoints { channel, pattern } => {
@@ -133,35 +171,42 @@ pub(crate) fn op(io: &mut Io, session_id: u64, op: KernelOp) -> Result<KernelRep
             r
         }
         KernelOp::Start => {
-            io.consumer_ok(ConsumerRequest::KernelStart {
-                session_key: session_id,
-            })?;
-            let (ks, _) = io.kernel.get_mut(&session_id).ok_or("no kernel session")?;
+            consumer_ok(
+                consumer,
+                ConsumerRequest::KernelStart {
+                    session_key: session_id,
+                },
+            )?;
             ks.start()
         }
         KernelOp::Stop => {
             // Tracing off, then the consumer writes what the buffers still hold: once
             // this returns, the kernel trace is complete.
             let off = ks.stop().map(|_| ());
-            let flushed = io.consumer_stats(ConsumerRequest::KernelFlush {
-                session_key: session_id,
-            });
+            let flushed = consumer_stats(
+                consumer,
+                ConsumerRequest::KernelFlush {
+                    session_key: session_id,
+                },
+            );
             off.map_err(|e| e.to_string())?;
             return flushed.map(|events_discarded| KernelReply::Stopped { events_discarded });
         }
         KernelOp::Stats => {
-            return io
-                .consumer_stats(ConsumerRequest::KernelStats {
+            return consumer_stats(
+                consumer,
+                ConsumerRequest::KernelStats {
                     session_key: session_id,
-                })
-                .map(|events_discarded| KernelReply::Stopped { events_discarded });
+                },
+            )
+            .map(|events_discarded| KernelReply::Stopped { events_discarded });
         }
         KernelOp::Snapshot {
             output,
             max_packets,
             relay_id,
         } => {
-            return match io.consumer(ConsumerRequest::KernelSnapshot {
+            return match consumer(ConsumerRequest::KernelSnapshot {
                 session_key: session_id,
                 trace_dir: output,
                 max_packets,
@@ -181,7 +226,7 @@ pub(crate) fn op(io: &mut Io, session_id: u64, op: KernelOp) -> Result<KernelRep
     };
     r.map_err(|e| e.to_string())?;
     if let Some(channel) = changed {
-        io.kernel_events(session_id, &channel)?;
+        kernel_events(consumer, session_id, ks, &channel)?;
     }
     Ok(KernelReply::Ok)
 }
@@ -197,64 +242,73 @@ pub(crate) struct KernelLink {
     channels: u32,
 }
 
-impl Io {
-    /// A request whose answer is `Ok`.
-    fn consumer_ok(&mut self, req: ConsumerRequest) -> Result<(), String> {
-        match self.consumer(req)? {
-            ConsumerReply::Ok => Ok(()),
-            ConsumerReply::Error { message } => Err(message),
-            other => Err(format!("unexpected consumer reply {other:?}")),
-        }
+/// A request whose answer is `Ok`.
+fn consumer_ok(
+    consumer: &mut dyn FnMut(ConsumerRequest) -> Result<ConsumerReply, String>,
+    req: ConsumerRequest,
+) -> Result<(), String> {
+    match consumer(req)? {
+        ConsumerReply::Ok => Ok(()),
+        ConsumerReply::Error { message } => Err(message),
+        other => Err(format!("unexpected consumer reply {other:?}")),
     }
+}
 
-    /// A request whose answer is `Stats`: the events discarded.
-    fn consumer_stats(&mut self, req: ConsumerRequest) -> Result<u64, String> {
-        match self.consumer(req)? {
-            ConsumerReply::Stats {
-                events_discarded, ..
-            } => Ok(events_discarded),
-            ConsumerReply::Error { message } => Err(message),
-            other => Err(format!("unexpected consumer reply {other:?}")),
-        }
+/// A request whose answer is `Stats`: the events discarded.
+fn consumer_stats(
+    consumer: &mut dyn FnMut(ConsumerRequest) -> Result<ConsumerReply, String>,
+    req: ConsumerRequest,
+) -> Result<u64, String> {
+    match consumer(req)? {
+        ConsumerReply::Stats {
+            events_discarded, ..
+        } => Ok(events_discarded),
+        ConsumerReply::Error { message } => Err(message),
+        other => Err(format!("unexpected consumer reply {other:?}")),
     }
+}
 
-    /// Tells the consumer to drain a new channel of kernel session `session_id`.
-    fn kernel_add_channel(
-        &mut self,
-        session_id: u64,
-        channel: &rttng_session::KernelChannel,
-    ) -> Result<(), String> {
-        let (ks, k) = self
-            .kernel
-            .get_mut(&session_id)
-            .ok_or("no kernel session")?;
-        let (instance, _, _) = ks
-            .channel_plan(&channel.name)
-            .ok_or("kernel channel is gone")?;
-        let spec = KernelChannelSpec {
-            session_key: session_id,
-            session_name: k.session.clone(),
-            trace_dir: k.trace_dir.clone(),
-            relay_id: k.relay_id,
-            instance,
-            channel: channel.name.clone(),
-            stream_id: k.channels,
-            subbuf_bytes: channel.subbuf_bytes,
-            subbuf_count: channel.subbuf_count,
-            snapshot: k.snapshot,
-            tracefile_size: channel.tracefile_size,
-            tracefile_count: channel.tracefile_count,
-            switch_timer_us: channel.switch_timer_us,
-        };
-        k.channels += 1;
-        self.consumer_ok(ConsumerRequest::AddKernelChannel { spec })
-    }
+/// Tells the consumer to drain a new channel of kernel session `session_id`.
+fn add_channel(
+    consumer: &mut dyn FnMut(ConsumerRequest) -> Result<ConsumerReply, String>,
+    session_id: u64,
+    ks: &rttng_kernel::KernelSession,
+    k: &mut KernelLink,
+    channel: &rttng_session::KernelChannel,
+) -> Result<(), String> {
+    let (instance, _, _) = ks
+        .channel_plan(&channel.name)
+        .ok_or("kernel channel is gone")?;
+    let spec = KernelChannelSpec {
+        session_key: session_id,
+        session_name: k.session.clone(),
+        trace_dir: k.trace_dir.clone(),
+        relay_id: k.relay_id,
+        instance,
+        channel: channel.name.clone(),
+        stream_id: k.channels,
+        subbuf_bytes: channel.subbuf_bytes,
+        subbuf_count: channel.subbuf_count,
+        snapshot: k.snapshot,
+        tracefile_size: channel.tracefile_size,
+        tracefile_count: channel.tracefile_count,
+        switch_timer_us: channel.switch_timer_us,
+    };
+    k.channels += 1;
+    consumer_ok(consumer, ConsumerRequest::AddKernelChannel { spec })
+}
 
-    /// Tells the consumer channel `channel`'s events and contexts as they are now.
-    fn kernel_events(&mut self, session_id: u64, channel: &str) -> Result<(), String> {
-        let (ks, _) = self.kernel.get(&session_id).ok_or("no kernel session")?;
-        let (_, events, contexts) = ks.channel_plan(channel).ok_or("no kernel channel")?;
-        self.consumer_ok(ConsumerRequest::KernelEvents {
+/// Tells the consumer channel `channel`'s events and contexts as they are now.
+fn kernel_events(
+    consumer: &mut dyn FnMut(ConsumerRequest) -> Result<ConsumerReply, String>,
+    session_id: u64,
+    ks: &rttng_kernel::KernelSession,
+    channel: &str,
+) -> Result<(), String> {
+    let (_, events, contexts) = ks.channel_plan(channel).ok_or("no kernel channel")?;
+    consumer_ok(
+        consumer,
+        ConsumerRequest::KernelEvents {
             session_key: session_id,
             channel: channel.to_string(),
             events,
@@ -262,6 +316,6 @@ impl Io {
                 .into_iter()
                 .map(|c| rttng_kernel::context_name(c).to_string())
                 .collect(),
-        })
-    }
+        },
+    )
 }

@@ -7,19 +7,18 @@
 //! commands waits for their answers *after* releasing the lock, at most
 //! [`CLIENT_APP_WAIT`], and only for apps that make progress: not for an app silent on a
 //! command for [`APP_LATE`] (so a stopped or mute app delays a client by at most that, once).
-//! Consumer requests that wait for the disk or the network (`stop`'s flushes, `destroy`'s
-//! removals, relay waits) go to the consumer's lane and are waited for with the lock
-//! released ([`Registry::handle_deferring`]); quick ones (buffer creation, metadata,
-//! statistics, owners) and snapshots still run under the lock. Not here: any decision about
-//! sessions.
+//! No consumer request and no kernel operation runs under the lock: each session's work is
+//! collected under it and carried out after, in order, by the session's worker
+//! (`runtime/queues.rs`); a client whose request made work of its session waits for it with
+//! the lock released, and answers from it. Not here: any decision about sessions.
 
 use crate::apps::AppConn;
 use crate::{paths, sys};
 use rttng_proto::frame;
 use rttng_proto::sock::{self, RecvError};
 use rttng_proto::*;
-use rttng_session::{AppId, Clock, Host, KernelOp, KernelReply, Port, Registry};
-use std::collections::HashMap;
+use rttng_session::{AppId, Clock, Effect, Host, KernelOp, KernelReply, Port, Registry};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
@@ -32,7 +31,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 mod clients;
+mod queues;
 use clients::accept_clients;
+pub use queues::{Held, Link, Queues};
 
 /// How long a client may take to send one whole request, from the moment the daemon
 /// waits for it (a total deadline: trickling bytes does not extend it).
@@ -64,24 +65,27 @@ pub struct Options {
 }
 
 pub struct Io {
-    consumer: Option<UnixStream>,
-    /// The consumer's lane: requests that may wait for the disk or the network, carried
-    /// out by a thread of ours in the order they are queued, lock released.
-    lane: Option<Lane>,
-    consumer_pid: u32,
+    /// The consumer, reachable without the lock.
+    link: Arc<Link>,
     /// The daemon is shutting down: a consumer that ends is not restarted.
     stopping: bool,
+    /// Shutting down: the port carries out work at once (the lock is held, nobody waits).
+    sync: bool,
     pub apps: HashMap<AppId, AppConn>,
     buffer_fds: HashMap<u64, OwnedFd>,
-    /// Kernel sessions by session id (root daemon only).
-    pub(crate) kernel: HashMap<u64, (rttng_kernel::KernelSession, crate::kernel::KernelLink)>,
+    /// Kernel sessions by session id (root daemon only), used by the sessions' workers.
+    pub(crate) kernels: Arc<crate::kernel::Kernels>,
+    /// Each session's work (`queues.rs`).
+    queues: Queues,
+    /// Sessions with a client request under way: the next request on one waits.
+    turns: HashSet<u64>,
     /// Answers to tracepoint announcements held until the app has carried out the
     /// commands the announcement caused ([`take_ready_announcements`]).
     pub held: Vec<HeldAnswer>,
-    /// The credentials of each output directory's owner, as declared at its session's
-    /// creation (at most [`MAX_OWNERS`], oldest forgotten first): `start` checks an output
-    /// with them.
-    owners: Vec<(String, rttng_runas::Creds)>,
+    /// The credentials of each output directory's owner, as declared for sessions (at
+    /// most [`MAX_OWNERS`], oldest forgotten first), with the sessions that declared it
+    /// (forgotten when the last one is destroyed): `start` checks an output with them.
+    owners: Vec<(String, rttng_runas::Creds, BTreeSet<u64>)>,
 }
 
 /// An answer to an app's tracepoint announcement, sent once the app has answered every
@@ -102,10 +106,9 @@ pub fn take_ready_announcements(io: &mut Io) -> Vec<(UnixStream, AppReply)> {
     let (ready, held): (Vec<HeldAnswer>, Vec<HeldAnswer>) =
         std::mem::take(&mut io.held).into_iter().partition(|h| {
             now >= h.deadline
-                || io
-                    .apps
-                    .get(&h.app)
-                    .is_none_or(|c| c.dead.is_some() || c.oldest_unanswered().is_none())
+                || io.apps.get(&h.app).is_none_or(|c| {
+                    c.dead.is_some() || (c.oldest_unanswered().is_none() && c.held.is_empty())
+                })
         });
     io.held = held;
     ready.into_iter().map(|h| (h.conn, h.reply)).collect()
@@ -127,108 +130,19 @@ pub struct State {
     pub io: Io,
 }
 
-/// The consumer's answers to a lane job, in order.
-type Answers = Vec<Result<ConsumerReply, String>>;
-
-/// Consumer requests to carry out on the lane, and what to do with the answers (on the
-/// lane's thread, which takes the lock for it if it needs it).
-struct LaneJob {
-    requests: Vec<ConsumerRequest>,
-    then: Box<dyn FnOnce(Answers) + Send>,
-}
-
-/// The queue of the thread that carries out lane jobs, one after the other, in the order
-/// they were queued (under the lock: the order in which the requests changed the state).
-type Lane = std::sync::mpsc::Sender<LaneJob>;
-
-/// Opens a lane to the consumer behind `consumer`: a socket pair whose other end it serves
-/// on a thread of its own (`OpenLane`), and our thread that carries out the jobs.
-fn open_lane(consumer: &UnixStream, consumer_pid: u32) -> Result<Lane, String> {
-    let (ours, theirs) =
-        UnixStream::pair().map_err(|e| format!("cannot create the consumer lane: {e}"))?;
-    sock::send(
-        consumer,
-        Kind::ConsumerRequest,
-        &ConsumerRequest::OpenLane,
-        Some(theirs.as_fd()),
-    )
-    .map_err(|e| format!("cannot open the consumer lane: {e}"))?;
-    drop(theirs);
-    match sock::recv::<ConsumerReply>(consumer, Kind::ConsumerReply) {
-        Ok((ConsumerReply::Ok, _)) => {}
-        Ok((other, _)) => return Err(format!("the consumer refused its lane: {other:?}")),
-        Err(e) => return Err(format!("cannot open the consumer lane: {e}")),
-    }
-    ours.set_read_timeout(Some(CONSUMER_TIMEOUT))
-        .map_err(|e| e.to_string())?;
-    let (tx, rx) = std::sync::mpsc::channel::<LaneJob>();
-    std::thread::spawn(move || {
-        let mut broken: Option<String> = None;
-        for job in rx {
-            let answers = job
-                .requests
-                .iter()
-                .map(|req| {
-                    if let Some(why) = &broken {
-                        return Err(why.clone());
-                    }
-                    let r = sock::send(&ours, Kind::ConsumerRequest, req, None)
-                        .map_err(|e| e.to_string())
-                        .and_then(|()| {
-                            sock::recv::<ConsumerReply>(&ours, Kind::ConsumerReply)
-                                .map_err(|e| e.to_string())
-                        });
-                    r.map(|(reply, _)| reply).map_err(|e| {
-                        let why =
-                            format!("rttng-consumerd (pid {consumer_pid}) stopped answering: {e}");
-                        broken = Some(why.clone());
-                        why
-                    })
-                })
-                .collect();
-            (job.then)(answers);
-        }
-    });
-    Ok(tx)
-}
-
-/// Queues `requests` on the lane (call with the lock held, so that jobs keep the order of
-/// the state changes); the answers come on the returned channel.
-fn queue_on_lane(io: &Io, requests: Vec<ConsumerRequest>) -> std::sync::mpsc::Receiver<Answers> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let n = requests.len();
-    let answers = tx.clone();
-    let job = LaneJob {
-        requests,
-        then: Box::new(move |a| {
-            let _ = answers.send(a);
-        }),
-    };
-    if !lane_send(io, job) {
-        let _ = tx.send(not_running(n));
-    }
-    rx
-}
-
-fn not_running(n: usize) -> Answers {
-    vec![Err("rttng-consumerd is not running".into()); n]
-}
-
-/// Hands `job` to the lane; false when there is none (the consumer is gone).
-fn lane_send(io: &Io, job: LaneJob) -> bool {
-    io.lane.as_ref().is_some_and(|l| l.send(job).is_ok())
-}
+/// The consumer's answers to a job, in order.
+type Answers = Vec<rttng_session::Answer>;
 
 /// The answers of consumer `pid`'s lane, as the registry should take them now: if that
 /// consumer died and another runs (the registry knows), its failures are warnings of the
 /// request, not the new consumer's death.
 fn answers_now(io: &Io, pid: u32, mut answers: Answers) -> Answers {
-    if io.consumer_pid != pid {
+    if io.link.pid() != pid {
         for a in &mut answers {
             if let Err(message) = a {
-                *a = Ok(ConsumerReply::Error {
+                *a = Ok(rttng_session::Reply::Consumer(ConsumerReply::Error {
                     message: std::mem::take(message),
-                });
+                }));
             }
         }
     }
@@ -243,14 +157,11 @@ pub fn lock(s: &Shared) -> MutexGuard<'_, State> {
     s.0.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Disconnects every app marked dead and tells the registry; its buffers are recovered
-/// and removed on the consumer's lane (they may wait for the disk), whose thread then
-/// hands the answers to the registry under the lock.
+/// Disconnects every app marked dead and tells the registry (their buffers are
+/// recovered, and per-process ones removed, by the sessions' workers), then queues the
+/// work collected so far. Called after every change of the registry.
 pub fn reap(g: &mut State, state: &Shared) {
-    loop {
-        let Some((&id, c)) = g.io.apps.iter().find(|(_, c)| c.dead.is_some()) else {
-            return;
-        };
+    while let Some((&id, c)) = g.io.apps.iter().find(|(_, c)| c.dead.is_some()) {
         log(&format!(
             "app pid {} uid {} disconnected: {}",
             c.pid,
@@ -264,33 +175,21 @@ pub fn reap(g: &mut State, state: &Shared) {
         for e in errs {
             log(&e);
         }
-        let Some(d) = deferred else { continue };
-        if io.lane.is_none() {
-            // No consumer: nothing to wait for (and the lock is held here).
-            let n = d.requests.len();
-            let mut errs = Vec::new();
-            reg.complete(d, not_running(n), &mut errs);
-            for e in errs {
-                log(&e);
-            }
-            continue;
+        // Recoveries first (collected), then the removals, in each session's order.
+        queues::submit_collected(g, state);
+        for d in deferred {
+            let (sid, effects) = (d.session_id, d.effects.clone());
+            queues::submit(
+                g,
+                state,
+                sid,
+                Vec::new(),
+                effects,
+                queues::Then::Deferred(d),
+            );
         }
-        let (requests, pid, st) = (d.requests.clone(), io.consumer_pid, state.clone());
-        let job = LaneJob {
-            requests,
-            then: Box::new(move |answers| {
-                let mut g = lock(&st);
-                let State { reg, io } = &mut *g;
-                let answers = answers_now(io, pid, answers);
-                let mut errs = Vec::new();
-                reg.complete(d, answers, &mut errs);
-                for e in errs {
-                    log(&e);
-                }
-            }),
-        };
-        lane_send(io, job);
     }
+    queues::submit_collected(g, state);
 }
 
 pub fn log(msg: &str) {
@@ -301,40 +200,45 @@ pub fn log(msg: &str) {
     );
 }
 
-impl Port for Io {
-    fn consumer(&mut self, req: ConsumerRequest) -> Result<ConsumerReply, String> {
-        let Some(c) = &self.consumer else {
-            return Err("rttng-consumerd is not running".into());
-        };
-        let add = match &req {
+impl Io {
+    /// Carries out a consumer request at once (shutdown only: the lock is held).
+    fn consumer_now(&mut self, req: &ConsumerRequest) -> Result<ConsumerReply, String> {
+        let (lane, pid) = self.link.lane()?;
+        let (reply, fd) = queues::ask(&lane, pid, req)?;
+        self.link.give_back(lane, pid);
+        match req {
             ConsumerRequest::AddBuffer { spec }
             | ConsumerRequest::AddSnapshotBuffer { spec }
-            | ConsumerRequest::AddRelayBuffer { spec, .. } => Some(spec.buffer_id),
-            _ => None,
-        };
-        if let ConsumerRequest::RemoveBuffer { buffer_id } = &req {
-            self.buffer_fds.remove(buffer_id);
-        }
-        let r = sock::send(c, Kind::ConsumerRequest, &req, None)
-            .map_err(|e| e.to_string())
-            .and_then(|()| {
-                sock::recv::<ConsumerReply>(c, Kind::ConsumerReply).map_err(|e| e.to_string())
-            });
-        match r {
-            Ok((reply, fd)) => {
-                if let (Some(id), Some(fd)) = (add, fd) {
-                    self.buffer_fds.insert(id, fd);
+            | ConsumerRequest::AddRelayBuffer { spec, .. } => {
+                if let Some(fd) = fd {
+                    self.buffer_fds.insert(spec.buffer_id, fd);
                 }
-                Ok(reply)
             }
-            Err(e) => {
-                self.consumer = None;
-                Err(format!(
-                    "rttng-consumerd (pid {}) stopped answering: {e}",
-                    self.consumer_pid
-                ))
+            ConsumerRequest::RemoveBuffer { buffer_id } => {
+                self.buffer_fds.remove(buffer_id);
             }
+            _ => {}
         }
+        Ok(reply)
+    }
+}
+
+impl Port for Io {
+    fn consumer(&mut self, req: ConsumerRequest) -> Result<ConsumerReply, String> {
+        self.consumer_now(&req)
+    }
+
+    fn consumer_in(
+        &mut self,
+        session_id: u64,
+        req: ConsumerRequest,
+    ) -> Result<ConsumerReply, String> {
+        if self.sync {
+            return self.consumer_now(&req);
+        }
+        let reply = queues::answered_at_once(&req);
+        self.queues.collect(session_id, Effect::Consumer(req));
+        Ok(reply)
     }
 
     fn app(
@@ -343,7 +247,21 @@ impl Port for Io {
         cmd: AppCommand,
         buffer: Option<u64>,
     ) -> Result<Option<AppReply>, String> {
+        let barrier =
+            queues::command_session(&cmd).and_then(|s| self.queues.barrier(s).map(|b| (s, b)));
         let c = self.apps.get_mut(&app).ok_or("application is gone")?;
+        if let Some(why) = &c.dead {
+            return Err(why.clone());
+        }
+        // After a command held, or before its session's work is done: held, in order.
+        if !c.held.is_empty() || barrier.is_some() {
+            c.hold(Held {
+                cmd,
+                buffer,
+                barrier,
+            });
+            return Ok(None);
+        }
         let fd = match buffer {
             Some(b) => Some(self.buffer_fds.get(&b).ok_or("buffer fd is gone")?.as_fd()),
             None => None,
@@ -363,8 +281,8 @@ impl Port for Io {
                 .owners
                 .iter()
                 .rev()
-                .find(|(o, c)| o == path && c.uid == uid)
-                .map(|(_, c)| c.clone())
+                .find(|(o, c, _)| o == path && c.uid == uid)
+                .map(|(_, c, _)| c.clone())
                 .ok_or_else(|| {
                     format!("{path}: the credentials of its owner (uid {uid}) are not known")
                 })?;
@@ -385,7 +303,17 @@ impl Port for Io {
     }
 
     fn kernel(&mut self, session_id: u64, op: KernelOp) -> Result<KernelReply, String> {
-        crate::kernel::op(self, session_id, op)
+        if self.sync {
+            let kernels = self.kernels.clone();
+            let mut consumer = |r: ConsumerRequest| self.consumer_now(&r);
+            let mut ctx = crate::kernel::Ctx {
+                kernels: &kernels,
+                consumer: &mut consumer,
+            };
+            return crate::kernel::op(&mut ctx, session_id, op);
+        }
+        self.queues.collect(session_id, Effect::Kernel(op));
+        Ok(KernelReply::Ok)
     }
 }
 
@@ -431,7 +359,7 @@ const CONSUMER_RESPAWN_WINDOW: Duration = Duration::from_secs(60);
 fn spawn_consumer(
     rundir: &Path,
     consumerd: &Option<PathBuf>,
-) -> Result<(UnixStream, Lane, std::process::Child), String> {
+) -> Result<(UnixStream, std::process::Child), String> {
     let (ours, theirs) =
         UnixStream::pair().map_err(|e| format!("cannot create the consumer socket: {e}"))?;
     let log_file = std::fs::OpenOptions::new()
@@ -460,8 +388,7 @@ fn spawn_consumer(
         rundir.join(paths::CONSUMER_PID_FILE),
         format!("{}\n", child.id()),
     );
-    let lane = open_lane(&ours, child.id())?;
-    Ok((ours, lane, child))
+    Ok((ours, child))
 }
 
 /// Waits for the consumer daemon to end; then the sessions that had buffers in it lose
@@ -485,8 +412,7 @@ fn watch_consumer(
         if g.io.stopping {
             return;
         }
-        g.io.consumer = None;
-        g.io.lane = None;
+        g.io.link.replace(None, 0);
         g.io.buffer_fds.clear();
         g.reg.consumer_died(why);
         let now = std::time::Instant::now();
@@ -504,12 +430,10 @@ fn watch_consumer(
             return;
         }
         match spawn_consumer(rundir, consumerd) {
-            Ok((sock, lane, next)) => {
+            Ok((sock, next)) => {
                 respawns.push_back(now);
                 log(&format!("rttng-consumerd restarted (pid {})", next.id()));
-                g.io.consumer = Some(sock);
-                g.io.lane = Some(lane);
-                g.io.consumer_pid = next.id();
+                g.io.link.replace(Some(sock), next.id());
                 g.reg.consumer_restarted();
                 drop(g);
                 child = next;
@@ -578,7 +502,7 @@ pub fn serve(opt: Options) -> Result<(), String> {
         let _ = std::fs::set_permissions(&app_path, std::fs::Permissions::from_mode(0o666));
     }
 
-    let (ours, lane, child) = spawn_consumer(&opt.rundir, &opt.consumerd_path)?;
+    let (ours, child) = spawn_consumer(&opt.rundir, &opt.consumerd_path)?;
     let consumer_pid = child.id();
     std::fs::write(
         opt.rundir.join(paths::PID_FILE),
@@ -596,13 +520,14 @@ pub fn serve(opt: Options) -> Result<(), String> {
         Mutex::new(State {
             reg: Registry::new(host),
             io: Io {
-                consumer: Some(ours),
-                lane: Some(lane),
-                consumer_pid,
+                link: Arc::new(Link::new(Some(ours), consumer_pid)),
                 stopping: false,
+                sync: false,
                 apps: HashMap::new(),
                 buffer_fds: HashMap::new(),
-                kernel: HashMap::new(),
+                kernels: Arc::default(),
+                queues: Queues::default(),
+                turns: HashSet::new(),
                 owners: Vec::new(),
                 held: Vec::new(),
             },
@@ -652,6 +577,8 @@ pub fn serve(opt: Options) -> Result<(), String> {
 fn shutdown(state: &Shared) {
     let mut g = lock(state);
     let State { reg, io } = &mut *g;
+    // The lock stays held: every session's work is carried out at once.
+    io.sync = true;
     for (name, uid) in reg.active_sessions() {
         let out = reg.handle(
             Request::Stop {
@@ -665,20 +592,21 @@ fn shutdown(state: &Shared) {
     }
     // Kernel sessions own tracefs instances: the consumer closes its files of them, then
     // they are removed (their traces stay).
-    let kernel: Vec<u64> = io.kernel.keys().copied().collect();
+    let kernel: Vec<u64> = io
+        .kernels
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .keys()
+        .copied()
+        .collect();
     for id in kernel {
         if let Err(e) = io.kernel(id, KernelOp::Destroy) {
             log(&format!("kernel session: {e}"));
         }
     }
     io.stopping = true;
-    if let Some(c) = io.consumer.take() {
-        // Quit makes the consumer write out every buffer before exiting.
-        let _ = sock::send(&c, Kind::ConsumerRequest, &ConsumerRequest::Quit, None);
-        let _ = sock::recv::<ConsumerReply>(&c, Kind::ConsumerReply);
-        // Wait (bounded by the read timeout) for it to close its end: it has exited.
-        let _ = sock::recv::<ConsumerReply>(&c, Kind::ConsumerReply);
-    }
+    // Quit makes the consumer write out every buffer before exiting.
+    io.link.quit();
 }
 
 /// A registered app's second connection: tracepoints it added after its hello. The app is

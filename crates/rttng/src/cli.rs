@@ -394,10 +394,34 @@ impl DomainArgs {
     }
 }
 
+/// The domains of a channel command: lttng 2.13's enable-channel and disable-channel have no
+/// agent options (`-j/-l/-p` are refused at parsing, as any unknown option).
+#[derive(Debug, Args)]
+pub struct ChannelDomainArgs {
+    /// User-space domain
+    #[arg(short = 'u', long)]
+    pub userspace: bool,
+    /// Linux kernel domain
+    #[arg(short = 'k', long)]
+    pub kernel: bool,
+}
+
+impl ChannelDomainArgs {
+    pub fn domain(&self) -> Result<Domain, CliError> {
+        match (self.userspace, self.kernel) {
+            (true, false) => Ok(Domain::Ust),
+            (false, true) => Ok(Domain::Kernel),
+            _ => Err(usage(
+                "choose exactly one domain: -u (user space) or -k (kernel)",
+            )),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct EnableChannelArgs {
     #[command(flatten)]
-    pub domain: DomainArgs,
+    pub domain: ChannelDomainArgs,
     /// Channel names, comma separated
     pub channels: String,
     #[arg(short = 's', long)]
@@ -440,7 +464,7 @@ pub struct EnableChannelArgs {
 #[derive(Debug, Args)]
 pub struct DisableChannelArgs {
     #[command(flatten)]
-    pub domain: DomainArgs,
+    pub domain: ChannelDomainArgs,
     pub channels: String,
     #[arg(short = 's', long)]
     pub session: Option<String>,

@@ -62,7 +62,10 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let args = cli::Cli::parse();
+    let args = match cli::Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) => return refuse_parse_error(e),
+    };
     if args.global.quiet {
         silence_stdout();
     }
@@ -114,6 +117,31 @@ fn main() -> ExitCode {
             eprintln!("Error: {}", chain.join(": "));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A command line clap refuses. An option a command does not have is refused as lttng 2.13
+/// refuses it (its popt tables): one `Error:` line and status 2. Everything else (help,
+/// version, a missing value, an unknown option before the command) is clap's text and status.
+fn refuse_parse_error(e: clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    use clap::CommandFactory;
+    let arg = match (e.kind(), e.get(ContextKind::InvalidArg)) {
+        (ErrorKind::UnknownArgument, Some(ContextValue::String(a))) => a.clone(),
+        _ => e.exit(),
+    };
+    let root = cli::Cli::command();
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let command = argv.iter().position(|a| root.find_subcommand(a).is_some());
+    match command {
+        Some(c) if !argv[..c].iter().any(|a| a.starts_with(arg.as_str())) => {
+            eprintln!(
+                "Error: Unrecognized argument {arg} used with '{}' command",
+                argv[c]
+            );
+            ExitCode::from(2)
+        }
+        _ => e.exit(),
     }
 }
 

@@ -182,6 +182,11 @@ pub enum ConsumerRequest {
     /// of its own, so that those that wait for the disk or the network (flushes, buffer
     /// removals, relay waits, snapshots) never hold up the requests of this socket.
     OpenLane,
+    /// The files below `output` no longer belong to a declared owner (its last session
+    /// was destroyed): forget it (`SetOwner`'s list is bounded).
+    ForgetOwner {
+        output: String,
+    },
     /// The kernel trackers of a session, whole each time (`track -k`/`untrack -k`): each
     /// tracker with an inclusion set (`all` false); a tracker absent tracks everything. They
     /// apply to the records stamped from now on.
@@ -216,7 +221,8 @@ wire_enum!(ConsumerRequest, "consumer request" {
     22 => KernelSnapshot { session_key, trace_dir, max_packets, relay_id },
     23 => KernelStats { session_key },
     24 => OpenLane,
-    25 => KernelTrackers { session_key, trackers },
+    25 => ForgetOwner { output },
+    26 => KernelTrackers { session_key, trackers },
 });
 
 /// One kernel channel, as the consumer drains it.

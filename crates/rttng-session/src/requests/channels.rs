@@ -76,6 +76,7 @@ impl Registry {
                     pattern: rule.pattern.clone(),
                 }
             };
+            self.checkpoint(sid);
             port.kernel(sid, op)
                 .map_err(|e| err(ErrorCode::NoEvent, e))?;
         }
@@ -172,6 +173,7 @@ impl Registry {
                         channel: cname.clone(),
                         pattern,
                     };
+                    self.checkpoint(sid);
                     if let Err(e) = port.kernel(sid, op) {
                         if required {
                             return Err(err(ErrorCode::NoEvent, e));
@@ -242,26 +244,28 @@ impl Registry {
             // lttng creates `channel0` with the default attributes.
             self.enable_channel(i, domain, DEFAULT_CHANNEL, &ChannelAttrs::default(), port)?;
         }
-        let s = &mut self.sessions[i];
-        let mut any = false;
-        let sid = s.id;
-        for c in s
-            .channels
-            .iter_mut()
-            .filter(|c| c.domain == domain && channel.as_ref().is_none_or(|n| *n == c.name))
-        {
+        let sid = self.sessions[i].id;
+        let which: Vec<usize> = (0..self.sessions[i].channels.len())
+            .filter(|&k| {
+                let c = &self.sessions[i].channels[k];
+                c.domain == domain && channel.as_ref().is_none_or(|n| *n == c.name)
+            })
+            .collect();
+        let any = !which.is_empty();
+        for k in which {
             if domain == Domain::Kernel {
                 let op = KernelOp::AddContext {
-                    channel: c.name.clone(),
+                    channel: self.sessions[i].channels[k].name.clone(),
                     context,
                 };
+                self.checkpoint(sid);
                 port.kernel(sid, op)
                     .map_err(|e| err(ErrorCode::InvalidArgument, e))?;
             }
+            let c = &mut self.sessions[i].channels[k];
             if !c.contexts.contains(&context) {
                 c.contexts.push(context);
             }
-            any = true;
         }
         if !any {
             return Err(err(
@@ -367,10 +371,12 @@ impl Registry {
             };
             let sid = s.id;
             let trackers = crate::trackers::kernel_trackers(s);
+            self.checkpoint(sid);
             port.kernel(sid, op)
                 .map_err(|e| err(ErrorCode::KernelUnavailable, e))?;
             // Kernel trackers set before the kernel domain existed.
             if stream_class_id == 0 && !trackers.is_empty() {
+                self.checkpoint(sid);
                 port.kernel(sid, KernelOp::Trackers { trackers })
                     .map_err(|e| err(ErrorCode::KernelUnavailable, e))?;
             }

@@ -1,6 +1,7 @@
 //! Client connections: accepting them (at most [`MAX_CLIENTS_PER_UID`] per uid), reading
-//! each request against a total deadline, checking who may ask, and answering after the
-//! effects that wait (app answers, the consumer's lane) are done with the lock released.
+//! each request against a total deadline, checking who may ask, giving requests on one
+//! session their turn, and answering after what they wait for (their session's work, app
+//! answers) is done with the lock released.
 //! Not here: what a request does (rttng-session), the app event loop (`apps.rs`).
 
 use super::*;
@@ -137,7 +138,9 @@ fn serve_client(conn: UnixStream, state: &Shared, daemon_uid: u32, group_gid: Op
 
 /// Applies a request under the lock, with waits (lock released, at most
 /// [`CLIENT_APP_WAIT`] in all) for the apps to carry out their commands before and after,
-/// so that e.g. events are enabled in running apps when `enable-event` returns.
+/// so that e.g. events are enabled in running apps when `enable-event` returns. Requests
+/// on one session run one after the other (its turn), their work included, which the
+/// client waits for with the lock released.
 fn handle_and_wait(state: &Shared, req: Request, cred: sock::PeerCred) -> Response {
     if let Request::ListAgentLoggers { domain } = req {
         // The agents answer through their own threads; no session state is involved.
@@ -156,51 +159,164 @@ fn handle_and_wait(state: &Shared, req: Request, cred: sock::PeerCred) -> Respon
     // apps carry out what it sent them (answers can make the registry send more: an
     // installed channel's events are enabled when its install is answered).
     let mut g = wait_settled(state, lock(state), uid, t0, deadline);
-    let State { reg, io } = &mut *g;
-    // A snapshot's own directory is written with the client's credentials, as a
-    // session's output is (declared before the request, which may write at once).
-    if let Some(dir) = snapshot_dir(&req) {
-        if let Err(e) = declare_owner(io, &dir, cred) {
-            return Response::error(
-                ErrorCode::SnapshotFailed,
-                format!("Snapshot output {dir} cannot be given to user {uid}: {e}"),
-            );
+    let sid = g.reg.session_of(&req, uid);
+    if let Some(s) = sid {
+        while g.io.turns.contains(&s) {
+            g = state.1.wait(g).unwrap_or_else(|p| p.into_inner());
         }
+        g.io.turns.insert(s);
     }
-    let mut out = reg.handle_deferring(req, uid, &now(), io);
-    if let Some(d) = out.deferred.take() {
-        // Consumer requests that may wait (flushes, removals, relay waits) are carried out
-        // by the lane, lock released; the state changed already, and the lane keeps the
-        // order of the changes, so a session's flushes come before its removal.
-        let pid = io.consumer_pid;
-        let answers = queue_on_lane(io, d.requests.clone());
-        reap(&mut g, state);
-        drop(g);
-        state.1.notify_all();
-        let answers = answers.recv().unwrap_or_default();
-        g = lock(state);
-        let State { reg, io } = &mut *g;
-        let answers = answers_now(io, pid, answers);
-        out.response = reg.complete(d, answers, &mut out.app_errors);
-    }
-    for e in &out.app_errors {
-        log(e);
-    }
-    let State { io, .. } = &mut *g;
-    if let Response::SessionCreated { output, .. } = &out.response {
-        if let Err(e) = declare_owner(io, output, cred) {
-            out.response = Response::error(
-                ErrorCode::Internal,
-                format!(
-                    "session created, but its output directory cannot be given to user {uid}: {e}"
-                ),
-            );
-        }
+    let (g, resp) = handle_in_turn(state, g, req, cred, sid);
+    let mut g = g;
+    if let Some(s) = sid {
+        g.io.turns.remove(&s);
     }
     reap(&mut g, state);
     crate::agent::set_wants(g.reg.agent_wants());
     drop(wait_settled(state, g, uid, t0, deadline));
-    out.response
+    state.1.notify_all();
+    resp
+}
+
+/// [`handle_and_wait`] once the request has its session's turn (`sid`).
+fn handle_in_turn<'a>(
+    state: &'a Shared,
+    mut g: MutexGuard<'a, State>,
+    req: Request,
+    cred: sock::PeerCred,
+    sid: Option<u64>,
+) -> (MutexGuard<'a, State>, Response) {
+    let uid = cred.uid;
+    let destroy = matches!(
+        req,
+        Request::DestroySession { .. } | Request::DestroySessionNoWait { .. }
+    );
+    let State { reg, io } = &mut *g;
+    // A snapshot's own directory is written with the client's credentials, as a
+    // session's output is (declared before the request, which may write at once).
+    if let (Some(dir), Some(s)) = (snapshot_dir(&req), sid) {
+        if let Err(e) = declare_owner(io, s, &dir, cred) {
+            let resp = Response::error(
+                ErrorCode::SnapshotFailed,
+                format!("Snapshot output {dir} cannot be given to user {uid}: {e}"),
+            );
+            return (g, resp);
+        }
+    }
+    let mut out = reg.handle_deferring(req, uid, &now(), io);
+    let checkpoints = reg.take_checkpoints();
+    // A created session: its output's owner is declared first of its work.
+    let own = match &out.response {
+        Response::SessionCreated { name, output } => {
+            let created = reg.session_of(
+                &Request::ListSession {
+                    session: name.clone(),
+                },
+                uid,
+            );
+            if let Some(s) = created {
+                if let Err(e) = declare_owner(io, s, output, cred) {
+                    out.response = Response::error(
+                        ErrorCode::Internal,
+                        format!("session created, but its output directory cannot be given to user {uid}: {e}"),
+                    );
+                }
+            }
+            created
+        }
+        _ => sid,
+    };
+    // A destroyed session's output owners are forgotten, here and in the consumer.
+    let forget = match sid {
+        Some(s) if destroy && !matches!(out.response, Response::Error { .. }) => {
+            forget_owners(io, s)
+        }
+        _ => Vec::new(),
+    };
+    let deferred = out.deferred.take();
+    let effects = own.map(|s| io.queues.take_collected(s)).unwrap_or_default();
+    let Some(job_sid) = deferred.as_ref().map(|d| d.session_id).or(own) else {
+        for e in &out.app_errors {
+            log(e);
+        }
+        return (g, out.response);
+    };
+    if effects.is_empty() && deferred.is_none() && forget.is_empty() {
+        for e in &out.app_errors {
+            log(e);
+        }
+        return (g, out.response);
+    }
+    let made: Vec<Effect> = effects.iter().map(|(_, e)| e.clone()).collect();
+    let pid = g.io.link.pid();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let extra = deferred
+        .as_ref()
+        .map(|d| d.effects.clone())
+        .unwrap_or_default();
+    queues::submit(
+        &mut g,
+        state,
+        job_sid,
+        effects,
+        extra,
+        queues::Then::Client(tx),
+    );
+    if !forget.is_empty() {
+        let forget = forget
+            .into_iter()
+            .map(|output| Effect::Consumer(ConsumerRequest::ForgetOwner { output }))
+            .collect();
+        queues::submit(
+            &mut g,
+            state,
+            job_sid,
+            Vec::new(),
+            forget,
+            queues::Then::Background,
+        );
+    }
+    // The work runs, lock released (other clients go on); then its answers.
+    reap(&mut g, state);
+    drop(g);
+    state.1.notify_all();
+    let answers = rx.recv().unwrap_or_default();
+    let mut g = lock(state);
+    let State { reg, io } = &mut *g;
+    // A failed effect that decides the answer: the session goes back to how it was just
+    // before it, and the request fails with it.
+    let mut saves = checkpoints
+        .into_iter()
+        .filter(|c| Some(c.session_id()) == own);
+    let mut failed = None;
+    for (e, a) in made.iter().zip(&answers) {
+        let save = if e.has_checkpoint() {
+            saves.next()
+        } else {
+            None
+        };
+        if let Some(why) = queues::failure(a) {
+            if let Some(r) = reg.failure_response(job_sid, e, &why) {
+                failed = Some((r, save));
+                break;
+            }
+        }
+    }
+    if let Some(d) = deferred {
+        let rest = answers.into_iter().skip(made.len()).collect();
+        let rest = answers_now(io, pid, rest);
+        out.response = reg.complete(d, rest, &mut out.app_errors);
+    }
+    if let Some((r, save)) = failed {
+        if let Some(save) = save {
+            reg.restore(save, io, &mut out.app_errors);
+        }
+        out.response = r;
+    }
+    for e in &out.app_errors {
+        log(e);
+    }
+    (g, out.response)
 }
 
 /// The local directory a snapshot request names (`snapshot add-output DIR`, `snapshot
@@ -216,9 +332,10 @@ fn snapshot_dir(req: &Request) -> Option<String> {
     path.starts_with('/').then(|| path.clone())
 }
 
-/// Tells the consumer that the files below `output` are the client's: created with its
-/// credentials (from /proc, as it is connected now; else its uid and gid alone) and umask.
-fn declare_owner(io: &mut Io, output: &str, cred: sock::PeerCred) -> Result<(), String> {
+/// Tells the consumer (first of session `sid`'s work) that the files below `output` are
+/// the client's: created with its credentials (from /proc, as it is connected now; else
+/// its uid and gid alone) and umask.
+fn declare_owner(io: &mut Io, sid: u64, output: &str, cred: sock::PeerCred) -> Result<(), String> {
     // Network sessions and sessions without output write no local files.
     if !output.starts_with('/') {
         return Ok(());
@@ -237,10 +354,10 @@ fn declare_owner(io: &mut Io, output: &str, cred: sock::PeerCred) -> Result<(), 
     // would then be created with the wrong credentials). Root may.
     if creds.uid != 0 {
         let inside = |o: &str| Path::new(output).starts_with(o);
-        if let Some((o, c)) = io
+        if let Some((o, c, _)) = io
             .owners
             .iter()
-            .find(|(o, c)| c.uid != creds.uid && inside(o))
+            .find(|(o, c, _)| c.uid != creds.uid && inside(o))
         {
             return Err(format!(
                 "it is inside {o}, the output of a session of user {}",
@@ -248,11 +365,20 @@ fn declare_owner(io: &mut Io, output: &str, cred: sock::PeerCred) -> Result<(), 
             ));
         }
     }
-    io.owners.retain(|(o, _)| o != output);
+    let mut sessions = BTreeSet::new();
+    if let Some(at) = io.owners.iter().position(|(o, _, _)| o == output) {
+        let (_, c, s) = io.owners.remove(at);
+        // Sessions of the same user keep sharing the directory.
+        if c.uid == creds.uid {
+            sessions = s;
+        }
+    }
+    sessions.insert(sid);
     if io.owners.len() >= MAX_OWNERS {
         io.owners.remove(0);
     }
-    io.owners.push((output.to_string(), creds.clone()));
+    io.owners
+        .push((output.to_string(), creds.clone(), sessions));
     let req = ConsumerRequest::SetOwner {
         output: output.to_string(),
         uid: creds.uid,
@@ -260,10 +386,22 @@ fn declare_owner(io: &mut Io, output: &str, cred: sock::PeerCred) -> Result<(), 
         groups: creds.groups,
         umask: creds.umask,
     };
-    match io.consumer(req)? {
-        ConsumerReply::Error { message } => Err(message),
-        _ => Ok(()),
-    }
+    io.consumer_in(sid, req).map(|_| ())
+}
+
+/// Session `sid` is destroyed: the output directories only it declared are forgotten;
+/// returns them (for the consumer).
+fn forget_owners(io: &mut Io, sid: u64) -> Vec<String> {
+    let mut gone = Vec::new();
+    io.owners.retain_mut(|(o, _, s)| {
+        s.remove(&sid);
+        let keep = !s.is_empty();
+        if !keep {
+            gone.push(o.clone());
+        }
+        keep
+    });
+    gone
 }
 
 /// Waits (lock released) until every app has answered all its commands, bounded: an app

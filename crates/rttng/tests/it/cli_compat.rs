@@ -86,6 +86,13 @@ const STEPS: &[(&str, Text)] = &[
     ("start s1", Text::B),
     ("add-context -u -t vtid -c newchan -s s1", Text::B),
     ("enable-channel -u c9 -s s1", Text::K),
+    // Channel commands have no agent domains: refused at parsing (status 2).
+    ("enable-channel -j c10 -s s1", Text::K),
+    ("enable-channel -l c10 -s s1", Text::K),
+    ("enable-channel --python c10 -s s1", Text::K),
+    ("disable-channel -j newchan -s s1", Text::K),
+    ("disable-channel --log4j newchan -s s1", Text::K),
+    ("disable-channel -p newchan -s s1", Text::K),
     ("stop s1", Text::B),
     ("-q create s3 -o {OUT}/s3", Text::B),
     ("-q destroy s3", Text::B),

@@ -26,6 +26,7 @@ mod rust_bridges;
 mod security;
 mod security_files;
 mod security_limits;
+mod security_lock;
 mod session_control;
 mod session_e2e;
 mod session_filter;

@@ -148,8 +148,13 @@ pub fn rogue_line(
 /// Sends one request as root straight to `w`'s daemon; returns the answer and how long
 /// connecting, sending and receiving took.
 pub fn timed_request(w: &World, req: Request) -> (Response, Duration) {
+    timed_request_at(&w.run, req)
+}
+
+/// [`timed_request`] to the daemon of run directory `run` (from another thread).
+pub fn timed_request_at(run: &std::path::Path, req: Request) -> (Response, Duration) {
     let t = Instant::now();
-    let s = UnixStream::connect(w.run.join(paths::CLIENT_SOCKET)).expect("connect");
+    let s = UnixStream::connect(run.join(paths::CLIENT_SOCKET)).expect("connect");
     s.set_read_timeout(Some(CMD_TIMEOUT)).expect("timeout");
     sock::send(&s, Kind::Request, &req, None).expect("send");
     let (resp, _) = sock::recv::<Response>(&s, Kind::Response).expect("answer");

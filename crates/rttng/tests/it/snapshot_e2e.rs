@@ -647,20 +647,22 @@ fn snapshot_to_a_relay_daemon_rttng_and_lttng() {
     }
 }
 
-/// Makes `n` `getpriority(PRIO_PROCESS, who)` system calls (each fails with ESRCH: `who` is
-/// no process), marking them in a kernel trace.
+/// Makes `n` `ioprio_get(IOPRIO_WHO_PROCESS, who)` system calls (each fails with ESRCH: `who`
+/// is no process), marking them in a kernel trace. A system call no other program here makes
+/// (`runuser`, run by parallel tests, calls `getpriority`): another process's call after the
+/// marked ones would fill the newest packets that `--max-size` keeps.
 fn marked_syscalls(who: i64, n: u64) {
     for _ in 0..n {
-        // SAFETY: getpriority takes two integers and touches no memory of ours.
-        unsafe { libc::syscall(libc::SYS_getpriority, 0i64, who) };
+        // SAFETY: ioprio_get takes two integers and touches no memory of ours.
+        unsafe { libc::syscall(libc::SYS_ioprio_get, 1i64, who) };
     }
 }
 
-/// `syscall_entry_getpriority` records carrying `who` in `text`.
+/// `syscall_entry_ioprio_get` records carrying `who` in `text`.
 fn marked(text: &str, who: i64) -> usize {
     let mark = format!("who = {who}");
     text.lines()
-        .filter(|l| l.contains(" syscall_entry_getpriority: ") && l.contains(&mark))
+        .filter(|l| l.contains(" syscall_entry_ioprio_get: ") && l.contains(&mark))
         .count()
 }
 
@@ -693,7 +695,7 @@ fn snapshot_kernel_snapshots_keep_older_events_respect_max_size_and_reach_a_rela
         "--num-subbuf",
         "8",
     ]);
-    w.ok(&["enable-event", "-k", "-c", "kc", "--syscall", "getpriority"]);
+    w.ok(&["enable-event", "-k", "-c", "kc", "--syscall", "ioprio_get"]);
     w.ok(&["start"]);
     marked_syscalls(FIRST, 200);
     w.ok(&["snapshot", "record"]);
