@@ -198,16 +198,18 @@ int task_ctx(void *ctx)
 	if (len > 0 && bpf_probe_read_kernel(r->key, len, ctx + 8) == 0)
 		r->key_len = len;
 
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	r->pid = BPF_CORE_READ(task, tgid);
-	r->prio = BPF_CORE_READ(task, prio) - MAX_RT_PRIO;
-	r->nice = BPF_CORE_READ(task, static_prio) - DEFAULT_PRIO;
-	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
-	r->ppid = BPF_CORE_READ(parent, tgid);
+	/* A trusted BTF pointer: its fields (and those of what it points to) are read with
+	 * direct loads, which the verifier makes fault-safe, instead of a helper call each. */
+	struct task_struct *task = bpf_get_current_task_btf();
+	r->pid = task->tgid;
+	r->prio = task->prio - MAX_RT_PRIO;
+	r->nice = task->static_prio - DEFAULT_PRIO;
+	struct task_struct *parent = task->real_parent;
+	r->ppid = parent->tgid;
 
-	struct nsproxy *nsp = BPF_CORE_READ(task, nsproxy);
-	struct pid *tp = BPF_CORE_READ(task, thread_pid);
-	unsigned int level = tp ? BPF_CORE_READ(tp, level) : 0;
+	struct nsproxy *nsp = task->nsproxy;
+	struct pid *tp = task->thread_pid;
+	unsigned int level = tp ? tp->level : 0;
 	struct pid_namespace *pns = 0;
 	if (tp && level < MAX_PID_LEVELS) {
 		struct upid u = {};
@@ -219,32 +221,31 @@ int task_ctx(void *ctx)
 		/* lttng: 0 while the task exits (no nsproxy). */
 		if (nsp) {
 			r->vtid = pid_nr_ns(tp, pns, level);
-			r->vpid = pid_nr_ns(BPF_CORE_READ(task, signal, pids[PIDTYPE_TGID]), pns, level);
-			r->vppid = pid_nr_ns(BPF_CORE_READ(parent, signal, pids[PIDTYPE_TGID]), pns, level);
+			r->vpid = pid_nr_ns(task->signal->pids[PIDTYPE_TGID], pns, level);
+			r->vppid = pid_nr_ns(parent->signal->pids[PIDTYPE_TGID], pns, level);
 		}
 	}
 	if (nsp) {
-		r->uts_ns = BPF_CORE_READ(nsp, uts_ns, ns.inum);
-		r->ipc_ns = BPF_CORE_READ(nsp, ipc_ns, ns.inum);
-		r->mnt_ns = BPF_CORE_READ(nsp, mnt_ns, ns.inum);
-		r->net_ns = BPF_CORE_READ(nsp, net_ns, ns.inum);
-		r->time_ns = BPF_CORE_READ(nsp, time_ns, ns.inum);
-		r->cgroup_ns = BPF_CORE_READ(nsp, cgroup_ns, ns.inum);
-		struct uts_namespace *uts = BPF_CORE_READ(nsp, uts_ns);
-		if (uts)
-			bpf_probe_read_kernel_str(r->hostname, sizeof(r->hostname), &uts->name.nodename);
+		struct uts_namespace *uts = nsp->uts_ns;
+		r->uts_ns = uts->ns.inum;
+		r->ipc_ns = nsp->ipc_ns->ns.inum;
+		r->mnt_ns = nsp->mnt_ns->ns.inum;
+		r->net_ns = nsp->net_ns->ns.inum;
+		r->time_ns = nsp->time_ns->ns.inum;
+		r->cgroup_ns = nsp->cgroup_ns->ns.inum;
+		bpf_probe_read_kernel_str(r->hostname, sizeof(r->hostname), &uts->name.nodename);
 	}
 
-	const struct cred *cred = BPF_CORE_READ(task, cred);
-	r->uid = BPF_CORE_READ(cred, uid.val);
-	r->euid = BPF_CORE_READ(cred, euid.val);
-	r->suid = BPF_CORE_READ(cred, suid.val);
-	r->gid = BPF_CORE_READ(cred, gid.val);
-	r->egid = BPF_CORE_READ(cred, egid.val);
-	r->sgid = BPF_CORE_READ(cred, sgid.val);
-	struct user_namespace *uns = BPF_CORE_READ(cred, user_ns);
+	const struct cred *cred = task->cred;
+	r->uid = cred->uid.val;
+	r->euid = cred->euid.val;
+	r->suid = cred->suid.val;
+	r->gid = cred->gid.val;
+	r->egid = cred->egid.val;
+	r->sgid = cred->sgid.val;
+	struct user_namespace *uns = cred->user_ns;
 	if (uns) {
-		r->user_ns = BPF_CORE_READ(uns, ns.inum);
+		r->user_ns = uns->ns.inum;
 		__u32 u[3] = { r->uid, r->euid, r->suid };
 		map_up3(&uns->uid_map, u, config_at(0, 65534));
 		r->vuid = u[0];
