@@ -103,7 +103,7 @@ fn issue_11_a_kernel_session_that_lost_its_consumer_says_so() {
         "destroy: {}",
         destroy.stderr_quote()
     );
-    let gone = rttng_kernel_instances_named("kold");
+    let gone = w.kernel_instances("kold");
     assert!(gone.is_empty(), "instances left after destroy: {gone:?}");
 
     let new_out = w.create(&["knew"]);
@@ -115,16 +115,4 @@ fn issue_11_a_kernel_session_that_lost_its_consumer_says_so() {
         "the new kernel session's trace"
     );
     w.ok(&["destroy", "knew"]);
-}
-
-/// tracefs instances whose name holds `-SESSION-` (rttng's naming).
-fn rttng_kernel_instances_named(session: &str) -> Vec<String> {
-    std::fs::read_dir("/sys/kernel/tracing/instances")
-        .map(|rd| {
-            rd.flatten()
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| n.starts_with("rttng-") && n.contains(&format!("-{session}-")))
-                .collect()
-        })
-        .unwrap_or_default()
 }

@@ -396,3 +396,14 @@ pub fn assert_members_tree(dir: &std::path::Path, user: &Throwaway) -> usize {
     }
     seen
 }
+
+/// Runs the calling test thread, and so every process it starts from now on (the session
+/// daemon it spawns, its consumer, apps: they inherit it), at nice -20. The tests that bound
+/// how long another client waits then measure the daemon's locking, not the run queue of a
+/// loaded machine: at load 17 on 2 vCPUs, a request that waited for no lock took 101 ms.
+/// A lock held for a stalled disk or app still delays every request by its whole stall.
+pub fn favour_this_thread() {
+    // SAFETY: setpriority takes integers only; on Linux, `who` 0 is the calling thread.
+    let r = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, -20) };
+    assert_eq!(r, 0, "setpriority: {}", std::io::Error::last_os_error());
+}

@@ -30,6 +30,7 @@ const OTHER_SESSIONS: usize = 4;
 /// disconnected.
 #[test]
 fn security_stopped_and_silent_apps_delay_no_other_client() {
+    favour_this_thread();
     let w = World::new("sec-slow");
     open_world(&w);
     let user = Throwaway::new("rtsl");
@@ -221,6 +222,7 @@ fn security_one_users_sessions_do_not_exhaust_roots() {
 /// then completes with its data readable.
 #[test]
 fn security_a_slow_disk_at_stop_delays_no_other_client() {
+    favour_this_thread();
     let w = World::new("sec-slowdisk");
     let t1 = w.tmp.path().join("t1");
     // The daemon (spawned by the first command) and its consumer inherit the variable.

@@ -112,6 +112,7 @@ fn accept_one(l: &TcpListener) -> TcpStream {
 /// goes, the channel is refused (and not kept) and the snapshot fails, both saying why.
 #[test]
 fn security_a_stalled_relay_delays_no_other_client() {
+    favour_this_thread();
     let w = World::new("sec-relay");
     let control = TcpListener::bind("127.0.0.1:0").expect("bind");
     let data = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -192,6 +193,7 @@ fn security_a_stalled_relay_delays_no_other_client() {
 /// within 100 ms meanwhile; the app is then traced completely.
 #[test]
 fn security_a_slow_disk_at_app_registration_delays_no_other_client() {
+    favour_this_thread();
     let w = World::new("sec-slowmd");
     let t1 = w.tmp.path().join("t1");
     create_first(
@@ -234,6 +236,7 @@ fn security_a_slow_disk_at_app_registration_delays_no_other_client() {
 /// app's events.
 #[test]
 fn security_a_slow_disk_at_snapshot_record_delays_no_other_client() {
+    favour_this_thread();
     let w = World::new("sec-slowsnap");
     let out = w.tmp.path().join("snap");
     create_first(
@@ -280,6 +283,7 @@ fn security_a_slow_disk_at_snapshot_record_delays_no_other_client() {
 /// buffer's recovery, which waits too) delay no other client's requests beyond 100 ms.
 #[test]
 fn security_a_slow_disk_at_list_and_app_exit_delays_no_other_client() {
+    favour_this_thread();
     let w = World::new("sec-slowlist");
     let t1 = w.tmp.path().join("t1");
     create_first(
@@ -338,6 +342,7 @@ fn security_a_slow_disk_at_list_and_app_exit_delays_no_other_client() {
 /// clients' requests answer within 100 ms; the start then succeeds.
 #[test]
 fn security_a_slow_disk_at_a_kernel_start_delays_no_other_client() {
+    favour_this_thread();
     let w = World::new("sec-slowk");
     let tk = w.tmp.path().join("tk");
     create_first(

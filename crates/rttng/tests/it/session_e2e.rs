@@ -529,12 +529,7 @@ fn session_kernel_and_user_space_in_one_session() {
     );
     w.ok(&["destroy"]);
     // The tracefs instance is gone with the session.
-    let leftover = std::fs::read_dir("/sys/kernel/tracing/instances")
-        .map(|rd| {
-            rd.flatten()
-                .any(|e| e.file_name().to_string_lossy().contains("-kn-"))
-        })
-        .unwrap_or(false);
+    let leftover = !w.kernel_instances("kn").is_empty();
     assert!(
         !leftover,
         "a tracefs instance of the session was left behind"
@@ -609,19 +604,12 @@ fn session_kernel_instances_of_a_killed_daemon_are_removed_at_restart() {
         crate::support::is_root(),
         "kernel tracing needs root: run the tests as root (CI does)"
     );
-    let instances = || -> Vec<String> {
-        std::fs::read_dir("/sys/kernel/tracing/instances")
-            .expect("tracefs is mounted (mount -t tracefs nodev /sys/kernel/tracing)")
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("rttng-") && n.contains("-kstale-"))
-            .collect()
-    };
     let w = World::new("kstale");
     w.create(&["kstale"]);
     w.ok(&["enable-event", "-k", "--syscall", "getppid"]);
     w.ok(&["start"]);
     let sessiond = w.sessiond_pid().expect("session daemon pid");
+    let instances = || crate::session_support::kernel_instances(sessiond, "kstale");
     let consumerd = w.consumerd_pid().expect("consumer daemon pid");
     assert_eq!(
         instances().len(),

@@ -160,6 +160,11 @@ impl World {
         self.pid("rttng-consumerd.pid")
     }
 
+    /// The tracefs instances of session `session` made by this world's session daemon.
+    pub fn kernel_instances(&self, session: &str) -> Vec<String> {
+        kernel_instances(self.sessiond_pid().expect("session daemon pid"), session)
+    }
+
     /// The output directory of the session `name` as `create` printed it.
     pub fn create(&self, args: &[&str]) -> PathBuf {
         let mut full = vec!["create"];
@@ -326,4 +331,16 @@ pub fn names(text: &str) -> std::collections::BTreeMap<String, usize> {
         }
     }
     m
+}
+
+/// The tracefs instances of session `session` made by the session daemon `pid`. rttng names
+/// them `rttng-PID-uUID-SESSION-CHANNEL`; the PID keeps out parallel tests (and other
+/// checkouts' test runs) that use the same session names.
+pub fn kernel_instances(pid: u32, session: &str) -> Vec<String> {
+    std::fs::read_dir("/sys/kernel/tracing/instances")
+        .expect("tracefs is mounted (mount -t tracefs nodev /sys/kernel/tracing)")
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with(&format!("rttng-{pid}-")) && n.contains(&format!("-{session}-")))
+        .collect()
 }

@@ -549,12 +549,7 @@ fn snapshot_holds_kernel_and_user_events_merged_by_time() {
     );
     assert!(ticks(&second).iter().any(|t| t.1 == 9));
     w.ok(&["destroy"]);
-    let leftover = std::fs::read_dir("/sys/kernel/tracing/instances")
-        .map(|rd| {
-            rd.flatten()
-                .any(|e| e.file_name().to_string_lossy().contains("-both-"))
-        })
-        .unwrap_or(false);
+    let leftover = !w.kernel_instances("both").is_empty();
     assert!(
         !leftover,
         "a tracefs instance of the session was left behind"
@@ -780,11 +775,6 @@ fn snapshot_kernel_snapshots_keep_older_events_respect_max_size_and_reach_a_rela
     assert_eq!(marked(&relayed, FIRST), 200, "relayed snapshot");
     assert_eq!(marked(&relayed, SECOND), 200, "relayed snapshot");
     w.ok(&["destroy"]);
-    let leftover = std::fs::read_dir("/sys/kernel/tracing/instances")
-        .map(|rd| {
-            rd.flatten()
-                .any(|e| e.file_name().to_string_lossy().contains("-kkeep-"))
-        })
-        .unwrap_or(false);
+    let leftover = !w.kernel_instances("kkeep").is_empty();
     assert!(!leftover, "a tracefs instance of the session was left");
 }
