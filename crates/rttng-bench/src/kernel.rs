@@ -59,6 +59,11 @@ fn run_workload(prefix: &[&str], calls: u64) -> Result<(f64, String)> {
     ))
 }
 
+/// The workload run in a child process: its own timing, in seconds.
+pub(crate) fn timed_workload(calls: u64) -> Result<f64> {
+    run_workload(&[], calls).map(|(s, _)| s)
+}
+
 /// `overrun: N` lines trace-cmd prints per CPU at the end of a recording.
 fn trace_cmd_lost(text: &str) -> u64 {
     text.lines()

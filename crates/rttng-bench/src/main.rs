@@ -7,6 +7,7 @@
 
 mod gen;
 mod kernel;
+mod kernel_task;
 mod live;
 mod relay;
 mod run;
@@ -42,6 +43,15 @@ enum Command {
         /// Only run the workload loop with this many calls (used by the benchmark itself)
         #[arg(long, value_name = "CALLS", hide = true)]
         workload_only: Option<u64>,
+    },
+    /// The eBPF task recorder's cost per traced event (kernel contexts, kernel trackers)
+    KernelTask {
+        /// getppid calls in the workload
+        #[arg(long, default_value_t = 2_000_000)]
+        calls: u64,
+        /// Scratch directory for the traces
+        #[arg(long, default_value = "target/bench-kernel")]
+        dir: PathBuf,
     },
     /// Text viewer and counter against babeltrace2 on a generated trace
     View {
@@ -103,6 +113,7 @@ fn real_main() -> Result<()> {
             Ok(())
         }
         Command::Kernel { calls, dir, .. } => kernel::run(calls, &dir),
+        Command::KernelTask { calls, dir } => kernel_task::run(calls, &dir),
         Command::Generate { events, dir } => {
             let trace = gen::ensure_trace(&dir, events)?;
             println!("{}", trace.display());

@@ -17,7 +17,7 @@ use crate::relay::RelaySession;
 use crate::stream::Output;
 use rttng_ctf::index::IndexEntry;
 use rttng_kernel::{ChannelDrain, KernelMetadata};
-use rttng_proto::{ConsumerReply, KernelChannelSpec};
+use rttng_proto::{ConsumerReply, KernelChannelSpec, ProcessAttr, TrackerInfo};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -98,6 +98,9 @@ struct Channel {
     spec: KernelChannelSpec,
 }
 
+/// Most values in one kernel tracker (as the session daemon's limit).
+const MAX_TRACKER_VALUES: usize = 4096;
+
 fn lock(w: &Mutex<Worker>) -> MutexGuard<'_, Worker> {
     w.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -119,6 +122,12 @@ struct Session {
     channels: Vec<Channel>,
     /// System call path strings (eBPF), while the session traces; none in a snapshot session.
     paths: Option<rttng_kernel::PathStrings>,
+    /// The eBPF task recorder, when a context or a tracker needs it.
+    tasks: Option<rttng_kernel::TaskContexts>,
+    /// The kernel trackers (`track -k`), shared with the channels once one is set.
+    trackers: Arc<rttng_kernel::KernelTrackers>,
+    /// Between a start and the next flush (tracing on).
+    running: bool,
 }
 
 impl Session {
@@ -229,6 +238,9 @@ impl Kernel {
                     snapshot: spec.snapshot,
                     channels: Vec::new(),
                     paths: None,
+                    tasks: None,
+                    trackers: Arc::default(),
+                    running: false,
                 },
             );
         }
@@ -244,13 +256,16 @@ impl Kernel {
                 spec.channel
             ));
         }
-        let drain = ChannelDrain::open(
+        let mut drain = ChannelDrain::open(
             &spec.instance,
             u64::from(spec.stream_id),
             spec.subbuf_bytes,
             spec.subbuf_count,
         )
         .map_err(|e| e.to_string())?;
+        if s.trackers.ever_set() {
+            drain.set_trackers(s.trackers.clone());
+        }
         let cpus = drain.cpus();
         if cpus.iter().enumerate().any(|(i, &c)| c as usize != i) {
             return Err(format!(
@@ -335,10 +350,76 @@ impl Kernel {
                 Err(e) => return error(e.to_string()),
             }
         };
+        if let Some(t) = s.tasks.as_mut() {
+            // Events enabled while tracing get their task contexts too.
+            let mut guards: Vec<MutexGuard<'_, Worker>> =
+                s.channels.iter().map(|c| lock(&c.worker)).collect();
+            let mut drains: Vec<&mut ChannelDrain> =
+                guards.iter_mut().map(|g| &mut g.drain).collect();
+            if let Err(e) = t.attach_more(&mut drains) {
+                return error(format!("kernel task contexts: {e}"));
+            }
+        }
         match s.append_metadata(&text) {
             Ok(()) => ConsumerReply::Ok,
             Err(e) => error(e),
         }
+    }
+
+    /// `track -k`/`untrack -k`: the session's tracker policy from now on (the records stamped
+    /// before keep the previous one). Every channel then needs the eBPF task records: the
+    /// recorder starts (or attaches to more tracepoints) first, so every record stamped after
+    /// the change has its task record.
+    pub fn trackers(&mut self, key: u64, trackers: &[TrackerInfo]) -> ConsumerReply {
+        let s = match self.session(key) {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+        let mut policy = rttng_kernel::TrackerPolicy::default();
+        for t in trackers {
+            if t.values.len() > MAX_TRACKER_VALUES {
+                return error(format!(
+                    "a tracker holds at most {MAX_TRACKER_VALUES} values"
+                ));
+            }
+            let attr = match t.attr {
+                ProcessAttr::Pid => rttng_kernel::TrackedAttr::Pid,
+                ProcessAttr::Vpid => rttng_kernel::TrackedAttr::Vpid,
+                ProcessAttr::Uid => rttng_kernel::TrackedAttr::Uid,
+                ProcessAttr::Vuid => rttng_kernel::TrackedAttr::Vuid,
+                ProcessAttr::Gid => rttng_kernel::TrackedAttr::Gid,
+                ProcessAttr::Vgid => rttng_kernel::TrackedAttr::Vgid,
+            };
+            policy.set(attr, (!t.all).then(|| t.values.iter().copied().collect()));
+        }
+        let mut guards: Vec<MutexGuard<'_, Worker>> =
+            s.channels.iter().map(|c| lock(&c.worker)).collect();
+        for g in guards.iter_mut() {
+            g.drain.set_trackers(s.trackers.clone());
+        }
+        let mut since = 0;
+        if s.md.is_declared() {
+            let mut drains: Vec<&mut ChannelDrain> =
+                guards.iter_mut().map(|g| &mut g.drain).collect();
+            let r = match s.tasks.as_mut() {
+                Some(t) => t.attach_more(&mut drains),
+                None => rttng_kernel::TaskContexts::start(&mut drains).map(|t| {
+                    s.tasks = t;
+                }),
+            };
+            if let Err(e) = r {
+                return error(format!("kernel trackers need the eBPF task records: {e}"));
+            }
+            if !s.running {
+                if let Some(t) = s.tasks.as_mut() {
+                    t.pause();
+                }
+            }
+            since = drains.first().map_or(0, |d| d.clock_now());
+        }
+        drop(guards);
+        s.trackers.change(since, policy);
+        ConsumerReply::Ok
     }
 
     /// At each start: the first one declares the trace's metadata.
@@ -356,9 +437,22 @@ impl Kernel {
                     crate::log(&format!("system call path strings are not recorded: {e}"));
                 }
             }
+            if let Some(t) = s.tasks.as_mut() {
+                let guards: Vec<MutexGuard<'_, Worker>> =
+                    s.channels.iter().map(|c| lock(&c.worker)).collect();
+                let drains: Vec<&ChannelDrain> = guards.iter().map(|g| &g.drain).collect();
+                if let Err(e) = t.resume(&drains) {
+                    return error(format!("kernel task contexts: {e}"));
+                }
+            }
+            s.running = true;
             return ConsumerReply::Ok;
         }
-        let text = declare(s);
+        let text = match declare(s) {
+            Ok(t) => t,
+            Err(e) => return error(e),
+        };
+        s.running = true;
         match s.append_metadata(&text) {
             Ok(()) => ConsumerReply::Ok,
             Err(e) => error(e),
@@ -380,6 +474,17 @@ impl Kernel {
         // Every record is converted: the eBPF programs can go until the next start.
         if let Some(p) = s.paths.as_mut() {
             p.pause();
+        }
+        s.running = false;
+        if let Some(t) = s.tasks.as_mut() {
+            t.pause();
+            if t.unmatched() > 0 {
+                crate::log(&format!(
+                    "kernel task contexts: {} events had no eBPF record ({} lost in its ring buffer); their task contexts are zeros",
+                    t.unmatched(),
+                    t.lost()
+                ));
+            }
         }
         s.stats(None)
     }
@@ -434,7 +539,9 @@ impl Kernel {
             return error("not a snapshot session (its packets are written as they come)");
         }
         if !s.md.is_declared() {
-            declare(s);
+            if let Err(e) = declare(s) {
+                return error(e);
+            }
         }
         let uuid = s.md.uuid();
         let written = match &relay {
@@ -498,8 +605,10 @@ impl Kernel {
 }
 
 /// Declares the session's metadata: every channel's stream class and events (system call
-/// path arguments as strings when the eBPF recorder starts).
-fn declare(s: &mut Session) -> String {
+/// path arguments as strings when the eBPF recorder starts), after starting the eBPF task
+/// recorder when a context needs it (its failure fails the start: no context is written
+/// without its values).
+fn declare(s: &mut Session) -> Result<String, String> {
     let mut guards: Vec<MutexGuard<'_, Worker>> =
         s.channels.iter().map(|c| lock(&c.worker)).collect();
     if !s.snapshot && s.paths.is_none() {
@@ -513,13 +622,18 @@ fn declare(s: &mut Session) -> String {
             )),
         }
     }
+    if s.tasks.is_none() {
+        let mut drains: Vec<&mut ChannelDrain> = guards.iter_mut().map(|g| &mut g.drain).collect();
+        s.tasks = rttng_kernel::TaskContexts::start(&mut drains)
+            .map_err(|e| format!("kernel task contexts: {e}"))?;
+    }
     let drains: Vec<&ChannelDrain> = guards.iter().map(|g| &g.drain).collect();
     let text = s.md.declare(&drains);
     drop(drains);
     for mut g in guards {
         g.drain.declared(&s.md);
     }
-    text
+    Ok(text)
 }
 
 /// A channel's thread: a pass over each CPU whose buffer is `buffer_percent` full, and over

@@ -412,6 +412,10 @@ fn answer(req: ConsumerRequest, st: &Shared) -> (ConsumerReply, Option<std::os::
         ConsumerRequest::KernelStart { session_key } => (kernel(st).start(session_key), None),
         ConsumerRequest::KernelFlush { session_key } => (kernel(st).flush(session_key), None),
         ConsumerRequest::KernelStats { session_key } => (kernel(st).stats(session_key), None),
+        ConsumerRequest::KernelTrackers {
+            session_key,
+            trackers,
+        } => (kernel(st).trackers(session_key, &trackers), None),
         ConsumerRequest::RemoveKernel { session_key } => (kernel(st).remove(session_key), None),
         ConsumerRequest::KernelSnapshot {
             session_key,

@@ -303,7 +303,7 @@ impl std::fmt::Debug for PathRecorder {
     }
 }
 
-fn bpf_err(step: impl Into<String>) -> impl FnOnce(String) -> KernelError {
+pub(crate) fn bpf_err(step: impl Into<String>) -> impl FnOnce(String) -> KernelError {
     let step = step.into();
     move |reason| KernelError::Bpf { step, reason }
 }
@@ -476,7 +476,7 @@ impl Drop for PathRecorder {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     let mut depth = 0;

@@ -46,11 +46,13 @@ use crate::tracefs::{check_name, parse_stats_lost, Tracefs, INSTANCE_PREFIX};
 
 mod metadata;
 mod paths;
+mod tasks;
 
 pub use metadata::KernelMetadata;
 pub(crate) use paths::attach_shared;
 pub use paths::PathStrings;
 use paths::Paths;
+pub use tasks::TaskContexts;
 
 /// Smallest and largest CTF packet a pass cuts (the channel's sub-buffer size, clamped).
 pub const MIN_PACKET_BYTES: u64 = 4096;
@@ -61,7 +63,7 @@ pub const PASS_EXTRA_PAGES: u64 = 64;
 /// Most event classes one channel may have (as [`crate::session::MAX_EVENT_CLASSES`]).
 pub const MAX_CHANNEL_EVENTS: usize = crate::session::MAX_EVENT_CLASSES;
 /// Most contexts of one channel.
-pub const MAX_CONTEXTS: usize = 8;
+pub const MAX_CONTEXTS: usize = 48;
 
 /// Most threads [`ProcessNames`] remembers; past it the maps start again from tracefs's lists.
 pub const MAX_PROCESS_NAMES: usize = 1 << 16;
@@ -149,40 +151,17 @@ impl ProcessNames {
 }
 
 pub(crate) fn context_kind(c: Context) -> Result<ContextKind, KernelError> {
-    Ok(match c {
-        Context::Pid => ContextKind::Pid,
-        Context::Tid => ContextKind::Tid,
-        Context::Procname => ContextKind::Procname,
-        Context::CpuId => ContextKind::CpuId,
-        Context::Prio => {
-            return Err(KernelError::UnsupportedContext {
-                context: "prio".to_string(),
-            })
-        }
-    })
+    Ok(c)
 }
 
 /// A kernel context by its `add-context` name.
 pub fn context_by_name(name: &str) -> Option<Context> {
-    Some(match name {
-        "pid" => Context::Pid,
-        "tid" => Context::Tid,
-        "procname" => Context::Procname,
-        "cpu_id" => Context::CpuId,
-        "prio" => Context::Prio,
-        _ => return None,
-    })
+    ContextKind::ALL.into_iter().find(|k| k.name() == name)
 }
 
 /// The name [`context_by_name`] takes.
 pub fn context_name(c: Context) -> &'static str {
-    match c {
-        Context::Pid => "pid",
-        Context::Tid => "tid",
-        Context::Procname => "procname",
-        Context::CpuId => "cpu_id",
-        Context::Prio => "prio",
-    }
+    c.name()
 }
 
 /// Events the kernel lost on `cpu` of the instance in `dir`, as its `stats` say (cumulative).
@@ -261,6 +240,15 @@ pub struct ChannelDrain {
     /// Path arguments of each event (bit N: argument N), when path strings are recorded.
     path_masks: Vec<u8>,
     paths: Option<Arc<Paths>>,
+    /// Per event class: the payload ranges its eBPF task record key is compared on.
+    key_ranges: Vec<Vec<(usize, usize)>>,
+    /// The task records, when a context or a tracker needs them.
+    tasks: Option<Arc<tasks::Tasks>>,
+    /// The session's kernel trackers, once one was set.
+    trackers: Option<Arc<crate::tracker::KernelTrackers>>,
+    /// Records dropped because a tracker did not track their task (or no task record
+    /// showed it was tracked).
+    records_untracked: u64,
     /// The trace clock (rttng-clock's), for the time of packets without events.
     clock: ClockSpec,
     /// Per CPU index: what is called with every page read (a live view in the process that
@@ -353,6 +341,10 @@ impl ChannelDrain {
             records: Vec::new(),
             path_masks: Vec::new(),
             paths: None,
+            key_ranges: Vec::new(),
+            tasks: None,
+            trackers: None,
+            records_untracked: 0,
             clock: ClockSpec::shared(),
             observers: Vec::new(),
             convert: true,
@@ -363,6 +355,27 @@ impl ChannelDrain {
 
     pub fn stream_id(&self) -> u64 {
         self.stream_id
+    }
+
+    /// Whether a context or a tracker of this channel needs the eBPF task records.
+    pub fn needs_tasks(&self) -> bool {
+        self.trackers.is_some() || self.contexts.iter().any(|k| k.needs_task_record())
+    }
+
+    /// The session's kernel trackers: from now on, records are kept only when the tracker
+    /// policy of their time tracks their task.
+    pub fn set_trackers(&mut self, t: Arc<crate::tracker::KernelTrackers>) {
+        self.trackers = Some(t);
+    }
+
+    /// Records dropped so far by the trackers.
+    pub fn records_untracked(&self) -> u64 {
+        self.records_untracked
+    }
+
+    /// The trace clock now (what stamps a tracker change).
+    pub fn clock_now(&self) -> u64 {
+        self.clock.now()
     }
 
     /// The CPUs drained, in order (stream `CHANNEL_<cpu>` each).
@@ -438,6 +451,7 @@ impl ChannelDrain {
             self.plans
                 .push(plan_event_with_paths(&fmt, self.paths.is_some()));
             self.path_masks.push(path_arg_mask(&fmt));
+            self.key_ranges.push(crate::bpf_task::key_ranges(&fmt));
             self.formats.push(fmt);
             self.events.push(full.clone());
         }
@@ -578,6 +592,17 @@ impl ChannelDrain {
             }
             m
         });
+        let tasks = self.tasks.clone();
+        let mut task_matcher = tasks.as_ref().map(|t| {
+            let mut m = t.matcher.lock().unwrap_or_else(|e| e.into_inner());
+            m.refresh(&t.log);
+            m
+        });
+        let policies = self
+            .trackers
+            .as_ref()
+            .map(|t| t.snapshot())
+            .unwrap_or_default();
         let mut strings: Vec<(u8, Vec<u8>)> = Vec::new();
         let mut w = StreamWriter::new(md, self.stream_id, u64::from(cpu)).map_err(ctf)?;
         let limit = self.buffer_pages.saturating_add(PASS_EXTRA_PAGES);
@@ -680,6 +705,28 @@ impl ChannelDrain {
                         .and_then(|b| b.try_into().ok())
                         .unwrap_or([0; 4]),
                 );
+                let task = match (task_matcher.as_mut(), tasks.as_ref()) {
+                    (Some(m), Some(t)) => {
+                        let payload = data.get(8..).unwrap_or(&[]);
+                        let ranges = &self.key_ranges[class];
+                        let found = m.take(tid as u32, type_id, payload, ranges).or_else(|| {
+                            // Its eBPF record may still wait in the ring buffer.
+                            m.refresh(&t.log);
+                            m.take(tid as u32, type_id, payload, ranges)
+                        });
+                        if found.is_none() {
+                            t.note_unmatched();
+                        }
+                        found
+                    }
+                    _ => None,
+                };
+                if let Some(p) = crate::tracker::policy_at(&policies, ts) {
+                    if !task.as_ref().is_some_and(|v| p.tracks(v)) {
+                        self.records_untracked += 1;
+                        continue;
+                    }
+                }
                 let (pid, procname) = if names_needed {
                     (self.names.pid(tid), self.names.procname(tid))
                 } else {
@@ -690,6 +737,9 @@ impl ChannelDrain {
                     pid,
                     procname,
                     cpu,
+                    flags: data.get(2).copied().unwrap_or(0),
+                    preempt: data.get(3).copied().unwrap_or(0),
+                    task: task.as_ref(),
                 };
                 strings.clear();
                 let mask = self.path_masks.get(class).copied().unwrap_or(0);

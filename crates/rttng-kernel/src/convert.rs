@@ -449,34 +449,175 @@ pub fn write_payload_with_paths(
     }
 }
 
-/// A context field of the stream (`add-context -k`).
+/// A context field of the stream (`add-context -k`), with lttng-modules' name and type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ContextKind {
     Pid,
     Tid,
     Procname,
     CpuId,
+    // From the eBPF task record (`bpf_task`).
+    Vpid,
+    Vtid,
+    Ppid,
+    Vppid,
+    Prio,
+    Nice,
+    Hostname,
+    CgroupNs,
+    IpcNs,
+    MntNs,
+    NetNs,
+    PidNs,
+    TimeNs,
+    UserNs,
+    UtsNs,
+    Uid,
+    Euid,
+    Suid,
+    Gid,
+    Egid,
+    Sgid,
+    Vuid,
+    Veuid,
+    Vsuid,
+    Vgid,
+    Vegid,
+    Vsgid,
+    // From the tracefs record's common flags and preempt count.
+    Interruptible,
+    Preemptible,
+    NeedReschedule,
+    Migratable,
 }
 
+/// tracefs's `common_flags` bits (`enum trace_flag_type`).
+pub const TRACE_FLAG_IRQS_OFF: u8 = 0x01;
+pub const TRACE_FLAG_NEED_RESCHED: u8 = 0x04;
+pub const TRACE_FLAG_HARDIRQ: u8 = 0x08;
+pub const TRACE_FLAG_SOFTIRQ: u8 = 0x10;
+pub const TRACE_FLAG_NMI: u8 = 0x40;
+pub const TRACE_FLAG_BH_OFF: u8 = 0x80;
+
 impl ContextKind {
+    /// Every kind, in `add-context` order.
+    pub const ALL: [ContextKind; 35] = [
+        ContextKind::Pid,
+        ContextKind::Tid,
+        ContextKind::Procname,
+        ContextKind::CpuId,
+        ContextKind::Vpid,
+        ContextKind::Vtid,
+        ContextKind::Ppid,
+        ContextKind::Vppid,
+        ContextKind::Prio,
+        ContextKind::Nice,
+        ContextKind::Hostname,
+        ContextKind::CgroupNs,
+        ContextKind::IpcNs,
+        ContextKind::MntNs,
+        ContextKind::NetNs,
+        ContextKind::PidNs,
+        ContextKind::TimeNs,
+        ContextKind::UserNs,
+        ContextKind::UtsNs,
+        ContextKind::Uid,
+        ContextKind::Euid,
+        ContextKind::Suid,
+        ContextKind::Gid,
+        ContextKind::Egid,
+        ContextKind::Sgid,
+        ContextKind::Vuid,
+        ContextKind::Veuid,
+        ContextKind::Vsuid,
+        ContextKind::Vgid,
+        ContextKind::Vegid,
+        ContextKind::Vsgid,
+        ContextKind::Interruptible,
+        ContextKind::Preemptible,
+        ContextKind::NeedReschedule,
+        ContextKind::Migratable,
+    ];
+
     pub fn name(self) -> &'static str {
+        use ContextKind as K;
         match self {
-            ContextKind::Pid => "pid",
-            ContextKind::Tid => "tid",
-            ContextKind::Procname => "procname",
-            ContextKind::CpuId => "cpu_id",
+            K::Pid => "pid",
+            K::Tid => "tid",
+            K::Procname => "procname",
+            K::CpuId => "cpu_id",
+            K::Vpid => "vpid",
+            K::Vtid => "vtid",
+            K::Ppid => "ppid",
+            K::Vppid => "vppid",
+            K::Prio => "prio",
+            K::Nice => "nice",
+            K::Hostname => "hostname",
+            K::CgroupNs => "cgroup_ns",
+            K::IpcNs => "ipc_ns",
+            K::MntNs => "mnt_ns",
+            K::NetNs => "net_ns",
+            K::PidNs => "pid_ns",
+            K::TimeNs => "time_ns",
+            K::UserNs => "user_ns",
+            K::UtsNs => "uts_ns",
+            K::Uid => "uid",
+            K::Euid => "euid",
+            K::Suid => "suid",
+            K::Gid => "gid",
+            K::Egid => "egid",
+            K::Sgid => "sgid",
+            K::Vuid => "vuid",
+            K::Veuid => "veuid",
+            K::Vsuid => "vsuid",
+            K::Vgid => "vgid",
+            K::Vegid => "vegid",
+            K::Vsgid => "vsgid",
+            K::Interruptible => "interruptible",
+            K::Preemptible => "preemptible",
+            K::NeedReschedule => "need_reschedule",
+            K::Migratable => "migratable",
         }
     }
 
-    /// The member of `stream.event.context`.
+    /// Whether the value comes from the eBPF task record.
+    pub fn needs_task_record(self) -> bool {
+        use ContextKind as K;
+        !matches!(
+            self,
+            K::Pid
+                | K::Tid
+                | K::Procname
+                | K::CpuId
+                | K::Interruptible
+                | K::Preemptible
+                | K::NeedReschedule
+                | K::Migratable
+        )
+    }
+
+    /// The member of `stream.event.context` (lttng-modules' C types: pid_t and int signed
+    /// 32-bit, uid_t, gid_t and namespace inode numbers unsigned 32-bit, `interruptible`
+    /// int8_t, the other flags uint8_t, hostname char[65]).
     pub fn member(self) -> (String, FieldClass) {
+        use ContextKind as K;
         let class = match self {
-            ContextKind::Pid | ContextKind::Tid => FieldClass::Integer(int_class(32, true, false)),
-            ContextKind::CpuId => FieldClass::Integer(int_class(32, false, false)),
-            ContextKind::Procname => FieldClass::Array(ArrayClass {
+            K::Pid | K::Tid | K::Vpid | K::Vtid | K::Ppid | K::Vppid | K::Prio | K::Nice => {
+                FieldClass::Integer(int_class(32, true, false))
+            }
+            K::Procname => FieldClass::Array(ArrayClass {
                 element: Box::new(text_elem()),
                 length: PROCNAME_BYTES as u64,
             }),
+            K::Hostname => FieldClass::Array(ArrayClass {
+                element: Box::new(text_elem()),
+                length: crate::bpf_task::HOSTNAME_BYTES as u64,
+            }),
+            K::Interruptible => FieldClass::Integer(int_class(8, true, false)),
+            K::Preemptible | K::NeedReschedule | K::Migratable => {
+                FieldClass::Integer(int_class(8, false, false))
+            }
+            _ => FieldClass::Integer(int_class(32, false, false)),
         };
         (format!("_{}", self.name()), class)
     }
@@ -489,22 +630,78 @@ pub struct ContextValues<'a> {
     pub pid: i32,
     pub procname: &'a [u8],
     pub cpu: u32,
+    /// The record's `common_flags` and `common_preempt_count`.
+    pub flags: u8,
+    pub preempt: u8,
+    /// The eBPF task record matched to this record (zeros when none matched; the caller
+    /// counts those).
+    pub task: Option<&'a crate::bpf_task::TaskValues>,
 }
 
 /// Write the stream event context.
 pub fn write_context(w: &mut BitWriter, kinds: &[ContextKind], v: &ContextValues<'_>) {
+    use ContextKind as K;
+    let zero = crate::bpf_task::TaskValues::default();
+    let t = v.task.unwrap_or(&zero);
+    let s32 = |w: &mut BitWriter, x: i32| w.write_sint(i64::from(x), 32, LE);
+    let u32_ = |w: &mut BitWriter, x: u32| w.write_uint(u64::from(x), 32, LE);
+    let text = |w: &mut BitWriter, s: &[u8], len: usize| {
+        let mut buf = [0u8; 128];
+        let s = c_str(s);
+        let n = s.len().min(len - 1);
+        buf[..n].copy_from_slice(&s[..n]);
+        w.write_bytes(&buf[..len]);
+    };
     for k in kinds {
         match k {
-            ContextKind::Pid => w.write_sint(i64::from(v.pid), 32, LE),
-            ContextKind::Tid => w.write_sint(i64::from(v.tid), 32, LE),
-            ContextKind::CpuId => w.write_uint(u64::from(v.cpu), 32, LE),
-            ContextKind::Procname => {
-                let mut buf = [0u8; PROCNAME_BYTES];
-                let s = c_str(v.procname);
-                let n = s.len().min(PROCNAME_BYTES - 1);
-                buf[..n].copy_from_slice(&s[..n]);
-                w.write_bytes(&buf);
+            K::Pid => s32(w, v.pid),
+            K::Tid => s32(w, v.tid),
+            K::CpuId => u32_(w, v.cpu),
+            K::Procname => text(w, v.procname, PROCNAME_BYTES),
+            K::Vpid => s32(w, t.vpid),
+            K::Vtid => s32(w, t.vtid),
+            K::Ppid => s32(w, t.ppid),
+            K::Vppid => s32(w, t.vppid),
+            K::Prio => s32(w, t.prio),
+            K::Nice => s32(w, t.nice),
+            K::Hostname => text(w, &t.hostname, crate::bpf_task::HOSTNAME_BYTES),
+            K::CgroupNs => u32_(w, t.ns[0]),
+            K::IpcNs => u32_(w, t.ns[1]),
+            K::MntNs => u32_(w, t.ns[2]),
+            K::NetNs => u32_(w, t.ns[3]),
+            K::PidNs => u32_(w, t.ns[4]),
+            K::TimeNs => u32_(w, t.ns[5]),
+            K::UserNs => u32_(w, t.ns[6]),
+            K::UtsNs => u32_(w, t.ns[7]),
+            K::Uid => u32_(w, t.ids[0]),
+            K::Euid => u32_(w, t.ids[1]),
+            K::Suid => u32_(w, t.ids[2]),
+            K::Gid => u32_(w, t.ids[3]),
+            K::Egid => u32_(w, t.ids[4]),
+            K::Sgid => u32_(w, t.ids[5]),
+            K::Vuid => u32_(w, t.vids[0]),
+            K::Veuid => u32_(w, t.vids[1]),
+            K::Vsuid => u32_(w, t.vids[2]),
+            K::Vgid => u32_(w, t.vids[3]),
+            K::Vegid => u32_(w, t.vids[4]),
+            K::Vsgid => u32_(w, t.vids[5]),
+            // lttng-modules: !irqs_disabled() at the tracepoint.
+            K::Interruptible => w.write_sint(i64::from(v.flags & TRACE_FLAG_IRQS_OFF == 0), 8, LE),
+            // lttng-modules: preempt_count() is only the instrumentation's own nesting (no
+            // preempt, softirq, hardirq or NMI count); tracefs keeps the preempt depth
+            // without its own in the low nibble and the others as flags.
+            K::Preemptible => {
+                let irq =
+                    TRACE_FLAG_HARDIRQ | TRACE_FLAG_SOFTIRQ | TRACE_FLAG_NMI | TRACE_FLAG_BH_OFF;
+                let p = v.preempt & 0x0f == 0 && v.flags & irq == 0;
+                w.write_uint(u64::from(p), 8, LE)
             }
+            // lttng-modules: test_tsk_need_resched(current).
+            K::NeedReschedule => {
+                w.write_uint(u64::from(v.flags & TRACE_FLAG_NEED_RESCHED != 0), 8, LE)
+            }
+            // lttng-modules: !current->migration_disabled; tracefs: the high nibble.
+            K::Migratable => w.write_uint(u64::from(v.preempt >> 4 == 0), 8, LE),
         }
     }
 }

@@ -93,7 +93,7 @@ impl std::fmt::Display for KernelError {
                 write!(f, "{}: {reason}", path.display())
             }
             KernelError::UnsupportedContext { context } => {
-                write!(f, "context {context:?} is not available in the kernel domain without a kernel module")
+                write!(f, "kernel context {context:?} is not available here: it is recorded with eBPF by the consumer daemon (rttng-sessiond sessions)")
             }
             KernelError::WrongState { operation, state } => {
                 write!(f, "cannot {operation} while the session is {state}")

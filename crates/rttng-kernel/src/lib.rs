@@ -13,6 +13,7 @@
 #![deny(unsafe_code)]
 
 mod bpf;
+mod bpf_task;
 mod consume;
 mod convert;
 mod drain;
@@ -25,13 +26,16 @@ mod session;
 mod sys;
 mod syscall_args;
 mod tracefs;
+mod tracker;
 
 // The API: a kernel session and what configures it, the live view of its records, the path
 // strings its eBPF recorder resolves, tracefs listing and cleanup. Everything else (page
 // and format parsing, conversion, the drain threads, system calls) is internal.
 pub use bpf::{quote, PathLog, PathMatcher, PathValue};
+pub use bpf_task::{TaskLog, TaskMatcher, TaskRecord, TaskRecorder, TaskValues};
 pub use consume::{
-    context_by_name, context_name, ChannelDrain, KernelMetadata, PassStats, PathStrings, Waiter,
+    context_by_name, context_name, ChannelDrain, KernelMetadata, PassStats, PathStrings,
+    TaskContexts, Waiter,
 };
 pub use convert::{plan_event, EventPlan};
 pub use error::KernelError;
@@ -44,6 +48,7 @@ pub use session::{
 };
 pub use sys::{spawn_paused, PausedChild};
 pub use tracefs::{check_function_tracing, check_kprobes, cleanup_stale_instances, Tracefs};
+pub use tracker::{KernelTrackers, TrackedAttr, TrackerPolicy};
 
 /// Every tracepoint as `system:event`, as `available_events` lists them.
 pub fn list_tracepoints() -> Result<Vec<EventFormat>, KernelError> {

@@ -75,15 +75,8 @@ pub enum Syscalls {
     Names(Vec<String>),
 }
 
-/// A context that `add-context -k` may ask for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Context {
-    Pid,
-    Tid,
-    Procname,
-    CpuId,
-    Prio,
-}
+/// A context that `add-context -k` may ask for (lttng-modules' context types).
+pub type Context = crate::convert::ContextKind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {

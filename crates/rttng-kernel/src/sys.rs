@@ -198,3 +198,74 @@ pub fn poll_many(fds: &[BorrowedFd<'_>], timeout_ms: i32) -> std::io::Result<Vec
         .map(|x| x.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
         .collect())
 }
+
+/// A BPF program attached to a tracepoint through a perf-event BPF link, with a cookie the
+/// program reads with `bpf_get_attach_cookie` (aya's `TracePoint::attach` sets none). Dropping
+/// it detaches the program.
+#[derive(Debug)]
+pub struct CookieLink {
+    _link: OwnedFd,
+    _perf: OwnedFd,
+}
+
+/// `perf_event_open` of tracepoint `tracepoint_id` (all tasks, CPU 0: a tracepoint perf
+/// event's BPF program runs on every CPU), then `BPF_LINK_CREATE` of `prog` on it with `cookie`.
+pub fn attach_tracepoint_with_cookie(
+    prog: BorrowedFd<'_>,
+    tracepoint_id: u64,
+    cookie: u64,
+) -> std::io::Result<CookieLink> {
+    const PERF_TYPE_TRACEPOINT: u32 = 2;
+    const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
+    const ATTR_BYTES: usize = 128; // PERF_ATTR_SIZE_VER7
+    const BPF_LINK_CREATE: libc::c_long = 28;
+    const BPF_PERF_EVENT: u32 = 41;
+    // struct perf_event_attr: type, size, config, sample_period (0), ..., wakeup_events.
+    let mut attr = [0u8; ATTR_BYTES];
+    attr[0..4].copy_from_slice(&PERF_TYPE_TRACEPOINT.to_ne_bytes());
+    attr[4..8].copy_from_slice(&(ATTR_BYTES as u32).to_ne_bytes());
+    attr[8..16].copy_from_slice(&tracepoint_id.to_ne_bytes());
+    attr[48..52].copy_from_slice(&1u32.to_ne_bytes());
+    // SAFETY: `attr` is a zero-filled perf_event_attr of the size it declares, readable for
+    // the call; the other arguments are plain integers.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_perf_event_open,
+            attr.as_ptr(),
+            -1 as libc::pid_t,
+            0 as libc::c_int,
+            -1 as libc::c_int,
+            PERF_FLAG_FD_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor, owned by nobody else.
+    let perf = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    // union bpf_attr, link_create: prog_fd, target_fd, attach_type, flags, perf_event.bpf_cookie.
+    let mut battr = [0u8; 64];
+    battr[0..4].copy_from_slice(&(prog.as_raw_fd() as u32).to_ne_bytes());
+    battr[4..8].copy_from_slice(&(perf.as_raw_fd() as u32).to_ne_bytes());
+    battr[8..12].copy_from_slice(&BPF_PERF_EVENT.to_ne_bytes());
+    battr[16..24].copy_from_slice(&cookie.to_ne_bytes());
+    // SAFETY: `battr` is a zero-filled bpf_attr prefix of the size passed, readable for the
+    // call; the descriptors in it stay open across it.
+    let link = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_LINK_CREATE,
+            battr.as_ptr(),
+            battr.len() as libc::c_uint,
+        )
+    };
+    if link < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    let link = unsafe { OwnedFd::from_raw_fd(link as i32) };
+    Ok(CookieLink {
+        _link: link,
+        _perf: perf,
+    })
+}

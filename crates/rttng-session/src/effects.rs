@@ -34,6 +34,7 @@ impl Effect {
                 | KernelOp::EnableSyscalls { .. }
                 | KernelOp::EnableTracepointsFiltered { .. }
                 | KernelOp::AddContext { .. }
+                | KernelOp::Trackers { .. }
                 | KernelOp::Start => true,
                 // exit and exit_group have no exit tracepoint: not an error.
                 KernelOp::DisableTracepoints { pattern, .. } => !pattern.starts_with("sys_exit_"),

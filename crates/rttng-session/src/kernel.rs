@@ -2,7 +2,7 @@
 //! daemon's kernel tracer, and their answers. Not here: carrying them out (`rttng-sessiond`
 //! controls the tracefs instances with `rttng-kernel`; the consumer drains them).
 
-use rttng_proto::ContextType;
+use rttng_proto::{ContextType, TrackerInfo};
 
 /// A kernel channel's geometry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +74,11 @@ pub enum KernelOp {
     },
     /// The kernel's losses so far (for `list`): the reply is `Stopped`.
     Stats,
+    /// The session's kernel trackers, whole (`track -k`/`untrack -k`): those with an
+    /// inclusion set; a tracker absent tracks everything.
+    Trackers {
+        trackers: Vec<TrackerInfo>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1443,3 +1443,92 @@ fn a_relayed_traces_first_metadata_declares_a_stream_class_with_the_base_blocks(
     assert_eq!(all.matches("trace {").count(), 1, "{all}");
     assert!(all.contains("name = \"p:a\""), "{all}");
 }
+
+/// Kernel trackers go to the kernel side whole: those set before the kernel domain exists
+/// right after it is created, then each change (an inclusion set, `--all` back to
+/// everything, an empty set for `untrack --all`).
+#[test]
+fn kernel_trackers_are_sent_whole_to_the_kernel_side() {
+    let mut r = Registry::new(host());
+    let mut p = Rec::default();
+    ok(&create_as(&mut r, &mut p, Some("k"), 0));
+    let mut track = |r: &mut Registry, add: bool, attr, value, all| {
+        let (session, domain) = ("k".to_string(), Domain::Kernel);
+        let req = if add {
+            Request::Track {
+                session,
+                domain,
+                attr,
+                value,
+                all,
+            }
+        } else {
+            Request::Untrack {
+                session,
+                domain,
+                attr,
+                value,
+                all,
+            }
+        };
+        ok(&r.handle(req, 0, &now(), &mut p));
+        std::mem::take(&mut p.kernel)
+    };
+    // No kernel domain yet: kept, nothing sent.
+    assert_eq!(track(&mut r, true, ProcessAttr::Uid, 1000, false), vec![]);
+    let rule = EventRule {
+        pattern: "sched_switch".into(),
+        loglevel: LoglevelRule::All,
+        exclusions: vec![],
+        syscall: false,
+    };
+    let mut p2 = Rec::default();
+    ok(&r.handle(
+        Request::EnableEvent {
+            session: "k".into(),
+            domain: Domain::Kernel,
+            channel: None,
+            rule,
+        },
+        0,
+        &now(),
+        &mut p2,
+    ));
+    let info = |attr, values: &[u32]| TrackerInfo {
+        domain: Domain::Kernel,
+        attr,
+        all: false,
+        values: values.to_vec(),
+    };
+    assert!(matches!(p2.kernel[0].1, KernelOp::Create { .. }));
+    assert_eq!(
+        p2.kernel[1].1,
+        KernelOp::Trackers {
+            trackers: vec![info(ProcessAttr::Uid, &[1000])]
+        }
+    );
+    let sent = track(&mut r, true, ProcessAttr::Pid, 42, false);
+    assert_eq!(
+        sent.iter().map(|(_, o)| o.clone()).collect::<Vec<_>>(),
+        vec![KernelOp::Trackers {
+            trackers: vec![
+                info(ProcessAttr::Pid, &[42]),
+                info(ProcessAttr::Uid, &[1000])
+            ]
+        }]
+    );
+    let sent = track(&mut r, true, ProcessAttr::Uid, 0, true);
+    assert_eq!(
+        sent[0].1,
+        KernelOp::Trackers {
+            trackers: vec![info(ProcessAttr::Pid, &[42])]
+        }
+    );
+    let sent = track(&mut r, false, ProcessAttr::Vgid, 0, true);
+    assert_eq!(
+        sent[0].1,
+        KernelOp::Trackers {
+            trackers: vec![info(ProcessAttr::Pid, &[42]), info(ProcessAttr::Vgid, &[])]
+        }
+    );
+}

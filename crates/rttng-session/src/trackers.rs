@@ -2,13 +2,14 @@
 //! the session records, by (virtual) process, user and group id, with lttng's semantics: a
 //! tracker tracks everything until a value is added; `untrack --all` tracks nothing. Which
 //! apps match is decided here for user space ([`Registry::app_tracked`], applied by
-//! `reconcile`). Not here: kernel trackers: tracefs filters by thread id only
-//! (`set_event_pid`, `common_pid`), so a process, user or group tracker cannot be exact
-//! there, and `track -k` is refused with that reason rather than recording another set.
+//! `reconcile`); the kernel's are sent whole to the kernel side ([`KernelOp::Trackers`]) at
+//! each change and when the session's kernel domain is created, and applied there. Not here:
+//! how the kernel side selects (rttng-kernel's `tracker`: the consumer drops the records of
+//! untracked tasks, identified by the eBPF task recorder).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::{err, Port, Registry, Session};
+use crate::{err, KernelOp, Port, Registry, Session};
 use rttng_proto::*;
 
 /// Most values in one tracker's inclusion set.
@@ -31,15 +32,10 @@ impl Registry {
         port: &mut dyn Port,
         errs: &mut Vec<String>,
     ) -> Result<Response, Response> {
-        if domain == Domain::Kernel {
-            return Err(err(
-                ErrorCode::InvalidArgument,
-                "kernel trackers are not available: tracefs selects events by thread id only, so a process, user or group tracker would record another set than asked",
-            ));
-        }
         let attr = attr.in_domain(domain);
         let s = &mut self.sessions[i];
         let key = (domain, attr);
+        let before = s.trackers.get(&key).cloned();
         let words = attr.words();
         match (add, all) {
             (true, true) => {
@@ -79,6 +75,29 @@ impl Registry {
                 }
             }
         }
+        if domain == Domain::Kernel {
+            let s = &mut self.sessions[i];
+            if s.channels.iter().any(|c| c.domain == Domain::Kernel) {
+                // The checkpoint is the session before this change (restored if the kernel
+                // side refuses it).
+                let after = s.trackers.get(&key).cloned();
+                let put = |s: &mut Session, v: Option<BTreeSet<u32>>| match v {
+                    Some(v) => s.trackers.insert(key, v),
+                    None => s.trackers.remove(&key),
+                };
+                put(s, before);
+                let sid = s.id;
+                self.checkpoint(sid);
+                let s = &mut self.sessions[i];
+                put(s, after);
+                let op = KernelOp::Trackers {
+                    trackers: kernel_trackers(s),
+                };
+                port.kernel(sid, op)
+                    .map_err(|e| err(ErrorCode::KernelUnavailable, e))?;
+            }
+            return Ok(Response::Ok);
+        }
         self.reconcile(port, errs);
         Ok(Response::Ok)
     }
@@ -108,6 +127,21 @@ impl Registry {
         }
         out
     }
+}
+
+/// Session `s`'s kernel trackers that have an inclusion set, as [`KernelOp::Trackers`] sends
+/// them.
+pub(crate) fn kernel_trackers(s: &Session) -> Vec<TrackerInfo> {
+    s.trackers
+        .iter()
+        .filter(|((d, _), _)| *d == Domain::Kernel)
+        .map(|((d, a), v)| TrackerInfo {
+            domain: *d,
+            attr: *a,
+            all: false,
+            values: v.iter().copied().collect(),
+        })
+        .collect()
 }
 
 /// Whether a user-space app with these ids is recorded by session `s`.

@@ -114,10 +114,20 @@ fn op_on(
     op: KernelOp,
     cfg: &dyn Fn(&rttng_session::KernelChannel) -> rttng_kernel::ChannelConfig,
 ) -> Result<KernelReply, String> {
-    use rttng_kernel::{Context, Syscalls};
+    use rttng_kernel::Syscalls;
     if let KernelOp::AddChannel { channel } = &op {
         ks.add_channel(cfg(channel)).map_err(|e| e.to_string())?;
         add_channel(consumer, session_id, ks, k, channel)?;
+        return Ok(KernelReply::Ok);
+    }
+    if let KernelOp::Trackers { trackers } = op {
+        consumer_ok(
+            consumer,
+            ConsumerRequest::KernelTrackers {
+                session_key: session_id,
+                trackers,
+            },
+        )?;
         return Ok(KernelReply::Ok);
     }
     let mut changed = None;
@@ -141,14 +151,9 @@ fn op_on(
             ks.disable_tracepoints(&channel, &pattern).map(|_| ())
         }
         KernelOp::AddContext { channel, context } => {
-            let c = match context {
-                ContextType::Pid | ContextType::Vpid => Context::Pid,
-                ContextType::Tid | ContextType::Vtid => Context::Tid,
-                ContextType::Procname => Context::Procname,
-                ContextType::CpuId => Context::CpuId,
-                ContextType::Prio => Context::Prio,
-                other => return Err(format!("kernel context {} is not supported", other.name())),
-            };
+            // lttng-modules' context of the same name (cpu_id: rttng's own).
+            let c = rttng_kernel::context_by_name(context.name())
+                .ok_or_else(|| format!("kernel context {} is not available", context.name()))?;
             let r = ks.add_context(&channel, c);
             changed = Some(channel);
             r
@@ -214,7 +219,10 @@ fn op_on(
                 other => Err(format!("unexpected consumer reply {other:?}")),
             };
         }
-        KernelOp::Create { .. } | KernelOp::Destroy | KernelOp::AddChannel { .. } => Ok(()),
+        KernelOp::Create { .. }
+        | KernelOp::Destroy
+        | KernelOp::AddChannel { .. }
+        | KernelOp::Trackers { .. } => Ok(()),
     };
     r.map_err(|e| e.to_string())?;
     if let Some(channel) = changed {

@@ -24,13 +24,23 @@ pub(crate) fn context_type(domain: Domain, t: &str) -> Result<ContextType, CliEr
     if let Some(counter) = t.strip_prefix("perf:") {
         return Err(invalid(&perf_unavailable(counter)));
     }
+    if domain == Domain::Kernel && t.starts_with("callstack-") {
+        // lttng's words for LTTNG_ERR_KERN_CONTEXT_UNAVAILABLE.
+        return Err(CliError::Status {
+            status: EXIT_WARNING,
+            message: format!(
+                "{t}: Context unavailable on this kernel (rttng records no call stacks: tracefs records carry none, and no eBPF stack walk is attached)"
+            ),
+        });
+    }
+    // The kernel: every lttng-modules context but the call stacks, tracefs's fields and the
+    // eBPF task recorder's (pthread_id and ip are user-space contexts).
+    let kernel: Vec<ContextType> = ContextType::ALL
+        .into_iter()
+        .filter(|c| !matches!(c, ContextType::PthreadId | ContextType::Ip))
+        .collect();
     let supported: &[ContextType] = match domain {
-        Domain::Kernel => &[
-            ContextType::Pid,
-            ContextType::Tid,
-            ContextType::Procname,
-            ContextType::CpuId,
-        ],
+        Domain::Kernel => &kernel,
         _ => &ContextType::ALL[..21],
     };
     let names = || {

@@ -7,22 +7,13 @@ use std::path::Path;
 
 use super::{Channel, Context, KernelSession, METADATA_PACKET_BYTES};
 use crate::consume::{ChannelDrain, KernelMetadata};
-use crate::convert::ContextKind;
 use crate::drain::TraceFiles;
 use crate::error::{io_err, KernelError};
 
 impl KernelSession {
     /// The channels' contexts as the consumer's drain takes them.
     pub(super) fn plan_contexts(ch: &Channel) -> Vec<Context> {
-        ch.contexts
-            .iter()
-            .map(|k| match k {
-                ContextKind::Pid => Context::Pid,
-                ContextKind::Tid => Context::Tid,
-                ContextKind::Procname => Context::Procname,
-                ContextKind::CpuId => Context::CpuId,
-            })
-            .collect()
+        ch.contexts.clone()
     }
 
     pub(super) fn events_of(ch: &Channel) -> Vec<String> {

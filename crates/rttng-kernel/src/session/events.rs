@@ -215,9 +215,18 @@ impl KernelSession {
         Ok(names)
     }
 
-    /// `add-context -k`. `prio` is refused: tracefs records do not carry it.
+    /// `add-context -k`. The contexts tracefs records lack come from the eBPF task recorder,
+    /// which the consumer daemon runs: a session that drains its own buffers refuses them.
     pub fn add_context(&mut self, channel: &str, context: Context) -> Result<(), KernelError> {
         let kind = context_kind(context)?;
+        if kind.needs_task_record() {
+            if !self.consumer_drained {
+                return Err(KernelError::UnsupportedContext {
+                    context: kind.name().to_string(),
+                });
+            }
+            crate::bpf_task::probe()?;
+        }
         if self.state != State::Created {
             return Err(KernelError::WrongState {
                 operation: "add a context",

@@ -5,6 +5,7 @@
 mod consume;
 mod filters;
 mod sessions;
+mod task;
 mod trace_cmd;
 
 /// The kernel tests run one at a time: they share the machine's tracefs, its CPUs' ring

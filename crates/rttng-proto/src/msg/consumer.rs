@@ -187,6 +187,13 @@ pub enum ConsumerRequest {
     ForgetOwner {
         output: String,
     },
+    /// The kernel trackers of a session, whole each time (`track -k`/`untrack -k`): each
+    /// tracker with an inclusion set (`all` false); a tracker absent tracks everything. They
+    /// apply to the records stamped from now on.
+    KernelTrackers {
+        session_key: u64,
+        trackers: Vec<super::TrackerInfo>,
+    },
 }
 wire_enum!(ConsumerRequest, "consumer request" {
     0 => AddBuffer { spec },
@@ -215,6 +222,7 @@ wire_enum!(ConsumerRequest, "consumer request" {
     23 => KernelStats { session_key },
     24 => OpenLane,
     25 => ForgetOwner { output },
+    26 => KernelTrackers { session_key, trackers },
 });
 
 /// One kernel channel, as the consumer drains it.

@@ -194,16 +194,33 @@ pub enum ContextType {
     Pid,
     Tid,
     Prio,
+    /// Kernel contexts recorded with eBPF or from tracefs's common fields.
+    Ppid,
+    Vppid,
+    Nice,
+    Uid,
+    Euid,
+    Suid,
+    Gid,
+    Egid,
+    Sgid,
+    Interruptible,
+    Preemptible,
+    NeedReschedule,
+    Migratable,
 }
 wire_enum!(ContextType, "context type" {
     0 => Vpid, 1 => Vtid, 2 => Procname, 3 => PthreadId, 4 => Hostname, 5 => CpuId, 6 => Ip,
     7 => CgroupNs, 8 => IpcNs, 9 => MntNs, 10 => NetNs, 11 => PidNs, 12 => TimeNs, 13 => UserNs,
     14 => UtsNs, 15 => Vuid, 16 => Veuid, 17 => Vsuid, 18 => Vgid, 19 => Vegid, 20 => Vsgid,
     21 => Pid, 22 => Tid, 23 => Prio,
+    24 => Ppid, 25 => Vppid, 26 => Nice, 27 => Uid, 28 => Euid, 29 => Suid, 30 => Gid,
+    31 => Egid, 32 => Sgid, 33 => Interruptible, 34 => Preemptible, 35 => NeedReschedule,
+    36 => Migratable,
 });
 
 impl ContextType {
-    pub const ALL: [ContextType; 24] = [
+    pub const ALL: [ContextType; 37] = [
         ContextType::Vpid,
         ContextType::Vtid,
         ContextType::Procname,
@@ -228,6 +245,19 @@ impl ContextType {
         ContextType::Pid,
         ContextType::Tid,
         ContextType::Prio,
+        ContextType::Ppid,
+        ContextType::Vppid,
+        ContextType::Nice,
+        ContextType::Uid,
+        ContextType::Euid,
+        ContextType::Suid,
+        ContextType::Gid,
+        ContextType::Egid,
+        ContextType::Sgid,
+        ContextType::Interruptible,
+        ContextType::Preemptible,
+        ContextType::NeedReschedule,
+        ContextType::Migratable,
     ];
 
     /// The name `add-context -t` takes (lttng's spelling).
@@ -257,6 +287,19 @@ impl ContextType {
             ContextType::Pid => "pid",
             ContextType::Tid => "tid",
             ContextType::Prio => "prio",
+            ContextType::Ppid => "ppid",
+            ContextType::Vppid => "vppid",
+            ContextType::Nice => "nice",
+            ContextType::Uid => "uid",
+            ContextType::Euid => "euid",
+            ContextType::Suid => "suid",
+            ContextType::Gid => "gid",
+            ContextType::Egid => "egid",
+            ContextType::Sgid => "sgid",
+            ContextType::Interruptible => "interruptible",
+            ContextType::Preemptible => "preemptible",
+            ContextType::NeedReschedule => "need_reschedule",
+            ContextType::Migratable => "migratable",
         }
     }
 

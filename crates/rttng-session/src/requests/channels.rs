@@ -370,9 +370,16 @@ impl Registry {
                 KernelOp::AddChannel { channel }
             };
             let sid = s.id;
+            let trackers = crate::trackers::kernel_trackers(s);
             self.checkpoint(sid);
             port.kernel(sid, op)
                 .map_err(|e| err(ErrorCode::KernelUnavailable, e))?;
+            // Kernel trackers set before the kernel domain existed.
+            if stream_class_id == 0 && !trackers.is_empty() {
+                self.checkpoint(sid);
+                port.kernel(sid, KernelOp::Trackers { trackers })
+                    .map_err(|e| err(ErrorCode::KernelUnavailable, e))?;
+            }
         }
         let s = &mut self.sessions[i];
         s.channels.push(Channel {

@@ -1,0 +1,616 @@
+//! The task contexts of kernel events, recorded with eBPF: what lttng-modules reads from
+//! `current` at each event (vpid, vtid, ppid, vppid, prio, nice, the user and group ids and
+//! their namespace views, the namespace inode numbers, hostname) and tracefs records lack.
+//!
+//! A small BPF program (`bpf/task.bpf.c`, built by `bpf/build-task.sh`; the object is committed
+//! and embedded here, its field offsets relocated from the running kernel's BTF) is attached,
+//! as `task_ctx`, to every tracepoint the channels enable; each hit writes a [`TaskRecord`]:
+//! the thread, the tracepoint's type id, the first payload bytes (the *key*) and the values. A
+//! [`TaskRecorder`] loads and attaches it and moves the ring buffer's records into a shared
+//! [`TaskLog`]; a [`TaskMatcher`] gives each tracefs record its values: the oldest waiting
+//! record of the same thread and type whose key equals the record's fixed fields (padding
+//! excluded). The BPF clock is not the trace clock, so records are matched by order and
+//! content per thread, never by time: a record tracefs dropped (a filter, a loss) leaves its
+//! BPF record unmatched, and another hit with other fields cannot take it.
+//!
+//! Not here: which contexts a channel writes (`convert`), what happens to a tracefs record
+//! without a BPF record (the caller counts it), system call path strings (`bpf.rs`).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use aya::maps::{Array, HashMap as BpfHashMap, MapData, RingBuf};
+use std::os::fd::AsFd;
+
+use aya::programs::TracePoint;
+use aya::Ebpf;
+
+use crate::bpf::{bpf_err, error_chain};
+use crate::error::KernelError;
+use crate::format::EventFormat;
+
+/// The BPF object built from `bpf/task.bpf.c`.
+static OBJECT: &[u8] = aya::include_bytes_aligned!("../bpf/task.bpf.o");
+
+/// Bytes of one ring-buffer record (`struct task_record` in `task.bpf.c`).
+pub const RECORD_BYTES: usize = 248;
+/// Payload bytes (after the 8 bytes of common fields) a record keeps as its key.
+pub const KEY_BYTES: usize = 64;
+/// Bytes of the hostname (`__NEW_UTS_LEN + 1`, lttng's hostname context length).
+pub const HOSTNAME_BYTES: usize = 65;
+/// Records a log keeps; later ones are counted in [`TaskLog::dropped`].
+pub const MAX_LOG_RECORDS: usize = 1 << 18;
+/// Records waiting per thread in a matcher; the oldest go first.
+pub const MAX_QUEUE_PER_THREAD: usize = 1 << 15;
+/// Records waiting in a matcher in all; beyond, a thread's oldest go first.
+pub const MAX_MATCHER_RECORDS: usize = 1 << 18;
+/// Threads with waiting records in a matcher.
+pub const MAX_MATCHER_THREADS: usize = 65_536;
+/// Records moved from the ring buffer per poll.
+pub const MAX_RECORDS_PER_POLL: usize = 1 << 18;
+/// How often the recorder's thread empties the ring buffer.
+pub const POLL_PERIOD: Duration = Duration::from_millis(5);
+/// Tracepoints one recorder attaches to.
+pub const MAX_ATTACHED: usize = 8192;
+/// Threads that detach the programs at stop (each detach waits for an RCU grace period).
+const DETACH_THREADS: usize = 64;
+
+/// What lttng-modules would record for a task at one event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskValues {
+    pub pid: i32,
+    pub vpid: i32,
+    pub vtid: i32,
+    pub ppid: i32,
+    pub vppid: i32,
+    pub prio: i32,
+    pub nice: i32,
+    /// uid, euid, suid, gid, egid, sgid (initial user namespace).
+    pub ids: [u32; 6],
+    /// The same as the task's user namespace maps them (`vuid`, ...).
+    pub vids: [u32; 6],
+    /// cgroup, ipc, mnt, net, pid, time, user, uts namespace inode numbers.
+    pub ns: [u32; 8],
+    pub hostname: [u8; HOSTNAME_BYTES],
+}
+
+impl Default for TaskValues {
+    fn default() -> Self {
+        TaskValues {
+            pid: 0,
+            vpid: 0,
+            vtid: 0,
+            ppid: 0,
+            vppid: 0,
+            prio: 0,
+            nice: 0,
+            ids: [0; 6],
+            vids: [0; 6],
+            ns: [0; 8],
+            hostname: [0; HOSTNAME_BYTES],
+        }
+    }
+}
+
+/// One ring-buffer record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskRecord {
+    pub tid: u32,
+    pub type_id: u16,
+    pub key: Vec<u8>,
+    pub values: TaskValues,
+}
+
+/// Decode one ring-buffer record; `None` when it is too short.
+pub fn decode_record(b: &[u8]) -> Option<TaskRecord> {
+    if b.len() < RECORD_BYTES {
+        return None;
+    }
+    let u32_at = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
+    let i32_at = |o: usize| u32_at(o) as i32;
+    let key_len = usize::from(u16::from_le_bytes([b[6], b[7]])).min(KEY_BYTES);
+    let mut v = TaskValues {
+        pid: i32_at(72),
+        vpid: i32_at(76),
+        vtid: i32_at(80),
+        ppid: i32_at(84),
+        vppid: i32_at(88),
+        prio: i32_at(92),
+        nice: i32_at(96),
+        ..TaskValues::default()
+    };
+    for k in 0..6 {
+        v.ids[k] = u32_at(100 + 4 * k);
+        v.vids[k] = u32_at(124 + 4 * k);
+    }
+    for k in 0..8 {
+        v.ns[k] = u32_at(148 + 4 * k);
+    }
+    v.hostname.copy_from_slice(&b[180..180 + HOSTNAME_BYTES]);
+    // Up to the NUL only: what follows it is not part of the name.
+    let n = crate::convert::c_str(&v.hostname).len();
+    v.hostname[n..].fill(0);
+    Some(TaskRecord {
+        tid: u32_at(0),
+        type_id: u16::from_le_bytes([b[4], b[5]]),
+        key: b[8..8 + key_len].to_vec(),
+        values: v,
+    })
+}
+
+/// The payload byte ranges (from offset 8) the key of `fmt`'s records is compared on: its
+/// fixed fields within the key, without the padding between them (which holds whatever the
+/// buffer held before, different in tracefs's and the BPF program's copy).
+pub fn key_ranges(fmt: &EventFormat) -> Vec<(usize, usize)> {
+    let mut r: Vec<(usize, usize)> = fmt
+        .fields
+        .iter()
+        .filter(|f| !f.common && f.offset >= 8)
+        .map(|f| (f.offset as usize - 8, (f.offset + f.size) as usize - 8))
+        .filter(|&(s, e)| s < e && e <= KEY_BYTES)
+        .collect();
+    r.sort_unstable();
+    r
+}
+
+/// How many payload bytes the BPF program copies for `fmt`'s records.
+pub fn key_len(fmt: &EventFormat) -> u32 {
+    key_ranges(fmt).iter().map(|&(_, e)| e).max().unwrap_or(0) as u32
+}
+
+#[derive(Default)]
+struct LogInner {
+    ring: Option<RingBuf<MapData>>,
+    records: Vec<TaskRecord>,
+    dropped: u64,
+}
+
+/// Every task record of a session, in ring-buffer order (per thread, the order of the hits).
+#[derive(Default)]
+pub struct TaskLog {
+    inner: Mutex<LogInner>,
+}
+
+impl std::fmt::Debug for TaskLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskLog").finish()
+    }
+}
+
+impl TaskLog {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LogInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Move what the ring buffer holds into the log (cheap when it is empty).
+    pub fn poll(&self) {
+        let mut g = self.lock();
+        let LogInner {
+            ring,
+            records,
+            dropped,
+        } = &mut *g;
+        let Some(ring) = ring.as_mut() else { return };
+        for _ in 0..MAX_RECORDS_PER_POLL {
+            let Some(item) = ring.next() else { break };
+            match decode_record(&item) {
+                Some(r) if records.len() < MAX_LOG_RECORDS => records.push(r),
+                _ => *dropped += 1,
+            }
+        }
+    }
+
+    /// Records the log could not keep (limits, malformed records).
+    pub fn dropped(&self) -> u64 {
+        self.lock().dropped
+    }
+
+    /// Moves every record out of the log (for its only reader, the matcher).
+    pub fn take_all(&self) -> Vec<TaskRecord> {
+        std::mem::take(&mut self.lock().records)
+    }
+
+    /// A log holding these records (tests, replays).
+    pub fn from_records(records: Vec<TaskRecord>) -> TaskLog {
+        TaskLog {
+            inner: Mutex::new(LogInner {
+                records,
+                ..LogInner::default()
+            }),
+        }
+    }
+
+    fn set_ring(&self, ring: Option<RingBuf<MapData>>) {
+        self.lock().ring = ring;
+    }
+}
+
+/// Gives tracefs records their task values.
+#[derive(Debug, Default)]
+pub struct TaskMatcher {
+    queues: HashMap<u32, VecDeque<TaskRecord>>,
+    total: usize,
+    /// Records dropped because a thread's queue was full.
+    pub overflowed: u64,
+}
+
+impl TaskMatcher {
+    pub fn new() -> TaskMatcher {
+        TaskMatcher::default()
+    }
+
+    /// Takes in what the log holds (polling its ring buffer first); the records move out.
+    pub fn refresh(&mut self, log: &TaskLog) {
+        log.poll();
+        for r in log.take_all() {
+            if !self.queues.contains_key(&r.tid) && self.queues.len() >= MAX_MATCHER_THREADS {
+                self.overflowed += 1;
+                continue;
+            }
+            let q = self.queues.entry(r.tid).or_default();
+            if q.len() >= MAX_QUEUE_PER_THREAD || self.total >= MAX_MATCHER_RECORDS {
+                if q.pop_front().is_some() {
+                    self.total -= 1;
+                }
+                self.overflowed += 1;
+                if self.total >= MAX_MATCHER_RECORDS {
+                    continue;
+                }
+            }
+            q.push_back(r);
+            self.total += 1;
+        }
+    }
+
+    /// The values of the tracefs record of thread `tid`, type `type_id`, payload `payload`
+    /// (the record's bytes from offset 8), whose key is compared on `ranges` ([`key_ranges`]):
+    /// the oldest waiting record that matches. Older records are not dropped: a consumer
+    /// converts one CPU after the other, and the thread may have moved between them.
+    pub fn take(
+        &mut self,
+        tid: u32,
+        type_id: u16,
+        payload: &[u8],
+        ranges: &[(usize, usize)],
+    ) -> Option<TaskValues> {
+        let q = self.queues.get_mut(&tid)?;
+        let i = q.iter().position(|r| {
+            r.type_id == type_id
+                && ranges.iter().all(|&(s, e)| {
+                    matches!((r.key.get(s..e), payload.get(s..e)), (Some(a), Some(b)) if a == b)
+                })
+        })?;
+        let r = q.remove(i)?;
+        self.total -= 1;
+        if q.is_empty() {
+            self.queues.remove(&tid);
+        }
+        Some(r.values)
+    }
+}
+
+/// The loaded program, attached; records flow into a [`TaskLog`] until [`stop`](Self::stop).
+pub struct TaskRecorder {
+    links: Vec<crate::sys::CookieLink>,
+    /// The type ids attached to.
+    attached: std::collections::HashSet<u16>,
+    ebpf: Option<Ebpf>,
+    log: Arc<TaskLog>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for TaskRecorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskRecorder")
+            .field("attached", &self.links.len())
+            .finish()
+    }
+}
+
+/// Whether this kernel runs the task program: it is loaded (and verified, its CO-RE offsets
+/// relocated) once per process, not attached. The error says why not.
+pub fn probe() -> Result<(), KernelError> {
+    static RESULT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let r = RESULT.get_or_init(|| {
+        let mut ebpf = Ebpf::load(OBJECT).map_err(|e| format!("load: {}", error_chain(&e)))?;
+        let prog: &mut TracePoint = ebpf
+            .program_mut("task_ctx")
+            .ok_or("no program `task_ctx`")?
+            .try_into()
+            .map_err(|e| format!("task_ctx: {}", error_chain(&e)))?;
+        prog.load()
+            .map_err(|e| format!("load task_ctx: {}", error_chain(&e)))
+    });
+    r.clone().map_err(|reason| KernelError::Bpf {
+        step: "task contexts".to_string(),
+        reason,
+    })
+}
+
+/// `/proc/sys/kernel/overflowuid` or `overflowgid`: what an id without a mapping reads as.
+fn overflow_id(name: &str) -> u32 {
+    std::fs::read_to_string(format!("/proc/sys/kernel/{name}"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(65534)
+}
+
+impl TaskRecorder {
+    /// Loads the program and attaches it to each of `events`' tracepoints. Records go to `log`.
+    pub fn start(
+        events: &[Arc<EventFormat>],
+        log: Arc<TaskLog>,
+    ) -> Result<TaskRecorder, KernelError> {
+        if events.len() > MAX_ATTACHED {
+            return Err(KernelError::BadConfig {
+                what: "tracepoints for task contexts",
+                value: events.len() as u64,
+            });
+        }
+        let mut ebpf = Ebpf::load(OBJECT).map_err(|e| bpf_err("load")(error_chain(&e)))?;
+        {
+            let mut cfg: Array<_, u32> = Array::try_from(
+                ebpf.map_mut("config")
+                    .ok_or_else(|| bpf_err("maps")("no map `config`".to_string()))?,
+            )
+            .map_err(|e| bpf_err("map config")(error_chain(&e)))?;
+            cfg.set(0, overflow_id("overflowuid"), 0)
+                .map_err(|e| bpf_err("map config")(error_chain(&e)))?;
+            cfg.set(1, overflow_id("overflowgid"), 0)
+                .map_err(|e| bpf_err("map config")(error_chain(&e)))?;
+        }
+        {
+            let mut lens: BpfHashMap<_, u32, u32> = BpfHashMap::try_from(
+                ebpf.map_mut("key_lens")
+                    .ok_or_else(|| bpf_err("maps")("no map `key_lens`".to_string()))?,
+            )
+            .map_err(|e| bpf_err("map key_lens")(error_chain(&e)))?;
+            for f in events {
+                lens.insert(u32::from(f.id), key_len(f), 0)
+                    .map_err(|e| bpf_err("map key_lens")(error_chain(&e)))?;
+            }
+        }
+        let ring = RingBuf::try_from(
+            ebpf.take_map("records")
+                .ok_or_else(|| bpf_err("maps")("no map `records`".to_string()))?,
+        )
+        .map_err(|e| bpf_err("map records")(error_chain(&e)))?;
+        let prog: &mut TracePoint = ebpf
+            .program_mut("task_ctx")
+            .ok_or_else(|| bpf_err("programs")("no program `task_ctx`".to_string()))?
+            .try_into()
+            .map_err(|e| bpf_err("task_ctx")(error_chain(&e)))?;
+        prog.load()
+            .map_err(|e| bpf_err("load task_ctx")(error_chain(&e)))?;
+        let prog_fd = prog
+            .fd()
+            .map_err(|e| bpf_err("task_ctx")(error_chain(&e)))?
+            .as_fd();
+        let mut links = Vec::new();
+        let mut attached = std::collections::HashSet::new();
+        for f in events {
+            if !attached.insert(f.id) {
+                continue;
+            }
+            // The program learns which tracepoint fired from the cookie: its type id.
+            let link = crate::sys::attach_tracepoint_with_cookie(
+                prog_fd,
+                u64::from(f.id),
+                u64::from(f.id),
+            )
+            .map_err(|e| {
+                bpf_err(format!("attach task_ctx to {}:{}", f.system, f.name))(e.to_string())
+            })?;
+            links.push(link);
+        }
+        log.set_ring(Some(ring));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (log2, stop2) = (log.clone(), stop.clone());
+        let thread = std::thread::Builder::new()
+            .name("rttng-bpf-task".to_string())
+            .spawn(move || {
+                while !stop2.load(Ordering::Relaxed) {
+                    log2.poll();
+                    std::thread::sleep(POLL_PERIOD);
+                }
+            })
+            .map_err(|e| bpf_err("thread")(e.to_string()))?;
+        Ok(TaskRecorder {
+            links,
+            attached,
+            ebpf: Some(ebpf),
+            log,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Attaches the program to those of `events` it is not attached to yet (events enabled
+    /// while tracing).
+    pub fn attach_more(&mut self, events: &[Arc<EventFormat>]) -> Result<(), KernelError> {
+        let Some(ebpf) = self.ebpf.as_ref() else {
+            return Ok(());
+        };
+        let prog = ebpf
+            .program("task_ctx")
+            .ok_or_else(|| bpf_err("programs")("no program `task_ctx`".to_string()))?;
+        let prog_fd = prog
+            .fd()
+            .map_err(|e| bpf_err("task_ctx")(error_chain(&e)))?
+            .as_fd();
+        for f in events {
+            if self.attached.contains(&f.id) {
+                continue;
+            }
+            if self.links.len() >= MAX_ATTACHED {
+                return Err(KernelError::BadConfig {
+                    what: "tracepoints for task contexts",
+                    value: self.links.len() as u64 + 1,
+                });
+            }
+            let link = crate::sys::attach_tracepoint_with_cookie(
+                prog_fd,
+                u64::from(f.id),
+                u64::from(f.id),
+            )
+            .map_err(|e| {
+                bpf_err(format!("attach task_ctx to {}:{}", f.system, f.name))(e.to_string())
+            })?;
+            self.links.push(link);
+            self.attached.insert(f.id);
+        }
+        Ok(())
+    }
+
+    /// Records lost because the ring buffer was full.
+    pub fn lost(&self) -> u64 {
+        let Some(ebpf) = self.ebpf.as_ref() else {
+            return 0;
+        };
+        let Some(map) = ebpf.map("lost") else {
+            return 0;
+        };
+        Array::<_, u64>::try_from(map)
+            .ok()
+            .and_then(|a| a.get(&0, 0).ok())
+            .unwrap_or(0)
+    }
+
+    /// Moves the last records into the log and stops reading the ring buffer; the programs
+    /// are detached and the BPF objects freed on a thread of their own, returned (detaching
+    /// waits for RCU grace periods). Call it once the traced events are all recorded.
+    pub fn stop_recording(&mut self) -> Option<JoinHandle<()>> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.log.poll();
+        self.log.set_ring(None);
+        let mut links = std::mem::take(&mut self.links);
+        let ebpf = self.ebpf.take();
+        if links.is_empty() && ebpf.is_none() {
+            return None;
+        }
+        let detach = move || {
+            let per = links.len().div_ceil(DETACH_THREADS).max(1);
+            std::thread::scope(|scope| {
+                while !links.is_empty() {
+                    let chunk: Vec<_> = links.drain(..per.min(links.len())).collect();
+                    scope.spawn(move || drop(chunk));
+                }
+            });
+            drop(ebpf);
+        };
+        std::thread::Builder::new()
+            .name("rttng-bpf-detach".to_string())
+            .spawn(detach)
+            .ok()
+    }
+
+    /// [`Self::stop_recording`], waiting for the detach.
+    pub fn stop(&mut self) {
+        if let Some(t) = self.stop_recording() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for TaskRecorder {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed object was built from the committed source (`bpf/build-task.sh` records
+    /// the SHA-256 of its inputs and output in `task.bpf.sha256`).
+    #[test]
+    fn task_bpf_object_matches_its_source() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf");
+        let out = std::process::Command::new("sha256sum")
+            .args(["--check", "--strict", "task.bpf.sha256"])
+            .current_dir(&dir)
+            .output()
+            .expect("sha256sum (coreutils) runs; install coreutils");
+        assert!(
+            out.status.success(),
+            "task.bpf.o is not the build of task.bpf.c and build-task.sh: rerun bpf/build-task.sh (needs clang and libbpf-dev)\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn rec(tid: u32, type_id: u16, key: &[u8], pid: i32) -> TaskRecord {
+        TaskRecord {
+            tid,
+            type_id,
+            key: key.to_vec(),
+            values: TaskValues {
+                pid,
+                ..TaskValues::default()
+            },
+        }
+    }
+
+    #[test]
+    fn records_decode() {
+        let mut b = vec![0u8; RECORD_BYTES];
+        b[0..4].copy_from_slice(&7u32.to_le_bytes());
+        b[4..6].copy_from_slice(&372u16.to_le_bytes());
+        b[6..8].copy_from_slice(&3u16.to_le_bytes());
+        b[8..11].copy_from_slice(b"abc");
+        b[72..76].copy_from_slice(&42i32.to_le_bytes());
+        b[96..100].copy_from_slice(&(-5i32).to_le_bytes());
+        b[100..104].copy_from_slice(&1000u32.to_le_bytes());
+        b[144..148].copy_from_slice(&65534u32.to_le_bytes());
+        b[176..180].copy_from_slice(&4026531838u32.to_le_bytes());
+        b[180..185].copy_from_slice(b"host\0");
+        b[185] = b'x';
+        let r = decode_record(&b).expect("decodes");
+        assert_eq!((r.tid, r.type_id, r.key.as_slice()), (7, 372, &b"abc"[..]));
+        assert_eq!((r.values.pid, r.values.nice), (42, -5));
+        assert_eq!((r.values.ids[0], r.values.vids[5]), (1000, 65534));
+        assert_eq!(r.values.ns[7], 4026531838);
+        assert_eq!(&r.values.hostname[..6], b"host\0\0");
+        assert_eq!(decode_record(&b[..RECORD_BYTES - 1]), None);
+    }
+
+    #[test]
+    fn matcher_takes_by_thread_type_and_key() {
+        let log = TaskLog::from_records(vec![
+            rec(1, 10, b"aaaa", 100),
+            rec(2, 10, b"aaaa", 200),
+            rec(1, 10, b"bbbb", 101),
+            rec(1, 11, b"aaaa", 102),
+        ]);
+        let mut m = TaskMatcher::new();
+        m.refresh(&log);
+        let all = [(0, 4)];
+        let pid = |v: Option<TaskValues>| v.map(|v| v.pid);
+        // The record of "aaaa" was dropped by tracefs (a filter): "bbbb" takes its own.
+        assert_eq!(pid(m.take(1, 10, b"bbbb", &all)), Some(101));
+        assert_eq!(pid(m.take(1, 11, b"aaaa", &all)), Some(102));
+        assert_eq!(pid(m.take(2, 10, b"aaaa", &all)), Some(200));
+        assert_eq!(pid(m.take(1, 10, b"aaaa", &all)), Some(100));
+        assert_eq!(pid(m.take(1, 10, b"aaaa", &all)), None);
+    }
+
+    #[test]
+    fn padding_is_not_compared() {
+        let log = TaskLog::from_records(vec![rec(1, 10, b"ab\xff\xffcd", 5)]);
+        let mut m = TaskMatcher::new();
+        m.refresh(&log);
+        assert_eq!(m.take(1, 10, b"ab\0\0ce", &[(0, 2), (4, 6)]), None);
+        assert_eq!(
+            m.take(1, 10, b"ab\0\0cd", &[(0, 2), (4, 6)]).map(|v| v.pid),
+            Some(5)
+        );
+    }
+}

@@ -1,0 +1,145 @@
+//! Task contexts in a consumer's kernel trace: the eBPF task recorder attached to every
+//! tracepoint of the channels that write a context tracefs records lack (vpid, uid, the
+//! namespaces, ...), and the one matcher that gives each tracefs record its task values as its
+//! page is converted. Not here: the eBPF program, the log and the matching rule
+//! (`crate::bpf_task`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::ChannelDrain;
+use crate::bpf_task::{TaskLog, TaskMatcher, TaskRecorder};
+use crate::error::KernelError;
+use crate::format::EventFormat;
+
+/// The task records of a session and their one matcher, shared by its channels.
+pub(super) struct Tasks {
+    pub(super) log: Arc<TaskLog>,
+    pub(super) matcher: Mutex<TaskMatcher>,
+    /// Tracefs records no task record matched (their contexts are written as zeros).
+    pub(super) unmatched: AtomicU64,
+}
+
+impl Tasks {
+    pub(super) fn note_unmatched(&self) {
+        self.unmatched.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The eBPF task recorder of a session's channels.
+pub struct TaskContexts {
+    tasks: Arc<Tasks>,
+    recorder: Option<TaskRecorder>,
+    /// Ring-buffer losses of the recorders stopped so far.
+    lost: u64,
+    detaching: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for TaskContexts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskContexts").finish()
+    }
+}
+
+/// The tracepoints of the drains that need task records, each once.
+fn events_of(drains: &[&ChannelDrain]) -> Vec<Arc<EventFormat>> {
+    let mut out: Vec<Arc<EventFormat>> = Vec::new();
+    for d in drains.iter().filter(|d| d.needs_tasks()) {
+        for f in &d.formats {
+            if !out.iter().any(|o| o.id == f.id) {
+                out.push(f.clone());
+            }
+        }
+    }
+    out
+}
+
+impl TaskContexts {
+    /// Loads and attaches the eBPF program to every tracepoint of the channels that need task
+    /// records. `Ok(None)` when none does. An error says why (the session then cannot record
+    /// those contexts).
+    pub fn start(drains: &mut [&mut ChannelDrain]) -> Result<Option<TaskContexts>, KernelError> {
+        let events = {
+            let view: Vec<&ChannelDrain> = drains.iter().map(|d| &**d).collect();
+            events_of(&view)
+        };
+        if events.is_empty() {
+            return Ok(None);
+        }
+        let log = Arc::new(TaskLog::default());
+        let recorder = TaskRecorder::start(&events, log.clone())?;
+        let tasks = Arc::new(Tasks {
+            log,
+            matcher: Mutex::new(TaskMatcher::new()),
+            unmatched: AtomicU64::new(0),
+        });
+        for d in drains.iter_mut().filter(|d| d.needs_tasks()) {
+            d.tasks = Some(tasks.clone());
+        }
+        Ok(Some(TaskContexts {
+            tasks,
+            recorder: Some(recorder),
+            lost: 0,
+            detaching: Vec::new(),
+        }))
+    }
+
+    /// Tracing stopped and the buffers are drained: the programs are detached, on a thread.
+    pub fn pause(&mut self) {
+        if let Some(mut r) = self.recorder.take() {
+            self.lost += r.lost();
+            self.detaching.extend(r.stop_recording());
+        }
+    }
+
+    /// Tracing starts again: the program is attached again to the channels' tracepoints
+    /// (events enabled since the last start included).
+    pub fn resume(&mut self, drains: &[&ChannelDrain]) -> Result<(), KernelError> {
+        if self.recorder.is_some() {
+            return Ok(());
+        }
+        self.recorder = Some(TaskRecorder::start(
+            &events_of(drains),
+            self.tasks.log.clone(),
+        )?);
+        Ok(())
+    }
+
+    /// Events enabled while tracing, or channels that need task records since (a tracker
+    /// set): the program is attached to their tracepoints too.
+    pub fn attach_more(&mut self, drains: &mut [&mut ChannelDrain]) -> Result<(), KernelError> {
+        for d in drains.iter_mut().filter(|d| d.needs_tasks()) {
+            d.tasks = Some(self.tasks.clone());
+        }
+        let view: Vec<&ChannelDrain> = drains.iter().map(|d| &**d).collect();
+        match self.recorder.as_mut() {
+            Some(r) => r.attach_more(&events_of(&view)),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the program is attached (tracing).
+    pub fn is_recording(&self) -> bool {
+        self.recorder.is_some()
+    }
+
+    /// Tracefs records written without their task values so far: no eBPF record matched
+    /// (the eBPF ring buffer was full, or the program was not attached yet).
+    pub fn unmatched(&self) -> u64 {
+        self.tasks.unmatched.load(Ordering::Relaxed)
+    }
+
+    /// eBPF records lost because the ring buffer was full.
+    pub fn lost(&self) -> u64 {
+        self.lost + self.recorder.as_ref().map_or(0, TaskRecorder::lost)
+    }
+}
+
+impl Drop for TaskContexts {
+    fn drop(&mut self) {
+        self.pause();
+        for t in self.detaching.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
