@@ -31,6 +31,7 @@ pub use attrs::*;
 pub use deferred::{Answer, Deferred, Effect, Reply};
 pub use effects::SessionSave;
 pub use kernel::{KernelChannel, KernelOp, KernelReply};
+pub use requests::lost_message;
 pub use snapshot::{packets_per_stream, StreamGroup, MAX_SNAPSHOT_OUTPUTS};
 pub use trackers::MAX_TRACKER_VALUES;
 pub use validate::{validate_class, validate_clock, validate_hello};

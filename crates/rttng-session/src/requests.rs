@@ -504,6 +504,6 @@ pub(crate) fn compile_filter(text: String, rule: &EventRule) -> Result<StoredFil
 }
 
 /// What a session whose consumer daemon died says about its data.
-pub(crate) fn lost_message(why: &str) -> String {
+pub fn lost_message(why: &str) -> String {
     format!("the consumer daemon is gone ({why}); the data written before it died stays readable in the trace directory")
 }

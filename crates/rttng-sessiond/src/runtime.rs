@@ -140,8 +140,11 @@ fn answers_now(io: &Io, pid: u32, mut answers: Answers) -> Answers {
     if io.link.pid() != pid {
         for a in &mut answers {
             if let Err(message) = a {
+                // The consumer that failed was replaced meanwhile: its session's data is what
+                // it wrote before it died (a stop that raced the death says so, as one after
+                // it does).
                 *a = Ok(rttng_session::Reply::Consumer(ConsumerReply::Error {
-                    message: std::mem::take(message),
+                    message: rttng_session::lost_message(message),
                 }));
             }
         }
