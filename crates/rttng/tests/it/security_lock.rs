@@ -16,8 +16,7 @@ use crate::security::*;
 use crate::session_support::*;
 use crate::support::run_bounded;
 
-/// Bound of one command of another client while a session's work stalls (issue 10).
-const OTHER_CLIENT_BOUND: Duration = Duration::from_millis(100);
+use crate::security_limits::OTHER_CLIENT_BOUND;
 
 fn all_events(session: &str) -> Request {
     Request::EnableEvent {
@@ -35,7 +34,7 @@ fn all_events(session: &str) -> Request {
 
 /// Another client's list, create, enable-event, start and list of session `name`
 /// (output below `w`'s temporary directory), each within [`OTHER_CLIENT_BOUND`].
-fn others_are_not_delayed(w: &World, name: &str, why: &str) {
+pub(crate) fn others_are_not_delayed(w: &World, name: &str, why: &str) {
     let mut took = Vec::new();
     for req in [
         Request::ListSessions,
