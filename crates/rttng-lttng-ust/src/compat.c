@@ -48,6 +48,24 @@ int lttng_ust_urcu_has_sys_membarrier = 0;
 /* initial-exec, as LTTng: no __tls_get_addr call on the tracepoint path. */
 __thread struct urcu_reader *lttng_ust_urcu_reader __attribute__((tls_model("initial-exec")));
 
+/* The calling thread's records in progress (probe.rs's `ThreadRecords`, a Rust
+ * thread-local): initial-exec, so that the event path reads it with two instructions
+ * (probe.rs reads it inline on x86-64, through rttng_compat_records elsewhere). Null until
+ * the thread's first event and again once its Rust thread-locals are destroyed. Hidden: only
+ * this library uses it. */
+__attribute__((visibility("hidden"))) __thread void *rttng_compat_records
+	__attribute__((tls_model("initial-exec")));
+
+void *rttng_compat_records_get(void)
+{
+	return rttng_compat_records;
+}
+
+void rttng_compat_records_set(void *records)
+{
+	rttng_compat_records = records;
+}
+
 /* Priority 101: before the library's own constructor (an unprioritized .init_array entry),
  * which starts threads. Registering while the process has one thread is cheap; with more,
  * the kernel waits for an RCU grace period (synchronize_rcu), ~10 ms of wall time at every
@@ -107,29 +125,47 @@ void lttng_ust_urcu_register_thread(void)
 	lttng_ust_urcu_register();
 }
 
-void lttng_ust_urcu_read_lock(void)
+static inline __attribute__((always_inline)) void read_lock_of(struct urcu_reader *r)
 {
 	unsigned long tmp;
 
-	if (__builtin_expect(!lttng_ust_urcu_reader, 0))
-		lttng_ust_urcu_register();
 	__asm__ __volatile__("" ::: "memory");
-	tmp = lttng_ust_urcu_reader->ctr;
+	tmp = r->ctr;
 	if (!(tmp & GP_CTR_NEST_MASK)) {
-		__atomic_store_n(&lttng_ust_urcu_reader->ctr,
-				 __atomic_load_n(&lttng_ust_urcu_gp.ctr, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+		__atomic_store_n(&r->ctr, __atomic_load_n(&lttng_ust_urcu_gp.ctr, __ATOMIC_RELAXED),
+				 __ATOMIC_RELAXED);
 		smp_mb_slave();
 	} else {
-		__atomic_store_n(&lttng_ust_urcu_reader->ctr, tmp + GP_COUNT, __ATOMIC_RELAXED);
+		__atomic_store_n(&r->ctr, tmp + GP_COUNT, __ATOMIC_RELAXED);
 	}
+}
+
+/* The first read-side section of a thread registers its reader (out of line and as a tail
+ * call, so that the read side itself saves no register). */
+static __attribute__((noinline, cold)) void read_lock_first(void)
+{
+	lttng_ust_urcu_register();
+	read_lock_of(lttng_ust_urcu_reader);
+}
+
+void lttng_ust_urcu_read_lock(void)
+{
+	struct urcu_reader *r = lttng_ust_urcu_reader;
+
+	if (__builtin_expect(!r, 0)) {
+		read_lock_first();
+		return;
+	}
+	read_lock_of(r);
 }
 
 void lttng_ust_urcu_read_unlock(void)
 {
-	unsigned long tmp = lttng_ust_urcu_reader->ctr;
+	struct urcu_reader *r = lttng_ust_urcu_reader;
+	unsigned long tmp = r->ctr;
 
 	smp_mb_slave();
-	__atomic_store_n(&lttng_ust_urcu_reader->ctr, tmp - GP_COUNT, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->ctr, tmp - GP_COUNT, __ATOMIC_RELAXED);
 	__asm__ __volatile__("" ::: "memory");
 }
 

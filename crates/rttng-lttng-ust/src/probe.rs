@@ -19,7 +19,8 @@
 use crate::abi::*;
 use crate::desc::{self, FilterSlot, SlotKind};
 use rttng_ust::dynamic::{
-    self, DynRecord, DynamicCallsite, DynamicEvent, FilterType, FilterValue, FilterValues,
+    self, BeginError, DynSlot, DynamicCallsite, DynamicEvent, FilterType, FilterValue,
+    FilterValues, ThreadRecords,
 };
 use std::cell::UnsafeCell;
 use std::collections::HashMap;
@@ -28,7 +29,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Records in progress on one thread at once (as LTTng's 4 nested reserves).
-pub const MAX_NESTING: usize = 4;
+pub const MAX_NESTING: usize = dynamic::MAX_NESTED_RECORDS;
 
 /// How long a provider registered after the tracer's start waits for the session daemons
 /// to apply their rules to its events (LTTng's default registration wait).
@@ -437,25 +438,95 @@ unsafe extern "C" fn run_filter(
 // ---------------------------------------------------------------------------------------
 // The channel-ops vtable.
 
+/// This thread's records in progress: a nested probe (signal handler, probe inside a probe)
+/// takes the next free slot. Reached through an initial-exec pointer (`compat.c`) set on
+/// the thread's first event; the writes and the commit reach their slot through the
+/// context's `priv`.
+struct Records(ThreadRecords);
+
+impl Drop for Records {
+    fn drop(&mut self) {
+        // Events from later thread-local destructors find no records (and record nothing)
+        // instead of this dying state.
+        // SAFETY: clears this thread's own pointer.
+        unsafe { rttng_compat_records_set(std::ptr::null_mut()) };
+    }
+}
+
 thread_local! {
-    /// Records in progress on this thread: a nested probe (signal handler, probe inside a
-    /// probe) takes the next free slot. One thread-local access per event, in reserve;
-    /// the writes and the commit reach the slot through the context's `priv`.
-    static SLOTS: UnsafeCell<[Option<DynRecord>; MAX_NESTING]> =
-        const { UnsafeCell::new([None, None, None, None]) };
+    static RECORDS: Records = const { Records(ThreadRecords::new()) };
+}
+
+extern "C" {
+    fn rttng_compat_records_set(records: *mut c_void);
+    #[cfg(not(target_arch = "x86_64"))]
+    fn rttng_compat_records_get() -> *mut c_void;
+}
+
+/// The pointer `compat.c` keeps for this thread: its [`Records`] or null.
+#[inline(always)]
+fn records_ptr() -> *const Records {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let p: *const Records;
+        // SAFETY: reads the calling thread's `rttng_compat_records`, an initial-exec
+        // thread-local pointer defined in compat.c and linked into this library: its offset
+        // from the thread pointer comes from the GOT (`@GOTTPOFF`, as the C compiler emits
+        // for an initial-exec variable), then one load through `fs`. Two loads, no stack,
+        // no flags; the symbol is resolved at link time (a missing one fails the link).
+        unsafe {
+            std::arch::asm!(
+                "mov {p}, qword ptr [rip + rttng_compat_records@GOTTPOFF]",
+                "mov {p}, qword ptr fs:[{p}]",
+                p = out(reg) p,
+                options(nostack, preserves_flags, readonly, pure),
+            )
+        };
+        p
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        // SAFETY: a plain read of this thread's pointer.
+        unsafe { rttng_compat_records_get() as *const Records }
+    }
+}
+
+/// This thread's records; None once its thread-locals are destroyed.
+#[inline(always)]
+fn records<'a>() -> Option<&'a ThreadRecords> {
+    // SAFETY: a non-null pointer is this thread's `RECORDS` (set below), cleared before it
+    // is destroyed; only this thread uses it.
+    match unsafe { records_ptr().as_ref() } {
+        Some(r) => Some(&r.0),
+        None => records_slow(),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn records_slow<'a>() -> Option<&'a ThreadRecords> {
+    RECORDS
+        .try_with(|r| {
+            let p: *const Records = r;
+            // SAFETY: sets this thread's own pointer to its own thread-local, which clears it
+            // when it is destroyed.
+            unsafe { rttng_compat_records_set(p as *mut c_void) };
+            // SAFETY: the thread-local lives until this thread's destructors run, which
+            // clear the pointer first.
+            unsafe { &(*p).0 }
+        })
+        .ok()
 }
 
 /// The record a context's `priv` points to.
 ///
 /// # Safety
-/// `ctx` is a context that [`event_reserve`] accepted and that is not committed yet.
-unsafe fn record<'a>(ctx: *mut RingBufferCtx) -> Option<&'a mut DynRecord> {
-    // SAFETY: caller's contract; `priv_` was set by event_reserve to a slot of this
-    // thread's stack, which stays valid until commit.
-    unsafe {
-        let ctx = ctx.as_mut()?;
-        (ctx.priv_ as *mut Option<DynRecord>).as_mut()?.as_mut()
-    }
+/// `ctx` is null or a probe's context; its `priv_` is null or what [`event_reserve`] set
+/// (a slot of this thread's records, free again after the commit).
+#[inline(always)]
+unsafe fn record<'a>(ctx: *mut RingBufferCtx) -> Option<&'a mut DynSlot> {
+    // SAFETY: caller's contract.
+    unsafe { (ctx.as_ref()?.priv_ as *mut DynSlot).as_mut() }
 }
 
 unsafe extern "C" fn event_reserve(ctx: *mut RingBufferCtx) -> c_int {
@@ -479,18 +550,8 @@ unsafe extern "C" fn event_reserve(ctx: *mut RingBufferCtx) -> c_int {
     let ip = unsafe { c.probe_ctx.as_ref() }
         .filter(|p| p.struct_size as usize >= std::mem::size_of::<ProbeCtx>())
         .map_or(0, |p| p.ip as u64);
-    let slot = SLOTS.try_with(|s| {
-        // SAFETY: only this thread touches its slots; a signal handler that interrupts us
-        // between finding a free slot and filling it commits (empties) its own before we
-        // resume.
-        let slots = unsafe { &mut *s.get() };
-        slots
-            .iter_mut()
-            .find(|x| x.is_none())
-            .map(|x| x as *mut Option<DynRecord>)
-    });
-    let Ok(Some(slot)) = slot else {
-        return -libc::EPERM; // nested too deep, or the thread is exiting
+    let Some(records) = records() else {
+        return -libc::EPERM; // the thread is exiting
     };
     // Filtered targets record only what `run_filter` accepted for this very probe call
     // (found by its probe context); without a verdict they record nothing. An event
@@ -500,25 +561,20 @@ unsafe extern "C" fn event_reserve(ctx: *mut RingBufferCtx) -> c_int {
     } else {
         0
     };
-    let Some(r) = block.callsite.begin_filtered(c.data_size, ip, accepted) else {
-        return -libc::ENOBUFS;
-    };
-    // SAFETY: a free slot of this thread's array (found above).
-    unsafe { *slot = Some(r) };
-    c.priv_ = slot.cast();
-    0
+    match records.begin(block.callsite, c.data_size, ip, accepted) {
+        Ok(slot) => {
+            c.priv_ = slot.cast();
+            0
+        }
+        Err(BeginError::Nested) => -libc::EPERM,
+        Err(BeginError::NotRecorded) => -libc::ENOBUFS,
+    }
 }
 
 unsafe extern "C" fn event_commit(ctx: *mut RingBufferCtx) {
     // SAFETY: a context event_reserve accepted.
-    let Some(c) = (unsafe { ctx.as_mut() }) else {
-        return;
-    };
-    // SAFETY: as in `record`.
-    if let Some(slot) = unsafe { (c.priv_ as *mut Option<DynRecord>).as_mut() } {
-        if let Some(r) = slot.take() {
-            r.commit();
-        }
+    if let Some(r) = unsafe { record(ctx) } {
+        r.commit();
     }
 }
 
@@ -532,12 +588,12 @@ unsafe extern "C" fn event_write(
     let Some(r) = (unsafe { record(ctx) }) else {
         return;
     };
-    if src.is_null() || len > r.remaining() {
+    if src.is_null() {
         return;
     }
-    // SAFETY: the probe passes `len` readable bytes at `src` (a value or an array).
-    let bytes = unsafe { std::slice::from_raw_parts(src.cast::<u8>(), len) };
-    r.write(bytes);
+    // SAFETY: the probe passes `len` readable bytes at `src` (a value or an array of its
+    // own); `put_raw` refuses more than the reservation has left before reading any.
+    unsafe { r.put_raw(src.cast(), len) };
 }
 
 unsafe extern "C" fn event_strcpy(ctx: *mut RingBufferCtx, src: *const c_char, len: usize) {
@@ -545,24 +601,9 @@ unsafe extern "C" fn event_strcpy(ctx: *mut RingBufferCtx, src: *const c_char, l
     let Some(r) = (unsafe { record(ctx) }) else {
         return;
     };
-    if len == 0 || len > r.remaining() {
-        return;
-    }
-    let bytes: &[u8] = if src.is_null() {
-        &[]
-    } else {
-        // SAFETY: `src` is a C string (the probe replaced NULL by "(null)"); strnlen reads at
-        // most len - 1 bytes of it, and the slice covers only the `n` bytes it found readable.
-        unsafe {
-            let n = libc::strnlen(src, len - 1);
-            std::slice::from_raw_parts(src.cast::<u8>(), n)
-        }
-    };
-    let n = bytes.len();
-    r.write(bytes);
-    // The string changed between the size pass and now: pad as LTTng does.
-    r.fill(b'#', len - 1 - n);
-    r.write(&[0]);
+    // SAFETY: `src` is the probe's string argument (it replaced NULL by "(null)"), which
+    // it measured as `len` bytes with its NUL just before (its size pass).
+    unsafe { r.write_cstr(src.cast(), len) };
 }
 
 unsafe extern "C" fn event_pstrcpy_pad(ctx: *mut RingBufferCtx, src: *const c_char, len: usize) {
@@ -573,17 +614,15 @@ unsafe extern "C" fn event_pstrcpy_pad(ctx: *mut RingBufferCtx, src: *const c_ch
     if len > r.remaining() {
         return;
     }
-    let bytes: &[u8] = if src.is_null() {
-        &[]
+    let n = if src.is_null() {
+        0
     } else {
         // SAFETY: `src` holds at least `len` bytes or a NUL before them; strnlen stops at
-        // either, and the slice covers only the `n` bytes before it.
-        unsafe {
-            let n = libc::strnlen(src, len);
-            std::slice::from_raw_parts(src.cast::<u8>(), n)
-        }
+        // either.
+        unsafe { libc::strnlen(src, len) }
     };
-    let n = bytes.len();
-    r.write(bytes);
+    // SAFETY: `n` readable bytes at `src` (strnlen; none when null), `n <= len <=
+    // remaining`.
+    unsafe { r.write_raw(src.cast(), n) };
     r.fill(0, len - n);
 }

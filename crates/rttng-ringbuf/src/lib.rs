@@ -44,7 +44,7 @@ pub use consumer::{preallocate, InPlacePacket};
 pub use consumer::{Consumer, Packet, RecoveryReport, MAX_READ_RETRIES};
 pub use error::{ConfigError, CorruptPacket, MapError, ReserveError};
 pub use layout::{Config, Mode};
-pub use producer::{Producer, Reservation};
+pub use producer::{Pending, Producer, Reservation};
 #[cfg(not(loom))]
 pub use snapshot::{SnapshotPacket, StreamSnapshot, MAX_COMMIT_WAIT};
 pub use writer::FlushOutcome;

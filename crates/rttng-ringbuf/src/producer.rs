@@ -225,7 +225,7 @@ impl std::fmt::Debug for Reservation<'_> {
     }
 }
 
-impl Reservation<'_> {
+impl<'a> Reservation<'a> {
     /// Size of the record in bytes.
     pub fn len(&self) -> usize {
         self.r.size as usize
@@ -274,6 +274,34 @@ impl Reservation<'_> {
         unsafe { self.view.data.slice_mut(off, self.r.size as usize) }
     }
 
+    /// Takes the reservation apart for a writer that fills it through a raw pointer over
+    /// several calls and commits later (the LTTng-UST drop-in's C probes): the record's
+    /// first byte (of [`Reservation::len`] bytes, exclusively the holder's until the
+    /// commit) and the commit itself. Unlike the reservation, the [`Pending`] commits only
+    /// when told to, writes nothing for the bytes left unwritten, and is plain data (no
+    /// drop glue), so it can be stored in place. A pending record that is never committed
+    /// keeps its sub-buffer from being consumed (the consumer's recovery handles a dead
+    /// producer).
+    #[cfg(not(loom))]
+    #[inline(always)]
+    pub fn into_raw(self) -> (*mut u8, Pending<'a>) {
+        let this = std::mem::ManuallyDrop::new(self);
+        let off = this.r.data_offset(this.view);
+        // SAFETY: the range is our reservation, in bounds by construction of `Reserved`;
+        // only its address is taken here (no reference to the bytes).
+        let ptr = unsafe { this.view.data.slice_mut(off, this.r.size as usize) }.as_mut_ptr();
+        let begin = this.r.packet_offset;
+        (
+            ptr,
+            Pending {
+                view: this.view,
+                packet_seq: this.r.packet_seq,
+                begin,
+                end: begin + this.r.size,
+            },
+        )
+    }
+
     /// Makes the record visible to the consumer. Inline, without going through `Drop`
     /// (whose glue the compiler keeps out of line): the event path's commit.
     #[inline(always)]
@@ -303,5 +331,38 @@ impl Drop for Reservation<'_> {
     #[inline]
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+/// The commit of a record taken apart by [`Reservation::into_raw`]: plain data, committed
+/// by [`Pending::commit`] once its holder wrote the whole record.
+#[derive(Clone, Copy)]
+pub struct Pending<'a> {
+    view: &'a CpuView<'a>,
+    packet_seq: u64,
+    begin: u64,
+    end: u64,
+}
+
+impl std::fmt::Debug for Pending<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("cpu", &self.view.cpu)
+            .field("packet_seq", &self.packet_seq)
+            .field("begin", &self.begin)
+            .field("end", &self.end)
+            .finish()
+    }
+}
+
+impl Pending<'_> {
+    /// Makes the record visible to the consumer. Every byte of it must have been written
+    /// (the consumer reads them as they are). Committing twice breaks the sub-buffer's
+    /// accounting: the holder commits once (it is `Copy` only to be stored in place).
+    #[inline(always)]
+    pub fn commit(self) {
+        if self.end != self.begin {
+            writer::commit(self.view, self.packet_seq, self.begin, self.end);
+        }
     }
 }

@@ -35,7 +35,9 @@ impl Reserved {
     /// Offset of the record in the CPU's data area.
     #[inline]
     pub(crate) fn data_offset(&self, v: &CpuView<'_>) -> usize {
-        (v.geo.slot_of(self.packet_seq) as u64 * v.geo.subbuf_bytes + self.packet_offset) as usize
+        // `subbuf_bytes == 1 << subbuf_shift` (Geometry): a shift, not a multiplication.
+        (((v.geo.slot_of(self.packet_seq) as u64) << v.geo.subbuf_shift) + self.packet_offset)
+            as usize
     }
 }
 
@@ -88,12 +90,11 @@ fn reserve_counted<const ORDERED_CLOCK: bool>(
             clock_fence();
         }
         let (ts, size) = timed();
-        if size > s - HEADER {
-            return Err(discard(v, ReserveError::TooBig, count));
-        }
         let off = wp & (s - 1);
-        if off != 0 && off + size <= s {
-            // Fast path: the record fits in the open packet.
+        // Fast path: the record is not too big, fits in the open packet and does not end
+        // it. Inline, without a call, so that the event path keeps its values in
+        // registers; everything else is in `reserve_other`.
+        if off != 0 && size < s - off && size <= s - HEADER {
             let new = wp.wrapping_add(size);
             // AcqRel: Release publishes the slot-is-free knowledge to later reservers
             // (pair: the Acquire load above / failure Acquire); Acquire is the same pair
@@ -103,15 +104,9 @@ fn reserve_counted<const ORDERED_CLOCK: bool>(
                 .compare_exchange_weak(wp, new, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) => {
-                    let p = wp >> geo.subbuf_shift;
                     after_reserve_fence(v);
-                    if off + size == s {
-                        // This record fills the packet exactly: its writer closes it. The
-                        // end fields are written before this record's commit (Release).
-                        write_end_fields(v, p, s, ts);
-                    }
                     return Ok(Reserved {
-                        packet_seq: p,
+                        packet_seq: wp >> geo.subbuf_shift,
                         packet_offset: off,
                         size,
                         ts,
@@ -123,12 +118,58 @@ fn reserve_counted<const ORDERED_CLOCK: bool>(
                 }
             }
         }
-        match reserve_switch(v, wp, ts, size, count) {
+        match reserve_other(v, wp, ts, size, count) {
             Ok(r) => return r,
             Err(cur) => wp = cur,
         }
     }
     Err(discard(v, ReserveError::Contended, count))
+}
+
+/// One attempt of [`reserve_counted`] off its fast path: a record too big, one that ends
+/// the open packet exactly, or a packet to open. `Err(cur)`: the CAS lost, retry with
+/// `cur`.
+#[inline(never)]
+fn reserve_other(
+    v: &CpuView<'_>,
+    wp: u64,
+    ts: u64,
+    size: u64,
+    count: bool,
+) -> Result<Result<Reserved, ReserveError>, u64> {
+    let geo = v.geo;
+    let s = geo.subbuf_bytes;
+    if size > s - HEADER {
+        return Ok(Err(discard(v, ReserveError::TooBig, count)));
+    }
+    let off = wp & (s - 1);
+    if off != 0 && off + size <= s {
+        // The record fits in the open packet (and, off the fast path, ends it).
+        let new = wp.wrapping_add(size);
+        // AcqRel: as on the fast path.
+        return match v
+            .write_pos
+            .compare_exchange_weak(wp, new, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => {
+                let p = wp >> geo.subbuf_shift;
+                after_reserve_fence(v);
+                if off + size == s {
+                    // This record fills the packet exactly: its writer closes it. The
+                    // end fields are written before this record's commit (Release).
+                    write_end_fields(v, p, s, ts);
+                }
+                Ok(Ok(Reserved {
+                    packet_seq: p,
+                    packet_offset: off,
+                    size,
+                    ts,
+                }))
+            }
+            Err(cur) => Err(cur),
+        };
+    }
+    reserve_switch(v, wp, ts, size, count)
 }
 
 /// Keeps the clock read that follows after the `write_pos` value it goes with.
@@ -153,7 +194,7 @@ fn clock_fence() {
     };
 }
 
-/// Slow path of [`reserve_counted`]: open the next packet (closing the current one if it
+/// Slow path of [`reserve_counted`] ([`reserve_other`]): open the next packet (closing the current one if it
 /// is open) and put the record right after its header. `Err(cur)`: the CAS lost, retry
 /// with `cur`.
 #[inline(never)]
@@ -282,8 +323,47 @@ fn close_packet(v: &CpuView<'_>, p: u64, off: u64, ts: u64) {
 /// Commits bytes `begin..end` of packet `p`. Returns false if the commit word is not in
 /// the state the protocol allows (corrupted shared memory or retry limit): the bytes stay
 /// uncommitted and the sub-buffer is left to recovery.
+///
+/// The usual case is inline and has no loop and no call: the bytes before ours are
+/// committed (`prefix == begin`), ours do not complete the sub-buffer, and the CAS
+/// succeeds. Anything else starts over in [`commit_retry`], out of line, as if that
+/// attempt had lost its CAS.
 #[inline(always)]
 pub(crate) fn commit(v: &CpuView<'_>, p: u64, begin: u64, end: u64) -> bool {
+    let geo = v.geo;
+    let lap = geo.lap_of(p);
+    let Some(slot) = v.slots.get(geo.slot_of(p)) else {
+        return false;
+    };
+    let w = slot.load(Ordering::Relaxed);
+    let ooo = commit_word::ooo(w);
+    if commit_word::lap(w) == lap && commit_word::prefix(w) == begin && end + ooo < geo.subbuf_bytes
+    {
+        // Release: as in `commit_slow`.
+        if slot
+            .compare_exchange_weak(
+                w,
+                commit_word::pack(lap, end, ooo),
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+        {
+            return true;
+        }
+    }
+    commit_retry(v, p, begin, end)
+}
+
+/// [`commit`] after its first attempt did not make it: the general loop.
+#[inline(never)]
+fn commit_retry(v: &CpuView<'_>, p: u64, begin: u64, end: u64) -> bool {
+    commit_slow(v, p, begin, end)
+}
+
+/// The general commit loop (any order of commits, the sub-buffer's completion).
+#[inline(always)]
+fn commit_slow(v: &CpuView<'_>, p: u64, begin: u64, end: u64) -> bool {
     let geo = v.geo;
     let s = geo.subbuf_bytes;
     let lap = geo.lap_of(p);

@@ -409,7 +409,11 @@ impl Channel {
         ip: u64,
     ) -> Option<(rttng_ringbuf::Reservation<'static>, usize)> {
         let n = self.last_ts.len();
-        let buffer = (cpu as usize) % n.max(1);
+        let buffer = if (cpu as usize) < n {
+            cpu as usize
+        } else {
+            cpu as usize % n.max(1)
+        };
         let last_cell = self.last_ts.get(buffer)?;
         let last = last_cell.0.load(Ordering::Acquire);
         let id_fits = event_id <= COMPACT_MAX_ID;
@@ -455,6 +459,121 @@ impl Channel {
             last_cell.0.store(ts, Ordering::Release);
         }
         Some((r, payload_start))
+    }
+}
+
+impl Channel {
+    /// [`Channel::begin_event`] for a writer that keeps its record in place across calls
+    /// ([`crate::dynamic::ThreadRecords`]): reserves, writes the header and contexts, and
+    /// hands `slot` the payload (the record's last `payload_bytes` bytes, the slot's to
+    /// write until it commits) and the commit. False when the buffer refused.
+    #[inline(always)]
+    pub(crate) fn begin_event_raw(
+        &'static self,
+        slot: &mut crate::dynamic::DynSlot,
+        cpu: u32,
+        event_id: u32,
+        payload_bytes: usize,
+        ip: u64,
+    ) -> bool {
+        if self.has_app {
+            return self.begin_event_raw_app(slot, cpu, event_id, payload_bytes, ip);
+        }
+        self.begin_event_raw_with::<false>(slot, cpu, event_id, payload_bytes, ip)
+    }
+
+    /// [`Channel::begin_event_raw`] in a channel with application contexts.
+    #[cold]
+    #[inline(never)]
+    fn begin_event_raw_app(
+        &'static self,
+        slot: &mut crate::dynamic::DynSlot,
+        cpu: u32,
+        event_id: u32,
+        payload_bytes: usize,
+        ip: u64,
+    ) -> bool {
+        self.begin_event_raw_with::<true>(slot, cpu, event_id, payload_bytes, ip)
+    }
+
+    /// `APP`: the channel has application contexts (sized per record).
+    #[inline(always)]
+    fn begin_event_raw_with<const APP: bool>(
+        &'static self,
+        slot: &mut crate::dynamic::DynSlot,
+        cpu: u32,
+        event_id: u32,
+        payload_bytes: usize,
+        ip: u64,
+    ) -> bool {
+        let n = self.last_ts.len();
+        let buffer = if (cpu as usize) < n {
+            cpu as usize
+        } else {
+            cpu as usize % n.max(1)
+        };
+        let Some(last_cell) = self.last_ts.get(buffer) else {
+            return false;
+        };
+        // Acquire: as in `write_event`.
+        let last = last_cell.0.load(Ordering::Acquire);
+        let id_fits = event_id <= COMPACT_MAX_ID;
+        // Sizes come from C code: saturate. The ring buffer refuses a record larger than a
+        // sub-buffer, so a reservation means that no sum below saturated: the record is
+        // exactly header + contexts + payload.
+        let app_bytes = if APP { self.app_bytes_slow() } else { 0 };
+        let context_bytes = self.context_bytes.saturating_add(app_bytes);
+        let rest = context_bytes.saturating_add(payload_bytes);
+        let mut header = EXTENDED_HEADER_BYTES;
+        let Ok(r) = self.producer.reserve_timed_ordered(cpu, || {
+            let ts = rttng_clock::now_ordered();
+            let compact = id_fits && last != 0 && ts.wrapping_sub(last) < COMPACT_WINDOW_CYCLES;
+            header = if compact {
+                COMPACT_HEADER_BYTES
+            } else {
+                EXTENDED_HEADER_BYTES
+            };
+            (ts, header.saturating_add(rest))
+        }) else {
+            return false;
+        };
+        let ts = r.timestamp();
+        debug_assert_eq!(Some(r.len()), header.checked_add(rest));
+        let (record, pending) = r.into_raw();
+        // SAFETY: `record..record + header + context_bytes + payload_bytes` is our
+        // reservation (its size did not saturate, see above), exclusively ours until the
+        // commit: the header's 6 or 14 bytes, the contexts' slice and the payload are inside.
+        unsafe {
+            if header == COMPACT_HEADER_BYTES {
+                record
+                    .cast::<u16>()
+                    .write_unaligned((event_id as u16).to_le());
+                record
+                    .add(2)
+                    .cast::<u32>()
+                    .write_unaligned((ts as u32).to_le());
+            } else {
+                record.cast::<u16>().write_unaligned(0xFFFFu16.to_le());
+                record
+                    .add(2)
+                    .cast::<u32>()
+                    .write_unaligned(event_id.to_le());
+                record.add(6).cast::<u64>().write_unaligned(ts.to_le());
+            }
+            if context_bytes != 0 {
+                let contexts = std::slice::from_raw_parts_mut(record.add(header), context_bytes);
+                if APP {
+                    self.write_contexts_with_app(contexts, cpu, ip);
+                } else {
+                    self.write_contexts(&mut Writer::new(contexts), cpu, ip);
+                }
+            }
+            slot.set_reserved(record.add(header + context_bytes), payload_bytes, pending);
+        }
+        if ts.wrapping_sub(last) >= LAST_TS_REFRESH_CYCLES {
+            last_cell.0.store(ts, Ordering::Release);
+        }
+        true
     }
 }
 

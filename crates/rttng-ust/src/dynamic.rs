@@ -227,6 +227,8 @@ pub struct DynRecord {
     dst: *mut u8,
     /// The instrumented code's address (the `ip` context of the copies in other channels).
     ip: u64,
+    /// Keeps the channels mapped until the record is committed (dropped after `res`).
+    _inside: crate::reclaim::Section,
 }
 
 impl DynamicCallsite {
@@ -320,6 +322,8 @@ impl DynamicCallsite {
             .find(|&it| ok(it))?
             .1;
         let (slot, event_id) = crate::callsite::unpack_target(first);
+        // From the load of the channel pointer to the commit, the channel is not unmapped.
+        let inside = crate::reclaim::enter();
         let ch = channel::get(slot)?;
         let cpu = crate::sys::cpu();
         let (mut res, payload_start) = ch.begin_event(cpu, event_id, payload_bytes, ip)?;
@@ -340,7 +344,590 @@ impl DynamicCallsite {
             cursor: 0,
             dst,
             ip,
+            _inside: inside,
         })
+    }
+
+    /// The first target that records the event given the filtered targets that accepted
+    /// it (0: none), off the usual path (filters, several sessions).
+    #[cold]
+    #[inline(never)]
+    fn first_target_slow(self, accepted: u8) -> u64 {
+        let ok = |(i, t): (usize, u64)| t != 0 && (t & FILTERED == 0 || accepted & (1 << i) != 0);
+        self.cs
+            .targets
+            .iter()
+            .map(|t| t.load(Ordering::Acquire))
+            .enumerate()
+            .find(|&it| ok(it))
+            .map_or(0, |it| it.1)
+    }
+}
+
+/// Records in progress at once on one thread ([`ThreadRecords`]): a signal handler or a
+/// probe inside a probe nests a record in another (as LTTng's 4 nested reserves).
+pub const MAX_NESTED_RECORDS: usize = 4;
+
+/// One record in progress of a [`ThreadRecords`]: its payload is written by
+/// [`DynSlot::write`] calls through a pointer its producer keeps (the drop-in: the C probe's
+/// context), then [`DynSlot::commit`]. Plain data built in place: reserving and committing
+/// move nothing.
+#[derive(Debug)]
+pub struct DynSlot {
+    /// The next payload byte to write; null while the slot is free.
+    cur: *mut u8,
+    /// One past the payload's last byte (null while free): writes never go past it.
+    end: *mut u8,
+    pending: Option<rttng_ringbuf::Pending<'static>>,
+    /// Set when the event records in other channels too: `copies` says how.
+    many: Option<&'static Callsite>,
+    /// The copies into the event's other channels (valid when `many` is set).
+    copies: Copies,
+    /// The reclaim counter entered at reserve, left at commit (its `ThreadRecords`'s,
+    /// which outlives the record).
+    held: *const crate::reclaim::Held,
+}
+
+/// What [`DynSlot::commit`] needs to copy a record into the event's other channels.
+#[derive(Debug, Clone, Copy)]
+struct Copies {
+    first: u64,
+    accepted: u8,
+    cpu: u32,
+    ip: u64,
+    payload_bytes: usize,
+}
+
+impl DynSlot {
+    const FREE: DynSlot = DynSlot {
+        cur: std::ptr::null_mut(),
+        end: std::ptr::null_mut(),
+        pending: None,
+        many: None,
+        copies: Copies {
+            first: 0,
+            accepted: 0,
+            cpu: 0,
+            ip: 0,
+            payload_bytes: 0,
+        },
+        held: std::ptr::null(),
+    };
+
+    /// Payload bytes not written yet (0 for a free slot).
+    #[inline(always)]
+    pub fn remaining(&self) -> usize {
+        (self.end as usize).wrapping_sub(self.cur as usize)
+    }
+
+    /// Appends `n` bytes from `src` to the payload. Refused (false, nothing written) when
+    /// they do not fit in what is left of the reserved payload, or the slot is free.
+    ///
+    /// # Safety
+    /// `src` is readable for `n` bytes when they fit (`n <= remaining()`), and does not
+    /// point into this record.
+    #[inline(always)]
+    pub unsafe fn write_raw(&mut self, src: *const u8, n: usize) -> bool {
+        if n > 16 {
+            // SAFETY: caller's contract.
+            return unsafe { self.write_long(src, n) };
+        }
+        // SAFETY: caller's contract.
+        unsafe { self.write_short(src, n) }
+    }
+
+    /// [`DynSlot::write_raw`] for a producer that does not need the answer (the C probes'
+    /// writes return nothing): the same checks, and a tail call for long writes.
+    ///
+    /// # Safety
+    /// As [`DynSlot::write_raw`].
+    #[inline(always)]
+    pub unsafe fn put_raw(&mut self, src: *const u8, n: usize) {
+        if n > 16 {
+            // SAFETY: caller's contract.
+            return unsafe { self.put_long(src, n) };
+        }
+        // SAFETY: caller's contract.
+        unsafe { self.write_short(src, n) };
+    }
+
+    #[cold]
+    #[inline(never)]
+    unsafe fn put_long(&mut self, src: *const u8, n: usize) {
+        // SAFETY: caller's contract.
+        unsafe { self.write_long(src, n) };
+    }
+
+    /// [`DynSlot::write_raw`] of at most 16 bytes.
+    ///
+    /// # Safety
+    /// As [`DynSlot::write_raw`], and `n <= 16`.
+    #[inline(always)]
+    unsafe fn write_short(&mut self, src: *const u8, n: usize) -> bool {
+        if n > self.remaining() {
+            return false;
+        }
+        let to = self.cur;
+        // SAFETY: `to..to + n` is inside this record's payload (`n <= end - cur`, both in
+        // the reservation `pending` commits, exclusively ours until then); `src` is
+        // readable for `n` bytes and disjoint from it (caller). Each fixed-size move below
+        // reads and writes inside the first `n` bytes of both (unaligned accesses).
+        unsafe {
+            // Up to 16 bytes as two fixed-size moves that together cover them (possibly
+            // overlapping): no call to memcpy for the probe's fields and short strings.
+            // The integer sizes first (the probe's usual fields), then the rest.
+            if n == 8 {
+                to.cast::<u64>()
+                    .write_unaligned(src.cast::<u64>().read_unaligned());
+            } else if n == 4 {
+                to.cast::<u32>()
+                    .write_unaligned(src.cast::<u32>().read_unaligned());
+            } else if n == 1 {
+                to.write(src.read());
+            } else {
+                match n {
+                    0 => {}
+                    2..=3 => {
+                        to.cast::<u16>()
+                            .write_unaligned(src.cast::<u16>().read_unaligned());
+                        to.add(n - 2)
+                            .cast::<u16>()
+                            .write_unaligned(src.add(n - 2).cast::<u16>().read_unaligned());
+                    }
+                    4..=7 => {
+                        to.cast::<u32>()
+                            .write_unaligned(src.cast::<u32>().read_unaligned());
+                        to.add(n - 4)
+                            .cast::<u32>()
+                            .write_unaligned(src.add(n - 4).cast::<u32>().read_unaligned());
+                    }
+                    _ => {
+                        // 8..=16 (the caller's contract).
+                        to.cast::<u64>()
+                            .write_unaligned(src.cast::<u64>().read_unaligned());
+                        to.add(n - 8)
+                            .cast::<u64>()
+                            .write_unaligned(src.add(n - 8).cast::<u64>().read_unaligned());
+                    }
+                }
+            }
+            self.cur = to.add(n);
+        }
+        true
+    }
+
+    /// [`DynSlot::write_raw`] of more than 16 bytes, out of line (so that the short
+    /// writes' path saves no register for a call).
+    ///
+    /// # Safety
+    /// As [`DynSlot::write_raw`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn write_long(&mut self, src: *const u8, n: usize) -> bool {
+        if n > self.remaining() {
+            return false;
+        }
+        // SAFETY: as in `write_raw`: inside our payload, `src` readable and disjoint.
+        unsafe {
+            std::ptr::copy_nonoverlapping(src, self.cur, n);
+            self.cur = self.cur.add(n);
+        }
+        true
+    }
+
+    /// Appends `bytes` (see [`DynSlot::write_raw`]).
+    #[inline]
+    pub fn write(&mut self, bytes: &[u8]) -> bool {
+        // SAFETY: a slice is readable for its length; it cannot point into the record,
+        // which no Rust reference covers.
+        unsafe { self.write_raw(bytes.as_ptr(), bytes.len()) }
+    }
+
+    /// Appends `n` copies of `byte` (refused as [`DynSlot::write_raw`]).
+    #[inline]
+    pub fn fill(&mut self, byte: u8, n: usize) -> bool {
+        if n > self.remaining() {
+            return false;
+        }
+        if n != 0 {
+            // SAFETY: `cur..cur + n` is inside our payload (checked above).
+            unsafe {
+                std::ptr::write_bytes(self.cur, byte, n);
+                self.cur = self.cur.add(n);
+            }
+        }
+        true
+    }
+
+    /// Commits the record (payload bytes not written are zero), copies it into the
+    /// event's other channels, and frees the slot. Nothing for a free slot (a second
+    /// commit).
+    #[inline(always)]
+    pub fn commit(&mut self) {
+        let n = self.remaining();
+        if self.cur.is_null() {
+            return;
+        }
+        if n != 0 {
+            // A probe that wrote less than it reserved: no stale bytes in the trace.
+            // SAFETY: `cur..end` is the rest of our payload.
+            unsafe { std::ptr::write_bytes(self.cur, 0, n) };
+        }
+        if let Some(cs) = self.many {
+            let c = &self.copies;
+            // SAFETY: `end - payload_bytes .. end` is our payload, fully written now.
+            let payload = unsafe {
+                std::slice::from_raw_parts(self.end.sub(c.payload_bytes), c.payload_bytes)
+            };
+            c.write(cs, payload);
+        }
+        if let Some(p) = self.pending.take() {
+            p.commit();
+        }
+        self.cur = std::ptr::null_mut();
+        self.end = std::ptr::null_mut();
+        // SAFETY: set at reserve to the counter of the `ThreadRecords` holding this slot,
+        // alive while the slot is.
+        if let Some(h) = unsafe { self.held.as_ref() } {
+            h.leave();
+        }
+    }
+}
+
+impl DynSlot {
+    /// A reservation was made for this slot: its payload is `payload_bytes` at `payload`.
+    ///
+    /// # Safety
+    /// `payload..payload + payload_bytes` is the tail of the record `pending` commits.
+    #[inline(always)]
+    pub(crate) unsafe fn set_reserved(
+        &mut self,
+        payload: *mut u8,
+        payload_bytes: usize,
+        pending: rttng_ringbuf::Pending<'static>,
+    ) {
+        self.cur = payload;
+        // SAFETY: caller's contract.
+        self.end = unsafe { payload.add(payload_bytes) };
+        self.pending = Some(pending);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn set_copies(
+        &mut self,
+        cs: &'static Callsite,
+        first: u64,
+        accepted: u8,
+        cpu: u32,
+        ip: u64,
+        payload_bytes: usize,
+    ) {
+        self.many = Some(cs);
+        self.copies = Copies {
+            first,
+            accepted,
+            cpu,
+            ip,
+            payload_bytes,
+        };
+    }
+}
+
+impl Copies {
+    #[cold]
+    #[inline(never)]
+    fn write(&self, cs: &Callsite, payload: &[u8]) {
+        let raw = Raw(payload);
+        let len = payload.len();
+        for (i, t) in cs.targets.iter().enumerate() {
+            let t = t.load(Ordering::Acquire);
+            if t == 0 || t == self.first || (t & FILTERED != 0 && self.accepted & (1 << i) == 0) {
+                continue;
+            }
+            let (slot, event_id) = crate::callsite::unpack_target(t);
+            if let Some(ch) = channel::get(slot) {
+                ch.write_event(self.cpu, event_id, len, &raw, &len, self.ip);
+            }
+        }
+    }
+}
+
+/// Whether a byte of `x` is zero (the classic carry trick: exact for "any", which is all
+/// that is asked).
+macro_rules! has_zero_byte {
+    ($t:ty, $x:expr) => {{
+        let x: $t = $x;
+        let ones = <$t>::MAX / 0xFF;
+        (x.wrapping_sub(ones) & !x & (ones << 7)) != 0
+    }};
+}
+
+impl DynSlot {
+    /// Appends a C string its producer measured as `len` bytes with the NUL (LTTng's
+    /// `event_strcpy`): the bytes before its first NUL, at most `len - 1`, padded with `#`
+    /// to `len - 1` when the string got shorter since it was measured, then a NUL. Refused
+    /// (false, nothing written) when `len` is 0 or more than what is left.
+    ///
+    /// # Safety
+    /// `src` is null (written as an empty string, padded) or a NUL-terminated string,
+    /// read up to its first NUL or `len - 1` bytes. A string of at most 16 bytes is read
+    /// with two fixed-size loads that may cover bytes past its NUL, but never past the
+    /// `len - 1` bytes the producer measured nor past the memory page of its first byte.
+    #[inline(always)]
+    pub unsafe fn write_cstr(&mut self, src: *const u8, len: usize) -> bool {
+        if len == 0 || len > self.remaining() {
+            return false;
+        }
+        let n = len - 1;
+        // Short strings (the usual case): no strnlen call. Loads stay inside the page of
+        // `src` (mapped: its first byte is the string's), as libc's own string functions do.
+        if !src.is_null()
+            && n <= 16
+            && (src as usize & (SHORT_STRING_PAGE_BYTES - 1)) + n <= SHORT_STRING_PAGE_BYTES
+        {
+            let to = self.cur;
+            // SAFETY: `to..to + len` is inside our payload (`len <= remaining`); `src..src +
+            // n` is readable (see above: within the measured string and the page of its
+            // first byte); each pair of fixed-size loads and stores covers exactly the
+            // first `n` bytes of both. The stores happen only when no NUL is among the
+            // loaded bytes (else the general path below writes the string).
+            unsafe {
+                let ok = match n {
+                    0 => true,
+                    1 => {
+                        let a = src.read();
+                        let ok = a != 0;
+                        if ok {
+                            to.write(a);
+                        }
+                        ok
+                    }
+                    2..=3 => {
+                        let a = src.cast::<u16>().read_unaligned();
+                        let b = src.add(n - 2).cast::<u16>().read_unaligned();
+                        let ok = !has_zero_byte!(u16, a) && !has_zero_byte!(u16, b);
+                        if ok {
+                            to.cast::<u16>().write_unaligned(a);
+                            to.add(n - 2).cast::<u16>().write_unaligned(b);
+                        }
+                        ok
+                    }
+                    4..=7 => {
+                        let a = src.cast::<u32>().read_unaligned();
+                        let b = src.add(n - 4).cast::<u32>().read_unaligned();
+                        let ok = !has_zero_byte!(u32, a) && !has_zero_byte!(u32, b);
+                        if ok {
+                            to.cast::<u32>().write_unaligned(a);
+                            to.add(n - 4).cast::<u32>().write_unaligned(b);
+                        }
+                        ok
+                    }
+                    _ => {
+                        let a = src.cast::<u64>().read_unaligned();
+                        let b = src.add(n - 8).cast::<u64>().read_unaligned();
+                        let ok = !has_zero_byte!(u64, a) && !has_zero_byte!(u64, b);
+                        if ok {
+                            to.cast::<u64>().write_unaligned(a);
+                            to.add(n - 8).cast::<u64>().write_unaligned(b);
+                        }
+                        ok
+                    }
+                };
+                if ok {
+                    to.add(n).write(0);
+                    self.cur = to.add(len);
+                    return true;
+                }
+            }
+        }
+        // SAFETY: caller's contract.
+        unsafe { self.write_cstr_slow(src, len) }
+    }
+
+    /// [`DynSlot::write_cstr`] for long strings, strings in the last bytes of a page, and
+    /// strings that got shorter. `len` is in 1..=remaining (checked by the caller).
+    ///
+    /// # Safety
+    /// As [`DynSlot::write_cstr`].
+    #[inline(never)]
+    unsafe fn write_cstr_slow(&mut self, src: *const u8, len: usize) -> bool {
+        let n = if src.is_null() {
+            0
+        } else {
+            // SAFETY: a NUL-terminated string (caller): strnlen reads at most `len - 1`
+            // bytes of it, stopping at its NUL.
+            unsafe { libc::strnlen(src.cast(), len - 1) }
+        };
+        // SAFETY: strnlen found `n` readable bytes at `src` (none when null); `n < len <=
+        // remaining`, so they fit.
+        unsafe { self.write_raw(src, n) };
+        // The string changed between the size pass and now: pad as LTTng does.
+        self.fill(b'#', len - 1 - n);
+        self.fill(0, 1)
+    }
+}
+
+/// Strings are read by fixed-size loads only inside the page of their first byte (the
+/// smallest page size of the platforms the drop-in runs on).
+const SHORT_STRING_PAGE_BYTES: usize = 4096;
+
+/// Why [`ThreadRecords::begin`] reserved nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BeginError {
+    /// [`MAX_NESTED_RECORDS`] records are in progress on this thread.
+    Nested,
+    /// The event records nowhere now, or the buffer refused the record (counted as
+    /// discarded).
+    NotRecorded,
+}
+
+/// The records in progress of one thread, for a producer whose writes and commit come in
+/// separate calls (the drop-in's C probes: `event_reserve`, `event_write`…,
+/// `event_commit`). Lives in a thread-local of the producer, on the thread that uses it;
+/// dropping it commits what is still in progress. No lock, no allocation after its first
+/// record (which claims the thread's reclaim counter).
+#[derive(Debug)]
+pub struct ThreadRecords {
+    slots: [std::cell::UnsafeCell<DynSlot>; MAX_NESTED_RECORDS],
+    held: std::cell::UnsafeCell<Option<crate::reclaim::Held>>,
+}
+
+impl Default for ThreadRecords {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ThreadRecords {
+    pub const fn new() -> ThreadRecords {
+        ThreadRecords {
+            slots: [const { std::cell::UnsafeCell::new(DynSlot::FREE) }; MAX_NESTED_RECORDS],
+            held: std::cell::UnsafeCell::new(None),
+        }
+    }
+
+    #[inline(always)]
+    fn held(&self) -> Option<&crate::reclaim::Held> {
+        // SAFETY: written only by `claim_held`, on this thread, before any record uses
+        // it; never changed afterwards (until drop).
+        unsafe { (*self.held.get()).as_ref() }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn claim_held(&self) -> &crate::reclaim::Held {
+        // SAFETY: this thread's own state; a signal handler interrupting the claim finds
+        // `None` too and claims its own counter, which this store then replaces (that
+        // handler's record, committed before we resume, left it at depth 0). A counter
+        // replaced so stays taken (a leak of one counter, never a shared one).
+        unsafe { (*self.held.get()).insert(crate::reclaim::Held::claim()) }
+    }
+
+    /// Reserves a record of `payload_bytes` for run-time event `cs` (header and contexts
+    /// written, as [`DynamicCallsite::begin_filtered`]) in a free slot, and returns the
+    /// slot: write its payload, then [`DynSlot::commit`] it, through the pointer (valid
+    /// while `self` lives; the slot is this record's until its commit).
+    #[inline(always)]
+    pub fn begin(
+        &self,
+        cs: DynamicCallsite,
+        payload_bytes: usize,
+        ip: u64,
+        accepted: u8,
+    ) -> Result<*mut DynSlot, BeginError> {
+        // First, while nothing else is live (a system call where the kernel offers no
+        // rseq area).
+        let cpu = crate::sys::cpu();
+        // A free slot, marked taken at once so that a signal handler's record takes
+        // another (mark: non-null `cur`, no room, no commit).
+        let mut slot = None;
+        for s in &self.slots {
+            let p = s.get();
+            // SAFETY: this thread's own slots; see `ThreadRecords` (signal handlers take
+            // other slots and free theirs before we resume).
+            if unsafe { (*p).cur.is_null() } {
+                // SAFETY: as above.
+                unsafe {
+                    (*p).cur = std::ptr::NonNull::dangling().as_ptr();
+                    (*p).end = (*p).cur;
+                }
+                slot = Some(p);
+                break;
+            }
+        }
+        let Some(slot) = slot else {
+            return Err(BeginError::Nested);
+        };
+        // SAFETY: taken above; ours until commit or the release below.
+        let s = unsafe { &mut *slot };
+        match self.begin_in(s, cs, cpu, payload_bytes, ip, accepted) {
+            true => Ok(slot),
+            false => {
+                s.cur = std::ptr::null_mut();
+                s.end = std::ptr::null_mut();
+                Err(BeginError::NotRecorded)
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn begin_in(
+        &self,
+        s: &mut DynSlot,
+        cs: DynamicCallsite,
+        cpu: u32,
+        payload_bytes: usize,
+        ip: u64,
+        accepted: u8,
+    ) -> bool {
+        // The usual case, as `Callsite::emit`: one session, no filter.
+        let t = cs.cs.targets[0].load(Ordering::Acquire);
+        let many = cs.cs.state.load(Ordering::Relaxed) == ON_MANY;
+        let first = if (t as i64) > 0 && !many {
+            t
+        } else {
+            cs.first_target_slow(accepted)
+        };
+        if first == 0 {
+            return false;
+        }
+        let (slot, event_id) = crate::callsite::unpack_target(first);
+        let held = match self.held() {
+            Some(h) => h,
+            None => self.claim_held(),
+        };
+        // From the load of the channel pointer to the commit, the channel is not unmapped.
+        held.enter();
+        let Some(ch) = channel::get(slot) else {
+            held.leave();
+            return false;
+        };
+        if !ch.begin_event_raw(s, cpu, event_id, payload_bytes, ip) {
+            held.leave();
+            return false;
+        }
+        s.held = held;
+        s.many = None;
+        if many {
+            s.set_copies(cs.cs, first, accepted, cpu, ip, payload_bytes);
+        }
+        true
+    }
+}
+
+impl Drop for ThreadRecords {
+    /// The thread exits with records in progress (a probe that never committed): commit
+    /// them, so that their sub-buffers can be consumed.
+    fn drop(&mut self) {
+        for i in 0..MAX_NESTED_RECORDS {
+            let p = self.slots[i].get();
+            // SAFETY: `&mut self`: nothing else uses the slots now.
+            let s = unsafe { &mut *p };
+            if s.pending.is_some() {
+                s.commit();
+            }
+        }
     }
 }
 

@@ -78,6 +78,12 @@ impl Drop for Release {
 /// The event path of this thread is inside [`Section`] until it is dropped.
 pub(crate) struct Section(&'static Reader);
 
+impl std::fmt::Debug for Section {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Section")
+    }
+}
+
 /// Enters the event path.
 #[inline(always)]
 pub(crate) fn enter() -> Section {
@@ -109,7 +115,16 @@ impl Drop for Section {
 #[cold]
 #[inline(never)]
 fn claim() -> &'static Reader {
-    let r = match READERS.iter().find(|r| r.claim()) {
+    let r = claim_free();
+    // During thread teardown (RELEASE gone) the counter stays taken: never shared.
+    let _ = RELEASE.try_with(|g| g.0.set(r));
+    let _ = MINE.try_with(|m| m.set(r));
+    r
+}
+
+/// A free counter of the pool, else of [`MORE`], else a new one there; taken.
+fn claim_free() -> &'static Reader {
+    match READERS.iter().find(|r| r.claim()) {
         Some(r) => r,
         None => {
             let mut more = MORE.lock().unwrap_or_else(|e| e.into_inner());
@@ -123,11 +138,64 @@ fn claim() -> &'static Reader {
                 }
             }
         }
-    };
-    // During thread teardown (RELEASE gone) the counter stays taken: never shared.
-    let _ = RELEASE.try_with(|g| g.0.set(r));
-    let _ = MINE.try_with(|m| m.set(r));
-    r
+    }
+}
+
+thread_local! {
+    /// The counter of this thread's [`Held`], if any (so that a fork child keeps it).
+    static HELD: Cell<*const Reader> = const { Cell::new(std::ptr::null()) };
+}
+
+/// A counter of its own for a producer that keeps per-thread state across calls (the
+/// drop-in's records in progress, [`crate::dynamic::ThreadRecords`]): entering and leaving
+/// through it touches no thread-local. Created and dropped on the thread that uses it
+/// (dropping it gives the counter back).
+pub(crate) struct Held(&'static Reader);
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Held")
+    }
+}
+
+impl Held {
+    /// Claims a counter for the calling thread (at most one `Held` per thread: a fork child
+    /// keeps only the last one's).
+    #[cold]
+    pub(crate) fn claim() -> Held {
+        let r = claim_free();
+        let _ = HELD.try_with(|h| h.set(r));
+        Held(r)
+    }
+
+    /// Enters the event path (as [`enter`]); pair with [`Held::leave`].
+    #[inline(always)]
+    pub(crate) fn enter(&self) {
+        let d = &self.0.depth;
+        d.store(d.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        // As in `enter`: the store must not move after the event path's loads.
+        compiler_fence(Ordering::SeqCst);
+    }
+
+    /// Leaves the event path (as dropping a [`Section`]).
+    #[inline(always)]
+    pub(crate) fn leave(&self) {
+        let d = &self.0.depth;
+        // Release: every access to the channel happens before the control side reads zero.
+        d.store(d.load(Ordering::Relaxed).wrapping_sub(1), Ordering::Release);
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let _ = HELD.try_with(|h| {
+            if std::ptr::eq(h.get(), self.0) {
+                h.set(std::ptr::null());
+            }
+        });
+        self.0.depth.store(0, Ordering::Release);
+        self.0.taken.store(false, Ordering::Release);
+    }
 }
 
 /// `membarrier` state: 0 = not tried, 1 = registered, 2 = unavailable.
@@ -165,8 +233,9 @@ pub(crate) fn quiescent() -> bool {
 /// gone, so their counters are free again.
 pub(crate) fn after_fork_child() {
     let mine = MINE.try_with(Cell::get).unwrap_or(std::ptr::null());
+    let held = HELD.try_with(Cell::get).unwrap_or(std::ptr::null());
     for r in &READERS {
-        if !std::ptr::eq(r, mine) {
+        if !std::ptr::eq(r, mine) && !std::ptr::eq(r, held) {
             r.depth.store(0, Ordering::Relaxed);
             r.taken.store(false, Ordering::Relaxed);
         }
