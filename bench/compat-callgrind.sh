@@ -11,8 +11,10 @@
 # self cost per event of each function that costs at least half an instruction per event
 # (callgrind_annotate; python3), to see where the drop-in's event path goes. With
 # RTTNG_COMPAT_CALLGRIND_KEEP=DIR the two callgrind files are kept in DIR.
-# Needs valgrind. Judges nothing: figures for BENCHMARKS.md. The LTTng-UST figure of the
-# same binary: tests/lttng/bench-lttng-ust.sh --wrapper "valgrind --tool=callgrind ...".
+# Then the same binary on LTTng-UST 2.13's libraries, the same way (tests/lttng/bench-lttng-ust.sh
+# with RTTNG_BENCH_WRAPPER: a private lttng-sessiond, the same channel geometry; needs root
+# as that script does; RTTNG_COMPAT_CALLGRIND_NO_LTTNG=1 skips it).
+# Needs valgrind. Judges nothing: figures for BENCHMARKS.md.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 low=${1:-100000}
@@ -57,11 +59,25 @@ run() { # run N -> total instructions; the callgrind file stays in $work/cg.N
 	rm -rf "$trace"
 	awk '/^(summary|totals):/ { print $2; exit }' "$work/cg.$n"
 }
+lttng_run() { # lttng_run N -> total instructions; the callgrind file stays in $work/cg.lttng.N
+	local n=$1
+	RTTNG_BENCH_WRAPPER="valgrind --tool=callgrind --dump-instr=yes --callgrind-out-file=$work/cg.lttng.$n" \
+		bash "$here/tests/lttng/bench-lttng-ust.sh" --binary "$work/ust_bench" --threads 1 --events "$n" \
+		--subbuf-size 4194304 --num-subbuf 8 >"$work/lttng-line.$n" 2>"$work/lttng-err.$n" ||
+		{ cat "$work/lttng-err.$n" >&2; exit 1; }
+	awk '/^(summary|totals):/ { print $2; exit }' "$work/cg.lttng.$n"
+}
 a=$(run "$low")
 b=$(run "$high")
 echo "rttng drop-in: process_instructions_per_event=$(awk -v a="$a" -v b="$b" -v d=$((high - low)) 'BEGIN { printf "%.1f", (b - a) / d }') ($(cat "$work/line.$high"))"
+if [ -z "${RTTNG_COMPAT_CALLGRIND_NO_LTTNG:-}" ]; then
+	la=$(lttng_run "$low")
+	lb=$(lttng_run "$high")
+	echo "LTTng-UST 2.13: process_instructions_per_event=$(awk -v a="$la" -v b="$lb" -v d=$((high - low)) 'BEGIN { printf "%.1f", (b - a) / d }') ($(cat "$work/lttng-line.$high"))"
+fi
 # Self cost per function (inlined code counts in its caller): difference of the two runs.
-python3 - "$work/cg.$low" "$work/cg.$high" $((high - low)) <<'PY'
+per_function() { # per_function LOW_FILE HIGH_FILE
+python3 - "$1" "$2" $((high - low)) <<'PY'
 import re, subprocess, sys
 def per_fn(path):
     out = subprocess.run(["callgrind_annotate", "--auto=no", "--inclusive=no", "--threshold=100", path],
@@ -80,8 +96,15 @@ for v, k in sorted(((b.get(k, 0) - a.get(k, 0)) / d, k) for k in set(a) | set(b)
     if v >= 0.5:
         print("%8.1f  %s" % (v, k))
 PY
+}
+echo "rttng drop-in, per function:"
+per_function "$work/cg.$low" "$work/cg.$high"
+if [ -z "${RTTNG_COMPAT_CALLGRIND_NO_LTTNG:-}" ]; then
+	echo "LTTng-UST 2.13, per function:"
+	per_function "$work/cg.lttng.$low" "$work/cg.lttng.$high"
+fi
 if [ -n "${RTTNG_COMPAT_CALLGRIND_KEEP:-}" ]; then
 	mkdir -p "$RTTNG_COMPAT_CALLGRIND_KEEP"
-	cp "$work/cg.$low" "$work/cg.$high" "$RTTNG_COMPAT_CALLGRIND_KEEP/"
+	cp "$work"/cg.* "$RTTNG_COMPAT_CALLGRIND_KEEP/"
 fi
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -75,7 +75,10 @@ if [ -z "$disabled" ]; then
 	rttng_lttng enable-event -u -s rttng-bench -c channel0 rttng_bench:event "${filter[@]}" >/dev/null
 fi
 rttng_lttng start rttng-bench >/dev/null
-line=$(cd "$build" && timeout "$RTTNG_LTTNG_CMD_TIMEOUT_S" ./ust_bench \
+# RTTNG_BENCH_WRAPPER: a command prefix for ust_bench (e.g. "valgrind --tool=callgrind
+# --callgrind-out-file=F", as bench/compat-callgrind.sh does); split on spaces.
+read -r -a wrapper <<<"${RTTNG_BENCH_WRAPPER:-}"
+line=$(cd "$build" && timeout "$RTTNG_LTTNG_CMD_TIMEOUT_S" "${wrapper[@]}" ./ust_bench \
 	--threads "$threads" --events "$events" $disabled "${pin[@]}" 6<&-) ||
 	rttng_die "ust_bench failed"
 rttng_lttng stop rttng-bench >/dev/null

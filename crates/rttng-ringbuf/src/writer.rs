@@ -339,11 +339,14 @@ pub(crate) fn commit(v: &CpuView<'_>, p: u64, begin: u64, end: u64) -> bool {
     let ooo = commit_word::ooo(w);
     if commit_word::lap(w) == lap && commit_word::prefix(w) == begin && end + ooo < geo.subbuf_bytes
     {
+        // The new word is `pack(lap, end, ooo)`: the prefix field holds `begin`, and `end`
+        // fits in it (`end < subbuf_bytes <= MAX_SUBBUF_BYTES < 2^OFFSET_BITS`), so adding
+        // `end - begin` to the word changes that field alone.
         // Release: as in `commit_slow`.
         if slot
             .compare_exchange_weak(
                 w,
-                commit_word::pack(lap, end, ooo),
+                w.wrapping_add(end - begin),
                 Ordering::Release,
                 Ordering::Relaxed,
             )

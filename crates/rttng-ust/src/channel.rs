@@ -476,16 +476,17 @@ impl Channel {
         payload_bytes: usize,
         ip: u64,
     ) -> bool {
-        if self.has_app {
-            return self.begin_event_raw_app(slot, cpu, event_id, payload_bytes, ip);
+        if self.context_bytes != 0 || self.has_app {
+            return self.begin_event_raw_contexts(slot, cpu, event_id, payload_bytes, ip);
         }
-        self.begin_event_raw_with::<false>(slot, cpu, event_id, payload_bytes, ip)
+        // No contexts (LTTng's default channel): nothing but the header before the payload,
+        // and fewer values to keep across the reservation.
+        self.begin_event_raw_with::<false, false>(slot, cpu, event_id, payload_bytes, ip)
     }
 
-    /// [`Channel::begin_event_raw`] in a channel with application contexts.
-    #[cold]
+    /// [`Channel::begin_event_raw`] in a channel with contexts.
     #[inline(never)]
-    fn begin_event_raw_app(
+    fn begin_event_raw_contexts(
         &'static self,
         slot: &mut crate::dynamic::DynSlot,
         cpu: u32,
@@ -493,12 +494,17 @@ impl Channel {
         payload_bytes: usize,
         ip: u64,
     ) -> bool {
-        self.begin_event_raw_with::<true>(slot, cpu, event_id, payload_bytes, ip)
+        if self.has_app {
+            self.begin_event_raw_with::<true, true>(slot, cpu, event_id, payload_bytes, ip)
+        } else {
+            self.begin_event_raw_with::<true, false>(slot, cpu, event_id, payload_bytes, ip)
+        }
     }
 
-    /// `APP`: the channel has application contexts (sized per record).
+    /// `CONTEXTS`: the channel has contexts; `APP`: some are application contexts (sized
+    /// per record).
     #[inline(always)]
-    fn begin_event_raw_with<const APP: bool>(
+    fn begin_event_raw_with<const CONTEXTS: bool, const APP: bool>(
         &'static self,
         slot: &mut crate::dynamic::DynSlot,
         cpu: u32,
@@ -522,7 +528,11 @@ impl Channel {
         // sub-buffer, so a reservation means that no sum below saturated: the record is
         // exactly header + contexts + payload.
         let app_bytes = if APP { self.app_bytes_slow() } else { 0 };
-        let context_bytes = self.context_bytes.saturating_add(app_bytes);
+        let context_bytes = if CONTEXTS {
+            self.context_bytes.saturating_add(app_bytes)
+        } else {
+            0
+        };
         let rest = context_bytes.saturating_add(payload_bytes);
         let mut header = EXTENDED_HEADER_BYTES;
         let Ok(r) = self.producer.reserve_timed_ordered(cpu, || {
@@ -560,7 +570,7 @@ impl Channel {
                     .write_unaligned(event_id.to_le());
                 record.add(6).cast::<u64>().write_unaligned(ts.to_le());
             }
-            if context_bytes != 0 {
+            if CONTEXTS && context_bytes != 0 {
                 let contexts = std::slice::from_raw_parts_mut(record.add(header), context_bytes);
                 if APP {
                     self.write_contexts_with_app(contexts, cpu, ip);

@@ -899,6 +899,9 @@ impl ThreadRecords {
         };
         // From the load of the channel pointer to the commit, the channel is not unmapped.
         held.enter();
+        // Stored now, so that they need no register across the reservation.
+        s.held = held;
+        s.many = None;
         let Some(ch) = channel::get(slot) else {
             held.leave();
             return false;
@@ -907,8 +910,6 @@ impl ThreadRecords {
             held.leave();
             return false;
         }
-        s.held = held;
-        s.many = None;
         if many {
             s.set_copies(cs.cs, first, accepted, cpu, ip, payload_bytes);
         }
