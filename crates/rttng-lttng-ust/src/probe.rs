@@ -546,10 +546,14 @@ unsafe extern "C" fn event_reserve(ctx: *mut RingBufferCtx) -> c_int {
     }) else {
         return -libc::EINVAL;
     };
-    // SAFETY: the probe's own probe context, or null.
-    let ip = unsafe { c.probe_ctx.as_ref() }
-        .filter(|p| p.struct_size as usize >= std::mem::size_of::<ProbeCtx>())
-        .map_or(0, |p| p.ip as u64);
+    // Read only when a context or a copy records it.
+    let probe_ctx = c.probe_ctx;
+    let ip = move || {
+        // SAFETY: the probe's own probe context (alive during this call), or null.
+        unsafe { probe_ctx.as_ref() }
+            .filter(|p| p.struct_size as usize >= std::mem::size_of::<ProbeCtx>())
+            .map_or(0, |p| p.ip as u64)
+    };
     let Some(records) = records() else {
         return -libc::EPERM; // the thread is exiting
     };
@@ -592,8 +596,8 @@ unsafe extern "C" fn event_write(
         return;
     }
     // SAFETY: the probe passes `len` readable bytes at `src` (a value or an array of its
-    // own); `put_raw` refuses more than the reservation has left before reading any.
-    unsafe { r.put_raw(src.cast(), len) };
+    // own); the write refuses more than the reservation has left before reading any.
+    unsafe { r.write_raw(src.cast(), len) };
 }
 
 unsafe extern "C" fn event_strcpy(ctx: *mut RingBufferCtx, src: *const c_char, len: usize) {

@@ -35,8 +35,10 @@ impl Reserved {
     /// Offset of the record in the CPU's data area.
     #[inline]
     pub(crate) fn data_offset(&self, v: &CpuView<'_>) -> usize {
-        // `subbuf_bytes == 1 << subbuf_shift` (Geometry): a shift, not a multiplication.
-        (((v.geo.slot_of(self.packet_seq) as u64) << v.geo.subbuf_shift) + self.packet_offset)
+        // Slot `packet_seq mod subbuf_count` at `slot << subbuf_shift`: with both counts
+        // powers of two (Geometry), the packet's position in the whole ring, modulo the
+        // ring's size (`data_stride`), without a multiplication.
+        (((self.packet_seq << v.geo.subbuf_shift) + self.packet_offset) & (v.geo.data_stride - 1))
             as usize
     }
 }

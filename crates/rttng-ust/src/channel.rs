@@ -203,6 +203,8 @@ pub(crate) struct Channel {
     context_bytes: usize,
     /// Whether `contexts` has application contexts (their bytes vary per record).
     has_app: bool,
+    /// No contexts at all: records are a header and a payload.
+    plain: bool,
     /// Hostname, namespaces and ids of this process, read when the channel was installed.
     facts: sys::ProcessFacts,
     /// Per buffer; Release store after a reservation, Acquire load before choosing the
@@ -222,6 +224,7 @@ impl Channel {
             key: setup.key,
             context_bytes: setup.contexts.iter().map(|c| c.bytes_for(&facts)).sum(),
             has_app: setup.contexts.iter().any(|c| matches!(c, Context::App(_))),
+            plain: setup.contexts.is_empty(),
             facts,
             contexts: setup.contexts,
             stream_class_id: setup.stream_class_id,
@@ -474,14 +477,14 @@ impl Channel {
         cpu: u32,
         event_id: u32,
         payload_bytes: usize,
-        ip: u64,
+        ip: impl Fn() -> u64,
     ) -> bool {
-        if self.context_bytes != 0 || self.has_app {
-            return self.begin_event_raw_contexts(slot, cpu, event_id, payload_bytes, ip);
+        if !self.plain {
+            return self.begin_event_raw_contexts(slot, cpu, event_id, payload_bytes, ip());
         }
         // No contexts (LTTng's default channel): nothing but the header before the payload,
-        // and fewer values to keep across the reservation.
-        self.begin_event_raw_with::<false, false>(slot, cpu, event_id, payload_bytes, ip)
+        // and fewer values to keep across the reservation (the `ip` is not even read).
+        self.begin_event_raw_with::<false, false>(slot, cpu, event_id, payload_bytes, 0)
     }
 
     /// [`Channel::begin_event_raw`] in a channel with contexts.

@@ -428,7 +428,7 @@ impl DynSlot {
     /// point into this record.
     #[inline(always)]
     pub unsafe fn write_raw(&mut self, src: *const u8, n: usize) -> bool {
-        if n > 16 {
+        if n > SHORT_WRITE_BYTES {
             // SAFETY: caller's contract.
             return unsafe { self.write_long(src, n) };
         }
@@ -436,34 +436,15 @@ impl DynSlot {
         unsafe { self.write_short(src, n) }
     }
 
-    /// [`DynSlot::write_raw`] for a producer that does not need the answer (the C probes'
-    /// writes return nothing): the same checks, and a tail call for long writes.
+    /// [`DynSlot::write_raw`] of at most [`SHORT_WRITE_BYTES`] (inline, no call): for a
+    /// producer that sends longer writes elsewhere itself (the drop-in's `event_write`,
+    /// whose long writes tail-call [`DynSlot::write_raw`]).
     ///
     /// # Safety
-    /// As [`DynSlot::write_raw`].
+    /// As [`DynSlot::write_raw`], and `n <= SHORT_WRITE_BYTES`.
     #[inline(always)]
-    pub unsafe fn put_raw(&mut self, src: *const u8, n: usize) {
-        if n > 16 {
-            // SAFETY: caller's contract.
-            return unsafe { self.put_long(src, n) };
-        }
-        // SAFETY: caller's contract.
-        unsafe { self.write_short(src, n) };
-    }
-
-    #[cold]
-    #[inline(never)]
-    unsafe fn put_long(&mut self, src: *const u8, n: usize) {
-        // SAFETY: caller's contract.
-        unsafe { self.write_long(src, n) };
-    }
-
-    /// [`DynSlot::write_raw`] of at most 16 bytes.
-    ///
-    /// # Safety
-    /// As [`DynSlot::write_raw`], and `n <= 16`.
-    #[inline(always)]
-    unsafe fn write_short(&mut self, src: *const u8, n: usize) -> bool {
+    pub unsafe fn write_short(&mut self, src: *const u8, n: usize) -> bool {
+        debug_assert!(n <= SHORT_WRITE_BYTES);
         if n > self.remaining() {
             return false;
         }
@@ -475,41 +456,29 @@ impl DynSlot {
         unsafe {
             // Up to 16 bytes as two fixed-size moves that together cover them (possibly
             // overlapping): no call to memcpy for the probe's fields and short strings.
-            // The integer sizes first (the probe's usual fields), then the rest.
-            if n == 8 {
+            // Two fixed-size moves that together cover the `n` bytes (overlapping unless
+            // `n` is twice their size), chosen by ranges (compares, not a jump table).
+            if n >= 8 {
+                // 8..=16 (the caller's contract).
                 to.cast::<u64>()
                     .write_unaligned(src.cast::<u64>().read_unaligned());
-            } else if n == 4 {
+                to.add(n - 8)
+                    .cast::<u64>()
+                    .write_unaligned(src.add(n - 8).cast::<u64>().read_unaligned());
+            } else if n >= 4 {
                 to.cast::<u32>()
                     .write_unaligned(src.cast::<u32>().read_unaligned());
+                to.add(n - 4)
+                    .cast::<u32>()
+                    .write_unaligned(src.add(n - 4).cast::<u32>().read_unaligned());
+            } else if n >= 2 {
+                to.cast::<u16>()
+                    .write_unaligned(src.cast::<u16>().read_unaligned());
+                to.add(n - 2)
+                    .cast::<u16>()
+                    .write_unaligned(src.add(n - 2).cast::<u16>().read_unaligned());
             } else if n == 1 {
                 to.write(src.read());
-            } else {
-                match n {
-                    0 => {}
-                    2..=3 => {
-                        to.cast::<u16>()
-                            .write_unaligned(src.cast::<u16>().read_unaligned());
-                        to.add(n - 2)
-                            .cast::<u16>()
-                            .write_unaligned(src.add(n - 2).cast::<u16>().read_unaligned());
-                    }
-                    4..=7 => {
-                        to.cast::<u32>()
-                            .write_unaligned(src.cast::<u32>().read_unaligned());
-                        to.add(n - 4)
-                            .cast::<u32>()
-                            .write_unaligned(src.add(n - 4).cast::<u32>().read_unaligned());
-                    }
-                    _ => {
-                        // 8..=16 (the caller's contract).
-                        to.cast::<u64>()
-                            .write_unaligned(src.cast::<u64>().read_unaligned());
-                        to.add(n - 8)
-                            .cast::<u64>()
-                            .write_unaligned(src.add(n - 8).cast::<u64>().read_unaligned());
-                    }
-                }
             }
             self.cur = to.add(n);
         }
@@ -653,6 +622,9 @@ impl Copies {
     }
 }
 
+/// Longest write [`DynSlot::write_short`] takes: two fixed-size moves of 8 bytes.
+pub const SHORT_WRITE_BYTES: usize = 16;
+
 /// Whether a byte of `x` is zero (the classic carry trick: exact for "any", which is all
 /// that is asked).
 macro_rules! has_zero_byte {
@@ -693,46 +665,43 @@ impl DynSlot {
             // first `n` bytes of both. The stores happen only when no NUL is among the
             // loaded bytes (else the general path below writes the string).
             unsafe {
-                let ok = match n {
-                    0 => true,
-                    1 => {
-                        let a = src.read();
-                        let ok = a != 0;
-                        if ok {
-                            to.write(a);
-                        }
-                        ok
+                // By ranges (compares, not a jump table), as `write_short`.
+                let ok = if n >= 8 {
+                    let a = src.cast::<u64>().read_unaligned();
+                    let b = src.add(n - 8).cast::<u64>().read_unaligned();
+                    let ok = !has_zero_byte!(u64, a) && !has_zero_byte!(u64, b);
+                    if ok {
+                        to.cast::<u64>().write_unaligned(a);
+                        to.add(n - 8).cast::<u64>().write_unaligned(b);
                     }
-                    2..=3 => {
-                        let a = src.cast::<u16>().read_unaligned();
-                        let b = src.add(n - 2).cast::<u16>().read_unaligned();
-                        let ok = !has_zero_byte!(u16, a) && !has_zero_byte!(u16, b);
-                        if ok {
-                            to.cast::<u16>().write_unaligned(a);
-                            to.add(n - 2).cast::<u16>().write_unaligned(b);
-                        }
-                        ok
+                    ok
+                } else if n >= 4 {
+                    let a = src.cast::<u32>().read_unaligned();
+                    let b = src.add(n - 4).cast::<u32>().read_unaligned();
+                    let ok = !has_zero_byte!(u32, a) && !has_zero_byte!(u32, b);
+                    if ok {
+                        to.cast::<u32>().write_unaligned(a);
+                        to.add(n - 4).cast::<u32>().write_unaligned(b);
                     }
-                    4..=7 => {
-                        let a = src.cast::<u32>().read_unaligned();
-                        let b = src.add(n - 4).cast::<u32>().read_unaligned();
-                        let ok = !has_zero_byte!(u32, a) && !has_zero_byte!(u32, b);
-                        if ok {
-                            to.cast::<u32>().write_unaligned(a);
-                            to.add(n - 4).cast::<u32>().write_unaligned(b);
-                        }
-                        ok
+                    ok
+                } else if n >= 2 {
+                    let a = src.cast::<u16>().read_unaligned();
+                    let b = src.add(n - 2).cast::<u16>().read_unaligned();
+                    let ok = !has_zero_byte!(u16, a) && !has_zero_byte!(u16, b);
+                    if ok {
+                        to.cast::<u16>().write_unaligned(a);
+                        to.add(n - 2).cast::<u16>().write_unaligned(b);
                     }
-                    _ => {
-                        let a = src.cast::<u64>().read_unaligned();
-                        let b = src.add(n - 8).cast::<u64>().read_unaligned();
-                        let ok = !has_zero_byte!(u64, a) && !has_zero_byte!(u64, b);
-                        if ok {
-                            to.cast::<u64>().write_unaligned(a);
-                            to.add(n - 8).cast::<u64>().write_unaligned(b);
-                        }
-                        ok
+                    ok
+                } else if n == 1 {
+                    let a = src.read();
+                    let ok = a != 0;
+                    if ok {
+                        to.write(a);
                     }
+                    ok
+                } else {
+                    true
                 };
                 if ok {
                     to.add(n).write(0);
@@ -827,13 +796,14 @@ impl ThreadRecords {
     /// Reserves a record of `payload_bytes` for run-time event `cs` (header and contexts
     /// written, as [`DynamicCallsite::begin_filtered`]) in a free slot, and returns the
     /// slot: write its payload, then [`DynSlot::commit`] it, through the pointer (valid
-    /// while `self` lives; the slot is this record's until its commit).
+    /// while `self` lives; the slot is this record's until its commit). `ip` gives the
+    /// instrumented code's address, read only when a context or a copy needs it.
     #[inline(always)]
     pub fn begin(
         &self,
         cs: DynamicCallsite,
         payload_bytes: usize,
-        ip: u64,
+        ip: impl Fn() -> u64 + Copy,
         accepted: u8,
     ) -> Result<*mut DynSlot, BeginError> {
         // First, while nothing else is live (a system call where the kernel offers no
@@ -878,20 +848,57 @@ impl ThreadRecords {
         cs: DynamicCallsite,
         cpu: u32,
         payload_bytes: usize,
-        ip: u64,
+        ip: impl Fn() -> u64 + Copy,
         accepted: u8,
     ) -> bool {
-        // The usual case, as `Callsite::emit`: one session, no filter.
+        // The usual case, as `Callsite::emit`: one session, no filter. The others (and
+        // their copies into more channels) out of line.
         let t = cs.cs.targets[0].load(Ordering::Acquire);
+        if (t as i64) > 0 && cs.cs.state.load(Ordering::Relaxed) != ON_MANY {
+            s.many = None;
+            return self.begin_target(s, t, cpu, payload_bytes, ip);
+        }
+        self.begin_in_slow(s, cs, cpu, payload_bytes, ip, accepted)
+    }
+
+    /// [`ThreadRecords::begin_in`] with filters or several sessions.
+    #[inline(never)]
+    fn begin_in_slow(
+        &self,
+        s: &mut DynSlot,
+        cs: DynamicCallsite,
+        cpu: u32,
+        payload_bytes: usize,
+        ip: impl Fn() -> u64 + Copy,
+        accepted: u8,
+    ) -> bool {
+        let ip_value = ip();
+        let ip = move || ip_value;
         let many = cs.cs.state.load(Ordering::Relaxed) == ON_MANY;
-        let first = if (t as i64) > 0 && !many {
-            t
-        } else {
-            cs.first_target_slow(accepted)
-        };
+        let first = cs.first_target_slow(accepted);
         if first == 0 {
             return false;
         }
+        s.many = None;
+        if !self.begin_target(s, first, cpu, payload_bytes, ip) {
+            return false;
+        }
+        if many {
+            s.set_copies(cs.cs, first, accepted, cpu, ip(), payload_bytes);
+        }
+        true
+    }
+
+    /// Reserves in target `first` (non-zero, its filter passed) for slot `s`.
+    #[inline(always)]
+    fn begin_target(
+        &self,
+        s: &mut DynSlot,
+        first: u64,
+        cpu: u32,
+        payload_bytes: usize,
+        ip: impl Fn() -> u64 + Copy,
+    ) -> bool {
         let (slot, event_id) = crate::callsite::unpack_target(first);
         let held = match self.held() {
             Some(h) => h,
@@ -899,9 +906,8 @@ impl ThreadRecords {
         };
         // From the load of the channel pointer to the commit, the channel is not unmapped.
         held.enter();
-        // Stored now, so that they need no register across the reservation.
+        // Stored now, so that it needs no register across the reservation.
         s.held = held;
-        s.many = None;
         let Some(ch) = channel::get(slot) else {
             held.leave();
             return false;
@@ -909,9 +915,6 @@ impl ThreadRecords {
         if !ch.begin_event_raw(s, cpu, event_id, payload_bytes, ip) {
             held.leave();
             return false;
-        }
-        if many {
-            s.set_copies(cs.cs, first, accepted, cpu, ip, payload_bytes);
         }
         true
     }
