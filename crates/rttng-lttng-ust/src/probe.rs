@@ -7,9 +7,12 @@
 //! Event path (the generated probe, then the vtable): `event_reserve` finds the event's
 //! [`DynamicCallsite`] through the recorder's private pointer and reserves a record there
 //! (header and contexts written); `event_write`/`event_strcpy`/`event_pstrcpy_pad` append
-//! the payload; `event_commit` commits. The record in progress lives in one of a few
-//! per-thread slots ([`MAX_NESTING`]: signal handlers and probes inside probes), pointed
-//! to by the context's `priv`. No lock, no allocation after a thread's first event.
+//! the payload; `event_commit` commits. The record in progress is built in place in one
+//! of a few per-thread slots (rttng-ust's [`ThreadRecords`], [`MAX_NESTING`]: signal
+//! handlers and probes inside probes), pointed to by the context's `priv`; the thread's
+//! records are reached through an initial-exec thread-local pointer (`compat.c`), two
+//! instructions. Every write is checked against what the reservation has left (sizes
+//! come from the app's code). No lock, no allocation after a thread's first event.
 //!
 //! Bad descriptors give one log line and are ignored (the provider still gets a cookie:
 //! LTTng's generated constructor aborts on NULL).

@@ -15,6 +15,13 @@
 //! Event indexes: the static call sites come first (their position in the linker section),
 //! dynamic events follow in registration order.
 //!
+//! Records written over several calls (the drop-in's C probes: reserve, writes, commit)
+//! are built in place in a per-thread [`ThreadRecords`] slot ([`DynSlot`]): a pointer to
+//! the next byte and one to the payload's end, the ring buffer's [`rttng_ringbuf::Pending`]
+//! commit, and the thread's own reclaim counter (held from reserve to commit, so the
+//! channel stays mapped). The usual case (one session, no filter, no contexts) is inline;
+//! the rest out of line.
+//!
 //! Filters: a run-time event declares the fields filters may name
 //! ([`DynamicEvent::filter_fields`]); its producer reads their values
 //! ([`FilterValues`]) and asks [`DynamicCallsite::filter`] before reserving.
