@@ -5,4 +5,5 @@ mod filter;
 mod lean;
 mod levels;
 mod local;
+mod records;
 mod registry;
