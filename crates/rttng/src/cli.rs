@@ -503,7 +503,7 @@ pub struct EnableEventArgs {
     #[arg(short = 'x', long, value_name = "NAMES")]
     pub exclude: Option<String>,
     /// Filter expression (not supported yet)
-    #[arg(short = 'f', long)]
+    #[arg(short = 'f', long, allow_hyphen_values = true)]
     pub filter: Option<String>,
 }
 
