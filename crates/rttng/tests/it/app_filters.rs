@@ -7,12 +7,20 @@
 //! `rttng run` with each filter in its own session. Both must accept the same filters and
 //! keep exactly the same events.
 //!
-//! Oracles (gcc, liblttng-ust-dev, lttng-tools, babeltrace2) missing make the test fail
-//! with the apt-get line.
+//! The JUL domain too: LTTng's Java agent does not evaluate filters (its `EventRule` only
+//! keys rules by filter text); lttng-sessiond 2.13 has the agents provide every `$app`
+//! context an agent rule's filter reads (`add_filter_app_ctx`), and lttng-ust evaluates the
+//! filter on `lttng_jul:event` with the JNI provider's `get_value`. `JulContextApp`'s
+//! retriever under LTTng (`record-appfilter-jul.sh`) and through `rttng run` must keep the
+//! same records for each filter of [`JUL_FILTERS`].
+//!
+//! Oracles (gcc, liblttng-ust-dev, lttng-tools, babeltrace2; a JDK and
+//! liblttng-ust-agent-java for JUL) missing make the tests fail with the apt-get line.
 
 use std::collections::BTreeSet;
 use std::process::Command;
 
+use crate::lttng_agents::{Agents, App, JARS};
 use crate::lttng_compat::{compat_built, compile, run_app, RECORD_TIMEOUT};
 use crate::session_support::{babeltrace2, seqs, World};
 use crate::support::{repo_root, run_bounded};
@@ -185,6 +193,137 @@ fn issue_16_app_context_filters_keep_what_lttng_keeps() {
     assert!(
         differ.is_empty(),
         "rttng keeps other events than LTTng:\n{}",
+        differ.join("\n")
+    );
+}
+
+/// JulContextApp logs "hello 0" .. "hello 2"; its retriever `myprov` answers text
+/// ("value N"), num (Long 40 + N), int (Integer -7 - N), dbl (Double 1.5 N), flag
+/// (Boolean N even) and nul (null). One session each.
+const JUL_FILTERS: &[&str] = &[
+    "$app.myprov:num > 40",
+    "$app.myprov:text == \"value 1\"",
+    "$app.myprov:text == \"val*\" && $app.myprov:int < -8",
+    "$app.myprov:dbl >= 1.5",
+    "$app.myprov:flag == 1",
+    "$app.myprov:nul == 1 || msg == \"hello 1\"",
+    "$app.myprov:text == 3 || msg == \"hello 0\"",
+    "$app.noprov:x == 1 || msg == \"hello 0\"",
+    "msg == \"hello 2\" || $app.noprov:x == 1",
+];
+
+/// The N of every "hello N" record of a JUL trace.
+fn jul_kept(text: &str) -> BTreeSet<u64> {
+    text.lines()
+        .filter(|l| l.contains(" lttng_jul:event: "))
+        .filter_map(|l| {
+            l.split("msg = \"hello ")
+                .nth(1)?
+                .split('"')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+#[test]
+fn issue_16_jul_app_context_filters_keep_what_lttng_keeps() {
+    crate::lttng_agents::require_oracles();
+    compat_built();
+    let a = Agents::new("app-filters-jul");
+    let dir = a.w.tmp.path().to_path_buf();
+    let lttng_dir = dir.join("lttng");
+    std::fs::create_dir_all(&lttng_dir).expect("lttng dir");
+    std::fs::write(lttng_dir.join("filters.txt"), JUL_FILTERS.join("\n") + "\n")
+        .expect("filters.txt");
+    let done = run_bounded(
+        Command::new("bash")
+            .arg(repo_root().join("tests/lttng/record-appfilter-jul.sh"))
+            .arg(&lttng_dir),
+        RECORD_TIMEOUT,
+    )
+    .unwrap_or_else(|e| panic!("recording with LTTng: {e}"));
+    assert!(
+        done.status.success(),
+        "record-appfilter-jul.sh failed: {}",
+        done.stderr_quote()
+    );
+    let out = lttng_dir.join("out");
+    let status: Vec<i32> = (0..JUL_FILTERS.len())
+        .map(|k| {
+            std::fs::read_to_string(out.join(format!("{k}.status")))
+                .expect("status")
+                .trim()
+                .parse()
+                .expect("status")
+        })
+        .collect();
+    let theirs: Vec<BTreeSet<u64>> = (0..JUL_FILTERS.len())
+        .map(|k| {
+            std::fs::read_to_string(out.join(format!("{k}.kept")))
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .collect()
+        })
+        .collect();
+    // The oracle itself: filters whose outcome follows from the app alone.
+    assert_eq!(theirs[0], set([1, 2]), "LTTng: {theirs:?}");
+    assert_eq!(theirs[8], set([2]), "LTTng: {theirs:?}");
+
+    let cp = format!("{JARS}:{}", lttng_dir.join("build").display());
+    let filters: Vec<(usize, &str)> = JUL_FILTERS.iter().copied().enumerate().collect();
+    let mut differ = Vec::new();
+    for group in filters.chunks(TARGETS_PER_CALL_SITE) {
+        let mut traces = Vec::new();
+        for &(k, f) in group {
+            let name = format!("j{k}");
+            let trace = dir.join(&name);
+            a.ok(&["create", &name, "--output", &trace.to_string_lossy()]);
+            let r = a.rttng(&[
+                "enable-event",
+                "-s",
+                &name,
+                "-j",
+                "ctx.logger",
+                "--filter",
+                f,
+            ]);
+            assert_eq!(
+                r.status.code() == Some(0),
+                status[k] == 0,
+                "filter {f:?}: rttng exit {:?}, LTTng exit {} ({})",
+                r.status.code(),
+                status[k],
+                r.stderr_quote()
+            );
+            a.ok(&["start", &name]);
+            traces.push(trace);
+        }
+        a.port();
+        let java = App::start(&a, &["java", "-cp", &cp, "JulContextApp"]);
+        java.finish();
+        for (&(k, f), trace) in group.iter().zip(&traces) {
+            let name = format!("j{k}");
+            a.ok(&["stop", &name]);
+            a.ok(&["destroy", &name]);
+            let ours = if trace.exists() {
+                jul_kept(&babeltrace2(trace).stdout_text())
+            } else {
+                BTreeSet::new()
+            };
+            if ours != theirs[k] {
+                differ.push(format!(
+                    "{f}\n    LTTng keeps {:?}\n    rttng keeps {ours:?}",
+                    theirs[k]
+                ));
+            }
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "rttng keeps other JUL records than LTTng:\n{}",
         differ.join("\n")
     );
 }
