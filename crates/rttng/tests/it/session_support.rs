@@ -324,11 +324,33 @@ pub fn read_both(trace: &Path) -> (String, String) {
     );
     if let Some(d) = first_difference(&bt.stdout, &ours.stdout) {
         panic!(
-            "rttng view differs from babeltrace2 on {}:\n{d}",
-            trace.display()
+            "rttng view differs from babeltrace2 on {}:\n{d}\n{}",
+            trace.display(),
+            keep_for_inspection(trace)
         );
     }
     (bt.stdout_text(), bt_err)
+}
+
+/// Copies a trace that made a test fail out of the test's temporary directory (removed when
+/// the test ends) into the target directory, and says where.
+fn keep_for_inspection(trace: &Path) -> String {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("failed-traces");
+    let name = format!(
+        "{}-{}",
+        trace.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    );
+    let _ = std::fs::create_dir_all(&dir);
+    match Command::new("cp")
+        .arg("-a")
+        .arg(trace)
+        .arg(dir.join(&name))
+        .status()
+    {
+        Ok(s) if s.success() => format!("the trace is kept in {}", dir.join(&name).display()),
+        _ => "the trace could not be kept".to_string(),
+    }
 }
 
 /// The sorted `seq` values of events named `name` in babeltrace2 text.
