@@ -17,18 +17,18 @@
 //! without a BPF record (the caller counts it), system call path strings (`bpf.rs`).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use aya::maps::{Array, HashMap as BpfHashMap, MapData, RingBuf};
+use aya::maps::{Array, HashMap as BpfHashMap, RingBuf};
 use std::os::fd::AsFd;
 
 use aya::programs::TracePoint;
 use aya::Ebpf;
 
 use crate::bpf::{bpf_err, error_chain};
+use crate::bpf_log::{detach_later, Poller, RingLog, RingRecord};
 use crate::error::KernelError;
 use crate::format::EventFormat;
 
@@ -55,8 +55,6 @@ pub const MAX_RECORDS_PER_POLL: usize = 1 << 18;
 pub const POLL_PERIOD: Duration = Duration::from_millis(5);
 /// Tracepoints one recorder attaches to.
 pub const MAX_ATTACHED: usize = 8192;
-/// Threads that detach the programs at stop (each detach waits for an RCU grace period).
-const DETACH_THREADS: usize = 64;
 
 /// What lttng-modules would record for a task at one event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,72 +159,17 @@ pub fn key_len(fmt: &EventFormat) -> u32 {
     key_ranges(fmt).iter().map(|&(_, e)| e).max().unwrap_or(0) as u32
 }
 
-#[derive(Default)]
-struct LogInner {
-    ring: Option<RingBuf<MapData>>,
-    records: Vec<TaskRecord>,
-    dropped: u64,
+impl RingRecord for TaskRecord {
+    const MAX_LOG_RECORDS: usize = MAX_LOG_RECORDS;
+    const MAX_RECORDS_PER_POLL: usize = MAX_RECORDS_PER_POLL;
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        decode_record(bytes)
+    }
 }
 
 /// Every task record of a session, in ring-buffer order (per thread, the order of the hits).
-#[derive(Default)]
-pub struct TaskLog {
-    inner: Mutex<LogInner>,
-}
-
-impl std::fmt::Debug for TaskLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TaskLog").finish()
-    }
-}
-
-impl TaskLog {
-    fn lock(&self) -> std::sync::MutexGuard<'_, LogInner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Move what the ring buffer holds into the log (cheap when it is empty).
-    pub fn poll(&self) {
-        let mut g = self.lock();
-        let LogInner {
-            ring,
-            records,
-            dropped,
-        } = &mut *g;
-        let Some(ring) = ring.as_mut() else { return };
-        for _ in 0..MAX_RECORDS_PER_POLL {
-            let Some(item) = ring.next() else { break };
-            match decode_record(&item) {
-                Some(r) if records.len() < MAX_LOG_RECORDS => records.push(r),
-                _ => *dropped += 1,
-            }
-        }
-    }
-
-    /// Records the log could not keep (limits, malformed records).
-    pub fn dropped(&self) -> u64 {
-        self.lock().dropped
-    }
-
-    /// Moves every record out of the log (for its only reader, the matcher).
-    pub fn take_all(&self) -> Vec<TaskRecord> {
-        std::mem::take(&mut self.lock().records)
-    }
-
-    /// A log holding these records (tests, replays).
-    pub fn from_records(records: Vec<TaskRecord>) -> TaskLog {
-        TaskLog {
-            inner: Mutex::new(LogInner {
-                records,
-                ..LogInner::default()
-            }),
-        }
-    }
-
-    fn set_ring(&self, ring: Option<RingBuf<MapData>>) {
-        self.lock().ring = ring;
-    }
-}
+pub type TaskLog = RingLog<TaskRecord>;
 
 /// Gives tracefs records their task values.
 #[derive(Debug, Default)]
@@ -299,8 +242,7 @@ pub struct TaskRecorder {
     attached: std::collections::HashSet<u16>,
     ebpf: Option<Ebpf>,
     log: Arc<TaskLog>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    poller: Option<Poller>,
 }
 
 impl std::fmt::Debug for TaskRecorder {
@@ -407,25 +349,14 @@ impl TaskRecorder {
             })?;
             links.push(link);
         }
-        log.set_ring(Some(ring));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (log2, stop2) = (log.clone(), stop.clone());
-        let thread = std::thread::Builder::new()
-            .name("rttng-bpf-task".to_string())
-            .spawn(move || {
-                while !stop2.load(Ordering::Relaxed) {
-                    log2.poll();
-                    std::thread::sleep(POLL_PERIOD);
-                }
-            })
+        let poller = Poller::start(log.clone(), ring, "rttng-bpf-task", POLL_PERIOD)
             .map_err(|e| bpf_err("thread")(e.to_string()))?;
         Ok(TaskRecorder {
             links,
             attached,
             ebpf: Some(ebpf),
             log,
-            stop,
-            thread: Some(thread),
+            poller: Some(poller),
         })
     }
 
@@ -484,31 +415,10 @@ impl TaskRecorder {
     /// are detached and the BPF objects freed on a thread of their own, returned (detaching
     /// waits for RCU grace periods). Call it once the traced events are all recorded.
     pub fn stop_recording(&mut self) -> Option<JoinHandle<()>> {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        if let Some(mut p) = self.poller.take() {
+            p.finish(&self.log);
         }
-        self.log.poll();
-        self.log.set_ring(None);
-        let mut links = std::mem::take(&mut self.links);
-        let ebpf = self.ebpf.take();
-        if links.is_empty() && ebpf.is_none() {
-            return None;
-        }
-        let detach = move || {
-            let per = links.len().div_ceil(DETACH_THREADS).max(1);
-            std::thread::scope(|scope| {
-                while !links.is_empty() {
-                    let chunk: Vec<_> = links.drain(..per.min(links.len())).collect();
-                    scope.spawn(move || drop(chunk));
-                }
-            });
-            drop(ebpf);
-        };
-        std::thread::Builder::new()
-            .name("rttng-bpf-detach".to_string())
-            .spawn(detach)
-            .ok()
+        detach_later(std::mem::take(&mut self.links), self.ebpf.take())
     }
 
     /// [`Self::stop_recording`], waiting for the detach.

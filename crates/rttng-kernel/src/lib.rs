@@ -13,6 +13,7 @@
 #![deny(unsafe_code)]
 
 mod bpf;
+mod bpf_log;
 mod bpf_task;
 mod consume;
 mod convert;
