@@ -37,6 +37,16 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!("../bpf/task.bpf.o");
 
 /// Bytes of one ring-buffer record (`struct task_record` in `task.bpf.c`).
 pub const RECORD_BYTES: usize = 248;
+/// Bytes of the call-stack header `task_ctx_stacks` appends to a record (`struct stacks`),
+/// before its entries.
+pub const STACKS_HEADER_BYTES: usize = 8;
+/// The deepest call stack one context records: lttng-modules' `MAX_ENTRIES` (128, in
+/// src/lttng-context-callstack-stackwalk-impl.h); the kernel caps each eBPF walk at
+/// `kernel.perf_event_max_stack` too ([`stack_depth`]).
+pub const MAX_STACK_ENTRIES: usize = 128;
+/// What ends a call stack that filled the depth walked (it may go on), as lttng-modules
+/// marks it: `ULONG_MAX` after the entries.
+pub const STACK_TRUNCATED_MARK: u64 = u64::MAX;
 /// Payload bytes (after the 8 bytes of common fields) a record keeps as its key.
 pub const KEY_BYTES: usize = 64;
 /// Bytes of the hostname (`__NEW_UTS_LEN + 1`, lttng's hostname context length).
@@ -73,6 +83,11 @@ pub struct TaskValues {
     /// cgroup, ipc, mnt, net, pid, time, user, uts namespace inode numbers.
     pub ns: [u32; 8],
     pub hostname: [u8; HOSTNAME_BYTES],
+    /// The kernel call stack (innermost first), [`STACK_TRUNCATED_MARK`] last when the walk
+    /// filled its depth; empty unless the recorder walks stacks.
+    pub kernel_stack: Vec<u64>,
+    /// The user call stack, the same way.
+    pub user_stack: Vec<u64>,
 }
 
 impl Default for TaskValues {
@@ -89,6 +104,8 @@ impl Default for TaskValues {
             vids: [0; 6],
             ns: [0; 8],
             hostname: [0; HOSTNAME_BYTES],
+            kernel_stack: Vec::new(),
+            user_stack: Vec::new(),
         }
     }
 }
@@ -131,6 +148,26 @@ pub fn decode_record(b: &[u8]) -> Option<TaskRecord> {
     // Up to the NUL only: what follows it is not part of the name.
     let n = crate::convert::c_str(&v.hostname).len();
     v.hostname[n..].fill(0);
+    if let Some(h) = b.get(RECORD_BYTES..RECORD_BYTES + STACKS_HEADER_BYTES) {
+        // `struct stacks`: kernel_len, user_len (u16), kernel_full, user_full (u8), then the
+        // kernel entries and the user entries (u64 each), as far as the record goes.
+        let lens = [
+            usize::from(u16::from_le_bytes([h[0], h[1]])).min(MAX_STACK_ENTRIES),
+            usize::from(u16::from_le_bytes([h[2], h[3]])).min(MAX_STACK_ENTRIES),
+        ];
+        let mut entries = b[RECORD_BYTES + STACKS_HEADER_BYTES..]
+            .chunks_exact(8)
+            .map(|e| u64::from_le_bytes(e.try_into().unwrap_or([0; 8])));
+        for (k, stack) in [&mut v.kernel_stack, &mut v.user_stack]
+            .into_iter()
+            .enumerate()
+        {
+            stack.extend(entries.by_ref().take(lens[k]));
+            if h[4 + k] != 0 && stack.len() == lens[k] {
+                stack.push(STACK_TRUNCATED_MARK);
+            }
+        }
+    }
     Some(TaskRecord {
         tid: u32_at(0),
         type_id: u16::from_le_bytes([b[4], b[5]]),
@@ -240,6 +277,7 @@ pub struct TaskRecorder {
     links: Vec<crate::sys::CookieLink>,
     /// The type ids attached to.
     attached: std::collections::HashSet<u16>,
+    walks: StackWalks,
     ebpf: Option<Ebpf>,
     log: Arc<TaskLog>,
     poller: Option<Poller>,
@@ -253,22 +291,34 @@ impl std::fmt::Debug for TaskRecorder {
     }
 }
 
-/// Whether this kernel runs the task program: it is loaded (and verified, its CO-RE offsets
-/// relocated) once per process, not attached. The error says why not.
-pub fn probe() -> Result<(), KernelError> {
-    static RESULT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    let r = RESULT.get_or_init(|| {
+/// The programs of `task.bpf.o`: without and with call stacks.
+const PROGRAM: &str = "task_ctx";
+const PROGRAM_STACKS: &str = "task_ctx_stacks";
+
+/// Whether this kernel runs the task program (with `stacks`, the one that walks call
+/// stacks): it is loaded (and verified, its CO-RE offsets relocated) once per process, not
+/// attached. The error says why not.
+pub fn probe_program(stacks: bool) -> Result<(), KernelError> {
+    type Once = std::sync::OnceLock<Result<(), String>>;
+    static RESULT: [Once; 2] = [Once::new(), Once::new()];
+    let name = if stacks { PROGRAM_STACKS } else { PROGRAM };
+    let r = RESULT[usize::from(stacks)].get_or_init(|| {
         let mut ebpf = Ebpf::load(OBJECT).map_err(|e| format!("load: {}", error_chain(&e)))?;
         let prog: &mut TracePoint = ebpf
-            .program_mut("task_ctx")
-            .ok_or("no program `task_ctx`")?
+            .program_mut(name)
+            .ok_or_else(|| format!("no program `{name}`"))?
             .try_into()
-            .map_err(|e| format!("task_ctx: {}", error_chain(&e)))?;
+            .map_err(|e| format!("{name}: {}", error_chain(&e)))?;
         prog.load()
-            .map_err(|e| format!("load task_ctx: {}", error_chain(&e)))
+            .map_err(|e| format!("load {name}: {}", error_chain(&e)))
     });
     r.clone().map_err(|reason| KernelError::Bpf {
-        step: "task contexts".to_string(),
+        step: if stacks {
+            "call stacks"
+        } else {
+            "task contexts"
+        }
+        .to_string(),
         reason,
     })
 }
@@ -281,10 +331,68 @@ fn overflow_id(name: &str) -> u32 {
         .unwrap_or(65534)
 }
 
+/// How deep a call stack the recorder walks: lttng-modules' [`MAX_STACK_ENTRIES`], unless
+/// the kernel caps eBPF stack walks lower (`kernel.perf_event_max_stack`, 127 by default:
+/// then a stack of 128 frames or more is recorded as its innermost 127 and the
+/// truncation mark, where lttng-modules records 128 and the mark).
+pub fn stack_depth() -> usize {
+    std::fs::read_to_string("/proc/sys/kernel/perf_event_max_stack")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .unwrap_or(MAX_STACK_ENTRIES)
+        .clamp(1, MAX_STACK_ENTRIES)
+}
+
+/// The call stacks a recorder walks at the tracepoints that ask for them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StackWalks {
+    pub kernel: bool,
+    pub user: bool,
+}
+
+impl StackWalks {
+    /// `config[2]` of `task.bpf.c`: STACK_KERNEL (1) | STACK_USER (2).
+    fn config(self) -> u32 {
+        u32::from(self.kernel) | (u32::from(self.user) << 1)
+    }
+
+    pub fn any(self) -> bool {
+        self.kernel || self.user
+    }
+}
+
+/// A tracepoint the recorder attaches to, and whether its hits walk the call stacks.
+pub type TaskEvent = (Arc<EventFormat>, bool);
+
+fn map_config(ebpf: &mut Ebpf, values: &[(u32, u32)]) -> Result<(), KernelError> {
+    let mut cfg: Array<_, u32> = Array::try_from(
+        ebpf.map_mut("config")
+            .ok_or_else(|| bpf_err("maps")("no map `config`".to_string()))?,
+    )
+    .map_err(|e| bpf_err("map config")(error_chain(&e)))?;
+    for &(k, v) in values {
+        cfg.set(k, v, 0)
+            .map_err(|e| bpf_err("map config")(error_chain(&e)))?;
+    }
+    Ok(())
+}
+
 impl TaskRecorder {
     /// Loads the program and attaches it to each of `events`' tracepoints. Records go to `log`.
     pub fn start(
         events: &[Arc<EventFormat>],
+        log: Arc<TaskLog>,
+    ) -> Result<TaskRecorder, KernelError> {
+        let events: Vec<TaskEvent> = events.iter().map(|f| (f.clone(), false)).collect();
+        TaskRecorder::start_with_stacks(&events, StackWalks::default(), log)
+    }
+
+    /// Loads the programs and attaches one to each of `events`' tracepoints: the one that
+    /// also walks the call stacks `walks` asks for where the event says so, else the one that
+    /// does not (so that other events do not pay for the walks). Records go to `log`.
+    pub fn start_with_stacks(
+        events: &[TaskEvent],
+        walks: StackWalks,
         log: Arc<TaskLog>,
     ) -> Result<TaskRecorder, KernelError> {
         if events.len() > MAX_ATTACHED {
@@ -294,86 +402,57 @@ impl TaskRecorder {
             });
         }
         let mut ebpf = Ebpf::load(OBJECT).map_err(|e| bpf_err("load")(error_chain(&e)))?;
-        {
-            let mut cfg: Array<_, u32> = Array::try_from(
-                ebpf.map_mut("config")
-                    .ok_or_else(|| bpf_err("maps")("no map `config`".to_string()))?,
-            )
-            .map_err(|e| bpf_err("map config")(error_chain(&e)))?;
-            cfg.set(0, overflow_id("overflowuid"), 0)
-                .map_err(|e| bpf_err("map config")(error_chain(&e)))?;
-            cfg.set(1, overflow_id("overflowgid"), 0)
-                .map_err(|e| bpf_err("map config")(error_chain(&e)))?;
-        }
-        {
-            let mut lens: BpfHashMap<_, u32, u32> = BpfHashMap::try_from(
-                ebpf.map_mut("key_lens")
-                    .ok_or_else(|| bpf_err("maps")("no map `key_lens`".to_string()))?,
-            )
-            .map_err(|e| bpf_err("map key_lens")(error_chain(&e)))?;
-            for f in events {
-                lens.insert(u32::from(f.id), key_len(f), 0)
-                    .map_err(|e| bpf_err("map key_lens")(error_chain(&e)))?;
-            }
-        }
+        map_config(
+            &mut ebpf,
+            &[
+                (0, overflow_id("overflowuid")),
+                (1, overflow_id("overflowgid")),
+                (2, walks.config()),
+                (3, stack_depth() as u32),
+            ],
+        )?;
         let ring = RingBuf::try_from(
             ebpf.take_map("records")
                 .ok_or_else(|| bpf_err("maps")("no map `records`".to_string()))?,
         )
         .map_err(|e| bpf_err("map records")(error_chain(&e)))?;
-        let prog: &mut TracePoint = ebpf
-            .program_mut("task_ctx")
-            .ok_or_else(|| bpf_err("programs")("no program `task_ctx`".to_string()))?
-            .try_into()
-            .map_err(|e| bpf_err("task_ctx")(error_chain(&e)))?;
-        prog.load()
-            .map_err(|e| bpf_err("load task_ctx")(error_chain(&e)))?;
-        let prog_fd = prog
-            .fd()
-            .map_err(|e| bpf_err("task_ctx")(error_chain(&e)))?
-            .as_fd();
-        let mut links = Vec::new();
-        let mut attached = std::collections::HashSet::new();
-        for f in events {
-            if !attached.insert(f.id) {
+        let need_stacks = walks.any() && events.iter().any(|(_, s)| *s);
+        for name in [PROGRAM, PROGRAM_STACKS] {
+            if name == PROGRAM_STACKS && !need_stacks {
                 continue;
             }
-            // The program learns which tracepoint fired from the cookie: its type id.
-            let link = crate::sys::attach_tracepoint_with_cookie(
-                prog_fd,
-                u64::from(f.id),
-                u64::from(f.id),
-            )
-            .map_err(|e| {
-                bpf_err(format!("attach task_ctx to {}:{}", f.system, f.name))(e.to_string())
-            })?;
-            links.push(link);
+            let prog: &mut TracePoint = ebpf
+                .program_mut(name)
+                .ok_or_else(|| bpf_err("programs")(format!("no program `{name}`")))?
+                .try_into()
+                .map_err(|e| bpf_err(name)(error_chain(&e)))?;
+            prog.load()
+                .map_err(|e| bpf_err(format!("load {name}"))(error_chain(&e)))?;
         }
-        let poller = Poller::start(log.clone(), ring, "rttng-bpf-task", POLL_PERIOD)
-            .map_err(|e| bpf_err("thread")(e.to_string()))?;
-        Ok(TaskRecorder {
-            links,
-            attached,
+        let mut r = TaskRecorder {
+            links: Vec::new(),
+            attached: std::collections::HashSet::new(),
+            walks,
             ebpf: Some(ebpf),
-            log,
-            poller: Some(poller),
-        })
+            log: log.clone(),
+            poller: None,
+        };
+        r.attach_more(events)?;
+        r.poller = Some(
+            Poller::start(log, ring, "rttng-bpf-task", POLL_PERIOD)
+                .map_err(|e| bpf_err("thread")(e.to_string()))?,
+        );
+        Ok(r)
     }
 
-    /// Attaches the program to those of `events` it is not attached to yet (events enabled
-    /// while tracing).
-    pub fn attach_more(&mut self, events: &[Arc<EventFormat>]) -> Result<(), KernelError> {
-        let Some(ebpf) = self.ebpf.as_ref() else {
+    /// Attaches a program to those of `events` it is not attached to yet (events enabled
+    /// while tracing). An event attached already keeps its program: it walks no stacks if it
+    /// was attached without.
+    pub fn attach_more(&mut self, events: &[TaskEvent]) -> Result<(), KernelError> {
+        let Some(ebpf) = self.ebpf.as_mut() else {
             return Ok(());
         };
-        let prog = ebpf
-            .program("task_ctx")
-            .ok_or_else(|| bpf_err("programs")("no program `task_ctx`".to_string()))?;
-        let prog_fd = prog
-            .fd()
-            .map_err(|e| bpf_err("task_ctx")(error_chain(&e)))?
-            .as_fd();
-        for f in events {
+        for (f, stacks) in events {
             if self.attached.contains(&f.id) {
                 continue;
             }
@@ -383,13 +462,33 @@ impl TaskRecorder {
                     value: self.links.len() as u64 + 1,
                 });
             }
+            // The payload bytes the program copies as the key.
+            let mut lens: BpfHashMap<_, u32, u32> = BpfHashMap::try_from(
+                ebpf.map_mut("key_lens")
+                    .ok_or_else(|| bpf_err("maps")("no map `key_lens`".to_string()))?,
+            )
+            .map_err(|e| bpf_err("map key_lens")(error_chain(&e)))?;
+            lens.insert(u32::from(f.id), key_len(f), 0)
+                .map_err(|e| bpf_err("map key_lens")(error_chain(&e)))?;
+            let name = if *stacks && self.walks.any() {
+                PROGRAM_STACKS
+            } else {
+                PROGRAM
+            };
+            let prog_fd = ebpf
+                .program(name)
+                .ok_or_else(|| bpf_err("programs")(format!("no program `{name}`")))?
+                .fd()
+                .map_err(|e| bpf_err(name)(error_chain(&e)))?
+                .as_fd();
+            // The program learns which tracepoint fired from the cookie: its type id.
             let link = crate::sys::attach_tracepoint_with_cookie(
                 prog_fd,
                 u64::from(f.id),
                 u64::from(f.id),
             )
             .map_err(|e| {
-                bpf_err(format!("attach task_ctx to {}:{}", f.system, f.name))(e.to_string())
+                bpf_err(format!("attach {name} to {}:{}", f.system, f.name))(e.to_string())
             })?;
             self.links.push(link);
             self.attached.insert(f.id);
@@ -490,6 +589,35 @@ mod tests {
         assert_eq!(r.values.ns[7], 4026531838);
         assert_eq!(&r.values.hostname[..6], b"host\0\0");
         assert_eq!(decode_record(&b[..RECORD_BYTES - 1]), None);
+    }
+
+    #[test]
+    fn call_stacks_decode_with_lttngs_truncation_mark() {
+        let mut b = vec![0u8; RECORD_BYTES + STACKS_HEADER_BYTES];
+        // Two kernel entries (the walk filled its depth), one user entry.
+        b[RECORD_BYTES..RECORD_BYTES + 6].copy_from_slice(&[2, 0, 1, 0, 1, 0]);
+        for ip in [0xffff_ffff_8100_0000u64, 0xffff_ffff_8200_0000, 0x40_1151] {
+            b.extend_from_slice(&ip.to_le_bytes());
+        }
+        let r = decode_record(&b).expect("decodes");
+        assert_eq!(
+            r.values.kernel_stack,
+            [
+                0xffff_ffff_8100_0000,
+                0xffff_ffff_8200_0000,
+                STACK_TRUNCATED_MARK
+            ]
+        );
+        assert_eq!(r.values.user_stack, [0x40_1151]);
+        // Lengths beyond the record: only the entries present, and no mark (the walk's
+        // end was not seen).
+        b[RECORD_BYTES..RECORD_BYTES + 2].copy_from_slice(&500u16.to_le_bytes());
+        let r = decode_record(&b).expect("decodes");
+        assert_eq!(r.values.kernel_stack.len(), 3);
+        assert!(r.values.user_stack.is_empty());
+        // No stack part: no stacks.
+        let r = decode_record(&b[..RECORD_BYTES]).expect("decodes");
+        assert!(r.values.kernel_stack.is_empty() && r.values.user_stack.is_empty());
     }
 
     #[test]

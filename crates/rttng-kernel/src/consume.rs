@@ -362,6 +362,14 @@ impl ChannelDrain {
         self.trackers.is_some() || self.contexts.iter().any(|k| k.needs_task_record())
     }
 
+    /// The call stacks this channel's contexts record.
+    pub fn stack_walks(&self) -> crate::bpf_task::StackWalks {
+        crate::bpf_task::StackWalks {
+            kernel: self.contexts.contains(&ContextKind::CallstackKernel),
+            user: self.contexts.contains(&ContextKind::CallstackUser),
+        }
+    }
+
     /// The session's kernel trackers: from now on, records are kept only when the tracker
     /// policy of their time tracks their task.
     pub fn set_trackers(&mut self, t: Arc<crate::tracker::KernelTrackers>) {
@@ -396,7 +404,8 @@ impl ChannelDrain {
         if self.contexts.is_empty() {
             return None;
         }
-        let members: Vec<(String, FieldClass)> = self.contexts.iter().map(|k| k.member()).collect();
+        let members: Vec<(String, FieldClass)> =
+            self.contexts.iter().flat_map(|k| k.members()).collect();
         Some(struct_class(
             members
                 .iter()

@@ -8,9 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::ChannelDrain;
-use crate::bpf_task::{TaskLog, TaskMatcher, TaskRecorder};
+use crate::bpf_task::{StackWalks, TaskEvent, TaskLog, TaskMatcher, TaskRecorder};
 use crate::error::KernelError;
-use crate::format::EventFormat;
 
 /// The task records of a session and their one matcher, shared by its channels.
 pub(super) struct Tasks {
@@ -41,17 +40,31 @@ impl std::fmt::Debug for TaskContexts {
     }
 }
 
-/// The tracepoints of the drains that need task records, each once.
-fn events_of(drains: &[&ChannelDrain]) -> Vec<Arc<EventFormat>> {
-    let mut out: Vec<Arc<EventFormat>> = Vec::new();
+/// The tracepoints of the drains that need task records, each once, with whether a drain
+/// that records it records call stacks.
+fn events_of(drains: &[&ChannelDrain]) -> Vec<TaskEvent> {
+    let mut out: Vec<TaskEvent> = Vec::new();
     for d in drains.iter().filter(|d| d.needs_tasks()) {
+        let stacks = d.stack_walks().any();
         for f in &d.formats {
-            if !out.iter().any(|o| o.id == f.id) {
-                out.push(f.clone());
+            match out.iter_mut().find(|(o, _)| o.id == f.id) {
+                Some((_, s)) => *s |= stacks,
+                None => out.push((f.clone(), stacks)),
             }
         }
     }
     out
+}
+
+/// The call stacks any of the drains records.
+fn walks_of(drains: &[&ChannelDrain]) -> StackWalks {
+    drains
+        .iter()
+        .map(|d| d.stack_walks())
+        .fold(StackWalks::default(), |a, b| StackWalks {
+            kernel: a.kernel || b.kernel,
+            user: a.user || b.user,
+        })
 }
 
 impl TaskContexts {
@@ -59,15 +72,15 @@ impl TaskContexts {
     /// records. `Ok(None)` when none does. An error says why (the session then cannot record
     /// those contexts).
     pub fn start(drains: &mut [&mut ChannelDrain]) -> Result<Option<TaskContexts>, KernelError> {
-        let events = {
+        let (events, walks) = {
             let view: Vec<&ChannelDrain> = drains.iter().map(|d| &**d).collect();
-            events_of(&view)
+            (events_of(&view), walks_of(&view))
         };
         if events.is_empty() {
             return Ok(None);
         }
         let log = Arc::new(TaskLog::default());
-        let recorder = TaskRecorder::start(&events, log.clone())?;
+        let recorder = TaskRecorder::start_with_stacks(&events, walks, log.clone())?;
         let tasks = Arc::new(Tasks {
             log,
             matcher: Mutex::new(TaskMatcher::new()),
@@ -98,8 +111,9 @@ impl TaskContexts {
         if self.recorder.is_some() {
             return Ok(());
         }
-        self.recorder = Some(TaskRecorder::start(
+        self.recorder = Some(TaskRecorder::start_with_stacks(
             &events_of(drains),
+            walks_of(drains),
             self.tasks.log.clone(),
         )?);
         Ok(())
