@@ -697,6 +697,9 @@ impl ChannelDrain {
                 .map_err(ctf)?;
                 c.reported = discarded;
                 c.seq += 1;
+                // The stream has reached the packet's start even if a tracker or an unknown
+                // type drops every record after it: the packet must not end before it begins.
+                c.last_ts = first_ts;
             }
             for &(ts, off, len) in &records {
                 let data = &self.page[off..off + len];

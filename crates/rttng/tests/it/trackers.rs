@@ -207,6 +207,33 @@ fn issue_16_kernel_trackers_select_processes_started_before_and_after_track() {
     );
 }
 
+/// A drain pass whose records a tracker drops entirely (here every one: the tracked process
+/// never runs) still closes its packets in order: `stop` succeeds and the trace is readable
+/// and empty of the untracked process. Before, the packet ended at time 0, before its start,
+/// and `stop` failed with "timestamp 0 is before the previous one" (seen in CI).
+#[test]
+fn issue_16_a_drain_pass_with_only_untracked_records_keeps_the_trace_whole() {
+    assert!(
+        crate::support::is_root(),
+        "kernel tracing needs root: run the tests as root (CI does)"
+    );
+    let w = World::new("kuntracked");
+    let idle = Looper::spawn(None);
+    let mut busy = Looper::spawn(None);
+    let out = w.create(&["ku"]);
+    w.ok(&["enable-event", "-k", "sched_process_fork"]);
+    w.ok(&["add-context", "-k", "-t", "pid", "-t", "uid"]);
+    w.ok(&["track", "-k", "--pid", &idle.pid().to_string()]);
+    w.ok(&["start"]);
+    busy.run(3);
+    let stop = w.ok(&["stop"]);
+    assert!(!stop.contains("Warning"), "{stop}");
+    let (text, _) = read_both(&out.join("kernel"));
+    // The tracked process never forks: nothing at all is recorded.
+    assert_eq!(forks_and_execs(&text), Vec::new(), "{text}");
+    w.ok(&["destroy", "ku"]);
+}
+
 /// An app untracked while it runs stops being recorded (its rules are disabled in it).
 #[test]
 fn issue_16_untrack_at_run_time_stops_recording_the_app() {
