@@ -283,8 +283,5 @@ fn issue_16_kernel_callstacks_resolve_to_the_known_functions() {
         );
     }
     w.ok(&["destroy", "kstack16"]);
-    assert_eq!(
-        crate::kernel_contexts::rttng_instances("kstack16"),
-        Vec::<String>::new()
-    );
+    assert_eq!(w.kernel_instances("kstack16"), Vec::<String>::new());
 }
