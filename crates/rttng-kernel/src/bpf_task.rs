@@ -57,6 +57,9 @@ pub const MAX_LOG_RECORDS: usize = 1 << 18;
 pub const MAX_QUEUE_PER_THREAD: usize = 1 << 15;
 /// Records waiting in a matcher in all; beyond, a thread's oldest go first.
 pub const MAX_MATCHER_RECORDS: usize = 1 << 18;
+/// Call-stack bytes a log, and a matcher, keep (a record with both stacks full holds 2 KiB:
+/// [`MAX_MATCHER_RECORDS`] of them would be 512 MiB); beyond, as beyond the record bounds.
+pub const MAX_STACK_BYTES: usize = 64 << 20;
 /// Threads with waiting records in a matcher.
 pub const MAX_MATCHER_THREADS: usize = 65_536;
 /// Records moved from the ring buffer per poll.
@@ -88,6 +91,13 @@ pub struct TaskValues {
     pub kernel_stack: Vec<u64>,
     /// The user call stack, the same way.
     pub user_stack: Vec<u64>,
+}
+
+impl TaskValues {
+    /// Bytes the call stacks hold.
+    pub fn stack_bytes(&self) -> usize {
+        (self.kernel_stack.len() + self.user_stack.len()) * 8
+    }
 }
 
 impl Default for TaskValues {
@@ -198,10 +208,16 @@ pub fn key_len(fmt: &EventFormat) -> u32 {
 
 impl RingRecord for TaskRecord {
     const MAX_LOG_RECORDS: usize = MAX_LOG_RECORDS;
+    const MAX_LOG_BYTES: usize = MAX_STACK_BYTES;
     const MAX_RECORDS_PER_POLL: usize = MAX_RECORDS_PER_POLL;
 
     fn decode(bytes: &[u8]) -> Option<Self> {
         decode_record(bytes)
+    }
+
+    /// Its call stacks' bytes.
+    fn log_bytes(&self) -> usize {
+        self.values.stack_bytes()
     }
 }
 
@@ -213,6 +229,8 @@ pub type TaskLog = RingLog<TaskRecord>;
 pub struct TaskMatcher {
     queues: HashMap<u32, VecDeque<TaskRecord>>,
     total: usize,
+    /// Call-stack bytes of the waiting records (bounded by [`MAX_STACK_BYTES`]).
+    stack_bytes: usize,
     /// Records dropped because a thread's queue was full.
     pub overflowed: u64,
 }
@@ -231,17 +249,26 @@ impl TaskMatcher {
                 continue;
             }
             let q = self.queues.entry(r.tid).or_default();
-            if q.len() >= MAX_QUEUE_PER_THREAD || self.total >= MAX_MATCHER_RECORDS {
-                if q.pop_front().is_some() {
+            let weight = r.values.stack_bytes();
+            let full = |total: usize, bytes: usize| {
+                total >= MAX_MATCHER_RECORDS || bytes + weight > MAX_STACK_BYTES
+            };
+            if q.len() >= MAX_QUEUE_PER_THREAD || full(self.total, self.stack_bytes) {
+                if let Some(old) = q.pop_front() {
                     self.total -= 1;
+                    self.stack_bytes -= old.values.stack_bytes();
                 }
                 self.overflowed += 1;
-                if self.total >= MAX_MATCHER_RECORDS {
+                if full(self.total, self.stack_bytes) {
+                    if q.is_empty() {
+                        self.queues.remove(&r.tid);
+                    }
                     continue;
                 }
             }
             q.push_back(r);
             self.total += 1;
+            self.stack_bytes += weight;
         }
     }
 
@@ -265,6 +292,7 @@ impl TaskMatcher {
         })?;
         let r = q.remove(i)?;
         self.total -= 1;
+        self.stack_bytes -= r.values.stack_bytes();
         if q.is_empty() {
             self.queues.remove(&tid);
         }
