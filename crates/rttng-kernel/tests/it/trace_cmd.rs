@@ -199,10 +199,13 @@ fn compare_once(attempt: u32) -> Result<(), String> {
         }
         tc_lines.push((name, pid, f));
     }
-    assert!(
-        pids.len() >= 3,
-        "two dd and one sleep seen by trace-cmd: {pids:?}\n{rep}"
-    );
+    if pids.len() < 3 {
+        // Seen once under load: trace-cmd's report of its own recording was empty.
+        return Err(format!(
+            "two dd and one sleep seen by trace-cmd, got {pids:?}; trace-cmd record said: {}",
+            String::from_utf8_lossy(&rec.stderr).trim()
+        ));
+    }
 
     let ev_of = |name: &str,
                  pid: i64,
