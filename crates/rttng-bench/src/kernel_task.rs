@@ -44,8 +44,11 @@ fn session_run(calls: u64, tmp: &Path, program: Program) -> Result<(f64, u64)> {
         };
         let events = ["sys_enter_getppid", "sys_exit_getppid"]
             .iter()
-            .map(|e| Ok((Arc::new(tfs.event_format("syscalls", e)?), walks.any())))
-            .collect::<Result<Vec<_>, rttng_kernel::KernelError>>()?;
+            .map(|e| {
+                let f = tfs.event_format("syscalls", e).context("event format")?;
+                Ok((Arc::new(f), walks.any()))
+            })
+            .collect::<Result<Vec<_>>>()?;
         rec = Some(
             TaskRecorder::start_with_stacks(&events, walks, log.clone())
                 .context("task recorder")?,
