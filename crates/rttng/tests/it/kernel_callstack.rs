@@ -126,6 +126,7 @@ fn issue_16_kernel_callstacks_resolve_to_the_known_functions() {
         ("babeltrace2", "babeltrace2"),
         ("gcc", "gcc"),
         ("nm", "binutils"),
+        ("xmllint", "libxml2-utils"),
     ])
     .unwrap_or_else(|h| panic!("{h}"));
     let w = World::new("kernel-callstack");
@@ -283,5 +284,26 @@ fn issue_16_kernel_callstacks_resolve_to_the_known_functions() {
         );
     }
     w.ok(&["destroy", "kstack16"]);
+
+    // The MI document of adding them is valid against LTTng's schema (CALLSTACK_KERNEL,
+    // CALLSTACK_USER).
+    w.create(&["kstack16mi"]);
+    w.ok(&["enable-event", "-k", "sched_process_exit"]);
+    let mi = w.ok(&[
+        "--mi",
+        "xml",
+        "add-context",
+        "-k",
+        "-t",
+        "callstack-kernel",
+        "-t",
+        "callstack-user",
+    ]);
+    assert!(
+        mi.contains("<type>CALLSTACK_KERNEL</type>") && mi.contains("<type>CALLSTACK_USER</type>"),
+        "{mi}"
+    );
+    crate::mi::validate(w.tmp.path(), &mi).unwrap_or_else(|e| panic!("{e}\n{mi}"));
+    w.ok(&["destroy", "kstack16mi"]);
     assert_eq!(w.kernel_instances("kstack16"), Vec::<String>::new());
 }
