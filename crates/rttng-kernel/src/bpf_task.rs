@@ -224,10 +224,21 @@ impl RingRecord for TaskRecord {
 /// Every task record of a session, in ring-buffer order (per thread, the order of the hits).
 pub type TaskLog = RingLog<TaskRecord>;
 
+/// A record waiting in a matcher, and the readers that took it already.
+#[derive(Debug)]
+struct Waiting {
+    record: TaskRecord,
+    taken: u64,
+}
+
 /// Gives tracefs records their task values.
 #[derive(Debug, Default)]
 pub struct TaskMatcher {
-    queues: HashMap<u32, VecDeque<TaskRecord>>,
+    queues: HashMap<u32, VecDeque<Waiting>>,
+    /// Per tracepoint type id, the readers (one bit per channel: each channel is its own
+    /// tracefs instance, so one hit gives each channel that enables the tracepoint a record,
+    /// while the eBPF program writes one) that must each take a record before it goes.
+    readers: HashMap<u16, u64>,
     total: usize,
     /// Call-stack bytes of the waiting records (bounded by [`MAX_STACK_BYTES`]).
     stack_bytes: usize,
@@ -256,7 +267,7 @@ impl TaskMatcher {
             if q.len() >= MAX_QUEUE_PER_THREAD || full(self.total, self.stack_bytes) {
                 if let Some(old) = q.pop_front() {
                     self.total -= 1;
-                    self.stack_bytes -= old.values.stack_bytes();
+                    self.stack_bytes -= old.record.values.stack_bytes();
                 }
                 self.overflowed += 1;
                 if full(self.total, self.stack_bytes) {
@@ -266,16 +277,21 @@ impl TaskMatcher {
                     continue;
                 }
             }
-            q.push_back(r);
+            q.push_back(Waiting {
+                record: r,
+                taken: 0,
+            });
             self.total += 1;
             self.stack_bytes += weight;
         }
     }
 
-    /// The values of the tracefs record of thread `tid`, type `type_id`, payload `payload`
-    /// (the record's bytes from offset 8), whose key is compared on `ranges` ([`key_ranges`]):
-    /// the oldest waiting record that matches. Older records are not dropped: a consumer
-    /// converts one CPU after the other, and the thread may have moved between them.
+    /// Adds `reader` (one bit) to the readers of records of tracepoint `type_id`.
+    pub fn add_reader(&mut self, type_id: u16, reader: u64) {
+        *self.readers.entry(type_id).or_default() |= reader;
+    }
+
+    /// [`Self::take_as`] for a matcher with one reader.
     pub fn take(
         &mut self,
         tid: u32,
@@ -283,20 +299,45 @@ impl TaskMatcher {
         payload: &[u8],
         ranges: &[(usize, usize)],
     ) -> Option<TaskValues> {
+        self.take_as(1, tid, type_id, payload, ranges)
+    }
+
+    /// The values of the tracefs record of thread `tid`, type `type_id`, payload `payload`
+    /// (the record's bytes from offset 8), whose key is compared on `ranges` ([`key_ranges`]),
+    /// for `reader` (a channel's bit, [`Self::add_reader`]): the oldest waiting record that
+    /// matches and that this reader has not taken. Older records are not dropped: a consumer
+    /// converts one CPU after the other, and the thread may have moved between them. A
+    /// record goes once every reader of its tracepoint took it.
+    pub fn take_as(
+        &mut self,
+        reader: u64,
+        tid: u32,
+        type_id: u16,
+        payload: &[u8],
+        ranges: &[(usize, usize)],
+    ) -> Option<TaskValues> {
         let q = self.queues.get_mut(&tid)?;
-        let i = q.iter().position(|r| {
-            r.type_id == type_id
+        let i = q.iter().position(|w| {
+            let r = &w.record;
+            w.taken & reader == 0
+                && r.type_id == type_id
                 && ranges.iter().all(|&(s, e)| {
                     matches!((r.key.get(s..e), payload.get(s..e)), (Some(a), Some(b)) if a == b)
                 })
         })?;
-        let r = q.remove(i)?;
+        let all = self.readers.get(&type_id).copied().unwrap_or(0) | reader;
+        let w = &mut q[i];
+        w.taken |= reader;
+        if w.taken & all != all {
+            return Some(w.record.values.clone());
+        }
+        let w = q.remove(i)?;
         self.total -= 1;
-        self.stack_bytes -= r.values.stack_bytes();
+        self.stack_bytes -= w.record.values.stack_bytes();
         if q.is_empty() {
             self.queues.remove(&tid);
         }
-        Some(r.values)
+        Some(w.record.values)
     }
 }
 
@@ -666,6 +707,25 @@ mod tests {
         assert_eq!(pid(m.take(2, 10, b"aaaa", &all)), Some(200));
         assert_eq!(pid(m.take(1, 10, b"aaaa", &all)), Some(100));
         assert_eq!(pid(m.take(1, 10, b"aaaa", &all)), None);
+    }
+
+    #[test]
+    fn each_channel_of_a_tracepoint_takes_the_record() {
+        let log = TaskLog::from_records(vec![rec(1, 10, b"aaaa", 100), rec(1, 10, b"aaaa", 101)]);
+        let mut m = TaskMatcher::new();
+        m.add_reader(10, 1);
+        m.add_reader(10, 2);
+        m.refresh(&log);
+        let all = [(0, 4)];
+        let pid = |v: Option<TaskValues>| v.map(|v| v.pid);
+        // Channel 1 takes both hits in order; channel 2 then gets the same two, not zeros.
+        assert_eq!(pid(m.take_as(1, 1, 10, b"aaaa", &all)), Some(100));
+        assert_eq!(pid(m.take_as(1, 1, 10, b"aaaa", &all)), Some(101));
+        assert_eq!(pid(m.take_as(1, 1, 10, b"aaaa", &all)), None);
+        assert_eq!(pid(m.take_as(2, 1, 10, b"aaaa", &all)), Some(100));
+        assert_eq!(pid(m.take_as(2, 1, 10, b"aaaa", &all)), Some(101));
+        assert_eq!(pid(m.take_as(2, 1, 10, b"aaaa", &all)), None);
+        assert_eq!(m.total, 0, "taken by every reader: gone");
     }
 
     #[test]

@@ -244,6 +244,8 @@ pub struct ChannelDrain {
     key_ranges: Vec<Vec<(usize, usize)>>,
     /// The task records, when a context or a tracker needs them.
     tasks: Option<Arc<tasks::Tasks>>,
+    /// This channel's bit among the readers of the task records (0 until it has one).
+    task_reader: u64,
     /// The session's kernel trackers, once one was set.
     trackers: Option<Arc<crate::tracker::KernelTrackers>>,
     /// Records dropped because a tracker did not track their task (or no task record
@@ -343,6 +345,7 @@ impl ChannelDrain {
             paths: None,
             key_ranges: Vec::new(),
             tasks: None,
+            task_reader: 0,
             trackers: None,
             records_untracked: 0,
             clock: ClockSpec::shared(),
@@ -721,11 +724,14 @@ impl ChannelDrain {
                     (Some(m), Some(t)) => {
                         let payload = data.get(8..).unwrap_or(&[]);
                         let ranges = &self.key_ranges[class];
-                        let found = m.take(tid as u32, type_id, payload, ranges).or_else(|| {
-                            // Its eBPF record may still wait in the ring buffer.
-                            m.refresh(&t.log);
-                            m.take(tid as u32, type_id, payload, ranges)
-                        });
+                        let me = self.task_reader.max(1);
+                        let found =
+                            m.take_as(me, tid as u32, type_id, payload, ranges)
+                                .or_else(|| {
+                                    // Its eBPF record may still wait in the ring buffer.
+                                    m.refresh(&t.log);
+                                    m.take_as(me, tid as u32, type_id, payload, ranges)
+                                });
                         if found.is_none() {
                             t.note_unmatched();
                         }

@@ -4,7 +4,7 @@
 //! page is converted. Not here: the eBPF program, the log and the matching rule
 //! (`crate::bpf_task`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::ChannelDrain;
@@ -17,9 +17,30 @@ pub(super) struct Tasks {
     pub(super) matcher: Mutex<TaskMatcher>,
     /// Tracefs records no task record matched (their contexts are written as zeros).
     pub(super) unmatched: AtomicU64,
+    /// Channels given a reader bit so far.
+    readers: AtomicU32,
 }
 
+/// Channels with their own reader bit; the ones beyond share the last bit (one of them takes
+/// a record shared with another: the other then writes zeros, counted as unmatched).
+pub const MAX_TASK_READERS: u32 = 64;
+
 impl Tasks {
+    /// Gives `d` the records: a reader bit of its own (the first time), registered as a
+    /// reader of each of its tracepoints (again as events are added).
+    fn enroll(self: &Arc<Self>, d: &mut ChannelDrain) {
+        if d.task_reader == 0 {
+            let n = self.readers.fetch_add(1, Ordering::Relaxed);
+            d.task_reader = 1u64 << n.min(MAX_TASK_READERS - 1);
+        }
+        let mut m = self.matcher.lock().unwrap_or_else(|e| e.into_inner());
+        for f in &d.formats {
+            m.add_reader(f.id, d.task_reader);
+        }
+        drop(m);
+        d.tasks = Some(self.clone());
+    }
+
     pub(super) fn note_unmatched(&self) {
         self.unmatched.fetch_add(1, Ordering::Relaxed);
     }
@@ -85,9 +106,10 @@ impl TaskContexts {
             log,
             matcher: Mutex::new(TaskMatcher::new()),
             unmatched: AtomicU64::new(0),
+            readers: AtomicU32::new(0),
         });
         for d in drains.iter_mut().filter(|d| d.needs_tasks()) {
-            d.tasks = Some(tasks.clone());
+            tasks.enroll(d);
         }
         Ok(Some(TaskContexts {
             tasks,
@@ -123,7 +145,7 @@ impl TaskContexts {
     /// set): the program is attached to their tracepoints too.
     pub fn attach_more(&mut self, drains: &mut [&mut ChannelDrain]) -> Result<(), KernelError> {
         for d in drains.iter_mut().filter(|d| d.needs_tasks()) {
-            d.tasks = Some(self.tasks.clone());
+            self.tasks.enroll(d);
         }
         let view: Vec<&ChannelDrain> = drains.iter().map(|d| &**d).collect();
         match self.recorder.as_mut() {

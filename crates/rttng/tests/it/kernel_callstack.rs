@@ -148,6 +148,9 @@ fn issue_16_kernel_callstacks_resolve_to_the_known_functions() {
     let out = w.create(&["kstack16"]);
     w.ok(&["enable-event", "-k", "--syscall", "getppid"]);
     w.ok(&["enable-event", "-k", "sched_process_exit"]);
+    // A second channel with the same tracepoint: each channel's record gets the stacks (one
+    // eBPF record per hit serves both).
+    w.ok(&["enable-event", "-k", "sched_process_exit", "-c", "other"]);
     let added = w.rttng(&[
         "add-context",
         "-k",
@@ -181,7 +184,9 @@ fn issue_16_kernel_callstacks_resolve_to_the_known_functions() {
     );
     let list = w.ok(&["list", "kstack16"]);
     assert!(
-        list.contains("Contexts:         tid, callstack-kernel, callstack-user"),
+        list.matches("Contexts:         tid, callstack-kernel, callstack-user")
+            .count()
+            == 2,
         "{list}"
     );
     w.ok(&["start"]);
@@ -275,6 +280,17 @@ fn issue_16_kernel_callstacks_resolve_to_the_known_functions() {
 
     // An ordinary tracepoint: the stack is walked from where it was hit.
     let exit = of_program("sched_process_exit");
+    let exits: Vec<&str> = bt
+        .lines()
+        .filter(|l| l.contains(" sched_process_exit: ") && field(l, "tid") == Some(&tid))
+        .collect();
+    assert_eq!(exits.len(), 2, "one exit per channel: {exits:#?}");
+    let context = |l: &str| l.split_once("{ tid = ").map(|(_, r)| r.to_string());
+    assert_eq!(
+        context(exits[0]),
+        context(exits[1]),
+        "both channels' exits carry the same stacks"
+    );
     let kfuncs = kernel_path(&exit);
     eprintln!("{exit}\nkernel functions: {kfuncs:?}");
     for f in ["do_exit", "do_syscall_64"] {
