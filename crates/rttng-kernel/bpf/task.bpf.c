@@ -8,13 +8,17 @@
 // payload (the key user space matches the tracefs record with, per thread, in order) and the
 // values, read as lttng-modules reads them (src/lttng-context-*.c) from `current`.
 //
+// A second program, `task_ctx_stacks`, attached instead to the tracepoints of channels with a
+// `callstack-kernel` or `callstack-user` context, also walks the call stacks (bpf_get_stack,
+// bpf_get_task_stack), as lttng-modules' src/lttng-context-callstack*.c record them.
+//
 // Field offsets come from the running kernel's BTF (CO-RE: the structs below hold only the
 // fields read, marked preserve_access_index; the loader relocates them by name).
 //
 // It does not decide which contexts a channel records (user space writes what it asked for),
 // and it does not filter: every hit is recorded.
 //
-// Build: crates/rttng-kernel/bpf/build.sh (the object, task.bpf.o, is committed).
+// Build: crates/rttng-kernel/bpf/build-task.sh (the object, task.bpf.o, is committed).
 
 #include <linux/types.h>
 #include <linux/bpf.h>
@@ -32,7 +36,6 @@
 /* lttng-modules' MAX_ENTRIES (src/lttng-context-callstack-stackwalk-impl.h): the deepest
  * call stack one context records. */
 #define MAX_STACK_ENTRIES 128
-#define STACK_BYTES (MAX_STACK_ENTRIES * 8)
 /* config[2]: which stacks task_ctx_stacks records. */
 #define STACK_KERNEL 1
 #define STACK_USER 2
