@@ -1,5 +1,6 @@
 //! The eBPF task-context recorder against the running kernel: the values it records for this
-//! test's own thread at a system call equal what /proc and the system calls say.
+//! test's own thread at a system call equal what /proc and the system calls say, and its call
+//! stacks there resolve to `do_syscall_64` (/proc/kallsyms) and an executable user mapping.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,6 +29,27 @@ fn status_field(name: &str) -> Vec<u32> {
         .collect()
 }
 
+/// The task record of thread `tid`'s `getppid` entry (tracepoint `type_id`), as the log
+/// gets it (polled, within 5 s).
+fn getppid_record(log: &TaskLog, type_id: u16, tid: u32) -> rttng_kernel::TaskValues {
+    let mut m = TaskMatcher::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // The key: __syscall_nr (getppid is 110 on x86_64), no arguments.
+    let mut payload = vec![0u8; 56];
+    payload[0..4].copy_from_slice(&110i32.to_le_bytes());
+    loop {
+        m.refresh(log);
+        if let Some(v) = m.take(tid, type_id, &payload, &[(0, 4)]) {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no task record for this thread's getppid"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn task_contexts_of_own_thread_match_proc() {
     let _g = crate::serial();
@@ -43,22 +65,7 @@ fn task_contexts_of_own_thread_match_proc() {
     let tid = unsafe { libc::gettid() } as u32;
     // SAFETY: as above.
     let ppid = unsafe { libc::getppid() };
-    let mut m = TaskMatcher::new();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let values = loop {
-        // The key: __syscall_nr (getppid is 110 on x86_64), no arguments.
-        let mut payload = vec![0u8; 56];
-        payload[0..4].copy_from_slice(&110i32.to_le_bytes());
-        m.refresh(&log);
-        if let Some(v) = m.take(tid, fmt.id, &payload, &[(0, 4)]) {
-            break v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no task record for this thread's getppid"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let values = getppid_record(&log, fmt.id, tid);
     rec.stop();
     let uids = status_field("Uid");
     let gids = status_field("Gid");
@@ -131,21 +138,7 @@ fn call_stacks_of_own_thread_at_a_system_call() {
     let tid = unsafe { libc::gettid() } as u32;
     // SAFETY: as above.
     unsafe { libc::getppid() };
-    let mut m = TaskMatcher::new();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let values = loop {
-        let mut payload = vec![0u8; 56];
-        payload[0..4].copy_from_slice(&110i32.to_le_bytes());
-        m.refresh(&log);
-        if let Some(v) = m.take(tid, fmt.id, &payload, &[(0, 4)]) {
-            break v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no task record for this thread's getppid"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let values = getppid_record(&log, fmt.id, tid);
     rec.stop();
     let ks: Vec<String> = values
         .kernel_stack
