@@ -14,6 +14,19 @@
 //! outside `0..64` rejects the event; a value of the wrong type at run time (an [`Event`]
 //! that does not keep its [`Schema`]'s promise) rejects the event.
 //!
+//! Dynamic values (`$app.PROVIDER:NAME`, [`FieldType::Dynamic`]): the type is the one the
+//! value has on each event, so what lttng-ust decides per event for them
+//! (`lttng-bytecode-interpreter.c` of lttng-ust stable-2.13: `BYTECODE_OP_GET_CONTEXT_REF`
+//! and the generic `EQ`/`NE`/`LT`/…, `CAST_TO_S64`, `UNARY_*`, `BIT_*` and `RETURN` ops, whose
+//! "Dynamic typing" switches end in `ret = -EINVAL; goto end` on a mismatch) is decided
+//! here per event too: a dynamic operand goes through [`Filter::dynamic`], and a value
+//! that does not fit its operator (a string meeting a number, a float under `~`/`&`, a
+//! string under `&&`, `!` or unary `+`/`-`, a float or string as the whole filter) or that
+//! is [`Value::Absent`] (the provider's `NONE`, an unknown provider) makes the interpreter
+//! fail, which rejects that event: the whole filter, even inside `||`, but only for that
+//! event (a `||` that short-circuits before it still accepts). Nodes that never meet a
+//! dynamic value are bound and evaluated exactly as before.
+//!
 //! Not here: parsing and the compile-time checks.
 
 use crate::parse::{Ast, BinaryOp, NodeKind, Reference, UnaryOp};
@@ -27,6 +40,10 @@ pub enum FieldType {
     Float,
     /// A string, or a text array or sequence.
     Str,
+    /// Typed per event (LTTng's dynamic type: application contexts): [`Event::value`]
+    /// returns an integer, float or string, or [`Value::Absent`] (no value: the provider
+    /// returned `NONE`, or none is registered), which rejects the event.
+    Dynamic,
 }
 
 /// Resolves the references of a filter for one event class.
@@ -134,6 +151,38 @@ enum I {
         slot: u16,
         lit: u32,
     },
+    /// A comparison with at least one dynamic operand (index into `dyn_cmps`), typed per
+    /// event (lttng-ust's generic comparison ops).
+    CmpD(Cmp, u32),
+    /// A dynamic node as an `&&`/`||` operand (`CAST_TO_S64`: integers as they are, floats
+    /// cast, strings fail).
+    FromD(u32),
+    /// A dynamic node that must be an integer (operand of `~`, `&`, `|`, `^`, `<<`, `>>`,
+    /// and the whole filter: `RETURN` takes only an integer).
+    IntD(u32),
+    /// `!` of a dynamic node (integers and floats; strings fail).
+    NotD(u32),
+}
+
+/// Dynamic-valued nodes (typed per event).
+#[derive(Debug, Clone, Copy)]
+enum D {
+    Slot(u16),
+    /// Unary `-` (integers and floats; strings fail).
+    Neg(u32),
+    /// Unary `+` (integers and floats pass; strings fail).
+    Plus(u32),
+}
+
+/// One value once its node is evaluated: what a generic comparison receives.
+#[derive(Debug, Clone, Copy)]
+enum Any<'e> {
+    Int(i64),
+    Float(f64),
+    /// A string and whether it is a plain literal (see [`strings::compare`]).
+    Str(&'e [u8], bool),
+    /// A full glob literal (normalized pattern).
+    Glob(&'e [u8]),
 }
 
 /// Float-valued nodes.
@@ -159,6 +208,7 @@ enum Typed {
     I(u32),
     F(u32),
     S(u32),
+    D(u32),
 }
 
 /// A program bound to one event class.
@@ -169,6 +219,9 @@ pub struct Filter {
     strs: Vec<S>,
     lits: Vec<(Box<[u8]>, StrKind)>,
     kids: Vec<u32>,
+    dyns: Vec<D>,
+    /// Operands of the [`I::CmpD`] comparisons.
+    dyn_cmps: Vec<(Typed, Typed)>,
     /// The root integer node; `None` = rejects every event of the class.
     root: Option<u32>,
     /// The same filter as a flat list of fused comparisons, when it is one (the usual
@@ -459,6 +512,70 @@ impl Filter {
                 0
             }
             I::CmpSlotConst(..) | I::StrSlotEq { .. } => self.kid(n, ev)?,
+            I::CmpD(op, k) => {
+                let &(a, b) = self.dyn_cmps.get(k as usize)?;
+                let (a, b) = (self.any(a, ev)?, self.any(b, ev)?);
+                compare_any(op, a, b)? as i64
+            }
+            I::FromD(d) => match self.dynamic(d, ev)? {
+                Value::Int(v) => v,
+                Value::Float(v) => c_cast(v),
+                _ => return None,
+            },
+            I::IntD(d) => match self.dynamic(d, ev)? {
+                Value::Int(v) => v,
+                _ => return None,
+            },
+            I::NotD(d) => match self.dynamic(d, ev)? {
+                Value::Int(v) => (v == 0) as i64,
+                Value::Float(v) => (v == 0.0) as i64,
+                _ => return None,
+            },
+        })
+    }
+
+    /// A dynamic node's value on this event; `None` (the event is rejected) when there is
+    /// none or an operator met a value it does not take. Never [`Value::Absent`].
+    #[inline(never)]
+    fn dynamic<'e, E: Event + ?Sized>(&'e self, n: u32, ev: &'e E) -> Option<Value<'e>> {
+        match *self.dyns.get(n as usize)? {
+            D::Slot(s) => match ev.value(s) {
+                Value::Absent => None,
+                v => Some(v),
+            },
+            D::Neg(c) => match self.dynamic(c, ev)? {
+                Value::Int(v) => Some(Value::Int(v.wrapping_neg())),
+                Value::Float(v) => Some(Value::Float(-v)),
+                _ => None,
+            },
+            D::Plus(c) => match self.dynamic(c, ev)? {
+                v @ (Value::Int(_) | Value::Float(_)) => Some(v),
+                _ => None,
+            },
+        }
+    }
+
+    /// Any node's value, as a generic comparison operand.
+    fn any<'e, E: Event + ?Sized>(&'e self, t: Typed, ev: &'e E) -> Option<Any<'e>> {
+        Some(match t {
+            Typed::I(n) => Any::Int(self.int(n, ev)?),
+            Typed::F(n) => Any::Float(self.float(n, ev)?),
+            Typed::S(n) => match *self.strs.get(n as usize)? {
+                S::Lit(l) => {
+                    let (s, k) = self.lits.get(l as usize)?;
+                    match k {
+                        StrKind::Glob => Any::Glob(s),
+                        _ => Any::Str(s, true),
+                    }
+                }
+                S::Slot(_) => Any::Str(self.string(n, ev)?.0, false),
+            },
+            Typed::D(n) => match self.dynamic(n, ev)? {
+                Value::Int(v) => Any::Int(v),
+                Value::Float(v) => Any::Float(v),
+                Value::Str(v) => Any::Str(v, false),
+                Value::Absent => return None,
+            },
         })
     }
 
@@ -512,6 +629,26 @@ impl Filter {
     }
 }
 
+/// lttng-ust's generic comparison of two values typed at run time: integers as `i64`, an
+/// integer and a float as doubles, strings with `strcmp` (plain literals' escapes and final
+/// star), a string and a full glob with the glob (`==`/`!=`); a string meeting a number,
+/// two globs, or a glob under another operator fail (`None`).
+fn compare_any(op: Cmp, a: Any<'_>, b: Any<'_>) -> Option<bool> {
+    Some(match (a, b) {
+        (Any::Int(x), Any::Int(y)) => op.test(x, y),
+        (Any::Int(x), Any::Float(y)) => op.test(x as f64, y),
+        (Any::Float(x), Any::Int(y)) => op.test(x, y as f64),
+        (Any::Float(x), Any::Float(y)) => op.test(x, y),
+        (Any::Str(x, xl), Any::Str(y, yl)) => op.test(strings::compare(x, xl, y, yl), 0),
+        (Any::Glob(p), Any::Str(c, _)) | (Any::Str(c, _), Any::Glob(p)) => match op {
+            Cmp::Eq => strings::glob_match(p, c),
+            Cmp::Ne => !strings::glob_match(p, c),
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
 /// C's `(int64_t)` of a double on x86-64 (`cvttsd2si`): truncation, and the "integer
 /// indefinite" value for NaN and out-of-range values.
 fn c_cast(v: f64) -> i64 {
@@ -536,6 +673,10 @@ impl Builder {
         self.f.floats.push(n);
         Typed::F(self.f.floats.len() as u32 - 1)
     }
+    fn d(&mut self, n: D) -> Typed {
+        self.f.dyns.push(n);
+        Typed::D(self.f.dyns.len() as u32 - 1)
+    }
     /// A value as a float node (integers converted).
     fn as_float(&mut self, t: Typed) -> Option<u32> {
         match t {
@@ -544,7 +685,18 @@ impl Builder {
                 Typed::F(y) => Some(y),
                 _ => None,
             },
-            Typed::S(_) => None,
+            Typed::S(_) | Typed::D(_) => None,
+        }
+    }
+    /// A value that must be an integer (bitwise operand, the whole filter).
+    fn as_int(&mut self, t: Typed) -> Option<u32> {
+        match t {
+            Typed::I(x) => Some(x),
+            Typed::D(x) => match self.i(I::IntD(x)) {
+                Typed::I(y) => Some(y),
+                _ => None,
+            },
+            Typed::F(_) | Typed::S(_) => None,
         }
     }
     /// A value as a logical operand (floats cast to integers; strings refused).
@@ -552,6 +704,10 @@ impl Builder {
         match t {
             Typed::I(x) => Some(x),
             Typed::F(x) => match self.i(I::FromF(x)) {
+                Typed::I(y) => Some(y),
+                _ => None,
+            },
+            Typed::D(x) => match self.i(I::FromD(x)) {
                 Typed::I(y) => Some(y),
                 _ => None,
             },
@@ -604,12 +760,20 @@ fn try_bind(ast: &Ast, schema: &dyn Schema) -> Option<Filter> {
                         b.f.strs.push(S::Slot(slot));
                         Typed::S(b.f.strs.len() as u32 - 1)
                     }
+                    FieldType::Dynamic => b.d(D::Slot(slot)),
                 }
             }
             NodeKind::Unary(op, c) => {
                 let c = *typed.get(*c as usize)?;
                 match (op, c) {
                     (_, Typed::S(_)) => return None,
+                    (UnaryOp::Plus, Typed::D(x)) => b.d(D::Plus(x)),
+                    (UnaryOp::Minus, Typed::D(x)) => b.d(D::Neg(x)),
+                    (UnaryOp::Not, Typed::D(x)) => b.i(I::NotD(x)),
+                    (UnaryOp::BitNot, Typed::D(x)) => {
+                        let x = b.as_int(Typed::D(x))?;
+                        b.i(I::BitNot(x))
+                    }
                     (UnaryOp::Plus, t) => t,
                     (UnaryOp::Minus, Typed::I(x)) => b.i(I::Neg(x)),
                     (UnaryOp::Minus, Typed::F(x)) => b.fl(F::Neg(x)),
@@ -626,10 +790,15 @@ fn try_bind(ast: &Ast, schema: &dyn Schema) -> Option<Filter> {
         };
         typed.push(t);
     }
-    match typed.last()? {
+    match *typed.last()? {
         Typed::I(root) => {
-            b.f.root = Some(*root);
+            b.f.root = Some(root);
             b.f.flat = b.f.flatten();
+            Some(b.f)
+        }
+        // `RETURN` of a dynamic value: only an integer passes.
+        t @ Typed::D(_) => {
+            b.f.root = Some(b.as_int(t)?);
             Some(b.f)
         }
         // lttng-ust's RETURN refuses a double or string on the stack.
@@ -670,6 +839,10 @@ fn binary(b: &mut Builder, op: BinaryOp, l: Typed, r: Typed) -> Option<Typed> {
         _ => None,
     };
     if let Some(c) = cmp {
+        if matches!(l, Typed::D(_)) || matches!(r, Typed::D(_)) {
+            b.f.dyn_cmps.push((l, r));
+            return Some(b.i(I::CmpD(c, b.f.dyn_cmps.len() as u32 - 1)));
+        }
         return Some(match (l, r) {
             (Typed::I(a), Typed::I(b2)) => {
                 match (b.f.ints.get(a as usize), b.f.ints.get(b2 as usize)) {
@@ -725,9 +898,7 @@ fn binary(b: &mut Builder, op: BinaryOp, l: Typed, r: Typed) -> Option<Typed> {
             }))
         }
         BitAnd | BitOr | BitXor | Shl | Shr => {
-            let (Typed::I(x), Typed::I(y)) = (l, r) else {
-                return None;
-            };
+            let (x, y) = (b.as_int(l)?, b.as_int(r)?);
             let bit = match op {
                 BitAnd => Bit::And,
                 BitOr => Bit::Or,

@@ -13,6 +13,9 @@
 //! with `*` globs, and anything wrong for an event class — a missing field, a string
 //! compared with a number, a bitwise operator on a float — makes the filter reject every
 //! event of that class, even inside `||`. A shift count outside `0..64` rejects that event.
+//! Dynamic values (`$app.PROVIDER:NAME`, [`FieldType::Dynamic`]) are typed per event: the
+//! same mistakes with them, or no value at all, reject just that event (lttng-ust's
+//! interpreter decides them at run time).
 //!
 //! Not here: I/O, the tracer's field values (the caller implements [`Event`]), the kernel
 //! translation to tracefs filters (rttng-kernel).

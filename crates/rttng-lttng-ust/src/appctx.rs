@@ -12,8 +12,14 @@
 //! set and cleared under a lock; `unregister` waits for an urcu-ust grace period (C probes
 //! run inside read-side sections) before the provider may be freed.
 //!
-//! Not here: `get_value` (filters on `$app` are not evaluated), more than
-//! [`MAX_PROVIDERS`] providers.
+//! Filters read a context through the provider's `get_value` ([`value`]), as lttng-ust
+//! 2.13's interpreter does (`BYTECODE_OP_GET_CONTEXT_REF` in `lttng-bytecode-interpreter.c`):
+//! only `S64`, `DOUBLE` and a non-NULL `STRING` are values; `NONE`, a NULL string, and every
+//! other selector (`S8`…`S32`, `U8`…`U64`, `FLOAT` included: that op's switch does not
+//! take them) are no value, which rejects the event; a missing provider or callback too
+//! (LTTng's dummy `get_value` says `NONE`).
+//!
+//! Not here: more than [`MAX_PROVIDERS`] providers.
 
 use crate::abi::{ChannelBuffer, ChannelBufferOps, ProbeCtx, RingBufferCtx};
 use rttng_ust::appctx::{self, MAX_APP_CONTEXTS};
@@ -247,9 +253,61 @@ fn write(index: u16, name: &str, out: &mut [u8]) {
     };
 }
 
+/// `struct lttng_ust_ctx_value` (2.13, `src/common/ust-context-provider.h`): the selector
+/// (`enum lttng_ust_dynamic_type`, an `int`) and the union.
+#[repr(C)]
+struct CtxValue {
+    sel: c_int,
+    u: u64,
+}
+
+/// `LTTNG_UST_DYNAMIC_TYPE_S64`, `_DOUBLE`, `_STRING`.
+const SEL_S64: c_int = 4;
+const SEL_DOUBLE: c_int = 10;
+const SEL_STRING: c_int = 11;
+
+/// The value of context `index` for a filter: the provider's `get_value`, read as
+/// lttng-ust's interpreter reads it.
+fn value(index: u16, name: &str) -> appctx::RawValue {
+    use appctx::RawValue;
+    let Some((e, p)) = provider_of(index, name) else {
+        return RawValue::None;
+    };
+    let Some(get_value) = p.get_value else {
+        return RawValue::None;
+    };
+    // A selector the provider does not set reads as NONE (0).
+    let mut v = CtxValue { sel: 0, u: 0 };
+    let mut pc = probe_ctx();
+    // SAFETY: the provider's own callback with the priv LTTng gives it and a value of the
+    // 2.13 layout.
+    unsafe {
+        get_value(
+            std::ptr::addr_of!(e.app) as *mut c_void,
+            &mut pc,
+            std::ptr::addr_of_mut!(v).cast(),
+        )
+    };
+    match v.sel {
+        SEL_S64 => RawValue::Int(v.u as i64),
+        SEL_DOUBLE => RawValue::Float(f64::from_bits(v.u)),
+        SEL_STRING if v.u != 0 => {
+            let ptr = v.u as usize as *const c_char;
+            // SAFETY: a C string the provider keeps valid during this call (LTTng's
+            // contract); strnlen reads at most the bound.
+            let len = unsafe { libc::strnlen(ptr, appctx::MAX_FILTER_STRING_BYTES) };
+            RawValue::Str {
+                ptr: ptr.cast(),
+                len,
+            }
+        }
+        _ => RawValue::None,
+    }
+}
+
 /// Installs the value hook into rttng-ust (the library's constructor).
 pub(crate) fn init() {
-    appctx::set_hook(appctx::Hook { size, write });
+    appctx::set_hook(appctx::Hook { size, write, value });
 }
 
 /// Points every entry of provider `name` at `p` (null: none).

@@ -172,29 +172,39 @@ pub(crate) fn state_hook(index: usize, on: bool) -> bool {
     .iter()
     .any(|c| c.index() == index);
     if mine && on && index == e.end.index() {
-        spawn(run);
+        // While the app starts, its code waits for this statedump (as LTTng-UST's
+        // constructor does), so that its first events come after their objects' bin_info.
+        let hold = rttng_ust::hold_startup();
+        spawn(Box::new(move || {
+            run();
+            drop(hold);
+        }));
     }
     mine
 }
 
 /// Runs `f` on a detached thread with signals blocked, without std's thread start (whose
 /// thread-locals would wait for the loader lock in a library loaded by dlopen).
-fn spawn(f: fn()) {
+fn spawn(f: Box<dyn FnOnce() + Send>) {
     extern "C" fn tramp(arg: *mut libc::c_void) -> *mut libc::c_void {
-        // SAFETY: `arg` is the `fn()` passed below.
-        let f: fn() = unsafe { std::mem::transmute::<*mut libc::c_void, fn()>(arg) };
-        let _ = std::panic::catch_unwind(f);
+        // SAFETY: `arg` is the `Box<Box<dyn FnOnce()>>` leaked below, taken back once.
+        let f = unsafe { Box::from_raw(arg.cast::<Box<dyn FnOnce() + Send>>()) };
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
         std::ptr::null_mut()
     }
-    // SAFETY: plain pthread calls on local values; the mask is restored right after.
+    let arg = Box::into_raw(Box::new(f)).cast::<libc::c_void>();
+    // SAFETY: plain pthread calls on local values; the mask is restored right after. On a
+    // failed create, `arg` is taken back here (the thread never saw it).
     unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();
         let mut old: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
         let mut tid: libc::pthread_t = std::mem::zeroed();
-        if libc::pthread_create(&mut tid, std::ptr::null(), tramp, f as *mut libc::c_void) == 0 {
+        if libc::pthread_create(&mut tid, std::ptr::null(), tramp, arg) == 0 {
             libc::pthread_detach(tid);
+        } else {
+            drop(Box::from_raw(arg.cast::<Box<dyn FnOnce() + Send>>()));
         }
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
     }

@@ -6,7 +6,10 @@
 //! tracepoint (`lttng_python:event`, ...) in the channel `lttng_python_channel`, ...,
 //! whose filter is lttng-ctl's `set_agent_filter`: `logger_name == "NAME"` (none for `*`),
 //! then `&& int_loglevel >= N` (or `== N`), the user's `--filter` first. So a logger that
-//! no rule enables records nothing, whatever the agent emits.
+//! no rule enables records nothing, whatever the agent emits. A new JUL/log4j rule whose
+//! filter reads `$app.PROVIDER:NAME` also has the agents provide that context
+//! (lttng-sessiond 2.13's `add_filter_app_ctx`, `event.c`: the Java agents send only
+//! enabled contexts with each record, and lttng-ust evaluates the filter with them).
 //!
 //! Internal rules are hidden from `list` (as LTTng's `internal` events). Not here: the TCP
 //! protocol and the agents themselves (rttng-sessiond's `agent`), log level names (the CLI).
@@ -53,6 +56,31 @@ pub(crate) fn split_app_context(full: &str) -> Option<(&str, &str)> {
     let (p, n) = full.split_once(':')?;
     let ok = |s: &str| !s.is_empty() && !s.chars().any(|c| c.is_control() || c == '"' || c == '\\');
     (full.len() <= MAX_APP_CONTEXT_BYTES && ok(p) && ok(n)).then_some((p, n))
+}
+
+/// Most application contexts one session's agent filters may ask the agents for.
+pub const MAX_FILTER_APP_CONTEXTS: usize = 256;
+
+/// The `$app.PROVIDER:NAME` contexts a user filter reads (lttng-sessiond's
+/// `add_filter_app_ctx` over the bytecode's symbols), each once.
+fn filter_app_contexts(user_filter: Option<&str>) -> Vec<(String, String)> {
+    let Some(Ok(p)) = user_filter.map(rttng_filter::compile) else {
+        return Vec::new();
+    };
+    let mut v: Vec<(String, String)> = Vec::new();
+    for r in p.references() {
+        if r.root != rttng_filter::Root::App {
+            continue;
+        }
+        let Some((provider, name)) = r.simple_name().and_then(split_app_context) else {
+            continue;
+        };
+        let c = (provider.to_string(), name.to_string());
+        if !v.contains(&c) {
+            v.push(c);
+        }
+    }
+    v
 }
 
 /// The agent's tracepoint and its channel.
@@ -144,6 +172,24 @@ impl Registry {
                 format!("the session has {MAX_RULES} agent rules already"),
             ));
         }
+        let filter_contexts: Vec<(Domain, String, String)> =
+            if matches!(domain, Domain::Jul | Domain::Log4j) {
+                filter_app_contexts(user_filter.as_deref())
+                    .into_iter()
+                    .map(|(p, n)| (domain, p, n))
+                    .filter(|c| !self.sessions[i].agent_app_contexts.contains(c))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+        if self.sessions[i].agent_app_contexts.len() + filter_contexts.len()
+            > MAX_FILTER_APP_CONTEXTS + MAX_CHANNEL_CONTEXTS
+        {
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                format!("the session's agent filters read more than {MAX_FILTER_APP_CONTEXTS} application contexts"),
+            ));
+        }
         // The user-space side: the agent channel (created with default attributes),
         // then the internal rule.
         let c = match self.sessions[i]
@@ -190,13 +236,16 @@ impl Registry {
             .find(|a| a.domain == domain && a.rule == rule && a.user_filter == user_filter)
         {
             Some(a) => a.enabled = true,
-            None => s.agent_rules.push(AgentRule {
-                domain,
-                rule,
-                enabled: true,
-                user_filter,
-                filter: stored,
-            }),
+            None => {
+                s.agent_rules.push(AgentRule {
+                    domain,
+                    rule,
+                    enabled: true,
+                    user_filter,
+                    filter: stored,
+                });
+                s.agent_app_contexts.extend(filter_contexts);
+            }
         }
         self.reconcile(port, errs);
         Ok(Response::Ok)

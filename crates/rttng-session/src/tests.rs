@@ -1532,3 +1532,85 @@ fn kernel_trackers_are_sent_whole_to_the_kernel_side() {
         }
     );
 }
+
+/// lttng-sessiond 2.13's `add_filter_app_ctx`: a new JUL/log4j rule whose filter reads
+/// `$app.P:N` has the domain's agents provide the context (once, whatever the rules); a
+/// Python rule and a user-space rule do not; the contexts go with the session.
+#[test]
+fn agent_filters_reading_app_contexts_have_the_agents_provide_them() {
+    let mut r = Registry::new(host());
+    let mut p = Rec::default();
+    create(&mut r, &mut p, "s");
+    let filtered = |r: &mut Registry, p: &mut Rec, domain: Domain, name: &str, f: &str| {
+        r.handle(
+            Request::EnableEventFilter {
+                session: "s".into(),
+                domain,
+                channel: None,
+                rule: rule(name, LoglevelRule::All, &[]),
+                filter: f.into(),
+            },
+            1000,
+            &now(),
+            p,
+        )
+    };
+    // First: a user-space rule (lttng wants -c once the agents' channels exist).
+    ok(&filtered(
+        &mut r,
+        &mut p,
+        Domain::Ust,
+        "e:*",
+        "$app.u:v == 1",
+    ));
+    ok(&filtered(
+        &mut r,
+        &mut p,
+        Domain::Jul,
+        "a",
+        "$app.retriever:count > 2 || $app.retriever:name == \"x*\"",
+    ));
+    ok(&filtered(
+        &mut r,
+        &mut p,
+        Domain::Jul,
+        "b",
+        "$app.retriever:count == 1 && $ctx.vpid > 0",
+    ));
+    ok(&filtered(
+        &mut r,
+        &mut p,
+        Domain::Log4j,
+        "c",
+        "$app.l4:v == 1",
+    ));
+    ok(&filtered(
+        &mut r,
+        &mut p,
+        Domain::Python,
+        "d",
+        "$app.py:v == 1",
+    ));
+    let ctx = |domain, provider: &str, name: &str| AgentAppContext {
+        domain,
+        provider: provider.into(),
+        name: name.into(),
+    };
+    assert_eq!(
+        r.agent_app_contexts(),
+        [
+            ctx(Domain::Jul, "retriever", "count"),
+            ctx(Domain::Jul, "retriever", "name"),
+            ctx(Domain::Log4j, "l4", "v"),
+        ]
+    );
+    ok(&r.handle(
+        Request::DestroySession {
+            session: "s".into(),
+        },
+        1000,
+        &now(),
+        &mut p,
+    ));
+    assert!(r.agent_app_contexts().is_empty());
+}

@@ -9,7 +9,10 @@
 //! Names are interned once per process (a [`crate::control::Context::App`] holds the
 //! index), at most [`MAX_APP_CONTEXTS`].
 //!
-//! Not here: the providers themselves, `$app` in filters (a filter naming one rejects).
+//! Filters read the same contexts through the hook's `value` ([`filter_value`]: LTTng's
+//! `get_value`, typed per event).
+//!
+//! Not here: the providers themselves, the filter's dynamic semantics (rttng-filter).
 
 use rttng_desc::{
     enum_class, uint_class, variant_class, ByteOrder, Encoding, FieldClass, FloatClass,
@@ -22,6 +25,8 @@ pub const MAX_APP_CONTEXTS: usize = 256;
 /// Largest value (tag included) one application context writes into a record; a provider
 /// asking for more records `_none`.
 pub const MAX_APP_CONTEXT_BYTES: usize = 4096;
+/// Longest string value a filter reads from a provider (what follows is not compared).
+pub const MAX_FILTER_STRING_BYTES: usize = 65_536;
 
 /// LTTng's tag labels, in tag order (`lttng_ust_dynamic_type`).
 const TAGS: [&str; 12] = [
@@ -31,12 +36,31 @@ const TAGS: [&str; 12] = [
 
 /// What defines the values: `size(index, name)` is the bytes context `name` (interned at
 /// `index`, below [`MAX_APP_CONTEXTS`]) takes in the record being written (tag included);
-/// `write(index, name, out)` fills `out`, whose length `size` just gave. Both run on the
-/// event path of the recording thread: no lock, no allocation.
+/// `write(index, name, out)` fills `out`, whose length `size` just gave; `value(index,
+/// name)` is the value a filter reads (LTTng's `get_value`). All run on the event path of
+/// the recording thread: no lock, no allocation.
 #[derive(Clone, Copy, Debug)]
 pub struct Hook {
     pub size: fn(index: u16, name: &str) -> usize,
     pub write: fn(index: u16, name: &str, out: &mut [u8]),
+    pub value: fn(index: u16, name: &str) -> RawValue,
+}
+
+/// A context's value for a filter, as its provider gave it (LTTng's `lttng_ust_ctx_value`
+/// once lttng-ust's interpreter has read it: only `S64`, `DOUBLE` and a non-NULL `STRING`
+/// are values; anything else is [`RawValue::None`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RawValue {
+    None,
+    Int(i64),
+    Float(f64),
+    /// `len` bytes at `ptr` (at most [`MAX_FILTER_STRING_BYTES`], up to the NUL), valid
+    /// until the instrumented call that reads it returns: the provider's promise, as in
+    /// LTTng.
+    Str {
+        ptr: *const u8,
+        len: usize,
+    },
 }
 
 static HOOK: OnceLock<Hook> = OnceLock::new();
@@ -100,6 +124,20 @@ pub(crate) fn write(index: u16, out: &mut [u8]) {
             sanitize(out);
         }
         _ => out.iter_mut().for_each(|b| *b = 0),
+    }
+}
+
+/// The value of the context at `index` for a filter (none without a hook).
+#[inline]
+pub(crate) fn filter_value(index: u16) -> RawValue {
+    match HOOK.get() {
+        Some(h) => match (h.value)(index, name(index)) {
+            RawValue::Str { ptr, len } if ptr.is_null() || len > MAX_FILTER_STRING_BYTES => {
+                RawValue::None
+            }
+            v => v,
+        },
+        None => RawValue::None,
     }
 }
 

@@ -10,13 +10,17 @@
 //!
 //! What a filter sees: payload fields by name (integers, enums, `bool`, `char` as integers;
 //! `f32`/`f64`; `&str`), and `$ctx.vpid`, `$ctx.vtid`, `$ctx.procname`, `$ctx.pthread_id`,
-//! `$ctx.cpu_id`. Arrays, sequences, other contexts and `$app.*` are unknown: a filter
-//! naming them rejects every event of that call site, as LTTng does for unknown fields.
+//! `$ctx.cpu_id`; `$app.PROVIDER:NAME` as a dynamic value (typed per event, read from its
+//! provider through `appctx`'s hook when the filter asks for it, as LTTng's `get_value`;
+//! no provider or no value rejects the event). Arrays, sequences and other contexts are
+//! unknown: a filter naming them rejects every event of that call site, as LTTng does for
+//! unknown fields.
 //! A run-time event's filters see the fields its producer declared (the drop-in: every
 //! integer, enum, float, string and text array or sequence of a C probe).
 //!
 //! Not here: compiling filters (the session daemon), the control lock (`control`).
 
+use crate::appctx::RawValue;
 use crate::callsite::EventMeta;
 use crate::field::{Fields, FilterValue};
 use rttng_desc::FieldClass;
@@ -139,9 +143,15 @@ impl Schema for DynSchema {
                 Some((u16::try_from(i).ok()?, self.0[i].1))
             }
             Root::Context => context_slot(name),
-            Root::App => None,
+            Root::App => app_slot(name),
         }
     }
+}
+
+/// `$app.NAME`'s slot (interned: control path only).
+fn app_slot(name: &str) -> Option<(u16, FieldType)> {
+    let i = crate::appctx::intern(name)?;
+    Some((APP_SLOT.checked_add(i)?, FieldType::Dynamic))
 }
 
 fn context_slot(name: &str) -> Option<(u16, FieldType)> {
@@ -151,6 +161,8 @@ fn context_slot(name: &str) -> Option<(u16, FieldType)> {
 
 /// Context slots start here (payload slots are field positions).
 const CONTEXT_SLOT: u16 = 0x8000;
+/// Application context slots start here (then the interned index).
+const APP_SLOT: u16 = 0xC000;
 /// `$ctx` names the tracer provides to filters, in slot order.
 const CONTEXTS: [(&str, FieldType); 5] = [
     ("vpid", FieldType::Int),
@@ -189,7 +201,7 @@ impl Schema for MetaSchema<'_> {
                 Some((u16::try_from(i).ok()?, field_type(&members)?))
             }
             Root::Context => context_slot(name),
-            Root::App => None,
+            Root::App => app_slot(name),
         }
     }
 }
@@ -215,6 +227,21 @@ impl<P> Values<P> {
     #[cold]
     #[inline(never)]
     fn context(&self, slot: u16) -> FilterValue<'_> {
+        if slot >= APP_SLOT {
+            return match crate::appctx::filter_value(slot - APP_SLOT) {
+                RawValue::None => FilterValue::Absent,
+                RawValue::Int(v) => FilterValue::Int(v),
+                RawValue::Float(v) => FilterValue::Float(v),
+                RawValue::Str { ptr, len } => {
+                    // SAFETY: `filter_value` passes only a non-null pointer to at most
+                    // MAX_FILTER_STRING_BYTES bytes that its provider keeps valid until the
+                    // instrumented call returns (LTTng's contract for `get_value`); this
+                    // value lives only during the evaluation inside that call.
+                    let text = unsafe { std::slice::from_raw_parts(ptr, len) };
+                    FilterValue::Str(text)
+                }
+            };
+        }
         match slot - CONTEXT_SLOT {
             0 => FilterValue::Int(i64::from(crate::sys::vpid())),
             1 => FilterValue::Int(i64::from(crate::sys::vtid())),

@@ -53,6 +53,7 @@ pub use field::{
     enum_members, Field, Fields, FilterValue, ScalarField, Writer, MAX_SEQUENCE_ELEMENTS,
 };
 pub use level::LogLevel;
+pub use registration::{hold_startup, StartupHold};
 
 use std::sync::atomic::{AtomicU8, Ordering};
 

@@ -395,11 +395,54 @@ fn done(p: &Pending) {
     cv.notify_all();
 }
 
+/// The start-up wait in progress ([`start`]), if any: work the daemon's initial state starts
+/// may join it ([`hold_startup`]).
+static STARTUP: Mutex<Option<Pending>> = Mutex::new(None);
+
+/// Keeps the process's start-up wait (bounded by `RTTNG_UST_REGISTER_TIMEOUT`, like the
+/// registration it extends) going until it is dropped.
+pub struct StartupHold(Pending);
+
+impl Drop for StartupHold {
+    fn drop(&mut self) {
+        done(&self.0);
+    }
+}
+
+/// Joins the start-up wait, when called while it lasts (from the registration thread, as
+/// the daemon's initial state is applied): the app's code then starts only after the
+/// returned hold is dropped, or at the wait's deadline. LTTng-UST's constructor likewise
+/// waits for the initial statedump (`handle_pending_statedump`, `initial_statedump_done`
+/// in lttng-ust 2.13's `lttng-ust-comm.c`). `None` after start-up.
+pub fn hold_startup() -> Option<StartupHold> {
+    let startup = STARTUP.lock().unwrap_or_else(|e| e.into_inner());
+    let p = startup.as_ref()?;
+    *p.0.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    Some(StartupHold(p.clone()))
+}
+
+/// Ends the start-up wait's window for [`hold_startup`] when dropped.
+struct StartupWindow;
+
+impl StartupWindow {
+    fn open(p: &Pending) -> StartupWindow {
+        *STARTUP.lock().unwrap_or_else(|e| e.into_inner()) = Some(p.clone());
+        StartupWindow
+    }
+}
+
+impl Drop for StartupWindow {
+    fn drop(&mut self) {
+        *STARTUP.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
 /// Connects to the session daemons and waits (bounded) for their initial state.
 pub(crate) fn start() {
     let Some(h) = hello() else { return };
     let next = next_index(&h);
     let pending: Pending = Arc::new((Mutex::new(0), Condvar::new()));
+    let _window = StartupWindow::open(&pending);
     for (daemon, p) in (0u32..).zip(socket_paths()) {
         // Daemons present now are waited for; the others are looked for in the background.
         let first = UnixStream::connect(&p)

@@ -502,8 +502,8 @@ pub struct EnableEventArgs {
     /// Names to exclude, comma separated
     #[arg(short = 'x', long, value_name = "NAMES")]
     pub exclude: Option<String>,
-    /// Filter expression (not supported yet)
-    #[arg(short = 'f', long)]
+    /// Filter expression (LTTng's language: payload fields, $ctx.NAME, $app.PROVIDER:NAME)
+    #[arg(short = 'f', long, allow_hyphen_values = true)]
     pub filter: Option<String>,
 }
 

@@ -3,6 +3,7 @@
 //! LTTng's observed behaviour (`examples`), error positions (`errors`) and the wire form
 //! (`wire`).
 
+mod dynamic;
 mod errors;
 mod examples;
 mod lttng_peer;
@@ -13,8 +14,30 @@ mod wire;
 use rttng_filter::{Event, FieldType, Reference, Root, Schema, Value};
 
 /// The test event class: `i`, `j` (integers), `f` (float), `s`, `t` (strings), and the
-/// contexts `$ctx.vpid` (integer), `$ctx.procname` (string), `$app.prov:num` (integer).
+/// contexts `$ctx.vpid` (integer), `$ctx.procname` (string), `$app.prov:num` (integer),
+/// and `$app.p:d`, a dynamic value (typed per event: [`Dyn`]).
 pub struct TestSchema;
+
+/// The value of the dynamic context `$app.p:d` on one event (`None`: the provider gave
+/// none).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dyn {
+    None,
+    I(i64),
+    F(f64),
+    S(Vec<u8>),
+}
+
+impl Dyn {
+    pub fn value(&self) -> Value<'_> {
+        match self {
+            Dyn::None => Value::Absent,
+            Dyn::I(v) => Value::Int(*v),
+            Dyn::F(v) => Value::Float(*v),
+            Dyn::S(v) => Value::Str(v),
+        }
+    }
+}
 
 pub const FIELDS: [(&str, FieldType); 5] = [
     ("i", FieldType::Int),
@@ -35,6 +58,7 @@ impl Schema for TestSchema {
             Root::Context if name == "vpid" => Some((5, FieldType::Int)),
             Root::Context if name == "procname" => Some((6, FieldType::Str)),
             Root::App if name == "prov:num" => Some((7, FieldType::Int)),
+            Root::App if name == "p:d" => Some((8, FieldType::Dynamic)),
             _ => None,
         }
     }
@@ -51,6 +75,7 @@ pub struct TestEvent {
     pub vpid: i64,
     pub procname: Vec<u8>,
     pub app: i64,
+    pub d: Dyn,
 }
 
 impl Event for TestEvent {
@@ -64,6 +89,7 @@ impl Event for TestEvent {
             5 => Value::Int(self.vpid),
             6 => Value::Str(&self.procname),
             7 => Value::Int(self.app),
+            8 => self.d.value(),
             _ => Value::Absent,
         }
     }
@@ -85,6 +111,7 @@ pub fn event(i: i64) -> TestEvent {
         vpid: 1234,
         procname: b"myapp".to_vec(),
         app: 17,
+        d: Dyn::I(5),
     }
 }
 

@@ -6,7 +6,7 @@ use super::reference::{outcome, Expr, Outcome, Piece};
 use super::{TestEvent, TestSchema};
 use proptest::prelude::*;
 
-fn piece() -> impl Strategy<Value = Piece> {
+pub(super) fn piece() -> impl Strategy<Value = Piece> {
     prop_oneof![
         4 => prop::sample::select(vec![b'a', b'b', b'\\' ]).prop_filter("no lone backslash", |c| *c != b'\\').prop_map(Piece::Byte),
         2 => Just(Piece::Star),
@@ -27,7 +27,7 @@ fn leaf() -> impl Strategy<Value = Expr> {
     ]
 }
 
-fn expr() -> impl Strategy<Value = Expr> {
+pub(super) fn expr() -> impl Strategy<Value = Expr> {
     leaf().prop_recursive(4, 24, 2, |inner| {
         prop_oneof![
             (
@@ -54,7 +54,7 @@ fn bytes() -> impl Strategy<Value = Vec<u8>> {
     )
 }
 
-fn event() -> impl Strategy<Value = TestEvent> {
+pub(super) fn event() -> impl Strategy<Value = TestEvent> {
     let int = || prop::sample::select(vec![0i64, 1, 2, 3, -1, 63, 64, i64::MIN, i64::MAX]);
     (
         int(),
@@ -72,6 +72,7 @@ fn event() -> impl Strategy<Value = TestEvent> {
             vpid: 1,
             procname: b"p".to_vec(),
             app: 0,
+            d: super::Dyn::None,
         })
 }
 
@@ -147,6 +148,7 @@ fn chain_event() -> impl Strategy<Value = TestEvent> {
             vpid: 1,
             procname: b"p".to_vec(),
             app: 0,
+            d: super::Dyn::None,
         })
 }
 

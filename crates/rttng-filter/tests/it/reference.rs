@@ -4,8 +4,15 @@
 //! and matches globs with a memoized recursive matcher. Three phases, as in LTTng: the
 //! compile-time checks of lttng-tools (on literal types only), the link-time checks on the
 //! event class (every field exists, every operand type fits), then evaluation.
+//!
+//! Dynamic values (`$app.p:d`, and every field when the class declares them all dynamic)
+//! have no type at link time: what would be a link error for them is decided at
+//! evaluation, for that event only (lttng-ust's "Dynamic typing" switches).
 
-use super::{TestEvent, FIELDS};
+use super::{Dyn, TestEvent, FIELDS};
+
+/// The dynamic context of the test class.
+pub const DYN: &str = "$app.p:d";
 use rttng_filter::FieldType;
 
 #[derive(Debug, Clone)]
@@ -133,28 +140,33 @@ enum Ty {
     I,
     F,
     S,
+    /// Typed per event.
+    D,
 }
 
-fn link(e: &Expr) -> Result<Ty, ()> {
+fn link(e: &Expr, all_dynamic: bool) -> Result<Ty, ()> {
     Ok(match e {
         Expr::Int(..) => Ty::I,
         Expr::Float(_) => Ty::F,
         Expr::Str(_) => Ty::S,
+        Expr::Field(n) if *n == DYN => Ty::D,
         Expr::Field(n) => match FIELDS.iter().find(|(f, _)| f == n).ok_or(())?.1 {
+            _ if all_dynamic => Ty::D,
             FieldType::Int => Ty::I,
             FieldType::Float => Ty::F,
             FieldType::Str => Ty::S,
+            FieldType::Dynamic => Ty::D,
         },
-        Expr::Un(op, c) => match (link(c)?, *op) {
+        Expr::Un(op, c) => match (link(c, all_dynamic)?, *op) {
             (Ty::S, _) | (Ty::F, "~") => return Err(()),
             (t, "-" | "+") => t,
             _ => Ty::I,
         },
         Expr::Bin(op, l, r) => {
-            let (a, b) = (link(l)?, link(r)?);
+            let (a, b) = (link(l, all_dynamic)?, link(r, all_dynamic)?);
             let strs = (a == Ty::S) as u8 + (b == Ty::S) as u8;
             if CMP.contains(op) {
-                if strs == 1 {
+                if strs == 1 && a != Ty::D && b != Ty::D {
                     return Err(());
                 }
             } else if strs > 0 || (BITS.contains(op) && (a == Ty::F || b == Ty::F)) {
@@ -184,6 +196,12 @@ fn eval(e: &Expr, ev: &TestEvent) -> Result<V, ()> {
         Expr::Float(v) => V::F(*v),
         Expr::Str(p) => V::Lit(p.clone()),
         Expr::Field(n) => match *n {
+            DYN => match &ev.d {
+                Dyn::None => return Err(()),
+                Dyn::I(v) => V::I(*v),
+                Dyn::F(v) => V::F(*v),
+                Dyn::S(v) => V::Bytes(truncate_at_nul(v)),
+            },
             "i" => V::I(ev.i),
             "j" => V::I(ev.j),
             "f" => V::F(ev.f),
@@ -192,7 +210,8 @@ fn eval(e: &Expr, ev: &TestEvent) -> Result<V, ()> {
             _ => return Err(()),
         },
         Expr::Un(op, c) => match (*op, eval(c, ev)?) {
-            ("+", v) => v,
+            // Unary plus takes numbers only (a string can reach it only when dynamic).
+            ("+", v @ (V::I(_) | V::F(_))) => v,
             ("-", V::I(v)) => V::I(v.wrapping_neg()),
             ("-", V::F(v)) => V::F(-v),
             ("!", V::I(v)) => V::I((v == 0) as i64),
@@ -356,12 +375,19 @@ fn glob(p: &[Option<u8>], c: &[u8]) -> bool {
 
 /// What LTTng does with `e` for an event `ev` of the test class.
 pub fn outcome(e: &Expr, ev: &TestEvent) -> Outcome {
+    outcome_in(e, ev, false)
+}
+
+/// [`outcome`] for the class whose fields are all dynamic (`all_dynamic`), each with the
+/// value of its static twin.
+pub fn outcome_in(e: &Expr, ev: &TestEvent, all_dynamic: bool) -> Outcome {
     match ir(e) {
         Err(()) | Ok(Ir::Str(_)) | Ok(Ir::Float) => return Outcome::Refused,
         _ => {}
     }
-    match link(e) {
-        Ok(Ty::I) => {}
+    match link(e, all_dynamic) {
+        // A dynamic root passes only an integer, at evaluation.
+        Ok(Ty::I | Ty::D) => {}
         _ => return Outcome::Keep(false),
     }
     Outcome::Keep(matches!(eval(e, ev), Ok(V::I(v)) if v != 0))

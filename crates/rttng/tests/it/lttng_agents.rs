@@ -22,10 +22,10 @@ use crate::session_support::{babeltrace2, wait_until, KillOnDrop, World, CMD_TIM
 use crate::support::{first_difference, repo_root, require_tools, run_bounded, Finished, TempDir};
 
 const RECORD_TIMEOUT: Duration = Duration::from_secs(300);
-const JARS: &str = "/usr/share/java/lttng-ust-agent-common.jar:/usr/share/java/lttng-ust-agent-jul.jar:/usr/share/java/lttng-ust-agent-log4j.jar:/usr/share/java/log4j-1.2.jar";
+pub(crate) const JARS: &str = "/usr/share/java/lttng-ust-agent-common.jar:/usr/share/java/lttng-ust-agent-jul.jar:/usr/share/java/lttng-ust-agent-log4j.jar:/usr/share/java/log4j-1.2.jar";
 const HINT: &str = "apt-get install lttng-tools babeltrace2 python3-lttngust liblttng-ust-agent-java liblog4j1.2-java default-jdk-headless";
 
-fn require_oracles() {
+pub(crate) fn require_oracles() {
     if let Err(hint) = require_tools(&[
         ("bash", "bash"),
         ("lttng", "lttng-tools"),
@@ -46,13 +46,13 @@ fn require_oracles() {
 }
 
 /// A world whose daemon also serves agents: its port file goes to `LTTNG_HOME`.
-struct Agents {
-    w: World,
+pub(crate) struct Agents {
+    pub(crate) w: World,
     lttng_home: PathBuf,
 }
 
 impl Agents {
-    fn new(name: &str) -> Agents {
+    pub(crate) fn new(name: &str) -> Agents {
         let w = World::new(name);
         let lttng_home = w.tmp.path().join("lttng-home");
         std::fs::create_dir_all(&lttng_home).expect("lttng home");
@@ -65,14 +65,14 @@ impl Agents {
             .env("LTTNG_UST_REGISTER_TIMEOUT", "30000");
     }
 
-    fn rttng(&self, args: &[&str]) -> Finished {
+    pub(crate) fn rttng(&self, args: &[&str]) -> Finished {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rttng"));
         cmd.args(args);
         self.env(&mut cmd);
         run_bounded(&mut cmd, CMD_TIMEOUT).unwrap_or_else(|e| panic!("rttng {args:?}: {e}"))
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let f = self.rttng(args);
         assert!(
             f.status.success(),
@@ -85,7 +85,7 @@ impl Agents {
     }
 
     /// The agents' port, once the daemon wrote it.
-    fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         let f = self.lttng_home.join(".lttng/agent.port");
         let mut port = 0;
         wait_until("the agent port file", || {
@@ -104,13 +104,13 @@ impl Agents {
 }
 
 /// An app run through `rttng run`, stopped at its "ready" line.
-struct App {
+pub(crate) struct App {
     child: KillOnDrop,
     out: BufReader<std::process::ChildStdout>,
 }
 
 impl App {
-    fn start(a: &Agents, cmd_args: &[&str]) -> App {
+    pub(crate) fn start(a: &Agents, cmd_args: &[&str]) -> App {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rttng"));
         cmd.arg("run").arg("--").args(cmd_args);
         a.env(&mut cmd);
@@ -141,7 +141,7 @@ impl App {
     }
 
     /// Lets the app log, and waits for its exit.
-    fn finish(mut self) {
+    pub(crate) fn finish(mut self) {
         self.child
             .0
             .stdin

@@ -25,7 +25,7 @@ const LOOPS: u64 = 12;
 /// ref_app emits 3 events once, then 7 per loop (tests/lttng/ref_app.c).
 const EVENT_COUNT: usize = 3 + 7 * LOOPS as usize;
 const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
-const RECORD_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const RECORD_TIMEOUT: Duration = Duration::from_secs(300);
 
 fn require_oracles() {
     if let Err(hint) = require_tools(&[
@@ -103,7 +103,7 @@ fn record_reference() -> Reference {
 }
 
 /// Compiles a C file of tests/lttng with the `rttng_ref` provider against liblttng-ust-dev.
-fn compile(dir: &Path, source: &str, out: &str) -> PathBuf {
+pub(crate) fn compile(dir: &Path, source: &str, out: &str) -> PathBuf {
     require_oracles();
     let src = repo_root().join("tests/lttng");
     let exe = dir.join(out);
@@ -209,7 +209,7 @@ fn event_names(lines: &[String]) -> BTreeSet<String> {
 }
 
 /// Runs `rttng run -- APP ARGS` in the world's environment, to completion; its stderr.
-fn run_app(w: &World, app: &Path, args: &[&str]) -> String {
+pub(crate) fn run_app(w: &World, app: &Path, args: &[&str]) -> String {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rttng"));
     cmd.arg("run").arg("--").arg(app).args(args);
     w.env(&mut cmd);

@@ -1,5 +1,6 @@
 //! The single integration test binary of the `rttng` crate: one module per area.
 
+mod app_filters;
 mod cli_compat;
 mod clock_freq;
 mod concurrent_flush;
