@@ -8,13 +8,17 @@
 // payload (the key user space matches the tracefs record with, per thread, in order) and the
 // values, read as lttng-modules reads them (src/lttng-context-*.c) from `current`.
 //
+// A second program, `task_ctx_stacks`, attached instead to the tracepoints of channels with a
+// `callstack-kernel` or `callstack-user` context, also walks the call stacks (bpf_get_stack,
+// bpf_get_task_stack), as lttng-modules' src/lttng-context-callstack*.c record them.
+//
 // Field offsets come from the running kernel's BTF (CO-RE: the structs below hold only the
 // fields read, marked preserve_access_index; the loader relocates them by name).
 //
 // It does not decide which contexts a channel records (user space writes what it asked for),
 // and it does not filter: every hit is recorded.
 //
-// Build: crates/rttng-kernel/bpf/build.sh (the object, task.bpf.o, is committed).
+// Build: crates/rttng-kernel/bpf/build-task.sh (the object, task.bpf.o, is committed).
 
 #include <linux/types.h>
 #include <linux/bpf.h>
@@ -29,6 +33,12 @@
 #define PIDTYPE_TGID 1
 #define MAX_RT_PRIO 100
 #define DEFAULT_PRIO 120      /* NICE_TO_PRIO(0) */
+/* lttng-modules' MAX_ENTRIES (src/lttng-context-callstack-stackwalk-impl.h): the deepest
+ * call stack one context records. */
+#define MAX_STACK_ENTRIES 128
+/* config[2]: which stacks task_ctx_stacks records. */
+#define STACK_KERNEL 1
+#define STACK_USER 2
 
 #define PAI __attribute__((preserve_access_index))
 
@@ -94,6 +104,23 @@ struct task_record {
 	__u8 pad[3];
 };
 
+/* What task_ctx_stacks appends to a task_record (bpf_task.rs decodes it): the kernel stack's
+ * entries, then the user stack's, each a return address (the first: the interrupted or
+ * calling instruction), innermost first. */
+struct stacks {
+	__u16 kernel_len;    /* entries */
+	__u16 user_len;
+	__u8 kernel_full;    /* 1: the walk stopped at the depth asked (the stack may go on) */
+	__u8 user_full;
+	__u16 pad;
+	__u64 ips[2 * MAX_STACK_ENTRIES];
+};
+
+struct task_stacks_record {
+	struct task_record task;
+	struct stacks stacks;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 25);
@@ -107,13 +134,26 @@ struct {
 	__type(value, __u32);
 } key_lens SEC(".maps");
 
-/* config[0]: overflowuid, config[1]: overflowgid (what an unmapped id reads as). */
+/* config[0]: overflowuid, config[1]: overflowgid (what an unmapped id reads as);
+ * config[2]: STACK_KERNEL | STACK_USER, the stacks task_ctx_stacks records; config[3]: the
+ * depth asked of each walk (at most MAX_STACK_ENTRIES; the kernel caps a walk at
+ * kernel.perf_event_max_stack). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 4);
 	__type(key, __u32);
 	__type(value, __u32);
 } config SEC(".maps");
+
+/* Where task_ctx_stacks builds its record (too large for the BPF stack) before copying the
+ * part used into the ring buffer. Tracing programs do not nest on a CPU (the kernel's
+ * bpf_prog_active guard), so one per CPU is enough. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct task_stacks_record);
+} scratch SEC(".maps");
 
 /* Records that did not fit in the ring buffer. */
 struct {
@@ -174,18 +214,17 @@ static __always_inline __u32 config_at(__u32 i, __u32 dflt)
 	return v ? *v : dflt;
 }
 
-SEC("tracepoint/sched/sched_switch")
-int task_ctx(void *ctx)
+static __always_inline void count_lost(void)
 {
-	struct task_record *r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
-	if (!r) {
-		__u32 zero = 0;
-		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
-		if (n)
-			__sync_fetch_and_add(n, 1);
-		return 0;
-	}
-	__builtin_memset(r, 0, sizeof(*r));
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/* The task values of the current task at tracepoint `ctx`, into the zeroed `r`. */
+static __always_inline void fill_task(void *ctx, struct task_record *r)
+{
 	r->tid = (__u32)bpf_get_current_pid_tgid();
 	/* The context's first 8 bytes hold a pt_regs pointer, not the common fields: the type
 	 * id comes as the attachment's cookie. */
@@ -257,8 +296,72 @@ int task_ctx(void *ctx)
 		r->vegid = g[1];
 		r->vsgid = g[2];
 	}
+}
+
+SEC("tracepoint/sched/sched_switch")
+int task_ctx(void *ctx)
+{
+	struct task_record *r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
+	if (!r) {
+		count_lost();
+		return 0;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	fill_task(ctx, r);
 	/* No wakeup: user space polls the ring on a timer (a wakeup per record costs an irq_work). */
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	return 0;
+}
+
+/* task_ctx plus the call stacks config[2] asks for (the callstack-kernel and callstack-user
+ * contexts), attached instead of task_ctx to the tracepoints of channels that record them,
+ * so that other events do not pay for the walks. */
+SEC("tracepoint/sched/sched_switch")
+int task_ctx_stacks(void *ctx)
+{
+	__u32 zero = 0;
+	struct task_stacks_record *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 0;
+	__builtin_memset(&s->task, 0, sizeof(s->task));
+	fill_task(ctx, &s->task);
+	__u32 which = config_at(2, 0);
+	__u32 depth = config_at(3, MAX_STACK_ENTRIES);
+	if (depth > MAX_STACK_ENTRIES)
+		depth = MAX_STACK_ENTRIES;
+	if (depth == 0)
+		depth = 1;
+	__u64 nk = 0, nu = 0;
+	long got;
+	if (which & STACK_KERNEL) {
+		/* The registers the tracepoint hands over: where it was called from. */
+		got = bpf_get_stack(ctx, s->stacks.ips, depth * 8, 0);
+		if (got == 0)
+			/* A system call tracepoint hands over the user registers (no kernel frame
+			 * in them): walk the current kernel stack from here instead. */
+			got = bpf_get_task_stack(bpf_get_current_task_btf(), s->stacks.ips,
+						 depth * 8, 0);
+		nk = got > 0 ? (__u64)got / 8 : 0;
+		if (nk > MAX_STACK_ENTRIES)
+			nk = MAX_STACK_ENTRIES;
+	}
+	if (which & STACK_USER) {
+		/* Frame pointers from the task's user registers, as lttng-modules'
+		 * stack_trace_save_user. */
+		got = bpf_get_stack(ctx, &s->stacks.ips[nk], depth * 8, BPF_F_USER_STACK);
+		nu = got > 0 ? (__u64)got / 8 : 0;
+		if (nu > MAX_STACK_ENTRIES)
+			nu = MAX_STACK_ENTRIES;
+	}
+	s->stacks.kernel_len = nk;
+	s->stacks.user_len = nu;
+	s->stacks.kernel_full = nk >= depth;
+	s->stacks.user_full = nu >= depth;
+	__u64 size = sizeof(struct task_record) + 8 + (nk + nu) * 8;
+	if (size > sizeof(*s))
+		size = sizeof(*s);
+	if (bpf_ringbuf_output(&records, s, size, BPF_RB_NO_WAKEUP))
+		count_lost();
 	return 0;
 }
 

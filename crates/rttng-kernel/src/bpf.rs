@@ -18,15 +18,15 @@
 //! trace: the caller decides what to do when loading fails (fall back to pointers).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use aya::maps::{Array, HashMap as BpfHashMap, MapData, RingBuf};
+use aya::maps::{Array, HashMap as BpfHashMap, RingBuf};
 use aya::programs::TracePoint;
 use aya::Ebpf;
 
+use crate::bpf_log::{detach_later, Poller, RingLog, RingRecord};
 use crate::error::KernelError;
 use crate::syscall_args::MAX_ARGS;
 
@@ -98,104 +98,27 @@ pub fn decode_record(b: &[u8]) -> Option<PathRecord> {
     })
 }
 
-#[derive(Default)]
-struct LogInner {
-    ring: Option<RingBuf<MapData>>,
-    records: Vec<PathRecord>,
-    bytes: usize,
-    dropped: u64,
+impl RingRecord for PathRecord {
+    const MAX_LOG_RECORDS: usize = MAX_LOG_RECORDS;
+    const MAX_LOG_BYTES: usize = MAX_LOG_BYTES;
+    const MAX_RECORDS_PER_POLL: usize = MAX_RECORDS_PER_POLL;
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        decode_record(bytes)
+    }
+
+    /// The path's bytes.
+    fn log_bytes(&self) -> usize {
+        match &self.value {
+            PathValue::Text(t) => t.len(),
+            PathValue::Fault(_) => 0,
+        }
+    }
 }
 
 /// Every path record of a session, in ring-buffer order (per thread, the order of the calls).
 /// Shared between the recorder, the trace conversion and live viewers.
-#[derive(Default)]
-pub struct PathLog {
-    inner: Mutex<LogInner>,
-}
-
-impl std::fmt::Debug for PathLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PathLog").field("len", &self.len()).finish()
-    }
-}
-
-impl PathLog {
-    fn lock(&self) -> std::sync::MutexGuard<'_, LogInner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Move what the ring buffer holds into the log (cheap when it is empty).
-    pub fn poll(&self) {
-        let mut g = self.lock();
-        let LogInner {
-            ring,
-            records,
-            bytes,
-            dropped,
-        } = &mut *g;
-        let Some(ring) = ring.as_mut() else { return };
-        for _ in 0..MAX_RECORDS_PER_POLL {
-            let Some(item) = ring.next() else { break };
-            match decode_record(&item) {
-                Some(r) => {
-                    let n = match &r.value {
-                        PathValue::Text(t) => t.len(),
-                        PathValue::Fault(_) => 0,
-                    };
-                    if records.len() >= MAX_LOG_RECORDS || *bytes + n > MAX_LOG_BYTES {
-                        *dropped += 1;
-                    } else {
-                        *bytes += n;
-                        records.push(r);
-                    }
-                }
-                None => *dropped += 1,
-            }
-        }
-    }
-
-    /// Records logged so far.
-    pub fn len(&self) -> usize {
-        self.lock().records.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Records the log could not keep (limits, malformed records).
-    pub fn dropped(&self) -> u64 {
-        self.lock().dropped
-    }
-
-    /// Records from index `from` on.
-    pub fn records_from(&self, from: usize) -> Vec<PathRecord> {
-        let g = self.lock();
-        g.records.get(from..).map(<[_]>::to_vec).unwrap_or_default()
-    }
-
-    /// Moves every record out of the log (for its only reader, which keeps them matched as
-    /// they come: the log then never fills up in a long session).
-    pub fn take_all(&self) -> Vec<PathRecord> {
-        let mut g = self.lock();
-        g.bytes = 0;
-        std::mem::take(&mut g.records)
-    }
-
-    /// A log holding these records (tests, replays).
-    pub fn from_records(records: Vec<PathRecord>) -> PathLog {
-        PathLog {
-            inner: Mutex::new(LogInner {
-                records,
-                ..LogInner::default()
-            }),
-        }
-    }
-
-    fn set_ring(&self, ring: Option<RingBuf<MapData>>) {
-        self.lock().ring = ring;
-    }
-}
+pub type PathLog = RingLog<PathRecord>;
 
 /// Gives tracefs `sys_enter` records, taken in time order, their path strings.
 #[derive(Debug, Default)]
@@ -290,8 +213,7 @@ pub struct PathRecorder {
     links: Vec<aya::programs::trace_point::TracePointLink>,
     ebpf: Option<Ebpf>,
     log: Arc<PathLog>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    poller: Option<Poller>,
     attached: usize,
 }
 
@@ -404,24 +326,13 @@ impl PathRecorder {
                 attached += 1;
             }
         }
-        log.set_ring(Some(ring));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (log2, stop2) = (log.clone(), stop.clone());
-        let thread = std::thread::Builder::new()
-            .name("rttng-bpf-paths".to_string())
-            .spawn(move || {
-                while !stop2.load(Ordering::Relaxed) {
-                    log2.poll();
-                    std::thread::sleep(POLL_PERIOD);
-                }
-            })
+        let poller = Poller::start(log.clone(), ring, "rttng-bpf-paths", POLL_PERIOD)
             .map_err(|e| bpf_err("thread")(e.to_string()))?;
         Ok(PathRecorder {
             links,
             ebpf: Some(ebpf),
             log,
-            stop,
-            thread: Some(thread),
+            poller: Some(poller),
             attached,
         })
     }
@@ -440,33 +351,10 @@ impl PathRecorder {
     /// waits for RCU grace periods (about a second here, even for all links at once), which
     /// then overlaps whatever the caller does next (writing the trace).
     pub fn stop_recording(&mut self) -> Option<JoinHandle<()>> {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        if let Some(mut p) = self.poller.take() {
+            p.finish(&self.log);
         }
-        self.log.poll();
-        self.log.set_ring(None);
-        let links = std::mem::take(&mut self.links);
-        let ebpf = self.ebpf.take();
-        if links.is_empty() && ebpf.is_none() {
-            return None;
-        }
-        let detach = move || {
-            // Each detach waits for a grace period; in parallel they share it. The object
-            // goes after its links.
-            std::thread::scope(|scope| {
-                for link in links {
-                    scope.spawn(move || drop(link));
-                }
-            });
-            drop(ebpf);
-        };
-        // No thread: the programs stay attached until the process exits (the kernel
-        // detaches them when their descriptors close).
-        std::thread::Builder::new()
-            .name("rttng-bpf-detach".to_string())
-            .spawn(detach)
-            .ok()
+        detach_later(std::mem::take(&mut self.links), self.ebpf.take())
     }
 }
 

@@ -17,18 +17,18 @@
 //! without a BPF record (the caller counts it), system call path strings (`bpf.rs`).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use aya::maps::{Array, HashMap as BpfHashMap, MapData, RingBuf};
+use aya::maps::{Array, HashMap as BpfHashMap, RingBuf};
 use std::os::fd::AsFd;
 
 use aya::programs::TracePoint;
 use aya::Ebpf;
 
 use crate::bpf::{bpf_err, error_chain};
+use crate::bpf_log::{detach_later, Poller, RingLog, RingRecord};
 use crate::error::KernelError;
 use crate::format::EventFormat;
 
@@ -37,6 +37,16 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!("../bpf/task.bpf.o");
 
 /// Bytes of one ring-buffer record (`struct task_record` in `task.bpf.c`).
 pub const RECORD_BYTES: usize = 248;
+/// Bytes of the call-stack header `task_ctx_stacks` appends to a record (`struct stacks`),
+/// before its entries.
+pub const STACKS_HEADER_BYTES: usize = 8;
+/// The deepest call stack one context records: lttng-modules' `MAX_ENTRIES` (128, in
+/// src/lttng-context-callstack-stackwalk-impl.h); the kernel caps each eBPF walk at
+/// `kernel.perf_event_max_stack` too ([`stack_depth`]).
+pub const MAX_STACK_ENTRIES: usize = 128;
+/// What ends a call stack that filled the depth walked (it may go on), as lttng-modules
+/// marks it: `ULONG_MAX` after the entries.
+pub const STACK_TRUNCATED_MARK: u64 = u64::MAX;
 /// Payload bytes (after the 8 bytes of common fields) a record keeps as its key.
 pub const KEY_BYTES: usize = 64;
 /// Bytes of the hostname (`__NEW_UTS_LEN + 1`, lttng's hostname context length).
@@ -47,6 +57,9 @@ pub const MAX_LOG_RECORDS: usize = 1 << 18;
 pub const MAX_QUEUE_PER_THREAD: usize = 1 << 15;
 /// Records waiting in a matcher in all; beyond, a thread's oldest go first.
 pub const MAX_MATCHER_RECORDS: usize = 1 << 18;
+/// Call-stack bytes a log, and a matcher, keep (a record with both stacks full holds 2 KiB:
+/// [`MAX_MATCHER_RECORDS`] of them would be 512 MiB); beyond, as beyond the record bounds.
+pub const MAX_STACK_BYTES: usize = 64 << 20;
 /// Threads with waiting records in a matcher.
 pub const MAX_MATCHER_THREADS: usize = 65_536;
 /// Records moved from the ring buffer per poll.
@@ -55,8 +68,6 @@ pub const MAX_RECORDS_PER_POLL: usize = 1 << 18;
 pub const POLL_PERIOD: Duration = Duration::from_millis(5);
 /// Tracepoints one recorder attaches to.
 pub const MAX_ATTACHED: usize = 8192;
-/// Threads that detach the programs at stop (each detach waits for an RCU grace period).
-const DETACH_THREADS: usize = 64;
 
 /// What lttng-modules would record for a task at one event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,6 +86,18 @@ pub struct TaskValues {
     /// cgroup, ipc, mnt, net, pid, time, user, uts namespace inode numbers.
     pub ns: [u32; 8],
     pub hostname: [u8; HOSTNAME_BYTES],
+    /// The kernel call stack (innermost first), [`STACK_TRUNCATED_MARK`] last when the walk
+    /// filled its depth; empty unless the recorder walks stacks.
+    pub kernel_stack: Vec<u64>,
+    /// The user call stack, the same way.
+    pub user_stack: Vec<u64>,
+}
+
+impl TaskValues {
+    /// Bytes the call stacks hold.
+    pub fn stack_bytes(&self) -> usize {
+        (self.kernel_stack.len() + self.user_stack.len()) * 8
+    }
 }
 
 impl Default for TaskValues {
@@ -91,6 +114,8 @@ impl Default for TaskValues {
             vids: [0; 6],
             ns: [0; 8],
             hostname: [0; HOSTNAME_BYTES],
+            kernel_stack: Vec::new(),
+            user_stack: Vec::new(),
         }
     }
 }
@@ -133,6 +158,26 @@ pub fn decode_record(b: &[u8]) -> Option<TaskRecord> {
     // Up to the NUL only: what follows it is not part of the name.
     let n = crate::convert::c_str(&v.hostname).len();
     v.hostname[n..].fill(0);
+    if let Some(h) = b.get(RECORD_BYTES..RECORD_BYTES + STACKS_HEADER_BYTES) {
+        // `struct stacks`: kernel_len, user_len (u16), kernel_full, user_full (u8), then the
+        // kernel entries and the user entries (u64 each), as far as the record goes.
+        let lens = [
+            usize::from(u16::from_le_bytes([h[0], h[1]])).min(MAX_STACK_ENTRIES),
+            usize::from(u16::from_le_bytes([h[2], h[3]])).min(MAX_STACK_ENTRIES),
+        ];
+        let mut entries = b[RECORD_BYTES + STACKS_HEADER_BYTES..]
+            .chunks_exact(8)
+            .map(|e| u64::from_le_bytes(e.try_into().unwrap_or([0; 8])));
+        for (k, stack) in [&mut v.kernel_stack, &mut v.user_stack]
+            .into_iter()
+            .enumerate()
+        {
+            stack.extend(entries.by_ref().take(lens[k]));
+            if h[4 + k] != 0 && stack.len() == lens[k] {
+                stack.push(STACK_TRUNCATED_MARK);
+            }
+        }
+    }
     Some(TaskRecord {
         tid: u32_at(0),
         type_id: u16::from_le_bytes([b[4], b[5]]),
@@ -161,78 +206,42 @@ pub fn key_len(fmt: &EventFormat) -> u32 {
     key_ranges(fmt).iter().map(|&(_, e)| e).max().unwrap_or(0) as u32
 }
 
-#[derive(Default)]
-struct LogInner {
-    ring: Option<RingBuf<MapData>>,
-    records: Vec<TaskRecord>,
-    dropped: u64,
+impl RingRecord for TaskRecord {
+    const MAX_LOG_RECORDS: usize = MAX_LOG_RECORDS;
+    const MAX_LOG_BYTES: usize = MAX_STACK_BYTES;
+    const MAX_RECORDS_PER_POLL: usize = MAX_RECORDS_PER_POLL;
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        decode_record(bytes)
+    }
+
+    /// Its call stacks' bytes.
+    fn log_bytes(&self) -> usize {
+        self.values.stack_bytes()
+    }
 }
 
 /// Every task record of a session, in ring-buffer order (per thread, the order of the hits).
-#[derive(Default)]
-pub struct TaskLog {
-    inner: Mutex<LogInner>,
-}
+pub type TaskLog = RingLog<TaskRecord>;
 
-impl std::fmt::Debug for TaskLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TaskLog").finish()
-    }
-}
-
-impl TaskLog {
-    fn lock(&self) -> std::sync::MutexGuard<'_, LogInner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Move what the ring buffer holds into the log (cheap when it is empty).
-    pub fn poll(&self) {
-        let mut g = self.lock();
-        let LogInner {
-            ring,
-            records,
-            dropped,
-        } = &mut *g;
-        let Some(ring) = ring.as_mut() else { return };
-        for _ in 0..MAX_RECORDS_PER_POLL {
-            let Some(item) = ring.next() else { break };
-            match decode_record(&item) {
-                Some(r) if records.len() < MAX_LOG_RECORDS => records.push(r),
-                _ => *dropped += 1,
-            }
-        }
-    }
-
-    /// Records the log could not keep (limits, malformed records).
-    pub fn dropped(&self) -> u64 {
-        self.lock().dropped
-    }
-
-    /// Moves every record out of the log (for its only reader, the matcher).
-    pub fn take_all(&self) -> Vec<TaskRecord> {
-        std::mem::take(&mut self.lock().records)
-    }
-
-    /// A log holding these records (tests, replays).
-    pub fn from_records(records: Vec<TaskRecord>) -> TaskLog {
-        TaskLog {
-            inner: Mutex::new(LogInner {
-                records,
-                ..LogInner::default()
-            }),
-        }
-    }
-
-    fn set_ring(&self, ring: Option<RingBuf<MapData>>) {
-        self.lock().ring = ring;
-    }
+/// A record waiting in a matcher, and the readers that took it already.
+#[derive(Debug)]
+struct Waiting {
+    record: TaskRecord,
+    taken: u64,
 }
 
 /// Gives tracefs records their task values.
 #[derive(Debug, Default)]
 pub struct TaskMatcher {
-    queues: HashMap<u32, VecDeque<TaskRecord>>,
+    queues: HashMap<u32, VecDeque<Waiting>>,
+    /// Per tracepoint type id, the readers (one bit per channel: each channel is its own
+    /// tracefs instance, so one hit gives each channel that enables the tracepoint a record,
+    /// while the eBPF program writes one) that must each take a record before it goes.
+    readers: HashMap<u16, u64>,
     total: usize,
+    /// Call-stack bytes of the waiting records (bounded by [`MAX_STACK_BYTES`]).
+    stack_bytes: usize,
     /// Records dropped because a thread's queue was full.
     pub overflowed: u64,
 }
@@ -251,24 +260,38 @@ impl TaskMatcher {
                 continue;
             }
             let q = self.queues.entry(r.tid).or_default();
-            if q.len() >= MAX_QUEUE_PER_THREAD || self.total >= MAX_MATCHER_RECORDS {
-                if q.pop_front().is_some() {
+            let weight = r.values.stack_bytes();
+            let full = |total: usize, bytes: usize| {
+                total >= MAX_MATCHER_RECORDS || bytes + weight > MAX_STACK_BYTES
+            };
+            if q.len() >= MAX_QUEUE_PER_THREAD || full(self.total, self.stack_bytes) {
+                if let Some(old) = q.pop_front() {
                     self.total -= 1;
+                    self.stack_bytes -= old.record.values.stack_bytes();
                 }
                 self.overflowed += 1;
-                if self.total >= MAX_MATCHER_RECORDS {
+                if full(self.total, self.stack_bytes) {
+                    if q.is_empty() {
+                        self.queues.remove(&r.tid);
+                    }
                     continue;
                 }
             }
-            q.push_back(r);
+            q.push_back(Waiting {
+                record: r,
+                taken: 0,
+            });
             self.total += 1;
+            self.stack_bytes += weight;
         }
     }
 
-    /// The values of the tracefs record of thread `tid`, type `type_id`, payload `payload`
-    /// (the record's bytes from offset 8), whose key is compared on `ranges` ([`key_ranges`]):
-    /// the oldest waiting record that matches. Older records are not dropped: a consumer
-    /// converts one CPU after the other, and the thread may have moved between them.
+    /// Adds `reader` (one bit) to the readers of records of tracepoint `type_id`.
+    pub fn add_reader(&mut self, type_id: u16, reader: u64) {
+        *self.readers.entry(type_id).or_default() |= reader;
+    }
+
+    /// [`Self::take_as`] for a matcher with one reader.
     pub fn take(
         &mut self,
         tid: u32,
@@ -276,19 +299,45 @@ impl TaskMatcher {
         payload: &[u8],
         ranges: &[(usize, usize)],
     ) -> Option<TaskValues> {
+        self.take_as(1, tid, type_id, payload, ranges)
+    }
+
+    /// The values of the tracefs record of thread `tid`, type `type_id`, payload `payload`
+    /// (the record's bytes from offset 8), whose key is compared on `ranges` ([`key_ranges`]),
+    /// for `reader` (a channel's bit, [`Self::add_reader`]): the oldest waiting record that
+    /// matches and that this reader has not taken. Older records are not dropped: a consumer
+    /// converts one CPU after the other, and the thread may have moved between them. A
+    /// record goes once every reader of its tracepoint took it.
+    pub fn take_as(
+        &mut self,
+        reader: u64,
+        tid: u32,
+        type_id: u16,
+        payload: &[u8],
+        ranges: &[(usize, usize)],
+    ) -> Option<TaskValues> {
         let q = self.queues.get_mut(&tid)?;
-        let i = q.iter().position(|r| {
-            r.type_id == type_id
+        let i = q.iter().position(|w| {
+            let r = &w.record;
+            w.taken & reader == 0
+                && r.type_id == type_id
                 && ranges.iter().all(|&(s, e)| {
                     matches!((r.key.get(s..e), payload.get(s..e)), (Some(a), Some(b)) if a == b)
                 })
         })?;
-        let r = q.remove(i)?;
+        let all = self.readers.get(&type_id).copied().unwrap_or(0) | reader;
+        let w = &mut q[i];
+        w.taken |= reader;
+        if w.taken & all != all {
+            return Some(w.record.values.clone());
+        }
+        let w = q.remove(i)?;
         self.total -= 1;
+        self.stack_bytes -= w.record.values.stack_bytes();
         if q.is_empty() {
             self.queues.remove(&tid);
         }
-        Some(r.values)
+        Some(w.record.values)
     }
 }
 
@@ -297,10 +346,10 @@ pub struct TaskRecorder {
     links: Vec<crate::sys::CookieLink>,
     /// The type ids attached to.
     attached: std::collections::HashSet<u16>,
+    walks: StackWalks,
     ebpf: Option<Ebpf>,
     log: Arc<TaskLog>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    poller: Option<Poller>,
 }
 
 impl std::fmt::Debug for TaskRecorder {
@@ -311,22 +360,34 @@ impl std::fmt::Debug for TaskRecorder {
     }
 }
 
-/// Whether this kernel runs the task program: it is loaded (and verified, its CO-RE offsets
-/// relocated) once per process, not attached. The error says why not.
-pub fn probe() -> Result<(), KernelError> {
-    static RESULT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    let r = RESULT.get_or_init(|| {
+/// The programs of `task.bpf.o`: without and with call stacks.
+const PROGRAM: &str = "task_ctx";
+const PROGRAM_STACKS: &str = "task_ctx_stacks";
+
+/// Whether this kernel runs the task program (with `stacks`, the one that walks call
+/// stacks): it is loaded (and verified, its CO-RE offsets relocated) once per process, not
+/// attached. The error says why not.
+pub fn probe_program(stacks: bool) -> Result<(), KernelError> {
+    type Once = std::sync::OnceLock<Result<(), String>>;
+    static RESULT: [Once; 2] = [Once::new(), Once::new()];
+    let name = if stacks { PROGRAM_STACKS } else { PROGRAM };
+    let r = RESULT[usize::from(stacks)].get_or_init(|| {
         let mut ebpf = Ebpf::load(OBJECT).map_err(|e| format!("load: {}", error_chain(&e)))?;
         let prog: &mut TracePoint = ebpf
-            .program_mut("task_ctx")
-            .ok_or("no program `task_ctx`")?
+            .program_mut(name)
+            .ok_or_else(|| format!("no program `{name}`"))?
             .try_into()
-            .map_err(|e| format!("task_ctx: {}", error_chain(&e)))?;
+            .map_err(|e| format!("{name}: {}", error_chain(&e)))?;
         prog.load()
-            .map_err(|e| format!("load task_ctx: {}", error_chain(&e)))
+            .map_err(|e| format!("load {name}: {}", error_chain(&e)))
     });
     r.clone().map_err(|reason| KernelError::Bpf {
-        step: "task contexts".to_string(),
+        step: if stacks {
+            "call stacks"
+        } else {
+            "task contexts"
+        }
+        .to_string(),
         reason,
     })
 }
@@ -339,10 +400,68 @@ fn overflow_id(name: &str) -> u32 {
         .unwrap_or(65534)
 }
 
+/// How deep a call stack the recorder walks: lttng-modules' [`MAX_STACK_ENTRIES`], unless
+/// the kernel caps eBPF stack walks lower (`kernel.perf_event_max_stack`, 127 by default:
+/// then a stack of 128 frames or more is recorded as its innermost 127 and the
+/// truncation mark, where lttng-modules records 128 and the mark).
+pub fn stack_depth() -> usize {
+    std::fs::read_to_string("/proc/sys/kernel/perf_event_max_stack")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .unwrap_or(MAX_STACK_ENTRIES)
+        .clamp(1, MAX_STACK_ENTRIES)
+}
+
+/// The call stacks a recorder walks at the tracepoints that ask for them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StackWalks {
+    pub kernel: bool,
+    pub user: bool,
+}
+
+impl StackWalks {
+    /// `config[2]` of `task.bpf.c`: STACK_KERNEL (1) | STACK_USER (2).
+    fn config(self) -> u32 {
+        u32::from(self.kernel) | (u32::from(self.user) << 1)
+    }
+
+    pub fn any(self) -> bool {
+        self.kernel || self.user
+    }
+}
+
+/// A tracepoint the recorder attaches to, and whether its hits walk the call stacks.
+pub type TaskEvent = (Arc<EventFormat>, bool);
+
+fn map_config(ebpf: &mut Ebpf, values: &[(u32, u32)]) -> Result<(), KernelError> {
+    let mut cfg: Array<_, u32> = Array::try_from(
+        ebpf.map_mut("config")
+            .ok_or_else(|| bpf_err("maps")("no map `config`".to_string()))?,
+    )
+    .map_err(|e| bpf_err("map config")(error_chain(&e)))?;
+    for &(k, v) in values {
+        cfg.set(k, v, 0)
+            .map_err(|e| bpf_err("map config")(error_chain(&e)))?;
+    }
+    Ok(())
+}
+
 impl TaskRecorder {
     /// Loads the program and attaches it to each of `events`' tracepoints. Records go to `log`.
     pub fn start(
         events: &[Arc<EventFormat>],
+        log: Arc<TaskLog>,
+    ) -> Result<TaskRecorder, KernelError> {
+        let events: Vec<TaskEvent> = events.iter().map(|f| (f.clone(), false)).collect();
+        TaskRecorder::start_with_stacks(&events, StackWalks::default(), log)
+    }
+
+    /// Loads the programs and attaches one to each of `events`' tracepoints: the one that
+    /// also walks the call stacks `walks` asks for where the event says so, else the one that
+    /// does not (so that other events do not pay for the walks). Records go to `log`.
+    pub fn start_with_stacks(
+        events: &[TaskEvent],
+        walks: StackWalks,
         log: Arc<TaskLog>,
     ) -> Result<TaskRecorder, KernelError> {
         if events.len() > MAX_ATTACHED {
@@ -352,97 +471,57 @@ impl TaskRecorder {
             });
         }
         let mut ebpf = Ebpf::load(OBJECT).map_err(|e| bpf_err("load")(error_chain(&e)))?;
-        {
-            let mut cfg: Array<_, u32> = Array::try_from(
-                ebpf.map_mut("config")
-                    .ok_or_else(|| bpf_err("maps")("no map `config`".to_string()))?,
-            )
-            .map_err(|e| bpf_err("map config")(error_chain(&e)))?;
-            cfg.set(0, overflow_id("overflowuid"), 0)
-                .map_err(|e| bpf_err("map config")(error_chain(&e)))?;
-            cfg.set(1, overflow_id("overflowgid"), 0)
-                .map_err(|e| bpf_err("map config")(error_chain(&e)))?;
-        }
-        {
-            let mut lens: BpfHashMap<_, u32, u32> = BpfHashMap::try_from(
-                ebpf.map_mut("key_lens")
-                    .ok_or_else(|| bpf_err("maps")("no map `key_lens`".to_string()))?,
-            )
-            .map_err(|e| bpf_err("map key_lens")(error_chain(&e)))?;
-            for f in events {
-                lens.insert(u32::from(f.id), key_len(f), 0)
-                    .map_err(|e| bpf_err("map key_lens")(error_chain(&e)))?;
-            }
-        }
+        map_config(
+            &mut ebpf,
+            &[
+                (0, overflow_id("overflowuid")),
+                (1, overflow_id("overflowgid")),
+                (2, walks.config()),
+                (3, stack_depth() as u32),
+            ],
+        )?;
         let ring = RingBuf::try_from(
             ebpf.take_map("records")
                 .ok_or_else(|| bpf_err("maps")("no map `records`".to_string()))?,
         )
         .map_err(|e| bpf_err("map records")(error_chain(&e)))?;
-        let prog: &mut TracePoint = ebpf
-            .program_mut("task_ctx")
-            .ok_or_else(|| bpf_err("programs")("no program `task_ctx`".to_string()))?
-            .try_into()
-            .map_err(|e| bpf_err("task_ctx")(error_chain(&e)))?;
-        prog.load()
-            .map_err(|e| bpf_err("load task_ctx")(error_chain(&e)))?;
-        let prog_fd = prog
-            .fd()
-            .map_err(|e| bpf_err("task_ctx")(error_chain(&e)))?
-            .as_fd();
-        let mut links = Vec::new();
-        let mut attached = std::collections::HashSet::new();
-        for f in events {
-            if !attached.insert(f.id) {
+        let need_stacks = walks.any() && events.iter().any(|(_, s)| *s);
+        for name in [PROGRAM, PROGRAM_STACKS] {
+            if name == PROGRAM_STACKS && !need_stacks {
                 continue;
             }
-            // The program learns which tracepoint fired from the cookie: its type id.
-            let link = crate::sys::attach_tracepoint_with_cookie(
-                prog_fd,
-                u64::from(f.id),
-                u64::from(f.id),
-            )
-            .map_err(|e| {
-                bpf_err(format!("attach task_ctx to {}:{}", f.system, f.name))(e.to_string())
-            })?;
-            links.push(link);
+            let prog: &mut TracePoint = ebpf
+                .program_mut(name)
+                .ok_or_else(|| bpf_err("programs")(format!("no program `{name}`")))?
+                .try_into()
+                .map_err(|e| bpf_err(name)(error_chain(&e)))?;
+            prog.load()
+                .map_err(|e| bpf_err(format!("load {name}"))(error_chain(&e)))?;
         }
-        log.set_ring(Some(ring));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (log2, stop2) = (log.clone(), stop.clone());
-        let thread = std::thread::Builder::new()
-            .name("rttng-bpf-task".to_string())
-            .spawn(move || {
-                while !stop2.load(Ordering::Relaxed) {
-                    log2.poll();
-                    std::thread::sleep(POLL_PERIOD);
-                }
-            })
-            .map_err(|e| bpf_err("thread")(e.to_string()))?;
-        Ok(TaskRecorder {
-            links,
-            attached,
+        let mut r = TaskRecorder {
+            links: Vec::new(),
+            attached: std::collections::HashSet::new(),
+            walks,
             ebpf: Some(ebpf),
-            log,
-            stop,
-            thread: Some(thread),
-        })
+            log: log.clone(),
+            poller: None,
+        };
+        r.attach_more(events)?;
+        r.poller = Some(
+            Poller::start(log, ring, "rttng-bpf-task", POLL_PERIOD)
+                .map_err(|e| bpf_err("thread")(e.to_string()))?,
+        );
+        Ok(r)
     }
 
-    /// Attaches the program to those of `events` it is not attached to yet (events enabled
-    /// while tracing).
-    pub fn attach_more(&mut self, events: &[Arc<EventFormat>]) -> Result<(), KernelError> {
-        let Some(ebpf) = self.ebpf.as_ref() else {
+    /// Attaches a program to those of `events` it is not attached to yet (events enabled
+    /// while tracing). An event attached already keeps its program: it walks no stacks if it
+    /// was attached without.
+    pub fn attach_more(&mut self, events: &[TaskEvent]) -> Result<(), KernelError> {
+        let Some(ebpf) = self.ebpf.as_mut() else {
             return Ok(());
         };
-        let prog = ebpf
-            .program("task_ctx")
-            .ok_or_else(|| bpf_err("programs")("no program `task_ctx`".to_string()))?;
-        let prog_fd = prog
-            .fd()
-            .map_err(|e| bpf_err("task_ctx")(error_chain(&e)))?
-            .as_fd();
-        for f in events {
+        for (f, stacks) in events {
             if self.attached.contains(&f.id) {
                 continue;
             }
@@ -452,13 +531,33 @@ impl TaskRecorder {
                     value: self.links.len() as u64 + 1,
                 });
             }
+            // The payload bytes the program copies as the key.
+            let mut lens: BpfHashMap<_, u32, u32> = BpfHashMap::try_from(
+                ebpf.map_mut("key_lens")
+                    .ok_or_else(|| bpf_err("maps")("no map `key_lens`".to_string()))?,
+            )
+            .map_err(|e| bpf_err("map key_lens")(error_chain(&e)))?;
+            lens.insert(u32::from(f.id), key_len(f), 0)
+                .map_err(|e| bpf_err("map key_lens")(error_chain(&e)))?;
+            let name = if *stacks && self.walks.any() {
+                PROGRAM_STACKS
+            } else {
+                PROGRAM
+            };
+            let prog_fd = ebpf
+                .program(name)
+                .ok_or_else(|| bpf_err("programs")(format!("no program `{name}`")))?
+                .fd()
+                .map_err(|e| bpf_err(name)(error_chain(&e)))?
+                .as_fd();
+            // The program learns which tracepoint fired from the cookie: its type id.
             let link = crate::sys::attach_tracepoint_with_cookie(
                 prog_fd,
                 u64::from(f.id),
                 u64::from(f.id),
             )
             .map_err(|e| {
-                bpf_err(format!("attach task_ctx to {}:{}", f.system, f.name))(e.to_string())
+                bpf_err(format!("attach {name} to {}:{}", f.system, f.name))(e.to_string())
             })?;
             self.links.push(link);
             self.attached.insert(f.id);
@@ -484,31 +583,10 @@ impl TaskRecorder {
     /// are detached and the BPF objects freed on a thread of their own, returned (detaching
     /// waits for RCU grace periods). Call it once the traced events are all recorded.
     pub fn stop_recording(&mut self) -> Option<JoinHandle<()>> {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        if let Some(mut p) = self.poller.take() {
+            p.finish(&self.log);
         }
-        self.log.poll();
-        self.log.set_ring(None);
-        let mut links = std::mem::take(&mut self.links);
-        let ebpf = self.ebpf.take();
-        if links.is_empty() && ebpf.is_none() {
-            return None;
-        }
-        let detach = move || {
-            let per = links.len().div_ceil(DETACH_THREADS).max(1);
-            std::thread::scope(|scope| {
-                while !links.is_empty() {
-                    let chunk: Vec<_> = links.drain(..per.min(links.len())).collect();
-                    scope.spawn(move || drop(chunk));
-                }
-            });
-            drop(ebpf);
-        };
-        std::thread::Builder::new()
-            .name("rttng-bpf-detach".to_string())
-            .spawn(detach)
-            .ok()
+        detach_later(std::mem::take(&mut self.links), self.ebpf.take())
     }
 
     /// [`Self::stop_recording`], waiting for the detach.
@@ -583,6 +661,35 @@ mod tests {
     }
 
     #[test]
+    fn call_stacks_decode_with_lttngs_truncation_mark() {
+        let mut b = vec![0u8; RECORD_BYTES + STACKS_HEADER_BYTES];
+        // Two kernel entries (the walk filled its depth), one user entry.
+        b[RECORD_BYTES..RECORD_BYTES + 6].copy_from_slice(&[2, 0, 1, 0, 1, 0]);
+        for ip in [0xffff_ffff_8100_0000u64, 0xffff_ffff_8200_0000, 0x40_1151] {
+            b.extend_from_slice(&ip.to_le_bytes());
+        }
+        let r = decode_record(&b).expect("decodes");
+        assert_eq!(
+            r.values.kernel_stack,
+            [
+                0xffff_ffff_8100_0000,
+                0xffff_ffff_8200_0000,
+                STACK_TRUNCATED_MARK
+            ]
+        );
+        assert_eq!(r.values.user_stack, [0x40_1151]);
+        // Lengths beyond the record: only the entries present, and no mark (the walk's
+        // end was not seen).
+        b[RECORD_BYTES..RECORD_BYTES + 2].copy_from_slice(&500u16.to_le_bytes());
+        let r = decode_record(&b).expect("decodes");
+        assert_eq!(r.values.kernel_stack.len(), 3);
+        assert!(r.values.user_stack.is_empty());
+        // No stack part: no stacks.
+        let r = decode_record(&b[..RECORD_BYTES]).expect("decodes");
+        assert!(r.values.kernel_stack.is_empty() && r.values.user_stack.is_empty());
+    }
+
+    #[test]
     fn matcher_takes_by_thread_type_and_key() {
         let log = TaskLog::from_records(vec![
             rec(1, 10, b"aaaa", 100),
@@ -600,6 +707,25 @@ mod tests {
         assert_eq!(pid(m.take(2, 10, b"aaaa", &all)), Some(200));
         assert_eq!(pid(m.take(1, 10, b"aaaa", &all)), Some(100));
         assert_eq!(pid(m.take(1, 10, b"aaaa", &all)), None);
+    }
+
+    #[test]
+    fn each_channel_of_a_tracepoint_takes_the_record() {
+        let log = TaskLog::from_records(vec![rec(1, 10, b"aaaa", 100), rec(1, 10, b"aaaa", 101)]);
+        let mut m = TaskMatcher::new();
+        m.add_reader(10, 1);
+        m.add_reader(10, 2);
+        m.refresh(&log);
+        let all = [(0, 4)];
+        let pid = |v: Option<TaskValues>| v.map(|v| v.pid);
+        // Channel 1 takes both hits in order; channel 2 then gets the same two, not zeros.
+        assert_eq!(pid(m.take_as(1, 1, 10, b"aaaa", &all)), Some(100));
+        assert_eq!(pid(m.take_as(1, 1, 10, b"aaaa", &all)), Some(101));
+        assert_eq!(pid(m.take_as(1, 1, 10, b"aaaa", &all)), None);
+        assert_eq!(pid(m.take_as(2, 1, 10, b"aaaa", &all)), Some(100));
+        assert_eq!(pid(m.take_as(2, 1, 10, b"aaaa", &all)), Some(101));
+        assert_eq!(pid(m.take_as(2, 1, 10, b"aaaa", &all)), None);
+        assert_eq!(m.total, 0, "taken by every reader: gone");
     }
 
     #[test]

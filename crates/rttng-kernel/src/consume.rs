@@ -244,6 +244,8 @@ pub struct ChannelDrain {
     key_ranges: Vec<Vec<(usize, usize)>>,
     /// The task records, when a context or a tracker needs them.
     tasks: Option<Arc<tasks::Tasks>>,
+    /// This channel's bit among the readers of the task records (0 until it has one).
+    task_reader: u64,
     /// The session's kernel trackers, once one was set.
     trackers: Option<Arc<crate::tracker::KernelTrackers>>,
     /// Records dropped because a tracker did not track their task (or no task record
@@ -343,6 +345,7 @@ impl ChannelDrain {
             paths: None,
             key_ranges: Vec::new(),
             tasks: None,
+            task_reader: 0,
             trackers: None,
             records_untracked: 0,
             clock: ClockSpec::shared(),
@@ -360,6 +363,14 @@ impl ChannelDrain {
     /// Whether a context or a tracker of this channel needs the eBPF task records.
     pub fn needs_tasks(&self) -> bool {
         self.trackers.is_some() || self.contexts.iter().any(|k| k.needs_task_record())
+    }
+
+    /// The call stacks this channel's contexts record.
+    pub fn stack_walks(&self) -> crate::bpf_task::StackWalks {
+        crate::bpf_task::StackWalks {
+            kernel: self.contexts.contains(&ContextKind::CallstackKernel),
+            user: self.contexts.contains(&ContextKind::CallstackUser),
+        }
     }
 
     /// The session's kernel trackers: from now on, records are kept only when the tracker
@@ -396,7 +407,8 @@ impl ChannelDrain {
         if self.contexts.is_empty() {
             return None;
         }
-        let members: Vec<(String, FieldClass)> = self.contexts.iter().map(|k| k.member()).collect();
+        let members: Vec<(String, FieldClass)> =
+            self.contexts.iter().flat_map(|k| k.members()).collect();
         Some(struct_class(
             members
                 .iter()
@@ -712,11 +724,14 @@ impl ChannelDrain {
                     (Some(m), Some(t)) => {
                         let payload = data.get(8..).unwrap_or(&[]);
                         let ranges = &self.key_ranges[class];
-                        let found = m.take(tid as u32, type_id, payload, ranges).or_else(|| {
-                            // Its eBPF record may still wait in the ring buffer.
-                            m.refresh(&t.log);
-                            m.take(tid as u32, type_id, payload, ranges)
-                        });
+                        let me = self.task_reader.max(1);
+                        let found =
+                            m.take_as(me, tid as u32, type_id, payload, ranges)
+                                .or_else(|| {
+                                    // Its eBPF record may still wait in the ring buffer.
+                                    m.refresh(&t.log);
+                                    m.take_as(me, tid as u32, type_id, payload, ranges)
+                                });
                         if found.is_none() {
                             t.note_unmatched();
                         }

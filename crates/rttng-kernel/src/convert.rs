@@ -489,6 +489,9 @@ pub enum ContextKind {
     Preemptible,
     NeedReschedule,
     Migratable,
+    // From the eBPF task record's call stacks (`task_ctx_stacks`).
+    CallstackKernel,
+    CallstackUser,
 }
 
 /// tracefs's `common_flags` bits (`enum trace_flag_type`).
@@ -501,7 +504,7 @@ pub const TRACE_FLAG_BH_OFF: u8 = 0x80;
 
 impl ContextKind {
     /// Every kind, in `add-context` order.
-    pub const ALL: [ContextKind; 35] = [
+    pub const ALL: [ContextKind; 37] = [
         ContextKind::Pid,
         ContextKind::Tid,
         ContextKind::Procname,
@@ -537,6 +540,8 @@ impl ContextKind {
         ContextKind::Preemptible,
         ContextKind::NeedReschedule,
         ContextKind::Migratable,
+        ContextKind::CallstackKernel,
+        ContextKind::CallstackUser,
     ];
 
     pub fn name(self) -> &'static str {
@@ -577,6 +582,8 @@ impl ContextKind {
             K::Preemptible => "preemptible",
             K::NeedReschedule => "need_reschedule",
             K::Migratable => "migratable",
+            K::CallstackKernel => "callstack-kernel",
+            K::CallstackUser => "callstack-user",
         }
     }
 
@@ -596,12 +603,51 @@ impl ContextKind {
         )
     }
 
-    /// The member of `stream.event.context` (lttng-modules' C types: pid_t and int signed
+    /// Whether the value is a call stack (walked by the eBPF task program that costs more).
+    pub fn is_callstack(self) -> bool {
+        matches!(
+            self,
+            ContextKind::CallstackKernel | ContextKind::CallstackUser
+        )
+    }
+
+    /// The members of `stream.event.context` (lttng-modules' C types: pid_t and int signed
     /// 32-bit, uid_t, gid_t and namespace inode numbers unsigned 32-bit, `interruptible`
-    /// int8_t, the other flags uint8_t, hostname char[65]).
-    pub fn member(self) -> (String, FieldClass) {
+    /// int8_t, the other flags uint8_t, hostname char[65]; a call stack two members, below).
+    pub fn members(self) -> Vec<(String, FieldClass)> {
         use ContextKind as K;
         let class = match self {
+            K::CallstackKernel | K::CallstackUser => {
+                // lttng-modules 2.13, src/lttng-context-callstack.c (event_fields_kernel and
+                // event_fields_user): `_callstack_kernel_length`, an `unsigned int` in base
+                // 10, then `callstack_kernel`, a sequence of `unsigned long` in base 16 whose
+                // length is the field before it; src/lttng-events.c
+                // (_lttng_sequence_field_statedump) prefixes both names with `_`, and on
+                // x86-64 (efficient unaligned access: no RING_BUFFER_ALIGN) `lttng_alignof`
+                // is 1, so its TSDL on x86-64 reads:
+                //   integer { size = 32; align = 8; signed = 0; encoding = none; base = 10; } __callstack_kernel_length;
+                //   integer { size = 64; align = 8; signed = 0; encoding = none; base = 16; } _callstack_kernel[ __callstack_kernel_length ];
+                let what = if self == K::CallstackKernel {
+                    "kernel"
+                } else {
+                    "user"
+                };
+                let len = format!("__callstack_{what}_length");
+                return vec![
+                    (
+                        len.clone(),
+                        FieldClass::Integer(int_class(32, false, false)),
+                    ),
+                    (
+                        format!("_callstack_{what}"),
+                        FieldClass::Sequence(SequenceClass {
+                            element: Box::new(FieldClass::Integer(int_class(64, false, true))),
+                            length_ref: len,
+                            length_slot: 0,
+                        }),
+                    ),
+                ];
+            }
             K::Pid | K::Tid | K::Vpid | K::Vtid | K::Ppid | K::Vppid | K::Prio | K::Nice => {
                 FieldClass::Integer(int_class(32, true, false))
             }
@@ -619,7 +665,7 @@ impl ContextKind {
             }
             _ => FieldClass::Integer(int_class(32, false, false)),
         };
-        (format!("_{}", self.name()), class)
+        vec![(format!("_{}", self.name()), class)]
     }
 }
 
@@ -702,6 +748,20 @@ pub fn write_context(w: &mut BitWriter, kinds: &[ContextKind], v: &ContextValues
             }
             // lttng-modules: !current->migration_disabled; tracefs: the high nibble.
             K::Migratable => w.write_uint(u64::from(v.preempt >> 4 == 0), 8, LE),
+            // The length, then the entries (a stack that filled the walk ends with
+            // lttng-modules' ULONG_MAX mark, counted in the length).
+            K::CallstackKernel | K::CallstackUser => {
+                let stack = if *k == K::CallstackKernel {
+                    &t.kernel_stack
+                } else {
+                    &t.user_stack
+                };
+                let stack = &stack[..stack.len().min(crate::bpf_task::MAX_STACK_ENTRIES + 1)];
+                w.write_uint(stack.len() as u64, 32, LE);
+                for &ip in stack {
+                    w.write_uint(ip, 64, LE);
+                }
+            }
         }
     }
 }
@@ -710,6 +770,59 @@ pub fn write_context(w: &mut BitWriter, kinds: &[ContextKind], v: &ContextValues
 mod tests {
     use super::*;
     use crate::format::parse_format;
+
+    #[test]
+    fn call_stacks_are_a_length_then_hex_unsigned_longs() {
+        let kinds = [ContextKind::CallstackKernel, ContextKind::CallstackUser];
+        let members: Vec<String> = kinds
+            .iter()
+            .flat_map(|k| k.members())
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(
+            members,
+            [
+                "__callstack_kernel_length",
+                "_callstack_kernel",
+                "__callstack_user_length",
+                "_callstack_user"
+            ]
+        );
+        match &ContextKind::CallstackUser.members()[1].1 {
+            FieldClass::Sequence(s) => {
+                assert_eq!(s.length_ref, "__callstack_user_length");
+                match &*s.element {
+                    FieldClass::Integer(i) => {
+                        assert_eq!((i.size_bits, i.signed), (64, false));
+                        assert_eq!(i.base, DisplayBase::Hexadecimal);
+                    }
+                    other => panic!("element {other:?}"),
+                }
+            }
+            other => panic!("not a sequence: {other:?}"),
+        }
+        let task = crate::bpf_task::TaskValues {
+            kernel_stack: vec![0xffff_ffff_8100_0001],
+            user_stack: vec![],
+            ..Default::default()
+        };
+        let v = ContextValues {
+            tid: 1,
+            pid: 1,
+            procname: b"",
+            cpu: 0,
+            flags: 0,
+            preempt: 0,
+            task: Some(&task),
+        };
+        let mut w = BitWriter::new();
+        write_context(&mut w, &kinds, &v);
+        let mut want = Vec::new();
+        want.extend_from_slice(&1u32.to_le_bytes());
+        want.extend_from_slice(&0xffff_ffff_8100_0001u64.to_le_bytes());
+        want.extend_from_slice(&0u32.to_le_bytes());
+        assert_eq!(w.bytes(), &want[..]);
+    }
 
     #[test]
     fn lttng_names() {

@@ -13,6 +13,7 @@
 #![deny(unsafe_code)]
 
 mod bpf;
+mod bpf_log;
 mod bpf_task;
 mod consume;
 mod convert;
@@ -32,7 +33,10 @@ mod tracker;
 // strings its eBPF recorder resolves, tracefs listing and cleanup. Everything else (page
 // and format parsing, conversion, the drain threads, system calls) is internal.
 pub use bpf::{quote, PathLog, PathMatcher, PathValue};
-pub use bpf_task::{TaskLog, TaskMatcher, TaskRecord, TaskRecorder, TaskValues};
+pub use bpf_task::{
+    stack_depth, StackWalks, TaskEvent, TaskLog, TaskMatcher, TaskRecord, TaskRecorder, TaskValues,
+    MAX_STACK_ENTRIES, STACK_TRUNCATED_MARK,
+};
 pub use consume::{
     context_by_name, context_name, ChannelDrain, KernelMetadata, PassStats, PathStrings,
     TaskContexts, Waiter,

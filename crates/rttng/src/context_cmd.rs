@@ -24,17 +24,8 @@ pub(crate) fn context_type(domain: Domain, t: &str) -> Result<ContextType, CliEr
     if let Some(counter) = t.strip_prefix("perf:") {
         return Err(invalid(&perf_unavailable(counter)));
     }
-    if domain == Domain::Kernel && t.starts_with("callstack-") {
-        // lttng's words for LTTNG_ERR_KERN_CONTEXT_UNAVAILABLE.
-        return Err(CliError::Status {
-            status: EXIT_WARNING,
-            message: format!(
-                "{t}: Context unavailable on this kernel (rttng records no call stacks: tracefs records carry none, and no eBPF stack walk is attached)"
-            ),
-        });
-    }
-    // The kernel: every lttng-modules context but the call stacks, tracefs's fields and the
-    // eBPF task recorder's (pthread_id and ip are user-space contexts).
+    // The kernel: every lttng-modules context, from tracefs's fields and the eBPF task
+    // recorder (pthread_id and ip are user-space contexts).
     let kernel: Vec<ContextType> = ContextType::ALL
         .into_iter()
         .filter(|c| !matches!(c, ContextType::PthreadId | ContextType::Ip))
@@ -58,6 +49,22 @@ pub(crate) fn context_type(domain: Domain, t: &str) -> Result<ContextType, CliEr
             names()
         ))),
     }
+}
+
+/// What a user should know about a kernel context once added: the call stacks are walked
+/// with eBPF, which the kernel caps at `kernel.perf_event_max_stack` frames (127 by default)
+/// where lttng-modules walks 128.
+pub(crate) fn context_note(domain: Domain, t: &str) -> Option<String> {
+    if domain != Domain::Kernel || !t.starts_with("callstack-") {
+        return None;
+    }
+    let depth = rttng_kernel::stack_depth();
+    (depth < rttng_kernel::MAX_STACK_ENTRIES).then(|| {
+        format!(
+            "{t}: at most {depth} frames are recorded, then lttng's truncation mark (0xffffffffffffffff): this kernel caps eBPF stack walks at kernel.perf_event_max_stack = {depth}, where lttng-modules records {}",
+            rttng_kernel::MAX_STACK_ENTRIES
+        )
+    })
 }
 
 /// Why `perf:COUNTER` is not recorded: hardware counters need the CPU's PMU, which this

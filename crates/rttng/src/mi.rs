@@ -389,7 +389,7 @@ pub fn contexts_added(names: &[String]) -> String {
         .map(|n| {
             format!(
                 "<context>{}{}</context>",
-                el("type", &n.to_ascii_uppercase()),
+                el("type", &n.to_ascii_uppercase().replace('-', "_")),
                 el("symbol", n),
             )
         })

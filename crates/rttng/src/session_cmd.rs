@@ -16,7 +16,7 @@ use rttng_ctl::{Client, ConnectOptions};
 
 use crate::agent_event_cmd::{disable_agent_event, enable_agent_event};
 use crate::cli::{parse_level, parse_size, split_names, Global, SessionCommand};
-use crate::context_cmd::{context_type, domain_word, LTTNG_CONTEXT_TYPES};
+use crate::context_cmd::{context_note, context_type, domain_word, LTTNG_CONTEXT_TYPES};
 use crate::create_destroy_cmd::{destroy_one, net_output, print_session_losses};
 use crate::error::{
     usage, CliError, EXIT_INVALID, EXIT_NO_SESSIOND, EXIT_UST_EVENT_NOT_FOUND, EXIT_WARNING,
@@ -606,6 +606,9 @@ fn dispatch(ctx: &mut Ctx, cmd: SessionCommand) -> Result<u8, CliError> {
                 match &a.channel {
                     Some(ch) => println!("{} context {t} added to channel {ch}", domain.name()),
                     None => println!("{} context {t} added to all channels", domain.name()),
+                }
+                if let Some(note) = context_note(domain, t) {
+                    eprintln!("Warning: {note}");
                 }
             }
             Ok(0)

@@ -4,13 +4,12 @@
 //! page is converted. Not here: the eBPF program, the log and the matching rule
 //! (`crate::bpf_task`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::ChannelDrain;
-use crate::bpf_task::{TaskLog, TaskMatcher, TaskRecorder};
+use crate::bpf_task::{StackWalks, TaskEvent, TaskLog, TaskMatcher, TaskRecorder};
 use crate::error::KernelError;
-use crate::format::EventFormat;
 
 /// The task records of a session and their one matcher, shared by its channels.
 pub(super) struct Tasks {
@@ -18,9 +17,30 @@ pub(super) struct Tasks {
     pub(super) matcher: Mutex<TaskMatcher>,
     /// Tracefs records no task record matched (their contexts are written as zeros).
     pub(super) unmatched: AtomicU64,
+    /// Channels given a reader bit so far.
+    readers: AtomicU32,
 }
 
+/// Channels with their own reader bit; the ones beyond share the last bit (one of them takes
+/// a record shared with another: the other then writes zeros, counted as unmatched).
+pub const MAX_TASK_READERS: u32 = 64;
+
 impl Tasks {
+    /// Gives `d` the records: a reader bit of its own (the first time), registered as a
+    /// reader of each of its tracepoints (again as events are added).
+    fn enroll(self: &Arc<Self>, d: &mut ChannelDrain) {
+        if d.task_reader == 0 {
+            let n = self.readers.fetch_add(1, Ordering::Relaxed);
+            d.task_reader = 1u64 << n.min(MAX_TASK_READERS - 1);
+        }
+        let mut m = self.matcher.lock().unwrap_or_else(|e| e.into_inner());
+        for f in &d.formats {
+            m.add_reader(f.id, d.task_reader);
+        }
+        drop(m);
+        d.tasks = Some(self.clone());
+    }
+
     pub(super) fn note_unmatched(&self) {
         self.unmatched.fetch_add(1, Ordering::Relaxed);
     }
@@ -41,17 +61,31 @@ impl std::fmt::Debug for TaskContexts {
     }
 }
 
-/// The tracepoints of the drains that need task records, each once.
-fn events_of(drains: &[&ChannelDrain]) -> Vec<Arc<EventFormat>> {
-    let mut out: Vec<Arc<EventFormat>> = Vec::new();
+/// The tracepoints of the drains that need task records, each once, with whether a drain
+/// that records it records call stacks.
+fn events_of(drains: &[&ChannelDrain]) -> Vec<TaskEvent> {
+    let mut out: Vec<TaskEvent> = Vec::new();
     for d in drains.iter().filter(|d| d.needs_tasks()) {
+        let stacks = d.stack_walks().any();
         for f in &d.formats {
-            if !out.iter().any(|o| o.id == f.id) {
-                out.push(f.clone());
+            match out.iter_mut().find(|(o, _)| o.id == f.id) {
+                Some((_, s)) => *s |= stacks,
+                None => out.push((f.clone(), stacks)),
             }
         }
     }
     out
+}
+
+/// The call stacks any of the drains records.
+fn walks_of(drains: &[&ChannelDrain]) -> StackWalks {
+    drains
+        .iter()
+        .map(|d| d.stack_walks())
+        .fold(StackWalks::default(), |a, b| StackWalks {
+            kernel: a.kernel || b.kernel,
+            user: a.user || b.user,
+        })
 }
 
 impl TaskContexts {
@@ -59,22 +93,23 @@ impl TaskContexts {
     /// records. `Ok(None)` when none does. An error says why (the session then cannot record
     /// those contexts).
     pub fn start(drains: &mut [&mut ChannelDrain]) -> Result<Option<TaskContexts>, KernelError> {
-        let events = {
+        let (events, walks) = {
             let view: Vec<&ChannelDrain> = drains.iter().map(|d| &**d).collect();
-            events_of(&view)
+            (events_of(&view), walks_of(&view))
         };
         if events.is_empty() {
             return Ok(None);
         }
         let log = Arc::new(TaskLog::default());
-        let recorder = TaskRecorder::start(&events, log.clone())?;
+        let recorder = TaskRecorder::start_with_stacks(&events, walks, log.clone())?;
         let tasks = Arc::new(Tasks {
             log,
             matcher: Mutex::new(TaskMatcher::new()),
             unmatched: AtomicU64::new(0),
+            readers: AtomicU32::new(0),
         });
         for d in drains.iter_mut().filter(|d| d.needs_tasks()) {
-            d.tasks = Some(tasks.clone());
+            tasks.enroll(d);
         }
         Ok(Some(TaskContexts {
             tasks,
@@ -98,8 +133,9 @@ impl TaskContexts {
         if self.recorder.is_some() {
             return Ok(());
         }
-        self.recorder = Some(TaskRecorder::start(
+        self.recorder = Some(TaskRecorder::start_with_stacks(
             &events_of(drains),
+            walks_of(drains),
             self.tasks.log.clone(),
         )?);
         Ok(())
@@ -109,7 +145,7 @@ impl TaskContexts {
     /// set): the program is attached to their tracepoints too.
     pub fn attach_more(&mut self, drains: &mut [&mut ChannelDrain]) -> Result<(), KernelError> {
         for d in drains.iter_mut().filter(|d| d.needs_tasks()) {
-            d.tasks = Some(self.tasks.clone());
+            self.tasks.enroll(d);
         }
         let view: Vec<&ChannelDrain> = drains.iter().map(|d| &**d).collect();
         match self.recorder.as_mut() {

@@ -225,7 +225,7 @@ impl KernelSession {
                     context: kind.name().to_string(),
                 });
             }
-            crate::bpf_task::probe()?;
+            crate::bpf_task::probe_program(kind.is_callstack())?;
         }
         if self.state != State::Created {
             return Err(KernelError::WrongState {

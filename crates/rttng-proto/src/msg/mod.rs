@@ -208,6 +208,9 @@ pub enum ContextType {
     Preemptible,
     NeedReschedule,
     Migratable,
+    /// Kernel call stacks, walked with eBPF.
+    CallstackKernel,
+    CallstackUser,
 }
 wire_enum!(ContextType, "context type" {
     0 => Vpid, 1 => Vtid, 2 => Procname, 3 => PthreadId, 4 => Hostname, 5 => CpuId, 6 => Ip,
@@ -216,11 +219,11 @@ wire_enum!(ContextType, "context type" {
     21 => Pid, 22 => Tid, 23 => Prio,
     24 => Ppid, 25 => Vppid, 26 => Nice, 27 => Uid, 28 => Euid, 29 => Suid, 30 => Gid,
     31 => Egid, 32 => Sgid, 33 => Interruptible, 34 => Preemptible, 35 => NeedReschedule,
-    36 => Migratable,
+    36 => Migratable, 37 => CallstackKernel, 38 => CallstackUser,
 });
 
 impl ContextType {
-    pub const ALL: [ContextType; 37] = [
+    pub const ALL: [ContextType; 39] = [
         ContextType::Vpid,
         ContextType::Vtid,
         ContextType::Procname,
@@ -258,6 +261,8 @@ impl ContextType {
         ContextType::Preemptible,
         ContextType::NeedReschedule,
         ContextType::Migratable,
+        ContextType::CallstackKernel,
+        ContextType::CallstackUser,
     ];
 
     /// The name `add-context -t` takes (lttng's spelling).
@@ -300,6 +305,8 @@ impl ContextType {
             ContextType::Preemptible => "preemptible",
             ContextType::NeedReschedule => "need_reschedule",
             ContextType::Migratable => "migratable",
+            ContextType::CallstackKernel => "callstack-kernel",
+            ContextType::CallstackUser => "callstack-user",
         }
     }
 

@@ -10,6 +10,7 @@ mod coredump;
 mod corpus;
 mod damaged;
 mod help;
+mod kernel_callstack;
 mod kernel_contexts;
 mod kernel_list;
 mod kernel_marker;

@@ -47,7 +47,7 @@ fn xsd() -> std::path::PathBuf {
 }
 
 /// xmllint's verdict on `doc` against LTTng's schema: Ok, or its complaint.
-fn validate(dir: &Path, doc: &str) -> Result<(), String> {
+pub(crate) fn validate(dir: &Path, doc: &str) -> Result<(), String> {
     let file = dir.join("doc.xml");
     std::fs::write(&file, doc).unwrap();
     let f = run_bounded(

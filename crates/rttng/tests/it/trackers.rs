@@ -201,10 +201,7 @@ fn issue_16_kernel_trackers_select_processes_started_before_and_after_track() {
     // Nothing else: not A's children under the process ID tracker, no other process.
     assert_eq!(got.len(), 10, "{text}");
     w.ok(&["destroy", "kt"]);
-    assert_eq!(
-        crate::kernel_contexts::rttng_instances("kt"),
-        Vec::<String>::new()
-    );
+    assert_eq!(w.kernel_instances("kt"), Vec::<String>::new());
 }
 
 /// A drain pass whose records a tracker drops entirely (here every one: the tracked process
