@@ -14,6 +14,7 @@
 # Then the same binary on LTTng-UST 2.13's libraries, the same way (tests/lttng/bench-lttng-ust.sh
 # with RTTNG_BENCH_WRAPPER: a private lttng-sessiond, the same channel geometry; needs root
 # as that script does; RTTNG_COMPAT_CALLGRIND_NO_LTTNG=1 skips it).
+# RTTNG_COMPAT_FILTER=EXPR enables the event with that `--filter` on both sides.
 # Needs valgrind. Judges nothing: figures for BENCHMARKS.md.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,6 +26,12 @@ cd "$here"
 cargo build --release -q -p rttng -p rttng-sessiond -p rttng-consumerd \
 	-p rttng-lttng-ust -p rttng-lttng-ust-tracepoint -p rttng-lttng-ust-common -p rttng-lttng-ust-dl
 bin=$here/target/release
+# RTTNG_COMPAT_FILTER=EXPR: the event enabled with this `--filter` on both sides (issue 16's
+# filtered-out event through the same binary).
+filter=()
+if [ -n "${RTTNG_COMPAT_FILTER:-}" ]; then
+	filter=(--filter "$RTTNG_COMPAT_FILTER")
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/rttng-compat-callgrind.XXXXXX")
 sessiond_pid=""
@@ -49,7 +56,7 @@ run() { # run N -> total instructions; the callgrind file stays in $work/cg.N
 	local n=$1 trace=$work/trace-$1
 	"$bin/rttng" create b --output="$trace" >/dev/null
 	"$bin/rttng" enable-channel -u --subbuf-size 4194304 --num-subbuf 8 channel0 >/dev/null
-	"$bin/rttng" enable-event -u -c channel0 rttng_bench:event >/dev/null
+	"$bin/rttng" enable-event -u -c channel0 rttng_bench:event "${filter[@]}" >/dev/null
 	"$bin/rttng" start >/dev/null
 	"$bin/rttng" run -- valgrind --tool=callgrind --dump-instr=yes --callgrind-out-file="$work/cg.$n" \
 		"$work/ust_bench" --threads 1 --events "$n" >"$work/line.$n" 2>"$work/vg.$n" ||
@@ -63,7 +70,7 @@ lttng_run() { # lttng_run N -> total instructions; the callgrind file stays in $
 	local n=$1
 	RTTNG_BENCH_WRAPPER="valgrind --tool=callgrind --dump-instr=yes --callgrind-out-file=$work/cg.lttng.$n" \
 		bash "$here/tests/lttng/bench-lttng-ust.sh" --binary "$work/ust_bench" --threads 1 --events "$n" \
-		--subbuf-size 4194304 --num-subbuf 8 >"$work/lttng-line.$n" 2>"$work/lttng-err.$n" ||
+		--subbuf-size 4194304 --num-subbuf 8 "${filter[@]}" >"$work/lttng-line.$n" 2>"$work/lttng-err.$n" ||
 		{ cat "$work/lttng-err.$n" >&2; exit 1; }
 	awk '/^(summary|totals):/ { print $2; exit }' "$work/cg.lttng.$n"
 }
