@@ -368,17 +368,38 @@ impl Test {
 impl Flat {
     #[inline(always)]
     fn matches<E: Event + ?Sized>(&self, ev: &E) -> bool {
+        // One or two comparisons (the usual filters) without the loop.
+        match &self.tests[..] {
+            [t] => return self.one(t, ev).unwrap_or(!self.any),
+            [t0, t1] => {
+                return match self.one(t0, ev) {
+                    Some(v) => v,
+                    None => self.one(t1, ev).unwrap_or(!self.any),
+                }
+            }
+            _ => {}
+        }
         for t in self.tests.iter() {
-            // A value of the wrong type rejects the event (as the tree's `?`).
-            let Some(yes) = t.eval(ev) else {
-                return false;
-            };
-            // `&&` stops at the first false, `||` at the first true.
-            if (yes != t.neg) == self.any {
-                return self.any;
+            if let Some(verdict) = self.one(t, ev) {
+                return verdict;
             }
         }
         !self.any
+    }
+
+    /// One test of the chain: `Some(verdict)` when it decides the whole filter (a wrong
+    /// type, `&&` meeting false, `||` meeting true), `None` to go on.
+    #[inline(always)]
+    fn one<E: Event + ?Sized>(&self, t: &Test, ev: &E) -> Option<bool> {
+        // A value of the wrong type rejects the event (as the tree's `?`).
+        let Some(yes) = t.eval(ev) else {
+            return Some(false);
+        };
+        // `&&` stops at the first false, `||` at the first true.
+        if (yes != t.neg) == self.any {
+            return Some(self.any);
+        }
+        None
     }
 }
 
