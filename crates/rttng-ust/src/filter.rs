@@ -39,6 +39,9 @@ pub(crate) const REJECT_ALL: u32 = u32::MAX;
 #[derive(Debug)]
 struct FilterSet {
     filters: Vec<Filter>,
+    /// No filter of the set reads a `$ctx` or `$app` slot (decided at bind time): the event
+    /// path then reads the payload directly, without the context dispatch or its state.
+    payload_only: bool,
 }
 
 impl FilterSet {
@@ -65,16 +68,24 @@ pub(crate) fn install(event_index: usize, meta: &EventMeta, programs: &[Option<P
         Some(d) => d,
         None => &meta_schema,
     };
+    let watch = WatchSchema {
+        inner: schema,
+        context: std::cell::Cell::new(false),
+    };
     let filters = programs
         .iter()
-        .map(|p| p.as_ref().map_or_else(Filter::never, |p| p.bind(schema)))
+        .map(|p| p.as_ref().map_or_else(Filter::never, |p| p.bind(&watch)))
         .collect();
+    let payload_only = !watch.context.get();
     let i = NEXT_SET.fetch_add(1, Ordering::Relaxed);
     if i >= MAX_FILTER_SETS {
         NEXT_SET.store(MAX_FILTER_SETS, Ordering::Relaxed);
         return REJECT_ALL;
     }
-    match SETS[i].set(FilterSet { filters }) {
+    match SETS[i].set(FilterSet {
+        filters,
+        payload_only,
+    }) {
         Ok(()) => i as u32,
         Err(_) => REJECT_ALL,
     }
@@ -87,6 +98,9 @@ pub(crate) fn accepts<F: Fields>(set: u32, fields: &F) -> bool {
     let Some(set) = SETS.get(set as usize).and_then(OnceLock::get) else {
         return false;
     };
+    if set.payload_only {
+        return set.matches(&PayloadOnly(StaticPayload(fields)));
+    }
     let ev = Values {
         fields: StaticPayload(fields),
         procname: OnceCell::new(),
@@ -108,6 +122,33 @@ pub(crate) fn accepts_dynamic<V: crate::dynamic::FilterValues + ?Sized>(
         procname: OnceCell::new(),
     };
     set.matches(&ev)
+}
+
+/// A schema that notes whether any reference resolved to a `$ctx` or `$app` slot.
+struct WatchSchema<'a> {
+    inner: &'a dyn Schema,
+    context: std::cell::Cell<bool>,
+}
+
+impl Schema for WatchSchema<'_> {
+    fn resolve(&self, r: &Reference) -> Option<(u16, FieldType)> {
+        let resolved = self.inner.resolve(r);
+        if resolved.is_some_and(|(slot, _)| slot >= CONTEXT_SLOT) {
+            self.context.set(true);
+        }
+        resolved
+    }
+}
+
+/// The values of a filter set that reads only payload fields ([`FilterSet::payload_only`]):
+/// a slot is a field position (a context slot, which such a set never asks for, is absent).
+struct PayloadOnly<P>(P);
+
+impl<P: Payload> Event for PayloadOnly<P> {
+    #[inline(always)]
+    fn value(&self, slot: u16) -> FilterValue<'_> {
+        self.0.value(usize::from(slot))
+    }
 }
 
 /// A payload's filter values by field position.
